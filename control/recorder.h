@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* The recorder: one thread that takes complete frames from the workers'
+ * frame rings, muxes each camera's frames into MPEG-TS segments with
+ * libavformat, and writes them with io_uring: RecordDir/<camera>/NNNNNNNN.ts,
+ * written as NNNNNNNN.ts.partial, fsync'd, then renamed. Segments are cut at
+ * the first key frame after segment_seconds (camera clock). */
+#ifndef VIGIL_RECORDER_H
+#define VIGIL_RECORDER_H
+
+#include <stdint.h>
+
+#include "vigil/config.h"
+#include "vigil/frame.h"
+
+struct rte_ring;
+struct vigil_recorder;
+
+struct vigil_recorder_stats {
+	uint64_t frames_recorded;
+	uint64_t bytes_written;   /* bytes of segments on disk */
+	uint64_t segments;        /* segments closed (fsync'd and renamed) */
+	uint64_t frames_dropped;  /* frames the recorder could not write */
+	uint64_t write_errors;    /* failed opens, writes, fsyncs, renames */
+	char dir[4096 + 80];      /* RecordDir/<camera> */
+};
+
+/* Creates RecordDir/<camera>/ for each camera. NULL with errno set. */
+struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, struct vigil_frame_pool *pool);
+
+/* Mux and write one frame; the frame goes back to the pool once its bytes
+ * are copied out. For direct use (tests) when no thread is running. */
+void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f);
+
+/* Start the recorder thread on these rings (single consumer each). */
+int vigil_recorder_start(struct vigil_recorder *rec, struct rte_ring *const *rings, unsigned n_rings);
+
+/* Stop: drain the rings (the producers must have stopped), close every
+ * open segment (last write, fsync, rename) and join the thread. Without a
+ * thread, just closes segments. 0 or -errno of the first error. */
+int vigil_recorder_stop(struct vigil_recorder *rec);
+
+/* Safe to call from another thread while running (plain 64-bit reads). */
+const struct vigil_recorder_stats *vigil_recorder_stats(const struct vigil_recorder *rec, unsigned camera);
+
+void vigil_recorder_free(struct vigil_recorder *rec);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* Depacketization of authenticated RTP payloads into Annex-B access units:
+ * H.264 per RFC 6184 (single NAL, STAP-A, FU-A) and H.265 per RFC 7798
+ * (single, AP, FU). One struct per stream, owned by one worker. A frame that
+ * lost a packet is dropped and the stream resumes at the next key frame. */
+#ifndef VIGIL_DEPAY_H
+#define VIGIL_DEPAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/config.h"
+#include "vigil/counters.h"
+#include "vigil/frame.h"
+
+#define VIGIL_PARAM_SET_MAX 512 /* bytes kept per cached SPS/PPS/VPS */
+
+/* Receives each complete, decodable access unit; owns it from then on. */
+typedef void (*vigil_frame_emit_fn)(void *arg, struct vigil_frame *f);
+
+/* What a stream's depacketizer works with, set once at stream setup. */
+struct vigil_depay_env {
+	struct vigil_frame_pool *pool;
+	struct vigil_counters *ctr; /* frame drops and payload_invalid counted here */
+	vigil_frame_emit_fn emit;
+	void *emit_arg;
+	uint32_t camera;
+	size_t max_frame_bytes; /* frames larger than this are dropped */
+};
+
+struct vigil_param_set {
+	uint16_t len;
+	uint8_t nal[VIGIL_PARAM_SET_MAX];
+};
+
+struct vigil_depay {
+	enum vigil_codec codec;
+	struct vigil_frame *frame; /* access unit under assembly, or NULL */
+	uint64_t last_index;       /* extended sequence index of the last packet */
+	uint32_t ts;               /* RTP timestamp of the frame under assembly */
+	bool have_last;
+	bool broken;   /* the frame under assembly lost data: drop it */
+	bool need_key; /* skip frames until a clean key frame */
+	bool in_fu;    /* a fragmentation unit is open */
+	bool frame_has_vcl, frame_is_key, frame_has_params;
+	/* Latest parameter sets, inserted before a key frame that lacks them. */
+	struct vigil_param_set sps, pps, vps;
+};
+
+void vigil_depay_init(struct vigil_depay *d, enum vigil_codec codec);
+
+/* Push one authenticated, decrypted RTP payload (padding removed). index is
+ * the packet's extended sequence index (ROC << 16 | SEQ). A payload that is
+ * not valid for the codec is counted as payload_invalid and breaks the
+ * frame. May call env->emit once or twice (a frame closed by a timestamp
+ * change, then one closed by the marker bit). */
+void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, uint64_t index, uint32_t ts,
+		      bool marker, const uint8_t *payload, size_t len, uint64_t now_ns);
+
+/* End of stream: a frame still open is emitted if it is whole (it saw its
+ * last NAL complete and no loss) or else dropped as incomplete. */
+void vigil_depay_flush(struct vigil_depay *d, const struct vigil_depay_env *env);
+
+#endif

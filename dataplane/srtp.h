@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/* SRTP with AEAD_AES_256_GCM (RFC 3711, RFC 7714): session keys from the
+ * RFC 3711 KDF (AES-256-CM PRF via OpenSSL), AEAD via libsodium with the
+ * key schedule precomputed once per stream. No DPDK dependency. */
+#ifndef VIGIL_SRTP_H
+#define VIGIL_SRTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#include "vigil/limits.h"
+
+#define VIGIL_SRTP_LABEL_RTP_ENCRYPTION 0x00
+#define VIGIL_SRTP_LABEL_RTP_SALT 0x02
+
+struct vigil_srtp {
+	crypto_aead_aes256gcm_state aead; /* expanded session key */
+	uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN];
+};
+
+/* 0 when this CPU can run libsodium's AES-256-GCM, -ENOTSUP otherwise.
+ * Calls sodium_init(). */
+int vigil_srtp_available(void);
+
+/* RFC 3711 section 4.3 key derivation with the AES-256-CM PRF (RFC 6188),
+ * key derivation rate 0 (index term zero): outlen bytes for label. The
+ * master salt is 12 bytes for the AEAD suites (RFC 7714) and 14 for the
+ * AES-CM suites (RFC 6188 test vectors); salt_len <= 14. */
+int vigil_srtp_kdf(const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN], const uint8_t *master_salt,
+		   size_t salt_len, uint8_t label, uint8_t *out, size_t outlen) __attribute__((warn_unused_result));
+
+/* Derive session key and salt and precompute the AEAD state. */
+int vigil_srtp_init(struct vigil_srtp *s, const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+		    const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]) __attribute__((warn_unused_result));
+
+/* Wipe keys (sodium_memzero). */
+void vigil_srtp_wipe(struct vigil_srtp *s);
+
+/* Authenticate and decrypt one SRTP packet in place. pkt[0..hdr_len) is the
+ * RTP header (the AAD), then ciphertext, then the 16-byte tag; len counts
+ * all of it. On success returns the plaintext payload length
+ * (len - hdr_len - 16) and pkt[hdr_len..] holds the plaintext; on a bad tag
+ * returns -EBADMSG and the packet must be discarded. */
+int vigil_srtp_decrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, size_t hdr_len, uint32_t ssrc,
+		       uint32_t roc, uint16_t seq) __attribute__((warn_unused_result));
+
+/* Encrypt in place (for the camera side, tests and the load generator):
+ * pkt holds header + plaintext (len bytes) and has room for 16 more bytes.
+ * Returns the SRTP length (len + 16). */
+int vigil_srtp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, size_t hdr_len, uint32_t ssrc,
+		       uint32_t roc, uint16_t seq);
+
+#endif

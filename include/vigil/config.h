@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* The configuration model: what vigil.conf says, validated. Built by
+ * control/config.c, read by both planes, never changed after start. */
+#ifndef VIGIL_CONFIG_H
+#define VIGIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/limits.h"
+
+enum vigil_codec {
+	VIGIL_CODEC_H264,
+	VIGIL_CODEC_H265,
+};
+
+struct vigil_camera_config {
+	char name[VIGIL_CAMERA_NAME_MAX + 1];
+	uint32_t ssrc;
+	enum vigil_codec codec;
+	/* RFC 4568 inline key: master key followed by master salt. */
+	uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN];
+	uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN];
+	unsigned line; /* where the [Camera] section starts, for messages */
+};
+
+struct vigil_config {
+	char path[4096];
+	/* Bitmap of UDP destination ports carrying SRTP. */
+	uint8_t srtp_ports[65536 / 8];
+	char record_dir[4096];
+	char device[1024];
+	unsigned workers;
+	unsigned segment_seconds;
+	size_t max_frame_bytes;
+	unsigned n_cameras;
+	struct vigil_camera_config *cameras;
+};
+
+static inline bool vigil_config_is_srtp_port(const struct vigil_config *cfg, uint16_t port)
+{
+	return cfg->srtp_ports[port >> 3] & (1u << (port & 7));
+}
+
+/* Parse and validate FILE. On error returns -errno (or -EINVAL) and writes
+ * one message "FILE:LINE: reason" into err. */
+int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, size_t errlen);
+void vigil_config_free(struct vigil_config *cfg);
+
+#endif

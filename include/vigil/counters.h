@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* Every counter vigil keeps, as one X-macro list: it generates the enum,
+ * the names shown in summaries and metrics, and the counter arrays.
+ * Packet outcomes are exclusive: every received packet ends in exactly one
+ * of `decrypted`, `rtcp` or one packet drop reason, so that
+ * rx_packets = decrypted + rtcp + sum(packet drops). */
+#ifndef VIGIL_COUNTERS_H
+#define VIGIL_COUNTERS_H
+
+#include <stdint.h>
+
+/* Packet drop reasons, before or at authentication. */
+#define VIGIL_FOREACH_PKT_DROP(X)                                                            \
+	X(malformed, "bad or truncated Ethernet/IP/UDP/RTP header")                          \
+	X(not_ip, "not IPv4 (ARP, IPv6, other ethertypes)")                                 \
+	X(not_udp, "IPv4 but not UDP")                                                       \
+	X(fragment, "IPv4 fragment (SRTP over fragmented IP is refused)")                  \
+	X(not_srtp_port, "UDP to a port that does not carry SRTP")                          \
+	X(unknown_ssrc, "SRTP from an SSRC no camera is configured with")                   \
+	X(replayed, "sequence index already seen or older than the replay window")         \
+	X(auth_failed, "AEAD tag did not verify (forged, corrupted or wrong key)")
+
+/* Outcomes of authenticated packets and of frames. */
+#define VIGIL_FOREACH_FRAME_DROP(X)                                                          \
+	X(frame_incomplete, "frame lost a packet; stream resumes at next key frame")        \
+	X(frame_no_keyframe, "frame skipped while waiting for a key frame")                 \
+	X(frame_too_large, "frame exceeded the maximum frame size")                         \
+	X(frame_no_buffer, "no free frame buffer (recorder behind)")                       \
+	X(ring_full, "frame ring to the recorder was full")
+
+#define VIGIL_FOREACH_COUNTER(X)                                                             \
+	X(rx_packets, "packets received")                                                    \
+	X(rx_bytes, "bytes received (frame length)")                                         \
+	X(decrypted, "SRTP packets authenticated and decrypted")                           \
+	X(rtcp, "RTCP/SRTCP packets recognised on an SRTP port, not recorded")             \
+	VIGIL_FOREACH_PKT_DROP(X)                                                            \
+	X(payload_invalid, "authenticated packet with invalid RTP padding or payload")     \
+	X(frames_enqueued, "complete frames handed to the recorder")                      \
+	VIGIL_FOREACH_FRAME_DROP(X)
+
+enum vigil_counter {
+#define VIGIL_X_ENUM(name, help) VIGIL_CTR_##name,
+	VIGIL_FOREACH_COUNTER(VIGIL_X_ENUM)
+#undef VIGIL_X_ENUM
+	VIGIL_CTR_MAX
+};
+
+/* Counters owned by one writer (a worker lcore or the recorder thread);
+ * readers aggregate. Cache-line aligned so two writers never share a line. */
+struct vigil_counters {
+	uint64_t v[VIGIL_CTR_MAX];
+} __attribute__((aligned(64)));
+
+extern const char *const vigil_counter_names[VIGIL_CTR_MAX];
+extern const char *const vigil_counter_help[VIGIL_CTR_MAX];
+
+#endif

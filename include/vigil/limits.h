@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* Every fixed limit and wire constant in one place. */
+#ifndef VIGIL_LIMITS_H
+#define VIGIL_LIMITS_H
+
+#define VIGIL_CAMERA_NAME_MAX 64
+
+/* AEAD_AES_256_GCM, RFC 7714 */
+#define VIGIL_SRTP_MASTER_KEY_LEN 32
+#define VIGIL_SRTP_MASTER_SALT_LEN 12
+#define VIGIL_SRTP_SESSION_SALT_LEN 12
+#define VIGIL_SRTP_TAG_LEN 16
+#define VIGIL_SRTP_IV_LEN 12
+
+/* Replay window in packets (RFC 3711 asks for at least 64). */
+#define VIGIL_REPLAY_WINDOW 1024
+
+#define VIGIL_RTP_HEADER_LEN 12
+#define VIGIL_RTP_VERSION 2
+#define VIGIL_RTP_CLOCK_HZ 90000
+
+#define VIGIL_BURST 32
+#define VIGIL_DEFAULT_SEGMENT_SECONDS 6
+#define VIGIL_DEFAULT_MAX_FRAME_BYTES (4u << 20)
+#define VIGIL_FRAME_RING_SIZE 1024
+#define VIGIL_MAX_WORKERS 64
+
+#endif
