@@ -1,1 +1,383 @@
 /* SPDX-License-Identifier: MIT */
+/* vigil.conf: an INI file parsed by inih, validated into struct
+ * vigil_config. Every error names the file, the line and what is wrong. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <ini.h>
+#include <sodium.h>
+
+#include "vigil/config.h"
+
+enum section { SEC_NONE, SEC_INGEST, SEC_CAMERA };
+
+/* Which keys a [Camera] section has set, to report the missing ones. */
+enum { CAM_NAME = 1, CAM_SSRC = 2, CAM_SUITE = 4, CAM_KEY = 8, CAM_CODEC = 16 };
+
+struct parser {
+	struct vigil_config *cfg;
+	FILE *file;
+	unsigned line;          /* line the reader returned last */
+	unsigned section_count; /* section headers read so far */
+	unsigned section_line;
+	unsigned seen_section;  /* section_count when the handler last ran */
+	enum section section;
+	unsigned cam_keys;
+	unsigned ingest_keys;
+	bool ports_set;
+	char *err;
+	size_t errlen;
+	unsigned err_line;
+};
+
+static int fail(struct parser *p, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(struct parser *p, unsigned line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (p->err_line != 0)
+		return 0; /* keep the first error */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(p->err, p->errlen, "%s:%u: %s", p->cfg->path, line, msg);
+	p->err_line = line;
+	return 0;
+}
+
+/* inih calls this for each line; it lets us number lines and see section
+ * headers, which inih does not report for repeated [Camera] sections. */
+static char *read_line(char *buf, int size, void *stream)
+{
+	struct parser *p = stream;
+	const char *s;
+
+	if (fgets(buf, size, p->file) == NULL)
+		return NULL;
+	p->line++;
+	if (strchr(buf, '\n') == NULL && !feof(p->file)) {
+		fail(p, p->line, "line longer than %d characters", size - 2);
+		int c;
+		while ((c = fgetc(p->file)) != EOF && c != '\n')
+			;
+		buf[0] = '\0';
+		return buf;
+	}
+	for (s = buf; isspace((unsigned char)*s); s++)
+		;
+	if (*s == '[') {
+		p->section_count++;
+		p->section_line = p->line;
+	}
+	return buf;
+}
+
+static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (*v == '\0' || *v == '-' || *v == '+')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(v, &end, 0);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return -ERANGE;
+	*out = n;
+	return 0;
+}
+
+static void set_ports(struct vigil_config *cfg, unsigned lo, unsigned hi)
+{
+	for (unsigned port = lo; port <= hi; port++)
+		cfg->srtp_ports[port >> 3] |= (uint8_t)(1u << (port & 7));
+}
+
+/* "5004, 6000-6010": a list of ports and ranges, commas or spaces. */
+static int parse_ports(struct parser *p, const char *value)
+{
+	char buf[1024], *tok, *save = NULL;
+
+	if (strlen(value) >= sizeof(buf))
+		return fail(p, p->line, "Ports: list too long");
+	strcpy(buf, value);
+	memset(p->cfg->srtp_ports, 0, sizeof(p->cfg->srtp_ports));
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+		uint64_t lo, hi;
+		char *dash = strchr(tok, '-');
+
+		if (dash != NULL)
+			*dash = '\0';
+		if (parse_u64(tok, 1, 65535, &lo) < 0 ||
+		    (dash != NULL && parse_u64(dash + 1, 1, 65535, &hi) < 0))
+			return fail(p, p->line, "Ports: '%s' is not a port (1-65535) or range (lo-hi)", value);
+		if (dash == NULL)
+			hi = lo;
+		if (hi < lo)
+			return fail(p, p->line, "Ports: range %" PRIu64 "-%" PRIu64 " is backwards", lo, hi);
+		set_ports(p->cfg, (unsigned)lo, (unsigned)hi);
+	}
+	if (save == NULL || buf[0] == '\0')
+		return fail(p, p->line, "Ports: empty list");
+	p->ports_set = true;
+	return 1;
+}
+
+static int copy_str(struct parser *p, const char *key, char *dst, size_t len, const char *value)
+{
+	if (*value == '\0')
+		return fail(p, p->line, "%s: empty value", key);
+	if (strlen(value) >= len)
+		return fail(p, p->line, "%s: longer than %zu characters", key, len - 1);
+	strcpy(dst, value);
+	return 1;
+}
+
+static int ingest_key(struct parser *p, const char *name, const char *value)
+{
+	struct vigil_config *cfg = p->cfg;
+	uint64_t n;
+
+	if (strcasecmp(name, "Ports") == 0)
+		return parse_ports(p, value);
+	if (strcasecmp(name, "RecordDir") == 0)
+		return copy_str(p, "RecordDir", cfg->record_dir, sizeof(cfg->record_dir), value);
+	if (strcasecmp(name, "Device") == 0)
+		return copy_str(p, "Device", cfg->device, sizeof(cfg->device), value);
+	if (strcasecmp(name, "Workers") == 0) {
+		if (parse_u64(value, 1, VIGIL_MAX_WORKERS, &n) < 0)
+			return fail(p, p->line, "Workers: '%s' is not a number from 1 to %d", value,
+				    VIGIL_MAX_WORKERS);
+		if (n != 1)
+			return fail(p, p->line, "Workers: this version runs one worker; set Workers = 1");
+		cfg->workers = (unsigned)n;
+		return 1;
+	}
+	if (strcasecmp(name, "SegmentSeconds") == 0) {
+		if (parse_u64(value, 1, 3600, &n) < 0)
+			return fail(p, p->line, "SegmentSeconds: '%s' is not a number from 1 to 3600", value);
+		cfg->segment_seconds = (unsigned)n;
+		return 1;
+	}
+	if (strcasecmp(name, "MaxFrameBytes") == 0) {
+		if (parse_u64(value, 64 << 10, 64 << 20, &n) < 0)
+			return fail(p, p->line, "MaxFrameBytes: '%s' is not a number from 65536 to 67108864",
+				    value);
+		cfg->max_frame_bytes = n;
+		return 1;
+	}
+	return fail(p, p->line, "unknown key '%s' in [Ingest]", name);
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > VIGIL_CAMERA_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+/* RFC 4568 inline key: base64(master key || master salt), optionally with
+ * the "inline:" prefix. Lifetime and MKI parameters are not supported. */
+static int parse_key(struct parser *p, struct vigil_camera_config *cam, const char *value)
+{
+	uint8_t raw[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN + 1];
+	size_t len;
+	bool weak = true;
+
+	if (strncasecmp(value, "inline:", 7) == 0)
+		value += 7;
+	if (strchr(value, '|') != NULL)
+		return fail(p, p->line, "Key: lifetime and MKI parameters ('|') are not supported");
+	if (sodium_base642bin(raw, sizeof(raw), value, strlen(value), NULL, &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    len != VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN) {
+		sodium_memzero(raw, sizeof(raw));
+		return fail(p, p->line, "Key: must be base64 of %d bytes (32-byte master key, 12-byte salt)",
+			    VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN);
+	}
+	for (size_t i = 1; i < VIGIL_SRTP_MASTER_KEY_LEN; i++)
+		weak &= raw[i] == raw[0];
+	memcpy(cam->master_key, raw, VIGIL_SRTP_MASTER_KEY_LEN);
+	memcpy(cam->master_salt, raw + VIGIL_SRTP_MASTER_KEY_LEN, VIGIL_SRTP_MASTER_SALT_LEN);
+	sodium_memzero(raw, sizeof(raw));
+	if (weak)
+		return fail(p, p->line, "Key: the master key is one repeated byte; generate a random key");
+	return 1;
+}
+
+static int camera_key(struct parser *p, const char *name, const char *value)
+{
+	struct vigil_camera_config *cam = &p->cfg->cameras[p->cfg->n_cameras - 1];
+	unsigned bit;
+	uint64_t n;
+
+	if (strcasecmp(name, "Name") == 0) {
+		bit = CAM_NAME;
+		if (!valid_name(value))
+			return fail(p, p->line, "Name: '%s' must be 1-%d characters of A-Z a-z 0-9 _ -", value,
+				    VIGIL_CAMERA_NAME_MAX);
+		for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
+			if (strcmp(p->cfg->cameras[i].name, value) == 0)
+				return fail(p, p->line, "Name: '%s' is already used by the camera at line %u",
+					    value, p->cfg->cameras[i].line);
+		strcpy(cam->name, value);
+	} else if (strcasecmp(name, "SSRC") == 0) {
+		bit = CAM_SSRC;
+		if (parse_u64(value, 0, UINT32_MAX, &n) < 0)
+			return fail(p, p->line, "SSRC: '%s' is not a 32-bit number", value);
+		for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
+			if (p->cfg->cameras[i].ssrc == n)
+				return fail(p, p->line, "SSRC: %" PRIu64 " is already used by camera '%s'", n,
+					    p->cfg->cameras[i].name);
+		cam->ssrc = (uint32_t)n;
+	} else if (strcasecmp(name, "Suite") == 0) {
+		bit = CAM_SUITE;
+		if (strcmp(value, "AEAD_AES_256_GCM") != 0)
+			return fail(p, p->line, "Suite: '%s' is not supported (supported: AEAD_AES_256_GCM)",
+				    value);
+	} else if (strcasecmp(name, "Key") == 0) {
+		bit = CAM_KEY;
+		if (parse_key(p, cam, value) == 0)
+			return 0;
+	} else if (strcasecmp(name, "Codec") == 0) {
+		bit = CAM_CODEC;
+		if (strcasecmp(value, "H264") == 0)
+			cam->codec = VIGIL_CODEC_H264;
+		else if (strcasecmp(value, "H265") == 0 || strcasecmp(value, "HEVC") == 0)
+			cam->codec = VIGIL_CODEC_H265;
+		else
+			return fail(p, p->line, "Codec: '%s' is not H264 or H265", value);
+	} else {
+		return fail(p, p->line, "unknown key '%s' in [Camera]", name);
+	}
+	if (p->cam_keys & bit)
+		return fail(p, p->line, "%s: set twice in this [Camera] section", name);
+	p->cam_keys |= bit;
+	return 1;
+}
+
+static int check_camera(struct parser *p)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} required[] = {{CAM_NAME, "Name"}, {CAM_SSRC, "SSRC"}, {CAM_KEY, "Key"}, {CAM_CODEC, "Codec"}};
+	const struct vigil_camera_config *cam;
+
+	if (p->section != SEC_CAMERA)
+		return 1;
+	cam = &p->cfg->cameras[p->cfg->n_cameras - 1];
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!(p->cam_keys & required[i].bit))
+			return fail(p, cam->line, "[Camera] has no %s", required[i].name);
+	return 1;
+}
+
+static int start_section(struct parser *p, const char *section)
+{
+	if (!check_camera(p))
+		return 0;
+	p->seen_section = p->section_count;
+	if (strcasecmp(section, "Ingest") == 0) {
+		if (p->ingest_keys++)
+			return fail(p, p->section_line, "[Ingest] appears twice");
+		p->section = SEC_INGEST;
+		return 1;
+	}
+	if (strcasecmp(section, "Camera") == 0) {
+		struct vigil_camera_config *cams;
+
+		cams = realloc(p->cfg->cameras, (p->cfg->n_cameras + 1) * sizeof(*cams));
+		if (cams == NULL)
+			return fail(p, p->section_line, "out of memory");
+		p->cfg->cameras = cams;
+		memset(&cams[p->cfg->n_cameras], 0, sizeof(*cams));
+		cams[p->cfg->n_cameras].line = p->section_line;
+		p->cfg->n_cameras++;
+		p->cam_keys = 0;
+		p->section = SEC_CAMERA;
+		return 1;
+	}
+	return fail(p, p->section_line, "unknown section [%s] (expected [Ingest] or [Camera])", section);
+}
+
+static int handle(void *user, const char *section, const char *name, const char *value)
+{
+	struct parser *p = user;
+
+	if (p->err_line != 0)
+		return 1; /* already failed; let inih finish quietly */
+	if (p->seen_section != p->section_count && !start_section(p, section))
+		return 0;
+	if (p->section == SEC_NONE)
+		return fail(p, p->line, "'%s' is outside any section", name);
+	if (p->section == SEC_INGEST)
+		return ingest_key(p, name, value);
+	return camera_key(p, name, value);
+}
+
+int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct parser p = {.cfg = cfg, .err = err, .errlen = errlen};
+	struct stat st;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	cfg->workers = 1;
+	cfg->segment_seconds = VIGIL_DEFAULT_SEGMENT_SECONDS;
+	cfg->max_frame_bytes = VIGIL_DEFAULT_MAX_FRAME_BYTES;
+
+	p.file = fopen(path, "re");
+	if (p.file == NULL) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return rc;
+	}
+	/* It holds camera keys: refuse it readable by others, as ssh does. */
+	if (fstat(fileno(p.file), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
+		snprintf(err, errlen, "%s: holds camera keys but is accessible by others (mode %03o); chmod 600 it",
+			 path, (unsigned)(st.st_mode & 0777));
+		fclose(p.file);
+		return -EPERM;
+	}
+	rc = ini_parse_stream(read_line, &p, handle, &p);
+	fclose(p.file);
+	if (rc > 0 && p.err_line == 0)
+		fail(&p, (unsigned)rc, "not a 'Key = value' line or section header");
+	if (rc < 0 && p.err_line == 0)
+		fail(&p, p.line, "cannot parse (out of memory)");
+	if (p.err_line == 0)
+		check_camera(&p);
+	if (p.err_line == 0 && !p.ports_set)
+		fail(&p, p.line, "[Ingest] has no Ports");
+	if (p.err_line == 0 && cfg->n_cameras == 0)
+		fail(&p, p.line, "no [Camera] section: nothing to ingest");
+	if (p.err_line != 0) {
+		vigil_config_free(cfg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void vigil_config_free(struct vigil_config *cfg)
+{
+	if (cfg->cameras != NULL)
+		sodium_memzero(cfg->cameras, cfg->n_cameras * sizeof(*cfg->cameras));
+	free(cfg->cameras);
+	cfg->cameras = NULL;
+	cfg->n_cameras = 0;
+}

@@ -1,1 +1,178 @@
 /* SPDX-License-Identifier: MIT */
+/* Builds the EAL arguments: hugepages when they are there or can be
+ * reserved (we run as root), ordinary memory otherwise; one lcore for
+ * control plus one per worker; the ingest device; a per-process prefix. */
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eal.h"
+
+#define HUGEPAGE_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+#define HUGEPAGE_MOUNT "/dev/hugepages"
+#define MEMORY_MB 256
+#define HUGEPAGES_NEEDED (MEMORY_MB / 2)
+
+static int add(struct vigil_eal_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int add(struct vigil_eal_args *a, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (a->argc == VIGIL_EAL_MAX_ARGS)
+		return -E2BIG;
+	va_start(ap, fmt);
+	n = vsnprintf(a->buf + a->used, sizeof(a->buf) - a->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(a->buf) - a->used)
+		return -E2BIG;
+	a->argv[a->argc++] = a->buf + a->used;
+	a->argv[a->argc] = NULL;
+	a->used += (size_t)n + 1;
+	return 0;
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long v = -1;
+
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static bool hugetlbfs_mounted(void)
+{
+	FILE *f = fopen("/proc/mounts", "re");
+	char line[1024];
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, " hugetlbfs ") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Reserve what is missing of HUGEPAGES_NEEDED free 2 MiB pages. */
+static bool hugepages_ready(void)
+{
+	long free_pages = read_long(HUGEPAGE_SYSFS "free_hugepages");
+	long total = read_long(HUGEPAGE_SYSFS "nr_hugepages");
+
+	if (free_pages < 0 || total < 0)
+		return false;
+	if (free_pages < HUGEPAGES_NEEDED && geteuid() == 0) {
+		FILE *f = fopen(HUGEPAGE_SYSFS "nr_hugepages", "we");
+
+		if (f != NULL) {
+			fprintf(f, "%ld\n", total + HUGEPAGES_NEEDED - free_pages);
+			fclose(f);
+		}
+		free_pages = read_long(HUGEPAGE_SYSFS "free_hugepages");
+	}
+	if (free_pages < HUGEPAGES_NEEDED)
+		return false;
+	if (!hugetlbfs_mounted() && geteuid() == 0) {
+		mkdir(HUGEPAGE_MOUNT, 0755);
+		mount("nodev", HUGEPAGE_MOUNT, "hugetlbfs", 0, NULL);
+	}
+	return hugetlbfs_mounted();
+}
+
+/* "0@a,1@b": the control lcore and each worker on a CPU we may run on,
+ * sharing CPUs when there are fewer than lcores. */
+static int add_lcores(struct vigil_eal_args *a, unsigned workers)
+{
+	char map[512];
+	size_t used = 0;
+	cpu_set_t set;
+	int cpus[CPU_SETSIZE], n = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[n++] = c;
+	if (n == 0)
+		return -ENODEV;
+	for (unsigned l = 0; l <= workers; l++) {
+		int w = snprintf(map + used, sizeof(map) - used, "%s%u@%d", l ? "," : "", l, cpus[l % (unsigned)n]);
+
+		if (w < 0 || (size_t)w >= sizeof(map) - used)
+			return -E2BIG;
+		used += (size_t)w;
+	}
+	return add(a, "--lcores=%s", map);
+}
+
+int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, const char *device, const char *pcap,
+		    const char *extra, char *msg, size_t msglen)
+{
+	int rc = 0;
+
+	memset(a, 0, sizeof(*a));
+	rc |= add(a, "vigild");
+	rc |= add(a, "--file-prefix=vigil-%d", (int)getpid());
+	rc |= add(a, "--log-level=*:warning");
+	/* Hugepage sizes we do not use and the telemetry socket are not news. */
+	rc |= add(a, "--log-level=lib.eal:error");
+	rc |= add(a, "--log-level=lib.telemetry:error");
+	if (hugepages_ready()) {
+		rc |= add(a, "--in-memory");
+		snprintf(a->memory, sizeof(a->memory), "memory: 2 MiB hugepages, in-memory (no shared files)");
+	} else {
+		rc |= add(a, "--no-huge");
+		rc |= add(a, "--no-shconf");
+		rc |= add(a, "-m");
+		rc |= add(a, "%d", MEMORY_MB);
+		snprintf(a->memory, sizeof(a->memory),
+			 "memory: no hugepages available, %d MiB of ordinary pages (--no-huge --no-shconf)",
+			 MEMORY_MB);
+	}
+	if (rc == 0)
+		rc = add_lcores(a, workers);
+	if (rc < 0) {
+		snprintf(msg, msglen, "cannot choose lcores: %s", strerror(-rc));
+		return rc;
+	}
+	if (pcap != NULL) {
+		/* A comma would end the devargs early. */
+		if (strchr(pcap, ',') != NULL) {
+			snprintf(msg, msglen, "%s: capture file names must not contain ','", pcap);
+			return -EINVAL;
+		}
+		rc |= add(a, "--no-pci");
+		rc |= add(a, "--vdev=net_pcap0,rx_pcap=%s", pcap);
+	} else if (strncmp(device, "net_", 4) == 0) {
+		rc |= add(a, "--no-pci");
+		rc |= add(a, "--vdev=%s", device);
+	} else {
+		rc |= add(a, "--allow=%s", device);
+	}
+	if (rc == 0 && extra != NULL) {
+		char copy[2048], *tok, *save = NULL;
+
+		snprintf(copy, sizeof(copy), "%s", extra);
+		for (tok = strtok_r(copy, " \t", &save); tok != NULL && rc == 0; tok = strtok_r(NULL, " \t", &save))
+			rc = add(a, "%s", tok);
+	}
+	if (rc < 0) {
+		snprintf(msg, msglen, "EAL arguments too long");
+		return -E2BIG;
+	}
+	return 0;
+}

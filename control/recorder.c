@@ -1,1 +1,404 @@
 /* SPDX-License-Identifier: MIT */
+/* The recorder: per camera a muxer, a segment sequence and counters; one
+ * thread that drains the frame rings into them. Segments are cut at key
+ * frames and handed to the io_uring writer (writer.c) to seal. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_ring.h>
+
+#include "vigil/limits.h"
+#include "mux_ts.h"
+#include "recorder.h"
+#include "writer.h"
+
+#define REC_IDLE_US 200
+#define REC_CAUSE_MUX VIGIL_WCAUSE_MAX /* logged like the writer's causes */
+#define REC_CAUSE_TS (VIGIL_WCAUSE_MAX + 1)
+
+static const char *const rec_cause_names[] = {
+    [VIGIL_WCAUSE_OPEN] = "open",     [VIGIL_WCAUSE_WRITE] = "write", [VIGIL_WCAUSE_FSYNC] = "fsync",
+    [VIGIL_WCAUSE_RENAME] = "rename", [REC_CAUSE_MUX] = "mux",
+};
+
+struct rec_cam {
+	struct vigil_recorder *rec;
+	const char *name;
+	struct vigil_mux_ts *mux;
+	struct vigil_wfile *file; /* the open segment, or NULL */
+	uint32_t seq;		  /* number of the next segment */
+	bool started;		  /* a frame has been seen */
+	uint32_t last_raw;	  /* RTP timestamp of the last frame */
+	int64_t ext;		  /* ... unwrapped, relative to the first */
+	int64_t shift;		  /* added when time went backwards */
+	int64_t last_pts;
+	int64_t seg_start; /* pts of the open segment's first frame */
+	unsigned logged;   /* causes already logged, one bit each */
+	struct vigil_recorder_stats st;
+};
+
+struct vigil_recorder {
+	struct vigil_frame_pool *pool;
+	struct vigil_writer *w;
+	int64_t seg_ticks;
+	unsigned n_cams;
+	struct rec_cam *cams;
+	struct rte_ring *rings[VIGIL_MAX_WORKERS];
+	unsigned n_rings;
+	pthread_t thread;
+	bool running;
+	bool stop; /* set by vigil_recorder_stop, read by the thread */
+	int first_err;
+};
+
+static void cam_log(struct rec_cam *c, unsigned cause, int err, const char *what)
+{
+	if (c->logged & (1u << cause))
+		return;
+	c->logged |= 1u << cause;
+	if (cause == REC_CAUSE_TS)
+		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->name, what);
+	else
+		fprintf(stderr, "vigil: recorder: camera %s: %s %s: %s (further %s errors not shown)\n",
+			c->name, rec_cause_names[cause], what, strerror(-err), rec_cause_names[cause]);
+}
+
+static void cam_error(struct rec_cam *c, unsigned cause, int err, const char *what)
+{
+	if (cause != REC_CAUSE_MUX)
+		c->st.write_errors++;
+	if (c->rec->first_err == 0)
+		c->rec->first_err = err;
+	cam_log(c, cause, err, what);
+}
+
+static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int err, uint64_t bytes,
+		   const char *path)
+{
+	struct rec_cam *c = arg;
+
+	switch (ev) {
+	case VIGIL_WEV_WRITTEN:
+		c->st.bytes_written += bytes;
+		break;
+	case VIGIL_WEV_CLOSED:
+		c->st.segments++;
+		break;
+	case VIGIL_WEV_ERROR:
+		cam_error(c, cause, err, path);
+		break;
+	}
+}
+
+static void cam_muxed(void *arg, const uint8_t *data, size_t len)
+{
+	struct rec_cam *c = arg;
+
+	/* A failed file discards: the segment is closed at the next frame. */
+	if (c->file != NULL)
+		(void)vigil_wfile_append(c->file, data, len);
+}
+
+/* 90 kHz pts from the RTP timestamp: unwrapped, starting at 0, and kept
+ * increasing (a step back or a repeat continues at last + 1). */
+static int64_t cam_pts(struct rec_cam *c, uint32_t ts)
+{
+	int64_t pts;
+
+	if (!c->started) {
+		c->last_raw = ts;
+		return 0;
+	}
+	c->ext += (int32_t)(ts - c->last_raw);
+	c->last_raw = ts;
+	pts = c->ext + c->shift;
+	if (pts <= c->last_pts) {
+		c->shift += c->last_pts + 1 - pts;
+		pts = c->last_pts + 1;
+		cam_log(c, REC_CAUSE_TS, 0, "RTP timestamp did not increase; continuing at last + 1");
+	}
+	c->last_pts = pts;
+	return pts;
+}
+
+static int seg_open(struct rec_cam *c, int64_t pts)
+{
+	char final[PATH_MAX], partial[PATH_MAX];
+	int err;
+
+	/* cam_init left room for the names: cannot happen. */
+	if (snprintf(final, sizeof(final), "%s/%08" PRIu32 ".ts", c->st.dir, c->seq) >= (int)sizeof(final) ||
+	    snprintf(partial, sizeof(partial), "%s.partial", final) >= (int)sizeof(partial)) {
+		cam_error(c, VIGIL_WCAUSE_OPEN, -ENAMETOOLONG, c->st.dir);
+		return -ENAMETOOLONG;
+	}
+	c->file = vigil_wfile_open(c->rec->w, partial, final, cam_io, c);
+	if (c->file == NULL) {
+		err = -errno;
+		cam_error(c, VIGIL_WCAUSE_OPEN, err, partial);
+		return err;
+	}
+	c->seq++;
+	c->seg_start = pts;
+	return 0;
+}
+
+/* Flushes the muxer into the segment, hands the segment to the writer to
+ * seal and makes the muxer start the next one with PAT/PMT. */
+static void seg_close(struct rec_cam *c)
+{
+	int ret;
+
+	if (c->file == NULL)
+		return;
+	ret = vigil_mux_ts_cut(c->mux);
+	if (ret < 0)
+		cam_error(c, REC_CAUSE_MUX, ret, "flush");
+	vigil_wfile_close(c->file);
+	c->file = NULL;
+}
+
+void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f)
+{
+	struct rec_cam *c;
+	bool key = f->flags & VIGIL_FRAME_KEY;
+	int64_t pts;
+	int ret;
+
+	if (f->camera >= rec->n_cams)
+		goto out;
+	c = &rec->cams[f->camera];
+	pts = cam_pts(c, f->rtp_ts);
+	/* A segment whose I/O failed is closed; the next starts at a key. */
+	if (c->file != NULL && vigil_wfile_failed(c->file))
+		seg_close(c);
+	if (key && c->file != NULL && pts >= c->seg_start + rec->seg_ticks)
+		seg_close(c);
+	if (c->file == NULL && (key || !c->started))
+		(void)seg_open(c, pts);
+	c->started = true;
+	if (c->file == NULL || f->len == 0) {
+		c->st.frames_dropped++;
+		goto out;
+	}
+	ret = vigil_mux_ts_write(c->mux, f->data, f->len, pts, key);
+	if (ret < 0) {
+		cam_error(c, REC_CAUSE_MUX, ret, "frame");
+		c->st.frames_dropped++;
+	} else {
+		c->st.frames_recorded++;
+	}
+out:
+	vigil_frame_put(rec->pool, f);
+	(void)vigil_writer_reap(rec->w, false);
+}
+
+static void rec_close_all(struct vigil_recorder *rec)
+{
+	for (unsigned i = 0; i < rec->n_cams; i++)
+		seg_close(&rec->cams[i]);
+	vigil_writer_drain(rec->w);
+}
+
+static void *rec_thread(void *arg)
+{
+	struct vigil_recorder *rec = arg;
+	void *burst[VIGIL_BURST];
+
+	for (;;) {
+		/* Read before the pass: after stop, one more full pass. */
+		bool stopping = __atomic_load_n(&rec->stop, __ATOMIC_ACQUIRE);
+		unsigned got = 0;
+
+		for (unsigned i = 0; i < rec->n_rings; i++) {
+			unsigned n = rte_ring_dequeue_burst(rec->rings[i], burst, VIGIL_BURST, NULL);
+
+			for (unsigned j = 0; j < n; j++)
+				vigil_recorder_write(rec, burst[j]);
+			got += n;
+		}
+		if (got > 0)
+			continue;
+		if (stopping)
+			break;
+		(void)vigil_writer_reap(rec->w, false);
+		usleep(REC_IDLE_US);
+	}
+	rec_close_all(rec);
+	return NULL;
+}
+
+int vigil_recorder_start(struct vigil_recorder *rec, struct rte_ring *const *rings, unsigned n_rings)
+{
+	int ret;
+
+	if (rec->running)
+		return -EBUSY;
+	if (n_rings > VIGIL_MAX_WORKERS)
+		return -EINVAL;
+	for (unsigned i = 0; i < n_rings; i++)
+		rec->rings[i] = rings[i];
+	rec->n_rings = n_rings;
+	rec->stop = false;
+	ret = pthread_create(&rec->thread, NULL, rec_thread, rec);
+	if (ret != 0)
+		return -ret;
+	pthread_setname_np(rec->thread, "vigil-recorder");
+	rec->running = true;
+	return 0;
+}
+
+int vigil_recorder_stop(struct vigil_recorder *rec)
+{
+	if (rec->running) {
+		__atomic_store_n(&rec->stop, true, __ATOMIC_RELEASE);
+		pthread_join(rec->thread, NULL);
+		rec->running = false;
+	} else {
+		rec_close_all(rec);
+	}
+	return rec->first_err;
+}
+
+const struct vigil_recorder_stats *vigil_recorder_stats(const struct vigil_recorder *rec, unsigned camera)
+{
+	return camera < rec->n_cams ? &rec->cams[camera].st : NULL;
+}
+
+/* mkdir -p; the last component gets mode, so do its parents. */
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	if (stat(path, &sb) < 0)
+		return -errno;
+	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* Segment number after the highest NNNNNNNN.ts or NNNNNNNN.ts.partial. */
+static int next_seq(const char *dir, uint32_t *seq)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d == NULL)
+		return -errno;
+	*seq = 0;
+	while ((e = readdir(d)) != NULL) {
+		const char *n = e->d_name;
+		unsigned long v;
+		int i;
+
+		for (i = 0; i < 8 && n[i] >= '0' && n[i] <= '9'; i++)
+			;
+		if (i != 8 || (strcmp(n + 8, ".ts") != 0 && strcmp(n + 8, ".ts.partial") != 0))
+			continue;
+		v = strtoul(n, NULL, 10);
+		if (v >= *seq)
+			*seq = (uint32_t)v + 1;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *record_dir,
+		    const struct vigil_camera_config *cam)
+{
+	int ret;
+
+	c->rec = rec;
+	c->name = cam->name;
+	/* Room for "/NNNNNNNN.ts.partial" (and more digits) after it. */
+	if (snprintf(c->st.dir, sizeof(c->st.dir), "%s/%s", record_dir, cam->name) >= PATH_MAX - 32)
+		return -ENAMETOOLONG;
+	ret = mkdir_p(c->st.dir, 0750);
+	if (ret < 0)
+		return ret;
+	ret = next_seq(c->st.dir, &c->seq);
+	if (ret < 0)
+		return ret;
+	c->mux = vigil_mux_ts_create(cam->codec, cam_muxed, c);
+	return c->mux == NULL ? -errno : 0;
+}
+
+struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, struct vigil_frame_pool *pool)
+{
+	struct vigil_recorder *rec;
+	unsigned i;
+	int ret = -ENOMEM;
+
+	if (cfg == NULL || pool == NULL || (cfg->n_cameras > 0 && cfg->cameras == NULL)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	rec = calloc(1, sizeof(*rec));
+	if (rec == NULL)
+		return NULL;
+	rec->pool = pool;
+	rec->n_cams = cfg->n_cameras;
+	rec->seg_ticks =
+	    (int64_t)(cfg->segment_seconds ? cfg->segment_seconds : VIGIL_DEFAULT_SEGMENT_SECONDS) *
+	    VIGIL_RTP_CLOCK_HZ;
+	rec->cams = calloc(rec->n_cams ? rec->n_cams : 1, sizeof(*rec->cams));
+	if (rec->cams == NULL)
+		goto err_rec;
+	/* A staging buffer per camera and as many again in flight. */
+	rec->w = vigil_writer_create(VIGIL_WRITER_ENTRIES, 2 * rec->n_cams + 2);
+	if (rec->w == NULL) {
+		ret = -errno;
+		goto err_cams;
+	}
+	for (i = 0; i < rec->n_cams; i++) {
+		ret = cam_init(rec, &rec->cams[i], cfg->record_dir, &cfg->cameras[i]);
+		if (ret < 0) {
+			fprintf(stderr, "vigil: recorder: camera %s: %s: %s\n", cfg->cameras[i].name,
+				rec->cams[i].st.dir, strerror(-ret));
+			goto err_mux;
+		}
+	}
+	return rec;
+
+err_mux:
+	while (i-- > 0)
+		vigil_mux_ts_free(rec->cams[i].mux);
+	vigil_writer_free(rec->w);
+err_cams:
+	free(rec->cams);
+err_rec:
+	free(rec);
+	errno = -ret;
+	return NULL;
+}
+
+void vigil_recorder_free(struct vigil_recorder *rec)
+{
+	if (rec == NULL)
+		return;
+	(void)vigil_recorder_stop(rec);
+	for (unsigned i = 0; i < rec->n_cams; i++)
+		vigil_mux_ts_free(rec->cams[i].mux);
+	vigil_writer_free(rec->w);
+	free(rec->cams);
+	free(rec);
+}

@@ -1,1 +1,392 @@
 /* SPDX-License-Identifier: MIT */
+/* io_uring writer: one ring, staging buffers from a small free list, one
+ * request struct per in-flight operation. A file's writes all complete
+ * before its fsync is submitted; the rename is linked after the fsync. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "writer.h"
+
+enum wop {
+	WOP_WRITE,
+	WOP_FSYNC,
+	WOP_RENAME,
+};
+
+struct wreq {
+	enum wop op;
+	struct vigil_wfile *file;
+};
+
+struct wbuf {
+	struct wreq req;   /* first: a write request is its buffer */
+	struct wbuf *next; /* free list */
+	struct wbuf *all;  /* every buffer, for freeing */
+	uint8_t *data;
+	size_t len;   /* bytes staged */
+	size_t done;  /* bytes already written */
+	uint64_t off; /* file offset of data[0] */
+};
+
+struct vigil_wfile {
+	struct vigil_writer *w;
+	struct wreq fsync_req;
+	struct wreq rename_req;
+	vigil_wfile_cb cb;
+	void *arg;
+	struct wbuf *cur;
+	uint64_t off;
+	int fd;
+	unsigned inflight;
+	bool closing;
+	bool sealing;
+	bool failed;
+	char partial[PATH_MAX];
+	char final[PATH_MAX];
+};
+
+struct vigil_writer {
+	struct io_uring ring;
+	struct wbuf *free;
+	struct wbuf *all;
+	unsigned n_bufs;
+	unsigned max_bufs;
+	unsigned inflight;
+};
+
+struct vigil_writer *vigil_writer_create(unsigned entries, unsigned max_bufs)
+{
+	struct vigil_writer *w;
+	int ret;
+
+	if (entries == 0 || max_bufs == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return NULL;
+	ret = io_uring_queue_init(entries, &w->ring, 0);
+	if (ret < 0) {
+		free(w);
+		errno = -ret;
+		return NULL;
+	}
+	w->max_bufs = max_bufs;
+	return w;
+}
+
+void vigil_writer_free(struct vigil_writer *w)
+{
+	struct wbuf *b, *next;
+
+	if (w == NULL)
+		return;
+	vigil_writer_drain(w);
+	io_uring_queue_exit(&w->ring);
+	for (b = w->all; b != NULL; b = next) {
+		next = b->all;
+		free(b->data);
+		free(b);
+	}
+	free(w);
+}
+
+unsigned vigil_writer_inflight(const struct vigil_writer *w)
+{
+	return w->inflight;
+}
+
+static struct wbuf *buf_alloc(struct vigil_writer *w)
+{
+	struct wbuf *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->data = aligned_alloc(4096, VIGIL_WRITER_BUF_BYTES);
+	if (b->data == NULL) {
+		free(b);
+		return NULL;
+	}
+	b->all = w->all;
+	w->all = b;
+	w->n_bufs++;
+	return b;
+}
+
+/* A free buffer; waits for a write to finish when all are busy. */
+static struct wbuf *buf_get(struct vigil_writer *w)
+{
+	struct wbuf *b;
+
+	for (;;) {
+		if (w->free != NULL) {
+			b = w->free;
+			w->free = b->next;
+			break;
+		}
+		/* Without anything in flight, waiting would never end. */
+		if (w->n_bufs < w->max_bufs || w->inflight == 0) {
+			b = buf_alloc(w);
+			if (b == NULL)
+				return NULL;
+			break;
+		}
+		if (vigil_writer_reap(w, true) < 0)
+			return NULL;
+	}
+	b->len = 0;
+	b->done = 0;
+	b->next = NULL;
+	return b;
+}
+
+static void buf_put(struct vigil_writer *w, struct wbuf *b)
+{
+	b->next = w->free;
+	w->free = b;
+}
+
+static struct io_uring_sqe *sqe_get(struct vigil_writer *w)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+	if (sqe == NULL) {
+		io_uring_submit(&w->ring);
+		sqe = io_uring_get_sqe(&w->ring);
+	}
+	return sqe;
+}
+
+static void file_fail(struct vigil_wfile *f, enum vigil_wcause cause, int err)
+{
+	f->failed = true;
+	f->cb(f->arg, VIGIL_WEV_ERROR, cause, err, 0, cause == VIGIL_WCAUSE_RENAME ? f->final : f->partial);
+}
+
+/* Submits the unwritten rest of b. On failure b goes back to the list. */
+static void write_submit(struct vigil_wfile *f, struct wbuf *b)
+{
+	struct vigil_writer *w = f->w;
+	struct io_uring_sqe *sqe = sqe_get(w);
+
+	if (sqe == NULL) {
+		file_fail(f, VIGIL_WCAUSE_WRITE, -EBUSY);
+		buf_put(w, b);
+		return;
+	}
+	b->req.op = WOP_WRITE;
+	b->req.file = f;
+	io_uring_prep_write(sqe, f->fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done);
+	io_uring_sqe_set_data(sqe, &b->req);
+	f->inflight++;
+	w->inflight++;
+	/* Whatever this fails to submit goes with the next submit. */
+	io_uring_submit(&w->ring);
+}
+
+static void file_free(struct vigil_wfile *f)
+{
+	close(f->fd);
+	free(f);
+}
+
+/* Once closing and every write is done: fsync, then (linked) rename. */
+static void file_maybe_finish(struct vigil_wfile *f)
+{
+	struct vigil_writer *w = f->w;
+	struct io_uring_sqe *sync, *ren;
+
+	if (!f->closing || f->inflight > 0)
+		return;
+	if (f->failed || f->sealing) {
+		file_free(f);
+		return;
+	}
+	if (io_uring_sq_space_left(&w->ring) < 2)
+		io_uring_submit(&w->ring);
+	sync = io_uring_get_sqe(&w->ring);
+	ren = sync != NULL ? io_uring_get_sqe(&w->ring) : NULL;
+	if (ren == NULL) {
+		/* Cannot happen after the submit above; never leave an
+		 * half-prepared link behind. */
+		if (sync != NULL) {
+			io_uring_prep_nop(sync);
+			io_uring_sqe_set_data(sync, NULL);
+		}
+		file_fail(f, VIGIL_WCAUSE_FSYNC, -EBUSY);
+		file_free(f);
+		return;
+	}
+	f->fsync_req = (struct wreq){.op = WOP_FSYNC, .file = f};
+	f->rename_req = (struct wreq){.op = WOP_RENAME, .file = f};
+	io_uring_prep_fsync(sync, f->fd, 0);
+	io_uring_sqe_set_data(sync, &f->fsync_req);
+	sync->flags |= IOSQE_IO_LINK;
+	io_uring_prep_rename(ren, f->partial, f->final);
+	io_uring_sqe_set_data(ren, &f->rename_req);
+	f->sealing = true;
+	f->inflight += 2;
+	w->inflight += 2;
+	io_uring_submit(&w->ring);
+}
+
+static void complete(struct vigil_writer *w, struct wreq *req, int res)
+{
+	struct vigil_wfile *f = req->file;
+	struct wbuf *b;
+
+	w->inflight--;
+	f->inflight--;
+	switch (req->op) {
+	case WOP_WRITE:
+		b = (struct wbuf *)req;
+		if (res > 0) {
+			b->done += (size_t)res;
+			f->cb(f->arg, VIGIL_WEV_WRITTEN, VIGIL_WCAUSE_WRITE, 0, (uint64_t)res, f->partial);
+		} else {
+			file_fail(f, VIGIL_WCAUSE_WRITE, res == 0 ? -EIO : res);
+		}
+		if (b->done < b->len && !f->failed)
+			write_submit(f, b); /* short write: the rest */
+		else
+			buf_put(w, b);
+		break;
+	case WOP_FSYNC:
+		if (res < 0)
+			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
+		break;
+	case WOP_RENAME:
+		/* A failed fsync cancels the rename: counted once, above. */
+		if (res == -ECANCELED && f->failed)
+			break;
+		if (res < 0)
+			file_fail(f, VIGIL_WCAUSE_RENAME, res);
+		else
+			f->cb(f->arg, VIGIL_WEV_CLOSED, VIGIL_WCAUSE_RENAME, 0, 0, f->final);
+		break;
+	}
+	file_maybe_finish(f);
+}
+
+int vigil_writer_reap(struct vigil_writer *w, bool wait)
+{
+	struct io_uring_cqe *cqe;
+	int n = 0, ret;
+
+	if (wait && w->inflight > 0) {
+		do
+			ret = io_uring_submit_and_wait(&w->ring, 1);
+		while (ret == -EINTR);
+		if (ret < 0)
+			return ret;
+	}
+	while (io_uring_peek_cqe(&w->ring, &cqe) == 0) {
+		struct wreq *req = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&w->ring, cqe);
+		if (req != NULL)
+			complete(w, req, res);
+		n++;
+	}
+	return n;
+}
+
+void vigil_writer_drain(struct vigil_writer *w)
+{
+	while (w->inflight > 0)
+		if (vigil_writer_reap(w, true) < 0)
+			break;
+}
+
+struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial, const char *final,
+				     vigil_wfile_cb cb, void *arg)
+{
+	struct vigil_wfile *f;
+
+	if (strlen(partial) >= sizeof(f->partial) || strlen(final) >= sizeof(f->final)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	f->fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (f->fd < 0) {
+		free(f);
+		return NULL;
+	}
+	f->w = w;
+	f->cb = cb;
+	f->arg = arg;
+	strcpy(f->partial, partial);
+	strcpy(f->final, final);
+	return f;
+}
+
+bool vigil_wfile_failed(const struct vigil_wfile *f)
+{
+	return f->failed;
+}
+
+int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		size_t n;
+
+		if (f->failed)
+			return -EIO;
+		if (f->cur == NULL) {
+			f->cur = buf_get(f->w);
+			if (f->cur == NULL) {
+				file_fail(f, VIGIL_WCAUSE_WRITE, -ENOMEM);
+				return -ENOMEM;
+			}
+			if (f->failed) { /* while waiting for the buffer */
+				buf_put(f->w, f->cur);
+				f->cur = NULL;
+				return -EIO;
+			}
+			f->cur->off = f->off;
+		}
+		n = VIGIL_WRITER_BUF_BYTES - f->cur->len;
+		if (n > len)
+			n = len;
+		memcpy(f->cur->data + f->cur->len, p, n);
+		f->cur->len += n;
+		f->off += n;
+		p += n;
+		len -= n;
+		if (f->cur->len == VIGIL_WRITER_BUF_BYTES) {
+			struct wbuf *b = f->cur;
+
+			f->cur = NULL;
+			write_submit(f, b);
+		}
+	}
+	return 0;
+}
+
+void vigil_wfile_close(struct vigil_wfile *f)
+{
+	struct wbuf *b = f->cur;
+
+	f->closing = true;
+	f->cur = NULL;
+	if (b != NULL) {
+		if (b->len > 0 && !f->failed)
+			write_submit(f, b);
+		else
+			buf_put(f->w, b);
+	}
+	file_maybe_finish(f);
+}

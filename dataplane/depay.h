@@ -40,9 +40,11 @@ struct vigil_depay {
 	uint64_t last_index;       /* extended sequence index of the last packet */
 	uint32_t ts;               /* RTP timestamp of the frame under assembly */
 	bool have_last;
-	bool broken;   /* the frame under assembly lost data: drop it */
+	bool broken;   /* the frame under assembly is already dropped and counted */
 	bool need_key; /* skip frames until a clean key frame */
 	bool in_fu;    /* a fragmentation unit is open */
+	uint8_t fu_type;        /* NAL type of the open fragmentation unit */
+	bool frame_after_loss;  /* packets may be missing before this frame */
 	bool frame_has_vcl, frame_is_key, frame_has_params;
 	/* Latest parameter sets, inserted before a key frame that lacks them. */
 	struct vigil_param_set sps, pps, vps;

@@ -1,1 +1,127 @@
 /* SPDX-License-Identifier: MIT */
+/* H.265 RTP payloads, RFC 7798 with sprop-max-don-diff = 0 (no DONL/DOND):
+ * single NAL unit packets, aggregation packets (AP) and fragmentation units
+ * (FU). PACI and unassigned types are invalid. */
+#include <errno.h>
+
+#include "depay_internal.h"
+
+/* NAL unit header: F(1) Type(6) LayerId(6) TID(3). */
+enum {
+	H265_F = 0x80,
+	H265_TID = 0x07,
+	H265_IRAP_FIRST = 16, /* BLA_W_LP */
+	H265_IRAP_LAST = 21,  /* CRA_NUT */
+	H265_VPS = 32,
+	H265_SPS = 33,
+	H265_PPS = 34,
+	H265_NAL_LAST = 47,
+	H265_AP = 48,
+	H265_FU = 49,
+	H265_FU_S = 0x80,
+	H265_FU_E = 0x40,
+	H265_FU_TYPE = 0x3f,
+};
+
+static unsigned nal_type(const uint8_t *hdr)
+{
+	return hdr[0] >> 1 & 0x3f;
+}
+
+/* F = 0 and TID != 0: any packet's payload header or NAL unit header. */
+static bool hdr_ok(const uint8_t *hdr)
+{
+	return !(hdr[0] & H265_F) && (hdr[1] & H265_TID) != 0;
+}
+
+/* A NAL unit that may stand alone in the byte stream. */
+static bool nal_ok(const uint8_t *hdr)
+{
+	return hdr_ok(hdr) && nal_type(hdr) <= H265_NAL_LAST;
+}
+
+static enum depay_nal_kind nal_kind(unsigned type)
+{
+	if (type <= 9)
+		return DEPAY_NAL_SLICE; /* TRAIL, TSA, STSA, RADL, RASL */
+	if (type >= H265_IRAP_FIRST && type <= H265_IRAP_LAST)
+		return DEPAY_NAL_KEY; /* BLA, IDR, CRA */
+	if (type >= H265_VPS && type <= H265_PPS)
+		return DEPAY_NAL_PARAM;
+	return DEPAY_NAL_OTHER; /* reserved VCL types are ignored by decoders */
+}
+
+/* A single NAL unit packet or one AP unit, already checked. */
+static void whole(struct depay_pkt *c, const uint8_t *nal, size_t len)
+{
+	unsigned type = nal_type(nal);
+
+	if (type == H265_VPS)
+		depay_param_cache(&c->d->vps, nal, len);
+	else if (type == H265_SPS)
+		depay_param_cache(&c->d->sps, nal, len);
+	else if (type == H265_PPS)
+		depay_param_cache(&c->d->pps, nal, len);
+	depay_nal(c, nal_kind(type), nal, 2, nal + 2, len - 2);
+}
+
+/* AP: [payload header] then units of [16-bit size][NAL unit, >= 2 bytes]. */
+static int ap(struct depay_pkt *c, const uint8_t *p, size_t len)
+{
+	size_t off, n;
+
+	if (len < 2 + 2 + 2)
+		return -EBADMSG;
+	for (off = 2; off < len; off += 2 + n) {
+		if (len - off < 2)
+			return -EBADMSG;
+		n = depay_get16(p + off);
+		if (n < 2 || n > len - off - 2 || !nal_ok(p + off + 2))
+			return -EBADMSG;
+	}
+	for (off = 2; off < len; off += 2 + n) {
+		n = depay_get16(p + off);
+		whole(c, p + off + 2, n);
+	}
+	return 0;
+}
+
+/* FU: [payload header][FU header: S, E, type][fragment, >= 1 byte]. The
+ * NAL header is the payload header with the type from the FU header. */
+static int fu(struct depay_pkt *c, const uint8_t *p, size_t len)
+{
+	unsigned type;
+	uint8_t hdr[2];
+
+	if (len < 4)
+		return -EBADMSG;
+	type = p[2] & H265_FU_TYPE;
+	if ((p[2] & (H265_FU_S | H265_FU_E)) == (H265_FU_S | H265_FU_E) || type > H265_NAL_LAST)
+		return -EBADMSG;
+	if (p[2] & H265_FU_S) {
+		hdr[0] = (uint8_t)((p[0] & 0x81) | type << 1);
+		hdr[1] = p[1];
+		depay_fu_start(c, nal_kind(type), hdr, 2, type, p + 3, len - 3);
+	} else {
+		depay_fu_more(c, type, p + 3, len - 3, p[2] & H265_FU_E);
+	}
+	return 0;
+}
+
+int depay_h265_packet(struct depay_pkt *c, const uint8_t *p, size_t len)
+{
+	if (len < 2 || !hdr_ok(p))
+		return -EBADMSG;
+	if (nal_type(p) <= H265_NAL_LAST) {
+		whole(c, p, len);
+		return 0;
+	}
+	switch (nal_type(p)) {
+	case H265_AP:
+		return ap(c, p, len);
+	case H265_FU:
+		return fu(c, p, len);
+	default:
+		return -EBADMSG; /* PACI (50) and unassigned types */
+	}
+}

@@ -1,1 +1,147 @@
 /* SPDX-License-Identifier: MIT */
+/* SRTP AEAD_AES_256_GCM (RFC 7714): the RFC 3711 key derivation with the
+ * AES-256-CM PRF (OpenSSL, control path only) and in-place packet
+ * decryption/encryption with libsodium's precomputed AES-256-GCM state. */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "srtp.h"
+
+#define KDF_SALT_LEN 14 /* RFC 3711 master salt, 112 bits */
+#define KDF_MAX_OUT 64
+
+_Static_assert(_Alignof(struct vigil_srtp) >= 16, "libsodium's AES-GCM state needs 16-byte alignment");
+
+int vigil_srtp_available(void)
+{
+	if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available())
+		return -ENOTSUP;
+	return 0;
+}
+
+/* RFC 3711 section 4.3.1 with kdr 0: x = (label << 48) XOR master_salt,
+ * right-aligned in 112 bits, so the label lands in octet 7 of the salt;
+ * the PRF is the AES-CM keystream from IV = x * 2^16. A 12-byte GCM
+ * master salt is zero-padded on the right to 14 bytes, as libsrtp does. */
+int vigil_srtp_kdf(const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN], const uint8_t *master_salt,
+		   size_t salt_len, uint8_t label, uint8_t *out, size_t outlen)
+{
+	uint8_t iv[16] = {0};
+	EVP_CIPHER_CTX *ctx;
+	int n, ret = -EIO;
+
+	if (salt_len > KDF_SALT_LEN || outlen == 0 || outlen > KDF_MAX_OUT)
+		return -EINVAL;
+	memcpy(iv, master_salt, salt_len);
+	iv[7] ^= label;
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memset(out, 0, outlen);
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_ctr(), NULL, master_key, iv) == 1 &&
+	    EVP_EncryptUpdate(ctx, out, &n, out, (int)outlen) == 1 && (size_t)n == outlen)
+		ret = 0;
+	EVP_CIPHER_CTX_free(ctx); /* cleanses the expanded key */
+out:
+	sodium_memzero(iv, sizeof(iv));
+	if (ret)
+		sodium_memzero(out, outlen);
+	return ret;
+}
+
+int vigil_srtp_init_session(struct vigil_srtp *s, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+			    const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN])
+{
+	/* beforenm runs AES-NI code unconditionally: check the CPU first. */
+	if (vigil_srtp_available())
+		return -ENOTSUP;
+	if (crypto_aead_aes256gcm_beforenm(&s->aead, key) != 0)
+		return -EIO;
+	memcpy(s->salt, salt, sizeof(s->salt));
+	return 0;
+}
+
+int vigil_srtp_init(struct vigil_srtp *s, const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+		    const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
+{
+	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], salt[VIGIL_SRTP_SESSION_SALT_LEN];
+	int ret;
+
+	ret = vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN,
+			     VIGIL_SRTP_LABEL_RTP_ENCRYPTION, key, sizeof(key));
+	if (!ret)
+		ret = vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN,
+				     VIGIL_SRTP_LABEL_RTP_SALT, salt, sizeof(salt));
+	if (!ret)
+		ret = vigil_srtp_init_session(s, key, salt);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(salt, sizeof(salt));
+	if (ret)
+		vigil_srtp_wipe(s);
+	return ret;
+}
+
+void vigil_srtp_wipe(struct vigil_srtp *s)
+{
+	sodium_memzero(s, sizeof(*s));
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* RFC 7714 section 8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt. */
+static inline void make_iv(uint8_t iv[VIGIL_SRTP_IV_LEN], const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN],
+			   uint32_t ssrc, uint32_t roc, uint16_t seq)
+{
+	iv[0] = iv[1] = 0;
+	put32(iv + 2, ssrc);
+	put32(iv + 6, roc);
+	iv[10] = (uint8_t)(seq >> 8);
+	iv[11] = (uint8_t)seq;
+	for (int i = 0; i < VIGIL_SRTP_IV_LEN; i++)
+		iv[i] ^= salt[i];
+}
+
+int vigil_srtp_decrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, size_t hdr_len, uint32_t ssrc,
+		       uint32_t roc, uint16_t seq)
+{
+	uint8_t iv[VIGIL_SRTP_IV_LEN];
+	size_t clen;
+
+	if (len > INT_MAX || hdr_len > len || len - hdr_len < VIGIL_SRTP_TAG_LEN)
+		return -EINVAL;
+	clen = len - hdr_len - VIGIL_SRTP_TAG_LEN;
+	make_iv(iv, s->salt, ssrc, roc, seq);
+	/* In place (m == c) is safe: each block is read before it is written. */
+	if (crypto_aead_aes256gcm_decrypt_detached_afternm(pkt + hdr_len, NULL, pkt + hdr_len, clen,
+							   pkt + hdr_len + clen, pkt, hdr_len, iv,
+							   &s->aead) != 0)
+		return -EBADMSG;
+	return (int)clen;
+}
+
+int vigil_srtp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, size_t hdr_len, uint32_t ssrc,
+		       uint32_t roc, uint16_t seq)
+{
+	uint8_t iv[VIGIL_SRTP_IV_LEN];
+	size_t mlen;
+
+	if (len > INT_MAX - VIGIL_SRTP_TAG_LEN || hdr_len > len)
+		return -EINVAL;
+	mlen = len - hdr_len;
+	make_iv(iv, s->salt, ssrc, roc, seq);
+	if (crypto_aead_aes256gcm_encrypt_detached_afternm(pkt + hdr_len, pkt + len, NULL, pkt + hdr_len,
+							   mlen, pkt, hdr_len, NULL, iv, &s->aead) != 0)
+		return -EIO;
+	return (int)(len + VIGIL_SRTP_TAG_LEN);
+}

@@ -35,6 +35,11 @@ int vigil_srtp_kdf(const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN], const ui
 int vigil_srtp_init(struct vigil_srtp *s, const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
 		    const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]) __attribute__((warn_unused_result));
 
+/* Precompute the AEAD state from a session key and salt directly (no
+ * KDF): for the RFC 7714 vectors and keys derived elsewhere. */
+int vigil_srtp_init_session(struct vigil_srtp *s, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+			    const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN]) __attribute__((warn_unused_result));
+
 /* Wipe keys (sodium_memzero). */
 void vigil_srtp_wipe(struct vigil_srtp *s);
 

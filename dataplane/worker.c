@@ -1,1 +1,210 @@
 /* SPDX-License-Identifier: MIT */
+/* The worker loop: RX burst -> classify -> look up stream -> replay check,
+ * decrypt, commit -> depacketize. Each stage takes the burst's survivors
+ * and returns how many survive; every refused packet is counted once. */
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "parse.h"
+#include "rtp.h"
+#include "worker.h"
+
+#define PREFETCH_AHEAD 4
+
+/* What the stages learn about one packet of the burst. */
+struct pkt {
+	uint8_t *rtp;  /* RTP header inside the mbuf */
+	uint32_t len;  /* SRTP packet length (UDP payload) */
+	uint32_t wire_len; /* frame length, for rx_bytes */
+	struct vigil_rtp hdr;
+	struct vigil_stream *stream;
+	uint64_t index; /* estimated SRTP packet index */
+};
+
+static inline void drop(struct vigil_counters *c, enum vigil_counter why)
+{
+	c->v[why]++;
+}
+
+/* Ethernet/IP/UDP down to the RTP header; RTCP is recognised here. */
+static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n, struct pkt *out)
+{
+	struct vigil_counters *c = &w->ctr;
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+		struct vigil_udp udp;
+		enum vigil_counter why;
+		uint8_t *rtp;
+
+		if (i + PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
+		/* Chained mbufs only come from frames larger than any camera
+		 * sends; refusing them keeps every later stage contiguous. */
+		why = rte_pktmbuf_is_contiguous(m) ? vigil_parse_udp(frame, m->data_len, &udp)
+						   : VIGIL_CTR_malformed;
+		if (why != VIGIL_PARSE_OK)
+			goto refuse;
+		if (!vigil_config_is_srtp_port(w->cfg, udp.dport)) {
+			why = VIGIL_CTR_not_srtp_port;
+			goto refuse;
+		}
+		rtp = frame + udp.off;
+		if (vigil_rtp_is_rtcp(rtp, udp.len)) {
+			why = VIGIL_CTR_rtcp;
+			goto refuse;
+		}
+		if (vigil_rtp_parse(rtp, udp.len, VIGIL_SRTP_TAG_LEN, &out[kept].hdr) < 0) {
+			why = VIGIL_CTR_malformed;
+			goto refuse;
+		}
+		out[kept].rtp = rtp;
+		out[kept].len = udp.len;
+		out[kept].wire_len = m->pkt_len;
+		kept++;
+		continue;
+refuse:
+		c->v[VIGIL_CTR_rx_packets]++;
+		c->v[VIGIL_CTR_rx_bytes] += m->pkt_len;
+		drop(c, why);
+	}
+	return kept;
+}
+
+/* SSRC -> stream, one bulk hash lookup for the burst. From here on every
+ * packet is counted against its camera. */
+static uint16_t stage_lookup(struct vigil_worker *w, struct pkt *p, uint16_t n)
+{
+	const void *keys[VIGIL_BURST];
+	void *data[VIGIL_BURST];
+	uint64_t hits = 0;
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		keys[i] = &p[i].hdr.ssrc;
+	if (n > 0)
+		rte_hash_lookup_bulk_data(w->streams->by_ssrc, keys, n, &hits, data);
+	for (uint16_t i = 0; i < n; i++) {
+		struct vigil_counters *c;
+
+		if (!(hits & (1ull << i))) {
+			w->ctr.v[VIGIL_CTR_rx_packets]++;
+			w->ctr.v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
+			drop(&w->ctr, VIGIL_CTR_unknown_ssrc);
+			continue;
+		}
+		p[kept] = p[i];
+		p[kept].stream = data[i];
+		c = &p[kept].stream->ctr;
+		c->v[VIGIL_CTR_rx_packets]++;
+		c->v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
+		kept++;
+	}
+	return kept;
+}
+
+/* Replay check on the estimated index before any crypto, decrypt in place,
+ * and only then move the window (an unauthenticated packet moves nothing). */
+static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
+{
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct vigil_stream *s = p[i].stream;
+		uint64_t index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
+
+		if (!vigil_replay_check(&s->replay, index)) {
+			drop(&s->ctr, VIGIL_CTR_replayed);
+			continue;
+		}
+		if (vigil_srtp_decrypt(&s->srtp, p[i].rtp, p[i].len, p[i].hdr.hdr_len, p[i].hdr.ssrc,
+				       (uint32_t)(index >> 16), p[i].hdr.seq) < 0) {
+			drop(&s->ctr, VIGIL_CTR_auth_failed);
+			continue;
+		}
+		vigil_replay_commit(&s->replay, index);
+		s->ctr.v[VIGIL_CTR_decrypted]++;
+		p[i].index = index;
+		p[kept++] = p[i];
+	}
+	return kept;
+}
+
+static void stage_depay(struct vigil_worker *w, struct pkt *p, uint16_t n)
+{
+	uint64_t now_ns = w->wall0_ns + (rte_rdtsc() - w->tsc0) * UINT64_C(1000000000) / w->tsc_hz;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct vigil_stream *s = p[i].stream;
+		const uint8_t *payload = p[i].rtp + p[i].hdr.hdr_len;
+		int len = (int)(p[i].len - p[i].hdr.hdr_len - VIGIL_SRTP_TAG_LEN);
+
+		if (p[i].hdr.padding)
+			len = vigil_rtp_strip_padding(&p[i].hdr, payload, (size_t)len);
+		if (len < 0) {
+			/* Not pushed: the depacketizer sees the gap and drops
+			 * the frame this packet belonged to. */
+			s->ctr.v[VIGIL_CTR_payload_invalid]++;
+			continue;
+		}
+		vigil_depay_push(&s->depay, &s->env, p[i].index, p[i].hdr.ts, p[i].hdr.marker, payload,
+				 (size_t)len, now_ns);
+	}
+}
+
+void vigil_worker_process(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct pkt p[VIGIL_BURST];
+	uint16_t k;
+
+	k = stage_classify(w, pkts, n, p);
+	k = stage_lookup(w, p, k);
+	k = stage_decrypt(p, k);
+	stage_depay(w, p, k);
+}
+
+static void clock_init(struct vigil_worker *w)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	w->tsc_hz = rte_get_tsc_hz();
+	w->tsc0 = rte_rdtsc();
+	w->wall0_ns = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
+}
+
+int vigil_worker_main(void *arg)
+{
+	struct vigil_worker *w = arg;
+	struct rte_mbuf *pkts[VIGIL_BURST];
+	unsigned empty = 0;
+
+	clock_init(w);
+	while (!*w->stop) {
+		uint16_t n = rte_eth_rx_burst(w->port, w->queue, pkts, VIGIL_BURST);
+
+		if (n == 0) {
+			/* net_pcap returns nothing only once the file is read. */
+			if (w->stop_when_empty && ++empty >= 4)
+				break;
+			rte_pause();
+			continue;
+		}
+		empty = 0;
+		vigil_worker_process(w, pkts, n);
+		rte_pktmbuf_free_bulk(pkts, n);
+	}
+	for (unsigned i = 0; i < w->streams->n_streams; i++) {
+		struct vigil_stream *s = &w->streams->streams[i];
+
+		vigil_depay_flush(&s->depay, &s->env);
+	}
+	return 0;
+}

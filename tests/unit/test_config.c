@@ -1,8 +1,198 @@
-/* placeholder */
+/* SPDX-License-Identifier: MIT */
+/* Config parsing: a good file loads with every value; each kind of mistake
+ * is refused with the file, the line and the reason. */
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmocka.h>
-static void placeholder(void **state) { (void)state; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include "vigil/config.h"
+
+/* base64 of bytes 1..44: a valid, non-repeating master key and salt */
+#define KEY "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKyw="
+#define ZERO_KEY "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+static const char *write_conf(const char *text, mode_t mode)
+{
+	static char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "test_config_%d.conf", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+	return path;
+}
+
+static void test_good(void **state)
+{
+	const char *path = write_conf("; a comment\n"
+				      "[Ingest]\n"
+				      "Ports = 5004, 6000-6002 ; inline comment\n"
+				      "RecordDir = /tmp/rec\n"
+				      "Device = net_af_packet0,iface=eth1\n"
+				      "Workers = 1\n"
+				      "SegmentSeconds = 2\n"
+				      "\n"
+				      "[Camera]\n"
+				      "Name = lobby\n"
+				      "SSRC = 286331153\n"
+				      "Suite = AEAD_AES_256_GCM\n"
+				      "Key = " KEY "\n"
+				      "Codec = H264\n"
+				      "[Camera]\n"
+				      "Name = gate-2\n"
+				      "SSRC = 0x10\n"
+				      "Key = inline:" KEY "\n"
+				      "Codec = h265\n",
+				      0600);
+	struct vigil_config cfg;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_true(vigil_config_is_srtp_port(&cfg, 5004));
+	assert_true(vigil_config_is_srtp_port(&cfg, 6000));
+	assert_true(vigil_config_is_srtp_port(&cfg, 6002));
+	assert_false(vigil_config_is_srtp_port(&cfg, 6003));
+	assert_false(vigil_config_is_srtp_port(&cfg, 5005));
+	assert_string_equal(cfg.record_dir, "/tmp/rec");
+	assert_string_equal(cfg.device, "net_af_packet0,iface=eth1");
+	assert_int_equal(cfg.segment_seconds, 2);
+	assert_int_equal(cfg.max_frame_bytes, VIGIL_DEFAULT_MAX_FRAME_BYTES);
+	assert_int_equal(cfg.n_cameras, 2);
+	assert_string_equal(cfg.cameras[0].name, "lobby");
+	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
+	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
+	assert_int_equal(cfg.cameras[0].line, 9);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(cfg.cameras[0].master_key[i], i + 1);
+	for (int i = 0; i < 12; i++)
+		assert_int_equal(cfg.cameras[0].master_salt[i], 33 + i);
+	assert_string_equal(cfg.cameras[1].name, "gate-2");
+	assert_int_equal(cfg.cameras[1].ssrc, 16);
+	assert_int_equal(cfg.cameras[1].codec, VIGIL_CODEC_H265);
+	assert_memory_equal(cfg.cameras[1].master_key, cfg.cameras[0].master_key, 32);
+	vigil_config_free(&cfg);
+	unlink(path);
+}
+
+#define INGEST "[Ingest]\nPorts = 5004\n"
+#define CAMERA(name, ssrc) "[Camera]\nName = " name "\nSSRC = " ssrc "\nKey = " KEY "\nCodec = H264\n"
+
+static const struct {
+	const char *text;
+	const char *error; /* after "PATH:" */
+} bad[] = {
+	{INGEST "Ports = 0\n" CAMERA("a", "1"), "3: Ports: '0' is not a port"},
+	{INGEST "Ports = 70000\n", "3: Ports: '70000' is not a port"},
+	{INGEST "Ports = 6000-5000\n", "3: Ports: range 6000-5000 is backwards"},
+	{"[Ingest]\nPorts = 5004\nBogus = 1\n", "3: unknown key 'Bogus' in [Ingest]"},
+	{"[Ingest]\nPorts = 5004\n[Cameras]\nName = a\n", "3: unknown section [Cameras]"},
+	{"Ports = 5004\n", "1: 'Ports' is outside any section"},
+	{INGEST "Workers = 0\n" CAMERA("a", "1"), "3: Workers: '0' is not a number"},
+	{INGEST "Workers = 2\n" CAMERA("a", "1"), "3: Workers: this version runs one worker"},
+	{INGEST "SegmentSeconds = x\n" CAMERA("a", "1"), "3: SegmentSeconds: 'x'"},
+	{INGEST CAMERA("bad name", "1"), "4: Name: 'bad name' must be"},
+	{INGEST CAMERA("a", "1") CAMERA("a", "2"), "9: Name: 'a' is already used by the camera at line 3"},
+	{INGEST CAMERA("a", "1") CAMERA("b", "1"), "10: SSRC: 1 is already used by camera 'a'"},
+	{INGEST CAMERA("a", "4294967296"), "5: SSRC: '4294967296' is not a 32-bit number"},
+	{INGEST CAMERA("a", "-1"), "5: SSRC: '-1' is not a 32-bit number"},
+	{INGEST "[Camera]\nName = a\nSSRC = 1\nKey = AAAA\nCodec = H264\n", "6: Key: must be base64 of 44 bytes"},
+	{INGEST "[Camera]\nName = a\nSSRC = 1\nKey = " ZERO_KEY "\nCodec = H264\n", "6: Key: the master key is one repeated byte"},
+	{INGEST "[Camera]\nName = a\nSSRC = 1\nKey = " KEY "|2^31\nCodec = H264\n", "6: Key: lifetime and MKI"},
+	{INGEST "[Camera]\nName = a\nSSRC = 1\nKey = " KEY "\nCodec = VP8\n", "7: Codec: 'VP8' is not H264 or H265"},
+	{INGEST "[Camera]\nName = a\nSSRC = 1\nSuite = AES_CM_128_HMAC_SHA1_80\n", "6: Suite: 'AES_CM_128_HMAC_SHA1_80' is not supported"},
+	{INGEST "[Camera]\nName = a\nSSRC = 1\nCodec = H264\n", "3: [Camera] has no Key"},
+	{INGEST "[Camera]\nName = a\nSSRC = 1\nSSRC = 2\n", "6: SSRC: set twice"},
+	{INGEST, "2: no [Camera] section"},
+	{"[Ingest]\nRecordDir = /x\n" CAMERA("a", "1"), "[Ingest] has no Ports"},
+	{INGEST "this is not ini\n", "3: not a 'Key = value' line"},
+};
+
+static void test_bad(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *path = write_conf(bad[i].text, 0600);
+		struct vigil_config cfg;
+		char err[512] = "", want[600];
+
+		snprintf(want, sizeof(want), "%s:%s", path, bad[i].error);
+		assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), -EINVAL);
+		if (strncmp(err, want, strlen(want)) != 0 && strstr(bad[i].error, ":") != NULL) {
+			print_error("case %zu: got '%s', want prefix '%s'\n", i, err, want);
+			fail();
+		}
+		if (strstr(err, bad[i].error) == NULL) {
+			print_error("case %zu: got '%s', want '%s'\n", i, err, bad[i].error);
+			fail();
+		}
+		assert_null(cfg.cameras);
+		unlink(path);
+	}
+}
+
+static void test_long_line(void **state)
+{
+	char text[1024] = INGEST "RecordDir = /";
+	const char *path;
+	struct vigil_config cfg;
+	char err[512];
+
+	(void)state;
+	memset(text + strlen(text), 'x', 400);
+	strcat(text, "\n" CAMERA("a", "1"));
+	path = write_conf(text, 0600);
+	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":3: line longer than"));
+	unlink(path);
+}
+
+static void test_world_readable(void **state)
+{
+	const char *path = write_conf(INGEST CAMERA("a", "1"), 0644);
+	struct vigil_config cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "accessible by others (mode 644); chmod 600"));
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
+	vigil_config_free(&cfg);
+	unlink(path);
+}
+
+static void test_missing_file(void **state)
+{
+	struct vigil_config cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(vigil_config_load(&cfg, "/nonexistent/vigil.conf", err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "/nonexistent/vigil.conf: cannot open: No such file or directory");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_world_readable),
+		cmocka_unit_test(test_missing_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

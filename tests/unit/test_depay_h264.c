@@ -1,8 +1,455 @@
-/* placeholder */
+/* SPDX-License-Identifier: MIT */
+/* H.264 depacketization (RFC 6184): tables of packet sequences, each with
+ * the exact Annex-B frames it must produce and every counter it must move;
+ * then pool exhaustion, frame fields and parameter set limits. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+
 #include <cmocka.h>
-static void placeholder(void **state) { (void)state; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include "depay.h"
+
+#define POOL_FRAMES 4
+#define FRAME_BYTES 4096
+#define MAX_OUT 8
+
+struct fx {
+	struct vigil_frame_pool *pool;
+	struct vigil_counters ctr;
+	struct vigil_depay_env env;
+	struct vigil_depay d;
+	bool hold; /* keep emitted frames (a recorder that is behind) */
+	struct vigil_frame *held[MAX_OUT];
+	unsigned n_out;
+	struct vigil_frame out[MAX_OUT];
+	uint8_t out_data[MAX_OUT][FRAME_BYTES];
+};
+
+static void emit(void *arg, struct vigil_frame *f)
+{
+	struct fx *fx = arg;
+
+	assert_true(fx->n_out < MAX_OUT);
+	fx->out[fx->n_out] = *f;
+	memcpy(fx->out_data[fx->n_out], f->data, f->len);
+	if (fx->hold)
+		fx->held[fx->n_out] = f;
+	else
+		vigil_frame_put(fx->pool, f);
+	fx->n_out++;
+}
+
+static void fx_init(struct fx *fx, unsigned frames, size_t frame_bytes, size_t max_frame_bytes)
+{
+	memset(fx, 0, sizeof(*fx));
+	fx->pool = vigil_frame_pool_create("test_h264", frames, frame_bytes);
+	assert_non_null(fx->pool);
+	fx->env = (struct vigil_depay_env){.pool = fx->pool,
+					   .ctr = &fx->ctr,
+					   .emit = emit,
+					   .emit_arg = fx,
+					   .camera = 7,
+					   .max_frame_bytes = max_frame_bytes};
+	vigil_depay_init(&fx->d, VIGIL_CODEC_H264);
+}
+
+/* Every buffer must be back in the pool once nothing holds one. */
+static void fx_fini(struct fx *fx, unsigned frames)
+{
+	fx->hold = false;
+	vigil_depay_flush(&fx->d, &fx->env);
+	for (unsigned i = 0; i < fx->n_out; i++)
+		if (fx->held[i] != NULL)
+			vigil_frame_put(fx->pool, fx->held[i]);
+	assert_int_equal(vigil_frame_pool_available(fx->pool), frames);
+	vigil_frame_pool_free(fx->pool);
+}
+
+static void push(struct fx *fx, uint64_t idx, uint32_t ts, bool m, const uint8_t *p, size_t len)
+{
+	vigil_depay_push(&fx->d, &fx->env, idx, ts, m, p, len, 1000 * idx);
+}
+
+#define BYTES(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
+#define P(i, t, mk, ...) {.idx = (i), .ts = (t), .m = (mk), .len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
+#define F(t, fl, ...) {.ts = (t), .flags = (fl), .len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
+#define KEY VIGIL_FRAME_KEY
+#define C(name) [VIGIL_CTR_##name]
+
+#define SC 0, 0, 0, 1
+#define SPS 0x67, 0x42, 0x00, 0x1f
+#define PPS 0x68, 0xce, 0x3c, 0x80
+#define STAP_PARAMS 0x78, 0x00, 0x04, SPS, 0x00, 0x04, PPS
+#define IDR 0x65, 0x88, 0x84, 0x21       /* first_mb_in_slice = 0 */
+#define IDR_2ND 0x65, 0x08, 0x84, 0x21   /* first_mb_in_slice != 0 */
+#define PSL 0x41, 0x9a, 0x02             /* P slice, first of its picture */
+#define FU_S 0x7c, 0x85, 0x88, 0x84      /* FU-A, NRI 3, start of an IDR */
+#define FU_M 0x7c, 0x05, 0xaa, 0xbb
+#define FU_E 0x7c, 0x45, 0xcc, 0xdd
+#define IDR_FU 0x65, 0x88, 0x84, 0xaa, 0xbb, 0xcc, 0xdd /* FU_S + FU_M + FU_E */
+#define KEYFRAME(t) F(t, KEY, SC, SPS, SC, PPS, SC, IDR)
+
+struct scenario {
+	const char *name;
+	size_t max_frame_bytes; /* 0: FRAME_BYTES */
+	bool flush;
+	struct {
+		uint64_t idx;
+		uint32_t ts;
+		bool m;
+		uint8_t len; /* 0 ends the list */
+		uint8_t b[40];
+	} pkts[10];
+	struct {
+		uint32_t ts, flags;
+		uint8_t len; /* 0 ends the list */
+		uint8_t b[64];
+	} frames[5];
+	uint64_t ctr[VIGIL_CTR_MAX];
+};
+
+static const struct scenario scenarios[] = {
+	{"STAP-A SPS+PPS, FU-A IDR in 3, P frames",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, FU_S), P(3, 1000, 0, FU_M), P(4, 1000, 1, FU_E),
+		  P(5, 4000, 1, PSL), P(6, 7000, 1, PSL)},
+	 .frames = {F(1000, KEY, SC, SPS, SC, PPS, SC, IDR_FU), F(4000, 0, SC, PSL), F(7000, 0, SC, PSL)}},
+	{"single NAL packets, parameter sets in their own access unit",
+	 .pkts = {P(1, 1000, 1, STAP_PARAMS), P(2, 4000, 1, IDR), P(3, 7000, 1, PSL)},
+	 .frames = {KEYFRAME(4000), F(7000, 0, SC, PSL)}},
+	{"STAP-A with the IDR slice inside",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR)},
+	 .frames = {KEYFRAME(1000)}},
+	{"AUD and SEI stay first, cached sets go right before the slice",
+	 .pkts = {P(1, 1000, 1, STAP_PARAMS), P(2, 4000, 0, 0x09, 0x10), P(3, 4000, 0, 0x06, 0x05, 0x01, 0x80),
+		  P(4, 4000, 1, IDR)},
+	 .frames = {F(4000, KEY, SC, 0x09, 0x10, SC, 0x06, 0x05, 0x01, 0x80, SC, SPS, SC, PPS, SC, IDR)}},
+	{"two slices in one picture",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR), P(2, 4000, 0, PSL),
+		  P(3, 4000, 1, 0x41, 0x1a, 0x03)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, PSL, SC, 0x41, 0x1a, 0x03)}},
+	{"P frame before any key frame",
+	 .pkts = {P(1, 1000, 1, PSL), P(2, 4000, 0, STAP_PARAMS), P(3, 4000, 1, IDR)},
+	 .frames = {KEYFRAME(4000)},
+	 .ctr = {C(frame_no_keyframe) = 1}},
+	{"IDR with no parameter sets anywhere",
+	 .pkts = {P(1, 1000, 1, IDR), P(2, 4000, 1, PSL), P(3, 7000, 0, STAP_PARAMS), P(4, 7000, 1, IDR)},
+	 .frames = {KEYFRAME(7000)},
+	 .ctr = {C(frame_no_keyframe) = 2}},
+	{"FU-A loses its middle: dropped, P skipped, next IDR recorded",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, FU_S), P(4, 1000, 1, FU_E), P(5, 4000, 1, PSL),
+		  P(6, 7000, 1, PSL), P(7, 10000, 1, IDR), P(8, 13000, 1, PSL)},
+	 .frames = {KEYFRAME(10000), F(13000, 0, SC, PSL)},
+	 .ctr = {C(frame_incomplete) = 1, C(frame_no_keyframe) = 2}},
+	{"marker packet lost",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, IDR), P(4, 4000, 1, PSL)},
+	 .ctr = {C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"whole frame lost, next one starts with its first slice",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR), P(3, 7000, 1, IDR), P(4, 10000, 1, PSL)},
+	 .frames = {KEYFRAME(1000), KEYFRAME(7000), F(10000, 0, SC, PSL)}},
+	{"after a loss, a frame starting at its second slice is incomplete",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR), P(3, 7000, 1, IDR_2ND), P(4, 10000, 1, PSL)},
+	 .frames = {KEYFRAME(1000)},
+	 .ctr = {C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"FU-A end without start",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR), P(2, 4000, 1, 0x5c, 0x41, 0x9a, 0x02),
+		  P(3, 7000, 1, PSL)},
+	 .frames = {KEYFRAME(1000)},
+	 .ctr = {C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"FU-A middle without start",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, FU_M)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	{"FU-A type changes between fragments",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, FU_S), P(3, 1000, 1, 0x7c, 0x41, 0xcc)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	{"FU-A restarts before its end",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, FU_S), P(3, 1000, 0, FU_S), P(4, 1000, 1, FU_E)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	{"single NAL while an FU-A is open",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, FU_S), P(3, 1000, 1, 0x06, 0x05)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	{"marker bit inside an FU-A",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, FU_S), P(3, 4000, 1, FU_E)},
+	 .ctr = {C(frame_incomplete) = 2}},
+	{"FU-A with start and end bits",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, 0x7c, 0xc5, 0x88)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"FU-A with no fragment bytes",
+	 .pkts = {P(1, 1000, 1, 0x7c, 0x85)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"FU-A of a STAP-A",
+	 .pkts = {P(1, 1000, 1, 0x7c, 0x98, 0x00)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"STAP-A size runs past the payload; its sets are not cached",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 5, PPS), P(2, 4000, 1, IDR)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"STAP-A with a zero-size NAL unit",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 0, 0, 4, SPS)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"STAP-A with one trailing byte",
+	 .pkts = {P(1, 1000, 1, STAP_PARAMS, 0x00)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"STAP-A with nothing in it",
+	 .pkts = {P(1, 1000, 1, 0x78, 0x00)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"STAP-A holding an FU-A",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, FU_S)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"forbidden bit in a single NAL",
+	 .pkts = {P(1, 1000, 1, 0xe5, 0x88, 0x84)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"forbidden bit inside a STAP-A",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, 0xe7, 0x42, 0x00, 0x1f)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"forbidden bit in an FU indicator",
+	 .pkts = {P(1, 1000, 1, 0xfc, 0x85, 0x88)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"invalid packet drops the frame it belongs to only",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR), P(2, 4000, 1, 0x7a, 0x00),
+		  P(3, 7000, 1, IDR)},
+	 .frames = {KEYFRAME(1000), KEYFRAME(7000)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"timestamp change closes a frame without marker",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, IDR), P(3, 4000, 0, PSL), P(4, 7000, 1, PSL)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, PSL), F(7000, 0, SC, PSL)}},
+	{"sequence wrap 0xffff -> 0x10000 is contiguous",
+	 .pkts = {P(0xfffe, 1000, 0, STAP_PARAMS), P(0xffff, 1000, 1, IDR), P(0x10000, 4000, 1, PSL),
+		  P(0x10001, 7000, 1, PSL)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, PSL), F(7000, 0, SC, PSL)}},
+	{"late and duplicate packets are ignored",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, IDR), P(3, 4000, 1, PSL), P(3, 4000, 1, PSL),
+		  P(1, 7000, 1, PSL), P(4, 7000, 1, PSL)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, PSL), F(7000, 0, SC, PSL)}},
+	{"frame over max_frame_bytes",
+	 .max_frame_bytes = 23,
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, IDR), P(3, 4000, 1, PSL)},
+	 .ctr = {C(frame_too_large) = 1, C(frame_no_keyframe) = 1}},
+	{"frame of exactly max_frame_bytes",
+	 .max_frame_bytes = 24,
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, IDR), P(3, 4000, 1, PSL)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, PSL)}},
+	{"inserted parameter sets count toward the limit",
+	 .max_frame_bytes = 23,
+	 .pkts = {P(1, 1000, 1, STAP_PARAMS), P(2, 4000, 1, IDR)},
+	 .ctr = {C(frame_too_large) = 1}},
+	{"flush emits a whole open frame",
+	 .flush = true,
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, IDR)},
+	 .frames = {KEYFRAME(1000)}},
+	{"flush drops an unfinished FU-A",
+	 .flush = true,
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, FU_S)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	{"flush drops a frame waiting for a key frame",
+	 .flush = true,
+	 .pkts = {P(1, 1000, 0, PSL)},
+	 .ctr = {C(frame_no_keyframe) = 1}},
+	{"end of sequence, a one-byte NAL unit",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, IDR), P(3, 1000, 1, 0x0a)},
+	 .frames = {F(1000, KEY, SC, SPS, SC, PPS, SC, IDR, SC, 0x0a)}},
+};
+
+static void run(const struct scenario *s)
+{
+	struct fx fx;
+	size_t max = s->max_frame_bytes ? s->max_frame_bytes : FRAME_BYTES;
+	unsigned n = 0;
+
+	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, max);
+	for (unsigned i = 0; i < 10 && s->pkts[i].len; i++)
+		push(&fx, s->pkts[i].idx, s->pkts[i].ts, s->pkts[i].m, s->pkts[i].b, s->pkts[i].len);
+	if (s->flush)
+		vigil_depay_flush(&fx.d, &fx.env);
+	while (n < 5 && s->frames[n].len)
+		n++;
+	if (fx.n_out != n)
+		fail_msg("%s: %u frames, want %u", s->name, fx.n_out, n);
+	for (unsigned i = 0; i < n; i++) {
+		if (fx.out[i].len != s->frames[i].len || memcmp(fx.out_data[i], s->frames[i].b, fx.out[i].len) ||
+		    fx.out[i].rtp_ts != s->frames[i].ts || fx.out[i].flags != s->frames[i].flags)
+			fail_msg("%s: frame %u differs (len %u ts %u flags %u)", s->name, i, fx.out[i].len,
+				 fx.out[i].rtp_ts, fx.out[i].flags);
+	}
+	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
+		if (fx.ctr.v[i] != s->ctr[i])
+			fail_msg("%s: %s = %llu, want %llu", s->name, vigil_counter_names[i],
+				 (unsigned long long)fx.ctr.v[i], (unsigned long long)s->ctr[i]);
+	fx_fini(&fx, POOL_FRAMES);
+}
+
+static void test_scenarios(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		run(&scenarios[i]);
+}
+
+/* Everything that is not a single NAL unit, STAP-A or FU-A. */
+static void test_unsupported_types(void **state)
+{
+	static const uint8_t types[] = {0, 25, 26, 27, 29, 30, 31};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(types); i++) {
+		struct fx fx;
+		uint8_t pkt[] = {(uint8_t)(0x60 | types[i]), 0x00, 0x04, SPS};
+
+		fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+		push(&fx, 1, 1000, true, pkt, sizeof(pkt));
+		assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
+		assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 1);
+		assert_int_equal(fx.d.sps.len, 0);
+		assert_int_equal(fx.n_out, 0);
+		fx_fini(&fx, POOL_FRAMES);
+	}
+}
+
+static void test_empty_payload(void **state)
+{
+	struct fx fx;
+	const uint8_t none[1] = {0};
+
+	(void)state;
+	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	push(&fx, 1, 1000, true, none, 0);
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 1);
+	fx_fini(&fx, POOL_FRAMES);
+}
+
+/* A zero-size unit is refused before the byte after its size field (the
+ * next size) could be taken for a NAL header. */
+static void test_stap_zero_size_unit(void **state)
+{
+	uint8_t pkt[5 + 0x105] = {0x78, 0x00, 0x00, 0x01, 0x05, 0x41, 0x9a};
+	struct fx fx;
+
+	(void)state;
+	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	push(&fx, 1, 1000, true, pkt, sizeof(pkt));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
+	fx_fini(&fx, POOL_FRAMES);
+}
+
+/* A frame skipped while waiting for a key frame gives its buffer back at
+ * its first slice, not at its end. */
+static void test_skip_releases_buffer(void **state)
+{
+	struct fx fx;
+
+	(void)state;
+	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	push(&fx, 1, 1000, false, BYTES(0x06, 0x05));
+	assert_int_equal(vigil_frame_pool_available(fx.pool), POOL_FRAMES - 1);
+	push(&fx, 2, 1000, false, BYTES(PSL));
+	assert_int_equal(vigil_frame_pool_available(fx.pool), POOL_FRAMES);
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
+	push(&fx, 3, 1000, true, BYTES(0x41, 0x1a));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
+	assert_int_equal(fx.n_out, 0);
+	fx_fini(&fx, POOL_FRAMES);
+}
+
+/* One buffer, held by a slow recorder: the next frame has none and is
+ * dropped; once the buffer is back the stream waits for a key frame. */
+static void test_pool_exhaustion(void **state)
+{
+	static const uint8_t want[] = {SC, SPS, SC, PPS, SC, IDR};
+	struct fx fx;
+
+	(void)state;
+	fx_init(&fx, 1, FRAME_BYTES, FRAME_BYTES);
+	fx.hold = true;
+	push(&fx, 1, 1000, true, BYTES(0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR));
+	assert_int_equal(fx.n_out, 1);
+	push(&fx, 2, 4000, false, BYTES(0x41, 0x9a));
+	push(&fx, 3, 4000, true, BYTES(0x41, 0x1a));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_buffer], 1);
+	vigil_frame_put(fx.pool, fx.held[0]);
+	fx.held[0] = NULL;
+	push(&fx, 4, 7000, true, BYTES(PSL));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
+	push(&fx, 5, 10000, true, BYTES(IDR));
+	assert_int_equal(fx.n_out, 2);
+	assert_int_equal(fx.out[1].flags, KEY);
+	assert_int_equal(fx.out[1].len, sizeof(want));
+	assert_memory_equal(fx.out_data[1], want, sizeof(want));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_buffer], 1);
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 0);
+	fx_fini(&fx, 1);
+}
+
+/* A pool buffer smaller than max_frame_bytes limits the frame too. */
+static void test_buffer_capacity(void **state)
+{
+	struct fx fx;
+
+	(void)state;
+	fx_init(&fx, 2, 23, 1 << 20);
+	push(&fx, 1, 1000, true, BYTES(0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_too_large], 1);
+	assert_int_equal(fx.n_out, 0);
+	fx_fini(&fx, 2);
+}
+
+static void test_frame_fields(void **state)
+{
+	struct fx fx;
+
+	(void)state;
+	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	vigil_depay_push(&fx.d, &fx.env, 41, 0xfffffff0, false, BYTES(STAP_PARAMS), 111);
+	vigil_depay_push(&fx.d, &fx.env, 42, 0xfffffff0, true, BYTES(IDR), 222);
+	assert_int_equal(fx.n_out, 1);
+	assert_int_equal(fx.out[0].camera, 7);
+	assert_int_equal(fx.out[0].rtp_ts, 0xfffffff0);
+	assert_int_equal(fx.out[0].arrival_ns, 111);
+	assert_int_equal(fx.out[0].flags, KEY);
+	assert_int_equal(fx.out[0]._pad, 0);
+	assert_false(fx.d.need_key);
+	fx_fini(&fx, POOL_FRAMES);
+}
+
+/* Sets above VIGIL_PARAM_SET_MAX travel with their frame but are not
+ * cached, and they retire an older cached set of the same kind. */
+static void test_param_set_too_large(void **state)
+{
+	static uint8_t big[VIGIL_PARAM_SET_MAX + 1] = {0x67, 0x42, 0x00, 0x1f};
+	struct fx fx;
+
+	(void)state;
+	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	push(&fx, 1, 1000, false, BYTES(STAP_PARAMS));
+	assert_int_equal(fx.d.sps.len, 4);
+	push(&fx, 2, 1000, false, big, sizeof(big));
+	assert_int_equal(fx.d.sps.len, 0);
+	push(&fx, 3, 1000, true, BYTES(IDR));
+	assert_int_equal(fx.n_out, 1);
+	assert_int_equal(fx.out[0].len, 4 + 4 + 4 + 4 + 4 + sizeof(big) + 4 + 4);
+	push(&fx, 4, 4000, true, BYTES(IDR));
+	assert_int_equal(fx.n_out, 1);
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
+	push(&fx, 5, 7000, false, big, VIGIL_PARAM_SET_MAX);
+	assert_int_equal(fx.d.sps.len, VIGIL_PARAM_SET_MAX);
+	fx_fini(&fx, POOL_FRAMES);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scenarios),
+		cmocka_unit_test(test_unsupported_types),
+		cmocka_unit_test(test_empty_payload),
+		cmocka_unit_test(test_stap_zero_size_unit),
+		cmocka_unit_test(test_skip_releases_buffer),
+		cmocka_unit_test(test_pool_exhaustion),
+		cmocka_unit_test(test_buffer_capacity),
+		cmocka_unit_test(test_frame_fields),
+		cmocka_unit_test(test_param_set_too_large),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,8 +1,361 @@
-/* placeholder */
+/* SPDX-License-Identifier: MIT */
+/* H.265 depacketization (RFC 7798): the same tables as for H.264 with
+ * two-byte NAL headers, AP, FU, VPS/SPS/PPS, the IRAP types and the TID
+ * rule; then pool exhaustion and FU header reconstruction. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
+
 #include <cmocka.h>
-static void placeholder(void **state) { (void)state; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include "depay.h"
+
+#define POOL_FRAMES 4
+#define FRAME_BYTES 4096
+#define MAX_OUT 8
+
+struct fx {
+	struct vigil_frame_pool *pool;
+	struct vigil_counters ctr;
+	struct vigil_depay_env env;
+	struct vigil_depay d;
+	bool hold; /* keep emitted frames (a recorder that is behind) */
+	struct vigil_frame *held[MAX_OUT];
+	unsigned n_out;
+	struct vigil_frame out[MAX_OUT];
+	uint8_t out_data[MAX_OUT][FRAME_BYTES];
+};
+
+static void emit(void *arg, struct vigil_frame *f)
+{
+	struct fx *fx = arg;
+
+	assert_true(fx->n_out < MAX_OUT);
+	fx->out[fx->n_out] = *f;
+	memcpy(fx->out_data[fx->n_out], f->data, f->len);
+	if (fx->hold)
+		fx->held[fx->n_out] = f;
+	else
+		vigil_frame_put(fx->pool, f);
+	fx->n_out++;
+}
+
+static void fx_init(struct fx *fx, unsigned frames, size_t frame_bytes, size_t max_frame_bytes)
+{
+	memset(fx, 0, sizeof(*fx));
+	fx->pool = vigil_frame_pool_create("test_h265", frames, frame_bytes);
+	assert_non_null(fx->pool);
+	fx->env = (struct vigil_depay_env){.pool = fx->pool,
+					   .ctr = &fx->ctr,
+					   .emit = emit,
+					   .emit_arg = fx,
+					   .camera = 7,
+					   .max_frame_bytes = max_frame_bytes};
+	vigil_depay_init(&fx->d, VIGIL_CODEC_H265);
+}
+
+/* Every buffer must be back in the pool once nothing holds one. */
+static void fx_fini(struct fx *fx, unsigned frames)
+{
+	fx->hold = false;
+	vigil_depay_flush(&fx->d, &fx->env);
+	for (unsigned i = 0; i < fx->n_out; i++)
+		if (fx->held[i] != NULL)
+			vigil_frame_put(fx->pool, fx->held[i]);
+	assert_int_equal(vigil_frame_pool_available(fx->pool), frames);
+	vigil_frame_pool_free(fx->pool);
+}
+
+static void push(struct fx *fx, uint64_t idx, uint32_t ts, bool m, const uint8_t *p, size_t len)
+{
+	vigil_depay_push(&fx->d, &fx->env, idx, ts, m, p, len, 1000 * idx);
+}
+
+#define BYTES(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
+#define P(i, t, mk, ...) {.idx = (i), .ts = (t), .m = (mk), .len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
+#define F(t, fl, ...) {.ts = (t), .flags = (fl), .len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
+#define KEY VIGIL_FRAME_KEY
+#define C(name) [VIGIL_CTR_##name]
+
+#define SC 0, 0, 0, 1
+#define VPS 0x40, 0x01, 0x0c, 0x01
+#define SPS 0x42, 0x01, 0x01, 0x60
+#define PPS 0x44, 0x01, 0xc1, 0x72
+#define AP_PARAMS 0x60, 0x01, 0, 4, VPS, 0, 4, SPS, 0, 4, PPS
+#define IDR 0x26, 0x01, 0xaf, 0x06     /* IDR_W_RADL, first slice segment */
+#define IDR_2ND 0x26, 0x01, 0x2f, 0x06 /* not the first slice segment */
+#define TRAIL 0x02, 0x01, 0xd0, 0x04   /* TRAIL_R, first slice segment */
+#define FU_S 0x62, 0x01, 0x93, 0xaf, 0x06
+#define FU_M 0x62, 0x01, 0x13, 0xaa, 0xbb
+#define FU_E 0x62, 0x01, 0x53, 0xcc, 0xdd
+#define IDR_FU 0x26, 0x01, 0xaf, 0x06, 0xaa, 0xbb, 0xcc, 0xdd
+#define PARAMS SC, VPS, SC, SPS, SC, PPS
+#define KEYFRAME(t) F(t, KEY, PARAMS, SC, IDR)
+#define INVALID {C(payload_invalid) = 1, C(frame_incomplete) = 1}
+
+struct scenario {
+	const char *name;
+	size_t max_frame_bytes; /* 0: FRAME_BYTES */
+	bool flush;
+	struct {
+		uint64_t idx;
+		uint32_t ts;
+		bool m;
+		uint8_t len; /* 0 ends the list */
+		uint8_t b[40];
+	} pkts[10];
+	struct {
+		uint32_t ts, flags;
+		uint8_t len; /* 0 ends the list */
+		uint8_t b[64];
+	} frames[5];
+	uint64_t ctr[VIGIL_CTR_MAX];
+};
+
+static const struct scenario scenarios[] = {
+	{"AP VPS+SPS+PPS, FU IDR in 3, P frames",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, FU_S), P(3, 1000, 0, FU_M), P(4, 1000, 1, FU_E),
+		  P(5, 4000, 1, TRAIL), P(6, 7000, 1, TRAIL)},
+	 .frames = {F(1000, KEY, PARAMS, SC, IDR_FU), F(4000, 0, SC, TRAIL), F(7000, 0, SC, TRAIL)}},
+	{"single NAL packets, cached sets inserted in VPS, SPS, PPS order",
+	 .pkts = {P(1, 1000, 0, PPS), P(2, 1000, 0, SPS), P(3, 1000, 1, VPS), P(4, 4000, 1, IDR),
+		  P(5, 7000, 1, TRAIL)},
+	 .frames = {KEYFRAME(4000), F(7000, 0, SC, TRAIL)}},
+	{"sets carried by the access unit are not inserted again",
+	 .pkts = {P(1, 1000, 0, VPS), P(2, 1000, 0, SPS), P(3, 1000, 0, PPS), P(4, 1000, 1, IDR)},
+	 .frames = {KEYFRAME(1000)}},
+	{"AP with the IDR slice inside",
+	 .pkts = {P(1, 1000, 1, AP_PARAMS, 0, 4, IDR)},
+	 .frames = {KEYFRAME(1000)}},
+	{"SEI stays first, cached sets go right before the slice",
+	 .pkts = {P(1, 1000, 1, AP_PARAMS), P(2, 4000, 0, 0x4e, 0x01, 0x05, 0x80), P(3, 4000, 1, IDR)},
+	 .frames = {F(4000, KEY, SC, 0x4e, 0x01, 0x05, 0x80, PARAMS, SC, IDR)}},
+	{"no VPS cached: the IDR cannot be decoded",
+	 .pkts = {P(1, 1000, 1, 0x60, 0x01, 0, 4, SPS, 0, 4, PPS), P(2, 4000, 1, IDR), P(3, 7000, 1, TRAIL),
+		  P(4, 10000, 1, VPS), P(5, 13000, 1, IDR)},
+	 .frames = {KEYFRAME(13000)},
+	 .ctr = {C(frame_no_keyframe) = 2}},
+	{"TRAIL before any key frame",
+	 .pkts = {P(1, 1000, 1, TRAIL), P(2, 4000, 0, AP_PARAMS), P(3, 4000, 1, IDR)},
+	 .frames = {KEYFRAME(4000)},
+	 .ctr = {C(frame_no_keyframe) = 1}},
+	{"FU loses its middle: dropped, TRAIL skipped, next IDR recorded",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, FU_S), P(4, 1000, 1, FU_E), P(5, 4000, 1, TRAIL),
+		  P(6, 7000, 1, TRAIL), P(7, 10000, 1, IDR), P(8, 13000, 1, TRAIL)},
+	 .frames = {KEYFRAME(10000), F(13000, 0, SC, TRAIL)},
+	 .ctr = {C(frame_incomplete) = 1, C(frame_no_keyframe) = 2}},
+	{"after a loss, a frame starting at its second slice segment is incomplete",
+	 .pkts = {P(1, 1000, 1, AP_PARAMS, 0, 4, IDR), P(3, 4000, 1, IDR_2ND), P(4, 7000, 1, IDR)},
+	 .frames = {KEYFRAME(1000), KEYFRAME(7000)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	{"FU end without start",
+	 .pkts = {P(1, 1000, 1, AP_PARAMS, 0, 4, IDR), P(2, 4000, 1, 0x62, 0x01, 0x41, 0xd0),
+		  P(3, 7000, 1, TRAIL)},
+	 .frames = {KEYFRAME(1000)},
+	 .ctr = {C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"FU type changes between fragments",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, FU_S), P(3, 1000, 1, 0x62, 0x01, 0x54, 0xcc)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	{"FU unfinished at the marker", .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 1, FU_S)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	{"FU with start and end bits", .pkts = {P(1, 1000, 1, 0x62, 0x01, 0xd3, 0xaf)}, .ctr = INVALID},
+	{"FU with no fragment bytes", .pkts = {P(1, 1000, 1, 0x62, 0x01, 0x93)}, .ctr = INVALID},
+	{"FU of an AP", .pkts = {P(1, 1000, 1, 0x62, 0x01, 0xb0, 0x00)}, .ctr = INVALID},
+	{"FU of a PACI", .pkts = {P(1, 1000, 1, 0x62, 0x01, 0xb2, 0x00)}, .ctr = INVALID},
+	{"FU payload header with TID 0", .pkts = {P(1, 1000, 1, 0x62, 0x00, 0x93, 0xaf)}, .ctr = INVALID},
+	{"AP size runs past the payload; its sets are not cached",
+	 .pkts = {P(1, 1000, 1, 0x60, 0x01, 0, 4, VPS, 0, 4, SPS, 0, 5, PPS), P(2, 4000, 1, IDR)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"AP with a zero-size unit", .pkts = {P(1, 1000, 1, 0x60, 0x01, 0, 0, 0, 4, VPS)}, .ctr = INVALID},
+	{"AP with a one-byte unit", .pkts = {P(1, 1000, 1, 0x60, 0x01, 0, 1, 0x40, 0, 4, VPS)}, .ctr = INVALID},
+	{"AP with one trailing byte", .pkts = {P(1, 1000, 1, AP_PARAMS, 0x00)}, .ctr = INVALID},
+	{"AP with nothing in it", .pkts = {P(1, 1000, 1, 0x60, 0x01, 0x00)}, .ctr = INVALID},
+	{"AP holding an FU", .pkts = {P(1, 1000, 1, 0x60, 0x01, 0, 5, FU_S)}, .ctr = INVALID},
+	{"AP unit with TID 0", .pkts = {P(1, 1000, 1, 0x60, 0x01, 0, 4, 0x40, 0x00, 0x0c, 0x01)}, .ctr = INVALID},
+	{"AP unit with the forbidden bit",
+	 .pkts = {P(1, 1000, 1, 0x60, 0x01, 0, 4, 0xc0, 0x01, 0x0c, 0x01)},
+	 .ctr = INVALID},
+	{"single NAL with TID 0", .pkts = {P(1, 1000, 1, 0x26, 0x00, 0xaf, 0x06)}, .ctr = INVALID},
+	{"single NAL with the forbidden bit", .pkts = {P(1, 1000, 1, 0xa6, 0x01, 0xaf, 0x06)}, .ctr = INVALID},
+	{"one-byte payload", .pkts = {P(1, 1000, 1, 0x26)}, .ctr = INVALID},
+	{"PACI", .pkts = {P(1, 1000, 1, 0x64, 0x01, 0x26, 0x01, 0x00, 0xaf)}, .ctr = INVALID},
+	{"timestamp change closes a frame without marker",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, IDR), P(3, 4000, 0, TRAIL), P(4, 7000, 1, TRAIL)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, TRAIL), F(7000, 0, SC, TRAIL)}},
+	{"sequence wrap 0xffff -> 0x10000 is contiguous",
+	 .pkts = {P(0x2fffe, 1000, 0, AP_PARAMS), P(0x2ffff, 1000, 1, IDR), P(0x30000, 4000, 1, TRAIL),
+		  P(0x30001, 7000, 1, TRAIL)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, TRAIL), F(7000, 0, SC, TRAIL)}},
+	{"frame over max_frame_bytes",
+	 .max_frame_bytes = 31,
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 1, IDR), P(3, 4000, 1, TRAIL)},
+	 .ctr = {C(frame_too_large) = 1, C(frame_no_keyframe) = 1}},
+	{"frame of exactly max_frame_bytes",
+	 .max_frame_bytes = 32,
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 1, IDR)},
+	 .frames = {KEYFRAME(1000)}},
+	{"flush emits a whole open frame",
+	 .flush = true,
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, IDR)},
+	 .frames = {KEYFRAME(1000)}},
+	{"flush drops an unfinished FU",
+	 .flush = true,
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, FU_S)},
+	 .ctr = {C(frame_incomplete) = 1}},
+};
+
+static void run(const struct scenario *s)
+{
+	struct fx fx;
+	size_t max = s->max_frame_bytes ? s->max_frame_bytes : FRAME_BYTES;
+	unsigned n = 0;
+
+	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, max);
+	for (unsigned i = 0; i < 10 && s->pkts[i].len; i++)
+		push(&fx, s->pkts[i].idx, s->pkts[i].ts, s->pkts[i].m, s->pkts[i].b, s->pkts[i].len);
+	if (s->flush)
+		vigil_depay_flush(&fx.d, &fx.env);
+	while (n < 5 && s->frames[n].len)
+		n++;
+	if (fx.n_out != n)
+		fail_msg("%s: %u frames, want %u", s->name, fx.n_out, n);
+	for (unsigned i = 0; i < n; i++) {
+		if (fx.out[i].len != s->frames[i].len || memcmp(fx.out_data[i], s->frames[i].b, fx.out[i].len) ||
+		    fx.out[i].rtp_ts != s->frames[i].ts || fx.out[i].flags != s->frames[i].flags)
+			fail_msg("%s: frame %u differs (len %u ts %u flags %u)", s->name, i, fx.out[i].len,
+				 fx.out[i].rtp_ts, fx.out[i].flags);
+	}
+	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
+		if (fx.ctr.v[i] != s->ctr[i])
+			fail_msg("%s: %s = %llu, want %llu", s->name, vigil_counter_names[i],
+				 (unsigned long long)fx.ctr.v[i], (unsigned long long)s->ctr[i]);
+	fx_fini(&fx, POOL_FRAMES);
+}
+
+static void test_scenarios(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
+		run(&scenarios[i]);
+}
+
+/* Key frames are the IRAP types 16..21; other slices are not; reserved
+ * VCL types are passed through but do not make a picture. */
+static void test_nal_types(void **state)
+{
+	static const struct {
+		uint8_t type;
+		unsigned frames;
+		uint32_t flags;
+	} cases[] = {
+		{0, 1, 0},   {1, 1, 0},   {9, 1, 0},   {16, 1, KEY}, {17, 1, KEY},
+		{18, 1, KEY}, {19, 1, KEY}, {20, 1, KEY}, {21, 1, KEY}, {22, 0, 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fx fx;
+		uint8_t slice[] = {(uint8_t)(cases[i].type << 1), 0x01, 0x80};
+
+		fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+		fx.d.need_key = false; /* as if recording had started */
+		push(&fx, 1, 1000, true, BYTES(AP_PARAMS));
+		push(&fx, 2, 4000, true, slice, sizeof(slice));
+		if (fx.n_out != cases[i].frames || (fx.n_out && fx.out[0].flags != cases[i].flags))
+			fail_msg("type %u: %u frames, flags %u", cases[i].type, fx.n_out,
+				 fx.n_out ? fx.out[0].flags : 0);
+		if (cases[i].flags == KEY)
+			assert_int_equal(fx.out[0].len, 4 * 4 + 3 * 4 + sizeof(slice));
+		assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 0);
+		fx_fini(&fx, POOL_FRAMES);
+	}
+}
+
+static void test_invalid_types(void **state)
+{
+	(void)state;
+	for (unsigned type = 50; type < 64; type++) {
+		struct fx fx;
+		uint8_t pkt[] = {(uint8_t)(type << 1), 0x01, 0x26, 0x01, 0xaf};
+
+		fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+		push(&fx, 1, 1000, true, pkt, sizeof(pkt));
+		assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
+		assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 1);
+		fx_fini(&fx, POOL_FRAMES);
+	}
+}
+
+/* A one-byte unit is refused before its header check reads the byte after
+ * it (the next size field). */
+static void test_ap_short_unit(void **state)
+{
+	uint8_t pkt[7 + 0x106] = {0x60, 0x01, 0x00, 0x01, 0x40, 0x01, 0x06, 0x02, 0x01, 0xd0};
+	struct fx fx;
+
+	(void)state;
+	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	push(&fx, 1, 1000, true, pkt, sizeof(pkt));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
+	fx_fini(&fx, POOL_FRAMES);
+}
+
+/* The FU's NAL header keeps the payload header's LayerId and TID. */
+static void test_fu_header(void **state)
+{
+	static const uint8_t want[] = {SC, 0x02, 0x01, 0xd0, SC, 0x27, 0x0a, 0x80, 0x11, 0x22};
+	struct fx fx;
+
+	(void)state;
+	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	fx.d.need_key = false;
+	push(&fx, 1, 1000, false, BYTES(0x02, 0x01, 0xd0));
+	push(&fx, 2, 1000, false, BYTES(0x63, 0x0a, 0x93, 0x80, 0x11));
+	push(&fx, 3, 1000, true, BYTES(0x63, 0x0a, 0x53, 0x22));
+	assert_int_equal(fx.n_out, 1);
+	assert_int_equal(fx.out[0].len, sizeof(want));
+	assert_memory_equal(fx.out_data[0], want, sizeof(want));
+	fx_fini(&fx, POOL_FRAMES);
+}
+
+static void test_pool_exhaustion(void **state)
+{
+	static const uint8_t want[] = {PARAMS, SC, IDR};
+	struct fx fx;
+
+	(void)state;
+	fx_init(&fx, 1, FRAME_BYTES, FRAME_BYTES);
+	fx.hold = true;
+	push(&fx, 1, 1000, true, BYTES(AP_PARAMS, 0, 4, IDR));
+	assert_int_equal(fx.n_out, 1);
+	push(&fx, 2, 4000, true, BYTES(TRAIL));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_buffer], 1);
+	vigil_frame_put(fx.pool, fx.held[0]);
+	fx.held[0] = NULL;
+	push(&fx, 3, 7000, true, BYTES(TRAIL));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
+	push(&fx, 4, 10000, true, BYTES(IDR));
+	assert_int_equal(fx.n_out, 2);
+	assert_int_equal(fx.out[1].len, sizeof(want));
+	assert_memory_equal(fx.out_data[1], want, sizeof(want));
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_buffer], 1);
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 0);
+	fx_fini(&fx, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scenarios),
+		cmocka_unit_test(test_nal_types),
+		cmocka_unit_test(test_invalid_types),
+		cmocka_unit_test(test_ap_short_unit),
+		cmocka_unit_test(test_fu_header),
+		cmocka_unit_test(test_pool_exhaustion),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

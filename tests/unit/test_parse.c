@@ -1,8 +1,166 @@
-/* placeholder */
+/* SPDX-License-Identifier: MIT */
+/* Ethernet/VLAN/IPv4/UDP classification: one valid frame, then one broken
+ * field at a time, each refused under the right counter. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+#include <string.h>
+
 #include <cmocka.h>
-static void placeholder(void **state) { (void)state; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include "parse.h"
+
+struct frame {
+	uint8_t b[128];
+	size_t len;
+};
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void ip_checksum(uint8_t *ip)
+{
+	uint32_t sum = 0;
+	size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+
+	put16(ip + 10, 0);
+	for (size_t i = 0; i < ihl; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(ip + 10, (uint16_t)~sum);
+}
+
+/* Ethernet + optional VLAN tags + IPv4 (20 bytes) + UDP + payload_len bytes. */
+static struct frame make(int vlans, size_t payload_len)
+{
+	struct frame f = {0};
+	size_t off = 12;
+	uint8_t *ip, *udp;
+
+	for (int i = 0; i < vlans; i++) {
+		put16(f.b + off, i == 0 && vlans == 2 ? 0x88a8 : 0x8100);
+		put16(f.b + off + 2, 100);
+		off += 4;
+	}
+	put16(f.b + off, 0x0800);
+	ip = f.b + off + 2;
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + 8 + payload_len));
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, (uint8_t[]){198, 18, 0, 2}, 4);
+	memcpy(ip + 16, (uint8_t[]){198, 18, 0, 1}, 4);
+	ip_checksum(ip);
+	udp = ip + 20;
+	put16(udp, 40000);
+	put16(udp + 2, 5004);
+	put16(udp + 4, (uint16_t)(8 + payload_len));
+	memset(udp + 8, 0xab, payload_len);
+	f.len = (size_t)(udp + 8 + payload_len - f.b);
+	return f;
+}
+
+static void test_valid(void **state)
+{
+	struct vigil_udp udp;
+
+	(void)state;
+	for (int vlans = 0; vlans <= 2; vlans++) {
+		struct frame f = make(vlans, 40);
+
+		assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_PARSE_OK);
+		assert_int_equal(udp.dport, 5004);
+		assert_int_equal(udp.sport, 40000);
+		assert_int_equal(udp.len, 40);
+		assert_int_equal(udp.off, 14 + 4 * vlans + 20 + 8);
+		assert_memory_equal(&udp.daddr, ((uint8_t[]){198, 18, 0, 1}), 4);
+	}
+	/* Ethernet padding after the IP packet is ignored. */
+	struct frame f = make(0, 2);
+	assert_int_equal(vigil_parse_udp(f.b, f.len + 14, &udp), VIGIL_PARSE_OK);
+	assert_int_equal(udp.len, 2);
+}
+
+static void test_refused(void **state)
+{
+	struct vigil_udp udp;
+	struct frame f;
+
+	(void)state;
+	for (size_t len = 0; len < make(0, 0).len; len++) {
+		f = make(0, 0);
+		assert_int_not_equal(vigil_parse_udp(f.b, len, &udp), VIGIL_PARSE_OK);
+	}
+	f = make(3, 0);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed); /* three tags */
+	f = make(1, 0);
+	assert_int_equal(vigil_parse_udp(f.b, 17, &udp), VIGIL_CTR_malformed); /* tag cut short */
+
+	f = make(0, 8);
+	put16(f.b + 12, 0x0806);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_not_ip);
+	put16(f.b + 12, 0x86dd);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_not_ip);
+
+	f = make(0, 8);
+	f.b[14] = 0x65; /* version 6 */
+	ip_checksum(f.b + 14);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+	f = make(0, 8);
+	f.b[14] = 0x44; /* IHL 4 */
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+	f = make(0, 8);
+	f.b[14] = 0x4f; /* IHL 15: past the packet */
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+	f = make(0, 8);
+	f.b[25] ^= 1; /* checksum */
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+	f = make(0, 8);
+	put16(f.b + 16, 200); /* total length past the frame */
+	ip_checksum(f.b + 14);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+	f = make(0, 8);
+	put16(f.b + 16, 19); /* total length below the header */
+	ip_checksum(f.b + 14);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+
+	f = make(0, 8);
+	put16(f.b + 20, 0x2000); /* more fragments */
+	ip_checksum(f.b + 14);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_fragment);
+	put16(f.b + 20, 0x0001); /* offset 8 */
+	ip_checksum(f.b + 14);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_fragment);
+	put16(f.b + 20, 0x4000); /* don't fragment is fine */
+	ip_checksum(f.b + 14);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_PARSE_OK);
+
+	f = make(0, 8);
+	f.b[23] = 1; /* ICMP */
+	ip_checksum(f.b + 14);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_not_udp);
+
+	f = make(0, 8);
+	put16(f.b + 38, 17); /* UDP length differs from IP's */
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+	put16(f.b + 38, 7);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+	f = make(0, 0);
+	put16(f.b + 16, 20 + 4); /* IP payload shorter than a UDP header */
+	ip_checksum(f.b + 14);
+	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),
+		cmocka_unit_test(test_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

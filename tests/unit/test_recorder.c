@@ -1,8 +1,618 @@
-/* placeholder */
+/* SPDX-License-Identifier: MIT */
+/* Recorder: reference clips from GStreamer are split into access units, fed
+ * as frames, and the segments checked with ffprobe/ffmpeg (framemd5 against
+ * the reference). Skips when GStreamer or FFmpeg tools are missing. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
-static void placeholder(void **state) { (void)state; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include <rte_ring.h>
+
+#include "mux_ts.h"
+#include "writer.h"
+#include "recorder.h"
+
+#define TDIR "recorder.tmp"
+#define N_POOL 64
+#define FRAME_BYTES (1u << 20)
+#define TS_START 0xfffe0000u /* wraps within the clip */
+#define TS_STEP 3000u	     /* 30 frames/s at 90 kHz */
+#define MAX_AUS 512
+#define MAX_SEGS 64
+
+struct au {
+	const uint8_t *p;
+	size_t len;
+	bool key;
+};
+
+struct clip {
+	const char *path;
+	enum vigil_codec codec;
+	uint8_t *data;
+	size_t len;
+	struct au aus[MAX_AUS];
+	unsigned n;
+	char *md5[MAX_AUS]; /* framemd5 hash column of the reference */
+	unsigned n_md5;
+};
+
+static bool have_tools;
+static struct clip h264 = {.path = TDIR "/ref.h264", .codec = VIGIL_CODEC_H264};
+static struct clip h265 = {.path = TDIR "/ref.h265", .codec = VIGIL_CODEC_H265};
+
+static int run(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Splits Annex-B into access units: a new one starts at an AUD, at a
+ * parameter set or prefix SEI after a slice, or at a slice that is the
+ * first of its picture (first_mb_in_slice == 0 / first_slice_segment). */
+static void split(struct clip *c)
+{
+	const uint8_t *b = c->data;
+	size_t start = 0;
+	bool vcl_seen = false;
+
+	c->n = 0;
+	for (size_t i = 0; i + 3 < c->len; i++) {
+		const uint8_t *h;
+		size_t sc;
+		unsigned t;
+		bool vcl, opens, key;
+
+		if (b[i] != 0 || b[i + 1] != 0 || b[i + 2] != 1)
+			continue;
+		sc = i > 0 && b[i - 1] == 0 ? i - 1 : i;
+		h = b + i + 3;
+		if (c->codec == VIGIL_CODEC_H264) {
+			t = h[0] & 0x1f;
+			vcl = t >= 1 && t <= 5;
+			key = t == 5;
+			opens = t == 9 || (vcl_seen && ((t >= 6 && t <= 8) || (t >= 14 && t <= 18) ||
+							(vcl && (h[1] & 0x80))));
+		} else {
+			t = (h[0] >> 1) & 0x3f;
+			vcl = t < 32;
+			key = t >= 16 && t <= 21;
+			opens = t == 35 ||
+				(vcl_seen && ((t >= 32 && t <= 34) || t == 39 || (vcl && (h[2] & 0x80))));
+		}
+		if (opens && vcl_seen) {
+			c->aus[c->n].p = b + start;
+			c->aus[c->n].len = sc - start;
+			c->n++;
+			start = sc;
+			vcl_seen = false;
+		}
+		if (vcl) {
+			vcl_seen = true;
+			c->aus[c->n].key = key;
+		}
+		i += 2;
+	}
+	c->aus[c->n].p = b + start;
+	c->aus[c->n].len = c->len - start;
+	c->n++;
+}
+
+/* framemd5 hash column of FILE; returns the count. */
+static unsigned framemd5(const char *file, char **out, unsigned max)
+{
+	char cmd[1024], line[512];
+	unsigned n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -i %s -fps_mode passthrough -f framemd5 - 2>&1",
+		 file);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p) != NULL) {
+		char *h = strrchr(line, ',');
+
+		if (line[0] == '#')
+			continue;
+		assert_non_null(h); /* anything else is an error message */
+		h += strspn(h, ", ");
+		h[strcspn(h, "\n")] = '\0';
+		if (n < max)
+			out[n] = strdup(h);
+		n++;
+	}
+	assert_int_equal(pclose(p), 0);
+	return n;
+}
+
+static void clip_load(struct clip *c, const char *pipeline)
+{
+	FILE *f;
+	long len;
+
+	assert_int_equal(run("gst-launch-1.0 -q videotestsrc num-buffers=150 ! "
+			     "video/x-raw,width=320,height=240,framerate=30/1 ! %s location=%s >/dev/null",
+			     pipeline, c->path),
+			 0);
+	f = fopen(c->path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	assert_true(len > 0);
+	rewind(f);
+	c->data = malloc((size_t)len);
+	assert_non_null(c->data);
+	assert_int_equal(fread(c->data, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	c->len = (size_t)len;
+	split(c);
+	c->n_md5 = framemd5(c->path, c->md5, MAX_AUS);
+	assert_int_equal(c->n, 150);
+	assert_int_equal(c->n_md5, c->n);
+	assert_true(c->aus[0].key);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	have_tools =
+	    run("gst-inspect-1.0 x264enc >/dev/null 2>&1 && gst-inspect-1.0 x265enc >/dev/null 2>&1 && "
+		"ffmpeg -version >/dev/null 2>&1 && ffprobe -version >/dev/null 2>&1") == 0;
+	if (!have_tools) {
+		fprintf(stderr, "# skip: needs gst-launch-1.0 with x264enc/x265enc, ffmpeg and ffprobe\n");
+		return 0;
+	}
+	if (run("rm -rf " TDIR " && mkdir -p " TDIR) != 0)
+		return -1;
+	clip_load(
+	    &h264,
+	    "x264enc key-int-max=30 speed-preset=ultrafast tune=zerolatency ! "
+	    "h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au ! filesink");
+	clip_load(
+	    &h265,
+	    "x265enc key-int-max=30 speed-preset=ultrafast tune=zerolatency option-string=open-gop=0 ! "
+	    "h265parse config-interval=-1 ! video/x-h265,stream-format=byte-stream,alignment=au ! filesink");
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < MAX_AUS; i++) {
+		free(h264.md5[i]);
+		free(h265.md5[i]);
+	}
+	free(h264.data);
+	free(h265.data);
+	return 0;
+}
+
+struct fixture {
+	struct vigil_config cfg;
+	struct vigil_camera_config cam;
+	struct vigil_frame_pool *pool;
+	struct vigil_recorder *rec;
+	char dir[4096 + 80]; /* the camera's directory */
+};
+
+static void fixture_init(struct fixture *fx, const char *name, enum vigil_codec codec, bool clean)
+{
+	if (!have_tools)
+		skip();
+	memset(fx, 0, sizeof(*fx));
+	snprintf(fx->cfg.record_dir, sizeof(fx->cfg.record_dir), TDIR "/rec/a/b");
+	fx->cfg.segment_seconds = 1;
+	fx->cfg.n_cameras = 1;
+	fx->cfg.cameras = &fx->cam;
+	snprintf(fx->cam.name, sizeof(fx->cam.name), "%s", name);
+	fx->cam.codec = codec;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/%s", fx->cfg.record_dir, name);
+	if (clean)
+		assert_int_equal(run("rm -rf %s", fx->dir), 0);
+	fx->pool = vigil_frame_pool_create(name, N_POOL, FRAME_BYTES);
+	assert_non_null(fx->pool);
+	fx->rec = vigil_recorder_create(&fx->cfg, fx->pool);
+	assert_non_null(fx->rec);
+	assert_string_equal(vigil_recorder_stats(fx->rec, 0)->dir, fx->dir);
+	assert_null(vigil_recorder_stats(fx->rec, 1));
+}
+
+static void fixture_fini(struct fixture *fx)
+{
+	vigil_recorder_free(fx->rec);
+	vigil_frame_pool_free(fx->pool);
+}
+
+static struct vigil_frame *frame_of(struct vigil_frame_pool *pool, const struct clip *c, unsigned i)
+{
+	struct vigil_frame *f;
+
+	while ((f = vigil_frame_get(pool)) == NULL)
+		usleep(100);
+	memcpy(f->data, c->aus[i].p, c->aus[i].len);
+	f->len = (uint32_t)c->aus[i].len;
+	f->camera = 0;
+	f->flags = c->aus[i].key ? VIGIL_FRAME_KEY : 0;
+	f->rtp_ts = TS_START + i * TS_STEP;
+	return f;
+}
+
+static void feed(struct fixture *fx, const struct clip *c, unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to; i++)
+		vigil_recorder_write(fx->rec, frame_of(fx->pool, c, i));
+}
+
+static int name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Segment names in order; fails on any other file (a .partial). */
+static unsigned list_segments(const char *dir, char names[][32])
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, name_cmp);
+	unsigned k = 0;
+
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		const char *nm = ents[i]->d_name;
+
+		if (nm[0] != '.') {
+			assert_int_equal(strlen(nm), 11);
+			assert_string_equal(nm + 8, ".ts");
+			assert_true(k < MAX_SEGS);
+			snprintf(names[k++], 32, "%s", nm);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return k;
+}
+
+static uint64_t append_file(FILE *out, const char *path, uint8_t first[4 * 188])
+{
+	static uint8_t buf[1 << 16];
+	FILE *in = fopen(path, "rb");
+	uint64_t total = 0;
+	size_t n;
+
+	assert_non_null(in);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+		if (total == 0)
+			memcpy(first, buf, n < 4 * 188 ? n : 4 * 188);
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+		total += n;
+	}
+	fclose(in);
+	return total;
+}
+
+/* Every segment plays alone and starts with PAT and a key frame; all of
+ * them in order decode to the reference; the counters agree. */
+static void check_recording(struct fixture *fx, const struct clip *c, unsigned first_seq)
+{
+	const struct vigil_recorder_stats *st = vigil_recorder_stats(fx->rec, 0);
+	char names[MAX_SEGS][32], path[4096 + 128], cmd[8192], line[256], *md5[MAX_AUS] = {0};
+	char all[] = TDIR "/all.ts";
+	uint64_t total = 0;
+	unsigned n = list_segments(fx->dir, names), n_md5;
+	FILE *out = fopen(all, "wb");
+
+	assert_non_null(out);
+	assert_true(n >= 4); /* 5 s of video cut every 1 s at key frames */
+	assert_int_equal(st->segments, n);
+	assert_int_equal(st->frames_recorded, c->n);
+	assert_int_equal(st->frames_dropped, 0);
+	assert_int_equal(st->write_errors, 0);
+	assert_int_equal(vigil_frame_pool_available(fx->pool), N_POOL);
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t first[4 * 188] = {0};
+		unsigned k = 0, pid = 0, tables = 0;
+		FILE *p;
+
+		snprintf(path, sizeof(path), "%s/%08u.ts", fx->dir, first_seq + i);
+		assert_string_equal(names[i], strrchr(path, '/') + 1);
+		total += append_file(out, path, first);
+		/* SDT, PAT and PMT come before the first video packet. */
+		for (k = 0; k < 4; k++) {
+			assert_int_equal(first[k * 188], 0x47);
+			pid = ((first[k * 188 + 1] & 0x1fu) << 8) | first[k * 188 + 2];
+			if (pid == 0 || pid == 0x1000)
+				tables |= pid == 0 ? 1 : 2;
+			else if (pid != 0x11)
+				break;
+		}
+		assert_int_equal(tables, 3);
+		assert_int_equal(pid, 0x100); /* first video PID of libavformat */
+		snprintf(cmd, sizeof(cmd),
+			 "ffprobe -v error -select_streams v -show_entries packet=flags "
+			 "-of csv=p=0 %s 2>&1",
+			 path);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		assert_non_null(fgets(line, sizeof(line), p));
+		assert_int_equal(line[0], 'K'); /* first packet is a key frame */
+		while (fgets(line, sizeof(line), p) != NULL)
+			assert_non_null(strchr("K_\n", line[0])); /* no error lines */
+		assert_int_equal(pclose(p), 0);
+		snprintf(cmd, sizeof(cmd), "test -z \"$(ffprobe -v error %s 2>&1)\"", path);
+		assert_int_equal(run("%s", cmd), 0);
+	}
+	fclose(out);
+	assert_int_equal(st->bytes_written, total);
+	n_md5 = framemd5(all, md5, MAX_AUS);
+	assert_int_equal(n_md5, c->n_md5);
+	for (unsigned i = 0; i < n_md5; i++) {
+		assert_string_equal(md5[i], c->md5[i]);
+		free(md5[i]);
+	}
+}
+
+struct capture {
+	uint8_t buf[1 << 18];
+	size_t len;
+};
+
+static void capture_out(void *arg, const uint8_t *data, size_t len)
+{
+	struct capture *cap = arg;
+
+	assert_true(cap->len + len <= sizeof(cap->buf));
+	memcpy(cap->buf + cap->len, data, len);
+	cap->len += len;
+}
+
+/* The PIDs of the TS packets in data, up to the first video one: 1 PAT,
+ * 2 PMT, 4 SDT, 8 video. */
+static unsigned ts_head(const uint8_t *data, size_t len)
+{
+	unsigned seen = 0;
+
+	for (size_t off = 0; off + 188 <= len && !(seen & 8); off += 188) {
+		unsigned pid = ((data[off + 1] & 0x1fu) << 8) | data[off + 2];
+
+		assert_int_equal(data[off], 0x47);
+		seen |= pid == 0 ? 1 : pid == 0x1000 ? 2 : pid == 0x11 ? 4 : pid == 0x100 ? 8 : 0;
+	}
+	return seen;
+}
+
+/* Key frame after key frame, 33 ms apart: the muxer would not repeat
+ * PAT/PMT by itself (100 ms period); the cut must make it. */
+static void test_mux_cut(void **state)
+{
+	static struct capture cap;
+	struct vigil_mux_ts *m;
+	size_t mark;
+
+	(void)state;
+	if (!have_tools)
+		skip();
+	m = vigil_mux_ts_create(VIGIL_CODEC_H264, capture_out, &cap);
+	assert_non_null(m);
+	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 0, true), 0);
+	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 3000, true), 0);
+	assert_int_equal(vigil_mux_ts_cut(m), 0);
+	assert_int_equal(cap.len % 188, 0); /* everything so far is out */
+	assert_int_equal(ts_head(cap.buf, cap.len), 15);
+	mark = cap.len;
+	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 6000, true), 0);
+	assert_int_equal(vigil_mux_ts_cut(m), 0);
+	assert_true(cap.len > mark);
+	assert_int_equal(ts_head(cap.buf + mark, cap.len - mark) & 11, 11);
+	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, 0, 9000, true), -EINVAL);
+	vigil_mux_ts_free(m);
+}
+
+struct wevents {
+	uint64_t written, closed, errors[VIGIL_WCAUSE_MAX];
+	int last_err;
+};
+
+static void wevents_cb(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int err, uint64_t bytes,
+		       const char *path)
+{
+	struct wevents *e = arg;
+
+	(void)path;
+	if (ev == VIGIL_WEV_WRITTEN)
+		e->written += bytes;
+	else if (ev == VIGIL_WEV_CLOSED)
+		e->closed++;
+	else
+		e->errors[cause]++, e->last_err = err;
+}
+
+/* RLIMIT_FSIZE cuts a write short, then fails the rest with EFBIG: the
+ * short part is counted, the rest fails once, and no rename happens. A
+ * clean file next to it is renamed. */
+static void test_writer_short_and_failed(void **state)
+{
+	static uint8_t data[300 << 10];
+	struct rlimit old, lim;
+	struct wevents ev = {0}, ok = {0};
+	struct vigil_writer *w;
+	struct vigil_wfile *f, *g;
+	struct stat sb;
+	int ret;
+
+	(void)state;
+	if (!have_tools)
+		skip();
+	memset(data, 0xa5, sizeof(data));
+	w = vigil_writer_create(8, 1); /* one buffer: the second waits */
+	assert_non_null(w);
+	f = vigil_wfile_open(w, TDIR "/big.partial", TDIR "/big", wevents_cb, &ev);
+	assert_non_null(f);
+	g = vigil_wfile_open(w, TDIR "/small.partial", TDIR "/small", wevents_cb, &ok);
+	assert_non_null(g);
+	assert_int_equal(vigil_wfile_append(g, data, 1000), 0);
+	vigil_wfile_close(g);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 100000;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	ret = vigil_wfile_append(f, data, sizeof(data)); /* may see the failure */
+	assert_true(ret == 0 || ret == -EIO);
+	vigil_writer_drain(w);
+	assert_true(vigil_wfile_failed(f));
+	assert_int_equal(vigil_wfile_append(f, data, 1), -EIO);
+	vigil_wfile_close(f);
+	vigil_writer_drain(w);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(vigil_writer_inflight(w), 0);
+	vigil_writer_free(w);
+	assert_int_equal(ev.written, 100000);
+	assert_int_equal(ev.errors[VIGIL_WCAUSE_WRITE], 1);
+	assert_int_equal(ev.last_err, -EFBIG);
+	assert_int_equal(ev.closed, 0);
+	assert_int_equal(stat(TDIR "/big.partial", &sb), 0);
+	assert_int_equal(sb.st_size, 100000);
+	assert_int_not_equal(stat(TDIR "/big", &sb), 0);
+	assert_int_equal(ok.written, 1000);
+	assert_int_equal(ok.closed, 1);
+	assert_int_equal(stat(TDIR "/small", &sb), 0);
+	assert_int_equal(sb.st_size, 1000);
+}
+
+static void test_h264_direct(void **state)
+{
+	struct fixture fx;
+
+	(void)state;
+	fixture_init(&fx, "cam264", VIGIL_CODEC_H264, true);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	check_recording(&fx, &h264, 0);
+	fixture_fini(&fx);
+}
+
+/* Through a frame ring and the recorder thread, producer faster than disk
+ * at times: the pool runs dry and the producer waits. */
+static void test_h265_thread(void **state)
+{
+	struct fixture fx;
+	struct rte_ring *ring = aligned_alloc(64, (size_t)rte_ring_get_memsize(256));
+
+	(void)state;
+	fixture_init(&fx, "cam265", VIGIL_CODEC_H265, true);
+	assert_non_null(ring);
+	assert_int_equal(rte_ring_init(ring, "rec265", 256, RING_F_SP_ENQ | RING_F_SC_DEQ), 0);
+	assert_int_equal(vigil_recorder_start(fx.rec, &ring, 1), 0);
+	assert_int_equal(vigil_recorder_start(fx.rec, &ring, 1), -EBUSY);
+	for (unsigned i = 0; i < h265.n; i++) {
+		struct vigil_frame *f = frame_of(fx.pool, &h265, i);
+
+		while (rte_ring_enqueue(ring, f) != 0)
+			usleep(100);
+	}
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(rte_ring_count(ring), 0);
+	check_recording(&fx, &h265, 0);
+	fixture_fini(&fx);
+	free(ring);
+}
+
+/* A second recorder continues after the highest number, .partial included. */
+static void test_restart_numbering(void **state)
+{
+	struct fixture fx;
+	unsigned n;
+	FILE *f;
+
+	(void)state;
+	fixture_init(&fx, "camre", VIGIL_CODEC_H264, true);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	n = (unsigned)vigil_recorder_stats(fx.rec, 0)->segments;
+	assert_true(n >= 4);
+	fixture_fini(&fx);
+
+	fixture_init(&fx, "camre", VIGIL_CODEC_H264, false);
+	feed(&fx, &h264, 0, 40);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(vigil_recorder_stats(fx.rec, 0)->segments, 2);
+	fixture_fini(&fx);
+	for (unsigned i = 0; i < n + 2; i++)
+		assert_int_equal(run("test -s %s/%08u.ts", fx.dir, i), 0);
+	assert_int_not_equal(run("test -e %s/%08u.ts", fx.dir, n + 2), 0);
+
+	assert_int_equal(run("rm %s/*.ts && touch %s/%08u.ts.partial", fx.dir, fx.dir, n + 9), 0);
+	fixture_init(&fx, "camre", VIGIL_CODEC_H264, false);
+	feed(&fx, &h264, 0, 10);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	assert_int_equal(run("test -s %s/%08u.ts", fx.dir, n + 10), 0);
+	f = fopen(TDIR "/x", "w"); /* a camera dir that is a file fails create */
+	assert_non_null(f);
+	fclose(f);
+	fx.cfg.record_dir[0] = '\0';
+	snprintf(fx.cfg.record_dir, sizeof(fx.cfg.record_dir), TDIR "/x");
+	assert_null(vigil_recorder_create(&fx.cfg, fx.pool = vigil_frame_pool_create("x", 1, 64)));
+	assert_int_equal(errno, ENOTDIR);
+	vigil_frame_pool_free(fx.pool);
+}
+
+/* The camera directory is replaced by a file while a segment is open: the
+ * rename of that segment and every later open fail, are counted, and the
+ * recorder carries on. */
+static void test_dir_replaced(void **state)
+{
+	const struct vigil_recorder_stats *st;
+	struct fixture fx;
+
+	(void)state;
+	fixture_init(&fx, "camerr", VIGIL_CODEC_H264, true);
+	assert_int_equal(run("rm -rf %s.moved", fx.dir), 0);
+	feed(&fx, &h264, 0, 45); /* segment 0 closed at frame 30, 1 open */
+	/* Its rename is asynchronous: let it land in the directory first. */
+	for (int i = 0; i < 5000 && run("test -e %s/00000000.ts", fx.dir) != 0; i++)
+		usleep(1000);
+	assert_int_equal(run("mv %s %s.moved && touch %s", fx.dir, fx.dir, fx.dir), 0);
+	feed(&fx, &h264, 45, h264.n);
+	assert_true(vigil_recorder_stop(fx.rec) < 0);
+	st = vigil_recorder_stats(fx.rec, 0);
+	assert_int_equal(st->segments, 1);
+	assert_true(st->write_errors >= 2); /* a rename, then opens */
+	assert_true(st->frames_dropped > 0);
+	assert_int_equal(st->frames_recorded + st->frames_dropped, h264.n);
+	assert_int_equal(vigil_frame_pool_available(fx.pool), N_POOL);
+	assert_int_equal(
+	    run("test -s %s.moved/00000000.ts && test -s %s.moved/00000001.ts.partial", fx.dir, fx.dir), 0);
+	fixture_fini(&fx);
+	assert_int_equal(run("rm -rf %s %s.moved", fx.dir, fx.dir), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_mux_cut),	      cmocka_unit_test(test_writer_short_and_failed),
+	    cmocka_unit_test(test_h264_direct),	      cmocka_unit_test(test_h265_thread),
+	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* The recorder's io_uring writer: staging buffers filled by append and
+ * written at increasing offsets, then fsync and rename of a whole file.
+ * Single-threaded: only the recorder thread calls into it. */
+#ifndef VIGIL_WRITER_H
+#define VIGIL_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VIGIL_WRITER_ENTRIES 256
+#define VIGIL_WRITER_BUF_BYTES (256u << 10)
+
+/* What failed, for counting and for logging once per cause. */
+enum vigil_wcause {
+	VIGIL_WCAUSE_OPEN,
+	VIGIL_WCAUSE_WRITE,
+	VIGIL_WCAUSE_FSYNC,
+	VIGIL_WCAUSE_RENAME,
+	VIGIL_WCAUSE_MAX,
+};
+
+enum vigil_wevent {
+	VIGIL_WEV_WRITTEN, /* bytes reached the file */
+	VIGIL_WEV_CLOSED,  /* fsync'd and renamed to its final name */
+	VIGIL_WEV_ERROR,   /* cause and err (-errno) say what failed */
+};
+
+/* Called from vigil_writer_reap (and from anything that waits) for each
+ * completion of a file opened with this callback. */
+typedef void (*vigil_wfile_cb)(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int err,
+			       uint64_t bytes, const char *path);
+
+struct vigil_writer;
+struct vigil_wfile;
+
+/* NULL with errno set. max_bufs bounds the staging buffers (in flight or
+ * being filled); keep it above the number of files open at once. */
+struct vigil_writer *vigil_writer_create(unsigned entries, unsigned max_bufs);
+/* Waits for everything in flight first. */
+void vigil_writer_free(struct vigil_writer *w);
+
+/* Opens PARTIAL for writing; on a clean close it is renamed to FINAL.
+ * NULL with errno set (nothing is reported through cb). */
+struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial, const char *final,
+				     vigil_wfile_cb cb, void *arg);
+/* Copies into the staging buffer, submitting it when full. Data for a
+ * failed file is discarded. 0 or -errno. */
+int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len);
+/* True once a write to this file has failed: close it and start another. */
+bool vigil_wfile_failed(const struct vigil_wfile *f);
+/* Writes what is staged, then fsync and rename (skipped if the file has
+ * failed). The writer owns and frees f from here on. */
+void vigil_wfile_close(struct vigil_wfile *f);
+
+/* Handles finished requests; with wait, blocks until at least one. Returns
+ * how many were handled or -errno. */
+int vigil_writer_reap(struct vigil_writer *w, bool wait);
+/* Blocks until nothing is in flight. */
+void vigil_writer_drain(struct vigil_writer *w);
+unsigned vigil_writer_inflight(const struct vigil_writer *w);
+
+#endif

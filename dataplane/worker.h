@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* A worker lcore: the receive loop that strings the data-plane stages
+ * together for the RX queue and the streams it owns. */
+#ifndef VIGIL_WORKER_H
+#define VIGIL_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#include "vigil/config.h"
+#include "vigil/counters.h"
+#include "stream.h"
+
+struct rte_mbuf;
+
+struct vigil_worker {
+	struct vigil_counters ctr; /* packets no camera can be charged with */
+	const struct vigil_config *cfg;
+	struct vigil_stream_table *streams;
+	uint16_t port;
+	uint16_t queue;
+	/* Capture replay: an empty burst means the capture has ended. */
+	bool stop_when_empty;
+	volatile bool *stop;
+	/* Wall clock from the TSC, so the loop makes no clock syscalls. */
+	uint64_t tsc_hz;
+	uint64_t tsc0;
+	uint64_t wall0_ns;
+} __rte_cache_aligned;
+
+/* The receive loop, for rte_eal_remote_launch. Returns 0. At the end it
+ * closes what the depacketizers still hold, so every frame is accounted. */
+int vigil_worker_main(void *arg);
+
+/* One burst through all stages: exposed for tests and benchmarks. */
+void vigil_worker_process(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n);
+
+#endif

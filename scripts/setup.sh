@@ -1,0 +1,40 @@
+#!/bin/bash
+# Installs what vigil needs from Debian 12 (as root) and builds it in ./build.
+# usage: scripts/setup.sh [--werror]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+	# build
+	meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+	# libraries
+	libdpdk-dev libsodium-dev liburing-dev libssl-dev libinih-dev libjansson-dev
+	libavformat-dev libavcodec-dev libavutil-dev libpcap-dev libcmocka-dev libsrtp2-dev
+	# test peers and tools: GStreamer cameras, ffmpeg/ffprobe, captures, namespaces
+	dpdk ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly iproute2 tcpdump python3 jq
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "setup: run as root to install: ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+werror=false
+[ "${1:-}" = --werror ] && werror=true
+if [ ! -f build/build.ninja ]; then
+	meson setup build -Dwerror=$werror
+else
+	meson configure build -Dwerror=$werror
+fi
+ninja -C build

@@ -1,0 +1,352 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Interop test through the whole server: a GStreamer SRTP camera in a network
+# namespace streams into vigild running live on af_packet, while tcpdump
+# records the same traffic. Then the capture is replayed through
+# `vigild --pcap`, and an adversarial copy of it (srtp_pcap.py inject) too.
+# Every run must record exactly the frames the encoder produced, and count
+# exactly what it was sent.
+#
+# usage: interop.sh h264|h265 BUILD_DIR|VIGILD [SCRATCH_DIR]
+# Exit 0 pass, 1 fail, 77 skip (not root, a tool or encoder missing, no AES-NI).
+# VIGIL_KEEP=1 keeps the work directory even when the test passes.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tools=$here/../tools
+PYTHON=${PYTHON:-/usr/bin/python3}
+PORT=5004
+FRAMES=300      # 10 s at 30 fps
+KEY_INT=60      # a key frame every 2 s, so 2 s segments can be cut
+SEQ_OFFSET=65000 # the RTP sequence number wraps after ~535 packets
+
+codec=${1:-} target=${2:-} scratch=${3:-}
+case $codec in
+h264) gst_encoder=x264enc gst_parser=h264parse ff_format=h264 cfg_codec=H264 ;;
+h265) gst_encoder=x265enc gst_parser=h265parse ff_format=hevc cfg_codec=H265 ;;
+*) echo "usage: $0 h264|h265 BUILD_DIR|VIGILD [SCRATCH_DIR]" >&2; exit 1 ;;
+esac
+if [ -d "$target" ]; then vigild=$target/control/vigild; else vigild=$target; fi
+
+failures=0
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+note() { echo "== $*"; }
+
+# ---- prerequisites -----------------------------------------------------------
+
+check_prerequisites() {
+	local t e
+	[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, af_packet, hugepages)"
+	for t in ip tcpdump gst-launch-1.0 gst-inspect-1.0 ffmpeg ffprobe jq flock "$PYTHON"; do
+		command -v "$t" >/dev/null || skip "$t is not installed"
+	done
+	for e in videotestsrc "$gst_encoder" "$gst_parser" "rtp${codec}pay" srtpenc udpsink; do
+		gst-inspect-1.0 "$e" >/dev/null 2>&1 || skip "GStreamer element $e is missing"
+	done
+	if ! grep -qw aes /proc/cpuinfo || ! grep -qw pclmulqdq /proc/cpuinfo; then
+		skip "CPU lacks AES-NI/PCLMUL, which AEAD_AES_256_GCM in vigild needs"
+	fi
+	[ -x "$vigild" ] || { echo "FAIL: vigild not found at $vigild" >&2; exit 1; }
+}
+
+# ---- process handling and cleanup ----------------------------------------------
+
+vigild_pid='' tcpdump_pid='' work=''
+
+# Sends SIG to PID and waits up to SECS for it to exit; returns its status.
+stop_process() {
+	local pid=$1 sig=$2 secs=$3 i
+	kill -s "$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < secs * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "process $pid did not exit ${secs}s after SIG$sig; killing it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid"
+}
+
+cleanup() {
+	local status=$?
+	set +e
+	[ -z "$vigild_pid" ] || stop_process "$vigild_pid" TERM 10 >/dev/null 2>&1
+	[ -z "$tcpdump_pid" ] || stop_process "$tcpdump_pid" INT 5 >/dev/null 2>&1
+	vigil_netns_destroy
+	if [ -n "$work" ]; then
+		if [ "$status" = 0 ] && [ "${VIGIL_KEEP:-0}" != 1 ]; then
+			rm -rf "$work"
+		else
+			echo "work directory kept: $work"
+		fi
+	fi
+	exit "$status"
+}
+
+# Waits until FILE contains PATTERN (or PID dies: returns 1). After SECS
+# without the pattern it returns 2; the caller decides whether that matters.
+wait_for_log() {
+	local file=$1 pattern=$2 pid=$3 secs=$4 i
+	for ((i = 0; i < secs * 10; i++)); do
+		grep -qE "$pattern" "$file" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 2
+}
+
+# ---- checks ------------------------------------------------------------------
+
+# Prints one MD5 per decoded frame of a file, in order.
+frame_hashes() {
+	local file=$1 format=$2 errors=$3
+	ffmpeg -nostdin -v error ${format:+-f "$format"} -i "$file" -f framemd5 - 2>"$errors" |
+		awk -F', *' '!/^#/ { print $NF }'
+}
+
+# Concatenates RecordDir/<camera>/*.ts in name order into one file.
+concat_recording() {
+	local dir=$1 out=$2
+	local segs=("$dir"/*.ts)
+	[ -e "${segs[0]}" ] || return 1
+	cat "${segs[@]}" >"$out"
+}
+
+check_frames() {
+	local label=$1 rec_ts=$2 ref_hashes=$3
+	local got=$work/$label.framemd5 errs=$work/$label.ffmpeg.err n_ref n_got first
+	frame_hashes "$rec_ts" "" "$errs" >"$got" || true
+	[ ! -s "$errs" ] || fail "$label: ffmpeg complained decoding the recording: $(head -c 600 "$errs")"
+	n_ref=$(wc -l <"$ref_hashes") n_got=$(wc -l <"$got")
+	if cmp -s "$ref_hashes" "$got"; then
+		echo "$label: $n_got decoded frames identical to the reference"
+		return
+	fi
+	first=$(diff <(cat -n "$ref_hashes") <(cat -n "$got") | awk '/^[<>]/ { print $2; exit }' || true)
+	fail "$label: recording has $n_got frames, reference $n_ref; first difference at frame ${first:-?}"
+}
+
+check_segments() {
+	local label=$1 dir=$2 summary=$3 cam=$4 seg out n=0 want
+	for seg in "$dir"/*.ts; do
+		[ -e "$seg" ] || break
+		n=$((n + 1))
+		out=$(ffprobe -v error "$seg" 2>&1) || fail "$label: ffprobe failed on $seg"
+		[ -z "$out" ] || fail "$label: ffprobe reports on $seg: $(head -c 400 <<<"$out")"
+	done
+	[ "$n" -ge 2 ] || fail "$label: $n segment(s) in $dir, want >= 2 (SegmentSeconds = 2, 10 s of video)"
+	want=$(jq -r --arg c "$cam" '.cameras[$c].segments' "$summary")
+	[ "$want" = "$n" ] || fail "$label: summary says $want segments, $dir holds $n .ts files"
+	if compgen -G "$dir/*.partial" >/dev/null; then
+		fail "$label: partial segments left behind: $(ls "$dir"/*.partial)"
+	fi
+	echo "$label: $n segments, each clean under ffprobe"
+}
+
+# check_counter LABEL SUMMARY JQ_PATH EXPECTED
+check_counter() {
+	local label=$1 summary=$2 path=$3 want=$4 got
+	got=$(jq -r "$path // \"missing\"" "$summary")
+	[ "$got" = "$want" ] || fail "$label: $path = $got, want $want"
+}
+
+check_invariant() {
+	local label=$1 summary=$2 sum rx
+	rx=$(jq '.totals.rx_packets' "$summary")
+	sum=$(jq '.totals | [.decrypted, .rtcp, .malformed, .not_ip, .not_udp, .fragment,
+		.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed] | add' "$summary")
+	[ "$rx" = "$sum" ] || fail "$label: rx_packets $rx != sum of outcomes $sum"
+}
+
+# What every run must show: the reference frames recorded, in segments
+# that each pass ffprobe, and counters that add up.
+check_recording() {
+	local label=$1 summary=$2 dir=$3
+	check_counter "$label" "$summary" ".totals.frames_recorded" "$ref_frames"
+	check_counter "$label" "$summary" ".cameras[\"$cam\"].frames_recorded" "$ref_frames"
+	check_counter "$label" "$summary" ".cameras[\"$cam\"].recording_dir" "$dir/$cam"
+	check_invariant "$label" "$summary"
+	check_segments "$label" "$dir/$cam" "$summary" "$cam"
+	if concat_recording "$dir/$cam" "$work/$label.ts"; then
+		check_frames "$label" "$work/$label.ts" "$work/ref.framemd5"
+	else
+		fail "$label: no segments in $dir/$cam"
+	fi
+}
+
+# What a run without an attacker must count: every packet sent decrypted,
+# nothing forged, replayed or lost.
+check_clean_counters() {
+	local label=$1 summary=$2 sent=$3 k
+	check_counter "$label" "$summary" ".totals.decrypted" "$sent"
+	check_counter "$label" "$summary" ".cameras[\"$cam\"].decrypted" "$sent"
+	for k in auth_failed replayed unknown_ssrc payload_invalid frame_incomplete frame_no_keyframe \
+		frame_too_large frame_no_buffer ring_full frames_dropped; do
+		check_counter "$label" "$summary" ".totals.$k" 0
+	done
+}
+
+# Parses the summary; says why not when it cannot.
+summary_ok() {
+	local label=$1 summary=$2
+	jq -e '.totals and .cameras' "$summary" >/dev/null 2>&1 && return 0
+	fail "$label: summary is not the expected JSON: $(head -c 400 "$summary")"
+	return 1
+}
+
+# runs `vigild --pcap` over CAPTURE into a fresh record dir; SUMMARY gets stdout.
+run_pcap() {
+	local label=$1 capture=$2 rc=0
+	timeout 120 "$vigild" --config "$work/vigil.conf" --pcap "$capture" --record-dir "$work/rec-$label" \
+		>"$work/$label.json" 2>"$work/$label.log" || rc=$?
+	if [ "$rc" != 0 ]; then
+		fail "$label: vigild --pcap exited $rc; log tail:"
+		tail -n 20 "$work/$label.log" >&2
+		return 1
+	fi
+}
+
+# ---- the test ------------------------------------------------------------------
+
+check_prerequisites
+# shellcheck source=SCRIPTDIR/../tools/netns.sh
+source "$tools/netns.sh"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -n "$scratch" ]; then
+	mkdir -p "$scratch"
+	work=$(mktemp -d "$scratch/interop-$codec.XXXXXX")
+else
+	work=$(mktemp -d "/tmp/vigil-interop-$codec.XXXXXX")
+fi
+note "work directory $work"
+
+vigil_netns_create "interop-$codec"
+note "namespace $VIGIL_NS: camera $VIGIL_IP_CAM ($VIGIL_VETH_CAM) -> vigild on $VIGIL_VETH_ROOT ($VIGIL_IP_ROOT)"
+
+# A fresh random key and SSRC for every run.
+head -c 44 /dev/urandom >"$work/key.bin"
+key_b64=$(base64 -w0 "$work/key.bin")
+key_hex=$(od -An -tx1 -v "$work/key.bin" | tr -d ' \n')
+ssrc=$(( $(od -An -tu4 -N4 /dev/urandom) | 1 ))
+cam=cam-$codec
+
+umask 077
+cat >"$work/vigil.conf" <<EOF
+[Ingest]
+Ports = $PORT
+RecordDir = $work/rec-live
+Device = net_af_packet0,iface=$VIGIL_VETH_ROOT
+Workers = 1
+SegmentSeconds = 2
+
+[Camera]
+Name = $cam
+SSRC = $ssrc
+Suite = AEAD_AES_256_GCM
+Key = $key_b64
+Codec = $cfg_codec
+EOF
+chmod 600 "$work/vigil.conf"
+umask 022
+
+# -- (a) live: camera -> veth -> vigild on af_packet, tcpdump alongside
+note "live run: $FRAMES frames of $codec, SSRC $ssrc, seqnum-offset $SEQ_OFFSET"
+tcpdump -i "$VIGIL_VETH_ROOT" -n -s 0 -U -w "$work/cap.pcap" "udp and dst port $PORT" \
+	2>"$work/tcpdump.log" &
+tcpdump_pid=$!
+wait_for_log "$work/tcpdump.log" "listening on" "$tcpdump_pid" 10 ||
+	{ fail "tcpdump did not start: $(cat "$work/tcpdump.log")"; exit 1; }
+
+"$vigild" --config "$work/vigil.conf" >"$work/live.json" 2>"$work/live.log" &
+vigild_pid=$!
+rc=0
+wait_for_log "$work/live.log" "running until|ready" "$vigild_pid" 30 || rc=$?
+case $rc in
+0) ;;
+1) wait "$vigild_pid" || rc=$?
+   vigild_pid=
+   fail "vigild exited ($rc) before it was ready; log:"; cat "$work/live.log" >&2; exit 1 ;;
+*) echo "warning: vigild printed no readiness line in 30 s; going on" >&2 ;;
+esac
+sleep 1 # af_packet is up once the port is started; a second of margin costs little
+
+if ! timeout 120 "$tools/gst_cam.sh" --netns "$VIGIL_NS" --codec "$codec" --key "$key_hex" \
+	--ssrc "$ssrc" --seqnum-offset "$SEQ_OFFSET" --num-buffers "$FRAMES" --key-int "$KEY_INT" \
+	--dest "$VIGIL_IP_ROOT:$PORT" --ref "$work/ref.$codec" >"$work/gst.log" 2>&1; then
+	fail "the GStreamer camera failed:"; cat "$work/gst.log" >&2; exit 1
+fi
+sleep 1 # the last packets are on the wire; let vigild take them before it stops
+
+rc=0
+stop_process "$vigild_pid" INT 60 || rc=$?
+vigild_pid=
+[ "$rc" = 0 ] || { fail "vigild exited $rc after SIGINT; log tail:"; tail -n 20 "$work/live.log" >&2; }
+stop_process "$tcpdump_pid" INT 10 || true
+tcpdump_pid=
+grep -q "^0 packets dropped by kernel" "$work/tcpdump.log" ||
+	fail "tcpdump dropped packets: $(cat "$work/tcpdump.log")"
+
+# What was sent: the reference frames and the SRTP packets on the wire.
+frame_hashes "$work/ref.$codec" "$ff_format" "$work/ref.ffmpeg.err" >"$work/ref.framemd5"
+ref_frames=$(wc -l <"$work/ref.framemd5")
+[ ! -s "$work/ref.ffmpeg.err" ] || echo "warning: ffmpeg on the reference: $(head -c 400 "$work/ref.ffmpeg.err")" >&2
+[ "$ref_frames" -ge "$FRAMES" ] || fail "reference decodes to $ref_frames frames, camera sent $FRAMES"
+sent=$("$PYTHON" "$tools/srtp_pcap.py" count "$work/cap.pcap" --ssrc "$ssrc" --port "$PORT")
+note "camera sent $sent SRTP packets, $ref_frames frames"
+
+if [ "$rc" = 0 ] && summary_ok live "$work/live.json"; then
+	check_clean_counters live "$work/live.json" "$sent"
+	check_recording live "$work/live.json" "$work/rec-live"
+fi
+
+# -- (b) the same capture through vigild --pcap
+note "pcap run: vigild --pcap over the capture"
+pcap_ok=0
+if run_pcap pcap "$work/cap.pcap" && summary_ok pcap "$work/pcap.json"; then
+	pcap_ok=1
+	check_clean_counters pcap "$work/pcap.json" "$sent"
+	check_recording pcap "$work/pcap.json" "$work/rec-pcap"
+	# The capture holds only the camera's packets: nothing else to count.
+	check_counter pcap "$work/pcap.json" .totals.rx_packets "$sent"
+	for k in rtcp malformed not_ip not_udp fragment not_srtp_port; do
+		check_counter pcap "$work/pcap.json" ".totals.$k" 0
+	done
+fi
+
+# -- (c) an adversarial copy: forgeries, replays, junk at every layer
+note "adversarial run: srtp_pcap.py inject, then vigild --pcap"
+"$PYTHON" "$tools/srtp_pcap.py" inject "$work/cap.pcap" "$work/adv.pcap" --ssrc "$ssrc" --port "$PORT" \
+	>"$work/expected.json"
+echo "injected: $(jq -c '.totals' "$work/expected.json")"
+if [ "$pcap_ok" = 1 ] && run_pcap adv "$work/adv.pcap" &&
+	summary_ok adv "$work/adv.json"; then
+	check_recording adv "$work/adv.json" "$work/rec-adv"
+	# Every counter = clean run + what was injected, exactly.
+	mismatches=$(jq -r --slurpfile clean "$work/pcap.json" --slurpfile exp "$work/expected.json" \
+		--arg cam "$cam" '
+		def diffs(scope; got; base; add):
+			got | to_entries[] | select(.value | type == "number")
+			| .key as $k | (base[$k] + (add[$k] // 0)) as $want
+			| select(.value != $want)
+			| "\(scope).\($k) = \(.value), want \($want) (clean \(base[$k]) + injected \(add[$k] // 0))";
+		diffs("totals"; .totals; $clean[0].totals; $exp[0].totals),
+		diffs("cameras.\($cam)"; .cameras[$cam]; $clean[0].cameras[$cam]; $exp[0].camera)
+		' "$work/adv.json")
+	if [ -n "$mismatches" ]; then
+		fail "adv: counters differ from clean + injected:"
+		echo "$mismatches" >&2
+		echo "injected kinds: $(jq -c .kinds "$work/expected.json")" >&2
+	else
+		echo "adv: every counter equals the clean run plus the injected expectation"
+	fi
+fi
+
+if [ "$failures" -gt 0 ]; then
+	echo "interop $codec: $failures check(s) failed"
+	exit 1
+fi
+echo "interop $codec: all checks passed"

@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# One GStreamer SRTP camera (AEAD_AES_256_GCM): videotestsrc -> x264enc or
+# x265enc -> RTP -> srtpenc -> UDP. A tee writes what the encoder produced
+# as an Annex-B reference file, so a recording can be compared with what
+# was sent frame for frame.
+#
+# usage: gst_cam.sh --codec h264|h265 --key HEX88 --ssrc N --dest IP:PORT --ref FILE
+#                   [--seqnum-offset N] [--num-buffers N] [--size WxH] [--fps N]
+#                   [--key-int N] [--pattern NAME] [--netns NS]
+# With --netns the pipeline runs inside that network namespace.
+set -euo pipefail
+
+usage() {
+	sed -n '7,10s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+codec='' key='' ssrc='' dest='' ref='' netns=''
+seqnum_offset=0 num_buffers=300 size=640x360 fps=30 key_int=60 pattern=smpte
+while [ $# -gt 0 ]; do
+	case $1 in
+	--codec) codec=$2 ;;
+	--key) key=$2 ;;
+	--ssrc) ssrc=$2 ;;
+	--dest) dest=$2 ;;
+	--ref) ref=$2 ;;
+	--seqnum-offset) seqnum_offset=$2 ;;
+	--num-buffers) num_buffers=$2 ;;
+	--size) size=$2 ;;
+	--fps) fps=$2 ;;
+	--key-int) key_int=$2 ;;
+	--pattern) pattern=$2 ;;
+	--netns) netns=$2 ;;
+	*) usage ;;
+	esac
+	shift 2 || usage
+done
+for v in "$codec" "$key" "$ssrc" "$dest" "$ref"; do
+	[ -n "$v" ] || usage
+done
+[[ $key =~ ^[0-9a-fA-F]{88}$ ]] || { echo "gst_cam: --key must be 88 hex digits (key||salt)" >&2; exit 2; }
+[[ $size =~ ^[0-9]+x[0-9]+$ ]] || usage
+host=${dest%:*} port=${dest##*:}
+
+case $codec in
+h264)
+	# zerolatency: no B-frames, so decode order is display order.
+	enc="x264enc tune=zerolatency speed-preset=ultrafast key-int-max=$key_int"
+	parse=h264parse caps=video/x-h264 pay=rtph264pay
+	;;
+h265)
+	enc="x265enc tune=zerolatency speed-preset=ultrafast key-int-max=$key_int"
+	parse=h265parse caps=video/x-h265 pay=rtph265pay
+	;;
+*) usage ;;
+esac
+
+run=()
+[ -z "$netns" ] || run=(ip netns exec "$netns")
+
+# Without stream-format=byte-stream the reference comes out length-prefixed
+# and does not decode as a raw stream (FACTS.md). config-interval=1 repeats
+# the parameter sets, so every key frame is decodable on its own.
+# shellcheck disable=SC2086 # $enc is a list of element properties
+exec "${run[@]}" gst-launch-1.0 -q \
+	videotestsrc num-buffers="$num_buffers" is-live=true pattern="$pattern" \
+	! "video/x-raw,width=${size%x*},height=${size#*x},framerate=$fps/1" \
+	! $enc \
+	! tee name=t \
+	t. ! queue ! $parse ! "$caps,stream-format=byte-stream,alignment=au" ! filesink location="$ref" \
+	t. ! queue ! $pay config-interval=1 mtu=1200 ssrc="$ssrc" seqnum-offset="$seqnum_offset" \
+	! srtpenc key="$key" rtp-cipher=aes-256-gcm rtp-auth=null rtcp-cipher=aes-256-gcm rtcp-auth=null \
+	! udpsink host="$host" port="$port" sync=true
