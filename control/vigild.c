@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pcap/pcap.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -80,6 +81,30 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/* net_pcap hands us the capture's bytes as they are: they must be
+ * Ethernet frames, not Linux "cooked" (tcpdump -i any) or raw IP. */
+static int check_capture(const char *path)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(path, err);
+	int linktype;
+
+	if (p == NULL) {
+		fprintf(stderr, "vigild: %s: not a readable capture: %s\n", path, err);
+		return -EINVAL;
+	}
+	linktype = pcap_datalink(p);
+	pcap_close(p);
+	if (linktype != DLT_EN10MB) {
+		fprintf(stderr,
+			"vigild: %s: link type %s, not Ethernet; capture on one interface "
+			"(tcpdump -i eth0), not on 'any'\n",
+			path, pcap_datalink_val_to_name(linktype) ? pcap_datalink_val_to_name(linktype) : "unknown");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* What the configuration must say for this way of running. */
 static int check_config(struct vigil_config *cfg, const struct options *o)
 {
@@ -94,10 +119,8 @@ static int check_config(struct vigil_config *cfg, const struct options *o)
 		fprintf(stderr, "vigild: %s: [Ingest] has no Device (needed unless --pcap is given)\n", cfg->path);
 		return -EINVAL;
 	}
-	if (o->pcap != NULL && access(o->pcap, R_OK) != 0) {
-		fprintf(stderr, "vigild: %s: %s\n", o->pcap, strerror(errno));
-		return -errno;
-	}
+	if (o->pcap != NULL)
+		return check_capture(o->pcap);
 	return 0;
 }
 

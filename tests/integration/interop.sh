@@ -285,6 +285,8 @@ rc=0
 stop_process "$vigild_pid" INT 60 || rc=$?
 vigild_pid=
 [ "$rc" = 0 ] || { fail "vigild exited $rc after SIGINT; log tail:"; tail -n 20 "$work/live.log" >&2; }
+# tcpdump must have run the whole time, or the capture is short.
+kill -0 "$tcpdump_pid" 2>/dev/null || fail "tcpdump exited before it was stopped (killed from outside?): $(cat "$work/tcpdump.log")"
 stop_process "$tcpdump_pid" INT 10 || true
 tcpdump_pid=
 grep -q "^0 packets dropped by kernel" "$work/tcpdump.log" ||
