@@ -203,7 +203,9 @@ int main(int argc, char **argv)
 	worker.cfg = &cfg;
 	worker.queue = 0;
 	worker.stop = &stop;
-	worker.stop_when_empty = opts.pcap != NULL;
+	worker.replay_capture = opts.pcap != NULL;
+	worker.frames = ring;
+	worker.pool = frames;
 	lcore = rte_get_next_lcore(-1, 1, 0);
 	fprintf(stderr, "vigild: %u camera(s), worker on lcore %u, recording into %s; %s\n", cfg.n_cameras,
 		lcore, cfg.record_dir, opts.pcap ? "reading the capture" : "running until SIGINT/SIGTERM");

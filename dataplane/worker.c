@@ -9,6 +9,7 @@
 #include <rte_hash.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 #include "parse.h"
 #include "rtp.h"
@@ -180,6 +181,14 @@ static void clock_init(struct vigil_worker *w)
 	w->wall0_ns = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 
+/* A capture is read faster than any recorder writes: wait until one more
+ * burst's worth of frames has somewhere to go. Live traffic never waits. */
+static bool recorder_has_room(const struct vigil_worker *w)
+{
+	return rte_ring_free_count(w->frames) >= VIGIL_BURST &&
+	       vigil_frame_pool_available(w->pool) >= VIGIL_BURST + w->streams->n_streams;
+}
+
 int vigil_worker_main(void *arg)
 {
 	struct vigil_worker *w = arg;
@@ -188,11 +197,16 @@ int vigil_worker_main(void *arg)
 
 	clock_init(w);
 	while (!*w->stop) {
-		uint16_t n = rte_eth_rx_burst(w->port, w->queue, pkts, VIGIL_BURST);
+		uint16_t n;
 
+		if (w->replay_capture && !recorder_has_room(w)) {
+			rte_delay_us_sleep(100);
+			continue;
+		}
+		n = rte_eth_rx_burst(w->port, w->queue, pkts, VIGIL_BURST);
 		if (n == 0) {
 			/* net_pcap returns nothing only once the file is read. */
-			if (w->stop_when_empty && ++empty >= 4)
+			if (w->replay_capture && ++empty >= 4)
 				break;
 			rte_pause();
 			continue;

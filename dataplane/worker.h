@@ -21,8 +21,11 @@ struct vigil_worker {
 	struct vigil_stream_table *streams;
 	uint16_t port;
 	uint16_t queue;
-	/* Capture replay: an empty burst means the capture has ended. */
-	bool stop_when_empty;
+	/* Capture replay: an empty burst means the capture has ended, and
+	 * the worker waits for the recorder instead of dropping frames. */
+	bool replay_capture;
+	struct rte_ring *frames;
+	struct vigil_frame_pool *pool;
 	volatile bool *stop;
 	/* Wall clock from the TSC, so the loop makes no clock syscalls. */
 	uint64_t tsc_hz;

@@ -27,6 +27,7 @@ h265) gst_encoder=x265enc gst_parser=h265parse ff_format=hevc cfg_codec=H265 ;;
 *) echo "usage: $0 h264|h265 BUILD_DIR|VIGILD [SCRATCH_DIR]" >&2; exit 1 ;;
 esac
 if [ -d "$target" ]; then vigild=$target/control/vigild; else vigild=$target; fi
+vigild=$(realpath -m "$vigild")
 
 failures=0
 skip() { echo "SKIP: $*"; exit 77; }

@@ -25,6 +25,10 @@ Where injected packets go, and why that gives exact expectations:
     later, and at the end of the capture): replayed;
   - every other injected packet is refused before the replay window.
 So the genuine stream, and therefore the recording, is untouched.
+
+A capture whose RTP sequence number wraps needs no rewriting here: start the
+GStreamer camera with seqnum-offset close to 65535 (gst_cam.sh
+--seqnum-offset 65000); inject puts forgeries and duplicates around the wrap.
 """
 
 import argparse
