@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vigil.conf: an INI file parsed by inih, validated into struct
  * vigil_config. Every error names the file, the line and what is wrong. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -131,6 +132,51 @@ static int parse_ports(struct parser *p, const char *value)
 	return 1;
 }
 
+/* "198.18.0.1, fd00::1": unicast IPv4/IPv6 addresses, commas or spaces. */
+static int parse_addresses(struct parser *p, const char *value)
+{
+	struct vigil_config *cfg = p->cfg;
+	char buf[1024], *tok, *save = NULL;
+
+	if (strlen(value) >= sizeof(buf))
+		return fail(p, p->line, "Address: list too long");
+	strcpy(buf, value);
+	cfg->n_ipv4 = cfg->n_ipv6 = 0;
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+		uint8_t a[16];
+
+		if (inet_pton(AF_INET, tok, a) == 1) {
+			uint32_t v4;
+
+			memcpy(&v4, a, 4);
+			if (a[0] == 0 || a[0] >= 224 || a[0] == 127)
+				return fail(p, p->line, "Address: %s is not a unicast IPv4 address", tok);
+			for (unsigned i = 0; i < cfg->n_ipv4; i++)
+				if (cfg->ipv4[i] == v4)
+					return fail(p, p->line, "Address: %s is listed twice", tok);
+			if (cfg->n_ipv4 == VIGIL_MAX_ADDRESSES)
+				return fail(p, p->line, "Address: more than %d IPv4 addresses", VIGIL_MAX_ADDRESSES);
+			cfg->ipv4[cfg->n_ipv4++] = v4;
+		} else if (inet_pton(AF_INET6, tok, a) == 1) {
+			static const uint8_t loopback[16] = {[15] = 1};
+
+			if (a[0] == 0xff || memcmp(a, loopback, 15) == 0)
+				return fail(p, p->line, "Address: %s is not a unicast IPv6 address", tok);
+			for (unsigned i = 0; i < cfg->n_ipv6; i++)
+				if (memcmp(cfg->ipv6[i], a, 16) == 0)
+					return fail(p, p->line, "Address: %s is listed twice", tok);
+			if (cfg->n_ipv6 == VIGIL_MAX_ADDRESSES)
+				return fail(p, p->line, "Address: more than %d IPv6 addresses", VIGIL_MAX_ADDRESSES);
+			memcpy(cfg->ipv6[cfg->n_ipv6++], a, 16);
+		} else {
+			return fail(p, p->line, "Address: '%s' is not an IPv4 or IPv6 address", tok);
+		}
+	}
+	if (cfg->n_ipv4 + cfg->n_ipv6 == 0)
+		return fail(p, p->line, "Address: empty list");
+	return 1;
+}
+
 static int copy_str(struct parser *p, const char *key, char *dst, size_t len, const char *value)
 {
 	if (*value == '\0')
@@ -148,6 +194,8 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 
 	if (strcasecmp(name, "Ports") == 0)
 		return parse_ports(p, value);
+	if (strcasecmp(name, "Address") == 0)
+		return parse_addresses(p, value);
 	if (strcasecmp(name, "RecordDir") == 0)
 		return copy_str(p, "RecordDir", cfg->record_dir, sizeof(cfg->record_dir), value);
 	if (strcasecmp(name, "Device") == 0)

@@ -102,7 +102,8 @@ void vigil_mux_ts_free(struct vigil_mux_ts *m)
 	free(m);
 }
 
-int vigil_mux_ts_write(struct vigil_mux_ts *m, const uint8_t *data, size_t len, int64_t pts, bool key)
+int vigil_mux_ts_write(struct vigil_mux_ts *m, const uint8_t *data, size_t len, int64_t pts, int64_t dts,
+		       bool key)
 {
 	AVPacket *pkt = m->pkt;
 	int ret;
@@ -112,7 +113,7 @@ int vigil_mux_ts_write(struct vigil_mux_ts *m, const uint8_t *data, size_t len, 
 	pkt->data = (uint8_t *)data;
 	pkt->size = (int)len;
 	pkt->pts = pts;
-	pkt->dts = pts;
+	pkt->dts = dts;
 	pkt->stream_index = 0;
 	pkt->flags = key ? AV_PKT_FLAG_KEY : 0;
 	ret = av_write_frame(m->ctx, pkt);

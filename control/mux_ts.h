@@ -22,7 +22,8 @@ void vigil_mux_ts_free(struct vigil_mux_ts *m);
 
 /* One Annex-B access unit; pts is 90 kHz and must increase. The data is
  * not copied by us and is done with on return. 0 or -errno. */
-int vigil_mux_ts_write(struct vigil_mux_ts *m, const uint8_t *data, size_t len, int64_t pts, bool key);
+int vigil_mux_ts_write(struct vigil_mux_ts *m, const uint8_t *data, size_t len, int64_t pts, int64_t dts,
+		       bool key);
 
 /* Pushes every byte muxed so far to the output and makes the next packet
  * start with PAT and PMT: call it between segments. 0 or -errno. */

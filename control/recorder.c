@@ -21,6 +21,7 @@
 #include "writer.h"
 
 #define REC_IDLE_US 200
+#define REC_NOMINAL_FRAME_TICKS 3000 /* 30 fps: only spaces the first decode times */
 #define REC_CAUSE_MUX VIGIL_WCAUSE_MAX /* logged like the writer's causes */
 #define REC_CAUSE_TS (VIGIL_WCAUSE_MAX + 1)
 
@@ -38,8 +39,9 @@ struct rec_cam {
 	bool started;		  /* a frame has been seen */
 	uint32_t last_raw;	  /* RTP timestamp of the last frame */
 	int64_t ext;		  /* ... unwrapped, relative to the first */
-	int64_t shift;		  /* added when time went backwards */
-	int64_t last_pts;
+	/* Decode timestamps: the last VIGIL_REORDER_MAX + 1 pts in order. */
+	int64_t pts_window[VIGIL_REORDER_MAX + 1];
+	int64_t last_dts;
 	int64_t seg_start; /* pts of the open segment's first frame */
 	unsigned logged;   /* causes already logged, one bit each */
 	struct vigil_recorder_stats st;
@@ -107,26 +109,51 @@ static void cam_muxed(void *arg, const uint8_t *data, size_t len)
 		(void)vigil_wfile_append(c->file, data, len);
 }
 
-/* 90 kHz pts from the RTP timestamp: unwrapped, starting at 0, and kept
- * increasing (a step back or a repeat continues at last + 1). */
+/* 90 kHz pts from the RTP timestamp, unwrapped. It starts late enough that
+ * the decode timestamps of the first frames are not negative. */
 static int64_t cam_pts(struct rec_cam *c, uint32_t ts)
 {
-	int64_t pts;
-
 	if (!c->started) {
 		c->last_raw = ts;
-		return 0;
+		c->ext = (VIGIL_REORDER_MAX + 1) * REC_NOMINAL_FRAME_TICKS;
+		return c->ext;
 	}
 	c->ext += (int32_t)(ts - c->last_raw);
 	c->last_raw = ts;
-	pts = c->ext + c->shift;
-	if (pts <= c->last_pts) {
-		c->shift += c->last_pts + 1 - pts;
-		pts = c->last_pts + 1;
-		cam_log(c, REC_CAUSE_TS, 0, "RTP timestamp did not increase; continuing at last + 1");
+	return c->ext;
+}
+
+/* RTP carries presentation times only, and frames arrive in decode order:
+ * with B-frames the pts go back and forth. The decode time of a frame is
+ * the smallest of the last VIGIL_REORDER_MAX + 1 presentation times, which
+ * is never after its own pts when the stream reorders no deeper than that
+ * (no conforming H.264/H.265 stream does). Same rule as libavformat's. */
+static int64_t cam_dts(struct rec_cam *c, int64_t *pts)
+{
+	int64_t *w = c->pts_window, dts;
+
+	if (!c->started) {
+		for (unsigned i = 0; i <= VIGIL_REORDER_MAX; i++)
+			w[i] = *pts - (int64_t)(VIGIL_REORDER_MAX + 1 - i) * REC_NOMINAL_FRAME_TICKS;
+		c->last_dts = INT64_MIN;
 	}
-	c->last_pts = pts;
-	return pts;
+	w[0] = *pts;
+	for (unsigned i = 0; i < VIGIL_REORDER_MAX && w[i] > w[i + 1]; i++) {
+		int64_t t = w[i];
+
+		w[i] = w[i + 1];
+		w[i + 1] = t;
+	}
+	dts = w[0];
+	/* A camera clock that steps back: keep the file valid. */
+	if (dts <= c->last_dts) {
+		dts = c->last_dts + 1;
+		cam_log(c, REC_CAUSE_TS, 0, "RTP timestamps went back; continuing at the last decode time");
+	}
+	if (*pts < dts)
+		*pts = dts;
+	c->last_dts = dts;
+	return dts;
 }
 
 static int seg_open(struct rec_cam *c, int64_t pts)
@@ -170,13 +197,14 @@ void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f)
 {
 	struct rec_cam *c;
 	bool key = f->flags & VIGIL_FRAME_KEY;
-	int64_t pts;
+	int64_t pts, dts;
 	int ret;
 
 	if (f->camera >= rec->n_cams)
 		goto out;
 	c = &rec->cams[f->camera];
 	pts = cam_pts(c, f->rtp_ts);
+	dts = cam_dts(c, &pts);
 	/* A segment whose I/O failed is closed; the next starts at a key. */
 	if (c->file != NULL && vigil_wfile_failed(c->file))
 		seg_close(c);
@@ -189,7 +217,7 @@ void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f)
 		c->st.frames_dropped++;
 		goto out;
 	}
-	ret = vigil_mux_ts_write(c->mux, f->data, f->len, pts, key);
+	ret = vigil_mux_ts_write(c->mux, f->data, f->len, pts, dts, key);
 	if (ret < 0) {
 		cam_error(c, REC_CAUSE_MUX, ret, "frame");
 		c->st.frames_dropped++;

@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 	struct vigil_frame_pool *frames;
 	struct vigil_recorder *rec;
 	struct rte_mempool *mbufs;
+	struct rte_ether_addr mac;
 	struct rte_ring *ring;
 	unsigned lcore;
 	char msg[1024];
@@ -171,14 +172,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: %s: %s\n", opts.pcap ? opts.pcap : cfg.device, msg);
 		goto err_eal;
 	}
-	ring = rte_ring_create("vigil_frames0", VIGIL_FRAME_RING_SIZE, (int)rte_socket_id(),
-			       RING_F_SP_ENQ | RING_F_SC_DEQ);
+	/* ARP/NDP replies carry the port's own address (af_packet: the
+	 * interface's); with no [Ingest] Address nothing is answered. */
+	rc = rte_eth_macaddr_get(worker.port, &mac);
+	if (rc < 0) {
+		fprintf(stderr, "vigild: cannot read the port's MAC address: %s\n", rte_strerror(-rc));
+		goto err_port;
+	}
+	vigil_neigh_init(&worker.neigh, &cfg, &mac);
+	/* Room for every frame buffer, so the ring is never what runs out. */
+	ring = rte_ring_create("vigil_frames0", rte_align32pow2(VIGIL_FRAMES_IN_FLIGHT + cfg.n_cameras + 1),
+			       (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (ring == NULL) {
 		fprintf(stderr, "vigild: cannot create frame ring: %s\n", rte_strerror(rte_errno));
 		goto err_port;
 	}
-	/* Every ring slot, every frame under assembly, and a few the recorder holds. */
-	frames = vigil_frame_pool_create("vigil_frame_pool", VIGIL_FRAME_RING_SIZE + cfg.n_cameras + 64,
+	/* A frame under assembly per camera, and a bounded number on their way
+	 * to disk: frame memory is committed as buffers are first used. */
+	frames = vigil_frame_pool_create("vigil_frame_pool", VIGIL_FRAMES_IN_FLIGHT + cfg.n_cameras,
 					 cfg.max_frame_bytes);
 	if (frames == NULL) {
 		fprintf(stderr, "vigild: cannot reserve frame buffers: %s\n", strerror(errno));
@@ -202,6 +213,7 @@ int main(int argc, char **argv)
 
 	worker.cfg = &cfg;
 	worker.queue = 0;
+	worker.tx_queue = 0;
 	worker.stop = &stop;
 	worker.replay_capture = opts.pcap != NULL;
 	worker.frames = ring;

@@ -14,9 +14,9 @@
  * its packets are still parsed (to count invalid payloads and to cache
  * parameter sets) but not written.
  *
- * Reordered packets (index not above the last one) are ignored for now:
- * they were counted as decrypted; putting them back in order is a later
- * issue.
+ * Reordered packets (index not above the last one) are counted as `late`
+ * and not used: the loss they leave behind already dropped their frame.
+ * Putting them back in order is a later issue.
  */
 
 static const uint8_t start_code[4] = {0, 0, 0, 1};
@@ -26,11 +26,9 @@ static bool is_open(const struct vigil_depay *d)
 	return d->frame != NULL || d->broken;
 }
 
-/* Count the open frame under one reason, once, and give its buffer back.
- * Whatever references it cannot be decoded: wait for a key frame. */
-static void drop(struct vigil_depay *d, const struct vigil_depay_env *env, enum vigil_counter why)
+/* Count the open frame under one reason, once, and give its buffer back. */
+static void discard(struct vigil_depay *d, const struct vigil_depay_env *env, enum vigil_counter why)
 {
-	d->need_key = true;
 	if (d->broken)
 		return;
 	env->ctr->v[why]++;
@@ -38,6 +36,14 @@ static void drop(struct vigil_depay *d, const struct vigil_depay_env *env, enum 
 		vigil_frame_put(env->pool, d->frame);
 	d->frame = NULL;
 	d->broken = true;
+}
+
+/* Discard, and since whatever references this frame cannot be decoded,
+ * wait for a key frame. */
+static void drop(struct vigil_depay *d, const struct vigil_depay_env *env, enum vigil_counter why)
+{
+	d->need_key = true;
+	discard(d, env, why);
 }
 
 static void open_frame(struct vigil_depay *d, const struct vigil_depay_env *env, uint32_t ts, uint64_t now_ns,
@@ -86,8 +92,10 @@ static void close_frame(struct vigil_depay *d, const struct vigil_depay_env *env
 		return;
 	}
 	f->flags = key ? VIGIL_FRAME_KEY : 0;
-	if (key)
+	if (key) {
+		d->skip_rasl = d->need_key;
 		d->need_key = false;
+	}
 	env->emit(env->emit_arg, f); /* may set need_key again */
 }
 
@@ -139,19 +147,24 @@ static void insert_params(struct depay_pkt *c)
 
 /* The first slice of the access unit decides whether it is a key frame and
  * whether it can be recorded at all. */
-static void first_slice(struct depay_pkt *c, bool key, const uint8_t *body, size_t body_len)
+static void first_slice(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *body, size_t body_len)
 {
 	struct vigil_depay *d = c->d;
+	bool key = kind == DEPAY_NAL_KEY;
 	/* first_mb_in_slice == 0 (H.264 ue(v) "1") or
 	 * first_slice_segment_in_pic_flag (H.265): the picture's first slice. */
 	bool starts_picture = body_len > 0 && (body[0] & 0x80);
 
 	d->frame_has_vcl = true;
 	d->frame_is_key = key;
+	if (kind != DEPAY_NAL_RASL)
+		d->skip_rasl = d->need_key;
 	if (d->frame == NULL)
 		return;
 	if (d->frame_after_loss && !starts_picture)
 		drop(d, c->env, VIGIL_CTR_frame_incomplete);
+	else if (kind == DEPAY_NAL_RASL && d->skip_rasl)
+		discard(d, c->env, VIGIL_CTR_frame_no_keyframe); /* its references were never recorded */
 	else if (d->need_key && !key)
 		drop(d, c->env, VIGIL_CTR_frame_no_keyframe);
 	else if (key && !d->frame_has_params)
@@ -168,7 +181,7 @@ void depay_nal(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *hdr
 	if (kind == DEPAY_NAL_PARAM && !d->frame_has_vcl)
 		d->frame_has_params = true;
 	if (kind >= DEPAY_NAL_SLICE && !d->frame_has_vcl)
-		first_slice(c, kind == DEPAY_NAL_KEY, body, body_len);
+		first_slice(c, kind, body, body_len);
 	if (!room(d, c->env, sizeof(start_code) + hdr_len + body_len))
 		return;
 	put(d->frame, start_code, sizeof(start_code));
@@ -232,14 +245,22 @@ void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, 
 	int rc;
 
 	if (d->have_last) {
-		if (index <= d->last_index)
-			return; /* late or reordered: see the top of this file */
+		if (index <= d->last_index) {
+			env->ctr->v[VIGIL_CTR_late]++; /* see the top of this file */
+			return;
+		}
 		loss = index != d->last_index + 1;
 		if (loss)
 			d->need_key = true;
 	}
 	d->have_last = true;
 	d->last_index = index;
+	if (len == 0) {
+		/* Padding only (RFC 3550 5.1): nothing to depacketize. */
+		if (loss && is_open(d))
+			drop(d, env, VIGIL_CTR_frame_incomplete);
+		return;
+	}
 	if (is_open(d)) {
 		if (loss)
 			drop(d, env, VIGIL_CTR_frame_incomplete);

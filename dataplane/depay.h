@@ -43,6 +43,7 @@ struct vigil_depay {
 	bool broken;   /* the frame under assembly is already dropped and counted */
 	bool need_key; /* skip frames until a clean key frame */
 	bool in_fu;    /* a fragmentation unit is open */
+	bool skip_rasl; /* resumed at a CRA: its RASL pictures cannot decode */
 	uint8_t fu_type;        /* NAL type of the open fragmentation unit */
 	bool frame_after_loss;  /* packets may be missing before this frame */
 	bool frame_has_vcl, frame_is_key, frame_has_params;

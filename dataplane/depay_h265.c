@@ -42,8 +42,10 @@ static bool nal_ok(const uint8_t *hdr)
 
 static enum depay_nal_kind nal_kind(unsigned type)
 {
-	if (type <= 9)
-		return DEPAY_NAL_SLICE; /* TRAIL, TSA, STSA, RADL, RASL */
+	if (type == 8 || type == 9)
+		return DEPAY_NAL_RASL;
+	if (type <= 7)
+		return DEPAY_NAL_SLICE; /* TRAIL, TSA, STSA, RADL */
 	if (type >= H265_IRAP_FIRST && type <= H265_IRAP_LAST)
 		return DEPAY_NAL_KEY; /* BLA, IDR, CRA */
 	if (type >= H265_VPS && type <= H265_PPS)

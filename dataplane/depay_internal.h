@@ -11,6 +11,7 @@ enum depay_nal_kind {
 	DEPAY_NAL_OTHER, /* SEI, AUD, end of sequence, reserved types: copied */
 	DEPAY_NAL_PARAM, /* VPS, SPS, PPS */
 	DEPAY_NAL_SLICE, /* VCL NAL unit of a picture that is not a key frame */
+	DEPAY_NAL_RASL,	 /* H.265 RASL picture: references pictures before its CRA */
 	DEPAY_NAL_KEY,	 /* VCL NAL unit of an IDR (H.264) or IRAP (H.265) picture */
 };
 

@@ -71,8 +71,12 @@ struct vigil_stream_table *vigil_stream_table_create(const char *name, const str
 		s->frames = frames;
 		s->ssrc = cam->ssrc;
 		s->camera = i;
-		if (rte_hash_add_key_data(t->by_ssrc, &s->ssrc, s) < 0)
+		int rc = rte_hash_add_key_data(t->by_ssrc, &s->ssrc, s);
+
+		if (rc < 0) {
+			rte_errno = -rc;
 			goto err_hash;
+		}
 		t->n_streams++;
 	}
 	return t;

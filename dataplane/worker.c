@@ -32,11 +32,39 @@ static inline void drop(struct vigil_counters *c, enum vigil_counter why)
 	c->v[why]++;
 }
 
-/* Ethernet/IP/UDP down to the RTP header; RTCP is recognised here. */
+/* A request neigh.c answers becomes its reply in place, in the mbuf. */
+static enum vigil_counter answer(struct vigil_worker *w, struct rte_mbuf *m, const struct vigil_udp *udp,
+				 enum vigil_counter why)
+{
+	size_t len = m->data_len;
+
+	why = vigil_neigh_reply(&w->neigh, rte_pktmbuf_mtod(m, uint8_t *), &len,
+				(size_t)m->data_len + rte_pktmbuf_tailroom(m), udp, why);
+	if (why == VIGIL_CTR_answered)
+		m->data_len = m->pkt_len = (uint16_t)len;
+	return why;
+}
+
+/* Replies leave on the worker's TX queue; what the ring refuses is freed. */
+static void send_replies(struct vigil_worker *w, struct rte_mbuf **tx, uint16_t n)
+{
+	uint16_t sent = rte_eth_tx_burst(w->port, w->tx_queue, tx, n);
+
+	w->ctr.v[VIGIL_CTR_answered] += sent;
+	if (sent < n) {
+		w->ctr.v[VIGIL_CTR_tx_failed] += n - sent;
+		rte_pktmbuf_free_bulk(tx + sent, n - sent);
+	}
+}
+
+/* Ethernet/IP/UDP down to the RTP header; RTCP is recognised here, and
+ * ARP/NDP/echo requests for our addresses are answered (their mbufs leave
+ * pkts as NULL). */
 static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n, struct pkt *out)
 {
 	struct vigil_counters *c = &w->ctr;
-	uint16_t kept = 0;
+	struct rte_mbuf *tx[VIGIL_BURST];
+	uint16_t kept = 0, n_tx = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -74,8 +102,17 @@ static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, u
 refuse:
 		c->v[VIGIL_CTR_rx_packets]++;
 		c->v[VIGIL_CTR_rx_bytes] += m->pkt_len;
+		if ((why == VIGIL_CTR_not_ip || why == VIGIL_CTR_not_udp) && vigil_neigh_enabled(&w->neigh))
+			why = answer(w, m, &udp, why);
+		if (why == VIGIL_CTR_answered) {
+			tx[n_tx++] = m;
+			pkts[i] = NULL;
+			continue;
+		}
 		drop(c, why);
 	}
+	if (n_tx > 0)
+		send_replies(w, tx, n_tx);
 	return kept;
 }
 
@@ -140,7 +177,7 @@ static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
 
 static void stage_depay(struct vigil_worker *w, struct pkt *p, uint16_t n)
 {
-	uint64_t now_ns = w->wall0_ns + (rte_rdtsc() - w->tsc0) * UINT64_C(1000000000) / w->tsc_hz;
+	uint64_t now_ns = w->wall0_ns + (uint64_t)((unsigned __int128)(rte_rdtsc() - w->tsc0) * 1000000000u / w->tsc_hz);
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_stream *s = p[i].stream;
@@ -163,12 +200,15 @@ static void stage_depay(struct vigil_worker *w, struct pkt *p, uint16_t n)
 void vigil_worker_process(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct pkt p[VIGIL_BURST];
-	uint16_t k;
 
-	k = stage_classify(w, pkts, n, p);
-	k = stage_lookup(w, p, k);
-	k = stage_decrypt(p, k);
-	stage_depay(w, p, k);
+	for (uint16_t done = 0; done < n; done += VIGIL_BURST) {
+		uint16_t k = RTE_MIN(n - done, VIGIL_BURST);
+
+		k = stage_classify(w, pkts + done, k, p);
+		k = stage_lookup(w, p, k);
+		k = stage_decrypt(p, k);
+		stage_depay(w, p, k);
+	}
 }
 
 static void clock_init(struct vigil_worker *w)
@@ -185,8 +225,11 @@ static void clock_init(struct vigil_worker *w)
  * burst's worth of frames has somewhere to go. Live traffic never waits. */
 static bool recorder_has_room(const struct vigil_worker *w)
 {
-	return rte_ring_free_count(w->frames) >= VIGIL_BURST &&
-	       vigil_frame_pool_available(w->pool) >= VIGIL_BURST + w->streams->n_streams;
+	/* A burst closes at most one frame per packet plus one per stream
+	 * (a timestamp change closes the open frame before a marker does). */
+	unsigned most = VIGIL_BURST + w->streams->n_streams;
+
+	return rte_ring_free_count(w->frames) >= most && vigil_frame_pool_available(w->pool) >= most;
 }
 
 int vigil_worker_main(void *arg)
@@ -215,6 +258,8 @@ int vigil_worker_main(void *arg)
 		vigil_worker_process(w, pkts, n);
 		rte_pktmbuf_free_bulk(pkts, n);
 	}
+	while (w->replay_capture && !recorder_has_room(w))
+		rte_delay_us_sleep(100);
 	for (unsigned i = 0; i < w->streams->n_streams; i++) {
 		struct vigil_stream *s = &w->streams->streams[i];
 

@@ -11,6 +11,7 @@
 
 #include "vigil/config.h"
 #include "vigil/counters.h"
+#include "neigh.h"
 #include "stream.h"
 
 struct rte_mbuf;
@@ -21,6 +22,8 @@ struct vigil_worker {
 	struct vigil_stream_table *streams;
 	uint16_t port;
 	uint16_t queue;
+	uint16_t tx_queue; /* replies to ARP/NDP/echo requests */
+	struct vigil_neigh neigh;
 	/* Capture replay: an empty burst means the capture has ended, and
 	 * the worker waits for the recorder instead of dropping frames. */
 	bool replay_capture;
@@ -37,7 +40,9 @@ struct vigil_worker {
  * closes what the depacketizers still hold, so every frame is accounted. */
 int vigil_worker_main(void *arg);
 
-/* One burst through all stages: exposed for tests and benchmarks. */
+/* Packets through all stages, a burst at a time: for tests and benchmarks. A packet
+ * the worker transmitted (a reply built in place) is set to NULL in pkts;
+ * the caller frees the rest, e.g. with rte_pktmbuf_free_bulk. */
 void vigil_worker_process(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n);
 
 #endif

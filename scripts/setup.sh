@@ -12,7 +12,7 @@ packages=(
 	libavformat-dev libavcodec-dev libavutil-dev libpcap-dev libcmocka-dev libsrtp2-dev
 	# test peers and tools: GStreamer cameras, ffmpeg/ffprobe, captures, namespaces
 	dpdk ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly iproute2 tcpdump python3 jq
+	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly iproute2 iputils-ping tcpdump python3 jq
 )
 
 missing=()

@@ -34,6 +34,11 @@ struct vigil_config {
 	unsigned workers;
 	unsigned segment_seconds;
 	size_t max_frame_bytes;
+	/* Addresses of the ingest port, answered for ARP/NDP/ICMP echo; none
+	 * means no replies at all. IPv4 in network order. */
+	unsigned n_ipv4, n_ipv6;
+	uint32_t ipv4[VIGIL_MAX_ADDRESSES];
+	uint8_t ipv6[VIGIL_MAX_ADDRESSES][16];
 	unsigned n_cameras;
 	struct vigil_camera_config *cameras;
 };

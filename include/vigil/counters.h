@@ -2,8 +2,8 @@
 /* Every counter vigil keeps, as one X-macro list: it generates the enum,
  * the names shown in summaries and metrics, and the counter arrays.
  * Packet outcomes are exclusive: every received packet ends in exactly one
- * of `decrypted`, `rtcp` or one packet drop reason, so that
- * rx_packets = decrypted + rtcp + sum(packet drops). */
+ * of `decrypted`, `rtcp`, `answered` or one packet drop reason, so that
+ * rx_packets = decrypted + rtcp + answered + sum(packet drops). */
 #ifndef VIGIL_COUNTERS_H
 #define VIGIL_COUNTERS_H
 
@@ -11,14 +11,15 @@
 
 /* Packet drop reasons, before or at authentication. */
 #define VIGIL_FOREACH_PKT_DROP(X)                                                            \
-	X(malformed, "bad or truncated Ethernet/IP/UDP/RTP header")                          \
-	X(not_ip, "not IPv4 (ARP, IPv6, other ethertypes)")                                 \
-	X(not_udp, "IPv4 but not UDP")                                                       \
-	X(fragment, "IPv4 fragment (SRTP over fragmented IP is refused)")                  \
+	X(malformed, "bad or truncated Ethernet/IP/UDP/RTP/ARP/ICMP header")                 \
+	X(not_ip, "not IPv4/IPv6 (ARP we do not answer, other ethertypes)")                   \
+	X(not_udp, "IP but not UDP (ICMP/NDP we do not answer, TCP, ...)")                    \
+	X(fragment, "IPv4 fragment or IPv6 fragment header (refused)")                      \
 	X(not_srtp_port, "UDP to a port that does not carry SRTP")                          \
 	X(unknown_ssrc, "SRTP from an SSRC no camera is configured with")                   \
 	X(replayed, "sequence index already seen or older than the replay window")         \
-	X(auth_failed, "AEAD tag did not verify (forged, corrupted or wrong key)")
+	X(auth_failed, "AEAD tag did not verify (forged, corrupted or wrong key)")         \
+	X(tx_failed, "reply to an ARP/NDP/ICMP echo request refused by the TX queue")
 
 /* Outcomes of authenticated packets and of frames. */
 #define VIGIL_FOREACH_FRAME_DROP(X)                                                          \
@@ -33,8 +34,10 @@
 	X(rx_bytes, "bytes received (frame length)")                                         \
 	X(decrypted, "SRTP packets authenticated and decrypted")                           \
 	X(rtcp, "RTCP/SRTCP packets recognised on an SRTP port, not recorded")             \
+	X(answered, "ARP/NDP/ICMP echo requests for our addresses, answered")               \
 	VIGIL_FOREACH_PKT_DROP(X)                                                            \
 	X(payload_invalid, "authenticated packet with invalid RTP padding or payload")     \
+	X(late, "authenticated packet older than one already depacketized (reordered)")     \
 	X(frames_enqueued, "complete frames handed to the recorder")                      \
 	VIGIL_FOREACH_FRAME_DROP(X)
 

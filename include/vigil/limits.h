@@ -20,9 +20,13 @@
 #define VIGIL_RTP_CLOCK_HZ 90000
 
 #define VIGIL_BURST 32
+/* Deepest frame reordering (B-frames) H.264 and H.265 allow: 16 frames. */
+#define VIGIL_REORDER_MAX 16
 #define VIGIL_DEFAULT_SEGMENT_SECONDS 6
 #define VIGIL_DEFAULT_MAX_FRAME_BYTES (4u << 20)
-#define VIGIL_FRAME_RING_SIZE 1024
+#define VIGIL_FRAMES_IN_FLIGHT 256 /* frames between the workers and the disk */
 #define VIGIL_MAX_WORKERS 64
+/* [Ingest] Address: IPv4 and IPv6 addresses of the ingest port, each. */
+#define VIGIL_MAX_ADDRESSES 8
 
 #endif

@@ -10,7 +10,7 @@ cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 	-D_GNU_SOURCE -I"$src/include" -I"$src/dataplane" $(pkg-config --cflags libdpdk))
 libs=($(pkg-config --libs libdpdk))
 declare -A targets=(
-	[fuzz_parse]="dataplane/parse.c"
+	[fuzz_parse]="dataplane/parse.c dataplane/neigh.c"
 	[fuzz_depay]="dataplane/rtp.c dataplane/depay.c dataplane/depay_h264.c dataplane/depay_h265.c dataplane/framepool.c dataplane/counters.c"
 )
 if ! clang -fsanitize=fuzzer -x c /dev/null -o /dev/null -c 2>/dev/null; then

@@ -156,8 +156,8 @@ check_counter() {
 check_invariant() {
 	local label=$1 summary=$2 sum rx
 	rx=$(jq '.totals.rx_packets' "$summary")
-	sum=$(jq '.totals | [.decrypted, .rtcp, .malformed, .not_ip, .not_udp, .fragment,
-		.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed] | add' "$summary")
+	sum=$(jq '.totals | [.decrypted, .rtcp, .answered, .malformed, .not_ip, .not_udp, .fragment,
+		.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed, .tx_failed] | add' "$summary")
 	[ "$rx" = "$sum" ] || fail "$label: rx_packets $rx != sum of outcomes $sum"
 }
 
@@ -315,7 +315,7 @@ if run_pcap pcap "$work/cap.pcap" && summary_ok pcap "$work/pcap.json"; then
 	check_recording pcap "$work/pcap.json" "$work/rec-pcap"
 	# The capture holds only the camera's packets: nothing else to count.
 	check_counter pcap "$work/pcap.json" .totals.rx_packets "$sent"
-	for k in rtcp malformed not_ip not_udp fragment not_srtp_port; do
+	for k in rtcp answered malformed not_ip not_udp fragment not_srtp_port tx_failed; do
 		check_counter pcap "$work/pcap.json" ".totals.$k" 0
 	done
 fi

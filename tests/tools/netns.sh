@@ -69,8 +69,8 @@ vigil_netns_create() {
 	ip netns exec "$VIGIL_NS" ip link set lo up
 	ip netns exec "$VIGIL_NS" ip addr add "$VIGIL_IP_CAM/30" dev "$VIGIL_VETH_CAM"
 	ip netns exec "$VIGIL_NS" ip link set "$VIGIL_VETH_CAM" up
-	# vigild owns the root veth through DPDK and does not answer ARP, so
-	# the camera side learns the address statically.
+	# vigild owns the root veth through DPDK and answers ARP only for an
+	# [Ingest] Address, so the camera side learns this one statically.
 	VIGIL_MAC_ROOT=$(cat "/sys/class/net/$VIGIL_VETH_ROOT/address")
 	ip netns exec "$VIGIL_NS" ip neigh replace "$VIGIL_IP_ROOT" lladdr "$VIGIL_MAC_ROOT" \
 		dev "$VIGIL_VETH_CAM" nud permanent

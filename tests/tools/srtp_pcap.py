@@ -40,8 +40,8 @@ from collections import Counter
 
 ETH_IPV4, ETH_ARP, ETH_IPV6, ETH_VLAN = 0x0800, 0x0806, 0x86DD, 0x8100
 RTP_HDR, TAG = 12, 16
-COUNTERS = ("rx_packets", "rx_bytes", "decrypted", "rtcp", "malformed", "not_ip", "not_udp",
-            "fragment", "not_srtp_port", "unknown_ssrc", "replayed", "auth_failed")
+COUNTERS = ("rx_packets", "rx_bytes", "decrypted", "rtcp", "answered", "malformed", "not_ip", "not_udp",
+            "fragment", "not_srtp_port", "unknown_ssrc", "replayed", "auth_failed", "tx_failed")
 
 
 # ---- pcap files --------------------------------------------------------------
@@ -271,8 +271,14 @@ def refused_packets(inj, flow, rtp, other_ssrc):
     srtcp = sr + struct.pack("!I", 0x80000001) + bytes(TAG)  # E flag, index, tag
     icmp = struct.pack("!BBHHH", 8, 0, 0, 0x1234, 1) + bytes(32)
     tcp = struct.pack("!HHIIBBHHH", 40000, flow.dport, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
-    ipv6 = (struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + bytes(15) + b"\x01" + bytes(15) +
-            b"\x02" + udp)
+
+    def ipv6(payload, next_hdr=17, plen=None):
+        return (struct.pack("!IHBB", 6 << 28, len(payload) if plen is None else plen, next_hdr, 64) +
+                b"\xfd" + bytes(14) + b"\x01" + b"\xfd" + bytes(14) + b"\x02" + payload)
+
+    hop_by_hop = bytes([17, 0, 1, 4, 0, 0, 0, 0])           # PadN, then UDP
+    frag_hdr = struct.pack("!BBHI", 17, 0, 0x0001, 0x4245)  # first fragment, more follow
+    eth6 = flow.eth(ETH_IPV6)
     arp = struct.pack("!HHBBH6s4s6s4s", 1, ETH_IPV4, 6, 4, 1, flow.eth_src, flow.ip_src,
                       bytes(6), flow.ip_dst)
     ext_overrun = bytes([0x90]) + unknown[1:12] + struct.pack("!HH", 0xBEDE, 0xFFFF) + unknown[12:60]
@@ -282,7 +288,16 @@ def refused_packets(inj, flow, rtp, other_ssrc):
         e(flow.eth_dst + flow.eth_src[:4], "eth_truncated", "malformed"),
         e(flow.eth_dst + flow.eth_src + struct.pack("!HH", ETH_VLAN, 7), "vlan_truncated", "malformed"),
         e(flow.eth(ETH_ARP) + arp, "arp", "not_ip"),
-        e(flow.eth(ETH_IPV6) + ipv6, "ipv6", "not_ip"),
+        e(flow.eth(0x88B5) + bytes(46), "ethertype_experimental", "not_ip"),
+        # IPv6: SRTP over it is parsed like over IPv4
+        e(eth6 + ipv6(udp), "ipv6_unknown_ssrc", "unknown_ssrc"),
+        e(eth6 + ipv6(hop_by_hop + udp, next_hdr=0), "ipv6_hop_by_hop_unknown_ssrc", "unknown_ssrc"),
+        e(eth6 + ipv6(frag_hdr + udp, next_hdr=44), "ipv6_fragment", "fragment"),
+        e(eth6 + ipv6(icmp, next_hdr=58), "icmpv6", "not_udp"),
+        e(eth6 + ipv6(udp)[:30], "ipv6_truncated", "malformed"),
+        e(eth6 + ipv6(udp, plen=len(udp) + 1), "ipv6_payload_length_long", "malformed"),
+        e(eth6 + ipv6(b"\x11\xff" + hop_by_hop[2:] + udp, next_hdr=0),  # a 2 KiB header, cut short
+          "ipv6_extension_overrun", "malformed"),
         # IPv4
         e(eth + ip()[:12], "ip_truncated", "malformed"),
         e(eth + ip(version=6) + udp, "ip_bad_version", "malformed"),

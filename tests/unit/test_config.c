@@ -43,7 +43,7 @@ static void test_good(void **state)
 				      "Device = net_af_packet0,iface=eth1\n"
 				      "Workers = 1\n"
 				      "SegmentSeconds = 2\n"
-				      "\n"
+				      "Address = 198.18.0.1, fd00::1 198.18.0.3\n"
 				      "[Camera]\n"
 				      "Name = lobby\n"
 				      "SSRC = 286331153\n"
@@ -71,6 +71,11 @@ static void test_good(void **state)
 	assert_string_equal(cfg.device, "net_af_packet0,iface=eth1");
 	assert_int_equal(cfg.segment_seconds, 2);
 	assert_int_equal(cfg.max_frame_bytes, VIGIL_DEFAULT_MAX_FRAME_BYTES);
+	assert_int_equal(cfg.n_ipv4, 2);
+	assert_memory_equal(&cfg.ipv4[0], ((uint8_t[]){198, 18, 0, 1}), 4);
+	assert_memory_equal(&cfg.ipv4[1], ((uint8_t[]){198, 18, 0, 3}), 4);
+	assert_int_equal(cfg.n_ipv6, 1);
+	assert_memory_equal(cfg.ipv6[0], ((uint8_t[16]){0xfd, [15] = 1}), 16);
 	assert_int_equal(cfg.n_cameras, 2);
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
@@ -119,6 +124,17 @@ static const struct {
 	{INGEST, "2: no [Camera] section"},
 	{"[Ingest]\nRecordDir = /x\n" CAMERA("a", "1"), "[Ingest] has no Ports"},
 	{INGEST "this is not ini\n", "3: not a 'Key = value' line"},
+	{INGEST "Address = 198.18.0.256\n" CAMERA("a", "1"), "3: Address: '198.18.0.256' is not an IPv4 or IPv6"},
+	{INGEST "Address = fd00::1::2\n" CAMERA("a", "1"), "3: Address: 'fd00::1::2' is not an IPv4 or IPv6"},
+	{INGEST "Address = 198.18.0.1/24\n" CAMERA("a", "1"), "3: Address: '198.18.0.1/24' is not an IPv4"},
+	{INGEST "Address = ,\n" CAMERA("a", "1"), "3: Address: empty list"},
+	{INGEST "Address = 224.0.0.1\n" CAMERA("a", "1"), "3: Address: 224.0.0.1 is not a unicast IPv4"},
+	{INGEST "Address = 0.0.0.0\n" CAMERA("a", "1"), "3: Address: 0.0.0.0 is not a unicast IPv4"},
+	{INGEST "Address = ff02::1\n" CAMERA("a", "1"), "3: Address: ff02::1 is not a unicast IPv6"},
+	{INGEST "Address = ::\n" CAMERA("a", "1"), "3: Address: :: is not a unicast IPv6"},
+	{INGEST "Address = fd00::1, FD00::01\n" CAMERA("a", "1"), "3: Address: FD00::01 is listed twice"},
+	{INGEST "Address = 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9\n"
+		CAMERA("a", "1"), "3: Address: more than 8 IPv4 addresses"},
 };
 
 static void test_bad(void **state)
@@ -171,6 +187,7 @@ static void test_world_readable(void **state)
 	assert_non_null(strstr(err, "accessible by others (mode 644); chmod 600"));
 	assert_int_equal(chmod(path, 0640), 0);
 	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
+	assert_int_equal(cfg.n_ipv4 + cfg.n_ipv6, 0); /* no Address: nothing answered */
 	vigil_config_free(&cfg);
 	unlink(path);
 }

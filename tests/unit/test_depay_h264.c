@@ -219,10 +219,11 @@ static const struct scenario scenarios[] = {
 	 .pkts = {P(0xfffe, 1000, 0, STAP_PARAMS), P(0xffff, 1000, 1, IDR), P(0x10000, 4000, 1, PSL),
 		  P(0x10001, 7000, 1, PSL)},
 	 .frames = {KEYFRAME(1000), F(4000, 0, SC, PSL), F(7000, 0, SC, PSL)}},
-	{"late and duplicate packets are ignored",
+	{"late and duplicate packets are counted late and not used",
 	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, IDR), P(3, 4000, 1, PSL), P(3, 4000, 1, PSL),
 		  P(1, 7000, 1, PSL), P(4, 7000, 1, PSL)},
-	 .frames = {KEYFRAME(1000), F(4000, 0, SC, PSL), F(7000, 0, SC, PSL)}},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, PSL), F(7000, 0, SC, PSL)},
+	 .ctr = {C(late) = 2}},
 	{"frame over max_frame_bytes",
 	 .max_frame_bytes = 23,
 	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, IDR), P(3, 4000, 1, PSL)},
@@ -307,16 +308,29 @@ static void test_unsupported_types(void **state)
 	}
 }
 
+/* A packet of RTP padding only (RFC 3550 5.1) leaves an empty payload: it
+ * keeps the sequence whole and costs no frame. */
 static void test_empty_payload(void **state)
 {
 	struct fx fx;
-	const uint8_t none[1] = {0};
+	const uint8_t none[1] = {0}, params[] = {STAP_PARAMS}, idr[] = {IDR}, p[] = {PSL};
 
 	(void)state;
 	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
-	push(&fx, 1, 1000, true, none, 0);
-	assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
-	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 1);
+	push(&fx, 1, 1000, false, params, sizeof(params));
+	push(&fx, 2, 1000, true, idr, sizeof(idr));
+	push(&fx, 3, 1000, false, none, 0);
+	push(&fx, 4, 4000, true, p, sizeof(p));
+	push(&fx, 5, 7000, false, none, 0);
+	push(&fx, 6, 7000, true, p, sizeof(p));
+	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
+		assert_int_equal(fx.ctr.v[i], 0);
+	assert_int_equal(fx.n_out, 3);
+	/* Padding after a loss still drops the frame the loss hit. */
+	push(&fx, 8, 10000, false, none, 0);
+	push(&fx, 9, 10000, true, p, sizeof(p));
+	assert_int_equal(fx.n_out, 3);
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
 	fx_fini(&fx, POOL_FRAMES);
 }
 

@@ -115,7 +115,17 @@ struct scenario {
 	uint64_t ctr[VIGIL_CTR_MAX];
 };
 
+#define CRA 0x2a, 0x01, 0xaf, 0x06  /* CRA_NUT, first slice segment */
+#define RASL 0x10, 0x01, 0xd0, 0x04 /* RASL_N, first slice segment */
+
 static const struct scenario scenarios[] = {
+	{"resuming at a CRA drops its RASL pictures, and only then",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 1, IDR), P(3, 4000, 1, TRAIL), P(5, 7000, 1, TRAIL),
+		  P(6, 10000, 1, CRA), P(7, 8000, 1, RASL), P(8, 9000, 1, RASL), P(9, 13000, 1, TRAIL),
+		  P(10, 12000, 1, RASL)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, TRAIL), F(10000, KEY, PARAMS, SC, CRA), F(13000, 0, SC, TRAIL),
+		    F(12000, 0, SC, RASL)},
+	 .ctr = {C(frame_no_keyframe) = 3}},
 	{"AP VPS+SPS+PPS, FU IDR in 3, P frames",
 	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, FU_S), P(3, 1000, 0, FU_M), P(4, 1000, 1, FU_E),
 		  P(5, 4000, 1, TRAIL), P(6, 7000, 1, TRAIL)},

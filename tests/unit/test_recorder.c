@@ -411,17 +411,17 @@ static void test_mux_cut(void **state)
 		skip();
 	m = vigil_mux_ts_create(VIGIL_CODEC_H264, capture_out, &cap);
 	assert_non_null(m);
-	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 0, true), 0);
-	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 3000, true), 0);
+	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 0, 0, true), 0);
+	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 3000, 3000, true), 0);
 	assert_int_equal(vigil_mux_ts_cut(m), 0);
 	assert_int_equal(cap.len % 188, 0); /* everything so far is out */
 	assert_int_equal(ts_head(cap.buf, cap.len), 15);
 	mark = cap.len;
-	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 6000, true), 0);
+	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 6000, 6000, true), 0);
 	assert_int_equal(vigil_mux_ts_cut(m), 0);
 	assert_true(cap.len > mark);
 	assert_int_equal(ts_head(cap.buf + mark, cap.len - mark) & 11, 11);
-	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, 0, 9000, true), -EINVAL);
+	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, 0, 9000, 9000, true), -EINVAL);
 	vigil_mux_ts_free(m);
 }
 

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* Answers ARP, IPv6 Neighbor Solicitations and ICMP/ICMPv6 echo requests
+ * for the ingest port's own addresses, so vigild is reachable on an L2
+ * segment without a kernel stack. Pure: rewrites a frame buffer in place. */
+#ifndef VIGIL_NEIGH_H
+#define VIGIL_NEIGH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+
+#include "vigil/config.h"
+#include "vigil/counters.h"
+#include "parse.h"
+
+struct vigil_neigh {
+	struct rte_ether_addr mac;
+	unsigned n_ipv4, n_ipv6;
+	uint32_t ipv4[VIGIL_MAX_ADDRESSES]; /* network order */
+	uint8_t ipv6[VIGIL_MAX_ADDRESSES][16];
+};
+
+/* The configured addresses and the port's MAC address. */
+void vigil_neigh_init(struct vigil_neigh *nb, const struct vigil_config *cfg,
+		      const struct rte_ether_addr *mac);
+
+/* Without addresses nothing is answered, as before Address existed. */
+static inline bool vigil_neigh_enabled(const struct vigil_neigh *nb)
+{
+	return nb->n_ipv4 + nb->n_ipv6 != 0;
+}
+
+/* A frame vigil_parse_udp refused with why (not_ip or not_udp), *pkt as it
+ * left it, *len bytes in a buffer of cap. A request for one of our addresses
+ * becomes its reply in place: VIGIL_CTR_answered, *len the reply's length.
+ * Otherwise the counter to drop it under: why when it is not a request for
+ * us, malformed when it is one but broken (bad checksum, truncated). */
+enum vigil_counter vigil_neigh_reply(const struct vigil_neigh *nb, uint8_t *frame, size_t *len, size_t cap,
+				     const struct vigil_udp *pkt, enum vigil_counter why);
+
+#endif
