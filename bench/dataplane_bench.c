@@ -142,11 +142,14 @@ int main(int argc, char **argv)
 	mp = rte_pktmbuf_pool_create("bench", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	fp = vigil_frame_pool_create("bench_frames", 4096 + cameras, 1 << 20);
 	ring = rte_ring_create("bench_frames", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	w.streams = vigil_stream_table_create("bench_streams", &cfg, fp, ring);
+	w.streams = vigil_stream_table_create("bench_streams", cameras, 1, cfg.max_frame_bytes, fp, ring);
 	if (mp == NULL || fp == NULL || ring == NULL || w.streams == NULL)
 		return 1;
 	for (unsigned c = 0; c < cameras; c++)
-		build(tmpl + (size_t)c * PKTS_PER_CAMERA, &w.streams->streams[c].srtp, cfg.cameras[c].ssrc, payload);
+		if (vigil_stream_add(w.streams, &cfg.cameras[c], c) < 0)
+			return 1;
+	for (unsigned c = 0; c < cameras; c++)
+		build(tmpl + (size_t)c * PKTS_PER_CAMERA, w.streams->slots[c]->key, cfg.cameras[c].ssrc, payload);
 	w.tsc_hz = rte_get_tsc_hz();
 	/* Steady state: a long-running server has touched every frame buffer
 	 * already, so page faults on first touch are not part of the cost. */
@@ -160,7 +163,7 @@ int main(int argc, char **argv)
 
 	for (unsigned r = 0; r <= rounds; r++) {
 		for (unsigned c = 0; c < cameras; c++) {
-			struct vigil_stream *s = &w.streams->streams[c];
+			struct vigil_stream *s = w.streams->slots[c];
 			const struct pkt_tmpl *t = tmpl + (size_t)c * PKTS_PER_CAMERA;
 			struct rte_mbuf *m[VIGIL_BURST];
 			void *f[64];
@@ -182,7 +185,7 @@ int main(int argc, char **argv)
 				t0 = rte_rdtsc_precise();
 				for (unsigned k = 0; k < VIGIL_BURST; k++) {
 					uint8_t *rtp = rte_pktmbuf_mtod(m[k], uint8_t *) + HDR;
-					int rc = vigil_srtp_decrypt(&s->srtp, rtp, m[k]->data_len - HDR, 12,
+					int rc = vigil_srtp_decrypt(s->key, rtp, m[k]->data_len - HDR, 12,
 								    cfg.cameras[c].ssrc, 0, (uint16_t)(i + k));
 					if (rc < 0)
 						abort();
@@ -201,18 +204,18 @@ int main(int argc, char **argv)
 	}
 	uint64_t dec = 0, bad = 0, frames = 0;
 	for (unsigned c = 0; c < cameras; c++) {
-		dec += w.streams->streams[c].ctr.v[VIGIL_CTR_decrypted];
-		frames += w.streams->streams[c].ctr.v[VIGIL_CTR_frames_enqueued];
+		dec += w.streams->slots[c]->ctr.v[VIGIL_CTR_decrypted];
+		frames += w.streams->slots[c]->ctr.v[VIGIL_CTR_frames_enqueued];
 	}
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
 		if (i != VIGIL_CTR_rx_packets && i != VIGIL_CTR_rx_bytes && i != VIGIL_CTR_decrypted &&
 		    i != VIGIL_CTR_frames_enqueued && i != VIGIL_CTR_frame_no_keyframe)
 			for (unsigned c = 0; c < cameras; c++)
-				bad += w.streams->streams[c].ctr.v[i] + (c == 0 ? w.ctr.v[i] : 0);
+				bad += w.streams->slots[c]->ctr.v[i] + (c == 0 ? w.ctr.v[i] : 0);
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++) {
 		uint64_t v = w.ctr.v[i];
 		for (unsigned c = 0; c < cameras; c++)
-			v += w.streams->streams[c].ctr.v[i];
+			v += w.streams->slots[c]->ctr.v[i];
 		if (v)
 			fprintf(stderr, "%s=%" PRIu64 " ", vigil_counter_names[i], v);
 	}

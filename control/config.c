@@ -215,6 +215,19 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 		cfg->segment_seconds = (unsigned)n;
 		return 1;
 	}
+	if (strcasecmp(name, "MaxCameras") == 0) {
+		if (parse_u64(value, 1, VIGIL_MAX_CAMERAS, &n) < 0)
+			return fail(p, p->line, "MaxCameras: '%s' is not a number from 1 to %d", value,
+				    VIGIL_MAX_CAMERAS);
+		cfg->max_cameras = (unsigned)n;
+		return 1;
+	}
+	if (strcasecmp(name, "KeyGraceSeconds") == 0) {
+		if (parse_u64(value, 0, 3600, &n) < 0)
+			return fail(p, p->line, "KeyGraceSeconds: '%s' is not a number from 0 to 3600", value);
+		cfg->key_grace_ms = (unsigned)n * 1000;
+		return 1;
+	}
 	if (strcasecmp(name, "MaxFrameBytes") == 0) {
 		if (parse_u64(value, 64 << 10, 64 << 20, &n) < 0)
 			return fail(p, p->line, "MaxFrameBytes: '%s' is not a number from 65536 to 67108864",
@@ -388,6 +401,8 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	cfg->workers = 1;
 	cfg->segment_seconds = VIGIL_DEFAULT_SEGMENT_SECONDS;
 	cfg->max_frame_bytes = VIGIL_DEFAULT_MAX_FRAME_BYTES;
+	cfg->max_cameras = VIGIL_DEFAULT_MAX_CAMERAS;
+	cfg->key_grace_ms = VIGIL_DEFAULT_KEY_GRACE_MS;
 
 	p.file = fopen(path, "re");
 	if (p.file == NULL) {
@@ -414,6 +429,9 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 		fail(&p, p.line, "[Ingest] has no Ports");
 	if (p.err_line == 0 && cfg->n_cameras == 0)
 		fail(&p, p.line, "no [Camera] section: nothing to ingest");
+	if (p.err_line == 0 && cfg->n_cameras > cfg->max_cameras)
+		fail(&p, cfg->cameras[cfg->max_cameras].line, "camera %u is over MaxCameras = %u",
+		     cfg->max_cameras + 1, cfg->max_cameras);
 	if (p.err_line != 0) {
 		vigil_config_free(cfg);
 		return -EINVAL;

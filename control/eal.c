@@ -17,8 +17,8 @@
 
 #define HUGEPAGE_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
 #define HUGEPAGE_MOUNT "/dev/hugepages"
-#define MEMORY_MB 256
-#define HUGEPAGES_NEEDED (MEMORY_MB / 2)
+#define BASE_MEMORY_MB 256    /* mbufs, rings, tables */
+#define CAMERA_MEMORY_KB 3   /* a stream and its keys */
 
 static int add(struct vigil_eal_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -67,24 +67,24 @@ static bool hugetlbfs_mounted(void)
 	return found;
 }
 
-/* Reserve what is missing of HUGEPAGES_NEEDED free 2 MiB pages. */
-static bool hugepages_ready(void)
+/* Reserve what is missing of `needed` free 2 MiB pages. */
+static bool hugepages_ready(long needed)
 {
 	long free_pages = read_long(HUGEPAGE_SYSFS "free_hugepages");
 	long total = read_long(HUGEPAGE_SYSFS "nr_hugepages");
 
 	if (free_pages < 0 || total < 0)
 		return false;
-	if (free_pages < HUGEPAGES_NEEDED && geteuid() == 0) {
+	if (free_pages < needed && geteuid() == 0) {
 		FILE *f = fopen(HUGEPAGE_SYSFS "nr_hugepages", "we");
 
 		if (f != NULL) {
-			fprintf(f, "%ld\n", total + HUGEPAGES_NEEDED - free_pages);
+			fprintf(f, "%ld\n", total + needed - free_pages);
 			fclose(f);
 		}
 		free_pages = read_long(HUGEPAGE_SYSFS "free_hugepages");
 	}
-	if (free_pages < HUGEPAGES_NEEDED)
+	if (free_pages < needed)
 		return false;
 	if (!hugetlbfs_mounted() && geteuid() == 0) {
 		mkdir(HUGEPAGE_MOUNT, 0755);
@@ -119,9 +119,10 @@ static int add_lcores(struct vigil_eal_args *a, unsigned workers)
 	return add(a, "--lcores=%s", map);
 }
 
-int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, const char *device, const char *pcap,
-		    const char *extra, char *msg, size_t msglen)
+int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, unsigned max_cameras, const char *device,
+		    const char *pcap, const char *extra, char *msg, size_t msglen)
 {
+	long memory_mb = BASE_MEMORY_MB + (long)max_cameras * CAMERA_MEMORY_KB / 1024;
 	int rc = 0;
 
 	memset(a, 0, sizeof(*a));
@@ -131,17 +132,18 @@ int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, const char *devi
 	/* Hugepage sizes we do not use and the telemetry socket are not news. */
 	rc |= add(a, "--log-level=lib.eal:error");
 	rc |= add(a, "--log-level=lib.telemetry:error");
-	if (hugepages_ready()) {
+	if (hugepages_ready((memory_mb + 1) / 2)) {
 		rc |= add(a, "--in-memory");
-		snprintf(a->memory, sizeof(a->memory), "memory: 2 MiB hugepages, in-memory (no shared files)");
+		snprintf(a->memory, sizeof(a->memory),
+			 "memory: up to %ld MiB in 2 MiB hugepages, in-memory (no shared files)", memory_mb);
 	} else {
 		rc |= add(a, "--no-huge");
 		rc |= add(a, "--no-shconf");
 		rc |= add(a, "-m");
-		rc |= add(a, "%d", MEMORY_MB);
+		rc |= add(a, "%ld", memory_mb);
 		snprintf(a->memory, sizeof(a->memory),
-			 "memory: no hugepages available, %d MiB of ordinary pages (--no-huge --no-shconf)",
-			 MEMORY_MB);
+			 "memory: no hugepages available, %ld MiB of ordinary pages (--no-huge --no-shconf)",
+			 memory_mb);
 	}
 	if (rc == 0)
 		rc = add_lcores(a, workers);

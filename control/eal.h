@@ -17,10 +17,10 @@ struct vigil_eal_args {
 	char memory[256]; /* one line saying how memory was set up */
 };
 
-/* device: a DPDK device string (vdev "net_..." or a PCI address); pcap, if
+/* Memory is sized for max_cameras streams. device: a DPDK device string (vdev "net_..." or a PCI address); pcap, if
  * set, replaces it with a net_pcap reader of that file; extra: more EAL
  * arguments, space separated. 0 or -errno with msg filled in. */
-int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, const char *device, const char *pcap,
-		    const char *extra, char *msg, size_t msglen);
+int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, unsigned max_cameras, const char *device,
+		    const char *pcap, const char *extra, char *msg, size_t msglen);
 
 #endif

@@ -51,8 +51,9 @@ struct vigil_recorder {
 	struct vigil_frame_pool *pool;
 	struct vigil_writer *w;
 	int64_t seg_ticks;
-	unsigned n_cams;
-	struct rec_cam *cams;
+	const struct vigil_config *cfg; /* camera names and codecs by slot */
+	unsigned n_cams;               /* slots: cameras may be added while running */
+	struct rec_cam **cams;         /* set up at a camera's first frame */
 	struct rte_ring *rings[VIGIL_MAX_WORKERS];
 	unsigned n_rings;
 	pthread_t thread;
@@ -193,6 +194,18 @@ static void seg_close(struct rec_cam *c)
 	c->file = NULL;
 }
 
+static int cam_new(struct vigil_recorder *rec, unsigned slot);
+
+/* A camera added while running is set up at its first frame. */
+static struct rec_cam *rec_cam_get(struct vigil_recorder *rec, unsigned slot)
+{
+	if (slot >= rec->n_cams)
+		return NULL;
+	if (rec->cams[slot] == NULL && cam_new(rec, slot) < 0)
+		return NULL;
+	return rec->cams[slot];
+}
+
 void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f)
 {
 	struct rec_cam *c;
@@ -200,9 +213,9 @@ void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f)
 	int64_t pts, dts;
 	int ret;
 
-	if (f->camera >= rec->n_cams)
+	c = rec_cam_get(rec, f->camera);
+	if (c == NULL)
 		goto out;
-	c = &rec->cams[f->camera];
 	pts = cam_pts(c, f->rtp_ts);
 	dts = cam_dts(c, &pts);
 	/* A segment whose I/O failed is closed; the next starts at a key. */
@@ -232,7 +245,8 @@ out:
 static void rec_close_all(struct vigil_recorder *rec)
 {
 	for (unsigned i = 0; i < rec->n_cams; i++)
-		seg_close(&rec->cams[i]);
+		if (rec->cams[i] != NULL)
+			seg_close(rec->cams[i]);
 	vigil_writer_drain(rec->w);
 }
 
@@ -298,7 +312,11 @@ int vigil_recorder_stop(struct vigil_recorder *rec)
 
 const struct vigil_recorder_stats *vigil_recorder_stats(const struct vigil_recorder *rec, unsigned camera)
 {
-	return camera < rec->n_cams ? &rec->cams[camera].st : NULL;
+	static const struct vigil_recorder_stats none;
+
+	if (camera >= rec->n_cams)
+		return NULL;
+	return rec->cams[camera] != NULL ? &rec->cams[camera]->st : &none;
 }
 
 /* mkdir -p; the last component gets mode, so do its parents. */
@@ -370,6 +388,32 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *r
 	return c->mux == NULL ? -errno : 0;
 }
 
+static void cam_free(struct rec_cam *c)
+{
+	if (c == NULL)
+		return;
+	vigil_mux_ts_free(c->mux);
+	free(c);
+}
+
+static int cam_new(struct vigil_recorder *rec, unsigned slot)
+{
+	const struct vigil_camera_config *cam = &rec->cfg->cameras[slot];
+	struct rec_cam *c = calloc(1, sizeof(*c));
+	int ret;
+
+	if (c == NULL)
+		return -ENOMEM;
+	ret = cam_init(rec, c, rec->cfg->record_dir, cam);
+	if (ret < 0) {
+		fprintf(stderr, "vigil: recorder: camera %s: %s: %s\n", cam->name, c->st.dir, strerror(-ret));
+		cam_free(c);
+		return ret;
+	}
+	rec->cams[slot] = c;
+	return 0;
+}
+
 struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, struct vigil_frame_pool *pool)
 {
 	struct vigil_recorder *rec;
@@ -384,7 +428,8 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, str
 	if (rec == NULL)
 		return NULL;
 	rec->pool = pool;
-	rec->n_cams = cfg->n_cameras;
+	rec->cfg = cfg;
+	rec->n_cams = cfg->max_cameras > cfg->n_cameras ? cfg->max_cameras : cfg->n_cameras;
 	rec->seg_ticks =
 	    (int64_t)(cfg->segment_seconds ? cfg->segment_seconds : VIGIL_DEFAULT_SEGMENT_SECONDS) *
 	    VIGIL_RTP_CLOCK_HZ;
@@ -392,24 +437,23 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, str
 	if (rec->cams == NULL)
 		goto err_rec;
 	/* A staging buffer per camera and as many again in flight. */
-	rec->w = vigil_writer_create(VIGIL_WRITER_ENTRIES, 2 * rec->n_cams + 2);
+	rec->w = vigil_writer_create(VIGIL_WRITER_ENTRIES, 2 * rec->n_cams + 2); /* grown as used */
 	if (rec->w == NULL) {
 		ret = -errno;
 		goto err_cams;
 	}
-	for (i = 0; i < rec->n_cams; i++) {
-		ret = cam_init(rec, &rec->cams[i], cfg->record_dir, &cfg->cameras[i]);
-		if (ret < 0) {
-			fprintf(stderr, "vigil: recorder: camera %s: %s: %s\n", cfg->cameras[i].name,
-				rec->cams[i].st.dir, strerror(-ret));
+	/* The cameras known now: a recording directory that cannot be made
+	 * stops vigild before it takes any traffic. */
+	for (i = 0; i < cfg->n_cameras; i++) {
+		ret = cam_new(rec, i);
+		if (ret < 0)
 			goto err_mux;
-		}
 	}
 	return rec;
 
 err_mux:
 	while (i-- > 0)
-		vigil_mux_ts_free(rec->cams[i].mux);
+		cam_free(rec->cams[i]);
 	vigil_writer_free(rec->w);
 err_cams:
 	free(rec->cams);
@@ -425,7 +469,7 @@ void vigil_recorder_free(struct vigil_recorder *rec)
 		return;
 	(void)vigil_recorder_stop(rec);
 	for (unsigned i = 0; i < rec->n_cams; i++)
-		vigil_mux_ts_free(rec->cams[i].mux);
+		cam_free(rec->cams[i]);
 	vigil_writer_free(rec->w);
 	free(rec->cams);
 	free(rec);

@@ -34,9 +34,10 @@ static int put_counters(json_t *obj, const uint64_t *sum, const struct vigil_rec
 	return rc;
 }
 
-json_t *vigil_summary(const struct vigil_config *cfg, const struct vigil_worker *workers, unsigned n_workers,
+json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worker *workers, unsigned n_workers,
 		      const struct vigil_recorder *rec)
 {
+	const struct vigil_config *cfg = cams->cfg;
 	json_t *root = json_object(), *totals = json_object(), *cameras = json_object();
 	uint64_t total[VIGIL_CTR_MAX] = {0};
 	struct vigil_recorder_stats rec_total = {0};
@@ -53,9 +54,7 @@ json_t *vigil_summary(const struct vigil_config *cfg, const struct vigil_worker 
 
 		if (obj == NULL)
 			goto err;
-		/* A camera's stream lives on one worker; the others have zeros. */
-		for (unsigned w = 0; w < n_workers; w++)
-			add_counters(cam, &workers[w].streams->streams[i].ctr);
+		vigil_cameras_counters(cams, i, cam);
 		for (unsigned c = 0; c < VIGIL_CTR_MAX; c++)
 			total[c] += cam[c];
 		rc |= put_counters(obj, cam, rs);
@@ -63,6 +62,7 @@ json_t *vigil_summary(const struct vigil_config *cfg, const struct vigil_worker 
 		rc |= json_object_set_new(obj, "codec",
 					  json_string(cfg->cameras[i].codec == VIGIL_CODEC_H264 ? "H264" : "H265"));
 		rc |= json_object_set_new(obj, "recording_dir", json_string(rs->dir));
+		rc |= json_object_set_new(obj, "state", json_string(vigil_cameras_live(cams, i) ? "live" : "removed"));
 		rc |= json_object_set_new(cameras, cfg->cameras[i].name, obj);
 		rec_total.frames_recorded += rs->frames_recorded;
 		rec_total.bytes_written += rs->bytes_written;

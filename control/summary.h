@@ -5,12 +5,12 @@
 
 #include <jansson.h>
 
-#include "vigil/config.h"
+#include "cameras.h"
 #include "recorder.h"
 #include "worker.h"
 
 /* {"totals": {...}, "cameras": {"<name>": {...}}}; NULL on no memory. */
-json_t *vigil_summary(const struct vigil_config *cfg, const struct vigil_worker *workers, unsigned n_workers,
+json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worker *workers, unsigned n_workers,
 		      const struct vigil_recorder *rec);
 
 #endif

@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
+#include "cameras.h"
 #include "eal.h"
 #include "port.h"
 #include "recorder.h"
@@ -27,11 +28,31 @@
 #define EXIT_RUNTIME 2
 
 static volatile bool stop;
+static volatile sig_atomic_t reload;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = true;
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		stop = true;
+}
+
+/* The control loop while the worker runs: configuration reloads on SIGHUP
+ * and the end of key rotation grace periods. */
+static void control_loop(struct vigil_cameras *cams, const struct vigil_worker *w)
+{
+	char msg[6144];
+
+	while (!w->done) {
+		if (reload) {
+			reload = 0;
+			vigil_cameras_reload(cams, msg, sizeof(msg));
+			fprintf(stderr, "vigild: %s\n", msg);
+		}
+		vigil_cameras_tick(cams);
+		usleep(20000);
+	}
 }
 
 struct options {
@@ -132,6 +153,7 @@ int main(int argc, char **argv)
 	struct vigil_worker worker = {0};
 	struct vigil_frame_pool *frames;
 	struct vigil_recorder *rec;
+	struct vigil_cameras cams = {0};
 	struct rte_mempool *mbufs;
 	struct rte_ether_addr mac;
 	struct rte_ring *ring;
@@ -154,7 +176,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: this CPU lacks AES-NI/PCLMUL, which AEAD_AES_256_GCM needs\n");
 		goto err_config;
 	}
-	rc = vigil_eal_build(&eal, cfg.workers, cfg.device, opts.pcap, opts.eal, msg, sizeof(msg));
+	rc = vigil_eal_build(&eal, cfg.workers, cfg.max_cameras, cfg.device, opts.pcap, opts.eal, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s\n", msg);
 		goto err_config;
@@ -166,6 +188,7 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 
 	rc = vigil_port_start(&worker.port, cfg.workers, &mbufs, msg, sizeof(msg));
 	if (rc < 0) {
@@ -181,7 +204,7 @@ int main(int argc, char **argv)
 	}
 	vigil_neigh_init(&worker.neigh, &cfg, &mac);
 	/* Room for every frame buffer, so the ring is never what runs out. */
-	ring = rte_ring_create("vigil_frames0", rte_align32pow2(VIGIL_FRAMES_IN_FLIGHT + cfg.n_cameras + 1),
+	ring = rte_ring_create("vigil_frames0", rte_align32pow2(VIGIL_FRAMES_IN_FLIGHT + cfg.max_cameras + 1),
 			       (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (ring == NULL) {
 		fprintf(stderr, "vigild: cannot create frame ring: %s\n", rte_strerror(rte_errno));
@@ -189,16 +212,22 @@ int main(int argc, char **argv)
 	}
 	/* A frame under assembly per camera, and a bounded number on their way
 	 * to disk: frame memory is committed as buffers are first used. */
-	frames = vigil_frame_pool_create("vigil_frame_pool", VIGIL_FRAMES_IN_FLIGHT + cfg.n_cameras,
+	frames = vigil_frame_pool_create("vigil_frame_pool", VIGIL_FRAMES_IN_FLIGHT + cfg.max_cameras,
 					 cfg.max_frame_bytes);
 	if (frames == NULL) {
 		fprintf(stderr, "vigild: cannot reserve frame buffers: %s\n", strerror(errno));
 		goto err_ring;
 	}
-	worker.streams = vigil_stream_table_create("vigil_streams0", &cfg, frames, ring);
+	worker.streams = vigil_stream_table_create("vigil_streams", cfg.max_cameras, cfg.workers,
+						   cfg.max_frame_bytes, frames, ring);
 	if (worker.streams == NULL) {
 		fprintf(stderr, "vigild: cannot build the stream table: %s\n", strerror(errno));
 		goto err_pool;
+	}
+	rc = vigil_cameras_init(&cams, &cfg, worker.streams, msg, sizeof(msg));
+	if (rc < 0) {
+		fprintf(stderr, "vigild: %s\n", msg);
+		goto err_streams;
 	}
 	rec = vigil_recorder_create(&cfg, frames);
 	if (rec == NULL) {
@@ -227,13 +256,14 @@ int main(int argc, char **argv)
 		vigil_recorder_stop(rec);
 		goto err_recorder;
 	}
+	control_loop(&cams, &worker);
 	rte_eal_wait_lcore(lcore);
 	/* The worker has flushed its streams; now the recorder drains. */
 	rc = vigil_recorder_stop(rec);
 	if (rc < 0)
 		fprintf(stderr, "vigild: recording ended with an error: %s\n", strerror(-rc));
 
-	summary = vigil_summary(&cfg, &worker, 1, rec);
+	summary = vigil_summary(&cams, &worker, 1, rec);
 	if (summary != NULL && json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0) {
 		fputc('\n', stdout);
 		status = 0;
@@ -247,6 +277,7 @@ err_recorder:
 	vigil_recorder_free(rec);
 err_streams:
 	vigil_stream_table_free(worker.streams);
+	vigil_cameras_fini(&cams);
 err_pool:
 	vigil_frame_pool_free(frames);
 err_ring:

@@ -16,6 +16,7 @@ struct vigil_frame_pool {
 	uint8_t *mem;
 	size_t mem_len;
 	size_t stride;
+	uint32_t frame_bytes;
 };
 
 struct vigil_frame_pool *vigil_frame_pool_create(const char *name, unsigned count, size_t frame_bytes)
@@ -44,11 +45,10 @@ struct vigil_frame_pool *vigil_frame_pool_create(const char *name, unsigned coun
 			 -1, 0);
 	if (pool->mem == MAP_FAILED)
 		goto err_ring;
-	for (unsigned i = 0; i < count; i++) {
-		struct vigil_frame *f = (struct vigil_frame *)(pool->mem + (size_t)i * pool->stride);
-		f->cap = (uint32_t)frame_bytes;
-		rte_ring_enqueue(pool->free, f);
-	}
+	pool->frame_bytes = (uint32_t)frame_bytes;
+	/* Only addresses: a buffer's pages stay uncommitted until it is used. */
+	for (unsigned i = 0; i < count; i++)
+		rte_ring_enqueue(pool->free, pool->mem + (size_t)i * pool->stride);
 	return pool;
 
 err_ring:
@@ -73,6 +73,7 @@ struct vigil_frame *vigil_frame_get(struct vigil_frame_pool *pool)
 
 	if (rte_ring_dequeue(pool->free, &f) != 0)
 		return NULL;
+	((struct vigil_frame *)f)->cap = pool->frame_bytes;
 	return f;
 }
 

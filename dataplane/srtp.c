@@ -112,8 +112,8 @@ static inline void make_iv(uint8_t iv[VIGIL_SRTP_IV_LEN], const uint8_t salt[VIG
 		iv[i] ^= salt[i];
 }
 
-int vigil_srtp_decrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, size_t hdr_len, uint32_t ssrc,
-		       uint32_t roc, uint16_t seq)
+int vigil_srtp_decrypt_to(const struct vigil_srtp *s, const uint8_t *pkt, size_t len, size_t hdr_len,
+			  uint32_t ssrc, uint32_t roc, uint16_t seq, uint8_t *out)
 {
 	uint8_t iv[VIGIL_SRTP_IV_LEN];
 	size_t clen;
@@ -123,11 +123,16 @@ int vigil_srtp_decrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, siz
 	clen = len - hdr_len - VIGIL_SRTP_TAG_LEN;
 	make_iv(iv, s->salt, ssrc, roc, seq);
 	/* In place (m == c) is safe: each block is read before it is written. */
-	if (crypto_aead_aes256gcm_decrypt_detached_afternm(pkt + hdr_len, NULL, pkt + hdr_len, clen,
-							   pkt + hdr_len + clen, pkt, hdr_len, iv,
-							   &s->aead) != 0)
+	if (crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, pkt + hdr_len, clen, pkt + hdr_len + clen,
+							   pkt, hdr_len, iv, &s->aead) != 0)
 		return -EBADMSG;
 	return (int)clen;
+}
+
+int vigil_srtp_decrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, size_t hdr_len, uint32_t ssrc,
+		       uint32_t roc, uint16_t seq)
+{
+	return vigil_srtp_decrypt_to(s, pkt, len, hdr_len, ssrc, roc, seq, pkt + hdr_len);
 }
 
 int vigil_srtp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, size_t hdr_len, uint32_t ssrc,

@@ -51,6 +51,12 @@ void vigil_srtp_wipe(struct vigil_srtp *s);
 int vigil_srtp_decrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, size_t hdr_len, uint32_t ssrc,
 		       uint32_t roc, uint16_t seq) __attribute__((warn_unused_result));
 
+/* The same, writing the plaintext to out (len - hdr_len - 16 bytes, which
+ * may be pkt + hdr_len). On a bad tag libsodium wipes out, and pkt is
+ * untouched when out is elsewhere: so a second key can be tried. */
+int vigil_srtp_decrypt_to(const struct vigil_srtp *s, const uint8_t *pkt, size_t len, size_t hdr_len,
+			  uint32_t ssrc, uint32_t roc, uint16_t seq, uint8_t *out) __attribute__((warn_unused_result));
+
 /* Encrypt in place (for the camera side, tests and the load generator):
  * pkt holds header + plaintext (len bytes) and has room for 16 more bytes.
  * Returns the SRTP length (len + 16). */

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Builds each camera's stream state from the configuration and the SSRC
- * table the workers look streams up in. Frame handoff to the recorder lives
- * here too: it is the depacketizer's emit callback. */
+/* The SSRC -> stream table and the control plane's edits to it: add,
+ * rotate, remove, each safe while workers look streams up and decrypt.
+ * Frame handoff to the recorder lives here too: the depacketizer's emit. */
 #include <errno.h>
 
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_jhash.h>
+#include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "stream.h"
@@ -29,71 +31,82 @@ static void stream_emit(void *arg, struct vigil_frame *f)
 	s->ctr.v[VIGIL_CTR_frames_enqueued]++;
 }
 
-struct vigil_stream_table *vigil_stream_table_create(const char *name, const struct vigil_config *cfg,
-						     struct vigil_frame_pool *pool, struct rte_ring *frames)
+static struct vigil_srtp *key_new(const uint8_t *master_key, const uint8_t *master_salt)
+{
+	struct vigil_srtp *k = rte_zmalloc("vigil_key", sizeof(*k), RTE_CACHE_LINE_SIZE);
+
+	if (k != NULL && vigil_srtp_init(k, master_key, master_salt) < 0) {
+		rte_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+static void key_free(struct vigil_srtp *k)
+{
+	if (k == NULL)
+		return;
+	vigil_srtp_wipe(k);
+	rte_free(k);
+}
+
+/* Returns once every worker has passed a quiescent state: nothing read
+ * before this call is still in use. */
+static void wait_readers(struct vigil_stream_table *t)
+{
+	rte_rcu_qsbr_synchronize(t->qsbr, RTE_QSBR_THRID_INVALID);
+}
+
+struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned readers,
+						     size_t max_frame_bytes, struct vigil_frame_pool *pool,
+						     struct rte_ring *frames)
 {
 	struct rte_hash_parameters params = {
 		.name = name,
-		.entries = cfg->n_cameras < 8 ? 8 : cfg->n_cameras,
+		.entries = capacity < 8 ? 8 : capacity,
 		.key_len = sizeof(uint32_t),
 		.hash_func = rte_jhash,
 		.socket_id = (int)rte_socket_id(),
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
 	};
 	struct vigil_stream_table *t;
+	size_t qsbr_len = rte_rcu_qsbr_get_memsize(readers);
+	int err = ENOMEM;
 
 	t = rte_zmalloc(name, sizeof(*t), 0);
 	if (t == NULL)
-		goto err_nomem;
-	t->streams = rte_zmalloc(name, cfg->n_cameras * sizeof(*t->streams), RTE_CACHE_LINE_SIZE);
-	if (t->streams == NULL)
+		goto err;
+	t->capacity = capacity;
+	t->max_frame_bytes = max_frame_bytes;
+	t->pool = pool;
+	t->frames = frames;
+	t->slots = rte_zmalloc(name, capacity * sizeof(*t->slots), 0);
+	t->qsbr = rte_zmalloc(name, qsbr_len, RTE_CACHE_LINE_SIZE);
+	if (t->slots == NULL || t->qsbr == NULL)
 		goto err_table;
+	if (rte_rcu_qsbr_init(t->qsbr, readers) < 0)
+		goto err_rte;
 	t->by_ssrc = rte_hash_create(&params);
 	if (t->by_ssrc == NULL)
-		goto err_streams;
-	for (unsigned i = 0; i < cfg->n_cameras; i++) {
-		const struct vigil_camera_config *cam = &cfg->cameras[i];
-		struct vigil_stream *s = &t->streams[i];
-
-		if (vigil_srtp_init(&s->srtp, cam->master_key, cam->master_salt) < 0) {
-			rte_errno = EINVAL;
-			goto err_hash;
-		}
-		vigil_replay_init(&s->replay);
-		vigil_depay_init(&s->depay, cam->codec);
-		s->env = (struct vigil_depay_env){
-			.pool = pool,
-			.ctr = &s->ctr,
-			.emit = stream_emit,
-			.emit_arg = s,
-			.camera = i,
-			.max_frame_bytes = cfg->max_frame_bytes,
-		};
-		s->frames = frames;
-		s->ssrc = cam->ssrc;
-		s->camera = i;
-		int rc = rte_hash_add_key_data(t->by_ssrc, &s->ssrc, s);
-
-		if (rc < 0) {
-			rte_errno = -rc;
-			goto err_hash;
-		}
-		t->n_streams++;
-	}
+		goto err_rte;
+	/* Deleting a key then waits for the readers before its slot is reused. */
+	if (rte_hash_rcu_qsbr_add(t->by_ssrc, &(struct rte_hash_rcu_config){
+						     .v = t->qsbr,
+						     .mode = RTE_HASH_QSBR_MODE_SYNC,
+					     }) < 0)
+		goto err_hash;
 	return t;
 
 err_hash:
-	errno = rte_errno;
-	vigil_stream_table_free(t);
-	return NULL;
-err_streams:
-	errno = rte_errno;
-	rte_free(t->streams);
-	rte_free(t);
-	return NULL;
+	rte_hash_free(t->by_ssrc);
+err_rte:
+	err = rte_errno ? rte_errno : ENOMEM;
 err_table:
+	rte_free(t->qsbr);
+	rte_free(t->slots);
 	rte_free(t);
-err_nomem:
-	errno = ENOMEM;
+err:
+	errno = err;
 	return NULL;
 }
 
@@ -101,9 +114,113 @@ void vigil_stream_table_free(struct vigil_stream_table *t)
 {
 	if (t == NULL)
 		return;
-	for (unsigned i = 0; i < t->n_streams; i++)
-		vigil_srtp_wipe(&t->streams[i].srtp);
+	for (unsigned i = 0; i < t->capacity; i++)
+		if (t->slots[i] != NULL)
+			vigil_stream_remove(t, i, &(struct vigil_counters){0});
 	rte_hash_free(t->by_ssrc);
-	rte_free(t->streams);
+	rte_free(t->qsbr);
+	rte_free(t->slots);
 	rte_free(t);
+}
+
+int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_config *cam, uint32_t slot)
+{
+	struct vigil_stream *s;
+	int rc;
+
+	if (slot >= t->capacity)
+		return -ENOSPC;
+	if (t->slots[slot] != NULL || rte_hash_lookup(t->by_ssrc, &cam->ssrc) >= 0)
+		return -EEXIST;
+	s = rte_zmalloc("vigil_stream", sizeof(*s), RTE_CACHE_LINE_SIZE);
+	if (s == NULL)
+		return -ENOMEM;
+	s->key = key_new(cam->master_key, cam->master_salt);
+	if (s->key == NULL) {
+		rte_free(s);
+		return -ENOMEM;
+	}
+	vigil_replay_init(&s->replay);
+	vigil_depay_init(&s->depay, cam->codec);
+	s->env = (struct vigil_depay_env){
+		.pool = t->pool,
+		.ctr = &s->ctr,
+		.emit = stream_emit,
+		.emit_arg = s,
+		.camera = slot,
+		.max_frame_bytes = t->max_frame_bytes,
+	};
+	s->frames = t->frames;
+	s->ssrc = cam->ssrc;
+	s->camera = slot;
+	/* Publishes the stream: workers see it whole from here on. */
+	rc = rte_hash_add_key_data(t->by_ssrc, &s->ssrc, s);
+	if (rc < 0) {
+		key_free(s->key);
+		rte_free(s);
+		return rc;
+	}
+	t->slots[slot] = s;
+	t->n_streams++;
+	return 0;
+}
+
+int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
+			const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+			const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
+{
+	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
+	struct vigil_srtp *next, *dropped;
+
+	if (s == NULL)
+		return -ENOENT;
+	next = key_new(master_key, master_salt);
+	if (next == NULL)
+		return -ENOMEM;
+	/* A worker between the two stores sees the old key in both slots. */
+	dropped = s->prev_key;
+	__atomic_store_n(&s->prev_key, s->key, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->key, next, __ATOMIC_RELEASE);
+	if (dropped != NULL) {
+		wait_readers(t);
+		key_free(dropped);
+	}
+	return 0;
+}
+
+void vigil_stream_expire_prev(struct vigil_stream_table *t, uint32_t slot)
+{
+	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
+	struct vigil_srtp *old;
+
+	if (s == NULL || s->prev_key == NULL)
+		return;
+	old = s->prev_key;
+	__atomic_store_n(&s->prev_key, NULL, __ATOMIC_RELEASE);
+	wait_readers(t);
+	key_free(old);
+}
+
+int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigil_counters *retired)
+{
+	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	/* With RCU attached in sync mode this returns after the readers. */
+	rc = rte_hash_del_key(t->by_ssrc, &s->ssrc);
+	if (rc < 0)
+		return rc;
+	wait_readers(t);
+	t->slots[slot] = NULL;
+	t->n_streams--;
+	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
+		retired->v[i] += s->ctr.v[i];
+	if (s->depay.frame != NULL)
+		vigil_frame_put(t->pool, s->depay.frame);
+	key_free(s->key);
+	key_free(s->prev_key);
+	rte_free(s);
+	return 0;
 }

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The per-camera stream state a worker owns (keys, replay window,
- * depacketizer, counters) and the SSRC -> stream table (rte_hash). */
+/* The per-camera stream state a worker uses (keys, replay window,
+ * depacketizer, counters) and the SSRC -> stream table. The control plane
+ * is the only writer: it adds, rotates and removes streams while workers
+ * read lock-free, and frees only after every worker has passed a quiescent
+ * state (RCU QSBR). */
 #ifndef VIGIL_STREAM_H
 #define VIGIL_STREAM_H
 
@@ -15,29 +18,57 @@
 #include "srtp.h"
 
 struct rte_hash;
+struct rte_rcu_qsbr;
 struct rte_ring;
 
 struct vigil_stream {
-	struct vigil_srtp srtp;
+	/* Published by the control plane, read by the worker per packet. */
+	struct vigil_srtp *key;
+	struct vigil_srtp *prev_key; /* still accepted for a grace period after a rotation */
 	struct vigil_replay replay;
 	struct vigil_counters ctr;
 	struct vigil_depay depay;
 	struct vigil_depay_env env;
 	struct rte_ring *frames; /* complete frames to the recorder */
 	uint32_t ssrc;
-	uint32_t camera;
+	uint32_t camera; /* slot in vigil_config.cameras */
 } __rte_cache_aligned;
 
 struct vigil_stream_table {
-	struct rte_hash *by_ssrc; /* SSRC -> struct vigil_stream * */
-	struct vigil_stream *streams;
+	struct rte_hash *by_ssrc; /* SSRC -> struct vigil_stream *, lock-free readers */
+	struct rte_rcu_qsbr *qsbr; /* each worker reports quiescent states here */
+	struct vigil_stream **slots; /* by camera slot; NULL where there is none */
+	unsigned capacity;
 	unsigned n_streams;
+	size_t max_frame_bytes;
+	struct vigil_frame_pool *pool;
+	struct rte_ring *frames;
 };
 
-/* One stream per configured camera, keyed by SSRC; complete frames go to
- * the frames ring. NULL with errno set. Needs a running EAL. */
-struct vigil_stream_table *vigil_stream_table_create(const char *name, const struct vigil_config *cfg,
-						     struct vigil_frame_pool *pool, struct rte_ring *frames);
+/* Room for capacity cameras, read by up to `readers` workers (RCU thread
+ * ids 0..readers-1). NULL with errno set. Needs a running EAL. */
+struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned readers,
+						     size_t max_frame_bytes, struct vigil_frame_pool *pool,
+						     struct rte_ring *frames);
+/* Removes every stream (see vigil_stream_remove), then the table. */
 void vigil_stream_table_free(struct vigil_stream_table *t);
+
+/* Control plane only. Start taking packets of cam under its slot number.
+ * -EEXIST: the slot or the SSRC is in use; -ENOSPC: the table is full. */
+int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_config *cam, uint32_t slot);
+
+/* New master key; the current one becomes the previous one, accepted until
+ * vigil_stream_expire_prev. A previous key still held is dropped first. */
+int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
+			const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+			const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]);
+
+/* Stop accepting the previous key. */
+void vigil_stream_expire_prev(struct vigil_stream_table *t, uint32_t slot);
+
+/* Stop taking packets of this slot. When it returns no worker uses the
+ * stream any more: its counters are added into *retired, the frame it was
+ * assembling goes back to the pool, its keys are wiped, it is freed. */
+int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigil_counters *retired);
 
 #endif

@@ -2,6 +2,7 @@
 /* The worker loop: RX burst -> classify -> look up stream -> replay check,
  * decrypt, commit -> depacketize. Each stage takes the burst's survivors
  * and returns how many survive; every refused packet is counted once. */
+#include <string.h>
 #include <time.h>
 
 #include <rte_cycles.h>
@@ -9,6 +10,7 @@
 #include <rte_hash.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "parse.h"
@@ -148,6 +150,29 @@ static uint16_t stage_lookup(struct vigil_worker *w, struct pkt *p, uint16_t n)
 	return kept;
 }
 
+/* While a rotation's grace period lasts, a packet may be under either key.
+ * A failed try wipes its output, so each key decrypts out of place and the
+ * plaintext that authenticated is copied back: only for those seconds. */
+static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *prev, struct pkt *p, uint32_t roc)
+{
+	uint8_t plain[RTE_MBUF_DEFAULT_DATAROOM];
+	const struct vigil_srtp *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+	int rc;
+
+	if (p->len > sizeof(plain))
+		return vigil_srtp_decrypt(key, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq);
+	rc = vigil_srtp_decrypt_to(key, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq, plain);
+	if (rc < 0) {
+		rc = vigil_srtp_decrypt_to(prev, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq,
+					   plain);
+		if (rc < 0)
+			return rc;
+		s->ctr.v[VIGIL_CTR_decrypted_prev_key]++;
+	}
+	memcpy(p->rtp + p->hdr.hdr_len, plain, (size_t)rc);
+	return rc;
+}
+
 /* Replay check on the estimated index before any crypto, decrypt in place,
  * and only then move the window (an unauthenticated packet moves nothing). */
 static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
@@ -157,13 +182,20 @@ static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_stream *s = p[i].stream;
 		uint64_t index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
+		uint32_t roc = (uint32_t)(index >> 16);
+		const struct vigil_srtp *prev = __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE);
+		int rc;
 
 		if (!vigil_replay_check(&s->replay, index)) {
 			drop(&s->ctr, VIGIL_CTR_replayed);
 			continue;
 		}
-		if (vigil_srtp_decrypt(&s->srtp, p[i].rtp, p[i].len, p[i].hdr.hdr_len, p[i].hdr.ssrc,
-				       (uint32_t)(index >> 16), p[i].hdr.seq) < 0) {
+		if (likely(prev == NULL))
+			rc = vigil_srtp_decrypt(__atomic_load_n(&s->key, __ATOMIC_ACQUIRE), p[i].rtp, p[i].len,
+						p[i].hdr.hdr_len, p[i].hdr.ssrc, roc, p[i].hdr.seq);
+		else
+			rc = decrypt_either(s, prev, &p[i], roc);
+		if (rc < 0) {
 			drop(&s->ctr, VIGIL_CTR_auth_failed);
 			continue;
 		}
@@ -229,7 +261,7 @@ static bool recorder_has_room(const struct vigil_worker *w)
 	 * (a timestamp change closes the open frame before a marker does). */
 	unsigned most = VIGIL_BURST + w->streams->n_streams;
 
-	return rte_ring_free_count(w->frames) >= most && vigil_frame_pool_available(w->pool) >= most;
+	return rte_ring_free_count(w->frames) >= most && vigil_frame_pool_available(w->pool) >= VIGIL_BURST;
 }
 
 int vigil_worker_main(void *arg)
@@ -239,9 +271,13 @@ int vigil_worker_main(void *arg)
 	unsigned empty = 0;
 
 	clock_init(w);
+	rte_rcu_qsbr_thread_register(w->streams->qsbr, w->rcu_id);
+	rte_rcu_qsbr_thread_online(w->streams->qsbr, w->rcu_id);
 	while (!*w->stop) {
 		uint16_t n;
 
+		/* Nothing from the stream table is held across iterations. */
+		rte_rcu_qsbr_quiescent(w->streams->qsbr, w->rcu_id);
 		if (w->replay_capture && !recorder_has_room(w)) {
 			rte_delay_us_sleep(100);
 			continue;
@@ -260,10 +296,14 @@ int vigil_worker_main(void *arg)
 	}
 	while (w->replay_capture && !recorder_has_room(w))
 		rte_delay_us_sleep(100);
-	for (unsigned i = 0; i < w->streams->n_streams; i++) {
-		struct vigil_stream *s = &w->streams->streams[i];
+	for (unsigned i = 0; i < w->streams->capacity; i++) {
+		struct vigil_stream *s = w->streams->slots[i];
 
-		vigil_depay_flush(&s->depay, &s->env);
+		if (s != NULL)
+			vigil_depay_flush(&s->depay, &s->env);
 	}
+	rte_rcu_qsbr_thread_offline(w->streams->qsbr, w->rcu_id);
+	rte_rcu_qsbr_thread_unregister(w->streams->qsbr, w->rcu_id);
+	w->done = true;
 	return 0;
 }

@@ -30,6 +30,8 @@ struct vigil_worker {
 	struct rte_ring *frames;
 	struct vigil_frame_pool *pool;
 	volatile bool *stop;
+	volatile bool done; /* set when the loop has ended and flushed */
+	unsigned rcu_id;    /* this worker's thread id in the stream table's QSBR */
 	/* Wall clock from the TSC, so the loop makes no clock syscalls. */
 	uint64_t tsc_hz;
 	uint64_t tsc0;

@@ -34,6 +34,8 @@ struct vigil_config {
 	unsigned workers;
 	unsigned segment_seconds;
 	size_t max_frame_bytes;
+	unsigned max_cameras;    /* table sizes: cameras can be added up to this */
+	unsigned key_grace_ms;   /* how long a rotated-out key is still accepted */
 	/* Addresses of the ingest port, answered for ARP/NDP/ICMP echo; none
 	 * means no replies at all. IPv4 in network order. */
 	unsigned n_ipv4, n_ipv6;

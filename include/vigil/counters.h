@@ -33,6 +33,7 @@
 	X(rx_packets, "packets received")                                                    \
 	X(rx_bytes, "bytes received (frame length)")                                         \
 	X(decrypted, "SRTP packets authenticated and decrypted")                           \
+	X(decrypted_prev_key, "of those, under the previous key during a rotation")        \
 	X(rtcp, "RTCP/SRTCP packets recognised on an SRTP port, not recorded")             \
 	X(answered, "ARP/NDP/ICMP echo requests for our addresses, answered")               \
 	VIGIL_FOREACH_PKT_DROP(X)                                                            \

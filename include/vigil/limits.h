@@ -26,6 +26,9 @@
 #define VIGIL_DEFAULT_MAX_FRAME_BYTES (4u << 20)
 #define VIGIL_FRAMES_IN_FLIGHT 256 /* frames between the workers and the disk */
 #define VIGIL_MAX_WORKERS 64
+#define VIGIL_DEFAULT_MAX_CAMERAS 100000
+#define VIGIL_MAX_CAMERAS 10000000
+#define VIGIL_DEFAULT_KEY_GRACE_MS 2000
 /* [Ingest] Address: IPv4 and IPv6 addresses of the ingest port, each. */
 #define VIGIL_MAX_ADDRESSES 8
 
