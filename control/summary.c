@@ -61,7 +61,8 @@ json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worke
 		rc |= json_object_set_new(obj, "ssrc", json_integer(cfg->cameras[i].ssrc));
 		rc |= json_object_set_new(obj, "codec",
 					  json_string(cfg->cameras[i].codec == VIGIL_CODEC_H264 ? "H264" : "H265"));
-		rc |= json_object_set_new(obj, "recording_dir", json_string(rs->dir));
+		rc |= json_object_set_new(obj, "recording_dir",
+					  json_sprintf("%s/%s", cfg->record_dir, cfg->cameras[i].name));
 		rc |= json_object_set_new(obj, "state", json_string(vigil_cameras_live(cams, i) ? "live" : "removed"));
 		rc |= json_object_set_new(cameras, cfg->cameras[i].name, obj);
 		rec_total.frames_recorded += rs->frames_recorded;

@@ -28,19 +28,36 @@
 #define EXIT_RUNTIME 2
 
 static volatile bool stop;
-static volatile sig_atomic_t reload;
+static volatile sig_atomic_t reload, report;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		reload = 1;
+	else if (sig == SIGUSR1)
+		report = 1;
 	else
 		stop = true;
 }
 
-/* The control loop while the worker runs: configuration reloads on SIGHUP
- * and the end of key rotation grace periods. */
-static void control_loop(struct vigil_cameras *cams, const struct vigil_worker *w)
+/* One line of JSON on stderr: the summary so far. */
+static void report_stats(const struct vigil_cameras *cams, const struct vigil_worker *w,
+			 const struct vigil_recorder *rec)
+{
+	json_t *summary = vigil_summary(cams, w, 1, rec);
+
+	if (summary == NULL)
+		return;
+	fputs("vigild: stats ", stderr);
+	json_dumpf(summary, stderr, JSON_COMPACT | JSON_SORT_KEYS);
+	fputc('\n', stderr);
+	json_decref(summary);
+}
+
+/* The control loop while the worker runs: configuration reloads on SIGHUP,
+ * counters on SIGUSR1, and the end of key rotation grace periods. */
+static void control_loop(struct vigil_cameras *cams, const struct vigil_worker *w,
+			 const struct vigil_recorder *rec)
 {
 	char msg[6144];
 
@@ -49,6 +66,10 @@ static void control_loop(struct vigil_cameras *cams, const struct vigil_worker *
 			reload = 0;
 			vigil_cameras_reload(cams, msg, sizeof(msg));
 			fprintf(stderr, "vigild: %s\n", msg);
+		}
+		if (report) {
+			report = 0;
+			report_stats(cams, w, rec);
 		}
 		vigil_cameras_tick(cams);
 		usleep(20000);
@@ -73,7 +94,9 @@ static void usage(FILE *out)
 		     "  --eal \"ARGS\"       extra DPDK EAL arguments (never needed normally)\n"
 		     "\n"
 		     "Live, vigild runs until SIGINT or SIGTERM, then drains, closes the\n"
-		     "recordings and prints the same summary.\n");
+		     "recordings and prints the same summary. SIGHUP re-reads the\n"
+		     "configuration and applies camera changes (add, key rotation, revoke)\n"
+		     "without a restart; SIGUSR1 prints the counters so far on stderr.\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -189,6 +212,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	signal(SIGUSR1, on_signal);
 
 	rc = vigil_port_start(&worker.port, cfg.workers, &mbufs, msg, sizeof(msg));
 	if (rc < 0) {
@@ -256,7 +280,7 @@ int main(int argc, char **argv)
 		vigil_recorder_stop(rec);
 		goto err_recorder;
 	}
-	control_loop(&cams, &worker);
+	control_loop(&cams, &worker, rec);
 	rte_eal_wait_lcore(lcore);
 	/* The worker has flushed its streams; now the recorder drains. */
 	rc = vigil_recorder_stop(rec);
