@@ -204,8 +204,6 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 		if (parse_u64(value, 1, VIGIL_MAX_WORKERS, &n) < 0)
 			return fail(p, p->line, "Workers: '%s' is not a number from 1 to %d", value,
 				    VIGIL_MAX_WORKERS);
-		if (n != 1)
-			return fail(p, p->line, "Workers: this version runs one worker; set Workers = 1");
 		cfg->workers = (unsigned)n;
 		return 1;
 	}

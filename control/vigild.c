@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* vigild: loads the configuration, brings up the EAL, the port, the stream
- * table, the recorder and the worker, runs until the capture ends or a
+ * table, the recorder and the workers, runs until the capture ends or a
  * signal arrives, then drains everything and prints the JSON summary.
  * Shutdown mirrors startup. */
 #include <errno.h>
@@ -22,7 +22,7 @@
 #include "port.h"
 #include "recorder.h"
 #include "summary.h"
-#include "worker.h"
+#include "workers.h"
 
 #define EXIT_CONFIG 1
 #define EXIT_RUNTIME 2
@@ -41,10 +41,10 @@ static void on_signal(int sig)
 }
 
 /* One line of JSON on stderr: the summary so far. */
-static void report_stats(const struct vigil_cameras *cams, const struct vigil_worker *w,
+static void report_stats(const struct vigil_cameras *cams, const struct vigil_workers *ws,
 			 const struct vigil_recorder *rec)
 {
-	json_t *summary = vigil_summary(cams, w, 1, rec);
+	json_t *summary = vigil_summary(cams, ws->w, ws->n, rec);
 
 	if (summary == NULL)
 		return;
@@ -54,14 +54,14 @@ static void report_stats(const struct vigil_cameras *cams, const struct vigil_wo
 	json_decref(summary);
 }
 
-/* The control loop while the worker runs: configuration reloads on SIGHUP,
+/* The control loop while the workers run: configuration reloads on SIGHUP,
  * counters on SIGUSR1, and the end of key rotation grace periods. */
-static void control_loop(struct vigil_cameras *cams, const struct vigil_worker *w,
+static void control_loop(struct vigil_cameras *cams, const struct vigil_workers *ws,
 			 const struct vigil_recorder *rec)
 {
 	char msg[6144];
 
-	while (!w->done) {
+	while (!vigil_workers_done(ws)) {
 		if (reload) {
 			reload = 0;
 			vigil_cameras_reload(cams, msg, sizeof(msg));
@@ -69,7 +69,7 @@ static void control_loop(struct vigil_cameras *cams, const struct vigil_worker *
 		}
 		if (report) {
 			report = 0;
-			report_stats(cams, w, rec);
+			report_stats(cams, ws, rec);
 		}
 		vigil_cameras_tick(cams);
 		usleep(20000);
@@ -173,14 +173,15 @@ int main(int argc, char **argv)
 	struct options opts = {0};
 	struct vigil_config cfg;
 	struct vigil_eal_args eal;
-	struct vigil_worker worker = {0};
+	struct vigil_port port = {0};
+	struct vigil_workers workers = {0};
+	struct vigil_stream_table *streams;
 	struct vigil_frame_pool *frames;
 	struct vigil_recorder *rec;
 	struct vigil_cameras cams = {0};
-	struct rte_mempool *mbufs;
+	struct vigil_neigh neigh;
 	struct rte_ether_addr mac;
-	struct rte_ring *ring;
-	unsigned lcore;
+	unsigned frames_max;
 	char msg[1024];
 	json_t *summary;
 	int rc, status = EXIT_RUNTIME;
@@ -214,41 +215,40 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 	signal(SIGUSR1, on_signal);
 
-	rc = vigil_port_start(&worker.port, cfg.workers, &mbufs, msg, sizeof(msg));
+	rc = vigil_port_start(&port, cfg.workers, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s: %s\n", opts.pcap ? opts.pcap : cfg.device, msg);
 		goto err_eal;
 	}
 	/* ARP/NDP replies carry the port's own address (af_packet: the
 	 * interface's); with no [Ingest] Address nothing is answered. */
-	rc = rte_eth_macaddr_get(worker.port, &mac);
+	rc = rte_eth_macaddr_get(port.id, &mac);
 	if (rc < 0) {
 		fprintf(stderr, "vigild: cannot read the port's MAC address: %s\n", rte_strerror(-rc));
 		goto err_port;
 	}
-	vigil_neigh_init(&worker.neigh, &cfg, &mac);
-	/* Room for every frame buffer, so the ring is never what runs out. */
-	ring = rte_ring_create("vigil_frames0", rte_align32pow2(VIGIL_FRAMES_IN_FLIGHT + cfg.max_cameras + 1),
-			       (int)rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (ring == NULL) {
-		fprintf(stderr, "vigild: cannot create frame ring: %s\n", rte_strerror(rte_errno));
-		goto err_port;
-	}
+	vigil_neigh_init(&neigh, &cfg, &mac);
 	/* A frame under assembly per camera, and a bounded number on their way
-	 * to disk: frame memory is committed as buffers are first used. */
-	frames = vigil_frame_pool_create("vigil_frame_pool", VIGIL_FRAMES_IN_FLIGHT + cfg.max_cameras,
-					 cfg.max_frame_bytes);
+	 * to disk: frame memory is committed as buffers are first used. Each
+	 * frame ring has room for all of them, so a ring is never what runs out. */
+	frames_max = VIGIL_FRAMES_IN_FLIGHT + cfg.max_cameras;
+	rc = vigil_workers_create(&workers, cfg.workers, frames_max, msg, sizeof(msg));
+	if (rc < 0) {
+		fprintf(stderr, "vigild: %s\n", msg);
+		goto err_workers;
+	}
+	frames = vigil_frame_pool_create("vigil_frame_pool", frames_max, cfg.max_frame_bytes);
 	if (frames == NULL) {
 		fprintf(stderr, "vigild: cannot reserve frame buffers: %s\n", strerror(errno));
-		goto err_ring;
+		goto err_workers;
 	}
-	worker.streams = vigil_stream_table_create("vigil_streams", cfg.max_cameras, cfg.workers,
-						   cfg.max_frame_bytes, frames, ring);
-	if (worker.streams == NULL) {
+	streams = vigil_stream_table_create("vigil_streams", cfg.max_cameras, cfg.workers, cfg.max_frame_bytes,
+					    frames, workers.frames);
+	if (streams == NULL) {
 		fprintf(stderr, "vigild: cannot build the stream table: %s\n", strerror(errno));
 		goto err_pool;
 	}
-	rc = vigil_cameras_init(&cams, &cfg, worker.streams, msg, sizeof(msg));
+	rc = vigil_cameras_init(&cams, &cfg, streams, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s\n", msg);
 		goto err_streams;
@@ -258,40 +258,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: cannot record into %s: %s\n", cfg.record_dir, strerror(errno));
 		goto err_streams;
 	}
-	rc = vigil_recorder_start(rec, &ring, 1);
+	rc = vigil_recorder_start(rec, workers.frames, workers.n);
 	if (rc < 0) {
 		fprintf(stderr, "vigild: cannot start the recorder: %s\n", strerror(-rc));
 		goto err_recorder;
 	}
 
-	worker.cfg = &cfg;
-	worker.queue = 0;
-	worker.tx_queue = 0;
-	worker.stop = &stop;
-	worker.replay_capture = opts.pcap != NULL;
-	worker.frames = ring;
-	worker.pool = frames;
-	lcore = rte_get_next_lcore(-1, 1, 0);
-	fprintf(stderr, "vigild: %u camera(s), worker on lcore %u, recording into %s; %s\n", cfg.n_cameras,
-		lcore, cfg.record_dir, opts.pcap ? "reading the capture" : "running until SIGINT/SIGTERM");
-	rc = rte_eal_remote_launch(vigil_worker_main, &worker, lcore);
-	if (rc < 0) {
-		fprintf(stderr, "vigild: cannot launch the worker: %s\n", strerror(-rc));
-		vigil_recorder_stop(rec);
-		goto err_recorder;
-	}
-	control_loop(&cams, &worker, rec);
-	rte_eal_wait_lcore(lcore);
-	/* The worker has flushed its streams; now the recorder drains. */
-	rc = vigil_recorder_stop(rec);
+	fprintf(stderr, "vigild: %u camera(s), %u worker(s), %s; recording into %s; %s\n", cfg.n_cameras,
+		workers.n, port.spread, cfg.record_dir,
+		opts.pcap ? "reading the capture" : "running until SIGINT/SIGTERM");
+	rc = vigil_workers_launch(&workers, &port, &cfg, streams, frames, &neigh, &stop, opts.pcap != NULL, msg,
+				  sizeof(msg));
 	if (rc < 0)
-		fprintf(stderr, "vigild: recording ended with an error: %s\n", strerror(-rc));
+		fprintf(stderr, "vigild: %s\n", msg);
+	control_loop(&cams, &workers, rec);
+	vigil_workers_wait(&workers);
+	/* The workers have flushed their streams; now the recorder drains. */
+	if (vigil_recorder_stop(rec) < 0)
+		fprintf(stderr, "vigild: recording ended with an error (see above)\n");
 
-	summary = vigil_summary(&cams, &worker, 1, rec);
-	if (summary != NULL && json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0) {
+	summary = vigil_summary(&cams, workers.w, workers.n, rec);
+	if (rc == 0 && summary != NULL && json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0) {
 		fputc('\n', stdout);
 		status = 0;
-	} else {
+	} else if (rc == 0) {
 		fprintf(stderr, "vigild: cannot write the summary\n");
 	}
 	fflush(stdout);
@@ -300,14 +290,14 @@ int main(int argc, char **argv)
 err_recorder:
 	vigil_recorder_free(rec);
 err_streams:
-	vigil_stream_table_free(worker.streams);
+	vigil_stream_table_free(streams);
 	vigil_cameras_fini(&cams);
 err_pool:
 	vigil_frame_pool_free(frames);
-err_ring:
-	rte_ring_free(ring);
+err_workers:
+	vigil_workers_free(&workers);
 err_port:
-	vigil_port_stop(worker.port, mbufs);
+	vigil_port_stop(&port);
 err_eal:
 	rte_eal_cleanup();
 err_config:

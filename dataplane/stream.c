@@ -57,9 +57,9 @@ static void wait_readers(struct vigil_stream_table *t)
 	rte_rcu_qsbr_synchronize(t->qsbr, RTE_QSBR_THRID_INVALID);
 }
 
-struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned readers,
+struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned n_workers,
 						     size_t max_frame_bytes, struct vigil_frame_pool *pool,
-						     struct rte_ring *frames)
+						     struct rte_ring *const *frames)
 {
 	struct rte_hash_parameters params = {
 		.name = name,
@@ -70,21 +70,27 @@ struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned 
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
 	};
 	struct vigil_stream_table *t;
-	size_t qsbr_len = rte_rcu_qsbr_get_memsize(readers);
+	size_t qsbr_len = rte_rcu_qsbr_get_memsize(n_workers);
 	int err = ENOMEM;
 
+	if (n_workers == 0 || n_workers > VIGIL_MAX_WORKERS) {
+		errno = EINVAL;
+		return NULL;
+	}
 	t = rte_zmalloc(name, sizeof(*t), 0);
 	if (t == NULL)
 		goto err;
 	t->capacity = capacity;
 	t->max_frame_bytes = max_frame_bytes;
 	t->pool = pool;
-	t->frames = frames;
+	t->n_workers = n_workers;
+	for (unsigned i = 0; i < n_workers; i++)
+		t->frames[i] = frames[i];
 	t->slots = rte_zmalloc(name, capacity * sizeof(*t->slots), 0);
 	t->qsbr = rte_zmalloc(name, qsbr_len, RTE_CACHE_LINE_SIZE);
 	if (t->slots == NULL || t->qsbr == NULL)
 		goto err_table;
-	if (rte_rcu_qsbr_init(t->qsbr, readers) < 0)
+	if (rte_rcu_qsbr_init(t->qsbr, n_workers) < 0)
 		goto err_rte;
 	t->by_ssrc = rte_hash_create(&params);
 	if (t->by_ssrc == NULL)
@@ -150,9 +156,10 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 		.camera = slot,
 		.max_frame_bytes = t->max_frame_bytes,
 	};
-	s->frames = t->frames;
 	s->ssrc = cam->ssrc;
 	s->camera = slot;
+	s->owner = (uint16_t)vigil_stream_owner(cam->ssrc, t->n_workers);
+	s->frames = t->frames[s->owner];
 	/* Publishes the stream: workers see it whole from here on. */
 	rc = rte_hash_add_key_data(t->by_ssrc, &s->ssrc, s);
 	if (rc < 0) {

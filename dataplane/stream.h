@@ -29,10 +29,19 @@ struct vigil_stream {
 	struct vigil_counters ctr;
 	struct vigil_depay depay;
 	struct vigil_depay_env env;
-	struct rte_ring *frames; /* complete frames to the recorder */
+	struct rte_ring *frames; /* complete frames to the recorder, from its owner */
 	uint32_t ssrc;
 	uint32_t camera; /* slot in vigil_config.cameras */
+	uint16_t owner;  /* the only worker that touches this stream */
 } __rte_cache_aligned;
+
+/* Which worker owns the stream of this SSRC: packets received by any
+ * worker are handed to it, so per-stream state needs no lock. */
+static inline unsigned vigil_stream_owner(uint32_t ssrc, unsigned n_workers)
+{
+	/* Fibonacci hashing spreads sequential SSRCs as well as random ones. */
+	return (unsigned)(((uint64_t)(uint32_t)(ssrc * 2654435761u) * n_workers) >> 32);
+}
 
 struct vigil_stream_table {
 	struct rte_hash *by_ssrc; /* SSRC -> struct vigil_stream *, lock-free readers */
@@ -42,14 +51,16 @@ struct vigil_stream_table {
 	unsigned n_streams;
 	size_t max_frame_bytes;
 	struct vigil_frame_pool *pool;
-	struct rte_ring *frames;
+	unsigned n_workers;
+	struct rte_ring *frames[VIGIL_MAX_WORKERS]; /* each worker's ring to the recorder */
 };
 
-/* Room for capacity cameras, read by up to `readers` workers (RCU thread
- * ids 0..readers-1). NULL with errno set. Needs a running EAL. */
-struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned readers,
+/* Room for capacity cameras, used by n_workers workers (RCU thread ids
+ * 0..n_workers-1), worker i handing frames to frames[i]. NULL with errno
+ * set. Needs a running EAL. */
+struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned n_workers,
 						     size_t max_frame_bytes, struct vigil_frame_pool *pool,
-						     struct rte_ring *frames);
+						     struct rte_ring *const *frames);
 /* Removes every stream (see vigil_stream_remove), then the table. */
 void vigil_stream_table_free(struct vigil_stream_table *t);
 

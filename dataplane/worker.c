@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The worker loop: RX burst -> classify -> look up stream -> replay check,
- * decrypt, commit -> depacketize. Each stage takes the burst's survivors
- * and returns how many survive; every refused packet is counted once. */
+/* The worker loop: RX burst -> classify -> hand to the owning worker ->
+ * look up stream -> replay check, decrypt, commit -> depacketize. Each stage
+ * takes the burst's survivors and returns how many survive; every refused
+ * packet is counted once, by the worker that refused it. */
 #include <string.h>
 #include <time.h>
 
@@ -21,6 +22,7 @@
 
 /* What the stages learn about one packet of the burst. */
 struct pkt {
+	struct rte_mbuf **mbuf; /* its place in the caller's array */
 	uint8_t *rtp;  /* RTP header inside the mbuf */
 	uint32_t len;  /* SRTP packet length (UDP payload) */
 	uint32_t wire_len; /* frame length, for rx_bytes */
@@ -96,6 +98,7 @@ static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, u
 			why = VIGIL_CTR_malformed;
 			goto refuse;
 		}
+		out[kept].mbuf = &pkts[i];
 		out[kept].rtp = rtp;
 		out[kept].len = udp.len;
 		out[kept].wire_len = m->pkt_len;
@@ -104,7 +107,8 @@ static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, u
 refuse:
 		c->v[VIGIL_CTR_rx_packets]++;
 		c->v[VIGIL_CTR_rx_bytes] += m->pkt_len;
-		if ((why == VIGIL_CTR_not_ip || why == VIGIL_CTR_not_udp) && vigil_neigh_enabled(&w->neigh))
+		if ((why == VIGIL_CTR_not_ip || why == VIGIL_CTR_not_udp) && w->has_tx &&
+		    vigil_neigh_enabled(&w->neigh))
 			why = answer(w, m, &udp, why);
 		if (why == VIGIL_CTR_answered) {
 			tx[n_tx++] = m;
@@ -115,6 +119,34 @@ refuse:
 	}
 	if (n_tx > 0)
 		send_replies(w, tx, n_tx);
+	return kept;
+}
+
+/* A stream is touched by its owner only: a packet that arrived here for
+ * another worker's stream goes to that worker's inbound ring, where it is
+ * classified again. Its mbuf leaves pkts as NULL. */
+static uint16_t stage_handoff(struct vigil_worker *w, struct pkt *p, uint16_t n)
+{
+	unsigned n_workers = w->shared != NULL ? w->shared->n_workers : 1;
+	uint16_t kept = 0;
+
+	if (n_workers == 1)
+		return n;
+	for (uint16_t i = 0; i < n; i++) {
+		unsigned owner = vigil_stream_owner(p[i].hdr.ssrc, n_workers);
+
+		if (owner == w->id) {
+			p[kept++] = p[i];
+			continue;
+		}
+		if (rte_ring_mp_enqueue(w->shared->inbound[owner], *p[i].mbuf) == 0) {
+			*p[i].mbuf = NULL;
+			continue;
+		}
+		w->ctr.v[VIGIL_CTR_rx_packets]++;
+		w->ctr.v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
+		drop(&w->ctr, VIGIL_CTR_handoff_full);
+	}
 	return kept;
 }
 
@@ -142,6 +174,7 @@ static uint16_t stage_lookup(struct vigil_worker *w, struct pkt *p, uint16_t n)
 		}
 		p[kept] = p[i];
 		p[kept].stream = data[i];
+		RTE_ASSERT(p[kept].stream->owner == w->id);
 		c = &p[kept].stream->ctr;
 		c->v[VIGIL_CTR_rx_packets]++;
 		c->v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
@@ -237,6 +270,7 @@ void vigil_worker_process(struct vigil_worker *w, struct rte_mbuf **pkts, uint16
 		uint16_t k = RTE_MIN(n - done, VIGIL_BURST);
 
 		k = stage_classify(w, pkts + done, k, p);
+		k = stage_handoff(w, p, k);
 		k = stage_lookup(w, p, k);
 		k = stage_decrypt(p, k);
 		stage_depay(w, p, k);
@@ -264,46 +298,85 @@ static bool recorder_has_room(const struct vigil_worker *w)
 	return rte_ring_free_count(w->frames) >= most && vigil_frame_pool_available(w->pool) >= VIGIL_BURST;
 }
 
-int vigil_worker_main(void *arg)
+/* ... and, for the worker reading the capture, the other workers too. */
+static bool capture_has_room(const struct vigil_worker *w)
 {
-	struct vigil_worker *w = arg;
-	struct rte_mbuf *pkts[VIGIL_BURST];
-	unsigned empty = 0;
+	if (!recorder_has_room(w))
+		return false;
+	for (unsigned i = 0; w->has_rx && w->shared != NULL && i < w->shared->n_workers; i++)
+		if (i != w->id && rte_ring_free_count(w->shared->inbound[i]) < VIGIL_BURST)
+			return false;
+	return true;
+}
 
-	clock_init(w);
-	rte_rcu_qsbr_thread_register(w->streams->qsbr, w->rcu_id);
-	rte_rcu_qsbr_thread_online(w->streams->qsbr, w->rcu_id);
-	while (!*w->stop) {
-		uint16_t n;
-
-		/* Nothing from the stream table is held across iterations. */
-		rte_rcu_qsbr_quiescent(w->streams->qsbr, w->rcu_id);
-		if (w->replay_capture && !recorder_has_room(w)) {
-			rte_delay_us_sleep(100);
-			continue;
-		}
-		n = rte_eth_rx_burst(w->port, w->queue, pkts, VIGIL_BURST);
-		if (n == 0) {
-			/* net_pcap returns nothing only once the file is read. */
-			if (w->replay_capture && ++empty >= 4)
-				break;
-			rte_pause();
-			continue;
-		}
-		empty = 0;
-		vigil_worker_process(w, pkts, n);
-		rte_pktmbuf_free_bulk(pkts, n);
+/* Capture replay ends when the capture is read and nothing is left in
+ * this worker's inbound ring. */
+static bool capture_done(struct vigil_worker *w, unsigned *empty)
+{
+	if (w->has_rx && ++*empty >= 4) {
+		/* net_pcap returns nothing only once the file is read. */
+		if (w->shared == NULL)
+			return true;
+		__atomic_store_n(&w->shared->rx_ended, true, __ATOMIC_RELEASE);
 	}
+	return w->shared != NULL && __atomic_load_n(&w->shared->rx_ended, __ATOMIC_ACQUIRE) &&
+	       rte_ring_empty(w->shared->inbound[w->id]);
+}
+
+/* At the end every frame still open in a stream this worker owns is
+ * closed, so every frame is accounted. */
+static void flush_own_streams(struct vigil_worker *w)
+{
 	while (w->replay_capture && !recorder_has_room(w))
 		rte_delay_us_sleep(100);
 	for (unsigned i = 0; i < w->streams->capacity; i++) {
 		struct vigil_stream *s = w->streams->slots[i];
 
-		if (s != NULL)
+		if (s != NULL && s->owner == w->id)
 			vigil_depay_flush(&s->depay, &s->env);
 	}
-	rte_rcu_qsbr_thread_offline(w->streams->qsbr, w->rcu_id);
-	rte_rcu_qsbr_thread_unregister(w->streams->qsbr, w->rcu_id);
+}
+
+int vigil_worker_main(void *arg)
+{
+	struct vigil_worker *w = arg;
+	struct rte_ring *inbound = w->shared != NULL ? w->shared->inbound[w->id] : NULL;
+	struct rte_mbuf *pkts[VIGIL_BURST];
+	unsigned empty = 0;
+
+	clock_init(w);
+	rte_rcu_qsbr_thread_register(w->streams->qsbr, w->id);
+	rte_rcu_qsbr_thread_online(w->streams->qsbr, w->id);
+	while (!*w->stop) {
+		uint16_t n = 0, m = 0;
+
+		/* Nothing from the stream table is held across iterations. */
+		rte_rcu_qsbr_quiescent(w->streams->qsbr, w->id);
+		if (w->replay_capture && !capture_has_room(w)) {
+			rte_delay_us_sleep(100);
+			continue;
+		}
+		if (w->has_rx) {
+			n = rte_eth_rx_burst(w->port, w->queue, pkts, VIGIL_BURST);
+			vigil_worker_process(w, pkts, n);
+			rte_pktmbuf_free_bulk(pkts, n);
+		}
+		if (inbound != NULL) {
+			m = (uint16_t)rte_ring_sc_dequeue_burst(inbound, (void **)pkts, VIGIL_BURST, NULL);
+			vigil_worker_process(w, pkts, m);
+			rte_pktmbuf_free_bulk(pkts, m);
+		}
+		if (n != 0 || m != 0) {
+			empty = 0;
+			continue;
+		}
+		if (w->replay_capture && capture_done(w, &empty))
+			break;
+		rte_pause();
+	}
+	flush_own_streams(w);
+	rte_rcu_qsbr_thread_offline(w->streams->qsbr, w->id);
+	rte_rcu_qsbr_thread_unregister(w->streams->qsbr, w->id);
 	w->done = true;
 	return 0;
 }

@@ -16,13 +16,27 @@
 
 struct rte_mbuf;
 
+/* What the workers of one port share. */
+struct vigil_workers_shared {
+	unsigned n_workers;
+	/* Each worker's inbound ring: packets another worker received for a
+	 * stream this one owns (multi-producer, single consumer). */
+	struct rte_ring *inbound[VIGIL_MAX_WORKERS];
+	/* Capture replay: set once the capture is read to the end. */
+	volatile bool rx_ended;
+};
+
 struct vigil_worker {
 	struct vigil_counters ctr; /* packets no camera can be charged with */
 	const struct vigil_config *cfg;
 	struct vigil_stream_table *streams;
+	struct vigil_workers_shared *shared; /* NULL: a lone worker */
+	unsigned id;       /* 0..n_workers-1, also the RCU thread id */
 	uint16_t port;
+	bool has_rx;       /* polls RX queue `queue` of the port */
 	uint16_t queue;
-	uint16_t tx_queue; /* replies to ARP/NDP/echo requests */
+	bool has_tx;       /* may answer ARP/NDP/echo on TX queue `tx_queue` */
+	uint16_t tx_queue;
 	struct vigil_neigh neigh;
 	/* Capture replay: an empty burst means the capture has ended, and
 	 * the worker waits for the recorder instead of dropping frames. */
@@ -31,7 +45,6 @@ struct vigil_worker {
 	struct vigil_frame_pool *pool;
 	volatile bool *stop;
 	volatile bool done; /* set when the loop has ended and flushed */
-	unsigned rcu_id;    /* this worker's thread id in the stream table's QSBR */
 	/* Wall clock from the TSC, so the loop makes no clock syscalls. */
 	uint64_t tsc_hz;
 	uint64_t tsc0;

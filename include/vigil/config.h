@@ -22,6 +22,13 @@ struct vigil_camera_config {
 	/* RFC 4568 inline key: master key followed by master salt. */
 	uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN];
 	uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN];
+	/* ParameterSets: the SDP's VPS/SPS/PPS NAL units, for cameras that
+	 * never send them in band. At most one of each kind, any order. */
+	uint8_t n_param_sets;
+	struct {
+		uint16_t len;
+		uint8_t nal[VIGIL_PARAM_SET_MAX];
+	} param_sets[3];
 	unsigned line; /* where the [Camera] section starts, for messages */
 };
 

@@ -19,7 +19,8 @@
 	X(unknown_ssrc, "SRTP from an SSRC no camera is configured with")                   \
 	X(replayed, "sequence index already seen or older than the replay window")         \
 	X(auth_failed, "AEAD tag did not verify (forged, corrupted or wrong key)")         \
-	X(tx_failed, "reply to an ARP/NDP/ICMP echo request refused by the TX queue")
+	X(tx_failed, "reply to an ARP/NDP/ICMP echo request refused by the TX queue")      \
+	X(handoff_full, "the owning worker's inbound ring was full")
 
 /* Outcomes of authenticated packets and of frames. */
 #define VIGIL_FOREACH_FRAME_DROP(X)                                                          \

@@ -24,8 +24,10 @@
 #define VIGIL_REORDER_MAX 16
 #define VIGIL_DEFAULT_SEGMENT_SECONDS 6
 #define VIGIL_DEFAULT_MAX_FRAME_BYTES (4u << 20)
+#define VIGIL_PARAM_SET_MAX 512 /* bytes of one VPS/SPS/PPS, configured or cached */
 #define VIGIL_FRAMES_IN_FLIGHT 256 /* frames between the workers and the disk */
 #define VIGIL_MAX_WORKERS 64
+#define VIGIL_HANDOFF_RING_SIZE 1024 /* packets waiting for their stream's worker */
 #define VIGIL_DEFAULT_MAX_CAMERAS 100000
 #define VIGIL_MAX_CAMERAS 10000000
 #define VIGIL_DEFAULT_KEY_GRACE_MS 2000

@@ -107,7 +107,7 @@ static const struct {
 	{"[Ingest]\nPorts = 5004\n[Cameras]\nName = a\n", "3: unknown section [Cameras]"},
 	{"Ports = 5004\n", "1: 'Ports' is outside any section"},
 	{INGEST "Workers = 0\n" CAMERA("a", "1"), "3: Workers: '0' is not a number"},
-	{INGEST "Workers = 2\n" CAMERA("a", "1"), "3: Workers: this version runs one worker"},
+	{INGEST "Workers = 65\n" CAMERA("a", "1"), "3: Workers: '65' is not a number from 1 to 64"},
 	{INGEST "SegmentSeconds = x\n" CAMERA("a", "1"), "3: SegmentSeconds: 'x'"},
 	{INGEST CAMERA("bad name", "1"), "4: Name: 'bad name' must be"},
 	{INGEST CAMERA("a", "1") CAMERA("a", "2"), "9: Name: 'a' is already used by the camera at line 3"},

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/* Sets up the worker lcores: a frame ring to the recorder and an inbound
+ * ring for handed-off packets each, RX/TX queues as the port has them. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
+
+#include "workers.h"
+
+int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frame_ring_entries, char *msg,
+			 size_t msglen)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	memset(ws, 0, sizeof(*ws));
+	ws->w = rte_zmalloc("vigil_workers", n * sizeof(*ws->w), RTE_CACHE_LINE_SIZE);
+	if (ws->w == NULL) {
+		snprintf(msg, msglen, "no memory for %u workers", n);
+		return -ENOMEM;
+	}
+	ws->n = n;
+	ws->shared.n_workers = n;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "vigil_frames%u", i);
+		ws->frames[i] = rte_ring_create(name, rte_align32pow2(frame_ring_entries + 1), (int)rte_socket_id(),
+						RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "vigil_inbound%u", i);
+		ws->shared.inbound[i] =
+		    rte_ring_create(name, VIGIL_HANDOFF_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
+		if (ws->frames[i] == NULL || ws->shared.inbound[i] == NULL) {
+			snprintf(msg, msglen, "cannot create the rings of worker %u: %s", i, rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int vigil_workers_launch(struct vigil_workers *ws, const struct vigil_port *port, const struct vigil_config *cfg,
+			 struct vigil_stream_table *streams, struct vigil_frame_pool *pool,
+			 const struct vigil_neigh *neigh, volatile bool *stop, bool replay_capture, char *msg,
+			 size_t msglen)
+{
+	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+
+	for (unsigned i = 0; i < ws->n; i++, lcore = rte_get_next_lcore(lcore, 1, 0)) {
+		struct vigil_worker *w = &ws->w[i];
+		int rc;
+
+		if (lcore >= RTE_MAX_LCORE) {
+			snprintf(msg, msglen, "%u workers need %u worker lcores; the EAL has fewer", ws->n, ws->n);
+			return -ENODEV;
+		}
+		w->cfg = cfg;
+		w->streams = streams;
+		w->shared = ws->n > 1 ? &ws->shared : NULL;
+		w->id = i;
+		w->port = port->id;
+		w->has_rx = i < port->rx_queues;
+		w->queue = (uint16_t)i;
+		w->has_tx = i < port->tx_queues;
+		w->tx_queue = (uint16_t)i;
+		w->neigh = *neigh;
+		w->replay_capture = replay_capture;
+		w->frames = ws->frames[i];
+		w->pool = pool;
+		w->stop = stop;
+		ws->lcore[i] = lcore;
+		rc = rte_eal_remote_launch(vigil_worker_main, w, lcore);
+		if (rc < 0) {
+			snprintf(msg, msglen, "cannot launch worker %u on lcore %u: %s", i, lcore, strerror(-rc));
+			*stop = true;
+			ws->n = i; /* wait for the ones that run */
+			return rc;
+		}
+	}
+	return 0;
+}
+
+bool vigil_workers_done(const struct vigil_workers *ws)
+{
+	for (unsigned i = 0; i < ws->n; i++)
+		if (!ws->w[i].done)
+			return false;
+	return true;
+}
+
+void vigil_workers_wait(struct vigil_workers *ws)
+{
+	for (unsigned i = 0; i < ws->n; i++)
+		rte_eal_wait_lcore(ws->lcore[i]);
+}
+
+void vigil_workers_free(struct vigil_workers *ws)
+{
+	for (unsigned i = 0; i < VIGIL_MAX_WORKERS; i++) {
+		rte_ring_free(ws->frames[i]);
+		rte_ring_free(ws->shared.inbound[i]);
+	}
+	rte_free(ws->w);
+}
