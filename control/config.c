@@ -30,6 +30,7 @@ struct parser {
 	unsigned seen_section;  /* section_count when the handler last ran */
 	enum section section;
 	unsigned cam_keys;
+	unsigned param_line[3]; /* line of each ParameterSets unit of this camera */
 	unsigned ingest_keys;
 	bool ports_set;
 	char *err;
@@ -277,6 +278,76 @@ static int parse_key(struct parser *p, struct vigil_camera_config *cam, const ch
 	return 1;
 }
 
+/* SDP sprop-parameter-sets (RFC 6184) or sprop-vps/-sps/-pps (RFC 7798):
+ * comma-separated base64 NAL units. Repeated lines add up, since inih cuts
+ * lines at 198 characters; check_camera checks them against the codec. */
+static int parse_param_sets(struct parser *p, struct vigil_camera_config *cam, const char *value)
+{
+	char buf[1024], *tok, *save = NULL;
+	unsigned n = 0;
+
+	if (strlen(value) >= sizeof(buf))
+		return fail(p, p->line, "ParameterSets: list too long");
+	strcpy(buf, value);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save), n++) {
+		unsigned i = cam->n_param_sets;
+		size_t len;
+
+		if (i == 3)
+			return fail(p, p->line, "ParameterSets: more than 3 (a VPS, an SPS and a PPS)");
+		if (sodium_base642bin(cam->param_sets[i].nal, sizeof(cam->param_sets[i].nal), tok,
+				      strlen(tok), " \t", &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    len == 0)
+			return fail(p, p->line, "ParameterSets: '%s' is not base64 of 1 to %d bytes", tok,
+				    VIGIL_PARAM_SET_MAX);
+		cam->param_sets[i].len = (uint16_t)len;
+		p->param_line[i] = p->line;
+		cam->n_param_sets++;
+	}
+	if (n == 0)
+		return fail(p, p->line, "ParameterSets: empty list");
+	return 1;
+}
+
+/* The kind (0 VPS, 1 SPS, 2 PPS) of a parameter set NAL unit of the codec,
+ * or -1; the same test as vigil_depay_seed_params, which is not linked in. */
+static int param_kind(enum vigil_codec codec, const uint8_t *nal, size_t len)
+{
+	unsigned type;
+
+	if (codec == VIGIL_CODEC_H265) {
+		type = nal[0] >> 1 & 0x3f;
+		if (len < 3 || (nal[0] & 0x80) || (nal[1] & 0x07) == 0 || type < 32 || type > 34)
+			return -1;
+		return (int)type - 32;
+	}
+	type = nal[0] & 0x1f;
+	if (len < 2 || (nal[0] & 0x80) || type < 7 || type > 8)
+		return -1;
+	return (int)type - 6;
+}
+
+static int check_param_sets(struct parser *p, const struct vigil_camera_config *cam)
+{
+	static const char *const kinds[] = {"VPS", "SPS", "PPS"};
+	unsigned seen = 0;
+
+	for (unsigned i = 0; i < cam->n_param_sets; i++) {
+		int kind = param_kind(cam->codec, cam->param_sets[i].nal, cam->param_sets[i].len);
+
+		if (kind < 0)
+			return fail(p, p->param_line[i], "ParameterSets: unit %u is not %s", i + 1,
+				    cam->codec == VIGIL_CODEC_H265 ? "an H.265 VPS, SPS or PPS"
+								   : "an H.264 SPS or PPS");
+		if (seen & 1u << kind)
+			return fail(p, p->param_line[i],
+				    "ParameterSets: unit %u is a second %s (one of each is kept)", i + 1,
+				    kinds[kind]);
+		seen |= 1u << kind;
+	}
+	return 1;
+}
+
 static int camera_key(struct parser *p, const char *name, const char *value)
 {
 	struct vigil_camera_config *cam = &p->cfg->cameras[p->cfg->n_cameras - 1];
@@ -319,6 +390,8 @@ static int camera_key(struct parser *p, const char *name, const char *value)
 			cam->codec = VIGIL_CODEC_H265;
 		else
 			return fail(p, p->line, "Codec: '%s' is not H264 or H265", value);
+	} else if (strcasecmp(name, "ParameterSets") == 0) {
+		return parse_param_sets(p, cam, value); /* may repeat */
 	} else {
 		return fail(p, p->line, "unknown key '%s' in [Camera]", name);
 	}
@@ -342,7 +415,7 @@ static int check_camera(struct parser *p)
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!(p->cam_keys & required[i].bit))
 			return fail(p, cam->line, "[Camera] has no %s", required[i].name);
-	return 1;
+	return check_param_sets(p, cam); /* the Codec may come after them */
 }
 
 static int start_section(struct parser *p, const char *section)

@@ -12,7 +12,8 @@
  * another timestamp, or flush. `broken` means the open frame was dropped
  * (and counted) already: its buffer is back in the pool, and the rest of
  * its packets are still parsed (to count invalid payloads and to cache
- * parameter sets) but not written.
+ * parameter sets) but not written. A parameter set split over an FU is
+ * cached from the frame once whole, so not when its frame was dropped.
  *
  * Reordered packets (index not above the last one) are counted as `late`
  * and not used: the loss they leave behind already dropped their frame.
@@ -82,7 +83,7 @@ static void close_frame(struct vigil_depay *d, const struct vigil_depay_env *env
 	d->in_fu = false;
 	d->frame_has_vcl = false;
 	d->frame_is_key = false;
-	d->frame_has_params = false;
+	d->frame_params = 0;
 	if (f == NULL)
 		return;
 	if (!vcl) {
@@ -120,28 +121,40 @@ static void put(struct vigil_frame *f, const uint8_t *p, size_t n)
 	f->len += (uint32_t)n;
 }
 
-/* A key frame whose access unit carried no parameter sets before its first
- * slice gets the cached ones, written right before that slice. */
+/* A key frame whose access unit lacks some parameter sets before its first
+ * slice gets the cached ones, written right before that slice (after any
+ * AUD or SEI: moving those would cost a copy). From the first missing kind
+ * on, all are written in VPS, SPS, PPS order, even one the AU carried (the
+ * same bytes: it was cached as it came): FFmpeg parses a PPS against its
+ * SPS and an SPS against its VPS, and discards a set that comes first. */
 static void insert_params(struct depay_pkt *c)
 {
 	struct vigil_depay *d = c->d;
-	const struct vigil_param_set *sets[] = {&d->vps, &d->sps, &d->pps};
-	unsigned first = d->codec == VIGIL_CODEC_H265 ? 0 : 1;
+	unsigned missing = ((1u << VIGIL_PARAM_KINDS) - 1) & ~d->frame_params;
+	unsigned k, first;
 	size_t need = 0;
 
-	for (unsigned i = first; i < 3; i++) {
-		if (sets[i]->len == 0) {
-			/* Not decodable without them. */
+	if (d->codec == VIGIL_CODEC_H264)
+		missing &= ~(1u << VIGIL_PARAM_VPS); /* H.264 has none */
+	if (missing == 0)
+		return;
+	first = (unsigned)__builtin_ctz(missing);
+	for (k = first; k < VIGIL_PARAM_KINDS; k++) {
+		if (d->params[k].len != 0) {
+			need += sizeof(start_code) + d->params[k].len;
+		} else if (missing & 1u << k) {
+			/* Not decodable without it. */
 			drop(d, c->env, VIGIL_CTR_frame_no_keyframe);
 			return;
 		}
-		need += sizeof(start_code) + sets[i]->len;
 	}
 	if (!room(d, c->env, need))
 		return;
-	for (unsigned i = first; i < 3; i++) {
+	for (k = first; k < VIGIL_PARAM_KINDS; k++) {
+		if (d->params[k].len == 0)
+			continue; /* carried by the AU but too large to cache */
 		put(d->frame, start_code, sizeof(start_code));
-		put(d->frame, sets[i]->nal, sets[i]->len);
+		put(d->frame, d->params[k].nal, d->params[k].len);
 	}
 }
 
@@ -167,8 +180,27 @@ static void first_slice(struct depay_pkt *c, enum depay_nal_kind kind, const uin
 		discard(d, c->env, VIGIL_CTR_frame_no_keyframe); /* its references were never recorded */
 	else if (d->need_key && !key)
 		drop(d, c->env, VIGIL_CTR_frame_no_keyframe);
-	else if (key && !d->frame_has_params)
+	else if (key)
 		insert_params(c);
+}
+
+/* Keep a complete parameter set NAL unit for key frames that lack one. */
+static void param_cache(struct vigil_param_set *ps, const uint8_t *nal, size_t len)
+{
+	if (len > sizeof(ps->nal)) {
+		/* Too large to keep; an older set would now be wrong. */
+		ps->len = 0;
+		return;
+	}
+	memcpy(ps->nal, nal, len);
+	ps->len = (uint16_t)len;
+}
+
+void depay_unit(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *nal, size_t hdr_len, size_t len)
+{
+	if (kind < DEPAY_NAL_OTHER)
+		param_cache(&c->d->params[kind], nal, len);
+	depay_nal(c, kind, nal, hdr_len, nal + hdr_len, len - hdr_len);
 }
 
 void depay_nal(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *hdr, size_t hdr_len,
@@ -178,8 +210,8 @@ void depay_nal(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *hdr
 
 	if (d->in_fu)
 		depay_break(c); /* the open FU never got its end */
-	if (kind == DEPAY_NAL_PARAM && !d->frame_has_vcl)
-		d->frame_has_params = true;
+	if (kind < DEPAY_NAL_OTHER && !d->frame_has_vcl)
+		d->frame_params |= (uint8_t)(1u << kind);
 	if (kind >= DEPAY_NAL_SLICE && !d->frame_has_vcl)
 		first_slice(c, kind, body, body_len);
 	if (!room(d, c->env, sizeof(start_code) + hdr_len + body_len))
@@ -197,6 +229,9 @@ void depay_fu_start(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t
 	depay_nal(c, kind, hdr, hdr_len, body, body_len);
 	d->in_fu = true;
 	d->fu_type = (uint8_t)type;
+	d->fu_kind = (uint8_t)kind;
+	if (d->frame != NULL)
+		d->fu_start = d->frame->len - (uint32_t)(hdr_len + body_len);
 }
 
 void depay_fu_more(struct depay_pkt *c, unsigned type, const uint8_t *p, size_t n, bool end)
@@ -209,8 +244,13 @@ void depay_fu_more(struct depay_pkt *c, unsigned type, const uint8_t *p, size_t 
 	}
 	if (end)
 		d->in_fu = false;
-	if (room(d, c->env, n))
-		put(d->frame, p, n);
+	if (!room(d, c->env, n))
+		return;
+	put(d->frame, p, n);
+	/* The frame holds the whole NAL unit now (a drop would have taken it). */
+	if (end && d->fu_kind < DEPAY_NAL_OTHER)
+		param_cache(&d->params[d->fu_kind], d->frame->data + d->fu_start,
+			    d->frame->len - d->fu_start);
 }
 
 void depay_break(struct depay_pkt *c)
@@ -219,22 +259,21 @@ void depay_break(struct depay_pkt *c)
 	drop(c->d, c->env, VIGIL_CTR_frame_incomplete);
 }
 
-void depay_param_cache(struct vigil_param_set *ps, const uint8_t *nal, size_t len)
-{
-	if (len > sizeof(ps->nal)) {
-		/* Too large to keep; an older set would now be wrong. */
-		ps->len = 0;
-		return;
-	}
-	memcpy(ps->nal, nal, len);
-	ps->len = (uint16_t)len;
-}
-
 void vigil_depay_init(struct vigil_depay *d, enum vigil_codec codec)
 {
 	memset(d, 0, sizeof(*d));
 	d->codec = codec;
 	d->need_key = true; /* a recording starts at a key frame */
+}
+
+int vigil_depay_seed_params(struct vigil_depay *d, const uint8_t *nal, size_t len)
+{
+	int kind = d->codec == VIGIL_CODEC_H265 ? depay_h265_kind(nal, len) : depay_h264_kind(nal, len);
+
+	if (kind < 0 || kind >= DEPAY_NAL_OTHER || len > VIGIL_PARAM_SET_MAX)
+		return -EINVAL;
+	param_cache(&d->params[kind], nal, len);
+	return 0;
 }
 
 void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, uint64_t index, uint32_t ts,

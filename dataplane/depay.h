@@ -13,8 +13,7 @@
 #include "vigil/config.h"
 #include "vigil/counters.h"
 #include "vigil/frame.h"
-
-#define VIGIL_PARAM_SET_MAX 512 /* bytes kept per cached SPS/PPS/VPS */
+#include "vigil/limits.h"
 
 /* Receives each complete, decodable access unit; owns it from then on. */
 typedef void (*vigil_frame_emit_fn)(void *arg, struct vigil_frame *f);
@@ -27,6 +26,14 @@ struct vigil_depay_env {
 	void *emit_arg;
 	uint32_t camera;
 	size_t max_frame_bytes; /* frames larger than this are dropped */
+};
+
+/* Parameter set kinds, in the order a decoder needs them. */
+enum vigil_param_kind {
+	VIGIL_PARAM_VPS,
+	VIGIL_PARAM_SPS,
+	VIGIL_PARAM_PPS,
+	VIGIL_PARAM_KINDS,
 };
 
 struct vigil_param_set {
@@ -45,13 +52,21 @@ struct vigil_depay {
 	bool in_fu;    /* a fragmentation unit is open */
 	bool skip_rasl; /* resumed at a CRA: its RASL pictures cannot decode */
 	uint8_t fu_type;        /* NAL type of the open fragmentation unit */
+	uint8_t fu_kind;        /* its depay_nal_kind: a parameter set is cached at its end */
+	uint32_t fu_start;      /* where its NAL unit starts in the frame */
 	bool frame_after_loss;  /* packets may be missing before this frame */
-	bool frame_has_vcl, frame_is_key, frame_has_params;
+	bool frame_has_vcl, frame_is_key;
+	uint8_t frame_params; /* bit per vigil_param_kind seen before the first slice */
 	/* Latest parameter sets, inserted before a key frame that lacks them. */
-	struct vigil_param_set sps, pps, vps;
+	struct vigil_param_set params[VIGIL_PARAM_KINDS];
 };
 
 void vigil_depay_init(struct vigil_depay *d, enum vigil_codec codec);
+
+/* Cache a parameter set known out of band (SDP sprop-*), as if it had
+ * arrived in band; a later in-band set of its kind replaces it. -EINVAL:
+ * not a VPS/SPS/PPS NAL unit of d->codec, or over VIGIL_PARAM_SET_MAX. */
+int vigil_depay_seed_params(struct vigil_depay *d, const uint8_t *nal, size_t len);
 
 /* Push one authenticated, decrypted RTP payload (padding removed). index is
  * the packet's extended sequence index (ROC << 16 | SEQ). A payload that is

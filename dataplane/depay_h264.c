@@ -32,21 +32,17 @@ static enum depay_nal_kind nal_kind(unsigned type)
 		return DEPAY_NAL_SLICE; /* non-IDR slice, data partitions A-C */
 	if (type == H264_IDR)
 		return DEPAY_NAL_KEY;
-	if (type == H264_SPS || type == H264_PPS)
-		return DEPAY_NAL_PARAM;
+	if (type == H264_SPS)
+		return DEPAY_NAL_SPS;
+	if (type == H264_PPS)
+		return DEPAY_NAL_PPS;
 	return DEPAY_NAL_OTHER;
 }
 
 /* A single NAL unit packet or one STAP-A unit, already checked. */
 static void whole(struct depay_pkt *c, const uint8_t *nal, size_t len)
 {
-	unsigned type = nal[0] & H264_TYPE;
-
-	if (type == H264_SPS)
-		depay_param_cache(&c->d->sps, nal, len);
-	else if (type == H264_PPS)
-		depay_param_cache(&c->d->pps, nal, len);
-	depay_nal(c, nal_kind(type), nal, 1, nal + 1, len - 1);
+	depay_unit(c, nal_kind(nal[0] & H264_TYPE), nal, 1, len);
 }
 
 /* STAP-A: [indicator] then units of [16-bit size][NAL unit], size > 0. */
@@ -108,4 +104,11 @@ int depay_h264_packet(struct depay_pkt *c, const uint8_t *p, size_t len)
 		/* 0, 30, 31, and STAP-B, MTAP16/24, FU-B (interleaved mode) */
 		return -EBADMSG;
 	}
+}
+
+int depay_h264_kind(const uint8_t *nal, size_t len)
+{
+	if (len < 2 || !nal_ok(nal[0]))
+		return -EBADMSG;
+	return nal_kind(nal[0] & H264_TYPE);
 }

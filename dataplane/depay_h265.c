@@ -49,22 +49,14 @@ static enum depay_nal_kind nal_kind(unsigned type)
 	if (type >= H265_IRAP_FIRST && type <= H265_IRAP_LAST)
 		return DEPAY_NAL_KEY; /* BLA, IDR, CRA */
 	if (type >= H265_VPS && type <= H265_PPS)
-		return DEPAY_NAL_PARAM;
+		return (enum depay_nal_kind)(DEPAY_NAL_VPS + type - H265_VPS);
 	return DEPAY_NAL_OTHER; /* reserved VCL types are ignored by decoders */
 }
 
 /* A single NAL unit packet or one AP unit, already checked. */
 static void whole(struct depay_pkt *c, const uint8_t *nal, size_t len)
 {
-	unsigned type = nal_type(nal);
-
-	if (type == H265_VPS)
-		depay_param_cache(&c->d->vps, nal, len);
-	else if (type == H265_SPS)
-		depay_param_cache(&c->d->sps, nal, len);
-	else if (type == H265_PPS)
-		depay_param_cache(&c->d->pps, nal, len);
-	depay_nal(c, nal_kind(type), nal, 2, nal + 2, len - 2);
+	depay_unit(c, nal_kind(nal_type(nal)), nal, 2, len);
 }
 
 /* AP: [payload header] then units of [16-bit size][NAL unit, >= 2 bytes]. */
@@ -126,4 +118,11 @@ int depay_h265_packet(struct depay_pkt *c, const uint8_t *p, size_t len)
 	default:
 		return -EBADMSG; /* PACI (50) and unassigned types */
 	}
+}
+
+int depay_h265_kind(const uint8_t *nal, size_t len)
+{
+	if (len < 3 || !nal_ok(nal))
+		return -EBADMSG;
+	return nal_kind(nal_type(nal));
 }

@@ -148,6 +148,9 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	}
 	vigil_replay_init(&s->replay);
 	vigil_depay_init(&s->depay, cam->codec);
+	/* Sets from the SDP: checked by the config loader already. */
+	for (unsigned i = 0; i < cam->n_param_sets; i++)
+		(void)vigil_depay_seed_params(&s->depay, cam->param_sets[i].nal, cam->param_sets[i].len);
 	s->env = (struct vigil_depay_env){
 		.pool = t->pool,
 		.ctr = &s->ctr,

@@ -19,6 +19,14 @@
 /* base64 of bytes 1..44: a valid, non-repeating master key and salt */
 #define KEY "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKyw="
 #define ZERO_KEY "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+/* NAL units in base64: H.264 SPS 67 42 00 1f, PPS 68 ce 3c 80, IDR slice;
+ * H.265 VPS 40 01 0c 01, SPS 42 01 01 60, PPS 44 01 c1 72 */
+#define SPS264 "Z0IAHw=="
+#define PPS264 "aM48gA=="
+#define IDR264 "ZYiEIQ=="
+#define VPS265 "QAEMAQ=="
+#define SPS265 "QgEBYA=="
+#define PPS265 "RAHBcg=="
 
 static const char *write_conf(const char *text, mode_t mode)
 {
@@ -49,12 +57,20 @@ static void test_good(void **state)
 				      "SSRC = 286331153\n"
 				      "Suite = AEAD_AES_256_GCM\n"
 				      "Key = " KEY "\n"
+				      "ParameterSets = " SPS264 "," PPS264 "\n"
 				      "Codec = H264\n"
 				      "[Camera]\n"
 				      "Name = gate-2\n"
 				      "SSRC = 0x10\n"
 				      "Key = inline:" KEY "\n"
-				      "Codec = h265\n",
+				      "ParameterSets = " PPS265 " , " VPS265 "\n"
+				      "ParameterSets = " SPS265 "\n"
+				      "Codec = h265\n"
+				      "[Camera]\n"
+				      "Name = none\n"
+				      "SSRC = 3\n"
+				      "Key = " KEY "\n"
+				      "Codec = H264\n",
 				      0600);
 	struct vigil_config cfg;
 	char err[512] = "";
@@ -76,7 +92,7 @@ static void test_good(void **state)
 	assert_memory_equal(&cfg.ipv4[1], ((uint8_t[]){198, 18, 0, 3}), 4);
 	assert_int_equal(cfg.n_ipv6, 1);
 	assert_memory_equal(cfg.ipv6[0], ((uint8_t[16]){0xfd, [15] = 1}), 16);
-	assert_int_equal(cfg.n_cameras, 2);
+	assert_int_equal(cfg.n_cameras, 3);
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
 	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
@@ -89,6 +105,19 @@ static void test_good(void **state)
 	assert_int_equal(cfg.cameras[1].ssrc, 16);
 	assert_int_equal(cfg.cameras[1].codec, VIGIL_CODEC_H265);
 	assert_memory_equal(cfg.cameras[1].master_key, cfg.cameras[0].master_key, 32);
+	/* ParameterSets: decoded, in the order given, across lines */
+	assert_int_equal(cfg.cameras[0].n_param_sets, 2);
+	assert_int_equal(cfg.cameras[0].param_sets[0].len, 4);
+	assert_memory_equal(cfg.cameras[0].param_sets[0].nal, ((uint8_t[]){0x67, 0x42, 0x00, 0x1f}), 4);
+	assert_int_equal(cfg.cameras[0].param_sets[1].len, 4);
+	assert_memory_equal(cfg.cameras[0].param_sets[1].nal, ((uint8_t[]){0x68, 0xce, 0x3c, 0x80}), 4);
+	assert_int_equal(cfg.cameras[1].n_param_sets, 3);
+	assert_memory_equal(cfg.cameras[1].param_sets[0].nal, ((uint8_t[]){0x44, 0x01, 0xc1, 0x72}), 4);
+	assert_memory_equal(cfg.cameras[1].param_sets[1].nal, ((uint8_t[]){0x40, 0x01, 0x0c, 0x01}), 4);
+	assert_memory_equal(cfg.cameras[1].param_sets[2].nal, ((uint8_t[]){0x42, 0x01, 0x01, 0x60}), 4);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(cfg.cameras[1].param_sets[i].len, 4);
+	assert_int_equal(cfg.cameras[2].n_param_sets, 0);
 	vigil_config_free(&cfg);
 	unlink(path);
 }
@@ -133,6 +162,23 @@ static const struct {
 	{INGEST "Address = ff02::1\n" CAMERA("a", "1"), "3: Address: ff02::1 is not a unicast IPv6"},
 	{INGEST "Address = ::\n" CAMERA("a", "1"), "3: Address: :: is not a unicast IPv6"},
 	{INGEST "Address = fd00::1, FD00::01\n" CAMERA("a", "1"), "3: Address: FD00::01 is listed twice"},
+	{INGEST CAMERA("a", "1") "ParameterSets = " SPS264 ",Z0IA*w==\n", "8: ParameterSets: 'Z0IA*w==' is not base64"},
+	{INGEST CAMERA("a", "1") "ParameterSets = Z0IAHw\n", "8: ParameterSets: 'Z0IAHw' is not base64"},
+	{INGEST CAMERA("a", "1") "ParameterSets = ,\n", "8: ParameterSets: empty list"},
+	{INGEST CAMERA("a", "1") "ParameterSets = " SPS264 "," PPS264 "\nParameterSets = " VPS265 "," SPS265 "\n",
+	 "9: ParameterSets: more than 3"},
+	{INGEST CAMERA("a", "1") "ParameterSets = " SPS264 "," IDR264 "\n",
+	 "8: ParameterSets: unit 2 is not an H.264 SPS or PPS"},
+	{INGEST CAMERA("a", "1") "ParameterSets = Zw==\n", "8: ParameterSets: unit 1 is not an H.264 SPS"},
+	{INGEST CAMERA("a", "1") "ParameterSets = 50IAHw==\n", "8: ParameterSets: unit 1 is not an H.264 SPS"},
+	{INGEST CAMERA("a", "1") "ParameterSets = " SPS264 "\nParameterSets = " SPS264 "\n",
+	 "9: ParameterSets: unit 2 is a second SPS"},
+	/* the codec comes after: checked at the end of the section */
+	{INGEST "[Camera]\nName = a\nSSRC = 1\nKey = " KEY "\nParameterSets = " SPS264 "," PPS264
+		"\nCodec = H265\n" CAMERA("b", "2"),
+	 "7: ParameterSets: unit 1 is not an H.265 VPS, SPS or PPS"},
+	{INGEST "[Camera]\nName = a\nSSRC = 1\nKey = " KEY "\nParameterSets = " VPS265 ", QAAMAQ==\nCodec = H265\n",
+	 "7: ParameterSets: unit 2 is not an H.265"},
 	{INGEST "Address = 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9\n"
 		CAMERA("a", "1"), "3: Address: more than 8 IPv4 addresses"},
 };

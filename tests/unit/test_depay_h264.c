@@ -2,6 +2,7 @@
 /* H.264 depacketization (RFC 6184): tables of packet sequences, each with
  * the exact Annex-B frames it must produce and every counter it must move;
  * then pool exhaustion, frame fields and parameter set limits. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,6 +78,7 @@ static void push(struct fx *fx, uint64_t idx, uint32_t ts, bool m, const uint8_t
 #define BYTES(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
 #define P(i, t, mk, ...) {.idx = (i), .ts = (t), .m = (mk), .len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
 #define F(t, fl, ...) {.ts = (t), .flags = (fl), .len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
+#define S(...) {.len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
 #define KEY VIGIL_FRAME_KEY
 #define C(name) [VIGIL_CTR_##name]
 
@@ -92,11 +94,18 @@ static void push(struct fx *fx, uint64_t idx, uint32_t ts, bool m, const uint8_t
 #define FU_E 0x7c, 0x45, 0xcc, 0xdd
 #define IDR_FU 0x65, 0x88, 0x84, 0xaa, 0xbb, 0xcc, 0xdd /* FU_S + FU_M + FU_E */
 #define KEYFRAME(t) F(t, KEY, SC, SPS, SC, PPS, SC, IDR)
+#define SPS_OLD 0x67, 0x42, 0x00, 0x0a
+#define FU_SPS_S 0x7c, 0x87, 0x42, 0x00 /* FU-A of the SPS in two */
+#define FU_SPS_E 0x7c, 0x47, 0x1f
 
 struct scenario {
 	const char *name;
 	size_t max_frame_bytes; /* 0: FRAME_BYTES */
 	bool flush;
+	struct {
+		uint8_t len; /* 0 ends the list */
+		uint8_t b[8];
+	} seed[3]; /* given to vigil_depay_seed_params first, as from the SDP */
 	struct {
 		uint64_t idx;
 		uint32_t ts;
@@ -248,6 +257,34 @@ static const struct scenario scenarios[] = {
 	 .flush = true,
 	 .pkts = {P(1, 1000, 0, PSL)},
 	 .ctr = {C(frame_no_keyframe) = 1}},
+	{"seeded sets: no set in band, recorded from the first IDR",
+	 .seed = {S(PPS), S(SPS)},
+	 .pkts = {P(1, 1000, 1, IDR), P(2, 4000, 1, PSL)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, PSL)}},
+	{"seeded sets go right after an AUD that directly precedes the slice",
+	 .seed = {S(SPS), S(PPS)},
+	 .pkts = {P(1, 1000, 0, 0x09, 0x10), P(2, 1000, 1, IDR)},
+	 .frames = {F(1000, KEY, SC, 0x09, 0x10, SC, SPS, SC, PPS, SC, IDR)}},
+	{"in-band sets replace seeded ones",
+	 .seed = {S(SPS_OLD), S(PPS)},
+	 .pkts = {P(1, 1000, 1, STAP_PARAMS), P(2, 4000, 1, IDR)},
+	 .frames = {KEYFRAME(4000)}},
+	{"only a PPS in band: the cached SPS goes before a second copy of it",
+	 .pkts = {P(1, 1000, 1, STAP_PARAMS), P(2, 4000, 0, PPS), P(3, 4000, 1, IDR)},
+	 .frames = {F(4000, KEY, SC, PPS, SC, SPS, SC, PPS, SC, IDR)}},
+	{"only an SPS in band: the cached PPS alone is added",
+	 .pkts = {P(1, 1000, 1, STAP_PARAMS), P(2, 4000, 0, SPS), P(3, 4000, 1, IDR)},
+	 .frames = {KEYFRAME(4000)}},
+	{"only a PPS in band and no SPS known: not decodable",
+	 .pkts = {P(1, 1000, 0, PPS), P(2, 1000, 1, IDR)},
+	 .ctr = {C(frame_no_keyframe) = 1}},
+	{"an SPS in an FU-A is cached once whole",
+	 .pkts = {P(1, 1000, 0, FU_SPS_S), P(2, 1000, 0, FU_SPS_E), P(3, 1000, 0, PPS), P(4, 1000, 1, IDR),
+		  P(5, 4000, 1, IDR)},
+	 .frames = {KEYFRAME(1000), KEYFRAME(4000)}},
+	{"an SPS in an FU-A that never ends is not cached",
+	 .pkts = {P(1, 1000, 0, FU_SPS_S), P(2, 1000, 1, PPS), P(3, 4000, 1, IDR)},
+	 .ctr = {C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
 	{"end of sequence, a one-byte NAL unit",
 	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, IDR), P(3, 1000, 1, 0x0a)},
 	 .frames = {F(1000, KEY, SC, SPS, SC, PPS, SC, IDR, SC, 0x0a)}},
@@ -260,6 +297,9 @@ static void run(const struct scenario *s)
 	unsigned n = 0;
 
 	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, max);
+	for (unsigned i = 0; i < 3 && s->seed[i].len; i++)
+		if (vigil_depay_seed_params(&fx.d, s->seed[i].b, s->seed[i].len) != 0)
+			fail_msg("%s: seed %u refused", s->name, i);
 	for (unsigned i = 0; i < 10 && s->pkts[i].len; i++)
 		push(&fx, s->pkts[i].idx, s->pkts[i].ts, s->pkts[i].m, s->pkts[i].b, s->pkts[i].len);
 	if (s->flush)
@@ -302,7 +342,7 @@ static void test_unsupported_types(void **state)
 		push(&fx, 1, 1000, true, pkt, sizeof(pkt));
 		assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
 		assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 1);
-		assert_int_equal(fx.d.sps.len, 0);
+		assert_int_equal(fx.d.params[VIGIL_PARAM_SPS].len, 0);
 		assert_int_equal(fx.n_out, 0);
 		fx_fini(&fx, POOL_FRAMES);
 	}
@@ -437,9 +477,9 @@ static void test_param_set_too_large(void **state)
 	(void)state;
 	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
 	push(&fx, 1, 1000, false, BYTES(STAP_PARAMS));
-	assert_int_equal(fx.d.sps.len, 4);
+	assert_int_equal(fx.d.params[VIGIL_PARAM_SPS].len, 4);
 	push(&fx, 2, 1000, false, big, sizeof(big));
-	assert_int_equal(fx.d.sps.len, 0);
+	assert_int_equal(fx.d.params[VIGIL_PARAM_SPS].len, 0);
 	push(&fx, 3, 1000, true, BYTES(IDR));
 	assert_int_equal(fx.n_out, 1);
 	assert_int_equal(fx.out[0].len, 4 + 4 + 4 + 4 + 4 + sizeof(big) + 4 + 4);
@@ -447,8 +487,45 @@ static void test_param_set_too_large(void **state)
 	assert_int_equal(fx.n_out, 1);
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
 	push(&fx, 5, 7000, false, big, VIGIL_PARAM_SET_MAX);
-	assert_int_equal(fx.d.sps.len, VIGIL_PARAM_SET_MAX);
+	assert_int_equal(fx.d.params[VIGIL_PARAM_SPS].len, VIGIL_PARAM_SET_MAX);
 	fx_fini(&fx, POOL_FRAMES);
+}
+
+/* Only a whole SPS or PPS of this codec, within the size limit, is taken,
+ * and cached under its kind. */
+static void test_seed(void **state)
+{
+	static const struct {
+		uint8_t b[5];
+		uint8_t len;
+		int kind; /* where it is cached, or -1: refused with -EINVAL */
+	} cases[] = {
+		{{SPS}, 4, VIGIL_PARAM_SPS},
+		{{PPS}, 4, VIGIL_PARAM_PPS},
+		{{IDR}, 4, -1},
+		{{0x06, 0x05, 0x01}, 3, -1},             /* SEI */
+		{{0x67}, 1, -1},                         /* header only */
+		{{0xe7, 0x42, 0x00, 0x1f}, 4, -1},       /* forbidden bit */
+		{{0x78, 0x00, 0x04, 0x67, 0x42}, 5, -1}, /* STAP-A */
+		{{0x40, 0x01, 0x0c, 0x01}, 4, -1},       /* an H.265 VPS */
+		{{0}, 0, -1},
+	};
+	static uint8_t big[VIGIL_PARAM_SET_MAX + 1] = {0x67, 0x42, 0x00, 0x1f};
+	struct vigil_depay d;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		vigil_depay_init(&d, VIGIL_CODEC_H264);
+		if (vigil_depay_seed_params(&d, cases[i].b, cases[i].len) != (cases[i].kind < 0 ? -EINVAL : 0))
+			fail_msg("case %zu: wrong return", i);
+		for (int k = 0; k < VIGIL_PARAM_KINDS; k++)
+			assert_int_equal(d.params[k].len, k == cases[i].kind ? cases[i].len : 0);
+	}
+	vigil_depay_init(&d, VIGIL_CODEC_H264);
+	assert_int_equal(vigil_depay_seed_params(&d, big, sizeof(big)), -EINVAL);
+	assert_int_equal(vigil_depay_seed_params(&d, big, VIGIL_PARAM_SET_MAX), 0);
+	assert_int_equal(d.params[VIGIL_PARAM_SPS].len, VIGIL_PARAM_SET_MAX);
+	assert_memory_equal(d.params[VIGIL_PARAM_SPS].nal, big, VIGIL_PARAM_SET_MAX);
 }
 
 int main(void)
@@ -463,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_buffer_capacity),
 		cmocka_unit_test(test_frame_fields),
 		cmocka_unit_test(test_param_set_too_large),
+		cmocka_unit_test(test_seed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

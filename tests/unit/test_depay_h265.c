@@ -2,6 +2,7 @@
 /* H.265 depacketization (RFC 7798): the same tables as for H.264 with
  * two-byte NAL headers, AP, FU, VPS/SPS/PPS, the IRAP types and the TID
  * rule; then pool exhaustion and FU header reconstruction. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,6 +78,7 @@ static void push(struct fx *fx, uint64_t idx, uint32_t ts, bool m, const uint8_t
 #define BYTES(...) (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__})
 #define P(i, t, mk, ...) {.idx = (i), .ts = (t), .m = (mk), .len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
 #define F(t, fl, ...) {.ts = (t), .flags = (fl), .len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
+#define S(...) {.len = sizeof((uint8_t[]){__VA_ARGS__}), .b = {__VA_ARGS__}}
 #define KEY VIGIL_FRAME_KEY
 #define C(name) [VIGIL_CTR_##name]
 
@@ -95,11 +97,17 @@ static void push(struct fx *fx, uint64_t idx, uint32_t ts, bool m, const uint8_t
 #define PARAMS SC, VPS, SC, SPS, SC, PPS
 #define KEYFRAME(t) F(t, KEY, PARAMS, SC, IDR)
 #define INVALID {C(payload_invalid) = 1, C(frame_incomplete) = 1}
+#define FU_SPS_S 0x62, 0x01, 0xa1, 0x01 /* FU of the SPS in two */
+#define FU_SPS_E 0x62, 0x01, 0x61, 0x60
 
 struct scenario {
 	const char *name;
 	size_t max_frame_bytes; /* 0: FRAME_BYTES */
 	bool flush;
+	struct {
+		uint8_t len; /* 0 ends the list */
+		uint8_t b[8];
+	} seed[3]; /* given to vigil_depay_seed_params first, as from the SDP */
 	struct {
 		uint64_t idx;
 		uint32_t ts;
@@ -207,6 +215,28 @@ static const struct scenario scenarios[] = {
 	 .max_frame_bytes = 32,
 	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 1, IDR)},
 	 .frames = {KEYFRAME(1000)}},
+	{"seeded sets, given in any order: no set in band, recorded from the first IDR",
+	 .seed = {S(PPS), S(VPS), S(SPS)},
+	 .pkts = {P(1, 1000, 1, IDR), P(2, 4000, 1, TRAIL)},
+	 .frames = {KEYFRAME(1000), F(4000, 0, SC, TRAIL)}},
+	{"only a PPS in band: the cached VPS and SPS go before a second copy of it",
+	 .pkts = {P(1, 1000, 1, AP_PARAMS), P(2, 4000, 0, PPS), P(3, 4000, 1, IDR)},
+	 .frames = {F(4000, KEY, SC, PPS, PARAMS, SC, IDR)}},
+	{"only a VPS in band: the cached SPS and PPS are added",
+	 .pkts = {P(1, 1000, 1, AP_PARAMS), P(2, 4000, 0, VPS), P(3, 4000, 1, IDR)},
+	 .frames = {KEYFRAME(4000)}},
+	{"only an SPS and a PPS in band: all three written again after them",
+	 .seed = {S(VPS)},
+	 .pkts = {P(1, 1000, 0, SPS), P(2, 1000, 0, PPS), P(3, 1000, 1, IDR)},
+	 .frames = {F(1000, KEY, SC, SPS, SC, PPS, PARAMS, SC, IDR)}},
+	{"an SPS in an FU is cached once whole",
+	 .pkts = {P(1, 1000, 0, VPS), P(2, 1000, 0, FU_SPS_S), P(3, 1000, 0, FU_SPS_E), P(4, 1000, 0, PPS),
+		  P(5, 1000, 1, IDR), P(6, 4000, 1, IDR)},
+	 .frames = {KEYFRAME(1000), KEYFRAME(4000)}},
+	{"an SPS in an FU that never ends is not cached",
+	 .seed = {S(VPS), S(PPS)},
+	 .pkts = {P(1, 1000, 0, FU_SPS_S), P(2, 1000, 1, PPS), P(3, 4000, 1, IDR)},
+	 .ctr = {C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
 	{"flush emits a whole open frame",
 	 .flush = true,
 	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, IDR)},
@@ -224,6 +254,9 @@ static void run(const struct scenario *s)
 	unsigned n = 0;
 
 	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, max);
+	for (unsigned i = 0; i < 3 && s->seed[i].len; i++)
+		if (vigil_depay_seed_params(&fx.d, s->seed[i].b, s->seed[i].len) != 0)
+			fail_msg("%s: seed %u refused", s->name, i);
 	for (unsigned i = 0; i < 10 && s->pkts[i].len; i++)
 		push(&fx, s->pkts[i].idx, s->pkts[i].ts, s->pkts[i].m, s->pkts[i].b, s->pkts[i].len);
 	if (s->flush)
@@ -356,6 +389,39 @@ static void test_pool_exhaustion(void **state)
 	fx_fini(&fx, 1);
 }
 
+/* Only a whole VPS, SPS or PPS of this codec is taken, cached under its
+ * kind. */
+static void test_seed(void **state)
+{
+	static const struct {
+		uint8_t b[4];
+		uint8_t len;
+		int kind; /* where it is cached, or -1: refused with -EINVAL */
+	} cases[] = {
+		{{VPS}, 4, VIGIL_PARAM_VPS},
+		{{SPS}, 4, VIGIL_PARAM_SPS},
+		{{PPS}, 4, VIGIL_PARAM_PPS},
+		{{IDR}, 4, -1},
+		{{0x4e, 0x01, 0x05}, 3, -1},       /* prefix SEI */
+		{{0x40, 0x01}, 2, -1},             /* header only */
+		{{0x40, 0x00, 0x0c, 0x01}, 4, -1}, /* TID 0 */
+		{{0xc0, 0x01, 0x0c, 0x01}, 4, -1}, /* forbidden bit */
+		{{0x60, 0x01, 0x00, 0x02}, 4, -1}, /* AP */
+		{{0x67, 0x42, 0x00, 0x1f}, 4, -1}, /* an H.264 SPS */
+		{{0}, 0, -1},
+	};
+	struct vigil_depay d;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		vigil_depay_init(&d, VIGIL_CODEC_H265);
+		if (vigil_depay_seed_params(&d, cases[i].b, cases[i].len) != (cases[i].kind < 0 ? -EINVAL : 0))
+			fail_msg("case %zu: wrong return", i);
+		for (int k = 0; k < VIGIL_PARAM_KINDS; k++)
+			assert_int_equal(d.params[k].len, k == cases[i].kind ? cases[i].len : 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_ap_short_unit),
 		cmocka_unit_test(test_fu_header),
 		cmocka_unit_test(test_pool_exhaustion),
+		cmocka_unit_test(test_seed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
