@@ -13,7 +13,8 @@
  * TLB behaviour is part of what is measured. Packets are encrypted on the
  * fly, a burst at a time, outside the timed region, with a copy of each
  * camera's key, so the sender warms nothing the receiver reads. Memory is
- * a few KiB per camera.
+ * a few KiB per camera. Each burst is timed alone; a burst the scheduler
+ * interrupted (OUTLIER_FACTOR times the median) is left out with its pair.
  *
  * usage: dataplane_bench [cameras] [payload bytes] [rounds] [huge|no-huge]
  * Prints one JSON line; counters on stderr. */
@@ -44,6 +45,9 @@
 #define SPARE_FRAMES 1024     /* frames beyond one open per camera */
 #define BASE_MEMORY_MB 256    /* mbufs, rings, hash table */
 #define CAMERA_MEMORY_KB 4    /* a stream and its key in DPDK memory */
+/* A burst that took this many times the median burst of its kind was
+ * interrupted (the machine is shared): it and its pair are left out. */
+#define OUTLIER_FACTOR 5
 
 _Static_assert(GOP_PKTS % VISIT_PKTS == 0, "a visit never straddles two rounds");
 _Static_assert(VIGIL_BURST % VISIT_PKTS == 0, "a burst holds whole visits");
@@ -142,6 +146,26 @@ static void build(struct pkt_tmpl *t, const struct vigil_srtp *srtp, uint32_t ss
 	wrap(t->b, t->len - HDR);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t median(const uint64_t *v, size_t n)
+{
+	uint64_t *c = malloc(n * sizeof(*c)), m;
+
+	if (c == NULL)
+		abort();
+	memcpy(c, v, n * sizeof(*c));
+	qsort(c, n, sizeof(*c), cmp_u64);
+	m = c[n / 2];
+	free(c);
+	return m;
+}
+
 static void fill(struct rte_mempool *mp, struct rte_mbuf **m, const struct pkt_tmpl *t, unsigned n)
 {
 	if (rte_pktmbuf_alloc_bulk(mp, m, n) != 0)
@@ -186,11 +210,15 @@ int main(int argc, char **argv)
 	unsigned rounds = argc > 3 ? (unsigned)atoi(argv[3]) : 20;
 	bool huge = argc > 4 && strcmp(argv[4], "huge") == 0;
 	char prefix[64], mem[32];
-	char *eal[] = {"bench", huge ? "--in-memory" : "--no-huge", "--no-shconf", "-m", mem, "--no-pci",
-		       "--log-level=*:warning", prefix, NULL};
+	/* Hugepages are taken as needed; ordinary pages must be reserved. */
+	char *eal[] = {"bench", "--no-pci", "--log-level=*:warning", prefix, huge ? "--in-memory" : "--no-huge",
+		       "--no-shconf", "-m", mem, NULL};
 	struct vigil_config cfg = {.max_frame_bytes = VIGIL_DEFAULT_MAX_FRAME_BYTES, .n_cameras = cameras};
 	struct vigil_worker w = {.cfg = &cfg};
-	uint64_t t_pipe = 0, t_base = 0, pkts = 0, bytes = 0, seed = 0x9e3779b97f4a7c15u;
+	uint64_t t_pipe = 0, t_base = 0, pkts = 0, bytes = 0, raw_pipe = 0, raw_base = 0, raw_pkts = 0;
+	uint64_t seed = 0x9e3779b97f4a7c15u, *b_pipe, *b_base, n_bursts = 0, dropped = 0;
+	uint16_t *b_pkts;
+	uint32_t *b_bytes;
 	unsigned n_frames = cameras + SPARE_FRAMES;
 	struct vigil_srtp *sender;
 	const struct vigil_srtp **rx_key;
@@ -202,7 +230,7 @@ int main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=bench-%d", (int)getpid());
 	snprintf(mem, sizeof(mem), "%u", BASE_MEMORY_MB + (unsigned)((uint64_t)cameras * CAMERA_MEMORY_KB / 1024));
 	if (payload < 16 || payload > 1400 || cameras == 0 || rounds == 0 ||
-	    rte_eal_init(RTE_DIM(eal) - 1, eal) < 0 || vigil_srtp_available() < 0) {
+	    rte_eal_init(huge ? 5 : (int)RTE_DIM(eal) - 1, eal) < 0 || vigil_srtp_available() < 0) {
 		fprintf(stderr, "usage: dataplane_bench [cameras] [payload 16-1400] [rounds] [huge|no-huge]; "
 				"needs AES-NI\n");
 		return 1;
@@ -247,8 +275,17 @@ int main(int argc, char **argv)
 	touch_frames(fp, n_frames, RTE_ALIGN_CEIL(KEY_PKTS * (payload + 16) + 1024, 4096));
 
 	/* Visit v: camera order[v % cameras] sends its packets
-	 * [VISIT_PKTS * visit, +VISIT_PKTS) of round r's GOP. Round 0 warms up. */
+	 * [VISIT_PKTS * visit, +VISIT_PKTS) of round r's GOP. Round 0 only
+	 * warms up: every stream has started and holds a frame. */
 	uint64_t per_round = (uint64_t)VISITS * cameras, total = per_round * (1 + (uint64_t)rounds);
+	size_t max_bursts = (size_t)(total / VISITS_PER_BURST + 1);
+
+	b_pipe = malloc(max_bursts * sizeof(*b_pipe));
+	b_base = malloc(max_bursts * sizeof(*b_base));
+	b_pkts = malloc(max_bursts * sizeof(*b_pkts));
+	b_bytes = malloc(max_bursts * sizeof(*b_bytes));
+	if (b_pipe == NULL || b_base == NULL || b_pkts == NULL || b_bytes == NULL)
+		return 1;
 	static struct pkt_tmpl tmpl[VIGIL_BURST];
 	uint64_t index[VIGIL_BURST];
 	unsigned cam[VIGIL_BURST];
@@ -257,7 +294,7 @@ int main(int argc, char **argv)
 		const struct vigil_srtp *key[VIGIL_BURST];
 		struct rte_mbuf *m[VIGIL_BURST];
 		bool timed = v0 >= per_round;
-		unsigned n = 0;
+		unsigned n = 0, burst_bytes = 0;
 		uint64_t t0, t1;
 
 		for (uint64_t v = v0; v < v0 + VISITS_PER_BURST && v < total; v++) {
@@ -268,8 +305,7 @@ int main(int argc, char **argv)
 				cam[n] = c;
 				index[n] = base + k;
 				build(&tmpl[n], &sender[c], cfg.cameras[c].ssrc, index[n], payload);
-				if (timed)
-					bytes += tmpl[n].len - HDR;
+				burst_bytes += tmpl[n].len - HDR;
 			}
 		}
 
@@ -279,8 +315,9 @@ int main(int argc, char **argv)
 		t1 = rte_rdtsc_precise();
 		rte_pktmbuf_free_bulk(m, n);
 		drain(ring, fp);
-		if (timed)
-			t_pipe += t1 - t0;
+		if (!timed)
+			continue;
+		b_pipe[n_bursts] = t1 - t0;
 
 		for (unsigned k = 0; k < n; k++)
 			key[k] = rx_key[cam[k]];
@@ -295,10 +332,25 @@ int main(int argc, char **argv)
 		}
 		t1 = rte_rdtsc_precise();
 		rte_pktmbuf_free_bulk(m, n);
-		if (timed) {
-			t_base += t1 - t0;
-			pkts += n;
+		b_base[n_bursts] = t1 - t0;
+		b_pkts[n_bursts] = (uint16_t)n;
+		b_bytes[n_bursts++] = burst_bytes;
+	}
+	uint64_t lim_pipe = OUTLIER_FACTOR * median(b_pipe, n_bursts);
+	uint64_t lim_base = OUTLIER_FACTOR * median(b_base, n_bursts);
+
+	for (uint64_t i = 0; i < n_bursts; i++) {
+		raw_pipe += b_pipe[i];
+		raw_base += b_base[i];
+		raw_pkts += b_pkts[i];
+		if (b_pipe[i] > lim_pipe || b_base[i] > lim_base) {
+			dropped++;
+			continue;
 		}
+		t_pipe += b_pipe[i];
+		t_base += b_base[i];
+		pkts += b_pkts[i];
+		bytes += b_bytes[i];
 	}
 
 	uint64_t dec = 0, bad = 0, frames = 0;
@@ -325,11 +377,14 @@ int main(int argc, char **argv)
 	       "\"packets_per_turn\": %u, \"hugepages\": %s, \"packets\": %" PRIu64 ", "
 	       "\"pipeline_cycles_per_packet\": %.1f, \"libsodium_decrypt_cycles_per_packet\": %.1f, "
 	       "\"pipeline_vs_decrypt_only\": %.3f, \"pipeline_mpps\": %.3f, \"pipeline_srtp_gbit_s\": %.3f, "
-	       "\"decrypt_only_mpps\": %.3f, \"tsc_hz\": %" PRIu64 ", \"decrypted\": %" PRIu64
+	       "\"decrypt_only_mpps\": %.3f, \"interrupted_bursts\": %" PRIu64 ", \"bursts\": %" PRIu64 ", "
+	       "\"untrimmed_pipeline_cycles_per_packet\": %.1f, \"untrimmed_decrypt_cycles_per_packet\": %.1f, "
+	       "\"tsc_hz\": %" PRIu64 ", \"decrypted\": %" PRIu64
 	       ", \"frames\": %" PRIu64 ", \"unexpected_drops\": %" PRIu64 "}\n",
 	       cameras, payload, rounds, GOP_PKTS, VISIT_PKTS, huge ? "true" : "false", pkts, cyc,
 	       (double)t_base / (double)pkts, (double)t_base / (double)t_pipe, hz / cyc / 1e6,
-	       (double)bytes * 8 * hz / (double)t_pipe / 1e9, hz * (double)pkts / (double)t_base / 1e6, w.tsc_hz,
+	       (double)bytes * 8 * hz / (double)t_pipe / 1e9, hz * (double)pkts / (double)t_base / 1e6, dropped, n_bursts,
+	       (double)raw_pipe / (double)raw_pkts, (double)raw_base / (double)raw_pkts, w.tsc_hz,
 	       dec, frames, bad);
 	return bad == 0 && dec == total * VISIT_PKTS ? 0 : 1;
 }
