@@ -99,13 +99,27 @@ static int check_reload(const struct vigil_cameras *c, const struct vigil_config
 	return 0;
 }
 
+/* [Ingest] settings the data plane was built with (KeyGraceSeconds is
+ * the control plane's own and applies at once). */
 static bool ingest_changed(const struct vigil_config *a, const struct vigil_config *b)
 {
 	return memcmp(a->srtp_ports, b->srtp_ports, sizeof(a->srtp_ports)) != 0 ||
 	       strcmp(a->record_dir, b->record_dir) != 0 || strcmp(a->device, b->device) != 0 ||
 	       a->workers != b->workers || a->segment_seconds != b->segment_seconds ||
 	       a->max_frame_bytes != b->max_frame_bytes || a->max_cameras != b->max_cameras ||
-	       a->n_ipv4 != b->n_ipv4 || a->n_ipv6 != b->n_ipv6;
+	       a->n_ipv4 != b->n_ipv4 || a->n_ipv6 != b->n_ipv6 ||
+	       memcmp(a->ipv4, b->ipv4, sizeof(a->ipv4)) != 0 || memcmp(a->ipv6, b->ipv6, sizeof(a->ipv6)) != 0;
+}
+
+static bool same_param_sets(const struct vigil_camera_config *a, const struct vigil_camera_config *b)
+{
+	if (a->n_param_sets != b->n_param_sets)
+		return false;
+	for (unsigned i = 0; i < a->n_param_sets; i++)
+		if (a->param_sets[i].len != b->param_sets[i].len ||
+		    memcmp(a->param_sets[i].nal, b->param_sets[i].nal, a->param_sets[i].len) != 0)
+			return false;
+	return true;
 }
 
 static bool same_key(const struct vigil_camera_config *a, const struct vigil_camera_config *b)
@@ -118,7 +132,8 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 {
 	struct vigil_config next;
 	struct vigil_config *cfg = c->cfg;
-	unsigned added = 0, rotated = 0, revoked = 0, moved = 0;
+	unsigned added = 0, rotated = 0, revoked = 0, moved = 0, params_later = 0;
+	bool ingest;
 	bool *was_live;
 	char err[5120];
 	int rc;
@@ -175,9 +190,11 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 				rc = vigil_stream_rotate(c->table, (unsigned)slot, cam->master_key, cam->master_salt);
 				if (rc < 0)
 					break;
-				c->grace_until_ns[slot] = now_ns() + (uint64_t)cfg->key_grace_ms * 1000000u;
+				c->grace_until_ns[slot] = now_ns() + (uint64_t)next.key_grace_ms * 1000000u;
 				rotated++;
 			}
+			/* The running stream keeps the sets it caches from the camera. */
+			params_later += !same_param_sets(&cfg->cameras[slot], cam);
 			cfg->cameras[slot] = *cam;
 			continue;
 		}
@@ -185,13 +202,16 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 		if (rc < 0)
 			break;
 	}
+	cfg->key_grace_ms = next.key_grace_ms;
+	/* Compared with what runs, so the note stays until a restart. */
+	ingest = ingest_changed(cfg, &next);
 	if (rc < 0)
 		snprintf(msg, msglen, "reload stopped half way: %s (%u added, %u rotated, %u revoked, %u moved)",
 			 strerror(-rc), added, rotated, revoked, moved);
 	else
-		snprintf(msg, msglen, "reload: %u added, %u rotated, %u revoked, %u moved to a new SSRC%s", added,
-			 rotated, revoked, moved,
-			 ingest_changed(cfg, &next) ? "; [Ingest] changes take effect at restart" : "");
+		snprintf(msg, msglen, "reload: %u added, %u rotated, %u revoked, %u moved to a new SSRC%s%s", added,
+			 rotated, revoked, moved, ingest ? "; [Ingest] changes take effect at restart" : "",
+			 params_later ? "; changed ParameterSets of running cameras apply when they are re-added" : "");
 	free(was_live);
 out:
 	vigil_config_free(&next);

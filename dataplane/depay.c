@@ -15,9 +15,10 @@
  * parameter sets) but not written. A parameter set split over an FU is
  * cached from the frame once whole, so not when its frame was dropped.
  *
- * Reordered packets (index not above the last one) are counted as `late`
- * and not used: the loss they leave behind already dropped their frame.
- * Putting them back in order is a later issue.
+ * Packets come in index order from the reorder stage (reorder.c) as far
+ * as it could wait for them. One that still comes after a later one
+ * (index not above the last) is counted as `late` and not used: the loss
+ * its absence was taken for already dropped its frame.
  */
 
 static const uint8_t start_code[4] = {0, 0, 0, 1};

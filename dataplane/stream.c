@@ -147,6 +147,7 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 		return -ENOMEM;
 	}
 	vigil_replay_init(&s->replay);
+	vigil_reorder_init(&s->reorder);
 	vigil_depay_init(&s->depay, cam->codec);
 	/* Sets from the SDP: checked by the config loader already. */
 	for (unsigned i = 0; i < cam->n_param_sets; i++)
@@ -222,7 +223,14 @@ int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigi
 	rc = rte_hash_del_key(t->by_ssrc, &s->ssrc);
 	if (rc < 0)
 		return rc;
+	/* Its owner keeps the stream on a list across quiescent states while
+	 * it holds packets back. Told to, it releases them and forgets the
+	 * stream in its loop after the first grace period; the second one
+	 * waits for that loop. */
+	__atomic_store_n(&s->reorder.leaving, true, __ATOMIC_RELEASE);
 	wait_readers(t);
+	wait_readers(t);
+	vigil_reorder_drop(&s->reorder);
 	t->slots[slot] = NULL;
 	t->n_streams--;
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)

@@ -14,6 +14,7 @@
 #include "vigil/config.h"
 #include "vigil/counters.h"
 #include "depay.h"
+#include "reorder.h"
 #include "replay.h"
 #include "srtp.h"
 
@@ -27,6 +28,7 @@ struct vigil_stream {
 	struct vigil_srtp *prev_key; /* still accepted for a grace period after a rotation */
 	struct vigil_replay replay;
 	struct vigil_counters ctr;
+	struct vigil_reorder reorder; /* between decrypt and depay */
 	struct vigil_depay depay;
 	struct vigil_depay_env env;
 	struct rte_ring *frames; /* complete frames to the recorder, from its owner */
@@ -78,8 +80,9 @@ int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
 void vigil_stream_expire_prev(struct vigil_stream_table *t, uint32_t slot);
 
 /* Stop taking packets of this slot. When it returns no worker uses the
- * stream any more: its counters are added into *retired, the frame it was
- * assembling goes back to the pool, its keys are wiped, it is freed. */
+ * stream any more: the packets its owner held back were depacketized, its
+ * counters are added into *retired, the frame it was assembling goes back
+ * to the pool, its keys are wiped, it is freed. */
 int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigil_counters *retired);
 
 #endif

@@ -141,6 +141,7 @@ static uint16_t stage_handoff(struct vigil_worker *w, struct pkt *p, uint16_t n)
 		}
 		if (rte_ring_mp_enqueue(w->shared->inbound[owner], *p[i].mbuf) == 0) {
 			*p[i].mbuf = NULL;
+			w->ctr.v[VIGIL_CTR_handed_off]++;
 			continue;
 		}
 		w->ctr.v[VIGIL_CTR_rx_packets]++;
@@ -240,9 +241,39 @@ static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
 	return kept;
 }
 
+static uint64_t wall_ns(const struct vigil_worker *w, uint64_t tsc)
+{
+	return w->wall0_ns + (uint64_t)((unsigned __int128)(tsc - w->tsc0) * 1000000000u / w->tsc_hz);
+}
+
+/* The reorder stage hands packets to the depacketizer in index order. */
+static void deliver(void *arg, struct vigil_reorder *r, uint64_t index, const struct vigil_reorder_pkt *p)
+{
+	struct vigil_stream *s = container_of(r, struct vigil_stream, reorder);
+
+	vigil_depay_push(&s->depay, &s->env, index, p->ts, p->marker, p->payload, p->len,
+			 *(const uint64_t *)arg);
+}
+
+static struct vigil_reorder_ctx reorder_ctx(struct vigil_worker *w, uint64_t tsc, uint64_t *now_ns)
+{
+	/* A capture is read at its own pace, not the camera's: there only
+	 * full slots and the end give up, so its replay is deterministic. */
+	return (struct vigil_reorder_ctx){
+		.list = &w->reorder,
+		.deliver = deliver,
+		.arg = now_ns,
+		.now_tsc = tsc,
+		.max_wait = w->replay_capture ? UINT64_MAX : w->tsc_hz / 1000 * VIGIL_REORDER_WAIT_MS,
+	};
+}
+
+/* Padding removed, through the reorder stage into the depacketizer; a
+ * packet the stage holds leaves pkts as NULL. */
 static void stage_depay(struct vigil_worker *w, struct pkt *p, uint16_t n)
 {
-	uint64_t now_ns = w->wall0_ns + (uint64_t)((unsigned __int128)(rte_rdtsc() - w->tsc0) * 1000000000u / w->tsc_hz);
+	uint64_t tsc = rte_rdtsc(), now_ns = wall_ns(w, tsc);
+	const struct vigil_reorder_ctx c = reorder_ctx(w, tsc, &now_ns);
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_stream *s = p[i].stream;
@@ -252,13 +283,18 @@ static void stage_depay(struct vigil_worker *w, struct pkt *p, uint16_t n)
 		if (p[i].hdr.padding)
 			len = vigil_rtp_strip_padding(&p[i].hdr, payload, (size_t)len);
 		if (len < 0) {
-			/* Not pushed: the depacketizer sees the gap and drops
-			 * the frame this packet belonged to. */
+			/* Only takes its place: the depacketizer sees the gap
+			 * and drops the frame this packet belonged to. */
 			s->ctr.v[VIGIL_CTR_payload_invalid]++;
-			continue;
+			payload = NULL;
 		}
-		vigil_depay_push(&s->depay, &s->env, p[i].index, p[i].hdr.ts, p[i].hdr.marker, payload,
-				 (size_t)len, now_ns);
+		if (vigil_reorder_push(&c, &s->reorder, &s->ctr, p[i].index,
+				       &(struct vigil_reorder_pkt){.m = *p[i].mbuf,
+								   .payload = payload,
+								   .ts = p[i].hdr.ts,
+								   .len = (uint16_t)RTE_MAX(len, 0),
+								   .marker = p[i].hdr.marker}))
+			*p[i].mbuf = NULL;
 	}
 }
 
@@ -291,11 +327,13 @@ static void clock_init(struct vigil_worker *w)
  * burst's worth of frames has somewhere to go. Live traffic never waits. */
 static bool recorder_has_room(const struct vigil_worker *w)
 {
-	/* A burst closes at most one frame per packet plus one per stream
-	 * (a timestamp change closes the open frame before a marker does). */
-	unsigned most = VIGIL_BURST + w->streams->n_streams;
+	/* A burst closes at most one frame per packet it depacketizes (its
+	 * own and those held back) plus one per stream (a timestamp change
+	 * closes the open frame before a marker does). */
+	unsigned pushed = VIGIL_BURST + w->reorder.n_held;
 
-	return rte_ring_free_count(w->frames) >= most && vigil_frame_pool_available(w->pool) >= VIGIL_BURST;
+	return rte_ring_free_count(w->frames) >= pushed + w->streams->n_streams &&
+	       vigil_frame_pool_available(w->pool) >= pushed;
 }
 
 /* ... and, for the worker reading the capture, the other workers too. */
@@ -323,12 +361,35 @@ static bool capture_done(struct vigil_worker *w, unsigned *empty)
 	       rte_ring_empty(w->shared->inbound[w->id]);
 }
 
-/* At the end every frame still open in a stream this worker owns is
- * closed, so every frame is accounted. */
+/* Streams holding packets back give up on gaps that waited too long; a
+ * stream being removed lets go of what it holds and of this list. */
+static void expire_held(struct vigil_worker *w)
+{
+	uint64_t tsc, now_ns;
+	struct vigil_reorder_ctx c;
+
+	if (LIST_EMPTY(&w->reorder.streams))
+		return;
+	tsc = rte_rdtsc();
+	now_ns = wall_ns(w, tsc);
+	c = reorder_ctx(w, tsc, &now_ns);
+	vigil_reorder_expire(&c);
+}
+
+/* At the end what was held back is depacketized, and every frame still
+ * open in a stream this worker owns is closed, so every frame is
+ * accounted. */
 static void flush_own_streams(struct vigil_worker *w)
 {
+	uint64_t tsc, now_ns;
+	struct vigil_reorder_ctx c;
+
 	while (w->replay_capture && !recorder_has_room(w))
 		rte_delay_us_sleep(100);
+	tsc = rte_rdtsc();
+	now_ns = wall_ns(w, tsc);
+	c = reorder_ctx(w, tsc, &now_ns);
+	vigil_reorder_release_all(&c);
 	for (unsigned i = 0; i < w->streams->capacity; i++) {
 		struct vigil_stream *s = w->streams->slots[i];
 
@@ -350,8 +411,10 @@ int vigil_worker_main(void *arg)
 	while (!*w->stop) {
 		uint16_t n = 0, m = 0;
 
-		/* Nothing from the stream table is held across iterations. */
+		/* Nothing from the stream table is held across iterations
+		 * but the streams on w->reorder, released when removed. */
 		rte_rcu_qsbr_quiescent(w->streams->qsbr, w->id);
+		expire_held(w);
 		if (w->replay_capture && !capture_has_room(w)) {
 			rte_delay_us_sleep(100);
 			continue;

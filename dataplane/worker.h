@@ -12,6 +12,7 @@
 #include "vigil/config.h"
 #include "vigil/counters.h"
 #include "neigh.h"
+#include "reorder.h"
 #include "stream.h"
 
 struct rte_mbuf;
@@ -43,6 +44,7 @@ struct vigil_worker {
 	bool replay_capture;
 	struct rte_ring *frames;
 	struct vigil_frame_pool *pool;
+	struct vigil_reorder_list reorder; /* own streams holding packets back */
 	volatile bool *stop;
 	volatile bool done; /* set when the loop has ended and flushed */
 	/* Wall clock from the TSC, so the loop makes no clock syscalls. */

@@ -25,22 +25,16 @@ done
 
 # shellcheck source=tests/tools/netns.sh
 source "$tools/netns.sh"
+# shellcheck source=tests/tools/proc.sh
+source "$tools/proc.sh"
 
 work=$(mktemp -d /tmp/vigil-demo.XXXXXX)
-vigild_pid=''
-camera_pids=()
 
 # Stops whatever still runs and removes the namespace; the recordings stay.
 cleanup() {
-	local status=$? pid
+	local status=$?
 	set +e
-	for pid in "${camera_pids[@]}"; do
-		kill "$pid" 2>/dev/null
-	done
-	if [ -n "$vigild_pid" ]; then
-		kill -TERM "$vigild_pid" 2>/dev/null
-		wait "$vigild_pid" 2>/dev/null
-	fi
+	proc_stop_all
 	vigil_netns_destroy
 	[ "$status" = 0 ] || echo "demo failed; logs and recordings in $work" >&2
 	exit "$status"
@@ -91,17 +85,15 @@ chmod 600 "$conf"
 umask 022
 
 echo "demo: starting vigild (config $conf)"
-"$vigild" --config "$conf" >"$work/summary.json" 2>"$work/vigild.log" &
-vigild_pid=$!
-for _ in $(seq 300); do
-	grep -qE "running until|ready" "$work/vigild.log" && break
-	kill -0 "$vigild_pid" 2>/dev/null || { cat "$work/vigild.log" >&2; die "vigild did not start"; }
-	sleep 0.1
-done
+rc=0
+proc_start "$work/summary.json" "$work/vigild.log" "$VIGILD_READY" 30 "$vigild" --config "$conf" || rc=$?
+vigild_pid=$PROC_PID
+[ "$rc" != 1 ] || { cat "$work/vigild.log" >&2; die "vigild did not start"; }
 sleep 1
 
 echo "demo: ${#cameras[@]} cameras streaming for ${seconds}s"
 mkdir -p "$work/reference"
+camera_pids=()
 for c in "${cameras[@]}"; do
 	read -r name codec size port seq pattern <<<"$c"
 	lc=${codec,,}
@@ -110,18 +102,19 @@ for c in "${cameras[@]}"; do
 		--fps "$fps" --size "$size" --pattern "$pattern" --dest "$VIGIL_IP_ROOT:$port" \
 		--ref "$work/reference/$name.$lc" >"$work/camera-$name.log" 2>&1 &
 	camera_pids+=($!)
+	proc_track "$!"
 done
 for pid in "${camera_pids[@]}"; do
-	wait "$pid" || die "a camera failed; see $work/camera-*.log"
+	rc=0
+	wait "$pid" || rc=$?
+	proc_forget "$pid"
+	[ "$rc" = 0 ] || die "a camera failed ($rc); see $work/camera-*.log"
 done
-camera_pids=()
 sleep 1 # let the last packets land before stopping
 
 echo "demo: stopping vigild (SIGINT): it drains and writes the summary"
-kill -INT "$vigild_pid"
 rc=0
-wait "$vigild_pid" || rc=$?
-vigild_pid=''
+proc_stop "$vigild_pid" INT 60 || rc=$?
 [ "$rc" = 0 ] || { tail -n 20 "$work/vigild.log" >&2; die "vigild exited $rc"; }
 
 # ---- human summary ---------------------------------------------------------------

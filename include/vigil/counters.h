@@ -35,11 +35,13 @@
 	X(rx_bytes, "bytes received (frame length)")                                         \
 	X(decrypted, "SRTP packets authenticated and decrypted")                           \
 	X(decrypted_prev_key, "of those, under the previous key during a rotation")        \
+	X(handed_off, "received by one worker, handed to the worker owning its camera")    \
 	X(rtcp, "RTCP/SRTCP packets recognised on an SRTP port, not recorded")             \
 	X(answered, "ARP/NDP/ICMP echo requests for our addresses, answered")               \
 	VIGIL_FOREACH_PKT_DROP(X)                                                            \
 	X(payload_invalid, "authenticated packet with invalid RTP padding or payload")     \
-	X(late, "authenticated packet older than one already depacketized (reordered)")     \
+	X(late, "authenticated packet older than one already depacketized (too late)")      \
+	X(reordered, "authenticated packet that came after a later one, put back in order")  \
 	X(frames_enqueued, "complete frames handed to the recorder")                      \
 	VIGIL_FOREACH_FRAME_DROP(X)
 

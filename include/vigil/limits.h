@@ -22,6 +22,10 @@
 #define VIGIL_BURST 32
 /* Deepest frame reordering (B-frames) H.264 and H.265 allow: 16 frames. */
 #define VIGIL_REORDER_MAX 16
+/* Packets reordered by the network: how many a stream holds ahead of a
+ * gap (a power of two), and how long the oldest waits for it. */
+#define VIGIL_REORDER_SLOTS 8
+#define VIGIL_REORDER_WAIT_MS 20
 #define VIGIL_DEFAULT_SEGMENT_SECONDS 6
 #define VIGIL_DEFAULT_MAX_FRAME_BYTES (4u << 20)
 #define VIGIL_PARAM_SET_MAX 512 /* bytes of one VPS/SPS/PPS, configured or cached */

@@ -7,95 +7,55 @@
 # Every run must record exactly the frames the encoder produced, and count
 # exactly what it was sent.
 #
-# usage: interop.sh h264|h265 BUILD_DIR|VIGILD [SCRATCH_DIR]
+# usage: interop.sh [--bframes N] h264|h265 BUILD_DIR|VIGILD [SCRATCH_DIR]
+# --bframes N: the encoder puts N B-frames between references, so decode
+# order differs from display order and the recorder must derive decode
+# timestamps (RTP carries presentation times only). Default 0: none.
 # Exit 0 pass, 1 fail, 77 skip (not root, a tool or encoder missing, no AES-NI).
 # VIGIL_KEEP=1 keeps the work directory even when the test passes.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tools=$here/../tools
+# shellcheck source=SCRIPTDIR/../tools/testlib.sh
+source "$tools/testlib.sh"
 PYTHON=${PYTHON:-/usr/bin/python3}
 PORT=5004
 FRAMES=300      # 10 s at 30 fps
 KEY_INT=60      # a key frame every 2 s, so 2 s segments can be cut
 SEQ_OFFSET=65000 # the RTP sequence number wraps after ~535 packets
 
+usage() { echo "usage: $0 [--bframes N] h264|h265 BUILD_DIR|VIGILD [SCRATCH_DIR]" >&2; exit 1; }
+bframes=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--bframes) [[ ${2:-} =~ ^[0-9]+$ ]] || usage; bframes=$2; shift 2 ;;
+	-*) usage ;;
+	*) break ;;
+	esac
+done
 codec=${1:-} target=${2:-} scratch=${3:-}
 case $codec in
 h264) gst_encoder=x264enc gst_parser=h264parse ff_format=h264 cfg_codec=H264 ;;
 h265) gst_encoder=x265enc gst_parser=h265parse ff_format=hevc cfg_codec=H265 ;;
-*) echo "usage: $0 h264|h265 BUILD_DIR|VIGILD [SCRATCH_DIR]" >&2; exit 1 ;;
+*) usage ;;
 esac
-if [ -d "$target" ]; then vigild=$target/control/vigild; else vigild=$target; fi
-vigild=$(realpath -m "$vigild")
-
-failures=0
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-note() { echo "== $*"; }
+[ -n "$target" ] || usage
+vigild=$(vigild_path "$target")
+variant=$codec
+[ "$bframes" = 0 ] || variant=$codec-b$bframes
 
 # ---- prerequisites -----------------------------------------------------------
 
 check_prerequisites() {
-	local t e
-	[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, af_packet, hugepages)"
-	for t in ip tcpdump gst-launch-1.0 gst-inspect-1.0 ffmpeg ffprobe jq flock "$PYTHON"; do
-		command -v "$t" >/dev/null || skip "$t is not installed"
-	done
+	local e
+	require_root "network namespaces, af_packet, hugepages"
+	require_tools ip tcpdump gst-launch-1.0 gst-inspect-1.0 ffmpeg ffprobe jq flock "$PYTHON"
 	for e in videotestsrc "$gst_encoder" "$gst_parser" "rtp${codec}pay" srtpenc udpsink; do
 		gst-inspect-1.0 "$e" >/dev/null 2>&1 || skip "GStreamer element $e is missing"
 	done
-	if ! grep -qw aes /proc/cpuinfo || ! grep -qw pclmulqdq /proc/cpuinfo; then
-		skip "CPU lacks AES-NI/PCLMUL, which AEAD_AES_256_GCM in vigild needs"
-	fi
-	[ -x "$vigild" ] || { echo "FAIL: vigild not found at $vigild" >&2; exit 1; }
-}
-
-# ---- process handling and cleanup ----------------------------------------------
-
-vigild_pid='' tcpdump_pid='' work=''
-
-# Sends SIG to PID and waits up to SECS for it to exit; returns its status.
-stop_process() {
-	local pid=$1 sig=$2 secs=$3 i
-	kill -s "$sig" "$pid" 2>/dev/null || true
-	for ((i = 0; i < secs * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		echo "process $pid did not exit ${secs}s after SIG$sig; killing it" >&2
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid"
-}
-
-cleanup() {
-	local status=$?
-	set +e
-	[ -z "$vigild_pid" ] || stop_process "$vigild_pid" TERM 10 >/dev/null 2>&1
-	[ -z "$tcpdump_pid" ] || stop_process "$tcpdump_pid" INT 5 >/dev/null 2>&1
-	vigil_netns_destroy
-	if [ -n "$work" ]; then
-		if [ "$status" = 0 ] && [ "${VIGIL_KEEP:-0}" != 1 ]; then
-			rm -rf "$work"
-		else
-			echo "work directory kept: $work"
-		fi
-	fi
-	exit "$status"
-}
-
-# Waits until FILE contains PATTERN (or PID dies: returns 1). After SECS
-# without the pattern it returns 2; the caller decides whether that matters.
-wait_for_log() {
-	local file=$1 pattern=$2 pid=$3 secs=$4 i
-	for ((i = 0; i < secs * 10; i++)); do
-		grep -qE "$pattern" "$file" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 2
+	require_aesni
+	require_vigild "$vigild"
 }
 
 # ---- checks ------------------------------------------------------------------
@@ -144,21 +104,6 @@ check_segments() {
 		fail "$label: partial segments left behind: $(ls "$dir"/*.partial)"
 	fi
 	echo "$label: $n segments, each clean under ffprobe"
-}
-
-# check_counter LABEL SUMMARY JQ_PATH EXPECTED
-check_counter() {
-	local label=$1 summary=$2 path=$3 want=$4 got
-	got=$(jq -r "$path // \"missing\"" "$summary")
-	[ "$got" = "$want" ] || fail "$label: $path = $got, want $want"
-}
-
-check_invariant() {
-	local label=$1 summary=$2 sum rx
-	rx=$(jq '.totals.rx_packets' "$summary")
-	sum=$(jq '.totals | [.decrypted, .rtcp, .answered, .malformed, .not_ip, .not_udp, .fragment,
-		.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed, .tx_failed] | add' "$summary")
-	[ "$rx" = "$sum" ] || fail "$label: rx_packets $rx != sum of outcomes $sum"
 }
 
 # What every run must show: the reference frames recorded, in segments
@@ -212,20 +157,8 @@ run_pcap() {
 # ---- the test ------------------------------------------------------------------
 
 check_prerequisites
-# shellcheck source=SCRIPTDIR/../tools/netns.sh
-source "$tools/netns.sh"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [ -n "$scratch" ]; then
-	mkdir -p "$scratch"
-	work=$(mktemp -d "$scratch/interop-$codec.XXXXXX")
-else
-	work=$(mktemp -d "/tmp/vigil-interop-$codec.XXXXXX")
-fi
-note "work directory $work"
-
-vigil_netns_create "interop-$codec"
+test_begin "interop-$variant" "$scratch"
+vigil_netns_create "interop-$variant"
 note "namespace $VIGIL_NS: camera $VIGIL_IP_CAM ($VIGIL_VETH_CAM) -> vigild on $VIGIL_VETH_ROOT ($VIGIL_IP_ROOT)"
 
 # A fresh random key and SSRC for every run.
@@ -255,41 +188,26 @@ chmod 600 "$work/vigil.conf"
 umask 022
 
 # -- (a) live: camera -> veth -> vigild on af_packet, tcpdump alongside
-note "live run: $FRAMES frames of $codec, SSRC $ssrc, seqnum-offset $SEQ_OFFSET"
-tcpdump -i "$VIGIL_VETH_ROOT" -n -s 0 -U -w "$work/cap.pcap" "udp and dst port $PORT" \
-	2>"$work/tcpdump.log" &
-tcpdump_pid=$!
-wait_for_log "$work/tcpdump.log" "listening on" "$tcpdump_pid" 10 ||
-	{ fail "tcpdump did not start: $(cat "$work/tcpdump.log")"; exit 1; }
-
-"$vigild" --config "$work/vigil.conf" >"$work/live.json" 2>"$work/live.log" &
-vigild_pid=$!
-rc=0
-wait_for_log "$work/live.log" "running until|ready" "$vigild_pid" 30 || rc=$?
-case $rc in
-0) ;;
-1) wait "$vigild_pid" || rc=$?
-   vigild_pid=
-   fail "vigild exited ($rc) before it was ready; log:"; cat "$work/live.log" >&2; exit 1 ;;
-*) echo "warning: vigild printed no readiness line in 30 s; going on" >&2 ;;
-esac
-sleep 1 # af_packet is up once the port is started; a second of margin costs little
+note "live run: $FRAMES frames of $codec, $bframes B-frames, SSRC $ssrc, seqnum-offset $SEQ_OFFSET"
+test_start_capture "$work/tcpdump.log" \
+	tcpdump -i "$VIGIL_VETH_ROOT" -n -s 0 -U -w "$work/cap.pcap" "udp and dst port $PORT"
+tcpdump_pid=$PROC_PID
+test_start_vigild "$vigild" "$work/vigil.conf" "$work/live.json" "$work/live.log"
+vigild_pid=$PROC_PID
 
 if ! timeout 120 "$tools/gst_cam.sh" --netns "$VIGIL_NS" --codec "$codec" --key "$key_hex" \
 	--ssrc "$ssrc" --seqnum-offset "$SEQ_OFFSET" --num-buffers "$FRAMES" --key-int "$KEY_INT" \
-	--dest "$VIGIL_IP_ROOT:$PORT" --ref "$work/ref.$codec" >"$work/gst.log" 2>&1; then
+	--bframes "$bframes" --dest "$VIGIL_IP_ROOT:$PORT" --ref "$work/ref.$codec" >"$work/gst.log" 2>&1; then
 	fail "the GStreamer camera failed:"; cat "$work/gst.log" >&2; exit 1
 fi
 sleep 1 # the last packets are on the wire; let vigild take them before it stops
 
 rc=0
-stop_process "$vigild_pid" INT 60 || rc=$?
-vigild_pid=
+proc_stop "$vigild_pid" INT 60 || rc=$?
 [ "$rc" = 0 ] || { fail "vigild exited $rc after SIGINT; log tail:"; tail -n 20 "$work/live.log" >&2; }
 # tcpdump must have run the whole time, or the capture is short.
 kill -0 "$tcpdump_pid" 2>/dev/null || fail "tcpdump exited before it was stopped (killed from outside?): $(cat "$work/tcpdump.log")"
-stop_process "$tcpdump_pid" INT 10 || true
-tcpdump_pid=
+proc_stop "$tcpdump_pid" INT 10 || true
 grep -q "^0 packets dropped by kernel" "$work/tcpdump.log" ||
 	fail "tcpdump dropped packets: $(cat "$work/tcpdump.log")"
 
@@ -298,6 +216,13 @@ frame_hashes "$work/ref.$codec" "$ff_format" "$work/ref.ffmpeg.err" >"$work/ref.
 ref_frames=$(wc -l <"$work/ref.framemd5")
 [ ! -s "$work/ref.ffmpeg.err" ] || echo "warning: ffmpeg on the reference: $(head -c 400 "$work/ref.ffmpeg.err")" >&2
 [ "$ref_frames" -ge "$FRAMES" ] || fail "reference decodes to $ref_frames frames, camera sent $FRAMES"
+if [ "$bframes" -gt 0 ]; then
+	# Without B-frames in the reference this test would prove nothing about them.
+	n_b=$(ffprobe -v error -f "$ff_format" -show_entries frame=pict_type -of csv=p=0 "$work/ref.$codec" |
+		grep -c '^B' || true)
+	[ "$n_b" -gt 0 ] || fail "the reference holds no B-frames although the camera was asked for $bframes"
+	note "reference: $n_b of $ref_frames frames are B-frames"
+fi
 sent=$("$PYTHON" "$tools/srtp_pcap.py" count "$work/cap.pcap" --ssrc "$ssrc" --port "$PORT")
 note "camera sent $sent SRTP packets, $ref_frames frames"
 
@@ -348,8 +273,4 @@ if [ "$pcap_ok" = 1 ] && run_pcap adv "$work/adv.pcap" &&
 	fi
 fi
 
-if [ "$failures" -gt 0 ]; then
-	echo "interop $codec: $failures check(s) failed"
-	exit 1
-fi
-echo "interop $codec: all checks passed"
+test_finish "interop $variant"

@@ -10,67 +10,16 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-target=${1:-}
-if [ -d "$target" ]; then vigild=$target/control/vigild; else vigild=$target; fi
-vigild=$(realpath -m "$vigild")
+# shellcheck source=SCRIPTDIR/../tools/testlib.sh
+source "$here/../tools/testlib.sh"
+vigild=$(vigild_path "${1:-}")
 
-failures=0
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-note() { echo "== $*"; }
+require_root "network namespaces, af_packet"
+require_tools ip ping tcpdump jq flock
+require_aesni
+require_vigild "$vigild"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, af_packet)"
-for t in ip ping tcpdump jq flock; do
-	command -v "$t" >/dev/null || skip "$t is not installed"
-done
-grep -qw aes /proc/cpuinfo && grep -qw pclmulqdq /proc/cpuinfo ||
-	skip "CPU lacks AES-NI/PCLMUL, which vigild needs"
-[ -x "$vigild" ] || { echo "FAIL: vigild not found at $vigild" >&2; exit 1; }
-
-vigild_pid='' tcpdump_pid='' work=''
-
-# Sends SIG to PID, waits up to SECS for it to exit; returns its status.
-stop_process() {
-	local pid=$1 sig=$2 secs=$3 i
-	kill -s "$sig" "$pid" 2>/dev/null || true
-	for ((i = 0; i < secs * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-	wait "$pid"
-}
-
-# Waits until FILE matches PATTERN; 1 when PID died first, 2 after SECS.
-wait_for_log() {
-	local file=$1 pattern=$2 pid=$3 secs=$4 i
-	for ((i = 0; i < secs * 10; i++)); do
-		grep -qE "$pattern" "$file" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 2
-}
-
-cleanup() {
-	local status=$?
-	set +e
-	[ -z "$vigild_pid" ] || stop_process "$vigild_pid" TERM 10 >/dev/null 2>&1
-	[ -z "$tcpdump_pid" ] || stop_process "$tcpdump_pid" INT 5 >/dev/null 2>&1
-	vigil_netns_destroy
-	if [ "$status" = 0 ] && [ "${VIGIL_KEEP:-0}" != 1 ]; then
-		rm -rf "$work"
-	else
-		echo "work directory kept: $work"
-	fi
-	exit "$status"
-}
-
-# shellcheck source=SCRIPTDIR/../tools/netns.sh
-source "$here/../tools/netns.sh"
-work=$(mktemp -d /tmp/vigil-neigh.XXXXXX)
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+test_begin neigh
 vigil_netns_create neigh
 ns() { ip netns exec "$VIGIL_NS" "$@"; }
 
@@ -107,21 +56,13 @@ Codec = H264
 CONF
 umask 022
 
-# Not through ns(): a background subshell would ignore the SIGINT meant for tcpdump.
-ip netns exec "$VIGIL_NS" tcpdump -i "$VIGIL_VETH_CAM" -n -U -w "$work/ns.pcap" 'arp or icmp or icmp6' 2>"$work/tcpdump.log" &
-tcpdump_pid=$!
-wait_for_log "$work/tcpdump.log" "listening on" "$tcpdump_pid" 10 ||
-	{ fail "tcpdump did not start: $(cat "$work/tcpdump.log")"; exit 1; }
-"$vigild" --config "$work/vigil.conf" >"$work/summary.json" 2>"$work/vigild.log" &
-vigild_pid=$!
-rc=0
-wait_for_log "$work/vigild.log" "running until" "$vigild_pid" 30 || rc=$?
-if [ "$rc" != 0 ]; then
-	fail "vigild did not come up ($rc); log:"
-	cat "$work/vigild.log" >&2
-	exit 1
-fi
-sleep 1
+# Not through ns(): a function run in the background is a subshell, which
+# would ignore the SIGINT meant for tcpdump; proc_start runs the command itself.
+test_start_capture "$work/tcpdump.log" \
+	ip netns exec "$VIGIL_NS" tcpdump -i "$VIGIL_VETH_CAM" -n -U -w "$work/ns.pcap" 'arp or icmp or icmp6'
+tcpdump_pid=$PROC_PID
+test_start_vigild "$vigild" "$work/vigil.conf" "$work/summary.json" "$work/vigild.log"
+vigild_pid=$PROC_PID
 
 # ping ADDR [ping options]: three echoes, every one answered.
 check_ping() {
@@ -151,11 +92,9 @@ fi
 sleep 0.5
 
 rc=0
-stop_process "$vigild_pid" INT 30 || rc=$?
-vigild_pid=
+proc_stop "$vigild_pid" INT 30 || rc=$?
 [ "$rc" = 0 ] || { fail "vigild exited $rc after SIGINT; log:"; tail -n 20 "$work/vigild.log" >&2; exit 1; }
-stop_process "$tcpdump_pid" INT 10 || true
-tcpdump_pid=
+proc_stop "$tcpdump_pid" INT 10 || true
 
 # What the namespace saw vigild send, by kind; all of it must be counted.
 tcpdump -r "$work/ns.pcap" -n -e 2>/dev/null >"$work/ns.txt"
@@ -165,21 +104,15 @@ na=$(grep -c "$ip6 > $cam6: ICMP6, neighbor advertisement, tgt is $ip6" "$work/n
 echo6=$(grep -c "$ip6 > $cam6: ICMP6, echo reply" "$work/ns.txt" || true)
 replies=$((arp + echo4 + na + echo6))
 note "replies seen in the namespace: $arp ARP, $echo4 echo, $na NA, $echo6 echo6"
-[ "$arp" -ge 1 ] && [ "$echo4" = 3 ] && [ "$na" -ge 1 ] && [ "$echo6" = 3 ] ||
+if [ "$arp" -lt 1 ] || [ "$echo4" != 3 ] || [ "$na" -lt 1 ] || [ "$echo6" != 3 ]; then
 	fail "want >= 1 ARP reply, 3 echo replies, >= 1 NA, 3 ICMPv6 echo replies"
+fi
 
 jq -e .totals "$work/summary.json" >/dev/null || { fail "no summary: $(head -c 400 "$work/summary.json")"; exit 1; }
 answered=$(jq .totals.answered "$work/summary.json")
 [ "$answered" = "$replies" ] || fail "vigild counted $answered answered, the namespace saw $replies replies"
-[ "$(jq .totals.tx_failed "$work/summary.json")" = 0 ] || fail "tx_failed is not 0"
-sum=$(jq '.totals | [.decrypted, .rtcp, .answered, .malformed, .not_ip, .not_udp, .fragment,
-	.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed, .tx_failed] | add' "$work/summary.json")
-rx=$(jq .totals.rx_packets "$work/summary.json")
-[ "$rx" = "$sum" ] || fail "rx_packets $rx != sum of outcomes $sum"
+check_counter vigild "$work/summary.json" .totals.tx_failed 0
+check_invariant vigild "$work/summary.json"
 echo "vigild: $(jq -c '.totals | {rx_packets, answered, malformed, not_ip, not_udp, tx_failed}' "$work/summary.json")"
 
-if [ "$failures" -gt 0 ]; then
-	echo "neigh: $failures check(s) failed"
-	exit 1
-fi
-echo "neigh: all checks passed"
+test_finish neigh
