@@ -164,6 +164,16 @@ static uint16_t stage_lookup(struct vigil_worker *w, struct pkt *p, uint16_t n)
 		keys[i] = &p[i].hdr.ssrc;
 	if (n > 0)
 		rte_hash_lookup_bulk_data(w->streams->by_ssrc, keys, n, &hits, data);
+	/* With many cameras a stream's state is cold: start every miss of the
+	 * burst before the first is waited for. */
+	for (uint16_t i = 0; i < n; i++) {
+		const struct vigil_stream *s = data[i];
+
+		if (hits & (1ull << i)) {
+			rte_prefetch0(s);
+			rte_prefetch0(&s->ctr);
+		}
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_counters *c;
 
@@ -212,6 +222,16 @@ static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *prev,
 static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
 {
 	uint16_t kept = 0;
+
+	/* The expanded key (GHASH key and round keys: the first 272 bytes of
+	 * libsodium's AES-NI state) and the salt the IV is made from. */
+	for (uint16_t i = 0; i < n; i++) {
+		const struct vigil_srtp *k = p[i].stream->key;
+
+		for (unsigned off = 0; off < 320; off += RTE_CACHE_LINE_SIZE)
+			rte_prefetch0((const uint8_t *)&k->aead + off);
+		rte_prefetch0(k->salt);
+	}
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_stream *s = p[i].stream;
