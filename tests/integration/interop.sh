@@ -3,7 +3,9 @@
 # Interop test through the whole server: a GStreamer SRTP camera in a network
 # namespace streams into vigild running live on af_packet, while tcpdump
 # records the same traffic. Then the capture is replayed through
-# `vigild --pcap`, and an adversarial copy of it (srtp_pcap.py inject) too.
+# `vigild --pcap`, an adversarial copy of it (srtp_pcap.py inject) too, and
+# a copy with the camera's packets out of order (srtp_pcap.py reorder), which
+# the reorder stage must put back: same frames, exact `reordered`, no `late`.
 # Every run must record exactly the frames the encoder produced, and count
 # exactly what it was sent.
 #
@@ -128,7 +130,7 @@ check_clean_counters() {
 	local label=$1 summary=$2 sent=$3 k
 	check_counter "$label" "$summary" ".totals.decrypted" "$sent"
 	check_counter "$label" "$summary" ".cameras[\"$cam\"].decrypted" "$sent"
-	for k in auth_failed replayed unknown_ssrc payload_invalid frame_incomplete frame_no_keyframe \
+	for k in auth_failed replayed late unknown_ssrc payload_invalid frame_incomplete frame_no_keyframe \
 		frame_too_large frame_no_buffer ring_full frames_dropped; do
 		check_counter "$label" "$summary" ".totals.$k" 0
 	done
@@ -270,6 +272,45 @@ if [ "$pcap_ok" = 1 ] && run_pcap adv "$work/adv.pcap" &&
 		echo "injected kinds: $(jq -c .kinds "$work/expected.json")" >&2
 	else
 		echo "adv: every counter equals the clean run plus the injected expectation"
+	fi
+fi
+
+# -- (d) the camera's packets out of order: the reorder stage puts them back
+note "reorder run: srtp_pcap.py reorder, then vigild --pcap"
+"$PYTHON" "$tools/srtp_pcap.py" reorder "$work/cap.pcap" "$work/reorder.pcap" --ssrc "$ssrc" --port "$PORT" \
+	>"$work/reorder-expected.json"
+want_reordered=$(jq -r .reordered "$work/reorder-expected.json")
+echo "reordered copy: $(jq -c '{reordered, genuine, windows, moved, wrap_windows, patterns}' \
+	"$work/reorder-expected.json")"
+[ "$(jq -r .genuine "$work/reorder-expected.json")" = "$sent" ] ||
+	fail "reorder: srtp_pcap.py saw $(jq -r .genuine "$work/reorder-expected.json") genuine packets, count saw $sent"
+[ "$(jq -r '.wrap_windows | length' "$work/reorder-expected.json")" -ge 1 ] ||
+	fail "reorder: no window around the sequence number wrap (seqnum-offset $SEQ_OFFSET)"
+[ "$want_reordered" -gt 0 ] || fail "reorder: the copy holds no packet out of order"
+if [ "$pcap_ok" = 1 ] && run_pcap reorder "$work/reorder.pcap" &&
+	summary_ok reorder "$work/reorder.json"; then
+	check_recording reorder "$work/reorder.json" "$work/rec-reorder"
+	check_counter reorder "$work/reorder.json" .totals.decrypted "$(jq -r .totals.decrypted "$work/pcap.json")"
+	for scope in .totals ".cameras[\"$cam\"]"; do
+		check_counter reorder "$work/reorder.json" "$scope.reordered" "$want_reordered"
+		check_counter reorder "$work/reorder.json" "$scope.late" 0
+		check_counter reorder "$work/reorder.json" "$scope.frame_incomplete" 0
+	done
+	# Every other counter as in the clean run, exactly.
+	mismatches=$(jq -r --slurpfile clean "$work/pcap.json" --arg cam "$cam" '
+		def diffs(scope; got; base):
+			got | to_entries[] | select(.value | type == "number")
+			| select(.key != "reordered" and .key != "late")
+			| select(.value != base[.key])
+			| "\(scope).\(.key) = \(.value), want \(base[.key]) as in the clean run";
+		diffs("totals"; .totals; $clean[0].totals),
+		diffs("cameras.\($cam)"; .cameras[$cam]; $clean[0].cameras[$cam])
+		' "$work/reorder.json")
+	if [ -n "$mismatches" ]; then
+		fail "reorder: counters differ from the clean run:"
+		echo "$mismatches" >&2
+	else
+		echo "reorder: reordered = $want_reordered as expected, late = 0, every other counter as in the clean run"
 	fi
 fi
 

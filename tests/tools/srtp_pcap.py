@@ -16,6 +16,16 @@
       "totals" and "camera" use vigild's counter names; "camera" is the part
       attributed to the camera with SSRC N.
 
+  srtp_pcap.py reorder IN.pcap OUT.pcap --ssrc N [--port P] [--seed S]
+      writes a copy of IN in which the camera's genuine SRTP packets swap
+      places in small windows (about every 30th packet; patterns such as
+      k,k+2,k+1 and k,k+3,k+1,k+2, never more than 7 positions out, some
+      right around the 16-bit sequence number wrap). Every other record and
+      every timestamp slot stays where it was. Prints on stdout a JSON
+      object: {"reordered": n, "genuine": n, "windows": n, ...}, where
+      "reordered" is what vigild must count as reordered: the genuine
+      packets that come after a higher extended sequence index of the SSRC.
+
 Where injected packets go, and why that gives exact expectations:
   - forgeries of a genuine packet (same SSRC and seq) go right BEFORE it:
     the replay window has not seen its index, so they reach the AEAD and
@@ -401,6 +411,122 @@ def inject(args):
     print()
 
 
+# ---- the reordered copy ------------------------------------------------------
+
+# Arrival orders of a window of packets k, k+1, ...: entry j is the offset
+# of the packet that takes the window's j-th place. None moves a packet more
+# than 7 places, so the 8 reorder slots of vigild always hold every packet
+# that arrives ahead of a gap until the gap is filled.
+REORDER_PATTERNS = {
+    "swap_2_1": (0, 2, 1),
+    "ahead_3": (0, 3, 1, 2),
+    "pair": (1, 0),
+    "reverse_3": (2, 1, 0),
+    "ahead_5": (0, 5, 1, 2, 3, 4),
+    "two_ahead": (0, 3, 4, 1, 2),
+    "ahead_7": (7, 0, 1, 2, 3, 4, 5, 6),
+}
+
+
+def extended_indices(seqs):
+    """The 48-bit-style extended index of each 16-bit sequence number, in
+    order, each taken as the one nearest the previous packet's index."""
+    out, prev = [], None
+    for s in seqs:
+        if prev is None:
+            idx = s
+        else:
+            idx = (prev & ~0xFFFF) | s
+            if idx < prev - 0x8000:
+                idx += 0x10000
+            elif idx > prev + 0x8000 and idx >= 0x10000:
+                idx -= 0x10000
+        out.append(idx)
+        prev = idx
+    return out
+
+
+def count_behind(indices):
+    """Packets that come after a higher index: what vigild counts as reordered."""
+    n, top = 0, None
+    for i in indices:
+        if top is not None and i < top:
+            n += 1
+        else:
+            top = i
+    return n
+
+
+def reorder(args):
+    header, end, recs = read_pcap(args.input)
+    genuine = genuine_indices(recs, args.ssrc, args.port)
+    n = len(genuine)
+    if n < 100:
+        sys.exit(f"{args.input}: only {n} SRTP packets with SSRC {args.ssrc} to port {args.port}; "
+                 f"need at least 100")
+    rng = random.Random(args.seed)
+    seqs = [struct.unpack("!H", parse_udp(recs[i][2])["payload"][2:4])[0] for i in genuine]
+    ext = extended_indices(seqs)
+
+    # Windows (start, pattern name), disjoint with at least one packet
+    # between them. First the ones around the wrap: the packet with sequence
+    # number 0 arrives right after 65533, ahead of 65534 and 65535; then
+    # 3, 4, 5 arrive as 5, 4, 3.
+    windows, used = [], set()
+
+    def place(k, name):
+        span = range(k - 1, k + len(REORDER_PATTERNS[name]) + 1)
+        if k < 1 or k + len(REORDER_PATTERNS[name]) > n - 1 or used.intersection(span):
+            return False
+        windows.append((k, name))
+        used.update(span)
+        return True
+
+    wraps = [k for k in range(1, n) if seqs[k] < seqs[k - 1]]
+    for w in wraps:
+        place(w - 3, "ahead_3")
+        place(w + 3, "reverse_3")
+    names = sorted(REORDER_PATTERNS)
+    k = 10
+    while k < n:
+        place(k, rng.choice(names))
+        k += rng.randint(25, 35)
+
+    order = list(range(n))  # order[j]: which genuine packet takes place j
+    for start, name in windows:
+        for j, off in enumerate(REORDER_PATTERNS[name]):
+            order[start + j] = start + off
+    assert sorted(order) == list(range(n))
+
+    out = list(recs)
+    for j, src in enumerate(order):
+        sec, frac, _ = recs[genuine[j]]
+        out[genuine[j]] = (sec, frac, recs[genuine[src]][2])
+    write_pcap(args.output, header, end, out)
+
+    # The expectation, from what was written: parse the output again.
+    _h, _e, check = read_pcap(args.output)
+    got = genuine_indices(check, args.ssrc, args.port)
+    got_seqs = [struct.unpack("!H", parse_udp(check[i][2])["payload"][2:4])[0] for i in got]
+    by_seq = {}
+    for s, e in zip(seqs, ext):
+        by_seq.setdefault(s, []).append(e)
+    if len(got) != n or any(len(v) != 1 for v in by_seq.values()):
+        sys.exit("reorder: sequence numbers repeat in the capture; the expectation would be ambiguous")
+    out_ext = [by_seq[s][0] for s in got_seqs]
+    assert sorted(out_ext) == sorted(ext)
+    assert max(abs(a - b) for a, b in zip(out_ext, ext)) <= 7
+    json.dump({"reordered": count_behind(out_ext),
+               "reordered_in_input": count_behind(ext),
+               "genuine": n, "packets": len(out), "windows": len(windows),
+               "moved": sum(1 for a, b in zip(out_ext, ext) if a != b),
+               "wraps": len(wraps),
+               "wrap_windows": [[seqs[s], name] for s, name in windows if any(abs(s - w) <= 4 for w in wraps)],
+               "patterns": dict(sorted(Counter(name for _s, name in windows).items()))},
+              sys.stdout, indent=2, sort_keys=True)
+    print()
+
+
 def count(args):
     _h, _e, recs = read_pcap(args.input)
     print(len(genuine_indices(recs, args.ssrc, args.port)))
@@ -415,11 +541,16 @@ def main():
     i.add_argument("input")
     i.add_argument("output")
     i.add_argument("--seed", type=int, default=1)
-    for s in (c, i):
+    r = sub.add_parser("reorder", help="write a copy with the camera's packets out of order, "
+                       "print the expected reordered count")
+    r.add_argument("input")
+    r.add_argument("output")
+    r.add_argument("--seed", type=int, default=1)
+    for s in (c, i, r):
         s.add_argument("--ssrc", type=lambda v: int(v, 0), required=True)
         s.add_argument("--port", type=int, default=5004)
     args = ap.parse_args()
-    {"count": count, "inject": inject}[args.cmd](args)
+    {"count": count, "inject": inject, "reorder": reorder}[args.cmd](args)
 
 
 if __name__ == "__main__":
