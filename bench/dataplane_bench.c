@@ -42,9 +42,9 @@
 #define VISITS_PER_BURST (VIGIL_BURST / VISIT_PKTS)
 #define TS_PER_FRAME 3000 /* 30 frames/s at 90 kHz */
 #define HDR (14 + 20 + 8)
-#define SPARE_FRAMES 1024     /* frames beyond one open per camera */
 #define BASE_MEMORY_MB 256    /* mbufs, rings, hash table */
-#define CAMERA_MEMORY_KB 4    /* a stream and its key in DPDK memory */
+#define CAMERA_MEMORY_KB 16   /* a stream, its key, the mbufs of its open frame */
+#define SPARE_MBUFS 8192      /* beyond those: bursts, frames on the ring */
 /* A burst that took this many times the median burst of its kind was
  * interrupted (the machine is shared): it and its pair are left out. */
 #define OUTLIER_FACTOR 5
@@ -177,30 +177,14 @@ static void fill(struct rte_mempool *mp, struct rte_mbuf **m, const struct pkt_t
 }
 
 /* The recorder's side, on another core in vigild: untimed here. */
-static void drain(struct rte_ring *ring, struct vigil_frame_pool *fp)
+static void drain(struct vigil_frame_ring *r)
 {
 	void *f[64];
 	unsigned n;
 
-	while ((n = rte_ring_dequeue_burst(ring, f, 64, NULL)) > 0)
+	while ((n = rte_ring_dequeue_burst(r->ring, f, 64, NULL)) > 0)
 		for (unsigned k = 0; k < n; k++)
-			vigil_frame_put(fp, f[k]);
-}
-
-/* Steady state: a long-running server has touched every frame buffer
- * already, so page faults on first touch are not part of the cost. */
-static void touch_frames(struct vigil_frame_pool *fp, unsigned count, size_t bytes)
-{
-	struct vigil_frame **all = calloc(count + 1, sizeof(*all));
-	unsigned n = 0;
-
-	if (all == NULL)
-		abort();
-	while (n < count + 1 && (all[n] = vigil_frame_get(fp)) != NULL)
-		memset(all[n++]->data, 0, bytes);
-	while (n > 0)
-		vigil_frame_put(fp, all[--n]);
-	free(all);
+			vigil_frame_ring_done(r, f[k]);
 }
 
 int main(int argc, char **argv)
@@ -219,13 +203,11 @@ int main(int argc, char **argv)
 	uint64_t seed = 0x9e3779b97f4a7c15u, *b_pipe, *b_base, n_bursts = 0, dropped = 0;
 	uint16_t *b_pkts;
 	uint32_t *b_bytes;
-	unsigned n_frames = cameras + SPARE_FRAMES;
 	struct vigil_srtp *sender;
 	const struct vigil_srtp **rx_key;
 	uint32_t *order;
 	struct rte_mempool *mp;
-	struct vigil_frame_pool *fp;
-	struct rte_ring *ring;
+	struct vigil_frame_ring fr = {.max_segs = SPARE_MBUFS / 2}, *frp = &fr;
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=bench-%d", (int)getpid());
 	snprintf(mem, sizeof(mem), "%u", BASE_MEMORY_MB + (unsigned)((uint64_t)cameras * CAMERA_MEMORY_KB / 1024));
@@ -249,12 +231,14 @@ int main(int argc, char **argv)
 			cfg.cameras[c].master_key[k] = (uint8_t)(c * 7 + k + 1 + (c >> 8));
 		cfg.cameras[c].master_salt[0] = (uint8_t)(c >> 16);
 	}
-	mp = rte_pktmbuf_pool_create("bench", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
-	fp = vigil_frame_pool_create("bench_frames", n_frames, cfg.max_frame_bytes);
-	ring = rte_ring_create("bench_frames", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (mp == NULL || fp == NULL || ring == NULL)
+	/* A camera's open frame holds at most one visit's packets. */
+	mp = rte_pktmbuf_pool_create("bench", cameras * VISIT_PKTS + SPARE_MBUFS, 256, VIGIL_MBUF_PRIV_SIZE,
+				     RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	fr.ring = rte_ring_create("bench_frames", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (mp == NULL || fr.ring == NULL)
 		return 1;
-	w.streams = vigil_stream_table_create("bench_streams", cameras, 1, cfg.max_frame_bytes, fp, &ring);
+	w.frames = &fr;
+	w.streams = vigil_stream_table_create("bench_streams", cameras, 1, cfg.max_frame_bytes, mp, &frp);
 	if (w.streams == NULL)
 		return 1;
 	for (unsigned c = 0; c < cameras; c++) {
@@ -272,7 +256,6 @@ int main(int argc, char **argv)
 		order[j] = tmp;
 	}
 	w.tsc_hz = rte_get_tsc_hz();
-	touch_frames(fp, n_frames, RTE_ALIGN_CEIL(KEY_PKTS * (payload + 16) + 1024, 4096));
 
 	/* Visit v: camera order[v % cameras] sends its packets
 	 * [VISIT_PKTS * visit, +VISIT_PKTS) of round r's GOP. Round 0 only
@@ -314,7 +297,7 @@ int main(int argc, char **argv)
 		vigil_worker_process(&w, m, (uint16_t)n);
 		t1 = rte_rdtsc_precise();
 		rte_pktmbuf_free_bulk(m, n);
-		drain(ring, fp);
+		drain(&fr);
 		if (!timed)
 			continue;
 		b_pipe[n_bursts] = t1 - t0;

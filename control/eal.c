@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include "eal.h"
+#include "port.h"
 
 #define HUGEPAGE_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
 #define HUGEPAGE_MOUNT "/dev/hugepages"
-#define BASE_MEMORY_MB 256    /* mbufs, rings, tables */
-#define CAMERA_MEMORY_KB 3   /* a stream and its keys */
+#define BASE_MEMORY_MB 128 /* rings, tables, DPDK itself */
+#define CAMERA_MEMORY_KB 3 /* a stream and its keys */
+#define MBUF_KB 3          /* an mbuf and its 2 KiB of data, rounded up */
 
 static int add(struct vigil_eal_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -122,7 +124,8 @@ static int add_lcores(struct vigil_eal_args *a, unsigned workers)
 int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, unsigned max_cameras, const char *device,
 		    const char *pcap, const char *extra, char *msg, size_t msglen)
 {
-	long memory_mb = BASE_MEMORY_MB + (long)max_cameras * CAMERA_MEMORY_KB / 1024;
+	long memory_mb = BASE_MEMORY_MB + (long)vigil_port_mbufs(workers, max_cameras) * MBUF_KB / 1024 +
+			 (long)max_cameras * CAMERA_MEMORY_KB / 1024;
 	int rc = 0;
 
 	memset(a, 0, sizeof(*a));

@@ -48,13 +48,14 @@ struct rec_cam {
 };
 
 struct vigil_recorder {
-	struct vigil_frame_pool *pool;
+	uint8_t *gather; /* a frame whose mbufs are chained, made contiguous for the muxer */
+	size_t gather_cap;
 	struct vigil_writer *w;
 	int64_t seg_ticks;
 	const struct vigil_config *cfg; /* camera names and codecs by slot */
 	unsigned n_cams;               /* slots: cameras may be added while running */
 	struct rec_cam **cams;         /* set up at a camera's first frame */
-	struct rte_ring *rings[VIGIL_MAX_WORKERS];
+	struct vigil_frame_ring *rings[VIGIL_MAX_WORKERS];
 	unsigned n_rings;
 	pthread_t thread;
 	bool running;
@@ -206,7 +207,7 @@ static struct rec_cam *rec_cam_get(struct vigil_recorder *rec, unsigned slot)
 	return rec->cams[slot];
 }
 
-void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f)
+void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *f, const uint8_t *data, size_t len)
 {
 	struct rec_cam *c;
 	bool key = f->flags & VIGIL_FRAME_KEY;
@@ -226,11 +227,11 @@ void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f)
 	if (c->file == NULL && (key || !c->started))
 		(void)seg_open(c, pts);
 	c->started = true;
-	if (c->file == NULL || f->len == 0) {
+	if (c->file == NULL || len == 0) {
 		c->st.frames_dropped++;
 		goto out;
 	}
-	ret = vigil_mux_ts_write(c->mux, f->data, f->len, pts, dts, key);
+	ret = vigil_mux_ts_write(c->mux, data, len, pts, dts, key);
 	if (ret < 0) {
 		cam_error(c, REC_CAUSE_MUX, ret, "frame");
 		c->st.frames_dropped++;
@@ -238,7 +239,6 @@ void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f)
 		c->st.frames_recorded++;
 	}
 out:
-	vigil_frame_put(rec->pool, f);
 	(void)vigil_writer_reap(rec->w, false);
 }
 
@@ -248,6 +248,18 @@ static void rec_close_all(struct vigil_recorder *rec)
 		if (rec->cams[i] != NULL)
 			seg_close(rec->cams[i]);
 	vigil_writer_drain(rec->w);
+}
+
+/* The one copy a frame's bytes see before the muxer's own: only when its
+ * packets are chained, that is nearly always. */
+static void rec_take(struct vigil_recorder *rec, struct vigil_frame_ring *r, struct rte_mbuf *head)
+{
+	const uint8_t *data = NULL;
+
+	if (head->pkt_len <= rec->gather_cap)
+		data = rte_pktmbuf_read(head, 0, head->pkt_len, rec->gather);
+	vigil_recorder_write(rec, vigil_frame_of(head), data, data != NULL ? head->pkt_len : 0);
+	vigil_frame_ring_done(r, head);
 }
 
 static void *rec_thread(void *arg)
@@ -261,10 +273,10 @@ static void *rec_thread(void *arg)
 		unsigned got = 0;
 
 		for (unsigned i = 0; i < rec->n_rings; i++) {
-			unsigned n = rte_ring_dequeue_burst(rec->rings[i], burst, VIGIL_BURST, NULL);
+			unsigned n = rte_ring_dequeue_burst(rec->rings[i]->ring, burst, VIGIL_BURST, NULL);
 
 			for (unsigned j = 0; j < n; j++)
-				vigil_recorder_write(rec, burst[j]);
+				rec_take(rec, rec->rings[i], burst[j]);
 			got += n;
 		}
 		if (got > 0)
@@ -278,7 +290,7 @@ static void *rec_thread(void *arg)
 	return NULL;
 }
 
-int vigil_recorder_start(struct vigil_recorder *rec, struct rte_ring *const *rings, unsigned n_rings)
+int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *const *rings, unsigned n_rings)
 {
 	int ret;
 
@@ -414,20 +426,23 @@ static int cam_new(struct vigil_recorder *rec, unsigned slot)
 	return 0;
 }
 
-struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, struct vigil_frame_pool *pool)
+struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes)
 {
 	struct vigil_recorder *rec;
 	unsigned i;
 	int ret = -ENOMEM;
 
-	if (cfg == NULL || pool == NULL || (cfg->n_cameras > 0 && cfg->cameras == NULL)) {
+	if (cfg == NULL || (cfg->n_cameras > 0 && cfg->cameras == NULL)) {
 		errno = EINVAL;
 		return NULL;
 	}
 	rec = calloc(1, sizeof(*rec));
 	if (rec == NULL)
 		return NULL;
-	rec->pool = pool;
+	rec->gather = malloc(max_frame_bytes);
+	if (rec->gather == NULL)
+		goto err_rec;
+	rec->gather_cap = max_frame_bytes;
 	rec->cfg = cfg;
 	rec->n_cams = cfg->max_cameras > cfg->n_cameras ? cfg->max_cameras : cfg->n_cameras;
 	rec->seg_ticks =
@@ -458,6 +473,7 @@ err_mux:
 err_cams:
 	free(rec->cams);
 err_rec:
+	free(rec->gather);
 	free(rec);
 	errno = -ret;
 	return NULL;
@@ -472,5 +488,6 @@ void vigil_recorder_free(struct vigil_recorder *rec)
 		cam_free(rec->cams[i]);
 	vigil_writer_free(rec->w);
 	free(rec->cams);
+	free(rec->gather);
 	free(rec);
 }

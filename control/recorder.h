@@ -12,7 +12,6 @@
 #include "vigil/config.h"
 #include "vigil/frame.h"
 
-struct rte_ring;
 struct vigil_recorder;
 
 struct vigil_recorder_stats {
@@ -25,14 +24,15 @@ struct vigil_recorder_stats {
 };
 
 /* Creates RecordDir/<camera>/ for each camera. NULL with errno set. */
-struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, struct vigil_frame_pool *pool);
+struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes);
 
-/* Mux and write one frame; the frame goes back to the pool once its bytes
- * are copied out. For direct use (tests) when no thread is running. */
-void vigil_recorder_write(struct vigil_recorder *rec, struct vigil_frame *f);
+/* Mux and write one access unit (Annex-B, len bytes); its bytes are copied
+ * out before it returns. For direct use (tests) when no thread is running. */
+void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *f, const uint8_t *data, size_t len);
 
-/* Start the recorder thread on these rings (single consumer each). */
-int vigil_recorder_start(struct vigil_recorder *rec, struct rte_ring *const *rings, unsigned n_rings);
+/* Start the recorder thread on these rings (single consumer each); it
+ * frees each frame's mbufs once muxed. */
+int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *const *rings, unsigned n_rings);
 
 /* Stop: drain the rings (the producers must have stopped), close every
  * open segment (last write, fsync, rename) and join the thread. Without a

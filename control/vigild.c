@@ -176,12 +176,10 @@ int main(int argc, char **argv)
 	struct vigil_port port = {0};
 	struct vigil_workers workers = {0};
 	struct vigil_stream_table *streams;
-	struct vigil_frame_pool *frames;
 	struct vigil_recorder *rec;
 	struct vigil_cameras cams = {0};
 	struct vigil_neigh neigh;
 	struct rte_ether_addr mac;
-	unsigned frames_max;
 	char msg[1024];
 	json_t *summary;
 	int rc, status = EXIT_RUNTIME;
@@ -215,7 +213,7 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 	signal(SIGUSR1, on_signal);
 
-	rc = vigil_port_start(&port, cfg.workers, msg, sizeof(msg));
+	rc = vigil_port_start(&port, cfg.workers, cfg.max_cameras, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s: %s\n", opts.pcap ? opts.pcap : cfg.device, msg);
 		goto err_eal;
@@ -228,32 +226,23 @@ int main(int argc, char **argv)
 		goto err_port;
 	}
 	vigil_neigh_init(&neigh, &cfg, &mac);
-	/* A frame under assembly per camera, and a bounded number on their way
-	 * to disk: frame memory is committed as buffers are first used. Each
-	 * frame ring has room for all of them, so a ring is never what runs out. */
-	frames_max = VIGIL_FRAMES_IN_FLIGHT + cfg.max_cameras;
-	rc = vigil_workers_create(&workers, cfg.workers, frames_max, msg, sizeof(msg));
+	rc = vigil_workers_create(&workers, cfg.workers, VIGIL_FRAMES_IN_FLIGHT, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s\n", msg);
 		goto err_workers;
 	}
-	frames = vigil_frame_pool_create("vigil_frame_pool", frames_max, cfg.max_frame_bytes);
-	if (frames == NULL) {
-		fprintf(stderr, "vigild: cannot reserve frame buffers: %s\n", strerror(errno));
-		goto err_workers;
-	}
 	streams = vigil_stream_table_create("vigil_streams", cfg.max_cameras, cfg.workers, cfg.max_frame_bytes,
-					    frames, workers.frames);
+					    port.mbufs, workers.frames);
 	if (streams == NULL) {
 		fprintf(stderr, "vigild: cannot build the stream table: %s\n", strerror(errno));
-		goto err_pool;
+		goto err_workers;
 	}
 	rc = vigil_cameras_init(&cams, &cfg, streams, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s\n", msg);
 		goto err_streams;
 	}
-	rec = vigil_recorder_create(&cfg, frames);
+	rec = vigil_recorder_create(&cfg, cfg.max_frame_bytes);
 	if (rec == NULL) {
 		fprintf(stderr, "vigild: cannot record into %s: %s\n", cfg.record_dir, strerror(errno));
 		goto err_streams;
@@ -267,7 +256,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "vigild: %u camera(s), %u worker(s), %s; recording into %s; %s\n", cfg.n_cameras,
 		workers.n, port.spread, cfg.record_dir,
 		opts.pcap ? "reading the capture" : "running until SIGINT/SIGTERM");
-	rc = vigil_workers_launch(&workers, &port, &cfg, streams, frames, &neigh, &stop, opts.pcap != NULL, msg,
+	rc = vigil_workers_launch(&workers, &port, &cfg, streams, &neigh, &stop, opts.pcap != NULL, msg,
 				  sizeof(msg));
 	if (rc < 0)
 		fprintf(stderr, "vigild: %s\n", msg);
@@ -292,8 +281,6 @@ err_recorder:
 err_streams:
 	vigil_stream_table_free(streams);
 	vigil_cameras_fini(&cams);
-err_pool:
-	vigil_frame_pool_free(frames);
 err_workers:
 	vigil_workers_free(&workers);
 err_port:

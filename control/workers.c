@@ -13,8 +13,7 @@
 
 #include "workers.h"
 
-int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frame_ring_entries, char *msg,
-			 size_t msglen)
+int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_in_flight, char *msg, size_t msglen)
 {
 	char name[RTE_RING_NAMESIZE];
 
@@ -27,13 +26,19 @@ int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frame_ri
 	ws->n = n;
 	ws->shared.n_workers = n;
 	for (unsigned i = 0; i < n; i++) {
+		ws->frames[i] = rte_zmalloc("vigil_frame_ring", sizeof(*ws->frames[i]), RTE_CACHE_LINE_SIZE);
+		if (ws->frames[i] == NULL) {
+			snprintf(msg, msglen, "no memory for the frame ring of worker %u", i);
+			return -ENOMEM;
+		}
+		ws->frames[i]->max_segs = VIGIL_FRAME_MBUFS_IN_FLIGHT;
 		snprintf(name, sizeof(name), "vigil_frames%u", i);
-		ws->frames[i] = rte_ring_create(name, rte_align32pow2(frame_ring_entries + 1), (int)rte_socket_id(),
-						RING_F_SP_ENQ | RING_F_SC_DEQ);
+		ws->frames[i]->ring = rte_ring_create(name, rte_align32pow2(frames_in_flight + 1), (int)rte_socket_id(),
+						      RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "vigil_inbound%u", i);
 		ws->shared.inbound[i] =
 		    rte_ring_create(name, VIGIL_HANDOFF_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
-		if (ws->frames[i] == NULL || ws->shared.inbound[i] == NULL) {
+		if (ws->frames[i]->ring == NULL || ws->shared.inbound[i] == NULL) {
 			snprintf(msg, msglen, "cannot create the rings of worker %u: %s", i, rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
@@ -42,8 +47,7 @@ int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frame_ri
 }
 
 int vigil_workers_launch(struct vigil_workers *ws, const struct vigil_port *port, const struct vigil_config *cfg,
-			 struct vigil_stream_table *streams, struct vigil_frame_pool *pool,
-			 const struct vigil_neigh *neigh, volatile bool *stop, bool replay_capture, char *msg,
+			 struct vigil_stream_table *streams, const struct vigil_neigh *neigh, volatile bool *stop, bool replay_capture, char *msg,
 			 size_t msglen)
 {
 	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
@@ -68,7 +72,6 @@ int vigil_workers_launch(struct vigil_workers *ws, const struct vigil_port *port
 		w->neigh = *neigh;
 		w->replay_capture = replay_capture;
 		w->frames = ws->frames[i];
-		w->pool = pool;
 		w->stop = stop;
 		ws->lcore[i] = lcore;
 		rc = rte_eal_remote_launch(vigil_worker_main, w, lcore);
@@ -99,7 +102,9 @@ void vigil_workers_wait(struct vigil_workers *ws)
 void vigil_workers_free(struct vigil_workers *ws)
 {
 	for (unsigned i = 0; i < VIGIL_MAX_WORKERS; i++) {
-		rte_ring_free(ws->frames[i]);
+		if (ws->frames[i] != NULL)
+			rte_ring_free(ws->frames[i]->ring);
+		rte_free(ws->frames[i]);
 		rte_ring_free(ws->shared.inbound[i]);
 	}
 	rte_free(ws->w);

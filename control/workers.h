@@ -13,19 +13,18 @@ struct vigil_workers {
 	unsigned n;
 	struct vigil_workers_shared shared;
 	struct vigil_worker *w;                    /* n of them */
-	struct rte_ring *frames[VIGIL_MAX_WORKERS]; /* worker i -> recorder */
+	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS]; /* worker i -> recorder */
 	unsigned lcore[VIGIL_MAX_WORKERS];
 };
 
-/* Rings for n workers, each frame ring holding frame_ring_entries. */
-int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frame_ring_entries, char *msg,
-			 size_t msglen);
+/* Rings for n workers: to the recorder (room for frames_in_flight frames
+ * and VIGIL_FRAME_MBUFS_IN_FLIGHT mbufs in them) and for handed-off packets. */
+int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_in_flight, char *msg, size_t msglen);
 
 /* Give every worker its queues and what it works with, then launch them on
  * the worker lcores. */
 int vigil_workers_launch(struct vigil_workers *ws, const struct vigil_port *port, const struct vigil_config *cfg,
-			 struct vigil_stream_table *streams, struct vigil_frame_pool *pool,
-			 const struct vigil_neigh *neigh, volatile bool *stop, bool replay_capture, char *msg,
+			 struct vigil_stream_table *streams, const struct vigil_neigh *neigh, volatile bool *stop, bool replay_capture, char *msg,
 			 size_t msglen);
 
 /* Every worker has ended and flushed its streams. */

@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* Access-unit assembly shared by the H.264 and H.265 depacketizers: frame
  * boundaries, loss, the wait for a clean key frame, parameter set insertion,
- * size limits and the one drop reason each lost frame is counted under. */
+ * size limits and the one drop reason each lost frame is counted under.
+ * A frame is the chain of its packets' mbufs; nothing is copied but the
+ * few bytes of aggregated NAL units, moved down to make room for start
+ * codes, and parameter sets a key frame lacks. */
 #include <errno.h>
 #include <string.h>
+
+#include <rte_mbuf.h>
 
 #include "depay_internal.h"
 
 /*
  * A frame is open from its first packet until the marker bit, a packet with
  * another timestamp, or flush. `broken` means the open frame was dropped
- * (and counted) already: its buffer is back in the pool, and the rest of
+ * (and counted) already: its mbufs are back in the pool, and the rest of
  * its packets are still parsed (to count invalid payloads and to cache
- * parameter sets) but not written. A parameter set split over an FU is
- * cached from the frame once whole, so not when its frame was dropped.
+ * parameter sets) but not kept. A parameter set split over an FU is
+ * cached once whole, so not when its frame was dropped.
  *
  * Packets come in index order from the reorder stage (reorder.c) as far
  * as it could wait for them. One that still comes after a later one
@@ -25,18 +30,23 @@ static const uint8_t start_code[4] = {0, 0, 0, 1};
 
 static bool is_open(const struct vigil_depay *d)
 {
-	return d->frame != NULL || d->broken;
+	return d->open || d->broken;
 }
 
-/* Count the open frame under one reason, once, and give its buffer back. */
+static void free_chain(struct vigil_depay *d)
+{
+	rte_pktmbuf_free(d->frame);
+	d->frame = d->tail = NULL;
+}
+
+/* Count the open frame under one reason, once, and give its mbufs back. */
 static void discard(struct vigil_depay *d, const struct vigil_depay_env *env, enum vigil_counter why)
 {
 	if (d->broken)
 		return;
 	env->ctr->v[why]++;
-	if (d->frame != NULL)
-		vigil_frame_put(env->pool, d->frame);
-	d->frame = NULL;
+	free_chain(d);
+	d->open = false;
 	d->broken = true;
 }
 
@@ -48,29 +58,18 @@ static void drop(struct vigil_depay *d, const struct vigil_depay_env *env, enum 
 	discard(d, env, why);
 }
 
-static void open_frame(struct vigil_depay *d, const struct vigil_depay_env *env, uint32_t ts, uint64_t now_ns,
-		       bool after_loss)
+static void open_frame(struct vigil_depay *d, uint32_t ts, uint64_t now_ns, bool after_loss)
 {
-	struct vigil_frame *f = vigil_frame_get(env->pool);
-
 	d->ts = ts;
-	if (f == NULL) {
-		env->ctr->v[VIGIL_CTR_frame_no_buffer]++;
-		d->broken = true;
-		d->need_key = true;
-		return;
-	}
-	f->camera = env->camera;
-	f->rtp_ts = ts;
-	f->arrival_ns = now_ns;
-	f->len = 0;
-	f->flags = 0;
+	d->arrival_ns = now_ns;
+	d->frame_len = 0;
 	d->frame_after_loss = after_loss;
-	d->frame = f;
+	d->open = true;
 }
 
 static void close_frame(struct vigil_depay *d, const struct vigil_depay_env *env)
 {
+	struct rte_mbuf *head;
 	struct vigil_frame *f;
 	bool key = d->frame_is_key, vcl = d->frame_has_vcl;
 
@@ -78,53 +77,91 @@ static void close_frame(struct vigil_depay *d, const struct vigil_depay_env *env
 		drop(d, env, VIGIL_CTR_frame_incomplete);
 	else if (d->need_key && !key && vcl)
 		drop(d, env, VIGIL_CTR_frame_no_keyframe);
-	f = d->frame;
-	d->frame = NULL;
+	head = d->frame;
+	d->frame = d->tail = NULL;
+	d->open = false;
 	d->broken = false;
 	d->in_fu = false;
 	d->frame_has_vcl = false;
 	d->frame_is_key = false;
 	d->frame_params = 0;
-	if (f == NULL)
+	if (head == NULL)
 		return;
 	if (!vcl) {
 		/* Parameter sets or SEI alone: nothing to decode, nothing
 		 * lost (sets are cached). Not a drop. */
-		vigil_frame_put(env->pool, f);
+		rte_pktmbuf_free(head);
 		return;
 	}
+	f = vigil_frame_of(head);
+	f->camera = env->camera;
 	f->flags = key ? VIGIL_FRAME_KEY : 0;
+	f->rtp_ts = d->ts;
+	f->arrival_ns = d->arrival_ns;
 	if (key) {
 		d->skip_rasl = d->need_key;
 		d->need_key = false;
 	}
-	env->emit(env->emit_arg, f); /* may set need_key again */
+	env->emit(env->emit_arg, head); /* may set need_key again */
 }
 
 /* Whether n more bytes fit the open frame; drops it when they do not. */
 static bool room(struct vigil_depay *d, const struct vigil_depay_env *env, size_t n)
 {
-	size_t limit;
-
-	if (d->frame == NULL)
+	if (!d->open)
 		return false;
-	limit = env->max_frame_bytes < d->frame->cap ? env->max_frame_bytes : d->frame->cap;
-	if (d->frame->len > limit || n > limit - d->frame->len) {
+	if (n > env->max_frame_bytes - d->frame_len) {
 		drop(d, env, VIGIL_CTR_frame_too_large);
 		return false;
 	}
+	d->frame_len += (uint32_t)n;
 	return true;
 }
 
-static void put(struct vigil_frame *f, const uint8_t *p, size_t n)
+/* The bytes [start, end) of m end the frame so far. */
+static void append(struct vigil_depay *d, const struct vigil_depay_env *env, struct rte_mbuf *m, uint8_t *start,
+		   uint8_t *end)
 {
-	memcpy(f->data + f->len, p, n);
-	f->len += (uint32_t)n;
+	if (!d->open) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (d->frame != NULL && d->frame->nb_segs == UINT16_MAX) {
+		/* Only a camera sending tiny fragments gets here. */
+		rte_pktmbuf_free(m);
+		drop(d, env, VIGIL_CTR_frame_too_large);
+		return;
+	}
+	m->data_off = (uint16_t)(start - (uint8_t *)m->buf_addr);
+	m->data_len = (uint16_t)(end - start);
+	m->pkt_len = m->data_len;
+	m->nb_segs = 1;
+	m->next = NULL;
+	if (d->frame == NULL) {
+		d->frame = m;
+	} else {
+		d->tail->next = m;
+		d->frame->nb_segs++;
+		d->frame->pkt_len += m->data_len;
+	}
+	d->tail = m;
+}
+
+/* Start code and NAL unit at c->out, moved down when an aggregation
+ * placed c->out below it. */
+static void put_nal(struct depay_pkt *c, uint8_t *nal, size_t len)
+{
+	if (c->out == NULL)
+		c->start = c->out = nal - sizeof(start_code);
+	if (c->out + sizeof(start_code) != nal)
+		memmove(c->out + sizeof(start_code), nal, len);
+	memcpy(c->out, start_code, sizeof(start_code));
+	c->out += sizeof(start_code) + len;
 }
 
 /* A key frame whose access unit lacks some parameter sets before its first
- * slice gets the cached ones, written right before that slice (after any
- * AUD or SEI: moving those would cost a copy). From the first missing kind
+ * slice gets the cached ones, in an mbuf of their own, chained right before
+ * that slice (after any AUD or SEI of the access unit). From the first missing kind
  * on, all are written in VPS, SPS, PPS order, even one the AU carried (the
  * same bytes: it was cached as it came): FFmpeg parses a PPS against its
  * SPS and an SPS against its VPS, and discards a set that comes first. */
@@ -132,8 +169,11 @@ static void insert_params(struct depay_pkt *c)
 {
 	struct vigil_depay *d = c->d;
 	unsigned missing = ((1u << VIGIL_PARAM_KINDS) - 1) & ~d->frame_params;
+	struct rte_mbuf *ps, *rest;
+	bool split;
 	unsigned k, first;
 	size_t need = 0;
+	uint8_t *w;
 
 	if (d->codec == VIGIL_CODEC_H264)
 		missing &= ~(1u << VIGIL_PARAM_VPS); /* H.264 has none */
@@ -151,12 +191,31 @@ static void insert_params(struct depay_pkt *c)
 	}
 	if (!room(d, c->env, need))
 		return;
+	/* NAL units of this packet before the slice (an aggregated AUD or
+	 * SEI) stay before the sets: the packet's mbuf ends the frame there,
+	 * and a clone sharing its data takes the rest of the packet. */
+	split = c->out != c->start;
+	ps = rte_pktmbuf_alloc(c->env->pool);
+	rest = ps != NULL && split ? rte_pktmbuf_clone(c->m, c->env->pool) : NULL;
+	if (ps == NULL || (split && rest == NULL) || need > rte_pktmbuf_tailroom(ps)) {
+		rte_pktmbuf_free(ps);
+		rte_pktmbuf_free(rest);
+		drop(d, c->env, VIGIL_CTR_frame_no_buffer);
+		return;
+	}
 	for (k = first; k < VIGIL_PARAM_KINDS; k++) {
 		if (d->params[k].len == 0)
 			continue; /* carried by the AU but too large to cache */
-		put(d->frame, start_code, sizeof(start_code));
-		put(d->frame, d->params[k].nal, d->params[k].len);
+		w = (uint8_t *)rte_pktmbuf_append(ps, (uint16_t)(sizeof(start_code) + d->params[k].len));
+		memcpy(w, start_code, sizeof(start_code));
+		memcpy(w + sizeof(start_code), d->params[k].nal, d->params[k].len);
 	}
+	if (split) {
+		append(d, c->env, c->m, c->start, c->out);
+		c->m = rest;
+		c->start = c->out;
+	}
+	append(d, c->env, ps, rte_pktmbuf_mtod(ps, uint8_t *), rte_pktmbuf_mtod(ps, uint8_t *) + ps->data_len);
 }
 
 /* The first slice of the access unit decides whether it is a key frame and
@@ -173,7 +232,7 @@ static void first_slice(struct depay_pkt *c, enum depay_nal_kind kind, const uin
 	d->frame_is_key = key;
 	if (kind != DEPAY_NAL_RASL)
 		d->skip_rasl = d->need_key;
-	if (d->frame == NULL)
+	if (!d->open)
 		return;
 	if (d->frame_after_loss && !starts_picture)
 		drop(d, c->env, VIGIL_CTR_frame_incomplete);
@@ -197,15 +256,14 @@ static void param_cache(struct vigil_param_set *ps, const uint8_t *nal, size_t l
 	ps->len = (uint16_t)len;
 }
 
-void depay_unit(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *nal, size_t hdr_len, size_t len)
+void depay_unit(struct depay_pkt *c, enum depay_nal_kind kind, uint8_t *nal, size_t hdr_len, size_t len)
 {
 	if (kind < DEPAY_NAL_OTHER)
 		param_cache(&c->d->params[kind], nal, len);
-	depay_nal(c, kind, nal, hdr_len, nal + hdr_len, len - hdr_len);
+	depay_nal(c, kind, nal, hdr_len, len);
 }
 
-void depay_nal(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *hdr, size_t hdr_len,
-	       const uint8_t *body, size_t body_len)
+void depay_nal(struct depay_pkt *c, enum depay_nal_kind kind, uint8_t *nal, size_t hdr_len, size_t len)
 {
 	struct vigil_depay *d = c->d;
 
@@ -214,44 +272,63 @@ void depay_nal(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *hdr
 	if (kind < DEPAY_NAL_OTHER && !d->frame_has_vcl)
 		d->frame_params |= (uint8_t)(1u << kind);
 	if (kind >= DEPAY_NAL_SLICE && !d->frame_has_vcl)
-		first_slice(c, kind, body, body_len);
-	if (!room(d, c->env, sizeof(start_code) + hdr_len + body_len))
+		first_slice(c, kind, nal + hdr_len, len - hdr_len);
+	if (!room(d, c->env, sizeof(start_code) + len))
 		return;
-	put(d->frame, start_code, sizeof(start_code));
-	put(d->frame, hdr, hdr_len);
-	put(d->frame, body, body_len);
+	put_nal(c, nal, len);
 }
 
-void depay_fu_start(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *hdr, size_t hdr_len,
-		    unsigned type, const uint8_t *body, size_t body_len)
+int depay_spread(struct depay_pkt *c, uint8_t *payload, size_t len, size_t out_len)
+{
+	uint8_t *lowest = (uint8_t *)c->m->buf_addr;
+
+	if (out_len > len && (size_t)(payload - lowest) < out_len - len)
+		return -ENOBUFS;
+	c->start = c->out = payload + len - out_len;
+	return 0;
+}
+
+void depay_fu_start(struct depay_pkt *c, enum depay_nal_kind kind, uint8_t *nal, size_t hdr_len, unsigned type,
+		    size_t len)
 {
 	struct vigil_depay *d = c->d;
 
-	depay_nal(c, kind, hdr, hdr_len, body, body_len);
+	depay_nal(c, kind, nal, hdr_len, len);
 	d->in_fu = true;
 	d->fu_type = (uint8_t)type;
 	d->fu_kind = (uint8_t)kind;
-	if (d->frame != NULL)
-		d->fu_start = d->frame->len - (uint32_t)(hdr_len + body_len);
+	if (kind < DEPAY_NAL_OTHER)
+		param_cache(&d->fu_param, nal, len);
 }
 
-void depay_fu_more(struct depay_pkt *c, unsigned type, const uint8_t *p, size_t n, bool end)
+void depay_fu_more(struct depay_pkt *c, unsigned type, uint8_t *p, size_t n, bool end)
 {
 	struct vigil_depay *d = c->d;
+	struct vigil_param_set *ps = &d->fu_param;
 
-	if (!d->in_fu || (d->frame != NULL && d->fu_type != type)) {
+	if (!d->in_fu || (d->open && d->fu_type != type)) {
 		depay_break(c);
 		return;
 	}
 	if (end)
 		d->in_fu = false;
+	if (d->fu_kind < DEPAY_NAL_OTHER) {
+		/* A parameter set is kept aside as it comes, and cached
+		 * once whole if its frame still is. */
+		if (ps->len != 0 && n <= sizeof(ps->nal) - ps->len) {
+			memcpy(ps->nal + ps->len, p, n);
+			ps->len = (uint16_t)(ps->len + n);
+		} else {
+			ps->len = 0;
+		}
+		if (end && d->open)
+			d->params[d->fu_kind] = *ps; /* len 0, too large: an older set would be wrong */
+	}
 	if (!room(d, c->env, n))
 		return;
-	put(d->frame, p, n);
-	/* The frame holds the whole NAL unit now (a drop would have taken it). */
-	if (end && d->fu_kind < DEPAY_NAL_OTHER)
-		param_cache(&d->params[d->fu_kind], d->frame->data + d->fu_start,
-			    d->frame->len - d->fu_start);
+	if (c->out == NULL)
+		c->start = c->out = p;
+	c->out += n;
 }
 
 void depay_break(struct depay_pkt *c)
@@ -278,15 +355,16 @@ int vigil_depay_seed_params(struct vigil_depay *d, const uint8_t *nal, size_t le
 }
 
 void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, uint64_t index, uint32_t ts,
-		      bool marker, const uint8_t *payload, size_t len, uint64_t now_ns)
+		      bool marker, struct rte_mbuf *m, uint8_t *payload, size_t len, uint64_t now_ns)
 {
-	struct depay_pkt c = {.d = d, .env = env};
+	struct depay_pkt c = {.d = d, .env = env, .m = m};
 	bool loss = !d->have_last; /* joined mid-stream: the start may be gone */
 	int rc;
 
 	if (d->have_last) {
 		if (index <= d->last_index) {
 			env->ctr->v[VIGIL_CTR_late]++; /* see the top of this file */
+			rte_pktmbuf_free(m);
 			return;
 		}
 		loss = index != d->last_index + 1;
@@ -299,6 +377,7 @@ void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, 
 		/* Padding only (RFC 3550 5.1): nothing to depacketize. */
 		if (loss && is_open(d))
 			drop(d, env, VIGIL_CTR_frame_incomplete);
+		rte_pktmbuf_free(m);
 		return;
 	}
 	if (is_open(d)) {
@@ -308,7 +387,7 @@ void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, 
 			close_frame(d, env);
 	}
 	if (!is_open(d))
-		open_frame(d, env, ts, now_ns, loss);
+		open_frame(d, ts, now_ns, loss);
 	if (d->codec == VIGIL_CODEC_H265)
 		rc = depay_h265_packet(&c, payload, len);
 	else
@@ -317,6 +396,10 @@ void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, 
 		env->ctr->v[VIGIL_CTR_payload_invalid]++;
 		depay_break(&c);
 	}
+	if (d->open && c.out != c.start)
+		append(d, env, c.m, c.start, c.out);
+	else
+		rte_pktmbuf_free(c.m);
 	if (marker)
 		close_frame(d, env);
 }
@@ -325,4 +408,10 @@ void vigil_depay_flush(struct vigil_depay *d, const struct vigil_depay_env *env)
 {
 	if (is_open(d))
 		close_frame(d, env);
+}
+
+void vigil_depay_discard(struct vigil_depay *d)
+{
+	free_chain(d);
+	d->open = false;
 }

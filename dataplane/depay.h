@@ -2,7 +2,9 @@
 /* Depacketization of authenticated RTP payloads into Annex-B access units:
  * H.264 per RFC 6184 (single NAL, STAP-A, FU-A) and H.265 per RFC 7798
  * (single, AP, FU). One struct per stream, owned by one worker. A frame that
- * lost a packet is dropped and the stream resumes at the next key frame. */
+ * lost a packet is dropped and the stream resumes at the next key frame.
+ * Frames are chains of the packets' own mbufs, rewritten in place: start
+ * codes go over the RTP and payload headers already read. */
 #ifndef VIGIL_DEPAY_H
 #define VIGIL_DEPAY_H
 
@@ -15,12 +17,16 @@
 #include "vigil/frame.h"
 #include "vigil/limits.h"
 
-/* Receives each complete, decodable access unit; owns it from then on. */
-typedef void (*vigil_frame_emit_fn)(void *arg, struct vigil_frame *f);
+struct rte_mbuf;
+struct rte_mempool;
+
+/* Receives each complete, decodable access unit (see vigil/frame.h), its
+ * description filled in; owns it from then on. */
+typedef void (*vigil_frame_emit_fn)(void *arg, struct rte_mbuf *frame);
 
 /* What a stream's depacketizer works with, set once at stream setup. */
 struct vigil_depay_env {
-	struct vigil_frame_pool *pool;
+	struct rte_mempool *pool; /* mbufs for parameter sets a key frame lacks */
 	struct vigil_counters *ctr; /* frame drops and payload_invalid counted here */
 	vigil_frame_emit_fn emit;
 	void *emit_arg;
@@ -43,22 +49,26 @@ struct vigil_param_set {
 
 struct vigil_depay {
 	enum vigil_codec codec;
-	struct vigil_frame *frame; /* access unit under assembly, or NULL */
+	struct rte_mbuf *frame;    /* head of the access unit under assembly, or NULL */
+	struct rte_mbuf *tail;     /* its last mbuf */
+	uint64_t arrival_ns;       /* when its first packet came */
 	uint64_t last_index;       /* extended sequence index of the last packet */
+	uint32_t frame_len;        /* its bytes, those of the packet being read included */
 	uint32_t ts;               /* RTP timestamp of the frame under assembly */
 	bool have_last;
+	bool open;     /* a frame is under assembly (frame is NULL until it has bytes) */
 	bool broken;   /* the frame under assembly is already dropped and counted */
 	bool need_key; /* skip frames until a clean key frame */
 	bool in_fu;    /* a fragmentation unit is open */
 	bool skip_rasl; /* resumed at a CRA: its RASL pictures cannot decode */
 	uint8_t fu_type;        /* NAL type of the open fragmentation unit */
 	uint8_t fu_kind;        /* its depay_nal_kind: a parameter set is cached at its end */
-	uint32_t fu_start;      /* where its NAL unit starts in the frame */
 	bool frame_after_loss;  /* packets may be missing before this frame */
 	bool frame_has_vcl, frame_is_key;
 	uint8_t frame_params; /* bit per vigil_param_kind seen before the first slice */
 	/* Latest parameter sets, inserted before a key frame that lacks them. */
 	struct vigil_param_set params[VIGIL_PARAM_KINDS];
+	struct vigil_param_set fu_param; /* a parameter set arriving in an FU */
 };
 
 void vigil_depay_init(struct vigil_depay *d, enum vigil_codec codec);
@@ -68,13 +78,17 @@ void vigil_depay_init(struct vigil_depay *d, enum vigil_codec codec);
  * not a VPS/SPS/PPS NAL unit of d->codec, or over VIGIL_PARAM_SET_MAX. */
 int vigil_depay_seed_params(struct vigil_depay *d, const uint8_t *nal, size_t len);
 
-/* Push one authenticated, decrypted RTP payload (padding removed). index is
- * the packet's extended sequence index (ROC << 16 | SEQ). A payload that is
- * not valid for the codec is counted as payload_invalid and breaks the
- * frame. May call env->emit once or twice (a frame closed by a timestamp
- * change, then one closed by the marker bit). */
+/* Push one authenticated, decrypted RTP payload (padding removed), which
+ * lies in m after at least its RTP header. Takes m: it joins the frame or
+ * is freed. index is the packet's extended sequence index (ROC << 16 |
+ * SEQ). A payload that is not valid for the codec is counted as
+ * payload_invalid and breaks the frame. May call env->emit once or twice (a
+ * frame closed by a timestamp change, then one closed by the marker bit). */
 void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, uint64_t index, uint32_t ts,
-		      bool marker, const uint8_t *payload, size_t len, uint64_t now_ns);
+		      bool marker, struct rte_mbuf *m, uint8_t *payload, size_t len, uint64_t now_ns);
+
+/* The frame under assembly goes back to the pool (the stream is removed). */
+void vigil_depay_discard(struct vigil_depay *d);
 
 /* End of stream: a frame still open is emitted if it is whole (it saw its
  * last NAL complete and no loss) or else dropped as incomplete. */

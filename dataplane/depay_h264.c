@@ -40,15 +40,16 @@ static enum depay_nal_kind nal_kind(unsigned type)
 }
 
 /* A single NAL unit packet or one STAP-A unit, already checked. */
-static void whole(struct depay_pkt *c, const uint8_t *nal, size_t len)
+static void whole(struct depay_pkt *c, uint8_t *nal, size_t len)
 {
 	depay_unit(c, nal_kind(nal[0] & H264_TYPE), nal, 1, len);
 }
 
 /* STAP-A: [indicator] then units of [16-bit size][NAL unit], size > 0. */
-static int stap_a(struct depay_pkt *c, const uint8_t *p, size_t len)
+static int stap_a(struct depay_pkt *c, uint8_t *p, size_t len)
 {
-	size_t off, n;
+	size_t off, n, out_len = 0;
+	int rc;
 
 	if (len < 1 + 2 + 1)
 		return -EBADMSG;
@@ -58,7 +59,11 @@ static int stap_a(struct depay_pkt *c, const uint8_t *p, size_t len)
 		n = depay_get16(p + off);
 		if (n == 0 || n > len - off - 2 || !nal_ok(p[off + 2]))
 			return -EBADMSG;
+		out_len += 4 + n;
 	}
+	rc = depay_spread(c, p, len, out_len);
+	if (rc < 0)
+		return rc;
 	for (off = 1; off < len; off += 2 + n) {
 		n = depay_get16(p + off);
 		whole(c, p + off + 2, n);
@@ -67,11 +72,11 @@ static int stap_a(struct depay_pkt *c, const uint8_t *p, size_t len)
 }
 
 /* FU-A: [indicator: F, NRI, 28][header: S, E, R, type][fragment, >= 1 byte].
- * The NAL header is rebuilt from the indicator's F/NRI and the type. */
-static int fu_a(struct depay_pkt *c, const uint8_t *p, size_t len)
+ * The NAL header is rebuilt from the indicator's F/NRI and the type, in
+ * place of the FU header. */
+static int fu_a(struct depay_pkt *c, uint8_t *p, size_t len)
 {
 	unsigned type;
-	uint8_t hdr;
 
 	if (len < 3)
 		return -EBADMSG;
@@ -79,15 +84,15 @@ static int fu_a(struct depay_pkt *c, const uint8_t *p, size_t len)
 	if ((p[1] & (H264_FU_S | H264_FU_E)) == (H264_FU_S | H264_FU_E) || type == 0 || type > 23)
 		return -EBADMSG;
 	if (p[1] & H264_FU_S) {
-		hdr = (uint8_t)((p[0] & ~H264_TYPE) | type);
-		depay_fu_start(c, nal_kind(type), &hdr, 1, type, p + 2, len - 2);
+		p[1] = (uint8_t)((p[0] & ~H264_TYPE) | type);
+		depay_fu_start(c, nal_kind(type), p + 1, 1, type, len - 1);
 	} else {
 		depay_fu_more(c, type, p + 2, len - 2, p[1] & H264_FU_E);
 	}
 	return 0;
 }
 
-int depay_h264_packet(struct depay_pkt *c, const uint8_t *p, size_t len)
+int depay_h264_packet(struct depay_pkt *c, uint8_t *p, size_t len)
 {
 	if (len < 1 || (p[0] & H264_F))
 		return -EBADMSG;

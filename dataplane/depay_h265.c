@@ -54,15 +54,16 @@ static enum depay_nal_kind nal_kind(unsigned type)
 }
 
 /* A single NAL unit packet or one AP unit, already checked. */
-static void whole(struct depay_pkt *c, const uint8_t *nal, size_t len)
+static void whole(struct depay_pkt *c, uint8_t *nal, size_t len)
 {
 	depay_unit(c, nal_kind(nal_type(nal)), nal, 2, len);
 }
 
 /* AP: [payload header] then units of [16-bit size][NAL unit, >= 2 bytes]. */
-static int ap(struct depay_pkt *c, const uint8_t *p, size_t len)
+static int ap(struct depay_pkt *c, uint8_t *p, size_t len)
 {
-	size_t off, n;
+	size_t off, n, out_len = 0;
+	int rc;
 
 	if (len < 2 + 2 + 2)
 		return -EBADMSG;
@@ -72,7 +73,11 @@ static int ap(struct depay_pkt *c, const uint8_t *p, size_t len)
 		n = depay_get16(p + off);
 		if (n < 2 || n > len - off - 2 || !nal_ok(p + off + 2))
 			return -EBADMSG;
+		out_len += 4 + n;
 	}
+	rc = depay_spread(c, p, len, out_len);
+	if (rc < 0)
+		return rc;
 	for (off = 2; off < len; off += 2 + n) {
 		n = depay_get16(p + off);
 		whole(c, p + off + 2, n);
@@ -81,11 +86,12 @@ static int ap(struct depay_pkt *c, const uint8_t *p, size_t len)
 }
 
 /* FU: [payload header][FU header: S, E, type][fragment, >= 1 byte]. The
- * NAL header is the payload header with the type from the FU header. */
-static int fu(struct depay_pkt *c, const uint8_t *p, size_t len)
+ * NAL header is the payload header with the type from the FU header,
+ * rebuilt in place of the payload header's second byte and the FU header. */
+static int fu(struct depay_pkt *c, uint8_t *p, size_t len)
 {
 	unsigned type;
-	uint8_t hdr[2];
+	uint8_t hdr0;
 
 	if (len < 4)
 		return -EBADMSG;
@@ -93,16 +99,17 @@ static int fu(struct depay_pkt *c, const uint8_t *p, size_t len)
 	if ((p[2] & (H265_FU_S | H265_FU_E)) == (H265_FU_S | H265_FU_E) || type > H265_NAL_LAST)
 		return -EBADMSG;
 	if (p[2] & H265_FU_S) {
-		hdr[0] = (uint8_t)((p[0] & 0x81) | type << 1);
-		hdr[1] = p[1];
-		depay_fu_start(c, nal_kind(type), hdr, 2, type, p + 3, len - 3);
+		hdr0 = (uint8_t)((p[0] & 0x81) | type << 1);
+		p[2] = p[1];
+		p[1] = hdr0;
+		depay_fu_start(c, nal_kind(type), p + 1, 2, type, len - 1);
 	} else {
 		depay_fu_more(c, type, p + 3, len - 3, p[2] & H265_FU_E);
 	}
 	return 0;
 }
 
-int depay_h265_packet(struct depay_pkt *c, const uint8_t *p, size_t len)
+int depay_h265_packet(struct depay_pkt *c, uint8_t *p, size_t len)
 {
 	if (len < 2 || !hdr_ok(p))
 		return -EBADMSG;

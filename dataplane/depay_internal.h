@@ -18,10 +18,14 @@ enum depay_nal_kind {
 	DEPAY_NAL_KEY,	 /* VCL NAL unit of an IDR (H.264) or IRAP (H.265) picture */
 };
 
-/* One vigil_depay_push call, as a codec parser sees it. */
+/* One vigil_depay_push call, as a codec parser sees it. The packet's part
+ * of the frame is rewritten in place in its mbuf, between start and out. */
 struct depay_pkt {
 	struct vigil_depay *d;
 	const struct vigil_depay_env *env;
+	struct rte_mbuf *m; /* the packet, until it joins the frame */
+	uint8_t *start;     /* its first byte of Annex-B, NULL: none yet */
+	uint8_t *out;       /* where the next one goes */
 };
 
 static inline uint16_t depay_get16(const uint8_t *p)
@@ -29,30 +33,34 @@ static inline uint16_t depay_get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* A whole NAL unit of len bytes, header included: cached if it is a
- * parameter set, then added like depay_nal. */
-void depay_unit(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *nal, size_t hdr_len,
-		size_t len);
+/* A whole NAL unit of len bytes, header (hdr_len bytes) included: cached
+ * if it is a parameter set, then added like depay_nal. */
+void depay_unit(struct depay_pkt *c, enum depay_nal_kind kind, uint8_t *nal, size_t hdr_len, size_t len);
 
-/* A NAL unit begins: start code, its header (hdr_len bytes, rebuilt by the
- * caller for an FU), then body_len bytes of its body. */
-void depay_nal(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *hdr, size_t hdr_len,
-	       const uint8_t *body, size_t body_len);
+/* A NAL unit begins: a start code goes over the 4 bytes before nal (read
+ * already), unless an aggregation placed the output lower (depay_spread). */
+void depay_nal(struct depay_pkt *c, enum depay_nal_kind kind, uint8_t *nal, size_t hdr_len, size_t len);
 
-/* FU start: depay_nal, then the NAL unit of this type stays open. */
-void depay_fu_start(struct depay_pkt *c, enum depay_nal_kind kind, const uint8_t *hdr, size_t hdr_len,
-		    unsigned type, const uint8_t *body, size_t body_len);
+/* Aggregation packet: its units become out_len bytes of Annex-B, more
+ * than they take in the payload, so they are moved down to end where the
+ * payload ends. -ENOBUFS: the mbuf has no room below for that many units. */
+int depay_spread(struct depay_pkt *c, uint8_t *payload, size_t len, size_t out_len);
+
+/* FU start: depay_nal with the NAL header the caller rebuilt in place
+ * right before the fragment, then the NAL unit of this type stays open. */
+void depay_fu_start(struct depay_pkt *c, enum depay_nal_kind kind, uint8_t *nal, size_t hdr_len, unsigned type,
+		    size_t len);
 /* FU middle or end: appends to the open NAL unit of the same type, or
  * breaks the frame when there is none. */
-void depay_fu_more(struct depay_pkt *c, unsigned type, const uint8_t *p, size_t n, bool end);
+void depay_fu_more(struct depay_pkt *c, unsigned type, uint8_t *p, size_t n, bool end);
 
 /* The payload broke the packetization rules: drop the frame. */
 void depay_break(struct depay_pkt *c);
 
 /* Check and take one payload. -EBADMSG: not a valid payload for the codec
  * (nothing was written; the caller counts it and breaks the frame). */
-int depay_h264_packet(struct depay_pkt *c, const uint8_t *p, size_t len);
-int depay_h265_packet(struct depay_pkt *c, const uint8_t *p, size_t len);
+int depay_h264_packet(struct depay_pkt *c, uint8_t *p, size_t len);
+int depay_h265_packet(struct depay_pkt *c, uint8_t *p, size_t len);
 
 /* The depay_nal_kind of one whole NAL unit given outside RTP, or -EBADMSG
  * when it could not stand alone in the byte stream or has no body. */

@@ -7,16 +7,15 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "vigil/frame.h"
 #include "vigil/limits.h"
 #include "port.h"
 
 #define RX_DESC 1024
 #define TX_DESC 512
-#define MBUFS_PER_QUEUE 8192
 #define MBUF_CACHE 256
-#define HANDOFF_MBUFS VIGIL_HANDOFF_RING_SIZE
 
-int vigil_port_start(struct vigil_port *p, unsigned workers, char *msg, size_t msglen)
+int vigil_port_start(struct vigil_port *p, unsigned workers, unsigned max_cameras, char *msg, size_t msglen)
 {
 	struct rte_eth_conf conf = {0};
 	struct rte_eth_dev_info info;
@@ -54,9 +53,8 @@ int vigil_port_start(struct vigil_port *p, unsigned workers, char *msg, size_t m
 	} else {
 		snprintf(p->spread, sizeof(p->spread), "one RX queue");
 	}
-	/* Enough for every RX ring and for handoff rings full of packets. */
-	p->mbufs = rte_pktmbuf_pool_create("vigil_mbufs", MBUFS_PER_QUEUE * (unsigned)p->rx_queues + HANDOFF_MBUFS * workers, MBUF_CACHE,
-					   0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	p->mbufs = rte_pktmbuf_pool_create("vigil_mbufs", vigil_port_mbufs(workers, max_cameras), MBUF_CACHE,
+					   VIGIL_MBUF_PRIV_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
 	if (p->mbufs == NULL) {
 		snprintf(msg, msglen, "cannot create mbuf pool: %s", rte_strerror(rte_errno));
 		return -rte_errno;

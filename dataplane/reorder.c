@@ -29,14 +29,13 @@ static void leave_list(struct vigil_reorder *r)
 	r->list = NULL;
 }
 
-/* Delivers the held packet at r->next (then the stage's mbuf is freed). */
+/* Delivers the held packet at r->next. */
 static void release(const struct vigil_reorder_ctx *c, struct vigil_reorder *r)
 {
 	struct vigil_reorder_pkt *s = slot_of(r, r->next);
 
 	if (s->payload != NULL)
 		c->deliver(c->arg, r, r->next, s);
-	rte_pktmbuf_free(s->m);
 	r->list->n_held--;
 	advance(r);
 }
@@ -103,9 +102,10 @@ bool vigil_reorder_push_slow(const struct vigil_reorder_ctx *c, struct vigil_reo
 		r->next = index; /* the stream's first packet starts the order */
 	if (index < r->next) {
 		/* Its place is passed: the depacketizer counts it late. */
-		if (p->payload != NULL)
-			c->deliver(c->arg, r, index, p);
-		return false;
+		if (p->payload == NULL)
+			return false;
+		c->deliver(c->arg, r, index, p);
+		return true;
 	}
 	d = index - r->next;
 	if (d > VIGIL_REORDER_SLOTS && r->held != 0) {
@@ -123,14 +123,15 @@ bool vigil_reorder_push_slow(const struct vigil_reorder_ctx *c, struct vigil_reo
 		advance(r);
 		if (behind)
 			drain(c, r, ctr);
-		return false;
+		return p->payload != NULL;
 	}
 	if (d > VIGIL_REORDER_SLOTS) {
 		/* Nothing held and a jump: nothing worth waiting for. */
 		r->next = index + 1;
-		if (p->payload != NULL)
-			c->deliver(c->arg, r, index, p);
-		return false;
+		if (p->payload == NULL)
+			return false;
+		c->deliver(c->arg, r, index, p);
+		return true;
 	}
 	hold(c, r, d, p);
 	kept = slot_of(r, index)->m != NULL;

@@ -19,7 +19,7 @@ struct rte_mbuf;
 /* One packet as the depacketizer takes it. */
 struct vigil_reorder_pkt {
 	struct rte_mbuf *m;      /* the payload's mbuf, owned by the stage while held */
-	const uint8_t *payload;  /* NULL: unusable; it only takes its place in the order */
+	uint8_t *payload;        /* NULL: unusable; it only takes its place in the order */
 	uint64_t tsc;            /* arrival, for the deadline */
 	uint32_t ts;             /* RTP timestamp */
 	uint16_t len;
@@ -46,7 +46,7 @@ struct vigil_reorder_list {
 	unsigned n_held; /* packets held by all of them */
 };
 
-/* Receives the packets in order; the stage frees p->m after it returns. */
+/* Receives the packets in order, and with each its mbuf p->m. */
 typedef void (*vigil_reorder_deliver_fn)(void *arg, struct vigil_reorder *r, uint64_t index,
 					 const struct vigil_reorder_pkt *p);
 
@@ -73,8 +73,8 @@ bool vigil_reorder_push_slow(const struct vigil_reorder_ctx *c, struct vigil_reo
 
 /* One authenticated packet of the stream, index committed to the replay
  * window (so it is never a duplicate of one held). Delivers it and what it
- * unblocks, or holds it. true: the stage took p->m, the caller must not
- * free it. Counts `reordered` in ctr. */
+ * unblocks, or holds it. true: the stage took p->m (delivered or held), the
+ * caller must not free it. Counts `reordered` in ctr. */
 static inline bool vigil_reorder_push(const struct vigil_reorder_ctx *c, struct vigil_reorder *r,
 				      struct vigil_counters *ctr, uint64_t index,
 				      const struct vigil_reorder_pkt *p)
@@ -82,9 +82,10 @@ static inline bool vigil_reorder_push(const struct vigil_reorder_ctx *c, struct 
 	/* The common case, in order with nothing held, stays inline. */
 	if (likely(index == r->next && r->held == 0)) {
 		r->next++;
-		if (p->payload != NULL)
-			c->deliver(c->arg, r, index, p);
-		return false;
+		if (p->payload == NULL)
+			return false;
+		c->deliver(c->arg, r, index, p);
+		return true;
 	}
 	return vigil_reorder_push_slow(c, r, ctr, index, p);
 }

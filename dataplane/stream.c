@@ -15,19 +15,22 @@
 #include "stream.h"
 
 /* Called by the depacketizer for each complete access unit. The ring is
- * the only way to the recorder; when it is full the frame is dropped and
- * the stream waits for a key frame, so the recording never references a
- * frame it does not have. */
-static void stream_emit(void *arg, struct vigil_frame *f)
+ * the only way to the recorder; when it is full, or its frames hold all
+ * the mbufs they may, the frame is dropped and the stream waits for a key
+ * frame, so the recording never references a frame it does not have. */
+static void stream_emit(void *arg, struct rte_mbuf *frame)
 {
 	struct vigil_stream *s = arg;
+	struct vigil_frame_ring *r = s->frames;
+	uint16_t segs = frame->nb_segs;
 
-	if (rte_ring_sp_enqueue(s->frames, f) != 0) {
+	if (vigil_frame_ring_segs(r) + segs > r->max_segs || rte_ring_sp_enqueue(r->ring, frame) != 0) {
 		s->ctr.v[VIGIL_CTR_ring_full]++;
 		s->depay.need_key = true;
-		vigil_frame_put(s->env.pool, f);
+		rte_pktmbuf_free(frame);
 		return;
 	}
+	r->segs_queued += segs;
 	s->ctr.v[VIGIL_CTR_frames_enqueued]++;
 }
 
@@ -58,8 +61,8 @@ static void wait_readers(struct vigil_stream_table *t)
 }
 
 struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned n_workers,
-						     size_t max_frame_bytes, struct vigil_frame_pool *pool,
-						     struct rte_ring *const *frames)
+						     size_t max_frame_bytes, struct rte_mempool *pool,
+						     struct vigil_frame_ring *const *frames)
 {
 	struct rte_hash_parameters params = {
 		.name = name,
@@ -235,8 +238,7 @@ int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigi
 	t->n_streams--;
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
 		retired->v[i] += s->ctr.v[i];
-	if (s->depay.frame != NULL)
-		vigil_frame_put(t->pool, s->depay.frame);
+	vigil_depay_discard(&s->depay);
 	key_free(s->key);
 	key_free(s->prev_key);
 	rte_free(s);

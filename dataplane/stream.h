@@ -19,8 +19,8 @@
 #include "srtp.h"
 
 struct rte_hash;
+struct rte_mempool;
 struct rte_rcu_qsbr;
-struct rte_ring;
 
 struct vigil_stream {
 	/* Published by the control plane, read by the worker per packet. */
@@ -31,7 +31,7 @@ struct vigil_stream {
 	struct vigil_reorder reorder; /* between decrypt and depay */
 	struct vigil_depay depay;
 	struct vigil_depay_env env;
-	struct rte_ring *frames; /* complete frames to the recorder, from its owner */
+	struct vigil_frame_ring *frames; /* complete frames to the recorder, from its owner */
 	uint32_t ssrc;
 	uint32_t camera; /* slot in vigil_config.cameras */
 	uint16_t owner;  /* the only worker that touches this stream */
@@ -52,17 +52,17 @@ struct vigil_stream_table {
 	unsigned capacity;
 	unsigned n_streams;
 	size_t max_frame_bytes;
-	struct vigil_frame_pool *pool;
+	struct rte_mempool *pool; /* mbufs for what a frame needs beyond its packets */
 	unsigned n_workers;
-	struct rte_ring *frames[VIGIL_MAX_WORKERS]; /* each worker's ring to the recorder */
+	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS]; /* each worker's way to the recorder */
 };
 
 /* Room for capacity cameras, used by n_workers workers (RCU thread ids
  * 0..n_workers-1), worker i handing frames to frames[i]. NULL with errno
  * set. Needs a running EAL. */
 struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned n_workers,
-						     size_t max_frame_bytes, struct vigil_frame_pool *pool,
-						     struct rte_ring *const *frames);
+						     size_t max_frame_bytes, struct rte_mempool *pool,
+						     struct vigil_frame_ring *const *frames);
 /* Removes every stream (see vigil_stream_remove), then the table. */
 void vigil_stream_table_free(struct vigil_stream_table *t);
 
@@ -82,7 +82,7 @@ void vigil_stream_expire_prev(struct vigil_stream_table *t, uint32_t slot);
 /* Stop taking packets of this slot. When it returns no worker uses the
  * stream any more: the packets its owner held back were depacketized, its
  * counters are added into *retired, the frame it was assembling goes back
- * to the pool, its keys are wiped, it is freed. */
+ * to the mbuf pool, its keys are wiped, it is freed. */
 int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigil_counters *retired);
 
 #endif

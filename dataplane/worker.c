@@ -271,7 +271,7 @@ static void deliver(void *arg, struct vigil_reorder *r, uint64_t index, const st
 {
 	struct vigil_stream *s = container_of(r, struct vigil_stream, reorder);
 
-	vigil_depay_push(&s->depay, &s->env, index, p->ts, p->marker, p->payload, p->len,
+	vigil_depay_push(&s->depay, &s->env, index, p->ts, p->marker, p->m, p->payload, p->len,
 			 *(const uint64_t *)arg);
 }
 
@@ -289,7 +289,7 @@ static struct vigil_reorder_ctx reorder_ctx(struct vigil_worker *w, uint64_t tsc
 }
 
 /* Padding removed, through the reorder stage into the depacketizer; a
- * packet the stage holds leaves pkts as NULL. */
+ * packet the stage holds or a frame took leaves pkts as NULL. */
 static void stage_depay(struct vigil_worker *w, struct pkt *p, uint16_t n)
 {
 	uint64_t tsc = rte_rdtsc(), now_ns = wall_ns(w, tsc);
@@ -297,7 +297,7 @@ static void stage_depay(struct vigil_worker *w, struct pkt *p, uint16_t n)
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_stream *s = p[i].stream;
-		const uint8_t *payload = p[i].rtp + p[i].hdr.hdr_len;
+		uint8_t *payload = p[i].rtp + p[i].hdr.hdr_len;
 		int len = (int)(p[i].len - p[i].hdr.hdr_len - VIGIL_SRTP_TAG_LEN);
 
 		if (p[i].hdr.padding)
@@ -344,7 +344,8 @@ static void clock_init(struct vigil_worker *w)
 }
 
 /* A capture is read faster than any recorder writes: wait until one more
- * burst's worth of frames has somewhere to go. Live traffic never waits. */
+ * burst's worth of frames has somewhere to go, and the mbufs frames hold
+ * are back. Live traffic never waits. */
 static bool recorder_has_room(const struct vigil_worker *w)
 {
 	/* A burst closes at most one frame per packet it depacketizes (its
@@ -352,8 +353,8 @@ static bool recorder_has_room(const struct vigil_worker *w)
 	 * closes the open frame before a marker does). */
 	unsigned pushed = VIGIL_BURST + w->reorder.n_held;
 
-	return rte_ring_free_count(w->frames) >= pushed + w->streams->n_streams &&
-	       vigil_frame_pool_available(w->pool) >= pushed;
+	return rte_ring_free_count(w->frames->ring) >= pushed + w->streams->n_streams &&
+	       vigil_frame_ring_segs(w->frames) <= w->frames->max_segs / 2;
 }
 
 /* ... and, for the worker reading the capture, the other workers too. */

@@ -11,6 +11,7 @@
 
 #include "vigil/config.h"
 #include "vigil/counters.h"
+#include "vigil/frame.h"
 #include "neigh.h"
 #include "reorder.h"
 #include "stream.h"
@@ -42,8 +43,7 @@ struct vigil_worker {
 	/* Capture replay: an empty burst means the capture has ended, and
 	 * the worker waits for the recorder instead of dropping frames. */
 	bool replay_capture;
-	struct rte_ring *frames;
-	struct vigil_frame_pool *pool;
+	struct vigil_frame_ring *frames;
 	struct vigil_reorder_list reorder; /* own streams holding packets back */
 	volatile bool *stop;
 	volatile bool done; /* set when the loop has ended and flushed */

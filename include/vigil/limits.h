@@ -29,7 +29,14 @@
 #define VIGIL_DEFAULT_SEGMENT_SECONDS 6
 #define VIGIL_DEFAULT_MAX_FRAME_BYTES (4u << 20)
 #define VIGIL_PARAM_SET_MAX 512 /* bytes of one VPS/SPS/PPS, configured or cached */
-#define VIGIL_FRAMES_IN_FLIGHT 256 /* frames between the workers and the disk */
+/* Frames are chains of the mbufs their packets came in. Between a worker
+ * and the disk: at most this many frames, holding at most this many mbufs
+ * (about 38 MiB of video), beyond which frames are dropped as ring_full. */
+#define VIGIL_FRAMES_IN_FLIGHT 4096
+#define VIGIL_FRAME_MBUFS_IN_FLIGHT 32768
+/* mbufs per RX queue, and per camera for the frame under assembly. */
+#define VIGIL_MBUFS_PER_QUEUE 8192
+#define VIGIL_MBUFS_PER_CAMERA 2
 #define VIGIL_MAX_WORKERS 64
 #define VIGIL_HANDOFF_RING_SIZE 1024 /* packets waiting for their stream's worker */
 #define VIGIL_DEFAULT_MAX_CAMERAS 100000

@@ -11,7 +11,7 @@ cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 libs=($(pkg-config --libs libdpdk))
 declare -A targets=(
 	[fuzz_parse]="dataplane/parse.c dataplane/neigh.c"
-	[fuzz_depay]="dataplane/rtp.c dataplane/depay.c dataplane/depay_h264.c dataplane/depay_h265.c dataplane/framepool.c dataplane/counters.c"
+	[fuzz_depay]="dataplane/rtp.c dataplane/depay.c dataplane/depay_h264.c dataplane/depay_h265.c dataplane/counters.c"
 )
 if ! clang -fsanitize=fuzzer -x c /dev/null -o /dev/null -c 2>/dev/null; then
 	echo "clang has no libFuzzer runtime (libclang-rt-14-dev): skipping"; exit 77

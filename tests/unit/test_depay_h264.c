@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* H.264 depacketization (RFC 6184): tables of packet sequences, each with
  * the exact Annex-B frames it must produce and every counter it must move;
- * then pool exhaustion, frame fields and parameter set limits. */
+ * then mbuf exhaustion, aggregation limits, frame fields and parameter set
+ * limits. */
 
 #define FX_CODEC VIGIL_CODEC_H264
 #include "depay_fixture.h"
@@ -33,6 +34,9 @@ static const struct scenario scenarios[] = {
 	{"STAP-A with the IDR slice inside",
 	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR)},
 	 .frames = {KEYFRAME(1000)}},
+	{"an aggregated AUD stays first, cached sets go between it and the slice",
+	 .pkts = {P(1, 1000, 1, STAP_PARAMS), P(2, 4000, 1, 0x78, 0, 2, 0x09, 0x10, 0, 4, IDR)},
+	 .frames = {F(4000, KEY, SC, 0x09, 0x10, SC, SPS, SC, PPS, SC, IDR)}},
 	{"AUD and SEI stay first, cached sets go right before the slice",
 	 .pkts = {P(1, 1000, 1, STAP_PARAMS), P(2, 4000, 0, 0x09, 0x10), P(3, 4000, 0, 0x06, 0x05, 0x01, 0x80),
 		  P(4, 4000, 1, IDR)},
@@ -209,13 +213,13 @@ static void test_unsupported_types(void **state)
 		struct fx fx;
 		uint8_t pkt[] = {(uint8_t)(0x60 | types[i]), 0x00, 0x04, SPS};
 
-		fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+		fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 		push(&fx, 1, 1000, true, pkt, sizeof(pkt));
 		assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
 		assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 1);
 		assert_int_equal(fx.d.params[VIGIL_PARAM_SPS].len, 0);
 		assert_int_equal(fx.n_out, 0);
-		fx_fini(&fx, POOL_FRAMES);
+		fx_fini(&fx);
 	}
 }
 
@@ -227,7 +231,7 @@ static void test_empty_payload(void **state)
 	const uint8_t none[1] = {0}, params[] = {STAP_PARAMS}, idr[] = {IDR}, p[] = {PSL};
 
 	(void)state;
-	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 	push(&fx, 1, 1000, false, params, sizeof(params));
 	push(&fx, 2, 1000, true, idr, sizeof(idr));
 	push(&fx, 3, 1000, false, none, 0);
@@ -242,7 +246,7 @@ static void test_empty_payload(void **state)
 	push(&fx, 9, 10000, true, p, sizeof(p));
 	assert_int_equal(fx.n_out, 3);
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
-	fx_fini(&fx, POOL_FRAMES);
+	fx_fini(&fx);
 }
 
 /* A zero-size unit is refused before the byte after its size field (the
@@ -253,71 +257,95 @@ static void test_stap_zero_size_unit(void **state)
 	struct fx fx;
 
 	(void)state;
-	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 	push(&fx, 1, 1000, true, pkt, sizeof(pkt));
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
-	fx_fini(&fx, POOL_FRAMES);
+	fx_fini(&fx);
 }
 
-/* A frame skipped while waiting for a key frame gives its buffer back at
+/* A frame skipped while waiting for a key frame gives its mbufs back at
  * its first slice, not at its end. */
 static void test_skip_releases_buffer(void **state)
 {
 	struct fx fx;
 
 	(void)state;
-	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 	push(&fx, 1, 1000, false, BYTES(0x06, 0x05));
-	assert_int_equal(vigil_frame_pool_available(fx.pool), POOL_FRAMES - 1);
+	assert_int_equal(fx_free_mbufs(&fx), POOL_MBUFS - 1);
 	push(&fx, 2, 1000, false, BYTES(PSL));
-	assert_int_equal(vigil_frame_pool_available(fx.pool), POOL_FRAMES);
+	assert_int_equal(fx_free_mbufs(&fx), POOL_MBUFS);
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
 	push(&fx, 3, 1000, true, BYTES(0x41, 0x1a));
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
 	assert_int_equal(fx.n_out, 0);
-	fx_fini(&fx, POOL_FRAMES);
+	fx_fini(&fx);
 }
 
-/* One buffer, held by a slow recorder: the next frame has none and is
- * dropped; once the buffer is back the stream waits for a key frame. */
+/* Cached sets need an mbuf of their own: with none left (a recorder that
+ * holds them all) the key frame is dropped as frame_no_buffer, and once
+ * mbufs are back the stream waits for the next key frame. */
 static void test_pool_exhaustion(void **state)
 {
 	static const uint8_t want[] = {SC, SPS, SC, PPS, SC, IDR};
 	struct fx fx;
 
 	(void)state;
-	fx_init(&fx, 1, FRAME_BYTES, FRAME_BYTES);
+	fx_init(&fx, 2, FRAME_BYTES);
 	fx.hold = true;
 	push(&fx, 1, 1000, true, BYTES(0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR));
 	assert_int_equal(fx.n_out, 1);
-	push(&fx, 2, 4000, false, BYTES(0x41, 0x9a));
-	push(&fx, 3, 4000, true, BYTES(0x41, 0x1a));
+	assert_int_equal(fx.out[0].segs, 1);
+	push(&fx, 2, 4000, true, BYTES(IDR));
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_buffer], 1);
-	vigil_frame_put(fx.pool, fx.held[0]);
+	assert_int_equal(fx_free_mbufs(&fx), 1);
+	rte_pktmbuf_free(fx.held[0]);
 	fx.held[0] = NULL;
-	push(&fx, 4, 7000, true, BYTES(PSL));
+	push(&fx, 3, 7000, true, BYTES(PSL));
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
-	push(&fx, 5, 10000, true, BYTES(IDR));
+	push(&fx, 4, 10000, true, BYTES(IDR));
 	assert_int_equal(fx.n_out, 2);
 	assert_int_equal(fx.out[1].flags, KEY);
+	assert_int_equal(fx.out[1].segs, 2); /* the sets' mbuf, then the packet's */
 	assert_int_equal(fx.out[1].len, sizeof(want));
 	assert_memory_equal(fx.out_data[1], want, sizeof(want));
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_buffer], 1);
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 0);
-	fx_fini(&fx, 1);
+	fx_fini(&fx);
 }
 
-/* A pool buffer smaller than max_frame_bytes limits the frame too. */
-static void test_buffer_capacity(void **state)
+/* Aggregated units are moved down in their mbuf to make room for start
+ * codes, into what the headers took: about 90 units fit, more are
+ * refused as payload_invalid. */
+static void test_stap_many_units(void **state)
 {
+	uint8_t stap[1 + 96 * 3 + 5] = {0x78};
+	uint8_t want[96 * 5 + 7];
+	size_t len = 1, n_aud;
 	struct fx fx;
 
 	(void)state;
-	fx_init(&fx, 2, 23, 1 << 20);
+	fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 	push(&fx, 1, 1000, true, BYTES(0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR));
-	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_too_large], 1);
-	assert_int_equal(fx.n_out, 0);
-	fx_fini(&fx, 2);
+	for (n_aud = 0; n_aud < 89; n_aud++) {
+		memcpy(stap + len, (const uint8_t[]){0, 1, 0x09}, 3);
+		memcpy(want + n_aud * 5, (const uint8_t[]){SC, 0x09}, 5);
+		len += 3;
+	}
+	memcpy(stap + len, (const uint8_t[]){0, 3, PSL}, 5);
+	memcpy(want + n_aud * 5, (const uint8_t[]){SC, PSL}, 7);
+	push(&fx, 2, 4000, true, stap, len + 5);
+	assert_int_equal(fx.n_out, 2);
+	assert_int_equal(fx.out[1].len, 89 * 5 + 7);
+	assert_memory_equal(fx.out_data[1], want, 89 * 5 + 7);
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 0);
+	for (; n_aud < 96; n_aud++, len += 3)
+		memcpy(stap + len, (const uint8_t[]){0, 1, 0x09}, 3);
+	memcpy(stap + len, (const uint8_t[]){0, 3, PSL}, 5);
+	push(&fx, 3, 7000, true, stap, len + 5);
+	assert_int_equal(fx.n_out, 2);
+	assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
+	fx_fini(&fx);
 }
 
 static void test_frame_fields(void **state)
@@ -325,17 +353,17 @@ static void test_frame_fields(void **state)
 	struct fx fx;
 
 	(void)state;
-	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
-	vigil_depay_push(&fx.d, &fx.env, 41, 0xfffffff0, false, BYTES(STAP_PARAMS), 111);
-	vigil_depay_push(&fx.d, &fx.env, 42, 0xfffffff0, true, BYTES(IDR), 222);
+	fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
+	push_at(&fx, 41, 0xfffffff0, false, BYTES(STAP_PARAMS), 111);
+	push_at(&fx, 42, 0xfffffff0, true, BYTES(IDR), 222);
 	assert_int_equal(fx.n_out, 1);
 	assert_int_equal(fx.out[0].camera, 7);
 	assert_int_equal(fx.out[0].rtp_ts, 0xfffffff0);
 	assert_int_equal(fx.out[0].arrival_ns, 111);
 	assert_int_equal(fx.out[0].flags, KEY);
-	assert_int_equal(fx.out[0]._pad, 0);
+	assert_int_equal(fx.out[0].segs, 2);
 	assert_false(fx.d.need_key);
-	fx_fini(&fx, POOL_FRAMES);
+	fx_fini(&fx);
 }
 
 /* Sets above VIGIL_PARAM_SET_MAX travel with their frame but are not
@@ -346,7 +374,7 @@ static void test_param_set_too_large(void **state)
 	struct fx fx;
 
 	(void)state;
-	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 	push(&fx, 1, 1000, false, BYTES(STAP_PARAMS));
 	assert_int_equal(fx.d.params[VIGIL_PARAM_SPS].len, 4);
 	push(&fx, 2, 1000, false, big, sizeof(big));
@@ -359,7 +387,7 @@ static void test_param_set_too_large(void **state)
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
 	push(&fx, 5, 7000, false, big, VIGIL_PARAM_SET_MAX);
 	assert_int_equal(fx.d.params[VIGIL_PARAM_SPS].len, VIGIL_PARAM_SET_MAX);
-	fx_fini(&fx, POOL_FRAMES);
+	fx_fini(&fx);
 }
 
 /* Only a whole SPS or PPS of this codec, within the size limit, is taken,
@@ -408,11 +436,12 @@ int main(void)
 		cmocka_unit_test(test_stap_zero_size_unit),
 		cmocka_unit_test(test_skip_releases_buffer),
 		cmocka_unit_test(test_pool_exhaustion),
-		cmocka_unit_test(test_buffer_capacity),
+		cmocka_unit_test(test_stap_many_units),
 		cmocka_unit_test(test_frame_fields),
 		cmocka_unit_test(test_param_set_too_large),
 		cmocka_unit_test(test_seed),
 	};
 
+	fx_eal("test_depay_h264");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

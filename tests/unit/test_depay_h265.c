@@ -174,7 +174,7 @@ static void test_nal_types(void **state)
 		struct fx fx;
 		uint8_t slice[] = {(uint8_t)(cases[i].type << 1), 0x01, 0x80};
 
-		fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+		fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 		fx.d.need_key = false; /* as if recording had started */
 		push(&fx, 1, 1000, true, BYTES(AP_PARAMS));
 		push(&fx, 2, 4000, true, slice, sizeof(slice));
@@ -184,7 +184,7 @@ static void test_nal_types(void **state)
 		if (cases[i].flags == KEY)
 			assert_int_equal(fx.out[0].len, 4 * 4 + 3 * 4 + sizeof(slice));
 		assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 0);
-		fx_fini(&fx, POOL_FRAMES);
+		fx_fini(&fx);
 	}
 }
 
@@ -195,11 +195,11 @@ static void test_invalid_types(void **state)
 		struct fx fx;
 		uint8_t pkt[] = {(uint8_t)(type << 1), 0x01, 0x26, 0x01, 0xaf};
 
-		fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+		fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 		push(&fx, 1, 1000, true, pkt, sizeof(pkt));
 		assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
 		assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 1);
-		fx_fini(&fx, POOL_FRAMES);
+		fx_fini(&fx);
 	}
 }
 
@@ -211,10 +211,10 @@ static void test_ap_short_unit(void **state)
 	struct fx fx;
 
 	(void)state;
-	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 	push(&fx, 1, 1000, true, pkt, sizeof(pkt));
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_payload_invalid], 1);
-	fx_fini(&fx, POOL_FRAMES);
+	fx_fini(&fx);
 }
 
 /* The FU's NAL header keeps the payload header's LayerId and TID. */
@@ -224,7 +224,7 @@ static void test_fu_header(void **state)
 	struct fx fx;
 
 	(void)state;
-	fx_init(&fx, POOL_FRAMES, FRAME_BYTES, FRAME_BYTES);
+	fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 	fx.d.need_key = false;
 	push(&fx, 1, 1000, false, BYTES(0x02, 0x01, 0xd0));
 	push(&fx, 2, 1000, false, BYTES(0x63, 0x0a, 0x93, 0x80, 0x11));
@@ -232,7 +232,7 @@ static void test_fu_header(void **state)
 	assert_int_equal(fx.n_out, 1);
 	assert_int_equal(fx.out[0].len, sizeof(want));
 	assert_memory_equal(fx.out_data[0], want, sizeof(want));
-	fx_fini(&fx, POOL_FRAMES);
+	fx_fini(&fx);
 }
 
 static void test_pool_exhaustion(void **state)
@@ -241,13 +241,13 @@ static void test_pool_exhaustion(void **state)
 	struct fx fx;
 
 	(void)state;
-	fx_init(&fx, 1, FRAME_BYTES, FRAME_BYTES);
+	fx_init(&fx, 2, FRAME_BYTES);
 	fx.hold = true;
 	push(&fx, 1, 1000, true, BYTES(AP_PARAMS, 0, 4, IDR));
 	assert_int_equal(fx.n_out, 1);
-	push(&fx, 2, 4000, true, BYTES(TRAIL));
+	push(&fx, 2, 4000, true, BYTES(IDR));
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_buffer], 1);
-	vigil_frame_put(fx.pool, fx.held[0]);
+	rte_pktmbuf_free(fx.held[0]);
 	fx.held[0] = NULL;
 	push(&fx, 3, 7000, true, BYTES(TRAIL));
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_keyframe], 1);
@@ -257,7 +257,7 @@ static void test_pool_exhaustion(void **state)
 	assert_memory_equal(fx.out_data[1], want, sizeof(want));
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_no_buffer], 1);
 	assert_int_equal(fx.ctr.v[VIGIL_CTR_frame_incomplete], 0);
-	fx_fini(&fx, 1);
+	fx_fini(&fx);
 }
 
 /* Only a whole VPS, SPS or PPS of this codec is taken, cached under its
@@ -305,5 +305,6 @@ int main(void)
 		cmocka_unit_test(test_seed),
 	};
 
+	fx_eal("test_depay_h265");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Recorder: reference clips from GStreamer are split into access units, fed
- * as frames, and the segments checked with ffprobe/ffmpeg (framemd5 against
+ * as frames (directly, and as mbuf chains through the recorder thread), and the segments checked with ffprobe/ffmpeg (framemd5 against
  * the reference). Skips when GStreamer or FFmpeg tools are missing. */
 #include <dirent.h>
 #include <errno.h>
@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <rte_eal.h>
+#include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "mux_ts.h"
@@ -25,7 +27,8 @@
 #include "recorder.h"
 
 #define TDIR "recorder.tmp"
-#define N_POOL 64
+#define N_MBUFS 1024
+#define MBUF_BYTES 1000 /* of a frame, in each mbuf of its chain */
 #define FRAME_BYTES (1u << 20)
 #define TS_START 0xfffe0000u /* wraps within the clip */
 #define TS_STEP 3000u	     /* 30 frames/s at 90 kHz */
@@ -206,10 +209,11 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+static struct rte_mempool *pool;
+
 struct fixture {
 	struct vigil_config cfg;
 	struct vigil_camera_config cam;
-	struct vigil_frame_pool *pool;
 	struct vigil_recorder *rec;
 	char dir[4096 + 80]; /* the camera's directory */
 };
@@ -228,9 +232,7 @@ static void fixture_init(struct fixture *fx, const char *name, enum vigil_codec 
 	snprintf(fx->dir, sizeof(fx->dir), "%s/%s", fx->cfg.record_dir, name);
 	if (clean)
 		assert_int_equal(run("rm -rf %s", fx->dir), 0);
-	fx->pool = vigil_frame_pool_create(name, N_POOL, FRAME_BYTES);
-	assert_non_null(fx->pool);
-	fx->rec = vigil_recorder_create(&fx->cfg, fx->pool);
+	fx->rec = vigil_recorder_create(&fx->cfg, FRAME_BYTES);
 	assert_non_null(fx->rec);
 	assert_string_equal(vigil_recorder_stats(fx->rec, 0)->dir, fx->dir);
 	assert_null(vigil_recorder_stats(fx->rec, 1));
@@ -239,27 +241,51 @@ static void fixture_init(struct fixture *fx, const char *name, enum vigil_codec 
 static void fixture_fini(struct fixture *fx)
 {
 	vigil_recorder_free(fx->rec);
-	vigil_frame_pool_free(fx->pool);
 }
 
-static struct vigil_frame *frame_of(struct vigil_frame_pool *pool, const struct clip *c, unsigned i)
+static struct vigil_frame meta_of(const struct clip *c, unsigned i)
 {
-	struct vigil_frame *f;
+	return (struct vigil_frame){.camera = 0,
+				    .flags = c->aus[i].key ? VIGIL_FRAME_KEY : 0,
+				    .rtp_ts = TS_START + i * TS_STEP};
+}
 
-	while ((f = vigil_frame_get(pool)) == NULL)
+static struct rte_mbuf *alloc_waiting(void)
+{
+	struct rte_mbuf *m;
+
+	while ((m = rte_pktmbuf_alloc(pool)) == NULL)
 		usleep(100);
-	memcpy(f->data, c->aus[i].p, c->aus[i].len);
-	f->len = (uint32_t)c->aus[i].len;
-	f->camera = 0;
-	f->flags = c->aus[i].key ? VIGIL_FRAME_KEY : 0;
-	f->rtp_ts = TS_START + i * TS_STEP;
-	return f;
+	return m;
+}
+
+/* An access unit as a worker hands it over: a chain of mbufs. */
+static struct rte_mbuf *chain_of(const struct clip *c, unsigned i)
+{
+	struct rte_mbuf *head = alloc_waiting(), *tail = head;
+
+	for (size_t off = 0; off < c->aus[i].len; off += MBUF_BYTES) {
+		size_t n = c->aus[i].len - off < MBUF_BYTES ? c->aus[i].len - off : MBUF_BYTES;
+		struct rte_mbuf *m = off == 0 ? head : alloc_waiting();
+
+		memcpy(rte_pktmbuf_append(m, (uint16_t)n), c->aus[i].p + off, n);
+		if (m != head) {
+			assert_int_equal(rte_pktmbuf_chain(head, m), 0);
+			tail = m;
+		}
+	}
+	(void)tail;
+	*vigil_frame_of(head) = meta_of(c, i);
+	return head;
 }
 
 static void feed(struct fixture *fx, const struct clip *c, unsigned from, unsigned to)
 {
-	for (unsigned i = from; i < to; i++)
-		vigil_recorder_write(fx->rec, frame_of(fx->pool, c, i));
+	for (unsigned i = from; i < to; i++) {
+		struct vigil_frame f = meta_of(c, i);
+
+		vigil_recorder_write(fx->rec, &f, c->aus[i].p, c->aus[i].len);
+	}
 }
 
 static int name_cmp(const struct dirent **a, const struct dirent **b)
@@ -325,7 +351,7 @@ static void check_recording(struct fixture *fx, const struct clip *c, unsigned f
 	assert_int_equal(st->frames_recorded, c->n);
 	assert_int_equal(st->frames_dropped, 0);
 	assert_int_equal(st->write_errors, 0);
-	assert_int_equal(vigil_frame_pool_available(fx->pool), N_POOL);
+	assert_int_equal(rte_mempool_avail_count(pool), N_MBUFS);
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t first[4 * 188] = {0};
 		unsigned k = 0, pid = 0, tables = 0;
@@ -510,30 +536,36 @@ static void test_h264_direct(void **state)
 	fixture_fini(&fx);
 }
 
-/* Through a frame ring and the recorder thread, producer faster than disk
- * at times: the pool runs dry and the producer waits. */
+/* Frames as chains of mbufs through a frame ring and the recorder thread,
+ * producer faster than disk at times: the mbufs run out and the producer
+ * waits. Every mbuf comes back, and the ring's count of them says so. */
 static void test_h265_thread(void **state)
 {
 	struct fixture fx;
-	struct rte_ring *ring = aligned_alloc(64, (size_t)rte_ring_get_memsize(256));
+	struct vigil_frame_ring fr = {.ring = aligned_alloc(64, (size_t)rte_ring_get_memsize(256)),
+				      .max_segs = N_MBUFS};
+	struct vigil_frame_ring *frp = &fr;
 
 	(void)state;
 	fixture_init(&fx, "cam265", VIGIL_CODEC_H265, true);
-	assert_non_null(ring);
-	assert_int_equal(rte_ring_init(ring, "rec265", 256, RING_F_SP_ENQ | RING_F_SC_DEQ), 0);
-	assert_int_equal(vigil_recorder_start(fx.rec, &ring, 1), 0);
-	assert_int_equal(vigil_recorder_start(fx.rec, &ring, 1), -EBUSY);
+	assert_non_null(fr.ring);
+	assert_int_equal(rte_ring_init(fr.ring, "rec265", 256, RING_F_SP_ENQ | RING_F_SC_DEQ), 0);
+	assert_int_equal(vigil_recorder_start(fx.rec, &frp, 1), 0);
+	assert_int_equal(vigil_recorder_start(fx.rec, &frp, 1), -EBUSY);
 	for (unsigned i = 0; i < h265.n; i++) {
-		struct vigil_frame *f = frame_of(fx.pool, &h265, i);
+		struct rte_mbuf *f = chain_of(&h265, i);
 
-		while (rte_ring_enqueue(ring, f) != 0)
+		fr.segs_queued += f->nb_segs;
+		while (rte_ring_enqueue(fr.ring, f) != 0)
 			usleep(100);
 	}
 	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
-	assert_int_equal(rte_ring_count(ring), 0);
+	assert_int_equal(rte_ring_count(fr.ring), 0);
+	assert_true(fr.segs_queued > h265.n); /* most frames took several mbufs */
+	assert_int_equal(vigil_frame_ring_segs(&fr), 0);
 	check_recording(&fx, &h265, 0);
 	fixture_fini(&fx);
-	free(ring);
+	free(fr.ring);
 }
 
 /* A second recorder continues after the highest number, .partial included. */
@@ -571,9 +603,8 @@ static void test_restart_numbering(void **state)
 	fclose(f);
 	fx.cfg.record_dir[0] = '\0';
 	snprintf(fx.cfg.record_dir, sizeof(fx.cfg.record_dir), TDIR "/x");
-	assert_null(vigil_recorder_create(&fx.cfg, fx.pool = vigil_frame_pool_create("x", 1, 64)));
+	assert_null(vigil_recorder_create(&fx.cfg, 64));
 	assert_int_equal(errno, ENOTDIR);
-	vigil_frame_pool_free(fx.pool);
 }
 
 /* The camera directory is replaced by a file while a segment is open: the
@@ -599,7 +630,6 @@ static void test_dir_replaced(void **state)
 	assert_true(st->write_errors >= 2); /* a rename, then opens */
 	assert_true(st->frames_dropped > 0);
 	assert_int_equal(st->frames_recorded + st->frames_dropped, h264.n);
-	assert_int_equal(vigil_frame_pool_available(fx.pool), N_POOL);
 	assert_int_equal(
 	    run("test -s %s.moved/00000000.ts && test -s %s.moved/00000001.ts.partial", fx.dir, fx.dir), 0);
 	fixture_fini(&fx);
@@ -613,6 +643,15 @@ int main(void)
 	    cmocka_unit_test(test_h264_direct),	      cmocka_unit_test(test_h265_thread),
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
 	};
+	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
+			"--log-level=*:error", NULL};
 
+	if (rte_eal_init(RTE_DIM(args) - 1, args) < 0)
+		return 1;
+	/* No per-lcore cache: the recorder thread frees into the pool itself. */
+	pool = rte_pktmbuf_pool_create("test_recorder", N_MBUFS, 0, VIGIL_MBUF_PRIV_SIZE,
+				       RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	if (pool == NULL)
+		return 1;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

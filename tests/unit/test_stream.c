@@ -25,8 +25,8 @@
 
 #define CAMERAS 100000
 
-static struct vigil_frame_pool *pool;
-static struct rte_ring *ring;
+static struct rte_mempool *pool;
+static struct vigil_frame_ring frames, *ring = &frames;
 
 static size_t heap_in_use(void)
 {
@@ -189,9 +189,11 @@ int main(void)
 		printf("1..0 # SKIP no EAL or no AES-NI here\n");
 		return 0;
 	}
-	pool = vigil_frame_pool_create("test_stream", 64, 4096);
-	ring = rte_ring_create("test_stream", 64, 0, 0);
-	if (pool == NULL || ring == NULL)
+	pool = rte_pktmbuf_pool_create("test_stream", 64, 0, VIGIL_MBUF_PRIV_SIZE, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       (int)rte_socket_id());
+	frames.ring = rte_ring_create("test_stream", 64, 0, 0);
+	frames.max_segs = 64;
+	if (pool == NULL || frames.ring == NULL)
 		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
