@@ -26,6 +26,7 @@
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -43,7 +44,7 @@
 #define TS_PER_FRAME 3000 /* 30 frames/s at 90 kHz */
 #define HDR (14 + 20 + 8)
 #define BASE_MEMORY_MB 256    /* mbufs, rings, hash table */
-#define CAMERA_MEMORY_KB 16   /* a stream, its key, the mbufs of its open frame */
+#define CAMERA_MEMORY_KB 24   /* a stream, its key, the mbufs of its open frame */
 #define SPARE_MBUFS 8192      /* beyond those: bursts, frames on the ring */
 /* A burst that took this many times the median burst of its kind was
  * interrupted (the machine is shared): it and its pair are left out. */
@@ -227,6 +228,7 @@ int main(int argc, char **argv)
 	for (unsigned c = 0; c < cameras; c++) {
 		snprintf(cfg.cameras[c].name, sizeof(cfg.cameras[c].name), "cam%u", c);
 		cfg.cameras[c].ssrc = cam_ssrc(c);
+		cfg.cameras[c].payload_types[1] = UINT64_C(1) << (96 - 64);
 		for (unsigned k = 0; k < 32; k++)
 			cfg.cameras[c].master_key[k] = (uint8_t)(c * 7 + k + 1 + (c >> 8));
 		cfg.cameras[c].master_salt[0] = (uint8_t)(c >> 16);
@@ -235,15 +237,21 @@ int main(int argc, char **argv)
 	mp = rte_pktmbuf_pool_create("bench", cameras * VISIT_PKTS + SPARE_MBUFS, 256, VIGIL_MBUF_PRIV_SIZE,
 				     RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	fr.ring = rte_ring_create("bench_frames", 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (mp == NULL || fr.ring == NULL)
+	if (mp == NULL || fr.ring == NULL) {
+		fprintf(stderr, "bench: no memory for mbufs or the frame ring: %s\n", rte_strerror(rte_errno));
 		return 1;
+	}
 	w.frames = &fr;
 	w.streams = vigil_stream_table_create("bench_streams", cameras, 1, cfg.max_frame_bytes, mp, &frp);
-	if (w.streams == NULL)
+	if (w.streams == NULL) {
+		fprintf(stderr, "bench: no memory for the stream table\n");
 		return 1;
+	}
 	for (unsigned c = 0; c < cameras; c++) {
-		if (vigil_stream_add(w.streams, &cfg.cameras[c], c) < 0)
+		if (vigil_stream_add(w.streams, &cfg.cameras[c], c) < 0) {
+			fprintf(stderr, "bench: cannot add camera %u (memory?)\n", c);
 			return 1;
+		}
 		rx_key[c] = w.streams->slots[c]->key;
 		memcpy(&sender[c], rx_key[c], sizeof(sender[c]));
 		order[c] = c;

@@ -193,6 +193,8 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 				c->grace_until_ns[slot] = now_ns() + (uint64_t)next.key_grace_ms * 1000000u;
 				rotated++;
 			}
+			if (memcmp(cfg->cameras[slot].payload_types, cam->payload_types, sizeof(cam->payload_types)))
+				(void)vigil_stream_set_payload_types(c->table, (unsigned)slot, cam->payload_types);
 			/* The running stream keeps the sets it caches from the camera. */
 			params_later += !same_param_sets(&cfg->cameras[slot], cam);
 			cfg->cameras[slot] = *cam;

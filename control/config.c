@@ -19,7 +19,7 @@
 enum section { SEC_NONE, SEC_INGEST, SEC_CAMERA };
 
 /* Which keys a [Camera] section has set, to report the missing ones. */
-enum { CAM_NAME = 1, CAM_SSRC = 2, CAM_SUITE = 4, CAM_KEY = 8, CAM_CODEC = 16 };
+enum { CAM_NAME = 1, CAM_SSRC = 2, CAM_SUITE = 4, CAM_KEY = 8, CAM_CODEC = 16, CAM_PT = 32 };
 
 struct parser {
 	struct vigil_config *cfg;
@@ -104,32 +104,64 @@ static void set_ports(struct vigil_config *cfg, unsigned lo, unsigned hi)
 }
 
 /* "5004, 6000-6010": a list of ports and ranges, commas or spaces. */
-static int parse_ports(struct parser *p, const char *value)
+/* "5004, 5006-5010": numbers from min to max and ranges lo-hi, commas or
+ * spaces; each range goes to take(). Returns 1, or 0 after fail(). */
+static int parse_ranges(struct parser *p, const char *key, const char *value, unsigned min, unsigned max,
+			int (*take)(struct parser *p, const char *key, unsigned lo, unsigned hi))
 {
 	char buf[1024], *tok, *save = NULL;
+	unsigned n = 0;
 
 	if (strlen(value) >= sizeof(buf))
-		return fail(p, p->line, "Ports: list too long");
+		return fail(p, p->line, "%s: list too long", key);
 	strcpy(buf, value);
-	memset(p->cfg->srtp_ports, 0, sizeof(p->cfg->srtp_ports));
-	for (tok = strtok_r(buf, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save), n++) {
 		uint64_t lo, hi;
 		char *dash = strchr(tok, '-');
 
 		if (dash != NULL)
 			*dash = '\0';
-		if (parse_u64(tok, 1, 65535, &lo) < 0 ||
-		    (dash != NULL && parse_u64(dash + 1, 1, 65535, &hi) < 0))
-			return fail(p, p->line, "Ports: '%s' is not a port (1-65535) or range (lo-hi)", value);
+		if (parse_u64(tok, min, max, &lo) < 0 || (dash != NULL && parse_u64(dash + 1, min, max, &hi) < 0))
+			return fail(p, p->line, "%s: '%s' is not a number (%u-%u) or range (lo-hi)", key, value, min,
+				    max);
 		if (dash == NULL)
 			hi = lo;
 		if (hi < lo)
-			return fail(p, p->line, "Ports: range %" PRIu64 "-%" PRIu64 " is backwards", lo, hi);
-		set_ports(p->cfg, (unsigned)lo, (unsigned)hi);
+			return fail(p, p->line, "%s: range %" PRIu64 "-%" PRIu64 " is backwards", key, lo, hi);
+		if (take(p, key, (unsigned)lo, (unsigned)hi) == 0)
+			return 0;
 	}
-	if (save == NULL || buf[0] == '\0')
-		return fail(p, p->line, "Ports: empty list");
+	if (n == 0)
+		return fail(p, p->line, "%s: empty list", key);
+	return 1;
+}
+
+static int take_ports(struct parser *p, const char *key, unsigned lo, unsigned hi)
+{
+	(void)key;
+	set_ports(p->cfg, lo, hi);
+	return 1;
+}
+
+static int parse_ports(struct parser *p, const char *value)
+{
+	memset(p->cfg->srtp_ports, 0, sizeof(p->cfg->srtp_ports));
+	if (parse_ranges(p, "Ports", value, 1, 65535, take_ports) == 0)
+		return 0;
 	p->ports_set = true;
+	return 1;
+}
+
+/* RTP payload types 64-95 look like RTCP packet types 192-223 once the
+ * marker bit is set, and RTCP shares the port (RFC 5761 section 4). */
+static int take_payload_types(struct parser *p, const char *key, unsigned lo, unsigned hi)
+{
+	uint64_t *types = p->cfg->cameras[p->cfg->n_cameras - 1].payload_types;
+
+	if (lo <= 95 && hi >= 64)
+		return fail(p, p->line, "%s: 64-95 cannot be told from RTCP on a shared port (RFC 5761)", key);
+	for (unsigned pt = lo; pt <= hi; pt++)
+		types[pt >> 6] |= UINT64_C(1) << (pt & 63);
 	return 1;
 }
 
@@ -390,6 +422,10 @@ static int camera_key(struct parser *p, const char *name, const char *value)
 			cam->codec = VIGIL_CODEC_H265;
 		else
 			return fail(p, p->line, "Codec: '%s' is not H264 or H265", value);
+	} else if (strcasecmp(name, "PayloadTypes") == 0) {
+		bit = CAM_PT;
+		if (parse_ranges(p, "PayloadTypes", value, 0, 127, take_payload_types) == 0)
+			return 0;
 	} else if (strcasecmp(name, "ParameterSets") == 0) {
 		return parse_param_sets(p, cam, value); /* may repeat */
 	} else {
@@ -415,6 +451,8 @@ static int check_camera(struct parser *p)
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!(p->cam_keys & required[i].bit))
 			return fail(p, cam->line, "[Camera] has no %s", required[i].name);
+	if (!(p->cam_keys & CAM_PT))
+		p->cfg->cameras[p->cfg->n_cameras - 1].payload_types[1] = UINT64_C(0xffffffff) << 32; /* 96-127 */
 	return check_param_sets(p, cam); /* the Codec may come after them */
 }
 

@@ -150,6 +150,8 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 		return -ENOMEM;
 	}
 	vigil_replay_init(&s->replay);
+	s->payload_types[0] = cam->payload_types[0];
+	s->payload_types[1] = cam->payload_types[1];
 	vigil_reorder_init(&s->reorder);
 	vigil_depay_init(&s->depay, cam->codec);
 	/* Sets from the SDP: checked by the config loader already. */
@@ -199,6 +201,19 @@ int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
 		wait_readers(t);
 		key_free(dropped);
 	}
+	return 0;
+}
+
+int vigil_stream_set_payload_types(struct vigil_stream_table *t, uint32_t slot, const uint64_t types[2])
+{
+	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
+
+	if (s == NULL)
+		return -ENOENT;
+	/* Word by word: a packet checked in between sees one old word and one
+	 * new, and each word is a whole answer for its half of the types. */
+	__atomic_store_n(&s->payload_types[0], types[0], __ATOMIC_RELAXED);
+	__atomic_store_n(&s->payload_types[1], types[1], __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -27,6 +27,7 @@ struct vigil_stream {
 	struct vigil_srtp *key;
 	struct vigil_srtp *prev_key; /* still accepted for a grace period after a rotation */
 	struct vigil_replay replay;
+	uint64_t payload_types[2]; /* accepted RTP payload types, as in the config */
 	struct vigil_counters ctr;
 	struct vigil_reorder reorder; /* between decrypt and depay */
 	struct vigil_depay depay;
@@ -75,6 +76,9 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
 			const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
 			const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]);
+
+/* Accept these RTP payload types from now on (vigil_payload_type_ok). */
+int vigil_stream_set_payload_types(struct vigil_stream_table *t, uint32_t slot, const uint64_t types[2]);
 
 /* Stop accepting the previous key. */
 void vigil_stream_expire_prev(struct vigil_stream_table *t, uint32_t slot);

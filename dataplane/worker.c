@@ -218,7 +218,9 @@ static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *prev,
 }
 
 /* Replay check on the estimated index before any crypto, decrypt in place,
- * and only then move the window (an unauthenticated packet moves nothing). */
+ * and only then move the window (an unauthenticated packet moves nothing).
+ * The payload type is checked once it is known to be the camera's: an
+ * authentic packet of a type it may not send still used up its index. */
 static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
 {
 	uint16_t kept = 0;
@@ -254,6 +256,10 @@ static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
 			continue;
 		}
 		vigil_replay_commit(&s->replay, index);
+		if (unlikely(!vigil_payload_type_ok(s->payload_types, p[i].hdr.pt))) {
+			drop(&s->ctr, VIGIL_CTR_payload_type);
+			continue;
+		}
 		s->ctr.v[VIGIL_CTR_decrypted]++;
 		p[i].index = index;
 		p[kept++] = p[i];

@@ -19,6 +19,9 @@ struct vigil_camera_config {
 	char name[VIGIL_CAMERA_NAME_MAX + 1];
 	uint32_t ssrc;
 	enum vigil_codec codec;
+	/* PayloadTypes: bit n of word n / 64 set when RTP payload type n is
+	 * accepted. Default: the dynamic range 96-127. */
+	uint64_t payload_types[2];
 	/* RFC 4568 inline key: master key followed by master salt. */
 	uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN];
 	uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN];
@@ -51,6 +54,11 @@ struct vigil_config {
 	unsigned n_cameras;
 	struct vigil_camera_config *cameras;
 };
+
+static inline bool vigil_payload_type_ok(const uint64_t types[2], uint8_t pt)
+{
+	return types[pt >> 6 & 1] >> (pt & 63) & 1;
+}
 
 static inline bool vigil_config_is_srtp_port(const struct vigil_config *cfg, uint16_t port)
 {

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-/* Packet drop reasons, before or at authentication. */
+/* Packet drop reasons: before, at or right after authentication. */
 #define VIGIL_FOREACH_PKT_DROP(X)                                                            \
 	X(malformed, "bad or truncated Ethernet/IP/UDP/RTP/ARP/ICMP header")                 \
 	X(not_ip, "not IPv4/IPv6 (ARP we do not answer, other ethertypes)")                   \
@@ -19,6 +19,7 @@
 	X(unknown_ssrc, "SRTP from an SSRC no camera is configured with")                   \
 	X(replayed, "sequence index already seen or older than the replay window")         \
 	X(auth_failed, "AEAD tag did not verify (forged, corrupted or wrong key)")         \
+	X(payload_type, "authentic, but an RTP payload type the camera is not configured for") \
 	X(tx_failed, "reply to an ARP/NDP/ICMP echo request refused by the TX queue")      \
 	X(handoff_full, "the owning worker's inbound ring was full")
 
@@ -27,8 +28,8 @@
 	X(frame_incomplete, "frame lost a packet; stream resumes at next key frame")        \
 	X(frame_no_keyframe, "frame skipped while waiting for a key frame")                 \
 	X(frame_too_large, "frame exceeded the maximum frame size")                         \
-	X(frame_no_buffer, "no free frame buffer (recorder behind)")                       \
-	X(ring_full, "frame ring to the recorder was full")
+	X(frame_no_buffer, "no mbuf for the parameter sets a key frame lacks")             \
+	X(ring_full, "frame ring to the recorder full, or its frames hold their share of mbufs")
 
 #define VIGIL_FOREACH_COUNTER(X)                                                             \
 	X(rx_packets, "packets received")                                                    \

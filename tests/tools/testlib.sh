@@ -139,6 +139,6 @@ check_invariant() {
 	local label=$1 summary=$2 sum rx
 	rx=$(jq '.totals.rx_packets' "$summary")
 	sum=$(jq '.totals | [.decrypted, .rtcp, .answered, .malformed, .not_ip, .not_udp, .fragment,
-		.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed, .tx_failed, .handoff_full] | add' "$summary")
+		.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed, .payload_type, .tx_failed, .handoff_full] | add' "$summary")
 	[ "$rx" = "$sum" ] || fail "$label: rx_packets $rx != sum of outcomes $sum"
 }

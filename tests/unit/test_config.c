@@ -65,6 +65,7 @@ static void test_good(void **state)
 				      "Key = inline:" KEY "\n"
 				      "ParameterSets = " PPS265 " , " VPS265 "\n"
 				      "ParameterSets = " SPS265 "\n"
+				      "PayloadTypes = 100-101, 0 96\n"
 				      "Codec = h265\n"
 				      "[Camera]\n"
 				      "Name = none\n"
@@ -118,6 +119,13 @@ static void test_good(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(cfg.cameras[1].param_sets[i].len, 4);
 	assert_int_equal(cfg.cameras[2].n_param_sets, 0);
+	/* PayloadTypes: the dynamic range unless given */
+	assert_int_equal(cfg.cameras[0].payload_types[0], 0);
+	assert_int_equal(cfg.cameras[0].payload_types[1], UINT64_C(0xffffffff00000000));
+	assert_int_equal(cfg.cameras[1].payload_types[0], 1);
+	assert_int_equal(cfg.cameras[1].payload_types[1], UINT64_C(0x31) << 32);
+	assert_true(vigil_payload_type_ok(cfg.cameras[1].payload_types, 101));
+	assert_false(vigil_payload_type_ok(cfg.cameras[1].payload_types, 99));
 	vigil_config_free(&cfg);
 	unlink(path);
 }
@@ -129,8 +137,14 @@ static const struct {
 	const char *text;
 	const char *error; /* after "PATH:" */
 } bad[] = {
-	{INGEST "Ports = 0\n" CAMERA("a", "1"), "3: Ports: '0' is not a port"},
-	{INGEST "Ports = 70000\n", "3: Ports: '70000' is not a port"},
+	{INGEST "Ports = 0\n" CAMERA("a", "1"), "3: Ports: '0' is not a number (1-65535) or range"},
+	{INGEST "Ports = 70000\n", "3: Ports: '70000' is not a number (1-65535)"},
+	{INGEST CAMERA("a", "1") "PayloadTypes = 128\n", "8: PayloadTypes: '128' is not a number (0-127)"},
+	{INGEST CAMERA("a", "1") "PayloadTypes = 96,72\n", "8: PayloadTypes: 64-95 cannot be told from RTCP"},
+	{INGEST CAMERA("a", "1") "PayloadTypes = 60-100\n", "8: PayloadTypes: 64-95 cannot be told from RTCP"},
+	{INGEST CAMERA("a", "1") "PayloadTypes = 100-96\n", "8: PayloadTypes: range 100-96 is backwards"},
+	{INGEST CAMERA("a", "1") "PayloadTypes = ,\n", "8: PayloadTypes: empty list"},
+	{INGEST CAMERA("a", "1") "PayloadTypes = 96\nPayloadTypes = 97\n", "9: PayloadTypes: set twice"},
 	{INGEST "Ports = 6000-5000\n", "3: Ports: range 6000-5000 is backwards"},
 	{"[Ingest]\nPorts = 5004\nBogus = 1\n", "3: unknown key 'Bogus' in [Ingest]"},
 	{"[Ingest]\nPorts = 5004\n[Cameras]\nName = a\n", "3: unknown section [Cameras]"},

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The reorder stage: a table of arrival orders with the exact order the
  * depacketizer gets and what is counted, time driven by hand, and every
- * mbuf back in its pool; then through the worker, with SRTP, to frames.
+ * mbuf back in its pool; then through the worker, with SRTP, to frames,
+ * and the payload type check after authentication.
  * Runs on an EAL without hugepages. */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -295,7 +296,7 @@ static void test_worker(void **state)
 	static const uint64_t order[] = {0, 1, 2, 3, 5, 4, 8, 6, 7, 9, 11, 10};
 	static struct vigil_config cfg;
 	struct vigil_camera_config cam = {.ssrc = 0x1234567, .codec = VIGIL_CODEC_H264,
-					  .master_key = {1, 2, 3}};
+					  .master_key = {1, 2, 3}, .payload_types = {0, UINT64_C(1) << (96 - 64)}};
 	unsigned avail = rte_mempool_avail_count(mp);
 	struct vigil_frame_ring fr = {.ring = rte_ring_create("test_reorder", 16, 0, 0), .max_segs = 64};
 	struct vigil_frame_ring *frp = &fr;
@@ -350,6 +351,57 @@ static void test_worker(void **state)
 	rte_ring_free(fr.ring);
 }
 
+/* An authentic packet of a payload type its camera may not send is
+ * counted payload_type, not decrypted, and its index is used up; a reload
+ * that allows the type lets the next packets through. */
+static void test_worker_payload_type(void **state)
+{
+	static struct vigil_config cfg;
+	struct vigil_camera_config cam = {.ssrc = 0x2345678, .codec = VIGIL_CODEC_H264,
+					  .master_key = {4, 5, 6}, .payload_types = {0, UINT64_C(1) << (97 - 64)}};
+	const uint64_t both[2] = {0, UINT64_C(3) << (96 - 64)};
+	unsigned avail = rte_mempool_avail_count(mp);
+	struct vigil_frame_ring fr = {.ring = rte_ring_create("test_pt", 16, 0, 0), .max_segs = 64};
+	struct vigil_frame_ring *frp = &fr;
+	struct vigil_worker w = {.cfg = &cfg, .frames = &fr, .tsc_hz = rte_get_tsc_hz()};
+	struct rte_mbuf *pkts[3];
+	struct vigil_stream *s;
+	void *f;
+
+	(void)state;
+	if (vigil_srtp_available() < 0)
+		skip();
+	cfg.srtp_ports[5004 >> 3] = 1u << (5004 & 7);
+	w.streams = vigil_stream_table_create("test_pt", 4, 1, 1 << 16, mp, &frp);
+	assert_non_null(w.streams);
+	assert_int_equal(vigil_stream_add(w.streams, &cam, 0), 0);
+	s = w.streams->slots[0];
+
+	pkts[0] = srtp_packet(s->key, cam.ssrc, 0);
+	pkts[1] = srtp_packet(s->key, cam.ssrc, 0);
+	vigil_worker_process(&w, pkts, 2);
+	rte_pktmbuf_free_bulk(pkts, 2);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_payload_type], 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_replayed], 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], 0);
+
+	assert_int_equal(vigil_stream_set_payload_types(w.streams, 0, both), 0);
+	for (unsigned i = 0; i < 3; i++)
+		pkts[i] = srtp_packet(s->key, cam.ssrc, 3 + i);
+	vigil_worker_process(&w, pkts, 3);
+	rte_pktmbuf_free_bulk(pkts, 3);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], 3);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_frames_enqueued], 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_payload_type], 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_rx_packets], 5);
+
+	while (rte_ring_dequeue(fr.ring, &f) == 0)
+		vigil_frame_ring_done(&fr, f);
+	vigil_stream_table_free(w.streams);
+	assert_int_equal(rte_mempool_avail_count(mp), avail);
+	rte_ring_free(fr.ring);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -359,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_worker),
+		cmocka_unit_test(test_worker_payload_type),
 	};
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=test_reorder_%d", (int)getpid());
