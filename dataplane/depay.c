@@ -35,8 +35,11 @@ static bool is_open(const struct vigil_depay *d)
 
 static void free_chain(struct vigil_depay *d)
 {
+	/* rte_pktmbuf_free follows next, whatever the head's nb_segs says. */
 	rte_pktmbuf_free(d->frame);
 	d->frame = d->tail = NULL;
+	d->segs = 0;
+	d->chain_len = 0;
 }
 
 /* Count the open frame under one reason, once, and give its mbufs back. */
@@ -78,7 +81,13 @@ static void close_frame(struct vigil_depay *d, const struct vigil_depay_env *env
 	else if (d->need_key && !key && vcl)
 		drop(d, env, VIGIL_CTR_frame_no_keyframe);
 	head = d->frame;
+	if (head != NULL) {
+		head->nb_segs = d->segs;
+		head->pkt_len = d->chain_len;
+	}
 	d->frame = d->tail = NULL;
+	d->segs = 0;
+	d->chain_len = 0;
 	d->open = false;
 	d->broken = false;
 	d->in_fu = false;
@@ -126,25 +135,24 @@ static void append(struct vigil_depay *d, const struct vigil_depay_env *env, str
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (d->frame != NULL && d->frame->nb_segs == UINT16_MAX) {
+	if (d->segs == UINT16_MAX) {
 		/* Only a camera sending tiny fragments gets here. */
 		rte_pktmbuf_free(m);
 		drop(d, env, VIGIL_CTR_frame_too_large);
 		return;
 	}
+	/* The head's totals are written when the frame closes: with many
+	 * cameras its line is long gone from the cache by then. */
 	m->data_off = (uint16_t)(start - (uint8_t *)m->buf_addr);
 	m->data_len = (uint16_t)(end - start);
-	m->pkt_len = m->data_len;
-	m->nb_segs = 1;
 	m->next = NULL;
-	if (d->frame == NULL) {
+	if (d->frame == NULL)
 		d->frame = m;
-	} else {
+	else
 		d->tail->next = m;
-		d->frame->nb_segs++;
-		d->frame->pkt_len += m->data_len;
-	}
 	d->tail = m;
+	d->segs++;
+	d->chain_len += m->data_len;
 }
 
 /* Start code and NAL unit at c->out, moved down when an aggregation

@@ -7,9 +7,11 @@
 #ifndef VIGIL_STREAM_H
 #define VIGIL_STREAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_common.h>
+#include <rte_prefetch.h>
 
 #include "vigil/config.h"
 #include "vigil/counters.h"
@@ -22,21 +24,38 @@ struct rte_hash;
 struct rte_mempool;
 struct rte_rcu_qsbr;
 
+/* In the order a packet touches it, the depacketizer's cold parameter set
+ * cache last: with many cameras the worker prefetches the parts it needs
+ * (vigil_stream_prefetch) while the burst's other packets go ahead. */
 struct vigil_stream {
 	/* Published by the control plane, read by the worker per packet. */
 	struct vigil_srtp *key;
 	struct vigil_srtp *prev_key; /* still accepted for a grace period after a rotation */
-	struct vigil_replay replay;
 	uint64_t payload_types[2]; /* accepted RTP payload types, as in the config */
-	struct vigil_counters ctr;
-	struct vigil_reorder reorder; /* between decrypt and depay */
-	struct vigil_depay depay;
-	struct vigil_depay_env env;
 	struct vigil_frame_ring *frames; /* complete frames to the recorder, from its owner */
 	uint32_t ssrc;
 	uint32_t camera; /* slot in vigil_config.cameras */
 	uint16_t owner;  /* the only worker that touches this stream */
+	struct vigil_replay replay;
+	struct vigil_counters ctr;
+	struct vigil_reorder reorder; /* between decrypt and depay */
+	struct vigil_depay_env env;
+	struct vigil_depay depay;
 } __rte_cache_aligned;
+
+/* Every cache line a packet of the stream touches, bar the key. */
+static inline void vigil_stream_prefetch(const struct vigil_stream *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+
+	for (size_t off = 0; off < offsetof(struct vigil_stream, ctr) + 2 * RTE_CACHE_LINE_SIZE;
+	     off += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0(p + off);
+	rte_prefetch0(&s->reorder);
+	rte_prefetch0(&s->env);
+	rte_prefetch0(&s->depay);
+	rte_prefetch0((const uint8_t *)&s->depay + RTE_CACHE_LINE_SIZE);
+}
 
 /* Which worker owns the stream of this SSRC: packets received by any
  * worker are handed to it, so per-stream state needs no lock. */

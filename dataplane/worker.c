@@ -169,10 +169,8 @@ static uint16_t stage_lookup(struct vigil_worker *w, struct pkt *p, uint16_t n)
 	for (uint16_t i = 0; i < n; i++) {
 		const struct vigil_stream *s = data[i];
 
-		if (hits & (1ull << i)) {
-			rte_prefetch0(s);
-			rte_prefetch0(&s->ctr);
-		}
+		if (hits & (1ull << i))
+			vigil_stream_prefetch(s);
 	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_counters *c;
@@ -233,6 +231,7 @@ static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
 		for (unsigned off = 0; off < 320; off += RTE_CACHE_LINE_SIZE)
 			rte_prefetch0((const uint8_t *)&k->aead + off);
 		rte_prefetch0(k->salt);
+		rte_prefetch0(p[i].stream->depay.tail); /* the mbuf the packet will be chained to */
 	}
 
 	for (uint16_t i = 0; i < n; i++) {
