@@ -30,19 +30,15 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "fleet.h"
 #include "worker.h"
 
-/* One GOP per camera per round: a key frame (STAP-A with SPS and PPS, then
- * an IDR in FU-A), then P frames in FU-A. */
-#define KEY_PKTS 8
-#define P_FRAMES 3
-#define P_PKTS 4
-#define GOP_PKTS (KEY_PKTS + P_FRAMES * P_PKTS)
+#define KEY_PKTS FLEET_KEY_PKTS
+#define GOP_PKTS FLEET_GOP_PKTS
 #define VISIT_PKTS 4 /* packets a camera sends back to back before another's turn */
 #define VISITS (GOP_PKTS / VISIT_PKTS)
 #define VISITS_PER_BURST (VIGIL_BURST / VISIT_PKTS)
-#define TS_PER_FRAME 3000 /* 30 frames/s at 90 kHz */
-#define HDR (14 + 20 + 8)
+#define HDR FLEET_HDR
 #define BASE_MEMORY_MB 256    /* mbufs, rings, hash table */
 #define CAMERA_MEMORY_KB 24   /* a stream, its key, the mbufs of its open frame */
 #define SPARE_MBUFS 8192      /* beyond those: bursts, frames on the ring */
@@ -55,97 +51,8 @@ _Static_assert(VIGIL_BURST % VISIT_PKTS == 0, "a burst holds whole visits");
 
 struct pkt_tmpl {
 	uint16_t len;
-	uint8_t b[HDR + 12 + 1500 + 16];
+	uint8_t b[FLEET_MAX_FRAME];
 };
-
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
-
-/* Distinct, scattered SSRCs (an odd multiplier is a bijection), as a fleet
- * of cameras with random SSRCs would have. */
-static uint32_t cam_ssrc(unsigned c)
-{
-	return (uint32_t)(c * 0x85ebca6bu) ^ 0x5bd1e995u;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-/* Ethernet/IPv4/UDP around an SRTP packet of len bytes, checksum right. */
-static void wrap(uint8_t *b, size_t len)
-{
-	uint8_t *ip = b + 14;
-	uint32_t sum = 0;
-
-	memset(b, 0, HDR);
-	put16(b + 12, 0x0800);
-	ip[0] = 0x45;
-	put16(ip + 2, (unsigned)(20 + 8 + len));
-	ip[8] = 64;
-	ip[9] = 17;
-	memcpy(ip + 12, (uint8_t[]){198, 18, 0, 2, 198, 18, 0, 1}, 8);
-	for (int i = 0; i < 20; i += 2)
-		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	put16(ip + 10, ~sum & 0xffff);
-	put16(ip + 20, 40000);
-	put16(ip + 22, 5004);
-	put16(ip + 24, (unsigned)(8 + len));
-}
-
-/* Packet `index` (ROC << 16 | SEQ) of a camera's stream, encrypted. */
-static void build(struct pkt_tmpl *t, const struct vigil_srtp *srtp, uint32_t ssrc, uint64_t index,
-		  size_t payload)
-{
-	static const uint8_t sps[] = {0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, 0xc8};
-	static const uint8_t pps[] = {0x68, 0xce, 0x3c, 0x80};
-	uint8_t *rtp = t->b + HDR, *pl = rtp + 12;
-	unsigned i = (unsigned)(index % GOP_PKTS);
-	unsigned frame = i < KEY_PKTS ? 0 : 1 + (i - KEY_PKTS) / P_PKTS;
-	unsigned pos = i < KEY_PKTS ? i : (i - KEY_PKTS) % P_PKTS;
-	bool last = frame == 0 ? i == KEY_PKTS - 1 : pos == P_PKTS - 1;
-	uint64_t frames = index / GOP_PKTS * (1 + P_FRAMES) + frame;
-	size_t n = payload;
-
-	rtp[0] = 0x80;
-	rtp[1] = (uint8_t)(96 | (last ? 0x80 : 0));
-	put16(rtp + 2, (unsigned)(index & 0xffff));
-	put32(rtp + 4, (uint32_t)(frames * TS_PER_FRAME));
-	put32(rtp + 8, ssrc);
-	if (i == 0) {
-		n = 0;
-		pl[n++] = 24;
-		put16(pl + n, sizeof(sps));
-		memcpy(pl + n + 2, sps, sizeof(sps));
-		n += 2 + sizeof(sps);
-		put16(pl + n, sizeof(pps));
-		memcpy(pl + n + 2, pps, sizeof(pps));
-		n += 2 + sizeof(pps);
-	} else {
-		memset(pl, 0x5a, n);
-		pl[0] = 0x60 | 28;
-		pl[1] = (uint8_t)((frame == 0 ? 5 : 1) | (pos == (frame == 0) ? 0x80 : 0) | (last ? 0x40 : 0));
-		pl[2] = 0x88; /* first_mb_in_slice 0: a picture's first slice */
-	}
-	t->len = (uint16_t)(HDR + vigil_srtp_encrypt(srtp, rtp, 12 + n, 12, ssrc, (uint32_t)(index >> 16),
-						     (uint16_t)index));
-	wrap(t->b, t->len - HDR);
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -198,7 +105,7 @@ int main(int argc, char **argv)
 	/* Hugepages are taken as needed; ordinary pages must be reserved. */
 	char *eal[] = {"bench", "--no-pci", "--log-level=*:warning", prefix, huge ? "--in-memory" : "--no-huge",
 		       "--no-shconf", "-m", mem, NULL};
-	struct vigil_config cfg = {.max_frame_bytes = VIGIL_DEFAULT_MAX_FRAME_BYTES, .n_cameras = cameras};
+	struct vigil_config cfg;
 	struct vigil_worker w = {.cfg = &cfg};
 	uint64_t t_pipe = 0, t_base = 0, pkts = 0, bytes = 0, raw_pipe = 0, raw_base = 0, raw_pkts = 0;
 	uint64_t seed = 0x9e3779b97f4a7c15u, *b_pipe, *b_base, n_bursts = 0, dropped = 0;
@@ -218,21 +125,13 @@ int main(int argc, char **argv)
 				"needs AES-NI\n");
 		return 1;
 	}
-	cfg.cameras = calloc(cameras, sizeof(*cfg.cameras));
+	if (fleet_config(&cfg, cameras) < 0)
+		return 1;
 	sender = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL((size_t)cameras * sizeof(*sender), 64));
 	rx_key = calloc(cameras, sizeof(*rx_key));
 	order = calloc(cameras, sizeof(*order));
-	if (cfg.cameras == NULL || sender == NULL || rx_key == NULL || order == NULL)
+	if (sender == NULL || rx_key == NULL || order == NULL)
 		return 1;
-	cfg.srtp_ports[5004 >> 3] = 1u << (5004 & 7);
-	for (unsigned c = 0; c < cameras; c++) {
-		snprintf(cfg.cameras[c].name, sizeof(cfg.cameras[c].name), "cam%u", c);
-		cfg.cameras[c].ssrc = cam_ssrc(c);
-		cfg.cameras[c].payload_types[1] = UINT64_C(1) << (96 - 64);
-		for (unsigned k = 0; k < 32; k++)
-			cfg.cameras[c].master_key[k] = (uint8_t)(c * 7 + k + 1 + (c >> 8));
-		cfg.cameras[c].master_salt[0] = (uint8_t)(c >> 16);
-	}
 	/* A camera's open frame holds at most one visit's packets. */
 	mp = rte_pktmbuf_pool_create("bench", cameras * VISIT_PKTS + SPARE_MBUFS, 256, VIGIL_MBUF_PRIV_SIZE,
 				     RTE_MBUF_DEFAULT_BUF_SIZE, 0);
@@ -257,7 +156,7 @@ int main(int argc, char **argv)
 		order[c] = c;
 	}
 	for (unsigned c = cameras - 1; c > 0; c--) {
-		unsigned j = (unsigned)(xorshift(&seed) % (c + 1));
+		unsigned j = (unsigned)(fleet_xorshift(&seed) % (c + 1));
 		uint32_t tmp = order[c];
 
 		order[c] = order[j];
@@ -295,7 +194,8 @@ int main(int argc, char **argv)
 			for (unsigned k = 0; k < VISIT_PKTS; k++, n++) {
 				cam[n] = c;
 				index[n] = base + k;
-				build(&tmpl[n], &sender[c], cfg.cameras[c].ssrc, index[n], payload);
+				tmpl[n].len = (uint16_t)fleet_packet(tmpl[n].b, &sender[c], cfg.cameras[c].ssrc,
+								     index[n], payload);
 				burst_bytes += tmpl[n].len - HDR;
 			}
 		}

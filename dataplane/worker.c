@@ -435,6 +435,7 @@ int vigil_worker_main(void *arg)
 	rte_rcu_qsbr_thread_register(w->streams->qsbr, w->id);
 	rte_rcu_qsbr_thread_online(w->streams->qsbr, w->id);
 	while (!*w->stop) {
+		uint64_t t0 = rte_rdtsc();
 		uint16_t n = 0, m = 0;
 
 		/* Nothing from the stream table is held across iterations
@@ -456,6 +457,7 @@ int vigil_worker_main(void *arg)
 			rte_pktmbuf_free_bulk(pkts, m);
 		}
 		if (n != 0 || m != 0) {
+			__atomic_store_n(&w->busy_tsc, w->busy_tsc + rte_rdtsc() - t0, __ATOMIC_RELAXED);
 			empty = 0;
 			continue;
 		}

@@ -47,6 +47,7 @@ struct vigil_worker {
 	struct vigil_reorder_list reorder; /* own streams holding packets back */
 	volatile bool *stop;
 	volatile bool done; /* set when the loop has ended and flushed */
+	uint64_t busy_tsc;  /* TSC ticks spent on bursts that brought packets: the load */
 	/* Wall clock from the TSC, so the loop makes no clock syscalls. */
 	uint64_t tsc_hz;
 	uint64_t tsc0;

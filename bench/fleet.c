@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* The benchmarks' synthetic camera fleet (fleet.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet.h"
+
+static void put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+void fleet_camera(struct vigil_camera_config *cam, unsigned c)
+{
+	memset(cam, 0, sizeof(*cam));
+	snprintf(cam->name, sizeof(cam->name), "cam%u", c);
+	/* Distinct, scattered SSRCs (an odd multiplier is a bijection), as a
+	 * fleet of cameras with random SSRCs would have. */
+	cam->ssrc = (uint32_t)(c * 0x85ebca6bu) ^ 0x5bd1e995u;
+	cam->codec = VIGIL_CODEC_H264;
+	cam->payload_types[1] = UINT64_C(1) << (96 - 64);
+	for (unsigned k = 0; k < VIGIL_SRTP_MASTER_KEY_LEN; k++)
+		cam->master_key[k] = (uint8_t)(c * 7 + k + 1 + (c >> 8));
+	cam->master_salt[0] = (uint8_t)(c >> 16);
+}
+
+int fleet_config(struct vigil_config *cfg, unsigned n)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cameras = calloc(n, sizeof(*cfg->cameras));
+	if (cfg->cameras == NULL)
+		return -1;
+	cfg->n_cameras = cfg->max_cameras = n;
+	cfg->workers = 1;
+	cfg->max_frame_bytes = VIGIL_DEFAULT_MAX_FRAME_BYTES;
+	cfg->srtp_ports[FLEET_PORT >> 3] = 1u << (FLEET_PORT & 7);
+	for (unsigned c = 0; c < n; c++)
+		fleet_camera(&cfg->cameras[c], c);
+	return 0;
+}
+
+/* Ethernet/IPv4/UDP around an SRTP packet of len bytes, checksum right. */
+static void wrap(uint8_t *b, size_t len)
+{
+	uint8_t *ip = b + 14;
+	uint32_t sum = 0;
+
+	memset(b, 0, FLEET_HDR);
+	put16(b + 12, 0x0800);
+	ip[0] = 0x45;
+	put16(ip + 2, (unsigned)(20 + 8 + len));
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, (uint8_t[]){198, 18, 0, 2, 198, 18, 0, 1}, 8);
+	for (int i = 0; i < 20; i += 2)
+		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(ip + 10, ~sum & 0xffff);
+	put16(ip + 20, 40000);
+	put16(ip + 22, FLEET_PORT);
+	put16(ip + 24, (unsigned)(8 + len));
+}
+
+size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, uint64_t index, size_t payload)
+{
+	static const uint8_t sps[] = {0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, 0xc8};
+	static const uint8_t pps[] = {0x68, 0xce, 0x3c, 0x80};
+	uint8_t *rtp = b + FLEET_HDR, *pl = rtp + 12;
+	unsigned i = (unsigned)(index % FLEET_GOP_PKTS);
+	unsigned frame = i < FLEET_KEY_PKTS ? 0 : 1 + (i - FLEET_KEY_PKTS) / FLEET_P_PKTS;
+	unsigned pos = i < FLEET_KEY_PKTS ? i : (i - FLEET_KEY_PKTS) % FLEET_P_PKTS;
+	bool last = fleet_ends_frame(index);
+	uint64_t frames = index / FLEET_GOP_PKTS * (1 + FLEET_P_FRAMES) + frame;
+	size_t n = payload;
+	int len;
+
+	rtp[0] = 0x80;
+	rtp[1] = (uint8_t)(96 | (last ? 0x80 : 0));
+	put16(rtp + 2, (unsigned)(index & 0xffff));
+	put32(rtp + 4, (uint32_t)(frames * FLEET_TS_PER_FRAME));
+	put32(rtp + 8, ssrc);
+	if (i == 0) {
+		n = 0;
+		pl[n++] = 24;
+		put16(pl + n, sizeof(sps));
+		memcpy(pl + n + 2, sps, sizeof(sps));
+		n += 2 + sizeof(sps);
+		put16(pl + n, sizeof(pps));
+		memcpy(pl + n + 2, pps, sizeof(pps));
+		n += 2 + sizeof(pps);
+	} else {
+		memset(pl, 0x5a, n);
+		pl[0] = 0x60 | 28;
+		pl[1] = (uint8_t)((frame == 0 ? 5 : 1) | (pos == (frame == 0) ? 0x80 : 0) | (last ? 0x40 : 0));
+		pl[2] = 0x88; /* first_mb_in_slice 0: a picture's first slice */
+	}
+	len = vigil_srtp_encrypt(srtp, rtp, 12 + n, 12, ssrc, (uint32_t)(index >> 16), (uint16_t)index);
+	if (len < 0)
+		abort();
+	wrap(b, (size_t)len);
+	return FLEET_HDR + (size_t)len;
+}

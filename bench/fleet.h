@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* The synthetic camera fleet the benchmarks send: per camera a distinct
+ * SSRC and key, and an endless H.264 stream of GOPs (a key frame: STAP-A
+ * with SPS and PPS, then an IDR in FU-A; then P frames in FU-A), each
+ * packet SRTP-protected and wrapped in Ethernet/IPv4/UDP to port 5004. */
+#ifndef VIGIL_BENCH_FLEET_H
+#define VIGIL_BENCH_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/config.h"
+#include "srtp.h"
+
+#define FLEET_KEY_PKTS 8
+#define FLEET_P_FRAMES 3
+#define FLEET_P_PKTS 4
+#define FLEET_GOP_PKTS (FLEET_KEY_PKTS + FLEET_P_FRAMES * FLEET_P_PKTS)
+#define FLEET_TS_PER_FRAME 3000 /* 30 frames/s at 90 kHz */
+#define FLEET_PORT 5004
+#define FLEET_HDR (14 + 20 + 8) /* Ethernet, IPv4, UDP */
+#define FLEET_MAX_FRAME (FLEET_HDR + 12 + 1400 + VIGIL_SRTP_TAG_LEN)
+
+/* Camera c as vigil.conf would have it: name, SSRC, key, payload type 96. */
+void fleet_camera(struct vigil_camera_config *cam, unsigned c);
+
+/* The configuration of n cameras on FLEET_PORT (cameras calloc'd). */
+int fleet_config(struct vigil_config *cfg, unsigned n);
+
+/* Packet `index` (ROC << 16 | SEQ) of a camera's stream, with `payload`
+ * bytes of RTP payload (STAP-A packets are shorter), encrypted under srtp,
+ * as an Ethernet frame into b (FLEET_MAX_FRAME bytes). Returns its length. */
+size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, uint64_t index, size_t payload);
+
+/* Whether packet `index` of a stream ends a frame (has the marker bit). */
+static inline int fleet_ends_frame(uint64_t index)
+{
+	unsigned i = (unsigned)(index % FLEET_GOP_PKTS);
+
+	return i < FLEET_KEY_PKTS ? i == FLEET_KEY_PKTS - 1 : (i - FLEET_KEY_PKTS) % FLEET_P_PKTS == FLEET_P_PKTS - 1;
+}
+
+static inline uint64_t fleet_xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+#endif

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/* A worker under sustained load: a generator on the main lcore encrypts
+ * the synthetic fleet's packets as it sends them into a net_ring port, and
+ * one worker lcore runs the real receive loop (vigil_worker_main) on it,
+ * handing frames to a ring the generator drains like the recorder would.
+ *
+ * First unpaced, to find the worker's capacity: packets it decrypted per
+ * second divided by the share of its time it was busy (so the figure holds
+ * even when the generator, which encrypts every packet, is the slower of
+ * the two). Then paced at a fraction of that capacity (default 80%) for a
+ * number of seconds: every packet the ring refused is a loss, and every
+ * drop counter of the worker and the cameras must stay at zero.
+ *
+ * usage: rate_bench [cameras] [payload bytes] [seconds] [load percent] [huge|no-huge]
+ * Prints one JSON line. Needs two lcores. Exit 1 on loss. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "fleet.h"
+#include "port.h"
+#include "worker.h"
+
+#define RX_RING 65536 /* the "NIC": far more than a real RX ring, see the README */
+#define SATURATION_SECONDS 5
+#define VISIT_PKTS 4        /* packets a camera sends back to back */
+#define BASE_MEMORY_MB 512
+#define CAMERA_MEMORY_KB 16
+
+struct gen {
+	struct rte_ring *rx;
+	struct rte_mempool *mp;
+	struct vigil_frame_ring *frames;
+	const struct vigil_config *cfg;
+	struct vigil_srtp *sender; /* a copy of each camera's key */
+	uint64_t *next_index;      /* per camera */
+	uint32_t *order;           /* cameras in shuffled turn order */
+	uint64_t visit;
+	size_t payload;
+	uint64_t sent, lost, no_mbuf;
+	uint64_t max_late_tsc; /* the furthest the generator fell behind its pace */
+};
+
+/* The recorder's part: frames back to the pool. */
+static void drain(struct vigil_frame_ring *r)
+{
+	void *f[64];
+	unsigned n;
+
+	while ((n = rte_ring_dequeue_burst(r->ring, f, 64, NULL)) > 0)
+		for (unsigned k = 0; k < n; k++)
+			vigil_frame_ring_done(r, f[k]);
+}
+
+/* One burst: VIGIL_BURST / VISIT_PKTS cameras' next packets. What the
+ * ring refuses is lost, or with `wait` offered again until it is taken. */
+static void send_burst(struct gen *g, bool wait)
+{
+	struct rte_mbuf *m[VIGIL_BURST];
+	unsigned n = 0, cameras = g->cfg->n_cameras, sent;
+
+	if (rte_pktmbuf_alloc_bulk(g->mp, m, VIGIL_BURST) != 0) {
+		g->lost += VIGIL_BURST; /* the pool is dry: as good as a full RX ring */
+		g->no_mbuf += VIGIL_BURST;
+		return;
+	}
+	while (n < VIGIL_BURST) {
+		unsigned c = g->order[g->visit++ % cameras];
+
+		for (unsigned k = 0; k < VISIT_PKTS; k++, n++) {
+			uint8_t *b = rte_pktmbuf_mtod(m[n], uint8_t *);
+
+			m[n]->data_len = (uint16_t)fleet_packet(b, &g->sender[c], g->cfg->cameras[c].ssrc,
+								g->next_index[c]++, g->payload);
+			m[n]->pkt_len = m[n]->data_len;
+		}
+	}
+	sent = rte_ring_enqueue_burst(g->rx, (void **)m, n, NULL);
+	while (wait && sent < n) {
+		drain(g->frames);
+		sent += rte_ring_enqueue_burst(g->rx, (void **)m + sent, n - sent, NULL);
+	}
+	g->sent += sent;
+	if (sent < n) {
+		g->lost += n - sent;
+		rte_pktmbuf_free_bulk(m + sent, n - sent);
+	}
+	drain(g->frames);
+}
+
+struct totals {
+	uint64_t decrypted, frames, drops, busy_tsc, tsc;
+};
+
+/* Everything that is not the normal way of a packet or frame. */
+static struct totals read_totals(const struct vigil_worker *w, const struct vigil_config *cfg)
+{
+	static const enum vigil_counter good[] = {VIGIL_CTR_rx_packets, VIGIL_CTR_rx_bytes, VIGIL_CTR_decrypted,
+						  VIGIL_CTR_frames_enqueued, VIGIL_CTR_reordered};
+	struct totals t = {.busy_tsc = __atomic_load_n(&w->busy_tsc, __ATOMIC_RELAXED), .tsc = rte_rdtsc()};
+
+	for (unsigned c = 0; c <= cfg->n_cameras; c++) {
+		const struct vigil_counters *ctr = c < cfg->n_cameras ? &w->streams->slots[c]->ctr : &w->ctr;
+
+		t.decrypted += ctr->v[VIGIL_CTR_decrypted];
+		t.frames += ctr->v[VIGIL_CTR_frames_enqueued];
+		for (unsigned i = 0; i < VIGIL_CTR_MAX; i++) {
+			bool ok = false;
+
+			for (unsigned g = 0; g < RTE_DIM(good); g++)
+				ok |= i == good[g];
+			if (!ok)
+				t.drops += ctr->v[i];
+		}
+	}
+	return t;
+}
+
+/* Send for `seconds` at `pps` packets per second; with pps 0, as fast as
+ * the worker takes them (nothing lost), and with pps < 0 send nothing. */
+static void run(struct gen *g, double seconds, double pps)
+{
+	uint64_t hz = rte_get_tsc_hz(), start = rte_rdtsc(), end = start + (uint64_t)(seconds * (double)hz);
+	double per_burst = pps > 0 ? (double)hz * VIGIL_BURST / pps : 0, next = (double)start;
+
+	for (uint64_t now = start; now < end; now = rte_rdtsc()) {
+		if (pps < 0 || (pps > 0 && (double)now < next)) {
+			drain(g->frames);
+			continue;
+		}
+		if (pps > 0 && (double)now - next > (double)g->max_late_tsc)
+			g->max_late_tsc = (uint64_t)((double)now - next);
+		send_burst(g, pps == 0);
+		/* A fleet does not make up for a generator that fell behind
+		 * (the machine is shared): at most a few bursts back to back. */
+		next = RTE_MAX(next + per_burst, (double)now - 4 * per_burst);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	unsigned cameras = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
+	size_t payload = argc > 2 ? (size_t)atoi(argv[2]) : 1200;
+	double seconds = argc > 3 ? atof(argv[3]) : 60, load = argc > 4 ? atof(argv[4]) / 100 : 0.8;
+	bool huge = argc > 5 && strcmp(argv[5], "huge") == 0;
+	char prefix[64], mem[32], msg[256];
+	char *eal[] = {"rate_bench", "-l", "0-1", "--no-pci", "--log-level=*:warning", prefix,
+		       huge ? "--in-memory" : "--no-huge", "--no-shconf", "-m", mem, NULL};
+	struct vigil_frame_ring fr = {.max_segs = VIGIL_FRAME_MBUFS_IN_FLIGHT}, *frp = &fr;
+	volatile bool stop = false;
+	struct vigil_config cfg;
+	struct vigil_port port = {0};
+	struct vigil_worker w = {.cfg = &cfg, .has_rx = true, .frames = &fr, .stop = &stop};
+	struct gen g = {.frames = &fr, .cfg = &cfg, .payload = payload};
+	struct totals t0, t1, t2;
+	uint64_t seed = 0x9e3779b97f4a7c15u, sent0, lost0;
+	double hz, sat_pps, sat_busy, capacity, paced_pps, target;
+	unsigned lcore;
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=rate-%d", (int)getpid());
+	snprintf(mem, sizeof(mem), "%u", BASE_MEMORY_MB + (unsigned)((uint64_t)cameras * CAMERA_MEMORY_KB / 1024));
+	if (payload < 16 || payload > 1400 || cameras == 0 || seconds <= 0 || load <= 0 || load > 1 ||
+	    rte_eal_init(huge ? 7 : (int)RTE_DIM(eal) - 1, eal) < 0 || vigil_srtp_available() < 0) {
+		fprintf(stderr, "usage: rate_bench [cameras] [payload 16-1400] [seconds] [load percent] "
+				"[huge|no-huge]; needs 2 lcores and AES-NI\n");
+		return 2;
+	}
+	lcore = rte_get_next_lcore(-1, 1, 0);
+	g.rx = rte_ring_create("rate_rx", RX_RING, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	fr.ring = rte_ring_create("rate_frames", VIGIL_FRAMES_IN_FLIGHT, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (lcore >= RTE_MAX_LCORE || g.rx == NULL || fr.ring == NULL || fleet_config(&cfg, cameras) < 0 ||
+	    rte_eth_from_ring(g.rx) < 0 || vigil_port_start(&port, 1, cameras, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "rate_bench: setup failed: %s\n", rte_strerror(rte_errno));
+		return 2;
+	}
+	g.mp = port.mbufs;
+	w.port = port.id;
+	w.streams = vigil_stream_table_create("rate_streams", cameras, 1, cfg.max_frame_bytes, port.mbufs, &frp);
+	g.sender = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL((size_t)cameras * sizeof(*g.sender), 64));
+	g.next_index = calloc(cameras, sizeof(*g.next_index));
+	g.order = calloc(cameras, sizeof(*g.order));
+	if (w.streams == NULL || g.sender == NULL || g.next_index == NULL || g.order == NULL)
+		return 2;
+	for (unsigned c = 0; c < cameras; c++) {
+		if (vigil_stream_add(w.streams, &cfg.cameras[c], c) < 0)
+			return 2;
+		memcpy(&g.sender[c], w.streams->slots[c]->key, sizeof(g.sender[c]));
+		g.order[c] = c;
+	}
+	for (unsigned c = cameras - 1; c > 0; c--) {
+		unsigned j = (unsigned)(fleet_xorshift(&seed) % (c + 1));
+		uint32_t tmp = g.order[c];
+
+		g.order[c] = g.order[j];
+		g.order[j] = tmp;
+	}
+	if (rte_eal_remote_launch(vigil_worker_main, &w, lcore) < 0)
+		return 2;
+	hz = (double)rte_get_tsc_hz();
+
+	/* Warm-up: every camera through its first key frame. */
+	run(&g, 1 + cameras * FLEET_GOP_PKTS / 1e6, 0);
+	t0 = read_totals(&w, &cfg);
+	run(&g, SATURATION_SECONDS, 0);
+	t1 = read_totals(&w, &cfg);
+	sat_pps = (double)(t1.decrypted - t0.decrypted) * hz / (double)(t1.tsc - t0.tsc);
+	sat_busy = (double)(t1.busy_tsc - t0.busy_tsc) / (double)(t1.tsc - t0.tsc);
+	capacity = sat_pps / sat_busy;
+
+	/* Let the ring empty, then the paced run. */
+	run(&g, 0.5, -1);
+	target = capacity * load;
+	sent0 = g.sent;
+	lost0 = g.lost;
+	g.max_late_tsc = 0;
+	t1 = read_totals(&w, &cfg);
+	run(&g, seconds, target);
+	run(&g, 0.2, -1); /* what is in the ring gets through */
+	t2 = read_totals(&w, &cfg);
+	paced_pps = (double)(g.sent - sent0) * hz / (double)(t2.tsc - t1.tsc);
+
+	stop = true;
+	rte_eal_wait_lcore(lcore);
+	drain(&fr);
+	printf("{\"cameras\": %u, \"payload_bytes\": %zu, \"hugepages\": %s, "
+	       "\"saturation_decrypted_mpps\": %.3f, \"saturation_worker_busy\": %.3f, "
+	       "\"capacity_mpps\": %.3f, \"capacity_gbit_s\": %.3f, \"load\": %.2f, \"target_mpps\": %.3f, "
+	       "\"sent_mpps\": %.3f, \"seconds\": %.0f, \"sent\": %" PRIu64 ", \"lost\": %" PRIu64 ", "
+	       "\"decrypted\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"drops\": %" PRIu64 ", "
+	       "\"worker_busy\": %.3f, \"lost_no_mbuf\": %" PRIu64 ", \"generator_max_late_us\": %.0f}\n",
+	       cameras, payload, huge ? "true" : "false", sat_pps / 1e6, sat_busy, capacity / 1e6,
+	       capacity * (double)(payload + 12 + VIGIL_SRTP_TAG_LEN) * 8 / 1e9, load, target / 1e6,
+	       paced_pps / 1e6, seconds, g.sent - sent0, g.lost - lost0, t2.decrypted - t1.decrypted,
+	       t2.frames - t1.frames, t2.drops - t1.drops,
+	       (double)(t2.busy_tsc - t1.busy_tsc) / (double)(t2.tsc - t1.tsc), g.no_mbuf,
+	       (double)g.max_late_tsc * 1e6 / hz);
+	return g.lost == lost0 && t2.drops == t1.drops && t2.decrypted - t1.decrypted == g.sent - sent0 ? 0 : 1;
+}
