@@ -32,7 +32,10 @@
 #include "port.h"
 #include "worker.h"
 
-#define RX_RING 65536 /* the "NIC": far more than a real RX ring, see the README */
+/* The "NIC": an RX queue as deep as the mbufs vigild reserves per queue
+ * (VIGIL_MBUFS_PER_QUEUE), deeper than most NICs' descriptor rings: on a
+ * shared VM the worker's vCPU stalls for milliseconds at times. */
+#define RX_RING VIGIL_MBUFS_PER_QUEUE
 #define SATURATION_SECONDS 5
 #define VISIT_PKTS 4        /* packets a camera sends back to back */
 #define BASE_MEMORY_MB 512
@@ -70,10 +73,13 @@ static void send_burst(struct gen *g, bool wait)
 	struct rte_mbuf *m[VIGIL_BURST];
 	unsigned n = 0, cameras = g->cfg->n_cameras, sent;
 
-	if (rte_pktmbuf_alloc_bulk(g->mp, m, VIGIL_BURST) != 0) {
-		g->lost += VIGIL_BURST; /* the pool is dry: as good as a full RX ring */
-		g->no_mbuf += VIGIL_BURST;
-		return;
+	while (rte_pktmbuf_alloc_bulk(g->mp, m, VIGIL_BURST) != 0) {
+		if (!wait) {
+			g->lost += VIGIL_BURST; /* the pool is dry: as good as a full RX ring */
+			g->no_mbuf += VIGIL_BURST;
+			return;
+		}
+		drain(g->frames);
 	}
 	while (n < VIGIL_BURST) {
 		unsigned c = g->order[g->visit++ % cameras];
@@ -223,6 +229,7 @@ int main(int argc, char **argv)
 	target = capacity * load;
 	sent0 = g.sent;
 	lost0 = g.lost;
+	g.no_mbuf = 0;
 	g.max_late_tsc = 0;
 	t1 = read_totals(&w, &cfg);
 	run(&g, seconds, target);
