@@ -165,11 +165,12 @@ static uint16_t stage_lookup(struct vigil_worker *w, struct pkt *p, uint16_t n)
 	if (n > 0)
 		rte_hash_lookup_bulk_data(w->streams->by_ssrc, keys, n, &hits, data);
 	/* With many cameras a stream's state is cold: start every miss of the
-	 * burst before the first is waited for. */
+	 * burst before the first is waited for (once per run of packets of one
+	 * camera: a frame's packets tend to come together). */
 	for (uint16_t i = 0; i < n; i++) {
 		const struct vigil_stream *s = data[i];
 
-		if (hits & (1ull << i))
+		if ((hits & (1ull << i)) && (i == 0 || s != data[i - 1]))
 			vigil_stream_prefetch(s);
 	}
 	for (uint16_t i = 0; i < n; i++) {
@@ -228,6 +229,8 @@ static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
 	for (uint16_t i = 0; i < n; i++) {
 		const struct vigil_srtp *k = p[i].stream->key;
 
+		if (i > 0 && p[i].stream == p[i - 1].stream)
+			continue;
 		for (unsigned off = 0; off < 320; off += RTE_CACHE_LINE_SIZE)
 			rte_prefetch0((const uint8_t *)&k->aead + off);
 		rte_prefetch0(k->salt);
