@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The recorder: per camera a muxer, a segment sequence and counters; one
- * thread that drains the frame rings into them. Segments are cut at key
- * frames and handed to the io_uring writer (writer.c) to seal. */
+/* The recorder: per camera a muxer, a segment sequence, its playlist and
+ * counters; one thread that drains the frame rings into them. Segments are
+ * cut at key frames and handed to the io_uring writer (writer.c) to make
+ * durable; each is listed in the playlist (playlist.c) once it is. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -17,6 +18,7 @@
 
 #include "vigil/limits.h"
 #include "mux_ts.h"
+#include "playlist.h"
 #include "recorder.h"
 #include "writer.h"
 
@@ -24,10 +26,19 @@
 #define REC_NOMINAL_FRAME_TICKS 3000 /* 30 fps: only spaces the first decode times */
 #define REC_CAUSE_MUX VIGIL_WCAUSE_MAX /* logged like the writer's causes */
 #define REC_CAUSE_TS (VIGIL_WCAUSE_MAX + 1)
+#define REC_CAUSE_PLAYLIST (VIGIL_WCAUSE_MAX + 2)
+#define REC_PENDING 16 /* segments of one camera between close and durable */
 
 static const char *const rec_cause_names[] = {
     [VIGIL_WCAUSE_OPEN] = "open",     [VIGIL_WCAUSE_WRITE] = "write", [VIGIL_WCAUSE_FSYNC] = "fsync",
-    [VIGIL_WCAUSE_RENAME] = "rename", [REC_CAUSE_MUX] = "mux",
+    [VIGIL_WCAUSE_RENAME] = "rename", [REC_CAUSE_MUX] = "mux", [REC_CAUSE_PLAYLIST] = "playlist",
+};
+
+/* A closed segment waiting for its fsync and rename, so that the playlist
+ * only ever names durable segments, in order. */
+struct rec_pending {
+	struct vigil_playlist_entry e;
+	bool durable, failed;
 };
 
 struct rec_cam {
@@ -43,6 +54,14 @@ struct rec_cam {
 	int64_t pts_window[VIGIL_REORDER_MAX + 1];
 	int64_t last_dts;
 	int64_t seg_start; /* pts of the open segment's first frame */
+	uint64_t seg_arrival_ns; /* wall clock when that frame arrived */
+	int64_t last_pts;  /* of the last frame written */
+	int64_t frame_ticks; /* between the last two frames: the last one's duration */
+	struct rec_pending pending[REC_PENDING]; /* FIFO, oldest at pending_head */
+	unsigned pending_head, n_pending;
+	bool discontinuity; /* the next playlist entry does not continue the last */
+	unsigned target;    /* the playlist's target duration */
+	bool ended;         /* the playlist has its #EXT-X-ENDLIST */
 	unsigned logged;   /* causes already logged, one bit each */
 	struct vigil_recorder_stats st;
 };
@@ -84,10 +103,52 @@ static void cam_error(struct rec_cam *c, unsigned cause, int err, const char *wh
 	cam_log(c, cause, err, what);
 }
 
+/* Durable segments go into the playlist in order; a failed one leaves a
+ * discontinuity. */
+static void pending_flush(struct rec_cam *c)
+{
+	while (c->n_pending > 0) {
+		struct rec_pending *p = &c->pending[c->pending_head];
+		int ret;
+
+		if (!p->durable && !p->failed)
+			return;
+		if (p->failed) {
+			c->discontinuity = true;
+		} else {
+			p->e.discontinuity |= c->discontinuity;
+			ret = vigil_playlist_append(c->st.dir, &p->e, &c->target);
+			if (ret < 0)
+				cam_error(c, REC_CAUSE_PLAYLIST, ret, VIGIL_PLAYLIST_NAME);
+			c->discontinuity = false;
+		}
+		c->pending_head = (c->pending_head + 1) % REC_PENDING;
+		c->n_pending--;
+	}
+}
+
+static struct rec_pending *pending_find(struct rec_cam *c, const char *path)
+{
+	const char *name = strrchr(path, '/');
+	uint32_t seq;
+
+	if (name == NULL)
+		return NULL;
+	seq = (uint32_t)strtoul(name + 1, NULL, 10);
+	for (unsigned i = 0; i < c->n_pending; i++) {
+		struct rec_pending *p = &c->pending[(c->pending_head + i) % REC_PENDING];
+
+		if (p->e.seq == seq)
+			return p;
+	}
+	return NULL;
+}
+
 static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int err, uint64_t bytes,
 		   const char *path)
 {
 	struct rec_cam *c = arg;
+	struct rec_pending *p;
 
 	switch (ev) {
 	case VIGIL_WEV_WRITTEN:
@@ -95,9 +156,15 @@ static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int
 		break;
 	case VIGIL_WEV_CLOSED:
 		c->st.segments++;
+		if ((p = pending_find(c, path)) != NULL)
+			p->durable = true;
+		pending_flush(c);
 		break;
 	case VIGIL_WEV_ERROR:
 		cam_error(c, cause, err, path);
+		if ((p = pending_find(c, path)) != NULL)
+			p->failed = true;
+		pending_flush(c);
 		break;
 	}
 }
@@ -158,7 +225,7 @@ static int64_t cam_dts(struct rec_cam *c, int64_t *pts)
 	return dts;
 }
 
-static int seg_open(struct rec_cam *c, int64_t pts)
+static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 {
 	char final[PATH_MAX], partial[PATH_MAX];
 	int err;
@@ -177,13 +244,16 @@ static int seg_open(struct rec_cam *c, int64_t pts)
 	}
 	c->seq++;
 	c->seg_start = pts;
+	c->seg_arrival_ns = arrival_ns;
 	return 0;
 }
 
 /* Flushes the muxer into the segment, hands the segment to the writer to
- * seal and makes the muxer start the next one with PAT/PMT. */
-static void seg_close(struct rec_cam *c)
+ * make durable and makes the muxer start the next one with PAT/PMT. The
+ * segment ends where the next one starts (end_pts), camera clock. */
+static void seg_close(struct rec_cam *c, int64_t end_pts)
 {
+	struct rec_pending *p;
 	int ret;
 
 	if (c->file == NULL)
@@ -191,6 +261,18 @@ static void seg_close(struct rec_cam *c)
 	ret = vigil_mux_ts_cut(c->mux);
 	if (ret < 0)
 		cam_error(c, REC_CAUSE_MUX, ret, "flush");
+	if (vigil_wfile_failed(c->file)) {
+		c->discontinuity = true;
+	} else {
+		while (c->n_pending == REC_PENDING) /* a very slow disk */
+			if (vigil_writer_reap(c->rec->w, true) < 0)
+				break;
+		p = &c->pending[(c->pending_head + c->n_pending++) % REC_PENDING];
+		*p = (struct rec_pending){
+		    .e = {.seq = c->seq - 1,
+			  .seconds = (double)(end_pts - c->seg_start) / VIGIL_RTP_CLOCK_HZ,
+			  .start_ns = c->seg_arrival_ns}};
+	}
 	vigil_wfile_close(c->file);
 	c->file = NULL;
 }
@@ -221,11 +303,14 @@ void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *
 	dts = cam_dts(c, &pts);
 	/* A segment whose I/O failed is closed; the next starts at a key. */
 	if (c->file != NULL && vigil_wfile_failed(c->file))
-		seg_close(c);
+		seg_close(c, pts);
 	if (key && c->file != NULL && pts >= c->seg_start + rec->seg_ticks)
-		seg_close(c);
+		seg_close(c, pts);
 	if (c->file == NULL && (key || !c->started))
-		(void)seg_open(c, pts);
+		(void)seg_open(c, pts, f->arrival_ns);
+	if (c->started && pts > c->last_pts)
+		c->frame_ticks = pts - c->last_pts;
+	c->last_pts = pts;
 	c->started = true;
 	if (c->file == NULL || len == 0) {
 		c->st.frames_dropped++;
@@ -242,12 +327,27 @@ out:
 	(void)vigil_writer_reap(rec->w, false);
 }
 
+/* Every open segment closed and durable, every playlist ended. */
 static void rec_close_all(struct vigil_recorder *rec)
 {
-	for (unsigned i = 0; i < rec->n_cams; i++)
-		if (rec->cams[i] != NULL)
-			seg_close(rec->cams[i]);
+	for (unsigned i = 0; i < rec->n_cams; i++) {
+		struct rec_cam *c = rec->cams[i];
+
+		if (c != NULL)
+			seg_close(c, c->last_pts + (c->frame_ticks > 0 ? c->frame_ticks : REC_NOMINAL_FRAME_TICKS));
+	}
 	vigil_writer_drain(rec->w);
+	for (unsigned i = 0; i < rec->n_cams; i++) {
+		struct rec_cam *c = rec->cams[i];
+		int ret;
+
+		if (c == NULL || c->ended)
+			continue;
+		c->ended = true;
+		ret = vigil_playlist_end(c->st.dir);
+		if (ret < 0)
+			cam_error(c, REC_CAUSE_PLAYLIST, ret, VIGIL_PLAYLIST_NAME);
+	}
 }
 
 /* The one copy a frame's bytes see before the muxer's own: only when its
@@ -354,35 +454,11 @@ static int mkdir_p(const char *dir, mode_t mode)
 	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
 }
 
-/* Segment number after the highest NNNNNNNN.ts or NNNNNNNN.ts.partial. */
-static int next_seq(const char *dir, uint32_t *seq)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (d == NULL)
-		return -errno;
-	*seq = 0;
-	while ((e = readdir(d)) != NULL) {
-		const char *n = e->d_name;
-		unsigned long v;
-		int i;
-
-		for (i = 0; i < 8 && n[i] >= '0' && n[i] <= '9'; i++)
-			;
-		if (i != 8 || (strcmp(n + 8, ".ts") != 0 && strcmp(n + 8, ".ts.partial") != 0))
-			continue;
-		v = strtoul(n, NULL, 10);
-		if (v >= *seq)
-			*seq = (uint32_t)v + 1;
-	}
-	closedir(d);
-	return 0;
-}
-
 static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *record_dir,
 		    const struct vigil_camera_config *cam)
 {
+	struct vigil_recovery found;
+	char msg[PATH_MAX + 128];
 	int ret;
 
 	c->rec = rec;
@@ -393,9 +469,22 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *r
 	ret = mkdir_p(c->st.dir, 0750);
 	if (ret < 0)
 		return ret;
-	ret = next_seq(c->st.dir, &c->seq);
-	if (ret < 0)
+	/* What a crash left: .partial segments made whole, the playlist
+	 * rewritten to list every segment on disk. */
+	ret = vigil_playlist_recover(c->st.dir, 2 * (unsigned)(rec->seg_ticks / VIGIL_RTP_CLOCK_HZ), &found, msg,
+				     sizeof(msg));
+	if (ret < 0) {
+		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->name, msg);
 		return ret;
+	}
+	if (found.recovered + found.discarded > 0)
+		fprintf(stderr,
+			"vigil: recorder: camera %s: %u segment(s) cut short by a crash recovered, %u too short "
+			"removed\n",
+			c->name, found.recovered, found.discarded);
+	c->seq = found.next_seq;
+	c->target = found.target;
+	c->discontinuity = found.entries > 0;
 	c->mux = vigil_mux_ts_create(cam->codec, cam_muxed, c);
 	return c->mux == NULL ? -errno : 0;
 }

@@ -4,6 +4,7 @@
  * the reference). Skips when GStreamer or FFmpeg tools are missing. */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,7 @@
 #define FRAME_BYTES (1u << 20)
 #define TS_START 0xfffe0000u /* wraps within the clip */
 #define TS_STEP 3000u	     /* 30 frames/s at 90 kHz */
+#define ARRIVAL0_NS UINT64_C(1795000000000000000) /* 2026-11-18T...Z: wall clock of frame 0 */
 #define MAX_AUS 512
 #define MAX_SEGS 64
 
@@ -247,7 +249,8 @@ static struct vigil_frame meta_of(const struct clip *c, unsigned i)
 {
 	return (struct vigil_frame){.camera = 0,
 				    .flags = c->aus[i].key ? VIGIL_FRAME_KEY : 0,
-				    .rtp_ts = TS_START + i * TS_STEP};
+				    .rtp_ts = TS_START + i * TS_STEP,
+				    .arrival_ns = ARRIVAL0_NS + i * UINT64_C(33333333)};
 }
 
 static struct rte_mbuf *alloc_waiting(void)
@@ -293,7 +296,8 @@ static int name_cmp(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* Segment names in order; fails on any other file (a .partial). */
+/* Segment names in order; fails on any other file (a .partial) but the
+ * playlist. */
 static unsigned list_segments(const char *dir, char names[][32])
 {
 	struct dirent **ents;
@@ -304,7 +308,7 @@ static unsigned list_segments(const char *dir, char names[][32])
 	for (int i = 0; i < n; i++) {
 		const char *nm = ents[i]->d_name;
 
-		if (nm[0] != '.') {
+		if (nm[0] != '.' && strcmp(nm, "index.m3u8") != 0) {
 			assert_int_equal(strlen(nm), 11);
 			assert_string_equal(nm + 8, ".ts");
 			assert_true(k < MAX_SEGS);
@@ -332,6 +336,86 @@ static uint64_t append_file(FILE *out, const char *path, uint8_t first[4 * 188])
 	}
 	fclose(in);
 	return total;
+}
+
+/* index.m3u8 as a list: entry i is segment seq[i]; what else it says. */
+struct playlist {
+	unsigned n, pdt, discontinuities, target;
+	uint32_t seq[MAX_SEGS * 2];
+	bool disc[MAX_SEGS * 2];
+	double seconds, max_seconds;
+	bool endlist, event;
+};
+
+static void read_playlist(const char *dir, struct playlist *pl)
+{
+	char path[4096 + 160], line[256];
+	bool disc = false;
+	FILE *f;
+
+	memset(pl, 0, sizeof(*pl));
+	snprintf(path, sizeof(path), "%s/index.m3u8", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "#EXTM3U\n");
+	while (fgets(line, sizeof(line), f) != NULL) {
+		assert_non_null(strchr(line, '\n')); /* every line whole */
+		assert_false(pl->endlist);            /* nothing after the end */
+		if (sscanf(line, "#EXT-X-TARGETDURATION:%u", &pl->target) == 1)
+			continue;
+		if (strcmp(line, "#EXT-X-PLAYLIST-TYPE:EVENT\n") == 0)
+			pl->event = true;
+		else if (strcmp(line, "#EXT-X-ENDLIST\n") == 0)
+			pl->endlist = true;
+		else if (strcmp(line, "#EXT-X-DISCONTINUITY\n") == 0)
+			disc = true;
+		else if (strncmp(line, "#EXT-X-PROGRAM-DATE-TIME:20", 27) == 0)
+			pl->pdt++;
+		else if (strncmp(line, "#EXTINF:", 8) == 0) {
+			double s = strtod(line + 8, NULL);
+
+			pl->seconds += s;
+			if (s > pl->max_seconds)
+				pl->max_seconds = s;
+		} else if (line[0] != '#') {
+			assert_true(pl->n < MAX_SEGS * 2);
+			assert_int_equal(strlen(line), 12);
+			pl->disc[pl->n] = disc;
+			pl->discontinuities += disc;
+			pl->seq[pl->n++] = (uint32_t)strtoul(line, NULL, 10);
+			disc = false;
+		}
+	}
+	fclose(f);
+	assert_true(pl->target >= pl->max_seconds); /* HLS: no EXTINF above the target */
+}
+
+/* The playlist of a whole recording from segment first_seq on: every
+ * segment in order, timed by the camera clock, dated by arrival, ended;
+ * played through it, the recording decodes to the reference. */
+static void check_playlist(struct fixture *fx, const struct clip *c, unsigned n_segs, unsigned first_seq)
+{
+	char path[4096 + 160], *md5[MAX_AUS] = {0};
+	struct playlist pl;
+	unsigned n_md5;
+
+	read_playlist(fx->dir, &pl);
+	assert_true(pl.event);
+	assert_true(pl.endlist);
+	assert_int_equal(pl.n, n_segs);
+	assert_int_equal(pl.pdt, n_segs);
+	assert_int_equal(pl.discontinuities, 0);
+	for (unsigned i = 0; i < n_segs; i++)
+		assert_int_equal(pl.seq[i], first_seq + i);
+	assert_true(fabs(pl.seconds - c->n * (double)TS_STEP / 90000) < 0.01);
+	snprintf(path, sizeof(path), "%s/index.m3u8", fx->dir);
+	n_md5 = framemd5(path, md5, MAX_AUS);
+	assert_int_equal(n_md5, c->n_md5);
+	for (unsigned i = 0; i < n_md5; i++) {
+		assert_string_equal(md5[i], c->md5[i]);
+		free(md5[i]);
+	}
 }
 
 /* Every segment plays alone and starts with PAT and a key frame; all of
@@ -393,6 +477,7 @@ static void check_recording(struct fixture *fx, const struct clip *c, unsigned f
 		assert_string_equal(md5[i], c->md5[i]);
 		free(md5[i]);
 	}
+	check_playlist(fx, c, n, first_seq);
 }
 
 struct capture {
@@ -568,6 +653,82 @@ static void test_h265_thread(void **state)
 	free(fr.ring);
 }
 
+/* What a crash leaves: a segment still .partial, cut inside a TS packet
+ * and followed by zeros (blocks allocated but never written), a .partial
+ * too short to hold anything, and a playlist whose last entry was being
+ * appended. The next recorder keeps the first one's whole packets, drops
+ * the second, lists every segment again (the cut entry with its duration
+ * probed), and its own segments follow after a discontinuity. (The kept
+ * .partial is a copy of segment 1 here, so its timestamps repeat; after a
+ * real crash they continue.) */
+static void test_crash_recovery(void **state)
+{
+	char path[4096 + 256];
+	struct fixture fx;
+	struct playlist pl;
+	struct stat sb;
+	unsigned n, frames;
+	off_t cut;
+	FILE *p;
+
+	(void)state;
+	fixture_init(&fx, "camcrash", VIGIL_CODEC_H264, true);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	n = (unsigned)vigil_recorder_stats(fx.rec, 0)->segments;
+	fixture_fini(&fx);
+	assert_true(n >= 4);
+
+	assert_int_equal(stat(TDIR "/rec/a/b/camcrash/00000001.ts", &sb), 0);
+	cut = sb.st_size - 100;
+	assert_int_equal(run("cd %s && head -c %lld 00000001.ts > %08u.ts.partial && head -c 376 /dev/zero >> "
+			     "%08u.ts.partial && head -c 100 00000000.ts > %08u.ts.partial",
+			     fx.dir, (long long)cut, n, n, n + 1),
+			 0);
+	/* The playlist as if the crash came while its last entry went in. */
+	assert_int_equal(run("cd %s && head -n -2 index.m3u8 > p && printf '0000' >> p && mv p index.m3u8", fx.dir),
+			 0);
+
+	fixture_init(&fx, "camcrash", VIGIL_CODEC_H264, false);
+	assert_int_equal(stat(TDIR "/rec/a/b/camcrash/00000001.ts", &sb), 0);
+	assert_int_equal(run("test -e %s/%08u.ts.partial || test -e %s/%08u.ts.partial || test -e %s/%08u.ts", fx.dir,
+			     n, fx.dir, n + 1, fx.dir, n + 1),
+			 1);
+	snprintf(path, sizeof(path), "%s/%08u.ts", fx.dir, n);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, cut / 188 * 188);
+	assert_int_equal(run("ffprobe -v quiet %s", path), 0);
+	read_playlist(fx.dir, &pl);
+	assert_false(pl.endlist);
+	assert_int_equal(pl.n, n + 1);
+	for (unsigned i = 0; i <= n; i++)
+		assert_int_equal(pl.seq[i], i);
+	assert_int_equal(pl.discontinuities, 0); /* what was being written continues what was */
+	assert_true(pl.seconds > 4.5);           /* the lost entry's duration was probed back */
+
+	/* Recording goes on after them, numbered after the dropped one. */
+	feed(&fx, &h264, 0, 40);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	read_playlist(fx.dir, &pl);
+	assert_true(pl.endlist);
+	assert_int_equal(pl.n, n + 1 + 2);
+	assert_int_equal(pl.seq[n + 1], n + 2);
+	assert_true(pl.disc[n + 1]); /* a new run: its timestamps start anew */
+	assert_int_equal(pl.discontinuities, 1);
+	/* All of it plays through the playlist: the clip, the recovered
+	 * segment but its cut last frame (the decoder says so), the 40
+	 * frames after. */
+	snprintf(path, sizeof(path),
+		 "ffmpeg -nostdin -v quiet -i %s/index.m3u8 -fps_mode passthrough -f framemd5 - | grep -vc '^#'",
+		 fx.dir);
+	p = popen(path, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%u", &frames), 1);
+	assert_int_equal(pclose(p), 0);
+	assert_true(frames >= h264.n + 40);
+}
+
 /* A second recorder continues after the highest number, .partial included. */
 static void test_restart_numbering(void **state)
 {
@@ -642,6 +803,7 @@ int main(void)
 	    cmocka_unit_test(test_mux_cut),	      cmocka_unit_test(test_writer_short_and_failed),
 	    cmocka_unit_test(test_h264_direct),	      cmocka_unit_test(test_h265_thread),
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
+	    cmocka_unit_test(test_crash_recovery),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/* HLS media playlists of the recordings, and the repair of a camera's
+ * directory after a crash (playlist.h). Only the recorder thread calls in;
+ * entries are small and rare (one per segment), so plain file I/O. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavformat/avformat.h>
+
+#include "playlist.h"
+
+#define TS_PACKET 188
+#define TS_SYNC 0x47
+#define MIN_SEGMENT (3 * TS_PACKET) /* PAT, PMT and something: less is discarded */
+
+struct entries {
+	struct vigil_playlist_entry *v;
+	unsigned n, cap;
+};
+
+static int entries_add(struct entries *l, const struct vigil_playlist_entry *e)
+{
+	if (l->n == l->cap) {
+		unsigned cap = l->cap ? 2 * l->cap : 64;
+		void *v = realloc(l->v, cap * sizeof(*l->v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *e;
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	uint32_t x = ((const struct vigil_playlist_entry *)a)->seq, y = ((const struct vigil_playlist_entry *)b)->seq;
+
+	return x < y ? -1 : x > y;
+}
+
+/* NNNNNNNN followed by exactly suffix. */
+static bool seq_of(const char *name, const char *suffix, uint32_t *seq)
+{
+	for (int i = 0; i < 8; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	if (strcmp(name + 8, suffix) != 0)
+		return false;
+	*seq = (uint32_t)strtoul(name, NULL, 10);
+	return true;
+}
+
+static void fmt_time(char *buf, size_t len, uint64_t ns)
+{
+	time_t s = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&s, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000u % 1000u));
+}
+
+static uint64_t parse_time(const char *s)
+{
+	struct tm tm = {0};
+	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	unsigned ms = 0;
+
+	if (rest == NULL)
+		return 0;
+	if (*rest == '.')
+		ms = (unsigned)strtoul(rest + 1, NULL, 10) % 1000;
+	return (uint64_t)timegm(&tm) * 1000000000u + ms * 1000000u;
+}
+
+static void put_header(FILE *f, unsigned target, uint32_t first_seq)
+{
+	fprintf(f, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:%u\n"
+		   "#EXT-X-MEDIA-SEQUENCE:%" PRIu32 "\n",
+		target, first_seq);
+}
+
+static void put_entry(FILE *f, const struct vigil_playlist_entry *e)
+{
+	char when[64];
+
+	if (e->discontinuity)
+		fputs("#EXT-X-DISCONTINUITY\n", f);
+	if (e->start_ns != 0) {
+		fmt_time(when, sizeof(when), e->start_ns);
+		fprintf(f, "#EXT-X-PROGRAM-DATE-TIME:%s\n", when);
+	}
+	fprintf(f, "#EXTINF:%.3f,\n%08" PRIu32 ".ts\n", e->seconds, e->seq);
+}
+
+static unsigned target_for(double seconds)
+{
+	return (unsigned)ceil(seconds);
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The whole playlist, through a temporary file: readers see the old or the
+ * new one, never half of either. */
+static int write_playlist(const char *dir, const struct entries *l, unsigned target)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "%s/" VIGIL_PLAYLIST_NAME, dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (l->n == 0)
+		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	f = fopen(tmp, "we");
+	if (f == NULL)
+		return -errno;
+	put_header(f, target, l->v[0].seq);
+	for (unsigned i = 0; i < l->n; i++)
+		put_entry(f, &l->v[i]);
+	if (fflush(f) != 0 || fdatasync(fileno(f)) < 0)
+		ret = -errno;
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret < 0)
+		unlink(tmp);
+	return ret;
+}
+
+/* The complete entries of an existing playlist (a line cut by a crash is
+ * not one) and its target duration. */
+static int read_playlist(const char *dir, struct entries *l, unsigned *target)
+{
+	char path[PATH_MAX + 16], *line = NULL;
+	struct vigil_playlist_entry e = {0};
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "%s/" VIGIL_PLAYLIST_NAME, dir);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		uint32_t seq;
+
+		if (line[n - 1] != '\n')
+			break;
+		line[n - 1] = '\0';
+		if (strncmp(line, "#EXT-X-TARGETDURATION:", 22) == 0)
+			*target = (unsigned)strtoul(line + 22, NULL, 10);
+		else if (strcmp(line, "#EXT-X-DISCONTINUITY") == 0)
+			e.discontinuity = true;
+		else if (strncmp(line, "#EXT-X-PROGRAM-DATE-TIME:", 25) == 0)
+			e.start_ns = parse_time(line + 25);
+		else if (strncmp(line, "#EXTINF:", 8) == 0)
+			e.seconds = strtod(line + 8, NULL);
+		else if (line[0] != '#' && seq_of(line, ".ts", &seq)) {
+			e.seq = seq;
+			ret = entries_add(l, &e);
+			if (ret < 0)
+				break;
+			e = (struct vigil_playlist_entry){0};
+		}
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+/* A segment the playlist does not know (it was being written, or listed,
+ * at the crash): its duration from its timestamps, its start from when it
+ * was last written. It continues the one before it, unless one is missing. */
+static struct vigil_playlist_entry probe(const char *dir, uint32_t seq)
+{
+	struct vigil_playlist_entry e = {.seq = seq};
+	char path[PATH_MAX + 16];
+	AVFormatContext *ic = NULL;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%08" PRIu32 ".ts", dir, seq);
+	if (avformat_open_input(&ic, path, NULL, NULL) == 0) {
+		if (avformat_find_stream_info(ic, NULL) >= 0 && ic->duration != AV_NOPTS_VALUE && ic->duration > 0)
+			e.seconds = (double)ic->duration / AV_TIME_BASE;
+		avformat_close_input(&ic);
+	}
+	if (stat(path, &st) == 0) {
+		uint64_t mtime = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+		uint64_t len = (uint64_t)(e.seconds * 1e9);
+
+		e.start_ns = mtime > len ? mtime - len : 0;
+	}
+	return e;
+}
+
+/* Where the data of a file that ends in zeros ends: a crash can leave
+ * blocks that were allocated but never written. */
+static int data_end(int fd, off_t size, off_t *end)
+{
+	uint8_t buf[4096];
+
+	while (size > 0) {
+		size_t n = size < (off_t)sizeof(buf) ? (size_t)size : sizeof(buf);
+
+		if (pread(fd, buf, n, size - (off_t)n) != (ssize_t)n)
+			return -EIO;
+		while (n > 0 && buf[n - 1] == 0) {
+			n--;
+			size--;
+		}
+		if (n > 0)
+			break;
+	}
+	*end = size;
+	return 0;
+}
+
+/* A .partial left by a crash: keep its whole TS packets before the zeros
+ * it may end in, up to the last one that starts with a sync byte. */
+static int recover_partial(const char *dir, uint32_t seq, bool *kept)
+{
+	char partial[PATH_MAX + 32], final[PATH_MAX + 16];
+	struct stat st;
+	off_t keep;
+	int fd, ret = 0;
+
+	snprintf(final, sizeof(final), "%s/%08" PRIu32 ".ts", dir, seq);
+	snprintf(partial, sizeof(partial), "%s.partial", final);
+	fd = open(partial, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = data_end(fd, st.st_size, &keep);
+	if (ret < 0)
+		goto out;
+	keep -= keep % TS_PACKET;
+	for (; keep >= TS_PACKET; keep -= TS_PACKET) {
+		uint8_t sync = 0;
+
+		if (pread(fd, &sync, 1, keep - TS_PACKET) != 1) {
+			ret = -EIO;
+			goto out;
+		}
+		if (sync == TS_SYNC)
+			break;
+	}
+	*kept = keep >= MIN_SEGMENT;
+	if (!*kept) {
+		ret = unlink(partial) < 0 ? -errno : 0;
+		goto out;
+	}
+	if (ftruncate(fd, keep) < 0 || fdatasync(fd) < 0 || rename(partial, final) < 0)
+		ret = -errno;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int vigil_playlist_recover(const char *dir, unsigned min_target, struct vigil_recovery *out, char *err,
+			   size_t errlen)
+{
+	struct entries listed = {0}, all = {0};
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->target = min_target;
+	d = opendir(dir);
+	if (d == NULL) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	/* The segments, .partial ones made whole first. */
+	while ((de = readdir(d)) != NULL) {
+		uint32_t seq;
+		bool kept = true;
+
+		if (seq_of(de->d_name, ".ts.partial", &seq)) {
+			ret = recover_partial(dir, seq, &kept);
+			if (ret < 0) {
+				snprintf(err, errlen, "%s/%s: cannot recover: %s", dir, de->d_name, strerror(-ret));
+				goto out;
+			}
+			out->recovered += kept;
+			out->discarded += !kept;
+		} else if (!seq_of(de->d_name, ".ts", &seq)) {
+			continue;
+		}
+		if (seq >= out->next_seq)
+			out->next_seq = seq + 1;
+		if (kept && (ret = entries_add(&all, &(struct vigil_playlist_entry){.seq = seq})) < 0)
+			goto out;
+	}
+	if (out->recovered + out->discarded > 0 && (ret = fsync_dir(dir)) < 0) {
+		snprintf(err, errlen, "%s: fsync: %s", dir, strerror(-ret));
+		goto out;
+	}
+	ret = read_playlist(dir, &listed, &out->target);
+	if (ret < 0) {
+		snprintf(err, errlen, "%s/" VIGIL_PLAYLIST_NAME ": %s", dir, strerror(-ret));
+		goto out;
+	}
+	/* What the playlist lists and still exists, then what it misses. */
+	for (unsigned i = 0; i < all.n; i++) {
+		uint32_t seq = all.v[i].seq;
+		bool found = false;
+
+		for (unsigned k = 0; k < listed.n && !found; k++)
+			if (listed.v[k].seq == seq) {
+				all.v[i] = listed.v[k];
+				found = true;
+			}
+		if (!found)
+			all.v[i] = probe(dir, seq);
+	}
+	qsort(all.v, all.n, sizeof(*all.v), cmp_entry);
+	for (unsigned i = 0; i < all.n; i++) {
+		if (i > 0 && all.v[i].seq != all.v[i - 1].seq + 1)
+			all.v[i].discontinuity = true; /* a segment in between was lost */
+		if (i == 0)
+			all.v[i].discontinuity = false;
+		if (target_for(all.v[i].seconds) > out->target)
+			out->target = target_for(all.v[i].seconds);
+	}
+	ret = write_playlist(dir, &all, out->target);
+	if (ret < 0)
+		snprintf(err, errlen, "%s/" VIGIL_PLAYLIST_NAME ": %s", dir, strerror(-ret));
+	out->entries = all.n;
+out:
+	closedir(d);
+	free(listed.v);
+	free(all.v);
+	return ret;
+}
+
+int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, unsigned *target)
+{
+	char path[PATH_MAX + 16];
+	struct entries l = {0};
+	FILE *f;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "%s/" VIGIL_PLAYLIST_NAME, dir);
+	if (target_for(e->seconds) > *target && access(path, F_OK) == 0) {
+		/* Rare: a long GOP. The header changes, so the whole file. */
+		unsigned old = *target;
+
+		ret = read_playlist(dir, &l, &old);
+		*target = target_for(e->seconds);
+		if (ret == 0)
+			ret = entries_add(&l, e);
+		if (ret == 0)
+			ret = write_playlist(dir, &l, *target);
+		free(l.v);
+		return ret;
+	}
+	if (target_for(e->seconds) > *target)
+		*target = target_for(e->seconds);
+	f = fopen(path, "ae");
+	if (f == NULL)
+		return -errno;
+	if (ftell(f) == 0)
+		put_header(f, *target, e->seq);
+	put_entry(f, e);
+	if (fclose(f) != 0)
+		ret = -errno;
+	return ret;
+}
+
+int vigil_playlist_end(const char *dir)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" VIGIL_PLAYLIST_NAME, dir);
+	if (access(path, F_OK) != 0)
+		return 0;
+	f = fopen(path, "ae");
+	if (f == NULL)
+		return -errno;
+	fputs("#EXT-X-ENDLIST\n", f);
+	return fclose(f) != 0 ? -errno : 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* A camera's HLS media playlist, RecordDir/<camera>/index.m3u8: an EVENT
+ * playlist that grows by one entry as each segment becomes durable, ends
+ * with #EXT-X-ENDLIST when vigild stops cleanly, and is put right again at
+ * start after a crash, together with the segments left as .partial. */
+#ifndef VIGIL_PLAYLIST_H
+#define VIGIL_PLAYLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VIGIL_PLAYLIST_NAME "index.m3u8"
+
+struct vigil_playlist_entry {
+	uint32_t seq;       /* NNNNNNNN of NNNNNNNN.ts */
+	double seconds;     /* its duration, camera clock */
+	uint64_t start_ns;  /* wall clock when its first frame arrived (0: unknown) */
+	bool discontinuity; /* it does not continue the entry before it */
+};
+
+/* What vigil_playlist_recover found in a camera's directory. */
+struct vigil_recovery {
+	uint32_t next_seq;    /* the number after the highest segment */
+	unsigned entries;     /* segments the playlist lists */
+	unsigned recovered;   /* .partial segments cut to whole TS packets and kept */
+	unsigned discarded;   /* .partial segments too short to keep, removed */
+	unsigned target;      /* the playlist's #EXT-X-TARGETDURATION */
+};
+
+/* At start: every NNNNNNNN.ts.partial is cut to its last whole 188-byte TS
+ * packet, fsync'd and renamed to NNNNNNNN.ts; then the playlist is written
+ * anew (temporary file, fsync, rename) from its own complete entries whose
+ * segments exist plus every segment on disk it does not list (duration
+ * probed with libavformat), in order, without #EXT-X-ENDLIST. min_target is
+ * the smallest #EXT-X-TARGETDURATION to write. 0 or -errno; err says what
+ * failed. */
+int vigil_playlist_recover(const char *dir, unsigned min_target, struct vigil_recovery *out, char *err,
+			   size_t errlen);
+
+/* One more durable segment. A segment longer than the playlist's target
+ * duration makes it rewrite the playlist with a larger one (*target). */
+int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, unsigned *target);
+
+/* vigild stops cleanly: no more segments. */
+int vigil_playlist_end(const char *dir);
+
+#endif
