@@ -259,6 +259,12 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 		cfg->key_grace_ms = (unsigned)n * 1000;
 		return 1;
 	}
+	if (strcasecmp(name, "MaxUnsyncedSeconds") == 0) {
+		if (parse_u64(value, 0, 3600, &n) < 0)
+			return fail(p, p->line, "MaxUnsyncedSeconds: '%s' is not a number from 0 to 3600", value);
+		cfg->max_unsynced_ms = (unsigned)n * 1000;
+		return 1;
+	}
 	if (strcasecmp(name, "MaxFrameBytes") == 0) {
 		if (parse_u64(value, 64 << 10, 64 << 20, &n) < 0)
 			return fail(p, p->line, "MaxFrameBytes: '%s' is not a number from 65536 to 67108864",
@@ -512,6 +518,7 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	cfg->max_frame_bytes = VIGIL_DEFAULT_MAX_FRAME_BYTES;
 	cfg->max_cameras = VIGIL_DEFAULT_MAX_CAMERAS;
 	cfg->key_grace_ms = VIGIL_DEFAULT_KEY_GRACE_MS;
+	cfg->max_unsynced_ms = VIGIL_DEFAULT_MAX_UNSYNCED_MS;
 
 	p.file = fopen(path, "re");
 	if (p.file == NULL) {

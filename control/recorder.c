@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_ring.h>
@@ -62,15 +63,27 @@ struct rec_cam {
 	bool discontinuity; /* the next playlist entry does not continue the last */
 	unsigned target;    /* the playlist's target duration */
 	bool ended;         /* the playlist has its #EXT-X-ENDLIST */
+	bool unsynced;      /* bytes appended to the open segment since its last sync */
+	uint64_t synced_ns; /* when it was last synced (opened) */
 	unsigned logged;   /* causes already logged, one bit each */
 	struct vigil_recorder_stats st;
 };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 struct vigil_recorder {
 	uint8_t *gather; /* a frame whose mbufs are chained, made contiguous for the muxer */
 	size_t gather_cap;
 	struct vigil_writer *w;
 	int64_t seg_ticks;
+	uint64_t max_unsynced_ns; /* 0: segments are synced at close only */
+	uint64_t next_sync_scan_ns;
 	const struct vigil_config *cfg; /* camera names and codecs by slot */
 	unsigned n_cams;               /* slots: cameras may be added while running */
 	struct rec_cam **cams;         /* set up at a camera's first frame */
@@ -154,6 +167,9 @@ static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int
 	case VIGIL_WEV_WRITTEN:
 		c->st.bytes_written += bytes;
 		break;
+	case VIGIL_WEV_SYNCED:
+		c->st.syncs++;
+		break;
 	case VIGIL_WEV_CLOSED:
 		c->st.segments++;
 		if ((p = pending_find(c, path)) != NULL)
@@ -174,8 +190,8 @@ static void cam_muxed(void *arg, const uint8_t *data, size_t len)
 	struct rec_cam *c = arg;
 
 	/* A failed file discards: the segment is closed at the next frame. */
-	if (c->file != NULL)
-		(void)vigil_wfile_append(c->file, data, len);
+	if (c->file != NULL && vigil_wfile_append(c->file, data, len) == 0)
+		c->unsynced = true;
 }
 
 /* 90 kHz pts from the RTP timestamp, unwrapped. It starts late enough that
@@ -245,6 +261,8 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 	c->seq++;
 	c->seg_start = pts;
 	c->seg_arrival_ns = arrival_ns;
+	c->synced_ns = now_ns();
+	c->unsynced = false;
 	return 0;
 }
 
@@ -289,6 +307,29 @@ static struct rec_cam *rec_cam_get(struct vigil_recorder *rec, unsigned slot)
 	return rec->cams[slot];
 }
 
+/* No open segment holds data older than MaxUnsyncedSeconds that is not on
+ * disk: a camera that went quiet included. Checked every tenth of that. */
+static void rec_sync_due(struct vigil_recorder *rec)
+{
+	uint64_t now;
+
+	if (rec->max_unsynced_ns == 0)
+		return;
+	now = now_ns();
+	if (now < rec->next_sync_scan_ns)
+		return;
+	rec->next_sync_scan_ns = now + rec->max_unsynced_ns / 10;
+	for (unsigned i = 0; i < rec->n_cams; i++) {
+		struct rec_cam *c = rec->cams[i];
+
+		if (c == NULL || c->file == NULL || !c->unsynced || now - c->synced_ns < rec->max_unsynced_ns)
+			continue;
+		vigil_wfile_sync(c->file);
+		c->unsynced = false;
+		c->synced_ns = now;
+	}
+}
+
 void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *f, const uint8_t *data, size_t len)
 {
 	struct rec_cam *c;
@@ -324,6 +365,7 @@ void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *
 		c->st.frames_recorded++;
 	}
 out:
+	rec_sync_due(rec);
 	(void)vigil_writer_reap(rec->w, false);
 }
 
@@ -379,6 +421,7 @@ static void *rec_thread(void *arg)
 				rec_take(rec, rec->rings[i], burst[j]);
 			got += n;
 		}
+		rec_sync_due(rec);
 		if (got > 0)
 			continue;
 		if (stopping)
@@ -534,6 +577,7 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 	rec->gather_cap = max_frame_bytes;
 	rec->cfg = cfg;
 	rec->n_cams = cfg->max_cameras > cfg->n_cameras ? cfg->max_cameras : cfg->n_cameras;
+	rec->max_unsynced_ns = (uint64_t)cfg->max_unsynced_ms * 1000000u;
 	rec->seg_ticks =
 	    (int64_t)(cfg->segment_seconds ? cfg->segment_seconds : VIGIL_DEFAULT_SEGMENT_SECONDS) *
 	    VIGIL_RTP_CLOCK_HZ;

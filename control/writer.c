@@ -15,7 +15,8 @@
 
 enum wop {
 	WOP_WRITE,
-	WOP_FSYNC,
+	WOP_DATASYNC, /* while the file is open */
+	WOP_FSYNC,    /* at close, linked to the rename */
 	WOP_RENAME,
 };
 
@@ -38,12 +39,16 @@ struct vigil_wfile {
 	struct vigil_writer *w;
 	struct wreq fsync_req;
 	struct wreq rename_req;
+	struct wreq datasync_req;
 	vigil_wfile_cb cb;
 	void *arg;
 	struct wbuf *cur;
 	uint64_t off;
 	int fd;
 	unsigned inflight;
+	unsigned writes; /* of those, writes */
+	bool sync_wanted;   /* a datasync waits for the writes before it */
+	bool sync_inflight;
 	bool closing;
 	bool sealing;
 	bool failed;
@@ -186,6 +191,7 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 	io_uring_prep_write(sqe, f->fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done);
 	io_uring_sqe_set_data(sqe, &b->req);
 	f->inflight++;
+	f->writes++;
 	w->inflight++;
 	/* Whatever this fails to submit goes with the next submit. */
 	io_uring_submit(&w->ring);
@@ -195,6 +201,26 @@ static void file_free(struct vigil_wfile *f)
 {
 	close(f->fd);
 	free(f);
+}
+
+/* A datasync asked for, once the writes before it are done. */
+static void file_maybe_sync(struct vigil_wfile *f)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!f->sync_wanted || f->sync_inflight || f->writes > 0 || f->failed)
+		return;
+	sqe = sqe_get(f->w);
+	if (sqe == NULL)
+		return; /* asked again next time */
+	f->sync_wanted = false;
+	f->sync_inflight = true;
+	f->datasync_req = (struct wreq){.op = WOP_DATASYNC, .file = f};
+	io_uring_prep_fsync(sqe, f->fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, &f->datasync_req);
+	f->inflight++;
+	f->w->inflight++;
+	io_uring_submit(&f->w->ring);
 }
 
 /* Once closing and every write is done: fsync, then (linked) rename. */
@@ -246,6 +272,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 	f->inflight--;
 	switch (req->op) {
 	case WOP_WRITE:
+		f->writes--;
 		b = (struct wbuf *)req;
 		if (res > 0) {
 			b->done += (size_t)res;
@@ -257,6 +284,13 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 			write_submit(f, b); /* short write: the rest */
 		else
 			buf_put(w, b);
+		break;
+	case WOP_DATASYNC:
+		f->sync_inflight = false;
+		if (res < 0)
+			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
+		else
+			f->cb(f->arg, VIGIL_WEV_SYNCED, VIGIL_WCAUSE_FSYNC, 0, 0, f->partial);
 		break;
 	case WOP_FSYNC:
 		if (res < 0)
@@ -272,6 +306,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 			f->cb(f->arg, VIGIL_WEV_CLOSED, VIGIL_WCAUSE_RENAME, 0, 0, f->final);
 		break;
 	}
+	file_maybe_sync(f);
 	file_maybe_finish(f);
 }
 
@@ -374,6 +409,20 @@ int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len)
 		}
 	}
 	return 0;
+}
+
+void vigil_wfile_sync(struct vigil_wfile *f)
+{
+	struct wbuf *b = f->cur;
+
+	if (f->failed || f->closing)
+		return;
+	if (b != NULL && b->len > 0) {
+		f->cur = NULL;
+		write_submit(f, b);
+	}
+	f->sync_wanted = true;
+	file_maybe_sync(f);
 }
 
 void vigil_wfile_close(struct vigil_wfile *f)

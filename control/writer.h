@@ -23,6 +23,7 @@ enum vigil_wcause {
 
 enum vigil_wevent {
 	VIGIL_WEV_WRITTEN, /* bytes reached the file */
+	VIGIL_WEV_SYNCED,  /* what was appended before vigil_wfile_sync is on disk */
 	VIGIL_WEV_CLOSED,  /* fsync'd and renamed to its final name */
 	VIGIL_WEV_ERROR,   /* cause and err (-errno) say what failed */
 };
@@ -48,6 +49,11 @@ struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial
 /* Copies into the staging buffer, submitting it when full. Data for a
  * failed file is discarded. 0 or -errno. */
 int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len);
+/* Bounds what a power loss can take: what is staged is written now, and
+ * once the file's writes are done, fdatasync (VIGIL_WEV_SYNCED). Nothing
+ * happens while one is still pending. */
+void vigil_wfile_sync(struct vigil_wfile *f);
+
 /* True once a write to this file has failed: close it and start another. */
 bool vigil_wfile_failed(const struct vigil_wfile *f);
 /* Writes what is staged, then fsync and rename (skipped if the file has

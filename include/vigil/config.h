@@ -46,6 +46,7 @@ struct vigil_config {
 	size_t max_frame_bytes;
 	unsigned max_cameras;    /* table sizes: cameras can be added up to this */
 	unsigned key_grace_ms;   /* how long a rotated-out key is still accepted */
+	unsigned max_unsynced_ms; /* open segments are fdatasync'd at least this often; 0: at close only */
 	/* Addresses of the ingest port, answered for ARP/NDP/ICMP echo; none
 	 * means no replies at all. IPv4 in network order. */
 	unsigned n_ipv4, n_ipv6;

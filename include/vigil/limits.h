@@ -42,6 +42,7 @@
 #define VIGIL_DEFAULT_MAX_CAMERAS 100000
 #define VIGIL_MAX_CAMERAS 10000000
 #define VIGIL_DEFAULT_KEY_GRACE_MS 2000
+#define VIGIL_DEFAULT_MAX_UNSYNCED_MS 1000
 /* [Ingest] Address: IPv4 and IPv6 addresses of the ingest port, each. */
 #define VIGIL_MAX_ADDRESSES 8
 

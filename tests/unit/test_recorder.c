@@ -609,6 +609,38 @@ static void test_writer_short_and_failed(void **state)
 	assert_int_equal(sb.st_size, 1000);
 }
 
+/* MaxUnsyncedSeconds: a segment that stays open is synced as it goes, so
+ * its bytes are on disk long before it closes. */
+static void test_sync_open_segment(void **state)
+{
+	const struct vigil_recorder_stats *st;
+	struct fixture fx;
+	struct stat sb;
+	char path[4096 + 256];
+
+	(void)state;
+	fixture_init(&fx, "camsync", VIGIL_CODEC_H264, true);
+	vigil_recorder_free(fx.rec);
+	fx.cfg.max_unsynced_ms = 50;
+	fx.cfg.segment_seconds = 3600;
+	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
+	assert_non_null(fx.rec);
+	st = vigil_recorder_stats(fx.rec, 0);
+	feed(&fx, &h264, 0, 10);
+	for (int i = 0; i < 100 && st->syncs == 0; i++) {
+		usleep(20000);
+		feed(&fx, &h264, 10 + (unsigned)i, 11 + (unsigned)i); /* lets the recorder look at the time */
+	}
+	assert_true(st->syncs >= 1);
+	assert_int_equal(st->segments, 0);
+	snprintf(path, sizeof(path), "%s/00000000.ts.partial", fx.dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size > 0 && (uint64_t)sb.st_size == st->bytes_written);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(st->segments, 1);
+	fixture_fini(&fx);
+}
+
 static void test_h264_direct(void **state)
 {
 	struct fixture fx;
@@ -803,7 +835,7 @@ int main(void)
 	    cmocka_unit_test(test_mux_cut),	      cmocka_unit_test(test_writer_short_and_failed),
 	    cmocka_unit_test(test_h264_direct),	      cmocka_unit_test(test_h265_thread),
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
-	    cmocka_unit_test(test_crash_recovery),
+	    cmocka_unit_test(test_crash_recovery),  cmocka_unit_test(test_sync_open_segment),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/* Sealed recording segments: the streaming writer (begin/write/end) and the whole-file reader. Secrets
+ * (segment key, secretstream state) and staged plaintext live in sodium_malloc'd memory and are wiped as soon
+ * as a segment ends or is abandoned. Format: docs/sealed-segments.md. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "seal.h"
+
+#define SEAL_AD_LABEL "vigil-seal-v1"
+#define SEAL_AD_MAX (sizeof(SEAL_AD_LABEL) + VIGIL_SEAL_NAME_MAX + 1 + 4)
+#define SEAL_WIRE_CHUNK (VIGIL_SEAL_CHUNK + VIGIL_SEAL_ABYTES)
+
+_Static_assert(VIGIL_SEAL_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES, "chunk overhead");
+_Static_assert(VIGIL_SEAL_SEALED_KEY_BYTES ==
+		   crypto_box_SEALBYTES + crypto_secretstream_xchacha20poly1305_KEYBYTES,
+	       "sealed key size");
+_Static_assert(VIGIL_SEAL_STREAM_HEADER_BYTES == crypto_secretstream_xchacha20poly1305_HEADERBYTES,
+	       "stream header");
+_Static_assert(VIGIL_SEAL_HEADER_BYTES == 112, "header size");
+_Static_assert(VIGIL_SEAL_KEY_BYTES == crypto_box_PUBLICKEYBYTES &&
+		   VIGIL_SEAL_KEY_BYTES == crypto_box_SECRETKEYBYTES,
+	       "X25519 key size");
+_Static_assert(VIGIL_SEAL_KEY_B64_BYTES ==
+		   sodium_base64_ENCODED_LEN(VIGIL_SEAL_KEY_BYTES, sodium_base64_VARIANT_ORIGINAL),
+	       "base64 key size");
+
+/* Everything that must not outlive a segment, in one guarded, mlock'd allocation. */
+struct seal_secret {
+	crypto_secretstream_xchacha20poly1305_state st;
+	uint8_t key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
+};
+
+struct vigil_seal {
+	struct seal_secret *sec;
+	uint8_t *plain; /* VIGIL_SEAL_CHUNK staged plaintext (sodium_malloc) */
+	uint8_t *wire;	/* one encrypted chunk on its way out */
+	size_t fill;
+	uint8_t ad[SEAL_AD_MAX];
+	size_t adlen;
+	bool active;
+};
+
+bool vigil_seal_name_ok(const char *camera)
+{
+	size_t n = 0;
+
+	if (camera == NULL)
+		return false;
+	for (; camera[n] != '\0'; n++) {
+		char c = camera[n];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			  c == '_' || c == '-';
+		if (!ok || n >= VIGIL_SEAL_NAME_MAX)
+			return false;
+	}
+	return n > 0;
+}
+
+/* "vigil-seal-v1" 0 camera 0 segment(BE32): binds every chunk to where the segment belongs. */
+static size_t seal_ad(uint8_t ad[SEAL_AD_MAX], const char *camera, uint32_t segment)
+{
+	size_t n = strlen(camera);
+	size_t off = 0;
+
+	memcpy(ad, SEAL_AD_LABEL, sizeof(SEAL_AD_LABEL)); /* with its NUL */
+	off += sizeof(SEAL_AD_LABEL);
+	memcpy(ad + off, camera, n);
+	off += n;
+	ad[off++] = 0;
+	ad[off++] = (uint8_t)(segment >> 24);
+	ad[off++] = (uint8_t)(segment >> 16);
+	ad[off++] = (uint8_t)(segment >> 8);
+	ad[off++] = (uint8_t)segment;
+	return off;
+}
+
+struct vigil_seal *vigil_seal_create(void)
+{
+	struct vigil_seal *s;
+
+	if (sodium_init() < 0) {
+		errno = EIO;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->sec = sodium_malloc(sizeof(*s->sec));
+	s->plain = sodium_malloc(VIGIL_SEAL_CHUNK);
+	s->wire = malloc(SEAL_WIRE_CHUNK);
+	if (s->sec == NULL || s->plain == NULL || s->wire == NULL) {
+		vigil_seal_free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
+}
+
+void vigil_seal_free(struct vigil_seal *s)
+{
+	if (s == NULL)
+		return;
+	sodium_free(s->sec); /* sodium_free wipes */
+	sodium_free(s->plain);
+	free(s->wire);
+	free(s);
+}
+
+bool vigil_seal_active(const struct vigil_seal *s)
+{
+	return s->active;
+}
+
+void vigil_seal_abort(struct vigil_seal *s)
+{
+	sodium_memzero(s->sec, sizeof(*s->sec));
+	sodium_memzero(s->plain, VIGIL_SEAL_CHUNK); /* also what earlier whole chunks left behind */
+	s->fill = 0;
+	s->active = false;
+}
+
+int vigil_seal_begin(struct vigil_seal *s, const uint8_t owner_pk[VIGIL_SEAL_KEY_BYTES], const char *camera,
+		     uint32_t segment, vigil_seal_out_fn out, void *arg)
+{
+	uint8_t hdr[VIGIL_SEAL_HEADER_BYTES];
+	uint8_t *sealed = hdr + VIGIL_SEAL_MAGIC_BYTES;
+	uint8_t *sshdr = sealed + VIGIL_SEAL_SEALED_KEY_BYTES;
+
+	if (s->active)
+		return -EBUSY;
+	if (!vigil_seal_name_ok(camera))
+		return -EINVAL;
+	memcpy(hdr, VIGIL_SEAL_MAGIC, VIGIL_SEAL_MAGIC_BYTES);
+	crypto_secretstream_xchacha20poly1305_keygen(s->sec->key);
+	/* Fails on a low-order owner key (all-zero shared secret). */
+	if (crypto_box_seal(sealed, s->sec->key, sizeof(s->sec->key), owner_pk) != 0 ||
+	    crypto_secretstream_xchacha20poly1305_init_push(&s->sec->st, sshdr, s->sec->key) != 0) {
+		sodium_memzero(s->sec, sizeof(*s->sec));
+		return -EINVAL;
+	}
+	/* The state holds what it needs; the raw key has no further use here. */
+	sodium_memzero(s->sec->key, sizeof(s->sec->key));
+	s->adlen = seal_ad(s->ad, camera, segment);
+	s->fill = 0;
+	s->active = true;
+	out(arg, hdr, sizeof(hdr));
+	return 0;
+}
+
+static int seal_push(struct vigil_seal *s, const uint8_t *m, size_t mlen, uint8_t tag, vigil_seal_out_fn out,
+		     void *arg)
+{
+	unsigned long long clen;
+
+	if (crypto_secretstream_xchacha20poly1305_push(&s->sec->st, s->wire, &clen, m, mlen, s->ad, s->adlen,
+						       tag) != 0) {
+		vigil_seal_abort(s);
+		return -EIO;
+	}
+	out(arg, s->wire, (size_t)clen);
+	return 0;
+}
+
+int vigil_seal_write(struct vigil_seal *s, const uint8_t *data, size_t len, vigil_seal_out_fn out, void *arg)
+{
+	const uint8_t tag = crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+	int rc;
+
+	if (!s->active)
+		return -EINVAL;
+	while (len > 0) {
+		size_t take;
+
+		/* Whole chunks straight from the caller: no copy. A full chunk is never the last one, since
+		 * the final chunk is always shorter (possibly empty), so it can go out at once. */
+		if (s->fill == 0 && len >= VIGIL_SEAL_CHUNK) {
+			rc = seal_push(s, data, VIGIL_SEAL_CHUNK, tag, out, arg);
+			if (rc < 0)
+				return rc;
+			data += VIGIL_SEAL_CHUNK;
+			len -= VIGIL_SEAL_CHUNK;
+			continue;
+		}
+		take = VIGIL_SEAL_CHUNK - s->fill;
+		if (take > len)
+			take = len;
+		memcpy(s->plain + s->fill, data, take);
+		s->fill += take;
+		data += take;
+		len -= take;
+		if (s->fill == VIGIL_SEAL_CHUNK) {
+			rc = seal_push(s, s->plain, VIGIL_SEAL_CHUNK, tag, out, arg);
+			if (rc < 0)
+				return rc;
+			s->fill = 0;
+		}
+	}
+	return 0;
+}
+
+int vigil_seal_end(struct vigil_seal *s, vigil_seal_out_fn out, void *arg)
+{
+	int rc;
+
+	if (!s->active)
+		return -EINVAL;
+	rc = seal_push(s, s->plain, s->fill, crypto_secretstream_xchacha20poly1305_TAG_FINAL, out, arg);
+	if (rc < 0)
+		return rc;
+	vigil_seal_abort(s);
+	return 0;
+}
+
+__attribute__((format(printf, 4, 5))) static int seal_fail(char *err, size_t errlen, int rc, const char *fmt,
+							   ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+#define SEAL_TRUNCATED "truncated: no final chunk (the recording was interrupted)"
+
+int vigil_seal_open(const uint8_t *file, size_t len, const uint8_t secret_key[VIGIL_SEAL_KEY_BYTES],
+		    const char *camera, uint32_t segment, bool partial, vigil_seal_out_fn out, void *arg,
+		    char *err, size_t errlen)
+{
+	const uint8_t *sealed = file + VIGIL_SEAL_MAGIC_BYTES;
+	const uint8_t *sshdr = sealed + VIGIL_SEAL_SEALED_KEY_BYTES;
+	uint8_t pk[VIGIL_SEAL_KEY_BYTES];
+	uint8_t ad[SEAL_AD_MAX];
+	struct seal_secret *sec = NULL;
+	uint8_t *plain = NULL;
+	size_t adlen, off, idx;
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (!vigil_seal_name_ok(camera))
+		return seal_fail(err, errlen, -EINVAL, "bad camera name (1-64 of A-Z a-z 0-9 _ -)");
+	if (len > 0 &&
+	    memcmp(file, VIGIL_SEAL_MAGIC, len < VIGIL_SEAL_MAGIC_BYTES ? len : VIGIL_SEAL_MAGIC_BYTES) != 0)
+		return seal_fail(err, errlen, -EPROTO, "not a sealed vigil segment (bad magic)");
+	if (len < VIGIL_SEAL_HEADER_BYTES)
+		return seal_fail(err, errlen, -ENODATA, "truncated header");
+	if (sodium_init() < 0)
+		return seal_fail(err, errlen, -EIO, "libsodium cannot initialise");
+	sec = sodium_malloc(sizeof(*sec));
+	plain = sodium_malloc(VIGIL_SEAL_CHUNK);
+	if (sec == NULL || plain == NULL) {
+		rc = seal_fail(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (crypto_scalarmult_base(pk, secret_key) != 0 ||
+	    crypto_box_seal_open(sec->key, sealed, VIGIL_SEAL_SEALED_KEY_BYTES, pk, secret_key) != 0 ||
+	    crypto_secretstream_xchacha20poly1305_init_pull(&sec->st, sshdr, sec->key) != 0) {
+		rc = seal_fail(err, errlen, -EKEYREJECTED,
+			       "the segment key does not open with this secret key (wrong key, or the header "
+			       "was altered)");
+		goto out;
+	}
+	sodium_memzero(sec->key, sizeof(sec->key));
+	adlen = seal_ad(ad, camera, segment);
+
+	for (off = VIGIL_SEAL_HEADER_BYTES, idx = 0;; idx++) {
+		size_t rem = len - off;
+		size_t piece = rem < SEAL_WIRE_CHUNK ? rem : SEAL_WIRE_CHUNK;
+		unsigned long long mlen;
+		uint8_t tag;
+
+		/* Nothing, or less than a tag, left: cut at (or just after) a chunk boundary. */
+		if (piece < VIGIL_SEAL_ABYTES) {
+			rc = seal_fail(err, errlen, partial && idx > 0 ? 1 : -ENODATA, SEAL_TRUNCATED);
+			goto out;
+		}
+		if (crypto_secretstream_xchacha20poly1305_pull(&sec->st, plain, &mlen, &tag, file + off,
+							       piece, ad, adlen) != 0) {
+			if (piece < rem) {
+				rc = seal_fail(err, errlen, -EBADMSG,
+					       "chunk %zu at byte %zu does not authenticate (altered, or "
+					       "moved from another "
+					       "camera or segment number)",
+					       idx, off);
+			} else if (partial && idx > 0) {
+				/* A recording cut mid-chunk looks exactly like an altered last chunk. */
+				rc = seal_fail(err, errlen, 1,
+					       "the last chunk (%zu, at byte %zu) does not authenticate: cut "
+					       "short, or altered",
+					       idx, off);
+			} else {
+				rc = seal_fail(err, errlen, -EBADMSG,
+					       "chunk %zu at byte %zu does not authenticate (altered, cut "
+					       "short, with data "
+					       "appended, or moved from another camera or segment number)",
+					       idx, off);
+			}
+			goto out;
+		}
+		/* Only MESSAGE (always a whole chunk) and FINAL are in the format; anything else is refused
+		 * before its plaintext goes out. */
+		if (tag != crypto_secretstream_xchacha20poly1305_TAG_FINAL &&
+		    (tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE || mlen != VIGIL_SEAL_CHUNK)) {
+			rc = seal_fail(err, errlen, -EBADMSG,
+				       "chunk %zu at byte %zu breaks the format (tag %u, %llu bytes)", idx,
+				       off, tag, mlen);
+			goto out;
+		}
+		off += piece;
+		if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL && off != len) {
+			rc = seal_fail(err, errlen, -EBADMSG, "data after the final chunk");
+			goto out;
+		}
+		out(arg, plain, (size_t)mlen);
+		if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
+			rc = 0;
+			goto out;
+		}
+	}
+out:
+	sodium_free(sec);
+	sodium_free(plain);
+	return rc;
+}
+
+int vigil_seal_keypair(uint8_t pk[VIGIL_SEAL_KEY_BYTES], uint8_t sk[VIGIL_SEAL_KEY_BYTES])
+{
+	if (sodium_init() < 0)
+		return -EIO;
+	return crypto_box_keypair(pk, sk) == 0 ? 0 : -EIO;
+}
+
+void vigil_seal_key_encode(const uint8_t key[VIGIL_SEAL_KEY_BYTES], char b64[VIGIL_SEAL_KEY_B64_BYTES])
+{
+	sodium_bin2base64(b64, VIGIL_SEAL_KEY_B64_BYTES, key, VIGIL_SEAL_KEY_BYTES,
+			  sodium_base64_VARIANT_ORIGINAL);
+}
+
+int vigil_seal_key_decode(uint8_t key[VIGIL_SEAL_KEY_BYTES], const char *b64)
+{
+	const char *end;
+	size_t n;
+
+	if (sodium_base642bin(key, VIGIL_SEAL_KEY_BYTES, b64, strlen(b64), " \t\r\n", &n, &end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    n != VIGIL_SEAL_KEY_BYTES || *end != '\0') {
+		sodium_memzero(key, VIGIL_SEAL_KEY_BYTES);
+		return -EINVAL;
+	}
+	return 0;
+}

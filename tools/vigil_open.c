@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/* vigil-open: makes an owner key pair, and opens sealed segments (RecordDir/<camera>/NNNNNNNN.ts.sealed) with
+ * the owner's secret key. Plaintext is written to a temporary file and renamed only once every chunk
+ * authenticated, so a refused segment never leaves plaintext under the final name. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "seal.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE 2
+#define SEALED_SUFFIX ".sealed"
+#define KEY_FILE_MAX 256
+
+static const char usage_text[] =
+    "usage: vigil-open --keygen SECRET_KEY_FILE\n"
+    "       vigil-open --secret-key FILE [--partial] [--out DIR] SEGMENT...\n"
+    "       vigil-open --secret-key FILE --public-key\n"
+    "\n"
+    "  --keygen FILE      create FILE (mode 0600, never overwritten) holding a new owner secret key;\n"
+    "                     print the public key, the value for the camera's OwnerKey = line\n"
+    "  --secret-key FILE  the owner secret key (base64); refused if group or others may access it\n"
+    "  --public-key       print the public key of --secret-key\n"
+    "  --partial          open segments cut short by an interrupted recording: write what authenticated\n"
+    "  --out DIR          write plaintext into DIR instead of next to each segment\n"
+    "  SEGMENT            RecordDir/<camera>/NNNNNNNN.ts.sealed; camera and segment number come from the\n"
+    "                     path and must match what was sealed, so moved or renamed segments are refused\n"
+    "\n"
+    "exit status: 0 every segment opened, 1 some segment refused, 2 usage or key file problem\n";
+
+static int keygen(const char *path)
+{
+	uint8_t pk[VIGIL_SEAL_KEY_BYTES];
+	uint8_t *sk = sodium_malloc(VIGIL_SEAL_KEY_BYTES);
+	char *line = sodium_malloc(VIGIL_SEAL_KEY_B64_BYTES + 1);
+	char pk64[VIGIL_SEAL_KEY_B64_BYTES];
+	size_t n;
+	int fd = -1;
+	int rc = EXIT_USAGE;
+
+	if (sk == NULL || line == NULL) {
+		fprintf(stderr, "vigil-open: out of memory\n");
+		goto out;
+	}
+	if (vigil_seal_keypair(pk, sk) < 0) {
+		fprintf(stderr, "vigil-open: libsodium cannot initialise\n");
+		goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "vigil-open: %s: %s%s\n", path, strerror(errno),
+			errno == EEXIST ? " (an existing key is never overwritten)" : "");
+		goto out;
+	}
+	vigil_seal_key_encode(sk, line);
+	n = strlen(line);
+	line[n++] = '\n';
+	/* 0600 whatever the umask did; a key file is tiny, so one write either lands whole or fails. */
+	if (fchmod(fd, 0600) != 0 || write(fd, line, n) != (ssize_t)n || fsync(fd) != 0) {
+		fprintf(stderr, "vigil-open: %s: cannot write the key: %s\n", path, strerror(errno));
+		unlink(path);
+		goto out;
+	}
+	vigil_seal_key_encode(pk, pk64);
+	printf("%s\n", pk64);
+	rc = 0;
+out:
+	if (fd >= 0 && close(fd) != 0 && rc == 0) {
+		fprintf(stderr, "vigil-open: %s: %s\n", path, strerror(errno));
+		unlink(path);
+		rc = EXIT_USAGE;
+	}
+	sodium_free(sk);
+	sodium_free(line);
+	return rc;
+}
+
+/* Reads the base64 secret key into sk; refuses a file others could read or replace. */
+static int load_secret_key(const char *path, uint8_t sk[VIGIL_SEAL_KEY_BYTES])
+{
+	char *text = sodium_malloc(KEY_FILE_MAX + 1);
+	struct stat st;
+	ssize_t n = -1;
+	int rc = -1;
+	int fd;
+
+	if (text == NULL) {
+		fprintf(stderr, "vigil-open: out of memory\n");
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "vigil-open: secret key %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "vigil-open: secret key %s: not a regular file\n", path);
+		goto out;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		fprintf(stderr,
+			"vigil-open: secret key %s: mode %04o lets group or others at it; chmod 600 %s\n",
+			path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	n = read(fd, text, KEY_FILE_MAX + 1);
+	if (n < 0) {
+		fprintf(stderr, "vigil-open: secret key %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	text[n > KEY_FILE_MAX ? KEY_FILE_MAX : n] = '\0';
+	if (n > KEY_FILE_MAX || vigil_seal_key_decode(sk, text) < 0) {
+		fprintf(stderr,
+			"vigil-open: secret key %s: not a base64 32-byte key (as written by --keygen)\n",
+			path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	sodium_free(text);
+	return rc;
+}
+
+/* Where a segment came from and where its plaintext goes. */
+struct segment_path {
+	char camera[VIGIL_SEAL_NAME_MAX + 1];
+	uint32_t number;
+	char final[PATH_MAX]; /* the plaintext's name */
+	char temp[PATH_MAX];  /* mkstemp template beside it */
+};
+
+/* Camera from the parent directory's name, segment number from the leading digits of NNNNNNNN.ts.sealed: both
+ * are bound into every chunk, so they must be where the recorder put the segment. */
+static int parse_segment_path(const char *path, const char *out_dir, struct segment_path *g, char *err,
+			      size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash != NULL ? slash + 1 : path;
+	size_t n = strlen(name), sfx = strlen(SEALED_SUFFIX), digits = 0;
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *cam;
+	uint64_t v = 0;
+
+	while (name[digits] >= '0' && name[digits] <= '9' && digits < 11)
+		v = v * 10 + (uint64_t)(name[digits++] - '0');
+	if (digits < 8 || digits > 10 || v > UINT32_MAX || name[digits] != '.' || n <= digits + sfx ||
+	    strcmp(name + n - sfx, SEALED_SUFFIX) != 0) {
+		snprintf(err, errlen,
+			 "the file name is not NNNNNNNN.ts.sealed (the segment number is read from it)");
+		return -1;
+	}
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) >= sizeof(dir)) {
+		snprintf(err, errlen, "path too long");
+		return -1;
+	} else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (realpath(dir, real) == NULL) {
+		snprintf(err, errlen, "cannot resolve its directory: %s", strerror(errno));
+		return -1;
+	}
+	cam = strrchr(real, '/') + 1;
+	if (!vigil_seal_name_ok(cam)) {
+		snprintf(err, errlen, "its directory \"%s\" is not a camera name (1-64 of A-Z a-z 0-9 _ -)",
+			 cam);
+		return -1;
+	}
+	snprintf(g->camera, sizeof(g->camera), "%s", cam);
+	g->number = (uint32_t)v;
+	if (out_dir != NULL)
+		snprintf(dir, sizeof(dir), "%s", out_dir);
+	if (snprintf(g->final, sizeof(g->final), "%s/%.*s", dir, (int)(n - sfx), name) >=
+		(int)sizeof(g->final) ||
+	    snprintf(g->temp, sizeof(g->temp), "%s/.%.*s.XXXXXX", dir, (int)(n - sfx), name) >=
+		(int)sizeof(g->temp)) {
+		snprintf(err, errlen, "output path too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* The whole segment in memory: the reader authenticates a file as one stream. */
+static uint8_t *read_whole(const char *path, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		goto fail;
+	}
+	buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+	if (buf == NULL) {
+		snprintf(err, errlen, "out of memory for %jd bytes", (intmax_t)st.st_size);
+		goto fail;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break; /* shrank while we read: the reader will see it as cut short */
+		got += (size_t)r;
+	}
+	close(fd);
+	*len = got;
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+struct sink {
+	int fd;
+	int err; /* first write error */
+	uint64_t bytes;
+};
+
+static void sink_write(void *arg, const uint8_t *data, size_t len)
+{
+	struct sink *k = arg;
+
+	while (len > 0 && k->err == 0) {
+		ssize_t w = write(k->fd, data, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			k->err = errno;
+			break;
+		}
+		data += w;
+		len -= (size_t)w;
+		k->bytes += (uint64_t)w;
+	}
+}
+
+/* Makes a rename durable. */
+static void sync_dir_of(const char *file)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(file, '/');
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash == file ? 1 : (int)(slash - file), file);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/* One segment: 0 opened (completely, or partially with --partial), -1 refused. */
+static int open_segment(const char *path, const uint8_t sk[VIGIL_SEAL_KEY_BYTES], bool partial,
+			const char *out_dir)
+{
+	struct segment_path g;
+	struct sink k = {.fd = -1};
+	char err[VIGIL_SEAL_ERR_BYTES + PATH_MAX];
+	uint8_t *file = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (parse_segment_path(path, out_dir, &g, err, sizeof(err)) < 0)
+		goto refused;
+	file = read_whole(path, &len, err, sizeof(err));
+	if (file == NULL)
+		goto refused;
+	k.fd = mkstemp(g.temp); /* 0600: plaintext is the owner's */
+	if (k.fd < 0) {
+		snprintf(err, sizeof(err), "cannot create %s: %s", g.temp, strerror(errno));
+		goto refused;
+	}
+	rc = vigil_seal_open(file, len, sk, g.camera, g.number, partial, sink_write, &k, err, sizeof(err));
+	if (rc < 0)
+		goto refused;
+	if (k.err == 0 && fsync(k.fd) != 0)
+		k.err = errno;
+	if (close(k.fd) != 0 && k.err == 0)
+		k.err = errno;
+	k.fd = -1;
+	if (k.err == 0 && rename(g.temp, g.final) != 0)
+		k.err = errno;
+	if (k.err != 0) {
+		snprintf(err, sizeof(err), "cannot write %s: %s", g.final, strerror(k.err));
+		goto refused;
+	}
+	sync_dir_of(g.final);
+	if (rc == 1)
+		printf("%s: PARTIAL, %" PRIu64 " authenticated bytes -> %s (%s)\n", path, k.bytes, g.final,
+		       err);
+	else
+		printf("%s: %" PRIu64 " bytes -> %s\n", path, k.bytes, g.final);
+	free(file);
+	return 0;
+refused:
+	if (k.fd >= 0) {
+		close(k.fd);
+		unlink(g.temp);
+	} else if (k.err != 0)
+		unlink(g.temp);
+	free(file);
+	fprintf(stderr, "vigil-open: %s: refused: %s\n", path, err);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"keygen", required_argument, NULL, 'k'},
+	    {"secret-key", required_argument, NULL, 's'},
+	    {"public-key", no_argument, NULL, 'p'},
+	    {"partial", no_argument, NULL, 'P'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *keygen_path = NULL, *sk_path = NULL, *out_dir = NULL;
+	bool partial = false, print_pk = false;
+	uint8_t *sk;
+	int c, rc = 0;
+
+	/* Before any sodium_malloc, which aborts otherwise. */
+	if (sodium_init() < 0) {
+		fprintf(stderr, "vigil-open: libsodium cannot initialise\n");
+		return EXIT_USAGE;
+	}
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			keygen_path = optarg;
+			break;
+		case 's':
+			sk_path = optarg;
+			break;
+		case 'p':
+			print_pk = true;
+			break;
+		case 'P':
+			partial = true;
+			break;
+		case 'o':
+			out_dir = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "vigil-open: see --help\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (keygen_path != NULL) {
+		if (sk_path != NULL || print_pk || partial || out_dir != NULL || optind != argc) {
+			fprintf(stderr, "vigil-open: --keygen takes only the new key file (see --help)\n");
+			return EXIT_USAGE;
+		}
+		return keygen(keygen_path);
+	}
+	if (sk_path == NULL || (optind == argc) != print_pk) {
+		const char *why = sk_path == NULL ? "no --secret-key (or --keygen) given"
+				  : print_pk	  ? "--public-key takes no segments"
+						  : "no segment given";
+
+		fprintf(stderr, "vigil-open: %s (see --help)\n", why);
+		return EXIT_USAGE;
+	}
+	if (out_dir != NULL) {
+		struct stat st;
+
+		if (stat(out_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "vigil-open: --out %s: not a directory\n", out_dir);
+			return EXIT_USAGE;
+		}
+	}
+	sk = sodium_malloc(VIGIL_SEAL_KEY_BYTES);
+	if (sk == NULL) {
+		fprintf(stderr, "vigil-open: out of memory\n");
+		return EXIT_USAGE;
+	}
+	if (load_secret_key(sk_path, sk) < 0) {
+		sodium_free(sk);
+		return EXIT_USAGE;
+	}
+	if (print_pk) {
+		uint8_t pk[VIGIL_SEAL_KEY_BYTES];
+		char pk64[VIGIL_SEAL_KEY_B64_BYTES];
+
+		if (crypto_scalarmult_base(pk, sk) != 0) {
+			fprintf(stderr, "vigil-open: secret key %s: not a usable X25519 key\n", sk_path);
+			rc = EXIT_USAGE;
+		} else {
+			vigil_seal_key_encode(pk, pk64);
+			printf("%s\n", pk64);
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		if (open_segment(argv[i], sk, partial, out_dir) < 0)
+			rc = EXIT_REFUSED;
+	sodium_free(sk);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "vigil-open: stdout: %s\n", strerror(errno));
+		rc = rc ? rc : EXIT_REFUSED;
+	}
+	return rc;
+}
