@@ -15,11 +15,12 @@
 #include <sodium.h>
 
 #include "vigil/config.h"
+#include "seal.h"
 
 enum section { SEC_NONE, SEC_INGEST, SEC_CAMERA };
 
 /* Which keys a [Camera] section has set, to report the missing ones. */
-enum { CAM_NAME = 1, CAM_SSRC = 2, CAM_SUITE = 4, CAM_KEY = 8, CAM_CODEC = 16, CAM_PT = 32 };
+enum { CAM_NAME = 1, CAM_SSRC = 2, CAM_SUITE = 4, CAM_KEY = 8, CAM_CODEC = 16, CAM_PT = 32, CAM_OWNER = 64 };
 
 struct parser {
 	struct vigil_config *cfg;
@@ -428,6 +429,15 @@ static int camera_key(struct parser *p, const char *name, const char *value)
 			cam->codec = VIGIL_CODEC_H265;
 		else
 			return fail(p, p->line, "Codec: '%s' is not H264 or H265", value);
+	} else if (strcasecmp(name, "OwnerKey") == 0) {
+		static const uint8_t zero[sizeof(cam->owner_key)];
+
+		bit = CAM_OWNER;
+		if (vigil_seal_key_decode(cam->owner_key, value) < 0 ||
+		    sodium_memcmp(cam->owner_key, zero, sizeof(zero)) == 0)
+			return fail(p, p->line,
+				    "OwnerKey: must be base64 of a 32-byte X25519 public key (vigil-open --keygen makes one)");
+		cam->sealed = true;
 	} else if (strcasecmp(name, "PayloadTypes") == 0) {
 		bit = CAM_PT;
 		if (parse_ranges(p, "PayloadTypes", value, 0, 127, take_payload_types) == 0)

@@ -18,10 +18,12 @@
 #include <libavformat/avformat.h>
 
 #include "playlist.h"
+#include "seal.h"
 
 #define TS_PACKET 188
 #define TS_SYNC 0x47
 #define MIN_SEGMENT (3 * TS_PACKET) /* PAT, PMT and something: less is discarded */
+#define SEALED_CHUNK (VIGIL_SEAL_CHUNK + VIGIL_SEAL_ABYTES)
 
 struct entries {
 	struct vigil_playlist_entry *v;
@@ -103,7 +105,7 @@ static void put_entry(FILE *f, const struct vigil_playlist_entry *e)
 		fmt_time(when, sizeof(when), e->start_ns);
 		fprintf(f, "#EXT-X-PROGRAM-DATE-TIME:%s\n", when);
 	}
-	fprintf(f, "#EXTINF:%.3f,\n%08" PRIu32 ".ts\n", e->seconds, e->seq);
+	fprintf(f, "#EXTINF:%.3f,\n%08" PRIu32 ".ts%s\n", e->seconds, e->seq, e->sealed ? ".sealed" : "");
 }
 
 static unsigned target_for(double seconds)
@@ -181,8 +183,9 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 			e.start_ns = parse_time(line + 25);
 		else if (strncmp(line, "#EXTINF:", 8) == 0)
 			e.seconds = strtod(line + 8, NULL);
-		else if (line[0] != '#' && seq_of(line, ".ts", &seq)) {
+		else if (line[0] != '#' && (seq_of(line, ".ts", &seq) || seq_of(line, ".ts.sealed", &seq))) {
 			e.seq = seq;
+			e.sealed = strstr(line, ".sealed") != NULL;
 			ret = entries_add(l, &e);
 			if (ret < 0)
 				break;
@@ -197,15 +200,16 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 /* A segment the playlist does not know (it was being written, or listed,
  * at the crash): its duration from its timestamps, its start from when it
  * was last written. It continues the one before it, unless one is missing. */
-static struct vigil_playlist_entry probe(const char *dir, uint32_t seq)
+static struct vigil_playlist_entry probe(const char *dir, uint32_t seq, bool sealed, double nominal)
 {
-	struct vigil_playlist_entry e = {.seq = seq};
+	struct vigil_playlist_entry e = {.seq = seq, .sealed = sealed, .seconds = nominal};
 	char path[PATH_MAX + 16];
 	AVFormatContext *ic = NULL;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%08" PRIu32 ".ts", dir, seq);
-	if (avformat_open_input(&ic, path, NULL, NULL) == 0) {
+	snprintf(path, sizeof(path), "%s/%08" PRIu32 ".ts%s", dir, seq, sealed ? ".sealed" : "");
+	/* A sealed one cannot be read here: it is taken to be of the nominal length. */
+	if (!sealed && avformat_open_input(&ic, path, NULL, NULL) == 0) {
 		if (avformat_find_stream_info(ic, NULL) >= 0 && ic->duration != AV_NOPTS_VALUE && ic->duration > 0)
 			e.seconds = (double)ic->duration / AV_TIME_BASE;
 		avformat_close_input(&ic);
@@ -242,15 +246,16 @@ static int data_end(int fd, off_t size, off_t *end)
 }
 
 /* A .partial left by a crash: keep its whole TS packets before the zeros
- * it may end in, up to the last one that starts with a sync byte. */
-static int recover_partial(const char *dir, uint32_t seq, bool *kept)
+ * it may end in, up to the last one that starts with a sync byte; of a
+ * sealed one, its whole chunks. */
+static int recover_partial(const char *dir, uint32_t seq, bool sealed, bool *kept)
 {
 	char partial[PATH_MAX + 32], final[PATH_MAX + 16];
 	struct stat st;
 	off_t keep;
 	int fd, ret = 0;
 
-	snprintf(final, sizeof(final), "%s/%08" PRIu32 ".ts", dir, seq);
+	snprintf(final, sizeof(final), "%s/%08" PRIu32 ".ts%s", dir, seq, sealed ? ".sealed" : "");
 	snprintf(partial, sizeof(partial), "%s.partial", final);
 	fd = open(partial, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -260,6 +265,13 @@ static int recover_partial(const char *dir, uint32_t seq, bool *kept)
 	ret = data_end(fd, st.st_size, &keep);
 	if (ret < 0)
 		goto out;
+	if (sealed) {
+		keep = keep < VIGIL_SEAL_HEADER_BYTES
+			   ? 0
+			   : VIGIL_SEAL_HEADER_BYTES + (keep - VIGIL_SEAL_HEADER_BYTES) / SEALED_CHUNK * SEALED_CHUNK;
+		*kept = keep > VIGIL_SEAL_HEADER_BYTES;
+		goto cut;
+	}
 	keep -= keep % TS_PACKET;
 	for (; keep >= TS_PACKET; keep -= TS_PACKET) {
 		uint8_t sync = 0;
@@ -272,6 +284,7 @@ static int recover_partial(const char *dir, uint32_t seq, bool *kept)
 			break;
 	}
 	*kept = keep >= MIN_SEGMENT;
+cut:
 	if (!*kept) {
 		ret = unlink(partial) < 0 ? -errno : 0;
 		goto out;
@@ -302,22 +315,22 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, struct vigil_re
 	/* The segments, .partial ones made whole first. */
 	while ((de = readdir(d)) != NULL) {
 		uint32_t seq;
-		bool kept = true;
+		bool kept = true, sealed = strstr(de->d_name, ".ts.sealed") != NULL;
 
-		if (seq_of(de->d_name, ".ts.partial", &seq)) {
-			ret = recover_partial(dir, seq, &kept);
+		if (seq_of(de->d_name, ".ts.partial", &seq) || seq_of(de->d_name, ".ts.sealed.partial", &seq)) {
+			ret = recover_partial(dir, seq, sealed, &kept);
 			if (ret < 0) {
 				snprintf(err, errlen, "%s/%s: cannot recover: %s", dir, de->d_name, strerror(-ret));
 				goto out;
 			}
 			out->recovered += kept;
 			out->discarded += !kept;
-		} else if (!seq_of(de->d_name, ".ts", &seq)) {
+		} else if (!seq_of(de->d_name, ".ts", &seq) && !seq_of(de->d_name, ".ts.sealed", &seq)) {
 			continue;
 		}
 		if (seq >= out->next_seq)
 			out->next_seq = seq + 1;
-		if (kept && (ret = entries_add(&all, &(struct vigil_playlist_entry){.seq = seq})) < 0)
+		if (kept && (ret = entries_add(&all, &(struct vigil_playlist_entry){.seq = seq, .sealed = sealed})) < 0)
 			goto out;
 	}
 	if (out->recovered + out->discarded > 0 && (ret = fsync_dir(dir)) < 0) {
@@ -340,7 +353,7 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, struct vigil_re
 				found = true;
 			}
 		if (!found)
-			all.v[i] = probe(dir, seq);
+			all.v[i] = probe(dir, seq, all.v[i].sealed, min_target / 2.0);
 	}
 	qsort(all.v, all.n, sizeof(*all.v), cmp_entry);
 	for (unsigned i = 0; i < all.n; i++) {

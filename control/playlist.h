@@ -17,6 +17,7 @@ struct vigil_playlist_entry {
 	double seconds;     /* its duration, camera clock */
 	uint64_t start_ns;  /* wall clock when its first frame arrived (0: unknown) */
 	bool discontinuity; /* it does not continue the entry before it */
+	bool sealed;        /* NNNNNNNN.ts.sealed: encrypted for the camera's owner */
 };
 
 /* What vigil_playlist_recover found in a camera's directory. */
@@ -29,7 +30,9 @@ struct vigil_recovery {
 };
 
 /* At start: every NNNNNNNN.ts.partial is cut to its last whole 188-byte TS
- * packet, fsync'd and renamed to NNNNNNNN.ts; then the playlist is written
+ * packet, fsync'd and renamed to NNNNNNNN.ts (a sealed one, .ts.sealed, to
+ * its last whole chunk: it opens with vigil-open --partial); then the
+ * playlist is written
  * anew (temporary file, fsync, rename) from its own complete entries whose
  * segments exist plus every segment on disk it does not list (duration
  * probed with libavformat), in order, without #EXT-X-ENDLIST. min_target is

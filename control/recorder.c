@@ -21,6 +21,7 @@
 #include "mux_ts.h"
 #include "playlist.h"
 #include "recorder.h"
+#include "seal.h"
 #include "writer.h"
 
 #define REC_IDLE_US 200
@@ -28,11 +29,13 @@
 #define REC_CAUSE_MUX VIGIL_WCAUSE_MAX /* logged like the writer's causes */
 #define REC_CAUSE_TS (VIGIL_WCAUSE_MAX + 1)
 #define REC_CAUSE_PLAYLIST (VIGIL_WCAUSE_MAX + 2)
+#define REC_CAUSE_SEAL (VIGIL_WCAUSE_MAX + 3)
 #define REC_PENDING 16 /* segments of one camera between close and durable */
 
 static const char *const rec_cause_names[] = {
     [VIGIL_WCAUSE_OPEN] = "open",     [VIGIL_WCAUSE_WRITE] = "write", [VIGIL_WCAUSE_FSYNC] = "fsync",
     [VIGIL_WCAUSE_RENAME] = "rename", [REC_CAUSE_MUX] = "mux", [REC_CAUSE_PLAYLIST] = "playlist",
+    [REC_CAUSE_SEAL] = "seal",
 };
 
 /* A closed segment waiting for its fsync and rename, so that the playlist
@@ -46,6 +49,8 @@ struct rec_cam {
 	struct vigil_recorder *rec;
 	const char *name;
 	struct vigil_mux_ts *mux;
+	const uint8_t *owner_key; /* segments are sealed to it; NULL: plain */
+	struct vigil_seal *seal;  /* the open segment's sealing */
 	struct vigil_wfile *file; /* the open segment, or NULL */
 	uint32_t seq;		  /* number of the next segment */
 	bool started;		  /* a frame has been seen */
@@ -185,13 +190,31 @@ static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int
 	}
 }
 
-static void cam_muxed(void *arg, const uint8_t *data, size_t len)
+/* Bytes for the open segment's file: the muxer's, or sealed ones. */
+static void cam_write(void *arg, const uint8_t *data, size_t len)
 {
 	struct rec_cam *c = arg;
 
 	/* A failed file discards: the segment is closed at the next frame. */
 	if (c->file != NULL && vigil_wfile_append(c->file, data, len) == 0)
 		c->unsynced = true;
+}
+
+static void cam_muxed(void *arg, const uint8_t *data, size_t len)
+{
+	struct rec_cam *c = arg;
+	int ret;
+
+	if (c->owner_key == NULL) {
+		cam_write(c, data, len);
+		return;
+	}
+	/* The server keeps nothing it could open a sealed segment with. */
+	if (c->file != NULL && vigil_seal_active(c->seal)) {
+		ret = vigil_seal_write(c->seal, data, len, cam_write, c);
+		if (ret < 0)
+			cam_error(c, REC_CAUSE_SEAL, ret, "write");
+	}
 }
 
 /* 90 kHz pts from the RTP timestamp, unwrapped. It starts late enough that
@@ -247,7 +270,8 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 	int err;
 
 	/* cam_init left room for the names: cannot happen. */
-	if (snprintf(final, sizeof(final), "%s/%08" PRIu32 ".ts", c->st.dir, c->seq) >= (int)sizeof(final) ||
+	if (snprintf(final, sizeof(final), "%s/%08" PRIu32 ".ts%s", c->st.dir, c->seq,
+		     c->owner_key != NULL ? ".sealed" : "") >= (int)sizeof(final) ||
 	    snprintf(partial, sizeof(partial), "%s.partial", final) >= (int)sizeof(partial)) {
 		cam_error(c, VIGIL_WCAUSE_OPEN, -ENAMETOOLONG, c->st.dir);
 		return -ENAMETOOLONG;
@@ -257,6 +281,15 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 		err = -errno;
 		cam_error(c, VIGIL_WCAUSE_OPEN, err, partial);
 		return err;
+	}
+	if (c->owner_key != NULL) {
+		err = vigil_seal_begin(c->seal, c->owner_key, c->name, c->seq, cam_write, c);
+		if (err < 0) {
+			cam_error(c, REC_CAUSE_SEAL, err, partial);
+			vigil_wfile_close(c->file); /* an empty .partial: removed at the next start */
+			c->file = NULL;
+			return err;
+		}
 	}
 	c->seq++;
 	c->seg_start = pts;
@@ -279,6 +312,13 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 	ret = vigil_mux_ts_cut(c->mux);
 	if (ret < 0)
 		cam_error(c, REC_CAUSE_MUX, ret, "flush");
+	if (c->owner_key != NULL && vigil_wfile_failed(c->file)) {
+		vigil_seal_abort(c->seal);
+	} else if (c->owner_key != NULL) {
+		ret = vigil_seal_end(c->seal, cam_write, c);
+		if (ret < 0)
+			cam_error(c, REC_CAUSE_SEAL, ret, "end");
+	}
 	if (vigil_wfile_failed(c->file)) {
 		c->discontinuity = true;
 	} else {
@@ -289,7 +329,8 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 		*p = (struct rec_pending){
 		    .e = {.seq = c->seq - 1,
 			  .seconds = (double)(end_pts - c->seg_start) / VIGIL_RTP_CLOCK_HZ,
-			  .start_ns = c->seg_arrival_ns}};
+			  .start_ns = c->seg_arrival_ns,
+			  .sealed = c->owner_key != NULL}};
 	}
 	vigil_wfile_close(c->file);
 	c->file = NULL;
@@ -528,6 +569,12 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *r
 	c->seq = found.next_seq;
 	c->target = found.target;
 	c->discontinuity = found.entries > 0;
+	if (cam->sealed) {
+		c->owner_key = cam->owner_key;
+		c->seal = vigil_seal_create();
+		if (c->seal == NULL)
+			return -errno;
+	}
 	c->mux = vigil_mux_ts_create(cam->codec, cam_muxed, c);
 	return c->mux == NULL ? -errno : 0;
 }
@@ -537,6 +584,7 @@ static void cam_free(struct rec_cam *c)
 	if (c == NULL)
 		return;
 	vigil_mux_ts_free(c->mux);
+	vigil_seal_free(c->seal);
 	free(c);
 }
 

@@ -25,6 +25,9 @@ struct vigil_camera_config {
 	/* RFC 4568 inline key: master key followed by master salt. */
 	uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN];
 	uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN];
+	/* OwnerKey: recordings are sealed to this X25519 public key. */
+	bool sealed;
+	uint8_t owner_key[32];
 	/* ParameterSets: the SDP's VPS/SPS/PPS NAL units, for cameras that
 	 * never send them in band. At most one of each kind, any order. */
 	uint8_t n_param_sets;

@@ -69,6 +69,7 @@ static void test_good(void **state)
 				      "Codec = h265\n"
 				      "[Camera]\n"
 				      "Name = none\n"
+				      "OwnerKey = 3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=\n"
 				      "SSRC = 3\n"
 				      "Key = " KEY "\n"
 				      "Codec = H264\n",
@@ -119,6 +120,10 @@ static void test_good(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(cfg.cameras[1].param_sets[i].len, 4);
 	assert_int_equal(cfg.cameras[2].n_param_sets, 0);
+	/* OwnerKey: the camera's recordings are sealed to it */
+	assert_false(cfg.cameras[0].sealed);
+	assert_true(cfg.cameras[2].sealed);
+	assert_memory_equal(cfg.cameras[2].owner_key, ((uint8_t[]){0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3}), 8);
 	/* PayloadTypes: the dynamic range unless given */
 	assert_int_equal(cfg.cameras[0].payload_types[0], 0);
 	assert_int_equal(cfg.cameras[0].payload_types[1], UINT64_C(0xffffffff00000000));
@@ -139,6 +144,8 @@ static const struct {
 } bad[] = {
 	{INGEST "Ports = 0\n" CAMERA("a", "1"), "3: Ports: '0' is not a number (1-65535) or range"},
 	{INGEST "Ports = 70000\n", "3: Ports: '70000' is not a number (1-65535)"},
+	{INGEST CAMERA("a", "1") "OwnerKey = AAAA\n", "8: OwnerKey: must be base64 of a 32-byte X25519 public key"},
+	{INGEST CAMERA("a", "1") "OwnerKey = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "8: OwnerKey: must be base64"},
 	{INGEST CAMERA("a", "1") "PayloadTypes = 128\n", "8: PayloadTypes: '128' is not a number (0-127)"},
 	{INGEST CAMERA("a", "1") "PayloadTypes = 96,72\n", "8: PayloadTypes: 64-95 cannot be told from RTCP"},
 	{INGEST CAMERA("a", "1") "PayloadTypes = 60-100\n", "8: PayloadTypes: 64-95 cannot be told from RTCP"},

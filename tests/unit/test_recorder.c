@@ -26,6 +26,7 @@
 #include "mux_ts.h"
 #include "writer.h"
 #include "recorder.h"
+#include "seal.h"
 
 #define TDIR "recorder.tmp"
 #define N_MBUFS 1024
@@ -380,7 +381,7 @@ static void read_playlist(const char *dir, struct playlist *pl)
 				pl->max_seconds = s;
 		} else if (line[0] != '#') {
 			assert_true(pl->n < MAX_SEGS * 2);
-			assert_int_equal(strlen(line), 12);
+			assert_true(strlen(line) == 12 || strcmp(line + 11, ".sealed\n") == 0);
 			pl->disc[pl->n] = disc;
 			pl->discontinuities += disc;
 			pl->seq[pl->n++] = (uint32_t)strtoul(line, NULL, 10);
@@ -641,6 +642,83 @@ static void test_sync_open_segment(void **state)
 	fixture_fini(&fx);
 }
 
+static void append_out(void *arg, const uint8_t *data, size_t len)
+{
+	assert_int_equal(fwrite(data, 1, len, arg), len);
+}
+
+/* A camera with an OwnerKey: only NNNNNNNN.ts.sealed files, listed by the
+ * playlist; none holds the video in the clear; opened with the owner's
+ * secret key (each bound to its camera and number) and put together, they
+ * decode to the reference. */
+static void test_sealed(void **state)
+{
+	uint8_t pk[VIGIL_SEAL_KEY_BYTES], sk[VIGIL_SEAL_KEY_BYTES], *buf;
+	char path[4096 + 256], err[VIGIL_SEAL_ERR_BYTES], *md5[MAX_AUS] = {0};
+	const struct vigil_recorder_stats *st;
+	struct fixture fx;
+	struct playlist pl;
+	unsigned n, n_md5;
+	FILE *all;
+
+	(void)state;
+	fixture_init(&fx, "camseal", VIGIL_CODEC_H264, true);
+	vigil_recorder_free(fx.rec);
+	assert_int_equal(vigil_seal_keypair(pk, sk), 0);
+	fx.cam.sealed = true;
+	memcpy(fx.cam.owner_key, pk, sizeof(pk));
+	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
+	assert_non_null(fx.rec);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	st = vigil_recorder_stats(fx.rec, 0);
+	n = (unsigned)st->segments;
+	assert_true(n >= 4);
+	assert_int_equal(st->write_errors, 0);
+	read_playlist(fx.dir, &pl);
+	assert_int_equal(pl.n, n);
+	assert_true(pl.endlist);
+	assert_int_equal(run("test -z \"$(ls %s | grep -v '^[0-9]\\{8\\}\\.ts\\.sealed$' | grep -v '^index.m3u8$')\"",
+			     fx.dir),
+			 0);
+	all = fopen(TDIR "/sealed-all.ts", "wb");
+	assert_non_null(all);
+	for (unsigned i = 0; i < n; i++) {
+		FILE *f;
+		long len;
+
+		snprintf(path, sizeof(path), "%s/%08u.ts.sealed", fx.dir, i);
+		f = fopen(path, "rb");
+		assert_non_null(f);
+		assert_int_equal(fseek(f, 0, SEEK_END), 0);
+		len = ftell(f);
+		rewind(f);
+		buf = malloc((size_t)len);
+		assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+		fclose(f);
+		/* The SPS is in every segment's clear text, never in the file. */
+		assert_null(memmem(buf, (size_t)len, h264.aus[0].p + 4, 8));
+		assert_int_equal(vigil_seal_open(buf, (size_t)len, pk, "camseal", i, false, append_out, all, err,
+						 sizeof(err)),
+				 -EKEYREJECTED);
+		assert_int_equal(vigil_seal_open(buf, (size_t)len, sk, "camseal", i + 1, false, append_out, all, err,
+						 sizeof(err)),
+				 -EBADMSG);
+		assert_int_equal(vigil_seal_open(buf, (size_t)len, sk, "camseal", i, false, append_out, all, err,
+						 sizeof(err)),
+				 0);
+		free(buf);
+	}
+	fclose(all);
+	n_md5 = framemd5(TDIR "/sealed-all.ts", md5, MAX_AUS);
+	assert_int_equal(n_md5, h264.n_md5);
+	for (unsigned i = 0; i < n_md5; i++) {
+		assert_string_equal(md5[i], h264.md5[i]);
+		free(md5[i]);
+	}
+	fixture_fini(&fx);
+}
+
 static void test_h264_direct(void **state)
 {
 	struct fixture fx;
@@ -836,6 +914,7 @@ int main(void)
 	    cmocka_unit_test(test_h264_direct),	      cmocka_unit_test(test_h265_thread),
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
 	    cmocka_unit_test(test_crash_recovery),  cmocka_unit_test(test_sync_open_segment),
+	    cmocka_unit_test(test_sealed),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};
