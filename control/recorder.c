@@ -42,6 +42,7 @@ static const char *const rec_cause_names[] = {
  * only ever names durable segments, in order. */
 struct rec_pending {
 	struct vigil_playlist_entry e;
+	uint64_t frames; /* what its failure takes from frames_recorded */
 	bool durable, failed;
 };
 
@@ -61,6 +62,7 @@ struct rec_cam {
 	int64_t last_dts;
 	int64_t seg_start; /* pts of the open segment's first frame */
 	uint64_t seg_arrival_ns; /* wall clock when that frame arrived */
+	uint64_t seg_frames; /* frames muxed into the open segment */
 	int64_t last_pts;  /* of the last frame written */
 	int64_t frame_ticks; /* between the last two frames: the last one's duration */
 	struct rec_pending pending[REC_PENDING]; /* FIFO, oldest at pending_head */
@@ -121,6 +123,13 @@ static void cam_error(struct rec_cam *c, unsigned cause, int err, const char *wh
 	cam_log(c, cause, err, what);
 }
 
+/* A segment that will never be durable: its frames are lost after all. */
+static void seg_lost(struct rec_cam *c, uint64_t frames)
+{
+	c->st.frames_recorded -= frames;
+	c->st.frames_dropped += frames;
+}
+
 /* Durable segments go into the playlist in order; a failed one leaves a
  * discontinuity. */
 static void pending_flush(struct rec_cam *c)
@@ -134,6 +143,12 @@ static void pending_flush(struct rec_cam *c)
 		if (p->failed) {
 			c->discontinuity = true;
 		} else {
+			/* Trouble over: say so, and log the next trouble again. */
+			if (c->logged & ((1u << VIGIL_WCAUSE_MAX) - 1)) {
+				fprintf(stderr, "vigil: recorder: camera %s: recording again (segment %08" PRIu32 ")\n",
+					c->name, p->e.seq);
+				c->logged &= ~((1u << VIGIL_WCAUSE_MAX) - 1);
+			}
 			p->e.discontinuity |= c->discontinuity;
 			ret = vigil_playlist_append(c->st.dir, &p->e, &c->target);
 			if (ret < 0)
@@ -183,8 +198,10 @@ static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int
 		break;
 	case VIGIL_WEV_ERROR:
 		cam_error(c, cause, err, path);
-		if ((p = pending_find(c, path)) != NULL)
+		if ((p = pending_find(c, path)) != NULL && !p->failed) {
 			p->failed = true;
+			seg_lost(c, p->frames);
+		}
 		pending_flush(c);
 		break;
 	}
@@ -296,6 +313,7 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 	c->seg_arrival_ns = arrival_ns;
 	c->synced_ns = now_ns();
 	c->unsynced = false;
+	c->seg_frames = 0;
 	return 0;
 }
 
@@ -321,6 +339,7 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 	}
 	if (vigil_wfile_failed(c->file)) {
 		c->discontinuity = true;
+		seg_lost(c, c->seg_frames);
 	} else {
 		while (c->n_pending == REC_PENDING) /* a very slow disk */
 			if (vigil_writer_reap(c->rec->w, true) < 0)
@@ -330,7 +349,8 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 		    .e = {.seq = c->seq - 1,
 			  .seconds = (double)(end_pts - c->seg_start) / VIGIL_RTP_CLOCK_HZ,
 			  .start_ns = c->seg_arrival_ns,
-			  .sealed = c->owner_key != NULL}};
+			  .sealed = c->owner_key != NULL},
+		    .frames = c->seg_frames};
 	}
 	vigil_wfile_close(c->file);
 	c->file = NULL;
@@ -404,6 +424,7 @@ void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *
 		c->st.frames_dropped++;
 	} else {
 		c->st.frames_recorded++;
+		c->seg_frames++;
 	}
 out:
 	rec_sync_due(rec);

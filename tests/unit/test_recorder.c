@@ -642,6 +642,56 @@ static void test_sync_open_segment(void **state)
 	fixture_fini(&fx);
 }
 
+/* A filesystem that fills up: writes fail with ENOSPC and are counted,
+ * frames are dropped (never queued without bound), nothing crashes; once
+ * space is freed the camera records again by itself, at a key frame. */
+static void test_disk_full(void **state)
+{
+	const struct vigil_recorder_stats *st;
+	struct fixture fx;
+	uint64_t errors;
+	unsigned before;
+
+	(void)state;
+	(void)run("umount %s/tiny 2>/dev/null", TDIR); /* left by a failed run */
+	if (geteuid() != 0 || run("mkdir -p %s/tiny && mount -t tmpfs -o size=600k vigil-test %s/tiny", TDIR,
+				  TDIR) != 0)
+		skip(); /* needs root */
+	fixture_init(&fx, "camfull", VIGIL_CODEC_H264, true);
+	vigil_recorder_free(fx.rec);
+	snprintf(fx.cfg.record_dir, sizeof(fx.cfg.record_dir), TDIR "/tiny");
+	snprintf(fx.dir, sizeof(fx.dir), TDIR "/tiny/camfull");
+	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
+	assert_non_null(fx.rec);
+	st = vigil_recorder_stats(fx.rec, 0);
+	feed(&fx, &h264, 0, h264.n); /* about 1.3 MB into 600 KB */
+	errors = st->write_errors;
+	before = (unsigned)st->segments;
+	assert_true(errors >= 1);
+	assert_true(before >= 1 && before < 5);
+	assert_true(st->frames_dropped > 0);
+	assert_true(st->frames_recorded + st->frames_dropped == h264.n);
+
+	/* Space comes back: the same clip again, later on the camera's clock. */
+	assert_int_equal(run("rm -f %s/*.ts %s/*.partial", fx.dir, fx.dir), 0);
+	for (unsigned i = 0; i < h264.n; i++) {
+		struct vigil_frame f = meta_of(&h264, i);
+
+		f.rtp_ts += h264.n * TS_STEP;
+		vigil_recorder_write(fx.rec, &f, h264.aus[i].p, h264.aus[i].len);
+	}
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0 - 28); /* the first error seen: ENOSPC */
+	/* Room for two segments again; a frame is recorded only in a
+	 * segment that became durable. */
+	assert_true(st->segments >= before + 2);
+	assert_int_equal(st->frames_recorded + st->frames_dropped, 2 * h264.n);
+	assert_int_equal(st->frames_recorded, 30 * st->segments); /* the clip: a key frame every 30 */
+	assert_int_equal(run("for f in %s/*.ts; do test -z \"$(ffprobe -v error $f 2>&1)\" || exit 1; done", fx.dir),
+			 0);
+	fixture_fini(&fx);
+	assert_int_equal(run("umount %s/tiny", TDIR), 0);
+}
+
 static void append_out(void *arg, const uint8_t *data, size_t len)
 {
 	assert_int_equal(fwrite(data, 1, len, arg), len);
@@ -914,7 +964,7 @@ int main(void)
 	    cmocka_unit_test(test_h264_direct),	      cmocka_unit_test(test_h265_thread),
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
 	    cmocka_unit_test(test_crash_recovery),  cmocka_unit_test(test_sync_open_segment),
-	    cmocka_unit_test(test_sealed),
+	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};
