@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,9 +107,12 @@ static void put_entry(FILE *f, const struct vigil_playlist_entry *e)
 	fprintf(f, "#EXTINF:%.3f,\n%08" PRIu32 ".ts%s\n", e->seconds, e->seq, e->sealed ? ".sealed" : "");
 }
 
+/* Whole seconds, rounded up. */
 static unsigned target_for(double seconds)
 {
-	return (unsigned)ceil(seconds);
+	unsigned t = (unsigned)seconds;
+
+	return t + (seconds > t);
 }
 
 static int fsync_dir(const char *dir)
@@ -245,9 +247,32 @@ static int data_end(int fd, off_t size, off_t *end)
 	return 0;
 }
 
+/* Where the last PES packet (a frame, most likely cut short) begins among
+ * the first `end` bytes of whole TS packets: PAT, SDT and libavformat's
+ * PMT PID aside, the last packet with payload_unit_start_indicator. */
+static int last_pes_start(int fd, off_t end, off_t *start)
+{
+	uint8_t p[4];
+
+	for (off_t off = end - TS_PACKET; off >= 0; off -= TS_PACKET) {
+		unsigned pid;
+
+		if (pread(fd, p, sizeof(p), off) != (ssize_t)sizeof(p))
+			return -EIO;
+		pid = (unsigned)(p[1] & 0x1f) << 8 | p[2];
+		if (p[0] == TS_SYNC && (p[1] & 0x40) && pid != 0 && pid != 0x11 && pid != 0x1000) {
+			*start = off;
+			return 0;
+		}
+	}
+	*start = 0;
+	return 0;
+}
+
 /* A .partial left by a crash: keep its whole TS packets before the zeros
- * it may end in, up to the last one that starts with a sync byte; of a
- * sealed one, its whole chunks. */
+ * it may end in, up to the last one that starts with a sync byte, less the
+ * last frame, which the crash most likely cut (a decoder would say so); of
+ * a sealed one, its whole chunks. */
 static int recover_partial(const char *dir, uint32_t seq, bool sealed, bool *kept)
 {
 	char partial[PATH_MAX + 32], final[PATH_MAX + 16];
@@ -283,6 +308,9 @@ static int recover_partial(const char *dir, uint32_t seq, bool sealed, bool *kep
 		if (sync == TS_SYNC)
 			break;
 	}
+	ret = last_pes_start(fd, keep, &keep);
+	if (ret < 0)
+		goto out;
 	*kept = keep >= MIN_SEGMENT;
 cut:
 	if (!*kept) {
@@ -355,7 +383,8 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, struct vigil_re
 		if (!found)
 			all.v[i] = probe(dir, seq, all.v[i].sealed, min_target / 2.0);
 	}
-	qsort(all.v, all.n, sizeof(*all.v), cmp_entry);
+	if (all.n > 1)
+		qsort(all.v, all.n, sizeof(*all.v), cmp_entry);
 	for (unsigned i = 0; i < all.n; i++) {
 		if (i > 0 && all.v[i].seq != all.v[i - 1].seq + 1)
 			all.v[i].discontinuity = true; /* a segment in between was lost */

@@ -30,7 +30,8 @@ struct vigil_recovery {
 };
 
 /* At start: every NNNNNNNN.ts.partial is cut to its last whole 188-byte TS
- * packet, fsync'd and renamed to NNNNNNNN.ts (a sealed one, .ts.sealed, to
+ * packet, less its last frame (cut short, most likely), fsync'd and renamed
+ * to NNNNNNNN.ts (a sealed one, .ts.sealed, to
  * its last whole chunk: it opens with vigil-open --partial); then the
  * playlist is written
  * anew (temporary file, fsync, rename) from its own complete entries whose

@@ -10,6 +10,6 @@ src=$1 out=$2/asan
 if [ ! -f "$out/build.ninja" ]; then
 	meson setup "$out" "$src" --buildtype=debug -Db_sanitize=address,undefined >/dev/null
 fi
-ninja -C "$out" >/dev/null
+ninja -C "$out" >"$out/ninja.log" || { tail -n 40 "$out/ninja.log"; exit 1; }
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 meson test -C "$out" --suite unit --print-errorlogs --num-processes 2 --no-rebuild

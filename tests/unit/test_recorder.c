@@ -816,7 +816,7 @@ static void test_h265_thread(void **state)
 /* What a crash leaves: a segment still .partial, cut inside a TS packet
  * and followed by zeros (blocks allocated but never written), a .partial
  * too short to hold anything, and a playlist whose last entry was being
- * appended. The next recorder keeps the first one's whole packets, drops
+ * appended. The next recorder keeps the first one's whole frames, drops
  * the second, lists every segment again (the cut entry with its duration
  * probed), and its own segments follow after a discontinuity. (The kept
  * .partial is a copy of segment 1 here, so its timestamps repeat; after a
@@ -856,8 +856,9 @@ static void test_crash_recovery(void **state)
 			 1);
 	snprintf(path, sizeof(path), "%s/%08u.ts", fx.dir, n);
 	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_size, cut / 188 * 188);
-	assert_int_equal(run("ffprobe -v quiet %s", path), 0);
+	/* Whole packets, the cut frame left out: nothing a decoder complains of. */
+	assert_true(sb.st_size % 188 == 0 && sb.st_size < cut && sb.st_size > cut - 100000);
+	assert_int_equal(run("test -z \"$(ffmpeg -nostdin -v error -i %s -f null - 2>&1)\"", path), 0);
 	read_playlist(fx.dir, &pl);
 	assert_false(pl.endlist);
 	assert_int_equal(pl.n, n + 1);
