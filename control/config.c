@@ -20,7 +20,17 @@
 enum section { SEC_NONE, SEC_INGEST, SEC_CAMERA };
 
 /* Which keys a [Camera] section has set, to report the missing ones. */
-enum { CAM_NAME = 1, CAM_SSRC = 2, CAM_SUITE = 4, CAM_KEY = 8, CAM_CODEC = 16, CAM_PT = 32, CAM_OWNER = 64 };
+enum {
+	CAM_NAME = 1,
+	CAM_SSRC = 2,
+	CAM_SUITE = 4,
+	CAM_KEY = 8,
+	CAM_CODEC = 16,
+	CAM_PT = 32,
+	CAM_OWNER = 64,
+	CAM_RETAIN_HOURS = 128,
+	CAM_RETAIN_BYTES = 256,
+};
 
 struct parser {
 	struct vigil_config *cfg;
@@ -221,6 +231,37 @@ static int copy_str(struct parser *p, const char *key, char *dst, size_t len, co
 	return 1;
 }
 
+/* RetainHours = N, RetainBytes = N[K|M|G|T] (powers of 1024), in [Ingest]
+ * or [Camera]. 0: this is not one of them, 1: taken, -1: failed. */
+static int retain_key(struct parser *p, const char *name, const char *value, uint32_t *hours, uint64_t *bytes)
+{
+	uint64_t n, unit = 1;
+	char num[32];
+	size_t len = strlen(value);
+
+	if (strcasecmp(name, "RetainHours") == 0) {
+		if (parse_u64(value, 0, 24 * 365 * 100, &n) < 0) {
+			fail(p, p->line, "RetainHours: '%s' is not a number of hours from 0 to 876000", value);
+			return -1;
+		}
+		*hours = (uint32_t)n;
+		return 1;
+	}
+	if (strcasecmp(name, "RetainBytes") != 0)
+		return 0;
+	if (len > 0 && len < sizeof(num) && strchr("KkMmGgTt", value[len - 1]) != NULL) {
+		unit = UINT64_C(1) << (10 * (strchr("KMGT", toupper((unsigned char)value[len - 1])) - "KMGT" + 1));
+		len--;
+	}
+	snprintf(num, sizeof(num), "%.*s", (int)len, value);
+	if (len == 0 || len >= sizeof(num) || parse_u64(num, 0, UINT64_MAX / unit, &n) < 0) {
+		fail(p, p->line, "RetainBytes: '%s' is not a size (bytes, or with K, M, G or T)", value);
+		return -1;
+	}
+	*bytes = n * unit;
+	return 1;
+}
+
 static int ingest_key(struct parser *p, const char *name, const char *value)
 {
 	struct vigil_config *cfg = p->cfg;
@@ -259,6 +300,12 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 			return fail(p, p->line, "KeyGraceSeconds: '%s' is not a number from 0 to 3600", value);
 		cfg->key_grace_ms = (unsigned)n * 1000;
 		return 1;
+	}
+	switch (retain_key(p, name, value, &cfg->retain_hours, &cfg->retain_bytes)) {
+	case 1:
+		return 1;
+	case -1:
+		return 0;
 	}
 	if (strcasecmp(name, "MaxUnsyncedSeconds") == 0) {
 		if (parse_u64(value, 0, 3600, &n) < 0)
@@ -392,6 +439,7 @@ static int camera_key(struct parser *p, const char *name, const char *value)
 	struct vigil_camera_config *cam = &p->cfg->cameras[p->cfg->n_cameras - 1];
 	unsigned bit;
 	uint64_t n;
+	int rc;
 
 	if (strcasecmp(name, "Name") == 0) {
 		bit = CAM_NAME;
@@ -444,6 +492,11 @@ static int camera_key(struct parser *p, const char *name, const char *value)
 			return 0;
 	} else if (strcasecmp(name, "ParameterSets") == 0) {
 		return parse_param_sets(p, cam, value); /* may repeat */
+	} else if ((rc = retain_key(p, name, value, &cam->retain_hours, &cam->retain_bytes)) != 0) {
+		if (rc < 0)
+			return 0;
+		bit = toupper((unsigned char)name[6]) == 'H' ? CAM_RETAIN_HOURS : CAM_RETAIN_BYTES;
+		cam->retain_own |= bit == CAM_RETAIN_HOURS ? 1 : 2;
 	} else {
 		return fail(p, p->line, "unknown key '%s' in [Camera]", name);
 	}
@@ -555,6 +608,13 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 		fail(&p, p.line, "[Ingest] has no Ports");
 	if (p.err_line == 0 && cfg->n_cameras == 0)
 		fail(&p, p.line, "no [Camera] section: nothing to ingest");
+	/* [Ingest] may come after the cameras: their defaults, now. */
+	for (unsigned i = 0; p.err_line == 0 && i < cfg->n_cameras; i++) {
+		if (!(cfg->cameras[i].retain_own & 1))
+			cfg->cameras[i].retain_hours = cfg->retain_hours;
+		if (!(cfg->cameras[i].retain_own & 2))
+			cfg->cameras[i].retain_bytes = cfg->retain_bytes;
+	}
 	if (p.err_line == 0 && cfg->n_cameras > cfg->max_cameras)
 		fail(&p, cfg->cameras[cfg->max_cameras].line, "camera %u is over MaxCameras = %u",
 		     cfg->max_cameras + 1, cfg->max_cameras);

@@ -87,11 +87,10 @@ static uint64_t parse_time(const char *s)
 	return (uint64_t)timegm(&tm) * 1000000000u + ms * 1000000u;
 }
 
-static void put_header(FILE *f, unsigned target, uint32_t first_seq)
+static void put_header(FILE *f, unsigned target, uint32_t first_seq, bool event)
 {
-	fprintf(f, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:%u\n"
-		   "#EXT-X-MEDIA-SEQUENCE:%" PRIu32 "\n",
-		target, first_seq);
+	fprintf(f, "#EXTM3U\n#EXT-X-VERSION:3\n%s#EXT-X-TARGETDURATION:%u\n#EXT-X-MEDIA-SEQUENCE:%" PRIu32 "\n",
+		event ? "#EXT-X-PLAYLIST-TYPE:EVENT\n" : "", target, first_seq);
 }
 
 static void put_entry(FILE *f, const struct vigil_playlist_entry *e)
@@ -129,7 +128,7 @@ static int fsync_dir(const char *dir)
 
 /* The whole playlist, through a temporary file: readers see the old or the
  * new one, never half of either. */
-static int write_playlist(const char *dir, const struct entries *l, unsigned target)
+static int write_playlist(const char *dir, const struct entries *l, unsigned target, bool event)
 {
 	char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
 	FILE *f;
@@ -142,7 +141,7 @@ static int write_playlist(const char *dir, const struct entries *l, unsigned tar
 	f = fopen(tmp, "we");
 	if (f == NULL)
 		return -errno;
-	put_header(f, target, l->v[0].seq);
+	put_header(f, target, l->v[0].seq, event);
 	for (unsigned i = 0; i < l->n; i++)
 		put_entry(f, &l->v[i]);
 	if (fflush(f) != 0 || fdatasync(fileno(f)) < 0)
@@ -325,8 +324,8 @@ out:
 	return ret;
 }
 
-int vigil_playlist_recover(const char *dir, unsigned min_target, struct vigil_recovery *out, char *err,
-			   size_t errlen)
+int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, struct vigil_recovery *out,
+			   char *err, size_t errlen)
 {
 	struct entries listed = {0}, all = {0};
 	struct dirent *de;
@@ -393,10 +392,12 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, struct vigil_re
 		if (target_for(all.v[i].seconds) > out->target)
 			out->target = target_for(all.v[i].seconds);
 	}
-	ret = write_playlist(dir, &all, out->target);
+	ret = write_playlist(dir, &all, out->target, event);
 	if (ret < 0)
 		snprintf(err, errlen, "%s/" VIGIL_PLAYLIST_NAME ": %s", dir, strerror(-ret));
 	out->entries = all.n;
+	out->list = all.v;
+	all.v = NULL;
 out:
 	closedir(d);
 	free(listed.v);
@@ -404,7 +405,7 @@ out:
 	return ret;
 }
 
-int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, unsigned *target)
+int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, unsigned *target, bool event)
 {
 	char path[PATH_MAX + 16];
 	struct entries l = {0};
@@ -421,7 +422,7 @@ int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e,
 		if (ret == 0)
 			ret = entries_add(&l, e);
 		if (ret == 0)
-			ret = write_playlist(dir, &l, *target);
+			ret = write_playlist(dir, &l, *target, event);
 		free(l.v);
 		return ret;
 	}
@@ -431,10 +432,28 @@ int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e,
 	if (f == NULL)
 		return -errno;
 	if (ftell(f) == 0)
-		put_header(f, *target, e->seq);
+		put_header(f, *target, e->seq, event);
 	put_entry(f, e);
 	if (fclose(f) != 0)
 		ret = -errno;
+	return ret;
+}
+
+int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target)
+{
+	struct entries l = {0};
+	unsigned keep = 0, old = target;
+	int ret = read_playlist(dir, &l, &old);
+
+	for (unsigned i = 0; ret == 0 && i < l.n; i++)
+		if (l.v[i].seq >= first_seq)
+			l.v[keep++] = l.v[i];
+	if (keep > 0)
+		l.v[0].discontinuity = false;
+	l.n = keep;
+	if (ret == 0)
+		ret = write_playlist(dir, &l, target, false);
+	free(l.v);
 	return ret;
 }
 

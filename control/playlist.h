@@ -22,6 +22,7 @@ struct vigil_playlist_entry {
 
 /* What vigil_playlist_recover found in a camera's directory. */
 struct vigil_recovery {
+	struct vigil_playlist_entry *list; /* the playlist's entries, in order (free() it) */
 	uint32_t next_seq;    /* the number after the highest segment */
 	unsigned entries;     /* segments the playlist lists */
 	unsigned recovered;   /* .partial segments cut to whole TS packets and kept */
@@ -37,14 +38,18 @@ struct vigil_recovery {
  * anew (temporary file, fsync, rename) from its own complete entries whose
  * segments exist plus every segment on disk it does not list (duration
  * probed with libavformat), in order, without #EXT-X-ENDLIST. min_target is
- * the smallest #EXT-X-TARGETDURATION to write. 0 or -errno; err says what
- * failed. */
-int vigil_playlist_recover(const char *dir, unsigned min_target, struct vigil_recovery *out, char *err,
-			   size_t errlen);
+ * the smallest #EXT-X-TARGETDURATION to write. An EVENT playlist only
+ * grows; without event it may lose its oldest entries (retention). 0 or
+ * -errno; err says what failed. */
+int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, struct vigil_recovery *out,
+			   char *err, size_t errlen);
 
 /* One more durable segment. A segment longer than the playlist's target
  * duration makes it rewrite the playlist with a larger one (*target). */
-int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, unsigned *target);
+int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, unsigned *target, bool event);
+
+/* Segments before first_seq are gone: the playlist starts at first_seq. */
+int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target);
 
 /* vigild stops cleanly: no more segments. */
 int vigil_playlist_end(const char *dir);

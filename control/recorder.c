@@ -43,7 +43,16 @@ static const char *const rec_cause_names[] = {
 struct rec_pending {
 	struct vigil_playlist_entry e;
 	uint64_t frames; /* what its failure takes from frames_recorded */
+	uint64_t bytes;
 	bool durable, failed;
+};
+
+/* A durable segment on disk, for retention. */
+struct rec_seg {
+	uint32_t seq;
+	bool sealed;
+	uint64_t bytes;
+	uint64_t end_ns; /* wall clock */
 };
 
 struct rec_cam {
@@ -63,6 +72,12 @@ struct rec_cam {
 	int64_t seg_start; /* pts of the open segment's first frame */
 	uint64_t seg_arrival_ns; /* wall clock when that frame arrived */
 	uint64_t seg_frames; /* frames muxed into the open segment */
+	uint64_t seg_bytes;  /* bytes written for it */
+	/* Retention: the durable segments, oldest first (from segs_head). */
+	uint64_t retain_ns, retain_bytes; /* 0: no limit */
+	struct rec_seg *segs;
+	unsigned segs_head, n_segs, segs_cap;
+	uint64_t disk_bytes;
 	int64_t last_pts;  /* of the last frame written */
 	int64_t frame_ticks; /* between the last two frames: the last one's duration */
 	struct rec_pending pending[REC_PENDING]; /* FIFO, oldest at pending_head */
@@ -91,6 +106,7 @@ struct vigil_recorder {
 	int64_t seg_ticks;
 	uint64_t max_unsynced_ns; /* 0: segments are synced at close only */
 	uint64_t next_sync_scan_ns;
+	uint64_t next_retain_scan_ns;
 	const struct vigil_config *cfg; /* camera names and codecs by slot */
 	unsigned n_cams;               /* slots: cameras may be added while running */
 	struct rec_cam **cams;         /* set up at a camera's first frame */
@@ -123,6 +139,77 @@ static void cam_error(struct rec_cam *c, unsigned cause, int err, const char *wh
 	cam_log(c, cause, err, what);
 }
 
+static bool retaining(const struct rec_cam *c)
+{
+	return c->retain_ns != 0 || c->retain_bytes != 0;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void segs_push(struct rec_cam *c, const struct vigil_playlist_entry *e, uint64_t bytes)
+{
+	if (!retaining(c))
+		return;
+	if (c->segs_head > 0 && c->segs_head + c->n_segs == c->segs_cap) {
+		memmove(c->segs, c->segs + c->segs_head, c->n_segs * sizeof(*c->segs));
+		c->segs_head = 0;
+	}
+	if (c->n_segs == c->segs_cap) {
+		unsigned cap = c->segs_cap ? 2 * c->segs_cap : 64;
+		struct rec_seg *v = realloc(c->segs, cap * sizeof(*v));
+
+		if (v == NULL)
+			return; /* then this one is never removed: kept, not lost */
+		c->segs = v;
+		c->segs_cap = cap;
+	}
+	c->segs[c->segs_head + c->n_segs++] = (struct rec_seg){
+	    .seq = e->seq,
+	    .sealed = e->sealed,
+	    .bytes = bytes,
+	    .end_ns = e->start_ns + (uint64_t)(e->seconds * 1e9),
+	};
+	c->disk_bytes += bytes;
+}
+
+static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int err, uint64_t bytes,
+		   const char *path);
+
+/* RetainHours, RetainBytes: the oldest segments go, through the ring,
+ * then the playlist starts after them. The newest one always stays. */
+static void retain(struct rec_cam *c, uint64_t now)
+{
+	char path[sizeof(((struct vigil_recorder_stats *)0)->dir) + 32];
+	unsigned removed = 0;
+
+	while (c->n_segs > 1) {
+		struct rec_seg *s = &c->segs[c->segs_head];
+
+		if (!(c->retain_bytes != 0 && c->disk_bytes > c->retain_bytes) &&
+		    !(c->retain_ns != 0 && s->end_ns + c->retain_ns < now))
+			break;
+		snprintf(path, sizeof(path), "%s/%08" PRIu32 ".ts%s", c->st.dir, s->seq, s->sealed ? ".sealed" : "");
+		if (vigil_writer_unlink(c->rec->w, path, cam_io, c) < 0)
+			break; /* tried again with the next segment */
+		c->disk_bytes -= s->bytes;
+		c->segs_head++;
+		c->n_segs--;
+		removed++;
+	}
+	if (removed > 0) {
+		int ret = vigil_playlist_drop(c->st.dir, c->segs[c->segs_head].seq, c->target);
+
+		if (ret < 0)
+			cam_error(c, REC_CAUSE_PLAYLIST, ret, VIGIL_PLAYLIST_NAME);
+	}
+}
+
 /* A segment that will never be durable: its frames are lost after all. */
 static void seg_lost(struct rec_cam *c, uint64_t frames)
 {
@@ -150,10 +237,12 @@ static void pending_flush(struct rec_cam *c)
 				c->logged &= ~((1u << VIGIL_WCAUSE_MAX) - 1);
 			}
 			p->e.discontinuity |= c->discontinuity;
-			ret = vigil_playlist_append(c->st.dir, &p->e, &c->target);
+			ret = vigil_playlist_append(c->st.dir, &p->e, &c->target, !retaining(c));
 			if (ret < 0)
 				cam_error(c, REC_CAUSE_PLAYLIST, ret, VIGIL_PLAYLIST_NAME);
 			c->discontinuity = false;
+			segs_push(c, &p->e, p->bytes);
+			retain(c, wall_ns());
 		}
 		c->pending_head = (c->pending_head + 1) % REC_PENDING;
 		c->n_pending--;
@@ -190,6 +279,9 @@ static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int
 	case VIGIL_WEV_SYNCED:
 		c->st.syncs++;
 		break;
+	case VIGIL_WEV_REMOVED:
+		c->st.segments_removed++;
+		break;
 	case VIGIL_WEV_CLOSED:
 		c->st.segments++;
 		if ((p = pending_find(c, path)) != NULL)
@@ -213,8 +305,10 @@ static void cam_write(void *arg, const uint8_t *data, size_t len)
 	struct rec_cam *c = arg;
 
 	/* A failed file discards: the segment is closed at the next frame. */
-	if (c->file != NULL && vigil_wfile_append(c->file, data, len) == 0)
+	if (c->file != NULL && vigil_wfile_append(c->file, data, len) == 0) {
 		c->unsynced = true;
+		c->seg_bytes += len;
+	}
 }
 
 static void cam_muxed(void *arg, const uint8_t *data, size_t len)
@@ -314,6 +408,7 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 	c->synced_ns = now_ns();
 	c->unsynced = false;
 	c->seg_frames = 0;
+	c->seg_bytes = 0;
 	return 0;
 }
 
@@ -350,7 +445,8 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 			  .seconds = (double)(end_pts - c->seg_start) / VIGIL_RTP_CLOCK_HZ,
 			  .start_ns = c->seg_arrival_ns,
 			  .sealed = c->owner_key != NULL},
-		    .frames = c->seg_frames};
+		    .frames = c->seg_frames,
+		    .bytes = c->seg_bytes};
 	}
 	vigil_wfile_close(c->file);
 	c->file = NULL;
@@ -366,6 +462,19 @@ static struct rec_cam *rec_cam_get(struct vigil_recorder *rec, unsigned slot)
 	if (rec->cams[slot] == NULL && cam_new(rec, slot) < 0)
 		return NULL;
 	return rec->cams[slot];
+}
+
+/* RetainHours goes on for cameras that stopped sending: every ten seconds. */
+static void rec_retain_due(struct vigil_recorder *rec)
+{
+	uint64_t now = wall_ns();
+
+	if (now < rec->next_retain_scan_ns)
+		return;
+	rec->next_retain_scan_ns = now + UINT64_C(10000000000);
+	for (unsigned i = 0; i < rec->n_cams; i++)
+		if (rec->cams[i] != NULL && rec->cams[i]->retain_ns != 0)
+			retain(rec->cams[i], now);
 }
 
 /* No open segment holds data older than MaxUnsyncedSeconds that is not on
@@ -484,6 +593,7 @@ static void *rec_thread(void *arg)
 			got += n;
 		}
 		rec_sync_due(rec);
+		rec_retain_due(rec);
 		if (got > 0)
 			continue;
 		if (stopping)
@@ -574,10 +684,12 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *r
 	ret = mkdir_p(c->st.dir, 0750);
 	if (ret < 0)
 		return ret;
+	c->retain_ns = (uint64_t)cam->retain_hours * 3600 * 1000000000u;
+	c->retain_bytes = cam->retain_bytes;
 	/* What a crash left: .partial segments made whole, the playlist
 	 * rewritten to list every segment on disk. */
-	ret = vigil_playlist_recover(c->st.dir, 2 * (unsigned)(rec->seg_ticks / VIGIL_RTP_CLOCK_HZ), &found, msg,
-				     sizeof(msg));
+	ret = vigil_playlist_recover(c->st.dir, 2 * (unsigned)(rec->seg_ticks / VIGIL_RTP_CLOCK_HZ), !retaining(c),
+				     &found, msg, sizeof(msg));
 	if (ret < 0) {
 		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->name, msg);
 		return ret;
@@ -590,6 +702,16 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *r
 	c->seq = found.next_seq;
 	c->target = found.target;
 	c->discontinuity = found.entries > 0;
+	for (unsigned i = 0; i < found.entries; i++) {
+		char path[sizeof(((struct vigil_recorder_stats *)0)->dir) + 32];
+		struct stat sb;
+
+		snprintf(path, sizeof(path), "%s/%08" PRIu32 ".ts%s", c->st.dir, found.list[i].seq,
+			 found.list[i].sealed ? ".sealed" : "");
+		segs_push(c, &found.list[i], stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+	}
+	free(found.list);
+	retain(c, wall_ns());
 	if (cam->sealed) {
 		c->owner_key = cam->owner_key;
 		c->seal = vigil_seal_create();
@@ -606,6 +728,7 @@ static void cam_free(struct rec_cam *c)
 		return;
 	vigil_mux_ts_free(c->mux);
 	vigil_seal_free(c->seal);
+	free(c->segs);
 	free(c);
 }
 

@@ -19,6 +19,7 @@ struct vigil_recorder_stats {
 	uint64_t bytes_written;   /* bytes of segments on disk */
 	uint64_t segments;        /* segments closed (fsync'd and renamed) */
 	uint64_t syncs;           /* fdatasyncs of open segments (MaxUnsyncedSeconds) */
+	uint64_t segments_removed; /* by RetainHours, RetainBytes */
 	uint64_t frames_dropped;  /* frames the recorder could not write */
 	uint64_t write_errors;    /* failed opens, writes, fsyncs, renames */
 	char dir[4096 + 80];      /* RecordDir/<camera> */

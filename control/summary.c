@@ -30,6 +30,7 @@ static int put_counters(json_t *obj, const uint64_t *sum, const struct vigil_rec
 	rc |= json_object_set_new(obj, "bytes_written", json_integer((json_int_t)rs->bytes_written));
 	rc |= json_object_set_new(obj, "segments", json_integer((json_int_t)rs->segments));
 	rc |= json_object_set_new(obj, "syncs", json_integer((json_int_t)rs->syncs));
+	rc |= json_object_set_new(obj, "segments_removed", json_integer((json_int_t)rs->segments_removed));
 	rc |= json_object_set_new(obj, "recorder_dropped", json_integer((json_int_t)rs->frames_dropped));
 	rc |= json_object_set_new(obj, "write_errors", json_integer((json_int_t)rs->write_errors));
 	return rc;
@@ -70,6 +71,7 @@ json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worke
 		rec_total.bytes_written += rs->bytes_written;
 		rec_total.segments += rs->segments;
 		rec_total.syncs += rs->syncs;
+		rec_total.segments_removed += rs->segments_removed;
 		rec_total.frames_dropped += rs->frames_dropped;
 		rec_total.write_errors += rs->write_errors;
 	}

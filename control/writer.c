@@ -18,11 +18,19 @@ enum wop {
 	WOP_DATASYNC, /* while the file is open */
 	WOP_FSYNC,    /* at close, linked to the rename */
 	WOP_RENAME,
+	WOP_UNLINK, /* not a file's: a struct wunlink */
 };
 
 struct wreq {
 	enum wop op;
 	struct vigil_wfile *file;
+};
+
+struct wunlink {
+	struct wreq req; /* first */
+	vigil_wfile_cb cb;
+	void *arg;
+	char path[PATH_MAX];
 };
 
 struct wbuf {
@@ -268,6 +276,17 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 	struct vigil_wfile *f = req->file;
 	struct wbuf *b;
 
+	if (req->op == WOP_UNLINK) {
+		struct wunlink *u = (struct wunlink *)req;
+
+		w->inflight--;
+		if (res < 0)
+			u->cb(u->arg, VIGIL_WEV_ERROR, VIGIL_WCAUSE_UNLINK, res, 0, u->path);
+		else
+			u->cb(u->arg, VIGIL_WEV_REMOVED, VIGIL_WCAUSE_UNLINK, 0, 0, u->path);
+		free(u);
+		return;
+	}
 	w->inflight--;
 	f->inflight--;
 	switch (req->op) {
@@ -305,6 +324,8 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 		else
 			f->cb(f->arg, VIGIL_WEV_CLOSED, VIGIL_WCAUSE_RENAME, 0, 0, f->final);
 		break;
+	case WOP_UNLINK:
+		break; /* not a file's: handled above */
 	}
 	file_maybe_sync(f);
 	file_maybe_finish(f);
@@ -332,6 +353,32 @@ int vigil_writer_reap(struct vigil_writer *w, bool wait)
 		n++;
 	}
 	return n;
+}
+
+int vigil_writer_unlink(struct vigil_writer *w, const char *path, vigil_wfile_cb cb, void *arg)
+{
+	struct wunlink *u;
+	struct io_uring_sqe *sqe;
+
+	if (strlen(path) >= sizeof(u->path))
+		return -ENAMETOOLONG;
+	u = malloc(sizeof(*u));
+	if (u == NULL)
+		return -ENOMEM;
+	sqe = sqe_get(w);
+	if (sqe == NULL) {
+		free(u);
+		return -EBUSY;
+	}
+	u->req = (struct wreq){.op = WOP_UNLINK};
+	u->cb = cb;
+	u->arg = arg;
+	strcpy(u->path, path);
+	io_uring_prep_unlink(sqe, u->path, 0);
+	io_uring_sqe_set_data(sqe, &u->req);
+	w->inflight++;
+	io_uring_submit(&w->ring);
+	return 0;
 }
 
 void vigil_writer_drain(struct vigil_writer *w)

@@ -18,6 +18,7 @@ enum vigil_wcause {
 	VIGIL_WCAUSE_WRITE,
 	VIGIL_WCAUSE_FSYNC,
 	VIGIL_WCAUSE_RENAME,
+	VIGIL_WCAUSE_UNLINK,
 	VIGIL_WCAUSE_MAX,
 };
 
@@ -25,6 +26,7 @@ enum vigil_wevent {
 	VIGIL_WEV_WRITTEN, /* bytes reached the file */
 	VIGIL_WEV_SYNCED,  /* what was appended before vigil_wfile_sync is on disk */
 	VIGIL_WEV_CLOSED,  /* fsync'd and renamed to its final name */
+	VIGIL_WEV_REMOVED, /* vigil_writer_unlink's file is gone */
 	VIGIL_WEV_ERROR,   /* cause and err (-errno) say what failed */
 };
 
@@ -59,6 +61,10 @@ bool vigil_wfile_failed(const struct vigil_wfile *f);
 /* Writes what is staged, then fsync and rename (skipped if the file has
  * failed). The writer owns and frees f from here on. */
 void vigil_wfile_close(struct vigil_wfile *f);
+
+/* Removes path through the ring; cb hears VIGIL_WEV_REMOVED or an error.
+ * 0 or -errno (nothing submitted). */
+int vigil_writer_unlink(struct vigil_writer *w, const char *path, vigil_wfile_cb cb, void *arg);
 
 /* Handles finished requests; with wait, blocks until at least one. Returns
  * how many were handled or -errno. */

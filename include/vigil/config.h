@@ -25,6 +25,12 @@ struct vigil_camera_config {
 	/* RFC 4568 inline key: master key followed by master salt. */
 	uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN];
 	uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN];
+	/* RetainHours, RetainBytes (the [Ingest] ones unless the camera has
+	 * its own): older segments, and the oldest beyond the size, are
+	 * removed. 0: no limit. */
+	uint32_t retain_hours;
+	uint64_t retain_bytes;
+	uint8_t retain_own; /* bit 0: RetainHours given here, bit 1: RetainBytes */
 	/* OwnerKey: recordings are sealed to this X25519 public key. */
 	bool sealed;
 	uint8_t owner_key[32];
@@ -50,6 +56,8 @@ struct vigil_config {
 	unsigned max_cameras;    /* table sizes: cameras can be added up to this */
 	unsigned key_grace_ms;   /* how long a rotated-out key is still accepted */
 	unsigned max_unsynced_ms; /* open segments are fdatasync'd at least this often; 0: at close only */
+	uint32_t retain_hours;   /* defaults for the cameras' RetainHours, RetainBytes */
+	uint64_t retain_bytes;
 	/* Addresses of the ingest port, answered for ARP/NDP/ICMP echo; none
 	 * means no replies at all. IPv4 in network order. */
 	unsigned n_ipv4, n_ipv6;

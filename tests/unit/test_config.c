@@ -52,6 +52,8 @@ static void test_good(void **state)
 				      "Workers = 1\n"
 				      "SegmentSeconds = 2\n"
 				      "Address = 198.18.0.1, fd00::1 198.18.0.3\n"
+				      "RetainHours = 48\n"
+				      "RetainBytes = 3G\n"
 				      "[Camera]\n"
 				      "Name = lobby\n"
 				      "SSRC = 286331153\n"
@@ -66,6 +68,8 @@ static void test_good(void **state)
 				      "ParameterSets = " PPS265 " , " VPS265 "\n"
 				      "ParameterSets = " SPS265 "\n"
 				      "PayloadTypes = 100-101, 0 96\n"
+				      "RetainBytes = 0\n"
+				      "RetainHours = 720\n"
 				      "Codec = h265\n"
 				      "[Camera]\n"
 				      "Name = none\n"
@@ -98,7 +102,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
 	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
-	assert_int_equal(cfg.cameras[0].line, 9);
+	assert_int_equal(cfg.cameras[0].line, 11);
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(cfg.cameras[0].master_key[i], i + 1);
 	for (int i = 0; i < 12; i++)
@@ -120,6 +124,11 @@ static void test_good(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(cfg.cameras[1].param_sets[i].len, 4);
 	assert_int_equal(cfg.cameras[2].n_param_sets, 0);
+	/* Retain*: [Ingest]'s unless the camera has its own */
+	assert_int_equal(cfg.cameras[0].retain_hours, 48);
+	assert_int_equal(cfg.cameras[0].retain_bytes, UINT64_C(3) << 30);
+	assert_int_equal(cfg.cameras[1].retain_hours, 720);
+	assert_int_equal(cfg.cameras[1].retain_bytes, 0);
 	/* OwnerKey: the camera's recordings are sealed to it */
 	assert_false(cfg.cameras[0].sealed);
 	assert_true(cfg.cameras[2].sealed);
@@ -144,6 +153,10 @@ static const struct {
 } bad[] = {
 	{INGEST "Ports = 0\n" CAMERA("a", "1"), "3: Ports: '0' is not a number (1-65535) or range"},
 	{INGEST "Ports = 70000\n", "3: Ports: '70000' is not a number (1-65535)"},
+	{INGEST CAMERA("a", "1") "RetainBytes = 12X\n", "8: RetainBytes: '12X' is not a size"},
+	{INGEST CAMERA("a", "1") "RetainBytes = G\n", "8: RetainBytes: 'G' is not a size"},
+	{INGEST "RetainHours = -1\n" CAMERA("a", "1"), "3: RetainHours: '-1' is not a number of hours"},
+	{INGEST CAMERA("a", "1") "RetainHours = 1\nRetainHours = 2\n", "9: RetainHours: set twice"},
 	{INGEST CAMERA("a", "1") "OwnerKey = AAAA\n", "8: OwnerKey: must be base64 of a 32-byte X25519 public key"},
 	{INGEST CAMERA("a", "1") "OwnerKey = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n", "8: OwnerKey: must be base64"},
 	{INGEST CAMERA("a", "1") "PayloadTypes = 128\n", "8: PayloadTypes: '128' is not a number (0-127)"},

@@ -642,6 +642,69 @@ static void test_sync_open_segment(void **state)
 	fixture_fini(&fx);
 }
 
+/* RetainBytes, then RetainHours: the oldest segments go as new ones become
+ * durable, never the newest; the playlist (no longer an EVENT one) starts
+ * at the first segment left and plays. */
+static void test_retention(void **state)
+{
+	const struct vigil_recorder_stats *st;
+	struct fixture fx;
+	struct playlist pl;
+	char names[MAX_SEGS][32], path[4096 + 256];
+	uint64_t kept = 0;
+	unsigned n;
+
+	(void)state;
+	fixture_init(&fx, "camretain", VIGIL_CODEC_H264, true);
+	vigil_recorder_free(fx.rec);
+	fx.cam.retain_bytes = 600000; /* two of the clip's segments, not three */
+	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
+	assert_non_null(fx.rec);
+	st = vigil_recorder_stats(fx.rec, 0);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	n = list_segments(fx.dir, names);
+	assert_int_equal(st->segments, 5);
+	assert_int_equal(st->segments_removed, 5 - n);
+	assert_true(n >= 2 && n <= 3);
+	for (unsigned i = 0; i < n; i++) {
+		struct stat sb;
+
+		assert_int_equal(strtoul(names[i], NULL, 10), 5 - n + i); /* the newest */
+		snprintf(path, sizeof(path), "%s/%.31s", fx.dir, names[i]);
+		assert_int_equal(stat(path, &sb), 0);
+		if (i + 1 < n)
+			kept += (uint64_t)sb.st_size;
+	}
+	assert_true(kept <= 600000);
+	read_playlist(fx.dir, &pl);
+	assert_false(pl.event);
+	assert_true(pl.endlist);
+	assert_int_equal(pl.n, n);
+	assert_int_equal(pl.seq[0], 5 - n);
+	assert_int_equal(run("grep -qx '#EXT-X-MEDIA-SEQUENCE:%u' %s/index.m3u8", 5 - n, fx.dir), 0);
+	assert_int_equal(run("test -z \"$(ffmpeg -nostdin -v error -i %s/index.m3u8 -f null - 2>&1)\"", fx.dir), 0);
+	fixture_fini(&fx);
+
+	/* Frames that arrived ten days ago and RetainHours = 1: each new
+	 * segment leaves only itself. */
+	fixture_init(&fx, "camretainh", VIGIL_CODEC_H264, true);
+	vigil_recorder_free(fx.rec);
+	fx.cam.retain_hours = 1;
+	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
+	assert_non_null(fx.rec);
+	st = vigil_recorder_stats(fx.rec, 0);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(list_segments(fx.dir, names), 1);
+	assert_string_equal(names[0], "00000004.ts");
+	assert_int_equal(st->segments_removed, 4);
+	read_playlist(fx.dir, &pl);
+	assert_int_equal(pl.n, 1);
+	assert_int_equal(pl.seq[0], 4);
+	fixture_fini(&fx);
+}
+
 /* A filesystem that fills up: writes fail with ENOSPC and are counted,
  * frames are dropped (never queued without bound), nothing crashes; once
  * space is freed the camera records again by itself, at a key frame. */
@@ -966,6 +1029,7 @@ int main(void)
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
 	    cmocka_unit_test(test_crash_recovery),  cmocka_unit_test(test_sync_open_segment),
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
+	    cmocka_unit_test(test_retention),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};
