@@ -139,6 +139,20 @@ static void cam_error(struct rec_cam *c, unsigned cause, int err, const char *wh
 	cam_log(c, cause, err, what);
 }
 
+uint64_t vigil_latency_quantile(const uint64_t buckets[VIGIL_LATENCY_BUCKETS], double share)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (unsigned k = 0; k < VIGIL_LATENCY_BUCKETS; k++)
+		total += buckets[k];
+	for (unsigned k = 0; k < VIGIL_LATENCY_BUCKETS && total > 0; k++) {
+		seen += buckets[k];
+		if ((double)seen >= share * (double)total)
+			return UINT64_C(1) << k;
+	}
+	return 0;
+}
+
 static bool retaining(const struct rec_cam *c)
 {
 	return c->retain_ns != 0 || c->retain_bytes != 0;
@@ -178,8 +192,7 @@ static void segs_push(struct rec_cam *c, const struct vigil_playlist_entry *e, u
 	c->disk_bytes += bytes;
 }
 
-static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int err, uint64_t bytes,
-		   const char *path);
+static void cam_io(void *arg, const struct vigil_wio *io);
 
 /* RetainHours, RetainBytes: the oldest segments go, through the ring,
  * then the playlist starts after them. The newest one always stays. */
@@ -266,15 +279,19 @@ static struct rec_pending *pending_find(struct rec_cam *c, const char *path)
 	return NULL;
 }
 
-static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int err, uint64_t bytes,
-		   const char *path)
+static void cam_io(void *arg, const struct vigil_wio *io)
 {
 	struct rec_cam *c = arg;
 	struct rec_pending *p;
+	unsigned us_log2;
 
-	switch (ev) {
+	switch (io->ev) {
 	case VIGIL_WEV_WRITTEN:
-		c->st.bytes_written += bytes;
+		c->st.bytes_written += io->bytes;
+		/* Bucket k: latencies below 2^k microseconds. */
+		us_log2 = (unsigned)(64 - __builtin_clzll(io->latency_ns / 1000 | 1));
+		c->st.write_latency[us_log2 < VIGIL_LATENCY_BUCKETS ? us_log2 : VIGIL_LATENCY_BUCKETS - 1]++;
+		c->st.writes_inflight = io->writes_inflight;
 		break;
 	case VIGIL_WEV_SYNCED:
 		c->st.syncs++;
@@ -284,13 +301,13 @@ static void cam_io(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int
 		break;
 	case VIGIL_WEV_CLOSED:
 		c->st.segments++;
-		if ((p = pending_find(c, path)) != NULL)
+		if ((p = pending_find(c, io->path)) != NULL)
 			p->durable = true;
 		pending_flush(c);
 		break;
 	case VIGIL_WEV_ERROR:
-		cam_error(c, cause, err, path);
-		if ((p = pending_find(c, path)) != NULL && !p->failed) {
+		cam_error(c, io->cause, io->err, io->path);
+		if ((p = pending_find(c, io->path)) != NULL && !p->failed) {
 			p->failed = true;
 			seg_lost(c, p->frames);
 		}

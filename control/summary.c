@@ -31,6 +31,11 @@ static int put_counters(json_t *obj, const uint64_t *sum, const struct vigil_rec
 	rc |= json_object_set_new(obj, "segments", json_integer((json_int_t)rs->segments));
 	rc |= json_object_set_new(obj, "syncs", json_integer((json_int_t)rs->syncs));
 	rc |= json_object_set_new(obj, "segments_removed", json_integer((json_int_t)rs->segments_removed));
+	rc |= json_object_set_new(obj, "write_p50_us",
+				  json_integer((json_int_t)vigil_latency_quantile(rs->write_latency, 0.5)));
+	rc |= json_object_set_new(obj, "write_p99_us",
+				  json_integer((json_int_t)vigil_latency_quantile(rs->write_latency, 0.99)));
+	rc |= json_object_set_new(obj, "writes_inflight", json_integer((json_int_t)rs->writes_inflight));
 	rc |= json_object_set_new(obj, "recorder_dropped", json_integer((json_int_t)rs->frames_dropped));
 	rc |= json_object_set_new(obj, "write_errors", json_integer((json_int_t)rs->write_errors));
 	return rc;
@@ -72,6 +77,8 @@ json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worke
 		rec_total.segments += rs->segments;
 		rec_total.syncs += rs->syncs;
 		rec_total.segments_removed += rs->segments_removed;
+		for (unsigned k = 0; k < VIGIL_LATENCY_BUCKETS; k++)
+			rec_total.write_latency[k] += rs->write_latency[k];
 		rec_total.frames_dropped += rs->frames_dropped;
 		rec_total.write_errors += rs->write_errors;
 	}

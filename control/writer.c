@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -41,6 +42,7 @@ struct wbuf {
 	size_t len;   /* bytes staged */
 	size_t done;  /* bytes already written */
 	uint64_t off; /* file offset of data[0] */
+	uint64_t submit_ns;
 };
 
 struct vigil_wfile {
@@ -116,6 +118,14 @@ unsigned vigil_writer_inflight(const struct vigil_writer *w)
 	return w->inflight;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static struct wbuf *buf_alloc(struct vigil_writer *w)
 {
 	struct wbuf *b = calloc(1, sizeof(*b));
@@ -180,7 +190,8 @@ static struct io_uring_sqe *sqe_get(struct vigil_writer *w)
 static void file_fail(struct vigil_wfile *f, enum vigil_wcause cause, int err)
 {
 	f->failed = true;
-	f->cb(f->arg, VIGIL_WEV_ERROR, cause, err, 0, cause == VIGIL_WCAUSE_RENAME ? f->final : f->partial);
+	f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_ERROR, .cause = cause, .err = err,
+				       .path = cause == VIGIL_WCAUSE_RENAME ? f->final : f->partial});
 }
 
 /* Submits the unwritten rest of b. On failure b goes back to the list. */
@@ -196,6 +207,7 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 	}
 	b->req.op = WOP_WRITE;
 	b->req.file = f;
+	b->submit_ns = mono_ns();
 	io_uring_prep_write(sqe, f->fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done);
 	io_uring_sqe_set_data(sqe, &b->req);
 	f->inflight++;
@@ -281,9 +293,10 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 
 		w->inflight--;
 		if (res < 0)
-			u->cb(u->arg, VIGIL_WEV_ERROR, VIGIL_WCAUSE_UNLINK, res, 0, u->path);
+			u->cb(u->arg, &(struct vigil_wio){.ev = VIGIL_WEV_ERROR, .cause = VIGIL_WCAUSE_UNLINK, .err = res,
+							  .path = u->path});
 		else
-			u->cb(u->arg, VIGIL_WEV_REMOVED, VIGIL_WCAUSE_UNLINK, 0, 0, u->path);
+			u->cb(u->arg, &(struct vigil_wio){.ev = VIGIL_WEV_REMOVED, .path = u->path});
 		free(u);
 		return;
 	}
@@ -295,7 +308,11 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 		b = (struct wbuf *)req;
 		if (res > 0) {
 			b->done += (size_t)res;
-			f->cb(f->arg, VIGIL_WEV_WRITTEN, VIGIL_WCAUSE_WRITE, 0, (uint64_t)res, f->partial);
+			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_WRITTEN,
+							  .bytes = (uint64_t)res,
+							  .latency_ns = mono_ns() - b->submit_ns,
+							  .writes_inflight = f->writes,
+							  .path = f->partial});
 		} else {
 			file_fail(f, VIGIL_WCAUSE_WRITE, res == 0 ? -EIO : res);
 		}
@@ -309,7 +326,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 		if (res < 0)
 			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
 		else
-			f->cb(f->arg, VIGIL_WEV_SYNCED, VIGIL_WCAUSE_FSYNC, 0, 0, f->partial);
+			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_SYNCED, .path = f->partial});
 		break;
 	case WOP_FSYNC:
 		if (res < 0)
@@ -322,7 +339,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 		if (res < 0)
 			file_fail(f, VIGIL_WCAUSE_RENAME, res);
 		else
-			f->cb(f->arg, VIGIL_WEV_CLOSED, VIGIL_WCAUSE_RENAME, 0, 0, f->final);
+			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_CLOSED, .path = f->final});
 		break;
 	case WOP_UNLINK:
 		break; /* not a file's: handled above */

@@ -30,10 +30,20 @@ enum vigil_wevent {
 	VIGIL_WEV_ERROR,   /* cause and err (-errno) say what failed */
 };
 
+/* What finished. */
+struct vigil_wio {
+	enum vigil_wevent ev;
+	enum vigil_wcause cause; /* VIGIL_WEV_ERROR: what failed */
+	int err;                 /* VIGIL_WEV_ERROR: -errno */
+	uint64_t bytes;          /* VIGIL_WEV_WRITTEN: how many */
+	uint64_t latency_ns;     /* VIGIL_WEV_WRITTEN: from submission to completion */
+	unsigned writes_inflight; /* the file's writes still in flight */
+	const char *path;
+};
+
 /* Called from vigil_writer_reap (and from anything that waits) for each
  * completion of a file opened with this callback. */
-typedef void (*vigil_wfile_cb)(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int err,
-			       uint64_t bytes, const char *path);
+typedef void (*vigil_wfile_cb)(void *arg, const struct vigil_wio *io);
 
 struct vigil_writer;
 struct vigil_wfile;

@@ -472,6 +472,9 @@ static void check_recording(struct fixture *fx, const struct clip *c, unsigned f
 	}
 	fclose(out);
 	assert_int_equal(st->bytes_written, total);
+	/* Every write's latency counted; the median is no more than the 99th. */
+	assert_true(vigil_latency_quantile(st->write_latency, 0.5) > 0);
+	assert_true(vigil_latency_quantile(st->write_latency, 0.5) <= vigil_latency_quantile(st->write_latency, 0.99));
 	n_md5 = framemd5(all, md5, MAX_AUS);
 	assert_int_equal(n_md5, c->n_md5);
 	for (unsigned i = 0; i < n_md5; i++) {
@@ -542,18 +545,16 @@ struct wevents {
 	int last_err;
 };
 
-static void wevents_cb(void *arg, enum vigil_wevent ev, enum vigil_wcause cause, int err, uint64_t bytes,
-		       const char *path)
+static void wevents_cb(void *arg, const struct vigil_wio *io)
 {
 	struct wevents *e = arg;
 
-	(void)path;
-	if (ev == VIGIL_WEV_WRITTEN)
-		e->written += bytes;
-	else if (ev == VIGIL_WEV_CLOSED)
+	if (io->ev == VIGIL_WEV_WRITTEN)
+		e->written += io->bytes;
+	else if (io->ev == VIGIL_WEV_CLOSED)
 		e->closed++;
 	else
-		e->errors[cause]++, e->last_err = err;
+		e->errors[io->cause]++, e->last_err = io->err;
 }
 
 /* RLIMIT_FSIZE cuts a write short, then fails the rest with EFBIG: the
@@ -608,6 +609,19 @@ static void test_writer_short_and_failed(void **state)
 	assert_int_equal(ok.closed, 1);
 	assert_int_equal(stat(TDIR "/small", &sb), 0);
 	assert_int_equal(sb.st_size, 1000);
+}
+
+static void test_latency_quantile(void **state)
+{
+	uint64_t b[VIGIL_LATENCY_BUCKETS] = {[3] = 50, [10] = 49, [20] = 1};
+	uint64_t none[VIGIL_LATENCY_BUCKETS] = {0};
+
+	(void)state;
+	assert_int_equal(vigil_latency_quantile(b, 0.5), 8);
+	assert_int_equal(vigil_latency_quantile(b, 0.51), 1024);
+	assert_int_equal(vigil_latency_quantile(b, 0.99), 1024);
+	assert_int_equal(vigil_latency_quantile(b, 1.0), UINT64_C(1) << 20);
+	assert_int_equal(vigil_latency_quantile(none, 0.5), 0);
 }
 
 /* MaxUnsyncedSeconds: a segment that stays open is synced as it goes, so
@@ -1029,7 +1043,7 @@ int main(void)
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
 	    cmocka_unit_test(test_crash_recovery),  cmocka_unit_test(test_sync_open_segment),
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
-	    cmocka_unit_test(test_retention),
+	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};
