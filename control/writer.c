@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /* io_uring writer: one ring, staging buffers from a small free list, one
  * request struct per in-flight operation. A file's writes all complete
- * before its fsync is submitted; the rename is linked after the fsync. */
+ * before its fsync is submitted; the rename is linked after the fsync.
+ * Staging buffers are registered with the ring as they are made (fixed
+ * buffers: the kernel maps them once, not at every write), as many as it
+ * takes; the rest, if any, are written as ordinary buffers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <liburing.h>
+
+#define MIN_U(a, b) ((a) < (b) ? (a) : (b))
 
 #include "writer.h"
 
@@ -43,6 +49,7 @@ struct wbuf {
 	size_t done;  /* bytes already written */
 	uint64_t off; /* file offset of data[0] */
 	uint64_t submit_ns;
+	int fixed; /* index among the ring's registered buffers, or -1 */
 };
 
 struct vigil_wfile {
@@ -72,6 +79,7 @@ struct vigil_writer {
 	struct wbuf *all;
 	unsigned n_bufs;
 	unsigned max_bufs;
+	unsigned fixed_slots; /* registered buffer slots the ring has (0: none) */
 	unsigned inflight;
 };
 
@@ -94,7 +102,20 @@ struct vigil_writer *vigil_writer_create(unsigned entries, unsigned max_bufs)
 		return NULL;
 	}
 	w->max_bufs = max_bufs;
+	/* Without CAP_IPC_LOCK or room under RLIMIT_MEMLOCK this fails, and
+	 * every write uses an ordinary buffer. */
+	if (io_uring_register_buffers_sparse(&w->ring, MIN_U(max_bufs, VIGIL_WRITER_FIXED_MAX)) == 0)
+		w->fixed_slots = MIN_U(max_bufs, VIGIL_WRITER_FIXED_MAX);
 	return w;
+}
+
+unsigned vigil_writer_fixed(const struct vigil_writer *w)
+{
+	unsigned n = 0;
+
+	for (const struct wbuf *b = w->all; b != NULL; b = b->all)
+		n += b->fixed >= 0;
+	return n;
 }
 
 void vigil_writer_free(struct vigil_writer *w)
@@ -136,6 +157,14 @@ static struct wbuf *buf_alloc(struct vigil_writer *w)
 	if (b->data == NULL) {
 		free(b);
 		return NULL;
+	}
+	b->fixed = -1;
+	if (w->n_bufs < w->fixed_slots) {
+		struct iovec iov = {.iov_base = b->data, .iov_len = VIGIL_WRITER_BUF_BYTES};
+		__u64 tag = 0;
+
+		if (io_uring_register_buffers_update_tag(&w->ring, w->n_bufs, &iov, &tag, 1) == 1)
+			b->fixed = (int)w->n_bufs;
 	}
 	b->all = w->all;
 	w->all = b;
@@ -208,7 +237,11 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 	b->req.op = WOP_WRITE;
 	b->req.file = f;
 	b->submit_ns = mono_ns();
-	io_uring_prep_write(sqe, f->fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done);
+	if (b->fixed >= 0)
+		io_uring_prep_write_fixed(sqe, f->fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done,
+					  b->fixed);
+	else
+		io_uring_prep_write(sqe, f->fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done);
 	io_uring_sqe_set_data(sqe, &b->req);
 	f->inflight++;
 	f->writes++;

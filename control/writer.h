@@ -11,6 +11,7 @@
 
 #define VIGIL_WRITER_ENTRIES 256
 #define VIGIL_WRITER_BUF_BYTES (256u << 10)
+#define VIGIL_WRITER_FIXED_MAX 4096 /* staging buffers registered with the ring: 1 GiB pinned at most */
 
 /* What failed, for counting and for logging once per cause. */
 enum vigil_wcause {
@@ -82,5 +83,7 @@ int vigil_writer_reap(struct vigil_writer *w, bool wait);
 /* Blocks until nothing is in flight. */
 void vigil_writer_drain(struct vigil_writer *w);
 unsigned vigil_writer_inflight(const struct vigil_writer *w);
+/* How many staging buffers are registered with the ring (fixed buffers). */
+unsigned vigil_writer_fixed(const struct vigil_writer *w);
 
 #endif
