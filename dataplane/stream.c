@@ -9,6 +9,7 @@
 #include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
@@ -76,7 +77,8 @@ struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned 
 	size_t qsbr_len = rte_rcu_qsbr_get_memsize(n_workers);
 	int err = ENOMEM;
 
-	if (n_workers == 0 || n_workers > VIGIL_MAX_WORKERS) {
+	/* A frame's description lives in its first mbuf's private area. */
+	if (n_workers == 0 || n_workers > VIGIL_MAX_WORKERS || rte_pktmbuf_priv_size(pool) < sizeof(struct vigil_frame)) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -78,7 +78,8 @@ struct vigil_stream_table {
 };
 
 /* Room for capacity cameras, used by n_workers workers (RCU thread ids
- * 0..n_workers-1), worker i handing frames to frames[i]. NULL with errno
+ * 0..n_workers-1), worker i handing frames to frames[i]. The mbufs of
+ * pool (and of RX) need VIGIL_MBUF_PRIV_SIZE private bytes. NULL with errno
  * set. Needs a running EAL. */
 struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned n_workers,
 						     size_t max_frame_bytes, struct rte_mempool *pool,
