@@ -84,17 +84,6 @@ static void fill(struct rte_mempool *mp, struct rte_mbuf **m, const struct pkt_t
 	}
 }
 
-/* The recorder's side, on another core in vigild: untimed here. */
-static void drain(struct vigil_frame_ring *r)
-{
-	void *f[64];
-	unsigned n;
-
-	while ((n = rte_ring_dequeue_burst(r->ring, f, 64, NULL)) > 0)
-		for (unsigned k = 0; k < n; k++)
-			vigil_frame_ring_done(r, f[k]);
-}
-
 int main(int argc, char **argv)
 {
 	unsigned cameras = argc > 1 ? (unsigned)atoi(argv[1]) : 16;
@@ -205,7 +194,7 @@ int main(int argc, char **argv)
 		vigil_worker_process(&w, m, (uint16_t)n);
 		t1 = rte_rdtsc_precise();
 		rte_pktmbuf_free_bulk(m, n);
-		drain(&fr);
+		vigil_frame_ring_drain(&fr);
 		if (!timed)
 			continue;
 		b_pipe[n_bursts] = t1 - t0;

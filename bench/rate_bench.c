@@ -55,17 +55,6 @@ struct gen {
 	uint64_t max_late_tsc; /* the furthest the generator fell behind its pace */
 };
 
-/* The recorder's part: frames back to the pool. */
-static void drain(struct vigil_frame_ring *r)
-{
-	void *f[64];
-	unsigned n;
-
-	while ((n = rte_ring_dequeue_burst(r->ring, f, 64, NULL)) > 0)
-		for (unsigned k = 0; k < n; k++)
-			vigil_frame_ring_done(r, f[k]);
-}
-
 /* One burst: VIGIL_BURST / VISIT_PKTS cameras' next packets. What the
  * ring refuses is lost, or with `wait` offered again until it is taken. */
 static void send_burst(struct gen *g, bool wait)
@@ -79,7 +68,7 @@ static void send_burst(struct gen *g, bool wait)
 			g->no_mbuf += VIGIL_BURST;
 			return;
 		}
-		drain(g->frames);
+		vigil_frame_ring_drain(g->frames);
 	}
 	while (n < VIGIL_BURST) {
 		unsigned c = g->order[g->visit++ % cameras];
@@ -94,7 +83,7 @@ static void send_burst(struct gen *g, bool wait)
 	}
 	sent = rte_ring_enqueue_burst(g->rx, (void **)m, n, NULL);
 	while (wait && sent < n) {
-		drain(g->frames);
+		vigil_frame_ring_drain(g->frames);
 		sent += rte_ring_enqueue_burst(g->rx, (void **)m + sent, n - sent, NULL);
 	}
 	g->sent += sent;
@@ -102,7 +91,7 @@ static void send_burst(struct gen *g, bool wait)
 		g->lost += n - sent;
 		rte_pktmbuf_free_bulk(m + sent, n - sent);
 	}
-	drain(g->frames);
+	vigil_frame_ring_drain(g->frames);
 }
 
 struct totals {
@@ -142,7 +131,7 @@ static void run(struct gen *g, double seconds, double pps)
 
 	for (uint64_t now = start; now < end; now = rte_rdtsc()) {
 		if (pps < 0 || (pps > 0 && (double)now < next)) {
-			drain(g->frames);
+			vigil_frame_ring_drain(g->frames);
 			continue;
 		}
 		if (pps > 0 && (double)now - next > (double)g->max_late_tsc)
@@ -239,7 +228,7 @@ int main(int argc, char **argv)
 
 	stop = true;
 	rte_eal_wait_lcore(lcore);
-	drain(&fr);
+	vigil_frame_ring_drain(&fr);
 	printf("{\"cameras\": %u, \"payload_bytes\": %zu, \"hugepages\": %s, "
 	       "\"saturation_decrypted_mpps\": %.3f, \"saturation_worker_busy\": %.3f, "
 	       "\"capacity_mpps\": %.3f, \"capacity_gbit_s\": %.3f, \"load\": %.2f, \"target_mpps\": %.3f, "

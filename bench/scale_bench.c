@@ -48,16 +48,6 @@ struct lane {
 	uint64_t pkts, tsc;
 };
 
-static void drain(struct vigil_frame_ring *r)
-{
-	void *f[64];
-	unsigned n;
-
-	while ((n = rte_ring_dequeue_burst(r->ring, f, 64, NULL)) > 0)
-		for (unsigned k = 0; k < n; k++)
-			vigil_frame_ring_done(r, f[k]);
-}
-
 static int lane_run(void *arg)
 {
 	struct lane *l = arg;
@@ -90,7 +80,7 @@ static int lane_run(void *arg)
 			l->pkts += VIGIL_BURST;
 		}
 		rte_pktmbuf_free_bulk(m, VIGIL_BURST);
-		drain(&l->fr);
+		vigil_frame_ring_drain(&l->fr);
 	}
 	return 0;
 }

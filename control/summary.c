@@ -29,13 +29,15 @@ static int put_counters(json_t *obj, const uint64_t *sum, const struct vigil_rec
 	rc |= json_object_set_new(obj, "frames_recorded", json_integer((json_int_t)rs->frames_recorded));
 	rc |= json_object_set_new(obj, "bytes_written", json_integer((json_int_t)rs->bytes_written));
 	rc |= json_object_set_new(obj, "segments", json_integer((json_int_t)rs->segments));
-	rc |= json_object_set_new(obj, "syncs", json_integer((json_int_t)rs->syncs));
 	rc |= json_object_set_new(obj, "segments_removed", json_integer((json_int_t)rs->segments_removed));
-	rc |= json_object_set_new(obj, "write_p50_us",
-				  json_integer((json_int_t)vigil_latency_quantile(rs->write_latency, 0.5)));
-	rc |= json_object_set_new(obj, "write_p99_us",
-				  json_integer((json_int_t)vigil_latency_quantile(rs->write_latency, 0.99)));
-	rc |= json_object_set_new(obj, "writes_inflight", json_integer((json_int_t)rs->writes_inflight));
+	/* How the disk is doing: measurements that vary run to run, apart
+	 * from the counters. */
+	rc |= json_object_set_new(
+	    obj, "io",
+	    json_pack("{sI, sI, sI, sI}", "syncs", (json_int_t)rs->syncs, "write_p50_us",
+		      (json_int_t)vigil_latency_quantile(rs->write_latency, 0.5), "write_p99_us",
+		      (json_int_t)vigil_latency_quantile(rs->write_latency, 0.99), "writes_inflight",
+		      (json_int_t)rs->writes_inflight));
 	rc |= json_object_set_new(obj, "recorder_dropped", json_integer((json_int_t)rs->frames_dropped));
 	rc |= json_object_set_new(obj, "write_errors", json_integer((json_int_t)rs->write_errors));
 	return rc;

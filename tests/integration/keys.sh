@@ -210,7 +210,7 @@ accounted() {
 # (not the recorder's bytes and segments, which may still be on their way).
 cam_counters() {
 	jq -c --arg c "$1" '.cameras[$c] | with_entries(select((.value | type == "number")
-		and (.key | IN("bytes_written", "segments", "syncs") | not)))' "$work/stats.json"
+		and (.key | IN("bytes_written", "segments") | not)))' "$work/stats.json"
 }
 
 # ---- the main run: KeyGraceSeconds = 30 ----------------------------------------

@@ -304,7 +304,6 @@ static void test_worker(void **state)
 	struct rte_mbuf *pkts[RTE_DIM(order)];
 	struct vigil_worker w = {.cfg = &cfg, .frames = &fr, .tsc_hz = rte_get_tsc_hz()};
 	struct vigil_stream *s;
-	void *f;
 
 	(void)state;
 	if (vigil_srtp_available() < 0)
@@ -327,8 +326,7 @@ static void test_worker(void **state)
 	/* The frames hold their packets' mbufs until the recorder is done. */
 	assert_int_equal(vigil_frame_ring_segs(&fr), RTE_DIM(order));
 	assert_int_equal(rte_mempool_avail_count(mp), avail - RTE_DIM(order));
-	while (rte_ring_dequeue(fr.ring, &f) == 0)
-		vigil_frame_ring_done(&fr, f);
+	vigil_frame_ring_drain(&fr);
 	assert_int_equal(vigil_frame_ring_segs(&fr), 0);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
 
@@ -344,8 +342,7 @@ static void test_worker(void **state)
 	assert_int_equal(w.reorder.n_held, 0);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
 
-	while (rte_ring_dequeue(fr.ring, &f) == 0)
-		vigil_frame_ring_done(&fr, f);
+	vigil_frame_ring_drain(&fr);
 	vigil_stream_table_free(w.streams);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
 	rte_ring_free(fr.ring);
@@ -366,7 +363,6 @@ static void test_worker_payload_type(void **state)
 	struct vigil_worker w = {.cfg = &cfg, .frames = &fr, .tsc_hz = rte_get_tsc_hz()};
 	struct rte_mbuf *pkts[3];
 	struct vigil_stream *s;
-	void *f;
 
 	(void)state;
 	if (vigil_srtp_available() < 0)
@@ -395,8 +391,7 @@ static void test_worker_payload_type(void **state)
 	assert_int_equal(s->ctr.v[VIGIL_CTR_payload_type], 1);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_rx_packets], 5);
 
-	while (rte_ring_dequeue(fr.ring, &f) == 0)
-		vigil_frame_ring_done(&fr, f);
+	vigil_frame_ring_drain(&fr);
 	vigil_stream_table_free(w.streams);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
 	rte_ring_free(fr.ring);
