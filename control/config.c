@@ -307,6 +307,15 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 	case -1:
 		return 0;
 	}
+	if (strcasecmp(name, "RecordFormat") == 0) {
+		if (strcasecmp(value, "ts") == 0)
+			cfg->format = VIGIL_FORMAT_TS;
+		else if (strcasecmp(value, "fmp4") == 0)
+			cfg->format = VIGIL_FORMAT_FMP4;
+		else
+			return fail(p, p->line, "RecordFormat: '%s' is not ts or fmp4", value);
+		return 1;
+	}
 	if (strcasecmp(name, "MaxUnsyncedSeconds") == 0) {
 		if (parse_u64(value, 0, 3600, &n) < 0)
 			return fail(p, p->line, "MaxUnsyncedSeconds: '%s' is not a number from 0 to 3600", value);
@@ -608,6 +617,9 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 		fail(&p, p.line, "[Ingest] has no Ports");
 	if (p.err_line == 0 && cfg->n_cameras == 0)
 		fail(&p, p.line, "no [Camera] section: nothing to ingest");
+	for (unsigned i = 0; p.err_line == 0 && i < cfg->n_cameras; i++)
+		if (cfg->cameras[i].sealed && cfg->format != VIGIL_FORMAT_TS)
+			fail(&p, cfg->cameras[i].line, "OwnerKey: sealed recordings are MPEG-TS only (RecordFormat = ts)");
 	/* [Ingest] may come after the cameras: their defaults, now. */
 	for (unsigned i = 0; p.err_line == 0 && i < cfg->n_cameras; i++) {
 		if (!(cfg->cameras[i].retain_own & 1))

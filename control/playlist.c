@@ -24,6 +24,12 @@
 #define MIN_SEGMENT (3 * TS_PACKET) /* PAT, PMT and something: less is discarded */
 #define SEALED_CHUNK (VIGIL_SEAL_CHUNK + VIGIL_SEAL_ABYTES)
 
+const char *const vigil_seg_suffix[VIGIL_SEG_KINDS] = {
+    [VIGIL_SEG_TS] = ".ts",
+    [VIGIL_SEG_SEALED] = ".ts.sealed",
+    [VIGIL_SEG_M4S] = ".m4s",
+};
+
 struct entries {
 	struct vigil_playlist_entry *v;
 	unsigned n, cap;
@@ -52,6 +58,23 @@ static int cmp_entry(const void *a, const void *b)
 }
 
 /* NNNNNNNN followed by exactly suffix. */
+static bool seq_of(const char *name, const char *suffix, uint32_t *seq);
+
+/* A segment's name (then_partial: with .partial after it); its kind. */
+static bool segment_of(const char *name, bool then_partial, uint32_t *seq, enum vigil_seg_kind *kind)
+{
+	char suffix[32];
+
+	for (unsigned k = 0; k < VIGIL_SEG_KINDS; k++) {
+		snprintf(suffix, sizeof(suffix), "%s%s", vigil_seg_suffix[k], then_partial ? ".partial" : "");
+		if (seq_of(name, suffix, seq)) {
+			*kind = (enum vigil_seg_kind)k;
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool seq_of(const char *name, const char *suffix, uint32_t *seq)
 {
 	for (int i = 0; i < 8; i++)
@@ -87,23 +110,27 @@ static uint64_t parse_time(const char *s)
 	return (uint64_t)timegm(&tm) * 1000000000u + ms * 1000000u;
 }
 
-static void put_header(FILE *f, unsigned target, uint32_t first_seq, bool event)
+/* Version 7 for fMP4 segments (EXT-X-MAP with media segments). */
+static void put_header(FILE *f, unsigned target, const struct vigil_playlist_entry *first, bool event)
 {
-	fprintf(f, "#EXTM3U\n#EXT-X-VERSION:3\n%s#EXT-X-TARGETDURATION:%u\n#EXT-X-MEDIA-SEQUENCE:%" PRIu32 "\n",
-		event ? "#EXT-X-PLAYLIST-TYPE:EVENT\n" : "", target, first_seq);
+	fprintf(f, "#EXTM3U\n#EXT-X-VERSION:%d\n%s#EXT-X-TARGETDURATION:%u\n#EXT-X-MEDIA-SEQUENCE:%" PRIu32 "\n",
+		first->kind == VIGIL_SEG_M4S ? 7 : 3, event ? "#EXT-X-PLAYLIST-TYPE:EVENT\n" : "", target,
+		first->seq);
 }
 
-static void put_entry(FILE *f, const struct vigil_playlist_entry *e)
+static void put_entry(FILE *f, const struct vigil_playlist_entry *e, bool new_map)
 {
 	char when[64];
 
 	if (e->discontinuity)
 		fputs("#EXT-X-DISCONTINUITY\n", f);
+	if (e->kind == VIGIL_SEG_M4S && new_map)
+		fprintf(f, "#EXT-X-MAP:URI=\"init-%08" PRIu32 ".mp4\"\n", e->map);
 	if (e->start_ns != 0) {
 		fmt_time(when, sizeof(when), e->start_ns);
 		fprintf(f, "#EXT-X-PROGRAM-DATE-TIME:%s\n", when);
 	}
-	fprintf(f, "#EXTINF:%.3f,\n%08" PRIu32 ".ts%s\n", e->seconds, e->seq, e->sealed ? ".sealed" : "");
+	fprintf(f, "#EXTINF:%.3f,\n%08" PRIu32 "%s\n", e->seconds, e->seq, vigil_seg_suffix[e->kind]);
 }
 
 /* Whole seconds, rounded up. */
@@ -141,9 +168,9 @@ static int write_playlist(const char *dir, const struct entries *l, unsigned tar
 	f = fopen(tmp, "we");
 	if (f == NULL)
 		return -errno;
-	put_header(f, target, l->v[0].seq, event);
+	put_header(f, target, &l->v[0], event);
 	for (unsigned i = 0; i < l->n; i++)
-		put_entry(f, &l->v[i]);
+		put_entry(f, &l->v[i], i == 0 || l->v[i].map != l->v[i - 1].map);
 	if (fflush(f) != 0 || fdatasync(fileno(f)) < 0)
 		ret = -errno;
 	if (fclose(f) != 0 && ret == 0)
@@ -161,6 +188,8 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 {
 	char path[PATH_MAX + 16], *line = NULL;
 	struct vigil_playlist_entry e = {0};
+	enum vigil_seg_kind kind;
+	uint32_t map = 0;
 	size_t cap = 0;
 	ssize_t n;
 	FILE *f;
@@ -184,9 +213,12 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 			e.start_ns = parse_time(line + 25);
 		else if (strncmp(line, "#EXTINF:", 8) == 0)
 			e.seconds = strtod(line + 8, NULL);
-		else if (line[0] != '#' && (seq_of(line, ".ts", &seq) || seq_of(line, ".ts.sealed", &seq))) {
+		else if (strncmp(line, "#EXT-X-MAP:URI=\"init-", 20) == 0)
+			map = (uint32_t)strtoul(line + 20, NULL, 10);
+		else if (line[0] != '#' && segment_of(line, false, &seq, &kind)) {
 			e.seq = seq;
-			e.sealed = strstr(line, ".sealed") != NULL;
+			e.kind = kind;
+			e.map = map;
 			ret = entries_add(l, &e);
 			if (ret < 0)
 				break;
@@ -201,16 +233,18 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 /* A segment the playlist does not know (it was being written, or listed,
  * at the crash): its duration from its timestamps, its start from when it
  * was last written. It continues the one before it, unless one is missing. */
-static struct vigil_playlist_entry probe(const char *dir, uint32_t seq, bool sealed, double nominal)
+static struct vigil_playlist_entry probe(const char *dir, const struct vigil_playlist_entry *found, double nominal)
 {
-	struct vigil_playlist_entry e = {.seq = seq, .sealed = sealed, .seconds = nominal};
+	struct vigil_playlist_entry e = *found;
 	char path[PATH_MAX + 16];
 	AVFormatContext *ic = NULL;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%08" PRIu32 ".ts%s", dir, seq, sealed ? ".sealed" : "");
-	/* A sealed one cannot be read here: it is taken to be of the nominal length. */
-	if (!sealed && avformat_open_input(&ic, path, NULL, NULL) == 0) {
+	e.seconds = nominal;
+	snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", dir, e.seq, vigil_seg_suffix[e.kind]);
+	/* Only a TS segment reads alone: the others are taken to be of the
+	 * nominal length. */
+	if (e.kind == VIGIL_SEG_TS && avformat_open_input(&ic, path, NULL, NULL) == 0) {
 		if (avformat_find_stream_info(ic, NULL) >= 0 && ic->duration != AV_NOPTS_VALUE && ic->duration > 0)
 			e.seconds = (double)ic->duration / AV_TIME_BASE;
 		avformat_close_input(&ic);
@@ -268,18 +302,45 @@ static int last_pes_start(int fd, off_t end, off_t *start)
 	return 0;
 }
 
+/* Where the last whole fragment (moof then mdat) of an fMP4 segment ends,
+ * among its first `end` bytes: its top-level boxes, read in turn. */
+static int last_fragment_end(int fd, off_t end, off_t *keep)
+{
+	off_t off = 0;
+
+	*keep = 0;
+	while (off + 8 <= end) {
+		uint8_t h[16];
+		uint64_t size;
+
+		if (pread(fd, h, sizeof(h), off) < 8)
+			return -EIO;
+		size = (uint64_t)h[0] << 24 | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 8 | h[3];
+		if (size == 1) /* 64-bit size after the type */
+			size = (uint64_t)h[8] << 56 | (uint64_t)h[9] << 48 | (uint64_t)h[10] << 40 |
+			       (uint64_t)h[11] << 32 | (uint64_t)h[12] << 24 | (uint64_t)h[13] << 16 |
+			       (uint64_t)h[14] << 8 | h[15];
+		if (size < 8 || size > (uint64_t)(end - off))
+			break; /* cut short here */
+		off += (off_t)size;
+		if (memcmp(h + 4, "mdat", 4) == 0)
+			*keep = off;
+	}
+	return 0;
+}
+
 /* A .partial left by a crash: keep its whole TS packets before the zeros
  * it may end in, up to the last one that starts with a sync byte, less the
  * last frame, which the crash most likely cut (a decoder would say so); of
- * a sealed one, its whole chunks. */
-static int recover_partial(const char *dir, uint32_t seq, bool sealed, bool *kept)
+ * a sealed one, its whole chunks; of an fMP4 one, its whole fragments. */
+static int recover_partial(const char *dir, uint32_t seq, enum vigil_seg_kind kind, bool *kept)
 {
 	char partial[PATH_MAX + 32], final[PATH_MAX + 16];
 	struct stat st;
 	off_t keep;
 	int fd, ret = 0;
 
-	snprintf(final, sizeof(final), "%s/%08" PRIu32 ".ts%s", dir, seq, sealed ? ".sealed" : "");
+	snprintf(final, sizeof(final), "%s/%08" PRIu32 "%s", dir, seq, vigil_seg_suffix[kind]);
 	snprintf(partial, sizeof(partial), "%s.partial", final);
 	fd = open(partial, O_RDWR | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -289,7 +350,14 @@ static int recover_partial(const char *dir, uint32_t seq, bool sealed, bool *kep
 	ret = data_end(fd, st.st_size, &keep);
 	if (ret < 0)
 		goto out;
-	if (sealed) {
+	if (kind == VIGIL_SEG_M4S) {
+		ret = last_fragment_end(fd, keep, &keep);
+		if (ret < 0)
+			goto out;
+		*kept = keep > 0;
+		goto cut;
+	}
+	if (kind == VIGIL_SEG_SEALED) {
 		keep = keep < VIGIL_SEAL_HEADER_BYTES
 			   ? 0
 			   : VIGIL_SEAL_HEADER_BYTES + (keep - VIGIL_SEAL_HEADER_BYTES) / SEALED_CHUNK * SEALED_CHUNK;
@@ -328,6 +396,8 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, str
 			   char *err, size_t errlen)
 {
 	struct entries listed = {0}, all = {0};
+	uint32_t inits[1024];
+	unsigned n_inits = 0;
 	struct dirent *de;
 	DIR *d;
 	int ret = 0;
@@ -341,23 +411,28 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, str
 	}
 	/* The segments, .partial ones made whole first. */
 	while ((de = readdir(d)) != NULL) {
+		enum vigil_seg_kind kind;
 		uint32_t seq;
-		bool kept = true, sealed = strstr(de->d_name, ".ts.sealed") != NULL;
+		bool kept = true;
 
-		if (seq_of(de->d_name, ".ts.partial", &seq) || seq_of(de->d_name, ".ts.sealed.partial", &seq)) {
-			ret = recover_partial(dir, seq, sealed, &kept);
+		if (strncmp(de->d_name, "init-", 5) == 0 && seq_of(de->d_name + 5, ".mp4", &seq)) {
+			if (n_inits < sizeof(inits) / sizeof(inits[0]))
+				inits[n_inits++] = seq;
+			continue;
+		} else if (segment_of(de->d_name, true, &seq, &kind)) {
+			ret = recover_partial(dir, seq, kind, &kept);
 			if (ret < 0) {
 				snprintf(err, errlen, "%s/%s: cannot recover: %s", dir, de->d_name, strerror(-ret));
 				goto out;
 			}
 			out->recovered += kept;
 			out->discarded += !kept;
-		} else if (!seq_of(de->d_name, ".ts", &seq) && !seq_of(de->d_name, ".ts.sealed", &seq)) {
+		} else if (!segment_of(de->d_name, false, &seq, &kind)) {
 			continue;
 		}
 		if (seq >= out->next_seq)
 			out->next_seq = seq + 1;
-		if (kept && (ret = entries_add(&all, &(struct vigil_playlist_entry){.seq = seq, .sealed = sealed})) < 0)
+		if (kept && (ret = entries_add(&all, &(struct vigil_playlist_entry){.seq = seq, .kind = kind})) < 0)
 			goto out;
 	}
 	if (out->recovered + out->discarded > 0 && (ret = fsync_dir(dir)) < 0) {
@@ -379,8 +454,13 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, str
 				all.v[i] = listed.v[k];
 				found = true;
 			}
-		if (!found)
-			all.v[i] = probe(dir, seq, all.v[i].sealed, min_target / 2.0);
+		if (!found) {
+			/* Its init segment: the newest one made before it. */
+			for (unsigned k = 0; k < n_inits; k++)
+				if (inits[k] <= seq && (all.v[i].map == 0 || inits[k] > all.v[i].map))
+					all.v[i].map = inits[k];
+			all.v[i] = probe(dir, &all.v[i], min_target / 2.0);
+		}
 	}
 	if (all.n > 1)
 		qsort(all.v, all.n, sizeof(*all.v), cmp_entry);
@@ -405,11 +485,13 @@ out:
 	return ret;
 }
 
-int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, unsigned *target, bool event)
+int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, bool new_map, unsigned *target,
+			  bool event)
 {
 	char path[PATH_MAX + 16];
 	struct entries l = {0};
 	FILE *f;
+	bool fresh;
 	int ret = 0;
 
 	snprintf(path, sizeof(path), "%s/" VIGIL_PLAYLIST_NAME, dir);
@@ -431,9 +513,10 @@ int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e,
 	f = fopen(path, "ae");
 	if (f == NULL)
 		return -errno;
-	if (ftell(f) == 0)
-		put_header(f, *target, e->seq, event);
-	put_entry(f, e);
+	fresh = ftell(f) == 0;
+	if (fresh)
+		put_header(f, *target, e, event);
+	put_entry(f, e, new_map || fresh);
 	if (fclose(f) != 0)
 		ret = -errno;
 	return ret;

@@ -12,12 +12,23 @@
 
 #define VIGIL_PLAYLIST_NAME "index.m3u8"
 
+/* What a segment file is, by its name: NNNNNNNN and one of these. */
+enum vigil_seg_kind {
+	VIGIL_SEG_TS,     /* .ts */
+	VIGIL_SEG_SEALED, /* .ts.sealed: encrypted for the camera's owner */
+	VIGIL_SEG_M4S,    /* .m4s: fMP4 fragments, after the init segment init-MMMMMMMM.mp4 */
+	VIGIL_SEG_KINDS,
+};
+
+extern const char *const vigil_seg_suffix[VIGIL_SEG_KINDS];
+
 struct vigil_playlist_entry {
-	uint32_t seq;       /* NNNNNNNN of NNNNNNNN.ts */
+	uint32_t seq;       /* NNNNNNNN of its file name */
 	double seconds;     /* its duration, camera clock */
 	uint64_t start_ns;  /* wall clock when its first frame arrived (0: unknown) */
 	bool discontinuity; /* it does not continue the entry before it */
-	bool sealed;        /* NNNNNNNN.ts.sealed: encrypted for the camera's owner */
+	enum vigil_seg_kind kind;
+	uint32_t map;       /* VIGIL_SEG_M4S: MMMMMMMM of its init segment */
 };
 
 /* What vigil_playlist_recover found in a camera's directory. */
@@ -44,9 +55,11 @@ struct vigil_recovery {
 int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, struct vigil_recovery *out,
 			   char *err, size_t errlen);
 
-/* One more durable segment. A segment longer than the playlist's target
+/* One more durable segment; new_map: its init segment is not the one of
+ * the entry before it. A segment longer than the playlist's target
  * duration makes it rewrite the playlist with a larger one (*target). */
-int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, unsigned *target, bool event);
+int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, bool new_map, unsigned *target,
+			  bool event);
 
 /* Segments before first_seq are gone: the playlist starts at first_seq. */
 int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target);

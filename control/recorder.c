@@ -18,7 +18,7 @@
 #include <rte_ring.h>
 
 #include "vigil/limits.h"
-#include "mux_ts.h"
+#include "mux.h"
 #include "playlist.h"
 #include "recorder.h"
 #include "seal.h"
@@ -50,7 +50,7 @@ struct rec_pending {
 /* A durable segment on disk, for retention. */
 struct rec_seg {
 	uint32_t seq;
-	bool sealed;
+	enum vigil_seg_kind kind;
 	uint64_t bytes;
 	uint64_t end_ns; /* wall clock */
 };
@@ -58,8 +58,13 @@ struct rec_seg {
 struct rec_cam {
 	struct vigil_recorder *rec;
 	const char *name;
-	struct vigil_mux_ts *mux;
+	struct vigil_mux *mux;
 	const uint8_t *owner_key; /* segments are sealed to it; NULL: plain */
+	enum vigil_seg_kind kind; /* of its segments */
+	uint32_t map;             /* fMP4: the init segment of the segments being made */
+	uint32_t listed_map;      /* ... of the last one in the playlist */
+	uint8_t *init;            /* fMP4: a new init segment, until it is written */
+	size_t init_len;
 	struct vigil_seal *seal;  /* the open segment's sealing */
 	struct vigil_wfile *file; /* the open segment, or NULL */
 	uint32_t seq;		  /* number of the next segment */
@@ -185,7 +190,7 @@ static void segs_push(struct rec_cam *c, const struct vigil_playlist_entry *e, u
 	}
 	c->segs[c->segs_head + c->n_segs++] = (struct rec_seg){
 	    .seq = e->seq,
-	    .sealed = e->sealed,
+	    .kind = e->kind,
 	    .bytes = bytes,
 	    .end_ns = e->start_ns + (uint64_t)(e->seconds * 1e9),
 	};
@@ -207,7 +212,7 @@ static void retain(struct rec_cam *c, uint64_t now)
 		if (!(c->retain_bytes != 0 && c->disk_bytes > c->retain_bytes) &&
 		    !(c->retain_ns != 0 && s->end_ns + c->retain_ns < now))
 			break;
-		snprintf(path, sizeof(path), "%s/%08" PRIu32 ".ts%s", c->st.dir, s->seq, s->sealed ? ".sealed" : "");
+		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, s->seq, vigil_seg_suffix[s->kind]);
 		if (vigil_writer_unlink(c->rec->w, path, cam_io, c) < 0)
 			break; /* tried again with the next segment */
 		c->disk_bytes -= s->bytes;
@@ -250,7 +255,9 @@ static void pending_flush(struct rec_cam *c)
 				c->logged &= ~((1u << VIGIL_WCAUSE_MAX) - 1);
 			}
 			p->e.discontinuity |= c->discontinuity;
-			ret = vigil_playlist_append(c->st.dir, &p->e, &c->target, !retaining(c));
+			ret = vigil_playlist_append(c->st.dir, &p->e, p->e.map != c->listed_map, &c->target,
+						    !retaining(c));
+			c->listed_map = p->e.map;
 			if (ret < 0)
 				cam_error(c, REC_CAUSE_PLAYLIST, ret, VIGIL_PLAYLIST_NAME);
 			c->discontinuity = false;
@@ -328,6 +335,48 @@ static void cam_write(void *arg, const uint8_t *data, size_t len)
 	}
 }
 
+static void cam_io_init(void *arg, const struct vigil_wio *io)
+{
+	struct rec_cam *c = arg;
+
+	if (io->ev == VIGIL_WEV_WRITTEN)
+		c->st.bytes_written += io->bytes;
+	else if (io->ev == VIGIL_WEV_ERROR)
+		cam_error(c, io->cause, io->err, io->path);
+}
+
+/* fMP4: the init segment, as the muxer starts; written once it is whole. */
+static void cam_init_out(void *arg, const uint8_t *data, size_t len)
+{
+	struct rec_cam *c = arg;
+	uint8_t *p = realloc(c->init, c->init_len + len);
+
+	if (p == NULL) {
+		cam_error(c, VIGIL_WCAUSE_WRITE, -ENOMEM, "init segment");
+		return;
+	}
+	memcpy(p + c->init_len, data, len);
+	c->init = p;
+	c->init_len += len;
+}
+
+/* It goes to disk like a segment; the segments after it name it. */
+static void init_write(struct rec_cam *c)
+{
+	char final[sizeof(c->st.dir) + 32], partial[sizeof(final) + 8];
+	struct vigil_wfile *f;
+
+	c->map = c->seq - 1; /* the segment it starts with */
+	snprintf(final, sizeof(final), "%s/init-%08" PRIu32 ".mp4", c->st.dir, c->map);
+	snprintf(partial, sizeof(partial), "%s.partial", final);
+	f = vigil_wfile_open(c->rec->w, partial, final, cam_io_init, c);
+	if (f == NULL || vigil_wfile_append(f, c->init, c->init_len) < 0)
+		cam_error(c, VIGIL_WCAUSE_OPEN, -errno, partial);
+	if (f != NULL)
+		vigil_wfile_close(f);
+	c->init_len = 0;
+}
+
 static void cam_muxed(void *arg, const uint8_t *data, size_t len)
 {
 	struct rec_cam *c = arg;
@@ -398,8 +447,8 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 	int err;
 
 	/* cam_init left room for the names: cannot happen. */
-	if (snprintf(final, sizeof(final), "%s/%08" PRIu32 ".ts%s", c->st.dir, c->seq,
-		     c->owner_key != NULL ? ".sealed" : "") >= (int)sizeof(final) ||
+	if (snprintf(final, sizeof(final), "%s/%08" PRIu32 "%s", c->st.dir, c->seq, vigil_seg_suffix[c->kind]) >=
+		(int)sizeof(final) ||
 	    snprintf(partial, sizeof(partial), "%s.partial", final) >= (int)sizeof(partial)) {
 		cam_error(c, VIGIL_WCAUSE_OPEN, -ENAMETOOLONG, c->st.dir);
 		return -ENAMETOOLONG;
@@ -439,7 +488,7 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 
 	if (c->file == NULL)
 		return;
-	ret = vigil_mux_ts_cut(c->mux);
+	ret = vigil_mux_cut(c->mux);
 	if (ret < 0)
 		cam_error(c, REC_CAUSE_MUX, ret, "flush");
 	if (c->owner_key != NULL && vigil_wfile_failed(c->file)) {
@@ -461,7 +510,8 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 		    .e = {.seq = c->seq - 1,
 			  .seconds = (double)(end_pts - c->seg_start) / VIGIL_RTP_CLOCK_HZ,
 			  .start_ns = c->seg_arrival_ns,
-			  .sealed = c->owner_key != NULL},
+			  .kind = c->kind,
+			  .map = c->map},
 		    .frames = c->seg_frames,
 		    .bytes = c->seg_bytes};
 	}
@@ -544,7 +594,9 @@ void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *
 		c->st.frames_dropped++;
 		goto out;
 	}
-	ret = vigil_mux_ts_write(c->mux, data, len, pts, dts, key);
+	ret = vigil_mux_write(c->mux, data, len, pts, dts, c->frame_ticks, key);
+	if (c->init_len > 0)
+		init_write(c);
 	if (ret < 0) {
 		cam_error(c, REC_CAUSE_MUX, ret, "frame");
 		c->st.frames_dropped++;
@@ -723,8 +775,8 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *r
 		char path[sizeof(((struct vigil_recorder_stats *)0)->dir) + 32];
 		struct stat sb;
 
-		snprintf(path, sizeof(path), "%s/%08" PRIu32 ".ts%s", c->st.dir, found.list[i].seq,
-			 found.list[i].sealed ? ".sealed" : "");
+		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, found.list[i].seq,
+			 vigil_seg_suffix[found.list[i].kind]);
 		segs_push(c, &found.list[i], stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
 	}
 	free(found.list);
@@ -735,7 +787,8 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *r
 		if (c->seal == NULL)
 			return -errno;
 	}
-	c->mux = vigil_mux_ts_create(cam->codec, cam_muxed, c);
+	c->kind = cam->sealed ? VIGIL_SEG_SEALED : rec->cfg->format == VIGIL_FORMAT_FMP4 ? VIGIL_SEG_M4S : VIGIL_SEG_TS;
+	c->mux = vigil_mux_create(cam->codec, rec->cfg->format, cam_muxed, cam_init_out, c);
 	return c->mux == NULL ? -errno : 0;
 }
 
@@ -743,8 +796,9 @@ static void cam_free(struct rec_cam *c)
 {
 	if (c == NULL)
 		return;
-	vigil_mux_ts_free(c->mux);
+	vigil_mux_free(c->mux);
 	vigil_seal_free(c->seal);
+	free(c->init);
 	free(c->segs);
 	free(c);
 }

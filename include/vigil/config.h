@@ -15,6 +15,12 @@ enum vigil_codec {
 	VIGIL_CODEC_H265,
 };
 
+/* RecordFormat: the segments' container. */
+enum vigil_format {
+	VIGIL_FORMAT_TS,   /* MPEG-TS, NNNNNNNN.ts: the default, it survives a cut anywhere */
+	VIGIL_FORMAT_FMP4, /* fragmented MP4 (CMAF), NNNNNNNN.m4s after an init-NNNNNNNN.mp4 */
+};
+
 struct vigil_camera_config {
 	char name[VIGIL_CAMERA_NAME_MAX + 1];
 	uint32_t ssrc;
@@ -52,6 +58,7 @@ struct vigil_config {
 	char device[1024];
 	unsigned workers;
 	unsigned segment_seconds;
+	enum vigil_format format;
 	size_t max_frame_bytes;
 	unsigned max_cameras;    /* table sizes: cameras can be added up to this */
 	unsigned key_grace_ms;   /* how long a rotated-out key is still accepted */

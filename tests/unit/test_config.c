@@ -53,6 +53,7 @@ static void test_good(void **state)
 				      "SegmentSeconds = 2\n"
 				      "Address = 198.18.0.1, fd00::1 198.18.0.3\n"
 				      "RetainHours = 48\n"
+				      "RecordFormat = fmp4\n"
 				      "RetainBytes = 3G\n"
 				      "[Camera]\n"
 				      "Name = lobby\n"
@@ -73,7 +74,6 @@ static void test_good(void **state)
 				      "Codec = h265\n"
 				      "[Camera]\n"
 				      "Name = none\n"
-				      "OwnerKey = 3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=\n"
 				      "SSRC = 3\n"
 				      "Key = " KEY "\n"
 				      "Codec = H264\n",
@@ -102,7 +102,8 @@ static void test_good(void **state)
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
 	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
-	assert_int_equal(cfg.cameras[0].line, 11);
+	assert_int_equal(cfg.cameras[0].line, 12);
+	assert_int_equal(cfg.format, VIGIL_FORMAT_FMP4);
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(cfg.cameras[0].master_key[i], i + 1);
 	for (int i = 0; i < 12; i++)
@@ -129,10 +130,7 @@ static void test_good(void **state)
 	assert_int_equal(cfg.cameras[0].retain_bytes, UINT64_C(3) << 30);
 	assert_int_equal(cfg.cameras[1].retain_hours, 720);
 	assert_int_equal(cfg.cameras[1].retain_bytes, 0);
-	/* OwnerKey: the camera's recordings are sealed to it */
 	assert_false(cfg.cameras[0].sealed);
-	assert_true(cfg.cameras[2].sealed);
-	assert_memory_equal(cfg.cameras[2].owner_key, ((uint8_t[]){0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3}), 8);
 	/* PayloadTypes: the dynamic range unless given */
 	assert_int_equal(cfg.cameras[0].payload_types[0], 0);
 	assert_int_equal(cfg.cameras[0].payload_types[1], UINT64_C(0xffffffff00000000));
@@ -140,6 +138,24 @@ static void test_good(void **state)
 	assert_int_equal(cfg.cameras[1].payload_types[1], UINT64_C(0x31) << 32);
 	assert_true(vigil_payload_type_ok(cfg.cameras[1].payload_types, 101));
 	assert_false(vigil_payload_type_ok(cfg.cameras[1].payload_types, 99));
+	vigil_config_free(&cfg);
+	unlink(path);
+}
+
+/* OwnerKey: the camera's recordings are sealed to it. */
+static void test_owner_key(void **state)
+{
+	const char *path = write_conf("[Ingest]\nPorts = 5004\n[Camera]\nName = a\nSSRC = 1\nKey = " KEY
+				      "\nCodec = H264\nOwnerKey = 3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=\n",
+				      0600);
+	struct vigil_config cfg;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
+	assert_true(cfg.cameras[0].sealed);
+	assert_memory_equal(cfg.cameras[0].owner_key, ((uint8_t[]){0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3}), 8);
+	assert_int_equal(cfg.format, VIGIL_FORMAT_TS);
 	vigil_config_free(&cfg);
 	unlink(path);
 }
@@ -153,6 +169,9 @@ static const struct {
 } bad[] = {
 	{INGEST "Ports = 0\n" CAMERA("a", "1"), "3: Ports: '0' is not a number (1-65535) or range"},
 	{INGEST "Ports = 70000\n", "3: Ports: '70000' is not a number (1-65535)"},
+	{INGEST "RecordFormat = mkv\n" CAMERA("a", "1"), "3: RecordFormat: 'mkv' is not ts or fmp4"},
+	{INGEST "RecordFormat = fmp4\n" CAMERA("a", "1") "OwnerKey = 3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=\n",
+	 "4: OwnerKey: sealed recordings are MPEG-TS only"},
 	{INGEST CAMERA("a", "1") "RetainBytes = 12X\n", "8: RetainBytes: '12X' is not a size"},
 	{INGEST CAMERA("a", "1") "RetainBytes = G\n", "8: RetainBytes: 'G' is not a size"},
 	{INGEST "RetainHours = -1\n" CAMERA("a", "1"), "3: RetainHours: '-1' is not a number of hours"},
@@ -285,6 +304,7 @@ static void test_missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_owner_key),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_long_line),

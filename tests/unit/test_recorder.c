@@ -23,7 +23,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "mux_ts.h"
+#include "mux.h"
 #include "writer.h"
 #include "recorder.h"
 #include "seal.h"
@@ -346,6 +346,7 @@ struct playlist {
 	bool disc[MAX_SEGS * 2];
 	double seconds, max_seconds;
 	bool endlist, event;
+	unsigned maps, version;
 };
 
 static void read_playlist(const char *dir, struct playlist *pl)
@@ -363,8 +364,11 @@ static void read_playlist(const char *dir, struct playlist *pl)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		assert_non_null(strchr(line, '\n')); /* every line whole */
 		assert_false(pl->endlist);            /* nothing after the end */
-		if (sscanf(line, "#EXT-X-TARGETDURATION:%u", &pl->target) == 1)
+		if (sscanf(line, "#EXT-X-TARGETDURATION:%u", &pl->target) == 1 ||
+		    sscanf(line, "#EXT-X-VERSION:%u", &pl->version) == 1)
 			continue;
+		if (strncmp(line, "#EXT-X-MAP:URI=\"init-", 20) == 0)
+			pl->maps++;
 		if (strcmp(line, "#EXT-X-PLAYLIST-TYPE:EVENT\n") == 0)
 			pl->event = true;
 		else if (strcmp(line, "#EXT-X-ENDLIST\n") == 0)
@@ -381,7 +385,8 @@ static void read_playlist(const char *dir, struct playlist *pl)
 				pl->max_seconds = s;
 		} else if (line[0] != '#') {
 			assert_true(pl->n < MAX_SEGS * 2);
-			assert_true(strlen(line) == 12 || strcmp(line + 11, ".sealed\n") == 0);
+			assert_true(strlen(line) == 12 || strcmp(line + 11, ".sealed\n") == 0 ||
+				    strcmp(line + 8, ".m4s\n") == 0);
 			pl->disc[pl->n] = disc;
 			pl->discontinuities += disc;
 			pl->seq[pl->n++] = (uint32_t)strtoul(line, NULL, 10);
@@ -518,26 +523,26 @@ static unsigned ts_head(const uint8_t *data, size_t len)
 static void test_mux_cut(void **state)
 {
 	static struct capture cap;
-	struct vigil_mux_ts *m;
+	struct vigil_mux *m;
 	size_t mark;
 
 	(void)state;
 	if (!have_tools)
 		skip();
-	m = vigil_mux_ts_create(VIGIL_CODEC_H264, capture_out, &cap);
+	m = vigil_mux_create(VIGIL_CODEC_H264, VIGIL_FORMAT_TS, capture_out, NULL, &cap);
 	assert_non_null(m);
-	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 0, 0, true), 0);
-	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 3000, 3000, true), 0);
-	assert_int_equal(vigil_mux_ts_cut(m), 0);
+	assert_int_equal(vigil_mux_write(m, h264.aus[0].p, h264.aus[0].len, 0, 0, 0, true), 0);
+	assert_int_equal(vigil_mux_write(m, h264.aus[0].p, h264.aus[0].len, 3000, 3000, 0, true), 0);
+	assert_int_equal(vigil_mux_cut(m), 0);
 	assert_int_equal(cap.len % 188, 0); /* everything so far is out */
 	assert_int_equal(ts_head(cap.buf, cap.len), 15);
 	mark = cap.len;
-	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, h264.aus[0].len, 6000, 6000, true), 0);
-	assert_int_equal(vigil_mux_ts_cut(m), 0);
+	assert_int_equal(vigil_mux_write(m, h264.aus[0].p, h264.aus[0].len, 6000, 6000, 0, true), 0);
+	assert_int_equal(vigil_mux_cut(m), 0);
 	assert_true(cap.len > mark);
 	assert_int_equal(ts_head(cap.buf + mark, cap.len - mark) & 11, 11);
-	assert_int_equal(vigil_mux_ts_write(m, h264.aus[0].p, 0, 9000, 9000, true), -EINVAL);
-	vigil_mux_ts_free(m);
+	assert_int_equal(vigil_mux_write(m, h264.aus[0].p, 0, 9000, 9000, 0, true), -EINVAL);
+	vigil_mux_free(m);
 }
 
 struct wevents {
@@ -770,6 +775,79 @@ static void test_disk_full(void **state)
 			 0);
 	fixture_fini(&fx);
 	assert_int_equal(run("umount %s/tiny", TDIR), 0);
+}
+
+/* RecordFormat = fmp4: an init segment, then .m4s segments of fragments,
+ * each decoding cleanly after the init segment; the playlist (version 7)
+ * names the init segment once, and played through it the recording is
+ * the reference. A segment cut inside a fragment by a crash keeps its
+ * whole fragments. */
+static void test_fmp4(void **state)
+{
+	const struct clip *clips[] = {&h264, &h265};
+	char path[4096 + 256], *md5[MAX_AUS] = {0};
+	struct fixture fx;
+	struct playlist pl;
+	struct stat sb;
+	unsigned n, n_md5;
+	off_t cut;
+
+	(void)state;
+	for (unsigned k = 0; k < 2; k++) {
+		const struct clip *c = clips[k];
+
+		fixture_init(&fx, k ? "camfmp4h" : "camfmp4", c->codec, true);
+		vigil_recorder_free(fx.rec);
+		fx.cfg.format = VIGIL_FORMAT_FMP4;
+		fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
+		assert_non_null(fx.rec);
+		feed(&fx, c, 0, c->n);
+		assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+		n = (unsigned)vigil_recorder_stats(fx.rec, 0)->segments;
+		assert_true(n >= 4);
+		assert_int_equal(vigil_recorder_stats(fx.rec, 0)->frames_recorded, c->n);
+		fixture_fini(&fx);
+		read_playlist(fx.dir, &pl);
+		assert_int_equal(pl.version, 7);
+		assert_int_equal(pl.maps, 1);
+		assert_int_equal(pl.n, n);
+		assert_true(pl.endlist);
+		assert_true(fabs(pl.seconds - c->n * (double)TS_STEP / 90000) < 0.01);
+		for (unsigned i = 0; i < n; i++)
+			assert_int_equal(run("test -z \"$(cat %s/init-00000000.mp4 %s/%08u.m4s | ffmpeg -nostdin -v error "
+					     "-i - -f null - 2>&1)\"",
+					     fx.dir, fx.dir, i),
+					 0);
+		snprintf(path, sizeof(path), "%s/index.m3u8", fx.dir);
+		n_md5 = framemd5(path, md5, MAX_AUS);
+		assert_int_equal(n_md5, c->n_md5);
+		for (unsigned i = 0; i < n_md5; i++) {
+			assert_string_equal(md5[i], c->md5[i]);
+			free(md5[i]);
+		}
+	}
+
+	/* A crash inside a fragment: segments 1 and 2 (a fragment each) as
+	 * the segment being written, cut 100 bytes short: the first stays. */
+	snprintf(path, sizeof(path), "%s/00000001.m4s", fx.dir);
+	assert_int_equal(stat(path, &sb), 0);
+	cut = sb.st_size;
+	assert_int_equal(run("cd %s && cat 00000001.m4s 00000002.m4s | head -c -100 > %08u.m4s.partial", fx.dir, n), 0);
+	fixture_init(&fx, "camfmp4h", VIGIL_CODEC_H265, false);
+	vigil_recorder_free(fx.rec);
+	fx.cfg.format = VIGIL_FORMAT_FMP4;
+	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
+	assert_non_null(fx.rec);
+	snprintf(path, sizeof(path), "%s/%08u.m4s", fx.dir, n);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, cut);
+	assert_int_equal(run("test -z \"$(cat %s/init-00000000.mp4 %s | ffmpeg -nostdin -v error -i - -f null - 2>&1)\"",
+			     fx.dir, path),
+			 0);
+	read_playlist(fx.dir, &pl);
+	assert_int_equal(pl.n, n + 1);
+	assert_int_equal(pl.maps, 1);
+	fixture_fini(&fx);
 }
 
 static void append_out(void *arg, const uint8_t *data, size_t len)
@@ -1047,6 +1125,7 @@ int main(void)
 	    cmocka_unit_test(test_crash_recovery),  cmocka_unit_test(test_sync_open_segment),
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
 	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),
+	    cmocka_unit_test(test_fmp4),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};
