@@ -4,10 +4,17 @@
  * before its fsync is submitted; the rename is linked after the fsync.
  * Staging buffers are registered with the ring as they are made (fixed
  * buffers: the kernel maps them once, not at every write), as many as it
- * takes; the rest, if any, are written as ordinary buffers. */
+ * takes; the rest, if any, are written as ordinary buffers.
+ *
+ * Files are opened with O_DIRECT where the filesystem takes it: whole
+ * staging buffers (aligned, at aligned offsets) go straight to the device,
+ * past the page cache. What is not aligned (a file's tail, the rest of a
+ * short write) goes through a second, buffered descriptor of the same
+ * file, which fsync covers too. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +24,7 @@
 #include <liburing.h>
 
 #define MIN_U(a, b) ((a) < (b) ? (a) : (b))
+#define DIRECT_ALIGN 4096u /* offsets and lengths of O_DIRECT writes */
 
 #include "writer.h"
 
@@ -62,6 +70,9 @@ struct vigil_wfile {
 	struct wbuf *cur;
 	uint64_t off;
 	int fd;
+	int fd_buffered; /* for writes O_DIRECT cannot take; -1 until one comes */
+	bool fd_direct;  /* fd was opened with O_DIRECT */
+	bool direct;     /* ... and aligned writes still use it */
 	unsigned inflight;
 	unsigned writes; /* of those, writes */
 	bool sync_wanted;   /* a datasync waits for the writes before it */
@@ -223,14 +234,34 @@ static void file_fail(struct vigil_wfile *f, enum vigil_wcause cause, int err)
 				       .path = cause == VIGIL_WCAUSE_RENAME ? f->final : f->partial});
 }
 
+/* The descriptor a write of len bytes at off can go through. */
+static int write_fd(struct vigil_wfile *f, uint64_t off, size_t len)
+{
+	char self[64];
+
+	if (!f->fd_direct || (f->direct && off % DIRECT_ALIGN == 0 && len % DIRECT_ALIGN == 0))
+		return f->fd;
+	/* The same open file, even if its directory has moved since. */
+	if (f->fd_buffered < 0) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", f->fd);
+		f->fd_buffered = open(self, O_WRONLY | O_CLOEXEC);
+	}
+	return f->fd_buffered;
+}
+
 /* Submits the unwritten rest of b. On failure b goes back to the list. */
 static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 {
 	struct vigil_writer *w = f->w;
 	struct io_uring_sqe *sqe = sqe_get(w);
+	int fd = write_fd(f, b->off + b->done, b->len - b->done);
 
-	if (sqe == NULL) {
-		file_fail(f, VIGIL_WCAUSE_WRITE, -EBUSY);
+	if (sqe == NULL || fd < 0) {
+		if (sqe != NULL) {
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data(sqe, NULL);
+		}
+		file_fail(f, VIGIL_WCAUSE_WRITE, sqe == NULL ? -EBUSY : -errno);
 		buf_put(w, b);
 		return;
 	}
@@ -238,10 +269,10 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 	b->req.file = f;
 	b->submit_ns = mono_ns();
 	if (b->fixed >= 0)
-		io_uring_prep_write_fixed(sqe, f->fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done,
+		io_uring_prep_write_fixed(sqe, fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done,
 					  b->fixed);
 	else
-		io_uring_prep_write(sqe, f->fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done);
+		io_uring_prep_write(sqe, fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done);
 	io_uring_sqe_set_data(sqe, &b->req);
 	f->inflight++;
 	f->writes++;
@@ -253,6 +284,8 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 static void file_free(struct vigil_wfile *f)
 {
 	close(f->fd);
+	if (f->fd_buffered >= 0)
+		close(f->fd_buffered);
 	free(f);
 }
 
@@ -339,6 +372,13 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 	case WOP_WRITE:
 		f->writes--;
 		b = (struct wbuf *)req;
+		if (res == -EINVAL && f->direct && !f->failed) {
+			/* O_DIRECT refused this one (a limit cut it short of
+			 * alignment): this file goes on buffered. */
+			f->direct = false;
+			write_submit(f, b);
+			break;
+		}
 		if (res > 0) {
 			b->done += (size_t)res;
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_WRITTEN,
@@ -450,11 +490,15 @@ struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return NULL;
-	f->fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	f->fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0640);
+	f->direct = f->fd_direct = f->fd >= 0;
+	if (f->fd < 0 && errno == EINVAL) /* the filesystem has no O_DIRECT */
+		f->fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (f->fd < 0) {
 		free(f);
 		return NULL;
 	}
+	f->fd_buffered = -1;
 	f->w = w;
 	f->cb = cb;
 	f->arg = arg;
@@ -508,14 +552,36 @@ int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len)
 	return 0;
 }
 
+bool vigil_wfile_direct(const struct vigil_wfile *f)
+{
+	return f->fd_direct;
+}
+
 void vigil_wfile_sync(struct vigil_wfile *f)
 {
-	struct wbuf *b = f->cur;
+	struct wbuf *b = f->cur, *rest;
+	size_t whole;
 
 	if (f->failed || f->closing)
 		return;
 	if (b != NULL && b->len > 0) {
-		f->cur = NULL;
+		/* O_DIRECT: the aligned part goes now, the rest (under 4 KiB)
+		 * stays staged at the start of a buffer of its own, so later
+		 * writes stay aligned. */
+		whole = f->direct ? b->len / DIRECT_ALIGN * DIRECT_ALIGN : b->len;
+		if (whole == 0)
+			return;
+		rest = NULL;
+		if (whole < b->len) {
+			rest = buf_get(f->w);
+			if (rest == NULL)
+				return; /* it goes with the next sync */
+			memcpy(rest->data, b->data + whole, b->len - whole);
+			rest->len = b->len - whole;
+			rest->off = b->off + whole;
+			b->len = whole;
+		}
+		f->cur = rest;
 		write_submit(f, b);
 	}
 	f->sync_wanted = true;

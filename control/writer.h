@@ -62,10 +62,14 @@ struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial
 /* Copies into the staging buffer, submitting it when full. Data for a
  * failed file is discarded. 0 or -errno. */
 int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len);
-/* Bounds what a power loss can take: what is staged is written now, and
- * once the file's writes are done, fdatasync (VIGIL_WEV_SYNCED). Nothing
- * happens while one is still pending. */
+/* Bounds what a power loss can take: what is staged is written now (with
+ * O_DIRECT, all but its last partial 4 KiB block), and once the file's
+ * writes are done, fdatasync (VIGIL_WEV_SYNCED). Nothing happens while one
+ * is still pending. */
 void vigil_wfile_sync(struct vigil_wfile *f);
+
+/* Whether the file was opened with O_DIRECT (the filesystem takes it). */
+bool vigil_wfile_direct(const struct vigil_wfile *f);
 
 /* True once a write to this file has failed: close it and start another. */
 bool vigil_wfile_failed(const struct vigil_wfile *f);
