@@ -142,8 +142,8 @@ JSON summary:  $work/summary.json
 vigild log:    $work/vigild.log
 config:        $conf (chmod 600: it holds the keys)
 
-Play a recording (segments concatenated in name order):
-  cat $first/*.ts | ffplay -
+Play a recording through its HLS playlist:
+  ffplay $first/index.m3u8
 Convert one to MP4:
-  ffmpeg -i "concat:\$(ls $first/*.ts | paste -sd'|')" -c copy lobby.mp4
+  ffmpeg -i $first/index.m3u8 -c copy lobby.mp4
 EOF
