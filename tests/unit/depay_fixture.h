@@ -171,7 +171,7 @@ struct scenario {
 };
 
 
-static void run(const struct scenario *s)
+static inline void run(const struct scenario *s)
 {
 	struct fx fx;
 	size_t max = s->max_frame_bytes ? s->max_frame_bytes : FRAME_BYTES;
