@@ -12,7 +12,7 @@ libs=($(pkg-config --libs libdpdk))
 declare -A targets=(
 	[fuzz_parse]="dataplane/parse.c dataplane/neigh.c"
 	[fuzz_depay]="dataplane/rtp.c dataplane/depay.c dataplane/depay_h264.c dataplane/depay_h265.c dataplane/counters.c"
-	[fuzz_packetize]="cam/packetize.c"
+	[fuzz_packetize]="cam/packetize.c cam/au.c"
 )
 if ! clang -fsanitize=fuzzer -x c /dev/null -o /dev/null -c 2>/dev/null; then
 	echo "clang has no libFuzzer runtime (libclang-rt-14-dev): skipping"; exit 77

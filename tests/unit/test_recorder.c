@@ -26,6 +26,7 @@
 #include "mux.h"
 #include "writer.h"
 #include "recorder.h"
+#include "au.h"
 #include "seal.h"
 
 #define TDIR "recorder.tmp"
@@ -72,55 +73,15 @@ static int run(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Splits Annex-B into access units: a new one starts at an AUD, at a
- * parameter set or prefix SEI after a slice, or at a slice that is the
- * first of its picture (first_mb_in_slice == 0 / first_slice_segment). */
+/* The clip's access units, as a camera would send them. */
 static void split(struct clip *c)
 {
-	const uint8_t *b = c->data;
-	size_t start = 0;
-	bool vcl_seen = false;
+	static struct vigil_au aus[MAX_AUS];
 
-	c->n = 0;
-	for (size_t i = 0; i + 3 < c->len; i++) {
-		const uint8_t *h;
-		size_t sc;
-		unsigned t;
-		bool vcl, opens, key;
-
-		if (b[i] != 0 || b[i + 1] != 0 || b[i + 2] != 1)
-			continue;
-		sc = i > 0 && b[i - 1] == 0 ? i - 1 : i;
-		h = b + i + 3;
-		if (c->codec == VIGIL_CODEC_H264) {
-			t = h[0] & 0x1f;
-			vcl = t >= 1 && t <= 5;
-			key = t == 5;
-			opens = t == 9 || (vcl_seen && ((t >= 6 && t <= 8) || (t >= 14 && t <= 18) ||
-							(vcl && (h[1] & 0x80))));
-		} else {
-			t = (h[0] >> 1) & 0x3f;
-			vcl = t < 32;
-			key = t >= 16 && t <= 21;
-			opens = t == 35 ||
-				(vcl_seen && ((t >= 32 && t <= 34) || t == 39 || (vcl && (h[2] & 0x80))));
-		}
-		if (opens && vcl_seen) {
-			c->aus[c->n].p = b + start;
-			c->aus[c->n].len = sc - start;
-			c->n++;
-			start = sc;
-			vcl_seen = false;
-		}
-		if (vcl) {
-			vcl_seen = true;
-			c->aus[c->n].key = key;
-		}
-		i += 2;
-	}
-	c->aus[c->n].p = b + start;
-	c->aus[c->n].len = c->len - start;
-	c->n++;
+	c->n = vigil_au_split(c->codec, c->data, c->len, aus, MAX_AUS);
+	assert_true(c->n <= MAX_AUS);
+	for (unsigned i = 0; i < c->n; i++)
+		c->aus[i] = (struct au){.p = c->data + aus[i].off, .len = aus[i].len, .key = aus[i].key};
 }
 
 /* framemd5 hash column of FILE; returns the count. */
