@@ -47,8 +47,7 @@ int fleet_config(struct vigil_config *cfg, unsigned n)
 	return 0;
 }
 
-/* Ethernet/IPv4/UDP around an SRTP packet of len bytes, checksum right. */
-static void wrap(uint8_t *b, size_t len)
+void fleet_wrap_from(uint8_t *b, size_t len, const uint8_t src[4], uint16_t sport, uint16_t dport)
 {
 	uint8_t *ip = b + 14;
 	uint32_t sum = 0;
@@ -59,15 +58,22 @@ static void wrap(uint8_t *b, size_t len)
 	put16(ip + 2, (unsigned)(20 + 8 + len));
 	ip[8] = 64;
 	ip[9] = 17;
-	memcpy(ip + 12, (uint8_t[]){198, 18, 0, 2, 198, 18, 0, 1}, 8);
+	memcpy(ip + 12, src, 4);
+	memcpy(ip + 16, (uint8_t[]){198, 18, 0, 1}, 4);
 	for (int i = 0; i < 20; i += 2)
 		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	put16(ip + 10, ~sum & 0xffff);
-	put16(ip + 20, 40000);
-	put16(ip + 22, FLEET_PORT);
+	put16(ip + 20, sport);
+	put16(ip + 22, dport);
 	put16(ip + 24, (unsigned)(8 + len));
+}
+
+/* Ethernet/IPv4/UDP around an SRTP packet of len bytes, checksum right. */
+static void wrap(uint8_t *b, size_t len)
+{
+	fleet_wrap_from(b, len, (const uint8_t[]){198, 18, 0, 2}, 40000, FLEET_PORT);
 }
 
 size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, uint64_t index, size_t payload)

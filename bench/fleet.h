@@ -32,6 +32,11 @@ int fleet_config(struct vigil_config *cfg, unsigned n);
  * as an Ethernet frame into b (FLEET_MAX_FRAME bytes). Returns its length. */
 size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, uint64_t index, size_t payload);
 
+/* Ethernet, IPv4 (src -> 198.18.0.1, checksum right) and UDP (sport ->
+ * dport) in the FLEET_HDR bytes before an SRTP packet of len bytes at b +
+ * FLEET_HDR. */
+void fleet_wrap_from(uint8_t *b, size_t len, const uint8_t src[4], uint16_t sport, uint16_t dport);
+
 /* Whether packet `index` of a stream ends a frame (has the marker bit). */
 static inline int fleet_ends_frame(uint64_t index)
 {

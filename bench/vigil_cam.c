@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/* vigil-cam: a fleet of cameras as a capture. Each camera sends a real
+ * H.264 or H.265 clip (an Annex-B file, looped with timestamps and
+ * sequence numbers that go on), packetized (libvigilcam) and protected
+ * with SRTP AEAD_AES_256_GCM under its own random key and SSRC, at the
+ * clip's frame rate, the cameras' frames spread over each frame interval.
+ * Writes the capture (classic pcap, Ethernet) and the vigil.conf that
+ * ingests it, and prints what it sent as JSON.
+ *
+ * usage: vigil-cam --clip FILE --codec h264|h265 --cameras N --seconds S
+ *                  --out CAPTURE.pcap --config VIGIL.conf
+ *                  [--fps 30] [--payload 1200] [--port 5004] [--record-dir DIR]
+ * Replay: vigild --config VIGIL.conf --pcap CAPTURE.pcap */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "au.h"
+#include "fleet.h"
+#include "packetize.h"
+
+struct camera {
+	struct vigil_srtp srtp;
+	uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN];
+	uint32_t ssrc, ts0, roc;
+	uint16_t seq;
+	uint64_t packets;
+};
+
+struct sender {
+	FILE *pcap;
+	struct camera *cam;
+	unsigned index;
+	uint32_t ts;
+	uint64_t t_ns; /* capture time of the next packet */
+	uint16_t port;
+	uint64_t bytes;
+};
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "vigil-cam: %s\n", msg);
+	exit(2);
+}
+
+static void put32le(FILE *f, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+
+	fwrite(b, 1, 4, f);
+}
+
+/* One RTP payload: header, SRTP, UDP/IP/Ethernet from the camera's own
+ * address (198.19.x.y: a flow per camera, as RSS would see it), pcap record. */
+static void send_payload(void *arg, const uint8_t *payload, size_t len, bool marker)
+{
+	struct sender *s = arg;
+	struct camera *c = s->cam;
+	uint8_t b[FLEET_MAX_FRAME], *rtp = b + FLEET_HDR;
+	int n;
+
+	rtp[0] = 0x80;
+	rtp[1] = (uint8_t)(96 | (marker ? 0x80 : 0));
+	rtp[2] = (uint8_t)(c->seq >> 8);
+	rtp[3] = (uint8_t)c->seq;
+	for (int i = 0; i < 4; i++) {
+		rtp[4 + i] = (uint8_t)(s->ts >> (24 - 8 * i));
+		rtp[8 + i] = (uint8_t)(c->ssrc >> (24 - 8 * i));
+	}
+	memcpy(rtp + 12, payload, len);
+	n = vigil_srtp_encrypt(&c->srtp, rtp, 12 + len, 12, c->ssrc, c->roc, c->seq);
+	if (n < 0)
+		die("cannot encrypt");
+	fleet_wrap_from(b, (size_t)n, (const uint8_t[]){198, 19, (uint8_t)(s->index >> 8), (uint8_t)s->index},
+			(uint16_t)(10000 + s->index % 50000), s->port);
+	put32le(s->pcap, (uint32_t)(s->t_ns / 1000000000u));
+	put32le(s->pcap, (uint32_t)(s->t_ns / 1000u % 1000000u));
+	put32le(s->pcap, (uint32_t)(FLEET_HDR + (size_t)n));
+	put32le(s->pcap, (uint32_t)(FLEET_HDR + (size_t)n));
+	fwrite(b, 1, FLEET_HDR + (size_t)n, s->pcap);
+	s->t_ns += 20000; /* 20 us between a frame's packets */
+	s->bytes += FLEET_HDR + (size_t)n;
+	c->packets++;
+	if (++c->seq == 0)
+		c->roc++;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *p;
+	long n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) != 0)
+		die("cannot read the clip");
+	p = malloc((size_t)n);
+	if (p == NULL || fread(p, 1, (size_t)n, f) != (size_t)n)
+		die("cannot read the clip");
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"clip", required_argument, NULL, 'c'},	  {"codec", required_argument, NULL, 'k'},
+	    {"cameras", required_argument, NULL, 'n'},	  {"seconds", required_argument, NULL, 's'},
+	    {"out", required_argument, NULL, 'o'},	  {"config", required_argument, NULL, 'g'},
+	    {"fps", required_argument, NULL, 'f'},	  {"payload", required_argument, NULL, 'p'},
+	    {"port", required_argument, NULL, 'P'},	  {"record-dir", required_argument, NULL, 'r'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *clip = NULL, *out = NULL, *conf = NULL, *record_dir = "recordings";
+	enum vigil_codec codec = VIGIL_CODEC_H264;
+	unsigned cameras = 0, fps = 30, first_key = 0;
+	double seconds = 0;
+	size_t payload = 1200, len;
+	uint16_t port = 5004;
+	struct vigil_au *aus;
+	struct camera *cam;
+	unsigned n_aus, frames;
+	uint8_t *data;
+	FILE *pcap, *cf;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': clip = optarg; break;
+		case 'k': codec = strcmp(optarg, "h265") == 0 ? VIGIL_CODEC_H265 : VIGIL_CODEC_H264; break;
+		case 'n': cameras = (unsigned)atoi(optarg); break;
+		case 's': seconds = atof(optarg); break;
+		case 'o': out = optarg; break;
+		case 'g': conf = optarg; break;
+		case 'f': fps = (unsigned)atoi(optarg); break;
+		case 'p': payload = (size_t)atoi(optarg); break;
+		case 'P': port = (uint16_t)atoi(optarg); break;
+		case 'r': record_dir = optarg; break;
+		default: die("usage: see the top of bench/vigil_cam.c");
+		}
+	}
+	if (clip == NULL || out == NULL || conf == NULL || cameras == 0 || cameras > 65535 || seconds <= 0 ||
+	    fps == 0 || 90000 % fps != 0 || payload < 100 || payload > 1400 || sodium_init() < 0)
+		die("usage: vigil-cam --clip FILE --codec h264|h265 --cameras N (1-65535) --seconds S --out PCAP "
+		    "--config CONF [--fps F dividing 90000] [--payload 100-1400] [--port P] [--record-dir DIR]");
+	data = read_file(clip, &len);
+	aus = calloc(len / 4 + 1, sizeof(*aus));
+	if (aus == NULL)
+		die("out of memory");
+	n_aus = vigil_au_split(codec, data, len, aus, (unsigned)(len / 4 + 1));
+	while (first_key < n_aus && !aus[first_key].key)
+		first_key++;
+	if (first_key == n_aus)
+		die("the clip has no key frame");
+	cam = calloc(cameras, sizeof(*cam));
+	if (cam == NULL)
+		die("out of memory");
+	uint32_t ssrc0 = randombytes_random();
+
+	for (unsigned c = 0; c < cameras; c++) {
+		randombytes_buf(cam[c].master, sizeof(cam[c].master));
+		cam[c].ssrc = ssrc0 + c * 0x9e3779b1u; /* an odd step: all distinct, scattered */
+		cam[c].seq = (uint16_t)randombytes_uniform(65536);
+		cam[c].ts0 = randombytes_random();
+		if (vigil_srtp_init(&cam[c].srtp, cam[c].master, cam[c].master + VIGIL_SRTP_MASTER_KEY_LEN) < 0)
+			die("cannot derive SRTP keys");
+	}
+
+	pcap = fopen(out, "wb");
+	if (pcap == NULL)
+		die("cannot write the capture");
+	put32le(pcap, 0xa1b2c3d4);
+	fwrite((const uint8_t[]){2, 0, 4, 0}, 1, 4, pcap);
+	put32le(pcap, 0);
+	put32le(pcap, 0);
+	put32le(pcap, 65535);
+	put32le(pcap, 1); /* Ethernet */
+	frames = (unsigned)(seconds * fps);
+	struct sender s = {.pcap = pcap, .port = port};
+	uint64_t t0 = UINT64_C(1795000000000000000), frame_ns = 1000000000u / fps;
+
+	/* Frame i of every camera, camera c a c/N of the frame interval late. */
+	for (unsigned i = 0; i < frames; i++) {
+		const struct vigil_au *au = &aus[first_key + i % (n_aus - first_key)];
+
+		for (unsigned c = 0; c < cameras; c++) {
+			uint64_t at = t0 + i * frame_ns + frame_ns * c / cameras;
+
+			s.cam = &cam[c];
+			s.index = c;
+			s.ts = cam[c].ts0 + i * (90000 / fps);
+			if (s.t_ns < at)
+				s.t_ns = at;
+			if (vigil_packetize(codec, data + au->off, au->len, payload, send_payload, &s) < 0)
+				die("an access unit of the clip has no NAL unit");
+		}
+	}
+	if (fclose(pcap) != 0)
+		die("cannot write the capture");
+
+	cf = fopen(conf, "w");
+	if (cf == NULL || chmod(conf, 0600) < 0)
+		die("cannot write the configuration");
+	fprintf(cf, "# %u cameras from vigil-cam: %s, %.1f s at %u frames/s\n[Ingest]\nPorts = %u\nRecordDir = %s\n"
+		    "MaxCameras = %u\n",
+		cameras, clip, seconds, fps, port, record_dir, cameras);
+	for (unsigned c = 0; c < cameras; c++) {
+		char b64[sodium_base64_ENCODED_LEN(sizeof(cam[c].master), sodium_base64_VARIANT_ORIGINAL)];
+
+		sodium_bin2base64(b64, sizeof(b64), cam[c].master, sizeof(cam[c].master), sodium_base64_VARIANT_ORIGINAL);
+		fprintf(cf, "\n[Camera]\nName = cam%05u\nSSRC = %" PRIu32 "\nKey = %s\nCodec = %s\n", c, cam[c].ssrc, b64,
+			codec == VIGIL_CODEC_H265 ? "H265" : "H264");
+	}
+	if (fclose(cf) != 0)
+		die("cannot write the configuration");
+	uint64_t packets = 0;
+
+	for (unsigned c = 0; c < cameras; c++)
+		packets += cam[c].packets;
+	printf("{\"cameras\": %u, \"frames_per_camera\": %u, \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64
+	       ", \"seconds\": %.1f, \"mbit_s_per_camera\": %.3f}\n",
+	       cameras, frames, packets, s.bytes, seconds, (double)s.bytes * 8 / seconds / cameras / 1e6);
+	return 0;
+}

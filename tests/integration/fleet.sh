@@ -1,0 +1,62 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A fleet from vigil-cam through vigild: a real clip (ffmpeg's test
+# pattern, H.264 and H.265) sent by many cameras, each with its own key and
+# SSRC, looped with timestamps and sequence numbers that go on, replayed
+# with vigild --pcap. Every packet decrypts, every frame of every camera is
+# recorded, and what some cameras' playlists play is the clip, frame for
+# frame, looped.
+#
+# usage: fleet.sh BUILD_DIR|VIGILD VIGIL_CAM [SCRATCH_DIR]
+# Exit 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tools=$here/../tools
+target=${1:-} vigil_cam=${2:-} scratch=${3:-}
+
+# shellcheck source=../tools/testlib.sh
+source "$tools/testlib.sh"
+require_tools ffmpeg jq
+require_aesni
+vigild=$(vigild_path "$target")
+require_vigild "$vigild"
+[ -x "$vigil_cam" ] || { echo "FAIL: vigil-cam not found at $vigil_cam" >&2; exit 1; }
+test_begin fleet "$scratch"
+
+frame_md5() { ffmpeg -nostdin -v error "$@" -fps_mode passthrough -f framemd5 - | awk -F', *' '!/^#/ { print $NF }'; }
+
+# run CODEC ENCODER CAMERAS SECONDS
+run() {
+	local codec=$1 encoder=$2 cameras=$3 seconds=$4 dir=$work/$1 sent frames c
+	mkdir -p "$dir"
+	ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=30 -t 2 -c:v "$encoder" -g 30 -bf 0 \
+		-pix_fmt yuv420p $([ "$encoder" = libx265 ] && echo -x265-params log-level=error) \
+		-f "$codec" "$dir/clip" || { fail "$codec: ffmpeg cannot make the clip"; return; }
+	"$vigil_cam" --clip "$dir/clip" --codec "$([ "$codec" = hevc ] && echo h265 || echo h264)" --cameras "$cameras" --seconds "$seconds" \
+		--out "$dir/fleet.pcap" --config "$dir/vigil.conf" --record-dir "$dir/rec" >"$dir/sent.json" ||
+		{ fail "$codec: vigil-cam failed"; return; }
+	timeout 120 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary.json" \
+		2>"$dir/vigild.log" || { fail "$codec: vigild failed: $(tail -n 3 "$dir/vigild.log")"; return; }
+	sent=$(jq .packets "$dir/sent.json")
+	frames=$(jq .frames_per_camera "$dir/sent.json")
+	check_counter "$codec" "$dir/summary.json" .totals.rx_packets "$sent"
+	check_counter "$codec" "$dir/summary.json" .totals.decrypted "$sent"
+	check_counter "$codec" "$dir/summary.json" .totals.frames_recorded $((cameras * frames))
+	check_counter "$codec" "$dir/summary.json" .totals.frames_dropped 0
+	[ "$(jq '[.cameras[] | select(.frames_recorded != '"$frames"')] | length' "$dir/summary.json")" = 0 ] ||
+		fail "$codec: a camera did not record all its $frames frames"
+	# The clip's 60 frames, looped to the length sent.
+	frame_md5 -i "$dir/clip" >"$dir/clip.md5"
+	for ((i = 0; i < frames; i++)); do sed -n "$((i % 60 + 1))p" "$dir/clip.md5"; done >"$dir/want.md5"
+	for c in 00000 $(printf '%05d' $((cameras / 2))) $(printf '%05d' $((cameras - 1))); do
+		frame_md5 -i "$dir/rec/cam$c/index.m3u8" >"$dir/cam$c.md5"
+		cmp -s "$dir/want.md5" "$dir/cam$c.md5" ||
+			fail "$codec: cam$c's recording is not the clip ($(wc -l <"$dir/cam$c.md5") of $frames frames)"
+	done
+	echo "$codec: $cameras cameras, $sent packets, $((cameras * frames)) frames recorded; three cameras checked frame for frame"
+}
+
+run h264 libx264 200 3
+run hevc libx265 40 3
+test_finish fleet
