@@ -85,7 +85,7 @@ size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, ui
 	unsigned frame = i < FLEET_KEY_PKTS ? 0 : 1 + (i - FLEET_KEY_PKTS) / FLEET_P_PKTS;
 	unsigned pos = i < FLEET_KEY_PKTS ? i : (i - FLEET_KEY_PKTS) % FLEET_P_PKTS;
 	bool last = fleet_ends_frame(index);
-	uint64_t frames = index / FLEET_GOP_PKTS * (1 + FLEET_P_FRAMES) + frame;
+	uint64_t frames = fleet_frame_of(index);
 	size_t n = payload;
 	int len;
 

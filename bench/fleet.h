@@ -37,6 +37,16 @@ size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, ui
  * FLEET_HDR. */
 void fleet_wrap_from(uint8_t *b, size_t len, const uint8_t src[4], uint16_t sport, uint16_t dport);
 
+/* The frame packet `index` of a stream belongs to, counted from 0; its
+ * RTP timestamp is that times FLEET_TS_PER_FRAME. */
+static inline uint64_t fleet_frame_of(uint64_t index)
+{
+	unsigned i = (unsigned)(index % FLEET_GOP_PKTS);
+
+	return index / FLEET_GOP_PKTS * (1 + FLEET_P_FRAMES) +
+	       (i < FLEET_KEY_PKTS ? 0 : 1 + (i - FLEET_KEY_PKTS) / FLEET_P_PKTS);
+}
+
 /* Whether packet `index` of a stream ends a frame (has the marker bit). */
 static inline int fleet_ends_frame(uint64_t index)
 {

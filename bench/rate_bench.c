@@ -11,6 +11,10 @@
  * number of seconds: every packet the ring refused is a loss, and every
  * drop counter of the worker and the cameras must stay at zero.
  *
+ * In the paced run, the latency from a frame's last packet into the RX
+ * queue to the frame out of the frame ring (p50, p99, p99.9; buckets a
+ * quarter of a power of two wide) is measured too.
+ *
  * usage: rate_bench [cameras] [payload bytes] [seconds] [load percent] [huge|no-huge]
  * Prints one JSON line. Needs two lcores. Exit 1 on loss. */
 #include <inttypes.h>
@@ -40,6 +44,8 @@
 #define VISIT_PKTS 4        /* packets a camera sends back to back */
 #define BASE_MEMORY_MB 512
 #define CAMERA_MEMORY_KB 16
+#define LAT_FRAMES 64   /* frames of a camera that may be on their way at once */
+#define LAT_BUCKETS 256 /* 4 per power of two of TSC ticks */
 
 struct gen {
 	struct rte_ring *rx;
@@ -52,8 +58,62 @@ struct gen {
 	uint64_t visit;
 	size_t payload;
 	uint64_t sent, lost, no_mbuf;
+	/* Latency from a frame's last packet into the RX queue to the frame
+	 * out of the frame ring, in the paced run. */
+	bool timing;
+	uint64_t (*sent_tsc)[LAT_FRAMES]; /* per camera, by frame number */
+	uint64_t lat[LAT_BUCKETS];
 	uint64_t max_late_tsc; /* the furthest the generator fell behind its pace */
 };
+
+static unsigned lat_bucket(uint64_t ticks)
+{
+	unsigned log2 = 63 - (unsigned)__builtin_clzll(ticks | 1);
+
+	return log2 < 2 ? (unsigned)ticks : log2 * 4 + (unsigned)(ticks >> (log2 - 2) & 3);
+}
+
+static uint64_t lat_bound(unsigned bucket)
+{
+	unsigned log2 = bucket / 4;
+
+	return log2 < 2 ? bucket : (UINT64_C(4) + bucket % 4 + 1) << (log2 - 2);
+}
+
+/* The ticks below which a share of the frames' latencies fell. */
+static uint64_t lat_quantile(const uint64_t *lat, double share)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (unsigned b = 0; b < LAT_BUCKETS; b++)
+		total += lat[b];
+	for (unsigned b = 0; b < LAT_BUCKETS; b++) {
+		seen += lat[b];
+		if (total > 0 && (double)seen >= share * (double)total)
+			return lat_bound(b);
+	}
+	return 0;
+}
+
+/* The recorder's part: frames back to the pool, timed while timing. */
+static void drain(struct gen *g)
+{
+	void *f[64];
+	unsigned n;
+
+	while ((n = rte_ring_dequeue_burst(g->frames->ring, f, RTE_DIM(f), NULL)) > 0) {
+		uint64_t now = rte_rdtsc();
+
+		for (unsigned k = 0; k < n; k++) {
+			const struct vigil_frame *fr = vigil_frame_of(f[k]);
+			uint64_t sent = g->sent_tsc[fr->camera][fr->rtp_ts / FLEET_TS_PER_FRAME % LAT_FRAMES];
+
+			if (g->timing && sent != 0 && now > sent)
+				g->lat[lat_bucket(now - sent)]++;
+			vigil_frame_ring_done(g->frames, f[k]);
+		}
+	}
+}
 
 /* One burst: VIGIL_BURST / VISIT_PKTS cameras' next packets. What the
  * ring refuses is lost, or with `wait` offered again until it is taken. */
@@ -68,22 +128,31 @@ static void send_burst(struct gen *g, bool wait)
 			g->no_mbuf += VIGIL_BURST;
 			return;
 		}
-		vigil_frame_ring_drain(g->frames);
+		drain(g);
 	}
+	unsigned cam[VIGIL_BURST];
+	uint64_t idx[VIGIL_BURST], now;
+
 	while (n < VIGIL_BURST) {
 		unsigned c = g->order[g->visit++ % cameras];
 
 		for (unsigned k = 0; k < VISIT_PKTS; k++, n++) {
 			uint8_t *b = rte_pktmbuf_mtod(m[n], uint8_t *);
 
-			m[n]->data_len = (uint16_t)fleet_packet(b, &g->sender[c], g->cfg->cameras[c].ssrc,
-								g->next_index[c]++, g->payload);
+			cam[n] = c;
+			idx[n] = g->next_index[c]++;
+			m[n]->data_len = (uint16_t)fleet_packet(b, &g->sender[c], g->cfg->cameras[c].ssrc, idx[n],
+								g->payload);
 			m[n]->pkt_len = m[n]->data_len;
 		}
 	}
 	sent = rte_ring_enqueue_burst(g->rx, (void **)m, n, NULL);
+	now = rte_rdtsc();
+	for (unsigned k = 0; g->timing && k < sent; k++)
+		if (fleet_ends_frame(idx[k]))
+			g->sent_tsc[cam[k]][fleet_frame_of(idx[k]) % LAT_FRAMES] = now;
 	while (wait && sent < n) {
-		vigil_frame_ring_drain(g->frames);
+		drain(g);
 		sent += rte_ring_enqueue_burst(g->rx, (void **)m + sent, n - sent, NULL);
 	}
 	g->sent += sent;
@@ -91,7 +160,7 @@ static void send_burst(struct gen *g, bool wait)
 		g->lost += n - sent;
 		rte_pktmbuf_free_bulk(m + sent, n - sent);
 	}
-	vigil_frame_ring_drain(g->frames);
+	drain(g);
 }
 
 struct totals {
@@ -131,7 +200,7 @@ static void run(struct gen *g, double seconds, double pps)
 
 	for (uint64_t now = start; now < end; now = rte_rdtsc()) {
 		if (pps < 0 || (pps > 0 && (double)now < next)) {
-			vigil_frame_ring_drain(g->frames);
+			drain(g);
 			continue;
 		}
 		if (pps > 0 && (double)now - next > (double)g->max_late_tsc)
@@ -185,7 +254,8 @@ int main(int argc, char **argv)
 	g.sender = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL((size_t)cameras * sizeof(*g.sender), 64));
 	g.next_index = calloc(cameras, sizeof(*g.next_index));
 	g.order = calloc(cameras, sizeof(*g.order));
-	if (w.streams == NULL || g.sender == NULL || g.next_index == NULL || g.order == NULL)
+	g.sent_tsc = calloc(cameras, sizeof(*g.sent_tsc));
+	if (w.streams == NULL || g.sender == NULL || g.next_index == NULL || g.order == NULL || g.sent_tsc == NULL)
 		return 2;
 	for (unsigned c = 0; c < cameras; c++) {
 		if (vigil_stream_add(w.streams, &cfg.cameras[c], c) < 0)
@@ -221,8 +291,10 @@ int main(int argc, char **argv)
 	g.no_mbuf = 0;
 	g.max_late_tsc = 0;
 	t1 = read_totals(&w, &cfg);
+	g.timing = true;
 	run(&g, seconds, target);
 	run(&g, 0.2, -1); /* what is in the ring gets through */
+	g.timing = false;
 	t2 = read_totals(&w, &cfg);
 	paced_pps = (double)(g.sent - sent0) * hz / (double)(t2.tsc - t1.tsc);
 
@@ -234,12 +306,14 @@ int main(int argc, char **argv)
 	       "\"capacity_mpps\": %.3f, \"capacity_gbit_s\": %.3f, \"load\": %.2f, \"target_mpps\": %.3f, "
 	       "\"sent_mpps\": %.3f, \"seconds\": %.0f, \"sent\": %" PRIu64 ", \"lost\": %" PRIu64 ", "
 	       "\"decrypted\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"drops\": %" PRIu64 ", "
-	       "\"worker_busy\": %.3f, \"lost_no_mbuf\": %" PRIu64 ", \"generator_max_late_us\": %.0f}\n",
+	       "\"worker_busy\": %.3f, \"lost_no_mbuf\": %" PRIu64 ", \"generator_max_late_us\": %.0f, "
+	       "\"frame_latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p99.9\": %.1f}}\n",
 	       cameras, payload, huge ? "true" : "false", sat_pps / 1e6, sat_busy, capacity / 1e6,
 	       capacity * (double)(payload + 12 + VIGIL_SRTP_TAG_LEN) * 8 / 1e9, load, target / 1e6,
 	       paced_pps / 1e6, seconds, g.sent - sent0, g.lost - lost0, t2.decrypted - t1.decrypted,
 	       t2.frames - t1.frames, t2.drops - t1.drops,
 	       (double)(t2.busy_tsc - t1.busy_tsc) / (double)(t2.tsc - t1.tsc), g.no_mbuf,
-	       (double)g.max_late_tsc * 1e6 / hz);
+	       (double)g.max_late_tsc * 1e6 / hz, (double)lat_quantile(g.lat, 0.5) * 1e6 / hz,
+	       (double)lat_quantile(g.lat, 0.99) * 1e6 / hz, (double)lat_quantile(g.lat, 0.999) * 1e6 / hz);
 	return g.lost == lost0 && t2.drops == t1.drops && t2.decrypted - t1.decrypted == g.sent - sent0 ? 0 : 1;
 }
