@@ -3,7 +3,6 @@
  * counters; one thread that drains the frame rings into them. Segments are
  * cut at key frames and handed to the io_uring writer (writer.c) to make
  * durable; each is listed in the playlist (playlist.c) once it is. */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -34,7 +33,8 @@
 
 static const char *const rec_cause_names[] = {
     [VIGIL_WCAUSE_OPEN] = "open",     [VIGIL_WCAUSE_WRITE] = "write", [VIGIL_WCAUSE_FSYNC] = "fsync",
-    [VIGIL_WCAUSE_RENAME] = "rename", [REC_CAUSE_MUX] = "mux", [REC_CAUSE_PLAYLIST] = "playlist",
+    [VIGIL_WCAUSE_RENAME] = "rename", [VIGIL_WCAUSE_UNLINK] = "unlink", [REC_CAUSE_MUX] = "mux",
+    [REC_CAUSE_PLAYLIST] = "playlist",
     [REC_CAUSE_SEAL] = "seal",
 };
 
