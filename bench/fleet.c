@@ -76,7 +76,36 @@ static void wrap(uint8_t *b, size_t len)
 	fleet_wrap_from(b, len, (const uint8_t[]){198, 18, 0, 2}, 40000, FLEET_PORT);
 }
 
-size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, uint64_t index, size_t payload)
+/* H.265: an AP with VPS, SPS and PPS, then FUs (an IDR, then TRAIL_R). */
+static size_t hevc_payload(uint8_t *pl, unsigned i, unsigned frame, unsigned pos, bool last, size_t n)
+{
+	static const uint8_t vps[] = {0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x01, 0x60};
+	static const uint8_t sps[] = {0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90};
+	static const uint8_t pps[] = {0x44, 0x01, 0xc1, 0x72, 0xb4, 0x62, 0x40};
+	const uint8_t *sets[] = {vps, sps, pps};
+	const size_t lens[] = {sizeof(vps), sizeof(sps), sizeof(pps)};
+
+	if (i == 0) {
+		n = 0;
+		pl[n++] = 48 << 1;
+		pl[n++] = 0x01;
+		for (unsigned k = 0; k < 3; k++) {
+			put16(pl + n, (unsigned)lens[k]);
+			memcpy(pl + n + 2, sets[k], lens[k]);
+			n += 2 + lens[k];
+		}
+		return n;
+	}
+	memset(pl, 0x5a, n);
+	pl[0] = 49 << 1;
+	pl[1] = 0x01;
+	pl[2] = (uint8_t)((frame == 0 ? 19 : 1) | (pos == (frame == 0) ? 0x80 : 0) | (last ? 0x40 : 0));
+	pl[3] = 0x80; /* first_slice_segment_in_pic_flag */
+	return n;
+}
+
+size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, enum vigil_codec codec,
+		    uint64_t index, size_t payload)
 {
 	static const uint8_t sps[] = {0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, 0xc8};
 	static const uint8_t pps[] = {0x68, 0xce, 0x3c, 0x80};
@@ -94,7 +123,9 @@ size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, ui
 	put16(rtp + 2, (unsigned)(index & 0xffff));
 	put32(rtp + 4, (uint32_t)(frames * FLEET_TS_PER_FRAME));
 	put32(rtp + 8, ssrc);
-	if (i == 0) {
+	if (codec == VIGIL_CODEC_H265) {
+		n = hevc_payload(pl, i, frame, pos, last, n);
+	} else if (i == 0) {
 		n = 0;
 		pl[n++] = 24;
 		put16(pl + n, sizeof(sps));

@@ -28,9 +28,11 @@ void fleet_camera(struct vigil_camera_config *cam, unsigned c);
 int fleet_config(struct vigil_config *cfg, unsigned n);
 
 /* Packet `index` (ROC << 16 | SEQ) of a camera's stream, with `payload`
- * bytes of RTP payload (STAP-A packets are shorter), encrypted under srtp,
- * as an Ethernet frame into b (FLEET_MAX_FRAME bytes). Returns its length. */
-size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, uint64_t index, size_t payload);
+ * bytes of RTP payload (STAP-A and AP packets are shorter), encrypted
+ * under srtp, as an Ethernet frame into b (FLEET_MAX_FRAME bytes). H.265:
+ * the same GOP with an AP of VPS, SPS and PPS and FUs. Returns its length. */
+size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, enum vigil_codec codec,
+		    uint64_t index, size_t payload);
 
 /* Ethernet, IPv4 (src -> 198.18.0.1, checksum right) and UDP (sport ->
  * dport) in the FLEET_HDR bytes before an SRTP packet of len bytes at b +

@@ -141,8 +141,8 @@ static void send_burst(struct gen *g, bool wait)
 
 			cam[n] = c;
 			idx[n] = g->next_index[c]++;
-			m[n]->data_len = (uint16_t)fleet_packet(b, &g->sender[c], g->cfg->cameras[c].ssrc, idx[n],
-								g->payload);
+			m[n]->data_len = (uint16_t)fleet_packet(b, &g->sender[c], g->cfg->cameras[c].ssrc,
+								g->cfg->cameras[c].codec, idx[n], g->payload);
 			m[n]->pkt_len = m[n]->data_len;
 		}
 	}

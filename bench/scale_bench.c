@@ -69,7 +69,8 @@ static int lane_run(void *arg)
 			for (unsigned k = 0; k < VISIT_PKTS; k++, n++) {
 				m[n]->data_len = (uint16_t)fleet_packet(rte_pktmbuf_mtod(m[n], uint8_t *),
 									&l->sender[c], l->cfg->cameras[c].ssrc,
-									l->next_index[c]++, l->payload);
+									l->cfg->cameras[c].codec, l->next_index[c]++,
+									l->payload);
 				m[n]->pkt_len = m[n]->data_len;
 			}
 		}
