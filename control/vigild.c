@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
+#include "admin.h"
 #include "cameras.h"
 #include "eal.h"
 #include "port.h"
@@ -56,9 +57,48 @@ static void report_stats(const struct vigil_cameras *cams, const struct vigil_wo
 
 /* The control loop while the workers run: configuration reloads on SIGHUP,
  * counters on SIGUSR1, and the end of key rotation grace periods. */
-static void control_loop(struct vigil_cameras *cams, const struct vigil_workers *ws,
-			 const struct vigil_recorder *rec)
+struct admin_ctx {
+	struct vigil_cameras *cams;
+	const struct vigil_workers *ws;
+	const struct vigil_recorder *rec;
+};
+
+/* stats: the summary as it stands; cameras: one line of it per camera. */
+static json_t *admin_request(void *arg, const char *cmd, json_t *req, const char **error)
 {
+	const struct admin_ctx *a = arg;
+	json_t *summary, *list, *cam;
+	const char *name;
+
+	(void)req;
+	if (strcmp(cmd, "stats") != 0 && strcmp(cmd, "cameras") != 0) {
+		*error = "unknown command; the commands are: stats, cameras";
+		return NULL;
+	}
+	summary = vigil_summary(a->cams, a->ws->w, a->ws->n, a->rec);
+	if (summary == NULL) {
+		*error = "out of memory";
+		return NULL;
+	}
+	if (strcmp(cmd, "stats") == 0)
+		return json_pack("{so}", "stats", summary);
+	list = json_array();
+	json_object_foreach(json_object_get(summary, "cameras"), name, cam)
+		json_array_append_new(list, json_pack("{ss sO sO sO sO sO sO}", "name", name, "state",
+						      json_object_get(cam, "state"), "rx_packets",
+						      json_object_get(cam, "rx_packets"), "decrypted",
+						      json_object_get(cam, "decrypted"), "frames_recorded",
+						      json_object_get(cam, "frames_recorded"), "frames_dropped",
+						      json_object_get(cam, "frames_dropped"), "segments",
+						      json_object_get(cam, "segments")));
+	json_decref(summary);
+	return json_pack("{so}", "cameras", list);
+}
+
+static void control_loop(struct vigil_cameras *cams, const struct vigil_workers *ws,
+			 const struct vigil_recorder *rec, struct vigil_admin *admin)
+{
+	struct admin_ctx ctx = {.cams = cams, .ws = ws, .rec = rec};
 	char msg[6144];
 
 	while (!vigil_workers_done(ws)) {
@@ -72,7 +112,10 @@ static void control_loop(struct vigil_cameras *cams, const struct vigil_workers 
 			report_stats(cams, ws, rec);
 		}
 		vigil_cameras_tick(cams);
-		usleep(20000);
+		if (admin != NULL)
+			vigil_admin_serve(admin, 20, admin_request, &ctx);
+		else
+			usleep(20000);
 	}
 }
 
@@ -81,16 +124,20 @@ struct options {
 	const char *pcap;
 	const char *record_dir;
 	const char *eal;
+	const char *admin;
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: vigild --config FILE [--pcap CAPTURE] [--record-dir DIR] [--eal \"ARGS\"]\n"
+	fprintf(out, "usage: vigild --config FILE [--pcap CAPTURE] [--record-dir DIR] [--admin SOCKET|none]\n"
+		     "              [--eal \"ARGS\"]\n"
 		     "\n"
 		     "  --config FILE      vigil.conf (INI): [Ingest] and one [Camera] per camera\n"
 		     "  --pcap CAPTURE     ingest a capture file instead of the live Device, stop at\n"
 		     "                     its end, print a JSON summary on stdout\n"
 		     "  --record-dir DIR   record into DIR instead of the configured RecordDir\n"
+		     "  --admin SOCKET     the admin socket for vigilctl, live only (default\n"
+		     "                     " VIGIL_ADMIN_DEFAULT_SOCKET "; none: no socket)\n"
 		     "  --eal \"ARGS\"       extra DPDK EAL arguments (never needed normally)\n"
 		     "\n"
 		     "Live, vigild runs until SIGINT or SIGTERM, then drains, closes the\n"
@@ -104,12 +151,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'}, {"pcap", required_argument, NULL, 'p'},
 		{"record-dir", required_argument, NULL, 'r'}, {"eal", required_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"admin", required_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:p:r:e:h", longopts, NULL)) != -1) {
+	o->admin = VIGIL_ADMIN_DEFAULT_SOCKET;
+	while ((opt = getopt_long(argc, argv, "c:p:r:e:a:h", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'a': o->admin = optarg; break;
 		case 'c': o->config = optarg; break;
 		case 'p': o->pcap = optarg; break;
 		case 'r': o->record_dir = optarg; break;
@@ -180,6 +230,7 @@ int main(int argc, char **argv)
 	struct vigil_cameras cams = {0};
 	struct vigil_neigh neigh;
 	struct rte_ether_addr mac;
+	struct vigil_admin *admin = NULL;
 	char msg[1024];
 	json_t *summary;
 	int rc, status = EXIT_RUNTIME;
@@ -260,7 +311,16 @@ int main(int argc, char **argv)
 				  sizeof(msg));
 	if (rc < 0)
 		fprintf(stderr, "vigild: %s\n", msg);
-	control_loop(&cams, &workers, rec);
+	/* Live only: a capture run ends by itself. */
+	if (opts.pcap == NULL && strcmp(opts.admin, "none") != 0) {
+		admin = vigil_admin_open(opts.admin, msg, sizeof(msg));
+		if (admin == NULL)
+			fprintf(stderr, "vigild: no admin socket (vigilctl will not reach this vigild): %s\n", msg);
+		else
+			fprintf(stderr, "vigild: admin socket %s\n", opts.admin);
+	}
+	control_loop(&cams, &workers, rec, admin);
+	vigil_admin_close(admin);
 	vigil_workers_wait(&workers);
 	/* The workers have flushed their streams; now the recorder drains. */
 	if (vigil_recorder_stop(rec) < 0)

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* The admin socket: a Unix stream socket (mode 0600) where root, or the
+ * user vigild runs as, sends one JSON object per line ({"cmd": "..."}) and
+ * gets one back per line ({"ok": true, ...} or {"ok": false, "error":
+ * "..."}). Served from the control thread between its other chores. */
+#ifndef VIGIL_ADMIN_H
+#define VIGIL_ADMIN_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define VIGIL_ADMIN_DEFAULT_SOCKET "/run/vigil/admin.sock"
+#define VIGIL_ADMIN_MAX_LINE 65536
+
+struct vigil_admin;
+
+/* Answers one request: a reply object for {"ok": true} to be merged into,
+ * or NULL with *error set (a static or owned-by-callee string). */
+typedef json_t *(*vigil_admin_fn)(void *arg, const char *cmd, json_t *req, const char **error);
+
+/* Listens on path (its directory made if need be, a stale socket
+ * replaced). NULL with msg set. */
+struct vigil_admin *vigil_admin_open(const char *path, char *msg, size_t msglen);
+
+/* Waits up to timeout_ms for connections and requests, and answers those
+ * that came. */
+void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn, void *arg);
+
+/* Closes every connection and removes the socket. */
+void vigil_admin_close(struct vigil_admin *a);
+
+#endif
