@@ -20,6 +20,7 @@
 
 struct conn {
 	int fd;
+	unsigned uid; /* the peer's */
 	size_t len;
 	char *buf; /* VIGIL_ADMIN_MAX_LINE + 1 */
 };
@@ -149,7 +150,7 @@ static void handle_line(struct conn *c, const char *line, vigil_admin_fn fn, voi
 		json_decref(req);
 		return;
 	}
-	out = fn(arg, cmd, req, &error);
+	out = fn(arg, c->uid, cmd, req, &error);
 	if (out == NULL) {
 		reply(c, error_reply(error != NULL ? error : "failed", ""));
 	} else {
@@ -161,13 +162,15 @@ static void handle_line(struct conn *c, const char *line, vigil_admin_fn fn, voi
 
 /* Only root or the user vigild runs as: the socket's mode says so too,
  * this holds even if someone loosens it. */
-static bool peer_allowed(int fd)
+static bool peer_allowed(int fd, unsigned *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-	       (cred.uid == 0 || cred.uid == geteuid());
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return false;
+	*uid = cred.uid;
+	return cred.uid == 0 || cred.uid == geteuid();
 }
 
 static void accept_all(struct vigil_admin *a)
@@ -176,11 +179,12 @@ static void accept_all(struct vigil_admin *a)
 
 	while ((fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		struct conn *c = NULL;
+		unsigned uid = 0;
 
 		for (unsigned i = 0; i < MAX_CONNS && c == NULL; i++)
 			if (a->conns[i].fd < 0)
 				c = &a->conns[i];
-		if (c == NULL || !peer_allowed(fd)) {
+		if (c == NULL || !peer_allowed(fd, &uid)) {
 			static const char busy[] = "{\"error\":\"too many admin connections\",\"ok\":false}\n";
 			static const char denied[] = "{\"error\":\"permission denied: root or vigild's user only\",\"ok\":false}\n";
 
@@ -197,6 +201,7 @@ static void accept_all(struct vigil_admin *a)
 			continue;
 		}
 		c->fd = fd;
+		c->uid = uid;
 		c->len = 0;
 	}
 }

@@ -11,13 +11,15 @@
 #include <jansson.h>
 
 #define VIGIL_ADMIN_DEFAULT_SOCKET "/run/vigil/admin.sock"
+#define VIGIL_ADMIN_DEFAULT_AUDIT "/var/log/vigil/audit.log"
 #define VIGIL_ADMIN_MAX_LINE 65536
 
 struct vigil_admin;
 
-/* Answers one request: a reply object for {"ok": true} to be merged into,
- * or NULL with *error set (a static or owned-by-callee string). */
-typedef json_t *(*vigil_admin_fn)(void *arg, const char *cmd, json_t *req, const char **error);
+/* Answers one request from the peer of that uid: a reply object for
+ * {"ok": true} to be merged into, or NULL with *error set (a string that
+ * lives until the next call). */
+typedef json_t *(*vigil_admin_fn)(void *arg, unsigned peer_uid, const char *cmd, json_t *req, const char **error);
 
 /* Listens on path (its directory made if need be, a stale socket
  * replaced). NULL with msg set. */

@@ -4,11 +4,14 @@
  * signal arrives, then drains everything and prints the JSON summary.
  * Shutdown mirrors startup. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -61,18 +64,58 @@ struct admin_ctx {
 	struct vigil_cameras *cams;
 	const struct vigil_workers *ws;
 	const struct vigil_recorder *rec;
+	const char *audit; /* where changes made through the socket are recorded */
+	char msg[6144];
 };
 
-/* stats: the summary as it stands; cameras: one line of it per camera. */
-static json_t *admin_request(void *arg, const char *cmd, json_t *req, const char **error)
+/* An append-only line per change made through the socket, on disk before
+ * the change is answered. */
+static void audit(struct admin_ctx *a, unsigned uid, const char *cmd, const char *result)
 {
-	const struct admin_ctx *a = arg;
-	json_t *summary, *list, *cam;
-	const char *name;
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd = open(a->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 
-	(void)req;
-	if (strcmp(cmd, "stats") != 0 && strcmp(cmd, "cameras") != 0) {
-		*error = "unknown command; the commands are: stats, cameras";
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	if (fd < 0 || dprintf(fd, "%s uid=%u %s: %s\n", when, uid, cmd, result) < 0 || fsync(fd) < 0)
+		fprintf(stderr, "vigild: cannot write the audit log %s: %s\n", a->audit, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* stats: the summary as it stands; cameras: one line of it per camera;
+ * camera: one camera's part of it; reload: as SIGHUP; shutdown: as
+ * SIGTERM. The last two change things: they go to the audit log. */
+static json_t *admin_request(void *arg, unsigned uid, const char *cmd, json_t *req, const char **error)
+{
+	struct admin_ctx *a = arg;
+	json_t *summary, *list, *cam;
+	const char *name = NULL;
+	int rc;
+
+	if (strcmp(cmd, "reload") == 0) {
+		rc = vigil_cameras_reload(a->cams, a->msg, sizeof(a->msg));
+		fprintf(stderr, "vigild: %s (through the admin socket, uid %u)\n", a->msg, uid);
+		audit(a, uid, cmd, a->msg);
+		if (rc < 0) {
+			*error = a->msg;
+			return NULL;
+		}
+		return json_pack("{ss}", "reload", a->msg);
+	}
+	if (strcmp(cmd, "shutdown") == 0) {
+		audit(a, uid, cmd, "stopping: draining and closing the recordings");
+		fprintf(stderr, "vigild: shutdown through the admin socket (uid %u)\n", uid);
+		stop = true;
+		return json_pack("{ss}", "shutdown", "stopping: draining and closing the recordings");
+	}
+	if (strcmp(cmd, "camera") == 0 && json_unpack(req, "{ss}", "name", &name) < 0) {
+		*error = "camera: which one? {\"cmd\": \"camera\", \"name\": \"...\"}";
+		return NULL;
+	}
+	if (strcmp(cmd, "stats") != 0 && strcmp(cmd, "cameras") != 0 && strcmp(cmd, "camera") != 0) {
+		*error = "unknown command; the commands are: stats, cameras, camera, reload, shutdown";
 		return NULL;
 	}
 	summary = vigil_summary(a->cams, a->ws->w, a->ws->n, a->rec);
@@ -82,6 +125,18 @@ static json_t *admin_request(void *arg, const char *cmd, json_t *req, const char
 	}
 	if (strcmp(cmd, "stats") == 0)
 		return json_pack("{so}", "stats", summary);
+	if (name != NULL) {
+		cam = json_object_get(json_object_get(summary, "cameras"), name);
+		if (cam == NULL) {
+			snprintf(a->msg, sizeof(a->msg), "no camera '%s'", name);
+			json_decref(summary);
+			*error = a->msg;
+			return NULL;
+		}
+		list = json_pack("{sO}", "camera", cam);
+		json_decref(summary);
+		return list;
+	}
 	list = json_array();
 	json_object_foreach(json_object_get(summary, "cameras"), name, cam)
 		json_array_append_new(list, json_pack("{ss sO sO sO sO sO sO}", "name", name, "state",
@@ -96,9 +151,11 @@ static json_t *admin_request(void *arg, const char *cmd, json_t *req, const char
 }
 
 static void control_loop(struct vigil_cameras *cams, const struct vigil_workers *ws,
-			 const struct vigil_recorder *rec, struct vigil_admin *admin)
+			 const struct vigil_recorder *rec, struct vigil_admin *admin, const char *audit_log)
 {
-	struct admin_ctx ctx = {.cams = cams, .ws = ws, .rec = rec};
+	static struct admin_ctx ctx;
+
+	ctx = (struct admin_ctx){.cams = cams, .ws = ws, .rec = rec, .audit = audit_log};
 	char msg[6144];
 
 	while (!vigil_workers_done(ws)) {
@@ -125,6 +182,7 @@ struct options {
 	const char *record_dir;
 	const char *eal;
 	const char *admin;
+	const char *audit;
 };
 
 static void usage(FILE *out)
@@ -138,6 +196,8 @@ static void usage(FILE *out)
 		     "  --record-dir DIR   record into DIR instead of the configured RecordDir\n"
 		     "  --admin SOCKET     the admin socket for vigilctl, live only (default\n"
 		     "                     " VIGIL_ADMIN_DEFAULT_SOCKET "; none: no socket)\n"
+		     "  --audit FILE       where changes made through it are recorded (default\n"
+		     "                     " VIGIL_ADMIN_DEFAULT_AUDIT ")\n"
 		     "  --eal \"ARGS\"       extra DPDK EAL arguments (never needed normally)\n"
 		     "\n"
 		     "Live, vigild runs until SIGINT or SIGTERM, then drains, closes the\n"
@@ -151,15 +211,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'}, {"pcap", required_argument, NULL, 'p'},
 		{"record-dir", required_argument, NULL, 'r'}, {"eal", required_argument, NULL, 'e'},
-		{"admin", required_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
+		{"admin", required_argument, NULL, 'a'}, {"audit", required_argument, NULL, 'A'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
 
 	o->admin = VIGIL_ADMIN_DEFAULT_SOCKET;
-	while ((opt = getopt_long(argc, argv, "c:p:r:e:a:h", longopts, NULL)) != -1) {
+	o->audit = VIGIL_ADMIN_DEFAULT_AUDIT;
+	while ((opt = getopt_long(argc, argv, "c:p:r:e:a:A:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'a': o->admin = optarg; break;
+		case 'A': o->audit = optarg; break;
 		case 'c': o->config = optarg; break;
 		case 'p': o->pcap = optarg; break;
 		case 'r': o->record_dir = optarg; break;
@@ -317,9 +380,18 @@ int main(int argc, char **argv)
 		if (admin == NULL)
 			fprintf(stderr, "vigild: no admin socket (vigilctl will not reach this vigild): %s\n", msg);
 		else
-			fprintf(stderr, "vigild: admin socket %s\n", opts.admin);
+			fprintf(stderr, "vigild: admin socket %s, changes made through it recorded in %s\n", opts.admin,
+				opts.audit);
+		/* The audit log's folder, as the socket's was made. */
+		if (admin != NULL && strrchr(opts.audit, '/') != NULL) {
+			char dir[4096];
+
+			snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(opts.audit, '/') - opts.audit), opts.audit);
+			if (dir[0] != '\0' && mkdir(dir, 0750) < 0 && errno != EEXIST)
+				fprintf(stderr, "vigild: cannot make %s for the audit log: %s\n", dir, strerror(errno));
+		}
 	}
-	control_loop(&cams, &workers, rec, admin);
+	control_loop(&cams, &workers, rec, admin, opts.audit);
 	vigil_admin_close(admin);
 	vigil_workers_wait(&workers);
 	/* The workers have flushed their streams; now the recorder drains. */

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* vigilctl: the admin socket's command line. One request, one reply:
  *
- *   vigilctl [--socket PATH] [--json] stats      every counter, totals and per camera
- *   vigilctl [--socket PATH] [--json] cameras    one line per camera
+ *   vigilctl [--socket PATH] [--json] stats          every counter, totals and per camera
+ *   vigilctl [--socket PATH] [--json] cameras        one line per camera
+ *   vigilctl [--socket PATH] [--json] camera NAME    one camera, every counter
+ *   vigilctl [--socket PATH] reload                  re-read the configuration, as SIGHUP
+ *   vigilctl [--socket PATH] shutdown                drain, close the recordings, stop
  *
  * Exit status: 0 done, 1 vigild refused the request (its reason on
  * stderr), 2 usage, or vigild cannot be reached. */
@@ -22,21 +25,24 @@
 
 static int usage(FILE *out, int status)
 {
-	fprintf(out, "usage: vigilctl [--socket PATH] [--json] stats|cameras\n"
+	fprintf(out, "usage: vigilctl [--socket PATH] [--json] stats|cameras|camera NAME|reload|shutdown\n"
 		     "\n"
-		     "  stats     every counter, in total and per camera (JSON)\n"
-		     "  cameras   one line per camera: state, packets, frames\n"
+		     "  stats        every counter, in total and per camera (JSON)\n"
+		     "  cameras      one line per camera: state, packets, frames\n"
+		     "  camera NAME  one camera, every counter (JSON)\n"
+		     "  reload       re-read the configuration and apply camera changes (as SIGHUP)\n"
+		     "  shutdown     drain, close the recordings and stop vigild (as SIGTERM)\n"
 		     "  --socket  vigild's admin socket (default " VIGIL_ADMIN_DEFAULT_SOCKET ")\n"
 		     "  --json    the reply as vigild sent it\n");
 	return status;
 }
 
 /* Sends the request, reads one line back. NULL with a message on stderr. */
-static json_t *ask(const char *path, const char *cmd)
+static json_t *ask(const char *path, json_t *request)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	static char line[1 << 24];
-	char *req = NULL;
+	char *req = NULL, *line_out = NULL;
 	size_t len = 0;
 	json_error_t jerr;
 	json_t *reply;
@@ -55,13 +61,16 @@ static json_t *ask(const char *path, const char *cmd)
 					  : "");
 		return NULL;
 	}
-	if (asprintf(&req, "{\"cmd\":\"%s\"}\n", cmd) < 0 || write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+	req = json_dumps(request, JSON_COMPACT);
+	if (req == NULL || asprintf(&line_out, "%s\n", req) < 0 ||
+	    write(fd, line_out, strlen(line_out)) != (ssize_t)strlen(line_out)) {
 		fprintf(stderr, "vigilctl: cannot send: %s\n", strerror(errno));
 		free(req);
 		close(fd);
 		return NULL;
 	}
 	free(req);
+	free(line_out);
 	for (;;) {
 		ssize_t n = read(fd, line + len, sizeof(line) - 1 - len);
 
@@ -103,7 +112,7 @@ int main(int argc, char **argv)
 	};
 	const char *path = VIGIL_ADMIN_DEFAULT_SOCKET, *cmd;
 	bool json = false;
-	json_t *reply;
+	json_t *reply, *request;
 	int o, status;
 
 	while ((o = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
@@ -114,25 +123,33 @@ int main(int argc, char **argv)
 		default: return usage(stderr, 2);
 		}
 	}
-	if (optind + 1 != argc)
+	if (optind >= argc)
 		return usage(stderr, 2);
 	cmd = argv[optind];
-	if (strcmp(cmd, "stats") != 0 && strcmp(cmd, "cameras") != 0) {
-		fprintf(stderr, "vigilctl: unknown command '%s'\n", cmd);
+	if (strcmp(cmd, "camera") == 0 && optind + 2 == argc) {
+		request = json_pack("{ssss}", "cmd", cmd, "name", argv[optind + 1]);
+	} else if (optind + 1 == argc && (strcmp(cmd, "stats") == 0 || strcmp(cmd, "cameras") == 0 ||
+					  strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0)) {
+		request = json_pack("{ss}", "cmd", cmd);
+	} else {
+		fprintf(stderr, "vigilctl: '%s' is not a command, or not with these arguments\n", cmd);
 		return usage(stderr, 2);
 	}
-	reply = ask(path, cmd);
+	reply = ask(path, request);
+	json_decref(request);
 	if (reply == NULL)
 		return 2;
 	status = json_is_true(json_object_get(reply, "ok")) ? 0 : 1;
 	if (status != 0)
 		fprintf(stderr, "vigilctl: vigild says: %s\n", json_string_value(json_object_get(reply, "error")));
-	else if (json || strcmp(cmd, "stats") == 0)
-		/* stats is JSON either way: the summary, as vigild prints it. */
-		json_dumpf(json ? reply : json_object_get(reply, "stats"), stdout, JSON_INDENT(2) | JSON_SORT_KEYS),
-		    putchar('\n');
-	else
+	else if (json)
+		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_SORT_KEYS), putchar('\n');
+	else if (strcmp(cmd, "cameras") == 0)
 		print_cameras(json_object_get(reply, "cameras"));
+	else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0)
+		printf("%s\n", json_string_value(json_object_get(reply, cmd)));
+	else /* stats, camera: JSON either way, as vigild's summary */
+		json_dumpf(json_object_get(reply, cmd), stdout, JSON_INDENT(2) | JSON_SORT_KEYS), putchar('\n');
 	json_decref(reply);
 	return status;
 }

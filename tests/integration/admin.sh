@@ -1,10 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The admin socket and vigilctl against a live vigild (on net_null: no
-# traffic needed): both commands, what a client gets for malformed JSON, an
-# unknown command, a line over the limit (and the server answers on), a
-# peer that is not root or vigild's user (refused), the socket's mode, and
-# the socket gone after vigild stops.
+# traffic needed): every command (stats, cameras, camera, reload, shutdown),
+# what a client gets for malformed JSON, an unknown command, a line over
+# the limit (and the server answers on), a peer that is not root or
+# vigild's user (refused), the socket's mode, the audit log of the changes,
+# and the socket gone after vigild stops by `vigilctl shutdown`.
 #
 # usage: admin.sh BUILD_DIR|VIGILD VIGILCTL [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
@@ -35,7 +36,7 @@ sock=$work/admin.sock
 } >"$work/vigil.conf"
 chmod 600 "$work/vigil.conf"
 proc_start "$work/summary.json" "$work/vigild.log" "admin socket" 30 \
-	"$vigild" --config "$work/vigil.conf" --admin "$sock" || { fail "vigild did not start: $(cat "$work/vigild.log")"; exit 1; }
+	"$vigild" --config "$work/vigil.conf" --admin "$sock" --audit "$work/log/audit.log" || { fail "vigild did not start: $(cat "$work/vigild.log")"; exit 1; }
 vigild_pid=$PROC_PID
 
 # Raw lines to the socket, the reply lines back.
@@ -69,12 +70,18 @@ check_counter stats "$work/stats.json" .ok true
 check_counter stats "$work/stats.json" .stats.cameras.gate.codec H265
 check_counter stats "$work/stats.json" .stats.totals.rx_packets 0
 
-got=$(raw $'not json\n{"cmd":"reboot"}\n[1]\n{"nocmd":1}\n{"cmd":"cameras"}\n')
+"$vigilctl" --socket "$sock" camera gate >"$work/gate.json" || fail "vigilctl camera gate failed"
+check_counter camera "$work/gate.json" .ssrc 2
+err=$("$vigilctl" --socket "$sock" camera nosuch 2>&1) && fail "camera nosuch succeeded"
+[ "$err" = "vigilctl: vigild says: no camera 'nosuch'" ] || fail "camera nosuch: got '$err'"
+
+got=$(raw $'not json\n{"cmd":"reboot"}\n[1]\n{"nocmd":1}\n{"cmd":"camera"}\n{"cmd":"cameras"}\n')
 want='not a JSON object: '"'"'['"'"' or '"'"'{'"'"' expected near '"'"'not'"'"'
-unknown command; the commands are: stats, cameras
+unknown command; the commands are: stats, cameras, camera, reload, shutdown
 not a JSON object: an array or a value
-no "cmd" string in the request'
-[ "$(echo "$got" | head -n 4 | jq -r .error)" = "$want" ] || fail "malformed requests: got $got"
+no "cmd" string in the request
+camera: which one? {"cmd": "camera", "name": "..."}'
+[ "$(echo "$got" | head -n 5 | jq -r .error)" = "$want" ] || fail "malformed requests: got $got"
 [ "$(echo "$got" | tail -n 1 | jq -r '.cameras | length')" = 2 ] || fail "no answer after the bad ones: $got"
 
 got=$(raw "{\"cmd\":\"stats\",\"pad\":\"$(head -c 70000 /dev/zero | tr '\0' x)\"}"$'\n')
@@ -89,7 +96,18 @@ else
 fi
 "$vigilctl" --socket "$sock" nonsense 2>/dev/null && fail "an unknown vigilctl command succeeded"
 
-proc_stop "$vigild_pid" INT 30 || fail "vigild exited non-zero after SIGINT"
+# Changes: a reload (nothing changed in the file), then a shutdown; both
+# in the audit log, with the peer's uid, before vigild answers.
+out=$("$vigilctl" --socket "$sock" reload) || fail "vigilctl reload failed"
+[ "$out" = "reload: 0 added, 0 rotated, 0 revoked, 0 moved to a new SSRC" ] || fail "reload: got '$out'"
+grep -q "uid=0 reload: reload: 0 added" "$work/log/audit.log" || fail "reload not in the audit log: $(cat "$work/log/audit.log")"
+"$vigilctl" --socket "$sock" shutdown >/dev/null || fail "vigilctl shutdown failed"
+for ((i = 0; i < 300; i++)); do kill -0 "$vigild_pid" 2>/dev/null || break; sleep 0.1; done
+wait "$vigild_pid" || fail "vigild exited non-zero after vigilctl shutdown"
+proc_forget "$vigild_pid"
+[ "$(wc -l <"$work/log/audit.log")" = 2 ] && grep -q "uid=0 shutdown: stopping" "$work/log/audit.log" ||
+	fail "audit log: $(cat "$work/log/audit.log")"
+check_counter summary "$work/summary.json" '.cameras.lobby.state' live
 [ ! -e "$sock" ] || fail "the socket is still there after vigild stopped"
 "$vigilctl" --socket "$sock" stats 2>/dev/null && fail "vigilctl succeeded with no vigild"
 test_finish admin
