@@ -34,8 +34,7 @@
 static const char *const rec_cause_names[] = {
     [VIGIL_WCAUSE_OPEN] = "open",     [VIGIL_WCAUSE_WRITE] = "write", [VIGIL_WCAUSE_FSYNC] = "fsync",
     [VIGIL_WCAUSE_RENAME] = "rename", [VIGIL_WCAUSE_UNLINK] = "unlink", [REC_CAUSE_MUX] = "mux",
-    [REC_CAUSE_PLAYLIST] = "playlist",
-    [REC_CAUSE_SEAL] = "seal",
+    [REC_CAUSE_TS] = "timestamps", [REC_CAUSE_PLAYLIST] = "playlist", [REC_CAUSE_SEAL] = "seal",
 };
 
 /* A closed segment waiting for its fsync and rename, so that the playlist
@@ -135,10 +134,18 @@ static void cam_log(struct rec_cam *c, unsigned cause, int err, const char *what
 			c->name, rec_cause_names[cause], what, strerror(-err), rec_cause_names[cause]);
 }
 
+_Static_assert(REC_CAUSE_SEAL < VIGIL_REC_CAUSES, "room for every cause in the stats");
+
+const char *vigil_recorder_cause_name(unsigned cause)
+{
+	return cause < RTE_DIM(rec_cause_names) ? rec_cause_names[cause] : NULL;
+}
+
 static void cam_error(struct rec_cam *c, unsigned cause, int err, const char *what)
 {
 	if (cause != REC_CAUSE_MUX)
 		c->st.write_errors++;
+	c->st.errors[cause]++;
 	if (c->rec->first_err == 0)
 		c->rec->first_err = err;
 	cam_log(c, cause, err, what);

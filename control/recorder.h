@@ -11,10 +11,15 @@
 
 #include "vigil/config.h"
 #include "vigil/frame.h"
+#include "writer.h"
 
 struct vigil_recorder;
 
 #define VIGIL_LATENCY_BUCKETS 32
+#define VIGIL_REC_CAUSES 10 /* the writer's causes, then mux, timestamps, playlist, seal */
+
+/* "open", "write", "fsync", "rename", "unlink", "mux", ...; NULL past the end. */
+const char *vigil_recorder_cause_name(unsigned cause);
 
 /* The latency below which a share (0.5, 0.99) of the counted writes took,
  * in microseconds (a power of two: the bucket's bound); 0 with none. */
@@ -30,7 +35,8 @@ struct vigil_recorder_stats {
 	uint64_t write_latency[VIGIL_LATENCY_BUCKETS];
 	unsigned writes_inflight; /* the open segment's, at the last completion */
 	uint64_t frames_dropped;  /* frames the recorder could not write */
-	uint64_t write_errors;    /* failed opens, writes, fsyncs, renames */
+	uint64_t write_errors;    /* failed opens, writes, fsyncs, renames, unlinks */
+	uint64_t errors[VIGIL_REC_CAUSES]; /* by cause, see vigil_recorder_cause_name */
 	char dir[4096 + 80];      /* RecordDir/<camera> */
 };
 

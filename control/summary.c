@@ -19,6 +19,7 @@ static void add_counters(uint64_t *sum, const struct vigil_counters *c)
 static int put_counters(json_t *obj, const uint64_t *sum, const struct vigil_recorder_stats *rs)
 {
 	uint64_t frames_dropped = rs->frames_dropped;
+	json_t *io, *errors;
 	int rc = 0;
 
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
@@ -32,12 +33,16 @@ static int put_counters(json_t *obj, const uint64_t *sum, const struct vigil_rec
 	rc |= json_object_set_new(obj, "segments_removed", json_integer((json_int_t)rs->segments_removed));
 	/* How the disk is doing: measurements that vary run to run, apart
 	 * from the counters. */
-	rc |= json_object_set_new(
-	    obj, "io",
-	    json_pack("{sI, sI, sI, sI}", "syncs", (json_int_t)rs->syncs, "write_p50_us",
-		      (json_int_t)vigil_latency_quantile(rs->write_latency, 0.5), "write_p99_us",
-		      (json_int_t)vigil_latency_quantile(rs->write_latency, 0.99), "writes_inflight",
-		      (json_int_t)rs->writes_inflight));
+	io = json_pack("{sI, sI, sI, sI}", "syncs", (json_int_t)rs->syncs, "write_p50_us",
+		       (json_int_t)vigil_latency_quantile(rs->write_latency, 0.5), "write_p99_us",
+		       (json_int_t)vigil_latency_quantile(rs->write_latency, 0.99), "writes_inflight",
+		       (json_int_t)rs->writes_inflight);
+	errors = json_object();
+	for (unsigned k = 0; k < VIGIL_REC_CAUSES; k++)
+		if (vigil_recorder_cause_name(k) != NULL && rs->errors[k] != 0)
+			json_object_set_new(errors, vigil_recorder_cause_name(k), json_integer((json_int_t)rs->errors[k]));
+	json_object_set_new(io, "errors", errors);
+	rc |= json_object_set_new(obj, "io", io);
 	rc |= json_object_set_new(obj, "recorder_dropped", json_integer((json_int_t)rs->frames_dropped));
 	rc |= json_object_set_new(obj, "write_errors", json_integer((json_int_t)rs->write_errors));
 	return rc;
@@ -79,6 +84,8 @@ json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worke
 		rec_total.segments += rs->segments;
 		rec_total.syncs += rs->syncs;
 		rec_total.segments_removed += rs->segments_removed;
+		for (unsigned k = 0; k < VIGIL_REC_CAUSES; k++)
+			rec_total.errors[k] += rs->errors[k];
 		for (unsigned k = 0; k < VIGIL_LATENCY_BUCKETS; k++)
 			rec_total.write_latency[k] += rs->write_latency[k];
 		rec_total.frames_dropped += rs->frames_dropped;

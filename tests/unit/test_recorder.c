@@ -714,6 +714,7 @@ static void test_disk_full(void **state)
 	errors = st->write_errors;
 	before = (unsigned)st->segments;
 	assert_true(errors >= 1);
+	assert_true(st->errors[VIGIL_WCAUSE_WRITE] >= 1); /* ENOSPC */
 	assert_true(before >= 1 && before < 5);
 	assert_true(st->frames_dropped > 0);
 	assert_true(st->frames_recorded + st->frames_dropped == h264.n);
@@ -1100,6 +1101,7 @@ static void test_restart_numbering(void **state)
  * recorder carries on. */
 static void test_dir_replaced(void **state)
 {
+	uint64_t sum = 0;
 	const struct vigil_recorder_stats *st;
 	struct fixture fx;
 
@@ -1116,6 +1118,14 @@ static void test_dir_replaced(void **state)
 	st = vigil_recorder_stats(fx.rec, 0);
 	assert_int_equal(st->segments, 1);
 	assert_true(st->write_errors >= 2); /* a rename, then opens */
+	assert_true(st->errors[VIGIL_WCAUSE_RENAME] >= 1 && st->errors[VIGIL_WCAUSE_OPEN] >= 1);
+	/* Every error under its cause: the playlist's too, not the muxer's. */
+	for (unsigned k = 0; k < VIGIL_REC_CAUSES; k++)
+		if (vigil_recorder_cause_name(k) != NULL && strcmp(vigil_recorder_cause_name(k), "mux") != 0)
+			sum += st->errors[k];
+	assert_int_equal(st->write_errors, sum);
+	assert_true(st->errors[VIGIL_WCAUSE_MAX + 2] >= 1); /* the playlist's folder went too */
+	assert_string_equal(vigil_recorder_cause_name(VIGIL_WCAUSE_MAX + 2), "playlist");
 	assert_true(st->frames_dropped > 0);
 	assert_int_equal(st->frames_recorded + st->frames_dropped, h264.n);
 	assert_int_equal(
