@@ -3,6 +3,7 @@
  * table, the recorder and the workers, runs until the capture ends or a
  * signal arrives, then drains everything and prints the JSON summary.
  * Shutdown mirrors startup. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -84,6 +85,53 @@ static void audit(struct admin_ctx *a, unsigned uid, const char *cmd, const char
 		close(fd);
 }
 
+static int recording_file(const struct dirent *de)
+{
+	return strstr(de->d_name, ".ts") != NULL || strstr(de->d_name, ".m4s") != NULL ||
+	       strncmp(de->d_name, "init-", 5) == 0;
+}
+
+/* A camera's recordings on disk, in name order, that is the order they
+ * were made: segments (and the one being written), init segments, each
+ * with its size. */
+static json_t *segments(struct admin_ctx *a, const char *name, const char **error)
+{
+	const struct vigil_config *cfg = a->cams->cfg;
+	char dir[sizeof(cfg->record_dir) + VIGIL_CAMERA_NAME_MAX + 2], path[sizeof(dir) + 300];
+	struct dirent **ents;
+	json_t *list;
+	unsigned i;
+	int n;
+
+	for (i = 0; i < cfg->n_cameras && strcmp(cfg->cameras[i].name, name) != 0; i++)
+		;
+	if (i == cfg->n_cameras) {
+		snprintf(a->msg, sizeof(a->msg), "no camera '%s'", name);
+		*error = a->msg;
+		return NULL;
+	}
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->record_dir, name);
+	n = scandir(dir, &ents, recording_file, alphasort);
+	if (n < 0) {
+		snprintf(a->msg, sizeof(a->msg), "%s: %s", dir, strerror(errno));
+		*error = a->msg;
+		return NULL;
+	}
+	list = json_array();
+	for (int k = 0; k < n; k++) {
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[k]->d_name);
+		if (stat(path, &st) == 0)
+			json_array_append_new(list, json_pack("{ss sI sb}", "name", ents[k]->d_name, "bytes",
+							      (json_int_t)st.st_size, "being_written",
+							      strstr(ents[k]->d_name, ".partial") != NULL));
+		free(ents[k]);
+	}
+	free(ents);
+	return json_pack("{ss so}", "dir", dir, "segments", list);
+}
+
 /* stats: the summary as it stands; cameras: one line of it per camera;
  * camera: one camera's part of it; reload: as SIGHUP; shutdown: as
  * SIGTERM. The last two change things: they go to the audit log. */
@@ -110,12 +158,16 @@ static json_t *admin_request(void *arg, unsigned uid, const char *cmd, json_t *r
 		stop = true;
 		return json_pack("{ss}", "shutdown", "stopping: draining and closing the recordings");
 	}
-	if (strcmp(cmd, "camera") == 0 && json_unpack(req, "{ss}", "name", &name) < 0) {
-		*error = "camera: which one? {\"cmd\": \"camera\", \"name\": \"...\"}";
+	if ((strcmp(cmd, "camera") == 0 || strcmp(cmd, "segments") == 0) &&
+	    json_unpack(req, "{ss}", "name", &name) < 0) {
+		snprintf(a->msg, sizeof(a->msg), "%s: which camera? {\"cmd\": \"%s\", \"name\": \"...\"}", cmd, cmd);
+		*error = a->msg;
 		return NULL;
 	}
+	if (strcmp(cmd, "segments") == 0)
+		return segments(a, name, error);
 	if (strcmp(cmd, "stats") != 0 && strcmp(cmd, "cameras") != 0 && strcmp(cmd, "camera") != 0) {
-		*error = "unknown command; the commands are: stats, cameras, camera, reload, shutdown";
+		*error = "unknown command; the commands are: stats, cameras, camera, segments, reload, shutdown";
 		return NULL;
 	}
 	summary = vigil_summary(a->cams, a->ws->w, a->ws->n, a->rec);

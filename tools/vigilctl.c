@@ -4,6 +4,7 @@
  *   vigilctl [--socket PATH] [--json] stats          every counter, totals and per camera
  *   vigilctl [--socket PATH] [--json] cameras        one line per camera
  *   vigilctl [--socket PATH] [--json] camera NAME    one camera, every counter
+ *   vigilctl [--socket PATH] [--json] segments NAME  one camera's recordings on disk
  *   vigilctl [--socket PATH] reload                  re-read the configuration, as SIGHUP
  *   vigilctl [--socket PATH] shutdown                drain, close the recordings, stop
  *
@@ -25,11 +26,12 @@
 
 static int usage(FILE *out, int status)
 {
-	fprintf(out, "usage: vigilctl [--socket PATH] [--json] stats|cameras|camera NAME|reload|shutdown\n"
+	fprintf(out, "usage: vigilctl [--socket PATH] [--json] stats|cameras|camera NAME|segments NAME|reload|shutdown\n"
 		     "\n"
 		     "  stats        every counter, in total and per camera (JSON)\n"
 		     "  cameras      one line per camera: state, packets, frames\n"
 		     "  camera NAME  one camera, every counter (JSON)\n"
+		     "  segments NAME  one camera's recordings on disk, oldest first\n"
 		     "  reload       re-read the configuration and apply camera changes (as SIGHUP)\n"
 		     "  shutdown     drain, close the recordings and stop vigild (as SIGTERM)\n"
 		     "  --socket  vigild's admin socket (default " VIGIL_ADMIN_DEFAULT_SOCKET ")\n"
@@ -102,6 +104,18 @@ static void print_cameras(json_t *list)
 		       json_integer_value(json_object_get(cam, "segments")));
 }
 
+static void print_segments(json_t *reply)
+{
+	size_t i;
+	json_t *seg;
+
+	printf("%s\n", json_string_value(json_object_get(reply, "dir")));
+	json_array_foreach(json_object_get(reply, "segments"), i, seg)
+		printf("  %-32s %12lld%s\n", json_string_value(json_object_get(seg, "name")),
+		       json_integer_value(json_object_get(seg, "bytes")),
+		       json_is_true(json_object_get(seg, "being_written")) ? "  (being written)" : "");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -126,7 +140,7 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage(stderr, 2);
 	cmd = argv[optind];
-	if (strcmp(cmd, "camera") == 0 && optind + 2 == argc) {
+	if ((strcmp(cmd, "camera") == 0 || strcmp(cmd, "segments") == 0) && optind + 2 == argc) {
 		request = json_pack("{ssss}", "cmd", cmd, "name", argv[optind + 1]);
 	} else if (optind + 1 == argc && (strcmp(cmd, "stats") == 0 || strcmp(cmd, "cameras") == 0 ||
 					  strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0)) {
@@ -146,6 +160,8 @@ int main(int argc, char **argv)
 		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_SORT_KEYS), putchar('\n');
 	else if (strcmp(cmd, "cameras") == 0)
 		print_cameras(json_object_get(reply, "cameras"));
+	else if (strcmp(cmd, "segments") == 0)
+		print_segments(reply);
 	else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0)
 		printf("%s\n", json_string_value(json_object_get(reply, cmd)));
 	else /* stats, camera: JSON either way, as vigild's summary */

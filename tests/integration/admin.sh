@@ -75,12 +75,20 @@ check_counter camera "$work/gate.json" .ssrc 2
 err=$("$vigilctl" --socket "$sock" camera nosuch 2>&1) && fail "camera nosuch succeeded"
 [ "$err" = "vigilctl: vigild says: no camera 'nosuch'" ] || fail "camera nosuch: got '$err'"
 
+# A camera's recordings, in the order they were made (two placed there).
+head -c 1316 /dev/zero >"$work/rec/lobby/00000003.ts"
+head -c 188 /dev/zero >"$work/rec/lobby/00000004.ts.partial"
+"$vigilctl" --socket "$sock" --json segments lobby >"$work/segments.json" || fail "vigilctl segments failed"
+[ "$(jq -c '[.segments[] | [.name, .bytes, .being_written]]' "$work/segments.json")" = \
+	'[["00000003.ts",1316,false],["00000004.ts.partial",188,true]]' ] || fail "segments: $(cat "$work/segments.json")"
+"$vigilctl" --socket "$sock" segments lobby | grep -q "00000004.ts.partial .*(being written)" || fail "segments table"
+
 got=$(raw $'not json\n{"cmd":"reboot"}\n[1]\n{"nocmd":1}\n{"cmd":"camera"}\n{"cmd":"cameras"}\n')
 want='not a JSON object: '"'"'['"'"' or '"'"'{'"'"' expected near '"'"'not'"'"'
-unknown command; the commands are: stats, cameras, camera, reload, shutdown
+unknown command; the commands are: stats, cameras, camera, segments, reload, shutdown
 not a JSON object: an array or a value
 no "cmd" string in the request
-camera: which one? {"cmd": "camera", "name": "..."}'
+camera: which camera? {"cmd": "camera", "name": "..."}'
 [ "$(echo "$got" | head -n 5 | jq -r .error)" = "$want" ] || fail "malformed requests: got $got"
 [ "$(echo "$got" | tail -n 1 | jq -r '.cameras | length')" = 2 ] || fail "no answer after the bad ones: $got"
 
