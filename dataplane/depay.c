@@ -39,7 +39,6 @@ static void free_chain(struct vigil_depay *d)
 	rte_pktmbuf_free(d->frame);
 	d->frame = d->tail = NULL;
 	d->segs = 0;
-	d->chain_len = 0;
 }
 
 /* Count the open frame under one reason, once, and give its mbufs back. */
@@ -83,11 +82,10 @@ static void close_frame(struct vigil_depay *d, const struct vigil_depay_env *env
 	head = d->frame;
 	if (head != NULL) {
 		head->nb_segs = d->segs;
-		head->pkt_len = d->chain_len;
+		head->pkt_len = d->frame_len; /* every byte room() let in is in the chain */
 	}
 	d->frame = d->tail = NULL;
 	d->segs = 0;
-	d->chain_len = 0;
 	d->open = false;
 	d->broken = false;
 	d->in_fu = false;
@@ -152,7 +150,6 @@ static void append(struct vigil_depay *d, const struct vigil_depay_env *env, str
 		d->tail->next = m;
 	d->tail = m;
 	d->segs++;
-	d->chain_len += m->data_len;
 }
 
 /* Start code and NAL unit at c->out, moved down when an aggregation

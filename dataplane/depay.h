@@ -51,7 +51,6 @@ struct vigil_depay {
 	enum vigil_codec codec;
 	struct rte_mbuf *frame;    /* head of the access unit under assembly, or NULL */
 	struct rte_mbuf *tail;     /* its last mbuf */
-	uint32_t chain_len;        /* bytes in the chain */
 	uint16_t segs;             /* mbufs in the chain */
 	uint64_t arrival_ns;       /* when its first packet came */
 	uint64_t last_index;       /* extended sequence index of the last packet */
