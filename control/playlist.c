@@ -58,7 +58,16 @@ static int cmp_entry(const void *a, const void *b)
 }
 
 /* NNNNNNNN followed by exactly suffix. */
-static bool seq_of(const char *name, const char *suffix, uint32_t *seq);
+static bool seq_of(const char *name, const char *suffix, uint32_t *seq)
+{
+	for (int i = 0; i < 8; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	if (strcmp(name + 8, suffix) != 0)
+		return false;
+	*seq = (uint32_t)strtoul(name, NULL, 10);
+	return true;
+}
 
 /* A segment's name (then_partial: with .partial after it); its kind. */
 static bool segment_of(const char *name, bool then_partial, uint32_t *seq, enum vigil_seg_kind *kind)
@@ -73,17 +82,6 @@ static bool segment_of(const char *name, bool then_partial, uint32_t *seq, enum 
 		}
 	}
 	return false;
-}
-
-static bool seq_of(const char *name, const char *suffix, uint32_t *seq)
-{
-	for (int i = 0; i < 8; i++)
-		if (name[i] < '0' || name[i] > '9')
-			return false;
-	if (strcmp(name + 8, suffix) != 0)
-		return false;
-	*seq = (uint32_t)strtoul(name, NULL, 10);
-	return true;
 }
 
 static void fmt_time(char *buf, size_t len, uint64_t ns)
