@@ -202,6 +202,14 @@ static void fixture_init(struct fixture *fx, const char *name, enum vigil_codec 
 	assert_null(vigil_recorder_stats(fx->rec, 1));
 }
 
+/* The recorder again, from fx->cfg as the test has changed it. */
+static void fixture_reopen(struct fixture *fx)
+{
+	vigil_recorder_free(fx->rec);
+	fx->rec = vigil_recorder_create(&fx->cfg, FRAME_BYTES);
+	assert_non_null(fx->rec);
+}
+
 static void fixture_fini(struct fixture *fx)
 {
 	vigil_recorder_free(fx->rec);
@@ -604,11 +612,9 @@ static void test_sync_open_segment(void **state)
 
 	(void)state;
 	fixture_init(&fx, "camsync", VIGIL_CODEC_H264, true);
-	vigil_recorder_free(fx.rec);
 	fx.cfg.max_unsynced_ms = 50;
 	fx.cfg.segment_seconds = 3600;
-	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
-	assert_non_null(fx.rec);
+	fixture_reopen(&fx);
 	st = vigil_recorder_stats(fx.rec, 0);
 	feed(&fx, &h264, 0, 10);
 	for (int i = 0; i < 100 && st->syncs == 0; i++) {
@@ -639,10 +645,8 @@ static void test_retention(void **state)
 
 	(void)state;
 	fixture_init(&fx, "camretain", VIGIL_CODEC_H264, true);
-	vigil_recorder_free(fx.rec);
 	fx.cam.retain_bytes = 600000; /* two of the clip's segments, not three */
-	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
-	assert_non_null(fx.rec);
+	fixture_reopen(&fx);
 	st = vigil_recorder_stats(fx.rec, 0);
 	feed(&fx, &h264, 0, h264.n);
 	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
@@ -672,10 +676,8 @@ static void test_retention(void **state)
 	/* Frames that arrived ten days ago and RetainHours = 1: each new
 	 * segment leaves only itself. */
 	fixture_init(&fx, "camretainh", VIGIL_CODEC_H264, true);
-	vigil_recorder_free(fx.rec);
 	fx.cam.retain_hours = 1;
-	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
-	assert_non_null(fx.rec);
+	fixture_reopen(&fx);
 	st = vigil_recorder_stats(fx.rec, 0);
 	feed(&fx, &h264, 0, h264.n);
 	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
@@ -704,11 +706,9 @@ static void test_disk_full(void **state)
 				  TDIR) != 0)
 		skip(); /* needs root */
 	fixture_init(&fx, "camfull", VIGIL_CODEC_H264, true);
-	vigil_recorder_free(fx.rec);
 	snprintf(fx.cfg.record_dir, sizeof(fx.cfg.record_dir), TDIR "/tiny");
 	snprintf(fx.dir, sizeof(fx.dir), TDIR "/tiny/camfull");
-	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
-	assert_non_null(fx.rec);
+	fixture_reopen(&fx);
 	st = vigil_recorder_stats(fx.rec, 0);
 	feed(&fx, &h264, 0, h264.n); /* about 1.3 MB into 600 KB */
 	errors = st->write_errors;
@@ -759,10 +759,8 @@ static void test_fmp4(void **state)
 		const struct clip *c = clips[k];
 
 		fixture_init(&fx, k ? "camfmp4h" : "camfmp4", c->codec, true);
-		vigil_recorder_free(fx.rec);
 		fx.cfg.format = VIGIL_FORMAT_FMP4;
-		fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
-		assert_non_null(fx.rec);
+		fixture_reopen(&fx);
 		feed(&fx, c, 0, c->n);
 		assert_int_equal(vigil_recorder_stop(fx.rec), 0);
 		n = (unsigned)vigil_recorder_stats(fx.rec, 0)->segments;
@@ -796,10 +794,8 @@ static void test_fmp4(void **state)
 	cut = sb.st_size;
 	assert_int_equal(run("cd %s && cat 00000001.m4s 00000002.m4s | head -c -100 > %08u.m4s.partial", fx.dir, n), 0);
 	fixture_init(&fx, "camfmp4h", VIGIL_CODEC_H265, false);
-	vigil_recorder_free(fx.rec);
 	fx.cfg.format = VIGIL_FORMAT_FMP4;
-	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
-	assert_non_null(fx.rec);
+	fixture_reopen(&fx);
 	snprintf(path, sizeof(path), "%s/%08u.m4s", fx.dir, n);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, cut);
@@ -833,12 +829,10 @@ static void test_sealed(void **state)
 
 	(void)state;
 	fixture_init(&fx, "camseal", VIGIL_CODEC_H264, true);
-	vigil_recorder_free(fx.rec);
 	assert_int_equal(vigil_seal_keypair(pk, sk), 0);
 	fx.cam.sealed = true;
 	memcpy(fx.cam.owner_key, pk, sizeof(pk));
-	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
-	assert_non_null(fx.rec);
+	fixture_reopen(&fx);
 	feed(&fx, &h264, 0, h264.n);
 	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
 	st = vigil_recorder_stats(fx.rec, 0);
