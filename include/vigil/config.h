@@ -28,9 +28,15 @@ struct vigil_camera_config {
 	/* PayloadTypes: bit n of word n / 64 set when RTP payload type n is
 	 * accepted. Default: the dynamic range 96-127. */
 	uint64_t payload_types[2];
-	/* RFC 4568 inline key: master key followed by master salt. */
+	/* RFC 4568 inline key: master key followed by master salt. For a
+	 * camera with an Identity, the key of its current handshake (none
+	 * until the first one). */
 	uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN];
 	uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN];
+	/* Identity: the camera's X25519 public key, when it agrees its keys
+	 * by handshake (docs/handshake.md) instead of a configured Key. */
+	bool has_identity;
+	uint8_t identity[32];
 	/* RetainHours, RetainBytes (the [Ingest] ones unless the camera has
 	 * its own): older segments, and the oldest beyond the size, are
 	 * removed. 0: no limit. */
