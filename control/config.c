@@ -332,7 +332,7 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 	return fail(p, p->line, "unknown key '%s' in [Ingest]", name);
 }
 
-static bool valid_name(const char *s)
+bool vigil_config_valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -452,7 +452,7 @@ static int camera_key(struct parser *p, const char *name, const char *value)
 
 	if (strcasecmp(name, "Name") == 0) {
 		bit = CAM_NAME;
-		if (!valid_name(value))
+		if (!vigil_config_valid_name(value))
 			return fail(p, p->line, "Name: '%s' must be 1-%d characters of A-Z a-z 0-9 _ -", value,
 				    VIGIL_CAMERA_NAME_MAX);
 		for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)

@@ -94,5 +94,7 @@ static inline bool vigil_config_is_srtp_port(const struct vigil_config *cfg, uin
  * one message "FILE:LINE: reason" into err. */
 int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, size_t errlen);
 void vigil_config_free(struct vigil_config *cfg);
+/* A camera Name: 1-VIGIL_CAMERA_NAME_MAX characters of A-Z a-z 0-9 _ -. */
+bool vigil_config_valid_name(const char *name);
 
 #endif
