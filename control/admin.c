@@ -3,7 +3,9 @@
  * connections, a line buffer each, jansson for every byte of JSON. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,12 +29,15 @@ struct conn {
 
 struct vigil_admin {
 	int fd;
+	bool group_set;
+	gid_t group; /* AdminGroup: its members may connect too */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct conn conns[MAX_CONNS];
 };
 
-struct vigil_admin *vigil_admin_open(const char *path, char *msg, size_t msglen)
+struct vigil_admin *vigil_admin_open(const char *path, const char *group, char *msg, size_t msglen)
 {
+	struct group *gr = NULL;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct vigil_admin *a;
 	char dir[sizeof(sa.sun_path)], *slash;
@@ -45,6 +50,15 @@ struct vigil_admin *vigil_admin_open(const char *path, char *msg, size_t msglen)
 	if (a == NULL) {
 		snprintf(msg, msglen, "out of memory");
 		return NULL;
+	}
+	if (group != NULL && group[0] != '\0') {
+		gr = getgrnam(group);
+		if (gr == NULL) {
+			snprintf(msg, msglen, "AdminGroup: no group '%s' on this system", group);
+			goto err;
+		}
+		a->group_set = true;
+		a->group = gr->gr_gid;
 	}
 	strcpy(a->path, path);
 	strcpy(sa.sun_path, path);
@@ -84,6 +98,12 @@ struct vigil_admin *vigil_admin_open(const char *path, char *msg, size_t msglen)
 	if (rc < 0 || listen(a->fd, MAX_CONNS) < 0) {
 		snprintf(msg, msglen, "cannot listen on %s: %s", path, strerror(errno));
 		close(a->fd);
+		goto err;
+	}
+	if (a->group_set && (chown(path, (uid_t)-1, a->group) < 0 || chmod(path, 0660) < 0)) {
+		snprintf(msg, msglen, "cannot give %s to group %s: %s", path, group, strerror(errno));
+		close(a->fd);
+		unlink(path);
 		goto err;
 	}
 	for (unsigned i = 0; i < MAX_CONNS; i++)
@@ -160,9 +180,30 @@ static void handle_line(struct conn *c, const char *line, vigil_admin_fn fn, voi
 	json_decref(req);
 }
 
-/* Only root or the user vigild runs as: the socket's mode says so too,
- * this holds even if someone loosens it. */
-static bool peer_allowed(int fd, unsigned *uid)
+/* Whether the user of that uid is in the group, as primary or
+ * supplementary group. */
+static bool in_group(uid_t uid, gid_t primary, gid_t group)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	gid_t groups[256];
+	int n = 256;
+
+	if (primary == group)
+		return true;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return false;
+	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == group)
+			return true;
+	return false;
+}
+
+/* Root, the user vigild runs as, or AdminGroup's members: the socket's
+ * mode says so too, this holds even if someone loosens it. */
+static bool peer_allowed(const struct vigil_admin *a, int fd, unsigned *uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -170,7 +211,7 @@ static bool peer_allowed(int fd, unsigned *uid)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
 		return false;
 	*uid = cred.uid;
-	return cred.uid == 0 || cred.uid == geteuid();
+	return cred.uid == 0 || cred.uid == geteuid() || (a->group_set && in_group(cred.uid, cred.gid, a->group));
 }
 
 static void accept_all(struct vigil_admin *a)
@@ -184,9 +225,9 @@ static void accept_all(struct vigil_admin *a)
 		for (unsigned i = 0; i < MAX_CONNS && c == NULL; i++)
 			if (a->conns[i].fd < 0)
 				c = &a->conns[i];
-		if (c == NULL || !peer_allowed(fd, &uid)) {
+		if (c == NULL || !peer_allowed(a, fd, &uid)) {
 			static const char busy[] = "{\"error\":\"too many admin connections\",\"ok\":false}\n";
-			static const char denied[] = "{\"error\":\"permission denied: root or vigild's user only\",\"ok\":false}\n";
+			static const char denied[] = "{\"error\":\"permission denied: root, vigild's user or AdminGroup only\",\"ok\":false}\n";
 
 			if (c == NULL)
 				(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The admin socket: a Unix stream socket (mode 0600) where root, or the
- * user vigild runs as, sends one JSON object per line ({"cmd": "..."}) and
- * gets one back per line ({"ok": true, ...} or {"ok": false, "error":
- * "..."}). Served from the control thread between its other chores. */
+/* The admin socket: a Unix stream socket (mode 0600, or 0660 for an
+ * AdminGroup) where root, the user vigild runs as or the group's members
+ * send one JSON object per line ({"cmd": "..."}) and get one back per
+ * line ({"ok": true, ...} or {"ok": false, "error": "..."}). Served from
+ * the control thread between its other chores. */
 #ifndef VIGIL_ADMIN_H
 #define VIGIL_ADMIN_H
 
@@ -22,8 +23,9 @@ struct vigil_admin;
 typedef json_t *(*vigil_admin_fn)(void *arg, unsigned peer_uid, const char *cmd, json_t *req, const char **error);
 
 /* Listens on path (its directory made if need be, a stale socket
- * replaced). NULL with msg set. */
-struct vigil_admin *vigil_admin_open(const char *path, char *msg, size_t msglen);
+ * replaced), mode 0600, or 0660 and that group's when group is not
+ * empty. NULL with msg set. */
+struct vigil_admin *vigil_admin_open(const char *path, const char *group, char *msg, size_t msglen);
 
 /* Waits up to timeout_ms for connections and requests, and answers those
  * that came. */

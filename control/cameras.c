@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_hash.h>
 #include <sodium.h>
 
 #include "cameras.h"
@@ -27,9 +28,54 @@ static int find_slot(const struct vigil_config *cfg, const char *name)
 	return -1;
 }
 
+int vigil_cameras_find(const struct vigil_cameras *c, const char *name)
+{
+	return find_slot(c->cfg, name);
+}
+
 bool vigil_cameras_live(const struct vigil_cameras *c, unsigned slot)
 {
 	return slot < c->table->capacity && c->table->slots[slot] != NULL;
+}
+
+enum vigil_camera_state vigil_cameras_state(const struct vigil_cameras *c, unsigned slot)
+{
+	if (vigil_cameras_live(c, slot))
+		return VIGIL_CAMERA_LIVE;
+	if (c->removed[slot])
+		return VIGIL_CAMERA_REMOVED;
+	if (c->cfg->cameras[slot].revoked)
+		return VIGIL_CAMERA_REVOKED;
+	return c->cfg->cameras[slot].has_identity ? VIGIL_CAMERA_HANDSHAKE : VIGIL_CAMERA_REMOVED;
+}
+
+const char *vigil_camera_state_name(enum vigil_camera_state state)
+{
+	static const char *const names[] = {
+		[VIGIL_CAMERA_LIVE] = "live",
+		[VIGIL_CAMERA_HANDSHAKE] = "handshake",
+		[VIGIL_CAMERA_REVOKED] = "revoked",
+		[VIGIL_CAMERA_REMOVED] = "removed",
+	};
+
+	return names[state];
+}
+
+/* Identity cameras get theirs from a handshake. */
+static bool has_key(const struct vigil_camera_config *cam)
+{
+	return !cam->has_identity && !cam->revoked;
+}
+
+/* The live or revoked camera that has this SSRC, or -1. An Identity
+ * camera has one while it is live. */
+static int ssrc_slot(const struct vigil_cameras *c, uint32_t ssrc)
+{
+	for (unsigned i = 0; i < c->cfg->n_cameras; i++)
+		if (c->cfg->cameras[i].ssrc == ssrc && !c->removed[i] &&
+		    (!c->cfg->cameras[i].has_identity || vigil_cameras_live(c, i)))
+			return (int)i;
+	return -1;
 }
 
 int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct vigil_stream_table *table,
@@ -43,12 +89,18 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 	slots = calloc(cfg->max_cameras, sizeof(*slots));
 	c->retired = calloc(cfg->max_cameras, sizeof(*c->retired));
 	c->grace_until_ns = calloc(cfg->max_cameras, sizeof(*c->grace_until_ns));
-	if (slots == NULL || c->retired == NULL || c->grace_until_ns == NULL) {
+	c->removed = calloc(cfg->max_cameras, sizeof(*c->removed));
+	if (slots == NULL || c->retired == NULL || c->grace_until_ns == NULL || c->removed == NULL) {
 		free(slots);
 		vigil_cameras_fini(c);
 		snprintf(msg, msglen, "no memory for %u camera slots", cfg->max_cameras);
 		return -ENOMEM;
 	}
+	/* The keys: never swapped out, nor in a core dump. Slots are locked
+	 * as they are used, or all of them would be resident. */
+	if (cfg->n_cameras > 0 && sodium_mlock(slots, cfg->n_cameras * sizeof(*slots)) != 0)
+		fprintf(stderr, "vigild: cannot lock the camera keys in memory (%s); they may be swapped out\n",
+			strerror(errno));
 	memcpy(slots, cfg->cameras, cfg->n_cameras * sizeof(*slots));
 	sodium_memzero(cfg->cameras, cfg->n_cameras * sizeof(*slots));
 	free(cfg->cameras);
@@ -56,6 +108,8 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 	c->cfg = cfg;
 	c->table = table;
 	for (unsigned i = 0; i < cfg->n_cameras; i++) {
+		if (!has_key(&cfg->cameras[i]))
+			continue;
 		rc = vigil_stream_add(table, &cfg->cameras[i], i);
 		if (rc < 0) {
 			snprintf(msg, msglen, "camera %s: cannot add its stream: %s", cfg->cameras[i].name,
@@ -70,8 +124,10 @@ void vigil_cameras_fini(struct vigil_cameras *c)
 {
 	free(c->retired);
 	free(c->grace_until_ns);
+	free(c->removed);
 	c->retired = NULL;
 	c->grace_until_ns = NULL;
+	c->removed = NULL;
 }
 
 /* What a reload may not do; nothing is applied when it says no. */
@@ -82,8 +138,20 @@ static int check_reload(const struct vigil_cameras *c, const struct vigil_config
 	for (unsigned i = 0; i < next->n_cameras; i++) {
 		int slot = find_slot(c->cfg, next->cameras[i].name);
 
+		int other = next->cameras[i].has_identity ? -1 : ssrc_slot(c, next->cameras[i].ssrc);
+
+		if (other >= 0 && c->cfg->cameras[other].line == 0) {
+			snprintf(msg, msglen, "%s:%u: SSRC %u is camera %s's, added with vigilctl", next->path,
+				 next->cameras[i].line, next->cameras[i].ssrc, c->cfg->cameras[other].name);
+			return -EEXIST;
+		}
 		if (slot < 0) {
 			new_slots++;
+		} else if (c->cfg->cameras[slot].line == 0 && !c->removed[slot]) {
+			snprintf(msg, msglen,
+				 "%s:%u: camera %s was added with vigilctl; remove it there first (vigilctl camera remove %s)",
+				 next->path, next->cameras[i].line, next->cameras[i].name, next->cameras[i].name);
+			return -EEXIST;
 		} else if (c->cfg->cameras[slot].codec != next->cameras[i].codec) {
 			/* Its recording is one stream of one codec. */
 			snprintf(msg, msglen, "%s:%u: camera %s cannot change codec while running; give it a new Name",
@@ -128,6 +196,27 @@ static bool same_key(const struct vigil_camera_config *a, const struct vigil_cam
 	       sodium_memcmp(a->master_salt, b->master_salt, sizeof(a->master_salt)) == 0;
 }
 
+int vigil_cameras_check(const struct vigil_cameras *c, char *msg, size_t msglen)
+{
+	struct vigil_config next;
+	char err[5120];
+	int rc;
+
+	rc = vigil_config_load(&next, c->cfg->path, err, sizeof(err));
+	if (rc < 0) {
+		snprintf(msg, msglen, "%s", err);
+		return rc;
+	}
+	rc = check_reload(c, &next, err, sizeof(err));
+	if (rc < 0)
+		snprintf(msg, msglen, "%s", err);
+	else
+		snprintf(msg, msglen, "%s: good, %u camera(s); a reload would apply it%s", next.path, next.n_cameras,
+			 ingest_changed(c->cfg, &next) ? " ([Ingest] changes at restart)" : "");
+	vigil_config_free(&next);
+	return rc;
+}
+
 int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 {
 	struct vigil_config next;
@@ -159,17 +248,24 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 		int i;
 
 		was_live[slot] = vigil_cameras_live(c, slot);
-		if (!was_live[slot])
-			continue;
+		if (cfg->cameras[slot].line == 0 || c->removed[slot])
+			continue; /* the keystore's, or gone already */
 		for (i = 0; i < (int)next.n_cameras; i++)
 			if (strcmp(next.cameras[i].name, cfg->cameras[slot].name) == 0)
 				break;
-		if (i < (int)next.n_cameras && next.cameras[i].ssrc == cfg->cameras[slot].ssrc)
-			continue;
-		vigil_stream_remove(c->table, slot, &c->retired[slot]);
-		c->grace_until_ns[slot] = 0;
-		if (i == (int)next.n_cameras)
+		if (i == (int)next.n_cameras) {
+			c->removed[slot] = true;
 			revoked++;
+		} else if (next.cameras[i].has_identity ?
+				   sodium_memcmp(next.cameras[i].identity, cfg->cameras[slot].identity, 32) == 0 :
+				   next.cameras[i].ssrc == cfg->cameras[slot].ssrc && !cfg->cameras[slot].has_identity) {
+			continue;
+		}
+		/* A new identity handshakes again; a new SSRC moves. */
+		if (was_live[slot]) {
+			vigil_stream_remove(c->table, slot, &c->retired[slot]);
+			c->grace_until_ns[slot] = 0;
+		}
 	}
 	for (unsigned i = 0; i < next.n_cameras; i++) {
 		const struct vigil_camera_config *cam = &next.cameras[i];
@@ -177,14 +273,17 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 
 		if (slot < 0) {
 			slot = (int)cfg->n_cameras++;
+			(void)sodium_mlock(&cfg->cameras[slot], sizeof(*cam));
 			cfg->cameras[slot] = *cam;
 			added++;
 		} else if (!vigil_cameras_live(c, (unsigned)slot)) {
 			if (was_live[slot])
 				moved++;
-			else
+			else if (c->removed[slot])
 				added++; /* back after a revoke */
 			cfg->cameras[slot] = *cam;
+		} else if (cam->has_identity) {
+			continue; /* its key is the handshake's */
 		} else {
 			if (!same_key(&cfg->cameras[slot], cam)) {
 				rc = vigil_stream_rotate(c->table, (unsigned)slot, cam->master_key, cam->master_salt);
@@ -200,6 +299,9 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 			cfg->cameras[slot] = *cam;
 			continue;
 		}
+		c->removed[slot] = false;
+		if (!has_key(cam))
+			continue;
 		rc = vigil_stream_add(c->table, &cfg->cameras[slot], (unsigned)slot);
 		if (rc < 0)
 			break;
@@ -217,6 +319,193 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 	free(was_live);
 out:
 	vigil_config_free(&next);
+	return rc;
+}
+
+/* A camera the admin socket may change: one the keystore holds. */
+static int keystore_camera(const struct vigil_cameras *c, const char *name, char *msg, size_t msglen)
+{
+	int slot = find_slot(c->cfg, name);
+
+	if (slot < 0 || c->removed[slot]) {
+		snprintf(msg, msglen, "no camera '%s'", name);
+		return -ENOENT;
+	}
+	if (c->cfg->cameras[slot].line != 0) {
+		snprintf(msg, msglen, "camera %s is in %s (line %u): change it there, then vigilctl reload", name,
+			 c->cfg->path, c->cfg->cameras[slot].line);
+		return -EPERM;
+	}
+	return slot;
+}
+
+int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg, size_t msglen)
+{
+	struct vigil_config *cfg = c->cfg;
+	int slot = find_slot(cfg, cam->name);
+	int other = cam->has_identity ? -1 : ssrc_slot(c, cam->ssrc);
+	int rc;
+
+	if (slot >= 0 && !c->removed[slot]) {
+		snprintf(msg, msglen, "camera %s exists already (%s)", cam->name,
+			 vigil_camera_state_name(vigil_cameras_state(c, (unsigned)slot)));
+		return -EEXIST;
+	}
+	if (other >= 0) {
+		snprintf(msg, msglen, "SSRC %u is camera %s's", cam->ssrc, cfg->cameras[other].name);
+		return -EEXIST;
+	}
+	if (slot >= 0 && cfg->cameras[slot].codec != cam->codec) {
+		snprintf(msg, msglen, "camera %s was removed, but its recordings are %s: keep that codec or use another name",
+			 cam->name, cfg->cameras[slot].codec == VIGIL_CODEC_H264 ? "H264" : "H265");
+		return -EINVAL;
+	}
+	if (slot < 0 && cfg->n_cameras == cfg->max_cameras) {
+		snprintf(msg, msglen, "no room: MaxCameras = %u slots are used", cfg->max_cameras);
+		return -ENOSPC;
+	}
+	if (slot < 0) {
+		slot = (int)cfg->n_cameras++;
+		(void)sodium_mlock(&cfg->cameras[slot], sizeof(*cam));
+	}
+	cfg->cameras[slot] = *cam;
+	cfg->cameras[slot].line = 0;
+	c->removed[slot] = false;
+	if (has_key(cam)) {
+		rc = vigil_stream_add(c->table, &cfg->cameras[slot], (unsigned)slot);
+		if (rc < 0) {
+			c->removed[slot] = true;
+			snprintf(msg, msglen, "camera %s: cannot add its stream: %s", cam->name, strerror(-rc));
+			return rc;
+		}
+	}
+	snprintf(msg, msglen, "camera %s added%s", cam->name,
+		 cam->has_identity ? ", waiting for its handshake" : "");
+	return 0;
+}
+
+int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+			 const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], char *msg, size_t msglen)
+{
+	int slot = keystore_camera(c, name, msg, msglen);
+	struct vigil_camera_config *cam;
+	int rc;
+
+	if (slot < 0)
+		return slot;
+	cam = &c->cfg->cameras[slot];
+	if (cam->has_identity) {
+		snprintf(msg, msglen, "camera %s agrees its keys by handshake; there is no key to rotate", name);
+		return -EINVAL;
+	}
+	memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
+	memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
+	if (cam->revoked) {
+		cam->revoked = false;
+		rc = vigil_stream_add(c->table, cam, (unsigned)slot);
+		if (rc < 0) {
+			cam->revoked = true;
+			sodium_memzero(cam->master_key, sizeof(cam->master_key));
+			snprintf(msg, msglen, "camera %s: cannot add its stream: %s", name, strerror(-rc));
+			return rc;
+		}
+		snprintf(msg, msglen, "camera %s has a new key and is live again", name);
+		return 0;
+	}
+	rc = vigil_stream_rotate(c->table, (unsigned)slot, key, salt);
+	if (rc < 0) {
+		snprintf(msg, msglen, "camera %s: cannot rotate: %s", name, strerror(-rc));
+		return rc;
+	}
+	c->grace_until_ns[slot] = now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
+	snprintf(msg, msglen, "camera %s rotated; its previous key is accepted for %u ms more", name,
+		 c->cfg->key_grace_ms);
+	return 0;
+}
+
+/* Out of the stream table, key wiped. */
+static void stop_camera(struct vigil_cameras *c, unsigned slot)
+{
+	struct vigil_camera_config *cam = &c->cfg->cameras[slot];
+
+	if (vigil_cameras_live(c, slot))
+		vigil_stream_remove(c->table, slot, &c->retired[slot]);
+	c->grace_until_ns[slot] = 0;
+	sodium_memzero(cam->master_key, sizeof(cam->master_key));
+	sodium_memzero(cam->master_salt, sizeof(cam->master_salt));
+}
+
+int vigil_cameras_revoke(struct vigil_cameras *c, const char *name, char *msg, size_t msglen)
+{
+	int slot = keystore_camera(c, name, msg, msglen);
+
+	if (slot < 0)
+		return slot;
+	stop_camera(c, (unsigned)slot);
+	c->cfg->cameras[slot].revoked = true;
+	snprintf(msg, msglen, "camera %s revoked: no packet of it is accepted from now on", name);
+	return 0;
+}
+
+int vigil_cameras_remove(struct vigil_cameras *c, const char *name, char *msg, size_t msglen)
+{
+	int slot = keystore_camera(c, name, msg, msglen);
+
+	if (slot < 0)
+		return slot;
+	stop_camera(c, (unsigned)slot);
+	c->removed[slot] = true;
+	snprintf(msg, msglen, "camera %s removed; its recordings stay in %s/%s", name, c->cfg->record_dir, name);
+	return 0;
+}
+
+int vigil_cameras_by_identity(const struct vigil_cameras *c, const uint8_t identity[32])
+{
+	const struct vigil_config *cfg = c->cfg;
+
+	for (unsigned i = 0; i < cfg->n_cameras; i++)
+		if (cfg->cameras[i].has_identity && !c->removed[i] &&
+		    sodium_memcmp(cfg->cameras[i].identity, identity, 32) == 0)
+			return (int)i;
+	return -1;
+}
+
+uint32_t vigil_cameras_fresh_ssrc(const struct vigil_cameras *c)
+{
+	uint32_t ssrc;
+
+	/* The table also holds streams being removed. */
+	do
+		ssrc = randombytes_random();
+	while (ssrc_slot(c, ssrc) >= 0 || rte_hash_lookup(c->table->by_ssrc, &ssrc) >= 0);
+	return ssrc;
+}
+
+int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssrc,
+			    const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN])
+{
+	struct vigil_camera_config *cam = &c->cfg->cameras[slot];
+	int rc;
+
+	if (cam->revoked || c->removed[slot])
+		return -EPERM;
+	if (vigil_cameras_live(c, slot)) {
+		if (ssrc != cam->ssrc)
+			return -EINVAL;
+		/* A rekey: the previous key is kept for the grace. */
+		rc = vigil_stream_rotate(c->table, slot, key, salt);
+		if (rc == 0)
+			c->grace_until_ns[slot] = now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
+	} else {
+		cam->ssrc = ssrc;
+		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
+		memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
+		rc = vigil_stream_add(c->table, cam, slot);
+	}
+	if (rc == 0) {
+		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
+		memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
+	}
 	return rc;
 }
 

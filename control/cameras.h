@@ -20,6 +20,15 @@ struct vigil_cameras {
 	struct vigil_stream_table *table;
 	struct vigil_counters *retired; /* per slot: counters of removed streams */
 	uint64_t *grace_until_ns;       /* per slot: when the previous key ends, or 0 */
+	bool *removed;                  /* per slot: gone from the file or the keystore */
+};
+
+/* What a slot holds, as vigilctl shows it. */
+enum vigil_camera_state {
+	VIGIL_CAMERA_LIVE,      /* its packets are taken */
+	VIGIL_CAMERA_HANDSHAKE, /* an Identity camera waiting for its first handshake */
+	VIGIL_CAMERA_REVOKED,   /* known, without a key, until rotated */
+	VIGIL_CAMERA_REMOVED,
 };
 
 /* Takes over cfg (its cameras array grows to max_cameras slots) and adds
@@ -33,6 +42,44 @@ void vigil_cameras_fini(struct vigil_cameras *c);
  * theirs is accepted), changed keys rotated, changed SSRCs moved. Nothing
  * is applied when the file has an error. msg says what happened. */
 int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen);
+
+/* Changes through the admin socket. They apply to the cameras the
+ * keystore holds (line 0); a camera of the configuration file is changed
+ * in the file and reloaded, so that file and server never disagree. Each
+ * is live when it returns (after a revoke no packet of the camera is
+ * accepted). 0 or -errno, with msg saying what happened or what is wrong.
+ *
+ * add: cam->line must be 0. A removed camera's name may come back (its
+ * slot, counters and recordings with it) if its codec is the same. */
+int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg, size_t msglen);
+/* A new key; the previous one is accepted for KeyGraceSeconds. A revoked
+ * camera is live again. */
+int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+			 const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], char *msg, size_t msglen);
+/* Stop taking its packets and wipe its key; it stays known. */
+int vigil_cameras_revoke(struct vigil_cameras *c, const char *name, char *msg, size_t msglen);
+/* Revoke and forget it (its recordings stay on disk). */
+int vigil_cameras_remove(struct vigil_cameras *c, const char *name, char *msg, size_t msglen);
+
+/* The slot of the camera of that name, or -1. */
+int vigil_cameras_find(const struct vigil_cameras *c, const char *name);
+enum vigil_camera_state vigil_cameras_state(const struct vigil_cameras *c, unsigned slot);
+const char *vigil_camera_state_name(enum vigil_camera_state state);
+
+/* The Identity camera with that X25519 public key, or -1. */
+int vigil_cameras_by_identity(const struct vigil_cameras *c, const uint8_t identity[32]);
+/* An SSRC no camera has, for an Identity camera's first handshake. */
+uint32_t vigil_cameras_fresh_ssrc(const struct vigil_cameras *c);
+/* A handshake of the Identity camera in slot gave this key: the first
+ * makes the camera live under ssrc, the next ones (same ssrc) rotate the
+ * key, the previous one kept for KeyGraceSeconds. -EPERM when it is
+ * revoked. */
+int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssrc,
+			    const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);
+
+/* What a reload would say of the file as it is now, without applying
+ * it: 0 and a summary, or the error. */
+int vigil_cameras_check(const struct vigil_cameras *c, char *msg, size_t msglen);
 
 /* Ends the grace periods that are over; call it a few times a second. */
 void vigil_cameras_tick(struct vigil_cameras *c);

@@ -30,6 +30,7 @@ enum {
 	CAM_OWNER = 64,
 	CAM_RETAIN_HOURS = 128,
 	CAM_RETAIN_BYTES = 256,
+	CAM_IDENTITY = 512,
 };
 
 struct parser {
@@ -61,8 +62,11 @@ static int fail(struct parser *p, unsigned line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(p->err, p->errlen, "%s:%u: %s", p->cfg->path, line, msg);
-	p->err_line = line;
+	if (p->cfg->path[0] == '\0') /* a camera from the admin socket */
+		snprintf(p->err, p->errlen, "%s", msg);
+	else
+		snprintf(p->err, p->errlen, "%s:%u: %s", p->cfg->path, line, msg);
+	p->err_line = line != 0 ? line : 1; /* nonzero: failed */
 	return 0;
 }
 
@@ -329,6 +333,32 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 		cfg->max_frame_bytes = n;
 		return 1;
 	}
+	if (strcasecmp(name, "Keystore") == 0)
+		return copy_str(p, "Keystore", cfg->keystore, sizeof(cfg->keystore), value);
+	if (strcasecmp(name, "KeystoreKeyFile") == 0)
+		return copy_str(p, "KeystoreKeyFile", cfg->keystore_key_file, sizeof(cfg->keystore_key_file), value);
+	if (strcasecmp(name, "AdminGroup") == 0)
+		return copy_str(p, "AdminGroup", cfg->admin_group, sizeof(cfg->admin_group), value);
+	if (strcasecmp(name, "ServerKeyFile") == 0)
+		return copy_str(p, "ServerKeyFile", cfg->server_key_file, sizeof(cfg->server_key_file), value);
+	if (strcasecmp(name, "HandshakePort") == 0) {
+		if (parse_u64(value, 1, 65535, &n) < 0)
+			return fail(p, p->line, "HandshakePort: '%s' is not a UDP port", value);
+		cfg->handshake_port = (uint16_t)n;
+		return 1;
+	}
+	if (strcasecmp(name, "RekeySeconds") == 0) {
+		if (parse_u64(value, 10, 86400, &n) < 0)
+			return fail(p, p->line, "RekeySeconds: '%s' is not a number from 10 to 86400", value);
+		cfg->rekey_seconds = (unsigned)n;
+		return 1;
+	}
+	if (strcasecmp(name, "RekeyPackets") == 0) {
+		if (parse_u64(value, 1000, UINT64_C(1) << 40, &n) < 0)
+			return fail(p, p->line, "RekeyPackets: '%s' is not a number from 1000 to 2^40", value);
+		cfg->rekey_packets = n;
+		return 1;
+	}
 	return fail(p, p->line, "unknown key '%s' in [Ingest]", name);
 }
 
@@ -465,7 +495,7 @@ static int camera_key(struct parser *p, const char *name, const char *value)
 		if (parse_u64(value, 0, UINT32_MAX, &n) < 0)
 			return fail(p, p->line, "SSRC: '%s' is not a 32-bit number", value);
 		for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
-			if (p->cfg->cameras[i].ssrc == n)
+			if (p->cfg->cameras[i].ssrc == n && !p->cfg->cameras[i].has_identity)
 				return fail(p, p->line, "SSRC: %" PRIu64 " is already used by camera '%s'", n,
 					    p->cfg->cameras[i].name);
 		cam->ssrc = (uint32_t)n;
@@ -495,6 +525,18 @@ static int camera_key(struct parser *p, const char *name, const char *value)
 			return fail(p, p->line,
 				    "OwnerKey: must be base64 of a 32-byte X25519 public key (vigil-open --keygen makes one)");
 		cam->sealed = true;
+	} else if (strcasecmp(name, "Identity") == 0) {
+		static const uint8_t zero[sizeof(cam->identity)];
+
+		bit = CAM_IDENTITY;
+		if (vigil_seal_key_decode(cam->identity, value) < 0 ||
+		    sodium_memcmp(cam->identity, zero, sizeof(zero)) == 0)
+			return fail(p, p->line, "Identity: must be base64 of the camera's 32-byte X25519 public key");
+		for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
+			if (p->cfg->cameras[i].has_identity &&
+			    sodium_memcmp(p->cfg->cameras[i].identity, cam->identity, sizeof(zero)) == 0)
+				return fail(p, p->line, "Identity: already camera '%s''s", p->cfg->cameras[i].name);
+		cam->has_identity = true;
 	} else if (strcasecmp(name, "PayloadTypes") == 0) {
 		bit = CAM_PT;
 		if (parse_ranges(p, "PayloadTypes", value, 0, 127, take_payload_types) == 0)
@@ -526,9 +568,17 @@ static int check_camera(struct parser *p)
 	if (p->section != SEC_CAMERA)
 		return 1;
 	cam = &p->cfg->cameras[p->cfg->n_cameras - 1];
+	if (p->cam_keys & CAM_IDENTITY) {
+		/* Key and SSRC come from its handshakes. */
+		if (p->cam_keys & (CAM_KEY | CAM_SSRC))
+			return fail(p, cam->line, "[Camera] with an Identity takes no %s: the handshake gives it",
+				    p->cam_keys & CAM_KEY ? "Key" : "SSRC");
+		p->cam_keys |= CAM_KEY | CAM_SSRC;
+	}
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!(p->cam_keys & required[i].bit))
-			return fail(p, cam->line, "[Camera] has no %s", required[i].name);
+			return fail(p, cam->line, "[Camera] has no %s%s", required[i].name,
+				    required[i].bit == CAM_KEY ? " (or Identity)" : "");
 	if (!(p->cam_keys & CAM_PT))
 		p->cfg->cameras[p->cfg->n_cameras - 1].payload_types[1] = UINT64_C(0xffffffff) << 32; /* 96-127 */
 	return check_param_sets(p, cam); /* the Codec may come after them */
@@ -591,6 +641,8 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	cfg->max_cameras = VIGIL_DEFAULT_MAX_CAMERAS;
 	cfg->key_grace_ms = VIGIL_DEFAULT_KEY_GRACE_MS;
 	cfg->max_unsynced_ms = VIGIL_DEFAULT_MAX_UNSYNCED_MS;
+	cfg->rekey_seconds = VIGIL_DEFAULT_REKEY_SECONDS;
+	cfg->rekey_packets = VIGIL_DEFAULT_REKEY_PACKETS;
 
 	p.file = fopen(path, "re");
 	if (p.file == NULL) {
@@ -615,8 +667,14 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 		check_camera(&p);
 	if (p.err_line == 0 && !p.ports_set)
 		fail(&p, p.line, "[Ingest] has no Ports");
-	if (p.err_line == 0 && cfg->n_cameras == 0)
-		fail(&p, p.line, "no [Camera] section: nothing to ingest");
+	if (p.err_line == 0 && cfg->n_cameras == 0 && cfg->keystore[0] == '\0')
+		fail(&p, p.line, "no [Camera] section and no Keystore: nothing to ingest");
+	if (p.err_line == 0 && cfg->keystore[0] != '\0' && cfg->keystore_key_file[0] == '\0' &&
+	    getenv("VIGIL_KEYSTORE_KEY_FILE") == NULL)
+		fail(&p, p.line, "Keystore: needs KeystoreKeyFile (or VIGIL_KEYSTORE_KEY_FILE in the environment)");
+	for (unsigned i = 0; p.err_line == 0 && i < cfg->n_cameras; i++)
+		if (cfg->cameras[i].has_identity && (cfg->handshake_port == 0 || cfg->server_key_file[0] == '\0'))
+			fail(&p, cfg->cameras[i].line, "Identity: needs HandshakePort and ServerKeyFile in [Ingest]");
 	for (unsigned i = 0; p.err_line == 0 && i < cfg->n_cameras; i++)
 		if (cfg->cameras[i].sealed && cfg->format != VIGIL_FORMAT_TS)
 			fail(&p, cfg->cameras[i].line, "OwnerKey: sealed recordings are MPEG-TS only (RecordFormat = ts)");
@@ -644,4 +702,47 @@ void vigil_config_free(struct vigil_config *cfg)
 	free(cfg->cameras);
 	cfg->cameras = NULL;
 	cfg->n_cameras = 0;
+}
+
+int vigil_config_camera(const struct vigil_config *cfg, struct vigil_camera_config *cam, const char *const *keys,
+			const char *const *values, unsigned n, char *err, size_t errlen)
+{
+	struct vigil_config one = {.n_cameras = 1, .cameras = cam, .format = cfg->format};
+	struct parser p = {.cfg = &one, .err = err, .errlen = errlen, .section = SEC_CAMERA};
+
+	memset(cam, 0, sizeof(*cam));
+	for (unsigned i = 0; i < n && p.err_line == 0; i++)
+		camera_key(&p, keys[i], values[i]);
+	if (p.err_line == 0)
+		check_camera(&p);
+	if (p.err_line == 0 && cam->sealed && cfg->format != VIGIL_FORMAT_TS)
+		fail(&p, 0, "OwnerKey: sealed recordings are MPEG-TS only (RecordFormat = ts)");
+	if (p.err_line == 0 && cam->has_identity && (cfg->handshake_port == 0 || cfg->server_key_file[0] == '\0'))
+		fail(&p, 0, "Identity: vigild has no HandshakePort and ServerKeyFile in [Ingest]");
+	if (p.err_line != 0) {
+		sodium_memzero(cam, sizeof(*cam));
+		return -EINVAL;
+	}
+	if (!(cam->retain_own & 1))
+		cam->retain_hours = cfg->retain_hours;
+	if (!(cam->retain_own & 2))
+		cam->retain_bytes = cfg->retain_bytes;
+	return 0;
+}
+
+int vigil_config_key(const char *value, uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+		     uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], char *err, size_t errlen)
+{
+	struct vigil_camera_config cam;
+	struct vigil_config one = {.n_cameras = 1, .cameras = &cam};
+	struct parser p = {.cfg = &one, .err = err, .errlen = errlen, .section = SEC_CAMERA};
+
+	if (!parse_key(&p, &cam, value)) {
+		sodium_memzero(&cam, sizeof(cam));
+		return -EINVAL;
+	}
+	memcpy(key, cam.master_key, VIGIL_SRTP_MASTER_KEY_LEN);
+	memcpy(salt, cam.master_salt, VIGIL_SRTP_MASTER_SALT_LEN);
+	sodium_memzero(&cam, sizeof(cam));
+	return 0;
 }

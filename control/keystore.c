@@ -20,7 +20,7 @@
  *       70  payload_types 2 x u64
  *       86  master_key    32
  *      118  master_salt   12
- *      130  flags         u8  bit 0 has_identity, bit 1 sealed
+ *      130  flags         u8  bit 0 has_identity, bit 1 sealed, bit 2 revoked (no key)
  *      131  identity      32  zero without has_identity
  *      163  owner_key     32  zero unless sealed
  *      195  retain_hours u32
@@ -58,6 +58,7 @@
 #define UNCHANGED "; the keystore is unchanged"
 #define FLAG_IDENTITY 1u
 #define FLAG_SEALED 2u
+#define FLAG_REVOKED 4u
 
 _Static_assert(VIGIL_KEYSTORE_KEY_LEN == crypto_secretbox_KEYBYTES, "master key size");
 _Static_assert(VIGIL_KEYSTORE_KEY_LEN == VIGIL_SEAL_KEY_BYTES, "the seal module's base64 key helpers fit");
@@ -127,7 +128,8 @@ static void encode(uint8_t *p, const struct vigil_camera_config *c)
 	put_le(&p, c->payload_types[1], 8);
 	put(&p, c->master_key, sizeof(c->master_key));
 	put(&p, c->master_salt, sizeof(c->master_salt));
-	put_le(&p, (c->has_identity ? FLAG_IDENTITY : 0u) | (c->sealed ? FLAG_SEALED : 0u), 1);
+	put_le(&p, (c->has_identity ? FLAG_IDENTITY : 0u) | (c->sealed ? FLAG_SEALED : 0u) | (c->revoked ? FLAG_REVOKED : 0u),
+	       1);
 	put(&p, c->has_identity ? c->identity : zero, sizeof(c->identity));
 	put(&p, c->sealed ? c->owner_key : zero, sizeof(c->owner_key));
 	put_le(&p, c->retain_hours, 4);
@@ -155,6 +157,7 @@ static unsigned decode(const uint8_t *p, struct vigil_camera_config *c)
 	c->retain_own = (uint8_t)get_le(&p, 1);
 	c->has_identity = flags & FLAG_IDENTITY;
 	c->sealed = flags & FLAG_SEALED;
+	c->revoked = flags & FLAG_REVOKED;
 	return flags;
 }
 
@@ -312,7 +315,7 @@ static int parse(const char *path, const uint8_t *plain, size_t mlen, struct vig
 	if (v == NULL)
 		return fail(msg, msglen, -ENOMEM, path, "out of memory for %u cameras", count);
 	for (unsigned i = 0; i < count && rc == 0; i++)
-		if (decode(plain + KS_HEAD + (size_t)i * KS_REC, &v[i]) & ~(FLAG_IDENTITY | FLAG_SEALED))
+		if (decode(plain + KS_HEAD + (size_t)i * KS_REC, &v[i]) & ~(FLAG_IDENTITY | FLAG_SEALED | FLAG_REVOKED))
 			rc = fail(msg, msglen, -EINVAL, path, "camera %u: unknown flags" RESTORE, i + 1);
 	if (rc == 0)
 		rc = check_cameras(path, v, count, RESTORE, msg, msglen);

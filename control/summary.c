@@ -77,7 +77,7 @@ json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worke
 					  json_string(cfg->cameras[i].codec == VIGIL_CODEC_H264 ? "H264" : "H265"));
 		rc |= json_object_set_new(obj, "recording_dir",
 					  json_sprintf("%s/%s", cfg->record_dir, cfg->cameras[i].name));
-		rc |= json_object_set_new(obj, "state", json_string(vigil_cameras_live(cams, i) ? "live" : "removed"));
+		rc |= json_object_set_new(obj, "state", json_string(vigil_camera_state_name(vigil_cameras_state(cams, i))));
 		rc |= json_object_set_new(cameras, cfg->cameras[i].name, obj);
 		rec_total.frames_recorded += rs->frames_recorded;
 		rec_total.bytes_written += rs->bytes_written;

@@ -20,10 +20,13 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
+#include <sodium.h>
 
 #include "admin.h"
 #include "cameras.h"
+#include "commands.h"
 #include "eal.h"
+#include "keystore.h"
 #include "port.h"
 #include "recorder.h"
 #include "summary.h"
@@ -59,155 +62,12 @@ static void report_stats(const struct vigil_cameras *cams, const struct vigil_wo
 	json_decref(summary);
 }
 
-/* The control loop while the workers run: configuration reloads on SIGHUP,
- * counters on SIGUSR1, and the end of key rotation grace periods. */
-struct admin_ctx {
-	struct vigil_cameras *cams;
-	const struct vigil_workers *ws;
-	const struct vigil_recorder *rec;
-	const char *audit; /* where changes made through the socket are recorded */
-	char msg[6144];
-};
-
-/* An append-only line per change made through the socket, on disk before
- * the change is answered. */
-static void audit(struct admin_ctx *a, unsigned uid, const char *cmd, const char *result)
-{
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	int fd = open(a->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-	if (fd < 0 || dprintf(fd, "%s uid=%u %s: %s\n", when, uid, cmd, result) < 0 || fsync(fd) < 0)
-		fprintf(stderr, "vigild: cannot write the audit log %s: %s\n", a->audit, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-}
-
-static int recording_file(const struct dirent *de)
-{
-	return strstr(de->d_name, ".ts") != NULL || strstr(de->d_name, ".m4s") != NULL ||
-	       strncmp(de->d_name, "init-", 5) == 0;
-}
-
-/* A camera's recordings on disk, in name order, that is the order they
- * were made: segments (and the one being written), init segments, each
- * with its size. */
-static json_t *segments(struct admin_ctx *a, const char *name, const char **error)
-{
-	const struct vigil_config *cfg = a->cams->cfg;
-	char dir[sizeof(cfg->record_dir) + VIGIL_CAMERA_NAME_MAX + 2], path[sizeof(dir) + 300];
-	struct dirent **ents;
-	json_t *list;
-	unsigned i;
-	int n;
-
-	for (i = 0; i < cfg->n_cameras && strcmp(cfg->cameras[i].name, name) != 0; i++)
-		;
-	if (i == cfg->n_cameras) {
-		snprintf(a->msg, sizeof(a->msg), "no camera '%s'", name);
-		*error = a->msg;
-		return NULL;
-	}
-	snprintf(dir, sizeof(dir), "%s/%s", cfg->record_dir, name);
-	n = scandir(dir, &ents, recording_file, alphasort);
-	if (n < 0) {
-		snprintf(a->msg, sizeof(a->msg), "%s: %s", dir, strerror(errno));
-		*error = a->msg;
-		return NULL;
-	}
-	list = json_array();
-	for (int k = 0; k < n; k++) {
-		struct stat st;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, ents[k]->d_name);
-		if (stat(path, &st) == 0)
-			json_array_append_new(list, json_pack("{ss sI sb}", "name", ents[k]->d_name, "bytes",
-							      (json_int_t)st.st_size, "being_written",
-							      strstr(ents[k]->d_name, ".partial") != NULL));
-		free(ents[k]);
-	}
-	free(ents);
-	return json_pack("{ss so}", "dir", dir, "segments", list);
-}
-
-/* stats: the summary as it stands; cameras: one line of it per camera;
- * camera: one camera's part of it; reload: as SIGHUP; shutdown: as
- * SIGTERM. The last two change things: they go to the audit log. */
-static json_t *admin_request(void *arg, unsigned uid, const char *cmd, json_t *req, const char **error)
-{
-	struct admin_ctx *a = arg;
-	json_t *summary, *list, *cam;
-	const char *name = NULL;
-	int rc;
-
-	if (strcmp(cmd, "reload") == 0) {
-		rc = vigil_cameras_reload(a->cams, a->msg, sizeof(a->msg));
-		fprintf(stderr, "vigild: %s (through the admin socket, uid %u)\n", a->msg, uid);
-		audit(a, uid, cmd, a->msg);
-		if (rc < 0) {
-			*error = a->msg;
-			return NULL;
-		}
-		return json_pack("{ss}", "reload", a->msg);
-	}
-	if (strcmp(cmd, "shutdown") == 0) {
-		audit(a, uid, cmd, "stopping: draining and closing the recordings");
-		fprintf(stderr, "vigild: shutdown through the admin socket (uid %u)\n", uid);
-		stop = true;
-		return json_pack("{ss}", "shutdown", "stopping: draining and closing the recordings");
-	}
-	if ((strcmp(cmd, "camera") == 0 || strcmp(cmd, "segments") == 0) &&
-	    json_unpack(req, "{ss}", "name", &name) < 0) {
-		snprintf(a->msg, sizeof(a->msg), "%s: which camera? {\"cmd\": \"%s\", \"name\": \"...\"}", cmd, cmd);
-		*error = a->msg;
-		return NULL;
-	}
-	if (strcmp(cmd, "segments") == 0)
-		return segments(a, name, error);
-	if (strcmp(cmd, "stats") != 0 && strcmp(cmd, "cameras") != 0 && strcmp(cmd, "camera") != 0) {
-		*error = "unknown command; the commands are: stats, cameras, camera, segments, reload, shutdown";
-		return NULL;
-	}
-	summary = vigil_summary(a->cams, a->ws->w, a->ws->n, a->rec);
-	if (summary == NULL) {
-		*error = "out of memory";
-		return NULL;
-	}
-	if (strcmp(cmd, "stats") == 0)
-		return json_pack("{so}", "stats", summary);
-	if (name != NULL) {
-		cam = json_object_get(json_object_get(summary, "cameras"), name);
-		if (cam == NULL) {
-			snprintf(a->msg, sizeof(a->msg), "no camera '%s'", name);
-			json_decref(summary);
-			*error = a->msg;
-			return NULL;
-		}
-		list = json_pack("{sO}", "camera", cam);
-		json_decref(summary);
-		return list;
-	}
-	list = json_array();
-	json_object_foreach(json_object_get(summary, "cameras"), name, cam)
-		json_array_append_new(list, json_pack("{ss sO sO sO sO sO sO}", "name", name, "state",
-						      json_object_get(cam, "state"), "rx_packets",
-						      json_object_get(cam, "rx_packets"), "decrypted",
-						      json_object_get(cam, "decrypted"), "frames_recorded",
-						      json_object_get(cam, "frames_recorded"), "frames_dropped",
-						      json_object_get(cam, "frames_dropped"), "segments",
-						      json_object_get(cam, "segments")));
-	json_decref(summary);
-	return json_pack("{so}", "cameras", list);
-}
-
+/* The control loop while the workers run: configuration reloads on
+ * SIGHUP, counters on SIGUSR1, the end of key rotation grace periods, and
+ * the admin socket. */
 static void control_loop(struct vigil_cameras *cams, const struct vigil_workers *ws,
-			 const struct vigil_recorder *rec, struct vigil_admin *admin, const char *audit_log)
+			 const struct vigil_recorder *rec, struct vigil_admin *admin, struct vigil_commands *cmds)
 {
-	static struct admin_ctx ctx;
-
-	ctx = (struct admin_ctx){.cams = cams, .ws = ws, .rec = rec, .audit = audit_log};
 	char msg[6144];
 
 	while (!vigil_workers_done(ws)) {
@@ -222,7 +82,7 @@ static void control_loop(struct vigil_cameras *cams, const struct vigil_workers 
 		}
 		vigil_cameras_tick(cams);
 		if (admin != NULL)
-			vigil_admin_serve(admin, 20, admin_request, &ctx);
+			vigil_admin_serve(admin, 20, vigil_commands_run, cmds);
 		else
 			usleep(20000);
 	}
@@ -314,6 +174,73 @@ static int check_capture(const char *path)
 	return 0;
 }
 
+/* Cameras added through the admin socket, kept in the Keystore, join the
+ * file's. The file wins: a keystore camera with the name or the SSRC of
+ * one of the file's is left out, with a warning. The master key stays in
+ * locked memory (*key) to write the keystore again. */
+static int load_keystore(struct vigil_config *cfg, uint8_t **key)
+{
+	const char *key_file = getenv("VIGIL_KEYSTORE_KEY_FILE");
+	struct vigil_camera_config *stored = NULL, *all;
+	unsigned n = 0, kept = 0;
+	char msg[1024];
+	int rc;
+
+	if (cfg->keystore[0] == '\0')
+		return 0;
+	if (key_file == NULL || key_file[0] == '\0')
+		key_file = cfg->keystore_key_file;
+	*key = sodium_malloc(VIGIL_KEYSTORE_KEY_LEN);
+	if (*key == NULL)
+		return -ENOMEM;
+	rc = vigil_keystore_key_read(key_file, *key, msg, sizeof(msg));
+	if (rc == 0) {
+		rc = vigil_keystore_load(cfg->keystore, *key, &stored, &n, msg, sizeof(msg));
+		if (rc == -ENOENT) {
+			fprintf(stderr, "vigild: keystore %s: none yet, made at the first vigilctl camera add\n",
+				cfg->keystore);
+			return 0;
+		}
+	}
+	if (rc < 0) {
+		fprintf(stderr, "vigild: %s\n", msg);
+		return rc;
+	}
+	all = realloc(cfg->cameras, (cfg->n_cameras + n) * sizeof(*all));
+	if (all == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	cfg->cameras = all;
+	for (unsigned i = 0; i < n; i++) {
+		const struct vigil_camera_config *cam = &stored[i];
+		unsigned j;
+
+		for (j = 0; j < cfg->n_cameras; j++)
+			if (strcmp(all[j].name, cam->name) == 0 ||
+			    (!cam->has_identity && !all[j].has_identity && all[j].ssrc == cam->ssrc))
+				break;
+		if (j < cfg->n_cameras) {
+			fprintf(stderr, "vigild: keystore camera %s left out: %s line %u (camera %s) has its %s\n",
+				cam->name, cfg->path, all[j].line, all[j].name,
+				strcmp(all[j].name, cam->name) == 0 ? "name" : "SSRC");
+			continue;
+		}
+		all[cfg->n_cameras++] = *cam;
+		kept++;
+	}
+	if (cfg->n_cameras > cfg->max_cameras) {
+		fprintf(stderr, "vigild: %u cameras (%u from the keystore) are over MaxCameras = %u\n", cfg->n_cameras,
+			kept, cfg->max_cameras);
+		rc = -ENOSPC;
+	}
+	fprintf(stderr, "vigild: keystore %s: %u camera(s)\n", cfg->keystore, kept);
+out:
+	sodium_memzero(stored, n * sizeof(*stored));
+	free(stored);
+	return rc;
+}
+
 /* What the configuration must say for this way of running. */
 static int check_config(struct vigil_config *cfg, const struct options *o)
 {
@@ -346,17 +273,24 @@ int main(int argc, char **argv)
 	struct vigil_neigh neigh;
 	struct rte_ether_addr mac;
 	struct vigil_admin *admin = NULL;
+	struct vigil_commands cmds = {0};
+	uint8_t *keystore_key = NULL;
 	char msg[1024];
 	json_t *summary;
 	int rc, status = EXIT_RUNTIME;
 
 	if (parse_options(argc, argv, &opts) < 0)
 		return EXIT_CONFIG;
+	if (sodium_init() < 0) {
+		fprintf(stderr, "vigild: libsodium cannot start\n");
+		return EXIT_RUNTIME;
+	}
 	if (vigil_config_load(&cfg, opts.config, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "vigild: %s\n", msg);
 		return EXIT_CONFIG;
 	}
-	if (check_config(&cfg, &opts) < 0) {
+	if (check_config(&cfg, &opts) < 0 || load_keystore(&cfg, &keystore_key) < 0) {
+		sodium_free(keystore_key);
 		vigil_config_free(&cfg);
 		return EXIT_CONFIG;
 	}
@@ -428,7 +362,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: %s\n", msg);
 	/* Live only: a capture run ends by itself. */
 	if (opts.pcap == NULL && strcmp(opts.admin, "none") != 0) {
-		admin = vigil_admin_open(opts.admin, msg, sizeof(msg));
+		admin = vigil_admin_open(opts.admin, cfg.admin_group, msg, sizeof(msg));
 		if (admin == NULL)
 			fprintf(stderr, "vigild: no admin socket (vigilctl will not reach this vigild): %s\n", msg);
 		else
@@ -443,7 +377,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vigild: cannot make %s for the audit log: %s\n", dir, strerror(errno));
 		}
 	}
-	control_loop(&cams, &workers, rec, admin, opts.audit);
+	cmds = (struct vigil_commands){.cams = &cams, .ws = &workers, .rec = rec, .audit = opts.audit,
+				       .keystore_key = keystore_key, .stop = &stop};
+	control_loop(&cams, &workers, rec, admin, &cmds);
 	vigil_admin_close(admin);
 	vigil_workers_wait(&workers);
 	/* The workers have flushed their streams; now the recorder drains. */
@@ -472,6 +408,7 @@ err_port:
 err_eal:
 	rte_eal_cleanup();
 err_config:
+	sodium_free(keystore_key);
 	vigil_config_free(&cfg);
 	return status;
 }

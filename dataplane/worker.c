@@ -87,6 +87,11 @@ static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, u
 			goto refuse;
 		if (!vigil_config_is_srtp_port(w->cfg, udp.dport)) {
 			why = VIGIL_CTR_not_srtp_port;
+			if (udp.dport == w->cfg->handshake_port && w->to_control != NULL)
+				why = rte_ring_mp_enqueue(w->to_control, m) == 0 ? VIGIL_CTR_handshake
+										  : VIGIL_CTR_control_full;
+			if (why == VIGIL_CTR_handshake)
+				pkts[i] = NULL; /* the control plane's now */
 			goto refuse;
 		}
 		rtp = frame + udp.off;
@@ -115,7 +120,7 @@ refuse:
 			pkts[i] = NULL;
 			continue;
 		}
-		drop(c, why);
+		drop(c, why); /* or counts the handshake packet passed on */
 	}
 	if (n_tx > 0)
 		send_replies(w, tx, n_tx);
@@ -427,6 +432,20 @@ static void flush_own_streams(struct vigil_worker *w)
 	}
 }
 
+/* The control plane's replies (handshake responses) leave here, since
+ * the TX queue is this worker's. */
+static void send_control(struct vigil_worker *w)
+{
+	struct rte_mbuf *tx[VIGIL_BURST];
+	uint16_t n = (uint16_t)rte_ring_sc_dequeue_burst(w->from_control, (void **)tx, VIGIL_BURST, NULL);
+	uint16_t sent = n > 0 ? rte_eth_tx_burst(w->port, w->tx_queue, tx, n) : 0;
+
+	if (sent < n) {
+		w->ctr.v[VIGIL_CTR_control_tx_failed] += n - sent;
+		rte_pktmbuf_free_bulk(tx + sent, n - sent);
+	}
+}
+
 int vigil_worker_main(void *arg)
 {
 	struct vigil_worker *w = arg;
@@ -459,6 +478,8 @@ int vigil_worker_main(void *arg)
 			vigil_worker_process(w, pkts, m);
 			rte_pktmbuf_free_bulk(pkts, m);
 		}
+		if (w->from_control != NULL && w->has_tx && w->tx_queue == 0)
+			send_control(w);
 		if (n != 0 || m != 0) {
 			__atomic_store_n(&w->busy_tsc, w->busy_tsc + rte_rdtsc() - t0, __ATOMIC_RELAXED);
 			empty = 0;

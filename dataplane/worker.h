@@ -43,6 +43,11 @@ struct vigil_worker {
 	/* Capture replay: an empty burst means the capture has ended, and
 	 * the worker waits for the recorder instead of dropping frames. */
 	bool replay_capture;
+	/* Handshakes (HandshakePort): packets to the control plane (shared,
+	 * multi-producer), and its replies, which the worker with TX queue 0
+	 * sends. NULL: no handshakes. */
+	struct rte_ring *to_control;
+	struct rte_ring *from_control;
 	struct vigil_frame_ring *frames;
 	struct vigil_reorder_list reorder; /* own streams holding packets back */
 	volatile bool *stop;

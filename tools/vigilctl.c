@@ -1,16 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* vigilctl: the admin socket's command line. One request, one reply:
- *
- *   vigilctl [--socket PATH] [--json] stats          every counter, totals and per camera
- *   vigilctl [--socket PATH] [--json] cameras        one line per camera
- *   vigilctl [--socket PATH] [--json] camera NAME    one camera, every counter
- *   vigilctl [--socket PATH] [--json] segments NAME  one camera's recordings on disk
- *   vigilctl [--socket PATH] reload                  re-read the configuration, as SIGHUP
- *   vigilctl [--socket PATH] shutdown                drain, close the recordings, stop
+/* vigilctl: the admin socket's command line. One request, one reply;
+ * human-readable tables by default, --json for scripts. The commands are
+ * the table below (vigilctl --help lists them).
  *
  * Exit status: 0 done, 1 vigild refused the request (its reason on
  * stderr), 2 usage, or vigild cannot be reached. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,21 +17,61 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "admin.h"
+#include "keystore.h"
+#include "vigil/limits.h"
 
-static int usage(FILE *out, int status)
+static const struct command {
+	const char *words; /* what is typed, NAME and FILE being the arguments */
+	const char *help;
+} commands[] = {
+	{"stats", "every counter, in total and per camera (JSON)"},
+	{"cameras", "one line per camera: state, packets, frames, segments"},
+	{"camera show NAME", "one camera, every counter (JSON); also: camera NAME"},
+	{"camera add NAME --ssrc N --codec h264|h265 --key-file FILE|--generate",
+	 "a new camera with an SDES key (base64 of 44 bytes, as in vigil.conf's Key =);\n"
+	 "--generate makes one and prints it, once. Also: --payload-types 96-127,\n"
+	 "--owner-key BASE64 (sealed recordings), --retain-hours N, --retain-bytes SIZE"},
+	{"camera add NAME --identity BASE64 --codec h264|h265",
+	 "a new camera that agrees its keys by handshake (docs/handshake.md)"},
+	{"camera rotate NAME --key-file FILE|--generate",
+	 "a new key; the previous one is accepted for KeyGraceSeconds. Brings a revoked camera back"},
+	{"camera revoke NAME", "no packet of the camera is accepted from now on; it stays listed"},
+	{"camera remove NAME", "revoke and forget the camera; its recordings stay on disk"},
+	{"segments NAME", "one camera's recordings on disk, oldest first"},
+	{"config check", "whether the configuration file would reload, without applying it"},
+	{"reload", "re-read the configuration and apply camera changes (as SIGHUP)"},
+	{"shutdown", "drain, close the recordings and stop vigild (as SIGTERM)"},
+	{"keygen keystore FILE", "a new keystore master key (mode 0600), for KeystoreKeyFile (no vigild needed)"},
+	{"keygen x25519 FILE", "a new X25519 key pair: the secret key to FILE (mode 0600), the public key\n"
+			       "printed: for ServerKeyFile, or a camera's identity (no vigild needed)"},
+};
+
+/* All commands, or those that start with the words given. */
+static int usage(FILE *out, int status, int argc, char **argv)
 {
-	fprintf(out, "usage: vigilctl [--socket PATH] [--json] stats|cameras|camera NAME|segments NAME|reload|shutdown\n"
-		     "\n"
-		     "  stats        every counter, in total and per camera (JSON)\n"
-		     "  cameras      one line per camera: state, packets, frames\n"
-		     "  camera NAME  one camera, every counter (JSON)\n"
-		     "  segments NAME  one camera's recordings on disk, oldest first\n"
-		     "  reload       re-read the configuration and apply camera changes (as SIGHUP)\n"
-		     "  shutdown     drain, close the recordings and stop vigild (as SIGTERM)\n"
-		     "  --socket  vigild's admin socket (default " VIGIL_ADMIN_DEFAULT_SOCKET ")\n"
-		     "  --json    the reply as vigild sent it\n");
+	char typed[256] = "";
+	bool any = false;
+
+	for (int i = 0; i < argc; i++)
+		snprintf(typed + strlen(typed), sizeof(typed) - strlen(typed), "%s%s", i ? " " : "", argv[i]);
+	fprintf(out, "usage: vigilctl [--socket PATH] [--json] COMMAND ...\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (typed[0] != '\0' && strncmp(commands[i].words, typed, strlen(typed)) != 0)
+			continue;
+		fprintf(out, "  vigilctl %s\n      ", commands[i].words);
+		for (const char *c = commands[i].help; *c; c++)
+			fputs(*c == '\n' ? "\n      " : (char[2]){*c, 0}, out);
+		fputc('\n', out);
+		any = true;
+	}
+	if (!any)
+		fprintf(out, "  (no command starts with '%s'; vigilctl --help lists them)\n", typed);
+	fprintf(out, "\n  --socket  vigild's admin socket (default " VIGIL_ADMIN_DEFAULT_SOCKET ")\n"
+		     "  --json    the reply as vigild sent it\n"
+		     "exit status: 0 done, 1 vigild refused (its reason on stderr), 2 usage or vigild unreachable\n");
 	return status;
 }
 
@@ -64,8 +100,11 @@ static json_t *ask(const char *path, json_t *request)
 		return NULL;
 	}
 	req = json_dumps(request, JSON_COMPACT);
+	/* A refused peer gets its reply and the connection closed, maybe
+	 * before the request is sent: read it all the same. */
 	if (req == NULL || asprintf(&line_out, "%s\n", req) < 0 ||
-	    write(fd, line_out, strlen(line_out)) != (ssize_t)strlen(line_out)) {
+	    (send(fd, line_out, strlen(line_out), MSG_NOSIGNAL) != (ssize_t)strlen(line_out) && errno != EPIPE &&
+	     errno != ECONNRESET)) {
 		fprintf(stderr, "vigilctl: cannot send: %s\n", strerror(errno));
 		free(req);
 		close(fd);
@@ -116,16 +155,170 @@ static void print_segments(json_t *reply)
 		       json_is_true(json_object_get(seg, "being_written")) ? "  (being written)" : "");
 }
 
+/* A key file: its first line, base64 (vigil.conf's Key = value). */
+static int read_key_file(const char *path, char *out, size_t outlen)
+{
+	FILE *f = fopen(path, "re");
+	size_t len;
+
+	if (f == NULL) {
+		fprintf(stderr, "vigilctl: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fgets(out, (int)outlen, f) == NULL) {
+		fprintf(stderr, "vigilctl: %s: empty; it should hold the key in base64 on one line\n", path);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	len = strcspn(out, "\r\n");
+	out[len] = '\0';
+	return 0;
+}
+
+/* keygen keystore|x25519 FILE: new keys on this machine, no vigild. */
+static int keygen(const char *what, const char *path)
+{
+	uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
+	char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)], msg[1024];
+	int fd;
+
+	if (strcmp(what, "keystore") == 0) {
+		if (vigil_keystore_key_generate(path, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "vigilctl: %s\n", msg);
+			return 1;
+		}
+		printf("%s: a new keystore master key; name it in KeystoreKeyFile and keep a copy offline\n", path);
+		return 0;
+	}
+	if (strcmp(what, "x25519") != 0)
+		return usage(stderr, 2, 2, (char *[]){"keygen", (char *)what});
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "vigilctl: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	crypto_box_keypair(pk, sk);
+	sodium_bin2base64(b64, sizeof(b64), sk, sizeof(sk), sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(sk, sizeof(sk));
+	if (dprintf(fd, "%s\n", b64) < 0 || fsync(fd) < 0) {
+		fprintf(stderr, "vigilctl: %s: %s\n", path, strerror(errno));
+		sodium_memzero(b64, sizeof(b64));
+		close(fd);
+		return 1;
+	}
+	sodium_memzero(b64, sizeof(b64));
+	close(fd);
+	sodium_bin2base64(b64, sizeof(b64), pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
+	printf("%s\n", b64);
+	return 0;
+}
+
+struct camera_opts {
+	const char *ssrc, *codec, *key_file, *identity, *payload_types, *owner_key, *retain_hours, *retain_bytes;
+	bool generate;
+	char key[128]; /* the key sent: read from the file or generated */
+};
+
+/* The key of camera add/rotate: from --key-file, or --generate'd. */
+static int camera_key(struct camera_opts *o)
+{
+	uint8_t raw[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN];
+
+	if ((o->key_file != NULL) == o->generate) {
+		fprintf(stderr, "vigilctl: give the key with --key-file FILE, or --generate one (not both)\n");
+		return -1;
+	}
+	if (o->key_file != NULL)
+		return read_key_file(o->key_file, o->key, sizeof(o->key));
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(o->key, sizeof(o->key), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(raw, sizeof(raw));
+	return 0;
+}
+
+/* camera add's settings: vigil.conf's [Camera] keys. */
+static json_t *add_settings(struct camera_opts *o)
+{
+	json_t *settings = json_object();
+	const struct {
+		const char *key, *value;
+	} pairs[] = {
+		{"SSRC", o->ssrc},
+		{"Codec", o->codec},
+		{"Identity", o->identity},
+		{"PayloadTypes", o->payload_types},
+		{"OwnerKey", o->owner_key},
+		{"RetainHours", o->retain_hours},
+		{"RetainBytes", o->retain_bytes},
+	};
+
+	if (o->identity == NULL) {
+		if (camera_key(o) < 0) {
+			json_decref(settings);
+			return NULL;
+		}
+		json_object_set_new(settings, "Key", json_string(o->key));
+	} else if (o->key_file != NULL || o->generate) {
+		fprintf(stderr, "vigilctl: a camera with --identity gets its keys by handshake: no --key-file or --generate\n");
+		json_decref(settings);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		if (pairs[i].value != NULL)
+			json_object_set_new(settings, pairs[i].key, json_string(pairs[i].value));
+	return settings;
+}
+
+/* The request for the words typed, or NULL (the reason printed). */
+static json_t *request_of(int argc, char **argv, struct camera_opts *o)
+{
+	const char *cmd = argv[0];
+	json_t *settings;
+
+	if (argc == 1 && (strcmp(cmd, "stats") == 0 || strcmp(cmd, "cameras") == 0 || strcmp(cmd, "reload") == 0 ||
+			  strcmp(cmd, "shutdown") == 0))
+		return json_pack("{ss}", "cmd", cmd);
+	if (argc == 2 && strcmp(cmd, "config") == 0 && strcmp(argv[1], "check") == 0)
+		return json_pack("{ssss}", "cmd", "config", "action", "check");
+	if (argc == 2 && (strcmp(cmd, "segments") == 0 || strcmp(cmd, "camera") == 0))
+		return json_pack("{ssss}", "cmd", cmd, "name", argv[1]);
+	if (argc != 3 || strcmp(cmd, "camera") != 0)
+		return NULL;
+	if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "revoke") == 0 || strcmp(argv[1], "remove") == 0)
+		return json_pack("{ssssss}", "cmd", cmd, "action", argv[1], "name", argv[2]);
+	if (strcmp(argv[1], "rotate") == 0)
+		return camera_key(o) < 0 ? NULL
+					 : json_pack("{ssssssss}", "cmd", cmd, "action", "rotate", "name", argv[2],
+						     "key", o->key);
+	if (strcmp(argv[1], "add") != 0)
+		return NULL;
+	settings = add_settings(o);
+	return settings == NULL ? NULL
+				: json_pack("{ssssssso}", "cmd", cmd, "action", "add", "name", argv[2], "settings",
+					    settings);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"ssrc", required_argument, NULL, 'S'},
+		{"codec", required_argument, NULL, 'c'},
+		{"key-file", required_argument, NULL, 'k'},
+		{"generate", no_argument, NULL, 'g'},
+		{"identity", required_argument, NULL, 'i'},
+		{"payload-types", required_argument, NULL, 'p'},
+		{"owner-key", required_argument, NULL, 'o'},
+		{"retain-hours", required_argument, NULL, 'H'},
+		{"retain-bytes", required_argument, NULL, 'B'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *path = VIGIL_ADMIN_DEFAULT_SOCKET, *cmd;
-	bool json = false;
+	struct camera_opts co = {0};
+	bool json = false, help = false;
 	json_t *reply, *request;
 	int o, status;
 
@@ -133,26 +326,42 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 's': path = optarg; break;
 		case 'j': json = true; break;
-		case 'h': return usage(stdout, 0);
-		default: return usage(stderr, 2);
+		case 'h': help = true; break;
+		case 'S': co.ssrc = optarg; break;
+		case 'c': co.codec = optarg; break;
+		case 'k': co.key_file = optarg; break;
+		case 'g': co.generate = true; break;
+		case 'i': co.identity = optarg; break;
+		case 'p': co.payload_types = optarg; break;
+		case 'o': co.owner_key = optarg; break;
+		case 'H': co.retain_hours = optarg; break;
+		case 'B': co.retain_bytes = optarg; break;
+		default: return usage(stderr, 2, 0, NULL);
 		}
 	}
+	if (help)
+		return usage(stdout, 0, argc - optind, argv + optind);
 	if (optind >= argc)
-		return usage(stderr, 2);
+		return usage(stderr, 2, 0, NULL);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "vigilctl: libsodium cannot start\n");
+		return 2;
+	}
 	cmd = argv[optind];
-	if ((strcmp(cmd, "camera") == 0 || strcmp(cmd, "segments") == 0) && optind + 2 == argc) {
-		request = json_pack("{ssss}", "cmd", cmd, "name", argv[optind + 1]);
-	} else if (optind + 1 == argc && (strcmp(cmd, "stats") == 0 || strcmp(cmd, "cameras") == 0 ||
-					  strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0)) {
-		request = json_pack("{ss}", "cmd", cmd);
-	} else {
+	if (strcmp(cmd, "keygen") == 0)
+		return optind + 3 == argc ? keygen(argv[optind + 1], argv[optind + 2])
+					  : usage(stderr, 2, argc - optind, argv + optind);
+	request = request_of(argc - optind, argv + optind, &co);
+	if (request == NULL) {
 		fprintf(stderr, "vigilctl: '%s' is not a command, or not with these arguments\n", cmd);
-		return usage(stderr, 2);
+		return usage(stderr, 2, 1, argv + optind);
 	}
 	reply = ask(path, request);
 	json_decref(request);
-	if (reply == NULL)
+	if (reply == NULL) {
+		sodium_memzero(co.key, sizeof(co.key));
 		return 2;
+	}
 	status = json_is_true(json_object_get(reply, "ok")) ? 0 : 1;
 	if (status != 0)
 		fprintf(stderr, "vigilctl: vigild says: %s\n", json_string_value(json_object_get(reply, "error")));
@@ -162,10 +371,13 @@ int main(int argc, char **argv)
 		print_cameras(json_object_get(reply, "cameras"));
 	else if (strcmp(cmd, "segments") == 0)
 		print_segments(reply);
-	else if (strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0)
+	else if (json_is_string(json_object_get(reply, cmd))) /* reload, shutdown, config, camera changes */
 		printf("%s\n", json_string_value(json_object_get(reply, cmd)));
-	else /* stats, camera: JSON either way, as vigild's summary */
+	else /* stats, camera show: JSON either way, as vigild's summary */
 		json_dumpf(json_object_get(reply, cmd), stdout, JSON_INDENT(2) | JSON_SORT_KEYS), putchar('\n');
+	if (status == 0 && co.generate)
+		printf("key: %s\n(shown once: give it to the camera now; vigild does not show it again)\n", co.key);
+	sodium_memzero(co.key, sizeof(co.key));
 	json_decref(reply);
 	return status;
 }

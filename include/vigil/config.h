@@ -53,7 +53,12 @@ struct vigil_camera_config {
 		uint16_t len;
 		uint8_t nal[VIGIL_PARAM_SET_MAX];
 	} param_sets[3];
-	unsigned line; /* where the [Camera] section starts, for messages */
+	/* Where its [Camera] section starts, for messages; 0 for a camera
+	 * added through the admin socket, which the keystore holds. */
+	unsigned line;
+	/* Keystore cameras only: revoked through the admin socket. It stays
+	 * known (name, SSRC, recordings) without a key until rotated. */
+	bool revoked;
 };
 
 struct vigil_config {
@@ -76,6 +81,18 @@ struct vigil_config {
 	unsigned n_ipv4, n_ipv6;
 	uint32_t ipv4[VIGIL_MAX_ADDRESSES];
 	uint8_t ipv6[VIGIL_MAX_ADDRESSES][16];
+	/* Keystore: cameras added through the admin socket, encrypted under
+	 * the key in KeystoreKeyFile (or the file $VIGIL_KEYSTORE_KEY_FILE
+	 * names). Empty: cameras can only come from this file. */
+	char keystore[4096];
+	char keystore_key_file[4096];
+	char admin_group[64]; /* AdminGroup: may use the admin socket too */
+	/* Camera handshakes (docs/handshake.md): UDP port, the server's
+	 * static X25519 secret key, and the rekey policy sent to cameras. */
+	uint16_t handshake_port; /* 0: no handshakes */
+	char server_key_file[4096];
+	unsigned rekey_seconds;
+	uint64_t rekey_packets;
 	unsigned n_cameras;
 	struct vigil_camera_config *cameras;
 };
@@ -96,5 +113,14 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 void vigil_config_free(struct vigil_config *cfg);
 /* A camera Name: 1-VIGIL_CAMERA_NAME_MAX characters of A-Z a-z 0-9 _ -. */
 bool vigil_config_valid_name(const char *name);
+
+/* One camera from KEY = VALUE pairs, validated as a [Camera] section of
+ * cfg's file would be (for cameras added through the admin socket). On
+ * error returns -EINVAL with "Key: reason" in err. */
+int vigil_config_camera(const struct vigil_config *cfg, struct vigil_camera_config *cam, const char *const *keys,
+			const char *const *values, unsigned n, char *err, size_t errlen);
+/* A Key = value (RFC 4568 inline key) alone, for a rotation. */
+int vigil_config_key(const char *value, uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+		     uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], char *err, size_t errlen);
 
 #endif

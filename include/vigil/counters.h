@@ -2,8 +2,9 @@
 /* Every counter vigil keeps, as one X-macro list: it generates the enum,
  * the names shown in summaries and metrics, and the counter arrays.
  * Packet outcomes are exclusive: every received packet ends in exactly one
- * of `decrypted`, `rtcp`, `answered` or one packet drop reason, so that
- * rx_packets = decrypted + rtcp + answered + sum(packet drops). */
+ * of `decrypted`, `rtcp`, `answered`, `handshake` or one packet drop
+ * reason, so that
+ * rx_packets = decrypted + rtcp + answered + handshake + sum(packet drops). */
 #ifndef VIGIL_COUNTERS_H
 #define VIGIL_COUNTERS_H
 
@@ -21,7 +22,8 @@
 	X(auth_failed, "AEAD tag did not verify (forged, corrupted or wrong key)")         \
 	X(payload_type, "authentic, but an RTP payload type the camera is not configured for") \
 	X(tx_failed, "reply to an ARP/NDP/ICMP echo request refused by the TX queue")      \
-	X(handoff_full, "the owning worker's inbound ring was full")
+	X(handoff_full, "the owning worker's inbound ring was full")                       \
+	X(control_full, "handshake packet: the ring to the control plane was full")
 
 /* Outcomes of authenticated packets and of frames. */
 #define VIGIL_FOREACH_FRAME_DROP(X)                                                          \
@@ -39,6 +41,8 @@
 	X(handed_off, "received by one worker, handed to the worker owning its camera")    \
 	X(rtcp, "RTCP/SRTCP packets recognised on an SRTP port, not recorded")             \
 	X(answered, "ARP/NDP/ICMP echo requests for our addresses, answered")               \
+	X(handshake, "packets to the HandshakePort, passed to the control plane")          \
+	X(control_tx_failed, "handshake replies refused by the TX queue (not a received packet)") \
 	VIGIL_FOREACH_PKT_DROP(X)                                                            \
 	X(payload_invalid, "authenticated packet with invalid RTP padding or payload")     \
 	X(late, "authenticated packet older than one already depacketized (too late)")      \

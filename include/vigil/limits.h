@@ -43,6 +43,10 @@
 #define VIGIL_MAX_CAMERAS 10000000
 #define VIGIL_DEFAULT_KEY_GRACE_MS 2000
 #define VIGIL_DEFAULT_MAX_UNSYNCED_MS 1000
+/* Handshake cameras start a new handshake after this long or this many
+ * packets, whichever comes first. */
+#define VIGIL_DEFAULT_REKEY_SECONDS 120
+#define VIGIL_DEFAULT_REKEY_PACKETS (UINT64_C(1) << 31)
 /* [Ingest] Address: IPv4 and IPv6 addresses of the ingest port, each. */
 #define VIGIL_MAX_ADDRESSES 8
 

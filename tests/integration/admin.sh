@@ -1,11 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The admin socket and vigilctl against a live vigild (on net_null: no
-# traffic needed): every command (stats, cameras, camera, reload, shutdown),
-# what a client gets for malformed JSON, an unknown command, a line over
-# the limit (and the server answers on), a peer that is not root or
-# vigild's user (refused), the socket's mode, the audit log of the changes,
-# and the socket gone after vigild stops by `vigilctl shutdown`.
+# traffic needed): every command (stats, cameras, camera show, segments,
+# config check, reload, shutdown, and camera add, rotate, revoke, remove
+# into the keystore), what a client gets for malformed JSON, an unknown
+# command, a line over the limit (and the server answers on), a peer that
+# is not root, vigild's user or in AdminGroup (refused) and one that is in
+# it, the socket's mode, the audit log of the changes, the socket gone
+# after `vigilctl shutdown`, the keystore's cameras back after a restart,
+# and vigild refusing to start on a keystore with a flipped byte.
 #
 # usage: admin.sh BUILD_DIR|VIGILD VIGILCTL [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
@@ -25,9 +28,17 @@ vigild=$(vigild_path "$target")
 require_vigild "$vigild"
 test_begin admin "$scratch"
 
-sock=$work/admin.sock
+# Where uid 65534 can reach it: an AdminGroup member must.
+sockdir=$(mktemp -d /run/vigil-admin-test.XXXXXX)
+chmod 711 "$sockdir"
+trap 'rm -rf "$sockdir"' EXIT
+sock=$sockdir/admin.sock
+"$vigilctl" keygen keystore "$work/keystore.key" | grep -q "a new keystore master key" || fail "keygen keystore"
+[ "$(stat -c %a "$work/keystore.key")" = 600 ] || fail "keystore key mode $(stat -c %a "$work/keystore.key")"
+"$vigilctl" keygen keystore "$work/keystore.key" 2>/dev/null && fail "keygen overwrote a key file"
 {
 	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nDevice = net_null0,no-rx=1\nMaxCameras = 16\n' "$work"
+	printf 'Keystore = %s/keystore\nKeystoreKeyFile = %s/keystore.key\nAdminGroup = nogroup\n' "$work" "$work"
 	for c in lobby:H264:1 gate:H265:2; do
 		IFS=: read -r name codec ssrc <<<"$c"
 		printf '[Camera]\nName = %s\nSSRC = %s\nKey = %s\nCodec = %s\n' "$name" "$ssrc" \
@@ -85,7 +96,7 @@ head -c 188 /dev/zero >"$work/rec/lobby/00000004.ts.partial"
 
 got=$(raw $'not json\n{"cmd":"reboot"}\n[1]\n{"nocmd":1}\n{"cmd":"camera"}\n{"cmd":"cameras"}\n')
 want='not a JSON object: '"'"'['"'"' or '"'"'{'"'"' expected near '"'"'not'"'"'
-unknown command; the commands are: stats, cameras, camera, segments, reload, shutdown
+unknown command; the commands are: stats, cameras, camera show|add|rotate|revoke|remove, segments, config check, reload, shutdown
 not a JSON object: an array or a value
 no "cmd" string in the request
 camera: which camera? {"cmd": "camera", "name": "..."}'
@@ -96,12 +107,63 @@ got=$(raw "{\"cmd\":\"stats\",\"pad\":\"$(head -c 70000 /dev/zero | tr '\0' x)\"
 [ "$(echo "$got" | jq -r .error)" = "a request line is longer than 65536 bytes" ] || fail "oversized line: got ${got:0:200}"
 "$vigilctl" --socket "$sock" cameras >/dev/null || fail "vigild stopped answering after an oversized line"
 
-[ "$(stat -c %a "$sock")" = 600 ] || fail "socket mode $(stat -c %a "$sock"), want 600"
-if err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$vigilctl" --socket "$sock" stats 2>&1); then
-	fail "a peer of uid 65534 got an answer"
-else
-	[ $? = 2 ] && echo "$err" | grep -q "Permission denied" || fail "uid 65534: want exit 2 and permission denied, got: $err"
-fi
+[ "$(stat -c %a:%G "$sock")" = 660:nogroup ] || fail "socket mode $(stat -c %a:%G "$sock"), want 660:nogroup"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$vigilctl" --socket "$sock" stats >/dev/null ||
+	fail "uid 65534, of AdminGroup nogroup, got no answer"
+# Past the socket's mode (as if loosened): vigild still checks the peer.
+chmod 666 "$sock"
+err=$(setpriv --reuid=65533 --regid=65533 --clear-groups "$vigilctl" --socket "$sock" stats 2>&1) &&
+	fail "a peer of uid 65533 got an answer"
+[ "$err" = "vigilctl: vigild says: permission denied: root, vigild's user or AdminGroup only" ] ||
+	fail "uid 65533: got: $err"
+chmod 660 "$sock"
+
+# Cameras added, rotated, revoked, removed through the socket; the file's
+# cameras are the file's.
+"$vigilctl" --socket "$sock" camera add porch --ssrc 3 --codec h265 --generate >"$work/add.out" ||
+	fail "camera add porch: $(cat "$work/add.out")"
+grep -q "^camera porch added$" "$work/add.out" && grep -Eq "^key: [A-Za-z0-9+/]{59}=$" "$work/add.out" ||
+	fail "camera add porch said: $(cat "$work/add.out")"
+[ -s "$work/keystore" ] || fail "no keystore after camera add"
+grep -q porch "$work/keystore" && fail "the keystore holds the camera name in clear"
+head -c 44 /dev/urandom | base64 -w0 >"$work/k2.b64"
+expect_refusal() { # WANT ARGS...: vigilctl exits 1 with exactly that message
+	local want=$1 err
+	shift
+	err=$("$vigilctl" --socket "$sock" "$@" 2>&1) && fail "$* succeeded"
+	[ "$err" = "vigilctl: vigild says: $want" ] || fail "$*: got '$err', want '$want'"
+}
+expect_refusal "camera porch exists already (live)" camera add porch --ssrc 4 --codec h264 --key-file "$work/k2.b64"
+expect_refusal "SSRC 1 is camera lobby's" camera add deck --ssrc 1 --codec h264 --key-file "$work/k2.b64"
+echo "c2hvcnQ=" >"$work/short.b64"
+expect_refusal "Key: must be base64 of 44 bytes (32-byte master key, 12-byte salt)" \
+	camera add deck --ssrc 4 --codec h264 --key-file "$work/short.b64"
+expect_refusal "Codec: 'vp8' is not H264 or H265" camera add deck --ssrc 4 --codec vp8 --key-file "$work/k2.b64"
+expect_refusal "Identity: vigild has no HandshakePort and ServerKeyFile in [Ingest]" \
+	camera add deck --codec h264 --identity "$(head -c 32 /dev/urandom | base64 -w0)"
+expect_refusal "camera lobby is in $work/vigil.conf (line 9): change it there, then vigilctl reload" \
+	camera rotate lobby --key-file "$work/k2.b64"
+expect_refusal "camera lobby is in $work/vigil.conf (line 9): change it there, then vigilctl reload" camera revoke lobby
+out=$("$vigilctl" --socket "$sock" camera rotate porch --key-file "$work/k2.b64") || fail "rotate porch"
+[ "$out" = "camera porch rotated; its previous key is accepted for 2000 ms more" ] || fail "rotate: $out"
+"$vigilctl" --socket "$sock" camera add deck --ssrc 4 --codec h264 --key-file "$work/k2.b64" >/dev/null || fail "add deck"
+out=$("$vigilctl" --socket "$sock" camera revoke deck) || fail "revoke deck"
+[ "$out" = "camera deck revoked: no packet of it is accepted from now on" ] || fail "revoke: $out"
+"$vigilctl" --socket "$sock" camera add gone --ssrc 5 --codec h264 --key-file "$work/k2.b64" >/dev/null || fail "add gone"
+"$vigilctl" --socket "$sock" camera remove gone >/dev/null || fail "remove gone"
+[ "$("$vigilctl" --socket "$sock" cameras | awk 'NR > 1 { print $1 ":" $2 }' | sort | tr '\n' ' ')" = \
+	"deck:revoked gate:live gone:removed lobby:live porch:live " ] || fail "cameras: $("$vigilctl" --socket "$sock" cameras)"
+expect_refusal "no camera 'gone'" camera revoke gone
+"$vigilctl" --socket "$sock" camera --help | grep -q "vigilctl camera rotate NAME" || fail "camera --help"
+
+# config check: what a reload would say, nothing applied.
+out=$("$vigilctl" --socket "$sock" config check) || fail "config check"
+[ "$out" = "$work/vigil.conf: good, 2 camera(s); a reload would apply it" ] || fail "config check: $out"
+cp "$work/vigil.conf" "$work/vigil.conf.good"
+printf '[Camera]\nName = porch\nSSRC = 9\nCodec = H264\nKey = %s\n' "$(cat "$work/k2.b64")" >>"$work/vigil.conf"
+expect_refusal "$work/vigil.conf:19: camera porch was added with vigilctl; remove it there first (vigilctl camera remove porch)" \
+	config check
+cp "$work/vigil.conf.good" "$work/vigil.conf"
 "$vigilctl" --socket "$sock" nonsense 2>/dev/null && fail "an unknown vigilctl command succeeded"
 
 # Changes: a reload (nothing changed in the file), then a shutdown; both
@@ -113,9 +175,28 @@ grep -q "uid=0 reload: reload: 0 added" "$work/log/audit.log" || fail "reload no
 for ((i = 0; i < 300; i++)); do kill -0 "$vigild_pid" 2>/dev/null || break; sleep 0.1; done
 wait "$vigild_pid" || fail "vigild exited non-zero after vigilctl shutdown"
 proc_forget "$vigild_pid"
-[ "$(wc -l <"$work/log/audit.log")" = 2 ] && grep -q "uid=0 shutdown: stopping" "$work/log/audit.log" ||
+grep -q "uid=0 shutdown: stopping" "$work/log/audit.log" && grep -q "uid=0 camera revoke deck: camera deck revoked" "$work/log/audit.log" &&
+	grep -q "uid=0 camera add porch: camera porch added" "$work/log/audit.log" &&
+	grep -q "uid=0 camera rotate lobby: camera lobby is in" "$work/log/audit.log" ||
 	fail "audit log: $(cat "$work/log/audit.log")"
+grep -q "$(sed -n 's/^key: //p' "$work/add.out")" "$work/log/audit.log" && fail "a key went to the audit log"
 check_counter summary "$work/summary.json" '.cameras.lobby.state' live
 [ ! -e "$sock" ] || fail "the socket is still there after vigild stopped"
 "$vigilctl" --socket "$sock" stats 2>/dev/null && fail "vigilctl succeeded with no vigild"
+
+# The keystore's cameras come back with the file's; the removed one does not.
+proc_start "$work/summary2.json" "$work/vigild2.log" "admin socket" 30 \
+	"$vigild" --config "$work/vigil.conf" --admin "$sock" --audit "$work/log/audit.log" || { fail "vigild did not restart: $(cat "$work/vigild2.log")"; exit 1; }
+[ "$("$vigilctl" --socket "$sock" cameras | awk 'NR > 1 { print $1 ":" $2 }' | sort | tr '\n' ' ')" = \
+	"deck:revoked gate:live lobby:live porch:live " ] || fail "after restart: $("$vigilctl" --socket "$sock" cameras)"
+grep -q "keystore $work/keystore: 2 camera(s)" "$work/vigild2.log" || fail "vigild2.log: $(cat "$work/vigild2.log")"
+"$vigilctl" --socket "$sock" shutdown >/dev/null || fail "vigilctl shutdown (2)"
+for ((i = 0; i < 300; i++)); do kill -0 "$PROC_PID" 2>/dev/null || break; sleep 0.1; done
+wait "$PROC_PID" || fail "vigild (2) exited non-zero"
+proc_forget "$PROC_PID"
+
+# One flipped byte: vigild does not start, and says why.
+printf '\xff' | dd of="$work/keystore" bs=1 seek=40 conv=notrunc status=none
+"$vigild" --config "$work/vigil.conf" --admin none >/dev/null 2>"$work/vigild3.log" && fail "vigild started on a damaged keystore"
+grep -q "$work/keystore" "$work/vigild3.log" || fail "damaged keystore: $(cat "$work/vigild3.log")"
 test_finish admin

@@ -138,7 +138,8 @@ check_counter() {
 check_invariant() {
 	local label=$1 summary=$2 sum rx
 	rx=$(jq '.totals.rx_packets' "$summary")
-	sum=$(jq '.totals | [.decrypted, .rtcp, .answered, .malformed, .not_ip, .not_udp, .fragment,
-		.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed, .payload_type, .tx_failed, .handoff_full] | add' "$summary")
+	sum=$(jq '.totals | [.decrypted, .rtcp, .answered, .handshake, .malformed, .not_ip, .not_udp, .fragment,
+		.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed, .payload_type, .tx_failed, .handoff_full,
+		.control_full] | add' "$summary")
 	[ "$rx" = "$sum" ] || fail "$label: rx_packets $rx != sum of outcomes $sum"
 }

@@ -78,6 +78,7 @@ static void make_camera(struct vigil_camera_config *c, const char *name, uint32_
 	c->retain_hours = randombytes_random();
 	randombytes_buf(&c->retain_bytes, sizeof(c->retain_bytes));
 	c->retain_own = (uint8_t)(ssrc % 4);
+	c->revoked = ssrc % 3 == 0;
 	/* not kept: */
 	c->line = 42;
 	c->n_param_sets = 1;
@@ -95,6 +96,7 @@ static void assert_camera_equal(const struct vigil_camera_config *a, const struc
 	assert_int_equal(a->has_identity, b->has_identity);
 	assert_memory_equal(a->identity, b->identity, sizeof(a->identity));
 	assert_int_equal(a->sealed, b->sealed);
+	assert_int_equal(a->revoked, b->revoked);
 	assert_memory_equal(a->owner_key, b->owner_key, sizeof(a->owner_key));
 	assert_int_equal(a->retain_hours, b->retain_hours);
 	assert_true(a->retain_bytes == b->retain_bytes);
@@ -365,7 +367,7 @@ static void test_authenticated_but_invalid(void **state)
 	    {"count 1", 12, "\1", 1, "says 1 cameras but holds 2"},
 	    {"codec 2", 16 + 69, "\2", 1, "camera 'one': unknown codec 2"},
 	    {"retain bit 2", 16 + 207, "\4", 1, "unknown retain bits 0x4"},
-	    {"flag bit 2", 16 + 130, "\4", 1, "camera 1: unknown flags"},
+	    {"flag bit 3", 16 + 130, "\10", 1, "camera 1: unknown flags"},
 	    {"empty name", 16, "\0", 1, "camera 1: name ''"},
 	    {"name with a slash", 16, "a/b", 3, "name 'a/b"},
 	    {"name with a space", 16 + REC, "t o", 3, "camera 2: name 't o'"},

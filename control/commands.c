@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/* The admin socket's commands (commands.h). A request is {"cmd": ...,
+ * "action": ..., "name": ..., ...}; each row of the table checks what its
+ * action needs and calls the control plane. Changes are audited. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "commands.h"
+#include "keystore.h"
+#include "summary.h"
+
+#define MAX_SETTINGS 16
+
+/* An append-only line per change made through the socket, on disk before
+ * the change is answered. */
+static void audit(struct vigil_commands *k, unsigned uid, const char *what, const char *result)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd = open(k->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	if (fd < 0 || dprintf(fd, "%s uid=%u %s: %s\n", when, uid, what, result) < 0 || fsync(fd) < 0)
+		fprintf(stderr, "vigild: cannot write the audit log %s: %s\n", k->audit, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static json_t *fail(struct vigil_commands *k, const char **error)
+{
+	*error = k->msg;
+	return NULL;
+}
+
+int vigil_commands_save_keystore(struct vigil_commands *k, char *msg, size_t msglen)
+{
+	const struct vigil_config *cfg = k->cams->cfg;
+	struct vigil_camera_config *cams;
+	unsigned n = 0;
+	int rc;
+
+	if (k->keystore_key == NULL)
+		return 0;
+	/* Wiped and never swapped out. */
+	cams = sodium_allocarray(cfg->n_cameras + 1, sizeof(*cams));
+	if (cams == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < cfg->n_cameras; i++)
+		if (cfg->cameras[i].line == 0 && vigil_cameras_state(k->cams, i) != VIGIL_CAMERA_REMOVED)
+			cams[n++] = cfg->cameras[i];
+	rc = vigil_keystore_save(cfg->keystore, k->keystore_key, cams, n, msg, msglen);
+	sodium_free(cams);
+	return rc;
+}
+
+/* After a change: the keystore on disk follows, or the reply says it
+ * did not. */
+static json_t *changed(struct vigil_commands *k, const char *key, const char **error)
+{
+	char err[1024];
+
+	if (vigil_commands_save_keystore(k, err, sizeof(err)) < 0) {
+		size_t len = strlen(k->msg);
+
+		snprintf(k->msg + len, sizeof(k->msg) - len, "; but it is NOT saved, so a restart undoes it: %s", err);
+		return fail(k, error);
+	}
+	return json_pack("{ss}", key, k->msg);
+}
+
+static json_t *cmd_summary(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	json_t *summary = vigil_summary(k->cams, k->ws->w, k->ws->n, k->rec), *out, *cam;
+
+	(void)req;
+	if (summary == NULL) {
+		*error = "out of memory";
+		return NULL;
+	}
+	if (name == NULL)
+		return json_pack("{so}", "stats", summary);
+	cam = json_object_get(json_object_get(summary, "cameras"), name);
+	if (cam == NULL) {
+		json_decref(summary);
+		snprintf(k->msg, sizeof(k->msg), "no camera '%s'", name);
+		return fail(k, error);
+	}
+	out = json_pack("{sO}", "camera", cam);
+	json_decref(summary);
+	return out;
+}
+
+static json_t *cmd_stats(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	(void)name;
+	return cmd_summary(k, NULL, req, error);
+}
+
+static json_t *cmd_cameras(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	json_t *summary = vigil_summary(k->cams, k->ws->w, k->ws->n, k->rec), *list, *cam;
+
+	(void)req;
+	if (summary == NULL) {
+		*error = "out of memory";
+		return NULL;
+	}
+	list = json_array();
+	json_object_foreach(json_object_get(summary, "cameras"), name, cam)
+		json_array_append_new(list, json_pack("{ss sO sO sO sO sO sO}", "name", name, "state",
+						      json_object_get(cam, "state"), "rx_packets",
+						      json_object_get(cam, "rx_packets"), "decrypted",
+						      json_object_get(cam, "decrypted"), "frames_recorded",
+						      json_object_get(cam, "frames_recorded"), "frames_dropped",
+						      json_object_get(cam, "frames_dropped"), "segments",
+						      json_object_get(cam, "segments")));
+	json_decref(summary);
+	return json_pack("{so}", "cameras", list);
+}
+
+/* settings: the [Camera] keys of the configuration file, values as
+ * strings ({"SSRC": "7", "Codec": "H264", "Key": "..."}). */
+static json_t *cmd_camera_add(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	const char *keys[MAX_SETTINGS + 1] = {"Name"}, *values[MAX_SETTINGS + 1] = {name}, *key;
+	json_t *settings = json_object_get(req, "settings"), *value;
+	struct vigil_camera_config *cam;
+	unsigned n = 1;
+	json_t *out;
+
+	if (k->keystore_key == NULL) {
+		snprintf(k->msg, sizeof(k->msg),
+			 "vigild has no Keystore in [Ingest], where added cameras are kept; add the camera to %s and reload",
+			 k->cams->cfg->path);
+		return fail(k, error);
+	}
+	if (!json_is_object(settings) || json_object_size(settings) > MAX_SETTINGS) {
+		snprintf(k->msg, sizeof(k->msg), "camera add: \"settings\" must be an object of at most %d [Camera] keys",
+			 MAX_SETTINGS);
+		return fail(k, error);
+	}
+	json_object_foreach(settings, key, value) {
+		if (!json_is_string(value)) {
+			snprintf(k->msg, sizeof(k->msg), "camera add: %s must be a string, as in the configuration file",
+				 key);
+			return fail(k, error);
+		}
+		keys[n] = key;
+		values[n++] = json_string_value(value);
+	}
+	cam = sodium_malloc(sizeof(*cam));
+	if (cam == NULL) {
+		*error = "out of memory";
+		return NULL;
+	}
+	if (vigil_config_camera(k->cams->cfg, cam, keys, values, n, k->msg, sizeof(k->msg)) < 0 ||
+	    vigil_cameras_add(k->cams, cam, k->msg, sizeof(k->msg)) < 0) {
+		sodium_free(cam);
+		return fail(k, error);
+	}
+	sodium_free(cam);
+	out = changed(k, "camera", error);
+	if (out == NULL) {
+		char undo[256];
+
+		/* Not kept: not running either. */
+		(void)vigil_cameras_remove(k->cams, name, undo, sizeof(undo));
+		strcat(k->msg, " (the camera was removed again)");
+	}
+	return out;
+}
+
+static json_t *cmd_camera_rotate(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], salt[VIGIL_SRTP_MASTER_SALT_LEN];
+	const char *value = NULL;
+	int rc;
+
+	if (json_unpack(req, "{ss}", "key", &value) < 0) {
+		snprintf(k->msg, sizeof(k->msg), "camera rotate: the new key? {\"key\": \"<base64 of 44 bytes>\"}");
+		return fail(k, error);
+	}
+	rc = vigil_config_key(value, key, salt, k->msg, sizeof(k->msg));
+	if (rc == 0)
+		rc = vigil_cameras_rotate(k->cams, name, key, salt, k->msg, sizeof(k->msg));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(salt, sizeof(salt));
+	return rc < 0 ? fail(k, error) : changed(k, "camera", error);
+}
+
+static json_t *cmd_camera_revoke(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	(void)req;
+	if (vigil_cameras_revoke(k->cams, name, k->msg, sizeof(k->msg)) < 0)
+		return fail(k, error);
+	return changed(k, "camera", error);
+}
+
+static json_t *cmd_camera_remove(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	(void)req;
+	if (vigil_cameras_remove(k->cams, name, k->msg, sizeof(k->msg)) < 0)
+		return fail(k, error);
+	return changed(k, "camera", error);
+}
+
+static int recording_file(const struct dirent *de)
+{
+	return strstr(de->d_name, ".ts") != NULL || strstr(de->d_name, ".m4s") != NULL ||
+	       strncmp(de->d_name, "init-", 5) == 0;
+}
+
+/* A camera's recordings on disk, in name order, that is the order they
+ * were made: segments (and the one being written), init segments, each
+ * with its size. */
+static json_t *cmd_segments(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	const struct vigil_config *cfg = k->cams->cfg;
+	char dir[sizeof(cfg->record_dir) + VIGIL_CAMERA_NAME_MAX + 2], path[sizeof(dir) + 300];
+	struct dirent **ents;
+	json_t *list;
+	int n;
+
+	(void)req;
+	if (vigil_cameras_find(k->cams, name) < 0) {
+		snprintf(k->msg, sizeof(k->msg), "no camera '%s'", name);
+		return fail(k, error);
+	}
+	snprintf(dir, sizeof(dir), "%s/%s", cfg->record_dir, name);
+	n = scandir(dir, &ents, recording_file, alphasort);
+	if (n < 0) {
+		snprintf(k->msg, sizeof(k->msg), "%s: %s", dir, strerror(errno));
+		return fail(k, error);
+	}
+	list = json_array();
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		if (stat(path, &st) == 0)
+			json_array_append_new(list, json_pack("{ss sI sb}", "name", ents[i]->d_name, "bytes",
+							      (json_int_t)st.st_size, "being_written",
+							      strstr(ents[i]->d_name, ".partial") != NULL));
+		free(ents[i]);
+	}
+	free(ents);
+	return json_pack("{ss so}", "dir", dir, "segments", list);
+}
+
+static json_t *cmd_config_check(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	(void)name;
+	(void)req;
+	if (vigil_cameras_check(k->cams, k->msg, sizeof(k->msg)) < 0)
+		return fail(k, error);
+	return json_pack("{ss}", "config", k->msg);
+}
+
+static json_t *cmd_reload(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	(void)name;
+	(void)req;
+	if (vigil_cameras_reload(k->cams, k->msg, sizeof(k->msg)) < 0)
+		return fail(k, error);
+	return json_pack("{ss}", "reload", k->msg);
+}
+
+static json_t *cmd_shutdown(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	(void)name;
+	(void)req;
+	(void)error;
+	*k->stop = true;
+	snprintf(k->msg, sizeof(k->msg), "stopping: draining and closing the recordings");
+	return json_pack("{ss}", "shutdown", k->msg);
+}
+
+enum { NONE, NAME };
+
+static const struct command {
+	const char *cmd, *action; /* action NULL: the command has none */
+	int arg;                  /* NAME: needs "name" */
+	bool changes;             /* goes to the audit log */
+	json_t *(*run)(struct vigil_commands *k, const char *name, json_t *req, const char **error);
+} commands[] = {
+	{"stats", NULL, NONE, false, cmd_stats},
+	{"cameras", NULL, NONE, false, cmd_cameras},
+	{"camera", "show", NAME, false, cmd_summary},
+	{"camera", "add", NAME, true, cmd_camera_add},
+	{"camera", "rotate", NAME, true, cmd_camera_rotate},
+	{"camera", "revoke", NAME, true, cmd_camera_revoke},
+	{"camera", "remove", NAME, true, cmd_camera_remove},
+	{"segments", NULL, NAME, false, cmd_segments},
+	{"config", "check", NONE, false, cmd_config_check},
+	{"reload", NULL, NONE, true, cmd_reload},
+	{"shutdown", NULL, NONE, true, cmd_shutdown},
+};
+
+#define COMMAND_LIST \
+	"stats, cameras, camera show|add|rotate|revoke|remove, segments, config check, reload, shutdown"
+
+json_t *vigil_commands_run(void *arg, unsigned peer_uid, const char *cmd, json_t *req, const char **error)
+{
+	struct vigil_commands *k = arg;
+	const struct command *c = NULL;
+	const char *action = NULL, *name = NULL;
+	char what[256];
+	json_t *out;
+
+	if (json_unpack(req, "{s?s s?s}", "action", &action, "name", &name) < 0) {
+		*error = "\"action\" and \"name\" must be strings";
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].cmd, cmd) != 0)
+			continue;
+		/* The first action is the default one (camera NAME: show). */
+		if (commands[i].action == NULL || action == NULL || strcmp(commands[i].action, action) == 0) {
+			c = &commands[i];
+			break;
+		}
+	}
+	if (c == NULL) {
+		snprintf(k->msg, sizeof(k->msg), "unknown command%s%s; the commands are: " COMMAND_LIST,
+			 action != NULL ? " or action " : "", action != NULL ? action : "");
+		return fail(k, error);
+	}
+	if (c->arg == NAME && name == NULL) {
+		snprintf(k->msg, sizeof(k->msg), "%s: which camera? {\"cmd\": \"%s\", \"name\": \"...\"}", cmd, cmd);
+		return fail(k, error);
+	}
+	out = c->run(k, name, req, error);
+	if (c->changes) {
+		snprintf(what, sizeof(what), "%s%s%s%s%s", cmd, c->action ? " " : "", c->action ? c->action : "",
+			 name ? " " : "", name ? name : "");
+		fprintf(stderr, "vigild: %s (through the admin socket, uid %u)\n", out ? k->msg : *error, peer_uid);
+		audit(k, peer_uid, what, out ? k->msg : *error);
+	}
+	return out;
+}

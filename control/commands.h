@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* What the admin socket's commands do: a table of commands, each a thin
+ * adapter from a JSON request to one action of the control plane, and the
+ * audit log every change goes to before it is answered. */
+#ifndef VIGIL_COMMANDS_H
+#define VIGIL_COMMANDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cameras.h"
+#include "recorder.h"
+#include "workers.h"
+
+struct vigil_commands {
+	struct vigil_cameras *cams;
+	const struct vigil_workers *ws;
+	const struct vigil_recorder *rec;
+	const char *audit;             /* the audit log's path */
+	const uint8_t *keystore_key;   /* NULL: no Keystore, cameras come from the file only */
+	volatile bool *stop;           /* set by shutdown */
+	char msg[6144];
+};
+
+/* A vigil_admin_fn: arg is a struct vigil_commands. */
+json_t *vigil_commands_run(void *arg, unsigned peer_uid, const char *cmd, json_t *req, const char **error);
+
+/* Writes the keystore cameras (line 0, not removed) to the Keystore. */
+int vigil_commands_save_keystore(struct vigil_commands *k, char *msg, size_t msglen);
+
+#endif
