@@ -90,7 +90,9 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 	c->retired = calloc(cfg->max_cameras, sizeof(*c->retired));
 	c->grace_until_ns = calloc(cfg->max_cameras, sizeof(*c->grace_until_ns));
 	c->removed = calloc(cfg->max_cameras, sizeof(*c->removed));
-	if (slots == NULL || c->retired == NULL || c->grace_until_ns == NULL || c->removed == NULL) {
+	c->key_base = calloc(cfg->max_cameras, sizeof(*c->key_base));
+	if (slots == NULL || c->retired == NULL || c->grace_until_ns == NULL || c->removed == NULL ||
+	    c->key_base == NULL) {
 		free(slots);
 		vigil_cameras_fini(c);
 		snprintf(msg, msglen, "no memory for %u camera slots", cfg->max_cameras);
@@ -125,6 +127,8 @@ void vigil_cameras_fini(struct vigil_cameras *c)
 	free(c->retired);
 	free(c->grace_until_ns);
 	free(c->removed);
+	free(c->key_base);
+	c->key_base = NULL;
 	c->retired = NULL;
 	c->grace_until_ns = NULL;
 	c->removed = NULL;
@@ -395,7 +399,9 @@ int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_
 		return slot;
 	cam = &c->cfg->cameras[slot];
 	if (cam->has_identity) {
-		snprintf(msg, msglen, "camera %s agrees its keys by handshake; there is no key to rotate", name);
+		snprintf(msg, msglen,
+			 "camera %s agrees its keys by handshake: it rekeys by itself (a revoked one comes back by remove, then add)",
+			 name);
 		return -EINVAL;
 	}
 	memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
@@ -470,6 +476,16 @@ int vigil_cameras_by_identity(const struct vigil_cameras *c, const uint8_t ident
 	return -1;
 }
 
+/* Packets the worker has decrypted under the stream's current key so far
+ * (its counters, read as they stand). */
+static uint64_t under_current_key(const struct vigil_cameras *c, unsigned slot)
+{
+	const struct vigil_stream *s = c->table->slots[slot];
+
+	return __atomic_load_n(&s->ctr.v[VIGIL_CTR_decrypted], __ATOMIC_RELAXED) -
+	       __atomic_load_n(&s->ctr.v[VIGIL_CTR_decrypted_prev_key], __ATOMIC_RELAXED);
+}
+
 uint32_t vigil_cameras_fresh_ssrc(const struct vigil_cameras *c)
 {
 	uint32_t ssrc;
@@ -492,8 +508,14 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 	if (vigil_cameras_live(c, slot)) {
 		if (ssrc != cam->ssrc)
 			return -EINVAL;
-		/* A rekey: the previous key is kept for the grace. */
-		rc = vigil_stream_rotate(c->table, slot, key, salt);
+		/* A rekey: the current key becomes the previous one, kept for
+		 * the grace. But a current key no packet has used yet came
+		 * with a response the camera may never have had: it goes, and
+		 * the previous one, which the camera still uses, stays. */
+		if (under_current_key(c, slot) == c->key_base[slot])
+			rc = vigil_stream_replace_key(c->table, slot, key, salt);
+		else
+			rc = vigil_stream_rotate(c->table, slot, key, salt);
 		if (rc == 0)
 			c->grace_until_ns[slot] = now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
 	} else {
@@ -505,6 +527,7 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 	if (rc == 0) {
 		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
 		memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
+		c->key_base[slot] = under_current_key(c, slot);
 	}
 	return rc;
 }

@@ -21,6 +21,7 @@ struct vigil_cameras {
 	struct vigil_counters *retired; /* per slot: counters of removed streams */
 	uint64_t *grace_until_ns;       /* per slot: when the previous key ends, or 0 */
 	bool *removed;                  /* per slot: gone from the file or the keystore */
+	uint64_t *key_base;             /* per slot: packets under the current key when a handshake set it */
 };
 
 /* What a slot holds, as vigilctl shows it. */

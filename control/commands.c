@@ -82,7 +82,7 @@ static json_t *changed(struct vigil_commands *k, const char *key, const char **e
 
 static json_t *cmd_summary(struct vigil_commands *k, const char *name, json_t *req, const char **error)
 {
-	json_t *summary = vigil_summary(k->cams, k->ws->w, k->ws->n, k->rec), *out, *cam;
+	json_t *summary = vigil_summary(k->cams, k->ws->w, k->ws->n, k->rec, k->hs), *out, *cam;
 
 	(void)req;
 	if (summary == NULL) {
@@ -110,7 +110,7 @@ static json_t *cmd_stats(struct vigil_commands *k, const char *name, json_t *req
 
 static json_t *cmd_cameras(struct vigil_commands *k, const char *name, json_t *req, const char **error)
 {
-	json_t *summary = vigil_summary(k->cams, k->ws->w, k->ws->n, k->rec), *list, *cam;
+	json_t *summary = vigil_summary(k->cams, k->ws->w, k->ws->n, k->rec, k->hs), *list, *cam;
 
 	(void)req;
 	if (summary == NULL) {

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cameras.h"
+#include "handshakes.h"
 #include "recorder.h"
 #include "workers.h"
 
@@ -18,6 +19,7 @@ struct vigil_commands {
 	struct vigil_cameras *cams;
 	const struct vigil_workers *ws;
 	const struct vigil_recorder *rec;
+	const struct vigil_handshakes *hs; /* NULL: no HandshakePort */
 	const char *audit;             /* the audit log's path */
 	const uint8_t *keystore_key;   /* NULL: no Keystore, cameras come from the file only */
 	volatile bool *stop;           /* set by shutdown */

@@ -45,6 +45,7 @@ struct parser {
 	unsigned param_line[3]; /* line of each ParameterSets unit of this camera */
 	unsigned ingest_keys;
 	bool ports_set;
+	unsigned handshake_line; /* where HandshakePort is */
 	char *err;
 	size_t errlen;
 	unsigned err_line;
@@ -345,6 +346,7 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 		if (parse_u64(value, 1, 65535, &n) < 0)
 			return fail(p, p->line, "HandshakePort: '%s' is not a UDP port", value);
 		cfg->handshake_port = (uint16_t)n;
+		p->handshake_line = p->line;
 		return 1;
 	}
 	if (strcasecmp(name, "RekeySeconds") == 0) {
@@ -672,6 +674,9 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	if (p.err_line == 0 && cfg->keystore[0] != '\0' && cfg->keystore_key_file[0] == '\0' &&
 	    getenv("VIGIL_KEYSTORE_KEY_FILE") == NULL)
 		fail(&p, p.line, "Keystore: needs KeystoreKeyFile (or VIGIL_KEYSTORE_KEY_FILE in the environment)");
+	if (p.err_line == 0 && cfg->handshake_port != 0 && vigil_config_is_srtp_port(cfg, cfg->handshake_port))
+		fail(&p, p.handshake_line, "HandshakePort: %u is one of the SRTP Ports; give it a port of its own",
+		     cfg->handshake_port);
 	for (unsigned i = 0; p.err_line == 0 && i < cfg->n_cameras; i++)
 		if (cfg->cameras[i].has_identity && (cfg->handshake_port == 0 || cfg->server_key_file[0] == '\0'))
 			fail(&p, cfg->cameras[i].line, "Identity: needs HandshakePort and ServerKeyFile in [Ingest]");

@@ -49,7 +49,7 @@ static int put_counters(json_t *obj, const uint64_t *sum, const struct vigil_rec
 }
 
 json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worker *workers, unsigned n_workers,
-		      const struct vigil_recorder *rec)
+		      const struct vigil_recorder *rec, const struct vigil_handshakes *hs)
 {
 	const struct vigil_config *cfg = cams->cfg;
 	json_t *root = json_object(), *totals = json_object(), *cameras = json_object();
@@ -94,6 +94,8 @@ json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worke
 	rc |= put_counters(totals, total, &rec_total);
 	rc |= json_object_set_new(root, "totals", totals);
 	rc |= json_object_set_new(root, "cameras", cameras);
+	if (hs != NULL)
+		rc |= json_object_set_new(root, "handshakes", vigil_handshakes_stats(hs));
 	if (rc != 0) {
 		json_decref(root);
 		return NULL;

@@ -26,6 +26,7 @@
 #include "cameras.h"
 #include "commands.h"
 #include "eal.h"
+#include "handshakes.h"
 #include "keystore.h"
 #include "port.h"
 #include "recorder.h"
@@ -49,10 +50,9 @@ static void on_signal(int sig)
 }
 
 /* One line of JSON on stderr: the summary so far. */
-static void report_stats(const struct vigil_cameras *cams, const struct vigil_workers *ws,
-			 const struct vigil_recorder *rec)
+static void report_stats(const struct vigil_commands *k)
 {
-	json_t *summary = vigil_summary(cams, ws->w, ws->n, rec);
+	json_t *summary = vigil_summary(k->cams, k->ws->w, k->ws->n, k->rec, k->hs);
 
 	if (summary == NULL)
 		return;
@@ -63,28 +63,34 @@ static void report_stats(const struct vigil_cameras *cams, const struct vigil_wo
 }
 
 /* The control loop while the workers run: configuration reloads on
- * SIGHUP, counters on SIGUSR1, the end of key rotation grace periods, and
- * the admin socket. */
-static void control_loop(struct vigil_cameras *cams, const struct vigil_workers *ws,
-			 const struct vigil_recorder *rec, struct vigil_admin *admin, struct vigil_commands *cmds)
+ * SIGHUP, counters on SIGUSR1, the end of key rotation grace periods,
+ * camera handshakes and the admin socket. */
+static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, struct vigil_admin *admin)
 {
+	/* A handshake waits for this loop: keep its turn short. */
+	int wait_ms = hs != NULL ? 2 : 20;
+	unsigned turn = 0;
 	char msg[6144];
 
-	while (!vigil_workers_done(ws)) {
+	while (!vigil_workers_done(k->ws)) {
 		if (reload) {
 			reload = 0;
-			vigil_cameras_reload(cams, msg, sizeof(msg));
+			vigil_cameras_reload(k->cams, msg, sizeof(msg));
 			fprintf(stderr, "vigild: %s\n", msg);
 		}
 		if (report) {
 			report = 0;
-			report_stats(cams, ws, rec);
+			report_stats(k);
 		}
-		vigil_cameras_tick(cams);
+		/* It walks every camera: about every 20 ms is enough. */
+		if (turn++ % (unsigned)(20 / wait_ms) == 0)
+			vigil_cameras_tick(k->cams);
+		if (hs != NULL)
+			vigil_handshakes_poll(hs);
 		if (admin != NULL)
-			vigil_admin_serve(admin, 20, vigil_commands_run, cmds);
+			vigil_admin_serve(admin, wait_ms, vigil_commands_run, k);
 		else
-			usleep(20000);
+			usleep((useconds_t)wait_ms * 1000);
 	}
 }
 
@@ -274,6 +280,7 @@ int main(int argc, char **argv)
 	struct rte_ether_addr mac;
 	struct vigil_admin *admin = NULL;
 	struct vigil_commands cmds = {0};
+	struct vigil_handshakes *hs = NULL;
 	uint8_t *keystore_key = NULL;
 	char msg[1024];
 	json_t *summary;
@@ -326,7 +333,8 @@ int main(int argc, char **argv)
 		goto err_port;
 	}
 	vigil_neigh_init(&neigh, &cfg, &mac);
-	rc = vigil_workers_create(&workers, cfg.workers, VIGIL_FRAMES_IN_FLIGHT, msg, sizeof(msg));
+	rc = vigil_workers_create(&workers, cfg.workers, VIGIL_FRAMES_IN_FLIGHT, cfg.handshake_port != 0 && !opts.pcap,
+				  msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s\n", msg);
 		goto err_workers;
@@ -341,6 +349,14 @@ int main(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s\n", msg);
 		goto err_streams;
+	}
+	if (workers.to_control != NULL) {
+		hs = vigil_handshakes_create(&cams, workers.to_control, workers.from_control, msg, sizeof(msg));
+		if (hs == NULL) {
+			fprintf(stderr, "vigild: %s\n", msg);
+			goto err_streams;
+		}
+		fprintf(stderr, "vigild: camera handshakes on UDP port %u\n", cfg.handshake_port);
 	}
 	rec = vigil_recorder_create(&cfg, cfg.max_frame_bytes);
 	if (rec == NULL) {
@@ -377,16 +393,16 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vigild: cannot make %s for the audit log: %s\n", dir, strerror(errno));
 		}
 	}
-	cmds = (struct vigil_commands){.cams = &cams, .ws = &workers, .rec = rec, .audit = opts.audit,
+	cmds = (struct vigil_commands){.cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .audit = opts.audit,
 				       .keystore_key = keystore_key, .stop = &stop};
-	control_loop(&cams, &workers, rec, admin, &cmds);
+	control_loop(&cmds, hs, admin);
 	vigil_admin_close(admin);
 	vigil_workers_wait(&workers);
 	/* The workers have flushed their streams; now the recorder drains. */
 	if (vigil_recorder_stop(rec) < 0)
 		fprintf(stderr, "vigild: recording ended with an error (see above)\n");
 
-	summary = vigil_summary(&cams, workers.w, workers.n, rec);
+	summary = vigil_summary(&cams, workers.w, workers.n, rec, hs);
 	if (rc == 0 && summary != NULL && json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0) {
 		fputc('\n', stdout);
 		status = 0;
@@ -399,6 +415,7 @@ int main(int argc, char **argv)
 err_recorder:
 	vigil_recorder_free(rec);
 err_streams:
+	vigil_handshakes_free(hs);
 	vigil_stream_table_free(streams);
 	vigil_cameras_fini(&cams);
 err_workers:

@@ -9,11 +9,13 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "workers.h"
 
-int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_in_flight, char *msg, size_t msglen)
+int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_in_flight, bool handshakes, char *msg,
+			 size_t msglen)
 {
 	char name[RTE_RING_NAMESIZE];
 
@@ -42,6 +44,15 @@ int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_i
 			snprintf(msg, msglen, "cannot create the rings of worker %u: %s", i, rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
+	}
+	if (!handshakes)
+		return 0;
+	ws->to_control = rte_ring_create("vigil_to_control", VIGIL_CONTROL_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
+	ws->from_control = rte_ring_create("vigil_from_control", VIGIL_CONTROL_RING_SIZE, (int)rte_socket_id(),
+					   RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (ws->to_control == NULL || ws->from_control == NULL) {
+		snprintf(msg, msglen, "cannot create the control plane's rings: %s", rte_strerror(rte_errno));
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -72,6 +83,8 @@ int vigil_workers_launch(struct vigil_workers *ws, const struct vigil_port *port
 		w->neigh = *neigh;
 		w->replay_capture = replay_capture;
 		w->frames = ws->frames[i];
+		w->to_control = ws->to_control;
+		w->from_control = ws->from_control;
 		w->stop = stop;
 		ws->lcore[i] = lcore;
 		rc = rte_eal_remote_launch(vigil_worker_main, w, lcore);
@@ -99,6 +112,16 @@ void vigil_workers_wait(struct vigil_workers *ws)
 		rte_eal_wait_lcore(ws->lcore[i]);
 }
 
+/* What the control plane did not take or send goes back to the pool. */
+static void free_mbuf_ring(struct rte_ring *r)
+{
+	struct rte_mbuf *m;
+
+	while (r != NULL && rte_ring_dequeue(r, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(r);
+}
+
 void vigil_workers_free(struct vigil_workers *ws)
 {
 	for (unsigned i = 0; i < VIGIL_MAX_WORKERS; i++) {
@@ -107,5 +130,7 @@ void vigil_workers_free(struct vigil_workers *ws)
 		rte_free(ws->frames[i]);
 		rte_ring_free(ws->shared.inbound[i]);
 	}
+	free_mbuf_ring(ws->to_control);
+	free_mbuf_ring(ws->from_control);
 	rte_free(ws->w);
 }

@@ -15,11 +15,16 @@ struct vigil_workers {
 	struct vigil_worker *w;                    /* n of them */
 	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS]; /* worker i -> recorder */
 	unsigned lcore[VIGIL_MAX_WORKERS];
+	/* Handshake packets to the control plane and its replies (none
+	 * without a HandshakePort). */
+	struct rte_ring *to_control, *from_control;
 };
 
 /* Rings for n workers: to the recorder (room for frames_in_flight frames
- * and VIGIL_FRAME_MBUFS_IN_FLIGHT mbufs in them) and for handed-off packets. */
-int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_in_flight, char *msg, size_t msglen);
+ * and VIGIL_FRAME_MBUFS_IN_FLIGHT mbufs in them), for handed-off packets,
+ * and for handshakes to and from the control plane. */
+int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_in_flight, bool handshakes, char *msg,
+			 size_t msglen);
 
 /* Give every worker its queues and what it works with, then launch them on
  * the worker lcores. */

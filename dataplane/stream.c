@@ -206,6 +206,25 @@ int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
 	return 0;
 }
 
+int vigil_stream_replace_key(struct vigil_stream_table *t, uint32_t slot,
+			     const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+			     const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
+{
+	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
+	struct vigil_srtp *next, *dropped;
+
+	if (s == NULL)
+		return -ENOENT;
+	next = key_new(master_key, master_salt);
+	if (next == NULL)
+		return -ENOMEM;
+	dropped = s->key;
+	__atomic_store_n(&s->key, next, __ATOMIC_RELEASE);
+	wait_readers(t);
+	key_free(dropped);
+	return 0;
+}
+
 int vigil_stream_set_payload_types(struct vigil_stream_table *t, uint32_t slot, const uint64_t types[2])
 {
 	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;

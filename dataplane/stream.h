@@ -97,6 +97,13 @@ int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
 			const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
 			const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]);
 
+/* New current key, the previous one kept: for a handshake camera that
+ * did not get the response giving it the key replaced, and still sends
+ * under the previous one. */
+int vigil_stream_replace_key(struct vigil_stream_table *t, uint32_t slot,
+			     const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+			     const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]);
+
 /* Accept these RTP payload types from now on (vigil_payload_type_ok). */
 int vigil_stream_set_payload_types(struct vigil_stream_table *t, uint32_t slot, const uint64_t types[2]);
 

@@ -39,6 +39,7 @@
 #define VIGIL_MBUFS_PER_CAMERA 2
 #define VIGIL_MAX_WORKERS 64
 #define VIGIL_HANDOFF_RING_SIZE 1024 /* packets waiting for their stream's worker */
+#define VIGIL_CONTROL_RING_SIZE 1024 /* handshake packets to and from the control plane */
 #define VIGIL_DEFAULT_MAX_CAMERAS 100000
 #define VIGIL_MAX_CAMERAS 10000000
 #define VIGIL_DEFAULT_KEY_GRACE_MS 2000

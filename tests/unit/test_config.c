@@ -161,6 +161,8 @@ static void test_owner_key(void **state)
 }
 
 #define INGEST "[Ingest]\nPorts = 5004\n"
+#define HS "HandshakePort = 5006\nServerKeyFile = /etc/vigil/server.key\n"
+#define ID "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
 #define CAMERA(name, ssrc) "[Camera]\nName = " name "\nSSRC = " ssrc "\nKey = " KEY "\nCodec = H264\n"
 
 static const struct {
@@ -203,7 +205,7 @@ static const struct {
 	{INGEST "[Camera]\nName = a\nSSRC = 1\nSuite = AES_CM_128_HMAC_SHA1_80\n", "6: Suite: 'AES_CM_128_HMAC_SHA1_80' is not supported"},
 	{INGEST "[Camera]\nName = a\nSSRC = 1\nCodec = H264\n", "3: [Camera] has no Key"},
 	{INGEST "[Camera]\nName = a\nSSRC = 1\nSSRC = 2\n", "6: SSRC: set twice"},
-	{INGEST, "2: no [Camera] section"},
+	{INGEST, "2: no [Camera] section and no Keystore"},
 	{"[Ingest]\nRecordDir = /x\n" CAMERA("a", "1"), "[Ingest] has no Ports"},
 	{INGEST "this is not ini\n", "3: not a 'Key = value' line"},
 	{INGEST "Address = 198.18.0.256\n" CAMERA("a", "1"), "3: Address: '198.18.0.256' is not an IPv4 or IPv6"},
@@ -232,6 +234,19 @@ static const struct {
 	 "7: ParameterSets: unit 1 is not an H.265 VPS, SPS or PPS"},
 	{INGEST "[Camera]\nName = a\nSSRC = 1\nKey = " KEY "\nParameterSets = " VPS265 ", QAAMAQ==\nCodec = H265\n",
 	 "7: ParameterSets: unit 2 is not an H.265"},
+	{INGEST "HandshakePort = 5004\n" CAMERA("a", "1"), "3: HandshakePort: 5004 is one of the SRTP Ports"},
+	{INGEST "HandshakePort = 0\n" CAMERA("a", "1"), "3: HandshakePort: '0' is not a UDP port"},
+	{INGEST "RekeySeconds = 5\n" CAMERA("a", "1"), "3: RekeySeconds: '5' is not a number from 10"},
+	{INGEST "[Camera]\nName = a\nIdentity = " ID "\nCodec = H264\n", "3: Identity: needs HandshakePort and ServerKeyFile"},
+	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nSSRC = 3\nCodec = H264\n",
+	 "5: [Camera] with an Identity takes no SSRC: the handshake gives it"},
+	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nKey = " KEY "\nCodec = H264\n",
+	 "5: [Camera] with an Identity takes no Key"},
+	{INGEST HS "[Camera]\nName = a\nIdentity = AAAA\nCodec = H264\n", "7: Identity: must be base64 of the camera's"},
+	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nCodec = H264\n[Camera]\nName = b\nIdentity = " ID "\n",
+	 "11: Identity: already camera 'a''s"},
+	{INGEST "Keystore = /x\n", "3: Keystore: needs KeystoreKeyFile"},
+	{INGEST "[Camera]\nName = a\nCodec = H264\n", "3: [Camera] has no SSRC"},
 	{INGEST "Address = 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9\n"
 		CAMERA("a", "1"), "3: Address: more than 8 IPv4 addresses"},
 };
@@ -257,6 +272,43 @@ static void test_bad(void **state)
 		assert_null(cfg.cameras);
 		unlink(path);
 	}
+}
+
+/* Identity cameras, and a camera from the admin socket's KEY = VALUE
+ * pairs, validated as the file's. */
+static void test_identity_and_socket_camera(void **state)
+{
+	const char *path = write_conf(INGEST HS "Keystore = /k\nKeystoreKeyFile = /kk\n"
+					     "[Camera]\nName = a\nIdentity = " ID "\nCodec = H265\n" CAMERA("b", "0"),
+				      0600);
+	const char *keys[] = {"Name", "SSRC", "Codec", "Key", "RetainHours"};
+	const char *values[] = {"porch", "7", "h264", KEY, "5"};
+	struct vigil_camera_config cam;
+	struct vigil_config cfg;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
+	assert_true(cfg.cameras[0].has_identity);
+	assert_int_equal(cfg.cameras[0].identity[0], 0xde);
+	assert_false(cfg.cameras[1].has_identity);
+	assert_int_equal(cfg.cameras[1].ssrc, 0); /* not taken by the Identity camera */
+	assert_int_equal(cfg.handshake_port, 5006);
+	assert_string_equal(cfg.keystore, "/k");
+	assert_int_equal(cfg.rekey_seconds, 120);
+
+	assert_int_equal(vigil_config_camera(&cfg, &cam, keys, values, 5, err, sizeof(err)), 0);
+	assert_string_equal(cam.name, "porch");
+	assert_int_equal(cam.ssrc, 7);
+	assert_int_equal(cam.retain_hours, 5);
+	assert_int_equal(cam.payload_types[1], UINT64_C(0xffffffff) << 32);
+	values[3] = "AAAA";
+	assert_int_equal(vigil_config_camera(&cfg, &cam, keys, values, 5, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "Key: must be base64 of 44 bytes (32-byte master key, 12-byte salt)");
+	assert_int_equal(vigil_config_camera(&cfg, &cam, keys, values, 3, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "[Camera] has no Key (or Identity)");
+	vigil_config_free(&cfg);
+	unlink(path);
 }
 
 static void test_long_line(void **state)
@@ -307,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_owner_key),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_identity_and_socket_camera),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_world_readable),
 		cmocka_unit_test(test_missing_file),

@@ -77,7 +77,8 @@ static void test_scale(void **state)
 		assert_int_equal(((struct vigil_stream *)data)->depay.codec, cam.codec);
 	}
 	/* Rotations: the current key becomes the previous one; a second
-	 * rotation drops the oldest, an expiry the previous. */
+	 * rotation drops the oldest, an expiry the previous; a replacement
+	 * keeps the previous. */
 	for (uint32_t i = 0; i < 1000; i++) {
 		struct vigil_stream *s = t->slots[i];
 		struct vigil_srtp *first = s->key;
@@ -87,6 +88,9 @@ static void test_scale(void **state)
 		assert_ptr_equal(s->prev_key, first);
 		assert_ptr_not_equal(s->key, first);
 		assert_int_equal(vigil_stream_rotate(t, i, k, salt), 0);
+		first = s->prev_key;
+		assert_int_equal(vigil_stream_replace_key(t, i, k, salt), 0);
+		assert_ptr_equal(s->prev_key, first); /* kept */
 		if (i % 2)
 			vigil_stream_expire_prev(t, i);
 		assert_true(i % 2 ? s->prev_key == NULL : s->prev_key != NULL);

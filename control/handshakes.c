@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/* Camera handshakes, server side (handshakes.h). Each request mbuf becomes
+ * its reply in place (addresses and ports swapped, the UDP payload
+ * replaced), which the worker with TX queue 0 sends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+#include <sodium.h>
+
+#include "handshake.h"
+#include "handshakes.h"
+#include "parse.h"
+
+/* Per source address: VIGIL_HS_RATE_BURST, then VIGIL_HS_RATE_PER_S
+ * handshakes a second (as WireGuard's ratelimiter). Sources share 4096
+ * buckets by keyed hash. */
+#define RATE_BUCKETS 4096
+/* Under load (this many waiting at a poll), initiations without a valid
+ * cookie get a cookie reply instead of a DH; load lasts a second. */
+#define LOAD_QUEUE 32
+#define LOAD_HOLD_NS 1000000000u
+#define POLL_BUDGET 256
+
+struct bucket {
+	uint8_t addr[16];
+	uint64_t last_ns;
+	uint64_t tokens; /* ns of credit: a handshake costs 1 s / VIGIL_HS_RATE_PER_S */
+};
+
+struct vigil_handshakes {
+	struct vigil_cameras *cams;
+	struct rte_ring *from_workers, *to_wire;
+	struct vigil_hs_responder *responder; /* secrets: sodium_malloc'd */
+	uint8_t (*last_ts)[VIGIL_HS_TIMESTAMP_LEN]; /* per camera slot: newest handshake accepted */
+	uint8_t hash_key[crypto_shorthash_KEYBYTES];
+	struct bucket buckets[RATE_BUCKETS];
+	uint64_t load_until_ns;
+	uint64_t n[VIGIL_HS_MAX];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ServerKeyFile: base64 of 32 bytes on one line, readable by us only. */
+static int read_server_key(const char *path, uint8_t sk[32], char *msg, size_t msglen)
+{
+	char line[128];
+	size_t len;
+	struct stat st;
+	FILE *f = fopen(path, "re");
+	int rc = 0;
+
+	if (f == NULL) {
+		snprintf(msg, msglen, "ServerKeyFile %s: %s (vigilctl keygen x25519 FILE makes one)", path,
+			 strerror(errno));
+		return -errno;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+		snprintf(msg, msglen, "ServerKeyFile %s: mode %03o lets others read the server's secret key; chmod 600 it",
+			 path, (unsigned)(st.st_mode & 0777));
+		rc = -EPERM;
+	} else if (fgets(line, sizeof(line), f) == NULL ||
+		   (line[strcspn(line, "\r\n")] = '\0',
+		    sodium_base642bin(sk, 32, line, strlen(line), NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) ||
+		   len != 32) {
+		snprintf(msg, msglen, "ServerKeyFile %s: not base64 of a 32-byte X25519 secret key", path);
+		rc = -EINVAL;
+	}
+	sodium_memzero(line, sizeof(line));
+	fclose(f);
+	return rc;
+}
+
+struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, struct rte_ring *from_workers,
+						 struct rte_ring *to_wire, char *msg, size_t msglen)
+{
+	struct vigil_handshakes *h = calloc(1, sizeof(*h));
+	uint8_t *sk = sodium_malloc(32);
+
+	if (h == NULL || sk == NULL)
+		goto nomem;
+	h->cams = cams;
+	h->from_workers = from_workers;
+	h->to_wire = to_wire;
+	h->last_ts = calloc(cams->cfg->max_cameras, sizeof(*h->last_ts));
+	h->responder = sodium_malloc(sizeof(*h->responder));
+	if (h->last_ts == NULL || h->responder == NULL)
+		goto nomem;
+	if (read_server_key(cams->cfg->server_key_file, sk, msg, msglen) < 0)
+		goto err;
+	if (vigil_hs_responder_init(h->responder, sk) < 0) {
+		snprintf(msg, msglen, "ServerKeyFile %s: not a usable X25519 key", cams->cfg->server_key_file);
+		goto err;
+	}
+	sodium_free(sk);
+	crypto_shorthash_keygen(h->hash_key);
+	return h;
+nomem:
+	snprintf(msg, msglen, "out of memory for the handshakes");
+err:
+	sodium_free(sk);
+	vigil_handshakes_free(h);
+	return NULL;
+}
+
+void vigil_handshakes_free(struct vigil_handshakes *h)
+{
+	if (h == NULL)
+		return;
+	sodium_free(h->responder); /* wipes it */
+	free(h->last_ts);
+	free(h);
+}
+
+/* Token bucket of the source address: false when it is out of tokens. */
+static bool rate_ok(struct vigil_handshakes *h, const uint8_t addr[16], uint64_t now)
+{
+	uint8_t hash[crypto_shorthash_BYTES];
+	struct bucket *b;
+	uint64_t per = 1000000000u / VIGIL_HS_RATE_PER_S;
+
+	crypto_shorthash(hash, addr, 16, h->hash_key);
+	b = &h->buckets[(hash[0] | hash[1] << 8) % RATE_BUCKETS];
+	if (memcmp(b->addr, addr, 16) != 0 || b->last_ns == 0) {
+		memcpy(b->addr, addr, 16);
+		b->tokens = VIGIL_HS_RATE_BURST * per;
+		b->last_ns = now;
+	}
+	b->tokens += now - b->last_ns;
+	if (b->tokens > VIGIL_HS_RATE_BURST * per)
+		b->tokens = VIGIL_HS_RATE_BURST * per;
+	b->last_ns = now;
+	if (b->tokens < per)
+		return false;
+	b->tokens -= per;
+	return true;
+}
+
+/* The request becomes the reply: addresses and ports swapped, payload
+ * replaced (never longer than the request's, so it fits). */
+static void make_reply(struct rte_mbuf *m, const struct vigil_udp *udp, const uint8_t *payload, size_t len)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
+	struct rte_udp_hdr *uh = (struct rte_udp_hdr *)(frame + udp->off - sizeof(*uh));
+	struct rte_ether_addr mac = eth->src_addr;
+	uint16_t port = uh->src_port;
+
+	eth->src_addr = eth->dst_addr;
+	eth->dst_addr = mac;
+	uh->src_port = uh->dst_port;
+	uh->dst_port = port;
+	memcpy(frame + udp->off, payload, len);
+	uh->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*uh) + len));
+	uh->dgram_cksum = 0;
+	if (udp->ipv6) {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + udp->l3);
+
+		memcpy(ip->src_addr, udp->daddr.v6, 16);
+		memcpy(ip->dst_addr, udp->saddr.v6, 16);
+		ip->payload_len = uh->dgram_len;
+		uh->dgram_cksum = rte_ipv6_udptcp_cksum(ip, uh);
+	} else {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + udp->l3);
+
+		ip->src_addr = udp->daddr.v4;
+		ip->dst_addr = udp->saddr.v4;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(udp->off - udp->l3 + len));
+		ip->time_to_live = 64;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		uh->dgram_cksum = rte_ipv4_udptcp_cksum(ip, uh);
+	}
+	m->data_len = m->pkt_len = (uint32_t)(udp->off + len);
+}
+
+/* One packet: its outcome; *reply_len > 0 when it is answered with
+ * reply. */
+static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *msg, size_t len,
+				    const struct vigil_udp *udp, uint8_t *reply, size_t *reply_len, uint64_t now)
+{
+	uint8_t src[18] = {0}, ts[VIGIL_HS_TIMESTAMP_LEN];
+	struct vigil_hs_init init;
+	struct vigil_hs_keys keys;
+	uint32_t ssrc;
+	int slot, rc;
+
+	/* The source the cookie is bound to: address and port. */
+	if (udp->ipv6)
+		memcpy(src, udp->saddr.v6, 16);
+	else
+		memcpy(src + 12, &udp->saddr.v4, 4);
+	if (!rate_ok(h, src, now))
+		return VIGIL_HS_rate_limited;
+	src[16] = (uint8_t)(udp->sport >> 8);
+	src[17] = (uint8_t)udp->sport;
+	*reply_len = VIGIL_HS_RESPONSE_LEN;
+	rc = vigil_hs_initiation_read(h->responder, msg, len, src, sizeof(src), now < h->load_until_ns, &init, reply,
+				      reply_len);
+	if (rc == VIGIL_HS_NEED_COOKIE)
+		return VIGIL_HS_cookie_sent;
+	if (rc < 0) {
+		*reply_len = 0;
+		/* Not a handshake, or not for us, before any DH; else the
+		 * Noise message did not authenticate. */
+		return rc == -EPROTO || rc == -EBADMSG ? VIGIL_HS_malformed : VIGIL_HS_refused;
+	}
+	slot = vigil_cameras_by_identity(h->cams, init.identity);
+	if (slot < 0) {
+		vigil_hs_init_wipe(&init);
+		return VIGIL_HS_refused;
+	}
+	/* A replayed initiation carries a timestamp already seen. */
+	if (vigil_hs_timestamp_cmp(init.timestamp, h->last_ts[slot]) <= 0) {
+		vigil_hs_init_wipe(&init);
+		return VIGIL_HS_replayed;
+	}
+	if (h->cams->cfg->cameras[slot].revoked) {
+		vigil_hs_init_wipe(&init);
+		return VIGIL_HS_revoked;
+	}
+	/* A rekey keeps the camera's SSRC; a first handshake gets a fresh one. */
+	ssrc = vigil_cameras_live(h->cams, (unsigned)slot) ? h->cams->cfg->cameras[slot].ssrc
+							   : vigil_cameras_fresh_ssrc(h->cams);
+	memcpy(ts, init.timestamp, sizeof(ts));
+	*reply_len = VIGIL_HS_RESPONSE_LEN;
+	rc = vigil_hs_response_write(&init, ssrc, h->cams->cfg->rekey_seconds, h->cams->cfg->rekey_packets, reply,
+				     reply_len, &keys); /* wipes init */
+	if (rc < 0) {
+		*reply_len = 0;
+		return VIGIL_HS_refused;
+	}
+	rc = vigil_cameras_handshake(h->cams, (unsigned)slot, ssrc, keys.c2s, keys.c2s + VIGIL_SRTP_MASTER_KEY_LEN);
+	vigil_hs_keys_wipe(&keys);
+	if (rc < 0) {
+		*reply_len = 0;
+		return rc == -EPERM ? VIGIL_HS_revoked : VIGIL_HS_refused;
+	}
+	memcpy(h->last_ts[slot], ts, VIGIL_HS_TIMESTAMP_LEN);
+	return VIGIL_HS_accepted;
+}
+
+void vigil_handshakes_poll(struct vigil_handshakes *h)
+{
+	struct rte_mbuf *pkts[VIGIL_BURST];
+	unsigned done = 0, n;
+	uint64_t now = now_ns();
+
+	if (rte_ring_count(h->from_workers) >= LOAD_QUEUE)
+		h->load_until_ns = now + LOAD_HOLD_NS;
+	while (done < POLL_BUDGET &&
+	       (n = rte_ring_sc_dequeue_burst(h->from_workers, (void **)pkts, VIGIL_BURST, NULL)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			struct rte_mbuf *m = pkts[i];
+			uint8_t reply[VIGIL_HS_RESPONSE_LEN]; /* the longest reply */
+			size_t reply_len = 0;
+			struct vigil_udp udp;
+			enum vigil_hs_outcome out;
+
+			/* The worker parsed it already; only the offsets are
+			 * wanted again. Extension headers are not answered. */
+			if (vigil_parse_udp(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &udp) != VIGIL_PARSE_OK ||
+			    (udp.ipv6 && udp.off != udp.l3 + sizeof(struct rte_ipv6_hdr) + sizeof(struct rte_udp_hdr)))
+				out = VIGIL_HS_malformed;
+			else
+				out = handle(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp, reply,
+					     &reply_len, now);
+			h->n[out]++;
+			if (reply_len == 0) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			make_reply(m, &udp, reply, reply_len);
+			if (rte_ring_sp_enqueue(h->to_wire, m) != 0) {
+				h->n[VIGIL_HS_no_buffer]++;
+				rte_pktmbuf_free(m);
+			}
+		}
+		done += n;
+	}
+}
+
+json_t *vigil_handshakes_stats(const struct vigil_handshakes *h)
+{
+	static const char *const names[] = {
+#define VIGIL_X(name, help) #name,
+		VIGIL_FOREACH_HS_OUTCOME(VIGIL_X)
+#undef VIGIL_X
+	};
+	json_t *obj = json_object();
+
+	for (unsigned i = 0; obj != NULL && i < VIGIL_HS_MAX; i++)
+		json_object_set_new(obj, names[i], json_integer((json_int_t)h->n[i]));
+	return obj;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* The server side of camera handshakes (docs/handshake.md): packets to
+ * the HandshakePort come from the workers on a ring; this answers them
+ * from the control thread, rate-limited per source address and behind
+ * cookies under load, and gives the cameras their keys through the same
+ * live path as `vigilctl camera add`. */
+#ifndef VIGIL_HANDSHAKES_H
+#define VIGIL_HANDSHAKES_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cameras.h"
+
+struct rte_ring;
+struct vigil_handshakes;
+
+/* Handshake outcomes, counted. */
+#define VIGIL_FOREACH_HS_OUTCOME(X)                                                         \
+	X(accepted, "handshakes answered: the camera has a new key")                          \
+	X(cookie_sent, "under load, answered with a cookie instead")                          \
+	X(rate_limited, "dropped: too many from that source address")                         \
+	X(malformed, "dropped: not a handshake initiation, or a bad mac1")                    \
+	X(refused, "dropped: no camera has that identity, or the message did not decrypt")    \
+	X(replayed, "dropped: not newer than that camera's last handshake")                   \
+	X(revoked, "dropped: the camera is revoked")                                          \
+	X(no_buffer, "dropped: no mbuf or no room on the TX ring for the response")
+
+enum vigil_hs_outcome {
+#define VIGIL_X(name, help) VIGIL_HS_##name,
+	VIGIL_FOREACH_HS_OUTCOME(VIGIL_X)
+#undef VIGIL_X
+	VIGIL_HS_MAX
+};
+
+/* Reads ServerKeyFile (base64 of the X25519 secret key, mode 0600). NULL
+ * with msg set. */
+struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, struct rte_ring *from_workers,
+						 struct rte_ring *to_wire, char *msg, size_t msglen);
+
+/* Answers what the workers passed on; call it often (each control loop). */
+void vigil_handshakes_poll(struct vigil_handshakes *h);
+
+/* {"accepted": N, ...} */
+json_t *vigil_handshakes_stats(const struct vigil_handshakes *h);
+
+void vigil_handshakes_free(struct vigil_handshakes *h);
+
+#endif

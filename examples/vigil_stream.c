@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/* vigil-stream: what a camera does, with libvigilcam and a UDP socket.
+ * It streams an Annex-B H.264/H.265 file to vigil at its frame rate,
+ * either under a configured SDES key or with keys agreed by handshake
+ * (docs/handshake.md), rekeying as the server asks. An example for
+ * firmware authors, and the camera of the tests.
+ *
+ *   vigil-stream --to 198.18.0.1 --clip clip.h264 --ssrc 7 --key-file cam.key
+ *   vigil-stream --to 198.18.0.1 --clip clip.h264 --identity cam.sk --server-key BASE64
+ *
+ * Prints one JSON line at the end: what it sent. Exit 0, or 1 with the
+ * reason on stderr. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "au.h"
+#include "handshake.h"
+#include "sender.h"
+
+#define MASTER_LEN (VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN)
+#define HANDSHAKE_TRIES 20
+
+struct camera {
+	int fd;
+	struct sockaddr_storage media, handshake; /* the server's SRTP and handshake ports */
+	socklen_t addrlen;
+	enum vigil_codec codec;
+	struct vigil_sender sender;
+	/* handshake cameras only */
+	bool by_handshake;
+	struct vigil_hs_initiator hs;
+	struct vigil_hs_keys keys;
+	uint64_t rekey_at_ns;
+	unsigned rekey_seconds; /* 0: as the server says */
+	unsigned handshakes, initiations;
+	uint64_t sent_packets, sent_bytes, send_errors;
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "vigil-stream: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A base64 line from a file (a key). */
+static void read_b64(const char *path, uint8_t *out, size_t len)
+{
+	char line[256];
+	size_t got;
+	FILE *f = fopen(path, "re");
+
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL)
+		die("cannot read %s", path);
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (sodium_base642bin(out, len, line, strlen(line), NULL, &got, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    got != len)
+		die("%s: not base64 of the right length", path);
+	sodium_memzero(line, sizeof(line));
+}
+
+static void resolve(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *len)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res;
+	char serv[8];
+
+	snprintf(serv, sizeof(serv), "%u", port);
+	if (getaddrinfo(host, serv, &hints, &res) != 0)
+		die("cannot resolve %s", host);
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+}
+
+static void send_packet(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct camera *c = arg;
+
+	if (sendto(c->fd, pkt, len, 0, (struct sockaddr *)&c->media, c->addrlen) == (ssize_t)len) {
+		c->sent_packets++;
+		c->sent_bytes += len;
+	} else {
+		c->send_errors++;
+	}
+}
+
+/* One handshake: the initiation, then the response (or a cookie reply,
+ * then the initiation again with it), retried after about a second.
+ * The sender gets the new key; the sequence goes on. */
+static void handshake(struct camera *c, bool first)
+{
+	uint8_t msg[VIGIL_HS_INITIATION_LEN], reply[256];
+	size_t len;
+
+	for (unsigned attempt = 0; attempt < HANDSHAKE_TRIES; attempt++) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		uint64_t deadline = now_ns() + 1000000000u + randombytes_uniform(250) * 1000000u;
+
+		len = sizeof(msg);
+		if (vigil_hs_initiation_write(&c->hs, c->codec == VIGIL_CODEC_H265, msg, &len) < 0)
+			die("%s", "cannot make a handshake initiation");
+		if (sendto(c->fd, msg, len, 0, (struct sockaddr *)&c->handshake, c->addrlen) != (ssize_t)len)
+			die("cannot send the handshake: %s", strerror(errno));
+		c->initiations++;
+		while (now_ns() < deadline) {
+			ssize_t n;
+
+			if (poll(&pfd, 1, (int)((deadline - now_ns()) / 1000000u) + 1) <= 0)
+				continue;
+			n = recv(c->fd, reply, sizeof(reply), 0);
+			if (n <= 0)
+				continue;
+			if (vigil_hs_response_read(&c->hs, reply, (size_t)n, &c->keys) == 0) {
+				if (first ? vigil_sender_init(&c->sender, c->keys.ssrc, 96, (uint16_t)randombytes_random(),
+							      c->keys.c2s) < 0
+					  : vigil_sender_rekey(&c->sender, c->keys.c2s) < 0)
+					die("%s", "cannot set the SRTP key");
+				sodium_memzero(c->keys.c2s, sizeof(c->keys.c2s));
+				sodium_memzero(c->keys.s2c, sizeof(c->keys.s2c));
+				c->rekey_at_ns = now_ns() + (uint64_t)(c->rekey_seconds ? c->rekey_seconds
+										: c->keys.rekey_after_s) *
+								    1000000000u;
+				c->handshakes++;
+				return;
+			}
+			/* Under load the server asks for its cookie first. */
+			if (vigil_hs_cookie_read(&c->hs, reply, (size_t)n) == 0)
+				break;
+		}
+	}
+	die("%s", "no handshake response from the server");
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *p;
+	long n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || fseek(f, 0, SEEK_SET) != 0)
+		die("cannot read %s", path);
+	p = malloc((size_t)n);
+	if (p == NULL || fread(p, 1, (size_t)n, f) != (size_t)n)
+		die("cannot read %s", path);
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: vigil-stream --to HOST --clip FILE [--codec h264|h265] [--fps 30] [--loops 1]\n"
+		"                    [--port 5004] [--payload 1200]\n"
+		"                    (--ssrc N --key-file FILE | --identity FILE --server-key BASE64\n"
+		"                     [--handshake-port 5006] [--rekey-seconds N])\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"to", required_argument, NULL, 't'},		 {"clip", required_argument, NULL, 'c'},
+		{"codec", required_argument, NULL, 'k'},	 {"fps", required_argument, NULL, 'f'},
+		{"loops", required_argument, NULL, 'l'},	 {"port", required_argument, NULL, 'p'},
+		{"payload", required_argument, NULL, 'P'},	 {"ssrc", required_argument, NULL, 's'},
+		{"key-file", required_argument, NULL, 'K'},	 {"identity", required_argument, NULL, 'i'},
+		{"server-key", required_argument, NULL, 'S'},	 {"handshake-port", required_argument, NULL, 'h'},
+		{"rekey-seconds", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0},
+	};
+	const char *to = NULL, *clip = NULL, *key_file = NULL, *identity = NULL, *server_key = NULL;
+	unsigned fps = 30, loops = 1, port = 5004, hs_port = 5006, payload = 1200;
+	uint32_t ssrc = 0;
+	struct camera c = {.codec = VIGIL_CODEC_H264};
+	uint8_t *data, master[MASTER_LEN], sk[32], server_pk[32];
+	struct vigil_au *aus;
+	unsigned n_aus, frames = 0;
+	uint64_t t0;
+	size_t len;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 't': to = optarg; break;
+		case 'c': clip = optarg; break;
+		case 'k': c.codec = strcmp(optarg, "h265") == 0 ? VIGIL_CODEC_H265 : VIGIL_CODEC_H264; break;
+		case 'f': fps = (unsigned)atoi(optarg); break;
+		case 'l': loops = (unsigned)atoi(optarg); break;
+		case 'p': port = (unsigned)atoi(optarg); break;
+		case 'P': payload = (unsigned)atoi(optarg); break;
+		case 's': ssrc = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'K': key_file = optarg; break;
+		case 'i': identity = optarg; break;
+		case 'S': server_key = optarg; break;
+		case 'h': hs_port = (unsigned)atoi(optarg); break;
+		case 'r': c.rekey_seconds = (unsigned)atoi(optarg); break;
+		default: usage();
+		}
+	}
+	if (to == NULL || clip == NULL || fps == 0 || (key_file == NULL) == (identity == NULL) ||
+	    (identity != NULL && server_key == NULL))
+		usage();
+	if (sodium_init() < 0 || vigil_srtp_available() < 0)
+		die("%s", "this CPU lacks AES-NI, which AEAD_AES_256_GCM needs here");
+	resolve(to, (uint16_t)port, &c.media, &c.addrlen);
+	resolve(to, (uint16_t)hs_port, &c.handshake, &c.addrlen);
+	c.fd = socket(c.media.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (c.fd < 0)
+		die("socket: %s", strerror(errno));
+
+	data = read_file(clip, &len);
+	aus = calloc(len / 4 + 1, sizeof(*aus));
+	if (aus == NULL)
+		die("%s", "out of memory");
+	n_aus = vigil_au_split(c.codec, data, len, aus, (unsigned)(len / 4 + 1));
+	if (n_aus == 0)
+		die("%s: no access unit in it", clip);
+
+	if (key_file != NULL) {
+		read_b64(key_file, master, sizeof(master));
+		if (vigil_sender_init(&c.sender, ssrc, 96, (uint16_t)randombytes_random(), master) < 0)
+			die("%s", "cannot set the SRTP key");
+		sodium_memzero(master, sizeof(master));
+	} else {
+		read_b64(identity, sk, sizeof(sk));
+		if (sodium_base642bin(server_pk, sizeof(server_pk), server_key, strlen(server_key), NULL, &len, NULL,
+				      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    len != sizeof(server_pk))
+			die("%s", "--server-key: not base64 of a 32-byte X25519 public key");
+		if (vigil_hs_initiator_init(&c.hs, sk, server_pk) < 0)
+			die("%s", "cannot start the handshake state");
+		sodium_memzero(sk, sizeof(sk));
+		c.by_handshake = true;
+		handshake(&c, true);
+	}
+
+	/* Frame k leaves at t0 + k / fps with RTP timestamp k * 90000 / fps. */
+	t0 = now_ns();
+	for (unsigned loop = 0; loop < loops; loop++) {
+		for (unsigned i = 0; i < n_aus; i++, frames++) {
+			uint64_t due = t0 + (uint64_t)frames * 1000000000u / fps;
+			uint32_t ts = (uint32_t)((uint64_t)frames * VIGIL_RTP_CLOCK_HZ / fps);
+
+			while (now_ns() < due)
+				usleep((useconds_t)((due - now_ns()) / 1000u));
+			if (c.by_handshake &&
+			    (now_ns() >= c.rekey_at_ns || c.sender.packets >= c.keys.rekey_after_packets))
+				handshake(&c, false);
+			if (vigil_sender_au(&c.sender, c.codec, data + aus[i].off, aus[i].len, ts, payload, send_packet,
+					    &c) < 0)
+				die("%s", "cannot packetize or protect an access unit");
+		}
+	}
+	printf("{\"frames\": %u, \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"send_errors\": %" PRIu64
+	       ", \"ssrc\": %u, \"handshakes\": %u, \"initiations\": %u}\n",
+	       frames, c.sent_packets, c.sent_bytes, c.send_errors, c.sender.ssrc, c.handshakes, c.initiations);
+	vigil_sender_wipe(&c.sender);
+	close(c.fd);
+	free(aus);
+	free(data);
+	return c.send_errors == 0 ? 0 : 1;
+}

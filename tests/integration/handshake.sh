@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Camera handshakes through the whole server (docs/handshake.md). vigild
+# runs live on af_packet with a HandshakePort; from a network namespace:
+#  1. camera `door` (vigil-stream: libvigilcam and a UDP socket) has only an
+#     Identity: it handshakes, streams a 6 s clip and rekeys every 2 s,
+#     while a GStreamer camera keyed by SDES streams beside it. Both
+#     recordings are their references frame for frame: no frame is lost
+#     across the rekeys;
+#  2. door's first initiation, captured, is sent again: refused as replayed;
+#  3. a flood of forged initiations (fresh identities, valid mac1) from 16
+#     source addresses, while camera `porch` connects: it is answered
+#     within three initiations (a cookie first, as vigild is under load),
+#     and records all its frames; the flood is rate-limited per source.
+# Every counter checked is exact where the test controls it.
+#
+# usage: handshake.sh BUILD_DIR [SCRATCH_DIR]  (vigild, vigilctl, vigil-stream, hs_flood under it)
+# Exit 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tools=$here/../tools
+build=${1:?usage: handshake.sh BUILD_DIR [SCRATCH_DIR]} scratch=${2:-}
+PYTHON=${PYTHON:-/usr/bin/python3}
+FPS=30
+
+# shellcheck source=../tools/testlib.sh
+source "$tools/testlib.sh"
+require_root "network namespaces"
+require_tools ip gst-launch-1.0 ffmpeg jq tcpdump "$PYTHON"
+for e in x264enc srtpenc; do
+	gst-inspect-1.0 "$e" >/dev/null 2>&1 || skip "GStreamer element $e is missing"
+done
+require_aesni
+vigild=$build/control/vigild vigilctl=$build/tools/vigilctl stream=$build/examples/vigil-stream
+flood=$build/tests/integration/hs_flood
+require_vigild "$vigild"
+test_begin handshake "$scratch"
+vigil_netns_create handshake
+
+frame_md5() { ffmpeg -nostdin -v error "$@" -fps_mode passthrough -f framemd5 - | awk -F', *' '!/^#/ { print $NF }'; }
+clip() { # SECONDS OUT
+	ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x240:rate=$FPS" -t "$1" -c:v libx264 -g 30 -bf 0 \
+		-pix_fmt yuv420p -f h264 "$2"
+}
+clip 6 "$work/door.h264" && clip 2 "$work/porch.h264" || { fail "ffmpeg cannot make the clips"; exit 1; }
+
+server_pk=$("$vigilctl" keygen x25519 "$work/server.sk")
+door_pk=$("$vigilctl" keygen x25519 "$work/door.sk")
+porch_pk=$("$vigilctl" keygen x25519 "$work/porch.sk")
+head -c 44 /dev/urandom >"$work/gst.key"
+{
+	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nDevice = net_af_packet0,iface=%s\n' "$work" "$VIGIL_VETH_ROOT"
+	printf 'Address = %s\nHandshakePort = 5006\nServerKeyFile = %s/server.sk\nMaxCameras = 16\n' \
+		"$VIGIL_IP_ROOT" "$work"
+	printf '[Camera]\nName = door\nIdentity = %s\nCodec = H264\n' "$door_pk"
+	printf '[Camera]\nName = porch\nIdentity = %s\nCodec = H264\n' "$porch_pk"
+	printf '[Camera]\nName = gst\nSSRC = 4242\nKey = %s\nCodec = H264\n' "$(base64 -w0 <"$work/gst.key")"
+} >"$work/vigil.conf"
+chmod 600 "$work/vigil.conf"
+test_start_vigild "$vigild" "$work/vigil.conf" "$work/summary.json" "$work/vigild.log"
+vigild_pid=$PROC_PID
+
+# ---- 1. a handshake camera and an SDES camera side by side ------------------------
+test_start_capture "$work/tcpdump.log" ip netns exec "$VIGIL_NS" \
+	tcpdump -i "$VIGIL_VETH_CAM" -w "$work/hs.pcap" -U -c 1 udp dst port 5006
+tcpdump_pid=$PROC_PID
+"$tools/gst_cam.sh" --netns "$VIGIL_NS" --codec h264 --key "$(od -An -tx1 -v "$work/gst.key" | tr -d ' \n')" \
+	--ssrc 4242 --num-buffers 150 --key-int 30 --size 320x240 --pattern ball \
+	--dest "$VIGIL_IP_ROOT:5004" --ref "$work/gst.ref" >"$work/gst.log" 2>&1 &
+gst_pid=$!
+ip netns exec "$VIGIL_NS" "$stream" --to "$VIGIL_IP_ROOT" --clip "$work/door.h264" --identity "$work/door.sk" \
+	--server-key "$server_pk" --rekey-seconds 2 >"$work/door.json" 2>"$work/door.log" ||
+	fail "door: vigil-stream failed: $(cat "$work/door.log")"
+wait "$gst_pid" || fail "the GStreamer camera failed: $(tail -n 5 "$work/gst.log")"
+wait "$tcpdump_pid" 2>/dev/null || true
+proc_forget "$tcpdump_pid"
+cat "$work/door.json"
+[ "$(jq .handshakes "$work/door.json")" -ge 3 ] || fail "door: $(jq .handshakes "$work/door.json") handshakes in 6 s, want a rekey every 2 s"
+
+# ---- 2. a replayed initiation -------------------------------------------------------
+"$PYTHON" - "$work/hs.pcap" "$work/initiation.bin" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+off = 24 + 16  # the one record: Ethernet, IPv4, UDP
+frame = data[off:]
+ihl = (frame[14] & 15) * 4
+open(sys.argv[2], "wb").write(frame[14 + ihl + 8:])
+PY
+ip netns exec "$VIGIL_NS" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(open(sys.argv[1], "rb").read(), (sys.argv[2], 5006))' "$work/initiation.bin" "$VIGIL_IP_ROOT"
+sleep 0.5
+
+# ---- 3. a flood, and a camera that connects through it -------------------------------
+n=${VIGIL_IP_ROOT#198.18.} n=${n%.1}
+sources=""
+for i in $(seq 1 16); do
+	ip netns exec "$VIGIL_NS" ip addr add "198.19.$n.$i/32" dev "$VIGIL_VETH_CAM"
+	sources+="${sources:+,}198.19.$n.$i"
+done
+ip route add "198.19.$n.0/24" dev "$VIGIL_VETH_ROOT" 2>/dev/null || true
+ip netns exec "$VIGIL_NS" "$flood" --to "$VIGIL_IP_ROOT" --port 5006 --server-key "$server_pk" --from "$sources" \
+	--seconds 5 >"$work/flood.json" 2>"$work/flood.log" &
+flood_pid=$!
+sleep 1
+ip netns exec "$VIGIL_NS" "$stream" --to "$VIGIL_IP_ROOT" --clip "$work/porch.h264" --identity "$work/porch.sk" \
+	--server-key "$server_pk" >"$work/porch.json" 2>"$work/porch.log" ||
+	fail "porch: vigil-stream failed under the flood: $(cat "$work/porch.log")"
+wait "$flood_pid" || fail "hs_flood failed: $(cat "$work/flood.log")"
+cat "$work/porch.json" "$work/flood.json"
+[ "$(jq .initiations "$work/porch.json")" -le 3 ] || fail "porch needed $(jq .initiations "$work/porch.json") initiations"
+sleep 1
+proc_stop "$vigild_pid" INT 60 || fail "vigild exited non-zero after SIGINT"
+
+# ---- what vigild counted and recorded ----------------------------------------------
+s=$work/summary.json
+check_invariant handshake "$s"
+check_counter door "$s" .cameras.door.decrypted "$(jq .packets "$work/door.json")"
+check_counter door "$s" .cameras.door.auth_failed 0
+check_counter door "$s" .cameras.door.frames_recorded "$(jq .frames "$work/door.json")"
+check_counter door "$s" .cameras.door.ssrc "$(jq .ssrc "$work/door.json")"
+check_counter porch "$s" .cameras.porch.frames_recorded "$(jq .frames "$work/porch.json")"
+check_counter handshakes "$s" .handshakes.replayed 1
+check_counter handshakes "$s" .handshakes.revoked 0
+[ "$(jq .handshakes.accepted "$s")" -ge $(($(jq .handshakes "$work/door.json") + 1)) ] ||
+	fail "handshakes accepted: $(jq -c .handshakes "$s")"
+[ "$(jq .handshakes.cookie_sent "$s")" -ge 1 ] && [ "$(jq .handshakes.rate_limited "$s")" -ge 1 ] ||
+	fail "under the flood, want cookies sent and sources rate-limited: $(jq -c .handshakes "$s")"
+for cam in door porch; do
+	frame_md5 -i "$work/$cam.h264" >"$work/$cam.want"
+	frame_md5 -i "$work/rec/$cam/index.m3u8" >"$work/$cam.got"
+	cmp -s "$work/$cam.want" "$work/$cam.got" ||
+		fail "$cam: the recording is not the clip ($(wc -l <"$work/$cam.got") of $(wc -l <"$work/$cam.want") frames)"
+done
+frame_md5 -i "$work/gst.ref" >"$work/gst.want"
+frame_md5 -i "$work/rec/gst/index.m3u8" >"$work/gst.got"
+cmp -s "$work/gst.want" "$work/gst.got" || fail "gst: the recording is not the reference"
+note "door: $(jq .handshakes "$work/door.json") handshakes, porch through a flood of $(jq .sent "$work/flood.json"): $(jq -c .handshakes "$s")"
+test_finish handshake
