@@ -8,11 +8,12 @@ command -v clang >/dev/null || { echo "clang not installed: skipping"; exit 77; 
 mkdir -p "$out"
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -march=native
 	-D_GNU_SOURCE -I"$src/include" -I"$src/dataplane" -I"$src/cam" $(pkg-config --cflags libdpdk))
-libs=($(pkg-config --libs libdpdk))
+libs=($(pkg-config --libs libdpdk libsodium))
 declare -A targets=(
 	[fuzz_parse]="dataplane/parse.c dataplane/neigh.c"
 	[fuzz_depay]="dataplane/rtp.c dataplane/depay.c dataplane/depay_h264.c dataplane/depay_h265.c dataplane/counters.c"
 	[fuzz_packetize]="cam/packetize.c cam/au.c"
+	[fuzz_handshake]="cam/noise.c cam/handshake.c"
 )
 if ! clang -fsanitize=fuzzer -x c /dev/null -o /dev/null -c 2>/dev/null; then
 	echo "clang has no libFuzzer runtime (libclang-rt-14-dev): skipping"; exit 77

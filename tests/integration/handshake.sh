@@ -9,9 +9,10 @@
 #     across the rekeys;
 #  2. door's first initiation, captured, is sent again: refused as replayed;
 #  3. a flood of forged initiations (fresh identities, valid mac1) from 16
-#     source addresses, while camera `porch` connects: it is answered
-#     within three initiations (a cookie first, as vigild is under load),
-#     and records all its frames; the flood is rate-limited per source.
+#     source addresses, while camera `porch` (added with vigilctl, into the
+#     keystore) connects: it is answered within three initiations (a cookie
+#     first if vigild is under load by then), and records all its frames;
+#     the flood is rate-limited per source and answered with cookies.
 # Every counter checked is exact where the test controls it.
 #
 # usage: handshake.sh BUILD_DIR [SCRATCH_DIR]  (vigild, vigilctl, vigil-stream, hs_flood under it)
@@ -53,13 +54,22 @@ head -c 44 /dev/urandom >"$work/gst.key"
 	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nDevice = net_af_packet0,iface=%s\n' "$work" "$VIGIL_VETH_ROOT"
 	printf 'Address = %s\nHandshakePort = 5006\nServerKeyFile = %s/server.sk\nMaxCameras = 16\n' \
 		"$VIGIL_IP_ROOT" "$work"
+	printf 'Keystore = %s/keystore\nKeystoreKeyFile = %s/keystore.key\n' "$work" "$work"
 	printf '[Camera]\nName = door\nIdentity = %s\nCodec = H264\n' "$door_pk"
-	printf '[Camera]\nName = porch\nIdentity = %s\nCodec = H264\n' "$porch_pk"
 	printf '[Camera]\nName = gst\nSSRC = 4242\nKey = %s\nCodec = H264\n' "$(base64 -w0 <"$work/gst.key")"
 } >"$work/vigil.conf"
 chmod 600 "$work/vigil.conf"
-test_start_vigild "$vigild" "$work/vigil.conf" "$work/summary.json" "$work/vigild.log"
+"$vigilctl" keygen keystore "$work/keystore.key" >/dev/null
+proc_start "$work/summary.json" "$work/vigild.log" "$VIGILD_READY" 30 "$vigild" --config "$work/vigil.conf" \
+	--admin "$work/admin.sock" --audit "$work/audit.log" || { fail "vigild did not start: $(cat "$work/vigild.log")"; exit 1; }
 vigild_pid=$PROC_PID
+sleep 1
+# porch comes through the admin socket, into the keystore.
+"$vigilctl" --socket "$work/admin.sock" camera add porch --identity "$porch_pk" --codec h264 >"$work/add.out" ||
+	fail "camera add porch --identity: $(cat "$work/add.out")"
+[ "$(cat "$work/add.out")" = "camera porch added, waiting for its handshake" ] || fail "add porch: $(cat "$work/add.out")"
+[ "$("$vigilctl" --socket "$work/admin.sock" cameras | awk '$1 == "porch" { print $2 }')" = handshake ] ||
+	fail "porch is not waiting for its handshake"
 
 # ---- 1. a handshake camera and an SDES camera side by side ------------------------
 test_start_capture "$work/tcpdump.log" ip netns exec "$VIGIL_NS" \
