@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* vigil-cam: a fleet of cameras as a capture. Each camera sends a real
  * H.264 or H.265 clip (an Annex-B file, looped with timestamps and
- * sequence numbers that go on), packetized (libvigilcam) and protected
- * with SRTP AEAD_AES_256_GCM under its own random key and SSRC, at the
+ * sequence numbers that go on), packetized and protected with SRTP
+ * AEAD_AES_256_GCM (libvigilcam's sender) under its own random key and SSRC, at the
  * clip's frame rate, the cameras' frames spread over each frame interval.
  * Writes the capture (classic pcap, Ethernet) and the vigil.conf that
  * ingests it, and prints what it sent as JSON.
@@ -23,22 +23,18 @@
 
 #include "au.h"
 #include "fleet.h"
-#include "packetize.h"
+#include "sender.h"
 
 struct camera {
-	struct vigil_srtp srtp;
+	struct vigil_sender tx; /* RTP, packetization, SRTP: libvigilcam */
 	uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN];
-	uint32_t ssrc, ts0, roc;
-	uint16_t seq;
-	uint64_t packets;
+	uint32_t ts0;
 };
 
-struct sender {
+struct capture {
 	FILE *pcap;
-	struct camera *cam;
-	unsigned index;
-	uint32_t ts;
-	uint64_t t_ns; /* capture time of the next packet */
+	unsigned index; /* the camera sending */
+	uint64_t t_ns;  /* capture time of the next packet */
 	uint16_t port;
 	uint64_t bytes;
 };
@@ -56,39 +52,23 @@ static void put32le(FILE *f, uint32_t v)
 	fwrite(b, 1, 4, f);
 }
 
-/* One RTP payload: header, SRTP, UDP/IP/Ethernet from the camera's own
- * address (198.19.x.y: a flow per camera, as RSS would see it), pcap record. */
-static void send_payload(void *arg, const uint8_t *payload, size_t len, bool marker)
+/* One SRTP packet: UDP/IP/Ethernet from the camera's own address
+ * (198.19.x.y: a flow per camera, as RSS would see it), a pcap record. */
+static void capture_packet(void *arg, const uint8_t *pkt, size_t len)
 {
-	struct sender *s = arg;
-	struct camera *c = s->cam;
-	uint8_t b[FLEET_MAX_FRAME], *rtp = b + FLEET_HDR;
-	int n;
+	struct capture *s = arg;
+	uint8_t b[FLEET_MAX_FRAME];
 
-	rtp[0] = 0x80;
-	rtp[1] = (uint8_t)(96 | (marker ? 0x80 : 0));
-	rtp[2] = (uint8_t)(c->seq >> 8);
-	rtp[3] = (uint8_t)c->seq;
-	for (int i = 0; i < 4; i++) {
-		rtp[4 + i] = (uint8_t)(s->ts >> (24 - 8 * i));
-		rtp[8 + i] = (uint8_t)(c->ssrc >> (24 - 8 * i));
-	}
-	memcpy(rtp + 12, payload, len);
-	n = vigil_srtp_encrypt(&c->srtp, rtp, 12 + len, 12, c->ssrc, c->roc, c->seq);
-	if (n < 0)
-		die("cannot encrypt");
-	fleet_wrap_from(b, (size_t)n, (const uint8_t[]){198, 19, (uint8_t)(s->index >> 8), (uint8_t)s->index},
+	memcpy(b + FLEET_HDR, pkt, len);
+	fleet_wrap_from(b, len, (const uint8_t[]){198, 19, (uint8_t)(s->index >> 8), (uint8_t)s->index},
 			(uint16_t)(10000 + s->index % 50000), s->port);
 	put32le(s->pcap, (uint32_t)(s->t_ns / 1000000000u));
 	put32le(s->pcap, (uint32_t)(s->t_ns / 1000u % 1000000u));
-	put32le(s->pcap, (uint32_t)(FLEET_HDR + (size_t)n));
-	put32le(s->pcap, (uint32_t)(FLEET_HDR + (size_t)n));
-	fwrite(b, 1, FLEET_HDR + (size_t)n, s->pcap);
+	put32le(s->pcap, (uint32_t)(FLEET_HDR + len));
+	put32le(s->pcap, (uint32_t)(FLEET_HDR + len));
+	fwrite(b, 1, FLEET_HDR + len, s->pcap);
 	s->t_ns += 20000; /* 20 us between a frame's packets */
-	s->bytes += FLEET_HDR + (size_t)n;
-	c->packets++;
-	if (++c->seq == 0)
-		c->roc++;
+	s->bytes += FLEET_HDR + len;
 }
 
 static uint8_t *read_file(const char *path, size_t *len)
@@ -165,10 +145,10 @@ int main(int argc, char **argv)
 
 	for (unsigned c = 0; c < cameras; c++) {
 		randombytes_buf(cam[c].master, sizeof(cam[c].master));
-		cam[c].ssrc = ssrc0 + c * 0x9e3779b1u; /* an odd step: all distinct, scattered */
-		cam[c].seq = (uint16_t)randombytes_uniform(65536);
 		cam[c].ts0 = randombytes_random();
-		if (vigil_srtp_init(&cam[c].srtp, cam[c].master, cam[c].master + VIGIL_SRTP_MASTER_KEY_LEN) < 0)
+		/* SSRCs an odd step apart: all distinct, scattered. */
+		if (vigil_sender_init(&cam[c].tx, ssrc0 + c * 0x9e3779b1u, 96, (uint16_t)randombytes_uniform(65536),
+				      cam[c].master) < 0)
 			die("cannot derive SRTP keys");
 	}
 
@@ -182,7 +162,7 @@ int main(int argc, char **argv)
 	put32le(pcap, 65535);
 	put32le(pcap, 1); /* Ethernet */
 	frames = (unsigned)(seconds * fps);
-	struct sender s = {.pcap = pcap, .port = port};
+	struct capture s = {.pcap = pcap, .port = port};
 	uint64_t t0 = UINT64_C(1795000000000000000), frame_ns = 1000000000u / fps;
 
 	/* Frame i of every camera, camera c a c/N of the frame interval late. */
@@ -192,12 +172,11 @@ int main(int argc, char **argv)
 		for (unsigned c = 0; c < cameras; c++) {
 			uint64_t at = t0 + i * frame_ns + frame_ns * c / cameras;
 
-			s.cam = &cam[c];
 			s.index = c;
-			s.ts = cam[c].ts0 + i * (90000 / fps);
 			if (s.t_ns < at)
 				s.t_ns = at;
-			if (vigil_packetize(codec, data + au->off, au->len, payload, send_payload, &s) < 0)
+			if (vigil_sender_au(&cam[c].tx, codec, data + au->off, au->len, cam[c].ts0 + i * (90000 / fps),
+					    payload, capture_packet, &s) < 0)
 				die("an access unit of the clip has no NAL unit");
 		}
 	}
@@ -214,7 +193,7 @@ int main(int argc, char **argv)
 		char b64[sodium_base64_ENCODED_LEN(sizeof(cam[c].master), sodium_base64_VARIANT_ORIGINAL)];
 
 		sodium_bin2base64(b64, sizeof(b64), cam[c].master, sizeof(cam[c].master), sodium_base64_VARIANT_ORIGINAL);
-		fprintf(cf, "\n[Camera]\nName = cam%05u\nSSRC = %" PRIu32 "\nKey = %s\nCodec = %s\n", c, cam[c].ssrc, b64,
+		fprintf(cf, "\n[Camera]\nName = cam%05u\nSSRC = %" PRIu32 "\nKey = %s\nCodec = %s\n", c, cam[c].tx.ssrc, b64,
 			codec == VIGIL_CODEC_H265 ? "H265" : "H264");
 	}
 	if (fclose(cf) != 0)
@@ -222,7 +201,7 @@ int main(int argc, char **argv)
 	uint64_t packets = 0;
 
 	for (unsigned c = 0; c < cameras; c++)
-		packets += cam[c].packets;
+		packets += cam[c].tx.packets;
 	printf("{\"cameras\": %u, \"frames_per_camera\": %u, \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64
 	       ", \"seconds\": %.1f, \"mbit_s_per_camera\": %.3f}\n",
 	       cameras, frames, packets, s.bytes, seconds, (double)s.bytes * 8 / seconds / cameras / 1e6);
