@@ -57,9 +57,19 @@ int vigil_commands_save_keystore(struct vigil_commands *k, char *msg, size_t msg
 		snprintf(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < cfg->n_cameras; i++)
-		if (cfg->cameras[i].line == 0 && vigil_cameras_state(k->cams, i) != VIGIL_CAMERA_REMOVED)
-			cams[n++] = cfg->cameras[i];
+	for (unsigned i = 0; i < cfg->n_cameras; i++) {
+		if (cfg->cameras[i].line != 0 || vigil_cameras_state(k->cams, i) == VIGIL_CAMERA_REMOVED)
+			continue;
+		cams[n] = cfg->cameras[i];
+		/* A handshake's key and SSRC last until the next one, never
+		 * on disk: forward secrecy. */
+		if (cams[n].has_identity) {
+			sodium_memzero(cams[n].master_key, sizeof(cams[n].master_key));
+			sodium_memzero(cams[n].master_salt, sizeof(cams[n].master_salt));
+			cams[n].ssrc = 0;
+		}
+		n++;
+	}
 	rc = vigil_keystore_save(cfg->keystore, k->keystore_key, cams, n, msg, msglen);
 	sodium_free(cams);
 	return rc;

@@ -167,10 +167,12 @@ static int by_name(const void *a, const void *b)
 		      (*(const struct vigil_camera_config *const *)b)->name);
 }
 
+/* Identity cameras (no SSRC until their handshake) last. */
 static int by_ssrc(const void *a, const void *b)
 {
-	uint32_t x = (*(const struct vigil_camera_config *const *)a)->ssrc;
-	uint32_t y = (*(const struct vigil_camera_config *const *)b)->ssrc;
+	const struct vigil_camera_config *p = *(const struct vigil_camera_config *const *)a;
+	const struct vigil_camera_config *q = *(const struct vigil_camera_config *const *)b;
+	uint64_t x = (uint64_t)p->has_identity << 32 | p->ssrc, y = (uint64_t)q->has_identity << 32 | q->ssrc;
 
 	return (x > y) - (x < y);
 }
@@ -213,7 +215,7 @@ static int check_cameras(const char *path, const struct vigil_camera_config *cam
 			    fail(msg, msglen, -EINVAL, path, "camera '%s' appears twice%s", v[i]->name, hint);
 	qsort(v, n, sizeof(*v), by_ssrc);
 	for (unsigned i = 1; i < n && rc == 0; i++)
-		if (v[i - 1]->ssrc == v[i]->ssrc)
+		if (v[i - 1]->ssrc == v[i]->ssrc && !v[i]->has_identity)
 			rc = fail(msg, msglen, -EINVAL, path, "SSRC %u is used by both '%s' and '%s'%s",
 				  v[i]->ssrc, v[i - 1]->name, v[i]->name, hint);
 	free(v);

@@ -173,6 +173,9 @@ static void test_round_trip(void **state)
 	cams[3].retain_bytes = UINT64_MAX;
 	cams[3].retain_hours = UINT32_MAX;
 	cams[3].payload_types[0] = cams[3].payload_types[1] = UINT64_MAX;
+	/* Identity cameras have no SSRC of their own until their handshake:
+	 * theirs may repeat. */
+	cams[1].ssrc = 0;
 	save_ok(path, K, cams, 4);
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
