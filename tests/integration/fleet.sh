@@ -3,9 +3,10 @@
 # A fleet from vigil-cam through vigild: a real clip (ffmpeg's test
 # pattern, H.264 and H.265) sent by many cameras, each with its own key and
 # SSRC, looped with timestamps and sequence numbers that go on, replayed
-# with vigild --pcap. Every packet decrypts, every frame of every camera is
-# recorded, and what some cameras' playlists play is the clip, frame for
-# frame, looped.
+# with vigild --pcap; then, as root, the same live: vigil-cam sending at
+# the clip's pace from a network namespace into vigild on af_packet. Every
+# packet decrypts, every frame of every camera is recorded, and what some
+# cameras' playlists play is the clip, frame for frame, looped.
 #
 # usage: fleet.sh BUILD_DIR|VIGILD VIGIL_CAM [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
@@ -26,18 +27,33 @@ test_begin fleet "$scratch"
 
 frame_md5() { ffmpeg -nostdin -v error "$@" -fps_mode passthrough -f framemd5 - | awk -F', *' '!/^#/ { print $NF }'; }
 
-# run CODEC ENCODER CAMERAS SECONDS
+# run capture|live CODEC ENCODER CAMERAS SECONDS
 run() {
-	local codec=$1 encoder=$2 cameras=$3 seconds=$4 dir=$work/$1 sent frames c
+	local mode=$1 codec=$2 encoder=$3 cameras=$4 seconds=$5 dir=$work/$1-$2 sent frames c cam_codec
+	cam_codec=$([ "$codec" = hevc ] && echo h265 || echo h264)
 	mkdir -p "$dir"
 	ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=30 -t 2 -c:v "$encoder" -g 30 -bf 0 \
 		-pix_fmt yuv420p $([ "$encoder" = libx265 ] && echo -x265-params log-level=error) \
 		-f "$codec" "$dir/clip" || { fail "$codec: ffmpeg cannot make the clip"; return; }
-	"$vigil_cam" --clip "$dir/clip" --codec "$([ "$codec" = hevc ] && echo h265 || echo h264)" --cameras "$cameras" --seconds "$seconds" \
-		--out "$dir/fleet.pcap" --config "$dir/vigil.conf" --record-dir "$dir/rec" >"$dir/sent.json" ||
-		{ fail "$codec: vigil-cam failed"; return; }
-	timeout 120 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary.json" \
-		2>"$dir/vigild.log" || { fail "$codec: vigild failed: $(tail -n 3 "$dir/vigild.log")"; return; }
+	if [ "$mode" = capture ]; then
+		"$vigil_cam" --clip "$dir/clip" --codec "$cam_codec" --cameras "$cameras" --seconds "$seconds" \
+			--out "$dir/fleet.pcap" --config "$dir/vigil.conf" --record-dir "$dir/rec" >"$dir/sent.json" ||
+			{ fail "$codec: vigil-cam failed"; return; }
+		timeout 120 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary.json" \
+			2>"$dir/vigild.log" || { fail "$codec: vigild failed: $(tail -n 3 "$dir/vigild.log")"; return; }
+	else
+		# The configuration first, then the same cameras (--seed) live.
+		"$vigil_cam" --clip "$dir/clip" --codec "$cam_codec" --cameras "$cameras" --seconds 0.1 --seed fleet \
+			--out /dev/null --config "$dir/vigil.conf" --record-dir "$dir/rec" >/dev/null ||
+			{ fail "$codec: vigil-cam failed"; return; }
+		sed -i "/^\[Ingest\]/a Device = net_af_packet0,iface=$VIGIL_VETH_ROOT" "$dir/vigil.conf"
+		test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
+		ip netns exec "$VIGIL_NS" "$vigil_cam" --clip "$dir/clip" --codec "$cam_codec" --cameras "$cameras" \
+			--seconds "$seconds" --seed fleet --live "$VIGIL_VETH_CAM" --config "$dir/live.conf" >"$dir/sent.json" ||
+			fail "$codec: vigil-cam --live failed"
+		sleep 1
+		proc_stop "$PROC_PID" INT 60 || fail "$codec: vigild exited non-zero after SIGINT"
+	fi
 	sent=$(jq .packets "$dir/sent.json")
 	frames=$(jq .frames_per_camera "$dir/sent.json")
 	check_counter "$codec" "$dir/summary.json" .totals.rx_packets "$sent"
@@ -54,9 +70,15 @@ run() {
 		cmp -s "$dir/want.md5" "$dir/cam$c.md5" ||
 			fail "$codec: cam$c's recording is not the clip ($(wc -l <"$dir/cam$c.md5") of $frames frames)"
 	done
-	echo "$codec: $cameras cameras, $sent packets, $((cameras * frames)) frames recorded; three cameras checked frame for frame"
+	echo "$mode $codec: $cameras cameras, $sent packets, $((cameras * frames)) frames recorded; three cameras checked frame for frame"
 }
 
-run h264 libx264 200 3
-run hevc libx265 40 3
+run capture h264 libx264 200 3
+run capture hevc libx265 40 3
+if [ "$(id -u)" = 0 ]; then
+	vigil_netns_create fleet
+	run live h264 libx264 30 3
+else
+	echo "live: skipped (needs root for the network namespace)"
+fi
 test_finish fleet
