@@ -141,7 +141,6 @@ static int check_reload(const struct vigil_cameras *c, const struct vigil_config
 
 	for (unsigned i = 0; i < next->n_cameras; i++) {
 		int slot = find_slot(c->cfg, next->cameras[i].name);
-
 		int other = next->cameras[i].has_identity ? -1 : ssrc_slot(c, next->cameras[i].ssrc);
 
 		if (other >= 0 && c->cfg->cameras[other].line == 0) {

@@ -26,8 +26,13 @@
  * handshakes a second (as WireGuard's ratelimiter). Sources share 4096
  * buckets by keyed hash. */
 #define RATE_BUCKETS 4096
-/* Under load (this many waiting at a poll), initiations without a valid
- * cookie get a cookie reply instead of a DH; load lasts a second. */
+/* Under load, initiations without a valid cookie get a cookie reply
+ * instead of a DH. Load: more than LOAD_DH DHs in a LOAD_WINDOW (250 a
+ * second: a flood from more than a dozen sources, or a fleet of some
+ * 30,000 cameras rekeying every 2 minutes), or LOAD_QUEUE packets waiting
+ * at a poll. It lasts LOAD_HOLD. */
+#define LOAD_WINDOW_NS 100000000u
+#define LOAD_DH 25
 #define LOAD_QUEUE 32
 #define LOAD_HOLD_NS 1000000000u
 #define POLL_BUDGET 256
@@ -46,6 +51,8 @@ struct vigil_handshakes {
 	uint8_t hash_key[crypto_shorthash_KEYBYTES];
 	struct bucket buckets[RATE_BUCKETS];
 	uint64_t load_until_ns;
+	uint64_t window_ns; /* when this LOAD_WINDOW began */
+	unsigned window_dh; /* initiations that cost a DH in it */
 	uint64_t n[VIGIL_HS_MAX];
 };
 
@@ -262,6 +269,10 @@ void vigil_handshakes_poll(struct vigil_handshakes *h)
 	unsigned done = 0, n;
 	uint64_t now = now_ns();
 
+	if (now - h->window_ns >= LOAD_WINDOW_NS) {
+		h->window_ns = now;
+		h->window_dh = 0;
+	}
 	if (rte_ring_count(h->from_workers) >= LOAD_QUEUE)
 		h->load_until_ns = now + LOAD_HOLD_NS;
 	while (done < POLL_BUDGET &&
@@ -282,6 +293,10 @@ void vigil_handshakes_poll(struct vigil_handshakes *h)
 				out = handle(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp, reply,
 					     &reply_len, now);
 			h->n[out]++;
+			/* Past mac1 and the cookie: a DH was done. */
+			if (out != VIGIL_HS_malformed && out != VIGIL_HS_rate_limited && out != VIGIL_HS_cookie_sent &&
+			    ++h->window_dh > LOAD_DH)
+				h->load_until_ns = now + LOAD_HOLD_NS;
 			if (reply_len == 0) {
 				rte_pktmbuf_free(m);
 				continue;

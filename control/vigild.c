@@ -212,11 +212,16 @@ static int load_keystore(struct vigil_config *cfg, uint8_t **key)
 		fprintf(stderr, "vigild: %s\n", msg);
 		return rc;
 	}
-	all = realloc(cfg->cameras, (cfg->n_cameras + n) * sizeof(*all));
+	/* A new array, so the old one can be wiped before it is freed. */
+	all = calloc(cfg->n_cameras + n + 1, sizeof(*all));
 	if (all == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	if (cfg->n_cameras > 0)
+		memcpy(all, cfg->cameras, cfg->n_cameras * sizeof(*all));
+	sodium_memzero(cfg->cameras, cfg->n_cameras * sizeof(*all));
+	free(cfg->cameras);
 	cfg->cameras = all;
 	for (unsigned i = 0; i < n; i++) {
 		const struct vigil_camera_config *cam = &stored[i];
