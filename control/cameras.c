@@ -91,8 +91,9 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 	c->grace_until_ns = calloc(cfg->max_cameras, sizeof(*c->grace_until_ns));
 	c->removed = calloc(cfg->max_cameras, sizeof(*c->removed));
 	c->key_base = calloc(cfg->max_cameras, sizeof(*c->key_base));
+	c->key_since_ns = calloc(cfg->max_cameras, sizeof(*c->key_since_ns));
 	if (slots == NULL || c->retired == NULL || c->grace_until_ns == NULL || c->removed == NULL ||
-	    c->key_base == NULL) {
+	    c->key_base == NULL || c->key_since_ns == NULL) {
 		free(slots);
 		vigil_cameras_fini(c);
 		snprintf(msg, msglen, "no memory for %u camera slots", cfg->max_cameras);
@@ -128,7 +129,9 @@ void vigil_cameras_fini(struct vigil_cameras *c)
 	free(c->grace_until_ns);
 	free(c->removed);
 	free(c->key_base);
+	free(c->key_since_ns);
 	c->key_base = NULL;
+	c->key_since_ns = NULL;
 	c->retired = NULL;
 	c->grace_until_ns = NULL;
 	c->removed = NULL;
@@ -527,8 +530,22 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
 		memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
 		c->key_base[slot] = under_current_key(c, slot);
+		c->key_since_ns[slot] = now_ns();
 	}
 	return rc;
+}
+
+/* A handshake camera's key is refused once it is half as old again as
+ * RekeySeconds, or has carried half as many packets again as RekeyPackets,
+ * without a rekey (as WireGuard's REJECT_AFTER_TIME): so a key lives a
+ * bounded time, whatever the camera does. Its stream goes; the camera's
+ * next handshake makes it live again. */
+static bool key_spent(const struct vigil_cameras *c, unsigned slot, uint64_t now)
+{
+	const struct vigil_config *cfg = c->cfg;
+
+	return now - c->key_since_ns[slot] > (uint64_t)cfg->rekey_seconds * 1500000000u ||
+	       under_current_key(c, slot) - c->key_base[slot] > cfg->rekey_packets + cfg->rekey_packets / 2;
 }
 
 void vigil_cameras_tick(struct vigil_cameras *c)
@@ -536,6 +553,12 @@ void vigil_cameras_tick(struct vigil_cameras *c)
 	uint64_t now = now_ns();
 
 	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		if (c->cfg->cameras[slot].has_identity && vigil_cameras_live(c, slot) && key_spent(c, slot, now)) {
+			stop_camera(c, slot);
+			fprintf(stderr, "vigild: camera %s did not rekey in time; its packets are refused until its next handshake\n",
+				c->cfg->cameras[slot].name);
+			continue;
+		}
 		if (c->grace_until_ns[slot] == 0 || now < c->grace_until_ns[slot])
 			continue;
 		vigil_stream_expire_prev(c->table, slot);

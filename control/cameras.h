@@ -22,6 +22,7 @@ struct vigil_cameras {
 	uint64_t *grace_until_ns;       /* per slot: when the previous key ends, or 0 */
 	bool *removed;                  /* per slot: gone from the file or the keystore */
 	uint64_t *key_base;             /* per slot: packets under the current key when a handshake set it */
+	uint64_t *key_since_ns;         /* per slot: when a handshake set it */
 };
 
 /* What a slot holds, as vigilctl shows it. */

@@ -46,6 +46,7 @@ struct camera {
 	struct vigil_hs_keys keys;
 	uint64_t rekey_at_ns;
 	unsigned rekey_seconds; /* 0: as the server says */
+	bool no_rekey;          /* a camera that misbehaves, for tests */
 	unsigned handshakes, initiations;
 	uint64_t sent_packets, sent_bytes, send_errors;
 };
@@ -141,9 +142,12 @@ static void handshake(struct camera *c, bool first)
 			if (n <= 0)
 				continue;
 			if (vigil_hs_response_read(&c->hs, reply, (size_t)n, &c->keys) == 0) {
-				if (first ? vigil_sender_init(&c->sender, c->keys.ssrc, 96, (uint16_t)randombytes_random(),
-							      c->keys.c2s) < 0
-					  : vigil_sender_rekey(&c->sender, c->keys.c2s) < 0)
+				/* A rekey keeps the SSRC and the sequence; a new SSRC
+				 * (the server let the key expire) starts a new stream. */
+				if (first || c->keys.ssrc != c->sender.ssrc
+					    ? vigil_sender_init(&c->sender, c->keys.ssrc, 96, (uint16_t)randombytes_random(),
+								c->keys.c2s) < 0
+					    : vigil_sender_rekey(&c->sender, c->keys.c2s) < 0)
 					die("%s", "cannot set the SRTP key");
 				sodium_memzero(c->keys.c2s, sizeof(c->keys.c2s));
 				sodium_memzero(c->keys.s2c, sizeof(c->keys.s2c));
@@ -183,7 +187,8 @@ static void usage(void)
 		"usage: vigil-stream --to HOST --clip FILE [--codec h264|h265] [--fps 30] [--loops 1]\n"
 		"                    [--port 5004] [--payload 1200]\n"
 		"                    (--ssrc N --key-file FILE | --identity FILE --server-key BASE64\n"
-		"                     [--handshake-port 5006] [--rekey-seconds N])\n");
+		"                     [--handshake-port 5006] [--rekey-seconds N | --no-rekey])\n"
+		"  --no-rekey: never rekey, as a broken camera would (vigild refuses the key once it is spent)\n");
 	exit(2);
 }
 
@@ -196,7 +201,8 @@ int main(int argc, char **argv)
 		{"payload", required_argument, NULL, 'P'},	 {"ssrc", required_argument, NULL, 's'},
 		{"key-file", required_argument, NULL, 'K'},	 {"identity", required_argument, NULL, 'i'},
 		{"server-key", required_argument, NULL, 'S'},	 {"handshake-port", required_argument, NULL, 'h'},
-		{"rekey-seconds", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0},
+		{"rekey-seconds", required_argument, NULL, 'r'}, {"no-rekey", no_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *to = NULL, *clip = NULL, *key_file = NULL, *identity = NULL, *server_key = NULL;
 	unsigned fps = 30, loops = 1, port = 5004, hs_port = 5006, payload = 1200;
@@ -224,6 +230,7 @@ int main(int argc, char **argv)
 		case 'S': server_key = optarg; break;
 		case 'h': hs_port = (unsigned)atoi(optarg); break;
 		case 'r': c.rekey_seconds = (unsigned)atoi(optarg); break;
+		case 'n': c.no_rekey = true; break;
 		default: usage();
 		}
 	}
@@ -273,7 +280,7 @@ int main(int argc, char **argv)
 
 			while (now_ns() < due)
 				usleep((useconds_t)((due - now_ns()) / 1000u));
-			if (c.by_handshake &&
+			if (c.by_handshake && !c.no_rekey &&
 			    (now_ns() >= c.rekey_at_ns || c.sender.packets >= c.keys.rekey_after_packets))
 				handshake(&c, false);
 			if (vigil_sender_au(&c.sender, c.codec, data + aus[i].off, aus[i].len, ts, payload, send_packet,

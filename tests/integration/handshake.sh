@@ -12,7 +12,9 @@
 #     source addresses, while camera `porch` (added with vigilctl, into the
 #     keystore) connects: it is answered within three initiations (a cookie
 #     first if vigild is under load by then), and records all its frames;
-#     the flood is rate-limited per source and answered with cookies.
+#     the flood is rate-limited per source and answered with cookies;
+#  4. camera `lazy` never rekeys: past 1.5 x RekeyPackets its key is
+#     refused, and its packets count as unknown_ssrc.
 # Every counter checked is exact where the test controls it.
 #
 # usage: handshake.sh BUILD_DIR [SCRATCH_DIR]  (vigild, vigilctl, vigil-stream, hs_flood under it)
@@ -49,13 +51,15 @@ clip 6 "$work/door.h264" && clip 2 "$work/porch.h264" || { fail "ffmpeg cannot m
 server_pk=$("$vigilctl" keygen x25519 "$work/server.sk")
 door_pk=$("$vigilctl" keygen x25519 "$work/door.sk")
 porch_pk=$("$vigilctl" keygen x25519 "$work/porch.sk")
+lazy_pk=$("$vigilctl" keygen x25519 "$work/lazy.sk")
 head -c 44 /dev/urandom >"$work/gst.key"
 {
 	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nDevice = net_af_packet0,iface=%s\n' "$work" "$VIGIL_VETH_ROOT"
-	printf 'Address = %s\nHandshakePort = 5006\nServerKeyFile = %s/server.sk\nMaxCameras = 16\n' \
+	printf 'Address = %s\nHandshakePort = 5006\nServerKeyFile = %s/server.sk\nMaxCameras = 16\nRekeyPackets = 1000\n' \
 		"$VIGIL_IP_ROOT" "$work"
 	printf 'Keystore = %s/keystore\nKeystoreKeyFile = %s/keystore.key\n' "$work" "$work"
 	printf '[Camera]\nName = door\nIdentity = %s\nCodec = H264\n' "$door_pk"
+	printf '[Camera]\nName = lazy\nIdentity = %s\nCodec = H264\n' "$lazy_pk"
 	printf '[Camera]\nName = gst\nSSRC = 4242\nKey = %s\nCodec = H264\n' "$(base64 -w0 <"$work/gst.key")"
 } >"$work/vigil.conf"
 chmod 600 "$work/vigil.conf"
@@ -121,6 +125,13 @@ ip netns exec "$VIGIL_NS" "$stream" --to "$VIGIL_IP_ROOT" --clip "$work/porch.h2
 wait "$flood_pid" || fail "hs_flood failed: $(cat "$work/flood.log")"
 cat "$work/porch.json" "$work/flood.json"
 [ "$(jq .initiations "$work/porch.json")" -le 3 ] || fail "porch needed $(jq .initiations "$work/porch.json") initiations"
+
+# ---- 4. a camera that never rekeys ---------------------------------------------------
+# Six times the door clip at 300 frames/s: 1,878 packets, more than 1.5 x
+# RekeyPackets = 1000 under one key.
+ip netns exec "$VIGIL_NS" "$stream" --to "$VIGIL_IP_ROOT" --clip "$work/door.h264" --identity "$work/lazy.sk" \
+	--server-key "$server_pk" --no-rekey --fps 300 --loops 6 >"$work/lazy.json" 2>"$work/lazy.log" ||
+	fail "lazy: vigil-stream failed: $(cat "$work/lazy.log")"
 sleep 1
 proc_stop "$vigild_pid" INT 60 || fail "vigild exited non-zero after SIGINT"
 
@@ -138,6 +149,12 @@ check_counter handshakes "$s" .handshakes.revoked 0
 	fail "handshakes accepted: $(jq -c .handshakes "$s")"
 [ "$(jq .handshakes.cookie_sent "$s")" -ge 1 ] && [ "$(jq .handshakes.rate_limited "$s")" -ge 1 ] ||
 	fail "under the flood, want cookies sent and sources rate-limited: $(jq -c .handshakes "$s")"
+lazy_sent=$(jq .packets "$work/lazy.json") lazy_ok=$(jq .cameras.lazy.decrypted "$s")
+[ "$lazy_ok" -ge 1500 ] && [ "$lazy_ok" -lt "$lazy_sent" ] ||
+	fail "lazy: $lazy_ok of $lazy_sent packets accepted; want its key refused past 1500"
+check_counter lazy "$s" .totals.unknown_ssrc $((lazy_sent - lazy_ok))
+check_counter lazy "$s" .cameras.lazy.state handshake
+grep -q "camera lazy did not rekey in time" "$work/vigild.log" || fail "lazy: no log line for its spent key"
 for cam in door porch; do
 	frame_md5 -i "$work/$cam.h264" >"$work/$cam.want"
 	frame_md5 -i "$work/rec/$cam/index.m3u8" >"$work/$cam.got"
