@@ -283,6 +283,29 @@ int main(int argc, char **argv)
 	sat_busy = (double)(t1.busy_tsc - t0.busy_tsc) / (double)(t1.tsc - t0.tsc);
 	capacity = sat_pps / sat_busy;
 
+	/* The highest load that loses nothing in a short probe, from 100%
+	 * down in 5% steps: the zero-loss rate, which the long run below
+	 * then holds for `seconds` at `load`. */
+	double probe_s = seconds >= 30 ? 3 : 2, zero_loss = 0;
+	char probes[512] = "";
+
+	for (int pct = 100; pct >= 50 && zero_loss == 0; pct -= 5) {
+		uint64_t lost_before;
+		struct totals a, b;
+
+		run(&g, 0.5, -1);
+		lost_before = g.lost;
+		a = read_totals(&w, &cfg);
+		run(&g, probe_s, capacity * pct / 100);
+		run(&g, 0.2, -1);
+		b = read_totals(&w, &cfg);
+		snprintf(probes + strlen(probes), sizeof(probes) - strlen(probes), "%s{\"load\": %.2f, \"lost\": %" PRIu64
+			 ", \"drops\": %" PRIu64 "}", probes[0] ? ", " : "", pct / 100.0, g.lost - lost_before,
+			 b.drops - a.drops);
+		if (g.lost == lost_before && b.drops == a.drops)
+			zero_loss = pct / 100.0;
+	}
+
 	/* Let the ring empty, then the paced run. */
 	run(&g, 0.5, -1);
 	target = capacity * load;
@@ -307,13 +330,15 @@ int main(int argc, char **argv)
 	       "\"sent_mpps\": %.3f, \"seconds\": %.0f, \"sent\": %" PRIu64 ", \"lost\": %" PRIu64 ", "
 	       "\"decrypted\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"drops\": %" PRIu64 ", "
 	       "\"worker_busy\": %.3f, \"lost_no_mbuf\": %" PRIu64 ", \"generator_max_late_us\": %.0f, "
-	       "\"frame_latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p99.9\": %.1f}}\n",
+	       "\"frame_latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p99.9\": %.1f}, "
+	       "\"zero_loss\": {\"probe_seconds\": %.0f, \"load\": %.2f, \"mpps\": %.3f, \"probes\": [%s]}}\n",
 	       cameras, payload, huge ? "true" : "false", sat_pps / 1e6, sat_busy, capacity / 1e6,
 	       capacity * (double)(payload + 12 + VIGIL_SRTP_TAG_LEN) * 8 / 1e9, load, target / 1e6,
 	       paced_pps / 1e6, seconds, g.sent - sent0, g.lost - lost0, t2.decrypted - t1.decrypted,
 	       t2.frames - t1.frames, t2.drops - t1.drops,
 	       (double)(t2.busy_tsc - t1.busy_tsc) / (double)(t2.tsc - t1.tsc), g.no_mbuf,
 	       (double)g.max_late_tsc * 1e6 / hz, (double)lat_quantile(g.lat, 0.5) * 1e6 / hz,
-	       (double)lat_quantile(g.lat, 0.99) * 1e6 / hz, (double)lat_quantile(g.lat, 0.999) * 1e6 / hz);
+	       (double)lat_quantile(g.lat, 0.99) * 1e6 / hz, (double)lat_quantile(g.lat, 0.999) * 1e6 / hz, probe_s,
+	       zero_loss, capacity * zero_loss / 1e6, probes);
 	return g.lost == lost0 && t2.drops == t1.drops && t2.decrypted - t1.decrypted == g.sent - sent0 ? 0 : 1;
 }
