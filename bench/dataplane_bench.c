@@ -300,13 +300,15 @@ int main(int argc, char **argv)
 	       "\"packets_per_turn\": %u, \"hugepages\": %s, \"packets\": %" PRIu64 ", "
 	       "\"pipeline_cycles_per_packet\": %.1f, \"libsodium_decrypt_cycles_per_packet\": %.1f, "
 	       "\"pipeline_vs_decrypt_only\": %.3f, \"pipeline_mpps\": %.3f, \"pipeline_srtp_gbit_s\": %.3f, "
-	       "\"decrypt_only_mpps\": %.3f, \"interrupted_bursts\": %" PRIu64 ", \"bursts\": %" PRIu64 ", "
+	       "\"decrypt_only_mpps\": %.3f, \"decrypt_only_srtp_gbit_s\": %.3f, \"interrupted_bursts\": %" PRIu64
+	       ", \"bursts\": %" PRIu64 ", "
 	       "\"untrimmed_pipeline_cycles_per_packet\": %.1f, \"untrimmed_decrypt_cycles_per_packet\": %.1f, "
 	       "\"memcpy_cycles_per_packet\": %.1f, \"tsc_hz\": %" PRIu64 ", \"decrypted\": %" PRIu64
 	       ", \"frames\": %" PRIu64 ", \"unexpected_drops\": %" PRIu64 "}\n",
 	       scenario, cameras, payload, rounds, GOP_PKTS, VISIT_PKTS, huge ? "true" : "false", pkts, cyc,
 	       (double)t_base / (double)pkts, (double)t_base / (double)t_pipe, hz / cyc / 1e6,
-	       (double)bytes * 8 * hz / (double)t_pipe / 1e9, hz * (double)pkts / (double)t_base / 1e6, dropped, n_bursts,
+	       (double)bytes * 8 * hz / (double)t_pipe / 1e9, hz * (double)pkts / (double)t_base / 1e6,
+	       (double)bytes * 8 * hz / (double)t_base / 1e9, dropped, n_bursts,
 	       (double)raw_pipe / (double)raw_pkts, (double)raw_base / (double)raw_pkts,
 	       (double)t_copy / (double)pkts, w.tsc_hz,
 	       dec, frames, bad);
