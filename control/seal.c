@@ -3,10 +3,13 @@
  * (segment key, secretstream state) and staged plaintext live in sodium_malloc'd memory and are wiped as soon
  * as a segment ends or is abandoned. Format: docs/sealed-segments.md. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -338,6 +341,43 @@ int vigil_seal_keypair(uint8_t pk[VIGIL_SEAL_KEY_BYTES], uint8_t sk[VIGIL_SEAL_K
 	if (sodium_init() < 0)
 		return -EIO;
 	return crypto_box_keypair(pk, sk) == 0 ? 0 : -EIO;
+}
+
+int vigil_seal_keyfile_create(const char *path, uint8_t pk[VIGIL_SEAL_KEY_BYTES], char *msg, size_t msglen)
+{
+	uint8_t *sk = sodium_malloc(VIGIL_SEAL_KEY_BYTES);
+	char *line = sodium_malloc(VIGIL_SEAL_KEY_B64_BYTES + 1);
+	size_t n;
+	int fd = -1, rc = 0;
+
+	if (sk == NULL || line == NULL || vigil_seal_keypair(pk, sk) < 0) {
+		snprintf(msg, msglen, "%s: out of memory, or libsodium cannot initialise", path);
+		rc = -ENOMEM;
+		goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(msg, msglen, "%s: %s%s", path, strerror(errno),
+			 errno == EEXIST ? " (an existing key is never overwritten)" : "");
+		goto out;
+	}
+	vigil_seal_key_encode(sk, line);
+	n = strlen(line);
+	line[n++] = '\n';
+	/* 0600 whatever the umask did; a key file is tiny, so one write either lands whole or fails. */
+	if (fchmod(fd, 0600) != 0 || write(fd, line, n) != (ssize_t)n || fsync(fd) != 0 || close(fd) != 0) {
+		rc = -errno;
+		snprintf(msg, msglen, "%s: cannot write the key: %s", path, strerror(errno));
+		unlink(path);
+	}
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	sodium_free(sk);
+	sodium_free(line);
+	return rc;
 }
 
 void vigil_seal_key_encode(const uint8_t key[VIGIL_SEAL_KEY_BYTES], char b64[VIGIL_SEAL_KEY_B64_BYTES])

@@ -70,6 +70,11 @@ __attribute__((warn_unused_result)) int vigil_seal_open(const uint8_t *file, siz
 /* A fresh X25519 key pair. -EIO if libsodium cannot initialise. */
 __attribute__((warn_unused_result)) int vigil_seal_keypair(uint8_t pk[VIGIL_SEAL_KEY_BYTES],
 							   uint8_t sk[VIGIL_SEAL_KEY_BYTES]);
+/* A fresh X25519 key pair: the secret key written to a new file (base64 and
+ * a newline, mode 0600, never over an existing file, fsync'd), the public
+ * key in pk. 0 or -errno with msg "PATH: what went wrong". */
+__attribute__((warn_unused_result)) int vigil_seal_keyfile_create(const char *path, uint8_t pk[VIGIL_SEAL_KEY_BYTES],
+								  char *msg, size_t msglen);
 /* Key <-> base64 (sodium_base64_VARIANT_ORIGINAL, 44 characters). Decode ignores surrounding whitespace and
  * returns -EINVAL unless the text is exactly one 32-byte key. */
 void vigil_seal_key_encode(const uint8_t key[VIGIL_SEAL_KEY_BYTES], char b64[VIGIL_SEAL_KEY_B64_BYTES]);

@@ -41,48 +41,15 @@ static const char usage_text[] =
 static int keygen(const char *path)
 {
 	uint8_t pk[VIGIL_SEAL_KEY_BYTES];
-	uint8_t *sk = sodium_malloc(VIGIL_SEAL_KEY_BYTES);
-	char *line = sodium_malloc(VIGIL_SEAL_KEY_B64_BYTES + 1);
-	char pk64[VIGIL_SEAL_KEY_B64_BYTES];
-	size_t n;
-	int fd = -1;
-	int rc = EXIT_USAGE;
+	char pk64[VIGIL_SEAL_KEY_B64_BYTES], msg[512];
 
-	if (sk == NULL || line == NULL) {
-		fprintf(stderr, "vigil-open: out of memory\n");
-		goto out;
-	}
-	if (vigil_seal_keypair(pk, sk) < 0) {
-		fprintf(stderr, "vigil-open: libsodium cannot initialise\n");
-		goto out;
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "vigil-open: %s: %s%s\n", path, strerror(errno),
-			errno == EEXIST ? " (an existing key is never overwritten)" : "");
-		goto out;
-	}
-	vigil_seal_key_encode(sk, line);
-	n = strlen(line);
-	line[n++] = '\n';
-	/* 0600 whatever the umask did; a key file is tiny, so one write either lands whole or fails. */
-	if (fchmod(fd, 0600) != 0 || write(fd, line, n) != (ssize_t)n || fsync(fd) != 0) {
-		fprintf(stderr, "vigil-open: %s: cannot write the key: %s\n", path, strerror(errno));
-		unlink(path);
-		goto out;
+	if (vigil_seal_keyfile_create(path, pk, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "vigil-open: %s\n", msg);
+		return EXIT_USAGE;
 	}
 	vigil_seal_key_encode(pk, pk64);
 	printf("%s\n", pk64);
-	rc = 0;
-out:
-	if (fd >= 0 && close(fd) != 0 && rc == 0) {
-		fprintf(stderr, "vigil-open: %s: %s\n", path, strerror(errno));
-		unlink(path);
-		rc = EXIT_USAGE;
-	}
-	sodium_free(sk);
-	sodium_free(line);
-	return rc;
+	return 0;
 }
 
 /* Reads the base64 secret key into sk; refuses a file others could read or replace. */

@@ -21,6 +21,7 @@
 
 #include "admin.h"
 #include "keystore.h"
+#include "seal.h"
 #include "vigil/limits.h"
 
 static const struct command {
@@ -179,9 +180,8 @@ static int read_key_file(const char *path, char *out, size_t outlen)
 /* keygen keystore|x25519 FILE: new keys on this machine, no vigild. */
 static int keygen(const char *what, const char *path)
 {
-	uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
-	char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)], msg[1024];
-	int fd;
+	uint8_t pk[VIGIL_SEAL_KEY_BYTES];
+	char b64[VIGIL_SEAL_KEY_B64_BYTES], msg[1024];
 
 	if (strcmp(what, "keystore") == 0) {
 		if (vigil_keystore_key_generate(path, msg, sizeof(msg)) < 0) {
@@ -193,23 +193,11 @@ static int keygen(const char *what, const char *path)
 	}
 	if (strcmp(what, "x25519") != 0)
 		return usage(stderr, 2, 2, (char *[]){"keygen", (char *)what});
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		fprintf(stderr, "vigilctl: %s: %s\n", path, strerror(errno));
+	if (vigil_seal_keyfile_create(path, pk, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "vigilctl: %s\n", msg);
 		return 1;
 	}
-	crypto_box_keypair(pk, sk);
-	sodium_bin2base64(b64, sizeof(b64), sk, sizeof(sk), sodium_base64_VARIANT_ORIGINAL);
-	sodium_memzero(sk, sizeof(sk));
-	if (dprintf(fd, "%s\n", b64) < 0 || fsync(fd) < 0) {
-		fprintf(stderr, "vigilctl: %s: %s\n", path, strerror(errno));
-		sodium_memzero(b64, sizeof(b64));
-		close(fd);
-		return 1;
-	}
-	sodium_memzero(b64, sizeof(b64));
-	close(fd);
-	sodium_bin2base64(b64, sizeof(b64), pk, sizeof(pk), sodium_base64_VARIANT_ORIGINAL);
+	vigil_seal_key_encode(pk, b64);
 	printf("%s\n", b64);
 	return 0;
 }
