@@ -183,9 +183,11 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	return 0;
 }
 
-int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
-			const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
-			const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
+/* A new current key; the one it replaces becomes the previous one
+ * (rotate), or goes (keep_prev). The key that goes is freed once no worker
+ * can be using it. */
+static int new_key(struct vigil_stream_table *t, uint32_t slot, const uint8_t *master_key,
+		   const uint8_t *master_salt, bool keep_prev)
 {
 	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
 	struct vigil_srtp *next, *dropped;
@@ -195,9 +197,13 @@ int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
 	next = key_new(master_key, master_salt);
 	if (next == NULL)
 		return -ENOMEM;
-	/* A worker between the two stores sees the old key in both slots. */
-	dropped = s->prev_key;
-	__atomic_store_n(&s->prev_key, s->key, __ATOMIC_RELEASE);
+	if (keep_prev) {
+		dropped = s->key;
+	} else {
+		/* A worker between the two stores sees the old key in both slots. */
+		dropped = s->prev_key;
+		__atomic_store_n(&s->prev_key, s->key, __ATOMIC_RELEASE);
+	}
 	__atomic_store_n(&s->key, next, __ATOMIC_RELEASE);
 	if (dropped != NULL) {
 		wait_readers(t);
@@ -206,23 +212,18 @@ int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
 	return 0;
 }
 
+int vigil_stream_rotate(struct vigil_stream_table *t, uint32_t slot,
+			const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+			const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
+{
+	return new_key(t, slot, master_key, master_salt, false);
+}
+
 int vigil_stream_replace_key(struct vigil_stream_table *t, uint32_t slot,
 			     const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
 			     const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
 {
-	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
-	struct vigil_srtp *next, *dropped;
-
-	if (s == NULL)
-		return -ENOENT;
-	next = key_new(master_key, master_salt);
-	if (next == NULL)
-		return -ENOMEM;
-	dropped = s->key;
-	__atomic_store_n(&s->key, next, __ATOMIC_RELEASE);
-	wait_readers(t);
-	key_free(dropped);
-	return 0;
+	return new_key(t, slot, master_key, master_salt, true);
 }
 
 int vigil_stream_set_payload_types(struct vigil_stream_table *t, uint32_t slot, const uint64_t types[2])

@@ -4,8 +4,8 @@
  * public key is no secret), spread over several source addresses. What a
  * server must survive while its cameras still connect.
  *
- * usage: hs_flood --to HOST --port N --server-key BASE64 --from ADDR[,ADDR...] --seconds S
- * Prints {"sent": N}. */
+ * usage: hs_flood --to HOST --port N --server-key BASE64 --from ADDR[,ADDR...] --seconds S [--rate PPS]
+ * Prints {"sent": N}. At most PPS a second (default: as fast as it goes). */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -33,14 +33,16 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"to", required_argument, NULL, 't'},	  {"port", required_argument, NULL, 'p'},
 		{"server-key", required_argument, NULL, 'k'}, {"from", required_argument, NULL, 'f'},
-		{"seconds", required_argument, NULL, 's'}, {NULL, 0, NULL, 0},
+		{"seconds", required_argument, NULL, 's'}, {"rate", required_argument, NULL, 'r'},
+		{NULL, 0, NULL, 0},
 	};
 	struct sockaddr_in dst = {.sin_family = AF_INET};
 	uint8_t server_pk[32], sk[32], msg[VIGIL_HS_INITIATION_LEN];
 	struct vigil_hs_initiator *hs;
 	int fds[MAX_SOURCES], n_fds = 0, o;
 	char *from = NULL, *tok;
-	double seconds = 1;
+	double seconds = 1, rate = 0;
+	struct timespec t0, t;
 	uint64_t sent = 0;
 	size_t len;
 	time_t end;
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
 			break;
 		case 'f': from = optarg; break;
 		case 's': seconds = atof(optarg); break;
+		case 'r': rate = atof(optarg); break;
 		default: die("usage: hs_flood --to HOST --port N --server-key B64 --from ADDR[,...] --seconds S");
 		}
 	}
@@ -78,7 +81,12 @@ int main(int argc, char **argv)
 	if (hs == NULL)
 		die("out of memory");
 	end = time(NULL) + (time_t)(seconds + 0.5);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (time(NULL) < end) {
+		/* Paced: the n-th message not before n / rate seconds. */
+		while (rate > 0 && (clock_gettime(CLOCK_MONOTONIC, &t),
+				    (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < (double)sent / rate))
+			usleep(200);
 		randombytes_buf(sk, sizeof(sk));
 		len = sizeof(msg);
 		if (vigil_hs_initiator_init(hs, sk, server_pk) < 0 || vigil_hs_initiation_write(hs, 0, msg, &len) < 0)
