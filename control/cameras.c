@@ -484,8 +484,11 @@ static uint64_t under_current_key(const struct vigil_cameras *c, unsigned slot)
 {
 	const struct vigil_stream *s = c->table->slots[slot];
 
-	return __atomic_load_n(&s->ctr.v[VIGIL_CTR_decrypted], __ATOMIC_RELAXED) -
-	       __atomic_load_n(&s->ctr.v[VIGIL_CTR_decrypted_prev_key], __ATOMIC_RELAXED);
+	uint64_t prev = __atomic_load_n(&s->ctr.v[VIGIL_CTR_decrypted_prev_key], __ATOMIC_RELAXED);
+	uint64_t all = __atomic_load_n(&s->ctr.v[VIGIL_CTR_decrypted], __ATOMIC_RELAXED);
+
+	/* The two are counted at different points: never below zero. */
+	return all > prev ? all - prev : 0;
 }
 
 uint32_t vigil_cameras_fresh_ssrc(const struct vigil_cameras *c)
@@ -514,7 +517,7 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		 * the grace. But a current key no packet has used yet came
 		 * with a response the camera may never have had: it goes, and
 		 * the previous one, which the camera still uses, stays. */
-		if (under_current_key(c, slot) == c->key_base[slot])
+		if (under_current_key(c, slot) <= c->key_base[slot])
 			rc = vigil_stream_replace_key(c->table, slot, key, salt);
 		else
 			rc = vigil_stream_rotate(c->table, slot, key, salt);
@@ -545,7 +548,7 @@ static bool key_spent(const struct vigil_cameras *c, unsigned slot, uint64_t now
 	const struct vigil_config *cfg = c->cfg;
 
 	return now - c->key_since_ns[slot] > (uint64_t)cfg->rekey_seconds * 1500000000u ||
-	       under_current_key(c, slot) - c->key_base[slot] > cfg->rekey_packets + cfg->rekey_packets / 2;
+	       under_current_key(c, slot) > c->key_base[slot] + cfg->rekey_packets + cfg->rekey_packets / 2;
 }
 
 void vigil_cameras_tick(struct vigil_cameras *c)

@@ -347,6 +347,12 @@ json_t *vigil_commands_run(void *arg, unsigned peer_uid, const char *cmd, json_t
 			 action != NULL ? " or action " : "", action != NULL ? action : "");
 		return fail(k, error);
 	}
+	/* Names go to the audit log: no newline may forge a line there. */
+	if (name != NULL && !vigil_config_valid_name(name)) {
+		snprintf(k->msg, sizeof(k->msg), "a camera name is 1-%d characters of A-Z a-z 0-9 _ -",
+			 VIGIL_CAMERA_NAME_MAX);
+		return fail(k, error);
+	}
 	if (c->arg == NAME && name == NULL) {
 		snprintf(k->msg, sizeof(k->msg), "%s: which camera? {\"cmd\": \"%s\", \"name\": \"...\"}", cmd, cmd);
 		return fail(k, error);

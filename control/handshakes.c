@@ -293,8 +293,9 @@ void vigil_handshakes_poll(struct vigil_handshakes *h)
 				out = handle(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp, reply,
 					     &reply_len, now);
 			h->n[out]++;
-			/* Past mac1 and the cookie: a DH was done. */
-			if (out != VIGIL_HS_malformed && out != VIGIL_HS_rate_limited && out != VIGIL_HS_cookie_sent &&
+			/* Anything past the rate limit that was not a cookie reply
+			 * may have cost a DH (a bad payload is found after it). */
+			if (out != VIGIL_HS_rate_limited && out != VIGIL_HS_cookie_sent &&
 			    ++h->window_dh > LOAD_DH)
 				h->load_until_ns = now + LOAD_HOLD_NS;
 			if (reply_len == 0) {
