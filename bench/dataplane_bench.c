@@ -140,8 +140,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: no memory for mbufs or the frame ring: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
-	w.frames = &fr;
-	w.streams = vigil_stream_table_create("bench_streams", cameras, 1, cfg.max_frame_bytes, mp, &frp);
+	w.frames = &frp;
+	w.n_recorders = 1;
+	w.streams = vigil_stream_table_create("bench_streams", cameras, 1, 1, cfg.max_frame_bytes, mp, &frp);
 	if (w.streams == NULL) {
 		fprintf(stderr, "bench: no memory for the stream table\n");
 		return 1;

@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 	volatile bool stop = false;
 	struct vigil_config cfg;
 	struct vigil_port port = {0};
-	struct vigil_worker w = {.cfg = &cfg, .has_rx = true, .frames = &fr, .stop = &stop};
+	struct vigil_worker w = {.cfg = &cfg, .has_rx = true, .frames = &frp, .n_recorders = 1, .stop = &stop};
 	struct gen g = {.frames = &fr, .cfg = &cfg, .payload = payload};
 	struct totals t0, t1, t2;
 	uint64_t seed = 0x9e3779b97f4a7c15u, sent0, lost0;
@@ -250,7 +250,7 @@ int main(int argc, char **argv)
 	}
 	g.mp = port.mbufs;
 	w.port = port.id;
-	w.streams = vigil_stream_table_create("rate_streams", cameras, 1, cfg.max_frame_bytes, port.mbufs, &frp);
+	w.streams = vigil_stream_table_create("rate_streams", cameras, 1, 1, cfg.max_frame_bytes, port.mbufs, &frp);
 	g.sender = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL((size_t)cameras * sizeof(*g.sender), 64));
 	g.next_index = calloc(cameras, sizeof(*g.next_index));
 	g.order = calloc(cameras, sizeof(*g.order));

@@ -6,13 +6,16 @@
  * same run, a plain writer putting the same number of bytes into as many
  * files with write() in blocks of the same size and fsync() at each file's
  * end. Both in the given directory. The caller compares the first with fio
- * on the same filesystem (bench/run).
+ * on the same filesystem (bench/run). With several recorder threads, each
+ * is fed its own cameras' frames by a thread of its own, as a worker's
+ * ring would.
  *
- * usage: recorder_bench DIR [cameras] [seconds of video per camera] [Mbit/s per camera]
+ * usage: recorder_bench DIR [cameras] [seconds of video per camera] [Mbit/s per camera] [recorder threads]
  * Prints one JSON line: throughput and CPU time per gigabyte of each. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +62,36 @@ static uint8_t *access_unit(size_t n, uint8_t nal)
 	return p;
 }
 
+struct feeder {
+	struct vigil_recorder *rec;
+	unsigned first, cameras, step, frames;
+	const uint8_t *key, *p;
+	size_t p_bytes;
+};
+
+/* Frame t of each of its cameras, then frame t + 1. */
+static void *feed(void *arg)
+{
+	const struct feeder *fd = arg;
+
+	for (unsigned t = 0; t < fd->frames; t++)
+		for (unsigned c = fd->first; c < fd->cameras; c += fd->step) {
+			bool k = t % GOP == 0;
+			struct vigil_frame f = {.camera = c,
+						.flags = k ? VIGIL_FRAME_KEY : 0,
+						.rtp_ts = t * (90000 / FPS),
+						.arrival_ns = 1};
+
+			vigil_recorder_write(fd->rec, &f, k ? fd->key : fd->p, k ? KEY_WEIGHT * fd->p_bytes : fd->p_bytes);
+		}
+	return NULL;
+}
+
 /* The plain baseline: bytes into `files` files, block by block, round
- * robin as cameras' data comes, fsync and close at the end of each. */
+ * robin as cameras' data comes, fsync and close at the end of each. The
+ * files are emptied, not removed: ext4 skips the inodes of files deleted
+ * in the last minutes when it makes new ones, which would slow whatever
+ * runs next. */
 static int plain_writer(const char *dir, unsigned files, uint64_t bytes, size_t block)
 {
 	uint8_t *buf = aligned_alloc(4096, block);
@@ -85,11 +116,9 @@ static int plain_writer(const char *dir, unsigned files, uint64_t bytes, size_t 
 		done += n;
 	}
 	for (unsigned i = 0; i < files; i++) {
-		if (fsync(fd[i]) < 0)
+		if (fsync(fd[i]) < 0 || ftruncate(fd[i], 0) < 0)
 			return -errno;
 		close(fd[i]);
-		snprintf(path, sizeof(path), "%s/plain-%u.ts", dir, i);
-		unlink(path);
 	}
 	free(fd);
 	free(buf);
@@ -101,6 +130,9 @@ int main(int argc, char **argv)
 	const char *dir = argc > 1 ? argv[1] : NULL;
 	unsigned cameras = argc > 2 ? (unsigned)atoi(argv[2]) : 1000;
 	double seconds = argc > 3 ? atof(argv[3]) : 2, mbit = argc > 4 ? atof(argv[4]) : 4;
+	unsigned threads = argc > 5 ? (unsigned)atoi(argv[5]) : 1;
+	struct feeder feeders[VIGIL_MAX_RECORDERS];
+	pthread_t tid[VIGIL_MAX_RECORDERS];
 	size_t p_bytes = (size_t)(mbit * 1e6 / 8 / (FPS + (KEY_WEIGHT - 1) * FPS / GOP));
 	unsigned frames = (unsigned)(seconds * FPS);
 	struct vigil_config cfg = {0};
@@ -110,12 +142,15 @@ int main(int argc, char **argv)
 	double t0, c0, rec_s, rec_cpu, plain_s, plain_cpu;
 	int ret;
 
-	if (dir == NULL || cameras == 0 || frames == 0 || p_bytes < 64) {
-		fprintf(stderr, "usage: recorder_bench DIR [cameras] [seconds per camera] [Mbit/s per camera]\n");
+	if (dir == NULL || cameras == 0 || frames == 0 || p_bytes < 64 || threads == 0 || threads > VIGIL_MAX_RECORDERS) {
+		fprintf(stderr, "usage: recorder_bench DIR [cameras] [seconds per camera] [Mbit/s per camera] "
+				"[recorder threads, 1-%d]\n",
+			VIGIL_MAX_RECORDERS);
 		return 2;
 	}
 	snprintf(cfg.record_dir, sizeof(cfg.record_dir), "%s/rec", dir);
 	cfg.n_cameras = cfg.max_cameras = cameras;
+	cfg.recorders = threads;
 	cfg.segment_seconds = VIGIL_DEFAULT_SEGMENT_SECONDS;
 	cfg.max_unsynced_ms = getenv("UNSYNCED_MS") ? (unsigned)atoi(getenv("UNSYNCED_MS")) : VIGIL_DEFAULT_MAX_UNSYNCED_MS;
 	cfg.cameras = calloc(cameras, sizeof(*cfg.cameras));
@@ -128,7 +163,7 @@ int main(int argc, char **argv)
 	key = access_unit(KEY_WEIGHT * p_bytes, 0x65);
 	p = access_unit(p_bytes, 0x41);
 
-	/* The recorder: frame t of every camera, then frame t + 1. */
+	/* The recorder, fed by a thread per recorder thread. */
 	t0 = now_s();
 	c0 = cpu_s();
 	rec = vigil_recorder_create(&cfg, KEY_WEIGHT * p_bytes);
@@ -136,16 +171,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "recorder_bench: %s: %s\n", cfg.record_dir, strerror(errno));
 		return 2;
 	}
-	for (unsigned t = 0; t < frames; t++)
-		for (unsigned c = 0; c < cameras; c++) {
-			bool k = t % GOP == 0;
-			struct vigil_frame f = {.camera = c,
-						.flags = k ? VIGIL_FRAME_KEY : 0,
-						.rtp_ts = t * (90000 / FPS),
-						.arrival_ns = 1};
-
-			vigil_recorder_write(rec, &f, k ? key : p, k ? KEY_WEIGHT * p_bytes : p_bytes);
-		}
+	for (unsigned i = 0; i < threads; i++) {
+		/* Camera c is recorder thread c % threads' (vigil_frame_recorder). */
+		feeders[i] = (struct feeder){.rec = rec, .first = i, .cameras = cameras, .step = threads,
+					     .frames = frames, .key = key, .p = p, .p_bytes = p_bytes};
+		if (pthread_create(&tid[i], NULL, feed, &feeders[i]) != 0)
+			abort();
+	}
+	for (unsigned i = 0; i < threads; i++)
+		pthread_join(tid[i], NULL);
 	ret = vigil_recorder_stop(rec);
 	rec_s = now_s() - t0;
 	rec_cpu = cpu_s() - c0;
@@ -171,10 +205,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "recorder_bench: the plain writer failed: %s\n", strerror(-ret));
 		return 1;
 	}
-	printf("{\"cameras\": %u, \"mbit_s_per_camera\": %.1f, \"video_seconds\": %.1f, \"bytes\": %" PRIu64 ", "
+	printf("{\"cameras\": %u, \"recorder_threads\": %u, \"mbit_s_per_camera\": %.1f, \"video_seconds\": %.1f, \"bytes\": %" PRIu64 ", "
 	       "\"block_bytes\": %u, \"recorder_mb_s\": %.1f, \"recorder_cpu_s_per_gb\": %.3f, "
 	       "\"plain_mb_s\": %.1f, \"plain_cpu_s_per_gb\": %.3f}\n",
-	       cameras, mbit, seconds, bytes, VIGIL_WRITER_BUF_BYTES, (double)bytes / rec_s / 1e6,
+	       cameras, threads, mbit, seconds, bytes, VIGIL_WRITER_BUF_BYTES, (double)bytes / rec_s / 1e6,
 	       rec_cpu / ((double)bytes / 1e9), (double)bytes / plain_s / 1e6, plain_cpu / ((double)bytes / 1e9));
 	return 0;
 }

@@ -132,13 +132,13 @@ int main(int argc, char **argv)
 		if (lanes[i].fr.ring == NULL)
 			return 2;
 	}
-	t = vigil_stream_table_create("scale_streams", cameras, WORKERS, cfg.max_frame_bytes, mp, frs);
+	t = vigil_stream_table_create("scale_streams", cameras, WORKERS, 1, cfg.max_frame_bytes, mp, frs);
 	if (t == NULL)
 		return 2;
 	for (unsigned i = 0; i < WORKERS; i++) {
 		struct lane *l = &lanes[i];
 
-		l->w = (struct vigil_worker){.cfg = &cfg, .streams = t, .id = i, .frames = &l->fr,
+		l->w = (struct vigil_worker){.cfg = &cfg, .streams = t, .id = i, .frames = &frs[i], .n_recorders = 1,
 					     .tsc_hz = rte_get_tsc_hz()};
 		l->mp = mp;
 		l->cfg = &cfg;

@@ -179,7 +179,7 @@ static bool ingest_changed(const struct vigil_config *a, const struct vigil_conf
 {
 	return memcmp(a->srtp_ports, b->srtp_ports, sizeof(a->srtp_ports)) != 0 ||
 	       strcmp(a->record_dir, b->record_dir) != 0 || strcmp(a->device, b->device) != 0 ||
-	       a->workers != b->workers || a->segment_seconds != b->segment_seconds ||
+	       a->workers != b->workers || a->recorders != b->recorders || a->segment_seconds != b->segment_seconds ||
 	       a->max_frame_bytes != b->max_frame_bytes || a->max_cameras != b->max_cameras ||
 	       a->n_ipv4 != b->n_ipv4 || a->n_ipv6 != b->n_ipv6 ||
 	       memcmp(a->ipv4, b->ipv4, sizeof(a->ipv4)) != 0 || memcmp(a->ipv6, b->ipv6, sizeof(a->ipv6)) != 0;

@@ -287,6 +287,13 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 		cfg->workers = (unsigned)n;
 		return 1;
 	}
+	if (strcasecmp(name, "Recorders") == 0) {
+		if (parse_u64(value, 1, VIGIL_MAX_RECORDERS, &n) < 0)
+			return fail(p, p->line, "Recorders: '%s' is not a number from 1 to %d", value,
+				    VIGIL_MAX_RECORDERS);
+		cfg->recorders = (unsigned)n;
+		return 1;
+	}
 	if (strcasecmp(name, "SegmentSeconds") == 0) {
 		if (parse_u64(value, 1, 3600, &n) < 0)
 			return fail(p, p->line, "SegmentSeconds: '%s' is not a number from 1 to 3600", value);
@@ -638,6 +645,7 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	cfg->workers = 1;
+	cfg->recorders = 1;
 	cfg->segment_seconds = VIGIL_DEFAULT_SEGMENT_SECONDS;
 	cfg->max_frame_bytes = VIGIL_DEFAULT_MAX_FRAME_BYTES;
 	cfg->max_cameras = VIGIL_DEFAULT_MAX_CAMERAS;

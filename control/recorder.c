@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The recorder: per camera a muxer, a segment sequence, its playlist and
- * counters; one thread that drains the frame rings into them. Segments are
- * cut at key frames and handed to the io_uring writer (writer.c) to make
- * durable; each is listed in the playlist (playlist.c) once it is. */
+ * counters. Recorder threads (Recorders) each own a share of the cameras,
+ * their own io_uring writer and a frame ring from every worker, so no
+ * state is shared between them. Segments are cut at key frames and handed
+ * to the writer (writer.c) to make durable; each is listed in the playlist
+ * (playlist.c) once it is. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -56,6 +58,7 @@ struct rec_seg {
 
 struct rec_cam {
 	struct vigil_recorder *rec;
+	struct rec_shard *sh; /* the recorder thread that owns it */
 	const char *name;
 	struct vigil_mux *mux;
 	const uint8_t *owner_key; /* segments are sealed to it; NULL: plain */
@@ -103,24 +106,38 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-struct vigil_recorder {
+/* A recorder thread and what it alone touches: the cameras whose slot
+ * vigil_frame_recorder gives it, its writer, its ring from each worker. */
+struct rec_shard {
+	struct vigil_recorder *rec;
+	unsigned id;
 	uint8_t *gather; /* a frame whose mbufs are chained, made contiguous for the muxer */
 	size_t gather_cap;
 	struct vigil_writer *w;
-	int64_t seg_ticks;
-	uint64_t max_unsynced_ns; /* 0: segments are synced at close only */
 	uint64_t next_sync_scan_ns;
 	uint64_t next_retain_scan_ns;
-	const struct vigil_config *cfg; /* camera names and codecs by slot */
-	unsigned n_cams;               /* slots: cameras may be added while running */
-	struct rec_cam **cams;         /* set up at a camera's first frame */
 	struct vigil_frame_ring *rings[VIGIL_MAX_WORKERS];
 	unsigned n_rings;
 	pthread_t thread;
-	bool running;
-	bool stop; /* set by vigil_recorder_stop, read by the thread */
 	int first_err;
 };
+
+struct vigil_recorder {
+	int64_t seg_ticks;
+	uint64_t max_unsynced_ns; /* 0: segments are synced at close only */
+	const struct vigil_config *cfg; /* camera names and codecs by slot */
+	unsigned n_cams;               /* slots: cameras may be added while running */
+	struct rec_cam **cams;         /* set up at a camera's first frame */
+	struct rec_shard *shards;
+	unsigned n_shards;
+	bool running;
+	bool stop; /* set by vigil_recorder_stop, read by the threads */
+};
+
+static struct rec_shard *shard_of(struct vigil_recorder *rec, uint32_t camera)
+{
+	return &rec->shards[vigil_frame_recorder(camera, rec->n_shards)];
+}
 
 static void cam_log(struct rec_cam *c, unsigned cause, int err, const char *what)
 {
@@ -146,8 +163,8 @@ static void cam_error(struct rec_cam *c, unsigned cause, int err, const char *wh
 	if (cause != REC_CAUSE_MUX)
 		c->st.write_errors++;
 	c->st.errors[cause]++;
-	if (c->rec->first_err == 0)
-		c->rec->first_err = err;
+	if (c->sh->first_err == 0)
+		c->sh->first_err = err;
 	cam_log(c, cause, err, what);
 }
 
@@ -220,7 +237,7 @@ static void retain(struct rec_cam *c, uint64_t now)
 		    !(c->retain_ns != 0 && s->end_ns + c->retain_ns < now))
 			break;
 		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, s->seq, vigil_seg_suffix[s->kind]);
-		if (vigil_writer_unlink(c->rec->w, path, cam_io, c) < 0)
+		if (vigil_writer_unlink(c->sh->w, path, cam_io, c) < 0)
 			break; /* tried again with the next segment */
 		c->disk_bytes -= s->bytes;
 		c->segs_head++;
@@ -376,7 +393,7 @@ static void init_write(struct rec_cam *c)
 	c->map = c->seq - 1; /* the segment it starts with */
 	snprintf(final, sizeof(final), "%s/init-%08" PRIu32 ".mp4", c->st.dir, c->map);
 	snprintf(partial, sizeof(partial), "%s.partial", final);
-	f = vigil_wfile_open(c->rec->w, partial, final, cam_io_init, c);
+	f = vigil_wfile_open(c->sh->w, partial, final, cam_io_init, c);
 	if (f == NULL || vigil_wfile_append(f, c->init, c->init_len) < 0)
 		cam_error(c, VIGIL_WCAUSE_OPEN, -errno, partial);
 	if (f != NULL)
@@ -460,7 +477,7 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 		cam_error(c, VIGIL_WCAUSE_OPEN, -ENAMETOOLONG, c->st.dir);
 		return -ENAMETOOLONG;
 	}
-	c->file = vigil_wfile_open(c->rec->w, partial, final, cam_io, c);
+	c->file = vigil_wfile_open(c->sh->w, partial, final, cam_io, c);
 	if (c->file == NULL) {
 		err = -errno;
 		cam_error(c, VIGIL_WCAUSE_OPEN, err, partial);
@@ -510,7 +527,7 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 		seg_lost(c, c->seg_frames);
 	} else {
 		while (c->n_pending == REC_PENDING) /* a very slow disk */
-			if (vigil_writer_reap(c->rec->w, true) < 0)
+			if (vigil_writer_reap(c->sh->w, true) < 0)
 				break;
 		p = &c->pending[(c->pending_head + c->n_pending++) % REC_PENDING];
 		*p = (struct rec_pending){
@@ -539,31 +556,33 @@ static struct rec_cam *rec_cam_get(struct vigil_recorder *rec, unsigned slot)
 }
 
 /* RetainHours goes on for cameras that stopped sending: every ten seconds. */
-static void rec_retain_due(struct vigil_recorder *rec)
+static void rec_retain_due(struct rec_shard *sh)
 {
+	struct vigil_recorder *rec = sh->rec;
 	uint64_t now = wall_ns();
 
-	if (now < rec->next_retain_scan_ns)
+	if (now < sh->next_retain_scan_ns)
 		return;
-	rec->next_retain_scan_ns = now + UINT64_C(10000000000);
-	for (unsigned i = 0; i < rec->n_cams; i++)
+	sh->next_retain_scan_ns = now + UINT64_C(10000000000);
+	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards)
 		if (rec->cams[i] != NULL && rec->cams[i]->retain_ns != 0)
 			retain(rec->cams[i], now);
 }
 
 /* No open segment holds data older than MaxUnsyncedSeconds that is not on
  * disk: a camera that went quiet included. Checked every tenth of that. */
-static void rec_sync_due(struct vigil_recorder *rec)
+static void rec_sync_due(struct rec_shard *sh)
 {
+	struct vigil_recorder *rec = sh->rec;
 	uint64_t now;
 
 	if (rec->max_unsynced_ns == 0)
 		return;
 	now = now_ns();
-	if (now < rec->next_sync_scan_ns)
+	if (now < sh->next_sync_scan_ns)
 		return;
-	rec->next_sync_scan_ns = now + rec->max_unsynced_ns / 10;
-	for (unsigned i = 0; i < rec->n_cams; i++) {
+	sh->next_sync_scan_ns = now + rec->max_unsynced_ns / 10;
+	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards) {
 		struct rec_cam *c = rec->cams[i];
 
 		if (c == NULL || c->file == NULL || !c->unsynced || now - c->synced_ns < rec->max_unsynced_ns)
@@ -612,21 +631,30 @@ void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *
 		c->seg_frames++;
 	}
 out:
-	rec_sync_due(rec);
-	(void)vigil_writer_reap(rec->w, false);
+	rec_sync_due(shard_of(rec, f->camera));
+	(void)vigil_writer_reap(shard_of(rec, f->camera)->w, false);
 }
 
-/* Every open segment closed and durable, every playlist ended. */
-static void rec_close_all(struct vigil_recorder *rec)
+void vigil_recorder_poll(struct vigil_recorder *rec)
 {
-	for (unsigned i = 0; i < rec->n_cams; i++) {
+	for (unsigned s = 0; s < rec->n_shards; s++)
+		(void)vigil_writer_reap(rec->shards[s].w, false);
+}
+
+/* Every open segment of the shard's cameras closed and durable, every
+ * playlist ended. */
+static void rec_close_all(struct rec_shard *sh)
+{
+	struct vigil_recorder *rec = sh->rec;
+
+	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards) {
 		struct rec_cam *c = rec->cams[i];
 
 		if (c != NULL)
 			seg_close(c, c->last_pts + (c->frame_ticks > 0 ? c->frame_ticks : REC_NOMINAL_FRAME_TICKS));
 	}
-	vigil_writer_drain(rec->w);
-	for (unsigned i = 0; i < rec->n_cams; i++) {
+	vigil_writer_drain(sh->w);
+	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards) {
 		struct rec_cam *c = rec->cams[i];
 		int ret;
 
@@ -641,76 +669,95 @@ static void rec_close_all(struct vigil_recorder *rec)
 
 /* The one copy a frame's bytes see before the muxer's own: only when its
  * packets are chained, that is nearly always. */
-static void rec_take(struct vigil_recorder *rec, struct vigil_frame_ring *r, struct rte_mbuf *head)
+static void rec_take(struct rec_shard *sh, struct vigil_frame_ring *r, struct rte_mbuf *head)
 {
 	const uint8_t *data = NULL;
 
-	if (head->pkt_len <= rec->gather_cap)
-		data = rte_pktmbuf_read(head, 0, head->pkt_len, rec->gather);
-	vigil_recorder_write(rec, vigil_frame_of(head), data, data != NULL ? head->pkt_len : 0);
+	if (head->pkt_len <= sh->gather_cap)
+		data = rte_pktmbuf_read(head, 0, head->pkt_len, sh->gather);
+	vigil_recorder_write(sh->rec, vigil_frame_of(head), data, data != NULL ? head->pkt_len : 0);
 	vigil_frame_ring_done(r, head);
 }
 
 static void *rec_thread(void *arg)
 {
-	struct vigil_recorder *rec = arg;
+	struct rec_shard *sh = arg;
 	void *burst[VIGIL_BURST];
 
 	for (;;) {
 		/* Read before the pass: after stop, one more full pass. */
-		bool stopping = __atomic_load_n(&rec->stop, __ATOMIC_ACQUIRE);
+		bool stopping = __atomic_load_n(&sh->rec->stop, __ATOMIC_ACQUIRE);
 		unsigned got = 0;
 
-		for (unsigned i = 0; i < rec->n_rings; i++) {
-			unsigned n = rte_ring_dequeue_burst(rec->rings[i]->ring, burst, VIGIL_BURST, NULL);
+		for (unsigned i = 0; i < sh->n_rings; i++) {
+			unsigned n = rte_ring_dequeue_burst(sh->rings[i]->ring, burst, VIGIL_BURST, NULL);
 
 			for (unsigned j = 0; j < n; j++)
-				rec_take(rec, rec->rings[i], burst[j]);
+				rec_take(sh, sh->rings[i], burst[j]);
 			got += n;
 		}
-		rec_sync_due(rec);
-		rec_retain_due(rec);
+		rec_sync_due(sh);
+		rec_retain_due(sh);
 		if (got > 0)
 			continue;
 		if (stopping)
 			break;
-		(void)vigil_writer_reap(rec->w, false);
+		(void)vigil_writer_reap(sh->w, false);
 		usleep(REC_IDLE_US);
 	}
-	rec_close_all(rec);
+	rec_close_all(sh);
 	return NULL;
 }
 
-int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *const *rings, unsigned n_rings)
+static void rec_join(struct vigil_recorder *rec, unsigned n_threads)
 {
+	__atomic_store_n(&rec->stop, true, __ATOMIC_RELEASE);
+	for (unsigned s = 0; s < n_threads; s++)
+		pthread_join(rec->shards[s].thread, NULL);
+}
+
+int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *const *rings, unsigned n_workers)
+{
+	char name[16];
 	int ret;
 
 	if (rec->running)
 		return -EBUSY;
-	if (n_rings > VIGIL_MAX_WORKERS)
+	if (n_workers > VIGIL_MAX_WORKERS)
 		return -EINVAL;
-	for (unsigned i = 0; i < n_rings; i++)
-		rec->rings[i] = rings[i];
-	rec->n_rings = n_rings;
 	rec->stop = false;
-	ret = pthread_create(&rec->thread, NULL, rec_thread, rec);
-	if (ret != 0)
-		return -ret;
-	pthread_setname_np(rec->thread, "vigil-recorder");
+	for (unsigned s = 0; s < rec->n_shards; s++) {
+		struct rec_shard *sh = &rec->shards[s];
+
+		for (unsigned i = 0; i < n_workers; i++)
+			sh->rings[i] = rings[i * rec->n_shards + s];
+		sh->n_rings = n_workers;
+		ret = pthread_create(&sh->thread, NULL, rec_thread, sh);
+		if (ret != 0) {
+			rec_join(rec, s);
+			return -ret;
+		}
+		snprintf(name, sizeof(name), "vigil-rec%u", s % 100);
+		pthread_setname_np(sh->thread, name);
+	}
 	rec->running = true;
 	return 0;
 }
 
 int vigil_recorder_stop(struct vigil_recorder *rec)
 {
+	int ret = 0;
+
 	if (rec->running) {
-		__atomic_store_n(&rec->stop, true, __ATOMIC_RELEASE);
-		pthread_join(rec->thread, NULL);
+		rec_join(rec, rec->n_shards);
 		rec->running = false;
 	} else {
-		rec_close_all(rec);
+		for (unsigned s = 0; s < rec->n_shards; s++)
+			rec_close_all(&rec->shards[s]);
 	}
-	return rec->first_err;
+	for (unsigned s = 0; s < rec->n_shards && ret == 0; s++)
+		ret = rec->shards[s].first_err;
+	return ret;
 }
 
 const struct vigil_recorder_stats *vigil_recorder_stats(const struct vigil_recorder *rec, unsigned camera)
@@ -745,17 +792,18 @@ static int mkdir_p(const char *dir, mode_t mode)
 	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
 }
 
-static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, const char *record_dir,
-		    const struct vigil_camera_config *cam)
+static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, unsigned slot)
 {
+	const struct vigil_camera_config *cam = &rec->cfg->cameras[slot];
 	struct vigil_recovery found;
 	char msg[PATH_MAX + 128];
 	int ret;
 
 	c->rec = rec;
+	c->sh = shard_of(rec, slot);
 	c->name = cam->name;
 	/* Room for "/NNNNNNNN.ts.partial" (and more digits) after it. */
-	if (snprintf(c->st.dir, sizeof(c->st.dir), "%s/%s", record_dir, cam->name) >= PATH_MAX - 32)
+	if (snprintf(c->st.dir, sizeof(c->st.dir), "%s/%s", rec->cfg->record_dir, cam->name) >= PATH_MAX - 32)
 		return -ENAMETOOLONG;
 	ret = mkdir_p(c->st.dir, 0750);
 	if (ret < 0)
@@ -818,7 +866,7 @@ static int cam_new(struct vigil_recorder *rec, unsigned slot)
 
 	if (c == NULL)
 		return -ENOMEM;
-	ret = cam_init(rec, c, rec->cfg->record_dir, cam);
+	ret = cam_init(rec, c, slot);
 	if (ret < 0) {
 		fprintf(stderr, "vigil: recorder: camera %s: %s: %s\n", cam->name, c->st.dir, strerror(-ret));
 		cam_free(c);
@@ -828,23 +876,32 @@ static int cam_new(struct vigil_recorder *rec, unsigned slot)
 	return 0;
 }
 
+/* Everything rec holds, whatever create got to. */
+static void rec_destroy(struct vigil_recorder *rec)
+{
+	for (unsigned i = 0; rec->cams != NULL && i < rec->n_cams; i++)
+		cam_free(rec->cams[i]);
+	for (unsigned s = 0; rec->shards != NULL && s < rec->n_shards; s++) {
+		vigil_writer_free(rec->shards[s].w);
+		free(rec->shards[s].gather);
+	}
+	free(rec->shards);
+	free(rec->cams);
+	free(rec);
+}
+
 struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes)
 {
 	struct vigil_recorder *rec;
-	unsigned i;
 	int ret = -ENOMEM;
 
-	if (cfg == NULL || (cfg->n_cameras > 0 && cfg->cameras == NULL)) {
+	if (cfg == NULL || (cfg->n_cameras > 0 && cfg->cameras == NULL) || cfg->recorders > VIGIL_MAX_RECORDERS) {
 		errno = EINVAL;
 		return NULL;
 	}
 	rec = calloc(1, sizeof(*rec));
 	if (rec == NULL)
 		return NULL;
-	rec->gather = malloc(max_frame_bytes);
-	if (rec->gather == NULL)
-		goto err_rec;
-	rec->gather_cap = max_frame_bytes;
 	rec->cfg = cfg;
 	rec->n_cams = cfg->max_cameras > cfg->n_cameras ? cfg->max_cameras : cfg->n_cameras;
 	rec->max_unsynced_ns = (uint64_t)cfg->max_unsynced_ms * 1000000u;
@@ -852,32 +909,36 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 	    (int64_t)(cfg->segment_seconds ? cfg->segment_seconds : VIGIL_DEFAULT_SEGMENT_SECONDS) *
 	    VIGIL_RTP_CLOCK_HZ;
 	rec->cams = calloc(rec->n_cams ? rec->n_cams : 1, sizeof(*rec->cams));
-	if (rec->cams == NULL)
-		goto err_rec;
-	/* A staging buffer per camera and as many again in flight. */
-	rec->w = vigil_writer_create(VIGIL_WRITER_ENTRIES, 2 * rec->n_cams + 2); /* grown as used */
-	if (rec->w == NULL) {
-		ret = -errno;
-		goto err_cams;
+	rec->n_shards = cfg->recorders ? cfg->recorders : 1;
+	rec->shards = calloc(rec->n_shards, sizeof(*rec->shards));
+	if (rec->cams == NULL || rec->shards == NULL)
+		goto err;
+	for (unsigned s = 0; s < rec->n_shards; s++) {
+		struct rec_shard *sh = &rec->shards[s];
+		unsigned cams = (rec->n_cams + rec->n_shards - 1) / rec->n_shards;
+
+		sh->rec = rec;
+		sh->id = s;
+		sh->gather = malloc(max_frame_bytes);
+		sh->gather_cap = max_frame_bytes;
+		/* A staging buffer per camera and as many again in flight. */
+		sh->w = vigil_writer_create(VIGIL_WRITER_ENTRIES, 2 * cams + 2); /* grown as used */
+		if (sh->w == NULL)
+			ret = -errno;
+		if (sh->gather == NULL || sh->w == NULL)
+			goto err;
 	}
 	/* The cameras known now: a recording directory that cannot be made
 	 * stops vigild before it takes any traffic. */
-	for (i = 0; i < cfg->n_cameras; i++) {
+	for (unsigned i = 0; i < cfg->n_cameras; i++) {
 		ret = cam_new(rec, i);
 		if (ret < 0)
-			goto err_mux;
+			goto err;
 	}
 	return rec;
 
-err_mux:
-	while (i-- > 0)
-		cam_free(rec->cams[i]);
-	vigil_writer_free(rec->w);
-err_cams:
-	free(rec->cams);
-err_rec:
-	free(rec->gather);
-	free(rec);
+err:
+	rec_destroy(rec);
 	errno = -ret;
 	return NULL;
 }
@@ -887,10 +948,5 @@ void vigil_recorder_free(struct vigil_recorder *rec)
 	if (rec == NULL)
 		return;
 	(void)vigil_recorder_stop(rec);
-	for (unsigned i = 0; i < rec->n_cams; i++)
-		cam_free(rec->cams[i]);
-	vigil_writer_free(rec->w);
-	free(rec->cams);
-	free(rec->gather);
-	free(rec);
+	rec_destroy(rec);
 }

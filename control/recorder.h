@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The recorder: one thread that takes complete frames from the workers'
- * frame rings, muxes each camera's frames into MPEG-TS segments with
- * libavformat, and writes them with io_uring: RecordDir/<camera>/NNNNNNNN.ts,
+/* The recorder: threads (cfg->recorders, each with a share of the cameras)
+ * that take complete frames from the workers' frame rings, mux each
+ * camera's frames into MPEG-TS segments with libavformat, and write them
+ * with io_uring: RecordDir/<camera>/NNNNNNNN.ts,
  * written as NNNNNNNN.ts.partial, fsync'd, then renamed. Segments are cut at
  * the first key frame after segment_seconds (camera clock). */
 #ifndef VIGIL_RECORDER_H
@@ -40,20 +41,29 @@ struct vigil_recorder_stats {
 	char dir[4096 + 80];      /* RecordDir/<camera> */
 };
 
-/* Creates RecordDir/<camera>/ for each camera. NULL with errno set. */
+/* Creates RecordDir/<camera>/ for each camera. cfg->recorders (0: 1)
+ * recorder threads; camera c is thread vigil_frame_recorder(c, n)'s.
+ * NULL with errno set. */
 struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes);
 
 /* Mux and write one access unit (Annex-B, len bytes); its bytes are copied
- * out before it returns. For direct use (tests) when no thread is running. */
+ * out before it returns. For direct use (tests, benchmarks) when no thread
+ * is running; calls for cameras of different recorder threads may run at
+ * once, those for one thread's cameras may not. */
 void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *f, const uint8_t *data, size_t len);
 
-/* Start the recorder thread on these rings (single consumer each); it
+/* For direct use: handle the I/O that has finished (completions, and what
+ * waits for them), as an idle recorder thread does. */
+void vigil_recorder_poll(struct vigil_recorder *rec);
+
+/* Start the recorder threads: thread r consumes rings[w * n + r] of each
+ * of the n_workers workers (single consumer each; n recorder threads) and
  * frees each frame's mbufs once muxed. */
-int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *const *rings, unsigned n_rings);
+int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *const *rings, unsigned n_workers);
 
 /* Stop: drain the rings (the producers must have stopped), close every
- * open segment (last write, fsync, rename) and join the thread. Without a
- * thread, just closes segments. 0 or -errno of the first error. */
+ * open segment (last write, fsync, rename) and join the threads. Without
+ * threads, just closes segments. 0 or -errno of the first error. */
 int vigil_recorder_stop(struct vigil_recorder *rec);
 
 /* Safe to call from another thread while running (plain 64-bit reads). */

@@ -338,13 +338,13 @@ int main(int argc, char **argv)
 		goto err_port;
 	}
 	vigil_neigh_init(&neigh, &cfg, &mac);
-	rc = vigil_workers_create(&workers, cfg.workers, VIGIL_FRAMES_IN_FLIGHT, cfg.handshake_port != 0 && !opts.pcap,
+	rc = vigil_workers_create(&workers, cfg.workers, cfg.recorders, VIGIL_FRAMES_IN_FLIGHT, cfg.handshake_port != 0 && !opts.pcap,
 				  msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s\n", msg);
 		goto err_workers;
 	}
-	streams = vigil_stream_table_create("vigil_streams", cfg.max_cameras, cfg.workers, cfg.max_frame_bytes,
+	streams = vigil_stream_table_create("vigil_streams", cfg.max_cameras, cfg.workers, cfg.recorders, cfg.max_frame_bytes,
 					    port.mbufs, workers.frames);
 	if (streams == NULL) {
 		fprintf(stderr, "vigild: cannot build the stream table: %s\n", strerror(errno));
@@ -374,8 +374,8 @@ int main(int argc, char **argv)
 		goto err_recorder;
 	}
 
-	fprintf(stderr, "vigild: %u camera(s), %u worker(s), %s; recording into %s; %s\n", cfg.n_cameras,
-		workers.n, port.spread, cfg.record_dir,
+	fprintf(stderr, "vigild: %u camera(s), %u worker(s), %s; %u recorder thread(s) writing into %s; %s\n",
+		cfg.n_cameras, workers.n, port.spread, cfg.recorders, cfg.record_dir,
 		opts.pcap ? "reading the capture" : "running until SIGINT/SIGTERM");
 	rc = vigil_workers_launch(&workers, &port, &cfg, streams, &neigh, &stop, opts.pcap != NULL, msg,
 				  sizeof(msg));

@@ -14,8 +14,8 @@
 
 #include "workers.h"
 
-int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_in_flight, bool handshakes, char *msg,
-			 size_t msglen)
+int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_recorders, unsigned frames_in_flight,
+			 bool handshakes, char *msg, size_t msglen)
 {
 	char name[RTE_RING_NAMESIZE];
 
@@ -26,21 +26,32 @@ int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_i
 		return -ENOMEM;
 	}
 	ws->n = n;
+	ws->n_recorders = n_recorders;
 	ws->shared.n_workers = n;
-	for (unsigned i = 0; i < n; i++) {
-		ws->frames[i] = rte_zmalloc("vigil_frame_ring", sizeof(*ws->frames[i]), RTE_CACHE_LINE_SIZE);
-		if (ws->frames[i] == NULL) {
-			snprintf(msg, msglen, "no memory for the frame ring of worker %u", i);
+	for (unsigned i = 0; i < n * n_recorders; i++) {
+		struct vigil_frame_ring *r = rte_zmalloc("vigil_frame_ring", sizeof(*r), RTE_CACHE_LINE_SIZE);
+
+		ws->frames[i] = r;
+		if (r == NULL) {
+			snprintf(msg, msglen, "no memory for the frame rings of worker %u", i / n_recorders);
 			return -ENOMEM;
 		}
-		ws->frames[i]->max_segs = VIGIL_FRAME_MBUFS_IN_FLIGHT;
-		snprintf(name, sizeof(name), "vigil_frames%u", i);
-		ws->frames[i]->ring = rte_ring_create(name, rte_align32pow2(frames_in_flight + 1), (int)rte_socket_id(),
-						      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		/* A worker's share of the mbuf pool, split between its rings. */
+		r->max_segs = VIGIL_FRAME_MBUFS_IN_FLIGHT / n_recorders;
+		snprintf(name, sizeof(name), "vigil_frames%u_%u", i / n_recorders, i % n_recorders);
+		r->ring = rte_ring_create(name, rte_align32pow2(frames_in_flight + 1), (int)rte_socket_id(),
+					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (r->ring == NULL) {
+			snprintf(msg, msglen, "cannot create the frame rings of worker %u: %s", i / n_recorders,
+				 rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "vigil_inbound%u", i);
 		ws->shared.inbound[i] =
 		    rte_ring_create(name, VIGIL_HANDOFF_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
-		if (ws->frames[i]->ring == NULL || ws->shared.inbound[i] == NULL) {
+		if (ws->shared.inbound[i] == NULL) {
 			snprintf(msg, msglen, "cannot create the rings of worker %u: %s", i, rte_strerror(rte_errno));
 			return -ENOMEM;
 		}
@@ -82,7 +93,8 @@ int vigil_workers_launch(struct vigil_workers *ws, const struct vigil_port *port
 		w->tx_queue = (uint16_t)i;
 		w->neigh = *neigh;
 		w->replay_capture = replay_capture;
-		w->frames = ws->frames[i];
+		w->frames = &ws->frames[i * ws->n_recorders];
+		w->n_recorders = ws->n_recorders;
 		w->to_control = ws->to_control;
 		w->from_control = ws->from_control;
 		w->stop = stop;
@@ -124,12 +136,13 @@ static void free_mbuf_ring(struct rte_ring *r)
 
 void vigil_workers_free(struct vigil_workers *ws)
 {
-	for (unsigned i = 0; i < VIGIL_MAX_WORKERS; i++) {
+	for (unsigned i = 0; i < RTE_DIM(ws->frames); i++) {
 		if (ws->frames[i] != NULL)
 			rte_ring_free(ws->frames[i]->ring);
 		rte_free(ws->frames[i]);
-		rte_ring_free(ws->shared.inbound[i]);
 	}
+	for (unsigned i = 0; i < VIGIL_MAX_WORKERS; i++)
+		rte_ring_free(ws->shared.inbound[i]);
 	free_mbuf_ring(ws->to_control);
 	free_mbuf_ring(ws->from_control);
 	rte_free(ws->w);

@@ -13,18 +13,21 @@ struct vigil_workers {
 	unsigned n;
 	struct vigil_workers_shared shared;
 	struct vigil_worker *w;                    /* n of them */
-	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS]; /* worker i -> recorder */
+	unsigned n_recorders;
+	/* Worker w -> recorder thread r: frames[w * n_recorders + r]. */
+	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS * VIGIL_MAX_RECORDERS];
 	unsigned lcore[VIGIL_MAX_WORKERS];
 	/* Handshake packets to the control plane and its replies (none
 	 * without a HandshakePort). */
 	struct rte_ring *to_control, *from_control;
 };
 
-/* Rings for n workers: to the recorder (room for frames_in_flight frames
- * and VIGIL_FRAME_MBUFS_IN_FLIGHT mbufs in them), for handed-off packets,
- * and for handshakes to and from the control plane. */
-int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned frames_in_flight, bool handshakes, char *msg,
-			 size_t msglen);
+/* Rings for n workers: to each of n_recorders recorder threads (room for
+ * frames_in_flight frames each, and VIGIL_FRAME_MBUFS_IN_FLIGHT mbufs in
+ * them per worker, shared out), for handed-off packets, and for
+ * handshakes to and from the control plane. */
+int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_recorders, unsigned frames_in_flight,
+			 bool handshakes, char *msg, size_t msglen);
 
 /* Give every worker its queues and what it works with, then launch them on
  * the worker lcores. */

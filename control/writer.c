@@ -254,7 +254,8 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 {
 	struct vigil_writer *w = f->w;
 	struct io_uring_sqe *sqe = sqe_get(w);
-	int fd = write_fd(f, b->off + b->done, b->len - b->done);
+	size_t len = b->len - b->done;
+	int fd = write_fd(f, b->off + b->done, len);
 
 	if (sqe == NULL || fd < 0) {
 		if (sqe != NULL) {
@@ -269,10 +270,9 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 	b->req.file = f;
 	b->submit_ns = mono_ns();
 	if (b->fixed >= 0)
-		io_uring_prep_write_fixed(sqe, fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done,
-					  b->fixed);
+		io_uring_prep_write_fixed(sqe, fd, b->data + b->done, (unsigned)len, b->off + b->done, b->fixed);
 	else
-		io_uring_prep_write(sqe, fd, b->data + b->done, (unsigned)(b->len - b->done), b->off + b->done);
+		io_uring_prep_write(sqe, fd, b->data + b->done, (unsigned)len, b->off + b->done);
 	io_uring_sqe_set_data(sqe, &b->req);
 	f->inflight++;
 	f->writes++;
@@ -557,6 +557,21 @@ bool vigil_wfile_direct(const struct vigil_wfile *f)
 	return f->fd_direct;
 }
 
+/* b keeps its first `whole` bytes; the rest moves to the start of a
+ * buffer of its own, returned (NULL: no buffer, nothing moved). */
+static struct wbuf *move_tail(struct vigil_wfile *f, struct wbuf *b, size_t whole)
+{
+	struct wbuf *rest = buf_get(f->w);
+
+	if (rest == NULL)
+		return NULL;
+	memcpy(rest->data, b->data + whole, b->len - whole);
+	rest->len = b->len - whole;
+	rest->off = b->off + whole;
+	b->len = whole;
+	return rest;
+}
+
 void vigil_wfile_sync(struct vigil_wfile *f)
 {
 	struct wbuf *b = f->cur, *rest;
@@ -572,15 +587,8 @@ void vigil_wfile_sync(struct vigil_wfile *f)
 		if (whole == 0)
 			return;
 		rest = NULL;
-		if (whole < b->len) {
-			rest = buf_get(f->w);
-			if (rest == NULL)
-				return; /* it goes with the next sync */
-			memcpy(rest->data, b->data + whole, b->len - whole);
-			rest->len = b->len - whole;
-			rest->off = b->off + whole;
-			b->len = whole;
-		}
+		if (whole < b->len && (rest = move_tail(f, b, whole)) == NULL)
+			return; /* it goes with the next sync */
 		f->cur = rest;
 		write_submit(f, b);
 	}
@@ -595,10 +603,20 @@ void vigil_wfile_close(struct vigil_wfile *f)
 	f->closing = true;
 	f->cur = NULL;
 	if (b != NULL) {
-		if (b->len > 0 && !f->failed)
+		if (b->len > 0 && !f->failed) {
+			/* O_DIRECT takes the whole blocks; what is left of the
+			 * last one goes through the page cache at the same time. */
+			size_t whole = b->len / DIRECT_ALIGN * DIRECT_ALIGN;
+			struct wbuf *tail = NULL;
+
+			if (f->direct && whole > 0 && whole < b->len)
+				tail = move_tail(f, b, whole);
 			write_submit(f, b);
-		else
+			if (tail != NULL)
+				write_submit(f, tail);
+		} else {
 			buf_put(f->w, b);
+		}
 	}
 	file_maybe_finish(f);
 }

@@ -62,7 +62,7 @@ static void wait_readers(struct vigil_stream_table *t)
 }
 
 struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned n_workers,
-						     size_t max_frame_bytes, struct rte_mempool *pool,
+						     unsigned n_recorders, size_t max_frame_bytes, struct rte_mempool *pool,
 						     struct vigil_frame_ring *const *frames)
 {
 	struct rte_hash_parameters params = {
@@ -78,7 +78,8 @@ struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned 
 	int err = ENOMEM;
 
 	/* A frame's description lives in its first mbuf's private area. */
-	if (n_workers == 0 || n_workers > VIGIL_MAX_WORKERS || rte_pktmbuf_priv_size(pool) < sizeof(struct vigil_frame)) {
+	if (n_workers == 0 || n_workers > VIGIL_MAX_WORKERS || n_recorders == 0 || n_recorders > VIGIL_MAX_RECORDERS ||
+	    rte_pktmbuf_priv_size(pool) < sizeof(struct vigil_frame)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -89,7 +90,8 @@ struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned 
 	t->max_frame_bytes = max_frame_bytes;
 	t->pool = pool;
 	t->n_workers = n_workers;
-	for (unsigned i = 0; i < n_workers; i++)
+	t->n_recorders = n_recorders;
+	for (unsigned i = 0; i < n_workers * n_recorders; i++)
 		t->frames[i] = frames[i];
 	t->slots = rte_zmalloc(name, capacity * sizeof(*t->slots), 0);
 	t->qsbr = rte_zmalloc(name, qsbr_len, RTE_CACHE_LINE_SIZE);
@@ -170,7 +172,7 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	s->ssrc = cam->ssrc;
 	s->camera = slot;
 	s->owner = (uint16_t)vigil_stream_owner(cam->ssrc, t->n_workers);
-	s->frames = t->frames[s->owner];
+	s->frames = t->frames[s->owner * t->n_recorders + vigil_frame_recorder(slot, t->n_recorders)];
 	/* Publishes the stream: workers see it whole from here on. */
 	rc = rte_hash_add_key_data(t->by_ssrc, &s->ssrc, s);
 	if (rc < 0) {

@@ -74,15 +74,18 @@ struct vigil_stream_table {
 	size_t max_frame_bytes;
 	struct rte_mempool *pool; /* mbufs for what a frame needs beyond its packets */
 	unsigned n_workers;
-	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS]; /* each worker's way to the recorder */
+	unsigned n_recorders;
+	/* Worker w's way to recorder thread r: frames[w * n_recorders + r]. */
+	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS * VIGIL_MAX_RECORDERS];
 };
 
 /* Room for capacity cameras, used by n_workers workers (RCU thread ids
- * 0..n_workers-1), worker i handing frames to frames[i]. The mbufs of
+ * 0..n_workers-1), worker w handing the frames of recorder thread r's
+ * cameras (vigil_frame_recorder) to frames[w * n_recorders + r]. The mbufs of
  * pool (and of RX) need VIGIL_MBUF_PRIV_SIZE private bytes. NULL with errno
  * set. Needs a running EAL. */
 struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned n_workers,
-						     size_t max_frame_bytes, struct rte_mempool *pool,
+						     unsigned n_recorders, size_t max_frame_bytes, struct rte_mempool *pool,
 						     struct vigil_frame_ring *const *frames);
 /* Removes every stream (see vigil_stream_remove), then the table. */
 void vigil_stream_table_free(struct vigil_stream_table *t);

@@ -366,8 +366,11 @@ static bool recorder_has_room(const struct vigil_worker *w)
 	 * closes the open frame before a marker does). */
 	unsigned pushed = VIGIL_BURST + w->reorder.n_held;
 
-	return rte_ring_free_count(w->frames->ring) >= pushed + w->streams->n_streams &&
-	       vigil_frame_ring_segs(w->frames) <= w->frames->max_segs / 2;
+	for (unsigned r = 0; r < w->n_recorders; r++)
+		if (rte_ring_free_count(w->frames[r]->ring) < pushed + w->streams->n_streams ||
+		    vigil_frame_ring_segs(w->frames[r]) > w->frames[r]->max_segs / 2)
+			return false;
+	return true;
 }
 
 /* ... and, for the worker reading the capture, the other workers too. */

@@ -48,7 +48,10 @@ struct vigil_worker {
 	 * sends. NULL: no handshakes. */
 	struct rte_ring *to_control;
 	struct rte_ring *from_control;
-	struct vigil_frame_ring *frames;
+	/* Its rings to the recorder threads (the stream table picks one per
+	 * camera); watched here only to pace a capture. */
+	struct vigil_frame_ring *const *frames;
+	unsigned n_recorders;
 	struct vigil_reorder_list reorder; /* own streams holding packets back */
 	volatile bool *stop;
 	volatile bool done; /* set when the loop has ended and flushed */

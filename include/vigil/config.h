@@ -68,6 +68,7 @@ struct vigil_config {
 	char record_dir[4096];
 	char device[1024];
 	unsigned workers;
+	unsigned recorders; /* recorder threads, each with its share of the cameras */
 	unsigned segment_seconds;
 	enum vigil_format format;
 	size_t max_frame_bytes;

@@ -41,6 +41,13 @@ struct vigil_frame_ring {
 	uint64_t segs_freed __rte_cache_aligned;  /* written by the recorder only */
 };
 
+/* The recorder thread a camera's frames go to: each has its own share of
+ * the cameras and its own ring from every worker. */
+static inline unsigned vigil_frame_recorder(uint32_t camera, unsigned n_recorders)
+{
+	return camera % n_recorders;
+}
+
 /* Recorder side: the frame is muxed and its mbufs go back to the pool. */
 static inline void vigil_frame_ring_done(struct vigil_frame_ring *r, struct rte_mbuf *head)
 {

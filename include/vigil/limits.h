@@ -38,6 +38,7 @@
 #define VIGIL_MBUFS_PER_QUEUE 8192
 #define VIGIL_MBUFS_PER_CAMERA 2
 #define VIGIL_MAX_WORKERS 64
+#define VIGIL_MAX_RECORDERS 16 /* recorder threads */
 #define VIGIL_HANDOFF_RING_SIZE 1024 /* packets waiting for their stream's worker */
 #define VIGIL_CONTROL_RING_SIZE 1024 /* handshake packets to and from the control plane */
 #define VIGIL_DEFAULT_MAX_CAMERAS 100000

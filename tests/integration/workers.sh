@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Several workers: three GStreamer cameras (two H.264, one H.265) stream at
-# once from a network namespace into vigild with Workers = 2, live on
+# once from a network namespace into vigild with Workers = 2 (and two
+# recorder threads, each with its own cameras' rings from both), live on
 # af_packet with two queue pairs (kernel fan-out), then the capture of the
 # same traffic through `vigild --pcap` (one queue: the first worker hands
 # packets to the owner of their camera). Every camera's recording must equal
@@ -35,7 +36,7 @@ vigil_netns_create workers
 # name codec ssrc port
 cameras=("north h264 1001 5004" "south h264 2002 5006" "gate h265 3003 5008")
 {
-	printf '[Ingest]\nPorts = 5004-5008\nRecordDir = %s/rec-live\nWorkers = 2\nSegmentSeconds = 2\n' "$work"
+	printf '[Ingest]\nPorts = 5004-5008\nRecordDir = %s/rec-live\nWorkers = 2\nRecorders = 2\nSegmentSeconds = 2\n' "$work"
 	printf 'Device = net_af_packet0,iface=%s,qpairs=2\n' "$VIGIL_VETH_ROOT"
 } >"$work/vigil.conf"
 for c in "${cameras[@]}"; do
@@ -53,6 +54,7 @@ test_start_vigild "$vigild" "$work/vigil.conf" "$work/live.json" "$work/live.log
 vigild_pid=$PROC_PID
 grep -q "2 worker(s), the device's own spreading over 2 RX queues" "$work/live.log" ||
 	fail "vigild did not spread over 2 queues: $(grep worker "$work/live.log")"
+grep -q "2 recorder thread(s)" "$work/live.log" || fail "vigild did not start 2 recorder threads: $(grep worker "$work/live.log")"
 
 pids=()
 for c in "${cameras[@]}"; do

@@ -50,6 +50,7 @@ static void test_good(void **state)
 				      "RecordDir = /tmp/rec\n"
 				      "Device = net_af_packet0,iface=eth1\n"
 				      "Workers = 1\n"
+				      "Recorders = 3\n"
 				      "SegmentSeconds = 2\n"
 				      "Address = 198.18.0.1, fd00::1 198.18.0.3\n"
 				      "RetainHours = 48\n"
@@ -92,6 +93,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.record_dir, "/tmp/rec");
 	assert_string_equal(cfg.device, "net_af_packet0,iface=eth1");
 	assert_int_equal(cfg.segment_seconds, 2);
+	assert_int_equal(cfg.recorders, 3);
 	assert_int_equal(cfg.max_frame_bytes, VIGIL_DEFAULT_MAX_FRAME_BYTES);
 	assert_int_equal(cfg.n_ipv4, 2);
 	assert_memory_equal(&cfg.ipv4[0], ((uint8_t[]){198, 18, 0, 1}), 4);
@@ -102,7 +104,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
 	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
-	assert_int_equal(cfg.cameras[0].line, 12);
+	assert_int_equal(cfg.cameras[0].line, 13);
 	assert_int_equal(cfg.format, VIGIL_FORMAT_FMP4);
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(cfg.cameras[0].master_key[i], i + 1);
@@ -192,6 +194,8 @@ static const struct {
 	{"Ports = 5004\n", "1: 'Ports' is outside any section"},
 	{INGEST "Workers = 0\n" CAMERA("a", "1"), "3: Workers: '0' is not a number"},
 	{INGEST "Workers = 65\n" CAMERA("a", "1"), "3: Workers: '65' is not a number from 1 to 64"},
+	{INGEST "Recorders = 0\n" CAMERA("a", "1"), "3: Recorders: '0' is not a number from 1 to 16"},
+	{INGEST "Recorders = 2x\n" CAMERA("a", "1"), "3: Recorders: '2x' is not a number from 1 to 16"},
 	{INGEST "SegmentSeconds = x\n" CAMERA("a", "1"), "3: SegmentSeconds: 'x'"},
 	{INGEST CAMERA("bad name", "1"), "4: Name: 'bad name' must be"},
 	{INGEST CAMERA("a", "1") CAMERA("a", "2"), "9: Name: 'a' is already used by the camera at line 3"},

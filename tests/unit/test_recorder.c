@@ -369,13 +369,13 @@ static void read_playlist(const char *dir, struct playlist *pl)
 /* The playlist of a whole recording from segment first_seq on: every
  * segment in order, timed by the camera clock, dated by arrival, ended;
  * played through it, the recording decodes to the reference. */
-static void check_playlist(struct fixture *fx, const struct clip *c, unsigned n_segs, unsigned first_seq)
+static void check_playlist(const char *dir, const struct clip *c, unsigned n_segs, unsigned first_seq)
 {
 	char path[4096 + 160], *md5[MAX_AUS] = {0};
 	struct playlist pl;
 	unsigned n_md5;
 
-	read_playlist(fx->dir, &pl);
+	read_playlist(dir, &pl);
 	assert_true(pl.event);
 	assert_true(pl.endlist);
 	assert_int_equal(pl.n, n_segs);
@@ -384,7 +384,7 @@ static void check_playlist(struct fixture *fx, const struct clip *c, unsigned n_
 	for (unsigned i = 0; i < n_segs; i++)
 		assert_int_equal(pl.seq[i], first_seq + i);
 	assert_true(fabs(pl.seconds - c->n * (double)TS_STEP / 90000) < 0.01);
-	snprintf(path, sizeof(path), "%s/index.m3u8", fx->dir);
+	snprintf(path, sizeof(path), "%s/index.m3u8", dir);
 	n_md5 = framemd5(path, md5, MAX_AUS);
 	assert_int_equal(n_md5, c->n_md5);
 	for (unsigned i = 0; i < n_md5; i++) {
@@ -395,13 +395,15 @@ static void check_playlist(struct fixture *fx, const struct clip *c, unsigned n_
 
 /* Every segment plays alone and starts with PAT and a key frame; all of
  * them in order decode to the reference; the counters agree. */
-static void check_recording(struct fixture *fx, const struct clip *c, unsigned first_seq)
+/* Camera `camera` of rec, recorded into dir: the whole clip. */
+static void check_camera(struct vigil_recorder *rec, unsigned camera, const char *dir, const struct clip *c,
+			 unsigned first_seq)
 {
-	const struct vigil_recorder_stats *st = vigil_recorder_stats(fx->rec, 0);
+	const struct vigil_recorder_stats *st = vigil_recorder_stats(rec, camera);
 	char names[MAX_SEGS][32], path[4096 + 128], cmd[8192], line[256], *md5[MAX_AUS] = {0};
 	char all[] = TDIR "/all.ts";
 	uint64_t total = 0;
-	unsigned n = list_segments(fx->dir, names), n_md5;
+	unsigned n = list_segments(dir, names), n_md5;
 	FILE *out = fopen(all, "wb");
 
 	assert_non_null(out);
@@ -416,7 +418,7 @@ static void check_recording(struct fixture *fx, const struct clip *c, unsigned f
 		unsigned k = 0, pid = 0, tables = 0;
 		FILE *p;
 
-		snprintf(path, sizeof(path), "%s/%08u.ts", fx->dir, first_seq + i);
+		snprintf(path, sizeof(path), "%s/%08u.ts", dir, first_seq + i);
 		assert_string_equal(names[i], strrchr(path, '/') + 1);
 		total += append_file(out, path, first);
 		/* SDT, PAT and PMT come before the first video packet. */
@@ -455,7 +457,12 @@ static void check_recording(struct fixture *fx, const struct clip *c, unsigned f
 		assert_string_equal(md5[i], c->md5[i]);
 		free(md5[i]);
 	}
-	check_playlist(fx, c, n, first_seq);
+	check_playlist(dir, c, n, first_seq);
+}
+
+static void check_recording(struct fixture *fx, const struct clip *c, unsigned first_seq)
+{
+	check_camera(fx->rec, 0, fx->dir, c, first_seq);
 }
 
 struct capture {
@@ -884,8 +891,8 @@ static void test_sealed(void **state)
 }
 
 /* O_DIRECT where the filesystem takes it (the build directory's does, or
- * the test says why not): syncs in the middle of staging buffers, a tail
- * of 5 bytes, and the file comes out byte for byte. */
+ * the test says why not): syncs in the middle of staging buffers, a last
+ * write of whole blocks and a tail, and the file comes out byte for byte. */
 static void test_writer_o_direct(void **state)
 {
 	static uint8_t data[700000];
@@ -905,7 +912,7 @@ static void test_writer_o_direct(void **state)
 	assert_non_null(f);
 	if (!vigil_wfile_direct(f))
 		fprintf(stderr, "# this filesystem refuses O_DIRECT: the writes are buffered\n");
-	static const size_t pieces[] = {1000, 9000, 300000, 12345, 377650};
+	static const size_t pieces[] = {1000, 9000, 300000, 12345, 357650};
 
 	for (size_t k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
 		assert_int_equal(vigil_wfile_append(f, data + at, pieces[k]), 0);
@@ -913,8 +920,9 @@ static void test_writer_o_direct(void **state)
 		vigil_wfile_sync(f);
 		vigil_writer_drain(w);
 	}
-	assert_int_equal(vigil_wfile_append(f, data + at, 5), 0);
-	at += 5;
+	/* The last write: whole blocks direct, then the tail buffered. */
+	assert_int_equal(vigil_wfile_append(f, data + at, 20005), 0);
+	at += 20005;
 	vigil_wfile_close(f);
 	vigil_writer_drain(w);
 	vigil_writer_free(w);
@@ -972,6 +980,69 @@ static void test_h265_thread(void **state)
 	check_recording(&fx, &h265, 0);
 	fixture_fini(&fx);
 	free(fr.ring);
+}
+
+/* Recorders = 2, two workers: three cameras, each recorder thread taking
+ * its own (0 and 2, then 1) from its ring of each worker, a camera's
+ * frames all from one worker as the stream table sends them. Each camera's
+ * recording is the whole clip, and every mbuf comes back. */
+static void test_recorder_threads(void **state)
+{
+	enum { WORKERS = 2, RECORDERS = 2, CAMS = 3 };
+	struct vigil_camera_config cams[CAMS] = {0};
+	struct vigil_config cfg = {0};
+	struct vigil_frame_ring fr[WORKERS * RECORDERS], *frp[WORKERS * RECORDERS];
+	struct vigil_recorder *rec;
+	char dir[CAMS][4096 + 80];
+
+	(void)state;
+	if (!have_tools)
+		skip();
+	snprintf(cfg.record_dir, sizeof(cfg.record_dir), TDIR "/rec/threads");
+	assert_int_equal(run("rm -rf %s", cfg.record_dir), 0);
+	cfg.segment_seconds = 1;
+	cfg.n_cameras = CAMS;
+	cfg.cameras = cams;
+	cfg.recorders = RECORDERS;
+	for (unsigned k = 0; k < CAMS; k++) {
+		snprintf(cams[k].name, sizeof(cams[k].name), "t%u", k);
+		cams[k].codec = VIGIL_CODEC_H264;
+		snprintf(dir[k], sizeof(dir[k]), "%s/t%u", cfg.record_dir, k);
+	}
+	for (unsigned i = 0; i < WORKERS * RECORDERS; i++) {
+		char name[32];
+
+		fr[i] = (struct vigil_frame_ring){.ring = aligned_alloc(64, (size_t)rte_ring_get_memsize(64)),
+						  .max_segs = N_MBUFS};
+		frp[i] = &fr[i];
+		assert_non_null(fr[i].ring);
+		snprintf(name, sizeof(name), "rec_threads%u", i);
+		assert_int_equal(rte_ring_init(fr[i].ring, name, 64, RING_F_SP_ENQ | RING_F_SC_DEQ), 0);
+	}
+	rec = vigil_recorder_create(&cfg, FRAME_BYTES);
+	assert_non_null(rec);
+	assert_int_equal(vigil_recorder_start(rec, frp, WORKERS), 0);
+	for (unsigned i = 0; i < h264.n; i++)
+		for (unsigned k = 0; k < CAMS; k++) {
+			struct rte_mbuf *f = chain_of(&h264, i);
+			struct vigil_frame_ring *r = &fr[(k % WORKERS) * RECORDERS + vigil_frame_recorder(k, RECORDERS)];
+
+			vigil_frame_of(f)->camera = k;
+			r->segs_queued += f->nb_segs;
+			while (rte_ring_enqueue(r->ring, f) != 0)
+				usleep(100);
+		}
+	assert_int_equal(vigil_recorder_stop(rec), 0);
+	for (unsigned i = 0; i < WORKERS * RECORDERS; i++) {
+		assert_int_equal(rte_ring_count(fr[i].ring), 0);
+		assert_int_equal(vigil_frame_ring_segs(&fr[i]), 0);
+		/* Worker 0 carried cameras 0 and 2 (recorder 0); worker 1, camera 1 (recorder 1). */
+		assert_true((fr[i].segs_queued > 0) == (i == 0 || i == 3));
+		free(fr[i].ring);
+	}
+	for (unsigned k = 0; k < CAMS; k++)
+		check_camera(rec, k, dir[k], &h264, 0);
+	vigil_recorder_free(rec);
 }
 
 /* What a crash leaves: a segment still .partial, cut inside a TS packet
@@ -1104,8 +1175,10 @@ static void test_dir_replaced(void **state)
 	assert_int_equal(run("rm -rf %s.moved", fx.dir), 0);
 	feed(&fx, &h264, 0, 45); /* segment 0 closed at frame 30, 1 open */
 	/* Its rename is asynchronous: let it land in the directory first. */
-	for (int i = 0; i < 5000 && run("test -e %s/00000000.ts", fx.dir) != 0; i++)
+	for (int i = 0; i < 5000 && run("test -e %s/00000000.ts", fx.dir) != 0; i++) {
+		vigil_recorder_poll(fx.rec);
 		usleep(1000);
+	}
 	assert_int_equal(run("mv %s %s.moved && touch %s", fx.dir, fx.dir, fx.dir), 0);
 	feed(&fx, &h264, 45, h264.n);
 	assert_true(vigil_recorder_stop(fx.rec) < 0);
@@ -1133,6 +1206,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mux_cut),	      cmocka_unit_test(test_writer_short_and_failed),
 	    cmocka_unit_test(test_h264_direct),	      cmocka_unit_test(test_h265_thread),
+	    cmocka_unit_test(test_recorder_threads),
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
 	    cmocka_unit_test(test_crash_recovery),  cmocka_unit_test(test_sync_open_segment),
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),

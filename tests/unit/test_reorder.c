@@ -302,7 +302,7 @@ static void test_worker(void **state)
 	struct vigil_frame_ring *frp = &fr;
 	struct vigil_counters retired = {0};
 	struct rte_mbuf *pkts[RTE_DIM(order)];
-	struct vigil_worker w = {.cfg = &cfg, .frames = &fr, .tsc_hz = rte_get_tsc_hz()};
+	struct vigil_worker w = {.cfg = &cfg, .frames = &frp, .n_recorders = 1, .tsc_hz = rte_get_tsc_hz()};
 	struct vigil_stream *s;
 
 	(void)state;
@@ -310,7 +310,7 @@ static void test_worker(void **state)
 		skip();
 	assert_non_null(fr.ring);
 	cfg.srtp_ports[5004 >> 3] = 1u << (5004 & 7);
-	w.streams = vigil_stream_table_create("test_reorder", 4, 1, 1 << 16, mp, &frp);
+	w.streams = vigil_stream_table_create("test_reorder", 4, 1, 1, 1 << 16, mp, &frp);
 	assert_non_null(w.streams);
 	assert_int_equal(vigil_stream_add(w.streams, &cam, 0), 0);
 	s = w.streams->slots[0];
@@ -360,7 +360,7 @@ static void test_worker_payload_type(void **state)
 	unsigned avail = rte_mempool_avail_count(mp);
 	struct vigil_frame_ring fr = {.ring = rte_ring_create("test_pt", 16, 0, 0), .max_segs = 64};
 	struct vigil_frame_ring *frp = &fr;
-	struct vigil_worker w = {.cfg = &cfg, .frames = &fr, .tsc_hz = rte_get_tsc_hz()};
+	struct vigil_worker w = {.cfg = &cfg, .frames = &frp, .n_recorders = 1, .tsc_hz = rte_get_tsc_hz()};
 	struct rte_mbuf *pkts[3];
 	struct vigil_stream *s;
 
@@ -368,7 +368,7 @@ static void test_worker_payload_type(void **state)
 	if (vigil_srtp_available() < 0)
 		skip();
 	cfg.srtp_ports[5004 >> 3] = 1u << (5004 & 7);
-	w.streams = vigil_stream_table_create("test_pt", 4, 1, 1 << 16, mp, &frp);
+	w.streams = vigil_stream_table_create("test_pt", 4, 1, 1, 1 << 16, mp, &frp);
 	assert_non_null(w.streams);
 	assert_int_equal(vigil_stream_add(w.streams, &cam, 0), 0);
 	s = w.streams->slots[0];

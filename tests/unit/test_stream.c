@@ -54,7 +54,7 @@ static void test_scale(void **state)
 	struct vigil_counters retired = {0};
 
 	(void)state;
-	t = vigil_stream_table_create("test_scale", CAMERAS, 1, 1 << 20, pool, &ring);
+	t = vigil_stream_table_create("test_scale", CAMERAS, 1, 1, 1 << 20, pool, &ring);
 	assert_non_null(t);
 	for (uint32_t i = 0; i < CAMERAS; i++) {
 		camera(&cam, i);
@@ -155,7 +155,7 @@ static void test_revoke_under_reader(void **state)
 	(void)state;
 	if (lcore >= RTE_MAX_LCORE)
 		skip();
-	shared = vigil_stream_table_create("test_revoke", 16, 1, 1 << 20, pool, &ring);
+	shared = vigil_stream_table_create("test_revoke", 16, 1, 1, 1 << 20, pool, &ring);
 	assert_non_null(shared);
 	assert_int_equal(rte_eal_remote_launch(reader, NULL, lcore), 0);
 	for (uint32_t round = 1; round <= 300; round++) {
