@@ -2,6 +2,7 @@
 /* Camera slots and live configuration changes. Only the control thread
  * runs this; the data plane sees the changes through the stream table. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <sodium.h>
 
 #include "cameras.h"
+#include "keystore.h"
 
 static uint64_t now_ns(void)
 {
@@ -130,6 +132,9 @@ void vigil_cameras_fini(struct vigil_cameras *c)
 	free(c->removed);
 	free(c->key_base);
 	free(c->key_since_ns);
+	sodium_free(c->aside); /* wipes */
+	c->aside = NULL;
+	c->n_aside = 0;
 	c->key_base = NULL;
 	c->key_since_ns = NULL;
 	c->retired = NULL;
@@ -149,6 +154,16 @@ static int check_reload(const struct vigil_cameras *c, const struct vigil_config
 		if (other >= 0 && c->cfg->cameras[other].line == 0) {
 			snprintf(msg, msglen, "%s:%u: SSRC %u is camera %s's, added with vigilctl", next->path,
 				 next->cameras[i].line, next->cameras[i].ssrc, c->cfg->cameras[other].name);
+			return -EEXIST;
+		}
+		other = next->cameras[i].has_identity
+			    ? vigil_cameras_by_identity(c, next->cameras[i].identity)
+			    : -1;
+		if (other >= 0 && c->cfg->cameras[other].line == 0) {
+			snprintf(msg, msglen,
+				 "%s:%u: camera %s's Identity is camera %s's, added with vigilctl",
+				 next->path, next->cameras[i].line, next->cameras[i].name,
+				 c->cfg->cameras[other].name);
 			return -EEXIST;
 		}
 		if (slot < 0) {
@@ -288,21 +303,36 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 			else if (c->removed[slot])
 				added++; /* back after a revoke */
 			cfg->cameras[slot] = *cam;
-		} else if (cam->has_identity) {
-			continue; /* its key is the handshake's */
 		} else {
-			if (!same_key(&cfg->cameras[slot], cam)) {
+			struct vigil_camera_config *cur = &cfg->cameras[slot];
+
+			if (!cam->has_identity && !same_key(cur, cam)) {
 				rc = vigil_stream_rotate(c->table, (unsigned)slot, cam->master_key, cam->master_salt);
 				if (rc < 0)
 					break;
 				c->grace_until_ns[slot] = now_ns() + (uint64_t)next.key_grace_ms * 1000000u;
 				rotated++;
 			}
-			if (memcmp(cfg->cameras[slot].payload_types, cam->payload_types, sizeof(cam->payload_types)))
+			if (memcmp(cur->payload_types, cam->payload_types, sizeof(cam->payload_types)))
 				(void)vigil_stream_set_payload_types(c->table, (unsigned)slot, cam->payload_types);
 			/* The running stream keeps the sets it caches from the camera. */
-			params_later += !same_param_sets(&cfg->cameras[slot], cam);
-			cfg->cameras[slot] = *cam;
+			params_later += !same_param_sets(cur, cam);
+			if (cam->has_identity) {
+				/* Its SSRC and key are its handshake's, the rest the file's. */
+				uint32_t ssrc = cur->ssrc;
+				uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], salt[VIGIL_SRTP_MASTER_SALT_LEN];
+
+				memcpy(key, cur->master_key, sizeof(key));
+				memcpy(salt, cur->master_salt, sizeof(salt));
+				*cur = *cam;
+				cur->ssrc = ssrc;
+				memcpy(cur->master_key, key, sizeof(key));
+				memcpy(cur->master_salt, salt, sizeof(salt));
+				sodium_memzero(key, sizeof(key));
+				sodium_memzero(salt, sizeof(salt));
+			} else {
+				*cur = *cam;
+			}
 			continue;
 		}
 		c->removed[slot] = false;
@@ -328,6 +358,71 @@ out:
 	return rc;
 }
 
+/* Held by the keystore: added through the socket and still there. */
+static bool in_keystore(const struct vigil_cameras *c, unsigned slot)
+{
+	return c->cfg->cameras[slot].line == 0 && vigil_cameras_state(c, slot) != VIGIL_CAMERA_REMOVED;
+}
+
+/* Writes the keystore as it is with slot's camera as *as (NULL: without
+ * it; slot may be the next free one, or UINT_MAX for none), and the
+ * records left out at start. A handshake's key and SSRC last until the
+ * next one, never on disk: forward secrecy. */
+static int save(const struct vigil_cameras *c, unsigned slot, const struct vigil_camera_config *as, char *msg,
+		size_t msglen)
+{
+	const struct vigil_config *cfg = c->cfg;
+	struct vigil_camera_config *cams;
+	unsigned n = 0;
+	int rc;
+
+	if (c->keystore_key == NULL)
+		return 0;
+	/* Wiped and never swapped out. */
+	cams = sodium_allocarray(cfg->n_cameras + 1 + c->n_aside, sizeof(*cams));
+	if (cams == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i <= cfg->n_cameras; i++) {
+		const struct vigil_camera_config *cam = i == slot ? as
+							: i < cfg->n_cameras && in_keystore(c, i)
+							    ? &cfg->cameras[i]
+							    : NULL;
+
+		if (cam == NULL)
+			continue;
+		cams[n] = *cam;
+		if (cams[n].has_identity) {
+			sodium_memzero(cams[n].master_key, sizeof(cams[n].master_key));
+			sodium_memzero(cams[n].master_salt, sizeof(cams[n].master_salt));
+			cams[n].ssrc = 0;
+		}
+		n++;
+	}
+	if (c->n_aside > 0)
+		memcpy(cams + n, c->aside, c->n_aside * sizeof(*cams));
+	rc = vigil_keystore_save(cfg->keystore, c->keystore_key, cams, n + c->n_aside, msg, msglen);
+	sodium_free(cams);
+	return rc;
+}
+
+/* After a change that was saved could not be made live: the keystore
+ * goes back to what runs. msg gets what went wrong. */
+static void unsave(const struct vigil_cameras *c, const char *name, const char *what, int rc, char *msg,
+		   size_t msglen)
+{
+	char err[1024];
+
+	if (save(c, UINT_MAX, NULL, err, sizeof(err)) < 0)
+		snprintf(
+		    msg, msglen,
+		    "camera %s not %s: %s; and the keystore, which has the change, cannot be saved again: %s",
+		    name, what, strerror(-rc), err);
+	else
+		snprintf(msg, msglen, "camera %s not %s: %s; nothing changed", name, what, strerror(-rc));
+}
+
 /* A camera the admin socket may change: one the keystore holds. */
 static int keystore_camera(const struct vigil_cameras *c, const char *name, char *msg, size_t msglen)
 {
@@ -345,20 +440,53 @@ static int keystore_camera(const struct vigil_cameras *c, const char *name, char
 	return slot;
 }
 
-int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg, size_t msglen)
+/* The record left out at start with that name, SSRC or Identity, or -1. */
+static int aside_clash(const struct vigil_cameras *c, const struct vigil_camera_config *cam)
 {
-	struct vigil_config *cfg = c->cfg;
-	int slot = find_slot(cfg, cam->name);
-	int other = cam->has_identity ? -1 : ssrc_slot(c, cam->ssrc);
-	int rc;
+	for (unsigned i = 0; i < c->n_aside; i++) {
+		const struct vigil_camera_config *a = &c->aside[i];
 
+		if (strcmp(a->name, cam->name) == 0 ||
+		    (!a->has_identity && !cam->has_identity && a->ssrc == cam->ssrc) ||
+		    (a->has_identity && cam->has_identity &&
+		     sodium_memcmp(a->identity, cam->identity, 32) == 0))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The slot cam would take (a removed camera's of that name, or the next
+ * free one), or -errno with msg set; -EEXIST with *other the slot of the
+ * camera that has its name, SSRC or Identity. */
+static int check_add(const struct vigil_cameras *c, const struct vigil_camera_config *cam, int *other,
+		     char *msg, size_t msglen)
+{
+	const struct vigil_config *cfg = c->cfg;
+	int slot = find_slot(cfg, cam->name), aside;
+
+	*other = slot;
 	if (slot >= 0 && !c->removed[slot]) {
 		snprintf(msg, msglen, "camera %s exists already (%s)", cam->name,
 			 vigil_camera_state_name(vigil_cameras_state(c, (unsigned)slot)));
 		return -EEXIST;
 	}
-	if (other >= 0) {
-		snprintf(msg, msglen, "SSRC %u is camera %s's", cam->ssrc, cfg->cameras[other].name);
+	*other = cam->has_identity ? -1 : ssrc_slot(c, cam->ssrc);
+	if (*other >= 0) {
+		snprintf(msg, msglen, "SSRC %u is camera %s's", cam->ssrc, cfg->cameras[*other].name);
+		return -EEXIST;
+	}
+	*other = cam->has_identity ? vigil_cameras_by_identity(c, cam->identity) : -1;
+	if (*other >= 0) {
+		snprintf(msg, msglen, "camera %s's Identity is camera %s's", cam->name,
+			 cfg->cameras[*other].name);
+		return -EEXIST;
+	}
+	aside = aside_clash(c, cam);
+	if (aside >= 0) {
+		snprintf(msg, msglen,
+			 "the keystore's camera %s, left out at start since it clashes with %s, has that "
+			 "name, SSRC or Identity",
+			 c->aside[aside].name, cfg->path);
 		return -EEXIST;
 	}
 	if (slot >= 0 && cfg->cameras[slot].codec != cam->codec) {
@@ -370,20 +498,95 @@ int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config 
 		snprintf(msg, msglen, "no room: MaxCameras = %u slots are used", cfg->max_cameras);
 		return -ENOSPC;
 	}
-	if (slot < 0) {
-		slot = (int)cfg->n_cameras++;
+	return slot >= 0 ? slot : (int)cfg->n_cameras;
+}
+
+/* cam in its slot (check_add's), and live unless it waits for a
+ * handshake or is revoked. On failure the slot is left removed. */
+static int start_camera(struct vigil_cameras *c, unsigned slot, const struct vigil_camera_config *cam)
+{
+	struct vigil_config *cfg = c->cfg;
+	int rc = 0;
+
+	if (slot == cfg->n_cameras) {
+		cfg->n_cameras++;
 		(void)sodium_mlock(&cfg->cameras[slot], sizeof(*cam));
 	}
 	cfg->cameras[slot] = *cam;
 	cfg->cameras[slot].line = 0;
 	c->removed[slot] = false;
-	if (has_key(cam)) {
-		rc = vigil_stream_add(c->table, &cfg->cameras[slot], (unsigned)slot);
-		if (rc < 0) {
-			c->removed[slot] = true;
-			snprintf(msg, msglen, "camera %s: cannot add its stream: %s", cam->name, strerror(-rc));
-			return rc;
+	if (has_key(cam))
+		rc = vigil_stream_add(c->table, &cfg->cameras[slot], slot);
+	if (rc < 0)
+		c->removed[slot] = true;
+	return rc;
+}
+
+int vigil_cameras_keystore(struct vigil_cameras *c, const uint8_t *key,
+			   const struct vigil_camera_config *stored, unsigned n, char *msg, size_t msglen)
+{
+	bool *out = calloc(n + 1, sizeof(*out));
+	unsigned kept = 0, left = 0;
+	int rc = 0;
+
+	c->keystore_key = key;
+	if (out == NULL) {
+		snprintf(msg, msglen, "out of memory for the keystore's %u cameras", n);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		char why[512];
+		int other, slot = check_add(c, &stored[i], &other, why, sizeof(why));
+
+		if (slot == -EEXIST) {
+			fprintf(stderr,
+				"vigild: keystore camera %s left out, and kept in the keystore as it is: %s "
+				"(%s line %u)\n",
+				stored[i].name, why, c->cfg->path, c->cfg->cameras[other].line);
+			out[i] = true;
+			left++;
+			continue;
 		}
+		rc = slot < 0 ? slot : start_camera(c, (unsigned)slot, &stored[i]);
+		if (rc < 0)
+			snprintf(msg, msglen, "keystore camera %s: %s", stored[i].name,
+				 slot < 0 ? why : strerror(-rc));
+		else
+			kept++;
+	}
+	if (rc == 0 && left > 0) {
+		c->aside = sodium_allocarray(left, sizeof(*c->aside));
+		if (c->aside == NULL) {
+			snprintf(msg, msglen, "out of memory for the keystore's %u cameras left out", left);
+			rc = -ENOMEM;
+		}
+		for (unsigned i = 0; rc == 0 && i < n; i++)
+			if (out[i])
+				c->aside[c->n_aside++] = stored[i];
+	}
+	free(out);
+	if (rc == 0)
+		fprintf(stderr, "vigild: keystore %s: %u camera(s)\n", c->cfg->keystore, kept);
+	return rc;
+}
+
+int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg,
+		      size_t msglen)
+{
+	char err[1024];
+	int other, slot = check_add(c, cam, &other, msg, msglen), rc;
+
+	if (slot < 0)
+		return slot;
+	rc = save(c, (unsigned)slot, cam, err, sizeof(err));
+	if (rc < 0) {
+		snprintf(msg, msglen, "camera %s not added: %s", cam->name, err);
+		return rc;
+	}
+	rc = start_camera(c, (unsigned)slot, cam);
+	if (rc < 0) {
+		unsave(c, cam->name, "added", rc, msg, msglen);
+		return rc;
 	}
 	snprintf(msg, msglen, "camera %s added%s", cam->name,
 		 cam->has_identity ? ", waiting for its handshake" : "");
@@ -394,7 +597,9 @@ int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_
 			 const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], char *msg, size_t msglen)
 {
 	int slot = keystore_camera(c, name, msg, msglen);
-	struct vigil_camera_config *cam;
+	struct vigil_camera_config *cam, next;
+	char err[1024];
+	bool revoked;
 	int rc;
 
 	if (slot < 0)
@@ -406,29 +611,41 @@ int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_
 			 name);
 		return -EINVAL;
 	}
-	memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
-	memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
-	if (cam->revoked) {
-		cam->revoked = false;
+	next = *cam;
+	memcpy(next.master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
+	memcpy(next.master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
+	next.revoked = false;
+	rc = save(c, (unsigned)slot, &next, err, sizeof(err));
+	if (rc < 0) {
+		sodium_memzero(&next, sizeof(next));
+		snprintf(msg, msglen, "camera %s not rotated: %s", name, err);
+		return rc;
+	}
+	revoked = cam->revoked;
+	if (revoked) {
+		*cam = next;
 		rc = vigil_stream_add(c->table, cam, (unsigned)slot);
 		if (rc < 0) {
 			cam->revoked = true;
 			sodium_memzero(cam->master_key, sizeof(cam->master_key));
-			snprintf(msg, msglen, "camera %s: cannot add its stream: %s", name, strerror(-rc));
-			return rc;
+			sodium_memzero(cam->master_salt, sizeof(cam->master_salt));
 		}
+	} else {
+		rc = vigil_stream_rotate(c->table, (unsigned)slot, key, salt);
+		if (rc == 0) {
+			*cam = next;
+			c->grace_until_ns[slot] = now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
+		}
+	}
+	sodium_memzero(&next, sizeof(next));
+	if (rc < 0)
+		unsave(c, name, "rotated", rc, msg, msglen);
+	else if (revoked)
 		snprintf(msg, msglen, "camera %s has a new key and is live again", name);
-		return 0;
-	}
-	rc = vigil_stream_rotate(c->table, (unsigned)slot, key, salt);
-	if (rc < 0) {
-		snprintf(msg, msglen, "camera %s: cannot rotate: %s", name, strerror(-rc));
-		return rc;
-	}
-	c->grace_until_ns[slot] = now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
-	snprintf(msg, msglen, "camera %s rotated; its previous key is accepted for %u ms more", name,
-		 c->cfg->key_grace_ms);
-	return 0;
+	else
+		snprintf(msg, msglen, "camera %s rotated; its previous key is accepted for %u ms more", name,
+			 c->cfg->key_grace_ms);
+	return rc;
 }
 
 /* Out of the stream table, key wiped. */
@@ -446,9 +663,22 @@ static void stop_camera(struct vigil_cameras *c, unsigned slot)
 int vigil_cameras_revoke(struct vigil_cameras *c, const char *name, char *msg, size_t msglen)
 {
 	int slot = keystore_camera(c, name, msg, msglen);
+	struct vigil_camera_config next;
+	char err[1024];
+	int rc;
 
 	if (slot < 0)
 		return slot;
+	next = c->cfg->cameras[slot];
+	sodium_memzero(next.master_key, sizeof(next.master_key));
+	sodium_memzero(next.master_salt, sizeof(next.master_salt));
+	next.revoked = true;
+	rc = save(c, (unsigned)slot, &next, err, sizeof(err));
+	sodium_memzero(&next, sizeof(next));
+	if (rc < 0) {
+		snprintf(msg, msglen, "camera %s not revoked: %s", name, err);
+		return rc;
+	}
 	stop_camera(c, (unsigned)slot);
 	c->cfg->cameras[slot].revoked = true;
 	snprintf(msg, msglen, "camera %s revoked: no packet of it is accepted from now on", name);
@@ -458,9 +688,16 @@ int vigil_cameras_revoke(struct vigil_cameras *c, const char *name, char *msg, s
 int vigil_cameras_remove(struct vigil_cameras *c, const char *name, char *msg, size_t msglen)
 {
 	int slot = keystore_camera(c, name, msg, msglen);
+	char err[1024];
+	int rc;
 
 	if (slot < 0)
 		return slot;
+	rc = save(c, (unsigned)slot, NULL, err, sizeof(err));
+	if (rc < 0) {
+		snprintf(msg, msglen, "camera %s not removed: %s", name, err);
+		return rc;
+	}
 	stop_camera(c, (unsigned)slot);
 	c->removed[slot] = true;
 	snprintf(msg, msglen, "camera %s removed; its recordings stay in %s/%s", name, c->cfg->record_dir, name);
@@ -516,13 +753,17 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		/* A rekey: the current key becomes the previous one, kept for
 		 * the grace. But a current key no packet has used yet came
 		 * with a response the camera may never have had: it goes, and
-		 * the previous one, which the camera still uses, stays. */
-		if (under_current_key(c, slot) <= c->key_base[slot])
+		 * the previous one, which the camera still uses, stays until
+		 * the end of the grace it got when it was first replaced, so
+		 * a camera that never reads a response cannot keep it. */
+		if (under_current_key(c, slot) <= c->key_base[slot]) {
 			rc = vigil_stream_replace_key(c->table, slot, key, salt);
-		else
+		} else {
 			rc = vigil_stream_rotate(c->table, slot, key, salt);
-		if (rc == 0)
-			c->grace_until_ns[slot] = now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
+			if (rc == 0)
+				c->grace_until_ns[slot] =
+				    now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
+		}
 	} else {
 		cam->ssrc = ssrc;
 		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);

@@ -23,6 +23,11 @@ struct vigil_cameras {
 	bool *removed;                  /* per slot: gone from the file or the keystore */
 	uint64_t *key_base;             /* per slot: packets under the current key when a handshake set it */
 	uint64_t *key_since_ns;         /* per slot: when a handshake set it */
+	const uint8_t *keystore_key;    /* NULL: no Keystore */
+	/* Keystore records left out at start (a file camera has their name,
+	 * SSRC or Identity): written back unchanged at every save. */
+	struct vigil_camera_config *aside;
+	unsigned n_aside;
 };
 
 /* What a slot holds, as vigilctl shows it. */
@@ -39,6 +44,13 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 		       char *msg, size_t msglen);
 void vigil_cameras_fini(struct vigil_cameras *c);
 
+/* At start, after init: the Keystore's cameras (saved under key) join the
+ * file's. The file wins: a keystore camera with the name, SSRC or Identity
+ * of one of the file's is left out, with a warning naming both, and stays
+ * in the keystore as it is. 0 or -errno with msg set. */
+int vigil_cameras_keystore(struct vigil_cameras *c, const uint8_t *key,
+			   const struct vigil_camera_config *stored, unsigned n, char *msg, size_t msglen);
+
 /* Read the configuration file again and apply what changed in its cameras:
  * new ones are added, removed ones revoked (when this returns no packet of
  * theirs is accepted), changed keys rotated, changed SSRCs moved. Nothing
@@ -48,8 +60,10 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen);
 /* Changes through the admin socket. They apply to the cameras the
  * keystore holds (line 0); a camera of the configuration file is changed
  * in the file and reloaded, so that file and server never disagree. Each
- * is live when it returns (after a revoke no packet of the camera is
- * accepted). 0 or -errno, with msg saying what happened or what is wrong.
+ * is saved to the keystore first and then made live, and is live when it
+ * returns (after a revoke no packet of the camera is accepted); when
+ * either step fails nothing changed, in the keystore or running. 0 or
+ * -errno, with msg saying what happened or what is wrong.
  *
  * add: cam->line must be 0. A removed camera's name may come back (its
  * slot, counters and recordings with it) if its codec is the same. */

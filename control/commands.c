@@ -15,7 +15,6 @@
 #include <sodium.h>
 
 #include "commands.h"
-#include "keystore.h"
 #include "summary.h"
 
 #define MAX_SETTINGS 16
@@ -42,51 +41,9 @@ static json_t *fail(struct vigil_commands *k, const char **error)
 	return NULL;
 }
 
-int vigil_commands_save_keystore(struct vigil_commands *k, char *msg, size_t msglen)
+/* A change the control plane made (it saved the keystore first). */
+static json_t *changed(struct vigil_commands *k, const char *key)
 {
-	const struct vigil_config *cfg = k->cams->cfg;
-	struct vigil_camera_config *cams;
-	unsigned n = 0;
-	int rc;
-
-	if (k->keystore_key == NULL)
-		return 0;
-	/* Wiped and never swapped out. */
-	cams = sodium_allocarray(cfg->n_cameras + 1, sizeof(*cams));
-	if (cams == NULL) {
-		snprintf(msg, msglen, "out of memory");
-		return -ENOMEM;
-	}
-	for (unsigned i = 0; i < cfg->n_cameras; i++) {
-		if (cfg->cameras[i].line != 0 || vigil_cameras_state(k->cams, i) == VIGIL_CAMERA_REMOVED)
-			continue;
-		cams[n] = cfg->cameras[i];
-		/* A handshake's key and SSRC last until the next one, never
-		 * on disk: forward secrecy. */
-		if (cams[n].has_identity) {
-			sodium_memzero(cams[n].master_key, sizeof(cams[n].master_key));
-			sodium_memzero(cams[n].master_salt, sizeof(cams[n].master_salt));
-			cams[n].ssrc = 0;
-		}
-		n++;
-	}
-	rc = vigil_keystore_save(cfg->keystore, k->keystore_key, cams, n, msg, msglen);
-	sodium_free(cams);
-	return rc;
-}
-
-/* After a change: the keystore on disk follows, or the reply says it
- * did not. */
-static json_t *changed(struct vigil_commands *k, const char *key, const char **error)
-{
-	char err[1024];
-
-	if (vigil_commands_save_keystore(k, err, sizeof(err)) < 0) {
-		size_t len = strlen(k->msg);
-
-		snprintf(k->msg + len, sizeof(k->msg) - len, "; but it is NOT saved, so a restart undoes it: %s", err);
-		return fail(k, error);
-	}
 	return json_pack("{ss}", key, k->msg);
 }
 
@@ -148,9 +105,8 @@ static json_t *cmd_camera_add(struct vigil_commands *k, const char *name, json_t
 	json_t *settings = json_object_get(req, "settings"), *value;
 	struct vigil_camera_config *cam;
 	unsigned n = 1;
-	json_t *out;
 
-	if (k->keystore_key == NULL) {
+	if (k->cams->keystore_key == NULL) {
 		snprintf(k->msg, sizeof(k->msg),
 			 "vigild has no Keystore in [Ingest], where added cameras are kept; add the camera to %s and reload",
 			 k->cams->cfg->path);
@@ -181,15 +137,7 @@ static json_t *cmd_camera_add(struct vigil_commands *k, const char *name, json_t
 		return fail(k, error);
 	}
 	sodium_free(cam);
-	out = changed(k, "camera", error);
-	if (out == NULL) {
-		char undo[256];
-
-		/* Not kept: not running either. */
-		(void)vigil_cameras_remove(k->cams, name, undo, sizeof(undo));
-		strcat(k->msg, " (the camera was removed again)");
-	}
-	return out;
+	return changed(k, "camera");
 }
 
 static json_t *cmd_camera_rotate(struct vigil_commands *k, const char *name, json_t *req, const char **error)
@@ -207,7 +155,7 @@ static json_t *cmd_camera_rotate(struct vigil_commands *k, const char *name, jso
 		rc = vigil_cameras_rotate(k->cams, name, key, salt, k->msg, sizeof(k->msg));
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(salt, sizeof(salt));
-	return rc < 0 ? fail(k, error) : changed(k, "camera", error);
+	return rc < 0 ? fail(k, error) : changed(k, "camera");
 }
 
 static json_t *cmd_camera_revoke(struct vigil_commands *k, const char *name, json_t *req, const char **error)
@@ -215,7 +163,7 @@ static json_t *cmd_camera_revoke(struct vigil_commands *k, const char *name, jso
 	(void)req;
 	if (vigil_cameras_revoke(k->cams, name, k->msg, sizeof(k->msg)) < 0)
 		return fail(k, error);
-	return changed(k, "camera", error);
+	return changed(k, "camera");
 }
 
 static json_t *cmd_camera_remove(struct vigil_commands *k, const char *name, json_t *req, const char **error)
@@ -223,7 +171,7 @@ static json_t *cmd_camera_remove(struct vigil_commands *k, const char *name, jso
 	(void)req;
 	if (vigil_cameras_remove(k->cams, name, k->msg, sizeof(k->msg)) < 0)
 		return fail(k, error);
-	return changed(k, "camera", error);
+	return changed(k, "camera");
 }
 
 static int recording_file(const struct dirent *de)

@@ -20,16 +20,12 @@ struct vigil_commands {
 	const struct vigil_workers *ws;
 	const struct vigil_recorder *rec;
 	const struct vigil_handshakes *hs; /* NULL: no HandshakePort */
-	const char *audit;             /* the audit log's path */
-	const uint8_t *keystore_key;   /* NULL: no Keystore, cameras come from the file only */
+	const char *audit;		   /* the audit log's path */
 	volatile bool *stop;           /* set by shutdown */
 	char msg[6144];
 };
 
 /* A vigil_admin_fn: arg is a struct vigil_commands. */
 json_t *vigil_commands_run(void *arg, unsigned peer_uid, const char *cmd, json_t *req, const char **error);
-
-/* Writes the keystore cameras (line 0, not removed) to the Keystore. */
-int vigil_commands_save_keystore(struct vigil_commands *k, char *msg, size_t msglen);
 
 #endif

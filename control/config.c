@@ -685,6 +685,12 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	if (p.err_line == 0 && cfg->handshake_port != 0 && vigil_config_is_srtp_port(cfg, cfg->handshake_port))
 		fail(&p, p.handshake_line, "HandshakePort: %u is one of the SRTP Ports; give it a port of its own",
 		     cfg->handshake_port);
+	/* The port is promiscuous: only handshakes sent to an Address of ours
+	 * are answered. */
+	if (p.err_line == 0 && cfg->handshake_port != 0 && cfg->n_ipv4 + cfg->n_ipv6 == 0)
+		fail(
+		    &p, p.handshake_line,
+		    "HandshakePort: needs Address in [Ingest], the address cameras send their handshakes to");
 	for (unsigned i = 0; p.err_line == 0 && i < cfg->n_cameras; i++)
 		if (cfg->cameras[i].has_identity && (cfg->handshake_port == 0 || cfg->server_key_file[0] == '\0'))
 			fail(&p, cfg->cameras[i].line, "Identity: needs HandshakePort and ServerKeyFile in [Ingest]");

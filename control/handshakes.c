@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Camera handshakes, server side (handshakes.h). Each request mbuf becomes
- * its reply in place (addresses and ports swapped, the UDP payload
- * replaced), which the worker with TX queue 0 sends. */
+ * its reply in place (fresh IP and UDP headers back to the sender, the
+ * UDP payload replaced), which the worker with TX queue 0 sends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,8 +23,10 @@
 #include "parse.h"
 
 /* Per source address: VIGIL_HS_RATE_BURST, then VIGIL_HS_RATE_PER_S
- * handshakes a second (as WireGuard's ratelimiter). Sources share 4096
- * buckets by keyed hash. */
+ * handshakes a second (as WireGuard's ratelimiter); an IPv6 source is its
+ * /64, since one host may hold all of it. Sources share 4096 buckets by
+ * keyed hash, and a bucket keeps its level whichever source uses it next:
+ * cycling through addresses earns no tokens beyond each bucket's rate. */
 #define RATE_BUCKETS 4096
 /* Under load, initiations without a valid cookie get a cookie reply
  * instead of a DH. Load: more than LOAD_DH DHs in a LOAD_WINDOW (250 a
@@ -36,18 +38,24 @@
 #define LOAD_QUEUE 32
 #define LOAD_HOLD_NS 1000000000u
 #define POLL_BUDGET 256
+#define REPLY_TTL 64
 
 struct bucket {
-	uint8_t addr[16];
-	uint64_t last_ns;
+	uint64_t last_ns; /* 0: never used */
 	uint64_t tokens; /* ns of credit: a handshake costs 1 s / VIGIL_HS_RATE_PER_S */
 };
 
 struct vigil_handshakes {
 	struct vigil_cameras *cams;
 	struct rte_ring *from_workers, *to_wire;
+	struct vigil_neigh nb;		      /* the port's MAC and addresses */
 	struct vigil_hs_responder *responder; /* secrets: sodium_malloc'd */
-	uint8_t (*last_ts)[VIGIL_HS_TIMESTAMP_LEN]; /* per camera slot: newest handshake accepted */
+	/* Per camera slot: the newest handshake accepted, and whose it was
+	 * (a slot given another Identity starts afresh). */
+	struct {
+		uint8_t identity[32];
+		uint8_t ts[VIGIL_HS_TIMESTAMP_LEN];
+	} *last;
 	uint8_t hash_key[crypto_shorthash_KEYBYTES];
 	struct bucket buckets[RATE_BUCKETS];
 	uint64_t load_until_ns;
@@ -64,38 +72,44 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ServerKeyFile: base64 of 32 bytes on one line, readable by us only. */
+/* ServerKeyFile: base64 of 32 bytes on one line, readable by us only.
+ * Read into a buffer of ours, not stdio's, so no copy of it is left. */
 static int read_server_key(const char *path, uint8_t sk[32], char *msg, size_t msglen)
 {
 	char line[128];
 	size_t len;
+	ssize_t n = 0;
 	struct stat st;
-	FILE *f = fopen(path, "re");
-	int rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc = 0;
 
-	if (f == NULL) {
+	if (fd < 0) {
+		rc = -errno;
 		snprintf(msg, msglen, "ServerKeyFile %s: %s (vigilctl keygen x25519 FILE makes one)", path,
 			 strerror(errno));
-		return -errno;
+		return rc;
 	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
 		snprintf(msg, msglen, "ServerKeyFile %s: mode %03o lets others read the server's secret key; chmod 600 it",
 			 path, (unsigned)(st.st_mode & 0777));
 		rc = -EPERM;
-	} else if (fgets(line, sizeof(line), f) == NULL ||
-		   (line[strcspn(line, "\r\n")] = '\0',
-		    sodium_base642bin(sk, 32, line, strlen(line), NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) ||
-		   len != 32) {
+	} else if ((n = read(fd, line, sizeof(line) - 1)) < 0) {
+		rc = -errno;
+		snprintf(msg, msglen, "ServerKeyFile %s: %s", path, strerror(errno));
+	} else if (line[n] = '\0', line[strcspn(line, "\r\n")] = '\0',
+		   sodium_base642bin(sk, 32, line, strlen(line), NULL, &len, NULL,
+				     sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		       len != 32) {
 		snprintf(msg, msglen, "ServerKeyFile %s: not base64 of a 32-byte X25519 secret key", path);
 		rc = -EINVAL;
 	}
 	sodium_memzero(line, sizeof(line));
-	fclose(f);
+	close(fd);
 	return rc;
 }
 
-struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, struct rte_ring *from_workers,
-						 struct rte_ring *to_wire, char *msg, size_t msglen)
+struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, const struct vigil_neigh *nb,
+						 struct rte_ring *from_workers, struct rte_ring *to_wire,
+						 char *msg, size_t msglen)
 {
 	struct vigil_handshakes *h = calloc(1, sizeof(*h));
 	uint8_t *sk = sodium_malloc(32);
@@ -103,11 +117,12 @@ struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, str
 	if (h == NULL || sk == NULL)
 		goto nomem;
 	h->cams = cams;
+	h->nb = *nb;
 	h->from_workers = from_workers;
 	h->to_wire = to_wire;
-	h->last_ts = calloc(cams->cfg->max_cameras, sizeof(*h->last_ts));
+	h->last = calloc(cams->cfg->max_cameras, sizeof(*h->last));
 	h->responder = sodium_malloc(sizeof(*h->responder));
-	if (h->last_ts == NULL || h->responder == NULL)
+	if (h->last == NULL || h->responder == NULL)
 		goto nomem;
 	if (read_server_key(cams->cfg->server_key_file, sk, msg, msglen) < 0)
 		goto err;
@@ -131,7 +146,7 @@ void vigil_handshakes_free(struct vigil_handshakes *h)
 	if (h == NULL)
 		return;
 	sodium_free(h->responder); /* wipes it */
-	free(h->last_ts);
+	free(h->last);
 	free(h);
 }
 
@@ -144,12 +159,10 @@ static bool rate_ok(struct vigil_handshakes *h, const uint8_t addr[16], uint64_t
 
 	crypto_shorthash(hash, addr, 16, h->hash_key);
 	b = &h->buckets[(hash[0] | hash[1] << 8) % RATE_BUCKETS];
-	if (memcmp(b->addr, addr, 16) != 0 || b->last_ns == 0) {
-		memcpy(b->addr, addr, 16);
+	if (b->last_ns == 0)
 		b->tokens = VIGIL_HS_RATE_BURST * per;
-		b->last_ns = now;
-	}
-	b->tokens += now - b->last_ns;
+	else
+		b->tokens += now - b->last_ns;
 	if (b->tokens > VIGIL_HS_RATE_BURST * per)
 		b->tokens = VIGIL_HS_RATE_BURST * per;
 	b->last_ns = now;
@@ -159,42 +172,54 @@ static bool rate_ok(struct vigil_handshakes *h, const uint8_t addr[16], uint64_t
 	return true;
 }
 
-/* The request becomes the reply: addresses and ports swapped, payload
- * replaced (never longer than the request's, so it fits). */
-static void make_reply(struct rte_mbuf *m, const struct vigil_udp *udp, const uint8_t *payload, size_t len)
+/* The request becomes the reply, from our MAC back to the sender's: IP
+ * and UDP headers written afresh from what was parsed (no IPv4 options,
+ * flow label or hop count of the request's carried over), then the
+ * payload, which is never longer than the request's, so it fits. */
+static void make_reply(struct rte_mbuf *m, const struct rte_ether_addr *mac, const struct vigil_udp *udp,
+		       const uint8_t *payload, size_t len)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
-	struct rte_udp_hdr *uh = (struct rte_udp_hdr *)(frame + udp->off - sizeof(*uh));
-	struct rte_ether_addr mac = eth->src_addr;
-	uint16_t port = uh->src_port;
+	size_t l4 = udp->l3 + (udp->ipv6 ? sizeof(struct rte_ipv6_hdr) : sizeof(struct rte_ipv4_hdr));
+	struct rte_udp_hdr *uh = (struct rte_udp_hdr *)(frame + l4);
+	uint16_t dgram_len = (uint16_t)(sizeof(*uh) + len);
 
-	eth->src_addr = eth->dst_addr;
-	eth->dst_addr = mac;
-	uh->src_port = uh->dst_port;
-	uh->dst_port = port;
-	memcpy(frame + udp->off, payload, len);
-	uh->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*uh) + len));
-	uh->dgram_cksum = 0;
+	eth->dst_addr = eth->src_addr;
+	eth->src_addr = *mac;
+	*uh = (struct rte_udp_hdr){
+	    .src_port = rte_cpu_to_be_16(udp->dport),
+	    .dst_port = rte_cpu_to_be_16(udp->sport),
+	    .dgram_len = rte_cpu_to_be_16(dgram_len),
+	};
+	memcpy(uh + 1, payload, len);
 	if (udp->ipv6) {
 		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + udp->l3);
 
+		*ip = (struct rte_ipv6_hdr){
+		    .vtc_flow = RTE_BE32(6u << 28),
+		    .payload_len = uh->dgram_len,
+		    .proto = IPPROTO_UDP,
+		    .hop_limits = REPLY_TTL,
+		};
 		memcpy(ip->src_addr, udp->daddr.v6, 16);
 		memcpy(ip->dst_addr, udp->saddr.v6, 16);
-		ip->payload_len = uh->dgram_len;
 		uh->dgram_cksum = rte_ipv6_udptcp_cksum(ip, uh);
 	} else {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + udp->l3);
 
-		ip->src_addr = udp->daddr.v4;
-		ip->dst_addr = udp->saddr.v4;
-		ip->total_length = rte_cpu_to_be_16((uint16_t)(udp->off - udp->l3 + len));
-		ip->time_to_live = 64;
-		ip->hdr_checksum = 0;
+		*ip = (struct rte_ipv4_hdr){
+		    .version_ihl = RTE_IPV4_VHL_DEF,
+		    .total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + dgram_len)),
+		    .time_to_live = REPLY_TTL,
+		    .next_proto_id = IPPROTO_UDP,
+		    .src_addr = udp->daddr.v4,
+		    .dst_addr = udp->saddr.v4,
+		};
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		uh->dgram_cksum = rte_ipv4_udptcp_cksum(ip, uh);
 	}
-	m->data_len = m->pkt_len = (uint32_t)(udp->off + len);
+	m->data_len = m->pkt_len = (uint32_t)(l4 + dgram_len);
 }
 
 /* One packet: its outcome; *reply_len > 0 when it is answered with
@@ -205,16 +230,20 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 	uint8_t src[18] = {0}, ts[VIGIL_HS_TIMESTAMP_LEN];
 	struct vigil_hs_init init;
 	struct vigil_hs_keys keys;
+	const struct vigil_camera_config *cam;
 	uint32_t ssrc;
 	int slot, rc;
 
-	/* The source the cookie is bound to: address and port. */
+	/* Rate-limited per address, an IPv6 one per /64. */
 	if (udp->ipv6)
-		memcpy(src, udp->saddr.v6, 16);
+		memcpy(src, udp->saddr.v6, 8);
 	else
 		memcpy(src + 12, &udp->saddr.v4, 4);
 	if (!rate_ok(h, src, now))
 		return VIGIL_HS_rate_limited;
+	/* The source the cookie is bound to: address and port. */
+	if (udp->ipv6)
+		memcpy(src, udp->saddr.v6, 16);
 	src[16] = (uint8_t)(udp->sport >> 8);
 	src[17] = (uint8_t)udp->sport;
 	*reply_len = VIGIL_HS_RESPONSE_LEN;
@@ -233,18 +262,24 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 		vigil_hs_init_wipe(&init);
 		return VIGIL_HS_refused;
 	}
+	cam = &h->cams->cfg->cameras[slot];
 	/* A replayed initiation carries a timestamp already seen. */
-	if (vigil_hs_timestamp_cmp(init.timestamp, h->last_ts[slot]) <= 0) {
+	if (sodium_memcmp(h->last[slot].identity, init.identity, 32) == 0 &&
+	    vigil_hs_timestamp_cmp(init.timestamp, h->last[slot].ts) <= 0) {
 		vigil_hs_init_wipe(&init);
 		return VIGIL_HS_replayed;
 	}
-	if (h->cams->cfg->cameras[slot].revoked) {
+	if (cam->revoked) {
 		vigil_hs_init_wipe(&init);
 		return VIGIL_HS_revoked;
 	}
+	/* Its recording is of one codec. */
+	if (init.codec != (uint8_t)cam->codec) {
+		vigil_hs_init_wipe(&init);
+		return VIGIL_HS_codec_mismatch;
+	}
 	/* A rekey keeps the camera's SSRC; a first handshake gets a fresh one. */
-	ssrc = vigil_cameras_live(h->cams, (unsigned)slot) ? h->cams->cfg->cameras[slot].ssrc
-							   : vigil_cameras_fresh_ssrc(h->cams);
+	ssrc = vigil_cameras_live(h->cams, (unsigned)slot) ? cam->ssrc : vigil_cameras_fresh_ssrc(h->cams);
 	memcpy(ts, init.timestamp, sizeof(ts));
 	*reply_len = VIGIL_HS_RESPONSE_LEN;
 	rc = vigil_hs_response_write(&init, ssrc, h->cams->cfg->rekey_seconds, h->cams->cfg->rekey_packets, reply,
@@ -259,7 +294,8 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 		*reply_len = 0;
 		return rc == -EPERM ? VIGIL_HS_revoked : VIGIL_HS_refused;
 	}
-	memcpy(h->last_ts[slot], ts, VIGIL_HS_TIMESTAMP_LEN);
+	memcpy(h->last[slot].identity, cam->identity, 32);
+	memcpy(h->last[slot].ts, ts, VIGIL_HS_TIMESTAMP_LEN);
 	return VIGIL_HS_accepted;
 }
 
@@ -289,6 +325,8 @@ void vigil_handshakes_poll(struct vigil_handshakes *h)
 			if (vigil_parse_udp(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &udp) != VIGIL_PARSE_OK ||
 			    (udp.ipv6 && udp.off != udp.l3 + sizeof(struct rte_ipv6_hdr) + sizeof(struct rte_udp_hdr)))
 				out = VIGIL_HS_malformed;
+			else if (!vigil_neigh_for_us(&h->nb, rte_pktmbuf_mtod(m, uint8_t *), &udp))
+				out = VIGIL_HS_not_for_us;
 			else
 				out = handle(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp, reply,
 					     &reply_len, now);
@@ -296,13 +334,13 @@ void vigil_handshakes_poll(struct vigil_handshakes *h)
 			/* Anything past the rate limit that was not a cookie reply
 			 * may have cost a DH (a bad payload is found after it). */
 			if (out != VIGIL_HS_rate_limited && out != VIGIL_HS_cookie_sent &&
-			    ++h->window_dh > LOAD_DH)
+			    out != VIGIL_HS_not_for_us && ++h->window_dh > LOAD_DH)
 				h->load_until_ns = now + LOAD_HOLD_NS;
 			if (reply_len == 0) {
 				rte_pktmbuf_free(m);
 				continue;
 			}
-			make_reply(m, &udp, reply, reply_len);
+			make_reply(m, &h->nb.mac, &udp, reply, reply_len);
 			if (rte_ring_sp_enqueue(h->to_wire, m) != 0) {
 				h->n[VIGIL_HS_no_buffer]++;
 				rte_pktmbuf_free(m);

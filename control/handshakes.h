@@ -12,19 +12,22 @@
 #include <jansson.h>
 
 #include "cameras.h"
+#include "neigh.h"
 
 struct rte_ring;
 struct vigil_handshakes;
 
 /* Handshake outcomes, counted. */
-#define VIGIL_FOREACH_HS_OUTCOME(X)                                                         \
-	X(accepted, "handshakes answered: the camera has a new key")                          \
-	X(cookie_sent, "under load, answered with a cookie instead")                          \
-	X(rate_limited, "dropped: too many from that source address")                         \
-	X(malformed, "dropped: not a handshake initiation, or a bad mac1")                    \
-	X(refused, "dropped: no camera has that identity, or the message did not decrypt")    \
-	X(replayed, "dropped: not newer than that camera's last handshake")                   \
-	X(revoked, "dropped: the camera is revoked")                                          \
+#define VIGIL_FOREACH_HS_OUTCOME(X)                                                                          \
+	X(accepted, "handshakes answered: the camera has a new key")                                         \
+	X(not_for_us, "dropped: not sent to our MAC and an Address of ours, or from a multicast source")     \
+	X(cookie_sent, "under load, answered with a cookie instead")                                         \
+	X(rate_limited, "dropped: too many from that source address (IPv6: its /64)")                        \
+	X(malformed, "dropped: not a handshake initiation, or a bad mac1")                                   \
+	X(refused, "dropped: no camera has that identity, or the message did not decrypt")                   \
+	X(replayed, "dropped: not newer than that camera's last handshake")                                  \
+	X(revoked, "dropped: the camera is revoked")                                                         \
+	X(codec_mismatch, "dropped: the initiation announced another codec than the camera's Codec")         \
 	X(no_buffer, "dropped: no mbuf or no room on the TX ring for the response")
 
 enum vigil_hs_outcome {
@@ -34,10 +37,12 @@ enum vigil_hs_outcome {
 	VIGIL_HS_MAX
 };
 
-/* Reads ServerKeyFile (base64 of the X25519 secret key, mode 0600). NULL
+/* Reads ServerKeyFile (base64 of the X25519 secret key, mode 0600). Only
+ * what is sent to nb's MAC and addresses is answered, from them. NULL
  * with msg set. */
-struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, struct rte_ring *from_workers,
-						 struct rte_ring *to_wire, char *msg, size_t msglen);
+struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, const struct vigil_neigh *nb,
+						 struct rte_ring *from_workers, struct rte_ring *to_wire,
+						 char *msg, size_t msglen);
 
 /* Answers what the workers passed on; call it often (each control loop). */
 void vigil_handshakes_poll(struct vigil_handshakes *h);

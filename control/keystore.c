@@ -177,6 +177,17 @@ static int by_ssrc(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Identity cameras by Identity, the others after them. */
+static int by_identity(const void *a, const void *b)
+{
+	const struct vigil_camera_config *p = *(const struct vigil_camera_config *const *)a;
+	const struct vigil_camera_config *q = *(const struct vigil_camera_config *const *)b;
+
+	if (p->has_identity != q->has_identity)
+		return p->has_identity ? -1 : 1;
+	return p->has_identity ? memcmp(p->identity, q->identity, sizeof(p->identity)) : 0;
+}
+
 /* What load refuses, save refuses first: a saved keystore always loads. Duplicates by sorting, since a
  * keystore may hold millions of cameras. */
 static int check_cameras(const char *path, const struct vigil_camera_config *cams, unsigned n,
@@ -218,6 +229,12 @@ static int check_cameras(const char *path, const struct vigil_camera_config *cam
 		if (v[i - 1]->ssrc == v[i]->ssrc && !v[i]->has_identity)
 			rc = fail(msg, msglen, -EINVAL, path, "SSRC %u is used by both '%s' and '%s'%s",
 				  v[i]->ssrc, v[i - 1]->name, v[i]->name, hint);
+	/* A handshake would find the one camera or the other. */
+	qsort(v, n, sizeof(*v), by_identity);
+	for (unsigned i = 1; i < n && rc == 0 && v[i]->has_identity; i++)
+		if (memcmp(v[i - 1]->identity, v[i]->identity, sizeof(v[i]->identity)) == 0)
+			rc = fail(msg, msglen, -EINVAL, path, "the Identity of '%s' is also '%s''s%s",
+				  v[i - 1]->name, v[i]->name, hint);
 	free(v);
 	return rc;
 }

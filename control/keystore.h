@@ -22,9 +22,9 @@ vigil_keystore_key_read(const char *path, uint8_t key[VIGIL_KEYSTORE_KEY_LEN], c
 
 /* Loads every camera (line = 0, no parameter sets: those are not kept). -ENOENT when the file does not exist
  * (the caller treats that as empty); -EBADMSG when it does not authenticate under key (wrong key, altered,
- * damaged); -EINVAL for anything else wrong with it (magic, size, version, a camera's fields, a name or SSRC
- * twice). On success *cams is malloc'd, even for 0 cameras; the caller wipes (sodium_memzero) and frees
- * it. On failure *cams is NULL and *n 0. */
+ * damaged); -EINVAL for anything else wrong with it (magic, size, version, a camera's fields, a name, SSRC
+ * or Identity twice). On success *cams is malloc'd, even for 0 cameras; the caller wipes (sodium_memzero) and
+ * frees it. On failure *cams is NULL and *n 0. */
 __attribute__((warn_unused_result)) int vigil_keystore_load(const char *path,
 							    const uint8_t key[VIGIL_KEYSTORE_KEY_LEN],
 							    struct vigil_camera_config **cams, unsigned *n,

@@ -180,15 +180,15 @@ static int check_capture(const char *path)
 	return 0;
 }
 
-/* Cameras added through the admin socket, kept in the Keystore, join the
- * file's. The file wins: a keystore camera with the name or the SSRC of
- * one of the file's is left out, with a warning. The master key stays in
- * locked memory (*key) to write the keystore again. */
-static int load_keystore(struct vigil_config *cfg, uint8_t **key)
+/* Cameras added through the admin socket, kept in the Keystore: read
+ * and authenticated before anything starts, into *stored (*n of them);
+ * they join the file's once the stream table is up
+ * (vigil_cameras_keystore). The master key stays in locked memory (*key)
+ * to write the keystore again. */
+static int load_keystore(const struct vigil_config *cfg, uint8_t **key, struct vigil_camera_config **stored,
+			 unsigned *n)
 {
 	const char *key_file = getenv("VIGIL_KEYSTORE_KEY_FILE");
-	struct vigil_camera_config *stored = NULL, *all;
-	unsigned n = 0, kept = 0;
 	char msg[1024];
 	int rc;
 
@@ -201,55 +201,25 @@ static int load_keystore(struct vigil_config *cfg, uint8_t **key)
 		return -ENOMEM;
 	rc = vigil_keystore_key_read(key_file, *key, msg, sizeof(msg));
 	if (rc == 0) {
-		rc = vigil_keystore_load(cfg->keystore, *key, &stored, &n, msg, sizeof(msg));
+		rc = vigil_keystore_load(cfg->keystore, *key, stored, n, msg, sizeof(msg));
 		if (rc == -ENOENT) {
 			fprintf(stderr, "vigild: keystore %s: none yet, made at the first vigilctl camera add\n",
 				cfg->keystore);
 			return 0;
 		}
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		fprintf(stderr, "vigild: %s\n", msg);
-		return rc;
-	}
-	/* A new array, so the old one can be wiped before it is freed. */
-	all = calloc(cfg->n_cameras + n + 1, sizeof(*all));
-	if (all == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (cfg->n_cameras > 0)
-		memcpy(all, cfg->cameras, cfg->n_cameras * sizeof(*all));
-	sodium_memzero(cfg->cameras, cfg->n_cameras * sizeof(*all));
-	free(cfg->cameras);
-	cfg->cameras = all;
-	for (unsigned i = 0; i < n; i++) {
-		const struct vigil_camera_config *cam = &stored[i];
-		unsigned j;
-
-		for (j = 0; j < cfg->n_cameras; j++)
-			if (strcmp(all[j].name, cam->name) == 0 ||
-			    (!cam->has_identity && !all[j].has_identity && all[j].ssrc == cam->ssrc))
-				break;
-		if (j < cfg->n_cameras) {
-			fprintf(stderr, "vigild: keystore camera %s left out: %s line %u (camera %s) has its %s\n",
-				cam->name, cfg->path, all[j].line, all[j].name,
-				strcmp(all[j].name, cam->name) == 0 ? "name" : "SSRC");
-			continue;
-		}
-		all[cfg->n_cameras++] = *cam;
-		kept++;
-	}
-	if (cfg->n_cameras > cfg->max_cameras) {
-		fprintf(stderr, "vigild: %u cameras (%u from the keystore) are over MaxCameras = %u\n", cfg->n_cameras,
-			kept, cfg->max_cameras);
-		rc = -ENOSPC;
-	}
-	fprintf(stderr, "vigild: keystore %s: %u camera(s)\n", cfg->keystore, kept);
-out:
-	sodium_memzero(stored, n * sizeof(*stored));
-	free(stored);
 	return rc;
+}
+
+static void free_stored(struct vigil_camera_config **stored, unsigned *n)
+{
+	if (*stored != NULL)
+		sodium_memzero(*stored, *n * sizeof(**stored));
+	free(*stored);
+	*stored = NULL;
+	*n = 0;
 }
 
 /* What the configuration must say for this way of running. */
@@ -287,6 +257,8 @@ int main(int argc, char **argv)
 	struct vigil_commands cmds = {0};
 	struct vigil_handshakes *hs = NULL;
 	uint8_t *keystore_key = NULL;
+	struct vigil_camera_config *stored = NULL;
+	unsigned n_stored = 0;
 	char msg[1024];
 	json_t *summary;
 	int rc, status = EXIT_RUNTIME;
@@ -301,7 +273,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: %s\n", msg);
 		return EXIT_CONFIG;
 	}
-	if (check_config(&cfg, &opts) < 0 || load_keystore(&cfg, &keystore_key) < 0) {
+	if (check_config(&cfg, &opts) < 0 || load_keystore(&cfg, &keystore_key, &stored, &n_stored) < 0) {
+		free_stored(&stored, &n_stored);
 		sodium_free(keystore_key);
 		vigil_config_free(&cfg);
 		return EXIT_CONFIG;
@@ -351,12 +324,17 @@ int main(int argc, char **argv)
 		goto err_workers;
 	}
 	rc = vigil_cameras_init(&cams, &cfg, streams, msg, sizeof(msg));
+	if (rc == 0 && keystore_key != NULL)
+		rc = vigil_cameras_keystore(&cams, keystore_key, stored, n_stored, msg, sizeof(msg));
+	free_stored(&stored, &n_stored);
 	if (rc < 0) {
 		fprintf(stderr, "vigild: %s\n", msg);
+		status = EXIT_CONFIG;
 		goto err_streams;
 	}
 	if (workers.to_control != NULL) {
-		hs = vigil_handshakes_create(&cams, workers.to_control, workers.from_control, msg, sizeof(msg));
+		hs = vigil_handshakes_create(&cams, &neigh, workers.to_control, workers.from_control, msg,
+					     sizeof(msg));
 		if (hs == NULL) {
 			fprintf(stderr, "vigild: %s\n", msg);
 			goto err_streams;
@@ -398,8 +376,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vigild: cannot make %s for the audit log: %s\n", dir, strerror(errno));
 		}
 	}
-	cmds = (struct vigil_commands){.cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .audit = opts.audit,
-				       .keystore_key = keystore_key, .stop = &stop};
+	cmds = (struct vigil_commands){
+	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .audit = opts.audit, .stop = &stop};
 	control_loop(&cmds, hs, admin);
 	vigil_admin_close(admin);
 	vigil_workers_wait(&workers);
@@ -430,6 +408,7 @@ err_port:
 err_eal:
 	rte_eal_cleanup();
 err_config:
+	free_stored(&stored, &n_stored);
 	sodium_free(keystore_key);
 	vigil_config_free(&cfg);
 	return status;

@@ -81,6 +81,17 @@ static uint16_t icmp6_sum(const struct rte_ipv6_hdr *ip, const void *icmp)
 	return (uint16_t)((sum & 0xffff) + (sum >> 16));
 }
 
+bool vigil_neigh_for_us(const struct vigil_neigh *nb, const uint8_t *frame, const struct vigil_udp *pkt)
+{
+	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)frame;
+
+	if (!rte_is_same_ether_addr(&eth->dst_addr, &nb->mac) || rte_is_multicast_ether_addr(&eth->src_addr))
+		return false;
+	if (pkt->ipv6)
+		return ours6(nb, pkt->daddr.v6) && pkt->saddr.v6[0] != 0xff && !unspecified6(pkt->saddr.v6);
+	return ours4(nb, pkt->daddr.v4) && unicast4(pkt->saddr.v4);
+}
+
 /* Back to the sender (or to dst), from our MAC address. */
 static void eth_reply(uint8_t *frame, const struct vigil_neigh *nb, const struct rte_ether_addr *dst)
 {

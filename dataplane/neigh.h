@@ -32,6 +32,11 @@ static inline bool vigil_neigh_enabled(const struct vigil_neigh *nb)
 	return nb->n_ipv4 + nb->n_ipv6 != 0;
 }
 
+/* A unicast frame to the port's MAC and one of our addresses, from a
+ * unicast source that can be answered: the port is promiscuous, so
+ * anything else is someone else's. */
+bool vigil_neigh_for_us(const struct vigil_neigh *nb, const uint8_t *frame, const struct vigil_udp *pkt);
+
 /* A frame vigil_parse_udp refused with why (not_ip or not_udp), *pkt as it
  * left it, *len bytes in a buffer of cap. A request for one of our addresses
  * becomes its reply in place: VIGIL_CTR_answered, *len the reply's length.

@@ -32,7 +32,6 @@
 #include "sender.h"
 
 #define MASTER_LEN (VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN)
-#define HANDSHAKE_TRIES 20
 
 struct camera {
 	int fd;
@@ -42,9 +41,10 @@ struct camera {
 	struct vigil_sender sender;
 	/* handshake cameras only */
 	bool by_handshake;
-	struct vigil_hs_initiator hs;
-	struct vigil_hs_keys keys;
-	uint64_t rekey_at_ns;
+	struct vigil_hs_initiator hs;	     /* secrets: wiped at the end */
+	bool hs_pending;		     /* a handshake is under way */
+	uint64_t hs_started_ns, hs_retry_ns; /* its first initiation, its next one */
+	uint64_t rekey_at_ns, rekey_after_packets;
 	unsigned rekey_seconds; /* 0: as the server says */
 	bool no_rekey;          /* a camera that misbehaves, for tests */
 	unsigned handshakes, initiations;
@@ -115,54 +115,80 @@ static void send_packet(void *arg, const uint8_t *pkt, size_t len)
 	}
 }
 
-/* One handshake: the initiation, then the response (or a cookie reply,
- * then the initiation again with it), retried after about a second.
- * The sender gets the new key; the sequence goes on. */
-static void handshake(struct camera *c, bool first)
+/* An initiation of the pending handshake (a new one, if none is): the
+ * next goes after 1 s plus jitter, after VIGIL_HS_RETRY_FAST_S every
+ * VIGIL_HS_RETRY_SLOW_S (plus jitter), until a response comes. */
+static void hs_send(struct camera *c)
 {
-	uint8_t msg[VIGIL_HS_INITIATION_LEN], reply[256];
-	size_t len;
+	uint8_t msg[VIGIL_HS_INITIATION_LEN];
+	size_t len = sizeof(msg);
+	uint64_t now = now_ns(), wait;
 
-	for (unsigned attempt = 0; attempt < HANDSHAKE_TRIES; attempt++) {
-		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-		uint64_t deadline = now_ns() + 1000000000u + randombytes_uniform(250) * 1000000u;
+	if (!c->hs_pending) {
+		c->hs_pending = true;
+		c->hs_started_ns = now;
+	}
+	if (vigil_hs_initiation_write(&c->hs, c->codec == VIGIL_CODEC_H265, msg, &len) < 0)
+		die("%s", "cannot make a handshake initiation");
+	/* A lost one is retried like one with no response. */
+	if (sendto(c->fd, msg, len, 0, (struct sockaddr *)&c->handshake, c->addrlen) != (ssize_t)len)
+		fprintf(stderr, "vigil-stream: cannot send the handshake (retrying): %s\n", strerror(errno));
+	c->initiations++;
+	wait = now - c->hs_started_ns < VIGIL_HS_RETRY_FAST_S * 1000000000ull
+		   ? VIGIL_HS_RETRY_MS * 1000000ull
+		   : VIGIL_HS_RETRY_SLOW_S * 1000000000ull;
+	c->hs_retry_ns = now + wait + randombytes_uniform(VIGIL_HS_RETRY_JITTER_MS + 1) * 1000000ull;
+}
 
-		len = sizeof(msg);
-		if (vigil_hs_initiation_write(&c->hs, c->codec == VIGIL_CODEC_H265, msg, &len) < 0)
-			die("%s", "cannot make a handshake initiation");
-		if (sendto(c->fd, msg, len, 0, (struct sockaddr *)&c->handshake, c->addrlen) != (ssize_t)len)
-			die("cannot send the handshake: %s", strerror(errno));
-		c->initiations++;
-		while (now_ns() < deadline) {
-			ssize_t n;
+/* What the server sent, without waiting. A response ends the handshake:
+ * the sender takes the new key from its next packet, the sequence goes
+ * on. A cookie reply lets the next initiation, with mac2, go at once. */
+static void hs_receive(struct camera *c)
+{
+	uint8_t reply[256];
+	struct vigil_hs_keys keys;
+	ssize_t n;
 
-			if (poll(&pfd, 1, (int)((deadline - now_ns()) / 1000000u) + 1) <= 0)
-				continue;
-			n = recv(c->fd, reply, sizeof(reply), 0);
-			if (n <= 0)
-				continue;
-			if (vigil_hs_response_read(&c->hs, reply, (size_t)n, &c->keys) == 0) {
-				/* A rekey keeps the SSRC and the sequence; a new SSRC
-				 * (the server let the key expire) starts a new stream. */
-				if (first || c->keys.ssrc != c->sender.ssrc
-					    ? vigil_sender_init(&c->sender, c->keys.ssrc, 96, (uint16_t)randombytes_random(),
-								c->keys.c2s) < 0
-					    : vigil_sender_rekey(&c->sender, c->keys.c2s) < 0)
-					die("%s", "cannot set the SRTP key");
-				sodium_memzero(c->keys.c2s, sizeof(c->keys.c2s));
-				sodium_memzero(c->keys.s2c, sizeof(c->keys.s2c));
-				c->rekey_at_ns = now_ns() + (uint64_t)(c->rekey_seconds ? c->rekey_seconds
-										: c->keys.rekey_after_s) *
-								    1000000000u;
-				c->handshakes++;
-				return;
-			}
-			/* Under load the server asks for its cookie first. */
-			if (vigil_hs_cookie_read(&c->hs, reply, (size_t)n) == 0)
-				break;
+	while (c->hs_pending && (n = recv(c->fd, reply, sizeof(reply), MSG_DONTWAIT)) > 0) {
+		if (vigil_hs_response_read(&c->hs, reply, (size_t)n, &keys) == 0) {
+			/* A rekey keeps the SSRC and the sequence; a new SSRC
+			 * (the server let the key expire) starts a new stream. */
+			if (c->handshakes == 0 || keys.ssrc != c->sender.ssrc
+				? vigil_sender_init(&c->sender, keys.ssrc, 96, (uint16_t)randombytes_random(),
+						    keys.c2s) < 0
+				: vigil_sender_rekey(&c->sender, keys.c2s) < 0)
+				die("%s", "cannot set the SRTP key");
+			c->rekey_at_ns =
+			    now_ns() + (uint64_t)(c->rekey_seconds ? c->rekey_seconds : keys.rekey_after_s) *
+					   1000000000u;
+			c->rekey_after_packets = keys.rekey_after_packets;
+			vigil_hs_keys_wipe(&keys);
+			c->hs_pending = false;
+			c->handshakes++;
+		} else if (vigil_hs_cookie_read(&c->hs, reply, (size_t)n) == 0) {
+			c->hs_retry_ns = now_ns();
 		}
 	}
-	die("%s", "no handshake response from the server");
+}
+
+/* Until due, while a handshake goes on: responses are read as they come
+ * and initiations sent on time. */
+static void wait_until(struct camera *c, uint64_t due)
+{
+	for (uint64_t now; (now = now_ns()) < due;) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		uint64_t until = c->hs_pending && c->hs_retry_ns < due ? c->hs_retry_ns : due;
+		struct timespec ts;
+
+		if (c->hs_pending && now >= c->hs_retry_ns) {
+			hs_send(c);
+			continue;
+		}
+		ts = (struct timespec){.tv_sec = (time_t)((until - now) / 1000000000u),
+				       .tv_nsec = (long)((until - now) % 1000000000u)};
+		if (ppoll(&pfd, c->hs_pending ? 1 : 0, &ts, NULL) > 0)
+			hs_receive(c);
+	}
 }
 
 static uint8_t *read_file(const char *path, size_t *len)
@@ -268,7 +294,10 @@ int main(int argc, char **argv)
 			die("%s", "cannot start the handshake state");
 		sodium_memzero(sk, sizeof(sk));
 		c.by_handshake = true;
-		handshake(&c, true);
+		/* No key yet: nothing to send until the first response. */
+		hs_send(&c);
+		while (c.hs_pending)
+			wait_until(&c, now_ns() + 100000000u);
 	}
 
 	/* Frame k leaves at t0 + k / fps with RTP timestamp k * 90000 / fps. */
@@ -278,11 +307,12 @@ int main(int argc, char **argv)
 			uint64_t due = t0 + (uint64_t)frames * 1000000000u / fps;
 			uint32_t ts = (uint32_t)((uint64_t)frames * VIGIL_RTP_CLOCK_HZ / fps);
 
-			while (now_ns() < due)
-				usleep((useconds_t)((due - now_ns()) / 1000u));
-			if (c.by_handshake && !c.no_rekey &&
-			    (now_ns() >= c.rekey_at_ns || c.sender.packets >= c.keys.rekey_after_packets))
-				handshake(&c, false);
+			wait_until(&c, due);
+			/* A rekey goes on beside the stream, which keeps the
+			 * current key until the response comes. */
+			if (c.by_handshake && !c.no_rekey && !c.hs_pending &&
+			    (now_ns() >= c.rekey_at_ns || c.sender.packets >= c.rekey_after_packets))
+				hs_send(&c);
 			if (vigil_sender_au(&c.sender, c.codec, data + aus[i].off, aus[i].len, ts, payload, send_packet,
 					    &c) < 0)
 				die("%s", "cannot packetize or protect an access unit");
@@ -292,6 +322,7 @@ int main(int argc, char **argv)
 	       ", \"ssrc\": %u, \"handshakes\": %u, \"initiations\": %u}\n",
 	       frames, c.sent_packets, c.sent_bytes, c.send_errors, c.sender.ssrc, c.handshakes, c.initiations);
 	vigil_sender_wipe(&c.sender);
+	vigil_hs_initiator_wipe(&c.hs);
 	close(c.fd);
 	free(aus);
 	free(data);

@@ -15,7 +15,9 @@
 #     first if vigild is under load by then), and records all its frames;
 #     the flood is rate-limited per source and answered with cookies;
 #  4. camera `lazy` never rekeys: past 1.5 x RekeyPackets its key is
-#     refused, and its packets count as unknown_ssrc.
+#     refused, and its packets count as unknown_ssrc;
+#  5. a camera that vigild never answers (its initiations go to another
+#     port) keeps trying all along, well past 20 tries.
 # Every counter checked is exact where the test controls it.
 #
 # usage: handshake.sh BUILD_DIR [SCRATCH_DIR]  (vigild, vigilctl, vigil-stream, hs_flood under it)
@@ -53,6 +55,7 @@ server_pk=$("$vigilctl" keygen x25519 "$work/server.sk")
 door_pk=$("$vigilctl" keygen x25519 "$work/door.sk")
 porch_pk=$("$vigilctl" keygen x25519 "$work/porch.sk")
 lazy_pk=$("$vigilctl" keygen x25519 "$work/lazy.sk")
+"$vigilctl" keygen x25519 "$work/mute.sk" >/dev/null
 head -c 44 /dev/urandom >"$work/gst.key"
 {
 	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nDevice = net_af_packet0,iface=%s\n' "$work" "$VIGIL_VETH_ROOT"
@@ -75,6 +78,12 @@ sleep 1
 [ "$(cat "$work/add.out")" = "camera porch added, waiting for its handshake" ] || fail "add porch: $(cat "$work/add.out")"
 [ "$("$vigilctl" --socket "$work/admin.sock" cameras | awk '$1 == "porch" { print $2 }')" = handshake ] ||
 	fail "porch is not waiting for its handshake"
+
+# ---- 5. (all along) a camera with no answer ----------------------------------------
+ip netns exec "$VIGIL_NS" "$stream" --to "$VIGIL_IP_ROOT" --clip "$work/porch.h264" --identity "$work/mute.sk" \
+	--server-key "$server_pk" --handshake-port 5007 >"$work/mute.json" 2>"$work/mute.log" &
+mute_pid=$! mute_since=$SECONDS
+proc_track "$mute_pid"
 
 # ---- 1. a handshake camera and an SDES camera side by side ------------------------
 test_start_capture "$work/tcpdump.log" ip netns exec "$VIGIL_NS" \
@@ -134,6 +143,10 @@ ip netns exec "$VIGIL_NS" "$stream" --to "$VIGIL_IP_ROOT" --clip "$work/door.h26
 	--server-key "$server_pk" --no-rekey --fps 300 --loops 6 >"$work/lazy.json" 2>"$work/lazy.log" ||
 	fail "lazy: vigil-stream failed: $(cat "$work/lazy.log")"
 sleep 1
+# 20 tries take 25 s at most: by 30 s a camera that gives up has.
+sleep $((mute_since + 30 > SECONDS ? mute_since + 30 - SECONDS : 0))
+kill -0 "$mute_pid" 2>/dev/null || fail "the camera with no answer gave up: $(cat "$work/mute.log")"
+proc_stop "$mute_pid" TERM 10 || true
 proc_stop "$vigild_pid" INT 60 || fail "vigild exited non-zero after SIGINT"
 
 # ---- what vigild counted and recorded ----------------------------------------------

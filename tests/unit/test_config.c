@@ -163,7 +163,7 @@ static void test_owner_key(void **state)
 }
 
 #define INGEST "[Ingest]\nPorts = 5004\n"
-#define HS "HandshakePort = 5006\nServerKeyFile = /etc/vigil/server.key\n"
+#define HS "HandshakePort = 5006\nServerKeyFile = /etc/vigil/server.key\nAddress = 198.18.0.1\n"
 #define ID "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
 #define CAMERA(name, ssrc) "[Camera]\nName = " name "\nSSRC = " ssrc "\nKey = " KEY "\nCodec = H264\n"
 
@@ -243,12 +243,15 @@ static const struct {
 	{INGEST "RekeySeconds = 5\n" CAMERA("a", "1"), "3: RekeySeconds: '5' is not a number from 10"},
 	{INGEST "[Camera]\nName = a\nIdentity = " ID "\nCodec = H264\n", "3: Identity: needs HandshakePort and ServerKeyFile"},
 	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nSSRC = 3\nCodec = H264\n",
-	 "5: [Camera] with an Identity takes no SSRC: the handshake gives it"},
+	 "6: [Camera] with an Identity takes no SSRC: the handshake gives it"},
 	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nKey = " KEY "\nCodec = H264\n",
-	 "5: [Camera] with an Identity takes no Key"},
-	{INGEST HS "[Camera]\nName = a\nIdentity = AAAA\nCodec = H264\n", "7: Identity: must be base64 of the camera's"},
+	 "6: [Camera] with an Identity takes no Key"},
+	{INGEST HS "[Camera]\nName = a\nIdentity = AAAA\nCodec = H264\n", "8: Identity: must be base64 of the camera's"},
 	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nCodec = H264\n[Camera]\nName = b\nIdentity = " ID "\n",
-	 "11: Identity: already camera 'a''s"},
+	 "12: Identity: already camera 'a''s"},
+	/* Handshakes are answered only when sent to our address. */
+	{INGEST "HandshakePort = 5006\nServerKeyFile = /k\n" CAMERA("a", "1"),
+	 "3: HandshakePort: needs Address in [Ingest]"},
 	{INGEST "Keystore = /x\n", "3: Keystore: needs KeystoreKeyFile"},
 	{INGEST "[Camera]\nName = a\nCodec = H264\n", "3: [Camera] has no SSRC"},
 	{INGEST "Address = 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9\n"

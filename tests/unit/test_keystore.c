@@ -401,6 +401,12 @@ static void test_authenticated_but_invalid(void **state)
 		write_bytes(path, file, len, 0600);
 		assert_refused(path, K, -EINVAL, cases[i].reason);
 	}
+	/* Both made Identity cameras, of the same (all-zero) Identity. */
+	assert_int_equal(crypto_secretbox_open_easy(plain, orig + 32, len - 32, orig + 8, K), 0);
+	plain[16 + 130] = plain[16 + REC + 130] = 1;
+	crypto_secretbox_easy(file + 32, plain, len - 48, file + 8, K);
+	write_bytes("identity twice.ks", file, len, 0600);
+	assert_refused("identity twice.ks", K, -EINVAL, "the Identity of 'one' is also 'two''s");
 	sodium_memzero(plain, len);
 	free(plain);
 	free(file);
@@ -437,6 +443,17 @@ static void test_save_refuses(void **state)
 	cams[2].codec = (enum vigil_codec)9;
 	assert_int_equal(vigil_keystore_save(path, K, cams, 3, msg, sizeof(msg)), -EINVAL);
 	cams[2].codec = VIGIL_CODEC_H264;
+	/* One Identity, two cameras: a handshake would find either. */
+	cams[1].has_identity = cams[2].has_identity = true;
+	randombytes_buf(cams[1].identity, sizeof(cams[1].identity));
+	memcpy(cams[2].identity, cams[1].identity, sizeof(cams[1].identity));
+	assert_int_equal(vigil_keystore_save(path, K, cams, 3, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "is also '"));
+	cams[2].identity[0] ^= 1;
+	save_ok("refuse2.ks", K, cams, 3);
+	cams[1].has_identity = cams[2].has_identity = false;
+	memset(cams[1].identity, 0, sizeof(cams[1].identity));
+	memset(cams[2].identity, 0, sizeof(cams[2].identity));
 	assert_int_equal(vigil_keystore_save(path, K, cams, VIGIL_MAX_CAMERAS + 1u, msg, sizeof(msg)),
 			 -EINVAL);
 	assert_loads(path, K, cams, 1);

@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: MIT */
+/* The control plane's cameras and handshakes together, as vigild runs
+ * them, on an EAL without hugepages: handshake frames in through the ring
+ * the workers fill, replies out; reloads, keystore changes and the start
+ * with a keystore. handshakes.c is included, for its rate limiter. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_ether.h>
+#include <rte_hash.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+#include <sodium.h>
+
+#include "../../control/handshakes.c"
+#include "cameras.h"
+#include "keystore.h"
+#include "neigh.h"
+#include "seal.h"
+
+#define KEY44 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis="
+
+static char dir[64]; /* test_cameras.XXXXXX in the build directory */
+static struct rte_mempool *pool;
+static struct vigil_frame_ring frames, *ring = &frames;
+static struct rte_ring *to_control, *to_wire;
+static uint8_t server_pk[32], door_pk[32], door_sk[32], other_pk[32], other_sk[32];
+static uint8_t *master; /* the keystore's key */
+static const struct rte_ether_addr port_mac = {{0x02, 0, 0, 0, 0, 1}}, cam_mac = {{0x02, 0, 0, 0, 0, 2}};
+
+/* A running control plane: the file's cameras, the keystore's, handshakes. */
+struct env {
+	struct vigil_config cfg;
+	struct vigil_stream_table *table;
+	struct vigil_cameras cams;
+	struct vigil_neigh nb;
+	struct vigil_handshakes *hs;
+	char msg[2048];
+};
+
+static void b64(const uint8_t key[32], char out[VIGIL_SEAL_KEY_B64_BYTES])
+{
+	vigil_seal_key_encode(key, out);
+}
+
+/* vigil.conf: door (Identity, H.264) and gst (SDES, SSRC 4242), then extra. */
+static void write_conf(const uint8_t door[32], const char *extra)
+{
+	char path[128], id[VIGIL_SEAL_KEY_B64_BYTES];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/vigil.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	b64(door, id);
+	fprintf(f,
+		"[Ingest]\nPorts = 5004\nAddress = 198.18.0.1, fd00::1\nHandshakePort = 5006\n"
+		"ServerKeyFile = %s/server.sk\nMaxCameras = 8\nKeystore = %s/keystore\nKeystoreKeyFile = "
+		"%s/ks.key\n"
+		"[Camera]\nName = door\nIdentity = %s\nCodec = H264\n"
+		"[Camera]\nName = gst\nSSRC = 4242\nKey = " KEY44 "\nCodec = H264\n%s",
+		dir, dir, dir, id, extra);
+	fclose(f);
+	chmod(path, 0600);
+}
+
+/* keep: the keystore as the last test left it; else none. */
+static struct env *start(bool keep)
+{
+	static unsigned n;
+	struct env *e = calloc(1, sizeof(*e));
+	struct vigil_camera_config *stored = NULL;
+	unsigned n_stored = 0;
+	char path[128], name[32];
+	int rc;
+
+	assert_non_null(e);
+	if (!keep)
+		unlink("keystore");
+	snprintf(path, sizeof(path), "%s/vigil.conf", dir);
+	assert_int_equal(vigil_config_load(&e->cfg, path, e->msg, sizeof(e->msg)), 0);
+	snprintf(name, sizeof(name), "test_cameras_%u", n++);
+	e->table = vigil_stream_table_create(name, e->cfg.max_cameras, 1, 1 << 20, pool, &ring);
+	assert_non_null(e->table);
+	assert_int_equal(vigil_cameras_init(&e->cams, &e->cfg, e->table, e->msg, sizeof(e->msg)), 0);
+	rc = vigil_keystore_load(e->cfg.keystore, master, &stored, &n_stored, e->msg, sizeof(e->msg));
+	assert_true(rc == 0 || rc == -ENOENT);
+	assert_int_equal(vigil_cameras_keystore(&e->cams, master, stored, n_stored, e->msg, sizeof(e->msg)),
+			 0);
+	if (stored != NULL)
+		sodium_memzero(stored, n_stored * sizeof(*stored));
+	free(stored);
+	vigil_neigh_init(&e->nb, &e->cfg, &port_mac);
+	e->hs = vigil_handshakes_create(&e->cams, &e->nb, to_control, to_wire, e->msg, sizeof(e->msg));
+	assert_non_null(e->hs);
+	return e;
+}
+
+static void stop(struct env *e)
+{
+	vigil_handshakes_free(e->hs);
+	vigil_stream_table_free(e->table);
+	vigil_cameras_fini(&e->cams);
+	vigil_config_free(&e->cfg);
+	free(e);
+}
+
+/* An Ethernet frame to dst_mac, from cam_mac, src:40000 -> dst:5006 over
+ * IPv4 (with options 32-bit words of options) or IPv6, of that TTL. */
+static struct rte_mbuf *frame(const struct rte_ether_addr *dst_mac, const char *src, const char *dst,
+			      unsigned options, uint8_t ttl, const uint8_t *payload, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	uint8_t *p, a[16];
+	struct rte_ether_hdr *eth;
+	struct rte_udp_hdr *uh;
+	bool v6 = strchr(dst, ':') != NULL;
+	size_t l3 = v6 ? sizeof(struct rte_ipv6_hdr) : sizeof(struct rte_ipv4_hdr) + 4 * options;
+	size_t total = sizeof(*eth) + l3 + sizeof(*uh) + len;
+
+	assert_non_null(m);
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)total);
+	assert_non_null(p);
+	memset(p, 0, total);
+	eth = (struct rte_ether_hdr *)p;
+	eth->dst_addr = *dst_mac;
+	eth->src_addr = cam_mac;
+	eth->ether_type = rte_cpu_to_be_16(v6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
+	uh = (struct rte_udp_hdr *)(p + sizeof(*eth) + l3);
+	uh->src_port = rte_cpu_to_be_16(40000);
+	uh->dst_port = rte_cpu_to_be_16(5006);
+	uh->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*uh) + len));
+	memcpy(uh + 1, payload, len);
+	if (v6) {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
+
+		ip->vtc_flow = RTE_BE32(6u << 28 | 0xabcde);
+		ip->payload_len = uh->dgram_len;
+		ip->proto = IPPROTO_UDP;
+		ip->hop_limits = ttl;
+		assert_int_equal(inet_pton(AF_INET6, src, ip->src_addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, dst, ip->dst_addr), 1);
+		uh->dgram_cksum = rte_ipv6_udptcp_cksum(ip, uh);
+	} else {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+
+		ip->version_ihl = (uint8_t)(RTE_IPV4_VHL_DEF + options);
+		memset(ip + 1, 1, 4 * options); /* NOPs */
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(l3 + sizeof(*uh) + len));
+		ip->time_to_live = ttl;
+		ip->next_proto_id = IPPROTO_UDP;
+		assert_int_equal(inet_pton(AF_INET, src, a), 1);
+		memcpy(&ip->src_addr, a, 4);
+		assert_int_equal(inet_pton(AF_INET, dst, a), 1);
+		memcpy(&ip->dst_addr, a, 4);
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	}
+	return m;
+}
+
+/* One frame through vigil_handshakes_poll: its outcome, and its reply
+ * (the caller frees it) or NULL. */
+static enum vigil_hs_outcome send_one(struct env *e, struct rte_mbuf *m, struct rte_mbuf **reply)
+{
+	uint64_t before[VIGIL_HS_MAX];
+	enum vigil_hs_outcome out = VIGIL_HS_MAX;
+	void *r = NULL;
+
+	memcpy(before, e->hs->n, sizeof(before));
+	assert_int_equal(rte_ring_enqueue(to_control, m), 0);
+	e->hs->load_until_ns = 0; /* these tests are not about load */
+	e->hs->window_dh = 0;
+	vigil_handshakes_poll(e->hs);
+	for (unsigned i = 0; i < VIGIL_HS_MAX; i++)
+		if (e->hs->n[i] != before[i])
+			out = (enum vigil_hs_outcome)i;
+	if (rte_ring_dequeue(to_wire, &r) != 0)
+		r = NULL;
+	if (reply != NULL)
+		*reply = r;
+	else
+		rte_pktmbuf_free(r);
+	return out;
+}
+
+static void initiation(struct vigil_hs_initiator *cam, uint8_t codec, uint8_t msg[VIGIL_HS_INITIATION_LEN])
+{
+	size_t len = VIGIL_HS_INITIATION_LEN;
+
+	assert_int_equal(vigil_hs_initiation_write(cam, codec, msg, &len), 0);
+}
+
+/* door's handshake from 198.18.0.2, answered: the keys it got. */
+static void handshake(struct env *e, struct vigil_hs_initiator *cam, struct vigil_hs_keys *keys)
+{
+	uint8_t msg[VIGIL_HS_INITIATION_LEN];
+	struct rte_mbuf *reply;
+	struct vigil_udp udp;
+
+	initiation(cam, VIGIL_CODEC_H264, msg);
+	assert_int_equal(
+	    send_one(e, frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), &reply),
+	    VIGIL_HS_accepted);
+	assert_non_null(reply);
+	assert_int_equal(vigil_parse_udp(rte_pktmbuf_mtod(reply, uint8_t *), reply->data_len, &udp),
+			 VIGIL_PARSE_OK);
+	assert_int_equal(
+	    vigil_hs_response_read(cam, rte_pktmbuf_mtod_offset(reply, uint8_t *, udp.off), udp.len, keys),
+	    0);
+	rte_pktmbuf_free(reply);
+}
+
+/* The UDP checksum after the IP header at ip is right. */
+static bool udp_sum_ok(uint8_t *ip, bool v6)
+{
+	struct rte_udp_hdr *uh =
+	    (struct rte_udp_hdr *)(ip + (v6 ? sizeof(struct rte_ipv6_hdr) : sizeof(struct rte_ipv4_hdr)));
+	uint16_t got = uh->dgram_cksum, want;
+
+	uh->dgram_cksum = 0;
+	want = v6 ? rte_ipv6_udptcp_cksum((struct rte_ipv6_hdr *)ip, uh)
+		  : rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)ip, uh);
+	uh->dgram_cksum = got;
+	return got == want;
+}
+
+/* Only frames sent to the port's MAC and one of our addresses are
+ * answered, from the port's MAC, with clean IP headers. */
+static void test_for_us_and_reply(void **state)
+{
+	static const struct rte_ether_addr other = {{0x02, 0, 0, 0, 0, 9}},
+					   bcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+					   mcast = {{0x01, 0x00, 0x5e, 0, 0, 1}};
+	struct env *e = start(false);
+	struct vigil_hs_initiator cam;
+	struct vigil_hs_keys keys;
+	uint8_t msg[VIGIL_HS_INITIATION_LEN];
+	struct rte_mbuf *reply;
+	struct rte_ether_hdr *eth;
+	struct vigil_udp udp;
+	uint8_t *p;
+	(void)state;
+
+	assert_int_equal(vigil_hs_initiator_init(&cam, door_sk, server_pk), 0);
+	initiation(&cam, VIGIL_CODEC_H264, msg);
+	assert_int_equal(
+	    send_one(e, frame(&other, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), NULL),
+	    VIGIL_HS_not_for_us);
+	assert_int_equal(
+	    send_one(e, frame(&bcast, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), NULL),
+	    VIGIL_HS_not_for_us);
+	assert_int_equal(
+	    send_one(e, frame(&mcast, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), NULL),
+	    VIGIL_HS_not_for_us);
+	assert_int_equal(
+	    send_one(e, frame(&port_mac, "198.18.0.2", "198.18.0.9", 0, 64, msg, sizeof(msg)), NULL),
+	    VIGIL_HS_not_for_us);
+	assert_int_equal(send_one(e, frame(&port_mac, "fd00::2", "fd00::9", 0, 64, msg, sizeof(msg)), NULL),
+			 VIGIL_HS_not_for_us);
+	assert_int_equal(e->hs->n[VIGIL_HS_not_for_us], 5);
+	assert_int_equal(e->hs->n[VIGIL_HS_accepted], 0);
+
+	/* IPv4 with options and TTL 1: the reply has neither. */
+	assert_int_equal(
+	    send_one(e, frame(&port_mac, "198.18.0.2", "198.18.0.1", 2, 1, msg, sizeof(msg)), &reply),
+	    VIGIL_HS_accepted);
+	assert_non_null(reply);
+	p = rte_pktmbuf_mtod(reply, uint8_t *);
+	eth = (struct rte_ether_hdr *)p;
+	assert_true(rte_is_same_ether_addr(&eth->src_addr, &port_mac));
+	assert_true(rte_is_same_ether_addr(&eth->dst_addr, &cam_mac));
+	assert_int_equal(p[14], 0x45);
+	assert_int_equal(p[14 + 8], 64);
+	assert_int_equal(vigil_parse_udp(p, reply->data_len, &udp), VIGIL_PARSE_OK); /* checks the IPv4 sum */
+	assert_int_equal(udp.off, 14 + 20 + 8);
+	assert_int_equal(udp.len, VIGIL_HS_RESPONSE_LEN);
+	assert_int_equal(reply->data_len, udp.off + udp.len);
+	assert_int_equal(udp.sport, 5006);
+	assert_int_equal(udp.dport, 40000);
+	assert_true(udp_sum_ok(p + 14, false));
+	assert_int_equal(vigil_hs_response_read(&cam, p + udp.off, udp.len, &keys), 0);
+	rte_pktmbuf_free(reply);
+
+	/* IPv6 with hop limit 1: the reply's is fresh, its flow label gone. */
+	initiation(&cam, VIGIL_CODEC_H264, msg);
+	assert_int_equal(send_one(e, frame(&port_mac, "fd00::2", "fd00::1", 0, 1, msg, sizeof(msg)), &reply),
+			 VIGIL_HS_accepted);
+	assert_non_null(reply);
+	p = rte_pktmbuf_mtod(reply, uint8_t *);
+	assert_true(rte_is_same_ether_addr(&((struct rte_ether_hdr *)p)->src_addr, &port_mac));
+	assert_int_equal(((struct rte_ipv6_hdr *)(p + 14))->hop_limits, 64);
+	assert_int_equal(((struct rte_ipv6_hdr *)(p + 14))->vtc_flow, RTE_BE32(6u << 28));
+	assert_int_equal(vigil_parse_udp(p, reply->data_len, &udp), VIGIL_PARSE_OK);
+	assert_true(udp_sum_ok(p + 14, true));
+	assert_int_equal(vigil_hs_response_read(&cam, p + udp.off, udp.len, &keys), 0);
+	rte_pktmbuf_free(reply);
+	vigil_hs_keys_wipe(&keys);
+	vigil_hs_initiator_wipe(&cam);
+	stop(e);
+}
+
+/* door is H.264: an initiation announcing H.265 is refused, counted. */
+static void test_codec_mismatch(void **state)
+{
+	struct env *e = start(false);
+	struct vigil_hs_initiator cam;
+	uint8_t msg[VIGIL_HS_INITIATION_LEN];
+	(void)state;
+
+	assert_int_equal(vigil_hs_initiator_init(&cam, door_sk, server_pk), 0);
+	initiation(&cam, VIGIL_CODEC_H265, msg);
+	assert_int_equal(
+	    send_one(e, frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), NULL),
+	    VIGIL_HS_codec_mismatch);
+	assert_false(vigil_cameras_live(&e->cams, 0));
+	vigil_hs_initiator_wipe(&cam);
+	stop(e);
+}
+
+/* The bucket of a source, as rate_ok picks it. */
+static unsigned bucket_of(const struct vigil_handshakes *h, const uint8_t addr[16])
+{
+	uint8_t hash[crypto_shorthash_BYTES];
+
+	crypto_shorthash(hash, addr, 16, h->hash_key);
+	return (unsigned)(hash[0] | hash[1] << 8) % RATE_BUCKETS;
+}
+
+/* A bucket taken over by another address keeps its level; an IPv6
+ * source is limited per /64. */
+static void test_rate_limit(void **state)
+{
+	struct env *e = start(false);
+	uint8_t a[16] = {0}, b[16] = {0}, junk[VIGIL_HS_INITIATION_LEN] = {VIGIL_HS_TYPE_INITIATION};
+	uint64_t now = 1000000000u;
+	(void)state;
+
+	a[12] = 198, a[13] = 51, a[14] = 100, a[15] = 1;
+	memcpy(b, a, 16);
+	for (unsigned i = 2; bucket_of(e->hs, b) != bucket_of(e->hs, a); i++)
+		b[14] = (uint8_t)(i >> 8), b[15] = (uint8_t)i;
+	for (unsigned i = 0; i < VIGIL_HS_RATE_BURST; i++)
+		assert_true(rate_ok(e->hs, a, now));
+	assert_false(rate_ok(e->hs, a, now));
+	assert_false(rate_ok(e->hs, b, now)); /* no fresh burst for the newcomer */
+	now += 1000000000u / VIGIL_HS_RATE_PER_S;
+	assert_true(rate_ok(e->hs, b, now));
+	assert_false(rate_ok(e->hs, a, now));
+
+	/* Junk (a bad mac1) from fd00::1:a, then from fd00::1:b, same /64. */
+	for (unsigned i = 0; i < VIGIL_HS_RATE_BURST; i++)
+		assert_int_equal(
+		    send_one(e, frame(&port_mac, "fd00::1:a", "fd00::1", 0, 64, junk, sizeof(junk)), NULL),
+		    VIGIL_HS_malformed);
+	assert_int_equal(
+	    send_one(e, frame(&port_mac, "fd00::1:b", "fd00::1", 0, 64, junk, sizeof(junk)), NULL),
+	    VIGIL_HS_rate_limited);
+	assert_int_equal(
+	    send_one(e, frame(&port_mac, "fd00:0:0:1::a", "fd00::1", 0, 64, junk, sizeof(junk)), NULL),
+	    VIGIL_HS_malformed); /* another /64 */
+	stop(e);
+}
+
+/* The replay timestamp belongs to an Identity: a slot given another one
+ * takes that one's first handshake, whatever the clock said before. */
+static void test_identity_change_resets_replay(void **state)
+{
+	struct env *e;
+	struct vigil_hs_initiator door, other;
+	struct vigil_hs_keys keys;
+	uint8_t old[VIGIL_HS_INITIATION_LEN];
+	(void)state;
+
+	write_conf(door_pk, "");
+	e = start(false);
+	assert_int_equal(vigil_hs_initiator_init(&door, door_sk, server_pk), 0);
+	door.last_tai_s += 3600; /* door's clock runs an hour ahead */
+	initiation(&door, VIGIL_CODEC_H264, old);
+	handshake(e, &door, &keys);
+	assert_true(vigil_cameras_live(&e->cams, 0));
+	assert_int_equal(
+	    send_one(e, frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, old, sizeof(old)), NULL),
+	    VIGIL_HS_replayed);
+
+	write_conf(other_pk, "");
+	assert_int_equal(vigil_cameras_reload(&e->cams, e->msg, sizeof(e->msg)), 0);
+	assert_false(vigil_cameras_live(&e->cams, 0));
+	assert_int_equal(vigil_hs_initiator_init(&other, other_sk, server_pk), 0);
+	handshake(e, &other, &keys);
+	assert_true(vigil_cameras_live(&e->cams, 0));
+	vigil_hs_keys_wipe(&keys);
+	vigil_hs_initiator_wipe(&door);
+	vigil_hs_initiator_wipe(&other);
+	stop(e);
+	write_conf(door_pk, "");
+}
+
+/* A reload applies PayloadTypes and retention to a live Identity camera,
+ * which keeps its handshake's SSRC and key. */
+static void test_reload_identity_settings(void **state)
+{
+	struct env *e;
+	struct vigil_hs_initiator door;
+	struct vigil_hs_keys keys;
+	struct vigil_stream *s;
+	char path[128], id[VIGIL_SEAL_KEY_B64_BYTES];
+	FILE *f;
+	(void)state;
+
+	write_conf(door_pk, "");
+	e = start(false);
+	assert_int_equal(vigil_hs_initiator_init(&door, door_sk, server_pk), 0);
+	handshake(e, &door, &keys);
+	s = e->table->slots[0];
+	assert_non_null(s);
+	assert_true(vigil_payload_type_ok(s->payload_types, 96));
+
+	/* door again, with PayloadTypes and RetainHours (gst unchanged). */
+	snprintf(path, sizeof(path), "%s/vigil.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	b64(door_pk, id);
+	fprintf(f,
+		"[Ingest]\nPorts = 5004\nAddress = 198.18.0.1, fd00::1\nHandshakePort = 5006\n"
+		"ServerKeyFile = %s/server.sk\nMaxCameras = 8\nKeystore = %s/keystore\nKeystoreKeyFile = "
+		"%s/ks.key\n"
+		"[Camera]\nName = door\nIdentity = %s\nCodec = H264\nPayloadTypes = 100\nRetainHours = 5\n"
+		"[Camera]\nName = gst\nSSRC = 4242\nKey = " KEY44 "\nCodec = H264\n",
+		dir, dir, dir, id);
+	fclose(f);
+	assert_int_equal(vigil_cameras_reload(&e->cams, e->msg, sizeof(e->msg)), 0);
+	assert_ptr_equal(e->table->slots[0], s); /* still live, the same stream */
+	assert_false(vigil_payload_type_ok(s->payload_types, 96));
+	assert_true(vigil_payload_type_ok(s->payload_types, 100));
+	assert_int_equal(e->cfg.cameras[0].retain_hours, 5);
+	assert_int_equal(e->cfg.cameras[0].ssrc, keys.ssrc);
+	assert_memory_equal(e->cfg.cameras[0].master_key, keys.c2s, VIGIL_SRTP_MASTER_KEY_LEN);
+	assert_true(e->cfg.cameras[0].has_identity);
+	vigil_hs_keys_wipe(&keys);
+	vigil_hs_initiator_wipe(&door);
+	stop(e);
+	write_conf(door_pk, "");
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A camera that never reads a response keeps sending under its old key
+ * while it retries: that key lasts KeyGraceSeconds from when it was first
+ * replaced, however many unused keys replace the current one after. */
+static void test_grace_not_extended(void **state)
+{
+	struct env *e = start(false);
+	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN] = {1, 2, 3}, salt[VIGIL_SRTP_MASTER_SALT_LEN] = {4};
+	struct vigil_srtp *first;
+	struct vigil_stream *s;
+	uint64_t until, t0;
+	uint32_t ssrc;
+	(void)state;
+
+	e->cfg.key_grace_ms = 300;
+	ssrc = vigil_cameras_fresh_ssrc(&e->cams);
+	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, key, salt), 0);
+	s = e->table->slots[0];
+	first = s->key;
+	s->ctr.v[VIGIL_CTR_decrypted] += 10; /* the first key is in use */
+	key[0]++;
+	t0 = mono_ns();
+	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, key, salt), 0);
+	assert_ptr_equal(s->prev_key, first);
+	until = e->cams.grace_until_ns[0];
+	assert_true(until >= t0 + 300000000u);
+	/* Retries every 50 ms, none of their responses read. */
+	while (mono_ns() < t0 + 600000000u) {
+		usleep(50000);
+		key[0]++;
+		assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, key, salt), 0);
+		vigil_cameras_tick(&e->cams);
+		if (mono_ns() < until)
+			assert_ptr_equal(s->prev_key, first);
+	}
+	assert_null(s->prev_key);
+	assert_true(e->cams.grace_until_ns[0] == 0);
+	stop(e);
+}
+
+/* One Identity, one camera: vigilctl camera add, a reload and the
+ * keystore's cameras at start refuse a second one, naming both. */
+static void test_identity_unique(void **state)
+{
+	struct vigil_camera_config cam = {.name = "porch", .codec = VIGIL_CODEC_H264, .has_identity = true};
+	struct env *e = start(false);
+	char extra[256], id[VIGIL_SEAL_KEY_B64_BYTES];
+	(void)state;
+
+	memcpy(cam.identity, door_pk, 32);
+	assert_int_equal(vigil_cameras_add(&e->cams, &cam, e->msg, sizeof(e->msg)), -EEXIST);
+	assert_string_equal(e->msg, "camera porch's Identity is camera door's");
+	assert_int_equal(vigil_cameras_find(&e->cams, "porch"), -1);
+	memcpy(cam.identity, other_pk, 32);
+	assert_int_equal(vigil_cameras_add(&e->cams, &cam, e->msg, sizeof(e->msg)), 0);
+
+	/* The file now gives yard porch's Identity: refused, nothing applied. */
+	b64(other_pk, id);
+	snprintf(extra, sizeof(extra), "[Camera]\nName = yard\nIdentity = %s\nCodec = H264\n", id);
+	write_conf(door_pk, extra);
+	assert_int_equal(vigil_cameras_reload(&e->cams, e->msg, sizeof(e->msg)), -EEXIST);
+	assert_non_null(strstr(e->msg, "camera yard's Identity is camera porch's, added with vigilctl"));
+	assert_int_equal(vigil_cameras_find(&e->cams, "yard"), -1);
+	stop(e);
+
+	/* At start the file wins: porch is left out, and kept. */
+	e = start(true);
+	assert_int_equal(vigil_cameras_find(&e->cams, "porch"), -1);
+	assert_int_equal(vigil_cameras_find(&e->cams, "yard"), 2);
+	assert_int_equal(e->cams.n_aside, 1);
+	assert_string_equal(e->cams.aside[0].name, "porch");
+	stop(e);
+	write_conf(door_pk, "");
+}
+
+/* Keystore records left out at start are written back unchanged by the
+ * next save, and their names, SSRCs and Identities stay theirs. */
+static void test_left_out_kept(void **state)
+{
+	struct vigil_camera_config ks[4] = {
+	    {.name = "gst", .ssrc = 1, .codec = VIGIL_CODEC_H265},	    /* the file's name */
+	    {.name = "ssrcclash", .ssrc = 4242, .codec = VIGIL_CODEC_H264}, /* the file's SSRC */
+	    {.name = "idclash", .codec = VIGIL_CODEC_H264, .has_identity = true},
+	    {.name = "fine", .ssrc = 7, .codec = VIGIL_CODEC_H264},
+	};
+	struct vigil_camera_config add = {.name = "new", .ssrc = 8, .codec = VIGIL_CODEC_H264}, *got = NULL;
+	struct env *e;
+	unsigned n = 0;
+	char msg[512];
+	(void)state;
+
+	for (unsigned i = 0; i < 4; i++) {
+		randombytes_buf(ks[i].master_key, sizeof(ks[i].master_key));
+		ks[i].payload_types[1] = 1;
+	}
+	memcpy(ks[2].identity, door_pk, 32);
+	memset(ks[2].master_key, 0, sizeof(ks[2].master_key));
+	randombytes_buf(add.master_key, sizeof(add.master_key));
+	assert_int_equal(vigil_keystore_save("keystore", master, ks, 4, msg, sizeof(msg)), 0);
+	e = start(true);
+	assert_int_equal(e->cams.n_aside, 3);
+	assert_true(vigil_cameras_live(&e->cams, (unsigned)vigil_cameras_find(&e->cams, "fine")));
+	strcpy(add.name, "ssrcclash");
+	assert_int_equal(vigil_cameras_add(&e->cams, &add, e->msg, sizeof(e->msg)), -EEXIST);
+	assert_non_null(strstr(e->msg, "the keystore's camera ssrcclash, left out at start"));
+	strcpy(add.name, "new");
+	assert_int_equal(vigil_cameras_add(&e->cams, &add, e->msg, sizeof(e->msg)), 0);
+	assert_int_equal(vigil_keystore_load("keystore", master, &got, &n, e->msg, sizeof(e->msg)), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(got[0].name, "fine");
+	assert_string_equal(got[1].name, "new");
+	for (unsigned i = 0; i < 3; i++) {
+		assert_string_equal(got[2 + i].name, ks[i].name);
+		assert_int_equal(got[2 + i].ssrc, ks[i].ssrc);
+		assert_memory_equal(got[2 + i].master_key, ks[i].master_key, sizeof(ks[i].master_key));
+	}
+	sodium_memzero(got, n * sizeof(*got));
+	free(got);
+	stop(e);
+}
+
+/* When the keystore cannot be saved, an admin change is refused, and
+ * nothing of it runs. */
+static void test_save_failure(void **state)
+{
+	struct vigil_camera_config cam = {.name = "porch", .ssrc = 7, .codec = VIGIL_CODEC_H264};
+	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN] = {9, 9, 9}, salt[VIGIL_SRTP_MASTER_SALT_LEN] = {0};
+	struct env *e = start(false);
+	struct vigil_srtp *current;
+	unsigned n_cameras;
+	char saved[sizeof(e->cfg.keystore)];
+	int slot;
+	(void)state;
+
+	randombytes_buf(cam.master_key, sizeof(cam.master_key));
+	strcpy(saved, e->cfg.keystore);
+	snprintf(e->cfg.keystore, sizeof(e->cfg.keystore), "%s/no/such/dir/keystore", dir);
+	n_cameras = e->cfg.n_cameras;
+	assert_true(vigil_cameras_add(&e->cams, &cam, e->msg, sizeof(e->msg)) < 0);
+	assert_non_null(strstr(e->msg, "camera porch not added: "));
+	assert_int_equal(vigil_cameras_find(&e->cams, "porch"), -1);
+	assert_int_equal(e->cfg.n_cameras, n_cameras);
+	assert_true(rte_hash_lookup(e->table->by_ssrc, &cam.ssrc) < 0);
+
+	strcpy(e->cfg.keystore, saved);
+	assert_int_equal(vigil_cameras_add(&e->cams, &cam, e->msg, sizeof(e->msg)), 0);
+	slot = vigil_cameras_find(&e->cams, "porch");
+	current = e->table->slots[slot]->key;
+	snprintf(e->cfg.keystore, sizeof(e->cfg.keystore), "%s/no/such/dir/keystore", dir);
+	assert_true(vigil_cameras_rotate(&e->cams, "porch", key, salt, e->msg, sizeof(e->msg)) < 0);
+	assert_non_null(strstr(e->msg, "camera porch not rotated: "));
+	assert_ptr_equal(e->table->slots[slot]->key, current);
+	assert_null(e->table->slots[slot]->prev_key);
+	assert_memory_equal(e->cfg.cameras[slot].master_key, cam.master_key, sizeof(cam.master_key));
+	assert_true(vigil_cameras_revoke(&e->cams, "porch", e->msg, sizeof(e->msg)) < 0);
+	assert_non_null(strstr(e->msg, "camera porch not revoked: "));
+	assert_true(vigil_cameras_live(&e->cams, (unsigned)slot));
+	assert_false(e->cfg.cameras[slot].revoked);
+	assert_true(vigil_cameras_remove(&e->cams, "porch", e->msg, sizeof(e->msg)) < 0);
+	assert_non_null(strstr(e->msg, "camera porch not removed: "));
+	assert_true(vigil_cameras_live(&e->cams, (unsigned)slot));
+	assert_int_equal(vigil_cameras_state(&e->cams, (unsigned)slot), VIGIL_CAMERA_LIVE);
+
+	/* Saved again: each goes through. */
+	strcpy(e->cfg.keystore, saved);
+	assert_int_equal(vigil_cameras_rotate(&e->cams, "porch", key, salt, e->msg, sizeof(e->msg)), 0);
+	assert_ptr_equal(e->table->slots[slot]->prev_key, current);
+	assert_int_equal(vigil_cameras_revoke(&e->cams, "porch", e->msg, sizeof(e->msg)), 0);
+	assert_false(vigil_cameras_live(&e->cams, (unsigned)slot));
+	assert_int_equal(vigil_cameras_remove(&e->cams, "porch", e->msg, sizeof(e->msg)), 0);
+	stop(e);
+}
+
+static int setup(void **state)
+{
+	char path[128], msg[256];
+	(void)state;
+
+	snprintf(dir, sizeof(dir), "test_cameras.XXXXXX");
+	if (mkdtemp(dir) == NULL || chdir(dir) != 0)
+		return -1;
+	/* Paths in the configuration are absolute. */
+	if (getcwd(dir, sizeof(dir)) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/server.sk", dir);
+	if (vigil_seal_keyfile_create(path, server_pk, msg, sizeof(msg)) < 0)
+		return -1;
+	if (vigil_seal_keypair(door_pk, door_sk) < 0 || vigil_seal_keypair(other_pk, other_sk) < 0)
+		return -1;
+	master = sodium_malloc(VIGIL_KEYSTORE_KEY_LEN);
+	if (master == NULL)
+		return -1;
+	randombytes_buf(master, VIGIL_KEYSTORE_KEY_LEN); /* KeystoreKeyFile is not read here */
+	write_conf(door_pk, "");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	(void)state;
+
+	sodium_free(master);
+	if (chdir("..") == 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int main(void)
+{
+	char prefix[64];
+	char *args[] = {"test_cameras", "--no-huge", "--no-shconf",	    "-m",   "256", "--no-pci",
+			"-l",		"0",	     "--log-level=*:error", prefix, NULL};
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_for_us_and_reply),
+	    cmocka_unit_test(test_codec_mismatch),
+	    cmocka_unit_test(test_rate_limit),
+	    cmocka_unit_test(test_identity_change_resets_replay),
+	    cmocka_unit_test(test_reload_identity_settings),
+	    cmocka_unit_test(test_grace_not_extended),
+	    cmocka_unit_test(test_identity_unique),
+	    cmocka_unit_test(test_left_out_kept),
+	    cmocka_unit_test(test_save_failure),
+	};
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=test_cameras_%d", (int)getpid());
+	if (sodium_init() < 0 || rte_eal_init(10, args) < 0 || vigil_srtp_available() < 0) {
+		printf("1..0 # SKIP no EAL or no AES-NI here\n");
+		return 0;
+	}
+	pool = rte_pktmbuf_pool_create("test_cameras", 256, 0, VIGIL_MBUF_PRIV_SIZE,
+				       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	frames.ring = rte_ring_create("test_cameras", 64, 0, 0);
+	frames.max_segs = 64;
+	to_control = rte_ring_create("test_cameras_in", 64, 0, 0);
+	to_wire = rte_ring_create("test_cameras_out", 64, 0, 0);
+	if (pool == NULL || frames.ring == NULL || to_control == NULL || to_wire == NULL)
+		return 1;
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
