@@ -95,7 +95,7 @@ static struct env *start(bool keep)
 	snprintf(path, sizeof(path), "%s/vigil.conf", dir);
 	assert_int_equal(vigil_config_load(&e->cfg, path, e->msg, sizeof(e->msg)), 0);
 	snprintf(name, sizeof(name), "test_cameras_%u", n++);
-	e->table = vigil_stream_table_create(name, e->cfg.max_cameras, 1, 1 << 20, pool, &ring);
+	e->table = vigil_stream_table_create(name, e->cfg.max_cameras, 1, 1, 1 << 20, pool, &ring);
 	assert_non_null(e->table);
 	assert_int_equal(vigil_cameras_init(&e->cams, &e->cfg, e->table, e->msg, sizeof(e->msg)), 0);
 	rc = vigil_keystore_load(e->cfg.keystore, master, &stored, &n_stored, e->msg, sizeof(e->msg));
