@@ -35,7 +35,7 @@
 
 #define KEY44 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis="
 
-static char dir[64]; /* test_cameras.XXXXXX in the build directory */
+static char dir[1024]; /* test_cameras.XXXXXX in the build directory */
 static struct rte_mempool *pool;
 static struct vigil_frame_ring frames, *ring = &frames;
 static struct rte_ring *to_control, *to_wire;
@@ -61,7 +61,7 @@ static void b64(const uint8_t key[32], char out[VIGIL_SEAL_KEY_B64_BYTES])
 /* vigil.conf: door (Identity, H.264) and gst (SDES, SSRC 4242), then extra. */
 static void write_conf(const uint8_t door[32], const char *extra)
 {
-	char path[128], id[VIGIL_SEAL_KEY_B64_BYTES];
+	char path[1100], id[VIGIL_SEAL_KEY_B64_BYTES];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/vigil.conf", dir);
@@ -86,7 +86,7 @@ static struct env *start(bool keep)
 	struct env *e = calloc(1, sizeof(*e));
 	struct vigil_camera_config *stored = NULL;
 	unsigned n_stored = 0;
-	char path[128], name[32];
+	char path[1100], name[32];
 	int rc;
 
 	assert_non_null(e);
@@ -418,7 +418,7 @@ static void test_reload_identity_settings(void **state)
 	struct vigil_hs_initiator door;
 	struct vigil_hs_keys keys;
 	struct vigil_stream *s;
-	char path[128], id[VIGIL_SEAL_KEY_B64_BYTES];
+	char path[1100], id[VIGIL_SEAL_KEY_B64_BYTES];
 	FILE *f;
 	(void)state;
 
@@ -639,7 +639,7 @@ static void test_save_failure(void **state)
 
 static int setup(void **state)
 {
-	char path[128], msg[256];
+	char path[1100], msg[256];
 	(void)state;
 
 	snprintf(dir, sizeof(dir), "test_cameras.XXXXXX");
@@ -663,7 +663,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
+	char cmd[1100];
 	(void)state;
 
 	sodium_free(master);
