@@ -156,13 +156,7 @@ int main(int argc, char **argv)
 		memcpy(&sender[c], rx_key[c], sizeof(sender[c]));
 		order[c] = c;
 	}
-	for (unsigned c = cameras - 1; c > 0; c--) {
-		unsigned j = (unsigned)(fleet_xorshift(&seed) % (c + 1));
-		uint32_t tmp = order[c];
-
-		order[c] = order[j];
-		order[j] = tmp;
-	}
+	fleet_shuffle(order, cameras, &seed);
 	w.tsc_hz = rte_get_tsc_hz();
 
 	/* Visit v: camera order[v % cameras] sends its packets

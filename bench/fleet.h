@@ -65,4 +65,17 @@ static inline uint64_t fleet_xorshift(uint64_t *s)
 	return *s;
 }
 
+/* The cameras' turn order: order[0..n) shuffled in place (Fisher-Yates),
+ * the same for the same seed. */
+static inline void fleet_shuffle(uint32_t *order, unsigned n, uint64_t *seed)
+{
+	for (unsigned c = n - 1; n > 0 && c > 0; c--) {
+		unsigned j = (unsigned)(fleet_xorshift(seed) % (c + 1));
+		uint32_t tmp = order[c];
+
+		order[c] = order[j];
+		order[j] = tmp;
+	}
+}
+
 #endif

@@ -263,13 +263,7 @@ int main(int argc, char **argv)
 		memcpy(&g.sender[c], w.streams->slots[c]->key, sizeof(g.sender[c]));
 		g.order[c] = c;
 	}
-	for (unsigned c = cameras - 1; c > 0; c--) {
-		unsigned j = (unsigned)(fleet_xorshift(&seed) % (c + 1));
-		uint32_t tmp = g.order[c];
-
-		g.order[c] = g.order[j];
-		g.order[j] = tmp;
-	}
+	fleet_shuffle(g.order, cameras, &seed);
 	if (rte_eal_remote_launch(vigil_worker_main, &w, lcore) < 0)
 		return 2;
 	hz = (double)rte_get_tsc_hz();

@@ -113,13 +113,7 @@ static int pool_fill(struct pool *p, const struct vigil_config *cfg, size_t payl
 			return -EINVAL;
 		order[c] = c;
 	}
-	for (unsigned c = cameras - 1; c > 0; c--) {
-		unsigned j = (unsigned)(fleet_xorshift(&seed) % (c + 1));
-		uint32_t tmp = order[c];
-
-		order[c] = order[j];
-		order[j] = tmp;
-	}
+	fleet_shuffle(order, cameras, &seed);
 	for (uint64_t i = 0; i < n; i++) {
 		const struct vigil_camera_config *cam = &cfg->cameras[order[i / VISIT_PKTS % cameras]];
 		unsigned c = (unsigned)(cam - cfg->cameras);
