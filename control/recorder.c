@@ -595,6 +595,7 @@ static void rec_sync_due(struct rec_shard *sh)
 
 void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *f, const uint8_t *data, size_t len)
 {
+	struct rec_shard *sh = shard_of(rec, f->camera);
 	struct rec_cam *c;
 	bool key = f->flags & VIGIL_FRAME_KEY;
 	int64_t pts, dts;
@@ -631,8 +632,8 @@ void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *
 		c->seg_frames++;
 	}
 out:
-	rec_sync_due(shard_of(rec, f->camera));
-	(void)vigil_writer_reap(shard_of(rec, f->camera)->w, false);
+	rec_sync_due(sh);
+	(void)vigil_writer_reap(sh->w, false);
 }
 
 void vigil_recorder_poll(struct vigil_recorder *rec)
