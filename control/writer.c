@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* io_uring writer: one ring, staging buffers from a small free list, one
- * request struct per in-flight operation. A file's writes all complete
- * before its fsync is submitted; the rename is linked after the fsync.
+ * request struct per in-flight operation. Files are opened through the
+ * ring too (a create can wait on the filesystem's journal): what is
+ * written before the open completes waits on the file's queue. A file's
+ * writes all complete before its fsync is submitted; the rename is linked
+ * after the fsync.
  * Staging buffers are registered with the ring as they are made (fixed
  * buffers: the kernel maps them once, not at every write), as many as it
  * takes; the rest, if any, are written as ordinary buffers.
@@ -29,6 +32,7 @@
 #include "writer.h"
 
 enum wop {
+	WOP_OPEN,
 	WOP_WRITE,
 	WOP_DATASYNC, /* while the file is open */
 	WOP_FSYNC,    /* at close, linked to the rename */
@@ -62,6 +66,7 @@ struct wbuf {
 
 struct vigil_wfile {
 	struct vigil_writer *w;
+	struct wreq open_req;
 	struct wreq fsync_req;
 	struct wreq rename_req;
 	struct wreq datasync_req;
@@ -77,6 +82,8 @@ struct vigil_wfile {
 	unsigned writes; /* of those, writes */
 	bool sync_wanted;   /* a datasync waits for the writes before it */
 	bool sync_inflight;
+	bool opening;
+	struct wbuf *queued, *queued_tail; /* full buffers waiting for the open */
 	bool closing;
 	bool sealing;
 	bool failed;
@@ -249,13 +256,26 @@ static int write_fd(struct vigil_wfile *f, uint64_t off, size_t len)
 	return f->fd_buffered;
 }
 
-/* Submits the unwritten rest of b. On failure b goes back to the list. */
+/* Submits the unwritten rest of b (queued while the file is being
+ * opened). On failure b goes back to the list. */
 static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 {
 	struct vigil_writer *w = f->w;
-	struct io_uring_sqe *sqe = sqe_get(w);
+	struct io_uring_sqe *sqe;
 	size_t len = b->len - b->done;
-	int fd = write_fd(f, b->off + b->done, len);
+	int fd;
+
+	if (f->opening) {
+		b->next = NULL;
+		if (f->queued_tail != NULL)
+			f->queued_tail->next = b;
+		else
+			f->queued = b;
+		f->queued_tail = b;
+		return;
+	}
+	sqe = sqe_get(w);
+	fd = write_fd(f, b->off + b->done, len);
 
 	if (sqe == NULL || fd < 0) {
 		if (sqe != NULL) {
@@ -283,7 +303,8 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 
 static void file_free(struct vigil_wfile *f)
 {
-	close(f->fd);
+	if (f->fd >= 0)
+		close(f->fd);
 	if (f->fd_buffered >= 0)
 		close(f->fd_buffered);
 	free(f);
@@ -294,7 +315,7 @@ static void file_maybe_sync(struct vigil_wfile *f)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!f->sync_wanted || f->sync_inflight || f->writes > 0 || f->failed)
+	if (!f->sync_wanted || f->sync_inflight || f->opening || f->writes > 0 || f->failed)
 		return;
 	sqe = sqe_get(f->w);
 	if (sqe == NULL)
@@ -349,6 +370,47 @@ static void file_maybe_finish(struct vigil_wfile *f)
 	io_uring_submit(&w->ring);
 }
 
+/* O_DIRECT is asked for first; the file's writes are planned for it
+ * (aligned) until the open says otherwise. */
+static int open_submit(struct vigil_wfile *f, bool direct)
+{
+	struct io_uring_sqe *sqe = sqe_get(f->w);
+
+	if (sqe == NULL)
+		return -EBUSY;
+	f->opening = true;
+	f->direct = f->fd_direct = direct;
+	f->open_req = (struct wreq){.op = WOP_OPEN, .file = f};
+	io_uring_prep_openat(sqe, AT_FDCWD, f->partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (direct ? O_DIRECT : 0),
+			     0640);
+	io_uring_sqe_set_data(sqe, &f->open_req);
+	f->inflight++;
+	f->w->inflight++;
+	io_uring_submit(&f->w->ring);
+	return 0;
+}
+
+static void open_done(struct vigil_wfile *f, int res)
+{
+	struct wbuf *b, *next;
+
+	if (res == -EINVAL && f->fd_direct && open_submit(f, false) == 0)
+		return; /* the filesystem has no O_DIRECT */
+	f->opening = false;
+	if (res < 0)
+		file_fail(f, VIGIL_WCAUSE_OPEN, res);
+	else
+		f->fd = res;
+	for (b = f->queued; b != NULL; b = next) {
+		next = b->next;
+		if (f->failed)
+			buf_put(f->w, b);
+		else
+			write_submit(f, b);
+	}
+	f->queued = f->queued_tail = NULL;
+}
+
 static void complete(struct vigil_writer *w, struct wreq *req, int res)
 {
 	struct vigil_wfile *f = req->file;
@@ -369,6 +431,9 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 	w->inflight--;
 	f->inflight--;
 	switch (req->op) {
+	case WOP_OPEN:
+		open_done(f, res);
+		break;
 	case WOP_WRITE:
 		f->writes--;
 		b = (struct wbuf *)req;
@@ -490,20 +555,18 @@ struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return NULL;
-	f->fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0640);
-	f->direct = f->fd_direct = f->fd >= 0;
-	if (f->fd < 0 && errno == EINVAL) /* the filesystem has no O_DIRECT */
-		f->fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (f->fd < 0) {
-		free(f);
-		return NULL;
-	}
+	f->fd = -1;
 	f->fd_buffered = -1;
 	f->w = w;
 	f->cb = cb;
 	f->arg = arg;
 	strcpy(f->partial, partial);
 	strcpy(f->final, final);
+	if (open_submit(f, true) < 0) {
+		free(f);
+		errno = EBUSY;
+		return NULL;
+	}
 	return f;
 }
 

@@ -55,8 +55,10 @@ struct vigil_writer *vigil_writer_create(unsigned entries, unsigned max_bufs);
 /* Waits for everything in flight first. */
 void vigil_writer_free(struct vigil_writer *w);
 
-/* Opens PARTIAL for writing; on a clean close it is renamed to FINAL.
- * NULL with errno set (nothing is reported through cb). */
+/* Opens PARTIAL for writing, through the ring: the file takes appends at
+ * once, and a failed open comes through cb (VIGIL_WCAUSE_OPEN) like any
+ * failure. On a clean close it is renamed to FINAL. NULL with errno set
+ * (nothing is reported through cb) only without memory. */
 struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial, const char *final,
 				     vigil_wfile_cb cb, void *arg);
 /* Copies into the staging buffer, submitting it when full. Data for a
@@ -68,7 +70,8 @@ int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len);
  * is still pending. */
 void vigil_wfile_sync(struct vigil_wfile *f);
 
-/* Whether the file was opened with O_DIRECT (the filesystem takes it). */
+/* Whether the file was opened with O_DIRECT (the filesystem takes it);
+ * known once its open has completed. */
 bool vigil_wfile_direct(const struct vigil_wfile *f);
 
 /* True once a write to this file has failed: close it and start another. */

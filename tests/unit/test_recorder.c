@@ -910,6 +910,7 @@ static void test_writer_o_direct(void **state)
 	assert_non_null(w);
 	f = vigil_wfile_open(w, TDIR "/direct.partial", TDIR "/direct", wevents_cb, &ev);
 	assert_non_null(f);
+	vigil_writer_drain(w); /* the open */
 	if (!vigil_wfile_direct(f))
 		fprintf(stderr, "# this filesystem refuses O_DIRECT: the writes are buffered\n");
 	static const size_t pieces[] = {1000, 9000, 300000, 12345, 357650};
@@ -931,6 +932,55 @@ static void test_writer_o_direct(void **state)
 	assert_int_equal(ev.written, sizeof(data));
 	back = malloc(sizeof(data) + 1);
 	in = fopen(TDIR "/direct", "rb");
+	assert_non_null(in);
+	assert_int_equal(fread(back, 1, sizeof(data) + 1, in), sizeof(data));
+	fclose(in);
+	assert_memory_equal(back, data, sizeof(data));
+	free(back);
+}
+
+/* Opens go through the ring: what is appended (and synced) before the open
+ * has completed waits for it and lands in order; an open that fails is
+ * reported once, under its cause, and the file takes nothing more. */
+static void test_writer_open_async(void **state)
+{
+	static uint8_t data[600000];
+	struct wevents ev = {0}, bad = {0};
+	struct vigil_writer *w;
+	struct vigil_wfile *f, *g;
+	uint8_t *back;
+	FILE *in;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 5000);
+	w = vigil_writer_create(8, 8);
+	assert_non_null(w);
+	f = vigil_wfile_open(w, TDIR "/queued.partial", TDIR "/queued", wevents_cb, &ev);
+	g = vigil_wfile_open(w, TDIR "/no/such/dir/x.partial", TDIR "/no/such/dir/x", wevents_cb, &bad);
+	assert_non_null(f);
+	assert_non_null(g);
+	/* Nothing reaped yet: both opens are still pending here. */
+	assert_int_equal(vigil_wfile_append(f, data, 300000), 0);
+	vigil_wfile_sync(f);
+	assert_int_equal(vigil_wfile_append(f, data + 300000, sizeof(data) - 300000), 0);
+	assert_int_equal(vigil_wfile_append(g, data, 1000), 0);
+	assert_false(vigil_wfile_failed(g));
+	vigil_writer_drain(w);
+	assert_true(vigil_wfile_failed(g));
+	assert_int_equal(bad.errors[VIGIL_WCAUSE_OPEN], 1);
+	assert_int_equal(bad.last_err, -ENOENT);
+	assert_int_equal(vigil_wfile_append(g, data, 1), -EIO);
+	vigil_wfile_close(g);
+	vigil_wfile_close(f);
+	vigil_writer_drain(w);
+	vigil_writer_free(w);
+	assert_int_equal(bad.written, 0);
+	assert_int_equal(bad.closed, 0);
+	assert_int_equal(ev.closed, 1);
+	assert_int_equal(ev.written, sizeof(data));
+	back = malloc(sizeof(data) + 1);
+	in = fopen(TDIR "/queued", "rb");
 	assert_non_null(in);
 	assert_int_equal(fread(back, 1, sizeof(data) + 1, in), sizeof(data));
 	fclose(in);
@@ -1212,6 +1262,7 @@ int main(void)
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
 	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),
 	    cmocka_unit_test(test_fmp4),            cmocka_unit_test(test_writer_o_direct),
+	    cmocka_unit_test(test_writer_open_async),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};
