@@ -661,25 +661,25 @@ void vigil_wfile_sync(struct vigil_wfile *f)
 
 void vigil_wfile_close(struct vigil_wfile *f)
 {
-	struct wbuf *b = f->cur;
+	struct wbuf *b = f->cur, *tail = NULL;
+	size_t whole = b != NULL ? b->len / DIRECT_ALIGN * DIRECT_ALIGN : 0;
 
-	f->closing = true;
 	f->cur = NULL;
-	if (b != NULL) {
-		if (b->len > 0 && !f->failed) {
-			/* O_DIRECT takes the whole blocks; what is left of the
-			 * last one goes through the page cache at the same time. */
-			size_t whole = b->len / DIRECT_ALIGN * DIRECT_ALIGN;
-			struct wbuf *tail = NULL;
-
-			if (f->direct && whole > 0 && whole < b->len)
-				tail = move_tail(f, b, whole);
-			write_submit(f, b);
-			if (tail != NULL)
-				write_submit(f, tail);
-		} else {
+	/* O_DIRECT takes the whole blocks; what is left of the last one goes
+	 * through the page cache at the same time. Split before the file is
+	 * closing: waiting for a buffer may finish (and free) a closing file. */
+	if (b != NULL && f->direct && !f->failed && whole > 0 && whole < b->len)
+		tail = move_tail(f, b, whole);
+	f->closing = true;
+	if (b != NULL && b->len > 0 && !f->failed) {
+		write_submit(f, b);
+		if (tail != NULL)
+			write_submit(f, tail);
+	} else {
+		if (b != NULL)
 			buf_put(f->w, b);
-		}
+		if (tail != NULL)
+			buf_put(f->w, tail);
 	}
 	file_maybe_finish(f);
 }
