@@ -2,7 +2,7 @@
 /* Do workers scale? The fleet's cameras are split between two workers as
  * vigild splits them (vigil_stream_owner), and each worker lcore sends
  * itself its own cameras' packets (encrypted outside the timed region)
- * and times vigil_worker_process on them, as dataplane_bench does. Worker
+ * and times the worker's pipeline on them, as dataplane_bench does. Worker
  * 0 runs alone first, then both run at once; what the second lcore costs
  * the first (shared cache, memory, the stream table, the mbuf pool) shows
  * as the drop in worker 0's packets per second.
@@ -58,7 +58,8 @@ static int lane_run(void *arg)
 	end = rte_rdtsc() + (uint64_t)(l->seconds * (double)hz);
 	l->pkts = l->tsc = 0;
 	while (rte_rdtsc() < end) {
-		struct rte_mbuf *m[VIGIL_BURST];
+		struct vigil_burst *b = vigil_worker_burst(&l->w);
+		struct rte_mbuf **m = b->m;
 		uint64_t t0;
 
 		if (rte_pktmbuf_alloc_bulk(l->mp, m, VIGIL_BURST) != 0)
@@ -74,15 +75,17 @@ static int lane_run(void *arg)
 				m[n]->pkt_len = m[n]->data_len;
 			}
 		}
+		b->n_mbufs = VIGIL_BURST;
 		t0 = rte_rdtsc_precise();
-		vigil_worker_process(&l->w, m, VIGIL_BURST);
+		vigil_worker_push(&l->w);
 		if (visit > warm) { /* every camera has had a turn */
 			l->tsc += rte_rdtsc_precise() - t0;
 			l->pkts += VIGIL_BURST;
 		}
-		rte_pktmbuf_free_bulk(m, VIGIL_BURST);
 		vigil_frame_ring_drain(&l->fr);
 	}
+	vigil_worker_drain(&l->w);
+	vigil_frame_ring_drain(&l->fr);
 	return 0;
 }
 

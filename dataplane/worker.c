@@ -20,17 +20,6 @@
 
 #define PREFETCH_AHEAD 4
 
-/* What the stages learn about one packet of the burst. */
-struct pkt {
-	struct rte_mbuf **mbuf; /* its place in the caller's array */
-	uint8_t *rtp;  /* RTP header inside the mbuf */
-	uint32_t len;  /* SRTP packet length (UDP payload) */
-	uint32_t wire_len; /* frame length, for rx_bytes */
-	struct vigil_rtp hdr;
-	struct vigil_stream *stream;
-	uint64_t index; /* estimated SRTP packet index */
-};
-
 static inline void drop(struct vigil_counters *c, enum vigil_counter why)
 {
 	c->v[why]++;
@@ -64,7 +53,7 @@ static void send_replies(struct vigil_worker *w, struct rte_mbuf **tx, uint16_t 
 /* Ethernet/IP/UDP down to the RTP header; RTCP is recognised here, and
  * ARP/NDP/echo requests for our addresses are answered (their mbufs leave
  * pkts as NULL). */
-static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n, struct pkt *out)
+static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n, struct vigil_pkt *out)
 {
 	struct vigil_counters *c = &w->ctr;
 	struct rte_mbuf *tx[VIGIL_BURST];
@@ -130,7 +119,7 @@ refuse:
 /* A stream is touched by its owner only: a packet that arrived here for
  * another worker's stream goes to that worker's inbound ring, where it is
  * classified again. Its mbuf leaves pkts as NULL. */
-static uint16_t stage_handoff(struct vigil_worker *w, struct pkt *p, uint16_t n)
+static uint16_t stage_handoff(struct vigil_worker *w, struct vigil_pkt *p, uint16_t n)
 {
 	unsigned n_workers = w->shared != NULL ? w->shared->n_workers : 1;
 	uint16_t kept = 0;
@@ -156,52 +145,55 @@ static uint16_t stage_handoff(struct vigil_worker *w, struct pkt *p, uint16_t n)
 	return kept;
 }
 
-/* SSRC -> stream, one bulk hash lookup for the burst. From here on every
- * packet is counted against its camera. */
-static uint16_t stage_lookup(struct vigil_worker *w, struct pkt *p, uint16_t n)
+/* SSRC -> stream, one bulk hash lookup for the burst, of each run of a
+ * camera's packets once (a frame's packets tend to come together: with
+ * many cameras every lookup is a few cache misses). Of each stream found
+ * only the first line is fetched here, all of them at once: with many
+ * cameras that is a TLB miss too, a prefetch waits for its page walk, and
+ * walks started together overlap. The rest is fetched while the burst
+ * before is decrypted, and the packets are counted against their cameras
+ * when this burst is. */
+static void stage_lookup(struct vigil_worker *w, struct vigil_burst *b, uint16_t n)
 {
+	struct vigil_pkt *p = b->p;
 	const void *keys[VIGIL_BURST];
 	void *data[VIGIL_BURST];
+	uint8_t run[VIGIL_BURST];
 	uint64_t hits = 0;
+	unsigned n_keys = 0;
 	uint16_t kept = 0;
 
-	for (uint16_t i = 0; i < n; i++)
-		keys[i] = &p[i].hdr.ssrc;
-	if (n > 0)
-		rte_hash_lookup_bulk_data(w->streams->by_ssrc, keys, n, &hits, data);
-	/* With many cameras a stream's state is cold: start every miss of the
-	 * burst before the first is waited for (once per run of packets of one
-	 * camera: a frame's packets tend to come together). */
 	for (uint16_t i = 0; i < n; i++) {
-		const struct vigil_stream *s = data[i];
-
-		if ((hits & (1ull << i)) && (i == 0 || s != data[i - 1]))
-			vigil_stream_prefetch(s);
+		if (i == 0 || p[i].hdr.ssrc != p[i - 1].hdr.ssrc)
+			keys[n_keys++] = &p[i].hdr.ssrc;
+		run[i] = (uint8_t)(n_keys - 1);
 	}
+	if (n_keys > 0)
+		rte_hash_lookup_bulk_data(w->streams->by_ssrc, keys, n_keys, &hits, data);
+	b->n_streams = 0;
+	for (unsigned k = 0; k < n_keys; k++)
+		if (hits & (1ull << k)) {
+			rte_prefetch0(data[k]);
+			b->streams[b->n_streams++] = data[k];
+		}
 	for (uint16_t i = 0; i < n; i++) {
-		struct vigil_counters *c;
-
-		if (!(hits & (1ull << i))) {
+		if (!(hits & (1ull << run[i]))) {
 			w->ctr.v[VIGIL_CTR_rx_packets]++;
 			w->ctr.v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
 			drop(&w->ctr, VIGIL_CTR_unknown_ssrc);
 			continue;
 		}
 		p[kept] = p[i];
-		p[kept].stream = data[i];
-		RTE_ASSERT(p[kept].stream->owner == w->id);
-		c = &p[kept].stream->ctr;
-		c->v[VIGIL_CTR_rx_packets]++;
-		c->v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
+		p[kept].stream = data[run[i]];
 		kept++;
 	}
-	return kept;
+	b->n = kept;
 }
 
 /* While a rotation's grace period lasts, a packet may be under either key.
  * A failed try wipes its output, so each key decrypts out of place and the
  * plaintext that authenticated is copied back: only for those seconds. */
-static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *prev, struct pkt *p, uint32_t roc)
+static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *prev, struct vigil_pkt *p, uint32_t roc)
 {
 	uint8_t plain[RTE_MBUF_DEFAULT_DATAROOM];
 	const struct vigil_srtp *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
@@ -221,26 +213,76 @@ static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *prev,
 	return rc;
 }
 
+/* With a stream's lines in the cache, the lines they point to, in two
+ * parts (0 or 1) like the stream's own: the salt and the expanded key
+ * (libsodium's AES-NI code reads the first 272 bytes of its state); the
+ * open frame's last mbuf, whose next pointer a packet is chained to, and
+ * its first, whose totals and description are written when it closes;
+ * the parameter set cache a key frame writes to. */
+static void prefetch_pointed(const struct vigil_stream *s, unsigned part)
+{
+	const uint8_t *k = (const uint8_t *)s->key;
+
+	if (part == 0) {
+		for (size_t off = 0; off < offsetof(struct vigil_srtp, aead) + 272; off += RTE_CACHE_LINE_SIZE)
+			rte_prefetch0(k + off);
+		return;
+	}
+	if (s->depay.frame != NULL) {
+		rte_prefetch0(&s->depay.tail->next);
+		rte_prefetch0(s->depay.frame);
+		rte_prefetch0(rte_mbuf_to_priv(s->depay.frame));
+	}
+	for (unsigned kind = s->depay.codec == VIGIL_CODEC_H265 ? 0 : 1; kind < VIGIL_PARAM_KINDS; kind++)
+		rte_prefetch0(&s->depay.params[kind]);
+}
+
+/* The next burst's lines are fetched while this burst's packets are
+ * decrypted, spread evenly over them: a prefetch also waits while the
+ * core's miss buffers are full, so a burst's worth at once would stall.
+ * In steps of about six lines: stream j's two (its own lines), then
+ * stream j-1's two of what it points to (its lines have come by then).
+ * Step u is due at packet u * n / n_steps. */
+struct ahead {
+	const struct vigil_burst *next;
+	unsigned n;       /* packets to spread over */
+	unsigned n_steps; /* 4 per stream */
+	unsigned step;    /* the next one to take */
+};
+
+static void ahead_step(const struct vigil_burst *next, unsigned u)
+{
+	unsigned j = u / 4, part = u % 2;
+
+	if (u % 4 < 2) {
+		if (j < next->n_streams)
+			vigil_stream_prefetch(next->streams[j], part);
+	} else if (j >= 1) {
+		prefetch_pointed(next->streams[j - 1], part);
+	}
+}
+
+static inline void prefetch_ahead(struct ahead *a, unsigned i)
+{
+	for (; a->step < a->n_steps && a->step * a->n <= i * a->n_steps; a->step++)
+		ahead_step(a->next, a->step);
+}
+
+/* What is left when the burst is done, or all of it with none to spread
+ * it over. */
+static void prefetch_ahead_rest(struct ahead *a)
+{
+	for (; a->step < a->n_steps; a->step++)
+		ahead_step(a->next, a->step);
+}
+
 /* Replay check on the estimated index before any crypto, decrypt in place,
  * and only then move the window (an unauthenticated packet moves nothing).
  * The payload type is checked once it is known to be the camera's: an
  * authentic packet of a type it may not send still used up its index. */
-static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
+static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p, uint16_t n, struct ahead *a)
 {
 	uint16_t kept = 0;
-
-	/* The expanded key (GHASH key and round keys: the first 272 bytes of
-	 * libsodium's AES-NI state) and the salt the IV is made from. */
-	for (uint16_t i = 0; i < n; i++) {
-		const struct vigil_srtp *k = p[i].stream->key;
-
-		if (i > 0 && p[i].stream == p[i - 1].stream)
-			continue;
-		for (unsigned off = 0; off < 320; off += RTE_CACHE_LINE_SIZE)
-			rte_prefetch0((const uint8_t *)&k->aead + off);
-		rte_prefetch0(k->salt);
-		rte_prefetch0(p[i].stream->depay.tail); /* the mbuf the packet will be chained to */
-	}
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_stream *s = p[i].stream;
@@ -249,6 +291,12 @@ static uint16_t stage_decrypt(struct pkt *p, uint16_t n)
 		const struct vigil_srtp *prev = __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE);
 		int rc;
 
+		if (a != NULL)
+			prefetch_ahead(a, i);
+		RTE_ASSERT(s->owner == w->id);
+		RTE_SET_USED(w);
+		s->ctr.v[VIGIL_CTR_rx_packets]++;
+		s->ctr.v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
 		if (!vigil_replay_check(&s->replay, index)) {
 			drop(&s->ctr, VIGIL_CTR_replayed);
 			continue;
@@ -303,7 +351,7 @@ static struct vigil_reorder_ctx reorder_ctx(struct vigil_worker *w, uint64_t tsc
 
 /* Padding removed, through the reorder stage into the depacketizer; a
  * packet the stage holds or a frame took leaves pkts as NULL. */
-static void stage_depay(struct vigil_worker *w, struct pkt *p, uint16_t n)
+static void stage_depay(struct vigil_worker *w, struct vigil_pkt *p, uint16_t n)
 {
 	uint64_t tsc = rte_rdtsc(), now_ns = wall_ns(w, tsc);
 	const struct vigil_reorder_ctx c = reorder_ctx(w, tsc, &now_ns);
@@ -331,18 +379,71 @@ static void stage_depay(struct vigil_worker *w, struct pkt *p, uint16_t n)
 	}
 }
 
+/* The first half: what needs only the packet and the stream table. */
+static void burst_start(struct vigil_worker *w, struct vigil_burst *b)
+{
+	uint16_t k = stage_classify(w, b->m, b->n_mbufs, b->p);
+
+	k = stage_handoff(w, b->p, k);
+	stage_lookup(w, b, k);
+}
+
+/* The second half, which touches each packet's stream and key, while
+ * the next burst's are fetched. */
+static void burst_finish(struct vigil_worker *w, struct vigil_burst *b, const struct vigil_burst *next)
+{
+	struct ahead a = {.next = next, .n = RTE_MAX(b->n, 1), .n_steps = next != NULL ? 4 * (next->n_streams + 1u) : 0};
+	uint16_t k = stage_decrypt(w, b->p, b->n, next != NULL ? &a : NULL);
+
+	if (next != NULL)
+		prefetch_ahead_rest(&a);
+	stage_depay(w, b->p, k);
+	b->n = 0;
+}
+
+struct vigil_burst *vigil_worker_burst(struct vigil_worker *w)
+{
+	return w->held == &w->bursts[0] ? &w->bursts[1] : &w->bursts[0];
+}
+
+void vigil_worker_push(struct vigil_worker *w)
+{
+	struct vigil_burst *b = vigil_worker_burst(w), *prev = w->held;
+
+	burst_start(w, b);
+	if (prev != NULL) {
+		burst_finish(w, prev, b);
+		rte_pktmbuf_free_bulk(prev->m, prev->n_mbufs);
+	} else {
+		prefetch_ahead_rest(&(struct ahead){.next = b, .n_steps = 4 * (b->n_streams + 1u)});
+	}
+	w->held = b;
+	w->held_bursts++;
+}
+
+void vigil_worker_drain(struct vigil_worker *w)
+{
+	struct vigil_burst *b = w->held;
+
+	if (b == NULL)
+		return;
+	burst_finish(w, b, NULL);
+	rte_pktmbuf_free_bulk(b->m, b->n_mbufs);
+	w->held = NULL;
+	w->held_bursts = 0;
+}
+
 void vigil_worker_process(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n)
 {
-	struct pkt p[VIGIL_BURST];
-
+	vigil_worker_drain(w);
 	for (uint16_t done = 0; done < n; done += VIGIL_BURST) {
-		uint16_t k = RTE_MIN(n - done, VIGIL_BURST);
+		struct vigil_burst *b = vigil_worker_burst(w);
 
-		k = stage_classify(w, pkts + done, k, p);
-		k = stage_handoff(w, p, k);
-		k = stage_lookup(w, p, k);
-		k = stage_decrypt(p, k);
-		stage_depay(w, p, k);
+		b->n_mbufs = RTE_MIN(n - done, VIGIL_BURST);
+		memcpy(b->m, pkts + done, b->n_mbufs * sizeof(b->m[0]));
+		burst_start(w, b);
+		burst_finish(w, b, NULL);
+		memcpy(pkts + done, b->m, b->n_mbufs * sizeof(b->m[0]));
 	}
 }
 
@@ -364,7 +465,7 @@ static bool recorder_has_room(const struct vigil_worker *w)
 	/* A burst closes at most one frame per packet it depacketizes (its
 	 * own and those held back) plus one per stream (a timestamp change
 	 * closes the open frame before a marker does). */
-	unsigned pushed = VIGIL_BURST + w->reorder.n_held;
+	unsigned pushed = 2 * VIGIL_BURST + w->reorder.n_held; /* the burst held, and one more */
 
 	for (unsigned r = 0; r < w->n_recorders; r++)
 		if (rte_ring_free_count(w->frames[r]->ring) < pushed + w->streams->n_streams ||
@@ -449,11 +550,14 @@ static void send_control(struct vigil_worker *w)
 	}
 }
 
+/* Under load the pipeline is emptied every this many bursts, so the
+ * control plane's grace periods end within a few milliseconds. */
+#define DRAIN_BURSTS 64
+
 int vigil_worker_main(void *arg)
 {
 	struct vigil_worker *w = arg;
 	struct rte_ring *inbound = w->shared != NULL ? w->shared->inbound[w->id] : NULL;
-	struct rte_mbuf *pkts[VIGIL_BURST];
 	unsigned empty = 0;
 
 	clock_init(w);
@@ -462,24 +566,33 @@ int vigil_worker_main(void *arg)
 	while (!*w->stop) {
 		uint64_t t0 = rte_rdtsc();
 		uint16_t n = 0, m = 0;
+		struct vigil_burst *b;
 
-		/* Nothing from the stream table is held across iterations
-		 * but the streams on w->reorder, released when removed. */
-		rte_rcu_qsbr_quiescent(w->streams->qsbr, w->id);
-		expire_held(w);
+		/* A capture is read no faster than its frames are recorded:
+		 * the check leaves room for two bursts, held and next. */
 		if (w->replay_capture && !capture_has_room(w)) {
 			rte_delay_us_sleep(100);
 			continue;
 		}
+		if (w->held_bursts >= DRAIN_BURSTS)
+			vigil_worker_drain(w);
+		/* Nothing from the stream table is held across iterations
+		 * but the streams on w->reorder, released when removed, and
+		 * those of a burst in flight. */
+		if (w->held == NULL)
+			rte_rcu_qsbr_quiescent(w->streams->qsbr, w->id);
+		expire_held(w);
 		if (w->has_rx) {
-			n = rte_eth_rx_burst(w->port, w->queue, pkts, VIGIL_BURST);
-			vigil_worker_process(w, pkts, n);
-			rte_pktmbuf_free_bulk(pkts, n);
+			b = vigil_worker_burst(w);
+			n = b->n_mbufs = rte_eth_rx_burst(w->port, w->queue, b->m, VIGIL_BURST);
+			if (n > 0)
+				vigil_worker_push(w);
 		}
 		if (inbound != NULL) {
-			m = (uint16_t)rte_ring_sc_dequeue_burst(inbound, (void **)pkts, VIGIL_BURST, NULL);
-			vigil_worker_process(w, pkts, m);
-			rte_pktmbuf_free_bulk(pkts, m);
+			b = vigil_worker_burst(w);
+			m = b->n_mbufs = (uint16_t)rte_ring_sc_dequeue_burst(inbound, (void **)b->m, VIGIL_BURST, NULL);
+			if (m > 0)
+				vigil_worker_push(w);
 		}
 		if (w->from_control != NULL && w->has_tx && w->tx_queue == 0)
 			send_control(w);
@@ -488,10 +601,13 @@ int vigil_worker_main(void *arg)
 			empty = 0;
 			continue;
 		}
+		/* Nothing came: what is in flight is not kept waiting. */
+		vigil_worker_drain(w);
 		if (w->replay_capture && capture_done(w, &empty))
 			break;
 		rte_pause();
 	}
+	vigil_worker_drain(w);
 	flush_own_streams(w);
 	rte_rcu_qsbr_thread_offline(w->streams->qsbr, w->id);
 	rte_rcu_qsbr_thread_unregister(w->streams->qsbr, w->id);

@@ -14,9 +14,33 @@
 #include "vigil/frame.h"
 #include "neigh.h"
 #include "reorder.h"
+#include "rtp.h"
 #include "stream.h"
 
 struct rte_mbuf;
+
+/* What the stages learn about one packet of a burst. */
+struct vigil_pkt {
+	struct rte_mbuf **mbuf; /* its place in the burst's array */
+	uint8_t *rtp;  /* RTP header inside the mbuf */
+	uint32_t len;  /* SRTP packet length (UDP payload) */
+	uint32_t wire_len; /* frame length, for rx_bytes */
+	struct vigil_rtp hdr;
+	struct vigil_stream *stream;
+	uint64_t index; /* estimated SRTP packet index */
+};
+
+/* A burst in the pipeline: its mbufs (NULL where a stage took one), the
+ * packets the first half looked up, and their streams, each run of a
+ * camera's packets once. */
+struct vigil_burst {
+	struct rte_mbuf *m[VIGIL_BURST];
+	uint16_t n_mbufs;
+	uint16_t n;
+	uint16_t n_streams;
+	struct vigil_pkt p[VIGIL_BURST];
+	struct vigil_stream *streams[VIGIL_BURST];
+};
 
 /* What the workers of one port share. */
 struct vigil_workers_shared {
@@ -53,6 +77,13 @@ struct vigil_worker {
 	struct vigil_frame_ring *const *frames;
 	unsigned n_recorders;
 	struct vigil_reorder_list reorder; /* own streams holding packets back */
+	/* Two bursts in flight: while one is decrypted the next one's stream
+	 * state is on its way into the cache. held is the one looked up and
+	 * not yet finished (NULL: none); it holds stream pointers, so the
+	 * worker reports a quiescent state only without one. */
+	struct vigil_burst bursts[2];
+	struct vigil_burst *held;
+	unsigned held_bursts; /* pushed since the pipeline was last empty */
 	volatile bool *stop;
 	volatile bool done; /* set when the loop has ended and flushed */
 	uint64_t busy_tsc;  /* TSC ticks spent on bursts that brought packets: the load */
@@ -66,9 +97,19 @@ struct vigil_worker {
  * closes what the depacketizers still hold, so every frame is accounted. */
 int vigil_worker_main(void *arg);
 
-/* Packets through all stages, a burst at a time: for tests and benchmarks. A packet
- * the worker transmitted (a reply built in place) is set to NULL in pkts;
- * the caller frees the rest, e.g. with rte_pktmbuf_free_bulk. */
+/* The pipeline, as the receive loop runs it. The caller fills the burst
+ * vigil_worker_burst returns (m and n_mbufs, at most VIGIL_BURST) and
+ * pushes it: its packets are classified and looked up, and the burst
+ * pushed before is finished (replay, decrypt, depacketize) and its mbufs
+ * that no stage kept are freed. Drain finishes the burst still held. */
+struct vigil_burst *vigil_worker_burst(struct vigil_worker *w);
+void vigil_worker_push(struct vigil_worker *w);
+void vigil_worker_drain(struct vigil_worker *w);
+
+/* Packets through all stages at once, a burst at a time: for tests. A
+ * packet the worker transmitted or kept (a reply built in place, a frame's
+ * packet) is set to NULL in pkts; the caller frees the rest, e.g. with
+ * rte_pktmbuf_free_bulk. */
 void vigil_worker_process(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n);
 
 #endif

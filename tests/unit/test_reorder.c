@@ -2,7 +2,8 @@
 /* The reorder stage: a table of arrival orders with the exact order the
  * depacketizer gets and what is counted, time driven by hand, and every
  * mbuf back in its pool; then through the worker, with SRTP, to frames,
- * and the payload type check after authentication.
+ * the payload type check after authentication, and the worker's pipeline
+ * of two bursts in flight.
  * Runs on an EAL without hugepages. */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -397,6 +398,86 @@ static void test_worker_payload_type(void **state)
 	rte_ring_free(fr.ring);
 }
 
+/* The worker loop's pipeline: a pushed burst is only looked up (packets
+ * of unknown cameras counted at once) and is finished, decrypted and
+ * depacketized, when the next one is pushed or the pipeline drained; then
+ * its mbufs that no frame kept are freed. Nothing is lost or counted twice. */
+static void test_worker_pipeline(void **state)
+{
+	static struct vigil_config cfg;
+	struct vigil_camera_config cams[2] = {
+		{.ssrc = 0x3456789, .codec = VIGIL_CODEC_H264, .master_key = {7}, .payload_types = {0, UINT64_C(1) << (96 - 64)}},
+		{.ssrc = 0x456789a, .codec = VIGIL_CODEC_H264, .master_key = {8}, .payload_types = {0, UINT64_C(1) << (96 - 64)}},
+	};
+	unsigned avail = rte_mempool_avail_count(mp);
+	struct vigil_frame_ring fr = {.ring = rte_ring_create("test_pipe", 16, 0, 0), .max_segs = 64};
+	struct vigil_frame_ring *frp = &fr;
+	struct vigil_worker w = {.cfg = &cfg, .frames = &frp, .n_recorders = 1, .tsc_hz = rte_get_tsc_hz()};
+	struct vigil_stream *a, *b;
+	struct vigil_burst *burst;
+
+	(void)state;
+	if (vigil_srtp_available() < 0)
+		skip();
+	assert_non_null(fr.ring);
+	cfg.srtp_ports[5004 >> 3] = 1u << (5004 & 7);
+	w.streams = vigil_stream_table_create("test_pipe", 4, 1, 1, 1 << 16, mp, &frp);
+	assert_non_null(w.streams);
+	assert_int_equal(vigil_stream_add(w.streams, &cams[0], 0), 0);
+	assert_int_equal(vigil_stream_add(w.streams, &cams[1], 1), 0);
+	a = w.streams->slots[0];
+	b = w.streams->slots[1];
+
+	/* A frame of each camera, then a frame of a, a stranger's packet,
+	 * and a packet that is no SRTP at all. */
+	burst = vigil_worker_burst(&w);
+	for (unsigned i = 0; i < 3; i++) {
+		burst->m[i] = srtp_packet(a->key, cams[0].ssrc, i);
+		burst->m[3 + i] = srtp_packet(b->key, cams[1].ssrc, i);
+	}
+	burst->n_mbufs = 6;
+	vigil_worker_push(&w);
+	assert_ptr_equal(w.held, burst);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_rx_packets] + b->ctr.v[VIGIL_CTR_rx_packets], 0);
+	assert_int_equal(rte_mempool_avail_count(mp), avail - 6);
+
+	burst = vigil_worker_burst(&w);
+	assert_ptr_not_equal(burst, w.held);
+	for (unsigned i = 0; i < 3; i++)
+		burst->m[i] = srtp_packet(a->key, cams[0].ssrc, 3 + i);
+	burst->m[3] = srtp_packet(a->key, 0x5555, 0);
+	burst->m[4] = srtp_packet(a->key, cams[0].ssrc, 6);
+	rte_pktmbuf_mtod(burst->m[4], uint8_t *)[12] = 0x86; /* an IPv6 ethertype on an IPv4 packet */
+	burst->n_mbufs = 5;
+	vigil_worker_push(&w);
+	assert_ptr_equal(w.held, burst);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_unknown_ssrc], 1);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_rx_packets], 2);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 3);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_decrypted], 3);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_frames_enqueued] + b->ctr.v[VIGIL_CTR_frames_enqueued], 2);
+	/* The first burst's mbufs are in its frames; the second's wait. */
+	assert_int_equal(vigil_frame_ring_segs(&fr), 6);
+	assert_int_equal(rte_mempool_avail_count(mp), avail - 11);
+
+	vigil_worker_drain(&w);
+	assert_null(w.held);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_rx_packets], 6);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 6);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_frames_enqueued], 2);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_rx_packets], 3);
+	assert_int_equal(vigil_frame_ring_segs(&fr), 9);
+	/* The stranger's and the malformed packet went back at once. */
+	assert_int_equal(rte_mempool_avail_count(mp), avail - 9);
+	vigil_worker_drain(&w); /* nothing held: nothing happens */
+	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 6);
+
+	vigil_frame_ring_drain(&fr);
+	assert_int_equal(rte_mempool_avail_count(mp), avail);
+	vigil_stream_table_free(w.streams);
+	rte_ring_free(fr.ring);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -407,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_worker),
 		cmocka_unit_test(test_worker_payload_type),
+		cmocka_unit_test(test_worker_pipeline),
 	};
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=test_reorder_%d", (int)getpid());
