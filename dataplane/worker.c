@@ -567,6 +567,7 @@ int vigil_worker_main(void *arg)
 		uint64_t t0 = rte_rdtsc();
 		uint16_t n = 0, m = 0;
 		struct vigil_burst *b;
+		bool worked;
 
 		/* A capture is read no faster than its frames are recorded:
 		 * the check leaves room for two bursts, held and next. */
@@ -596,13 +597,15 @@ int vigil_worker_main(void *arg)
 		}
 		if (w->from_control != NULL && w->has_tx && w->tx_queue == 0)
 			send_control(w);
-		if (n != 0 || m != 0) {
+		/* Nothing came: what is in flight is not kept waiting. */
+		worked = n != 0 || m != 0 || w->held != NULL;
+		if (n == 0 && m == 0)
+			vigil_worker_drain(w);
+		if (worked) {
 			__atomic_store_n(&w->busy_tsc, w->busy_tsc + rte_rdtsc() - t0, __ATOMIC_RELAXED);
 			empty = 0;
 			continue;
 		}
-		/* Nothing came: what is in flight is not kept waiting. */
-		vigil_worker_drain(w);
 		if (w->replay_capture && capture_done(w, &empty))
 			break;
 		rte_pause();
