@@ -86,7 +86,7 @@ struct vigil_worker {
 	unsigned held_bursts; /* pushed since the pipeline was last empty */
 	volatile bool *stop;
 	volatile bool done; /* set when the loop has ended and flushed */
-	uint64_t busy_tsc;  /* TSC ticks spent on bursts that brought packets: the load */
+	uint64_t busy_tsc;  /* TSC ticks of iterations that took or finished packets: the load */
 	/* Wall clock from the TSC, so the loop makes no clock syscalls. */
 	uint64_t tsc_hz;
 	uint64_t tsc0;
