@@ -193,10 +193,10 @@ static void stage_lookup(struct vigil_worker *w, struct vigil_burst *b, uint16_t
 /* While a rotation's grace period lasts, a packet may be under either key.
  * A failed try wipes its output, so each key decrypts out of place and the
  * plaintext that authenticated is copied back: only for those seconds. */
-static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *prev, struct vigil_pkt *p, uint32_t roc)
+static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *key, const struct vigil_srtp *prev,
+			  struct vigil_pkt *p, uint32_t roc)
 {
 	uint8_t plain[RTE_MBUF_DEFAULT_DATAROOM];
-	const struct vigil_srtp *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
 	int rc;
 
 	if (p->len > sizeof(plain))
@@ -288,6 +288,10 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 		struct vigil_stream *s = p[i].stream;
 		uint64_t index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
 		uint32_t roc = (uint32_t)(index >> 16);
+		/* The current key first: a rotation stores the previous one
+		 * before the new current one, so a packet still under the key
+		 * being replaced finds it in one of the two. */
+		const struct vigil_srtp *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
 		const struct vigil_srtp *prev = __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE);
 		int rc;
 
@@ -302,10 +306,10 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 			continue;
 		}
 		if (likely(prev == NULL))
-			rc = vigil_srtp_decrypt(__atomic_load_n(&s->key, __ATOMIC_ACQUIRE), p[i].rtp, p[i].len,
+			rc = vigil_srtp_decrypt(key, p[i].rtp, p[i].len,
 						p[i].hdr.hdr_len, p[i].hdr.ssrc, roc, p[i].hdr.seq);
 		else
-			rc = decrypt_either(s, prev, &p[i], roc);
+			rc = decrypt_either(s, key, prev, &p[i], roc);
 		if (rc < 0) {
 			drop(&s->ctr, VIGIL_CTR_auth_failed);
 			continue;
@@ -462,13 +466,15 @@ static void clock_init(struct vigil_worker *w)
  * are back. Live traffic never waits. */
 static bool recorder_has_room(const struct vigil_worker *w)
 {
-	/* A burst closes at most one frame per packet it depacketizes (its
-	 * own and those held back) plus one per stream (a timestamp change
-	 * closes the open frame before a marker does). */
-	unsigned pushed = 2 * VIGIL_BURST + w->reorder.n_held; /* the burst held, and one more */
+	/* Two bursts may be finished before the next check (the one held
+	 * and one more), and a packet depacketized (theirs, and those held
+	 * back) closes at most two frames of its camera: the open one by a
+	 * new timestamp, its own by the marker. Not a bound on the cameras:
+	 * with thousands of them that would never fit the ring. */
+	unsigned frames = 2 * (2 * VIGIL_BURST + w->reorder.n_held);
 
 	for (unsigned r = 0; r < w->n_recorders; r++)
-		if (rte_ring_free_count(w->frames[r]->ring) < pushed + w->streams->n_streams ||
+		if (rte_ring_free_count(w->frames[r]->ring) < frames ||
 		    vigil_frame_ring_segs(w->frames[r]) > w->frames[r]->max_segs / 2)
 			return false;
 	return true;
@@ -569,20 +575,21 @@ int vigil_worker_main(void *arg)
 		struct vigil_burst *b;
 		bool worked;
 
-		/* A capture is read no faster than its frames are recorded:
-		 * the check leaves room for two bursts, held and next. */
-		if (w->replay_capture && !capture_has_room(w)) {
-			rte_delay_us_sleep(100);
-			continue;
-		}
-		if (w->held_bursts >= DRAIN_BURSTS)
-			vigil_worker_drain(w);
 		/* Nothing from the stream table is held across iterations
 		 * but the streams on w->reorder, released when removed, and
 		 * those of a burst in flight. */
 		if (w->held == NULL)
 			rte_rcu_qsbr_quiescent(w->streams->qsbr, w->id);
 		expire_held(w);
+		/* A capture is read no faster than its frames are recorded:
+		 * the check leaves room for two bursts, held and next. */
+		if (w->replay_capture && !capture_has_room(w)) {
+			rte_delay_us_sleep(100);
+			continue;
+		}
+		worked = w->held_bursts >= DRAIN_BURSTS;
+		if (worked)
+			vigil_worker_drain(w);
 		if (w->has_rx) {
 			b = vigil_worker_burst(w);
 			n = b->n_mbufs = rte_eth_rx_burst(w->port, w->queue, b->m, VIGIL_BURST);
@@ -598,7 +605,7 @@ int vigil_worker_main(void *arg)
 		if (w->from_control != NULL && w->has_tx && w->tx_queue == 0)
 			send_control(w);
 		/* Nothing came: what is in flight is not kept waiting. */
-		worked = n != 0 || m != 0 || w->held != NULL;
+		worked = worked || n != 0 || m != 0 || w->held != NULL;
 		if (n == 0 && m == 0)
 			vigil_worker_drain(w);
 		if (worked) {

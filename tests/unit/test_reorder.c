@@ -447,16 +447,19 @@ static void test_worker_pipeline(void **state)
 		burst->m[i] = srtp_packet(a->key, cams[0].ssrc, 3 + i);
 	burst->m[3] = srtp_packet(a->key, 0x5555, 0);
 	burst->m[4] = srtp_packet(a->key, cams[0].ssrc, 6);
-	rte_pktmbuf_mtod(burst->m[4], uint8_t *)[12] = 0x86; /* an IPv6 ethertype on an IPv4 packet */
+	/* An ethertype that is no IP (local experimental). */
+	memcpy(rte_pktmbuf_mtod(burst->m[4], uint8_t *) + 12, (uint8_t[]){0x88, 0xb5}, 2);
 	burst->n_mbufs = 5;
 	vigil_worker_push(&w);
 	assert_ptr_equal(w.held, burst);
 	assert_int_equal(w.ctr.v[VIGIL_CTR_unknown_ssrc], 1);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_not_ip], 1);
 	assert_int_equal(w.ctr.v[VIGIL_CTR_rx_packets], 2);
 	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 3);
 	assert_int_equal(b->ctr.v[VIGIL_CTR_decrypted], 3);
 	assert_int_equal(a->ctr.v[VIGIL_CTR_frames_enqueued] + b->ctr.v[VIGIL_CTR_frames_enqueued], 2);
-	/* The first burst's mbufs are in its frames; the second's wait. */
+	/* The first burst's mbufs are in its frames; all five of the
+	 * second's wait with it, the two refused ones too. */
 	assert_int_equal(vigil_frame_ring_segs(&fr), 6);
 	assert_int_equal(rte_mempool_avail_count(mp), avail - 11);
 
@@ -466,11 +469,16 @@ static void test_worker_pipeline(void **state)
 	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 6);
 	assert_int_equal(a->ctr.v[VIGIL_CTR_frames_enqueued], 2);
 	assert_int_equal(b->ctr.v[VIGIL_CTR_rx_packets], 3);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_decrypted], 3);
 	assert_int_equal(vigil_frame_ring_segs(&fr), 9);
-	/* The stranger's and the malformed packet went back at once. */
+	/* Counted once: the refused packets not again when finished. */
+	assert_int_equal(w.ctr.v[VIGIL_CTR_rx_packets], 2);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_unknown_ssrc] + w.ctr.v[VIGIL_CTR_not_ip], 2);
+	/* With their burst the refused packets' mbufs went back. */
 	assert_int_equal(rte_mempool_avail_count(mp), avail - 9);
 	vigil_worker_drain(&w); /* nothing held: nothing happens */
 	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 6);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_rx_packets], 2);
 
 	vigil_frame_ring_drain(&fr);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
