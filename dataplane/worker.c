@@ -53,7 +53,8 @@ static void send_replies(struct vigil_worker *w, struct rte_mbuf **tx, uint16_t 
 /* Ethernet/IP/UDP down to the RTP header; RTCP is recognised here, and
  * ARP/NDP/echo requests for our addresses are answered (their mbufs leave
  * pkts as NULL). */
-static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n, struct vigil_pkt *out)
+static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, uint16_t n,
+			       struct vigil_pkt *out)
 {
 	struct vigil_counters *c = &w->ctr;
 	struct rte_mbuf *tx[VIGIL_BURST];
@@ -246,9 +247,18 @@ static void prefetch_pointed(const struct vigil_stream *s, unsigned part)
 struct ahead {
 	const struct vigil_burst *next;
 	unsigned n;       /* packets to spread over */
-	unsigned n_steps; /* 4 per stream */
+	unsigned n_steps; /* 4 per stream; 0 without a next burst */
 	unsigned step;    /* the next one to take */
 };
+
+static struct ahead ahead_of(const struct vigil_burst *next, unsigned n)
+{
+	return (struct ahead){
+		.next = next,
+		.n = RTE_MAX(n, 1u),
+		.n_steps = next != NULL ? 4 * (next->n_streams + 1u) : 0,
+	};
+}
 
 static void ahead_step(const struct vigil_burst *next, unsigned u)
 {
@@ -295,8 +305,7 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 		const struct vigil_srtp *prev = __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE);
 		int rc;
 
-		if (a != NULL)
-			prefetch_ahead(a, i);
+		prefetch_ahead(a, i);
 		RTE_ASSERT(s->owner == w->id);
 		RTE_SET_USED(w);
 		s->ctr.v[VIGIL_CTR_rx_packets]++;
@@ -396,11 +405,10 @@ static void burst_start(struct vigil_worker *w, struct vigil_burst *b)
  * the next burst's are fetched. */
 static void burst_finish(struct vigil_worker *w, struct vigil_burst *b, const struct vigil_burst *next)
 {
-	struct ahead a = {.next = next, .n = RTE_MAX(b->n, 1), .n_steps = next != NULL ? 4 * (next->n_streams + 1u) : 0};
-	uint16_t k = stage_decrypt(w, b->p, b->n, next != NULL ? &a : NULL);
+	struct ahead a = ahead_of(next, b->n);
+	uint16_t k = stage_decrypt(w, b->p, b->n, &a);
 
-	if (next != NULL)
-		prefetch_ahead_rest(&a);
+	prefetch_ahead_rest(&a);
 	stage_depay(w, b->p, k);
 	b->n = 0;
 }
@@ -419,7 +427,9 @@ void vigil_worker_push(struct vigil_worker *w)
 		burst_finish(w, prev, b);
 		rte_pktmbuf_free_bulk(prev->m, prev->n_mbufs);
 	} else {
-		prefetch_ahead_rest(&(struct ahead){.next = b, .n_steps = 4 * (b->n_streams + 1u)});
+		struct ahead a = ahead_of(b, 1);
+
+		prefetch_ahead_rest(&a);
 	}
 	w->held = b;
 	w->held_bursts++;
