@@ -289,64 +289,95 @@ static struct rte_mbuf *srtp_packet(const struct vigil_srtp *key, uint32_t ssrc,
 	return m;
 }
 
+/* A lone worker with a table of room for 4 cameras, its frames on a ring
+ * no recorder reads; the mbufs in the pool when it was set up. */
+struct worker_fixture {
+	struct vigil_config cfg;
+	struct vigil_frame_ring fr;
+	struct vigil_frame_ring *frp;
+	struct vigil_worker w;
+	unsigned avail;
+};
+
+static void worker_setup(struct worker_fixture *f, const char *name, const struct vigil_camera_config *cams,
+			 unsigned n)
+{
+	memset(f, 0, sizeof(*f));
+	f->avail = rte_mempool_avail_count(mp);
+	f->fr = (struct vigil_frame_ring){.ring = rte_ring_create(name, 16, 0, 0), .max_segs = 64};
+	assert_non_null(f->fr.ring);
+	f->frp = &f->fr;
+	f->cfg.srtp_ports[5004 >> 3] = 1u << (5004 & 7);
+	f->w.cfg = &f->cfg;
+	f->w.frames = &f->frp;
+	f->w.n_recorders = 1;
+	f->w.tsc_hz = rte_get_tsc_hz();
+	f->w.streams = vigil_stream_table_create(name, 4, 1, 1, 1 << 16, mp, &f->frp);
+	assert_non_null(f->w.streams);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(vigil_stream_add(f->w.streams, &cams[i], i), 0);
+}
+
+/* Every mbuf back in the pool once the frames are done with. */
+static void worker_teardown(struct worker_fixture *f)
+{
+	vigil_frame_ring_drain(&f->fr);
+	vigil_stream_table_free(f->w.streams);
+	assert_int_equal(rte_mempool_avail_count(mp), f->avail);
+	rte_ring_free(f->fr.ring);
+}
+
 /* Reordered SRTP through the whole worker: no frame lost, nothing late;
  * a stream removed while holding a packet and an open frame gives their
  * mbufs back. */
 static void test_worker(void **state)
 {
 	static const uint64_t order[] = {0, 1, 2, 3, 5, 4, 8, 6, 7, 9, 11, 10};
-	static struct vigil_config cfg;
+	static struct worker_fixture f;
 	struct vigil_camera_config cam = {.ssrc = 0x1234567, .codec = VIGIL_CODEC_H264,
 					  .master_key = {1, 2, 3}, .payload_types = {0, UINT64_C(1) << (96 - 64)}};
-	unsigned avail = rte_mempool_avail_count(mp);
-	struct vigil_frame_ring fr = {.ring = rte_ring_create("test_reorder", 16, 0, 0), .max_segs = 64};
-	struct vigil_frame_ring *frp = &fr;
 	struct vigil_counters retired = {0};
 	struct rte_mbuf *pkts[RTE_DIM(order)];
-	struct vigil_worker w = {.cfg = &cfg, .frames = &frp, .n_recorders = 1, .tsc_hz = rte_get_tsc_hz()};
+	struct vigil_worker *w = &f.w;
+	struct vigil_frame_ring *fr = &f.fr;
+	unsigned avail;
 	struct vigil_stream *s;
 
 	(void)state;
 	if (vigil_srtp_available() < 0)
 		skip();
-	assert_non_null(fr.ring);
-	cfg.srtp_ports[5004 >> 3] = 1u << (5004 & 7);
-	w.streams = vigil_stream_table_create("test_reorder", 4, 1, 1, 1 << 16, mp, &frp);
-	assert_non_null(w.streams);
-	assert_int_equal(vigil_stream_add(w.streams, &cam, 0), 0);
-	s = w.streams->slots[0];
+	worker_setup(&f, "test_reorder", &cam, 1);
+	avail = f.avail;
+	s = w->streams->slots[0];
 
 	for (unsigned i = 0; i < RTE_DIM(order); i++)
 		pkts[i] = srtp_packet(s->key, cam.ssrc, order[i]);
-	vigil_worker_process(&w, pkts, RTE_DIM(order));
+	vigil_worker_process(w, pkts, RTE_DIM(order));
 	rte_pktmbuf_free_bulk(pkts, RTE_DIM(order));
 	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], RTE_DIM(order));
 	assert_int_equal(s->ctr.v[VIGIL_CTR_frames_enqueued], 4);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_reordered], 4);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_late] + s->ctr.v[VIGIL_CTR_frame_incomplete], 0);
 	/* The frames hold their packets' mbufs until the recorder is done. */
-	assert_int_equal(vigil_frame_ring_segs(&fr), RTE_DIM(order));
+	assert_int_equal(vigil_frame_ring_segs(fr), RTE_DIM(order));
 	assert_int_equal(rte_mempool_avail_count(mp), avail - RTE_DIM(order));
-	vigil_frame_ring_drain(&fr);
-	assert_int_equal(vigil_frame_ring_segs(&fr), 0);
+	vigil_frame_ring_drain(fr);
+	assert_int_equal(vigil_frame_ring_segs(fr), 0);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
 
 	/* 14 waits for 13; the stream goes before it comes. */
 	pkts[0] = srtp_packet(s->key, cam.ssrc, 12);
 	pkts[1] = srtp_packet(s->key, cam.ssrc, 14);
-	vigil_worker_process(&w, pkts, 2);
+	vigil_worker_process(w, pkts, 2);
 	rte_pktmbuf_free_bulk(pkts, 2);
-	assert_int_equal(w.reorder.n_held, 1);
+	assert_int_equal(w->reorder.n_held, 1);
 	assert_int_equal(rte_mempool_avail_count(mp), avail - 2); /* 12 in the open frame, 14 held */
-	assert_int_equal(vigil_stream_remove(w.streams, 0, &retired), 0);
-	assert_true(LIST_EMPTY(&w.reorder.streams));
-	assert_int_equal(w.reorder.n_held, 0);
+	assert_int_equal(vigil_stream_remove(w->streams, 0, &retired), 0);
+	assert_true(LIST_EMPTY(&w->reorder.streams));
+	assert_int_equal(w->reorder.n_held, 0);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
 
-	vigil_frame_ring_drain(&fr);
-	vigil_stream_table_free(w.streams);
-	assert_int_equal(rte_mempool_avail_count(mp), avail);
-	rte_ring_free(fr.ring);
+	worker_teardown(&f);
 }
 
 /* An authentic packet of a payload type its camera may not send is
@@ -354,48 +385,39 @@ static void test_worker(void **state)
  * that allows the type lets the next packets through. */
 static void test_worker_payload_type(void **state)
 {
-	static struct vigil_config cfg;
+	static struct worker_fixture f;
 	struct vigil_camera_config cam = {.ssrc = 0x2345678, .codec = VIGIL_CODEC_H264,
 					  .master_key = {4, 5, 6}, .payload_types = {0, UINT64_C(1) << (97 - 64)}};
 	const uint64_t both[2] = {0, UINT64_C(3) << (96 - 64)};
-	unsigned avail = rte_mempool_avail_count(mp);
-	struct vigil_frame_ring fr = {.ring = rte_ring_create("test_pt", 16, 0, 0), .max_segs = 64};
-	struct vigil_frame_ring *frp = &fr;
-	struct vigil_worker w = {.cfg = &cfg, .frames = &frp, .n_recorders = 1, .tsc_hz = rte_get_tsc_hz()};
+	struct vigil_worker *w = &f.w;
 	struct rte_mbuf *pkts[3];
 	struct vigil_stream *s;
 
 	(void)state;
 	if (vigil_srtp_available() < 0)
 		skip();
-	cfg.srtp_ports[5004 >> 3] = 1u << (5004 & 7);
-	w.streams = vigil_stream_table_create("test_pt", 4, 1, 1, 1 << 16, mp, &frp);
-	assert_non_null(w.streams);
-	assert_int_equal(vigil_stream_add(w.streams, &cam, 0), 0);
-	s = w.streams->slots[0];
+	worker_setup(&f, "test_pt", &cam, 1);
+	s = w->streams->slots[0];
 
 	pkts[0] = srtp_packet(s->key, cam.ssrc, 0);
 	pkts[1] = srtp_packet(s->key, cam.ssrc, 0);
-	vigil_worker_process(&w, pkts, 2);
+	vigil_worker_process(w, pkts, 2);
 	rte_pktmbuf_free_bulk(pkts, 2);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_payload_type], 1);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_replayed], 1);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], 0);
 
-	assert_int_equal(vigil_stream_set_payload_types(w.streams, 0, both), 0);
+	assert_int_equal(vigil_stream_set_payload_types(w->streams, 0, both), 0);
 	for (unsigned i = 0; i < 3; i++)
 		pkts[i] = srtp_packet(s->key, cam.ssrc, 3 + i);
-	vigil_worker_process(&w, pkts, 3);
+	vigil_worker_process(w, pkts, 3);
 	rte_pktmbuf_free_bulk(pkts, 3);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], 3);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_frames_enqueued], 1);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_payload_type], 1);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_rx_packets], 5);
 
-	vigil_frame_ring_drain(&fr);
-	vigil_stream_table_free(w.streams);
-	assert_int_equal(rte_mempool_avail_count(mp), avail);
-	rte_ring_free(fr.ring);
+	worker_teardown(&f);
 }
 
 /* The worker loop's pipeline: a pushed burst is only looked up (packets
@@ -404,45 +426,42 @@ static void test_worker_payload_type(void **state)
  * its mbufs that no frame kept are freed. Nothing is lost or counted twice. */
 static void test_worker_pipeline(void **state)
 {
-	static struct vigil_config cfg;
+	static struct worker_fixture f;
 	struct vigil_camera_config cams[2] = {
-		{.ssrc = 0x3456789, .codec = VIGIL_CODEC_H264, .master_key = {7}, .payload_types = {0, UINT64_C(1) << (96 - 64)}},
-		{.ssrc = 0x456789a, .codec = VIGIL_CODEC_H264, .master_key = {8}, .payload_types = {0, UINT64_C(1) << (96 - 64)}},
+		{.ssrc = 0x3456789, .codec = VIGIL_CODEC_H264, .master_key = {7},
+		 .payload_types = {0, UINT64_C(1) << (96 - 64)}},
+		{.ssrc = 0x456789a, .codec = VIGIL_CODEC_H264, .master_key = {8},
+		 .payload_types = {0, UINT64_C(1) << (96 - 64)}},
 	};
-	unsigned avail = rte_mempool_avail_count(mp);
-	struct vigil_frame_ring fr = {.ring = rte_ring_create("test_pipe", 16, 0, 0), .max_segs = 64};
-	struct vigil_frame_ring *frp = &fr;
-	struct vigil_worker w = {.cfg = &cfg, .frames = &frp, .n_recorders = 1, .tsc_hz = rte_get_tsc_hz()};
+	struct vigil_worker *w = &f.w;
+	struct vigil_frame_ring *fr = &f.fr;
+	unsigned avail;
 	struct vigil_stream *a, *b;
 	struct vigil_burst *burst;
 
 	(void)state;
 	if (vigil_srtp_available() < 0)
 		skip();
-	assert_non_null(fr.ring);
-	cfg.srtp_ports[5004 >> 3] = 1u << (5004 & 7);
-	w.streams = vigil_stream_table_create("test_pipe", 4, 1, 1, 1 << 16, mp, &frp);
-	assert_non_null(w.streams);
-	assert_int_equal(vigil_stream_add(w.streams, &cams[0], 0), 0);
-	assert_int_equal(vigil_stream_add(w.streams, &cams[1], 1), 0);
-	a = w.streams->slots[0];
-	b = w.streams->slots[1];
+	worker_setup(&f, "test_pipe", cams, RTE_DIM(cams));
+	avail = f.avail;
+	a = w->streams->slots[0];
+	b = w->streams->slots[1];
 
 	/* A frame of each camera, then a frame of a, a stranger's packet,
 	 * and a packet that is no SRTP at all. */
-	burst = vigil_worker_burst(&w);
+	burst = vigil_worker_burst(w);
 	for (unsigned i = 0; i < 3; i++) {
 		burst->m[i] = srtp_packet(a->key, cams[0].ssrc, i);
 		burst->m[3 + i] = srtp_packet(b->key, cams[1].ssrc, i);
 	}
 	burst->n_mbufs = 6;
-	vigil_worker_push(&w);
-	assert_ptr_equal(w.held, burst);
+	vigil_worker_push(w);
+	assert_ptr_equal(w->held, burst);
 	assert_int_equal(a->ctr.v[VIGIL_CTR_rx_packets] + b->ctr.v[VIGIL_CTR_rx_packets], 0);
 	assert_int_equal(rte_mempool_avail_count(mp), avail - 6);
 
-	burst = vigil_worker_burst(&w);
-	assert_ptr_not_equal(burst, w.held);
+	burst = vigil_worker_burst(w);
+	assert_ptr_not_equal(burst, w->held);
 	for (unsigned i = 0; i < 3; i++)
 		burst->m[i] = srtp_packet(a->key, cams[0].ssrc, 3 + i);
 	burst->m[3] = srtp_packet(a->key, 0x5555, 0);
@@ -450,40 +469,39 @@ static void test_worker_pipeline(void **state)
 	/* An ethertype that is no IP (local experimental). */
 	memcpy(rte_pktmbuf_mtod(burst->m[4], uint8_t *) + 12, (uint8_t[]){0x88, 0xb5}, 2);
 	burst->n_mbufs = 5;
-	vigil_worker_push(&w);
-	assert_ptr_equal(w.held, burst);
-	assert_int_equal(w.ctr.v[VIGIL_CTR_unknown_ssrc], 1);
-	assert_int_equal(w.ctr.v[VIGIL_CTR_not_ip], 1);
-	assert_int_equal(w.ctr.v[VIGIL_CTR_rx_packets], 2);
+	vigil_worker_push(w);
+	assert_ptr_equal(w->held, burst);
+	assert_int_equal(w->ctr.v[VIGIL_CTR_unknown_ssrc], 1);
+	assert_int_equal(w->ctr.v[VIGIL_CTR_not_ip], 1);
+	assert_int_equal(w->ctr.v[VIGIL_CTR_rx_packets], 2);
 	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 3);
 	assert_int_equal(b->ctr.v[VIGIL_CTR_decrypted], 3);
 	assert_int_equal(a->ctr.v[VIGIL_CTR_frames_enqueued] + b->ctr.v[VIGIL_CTR_frames_enqueued], 2);
 	/* The first burst's mbufs are in its frames; all five of the
 	 * second's wait with it, the two refused ones too. */
-	assert_int_equal(vigil_frame_ring_segs(&fr), 6);
+	assert_int_equal(vigil_frame_ring_segs(fr), 6);
 	assert_int_equal(rte_mempool_avail_count(mp), avail - 11);
 
-	vigil_worker_drain(&w);
-	assert_null(w.held);
+	vigil_worker_drain(w);
+	assert_null(w->held);
 	assert_int_equal(a->ctr.v[VIGIL_CTR_rx_packets], 6);
 	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 6);
 	assert_int_equal(a->ctr.v[VIGIL_CTR_frames_enqueued], 2);
 	assert_int_equal(b->ctr.v[VIGIL_CTR_rx_packets], 3);
 	assert_int_equal(b->ctr.v[VIGIL_CTR_decrypted], 3);
-	assert_int_equal(vigil_frame_ring_segs(&fr), 9);
+	assert_int_equal(vigil_frame_ring_segs(fr), 9);
 	/* Counted once: the refused packets not again when finished. */
-	assert_int_equal(w.ctr.v[VIGIL_CTR_rx_packets], 2);
-	assert_int_equal(w.ctr.v[VIGIL_CTR_unknown_ssrc] + w.ctr.v[VIGIL_CTR_not_ip], 2);
+	assert_int_equal(w->ctr.v[VIGIL_CTR_rx_packets], 2);
+	assert_int_equal(w->ctr.v[VIGIL_CTR_unknown_ssrc] + w->ctr.v[VIGIL_CTR_not_ip], 2);
 	/* With their burst the refused packets' mbufs went back. */
 	assert_int_equal(rte_mempool_avail_count(mp), avail - 9);
-	vigil_worker_drain(&w); /* nothing held: nothing happens */
+	vigil_worker_drain(w); /* nothing held: nothing happens */
 	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 6);
-	assert_int_equal(w.ctr.v[VIGIL_CTR_rx_packets], 2);
+	assert_int_equal(w->ctr.v[VIGIL_CTR_rx_packets], 2);
 
-	vigil_frame_ring_drain(&fr);
-	assert_int_equal(rte_mempool_avail_count(mp), avail);
-	vigil_stream_table_free(w.streams);
-	rte_ring_free(fr.ring);
+	vigil_frame_ring_drain(fr);
+	assert_int_equal(rte_mempool_avail_count(mp), avail); /* none left in a stream */
+	worker_teardown(&f);
 }
 
 int main(void)
