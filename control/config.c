@@ -347,6 +347,8 @@ static int ingest_key(struct parser *p, const char *name, const char *value)
 		return copy_str(p, "KeystoreKeyFile", cfg->keystore_key_file, sizeof(cfg->keystore_key_file), value);
 	if (strcasecmp(name, "AdminGroup") == 0)
 		return copy_str(p, "AdminGroup", cfg->admin_group, sizeof(cfg->admin_group), value);
+	if (strcasecmp(name, "StateDir") == 0)
+		return copy_str(p, "StateDir", cfg->state_dir, sizeof(cfg->state_dir), value);
 	if (strcasecmp(name, "ServerKeyFile") == 0)
 		return copy_str(p, "ServerKeyFile", cfg->server_key_file, sizeof(cfg->server_key_file), value);
 	if (strcasecmp(name, "HandshakePort") == 0) {

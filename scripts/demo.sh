@@ -61,6 +61,7 @@ cat >"$conf" <<EOF
 [Ingest]
 Ports = 5004, 6000-6010
 RecordDir = $work/recordings
+StateDir = $work/state
 Device = net_af_packet0,iface=$VIGIL_VETH_ROOT
 Workers = 1
 SegmentSeconds = 2

@@ -88,6 +88,11 @@ struct vigil_config {
 	char keystore[4096];
 	char keystore_key_file[4096];
 	char admin_group[64]; /* AdminGroup: may use the admin socket too */
+	/* StateDir: what must survive a restart (the highest SRTP index
+	 * accepted per camera, the sealed segments' chain). Empty: not
+	 * configured; live runs use VIGIL_DEFAULT_STATE_DIR, a capture run
+	 * then persists nothing. */
+	char state_dir[4096];
 	/* Camera handshakes (docs/handshake.md): UDP port, the server's
 	 * static X25519 secret key, and the rekey policy sent to cameras. */
 	uint16_t handshake_port; /* 0: no handshakes */

@@ -37,7 +37,7 @@ sock=$sockdir/admin.sock
 [ "$(stat -c %a "$work/keystore.key")" = 600 ] || fail "keystore key mode $(stat -c %a "$work/keystore.key")"
 "$vigilctl" keygen keystore "$work/keystore.key" 2>/dev/null && fail "keygen overwrote a key file"
 {
-	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nDevice = net_null0,no-rx=1\nMaxCameras = 16\n' "$work"
+	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nStateDir = %s/state\nDevice = net_null0,no-rx=1\nMaxCameras = 16\n' "$work" "$work"
 	printf 'Keystore = %s/keystore\nKeystoreKeyFile = %s/keystore.key\nAdminGroup = nogroup\n' "$work" "$work"
 	for c in lobby:H264:1 gate:H265:2; do
 		IFS=: read -r name codec ssrc <<<"$c"

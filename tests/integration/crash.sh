@@ -37,8 +37,8 @@ vigil_netns_create crash
 
 head -c 44 /dev/urandom >"$work/cam.key"
 {
-	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nSegmentSeconds = 2\nMaxUnsyncedSeconds = %s\n' \
-		"$work" "$MAX_UNSYNCED"
+	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nStateDir = %s/state\nSegmentSeconds = 2\nMaxUnsyncedSeconds = %s\n' \
+		"$work" "$work" "$MAX_UNSYNCED"
 	printf 'Device = net_af_packet0,iface=%s\nMaxCameras = 16\n' "$VIGIL_VETH_ROOT"
 	printf '[Camera]\nName = cam\nSSRC = 4242\nKey = %s\nCodec = H264\n' "$(base64 -w0 <"$work/cam.key")"
 } >"$work/vigil.conf"

@@ -58,7 +58,7 @@ lazy_pk=$("$vigilctl" keygen x25519 "$work/lazy.sk")
 "$vigilctl" keygen x25519 "$work/mute.sk" >/dev/null
 head -c 44 /dev/urandom >"$work/gst.key"
 {
-	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nDevice = net_af_packet0,iface=%s\n' "$work" "$VIGIL_VETH_ROOT"
+	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nStateDir = %s/state\nDevice = net_af_packet0,iface=%s\n' "$work" "$work" "$VIGIL_VETH_ROOT"
 	printf 'Address = %s\nHandshakePort = 5006\nServerKeyFile = %s/server.sk\nMaxCameras = 16\nRekeyPackets = 1000\n' \
 		"$VIGIL_IP_ROOT" "$work"
 	printf 'Keystore = %s/keystore\nKeystoreKeyFile = %s/keystore.key\n' "$work" "$work"

@@ -175,6 +175,7 @@ cat >"$work/vigil.conf" <<EOF
 [Ingest]
 Ports = $PORT
 RecordDir = $work/rec-live
+StateDir = $work/state
 Device = net_af_packet0,iface=$VIGIL_VETH_ROOT
 Workers = 1
 SegmentSeconds = 2

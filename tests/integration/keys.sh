@@ -112,8 +112,8 @@ write_conf() {
 	shift
 	(
 		umask 077
-		printf '[Ingest]\nPorts = %s\nRecordDir = %s/rec\nDevice = net_af_packet0,iface=%s\n' \
-			"$PORT" "$conf_dir" "$VIGIL_VETH_ROOT"
+		printf '[Ingest]\nPorts = %s\nRecordDir = %s/rec\nStateDir = %s/state\nDevice = net_af_packet0,iface=%s\n' \
+			"$PORT" "$conf_dir" "$conf_dir" "$VIGIL_VETH_ROOT"
 		printf 'Workers = 1\nKeyGraceSeconds = %s\n' "$grace"
 		for c in "$@"; do
 			name=${c%%=*} key=${c#*=}

@@ -44,6 +44,7 @@ cat >"$work/vigil.conf" <<CONF
 [Ingest]
 Ports = 5004
 RecordDir = $work/rec
+StateDir = $work/state
 Device = net_af_packet0,iface=$VIGIL_VETH_ROOT
 Address = $ip4, $ip6
 

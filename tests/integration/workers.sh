@@ -36,7 +36,7 @@ vigil_netns_create workers
 # name codec ssrc port
 cameras=("north h264 1001 5004" "south h264 2002 5006" "gate h265 3003 5008")
 {
-	printf '[Ingest]\nPorts = 5004-5008\nRecordDir = %s/rec-live\nWorkers = 2\nRecorders = 2\nSegmentSeconds = 2\n' "$work"
+	printf '[Ingest]\nPorts = 5004-5008\nRecordDir = %s/rec-live\nStateDir = %s/state\nWorkers = 2\nRecorders = 2\nSegmentSeconds = 2\n' "$work" "$work"
 	printf 'Device = net_af_packet0,iface=%s,qpairs=2\n' "$VIGIL_VETH_ROOT"
 } >"$work/vigil.conf"
 for c in "${cameras[@]}"; do

@@ -56,6 +56,7 @@ static void test_good(void **state)
 				      "RetainHours = 48\n"
 				      "RecordFormat = fmp4\n"
 				      "RetainBytes = 3G\n"
+				      "StateDir = /tmp/state\n"
 				      "[Camera]\n"
 				      "Name = lobby\n"
 				      "SSRC = 286331153\n"
@@ -92,6 +93,7 @@ static void test_good(void **state)
 	assert_false(vigil_config_is_srtp_port(&cfg, 5005));
 	assert_string_equal(cfg.record_dir, "/tmp/rec");
 	assert_string_equal(cfg.device, "net_af_packet0,iface=eth1");
+	assert_string_equal(cfg.state_dir, "/tmp/state");
 	assert_int_equal(cfg.segment_seconds, 2);
 	assert_int_equal(cfg.recorders, 3);
 	assert_int_equal(cfg.max_frame_bytes, VIGIL_DEFAULT_MAX_FRAME_BYTES);
