@@ -25,7 +25,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tools=$here/../tools
 FPS=30
-FRAMES=720 # 24 s
+FRAMES=1200 # 40 s: room for two restarts, slow ones on a busy machine
 KEY_INT=30 # a key frame a second
 SEQ=65300  # wraps after some 236 packets
 
@@ -53,16 +53,41 @@ head -c 44 /dev/urandom >"$work/cam.key"
 } >"$work/vigil.conf"
 chmod 600 "$work/vigil.conf"
 
+# stats_until N LABEL COND: SIGUSR1 to vigild until the counters it prints
+# (the Nth run's log) satisfy the jq condition COND, at most 30 s.
+stats_until() {
+	local n=$1 label=$2 cond=$3 i line
+	for ((i = 0; i < 150; i++)); do
+		kill -USR1 "$vigild_pid"
+		sleep 0.2
+		line=$(grep '^vigild: stats ' "$work/run$n.log" | tail -n 1)
+		if [ -n "$line" ] && jq -e "$cond" <<<"${line#vigild: stats }" >/dev/null 2>&1; then
+			return 0
+		fi
+	done
+	fail "run $n: $label: not reached in 30 s ($cond): $(jq -c '.cameras.cam | {decrypted, replayed, auth_failed, frames_recorded}' <<<"${line#vigild: stats }" 2>/dev/null)"
+	exit 1
+}
+
+# send_early: the camera's first packets again, from the namespace.
+send_early() {
+	local out
+	out=$(ip netns exec "$VIGIL_NS" "$python" "$tools/pcap_send.py" "$work/early.pcap" "$VIGIL_IP_ROOT" 5004 \
+		--rate 2000 2>&1) || { fail "pcap_send: $out"; exit 1; }
+	echo "${out#sent }"
+}
+
 test_start_vigild "$vigild" "$work/vigil.conf" "$work/run1.json" "$work/run1.log"
 vigild_pid=$PROC_PID
-# The camera's first seconds, to be sent again after the restarts.
+# The camera's first packets, to be sent again after the restarts.
 test_start_capture "$work/tcpdump.log" tcpdump -i "$VIGIL_VETH_ROOT" -U -w "$work/early.pcap" udp dst port 5004
 tcpdump_pid=$PROC_PID
 "$tools/gst_cam.sh" --netns "$VIGIL_NS" --codec h264 --key "$(od -An -tx1 -v "$work/cam.key" | tr -d ' \n')" \
 	--ssrc 4242 --num-buffers "$FRAMES" --fps "$FPS" --key-int "$KEY_INT" --size 320x240 --pattern ball \
 	--seqnum-offset "$SEQ" --dest "$VIGIL_IP_ROOT:5004" --ref "$work/cam.ref" >"$work/gst.log" 2>&1 &
 gst_pid=$!
-sleep 4
+# Past the wrap, and some seconds of it recorded.
+stats_until 1 "the wrap" ".cameras.cam.decrypted > $((65536 - SEQ + 200)) and .cameras.cam.frames_recorded > $((3 * FPS))"
 proc_stop "$tcpdump_pid" INT 10 || true
 
 # restart N SIGNAL: stops vigild with SIGNAL, starts it again; sets
@@ -83,22 +108,22 @@ restart() {
 	down_s[n]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a - 1 }')
 	grep -q "1 camera(s) continue from their persisted index" "$work/run$n.log" ||
 		fail "run $n: the camera did not continue from its persisted index: $(grep 'replay state' "$work/run$n.log")"
+	kill -0 "$gst_pid" 2>/dev/null || { fail "the camera ended before vigild was back: restarts too slow here"; exit 1; }
 }
 
 declare -a down_s
-sleep 3 # 7 s in: well past the wrap
 restart 2 TERM
-sleep 5
+stats_until 2 "recording again" ".cameras.cam.frames_recorded > $((2 * FPS))"
 restart 3 KILL
-# The first seconds again, while the camera streams on.
-sent=$(ip netns exec "$VIGIL_NS" "$python" "$tools/pcap_send.py" "$work/early.pcap" "$VIGIL_IP_ROOT" 5004 \
-	--rate 2000 | awk '/^sent/ { print $2 }')
-note "replayed ${sent} packets captured before the restarts, while the camera streams"
+stats_until 3 "recording again" ".cameras.cam.frames_recorded > $((2 * FPS))"
+# The first packets again, while the camera streams on.
+sent=$(send_early)
+note "sent again ${sent} packets captured before the restarts, while the camera streams"
+kill -0 "$gst_pid" 2>/dev/null || fail "the camera ended before the replay: it was not live"
 wait "$gst_pid" || { fail "the GStreamer camera failed: $(tail -n 5 "$work/gst.log")"; exit 1; }
 sleep 2 # silence
 # Once more, the camera silent: a camera back under the same key.
-sent2=$(ip netns exec "$VIGIL_NS" "$python" "$tools/pcap_send.py" "$work/early.pcap" "$VIGIL_IP_ROOT" 5004 \
-	--rate 2000 | awk '/^sent/ { print $2 }')
+sent2=$(send_early)
 sleep 1
 proc_stop "$vigild_pid" INT 60 || fail "run 3: vigild exited non-zero after SIGINT"
 
@@ -118,6 +143,21 @@ check_counter "run 3" "$work/run3.json" .cameras.cam.replayed $((sent + sent2))
 check_counter "run 3" "$work/run3.json" .cameras.cam.same_key_restart 1
 grep -q "camera cam came back under the same key" "$work/run3.log" ||
 	fail "run 3: no log line about the camera back under the same key"
+jq -e '.cameras.cam.warning | test("same key")' "$work/run3.json" >/dev/null ||
+	fail "run 3: the summary has no warning for the camera"
+check_counter "run 3" "$work/run3.json" .replay_state.resumed 1
+check_counter "run 3" "$work/run3.json" .replay_state.write_errors 0
+[ "$(jq '.replay_state.writes' "$work/run1.json")" -ge 2 ] ||
+	fail "run 1: the replay state was written $(jq '.replay_state.writes' "$work/run1.json") times"
+
+# A state file cut short: set aside, reported, and vigild runs on.
+truncate -s 50 "$work/state/replay.state"
+test_start_vigild "$vigild" "$work/vigil.conf" "$work/run4.json" "$work/run4.log"
+proc_stop "$PROC_PID" INT 60 || fail "run 4: vigild exited non-zero after SIGINT"
+grep -q "replay.state: .*set aside as" "$work/run4.log" || fail "run 4: the corrupt state file was not reported"
+check_counter "run 4" "$work/run4.json" .replay_state.set_aside true
+check_counter "run 4" "$work/run4.json" .replay_state.resumed 0
+ls "$work/state"/replay.state.corrupt-* >/dev/null 2>&1 || fail "run 4: the corrupt state file was not kept aside"
 
 # ---- the recording -------------------------------------------------------------------
 
