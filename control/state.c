@@ -298,6 +298,23 @@ static void *writer(void *arg)
 	return NULL;
 }
 
+/* dir 0700, its missing parents 0755 (as mkdir -p would). */
+static int make_dir(const char *dir)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 struct vigil_state *vigil_state_open(const char *dir, char *msg, size_t msglen)
 {
 	struct vigil_state *st;
@@ -309,7 +326,7 @@ struct vigil_state *vigil_state_open(const char *dir, char *msg, size_t msglen)
 		errno = EINVAL;
 		return NULL;
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	if (make_dir(dir) < 0) {
 		snprintf(msg, msglen, "StateDir %s: cannot make it: %s", dir, strerror(errno));
 		return NULL;
 	}

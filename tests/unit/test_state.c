@@ -30,6 +30,29 @@ static void make_dir(void)
 	assert_int_equal(rmdir(dir), 0); /* vigil_state_open makes it */
 }
 
+/* A StateDir whose parents are missing too. */
+static void test_parents(void **state)
+{
+	char deep[128], msg[256];
+	struct vigil_state *st;
+	struct stat sb;
+
+	(void)state;
+	make_dir();
+	snprintf(deep, sizeof(deep), "%s/a/b/state", dir);
+	st = vigil_state_open(deep, msg, sizeof(msg));
+	assert_non_null(st);
+	vigil_state_close(st);
+	assert_int_equal(stat(deep, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(rmdir(deep), 0);
+	snprintf(deep, sizeof(deep), "%s/a/b", dir);
+	assert_int_equal(rmdir(deep), 0);
+	snprintf(deep, sizeof(deep), "%s/a", dir);
+	assert_int_equal(rmdir(deep), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void remove_dir(void)
 {
 	DIR *d = opendir(dir);
@@ -210,6 +233,7 @@ int main(void)
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_corrupt_set_aside),
 	    cmocka_unit_test(test_dir_mode),
+	    cmocka_unit_test(test_parents),
 	    cmocka_unit_test(test_key_id),
 	};
 
