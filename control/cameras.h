@@ -24,6 +24,9 @@ struct vigil_cameras {
 	bool *removed;                  /* per slot: gone from the file or the keystore */
 	uint64_t *key_base;             /* per slot: packets under the current key when a handshake set it */
 	uint64_t *key_since_ns;         /* per slot: when a handshake set it */
+	bool *key_extended;             /* per slot: kept past its bound, under load */
+	bool *extension_logged;         /* per slot: the first extension was logged */
+	uint64_t keys_extended, keys_expired; /* Identity cameras' keys, as the ticks found them */
 	const uint8_t *keystore_key;    /* NULL: no Keystore */
 	/* Replay state (state.h); NULL: nothing persists (a capture run
 	 * without StateDir). Per slot, what it holds of the camera: SSRC and
@@ -109,8 +112,13 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
  * it: 0 and a summary, or the error. */
 int vigil_cameras_check(const struct vigil_cameras *c, char *msg, size_t msglen);
 
-/* Ends the grace periods that are over; call it a few times a second. */
-void vigil_cameras_tick(struct vigil_cameras *c);
+/* Ends the grace periods that are over, and refuses the keys of Identity
+ * cameras that did not rekey in time: 1.5 x RekeySeconds or RekeyPackets
+ * after their handshake. A key that reaches that bound while the
+ * HandshakePort is under_load (a flood may be holding its rekey up) is
+ * kept once, one RekeySeconds (RekeyPackets) longer at most: 2.5 x, load
+ * or not. Counts both; call it a few times a second. */
+void vigil_cameras_tick(struct vigil_cameras *c, bool under_load);
 
 /* About once a second: hands the cameras' highest indices to the replay
  * state's writer when any moved, and reports (once each time) a camera

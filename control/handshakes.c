@@ -21,35 +21,63 @@
 #include "handshake.h"
 #include "handshakes.h"
 #include "parse.h"
+#include "vigil/limits.h"
+
+_Static_assert(sizeof(((struct vigil_hs_responder *)0)->cookie_secret) == VIGIL_HS_COOKIE_SECRET_LEN,
+	       "the workers check cookies with the responder's secret");
 
 /* Per source address: VIGIL_HS_RATE_BURST, then VIGIL_HS_RATE_PER_S
  * handshakes a second (as WireGuard's ratelimiter); an IPv6 source is its
  * /64, since one host may hold all of it. Sources share 4096 buckets by
  * keyed hash, and a bucket keeps its level whichever source uses it next:
- * cycling through addresses earns no tokens beyond each bucket's rate. */
+ * cycling through addresses earns no tokens beyond each bucket's rate.
+ * Initiations proven by a cookie have 4096 buckets of their own, which
+ * spoofed sources cannot reach. */
 #define RATE_BUCKETS 4096
 /* Under load, initiations without a valid cookie get a cookie reply
- * instead of a DH. Load: more than LOAD_DH DHs in a LOAD_WINDOW (250 a
- * second: a flood from more than a dozen sources, or a fleet of some
- * 30,000 cameras rekeying every 2 minutes), or LOAD_QUEUE packets waiting
- * at a poll. It lasts LOAD_HOLD. */
+ * instead of a DH, COOKIE_BUDGET_PER_S a second at most in all: a flood from
+ * spoofed sources empties the shared buckets slower than it fills them, and
+ * a cookie reply costs some microseconds. An address a camera's accepted
+ * handshake came from keeps a bucket of its own (KNOWN_WAYS-way sets, room
+ * for twice MaxCameras, the longest unseen giving way), so a camera that
+ * rekeys under a flood gets its cookie at its first try even when the
+ * shared buckets and the budget are empty. */
+#define COOKIE_BUDGET_PER_S 10000
+#define KNOWN_WAYS 4
+/* Load: more than LOAD_DH DHs or LOAD_PACKETS packets in a LOAD_WINDOW
+ * (250 DHs or 10,000 packets a second: a flood from more than a dozen
+ * sources, or a fleet of some 30,000 cameras rekeying every 2 minutes), or
+ * LOAD_QUEUE packets waiting at a poll. It lasts LOAD_HOLD. */
 #define LOAD_WINDOW_NS 100000000u
 #define LOAD_DH 25
+#define LOAD_PACKETS 1000
 #define LOAD_QUEUE 32
 #define LOAD_HOLD_NS 1000000000u
-#define POLL_BUDGET 256
+/* A poll takes every proven initiation waiting and up to DRAIN_BUDGET
+ * others, a few milliseconds of a flood at most, before the control loop
+ * turns to its other work; it comes back at once while packets wait. */
+#define DRAIN_BUDGET 1024
 #define REPLY_TTL 64
 
 struct bucket {
 	uint64_t last_ns; /* 0: never used */
-	uint64_t tokens; /* ns of credit: a handshake costs 1 s / VIGIL_HS_RATE_PER_S */
+	uint64_t tokens;  /* ns of credit */
+};
+
+/* A source address a camera's handshake was accepted from. */
+struct known {
+	uint8_t addr[16];
+	uint64_t seen_ns; /* its latest handshake; 0: an empty way */
+	struct bucket b;
 };
 
 struct vigil_handshakes {
 	struct vigil_cameras *cams;
-	struct rte_ring *from_workers, *to_wire;
+	struct rte_ring *from_workers, *proven, *to_wire;
 	struct vigil_neigh nb;		      /* the port's MAC and addresses */
 	struct vigil_hs_responder *responder; /* secrets: sodium_malloc'd */
+	struct vigil_hs_cookie *cookie;	      /* its cookie secret as the workers read it, sodium_malloc'd */
+	uint64_t published_ns;		      /* the birth of the secret published */
 	/* Per camera slot: the newest handshake accepted, and whose it was
 	 * (a slot given another Identity starts afresh). */
 	struct {
@@ -58,9 +86,14 @@ struct vigil_handshakes {
 	} *last;
 	uint8_t hash_key[crypto_shorthash_KEYBYTES];
 	struct bucket buckets[RATE_BUCKETS];
+	struct bucket proven_buckets[RATE_BUCKETS];
+	struct bucket cookie_budget;
+	struct known *known; /* known_sets * KNOWN_WAYS */
+	uint32_t known_sets; /* a power of two */
 	uint64_t load_until_ns;
-	uint64_t window_ns; /* when this LOAD_WINDOW began */
-	unsigned window_dh; /* initiations that cost a DH in it */
+	uint64_t window_ns;	 /* when this LOAD_WINDOW began */
+	unsigned window_dh;	 /* initiations that cost a DH in it */
+	unsigned window_packets; /* packets taken in it */
 	uint64_t n[VIGIL_HS_MAX];
 };
 
@@ -107,9 +140,25 @@ static int read_server_key(const char *path, uint8_t sk[32], char *msg, size_t m
 	return rc;
 }
 
+/* The workers check cookies with the responder's secret: it is published
+ * anew when it changes, and rotated here on time, so that the workers do
+ * not go on taking cookies of a secret past its age while no handshake
+ * comes to rotate it. */
+static void publish_cookie(struct vigil_handshakes *h, uint64_t now)
+{
+	struct vigil_hs_responder *r = h->responder;
+
+	if (now - r->cookie_birth_ns >= (uint64_t)VIGIL_HS_COOKIE_SECRET_MAX_AGE_S * NS_PER_S)
+		vigil_hs_responder_rotate(r);
+	if (r->cookie_birth_ns != h->published_ns) {
+		vigil_hs_cookie_publish(h->cookie, r->cookie_secret);
+		h->published_ns = r->cookie_birth_ns;
+	}
+}
+
 struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, const struct vigil_neigh *nb,
-						 struct rte_ring *from_workers, struct rte_ring *to_wire,
-						 char *msg, size_t msglen)
+						 struct rte_ring *from_workers, struct rte_ring *proven,
+						 struct rte_ring *to_wire, char *msg, size_t msglen)
 {
 	struct vigil_handshakes *h = calloc(1, sizeof(*h));
 	uint8_t *sk = sodium_malloc(32);
@@ -119,11 +168,16 @@ struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, con
 	h->cams = cams;
 	h->nb = *nb;
 	h->from_workers = from_workers;
+	h->proven = proven;
 	h->to_wire = to_wire;
 	h->last = calloc(cams->cfg->max_cameras, sizeof(*h->last));
+	h->known_sets = rte_align32pow2((cams->cfg->max_cameras * 2 + KNOWN_WAYS - 1) / KNOWN_WAYS);
+	h->known = calloc((size_t)h->known_sets * KNOWN_WAYS, sizeof(*h->known));
 	h->responder = sodium_malloc(sizeof(*h->responder));
-	if (h->last == NULL || h->responder == NULL)
+	h->cookie = sodium_malloc(sizeof(*h->cookie));
+	if (h->last == NULL || h->known == NULL || h->responder == NULL || h->cookie == NULL)
 		goto nomem;
+	memset(h->cookie, 0, sizeof(*h->cookie));
 	if (read_server_key(cams->cfg->server_key_file, sk, msg, msglen) < 0)
 		goto err;
 	if (vigil_hs_responder_init(h->responder, sk) < 0) {
@@ -132,6 +186,7 @@ struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, con
 	}
 	sodium_free(sk);
 	crypto_shorthash_keygen(h->hash_key);
+	publish_cookie(h, now_ns());
 	return h;
 nomem:
 	snprintf(msg, msglen, "out of memory for the handshakes");
@@ -141,35 +196,107 @@ err:
 	return NULL;
 }
 
+const struct vigil_hs_cookie *vigil_handshakes_cookie(const struct vigil_handshakes *h)
+{
+	return h->cookie;
+}
+
+bool vigil_handshakes_under_load(const struct vigil_handshakes *h)
+{
+	return now_ns() < h->load_until_ns;
+}
+
 void vigil_handshakes_free(struct vigil_handshakes *h)
 {
 	if (h == NULL)
 		return;
 	sodium_free(h->responder); /* wipes it */
+	sodium_free(h->cookie);
+	free(h->known);
 	free(h->last);
 	free(h);
 }
 
-/* Token bucket of the source address: false when it is out of tokens. */
-static bool rate_ok(struct vigil_handshakes *h, const uint8_t addr[16], uint64_t now)
+/* A token bucket: burst tokens at first, one every per ns after. */
+static bool take(struct bucket *b, uint64_t now, uint64_t per, uint64_t burst)
 {
-	uint8_t hash[crypto_shorthash_BYTES];
-	struct bucket *b;
-	uint64_t per = 1000000000u / VIGIL_HS_RATE_PER_S;
-
-	crypto_shorthash(hash, addr, 16, h->hash_key);
-	b = &h->buckets[(hash[0] | hash[1] << 8) % RATE_BUCKETS];
 	if (b->last_ns == 0)
-		b->tokens = VIGIL_HS_RATE_BURST * per;
+		b->tokens = burst * per;
 	else
 		b->tokens += now - b->last_ns;
-	if (b->tokens > VIGIL_HS_RATE_BURST * per)
-		b->tokens = VIGIL_HS_RATE_BURST * per;
+	if (b->tokens > burst * per)
+		b->tokens = burst * per;
 	b->last_ns = now;
 	if (b->tokens < per)
 		return false;
 	b->tokens -= per;
 	return true;
+}
+
+/* Source addresses by keyed hash: buckets by its low bits, known
+ * addresses by its high ones. */
+static uint64_t addr_hash(const struct vigil_handshakes *h, const uint8_t addr[16])
+{
+	uint8_t hv[crypto_shorthash_BYTES];
+	uint64_t hash;
+
+	crypto_shorthash(hv, addr, 16, h->hash_key);
+	memcpy(&hash, hv, sizeof(hash));
+	return hash;
+}
+
+/* The rate limit of a source address (its keyed hash). */
+static bool rate_ok(struct bucket *buckets, uint64_t hash, uint64_t now)
+{
+	return take(&buckets[hash % RATE_BUCKETS], now, NS_PER_S / VIGIL_HS_RATE_PER_S, VIGIL_HS_RATE_BURST);
+}
+
+static struct known *known_set(const struct vigil_handshakes *h, uint64_t hash)
+{
+	return &h->known[((hash >> 32) & (h->known_sets - 1)) * KNOWN_WAYS];
+}
+
+static struct known *known_find(const struct vigil_handshakes *h, const uint8_t addr[16], uint64_t hash)
+{
+	struct known *set = known_set(h, hash);
+
+	for (unsigned i = 0; i < KNOWN_WAYS; i++)
+		if (set[i].seen_ns != 0 && memcmp(set[i].addr, addr, 16) == 0)
+			return &set[i];
+	return NULL;
+}
+
+static void known_add(struct vigil_handshakes *h, const uint8_t addr[16], uint64_t hash, uint64_t now)
+{
+	struct known *k = known_find(h, addr, hash), *set = known_set(h, hash);
+
+	if (k == NULL) {
+		k = &set[0];
+		for (unsigned i = 1; i < KNOWN_WAYS; i++)
+			if (set[i].seen_ns < k->seen_ns)
+				k = &set[i];
+		*k = (struct known){.seen_ns = now};
+		memcpy(k->addr, addr, 16);
+	}
+	k->seen_ns = now;
+}
+
+/* Whether a packet from addr is looked at: a proven initiation within the
+ * rate of its address; another within the rate of its address's shared
+ * bucket and, under load, the cookie budget; failing those, under load,
+ * within the rate of its address if a camera's handshake came from it. */
+static bool admit(struct vigil_handshakes *h, const uint8_t addr[16], uint64_t hash, bool proven, bool load,
+		  uint64_t now)
+{
+	struct known *k;
+
+	if (proven)
+		return rate_ok(h->proven_buckets, hash, now);
+	if (rate_ok(h->buckets, hash, now) &&
+	    (!load || take(&h->cookie_budget, now, NS_PER_S / COOKIE_BUDGET_PER_S, COOKIE_BUDGET_PER_S / 10)))
+		return true;
+	k = load ? known_find(h, addr, hash) : NULL;
+	return k != NULL && take(&k->b, now, NS_PER_S / VIGIL_HS_RATE_PER_S, VIGIL_HS_RATE_BURST);
 }
 
 /* The request becomes the reply, from our MAC back to the sender's: IP
@@ -223,31 +350,33 @@ static void make_reply(struct rte_mbuf *m, const struct rte_ether_addr *mac, con
 }
 
 /* One packet: its outcome; *reply_len > 0 when it is answered with
- * reply. */
+ * reply. proven: the worker found a valid cookie in it. */
 static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *msg, size_t len,
-				    const struct vigil_udp *udp, uint8_t *reply, size_t *reply_len, uint64_t now)
+				    const struct vigil_udp *udp, bool proven, uint8_t *reply,
+				    size_t *reply_len, uint64_t now)
 {
-	uint8_t src[18] = {0}, ts[VIGIL_HS_TIMESTAMP_LEN];
+	uint8_t addr[16] = {0}, src[VIGIL_HS_SOURCE_LEN], ts[VIGIL_HS_TIMESTAMP_LEN];
+	bool load = now < h->load_until_ns;
 	struct vigil_hs_init init;
 	struct vigil_hs_keys keys;
 	const struct vigil_camera_config *cam;
+	uint64_t hash;
 	uint32_t ssrc;
 	int slot, rc;
 
 	/* Rate-limited per address, an IPv6 one per /64. */
 	if (udp->ipv6)
-		memcpy(src, udp->saddr.v6, 8);
+		memcpy(addr, udp->saddr.v6, 8);
 	else
-		memcpy(src + 12, &udp->saddr.v4, 4);
-	if (!rate_ok(h, src, now))
+		memcpy(addr + 12, &udp->saddr.v4, 4);
+	hash = addr_hash(h, addr);
+	if (!admit(h, addr, hash, proven, load, now))
 		return VIGIL_HS_rate_limited;
-	/* The source the cookie is bound to: address and port. */
-	if (udp->ipv6)
-		memcpy(src, udp->saddr.v6, 16);
-	src[16] = (uint8_t)(udp->sport >> 8);
-	src[17] = (uint8_t)udp->sport;
+	/* A proven one has its cookie checked again: it is what took it
+	 * past the others. */
+	vigil_hs_source(udp, src);
 	*reply_len = VIGIL_HS_RESPONSE_LEN;
-	rc = vigil_hs_initiation_read(h->responder, msg, len, src, sizeof(src), now < h->load_until_ns, &init, reply,
+	rc = vigil_hs_initiation_read(h->responder, msg, len, src, sizeof(src), load || proven, &init, reply,
 				      reply_len);
 	if (rc == VIGIL_HS_NEED_COOKIE)
 		return VIGIL_HS_cookie_sent;
@@ -296,58 +425,83 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 	}
 	memcpy(h->last[slot].identity, cam->identity, 32);
 	memcpy(h->last[slot].ts, ts, VIGIL_HS_TIMESTAMP_LEN);
+	known_add(h, addr, hash, now);
 	return VIGIL_HS_accepted;
 }
 
-void vigil_handshakes_poll(struct vigil_handshakes *h)
+/* A burst from one of the rings, answered. */
+static void answer(struct vigil_handshakes *h, struct rte_mbuf **pkts, unsigned n, bool proven, uint64_t now)
+{
+	h->window_packets += n;
+	if (h->window_packets > LOAD_PACKETS)
+		h->load_until_ns = now + LOAD_HOLD_NS;
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint8_t reply[VIGIL_HS_RESPONSE_LEN]; /* the longest reply */
+		size_t reply_len = 0;
+		struct vigil_udp udp;
+		enum vigil_hs_outcome out;
+
+		/* The worker parsed it already; only the offsets are
+		 * wanted again. Extension headers are not answered. */
+		if (vigil_parse_udp(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &udp) != VIGIL_PARSE_OK ||
+		    (udp.ipv6 &&
+		     udp.off != udp.l3 + sizeof(struct rte_ipv6_hdr) + sizeof(struct rte_udp_hdr)))
+			out = VIGIL_HS_malformed;
+		else if (!vigil_neigh_for_us(&h->nb, rte_pktmbuf_mtod(m, uint8_t *), &udp))
+			out = VIGIL_HS_not_for_us;
+		else
+			out = handle(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp, proven,
+				     reply, &reply_len, now);
+		h->n[out]++;
+		/* Anything past the rate limit that was not a cookie reply
+		 * may have cost a DH (a bad payload is found after it). */
+		if (out != VIGIL_HS_rate_limited && out != VIGIL_HS_cookie_sent &&
+		    out != VIGIL_HS_not_for_us && ++h->window_dh > LOAD_DH)
+			h->load_until_ns = now + LOAD_HOLD_NS;
+		if (reply_len == 0) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		make_reply(m, &h->nb.mac, &udp, reply, reply_len);
+		if (rte_ring_sp_enqueue(h->to_wire, m) != 0) {
+			h->n[VIGIL_HS_no_buffer]++;
+			rte_pktmbuf_free(m);
+		}
+	}
+}
+
+/* vigil_handshakes_poll at now (tests set the clock). */
+static bool poll_at(struct vigil_handshakes *h, uint64_t now)
 {
 	struct rte_mbuf *pkts[VIGIL_BURST];
-	unsigned done = 0, n;
-	uint64_t now = now_ns();
+	unsigned done, n;
 
+	publish_cookie(h, now);
 	if (now - h->window_ns >= LOAD_WINDOW_NS) {
 		h->window_ns = now;
 		h->window_dh = 0;
+		h->window_packets = 0;
 	}
 	if (rte_ring_count(h->from_workers) >= LOAD_QUEUE)
 		h->load_until_ns = now + LOAD_HOLD_NS;
-	while (done < POLL_BUDGET &&
-	       (n = rte_ring_sc_dequeue_burst(h->from_workers, (void **)pkts, VIGIL_BURST, NULL)) > 0) {
-		for (unsigned i = 0; i < n; i++) {
-			struct rte_mbuf *m = pkts[i];
-			uint8_t reply[VIGIL_HS_RESPONSE_LEN]; /* the longest reply */
-			size_t reply_len = 0;
-			struct vigil_udp udp;
-			enum vigil_hs_outcome out;
+	/* The proven first: as many as their ring holds, so a flood of
+	 * them from one address that got a cookie cannot hold the loop. */
+	for (done = 0; done < VIGIL_CONTROL_PROVEN_RING_SIZE &&
+		       (n = rte_ring_sc_dequeue_burst(h->proven, (void **)pkts, VIGIL_BURST, NULL)) > 0;
+	     done += n)
+		answer(h, pkts, n, true, now);
+	for (done = 0; done < DRAIN_BUDGET &&
+		       (n = rte_ring_sc_dequeue_burst(h->from_workers, (void **)pkts, VIGIL_BURST, NULL)) > 0;
+	     done += n)
+		answer(h, pkts, n, false, now);
+	publish_cookie(h, now); /* the responder may have rotated it */
+	return !rte_ring_empty(h->proven) || !rte_ring_empty(h->from_workers);
+}
 
-			/* The worker parsed it already; only the offsets are
-			 * wanted again. Extension headers are not answered. */
-			if (vigil_parse_udp(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &udp) != VIGIL_PARSE_OK ||
-			    (udp.ipv6 && udp.off != udp.l3 + sizeof(struct rte_ipv6_hdr) + sizeof(struct rte_udp_hdr)))
-				out = VIGIL_HS_malformed;
-			else if (!vigil_neigh_for_us(&h->nb, rte_pktmbuf_mtod(m, uint8_t *), &udp))
-				out = VIGIL_HS_not_for_us;
-			else
-				out = handle(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp, reply,
-					     &reply_len, now);
-			h->n[out]++;
-			/* Anything past the rate limit that was not a cookie reply
-			 * may have cost a DH (a bad payload is found after it). */
-			if (out != VIGIL_HS_rate_limited && out != VIGIL_HS_cookie_sent &&
-			    out != VIGIL_HS_not_for_us && ++h->window_dh > LOAD_DH)
-				h->load_until_ns = now + LOAD_HOLD_NS;
-			if (reply_len == 0) {
-				rte_pktmbuf_free(m);
-				continue;
-			}
-			make_reply(m, &h->nb.mac, &udp, reply, reply_len);
-			if (rte_ring_sp_enqueue(h->to_wire, m) != 0) {
-				h->n[VIGIL_HS_no_buffer]++;
-				rte_pktmbuf_free(m);
-			}
-		}
-		done += n;
-	}
+bool vigil_handshakes_poll(struct vigil_handshakes *h)
+{
+	return poll_at(h, now_ns());
 }
 
 json_t *vigil_handshakes_stats(const struct vigil_handshakes *h)
@@ -358,8 +512,13 @@ json_t *vigil_handshakes_stats(const struct vigil_handshakes *h)
 #undef VIGIL_X
 	};
 	json_t *obj = json_object();
+	uint64_t n[VIGIL_HS_MAX];
 
+	/* What became of the cameras' keys is counted where they are kept. */
+	memcpy(n, h->n, sizeof(n));
+	n[VIGIL_HS_key_extended] = h->cams->keys_extended;
+	n[VIGIL_HS_key_expired] = h->cams->keys_expired;
 	for (unsigned i = 0; obj != NULL && i < VIGIL_HS_MAX; i++)
-		json_object_set_new(obj, names[i], json_integer((json_int_t)h->n[i]));
+		json_object_set_new(obj, names[i], json_integer((json_int_t)n[i]));
 	return obj;
 }

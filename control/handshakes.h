@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* The server side of camera handshakes (docs/handshake.md): packets to
- * the HandshakePort come from the workers on a ring; this answers them
- * from the control thread, rate-limited per source address and behind
- * cookies under load, and gives the cameras their keys through the same
- * live path as `vigilctl camera add`. */
+ * the HandshakePort come from the workers on two rings, the initiations
+ * that prove their source by a cookie (mac2) on one of their own; this
+ * answers them from the control thread, rate-limited per source address
+ * and behind cookies under load, and gives the cameras their keys through
+ * the same live path as `vigilctl camera add`. */
 #ifndef VIGIL_HANDSHAKES_H
 #define VIGIL_HANDSHAKES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "cameras.h"
+#include "hs_cookie.h"
 #include "neigh.h"
 
 struct rte_ring;
@@ -28,7 +31,10 @@ struct vigil_handshakes;
 	X(replayed, "dropped: not newer than that camera's last handshake")                                  \
 	X(revoked, "dropped: the camera is revoked")                                                         \
 	X(codec_mismatch, "dropped: the initiation announced another codec than the camera's Codec")         \
-	X(no_buffer, "dropped: no mbuf or no room on the TX ring for the response")
+	X(no_buffer, "dropped: no mbuf or no room on the TX ring for the response")                          \
+	X(key_extended, "a camera's key reached 1.5 x RekeySeconds while the port was under load: kept one " \
+			"RekeySeconds more at most")                                                         \
+	X(key_expired, "a camera's key was refused: no rekey by 1.5 x RekeySeconds (2.5 x if extended)")
 
 enum vigil_hs_outcome {
 #define VIGIL_X(name, help) VIGIL_HS_##name,
@@ -38,16 +44,26 @@ enum vigil_hs_outcome {
 };
 
 /* Reads ServerKeyFile (base64 of the X25519 secret key, mode 0600). Only
- * what is sent to nb's MAC and addresses is answered, from them. NULL
- * with msg set. */
+ * what is sent to nb's MAC and addresses is answered, from them. proven:
+ * the workers' ring of initiations with a valid cookie. NULL with msg
+ * set. */
 struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, const struct vigil_neigh *nb,
-						 struct rte_ring *from_workers, struct rte_ring *to_wire,
-						 char *msg, size_t msglen);
+						 struct rte_ring *from_workers, struct rte_ring *proven,
+						 struct rte_ring *to_wire, char *msg, size_t msglen);
 
-/* Answers what the workers passed on; call it often (each control loop). */
-void vigil_handshakes_poll(struct vigil_handshakes *h);
+/* The cookie secret as the workers check it, kept current by the polls. */
+const struct vigil_hs_cookie *vigil_handshakes_cookie(const struct vigil_handshakes *h);
 
-/* {"accepted": N, ...} */
+/* Answers what the workers passed on: every proven initiation waiting,
+ * then a bounded batch of the rest. True when packets still wait: call it
+ * again at once (the control loop sleeps only when it returns false). */
+bool vigil_handshakes_poll(struct vigil_handshakes *h);
+
+/* The port is under load (a flood, or a fleet rekeying at once): cookies
+ * are asked for, and cameras' keys may outlive their bound (cameras.h). */
+bool vigil_handshakes_under_load(const struct vigil_handshakes *h);
+
+/* {"accepted": N, ...}, with the cameras' key_extended and key_expired */
 json_t *vigil_handshakes_stats(const struct vigil_handshakes *h);
 
 void vigil_handshakes_free(struct vigil_handshakes *h);

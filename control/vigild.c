@@ -63,17 +63,32 @@ static void report_stats(const struct vigil_commands *k)
 	json_decref(summary);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* The control loop while the workers run: configuration reloads on
- * SIGHUP, counters on SIGUSR1, the end of key rotation grace periods,
- * camera handshakes and the admin socket. */
+ * SIGHUP, counters on SIGUSR1, the end of key rotation grace periods and
+ * spent keys, camera handshakes and the admin socket. Handshake packets
+ * are taken without a pause while they come (a flood must not fill their
+ * ring while the loop sleeps), each turn serving the rest too; with none
+ * waiting it sleeps on the admin socket a millisecond at a time, a
+ * handshake's longest wait. */
 static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, struct vigil_admin *admin)
 {
-	/* A handshake waits for this loop: keep its turn short. */
-	int wait_ms = hs != NULL ? 2 : 20;
-	unsigned turn = 0, per_second = 1000 / (unsigned)wait_ms;
+	const uint64_t tick_ns = 20000000u; /* the tick walks every camera */
+	uint64_t next_tick = 0, next_second = 0;
 	char msg[6144];
 
 	while (!vigil_workers_done(k->ws)) {
+		uint64_t now = mono_ns();
+		bool waiting = false;
+		int wait_ms;
+
 		if (reload) {
 			reload = 0;
 			vigil_cameras_reload(k->cams, msg, sizeof(msg));
@@ -83,16 +98,20 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 			report = 0;
 			report_stats(k);
 		}
-		/* It walks every camera: about every 20 ms is enough. */
-		if (turn % (unsigned)(20 / wait_ms) == 0)
-			vigil_cameras_tick(k->cams);
-		if (turn++ % per_second == 0)
+		if (now >= next_tick) {
+			vigil_cameras_tick(k->cams, hs != NULL && vigil_handshakes_under_load(hs));
+			next_tick = now + tick_ns;
+		}
+		if (now >= next_second) {
 			vigil_cameras_second(k->cams);
+			next_second = now + 1000000000u;
+		}
 		if (hs != NULL)
-			vigil_handshakes_poll(hs);
+			waiting = vigil_handshakes_poll(hs);
+		wait_ms = waiting ? 0 : hs != NULL ? 1 : 20;
 		if (admin != NULL)
 			vigil_admin_serve(admin, wait_ms, vigil_commands_run, k);
-		else
+		else if (wait_ms > 0)
 			usleep((useconds_t)wait_ms * 1000);
 	}
 }
@@ -359,12 +378,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: no StateDir: replay state is not kept (cameras are locked onto by trial)\n");
 	}
 	if (workers.to_control != NULL) {
-		hs = vigil_handshakes_create(&cams, &neigh, workers.to_control, workers.from_control, msg,
-					     sizeof(msg));
+		hs = vigil_handshakes_create(&cams, &neigh, workers.to_control, workers.to_control_proven,
+					     workers.from_control, msg, sizeof(msg));
 		if (hs == NULL) {
 			fprintf(stderr, "vigild: %s\n", msg);
 			goto err_streams;
 		}
+		workers.hs_cookie = vigil_handshakes_cookie(hs);
 		fprintf(stderr, "vigild: camera handshakes on UDP port %u\n", cfg.handshake_port);
 	}
 	rec = vigil_recorder_create(&cfg, cfg.max_frame_bytes);

@@ -59,9 +59,11 @@ int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_record
 	if (!handshakes)
 		return 0;
 	ws->to_control = rte_ring_create("vigil_to_control", VIGIL_CONTROL_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
+	ws->to_control_proven = rte_ring_create("vigil_to_control_proven", VIGIL_CONTROL_PROVEN_RING_SIZE,
+						(int)rte_socket_id(), RING_F_SC_DEQ);
 	ws->from_control = rte_ring_create("vigil_from_control", VIGIL_CONTROL_RING_SIZE, (int)rte_socket_id(),
 					   RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (ws->to_control == NULL || ws->from_control == NULL) {
+	if (ws->to_control == NULL || ws->to_control_proven == NULL || ws->from_control == NULL) {
 		snprintf(msg, msglen, "cannot create the control plane's rings: %s", rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
@@ -96,6 +98,8 @@ int vigil_workers_launch(struct vigil_workers *ws, const struct vigil_port *port
 		w->frames = &ws->frames[i * ws->n_recorders];
 		w->n_recorders = ws->n_recorders;
 		w->to_control = ws->to_control;
+		w->to_control_proven = ws->to_control_proven;
+		w->hs_cookie = ws->hs_cookie;
 		w->from_control = ws->from_control;
 		w->stop = stop;
 		ws->lcore[i] = lcore;
@@ -144,6 +148,7 @@ void vigil_workers_free(struct vigil_workers *ws)
 	for (unsigned i = 0; i < VIGIL_MAX_WORKERS; i++)
 		rte_ring_free(ws->shared.inbound[i]);
 	free_mbuf_ring(ws->to_control);
+	free_mbuf_ring(ws->to_control_proven);
 	free_mbuf_ring(ws->from_control);
 	rte_free(ws->w);
 }

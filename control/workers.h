@@ -17,9 +17,12 @@ struct vigil_workers {
 	/* Worker w -> recorder thread r: frames[w * n_recorders + r]. */
 	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS * VIGIL_MAX_RECORDERS];
 	unsigned lcore[VIGIL_MAX_WORKERS];
-	/* Handshake packets to the control plane and its replies (none
-	 * without a HandshakePort). */
-	struct rte_ring *to_control, *from_control;
+	/* Handshake packets to the control plane, the initiations among them
+	 * proven by a cookie, and its replies (none without a HandshakePort).
+	 * hs_cookie, the secret the workers check cookies with, is the
+	 * control plane's: set it before the launch. */
+	struct rte_ring *to_control, *to_control_proven, *from_control;
+	const struct vigil_hs_cookie *hs_cookie;
 };
 
 /* Rings for n workers: to each of n_recorders recorder threads (room for

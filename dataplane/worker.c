@@ -59,6 +59,24 @@ static void send_replies(struct vigil_worker *w, struct rte_mbuf **tx, uint16_t 
 	}
 }
 
+/* A handshake packet goes to the control plane; an initiation whose mac2
+ * proves its source goes on a ring of its own, which a flood of unproven
+ * ones cannot fill. */
+static enum vigil_counter pass_handshake(struct vigil_worker *w, struct rte_mbuf *m, const uint8_t *frame,
+					 const struct vigil_udp *udp)
+{
+	uint8_t src[VIGIL_HS_SOURCE_LEN];
+
+	vigil_hs_source(udp, src);
+	if (!vigil_hs_cookie_proven(w->hs_cookie, frame + udp->off, udp->len, src))
+		return rte_ring_mp_enqueue(w->to_control, m) == 0 ? VIGIL_CTR_handshake
+								  : VIGIL_CTR_control_full;
+	if (rte_ring_mp_enqueue(w->to_control_proven, m) != 0)
+		return VIGIL_CTR_control_full;
+	w->ctr.v[VIGIL_CTR_handshake_proven]++;
+	return VIGIL_CTR_handshake;
+}
+
 /* Ethernet/IP/UDP down to the RTP header; RTCP is recognised here, and
  * ARP/NDP/echo requests for our addresses are answered (their mbufs leave
  * pkts as NULL). */
@@ -87,8 +105,7 @@ static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, u
 		if (!vigil_config_is_srtp_port(w->cfg, udp.dport)) {
 			why = VIGIL_CTR_not_srtp_port;
 			if (udp.dport == w->cfg->handshake_port && w->to_control != NULL)
-				why = rte_ring_mp_enqueue(w->to_control, m) == 0 ? VIGIL_CTR_handshake
-										  : VIGIL_CTR_control_full;
+				why = pass_handshake(w, m, frame, &udp);
 			if (why == VIGIL_CTR_handshake)
 				pkts[i] = NULL; /* the control plane's now */
 			goto refuse;

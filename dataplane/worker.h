@@ -12,6 +12,7 @@
 #include "vigil/config.h"
 #include "vigil/counters.h"
 #include "vigil/frame.h"
+#include "hs_cookie.h"
 #include "neigh.h"
 #include "reorder.h"
 #include "rtp.h"
@@ -69,9 +70,13 @@ struct vigil_worker {
 	 * the worker waits for the recorder instead of dropping frames. */
 	bool replay_capture;
 	/* Handshakes (HandshakePort): packets to the control plane (shared,
-	 * multi-producer), and its replies, which the worker with TX queue 0
-	 * sends. NULL: no handshakes. */
+	 * multi-producer), initiations that prove their source by a cookie on
+	 * a ring of their own (checked against the control plane's published
+	 * secret), and its replies, which the worker with TX queue 0 sends.
+	 * NULL: no handshakes. */
 	struct rte_ring *to_control;
+	struct rte_ring *to_control_proven;
+	const struct vigil_hs_cookie *hs_cookie;
 	struct rte_ring *from_control;
 	/* Its rings to the recorder threads (the stream table picks one per
 	 * camera); watched here only to pace a capture. */

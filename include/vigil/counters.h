@@ -44,6 +44,7 @@
 	X(rtcp, "SRTCP packets authenticated on an SRTP port (RTCP muxed, RFC 5761), not recorded") \
 	X(answered, "ARP/NDP/ICMP echo requests for our addresses, answered")               \
 	X(handshake, "packets to the HandshakePort, passed to the control plane")          \
+	X(handshake_proven, "of those, initiations with a valid cookie (mac2), on a ring of their own") \
 	X(control_tx_failed, "handshake replies refused by the TX queue (not a received packet)") \
 	VIGIL_FOREACH_PKT_DROP(X)                                                            \
 	X(payload_invalid, "authenticated packet with invalid RTP padding or payload")     \

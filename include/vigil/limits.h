@@ -41,6 +41,8 @@
 #define VIGIL_MAX_RECORDERS 16 /* recorder threads */
 #define VIGIL_HANDOFF_RING_SIZE 1024 /* packets waiting for their stream's worker */
 #define VIGIL_CONTROL_RING_SIZE 1024 /* handshake packets to and from the control plane */
+/* Initiations proven by a cookie, to the control plane: rekeying cameras. */
+#define VIGIL_CONTROL_PROVEN_RING_SIZE 256
 #define VIGIL_DEFAULT_MAX_CAMERAS 100000
 #define VIGIL_MAX_CAMERAS 10000000
 #define VIGIL_DEFAULT_KEY_GRACE_MS 2000

@@ -38,7 +38,7 @@
 static char dir[1024]; /* test_cameras.XXXXXX in the build directory */
 static struct rte_mempool *pool;
 static struct vigil_frame_ring frames, *ring = &frames;
-static struct rte_ring *to_control, *to_wire;
+static struct rte_ring *to_control, *to_proven, *to_wire;
 static uint8_t server_pk[32], door_pk[32], door_sk[32], other_pk[32], other_sk[32];
 static uint8_t *master; /* the keystore's key */
 static const struct rte_ether_addr port_mac = {{0x02, 0, 0, 0, 0, 1}}, cam_mac = {{0x02, 0, 0, 0, 0, 2}};
@@ -106,7 +106,8 @@ static struct env *start(bool keep)
 		sodium_memzero(stored, n_stored * sizeof(*stored));
 	free(stored);
 	vigil_neigh_init(&e->nb, &e->cfg, &port_mac);
-	e->hs = vigil_handshakes_create(&e->cams, &e->nb, to_control, to_wire, e->msg, sizeof(e->msg));
+	e->hs =
+	    vigil_handshakes_create(&e->cams, &e->nb, to_control, to_proven, to_wire, e->msg, sizeof(e->msg));
 	assert_non_null(e->hs);
 	return e;
 }
@@ -173,29 +174,37 @@ static struct rte_mbuf *frame(const struct rte_ether_addr *dst_mac, const char *
 	return m;
 }
 
-/* One frame through vigil_handshakes_poll: its outcome, and its reply
- * (the caller frees it) or NULL. */
-static enum vigil_hs_outcome send_one(struct env *e, struct rte_mbuf *m, struct rte_mbuf **reply)
+/* One frame on ring (the workers' shared ring, or the proven one), then
+ * a poll at now: its outcome, and its reply (the caller frees it) or
+ * NULL. */
+static enum vigil_hs_outcome poll_one(struct env *e, struct rte_ring *r, struct rte_mbuf *m,
+				      struct rte_mbuf **reply, uint64_t now)
 {
 	uint64_t before[VIGIL_HS_MAX];
 	enum vigil_hs_outcome out = VIGIL_HS_MAX;
-	void *r = NULL;
+	void *got = NULL;
 
 	memcpy(before, e->hs->n, sizeof(before));
-	assert_int_equal(rte_ring_enqueue(to_control, m), 0);
-	e->hs->load_until_ns = 0; /* these tests are not about load */
-	e->hs->window_dh = 0;
-	vigil_handshakes_poll(e->hs);
+	assert_int_equal(rte_ring_enqueue(r, m), 0);
+	assert_false(poll_at(e->hs, now));
 	for (unsigned i = 0; i < VIGIL_HS_MAX; i++)
 		if (e->hs->n[i] != before[i])
 			out = (enum vigil_hs_outcome)i;
-	if (rte_ring_dequeue(to_wire, &r) != 0)
-		r = NULL;
+	if (rte_ring_dequeue(to_wire, &got) != 0)
+		got = NULL;
 	if (reply != NULL)
-		*reply = r;
+		*reply = got;
 	else
-		rte_pktmbuf_free(r);
+		rte_pktmbuf_free(got);
 	return out;
+}
+
+/* The same, not under load. */
+static enum vigil_hs_outcome send_one(struct env *e, struct rte_mbuf *m, struct rte_mbuf **reply)
+{
+	e->hs->load_until_ns = 0; /* these tests are not about load */
+	e->hs->window_dh = 0;
+	return poll_one(e, to_control, m, reply, now_ns());
 }
 
 static void initiation(struct vigil_hs_initiator *cam, uint8_t codec, uint8_t msg[VIGIL_HS_INITIATION_LEN])
@@ -335,10 +344,7 @@ static void test_codec_mismatch(void **state)
 /* The bucket of a source, as rate_ok picks it. */
 static unsigned bucket_of(const struct vigil_handshakes *h, const uint8_t addr[16])
 {
-	uint8_t hash[crypto_shorthash_BYTES];
-
-	crypto_shorthash(hash, addr, 16, h->hash_key);
-	return (unsigned)(hash[0] | hash[1] << 8) % RATE_BUCKETS;
+	return (unsigned)(addr_hash(h, addr) % RATE_BUCKETS);
 }
 
 /* A bucket taken over by another address keeps its level; an IPv6
@@ -355,12 +361,13 @@ static void test_rate_limit(void **state)
 	for (unsigned i = 2; bucket_of(e->hs, b) != bucket_of(e->hs, a); i++)
 		b[14] = (uint8_t)(i >> 8), b[15] = (uint8_t)i;
 	for (unsigned i = 0; i < VIGIL_HS_RATE_BURST; i++)
-		assert_true(rate_ok(e->hs, a, now));
-	assert_false(rate_ok(e->hs, a, now));
-	assert_false(rate_ok(e->hs, b, now)); /* no fresh burst for the newcomer */
+		assert_true(rate_ok(e->hs->buckets, addr_hash(e->hs, a), now));
+	assert_false(rate_ok(e->hs->buckets, addr_hash(e->hs, a), now));
+	/* no fresh burst for the newcomer */
+	assert_false(rate_ok(e->hs->buckets, addr_hash(e->hs, b), now));
 	now += 1000000000u / VIGIL_HS_RATE_PER_S;
-	assert_true(rate_ok(e->hs, b, now));
-	assert_false(rate_ok(e->hs, a, now));
+	assert_true(rate_ok(e->hs->buckets, addr_hash(e->hs, b), now));
+	assert_false(rate_ok(e->hs->buckets, addr_hash(e->hs, a), now));
 
 	/* Junk (a bad mac1) from fd00::1:a, then from fd00::1:b, same /64. */
 	for (unsigned i = 0; i < VIGIL_HS_RATE_BURST; i++)
@@ -495,12 +502,294 @@ static void test_grace_not_extended(void **state)
 		usleep(50000);
 		key[0]++;
 		assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, key, salt), 0);
-		vigil_cameras_tick(&e->cams);
+		vigil_cameras_tick(&e->cams, false);
 		if (mono_ns() < until)
 			assert_ptr_equal(s->prev_key, first);
 	}
 	assert_null(s->prev_key);
 	assert_true(e->cams.grace_until_ns[0] == 0);
+	stop(e);
+}
+
+/* The UDP payload of a reply, and its length. */
+static const uint8_t *payload_of(struct rte_mbuf *m, size_t *len)
+{
+	struct vigil_udp udp;
+
+	assert_int_equal(vigil_parse_udp(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &udp), VIGIL_PARSE_OK);
+	*len = udp.len;
+	return rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off);
+}
+
+/* door, under load, from 198.18.0.2: an initiation without a cookie gets a
+ * cookie reply, which door keeps for its next initiation's mac2. */
+static void get_cookie(struct env *e, struct vigil_hs_initiator *door, uint64_t now)
+{
+	uint8_t msg[VIGIL_HS_INITIATION_LEN];
+	struct rte_mbuf *reply;
+	const uint8_t *p;
+	size_t len;
+
+	initiation(door, VIGIL_CODEC_H264, msg);
+	assert_int_equal(poll_one(e, e->hs->from_workers,
+				  frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)),
+				  &reply, now),
+			 VIGIL_HS_cookie_sent);
+	assert_non_null(reply);
+	p = payload_of(reply, &len);
+	assert_int_equal(vigil_hs_cookie_read(door, p, len), 0);
+	rte_pktmbuf_free(reply);
+}
+
+/* The workers take as proven what the responder does: an initiation whose
+ * mac2 is the MAC of the cookie the server gave its address and port,
+ * under the secret published to them. Any byte changed, another source, a
+ * secret being written or rotated since: not proven. */
+static void test_cookie_proven(void **state)
+{
+	struct env *e = start(false);
+	const struct vigil_hs_cookie *pub = vigil_handshakes_cookie(e->hs);
+	struct vigil_hs_initiator door;
+	/* 198.18.0.2, port 40000: frame()'s source */
+	uint8_t src[VIGIL_HS_SOURCE_LEN] = {[12] = 198, 18, 0, 2, 0x9c, 0x40}, other[VIGIL_HS_SOURCE_LEN];
+	uint8_t msg[VIGIL_HS_INITIATION_LEN];
+	(void)state;
+
+	assert_int_equal(vigil_hs_initiator_init(&door, door_sk, server_pk), 0);
+	initiation(&door, VIGIL_CODEC_H264, msg);
+	assert_false(vigil_hs_cookie_proven(pub, msg, sizeof(msg), src)); /* mac2 zero */
+	e->hs->load_until_ns = UINT64_MAX;
+	get_cookie(e, &door, now_ns());
+	initiation(&door, VIGIL_CODEC_H264, msg);
+	assert_true(vigil_hs_cookie_proven(pub, msg, sizeof(msg), src));
+	assert_false(vigil_hs_cookie_proven(pub, msg, sizeof(msg) - 1, src));
+	for (unsigned i = 0; i < sizeof(msg); i++) {
+		msg[i] ^= 0x20;
+		assert_false(vigil_hs_cookie_proven(pub, msg, sizeof(msg), src));
+		msg[i] ^= 0x20;
+	}
+	for (unsigned i = 0; i < sizeof(src); i++) {
+		memcpy(other, src, sizeof(other));
+		other[i] ^= 0x20;
+		assert_false(vigil_hs_cookie_proven(pub, msg, sizeof(msg), other));
+	}
+	e->hs->cookie->seq++; /* as vigil_hs_cookie_publish does while it writes */
+	assert_false(vigil_hs_cookie_proven(pub, msg, sizeof(msg), src));
+	e->hs->cookie->seq--;
+	assert_true(vigil_hs_cookie_proven(pub, msg, sizeof(msg), src));
+	/* The secret's time is up: the next poll rotates and publishes it. */
+	e->hs->responder->cookie_birth_ns -= (uint64_t)VIGIL_HS_COOKIE_SECRET_MAX_AGE_S * NS_PER_S;
+	assert_false(vigil_handshakes_poll(e->hs));
+	assert_false(vigil_hs_cookie_proven(pub, msg, sizeof(msg), src));
+	assert_int_equal(poll_one(e, to_proven,
+				  frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), NULL,
+				  now_ns()),
+			 VIGIL_HS_cookie_sent);
+	vigil_hs_initiator_wipe(&door);
+	stop(e);
+}
+
+/* n copies of a forged initiation (valid mac1, garbage mac2, an identity
+ * of no camera) from addr, onto r. */
+static void forge(struct rte_ring *r, const char *addr, unsigned n)
+{
+	struct vigil_hs_initiator *forger = malloc(sizeof(*forger));
+	uint8_t sk[32], msg[VIGIL_HS_INITIATION_LEN];
+
+	assert_non_null(forger);
+	randombytes_buf(sk, sizeof(sk));
+	assert_int_equal(vigil_hs_initiator_init(forger, sk, server_pk), 0);
+	initiation(forger, VIGIL_CODEC_H264, msg);
+	randombytes_buf(msg + VIGIL_HS_INITIATION_MAC2_OFF, VIGIL_HS_MAC_LEN);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(
+		    rte_ring_enqueue(r, frame(&port_mac, addr, "198.18.0.1", 0, 64, msg, sizeof(msg))), 0);
+	vigil_hs_initiator_wipe(forger);
+	free(forger);
+}
+
+/* Frees what the control plane sent; how many. */
+static unsigned drain_wire(void)
+{
+	void *m;
+	unsigned n = 0;
+
+	for (; rte_ring_dequeue(to_wire, &m) == 0; n++)
+		rte_pktmbuf_free(m);
+	return n;
+}
+
+/* Under a flood of forged initiations from door's own address (the worst a
+ * spoofer can do), door's initiation that proves its source by a cookie
+ * comes on a ring of its own: the poll takes it first and answers it with
+ * its keys, although the flood has emptied the address's shared bucket.
+ * Of the flood, a poll takes DRAIN_BUDGET and says that more wait; once
+ * door is known, its address keeps VIGIL_HS_RATE_BURST cookie replies of
+ * its own. One clock for all: no bucket refills. */
+static void test_proven_first(void **state)
+{
+	struct env *e = start(false);
+	struct rte_ring *shared = e->hs->from_workers;
+	struct rte_ring *flood = rte_ring_create("test_cameras_flood", 2048, 0, 0);
+	struct vigil_hs_initiator door;
+	struct vigil_hs_keys keys;
+	uint8_t msg[VIGIL_HS_INITIATION_LEN];
+	uint64_t now = now_ns(), before[VIGIL_HS_MAX];
+	struct rte_mbuf *reply = NULL;
+	const uint8_t *p;
+	size_t len;
+	(void)state;
+
+	assert_non_null(flood);
+	assert_int_equal(vigil_hs_initiator_init(&door, door_sk, server_pk), 0);
+	e->hs->load_until_ns = UINT64_MAX;
+	e->hs->from_workers = flood;
+	get_cookie(e, &door, now); /* door's address: 4 of its 5 tokens left */
+	forge(flood, "198.18.0.2", 20);
+	assert_false(poll_at(e->hs, now));
+	assert_int_equal(e->hs->n[VIGIL_HS_cookie_sent], 1 + 4);
+	assert_int_equal(e->hs->n[VIGIL_HS_rate_limited], 16);
+	assert_int_equal(drain_wire(), 4);
+
+	memcpy(before, e->hs->n, sizeof(before));
+	forge(flood, "198.18.0.2", DRAIN_BUDGET + 64);
+	initiation(&door, VIGIL_CODEC_H264, msg);
+	assert_int_equal(rte_ring_enqueue(to_proven, frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg,
+							   sizeof(msg))),
+			 0);
+	assert_true(poll_at(e->hs, now)); /* 64 wait */
+	assert_int_equal(e->hs->n[VIGIL_HS_accepted] - before[VIGIL_HS_accepted], 1);
+	assert_int_equal(rte_ring_dequeue(to_wire, (void **)&reply), 0);
+	p = payload_of(reply, &len);
+	assert_int_equal(vigil_hs_response_read(&door, p, len, &keys), 0); /* door's, first */
+	rte_pktmbuf_free(reply);
+	assert_true(vigil_cameras_live(&e->cams, 0));
+	assert_int_equal(e->hs->n[VIGIL_HS_cookie_sent] - before[VIGIL_HS_cookie_sent], VIGIL_HS_RATE_BURST);
+	assert_int_equal(e->hs->n[VIGIL_HS_rate_limited] - before[VIGIL_HS_rate_limited],
+			 DRAIN_BUDGET - VIGIL_HS_RATE_BURST);
+	assert_false(poll_at(e->hs, now));
+	assert_int_equal(e->hs->n[VIGIL_HS_rate_limited] - before[VIGIL_HS_rate_limited],
+			 DRAIN_BUDGET + 64 - VIGIL_HS_RATE_BURST);
+	drain_wire();
+	e->hs->from_workers = shared;
+	rte_ring_free(flood);
+	vigil_hs_keys_wipe(&keys);
+	vigil_hs_initiator_wipe(&door);
+	stop(e);
+}
+
+/* Under load, once the cookie budget is spent (by a flood from spoofed
+ * addresses), an initiation from an address of no camera gets no cookie;
+ * from the address door's handshake came from, it does: VIGIL_HS_RATE_BURST
+ * at once, then VIGIL_HS_RATE_PER_S a second. */
+static void test_cookie_budget(void **state)
+{
+	struct env *e = start(false);
+	struct vigil_hs_initiator door;
+	struct vigil_hs_keys keys;
+	uint8_t msg[VIGIL_HS_INITIATION_LEN];
+	uint64_t now;
+	(void)state;
+
+	assert_int_equal(vigil_hs_initiator_init(&door, door_sk, server_pk), 0);
+	handshake(e, &door, &keys); /* from 198.18.0.2, not under load */
+	now = now_ns();
+	e->hs->load_until_ns = UINT64_MAX;
+	e->hs->cookie_budget = (struct bucket){.last_ns = now, .tokens = 0};
+	initiation(&door, VIGIL_CODEC_H264, msg);
+	assert_int_equal(poll_one(e, to_control,
+				  frame(&port_mac, "198.18.0.77", "198.18.0.1", 0, 64, msg, sizeof(msg)),
+				  NULL, now),
+			 VIGIL_HS_rate_limited);
+	now += NS_PER_S / COOKIE_BUDGET_PER_S; /* one more in the budget */
+	assert_int_equal(poll_one(e, to_control,
+				  frame(&port_mac, "198.18.0.77", "198.18.0.1", 0, 64, msg, sizeof(msg)),
+				  NULL, now),
+			 VIGIL_HS_cookie_sent);
+	for (unsigned i = 0; i < VIGIL_HS_RATE_BURST; i++)
+		assert_int_equal(
+		    poll_one(e, to_control,
+			     frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), NULL,
+			     now),
+		    VIGIL_HS_cookie_sent);
+	assert_int_equal(poll_one(e, to_control,
+				  frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), NULL,
+				  now),
+			 VIGIL_HS_rate_limited);
+	now += NS_PER_S / VIGIL_HS_RATE_PER_S;
+	e->hs->cookie_budget = (struct bucket){.last_ns = now, .tokens = 0};
+	assert_int_equal(poll_one(e, to_control,
+				  frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), NULL,
+				  now),
+			 VIGIL_HS_cookie_sent);
+	assert_int_equal(poll_one(e, to_control,
+				  frame(&port_mac, "198.18.0.77", "198.18.0.1", 0, 64, msg, sizeof(msg)),
+				  NULL, now),
+			 VIGIL_HS_rate_limited);
+	vigil_hs_keys_wipe(&keys);
+	vigil_hs_initiator_wipe(&door);
+	stop(e);
+}
+
+/* An Identity camera's key ends 1.5 x RekeySeconds (or RekeyPackets) after
+ * its handshake. One that reaches that bound while the HandshakePort is
+ * under load is kept, counted once, until 2.5 x at most, load or not; a
+ * handshake starts the bound afresh. */
+static void test_key_extension(void **state)
+{
+	struct env *e = start(false);
+	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN] = {1}, salt[VIGIL_SRTP_MASTER_SALT_LEN] = {2};
+	uint64_t period = (uint64_t)e->cfg.rekey_seconds * NS_PER_S, packets = e->cfg.rekey_packets;
+	uint32_t ssrc = vigil_cameras_fresh_ssrc(&e->cams);
+	struct vigil_cameras *c = &e->cams;
+	(void)state;
+
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
+	c->key_since_ns[0] = mono_ns() - period - period / 2 + NS_PER_S;
+	vigil_cameras_tick(c, false);
+	assert_true(vigil_cameras_live(c, 0));
+	c->key_since_ns[0] -= 2 * NS_PER_S; /* past 1.5 x, no load: refused */
+	vigil_cameras_tick(c, false);
+	assert_false(vigil_cameras_live(c, 0));
+	assert_int_equal(c->keys_expired, 1);
+	assert_int_equal(c->keys_extended, 0);
+
+	ssrc = vigil_cameras_fresh_ssrc(c); /* the camera's next handshake */
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
+	c->key_since_ns[0] = mono_ns() - period - period / 2 - NS_PER_S;
+	vigil_cameras_tick(c, true); /* under load: kept */
+	vigil_cameras_tick(c, true);
+	vigil_cameras_tick(c, false); /* kept while the extension lasts, load or not */
+	assert_true(vigil_cameras_live(c, 0));
+	assert_int_equal(c->keys_extended, 1);
+	c->key_since_ns[0] = mono_ns() - 2 * period - period / 2 + NS_PER_S;
+	vigil_cameras_tick(c, true);
+	assert_true(vigil_cameras_live(c, 0));
+	c->key_since_ns[0] -= 2 * NS_PER_S; /* past 2.5 x: refused, load or not */
+	vigil_cameras_tick(c, true);
+	assert_false(vigil_cameras_live(c, 0));
+	assert_int_equal(c->keys_expired, 2);
+	assert_int_equal(c->keys_extended, 1);
+
+	/* A rekey starts afresh: a new extension; so does the packet bound. */
+	ssrc = vigil_cameras_fresh_ssrc(c);
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
+	c->key_since_ns[0] = mono_ns() - period - period / 2 - NS_PER_S;
+	vigil_cameras_tick(c, true);
+	key[0]++;
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
+	assert_false(c->key_extended[0]);
+	vigil_cameras_tick(c, false);
+	assert_true(vigil_cameras_live(c, 0));
+	assert_int_equal(c->keys_extended, 2);
+	e->table->slots[0]->ctr.v[VIGIL_CTR_decrypted] += packets + packets / 2 + 1;
+	vigil_cameras_tick(c, true);
+	assert_true(vigil_cameras_live(c, 0));
+	assert_int_equal(c->keys_extended, 3);
+	e->table->slots[0]->ctr.v[VIGIL_CTR_decrypted] += packets;
+	vigil_cameras_tick(c, true);
+	assert_false(vigil_cameras_live(c, 0));
+	assert_int_equal(c->keys_expired, 3);
 	stop(e);
 }
 
@@ -687,6 +976,10 @@ int main(void)
 	    cmocka_unit_test(test_identity_change_resets_replay),
 	    cmocka_unit_test(test_reload_identity_settings),
 	    cmocka_unit_test(test_grace_not_extended),
+	    cmocka_unit_test(test_cookie_proven),
+	    cmocka_unit_test(test_proven_first),
+	    cmocka_unit_test(test_cookie_budget),
+	    cmocka_unit_test(test_key_extension),
 	    cmocka_unit_test(test_identity_unique),
 	    cmocka_unit_test(test_left_out_kept),
 	    cmocka_unit_test(test_save_failure),
@@ -697,13 +990,14 @@ int main(void)
 		printf("1..0 # SKIP no EAL or no AES-NI here\n");
 		return 0;
 	}
-	pool = rte_pktmbuf_pool_create("test_cameras", 256, 0, VIGIL_MBUF_PRIV_SIZE,
+	pool = rte_pktmbuf_pool_create("test_cameras", 2048, 0, VIGIL_MBUF_PRIV_SIZE,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	frames.ring = rte_ring_create("test_cameras", 64, 0, 0);
 	frames.max_segs = 64;
 	to_control = rte_ring_create("test_cameras_in", 64, 0, 0);
+	to_proven = rte_ring_create("test_cameras_proven", 64, 0, 0);
 	to_wire = rte_ring_create("test_cameras_out", 64, 0, 0);
-	if (pool == NULL || frames.ring == NULL || to_control == NULL || to_wire == NULL)
+	if (pool == NULL || frames.ring == NULL || to_control == NULL || to_proven == NULL || to_wire == NULL)
 		return 1;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
