@@ -53,9 +53,9 @@ _Static_assert(sizeof(((struct vigil_hs_responder *)0)->cookie_secret) == VIGIL_
 #define LOAD_PACKETS 1000
 #define LOAD_QUEUE 32
 #define LOAD_HOLD_NS 1000000000u
-/* A poll takes every proven initiation waiting and up to DRAIN_BUDGET
+/* A poll takes the proven initiations waiting and up to DRAIN_BUDGET
  * others, a few milliseconds of a flood at most, before the control loop
- * turns to its other work; it comes back at once while packets wait. */
+ * turns to its other work; it comes back at once while packets come. */
 #define DRAIN_BUDGET 1024
 #define REPLY_TTL 64
 
@@ -472,10 +472,10 @@ static void answer(struct vigil_handshakes *h, struct rte_mbuf **pkts, unsigned 
 }
 
 /* vigil_handshakes_poll at now (tests set the clock). */
-static bool poll_at(struct vigil_handshakes *h, uint64_t now)
+static unsigned poll_at(struct vigil_handshakes *h, uint64_t now)
 {
 	struct rte_mbuf *pkts[VIGIL_BURST];
-	unsigned done, n;
+	unsigned proven, done, n;
 
 	publish_cookie(h, now);
 	if (now - h->window_ns >= LOAD_WINDOW_NS) {
@@ -487,19 +487,19 @@ static bool poll_at(struct vigil_handshakes *h, uint64_t now)
 		h->load_until_ns = now + LOAD_HOLD_NS;
 	/* The proven first: as many as their ring holds, so a flood of
 	 * them from one address that got a cookie cannot hold the loop. */
-	for (done = 0; done < VIGIL_CONTROL_PROVEN_RING_SIZE &&
-		       (n = rte_ring_sc_dequeue_burst(h->proven, (void **)pkts, VIGIL_BURST, NULL)) > 0;
-	     done += n)
+	for (proven = 0; proven < VIGIL_CONTROL_PROVEN_RING_SIZE &&
+			 (n = rte_ring_sc_dequeue_burst(h->proven, (void **)pkts, VIGIL_BURST, NULL)) > 0;
+	     proven += n)
 		answer(h, pkts, n, true, now);
 	for (done = 0; done < DRAIN_BUDGET &&
 		       (n = rte_ring_sc_dequeue_burst(h->from_workers, (void **)pkts, VIGIL_BURST, NULL)) > 0;
 	     done += n)
 		answer(h, pkts, n, false, now);
 	publish_cookie(h, now); /* the responder may have rotated it */
-	return !rte_ring_empty(h->proven) || !rte_ring_empty(h->from_workers);
+	return proven + done;
 }
 
-bool vigil_handshakes_poll(struct vigil_handshakes *h)
+unsigned vigil_handshakes_poll(struct vigil_handshakes *h)
 {
 	return poll_at(h, now_ns());
 }

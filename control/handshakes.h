@@ -54,10 +54,11 @@ struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, con
 /* The cookie secret as the workers check it, kept current by the polls. */
 const struct vigil_hs_cookie *vigil_handshakes_cookie(const struct vigil_handshakes *h);
 
-/* Answers what the workers passed on: every proven initiation waiting,
- * then a bounded batch of the rest. True when packets still wait: call it
- * again at once (the control loop sleeps only when it returns false). */
-bool vigil_handshakes_poll(struct vigil_handshakes *h);
+/* Answers what the workers passed on: the proven initiations waiting,
+ * then a bounded batch of the rest. Returns how many it took: while it
+ * takes any, more are likely on their way (a flood), so the control loop
+ * calls it again at once, and sleeps only when it takes none. */
+unsigned vigil_handshakes_poll(struct vigil_handshakes *h);
 
 /* The port is under load (a flood, or a fleet rekeying at once): cookies
  * are asked for, and cameras' keys may outlive their bound (cameras.h). */

@@ -75,8 +75,8 @@ static uint64_t mono_ns(void)
  * SIGHUP, counters on SIGUSR1, the end of key rotation grace periods and
  * spent keys, camera handshakes and the admin socket. Handshake packets
  * are taken without a pause while they come (a flood must not fill their
- * ring while the loop sleeps), each turn serving the rest too; with none
- * waiting it sleeps on the admin socket a millisecond at a time, a
+ * ring while the loop sleeps), each turn serving the rest too; after a
+ * turn that found none it sleeps on the admin socket for a millisecond, a
  * handshake's longest wait. */
 static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, struct vigil_admin *admin)
 {
@@ -86,7 +86,7 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 
 	while (!vigil_workers_done(k->ws)) {
 		uint64_t now = mono_ns();
-		bool waiting = false;
+		unsigned taken = 0;
 		int wait_ms;
 
 		if (reload) {
@@ -107,8 +107,8 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 			next_second = now + 1000000000u;
 		}
 		if (hs != NULL)
-			waiting = vigil_handshakes_poll(hs);
-		wait_ms = waiting ? 0 : hs != NULL ? 1 : 20;
+			taken = vigil_handshakes_poll(hs);
+		wait_ms = taken > 0 ? 0 : hs != NULL ? 1 : 20;
 		if (admin != NULL)
 			vigil_admin_serve(admin, wait_ms, vigil_commands_run, k);
 		else if (wait_ms > 0)

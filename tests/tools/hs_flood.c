@@ -8,15 +8,16 @@
  *   hs_flood --to HOST --port N --server-key B64 --from ADDR[,ADDR...] --seconds S [--rate PPS]
  *     sends through UDP sockets bound to each source address in turn;
  *   hs_flood --to HOST --port N --server-key B64 --iface IF --dst-mac MAC --spoof A.B.C.D/LEN
- *            --seconds S [--rate PPS] [--mac2 zero|random]
+ *            --seconds S [--rate PPS] [--random-mac2 PERCENT]
  *     writes whole frames on IF (AF_PACKET, batches of sendmmsg), each from
  *     the next of the 2^(32-LEN) addresses of the prefix (in a scattered
  *     order) and a source port of its own: a spoofed flood, as fast as one
  *     core goes or at most PPS a second.
  *
- * --mac2 random puts 16 random bytes where a cookie's MAC goes (default:
- * zero, as a sender without a cookie does): what a flood that tries to pass
- * for proven looks like. Prints {"sent": N, "seconds": T, "rate": R,
+ * --random-mac2 puts 16 random bytes where a cookie's MAC goes in that
+ * share of the initiations (default none: zero, as a sender without a
+ * cookie does): a flood that tries to pass for proven, and makes the
+ * server check each. Prints {"sent": N, "seconds": T, "rate": R,
  * "send_errors": E}. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -208,8 +209,8 @@ static uint64_t flood_sockets(char *from, struct sockaddr_in *dst, uint8_t (*poo
 
 #define USAGE                                                                                                \
 	"usage: hs_flood --to HOST --port N --server-key B64 --seconds S [--rate PPS]\n"                     \
-	"                (--from ADDR[,...] | --iface IF --dst-mac MAC --spoof A.B.C.D/LEN) [--mac2 "        \
-	"zero|random]"
+	"                (--from ADDR[,...] | --iface IF --dst-mac MAC --spoof A.B.C.D/LEN) "                \
+	"[--random-mac2 PERCENT]"
 
 int main(int argc, char **argv)
 {
@@ -223,7 +224,7 @@ int main(int argc, char **argv)
 	    {"iface", required_argument, NULL, 'i'},
 	    {"dst-mac", required_argument, NULL, 'm'},
 	    {"spoof", required_argument, NULL, 'S'},
-	    {"mac2", required_argument, NULL, '2'},
+	    {"random-mac2", required_argument, NULL, '2'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sockaddr_in dst = {.sin_family = AF_INET};
@@ -234,7 +235,7 @@ int main(int argc, char **argv)
 	double seconds = 1, rate = 0, elapsed;
 	uint64_t sent, errors = 0;
 	uint32_t base = 0, n_src = 0;
-	bool random_mac2 = false;
+	unsigned random_mac2 = 0; /* percent */
 	size_t len;
 	int o;
 
@@ -272,7 +273,7 @@ int main(int argc, char **argv)
 			spoof = optarg;
 			break;
 		case '2':
-			random_mac2 = strcmp(optarg, "random") == 0;
+			random_mac2 = (unsigned)atoi(optarg);
 			break;
 		default:
 			die(USAGE);
@@ -303,7 +304,7 @@ int main(int argc, char **argv)
 		if (vigil_hs_initiator_init(hs, sk, server_pk) < 0 ||
 		    vigil_hs_initiation_write(hs, 0, pool[i], &len) < 0)
 			die("cannot make an initiation");
-		if (random_mac2)
+		if (i * 100 < random_mac2 * POOL)
 			randombytes_buf(pool[i] + VIGIL_HS_INITIATION_MAC2_OFF, VIGIL_HS_MAC_LEN);
 	}
 	sodium_free(hs);
