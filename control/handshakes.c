@@ -148,7 +148,9 @@ static void publish_cookie(struct vigil_handshakes *h, uint64_t now)
 {
 	struct vigil_hs_responder *r = h->responder;
 
-	if (now - r->cookie_birth_ns >= (uint64_t)VIGIL_HS_COOKIE_SECRET_MAX_AGE_S * NS_PER_S)
+	/* (The responder also rotates it when it finds it old, during a
+	 * poll: its birth may then be later than now.) */
+	if (now >= r->cookie_birth_ns + (uint64_t)VIGIL_HS_COOKIE_SECRET_MAX_AGE_S * NS_PER_S)
 		vigil_hs_responder_rotate(r);
 	if (r->cookie_birth_ns != h->published_ns) {
 		vigil_hs_cookie_publish(h->cookie, r->cookie_secret);
