@@ -183,8 +183,12 @@ static void wait_until(struct camera *c, uint64_t due)
 		uint64_t until = c->hs_pending && c->hs_retry_ns < due ? c->hs_retry_ns : due;
 		struct timespec ts;
 
+		/* A response that came while this process was not running is
+		 * read before a retry would make it stale. */
 		if (c->hs_pending && now >= c->hs_retry_ns) {
-			hs_send(c);
+			hs_receive(c);
+			if (c->hs_pending && now_ns() >= c->hs_retry_ns)
+				hs_send(c);
 			continue;
 		}
 		ts = (struct timespec){.tv_sec = (time_t)((until - now) / 1000000000u),
