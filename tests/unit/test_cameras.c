@@ -32,6 +32,7 @@
 #include "keystore.h"
 #include "neigh.h"
 #include "seal.h"
+#include "worker.h"
 
 #define KEY44 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis="
 
@@ -680,6 +681,78 @@ static void test_proven_first(void **state)
 	stop(e);
 }
 
+/* The worker's half: door's initiation that proves its source goes on the
+ * proven ring, counted as handshake_proven; one with a garbage mac2, or
+ * none, on the shared ring; when the proven ring is full, control_full.
+ * Then the control plane answers door's first. */
+static void test_worker_rings(void **state)
+{
+	static struct vigil_worker w;
+	struct env *e = start(false);
+	struct vigil_hs_initiator door;
+	uint8_t msg[3][VIGIL_HS_INITIATION_LEN];
+	struct rte_mbuf *pkts[3], *reply = NULL;
+	uint64_t before[VIGIL_HS_MAX];
+	struct vigil_hs_keys keys;
+	const uint8_t *p;
+	size_t len;
+	void *m;
+	(void)state;
+
+	w = (struct vigil_worker){.cfg = &e->cfg,
+				  .streams = e->table,
+				  .frames = &ring,
+				  .n_recorders = 1,
+				  .tsc_hz = rte_get_tsc_hz(),
+				  .to_control = to_control,
+				  .to_control_proven = to_proven,
+				  .hs_cookie = vigil_handshakes_cookie(e->hs)};
+	assert_int_equal(vigil_hs_initiator_init(&door, door_sk, server_pk), 0);
+	initiation(&door, VIGIL_CODEC_H264, msg[2]); /* no cookie yet: mac2 zero */
+	e->hs->load_until_ns = UINT64_MAX;
+	get_cookie(e, &door, now_ns());
+	initiation(&door, VIGIL_CODEC_H264, msg[0]);
+	memcpy(msg[1], msg[0], sizeof(msg[1]));
+	msg[1][VIGIL_HS_INITIATION_MAC2_OFF] ^= 1;
+	for (unsigned i = 0; i < 3; i++)
+		pkts[i] = frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg[i], sizeof(msg[i]));
+	vigil_worker_process(&w, pkts, 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_null(pkts[i]); /* the control plane's */
+	assert_int_equal(w.ctr.v[VIGIL_CTR_handshake], 3);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_handshake_proven], 1);
+	assert_int_equal(rte_ring_count(to_proven), 1);
+	assert_int_equal(rte_ring_count(to_control), 2);
+
+	memcpy(before, e->hs->n, sizeof(before));
+	assert_int_equal(vigil_handshakes_poll(e->hs), 3);
+	assert_int_equal(e->hs->n[VIGIL_HS_accepted] - before[VIGIL_HS_accepted], 1);
+	assert_int_equal(e->hs->n[VIGIL_HS_cookie_sent] - before[VIGIL_HS_cookie_sent], 2);
+	assert_int_equal(rte_ring_dequeue(to_wire, (void **)&reply), 0);
+	p = payload_of(reply, &len);
+	assert_int_equal(vigil_hs_response_read(&door, p, len, &keys), 0);
+	rte_pktmbuf_free(reply);
+	assert_int_equal(drain_wire(), 2);
+
+	/* The proven ring full: door's next proven initiation is dropped. */
+	do
+		m = frame(&port_mac, "198.18.0.9", "198.18.0.1", 0, 64, msg[1], sizeof(msg[1]));
+	while (rte_ring_enqueue(to_proven, m) == 0);
+	rte_pktmbuf_free(m); /* the one that did not fit */
+	initiation(&door, VIGIL_CODEC_H264, msg[0]);
+	pkts[0] = frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg[0], sizeof(msg[0]));
+	vigil_worker_process(&w, pkts, 1);
+	assert_non_null(pkts[0]);
+	rte_pktmbuf_free(pkts[0]);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_control_full], 1);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_handshake_proven], 1);
+	while (rte_ring_dequeue(to_proven, &m) == 0)
+		rte_pktmbuf_free(m);
+	vigil_hs_keys_wipe(&keys);
+	vigil_hs_initiator_wipe(&door);
+	stop(e);
+}
+
 /* Under load, once the cookie budget is spent (by a flood from spoofed
  * addresses), an initiation from an address of no camera gets no cookie;
  * from the address door's handshake came from, it does: VIGIL_HS_RATE_BURST
@@ -980,6 +1053,7 @@ int main(void)
 	    cmocka_unit_test(test_grace_not_extended),
 	    cmocka_unit_test(test_cookie_proven),
 	    cmocka_unit_test(test_proven_first),
+	    cmocka_unit_test(test_worker_rings),
 	    cmocka_unit_test(test_cookie_budget),
 	    cmocka_unit_test(test_key_extension),
 	    cmocka_unit_test(test_identity_unique),
