@@ -73,7 +73,8 @@ static uint64_t mono_ns(void)
 
 /* The control loop while the workers run: configuration reloads on
  * SIGHUP, counters on SIGUSR1, the end of key rotation grace periods and
- * spent keys, camera handshakes and the admin socket. Handshake packets
+ * spent keys, the replay state once a second, camera handshakes and the
+ * admin socket. Handshake packets
  * are taken without a pause while they come (a flood must not fill their
  * ring while the loop sleeps), each turn serving the rest too; after a
  * turn that found none it sleeps on the admin socket for a millisecond, a
