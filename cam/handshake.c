@@ -438,3 +438,17 @@ void vigil_hs_init_wipe(struct vigil_hs_init *init)
 {
 	sodium_memzero(init, sizeof(*init));
 }
+
+void vigil_hs_unknown_session_write(uint32_t ssrc, uint8_t out[VIGIL_HS_UNKNOWN_SESSION_LEN])
+{
+	put_header(out, VIGIL_HS_TYPE_UNKNOWN_SESSION);
+	put_le32(out + 4, ssrc);
+}
+
+int vigil_hs_unknown_session_read(const uint8_t *msg, size_t len, uint32_t *ssrc)
+{
+	if (len != VIGIL_HS_UNKNOWN_SESSION_LEN || !header_ok(msg, VIGIL_HS_TYPE_UNKNOWN_SESSION))
+		return -EPROTO;
+	*ssrc = get_le32(msg + 4);
+	return 0;
+}

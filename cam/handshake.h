@@ -25,6 +25,7 @@
 #define VIGIL_HS_TYPE_INITIATION 1
 #define VIGIL_HS_TYPE_RESPONSE 2
 #define VIGIL_HS_TYPE_COOKIE_REPLY 3
+#define VIGIL_HS_TYPE_UNKNOWN_SESSION 4
 
 /* Initiation: type, reserved[3], sender_index, Noise message 1, mac1, mac2. */
 #define VIGIL_HS_INITIATION_PAYLOAD_LEN 16 /* TAI64N, codec, reserved[3] */
@@ -47,6 +48,11 @@
 #define VIGIL_HS_COOKIE_REPLY_COOKIE_OFF (VIGIL_HS_COOKIE_REPLY_NONCE_OFF + VIGIL_HS_COOKIE_NONCE_LEN)
 #define VIGIL_HS_COOKIE_REPLY_LEN (VIGIL_HS_COOKIE_REPLY_COOKIE_OFF + VIGIL_HS_COOKIE_LEN + 16) /* 64 */
 
+/* Type 4, server -> camera, unauthenticated: SRTP came from this address
+ * and port under an SSRC the server has no key for (it restarted, or let
+ * the key expire): handshake again. Type, 3 zero bytes, that SSRC. */
+#define VIGIL_HS_UNKNOWN_SESSION_LEN 8
+
 #define VIGIL_HS_MAX_LEN VIGIL_HS_INITIATION_LEN
 
 /* Policy defaults and limits (docs/handshake.md says what each is for). */
@@ -59,6 +65,11 @@
 #define VIGIL_HS_RETRY_JITTER_MS 333	     /* ...plus a uniform random 0..this */
 #define VIGIL_HS_RETRY_FAST_S 90	     /* then one attempt every VIGIL_HS_RETRY_SLOW_S */
 #define VIGIL_HS_RETRY_SLOW_S 30
+/* camera: at most one handshake started by an unknown-session message in
+ * this long (the message is not authenticated: a forger gains no more) */
+#define VIGIL_HS_UNKNOWN_SESSION_MIN_S 10
+/* server: unknown-session messages per source address per second */
+#define VIGIL_HS_UNKNOWN_SESSION_PER_S 1
 #define VIGIL_HS_RATE_PER_S 20 /* server: handshake messages per second per source address */
 #define VIGIL_HS_RATE_BURST 5
 
@@ -138,6 +149,9 @@ VIGIL_HS_WUR int vigil_hs_response_read(struct vigil_hs_initiator *in, const uin
 /* A cookie reply to the pending initiation: stores the cookie; the next initiation carries mac2. */
 VIGIL_HS_WUR int vigil_hs_cookie_read(struct vigil_hs_initiator *in, const uint8_t *msg, size_t len);
 
+/* An unknown-session message: the SSRC it names, or -EPROTO. */
+VIGIL_HS_WUR int vigil_hs_unknown_session_read(const uint8_t *msg, size_t len, uint32_t *ssrc);
+
 /* -EIO if libsodium cannot initialise. */
 VIGIL_HS_WUR int vigil_hs_responder_init(struct vigil_hs_responder *r,
 					 const uint8_t server_sk[VIGIL_HS_KEY_LEN]);
@@ -160,6 +174,8 @@ VIGIL_HS_WUR int vigil_hs_response_write(struct vigil_hs_init *init, uint32_t ss
 					 uint64_t rekey_packets, uint8_t *out, size_t *outlen,
 					 struct vigil_hs_keys *keys);
 void vigil_hs_init_wipe(struct vigil_hs_init *init);
+/* The unknown-session message for ssrc (VIGIL_HS_UNKNOWN_SESSION_LEN bytes). */
+void vigil_hs_unknown_session_write(uint32_t ssrc, uint8_t out[VIGIL_HS_UNKNOWN_SESSION_LEN]);
 
 void vigil_hs_keys_wipe(struct vigil_hs_keys *keys);
 /* <0, 0, >0 as TAI64N a is before, equal to, after b (big-endian: byte order is time order). The server

@@ -87,6 +87,7 @@ struct vigil_handshakes {
 	uint8_t hash_key[crypto_shorthash_KEYBYTES];
 	struct bucket buckets[RATE_BUCKETS];
 	struct bucket proven_buckets[RATE_BUCKETS];
+	struct bucket unknown_buckets[RATE_BUCKETS]; /* unknown-session messages */
 	struct bucket cookie_budget;
 	struct known *known; /* known_sets * KNOWN_WAYS */
 	uint32_t known_sets; /* a power of two */
@@ -306,7 +307,7 @@ static bool admit(struct vigil_handshakes *h, const uint8_t addr[16], uint64_t h
  * flow label or hop count of the request's carried over), then the
  * payload, which is never longer than the request's, so it fits. */
 static void make_reply(struct rte_mbuf *m, const struct rte_ether_addr *mac, const struct vigil_udp *udp,
-		       const uint8_t *payload, size_t len)
+		       uint16_t sport, const uint8_t *payload, size_t len)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
@@ -317,7 +318,7 @@ static void make_reply(struct rte_mbuf *m, const struct rte_ether_addr *mac, con
 	eth->dst_addr = eth->src_addr;
 	eth->src_addr = *mac;
 	*uh = (struct rte_udp_hdr){
-	    .src_port = rte_cpu_to_be_16(udp->dport),
+	    .src_port = rte_cpu_to_be_16(sport),
 	    .dst_port = rte_cpu_to_be_16(udp->sport),
 	    .dgram_len = rte_cpu_to_be_16(dgram_len),
 	};
@@ -431,12 +432,36 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 	return VIGIL_HS_accepted;
 }
 
+/* SRTP of an SSRC no camera has: its sender is told, from the
+ * HandshakePort, at most once a second per address. Unauthenticated, and
+ * shorter than the packet that caused it (no amplification): a camera
+ * takes it only as a reason to handshake again, at most every
+ * VIGIL_HS_UNKNOWN_SESSION_MIN_S. */
+static enum vigil_hs_outcome unknown_session(struct vigil_handshakes *h, const uint8_t *rtp, size_t len,
+					     const struct vigil_udp *udp, uint8_t *reply, size_t *reply_len,
+					     uint64_t now)
+{
+	uint8_t addr[16] = {0};
+
+	if (len < VIGIL_RTP_HEADER_LEN) /* the worker parsed it as RTP */
+		return VIGIL_HS_malformed;
+	if (udp->ipv6)
+		memcpy(addr, udp->saddr.v6, 8);
+	else
+		memcpy(addr + 12, &udp->saddr.v4, 4);
+	if (!take(&h->unknown_buckets[addr_hash(h, addr) % RATE_BUCKETS], now, NS_PER_S / VIGIL_HS_UNKNOWN_SESSION_PER_S,
+		  1))
+		return VIGIL_HS_unknown_session_limited;
+	vigil_hs_unknown_session_write((uint32_t)rtp[8] << 24 | (uint32_t)rtp[9] << 16 | (uint32_t)rtp[10] << 8 |
+					       rtp[11],
+				       reply);
+	*reply_len = VIGIL_HS_UNKNOWN_SESSION_LEN;
+	return VIGIL_HS_unknown_session;
+}
+
 /* A burst from one of the rings, answered. */
 static void answer(struct vigil_handshakes *h, struct rte_mbuf **pkts, unsigned n, bool proven, uint64_t now)
 {
-	h->window_packets += n;
-	if (h->window_packets > LOAD_PACKETS)
-		h->load_until_ns = now + LOAD_HOLD_NS;
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint8_t reply[VIGIL_HS_RESPONSE_LEN]; /* the longest reply */
@@ -452,20 +477,27 @@ static void answer(struct vigil_handshakes *h, struct rte_mbuf **pkts, unsigned 
 			out = VIGIL_HS_malformed;
 		else if (!vigil_neigh_for_us(&h->nb, rte_pktmbuf_mtod(m, uint8_t *), &udp))
 			out = VIGIL_HS_not_for_us;
+		else if (udp.dport != h->cams->cfg->handshake_port)
+			out = unknown_session(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp,
+					      reply, &reply_len, now);
 		else
 			out = handle(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp, proven,
 				     reply, &reply_len, now);
 		h->n[out]++;
+		/* Load is the HandshakePort's. */
+		if (udp.dport == h->cams->cfg->handshake_port && ++h->window_packets > LOAD_PACKETS)
+			h->load_until_ns = now + LOAD_HOLD_NS;
 		/* Anything past the rate limit that was not a cookie reply
 		 * may have cost a DH (a bad payload is found after it). */
-		if (out != VIGIL_HS_rate_limited && out != VIGIL_HS_cookie_sent &&
-		    out != VIGIL_HS_not_for_us && ++h->window_dh > LOAD_DH)
+		if (out != VIGIL_HS_rate_limited && out != VIGIL_HS_cookie_sent && out != VIGIL_HS_not_for_us &&
+		    out != VIGIL_HS_unknown_session && out != VIGIL_HS_unknown_session_limited &&
+		    ++h->window_dh > LOAD_DH)
 			h->load_until_ns = now + LOAD_HOLD_NS;
 		if (reply_len == 0) {
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		make_reply(m, &h->nb.mac, &udp, reply, reply_len);
+		make_reply(m, &h->nb.mac, &udp, h->cams->cfg->handshake_port, reply, reply_len);
 		if (rte_ring_sp_enqueue(h->to_wire, m) != 0) {
 			h->n[VIGIL_HS_no_buffer]++;
 			rte_pktmbuf_free(m);

@@ -4,7 +4,8 @@
  * that prove their source by a cookie (mac2) on one of their own; this
  * answers them from the control thread, rate-limited per source address
  * and behind cookies under load, and gives the cameras their keys through
- * the same live path as `vigilctl camera add`. */
+ * the same live path as `vigilctl camera add`. A few SRTP packets of
+ * unknown SSRCs come too: their senders are told the session is unknown. */
 #ifndef VIGIL_HANDSHAKES_H
 #define VIGIL_HANDSHAKES_H
 
@@ -34,7 +35,10 @@ struct vigil_handshakes;
 	X(no_buffer, "dropped: no mbuf or no room on the TX ring for the response")                          \
 	X(key_extended, "a camera's key reached 1.5 x RekeySeconds while the port was under load: kept one " \
 			"RekeySeconds more at most")                                                         \
-	X(key_expired, "a camera's key was refused: no rekey by 1.5 x RekeySeconds (2.5 x if extended)")
+	X(key_expired, "a camera's key was refused: no rekey by 1.5 x RekeySeconds (2.5 x if extended)")     \
+	X(unknown_session, "SRTP of an SSRC no camera has, passed on by a worker: its sender told to "         \
+			   "handshake again (type 4; after a restart, a handshake camera's)")                   \
+	X(unknown_session_limited, "the same, not told: that address was told less than a second ago")
 
 enum vigil_hs_outcome {
 #define VIGIL_X(name, help) VIGIL_HS_##name,

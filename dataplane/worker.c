@@ -177,6 +177,25 @@ static uint16_t stage_handoff(struct vigil_worker *w, struct vigil_pkt *p, uint1
 	return kept;
 }
 
+/* An SRTP packet of an SSRC no camera has, with a HandshakePort: its
+ * sender may be a handshake camera whose session vigild no longer has (a
+ * restart). One every 10 ms goes to the control plane, which tells its
+ * sender so (docs/handshake.md, type 4); the rest are just dropped. Its
+ * outcome is unknown_ssrc either way. */
+static void pass_unknown(struct vigil_worker *w, struct rte_mbuf **m)
+{
+	uint64_t now;
+
+	if (w->to_control == NULL)
+		return;
+	now = rte_rdtsc();
+	if (now - w->unknown_tsc < w->tsc_hz / VIGIL_UNKNOWN_SESSION_PER_S)
+		return;
+	w->unknown_tsc = now;
+	if (rte_ring_mp_enqueue(w->to_control, *m) == 0)
+		*m = NULL;
+}
+
 /* SSRC -> stream, one bulk hash lookup for the burst, of each run of a
  * camera's packets once (a frame's packets tend to come together: with
  * many cameras every lookup is a few cache misses). Of each stream found
@@ -213,6 +232,8 @@ static void stage_lookup(struct vigil_worker *w, struct vigil_burst *b, uint16_t
 			w->ctr.v[VIGIL_CTR_rx_packets]++;
 			w->ctr.v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
 			drop(&w->ctr, VIGIL_CTR_unknown_ssrc);
+			if (!p[i].rtcp)
+				pass_unknown(w, p[i].mbuf);
 			continue;
 		}
 		p[kept] = p[i];

@@ -77,6 +77,7 @@ struct vigil_worker {
 	struct rte_ring *to_control;
 	struct rte_ring *to_control_proven;
 	const struct vigil_hs_cookie *hs_cookie;
+	uint64_t unknown_tsc; /* when an unknown SSRC's packet last went to the control plane */
 	struct rte_ring *from_control;
 	/* Its rings to the recorder threads (the stream table picks one per
 	 * camera); watched here only to pace a capture. */

@@ -51,6 +51,8 @@ struct camera {
 	unsigned rekey_seconds; /* 0: as the server says */
 	bool no_rekey;          /* a camera that misbehaves, for tests */
 	unsigned handshakes, initiations;
+	unsigned unknown_session; /* handshakes started because the server no longer knew the session */
+	uint64_t unknown_at_ns;   /* the last of them */
 	uint64_t sent_packets, sent_bytes, send_errors;
 };
 
@@ -152,7 +154,27 @@ static void hs_receive(struct camera *c)
 	struct vigil_hs_keys keys;
 	ssize_t n;
 
-	while (c->hs_pending && (n = recv(c->fd, reply, sizeof(reply), MSG_DONTWAIT)) > 0) {
+	while (c->by_handshake && (n = recv(c->fd, reply, sizeof(reply), MSG_DONTWAIT)) > 0) {
+		uint32_t ssrc;
+
+		/* The server has no key for our SSRC (it restarted): a new
+		 * handshake beside the stream, at most every
+		 * VIGIL_HS_UNKNOWN_SESSION_MIN_S (the message is not
+		 * authenticated, so a forger gains no more than that). */
+		if (vigil_hs_unknown_session_read(reply, (size_t)n, &ssrc) == 0) {
+			uint64_t now = now_ns();
+
+			if (!c->hs_pending && c->handshakes > 0 && ssrc == c->sender.ssrc &&
+			    (c->unknown_session == 0 ||
+			     now - c->unknown_at_ns >= VIGIL_HS_UNKNOWN_SESSION_MIN_S * 1000000000ull)) {
+				c->unknown_session++;
+				c->unknown_at_ns = now;
+				hs_send(c);
+			}
+			continue;
+		}
+		if (!c->hs_pending)
+			continue;
 		if (vigil_hs_response_read(&c->hs, reply, (size_t)n, &keys) == 0) {
 			/* A rekey keeps the SSRC and the sequence; a new SSRC
 			 * (the server let the key expire) starts a new stream. */
@@ -193,7 +215,7 @@ static void wait_until(struct camera *c, uint64_t due)
 		}
 		ts = (struct timespec){.tv_sec = (time_t)((until - now) / 1000000000u),
 				       .tv_nsec = (long)((until - now) % 1000000000u)};
-		if (ppoll(&pfd, c->hs_pending ? 1 : 0, &ts, NULL) > 0)
+		if (ppoll(&pfd, c->by_handshake ? 1 : 0, &ts, NULL) > 0)
 			hs_receive(c);
 	}
 }
@@ -339,10 +361,11 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("{\"frames\": %u, \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"send_errors\": %" PRIu64
-	       ", \"ssrc\": %u, \"handshakes\": %u, \"initiations\": %u, \"next_index\": %" PRIu64
+	       ", \"ssrc\": %u, \"handshakes\": %u, \"initiations\": %u, \"unknown_session\": %u"
+	       ", \"next_index\": %" PRIu64
 	       ", \"reservations\": %" PRIu64 ", \"reserve_max_us\": %" PRIu64 "}\n",
 	       frames, c.sent_packets, c.sent_bytes, c.send_errors, c.sender.ssrc, c.handshakes, c.initiations,
-	       c.sender.index, c.sender.reservations, c.sender.reserve_max_ns / 1000);
+	       c.unknown_session, c.sender.index, c.sender.reservations, c.sender.reserve_max_ns / 1000);
 	vigil_sender_wipe(&c.sender);
 	vigil_hs_initiator_wipe(&c.hs);
 	close(c.fd);

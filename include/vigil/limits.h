@@ -40,6 +40,9 @@
 #define VIGIL_MAX_WORKERS 64
 #define VIGIL_MAX_RECORDERS 16 /* recorder threads */
 #define VIGIL_HANDOFF_RING_SIZE 1024 /* packets waiting for their stream's worker */
+/* Packets of SSRCs no camera has that a worker passes to the control plane
+ * a second at most, for the handshake's unknown-session message. */
+#define VIGIL_UNKNOWN_SESSION_PER_S 100
 #define VIGIL_CONTROL_RING_SIZE 1024 /* handshake packets to and from the control plane */
 /* Initiations proven by a cookie, to the control plane: rekeying cameras. */
 #define VIGIL_CONTROL_PROVEN_RING_SIZE 256

@@ -14,11 +14,14 @@
 #     refused as replayed and recorded nowhere: every frame of the
 #     recording is one of the camera's, once, in order;
 #   - the same replay while the camera is silent is reported as a camera
-#     that came back under the same key (same_key_restart, a log line).
-# Prints, per restart, how long vigild was down and how many frames the
-# camera lost.
+#     that came back under the same key (same_key_restart, a log line);
+#   - an Identity camera (vigil-stream, handshake keys, which vigild never
+#     keeps) is told its session is unknown after each restart and is
+#     recorded again within a few seconds, not at its next rekey.
+# Prints, per restart, how long vigild was down, how many frames the
+# GStreamer camera lost, and how soon the Identity camera was back.
 #
-# usage: restart.sh BUILD_DIR|VIGILD [SCRATCH_DIR]
+# usage: restart.sh BUILD_DIR [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
 
@@ -41,15 +44,22 @@ done
 require_aesni
 vigild=$(vigild_path "$target")
 require_vigild "$vigild"
+vigilctl=$target/tools/vigilctl stream=$target/examples/vigil-stream
 python=${PYTHON:-python3}
 test_begin restart "$scratch"
 vigil_netns_create restart
 
 head -c 44 /dev/urandom >"$work/cam.key"
+server_pk=$("$vigilctl" keygen x25519 "$work/server.sk")
+door_pk=$("$vigilctl" keygen x25519 "$work/door.sk")
+ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x240:rate=$FPS" -t 2 -c:v libx264 -g "$KEY_INT" -bf 0 \
+	-pix_fmt yuv420p -f h264 "$work/door.h264" || { fail "ffmpeg cannot make the clip"; exit 1; }
 {
 	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nStateDir = %s/state\nSegmentSeconds = 2\n' "$work" "$work"
 	printf 'Device = net_af_packet0,iface=%s\nMaxCameras = 16\n' "$VIGIL_VETH_ROOT"
+	printf 'Address = %s\nHandshakePort = 5006\nServerKeyFile = %s/server.sk\n' "$VIGIL_IP_ROOT" "$work"
 	printf '[Camera]\nName = cam\nSSRC = 4242\nKey = %s\nCodec = H264\n' "$(base64 -w0 <"$work/cam.key")"
+	printf '[Camera]\nName = door\nIdentity = %s\nCodec = H264\n' "$door_pk"
 } >"$work/vigil.conf"
 chmod 600 "$work/vigil.conf"
 
@@ -86,6 +96,12 @@ tcpdump_pid=$PROC_PID
 	--ssrc 4242 --num-buffers "$FRAMES" --fps "$FPS" --key-int "$KEY_INT" --size 320x240 --pattern ball \
 	--seqnum-offset "$SEQ" --dest "$VIGIL_IP_ROOT:5004" --ref "$work/cam.ref" >"$work/gst.log" 2>&1 &
 gst_pid=$!
+# The Identity camera, as long as the other (RekeySeconds stays 120 s: a
+# rekey would not bring it back within this test).
+ip netns exec "$VIGIL_NS" "$stream" --to "$VIGIL_IP_ROOT" --clip "$work/door.h264" --identity "$work/door.sk" \
+	--server-key "$server_pk" --loops $((FRAMES / FPS / 2)) >"$work/door.json" 2>"$work/door.log" &
+door_pid=$!
+proc_track "$door_pid"
 # Past the wrap, and some seconds of it recorded.
 stats_until 1 "the wrap" ".cameras.cam.decrypted > $((65536 - SEQ + 200)) and .cameras.cam.frames_recorded > $((3 * FPS))"
 proc_stop "$tcpdump_pid" INT 10 || true
@@ -111,16 +127,29 @@ restart() {
 	kill -0 "$gst_pid" 2>/dev/null || { fail "the camera ended before vigild was back: restarts too slow here"; exit 1; }
 }
 
-declare -a down_s
+# door_back N: how long after run N was ready the Identity camera had a
+# frame recorded again.
+door_back() {
+	local n=$1 t0=$EPOCHREALTIME
+	stats_until "$n" "the Identity camera back" ".cameras.door.frames_recorded > 0"
+	door_s[n]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a + 1 }')
+	note "run $n: the Identity camera recorded again ${door_s[n]} s after vigild was ready"
+}
+
+declare -a down_s door_s
 restart 2 TERM
+door_back 2
 stats_until 2 "recording again" ".cameras.cam.frames_recorded > $((2 * FPS))"
 restart 3 KILL
+door_back 3
 stats_until 3 "recording again" ".cameras.cam.frames_recorded > $((2 * FPS))"
 # The first packets again, while the camera streams on.
 sent=$(send_early)
 note "sent again ${sent} packets captured before the restarts, while the camera streams"
 kill -0 "$gst_pid" 2>/dev/null || fail "the camera ended before the replay: it was not live"
 wait "$gst_pid" || { fail "the GStreamer camera failed: $(tail -n 5 "$work/gst.log")"; exit 1; }
+wait "$door_pid" || fail "the Identity camera failed: $(tail -n 5 "$work/door.log")"
+proc_forget "$door_pid"
 sleep 2 # silence
 # Once more, the camera silent: a camera back under the same key.
 sent2=$(send_early)
@@ -145,7 +174,15 @@ grep -q "camera cam came back under the same key" "$work/run3.log" ||
 	fail "run 3: no log line about the camera back under the same key"
 jq -e '.cameras.cam.warning | test("same key")' "$work/run3.json" >/dev/null ||
 	fail "run 3: the summary has no warning for the camera"
-check_counter "run 3" "$work/run3.json" .replay_state.resumed 1
+check_counter "run 3" "$work/run3.json" .replay_state.resumed 1 # not door: its keys are never kept
+# door was told twice that its session was unknown, and handshook each time
+[ "$(jq .unknown_session "$work/door.json")" = 2 ] ||
+	fail "the Identity camera handshook $(jq .unknown_session "$work/door.json") times on unknown-session messages, want 2"
+[ "$(jq '.handshakes.unknown_session' "$work/run3.json")" -ge 1 ] || fail "run 3: no unknown-session message sent"
+for n in 2 3; do
+	awk -v s="${door_s[n]}" -v k="$KEY_INT" -v f="$FPS" 'BEGIN { exit !(s <= 2 + k / f) }' ||
+		fail "run $n: the Identity camera was back only ${door_s[n]} s after vigild (want within 2 s and a key frame interval)"
+done
 check_counter "run 3" "$work/run3.json" .replay_state.write_errors 0
 [ "$(jq '.replay_state.writes' "$work/run1.json")" -ge 2 ] ||
 	fail "run 1: the replay state was written $(jq '.replay_state.writes' "$work/run1.json") times"

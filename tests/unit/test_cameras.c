@@ -753,6 +753,80 @@ static void test_worker_rings(void **state)
 	stop(e);
 }
 
+/* An SRTP packet from src:40000 to 198.18.0.1:5004 of an SSRC no camera
+ * has (what a handshake camera sends once vigild restarted). */
+static struct rte_mbuf *unknown_srtp(const char *src, uint32_t ssrc)
+{
+	uint8_t rtp[12 + 40] = {0x80, 96, 0, 1, 0, 0, 0, 0, (uint8_t)(ssrc >> 24), (uint8_t)(ssrc >> 16),
+				(uint8_t)(ssrc >> 8), (uint8_t)ssrc};
+	struct rte_mbuf *m = frame(&port_mac, src, "198.18.0.1", 0, 64, rtp, sizeof(rtp));
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+	struct rte_udp_hdr *uh = (struct rte_udp_hdr *)(ip + 1);
+
+	uh->dst_port = rte_cpu_to_be_16(5004);
+	uh->dgram_cksum = 0;
+	uh->dgram_cksum = rte_ipv4_udptcp_cksum(ip, uh);
+	return m;
+}
+
+/* After a restart a handshake camera's SRTP has an SSRC vigild does not
+ * know: a worker passes one such packet per 10 ms to the control plane
+ * (each counted unknown_ssrc), which tells its sender, from the
+ * HandshakePort, once a second per address, in 8 bytes (type 4). */
+static void test_unknown_session(void **state)
+{
+	static struct vigil_worker w;
+	struct env *e = start(false);
+	struct rte_mbuf *pkts[2], *reply;
+	struct vigil_udp udp;
+	const uint8_t *p;
+	uint32_t ssrc;
+	size_t len;
+	(void)state;
+
+	w = (struct vigil_worker){.cfg = &e->cfg,
+				  .streams = e->table,
+				  .frames = &ring,
+				  .n_recorders = 1,
+				  .tsc_hz = rte_get_tsc_hz(),
+				  .to_control = to_control,
+				  .to_control_proven = to_proven,
+				  .hs_cookie = vigil_handshakes_cookie(e->hs)};
+	pkts[0] = unknown_srtp("198.18.0.2", 0xdeadbeef);
+	pkts[1] = unknown_srtp("198.18.0.2", 0xdeadbeef);
+	vigil_worker_process(&w, pkts, 2);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_unknown_ssrc], 2);
+	assert_int_equal(w.ctr.v[VIGIL_CTR_handshake], 0);
+	assert_int_equal(rte_ring_count(to_control), 1); /* one per 10 ms */
+	assert_true((pkts[0] == NULL) != (pkts[1] == NULL));
+	rte_pktmbuf_free(pkts[0] != NULL ? pkts[0] : pkts[1]);
+
+	assert_int_equal(vigil_handshakes_poll(e->hs), 1);
+	assert_int_equal(e->hs->n[VIGIL_HS_unknown_session], 1);
+	assert_int_equal(rte_ring_dequeue(to_wire, (void **)&reply), 0);
+	assert_int_equal(vigil_parse_udp(rte_pktmbuf_mtod(reply, uint8_t *), reply->data_len, &udp), VIGIL_PARSE_OK);
+	assert_int_equal(udp.sport, 5006);
+	assert_int_equal(udp.dport, 40000);
+	assert_true(udp_sum_ok(rte_pktmbuf_mtod_offset(reply, uint8_t *, udp.l3), false));
+	p = payload_of(reply, &len);
+	assert_int_equal(len, VIGIL_HS_UNKNOWN_SESSION_LEN);
+	assert_int_equal(vigil_hs_unknown_session_read(p, len, &ssrc), 0);
+	assert_int_equal(ssrc, 0xdeadbeef);
+	rte_pktmbuf_free(reply);
+	/* the same address again within the second: not told; another is */
+	assert_int_equal(poll_one(e, to_control, unknown_srtp("198.18.0.2", 0xdeadbeef), &reply, now_ns()),
+			 VIGIL_HS_unknown_session_limited);
+	assert_null(reply);
+	assert_int_equal(poll_one(e, to_control, unknown_srtp("198.18.0.3", 7), &reply, now_ns()),
+			 VIGIL_HS_unknown_session);
+	assert_non_null(reply);
+	rte_pktmbuf_free(reply);
+	/* none of it is handshake load, nor a DH */
+	assert_int_equal(e->hs->window_dh, 0);
+	assert_int_equal(e->hs->window_packets, 0);
+	stop(e);
+}
+
 /* Under load, once the cookie budget is spent (by a flood from spoofed
  * addresses), an initiation from an address of no camera gets no cookie;
  * from the address door's handshake came from, it does: VIGIL_HS_RATE_BURST
@@ -1055,6 +1129,7 @@ int main(void)
 	    cmocka_unit_test(test_proven_first),
 	    cmocka_unit_test(test_worker_rings),
 	    cmocka_unit_test(test_cookie_budget),
+	    cmocka_unit_test(test_unknown_session),
 	    cmocka_unit_test(test_key_extension),
 	    cmocka_unit_test(test_identity_unique),
 	    cmocka_unit_test(test_left_out_kept),

@@ -908,6 +908,27 @@ static void test_api_misuse(void **state)
 	assert_int_equal(vigil_hs_initiator_init(&cam, NULL, K.srv_pk), -EINVAL);
 }
 
+/* Type 4, as docs/handshake.md lays it out; any other length, type or a
+ * reserved byte set is not one. */
+static void test_unknown_session_message(void **state)
+{
+	uint8_t msg[VIGIL_HS_UNKNOWN_SESSION_LEN + 1];
+	uint32_t ssrc = 0;
+
+	(void)state;
+	vigil_hs_unknown_session_write(0x11223344, msg);
+	assert_memory_equal(msg, ((uint8_t[]){4, 0, 0, 0, 0x44, 0x33, 0x22, 0x11}), VIGIL_HS_UNKNOWN_SESSION_LEN);
+	assert_int_equal(vigil_hs_unknown_session_read(msg, VIGIL_HS_UNKNOWN_SESSION_LEN, &ssrc), 0);
+	assert_int_equal(ssrc, 0x11223344);
+	assert_int_equal(vigil_hs_unknown_session_read(msg, VIGIL_HS_UNKNOWN_SESSION_LEN - 1, &ssrc), -EPROTO);
+	assert_int_equal(vigil_hs_unknown_session_read(msg, VIGIL_HS_UNKNOWN_SESSION_LEN + 1, &ssrc), -EPROTO);
+	for (unsigned i = 0; i < 4; i++) {
+		msg[i] ^= 1;
+		assert_int_equal(vigil_hs_unknown_session_read(msg, VIGIL_HS_UNKNOWN_SESSION_LEN, &ssrc), -EPROTO);
+		msg[i] ^= 1;
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -930,6 +951,7 @@ int main(void)
 	    cmocka_unit_test(test_wrong_length_or_type),
 	    cmocka_unit_test(test_layout_from_doc),
 	    cmocka_unit_test(test_api_misuse),
+	    cmocka_unit_test(test_unknown_session_message),
 	};
 
 	if (sodium_init() < 0)
