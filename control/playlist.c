@@ -520,6 +520,21 @@ int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e,
 	return ret;
 }
 
+int vigil_playlist_read(const char *dir, struct vigil_playlist_entry **list, unsigned *n)
+{
+	struct entries l = {0};
+	unsigned target = 0;
+	int ret = read_playlist(dir, &l, &target);
+
+	if (ret < 0) {
+		free(l.v);
+		return ret;
+	}
+	*list = l.v;
+	*n = l.n;
+	return 0;
+}
+
 int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target)
 {
 	struct entries l = {0};

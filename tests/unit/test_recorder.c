@@ -890,6 +890,114 @@ static void test_sealed(void **state)
 	fixture_fini(&fx);
 }
 
+/* What a reload or a keystore change does to the recorder: the camera's
+ * settings as they are now, handed over. */
+static void reconfigure(struct fixture *fx)
+{
+	assert_int_equal(vigil_recorder_configure(fx->rec, 0, &fx->cam), 0);
+}
+
+/* vigil-open (the tool itself) with a secret key file; its exit status. */
+static int vigil_open(const char *key, const char *args)
+{
+	const char *tool = getenv("VIGIL_OPEN");
+
+	assert_non_null(tool); /* set by meson */
+	return run("%s --secret-key %s %s >&2", tool, key, args);
+}
+
+/* The segment files of dir and the playlist, as one line. */
+static void assert_files(const char *dir, const char *want)
+{
+	assert_int_equal(run("test \"$(ls %s | tr '\\n' ' ')\" = '%s'", dir, want), 0);
+}
+
+/* An OwnerKey added while recording (a reload), then removed: the segment
+ * after each change is made with the new settings, the open one finished
+ * as it was begun. The sealed one opens with vigil-open; each plain one
+ * plays alone; all of them in order decode to the reference. */
+static void test_owner_key_change(void **state)
+{
+	uint8_t pk[VIGIL_SEAL_KEY_BYTES];
+	char key[] = TDIR "/camowner.key", msg[256], *md5[MAX_AUS] = {0};
+	struct fixture fx;
+	unsigned n_md5;
+
+	(void)state;
+	fixture_init(&fx, "camowner", VIGIL_CODEC_H264, true);
+	unlink(key);
+	assert_int_equal(vigil_seal_keyfile_create(key, pk, msg, sizeof(msg)), 0);
+	feed(&fx, &h264, 0, 45); /* 0 closed at frame 30, 1 open */
+	fx.cam.sealed = true;
+	memcpy(fx.cam.owner_key, pk, sizeof(pk));
+	reconfigure(&fx);
+	feed(&fx, &h264, 45, 75); /* 1 closed at 60 as it began, 2 sealed */
+	fx.cam.sealed = false;
+	memset(fx.cam.owner_key, 0, sizeof(fx.cam.owner_key));
+	reconfigure(&fx);
+	feed(&fx, &h264, 75, h264.n); /* 2 closed at 90, 3 and 4 plain */
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(vigil_recorder_stats(fx.rec, 0)->segments, 5);
+	assert_int_equal(vigil_recorder_stats(fx.rec, 0)->frames_recorded, h264.n);
+	assert_files(fx.dir, "00000000.ts 00000001.ts 00000002.ts.sealed 00000003.ts 00000004.ts index.m3u8 ");
+	/* No video in the clear in the sealed one: its SPS is not there. */
+	assert_int_not_equal(run("grep -q \"$(head -c 12 %s | tail -c 8)\" %s/00000002.ts.sealed", h264.path,
+				 fx.dir),
+			     0);
+	assert_int_equal(run("rm -rf " TDIR "/opened && mkdir " TDIR "/opened"), 0);
+	assert_int_equal(vigil_open(key, "--out " TDIR "/opened " TDIR "/rec/a/b/camowner/00000002.ts.sealed"), 0);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(run("f=%s/%08u.ts; test -e $f || f=" TDIR "/opened/%08u.ts; "
+				     "test -z \"$(ffprobe -v error $f 2>&1)\" && cat $f >> " TDIR "/owner-all.ts",
+				     fx.dir, i, i),
+				 0);
+	n_md5 = framemd5(TDIR "/owner-all.ts", md5, MAX_AUS);
+	unlink(TDIR "/owner-all.ts");
+	assert_int_equal(n_md5, h264.n_md5);
+	for (unsigned i = 0; i < n_md5; i++) {
+		assert_string_equal(md5[i], h264.md5[i]);
+		free(md5[i]);
+	}
+	fixture_fini(&fx);
+}
+
+/* RetainBytes given to a camera that had no retention: from the next
+ * durable segment on, the segments recorded before the change go too;
+ * without retention again, nothing more goes. */
+static void test_retention_change(void **state)
+{
+	const struct vigil_recorder_stats *st;
+	struct fixture fx;
+	struct playlist pl;
+
+	(void)state;
+	fixture_init(&fx, "camretchg", VIGIL_CODEC_H264, true);
+	st = vigil_recorder_stats(fx.rec, 0);
+	feed(&fx, &h264, 0, 75); /* 0 and 1 closed, 2 open */
+	fx.cam.retain_bytes = 1; /* only the newest stays */
+	reconfigure(&fx);
+	feed(&fx, &h264, 75, 100); /* 2 closed at 90 */
+	vigil_recorder_poll(fx.rec);
+	for (int i = 0; i < 5000 && st->segments_removed < 2; i++) {
+		usleep(1000);
+		vigil_recorder_poll(fx.rec);
+	}
+	assert_int_equal(st->segments_removed, 2);
+	assert_files(fx.dir, "00000002.ts 00000003.ts.partial index.m3u8 ");
+	fx.cam.retain_bytes = 0;
+	reconfigure(&fx);
+	feed(&fx, &h264, 100, h264.n); /* 3 closed at 120, 4 at the end */
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(st->segments_removed, 2);
+	assert_files(fx.dir, "00000002.ts 00000003.ts 00000004.ts index.m3u8 ");
+	read_playlist(fx.dir, &pl);
+	assert_int_equal(pl.n, 3);
+	assert_int_equal(pl.seq[0], 2);
+	assert_true(pl.endlist);
+	assert_int_equal(run("test -z \"$(ffmpeg -nostdin -v error -i %s/index.m3u8 -f null - 2>&1)\"", fx.dir), 0);
+	fixture_fini(&fx);
+}
+
 /* O_DIRECT where the filesystem takes it (the build directory's does, or
  * the test says why not): syncs in the middle of staging buffers, a last
  * write of whole blocks and a tail, and the file comes out byte for byte. */
@@ -1263,6 +1371,7 @@ int main(void)
 	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),
 	    cmocka_unit_test(test_fmp4),            cmocka_unit_test(test_writer_o_direct),
 	    cmocka_unit_test(test_writer_open_async),
+	    cmocka_unit_test(test_owner_key_change),  cmocka_unit_test(test_retention_change),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};
