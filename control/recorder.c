@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include <rte_ring.h>
+#include <sodium.h>
 
 #include "vigil/limits.h"
+#include "chain.h"
 #include "mux.h"
 #include "playlist.h"
 #include "recorder.h"
@@ -31,12 +33,14 @@
 #define REC_CAUSE_TS (VIGIL_WCAUSE_MAX + 1)
 #define REC_CAUSE_PLAYLIST (VIGIL_WCAUSE_MAX + 2)
 #define REC_CAUSE_SEAL (VIGIL_WCAUSE_MAX + 3)
+#define REC_CAUSE_STATE (VIGIL_WCAUSE_MAX + 4) /* the sealed segments' chain state in StateDir */
 #define REC_PENDING 16 /* segments of one camera between close and durable */
 
 static const char *const rec_cause_names[] = {
-    [VIGIL_WCAUSE_OPEN] = "open",     [VIGIL_WCAUSE_WRITE] = "write", [VIGIL_WCAUSE_FSYNC] = "fsync",
-    [VIGIL_WCAUSE_RENAME] = "rename", [VIGIL_WCAUSE_UNLINK] = "unlink", [REC_CAUSE_MUX] = "mux",
-    [REC_CAUSE_TS] = "timestamps", [REC_CAUSE_PLAYLIST] = "playlist", [REC_CAUSE_SEAL] = "seal",
+    [VIGIL_WCAUSE_OPEN] = "open",     [VIGIL_WCAUSE_WRITE] = "write",	 [VIGIL_WCAUSE_FSYNC] = "fsync",
+    [VIGIL_WCAUSE_RENAME] = "rename", [VIGIL_WCAUSE_UNLINK] = "unlink",	 [REC_CAUSE_MUX] = "mux",
+    [REC_CAUSE_TS] = "timestamps",    [REC_CAUSE_PLAYLIST] = "playlist", [REC_CAUSE_SEAL] = "seal",
+    [REC_CAUSE_STATE] = "state",
 };
 
 /* A closed segment waiting for its fsync and rename, so that the playlist
@@ -106,6 +110,23 @@ struct rec_cam {
 	bool unsynced;      /* bytes appended to the open segment since its last sync */
 	uint64_t synced_ns; /* when it was last synced (opened) */
 	unsigned logged;   /* causes already logged, one bit each */
+	/* The chain of its sealed segments (docs/sealed-segments.md). */
+	struct vigil_seal_link link;		/* what its next sealed segment binds */
+	uint8_t head_tag[VIGIL_SEAL_TAG_BYTES]; /* the open sealed segment's */
+	bool chain_moved;			/* sealed segments were begun this run */
+	/* Its chain state in StateDir, one write in flight at a time; a
+	 * sealed segment is created only once the state naming it is durable
+	 * (or could not be made so): until then it is held. */
+	bool state_busy, state_want;
+	uint32_t state_seq;	 /* what the write in flight covers */
+	uint32_t state_next_seq; /* ... and the one that waits */
+	char state_next[VIGIL_CHAIN_FILE_MAX];
+	size_t state_next_len;
+	struct {
+		struct vigil_wfile *f;
+		uint32_t seq;
+	} held[REC_PENDING];
+	unsigned n_held;
 	struct vigil_recorder_stats st;
 };
 
@@ -138,6 +159,9 @@ struct vigil_recorder {
 	uint64_t max_unsynced_ns; /* 0: segments are synced at close only */
 	char record_dir[4096];
 	enum vigil_format format;
+	char state_dir[4096];		   /* "": no chain state kept */
+	int chain_dirfd;		   /* StateDir/chain, fsync'd after each state rename; -1: none */
+	uint8_t run[VIGIL_SEAL_RUN_BYTES]; /* this run's id, in every sealed segment */
 	unsigned n_cams;               /* slots: cameras may be added while running */
 	struct rec_cam **cams;         /* set up at a camera's first frame */
 	/* Per slot: settings handed over and not taken yet. Whoever swaps a
@@ -166,7 +190,7 @@ static void cam_log(struct rec_cam *c, unsigned cause, int err, const char *what
 			c->set.name, rec_cause_names[cause], what, strerror(-err), rec_cause_names[cause]);
 }
 
-_Static_assert(REC_CAUSE_SEAL < VIGIL_REC_CAUSES, "room for every cause in the stats");
+_Static_assert(REC_CAUSE_STATE < VIGIL_REC_CAUSES, "room for every cause in the stats");
 
 const char *vigil_recorder_cause_name(unsigned cause)
 {
@@ -563,9 +587,96 @@ static int64_t cam_dts(struct rec_cam *c, int64_t *pts)
 	return dts;
 }
 
+static void state_submit(struct rec_cam *c);
+
+/* The chain state write in flight is over: durable, or failed (counted;
+ * recording goes on without that promise). The segments it covers may
+ * be created now; the state that waited goes next. */
+static void state_done(struct rec_cam *c)
+{
+	unsigned k = 0;
+
+	c->state_busy = false;
+	for (unsigned i = 0; i < c->n_held; i++) {
+		if (c->held[i].seq <= c->state_seq)
+			vigil_wfile_release(c->held[i].f);
+		else
+			c->held[k++] = c->held[i];
+	}
+	c->n_held = k;
+	if (c->state_want)
+		state_submit(c);
+}
+
+/* A state file reports one end: closed (durable) or one error. */
+static void state_io(void *arg, const struct vigil_wio *io)
+{
+	struct rec_cam *c = arg;
+
+	if (io->ev == VIGIL_WEV_ERROR)
+		cam_error(c, REC_CAUSE_STATE, io->err, io->path);
+	if ((io->ev == VIGIL_WEV_CLOSED || io->ev == VIGIL_WEV_ERROR) && c->state_busy)
+		state_done(c);
+}
+
+/* The state that waits, through the ring like the segments: temporary,
+ * fsync, rename, fsync of StateDir/chain. One small write per sealed
+ * segment, and the recorder thread never waits for it. */
+static void state_submit(struct rec_cam *c)
+{
+	char final[PATH_MAX], temp[PATH_MAX];
+	struct vigil_wfile *f = NULL;
+
+	c->state_want = false;
+	c->state_busy = true;
+	c->state_seq = c->state_next_seq;
+	if (vigil_chain_paths(c->rec->state_dir, c->set.name, final, temp, sizeof(final)) == 0)
+		f = vigil_wfile_open(c->sh->w, temp, final, state_io, c);
+	else
+		errno = ENAMETOOLONG;
+	if (f == NULL) {
+		cam_error(c, REC_CAUSE_STATE, -errno, c->rec->state_dir);
+		state_done(c);
+		return;
+	}
+	vigil_wfile_sync_dir(f, c->rec->chain_dirfd);
+	(void)vigil_wfile_append(f, c->state_next, c->state_next_len); /* a failure comes through state_io */
+	vigil_wfile_close(f);
+}
+
+/* The camera's chain state is now this: written as soon as the write in
+ * flight, if any, is over (a newer state replaces one that waits). */
+static void state_put(struct rec_cam *c, enum vigil_chain_state state, uint32_t seq,
+		      const uint8_t tag[VIGIL_SEAL_TAG_BYTES])
+{
+	c->state_next_len = vigil_chain_format(c->state_next, c->set.name, state, seq, tag);
+	c->state_next_seq = seq;
+	c->state_want = true;
+	if (!c->state_busy)
+		state_submit(c);
+}
+
+/* A sealed segment's file: with a StateDir, held until the state that
+ * names its number is durable, so a number is never used twice and the
+ * next run links to the last segment begun. */
+static struct vigil_wfile *seg_file(struct rec_cam *c, const char *partial, const char *final, bool *held)
+{
+	struct vigil_writer *w = c->sh->w;
+
+	*held = false;
+	if (c->kind != VIGIL_SEG_SEALED || c->rec->chain_dirfd < 0)
+		return vigil_wfile_open(w, partial, final, cam_io, c);
+	while (c->n_held == REC_PENDING) /* a very slow StateDir */
+		if (vigil_writer_reap(w, true) < 0)
+			return vigil_wfile_open(w, partial, final, cam_io, c);
+	*held = true;
+	return vigil_wfile_open_held(w, partial, final, cam_io, c);
+}
+
 static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 {
 	char final[PATH_MAX], partial[PATH_MAX];
+	bool held;
 	int err;
 
 	cam_settle(c);
@@ -584,20 +695,29 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 		cam_error(c, VIGIL_WCAUSE_OPEN, -ENAMETOOLONG, c->st.dir);
 		return -ENAMETOOLONG;
 	}
-	c->file = vigil_wfile_open(c->sh->w, partial, final, cam_io, c);
+	c->file = seg_file(c, partial, final, &held);
 	if (c->file == NULL) {
 		err = -errno;
 		cam_error(c, VIGIL_WCAUSE_OPEN, err, partial);
 		return err;
 	}
 	if (c->kind == VIGIL_SEG_SEALED) {
-		err = vigil_seal_begin(c->seal, c->set.owner_key, c->set.name, c->seq, cam_write, c);
+		err = vigil_seal_begin(c->seal, c->set.owner_key, c->set.name, c->seq, c->rec->run, &c->link,
+				       c->head_tag, cam_write, c);
 		if (err < 0) {
 			cam_error(c, REC_CAUSE_SEAL, err, partial);
+			vigil_wfile_release(c->file); /* if held: nothing waits for it */
 			vigil_wfile_close(c->file); /* an empty .partial: removed at the next start */
 			c->file = NULL;
 			return err;
 		}
+		c->chain_moved = true;
+		if (held) {
+			c->held[c->n_held].f = c->file;
+			c->held[c->n_held++].seq = c->seq;
+		}
+		if (c->rec->chain_dirfd >= 0)
+			state_put(c, VIGIL_CHAIN_BEGUN, c->seq, c->head_tag);
 	}
 	c->seq++;
 	c->seg_start = pts;
@@ -622,12 +742,18 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 	ret = vigil_mux_cut(c->mux);
 	if (ret < 0)
 		cam_error(c, REC_CAUSE_MUX, ret, "flush");
-	if (c->kind == VIGIL_SEG_SEALED && vigil_wfile_failed(c->file)) {
-		vigil_seal_abort(c->seal);
-	} else if (c->kind == VIGIL_SEG_SEALED) {
-		ret = vigil_seal_end(c->seal, cam_write, c);
-		if (ret < 0)
+	/* What the next sealed segment binds: this one's chain tag if it
+	 * was closed whole, its head tag if it was abandoned. */
+	if (c->kind == VIGIL_SEG_SEALED) {
+		ret = vigil_wfile_failed(c->file) ? -EIO : vigil_seal_end(c->seal, c->link.tag, cam_write, c);
+		if (ret < 0 && !vigil_wfile_failed(c->file))
 			cam_error(c, REC_CAUSE_SEAL, ret, "end");
+		if (ret < 0) {
+			vigil_seal_abort(c->seal);
+			memcpy(c->link.tag, c->head_tag, sizeof(c->link.tag));
+		}
+		c->link.kind = ret < 0 ? VIGIL_SEAL_LINK_ABANDONED : VIGIL_SEAL_LINK_NEXT;
+		c->link.prev = c->seq - 1;
 	}
 	if (vigil_wfile_failed(c->file)) {
 		c->discontinuity = true;
@@ -775,6 +901,19 @@ static void rec_close_all(struct rec_shard *sh)
 			seg_close(c, c->last_pts + (c->frame_ticks > 0 ? c->frame_ticks : REC_NOMINAL_FRAME_TICKS));
 	}
 	vigil_writer_drain(sh->w);
+	/* A clean stop: the chain state says how the last sealed segment
+	 * ended, once it is on disk. */
+	for (unsigned i = sh->id; rec->chain_dirfd >= 0 && i < rec->n_cams; i += rec->n_shards) {
+		struct rec_cam *c = rec->cams[i];
+
+		if (c == NULL || !c->chain_moved)
+			continue;
+		c->chain_moved = false;
+		state_put(c,
+			  c->link.kind == VIGIL_SEAL_LINK_NEXT ? VIGIL_CHAIN_CLOSED : VIGIL_CHAIN_ABANDONED,
+			  c->link.prev, c->link.tag);
+	}
+	vigil_writer_drain(sh->w);
 	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards) {
 		struct rec_cam *c = rec->cams[i];
 		int ret;
@@ -916,7 +1055,8 @@ static int mkdir_p(const char *dir, mode_t mode)
 static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, unsigned slot)
 {
 	struct vigil_recovery found;
-	char msg[PATH_MAX + 128];
+	uint32_t newest = UINT32_MAX; /* sealed segment on disk */
+	char msg[2 * PATH_MAX + 256];
 	int ret;
 
 	c->rec = rec;
@@ -951,8 +1091,16 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, unsigned slot
 		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, found.list[i].seq,
 			 vigil_seg_suffix[found.list[i].kind]);
 		segs_push(c, &found.list[i], stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+		if (found.list[i].kind == VIGIL_SEG_SEALED &&
+		    (newest == UINT32_MAX || found.list[i].seq > newest))
+			newest = found.list[i].seq;
 	}
 	free(found.list);
+	if (vigil_chain_load(rec->state_dir, c->set.name, c->st.dir, newest, &c->link, msg, sizeof(msg)) > 0)
+		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->set.name, msg);
+	/* A number is never used twice, even once the newest segments are gone. */
+	if (c->link.kind != VIGIL_SEAL_LINK_NONE && c->link.prev >= c->seq)
+		c->seq = c->link.prev + 1;
 	retain(c, wall_ns());
 	if (c->set.sealed) {
 		c->seal = vigil_seal_create();
@@ -1015,6 +1163,8 @@ static void rec_destroy(struct vigil_recorder *rec)
 	free(rec->shards);
 	free(rec->cams);
 	free(rec->handed);
+	if (rec->chain_dirfd >= 0)
+		close(rec->chain_dirfd);
 	free(rec);
 }
 
@@ -1032,6 +1182,14 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 		return NULL;
 	snprintf(rec->record_dir, sizeof(rec->record_dir), "%s", cfg->record_dir);
 	rec->format = cfg->format;
+	snprintf(rec->state_dir, sizeof(rec->state_dir), "%s", cfg->state_dir);
+	rec->chain_dirfd = -1;
+	if (sodium_init() < 0) {
+		free(rec);
+		errno = EIO;
+		return NULL;
+	}
+	randombytes_buf(rec->run, sizeof(rec->run));
 	rec->n_cams = cfg->max_cameras > cfg->n_cameras ? cfg->max_cameras : cfg->n_cameras;
 	rec->max_unsynced_ns = (uint64_t)cfg->max_unsynced_ms * 1000000u;
 	rec->seg_ticks =
@@ -1043,6 +1201,16 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 	rec->shards = calloc(rec->n_shards, sizeof(*rec->shards));
 	if (rec->cams == NULL || rec->handed == NULL || rec->shards == NULL)
 		goto err;
+	if (rec->state_dir[0] != '\0') {
+		char msg[PATH_MAX + 128];
+
+		ret = vigil_chain_dir_open(rec->state_dir, msg, sizeof(msg));
+		if (ret < 0) {
+			fprintf(stderr, "vigil: recorder: %s\n", msg);
+			goto err;
+		}
+		rec->chain_dirfd = ret;
+	}
 	for (unsigned s = 0; s < rec->n_shards; s++) {
 		struct rec_shard *sh = &rec->shards[s];
 		unsigned cams = (rec->n_cams + rec->n_shards - 1) / rec->n_shards;
