@@ -4,7 +4,9 @@
  * camera's frames into MPEG-TS segments with libavformat, and write them
  * with io_uring: RecordDir/<camera>/NNNNNNNN.ts,
  * written as NNNNNNNN.ts.partial, fsync'd, then renamed. Segments are cut at
- * the first key frame after segment_seconds (camera clock). */
+ * the first key frame after segment_seconds (camera clock). A camera with
+ * an OwnerKey has sealed segments (.ts.sealed), chained across runs through
+ * StateDir/chain (chain.h, docs/sealed-segments.md). */
 #ifndef VIGIL_RECORDER_H
 #define VIGIL_RECORDER_H
 
