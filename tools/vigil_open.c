@@ -284,6 +284,8 @@ static int open_segment(const char *path, const struct keys *keys, bool partial,
 	bool write;
 	int rc = -EKEYREJECTED;
 
+	if (cf != NULL)
+		cf->rc = -EIO; /* until it is read */
 	if (parse_segment_path(path, out_dir, &g, err, sizeof(err)) < 0)
 		goto refused;
 	file = read_whole(path, &len, err, sizeof(err));
@@ -353,6 +355,8 @@ refused:
 	/* In a folder, the report says it. */
 	if (cf == NULL)
 		fprintf(stderr, "vigil-open: %s: refused: %s\n", path, err);
+	else if (cf->rc == -EIO)
+		snprintf(cf->err, sizeof(cf->err), "%.*s", (int)sizeof(cf->err) - 1, err);
 	return -1;
 }
 
@@ -373,8 +377,6 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* A camera's folder: every sealed segment opened, then the chain of them reported. 0 whole (but for what
- * crashes explain), -1 anything else. */
 static int by_number(const void *a, const void *b)
 {
 	uint32_t x = ((const struct chain_file *)a)->number, y = ((const struct chain_file *)b)->number;
@@ -389,6 +391,8 @@ static int by_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A camera's folder: every sealed segment opened, then the chain of them reported. 0 whole (but for what
+ * crashes explain), -1 anything else. */
 static int open_folder(const char *dir, const struct keys *keys, bool partial, const char *out_dir,
 		       bool check)
 {
