@@ -229,6 +229,13 @@ void vigil_cameras_fini(struct vigil_cameras *c)
 	c->removed = NULL;
 }
 
+/* The slot's settings as they now are, to whoever listens (the recorder). */
+static void settings_changed(const struct vigil_cameras *c, unsigned slot)
+{
+	if (c->on_settings != NULL)
+		c->on_settings(c->on_settings_arg, slot, &c->cfg->cameras[slot]);
+}
+
 /* What a reload may not do; nothing is applied when it says no. */
 static int check_reload(const struct vigil_cameras *c, const struct vigil_config *next, char *msg, size_t msglen)
 {
@@ -421,8 +428,10 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 			} else {
 				*cur = *cam;
 			}
+			settings_changed(c, (unsigned)slot);
 			continue;
 		}
+		settings_changed(c, (unsigned)slot);
 		c->removed[slot] = false;
 		if (!has_key(cam))
 			continue;
@@ -602,6 +611,7 @@ static int start_camera(struct vigil_cameras *c, unsigned slot, const struct vig
 	}
 	cfg->cameras[slot] = *cam;
 	cfg->cameras[slot].line = 0;
+	settings_changed(c, slot);
 	c->removed[slot] = false;
 	if (has_key(cam))
 		rc = stream_add(c, slot);

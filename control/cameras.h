@@ -42,6 +42,11 @@ struct vigil_cameras {
 	 * SSRC or Identity): written back unchanged at every save. */
 	struct vigil_camera_config *aside;
 	unsigned n_aside;
+	/* Told a slot's settings whenever they may have changed (reload,
+	 * keystore add), before its packets are taken: the recorder learns
+	 * OwnerKey and retention from here, never from the array above. */
+	void (*on_settings)(void *arg, unsigned slot, const struct vigil_camera_config *cam);
+	void *on_settings_arg;
 };
 
 /* What a slot holds, as vigilctl shows it. */

@@ -356,10 +356,16 @@ static int recover_partial(const char *dir, uint32_t seq, enum vigil_seg_kind ki
 		goto cut;
 	}
 	if (kind == VIGIL_SEG_SEALED) {
-		keep = keep < VIGIL_SEAL_HEADER_BYTES
-			   ? 0
-			   : VIGIL_SEAL_HEADER_BYTES + (keep - VIGIL_SEAL_HEADER_BYTES) / SEALED_CHUNK * SEALED_CHUNK;
-		*kept = keep > VIGIL_SEAL_HEADER_BYTES;
+		uint8_t magic[VIGIL_SEAL_MAGIC_BYTES];
+		bool v2 = pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+			  memcmp(magic, VIGIL_SEAL_MAGIC, sizeof(magic)) == 0;
+		off_t hdr = v2 ? VIGIL_SEAL_HEADER_BYTES : VIGIL_SEAL1_HEADER_BYTES;
+
+		keep = keep < hdr ? 0 : hdr + (keep - hdr) / SEALED_CHUNK * SEALED_CHUNK;
+		/* A chained one is kept with its header alone: the segment
+		 * after it names that header, which shows it is this one, cut
+		 * before its first chunk reached the disk. */
+		*kept = keep > 0 && (v2 || keep > hdr);
 		goto cut;
 	}
 	keep -= keep % TS_PACKET;
@@ -518,6 +524,21 @@ int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e,
 	if (fclose(f) != 0)
 		ret = -errno;
 	return ret;
+}
+
+int vigil_playlist_read(const char *dir, struct vigil_playlist_entry **list, unsigned *n)
+{
+	struct entries l = {0};
+	unsigned target = 0;
+	int ret = read_playlist(dir, &l, &target);
+
+	if (ret < 0) {
+		free(l.v);
+		return ret;
+	}
+	*list = l.v;
+	*n = l.n;
+	return 0;
 }
 
 int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target)

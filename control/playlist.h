@@ -61,6 +61,10 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, str
 int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, bool new_map, unsigned *target,
 			  bool event);
 
+/* The complete entries of the playlist as it is on disk, in its order
+ * (*list: free() it; none when there is no playlist). 0 or -errno. */
+int vigil_playlist_read(const char *dir, struct vigil_playlist_entry **list, unsigned *n);
+
 /* Segments before first_seq are gone: the playlist starts at first_seq. */
 int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target);
 

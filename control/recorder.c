@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include <rte_ring.h>
+#include <sodium.h>
 
 #include "vigil/limits.h"
+#include "chain.h"
 #include "mux.h"
 #include "playlist.h"
 #include "recorder.h"
@@ -31,12 +33,14 @@
 #define REC_CAUSE_TS (VIGIL_WCAUSE_MAX + 1)
 #define REC_CAUSE_PLAYLIST (VIGIL_WCAUSE_MAX + 2)
 #define REC_CAUSE_SEAL (VIGIL_WCAUSE_MAX + 3)
+#define REC_CAUSE_STATE (VIGIL_WCAUSE_MAX + 4) /* the sealed segments' chain state in StateDir */
 #define REC_PENDING 16 /* segments of one camera between close and durable */
 
 static const char *const rec_cause_names[] = {
-    [VIGIL_WCAUSE_OPEN] = "open",     [VIGIL_WCAUSE_WRITE] = "write", [VIGIL_WCAUSE_FSYNC] = "fsync",
-    [VIGIL_WCAUSE_RENAME] = "rename", [VIGIL_WCAUSE_UNLINK] = "unlink", [REC_CAUSE_MUX] = "mux",
-    [REC_CAUSE_TS] = "timestamps", [REC_CAUSE_PLAYLIST] = "playlist", [REC_CAUSE_SEAL] = "seal",
+    [VIGIL_WCAUSE_OPEN] = "open",     [VIGIL_WCAUSE_WRITE] = "write",	 [VIGIL_WCAUSE_FSYNC] = "fsync",
+    [VIGIL_WCAUSE_RENAME] = "rename", [VIGIL_WCAUSE_UNLINK] = "unlink",	 [REC_CAUSE_MUX] = "mux",
+    [REC_CAUSE_TS] = "timestamps",    [REC_CAUSE_PLAYLIST] = "playlist", [REC_CAUSE_SEAL] = "seal",
+    [REC_CAUSE_STATE] = "state",
 };
 
 /* A closed segment waiting for its fsync and rename, so that the playlist
@@ -56,13 +60,25 @@ struct rec_seg {
 	uint64_t end_ns; /* wall clock */
 };
 
+/* A camera's settings as the recorder uses them. The control plane makes
+ * a copy (vigil_recorder_configure) and hands it over whole; the recorder
+ * thread takes it and reads nothing else, so no setting is ever read while
+ * it is being written. */
+struct rec_settings {
+	char name[VIGIL_CAMERA_NAME_MAX + 1];
+	enum vigil_codec codec;
+	uint64_t retain_ns, retain_bytes; /* 0: no limit */
+	bool sealed;			  /* segments are sealed to owner_key */
+	uint8_t owner_key[VIGIL_SEAL_KEY_BYTES];
+};
+
 struct rec_cam {
 	struct vigil_recorder *rec;
 	struct rec_shard *sh; /* the recorder thread that owns it */
-	const char *name;
+	unsigned slot;
+	struct rec_settings set; /* what its next segment is made with */
 	struct vigil_mux *mux;
-	const uint8_t *owner_key; /* segments are sealed to it; NULL: plain */
-	enum vigil_seg_kind kind; /* of its segments */
+	enum vigil_seg_kind kind; /* of the open (or last) segment */
 	uint32_t map;             /* fMP4: the init segment of the segments being made */
 	uint32_t listed_map;      /* ... of the last one in the playlist */
 	uint8_t *init;            /* fMP4: a new init segment, until it is written */
@@ -81,7 +97,6 @@ struct rec_cam {
 	uint64_t seg_frames; /* frames muxed into the open segment */
 	uint64_t seg_bytes;  /* bytes written for it */
 	/* Retention: the durable segments, oldest first (from segs_head). */
-	uint64_t retain_ns, retain_bytes; /* 0: no limit */
 	struct rec_seg *segs;
 	unsigned segs_head, n_segs, segs_cap;
 	uint64_t disk_bytes;
@@ -95,6 +110,23 @@ struct rec_cam {
 	bool unsynced;      /* bytes appended to the open segment since its last sync */
 	uint64_t synced_ns; /* when it was last synced (opened) */
 	unsigned logged;   /* causes already logged, one bit each */
+	/* The chain of its sealed segments (docs/sealed-segments.md). */
+	struct vigil_seal_link link;		/* what its next sealed segment binds */
+	uint8_t head_tag[VIGIL_SEAL_TAG_BYTES]; /* the open sealed segment's */
+	bool chain_moved;			/* sealed segments were begun this run */
+	/* Its chain state in StateDir, one write in flight at a time; a
+	 * sealed segment is created only once the state naming it is durable
+	 * (or could not be made so): until then it is held. */
+	bool state_busy, state_want;
+	uint32_t state_seq;	 /* what the write in flight covers */
+	uint32_t state_next_seq; /* ... and the one that waits */
+	char state_next[VIGIL_CHAIN_FILE_MAX];
+	size_t state_next_len;
+	struct {
+		struct vigil_wfile *f;
+		uint32_t seq;
+	} held[REC_PENDING];
+	unsigned n_held;
 	struct vigil_recorder_stats st;
 };
 
@@ -125,9 +157,16 @@ struct rec_shard {
 struct vigil_recorder {
 	int64_t seg_ticks;
 	uint64_t max_unsynced_ns; /* 0: segments are synced at close only */
-	const struct vigil_config *cfg; /* camera names and codecs by slot */
+	char record_dir[4096];
+	enum vigil_format format;
+	char state_dir[4096];		   /* "": no chain state kept */
+	int chain_dirfd;		   /* StateDir/chain, fsync'd after each state rename; -1: none */
+	uint8_t run[VIGIL_SEAL_RUN_BYTES]; /* this run's id, in every sealed segment */
 	unsigned n_cams;               /* slots: cameras may be added while running */
 	struct rec_cam **cams;         /* set up at a camera's first frame */
+	/* Per slot: settings handed over and not taken yet. Whoever swaps a
+	 * pointer out of it owns what it pointed to. */
+	struct rec_settings **handed;
 	struct rec_shard *shards;
 	unsigned n_shards;
 	bool running;
@@ -145,13 +184,13 @@ static void cam_log(struct rec_cam *c, unsigned cause, int err, const char *what
 		return;
 	c->logged |= 1u << cause;
 	if (cause == REC_CAUSE_TS)
-		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->name, what);
+		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->set.name, what);
 	else
 		fprintf(stderr, "vigil: recorder: camera %s: %s %s: %s (further %s errors not shown)\n",
-			c->name, rec_cause_names[cause], what, strerror(-err), rec_cause_names[cause]);
+			c->set.name, rec_cause_names[cause], what, strerror(-err), rec_cause_names[cause]);
 }
 
-_Static_assert(REC_CAUSE_SEAL < VIGIL_REC_CAUSES, "room for every cause in the stats");
+_Static_assert(REC_CAUSE_STATE < VIGIL_REC_CAUSES, "room for every cause in the stats");
 
 const char *vigil_recorder_cause_name(unsigned cause)
 {
@@ -184,7 +223,7 @@ uint64_t vigil_latency_quantile(const uint64_t buckets[VIGIL_LATENCY_BUCKETS], d
 
 static bool retaining(const struct rec_cam *c)
 {
-	return c->retain_ns != 0 || c->retain_bytes != 0;
+	return c->set.retain_ns != 0 || c->set.retain_bytes != 0;
 }
 
 static uint64_t wall_ns(void)
@@ -233,8 +272,8 @@ static void retain(struct rec_cam *c, uint64_t now)
 	while (c->n_segs > 1) {
 		struct rec_seg *s = &c->segs[c->segs_head];
 
-		if (!(c->retain_bytes != 0 && c->disk_bytes > c->retain_bytes) &&
-		    !(c->retain_ns != 0 && s->end_ns + c->retain_ns < now))
+		if (!(c->set.retain_bytes != 0 && c->disk_bytes > c->set.retain_bytes) &&
+		    !(c->set.retain_ns != 0 && s->end_ns + c->set.retain_ns < now))
 			break;
 		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, s->seq, vigil_seg_suffix[s->kind]);
 		if (vigil_writer_unlink(c->sh->w, path, cam_io, c) < 0)
@@ -249,6 +288,89 @@ static void retain(struct rec_cam *c, uint64_t now)
 
 		if (ret < 0)
 			cam_error(c, REC_CAUSE_PLAYLIST, ret, VIGIL_PLAYLIST_NAME);
+	}
+}
+
+/* Retention turned on: the segments the playlist lists are counted in, so
+ * that those made before the change go too. Read from disk on the
+ * recorder thread, which is acceptable for a change an admin makes. */
+static void segs_load(struct rec_cam *c)
+{
+	struct vigil_playlist_entry *list = NULL;
+	char path[sizeof(c->st.dir) + 32];
+	unsigned n = 0;
+	int ret = vigil_playlist_read(c->st.dir, &list, &n);
+
+	if (ret < 0)
+		cam_error(c, REC_CAUSE_PLAYLIST, ret, VIGIL_PLAYLIST_NAME);
+	for (unsigned i = 0; i < n; i++) {
+		struct stat sb;
+
+		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, list[i].seq, vigil_seg_suffix[list[i].kind]);
+		if (stat(path, &sb) == 0)
+			segs_push(c, &list[i], (uint64_t)sb.st_size);
+	}
+	free(list);
+}
+
+static struct rec_settings *settings_of(const struct vigil_camera_config *cam)
+{
+	struct rec_settings *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	snprintf(s->name, sizeof(s->name), "%s", cam->name);
+	s->codec = cam->codec;
+	s->retain_ns = (uint64_t)cam->retain_hours * 3600 * 1000000000u;
+	s->retain_bytes = cam->retain_bytes;
+	s->sealed = cam->sealed;
+	if (cam->sealed)
+		memcpy(s->owner_key, cam->owner_key, sizeof(s->owner_key));
+	return s;
+}
+
+int vigil_recorder_configure(struct vigil_recorder *rec, unsigned slot, const struct vigil_camera_config *cam)
+{
+	struct rec_settings *s;
+
+	if (slot >= rec->n_cams)
+		return -EINVAL;
+	s = settings_of(cam);
+	if (s == NULL)
+		return -ENOMEM;
+	/* Release: the copy is whole before the recorder can see it. Settings
+	 * handed over before and not taken yet are superseded. */
+	free(__atomic_exchange_n(&rec->handed[slot], s, __ATOMIC_ACQ_REL));
+	return 0;
+}
+
+/* Settings handed over since the last call, or NULL; the caller's now. */
+static struct rec_settings *settings_take(struct vigil_recorder *rec, unsigned slot)
+{
+	if (__atomic_load_n(&rec->handed[slot], __ATOMIC_RELAXED) == NULL)
+		return NULL;
+	return __atomic_exchange_n(&rec->handed[slot], NULL, __ATOMIC_ACQUIRE);
+}
+
+/* New settings apply here: where a segment begins, and in the retention
+ * scan. Sealing is decided per segment, so a change never touches the
+ * open one; retention applies at once. */
+static void cam_settle(struct rec_cam *c)
+{
+	struct rec_settings *s = settings_take(c->rec, c->slot);
+	bool was_retaining = retaining(c);
+
+	if (s == NULL)
+		return;
+	c->set = *s;
+	free(s);
+	if (c->set.sealed && c->seal == NULL && (c->seal = vigil_seal_create()) == NULL)
+		cam_error(c, REC_CAUSE_SEAL, -errno, "setup");
+	if (!retaining(c)) {
+		c->segs_head = c->n_segs = 0;
+		c->disk_bytes = 0;
+	} else if (!was_retaining) {
+		segs_load(c);
 	}
 }
 
@@ -275,7 +397,7 @@ static void pending_flush(struct rec_cam *c)
 			/* Trouble over: say so, and log the next trouble again. */
 			if (c->logged & ((1u << VIGIL_WCAUSE_MAX) - 1)) {
 				fprintf(stderr, "vigil: recorder: camera %s: recording again (segment %08" PRIu32 ")\n",
-					c->name, p->e.seq);
+					c->set.name, p->e.seq);
 				c->logged &= ~((1u << VIGIL_WCAUSE_MAX) - 1);
 			}
 			p->e.discontinuity |= c->discontinuity;
@@ -406,7 +528,7 @@ static void cam_muxed(void *arg, const uint8_t *data, size_t len)
 	struct rec_cam *c = arg;
 	int ret;
 
-	if (c->owner_key == NULL) {
+	if (c->kind != VIGIL_SEG_SEALED) {
 		cam_write(c, data, len);
 		return;
 	}
@@ -465,11 +587,107 @@ static int64_t cam_dts(struct rec_cam *c, int64_t *pts)
 	return dts;
 }
 
+static void state_submit(struct rec_cam *c);
+
+/* The chain state write in flight is over: durable, or failed (counted;
+ * recording goes on without that promise). The segments it covers may
+ * be created now; the state that waited goes next. */
+static void state_done(struct rec_cam *c)
+{
+	unsigned k = 0;
+
+	c->state_busy = false;
+	for (unsigned i = 0; i < c->n_held; i++) {
+		if (c->held[i].seq <= c->state_seq)
+			vigil_wfile_release(c->held[i].f);
+		else
+			c->held[k++] = c->held[i];
+	}
+	c->n_held = k;
+	if (c->state_want)
+		state_submit(c);
+}
+
+/* A state file reports one end: closed (durable) or one error. */
+static void state_io(void *arg, const struct vigil_wio *io)
+{
+	struct rec_cam *c = arg;
+
+	if (io->ev == VIGIL_WEV_ERROR)
+		cam_error(c, REC_CAUSE_STATE, io->err, io->path);
+	if ((io->ev == VIGIL_WEV_CLOSED || io->ev == VIGIL_WEV_ERROR) && c->state_busy)
+		state_done(c);
+}
+
+/* The state that waits, through the ring like the segments: temporary,
+ * fsync, rename, fsync of StateDir/chain. One small write per sealed
+ * segment, and the recorder thread never waits for it. */
+static void state_submit(struct rec_cam *c)
+{
+	char final[PATH_MAX], temp[PATH_MAX];
+	struct vigil_wfile *f = NULL;
+
+	c->state_want = false;
+	c->state_busy = true;
+	c->state_seq = c->state_next_seq;
+	if (vigil_chain_paths(c->rec->state_dir, c->set.name, final, temp, sizeof(final)) == 0)
+		f = vigil_wfile_open(c->sh->w, temp, final, state_io, c);
+	else
+		errno = ENAMETOOLONG;
+	if (f == NULL) {
+		cam_error(c, REC_CAUSE_STATE, -errno, c->rec->state_dir);
+		state_done(c);
+		return;
+	}
+	vigil_wfile_sync_dir(f, c->rec->chain_dirfd);
+	(void)vigil_wfile_append(f, c->state_next, c->state_next_len); /* a failure comes through state_io */
+	vigil_wfile_close(f);
+}
+
+/* The camera's chain state is now this: written as soon as the write in
+ * flight, if any, is over (a newer state replaces one that waits). */
+static void state_put(struct rec_cam *c, enum vigil_chain_state state, uint32_t seq,
+		      const uint8_t tag[VIGIL_SEAL_TAG_BYTES])
+{
+	c->state_next_len = vigil_chain_format(c->state_next, c->set.name, state, seq, tag);
+	c->state_next_seq = seq;
+	c->state_want = true;
+	if (!c->state_busy)
+		state_submit(c);
+}
+
+/* A sealed segment's file: with a StateDir, held until the state that
+ * names its number is durable, so a number is never used twice and the
+ * next run links to the last segment begun. */
+static struct vigil_wfile *seg_file(struct rec_cam *c, const char *partial, const char *final, bool *held)
+{
+	struct vigil_writer *w = c->sh->w;
+
+	*held = false;
+	if (c->kind != VIGIL_SEG_SEALED || c->rec->chain_dirfd < 0)
+		return vigil_wfile_open(w, partial, final, cam_io, c);
+	while (c->n_held == REC_PENDING) /* a very slow StateDir */
+		if (vigil_writer_reap(w, true) < 0)
+			return vigil_wfile_open(w, partial, final, cam_io, c);
+	*held = true;
+	return vigil_wfile_open_held(w, partial, final, cam_io, c);
+}
+
 static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 {
 	char final[PATH_MAX], partial[PATH_MAX];
+	bool held;
 	int err;
 
+	cam_settle(c);
+	c->kind = c->set.sealed		       ? VIGIL_SEG_SEALED
+		  : c->rec->format == VIGIL_FORMAT_FMP4 ? VIGIL_SEG_M4S
+						      : VIGIL_SEG_TS;
+	/* Never in the clear what should be sealed. */
+	if (c->kind == VIGIL_SEG_SEALED && c->seal == NULL) {
+		cam_error(c, REC_CAUSE_SEAL, -ENOMEM, "setup");
+		return -ENOMEM;
+	}
 	/* cam_init left room for the names: cannot happen. */
 	if (snprintf(final, sizeof(final), "%s/%08" PRIu32 "%s", c->st.dir, c->seq, vigil_seg_suffix[c->kind]) >=
 		(int)sizeof(final) ||
@@ -477,20 +695,29 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 		cam_error(c, VIGIL_WCAUSE_OPEN, -ENAMETOOLONG, c->st.dir);
 		return -ENAMETOOLONG;
 	}
-	c->file = vigil_wfile_open(c->sh->w, partial, final, cam_io, c);
+	c->file = seg_file(c, partial, final, &held);
 	if (c->file == NULL) {
 		err = -errno;
 		cam_error(c, VIGIL_WCAUSE_OPEN, err, partial);
 		return err;
 	}
-	if (c->owner_key != NULL) {
-		err = vigil_seal_begin(c->seal, c->owner_key, c->name, c->seq, cam_write, c);
+	if (c->kind == VIGIL_SEG_SEALED) {
+		err = vigil_seal_begin(c->seal, c->set.owner_key, c->set.name, c->seq, c->rec->run, &c->link,
+				       c->head_tag, cam_write, c);
 		if (err < 0) {
 			cam_error(c, REC_CAUSE_SEAL, err, partial);
+			vigil_wfile_release(c->file); /* if held: nothing waits for it */
 			vigil_wfile_close(c->file); /* an empty .partial: removed at the next start */
 			c->file = NULL;
 			return err;
 		}
+		c->chain_moved = true;
+		if (held) {
+			c->held[c->n_held].f = c->file;
+			c->held[c->n_held++].seq = c->seq;
+		}
+		if (c->rec->chain_dirfd >= 0)
+			state_put(c, VIGIL_CHAIN_BEGUN, c->seq, c->head_tag);
 	}
 	c->seq++;
 	c->seg_start = pts;
@@ -515,12 +742,18 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 	ret = vigil_mux_cut(c->mux);
 	if (ret < 0)
 		cam_error(c, REC_CAUSE_MUX, ret, "flush");
-	if (c->owner_key != NULL && vigil_wfile_failed(c->file)) {
-		vigil_seal_abort(c->seal);
-	} else if (c->owner_key != NULL) {
-		ret = vigil_seal_end(c->seal, cam_write, c);
-		if (ret < 0)
+	/* What the next sealed segment binds: this one's chain tag if it
+	 * was closed whole, its head tag if it was abandoned. */
+	if (c->kind == VIGIL_SEG_SEALED) {
+		ret = vigil_wfile_failed(c->file) ? -EIO : vigil_seal_end(c->seal, c->link.tag, cam_write, c);
+		if (ret < 0 && !vigil_wfile_failed(c->file))
 			cam_error(c, REC_CAUSE_SEAL, ret, "end");
+		if (ret < 0) {
+			vigil_seal_abort(c->seal);
+			memcpy(c->link.tag, c->head_tag, sizeof(c->link.tag));
+		}
+		c->link.kind = ret < 0 ? VIGIL_SEAL_LINK_ABANDONED : VIGIL_SEAL_LINK_NEXT;
+		c->link.prev = c->seq - 1;
 	}
 	if (vigil_wfile_failed(c->file)) {
 		c->discontinuity = true;
@@ -543,19 +776,26 @@ static void seg_close(struct rec_cam *c, int64_t end_pts)
 	c->file = NULL;
 }
 
-static int cam_new(struct vigil_recorder *rec, unsigned slot);
+static int cam_new(struct vigil_recorder *rec, unsigned slot, struct rec_settings *s);
 
-/* A camera added while running is set up at its first frame. */
+/* A camera added while running is set up at its first frame, with the
+ * settings handed over when it was added. */
 static struct rec_cam *rec_cam_get(struct vigil_recorder *rec, unsigned slot)
 {
+	struct rec_settings *s;
+
 	if (slot >= rec->n_cams)
 		return NULL;
-	if (rec->cams[slot] == NULL && cam_new(rec, slot) < 0)
-		return NULL;
+	if (rec->cams[slot] == NULL) {
+		s = settings_take(rec, slot);
+		if (s == NULL || cam_new(rec, slot, s) < 0)
+			return NULL;
+	}
 	return rec->cams[slot];
 }
 
-/* RetainHours goes on for cameras that stopped sending: every ten seconds. */
+/* RetainHours goes on for cameras that stopped sending, and changed
+ * retention applies to them: every ten seconds. */
 static void rec_retain_due(struct rec_shard *sh)
 {
 	struct vigil_recorder *rec = sh->rec;
@@ -564,9 +804,15 @@ static void rec_retain_due(struct rec_shard *sh)
 	if (now < sh->next_retain_scan_ns)
 		return;
 	sh->next_retain_scan_ns = now + UINT64_C(10000000000);
-	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards)
-		if (rec->cams[i] != NULL && rec->cams[i]->retain_ns != 0)
-			retain(rec->cams[i], now);
+	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards) {
+		struct rec_cam *c = rec->cams[i];
+
+		if (c == NULL)
+			continue;
+		cam_settle(c); /* a changed retention, for a camera gone quiet */
+		if (retaining(c))
+			retain(c, now);
+	}
 }
 
 /* No open segment holds data older than MaxUnsyncedSeconds that is not on
@@ -653,6 +899,19 @@ static void rec_close_all(struct rec_shard *sh)
 
 		if (c != NULL)
 			seg_close(c, c->last_pts + (c->frame_ticks > 0 ? c->frame_ticks : REC_NOMINAL_FRAME_TICKS));
+	}
+	vigil_writer_drain(sh->w);
+	/* A clean stop: the chain state says how the last sealed segment
+	 * ended, once it is on disk. */
+	for (unsigned i = sh->id; rec->chain_dirfd >= 0 && i < rec->n_cams; i += rec->n_shards) {
+		struct rec_cam *c = rec->cams[i];
+
+		if (c == NULL || !c->chain_moved)
+			continue;
+		c->chain_moved = false;
+		state_put(c,
+			  c->link.kind == VIGIL_SEAL_LINK_NEXT ? VIGIL_CHAIN_CLOSED : VIGIL_CHAIN_ABANDONED,
+			  c->link.prev, c->link.tag);
 	}
 	vigil_writer_drain(sh->w);
 	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards) {
@@ -795,35 +1054,33 @@ static int mkdir_p(const char *dir, mode_t mode)
 
 static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, unsigned slot)
 {
-	const struct vigil_camera_config *cam = &rec->cfg->cameras[slot];
 	struct vigil_recovery found;
-	char msg[PATH_MAX + 128];
+	uint32_t newest = UINT32_MAX; /* sealed segment on disk */
+	char msg[2 * PATH_MAX + 256];
 	int ret;
 
 	c->rec = rec;
 	c->sh = shard_of(rec, slot);
-	c->name = cam->name;
+	c->slot = slot;
 	/* Room for "/NNNNNNNN.ts.partial" (and more digits) after it. */
-	if (snprintf(c->st.dir, sizeof(c->st.dir), "%s/%s", rec->cfg->record_dir, cam->name) >= PATH_MAX - 32)
+	if (snprintf(c->st.dir, sizeof(c->st.dir), "%s/%s", rec->record_dir, c->set.name) >= PATH_MAX - 32)
 		return -ENAMETOOLONG;
 	ret = mkdir_p(c->st.dir, 0750);
 	if (ret < 0)
 		return ret;
-	c->retain_ns = (uint64_t)cam->retain_hours * 3600 * 1000000000u;
-	c->retain_bytes = cam->retain_bytes;
 	/* What a crash left: .partial segments made whole, the playlist
 	 * rewritten to list every segment on disk. */
 	ret = vigil_playlist_recover(c->st.dir, 2 * (unsigned)(rec->seg_ticks / VIGIL_RTP_CLOCK_HZ), !retaining(c),
 				     &found, msg, sizeof(msg));
 	if (ret < 0) {
-		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->name, msg);
+		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->set.name, msg);
 		return ret;
 	}
 	if (found.recovered + found.discarded > 0)
 		fprintf(stderr,
 			"vigil: recorder: camera %s: %u segment(s) cut short by a crash recovered, %u too short "
 			"removed\n",
-			c->name, found.recovered, found.discarded);
+			c->set.name, found.recovered, found.discarded);
 	c->seq = found.next_seq;
 	c->target = found.target;
 	c->discontinuity = found.entries > 0;
@@ -834,17 +1091,23 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, unsigned slot
 		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, found.list[i].seq,
 			 vigil_seg_suffix[found.list[i].kind]);
 		segs_push(c, &found.list[i], stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+		if (found.list[i].kind == VIGIL_SEG_SEALED &&
+		    (newest == UINT32_MAX || found.list[i].seq > newest))
+			newest = found.list[i].seq;
 	}
 	free(found.list);
+	if (vigil_chain_load(rec->state_dir, c->set.name, c->st.dir, newest, &c->link, msg, sizeof(msg)) > 0)
+		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->set.name, msg);
+	/* A number is never used twice, even once the newest segments are gone. */
+	if (c->link.kind != VIGIL_SEAL_LINK_NONE && c->link.prev >= c->seq)
+		c->seq = c->link.prev + 1;
 	retain(c, wall_ns());
-	if (cam->sealed) {
-		c->owner_key = cam->owner_key;
+	if (c->set.sealed) {
 		c->seal = vigil_seal_create();
 		if (c->seal == NULL)
 			return -errno;
 	}
-	c->kind = cam->sealed ? VIGIL_SEG_SEALED : rec->cfg->format == VIGIL_FORMAT_FMP4 ? VIGIL_SEG_M4S : VIGIL_SEG_TS;
-	c->mux = vigil_mux_create(cam->codec, rec->cfg->format, cam_muxed, cam_init_out, c);
+	c->mux = vigil_mux_create(c->set.codec, rec->format, cam_muxed, cam_init_out, c);
 	return c->mux == NULL ? -errno : 0;
 }
 
@@ -859,20 +1122,29 @@ static void cam_free(struct rec_cam *c)
 	free(c);
 }
 
-static int cam_new(struct vigil_recorder *rec, unsigned slot)
+/* Sets up slot's camera with s, which it takes. On failure the settings
+ * are handed back (unless newer ones came), to be tried again at the
+ * camera's next frame. */
+static int cam_new(struct vigil_recorder *rec, unsigned slot, struct rec_settings *s)
 {
-	const struct vigil_camera_config *cam = &rec->cfg->cameras[slot];
 	struct rec_cam *c = calloc(1, sizeof(*c));
-	int ret;
+	struct rec_settings *none = NULL;
+	int ret = -ENOMEM;
 
-	if (c == NULL)
-		return -ENOMEM;
-	ret = cam_init(rec, c, slot);
+	if (c != NULL) {
+		c->set = *s;
+		ret = cam_init(rec, c, slot);
+	}
 	if (ret < 0) {
-		fprintf(stderr, "vigil: recorder: camera %s: %s: %s\n", cam->name, c->st.dir, strerror(-ret));
+		fprintf(stderr, "vigil: recorder: camera %s: %s: %s\n", s->name, c != NULL ? c->st.dir : "",
+			strerror(-ret));
 		cam_free(c);
+		if (!__atomic_compare_exchange_n(&rec->handed[slot], &none, s, false, __ATOMIC_RELEASE,
+						 __ATOMIC_RELAXED))
+			free(s);
 		return ret;
 	}
+	free(s);
 	rec->cams[slot] = c;
 	return 0;
 }
@@ -882,12 +1154,17 @@ static void rec_destroy(struct vigil_recorder *rec)
 {
 	for (unsigned i = 0; rec->cams != NULL && i < rec->n_cams; i++)
 		cam_free(rec->cams[i]);
+	for (unsigned i = 0; rec->handed != NULL && i < rec->n_cams; i++)
+		free(rec->handed[i]);
 	for (unsigned s = 0; rec->shards != NULL && s < rec->n_shards; s++) {
 		vigil_writer_free(rec->shards[s].w);
 		free(rec->shards[s].gather);
 	}
 	free(rec->shards);
 	free(rec->cams);
+	free(rec->handed);
+	if (rec->chain_dirfd >= 0)
+		close(rec->chain_dirfd);
 	free(rec);
 }
 
@@ -903,17 +1180,37 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 	rec = calloc(1, sizeof(*rec));
 	if (rec == NULL)
 		return NULL;
-	rec->cfg = cfg;
+	snprintf(rec->record_dir, sizeof(rec->record_dir), "%s", cfg->record_dir);
+	rec->format = cfg->format;
+	snprintf(rec->state_dir, sizeof(rec->state_dir), "%s", cfg->state_dir);
+	rec->chain_dirfd = -1;
+	if (sodium_init() < 0) {
+		free(rec);
+		errno = EIO;
+		return NULL;
+	}
+	randombytes_buf(rec->run, sizeof(rec->run));
 	rec->n_cams = cfg->max_cameras > cfg->n_cameras ? cfg->max_cameras : cfg->n_cameras;
 	rec->max_unsynced_ns = (uint64_t)cfg->max_unsynced_ms * 1000000u;
 	rec->seg_ticks =
 	    (int64_t)(cfg->segment_seconds ? cfg->segment_seconds : VIGIL_DEFAULT_SEGMENT_SECONDS) *
 	    VIGIL_RTP_CLOCK_HZ;
 	rec->cams = calloc(rec->n_cams ? rec->n_cams : 1, sizeof(*rec->cams));
+	rec->handed = calloc(rec->n_cams ? rec->n_cams : 1, sizeof(*rec->handed));
 	rec->n_shards = cfg->recorders ? cfg->recorders : 1;
 	rec->shards = calloc(rec->n_shards, sizeof(*rec->shards));
-	if (rec->cams == NULL || rec->shards == NULL)
+	if (rec->cams == NULL || rec->handed == NULL || rec->shards == NULL)
 		goto err;
+	if (rec->state_dir[0] != '\0') {
+		char msg[PATH_MAX + 128];
+
+		ret = vigil_chain_dir_open(rec->state_dir, msg, sizeof(msg));
+		if (ret < 0) {
+			fprintf(stderr, "vigil: recorder: %s\n", msg);
+			goto err;
+		}
+		rec->chain_dirfd = ret;
+	}
 	for (unsigned s = 0; s < rec->n_shards; s++) {
 		struct rec_shard *sh = &rec->shards[s];
 		unsigned cams = (rec->n_cams + rec->n_shards - 1) / rec->n_shards;
@@ -929,10 +1226,13 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 		if (sh->gather == NULL || sh->w == NULL)
 			goto err;
 	}
-	/* The cameras known now: a recording directory that cannot be made
+	/* The cameras known now (the last time the recorder reads the
+	 * configuration's cameras): a recording directory that cannot be made
 	 * stops vigild before it takes any traffic. */
 	for (unsigned i = 0; i < cfg->n_cameras; i++) {
-		ret = cam_new(rec, i);
+		struct rec_settings *s = settings_of(&cfg->cameras[i]);
+
+		ret = s != NULL ? cam_new(rec, i, s) : -ENOMEM;
 		if (ret < 0)
 			goto err;
 	}

@@ -4,7 +4,9 @@
  * camera's frames into MPEG-TS segments with libavformat, and write them
  * with io_uring: RecordDir/<camera>/NNNNNNNN.ts,
  * written as NNNNNNNN.ts.partial, fsync'd, then renamed. Segments are cut at
- * the first key frame after segment_seconds (camera clock). */
+ * the first key frame after segment_seconds (camera clock). A camera with
+ * an OwnerKey has sealed segments (.ts.sealed), chained across runs through
+ * StateDir/chain (chain.h, docs/sealed-segments.md). */
 #ifndef VIGIL_RECORDER_H
 #define VIGIL_RECORDER_H
 
@@ -43,8 +45,18 @@ struct vigil_recorder_stats {
 
 /* Creates RecordDir/<camera>/ for each camera. cfg->recorders (0: 1)
  * recorder threads; camera c is thread vigil_frame_recorder(c, n)'s.
- * NULL with errno set. */
+ * The cameras' settings are read from cfg here and never again: later
+ * changes come through vigil_recorder_configure. NULL with errno set. */
 struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes);
+
+/* The control plane hands over a camera's settings (name, codec,
+ * retention, OwnerKey) as they are now: for a camera added while running,
+ * before its first frame; for a known one, whenever they may have
+ * changed. A copy is made; the recorder takes it at the camera's next
+ * segment (retention also within ten seconds for a quiet camera), so the
+ * open segment is finished as it was begun. Safe while the recorder
+ * threads run. 0, -EINVAL (no such slot) or -ENOMEM. */
+int vigil_recorder_configure(struct vigil_recorder *rec, unsigned slot, const struct vigil_camera_config *cam);
 
 /* Mux and write one access unit (Annex-B, len bytes); its bytes are copied
  * out before it returns. For direct use (tests, benchmarks) when no thread

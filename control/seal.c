@@ -4,6 +4,7 @@
  * as a segment ends or is abandoned. Format: docs/sealed-segments.md. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,17 +16,28 @@
 
 #include "seal.h"
 
-#define SEAL_AD_LABEL "vigil-seal-v1"
-#define SEAL_AD_MAX (sizeof(SEAL_AD_LABEL) + VIGIL_SEAL_NAME_MAX + 1 + 4)
+#define SEAL_AD1_LABEL "vigil-seal-v1"
+#define SEAL_AD2_LABEL "vigil-seal-v2"
+#define SEAL_AD_MAX (sizeof(SEAL_AD2_LABEL) + VIGIL_SEAL_PLACE_BYTES)
+#define SEAL_CHAIN_LABEL "vigil-chain-v2"
+#define SEAL_HEAD_LABEL "vigil-head-v2"
 #define SEAL_WIRE_CHUNK (VIGIL_SEAL_CHUNK + VIGIL_SEAL_ABYTES)
+/* The place's fields, from the start of the place. */
+#define PLACE_SEGMENT (1 + VIGIL_SEAL_NAME_MAX)
+#define PLACE_RUN (PLACE_SEGMENT + 4)
+#define PLACE_KIND (PLACE_RUN + VIGIL_SEAL_RUN_BYTES)
+#define PLACE_PREV (PLACE_KIND + 1)
+#define PLACE_TAG (PLACE_PREV + 4)
 
 _Static_assert(VIGIL_SEAL_ABYTES == crypto_secretstream_xchacha20poly1305_ABYTES, "chunk overhead");
+_Static_assert(VIGIL_SEAL_MAC_BYTES == crypto_onetimeauth_poly1305_BYTES, "chunk MAC");
 _Static_assert(VIGIL_SEAL_SEALED_KEY_BYTES ==
 		   crypto_box_SEALBYTES + crypto_secretstream_xchacha20poly1305_KEYBYTES,
 	       "sealed key size");
 _Static_assert(VIGIL_SEAL_STREAM_HEADER_BYTES == crypto_secretstream_xchacha20poly1305_HEADERBYTES,
 	       "stream header");
-_Static_assert(VIGIL_SEAL_HEADER_BYTES == 112, "header size");
+_Static_assert(VIGIL_SEAL1_HEADER_BYTES == 112 && VIGIL_SEAL_HEADER_BYTES == 234, "header size");
+_Static_assert(PLACE_TAG + VIGIL_SEAL_TAG_BYTES == VIGIL_SEAL_PLACE_BYTES, "place layout");
 _Static_assert(VIGIL_SEAL_KEY_BYTES == crypto_box_PUBLICKEYBYTES &&
 		   VIGIL_SEAL_KEY_BYTES == crypto_box_SECRETKEYBYTES,
 	       "X25519 key size");
@@ -43,7 +55,9 @@ struct vigil_seal {
 	struct seal_secret *sec;
 	uint8_t *plain; /* VIGIL_SEAL_CHUNK staged plaintext (sodium_malloc) */
 	uint8_t *wire;	/* one encrypted chunk on its way out */
+	size_t wire_len;
 	size_t fill;
+	uint8_t header[VIGIL_SEAL_HEADER_BYTES]; /* for the chain tag at the end */
 	uint8_t ad[SEAL_AD_MAX];
 	size_t adlen;
 	bool active;
@@ -65,22 +79,113 @@ bool vigil_seal_name_ok(const char *camera)
 	return n > 0;
 }
 
-/* "vigil-seal-v1" 0 camera 0 segment(BE32): binds every chunk to where the segment belongs. */
-static size_t seal_ad(uint8_t ad[SEAL_AD_MAX], const char *camera, uint32_t segment)
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* VGSEAL01: "vigil-seal-v1" 0 camera 0 segment(BE32) binds every chunk to where the segment belongs. */
+static size_t seal_ad1(uint8_t ad[SEAL_AD_MAX], const char *camera, uint32_t segment)
 {
 	size_t n = strlen(camera);
 	size_t off = 0;
 
-	memcpy(ad, SEAL_AD_LABEL, sizeof(SEAL_AD_LABEL)); /* with its NUL */
-	off += sizeof(SEAL_AD_LABEL);
+	memcpy(ad, SEAL_AD1_LABEL, sizeof(SEAL_AD1_LABEL)); /* with its NUL */
+	off += sizeof(SEAL_AD1_LABEL);
 	memcpy(ad + off, camera, n);
 	off += n;
 	ad[off++] = 0;
-	ad[off++] = (uint8_t)(segment >> 24);
-	ad[off++] = (uint8_t)(segment >> 16);
-	ad[off++] = (uint8_t)(segment >> 8);
-	ad[off++] = (uint8_t)segment;
-	return off;
+	put_be32(ad + off, segment);
+	return off + 4;
+}
+
+/* VGSEAL02: "vigil-seal-v2" 0 and the header's place. */
+static size_t seal_ad2(uint8_t ad[SEAL_AD_MAX], const uint8_t place[VIGIL_SEAL_PLACE_BYTES])
+{
+	memcpy(ad, SEAL_AD2_LABEL, sizeof(SEAL_AD2_LABEL));
+	memcpy(ad + sizeof(SEAL_AD2_LABEL), place, VIGIL_SEAL_PLACE_BYTES);
+	return sizeof(SEAL_AD2_LABEL) + VIGIL_SEAL_PLACE_BYTES;
+}
+
+static bool link_ok(const struct vigil_seal_link *link)
+{
+	static const uint8_t zero[VIGIL_SEAL_TAG_BYTES];
+
+	if (link->kind >= VIGIL_SEAL_LINK_KINDS)
+		return false;
+	/* One way to say "none": the chain tag of a file depends on it. */
+	return link->kind != VIGIL_SEAL_LINK_NONE ||
+	       (link->prev == 0 && memcmp(link->tag, zero, sizeof(zero)) == 0);
+}
+
+static void place_put(uint8_t p[VIGIL_SEAL_PLACE_BYTES], const char *camera, uint32_t segment,
+		      const uint8_t run[VIGIL_SEAL_RUN_BYTES], const struct vigil_seal_link *link)
+{
+	size_t n = strlen(camera);
+
+	memset(p, 0, VIGIL_SEAL_PLACE_BYTES);
+	p[0] = (uint8_t)n;
+	memcpy(p + 1, camera, n);
+	put_be32(p + PLACE_SEGMENT, segment);
+	memcpy(p + PLACE_RUN, run, VIGIL_SEAL_RUN_BYTES);
+	p[PLACE_KIND] = (uint8_t)link->kind;
+	put_be32(p + PLACE_PREV, link->prev);
+	memcpy(p + PLACE_TAG, link->tag, VIGIL_SEAL_TAG_BYTES);
+}
+
+/* The place as the header has it, checked against the format. */
+static bool place_get(const uint8_t p[VIGIL_SEAL_PLACE_BYTES], struct vigil_seal_info *info)
+{
+	size_t n = p[0];
+
+	if (n < 1 || n > VIGIL_SEAL_NAME_MAX)
+		return false;
+	memcpy(info->camera, p + 1, n);
+	info->camera[n] = '\0';
+	for (size_t i = 1 + n; i < PLACE_SEGMENT; i++)
+		if (p[i] != 0)
+			return false;
+	info->segment = get_be32(p + PLACE_SEGMENT);
+	memcpy(info->run, p + PLACE_RUN, VIGIL_SEAL_RUN_BYTES);
+	info->link.kind = (enum vigil_seal_link_kind)p[PLACE_KIND];
+	info->link.prev = get_be32(p + PLACE_PREV);
+	memcpy(info->link.tag, p + PLACE_TAG, VIGIL_SEAL_TAG_BYTES);
+	return vigil_seal_name_ok(info->camera) && link_ok(&info->link);
+}
+
+/* A segment's head tag: BLAKE2b-256("vigil-head-v2" 0 || header). */
+static void head_tag(const uint8_t hdr[VIGIL_SEAL_HEADER_BYTES], uint8_t tag[VIGIL_SEAL_TAG_BYTES])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, VIGIL_SEAL_TAG_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)SEAL_HEAD_LABEL, sizeof(SEAL_HEAD_LABEL));
+	crypto_generichash_update(&st, hdr, VIGIL_SEAL_HEADER_BYTES);
+	crypto_generichash_final(&st, tag, VIGIL_SEAL_TAG_BYTES);
+}
+
+/* A closed segment's chain tag: BLAKE2b-256("vigil-chain-v2" 0 || header || the final chunk's MAC). The
+ * header fixes the stream key; under it, the final chunk authenticates only after every chunk before it, in
+ * order (the secretstream folds each chunk's MAC into the next nonce): so the tag stands for the whole file.
+ */
+static void chain_tag(const uint8_t hdr[VIGIL_SEAL_HEADER_BYTES], const uint8_t mac[VIGIL_SEAL_MAC_BYTES],
+		      uint8_t tag[VIGIL_SEAL_TAG_BYTES])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, VIGIL_SEAL_TAG_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)SEAL_CHAIN_LABEL, sizeof(SEAL_CHAIN_LABEL));
+	crypto_generichash_update(&st, hdr, VIGIL_SEAL_HEADER_BYTES);
+	crypto_generichash_update(&st, mac, VIGIL_SEAL_MAC_BYTES);
+	crypto_generichash_final(&st, tag, VIGIL_SEAL_TAG_BYTES);
 }
 
 struct vigil_seal *vigil_seal_create(void)
@@ -129,15 +234,18 @@ void vigil_seal_abort(struct vigil_seal *s)
 }
 
 int vigil_seal_begin(struct vigil_seal *s, const uint8_t owner_pk[VIGIL_SEAL_KEY_BYTES], const char *camera,
-		     uint32_t segment, vigil_seal_out_fn out, void *arg)
+		     uint32_t segment, const uint8_t run[VIGIL_SEAL_RUN_BYTES],
+		     const struct vigil_seal_link *link, uint8_t head[VIGIL_SEAL_TAG_BYTES],
+		     vigil_seal_out_fn out, void *arg)
 {
-	uint8_t hdr[VIGIL_SEAL_HEADER_BYTES];
+	uint8_t *hdr = s->header;
 	uint8_t *sealed = hdr + VIGIL_SEAL_MAGIC_BYTES;
 	uint8_t *sshdr = sealed + VIGIL_SEAL_SEALED_KEY_BYTES;
+	uint8_t *place = hdr + VIGIL_SEAL1_HEADER_BYTES;
 
 	if (s->active)
 		return -EBUSY;
-	if (!vigil_seal_name_ok(camera))
+	if (!vigil_seal_name_ok(camera) || !link_ok(link))
 		return -EINVAL;
 	memcpy(hdr, VIGIL_SEAL_MAGIC, VIGIL_SEAL_MAGIC_BYTES);
 	crypto_secretstream_xchacha20poly1305_keygen(s->sec->key);
@@ -149,10 +257,12 @@ int vigil_seal_begin(struct vigil_seal *s, const uint8_t owner_pk[VIGIL_SEAL_KEY
 	}
 	/* The state holds what it needs; the raw key has no further use here. */
 	sodium_memzero(s->sec->key, sizeof(s->sec->key));
-	s->adlen = seal_ad(s->ad, camera, segment);
+	place_put(place, camera, segment, run, link);
+	s->adlen = seal_ad2(s->ad, place);
+	head_tag(hdr, head);
 	s->fill = 0;
 	s->active = true;
-	out(arg, hdr, sizeof(hdr));
+	out(arg, hdr, VIGIL_SEAL_HEADER_BYTES);
 	return 0;
 }
 
@@ -166,6 +276,7 @@ static int seal_push(struct vigil_seal *s, const uint8_t *m, size_t mlen, uint8_
 		vigil_seal_abort(s);
 		return -EIO;
 	}
+	s->wire_len = (size_t)clen;
 	out(arg, s->wire, (size_t)clen);
 	return 0;
 }
@@ -207,7 +318,7 @@ int vigil_seal_write(struct vigil_seal *s, const uint8_t *data, size_t len, vigi
 	return 0;
 }
 
-int vigil_seal_end(struct vigil_seal *s, vigil_seal_out_fn out, void *arg)
+int vigil_seal_end(struct vigil_seal *s, uint8_t tag[VIGIL_SEAL_TAG_BYTES], vigil_seal_out_fn out, void *arg)
 {
 	int rc;
 
@@ -216,6 +327,7 @@ int vigil_seal_end(struct vigil_seal *s, vigil_seal_out_fn out, void *arg)
 	rc = seal_push(s, s->plain, s->fill, crypto_secretstream_xchacha20poly1305_TAG_FINAL, out, arg);
 	if (rc < 0)
 		return rc;
+	chain_tag(s->header, s->wire + s->wire_len - VIGIL_SEAL_MAC_BYTES, tag);
 	vigil_seal_abort(s);
 	return 0;
 }
@@ -235,28 +347,92 @@ __attribute__((format(printf, 4, 5))) static int seal_fail(char *err, size_t err
 
 #define SEAL_TRUNCATED "truncated: no final chunk (the recording was interrupted)"
 
+/* The format version of a file that starts with these len bytes: 1, 2, or 0 (not sealed), -1 too short to
+ * tell. */
+static int seal_version(const uint8_t *file, size_t len)
+{
+	size_t n = len < VIGIL_SEAL_MAGIC_BYTES ? len : VIGIL_SEAL_MAGIC_BYTES;
+
+	if (memcmp(file, VIGIL_SEAL_MAGIC, n) == 0)
+		return n < VIGIL_SEAL_MAGIC_BYTES ? -1 : 2;
+	if (memcmp(file, VIGIL_SEAL1_MAGIC, n) == 0)
+		return n < VIGIL_SEAL_MAGIC_BYTES ? -1 : 1;
+	return 0;
+}
+
+int vigil_seal_peek(const uint8_t *head, size_t head_len, uint64_t file_len, const uint8_t *last_mac,
+		    struct vigil_seal_info *info)
+{
+	int version = seal_version(head, head_len);
+	uint64_t rest;
+
+	memset(info, 0, sizeof(*info));
+	if (version == 0)
+		return -EPROTO;
+	if (version < 0)
+		return -ENODATA;
+	info->version = (unsigned)version;
+	if (version == 1)
+		return head_len < VIGIL_SEAL1_HEADER_BYTES || file_len < VIGIL_SEAL1_HEADER_BYTES ? -ENODATA
+												  : 0;
+	if (head_len < VIGIL_SEAL_HEADER_BYTES || file_len < VIGIL_SEAL_HEADER_BYTES)
+		return -ENODATA;
+	if (!place_get(head + VIGIL_SEAL1_HEADER_BYTES, info))
+		return -EBADMSG;
+	head_tag(head, info->head_tag);
+	/* A writer's last chunk is never a whole wire chunk, and holds at least a tag. */
+	rest = (file_len - VIGIL_SEAL_HEADER_BYTES) % SEAL_WIRE_CHUNK;
+	info->complete = rest >= VIGIL_SEAL_ABYTES;
+	if (info->complete && last_mac != NULL)
+		chain_tag(head, last_mac, info->tag);
+	return 0;
+}
+
 int vigil_seal_open(const uint8_t *file, size_t len, const uint8_t secret_key[VIGIL_SEAL_KEY_BYTES],
 		    const char *camera, uint32_t segment, bool partial, vigil_seal_out_fn out, void *arg,
-		    char *err, size_t errlen)
+		    struct vigil_seal_info *info, char *err, size_t errlen)
 {
 	const uint8_t *sealed = file + VIGIL_SEAL_MAGIC_BYTES;
 	const uint8_t *sshdr = sealed + VIGIL_SEAL_SEALED_KEY_BYTES;
+	struct vigil_seal_info self;
 	uint8_t pk[VIGIL_SEAL_KEY_BYTES];
 	uint8_t ad[SEAL_AD_MAX];
 	struct seal_secret *sec = NULL;
 	uint8_t *plain = NULL;
-	size_t adlen, off, idx;
-	int rc;
+	size_t adlen, off, idx, hdr_len;
+	int rc, version;
 
+	if (info == NULL)
+		info = &self;
+	memset(info, 0, sizeof(*info));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if (!vigil_seal_name_ok(camera))
+	if (camera != NULL && !vigil_seal_name_ok(camera))
 		return seal_fail(err, errlen, -EINVAL, "bad camera name (1-64 of A-Z a-z 0-9 _ -)");
-	if (len > 0 &&
-	    memcmp(file, VIGIL_SEAL_MAGIC, len < VIGIL_SEAL_MAGIC_BYTES ? len : VIGIL_SEAL_MAGIC_BYTES) != 0)
+	version = len > 0 ? seal_version(file, len) : -1;
+	if (version == 0)
 		return seal_fail(err, errlen, -EPROTO, "not a sealed vigil segment (bad magic)");
-	if (len < VIGIL_SEAL_HEADER_BYTES)
+	hdr_len = version == 1 ? VIGIL_SEAL1_HEADER_BYTES : VIGIL_SEAL_HEADER_BYTES;
+	if (version < 0 || len < hdr_len)
 		return seal_fail(err, errlen, -ENODATA, "truncated header");
+	rc = vigil_seal_peek(file, len, len, NULL, info);
+	if (rc == -EBADMSG)
+		return seal_fail(err, errlen, rc,
+				 "the header's place (camera, number, link) breaks the format");
+	if (version == 1 && camera == NULL)
+		return seal_fail(
+		    err, errlen, -EINVAL,
+		    "a VGSEAL01 segment does not say where it belongs: give its camera and number");
+	if (version == 2 && camera != NULL && (strcmp(camera, info->camera) != 0 || segment != info->segment))
+		return seal_fail(err, errlen, -EBADMSG,
+				 "its header says camera %s, segment %08" PRIu32
+				 ": moved or renamed (or the header was altered)",
+				 info->camera, info->segment);
+	if (version == 1) {
+		snprintf(info->camera, sizeof(info->camera), "%s", camera);
+		info->segment = segment;
+	}
+	info->complete = false;
 	if (sodium_init() < 0)
 		return seal_fail(err, errlen, -EIO, "libsodium cannot initialise");
 	sec = sodium_malloc(sizeof(*sec));
@@ -274,9 +450,9 @@ int vigil_seal_open(const uint8_t *file, size_t len, const uint8_t secret_key[VI
 		goto out;
 	}
 	sodium_memzero(sec->key, sizeof(sec->key));
-	adlen = seal_ad(ad, camera, segment);
+	adlen = version == 1 ? seal_ad1(ad, camera, segment) : seal_ad2(ad, file + VIGIL_SEAL1_HEADER_BYTES);
 
-	for (off = VIGIL_SEAL_HEADER_BYTES, idx = 0;; idx++) {
+	for (off = hdr_len, idx = 0;; idx++) {
 		size_t rem = len - off;
 		size_t piece = rem < SEAL_WIRE_CHUNK ? rem : SEAL_WIRE_CHUNK;
 		unsigned long long mlen;
@@ -324,8 +500,12 @@ int vigil_seal_open(const uint8_t *file, size_t len, const uint8_t secret_key[VI
 			rc = seal_fail(err, errlen, -EBADMSG, "data after the final chunk");
 			goto out;
 		}
+		info->chunks++;
 		out(arg, plain, (size_t)mlen);
 		if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
+			info->complete = true;
+			if (version == 2)
+				chain_tag(file, file + len - VIGIL_SEAL_MAC_BYTES, info->tag);
 			rc = 0;
 			goto out;
 		}

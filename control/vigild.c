@@ -71,6 +71,16 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Camera settings reach the recorder through here only (cams.on_settings). */
+static void recorder_settings(void *rec, unsigned slot, const struct vigil_camera_config *cam)
+{
+	int rc = vigil_recorder_configure(rec, slot, cam);
+
+	if (rc < 0)
+		fprintf(stderr, "vigild: camera %s: the recorder keeps its former settings (OwnerKey, retention): %s\n",
+			cam->name, strerror(-rc));
+}
+
 /* The control loop while the workers run: configuration reloads on
  * SIGHUP, counters on SIGUSR1, the end of key rotation grace periods and
  * spent keys, the replay state once a second, camera handshakes and the
@@ -393,6 +403,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: cannot record into %s: %s\n", cfg.record_dir, strerror(errno));
 		goto err_streams;
 	}
+	cams.on_settings = recorder_settings;
+	cams.on_settings_arg = rec;
 	rc = vigil_recorder_start(rec, workers.frames, workers.n);
 	if (rc < 0) {
 		fprintf(stderr, "vigild: cannot start the recorder: %s\n", strerror(-rc));

@@ -13,7 +13,10 @@
  * staging buffers (aligned, at aligned offsets) go straight to the device,
  * past the page cache. What is not aligned (a file's tail, the rest of a
  * short write) goes through a second, buffered descriptor of the same
- * file, which fsync covers too. */
+ * file, which fsync covers too.
+ *
+ * A held file is opened only when released: until then its appends wait
+ * on its queue as they do while an open is in flight. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,7 +40,8 @@ enum wop {
 	WOP_DATASYNC, /* while the file is open */
 	WOP_FSYNC,    /* at close, linked to the rename */
 	WOP_RENAME,
-	WOP_UNLINK, /* not a file's: a struct wunlink */
+	WOP_DIRSYNC, /* linked after the rename, with sync_dir */
+	WOP_UNLINK,  /* not a file's: a struct wunlink */
 };
 
 struct wreq {
@@ -69,7 +73,10 @@ struct vigil_wfile {
 	struct wreq open_req;
 	struct wreq fsync_req;
 	struct wreq rename_req;
+	struct wreq dirsync_req;
 	struct wreq datasync_req;
+	int dirfd; /* fsync'd after the rename, or -1 */
+	bool held; /* not opened until vigil_wfile_release */
 	vigil_wfile_cb cb;
 	void *arg;
 	struct wbuf *cur;
@@ -330,28 +337,36 @@ static void file_maybe_sync(struct vigil_wfile *f)
 	io_uring_submit(&f->w->ring);
 }
 
-/* Once closing and every write is done: fsync, then (linked) rename. */
+/* Once closing and every write is done: fsync, then (linked) rename, then
+ * (linked, with sync_dir) fsync of the directory. */
 static void file_maybe_finish(struct vigil_wfile *f)
 {
 	struct vigil_writer *w = f->w;
-	struct io_uring_sqe *sync, *ren;
+	struct io_uring_sqe *sync, *ren, *dsync = NULL;
+	unsigned n = f->dirfd >= 0 ? 3 : 2; /* fsync, rename, and the directory's fsync */
 
-	if (!f->closing || f->inflight > 0)
+	if (!f->closing || f->inflight > 0 || f->held)
 		return;
 	if (f->failed || f->sealing) {
 		file_free(f);
 		return;
 	}
-	if (io_uring_sq_space_left(&w->ring) < 2)
+	if (io_uring_sq_space_left(&w->ring) < n)
 		io_uring_submit(&w->ring);
 	sync = io_uring_get_sqe(&w->ring);
 	ren = sync != NULL ? io_uring_get_sqe(&w->ring) : NULL;
-	if (ren == NULL) {
+	if (ren != NULL && n == 3)
+		dsync = io_uring_get_sqe(&w->ring);
+	if (ren == NULL || (n == 3 && dsync == NULL)) {
 		/* Cannot happen after the submit above; never leave an
 		 * half-prepared link behind. */
 		if (sync != NULL) {
 			io_uring_prep_nop(sync);
 			io_uring_sqe_set_data(sync, NULL);
+		}
+		if (ren != NULL) {
+			io_uring_prep_nop(ren);
+			io_uring_sqe_set_data(ren, NULL);
 		}
 		file_fail(f, VIGIL_WCAUSE_FSYNC, -EBUSY);
 		file_free(f);
@@ -364,9 +379,15 @@ static void file_maybe_finish(struct vigil_wfile *f)
 	sync->flags |= IOSQE_IO_LINK;
 	io_uring_prep_rename(ren, f->partial, f->final);
 	io_uring_sqe_set_data(ren, &f->rename_req);
+	if (dsync != NULL) {
+		ren->flags |= IOSQE_IO_LINK;
+		f->dirsync_req = (struct wreq){.op = WOP_DIRSYNC, .file = f};
+		io_uring_prep_fsync(dsync, f->dirfd, 0);
+		io_uring_sqe_set_data(dsync, &f->dirsync_req);
+	}
 	f->sealing = true;
-	f->inflight += 2;
-	w->inflight += 2;
+	f->inflight += n;
+	w->inflight += n;
 	io_uring_submit(&w->ring);
 }
 
@@ -476,6 +497,15 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 			break;
 		if (res < 0)
 			file_fail(f, VIGIL_WCAUSE_RENAME, res);
+		else if (f->dirfd < 0)
+			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_CLOSED, .path = f->final});
+		break;
+	case WOP_DIRSYNC:
+		/* A failed fsync or rename cancels it: counted above. */
+		if (res == -ECANCELED && f->failed)
+			break;
+		if (res < 0)
+			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
 		else
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_CLOSED, .path = f->final});
 		break;
@@ -543,8 +573,8 @@ void vigil_writer_drain(struct vigil_writer *w)
 			break;
 }
 
-struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial, const char *final,
-				     vigil_wfile_cb cb, void *arg)
+static struct vigil_wfile *file_new(struct vigil_writer *w, const char *partial, const char *final,
+				    vigil_wfile_cb cb, void *arg)
 {
 	struct vigil_wfile *f;
 
@@ -557,17 +587,64 @@ struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial
 		return NULL;
 	f->fd = -1;
 	f->fd_buffered = -1;
+	f->dirfd = -1;
 	f->w = w;
 	f->cb = cb;
 	f->arg = arg;
 	strcpy(f->partial, partial);
 	strcpy(f->final, final);
-	if (open_submit(f, true) < 0) {
+	return f;
+}
+
+struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial, const char *final,
+				     vigil_wfile_cb cb, void *arg)
+{
+	struct vigil_wfile *f = file_new(w, partial, final, cb, arg);
+
+	if (f != NULL && open_submit(f, true) < 0) {
 		free(f);
 		errno = EBUSY;
 		return NULL;
 	}
 	return f;
+}
+
+struct vigil_wfile *vigil_wfile_open_held(struct vigil_writer *w, const char *partial, const char *final,
+					  vigil_wfile_cb cb, void *arg)
+{
+	struct vigil_wfile *f = file_new(w, partial, final, cb, arg);
+
+	if (f != NULL) {
+		f->held = true;
+		f->opening = true;		 /* appends wait on its queue */
+		f->direct = f->fd_direct = true; /* planned for it, as open_submit does */
+	}
+	return f;
+}
+
+void vigil_wfile_release(struct vigil_wfile *f)
+{
+	struct wbuf *b, *next;
+
+	if (!f->held)
+		return;
+	f->held = false;
+	if (f->failed) { /* while held: nothing to make */
+		f->opening = false;
+		for (b = f->queued; b != NULL; b = next) {
+			next = b->next;
+			buf_put(f->w, b);
+		}
+		f->queued = f->queued_tail = NULL;
+	} else if (open_submit(f, true) < 0) {
+		open_done(f, -EBUSY); /* failed: what waits is dropped */
+	}
+	file_maybe_finish(f);
+}
+
+void vigil_wfile_sync_dir(struct vigil_wfile *f, int dirfd)
+{
+	f->dirfd = dirfd;
 }
 
 bool vigil_wfile_failed(const struct vigil_wfile *f)
@@ -640,8 +717,8 @@ void vigil_wfile_sync(struct vigil_wfile *f)
 	struct wbuf *b = f->cur, *rest;
 	size_t whole;
 
-	if (f->failed || f->closing)
-		return;
+	if (f->failed || f->closing || f->held)
+		return; /* held: nothing of it can reach the disk yet */
 	if (b != NULL && b->len > 0) {
 		/* O_DIRECT: the aligned part goes now, the rest (under 4 KiB)
 		 * stays staged at the start of a buffer of its own, so later

@@ -4,6 +4,7 @@
  * authenticated, so a refused segment never leaves plaintext under the final name. */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -15,28 +16,42 @@
 
 #include <sodium.h>
 
+#include "chain_report.h"
 #include "seal.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 #define SEALED_SUFFIX ".sealed"
 #define KEY_FILE_MAX 256
+#define MAX_KEYS 8 /* --secret-key given again: the owner's keys before and after a change of OwnerKey */
+
+/* The owner's secret keys, in one locked allocation. */
+struct keys {
+	uint8_t *sk; /* n of them, VIGIL_SEAL_KEY_BYTES each */
+	unsigned n;
+};
 
 static const char usage_text[] =
     "usage: vigil-open --keygen SECRET_KEY_FILE\n"
-    "       vigil-open --secret-key FILE [--partial] [--out DIR] SEGMENT...\n"
+    "       vigil-open --secret-key FILE [--partial] [--out DIR] [--check] SEGMENT|CAMERA_DIR...\n"
     "       vigil-open --secret-key FILE --public-key\n"
     "\n"
     "  --keygen FILE      create FILE (mode 0600, never overwritten) holding a new owner secret key;\n"
     "                     print the public key, the value for the camera's OwnerKey = line\n"
-    "  --secret-key FILE  the owner secret key (base64); refused if group or others may access it\n"
+    "  --secret-key FILE  the owner secret key (base64); refused if group or others may access it.\n"
+    "                     Again for each earlier OwnerKey: a segment opens with the one it was sealed to\n"
     "  --public-key       print the public key of --secret-key\n"
     "  --partial          open segments cut short by an interrupted recording: write what authenticated\n"
     "  --out DIR          write plaintext into DIR instead of next to each segment\n"
+    "  --check            write no plaintext: only say what opens (and, of a folder, its chain)\n"
     "  SEGMENT            RecordDir/<camera>/NNNNNNNN.ts.sealed; camera and segment number come from the\n"
     "                     path and must match what was sealed, so moved or renamed segments are refused\n"
+    "  CAMERA_DIR         RecordDir/<camera>: every sealed segment in it, then its chain, one line for\n"
+    "                     each finding: missing, reordered, moved, replaced, inserted or cut segments, and\n"
+    "                     which cuts and losses a crash explains\n"
     "\n"
-    "exit status: 0 every segment opened, 1 some segment refused, 2 usage or key file problem\n";
+    "exit status: 0 every segment opened and every folder's chain whole (but for what crashes explain),\n"
+    "1 some segment refused or some chain not whole, 2 usage or key file problem\n";
 
 static int keygen(const char *path)
 {
@@ -230,6 +245,14 @@ static void sink_write(void *arg, const uint8_t *data, size_t len)
 	}
 }
 
+/* --check: authenticated plaintext, unwanted. */
+static void discard(void *arg, const uint8_t *data, size_t len)
+{
+	(void)arg;
+	(void)data;
+	(void)len;
+}
+
 /* Makes a rename durable. */
 static void sync_dir_of(const char *file)
 {
@@ -245,47 +268,81 @@ static void sync_dir_of(const char *file)
 	}
 }
 
-/* One segment: 0 opened (completely, or partially with --partial), -1 refused. */
-static int open_segment(const char *path, const uint8_t sk[VIGIL_SEAL_KEY_BYTES], bool partial,
-			const char *out_dir)
+/* One segment. Alone (cf NULL), it must be sealed for the place its path names; in a folder, it is opened
+ * under the place its own header names, cf gets what it said, and only a segment that is where it was sealed
+ * for is written out. Plaintext goes out unless check, a cut one's only with partial. 0 opened (completely,
+ * or partially with partial), -1 refused. */
+static int open_segment(const char *path, const struct keys *keys, bool partial, const char *out_dir,
+			bool check, struct chain_file *cf)
 {
 	struct segment_path g;
 	struct sink k = {.fd = -1};
+	struct vigil_seal_info info;
 	char err[VIGIL_SEAL_ERR_BYTES + PATH_MAX];
 	uint8_t *file = NULL;
 	size_t len = 0;
-	int rc;
+	bool write;
+	int rc = -EKEYREJECTED;
 
+	if (cf != NULL)
+		cf->rc = -EIO; /* until it is read */
 	if (parse_segment_path(path, out_dir, &g, err, sizeof(err)) < 0)
 		goto refused;
 	file = read_whole(path, &len, err, sizeof(err));
 	if (file == NULL)
 		goto refused;
-	k.fd = mkstemp(g.temp); /* 0600: plaintext is the owner's */
-	if (k.fd < 0) {
-		snprintf(err, sizeof(err), "cannot create %s: %s", g.temp, strerror(errno));
-		goto refused;
+	if (cf != NULL)
+		cf->peeked =
+		    vigil_seal_peek(file, len, len,
+				    len >= VIGIL_SEAL_MAC_BYTES ? file + len - VIGIL_SEAL_MAC_BYTES : NULL,
+				    &cf->peek) == 0 &&
+		    cf->peek.version == 2;
+	if (!check) {
+		k.fd = mkstemp(g.temp); /* 0600: plaintext is the owner's */
+		if (k.fd < 0) {
+			snprintf(err, sizeof(err), "cannot create %s: %s", g.temp, strerror(errno));
+			goto refused;
+		}
 	}
-	rc = vigil_seal_open(file, len, sk, g.camera, g.number, partial, sink_write, &k, err, sizeof(err));
-	if (rc < 0)
-		goto refused;
-	if (k.err == 0 && fsync(k.fd) != 0)
-		k.err = errno;
-	if (close(k.fd) != 0 && k.err == 0)
-		k.err = errno;
-	k.fd = -1;
-	if (k.err == 0 && rename(g.temp, g.final) != 0)
-		k.err = errno;
-	if (k.err != 0) {
-		snprintf(err, sizeof(err), "cannot write %s: %s", g.final, strerror(k.err));
-		goto refused;
+	/* The key it was sealed to; nothing comes out under another. */
+	for (unsigned i = 0; i < keys->n; i++) {
+		rc = vigil_seal_open(file, len, keys->sk + i * VIGIL_SEAL_KEY_BYTES,
+				     cf != NULL && cf->peeked ? NULL : g.camera, g.number,
+				     partial || cf != NULL, check ? discard : sink_write, &k, &info, err,
+				     sizeof(err));
+		if (rc != -EKEYREJECTED)
+			break;
 	}
-	sync_dir_of(g.final);
-	if (rc == 1)
-		printf("%s: PARTIAL, %" PRIu64 " authenticated bytes -> %s (%s)\n", path, k.bytes, g.final,
-		       err);
-	else
-		printf("%s: %" PRIu64 " bytes -> %s\n", path, k.bytes, g.final);
+	if (cf != NULL) {
+		cf->rc = rc;
+		cf->info = info;
+		snprintf(cf->err, sizeof(cf->err), "%.*s", (int)sizeof(cf->err) - 1, err);
+	}
+	if (rc < 0 || (rc == 1 && !partial))
+		goto refused;
+	write = !check && (cf == NULL || (strcmp(info.camera, g.camera) == 0 && info.segment == g.number));
+	if (write) {
+		if (k.err == 0 && fsync(k.fd) != 0)
+			k.err = errno;
+		if (close(k.fd) != 0 && k.err == 0)
+			k.err = errno;
+		k.fd = -1;
+		if (k.err == 0 && rename(g.temp, g.final) != 0)
+			k.err = errno;
+		if (k.err != 0) {
+			snprintf(err, sizeof(err), "cannot write %s: %s", g.final, strerror(k.err));
+			goto refused;
+		}
+		sync_dir_of(g.final);
+		if (rc == 1)
+			printf("%s: PARTIAL, %" PRIu64 " authenticated bytes -> %s (%s)\n", path, k.bytes,
+			       g.final, err);
+		else
+			printf("%s: %" PRIu64 " bytes -> %s\n", path, k.bytes, g.final);
+	} else if (k.fd >= 0) {
+		close(k.fd);
+		unlink(g.temp);
+	}
 	free(file);
 	return 0;
 refused:
@@ -295,24 +352,120 @@ refused:
 	} else if (k.err != 0)
 		unlink(g.temp);
 	free(file);
-	fprintf(stderr, "vigil-open: %s: refused: %s\n", path, err);
+	/* In a folder, the report says it. */
+	if (cf == NULL)
+		fprintf(stderr, "vigil-open: %s: refused: %s\n", path, err);
+	else if (cf->rc == -EIO)
+		snprintf(cf->err, sizeof(cf->err), "%.*s", (int)sizeof(cf->err) - 1, err);
 	return -1;
+}
+
+/* NNNNNNNN (8 to 10 digits) and then exactly suffix. */
+static bool numbered(const char *name, const char *suffix, uint32_t *num)
+{
+	size_t digits = strspn(name, "0123456789");
+	uint64_t v = strtoull(name, NULL, 10);
+
+	if (digits < 8 || digits > 10 || v > UINT32_MAX || strcmp(name + digits, suffix) != 0)
+		return false;
+	*num = (uint32_t)v;
+	return true;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int by_number(const void *a, const void *b)
+{
+	uint32_t x = ((const struct chain_file *)a)->number, y = ((const struct chain_file *)b)->number;
+
+	return x < y ? -1 : x > y;
+}
+
+static int by_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A camera's folder: every sealed segment opened, then the chain of them reported. 0 whole (but for what
+ * crashes explain), -1 anything else. */
+static int open_folder(const char *dir, const struct keys *keys, bool partial, const char *out_dir,
+		       bool check)
+{
+	struct chain_folder d = {0};
+	struct chain_file *files;
+	struct dirent **ents;
+	const char **part;
+	char real[PATH_MAX], path[2 * PATH_MAX];
+	uint32_t *plain, num;
+	int n = scandir(dir, &ents, NULL, by_name), rc = 0;
+
+	if (n < 0 || realpath(dir, real) == NULL) {
+		fprintf(stderr, "vigil-open: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	d.camera = strrchr(real, '/') + 1;
+	files = calloc((size_t)n + 1, sizeof(*files));
+	plain = calloc((size_t)n + 1, sizeof(*plain));
+	part = calloc((size_t)n + 1, sizeof(*part));
+	if (!vigil_seal_name_ok(d.camera) || files == NULL || plain == NULL || part == NULL) {
+		fprintf(stderr, "vigil-open: %s: %s\n", dir,
+			files == NULL || plain == NULL || part == NULL
+			    ? "out of memory"
+			    : "not a camera's folder (its name is not a camera name)");
+		rc = -1;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+
+		if (numbered(name, ".ts" SEALED_SUFFIX, &num)) {
+			struct chain_file *cf = &files[d.n_files++];
+
+			cf->number = num;
+			snprintf(path, sizeof(path), "%s/%s", dir, name);
+			(void)open_segment(path, keys, partial, out_dir, check, cf);
+		} else if (numbered(name, ".ts", &num) || numbered(name, ".m4s", &num)) {
+			plain[d.n_plain++] = num;
+		} else if (strspn(name, "0123456789") >= 8 && strlen(name) > 8 &&
+			   strcmp(name + strlen(name) - 8, ".partial") == 0) {
+			part[d.n_partial++] = name;
+		}
+	}
+	/* Names of more than 8 digits sort after 99999999 only by number. */
+	qsort(files, d.n_files, sizeof(*files), by_number);
+	qsort(plain, d.n_plain, sizeof(*plain), by_u32);
+	d.files = files;
+	d.plain = plain;
+	d.partial = part;
+	if (chain_report(&d, stdout) > 0)
+		rc = -1;
+out:
+	free(files);
+	free(plain);
+	free(part);
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"keygen", required_argument, NULL, 'k'},
-	    {"secret-key", required_argument, NULL, 's'},
-	    {"public-key", no_argument, NULL, 'p'},
-	    {"partial", no_argument, NULL, 'P'},
-	    {"out", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"keygen", required_argument, NULL, 'k'}, {"secret-key", required_argument, NULL, 's'},
+	    {"public-key", no_argument, NULL, 'p'},   {"partial", no_argument, NULL, 'P'},
+	    {"out", required_argument, NULL, 'o'},    {"check", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
-	const char *keygen_path = NULL, *sk_path = NULL, *out_dir = NULL;
-	bool partial = false, print_pk = false;
-	uint8_t *sk;
+	const char *keygen_path = NULL, *sk_path[MAX_KEYS], *out_dir = NULL;
+	bool partial = false, print_pk = false, check = false;
+	struct keys keys = {0};
+	unsigned n_sk = 0;
 	int c, rc = 0;
 
 	/* Before any sodium_malloc, which aborts otherwise. */
@@ -326,7 +479,11 @@ int main(int argc, char **argv)
 			keygen_path = optarg;
 			break;
 		case 's':
-			sk_path = optarg;
+			if (n_sk == MAX_KEYS) {
+				fprintf(stderr, "vigil-open: at most %d --secret-key\n", MAX_KEYS);
+				return EXIT_USAGE;
+			}
+			sk_path[n_sk++] = optarg;
 			break;
 		case 'p':
 			print_pk = true;
@@ -337,6 +494,9 @@ int main(int argc, char **argv)
 		case 'o':
 			out_dir = optarg;
 			break;
+		case 'C':
+			check = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -346,16 +506,16 @@ int main(int argc, char **argv)
 		}
 	}
 	if (keygen_path != NULL) {
-		if (sk_path != NULL || print_pk || partial || out_dir != NULL || optind != argc) {
+		if (n_sk > 0 || print_pk || partial || check || out_dir != NULL || optind != argc) {
 			fprintf(stderr, "vigil-open: --keygen takes only the new key file (see --help)\n");
 			return EXIT_USAGE;
 		}
 		return keygen(keygen_path);
 	}
-	if (sk_path == NULL || (optind == argc) != print_pk) {
-		const char *why = sk_path == NULL ? "no --secret-key (or --keygen) given"
-				  : print_pk	  ? "--public-key takes no segments"
-						  : "no segment given";
+	if (n_sk == 0 || (optind == argc) != print_pk) {
+		const char *why = n_sk == 0  ? "no --secret-key (or --keygen) given"
+				  : print_pk ? "--public-key takes no segments"
+					     : "no segment given";
 
 		fprintf(stderr, "vigil-open: %s (see --help)\n", why);
 		return EXIT_USAGE;
@@ -368,31 +528,37 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	sk = sodium_malloc(VIGIL_SEAL_KEY_BYTES);
-	if (sk == NULL) {
+	keys.sk = sodium_allocarray(n_sk, VIGIL_SEAL_KEY_BYTES);
+	if (keys.sk == NULL) {
 		fprintf(stderr, "vigil-open: out of memory\n");
 		return EXIT_USAGE;
 	}
-	if (load_secret_key(sk_path, sk) < 0) {
-		sodium_free(sk);
-		return EXIT_USAGE;
-	}
-	if (print_pk) {
+	for (; keys.n < n_sk; keys.n++)
+		if (load_secret_key(sk_path[keys.n], keys.sk + keys.n * VIGIL_SEAL_KEY_BYTES) < 0) {
+			sodium_free(keys.sk);
+			return EXIT_USAGE;
+		}
+	for (unsigned i = 0; print_pk && i < keys.n; i++) {
 		uint8_t pk[VIGIL_SEAL_KEY_BYTES];
 		char pk64[VIGIL_SEAL_KEY_B64_BYTES];
 
-		if (crypto_scalarmult_base(pk, sk) != 0) {
-			fprintf(stderr, "vigil-open: secret key %s: not a usable X25519 key\n", sk_path);
+		if (crypto_scalarmult_base(pk, keys.sk + i * VIGIL_SEAL_KEY_BYTES) != 0) {
+			fprintf(stderr, "vigil-open: secret key %s: not a usable X25519 key\n", sk_path[i]);
 			rc = EXIT_USAGE;
 		} else {
 			vigil_seal_key_encode(pk, pk64);
 			printf("%s\n", pk64);
 		}
 	}
-	for (int i = optind; i < argc; i++)
-		if (open_segment(argv[i], sk, partial, out_dir) < 0)
+	for (int i = optind; i < argc; i++) {
+		struct stat st;
+		bool folder = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode);
+
+		if ((folder ? open_folder(argv[i], &keys, partial, out_dir, check)
+			    : open_segment(argv[i], &keys, partial, out_dir, check, NULL)) < 0)
 			rc = EXIT_REFUSED;
-	sodium_free(sk);
+	}
+	sodium_free(keys.sk);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "vigil-open: stdout: %s\n", strerror(errno));
 		rc = rc ? rc : EXIT_REFUSED;

@@ -977,6 +977,71 @@ static void test_identity_unique(void **state)
 	write_conf(door_pk, "");
 }
 
+/* What the recorder is told: every call, and the last one's settings. */
+struct told {
+	unsigned calls;
+	unsigned slot;
+	struct vigil_camera_config cam;
+	bool live; /* its packets were already taken when it was told */
+	struct vigil_cameras *cams;
+};
+
+static void on_settings(void *arg, unsigned slot, const struct vigil_camera_config *cam)
+{
+	struct told *t = arg;
+
+	t->calls++;
+	t->slot = slot;
+	t->cam = *cam;
+	t->live = vigil_cameras_live(t->cams, slot);
+}
+
+/* The recorder learns a camera's settings from the control plane alone,
+ * whenever they change: an OwnerKey and a RetainHours given by a reload, the
+ * OwnerKey taken away by the next, a camera added through the keystore
+ * (told before its packets are taken). */
+static void test_settings_told(void **state)
+{
+	struct vigil_camera_config cam = {.name = "shed", .ssrc = 99, .codec = VIGIL_CODEC_H265, .sealed = true};
+	struct env *e = start(false);
+	struct told t = {.cams = &e->cams};
+	char extra[256], owner[VIGIL_SEAL_KEY_B64_BYTES];
+	(void)state;
+
+	e->cams.on_settings = on_settings;
+	e->cams.on_settings_arg = &t;
+	b64(other_pk, owner);
+	snprintf(extra, sizeof(extra), "RetainHours = 3\nOwnerKey = %s\n", owner); /* gst's */
+	write_conf(door_pk, extra);
+	assert_int_equal(vigil_cameras_reload(&e->cams, e->msg, sizeof(e->msg)), 0);
+	assert_int_equal(t.calls, 2); /* door, then gst */
+	assert_int_equal(t.slot, 1);
+	assert_string_equal(t.cam.name, "gst");
+	assert_true(t.cam.sealed);
+	assert_memory_equal(t.cam.owner_key, other_pk, 32);
+	assert_int_equal(t.cam.retain_hours, 3);
+
+	write_conf(door_pk, "");
+	assert_int_equal(vigil_cameras_reload(&e->cams, e->msg, sizeof(e->msg)), 0);
+	assert_int_equal(t.calls, 4);
+	assert_false(t.cam.sealed);
+	assert_int_equal(t.cam.retain_hours, 0);
+
+	memcpy(cam.owner_key, other_pk, 32);
+	memcpy(cam.master_key, master, sizeof(cam.master_key));
+	assert_int_equal(vigil_cameras_add(&e->cams, &cam, e->msg, sizeof(e->msg)), 0);
+	assert_int_equal(t.calls, 5);
+	assert_int_equal(t.slot, 2);
+	assert_string_equal(t.cam.name, "shed");
+	assert_true(t.cam.sealed);
+	assert_false(t.live);
+	assert_true(vigil_cameras_live(&e->cams, 2));
+	sodium_memzero(&cam, sizeof(cam));
+	sodium_memzero(&t.cam, sizeof(t.cam));
+	stop(e);
+	write_conf(door_pk, "");
+}
+
 /* Keystore records left out at start are written back unchanged by the
  * next save, and their names, SSRCs and Identities stay theirs. */
 static void test_left_out_kept(void **state)
@@ -1132,6 +1197,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_session),
 	    cmocka_unit_test(test_key_extension),
 	    cmocka_unit_test(test_identity_unique),
+	    cmocka_unit_test(test_settings_told),
 	    cmocka_unit_test(test_left_out_kept),
 	    cmocka_unit_test(test_save_failure),
 	};

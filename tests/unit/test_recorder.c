@@ -4,6 +4,7 @@
  * the reference). Skips when GStreamer or FFmpeg tools are missing. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -869,14 +870,14 @@ static void test_sealed(void **state)
 		fclose(f);
 		/* The SPS is in every segment's clear text, never in the file. */
 		assert_null(memmem(buf, (size_t)len, h264.aus[0].p + 4, 8));
-		assert_int_equal(vigil_seal_open(buf, (size_t)len, pk, "camseal", i, false, append_out, all, err,
-						 sizeof(err)),
+		assert_int_equal(vigil_seal_open(buf, (size_t)len, pk, "camseal", i, false, append_out, all,
+						 NULL, err, sizeof(err)),
 				 -EKEYREJECTED);
-		assert_int_equal(vigil_seal_open(buf, (size_t)len, sk, "camseal", i + 1, false, append_out, all, err,
-						 sizeof(err)),
+		assert_int_equal(vigil_seal_open(buf, (size_t)len, sk, "camseal", i + 1, false, append_out,
+						 all, NULL, err, sizeof(err)),
 				 -EBADMSG);
-		assert_int_equal(vigil_seal_open(buf, (size_t)len, sk, "camseal", i, false, append_out, all, err,
-						 sizeof(err)),
+		assert_int_equal(vigil_seal_open(buf, (size_t)len, sk, "camseal", i, false, append_out, all,
+						 NULL, err, sizeof(err)),
 				 0);
 		free(buf);
 	}
@@ -888,6 +889,474 @@ static void test_sealed(void **state)
 		free(md5[i]);
 	}
 	fixture_fini(&fx);
+}
+
+/* A held file: appended to, synced and closed, yet not even created until released; then written whole,
+ * fsync'd, renamed, and (sync_dir) its directory fsync'd before it is reported closed. One that failed
+ * while held is never created. */
+static void test_writer_held(void **state)
+{
+	static uint8_t data[300000];
+	struct wevents ev = {0}, gone = {0};
+	struct vigil_writer *w;
+	struct vigil_wfile *f, *g;
+	uint8_t *back;
+	FILE *in;
+	int dirfd;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13 + i / 7000);
+	assert_int_equal(run("rm -f " TDIR "/held " TDIR "/held.partial " TDIR "/never.partial"), 0);
+	w = vigil_writer_create(8, 8);
+	assert_non_null(w);
+	dirfd = open(TDIR, O_RDONLY | O_DIRECTORY);
+	assert_true(dirfd >= 0);
+	f = vigil_wfile_open_held(w, TDIR "/held.partial", TDIR "/held", wevents_cb, &ev);
+	g = vigil_wfile_open_held(w, TDIR "/never.partial", TDIR "/never", wevents_cb, &gone);
+	assert_non_null(f);
+	assert_non_null(g);
+	vigil_wfile_sync_dir(f, dirfd);
+	assert_int_equal(vigil_wfile_append(f, data, sizeof(data)), 0);
+	vigil_wfile_sync(f);
+	vigil_wfile_close(f);
+	vigil_writer_drain(w);
+	for (int i = 0; i < 20; i++) {
+		vigil_writer_reap(w, false);
+		usleep(1000);
+	}
+	assert_int_equal(ev.written + ev.closed, 0);
+	assert_int_not_equal(run("test -e " TDIR "/held.partial || test -e " TDIR "/held"), 0);
+	vigil_wfile_release(f);
+	vigil_writer_drain(w);
+	assert_int_equal(ev.closed, 1);
+	assert_int_equal(ev.written, sizeof(data));
+	back = malloc(sizeof(data) + 1);
+	in = fopen(TDIR "/held", "rb");
+	assert_non_null(in);
+	assert_int_equal(fread(back, 1, sizeof(data) + 1, in), sizeof(data));
+	fclose(in);
+	assert_memory_equal(back, data, sizeof(data));
+	free(back);
+
+	vigil_wfile_close(g); /* closed while held, released empty: never made */
+	vigil_wfile_release(g);
+	vigil_writer_drain(w);
+	vigil_writer_free(w);
+	close(dirfd);
+	assert_int_not_equal(run("test -e " TDIR "/never.partial"), 0);
+}
+
+/* What a reload or a keystore change does to the recorder: the camera's
+ * settings as they are now, handed over. */
+static void reconfigure(struct fixture *fx)
+{
+	assert_int_equal(vigil_recorder_configure(fx->rec, 0, &fx->cam), 0);
+}
+
+/* vigil-open (the tool itself) with a secret key file; its exit status. */
+static int vigil_open(const char *key, const char *args)
+{
+	const char *tool = getenv("VIGIL_OPEN");
+
+	assert_non_null(tool); /* set by meson */
+	return run("%s --secret-key %s %s >&2", tool, key, args);
+}
+
+/* The segment files of dir and the playlist, as one line. */
+static void assert_files(const char *dir, const char *want)
+{
+	assert_int_equal(run("test \"$(ls %s | tr '\\n' ' ')\" = '%s'", dir, want), 0);
+}
+
+/* An OwnerKey added while recording (a reload), then removed: the segment
+ * after each change is made with the new settings, the open one finished
+ * as it was begun. The sealed one opens with vigil-open; each plain one
+ * plays alone; all of them in order decode to the reference. */
+static void test_owner_key_change(void **state)
+{
+	uint8_t pk[VIGIL_SEAL_KEY_BYTES];
+	char key[] = TDIR "/camowner.key", msg[256], *md5[MAX_AUS] = {0};
+	struct fixture fx;
+	unsigned n_md5;
+
+	(void)state;
+	fixture_init(&fx, "camowner", VIGIL_CODEC_H264, true);
+	unlink(key);
+	assert_int_equal(vigil_seal_keyfile_create(key, pk, msg, sizeof(msg)), 0);
+	feed(&fx, &h264, 0, 45); /* 0 closed at frame 30, 1 open */
+	fx.cam.sealed = true;
+	memcpy(fx.cam.owner_key, pk, sizeof(pk));
+	reconfigure(&fx);
+	feed(&fx, &h264, 45, 75); /* 1 closed at 60 as it began, 2 sealed */
+	fx.cam.sealed = false;
+	memset(fx.cam.owner_key, 0, sizeof(fx.cam.owner_key));
+	reconfigure(&fx);
+	feed(&fx, &h264, 75, h264.n); /* 2 closed at 90, 3 and 4 plain */
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(vigil_recorder_stats(fx.rec, 0)->segments, 5);
+	assert_int_equal(vigil_recorder_stats(fx.rec, 0)->frames_recorded, h264.n);
+	assert_files(fx.dir, "00000000.ts 00000001.ts 00000002.ts.sealed 00000003.ts 00000004.ts index.m3u8 ");
+	/* No video in the clear in the sealed one: its SPS is not there. */
+	assert_int_not_equal(run("grep -q \"$(head -c 12 %s | tail -c 8)\" %s/00000002.ts.sealed", h264.path,
+				 fx.dir),
+			     0);
+	assert_int_equal(run("rm -rf " TDIR "/opened && mkdir " TDIR "/opened"), 0);
+	assert_int_equal(vigil_open(key, "--out " TDIR "/opened " TDIR "/rec/a/b/camowner/00000002.ts.sealed"), 0);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(run("f=%s/%08u.ts; test -e $f || f=" TDIR "/opened/%08u.ts; "
+				     "test -z \"$(ffprobe -v error $f 2>&1)\" && cat $f >> " TDIR "/owner-all.ts",
+				     fx.dir, i, i),
+				 0);
+	n_md5 = framemd5(TDIR "/owner-all.ts", md5, MAX_AUS);
+	unlink(TDIR "/owner-all.ts");
+	/* Its chain: the one sealed segment, the plain ones around it said to be so. */
+	assert_int_equal(
+	    run("%s --secret-key %s --check %s > " TDIR "/report.txt", getenv("VIGIL_OPEN"), key, fx.dir), 0);
+	assert_int_equal(
+	    run("grep -qx 'camowner: 00000000-00000001: plain, not sealed (recorded while the camera "
+		"had no OwnerKey)' " TDIR "/report.txt && grep -qx 'camowner: 1 sealed segment(s) in the "
+		"chain: whole' " TDIR "/report.txt"),
+	    0);
+	assert_int_equal(n_md5, h264.n_md5);
+	for (unsigned i = 0; i < n_md5; i++) {
+		assert_string_equal(md5[i], h264.md5[i]);
+		free(md5[i]);
+	}
+	fixture_fini(&fx);
+}
+
+/* RetainBytes given to a camera that had no retention: from the next
+ * durable segment on, the segments recorded before the change go too;
+ * without retention again, nothing more goes. */
+static void test_retention_change(void **state)
+{
+	const struct vigil_recorder_stats *st;
+	struct fixture fx;
+	struct playlist pl;
+
+	(void)state;
+	fixture_init(&fx, "camretchg", VIGIL_CODEC_H264, true);
+	st = vigil_recorder_stats(fx.rec, 0);
+	feed(&fx, &h264, 0, 75); /* 0 and 1 closed, 2 open */
+	fx.cam.retain_bytes = 1; /* only the newest stays */
+	reconfigure(&fx);
+	feed(&fx, &h264, 75, 100); /* 2 closed at 90 */
+	vigil_recorder_poll(fx.rec);
+	for (int i = 0; i < 5000 && st->segments_removed < 2; i++) {
+		usleep(1000);
+		vigil_recorder_poll(fx.rec);
+	}
+	assert_int_equal(st->segments_removed, 2);
+	assert_files(fx.dir, "00000002.ts 00000003.ts.partial index.m3u8 ");
+	fx.cam.retain_bytes = 0;
+	reconfigure(&fx);
+	feed(&fx, &h264, 100, h264.n); /* 3 closed at 120, 4 at the end */
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(st->segments_removed, 2);
+	assert_files(fx.dir, "00000002.ts 00000003.ts 00000004.ts index.m3u8 ");
+	read_playlist(fx.dir, &pl);
+	assert_int_equal(pl.n, 3);
+	assert_int_equal(pl.seq[0], 2);
+	assert_true(pl.endlist);
+	assert_int_equal(run("test -z \"$(ffmpeg -nostdin -v error -i %s/index.m3u8 -f null - 2>&1)\"", fx.dir), 0);
+	fixture_fini(&fx);
+}
+
+/* The owner of the sealed cameras below: its public key, and its secret key in a file for vigil-open. */
+#define OWNER_KEY TDIR "/owner.key"
+static uint8_t owner_pk[VIGIL_SEAL_KEY_BYTES];
+
+/* A camera sealed to the owner, recording into record_dir (NULL: the fixture's), its chain state in
+ * TDIR/state; clean: no recording and no chain state of it before. */
+static void sealed_init(struct fixture *fx, const char *name, bool clean, const char *record_dir)
+{
+	char msg[256];
+
+	if (access(OWNER_KEY, F_OK) != 0)
+		assert_int_equal(vigil_seal_keyfile_create(OWNER_KEY, owner_pk, msg, sizeof(msg)), 0);
+	fixture_init(fx, name, VIGIL_CODEC_H264, clean && record_dir == NULL);
+	if (record_dir != NULL) {
+		snprintf(fx->cfg.record_dir, sizeof(fx->cfg.record_dir), "%s", record_dir);
+		snprintf(fx->dir, sizeof(fx->dir), "%s/%s", record_dir, name);
+		if (clean)
+			assert_int_equal(run("rm -rf %s", fx->dir), 0);
+	}
+	snprintf(fx->cfg.state_dir, sizeof(fx->cfg.state_dir), TDIR "/state");
+	if (clean)
+		assert_int_equal(run("rm -f " TDIR "/state/chain/%s", name), 0);
+	fx->cam.sealed = true;
+	memcpy(fx->cam.owner_key, owner_pk, sizeof(owner_pk));
+	fixture_reopen(fx);
+}
+
+/* The line is in vigil-open's report (as its last line). */
+static bool report_has(const char *line, bool last)
+{
+	FILE *f = fopen(TDIR "/want.txt", "w");
+
+	assert_non_null(f);
+	fprintf(f, "%s\n", line);
+	fclose(f);
+	return run("%s " TDIR "/report.txt | grep -Fxq -f " TDIR "/want.txt", last ? "tail -n 1" : "cat") ==
+	       0;
+}
+
+/* vigil-open --check on a camera folder: its exit status, each of lines exactly in its report, and the
+ * report's last line. */
+static void check_chain(const char *dir, int status, const char *const *lines, const char *last)
+{
+	const char *tool = getenv("VIGIL_OPEN");
+	bool ok;
+
+	assert_non_null(tool);
+	ok = run("%s --secret-key " OWNER_KEY " --check %s > " TDIR "/report.txt", tool, dir) == status;
+	for (unsigned i = 0; lines != NULL && lines[i] != NULL; i++)
+		ok = ok && report_has(lines[i], false);
+	ok = ok && report_has(last, true);
+	if (!ok) {
+		(void)run("echo '# wanted exit %d: %s' >&2; sed 's/^/# /' " TDIR "/report.txt >&2", status,
+			  last);
+		fail();
+	}
+}
+
+/* The OwnerKey replaced while recording: the segments sealed to the new key follow those sealed to the old
+ * one in one chain, which vigil-open checks whole given both secret keys; given the new one alone, it
+ * refuses the old segments and says so. */
+static void test_owner_key_rotation(void **state)
+{
+	char key2[] = TDIR "/owner2.key", msg[256];
+	struct fixture fx;
+
+	(void)state;
+	sealed_init(&fx, "camrot", true, NULL);
+	unlink(key2);
+	assert_int_equal(vigil_seal_keyfile_create(key2, fx.cam.owner_key, msg, sizeof(msg)), 0);
+	feed(&fx, &h264, 0, 45);
+	reconfigure(&fx); /* the new key, from the next segment */
+	feed(&fx, &h264, 45, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	assert_int_equal(vigil_open(OWNER_KEY, "--check " TDIR "/rec/a/b/camrot/00000001.ts.sealed"), 0);
+	assert_int_equal(vigil_open(key2, "--check " TDIR "/rec/a/b/camrot/00000002.ts.sealed"), 0);
+	assert_int_equal(vigil_open(key2, "--check " TDIR "/rec/a/b/camrot/00000001.ts.sealed"), 1);
+	assert_int_equal(
+	    run("%s --secret-key %s --check %s > " TDIR "/report.txt", getenv("VIGIL_OPEN"), key2, fx.dir),
+	    1);
+	assert_true(
+	    report_has("camrot: 00000001: refused: the segment key does not open with this secret key (wrong "
+		       "key, or the header was altered)",
+		       false));
+	assert_true(report_has("camrot: 3 sealed segment(s) in the chain: 2 problem(s)", true));
+	assert_int_equal(run("%s --secret-key " OWNER_KEY " --secret-key %s --check %s > " TDIR "/report.txt",
+			     getenv("VIGIL_OPEN"), key2, fx.dir),
+			 0);
+	assert_true(report_has("camrot: 5 sealed segment(s) in the chain: whole", true));
+}
+
+/* A clean stop leaves the chain whole, and its state names the last segment, closed. The two newest
+ * segments removed while vigild is stopped: the next run does not take their numbers again, and
+ * vigil-open names both as missing. */
+static void test_chain_restart(void **state)
+{
+	struct fixture fx;
+
+	(void)state;
+	sealed_init(&fx, "camchain", true, NULL);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	assert_files(fx.dir, "00000000.ts.sealed 00000001.ts.sealed 00000002.ts.sealed 00000003.ts.sealed "
+			     "00000004.ts.sealed index.m3u8 ");
+	assert_int_equal(run("grep -qx 'segment 00000004' " TDIR "/state/chain/camchain && "
+			     "grep -qx 'state closed' " TDIR "/state/chain/camchain"),
+			 0);
+	check_chain(fx.dir, 0, NULL, "camchain: 5 sealed segment(s) in the chain: whole");
+	assert_int_equal(
+	    run("grep -q '^camchain: 00000000-00000004: run [0-9a-f]\\{8\\}, the first of the camera.s "
+		"chain$' " TDIR "/report.txt"),
+	    0);
+
+	assert_int_equal(run("rm %s/00000003.ts.sealed %s/00000004.ts.sealed", fx.dir, fx.dir), 0);
+	sealed_init(&fx, "camchain", false, NULL);
+	feed(&fx, &h264, 0, 40);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	assert_files(fx.dir, "00000000.ts.sealed 00000001.ts.sealed 00000002.ts.sealed 00000005.ts.sealed "
+			     "00000006.ts.sealed index.m3u8 ");
+	check_chain(fx.dir, 1,
+		    (const char *const[]){"camchain: 00000003: missing", "camchain: 00000004: missing", NULL},
+		    "camchain: 5 sealed segment(s) in the chain: 2 problem(s)");
+
+	/* A state file changed by hand (its segment number) is set aside, never trusted: the chain goes on
+	 * from the newest segment on disk, and says so. */
+	assert_int_equal(run("sed -i 's/^segment 00000006$/segment 00000009/' " TDIR "/state/chain/camchain"),
+			 0);
+	sealed_init(&fx, "camchain", false, NULL);
+	assert_int_equal(
+	    run("test -e " TDIR "/state/chain/camchain.corrupt && ! test -e " TDIR "/state/chain/camchain"),
+	    0);
+	feed(&fx, &h264, 0, 10);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	assert_int_equal(run("test -e %s/00000007.ts.sealed", fx.dir), 0);
+	check_chain(fx.dir, 1, NULL, "camchain: 6 sealed segment(s) in the chain: 2 problem(s)");
+	assert_int_equal(
+	    run("grep -q '^camchain: 00000007: run [0-9a-f]\\{8\\}, began from the newest sealed segment "
+		"on disk, without chain state' " TDIR "/report.txt"),
+	    0);
+
+	/* Where others may write, vigild keeps no chain state: it does not start. */
+	assert_int_equal(chmod(TDIR "/state/chain", 0777), 0);
+	assert_null(vigil_recorder_create(&fx.cfg, FRAME_BYTES));
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(chmod(TDIR "/state/chain", 0700), 0);
+}
+
+/* One recording, and copies of it changed as someone with the folder but not the owner's secret key could:
+ * each change is reported exactly, as a problem. A segment of another camera (same owner) and one of another
+ * run of this camera (another server) come from recordings of their own. The newest segment cut short is
+ * what a crash leaves: reported, not a problem. */
+static void test_chain_tampered(void **state)
+{
+	const char *base = TDIR "/rec/a/b/camt";
+	struct fixture fx;
+
+	(void)state;
+	sealed_init(&fx, "camt", true, NULL);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	sealed_init(&fx, "camo", true, NULL);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	sealed_init(&fx, "camt", true, TDIR "/elsewhere");
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	check_chain(base, 0, NULL, "camt: 5 sealed segment(s) in the chain: whole");
+
+#define COPY(n)                                                                                              \
+	run("rm -rf " TDIR "/t" #n " && mkdir -p " TDIR "/t" #n " && cp -a %s " TDIR "/t" #n "/", base)
+	assert_int_equal(COPY(1), 0);
+	assert_int_equal(run("rm " TDIR "/t1/camt/00000002.ts.sealed"), 0);
+	check_chain(TDIR "/t1/camt", 1, (const char *const[]){"camt: 00000002: missing", NULL},
+		    "camt: 4 sealed segment(s) in the chain: 1 problem(s)");
+
+	assert_int_equal(COPY(2), 0);
+	assert_int_equal(run("cd " TDIR "/t2/camt && mv 00000001.ts.sealed x && mv 00000002.ts.sealed "
+			     "00000001.ts.sealed && mv x 00000002.ts.sealed"),
+			 0);
+	check_chain(TDIR "/t2/camt", 1,
+		    (const char *const[]){"camt: 00000001: holds segment 00000002: renamed or reordered",
+					  "camt: 00000002: holds segment 00000001: renamed or reordered",
+					  NULL},
+		    "camt: 5 sealed segment(s) in the chain: 2 problem(s)");
+
+	assert_int_equal(COPY(3), 0);
+	assert_int_equal(run("cp " TDIR "/rec/a/b/camo/00000002.ts.sealed " TDIR "/t3/camt/"), 0);
+	check_chain(
+	    TDIR "/t3/camt", 1,
+	    (const char *const[]){
+		"camt: 00000002: holds camera camo's segment 00000002: moved from another camera", NULL},
+	    "camt: 4 sealed segment(s) in the chain: 1 problem(s)");
+
+	assert_int_equal(COPY(4), 0);
+	assert_int_equal(run("cp " TDIR "/elsewhere/camt/00000002.ts.sealed " TDIR "/t4/camt/"), 0);
+	check_chain(
+	    TDIR "/t4/camt", 1,
+	    (const char *const[]){"camt: 00000002: replaced: it does not follow 00000001, and 00000003 does "
+				  "not follow it",
+				  NULL},
+	    "camt: 5 sealed segment(s) in the chain: 1 problem(s)");
+
+	assert_int_equal(COPY(5), 0);
+	assert_int_equal(run("truncate -s -1000 " TDIR "/t5/camt/00000002.ts.sealed"), 0);
+	check_chain(TDIR "/t5/camt", 1,
+		    (const char *const[]){
+			"camt: 00000002: cut short after it was closed (00000003 follows it whole): "
+			"truncated, not by a crash",
+			NULL},
+		    "camt: 5 sealed segment(s) in the chain: 1 problem(s)");
+
+	assert_int_equal(COPY(6), 0);
+	assert_int_equal(run("truncate -s -1000 " TDIR "/t6/camt/00000004.ts.sealed"), 0);
+	check_chain(
+	    TDIR "/t6/camt", 0,
+	    (const char *const[]){"camt: 00000004: cut short by a crash, as at the end of a run: what "
+				  "authenticated opens with --partial",
+				  NULL},
+	    "camt: 5 sealed segment(s) in the chain: whole but for what crashes explain (1 cut, 0 lost)");
+#undef COPY
+}
+
+/* A vigild that dies while recording (a child process that exits without stopping its recorder): the next
+ * run recovers the segment it was writing, takes the number after it and links to it as cut by a crash, and
+ * vigil-open says so without calling it a problem. A segment truncated in the middle of that run still is
+ * one. */
+static void test_chain_crash(void **state)
+{
+	struct fixture fx;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	sealed_init(&fx, "camdied", true, NULL);
+	vigil_recorder_free(fx.rec);
+	fx.rec = NULL;
+	fx.cfg.max_unsynced_ms = 1; /* what it writes reaches the disk before it dies */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES); /* with a ring of its own */
+		if (fx.rec == NULL)
+			_exit(3);
+		feed(&fx, &h264, 0, 90); /* 0, 1, 2 closed; 3 begins at the next frame */
+		for (unsigned i = 90; i < 115; i++) {
+			feed(&fx, &h264, i, i + 1);
+			usleep(3000);
+		}
+		for (int i = 0; i < 100; i++) {
+			vigil_recorder_poll(fx.rec);
+			usleep(2000);
+		}
+		_exit(0); /* no stop: the segment being written stays .partial */
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(run("test -s %s/00000003.ts.sealed.partial && grep -qx 'state begun' " TDIR
+			     "/state/chain/camdied",
+			     fx.dir),
+			 0);
+
+	sealed_init(&fx, "camdied", false, NULL);
+	feed(&fx, &h264, 0, 40);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	assert_files(fx.dir, "00000000.ts.sealed 00000001.ts.sealed 00000002.ts.sealed 00000003.ts.sealed "
+			     "00000004.ts.sealed 00000005.ts.sealed index.m3u8 ");
+	check_chain(
+	    fx.dir, 0,
+	    (const char *const[]){"camdied: 00000003: cut short by a crash, as at the end of a run: what "
+				  "authenticated opens with --partial",
+				  NULL},
+	    "camdied: 6 sealed segment(s) in the chain: whole but for what crashes explain (1 cut, 0 lost)");
+	assert_int_equal(
+	    run("grep -q '^camdied: 00000004-00000005: run [0-9a-f]\\{8\\}, began after vigild stopped "
+		"without closing its last segment (a crash)$' " TDIR "/report.txt"),
+	    0);
+	assert_int_equal(
+	    vigil_open(OWNER_KEY, "--partial --check " TDIR "/rec/a/b/camdied/00000003.ts.sealed"), 0);
+
+	assert_int_equal(run("truncate -s -1000 %s/00000001.ts.sealed", fx.dir), 0);
+	check_chain(
+	    fx.dir, 1,
+	    (const char *const[]){"camdied: 00000001: cut short after it was closed (00000002 follows it "
+				  "whole): truncated, not by a crash",
+				  NULL},
+	    "camdied: 6 sealed segment(s) in the chain: 1 problem(s)");
 }
 
 /* O_DIRECT where the filesystem takes it (the build directory's does, or
@@ -1263,6 +1732,13 @@ int main(void)
 	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),
 	    cmocka_unit_test(test_fmp4),            cmocka_unit_test(test_writer_o_direct),
 	    cmocka_unit_test(test_writer_open_async),
+	    cmocka_unit_test(test_owner_key_change),
+	    cmocka_unit_test(test_retention_change),
+	    cmocka_unit_test(test_writer_held),
+	    cmocka_unit_test(test_chain_restart),
+	    cmocka_unit_test(test_chain_tampered),
+	    cmocka_unit_test(test_chain_crash),
+	    cmocka_unit_test(test_owner_key_rotation),
 	};
 	char *args[] = {"test_recorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
 			"--log-level=*:error", NULL};

@@ -2,7 +2,8 @@
 /* Sealed segments: round trips fed in irregular writes, the format checked by an independent reader built
  * from libsodium calls, and every way a segment can be wrong (wrong key, each byte flipped, cut short,
  * swapped, moved, extended, header spliced) refused with its reason, with nothing unauthenticated coming out.
- */
+ * The chain fields: authenticated, and the head and chain tags as the format defines them. The format
+ * before chains (VGSEAL01) still opens. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,8 @@
 #define CH VIGIL_SEAL_CHUNK
 #define WIRE (VIGIL_SEAL_CHUNK + VIGIL_SEAL_ABYTES)
 #define HDR VIGIL_SEAL_HEADER_BYTES
+#define HDR1 VIGIL_SEAL1_HEADER_BYTES
+#define PLACE VIGIL_SEAL_PLACE_BYTES
 #define MSG_KEY "the segment key does not open with this secret key (wrong key, or the header was altered)"
 #define MSG_TRUNC "truncated: no final chunk (the recording was interrupted)"
 
@@ -54,6 +57,8 @@ struct keys {
 };
 
 static struct keys K;
+static const uint8_t RUN[VIGIL_SEAL_RUN_BYTES] = "run-id-for-tests";
+static const struct vigil_seal_link FIRST = {.kind = VIGIL_SEAL_LINK_NONE};
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -70,15 +75,18 @@ static size_t expected_len(size_t n)
 	return HDR + n + VIGIL_SEAL_ABYTES * (n / CH + 1);
 }
 
-/* Seals plain in writes of irregular sizes (0 included) when irregular, else in one write. */
-static struct buf seal(const uint8_t *plain, size_t n, const char *camera, uint32_t segment, bool irregular)
+/* Seals plain in writes of irregular sizes (0 included) when irregular, else in one write, after the segment
+ * link names; head and tag (or NULL) get its head and chain tags. */
+static struct buf seal_linked(const uint8_t *plain, size_t n, const char *camera, uint32_t segment,
+			      bool irregular, const struct vigil_seal_link *link, uint8_t *head, uint8_t *tag)
 {
 	struct vigil_seal *s = vigil_seal_create();
+	uint8_t h[VIGIL_SEAL_TAG_BYTES], t[VIGIL_SEAL_TAG_BYTES];
 	struct buf b = {0};
 	size_t off = 0;
 
 	assert_non_null(s);
-	assert_int_equal(vigil_seal_begin(s, K.pk, camera, segment, buf_out, &b), 0);
+	assert_int_equal(vigil_seal_begin(s, K.pk, camera, segment, RUN, link, h, buf_out, &b), 0);
 	assert_int_equal(b.len, HDR);
 	while (off < n) {
 		size_t w = n - off;
@@ -91,10 +99,19 @@ static struct buf seal(const uint8_t *plain, size_t n, const char *camera, uint3
 		assert_int_equal(vigil_seal_write(s, plain + off, w, buf_out, &b), 0);
 		off += w;
 	}
-	assert_int_equal(vigil_seal_end(s, buf_out, &b), 0);
+	assert_int_equal(vigil_seal_end(s, t, buf_out, &b), 0);
 	assert_false(vigil_seal_active(s));
 	vigil_seal_free(s);
+	if (head != NULL)
+		memcpy(head, h, sizeof(h));
+	if (tag != NULL)
+		memcpy(tag, t, sizeof(t));
 	return b;
+}
+
+static struct buf seal(const uint8_t *plain, size_t n, const char *camera, uint32_t segment, bool irregular)
+{
+	return seal_linked(plain, n, camera, segment, irregular, &FIRST, NULL, NULL);
 }
 
 static uint8_t *random_bytes(size_t n)
@@ -109,7 +126,7 @@ static uint8_t *random_bytes(size_t n)
 static int open_file(const struct buf *f, const uint8_t *sk, const char *camera, uint32_t segment,
 		     bool partial, struct buf *out, char err[VIGIL_SEAL_ERR_BYTES])
 {
-	return vigil_seal_open(f->p, f->len, sk, camera, segment, partial, buf_out, out, err,
+	return vigil_seal_open(f->p, f->len, sk, camera, segment, partial, buf_out, out, NULL, err,
 			       VIGIL_SEAL_ERR_BYTES);
 }
 
@@ -135,7 +152,7 @@ static void test_round_trip(void **state)
 			char err[VIGIL_SEAL_ERR_BYTES];
 
 			assert_int_equal(f.len, expected_len(sizes[i]));
-			assert_memory_equal(f.p, "VGSEAL01", 8);
+			assert_memory_equal(f.p, "VGSEAL02", 8);
 			assert_int_equal(open_file(&f, K.sk, "lobby", 12, false, &out, err), 0);
 			assert_int_equal(out.len, sizes[i]);
 			if (sizes[i] > 0)
@@ -151,7 +168,8 @@ static void test_round_trip(void **state)
 	}
 }
 
-static void ad_for(uint8_t *ad, size_t *adlen, const char *camera, uint32_t segment)
+/* VGSEAL01's additional data. */
+static void ad1_for(uint8_t *ad, size_t *adlen, const char *camera, uint32_t segment)
 {
 	size_t n = strlen(camera);
 
@@ -165,25 +183,82 @@ static void ad_for(uint8_t *ad, size_t *adlen, const char *camera, uint32_t segm
 	*adlen = 19 + n;
 }
 
+static void be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* The place, byte by byte as docs/sealed-segments.md lays it out. */
+static void place_for(uint8_t place[PLACE], const char *camera, uint32_t segment,
+		      const struct vigil_seal_link *link)
+{
+	size_t n = strlen(camera);
+
+	memset(place, 0, PLACE);
+	place[0] = (uint8_t)n;
+	memcpy(place + 1, camera, n);
+	be32(place + 65, segment);
+	memcpy(place + 69, RUN, 16);
+	place[85] = (uint8_t)link->kind;
+	be32(place + 86, link->prev);
+	memcpy(place + 90, link->tag, 32);
+}
+
+/* VGSEAL02's: "vigil-seal-v2" 0, then the place. */
+static void ad_for(uint8_t *ad, size_t *adlen, const uint8_t place[PLACE])
+{
+	memcpy(ad, "vigil-seal-v2", 14);
+	memcpy(ad + 14, place, PLACE);
+	*adlen = 14 + PLACE;
+}
+
+/* BLAKE2b-256 of label (with its 0 byte), a and b. */
+static void blake(uint8_t out[32], const char *label, const uint8_t *a, size_t alen, const uint8_t *b,
+		  size_t blen)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)label, strlen(label) + 1);
+	crypto_generichash_update(&st, a, alen);
+	crypto_generichash_update(&st, b, blen);
+	crypto_generichash_final(&st, out, 32);
+}
+
 /* The format as docs/sealed-segments.md states it, read with libsodium alone. */
 static void test_format_independent_reader(void **state)
 {
 	const size_t n = 2 * CH + 777;
 	uint8_t *plain = random_bytes(n);
-	struct buf f = seal(plain, n, "cam_2-B", 0x01020304, true);
+	struct vigil_seal_link link = {.kind = VIGIL_SEAL_LINK_CRASHED, .prev = 0x01020300};
+	uint8_t head[32], chain[32], want[32], place[PLACE];
+	struct buf f;
 	crypto_secretstream_xchacha20poly1305_state st;
-	uint8_t key[32], ad[100], m[CH];
+	uint8_t key[32], ad[200], m[CH];
 	unsigned long long mlen;
 	size_t adlen, off = HDR;
 	uint8_t tag;
 	(void)state;
 
-	assert_memory_equal(f.p, "VGSEAL01", 8);
+	memset(link.tag, 0xab, sizeof(link.tag));
+	f = seal_linked(plain, n, "cam_2-B", 0x01020304, true, &link, head, chain);
+	assert_int_equal(HDR, 234);
+	assert_memory_equal(f.p, "VGSEAL02", 8);
+	place_for(place, "cam_2-B", 0x01020304, &link);
+	assert_memory_equal(f.p + 112, place, PLACE);
+	assert_memory_equal(f.p + 112 + 65, "\x01\x02\x03\x04", 4);
 	assert_int_equal(crypto_box_seal_open(key, f.p + 8, 80, K.pk, K.sk), 0);
 	assert_int_equal(crypto_secretstream_xchacha20poly1305_init_pull(&st, f.p + 88, key), 0);
-	ad_for(ad, &adlen, "cam_2-B", 0x01020304);
-	assert_int_equal(adlen, 14 + 7 + 1 + 4);
-	assert_memory_equal(ad + adlen - 4, "\x01\x02\x03\x04", 4);
+	ad_for(ad, &adlen, place);
+	assert_int_equal(adlen, 14 + 122);
+	/* The tags: of the header, and of the header and the final chunk's MAC. */
+	blake(want, "vigil-head-v2", f.p, HDR, NULL, 0);
+	assert_memory_equal(head, want, 32);
+	blake(want, "vigil-chain-v2", f.p, HDR, f.p + f.len - 16, 16);
+	assert_memory_equal(chain, want, 32);
 	for (int i = 0; i < 3; i++) {
 		size_t piece = i < 2 ? WIRE : 777 + VIGIL_SEAL_ABYTES;
 
@@ -203,21 +278,27 @@ static void test_format_independent_reader(void **state)
 
 /* A file written by hand with libsodium: chunk sizes and tags as given, so cases the writer never makes can
  * be built. */
-static struct buf hand_seal(const uint8_t *plain, const size_t *chunk, const uint8_t *tags, int nchunks,
-			    const char *camera, uint32_t segment)
+static struct buf hand_seal_v(unsigned version, const uint8_t *plain, const size_t *chunk,
+			      const uint8_t *tags, int nchunks, const char *camera, uint32_t segment)
 {
 	crypto_secretstream_xchacha20poly1305_state st;
 	struct buf b = {0};
-	uint8_t hdr[HDR], key[32], ad[100], c[WIRE];
+	uint8_t hdr[HDR], key[32], ad[200], c[WIRE];
 	unsigned long long clen;
 	size_t adlen, off = 0;
 
-	memcpy(hdr, "VGSEAL01", 8);
+	memcpy(hdr, version == 1 ? "VGSEAL01" : "VGSEAL02", 8);
 	crypto_secretstream_xchacha20poly1305_keygen(key);
 	assert_int_equal(crypto_box_seal(hdr + 8, key, 32, K.pk), 0);
 	assert_int_equal(crypto_secretstream_xchacha20poly1305_init_push(&st, hdr + 88, key), 0);
-	buf_out(&b, hdr, HDR);
-	ad_for(ad, &adlen, camera, segment);
+	if (version == 1) {
+		buf_out(&b, hdr, HDR1);
+		ad1_for(ad, &adlen, camera, segment);
+	} else {
+		place_for(hdr + 112, camera, segment, &FIRST);
+		buf_out(&b, hdr, HDR);
+		ad_for(ad, &adlen, hdr + 112);
+	}
 	for (int i = 0; i < nchunks; i++) {
 		assert_int_equal(crypto_secretstream_xchacha20poly1305_push(&st, c, &clen, plain + off,
 									    chunk[i], ad, adlen, tags[i]),
@@ -226,6 +307,12 @@ static struct buf hand_seal(const uint8_t *plain, const size_t *chunk, const uin
 		off += chunk[i];
 	}
 	return b;
+}
+
+static struct buf hand_seal(const uint8_t *plain, const size_t *chunk, const uint8_t *tags, int nchunks,
+			    const char *camera, uint32_t segment)
+{
+	return hand_seal_v(2, plain, chunk, tags, nchunks, camera, segment);
 }
 
 static void test_hand_made_files(void **state)
@@ -316,6 +403,13 @@ static void flip_and_check(struct buf *f, size_t pos, const uint8_t *plain, size
 	} else if (pos < 88) {
 		assert_int_equal(rc, -EKEYREJECTED);
 		assert_string_equal(err, MSG_KEY);
+	} else if (pos >= 112 && pos < HDR) {
+		/* The place: it breaks the format, names another place, or is not what the chunks bind. */
+		assert_int_equal(rc, -EBADMSG);
+		assert_true(strstr(err, "breaks the format") != NULL ||
+			    strstr(err, "moved or renamed") != NULL ||
+			    strstr(err, "chunk 0 at byte 234 does not authenticate") != NULL);
+		assert_int_equal(out.len, 0);
 	} else {
 		size_t chunk = pos < HDR ? 0 : (pos - HDR) / WIRE;
 		char want[96];
@@ -440,8 +534,8 @@ static void test_truncated(void **state)
 	    {HDR - 1, -ENODATA, "truncated header", -ENODATA, 0},
 	    {HDR, -ENODATA, MSG_TRUNC, -ENODATA, 0}, /* nothing authenticated: no partial */
 	    {HDR + 10, -ENODATA, MSG_TRUNC, -ENODATA, 0},
-	    {HDR + 100, -EBADMSG, "chunk 0 at byte 112", -EBADMSG, 0},
-	    {HDR + WIRE - 1, -EBADMSG, "chunk 0 at byte 112", -EBADMSG, 0},
+	    {HDR + 100, -EBADMSG, "chunk 0 at byte 234", -EBADMSG, 0},
+	    {HDR + WIRE - 1, -EBADMSG, "chunk 0 at byte 234", -EBADMSG, 0},
 	    {HDR + WIRE, -ENODATA, MSG_TRUNC, 1, CH},
 	    {HDR + WIRE + 1, -ENODATA, MSG_TRUNC, 1, CH},
 	    {HDR + WIRE + 16, -ENODATA, MSG_TRUNC, 1, CH},
@@ -486,8 +580,9 @@ static void test_swapped_and_moved(void **state)
 
 	/* 7 and 8 swapped: each file read under the other's number */
 	assert_int_equal(open_file(&fa, K.sk, "lobby", 8, false, &out, err), -EBADMSG);
-	assert_non_null(strstr(err, "chunk 0 at byte 112 does not authenticate"));
-	assert_non_null(strstr(err, "moved from another camera or segment number"));
+	assert_string_equal(
+	    err, "its header says camera lobby, segment 00000007: moved or renamed (or the header was "
+		 "altered)");
 	assert_int_equal(open_file(&fb, K.sk, "lobby", 7, false, &out, err), -EBADMSG);
 	assert_int_equal(open_file(&fa, K.sk, "lobby", 8, true, &out, err), -EBADMSG);
 	/* moved to another camera, including one whose name shares a prefix */
@@ -495,6 +590,17 @@ static void test_swapped_and_moved(void **state)
 	assert_int_equal(open_file(&fa, K.sk, "lobby2", 7, false, &out, err), -EBADMSG);
 	assert_int_equal(open_file(&fa, K.sk, "lobb", 7, false, &out, err), -EBADMSG);
 	assert_int_equal(open_file(&fa, K.sk, "Lobby", 7, false, &out, err), -EBADMSG);
+	/* the header's place rewritten to where the file was moved: the chunks bind the place it had */
+	{
+		struct vigil_seal_link none = FIRST;
+		struct buf moved = {0};
+
+		buf_out(&moved, fa.p, fa.len);
+		place_for(moved.p + 112, "garage", 8, &none);
+		assert_int_equal(open_file(&moved, K.sk, "garage", 8, true, &out, err), -EBADMSG);
+		assert_non_null(strstr(err, "chunk 0 at byte 234 does not authenticate"));
+		buf_free(&moved);
+	}
 	/* a one-chunk segment moved is refused under partial too: nothing shows it belongs there */
 	{
 		struct buf small = seal(a, 10, "lobby", 7, false);
@@ -597,7 +703,7 @@ static void test_spliced_header(void **state)
 	/* b's sealed key in a's header: it opens (same owner) but a's chunks are not under that key */
 	memcpy(fa.p + 8, fb.p + 8, 80);
 	assert_int_equal(open_file(&fa, K.sk, "lobby", 4, false, &out, err), -EBADMSG);
-	assert_non_null(strstr(err, "chunk 0 at byte 112 does not authenticate"));
+	assert_non_null(strstr(err, "chunk 0 at byte 234 does not authenticate"));
 	/* b's whole header (key and stream header) on a's chunks */
 	memcpy(fa.p + 88, fb.p + 88, 24);
 	assert_int_equal(open_file(&fa, K.sk, "lobby", 4, false, &out, err), -EBADMSG);
@@ -608,8 +714,10 @@ static void test_spliced_header(void **state)
 		struct vigil_seal *s = vigil_seal_create();
 		struct buf other = {0};
 
-		assert_int_equal(vigil_seal_begin(s, K.pk2, "lobby", 4, buf_out, &other), 0);
-		assert_int_equal(vigil_seal_end(s, buf_out, &other), 0);
+		uint8_t t[32];
+
+		assert_int_equal(vigil_seal_begin(s, K.pk2, "lobby", 4, RUN, &FIRST, t, buf_out, &other), 0);
+		assert_int_equal(vigil_seal_end(s, t, buf_out, &other), 0);
 		memcpy(fb.p + 8, other.p + 8, 80);
 		assert_int_equal(open_file(&fb, K.sk, "lobby", 4, false, &out, err), -EKEYREJECTED);
 		assert_string_equal(err, MSG_KEY);
@@ -640,7 +748,8 @@ static void test_api_misuse(void **state)
 {
 	struct vigil_seal *s = vigil_seal_create();
 	struct buf b = {0};
-	uint8_t zero[32] = {0};
+	uint8_t zero[32] = {0}, t[32];
+	struct vigil_seal_link bad_link = FIRST;
 	char name64[65], name65[66], err[VIGIL_SEAL_ERR_BYTES];
 	(void)state;
 
@@ -651,33 +760,39 @@ static void test_api_misuse(void **state)
 	assert_non_null(s);
 	assert_false(vigil_seal_active(s));
 	assert_int_equal(vigil_seal_write(s, zero, 1, buf_out, &b), -EINVAL);
-	assert_int_equal(vigil_seal_end(s, buf_out, &b), -EINVAL);
+	assert_int_equal(vigil_seal_end(s, t, buf_out, &b), -EINVAL);
 	assert_true(vigil_seal_name_ok(name64));
 	assert_true(vigil_seal_name_ok("a-Z_09"));
 	static const char *const bad[] = {"", "a b", "a/b", "..", "caméra", "a.b"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_false(vigil_seal_name_ok(bad[i]));
-		assert_int_equal(vigil_seal_begin(s, K.pk, bad[i], 0, buf_out, &b), -EINVAL);
+		assert_int_equal(vigil_seal_begin(s, K.pk, bad[i], 0, RUN, &FIRST, t, buf_out, &b), -EINVAL);
 	}
-	assert_int_equal(vigil_seal_begin(s, K.pk, name65, 0, buf_out, &b), -EINVAL);
-	assert_int_equal(vigil_seal_begin(s, K.pk, NULL, 0, buf_out, &b), -EINVAL);
-	assert_int_equal(vigil_seal_begin(s, zero, "lobby", 0, buf_out, &b),
+	assert_int_equal(vigil_seal_begin(s, K.pk, name65, 0, RUN, &FIRST, t, buf_out, &b), -EINVAL);
+	assert_int_equal(vigil_seal_begin(s, K.pk, NULL, 0, RUN, &FIRST, t, buf_out, &b), -EINVAL);
+	assert_int_equal(vigil_seal_begin(s, zero, "lobby", 0, RUN, &FIRST, t, buf_out, &b),
 			 -EINVAL); /* low-order owner key */
+	/* A link outside the format: an unknown kind, "none" naming a segment. */
+	bad_link.kind = VIGIL_SEAL_LINK_KINDS;
+	assert_int_equal(vigil_seal_begin(s, K.pk, "lobby", 1, RUN, &bad_link, t, buf_out, &b), -EINVAL);
+	bad_link = FIRST;
+	bad_link.prev = 3;
+	assert_int_equal(vigil_seal_begin(s, K.pk, "lobby", 4, RUN, &bad_link, t, buf_out, &b), -EINVAL);
 	assert_int_equal(b.len, 0);
-	assert_int_equal(vigil_seal_open(zero, 0, K.sk, "a b", 0, false, buf_out, &b, err, sizeof(err)),
+	assert_int_equal(vigil_seal_open(zero, 0, K.sk, "a b", 0, false, buf_out, &b, NULL, err, sizeof(err)),
 			 -EINVAL);
 
 	/* 64-character name, highest segment number */
-	assert_int_equal(vigil_seal_begin(s, K.pk, name64, UINT32_MAX, buf_out, &b), 0);
-	assert_int_equal(vigil_seal_begin(s, K.pk, name64, 1, buf_out, &b), -EBUSY);
+	assert_int_equal(vigil_seal_begin(s, K.pk, name64, UINT32_MAX, RUN, &FIRST, t, buf_out, &b), 0);
+	assert_int_equal(vigil_seal_begin(s, K.pk, name64, 1, RUN, &FIRST, t, buf_out, &b), -EBUSY);
 	assert_int_equal(vigil_seal_write(s, zero, 32, buf_out, &b), 0);
 	vigil_seal_abort(s);
 	assert_false(vigil_seal_active(s));
 	assert_int_equal(vigil_seal_write(s, zero, 1, buf_out, &b), -EINVAL);
 	b.len = 0;
-	assert_int_equal(vigil_seal_begin(s, K.pk, name64, UINT32_MAX, buf_out, &b), 0);
+	assert_int_equal(vigil_seal_begin(s, K.pk, name64, UINT32_MAX, RUN, &FIRST, t, buf_out, &b), 0);
 	assert_int_equal(vigil_seal_write(s, zero, 32, buf_out, &b), 0);
-	assert_int_equal(vigil_seal_end(s, buf_out, &b), 0);
+	assert_int_equal(vigil_seal_end(s, t, buf_out, &b), 0);
 	{
 		struct buf out = {0};
 
@@ -690,19 +805,118 @@ static void test_api_misuse(void **state)
 		char tiny[8];
 
 		assert_int_equal(
-		    vigil_seal_open(b.p, 4, K.sk, "lobby", 0, false, buf_out, NULL, tiny, sizeof(tiny)),
+		    vigil_seal_open(b.p, 4, K.sk, "lobby", 0, false, buf_out, NULL, NULL, tiny, sizeof(tiny)),
 		    -ENODATA);
 		assert_string_equal(tiny, "truncat");
 	}
-	assert_int_equal(vigil_seal_open((const uint8_t *)"VGSEAL02", 8, K.sk, "lobby", 0, false, buf_out,
-					 NULL, err, sizeof(err)),
+	assert_int_equal(vigil_seal_open((const uint8_t *)"VGSEAL99", 8, K.sk, "lobby", 0, false, buf_out,
+					 NULL, NULL, err, sizeof(err)),
 			 -EPROTO);
-	assert_int_equal(vigil_seal_open((const uint8_t *)"x", 1, K.sk, "lobby", 0, false, buf_out, NULL, err,
-					 sizeof(err)),
+	assert_int_equal(vigil_seal_open((const uint8_t *)"x", 1, K.sk, "lobby", 0, false, buf_out, NULL,
+					 NULL, err, sizeof(err)),
 			 -EPROTO);
 	buf_free(&b);
 	vigil_seal_free(s);
 	vigil_seal_free(NULL);
+}
+
+/* A camera's chain: each segment binds the one before it by that one's chain tag (closed) or head tag (not
+ * closed); what a file says of itself comes back authenticated from open and unauthenticated from peek, with
+ * the same tags; the link is bound into every chunk, so it cannot be rewritten; opened under the place its
+ * header names (camera NULL). */
+static void test_chain(void **state)
+{
+	uint8_t *plain = random_bytes(CH + 9);
+	uint8_t head_a[32], tag_a[32], head_b[32], tag_b[32];
+	struct vigil_seal_link link = {.kind = VIGIL_SEAL_LINK_NEXT, .prev = 41};
+	struct vigil_seal_info info, peek;
+	struct buf a, b, out = {0};
+	char err[VIGIL_SEAL_ERR_BYTES];
+	(void)state;
+
+	a = seal_linked(plain, CH + 9, "porch", 41, false, &FIRST, head_a, tag_a);
+	memcpy(link.tag, tag_a, 32);
+	b = seal_linked(plain, 100, "porch", 42, true, &link, head_b, tag_b);
+	assert_memory_not_equal(head_a, tag_a, 32);
+
+	assert_int_equal(
+	    vigil_seal_open(b.p, b.len, K.sk, NULL, 0, false, buf_out, &out, &info, err, sizeof(err)), 0);
+	assert_int_equal(info.version, 2);
+	assert_string_equal(info.camera, "porch");
+	assert_int_equal(info.segment, 42);
+	assert_memory_equal(info.run, RUN, 16);
+	assert_int_equal(info.link.kind, VIGIL_SEAL_LINK_NEXT);
+	assert_int_equal(info.link.prev, 41);
+	assert_memory_equal(info.link.tag, tag_a, 32);
+	assert_true(info.complete);
+	assert_int_equal(info.chunks, 1);
+	assert_memory_equal(info.head_tag, head_b, 32);
+	assert_memory_equal(info.tag, tag_b, 32);
+	assert_int_equal(vigil_seal_peek(b.p, b.len, b.len, b.p + b.len - 16, &peek), 0);
+	assert_memory_equal(peek.head_tag, head_b, 32);
+	assert_memory_equal(peek.tag, tag_b, 32);
+	assert_true(peek.complete);
+	assert_int_equal(peek.link.prev, 41);
+
+	/* a opens to the tag b binds; cut at a chunk boundary, it is no longer whole, but its head is the
+	 * same */
+	out.len = 0;
+	assert_int_equal(
+	    vigil_seal_open(a.p, a.len, K.sk, "porch", 41, false, buf_out, &out, &info, err, sizeof(err)), 0);
+	assert_memory_equal(info.tag, tag_a, 32);
+	assert_int_equal(info.link.kind, VIGIL_SEAL_LINK_NONE);
+	assert_int_equal(vigil_seal_peek(a.p, HDR + WIRE, HDR + WIRE, a.p + HDR + WIRE - 16, &peek), 0);
+	assert_false(peek.complete);
+	assert_memory_equal(peek.head_tag, head_a, 32);
+	out.len = 0;
+	assert_int_equal(
+	    vigil_seal_open(a.p, HDR + WIRE, K.sk, NULL, 0, true, buf_out, &out, &info, err, sizeof(err)), 1);
+	assert_false(info.complete);
+	assert_int_equal(info.chunks, 1);
+	assert_int_equal(vigil_seal_peek(a.p, 40, 40, NULL, &peek), -ENODATA);
+	assert_int_equal(vigil_seal_peek((const uint8_t *)"ftypisom", 8, 8, NULL, &peek), -EPROTO);
+
+	/* Every byte of the link is bound: rewritten to name another segment or tag, or to say the one before
+	 * was not closed, the chunks do not authenticate. */
+	for (size_t pos = 112 + 85; pos < HDR; pos++) {
+		b.p[pos] ^= 0x01;
+		out.len = 0;
+		assert_int_equal(open_file(&b, K.sk, "porch", 42, true, &out, err), -EBADMSG);
+		assert_int_equal(out.len, 0);
+		b.p[pos] ^= 0x01;
+	}
+	buf_free(&out);
+	buf_free(&a);
+	buf_free(&b);
+	free(plain);
+}
+
+/* VGSEAL01, the format before chains: still opens given its place (it has none in its header), and is
+ * refused without one. */
+static void test_v1(void **state)
+{
+	const uint8_t F = crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+	uint8_t *plain = random_bytes(500);
+	struct buf f = hand_seal_v(1, plain, (const size_t[]){500}, (const uint8_t[]){F}, 1, "lobby", 6),
+		   out = {0};
+	struct vigil_seal_info info;
+	char err[VIGIL_SEAL_ERR_BYTES];
+	(void)state;
+
+	assert_int_equal(f.len, HDR1 + 500 + 17);
+	assert_int_equal(
+	    vigil_seal_open(f.p, f.len, K.sk, "lobby", 6, false, buf_out, &out, &info, err, sizeof(err)), 0);
+	assert_int_equal(info.version, 1);
+	assert_int_equal(out.len, 500);
+	assert_memory_equal(out.p, plain, 500);
+	assert_int_equal(open_file(&f, K.sk, "lobby", 7, false, &out, err), -EBADMSG);
+	assert_non_null(strstr(err, "chunk 0 at byte 112 does not authenticate"));
+	assert_int_equal(
+	    vigil_seal_open(f.p, f.len, K.sk, NULL, 6, false, buf_out, &out, NULL, err, sizeof(err)),
+	    -EINVAL);
+	buf_free(&out);
+	buf_free(&f);
+	free(plain);
 }
 
 static void test_keys(void **state)
@@ -751,6 +965,8 @@ int main(void)
 	    cmocka_unit_test(test_spliced_header),
 	    cmocka_unit_test(test_fresh_key_per_segment),
 	    cmocka_unit_test(test_api_misuse),
+	    cmocka_unit_test(test_chain),
+	    cmocka_unit_test(test_v1),
 	    cmocka_unit_test(test_keys),
 	};
 
