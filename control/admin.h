@@ -7,15 +7,37 @@
 #ifndef VIGIL_ADMIN_H
 #define VIGIL_ADMIN_H
 
+#include <malloc.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #define VIGIL_ADMIN_DEFAULT_SOCKET "/run/vigil/admin.sock"
 #define VIGIL_ADMIN_DEFAULT_AUDIT "/var/log/vigil/audit.log"
 #define VIGIL_ADMIN_MAX_LINE 65536
 
 struct vigil_admin;
+
+/* Frees a block of jansson's (or of malloc), wiped first. */
+static inline void vigil_admin_free(void *p)
+{
+	if (p != NULL) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+/* Requests carry camera keys (camera add, camera rotate): in their text,
+ * in the parser's buffers and in the string values. From this call on,
+ * every block jansson frees is wiped first, whatever path freed it. Call
+ * it before any other jansson call (blocks allocated before are freed
+ * right all the same: the size comes from malloc). */
+static inline void vigil_admin_wipe_json(void)
+{
+	json_set_alloc_funcs(malloc, vigil_admin_free);
+}
 
 /* Answers one request from the peer of that uid: a reply object for
  * {"ok": true} to be merged into, or NULL with *error set (a string that

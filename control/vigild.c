@@ -263,6 +263,7 @@ int main(int argc, char **argv)
 	json_t *summary;
 	int rc, status = EXIT_RUNTIME;
 
+	vigil_admin_wipe_json(); /* before any jansson call */
 	if (parse_options(argc, argv, &opts) < 0)
 		return EXIT_CONFIG;
 	if (sodium_init() < 0) {

@@ -72,6 +72,14 @@ sys.stdout.write(got.decode())
 PY
 }
 
+# audited COMMAND CAMERA RESULT MESSAGE: exactly one entry of the audit
+# log, of uid 0, for that, its message starting with MESSAGE.
+audited() {
+	jq -R -s -e --arg c "$1" --arg n "$2" --arg r "$3" --arg m "$4" '[split("\n")[] | select(. != "") | fromjson |
+		select(.uid == 0 and .command == $c and (.camera // "") == $n and .result == $r and
+		       (.message | startswith($m)))] | length == 1' "$work/log/audit.log" >/dev/null
+}
+
 out=$("$vigilctl" --socket "$sock" cameras) || fail "vigilctl cameras failed"
 echo "$out"
 [ "$(echo "$out" | awk '$2 == "live" { print $1 }' | sort | tr '\n' ' ')" = "gate lobby " ] ||
@@ -141,9 +149,9 @@ expect_refusal "Key: must be base64 of 44 bytes (32-byte master key, 12-byte sal
 expect_refusal "Codec: 'vp8' is not H264 or H265" camera add deck --ssrc 4 --codec vp8 --key-file "$work/k2.b64"
 expect_refusal "Identity: vigild has no HandshakePort and ServerKeyFile in [Ingest]" \
 	camera add deck --codec h264 --identity "$(head -c 32 /dev/urandom | base64 -w0)"
-expect_refusal "camera lobby is in $work/vigil.conf (line 9): change it there, then vigilctl reload" \
+expect_refusal "camera lobby is in $work/vigil.conf (line 10): change it there, then vigilctl reload" \
 	camera rotate lobby --key-file "$work/k2.b64"
-expect_refusal "camera lobby is in $work/vigil.conf (line 9): change it there, then vigilctl reload" camera revoke lobby
+expect_refusal "camera lobby is in $work/vigil.conf (line 10): change it there, then vigilctl reload" camera revoke lobby
 out=$("$vigilctl" --socket "$sock" camera rotate porch --key-file "$work/k2.b64") || fail "rotate porch"
 [ "$out" = "camera porch rotated; its previous key is accepted for 2000 ms more" ] || fail "rotate: $out"
 "$vigilctl" --socket "$sock" camera add deck --ssrc 4 --codec h264 --key-file "$work/k2.b64" >/dev/null || fail "add deck"
@@ -156,12 +164,23 @@ out=$("$vigilctl" --socket "$sock" camera revoke deck) || fail "revoke deck"
 expect_refusal "no camera 'gone'" camera revoke gone
 "$vigilctl" --socket "$sock" camera --help | grep -q "vigilctl camera rotate NAME" || fail "camera --help"
 
+# A value that would forge audit lines (newlines, a line of the old format,
+# a JSON object, quotes, control characters, U+2028): refused, and written
+# as one escaped JSON object, the value whole in its message.
+forged=$'H264\n2026-01-01T00:00:00Z uid=0 camera remove lobby: camera lobby removed\n{"time":"x","result":"ok"}\x01\x1b[31m\xe2\x80\xa8\\"'
+req=$(jq -cn --arg codec "$forged" --arg key "$(cat "$work/k2.b64")" \
+	'{cmd: "camera", action: "add", name: "deck2", settings: {SSRC: "9", Codec: $codec, Key: $key}}')
+got=$(raw "$req"$'\n')
+[ "$(echo "$got" | jq -r .error)" = "Codec: '$forged' is not H264 or H265" ] || fail "forged Codec: got $got"
+got=$(raw '{"cmd":"camera","action":"remove","name":"x\ny"}'$'\n')
+[ "$(echo "$got" | jq -r .error)" = "a camera name is 1-64 characters of A-Z a-z 0-9 _ -" ] || fail "name x\\ny: got $got"
+
 # config check: what a reload would say, nothing applied.
 out=$("$vigilctl" --socket "$sock" config check) || fail "config check"
 [ "$out" = "$work/vigil.conf: good, 2 camera(s); a reload would apply it" ] || fail "config check: $out"
 cp "$work/vigil.conf" "$work/vigil.conf.good"
 printf '[Camera]\nName = porch\nSSRC = 9\nCodec = H264\nKey = %s\n' "$(cat "$work/k2.b64")" >>"$work/vigil.conf"
-expect_refusal "$work/vigil.conf:19: camera porch was added with vigilctl; remove it there first (vigilctl camera remove porch)" \
+expect_refusal "$work/vigil.conf:20: camera porch was added with vigilctl; remove it there first (vigilctl camera remove porch)" \
 	config check
 cp "$work/vigil.conf.good" "$work/vigil.conf"
 "$vigilctl" --socket "$sock" nonsense 2>/dev/null && fail "an unknown vigilctl command succeeded"
@@ -170,16 +189,28 @@ cp "$work/vigil.conf.good" "$work/vigil.conf"
 # in the audit log, with the peer's uid, before vigild answers.
 out=$("$vigilctl" --socket "$sock" reload) || fail "vigilctl reload failed"
 [ "$out" = "reload: 0 added, 0 rotated, 0 revoked, 0 moved to a new SSRC" ] || fail "reload: got '$out'"
-grep -q "uid=0 reload: reload: 0 added" "$work/log/audit.log" || fail "reload not in the audit log: $(cat "$work/log/audit.log")"
+audited reload "" ok "reload: 0 added" || fail "reload not in the audit log: $(cat "$work/log/audit.log")"
 "$vigilctl" --socket "$sock" shutdown >/dev/null || fail "vigilctl shutdown failed"
 for ((i = 0; i < 300; i++)); do kill -0 "$vigild_pid" 2>/dev/null || break; sleep 0.1; done
 wait "$vigild_pid" || fail "vigild exited non-zero after vigilctl shutdown"
 proc_forget "$vigild_pid"
-grep -q "uid=0 shutdown: stopping" "$work/log/audit.log" && grep -q "uid=0 camera revoke deck: camera deck revoked" "$work/log/audit.log" &&
-	grep -q "uid=0 camera add porch: camera porch added" "$work/log/audit.log" &&
-	grep -q "uid=0 camera rotate lobby: camera lobby is in" "$work/log/audit.log" ||
+# Every line one JSON object of these fields, one per change asked for.
+jq -R -s -e '[split("\n")[] | select(. != "") | fromjson |
+	select(keys == ["camera", "command", "message", "result", "time", "uid"] and
+	       (.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")) and .uid == 0)] | length == 18' \
+	"$work/log/audit.log" >/dev/null || fail "audit log: not 18 lines of JSON: $(cat -A "$work/log/audit.log")"
+[ "$(wc -l <"$work/log/audit.log")" = 18 ] || fail "audit log: $(wc -l <"$work/log/audit.log") lines, want 18"
+audited shutdown "" ok "stopping" && audited "camera revoke" deck ok "camera deck revoked" &&
+	audited "camera add" porch ok "camera porch added" &&
+	audited "camera rotate" lobby refused "camera lobby is in" &&
+	audited "camera add" deck2 refused "Codec: '$forged' is not H264 or H265" &&
+	audited "camera remove" $'x\ny' refused "a camera name is" ||
 	fail "audit log: $(cat "$work/log/audit.log")"
 grep -q "$(sed -n 's/^key: //p' "$work/add.out")" "$work/log/audit.log" && fail "a key went to the audit log"
+grep -qF "$(cat "$work/k2.b64")" "$work/log/audit.log" && fail "a key went to the audit log"
+# Its copy on stderr, one line each too.
+[ "$(grep -c '^vigild: admin: {' "$work/vigild.log")" = 18 ] || fail "vigild.log: $(grep -c '^vigild: admin: {' "$work/vigild.log") audit lines"
+grep -q '^2026-01-01T00:00:00Z' "$work/vigild.log" && fail "a forged line in vigild's log"
 check_counter summary "$work/summary.json" '.cameras.lobby.state' live
 [ ! -e "$sock" ] || fail "the socket is still there after vigild stopped"
 "$vigilctl" --socket "$sock" stats 2>/dev/null && fail "vigilctl succeeded with no vigild"
