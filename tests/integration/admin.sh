@@ -28,17 +28,32 @@ vigild=$(vigild_path "$target")
 require_vigild "$vigild"
 test_begin admin "$scratch"
 
-# Where uid 65534 can reach it: an AdminGroup member must.
+# AdminGroup: a group of the test's, and a user who is a member of it
+# (supplementary group) and nothing else of vigild's.
+admgroup=vgladm$$ member=vglmem$$
+groupadd "$admgroup" || { fail "groupadd $admgroup"; exit 1; }
+useradd -M -N -g nogroup -G "$admgroup" -s /usr/sbin/nologin "$member" || { groupdel "$admgroup"; fail "useradd"; exit 1; }
+# Where users can pass; vigild makes the socket's own folder, run/.
 sockdir=$(mktemp -d /run/vigil-admin-test.XXXXXX)
 chmod 711 "$sockdir"
-trap 'rm -rf "$sockdir"' EXIT
-sock=$sockdir/admin.sock
+admin_cleanup() {
+	local status=$?
+	proc_stop_all
+	rm -rf "$sockdir"
+	userdel "$member" 2>/dev/null
+	groupdel "$admgroup" 2>/dev/null
+	(exit "$status")
+	_test_cleanup
+}
+trap admin_cleanup EXIT
+sock=$sockdir/run/admin.sock
+as_member() { setpriv --reuid="$member" --regid=nogroup --init-groups "$@"; }
 "$vigilctl" keygen keystore "$work/keystore.key" | grep -q "a new keystore master key" || fail "keygen keystore"
 [ "$(stat -c %a "$work/keystore.key")" = 600 ] || fail "keystore key mode $(stat -c %a "$work/keystore.key")"
 "$vigilctl" keygen keystore "$work/keystore.key" 2>/dev/null && fail "keygen overwrote a key file"
 {
 	printf '[Ingest]\nPorts = 5004\nRecordDir = %s/rec\nStateDir = %s/state\nDevice = net_null0,no-rx=1\nMaxCameras = 16\n' "$work" "$work"
-	printf 'Keystore = %s/keystore\nKeystoreKeyFile = %s/keystore.key\nAdminGroup = nogroup\n' "$work" "$work"
+	printf 'Keystore = %s/keystore\nKeystoreKeyFile = %s/keystore.key\nAdminGroup = %s\n' "$work" "$work" "$admgroup"
 	for c in lobby:H264:1 gate:H265:2; do
 		IFS=: read -r name codec ssrc <<<"$c"
 		printf '[Camera]\nName = %s\nSSRC = %s\nKey = %s\nCodec = %s\n' "$name" "$ssrc" \
@@ -115,16 +130,109 @@ got=$(raw "{\"cmd\":\"stats\",\"pad\":\"$(head -c 70000 /dev/zero | tr '\0' x)\"
 [ "$(echo "$got" | jq -r .error)" = "a request line is longer than 65536 bytes" ] || fail "oversized line: got ${got:0:200}"
 "$vigilctl" --socket "$sock" cameras >/dev/null || fail "vigild stopped answering after an oversized line"
 
-[ "$(stat -c %a:%G "$sock")" = 660:nogroup ] || fail "socket mode $(stat -c %a:%G "$sock"), want 660:nogroup"
-setpriv --reuid=65534 --regid=65534 --clear-groups "$vigilctl" --socket "$sock" stats >/dev/null ||
-	fail "uid 65534, of AdminGroup nogroup, got no answer"
-# Past the socket's mode (as if loosened): vigild still checks the peer.
+# The folder vigild made is the group's, so its members reach the socket;
+# a user in no group of vigild's does not get past them.
+[ "$(stat -c %a:%U:%G "$sockdir/run")" = "2750:root:$admgroup" ] ||
+	fail "socket folder $(stat -c %a:%U:%G "$sockdir/run"), want 2750:root:$admgroup"
+[ "$(stat -c %a:%U:%G "$sock")" = "660:root:$admgroup" ] || fail "socket $(stat -c %a:%U:%G "$sock"), want 660:root:$admgroup"
+as_member "$vigilctl" --socket "$sock" stats >/dev/null || fail "$member, of AdminGroup $admgroup, got no answer"
+err=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$vigilctl" --socket "$sock" stats 2>&1) &&
+	fail "uid 65534, in no group of vigild's, got an answer"
+[[ "$err" == *"Permission denied"* ]] || fail "uid 65534: got: $err"
+# Past the modes (as if loosened): vigild still checks the peer.
 chmod 666 "$sock"
+chmod 2751 "$sockdir/run"
 err=$(setpriv --reuid=65533 --regid=65533 --clear-groups "$vigilctl" --socket "$sock" stats 2>&1) &&
 	fail "a peer of uid 65533 got an answer"
 [ "$err" = "vigilctl: vigild says: permission denied: root, vigild's user or AdminGroup only" ] ||
 	fail "uid 65533: got: $err"
 chmod 660 "$sock"
+chmod 2750 "$sockdir/run"
+
+# A reply larger than the socket's buffer (20,002 segments, over 1 MB)
+# arrives whole to a peer that reads it late; one that never reads its own
+# does not hold the others up, and is dropped after 10 s.
+seq -f "$work/rec/lobby/%08.0f.ts" 100000 119999 | xargs touch
+"$PYTHON" - "$sock" >"$work/hog.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"segments","name":"lobby"}\n' * 3)
+time.sleep(20)
+PY
+hog=$!
+"$PYTHON" - "$sock" >"$work/big.json" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"segments","name":"lobby"}\n')
+time.sleep(1)  # the reply fills the socket's buffer meanwhile
+got = b""
+while not got.endswith(b"\n"):
+    chunk = s.recv(1 << 20)
+    if not chunk:
+        break
+    got += chunk
+sys.stdout.write(got.decode())
+PY
+[ "$(stat -c %s "$work/big.json")" -gt 1000000 ] && [ "$(jq '.segments | length' "$work/big.json")" = 20002 ] ||
+	fail "a large reply: $(stat -c %s "$work/big.json") bytes, $(jq '.segments | length' "$work/big.json" 2>&1 | head -c 200) segments"
+"$vigilctl" --socket "$sock" cameras >/dev/null || fail "no answer while a peer does not read its reply"
+for ((i = 0; i < 150; i++)); do grep -q "dropped a connection" "$work/vigild.log" && break; sleep 0.1; done
+grep -q "^vigild: admin: dropped a connection of uid 0: it took none of its reply for 10 s ([0-9]* bytes waiting)$" "$work/vigild.log" ||
+	fail "the peer that does not read is not dropped: $(grep admin: "$work/vigild.log" | tail -n 3)"
+kill "$hog" 2>/dev/null || true
+wait "$hog" 2>/dev/null || true
+seq -f "$work/rec/lobby/%08.0f.ts" 100000 119999 | xargs rm -f
+
+# A peer that keeps requests in flight, each of some cost (config check
+# reads the file, padded with 100,000 comment lines for this), gets
+# VIGIL_ADMIN_REQUESTS_PER_TURN answered per turn: another peer's request
+# is answered promptly all the same, and the pipelining one goes on.
+cp "$work/vigil.conf" "$work/vigil.conf.unpadded"
+seq 100000 | sed 's/.*/; a comment line, read and skipped/' >>"$work/vigil.conf"
+"$PYTHON" - "$sock" >"$work/pipeline.out" <<'PY'
+import socket, sys, threading, time
+path = sys.argv[1]
+result = []
+def other():
+    t0 = time.time()
+    b = socket.socket(socket.AF_UNIX)
+    b.settimeout(10)
+    b.connect(path)
+    b.sendall(b'{"cmd":"cameras"}\n')
+    got = b""
+    try:
+        while not got.endswith(b"\n"):
+            d = b.recv(65536)
+            if not d:
+                break
+            got += d
+    except socket.timeout:
+        pass
+    result.append("%.3f %d %s" % (time.time() - t0, answered, got.decode().strip()[:60]))
+# The pipelining peer keeps 100 requests in flight for 4 s: a new one for
+# each reply, so vigild always finds more to read.
+req = b'{"cmd":"config","action":"check"}\n'
+a = socket.socket(socket.AF_UNIX)
+a.connect(path)
+a.sendall(req * 100)
+answered = 0
+threading.Timer(1, other).start()
+end = time.time() + 4
+while time.time() < end:
+    n = a.recv(1 << 20).count(b"\n")
+    answered += n
+    a.sendall(req * n)
+while not result:
+    time.sleep(0.1)
+print(result[0])
+PY
+read -r latency replies reply <"$work/pipeline.out"
+echo "  another peer answered in $latency s while one pipelines ($replies of its requests answered by then)"
+[[ "$reply" == '{"cameras":'* ]] && awk -v l="$latency" 'BEGIN { exit !(l < 1) }' && [ "$replies" -gt 10 ] ||
+	fail "a pipelining peer: $(cat "$work/pipeline.out")"
+cp "$work/vigil.conf.unpadded" "$work/vigil.conf"
 
 # Cameras added, rotated, revoked, removed through the socket; the file's
 # cameras are the file's.
