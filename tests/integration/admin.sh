@@ -22,7 +22,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 # shellcheck source=../tools/testlib.sh
 source "$tools/testlib.sh"
 require_root "a peer of another uid"
-require_tools jq setpriv "$PYTHON"
+require_tools jq setpriv gdb gcore useradd groupadd "$PYTHON"
 require_aesni
 vigild=$(vigild_path "$target")
 require_vigild "$vigild"
@@ -61,8 +61,10 @@ as_member() { setpriv --reuid="$member" --regid=nogroup --init-groups "$@"; }
 	done
 } >"$work/vigil.conf"
 chmod 600 "$work/vigil.conf"
+# Without meson's MALLOC_PERTURB_, which fills freed memory: the core dump
+# below must see what a production vigild leaves in it.
 proc_start "$work/summary.json" "$work/vigild.log" "admin socket" 30 \
-	"$vigild" --config "$work/vigil.conf" --admin "$sock" --audit "$work/log/audit.log" || { fail "vigild did not start: $(cat "$work/vigild.log")"; exit 1; }
+	env -u MALLOC_PERTURB_ "$vigild" --config "$work/vigil.conf" --admin "$sock" --audit "$work/log/audit.log" || { fail "vigild did not start: $(cat "$work/vigild.log")"; exit 1; }
 vigild_pid=$PROC_PID
 
 # Raw lines to the socket, the reply lines back.
@@ -243,6 +245,14 @@ grep -q "^camera porch added$" "$work/add.out" && grep -Eq "^key: [A-Za-z0-9+/]{
 [ -s "$work/keystore" ] || fail "no keystore after camera add"
 grep -q porch "$work/keystore" && fail "the keystore holds the camera name in clear"
 head -c 44 /dev/urandom | base64 -w0 >"$work/k2.b64"
+# A key file others may read or change is refused, as vigild refuses its own.
+chmod 640 "$work/k2.b64"
+err=$("$vigilctl" --socket "$sock" camera rotate porch --key-file "$work/k2.b64" 2>&1) && fail "rotate with a key file of mode 640"
+[[ "$err" == "vigilctl: $work/k2.b64: group or others may read or change it; a key file is a plain file, mode 0600 and yours (chmod 600 $work/k2.b64)"* ]] ||
+	fail "a key file of mode 640: $err"
+chmod 620 "$work/k2.b64"
+"$vigilctl" --socket "$sock" camera rotate porch --key-file "$work/k2.b64" 2>/dev/null && fail "rotate with a key file of mode 620"
+chmod 600 "$work/k2.b64"
 expect_refusal() { # WANT ARGS...: vigilctl exits 1 with exactly that message
 	local want=$1 err
 	shift
@@ -252,6 +262,7 @@ expect_refusal() { # WANT ARGS...: vigilctl exits 1 with exactly that message
 expect_refusal "camera porch exists already (live)" camera add porch --ssrc 4 --codec h264 --key-file "$work/k2.b64"
 expect_refusal "SSRC 1 is camera lobby's" camera add deck --ssrc 1 --codec h264 --key-file "$work/k2.b64"
 echo "c2hvcnQ=" >"$work/short.b64"
+chmod 600 "$work/short.b64"
 expect_refusal "Key: must be base64 of 44 bytes (32-byte master key, 12-byte salt)" \
 	camera add deck --ssrc 4 --codec h264 --key-file "$work/short.b64"
 expect_refusal "Codec: 'vp8' is not H264 or H265" camera add deck --ssrc 4 --codec vp8 --key-file "$work/k2.b64"
@@ -271,6 +282,22 @@ out=$("$vigilctl" --socket "$sock" camera revoke deck) || fail "revoke deck"
 	"deck:revoked gate:live gone:removed lobby:live porch:live " ] || fail "cameras: $("$vigilctl" --socket "$sock" cameras)"
 expect_refusal "no camera 'gone'" camera revoke gone
 "$vigilctl" --socket "$sock" camera --help | grep -q "vigilctl camera rotate NAME" || fail "camera --help"
+
+# vigild is not dumpable (no core file, no ptrace but root's), and a core
+# dump root makes all the same (gcore) holds neither key sent through the
+# socket: request buffers, jansson's strings and the parser's are wiped.
+[ "$(gdb -q -batch -p "$vigild_pid" -ex 'call (int) prctl(3, 0, 0, 0, 0)' 2>/dev/null | sed -n 's/^\$1 = //p')" = 0 ] ||
+	fail "vigild is dumpable (PR_GET_DUMPABLE: $(gdb -q -batch -p "$vigild_pid" -ex 'call (int) prctl(3, 0, 0, 0, 0)' 2>&1 | tail -n 2))"
+gcore -o "$work/core" "$vigild_pid" >"$work/gcore.log" 2>&1 || fail "gcore: $(tail -n 3 "$work/gcore.log")"
+"$PYTHON" - "$work/core.$vigild_pid" "$(cat "$work/k2.b64")" "$(sed -n 's/^key: //p' "$work/add.out")" <<'PY' >"$work/core.out" || fail "keys in vigild's core dump: $(cat "$work/core.out")"
+import sys
+core = open(sys.argv[1], "rb").read()
+found = [k[i:i + 24] for k in sys.argv[2:] for i in (0, 20, 36) if k[i:i + 24].encode() in core]
+print("%d MB of core, key text found: %s" % (len(core) >> 20, found))
+sys.exit(1 if found or len(core) < 1 << 20 else 0)
+PY
+echo "  $(cat "$work/core.out")"
+rm -f "$work/core.$vigild_pid"
 
 # A value that would forge audit lines (newlines, a line of the old format,
 # a JSON object, quotes, control characters, U+2028): refused, and written
