@@ -301,6 +301,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: cannot start DPDK: %s\n", rte_strerror(rte_errno));
 		goto err_config;
 	}
+	vigil_eal_dontdump();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
