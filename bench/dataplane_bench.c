@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (unsigned c = 0; c < cameras; c++) {
-		if (vigil_stream_add(w.streams, &cfg.cameras[c], c) < 0) {
+		if (vigil_stream_add(w.streams, &cfg.cameras[c], c, NULL) < 0) {
 			fprintf(stderr, "bench: cannot add camera %u (memory?)\n", c);
 			return 1;
 		}

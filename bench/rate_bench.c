@@ -258,7 +258,7 @@ int main(int argc, char **argv)
 	if (w.streams == NULL || g.sender == NULL || g.next_index == NULL || g.order == NULL || g.sent_tsc == NULL)
 		return 2;
 	for (unsigned c = 0; c < cameras; c++) {
-		if (vigil_stream_add(w.streams, &cfg.cameras[c], c) < 0)
+		if (vigil_stream_add(w.streams, &cfg.cameras[c], c, NULL) < 0)
 			return 2;
 		memcpy(&g.sender[c], w.streams->slots[c]->key, sizeof(g.sender[c]));
 		g.order[c] = c;

@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 	for (unsigned c = 0; c < cameras; c++) {
 		struct lane *l;
 
-		if (vigil_stream_add(t, &cfg.cameras[c], c) < 0)
+		if (vigil_stream_add(t, &cfg.cameras[c], c, NULL) < 0)
 			return 2;
 		l = &lanes[t->slots[c]->owner];
 		memcpy(&l->sender[c], t->slots[c]->key, sizeof(l->sender[c]));

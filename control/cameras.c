@@ -82,8 +82,77 @@ static int ssrc_slot(const struct vigil_cameras *c, uint32_t ssrc)
 	return -1;
 }
 
+/* The index a camera with a configured key continues from: its record of
+ * this run (kept when its stream went), else the one read at start, when
+ * it has the camera's SSRC and key id; NULL otherwise (a new key or SSRC
+ * starts afresh, trying ROCs from 0). The slot's record is the stream's
+ * from here on. */
+static const uint64_t *floor_of(struct vigil_cameras *c, unsigned slot, uint64_t *floor)
+{
+	const struct vigil_camera_config *cam = &c->cfg->cameras[slot];
+	struct vigil_state_rec *p = &c->persist[slot];
+	const struct vigil_state_rec *r = p->name[0] != '\0' ? p : vigil_state_find(c->state, cam->name);
+	uint8_t id[VIGIL_STATE_KEY_ID_LEN];
+
+	if (c->state == NULL || cam->has_identity)
+		return NULL;
+	vigil_state_key_id(cam->master_key, cam->master_salt, id);
+	if (r == NULL || r->ssrc != cam->ssrc || sodium_memcmp(r->key_id, id, sizeof(id)) != 0) {
+		memset(p, 0, sizeof(*p));
+		p->ssrc = cam->ssrc;
+		memcpy(p->key_id, id, sizeof(id));
+		c->persist_dirty |= r != NULL; /* the record of the old key or SSRC goes */
+		return NULL;
+	}
+	if (r != p)
+		*p = *r;
+	*floor = p->index;
+	c->resumed++;
+	return floor;
+}
+
+static int stream_add(struct vigil_cameras *c, unsigned slot)
+{
+	uint64_t floor;
+
+	return vigil_stream_add(c->table, &c->cfg->cameras[slot], slot, floor_of(c, slot, &floor));
+}
+
+/* The stream's highest index into its record. */
+static void note_top(struct vigil_cameras *c, unsigned slot)
+{
+	const struct vigil_stream *s = c->table->slots[slot];
+	struct vigil_state_rec *p = &c->persist[slot];
+	uint64_t top;
+
+	if (c->state == NULL || s == NULL || c->cfg->cameras[slot].has_identity || !vigil_stream_top(s, &top))
+		return;
+	if (p->name[0] != '\0' && p->index == top)
+		return;
+	snprintf(p->name, sizeof(p->name), "%s", c->cfg->cameras[slot].name);
+	p->index = top;
+	c->persist_dirty = true;
+}
+
+/* Out of the stream table, its index kept. */
+static void stream_remove(struct vigil_cameras *c, unsigned slot)
+{
+	note_top(c, slot);
+	vigil_stream_remove(c->table, slot, &c->retired[slot]);
+}
+
+/* A rotation keeps the replay window, so the record goes on, under the
+ * new key's id. */
+static void key_rotated(struct vigil_cameras *c, unsigned slot, const uint8_t *key, const uint8_t *salt)
+{
+	if (c->state != NULL) {
+		vigil_state_key_id(key, salt, c->persist[slot].key_id);
+		c->persist_dirty = true;
+	}
+}
+
 int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct vigil_stream_table *table,
-		       char *msg, size_t msglen)
+		       struct vigil_state *state, char *msg, size_t msglen)
 {
 	struct vigil_camera_config *slots;
 	uintptr_t page;
@@ -97,8 +166,10 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 	c->removed = calloc(cfg->max_cameras, sizeof(*c->removed));
 	c->key_base = calloc(cfg->max_cameras, sizeof(*c->key_base));
 	c->key_since_ns = calloc(cfg->max_cameras, sizeof(*c->key_since_ns));
+	c->persist = calloc(cfg->max_cameras, sizeof(*c->persist));
+	c->restarts_seen = calloc(cfg->max_cameras, sizeof(*c->restarts_seen));
 	if (slots == NULL || c->retired == NULL || c->grace_until_ns == NULL || c->removed == NULL ||
-	    c->key_base == NULL || c->key_since_ns == NULL) {
+	    c->key_base == NULL || c->key_since_ns == NULL || c->persist == NULL || c->restarts_seen == NULL) {
 		free(slots);
 		vigil_cameras_fini(c);
 		snprintf(msg, msglen, "no memory for %u camera slots", cfg->max_cameras);
@@ -120,10 +191,11 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 	cfg->cameras = slots;
 	c->cfg = cfg;
 	c->table = table;
+	c->state = state;
 	for (unsigned i = 0; i < cfg->n_cameras; i++) {
 		if (!has_key(&cfg->cameras[i]))
 			continue;
-		rc = vigil_stream_add(table, &cfg->cameras[i], i);
+		rc = stream_add(c, i);
 		if (rc < 0) {
 			snprintf(msg, msglen, "camera %s: cannot add its stream: %s", cfg->cameras[i].name,
 				 strerror(-rc));
@@ -140,6 +212,10 @@ void vigil_cameras_fini(struct vigil_cameras *c)
 	free(c->removed);
 	free(c->key_base);
 	free(c->key_since_ns);
+	free(c->persist);
+	free(c->restarts_seen);
+	c->persist = NULL;
+	c->restarts_seen = NULL;
 	sodium_free(c->aside); /* wipes */
 	c->aside = NULL;
 	c->n_aside = 0;
@@ -292,7 +368,7 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 		}
 		/* A new identity handshakes again; a new SSRC moves. */
 		if (was_live[slot]) {
-			vigil_stream_remove(c->table, slot, &c->retired[slot]);
+			stream_remove(c, slot);
 			c->grace_until_ns[slot] = 0;
 		}
 	}
@@ -318,6 +394,7 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 				rc = vigil_stream_rotate(c->table, (unsigned)slot, cam->master_key, cam->master_salt);
 				if (rc < 0)
 					break;
+				key_rotated(c, (unsigned)slot, cam->master_key, cam->master_salt);
 				c->grace_until_ns[slot] = now_ns() + (uint64_t)next.key_grace_ms * 1000000u;
 				rotated++;
 			}
@@ -346,7 +423,7 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 		c->removed[slot] = false;
 		if (!has_key(cam))
 			continue;
-		rc = vigil_stream_add(c->table, &cfg->cameras[slot], (unsigned)slot);
+		rc = stream_add(c, (unsigned)slot);
 		if (rc < 0)
 			break;
 	}
@@ -524,7 +601,7 @@ static int start_camera(struct vigil_cameras *c, unsigned slot, const struct vig
 	cfg->cameras[slot].line = 0;
 	c->removed[slot] = false;
 	if (has_key(cam))
-		rc = vigil_stream_add(c->table, &cfg->cameras[slot], slot);
+		rc = stream_add(c, slot);
 	if (rc < 0)
 		c->removed[slot] = true;
 	return rc;
@@ -632,7 +709,7 @@ int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_
 	revoked = cam->revoked;
 	if (revoked) {
 		*cam = next;
-		rc = vigil_stream_add(c->table, cam, (unsigned)slot);
+		rc = stream_add(c, (unsigned)slot);
 		if (rc < 0) {
 			cam->revoked = true;
 			sodium_memzero(cam->master_key, sizeof(cam->master_key));
@@ -641,6 +718,7 @@ int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_
 	} else {
 		rc = vigil_stream_rotate(c->table, (unsigned)slot, key, salt);
 		if (rc == 0) {
+			key_rotated(c, (unsigned)slot, key, salt);
 			*cam = next;
 			c->grace_until_ns[slot] = now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
 		}
@@ -662,7 +740,7 @@ static void stop_camera(struct vigil_cameras *c, unsigned slot)
 	struct vigil_camera_config *cam = &c->cfg->cameras[slot];
 
 	if (vigil_cameras_live(c, slot))
-		vigil_stream_remove(c->table, slot, &c->retired[slot]);
+		stream_remove(c, slot);
 	c->grace_until_ns[slot] = 0;
 	sodium_memzero(cam->master_key, sizeof(cam->master_key));
 	sodium_memzero(cam->master_salt, sizeof(cam->master_salt));
@@ -776,7 +854,7 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		cam->ssrc = ssrc;
 		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
 		memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
-		rc = vigil_stream_add(c->table, cam, slot);
+		rc = vigil_stream_add(c->table, cam, slot, NULL); /* fresh keys: nothing to continue */
 	}
 	if (rc == 0) {
 		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
@@ -824,4 +902,67 @@ void vigil_cameras_counters(const struct vigil_cameras *c, unsigned slot, uint64
 
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
 		out[i] = c->retired[slot].v[i] + (s != NULL ? s->ctr.v[i] : 0);
+}
+
+/* The records that hold an index, for the state file. */
+static struct vigil_state_rec *records(const struct vigil_cameras *c, unsigned *n)
+{
+	struct vigil_state_rec *recs = malloc(((size_t)c->cfg->n_cameras + 1) * sizeof(*recs));
+
+	*n = 0;
+	for (unsigned slot = 0; recs != NULL && slot < c->cfg->n_cameras; slot++)
+		if (c->persist[slot].name[0] != '\0')
+			recs[(*n)++] = c->persist[slot];
+	return recs;
+}
+
+static void report_restarts(struct vigil_cameras *c)
+{
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		const struct vigil_stream *s = c->table->slots[slot];
+		uint64_t n = s != NULL ? __atomic_load_n(&s->ctr.v[VIGIL_CTR_same_key_restart], __ATOMIC_RELAXED) : 0;
+
+		n += c->retired[slot].v[VIGIL_CTR_same_key_restart];
+		if (n <= c->restarts_seen[slot])
+			continue;
+		c->restarts_seen[slot] = n;
+		fprintf(stderr,
+			"vigild: camera %s came back under the same key with SRTP indices it had used (refused as "
+			"replayed): it restarted without its sender state, or old traffic is replayed; rotate its key\n",
+			c->cfg->cameras[slot].name);
+	}
+}
+
+void vigil_cameras_second(struct vigil_cameras *c)
+{
+	struct vigil_state_rec *recs;
+	unsigned n;
+
+	report_restarts(c);
+	if (c->state == NULL)
+		return;
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++)
+		note_top(c, slot);
+	if (!c->persist_dirty)
+		return;
+	recs = records(c, &n);
+	if (recs != NULL && vigil_state_submit(c->state, recs, n))
+		c->persist_dirty = false;
+	free(recs);
+}
+
+int vigil_cameras_persist_final(struct vigil_cameras *c)
+{
+	struct vigil_state_rec *recs;
+	unsigned n;
+	int rc;
+
+	if (c->state == NULL)
+		return 0;
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++)
+		note_top(c, slot);
+	recs = records(c, &n);
+	rc = recs != NULL ? vigil_state_write(c->state, recs, n) : -ENOMEM;
+	free(recs);
+	return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "vigil/config.h"
 #include "vigil/counters.h"
+#include "state.h"
 #include "stream.h"
 
 struct vigil_cameras {
@@ -24,6 +25,16 @@ struct vigil_cameras {
 	uint64_t *key_base;             /* per slot: packets under the current key when a handshake set it */
 	uint64_t *key_since_ns;         /* per slot: when a handshake set it */
 	const uint8_t *keystore_key;    /* NULL: no Keystore */
+	/* Replay state (state.h); NULL: nothing persists (a capture run
+	 * without StateDir). Per slot, what it holds of the camera: SSRC and
+	 * key id of its stream, and, once known (name set), its highest
+	 * index, kept when the stream goes so a re-added camera with the
+	 * same key continues from it. */
+	struct vigil_state *state;
+	struct vigil_state_rec *persist;
+	bool persist_dirty;             /* an index moved since the last write */
+	unsigned resumed;               /* cameras that continued from a persisted index */
+	uint64_t *restarts_seen;        /* per slot: same_key_restart already reported */
 	/* Keystore records left out at start (a file camera has their name,
 	 * SSRC or Identity): written back unchanged at every save. */
 	struct vigil_camera_config *aside;
@@ -39,9 +50,10 @@ enum vigil_camera_state {
 };
 
 /* Takes over cfg (its cameras array grows to max_cameras slots) and adds
- * every camera. 0 or -errno with msg set. */
+ * every camera, those with a key from their persisted index in state
+ * (NULL: none) when it has theirs. 0 or -errno with msg set. */
 int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct vigil_stream_table *table,
-		       char *msg, size_t msglen);
+		       struct vigil_state *state, char *msg, size_t msglen);
 void vigil_cameras_fini(struct vigil_cameras *c);
 
 /* At start, after init: the Keystore's cameras (saved under key) join the
@@ -99,6 +111,15 @@ int vigil_cameras_check(const struct vigil_cameras *c, char *msg, size_t msglen)
 
 /* Ends the grace periods that are over; call it a few times a second. */
 void vigil_cameras_tick(struct vigil_cameras *c);
+
+/* About once a second: hands the cameras' highest indices to the replay
+ * state's writer when any moved, and reports (once each time) a camera
+ * that came back under the same key (same_key_restart). */
+void vigil_cameras_second(struct vigil_cameras *c);
+
+/* At a clean stop, once the workers have stopped: the replay state
+ * written exactly as they left it, and durable when this returns. */
+int vigil_cameras_persist_final(struct vigil_cameras *c);
 
 /* A camera's counters, live and retired together. */
 void vigil_cameras_counters(const struct vigil_cameras *c, unsigned slot, uint64_t out[VIGIL_CTR_MAX]);

@@ -78,6 +78,11 @@ json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worke
 		rc |= json_object_set_new(obj, "recording_dir",
 					  json_sprintf("%s/%s", cfg->record_dir, cfg->cameras[i].name));
 		rc |= json_object_set_new(obj, "state", json_string(vigil_camera_state_name(vigil_cameras_state(cams, i))));
+		if (cam[VIGIL_CTR_same_key_restart] != 0)
+			rc |= json_object_set_new(obj, "warning",
+						  json_string("came back under the same key with SRTP indices it had "
+							      "used (restarted without its sender state, or old "
+							      "traffic replayed): rotate its key"));
 		rc |= json_object_set_new(cameras, cfg->cameras[i].name, obj);
 		rec_total.frames_recorded += rs->frames_recorded;
 		rec_total.bytes_written += rs->bytes_written;
@@ -96,6 +101,16 @@ json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worke
 	rc |= json_object_set_new(root, "cameras", cameras);
 	if (hs != NULL)
 		rc |= json_object_set_new(root, "handshakes", vigil_handshakes_stats(hs));
+	if (cams->state != NULL) {
+		struct vigil_state_stats ss;
+
+		vigil_state_stats(cams->state, &ss);
+		rc |= json_object_set_new(root, "replay_state",
+					  json_pack("{ss, sI, sI, sI, sb}", "dir", vigil_state_dir(cams->state),
+						    "resumed", (json_int_t)cams->resumed, "writes", (json_int_t)ss.writes,
+						    "write_errors", (json_int_t)ss.write_errors, "set_aside",
+						    ss.set_aside));
+	}
 	if (rc != 0) {
 		json_decref(root);
 		return NULL;

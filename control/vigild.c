@@ -31,6 +31,7 @@
 #include "keystore.h"
 #include "port.h"
 #include "recorder.h"
+#include "state.h"
 #include "summary.h"
 #include "workers.h"
 
@@ -70,7 +71,7 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 {
 	/* A handshake waits for this loop: keep its turn short. */
 	int wait_ms = hs != NULL ? 2 : 20;
-	unsigned turn = 0;
+	unsigned turn = 0, per_second = 1000 / (unsigned)wait_ms;
 	char msg[6144];
 
 	while (!vigil_workers_done(k->ws)) {
@@ -84,8 +85,10 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 			report_stats(k);
 		}
 		/* It walks every camera: about every 20 ms is enough. */
-		if (turn++ % (unsigned)(20 / wait_ms) == 0)
+		if (turn % (unsigned)(20 / wait_ms) == 0)
 			vigil_cameras_tick(k->cams);
+		if (turn++ % per_second == 0)
+			vigil_cameras_second(k->cams);
 		if (hs != NULL)
 			vigil_handshakes_poll(hs);
 		if (admin != NULL)
@@ -226,6 +229,10 @@ static void free_stored(struct vigil_camera_config **stored, unsigned *n)
 /* What the configuration must say for this way of running. */
 static int check_config(struct vigil_config *cfg, const struct options *o)
 {
+	/* Live, the replay state always persists; a capture run only when
+	 * asked to, so a capture can be replayed again. */
+	if (o->pcap == NULL && cfg->state_dir[0] == '\0')
+		snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", VIGIL_DEFAULT_STATE_DIR);
 	if (o->record_dir != NULL)
 		snprintf(cfg->record_dir, sizeof(cfg->record_dir), "%s", o->record_dir);
 	if (cfg->record_dir[0] == '\0') {
@@ -257,6 +264,7 @@ int main(int argc, char **argv)
 	struct vigil_admin *admin = NULL;
 	struct vigil_commands cmds = {0};
 	struct vigil_handshakes *hs = NULL;
+	struct vigil_state *state = NULL;
 	uint8_t *keystore_key = NULL;
 	struct vigil_camera_config *stored = NULL;
 	unsigned n_stored = 0;
@@ -332,7 +340,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: cannot build the stream table: %s\n", strerror(errno));
 		goto err_workers;
 	}
-	rc = vigil_cameras_init(&cams, &cfg, streams, msg, sizeof(msg));
+	if (cfg.state_dir[0] != '\0') {
+		state = vigil_state_open(cfg.state_dir, msg, sizeof(msg));
+		if (state == NULL) {
+			fprintf(stderr, "vigild: %s\n", msg);
+			status = EXIT_CONFIG;
+			goto err_streams;
+		}
+	}
+	rc = vigil_cameras_init(&cams, &cfg, streams, state, msg, sizeof(msg));
 	if (rc == 0 && keystore_key != NULL)
 		rc = vigil_cameras_keystore(&cams, keystore_key, stored, n_stored, msg, sizeof(msg));
 	free_stored(&stored, &n_stored);
@@ -340,6 +356,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: %s\n", msg);
 		status = EXIT_CONFIG;
 		goto err_streams;
+	}
+	if (state != NULL) {
+		struct vigil_state_stats ss;
+
+		vigil_state_stats(state, &ss);
+		fprintf(stderr,
+			"vigild: replay state in %s: %u camera(s) continue from their persisted index (%llu record(s) read)\n",
+			cfg.state_dir, cams.resumed, (unsigned long long)ss.loaded);
+	} else {
+		fprintf(stderr, "vigild: no StateDir: replay state is not kept (cameras are locked onto by trial)\n");
 	}
 	if (workers.to_control != NULL) {
 		hs = vigil_handshakes_create(&cams, &neigh, workers.to_control, workers.from_control, msg,
@@ -390,6 +416,9 @@ int main(int argc, char **argv)
 	control_loop(&cmds, hs, admin);
 	vigil_admin_close(admin);
 	vigil_workers_wait(&workers);
+	/* The workers have stopped: the highest indices are final. */
+	if (vigil_cameras_persist_final(&cams) < 0)
+		fprintf(stderr, "vigild: the replay state could not be written at the end (see above)\n");
 	/* The workers have flushed their streams; now the recorder drains. */
 	if (vigil_recorder_stop(rec) < 0)
 		fprintf(stderr, "vigild: recording ended with an error (see above)\n");
@@ -410,6 +439,7 @@ err_streams:
 	vigil_handshakes_free(hs);
 	vigil_stream_table_free(streams);
 	vigil_cameras_fini(&cams);
+	vigil_state_close(state);
 err_workers:
 	vigil_workers_free(&workers);
 err_port:

@@ -66,17 +66,17 @@ int vigil_srtp_init_session(struct vigil_srtp *s, const uint8_t key[VIGIL_SRTP_M
 	return 0;
 }
 
-int vigil_srtp_init(struct vigil_srtp *s, const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
-		    const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
+/* Session key and salt for one of RTP's or RTCP's pairs of labels. */
+static int init_labels(struct vigil_srtp *s, const uint8_t *master_key, const uint8_t *master_salt,
+		       uint8_t key_label, uint8_t salt_label)
 {
 	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], salt[VIGIL_SRTP_SESSION_SALT_LEN];
 	int ret;
 
-	ret = vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN,
-			     VIGIL_SRTP_LABEL_RTP_ENCRYPTION, key, sizeof(key));
+	ret = vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN, key_label, key, sizeof(key));
 	if (!ret)
-		ret = vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN,
-				     VIGIL_SRTP_LABEL_RTP_SALT, salt, sizeof(salt));
+		ret = vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN, salt_label, salt,
+				     sizeof(salt));
 	if (!ret)
 		ret = vigil_srtp_init_session(s, key, salt);
 	sodium_memzero(key, sizeof(key));
@@ -84,6 +84,19 @@ int vigil_srtp_init(struct vigil_srtp *s, const uint8_t master_key[VIGIL_SRTP_MA
 	if (ret)
 		vigil_srtp_wipe(s);
 	return ret;
+}
+
+int vigil_srtp_init(struct vigil_srtp *s, const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+		    const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
+{
+	return init_labels(s, master_key, master_salt, VIGIL_SRTP_LABEL_RTP_ENCRYPTION, VIGIL_SRTP_LABEL_RTP_SALT);
+}
+
+int vigil_srtcp_init(struct vigil_srtp *s, const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+		     const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
+{
+	return init_labels(s, master_key, master_salt, VIGIL_SRTP_LABEL_RTCP_ENCRYPTION,
+			   VIGIL_SRTP_LABEL_RTCP_SALT);
 }
 
 void vigil_srtp_wipe(struct vigil_srtp *s)
@@ -149,4 +162,80 @@ int vigil_srtp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, siz
 							   mlen, pkt, hdr_len, NULL, iv, &s->aead) != 0)
 		return -EIO;
 	return (int)(len + VIGIL_SRTP_TAG_LEN);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* RFC 7714 section 9.1: IV = (00 00 || SSRC || 00 00 || 0 || SRTCP index)
+ * XOR salt: the RTP layout with the index where ROC and SEQ were. */
+static inline void make_rtcp_iv(uint8_t iv[VIGIL_SRTP_IV_LEN], const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN],
+				uint32_t ssrc, uint32_t index)
+{
+	make_iv(iv, salt, ssrc, index >> 16, (uint16_t)index);
+}
+
+/* Section 9.3: with E set the AAD is the first 8 bytes and the E|index
+ * word, and the rest is the ciphertext; with E clear the AAD is the whole
+ * RTCP packet and the word, and there is no ciphertext. The word follows
+ * the tag on the wire, so the AAD is put together here: for E clear by
+ * moving the tag out of the way (the packet is the caller's to alter). */
+int vigil_srtcp_decrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, uint32_t *index)
+{
+	uint8_t iv[VIGIL_SRTP_IV_LEN], tag[VIGIL_SRTP_TAG_LEN], aad[VIGIL_SRTCP_HEADER_LEN + 4];
+	size_t rtcp_len;
+	uint32_t esi;
+
+	if (len > INT_MAX || len < VIGIL_SRTCP_HEADER_LEN + VIGIL_SRTCP_TRAILER_LEN)
+		return -EINVAL;
+	rtcp_len = len - VIGIL_SRTCP_TRAILER_LEN;
+	esi = get32(pkt + len - 4);
+	make_rtcp_iv(iv, s->salt, get32(pkt + 4), esi & ~VIGIL_SRTCP_E_BIT);
+	if (esi & VIGIL_SRTCP_E_BIT) {
+		memcpy(aad, pkt, VIGIL_SRTCP_HEADER_LEN);
+		memcpy(aad + VIGIL_SRTCP_HEADER_LEN, pkt + len - 4, 4);
+		if (crypto_aead_aes256gcm_decrypt_detached_afternm(
+			    pkt + VIGIL_SRTCP_HEADER_LEN, NULL, pkt + VIGIL_SRTCP_HEADER_LEN,
+			    rtcp_len - VIGIL_SRTCP_HEADER_LEN, pkt + rtcp_len, aad, sizeof(aad), iv, &s->aead) != 0)
+			return -EBADMSG;
+	} else {
+		memcpy(tag, pkt + rtcp_len, sizeof(tag));
+		memmove(pkt + rtcp_len, pkt + len - 4, 4);
+		if (crypto_aead_aes256gcm_decrypt_detached_afternm(tag, NULL, tag, 0, tag, pkt, rtcp_len + 4, iv,
+								   &s->aead) != 0)
+			return -EBADMSG;
+	}
+	*index = esi & ~VIGIL_SRTCP_E_BIT;
+	return (int)rtcp_len;
+}
+
+int vigil_srtcp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, uint32_t index, bool encrypt)
+{
+	uint8_t iv[VIGIL_SRTP_IV_LEN], aad[VIGIL_SRTCP_HEADER_LEN + 4], tag[VIGIL_SRTP_TAG_LEN] = {0};
+	uint32_t esi = (index & ~VIGIL_SRTCP_E_BIT) | (encrypt ? VIGIL_SRTCP_E_BIT : 0);
+
+	if (len > INT_MAX - VIGIL_SRTCP_TRAILER_LEN || len < VIGIL_SRTCP_HEADER_LEN)
+		return -EINVAL;
+	make_rtcp_iv(iv, s->salt, get32(pkt + 4), index & ~VIGIL_SRTCP_E_BIT);
+	put32(pkt + len + VIGIL_SRTP_TAG_LEN, esi);
+	if (encrypt) {
+		memcpy(aad, pkt, VIGIL_SRTCP_HEADER_LEN);
+		put32(aad + VIGIL_SRTCP_HEADER_LEN, esi);
+		if (crypto_aead_aes256gcm_encrypt_detached_afternm(pkt + VIGIL_SRTCP_HEADER_LEN, pkt + len, NULL,
+								   pkt + VIGIL_SRTCP_HEADER_LEN,
+								   len - VIGIL_SRTCP_HEADER_LEN, aad, sizeof(aad), NULL,
+								   iv, &s->aead) != 0)
+			return -EIO;
+	} else {
+		/* The AAD is the packet and the word: put the word where the
+		 * tag goes for a moment. */
+		put32(pkt + len, esi);
+		if (crypto_aead_aes256gcm_encrypt_detached_afternm(tag, tag, NULL, tag, 0, pkt, len + 4, NULL, iv,
+								   &s->aead) != 0)
+			return -EIO;
+		memcpy(pkt + len, tag, sizeof(tag));
+	}
+	return (int)(len + VIGIL_SRTCP_TRAILER_LEN);
 }

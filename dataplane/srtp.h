@@ -5,6 +5,7 @@
 #ifndef VIGIL_SRTP_H
 #define VIGIL_SRTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,15 @@
 
 #define VIGIL_SRTP_LABEL_RTP_ENCRYPTION 0x00
 #define VIGIL_SRTP_LABEL_RTP_SALT 0x02
+#define VIGIL_SRTP_LABEL_RTCP_ENCRYPTION 0x03
+#define VIGIL_SRTP_LABEL_RTCP_SALT 0x05
+
+/* SRTCP with AEAD (RFC 7714 section 9): the RTCP packet (its first 8
+ * bytes in the clear), the tag, then E (encrypted) and the 31-bit SRTCP
+ * index in one 32-bit word. */
+#define VIGIL_SRTCP_HEADER_LEN 8
+#define VIGIL_SRTCP_TRAILER_LEN (VIGIL_SRTP_TAG_LEN + 4)
+#define VIGIL_SRTCP_E_BIT 0x80000000u
 
 struct vigil_srtp {
 	/* The salt first, in the line the expanded key starts in: a packet
@@ -37,6 +47,10 @@ int vigil_srtp_kdf(const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN], const ui
 /* Derive session key and salt and precompute the AEAD state. */
 int vigil_srtp_init(struct vigil_srtp *s, const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
 		    const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]) __attribute__((warn_unused_result));
+
+/* The same for SRTCP: the RTCP session key and salt (labels 0x03, 0x05). */
+int vigil_srtcp_init(struct vigil_srtp *s, const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN],
+		     const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]) __attribute__((warn_unused_result));
 
 /* Precompute the AEAD state from a session key and salt directly (no
  * KDF): for the RFC 7714 vectors and keys derived elsewhere. */
@@ -65,5 +79,19 @@ int vigil_srtp_decrypt_to(const struct vigil_srtp *s, const uint8_t *pkt, size_t
  * Returns the SRTP length (len + 16). */
 int vigil_srtp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, size_t hdr_len, uint32_t ssrc,
 		       uint32_t roc, uint16_t seq);
+
+/* Authenticate one SRTCP packet of len bytes (RFC 7714 section 9) and,
+ * when its E bit is set, decrypt it in place: with E clear the whole RTCP
+ * packet is authenticated and nothing is encrypted. On success returns
+ * the RTCP length (len - VIGIL_SRTCP_TRAILER_LEN), with the SRTCP index in
+ * *index; -EINVAL when too short, -EBADMSG on a bad tag (then the packet
+ * may have been altered: discard it). */
+int vigil_srtcp_decrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, uint32_t *index)
+	__attribute__((warn_unused_result));
+
+/* Protect an RTCP packet of len bytes in place under SRTCP index (31
+ * bits), encrypting it when encrypt is set; pkt has room for
+ * VIGIL_SRTCP_TRAILER_LEN more bytes. Returns the SRTCP length. */
+int vigil_srtcp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, uint32_t index, bool encrypt);
 
 #endif

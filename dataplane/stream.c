@@ -35,23 +35,25 @@ static void stream_emit(void *arg, struct rte_mbuf *frame)
 	s->ctr.v[VIGIL_CTR_frames_enqueued]++;
 }
 
-static struct vigil_srtp *key_new(const uint8_t *master_key, const uint8_t *master_salt)
-{
-	struct vigil_srtp *k = rte_zmalloc("vigil_key", sizeof(*k), RTE_CACHE_LINE_SIZE);
-
-	if (k != NULL && vigil_srtp_init(k, master_key, master_salt) < 0) {
-		rte_free(k);
-		return NULL;
-	}
-	return k;
-}
-
-static void key_free(struct vigil_srtp *k)
+static void key_free(struct vigil_stream_key *k)
 {
 	if (k == NULL)
 		return;
-	vigil_srtp_wipe(k);
+	vigil_srtp_wipe(&k->rtp);
+	vigil_srtp_wipe(&k->rtcp);
 	rte_free(k);
+}
+
+static struct vigil_stream_key *key_new(const uint8_t *master_key, const uint8_t *master_salt)
+{
+	struct vigil_stream_key *k = rte_zmalloc("vigil_key", sizeof(*k), RTE_CACHE_LINE_SIZE);
+
+	if (k != NULL && (vigil_srtp_init(&k->rtp, master_key, master_salt) < 0 ||
+			  vigil_srtcp_init(&k->rtcp, master_key, master_salt) < 0)) {
+		key_free(k);
+		return NULL;
+	}
+	return k;
 }
 
 /* Returns once every worker has passed a quiescent state: nothing read
@@ -136,7 +138,8 @@ void vigil_stream_table_free(struct vigil_stream_table *t)
 	rte_free(t);
 }
 
-int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_config *cam, uint32_t slot)
+int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_config *cam, uint32_t slot,
+		     const uint64_t *floor)
 {
 	struct vigil_stream *s;
 	int rc;
@@ -153,7 +156,11 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 		rte_free(s);
 		return -ENOMEM;
 	}
-	vigil_replay_init(&s->replay);
+	if (floor != NULL)
+		vigil_replay_init_floor(&s->replay, *floor);
+	else
+		vigil_replay_init(&s->replay);
+	vigil_replay_init(&s->rtcp_replay);
 	s->payload_types[0] = cam->payload_types[0];
 	s->payload_types[1] = cam->payload_types[1];
 	vigil_reorder_init(&s->reorder);
@@ -192,7 +199,7 @@ static int new_key(struct vigil_stream_table *t, uint32_t slot, const uint8_t *m
 		   const uint8_t *master_salt, bool keep_prev)
 {
 	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
-	struct vigil_srtp *next, *dropped;
+	struct vigil_stream_key *next, *dropped;
 
 	if (s == NULL)
 		return -ENOENT;
@@ -244,7 +251,7 @@ int vigil_stream_set_payload_types(struct vigil_stream_table *t, uint32_t slot, 
 void vigil_stream_expire_prev(struct vigil_stream_table *t, uint32_t slot)
 {
 	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
-	struct vigil_srtp *old;
+	struct vigil_stream_key *old;
 
 	if (s == NULL || s->prev_key == NULL)
 		return;
@@ -252,6 +259,14 @@ void vigil_stream_expire_prev(struct vigil_stream_table *t, uint32_t slot)
 	__atomic_store_n(&s->prev_key, NULL, __ATOMIC_RELEASE);
 	wait_readers(t);
 	key_free(old);
+}
+
+bool vigil_stream_top(const struct vigil_stream *s, uint64_t *top)
+{
+	if (!__atomic_load_n(&s->replay.started, __ATOMIC_ACQUIRE))
+		return false;
+	*top = __atomic_load_n(&s->replay.top, __ATOMIC_RELAXED);
+	return true;
 }
 
 int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigil_counters *retired)

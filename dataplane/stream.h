@@ -24,23 +24,39 @@ struct rte_hash;
 struct rte_mempool;
 struct rte_rcu_qsbr;
 
+/* A master key's session keys: RTP's first, the five cache lines a
+ * packet needs; RTCP's after them. */
+struct vigil_stream_key {
+	struct vigil_srtp rtp;
+	struct vigil_srtp rtcp;
+};
+
+/* A camera that comes back under the same key without its sender state
+ * (its indices start again): this many packets refused as replayed in a
+ * row, the first of them after this long without one accepted. */
+#define VIGIL_RESTART_RUN 32
+#define VIGIL_RESTART_SILENCE_MS 1000
+
 /* In the order a packet touches it, the depacketizer's cold parameter set
  * cache last: with many cameras the worker prefetches the parts it needs
  * (vigil_stream_prefetch) while the burst's other packets go ahead. */
 struct vigil_stream {
 	/* Published by the control plane, read by the worker per packet. */
-	struct vigil_srtp *key;
-	struct vigil_srtp *prev_key; /* still accepted for a grace period after a rotation */
+	struct vigil_stream_key *key;
+	struct vigil_stream_key *prev_key; /* still accepted for a grace period after a rotation */
 	uint64_t payload_types[2]; /* accepted RTP payload types, as in the config */
 	struct vigil_frame_ring *frames; /* complete frames to the recorder, from its owner */
 	uint32_t ssrc;
 	uint32_t camera; /* slot in vigil_config.cameras */
 	uint16_t owner;  /* the only worker that touches this stream */
+	uint16_t replayed_run; /* replayed in a row after a silence (VIGIL_RESTART_RUN) */
+	uint64_t accepted_tsc; /* when a packet was last accepted */
 	struct vigil_replay replay;
 	struct vigil_counters ctr;
 	struct vigil_reorder reorder; /* between decrypt and depay */
 	struct vigil_depay_env env;
 	struct vigil_depay depay;
+	struct vigil_replay rtcp_replay; /* SRTCP indexes (explicit, 31 bits) */
 } __rte_cache_aligned;
 
 /* Every cache line a packet of the stream touches, in two halves of six
@@ -98,9 +114,17 @@ struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned 
 /* Removes every stream (see vigil_stream_remove), then the table. */
 void vigil_stream_table_free(struct vigil_stream_table *t);
 
-/* Control plane only. Start taking packets of cam under its slot number.
- * -EEXIST: the slot or the SSRC is in use; -ENOSPC: the table is full. */
-int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_config *cam, uint32_t slot);
+/* Control plane only. Start taking packets of cam under its slot number;
+ * with a floor (its persisted highest index, or NULL) every index at or
+ * below it is refused as replayed. -EEXIST: the slot or the SSRC is in
+ * use; -ENOSPC: the table is full. */
+int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_config *cam, uint32_t slot,
+		     const uint64_t *floor);
+
+/* The highest SRTP index the stream's worker has accepted so far (or the
+ * floor it started from), as the control plane persists it; false when
+ * it has none yet. Safe while the worker runs. */
+bool vigil_stream_top(const struct vigil_stream *s, uint64_t *top);
 
 /* New master key; the current one becomes the previous one, accepted until
  * vigil_stream_expire_prev. A previous key still held is dropped first. */

@@ -85,11 +85,16 @@ static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, u
 			goto refuse;
 		}
 		rtp = frame + udp.off;
-		if (vigil_rtp_is_rtcp(rtp, udp.len)) {
-			why = VIGIL_CTR_rtcp;
-			goto refuse;
-		}
-		if (vigil_rtp_parse(rtp, udp.len, VIGIL_SRTP_TAG_LEN, &out[kept].hdr) < 0) {
+		out[kept].rtcp = vigil_rtp_is_rtcp(rtp, udp.len);
+		if (out[kept].rtcp) {
+			/* SRTCP goes the way of its sender's RTP, by SSRC. */
+			if (udp.len < VIGIL_SRTCP_HEADER_LEN + VIGIL_SRTCP_TRAILER_LEN ||
+			    rtp[0] >> 6 != VIGIL_RTP_VERSION) {
+				why = VIGIL_CTR_malformed;
+				goto refuse;
+			}
+			out[kept].hdr.ssrc = rte_be_to_cpu_32(*(const unaligned_uint32_t *)(rtp + 4));
+		} else if (vigil_rtp_parse(rtp, udp.len, VIGIL_SRTP_TAG_LEN, &out[kept].hdr) < 0) {
 			why = VIGIL_CTR_malformed;
 			goto refuse;
 		}
@@ -194,24 +199,112 @@ static void stage_lookup(struct vigil_worker *w, struct vigil_burst *b, uint16_t
 /* While a rotation's grace period lasts, a packet may be under either key.
  * A failed try wipes its output, so each key decrypts out of place and the
  * plaintext that authenticated is copied back: only for those seconds. */
-static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *key, const struct vigil_srtp *prev,
-			  struct vigil_pkt *p, uint32_t roc)
+static int decrypt_either(struct vigil_stream *s, const struct vigil_stream_key *key,
+			  const struct vigil_stream_key *prev, struct vigil_pkt *p, uint32_t roc)
 {
 	uint8_t plain[RTE_MBUF_DEFAULT_DATAROOM];
 	int rc;
 
 	if (p->len > sizeof(plain))
-		return vigil_srtp_decrypt(key, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq);
-	rc = vigil_srtp_decrypt_to(key, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq, plain);
-	if (rc < 0) {
-		rc = vigil_srtp_decrypt_to(prev, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq,
+		return vigil_srtp_decrypt(&key->rtp, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq);
+	rc = vigil_srtp_decrypt_to(&key->rtp, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq, plain);
+	if (rc < 0 && prev != NULL) {
+		rc = vigil_srtp_decrypt_to(&prev->rtp, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq,
 					   plain);
-		if (rc < 0)
-			return rc;
-		s->ctr.v[VIGIL_CTR_decrypted_prev_key]++;
+		if (rc >= 0)
+			s->ctr.v[VIGIL_CTR_decrypted_prev_key]++;
 	}
-	memcpy(p->rtp + p->hdr.hdr_len, plain, (size_t)rc);
+	if (rc >= 0)
+		memcpy(p->rtp + p->hdr.hdr_len, plain, (size_t)rc);
 	return rc;
+}
+
+static inline int decrypt(struct vigil_stream *s, const struct vigil_stream_key *key,
+			  const struct vigil_stream_key *prev, struct vigil_pkt *p, uint64_t index)
+{
+	uint32_t roc = (uint32_t)(index >> 16);
+
+	if (likely(prev == NULL))
+		return vigil_srtp_decrypt(&key->rtp, p->rtp, p->len, p->hdr.hdr_len, p->hdr.ssrc, roc, p->hdr.seq);
+	return decrypt_either(s, key, prev, p, roc);
+}
+
+/* A stream in trial, whose ROC is not known yet (replay.h): the estimate,
+ * then the other ROCs from top's upward while the stream's bucket has
+ * tokens, each out of place. Returns the payload length, with *index the
+ * one that authenticated, or -1 with *why the packet's outcome: replayed
+ * when the window refused the estimate and no other ROC authenticated. */
+static int decrypt_trial(const struct vigil_worker *w, struct vigil_stream *s, const struct vigil_stream_key *key,
+			 const struct vigil_stream_key *prev, struct vigil_pkt *p, uint64_t *index, uint64_t now,
+			 enum vigil_counter *why)
+{
+	uint64_t cand[VIGIL_ROC_TRIAL_SPAN];
+	bool tried = vigil_replay_check(&s->replay, *index);
+	unsigned n = 0;
+	int rc = -1;
+
+	*why = VIGIL_CTR_replayed;
+	if (tried) {
+		*why = VIGIL_CTR_auth_failed;
+		/* Too long to copy: only the estimate. */
+		if (p->len > RTE_MBUF_DEFAULT_DATAROOM)
+			rc = decrypt(s, key, prev, p, *index);
+		else
+			rc = decrypt_either(s, key, prev, p, (uint32_t)(*index >> 16));
+	}
+	if (rc < 0 && p->len <= RTE_MBUF_DEFAULT_DATAROOM)
+		n = vigil_replay_candidates(&s->replay, p->hdr.seq, *index, cand);
+	for (unsigned k = 0; rc < 0 && k < n && vigil_replay_take_token(&s->replay, now, w->tsc_hz); k++) {
+		rc = decrypt_either(s, key, prev, p, (uint32_t)(cand[k] >> 16));
+		if (rc >= 0)
+			*index = cand[k];
+		else
+			s->ctr.v[VIGIL_CTR_roc_trials]++;
+	}
+	/* A replay that nothing else authenticated says nothing of the ROC. */
+	if (tried || rc >= 0)
+		vigil_replay_authenticated(&s->replay, rc >= 0);
+	return rc;
+}
+
+/* SRTCP: a replay window of its own on the explicit index, checked before
+ * and committed after authentication, the current key and then the
+ * previous one. Authentic RTCP is counted, not recorded. */
+static enum vigil_counter srtcp(struct vigil_stream *s, const struct vigil_stream_key *key,
+				const struct vigil_stream_key *prev, const struct vigil_pkt *p)
+{
+	uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
+	uint32_t index = rte_be_to_cpu_32(*(const unaligned_uint32_t *)(p->rtp + p->len - 4)) & ~VIGIL_SRTCP_E_BIT;
+	bool again = prev != NULL && p->len <= sizeof(copy);
+	int rc;
+
+	if (!vigil_replay_check(&s->rtcp_replay, index))
+		return VIGIL_CTR_replayed;
+	if (again) /* a failed try alters the packet */
+		memcpy(copy, p->rtp, p->len);
+	rc = vigil_srtcp_decrypt(&key->rtcp, p->rtp, p->len, &index);
+	if (rc < 0 && again)
+		rc = vigil_srtcp_decrypt(&prev->rtcp, copy, p->len, &index);
+	if (rc < 0)
+		return VIGIL_CTR_auth_failed;
+	vigil_replay_commit(&s->rtcp_replay, index);
+	return VIGIL_CTR_rtcp;
+}
+
+/* A packet of a known stream refused. A run of them refused as replayed
+ * that began after a silence is a camera that came back under the same
+ * key without its sender state (or its old traffic replayed): counted
+ * once a run. */
+static inline void refuse(const struct vigil_worker *w, struct vigil_stream *s, enum vigil_counter why,
+			  uint64_t now)
+{
+	s->ctr.v[why]++;
+	if (why != VIGIL_CTR_replayed || s->replayed_run == UINT16_MAX)
+		return;
+	if (s->replayed_run == 0 && now - s->accepted_tsc < w->tsc_hz / 1000 * VIGIL_RESTART_SILENCE_MS)
+		return;
+	if (++s->replayed_run == VIGIL_RESTART_RUN)
+		s->ctr.v[VIGIL_CTR_same_key_restart]++;
 }
 
 /* With a stream's lines in the cache, the lines they point to, in two
@@ -222,7 +315,7 @@ static int decrypt_either(struct vigil_stream *s, const struct vigil_srtp *key, 
  * the parameter set cache a key frame writes to. */
 static void prefetch_pointed(const struct vigil_stream *s, unsigned part)
 {
-	const uint8_t *k = (const uint8_t *)s->key;
+	const uint8_t *k = (const uint8_t *)&s->key->rtp;
 
 	if (part == 0) {
 		for (size_t off = 0; off < offsetof(struct vigil_srtp, aead) + 272; off += RTE_CACHE_LINE_SIZE)
@@ -288,42 +381,48 @@ static void prefetch_ahead_rest(struct ahead *a)
 
 /* Replay check on the estimated index before any crypto, decrypt in place,
  * and only then move the window (an unauthenticated packet moves nothing).
+ * A stream whose ROC is not known yet is tried under several (trial).
  * The payload type is checked once it is known to be the camera's: an
  * authentic packet of a type it may not send still used up its index. */
 static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p, uint16_t n, struct ahead *a)
 {
+	uint64_t now = rte_rdtsc();
 	uint16_t kept = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_stream *s = p[i].stream;
-		uint64_t index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
-		uint32_t roc = (uint32_t)(index >> 16);
 		/* The current key first: a rotation stores the previous one
 		 * before the new current one, so a packet still under the key
 		 * being replaced finds it in one of the two. */
-		const struct vigil_srtp *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
-		const struct vigil_srtp *prev = __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE);
-		int rc;
+		const struct vigil_stream_key *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+		const struct vigil_stream_key *prev = __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE);
+		enum vigil_counter why = VIGIL_CTR_replayed;
+		uint64_t index;
+		int rc = -1;
 
 		prefetch_ahead(a, i);
 		RTE_ASSERT(s->owner == w->id);
-		RTE_SET_USED(w);
 		s->ctr.v[VIGIL_CTR_rx_packets]++;
 		s->ctr.v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
-		if (!vigil_replay_check(&s->replay, index)) {
-			drop(&s->ctr, VIGIL_CTR_replayed);
+		if (unlikely(p[i].rtcp)) {
+			s->ctr.v[srtcp(s, key, prev, &p[i])]++;
 			continue;
 		}
-		if (likely(prev == NULL))
-			rc = vigil_srtp_decrypt(key, p[i].rtp, p[i].len,
-						p[i].hdr.hdr_len, p[i].hdr.ssrc, roc, p[i].hdr.seq);
-		else
-			rc = decrypt_either(s, key, prev, &p[i], roc);
+		index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
+		if (unlikely(!s->replay.locked)) {
+			rc = decrypt_trial(w, s, key, prev, &p[i], &index, now, &why);
+		} else if (vigil_replay_check(&s->replay, index)) {
+			rc = decrypt(s, key, prev, &p[i], index);
+			why = VIGIL_CTR_auth_failed;
+			vigil_replay_authenticated(&s->replay, rc >= 0);
+		}
 		if (rc < 0) {
-			drop(&s->ctr, VIGIL_CTR_auth_failed);
+			refuse(w, s, why, now);
 			continue;
 		}
 		vigil_replay_commit(&s->replay, index);
+		s->accepted_tsc = now;
+		s->replayed_run = 0;
 		if (unlikely(!vigil_payload_type_ok(s->payload_types, p[i].hdr.pt))) {
 			drop(&s->ctr, VIGIL_CTR_payload_type);
 			continue;

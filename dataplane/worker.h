@@ -25,9 +25,10 @@ struct vigil_pkt {
 	uint8_t *rtp;  /* RTP header inside the mbuf */
 	uint32_t len;  /* SRTP packet length (UDP payload) */
 	uint32_t wire_len; /* frame length, for rx_bytes */
-	struct vigil_rtp hdr;
+	struct vigil_rtp hdr; /* of SRTCP, only ssrc: its sender's */
 	struct vigil_stream *stream;
 	uint64_t index; /* estimated SRTP packet index */
+	bool rtcp;      /* SRTCP (RTCP muxed on the port, RFC 5761) */
 };
 
 /* A burst in the pipeline: its mbufs (NULL where a stage took one), the

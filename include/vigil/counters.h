@@ -12,14 +12,14 @@
 
 /* Packet drop reasons: before, at or right after authentication. */
 #define VIGIL_FOREACH_PKT_DROP(X)                                                            \
-	X(malformed, "bad or truncated Ethernet/IP/UDP/RTP/ARP/ICMP header")                 \
+	X(malformed, "bad or truncated Ethernet/IP/UDP/RTP/SRTCP/ARP/ICMP header")           \
 	X(not_ip, "not IPv4/IPv6 (ARP we do not answer, other ethertypes)")                   \
 	X(not_udp, "IP but not UDP (ICMP/NDP we do not answer, TCP, ...)")                    \
 	X(fragment, "IPv4 fragment or IPv6 fragment header (refused)")                      \
 	X(not_srtp_port, "UDP to a port that does not carry SRTP")                          \
 	X(unknown_ssrc, "SRTP from an SSRC no camera is configured with")                   \
-	X(replayed, "sequence index already seen or older than the replay window")         \
-	X(auth_failed, "AEAD tag did not verify (forged, corrupted or wrong key)")         \
+	X(replayed, "SRTP or SRTCP index already seen, older than the replay window, or at or below the persisted one") \
+	X(auth_failed, "AEAD tag did not verify (forged, corrupted or wrong key), SRTP or SRTCP") \
 	X(payload_type, "authentic, but an RTP payload type the camera is not configured for") \
 	X(tx_failed, "reply to an ARP/NDP/ICMP echo request refused by the TX queue")      \
 	X(handoff_full, "the owning worker's inbound ring was full")                       \
@@ -38,8 +38,10 @@
 	X(rx_bytes, "bytes received (frame length)")                                         \
 	X(decrypted, "SRTP packets authenticated and decrypted")                           \
 	X(decrypted_prev_key, "of those, under the previous key during a rotation")        \
+	X(roc_trials, "decryptions beyond the estimate's, tried under other ROCs while locking onto a stream, that failed") \
+	X(same_key_restart, "a run of replayed packets after a silence: the camera restarted under the same key (or old traffic is replayed); rotate its key") \
 	X(handed_off, "received by one worker, handed to the worker owning its camera")    \
-	X(rtcp, "RTCP/SRTCP packets recognised on an SRTP port, not recorded")             \
+	X(rtcp, "SRTCP packets authenticated on an SRTP port (RTCP muxed, RFC 5761), not recorded") \
 	X(answered, "ARP/NDP/ICMP echo requests for our addresses, answered")               \
 	X(handshake, "packets to the HandshakePort, passed to the control plane")          \
 	X(control_tx_failed, "handshake replies refused by the TX queue (not a received packet)") \

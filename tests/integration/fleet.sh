@@ -46,7 +46,7 @@ run() {
 		"$vigil_cam" --clip "$dir/clip" --codec "$cam_codec" --cameras "$cameras" --seconds 0.1 --seed fleet \
 			--out /dev/null --config "$dir/vigil.conf" --record-dir "$dir/rec" >/dev/null ||
 			{ fail "$codec: vigil-cam failed"; return; }
-		sed -i "/^\[Ingest\]/a Device = net_af_packet0,iface=$VIGIL_VETH_ROOT" "$dir/vigil.conf"
+		sed -i "/^\[Ingest\]/a Device = net_af_packet0,iface=$VIGIL_VETH_ROOT\nStateDir = $dir/state" "$dir/vigil.conf"
 		test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
 		ip netns exec "$VIGIL_NS" "$vigil_cam" --clip "$dir/clip" --codec "$cam_codec" --cameras "$cameras" \
 			--seconds "$seconds" --seed fleet --live "$VIGIL_VETH_CAM" --config "$dir/live.conf" >"$dir/sent.json" ||

@@ -147,7 +147,7 @@ summary_ok() {
 # runs `vigild --pcap` over CAPTURE into a fresh record dir; SUMMARY gets stdout.
 run_pcap() {
 	local label=$1 capture=$2 rc=0
-	timeout 120 "$vigild" --config "$work/vigil.conf" --pcap "$capture" --record-dir "$work/rec-$label" \
+	timeout 120 "$vigild" --config "$work/pcap.conf" --pcap "$capture" --record-dir "$work/rec-$label" \
 		>"$work/$label.json" 2>"$work/$label.log" || rc=$?
 	if [ "$rc" != 0 ]; then
 		fail "$label: vigild --pcap exited $rc; log tail:"
@@ -188,6 +188,9 @@ Key = $key_b64
 Codec = $cfg_codec
 EOF
 chmod 600 "$work/vigil.conf"
+# The capture runs keep no replay state: each replays the same capture.
+grep -v '^StateDir' "$work/vigil.conf" >"$work/pcap.conf"
+chmod 600 "$work/pcap.conf"
 umask 022
 
 # -- (a) live: camera -> veth -> vigild on af_packet, tcpdump alongside

@@ -51,7 +51,7 @@ from collections import Counter
 ETH_IPV4, ETH_ARP, ETH_IPV6, ETH_VLAN = 0x0800, 0x0806, 0x86DD, 0x8100
 RTP_HDR, TAG = 12, 16
 COUNTERS = ("rx_packets", "rx_bytes", "decrypted", "rtcp", "answered", "malformed", "not_ip", "not_udp",
-            "fragment", "not_srtp_port", "unknown_ssrc", "replayed", "auth_failed", "tx_failed")
+            "fragment", "not_srtp_port", "unknown_ssrc", "replayed", "auth_failed", "tx_failed", "roc_trials")
 
 
 # ---- pcap files --------------------------------------------------------------
@@ -198,12 +198,35 @@ def genuine_indices(recs, ssrc, port):
 
 # ---- the adversarial copy ----------------------------------------------------
 
+ROC_TRIAL_SPAN, ROC_TRIAL_BURST, ROC_LOCK_RUN = 16, 64, 2  # dataplane/replay.h
+
+
 class Injector:
     def __init__(self, ssrc):
         self.ssrc = ssrc
         self.totals = Counter()
         self.camera = Counter()
         self.kinds = Counter()
+        # vigild's lock-on (replay.h): until two genuine packets in a row
+        # authenticate, a forgery or a replay of the camera is also tried
+        # under the other ROCs, as far as the bucket goes (a capture run is
+        # too short to earn tokens back)
+        self.ok_run, self.tokens = 0, ROC_TRIAL_BURST
+
+    def rtp(self, event):
+        """Follows the camera's RTP in capture order: genuine, forged or
+        replayed; counts the trial decryptions vigild makes."""
+        if self.ok_run >= ROC_LOCK_RUN:
+            return
+        if event == "genuine":
+            self.ok_run += 1
+            return
+        tries = min(ROC_TRIAL_SPAN - 1, self.tokens)
+        self.tokens -= tries
+        self.totals["roc_trials"] += tries
+        self.camera["roc_trials"] += tries
+        if event == "forged":
+            self.ok_run = 0
 
     def expect(self, pkt, kind, reason, camera=False):
         """Records what vigild must count for one injected frame."""
@@ -258,10 +281,17 @@ def forgeries(inj, pkt, p, which):
                                                                    + 3000) & 0xFFFF) + rtp[4:]),
         # plaintext RTP claiming the same SSRC and seq, no tag at all
         ("plaintext_rtp", lambda: rtp[:hl] + bytes([0x65, 0x88, 0x84]) + bytes(range(200))),
+        # an SRTCP sender report from the camera's SSRC: a real header,
+        # random body and tag, E set (SRTCP has a replay window and keys
+        # of its own, so it moves nothing of the RTP stream's)
+        ("forged_srtcp", lambda: struct.pack("!BBH", 0x80, 200, 6) + rtp[8:12] +
+         bytes((7 * i + 3) & 0xFF for i in range(20 + TAG)) + struct.pack("!I", 0x80000000 | 1 + len(out))),
     ]
     for k in which:
         name, make = kinds[k % len(kinds)]
         out.append(inj.expect(with_rtp(pkt, p, make()), name, "auth_failed", camera=True))
+        if name != "forged_srtcp":
+            inj.rtp("forged")
     return out
 
 
@@ -334,10 +364,12 @@ def refused_packets(inj, flow, rtp, other_ssrc):
         e(flow.udp_frame(csrc_overrun), "rtp_csrc_overrun", "malformed"),
         e(flow.udp_frame(ext_overrun), "rtp_extension_overrun", "malformed"),
         e(flow.udp_frame(unknown[:RTP_HDR + TAG - 1]), "rtp_shorter_than_tag", "malformed"),
-        # RTCP on the SRTP port
-        e(flow.udp_frame(sr), "rtcp_sr", "rtcp"),
-        e(flow.udp_frame(rr), "rtcp_rr", "rtcp"),
-        e(flow.udp_frame(srtcp), "srtcp_sr", "rtcp"),
+        # RTCP on the SRTP port is SRTCP, authenticated by its sender's
+        # stream: too short for the SRTCP trailer, or from an SSRC no
+        # camera has, it goes no further
+        e(flow.udp_frame(sr), "rtcp_sr", "unknown_ssrc"),
+        e(flow.udp_frame(rr), "rtcp_rr", "malformed"),
+        e(flow.udp_frame(srtcp), "srtcp_sr", "unknown_ssrc"),
         # unknown SSRC: plain, 802.1Q-tagged (proves VLAN parsing), and
         # with an Ethernet trailer (the IP total length rules, not the frame)
         e(flow.udp_frame(unknown), "unknown_ssrc", "unknown_ssrc"),
@@ -389,12 +421,15 @@ def inject(args):
             for r in refused_packets(inj, flow, p["payload"], other_ssrc):
                 out.append((sec, frac, r))
         out.append((sec, frac, pkt))
+        inj.rtp("genuine")
         if k in dup_after:
             out.append((sec, frac, inj.expect(pkt, "duplicate", "replayed", camera=True)))
+            inj.rtp("replayed")
             # and once more ten packets later, still inside the window
             delayed.setdefault(k + 10, []).append(pkt)
         for d in delayed.pop(k, []):
             out.append((sec, frac, inj.expect(d, "delayed_duplicate", "replayed", camera=True)))
+            inj.rtp("replayed")
         if k < 3:
             late_dups.append(pkt)
     # Duplicates of the first packets at the very end: far older than the
@@ -402,6 +437,7 @@ def inject(args):
     sec, frac = recs[-1][0], recs[-1][1]
     for pkt in late_dups:
         out.append((sec, frac, inj.expect(pkt, "late_duplicate", "replayed", camera=True)))
+        inj.rtp("replayed")
 
     write_pcap(args.output, header, end, out)
     totals = {c: inj.totals.get(c, 0) for c in COUNTERS}

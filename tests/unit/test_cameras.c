@@ -97,7 +97,7 @@ static struct env *start(bool keep)
 	snprintf(name, sizeof(name), "test_cameras_%u", n++);
 	e->table = vigil_stream_table_create(name, e->cfg.max_cameras, 1, 1, 1 << 20, pool, &ring);
 	assert_non_null(e->table);
-	assert_int_equal(vigil_cameras_init(&e->cams, &e->cfg, e->table, e->msg, sizeof(e->msg)), 0);
+	assert_int_equal(vigil_cameras_init(&e->cams, &e->cfg, e->table, NULL, e->msg, sizeof(e->msg)), 0);
 	rc = vigil_keystore_load(e->cfg.keystore, master, &stored, &n_stored, e->msg, sizeof(e->msg));
 	assert_true(rc == 0 || rc == -ENOENT);
 	assert_int_equal(vigil_cameras_keystore(&e->cams, master, stored, n_stored, e->msg, sizeof(e->msg)),
@@ -472,7 +472,7 @@ static void test_grace_not_extended(void **state)
 {
 	struct env *e = start(false);
 	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN] = {1, 2, 3}, salt[VIGIL_SRTP_MASTER_SALT_LEN] = {4};
-	struct vigil_srtp *first;
+	struct vigil_stream_key *first;
 	struct vigil_stream *s;
 	uint64_t until, t0;
 	uint32_t ssrc;
@@ -592,7 +592,7 @@ static void test_save_failure(void **state)
 	struct vigil_camera_config cam = {.name = "porch", .ssrc = 7, .codec = VIGIL_CODEC_H264};
 	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN] = {9, 9, 9}, salt[VIGIL_SRTP_MASTER_SALT_LEN] = {0};
 	struct env *e = start(false);
-	struct vigil_srtp *current;
+	struct vigil_stream_key *current;
 	unsigned n_cameras;
 	char saved[sizeof(e->cfg.keystore)];
 	int slot;

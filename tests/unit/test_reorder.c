@@ -315,7 +315,7 @@ static void worker_setup(struct worker_fixture *f, const char *name, const struc
 	f->w.streams = vigil_stream_table_create(name, 4, 1, 1, 1 << 16, mp, &f->frp);
 	assert_non_null(f->w.streams);
 	for (unsigned i = 0; i < n; i++)
-		assert_int_equal(vigil_stream_add(f->w.streams, &cams[i], i), 0);
+		assert_int_equal(vigil_stream_add(f->w.streams, &cams[i], i, NULL), 0);
 }
 
 /* Every mbuf back in the pool once the frames are done with. */
@@ -351,7 +351,7 @@ static void test_worker(void **state)
 	s = w->streams->slots[0];
 
 	for (unsigned i = 0; i < RTE_DIM(order); i++)
-		pkts[i] = srtp_packet(s->key, cam.ssrc, order[i]);
+		pkts[i] = srtp_packet(&s->key->rtp, cam.ssrc, order[i]);
 	vigil_worker_process(w, pkts, RTE_DIM(order));
 	rte_pktmbuf_free_bulk(pkts, RTE_DIM(order));
 	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], RTE_DIM(order));
@@ -366,8 +366,8 @@ static void test_worker(void **state)
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
 
 	/* 14 waits for 13; the stream goes before it comes. */
-	pkts[0] = srtp_packet(s->key, cam.ssrc, 12);
-	pkts[1] = srtp_packet(s->key, cam.ssrc, 14);
+	pkts[0] = srtp_packet(&s->key->rtp, cam.ssrc, 12);
+	pkts[1] = srtp_packet(&s->key->rtp, cam.ssrc, 14);
 	vigil_worker_process(w, pkts, 2);
 	rte_pktmbuf_free_bulk(pkts, 2);
 	assert_int_equal(w->reorder.n_held, 1);
@@ -399,8 +399,8 @@ static void test_worker_payload_type(void **state)
 	worker_setup(&f, "test_pt", &cam, 1);
 	s = w->streams->slots[0];
 
-	pkts[0] = srtp_packet(s->key, cam.ssrc, 0);
-	pkts[1] = srtp_packet(s->key, cam.ssrc, 0);
+	pkts[0] = srtp_packet(&s->key->rtp, cam.ssrc, 0);
+	pkts[1] = srtp_packet(&s->key->rtp, cam.ssrc, 0);
 	vigil_worker_process(w, pkts, 2);
 	rte_pktmbuf_free_bulk(pkts, 2);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_payload_type], 1);
@@ -409,7 +409,7 @@ static void test_worker_payload_type(void **state)
 
 	assert_int_equal(vigil_stream_set_payload_types(w->streams, 0, both), 0);
 	for (unsigned i = 0; i < 3; i++)
-		pkts[i] = srtp_packet(s->key, cam.ssrc, 3 + i);
+		pkts[i] = srtp_packet(&s->key->rtp, cam.ssrc, 3 + i);
 	vigil_worker_process(w, pkts, 3);
 	rte_pktmbuf_free_bulk(pkts, 3);
 	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], 3);
@@ -451,8 +451,8 @@ static void test_worker_pipeline(void **state)
 	 * and a packet that is no SRTP at all. */
 	burst = vigil_worker_burst(w);
 	for (unsigned i = 0; i < 3; i++) {
-		burst->m[i] = srtp_packet(a->key, cams[0].ssrc, i);
-		burst->m[3 + i] = srtp_packet(b->key, cams[1].ssrc, i);
+		burst->m[i] = srtp_packet(&a->key->rtp, cams[0].ssrc, i);
+		burst->m[3 + i] = srtp_packet(&b->key->rtp, cams[1].ssrc, i);
 	}
 	burst->n_mbufs = 6;
 	vigil_worker_push(w);
@@ -463,9 +463,9 @@ static void test_worker_pipeline(void **state)
 	burst = vigil_worker_burst(w);
 	assert_ptr_not_equal(burst, w->held);
 	for (unsigned i = 0; i < 3; i++)
-		burst->m[i] = srtp_packet(a->key, cams[0].ssrc, 3 + i);
-	burst->m[3] = srtp_packet(a->key, 0x5555, 0);
-	burst->m[4] = srtp_packet(a->key, cams[0].ssrc, 6);
+		burst->m[i] = srtp_packet(&a->key->rtp, cams[0].ssrc, 3 + i);
+	burst->m[3] = srtp_packet(&a->key->rtp, 0x5555, 0);
+	burst->m[4] = srtp_packet(&a->key->rtp, cams[0].ssrc, 6);
 	/* An ethertype that is no IP (local experimental). */
 	memcpy(rte_pktmbuf_mtod(burst->m[4], uint8_t *) + 12, (uint8_t[]){0x88, 0xb5}, 2);
 	burst->n_mbufs = 5;
@@ -504,6 +504,248 @@ static void test_worker_pipeline(void **state)
 	worker_teardown(&f);
 }
 
+/* An SRTCP sender report of ssrc under key (E set or not), in a frame to
+ * port 5004 like srtp_packet's. */
+static struct rte_mbuf *srtcp_packet(const struct vigil_srtp *key, uint32_t ssrc, uint32_t index, bool encrypt)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	uint8_t *b, *ip, *rtcp;
+	int len;
+
+	assert_non_null(m);
+	b = (uint8_t *)rte_pktmbuf_append(m, 14 + 28 + 28 + VIGIL_SRTCP_TRAILER_LEN);
+	memset(b, 0, 14 + 28 + 28);
+	b[12] = 0x08;
+	ip = b + 14;
+	rtcp = ip + 28;
+	rtcp[0] = 0x80;
+	rtcp[1] = 200;
+	rtcp[3] = 6;
+	memcpy(rtcp + 4, &(uint32_t){rte_cpu_to_be_32(ssrc)}, 4);
+	memset(rtcp + 8, 0x3c, 20);
+	len = vigil_srtcp_encrypt(key, rtcp, 28, index, encrypt);
+	assert_int_equal(len, 28 + VIGIL_SRTCP_TRAILER_LEN);
+	ip[0] = 0x45;
+	ip[3] = (uint8_t)(28 + len);
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, (uint8_t[]){198, 18, 0, 2, 198, 18, 0, 1}, 8);
+	memcpy(ip + 10, &(uint16_t){rte_ipv4_cksum((const struct rte_ipv4_hdr *)ip)}, 2);
+	memcpy(ip + 20, (uint8_t[]){0x9c, 0x40, 0x13, 0x8c, 0, (uint8_t)(8 + len)}, 6);
+	return m;
+}
+
+static void process(struct vigil_worker *w, struct rte_mbuf **pkts, unsigned n)
+{
+	vigil_worker_process(w, pkts, (uint16_t)n);
+	rte_pktmbuf_free_bulk(pkts, n);
+	vigil_frame_ring_drain(&container_of(w, struct worker_fixture, w)->fr);
+}
+
+#define IDX(roc, seq) ((uint64_t)(roc) << 16 | (seq))
+
+/* A stream continued from a persisted index refuses everything at or
+ * below it; a stream whose camera is at ROC 3 is found by trial (the
+ * failed ROCs counted as roc_trials, not auth_failed) and locked onto;
+ * 64 forgeries in a row unlock it, and trial finds the camera's next ROC;
+ * in trial a flood of forgeries buys no more than the bucket's tries. */
+static void test_worker_roc(void **state)
+{
+	static struct worker_fixture f;
+	struct vigil_camera_config cams[2] = {
+		{.ssrc = 0x100, .codec = VIGIL_CODEC_H264, .master_key = {7}, .payload_types = {0, UINT64_C(1) << 32}},
+		{.ssrc = 0x200, .codec = VIGIL_CODEC_H264, .master_key = {8}, .payload_types = {0, UINT64_C(1) << 32}},
+	};
+	const uint64_t floor = IDX(2, 100);
+	struct vigil_worker *w = &f.w;
+	struct vigil_srtp wrong;
+	struct rte_mbuf *pkts[VIGIL_BURST];
+	struct vigil_stream *a, *b;
+
+	(void)state;
+	if (vigil_srtp_available() < 0)
+		skip();
+	worker_setup(&f, "test_roc", &cams[1], 1);
+	assert_int_equal(vigil_stream_add(w->streams, &cams[0], 1, &floor), 0);
+	b = w->streams->slots[0];
+	a = w->streams->slots[1];
+	assert_int_equal(vigil_srtp_init(&wrong, (uint8_t[32]){9}, (uint8_t[12]){0}), 0);
+
+	/* a: below the floor, at it, then on from it */
+	pkts[0] = srtp_packet(&a->key->rtp, cams[0].ssrc, IDX(2, 50));
+	pkts[1] = srtp_packet(&a->key->rtp, cams[0].ssrc, floor);
+	pkts[2] = srtp_packet(&a->key->rtp, cams[0].ssrc, IDX(1, 60000));
+	pkts[3] = srtp_packet(&a->key->rtp, cams[0].ssrc, floor + 1);
+	pkts[4] = srtp_packet(&a->key->rtp, cams[0].ssrc, floor + 2);
+	process(w, pkts, 5);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_replayed], 3);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_decrypted], 2);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_auth_failed], 0);
+	/* In trial, a refused estimate may still be a camera that wrapped
+	 * while vigild was down: ROCs 3..17 were tried for the first two,
+	 * 2..17 for the third (R(2, 60000) is above the floor). */
+	assert_int_equal(a->ctr.v[VIGIL_CTR_roc_trials], 15 + 15 + 16);
+	assert_true(a->replay.locked);
+	assert_int_equal(a->replay.top, floor + 2);
+
+	/* b: no state, its camera at ROC 3: ROCs 1 and 2 fail first */
+	pkts[0] = srtp_packet(&b->key->rtp, cams[1].ssrc, IDX(3, 10));
+	pkts[1] = srtp_packet(&b->key->rtp, cams[1].ssrc, IDX(3, 11));
+	process(w, pkts, 2);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_decrypted], 2);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_roc_trials], 2);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_auth_failed], 0);
+	assert_true(b->replay.locked);
+
+	/* 64 forgeries in a row: locked, each costs one decryption */
+	for (unsigned k = 0; k < 2; k++) {
+		for (unsigned i = 0; i < VIGIL_ROC_UNLOCK_RUN / 2; i++)
+			pkts[i] = srtp_packet(&wrong, cams[1].ssrc, IDX(3, 12 + k * 32 + i));
+		process(w, pkts, VIGIL_ROC_UNLOCK_RUN / 2);
+	}
+	assert_int_equal(b->ctr.v[VIGIL_CTR_auth_failed], VIGIL_ROC_UNLOCK_RUN);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_roc_trials], 2);
+	assert_false(b->replay.locked);
+	/* the camera comes back at ROC 5: ROC 4 is tried first */
+	pkts[0] = srtp_packet(&b->key->rtp, cams[1].ssrc, IDX(5, 20));
+	pkts[1] = srtp_packet(&b->key->rtp, cams[1].ssrc, IDX(5, 21));
+	process(w, pkts, 2);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_decrypted], 4);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_roc_trials], 3);
+	assert_true(b->replay.locked);
+
+	/* In trial, 20 forgeries try their 15 other ROCs only while the
+	 * bucket lasts (a clock that earns nothing back during the test). */
+	for (unsigned k = 0; k < 2; k++) {
+		for (unsigned i = 0; i < VIGIL_ROC_UNLOCK_RUN / 2; i++)
+			pkts[i] = srtp_packet(&wrong, cams[1].ssrc, IDX(5, 22 + k * 32 + i));
+		process(w, pkts, VIGIL_ROC_UNLOCK_RUN / 2);
+	}
+	assert_false(b->replay.locked);
+	b->replay.tokens = VIGIL_ROC_TRIAL_BURST;
+	w->tsc_hz = UINT64_MAX / 4;
+	uint64_t trials = b->ctr.v[VIGIL_CTR_roc_trials];
+	for (unsigned i = 0; i < 20; i++)
+		pkts[i] = srtp_packet(&wrong, cams[1].ssrc, IDX(5, 100 + i));
+	process(w, pkts, 20);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_roc_trials] - trials, VIGIL_ROC_TRIAL_BURST);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_auth_failed], 2 * VIGIL_ROC_UNLOCK_RUN + 20);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_decrypted], 4);
+	/* the estimate is still tried without tokens: the camera is back */
+	pkts[0] = srtp_packet(&b->key->rtp, cams[1].ssrc, IDX(5, 200));
+	pkts[1] = srtp_packet(&b->key->rtp, cams[1].ssrc, IDX(5, 201));
+	process(w, pkts, 2);
+	assert_int_equal(b->ctr.v[VIGIL_CTR_decrypted], 6);
+	assert_true(b->replay.locked);
+
+	vigil_srtp_wipe(&wrong);
+	worker_teardown(&f);
+}
+
+/* SRTCP on the RTP port: authentic (encrypted or not) counts as rtcp, a
+ * copy as replayed, a forged tag as auth_failed, another SSRC as
+ * unknown_ssrc, one too short as malformed; under the previous key during
+ * a rotation it still authenticates; nothing of it moves the RTP stream. */
+static void test_worker_srtcp(void **state)
+{
+	static struct worker_fixture f;
+	struct vigil_camera_config cam = {.ssrc = 0x300, .codec = VIGIL_CODEC_H264, .master_key = {3},
+					  .payload_types = {0, UINT64_C(1) << 32}};
+	struct vigil_worker *w = &f.w;
+	struct rte_mbuf *pkts[8];
+	struct vigil_stream *s;
+
+	(void)state;
+	if (vigil_srtp_available() < 0)
+		skip();
+	worker_setup(&f, "test_srtcp", &cam, 1);
+	s = w->streams->slots[0];
+	pkts[0] = srtcp_packet(&s->key->rtcp, cam.ssrc, 1, true);
+	pkts[1] = srtcp_packet(&s->key->rtcp, cam.ssrc, 1, true);  /* a copy */
+	pkts[2] = srtcp_packet(&s->key->rtcp, cam.ssrc, 2, false); /* authenticated only */
+	pkts[3] = srtcp_packet(&s->key->rtp, cam.ssrc, 3, true);   /* under the RTP key */
+	pkts[4] = srtcp_packet(&s->key->rtcp, cam.ssrc + 1, 4, true);
+	pkts[5] = srtcp_packet(&s->key->rtcp, cam.ssrc, 5, true);
+	rte_pktmbuf_trim(pkts[5], 28 + VIGIL_SRTCP_TRAILER_LEN - 27); /* 27 bytes of UDP payload */
+	pkts[5]->data_len = pkts[5]->pkt_len = 14 + 28 + 27;
+	rte_pktmbuf_mtod(pkts[5], uint8_t *)[14 + 3] = 28 + 27;
+	rte_pktmbuf_mtod(pkts[5], uint8_t *)[14 + 25] = 8 + 27;
+	{
+		uint8_t *ip = rte_pktmbuf_mtod(pkts[5], uint8_t *) + 14;
+
+		memset(ip + 10, 0, 2);
+		memcpy(ip + 10, &(uint16_t){rte_ipv4_cksum((const struct rte_ipv4_hdr *)ip)}, 2);
+	}
+	pkts[6] = srtcp_packet(&s->key->rtcp, cam.ssrc, 6, true);
+	rte_pktmbuf_mtod(pkts[6], uint8_t *)[14 + 28 + 30] ^= 4; /* the tag */
+	process(w, pkts, 7);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_rtcp], 2);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_replayed], 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_auth_failed], 2);
+	assert_int_equal(w->ctr.v[VIGIL_CTR_unknown_ssrc], 1);
+	assert_int_equal(w->ctr.v[VIGIL_CTR_malformed], 1);
+	assert_false(s->replay.started);
+
+	/* a rotation: the previous key's reports still authenticate */
+	struct vigil_stream_key old = *s->key;
+	assert_int_equal(vigil_stream_rotate(w->streams, 0, (uint8_t[32]){4}, (uint8_t[12]){1}), 0);
+	pkts[0] = srtcp_packet(&old.rtcp, cam.ssrc, 7, true);
+	pkts[1] = srtcp_packet(&s->key->rtcp, cam.ssrc, 8, false);
+	process(w, pkts, 2);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_rtcp], 4);
+	vigil_stream_expire_prev(w->streams, 0);
+	pkts[0] = srtcp_packet(&old.rtcp, cam.ssrc, 9, true);
+	process(w, pkts, 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_auth_failed], 3);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_rx_packets], 8); /* all but the other SSRC's and the short one */
+	sodium_memzero(&old, sizeof(old));
+	worker_teardown(&f);
+}
+
+/* A camera that comes back after a silence under the same key, its
+ * indices started again: a run of replayed packets, counted once; the
+ * same run without the silence (replays among live traffic) is not. */
+static void test_worker_same_key_restart(void **state)
+{
+	static struct worker_fixture f;
+	struct vigil_camera_config cam = {.ssrc = 0x400, .codec = VIGIL_CODEC_H264, .master_key = {5},
+					  .payload_types = {0, UINT64_C(1) << 32}};
+	struct vigil_worker *w = &f.w;
+	struct rte_mbuf *pkts[VIGIL_BURST];
+	struct vigil_stream *s;
+
+	(void)state;
+	if (vigil_srtp_available() < 0)
+		skip();
+	worker_setup(&f, "test_restart", &cam, 1);
+	s = w->streams->slots[0];
+	for (unsigned k = 0; k < 2; k++) {
+		for (unsigned i = 0; i < VIGIL_BURST; i++)
+			pkts[i] = srtp_packet(&s->key->rtp, cam.ssrc, 1000 + k * VIGIL_BURST + i);
+		process(w, pkts, VIGIL_BURST);
+	}
+	/* replays right after live traffic: no restart */
+	for (unsigned k = 0; k < 2; k++) {
+		for (unsigned i = 0; i < VIGIL_BURST; i++)
+			pkts[i] = srtp_packet(&s->key->rtp, cam.ssrc, 1000 + k * VIGIL_BURST + i);
+		process(w, pkts, VIGIL_BURST);
+	}
+	assert_int_equal(s->ctr.v[VIGIL_CTR_replayed], 2 * VIGIL_BURST);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_same_key_restart], 0);
+	/* a silence, then the camera starts over at 1000 */
+	pkts[0] = srtp_packet(&s->key->rtp, cam.ssrc, 2000);
+	process(w, pkts, 1);
+	s->accepted_tsc -= w->tsc_hz / 1000 * (VIGIL_RESTART_SILENCE_MS + 1);
+	for (unsigned k = 0; k < 2; k++) {
+		for (unsigned i = 0; i < VIGIL_BURST; i++)
+			pkts[i] = srtp_packet(&s->key->rtp, cam.ssrc, 1000 + k * VIGIL_BURST + i);
+		process(w, pkts, VIGIL_BURST);
+	}
+	assert_int_equal(s->ctr.v[VIGIL_CTR_replayed], 4 * VIGIL_BURST);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_same_key_restart], 1);
+	worker_teardown(&f);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -515,6 +757,9 @@ int main(void)
 		cmocka_unit_test(test_worker),
 		cmocka_unit_test(test_worker_payload_type),
 		cmocka_unit_test(test_worker_pipeline),
+		cmocka_unit_test(test_worker_roc),
+		cmocka_unit_test(test_worker_srtcp),
+		cmocka_unit_test(test_worker_same_key_restart),
 	};
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=test_reorder_%d", (int)getpid());

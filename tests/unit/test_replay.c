@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Replay window and SRTP index estimation: table-driven edge cases run
  * through the receive pipeline (estimate, check, commit), and a long
- * random walk compared against a plain set of seen indexes. */
+ * random walk compared against a plain set of seen indexes; a stream
+ * continued from a persisted index, the ROCs tried while locking on, the
+ * trial bucket and the lock-on state. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -238,6 +240,111 @@ static void test_random_against_model(void **state)
 	assert_true(accepted > STEPS / 2 && rejected > STEPS / 100);
 }
 
+/* Continued from a persisted index: everything at or below it is seen,
+ * the estimate starts from it (across a wrap too), the window moves on. */
+static void test_floor(void **state)
+{
+	struct vigil_replay r;
+
+	(void)state;
+	vigil_replay_init_floor(&r, R(1, 65000));
+	assert_true(r.started);
+	assert_false(r.locked);
+	assert_false(vigil_replay_check(&r, R(1, 65000)));
+	assert_false(vigil_replay_check(&r, R(1, 64999)));
+	assert_false(vigil_replay_check(&r, R(1, 65000) - W + 1)); /* inside the window, marked seen */
+	assert_false(vigil_replay_check(&r, R(0, 100)));
+	assert_true(vigil_replay_check(&r, R(1, 65001)));
+	assert_int_equal(vigil_replay_estimate(&r, 64990), R(1, 64990));
+	assert_int_equal(vigil_replay_estimate(&r, 10), R(2, 10)); /* it wrapped since */
+	vigil_replay_commit(&r, R(2, 10));
+	assert_int_equal(r.top, R(2, 10));
+	assert_false(vigil_replay_check(&r, R(1, 64999))); /* below the floor, still in the window */
+	assert_false(vigil_replay_check(&r, R(1, 65000)));
+	assert_true(vigil_replay_check(&r, R(1, 65535))); /* above it, not seen */
+	assert_true(vigil_replay_check(&r, R(2, 9)));
+}
+
+/* The ROCs tried beside the estimate: top's and upward, 16 in all, each
+ * only where the window would take it; from 0 with nothing seen. */
+static void test_candidates(void **state)
+{
+	uint64_t c[VIGIL_ROC_TRIAL_SPAN];
+	struct vigil_replay r;
+	unsigned n;
+
+	(void)state;
+	vigil_replay_init(&r);
+	n = vigil_replay_candidates(&r, 7, vigil_replay_estimate(&r, 7), c);
+	assert_int_equal(n, VIGIL_ROC_TRIAL_SPAN - 1); /* ROC 0 is the estimate */
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(c[i], R(i + 1, 7));
+
+	vigil_replay_init_floor(&r, R(5, 1000));
+	n = vigil_replay_candidates(&r, 500, vigil_replay_estimate(&r, 500), c);
+	/* the estimate is R(5, 500), below the floor; ROC 5 is refused
+	 * anyway, so 6 .. 20 */
+	assert_int_equal(n, VIGIL_ROC_TRIAL_SPAN - 1);
+	assert_int_equal(c[0], R(6, 500));
+	assert_int_equal(c[n - 1], R(20, 500));
+	n = vigil_replay_candidates(&r, 2000, vigil_replay_estimate(&r, 2000), c);
+	assert_int_equal(n, VIGIL_ROC_TRIAL_SPAN - 1); /* the estimate R(5, 2000) left out */
+	assert_int_equal(c[0], R(6, 2000));
+}
+
+/* 64 tries at once, then 64 a second, never more than 64 saved up. */
+static void test_trial_tokens(void **state)
+{
+	const uint64_t hz = 1000000, t0 = 5 * hz;
+	struct vigil_replay r;
+	unsigned got = 0;
+
+	(void)state;
+	vigil_replay_init(&r);
+	while (vigil_replay_take_token(&r, t0, hz))
+		got++;
+	assert_int_equal(got, VIGIL_ROC_TRIAL_BURST);
+	assert_false(vigil_replay_take_token(&r, t0 + hz / VIGIL_ROC_TRIAL_PER_S - 1, hz));
+	assert_true(vigil_replay_take_token(&r, t0 + hz / VIGIL_ROC_TRIAL_PER_S, hz));
+	assert_false(vigil_replay_take_token(&r, t0 + hz / VIGIL_ROC_TRIAL_PER_S, hz));
+	/* half a second earns half a second's worth */
+	for (got = 0; vigil_replay_take_token(&r, t0 + hz / VIGIL_ROC_TRIAL_PER_S + hz / 2, hz); got++)
+		;
+	assert_int_equal(got, VIGIL_ROC_TRIAL_PER_S / 2);
+	/* an hour saves up no more than a burst */
+	for (got = 0; vigil_replay_take_token(&r, t0 + 3600 * hz, hz); got++)
+		;
+	assert_int_equal(got, VIGIL_ROC_TRIAL_BURST);
+}
+
+/* Two in a row lock; a failure in between starts the count again; 64
+ * failures in a row unlock, and a success among them resets them. */
+static void test_lock_on(void **state)
+{
+	struct vigil_replay r;
+
+	(void)state;
+	vigil_replay_init(&r);
+	vigil_replay_authenticated(&r, true);
+	vigil_replay_authenticated(&r, false);
+	vigil_replay_authenticated(&r, true);
+	assert_false(r.locked);
+	vigil_replay_authenticated(&r, true);
+	assert_true(r.locked);
+	for (int i = 0; i < VIGIL_ROC_UNLOCK_RUN - 1; i++)
+		vigil_replay_authenticated(&r, false);
+	vigil_replay_authenticated(&r, true);
+	for (int i = 0; i < VIGIL_ROC_UNLOCK_RUN - 1; i++)
+		vigil_replay_authenticated(&r, false);
+	assert_true(r.locked);
+	vigil_replay_authenticated(&r, false);
+	assert_false(r.locked);
+	vigil_replay_authenticated(&r, true);
+	assert_false(r.locked);
+	vigil_replay_authenticated(&r, true);
+	assert_true(r.locked);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +352,10 @@ int main(void)
 	    cmocka_unit_test(test_estimate_boundaries),
 	    cmocka_unit_test(test_commit_too_old_is_ignored),
 	    cmocka_unit_test(test_random_against_model),
+	    cmocka_unit_test(test_floor),
+	    cmocka_unit_test(test_candidates),
+	    cmocka_unit_test(test_trial_tokens),
+	    cmocka_unit_test(test_lock_on),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

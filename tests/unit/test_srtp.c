@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* SRTP AEAD_AES_256_GCM: RFC 7714 and RFC 6188 known answers, interop
  * both ways with libsrtp2 across a ROC roll-over, and a forgery loop that
- * flips every bit of a packet. */
+ * flips every bit of a packet; SRTCP (RFC 7714 section 9) both ways with
+ * libsrtp2, encrypted and authenticated only, and its forgery loop. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -260,6 +261,139 @@ static void test_forgery(void **state)
 	vigil_srtp_wipe(&s);
 }
 
+/* An RTCP sender report (28 bytes) of SSRC, then a receiver report with
+ * one block, as a compound packet: n bytes of it. */
+static size_t make_rtcp(uint8_t *p, unsigned n_first)
+{
+	static const uint8_t sr[28] = {0x80, 200, 0, 6, 0xca, 0xfe, 0xba, 0xbe, 1, 2, 3, 4, 5, 6, 7, 8,
+				       0, 0, 0x30, 0x39, 0, 0, 0, 9, 0, 0, 0x12, 0x34};
+	static const uint8_t rr[32] = {0x81, 201, 0, 7, 0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 7,
+				       0, 0, 0, 1, 0, 0, 0x10, 0, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4};
+
+	memcpy(p, sr, sizeof(sr));
+	if (n_first % 2 == 0)
+		return sizeof(sr);
+	memcpy(p + sizeof(sr), rr, sizeof(rr));
+	return sizeof(sr) + sizeof(rr);
+}
+
+static srtp_t libsrtp_rtcp_session(srtp_ssrc_type_t type, bool encrypt)
+{
+	srtp_policy_t pol;
+	srtp_t ctx;
+
+	memset(&pol, 0, sizeof(pol));
+	srtp_crypto_policy_set_aes_gcm_256_16_auth(&pol.rtp);
+	srtp_crypto_policy_set_aes_gcm_256_16_auth(&pol.rtcp);
+	if (!encrypt)
+		pol.rtcp.sec_serv = sec_serv_auth;
+	pol.ssrc.type = type;
+	pol.ssrc.value = SSRC;
+	pol.key = (unsigned char *)master;
+	pol.window_size = 128;
+	assert_int_equal(srtp_create(&ctx, &pol), srtp_err_status_ok);
+	return ctx;
+}
+
+/* libsrtp2 protects sender reports, encrypted (E set) and authenticated
+ * only (E clear); vigil authenticates them, decrypts them and reads the
+ * SRTCP index; under the RTP keys, or with another index, they fail. */
+static void test_srtcp_libsrtp_to_vigil(void **state)
+{
+	struct vigil_srtp rtcp, rtp;
+
+	(void)state;
+	assert_int_equal(vigil_srtcp_init(&rtcp, master, master + 32), 0);
+	assert_int_equal(vigil_srtp_init(&rtp, master, master + 32), 0);
+	for (int encrypt = 0; encrypt < 2; encrypt++) {
+		srtp_t tx = libsrtp_rtcp_session(ssrc_specific, encrypt);
+
+		for (unsigned i = 0; i < 6; i++) {
+			uint8_t plain[128], pkt[128 + SRTP_MAX_TRAILER_LEN], copy[sizeof(pkt)];
+			int len = (int)make_rtcp(plain, i);
+			size_t plen = (size_t)len;
+			uint32_t index = 0;
+
+			memcpy(pkt, plain, plen);
+			assert_int_equal(srtp_protect_rtcp(tx, pkt, &len), srtp_err_status_ok);
+			assert_int_equal((size_t)len, plen + VIGIL_SRTCP_TRAILER_LEN);
+			assert_int_equal(pkt[len - 4] >> 7, encrypt);
+			if (encrypt)
+				assert_memory_not_equal(pkt + 8, plain + 8, plen - 8);
+			memcpy(copy, pkt, (size_t)len);
+			assert_int_equal(vigil_srtcp_decrypt(&rtp, copy, (size_t)len, &index), -EBADMSG);
+			memcpy(copy, pkt, (size_t)len);
+			copy[len - 1] ^= 1; /* another index */
+			assert_int_equal(vigil_srtcp_decrypt(&rtcp, copy, (size_t)len, &index), -EBADMSG);
+			assert_int_equal(vigil_srtcp_decrypt(&rtcp, pkt, (size_t)len, &index), (int)plen);
+			assert_memory_equal(pkt, plain, plen);
+			assert_int_equal(index, i + 1); /* libsrtp2 counts from 1 */
+		}
+		srtp_dealloc(tx);
+	}
+	vigil_srtp_wipe(&rtcp);
+	vigil_srtp_wipe(&rtp);
+}
+
+/* vigil protects them, both ways; libsrtp2 unprotects them. */
+static void test_srtcp_vigil_to_libsrtp(void **state)
+{
+	struct vigil_srtp s;
+
+	(void)state;
+	assert_int_equal(vigil_srtcp_init(&s, master, master + 32), 0);
+	for (int encrypt = 0; encrypt < 2; encrypt++) {
+		srtp_t rx = libsrtp_rtcp_session(ssrc_any_inbound, encrypt);
+
+		for (unsigned i = 0; i < 6; i++) {
+			uint8_t plain[128], pkt[128 + VIGIL_SRTCP_TRAILER_LEN];
+			size_t plen = make_rtcp(plain, i);
+			int len;
+
+			memcpy(pkt, plain, plen);
+			len = vigil_srtcp_encrypt(&s, pkt, plen, 1000 + i, encrypt);
+			assert_int_equal(len, (int)(plen + VIGIL_SRTCP_TRAILER_LEN));
+			assert_int_equal(srtp_unprotect_rtcp(rx, pkt, &len), srtp_err_status_ok);
+			assert_int_equal(len, (int)plen);
+			assert_memory_equal(pkt, plain, plen);
+		}
+		srtp_dealloc(rx);
+	}
+	vigil_srtp_wipe(&s);
+}
+
+/* Every single-bit change of an SRTCP packet, either kind, fails; so does
+ * a packet too short for header and trailer. */
+static void test_srtcp_forgery(void **state)
+{
+	struct vigil_srtp s;
+	uint32_t index;
+
+	(void)state;
+	assert_int_equal(vigil_srtcp_init(&s, master, master + 32), 0);
+	for (int encrypt = 0; encrypt < 2; encrypt++) {
+		uint8_t good[128], pkt[128];
+		size_t len = make_rtcp(good, 1);
+
+		len = (size_t)vigil_srtcp_encrypt(&s, good, len, 77, encrypt);
+		for (size_t i = 0; i < len; i++)
+			for (int b = 0; b < 8; b++) {
+				memcpy(pkt, good, len);
+				pkt[i] ^= (uint8_t)(1u << b);
+				if (vigil_srtcp_decrypt(&s, pkt, len, &index) != -EBADMSG)
+					fail_msg("SRTCP (E=%d): flipping bit %d of byte %zu was not detected", encrypt,
+						 b, i);
+			}
+		memcpy(pkt, good, len);
+		assert_int_equal(vigil_srtcp_decrypt(&s, pkt, len - 1, &index), -EBADMSG);
+		assert_int_equal(vigil_srtcp_decrypt(&s, pkt, 27, &index), -EINVAL);
+		memcpy(pkt, good, len);
+		assert_int_equal(vigil_srtcp_decrypt(&s, pkt, len, &index), (int)len - VIGIL_SRTCP_TRAILER_LEN);
+		assert_int_equal(index, 77);
+	}
+	vigil_srtp_wipe(&s);
+}
+
 static void test_wipe(void **state)
 {
 	static const uint8_t zero[sizeof(struct vigil_srtp)];
@@ -281,6 +415,9 @@ int main(void)
 	    cmocka_unit_test(test_libsrtp_to_vigil),
 	    cmocka_unit_test(test_vigil_to_libsrtp),
 	    cmocka_unit_test(test_forgery),
+	    cmocka_unit_test(test_srtcp_libsrtp_to_vigil),
+	    cmocka_unit_test(test_srtcp_vigil_to_libsrtp),
+	    cmocka_unit_test(test_srtcp_forgery),
 	    cmocka_unit_test(test_wipe),
 	};
 	int ret;

@@ -58,15 +58,15 @@ static void test_scale(void **state)
 	assert_non_null(t);
 	for (uint32_t i = 0; i < CAMERAS; i++) {
 		camera(&cam, i);
-		assert_int_equal(vigil_stream_add(t, &cam, i), 0);
+		assert_int_equal(vigil_stream_add(t, &cam, i, NULL), 0);
 	}
 	assert_int_equal(t->n_streams, CAMERAS);
 	camera(&cam, 5);
-	assert_int_equal(vigil_stream_add(t, &cam, 5), -EEXIST);          /* slot taken */
+	assert_int_equal(vigil_stream_add(t, &cam, 5, NULL), -EEXIST);          /* slot taken */
 	cam.ssrc = 1;
-	assert_int_equal(vigil_stream_add(t, &cam, CAMERAS), -ENOSPC);    /* past the end */
+	assert_int_equal(vigil_stream_add(t, &cam, CAMERAS, NULL), -ENOSPC);    /* past the end */
 	camera(&cam, 6);
-	assert_int_equal(vigil_stream_add(t, &cam, CAMERAS - 1), -EEXIST); /* SSRC taken */
+	assert_int_equal(vigil_stream_add(t, &cam, CAMERAS - 1, NULL), -EEXIST); /* SSRC taken */
 	for (uint32_t i = 0; i < CAMERAS; i++) {
 		void *data;
 
@@ -81,7 +81,7 @@ static void test_scale(void **state)
 	 * keeps the previous. */
 	for (uint32_t i = 0; i < 1000; i++) {
 		struct vigil_stream *s = t->slots[i];
-		struct vigil_srtp *first = s->key;
+		struct vigil_stream_key *first = s->key;
 		uint8_t k[32] = {(uint8_t)i, 1}, salt[12] = {2};
 
 		assert_int_equal(vigil_stream_rotate(t, i, k, salt), 0);
@@ -134,7 +134,7 @@ static int reader(void *arg)
 			struct vigil_stream *s = data;
 
 			/* Touch what a worker touches: the stream and its key. */
-			if (s->ssrc != ssrc || __atomic_load_n(&s->key, __ATOMIC_ACQUIRE)->salt[0] != s->key->salt[0])
+			if (s->ssrc != ssrc || __atomic_load_n(&s->key, __ATOMIC_ACQUIRE)->rtp.salt[0] != s->key->rtp.salt[0])
 				reader_violations++;
 			s->ctr.v[VIGIL_CTR_rx_packets]++;
 		}
@@ -160,7 +160,7 @@ static void test_revoke_under_reader(void **state)
 	assert_int_equal(rte_eal_remote_launch(reader, NULL, lcore), 0);
 	for (uint32_t round = 1; round <= 300; round++) {
 		camera(&cam, round);
-		assert_int_equal(vigil_stream_add(shared, &cam, 0), 0);
+		assert_int_equal(vigil_stream_add(shared, &cam, 0, NULL), 0);
 		__atomic_store_n(&live_ssrc, cam.ssrc, __ATOMIC_RELEASE);
 		usleep(200);
 		assert_int_equal(vigil_stream_rotate(shared, 0, cam.master_key, cam.master_salt), 0);
