@@ -225,7 +225,8 @@ static int keygen(const char *what, const char *path)
 struct camera_opts {
 	const char *ssrc, *codec, *key_file, *identity, *payload_types, *owner_key, *retain_hours, *retain_bytes;
 	bool generate;
-	char key[128]; /* the key sent: read from the file or generated */
+	bool bad_key_file; /* said why on stderr: no usage text after it */
+	char key[128];     /* the key sent: read from the file or generated */
 };
 
 /* The key of camera add/rotate: from --key-file, or --generate'd. */
@@ -237,8 +238,10 @@ static int camera_key(struct camera_opts *o)
 		fprintf(stderr, "vigilctl: give the key with --key-file FILE, or --generate one (not both)\n");
 		return -1;
 	}
-	if (o->key_file != NULL)
-		return read_key_file(o->key_file, o->key, sizeof(o->key));
+	if (o->key_file != NULL) {
+		o->bad_key_file = read_key_file(o->key_file, o->key, sizeof(o->key)) < 0;
+		return o->bad_key_file ? -1 : 0;
+	}
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2base64(o->key, sizeof(o->key), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
 	sodium_memzero(raw, sizeof(raw));
@@ -361,6 +364,8 @@ int main(int argc, char **argv)
 		return optind + 3 == argc ? keygen(argv[optind + 1], argv[optind + 2])
 					  : usage(stderr, 2, argc - optind, argv + optind);
 	request = request_of(argc - optind, argv + optind, &co);
+	if (request == NULL && co.bad_key_file)
+		return 2;
 	if (request == NULL) {
 		fprintf(stderr, "vigilctl: '%s' is not a command, or not with these arguments\n", cmd);
 		return usage(stderr, 2, 1, argv + optind);

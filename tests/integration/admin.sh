@@ -248,7 +248,7 @@ head -c 44 /dev/urandom | base64 -w0 >"$work/k2.b64"
 # A key file others may read or change is refused, as vigild refuses its own.
 chmod 640 "$work/k2.b64"
 err=$("$vigilctl" --socket "$sock" camera rotate porch --key-file "$work/k2.b64" 2>&1) && fail "rotate with a key file of mode 640"
-[[ "$err" == "vigilctl: $work/k2.b64: group or others may read or change it; a key file is a plain file, mode 0600 and yours (chmod 600 $work/k2.b64)"* ]] ||
+[ "$err" = "vigilctl: $work/k2.b64: group or others may read or change it; a key file is a plain file, mode 0600 and yours (chmod 600 $work/k2.b64)" ] ||
 	fail "a key file of mode 640: $err"
 chmod 620 "$work/k2.b64"
 "$vigilctl" --socket "$sock" camera rotate porch --key-file "$work/k2.b64" 2>/dev/null && fail "rotate with a key file of mode 620"
@@ -375,8 +375,20 @@ for ((i = 0; i < 300; i++)); do kill -0 "$PROC_PID" 2>/dev/null || break; sleep 
 wait "$PROC_PID" || fail "vigild (2) exited non-zero"
 proc_forget "$PROC_PID"
 
+# A socket folder others may write to (not sticky): they could put a
+# socket of theirs in its place. No socket, and the reason logged.
+mkdir -m 0777 "$sockdir/open"
+chmod 0777 "$sockdir/open"
+proc_start "$work/summary3.json" "$work/vigild3.log" "no admin socket" 30 \
+	"$vigild" --config "$work/vigil.conf" --admin "$sockdir/open/admin.sock" --audit "$work/log/audit.log" ||
+	fail "vigild with an open socket folder: $(cat "$work/vigild3.log")"
+grep -q "^vigild: no admin socket (vigilctl will not reach this vigild): $sockdir/open: group or others may replace the admin socket in it (mode 0777); chmod go-w $sockdir/open$" "$work/vigild3.log" ||
+	fail "an open socket folder: $(cat "$work/vigild3.log")"
+[ ! -e "$sockdir/open/admin.sock" ] || fail "a socket in an open folder"
+proc_stop "$PROC_PID" TERM 30 >/dev/null || fail "vigild (3) exited non-zero"
+
 # One flipped byte: vigild does not start, and says why.
 printf '\xff' | dd of="$work/keystore" bs=1 seek=40 conv=notrunc status=none
-"$vigild" --config "$work/vigil.conf" --admin none >/dev/null 2>"$work/vigild3.log" && fail "vigild started on a damaged keystore"
-grep -q "$work/keystore" "$work/vigild3.log" || fail "damaged keystore: $(cat "$work/vigild3.log")"
+"$vigild" --config "$work/vigil.conf" --admin none >/dev/null 2>"$work/vigild4.log" && fail "vigild started on a damaged keystore"
+grep -q "$work/keystore" "$work/vigild4.log" || fail "damaged keystore: $(cat "$work/vigild4.log")"
 test_finish admin
