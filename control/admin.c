@@ -81,8 +81,9 @@ static int make_dir(const char *dir, const struct vigil_admin *a, const char *gr
 		/* They could put a socket of theirs in its place, which admins
 		 * would send keys to. */
 		rc = -EPERM;
-		snprintf(msg, msglen, "%s: group or others may replace the admin socket in it (mode %04o); chmod go-w %s",
-			 dir, (unsigned)(st.st_mode & 07777), dir);
+		snprintf(msg, msglen,
+			 "%s: group or others may replace the admin socket in it (mode %04o); chmod go-w %s", dir,
+			 (unsigned)(st.st_mode & 07777), dir);
 	} else if (!made && a->group_set && !(st.st_mode & S_IXOTH) &&
 		   !(st.st_gid == a->group && (st.st_mode & S_IXGRP))) {
 		fprintf(stderr,
