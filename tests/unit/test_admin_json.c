@@ -28,6 +28,7 @@ static void test_request_wiped(void **state)
 	char *sent;
 
 	(void)state;
+	leftovers_start();
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
 	snprintf(text, sizeof(text),
@@ -59,7 +60,6 @@ int main(void)
 
 	if (sodium_init() < 0)
 		return 1;
-	leftovers_start();
 	vigil_admin_wipe_json(); /* before any jansson call, as vigild and vigilctl do */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
