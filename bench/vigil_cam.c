@@ -12,6 +12,8 @@
  * usage: vigil-cam --clip FILE --codec h264|h265 --cameras N --seconds S
  *                  (--out CAPTURE.pcap | --live IFACE [--unpaced]) --config VIGIL.conf
  *                  [--fps 30] [--payload 1200] [--port 5004] [--record-dir DIR] [--seed WORD]
+ * --seed: keys, SSRCs and sequence numbers derived from WORD, the same at
+ * every run: test keys that anyone with the word has, never a camera's.
  * Replay: vigild --config VIGIL.conf --pcap CAPTURE.pcap */
 #include <errno.h>
 #include <getopt.h>
@@ -231,8 +233,14 @@ int main(int argc, char **argv)
 		take(cam[c].master, sizeof(cam[c].master), rand_bytes, &rand_off);
 		take(&cam[c].ts0, sizeof(cam[c].ts0), rand_bytes, &rand_off);
 		take(&seq0, sizeof(seq0), rand_bytes, &rand_off);
-		/* SSRCs an odd step apart: all distinct, scattered. */
-		if (vigil_sender_init(&cam[c].tx, ssrc0 + c * 0x9e3779b1u, 96, seq0, cam[c].master) < 0)
+		/* SSRCs an odd step apart: all distinct, scattered. Ephemeral
+		 * keys (no index state): each is made here, for this run,
+		 * and this run is its only sender. With --seed a later run
+		 * makes the same keys and indices again, which is harmless only
+		 * because such a key is no secret (anyone with the word has
+		 * it): test keys, never a real camera's. */
+		if (vigil_sender_init_ephemeral(&cam[c].tx, ssrc0 + c * 0x9e3779b1u, 96, seq0,
+						cam[c].master) < 0)
 			die("cannot derive SRTP keys");
 	}
 	free(rand_bytes);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The camera's SRTP sender (sender.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -15,23 +17,83 @@ static int set_key(struct vigil_sender *s, const uint8_t master[VIGIL_SRTP_MASTE
 	return rc;
 }
 
-int vigil_sender_init(struct vigil_sender *s, uint32_t ssrc, uint8_t payload_type, uint16_t first_seq,
-		      const uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN])
+int vigil_sender_init_ephemeral(struct vigil_sender *s, uint32_t ssrc, uint8_t payload_type,
+				uint16_t first_seq,
+				const uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN])
 {
 	memset(s, 0, sizeof(*s));
 	if (payload_type > 127)
 		return -EINVAL;
 	s->ssrc = ssrc;
-	s->seq = first_seq;
+	s->index = first_seq;
 	s->payload_type = payload_type;
 	return set_key(s, master);
+}
+
+int vigil_sender_init(struct vigil_sender *s, uint32_t ssrc, uint8_t payload_type,
+		      const uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN],
+		      const char *state_path, char *msg, size_t msglen)
+{
+	uint64_t next;
+	int rc = vigil_sender_init_ephemeral(s, ssrc, payload_type, 0, master);
+
+	if (rc < 0) {
+		snprintf(msg, msglen, "cannot set the SRTP key");
+		vigil_sender_wipe(s);
+		return rc;
+	}
+	rc = vigil_index_store_open(&s->store, state_path, ssrc, master, &next, msg, msglen);
+	if (rc < 0) {
+		vigil_sender_wipe(s);
+		return rc;
+	}
+	/* Nothing reserved by this run yet: its first packet reserves, so a
+	 * camera that restarts before it sends anything moves nothing. */
+	s->index = s->reserved = next;
+	return 0;
 }
 
 int vigil_sender_rekey(struct vigil_sender *s,
 		       const uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN])
 {
+	if (s->store != NULL)
+		return -EINVAL;
 	vigil_srtp_wipe(&s->srtp);
 	return set_key(s, master);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Before the packet at s->index: under a static key, the index must be
+ * below a durable reservation; the next one goes VIGIL_INDEX_RESERVE
+ * ahead of the index that needs it. */
+static int index_ready(struct vigil_sender *s)
+{
+	uint64_t t0, limit, took;
+	int rc;
+
+	if (s->index >= VIGIL_INDEX_END)
+		return -ENOSPC;
+	if (s->store == NULL || s->index < s->reserved)
+		return 0;
+	limit = VIGIL_INDEX_END - s->index < VIGIL_INDEX_RESERVE ? VIGIL_INDEX_END
+								 : s->index + VIGIL_INDEX_RESERVE;
+	t0 = now_ns();
+	rc = vigil_index_store_reserve(s->store, limit);
+	if (rc < 0)
+		return rc;
+	took = now_ns() - t0;
+	s->reserved = limit;
+	s->reservations++;
+	if (took > s->reserve_max_ns)
+		s->reserve_max_ns = took;
+	return 0;
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -46,27 +108,33 @@ static void one_packet(void *arg, const uint8_t *payload, size_t len, bool marke
 {
 	struct vigil_sender *s = arg;
 	uint8_t pkt[VIGIL_SENDER_MAX_PACKET];
+	uint16_t seq;
 	int n;
 
 	if (s->err != 0)
 		return;
+	n = index_ready(s);
+	if (n < 0) {
+		s->err = n;
+		return;
+	}
+	seq = (uint16_t)s->index;
 	pkt[0] = VIGIL_RTP_VERSION << 6;
 	pkt[1] = (uint8_t)(s->payload_type | (marker ? 0x80 : 0));
-	pkt[2] = (uint8_t)(s->seq >> 8);
-	pkt[3] = (uint8_t)s->seq;
+	pkt[2] = (uint8_t)(seq >> 8);
+	pkt[3] = (uint8_t)seq;
 	put32(pkt + 4, s->ts);
 	put32(pkt + 8, s->ssrc);
 	memcpy(pkt + VIGIL_RTP_HEADER_LEN, payload, len);
-	n = vigil_srtp_encrypt(&s->srtp, pkt, VIGIL_RTP_HEADER_LEN + len, VIGIL_RTP_HEADER_LEN, s->ssrc, s->roc,
-			       s->seq);
+	n = vigil_srtp_encrypt(&s->srtp, pkt, VIGIL_RTP_HEADER_LEN + len, VIGIL_RTP_HEADER_LEN, s->ssrc,
+			       (uint32_t)(s->index >> 16), seq);
 	if (n < 0) {
 		s->err = n;
 		return;
 	}
 	s->fn(s->arg, pkt, (size_t)n);
 	s->packets++;
-	if (++s->seq == 0)
-		s->roc++;
+	s->index++;
 }
 
 int vigil_sender_au(struct vigil_sender *s, enum vigil_codec codec, const uint8_t *au, size_t len, uint32_t ts,
@@ -84,6 +152,7 @@ int vigil_sender_au(struct vigil_sender *s, enum vigil_codec codec, const uint8_
 
 void vigil_sender_wipe(struct vigil_sender *s)
 {
+	vigil_index_store_close(s->store);
 	vigil_srtp_wipe(&s->srtp);
 	sodium_memzero(s, sizeof(*s));
 }

@@ -87,7 +87,8 @@ static int ssrc_slot(const struct vigil_cameras *c, uint32_t ssrc)
  * it has the camera's SSRC and key id; NULL otherwise (a new key or SSRC
  * starts afresh, trying ROCs from 0). The slot's record is the stream's
  * from here on. */
-static const uint64_t *floor_of(struct vigil_cameras *c, unsigned slot, uint64_t *floor)
+static const struct vigil_stream_floor *floor_of(struct vigil_cameras *c, unsigned slot,
+						 struct vigil_stream_floor *floor)
 {
 	const struct vigil_camera_config *cam = &c->cfg->cameras[slot];
 	struct vigil_state_rec *p = &c->persist[slot];
@@ -106,14 +107,14 @@ static const uint64_t *floor_of(struct vigil_cameras *c, unsigned slot, uint64_t
 	}
 	if (r != p)
 		*p = *r;
-	*floor = p->index;
+	*floor = (struct vigil_stream_floor){.srtp = p->index, .srtcp = p->srtcp_index, .has_srtcp = p->has_srtcp};
 	c->resumed++;
 	return floor;
 }
 
 static int stream_add(struct vigil_cameras *c, unsigned slot)
 {
-	uint64_t floor;
+	struct vigil_stream_floor floor;
 
 	return vigil_stream_add(c->table, &c->cfg->cameras[slot], slot, floor_of(c, slot, &floor));
 }
@@ -123,14 +124,17 @@ static void note_top(struct vigil_cameras *c, unsigned slot)
 {
 	const struct vigil_stream *s = c->table->slots[slot];
 	struct vigil_state_rec *p = &c->persist[slot];
-	uint64_t top;
+	struct vigil_stream_floor top;
 
 	if (c->state == NULL || s == NULL || c->cfg->cameras[slot].has_identity || !vigil_stream_top(s, &top))
 		return;
-	if (p->name[0] != '\0' && p->index == top)
+	if (p->name[0] != '\0' && p->index == top.srtp && p->has_srtcp == top.has_srtcp &&
+	    p->srtcp_index == top.srtcp)
 		return;
 	snprintf(p->name, sizeof(p->name), "%s", c->cfg->cameras[slot].name);
-	p->index = top;
+	p->index = top.srtp;
+	p->srtcp_index = top.srtcp;
+	p->has_srtcp = top.has_srtcp;
 	c->persist_dirty = true;
 }
 

@@ -2,7 +2,8 @@
 /* The replay state file (state.h). Its layout, little-endian:
  *   "VIGILRS\0", u32 version 1, u32 count,
  *   count records of 96 bytes: name (64, NUL-padded), u32 SSRC,
- *   key id (16), u64 index, 4 bytes zero,
+ *   key id (16), u64 SRTP index, u32 SRTCP index with bit 31 set (zero:
+ *   none accepted),
  *   BLAKE2b-256 of everything before it.
  * A file that does not check out whole is not used at all. */
 #include <errno.h>
@@ -102,6 +103,7 @@ static uint8_t *serialize(const struct vigil_state_rec *recs, unsigned n, size_t
 		put32(r + 64, recs[i].ssrc);
 		memcpy(r + 68, recs[i].key_id, VIGIL_STATE_KEY_ID_LEN);
 		put64(r + 84, recs[i].index);
+		put32(r + 92, recs[i].has_srtcp ? recs[i].srtcp_index | 0x80000000u : 0);
 	}
 	crypto_generichash(buf + *len - SUM_LEN, SUM_LEN, buf, *len - SUM_LEN, NULL, 0);
 	return buf;
@@ -140,7 +142,10 @@ static int parse(struct vigil_state *st, const uint8_t *buf, size_t len, char *w
 		rec->ssrc = get32(r + 64);
 		memcpy(rec->key_id, r + 68, VIGIL_STATE_KEY_ID_LEN);
 		rec->index = get64(r + 84);
+		rec->has_srtcp = get32(r + 92) >> 31;
+		rec->srtcp_index = get32(r + 92) & 0x7fffffffu;
 		if (!vigil_config_valid_name(rec->name) || rec->index >> 48 != 0 ||
+		    (!rec->has_srtcp && rec->srtcp_index != 0) ||
 		    (i > 0 && strcmp(st->loaded[i - 1].name, rec->name) >= 0)) {
 			snprintf(why, whylen, "record %u is not a camera's", i);
 			free(st->loaded);

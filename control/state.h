@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The replay state that survives a restart: per camera with a configured
- * key, the highest SRTP index accepted, keyed by camera name, SSRC and a
+ * key, the highest SRTP and SRTCP indexes accepted, keyed by camera name, SSRC and a
  * BLAKE2b hash of the master key. Read at start from StateDir; written
  * whole and atomically (temporary file, fdatasync, rename, fsync of the
  * directory) by a thread of its own about once a second while running,
@@ -21,7 +21,9 @@ struct vigil_state_rec {
 	char name[VIGIL_CAMERA_NAME_MAX + 1];
 	uint32_t ssrc;
 	uint8_t key_id[VIGIL_STATE_KEY_ID_LEN];
-	uint64_t index; /* the highest accepted, ROC << 16 | SEQ */
+	uint64_t index; /* the highest SRTP index accepted, ROC << 16 | SEQ */
+	uint32_t srtcp_index; /* the highest SRTCP index accepted, if has_srtcp */
+	bool has_srtcp;
 };
 
 struct vigil_state_stats {

@@ -139,7 +139,7 @@ void vigil_stream_table_free(struct vigil_stream_table *t)
 }
 
 int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_config *cam, uint32_t slot,
-		     const uint64_t *floor)
+		     const struct vigil_stream_floor *floor)
 {
 	struct vigil_stream *s;
 	int rc;
@@ -157,10 +157,13 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 		return -ENOMEM;
 	}
 	if (floor != NULL)
-		vigil_replay_init_floor(&s->replay, *floor);
+		vigil_replay_init_floor(&s->replay, floor->srtp);
 	else
 		vigil_replay_init(&s->replay);
-	vigil_replay_init(&s->rtcp_replay);
+	if (floor != NULL && floor->has_srtcp)
+		vigil_replay_init_floor(&s->rtcp_replay, floor->srtcp);
+	else
+		vigil_replay_init(&s->rtcp_replay);
 	s->payload_types[0] = cam->payload_types[0];
 	s->payload_types[1] = cam->payload_types[1];
 	vigil_reorder_init(&s->reorder);
@@ -261,11 +264,13 @@ void vigil_stream_expire_prev(struct vigil_stream_table *t, uint32_t slot)
 	key_free(old);
 }
 
-bool vigil_stream_top(const struct vigil_stream *s, uint64_t *top)
+bool vigil_stream_top(const struct vigil_stream *s, struct vigil_stream_floor *top)
 {
 	if (!__atomic_load_n(&s->replay.started, __ATOMIC_ACQUIRE))
 		return false;
-	*top = __atomic_load_n(&s->replay.top, __ATOMIC_RELAXED);
+	top->srtp = __atomic_load_n(&s->replay.top, __ATOMIC_RELAXED);
+	top->has_srtcp = __atomic_load_n(&s->rtcp_replay.started, __ATOMIC_ACQUIRE);
+	top->srtcp = top->has_srtcp ? (uint32_t)__atomic_load_n(&s->rtcp_replay.top, __ATOMIC_RELAXED) : 0;
 	return true;
 }
 

@@ -114,17 +114,25 @@ struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned 
 /* Removes every stream (see vigil_stream_remove), then the table. */
 void vigil_stream_table_free(struct vigil_stream_table *t);
 
-/* Control plane only. Start taking packets of cam under its slot number;
- * with a floor (its persisted highest index, or NULL) every index at or
- * below it is refused as replayed. -EEXIST: the slot or the SSRC is in
- * use; -ENOSPC: the table is full. */
-int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_config *cam, uint32_t slot,
-		     const uint64_t *floor);
+/* The highest indexes a stream accepted, as the replay state keeps them
+ * across restarts: SRTP's, and SRTCP's when it had one. */
+struct vigil_stream_floor {
+	uint64_t srtp;
+	uint32_t srtcp;
+	bool has_srtcp;
+};
 
-/* The highest SRTP index the stream's worker has accepted so far (or the
- * floor it started from), as the control plane persists it; false when
- * it has none yet. Safe while the worker runs. */
-bool vigil_stream_top(const struct vigil_stream *s, uint64_t *top);
+/* Control plane only. Start taking packets of cam under its slot number;
+ * with a floor (persisted, or NULL) every index at or below it is refused
+ * as replayed. -EEXIST: the slot or the SSRC is in use; -ENOSPC: the
+ * table is full. */
+int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_config *cam, uint32_t slot,
+		     const struct vigil_stream_floor *floor);
+
+/* The highest indexes the stream's worker has accepted so far (or the
+ * floor it started from), as the control plane persists them; false when
+ * it has no SRTP one yet. Safe while the worker runs. */
+bool vigil_stream_top(const struct vigil_stream *s, struct vigil_stream_floor *top);
 
 /* New master key; the current one becomes the previous one, accepted until
  * vigil_stream_expire_prev. A previous key still held is dropped first. */

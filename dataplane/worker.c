@@ -20,6 +20,15 @@
 
 #define PREFETCH_AHEAD 4
 
+/* A big-endian word anywhere in a packet (no alignment assumed). */
+static inline uint32_t load_be32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_be_to_cpu_32(v);
+}
+
 static inline void drop(struct vigil_counters *c, enum vigil_counter why)
 {
 	c->v[why]++;
@@ -93,7 +102,7 @@ static uint16_t stage_classify(struct vigil_worker *w, struct rte_mbuf **pkts, u
 				why = VIGIL_CTR_malformed;
 				goto refuse;
 			}
-			out[kept].hdr.ssrc = rte_be_to_cpu_32(*(const unaligned_uint32_t *)(rtp + 4));
+			out[kept].hdr.ssrc = load_be32(rtp + 4);
 		} else if (vigil_rtp_parse(rtp, udp.len, VIGIL_SRTP_TAG_LEN, &out[kept].hdr) < 0) {
 			why = VIGIL_CTR_malformed;
 			goto refuse;
@@ -274,7 +283,7 @@ static enum vigil_counter srtcp(struct vigil_stream *s, const struct vigil_strea
 				const struct vigil_stream_key *prev, const struct vigil_pkt *p)
 {
 	uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
-	uint32_t index = rte_be_to_cpu_32(*(const unaligned_uint32_t *)(p->rtp + p->len - 4)) & ~VIGIL_SRTCP_E_BIT;
+	uint32_t index = load_be32(p->rtp + p->len - 4) & ~VIGIL_SRTCP_E_BIT;
 	bool again = prev != NULL && p->len <= sizeof(copy);
 	int rc;
 

@@ -5,8 +5,11 @@
  * (docs/handshake.md), rekeying as the server asks. An example for
  * firmware authors, and the camera of the tests.
  *
- *   vigil-stream --to 198.18.0.1 --clip clip.h264 --ssrc 7 --key-file cam.key
+ *   vigil-stream --to 198.18.0.1 --clip clip.h264 --ssrc 7 --key-file cam.key --state cam.state
  *   vigil-stream --to 198.18.0.1 --clip clip.h264 --identity cam.sk --server-key BASE64
+ *
+ * Under a static key (--key-file) the packet index must never repeat,
+ * across restarts too: --state names the file that keeps it (cam/sender.h).
  *
  * Prints one JSON line at the end: what it sent. Exit 0, or 1 with the
  * reason on stderr. */
@@ -154,8 +157,8 @@ static void hs_receive(struct camera *c)
 			/* A rekey keeps the SSRC and the sequence; a new SSRC
 			 * (the server let the key expire) starts a new stream. */
 			if (c->handshakes == 0 || keys.ssrc != c->sender.ssrc
-				? vigil_sender_init(&c->sender, keys.ssrc, 96, (uint16_t)randombytes_random(),
-						    keys.c2s) < 0
+				? vigil_sender_init_ephemeral(&c->sender, keys.ssrc, 96,
+							      (uint16_t)randombytes_random(), keys.c2s) < 0
 				: vigil_sender_rekey(&c->sender, keys.c2s) < 0)
 				die("%s", "cannot set the SRTP key");
 			c->rekey_at_ns =
@@ -212,8 +215,11 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: vigil-stream --to HOST --clip FILE [--codec h264|h265] [--fps 30] [--loops 1]\n"
 		"                    [--port 5004] [--payload 1200]\n"
-		"                    (--ssrc N --key-file FILE | --identity FILE --server-key BASE64\n"
-		"                     [--handshake-port 5006] [--rekey-seconds N | --no-rekey])\n"
+		"                    (--ssrc N --key-file FILE --state FILE\n"
+		"                     | --identity FILE --server-key BASE64\n"
+		"                       [--handshake-port 5006] [--rekey-seconds N | --no-rekey])\n"
+		"  --state: where the packet index under the static key is kept across runs (created when\n"
+		"           missing; its directory must exist); one file per stream, never shared\n"
 		"  --no-rekey: never rekey, as a broken camera would (vigild refuses the key once it is spent)\n");
 	exit(2);
 }
@@ -228,9 +234,9 @@ int main(int argc, char **argv)
 		{"key-file", required_argument, NULL, 'K'},	 {"identity", required_argument, NULL, 'i'},
 		{"server-key", required_argument, NULL, 'S'},	 {"handshake-port", required_argument, NULL, 'h'},
 		{"rekey-seconds", required_argument, NULL, 'r'}, {"no-rekey", no_argument, NULL, 'n'},
-		{NULL, 0, NULL, 0},
+		{"state", required_argument, NULL, 'x'},	 {NULL, 0, NULL, 0},
 	};
-	const char *to = NULL, *clip = NULL, *key_file = NULL, *identity = NULL, *server_key = NULL;
+	const char *to = NULL, *clip = NULL, *key_file = NULL, *identity = NULL, *server_key = NULL, *state = NULL;
 	unsigned fps = 30, loops = 1, port = 5004, hs_port = 5006, payload = 1200;
 	uint32_t ssrc = 0;
 	struct camera c = {.codec = VIGIL_CODEC_H264};
@@ -257,12 +263,16 @@ int main(int argc, char **argv)
 		case 'h': hs_port = (unsigned)atoi(optarg); break;
 		case 'r': c.rekey_seconds = (unsigned)atoi(optarg); break;
 		case 'n': c.no_rekey = true; break;
+		case 'x': state = optarg; break;
 		default: usage();
 		}
 	}
 	if (to == NULL || clip == NULL || fps == 0 || (key_file == NULL) == (identity == NULL) ||
-	    (identity != NULL && server_key == NULL))
+	    (identity != NULL && (server_key == NULL || state != NULL)))
 		usage();
+	if (key_file != NULL && state == NULL)
+		die("%s", "--key-file needs --state FILE: under a static key a camera must never repeat a packet "
+			  "index, across restarts too (AES-GCM would give its key away), so it keeps its place there");
 	if (sodium_init() < 0 || vigil_srtp_available() < 0)
 		die("%s", "this CPU lacks AES-NI, which AEAD_AES_256_GCM needs here");
 	resolve(to, (uint16_t)port, &c.media, &c.addrlen);
@@ -280,10 +290,13 @@ int main(int argc, char **argv)
 		die("%s: no access unit in it", clip);
 
 	if (key_file != NULL) {
+		char msg[512];
+
 		read_b64(key_file, master, sizeof(master));
-		if (vigil_sender_init(&c.sender, ssrc, 96, (uint16_t)randombytes_random(), master) < 0)
-			die("%s", "cannot set the SRTP key");
+		if (vigil_sender_init(&c.sender, ssrc, 96, master, state, msg, sizeof(msg)) < 0)
+			die("state %s", msg);
 		sodium_memzero(master, sizeof(master));
+		fprintf(stderr, "vigil-stream: state %s\n", msg);
 	} else {
 		read_b64(identity, sk, sizeof(sk));
 		if (sodium_base642bin(server_pk, sizeof(server_pk), server_key, strlen(server_key), NULL, &len, NULL,
@@ -313,14 +326,19 @@ int main(int argc, char **argv)
 			if (c.by_handshake && !c.no_rekey && !c.hs_pending &&
 			    (now_ns() >= c.rekey_at_ns || c.sender.packets >= c.rekey_after_packets))
 				hs_send(&c);
-			if (vigil_sender_au(&c.sender, c.codec, data + aus[i].off, aus[i].len, ts, payload, send_packet,
-					    &c) < 0)
-				die("%s", "cannot packetize or protect an access unit");
+			int rc = vigil_sender_au(&c.sender, c.codec, data + aus[i].off, aus[i].len, ts, payload,
+						 send_packet, &c);
+
+			if (rc < 0)
+				die("cannot packetize, protect or reserve indices for an access unit%s%s: %s",
+				    state != NULL ? " in " : "", state != NULL ? state : "", strerror(-rc));
 		}
 	}
 	printf("{\"frames\": %u, \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"send_errors\": %" PRIu64
-	       ", \"ssrc\": %u, \"handshakes\": %u, \"initiations\": %u}\n",
-	       frames, c.sent_packets, c.sent_bytes, c.send_errors, c.sender.ssrc, c.handshakes, c.initiations);
+	       ", \"ssrc\": %u, \"handshakes\": %u, \"initiations\": %u, \"next_index\": %" PRIu64
+	       ", \"reservations\": %" PRIu64 ", \"reserve_max_us\": %" PRIu64 "}\n",
+	       frames, c.sent_packets, c.sent_bytes, c.send_errors, c.sender.ssrc, c.handshakes, c.initiations,
+	       c.sender.index, c.sender.reservations, c.sender.reserve_max_ns / 1000);
 	vigil_sender_wipe(&c.sender);
 	vigil_hs_initiator_wipe(&c.hs);
 	close(c.fd);

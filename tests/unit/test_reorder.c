@@ -545,7 +545,7 @@ static void process(struct vigil_worker *w, struct rte_mbuf **pkts, unsigned n)
 #define IDX(roc, seq) ((uint64_t)(roc) << 16 | (seq))
 
 /* A stream continued from a persisted index refuses everything at or
- * below it; a stream whose camera is at ROC 3 is found by trial (the
+ * below it, SRTP and SRTCP; a stream whose camera is at ROC 3 is found by trial (the
  * failed ROCs counted as roc_trials, not auth_failed) and locked onto;
  * 64 forgeries in a row unlock it, and trial finds the camera's next ROC;
  * in trial a flood of forgeries buys no more than the bucket's tries. */
@@ -557,6 +557,7 @@ static void test_worker_roc(void **state)
 		{.ssrc = 0x200, .codec = VIGIL_CODEC_H264, .master_key = {8}, .payload_types = {0, UINT64_C(1) << 32}},
 	};
 	const uint64_t floor = IDX(2, 100);
+	const struct vigil_stream_floor persisted = {.srtp = floor, .srtcp = 40, .has_srtcp = true};
 	struct vigil_worker *w = &f.w;
 	struct vigil_srtp wrong;
 	struct rte_mbuf *pkts[VIGIL_BURST];
@@ -566,7 +567,7 @@ static void test_worker_roc(void **state)
 	if (vigil_srtp_available() < 0)
 		skip();
 	worker_setup(&f, "test_roc", &cams[1], 1);
-	assert_int_equal(vigil_stream_add(w->streams, &cams[0], 1, &floor), 0);
+	assert_int_equal(vigil_stream_add(w->streams, &cams[0], 1, &persisted), 0);
 	b = w->streams->slots[0];
 	a = w->streams->slots[1];
 	assert_int_equal(vigil_srtp_init(&wrong, (uint8_t[32]){9}, (uint8_t[12]){0}), 0);
@@ -587,6 +588,18 @@ static void test_worker_roc(void **state)
 	assert_int_equal(a->ctr.v[VIGIL_CTR_roc_trials], 15 + 15 + 16);
 	assert_true(a->replay.locked);
 	assert_int_equal(a->replay.top, floor + 2);
+	/* its SRTCP continues from its persisted index too */
+	pkts[0] = srtcp_packet(&a->key->rtcp, cams[0].ssrc, 39, true);
+	pkts[1] = srtcp_packet(&a->key->rtcp, cams[0].ssrc, 40, true);
+	pkts[2] = srtcp_packet(&a->key->rtcp, cams[0].ssrc, 41, true);
+	process(w, pkts, 3);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_replayed], 3 + 2);
+	assert_int_equal(a->ctr.v[VIGIL_CTR_rtcp], 1);
+	struct vigil_stream_floor top;
+	assert_true(vigil_stream_top(a, &top));
+	assert_int_equal(top.srtp, floor + 2);
+	assert_true(top.has_srtcp);
+	assert_int_equal(top.srtcp, 41);
 
 	/* b: no state, its camera at ROC 3: ROCs 1 and 2 fail first */
 	pkts[0] = srtp_packet(&b->key->rtp, cams[1].ssrc, IDX(3, 10));

@@ -94,6 +94,8 @@ static void recs(struct vigil_state_rec *r, unsigned n)
 		r[i].ssrc = 1000 + i;
 		vigil_state_key_id(key, salt, r[i].key_id);
 		r[i].index = (uint64_t)i << 16 | (65535 - i);
+		r[i].has_srtcp = i % 3 != 0;
+		r[i].srtcp_index = r[i].has_srtcp ? 0x7fffff00u + i : 0;
 	}
 }
 
@@ -105,6 +107,8 @@ static void check_loaded(const struct vigil_state *st, const struct vigil_state_
 		assert_non_null(got);
 		assert_int_equal(got->ssrc, r[i].ssrc);
 		assert_int_equal(got->index, r[i].index);
+		assert_int_equal(got->has_srtcp, r[i].has_srtcp);
+		assert_int_equal(got->srtcp_index, r[i].srtcp_index);
 		assert_memory_equal(got->key_id, r[i].key_id, VIGIL_STATE_KEY_ID_LEN);
 	}
 	assert_null(vigil_state_find(st, "no-such-camera"));
