@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* The admin socket (admin.h): poll(2) over the listening socket and a few
- * connections, a line buffer each, jansson for every byte of JSON. */
+ * connections, each with a request buffer and the reply it is sending,
+ * jansson for every byte of JSON. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sched.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -24,7 +30,11 @@ struct conn {
 	int fd;
 	unsigned uid; /* the peer's */
 	size_t len;
-	char *buf; /* VIGIL_ADMIN_MAX_LINE + 1 */
+	char *buf; /* VIGIL_ADMIN_MAX_LINE + 1, wiped as lines are used */
+	char *out; /* the reply being sent, from sent to out_len; NULL: none */
+	size_t out_len, sent;
+	uint64_t moved_ms; /* when the peer last took some of it */
+	bool closing;	   /* close once the reply is sent */
 };
 
 struct vigil_admin {
@@ -35,12 +45,119 @@ struct vigil_admin {
 	struct conn conns[MAX_CONNS];
 };
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The socket's folder. One we make is the group's, mode 2750: its
+ * members can reach the socket, which inherits the group. One that exists
+ * is left as it is, with a warning when the group's members cannot pass
+ * it. Through a descriptor, never by path once made. */
+static int make_dir(const char *dir, const struct vigil_admin *a, const char *group, char *msg, size_t msglen)
+{
+	bool made = mkdir(dir, 0750) == 0;
+	int fd, rc = 0;
+	struct stat st;
+
+	if (!made && errno != EEXIST) {
+		snprintf(msg, msglen, "cannot make %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(msg, msglen, "%s: %s (the admin socket's folder)", dir, strerror(errno));
+	} else if (made && a->group_set && (fchown(fd, (uid_t)-1, a->group) < 0 || fchmod(fd, 02750) < 0)) {
+		rc = -errno;
+		snprintf(msg, msglen, "cannot give %s to group %s: %s", dir, group, strerror(errno));
+	} else if (made && !a->group_set && fchmod(fd, 0750) < 0) {
+		rc = -errno;
+		snprintf(msg, msglen, "cannot chmod %s: %s", dir, strerror(errno));
+	} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		/* They could put a socket of theirs in its place, which admins
+		 * would send keys to. */
+		rc = -EPERM;
+		snprintf(msg, msglen,
+			 "%s: group or others may replace the admin socket in it (mode %04o); chmod go-w %s", dir,
+			 (unsigned)(st.st_mode & 07777), dir);
+	} else if (!made && a->group_set && !(st.st_mode & S_IXOTH) &&
+		   !(st.st_gid == a->group && (st.st_mode & S_IXGRP))) {
+		fprintf(stderr,
+			"vigild: %s: members of AdminGroup %s cannot pass it to reach the admin socket "
+			"(mode %04o, gid %u): chgrp %s %s; chmod 2750 %s\n",
+			dir, group, (unsigned)(st.st_mode & 07777), (unsigned)st.st_gid, group, dir, dir);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+struct binder {
+	int fd;
+	const struct sockaddr_un *sa;
+	const struct vigil_admin *a;
+	int err;
+};
+
+/* A thread of its own for bind(2): its file-system attributes unshared,
+ * the umask (and the group, for root) it sets are its own, so the socket
+ * is made 0600 or 0660 and no file another thread makes meanwhile gets
+ * them. */
+static void *bind_alone(void *arg)
+{
+	struct binder *b = arg;
+
+	if (unshare(CLONE_FS) < 0) {
+		b->err = errno;
+		return NULL;
+	}
+	umask(b->a->group_set ? 0117 : 0177);
+	/* Per thread; only root may take any group. Otherwise the folder's
+	 * setgid bit gives it: the check after says which. */
+	if (b->a->group_set)
+		setfsgid(b->a->group);
+	b->err = bind(b->fd, (const struct sockaddr *)b->sa, sizeof(*b->sa)) < 0 ? errno : 0;
+	return NULL;
+}
+
+/* The socket as it must be: made by us, the mode and group asked for. */
+static int check_socket(const struct vigil_admin *a, const char *group, char *msg, size_t msglen)
+{
+	mode_t want = a->group_set ? 0660 : 0600;
+	struct stat st;
+
+	if (lstat(a->path, &st) < 0) {
+		snprintf(msg, msglen, "%s: %s after bind", a->path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 07777) != want) {
+		snprintf(msg, msglen, "%s: not the socket vigild made (mode %04o, uid %u; want %04o, uid %u)",
+			 a->path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)want,
+			 (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (a->group_set && st.st_gid != a->group) {
+		snprintf(msg, msglen,
+			 "%s: made with gid %u, not AdminGroup %s's: run vigild as root, or give the folder that "
+			 "group and the setgid bit (chgrp %s DIR; chmod 2750 DIR)",
+			 a->path, (unsigned)st.st_gid, group, group);
+		return -EPERM;
+	}
+	return 0;
+}
+
 struct vigil_admin *vigil_admin_open(const char *path, const char *group, char *msg, size_t msglen)
 {
 	struct group *gr = NULL;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct vigil_admin *a;
 	char dir[sizeof(sa.sun_path)], *slash;
+	struct binder b;
+	pthread_t t;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(msg, msglen, "admin socket path too long: %s", path);
@@ -66,10 +183,8 @@ struct vigil_admin *vigil_admin_open(const char *path, const char *group, char *
 	slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-			snprintf(msg, msglen, "cannot make %s: %s", dir, strerror(errno));
+		if (make_dir(dir, a, group, msg, msglen) < 0)
 			goto err;
-		}
 	}
 	a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (a->fd < 0) {
@@ -90,18 +205,18 @@ struct vigil_admin *vigil_admin_open(const char *path, const char *group, char *
 		goto err;
 	}
 	unlink(path);
-	/* Nobody but the owner may connect, from the first moment. */
-	mode_t old = umask(0177);
-	int rc = bind(a->fd, (struct sockaddr *)&sa, sizeof(sa));
-
-	umask(old);
-	if (rc < 0 || listen(a->fd, MAX_CONNS) < 0) {
+	b = (struct binder){.fd = a->fd, .sa = &sa, .a = a};
+	errno = pthread_create(&t, NULL, bind_alone, &b);
+	if (errno == 0)
+		errno = pthread_join(t, NULL);
+	if (errno == 0)
+		errno = b.err;
+	if (errno != 0 || listen(a->fd, MAX_CONNS) < 0) {
 		snprintf(msg, msglen, "cannot listen on %s: %s", path, strerror(errno));
 		close(a->fd);
 		goto err;
 	}
-	if (a->group_set && (chown(path, (uid_t)-1, a->group) < 0 || chmod(path, 0660) < 0)) {
-		snprintf(msg, msglen, "cannot give %s to group %s: %s", path, group, strerror(errno));
+	if (check_socket(a, group, msg, msglen) < 0) {
 		close(a->fd);
 		unlink(path);
 		goto err;
@@ -117,33 +232,55 @@ err:
 static void conn_close(struct conn *c)
 {
 	close(c->fd);
+	sodium_memzero(c->buf, VIGIL_ADMIN_MAX_LINE + 1);
 	free(c->buf);
+	vigil_admin_free(c->out);
 	*c = (struct conn){.fd = -1};
 }
 
-/* One reply line; a peer that does not take it is dropped. */
+/* Sends what the peer takes of the reply; 0, or -1 when the connection
+ * was closed. */
+static int flush(struct conn *c)
+{
+	while (c->out != NULL) {
+		ssize_t n = send(c->fd, c->out + c->sent, c->out_len - c->sent, MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0; /* the rest when poll says it fits */
+		if (n <= 0) {
+			conn_close(c);
+			return -1;
+		}
+		c->sent += (size_t)n;
+		c->moved_ms = now_ms();
+		if (c->sent == c->out_len) {
+			vigil_admin_free(c->out);
+			c->out = NULL;
+		}
+	}
+	if (c->closing) {
+		conn_close(c);
+		return -1;
+	}
+	return 0;
+}
+
+/* One reply line, sent as far as the peer takes it now. */
 static void reply(struct conn *c, json_t *obj)
 {
 	char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
-	size_t len, done = 0;
 
 	json_decref(obj);
 	if (text == NULL) {
 		conn_close(c);
 		return;
 	}
-	len = strlen(text);
-	text[len++] = '\n'; /* over the NUL: sent by length */
-	while (done < len) {
-		ssize_t n = send(c->fd, text + done, len - done, MSG_NOSIGNAL);
-
-		if (n <= 0) {
-			conn_close(c);
-			break;
-		}
-		done += (size_t)n;
-	}
-	free(text);
+	c->out = text;
+	c->out_len = strlen(text);
+	text[c->out_len++] = '\n'; /* over the NUL: sent by length */
+	c->sent = 0;
+	c->moved_ms = now_ms();
+	flush(c);
 }
 
 static json_t *error_reply(const char *what, const char *detail)
@@ -177,7 +314,8 @@ static void handle_line(struct conn *c, const char *line, vigil_admin_fn fn, voi
 		json_object_set_new(out, "ok", json_true());
 		reply(c, out);
 	}
-	json_decref(req);
+	json_decref(req); /* its strings (keys, for camera add and rotate) wiped: vigil_admin_wipe_json */
+	sodium_memzero(&jerr, sizeof(jerr)); /* it may quote the request */
 }
 
 /* Whether the user of that uid is in the group, as primary or
@@ -247,37 +385,48 @@ static void accept_all(struct vigil_admin *a)
 	}
 }
 
-/* Reads what came; answers each whole line. */
-static void read_conn(struct conn *c, vigil_admin_fn fn, void *arg)
+/* Whether a whole request waits in the buffer, and may be answered (its
+ * peer has taken the previous reply). */
+static bool ready(const struct conn *c)
 {
-	for (;;) {
-		ssize_t n = recv(c->fd, c->buf + c->len, VIGIL_ADMIN_MAX_LINE - c->len, 0);
-		char *nl;
+	return c->fd >= 0 && c->out == NULL && !c->closing && memchr(c->buf, '\n', c->len) != NULL;
+}
 
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-			conn_close(c);
-			return;
-		}
-		if (n < 0)
-			return;
-		c->len += (size_t)n;
-		while (c->fd >= 0 && (nl = memchr(c->buf, '\n', c->len)) != NULL) {
-			size_t used = (size_t)(nl - c->buf) + 1;
+/* Answers up to VIGIL_ADMIN_REQUESTS_PER_TURN whole lines, while the peer
+ * takes the replies; the bytes of each line used are wiped. */
+static void answer(struct conn *c, vigil_admin_fn fn, void *arg)
+{
+	char *nl;
 
-			*nl = '\0';
-			handle_line(c, c->buf, fn, arg);
-			if (c->fd < 0)
-				return;
-			memmove(c->buf, c->buf + used, c->len - used);
-			c->len -= used;
-		}
-		if (c->len == VIGIL_ADMIN_MAX_LINE) {
-			reply(c, error_reply("a request line is longer than 65536 bytes", ""));
-			if (c->fd >= 0)
-				conn_close(c);
+	for (unsigned n = 0; n < VIGIL_ADMIN_REQUESTS_PER_TURN && ready(c); n++) {
+		size_t used;
+
+		nl = memchr(c->buf, '\n', c->len);
+		used = (size_t)(nl - c->buf) + 1;
+		*nl = '\0';
+		handle_line(c, c->buf, fn, arg);
+		if (c->fd < 0)
 			return;
-		}
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+		sodium_memzero(c->buf + c->len, used);
 	}
+	if (c->len == VIGIL_ADMIN_MAX_LINE && c->out == NULL && memchr(c->buf, '\n', c->len) == NULL) {
+		c->closing = true;
+		reply(c, error_reply("a request line is longer than 65536 bytes", ""));
+	}
+}
+
+/* Reads what came, once: a peer that keeps sending is read again on the
+ * next turn. */
+static void read_conn(struct conn *c)
+{
+	ssize_t n = recv(c->fd, c->buf + c->len, VIGIL_ADMIN_MAX_LINE - c->len, 0);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		conn_close(c);
+	else if (n > 0)
+		c->len += (size_t)n;
 }
 
 void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn, void *arg)
@@ -285,18 +434,46 @@ void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn,
 	struct pollfd pfd[1 + MAX_CONNS];
 	struct conn *who[1 + MAX_CONNS];
 	unsigned n = 0;
+	uint64_t now = now_ms();
 
 	pfd[n++] = (struct pollfd){.fd = a->fd, .events = POLLIN};
-	for (unsigned i = 0; i < MAX_CONNS; i++)
-		if (a->conns[i].fd >= 0) {
-			who[n] = &a->conns[i];
-			pfd[n++] = (struct pollfd){.fd = a->conns[i].fd, .events = POLLIN};
+	for (unsigned i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = &a->conns[i];
+
+		if (c->fd < 0)
+			continue;
+		if (c->out != NULL && now - c->moved_ms >= VIGIL_ADMIN_STALL_MS) {
+			fprintf(stderr,
+				"vigild: admin: dropped a connection of uid %u: it took none of its reply "
+				"for %d s (%zu bytes waiting)\n",
+				c->uid, VIGIL_ADMIN_STALL_MS / 1000, c->out_len - c->sent);
+			conn_close(c);
+			continue;
 		}
-	if (poll(pfd, n, timeout_ms) <= 0)
+		if (ready(c))
+			timeout_ms = 0;
+		/* Nothing more is read from a peer until it has taken its reply,
+		 * nor while a whole line waits: the buffer stays bounded. */
+		who[n] = c;
+		pfd[n] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+		if (c->out != NULL)
+			pfd[n].events = POLLOUT;
+		else if (ready(c))
+			pfd[n].events = 0;
+		n++;
+	}
+	if (poll(pfd, n, timeout_ms) < 0)
 		return;
-	for (unsigned i = 1; i < n; i++)
-		if (pfd[i].revents != 0)
-			read_conn(who[i], fn, arg);
+	for (unsigned i = 1; i < n; i++) {
+		struct conn *c = who[i];
+
+		if ((pfd[i].revents & (POLLOUT | POLLERR | POLLHUP)) && c->out != NULL && flush(c) < 0)
+			continue;
+		if ((pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) && c->out == NULL)
+			read_conn(c);
+		if (c->fd >= 0)
+			answer(c, fn, arg);
+	}
 	if (pfd[0].revents & POLLIN)
 		accept_all(a);
 }

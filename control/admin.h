@@ -7,28 +7,63 @@
 #ifndef VIGIL_ADMIN_H
 #define VIGIL_ADMIN_H
 
+#include <malloc.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #define VIGIL_ADMIN_DEFAULT_SOCKET "/run/vigil/admin.sock"
 #define VIGIL_ADMIN_DEFAULT_AUDIT "/var/log/vigil/audit.log"
 #define VIGIL_ADMIN_MAX_LINE 65536
+/* Requests answered per connection per turn of the control loop: a peer
+ * that sends many at once waits its turn; the others, and the loop's other
+ * chores (handshakes, key grace periods), do not wait for it. */
+#define VIGIL_ADMIN_REQUESTS_PER_TURN 4
+/* A reply is sent as the peer takes it (any size); a peer that takes none
+ * of it for this long is dropped (logged). Until its reply is taken, none
+ * of its further requests is read. */
+#define VIGIL_ADMIN_STALL_MS 10000
 
 struct vigil_admin;
+
+/* Frees a block of jansson's (or of malloc), wiped first. */
+static inline void vigil_admin_free(void *p)
+{
+	if (p != NULL) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+/* Requests carry camera keys (camera add, camera rotate): in their text,
+ * in the parser's buffers and in the string values. From this call on,
+ * every block jansson frees is wiped first, whatever path freed it. Call
+ * it before any other jansson call (blocks allocated before are freed
+ * right all the same: the size comes from malloc). */
+static inline void vigil_admin_wipe_json(void)
+{
+	json_set_alloc_funcs(malloc, vigil_admin_free);
+}
 
 /* Answers one request from the peer of that uid: a reply object for
  * {"ok": true} to be merged into, or NULL with *error set (a string that
  * lives until the next call). */
 typedef json_t *(*vigil_admin_fn)(void *arg, unsigned peer_uid, const char *cmd, json_t *req, const char **error);
 
-/* Listens on path (its directory made if need be, a stale socket
- * replaced), mode 0600, or 0660 and that group's when group is not
- * empty. NULL with msg set. */
+/* Listens on path, mode 0600, or 0660 and that group's when group is not
+ * empty: the mode and group are the socket's from the moment it exists
+ * (never changed by path afterwards), and checked. Its directory is made
+ * if need be (mode 0750, or 2750 and the group's, so that the group's
+ * members can reach the socket); a stale socket is replaced. NULL with msg
+ * set. */
 struct vigil_admin *vigil_admin_open(const char *path, const char *group, char *msg, size_t msglen);
 
-/* Waits up to timeout_ms for connections and requests, and answers those
- * that came. */
+/* Waits up to timeout_ms for connections, requests and peers taking their
+ * replies (no wait while requests already read are waiting), answers at
+ * most VIGIL_ADMIN_REQUESTS_PER_TURN requests per connection and sends
+ * what the peers take. */
 void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn, void *arg);
 
 /* Closes every connection and removes the socket. */

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_hash.h>
 #include <sodium.h>
@@ -157,6 +159,7 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 		       struct vigil_state *state, char *msg, size_t msglen)
 {
 	struct vigil_camera_config *slots;
+	uintptr_t page;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -180,7 +183,12 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 		return -ENOMEM;
 	}
 	/* The keys: never swapped out, nor in a core dump. Slots are locked
-	 * as they are used, or all of them would be resident. */
+	 * as they are used, or all of them would be resident; all are left
+	 * out of dumps now, by whole pages (sodium_mlock's madvise needs them
+	 * aligned, and calloc's are not). */
+	page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	(void)madvise((void *)((uintptr_t)slots / page * page),
+		      (uintptr_t)(slots + cfg->max_cameras) - (uintptr_t)slots / page * page, MADV_DONTDUMP);
 	if (cfg->n_cameras > 0 && sodium_mlock(slots, cfg->n_cameras * sizeof(*slots)) != 0)
 		fprintf(stderr, "vigild: cannot lock the camera keys in memory (%s); they may be swapped out\n",
 			strerror(errno));

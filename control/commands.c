@@ -14,25 +14,70 @@
 
 #include <sodium.h>
 
+#include "admin.h"
 #include "commands.h"
 #include "summary.h"
 
 #define MAX_SETTINGS 16
 
-/* An append-only line per change made through the socket, on disk before
- * the change is answered. */
-static void audit(struct vigil_commands *k, unsigned uid, const char *what, const char *result)
+/* A JSON string of s: request values reach messages, and a message cut
+ * by snprintf may end inside a UTF-8 sequence, which json_string
+ * refuses; then every byte outside ASCII becomes '?'. */
+static json_t *text(const char *s)
+{
+	json_t *v = json_string(s);
+	char safe[sizeof(((struct vigil_commands *)0)->msg)];
+	size_t i;
+
+	if (v != NULL)
+		return v;
+	for (i = 0; s[i] != '\0' && i + 1 < sizeof(safe); i++)
+		safe[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	safe[i] = '\0';
+	return json_string(safe);
+}
+
+/* One JSON object per line per change made through the socket, appended
+ * and on disk before the change is answered. Fixed fields, each escaped
+ * by jansson (control characters, quotes, anything outside ASCII), so a
+ * value in a request cannot forge a line; never a key. A copy goes to
+ * stderr. */
+static void audit(struct vigil_commands *k, unsigned uid, const char *command, const char *name, bool ok,
+		  const char *message)
 {
 	char when[32];
 	time_t now = time(NULL);
 	struct tm tm;
-	int fd = open(k->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	json_t *entry;
+	char *line = NULL;
+	int fd = -1, rc = -ENOMEM;
 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-	if (fd < 0 || dprintf(fd, "%s uid=%u %s: %s\n", when, uid, what, result) < 0 || fsync(fd) < 0)
-		fprintf(stderr, "vigild: cannot write the audit log %s: %s\n", k->audit, strerror(errno));
+	entry = json_pack("{ss sI ss ss? ss so}", "time", when, "uid", (json_int_t)uid, "command", command, "camera",
+			  name, "result", ok ? "ok" : "refused", "message", text(message));
+	if (entry != NULL)
+		line = json_dumps(entry, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(entry);
+	if (line != NULL) {
+		size_t len = strlen(line);
+
+		fprintf(stderr, "vigild: admin: %s\n", line);
+		line[len++] = '\n'; /* over the NUL: written by length, in one write */
+		fd = open(k->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		ssize_t n = fd < 0 ? -1 : write(fd, line, len);
+
+		if (n < 0)
+			rc = -errno;
+		else if ((size_t)n != len)
+			rc = -ENOSPC; /* a short write: the disk is full */
+		else
+			rc = fsync(fd) < 0 ? -errno : 0;
+	}
+	if (rc < 0)
+		fprintf(stderr, "vigild: cannot write the audit log %s: %s\n", k->audit, strerror(-rc));
 	if (fd >= 0)
 		close(fd);
+	vigil_admin_free(line);
 }
 
 static json_t *fail(struct vigil_commands *k, const char **error)
@@ -274,7 +319,7 @@ json_t *vigil_commands_run(void *arg, unsigned peer_uid, const char *cmd, json_t
 	struct vigil_commands *k = arg;
 	const struct command *c = NULL;
 	const char *action = NULL, *name = NULL;
-	char what[256];
+	char what[64];
 	json_t *out;
 
 	if (json_unpack(req, "{s?s s?s}", "action", &action, "name", &name) < 0) {
@@ -295,22 +340,21 @@ json_t *vigil_commands_run(void *arg, unsigned peer_uid, const char *cmd, json_t
 			 action != NULL ? " or action " : "", action != NULL ? action : "");
 		return fail(k, error);
 	}
-	/* Names go to the audit log: no newline may forge a line there. */
+	/* The names vigild knows cameras by, in replies, logs and paths. */
 	if (name != NULL && !vigil_config_valid_name(name)) {
 		snprintf(k->msg, sizeof(k->msg), "a camera name is 1-%d characters of A-Z a-z 0-9 _ -",
 			 VIGIL_CAMERA_NAME_MAX);
-		return fail(k, error);
-	}
-	if (c->arg == NAME && name == NULL) {
+		out = fail(k, error);
+	} else if (c->arg == NAME && name == NULL) {
 		snprintf(k->msg, sizeof(k->msg), "%s: which camera? {\"cmd\": \"%s\", \"name\": \"...\"}", cmd, cmd);
-		return fail(k, error);
+		out = fail(k, error);
+	} else {
+		out = c->run(k, name, req, error);
 	}
-	out = c->run(k, name, req, error);
+	/* A change asked for, done or refused, whatever its values. */
 	if (c->changes) {
-		snprintf(what, sizeof(what), "%s%s%s%s%s", cmd, c->action ? " " : "", c->action ? c->action : "",
-			 name ? " " : "", name ? name : "");
-		fprintf(stderr, "vigild: %s (through the admin socket, uid %u)\n", out ? k->msg : *error, peer_uid);
-		audit(k, peer_uid, what, out ? k->msg : *error);
+		snprintf(what, sizeof(what), "%s%s%s", cmd, c->action ? " " : "", c->action ? c->action : "");
+		audit(k, peer_uid, what, name, out != NULL, out ? k->msg : *error);
 	}
 	return out;
 }

@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 #include <sodium.h>
 
 #include "vigil/config.h"
 #include "seal.h"
+
+#define CONFIG_IO_BUF 4096 /* stdio's buffer for the file */
 
 enum section { SEC_NONE, SEC_INGEST, SEC_CAMERA };
 
@@ -36,6 +39,8 @@ enum {
 struct parser {
 	struct vigil_config *cfg;
 	FILE *file;
+	bool has_key;           /* a Key = line: the file holds secrets */
+	unsigned cap;           /* cameras allocated */
 	unsigned line;          /* line the reader returned last */
 	unsigned section_count; /* section headers read so far */
 	unsigned section_line;
@@ -72,14 +77,19 @@ static int fail(struct parser *p, unsigned line, const char *fmt, ...)
 }
 
 /* inih calls this for each line; it lets us number lines and see section
- * headers, which inih does not report for repeated [Camera] sections. */
+ * headers, which inih does not report for repeated [Camera] sections.
+ * buf is inih's one line buffer (on its stack): it held Key lines, and
+ * inih reads to the end of the file whatever fails (it is built without
+ * INI_STOP_ON_FIRST_ERROR), so it is wiped at the end. */
 static char *read_line(char *buf, int size, void *stream)
 {
 	struct parser *p = stream;
 	const char *s;
 
-	if (fgets(buf, size, p->file) == NULL)
+	if (fgets(buf, size, p->file) == NULL) {
+		sodium_memzero(buf, (size_t)size);
 		return NULL;
+	}
 	p->line++;
 	if (strchr(buf, '\n') == NULL && !feof(p->file)) {
 		fail(p, p->line, "line longer than %d characters", size - 2);
@@ -607,12 +617,24 @@ static int start_section(struct parser *p, const char *section)
 		return 1;
 	}
 	if (strcasecmp(section, "Camera") == 0) {
-		struct vigil_camera_config *cams;
+		struct vigil_camera_config *cams = p->cfg->cameras;
 
-		cams = realloc(p->cfg->cameras, (p->cfg->n_cameras + 1) * sizeof(*cams));
-		if (cams == NULL)
-			return fail(p, p->section_line, "out of memory");
-		p->cfg->cameras = cams;
+		/* Doubled, never realloc'd: the old array holds keys, wiped
+		 * before it is freed. */
+		if (p->cfg->n_cameras == p->cap) {
+			unsigned cap = p->cap > 0 ? 2 * p->cap : 16;
+
+			cams = calloc(cap, sizeof(*cams));
+			if (cams == NULL)
+				return fail(p, p->section_line, "out of memory");
+			if (p->cfg->n_cameras > 0) {
+				memcpy(cams, p->cfg->cameras, p->cfg->n_cameras * sizeof(*cams));
+				sodium_memzero(p->cfg->cameras, p->cfg->n_cameras * sizeof(*cams));
+			}
+			free(p->cfg->cameras);
+			p->cfg->cameras = cams;
+			p->cap = cap;
+		}
 		memset(&cams[p->cfg->n_cameras], 0, sizeof(*cams));
 		cams[p->cfg->n_cameras].line = p->section_line;
 		p->cfg->n_cameras++;
@@ -627,6 +649,7 @@ static int handle(void *user, const char *section, const char *name, const char 
 {
 	struct parser *p = user;
 
+	p->has_key |= strcasecmp(name, "Key") == 0;
 	if (p->err_line != 0)
 		return 1; /* already failed; let inih finish quietly */
 	if (p->seen_section != p->section_count && !start_section(p, section))
@@ -638,10 +661,43 @@ static int handle(void *user, const char *section, const char *name, const char 
 	return camera_key(p, name, value);
 }
 
+/* Who may read or change the file, as for the key files: not group or
+ * others if it holds a key; not group or others either, keys or not, to
+ * write it (whoever writes it chooses, at the next reload, the cameras and
+ * their keys, where vigild writes as root, which keystore it trusts); and
+ * owned by vigild's user or root, who alone could chmod it. A file with no
+ * Key (Identity cameras, a Keystore) may be readable: it holds public keys
+ * and paths. -EPERM with the message, whatever else is wrong in it. */
+static int refuse_mode(struct parser *p, const struct stat *st)
+{
+	static const char *const who[] = {"", "others", "group", "group and others"};
+	const char *path = p->cfg->path;
+	unsigned mode = (unsigned)(st->st_mode & 07777);
+
+	if (mode & 022)
+		snprintf(p->err, p->errlen,
+			 "%s: writable by %s (mode %04o): they could choose the cameras, their keys and "
+			 "where vigild writes; chmod go-w %s",
+			 path, who[(mode & 020) >> 3 | (mode & 002) >> 1], mode, path);
+	else if (p->has_key && (mode & 044))
+		snprintf(p->err, p->errlen,
+			 "%s: readable by %s (mode %04o) but holds camera keys (Key =); chmod 600 %s", path,
+			 who[(mode & 040) >> 4 | (mode & 004) >> 2], mode, path);
+	else if (st->st_uid != geteuid() && st->st_uid != 0)
+		snprintf(p->err, p->errlen,
+			 "%s: owned by uid %u, neither vigild's user (uid %u) nor root, who could change "
+			 "it; chown it",
+			 path, (unsigned)st->st_uid, (unsigned)geteuid());
+	else
+		return 0;
+	return -EPERM;
+}
+
 int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, size_t errlen)
 {
 	struct parser p = {.cfg = cfg, .err = err, .errlen = errlen};
 	struct stat st;
+	char *iobuf;
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -662,15 +718,23 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return rc;
 	}
-	/* It holds camera keys: refuse it readable by others, as ssh does. */
-	if (fstat(fileno(p.file), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
-		snprintf(err, errlen, "%s: holds camera keys but is accessible by others (mode %03o); chmod 600 it",
-			 path, (unsigned)(st.st_mode & 0777));
+	/* stdio's buffer is ours, locked and wiped: it holds the keys. */
+	iobuf = sodium_init() < 0 ? NULL : sodium_malloc(CONFIG_IO_BUF);
+	if (iobuf == NULL || setvbuf(p.file, iobuf, _IOFBF, CONFIG_IO_BUF) != 0 ||
+	    fstat(fileno(p.file), &st) < 0) {
+		rc = iobuf == NULL ? -ENOMEM : -errno;
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
 		fclose(p.file);
-		return -EPERM;
+		sodium_free(iobuf);
+		return rc;
 	}
 	rc = ini_parse_stream(read_line, &p, handle, &p);
 	fclose(p.file);
+	sodium_free(iobuf); /* wipes */
+	if (refuse_mode(&p, &st) < 0) {
+		vigil_config_free(cfg);
+		return -EPERM;
+	}
 	if (rc > 0 && p.err_line == 0)
 		fail(&p, (unsigned)rc, "not a 'Key = value' line or section header");
 	if (rc < 0 && p.err_line == 0)

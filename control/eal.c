@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <rte_memory.h>
 
 #include "eal.h"
 #include "port.h"
@@ -180,4 +183,29 @@ int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, unsigned max_cam
 		return -E2BIG;
 	}
 	return 0;
+}
+
+static int dontdump(const struct rte_memseg_list *msl, void *arg)
+{
+	(void)arg;
+	if (!msl->external && msl->base_va != NULL && msl->len > 0)
+		(void)madvise(msl->base_va, msl->len, MADV_DONTDUMP);
+	return 0;
+}
+
+void vigil_eal_dontdump(void)
+{
+	FILE *f = fopen("/proc/self/coredump_filter", "r+e");
+	unsigned long filter;
+
+	/* Ordinary pages (--no-huge) are all mapped by rte_eal_init. */
+	rte_memseg_list_walk(dontdump, NULL);
+	/* Hugepages mapped later get no MADV_DONTDUMP: the filter leaves out
+	 * hugetlb memory, private (bit 5, in the default 0x33) and shared (6). */
+	if (f != NULL && fscanf(f, "%lx", &filter) == 1 && (filter & 0x60) != 0) {
+		rewind(f);
+		fprintf(f, "%#lx\n", filter & ~0x60ul);
+	}
+	if (f != NULL)
+		fclose(f);
 }

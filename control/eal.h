@@ -23,4 +23,8 @@ struct vigil_eal_args {
 int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, unsigned max_cameras, const char *device,
 		    const char *pcap, const char *extra, char *msg, size_t msglen);
 
+/* After rte_eal_init: DPDK's memory, where the streams' session keys
+ * live, is left out of core dumps (gcore included). */
+void vigil_eal_dontdump(void);
+
 #endif

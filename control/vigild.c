@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -301,6 +302,13 @@ int main(int argc, char **argv)
 	json_t *summary;
 	int rc, status = EXIT_RUNTIME;
 
+	/* Before any key is read: no core dump, and no ptrace but root's
+	 * (CAP_SYS_PTRACE), of a process holding camera keys. It also makes
+	 * /proc/<pid>/ root's. README: Keys in memory. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fprintf(stderr, "vigild: cannot turn core dumps off (%s): a crash may leave the keys on disk\n",
+			strerror(errno));
+	vigil_admin_wipe_json(); /* before any jansson call */
 	if (parse_options(argc, argv, &opts) < 0)
 		return EXIT_CONFIG;
 	if (sodium_init() < 0) {
@@ -331,6 +339,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: cannot start DPDK: %s\n", rte_strerror(rte_errno));
 		goto err_config;
 	}
+	vigil_eal_dontdump();
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);

@@ -13,6 +13,9 @@ packages=(
 	# test peers and tools: GStreamer cameras, ffmpeg/ffprobe, captures, namespaces
 	dpdk ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly iproute2 iputils-ping tcpdump python3 jq
+	# admin.sh: gcore and gdb (keys in a core dump, vigild not dumpable), useradd,
+	# the SRTP key derivation in Python
+	gdb passwd python3-cryptography
 	# benchmark baselines (fio; dpdk-testpmd is in dpdk-dev) and plots
 	fio dpdk-dev gnuplot-nox
 )

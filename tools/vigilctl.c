@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -102,17 +103,19 @@ static json_t *ask(const char *path, json_t *request)
 	}
 	req = json_dumps(request, JSON_COMPACT);
 	/* A refused peer gets its reply and the connection closed, maybe
-	 * before the request is sent: read it all the same. */
+	 * before the request is sent: read it all the same. The request may
+	 * hold a key: both copies wiped. */
 	if (req == NULL || asprintf(&line_out, "%s\n", req) < 0 ||
 	    (send(fd, line_out, strlen(line_out), MSG_NOSIGNAL) != (ssize_t)strlen(line_out) && errno != EPIPE &&
 	     errno != ECONNRESET)) {
 		fprintf(stderr, "vigilctl: cannot send: %s\n", strerror(errno));
-		free(req);
+		vigil_admin_free(req);
+		vigil_admin_free(line_out);
 		close(fd);
 		return NULL;
 	}
-	free(req);
-	free(line_out);
+	vigil_admin_free(req);
+	vigil_admin_free(line_out);
 	for (;;) {
 		ssize_t n = read(fd, line + len, sizeof(line) - 1 - len);
 
@@ -156,24 +159,41 @@ static void print_segments(json_t *reply)
 		       json_is_true(json_object_get(seg, "being_written")) ? "  (being written)" : "");
 }
 
-/* A key file: its first line, base64 (vigil.conf's Key = value). */
+/* A key file: its first line, base64 (vigil.conf's Key = value); mode
+ * 0600 or stricter and the user's or root's, as vigild wants its key
+ * files. Read into out, not through stdio's buffer. */
 static int read_key_file(const char *path, char *out, size_t outlen)
 {
-	FILE *f = fopen(path, "re");
-	size_t len;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	ssize_t n;
 
-	if (f == NULL) {
+	if (fd < 0 || fstat(fd, &st) < 0) {
 		fprintf(stderr, "vigilctl: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	if (fgets(out, (int)outlen, f) == NULL) {
-		fprintf(stderr, "vigilctl: %s: empty; it should hold the key in base64 on one line\n", path);
-		fclose(f);
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) || (st.st_uid != geteuid() && st.st_uid != 0)) {
+		fprintf(stderr,
+			"vigilctl: %s: %s; a key file is a plain file, mode 0600 and yours (chmod 600 %s)\n", path,
+			!S_ISREG(st.st_mode) ? "not a plain file"
+			: (st.st_mode & 077) ? "group or others may read or change it"
+					     : "owned by another user",
+			path);
+		close(fd);
 		return -1;
 	}
-	fclose(f);
-	len = strcspn(out, "\r\n");
-	out[len] = '\0';
+	n = read(fd, out, outlen - 1);
+	close(fd);
+	if (n <= 0) {
+		fprintf(stderr, "vigilctl: %s: %s\n", path,
+			n < 0 ? strerror(errno) : "empty; it should hold the key in base64 on one line");
+		return -1;
+	}
+	out[n] = '\0';
+	out[strcspn(out, "\r\n")] = '\0';
+	sodium_memzero(out + strlen(out), outlen - strlen(out));
 	return 0;
 }
 
@@ -205,7 +225,8 @@ static int keygen(const char *what, const char *path)
 struct camera_opts {
 	const char *ssrc, *codec, *key_file, *identity, *payload_types, *owner_key, *retain_hours, *retain_bytes;
 	bool generate;
-	char key[128]; /* the key sent: read from the file or generated */
+	bool bad_key_file; /* said why on stderr: no usage text after it */
+	char key[128];     /* the key sent: read from the file or generated */
 };
 
 /* The key of camera add/rotate: from --key-file, or --generate'd. */
@@ -217,8 +238,10 @@ static int camera_key(struct camera_opts *o)
 		fprintf(stderr, "vigilctl: give the key with --key-file FILE, or --generate one (not both)\n");
 		return -1;
 	}
-	if (o->key_file != NULL)
-		return read_key_file(o->key_file, o->key, sizeof(o->key));
+	if (o->key_file != NULL) {
+		o->bad_key_file = read_key_file(o->key_file, o->key, sizeof(o->key)) < 0;
+		return o->bad_key_file ? -1 : 0;
+	}
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2base64(o->key, sizeof(o->key), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
 	sodium_memzero(raw, sizeof(raw));
@@ -327,6 +350,7 @@ int main(int argc, char **argv)
 		default: return usage(stderr, 2, 0, NULL);
 		}
 	}
+	vigil_admin_wipe_json(); /* requests may hold keys */
 	if (help)
 		return usage(stdout, 0, argc - optind, argv + optind);
 	if (optind >= argc)
@@ -340,6 +364,8 @@ int main(int argc, char **argv)
 		return optind + 3 == argc ? keygen(argv[optind + 1], argv[optind + 2])
 					  : usage(stderr, 2, argc - optind, argv + optind);
 	request = request_of(argc - optind, argv + optind, &co);
+	if (request == NULL && co.bad_key_file)
+		return 2;
 	if (request == NULL) {
 		fprintf(stderr, "vigilctl: '%s' is not a command, or not with these arguments\n", cmd);
 		return usage(stderr, 2, 1, argv + optind);

@@ -2,8 +2,10 @@
 /* Config parsing: a good file loads with every value; each kind of mistake
  * is refused with the file, the line and the reason. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +15,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
+#include "leftovers.h"
 #include "vigil/config.h"
 
 /* base64 of bytes 1..44: a valid, non-repeating master key and salt */
@@ -336,20 +340,108 @@ static void test_long_line(void **state)
 	unlink(path);
 }
 
-static void test_world_readable(void **state)
+/* Who may read and write the file: as for the key files, whatever else is
+ * wrong in it. */
+static void test_modes(void **state)
 {
-	const char *path = write_conf(INGEST CAMERA("a", "1"), 0644);
+	static const struct {
+		const char *text;
+		mode_t mode;
+		const char *want; /* NULL: loads */
+	} cases[] = {
+		{INGEST CAMERA("a", "1"), 0644,
+		 "readable by group and others (mode 0644) but holds camera keys (Key =); chmod 600"},
+		{INGEST CAMERA("a", "1"), 0640, "readable by group (mode 0640) but holds camera keys (Key =); chmod 600"},
+		{INGEST CAMERA("a", "1"), 0604, "readable by others (mode 0604)"},
+		{INGEST CAMERA("a", "1"), 0620, "writable by group (mode 0620): they could choose the cameras"},
+		{INGEST CAMERA("a", "1"), 0602, "writable by others (mode 0602)"},
+		{INGEST CAMERA("a", "1"), 0600, NULL},
+		{INGEST CAMERA("a", "1"), 0400, NULL},
+		/* An error in it: the mode is what it says first. */
+		{INGEST "Bogus = 1\n" CAMERA("a", "1"), 0640, "readable by group (mode 0640)"},
+		/* No key in it: readable is fine, writable is not. */
+		{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nCodec = H265\n", 0644, NULL},
+		{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nCodec = H265\n", 0664,
+		 "writable by group (mode 0664)"},
+	};
 	struct vigil_config cfg;
-	char err[512];
+	char err[512], want[512];
 
 	(void)state;
-	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "accessible by others (mode 644); chmod 600"));
-	assert_int_equal(chmod(path, 0640), 0);
-	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
-	assert_int_equal(cfg.n_ipv4 + cfg.n_ipv6, 0); /* no Address: nothing answered */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *path = write_conf(cases[i].text, cases[i].mode);
+
+		err[0] = '\0';
+		if (cases[i].want == NULL) {
+			assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
+			vigil_config_free(&cfg);
+		} else {
+			assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), -EPERM);
+			snprintf(want, sizeof(want), "%s: %s", path, cases[i].want);
+			if (strncmp(err, want, strlen(want)) != 0)
+				fail_msg("case %zu: got '%s', want '%s...'", i, err, want);
+			assert_null(cfg.cameras);
+		}
+		unlink(path);
+	}
+	/* Owned by someone else, who could chmod it: refused (root only can
+	 * give it away). */
+	if (geteuid() == 0) {
+		const char *path = write_conf(INGEST CAMERA("a", "1"), 0600);
+
+		assert_int_equal(chown(path, 4242, (gid_t)-1), 0);
+		assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), -EPERM);
+		snprintf(want, sizeof(want), "%s: owned by uid 4242, neither vigild's user (uid 0) nor root", path);
+		assert_true(strncmp(err, want, strlen(want)) == 0);
+		unlink(path);
+	}
+}
+
+/* After a load and a free, no copy of a key is left anywhere: not in the
+ * cameras array as it grew (40 cameras: it moves), not in stdio's buffer,
+ * not in inih's line buffer. The key is random, in static storage, and
+ * the file is written with write(2): only the parser could leave one. */
+static void test_no_key_left(void **state)
+{
+	static uint8_t raw[44];
+	static char b64[64], text[16384], path[64];
+	struct vigil_config cfg;
+	char err[512];
+	size_t len = 0;
+	int fd;
+
+	(void)state;
+	if (!leftovers_start())
+		return;
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
+	len += (size_t)snprintf(text + len, sizeof(text) - len, INGEST "MaxCameras = 64\n");
+	for (unsigned i = 0; i < 40; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"[Camera]\nName = c%u\nSSRC = %u\nKey = %s\nCodec = H264\n", i, i, b64);
+	assert_true(len < sizeof(text));
+	snprintf(path, sizeof(path), "test_config_%d.conf", (int)getpid());
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	sodium_memzero(text, sizeof(text));
+
+	if (vigil_config_load(&cfg, path, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg.n_cameras, 40);
+	assert_memory_equal(cfg.cameras[39].master_key, raw, 32);
+	assert_memory_equal(cfg.cameras[0].master_salt, raw + 32, 12);
+	assert_true(leftovers_found(raw, 16)); /* the scan finds the live array */
 	vigil_config_free(&cfg);
 	unlink(path);
+	/* From its 20th character: a shorter line read after it overwrites
+	 * the start of a line buffer, not the end. */
+	if (leftovers_found(b64 + 20, 24))
+		fail_msg("the key's base64 is left in the heap or the stack");
+	if (leftovers_found(raw, 16))
+		fail_msg("the raw key is left in the heap or the stack");
 }
 
 static void test_missing_file(void **state)
@@ -370,7 +462,8 @@ int main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_identity_and_socket_camera),
 		cmocka_unit_test(test_long_line),
-		cmocka_unit_test(test_world_readable),
+		cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_no_key_left),
 		cmocka_unit_test(test_missing_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -630,6 +630,11 @@ static void test_key_file_refused(void **state)
 	expect_key_refused(path, -EPERM, "mode 0601");
 	write_bytes(path, good, strlen(good), 0610);
 	expect_key_refused(path, -EPERM, "mode 0610");
+	/* Writable only (a key could be swapped in): refused as well. */
+	write_bytes(path, good, strlen(good), 0620);
+	expect_key_refused(path, -EPERM, "mode 0620");
+	write_bytes(path, good, strlen(good), 0602);
+	expect_key_refused(path, -EPERM, "mode 0602");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char name[64];
 
