@@ -155,7 +155,11 @@ static int describe(struct vigil_mux *m, const uint8_t *data, size_t len)
 	AVCodecParameters *par = m->ctx->streams[0]->codecpar;
 	AVCodecParserContext *parser = av_parser_init(par->codec_id);
 	AVCodecContext *avctx = avcodec_alloc_context3(NULL);
-	uint8_t *extra = av_mallocz(len + AV_INPUT_BUFFER_PADDING_SIZE), *out;
+	/* Each set is written after a 4-byte start code, whatever the frame
+	 * had: one byte more than it took there when that was 00 00 01, and
+	 * it took at least 4 (start code, header byte). */
+	size_t cap = len + len / 4;
+	uint8_t *extra = av_mallocz(cap + AV_INPUT_BUFFER_PADDING_SIZE), *out;
 	size_t n = 0, i = 0;
 	int out_len, ret = 0;
 
@@ -177,6 +181,10 @@ static int describe(struct vigil_mux *m, const uint8_t *data, size_t len)
 		if (e + 2 >= len)
 			e = len;
 		if (param_set(m->codec, data + s)) {
+			if (4 + e - s > cap - n) {
+				ret = -EBADMSG; /* cannot happen (see cap): never write past it */
+				goto out;
+			}
 			memcpy(extra + n, (const uint8_t[]){0, 0, 0, 1}, 4);
 			memcpy(extra + n + 4, data + s, e - s);
 			n += 4 + e - s;
@@ -194,6 +202,7 @@ static int describe(struct vigil_mux *m, const uint8_t *data, size_t len)
 		av_parser_parse2(parser, avctx, &out, &out_len, NULL, 0, AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
 	par->width = parser->width > 0 ? parser->width : avctx->width;
 	par->height = parser->height > 0 ? parser->height : avctx->height;
+	av_free(par->extradata); /* of a key frame whose start failed */
 	par->extradata = extra;
 	par->extradata_size = (int)n;
 	extra = NULL;
