@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
 #include <libavformat/avformat.h>
 #include <libavutil/opt.h>
 
@@ -147,6 +148,35 @@ static bool param_set(enum vigil_codec codec, const uint8_t *nal)
 	return (nal[0] & 0x1f) == 7 || (nal[0] & 0x1f) == 8;
 }
 
+/* libavformat 59 writes an hvcC from what its own SPS parser reads, which
+ * loops as many times as the SPS says (a short-term RPS of 2^32 pictures):
+ * a crafted SPS held a recorder thread for minutes. The sets must first
+ * pass libavcodec's parser that checks every value's range (CBS, behind
+ * the hevc_metadata filter, which changes nothing unless told to). */
+static int sets_parse(const uint8_t *sets, size_t n)
+{
+	const AVBitStreamFilter *f = av_bsf_get_by_name("hevc_metadata");
+	AVBSFContext *bsf = NULL;
+	AVPacket *pkt = av_packet_alloc();
+	int ret = pkt == NULL ? AVERROR(ENOMEM) : f == NULL ? AVERROR(ENOSYS) : av_bsf_alloc(f, &bsf);
+
+	if (ret == 0) {
+		bsf->par_in->codec_id = AV_CODEC_ID_HEVC;
+		ret = av_bsf_init(bsf);
+	}
+	if (ret == 0)
+		ret = av_new_packet(pkt, (int)n);
+	if (ret == 0) {
+		memcpy(pkt->data, sets, n);
+		ret = av_bsf_send_packet(bsf, pkt);
+	}
+	if (ret == 0)
+		ret = av_bsf_receive_packet(bsf, pkt);
+	av_bsf_free(&bsf);
+	av_packet_free(&pkt);
+	return ret == AVERROR_INVALIDDATA ? -EBADMSG : ret < 0 ? av_errno(ret) : 0;
+}
+
 /* The MP4 sample entry (avcC/hvcC) needs the parameter sets and the
  * picture size: both from the first key frame, its sets as Annex-B
  * extradata (libavformat converts it), its size from libavcodec's parser. */
@@ -195,6 +225,8 @@ static int describe(struct vigil_mux *m, const uint8_t *data, size_t len)
 		ret = -EAGAIN; /* a key frame without its sets: wait for the next */
 		goto out;
 	}
+	if (m->codec == VIGIL_CODEC_H265 && (ret = sets_parse(extra, n)) < 0)
+		goto out; /* a camera that sends such sets records in MPEG-TS only */
 	/* The parser reads an access unit once it has all of it: the frame,
 	 * then the end of the input. */
 	av_parser_parse2(parser, avctx, &out, &out_len, data, (int)len, AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);

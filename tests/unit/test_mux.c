@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libavutil/log.h>
@@ -100,7 +102,7 @@ static uint8_t *hostile(const uint8_t *key, size_t key_len, size_t slice, const 
 
 /* hostile_rc: what vigil_mux_write makes of the hostile frame as the first
  * of an fMP4 muxer (libavformat 59 takes 4,097 H.264 sets, with an avcC
- * it leaves empty, and refuses them in an hvcC). */
+ * it leaves empty; libavcodec's check of H.265 sets refuses them). */
 static void check_format(enum vigil_codec codec, const uint8_t *key, size_t key_len, size_t slice,
 			 const uint8_t *hdr, size_t hdr_len, const char *box, int hostile_rc)
 {
@@ -164,23 +166,68 @@ static void test_h265_hostile_pps(void **state)
 {
 	(void)state;
 	check_format(VIGIL_CODEC_H265, h265_key, sizeof(h265_key), H265_SLICE, (const uint8_t[]){0x44, 0x01},
-		     2, "hvcC", -EINVAL);
+		     2, "hvcC", -EBADMSG);
 }
 
 static void test_h265_hostile_vps(void **state)
 {
 	(void)state;
 	check_format(VIGIL_CODEC_H265, h265_key, sizeof(h265_key), H265_SLICE, (const uint8_t[]){0x40, 0x01},
-		     2, "hvcC", -EINVAL);
+		     2, "hvcC", -EBADMSG);
+}
+
+/* A key frame libFuzzer made of h265_key (tests/fuzz/fuzz_mux.c): VPS,
+ * two SPS cut short, PPS. libavformat 59's hvcC writer reads past the end
+ * of such an SPS, and then loops as many times as the bits past it say
+ * (up to 2^32, minutes on end, here with glibc's heap and with ASan's);
+ * the muxer must refuse it at once. Run in a child with an alarm, so that
+ * a hang fails the test. */
+static void test_h265_sps_loops(void **state)
+{
+	/* clang-format off */
+	static const uint8_t f[] = {
+		0x00, 0x00, 0x01, 0x40, 0x01, 0x0c, 0x01, 0xff, 0xff, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90,
+		0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x3f, 0x95, 0x94, 0x09, 0x00, 0x00, 0x00, 0x01, 0x42, 0x01,
+		0x01, 0x01, 0x60, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03, 0x00, 0x00, 0x03, 0x00, 0x3f, 0xa0,
+		0x20, 0x83, 0x16, 0x59, 0x59, 0x52, 0x01, 0x05, 0x78, 0x0b, 0xb8, 0x00, 0x00, 0x00, 0x03, 0x00,
+		0x00, 0x00, 0x01, 0x42, 0x01, 0x01, 0x01, 0x60, 0x00, 0x00, 0x03, 0x00, 0x90, 0x00, 0x00, 0x03,
+		0x00, 0x00, 0x03, 0x00, 0x3f, 0xa0, 0x20, 0x83, 0x16, 0x59, 0x59, 0x52, 0x93, 0x0b, 0x3c, 0x10,
+		0x00, 0x00, 0x01, 0x44, 0x01, 0xc0, 0x73, 0xc0, 0x89, 0x00, 0x00, 0x00, 0x01, 0x44, 0x01, 0x00,
+		0x01, 0x44, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x28, 0x01, 0xac, 0x41, 0xda, 0x44, 0x01,
+	};
+	/* clang-format on */
+	int st;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sink s = {0};
+		struct vigil_mux *m =
+		    vigil_mux_create(VIGIL_CODEC_H265, VIGIL_FORMAT_FMP4, out, init_out, &s);
+		int rc;
+
+		alarm(20);
+		rc = m == NULL ? -ENOMEM : vigil_mux_write(m, f, sizeof(f), 0, 0, 3000, true);
+		if (rc == -EBADMSG && s.init_bytes == 0)
+			rc = vigil_mux_write(m, h265_key, sizeof(h265_key), 3000, 3000, 3000, true);
+		vigil_mux_free(m);
+		_exit(rc == 0 && s.init_bytes > 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("the muxer was still writing the hvcC after 20 s (signal %d)", WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_h264_hostile_pps),
-	    cmocka_unit_test(test_h264_hostile_sps),
-	    cmocka_unit_test(test_h265_hostile_pps),
-	    cmocka_unit_test(test_h265_hostile_vps),
+	    cmocka_unit_test(test_h264_hostile_pps), cmocka_unit_test(test_h264_hostile_sps),
+	    cmocka_unit_test(test_h265_hostile_pps), cmocka_unit_test(test_h265_hostile_vps),
+	    cmocka_unit_test(test_h265_sps_loops),
 	};
 
 	av_log_set_level(AV_LOG_FATAL); /* what it thinks of the hostile sets */
