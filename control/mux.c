@@ -226,7 +226,7 @@ static int describe(struct vigil_mux *m, const uint8_t *data, size_t len)
 		goto out;
 	}
 	if (m->codec == VIGIL_CODEC_H265 && (ret = sets_parse(extra, n)) < 0)
-		goto out; /* a camera that sends such sets records in MPEG-TS only */
+		goto out; /* the next key frame may do better */
 	/* The parser reads an access unit once it has all of it: the frame,
 	 * then the end of the input. */
 	av_parser_parse2(parser, avctx, &out, &out_len, data, (int)len, AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
@@ -252,7 +252,7 @@ int vigil_mux_write(struct vigil_mux *m, const uint8_t *data, size_t len, int64_
 	AVPacket *pkt = m->pkt;
 	int ret;
 
-	if (len == 0 || len > INT32_MAX)
+	if (len == 0 || len > INT32_MAX / 2) /* extradata (up to 5/4 of it) has an int size */
 		return -EINVAL;
 	if (!m->started) {
 		if (!key)
