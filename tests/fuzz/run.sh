@@ -1,8 +1,8 @@
 #!/bin/bash
 # Builds each libFuzzer target with clang (ASan + UBSan) and runs it for a
 # bounded time from an empty corpus, plus the seeds its TARGET.py writes
-# (run first: a seed that still crashes fails at once). Exit 77 (skip)
-# without clang's fuzzer.
+# (run first: a seed that still crashes fails at once). An input that runs
+# for 10 s is a failure (a hang). Exit 77 (skip) without clang's fuzzer.
 # usage: run.sh SOURCE_ROOT BUILD_DIR SECONDS
 set -euo pipefail
 src=$1 out=$2/fuzz secs=${3:-30}
@@ -36,6 +36,6 @@ for t in "${!targets[@]}"; do
 		seeds=("$out/seeds-$t")
 	fi
 	echo "== $t: ${secs}s"
-	"$out/$t" -max_total_time="$secs" -rss_limit_mb=1024 -print_final_stats=1 "$out/corpus-$t" "${seeds[@]}" 2>&1 |
+	"$out/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 "$out/corpus-$t" "${seeds[@]}" 2>&1 |
 		tail -n 12
 done
