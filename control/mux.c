@@ -149,10 +149,11 @@ static bool param_set(enum vigil_codec codec, const uint8_t *nal)
 }
 
 /* libavformat 59 writes an hvcC from what its own SPS parser reads, which
- * loops as many times as the SPS says (a short-term RPS of 2^32 pictures):
- * a crafted SPS held a recorder thread for minutes. The sets must first
- * pass libavcodec's parser that checks every value's range (CBS, behind
- * the hevc_metadata filter, which changes nothing unless told to). */
+ * reads on past the end of an SPS cut short and then loops as many times
+ * as the bytes there say (up to 2^32 per reference picture set): such an
+ * SPS held a recorder thread for minutes. The sets must first pass
+ * libavcodec's parser that checks every value's range (CBS, behind the
+ * hevc_metadata filter, which changes nothing unless told to). */
 static int sets_parse(const uint8_t *sets, size_t n)
 {
 	const AVBitStreamFilter *f = av_bsf_get_by_name("hevc_metadata");

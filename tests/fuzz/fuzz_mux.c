@@ -5,9 +5,10 @@
  * [flags][u16 BE length][i16 BE pts step][dts lag][access unit]:
  * flags bit 0 key frame, bit 1 cut after it (a segment ends), bits 2-7 the
  * duration in 1/240 s. Nothing may be read or written out of bounds, and
- * nothing leaks; the muxers' refusals (-errno) are fine. fuzz_mux.py writes
- * the seeds: whole H.264 and H.265 GOPs, and the key frames of 00 00 01
- * runs that overflowed the fMP4 muxer's extradata (tests/unit/test_mux.c). */
+ * nothing leaks or hangs; the muxers' refusals (-errno) are fine.
+ * fuzz_mux.py writes the seeds: whole H.264 and H.265 GOPs, the key frames
+ * of 00 00 01 runs that overflowed the fMP4 muxer's extradata, and the one
+ * whose SPS held libavformat's hvcC writer (tests/unit/test_mux.c). */
 #include <stdlib.h>
 #include <string.h>
 
