@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
 #include <libavformat/avformat.h>
 #include <libavutil/opt.h>
 
@@ -147,6 +148,36 @@ static bool param_set(enum vigil_codec codec, const uint8_t *nal)
 	return (nal[0] & 0x1f) == 7 || (nal[0] & 0x1f) == 8;
 }
 
+/* libavformat 59 writes an hvcC from what its own SPS parser reads, which
+ * reads on past the end of an SPS cut short and then loops as many times
+ * as the bytes there say (up to 2^32 per reference picture set): such an
+ * SPS held a recorder thread for minutes. The sets must first pass
+ * libavcodec's parser that checks every value's range (CBS, behind the
+ * hevc_metadata filter, which changes nothing unless told to). */
+static int sets_parse(const uint8_t *sets, size_t n)
+{
+	const AVBitStreamFilter *f = av_bsf_get_by_name("hevc_metadata");
+	AVBSFContext *bsf = NULL;
+	AVPacket *pkt = av_packet_alloc();
+	int ret = pkt == NULL ? AVERROR(ENOMEM) : f == NULL ? AVERROR(ENOSYS) : av_bsf_alloc(f, &bsf);
+
+	if (ret == 0) {
+		bsf->par_in->codec_id = AV_CODEC_ID_HEVC;
+		ret = av_bsf_init(bsf);
+	}
+	if (ret == 0)
+		ret = av_new_packet(pkt, (int)n);
+	if (ret == 0) {
+		memcpy(pkt->data, sets, n);
+		ret = av_bsf_send_packet(bsf, pkt);
+	}
+	if (ret == 0)
+		ret = av_bsf_receive_packet(bsf, pkt);
+	av_bsf_free(&bsf);
+	av_packet_free(&pkt);
+	return ret == AVERROR_INVALIDDATA ? -EBADMSG : ret < 0 ? av_errno(ret) : 0;
+}
+
 /* The MP4 sample entry (avcC/hvcC) needs the parameter sets and the
  * picture size: both from the first key frame, its sets as Annex-B
  * extradata (libavformat converts it), its size from libavcodec's parser. */
@@ -155,7 +186,11 @@ static int describe(struct vigil_mux *m, const uint8_t *data, size_t len)
 	AVCodecParameters *par = m->ctx->streams[0]->codecpar;
 	AVCodecParserContext *parser = av_parser_init(par->codec_id);
 	AVCodecContext *avctx = avcodec_alloc_context3(NULL);
-	uint8_t *extra = av_mallocz(len + AV_INPUT_BUFFER_PADDING_SIZE), *out;
+	/* Each set is written after a 4-byte start code, whatever the frame
+	 * had: one byte more than it took there when that was 00 00 01, and
+	 * it took at least 4 (start code, header byte). */
+	size_t cap = len + len / 4;
+	uint8_t *extra = av_mallocz(cap + AV_INPUT_BUFFER_PADDING_SIZE), *out;
 	size_t n = 0, i = 0;
 	int out_len, ret = 0;
 
@@ -177,6 +212,10 @@ static int describe(struct vigil_mux *m, const uint8_t *data, size_t len)
 		if (e + 2 >= len)
 			e = len;
 		if (param_set(m->codec, data + s)) {
+			if (4 + e - s > cap - n) {
+				ret = -EBADMSG; /* cannot happen (see cap): never write past it */
+				goto out;
+			}
 			memcpy(extra + n, (const uint8_t[]){0, 0, 0, 1}, 4);
 			memcpy(extra + n + 4, data + s, e - s);
 			n += 4 + e - s;
@@ -187,6 +226,8 @@ static int describe(struct vigil_mux *m, const uint8_t *data, size_t len)
 		ret = -EAGAIN; /* a key frame without its sets: wait for the next */
 		goto out;
 	}
+	if (m->codec == VIGIL_CODEC_H265 && (ret = sets_parse(extra, n)) < 0)
+		goto out; /* the next key frame may do better */
 	/* The parser reads an access unit once it has all of it: the frame,
 	 * then the end of the input. */
 	av_parser_parse2(parser, avctx, &out, &out_len, data, (int)len, AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
@@ -194,6 +235,7 @@ static int describe(struct vigil_mux *m, const uint8_t *data, size_t len)
 		av_parser_parse2(parser, avctx, &out, &out_len, NULL, 0, AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
 	par->width = parser->width > 0 ? parser->width : avctx->width;
 	par->height = parser->height > 0 ? parser->height : avctx->height;
+	av_free(par->extradata); /* of a key frame whose start failed */
 	par->extradata = extra;
 	par->extradata_size = (int)n;
 	extra = NULL;
@@ -211,7 +253,7 @@ int vigil_mux_write(struct vigil_mux *m, const uint8_t *data, size_t len, int64_
 	AVPacket *pkt = m->pkt;
 	int ret;
 
-	if (len == 0 || len > INT32_MAX)
+	if (len == 0 || len > INT32_MAX / 2) /* extradata (up to 5/4 of it) has an int size */
 		return -EINVAL;
 	if (!m->started) {
 		if (!key)

@@ -306,6 +306,19 @@ void depay_fu_start(struct depay_pkt *c, enum depay_nal_kind kind, uint8_t *nal,
 		param_cache(&d->fu_param, nal, len);
 }
 
+int depay_fu_scan(struct depay_pkt *c, const uint8_t *frag, size_t n, unsigned type, bool start, bool end)
+{
+	struct vigil_depay *d = c->d;
+	/* A start follows the NAL header (never 00); a fragment that does not
+	 * continue the open FU follows nothing known. */
+	unsigned zeros = start || !d->in_fu || d->fu_type != type ? 0 : d->fu_zeros;
+
+	if (!depay_scan(frag, n, &zeros) || (end && zeros != 0))
+		return -EBADMSG;
+	d->fu_zeros = (uint8_t)zeros;
+	return 0;
+}
+
 void depay_fu_more(struct depay_pkt *c, unsigned type, uint8_t *p, size_t n, bool end)
 {
 	struct vigil_depay *d = c->d;
@@ -373,8 +386,10 @@ void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, 
 			return;
 		}
 		loss = index != d->last_index + 1;
-		if (loss)
+		if (loss) {
 			d->need_key = true;
+			d->fu_zeros = 0; /* what the lost packets ended with is not known */
+		}
 	}
 	d->have_last = true;
 	d->last_index = index;

@@ -64,6 +64,7 @@ struct vigil_depay {
 	bool skip_rasl; /* resumed at a CRA: its RASL pictures cannot decode */
 	uint8_t fu_type;        /* NAL type of the open fragmentation unit */
 	uint8_t fu_kind;        /* its depay_nal_kind: a parameter set is cached at its end */
+	uint8_t fu_zeros;       /* 00 bytes (0-2) its fragments so far end with (depay_scan.h) */
 	bool frame_after_loss;  /* packets may be missing before this frame */
 	bool frame_has_vcl, frame_is_key;
 	uint8_t frame_params; /* bit per vigil_param_kind seen before the first slice */
@@ -83,7 +84,8 @@ int vigil_depay_seed_params(struct vigil_depay *d, const uint8_t *nal, size_t le
  * lies in m after at least its RTP header. Takes m: it joins the frame or
  * is freed. index is the packet's extended sequence index (ROC << 16 |
  * SEQ). A payload that is not valid for the codec is counted as
- * payload_invalid and breaks the frame. May call env->emit once or twice (a
+ * payload_invalid and breaks the frame: so is a NAL unit that holds a start
+ * code prefix or ends in 00 (depay_scan.h). May call env->emit once or twice (a
  * frame closed by a timestamp change, then one closed by the marker bit). */
 void vigil_depay_push(struct vigil_depay *d, const struct vigil_depay_env *env, uint64_t index, uint32_t ts,
 		      bool marker, struct rte_mbuf *m, uint8_t *payload, size_t len, uint64_t now_ns);

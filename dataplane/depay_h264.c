@@ -57,7 +57,7 @@ static int stap_a(struct depay_pkt *c, uint8_t *p, size_t len)
 		if (len - off < 2)
 			return -EBADMSG;
 		n = depay_get16(p + off);
-		if (n == 0 || n > len - off - 2 || !nal_ok(p[off + 2]))
+		if (n == 0 || n > len - off - 2 || !nal_ok(p[off + 2]) || !depay_nal_clean(p + off + 2, n))
 			return -EBADMSG;
 		out_len += 4 + n;
 	}
@@ -81,7 +81,8 @@ static int fu_a(struct depay_pkt *c, uint8_t *p, size_t len)
 	if (len < 3)
 		return -EBADMSG;
 	type = p[1] & H264_TYPE;
-	if ((p[1] & (H264_FU_S | H264_FU_E)) == (H264_FU_S | H264_FU_E) || type == 0 || type > 23)
+	if ((p[1] & (H264_FU_S | H264_FU_E)) == (H264_FU_S | H264_FU_E) || type == 0 || type > 23 ||
+	    depay_fu_scan(c, p + 2, len - 2, type, p[1] & H264_FU_S, p[1] & H264_FU_E) < 0)
 		return -EBADMSG;
 	if (p[1] & H264_FU_S) {
 		p[1] = (uint8_t)((p[0] & ~H264_TYPE) | type);
@@ -97,6 +98,8 @@ int depay_h264_packet(struct depay_pkt *c, uint8_t *p, size_t len)
 	if (len < 1 || (p[0] & H264_F))
 		return -EBADMSG;
 	if (nal_ok(p[0])) {
+		if (!depay_nal_clean(p, len))
+			return -EBADMSG;
 		whole(c, p, len);
 		return 0;
 	}

@@ -71,7 +71,7 @@ static int ap(struct depay_pkt *c, uint8_t *p, size_t len)
 		if (len - off < 2)
 			return -EBADMSG;
 		n = depay_get16(p + off);
-		if (n < 2 || n > len - off - 2 || !nal_ok(p + off + 2))
+		if (n < 2 || n > len - off - 2 || !nal_ok(p + off + 2) || !depay_nal_clean(p + off + 2, n))
 			return -EBADMSG;
 		out_len += 4 + n;
 	}
@@ -96,7 +96,8 @@ static int fu(struct depay_pkt *c, uint8_t *p, size_t len)
 	if (len < 4)
 		return -EBADMSG;
 	type = p[2] & H265_FU_TYPE;
-	if ((p[2] & (H265_FU_S | H265_FU_E)) == (H265_FU_S | H265_FU_E) || type > H265_NAL_LAST)
+	if ((p[2] & (H265_FU_S | H265_FU_E)) == (H265_FU_S | H265_FU_E) || type > H265_NAL_LAST ||
+	    depay_fu_scan(c, p + 3, len - 3, type, p[2] & H265_FU_S, p[2] & H265_FU_E) < 0)
 		return -EBADMSG;
 	if (p[2] & H265_FU_S) {
 		hdr0 = (uint8_t)((p[0] & 0x81) | type << 1);
@@ -114,6 +115,8 @@ int depay_h265_packet(struct depay_pkt *c, uint8_t *p, size_t len)
 	if (len < 2 || !hdr_ok(p))
 		return -EBADMSG;
 	if (nal_type(p) <= H265_NAL_LAST) {
+		if (!depay_nal_clean(p, len))
+			return -EBADMSG;
 		whole(c, p, len);
 		return 0;
 	}

@@ -6,6 +6,7 @@
 #define VIGIL_DEPAY_INTERNAL_H
 
 #include "depay.h"
+#include "depay_scan.h"
 
 enum depay_nal_kind {
 	/* Parameter sets: the kind is their index in vigil_depay.params. */
@@ -50,6 +51,11 @@ int depay_spread(struct depay_pkt *c, uint8_t *payload, size_t len, size_t out_l
  * right before the fragment, then the NAL unit of this type stays open. */
 void depay_fu_start(struct depay_pkt *c, enum depay_nal_kind kind, uint8_t *nal, size_t hdr_len, unsigned type,
 		    size_t len);
+/* Scan of a fragment of n bytes (after the FU header) of an FU of this
+ * NAL type, carried on from the fragments before it: -EBADMSG when the NAL
+ * unit holds a start code prefix, or ends in 00 (end). */
+int depay_fu_scan(struct depay_pkt *c, const uint8_t *frag, size_t n, unsigned type, bool start, bool end);
+
 /* FU middle or end: appends to the open NAL unit of the same type, or
  * breaks the frame when there is none. */
 void depay_fu_more(struct depay_pkt *c, unsigned type, uint8_t *p, size_t n, bool end);

@@ -2,7 +2,8 @@
 /* libFuzzer target: input is [u16 BE length][RTP packet] records, run
  * through the RTP checks and both depacketizers. Nothing may be read or
  * written out of bounds, every frame must be a well-formed mbuf chain, and
- * every mbuf and packet buffer must come back. */
+ * every mbuf and packet buffer must come back. The start code prefix scan
+ * of every width must also agree with the byte loop on the whole input. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include <rte_mbuf.h>
 
 #include "depay.h"
+#include "depay_scan.h"
 #include "rtp.h"
 
 #define POOL_MBUFS 64 /* for parameter sets and clones: fewer than enough, exhaustion happens */
@@ -94,6 +96,33 @@ static void emit(void *arg, struct rte_mbuf *head)
 	s->held = head;
 }
 
+/* The input as NAL unit bytes after 0-2 carried zeros, split in two
+ * fragments where its first byte says. */
+static void scan_agrees(const uint8_t *data, size_t size)
+{
+	static depay_scan_blocks_fn *const widths[] = {
+		depay_scan_blocks_words,
+#if defined(__SSE2__)
+		depay_scan_blocks_sse2,
+#endif
+#if defined(DEPAY_SCAN_AVX2)
+		depay_scan_blocks_avx2,
+#endif
+	};
+	unsigned carried = size > 0 ? data[0] % 3 : 0, want_z = carried;
+	size_t cut = size > 0 ? data[0] % (size + 1) : 0;
+	bool want = depay_scan_bytes(data, 0, size, &want_z);
+
+	for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+		unsigned z = carried;
+		bool ok = depay_scan_with(widths[w], data, cut, &z) &&
+			  depay_scan_with(widths[w], data + cut, size - cut, &z);
+
+		if (ok != want || (ok && z != want_z))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vigil_counters ctr = {0};
@@ -103,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t top = UINT64_C(1) << 32; /* highest index, RFC 3711 style */
 	bool have = false;
 
+	scan_agrees(data, size);
 	for (int i = 0; i < 2; i++) {
 		sinks[i] = (struct sink){.camera = (uint32_t)i};
 		env[i] = (struct vigil_depay_env){.pool = pool,

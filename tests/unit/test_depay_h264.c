@@ -6,6 +6,7 @@
 
 #define FX_CODEC VIGIL_CODEC_H264
 #include "depay_fixture.h"
+#include "depay_scan.h"
 
 #define SC 0, 0, 0, 1
 #define SPS 0x67, 0x42, 0x00, 0x1f
@@ -13,6 +14,7 @@
 #define STAP_PARAMS 0x78, 0x00, 0x04, SPS, 0x00, 0x04, PPS
 #define IDR 0x65, 0x88, 0x84, 0x21       /* first_mb_in_slice = 0 */
 #define IDR_2ND 0x65, 0x08, 0x84, 0x21   /* first_mb_in_slice != 0 */
+#define IDR_EP 0x65, 0x88, 0x84, 0x00, 0x00, 0x03, 0x01, 0x21 /* with 00 00 03 (emulation prevention) */
 #define PSL 0x41, 0x9a, 0x02             /* P slice, first of its picture */
 #define FU_S 0x7c, 0x85, 0x88, 0x84      /* FU-A, NRI 3, start of an IDR */
 #define FU_M 0x7c, 0x05, 0xaa, 0xbb
@@ -193,6 +195,58 @@ static const struct scenario scenarios[] = {
 	{"end of sequence, a one-byte NAL unit",
 	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, IDR), P(3, 1000, 1, 0x0a)},
 	 .frames = {F(1000, KEY, SC, SPS, SC, PPS, SC, IDR, SC, 0x0a)}},
+	/* Start code prefixes (depay_scan.h), each refused NAL unit as
+	 * payload_invalid, its frame dropped, the next key frame recorded. */
+	{"00 00 03 in a NAL unit is emulation prevention",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, IDR_EP)},
+	 .frames = {F(1000, KEY, SC, SPS, SC, PPS, SC, IDR_EP)}},
+	{"00 00 01 in a single NAL unit",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, 0x65, 0x88, 0x84, 0x00, 0x00, 0x01, 0x21),
+		  P(3, 4000, 1, PSL), P(4, 7000, 1, IDR)},
+	 .frames = {KEYFRAME(7000)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"00 00 00 in a P slice, after a whole key frame",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 4, PPS, 0, 4, IDR), P(2, 4000, 1, 0x41, 0x9a, 0, 0, 0, 0x21),
+		  P(3, 7000, 1, PSL), P(4, 10000, 1, IDR)},
+	 .frames = {KEYFRAME(1000), KEYFRAME(10000)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"a NAL unit ending in 00",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 1, IDR, 0x00)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"00 00 02 in a STAP-A unit: none of its sets cached",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 7, 0x68, 0xce, 0, 0, 2, 0x3c, 0x80), P(2, 4000, 1, IDR)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"a STAP-A unit ending in 00",
+	 .pkts = {P(1, 1000, 1, 0x78, 0, 4, SPS, 0, 4, 0x68, 0xce, 0x3c, 0x00, 0, 4, IDR)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"FU-A: 00 00 ends a fragment, 01 starts the next",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, 0x7c, 0x85, 0x88, 0x00, 0x00),
+		  P(3, 1000, 1, 0x7c, 0x45, 0x01, 0xdd), P(4, 4000, 1, PSL), P(5, 7000, 1, IDR)},
+	 .frames = {KEYFRAME(7000)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"FU-A: 00 ends a fragment, 00 00 starts the next",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, 0x7c, 0x85, 0x88, 0x00),
+		  P(3, 1000, 1, 0x7c, 0x45, 0x00, 0x00, 0xdd)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"FU-A: a fragment of one 00 carries the count on (00 | 00 | 02)",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, 0x7c, 0x85, 0x88, 0x00), P(3, 1000, 0, 0x7c, 0x05, 0x00),
+		  P(4, 1000, 1, 0x7c, 0x45, 0x02, 0xdd)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"FU-A: 00 00 03 split over three fragments is emulation prevention",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, 0x7c, 0x85, 0x88, 0x00), P(3, 1000, 0, 0x7c, 0x05, 0x00),
+		  P(4, 1000, 1, 0x7c, 0x45, 0x03, 0x01, 0xdd)},
+	 .frames = {F(1000, KEY, SC, SPS, SC, PPS, SC, 0x65, 0x88, 0x00, 0x00, 0x03, 0x01, 0xdd)}},
+	{"FU-A ending in 00",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, FU_S), P(3, 1000, 1, 0x7c, 0x45, 0xcc, 0x00)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"FU-A: after a lost fragment the next is scanned afresh (a loss, not invalid)",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, 0x7c, 0x85, 0x88, 0x00, 0x00),
+		  P(4, 1000, 1, 0x7c, 0x45, 0x01, 0xdd)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	{"FU-A: a fragment of another type is scanned afresh (incomplete, not invalid)",
+	 .pkts = {P(1, 1000, 0, STAP_PARAMS), P(2, 1000, 0, 0x7c, 0x85, 0x88, 0x00, 0x00),
+		  P(3, 1000, 1, 0x7c, 0x41, 0x01, 0xdd)},
+	 .ctr = {C(frame_incomplete) = 1}},
 };
 
 
@@ -374,6 +428,7 @@ static void test_param_set_too_large(void **state)
 	struct fx fx;
 
 	(void)state;
+	memset(big + 4, 0x5a, sizeof(big) - 4); /* 00 00 00 would make it invalid */
 	fx_init(&fx, POOL_MBUFS, FRAME_BYTES);
 	push(&fx, 1, 1000, false, BYTES(STAP_PARAMS));
 	assert_int_equal(fx.d.params[VIGIL_PARAM_SPS].len, 4);
@@ -427,6 +482,96 @@ static void test_seed(void **state)
 	assert_memory_equal(d.params[VIGIL_PARAM_SPS].nal, big, VIGIL_PARAM_SET_MAX);
 }
 
+/* Every width of the start code prefix scan against the definition, three
+ * bytes at a time over the carried zeros and the bytes: a prefix at every
+ * position of buffers of up to 100 bytes (so at and across each 8, 16 and
+ * 32-byte block boundary), then random zero-heavy buffers. */
+static bool scan_reference(const uint8_t *p, size_t len, unsigned *zeros)
+{
+	uint8_t all[2 + 256];
+	size_t n = 0;
+	unsigned z = 0;
+
+	for (unsigned k = 0; k < *zeros; k++)
+		all[n++] = 0;
+	memcpy(all + n, p, len);
+	n += len;
+	for (size_t j = 2; j < n; j++)
+		if (all[j - 2] == 0 && all[j - 1] == 0 && all[j] <= 2)
+			return false;
+	while (z < 2 && z < n && all[n - 1 - z] == 0)
+		z++;
+	*zeros = z;
+	return true;
+}
+
+static void scan_check(const uint8_t *p, size_t len, unsigned zeros)
+{
+	static depay_scan_blocks_fn *const widths[] = {
+		depay_scan_blocks_words,
+#if defined(__SSE2__)
+		depay_scan_blocks_sse2,
+#endif
+#if defined(DEPAY_SCAN_AVX2)
+		depay_scan_blocks_avx2,
+#endif
+	};
+	unsigned want_z = zeros, z;
+	bool want = scan_reference(p, len, &want_z);
+
+	for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+		z = zeros;
+		if (depay_scan_with(widths[w], p, len, &z) != want || (want && z != want_z))
+			fail_msg("width %zu, %zu bytes after %u zeros: %d, want %d (zeros %u, want %u)", w, len,
+				 zeros, !want, want, z, want_z);
+	}
+	z = zeros;
+	assert_true(depay_scan(p, len, &z) == want);
+}
+
+static void test_scan(void **state)
+{
+	uint8_t buf[256];
+	uint64_t seed = 0x9e3779b97f4a7c15u;
+
+	(void)state;
+	for (size_t len = 0; len <= 100; len++) {
+		for (unsigned zeros = 0; zeros <= 2; zeros++) {
+			memset(buf, 0x5a, len);
+			scan_check(buf, len, zeros);
+			for (size_t j = 0; j < len; j++) {
+				for (unsigned third = 0; third <= 3; third++) {
+					memset(buf, 0x5a, len);
+					buf[j] = 0;
+					if (j + 1 < len)
+						buf[j + 1] = 0;
+					if (j + 2 < len)
+						buf[j + 2] = (uint8_t)third;
+					scan_check(buf, len, zeros);
+				}
+			}
+		}
+	}
+	for (unsigned round = 0; round < 200000; round++) {
+		size_t len;
+
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		len = seed % sizeof(buf);
+		for (size_t j = 0; j < len; j++) {
+			static const uint8_t bytes[] = {0, 0, 0, 1, 2, 3, 0x5a, 0x80};
+
+			seed ^= seed << 13;
+			seed ^= seed >> 7;
+			seed ^= seed << 17;
+			/* Mostly not 00, so that some buffers have no prefix. */
+			buf[j] = seed % 8 ? 0x5a + (uint8_t)(seed >> 8 & 3) : bytes[seed >> 8 & 7];
+		}
+		scan_check(buf, len, (unsigned)(seed >> 20) % 3);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_frame_fields),
 		cmocka_unit_test(test_param_set_too_large),
 		cmocka_unit_test(test_seed),
+		cmocka_unit_test(test_scan),
 	};
 
 	fx_eal("test_depay_h264");

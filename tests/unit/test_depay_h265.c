@@ -14,6 +14,8 @@
 #define IDR 0x26, 0x01, 0xaf, 0x06     /* IDR_W_RADL, first slice segment */
 #define IDR_2ND 0x26, 0x01, 0x2f, 0x06 /* not the first slice segment */
 #define TRAIL 0x02, 0x01, 0xd0, 0x04   /* TRAIL_R, first slice segment */
+#define TRAIL_N 0x00, 0x01, 0xd0, 0x04 /* TRAIL_N: its header starts 00 01 */
+#define IDR_EP 0x26, 0x01, 0xaf, 0x00, 0x00, 0x03, 0x00, 0x06 /* with 00 00 03 (emulation prevention) */
 #define FU_S 0x62, 0x01, 0x93, 0xaf, 0x06
 #define FU_M 0x62, 0x01, 0x13, 0xaa, 0xbb
 #define FU_E 0x62, 0x01, 0x53, 0xcc, 0xdd
@@ -145,6 +147,38 @@ static const struct scenario scenarios[] = {
 	{"flush drops an unfinished FU",
 	 .flush = true,
 	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, FU_S)},
+	 .ctr = {C(frame_incomplete) = 1}},
+	/* Start code prefixes (depay_scan.h), each refused NAL unit as
+	 * payload_invalid, its frame dropped, the next key frame recorded. */
+	{"a TRAIL_N header (00 01) and 00 00 03 are not prefixes",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 1, IDR_EP), P(3, 4000, 1, TRAIL_N),
+		  P(4, 7000, 1, 0x60, 0x01, 0, 4, TRAIL_N, 0, 4, TRAIL)},
+	 .frames = {F(1000, KEY, PARAMS, SC, IDR_EP), F(4000, 0, SC, TRAIL_N), F(7000, 0, SC, TRAIL_N, SC, TRAIL)}},
+	{"00 00 01 in a single NAL unit",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 1, 0x26, 0x01, 0xaf, 0x00, 0x00, 0x01, 0x06),
+		  P(3, 4000, 1, TRAIL), P(4, 7000, 1, IDR)},
+	 .frames = {KEYFRAME(7000)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"a NAL unit ending in 00", .pkts = {P(1, 1000, 1, 0x26, 0x01, 0xaf, 0x06, 0x00)}, .ctr = INVALID},
+	{"00 00 00 in an AP unit: none of its sets cached",
+	 .pkts = {P(1, 1000, 1, 0x60, 0x01, 0, 4, VPS, 0, 4, SPS, 0, 7, 0x44, 0x01, 0xc1, 0, 0, 0, 0x72),
+		  P(2, 4000, 1, IDR)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"FU: 00 00 ends a fragment, 02 starts the next",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, 0x62, 0x01, 0x93, 0xaf, 0x00, 0x00),
+		  P(3, 1000, 1, 0x62, 0x01, 0x53, 0x02, 0xdd), P(4, 4000, 1, TRAIL), P(5, 7000, 1, IDR)},
+	 .frames = {KEYFRAME(7000)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1, C(frame_no_keyframe) = 1}},
+	{"FU: 00 ends a fragment, 00 03 starts the next (emulation prevention)",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, 0x62, 0x01, 0x93, 0xaf, 0x00),
+		  P(3, 1000, 1, 0x62, 0x01, 0x53, 0x00, 0x03, 0x01, 0xdd)},
+	 .frames = {F(1000, KEY, PARAMS, SC, 0x26, 0x01, 0xaf, 0x00, 0x00, 0x03, 0x01, 0xdd)}},
+	{"FU ending in 00",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, FU_S), P(3, 1000, 1, 0x62, 0x01, 0x53, 0xcc, 0x00)},
+	 .ctr = {C(payload_invalid) = 1, C(frame_incomplete) = 1}},
+	{"FU: after a lost fragment the next is scanned afresh (a loss, not invalid)",
+	 .pkts = {P(1, 1000, 0, AP_PARAMS), P(2, 1000, 0, 0x62, 0x01, 0x93, 0xaf, 0x00, 0x00),
+		  P(4, 1000, 1, 0x62, 0x01, 0x53, 0x01, 0xdd)},
 	 .ctr = {C(frame_incomplete) = 1}},
 };
 
