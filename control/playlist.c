@@ -23,6 +23,7 @@
 #define TS_SYNC 0x47
 #define MIN_SEGMENT (3 * TS_PACKET) /* PAT, PMT and something: less is discarded */
 #define SEALED_CHUNK (VIGIL_SEAL_CHUNK + VIGIL_SEAL_ABYTES)
+#define MAP_TAG "#EXT-X-MAP:URI=\"init-" /* then the init segment's number */
 
 const char *const vigil_seg_suffix[VIGIL_SEG_KINDS] = {
     [VIGIL_SEG_TS] = ".ts",
@@ -151,6 +152,20 @@ static int fsync_dir(const char *dir)
 	return ret;
 }
 
+int vigil_sync_parent_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return fsync_dir(".");
+	if (slash == path)
+		return fsync_dir("/");
+	if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	return fsync_dir(dir);
+}
+
 /* The whole playlist, through a temporary file: readers see the old or the
  * new one, never half of either. */
 static int write_playlist(const char *dir, const struct entries *l, unsigned target, bool event)
@@ -211,8 +226,8 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 			e.start_ns = parse_time(line + 25);
 		else if (strncmp(line, "#EXTINF:", 8) == 0)
 			e.seconds = strtod(line + 8, NULL);
-		else if (strncmp(line, "#EXT-X-MAP:URI=\"init-", 20) == 0)
-			map = (uint32_t)strtoul(line + 20, NULL, 10);
+		else if (strncmp(line, MAP_TAG, sizeof(MAP_TAG) - 1) == 0)
+			map = (uint32_t)strtoul(line + sizeof(MAP_TAG) - 1, NULL, 10);
 		else if (line[0] != '#' && segment_of(line, false, &seq, &kind)) {
 			e.seq = seq;
 			e.kind = kind;
@@ -538,10 +553,14 @@ int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target)
 	return ret;
 }
 
+/* Appends are not synced (a crash rebuilds the playlist from the segments);
+ * the last one is, and the playlist's name: after a clean stop nothing
+ * rebuilds it, the camera may be gone from the configuration. */
 int vigil_playlist_end(const char *dir)
 {
 	char path[PATH_MAX + 16];
 	FILE *f;
+	int ret = 0;
 
 	snprintf(path, sizeof(path), "%s/" VIGIL_PLAYLIST_NAME, dir);
 	if (access(path, F_OK) != 0)
@@ -550,5 +569,9 @@ int vigil_playlist_end(const char *dir)
 	if (f == NULL)
 		return -errno;
 	fputs("#EXT-X-ENDLIST\n", f);
-	return fclose(f) != 0 ? -errno : 0;
+	if (fflush(f) != 0 || fdatasync(fileno(f)) < 0)
+		ret = -errno;
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	return ret < 0 ? ret : fsync_dir(dir);
 }

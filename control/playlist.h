@@ -67,4 +67,8 @@ int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target);
 /* vigild stops cleanly: no more segments. */
 int vigil_playlist_end(const char *dir);
 
+/* fsync of the folder that holds path: what makes a name made in it (a
+ * camera's folder, a segment) durable. 0 or -errno. */
+int vigil_sync_parent_dir(const char *path);
+
 #endif
