@@ -13,6 +13,8 @@ packages=(
 	# test peers and tools: GStreamer cameras, ffmpeg/ffprobe, captures, namespaces
 	dpdk ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly iproute2 iputils-ping tcpdump python3 jq
+	# the power-cut filesystem of the crash test (FUSE)
+	fuse3 python3-fusepy
 	# benchmark baselines (fio; dpdk-testpmd is in dpdk-dev) and plots
 	fio dpdk-dev gnuplot-nox
 )

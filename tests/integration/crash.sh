@@ -100,12 +100,29 @@ check_syncs() {
 		fail "$label: no fdatasync of an open segment reached the filesystem"
 }
 
+# reap PID SECS: PID (a child, sent SIGKILL) is gone within SECS, or the test
+# ends saying what it waits on.
+reap() {
+	local pid=$1 secs=$2 i
+	for ((i = 0; i < secs * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		fail "process $pid still there ${secs}s after SIGKILL: $(ps -o stat=,wchan:32= -p "$pid")" \
+			"$(head -n 8 "/proc/$pid/stack" 2>/dev/null | tr '\n' ' ')"
+		exit 1
+	fi
+	{ wait "$pid" || true; } 2>/dev/null
+	proc_forget "$pid"
+}
+
 # run NAME FORMAT CAMERA...: one vigild run with these cameras: two cuts
 # (the second torn) 4.5 to 7 s after a start, then 4 s more, the cameras
 # stopped, and vigild stopped cleanly; a cut, and a start and a clean stop
 # of vigild without cameras. The filesystem is left cut.
 run() {
-	local name=$1 format=$2 k delay mode vigild_pid cam rc t0
+	local name=$1 format=$2 k delay mode vigild_pid cam rc t0 t1 t2
 	local -a gst_pids=()
 	shift 2
 	config "$format" "$@" >"$work/$name.conf"
@@ -125,18 +142,20 @@ run() {
 		powercut_cut "$mnt" $mode
 		t0=$EPOCHREALTIME
 		kill -KILL "$vigild_pid"
+		reap "$vigild_pid" 30
+		t1=$EPOCHREALTIME
 		cp "$image" "$image.$name.$k" # what the cut left, kept with the work directory
-		{ wait "$vigild_pid" || true; } 2>/dev/null
-		proc_forget "$vigild_pid"
 		note "$name: cut $k${mode:+ ($mode)} ${delay}s after the last start"
 		for cam in "$@"; do
 			cuts_of[$cam]="${cuts_of[$cam]:-} $POWERCUT_AT"
 		done
 		check_syncs "$name: before cut $k" "$image.json"
 		powercut_restart "$mnt" "$image" "$fslog" "${fs_opts[@]}"
+		t2=$EPOCHREALTIME
 		test_start_vigild "$vigild" "$work/$name.conf" "$work/$name-$k.json" "$work/$name-$k.log"
 		vigild_pid=$PROC_PID
-		note "$name: restart $k after $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s:" \
+		note "$name: restart $k after $(awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$EPOCHREALTIME" \
+			'BEGIN { printf "%.1f s (vigild gone %.1f s, filesystem back %.1f s, vigild ready %.1f s after)", d - a, b - a, c - b, d - c }'):" \
 			"$(grep -h 'cut short by a crash' "$work/$name-$k.log" | sed 's/^vigil: recorder: //' | tr '\n' ';')"
 	done
 	sleep 4
@@ -197,6 +216,10 @@ decode() {
 for cam in plain sealed fmp4; do
 	dir=$mnt/rec/$cam out=$work/out/$cam
 	mkdir -p "$out"
+	if [ ! -d "$dir" ]; then
+		fail "$cam: its folder is gone: $(ls -A "$mnt" "$mnt/rec" 2>&1 | tr '\n' ' ')"
+		continue
+	fi
 	cp -a "$dir" "$out/rec" # kept with the work directory when the test fails
 	# What is on disk, whatever the playlist says (checked below).
 	on_disk=$(cd "$dir" && ls | grep -E '^[0-9]{8}\.(ts|ts\.sealed|m4s)$' || true)

@@ -98,7 +98,7 @@ class PowercutFS(fuse.Operations):
     def __init__(self, image, refuse_direct):
         self.image = image
         self.refuse_direct = refuse_direct
-        self.fds = {}  # fh -> Inode
+        self.fds = {}  # fh -> Inode (the control file's: the counters it reads)
         self.next_fh = 1
         self.stats = {"ops": {}, "fsync": 0, "fdatasync": 0, "fsyncdir": 0, "open_direct": 0, "direct_refused": 0,
                       "files": {}}
@@ -152,7 +152,7 @@ class PowercutFS(fuse.Operations):
         return node, name
 
     def node_of(self, path, fi):
-        if fi is not None and getattr(fi, "fh", 0) in self.fds:
+        if fi is not None and isinstance(self.fds.get(fi.fh), Inode):
             return self.fds[fi.fh]
         return self.lookup(path)
 
@@ -342,8 +342,11 @@ class PowercutFS(fuse.Operations):
 
     def open(self, path, fi):
         if path == CONTROL:
+            # The counters as they are now, whatever the reads that follow.
             fi.direct_io = 1
-            fi.fh = 0
+            fi.fh = self.next_fh
+            self.next_fh += 1
+            self.fds[fi.fh] = json.dumps(self.stats).encode()
             return 0
         self.refuse(fi)
         node = self.lookup(path)
@@ -360,7 +363,7 @@ class PowercutFS(fuse.Operations):
 
     def read(self, path, size, offset, fi):
         if path == CONTROL:
-            return json.dumps(self.stats).encode()[offset:offset + size]
+            return self.fds[fi.fh][offset:offset + size]
         node = self.node_of(path, fi)
         return bytes(node.data[offset:offset + size])
 

@@ -145,6 +145,11 @@ static int group_setup(void **state)
 	    run("gst-inspect-1.0 x264enc >/dev/null 2>&1 && gst-inspect-1.0 x265enc >/dev/null 2>&1 && "
 		"ffmpeg -version >/dev/null 2>&1 && ffprobe -version >/dev/null 2>&1") == 0;
 	if (!have_tools) {
+		/* CI installs them (scripts/setup.sh): there a skip hides a failure. */
+		if (getenv("CI") != NULL && strcmp(getenv("CI"), "true") == 0) {
+			fprintf(stderr, "# CI=true: gst-launch-1.0 with x264enc/x265enc, ffmpeg and ffprobe are missing\n");
+			return -1;
+		}
 		fprintf(stderr, "# skip: needs gst-launch-1.0 with x264enc/x265enc, ffmpeg and ffprobe\n");
 		return 0;
 	}
