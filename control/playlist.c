@@ -24,6 +24,10 @@
 #define MIN_SEGMENT (3 * TS_PACKET) /* PAT, PMT and something: less is discarded */
 #define SEALED_CHUNK (VIGIL_SEAL_CHUNK + VIGIL_SEAL_ABYTES)
 #define MAP_TAG "#EXT-X-MAP:URI=\"init-" /* then the init segment's number */
+/* A comment (players ignore it): segments from this number on were recorded
+ * after the last recovery. Their entries, with the discontinuity before the
+ * first, are appended unsynced: a crash may take them, this line not. */
+#define RUN_TAG "# vigil: run from segment "
 
 const char *const vigil_seg_suffix[VIGIL_SEG_KINDS] = {
     [VIGIL_SEG_TS] = ".ts",
@@ -34,6 +38,7 @@ const char *const vigil_seg_suffix[VIGIL_SEG_KINDS] = {
 struct entries {
 	struct vigil_playlist_entry *v;
 	unsigned n, cap;
+	uint32_t run_from; /* the first segment of the run a recovery started (0: none) */
 };
 
 static int entries_add(struct entries *l, const struct vigil_playlist_entry *e)
@@ -182,6 +187,8 @@ static int write_playlist(const char *dir, const struct entries *l, unsigned tar
 	if (f == NULL)
 		return -errno;
 	put_header(f, target, &l->v[0], event);
+	if (l->run_from != 0)
+		fprintf(f, RUN_TAG "%08" PRIu32 "\n", l->run_from);
 	for (unsigned i = 0; i < l->n; i++)
 		put_entry(f, &l->v[i], i == 0 || l->v[i].map != l->v[i - 1].map);
 	if (fflush(f) != 0 || fdatasync(fileno(f)) < 0)
@@ -228,6 +235,8 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 			e.seconds = strtod(line + 8, NULL);
 		else if (strncmp(line, MAP_TAG, sizeof(MAP_TAG) - 1) == 0)
 			map = (uint32_t)strtoul(line + sizeof(MAP_TAG) - 1, NULL, 10);
+		else if (strncmp(line, RUN_TAG, sizeof(RUN_TAG) - 1) == 0)
+			l->run_from = (uint32_t)strtoul(line + sizeof(RUN_TAG) - 1, NULL, 10);
 		else if (line[0] != '#' && segment_of(line, false, &seq, &kind)) {
 			e.seq = seq;
 			e.kind = kind;
@@ -480,11 +489,14 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, str
 	for (unsigned i = 0; i < all.n; i++) {
 		if (i > 0 && all.v[i].seq != all.v[i - 1].seq + 1)
 			all.v[i].discontinuity = true; /* a segment in between was lost */
+		if (i > 0 && all.v[i - 1].seq < listed.run_from && all.v[i].seq >= listed.run_from)
+			all.v[i].discontinuity = true; /* the first of the last run */
 		if (i == 0)
 			all.v[i].discontinuity = false;
 		if (target_for(all.v[i].seconds) > out->target)
 			out->target = target_for(all.v[i].seconds);
 	}
+	all.run_from = out->next_seq;
 	ret = write_playlist(dir, &all, out->target, event);
 	if (ret < 0)
 		snprintf(err, errlen, "%s/" VIGIL_PLAYLIST_NAME ": %s", dir, strerror(-ret));
