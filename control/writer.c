@@ -715,15 +715,15 @@ void vigil_wfile_sync(struct vigil_wfile *f)
 	if (b != NULL && b->len > 0) {
 		/* O_DIRECT: the aligned part goes now, the rest (under 4 KiB)
 		 * stays staged at the start of a buffer of its own, so later
-		 * writes stay aligned. */
+		 * writes stay aligned. Under 4 KiB staged, or no buffer for the
+		 * rest: it goes with the next sync, and what full buffers wrote
+		 * is synced now all the same. */
 		whole = f->direct ? b->len / DIRECT_ALIGN * DIRECT_ALIGN : b->len;
-		if (whole == 0)
-			return;
 		rest = NULL;
-		if (whole < b->len && (rest = move_tail(f, b, whole)) == NULL)
-			return; /* it goes with the next sync */
-		f->cur = rest;
-		write_submit(f, b);
+		if (whole > 0 && (whole == b->len || (rest = move_tail(f, b, whole)) != NULL)) {
+			f->cur = rest;
+			write_submit(f, b);
+		}
 	}
 	f->sync_wanted = true;
 	file_maybe_sync(f);

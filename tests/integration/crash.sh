@@ -67,6 +67,10 @@ tcpdump_pid=$PROC_PID
 "$vigil_open" --keygen "$work/owner.key" >"$work/owner.pub"
 
 declare -A ssrc_of=([plain]=4242 [sealed]=4243 [fmp4]=4244)
+# The sealed camera films noise: at x264's 2 Mbit/s it fills its 64 KiB
+# chunks in about a quarter of a second, so that cuts leave whole chunks to
+# recover (a quiet picture takes seconds to fill one).
+declare -A pattern_of=([plain]=ball [sealed]=snow [fmp4]=ball)
 declare -A cuts_of=()
 
 # config FORMAT CAMERA...: vigild's configuration for one run.
@@ -132,7 +136,7 @@ run() {
 	for cam in "$@"; do
 		"$tools/gst_cam.sh" --netns "$VIGIL_NS" --codec h264 --key "$(od -An -tx1 -v "$work/$cam.key" | tr -d ' \n')" \
 			--ssrc "${ssrc_of[$cam]}" --num-buffers $((FPS * 60)) --fps "$FPS" --key-int "$FPS" --size 320x240 \
-			--pattern ball --dest "$VIGIL_IP_ROOT:5004" --ref "$work/$cam.ref" >"$work/$cam.gst.log" 2>&1 &
+			--pattern "${pattern_of[$cam]}" --dest "$VIGIL_IP_ROOT:5004" --ref "$work/$cam.ref" >"$work/$cam.gst.log" 2>&1 &
 		gst_pids+=($!)
 	done
 	for k in 1 2; do
@@ -238,6 +242,7 @@ for cam in plain sealed fmp4; do
 			fi
 			decode "$out" "$s" -i "$out/${s%.sealed}"
 		done
+		note "sealed: $((${#partial[@]} / 2)) segment(s) opened with --partial"
 		[ $((${#partial[@]} / 2)) -le 2 ] || fail "sealed: $((${#partial[@]} / 2)) segments needed --partial, want at most one per cut" ;;
 	fmp4)
 		for s in $on_disk; do

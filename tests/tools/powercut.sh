@@ -13,6 +13,8 @@
 #   powercut_stats MNT                    # counters (JSON) of the running one
 #   (IMAGE.json holds the counters of the one that was cut)
 #
+# POWERCUT_TRACE=FILE has the filesystem log its writes and syncs there.
+#
 # Without FUSE the test is skipped (77), except under CI=true: there
 # scripts/setup.sh installed it, and its absence is a failure.
 
@@ -42,6 +44,7 @@ require_powercut() {
 powercut_start() {
 	local mnt=$1 image=$2 log=$3 i
 	shift 3
+	[ -z "${POWERCUT_TRACE:-}" ] || set -- "$@" --trace "$POWERCUT_TRACE"
 	mkdir -p "$mnt"
 	"$PYTHON" "$_testlib_dir/powercut_fs.py" --image "$image" "$@" "$mnt" 2>>"$log" &
 	POWERCUT_PID=$!

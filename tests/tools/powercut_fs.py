@@ -3,7 +3,7 @@
 """powercut_fs: a FUSE filesystem in memory that loses, at a simulated power
 cut, everything that was not made durable, the way a disk would.
 
-usage: powercut_fs.py --image FILE [--refuse-direct] MOUNTPOINT
+usage: powercut_fs.py --image FILE [--refuse-direct] [--trace FILE] MOUNTPOINT
 
 What it models (stricter than ext4 in journalled mode, as POSIX allows):
 - A file's data, size and times are durable as of its last fsync or
@@ -30,6 +30,9 @@ temporary file) with the counters beside it (FILE.json), a line "powercut:
 cut at EPOCH ..." goes to stderr, and the process exits at once, so nothing
 that follows reaches the filesystem (the mount answers ENOTCONN until it is
 unmounted). Started again with the same FILE, it serves that state.
+
+--trace FILE appends a line per write, truncate and sync (time, what, name,
+offset, bytes): to see what reached the filesystem when.
 
 Counters (JSON): ops by name, fsync and fdatasync calls, fsyncdir calls,
 opens with O_DIRECT (open_direct: taken, direct_refused), and for each file name (files): its fsync and
@@ -95,9 +98,10 @@ def apply_op(buf, op):
 class PowercutFS(fuse.Operations):
     use_ns = True
 
-    def __init__(self, image, refuse_direct):
+    def __init__(self, image, refuse_direct, trace):
         self.image = image
         self.refuse_direct = refuse_direct
+        self.trace = open(trace, "a", buffering=1) if trace else None
         self.fds = {}  # fh -> Inode (the control file's: the counters it reads)
         self.next_fh = 1
         self.stats = {"ops": {}, "fsync": 0, "fdatasync": 0, "fsyncdir": 0, "open_direct": 0, "direct_refused": 0,
@@ -164,6 +168,11 @@ class PowercutFS(fuse.Operations):
         self.inodes[node.ino] = node
         self.next_ino += 1
         return node
+
+    def log(self, what, node, path, *args):
+        if self.trace:
+            print("%.6f %s %s %s" % (time.time(), what, os.path.basename(path) if path else self.name_of(node),
+                                     " ".join(str(a) for a in args)), file=self.trace)
 
     def changed(self, node, op):
         now = time.time_ns()
@@ -375,6 +384,7 @@ class PowercutFS(fuse.Operations):
                 self.cut(words[1:2] == ["torn"], seed)
             raise fuse.FuseOSError(errno.EINVAL)
         node = self.node_of(path, fi)
+        self.log("write", node, path, offset, len(data))
         apply_op(node.data, ("w", offset, data))
         self.changed(node, ("w", offset, bytes(data)))
         return len(data)
@@ -395,6 +405,7 @@ class PowercutFS(fuse.Operations):
             return self.fsyncdir(path, datasync, fi)
         name = os.path.basename(path) if path else self.name_of(node)
         self.file_stats(name)["fdatasync" if datasync else "fsync"] += 1
+        self.log("fdatasync" if datasync else "fsync", node, name, len(node.data))
         self.note_age(node, time.time_ns(), name)
         node.durable = bytes(node.data)
         node.log = []
@@ -469,9 +480,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--image", required=True, help="where the durable state goes at a cut, and comes from")
     ap.add_argument("--refuse-direct", action="store_true", help="refuse O_DIRECT opens (EINVAL)")
+    ap.add_argument("--trace", help="log writes and syncs to this file")
     ap.add_argument("mountpoint")
     args = ap.parse_args()
-    fs = PowercutFS(os.path.abspath(args.image), args.refuse_direct)
+    fs = PowercutFS(os.path.abspath(args.image), args.refuse_direct, args.trace)
     print("powercut: serving %s (%d inodes)" % (args.mountpoint, len(fs.inodes)), file=sys.stderr, flush=True)
     # Single-threaded: every operation, and the cut, happens alone.
     fuse.FUSE(fs, args.mountpoint, raw_fi=True, foreground=True, nothreads=True, fsname="powercut",
