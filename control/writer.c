@@ -96,7 +96,7 @@ struct vigil_wfile {
 	struct wbuf *queued, *queued_tail; /* full buffers waiting for the open */
 	bool closing;
 	bool sealing;
-	unsigned sealed_ok; /* of the rename and the fsync of its directory, how many succeeded */
+	unsigned closed_ok; /* of the rename and the fsync of its directory, how many succeeded */
 	bool failed;
 	char partial[PATH_MAX];
 	char final[PATH_MAX];
@@ -529,7 +529,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 			break;
 		if (res < 0)
 			file_fail(f, VIGIL_WCAUSE_RENAME, res);
-		else if (++f->sealed_ok == 2)
+		else if (++f->closed_ok == 2)
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_CLOSED, .path = f->final});
 		break;
 	case WOP_DIRSYNC:
@@ -545,7 +545,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 			break;
 		if (res < 0)
 			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
-		else if (++f->sealed_ok == 2)
+		else if (++f->closed_ok == 2)
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_CLOSED, .path = f->final});
 		break;
 	case WOP_UNLINK:
