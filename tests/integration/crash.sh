@@ -126,8 +126,8 @@ reap() {
 # stopped, and vigild stopped cleanly; a cut, and a start and a clean stop
 # of vigild without cameras. The filesystem is left cut.
 run() {
-	local name=$1 format=$2 k delay mode vigild_pid cam rc t0 t1 t2
-	local -a gst_pids=()
+	local name=$1 format=$2 k delay vigild_pid cam rc t0 t1 t2
+	local -a gst_pids=() mode
 	shift 2
 	config "$format" "$@" >"$work/$name.conf"
 	chmod 600 "$work/$name.conf"
@@ -141,15 +141,16 @@ run() {
 	done
 	for k in 1 2; do
 		delay=$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 4.5 + r % 250 / 100 }')
-		mode=$([ "$k" = 2 ] && echo "torn $RANDOM" || true)
+		mode=()
+		[ "$k" = 1 ] || mode=(torn "$RANDOM")
 		sleep "$delay"
-		powercut_cut "$mnt" $mode
+		powercut_cut "$mnt" "${mode[@]}"
 		t0=$EPOCHREALTIME
 		kill -KILL "$vigild_pid"
 		reap "$vigild_pid" 30
 		t1=$EPOCHREALTIME
 		cp "$image" "$image.$name.$k" # what the cut left, kept with the work directory
-		note "$name: cut $k${mode:+ ($mode)} ${delay}s after the last start"
+		note "$name: cut $k${mode[*]:+ (${mode[*]})} ${delay}s after the last start"
 		for cam in "$@"; do
 			cuts_of[$cam]="${cuts_of[$cam]:-} $POWERCUT_AT"
 		done
@@ -226,7 +227,7 @@ for cam in plain sealed fmp4; do
 	fi
 	cp -a "$dir" "$out/rec" # kept with the work directory when the test fails
 	# What is on disk, whatever the playlist says (checked below).
-	on_disk=$(cd "$dir" && ls | grep -E '^[0-9]{8}\.(ts|ts\.sealed|m4s)$' || true)
+	on_disk=$(cd "$dir" && for f in [0-9]*; do [[ $f =~ ^[0-9]{8}\.(ts|ts\.sealed|m4s)$ ]] && echo "$f"; done; true)
 	frame_md5 -i "$work/$cam.ref" >"$out/ref"
 	partial=()
 	case $cam in
