@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vigil/config.h"
+#include "vigil/config_model.h"
 #include "srtp.h"
 
 #define FLEET_KEY_PKTS 8

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "vigil/config.h"
+#include "vigil/config_model.h"
 
 struct vigil_au {
 	size_t off, len; /* in the stream, start code included */

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vigil/config.h"
+#include "vigil/config_model.h"
 
 #define VIGIL_PACKETIZE_MAX 1500 /* largest payload asked for */
 

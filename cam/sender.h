@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vigil/config.h"
+#include "vigil/config_model.h"
 #include "index_store.h"
 #include "packetize.h"
 #include "srtp.h"

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vigil/config.h"
-#include "vigil/counters.h"
+#include "config.h"
+#include "counters.h"
 #include "state.h"
 #include "stream.h"
 

@@ -15,7 +15,7 @@
 #include <ini.h>
 #include <sodium.h>
 
-#include "vigil/config.h"
+#include "config.h"
 #include "seal.h"
 
 #define CONFIG_IO_BUF 4096 /* stdio's buffer for the file */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vigil/config.h"
+#include "config.h"
 
 #define VIGIL_KEYSTORE_KEY_LEN 32 /* crypto_secretbox_KEYBYTES */
 

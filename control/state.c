@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#include "vigil/config.h"
+#include "config.h"
 #include "state.h"
 
 #define MAGIC "VIGILRS"

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vigil/config.h"
-#include "vigil/counters.h"
+#include "vigil/config_model.h"
+#include "counters.h"
 #include "vigil/frame.h"
 #include "vigil/limits.h"
 

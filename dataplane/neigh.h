@@ -11,8 +11,8 @@
 
 #include <rte_ether.h>
 
-#include "vigil/config.h"
-#include "vigil/counters.h"
+#include "vigil/config_model.h"
+#include "counters.h"
 #include "parse.h"
 
 struct vigil_neigh {

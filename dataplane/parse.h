@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vigil/counters.h"
+#include "counters.h"
 
 #define VIGIL_PARSE_OK VIGIL_CTR_MAX
 #define VIGIL_MAX_VLAN_TAGS 2

@@ -11,7 +11,7 @@
 
 #include <rte_branch_prediction.h>
 
-#include "vigil/counters.h"
+#include "counters.h"
 #include "vigil/limits.h"
 
 struct rte_mbuf;

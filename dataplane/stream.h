@@ -13,8 +13,8 @@
 #include <rte_common.h>
 #include <rte_prefetch.h>
 
-#include "vigil/config.h"
-#include "vigil/counters.h"
+#include "vigil/config_model.h"
+#include "counters.h"
 #include "depay.h"
 #include "reorder.h"
 #include "replay.h"

@@ -9,8 +9,8 @@
 
 #include <rte_common.h>
 
-#include "vigil/config.h"
-#include "vigil/counters.h"
+#include "vigil/config_model.h"
+#include "counters.h"
 #include "vigil/frame.h"
 #include "hs_cookie.h"
 #include "neigh.h"

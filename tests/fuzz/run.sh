@@ -9,14 +9,14 @@ src=$1 out=$2/fuzz secs=${3:-30}
 command -v clang >/dev/null || { echo "clang not installed: skipping"; exit 77; }
 mkdir -p "$out"
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -march=native
-	-D_GNU_SOURCE -I"$src/include" -I"$src/dataplane" -I"$src/cam" -I"$src/control" $(pkg-config --cflags libdpdk))
+	-D_GNU_SOURCE -I"$src/include" -I"$src/proto" -I"$src/dataplane" -I"$src/record" -I"$src/cam" -I"$src/control" $(pkg-config --cflags libdpdk))
 libs=($(pkg-config --libs libdpdk libsodium))
 declare -A targets=(
 	[fuzz_parse]="dataplane/parse.c dataplane/neigh.c"
-	[fuzz_depay]="dataplane/rtp.c dataplane/depay.c dataplane/depay_h264.c dataplane/depay_h265.c dataplane/counters.c"
+	[fuzz_depay]="dataplane/rtp.c dataplane/depay.c dataplane/depay_h264.c dataplane/depay_h265.c proto/counters.c"
 	[fuzz_packetize]="cam/packetize.c cam/au.c"
-	[fuzz_handshake]="cam/noise.c cam/handshake.c"
-	[fuzz_mux]="control/mux.c"
+	[fuzz_handshake]="proto/noise.c proto/handshake.c"
+	[fuzz_mux]="record/mux.c"
 )
 declare -A target_libs=([fuzz_mux]="libavformat libavcodec libavutil")
 if ! clang -fsanitize=fuzzer -x c /dev/null -o /dev/null -c 2>/dev/null; then

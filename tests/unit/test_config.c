@@ -18,7 +18,7 @@
 #include <sodium.h>
 
 #include "leftovers.h"
-#include "vigil/config.h"
+#include "config.h"
 
 /* base64 of bytes 1..44: a valid, non-repeating master key and salt */
 #define KEY "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKyw="

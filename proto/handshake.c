@@ -9,7 +9,7 @@
 #include <sodium.h>
 
 #include "handshake.h"
-#include "vigil/config.h"
+#include "vigil/config_model.h"
 #include "vigil/limits.h"
 
 #define SRTP_LABEL_C2S "vigil srtp c2s"

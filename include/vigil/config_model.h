@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The configuration model: what vigil.conf says, validated. Built by
- * control/config.c, read by both planes, never changed after start. */
-#ifndef VIGIL_CONFIG_H
-#define VIGIL_CONFIG_H
+/* The configuration model: what vigil.conf says, validated. Built by the
+ * control plane's parser (control/config.h), read by every plane and by
+ * the camera library; nothing here needs the parser. */
+#ifndef VIGIL_CONFIG_MODEL_H
+#define VIGIL_CONFIG_MODEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -112,21 +113,5 @@ static inline bool vigil_config_is_srtp_port(const struct vigil_config *cfg, uin
 {
 	return cfg->srtp_ports[port >> 3] & (1u << (port & 7));
 }
-
-/* Parse and validate FILE. On error returns -errno (or -EINVAL) and writes
- * one message "FILE:LINE: reason" into err. */
-int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, size_t errlen);
-void vigil_config_free(struct vigil_config *cfg);
-/* A camera Name: 1-VIGIL_CAMERA_NAME_MAX characters of A-Z a-z 0-9 _ -. */
-bool vigil_config_valid_name(const char *name);
-
-/* One camera from KEY = VALUE pairs, validated as a [Camera] section of
- * cfg's file would be (for cameras added through the admin socket). On
- * error returns -EINVAL with "Key: reason" in err. */
-int vigil_config_camera(const struct vigil_config *cfg, struct vigil_camera_config *cam, const char *const *keys,
-			const char *const *values, unsigned n, char *err, size_t errlen);
-/* A Key = value (RFC 4568 inline key) alone, for a rotation. */
-int vigil_config_key(const char *value, uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
-		     uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], char *err, size_t errlen);
 
 #endif

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "vigil/config.h"
+#include "vigil/config_model.h"
 #include "vigil/frame.h"
 #include "writer.h"
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vigil/config.h"
+#include "vigil/config_model.h"
 
 /* Receives the muxed bytes, in order. */
 typedef void (*vigil_mux_out_fn)(void *arg, const uint8_t *data, size_t len);

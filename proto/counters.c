@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Names and help strings of the counters, generated from the one list. */
-#include "vigil/counters.h"
+#include "counters.h"
 
 const char *const vigil_counter_names[VIGIL_CTR_MAX] = {
 #define VIGIL_X_NAME(name, help) [VIGIL_CTR_##name] = #name,
