@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Cookies as the data plane checks them (hs_cookie.h). The wire layout and
- * the MACs are docs/handshake.md's; cam/handshake.c computes the same ones
+ * the MACs are docs/handshake.md's; proto/handshake.c computes the same ones
  * as the responder does, and tests/unit/test_cameras.c checks that both
  * agree. */
 #include <string.h>

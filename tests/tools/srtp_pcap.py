@@ -198,7 +198,7 @@ def genuine_indices(recs, ssrc, port):
 
 # ---- the adversarial copy ----------------------------------------------------
 
-ROC_TRIAL_SPAN, ROC_TRIAL_BURST, ROC_LOCK_RUN = 16, 64, 2  # dataplane/replay.h
+ROC_TRIAL_SPAN, ROC_TRIAL_BURST, ROC_LOCK_RUN = 16, 64, 2  # proto/replay.h
 
 
 class Injector:

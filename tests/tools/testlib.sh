@@ -164,10 +164,10 @@ check_counter() {
 	[ "$got" = "$want" ] || fail "$label: $path = $got, want $want"
 }
 
-# The packet outcomes, from the counters' own list (include/vigil/counters.h):
+# The packet outcomes, from the counters' own list (proto/counters.h):
 # decrypted, rtcp, answered, handshake and every packet drop reason.
 _testlib_outcomes() {
-	local h=$_testlib_dir/../../include/vigil/counters.h drops
+	local h=$_testlib_dir/../../proto/counters.h drops
 	drops=$(sed -n '/^#define VIGIL_FOREACH_PKT_DROP/,/^$/s/^[[:space:]]*X(\([a-z_]*\),.*/\1/p' "$h" 2>/dev/null)
 	[ "$(echo "$drops" | wc -w)" -ge 5 ] || return 1
 	echo decrypted rtcp answered handshake $drops
@@ -179,7 +179,7 @@ check_invariant() {
 	local label=$1 summary=$2 outcomes missing rx sum
 	check_summary "$label" "$summary" || return
 	if ! outcomes=$(_testlib_outcomes); then
-		fail "$label: cannot read the packet outcomes from include/vigil/counters.h"
+		fail "$label: cannot read the packet outcomes from proto/counters.h"
 		return
 	fi
 	# shellcheck disable=SC2086 # one argument per outcome

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The muxer (control/mux.c) on key frames built here: real parameter sets
+/* The muxer (record/mux.c) on key frames built here: real parameter sets
  * and slices of a 64x48 picture from x264 and x265 (SEI left out), and the
  * same frames with a hostile parameter set whose body holds 00 00 01 runs,
  * which a camera key holder can send. Run under ASan (tests/asan) the
