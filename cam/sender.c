@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "vigil/clock.h"
 #include "sender.h"
 
 static int set_key(struct vigil_sender *s, const uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN])
@@ -62,14 +63,6 @@ int vigil_sender_rekey(struct vigil_sender *s,
 	return set_key(s, master);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Before the packet at s->index: under a static key, the index must be
  * below a durable reservation; the next one goes VIGIL_INDEX_RESERVE
  * ahead of the index that needs it. */
@@ -84,11 +77,11 @@ static int index_ready(struct vigil_sender *s)
 		return 0;
 	limit = VIGIL_INDEX_END - s->index < VIGIL_INDEX_RESERVE ? VIGIL_INDEX_END
 								 : s->index + VIGIL_INDEX_RESERVE;
-	t0 = now_ns();
+	t0 = vigil_now_ns();
 	rc = vigil_index_store_reserve(s->store, limit);
 	if (rc < 0)
 		return rc;
-	took = now_ns() - t0;
+	took = vigil_now_ns() - t0;
 	s->reserved = limit;
 	s->reservations++;
 	if (took > s->reserve_max_ns)

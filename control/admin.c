@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vigil/clock.h"
 #include "admin.h"
 
 #define MAX_CONNS 16
@@ -44,14 +45,6 @@ struct vigil_admin {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct conn conns[MAX_CONNS];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The socket's folder. One we make is the group's, mode 2750: its
  * members can reach the socket, which inherits the group. One that exists
@@ -252,7 +245,7 @@ static int flush(struct conn *c)
 			return -1;
 		}
 		c->sent += (size_t)n;
-		c->moved_ms = now_ms();
+		c->moved_ms = vigil_now_ns() / 1000000;
 		if (c->sent == c->out_len) {
 			vigil_admin_free(c->out);
 			c->out = NULL;
@@ -279,7 +272,7 @@ static void reply(struct conn *c, json_t *obj)
 	c->out_len = strlen(text);
 	text[c->out_len++] = '\n'; /* over the NUL: sent by length */
 	c->sent = 0;
-	c->moved_ms = now_ms();
+	c->moved_ms = vigil_now_ns() / 1000000;
 	flush(c);
 }
 
@@ -434,7 +427,7 @@ void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn,
 	struct pollfd pfd[1 + MAX_CONNS];
 	struct conn *who[1 + MAX_CONNS];
 	unsigned n = 0;
-	uint64_t now = now_ms();
+	uint64_t now = vigil_now_ns() / 1000000;
 
 	pfd[n++] = (struct pollfd){.fd = a->fd, .events = POLLIN};
 	for (unsigned i = 0; i < MAX_CONNS; i++) {

@@ -13,16 +13,9 @@
 #include <rte_hash.h>
 #include <sodium.h>
 
+#include "vigil/clock.h"
 #include "cameras.h"
 #include "keystore.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int find_slot(const struct vigil_config *cfg, const char *name)
 {
@@ -413,7 +406,7 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 				if (rc < 0)
 					break;
 				key_rotated(c, (unsigned)slot, cam->master_key, cam->master_salt);
-				c->grace_until_ns[slot] = now_ns() + (uint64_t)next.key_grace_ms * 1000000u;
+				c->grace_until_ns[slot] = vigil_now_ns() + (uint64_t)next.key_grace_ms * 1000000u;
 				rotated++;
 			}
 			if (memcmp(cur->payload_types, cam->payload_types, sizeof(cam->payload_types)))
@@ -741,7 +734,7 @@ int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_
 		if (rc == 0) {
 			key_rotated(c, (unsigned)slot, key, salt);
 			*cam = next;
-			c->grace_until_ns[slot] = now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
+			c->grace_until_ns[slot] = vigil_now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
 		}
 	}
 	sodium_memzero(&next, sizeof(next));
@@ -869,7 +862,7 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 			rc = vigil_stream_rotate(c->table, slot, key, salt);
 			if (rc == 0)
 				c->grace_until_ns[slot] =
-				    now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
+				    vigil_now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
 		}
 	} else {
 		cam->ssrc = ssrc;
@@ -881,7 +874,7 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
 		memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
 		c->key_base[slot] = under_current_key(c, slot);
-		c->key_since_ns[slot] = now_ns();
+		c->key_since_ns[slot] = vigil_now_ns();
 		c->key_extended[slot] = false;
 	}
 	return rc;
@@ -912,7 +905,7 @@ static enum key_life key_life(const struct vigil_cameras *c, unsigned slot, uint
 
 void vigil_cameras_tick(struct vigil_cameras *c, bool under_load)
 {
-	uint64_t now = now_ns();
+	uint64_t now = vigil_now_ns();
 
 	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
 		const struct vigil_camera_config *cam = &c->cfg->cameras[slot];

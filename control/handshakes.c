@@ -18,6 +18,7 @@
 #include <rte_udp.h>
 #include <sodium.h>
 
+#include "vigil/clock.h"
 #include "handshake.h"
 #include "handshakes.h"
 #include "parse.h"
@@ -97,14 +98,6 @@ struct vigil_handshakes {
 	unsigned window_packets; /* packets taken in it */
 	uint64_t n[VIGIL_HS_MAX];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ServerKeyFile: base64 of 32 bytes on one line, readable by us only.
  * Read into a buffer of ours, not stdio's, so no copy of it is left. */
@@ -189,7 +182,7 @@ struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, con
 	}
 	sodium_free(sk);
 	crypto_shorthash_keygen(h->hash_key);
-	publish_cookie(h, now_ns());
+	publish_cookie(h, vigil_now_ns());
 	return h;
 nomem:
 	snprintf(msg, msglen, "out of memory for the handshakes");
@@ -206,7 +199,7 @@ const struct vigil_hs_cookie *vigil_handshakes_cookie(const struct vigil_handsha
 
 bool vigil_handshakes_under_load(const struct vigil_handshakes *h)
 {
-	return now_ns() < h->load_until_ns;
+	return vigil_now_ns() < h->load_until_ns;
 }
 
 void vigil_handshakes_free(struct vigil_handshakes *h)
@@ -535,7 +528,7 @@ static unsigned poll_at(struct vigil_handshakes *h, uint64_t now)
 
 unsigned vigil_handshakes_poll(struct vigil_handshakes *h)
 {
-	return poll_at(h, now_ns());
+	return poll_at(h, vigil_now_ns());
 }
 
 json_t *vigil_handshakes_stats(const struct vigil_handshakes *h)

@@ -23,6 +23,7 @@
 #include <rte_ring.h>
 #include <sodium.h>
 
+#include "vigil/clock.h"
 #include "admin.h"
 #include "cameras.h"
 #include "commands.h"
@@ -64,14 +65,6 @@ static void report_stats(const struct vigil_commands *k)
 	json_decref(summary);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Camera settings reach the recorder through here only (cams.on_settings). */
 static void recorder_settings(void *rec, unsigned slot, const struct vigil_camera_config *cam)
 {
@@ -97,7 +90,7 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 	char msg[6144];
 
 	while (!vigil_workers_done(k->ws)) {
-		uint64_t now = mono_ns();
+		uint64_t now = vigil_now_ns();
 		unsigned taken = 0;
 		int wait_ms;
 

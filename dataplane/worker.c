@@ -14,6 +14,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "vigil/clock.h"
 #include "parse.h"
 #include "rtp.h"
 #include "worker.h"
@@ -609,12 +610,9 @@ void vigil_worker_process(struct vigil_worker *w, struct rte_mbuf **pkts, uint16
 
 static void clock_init(struct vigil_worker *w)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
+	w->wall0_ns = vigil_clock_ns(CLOCK_REALTIME);
 	w->tsc_hz = rte_get_tsc_hz();
 	w->tsc0 = rte_rdtsc();
-	w->wall0_ns = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
 }
 
 /* A capture is read faster than any recorder writes: wait until one more

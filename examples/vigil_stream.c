@@ -30,6 +30,7 @@
 
 #include <sodium.h>
 
+#include "vigil/clock.h"
 #include "au.h"
 #include "handshake.h"
 #include "sender.h"
@@ -68,14 +69,6 @@ static void die(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* A base64 line from a file (a key). */
@@ -127,7 +120,7 @@ static void hs_send(struct camera *c)
 {
 	uint8_t msg[VIGIL_HS_INITIATION_LEN];
 	size_t len = sizeof(msg);
-	uint64_t now = now_ns(), wait;
+	uint64_t now = vigil_now_ns(), wait;
 
 	if (!c->hs_pending) {
 		c->hs_pending = true;
@@ -162,7 +155,7 @@ static void hs_receive(struct camera *c)
 		 * VIGIL_HS_UNKNOWN_SESSION_MIN_S (the message is not
 		 * authenticated, so a forger gains no more than that). */
 		if (vigil_hs_unknown_session_read(reply, (size_t)n, &ssrc) == 0) {
-			uint64_t now = now_ns();
+			uint64_t now = vigil_now_ns();
 
 			if (!c->no_rekey && !c->hs_pending && c->handshakes > 0 && ssrc == c->sender.ssrc &&
 			    (c->unknown_session == 0 ||
@@ -184,14 +177,14 @@ static void hs_receive(struct camera *c)
 				: vigil_sender_rekey(&c->sender, keys.c2s) < 0)
 				die("%s", "cannot set the SRTP key");
 			c->rekey_at_ns =
-			    now_ns() + (uint64_t)(c->rekey_seconds ? c->rekey_seconds : keys.rekey_after_s) *
+			    vigil_now_ns() + (uint64_t)(c->rekey_seconds ? c->rekey_seconds : keys.rekey_after_s) *
 					   1000000000u;
 			c->rekey_after_packets = keys.rekey_after_packets;
 			vigil_hs_keys_wipe(&keys);
 			c->hs_pending = false;
 			c->handshakes++;
 		} else if (vigil_hs_cookie_read(&c->hs, reply, (size_t)n) == 0) {
-			c->hs_retry_ns = now_ns();
+			c->hs_retry_ns = vigil_now_ns();
 		}
 	}
 }
@@ -200,7 +193,7 @@ static void hs_receive(struct camera *c)
  * and initiations sent on time. */
 static void wait_until(struct camera *c, uint64_t due)
 {
-	for (uint64_t now; (now = now_ns()) < due;) {
+	for (uint64_t now; (now = vigil_now_ns()) < due;) {
 		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 		uint64_t until = c->hs_pending && c->hs_retry_ns < due ? c->hs_retry_ns : due;
 		struct timespec ts;
@@ -209,7 +202,7 @@ static void wait_until(struct camera *c, uint64_t due)
 		 * read before a retry would make it stale. */
 		if (c->hs_pending && now >= c->hs_retry_ns) {
 			hs_receive(c);
-			if (c->hs_pending && now_ns() >= c->hs_retry_ns)
+			if (c->hs_pending && vigil_now_ns() >= c->hs_retry_ns)
 				hs_send(c);
 			continue;
 		}
@@ -337,11 +330,11 @@ int main(int argc, char **argv)
 		/* No key yet: nothing to send until the first response. */
 		hs_send(&c);
 		while (c.hs_pending)
-			wait_until(&c, now_ns() + 100000000u);
+			wait_until(&c, vigil_now_ns() + 100000000u);
 	}
 
 	/* Frame k leaves at t0 + k / fps with RTP timestamp k * 90000 / fps. */
-	t0 = now_ns();
+	t0 = vigil_now_ns();
 	for (unsigned loop = 0; loop < loops; loop++) {
 		for (unsigned i = 0; i < n_aus; i++, frames++) {
 			uint64_t due = t0 + (uint64_t)frames * 1000000000u / fps;
@@ -351,7 +344,7 @@ int main(int argc, char **argv)
 			/* A rekey goes on beside the stream, which keeps the
 			 * current key until the response comes. */
 			if (c.by_handshake && !c.no_rekey && !c.hs_pending &&
-			    (now_ns() >= c.rekey_at_ns || c.sender.packets >= c.rekey_after_packets))
+			    (vigil_now_ns() >= c.rekey_at_ns || c.sender.packets >= c.rekey_after_packets))
 				hs_send(&c);
 			int rc = vigil_sender_au(&c.sender, c.codec, data + aus[i].off, aus[i].len, ts, payload,
 						 send_packet, &c);

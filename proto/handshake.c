@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "vigil/clock.h"
 #include "handshake.h"
 #include "vigil/config_model.h"
 #include "vigil/limits.h"
@@ -45,14 +46,6 @@ static uint32_t get_le32(const uint8_t *p)
 static uint64_t get_le64(const uint8_t *p)
 {
 	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
-static uint64_t now_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 static void put_header(uint8_t *p, uint8_t type)
@@ -152,7 +145,7 @@ void vigil_hs_initiator_wipe(struct vigil_hs_initiator *in)
  * still give increasing timestamps. */
 static void tai64n_next(struct vigil_hs_initiator *in, uint8_t out[VIGIL_HS_TIMESTAMP_LEN])
 {
-	uint64_t t = now_ns(CLOCK_REALTIME), s = t / NS_PER_S;
+	uint64_t t = vigil_clock_ns(CLOCK_REALTIME), s = t / NS_PER_S;
 	uint32_t ns = (uint32_t)(t % NS_PER_S) & ~(TAI_GRAIN_NS - 1);
 
 	if (s < in->last_tai_s || (s == in->last_tai_s && ns <= in->last_tai_ns)) {
@@ -197,7 +190,7 @@ int vigil_hs_initiation_write(struct vigil_hs_initiator *in, uint8_t codec, uint
 	put_le32(out + 4, in->sender_index);
 	mac(out + VIGIL_HS_INITIATION_MAC1_OFF, in->mac1_key_server, sizeof(in->mac1_key_server), out,
 	    VIGIL_HS_INITIATION_MAC1_OFF);
-	cookie_age = now_ns(CLOCK_MONOTONIC) - in->cookie_birth_ns;
+	cookie_age = vigil_now_ns() - in->cookie_birth_ns;
 	if (in->has_cookie &&
 	    cookie_age < (VIGIL_HS_COOKIE_SECRET_MAX_AGE_S - VIGIL_HS_COOKIE_LATENCY_S) * NS_PER_S)
 		mac(out + VIGIL_HS_INITIATION_MAC2_OFF, in->cookie, sizeof(in->cookie), out,
@@ -279,7 +272,7 @@ int vigil_hs_cookie_read(struct vigil_hs_initiator *in, const uint8_t *msg, size
 		sizeof(in->last_mac1), msg + VIGIL_HS_COOKIE_REPLY_NONCE_OFF, in->cookie_key) != 0)
 		return -EKEYREJECTED;
 	memcpy(in->cookie, cookie, sizeof(cookie));
-	in->cookie_birth_ns = now_ns(CLOCK_MONOTONIC);
+	in->cookie_birth_ns = vigil_now_ns();
 	in->has_cookie = true;
 	sodium_memzero(cookie, sizeof(cookie));
 	return 0;
@@ -310,14 +303,14 @@ void vigil_hs_responder_wipe(struct vigil_hs_responder *r)
 void vigil_hs_responder_rotate(struct vigil_hs_responder *r)
 {
 	randombytes_buf(r->cookie_secret, sizeof(r->cookie_secret));
-	r->cookie_birth_ns = now_ns(CLOCK_MONOTONIC);
+	r->cookie_birth_ns = vigil_now_ns();
 }
 
 /* The cookie of a source address: what mac2 must be keyed with under load. */
 static void cookie_of(struct vigil_hs_responder *r, const uint8_t *src, size_t srclen,
 		      uint8_t out[VIGIL_HS_COOKIE_LEN])
 {
-	if (now_ns(CLOCK_MONOTONIC) - r->cookie_birth_ns >= VIGIL_HS_COOKIE_SECRET_MAX_AGE_S * NS_PER_S)
+	if (vigil_now_ns() - r->cookie_birth_ns >= VIGIL_HS_COOKIE_SECRET_MAX_AGE_S * NS_PER_S)
 		vigil_hs_responder_rotate(r);
 	mac(out, r->cookie_secret, sizeof(r->cookie_secret), src, srclen);
 }

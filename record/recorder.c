@@ -19,6 +19,7 @@
 #include <rte_ring.h>
 #include <sodium.h>
 
+#include "vigil/clock.h"
 #include "vigil/limits.h"
 #include "chain.h"
 #include "mux.h"
@@ -130,14 +131,6 @@ struct rec_cam {
 	struct vigil_recorder_stats st;
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* A recorder thread and what it alone touches: the cameras whose slot
  * vigil_frame_recorder gives it, its writer, its ring from each worker. */
 struct rec_shard {
@@ -224,14 +217,6 @@ uint64_t vigil_latency_quantile(const uint64_t buckets[VIGIL_LATENCY_BUCKETS], d
 static bool retaining(const struct rec_cam *c)
 {
 	return c->set.retain_ns != 0 || c->set.retain_bytes != 0;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void segs_push(struct rec_cam *c, const struct vigil_playlist_entry *e, uint64_t bytes)
@@ -408,7 +393,7 @@ static void pending_flush(struct rec_cam *c)
 				cam_error(c, REC_CAUSE_PLAYLIST, ret, VIGIL_PLAYLIST_NAME);
 			c->discontinuity = false;
 			segs_push(c, &p->e, p->bytes);
-			retain(c, wall_ns());
+			retain(c, vigil_clock_ns(CLOCK_REALTIME));
 		}
 		c->pending_head = (c->pending_head + 1) % REC_PENDING;
 		c->n_pending--;
@@ -721,7 +706,7 @@ static int seg_open(struct rec_cam *c, int64_t pts, uint64_t arrival_ns)
 	c->seq++;
 	c->seg_start = pts;
 	c->seg_arrival_ns = arrival_ns;
-	c->synced_ns = now_ns();
+	c->synced_ns = vigil_now_ns();
 	c->unsynced = false;
 	c->seg_frames = 0;
 	c->seg_bytes = 0;
@@ -798,7 +783,7 @@ static struct rec_cam *rec_cam_get(struct vigil_recorder *rec, unsigned slot)
 static void rec_retain_due(struct rec_shard *sh)
 {
 	struct vigil_recorder *rec = sh->rec;
-	uint64_t now = wall_ns();
+	uint64_t now = vigil_clock_ns(CLOCK_REALTIME);
 
 	if (now < sh->next_retain_scan_ns)
 		return;
@@ -823,7 +808,7 @@ static void rec_sync_due(struct rec_shard *sh)
 
 	if (rec->max_unsynced_ns == 0)
 		return;
-	now = now_ns();
+	now = vigil_now_ns();
 	if (now < sh->next_sync_scan_ns)
 		return;
 	sh->next_sync_scan_ns = now + rec->max_unsynced_ns / 10;
@@ -1107,7 +1092,7 @@ static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, unsigned slot
 	/* A number is never used twice, even once the newest segments are gone. */
 	if (c->link.kind != VIGIL_SEAL_LINK_NONE && c->link.prev >= c->seq)
 		c->seq = c->link.prev + 1;
-	retain(c, wall_ns());
+	retain(c, vigil_clock_ns(CLOCK_REALTIME));
 	if (c->set.sealed) {
 		c->seal = vigil_seal_create();
 		if (c->seal == NULL)

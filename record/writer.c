@@ -36,6 +36,7 @@
 #define MIN_U(a, b) ((a) < (b) ? (a) : (b))
 #define DIRECT_ALIGN 4096u /* offsets and lengths of O_DIRECT writes */
 
+#include "vigil/clock.h"
 #include "writer.h"
 
 enum wop {
@@ -172,14 +173,6 @@ unsigned vigil_writer_inflight(const struct vigil_writer *w)
 	return w->inflight;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static struct wbuf *buf_alloc(struct vigil_writer *w)
 {
 	struct wbuf *b = calloc(1, sizeof(*b));
@@ -303,7 +296,7 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 	}
 	b->req.op = WOP_WRITE;
 	b->req.file = f;
-	b->submit_ns = mono_ns();
+	b->submit_ns = vigil_now_ns();
 	if (b->fixed >= 0)
 		io_uring_prep_write_fixed(sqe, fd, b->data + b->done, (unsigned)len, b->off + b->done, b->fixed);
 	else
@@ -505,7 +498,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 			b->done += (size_t)res;
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_WRITTEN,
 							  .bytes = (uint64_t)res,
-							  .latency_ns = mono_ns() - b->submit_ns,
+							  .latency_ns = vigil_now_ns() - b->submit_ns,
 							  .writes_inflight = f->writes,
 							  .path = f->partial});
 		} else {

@@ -205,7 +205,7 @@ static enum vigil_hs_outcome send_one(struct env *e, struct rte_mbuf *m, struct 
 {
 	e->hs->load_until_ns = 0; /* these tests are not about load */
 	e->hs->window_dh = 0;
-	return poll_one(e, to_control, m, reply, now_ns());
+	return poll_one(e, to_control, m, reply, vigil_now_ns());
 }
 
 static void initiation(struct vigil_hs_initiator *cam, uint8_t codec, uint8_t msg[VIGIL_HS_INITIATION_LEN])
@@ -560,7 +560,7 @@ static void test_cookie_proven(void **state)
 	initiation(&door, VIGIL_CODEC_H264, msg);
 	assert_false(vigil_hs_cookie_proven(pub, msg, sizeof(msg), src)); /* mac2 zero */
 	e->hs->load_until_ns = UINT64_MAX;
-	get_cookie(e, &door, now_ns());
+	get_cookie(e, &door, vigil_now_ns());
 	initiation(&door, VIGIL_CODEC_H264, msg);
 	assert_true(vigil_hs_cookie_proven(pub, msg, sizeof(msg), src));
 	assert_false(vigil_hs_cookie_proven(pub, msg, sizeof(msg) - 1, src));
@@ -584,7 +584,7 @@ static void test_cookie_proven(void **state)
 	assert_false(vigil_hs_cookie_proven(pub, msg, sizeof(msg), src));
 	assert_int_equal(poll_one(e, to_proven,
 				  frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)), NULL,
-				  now_ns()),
+				  vigil_now_ns()),
 			 VIGIL_HS_cookie_sent);
 	vigil_hs_initiator_wipe(&door);
 	stop(e);
@@ -635,7 +635,7 @@ static void test_proven_first(void **state)
 	struct vigil_hs_initiator door;
 	struct vigil_hs_keys keys;
 	uint8_t msg[VIGIL_HS_INITIATION_LEN];
-	uint64_t now = now_ns(), before[VIGIL_HS_MAX];
+	uint64_t now = vigil_now_ns(), before[VIGIL_HS_MAX];
 	struct rte_mbuf *reply = NULL;
 	const uint8_t *p;
 	size_t len;
@@ -710,7 +710,7 @@ static void test_worker_rings(void **state)
 	assert_int_equal(vigil_hs_initiator_init(&door, door_sk, server_pk), 0);
 	initiation(&door, VIGIL_CODEC_H264, msg[2]); /* no cookie yet: mac2 zero */
 	e->hs->load_until_ns = UINT64_MAX;
-	get_cookie(e, &door, now_ns());
+	get_cookie(e, &door, vigil_now_ns());
 	initiation(&door, VIGIL_CODEC_H264, msg[0]);
 	memcpy(msg[1], msg[0], sizeof(msg[1]));
 	msg[1][VIGIL_HS_INITIATION_MAC2_OFF] ^= 1;
@@ -814,10 +814,10 @@ static void test_unknown_session(void **state)
 	assert_int_equal(ssrc, 0xdeadbeef);
 	rte_pktmbuf_free(reply);
 	/* the same address again within the second: not told; another is */
-	assert_int_equal(poll_one(e, to_control, unknown_srtp("198.18.0.2", 0xdeadbeef), &reply, now_ns()),
+	assert_int_equal(poll_one(e, to_control, unknown_srtp("198.18.0.2", 0xdeadbeef), &reply, vigil_now_ns()),
 			 VIGIL_HS_unknown_session_limited);
 	assert_null(reply);
-	assert_int_equal(poll_one(e, to_control, unknown_srtp("198.18.0.3", 7), &reply, now_ns()),
+	assert_int_equal(poll_one(e, to_control, unknown_srtp("198.18.0.3", 7), &reply, vigil_now_ns()),
 			 VIGIL_HS_unknown_session);
 	assert_non_null(reply);
 	rte_pktmbuf_free(reply);
@@ -842,7 +842,7 @@ static void test_cookie_budget(void **state)
 
 	assert_int_equal(vigil_hs_initiator_init(&door, door_sk, server_pk), 0);
 	handshake(e, &door, &keys); /* from 198.18.0.2, not under load */
-	now = now_ns();
+	now = vigil_now_ns();
 	e->hs->load_until_ns = UINT64_MAX;
 	e->hs->cookie_budget = (struct bucket){.last_ns = now, .tokens = 0};
 	initiation(&door, VIGIL_CODEC_H264, msg);
