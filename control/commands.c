@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "admin_commands.h"
 #include "commands.h"
 #include "summary.h"
 
@@ -290,29 +291,32 @@ static json_t *cmd_shutdown(struct vigil_commands *k, const char *name, json_t *
 	return json_pack("{ss}", "shutdown", k->msg);
 }
 
-enum { NONE, NAME };
-
 static const struct command {
-	const char *cmd, *action; /* action NULL: the command has none */
-	int arg;                  /* NAME: needs "name" */
-	bool changes;             /* goes to the audit log */
+	const char *cmd, *action;
+	int arg;
+	bool changes;
 	json_t *(*run)(struct vigil_commands *k, const char *name, json_t *req, const char **error);
 } commands[] = {
-	{"stats", NULL, NONE, false, cmd_stats},
-	{"cameras", NULL, NONE, false, cmd_cameras},
-	{"camera", "show", NAME, false, cmd_summary},
-	{"camera", "add", NAME, true, cmd_camera_add},
-	{"camera", "rotate", NAME, true, cmd_camera_rotate},
-	{"camera", "revoke", NAME, true, cmd_camera_revoke},
-	{"camera", "remove", NAME, true, cmd_camera_remove},
-	{"segments", NULL, NAME, false, cmd_segments},
-	{"config", "check", NONE, false, cmd_config_check},
-	{"reload", NULL, NONE, true, cmd_reload},
-	{"shutdown", NULL, NONE, true, cmd_shutdown},
+#define COMMAND_ROW(fn, cmd, action, arg, changes, words, help) {cmd, action, arg, changes, cmd_##fn},
+	VIGIL_FOREACH_ADMIN_COMMAND(COMMAND_ROW)
+#undef COMMAND_ROW
 };
 
-#define COMMAND_LIST \
-	"stats, cameras, camera show|add|rotate|revoke|remove, segments, config check, reload, shutdown"
+/* "stats, cameras, camera show|add|..., segments, ...": the commands as
+ * the unknown-command reply lists them. */
+static void command_list(char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]) && n < len; i++) {
+		const struct command *c = &commands[i];
+		bool same = i > 0 && strcmp(commands[i - 1].cmd, c->cmd) == 0;
+
+		n += (size_t)snprintf(out + n, len - n, "%s%s%s%s", same ? "|" : i ? ", " : "", same ? "" : c->cmd,
+				      c->action != NULL && !same ? " " : "", c->action != NULL ? c->action : "");
+	}
+}
 
 json_t *vigil_commands_run(void *arg, unsigned peer_uid, const char *cmd, json_t *req, const char **error)
 {
@@ -336,8 +340,11 @@ json_t *vigil_commands_run(void *arg, unsigned peer_uid, const char *cmd, json_t
 		}
 	}
 	if (c == NULL) {
-		snprintf(k->msg, sizeof(k->msg), "unknown command%s%s; the commands are: " COMMAND_LIST,
-			 action != NULL ? " or action " : "", action != NULL ? action : "");
+		char list[256];
+
+		command_list(list, sizeof(list));
+		snprintf(k->msg, sizeof(k->msg), "unknown command%s%s; the commands are: %s",
+			 action != NULL ? " or action " : "", action != NULL ? action : "", list);
 		return fail(k, error);
 	}
 	/* The names vigild knows cameras by, in replies, logs and paths. */
@@ -345,7 +352,7 @@ json_t *vigil_commands_run(void *arg, unsigned peer_uid, const char *cmd, json_t
 		snprintf(k->msg, sizeof(k->msg), "a camera name is 1-%d characters of A-Z a-z 0-9 _ -",
 			 VIGIL_CAMERA_NAME_MAX);
 		out = fail(k, error);
-	} else if (c->arg == NAME && name == NULL) {
+	} else if (c->arg == VIGIL_ADMIN_ARG_NAME && name == NULL) {
 		snprintf(k->msg, sizeof(k->msg), "%s: which camera? {\"cmd\": \"%s\", \"name\": \"...\"}", cmd, cmd);
 		out = fail(k, error);
 	} else {

@@ -21,34 +21,25 @@
 #include <sodium.h>
 
 #include "admin.h"
+#include "admin_commands.h"
 #include "keystore.h"
 #include "seal.h"
 #include "vigil/limits.h"
 
 static const struct command {
+	const char *cmd, *action; /* the request's; cmd NULL: vigilctl does it alone */
+	int arg;
 	const char *words; /* what is typed, NAME and FILE being the arguments */
 	const char *help;
 } commands[] = {
-	{"stats", "every counter, in total and per camera (JSON)"},
-	{"cameras", "one line per camera: state, packets, frames, segments"},
-	{"camera show NAME", "one camera, every counter (JSON); also: camera NAME"},
-	{"camera add NAME --ssrc N --codec h264|h265 --key-file FILE|--generate",
-	 "a new camera with an SDES key (base64 of 44 bytes, as in vigil.conf's Key =);\n"
-	 "--generate makes one and prints it, once. Also: --payload-types 96-127,\n"
-	 "--owner-key BASE64 (sealed recordings), --retain-hours N, --retain-bytes SIZE"},
-	{"camera add NAME --identity BASE64 --codec h264|h265",
-	 "a new camera that agrees its keys by handshake (docs/handshake.md)"},
-	{"camera rotate NAME --key-file FILE|--generate",
-	 "a new key; the previous one is accepted for KeyGraceSeconds. Brings a revoked camera back"},
-	{"camera revoke NAME", "no packet of the camera is accepted from now on; it stays listed"},
-	{"camera remove NAME", "revoke and forget the camera; its recordings stay on disk"},
-	{"segments NAME", "one camera's recordings on disk, oldest first"},
-	{"config check", "whether the configuration file would reload, without applying it"},
-	{"reload", "re-read the configuration and apply camera changes (as SIGHUP)"},
-	{"shutdown", "drain, close the recordings and stop vigild (as SIGTERM)"},
-	{"keygen keystore FILE", "a new keystore master key (mode 0600), for KeystoreKeyFile (no vigild needed)"},
-	{"keygen x25519 FILE", "a new X25519 key pair: the secret key to FILE (mode 0600), the public key\n"
-			       "printed: for ServerKeyFile, or a camera's identity (no vigild needed)"},
+#define COMMAND_ROW(fn, cmd, action, arg, changes, words, help) {cmd, action, arg, words, help},
+	VIGIL_FOREACH_ADMIN_COMMAND(COMMAND_ROW)
+#undef COMMAND_ROW
+	{NULL, NULL, 0, "keygen keystore FILE",
+	 "a new keystore master key (mode 0600), for KeystoreKeyFile (no vigild needed)"},
+	{NULL, NULL, 0, "keygen x25519 FILE",
+	 "a new X25519 key pair: the secret key to FILE (mode 0600), the public key\n"
+	 "printed: for ServerKeyFile, or a camera's identity (no vigild needed)"},
 };
 
 /* All commands, or those that start with the words given. */
@@ -281,33 +272,50 @@ static json_t *add_settings(struct camera_opts *o)
 	return settings;
 }
 
-/* The request for the words typed, or NULL (the reason printed). */
+/* The request for the words typed, or NULL (the reason printed): the
+ * command whose cmd and action they start with, then its NAME; `camera
+ * NAME` is its first action (show). */
 static json_t *request_of(int argc, char **argv, struct camera_opts *o)
 {
-	const char *cmd = argv[0];
-	json_t *settings;
+	const struct command *c = NULL;
+	const char *name;
+	json_t *req, *settings;
+	int words;
 
-	if (argc == 1 && (strcmp(cmd, "stats") == 0 || strcmp(cmd, "cameras") == 0 || strcmp(cmd, "reload") == 0 ||
-			  strcmp(cmd, "shutdown") == 0))
-		return json_pack("{ss}", "cmd", cmd);
-	if (argc == 2 && strcmp(cmd, "config") == 0 && strcmp(argv[1], "check") == 0)
-		return json_pack("{ssss}", "cmd", "config", "action", "check");
-	if (argc == 2 && (strcmp(cmd, "segments") == 0 || strcmp(cmd, "camera") == 0))
-		return json_pack("{ssss}", "cmd", cmd, "name", argv[1]);
-	if (argc != 3 || strcmp(cmd, "camera") != 0)
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]) && c == NULL; i++) {
+		const struct command *t = &commands[i];
+		bool first;
+
+		if (t->cmd == NULL || strcmp(t->cmd, argv[0]) != 0)
+			continue;
+		first = i == 0 || strcmp(commands[i - 1].cmd, t->cmd) != 0;
+		if (t->action == NULL || (argc > 1 && strcmp(argv[1], t->action) == 0))
+			c = t, words = t->action == NULL ? 1 : 2;
+		else if (first && t->arg == VIGIL_ADMIN_ARG_NAME && argc == 2)
+			c = t, words = 1;
+	}
+	if (c == NULL || argc != words + (c->arg == VIGIL_ADMIN_ARG_NAME))
 		return NULL;
-	if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "revoke") == 0 || strcmp(argv[1], "remove") == 0)
-		return json_pack("{ssssss}", "cmd", cmd, "action", argv[1], "name", argv[2]);
-	if (strcmp(argv[1], "rotate") == 0)
-		return camera_key(o) < 0 ? NULL
-					 : json_pack("{ssssssss}", "cmd", cmd, "action", "rotate", "name", argv[2],
-						     "key", o->key);
-	if (strcmp(argv[1], "add") != 0)
-		return NULL;
-	settings = add_settings(o);
-	return settings == NULL ? NULL
-				: json_pack("{ssssssso}", "cmd", cmd, "action", "add", "name", argv[2], "settings",
-					    settings);
+	name = c->arg == VIGIL_ADMIN_ARG_NAME ? argv[words] : NULL;
+	req = json_pack("{ss}", "cmd", c->cmd);
+	if (words == 2)
+		json_object_set_new(req, "action", json_string(c->action));
+	if (name != NULL)
+		json_object_set_new(req, "name", json_string(name));
+	if (words == 2 && strcmp(c->action, "rotate") == 0) {
+		if (camera_key(o) < 0) {
+			json_decref(req);
+			return NULL;
+		}
+		json_object_set_new(req, "key", json_string(o->key));
+	} else if (words == 2 && strcmp(c->action, "add") == 0) {
+		if ((settings = add_settings(o)) == NULL) {
+			json_decref(req);
+			return NULL;
+		}
+		json_object_set_new(req, "settings", settings);
+	}
+	return req;
 }
 
 int main(int argc, char **argv)

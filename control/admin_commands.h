@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* Every admin socket command, once: vigild's command table (commands.c),
+ * its "unknown command" reply and vigilctl's requests and --help
+ * (tools/vigilctl.c) are generated from this list.
+ *
+ * X(fn, cmd, action, arg, changes, words, help):
+ *   fn       vigild runs cmd_<fn> (commands.c)
+ *   cmd, action  the request's "cmd" and "action" (NULL: none; the first
+ *            action of a cmd is its default: `camera NAME` shows it)
+ *   arg      VIGIL_ADMIN_ARG_NAME when the request needs "name"
+ *   changes  true: a change, written to the audit log
+ *   words    what is typed after vigilctl (NAME, FILE: the arguments)
+ *   help     what vigilctl --help says ('\n' starts a new line) */
+#ifndef VIGIL_ADMIN_COMMANDS_H
+#define VIGIL_ADMIN_COMMANDS_H
+
+enum { VIGIL_ADMIN_ARG_NONE, VIGIL_ADMIN_ARG_NAME };
+
+#define VIGIL_FOREACH_ADMIN_COMMAND(X)                                                                         \
+	X(stats, "stats", NULL, VIGIL_ADMIN_ARG_NONE, false, "stats",                                              \
+	  "every counter, in total and per camera (JSON)")                                                        \
+	X(cameras, "cameras", NULL, VIGIL_ADMIN_ARG_NONE, false, "cameras",                                        \
+	  "one line per camera: state, packets, frames, segments")                                                \
+	X(summary, "camera", "show", VIGIL_ADMIN_ARG_NAME, false, "camera show NAME",                              \
+	  "one camera, every counter (JSON); also: camera NAME")                                                  \
+	X(camera_add, "camera", "add", VIGIL_ADMIN_ARG_NAME, true,                                                 \
+	  "camera add NAME --codec h264|h265 (--ssrc N --key-file FILE|--generate | --identity BASE64)",          \
+	  "a new camera, with an SDES key (base64 of 44 bytes, as in vigil.conf's Key =; --generate\n"            \
+	  "makes one and prints it, once), or one that agrees its keys by handshake (--identity:\n"               \
+	  "its X25519 public key, docs/handshake.md). Also: --payload-types 96-127,\n"                            \
+	  "--owner-key BASE64 (sealed recordings), --retain-hours N, --retain-bytes SIZE")                        \
+	X(camera_rotate, "camera", "rotate", VIGIL_ADMIN_ARG_NAME, true, "camera rotate NAME --key-file FILE|--generate", \
+	  "a new key; the previous one is accepted for KeyGraceSeconds. Brings a revoked camera back")           \
+	X(camera_revoke, "camera", "revoke", VIGIL_ADMIN_ARG_NAME, true, "camera revoke NAME",                     \
+	  "no packet of the camera is accepted from now on; it stays listed")                                     \
+	X(camera_remove, "camera", "remove", VIGIL_ADMIN_ARG_NAME, true, "camera remove NAME",                     \
+	  "revoke and forget the camera; its recordings stay on disk")                                            \
+	X(segments, "segments", NULL, VIGIL_ADMIN_ARG_NAME, false, "segments NAME",                                \
+	  "one camera's recordings on disk, oldest first")                                                        \
+	X(config_check, "config", "check", VIGIL_ADMIN_ARG_NONE, false, "config check",                            \
+	  "whether the configuration file would reload, without applying it")                                     \
+	X(reload, "reload", NULL, VIGIL_ADMIN_ARG_NONE, true, "reload",                                            \
+	  "re-read the configuration and apply camera changes (as SIGHUP)")                                       \
+	X(shutdown, "shutdown", NULL, VIGIL_ADMIN_ARG_NONE, true, "shutdown",                                      \
+	  "drain, close the recordings and stop vigild (as SIGTERM)")
+
+#endif
