@@ -58,7 +58,6 @@ _Static_assert(sizeof(((struct vigil_hs_responder *)0)->cookie_secret) == VIGIL_
  * others, a few milliseconds of a flood at most, before the control loop
  * turns to its other work; it comes back at once while packets come. */
 #define DRAIN_BUDGET 1024
-#define REPLY_TTL 64
 
 struct bucket {
 	uint64_t last_ns; /* 0: never used */
@@ -295,56 +294,6 @@ static bool admit(struct vigil_handshakes *h, const uint8_t addr[16], uint64_t h
 	return k != NULL && take(&k->b, now, NS_PER_S / VIGIL_HS_RATE_PER_S, VIGIL_HS_RATE_BURST);
 }
 
-/* The request becomes the reply, from our MAC back to the sender's: IP
- * and UDP headers written afresh from what was parsed (no IPv4 options,
- * flow label or hop count of the request's carried over), then the
- * payload, which is never longer than the request's, so it fits. */
-static void make_reply(struct rte_mbuf *m, const struct rte_ether_addr *mac, const struct vigil_udp *udp,
-		       uint16_t sport, const uint8_t *payload, size_t len)
-{
-	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
-	size_t l4 = udp->l3 + (udp->ipv6 ? sizeof(struct rte_ipv6_hdr) : sizeof(struct rte_ipv4_hdr));
-	struct rte_udp_hdr *uh = (struct rte_udp_hdr *)(frame + l4);
-	uint16_t dgram_len = (uint16_t)(sizeof(*uh) + len);
-
-	eth->dst_addr = eth->src_addr;
-	eth->src_addr = *mac;
-	*uh = (struct rte_udp_hdr){
-	    .src_port = rte_cpu_to_be_16(sport),
-	    .dst_port = rte_cpu_to_be_16(udp->sport),
-	    .dgram_len = rte_cpu_to_be_16(dgram_len),
-	};
-	memcpy(uh + 1, payload, len);
-	if (udp->ipv6) {
-		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + udp->l3);
-
-		*ip = (struct rte_ipv6_hdr){
-		    .vtc_flow = RTE_BE32(6u << 28),
-		    .payload_len = uh->dgram_len,
-		    .proto = IPPROTO_UDP,
-		    .hop_limits = REPLY_TTL,
-		};
-		memcpy(ip->src_addr, udp->daddr.v6, 16);
-		memcpy(ip->dst_addr, udp->saddr.v6, 16);
-		uh->dgram_cksum = rte_ipv6_udptcp_cksum(ip, uh);
-	} else {
-		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + udp->l3);
-
-		*ip = (struct rte_ipv4_hdr){
-		    .version_ihl = RTE_IPV4_VHL_DEF,
-		    .total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + dgram_len)),
-		    .time_to_live = REPLY_TTL,
-		    .next_proto_id = IPPROTO_UDP,
-		    .src_addr = udp->daddr.v4,
-		    .dst_addr = udp->saddr.v4,
-		};
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		uh->dgram_cksum = rte_ipv4_udptcp_cksum(ip, uh);
-	}
-	m->data_len = m->pkt_len = (uint32_t)(l4 + dgram_len);
-}
-
 /* One packet: its outcome; *reply_len > 0 when it is answered with
  * reply. proven: the worker found a valid cookie in it. */
 static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *msg, size_t len,
@@ -490,7 +439,8 @@ static void answer(struct vigil_handshakes *h, struct rte_mbuf **pkts, unsigned 
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		make_reply(m, &h->nb.mac, &udp, h->cams->cfg->handshake_port, reply, reply_len);
+		m->data_len = m->pkt_len = (uint32_t)vigil_reply_udp(rte_pktmbuf_mtod(m, uint8_t *), &h->nb.mac, &udp,
+								     h->cams->cfg->handshake_port, reply, reply_len);
 		if (rte_ring_sp_enqueue(h->to_wire, m) != 0) {
 			h->n[VIGIL_HS_no_buffer]++;
 			rte_pktmbuf_free(m);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ARP, NDP and echo replies, built in place in the request's frame: the
- * addresses swapped, the checksums recomputed. Anything not addressed to
+ * addresses swapped, the checksums recomputed; and the UDP replies the
+ * handshake responder sends, built the same way. Anything not addressed to
  * one of our addresses is left for the caller to count and drop. */
 #include <string.h>
 
@@ -9,10 +10,10 @@
 #include <rte_byteorder.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
+#include <rte_udp.h>
 
 #include "neigh.h"
 
-#define REPLY_TTL 64
 #define ND_HOP_LIMIT 255 /* RFC 4861: NDP never crosses a router */
 #define ICMP_HDR_LEN 8	 /* type, code, checksum, identifier/flags, sequence */
 #define NS_LEN 24	 /* NS/NA header with the target address */
@@ -92,14 +93,57 @@ bool vigil_neigh_for_us(const struct vigil_neigh *nb, const uint8_t *frame, cons
 	return ours4(nb, pkt->daddr.v4) && unicast4(pkt->saddr.v4);
 }
 
-/* Back to the sender (or to dst), from our MAC address. */
-static void eth_reply(uint8_t *frame, const struct vigil_neigh *nb, const struct rte_ether_addr *dst)
+void vigil_reply_eth(uint8_t *frame, const struct rte_ether_addr *mac, const struct rte_ether_addr *dst)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
 
 	eth->dst_addr = dst != NULL ? *dst : eth->src_addr;
-	eth->src_addr = nb->mac;
+	eth->src_addr = *mac;
 }
+
+size_t vigil_reply_udp(uint8_t *frame, const struct rte_ether_addr *mac, const struct vigil_udp *udp, uint16_t sport,
+		       const uint8_t *payload, size_t len)
+{
+	size_t l4 = udp->l3 + (udp->ipv6 ? sizeof(struct rte_ipv6_hdr) : sizeof(struct rte_ipv4_hdr));
+	struct rte_udp_hdr *uh = (struct rte_udp_hdr *)(frame + l4);
+	uint16_t dgram_len = (uint16_t)(sizeof(*uh) + len);
+
+	vigil_reply_eth(frame, mac, NULL);
+	*uh = (struct rte_udp_hdr){
+	    .src_port = rte_cpu_to_be_16(sport),
+	    .dst_port = rte_cpu_to_be_16(udp->sport),
+	    .dgram_len = rte_cpu_to_be_16(dgram_len),
+	};
+	memcpy(uh + 1, payload, len);
+	if (udp->ipv6) {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(frame + udp->l3);
+
+		*ip = (struct rte_ipv6_hdr){
+		    .vtc_flow = RTE_BE32(6u << 28),
+		    .payload_len = uh->dgram_len,
+		    .proto = IPPROTO_UDP,
+		    .hop_limits = VIGIL_REPLY_TTL,
+		};
+		memcpy(ip->src_addr, udp->daddr.v6, 16);
+		memcpy(ip->dst_addr, udp->saddr.v6, 16);
+		uh->dgram_cksum = rte_ipv6_udptcp_cksum(ip, uh);
+	} else {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + udp->l3);
+
+		*ip = (struct rte_ipv4_hdr){
+		    .version_ihl = RTE_IPV4_VHL_DEF,
+		    .total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + dgram_len)),
+		    .time_to_live = VIGIL_REPLY_TTL,
+		    .next_proto_id = IPPROTO_UDP,
+		    .src_addr = udp->daddr.v4,
+		    .dst_addr = udp->saddr.v4,
+		};
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		uh->dgram_cksum = rte_ipv4_udptcp_cksum(ip, uh);
+	}
+	return l4 + dgram_len;
+}
+
 
 static enum vigil_counter arp(const struct vigil_neigh *nb, uint8_t *frame, size_t len,
 			      const struct vigil_udp *pkt)
@@ -121,7 +165,7 @@ static enum vigil_counter arp(const struct vigil_neigh *nb, uint8_t *frame, size
 	d->arp_tip = d->arp_sip;
 	d->arp_sha = nb->mac;
 	d->arp_sip = tip;
-	eth_reply(frame, nb, NULL);
+	vigil_reply_eth(frame, &nb->mac, NULL);
 	return VIGIL_CTR_answered;
 }
 
@@ -144,11 +188,11 @@ static enum vigil_counter echo4(const struct vigil_neigh *nb, uint8_t *frame, si
 	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, pkt->len);
 	ip->dst_addr = ip->src_addr;
 	ip->src_addr = pkt->daddr.v4;
-	ip->time_to_live = REPLY_TTL;
+	ip->time_to_live = VIGIL_REPLY_TTL;
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	*len = (size_t)pkt->off + pkt->len; /* without any Ethernet padding */
-	eth_reply(frame, nb, NULL);
+	vigil_reply_eth(frame, &nb->mac, NULL);
 	return VIGIL_CTR_answered;
 }
 
@@ -165,11 +209,11 @@ static enum vigil_counter echo6(const struct vigil_neigh *nb, uint8_t *frame, si
 	icmp[0] = ICMP6_ECHO_REPLY;
 	memcpy(ip->dst_addr, pkt->saddr.v6, 16);
 	memcpy(ip->src_addr, pkt->daddr.v6, 16);
-	ip->hop_limits = REPLY_TTL;
+	ip->hop_limits = VIGIL_REPLY_TTL;
 	memset(icmp + 2, 0, 2);
 	*(rte_be16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
 	*len = (size_t)pkt->off + pkt->len;
-	eth_reply(frame, nb, NULL);
+	vigil_reply_eth(frame, &nb->mac, NULL);
 	return VIGIL_CTR_answered;
 }
 
@@ -210,7 +254,7 @@ static enum vigil_counter solicit(const struct vigil_neigh *nb, uint8_t *frame, 
 	memcpy(icmp + NS_LEN + 2, &nb->mac, RTE_ETHER_ADDR_LEN);
 	*(rte_be16_t *)(icmp + 2) = rte_ipv6_udptcp_cksum(ip, icmp);
 	*len = (size_t)pkt->off + NA_LEN;
-	eth_reply(frame, nb, dad ? &all_nodes_mac : NULL);
+	vigil_reply_eth(frame, &nb->mac, dad ? &all_nodes_mac : NULL);
 	return VIGIL_CTR_answered;
 }
 

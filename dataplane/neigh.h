@@ -45,4 +45,19 @@ bool vigil_neigh_for_us(const struct vigil_neigh *nb, const uint8_t *frame, cons
 enum vigil_counter vigil_neigh_reply(const struct vigil_neigh *nb, uint8_t *frame, size_t *len, size_t cap,
 				     const struct vigil_udp *pkt, enum vigil_counter why);
 
+/* Replies leave with this TTL (IPv6: hop limit); NDP's are 255, its own. */
+#define VIGIL_REPLY_TTL 64
+
+/* The request's Ethernet header turned back: to its sender (or to dst),
+ * from mac. */
+void vigil_reply_eth(uint8_t *frame, const struct rte_ether_addr *mac, const struct rte_ether_addr *dst);
+
+/* A UDP request's frame becomes the reply from sport, from mac back to the
+ * sender: IP and UDP headers written afresh from what was parsed (no IPv4
+ * options, flow label or hop count of the request's carried over), then
+ * the payload, which is never longer than the request's, so it fits.
+ * Returns the reply frame's length. */
+size_t vigil_reply_udp(uint8_t *frame, const struct rte_ether_addr *mac, const struct vigil_udp *udp, uint16_t sport,
+		       const uint8_t *payload, size_t len);
+
 #endif
