@@ -45,30 +45,10 @@ static void whole(struct depay_pkt *c, uint8_t *nal, size_t len)
 	depay_unit(c, nal_kind(nal[0] & H264_TYPE), nal, 1, len);
 }
 
-/* STAP-A: [indicator] then units of [16-bit size][NAL unit], size > 0. */
-static int stap_a(struct depay_pkt *c, uint8_t *p, size_t len)
+/* A STAP-A unit's NAL header. */
+static bool unit_ok(const uint8_t *nal)
 {
-	size_t off, n, out_len = 0;
-	int rc;
-
-	if (len < 1 + 2 + 1)
-		return -EBADMSG;
-	for (off = 1; off < len; off += 2 + n) {
-		if (len - off < 2)
-			return -EBADMSG;
-		n = depay_get16(p + off);
-		if (n == 0 || n > len - off - 2 || !nal_ok(p[off + 2]) || !depay_nal_clean(p + off + 2, n))
-			return -EBADMSG;
-		out_len += 4 + n;
-	}
-	rc = depay_spread(c, p, len, out_len);
-	if (rc < 0)
-		return rc;
-	for (off = 1; off < len; off += 2 + n) {
-		n = depay_get16(p + off);
-		whole(c, p + off + 2, n);
-	}
-	return 0;
+	return nal_ok(nal[0]);
 }
 
 /* FU-A: [indicator: F, NRI, 28][header: S, E, R, type][fragment, >= 1 byte].
@@ -105,7 +85,8 @@ int depay_h264_packet(struct depay_pkt *c, uint8_t *p, size_t len)
 	}
 	switch (p[0] & H264_TYPE) {
 	case H264_STAP_A:
-		return stap_a(c, p, len);
+		/* STAP-A: [indicator] then units of [16-bit size][NAL unit], size > 0 */
+		return depay_aggregate(c, p, len, 1, 1, unit_ok, whole);
 	case H264_FU_A:
 		return fu_a(c, p, len);
 	default:

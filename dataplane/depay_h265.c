@@ -59,32 +59,6 @@ static void whole(struct depay_pkt *c, uint8_t *nal, size_t len)
 	depay_unit(c, nal_kind(nal_type(nal)), nal, 2, len);
 }
 
-/* AP: [payload header] then units of [16-bit size][NAL unit, >= 2 bytes]. */
-static int ap(struct depay_pkt *c, uint8_t *p, size_t len)
-{
-	size_t off, n, out_len = 0;
-	int rc;
-
-	if (len < 2 + 2 + 2)
-		return -EBADMSG;
-	for (off = 2; off < len; off += 2 + n) {
-		if (len - off < 2)
-			return -EBADMSG;
-		n = depay_get16(p + off);
-		if (n < 2 || n > len - off - 2 || !nal_ok(p + off + 2) || !depay_nal_clean(p + off + 2, n))
-			return -EBADMSG;
-		out_len += 4 + n;
-	}
-	rc = depay_spread(c, p, len, out_len);
-	if (rc < 0)
-		return rc;
-	for (off = 2; off < len; off += 2 + n) {
-		n = depay_get16(p + off);
-		whole(c, p + off + 2, n);
-	}
-	return 0;
-}
-
 /* FU: [payload header][FU header: S, E, type][fragment, >= 1 byte]. The
  * NAL header is the payload header with the type from the FU header,
  * rebuilt in place of the payload header's second byte and the FU header. */
@@ -122,7 +96,8 @@ int depay_h265_packet(struct depay_pkt *c, uint8_t *p, size_t len)
 	}
 	switch (nal_type(p)) {
 	case H265_AP:
-		return ap(c, p, len);
+		/* AP: [payload header] then units of [16-bit size][NAL unit, >= 2 bytes] */
+		return depay_aggregate(c, p, len, 2, 2, nal_ok, whole);
 	case H265_FU:
 		return fu(c, p, len);
 	default:

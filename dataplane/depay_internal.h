@@ -5,6 +5,8 @@
 #ifndef VIGIL_DEPAY_INTERNAL_H
 #define VIGIL_DEPAY_INTERNAL_H
 
+#include <errno.h>
+
 #include "depay.h"
 #include "depay_scan.h"
 
@@ -46,6 +48,38 @@ void depay_nal(struct depay_pkt *c, enum depay_nal_kind kind, uint8_t *nal, size
  * than they take in the payload, so they are moved down to end where the
  * payload ends. -ENOBUFS: the mbuf has no room below for that many units. */
 int depay_spread(struct depay_pkt *c, uint8_t *payload, size_t len, size_t out_len);
+
+/* An aggregation packet (H.264 STAP-A, H.265 AP): a hdr_len-byte header,
+ * then units of [16-bit size][NAL unit of at least min bytes]. Two passes:
+ * every unit is checked (ok, no start code inside) and sized first, so a
+ * bad one refuses the whole packet before anything is written; then the
+ * units are spread and handed to whole() one by one. Inline, so each
+ * codec's ok and whole are called directly. */
+static inline int depay_aggregate(struct depay_pkt *c, uint8_t *p, size_t len, size_t hdr_len, size_t min,
+				  bool (*ok)(const uint8_t *nal), void (*whole)(struct depay_pkt *c, uint8_t *nal, size_t n))
+{
+	size_t off, n, out_len = 0;
+	int rc;
+
+	if (len < hdr_len + 2 + min)
+		return -EBADMSG;
+	for (off = hdr_len; off < len; off += 2 + n) {
+		if (len - off < 2)
+			return -EBADMSG;
+		n = depay_get16(p + off);
+		if (n < min || n > len - off - 2 || !ok(p + off + 2) || !depay_nal_clean(p + off + 2, n))
+			return -EBADMSG;
+		out_len += 4 + n;
+	}
+	rc = depay_spread(c, p, len, out_len);
+	if (rc < 0)
+		return rc;
+	for (off = hdr_len; off < len; off += 2 + n) {
+		n = depay_get16(p + off);
+		whole(c, p + off + 2, n);
+	}
+	return 0;
+}
 
 /* FU start: depay_nal with the NAL header the caller rebuilt in place
  * right before the fragment, then the NAL unit of this type stays open. */
