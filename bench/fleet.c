@@ -5,18 +5,7 @@
 #include <string.h>
 
 #include "fleet.h"
-
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
+#include "vigil/bytes.h"
 
 void fleet_camera(struct vigil_camera_config *cam, unsigned c)
 {
@@ -53,9 +42,9 @@ void fleet_wrap_from(uint8_t *b, size_t len, const uint8_t src[4], uint16_t spor
 	uint32_t sum = 0;
 
 	memset(b, 0, FLEET_HDR);
-	put16(b + 12, 0x0800);
+	vigil_put16(b + 12, 0x0800);
 	ip[0] = 0x45;
-	put16(ip + 2, (unsigned)(20 + 8 + len));
+	vigil_put16(ip + 2, (unsigned)(20 + 8 + len));
 	ip[8] = 64;
 	ip[9] = 17;
 	memcpy(ip + 12, src, 4);
@@ -64,10 +53,10 @@ void fleet_wrap_from(uint8_t *b, size_t len, const uint8_t src[4], uint16_t spor
 		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	put16(ip + 10, ~sum & 0xffff);
-	put16(ip + 20, sport);
-	put16(ip + 22, dport);
-	put16(ip + 24, (unsigned)(8 + len));
+	vigil_put16(ip + 10, ~sum & 0xffff);
+	vigil_put16(ip + 20, sport);
+	vigil_put16(ip + 22, dport);
+	vigil_put16(ip + 24, (unsigned)(8 + len));
 }
 
 /* Ethernet/IPv4/UDP around an SRTP packet of len bytes, checksum right. */
@@ -90,7 +79,7 @@ static size_t hevc_payload(uint8_t *pl, unsigned i, unsigned frame, unsigned pos
 		pl[n++] = 48 << 1;
 		pl[n++] = 0x01;
 		for (unsigned k = 0; k < 3; k++) {
-			put16(pl + n, (unsigned)lens[k]);
+			vigil_put16(pl + n, (unsigned)lens[k]);
 			memcpy(pl + n + 2, sets[k], lens[k]);
 			n += 2 + lens[k];
 		}
@@ -120,18 +109,18 @@ size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, en
 
 	rtp[0] = 0x80;
 	rtp[1] = (uint8_t)(96 | (last ? 0x80 : 0));
-	put16(rtp + 2, (unsigned)(index & 0xffff));
-	put32(rtp + 4, (uint32_t)(frames * FLEET_TS_PER_FRAME));
-	put32(rtp + 8, ssrc);
+	vigil_put16(rtp + 2, (unsigned)(index & 0xffff));
+	vigil_put32(rtp + 4, (uint32_t)(frames * FLEET_TS_PER_FRAME));
+	vigil_put32(rtp + 8, ssrc);
 	if (codec == VIGIL_CODEC_H265) {
 		n = hevc_payload(pl, i, frame, pos, last, n);
 	} else if (i == 0) {
 		n = 0;
 		pl[n++] = 24;
-		put16(pl + n, sizeof(sps));
+		vigil_put16(pl + n, sizeof(sps));
 		memcpy(pl + n + 2, sps, sizeof(sps));
 		n += 2 + sizeof(sps);
-		put16(pl + n, sizeof(pps));
+		vigil_put16(pl + n, sizeof(pps));
 		memcpy(pl + n + 2, pps, sizeof(pps));
 		n += 2 + sizeof(pps);
 	} else {

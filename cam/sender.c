@@ -9,6 +9,7 @@
 
 #include "vigil/clock.h"
 #include "sender.h"
+#include "vigil/bytes.h"
 
 static int set_key(struct vigil_sender *s, const uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN])
 {
@@ -89,14 +90,6 @@ static int index_ready(struct vigil_sender *s)
 	return 0;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static void one_packet(void *arg, const uint8_t *payload, size_t len, bool marker)
 {
 	struct vigil_sender *s = arg;
@@ -116,8 +109,8 @@ static void one_packet(void *arg, const uint8_t *payload, size_t len, bool marke
 	pkt[1] = (uint8_t)(s->payload_type | (marker ? 0x80 : 0));
 	pkt[2] = (uint8_t)(seq >> 8);
 	pkt[3] = (uint8_t)seq;
-	put32(pkt + 4, s->ts);
-	put32(pkt + 8, s->ssrc);
+	vigil_put32(pkt + 4, s->ts);
+	vigil_put32(pkt + 8, s->ssrc);
 	memcpy(pkt + VIGIL_RTP_HEADER_LEN, payload, len);
 	n = vigil_srtp_encrypt(&s->srtp, pkt, VIGIL_RTP_HEADER_LEN + len, VIGIL_RTP_HEADER_LEN, s->ssrc,
 			       (uint32_t)(s->index >> 16), seq);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 
+#include "vigil/bytes.h"
 #include "depay.h"
 #include "depay_scan.h"
 
@@ -30,11 +31,6 @@ struct depay_pkt {
 	uint8_t *start;     /* its first byte of Annex-B, NULL: none yet */
 	uint8_t *out;       /* where the next one goes */
 };
-
-static inline uint16_t depay_get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* A whole NAL unit of len bytes, header (hdr_len bytes) included: cached
  * if it is a parameter set, then added like depay_nal. */
@@ -66,7 +62,7 @@ static inline int depay_aggregate(struct depay_pkt *c, uint8_t *p, size_t len, s
 	for (off = hdr_len; off < len; off += 2 + n) {
 		if (len - off < 2)
 			return -EBADMSG;
-		n = depay_get16(p + off);
+		n = vigil_get16(p + off);
 		if (n < min || n > len - off - 2 || !ok(p + off + 2) || !depay_nal_clean(p + off + 2, n))
 			return -EBADMSG;
 		out_len += 4 + n;
@@ -75,7 +71,7 @@ static inline int depay_aggregate(struct depay_pkt *c, uint8_t *p, size_t len, s
 	if (rc < 0)
 		return rc;
 	for (off = hdr_len; off < len; off += 2 + n) {
-		n = depay_get16(p + off);
+		n = vigil_get16(p + off);
 		whole(c, p + off + 2, n);
 	}
 	return 0;

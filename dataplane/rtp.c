@@ -6,17 +6,8 @@
 #include <limits.h>
 
 #include "rtp.h"
+#include "vigil/bytes.h"
 #include "vigil/limits.h"
-
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 bool vigil_rtp_is_rtcp(const uint8_t *pkt, size_t len)
 {
@@ -34,16 +25,16 @@ int vigil_rtp_parse(const uint8_t *pkt, size_t len, size_t tag_len, struct vigil
 		/* 16-bit profile id, 16-bit length in 32-bit words. */
 		if (len < hdr + 4)
 			return -EBADMSG;
-		hdr += 4 + 4 * (size_t)get16(pkt + hdr + 2);
+		hdr += 4 + 4 * (size_t)vigil_get16(pkt + hdr + 2);
 	}
 	if (hdr > len || len - hdr < tag_len || hdr > UINT16_MAX)
 		return -EBADMSG;
 	rtp->padding = pkt[0] & 0x20;
 	rtp->marker = pkt[1] & 0x80;
 	rtp->pt = pkt[1] & 0x7f;
-	rtp->seq = get16(pkt + 2);
-	rtp->ts = get32(pkt + 4);
-	rtp->ssrc = get32(pkt + 8);
+	rtp->seq = vigil_get16(pkt + 2);
+	rtp->ts = vigil_get32(pkt + 4);
+	rtp->ssrc = vigil_get32(pkt + 8);
 	rtp->hdr_len = (uint16_t)hdr;
 	return 0;
 }

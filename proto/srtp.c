@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "srtp.h"
+#include "vigil/bytes.h"
 
 #define KDF_SALT_LEN 14 /* RFC 3711 master salt, 112 bits */
 #define KDF_MAX_OUT 64
@@ -104,21 +105,13 @@ void vigil_srtp_wipe(struct vigil_srtp *s)
 	sodium_memzero(s, sizeof(*s));
 }
 
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* RFC 7714 section 8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt. */
 static inline void make_iv(uint8_t iv[VIGIL_SRTP_IV_LEN], const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN],
 			   uint32_t ssrc, uint32_t roc, uint16_t seq)
 {
 	iv[0] = iv[1] = 0;
-	put32(iv + 2, ssrc);
-	put32(iv + 6, roc);
+	vigil_put32(iv + 2, ssrc);
+	vigil_put32(iv + 6, roc);
 	iv[10] = (uint8_t)(seq >> 8);
 	iv[11] = (uint8_t)seq;
 	for (int i = 0; i < VIGIL_SRTP_IV_LEN; i++)
@@ -164,11 +157,6 @@ int vigil_srtp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, siz
 	return (int)(len + VIGIL_SRTP_TAG_LEN);
 }
 
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* RFC 7714 section 9.1: IV = (00 00 || SSRC || 00 00 || 0 || SRTCP index)
  * XOR salt: the RTP layout with the index where ROC and SEQ were. */
 static inline void make_rtcp_iv(uint8_t iv[VIGIL_SRTP_IV_LEN], const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN],
@@ -191,8 +179,8 @@ int vigil_srtcp_decrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, ui
 	if (len > INT_MAX || len < VIGIL_SRTCP_HEADER_LEN + VIGIL_SRTCP_TRAILER_LEN)
 		return -EINVAL;
 	rtcp_len = len - VIGIL_SRTCP_TRAILER_LEN;
-	esi = get32(pkt + len - 4);
-	make_rtcp_iv(iv, s->salt, get32(pkt + 4), esi & ~VIGIL_SRTCP_E_BIT);
+	esi = vigil_get32(pkt + len - 4);
+	make_rtcp_iv(iv, s->salt, vigil_get32(pkt + 4), esi & ~VIGIL_SRTCP_E_BIT);
 	if (esi & VIGIL_SRTCP_E_BIT) {
 		memcpy(aad, pkt, VIGIL_SRTCP_HEADER_LEN);
 		memcpy(aad + VIGIL_SRTCP_HEADER_LEN, pkt + len - 4, 4);
@@ -218,11 +206,11 @@ int vigil_srtcp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, ui
 
 	if (len > INT_MAX - VIGIL_SRTCP_TRAILER_LEN || len < VIGIL_SRTCP_HEADER_LEN)
 		return -EINVAL;
-	make_rtcp_iv(iv, s->salt, get32(pkt + 4), index & ~VIGIL_SRTCP_E_BIT);
-	put32(pkt + len + VIGIL_SRTP_TAG_LEN, esi);
+	make_rtcp_iv(iv, s->salt, vigil_get32(pkt + 4), index & ~VIGIL_SRTCP_E_BIT);
+	vigil_put32(pkt + len + VIGIL_SRTP_TAG_LEN, esi);
 	if (encrypt) {
 		memcpy(aad, pkt, VIGIL_SRTCP_HEADER_LEN);
-		put32(aad + VIGIL_SRTCP_HEADER_LEN, esi);
+		vigil_put32(aad + VIGIL_SRTCP_HEADER_LEN, esi);
 		if (crypto_aead_aes256gcm_encrypt_detached_afternm(pkt + VIGIL_SRTCP_HEADER_LEN, pkt + len, NULL,
 								   pkt + VIGIL_SRTCP_HEADER_LEN,
 								   len - VIGIL_SRTCP_HEADER_LEN, aad, sizeof(aad), NULL,
@@ -231,7 +219,7 @@ int vigil_srtcp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, ui
 	} else {
 		/* The AAD is the packet and the word: put the word where the
 		 * tag goes for a moment. */
-		put32(pkt + len, esi);
+		vigil_put32(pkt + len, esi);
 		if (crypto_aead_aes256gcm_encrypt_detached_afternm(tag, tag, NULL, tag, 0, pkt, len + 4, NULL, iv,
 								   &s->aead) != 0)
 			return -EIO;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "srtp.h"
+#include "vigil/bytes.h"
 
 #define ETH_LEN 14
 #define IP_LEN 20
@@ -50,18 +51,6 @@ struct opts {
 	struct endpoint src, dst;
 	const char *out;
 };
-
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
 
 static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum)
 {
@@ -89,26 +78,26 @@ static void wrap(uint8_t *b, size_t len, const struct opts *o, uint16_t ip_id)
 
 	memcpy(b, dst_mac, 6);
 	memcpy(b + 6, src_mac, 6);
-	put16(b + 12, 0x0800);
+	vigil_put16(b + 12, 0x0800);
 	memset(ip, 0, IP_LEN);
 	ip[0] = 0x45;
-	put16(ip + 2, (unsigned)(IP_LEN + UDP_LEN + len));
-	put16(ip + 4, ip_id);
-	put16(ip + 6, 0x4000); /* DF */
+	vigil_put16(ip + 2, (unsigned)(IP_LEN + UDP_LEN + len));
+	vigil_put16(ip + 4, ip_id);
+	vigil_put16(ip + 6, 0x4000); /* DF */
 	ip[8] = 64;
 	ip[9] = 17;
 	memcpy(ip + 12, o->src.ip, 4);
 	memcpy(ip + 16, o->dst.ip, 4);
-	put16(ip + 10, fold(sum16(ip, IP_LEN, 0)));
-	put16(udp, o->src.port);
-	put16(udp + 2, o->dst.port);
-	put16(udp + 4, (unsigned)(UDP_LEN + len));
-	put16(udp + 6, 0);
+	vigil_put16(ip + 10, fold(sum16(ip, IP_LEN, 0)));
+	vigil_put16(udp, o->src.port);
+	vigil_put16(udp + 2, o->dst.port);
+	vigil_put16(udp + 4, (unsigned)(UDP_LEN + len));
+	vigil_put16(udp + 6, 0);
 	/* pseudo-header: addresses, protocol, UDP length */
 	sum = sum16(ip + 12, 8, 0) + 17 + (uint32_t)(UDP_LEN + len);
 	sum = sum16(udp, UDP_LEN + len, sum);
 	c = fold(sum);
-	put16(udp + 6, c == 0 ? 0xffff : c);
+	vigil_put16(udp + 6, c == 0 ? 0xffff : c);
 }
 
 /* The RTP payload of packet `pos` (of n) of a frame; returns its length. */
@@ -122,10 +111,10 @@ static size_t payload(uint8_t *pl, bool key, unsigned pos, unsigned n, unsigned 
 	if (key) {
 		if (pos == 0) { /* STAP-A: SPS, PPS */
 			pl[len++] = 24;
-			put16(pl + len, sizeof(sps));
+			vigil_put16(pl + len, sizeof(sps));
 			memcpy(pl + len + 2, sps, sizeof(sps));
 			len += 2 + sizeof(sps);
-			put16(pl + len, sizeof(pps));
+			vigil_put16(pl + len, sizeof(pps));
 			memcpy(pl + len + 2, pps, sizeof(pps));
 			len += 2 + sizeof(pps);
 			return len;
@@ -323,9 +312,9 @@ int main(int argc, char **argv)
 
 			rtp[0] = 0x80;
 			rtp[1] = (uint8_t)(PT | (pos == n - 1 ? 0x80 : 0));
-			put16(rtp + 2, (unsigned)(index & 0xffff));
-			put32(rtp + 4, ts);
-			put32(rtp + 8, o.ssrc);
+			vigil_put16(rtp + 2, (unsigned)(index & 0xffff));
+			vigil_put32(rtp + 4, ts);
+			vigil_put32(rtp + 8, o.ssrc);
 			len = payload(rtp + RTP_LEN, key, pos, n, o.payload);
 			srtp_len = vigil_srtp_encrypt(&srtp, rtp, RTP_LEN + len, RTP_LEN, o.ssrc,
 						      (uint32_t)(index >> 16), (uint16_t)index);
