@@ -67,7 +67,7 @@
 #define VIGIL_HS_RETRY_SLOW_S 30
 /* camera: at most one handshake started by an unknown-session message in
  * this long (the message is not authenticated: a forger gains no more) */
-#define VIGIL_HS_UNKNOWN_SESSION_MIN_S 10
+#define VIGIL_HS_UNKNOWN_SESSION_MIN_S 5
 /* server: unknown-session messages per source address per second */
 #define VIGIL_HS_UNKNOWN_SESSION_PER_S 1
 #define VIGIL_HS_RATE_PER_S 20 /* server: handshake messages per second per source address */

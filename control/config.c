@@ -473,6 +473,16 @@ static int param_kind(enum vigil_codec codec, const uint8_t *nal, size_t len)
 	return (int)type - 6;
 }
 
+/* 00 00 00, 00 00 01 or 00 00 02 inside, or a last byte 00: emulation
+ * prevention forbids them in a NAL unit (as the depacketizers refuse). */
+static bool nal_clean(const uint8_t *nal, size_t len)
+{
+	for (size_t i = 2; i < len; i++)
+		if (nal[i - 2] == 0 && nal[i - 1] == 0 && nal[i] <= 2)
+			return false;
+	return len > 0 && nal[len - 1] != 0;
+}
+
 static int check_param_sets(struct parser *p, const struct vigil_camera_config *cam)
 {
 	static const char *const kinds[] = {"VPS", "SPS", "PPS"};
@@ -485,6 +495,11 @@ static int check_param_sets(struct parser *p, const struct vigil_camera_config *
 			return fail(p, p->param_line[i], "ParameterSets: unit %u is not %s", i + 1,
 				    cam->codec == VIGIL_CODEC_H265 ? "an H.265 VPS, SPS or PPS"
 								   : "an H.264 SPS or PPS");
+		if (!nal_clean(cam->param_sets[i].nal, cam->param_sets[i].len))
+			return fail(p, p->param_line[i],
+				    "ParameterSets: unit %u holds a start code prefix (00 00 00/01/02) or ends in 00: "
+				    "not a NAL unit",
+				    i + 1);
 		if (seen & 1u << kind)
 			return fail(p, p->param_line[i],
 				    "ParameterSets: unit %u is a second %s (one of each is kept)", i + 1,

@@ -23,6 +23,11 @@
 #define TS_SYNC 0x47
 #define MIN_SEGMENT (3 * TS_PACKET) /* PAT, PMT and something: less is discarded */
 #define SEALED_CHUNK (VIGIL_SEAL_CHUNK + VIGIL_SEAL_ABYTES)
+#define MAP_TAG "#EXT-X-MAP:URI=\"init-" /* then the init segment's number */
+/* A comment (players ignore it): segments from this number on were recorded
+ * after the last recovery. Their entries, with the discontinuity before the
+ * first, are appended unsynced: a crash may take them, this line not. */
+#define RUN_TAG "# vigil: run from segment "
 
 const char *const vigil_seg_suffix[VIGIL_SEG_KINDS] = {
     [VIGIL_SEG_TS] = ".ts",
@@ -33,6 +38,7 @@ const char *const vigil_seg_suffix[VIGIL_SEG_KINDS] = {
 struct entries {
 	struct vigil_playlist_entry *v;
 	unsigned n, cap;
+	uint32_t run_from; /* the first segment of the run a recovery started (0: none) */
 };
 
 static int entries_add(struct entries *l, const struct vigil_playlist_entry *e)
@@ -151,6 +157,20 @@ static int fsync_dir(const char *dir)
 	return ret;
 }
 
+int vigil_sync_parent_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return fsync_dir(".");
+	if (slash == path)
+		return fsync_dir("/");
+	if (snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	return fsync_dir(dir);
+}
+
 /* The whole playlist, through a temporary file: readers see the old or the
  * new one, never half of either. */
 static int write_playlist(const char *dir, const struct entries *l, unsigned target, bool event)
@@ -167,6 +187,8 @@ static int write_playlist(const char *dir, const struct entries *l, unsigned tar
 	if (f == NULL)
 		return -errno;
 	put_header(f, target, &l->v[0], event);
+	if (l->run_from != 0)
+		fprintf(f, RUN_TAG "%08" PRIu32 "\n", l->run_from);
 	for (unsigned i = 0; i < l->n; i++)
 		put_entry(f, &l->v[i], i == 0 || l->v[i].map != l->v[i - 1].map);
 	if (fflush(f) != 0 || fdatasync(fileno(f)) < 0)
@@ -211,8 +233,10 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 			e.start_ns = parse_time(line + 25);
 		else if (strncmp(line, "#EXTINF:", 8) == 0)
 			e.seconds = strtod(line + 8, NULL);
-		else if (strncmp(line, "#EXT-X-MAP:URI=\"init-", 20) == 0)
-			map = (uint32_t)strtoul(line + 20, NULL, 10);
+		else if (strncmp(line, MAP_TAG, sizeof(MAP_TAG) - 1) == 0)
+			map = (uint32_t)strtoul(line + sizeof(MAP_TAG) - 1, NULL, 10);
+		else if (strncmp(line, RUN_TAG, sizeof(RUN_TAG) - 1) == 0)
+			l->run_from = (uint32_t)strtoul(line + sizeof(RUN_TAG) - 1, NULL, 10);
 		else if (line[0] != '#' && segment_of(line, false, &seq, &kind)) {
 			e.seq = seq;
 			e.kind = kind;
@@ -471,11 +495,14 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, str
 	for (unsigned i = 0; i < all.n; i++) {
 		if (i > 0 && all.v[i].seq != all.v[i - 1].seq + 1)
 			all.v[i].discontinuity = true; /* a segment in between was lost */
+		if (i > 0 && all.v[i - 1].seq < listed.run_from && all.v[i].seq >= listed.run_from)
+			all.v[i].discontinuity = true; /* the first of the last run */
 		if (i == 0)
 			all.v[i].discontinuity = false;
 		if (target_for(all.v[i].seconds) > out->target)
 			out->target = target_for(all.v[i].seconds);
 	}
+	all.run_from = out->next_seq;
 	ret = write_playlist(dir, &all, out->target, event);
 	if (ret < 0)
 		snprintf(err, errlen, "%s/" VIGIL_PLAYLIST_NAME ": %s", dir, strerror(-ret));
@@ -559,10 +586,14 @@ int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target)
 	return ret;
 }
 
+/* Appends are not synced (a crash rebuilds the playlist from the segments);
+ * the last one is, and the playlist's name: after a clean stop nothing
+ * rebuilds it, the camera may be gone from the configuration. */
 int vigil_playlist_end(const char *dir)
 {
 	char path[PATH_MAX + 16];
 	FILE *f;
+	int ret = 0;
 
 	snprintf(path, sizeof(path), "%s/" VIGIL_PLAYLIST_NAME, dir);
 	if (access(path, F_OK) != 0)
@@ -571,5 +602,9 @@ int vigil_playlist_end(const char *dir)
 	if (f == NULL)
 		return -errno;
 	fputs("#EXT-X-ENDLIST\n", f);
-	return fclose(f) != 0 ? -errno : 0;
+	if (fflush(f) != 0 || fdatasync(fileno(f)) < 0)
+		ret = -errno;
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	return ret < 0 ? ret : fsync_dir(dir);
 }

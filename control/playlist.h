@@ -48,7 +48,9 @@ struct vigil_recovery {
  * playlist is written
  * anew (temporary file, fsync, rename) from its own complete entries whose
  * segments exist plus every segment on disk it does not list (duration
- * probed with libavformat), in order, without #EXT-X-ENDLIST. min_target is
+ * probed with libavformat), in order, without #EXT-X-ENDLIST, with a comment
+ * naming the segment the new run starts at (its discontinuity is then
+ * known after a crash that took the unsynced entries). min_target is
  * the smallest #EXT-X-TARGETDURATION to write. An EVENT playlist only
  * grows; without event it may lose its oldest entries (retention). 0 or
  * -errno; err says what failed. */
@@ -70,5 +72,9 @@ int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target);
 
 /* vigild stops cleanly: no more segments. */
 int vigil_playlist_end(const char *dir);
+
+/* fsync of the folder that holds path: what makes a name made in it (a
+ * camera's folder, a segment) durable. 0 or -errno. */
+int vigil_sync_parent_dir(const char *path);
 
 #endif

@@ -639,7 +639,6 @@ static void state_submit(struct rec_cam *c)
 		state_done(c);
 		return;
 	}
-	vigil_wfile_sync_dir(f, c->rec->chain_dirfd);
 	(void)vigil_wfile_append(f, c->state_next, c->state_next_len); /* a failure comes through state_io */
 	vigil_wfile_close(f);
 }
@@ -1029,11 +1028,14 @@ const struct vigil_recorder_stats *vigil_recorder_stats(const struct vigil_recor
 	return rec->cams[camera] != NULL ? &rec->cams[camera]->st : &none;
 }
 
-/* mkdir -p; the last component gets mode, so do its parents. */
+/* mkdir -p; the last component gets mode, so do its parents. A folder's
+ * name is durable once its parent is fsync'd: after each mkdir, and for the
+ * last one always (a run killed before this one may have made it). */
 static int mkdir_p(const char *dir, mode_t mode)
 {
 	char path[PATH_MAX];
 	struct stat sb;
+	int ret;
 
 	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
@@ -1041,15 +1043,19 @@ static int mkdir_p(const char *dir, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(path, mode) < 0 && errno != EEXIST)
-			return -errno;
+		if (mkdir(path, mode) == 0)
+			ret = vigil_sync_parent_dir(path);
+		else
+			ret = errno == EEXIST ? 0 : -errno;
+		if (ret < 0)
+			return ret;
 		*p = '/';
 	}
 	if (mkdir(path, mode) < 0 && errno != EEXIST)
 		return -errno;
 	if (stat(path, &sb) < 0)
 		return -errno;
-	return S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+	return S_ISDIR(sb.st_mode) ? vigil_sync_parent_dir(path) : -ENOTDIR;
 }
 
 static int cam_init(struct vigil_recorder *rec, struct rec_cam *c, unsigned slot)

@@ -5,6 +5,10 @@
  * written before the open completes waits on the file's queue. A file's
  * writes all complete before its fsync is submitted; the rename is linked
  * after the fsync.
+ * A name is durable only once its directory is fsync'd (POSIX; ext4 and
+ * XFS journal it sooner, but do not promise it): the directory is fsync'd
+ * after the create, before the file's first fdatasync counts, and linked
+ * after the rename, before the file is reported closed.
  * Staging buffers are registered with the ring as they are made (fixed
  * buffers: the kernel maps them once, not at every write), as many as it
  * takes; the rest, if any, are written as ordinary buffers.
@@ -40,8 +44,9 @@ enum wop {
 	WOP_DATASYNC, /* while the file is open */
 	WOP_FSYNC,    /* at close, linked to the rename */
 	WOP_RENAME,
-	WOP_DIRSYNC, /* linked after the rename, with sync_dir */
-	WOP_UNLINK,  /* not a file's: a struct wunlink */
+	WOP_DIRSYNC,  /* the directory, after the create */
+	WOP_DIRSYNC2, /* the directory, linked after the rename */
+	WOP_UNLINK,   /* not a file's: a struct wunlink */
 };
 
 struct wreq {
@@ -73,26 +78,29 @@ struct vigil_wfile {
 	struct wreq open_req;
 	struct wreq fsync_req;
 	struct wreq rename_req;
-	struct wreq dirsync_req;
 	struct wreq datasync_req;
-	int dirfd; /* fsync'd after the rename, or -1 */
-	bool held; /* not opened until vigil_wfile_release */
+	struct wreq dirsync_req;
+	struct wreq dirsync2_req;
 	vigil_wfile_cb cb;
 	void *arg;
 	struct wbuf *cur;
 	uint64_t off;
 	int fd;
 	int fd_buffered; /* for writes O_DIRECT cannot take; -1 until one comes */
+	int dir_fd;      /* the file's directory, once the file is created */
+	bool held;       /* not opened until vigil_wfile_release */
 	bool fd_direct;  /* fd was opened with O_DIRECT */
 	bool direct;     /* ... and aligned writes still use it */
 	unsigned inflight;
 	unsigned writes; /* of those, writes */
 	bool sync_wanted;   /* a datasync waits for the writes before it */
 	bool sync_inflight;
+	bool dir_syncing; /* the create is not durable yet */
 	bool opening;
 	struct wbuf *queued, *queued_tail; /* full buffers waiting for the open */
 	bool closing;
 	bool sealing;
+	unsigned closed_ok; /* of the rename and the fsync of its directory, how many succeeded */
 	bool failed;
 	char partial[PATH_MAX];
 	char final[PATH_MAX];
@@ -314,6 +322,8 @@ static void file_free(struct vigil_wfile *f)
 		close(f->fd);
 	if (f->fd_buffered >= 0)
 		close(f->fd_buffered);
+	if (f->dir_fd >= 0)
+		close(f->dir_fd);
 	free(f);
 }
 
@@ -322,7 +332,7 @@ static void file_maybe_sync(struct vigil_wfile *f)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!f->sync_wanted || f->sync_inflight || f->opening || f->writes > 0 || f->failed)
+	if (!f->sync_wanted || f->sync_inflight || f->opening || f->dir_syncing || f->writes > 0 || f->failed)
 		return;
 	sqe = sqe_get(f->w);
 	if (sqe == NULL)
@@ -338,12 +348,11 @@ static void file_maybe_sync(struct vigil_wfile *f)
 }
 
 /* Once closing and every write is done: fsync, then (linked) rename, then
- * (linked, with sync_dir) fsync of the directory. */
+ * (linked) fsync of the directory. */
 static void file_maybe_finish(struct vigil_wfile *f)
 {
 	struct vigil_writer *w = f->w;
-	struct io_uring_sqe *sync, *ren, *dsync = NULL;
-	unsigned n = f->dirfd >= 0 ? 3 : 2; /* fsync, rename, and the directory's fsync */
+	struct io_uring_sqe *sync, *ren, *dsync;
 
 	if (!f->closing || f->inflight > 0 || f->held)
 		return;
@@ -351,13 +360,12 @@ static void file_maybe_finish(struct vigil_wfile *f)
 		file_free(f);
 		return;
 	}
-	if (io_uring_sq_space_left(&w->ring) < n)
+	if (io_uring_sq_space_left(&w->ring) < 3)
 		io_uring_submit(&w->ring);
 	sync = io_uring_get_sqe(&w->ring);
 	ren = sync != NULL ? io_uring_get_sqe(&w->ring) : NULL;
-	if (ren != NULL && n == 3)
-		dsync = io_uring_get_sqe(&w->ring);
-	if (ren == NULL || (n == 3 && dsync == NULL)) {
+	dsync = ren != NULL ? io_uring_get_sqe(&w->ring) : NULL;
+	if (dsync == NULL) {
 		/* Cannot happen after the submit above; never leave an
 		 * half-prepared link behind. */
 		if (sync != NULL) {
@@ -374,20 +382,18 @@ static void file_maybe_finish(struct vigil_wfile *f)
 	}
 	f->fsync_req = (struct wreq){.op = WOP_FSYNC, .file = f};
 	f->rename_req = (struct wreq){.op = WOP_RENAME, .file = f};
+	f->dirsync2_req = (struct wreq){.op = WOP_DIRSYNC2, .file = f};
 	io_uring_prep_fsync(sync, f->fd, 0);
 	io_uring_sqe_set_data(sync, &f->fsync_req);
 	sync->flags |= IOSQE_IO_LINK;
 	io_uring_prep_rename(ren, f->partial, f->final);
 	io_uring_sqe_set_data(ren, &f->rename_req);
-	if (dsync != NULL) {
-		ren->flags |= IOSQE_IO_LINK;
-		f->dirsync_req = (struct wreq){.op = WOP_DIRSYNC, .file = f};
-		io_uring_prep_fsync(dsync, f->dirfd, 0);
-		io_uring_sqe_set_data(dsync, &f->dirsync_req);
-	}
+	ren->flags |= IOSQE_IO_LINK;
+	io_uring_prep_fsync(dsync, f->dir_fd, 0);
+	io_uring_sqe_set_data(dsync, &f->dirsync2_req);
 	f->sealing = true;
-	f->inflight += n;
-	w->inflight += n;
+	f->inflight += 3;
+	w->inflight += 3;
 	io_uring_submit(&w->ring);
 }
 
@@ -411,6 +417,34 @@ static int open_submit(struct vigil_wfile *f, bool direct)
 	return 0;
 }
 
+/* The directory of f's file, opened to be fsync'd; its create made
+ * durable. Opened here, where the file is known to exist: a path lookup. */
+static void dir_sync_submit(struct vigil_wfile *f)
+{
+	char dir[PATH_MAX], *slash;
+	struct io_uring_sqe *sqe;
+
+	strcpy(dir, f->partial);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0'; /* "/x": "/" */
+	f->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sqe = f->dir_fd >= 0 ? sqe_get(f->w) : NULL;
+	if (sqe == NULL) {
+		file_fail(f, VIGIL_WCAUSE_OPEN, f->dir_fd < 0 ? -errno : -EBUSY);
+		return;
+	}
+	f->dir_syncing = true;
+	f->dirsync_req = (struct wreq){.op = WOP_DIRSYNC, .file = f};
+	io_uring_prep_fsync(sqe, f->dir_fd, 0);
+	io_uring_sqe_set_data(sqe, &f->dirsync_req);
+	f->inflight++;
+	f->w->inflight++;
+	io_uring_submit(&f->w->ring);
+}
+
 static void open_done(struct vigil_wfile *f, int res)
 {
 	struct wbuf *b, *next;
@@ -418,10 +452,12 @@ static void open_done(struct vigil_wfile *f, int res)
 	if (res == -EINVAL && f->fd_direct && open_submit(f, false) == 0)
 		return; /* the filesystem has no O_DIRECT */
 	f->opening = false;
-	if (res < 0)
+	if (res < 0) {
 		file_fail(f, VIGIL_WCAUSE_OPEN, res);
-	else
+	} else {
 		f->fd = res;
+		dir_sync_submit(f);
+	}
 	for (b = f->queued; b != NULL; b = next) {
 		next = b->next;
 		if (f->failed)
@@ -497,16 +533,23 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 			break;
 		if (res < 0)
 			file_fail(f, VIGIL_WCAUSE_RENAME, res);
-		else if (f->dirfd < 0)
+		else if (++f->closed_ok == 2)
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_CLOSED, .path = f->final});
 		break;
 	case WOP_DIRSYNC:
-		/* A failed fsync or rename cancels it: counted above. */
-		if (res == -ECANCELED && f->failed)
+		f->dir_syncing = false;
+		if (res < 0)
+			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
+		break;
+	case WOP_DIRSYNC2:
+		/* A failed fsync cancels the rest of its link; a failed rename
+		 * does not on every kernel (6.18 runs this fsync all the same).
+		 * Either way counted once, above. */
+		if (f->failed)
 			break;
 		if (res < 0)
 			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
-		else
+		else if (++f->closed_ok == 2)
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_CLOSED, .path = f->final});
 		break;
 	case WOP_UNLINK:
@@ -587,7 +630,7 @@ static struct vigil_wfile *file_new(struct vigil_writer *w, const char *partial,
 		return NULL;
 	f->fd = -1;
 	f->fd_buffered = -1;
-	f->dirfd = -1;
+	f->dir_fd = -1;
 	f->w = w;
 	f->cb = cb;
 	f->arg = arg;
@@ -640,11 +683,6 @@ void vigil_wfile_release(struct vigil_wfile *f)
 		open_done(f, -EBUSY); /* failed: what waits is dropped */
 	}
 	file_maybe_finish(f);
-}
-
-void vigil_wfile_sync_dir(struct vigil_wfile *f, int dirfd)
-{
-	f->dirfd = dirfd;
 }
 
 bool vigil_wfile_failed(const struct vigil_wfile *f)
@@ -722,15 +760,15 @@ void vigil_wfile_sync(struct vigil_wfile *f)
 	if (b != NULL && b->len > 0) {
 		/* O_DIRECT: the aligned part goes now, the rest (under 4 KiB)
 		 * stays staged at the start of a buffer of its own, so later
-		 * writes stay aligned. */
+		 * writes stay aligned. Under 4 KiB staged, or no buffer for the
+		 * rest: it goes with the next sync, and what full buffers wrote
+		 * is synced now all the same. */
 		whole = f->direct ? b->len / DIRECT_ALIGN * DIRECT_ALIGN : b->len;
-		if (whole == 0)
-			return;
 		rest = NULL;
-		if (whole < b->len && (rest = move_tail(f, b, whole)) == NULL)
-			return; /* it goes with the next sync */
-		f->cur = rest;
-		write_submit(f, b);
+		if (whole > 0 && (whole == b->len || (rest = move_tail(f, b, whole)) != NULL)) {
+			f->cur = rest;
+			write_submit(f, b);
+		}
 	}
 	f->sync_wanted = true;
 	file_maybe_sync(f);

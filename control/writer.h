@@ -26,7 +26,7 @@ enum vigil_wcause {
 enum vigil_wevent {
 	VIGIL_WEV_WRITTEN, /* bytes reached the file */
 	VIGIL_WEV_SYNCED,  /* what was appended before vigil_wfile_sync is on disk */
-	VIGIL_WEV_CLOSED,  /* fsync'd and renamed to its final name (the rename fsync'd with sync_dir) */
+	VIGIL_WEV_CLOSED,  /* fsync'd and renamed to its final name */
 	VIGIL_WEV_REMOVED, /* vigil_writer_unlink's file is gone */
 	VIGIL_WEV_ERROR,   /* cause and err (-errno) say what failed */
 };
@@ -69,10 +69,6 @@ struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial
 struct vigil_wfile *vigil_wfile_open_held(struct vigil_writer *w, const char *partial, const char *final,
 					  vigil_wfile_cb cb, void *arg);
 void vigil_wfile_release(struct vigil_wfile *f);
-/* At close, the rename is made durable too: dirfd (the directory of the
- * final name) is fsync'd after it, linked; VIGIL_WEV_CLOSED comes after. */
-void vigil_wfile_sync_dir(struct vigil_wfile *f, int dirfd);
-
 /* Copies into the staging buffer, submitting it when full. Data for a
  * failed file is discarded. 0 or -errno. */
 int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len);

@@ -366,7 +366,7 @@ int vigil_depay_seed_params(struct vigil_depay *d, const uint8_t *nal, size_t le
 {
 	int kind = d->codec == VIGIL_CODEC_H265 ? depay_h265_kind(nal, len) : depay_h264_kind(nal, len);
 
-	if (kind < 0 || kind >= DEPAY_NAL_OTHER || len > VIGIL_PARAM_SET_MAX)
+	if (kind < 0 || kind >= DEPAY_NAL_OTHER || len > VIGIL_PARAM_SET_MAX || !depay_nal_clean(nal, len))
 		return -EINVAL;
 	param_cache(&d->params[kind], nal, len);
 	return 0;

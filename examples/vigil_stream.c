@@ -164,7 +164,7 @@ static void hs_receive(struct camera *c)
 		if (vigil_hs_unknown_session_read(reply, (size_t)n, &ssrc) == 0) {
 			uint64_t now = now_ns();
 
-			if (!c->hs_pending && c->handshakes > 0 && ssrc == c->sender.ssrc &&
+			if (!c->no_rekey && !c->hs_pending && c->handshakes > 0 && ssrc == c->sender.ssrc &&
 			    (c->unknown_session == 0 ||
 			     now - c->unknown_at_ns >= VIGIL_HS_UNKNOWN_SESSION_MIN_S * 1000000000ull)) {
 				c->unknown_session++;
@@ -246,7 +246,8 @@ static void usage(void)
 		"                       [--handshake-port 5006] [--rekey-seconds N | --no-rekey])\n"
 		"  --state: where the packet index under the static key is kept across runs (created when\n"
 		"           missing; its directory must exist); one file per stream, never shared\n"
-		"  --no-rekey: never rekey, as a broken camera would (vigild refuses the key once it is spent)\n");
+		"  --no-rekey: never rekey, as a broken camera would (vigild refuses the key once it is spent),\n"
+		"              nor handshake again when vigild says it does not know the session\n");
 	exit(2);
 }
 

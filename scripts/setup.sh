@@ -16,6 +16,8 @@ packages=(
 	# admin.sh: gcore and gdb (keys in a core dump, vigild not dumpable), useradd,
 	# the SRTP key derivation in Python
 	gdb passwd python3-cryptography
+	# the power-cut filesystem of the crash test (FUSE)
+	fuse3 python3-fusepy
 	# benchmark baselines (fio; dpdk-testpmd is in dpdk-dev) and plots
 	fio dpdk-dev gnuplot-nox
 )

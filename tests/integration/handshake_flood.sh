@@ -19,8 +19,9 @@
 #    lost before it (the kernel drops what the worker's af_packet ring
 #    cannot hold when the worker falls behind), every frame is recorded. On
 #    a machine whose CPUs other jobs share, the worker may fall behind: the
-#    test then says how many packets the kernel dropped and compares frames
-#    no further, except under CI=true, where that is a failure.
+#    test then says how many packets the kernel dropped, and each camera
+#    must still have recorded half of its frames (it kept recording; a loss
+#    costs the rest of a one-second GOP).
 # The figures (flood rate, drain rate, outcomes, keys extended) end the log.
 #
 # usage: handshake_flood.sh BUILD_DIR [SCRATCH_DIR]
@@ -155,12 +156,14 @@ if [ "$lost" -le 0 ]; then
 		check_counter "$cam" "$s" ".cameras.$cam.decrypted" "$(jq .packets "$work/$cam.json")"
 		check_counter "$cam" "$s" ".cameras.$cam.frames_recorded" "$(jq .frames "$work/$cam.json")"
 	done
-elif [ "${CI:-}" = true ]; then
-	fail "the worker fell behind: the kernel dropped $lost packets before vigild"
 else
 	note "the worker fell behind (its CPU is shared): the kernel dropped $lost packets before vigild;" \
 		"frames recorded: $(for cam in "${cams[@]}"; do printf '%s %s of %s; ' "$cam" \
 		"$(jq ".cameras.$cam.frames_recorded" "$s")" "$(jq .frames "$work/$cam.json")"; done)"
+	for cam in "${cams[@]}"; do
+		[ "$(jq ".cameras.$cam.frames_recorded" "$s")" -ge $(($(jq .frames "$work/$cam.json") / 2)) ] ||
+			fail "$cam: $(jq ".cameras.$cam.frames_recorded" "$s") of $(jq .frames "$work/$cam.json") frames recorded"
+	done
 fi
 sent=$(jq .sent "$work/flood.json")
 note "flood: $sent initiations in $(jq .seconds "$work/flood.json") s, $rate a second, from 65,536 spoofed sources on CPU $flood_cpu"

@@ -114,7 +114,9 @@ proc_stop "$vigild_pid" INT 60 || fail "vigild exited non-zero after SIGINT: $(t
 note "$(cat "$work/index.json")"
 j() { jq -r "$1" "$work/index.json"; }
 total=$(j .packets)
-[ "$total" -gt $((4 * RESERVE)) ] || fail "only $total packets captured"
+# a: some 13,000; b and c: killed just past their second reservation, some
+# 8,200 each; d: some 2,200 (4 x RESERVE was the expected total itself)
+[ "$total" -gt $((3 * RESERVE)) ] || fail "only $total packets captured"
 for k in not_authentic repeated estimate_wrong backwards; do
 	[ "$(j ".$k")" = 0 ] || fail "$k = $(j ".$k") (want 0)"
 done

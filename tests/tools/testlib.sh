@@ -22,6 +22,7 @@ source "$_testlib_dir/proc.sh"
 source "$_testlib_dir/netns.sh"
 
 failures=0 work=''
+_test_exit_hooks=()
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 note() { echo "== $*"; }
@@ -69,10 +70,17 @@ test_begin() {
 	note "work directory $work"
 }
 
+# test_at_exit CMD: runs CMD (a function or command, no arguments) at exit,
+# after every tracked process was stopped.
+test_at_exit() { _test_exit_hooks+=("$1"); }
+
 _test_cleanup() {
-	local status=$?
+	local status=$? hook
 	set +e
 	proc_stop_all
+	for hook in "${_test_exit_hooks[@]}"; do
+		"$hook"
+	done
 	vigil_netns_destroy
 	if [ -n "$work" ]; then
 		if [ "$status" = 0 ] && [ "${VIGIL_KEEP:-0}" != 1 ]; then
@@ -126,20 +134,63 @@ test_start_vigild() {
 }
 
 # ---- checks ----------------------------------------------------------------------
+# Each check fails, naming what is missing, when there is nothing to compare
+# (no summary, an empty or non-JSON one, a counter it lacks, an empty expected
+# value): an empty string never equals an empty string here.
 
-# check_counter LABEL SUMMARY JQ_PATH EXPECTED
+# check_summary LABEL SUMMARY: SUMMARY exists and holds one JSON object.
+check_summary() {
+	local label=$1 summary=$2
+	if [ ! -s "$summary" ]; then
+		fail "$label: no summary: $summary is missing or empty"
+		return 1
+	fi
+	if [ "$(jq -s 'length == 1 and (.[0] | type) == "object"' "$summary" 2>/dev/null)" != true ]; then
+		fail "$label: $summary is not one JSON object: $(head -c 200 "$summary")"
+		return 1
+	fi
+}
+
+# check_counter LABEL SUMMARY JQ_PATH EXPECTED: the value at JQ_PATH (null or
+# absent: "missing") is EXPECTED, which must not be empty.
 check_counter() {
 	local label=$1 summary=$2 path=$3 want=$4 got
-	got=$(jq -r "$path // \"missing\"" "$summary")
+	if [ -z "$want" ]; then
+		fail "$label: $path: the expected value is empty (whatever should have given it gave nothing)"
+		return
+	fi
+	check_summary "$label" "$summary" || return
+	got=$(jq -r "[$path] | if length == 1 and .[0] != null then .[0] else \"missing\" end" "$summary" 2>&1)
 	[ "$got" = "$want" ] || fail "$label: $path = $got, want $want"
 }
 
-# check_invariant LABEL SUMMARY: every packet vigild received has exactly one outcome.
+# The packet outcomes, from the counters' own list (include/vigil/counters.h):
+# decrypted, rtcp, answered, handshake and every packet drop reason.
+_testlib_outcomes() {
+	local h=$_testlib_dir/../../include/vigil/counters.h drops
+	drops=$(sed -n '/^#define VIGIL_FOREACH_PKT_DROP/,/^$/s/^[[:space:]]*X(\([a-z_]*\),.*/\1/p' "$h" 2>/dev/null)
+	[ "$(echo "$drops" | wc -w)" -ge 5 ] || return 1
+	echo decrypted rtcp answered handshake $drops
+}
+
+# check_invariant LABEL SUMMARY: every packet vigild received has exactly one
+# outcome; fails on a missing summary or a missing (non-numeric) counter.
 check_invariant() {
-	local label=$1 summary=$2 sum rx
+	local label=$1 summary=$2 outcomes missing rx sum
+	check_summary "$label" "$summary" || return
+	if ! outcomes=$(_testlib_outcomes); then
+		fail "$label: cannot read the packet outcomes from include/vigil/counters.h"
+		return
+	fi
+	# shellcheck disable=SC2086 # one argument per outcome
+	missing=$(jq -r '.totals as $t | $ARGS.positional[] | select(($t[.] | type) != "number")' \
+		"$summary" --args rx_packets $outcomes)
+	if [ -n "$missing" ]; then
+		fail "$label: .totals lacks counter(s): $(echo $missing)"
+		return
+	fi
 	rx=$(jq '.totals.rx_packets' "$summary")
-	sum=$(jq '.totals | [.decrypted, .rtcp, .answered, .handshake, .malformed, .not_ip, .not_udp, .fragment,
-		.not_srtp_port, .unknown_ssrc, .replayed, .auth_failed, .payload_type, .tx_failed, .handoff_full,
-		.control_full] | add' "$summary")
-	[ "$rx" = "$sum" ] || fail "$label: rx_packets $rx != sum of outcomes $sum"
+	# shellcheck disable=SC2086
+	sum=$(jq '.totals as $t | [$ARGS.positional[] | $t[.]] | add' "$summary" --args $outcomes)
+	[ -n "$rx" ] && [ "$rx" = "$sum" ] || fail "$label: rx_packets $rx != sum of outcomes $sum"
 }

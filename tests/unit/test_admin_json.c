@@ -38,7 +38,9 @@ static void test_request_wiped(void **state)
 	req = json_loads(text, 0, &jerr);
 	assert_non_null(req);
 	assert_int_equal(json_unpack(req, "{ss}", "key", &key), 0);
-	assert_string_equal(key, b64);
+	/* not cmocka's assert_string_equal: it leaves a copy of what it
+	 * compared in a dead stack frame, which the scan below would find */
+	assert_true(key != NULL && strcmp(key, b64) == 0);
 	copy = json_deep_copy(req);	       /* and one more string of it */
 	sent = json_dumps(copy, JSON_COMPACT); /* the request as vigilctl sends it */
 	assert_non_null(sent);

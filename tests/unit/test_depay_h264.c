@@ -462,12 +462,15 @@ static void test_seed(void **state)
 		{{0xe7, 0x42, 0x00, 0x1f}, 4, -1},       /* forbidden bit */
 		{{0x78, 0x00, 0x04, 0x67, 0x42}, 5, -1}, /* STAP-A */
 		{{0x40, 0x01, 0x0c, 0x01}, 4, -1},       /* an H.265 VPS */
+		{{0x67, 0x42, 0x00, 0x00, 0x01}, 5, -1}, /* a start code prefix inside */
+		{{0x67, 0x42, 0x00}, 3, -1},             /* ending in 00 */
 		{{0}, 0, -1},
 	};
 	static uint8_t big[VIGIL_PARAM_SET_MAX + 1] = {0x67, 0x42, 0x00, 0x1f};
 	struct vigil_depay d;
 
 	(void)state;
+	memset(big + 4, 0x5a, sizeof(big) - 4); /* zeros would be start code prefixes */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		vigil_depay_init(&d, VIGIL_CODEC_H264);
 		if (vigil_depay_seed_params(&d, cases[i].b, cases[i].len) != (cases[i].kind < 0 ? -EINVAL : 0))

@@ -146,6 +146,11 @@ static int group_setup(void **state)
 	    run("gst-inspect-1.0 x264enc >/dev/null 2>&1 && gst-inspect-1.0 x265enc >/dev/null 2>&1 && "
 		"ffmpeg -version >/dev/null 2>&1 && ffprobe -version >/dev/null 2>&1") == 0;
 	if (!have_tools) {
+		/* CI installs them (scripts/setup.sh): there a skip hides a failure. */
+		if (getenv("CI") != NULL && strcmp(getenv("CI"), "true") == 0) {
+			fprintf(stderr, "# CI=true: gst-launch-1.0 with x264enc/x265enc, ffmpeg and ffprobe are missing\n");
+			return -1;
+		}
 		fprintf(stderr, "# skip: needs gst-launch-1.0 with x264enc/x265enc, ffmpeg and ffprobe\n");
 		return 0;
 	}
@@ -902,7 +907,6 @@ static void test_writer_held(void **state)
 	struct vigil_wfile *f, *g;
 	uint8_t *back;
 	FILE *in;
-	int dirfd;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(data); i++)
@@ -910,13 +914,10 @@ static void test_writer_held(void **state)
 	assert_int_equal(run("rm -f " TDIR "/held " TDIR "/held.partial " TDIR "/never.partial"), 0);
 	w = vigil_writer_create(8, 8);
 	assert_non_null(w);
-	dirfd = open(TDIR, O_RDONLY | O_DIRECTORY);
-	assert_true(dirfd >= 0);
 	f = vigil_wfile_open_held(w, TDIR "/held.partial", TDIR "/held", wevents_cb, &ev);
 	g = vigil_wfile_open_held(w, TDIR "/never.partial", TDIR "/never", wevents_cb, &gone);
 	assert_non_null(f);
 	assert_non_null(g);
-	vigil_wfile_sync_dir(f, dirfd);
 	assert_int_equal(vigil_wfile_append(f, data, sizeof(data)), 0);
 	vigil_wfile_sync(f);
 	vigil_wfile_close(f);
@@ -943,7 +944,6 @@ static void test_writer_held(void **state)
 	vigil_wfile_release(g);
 	vigil_writer_drain(w);
 	vigil_writer_free(w);
-	close(dirfd);
 	assert_int_not_equal(run("test -e " TDIR "/never.partial"), 0);
 }
 
