@@ -12,13 +12,29 @@
  * usage: vigil-cam --clip FILE --codec h264|h265 --cameras N --seconds S
  *                  (--out CAPTURE.pcap | --live IFACE [--unpaced]) --config VIGIL.conf
  *                  [--fps 30] [--payload 1200] [--port 5004] [--record-dir DIR] [--seed WORD]
+ *                  [--rate PPS] [--standby N] [--control FILE] [--per-camera FILE] [--stagger]
  * --seed: keys, SSRCs and sequence numbers derived from WORD, the same at
  * every run: test keys that anyone with the word has, never a camera's.
+ * --rate: the whole fleet sends PPS packets a second on average: the
+ * frame interval is stretched (or shrunk) from 1/fps to what gives that
+ * rate with the clip's packets per frame, RTP timestamps following it.
+ * --standby N: the last N cameras send nothing until a control file starts
+ * them. --control FILE (live): on SIGHUP the file is read, one command a
+ * line: `key C BASE64` (camera C, counted from 0, goes on under this new
+ * key: base64 of the 32-byte master key and 12-byte salt; its SRTP index
+ * goes on, as vigild's rotation expects), `start C` (from its next key
+ * frame), `stop C`; a line on stderr says when they are applied.
+ * --per-camera FILE: at the end, `C packets frames` a line per camera.
+ * --stagger: camera c starts (c mod the clip's GOP) frames late, so the
+ * cameras' key frames are not all in the same frame interval.
+ * Live, SIGINT or SIGTERM ends the run early (what was sent is printed).
  * Replay: vigild --config VIGIL.conf --pcap CAPTURE.pcap */
 #include <errno.h>
 #include <getopt.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,10 +50,17 @@
 #include "fleet.h"
 #include "sender.h"
 
+#define BATCH 64 /* live: packets handed to the kernel in one sendmmsg */
+
 struct camera {
 	struct vigil_sender tx; /* RTP, packetization, SRTP: libvigilcam */
 	uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN];
 	uint32_t ts0;
+	bool silent;	 /* stopped, or standing by */
+	bool wait_key;	 /* started: silent until its next key frame */
+	unsigned late;	 /* --stagger: the frames it starts late */
+	uint64_t packets; /* under every key it had */
+	uint64_t frames;
 };
 
 struct capture {
@@ -49,9 +72,26 @@ struct capture {
 	uint64_t send_errors;
 	unsigned index; /* the camera sending */
 	uint64_t t_ns;  /* capture time of the next packet */
+	uint64_t gap_ns; /* between the packets of a frame */
 	uint16_t port;
 	uint64_t bytes;
+	uint64_t max_late_ns; /* live: the furthest behind its time a packet left */
+	/* live: packets whose time has come, not yet handed to the kernel */
+	unsigned batched;
+	uint8_t batch[BATCH][FLEET_MAX_FRAME];
+	struct iovec iov[BATCH];
+	struct mmsghdr msgs[BATCH];
 };
+
+static volatile sig_atomic_t control_due, stop_now;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		control_due = 1;
+	else
+		stop_now = 1;
+}
 
 static void die(const char *msg)
 {
@@ -74,19 +114,72 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The packets batched so far, to the kernel at once. */
+static void flush_live(struct capture *s)
+{
+	unsigned done = 0;
+
+	while (done < s->batched) {
+		int n = sendmmsg(s->live_fd, s->msgs + done, s->batched - done, 0);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			s->send_errors += s->batched - done;
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			if (s->msgs[done + (unsigned)i].msg_len != s->iov[done + (unsigned)i].iov_len)
+				s->send_errors++;
+		done += (unsigned)n;
+	}
+	s->batched = 0;
+}
+
+/* Until CLOCK_MONOTONIC reaches t: asleep while it is far (the machine may
+ * be shared), spinning for the last stretch. */
+static void wait_until(uint64_t t)
+{
+	uint64_t now = now_ns();
+
+	if (t > now + 200000) {
+		uint64_t wake = t - 100000;
+		struct timespec ts = {.tv_sec = (time_t)(wake / 1000000000u), .tv_nsec = (long)(wake % 1000000000u)};
+
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_now)
+			;
+	}
+	while (now_ns() < t && !stop_now)
+		;
+}
+
 /* Live: the frame leaves at its time from the start (the capture's
- * clock), or at once when unpaced. */
+ * clock), or at once when unpaced. Frames whose time has come are sent
+ * together; the batch goes before waiting for a later one. */
 static void send_live(struct capture *s, const uint8_t *frame, size_t len)
 {
+	uint64_t due, now;
+
 	if (s->base_ns == 0) {
 		s->base_ns = now_ns();
 		s->t0_ns = s->t_ns;
 	}
-	while (s->paced && now_ns() < s->base_ns + (s->t_ns - s->t0_ns))
-		;
-	if (send(s->live_fd, frame, len, 0) != (ssize_t)len)
-		s->send_errors++;
-	s->t_ns += 20000;
+	due = s->base_ns + (s->t_ns - s->t0_ns);
+	if (s->paced) {
+		now = now_ns();
+		if (now < due) {
+			flush_live(s);
+			wait_until(due);
+		} else if (now - due > s->max_late_ns) {
+			s->max_late_ns = now - due;
+		}
+	}
+	memcpy(s->batch[s->batched], frame, len);
+	s->iov[s->batched] = (struct iovec){.iov_base = s->batch[s->batched], .iov_len = len};
+	s->msgs[s->batched] = (struct mmsghdr){.msg_hdr = {.msg_iov = &s->iov[s->batched], .msg_iovlen = 1}};
+	if (++s->batched == BATCH)
+		flush_live(s);
+	s->t_ns += s->gap_ns;
 	s->bytes += len;
 }
 
@@ -120,8 +213,15 @@ static void capture_packet(void *arg, const uint8_t *pkt, size_t len)
 	put32le(s->pcap, (uint32_t)(FLEET_HDR + len));
 	put32le(s->pcap, (uint32_t)(FLEET_HDR + len));
 	fwrite(b, 1, FLEET_HDR + len, s->pcap);
-	s->t_ns += 20000; /* 20 us between a frame's packets */
+	s->t_ns += s->gap_ns;
 	s->bytes += FLEET_HDR + len;
+}
+
+static void count_packet(void *arg, const uint8_t *pkt, size_t len)
+{
+	(void)pkt;
+	(void)len;
+	(*(uint64_t *)arg)++;
 }
 
 /* The next n bytes of the fleet's random (or seeded) bytes. */
@@ -147,6 +247,49 @@ static uint8_t *read_file(const char *path, size_t *len)
 	return p;
 }
 
+/* The control file's commands (see the top), applied between frames. A
+ * line that is not one stops the fleet: a test must not go on unseen. */
+static void apply_control(const char *path, struct camera *cam, unsigned cameras)
+{
+	FILE *f = fopen(path, "r");
+	char line[256], word[16], b64[128];
+	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN];
+	unsigned keys = 0, started = 0, stopped = 0, c;
+	size_t key_len;
+
+	if (f == NULL)
+		die("--control: cannot read the file");
+	while (fgets(line, sizeof(line), f) != NULL) {
+		int n = sscanf(line, "%15s %u %127s", word, &c, b64);
+
+		if (n >= 2 && c >= cameras)
+			die("--control: no such camera");
+		if (n == 3 && strcmp(word, "key") == 0) {
+			if (sodium_base642bin(key, sizeof(key), b64, strlen(b64), NULL, &key_len, NULL,
+					      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+			    key_len != sizeof(key) || vigil_sender_rekey(&cam[c].tx, key) < 0)
+				die("--control: a key is not base64 of 44 bytes");
+			memcpy(cam[c].master, key, sizeof(key));
+			keys++;
+		} else if (n == 2 && strcmp(word, "start") == 0) {
+			cam[c].wait_key = cam[c].silent;
+			cam[c].silent = false;
+			started++;
+		} else if (n == 2 && strcmp(word, "stop") == 0) {
+			cam[c].silent = true;
+			stopped++;
+		} else if (n > 0) {
+			die("--control: a line is not `key C BASE64`, `start C` or `stop C`");
+		}
+	}
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(b64, sizeof(b64));
+	sodium_memzero(line, sizeof(line));
+	fclose(f);
+	fprintf(stderr, "vigil-cam: control: applied: %u key(s), %u started, %u stopped\n", keys, started, stopped);
+	fflush(stderr);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -156,14 +299,17 @@ int main(int argc, char **argv)
 	    {"fps", required_argument, NULL, 'f'},	  {"payload", required_argument, NULL, 'p'},
 	    {"port", required_argument, NULL, 'P'},	  {"record-dir", required_argument, NULL, 'r'},
 	    {"live", required_argument, NULL, 'l'},	  {"unpaced", no_argument, NULL, 'u'},
-	    {"seed", required_argument, NULL, 'S'},
+	    {"seed", required_argument, NULL, 'S'},	  {"rate", required_argument, NULL, 'R'},
+	    {"standby", required_argument, NULL, 'b'},	  {"control", required_argument, NULL, 'C'},
+	    {"per-camera", required_argument, NULL, 'x'}, {"stagger", no_argument, NULL, 'G'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *clip = NULL, *out = NULL, *conf = NULL, *record_dir = "recordings", *live = NULL, *seed = NULL;
-	bool paced = true;
+	const char *control = NULL, *per_camera = NULL;
+	bool paced = true, stagger = false;
 	enum vigil_codec codec = VIGIL_CODEC_H264;
-	unsigned cameras = 0, fps = 30, first_key = 0;
-	double seconds = 0;
+	unsigned cameras = 0, fps = 30, first_key = 0, standby = 0;
+	double seconds = 0, rate = 0;
 	size_t payload = 1200, len;
 	uint16_t port = 5004;
 	struct vigil_au *aus;
@@ -188,14 +334,21 @@ int main(int argc, char **argv)
 		case 'l': live = optarg; break;
 		case 'u': paced = false; break;
 		case 'S': seed = optarg; break;
+		case 'R': rate = atof(optarg); break;
+		case 'b': standby = (unsigned)atoi(optarg); break;
+		case 'C': control = optarg; break;
+		case 'x': per_camera = optarg; break;
+		case 'G': stagger = true; break;
 		default: die("usage: see the top of bench/vigil_cam.c");
 		}
 	}
 	if (clip == NULL || (out == NULL) == (live == NULL) || conf == NULL || cameras == 0 || cameras > 65535 ||
-	    seconds <= 0 || fps == 0 || 90000 % fps != 0 || payload < 100 || payload > 1400 || sodium_init() < 0)
+	    seconds <= 0 || fps == 0 || 90000 % fps != 0 || payload < 100 || payload > 1400 || rate < 0 ||
+	    standby >= cameras || (control != NULL && live == NULL) || sodium_init() < 0)
 		die("usage: vigil-cam --clip FILE --codec h264|h265 --cameras N (1-65535) --seconds S "
 		    "(--out PCAP | --live IFACE [--unpaced]) --config CONF [--fps F dividing 90000] [--payload 100-1400] "
-		    "[--port P] [--record-dir DIR] [--seed WORD]");
+		    "[--port P] [--record-dir DIR] [--seed WORD] [--rate PPS] [--standby N (< cameras)] "
+		    "[--control FILE (live)] [--per-camera FILE] [--stagger]");
 	data = read_file(clip, &len);
 	aus = calloc(len / 4 + 1, sizeof(*aus));
 	if (aus == NULL)
@@ -208,6 +361,15 @@ int main(int argc, char **argv)
 	cam = calloc(cameras, sizeof(*cam));
 	if (cam == NULL)
 		die("out of memory");
+	/* --stagger: camera c starts c mod GOP frames late (at the clip's
+	 * first key frame), so the cameras' key frames, and the segments cut
+	 * at them, spread over the GOP as a real fleet's do. */
+	unsigned gop = 1;
+
+	while (first_key + gop < n_aus && !aus[first_key + gop].key)
+		gop++;
+	for (unsigned c = 0; stagger && c < cameras; c++)
+		cam[c].late = c % gop;
 	/* Keys, SSRCs, first sequence numbers and timestamps: random, or
 	 * from --seed, so that two runs make the same fleet (a configuration
 	 * written first, then the same cameras sent live). */
@@ -238,15 +400,24 @@ int main(int argc, char **argv)
 		 * and this run is its only sender. With --seed a later run
 		 * makes the same keys and indices again, which is harmless only
 		 * because such a key is no secret (anyone with the word has
-		 * it): test keys, never a real camera's. */
+		 * it): test keys, never a real camera's. A key a control file
+		 * hands over is fresh (the script that rotates makes it), so
+		 * it too is ephemeral: the index goes on under it. */
 		if (vigil_sender_init_ephemeral(&cam[c].tx, ssrc0 + c * 0x9e3779b1u, 96, seq0,
 						cam[c].master) < 0)
 			die("cannot derive SRTP keys");
+		cam[c].silent = c >= cameras - standby;
 	}
 	free(rand_bytes);
 
-	struct capture s = {.port = port, .live_fd = live != NULL ? open_live(live) : -1, .paced = paced};
+	struct capture *s = calloc(1, sizeof(*s));
 
+	if (s == NULL)
+		die("out of memory");
+	s->port = port;
+	s->live_fd = live != NULL ? open_live(live) : -1;
+	s->paced = paced;
+	s->gap_ns = 20000; /* 20 us between a frame's packets */
 	if (live == NULL) {
 		pcap = fopen(out, "wb");
 		if (pcap == NULL)
@@ -257,30 +428,96 @@ int main(int argc, char **argv)
 		put32le(pcap, 0);
 		put32le(pcap, 65535);
 		put32le(pcap, 1); /* Ethernet */
-		s.pcap = pcap;
+		s->pcap = pcap;
+	} else {
+		struct sigaction sa = {.sa_handler = on_signal};
+
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		prctl(PR_SET_TIMERSLACK, 1000UL); /* wake within a microsecond of the time asked */
 	}
+	uint64_t loop = n_aus - first_key, frame_ns = 1000000000u / fps, ts_step = 90000 / fps;
+
 	frames = (unsigned)(seconds * fps);
-	uint64_t t0 = UINT64_C(1795000000000000000), frame_ns = 1000000000u / fps;
+	if (rate > 0) {
+		/* The clip's packets per frame, as this payload size cuts them
+		 * (a sender under a throwaway key counts them), over the frames
+		 * to be sent; then the frame interval that makes the rate. */
+		struct vigil_sender probe;
+		uint8_t zero[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN] = {0};
+		uint64_t *per_au = calloc(loop, sizeof(*per_au)), per_loop = 0, sending = cameras - standby;
+		double per_frame;
+
+		if (per_au == NULL || vigil_sender_init_ephemeral(&probe, 1, 96, 0, zero) < 0)
+			die("out of memory");
+		for (uint64_t a = 0; a < loop; a++) {
+			if (vigil_sender_au(&probe, codec, data + aus[first_key + a].off, aus[first_key + a].len, 0,
+					    payload, count_packet, &per_au[a]) < 0)
+				die("an access unit of the clip has no NAL unit");
+			per_loop += per_au[a];
+		}
+		vigil_sender_wipe(&probe);
+		per_frame = (double)per_loop / (double)loop;
+		frame_ns = (uint64_t)(1e9 * (double)sending * per_frame / rate);
+		if (frame_ns == 0)
+			die("--rate: more than one frame per nanosecond");
+		frames = (unsigned)(seconds * 1e9 / (double)frame_ns);
+		free(per_au);
+		/* Live, a frame's packets leave at twice the mean rate at most,
+		 * so a sender that falls behind at a key frame catches up. */
+		if (live != NULL && 1e9 / rate / 2 < (double)s->gap_ns)
+			s->gap_ns = (uint64_t)(1e9 / rate / 2);
+	}
+	uint64_t t0 = UINT64_C(1795000000000000000), start_ns = now_ns();
+	unsigned sent_frames = 0;
+
+	if (live != NULL) {
+		/* From here SIGHUP reads the control file. */
+		fprintf(stderr, "vigil-cam: sending on %s: %u cameras (%u standing by), a frame each every %.3f ms\n",
+			live, cameras, standby, (double)frame_ns / 1e6);
+		fflush(stderr);
+	}
 
 	/* Frame i of every camera, camera c a c/N of the frame interval late. */
-	for (unsigned i = 0; i < frames; i++) {
-		const struct vigil_au *au = &aus[first_key + i % (n_aus - first_key)];
+	for (unsigned i = 0; i < frames && !stop_now; i++) {
+		uint32_t ts = (uint32_t)(rate > 0 ? (uint64_t)i * frame_ns * 9 / 100000 : (uint64_t)i * ts_step);
 
-		for (unsigned c = 0; c < cameras; c++) {
-			uint64_t at = t0 + i * frame_ns + frame_ns * c / cameras;
+		for (unsigned c = 0; c < cameras && !stop_now; c++) {
+			uint64_t at = t0 + i * frame_ns + frame_ns * c / cameras, before;
+			const struct vigil_au *au;
 
-			s.index = c;
-			if (s.t_ns < at)
-				s.t_ns = at;
-			if (vigil_sender_au(&cam[c].tx, codec, data + au->off, au->len, cam[c].ts0 + i * (90000 / fps),
-					    payload, capture_packet, &s) < 0)
+			if (control_due) {
+				control_due = 0;
+				apply_control(control, cam, cameras);
+			}
+			if (i < cam[c].late)
+				continue;
+			au = &aus[first_key + (i - cam[c].late) % loop];
+			before = cam[c].tx.packets; /* a new key counts from 0 */
+			if (cam[c].wait_key && au->key)
+				cam[c].wait_key = false;
+			if (cam[c].silent || cam[c].wait_key)
+				continue;
+			s->index = c;
+			if (s->t_ns < at)
+				s->t_ns = at;
+			if (vigil_sender_au(&cam[c].tx, codec, data + au->off, au->len, cam[c].ts0 + ts, payload,
+					    capture_packet, s) < 0)
 				die("an access unit of the clip has no NAL unit");
+			cam[c].packets += cam[c].tx.packets - before;
+			cam[c].frames++;
 		}
+		sent_frames = i + 1;
 	}
-	if (live == NULL && fclose(s.pcap) != 0)
+	double elapsed = (double)(now_ns() - start_ns) / 1e9;
+
+	if (live == NULL && fclose(s->pcap) != 0)
 		die("cannot write the capture");
-	if (live != NULL)
-		close(s.live_fd);
+	if (live != NULL) {
+		flush_live(s);
+		close(s->live_fd);
+	}
 
 	cf = fopen(conf, "w");
 	if (cf == NULL || chmod(conf, 0600) < 0)
@@ -297,14 +534,26 @@ int main(int argc, char **argv)
 	}
 	if (fclose(cf) != 0)
 		die("cannot write the configuration");
-	uint64_t packets = 0;
+	uint64_t packets = 0, all_frames = 0;
 
-	for (unsigned c = 0; c < cameras; c++)
-		packets += cam[c].tx.packets;
-	printf("{\"cameras\": %u, \"frames_per_camera\": %u, \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64
-	       ", \"seconds\": %.1f, \"mbit_s_per_camera\": %.3f, \"send_errors\": %" PRIu64 "}\n",
-	       cameras, frames, packets, s.bytes, seconds, (double)s.bytes * 8 / seconds / cameras / 1e6, s.send_errors);
-	if (s.send_errors != 0)
+	for (unsigned c = 0; c < cameras; c++) {
+		packets += cam[c].packets;
+		all_frames += cam[c].frames;
+	}
+	if (per_camera != NULL) {
+		FILE *pf = fopen(per_camera, "w");
+
+		for (unsigned c = 0; pf != NULL && c < cameras; c++)
+			fprintf(pf, "%u %" PRIu64 " %" PRIu64 "\n", c, cam[c].packets, cam[c].frames);
+		if (pf == NULL || fclose(pf) != 0)
+			die("cannot write --per-camera");
+	}
+	printf("{\"cameras\": %u, \"frames_per_camera\": %u, \"frames\": %" PRIu64 ", \"packets\": %" PRIu64
+	       ", \"bytes\": %" PRIu64 ", \"seconds\": %.1f, \"mbit_s_per_camera\": %.3f, \"send_errors\": %" PRIu64
+	       ", \"frame_interval_ms\": %.3f, \"elapsed_s\": %.3f, \"max_late_ms\": %.3f}\n",
+	       cameras, sent_frames, all_frames, packets, s->bytes, seconds, (double)s->bytes * 8 / seconds / cameras / 1e6,
+	       s->send_errors, (double)frame_ns / 1e6, elapsed, (double)s->max_late_ns / 1e6);
+	if (s->send_errors != 0)
 		return 1;
 	return 0;
 }

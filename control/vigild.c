@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -249,6 +250,29 @@ static void free_stored(struct vigil_camera_config **stored, unsigned *n)
 	*n = 0;
 }
 
+/* A recording camera holds up to three descriptors (its segment, a second
+ * one for the writes O_DIRECT refuses, and while a segment is being closed
+ * the next one's), so MaxCameras cameras need about three times as many
+ * open files. The EAL raises the soft limit to the hard one, which may be
+ * far lower (a container's, a shell's ulimit -n): past it every new segment
+ * fails with EMFILE, and so do the replay state's writes. Raised here when
+ * allowed (root may raise the hard limit), else said once at start. */
+static void raise_open_files(const struct vigil_config *cfg)
+{
+	rlim_t need = (rlim_t)cfg->max_cameras * 3 + 1024;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return;
+	if (setrlimit(RLIMIT_NOFILE, &(struct rlimit){need, rl.rlim_max > need ? rl.rlim_max : need}) == 0)
+		return;
+	fprintf(stderr,
+		"vigild: open files are limited to %llu (RLIMIT_NOFILE) and cannot be raised: MaxCameras = %u needs "
+		"up to %llu (three a recording camera); past that, segments and the replay state fail to open "
+		"('Too many open files'): raise the limit (systemd: LimitNOFILE=) or lower MaxCameras\n",
+		(unsigned long long)rl.rlim_max, cfg->max_cameras, (unsigned long long)need);
+}
+
 /* What the configuration must say for this way of running. */
 static int check_config(struct vigil_config *cfg, const struct options *o)
 {
@@ -318,6 +342,7 @@ int main(int argc, char **argv)
 		vigil_config_free(&cfg);
 		return EXIT_CONFIG;
 	}
+	raise_open_files(&cfg);
 	if (vigil_srtp_available() < 0) {
 		fprintf(stderr, "vigild: this CPU lacks AES-NI/PCLMUL, which AEAD_AES_256_GCM needs\n");
 		goto err_config;

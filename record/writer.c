@@ -309,6 +309,22 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 	io_uring_submit(&w->ring);
 }
 
+/* The file's directory, opened for one fsync and closed after it: held
+ * for the file's whole life it would double the descriptors a recording
+ * camera needs (10,000 cameras passed a 20,000 RLIMIT_NOFILE). */
+static int dir_open(const struct vigil_wfile *f)
+{
+	char dir[sizeof(f->partial)], *slash;
+
+	strcpy(dir, f->partial);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else
+		slash[slash == dir] = '\0'; /* "/x": "/" */
+	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 static void file_free(struct vigil_wfile *f)
 {
 	if (f->fd >= 0)
@@ -350,6 +366,12 @@ static void file_maybe_finish(struct vigil_wfile *f)
 	if (!f->closing || f->inflight > 0 || f->held)
 		return;
 	if (f->failed || f->sealing) {
+		file_free(f);
+		return;
+	}
+	if (f->dir_fd < 0 && (f->dir_fd = dir_open(f)) < 0) {
+		/* Its folder is gone: the rename cannot happen either. */
+		file_fail(f, VIGIL_WCAUSE_RENAME, -errno);
 		file_free(f);
 		return;
 	}
@@ -414,16 +436,9 @@ static int open_submit(struct vigil_wfile *f, bool direct)
  * durable. Opened here, where the file is known to exist: a path lookup. */
 static void dir_sync_submit(struct vigil_wfile *f)
 {
-	char dir[PATH_MAX], *slash;
 	struct io_uring_sqe *sqe;
 
-	strcpy(dir, f->partial);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		strcpy(dir, ".");
-	else
-		slash[slash == dir] = '\0'; /* "/x": "/" */
-	f->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	f->dir_fd = dir_open(f);
 	sqe = f->dir_fd >= 0 ? sqe_get(f->w) : NULL;
 	if (sqe == NULL) {
 		file_fail(f, VIGIL_WCAUSE_OPEN, f->dir_fd < 0 ? -errno : -EBUSY);
@@ -531,6 +546,8 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 		break;
 	case WOP_DIRSYNC:
 		f->dir_syncing = false;
+		close(f->dir_fd);
+		f->dir_fd = -1;
 		if (res < 0)
 			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
 		break;

@@ -1457,6 +1457,55 @@ static void test_writer_open_async(void **state)
 	free(back);
 }
 
+/* A file open for writing holds one descriptor, not two: its directory
+ * is opened for the fsync after the create and closed after it (10,000
+ * recording cameras ran out of a 20,000 RLIMIT_NOFILE). */
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/fd");
+
+	assert_non_null(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void test_writer_descriptors(void **state)
+{
+	enum { FILES = 64 };
+	struct wevents ev = {0};
+	struct vigil_writer *w;
+	struct vigil_wfile *f[FILES];
+	char partial[64], final[64];
+	unsigned before;
+
+	(void)state;
+	w = vigil_writer_create(2 * FILES, 2 * FILES);
+	assert_non_null(w);
+	before = open_fds();
+	for (unsigned i = 0; i < FILES; i++) {
+		snprintf(partial, sizeof(partial), TDIR "/fd%u.partial", i);
+		snprintf(final, sizeof(final), TDIR "/fd%u", i);
+		f[i] = vigil_wfile_open(w, partial, final, wevents_cb, &ev);
+		assert_non_null(f[i]);
+		assert_int_equal(vigil_wfile_append(f[i], "x", 1), 0);
+	}
+	vigil_writer_drain(w); /* the opens and the directory syncs */
+	assert_true(open_fds() <= before + FILES);
+	for (unsigned i = 0; i < FILES; i++)
+		vigil_wfile_close(f[i]);
+	vigil_writer_drain(w);
+	vigil_writer_free(w);
+	assert_int_equal(ev.closed, FILES);
+	assert_true(open_fds() <= before);
+	for (unsigned i = 0; i < FILES; i++) {
+		snprintf(final, sizeof(final), TDIR "/fd%u", i);
+		assert_int_equal(unlink(final), 0);
+	}
+}
+
 static void test_h264_direct(void **state)
 {
 	struct fixture fx;
@@ -1731,7 +1780,7 @@ int main(void)
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
 	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),
 	    cmocka_unit_test(test_fmp4),            cmocka_unit_test(test_writer_o_direct),
-	    cmocka_unit_test(test_writer_open_async),
+	    cmocka_unit_test(test_writer_open_async), cmocka_unit_test(test_writer_descriptors),
 	    cmocka_unit_test(test_owner_key_change),
 	    cmocka_unit_test(test_retention_change),
 	    cmocka_unit_test(test_writer_held),
