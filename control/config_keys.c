@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: MIT */
+/* The configuration keys: one table (keys[]) saying, for each key of
+ * [Ingest] and [Camera], its kind, its range, where its value goes and its
+ * error text, walked by one loop (config_key); the parsers of each kind,
+ * and of the few keys that need their own. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "config_parse.h"
+#include "seal.h"
+
+enum kind {
+	KIND_UNSIGNED,	 /* a number from min to max, times scale, into an integer of size bytes */
+	KIND_SIZE,	 /* bytes, or with K, M, G or T (powers of 1024), into a uint64_t */
+	KIND_ENUM,	 /* one of names (any case unless match_case): its value into an enum */
+	KIND_STRING,	 /* not empty, shorter than size */
+	KIND_PUBLIC_KEY, /* base64 of a 32-byte X25519 public key, not zero */
+	KIND_SPECIAL,	 /* parse() does it all */
+};
+
+struct key_name {
+	const char *name;
+	unsigned value;
+};
+
+struct key_def {
+	const char *name;
+	enum config_section section;
+	enum kind kind;
+	/* [Camera]: its bit of cam_keys, refused when set twice; 0: may
+	 * repeat. [Ingest] keys may repeat: the last one counts. */
+	unsigned seen;
+	/* Where the value goes: in struct vigil_config for [Ingest], in the
+	 * camera for [Camera]; size 0: nowhere (checked only). */
+	size_t offset, size;
+	uint64_t min, max, scale;
+	const struct key_name *names;
+	bool match_case;
+	int (*parse)(struct parser *p, const char *value); /* KIND_SPECIAL */
+	int (*then)(struct parser *p); /* after the value is stored: checks against other keys, flags */
+	/* The reason, after "Key: 'value' " (after "Key: " for a public key,
+	 * not repeated); NULL for a number: "is not a number from MIN to MAX".
+	 * Strings and the special keys say their own. */
+	const char *err;
+};
+
+static struct vigil_camera_config *camera(struct parser *p)
+{
+	return &p->cfg->cameras[p->cfg->n_cameras - 1];
+}
+
+static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (*v == '\0' || *v == '-' || *v == '+')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(v, &end, 0);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		return -ERANGE;
+	*out = n;
+	return 0;
+}
+
+/* "5004, 5006-5010": numbers from min to max and ranges lo-hi, commas or
+ * spaces; each range goes to take(). Returns 1, or 0 after config_fail(). */
+static int parse_ranges(struct parser *p, const char *key, const char *value, unsigned min, unsigned max,
+			int (*take)(struct parser *p, const char *key, unsigned lo, unsigned hi))
+{
+	char buf[1024], *tok, *save = NULL;
+	unsigned n = 0;
+
+	if (strlen(value) >= sizeof(buf))
+		return config_fail(p, p->line, "%s: list too long", key);
+	strcpy(buf, value);
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save), n++) {
+		uint64_t lo, hi;
+		char *dash = strchr(tok, '-');
+
+		if (dash != NULL)
+			*dash = '\0';
+		if (parse_u64(tok, min, max, &lo) < 0 ||
+		    (dash != NULL && parse_u64(dash + 1, min, max, &hi) < 0))
+			return config_fail(p, p->line, "%s: '%s' is not a number (%u-%u) or range (lo-hi)",
+					   key, value, min, max);
+		if (dash == NULL)
+			hi = lo;
+		if (hi < lo)
+			return config_fail(p, p->line, "%s: range %" PRIu64 "-%" PRIu64 " is backwards", key,
+					   lo, hi);
+		if (take(p, key, (unsigned)lo, (unsigned)hi) == 0)
+			return 0;
+	}
+	if (n == 0)
+		return config_fail(p, p->line, "%s: empty list", key);
+	return 1;
+}
+
+static int take_ports(struct parser *p, const char *key, unsigned lo, unsigned hi)
+{
+	(void)key;
+	for (unsigned port = lo; port <= hi; port++)
+		p->cfg->srtp_ports[port >> 3] |= (uint8_t)(1u << (port & 7));
+	return 1;
+}
+
+/* "5004, 6000-6010": a list of ports and ranges, commas or spaces. */
+static int parse_ports(struct parser *p, const char *value)
+{
+	memset(p->cfg->srtp_ports, 0, sizeof(p->cfg->srtp_ports));
+	if (parse_ranges(p, "Ports", value, 1, 65535, take_ports) == 0)
+		return 0;
+	p->ports_set = true;
+	return 1;
+}
+
+/* RTP payload types 64-95 look like RTCP packet types 192-223 once the
+ * marker bit is set, and RTCP shares the port (RFC 5761 section 4). */
+static int take_payload_types(struct parser *p, const char *key, unsigned lo, unsigned hi)
+{
+	uint64_t *types = camera(p)->payload_types;
+
+	if (lo <= 95 && hi >= 64)
+		return config_fail(p, p->line,
+				   "%s: 64-95 cannot be told from RTCP on a shared port (RFC 5761)", key);
+	for (unsigned pt = lo; pt <= hi; pt++)
+		types[pt >> 6] |= UINT64_C(1) << (pt & 63);
+	return 1;
+}
+
+static int parse_payload_types(struct parser *p, const char *value)
+{
+	return parse_ranges(p, "PayloadTypes", value, 0, 127, take_payload_types);
+}
+
+/* "198.18.0.1, fd00::1": unicast IPv4/IPv6 addresses, commas or spaces. */
+static int parse_addresses(struct parser *p, const char *value)
+{
+	struct vigil_config *cfg = p->cfg;
+	char buf[1024], *tok, *save = NULL;
+
+	if (strlen(value) >= sizeof(buf))
+		return config_fail(p, p->line, "Address: list too long");
+	strcpy(buf, value);
+	cfg->n_ipv4 = cfg->n_ipv6 = 0;
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+		uint8_t a[16];
+
+		if (inet_pton(AF_INET, tok, a) == 1) {
+			uint32_t v4;
+
+			memcpy(&v4, a, 4);
+			if (a[0] == 0 || a[0] >= 224 || a[0] == 127)
+				return config_fail(p, p->line, "Address: %s is not a unicast IPv4 address",
+						   tok);
+			for (unsigned i = 0; i < cfg->n_ipv4; i++)
+				if (cfg->ipv4[i] == v4)
+					return config_fail(p, p->line, "Address: %s is listed twice", tok);
+			if (cfg->n_ipv4 == VIGIL_MAX_ADDRESSES)
+				return config_fail(p, p->line, "Address: more than %d IPv4 addresses",
+						   VIGIL_MAX_ADDRESSES);
+			cfg->ipv4[cfg->n_ipv4++] = v4;
+		} else if (inet_pton(AF_INET6, tok, a) == 1) {
+			static const uint8_t loopback[16] = {[15] = 1};
+
+			if (a[0] == 0xff || memcmp(a, loopback, 15) == 0)
+				return config_fail(p, p->line, "Address: %s is not a unicast IPv6 address",
+						   tok);
+			for (unsigned i = 0; i < cfg->n_ipv6; i++)
+				if (memcmp(cfg->ipv6[i], a, 16) == 0)
+					return config_fail(p, p->line, "Address: %s is listed twice", tok);
+			if (cfg->n_ipv6 == VIGIL_MAX_ADDRESSES)
+				return config_fail(p, p->line, "Address: more than %d IPv6 addresses",
+						   VIGIL_MAX_ADDRESSES);
+			memcpy(cfg->ipv6[cfg->n_ipv6++], a, 16);
+		} else {
+			return config_fail(p, p->line, "Address: '%s' is not an IPv4 or IPv6 address", tok);
+		}
+	}
+	if (cfg->n_ipv4 + cfg->n_ipv6 == 0)
+		return config_fail(p, p->line, "Address: empty list");
+	return 1;
+}
+
+bool vigil_config_valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > VIGIL_CAMERA_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+static int parse_name(struct parser *p, const char *value)
+{
+	if (!vigil_config_valid_name(value))
+		return config_fail(p, p->line, "Name: '%s' must be 1-%d characters of A-Z a-z 0-9 _ -", value,
+				   VIGIL_CAMERA_NAME_MAX);
+	for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
+		if (strcmp(p->cfg->cameras[i].name, value) == 0)
+			return config_fail(p, p->line, "Name: '%s' is already used by the camera at line %u",
+					   value, p->cfg->cameras[i].line);
+	strcpy(camera(p)->name, value);
+	return 1;
+}
+
+/* RFC 4568 inline key: base64(master key || master salt), optionally with
+ * the "inline:" prefix. Lifetime and MKI parameters are not supported. */
+int config_parse_key(struct parser *p, struct vigil_camera_config *cam, const char *value)
+{
+	uint8_t raw[VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN + 1];
+	size_t len;
+	bool weak = true;
+
+	if (strncasecmp(value, "inline:", 7) == 0)
+		value += 7;
+	if (strchr(value, '|') != NULL)
+		return config_fail(p, p->line, "Key: lifetime and MKI parameters ('|') are not supported");
+	if (sodium_base642bin(raw, sizeof(raw), value, strlen(value), NULL, &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    len != VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN) {
+		sodium_memzero(raw, sizeof(raw));
+		return config_fail(p, p->line,
+				   "Key: must be base64 of %d bytes (32-byte master key, 12-byte salt)",
+				   VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN);
+	}
+	for (size_t i = 1; i < VIGIL_SRTP_MASTER_KEY_LEN; i++)
+		weak &= raw[i] == raw[0];
+	memcpy(cam->master_key, raw, VIGIL_SRTP_MASTER_KEY_LEN);
+	memcpy(cam->master_salt, raw + VIGIL_SRTP_MASTER_KEY_LEN, VIGIL_SRTP_MASTER_SALT_LEN);
+	sodium_memzero(raw, sizeof(raw));
+	if (weak)
+		return config_fail(p, p->line,
+				   "Key: the master key is one repeated byte; generate a random key");
+	return 1;
+}
+
+static int parse_camera_key(struct parser *p, const char *value)
+{
+	return config_parse_key(p, camera(p), value);
+}
+
+/* SDP sprop-parameter-sets (RFC 6184) or sprop-vps/-sps/-pps (RFC 7798):
+ * comma-separated base64 NAL units. Repeated lines add up, since inih cuts
+ * lines at 198 characters; check_camera checks them against the codec. */
+static int parse_param_sets(struct parser *p, const char *value)
+{
+	struct vigil_camera_config *cam = camera(p);
+	char buf[1024], *tok, *save = NULL;
+	unsigned n = 0;
+
+	if (strlen(value) >= sizeof(buf))
+		return config_fail(p, p->line, "ParameterSets: list too long");
+	strcpy(buf, value);
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save), n++) {
+		unsigned i = cam->n_param_sets;
+		size_t len;
+
+		if (i == 3)
+			return config_fail(p, p->line,
+					   "ParameterSets: more than 3 (a VPS, an SPS and a PPS)");
+		if (sodium_base642bin(cam->param_sets[i].nal, sizeof(cam->param_sets[i].nal), tok,
+				      strlen(tok), " \t", &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+		    len == 0)
+			return config_fail(p, p->line, "ParameterSets: '%s' is not base64 of 1 to %d bytes",
+					   tok, VIGIL_PARAM_SET_MAX);
+		cam->param_sets[i].len = (uint16_t)len;
+		p->param_line[i] = p->line;
+		cam->n_param_sets++;
+	}
+	if (n == 0)
+		return config_fail(p, p->line, "ParameterSets: empty list");
+	return 1;
+}
+
+/* The checks and flags that follow a value (then). */
+static int ssrc_unused(struct parser *p)
+{
+	uint32_t ssrc = camera(p)->ssrc;
+
+	for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
+		if (p->cfg->cameras[i].ssrc == ssrc && !p->cfg->cameras[i].has_identity)
+			return config_fail(p, p->line, "SSRC: %" PRIu32 " is already used by camera '%s'",
+					   ssrc, p->cfg->cameras[i].name);
+	return 1;
+}
+
+static int identity_unused(struct parser *p)
+{
+	struct vigil_camera_config *cam = camera(p);
+
+	for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
+		if (p->cfg->cameras[i].has_identity &&
+		    sodium_memcmp(p->cfg->cameras[i].identity, cam->identity, sizeof(cam->identity)) == 0)
+			return config_fail(p, p->line, "Identity: already camera '%s''s",
+					   p->cfg->cameras[i].name);
+	cam->has_identity = true;
+	return 1;
+}
+
+static int owner_sealed(struct parser *p)
+{
+	camera(p)->sealed = true;
+	return 1;
+}
+
+static int own_retain_hours(struct parser *p)
+{
+	camera(p)->retain_own |= 1;
+	return 1;
+}
+
+static int own_retain_bytes(struct parser *p)
+{
+	camera(p)->retain_own |= 2;
+	return 1;
+}
+
+static int handshake_where(struct parser *p)
+{
+	p->handshake_line = p->line;
+	return 1;
+}
+
+static const struct key_name formats[] = {{"ts", VIGIL_FORMAT_TS}, {"fmp4", VIGIL_FORMAT_FMP4}, {NULL, 0}};
+static const struct key_name codecs[] = {
+    {"H264", VIGIL_CODEC_H264}, {"H265", VIGIL_CODEC_H265}, {"HEVC", VIGIL_CODEC_H265}, {NULL, 0}};
+static const struct key_name suites[] = {{"AEAD_AES_256_GCM", 0}, {NULL, 0}};
+
+#define INGEST(m)                                                                                            \
+	.section = SEC_INGEST, .offset = offsetof(struct vigil_config, m),                                   \
+	.size = sizeof(((struct vigil_config *)0)->m)
+#define CAMERA(m)                                                                                            \
+	.section = SEC_CAMERA, .offset = offsetof(struct vigil_camera_config, m),                            \
+	.size = sizeof(((struct vigil_camera_config *)0)->m)
+#define NUMBER(lo, hi, times) .kind = KIND_UNSIGNED, .min = (lo), .max = (hi), .scale = (times)
+#define SIZE .kind = KIND_SIZE, .min = 0, .max = UINT64_MAX, .scale = 1
+#define ONE_OF(list) .kind = KIND_ENUM, .names = (list)
+#define STRING .kind = KIND_STRING
+#define SPECIAL(fn) .kind = KIND_SPECIAL, .parse = (fn)
+
+static const struct key_def keys[] = {
+    /* [Ingest] */
+    {"Ports", .section = SEC_INGEST, SPECIAL(parse_ports)},
+    {"Address", .section = SEC_INGEST, SPECIAL(parse_addresses)},
+    {"RecordDir", INGEST(record_dir), STRING},
+    {"Device", INGEST(device), STRING},
+    {"Workers", INGEST(workers), NUMBER(1, VIGIL_MAX_WORKERS, 1)},
+    {"Recorders", INGEST(recorders), NUMBER(1, VIGIL_MAX_RECORDERS, 1)},
+    {"SegmentSeconds", INGEST(segment_seconds), NUMBER(1, 3600, 1)},
+    {"MaxCameras", INGEST(max_cameras), NUMBER(1, VIGIL_MAX_CAMERAS, 1)},
+    {"KeyGraceSeconds", INGEST(key_grace_ms), NUMBER(0, 3600, 1000)},
+    {"RetainHours", INGEST(retain_hours), NUMBER(0, 24 * 365 * 100, 1),
+     .err = "is not a number of hours from 0 to 876000"},
+    {"RetainBytes", INGEST(retain_bytes), SIZE, .err = "is not a size (bytes, or with K, M, G or T)"},
+    {"RecordFormat", INGEST(format), ONE_OF(formats), .err = "is not ts or fmp4"},
+    {"MaxUnsyncedSeconds", INGEST(max_unsynced_ms), NUMBER(0, 3600, 1000)},
+    {"MaxFrameBytes", INGEST(max_frame_bytes), NUMBER(64 << 10, 64 << 20, 1)},
+    {"Keystore", INGEST(keystore), STRING},
+    {"KeystoreKeyFile", INGEST(keystore_key_file), STRING},
+    {"AdminGroup", INGEST(admin_group), STRING},
+    {"StateDir", INGEST(state_dir), STRING},
+    {"ServerKeyFile", INGEST(server_key_file), STRING},
+    {"HandshakePort", INGEST(handshake_port), NUMBER(1, 65535, 1), .then = handshake_where,
+     .err = "is not a UDP port"},
+    {"RekeySeconds", INGEST(rekey_seconds), NUMBER(10, 86400, 1)},
+    {"RekeyPackets", INGEST(rekey_packets), NUMBER(1000, UINT64_C(1) << 40, 1),
+     .err = "is not a number from 1000 to 2^40"},
+    /* [Camera] */
+    {"Name", .section = SEC_CAMERA, .seen = CAM_NAME, SPECIAL(parse_name)},
+    {"SSRC", CAMERA(ssrc), .seen = CAM_SSRC, NUMBER(0, UINT32_MAX, 1), .then = ssrc_unused,
+     .err = "is not a 32-bit number"},
+    {"Suite", .section = SEC_CAMERA, .seen = CAM_SUITE, ONE_OF(suites), .match_case = true,
+     .err = "is not supported (supported: AEAD_AES_256_GCM)"},
+    {"Key", .section = SEC_CAMERA, .seen = CAM_KEY, SPECIAL(parse_camera_key)},
+    {"Codec", CAMERA(codec), .seen = CAM_CODEC, ONE_OF(codecs), .err = "is not H264 or H265"},
+    {"OwnerKey", CAMERA(owner_key), .seen = CAM_OWNER, .kind = KIND_PUBLIC_KEY, .then = owner_sealed,
+     .err = "must be base64 of a 32-byte X25519 public key (vigil-open --keygen makes one)"},
+    {"Identity", CAMERA(identity), .seen = CAM_IDENTITY, .kind = KIND_PUBLIC_KEY, .then = identity_unused,
+     .err = "must be base64 of the camera's 32-byte X25519 public key"},
+    {"PayloadTypes", .section = SEC_CAMERA, .seen = CAM_PT, SPECIAL(parse_payload_types)},
+    {"ParameterSets", .section = SEC_CAMERA, SPECIAL(parse_param_sets)}, /* may repeat */
+    {"RetainHours", CAMERA(retain_hours), .seen = CAM_RETAIN_HOURS, NUMBER(0, 24 * 365 * 100, 1),
+     .then = own_retain_hours, .err = "is not a number of hours from 0 to 876000"},
+    {"RetainBytes", CAMERA(retain_bytes), .seen = CAM_RETAIN_BYTES, SIZE, .then = own_retain_bytes,
+     .err = "is not a size (bytes, or with K, M, G or T)"},
+};
+
+static void store(void *field, size_t size, uint64_t n)
+{
+	uint16_t n16 = (uint16_t)n;
+	uint32_t n32 = (uint32_t)n;
+
+	if (size == sizeof(n16))
+		memcpy(field, &n16, size);
+	else if (size == sizeof(n32))
+		memcpy(field, &n32, size);
+	else if (size == sizeof(n))
+		memcpy(field, &n, size);
+}
+
+/* "N", or "N" and one of K, M, G, T: N times 1024, 1024^2, ... */
+static int parse_size(const char *value, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t n, unit = 1;
+	char num[32];
+	size_t len = strlen(value);
+
+	if (len > 0 && len < sizeof(num) && strchr("KkMmGgTt", value[len - 1]) != NULL) {
+		unit = UINT64_C(1) << (10 *
+				       (strchr("KMGT", toupper((unsigned char)value[len - 1])) - "KMGT" + 1));
+		len--;
+	}
+	snprintf(num, sizeof(num), "%.*s", (int)len, value);
+	if (len == 0 || len >= sizeof(num) || parse_u64(num, min, max / unit, &n) < 0)
+		return -ERANGE;
+	*out = n * unit;
+	return 0;
+}
+
+/* The value of k into field. Returns 1, or 0 after config_fail. */
+static int parse_value(struct parser *p, const struct key_def *k, void *field, const char *value)
+{
+	static const uint8_t zero[32];
+	const struct key_name *e;
+	uint64_t n;
+
+	switch (k->kind) {
+	case KIND_UNSIGNED:
+	case KIND_SIZE:
+		if ((k->kind == KIND_SIZE ? parse_size : parse_u64)(value, k->min, k->max, &n) < 0) {
+			if (k->err != NULL)
+				return config_fail(p, p->line, "%s: '%s' %s", k->name, value, k->err);
+			return config_fail(p, p->line,
+					   "%s: '%s' is not a number from %" PRIu64 " to %" PRIu64, k->name,
+					   value, k->min, k->max);
+		}
+		store(field, k->size, n * k->scale);
+		return 1;
+	case KIND_ENUM:
+		for (e = k->names; e->name != NULL; e++)
+			if ((k->match_case ? strcmp : strcasecmp)(value, e->name) == 0)
+				break;
+		if (e->name == NULL)
+			return config_fail(p, p->line, "%s: '%s' %s", k->name, value, k->err);
+		store(field, k->size, e->value);
+		return 1;
+	case KIND_STRING:
+		if (*value == '\0')
+			return config_fail(p, p->line, "%s: empty value", k->name);
+		if (strlen(value) >= k->size)
+			return config_fail(p, p->line, "%s: longer than %zu characters", k->name,
+					   k->size - 1);
+		strcpy(field, value);
+		return 1;
+	case KIND_PUBLIC_KEY:
+		if (vigil_seal_key_decode(field, value) < 0 || sodium_memcmp(field, zero, sizeof(zero)) == 0)
+			return config_fail(p, p->line, "%s: %s", k->name, k->err);
+		return 1;
+	case KIND_SPECIAL:
+		return k->parse(p, value);
+	}
+	return 0;
+}
+
+int config_key(struct parser *p, const char *name, const char *value)
+{
+	const char *section = p->section == SEC_INGEST ? "Ingest" : "Camera";
+	const struct key_def *k;
+	char *base;
+
+	for (k = keys; k < keys + sizeof(keys) / sizeof(keys[0]); k++)
+		if (k->section == p->section && strcasecmp(name, k->name) == 0)
+			break;
+	if (k == keys + sizeof(keys) / sizeof(keys[0]))
+		return config_fail(p, p->line, "unknown key '%s' in [%s]", name, section);
+	base = p->section == SEC_INGEST ? (char *)p->cfg : (char *)camera(p);
+	if (!parse_value(p, k, base + k->offset, value) || (k->then != NULL && !k->then(p)))
+		return 0;
+	if (p->cam_keys & k->seen)
+		return config_fail(p, p->line, "%s: set twice in this [Camera] section", name);
+	p->cam_keys |= k->seen;
+	return 1;
+}
