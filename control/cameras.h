@@ -2,7 +2,9 @@
 /* The cameras vigild serves, by slot: it adds them to the stream table,
  * applies a changed configuration while traffic flows (add, rotate the
  * key, revoke), ends rotation grace periods, and keeps the counters of
- * cameras that were removed. */
+ * cameras that were removed. The slot registry, handshake keys, ticks and
+ * replay state are in cameras.c, reload in cameras_reload.c, the admin
+ * socket's changes in cameras_keystore.c. */
 #ifndef VIGIL_CAMERAS_H
 #define VIGIL_CAMERAS_H
 
@@ -14,37 +16,57 @@
 #include "state.h"
 #include "stream.h"
 
+/* Where a slot's camera came from, and so where it is changed. Zero, as
+ * a fresh slot is, is the file. */
+enum vigil_camera_origin {
+	VIGIL_CAMERA_FROM_FILE,     /* the configuration file: changed there, then reloaded */
+	VIGIL_CAMERA_FROM_KEYSTORE, /* added through the admin socket, kept in the keystore */
+};
+
+/* What vigild keeps of the camera in one slot, besides its settings and
+ * keys: those are cfg->cameras[slot], the model's array (config_model.h),
+ * kept apart since it is locked in memory and left out of core dumps. The
+ * control thread's alone; the data plane never sees a slot. */
+struct vigil_camera_slot {
+	enum vigil_camera_origin origin; /* (the camera's line is for messages only) */
+	bool removed;                    /* gone from the file or the keystore */
+	uint64_t grace_until_ns;         /* when the previous key ends, or 0 */
+	/* An Identity camera's current key, as its handshake set it. */
+	uint64_t key_base;               /* packets under the current key when a handshake set it */
+	uint64_t key_since_ns;           /* when a handshake set it */
+	bool key_extended;               /* kept past its bound, under load */
+	bool extension_logged;           /* the first extension was logged */
+	/* Replay state (state.h), when it persists: SSRC and key id of the
+	 * camera's stream, and, once known (name set), its highest index,
+	 * kept when the stream goes so a re-added camera with the same key
+	 * continues from it. */
+	struct vigil_state_rec persist;
+	uint64_t restarts_seen;          /* same_key_restart already reported */
+	struct vigil_counters retired;   /* counters of its removed streams */
+};
+
 struct vigil_cameras {
-	/* cfg->cameras has room for cfg->max_cameras slots; slots are never
-	 * reused for another camera, so recordings and counters stay put. */
+	/* cfg->cameras and slots have room for cfg->max_cameras slots, the
+	 * first cfg->n_cameras used; slots are never reused for another
+	 * camera, so recordings and counters stay put. */
 	struct vigil_config *cfg;
 	struct vigil_stream_table *table;
-	struct vigil_counters *retired; /* per slot: counters of removed streams */
-	uint64_t *grace_until_ns;       /* per slot: when the previous key ends, or 0 */
-	bool *removed;                  /* per slot: gone from the file or the keystore */
-	uint64_t *key_base;             /* per slot: packets under the current key when a handshake set it */
-	uint64_t *key_since_ns;         /* per slot: when a handshake set it */
-	bool *key_extended;             /* per slot: kept past its bound, under load */
-	bool *extension_logged;         /* per slot: the first extension was logged */
+	struct vigil_camera_slot *slots;
+	size_t slots_bytes;             /* their mapping's size */
 	uint64_t keys_extended, keys_expired; /* Identity cameras' keys, as the ticks found them */
 	const uint8_t *keystore_key;    /* NULL: no Keystore */
 	/* Replay state (state.h); NULL: nothing persists (a capture run
-	 * without StateDir). Per slot, what it holds of the camera: SSRC and
-	 * key id of its stream, and, once known (name set), its highest
-	 * index, kept when the stream goes so a re-added camera with the
-	 * same key continues from it. */
+	 * without StateDir). */
 	struct vigil_state *state;
-	struct vigil_state_rec *persist;
 	bool persist_dirty;             /* an index moved since the last write */
 	unsigned resumed;               /* cameras that continued from a persisted index */
-	uint64_t *restarts_seen;        /* per slot: same_key_restart already reported */
 	/* Keystore records left out at start (a file camera has their name,
 	 * SSRC or Identity): written back unchanged at every save. */
 	struct vigil_camera_config *aside;
 	unsigned n_aside;
 	/* Told a slot's settings whenever they may have changed (reload,
 	 * keystore add), before its packets are taken: the recorder learns
-	 * OwnerKey and retention from here, never from the array above. */
+	 * OwnerKey and retention from here, never from cfg->cameras. */
 	void (*on_settings)(void *arg, unsigned slot, const struct vigil_camera_config *cam);
 	void *on_settings_arg;
 };
@@ -57,45 +79,14 @@ enum vigil_camera_state {
 	VIGIL_CAMERA_REMOVED,
 };
 
+/* --- cameras.c: the slot registry --- */
+
 /* Takes over cfg (its cameras array grows to max_cameras slots) and adds
  * every camera, those with a key from their persisted index in state
  * (NULL: none) when it has theirs. 0 or -errno with msg set. */
 int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct vigil_stream_table *table,
 		       struct vigil_state *state, char *msg, size_t msglen);
 void vigil_cameras_fini(struct vigil_cameras *c);
-
-/* At start, after init: the Keystore's cameras (saved under key) join the
- * file's. The file wins: a keystore camera with the name, SSRC or Identity
- * of one of the file's is left out, with a warning naming both, and stays
- * in the keystore as it is. 0 or -errno with msg set. */
-int vigil_cameras_keystore(struct vigil_cameras *c, const uint8_t *key,
-			   const struct vigil_camera_config *stored, unsigned n, char *msg, size_t msglen);
-
-/* Read the configuration file again and apply what changed in its cameras:
- * new ones are added, removed ones revoked (when this returns no packet of
- * theirs is accepted), changed keys rotated, changed SSRCs moved. Nothing
- * is applied when the file has an error. msg says what happened. */
-int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen);
-
-/* Changes through the admin socket. They apply to the cameras the
- * keystore holds (line 0); a camera of the configuration file is changed
- * in the file and reloaded, so that file and server never disagree. Each
- * is saved to the keystore first and then made live, and is live when it
- * returns (after a revoke no packet of the camera is accepted); when
- * either step fails nothing changed, in the keystore or running. 0 or
- * -errno, with msg saying what happened or what is wrong.
- *
- * add: cam->line must be 0. A removed camera's name may come back (its
- * slot, counters and recordings with it) if its codec is the same. */
-int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg, size_t msglen);
-/* A new key; the previous one is accepted for KeyGraceSeconds. A revoked
- * camera is live again. */
-int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
-			 const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], char *msg, size_t msglen);
-/* Stop taking its packets and wipe its key; it stays known. */
-int vigil_cameras_revoke(struct vigil_cameras *c, const char *name, char *msg, size_t msglen);
-/* Revoke and forget it (its recordings stay on disk). */
-int vigil_cameras_remove(struct vigil_cameras *c, const char *name, char *msg, size_t msglen);
 
 /* The slot of the camera of that name, or -1. */
 int vigil_cameras_find(const struct vigil_cameras *c, const char *name);
@@ -112,10 +103,6 @@ uint32_t vigil_cameras_fresh_ssrc(const struct vigil_cameras *c);
  * revoked. */
 int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssrc,
 			    const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);
-
-/* What a reload would say of the file as it is now, without applying
- * it: 0 and a summary, or the error. */
-int vigil_cameras_check(const struct vigil_cameras *c, char *msg, size_t msglen);
 
 /* Ends the grace periods that are over, and refuses the keys of Identity
  * cameras that did not rekey in time: 1.5 x RekeySeconds or RekeyPackets
@@ -137,5 +124,48 @@ int vigil_cameras_persist_final(struct vigil_cameras *c);
 /* A camera's counters, live and retired together. */
 void vigil_cameras_counters(const struct vigil_cameras *c, unsigned slot, uint64_t out[VIGIL_CTR_MAX]);
 bool vigil_cameras_live(const struct vigil_cameras *c, unsigned slot);
+
+/* --- cameras_reload.c: the configuration file read again --- */
+
+/* Read the configuration file again and apply what changed in its cameras:
+ * new ones are added, removed ones revoked (when this returns no packet of
+ * theirs is accepted), changed keys rotated, changed SSRCs moved. Nothing
+ * is applied when the file has an error. msg says what happened. */
+int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen);
+
+/* What a reload would say of the file as it is now, without applying
+ * it: 0 and a summary, or the error. */
+int vigil_cameras_check(const struct vigil_cameras *c, char *msg, size_t msglen);
+
+/* --- cameras_keystore.c: the keystore's cameras --- */
+
+/* At start, after init: the Keystore's cameras (saved under key) join the
+ * file's. The file wins: a keystore camera with the name, SSRC or Identity
+ * of one of the file's is left out, with a warning naming both, and stays
+ * in the keystore as it is. 0 or -errno with msg set. */
+int vigil_cameras_keystore(struct vigil_cameras *c, const uint8_t *key,
+			   const struct vigil_camera_config *stored, unsigned n, char *msg, size_t msglen);
+
+/* Changes through the admin socket. They apply to the cameras the
+ * keystore holds (VIGIL_CAMERA_FROM_KEYSTORE); a camera of the
+ * configuration file is changed in the file and reloaded, so that file
+ * and server never disagree. Each is saved to the keystore first and then
+ * made live, and is live when it returns (after a revoke no packet of the
+ * camera is accepted); when either step fails nothing changed, in the
+ * keystore or running. 0 or -errno, with msg saying what happened or what
+ * is wrong.
+ *
+ * add: the camera becomes the keystore's (its line is set to 0). A
+ * removed camera's name may come back (its slot, counters and recordings
+ * with it) if its codec is the same. */
+int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg, size_t msglen);
+/* A new key; the previous one is accepted for KeyGraceSeconds. A revoked
+ * camera is live again. */
+int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+			 const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], char *msg, size_t msglen);
+/* Stop taking its packets and wipe its key; it stays known. */
+int vigil_cameras_revoke(struct vigil_cameras *c, const char *name, char *msg, size_t msglen);
+/* Revoke and forget it (its recordings stay on disk). */
+int vigil_cameras_remove(struct vigil_cameras *c, const char *name, char *msg, size_t msglen);
 
 #endif

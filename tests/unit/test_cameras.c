@@ -496,7 +496,7 @@ static void test_grace_not_extended(void **state)
 	t0 = mono_ns();
 	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, key, salt), 0);
 	assert_ptr_equal(s->prev_key, first);
-	until = e->cams.grace_until_ns[0];
+	until = e->cams.slots[0].grace_until_ns;
 	assert_true(until >= t0 + 300000000u);
 	/* Retries every 50 ms, none of their responses read. */
 	while (mono_ns() < t0 + 600000000u) {
@@ -508,7 +508,7 @@ static void test_grace_not_extended(void **state)
 			assert_ptr_equal(s->prev_key, first);
 	}
 	assert_null(s->prev_key);
-	assert_true(e->cams.grace_until_ns[0] == 0);
+	assert_true(e->cams.slots[0].grace_until_ns == 0);
 	stop(e);
 }
 
@@ -894,10 +894,10 @@ static void test_key_extension(void **state)
 	(void)state;
 
 	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
-	c->key_since_ns[0] = mono_ns() - period - period / 2 + NS_PER_S;
+	c->slots[0].key_since_ns = mono_ns() - period - period / 2 + NS_PER_S;
 	vigil_cameras_tick(c, false);
 	assert_true(vigil_cameras_live(c, 0));
-	c->key_since_ns[0] -= 2 * NS_PER_S; /* past 1.5 x, no load: refused */
+	c->slots[0].key_since_ns -= 2 * NS_PER_S; /* past 1.5 x, no load: refused */
 	vigil_cameras_tick(c, false);
 	assert_false(vigil_cameras_live(c, 0));
 	assert_int_equal(c->keys_expired, 1);
@@ -905,16 +905,16 @@ static void test_key_extension(void **state)
 
 	ssrc = vigil_cameras_fresh_ssrc(c); /* the camera's next handshake */
 	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
-	c->key_since_ns[0] = mono_ns() - period - period / 2 - NS_PER_S;
+	c->slots[0].key_since_ns = mono_ns() - period - period / 2 - NS_PER_S;
 	vigil_cameras_tick(c, true); /* under load: kept */
 	vigil_cameras_tick(c, true);
 	vigil_cameras_tick(c, false); /* kept while the extension lasts, load or not */
 	assert_true(vigil_cameras_live(c, 0));
 	assert_int_equal(c->keys_extended, 1);
-	c->key_since_ns[0] = mono_ns() - 2 * period - period / 2 + NS_PER_S;
+	c->slots[0].key_since_ns = mono_ns() - 2 * period - period / 2 + NS_PER_S;
 	vigil_cameras_tick(c, true);
 	assert_true(vigil_cameras_live(c, 0));
-	c->key_since_ns[0] -= 2 * NS_PER_S; /* past 2.5 x: refused, load or not */
+	c->slots[0].key_since_ns -= 2 * NS_PER_S; /* past 2.5 x: refused, load or not */
 	vigil_cameras_tick(c, true);
 	assert_false(vigil_cameras_live(c, 0));
 	assert_int_equal(c->keys_expired, 2);
@@ -923,11 +923,11 @@ static void test_key_extension(void **state)
 	/* A rekey starts afresh: a new extension; so does the packet bound. */
 	ssrc = vigil_cameras_fresh_ssrc(c);
 	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
-	c->key_since_ns[0] = mono_ns() - period - period / 2 - NS_PER_S;
+	c->slots[0].key_since_ns = mono_ns() - period - period / 2 - NS_PER_S;
 	vigil_cameras_tick(c, true);
 	key[0]++;
 	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
-	assert_false(c->key_extended[0]);
+	assert_false(c->slots[0].key_extended);
 	vigil_cameras_tick(c, false);
 	assert_true(vigil_cameras_live(c, 0));
 	assert_int_equal(c->keys_extended, 2);
