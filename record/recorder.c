@@ -974,7 +974,7 @@ int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *co
 		struct rec_shard *sh = &rec->shards[s];
 
 		for (unsigned i = 0; i < n_workers; i++)
-			sh->rings[i] = rings[i * rec->n_shards + s];
+			sh->rings[i] = rings[vigil_frame_ring_index(i, s, rec->n_shards)];
 		sh->n_rings = n_workers;
 		ret = pthread_create(&sh->thread, NULL, rec_thread, sh);
 		if (ret != 0) {

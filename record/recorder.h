@@ -68,9 +68,10 @@ void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *
  * waits for them), as an idle recorder thread does. */
 void vigil_recorder_poll(struct vigil_recorder *rec);
 
-/* Start the recorder threads: thread r consumes rings[w * n + r] of each
- * of the n_workers workers (single consumer each; n recorder threads) and
- * frees each frame's mbufs once muxed. */
+/* Start the recorder threads: thread r consumes
+ * rings[vigil_frame_ring_index(w, r, n)] of each of the n_workers workers
+ * (single consumer each; n recorder threads) and frees each frame's mbufs
+ * once muxed. */
 int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *const *rings, unsigned n_workers);
 
 /* Stop: drain the rings (the producers must have stopped), close every

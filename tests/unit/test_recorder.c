@@ -1544,7 +1544,8 @@ static void test_recorder_threads(void **state)
 	for (unsigned i = 0; i < h264.n; i++)
 		for (unsigned k = 0; k < CAMS; k++) {
 			struct rte_mbuf *f = chain_of(&h264, i);
-			struct vigil_frame_ring *r = &fr[(k % WORKERS) * RECORDERS + vigil_frame_recorder(k, RECORDERS)];
+			struct vigil_frame_ring *r =
+			    &fr[vigil_frame_ring_index(k % WORKERS, vigil_frame_recorder(k, RECORDERS), RECORDERS)];
 
 			vigil_frame_of(f)->camera = k;
 			r->segs_queued += f->nb_segs;
