@@ -15,11 +15,25 @@ static void add_counters(uint64_t *sum, const struct vigil_counters *c)
 		sum[i] += c->v[i];
 }
 
-/* Fills obj with the data-plane counters in sum and the recorder's. */
+/* The recorder's errors by cause name, those not 0. */
+static json_t *by_cause(const uint64_t errors[VIGIL_REC_CAUSES])
+{
+	json_t *obj = json_object();
+
+	for (unsigned k = 0; obj != NULL && k < VIGIL_REC_CAUSES; k++)
+		if (vigil_recorder_cause_name(k) != NULL && errors[k] != 0)
+			json_object_set_new(obj, vigil_recorder_cause_name(k),
+					    json_integer((json_int_t)errors[k]));
+	return obj;
+}
+
+/* Fills obj with the data-plane counters in sum and the recorder's, as
+ * their lists say (counters.h, stats.h): the recorder's measurements of
+ * the disk, that vary run to run, apart in "io". */
 static int put_counters(json_t *obj, const uint64_t *sum, const struct vigil_recorder_stats *rs)
 {
 	uint64_t frames_dropped = rs->frames_dropped;
-	json_t *io, *errors;
+	json_t *top = obj, *io = json_object();
 	int rc = 0;
 
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
@@ -27,25 +41,36 @@ static int put_counters(json_t *obj, const uint64_t *sum, const struct vigil_rec
 	for (size_t i = 0; i < sizeof(frame_drops) / sizeof(frame_drops[0]); i++)
 		frames_dropped += sum[frame_drops[i]];
 	rc |= json_object_set_new(obj, "frames_dropped", json_integer((json_int_t)frames_dropped));
-	rc |= json_object_set_new(obj, "frames_recorded", json_integer((json_int_t)rs->frames_recorded));
-	rc |= json_object_set_new(obj, "bytes_written", json_integer((json_int_t)rs->bytes_written));
-	rc |= json_object_set_new(obj, "segments", json_integer((json_int_t)rs->segments));
-	rc |= json_object_set_new(obj, "segments_removed", json_integer((json_int_t)rs->segments_removed));
-	/* How the disk is doing: measurements that vary run to run, apart
-	 * from the counters. */
-	io = json_pack("{sI, sI, sI, sI}", "syncs", (json_int_t)rs->syncs, "write_p50_us",
-		       (json_int_t)vigil_latency_quantile(rs->write_latency, 0.5), "write_p99_us",
-		       (json_int_t)vigil_latency_quantile(rs->write_latency, 0.99), "writes_inflight",
-		       (json_int_t)rs->writes_inflight);
-	errors = json_object();
-	for (unsigned k = 0; k < VIGIL_REC_CAUSES; k++)
-		if (vigil_recorder_cause_name(k) != NULL && rs->errors[k] != 0)
-			json_object_set_new(errors, vigil_recorder_cause_name(k), json_integer((json_int_t)rs->errors[k]));
-	json_object_set_new(io, "errors", errors);
-	rc |= json_object_set_new(obj, "io", io);
-	rc |= json_object_set_new(obj, "recorder_dropped", json_integer((json_int_t)rs->frames_dropped));
-	rc |= json_object_set_new(obj, "write_errors", json_integer((json_int_t)rs->write_errors));
+	if (io == NULL)
+		return -1;
+#define PUT(where, key, value) rc |= json_object_set_new(where, key, json_integer((json_int_t)(value)));
+#define PUT_COUNT(field, key, where, help) PUT(where, #key, rs->field)
+#define PUT_LATENCY(field, key, where, help)                                                                 \
+	PUT(where, #key "_p50_us", vigil_latency_quantile(rs->field, 0.5))                                   \
+	PUT(where, #key "_p99_us", vigil_latency_quantile(rs->field, 0.99))
+#define PUT_BY_CAUSE(field, key, where, help) rc |= json_object_set_new(where, #key, by_cause(rs->field));
+	VIGIL_FOREACH_REC_STAT(PUT_COUNT, PUT_COUNT, PUT_LATENCY, PUT_BY_CAUSE)
+#undef PUT
+#undef PUT_COUNT
+#undef PUT_LATENCY
+#undef PUT_BY_CAUSE
+	rc |= json_object_set_new(top, "io", io);
 	return rc;
+}
+
+/* A camera's recorder stats added to the totals, as their list says:
+ * counters summed, a camera's gauges left out. */
+static void add_recorder_stats(struct vigil_recorder_stats *sum, const struct vigil_recorder_stats *rs)
+{
+#define ADD_COUNT(field, key, where, help) sum->field += rs->field;
+#define ADD_GAUGE(field, key, where, help)
+#define ADD_ARRAY(field, key, where, help)                                                                   \
+	for (size_t k = 0; k < sizeof(sum->field) / sizeof(sum->field[0]); k++)                              \
+		sum->field[k] += rs->field[k];
+	VIGIL_FOREACH_REC_STAT(ADD_COUNT, ADD_GAUGE, ADD_ARRAY, ADD_ARRAY)
+#undef ADD_COUNT
+#undef ADD_GAUGE
+#undef ADD_ARRAY
 }
 
 json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worker *workers, unsigned n_workers,
@@ -84,17 +109,7 @@ json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worke
 							      "used (restarted without its sender state, or old "
 							      "traffic replayed): rotate its key"));
 		rc |= json_object_set_new(cameras, cfg->cameras[i].name, obj);
-		rec_total.frames_recorded += rs->frames_recorded;
-		rec_total.bytes_written += rs->bytes_written;
-		rec_total.segments += rs->segments;
-		rec_total.syncs += rs->syncs;
-		rec_total.segments_removed += rs->segments_removed;
-		for (unsigned k = 0; k < VIGIL_REC_CAUSES; k++)
-			rec_total.errors[k] += rs->errors[k];
-		for (unsigned k = 0; k < VIGIL_LATENCY_BUCKETS; k++)
-			rec_total.write_latency[k] += rs->write_latency[k];
-		rec_total.frames_dropped += rs->frames_dropped;
-		rec_total.write_errors += rs->write_errors;
+		add_recorder_stats(&rec_total, rs);
 	}
 	rc |= put_counters(totals, total, &rec_total);
 	rc |= json_object_set_new(root, "totals", totals);

@@ -28,23 +28,26 @@ int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_record
 	ws->n = n;
 	ws->n_recorders = n_recorders;
 	ws->shared.n_workers = n;
-	for (unsigned i = 0; i < n * n_recorders; i++) {
-		struct vigil_frame_ring *r = rte_zmalloc("vigil_frame_ring", sizeof(*r), RTE_CACHE_LINE_SIZE);
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned rec = 0; rec < n_recorders; rec++) {
+			struct vigil_frame_ring *r =
+			    rte_zmalloc("vigil_frame_ring", sizeof(*r), RTE_CACHE_LINE_SIZE);
 
-		ws->frames[i] = r;
-		if (r == NULL) {
-			snprintf(msg, msglen, "no memory for the frame rings of worker %u", i / n_recorders);
-			return -ENOMEM;
-		}
-		/* A worker's share of the mbuf pool, split between its rings. */
-		r->max_segs = VIGIL_FRAME_MBUFS_IN_FLIGHT / n_recorders;
-		snprintf(name, sizeof(name), "vigil_frames%u_%u", i / n_recorders, i % n_recorders);
-		r->ring = rte_ring_create(name, rte_align32pow2(frames_in_flight + 1), (int)rte_socket_id(),
-					  RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (r->ring == NULL) {
-			snprintf(msg, msglen, "cannot create the frame rings of worker %u: %s", i / n_recorders,
-				 rte_strerror(rte_errno));
-			return -ENOMEM;
+			ws->frames[vigil_frame_ring_index(i, rec, n_recorders)] = r;
+			if (r == NULL) {
+				snprintf(msg, msglen, "no memory for the frame rings of worker %u", i);
+				return -ENOMEM;
+			}
+			/* A worker's share of the mbuf pool, split between its rings. */
+			r->max_segs = VIGIL_FRAME_MBUFS_IN_FLIGHT / n_recorders;
+			snprintf(name, sizeof(name), "vigil_frames%u_%u", i, rec);
+			r->ring = rte_ring_create(name, rte_align32pow2(frames_in_flight + 1), (int)rte_socket_id(),
+						  RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (r->ring == NULL) {
+				snprintf(msg, msglen, "cannot create the frame rings of worker %u: %s", i,
+					 rte_strerror(rte_errno));
+				return -ENOMEM;
+			}
 		}
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -95,7 +98,7 @@ int vigil_workers_launch(struct vigil_workers *ws, const struct vigil_port *port
 		w->tx_queue = (uint16_t)i;
 		w->neigh = *neigh;
 		w->replay_capture = replay_capture;
-		w->frames = &ws->frames[i * ws->n_recorders];
+		w->frames = &ws->frames[vigil_frame_ring_index(i, 0, ws->n_recorders)];
 		w->n_recorders = ws->n_recorders;
 		w->to_control = ws->to_control;
 		w->to_control_proven = ws->to_control_proven;

@@ -14,7 +14,7 @@ struct vigil_workers {
 	struct vigil_workers_shared shared;
 	struct vigil_worker *w;                    /* n of them */
 	unsigned n_recorders;
-	/* Worker w -> recorder thread r: frames[w * n_recorders + r]. */
+	/* Worker w -> recorder thread r: at vigil_frame_ring_index(w, r, n_recorders). */
 	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS * VIGIL_MAX_RECORDERS];
 	unsigned lcore[VIGIL_MAX_WORKERS];
 	/* Handshake packets to the control plane, the initiations among them

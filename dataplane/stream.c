@@ -182,7 +182,8 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	s->ssrc = cam->ssrc;
 	s->camera = slot;
 	s->owner = (uint16_t)vigil_stream_owner(cam->ssrc, t->n_workers);
-	s->frames = t->frames[s->owner * t->n_recorders + vigil_frame_recorder(slot, t->n_recorders)];
+	s->frames =
+	    t->frames[vigil_frame_ring_index(s->owner, vigil_frame_recorder(slot, t->n_recorders), t->n_recorders)];
 	/* Publishes the stream: workers see it whole from here on. */
 	rc = rte_hash_add_key_data(t->by_ssrc, &s->ssrc, s);
 	if (rc < 0) {

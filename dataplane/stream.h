@@ -99,13 +99,13 @@ struct vigil_stream_table {
 	struct rte_mempool *pool; /* mbufs for what a frame needs beyond its packets */
 	unsigned n_workers;
 	unsigned n_recorders;
-	/* Worker w's way to recorder thread r: frames[w * n_recorders + r]. */
+	/* Worker w's way to recorder thread r: at vigil_frame_ring_index(w, r, n_recorders). */
 	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS * VIGIL_MAX_RECORDERS];
 };
 
 /* Room for capacity cameras, used by n_workers workers (RCU thread ids
  * 0..n_workers-1), worker w handing the frames of recorder thread r's
- * cameras (vigil_frame_recorder) to frames[w * n_recorders + r]. The mbufs of
+ * cameras (vigil_frame_recorder) to frames[vigil_frame_ring_index(w, r, ...)]. The mbufs of
  * pool (and of RX) need VIGIL_MBUF_PRIV_SIZE private bytes. NULL with errno
  * set. Needs a running EAL. */
 struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned n_workers,

@@ -14,34 +14,9 @@
 
 #include "vigil/config_model.h"
 #include "vigil/frame.h"
-#include "writer.h"
+#include "stats.h"
 
 struct vigil_recorder;
-
-#define VIGIL_LATENCY_BUCKETS 32
-#define VIGIL_REC_CAUSES 10 /* the writer's causes, then mux, timestamps, playlist, seal */
-
-/* "open", "write", "fsync", "rename", "unlink", "mux", ...; NULL past the end. */
-const char *vigil_recorder_cause_name(unsigned cause);
-
-/* The latency below which a share (0.5, 0.99) of the counted writes took,
- * in microseconds (a power of two: the bucket's bound); 0 with none. */
-uint64_t vigil_latency_quantile(const uint64_t buckets[VIGIL_LATENCY_BUCKETS], double share);
-
-struct vigil_recorder_stats {
-	uint64_t frames_recorded;
-	uint64_t bytes_written;   /* bytes of segments on disk */
-	uint64_t segments;        /* segments closed (fsync'd and renamed) */
-	uint64_t syncs;           /* fdatasyncs of open segments (MaxUnsyncedSeconds) */
-	uint64_t segments_removed; /* by RetainHours, RetainBytes */
-	/* Writes by how long they took: bucket k counts those under 2^k us. */
-	uint64_t write_latency[VIGIL_LATENCY_BUCKETS];
-	unsigned writes_inflight; /* the open segment's, at the last completion */
-	uint64_t frames_dropped;  /* frames the recorder could not write */
-	uint64_t write_errors;    /* failed opens, writes, fsyncs, renames, unlinks */
-	uint64_t errors[VIGIL_REC_CAUSES]; /* by cause, see vigil_recorder_cause_name */
-	char dir[4096 + 80];      /* RecordDir/<camera> */
-};
 
 /* Creates RecordDir/<camera>/ for each camera. cfg->recorders (0: 1)
  * recorder threads; camera c is thread vigil_frame_recorder(c, n)'s.
@@ -68,9 +43,10 @@ void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *
  * waits for them), as an idle recorder thread does. */
 void vigil_recorder_poll(struct vigil_recorder *rec);
 
-/* Start the recorder threads: thread r consumes rings[w * n + r] of each
- * of the n_workers workers (single consumer each; n recorder threads) and
- * frees each frame's mbufs once muxed. */
+/* Start the recorder threads: thread r consumes
+ * rings[vigil_frame_ring_index(w, r, n)] of each of the n_workers workers
+ * (single consumer each; n recorder threads) and frees each frame's mbufs
+ * once muxed. */
 int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *const *rings, unsigned n_workers);
 
 /* Stop: drain the rings (the producers must have stopped), close every

@@ -246,7 +246,7 @@ static void file_fail(struct vigil_wfile *f, enum vigil_wcause cause, int err)
 {
 	f->failed = true;
 	f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_ERROR, .cause = cause, .err = err,
-				       .path = cause == VIGIL_WCAUSE_RENAME ? f->final : f->partial});
+				       .path = cause == VIGIL_WCAUSE_rename ? f->final : f->partial});
 }
 
 /* The descriptor a write of len bytes at off can go through. */
@@ -290,7 +290,7 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 			io_uring_prep_nop(sqe);
 			io_uring_sqe_set_data(sqe, NULL);
 		}
-		file_fail(f, VIGIL_WCAUSE_WRITE, sqe == NULL ? -EBUSY : -errno);
+		file_fail(f, VIGIL_WCAUSE_write, sqe == NULL ? -EBUSY : -errno);
 		buf_put(w, b);
 		return;
 	}
@@ -391,7 +391,7 @@ static void file_maybe_finish(struct vigil_wfile *f)
 			io_uring_prep_nop(ren);
 			io_uring_sqe_set_data(ren, NULL);
 		}
-		file_fail(f, VIGIL_WCAUSE_FSYNC, -EBUSY);
+		file_fail(f, VIGIL_WCAUSE_fsync, -EBUSY);
 		file_free(f);
 		return;
 	}
@@ -441,7 +441,7 @@ static void dir_sync_submit(struct vigil_wfile *f)
 	f->dir_fd = dir_open(f);
 	sqe = f->dir_fd >= 0 ? sqe_get(f->w) : NULL;
 	if (sqe == NULL) {
-		file_fail(f, VIGIL_WCAUSE_OPEN, f->dir_fd < 0 ? -errno : -EBUSY);
+		file_fail(f, VIGIL_WCAUSE_open, f->dir_fd < 0 ? -errno : -EBUSY);
 		return;
 	}
 	f->dir_syncing = true;
@@ -461,7 +461,7 @@ static void open_done(struct vigil_wfile *f, int res)
 		return; /* the filesystem has no O_DIRECT */
 	f->opening = false;
 	if (res < 0) {
-		file_fail(f, VIGIL_WCAUSE_OPEN, res);
+		file_fail(f, VIGIL_WCAUSE_open, res);
 	} else {
 		f->fd = res;
 		dir_sync_submit(f);
@@ -486,7 +486,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 
 		w->inflight--;
 		if (res < 0)
-			u->cb(u->arg, &(struct vigil_wio){.ev = VIGIL_WEV_ERROR, .cause = VIGIL_WCAUSE_UNLINK, .err = res,
+			u->cb(u->arg, &(struct vigil_wio){.ev = VIGIL_WEV_ERROR, .cause = VIGIL_WCAUSE_unlink, .err = res,
 							  .path = u->path});
 		else
 			u->cb(u->arg, &(struct vigil_wio){.ev = VIGIL_WEV_REMOVED, .path = u->path});
@@ -517,7 +517,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 							  .writes_inflight = f->writes,
 							  .path = f->partial});
 		} else {
-			file_fail(f, VIGIL_WCAUSE_WRITE, res == 0 ? -EIO : res);
+			file_fail(f, VIGIL_WCAUSE_write, res == 0 ? -EIO : res);
 		}
 		if (b->done < b->len && !f->failed)
 			write_submit(f, b); /* short write: the rest */
@@ -527,20 +527,20 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 	case WOP_DATASYNC:
 		f->sync_inflight = false;
 		if (res < 0)
-			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
+			file_fail(f, VIGIL_WCAUSE_fsync, res);
 		else
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_SYNCED, .path = f->partial});
 		break;
 	case WOP_FSYNC:
 		if (res < 0)
-			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
+			file_fail(f, VIGIL_WCAUSE_fsync, res);
 		break;
 	case WOP_RENAME:
 		/* A failed fsync cancels the rename: counted once, above. */
 		if (res == -ECANCELED && f->failed)
 			break;
 		if (res < 0)
-			file_fail(f, VIGIL_WCAUSE_RENAME, res);
+			file_fail(f, VIGIL_WCAUSE_rename, res);
 		else if (++f->closed_ok == 2)
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_CLOSED, .path = f->final});
 		break;
@@ -549,7 +549,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 		close(f->dir_fd);
 		f->dir_fd = -1;
 		if (res < 0)
-			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
+			file_fail(f, VIGIL_WCAUSE_fsync, res);
 		break;
 	case WOP_DIRSYNC2:
 		/* A failed fsync cancels the rest of its link; a failed rename
@@ -558,7 +558,7 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 		if (f->failed)
 			break;
 		if (res < 0)
-			file_fail(f, VIGIL_WCAUSE_FSYNC, res);
+			file_fail(f, VIGIL_WCAUSE_fsync, res);
 		else if (++f->closed_ok == 2)
 			f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_CLOSED, .path = f->final});
 		break;
@@ -712,7 +712,7 @@ int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len)
 		if (f->cur == NULL) {
 			f->cur = buf_get(f->w);
 			if (f->cur == NULL) {
-				file_fail(f, VIGIL_WCAUSE_WRITE, -ENOMEM);
+				file_fail(f, VIGIL_WCAUSE_write, -ENOMEM);
 				return -ENOMEM;
 			}
 			if (f->failed) { /* while waiting for the buffer */

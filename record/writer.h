@@ -13,14 +13,20 @@
 #define VIGIL_WRITER_BUF_BYTES (256u << 10)
 #define VIGIL_WRITER_FIXED_MAX 4096 /* staging buffers registered with the ring: 1 GiB pinned at most */
 
-/* What failed, for counting and for logging once per cause. */
+/* What failed, for counting and for logging once per cause: one list,
+ * the first part of the recorder's (VIGIL_FOREACH_REC_CAUSE, stats.h). */
+#define VIGIL_FOREACH_WCAUSE(X)                                                                            \
+	X(open, "a file (segment, init segment, chain state) could not be created, or its folder synced") \
+	X(write, "a write failed (ENOSPC, EIO, ...), or no memory to stage it")                         \
+	X(fsync, "an fsync or fdatasync of a file or of its folder failed")                              \
+	X(rename, "a finished file could not be renamed to its final name")                              \
+	X(unlink, "retention could not remove a segment")
+
 enum vigil_wcause {
-	VIGIL_WCAUSE_OPEN,
-	VIGIL_WCAUSE_WRITE,
-	VIGIL_WCAUSE_FSYNC,
-	VIGIL_WCAUSE_RENAME,
-	VIGIL_WCAUSE_UNLINK,
-	VIGIL_WCAUSE_MAX,
+#define VIGIL_X_ENUM(name, help) VIGIL_WCAUSE_##name,
+	VIGIL_FOREACH_WCAUSE(VIGIL_X_ENUM)
+#undef VIGIL_X_ENUM
+	VIGIL_WCAUSE_MAX
 };
 
 enum vigil_wevent {
@@ -56,7 +62,7 @@ struct vigil_writer *vigil_writer_create(unsigned entries, unsigned max_bufs);
 void vigil_writer_free(struct vigil_writer *w);
 
 /* Opens PARTIAL for writing, through the ring: the file takes appends at
- * once, and a failed open comes through cb (VIGIL_WCAUSE_OPEN) like any
+ * once, and a failed open comes through cb (VIGIL_WCAUSE_open) like any
  * failure. On a clean close it is renamed to FINAL. NULL with errno set
  * (nothing is reported through cb) only without memory. */
 struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial, const char *final,
@@ -65,7 +71,7 @@ struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial
  * not even its creation, until vigil_wfile_release; what is appended (and
  * a close) waits in memory till then. For a file that must not exist
  * before a record it depends on is durable (a sealed segment and its
- * chain state, recorder.c). */
+ * chain state, camera.c). */
 struct vigil_wfile *vigil_wfile_open_held(struct vigil_writer *w, const char *partial, const char *final,
 					  vigil_wfile_cb cb, void *arg);
 void vigil_wfile_release(struct vigil_wfile *f);

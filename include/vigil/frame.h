@@ -48,6 +48,14 @@ static inline unsigned vigil_frame_recorder(uint32_t camera, unsigned n_recorder
 	return camera % n_recorders;
 }
 
+/* Where worker w's ring to recorder thread r is, among the rings of every
+ * worker to each of n_recorders recorder threads: a worker's rings are
+ * side by side, so its own start at vigil_frame_ring_index(w, 0, n). */
+static inline unsigned vigil_frame_ring_index(unsigned worker, unsigned recorder, unsigned n_recorders)
+{
+	return worker * n_recorders + recorder;
+}
+
 /* Recorder side: the frame is muxed and its mbufs go back to the pool. */
 static inline void vigil_frame_ring_done(struct vigil_frame_ring *r, struct rte_mbuf *head)
 {

@@ -588,7 +588,7 @@ static void test_writer_short_and_failed(void **state)
 	fixed = vigil_writer_fixed(w);
 	vigil_writer_free(w);
 	assert_int_equal(ev.written, 100000);
-	assert_int_equal(ev.errors[VIGIL_WCAUSE_WRITE], 1);
+	assert_int_equal(ev.errors[VIGIL_WCAUSE_write], 1);
 	assert_int_equal(ev.last_err, -EFBIG);
 	assert_int_equal(ev.closed, 0);
 	assert_int_equal(stat(TDIR "/big.partial", &sb), 0);
@@ -727,7 +727,7 @@ static void test_disk_full(void **state)
 	errors = st->write_errors;
 	before = (unsigned)st->segments;
 	assert_true(errors >= 1);
-	assert_true(st->errors[VIGIL_WCAUSE_WRITE] >= 1); /* ENOSPC */
+	assert_true(st->errors[VIGIL_WCAUSE_write] >= 1); /* ENOSPC */
 	assert_true(before >= 1 && before < 5);
 	assert_true(st->frames_dropped > 0);
 	assert_true(st->frames_recorded + st->frames_dropped == h264.n);
@@ -1437,7 +1437,7 @@ static void test_writer_open_async(void **state)
 	assert_false(vigil_wfile_failed(g));
 	vigil_writer_drain(w);
 	assert_true(vigil_wfile_failed(g));
-	assert_int_equal(bad.errors[VIGIL_WCAUSE_OPEN], 1);
+	assert_int_equal(bad.errors[VIGIL_WCAUSE_open], 1);
 	assert_int_equal(bad.last_err, -ENOENT);
 	assert_int_equal(vigil_wfile_append(g, data, 1), -EIO);
 	vigil_wfile_close(g);
@@ -1593,7 +1593,8 @@ static void test_recorder_threads(void **state)
 	for (unsigned i = 0; i < h264.n; i++)
 		for (unsigned k = 0; k < CAMS; k++) {
 			struct rte_mbuf *f = chain_of(&h264, i);
-			struct vigil_frame_ring *r = &fr[(k % WORKERS) * RECORDERS + vigil_frame_recorder(k, RECORDERS)];
+			struct vigil_frame_ring *r =
+			    &fr[vigil_frame_ring_index(k % WORKERS, vigil_frame_recorder(k, RECORDERS), RECORDERS)];
 
 			vigil_frame_of(f)->camera = k;
 			r->segs_queued += f->nb_segs;
@@ -1753,14 +1754,14 @@ static void test_dir_replaced(void **state)
 	st = vigil_recorder_stats(fx.rec, 0);
 	assert_int_equal(st->segments, 1);
 	assert_true(st->write_errors >= 2); /* a rename, then opens */
-	assert_true(st->errors[VIGIL_WCAUSE_RENAME] >= 1 && st->errors[VIGIL_WCAUSE_OPEN] >= 1);
+	assert_true(st->errors[VIGIL_WCAUSE_rename] >= 1 && st->errors[VIGIL_WCAUSE_open] >= 1);
 	/* Every error under its cause: the playlist's too, not the muxer's. */
 	for (unsigned k = 0; k < VIGIL_REC_CAUSES; k++)
 		if (vigil_recorder_cause_name(k) != NULL && strcmp(vigil_recorder_cause_name(k), "mux") != 0)
 			sum += st->errors[k];
 	assert_int_equal(st->write_errors, sum);
-	assert_true(st->errors[VIGIL_WCAUSE_MAX + 2] >= 1); /* the playlist's folder went too */
-	assert_string_equal(vigil_recorder_cause_name(VIGIL_WCAUSE_MAX + 2), "playlist");
+	assert_true(st->errors[VIGIL_REC_CAUSE_playlist] >= 1); /* the playlist's folder went too */
+	assert_string_equal(vigil_recorder_cause_name(VIGIL_REC_CAUSE_playlist), "playlist");
 	assert_true(st->frames_dropped > 0);
 	assert_int_equal(st->frames_recorded + st->frames_dropped, h264.n);
 	assert_int_equal(

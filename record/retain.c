@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* Retention of one camera's segments: the durable ones on disk, oldest
+ * first, and RetainHours and RetainBytes applied to them through the
+ * writer, the playlist then starting after those removed. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "segment_internal.h"
+
+bool vigil_segments_retaining(const struct vigil_segments *c)
+{
+	return c->set.retain_ns != 0 || c->set.retain_bytes != 0;
+}
+
+void vigil_segments_keep(struct vigil_segments *c, const struct vigil_playlist_entry *e, uint64_t bytes)
+{
+	if (!vigil_segments_retaining(c))
+		return;
+	if (c->segs_head > 0 && c->segs_head + c->n_segs == c->segs_cap) {
+		memmove(c->segs, c->segs + c->segs_head, c->n_segs * sizeof(*c->segs));
+		c->segs_head = 0;
+	}
+	if (c->n_segs == c->segs_cap) {
+		unsigned cap = c->segs_cap ? 2 * c->segs_cap : 64;
+		struct seg_kept *v = realloc(c->segs, cap * sizeof(*v));
+
+		if (v == NULL)
+			return; /* then this one is never removed: kept, not lost */
+		c->segs = v;
+		c->segs_cap = cap;
+	}
+	c->segs[c->segs_head + c->n_segs++] = (struct seg_kept){
+	    .seq = e->seq,
+	    .kind = e->kind,
+	    .bytes = bytes,
+	    .end_ns = e->start_ns + (uint64_t)(e->seconds * 1e9),
+	};
+	c->disk_bytes += bytes;
+}
+
+/* RetainHours, RetainBytes: the oldest segments go, through the ring,
+ * then the playlist starts after them. The newest one always stays. */
+void vigil_segments_expire(struct vigil_segments *c, uint64_t now)
+{
+	char path[sizeof(((struct vigil_recorder_stats *)0)->dir) + 32];
+	unsigned removed = 0;
+
+	while (c->n_segs > 1) {
+		struct seg_kept *s = &c->segs[c->segs_head];
+
+		if (!(c->set.retain_bytes != 0 && c->disk_bytes > c->set.retain_bytes) &&
+		    !(c->set.retain_ns != 0 && s->end_ns + c->set.retain_ns < now))
+			break;
+		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, s->seq,
+			 vigil_seg_suffix[s->kind]);
+		if (vigil_writer_unlink(c->out->w, path, vigil_segments_io, c) < 0)
+			break; /* tried again with the next segment */
+		c->disk_bytes -= s->bytes;
+		c->segs_head++;
+		c->n_segs--;
+		removed++;
+	}
+	if (removed > 0) {
+		int ret = vigil_playlist_drop(c->st.dir, c->segs[c->segs_head].seq, c->target);
+
+		if (ret < 0)
+			vigil_segments_error(c, VIGIL_REC_CAUSE_playlist, ret, VIGIL_PLAYLIST_NAME);
+	}
+}
+
+/* Retention turned on: the segments the playlist lists are counted in, so
+ * that those made before the change go too. Read from disk on the
+ * recorder thread, which is acceptable for a change an admin makes. */
+void vigil_segments_load(struct vigil_segments *c)
+{
+	struct vigil_playlist_entry *list = NULL;
+	char path[sizeof(c->st.dir) + 32];
+	unsigned n = 0;
+	int ret = vigil_playlist_read(c->st.dir, &list, &n);
+
+	if (ret < 0)
+		vigil_segments_error(c, VIGIL_REC_CAUSE_playlist, ret, VIGIL_PLAYLIST_NAME);
+	for (unsigned i = 0; i < n; i++) {
+		struct stat sb;
+
+		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, list[i].seq,
+			 vigil_seg_suffix[list[i].kind]);
+		if (stat(path, &sb) == 0)
+			vigil_segments_keep(c, &list[i], (uint64_t)sb.st_size);
+	}
+	free(list);
+}
+
+/* RetainHours goes on for cameras that stopped sending, and changed
+ * retention applies to them. */
+void vigil_segments_retain(struct vigil_segments *c, uint64_t now)
+{
+	vigil_segments_settle(c); /* a changed retention, for a camera gone quiet */
+	if (vigil_segments_retaining(c))
+		vigil_segments_expire(c, now);
+}

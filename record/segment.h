@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* One camera's recording, as a recorder thread drives it: its segments'
+ * life (open, write, cut, close, durable, in segment.c), its retention
+ * (retain.c), its setup, settings and chain state (camera.c). A camera
+ * writes with the writer it is given and knows nothing of the thread that
+ * owns it; only that thread calls in, so nothing here is locked. */
+#ifndef VIGIL_SEGMENT_H
+#define VIGIL_SEGMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/config_model.h"
+#include "vigil/frame.h"
+#include "seal.h"
+#include "stats.h"
+#include "writer.h"
+
+/* What every camera's segments are made with: the same for all, fixed
+ * once the recorder is created. */
+struct vigil_segments_conf {
+	int64_t seg_ticks;
+	uint64_t max_unsynced_ns; /* 0: segments are synced at close only */
+	char record_dir[4096];
+	enum vigil_format format;
+	char state_dir[4096];		   /* "": no chain state kept */
+	int chain_dirfd;		   /* StateDir/chain, fsync'd after each state rename; -1: none */
+	uint8_t run[VIGIL_SEAL_RUN_BYTES]; /* this run's id, in every sealed segment */
+};
+
+/* What cameras write with: one per recorder thread, shared by its cameras. */
+struct vigil_segments_out {
+	struct vigil_writer *w;
+	int first_err; /* -errno of the first error of any of them */
+};
+
+/* A camera's settings as the recorder uses them. The control plane makes
+ * a copy (vigil_segments_settings_of) and hands it over whole through the
+ * camera's slot; the camera takes it where a segment begins and reads
+ * nothing else, so no setting is ever read while it is being written. */
+struct vigil_segments_settings {
+	char name[VIGIL_CAMERA_NAME_MAX + 1];
+	enum vigil_codec codec;
+	uint64_t retain_ns, retain_bytes; /* 0: no limit */
+	bool sealed;			  /* segments are sealed to owner_key */
+	uint8_t owner_key[VIGIL_SEAL_KEY_BYTES];
+};
+
+struct vigil_segments;
+
+/* A copy of cam's settings, or NULL (no memory). */
+struct vigil_segments_settings *vigil_segments_settings_of(const struct vigil_camera_config *cam);
+
+/* Settings handed over through the slot since the last call, or NULL;
+ * the caller's now. Whoever swaps a pointer out of the slot owns what it
+ * pointed to; the control plane swaps its copy in with a release. */
+static inline struct vigil_segments_settings *
+vigil_segments_settings_take(struct vigil_segments_settings **handed)
+{
+	if (__atomic_load_n(handed, __ATOMIC_RELAXED) == NULL)
+		return NULL;
+	return __atomic_exchange_n(handed, NULL, __ATOMIC_ACQUIRE);
+}
+
+/* Sets a camera up with a copy of s: RecordDir/<camera>/ made, what a
+ * crash left there recovered, its sealed chain picked up, retention
+ * applied. Later settings come through handed (its slot). It writes with
+ * out, and conf must outlive it. NULL with errno set, having said why on
+ * stderr. */
+struct vigil_segments *vigil_segments_create(const struct vigil_segments_conf *conf,
+					     struct vigil_segments_out *out,
+					     struct vigil_segments_settings **handed,
+					     const struct vigil_segments_settings *s);
+void vigil_segments_free(struct vigil_segments *c);
+
+/* Mux one access unit (Annex-B, len bytes; 0: lost, counted dropped) into
+ * the open segment, cutting it first at a key frame past segment_seconds. */
+void vigil_segments_write(struct vigil_segments *c, const struct vigil_frame *f, const uint8_t *data,
+			  size_t len);
+
+/* MaxUnsyncedSeconds: the open segment's appended bytes fdatasync'd if
+ * they have waited that long. */
+void vigil_segments_sync(struct vigil_segments *c, uint64_t now);
+
+/* Settings handed over are taken (a changed retention, for a camera gone
+ * quiet), then RetainHours and RetainBytes applied; now: wall clock. */
+void vigil_segments_retain(struct vigil_segments *c, uint64_t now);
+
+/* Stopping, in three steps with the writer drained after each of the
+ * first two: the open segment closed (last write, fsync, rename); the
+ * chain state saying how the last sealed segment ended; the playlist
+ * ended. */
+void vigil_segments_close(struct vigil_segments *c);
+void vigil_segments_chain_close(struct vigil_segments *c);
+void vigil_segments_end(struct vigil_segments *c);
+
+/* Safe to read from another thread while running (plain 64-bit reads). */
+const struct vigil_recorder_stats *vigil_segments_stats(const struct vigil_segments *c);
+
+#endif
