@@ -1,26 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* io_uring writer: one ring, staging buffers from a small free list, one
  * request struct per in-flight operation. Files are opened through the
- * ring too (a create can wait on the filesystem's journal): what is
- * written before the open completes waits on the file's queue. A file's
- * writes all complete before its fsync is submitted; the rename is linked
- * after the fsync.
- * A name is durable only once its directory is fsync'd (POSIX; ext4 and
- * XFS journal it sooner, but do not promise it): the directory is fsync'd
- * after the create, before the file's first fdatasync counts, and linked
- * after the rename, before the file is reported closed.
+ * ring too (a create can wait on the filesystem's journal): what is written
+ * before the open completes, or while the file is held, waits on its queue.
+ * A file's writes all complete before its fsync; the rename is linked
+ * after the fsync. A name is durable only once its directory is fsync'd
+ * (POSIX; ext4 and XFS journal it sooner, but do not promise it): after the
+ * create, before the file's first fdatasync counts, and linked after the
+ * rename, before the file is reported closed.
  * Staging buffers are registered with the ring as they are made (fixed
- * buffers: the kernel maps them once, not at every write), as many as it
- * takes; the rest, if any, are written as ordinary buffers.
- *
- * Files are opened with O_DIRECT where the filesystem takes it: whole
- * staging buffers (aligned, at aligned offsets) go straight to the device,
- * past the page cache. What is not aligned (a file's tail, the rest of a
- * short write) goes through a second, buffered descriptor of the same
- * file, which fsync covers too.
- *
- * A held file is opened only when released: until then its appends wait
- * on its queue as they do while an open is in flight. */
+ * buffers: mapped once, not at every write); the rest, if any, are written
+ * as ordinary buffers. Files are opened with O_DIRECT where the filesystem
+ * takes it: whole aligned buffers go straight to the device; what is not
+ * aligned (a tail, the rest of a short write) goes through a second,
+ * buffered descriptor of the same file, which fsync covers too. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -317,12 +310,9 @@ static int dir_open(const struct vigil_wfile *f)
 	char dir[sizeof(f->partial)], *slash;
 
 	strcpy(dir, f->partial);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		strcpy(dir, ".");
-	else
+	if ((slash = strrchr(dir, '/')) != NULL)
 		slash[slash == dir] = '\0'; /* "/x": "/" */
-	return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 static void file_free(struct vigil_wfile *f)
@@ -371,7 +361,7 @@ static void file_maybe_finish(struct vigil_wfile *f)
 	}
 	if (f->dir_fd < 0 && (f->dir_fd = dir_open(f)) < 0) {
 		/* Its folder is gone: the rename cannot happen either. */
-		file_fail(f, VIGIL_WCAUSE_RENAME, -errno);
+		file_fail(f, VIGIL_WCAUSE_rename, -errno);
 		file_free(f);
 		return;
 	}
