@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <pcap/pcap.h>
 #include <sodium.h>
 
 #include "au.h"
@@ -64,7 +65,7 @@ struct camera {
 };
 
 struct capture {
-	FILE *pcap;      /* or, live: */
+	pcap_dumper_t *pcap; /* or, live: */
 	int live_fd;     /* raw socket on the interface, or -1 */
 	bool paced;      /* live at the packets' times, else as fast as it goes */
 	uint64_t base_ns; /* CLOCK_MONOTONIC when the first packet's time came */
@@ -97,13 +98,6 @@ static void die(const char *msg)
 {
 	fprintf(stderr, "vigil-cam: %s\n", msg);
 	exit(2);
-}
-
-static void put32le(FILE *f, uint32_t v)
-{
-	uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-	fwrite(b, 1, 4, f);
 }
 
 static uint64_t now_ns(void)
@@ -208,11 +202,13 @@ static void capture_packet(void *arg, const uint8_t *pkt, size_t len)
 		send_live(s, b, FLEET_HDR + len);
 		return;
 	}
-	put32le(s->pcap, (uint32_t)(s->t_ns / 1000000000u));
-	put32le(s->pcap, (uint32_t)(s->t_ns / 1000u % 1000000u));
-	put32le(s->pcap, (uint32_t)(FLEET_HDR + len));
-	put32le(s->pcap, (uint32_t)(FLEET_HDR + len));
-	fwrite(b, 1, FLEET_HDR + len, s->pcap);
+	struct pcap_pkthdr h = {
+		.ts = {.tv_sec = (time_t)(s->t_ns / 1000000000u), .tv_usec = (suseconds_t)(s->t_ns / 1000u % 1000000u)},
+		.caplen = (bpf_u_int32)(FLEET_HDR + len),
+		.len = (bpf_u_int32)(FLEET_HDR + len),
+	};
+
+	pcap_dump((u_char *)s->pcap, &h, b);
 	s->t_ns += s->gap_ns;
 	s->bytes += FLEET_HDR + len;
 }
@@ -316,7 +312,8 @@ int main(int argc, char **argv)
 	struct camera *cam;
 	unsigned n_aus, frames;
 	uint8_t *data;
-	FILE *pcap = NULL, *cf;
+	FILE *cf;
+	pcap_t *dead = NULL;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -419,16 +416,10 @@ int main(int argc, char **argv)
 	s->paced = paced;
 	s->gap_ns = 20000; /* 20 us between a frame's packets */
 	if (live == NULL) {
-		pcap = fopen(out, "wb");
-		if (pcap == NULL)
+		dead = pcap_open_dead(DLT_EN10MB, 65535); /* classic pcap, microseconds */
+		s->pcap = dead != NULL ? pcap_dump_open(dead, out) : NULL;
+		if (s->pcap == NULL)
 			die("cannot write the capture");
-		put32le(pcap, 0xa1b2c3d4);
-		fwrite((const uint8_t[]){2, 0, 4, 0}, 1, 4, pcap);
-		put32le(pcap, 0);
-		put32le(pcap, 0);
-		put32le(pcap, 65535);
-		put32le(pcap, 1); /* Ethernet */
-		s->pcap = pcap;
 	} else {
 		struct sigaction sa = {.sa_handler = on_signal};
 
@@ -512,8 +503,14 @@ int main(int argc, char **argv)
 	}
 	double elapsed = (double)(now_ns() - start_ns) / 1e9;
 
-	if (live == NULL && fclose(s->pcap) != 0)
-		die("cannot write the capture");
+	if (live == NULL) {
+		bool failed = pcap_dump_flush(s->pcap) < 0 || ferror(pcap_dump_file(s->pcap));
+
+		pcap_dump_close(s->pcap);
+		pcap_close(dead);
+		if (failed)
+			die("cannot write the capture");
+	}
 	if (live != NULL) {
 		flush_live(s);
 		close(s->live_fd);
