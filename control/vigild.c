@@ -250,13 +250,14 @@ static void free_stored(struct vigil_camera_config **stored, unsigned *n)
 	*n = 0;
 }
 
-/* A recording camera holds up to three descriptors (its segment, a second
- * one for the writes O_DIRECT refuses, and while a segment is being closed
- * the next one's), so MaxCameras cameras need about three times as many
- * open files. The EAL raises the soft limit to the hard one, which may be
- * far lower (a container's, a shell's ulimit -n): past it every new segment
- * fails with EMFILE, and so do the replay state's writes. Raised here when
- * allowed (root may raise the hard limit), else said once at start. */
+/* A recording camera holds one descriptor, its segment; while the segment
+ * is cut, up to three (the next one's, and its folder's for an fsync), so
+ * MaxCameras cameras cutting together want about three times as many open
+ * files. The EAL raises the soft limit to the hard one, which may be far
+ * lower (a container's, a shell's ulimit -n): the recorder's writers keep
+ * under it (new segments wait for a descriptor, frames queue, then drop as
+ * recorder_dropped), but the headroom is lost. Raised here when allowed
+ * (root may raise the hard limit), else said once at start. */
 static void raise_open_files(const struct vigil_config *cfg)
 {
 	rlim_t need = (rlim_t)cfg->max_cameras * 3 + 1024;
@@ -268,8 +269,9 @@ static void raise_open_files(const struct vigil_config *cfg)
 		return;
 	fprintf(stderr,
 		"vigild: open files are limited to %llu (RLIMIT_NOFILE) and cannot be raised: MaxCameras = %u needs "
-		"up to %llu (three a recording camera); past that, segments and the replay state fail to open "
-		"('Too many open files'): raise the limit (systemd: LimitNOFILE=) or lower MaxCameras\n",
+		"up to %llu (three a camera while its segment is cut); under that, new segments wait for a "
+		"descriptor and frames may be dropped (recorder_dropped): raise the limit (systemd: "
+		"LimitNOFILE=) or lower MaxCameras\n",
 		(unsigned long long)rl.rlim_max, cfg->max_cameras, (unsigned long long)need);
 }
 

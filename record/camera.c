@@ -152,7 +152,9 @@ static int mkdir_p(const char *dir, mode_t mode)
 	return S_ISDIR(sb.st_mode) ? vigil_sync_parent_dir(path) : -ENOTDIR;
 }
 
-static int cam_init(struct vigil_segments *c)
+/* What needs only the filesystem and c: the folder, crash recovery, the
+ * chain state. */
+static int cam_recover(struct vigil_segments *c)
 {
 	const struct vigil_segments_conf *conf = c->conf;
 	struct vigil_recovery found;
@@ -200,6 +202,14 @@ static int cam_init(struct vigil_segments *c)
 	/* A number is never used twice, even once the newest segments are gone. */
 	if (c->link.kind != VIGIL_SEAL_LINK_NONE && c->link.prev >= c->seq)
 		c->seq = c->link.prev + 1;
+	return 0;
+}
+
+/* What needs its writer: retention's removals, the sealer, the muxer. */
+static int cam_start(struct vigil_segments *c)
+{
+	const struct vigil_segments_conf *conf = c->conf;
+
 	vigil_segments_expire(c, vigil_clock_ns(CLOCK_REALTIME));
 	if (c->set.sealed) {
 		c->seal = vigil_seal_create();
@@ -222,10 +232,19 @@ void vigil_segments_free(struct vigil_segments *c)
 	free(c);
 }
 
-struct vigil_segments *vigil_segments_create(const struct vigil_segments_conf *conf,
-					     struct vigil_segments_out *out,
-					     struct vigil_segments_settings **handed,
-					     const struct vigil_segments_settings *s)
+/* Says why c could not be set up, and frees it. */
+static struct vigil_segments *cam_failed(struct vigil_segments *c, const char *name, int ret)
+{
+	fprintf(stderr, "vigil: recorder: camera %s: %s: %s\n", name, c != NULL ? c->st.dir : "", strerror(-ret));
+	vigil_segments_free(c);
+	errno = -ret;
+	return NULL;
+}
+
+struct vigil_segments *vigil_segments_recover(const struct vigil_segments_conf *conf,
+					      struct vigil_segments_out *out,
+					      struct vigil_segments_settings **handed,
+					      const struct vigil_segments_settings *s)
 {
 	struct vigil_segments *c = calloc(1, sizeof(*c));
 	int ret = -ENOMEM;
@@ -235,16 +254,28 @@ struct vigil_segments *vigil_segments_create(const struct vigil_segments_conf *c
 		c->out = out;
 		c->handed = handed;
 		c->set = *s;
-		ret = cam_init(c);
+		ret = cam_recover(c);
 	}
-	if (ret < 0) {
-		fprintf(stderr, "vigil: recorder: camera %s: %s: %s\n", s->name, c != NULL ? c->st.dir : "",
-			strerror(-ret));
-		vigil_segments_free(c);
-		errno = -ret;
-		return NULL;
-	}
-	return c;
+	return ret < 0 ? cam_failed(c, s->name, ret) : c;
+}
+
+int vigil_segments_start(struct vigil_segments *c)
+{
+	int ret = cam_start(c);
+
+	if (ret < 0)
+		(void)cam_failed(c, c->set.name, ret);
+	return ret;
+}
+
+struct vigil_segments *vigil_segments_create(const struct vigil_segments_conf *conf,
+					     struct vigil_segments_out *out,
+					     struct vigil_segments_settings **handed,
+					     const struct vigil_segments_settings *s)
+{
+	struct vigil_segments *c = vigil_segments_recover(conf, out, handed, s);
+
+	return c != NULL && vigil_segments_start(c) < 0 ? NULL : c;
 }
 
 /* A clean stop: the chain state says how the last sealed segment ended,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "segment.h"
 
 #define REC_IDLE_US 200
+#define REC_RECOVER_THREADS 16 /* crash recovery at start: the disk waits, not the cores */
 
 /* A recorder thread and what it alone touches: the cameras whose slot
  * vigil_frame_recorder gives it, the writer they write with, its ring from
@@ -304,6 +306,91 @@ static void rec_destroy(struct vigil_recorder *rec)
 	free(rec);
 }
 
+/* What of RLIMIT_NOFILE each recorder thread's writer may hold: the rest
+ * of vigild (sockets, the EAL, the replay state, playlists being written)
+ * keeps a quarter of it, at most 1,024. */
+static unsigned fds_per_writer(unsigned n_shards)
+{
+	struct rlimit rl;
+	rlim_t rest;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > UINT_MAX)
+		return 0;
+	rest = rl.rlim_cur / 4 < 1024 ? rl.rlim_cur / 4 : 1024;
+	return (unsigned)((rl.rlim_cur - rest) / n_shards);
+}
+
+/* The cameras known at start, recovered on a few threads at once: crash
+ * recovery waits on the disk (a camera's folder, its cut segment and its
+ * playlist each fsync'd), and one camera after another kept 10,000 cameras
+ * from taking traffic for 80-120 s after a crash. The rest of each camera's
+ * set-up touches its shard's writer: here, one after another. */
+struct recover_job {
+	struct vigil_recorder *rec;
+	struct vigil_segments_settings **set; /* per configured camera */
+	struct vigil_segments **cam;	      /* NULL: failed (err) */
+	int *err;
+	unsigned n;
+	unsigned next; /* the next camera to take */
+};
+
+static void *recover_thread(void *arg)
+{
+	struct recover_job *j = arg;
+	unsigned i;
+
+	while ((i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) < j->n) {
+		j->cam[i] = vigil_segments_recover(&j->rec->conf, &shard_of(j->rec, i)->out, &j->rec->handed[i],
+						   j->set[i]);
+		j->err[i] = j->cam[i] == NULL ? -errno : 0;
+	}
+	return NULL;
+}
+
+static int recover_all(struct vigil_recorder *rec, const struct vigil_config *cfg)
+{
+	struct recover_job j = {.rec = rec, .n = cfg->n_cameras};
+	pthread_t threads[REC_RECOVER_THREADS];
+	unsigned n_threads = 0;
+	int ret = 0;
+
+	if (cfg->n_cameras == 0)
+		return 0;
+	j.set = calloc(j.n, sizeof(*j.set));
+	j.cam = calloc(j.n, sizeof(*j.cam));
+	j.err = calloc(j.n, sizeof(*j.err));
+	for (unsigned i = 0; j.set != NULL && i < j.n; i++)
+		if ((j.set[i] = vigil_segments_settings_of(&cfg->cameras[i])) == NULL)
+			ret = -ENOMEM;
+	if (j.set == NULL || j.cam == NULL || j.err == NULL || ret < 0) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* This thread takes its share too: with no thread to spare, all. */
+	while (n_threads < REC_RECOVER_THREADS - 1 && n_threads + 1 < j.n &&
+	       pthread_create(&threads[n_threads], NULL, recover_thread, &j) == 0)
+		n_threads++;
+	recover_thread(&j);
+	for (unsigned t = 0; t < n_threads; t++)
+		pthread_join(threads[t], NULL);
+	for (unsigned i = 0; i < j.n; i++) {
+		if (ret < 0) {
+			vigil_segments_free(j.cam[i]); /* after a failure: not started */
+			continue;
+		}
+		ret = j.cam[i] != NULL ? vigil_segments_start(j.cam[i]) : j.err[i]; /* start frees on failure */
+		if (ret == 0)
+			rec->cams[i] = j.cam[i];
+	}
+out:
+	for (unsigned i = 0; j.set != NULL && i < j.n; i++)
+		free(j.set[i]);
+	free(j.set);
+	free(j.cam);
+	free(j.err);
+	return ret;
+}
+
 struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes)
 {
 	struct vigil_recorder *rec;
@@ -360,19 +447,17 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 		sh->out.w = vigil_writer_create(VIGIL_WRITER_ENTRIES, 2 * cams + 2); /* grown as used */
 		if (sh->out.w == NULL)
 			ret = -errno;
+		else
+			vigil_writer_limit_fds(sh->out.w, fds_per_writer(rec->n_shards));
 		if (sh->gather == NULL || sh->out.w == NULL)
 			goto err;
 	}
 	/* The cameras known now (the last time the recorder reads the
 	 * configuration's cameras): a recording directory that cannot be made
 	 * stops vigild before it takes any traffic. */
-	for (unsigned i = 0; i < cfg->n_cameras; i++) {
-		struct vigil_segments_settings *s = vigil_segments_settings_of(&cfg->cameras[i]);
-
-		ret = s != NULL ? cam_new(rec, i, s) : -ENOMEM;
-		if (ret < 0)
-			goto err;
-	}
+	ret = recover_all(rec, cfg);
+	if (ret < 0)
+		goto err;
 	return rec;
 
 err:

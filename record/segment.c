@@ -287,7 +287,7 @@ static int seg_open(struct vigil_segments *c, int64_t pts, uint64_t arrival_ns)
 		vigil_segments_error(c, VIGIL_REC_CAUSE_seal, -ENOMEM, "setup");
 		return -ENOMEM;
 	}
-	/* cam_init left room for the names: cannot happen. */
+	/* cam_recover left room for the names: cannot happen. */
 	if (snprintf(final, sizeof(final), "%s/%08" PRIu32 "%s", c->st.dir, c->seq,
 		     vigil_seg_suffix[c->kind]) >= (int)sizeof(final) ||
 	    snprintf(partial, sizeof(partial), "%s.partial", final) >= (int)sizeof(partial)) {

@@ -72,6 +72,15 @@ struct vigil_segments *vigil_segments_create(const struct vigil_segments_conf *c
 					     struct vigil_segments_out *out,
 					     struct vigil_segments_settings **handed,
 					     const struct vigil_segments_settings *s);
+/* vigil_segments_create in two steps. The first, up to the chain state,
+ * touches only the filesystem and the camera: cameras are recovered on
+ * several threads at once (recorder.c). The second, on the thread of its
+ * writer (out), frees c on failure. */
+struct vigil_segments *vigil_segments_recover(const struct vigil_segments_conf *conf,
+					      struct vigil_segments_out *out,
+					      struct vigil_segments_settings **handed,
+					      const struct vigil_segments_settings *s);
+int vigil_segments_start(struct vigil_segments *c);
 void vigil_segments_free(struct vigil_segments *c);
 
 /* Mux one access unit (Annex-B, len bytes; 0: lost, counted dropped) into

@@ -60,6 +60,12 @@ struct vigil_wfile;
 struct vigil_writer *vigil_writer_create(unsigned entries, unsigned max_bufs);
 /* Waits for everything in flight first. */
 void vigil_writer_free(struct vigil_writer *w);
+/* At most max_fds descriptors at once (0: no limit, the default): past
+ * three quarters of it a new file's open waits for one to come back (what
+ * is appended waits in memory, as while a file opens), or fails (EMFILE,
+ * through cb) when none will; the rest is for the folder fsyncs that
+ * finish files. */
+void vigil_writer_limit_fds(struct vigil_writer *w, unsigned max_fds);
 
 /* Opens PARTIAL for writing, through the ring: the file takes appends at
  * once, and a failed open comes through cb (VIGIL_WCAUSE_open) like any

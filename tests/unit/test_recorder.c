@@ -528,7 +528,7 @@ static void test_mux_cut(void **state)
 }
 
 struct wevents {
-	uint64_t written, closed, errors[VIGIL_WCAUSE_MAX];
+	uint64_t written, closed, synced, errors[VIGIL_WCAUSE_MAX];
 	int last_err;
 };
 
@@ -540,6 +540,8 @@ static void wevents_cb(void *arg, const struct vigil_wio *io)
 		e->written += io->bytes;
 	else if (io->ev == VIGIL_WEV_CLOSED)
 		e->closed++;
+	else if (io->ev == VIGIL_WEV_SYNCED)
+		e->synced++;
 	else
 		e->errors[io->cause]++, e->last_err = io->err;
 }
@@ -1506,6 +1508,84 @@ static void test_writer_descriptors(void **state)
 	}
 }
 
+/* Cameras cutting segments together: each old file closes (its tail
+ * unaligned for O_DIRECT, its folder fsync'd) while the next one opens
+ * (its creation fsync'd). Under a limit of LIMIT descriptors, the writer
+ * never holds more: opens past three quarters of it wait, and every file
+ * is still written whole and renamed. A new file that no descriptor will
+ * ever come back for fails with EMFILE instead of waiting for ever. */
+static void test_writer_fd_limit(void **state)
+{
+	enum { CAMS = 10, LIMIT = 16, EXTRA = LIMIT - LIMIT / 4 - CAMS, BYTES = 3 * 4096 + 1000 };
+	static uint8_t data[BYTES];
+	struct wevents ev = {0};
+	struct vigil_writer *w;
+	struct vigil_wfile *f[CAMS], *extra[EXTRA];
+	char partial[64], final[64];
+	unsigned before, most = 0, n;
+	struct stat sb;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)i;
+	w = vigil_writer_create(4 * CAMS, 4 * CAMS);
+	assert_non_null(w);
+	vigil_writer_limit_fds(w, LIMIT);
+	before = open_fds();
+	for (unsigned i = 0; i < 2 * CAMS; i++) {
+		if (i >= CAMS) /* the cut: the old one closes as the new one opens */
+			vigil_wfile_close(f[i % CAMS]);
+		snprintf(partial, sizeof(partial), TDIR "/lim%u.partial", i);
+		snprintf(final, sizeof(final), TDIR "/lim%u", i);
+		f[i % CAMS] = vigil_wfile_open(w, partial, final, wevents_cb, &ev);
+		assert_non_null(f[i % CAMS]);
+		assert_int_equal(vigil_wfile_append(f[i % CAMS], data, sizeof(data)), 0);
+		vigil_wfile_sync(f[i % CAMS]);
+		if ((n = open_fds() - before) > most)
+			most = n;
+	}
+	while (vigil_writer_inflight(w) > 0) {
+		assert_true(vigil_writer_reap(w, true) >= 0);
+		if ((n = open_fds() - before) > most)
+			most = n;
+	}
+	assert_true(most <= LIMIT);
+	assert_int_equal(ev.closed, CAMS);
+	/* Files open up to three quarters of the limit, nothing closing: one
+	 * more would wait for ever. */
+	for (unsigned i = 0; i < EXTRA; i++) {
+		snprintf(partial, sizeof(partial), TDIR "/lim%u.partial", 2 * CAMS + i);
+		snprintf(final, sizeof(final), TDIR "/lim%u", 2 * CAMS + i);
+		extra[i] = vigil_wfile_open(w, partial, final, wevents_cb, &ev);
+		assert_non_null(extra[i]);
+	}
+	vigil_writer_drain(w);
+	errno = 0;
+	assert_null(vigil_wfile_open(w, TDIR "/never.partial", TDIR "/never", wevents_cb, &ev));
+	assert_int_equal(errno, EMFILE);
+	for (unsigned i = 0; i < CAMS; i++)
+		vigil_wfile_close(f[i]);
+	for (unsigned i = 0; i < EXTRA; i++)
+		vigil_wfile_close(extra[i]);
+	vigil_writer_drain(w);
+	vigil_writer_free(w);
+	assert_true(open_fds() <= before);
+	for (unsigned e = 0; e < VIGIL_WCAUSE_MAX; e++)
+		assert_int_equal(ev.errors[e], 0);
+	assert_int_equal(ev.synced, 2 * CAMS);
+	assert_int_equal(ev.closed, 2 * CAMS + EXTRA);
+	for (unsigned i = 0; i < 2 * CAMS; i++) {
+		snprintf(final, sizeof(final), TDIR "/lim%u", i);
+		assert_int_equal(stat(final, &sb), 0);
+		assert_int_equal(sb.st_size, BYTES);
+		assert_int_equal(unlink(final), 0);
+	}
+	for (unsigned i = 0; i < EXTRA; i++) {
+		snprintf(final, sizeof(final), TDIR "/lim%u", 2 * CAMS + i);
+		assert_int_equal(unlink(final), 0);
+	}
+}
+
 static void test_h264_direct(void **state)
 {
 	struct fixture fx;
@@ -1691,6 +1771,70 @@ static void test_crash_recovery(void **state)
 	assert_true(frames >= h264.n + 40);
 }
 
+/* Many cameras a crash left recording, recovered at start on several
+ * threads (recorder.c): each one's cut segment made whole and listed, its
+ * numbering going on after it, nothing of one camera in another's. */
+static void test_crash_recovery_many(void **state)
+{
+	enum { CAMS = 40 };
+	struct vigil_camera_config cams[CAMS];
+	struct fixture fx;
+	struct playlist pl;
+	struct stat sb, whole;
+	char dir[sizeof(((struct vigil_config *)0)->record_dir) + sizeof(((struct vigil_camera_config *)0)->name) + 32];
+
+	(void)state;
+	fixture_init(&fx, "cammany", VIGIL_CODEC_H264, true);
+	feed(&fx, &h264, 0, 40);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	assert_int_equal(stat(TDIR "/rec/a/b/cammany/00000000.ts", &whole), 0);
+	memset(cams, 0, sizeof(cams));
+	for (unsigned i = 0; i < CAMS; i++) {
+		snprintf(cams[i].name, sizeof(cams[i].name), "many%02u", i);
+		cams[i].codec = VIGIL_CODEC_H264;
+		/* Camera i was cut i * 1000 bytes sooner. */
+		assert_int_equal(run("d=%s/%s && rm -rf $d && mkdir -p $d && cp %s/00000000.ts $d/ && "
+				     "head -c %lld %s/00000000.ts > $d/00000001.ts.partial",
+				     fx.cfg.record_dir, cams[i].name, fx.dir, (long long)whole.st_size - 100 - i * 1000,
+				     fx.dir),
+				 0);
+	}
+	fx.cfg.cameras = cams;
+	fx.cfg.n_cameras = CAMS;
+	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
+	assert_non_null(fx.rec);
+	for (unsigned i = 0; i < CAMS; i++) {
+		assert_true(snprintf(dir, sizeof(dir), "%s/%s", fx.cfg.record_dir, cams[i].name) < (int)sizeof(dir));
+		assert_string_equal(vigil_recorder_stats(fx.rec, i)->dir, dir);
+		assert_int_equal(run("test -e %s/00000001.ts.partial", dir), 1);
+		assert_true(snprintf(dir, sizeof(dir), "%s/%s/00000001.ts", fx.cfg.record_dir, cams[i].name) <
+			    (int)sizeof(dir));
+		assert_int_equal(stat(dir, &sb), 0);
+		assert_true(sb.st_size % 188 == 0 && sb.st_size <= whole.st_size - 100 - i * 1000 &&
+			    sb.st_size > whole.st_size - 100000 - i * 1000);
+		assert_true(snprintf(dir, sizeof(dir), "%s/%s", fx.cfg.record_dir, cams[i].name) < (int)sizeof(dir));
+		read_playlist(dir, &pl);
+		assert_int_equal(pl.n, 2);
+		assert_int_equal(pl.seq[0], 0);
+		assert_int_equal(pl.seq[1], 1);
+	}
+	/* The last camera records on, after its recovered segment. */
+	for (unsigned i = 0; i < 40; i++) {
+		struct vigil_frame f = meta_of(&h264, i);
+
+		f.camera = CAMS - 1;
+		vigil_recorder_write(fx.rec, &f, h264.aus[i].p, h264.aus[i].len);
+	}
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_true(vigil_recorder_stats(fx.rec, CAMS - 1)->segments >= 1);
+	fixture_fini(&fx);
+	assert_true(snprintf(dir, sizeof(dir), "%s/%s/00000002.ts", fx.cfg.record_dir, cams[CAMS - 1].name) <
+		    (int)sizeof(dir));
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(run("rm -rf %s/many*", fx.cfg.record_dir), 0);
+}
+
 /* A second recorder continues after the highest number, .partial included. */
 static void test_restart_numbering(void **state)
 {
@@ -1777,11 +1921,12 @@ int main(void)
 	    cmocka_unit_test(test_h264_direct),	      cmocka_unit_test(test_h265_thread),
 	    cmocka_unit_test(test_recorder_threads),
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
-	    cmocka_unit_test(test_crash_recovery),  cmocka_unit_test(test_sync_open_segment),
+	    cmocka_unit_test(test_crash_recovery), cmocka_unit_test(test_crash_recovery_many),  cmocka_unit_test(test_sync_open_segment),
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
 	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),
 	    cmocka_unit_test(test_fmp4),            cmocka_unit_test(test_writer_o_direct),
 	    cmocka_unit_test(test_writer_open_async), cmocka_unit_test(test_writer_descriptors),
+	    cmocka_unit_test(test_writer_fd_limit),
 	    cmocka_unit_test(test_owner_key_change),
 	    cmocka_unit_test(test_retention_change),
 	    cmocka_unit_test(test_writer_held),
