@@ -37,6 +37,8 @@ enum { VIGIL_ADMIN_ARG_NONE, VIGIL_ADMIN_ARG_NAME };
 	  "revoke and forget the camera; its recordings stay on disk")                                            \
 	X(segments, "segments", NULL, VIGIL_ADMIN_ARG_NAME, false, "segments NAME",                                \
 	  "one camera's recordings on disk, oldest first")                                                        \
+	X(health, "health", NULL, VIGIL_ADMIN_ARG_NONE, false, "health",                                          \
+	  "ready (exit 0), or why not (exit 1): as MetricsListen's /readyz")                                    \
 	X(config_check, "config", "check", VIGIL_ADMIN_ARG_NONE, false, "config check",                            \
 	  "whether the configuration file would reload, without applying it")                                     \
 	X(reload, "reload", NULL, VIGIL_ADMIN_ARG_NONE, true, "reload",                                            \

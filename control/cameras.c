@@ -408,11 +408,51 @@ static void report_restarts(struct vigil_cameras *c)
 	}
 }
 
+/* Authentic packets since the last look: the camera is seen now. */
+static void note_seen(struct vigil_cameras *c, uint64_t now)
+{
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		const struct vigil_stream *s = vigil_cameras_live(c, slot) ? c->table->slots[slot] : NULL;
+		struct vigil_camera_slot *cs = &c->slots[slot];
+		uint64_t n = cs->retired.v[VIGIL_CTR_decrypted] + cs->retired.v[VIGIL_CTR_rtcp];
+
+		if (s != NULL)
+			n += __atomic_load_n(&s->ctr.v[VIGIL_CTR_decrypted], __ATOMIC_RELAXED) +
+			     __atomic_load_n(&s->ctr.v[VIGIL_CTR_rtcp], __ATOMIC_RELAXED);
+		if (n != cs->seen_packets) {
+			cs->seen_packets = n;
+			cs->seen_ns = now;
+		}
+	}
+}
+
+enum vigil_liveness vigil_cameras_liveness(const struct vigil_cameras *c, unsigned slot, uint64_t now)
+{
+	uint64_t seen = c->slots[slot].seen_ns;
+
+	if (seen == 0)
+		return VIGIL_LIVENESS_never_seen;
+	return now - seen <= (uint64_t)c->cfg->offline_seconds * 1000000000u ? VIGIL_LIVENESS_online
+									    : VIGIL_LIVENESS_offline;
+}
+
+const char *vigil_liveness_name(enum vigil_liveness l)
+{
+	static const char *const names[] = {
+#define VIGIL_X_NAME(name, help) #name,
+	    VIGIL_FOREACH_LIVENESS(VIGIL_X_NAME)
+#undef VIGIL_X_NAME
+	};
+
+	return l < VIGIL_LIVENESS_MAX ? names[l] : "?";
+}
+
 void vigil_cameras_second(struct vigil_cameras *c)
 {
 	struct vigil_state_rec *recs;
 	unsigned n;
 
+	note_seen(c, vigil_now_ns());
 	report_restarts(c);
 	if (c->state == NULL)
 		return;

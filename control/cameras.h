@@ -42,6 +42,10 @@ struct vigil_camera_slot {
 	 * continues from it. */
 	struct vigil_state_rec persist;
 	uint64_t restarts_seen;          /* same_key_restart already reported */
+	/* Liveness: its authentic packets (decrypted, SRTCP) as the last
+	 * second's look found them, and when they last grew (0: never). */
+	uint64_t seen_packets;
+	uint64_t seen_ns;
 	struct vigil_counters retired;   /* counters of its removed streams */
 };
 
@@ -69,6 +73,20 @@ struct vigil_cameras {
 	 * OwnerKey and retention from here, never from cfg->cameras. */
 	void (*on_settings)(void *arg, unsigned slot, const struct vigil_camera_config *cam);
 	void *on_settings_arg;
+};
+
+/* Whether a camera sends: no authentic packet yet, one within
+ * OfflineSeconds, or none for longer. */
+#define VIGIL_FOREACH_LIVENESS(X)                                                                           \
+	X(never_seen, "no authentic packet since vigild started")                                          \
+	X(online, "an authentic packet within OfflineSeconds")                                             \
+	X(offline, "no authentic packet for OfflineSeconds")
+
+enum vigil_liveness {
+#define VIGIL_X_ENUM(name, help) VIGIL_LIVENESS_##name,
+	VIGIL_FOREACH_LIVENESS(VIGIL_X_ENUM)
+#undef VIGIL_X_ENUM
+	VIGIL_LIVENESS_MAX
 };
 
 /* What a slot holds, as vigilctl shows it. */
@@ -112,7 +130,13 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
  * or not. Counts both; call it a few times a second. */
 void vigil_cameras_tick(struct vigil_cameras *c, bool under_load);
 
-/* About once a second: hands the cameras' highest indices to the replay
+/* A camera's liveness at now (vigil_now_ns), as of the last second's look;
+ * its name. */
+enum vigil_liveness vigil_cameras_liveness(const struct vigil_cameras *c, unsigned slot, uint64_t now);
+const char *vigil_liveness_name(enum vigil_liveness l);
+
+/* About once a second: notes which cameras sent authentic packets, hands
+ * the cameras' highest indices to the replay
  * state's writer when any moved, and reports (once each time) a camera
  * that came back under the same key (same_key_restart). */
 void vigil_cameras_second(struct vigil_cameras *c);

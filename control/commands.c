@@ -17,6 +17,7 @@
 #include "admin.h"
 #include "admin_commands.h"
 #include "commands.h"
+#include "metrics.h"
 #include "summary.h"
 
 #define MAX_SETTINGS 16
@@ -132,8 +133,9 @@ static json_t *cmd_cameras(struct vigil_commands *k, const char *name, json_t *r
 	}
 	list = json_array();
 	json_object_foreach(json_object_get(summary, "cameras"), name, cam)
-		json_array_append_new(list, json_pack("{ss sO sO sO sO sO sO}", "name", name, "state",
-						      json_object_get(cam, "state"), "rx_packets",
+		json_array_append_new(list, json_pack("{ss sO sO sO sO sO sO sO}", "name", name, "state",
+						      json_object_get(cam, "state"), "liveness",
+						      json_object_get(cam, "liveness"), "rx_packets",
 						      json_object_get(cam, "rx_packets"), "decrypted",
 						      json_object_get(cam, "decrypted"), "frames_recorded",
 						      json_object_get(cam, "frames_recorded"), "frames_dropped",
@@ -141,6 +143,21 @@ static json_t *cmd_cameras(struct vigil_commands *k, const char *name, json_t *r
 						      json_object_get(cam, "segments")));
 	json_decref(summary);
 	return json_pack("{so}", "cameras", list);
+}
+
+static json_t *cmd_health(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	char buf[sizeof(k->msg) - 16];
+	const char *why = vigil_metrics_not_ready(k, buf, sizeof(buf));
+
+	(void)name;
+	(void)req;
+	if (why != NULL) {
+		snprintf(k->msg, sizeof(k->msg), "not ready: %s", why);
+		*error = k->msg;
+		return NULL;
+	}
+	return json_pack("{ss}", "health", "ready");
 }
 
 /* settings: the [Camera] keys of the configuration file, values as

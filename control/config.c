@@ -258,6 +258,7 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	cfg->max_unsynced_ms = VIGIL_DEFAULT_MAX_UNSYNCED_MS;
 	cfg->rekey_seconds = VIGIL_DEFAULT_REKEY_SECONDS;
 	cfg->rekey_packets = VIGIL_DEFAULT_REKEY_PACKETS;
+	cfg->offline_seconds = VIGIL_DEFAULT_OFFLINE_SECONDS;
 
 	p.file = fopen(path, "re");
 	if (p.file == NULL) {

@@ -143,6 +143,34 @@ static int parse_payload_types(struct parser *p, const char *value)
 }
 
 /* "198.18.0.1, fd00::1": unicast IPv4/IPv6 addresses, commas or spaces. */
+/* "127.0.0.1:9470", "[::1]:9470": an address to listen on and its port. */
+static int parse_listen(struct parser *p, const char *value)
+{
+	struct vigil_config *cfg = p->cfg;
+	char host[64];
+	const char *colon = strrchr(value, ':');
+	uint64_t port;
+	size_t len = colon != NULL ? (size_t)(colon - value) : 0;
+
+	if (colon == NULL || len >= sizeof(host) || strlen(value) >= sizeof(cfg->metrics_listen.text) ||
+	    parse_u64(colon + 1, 1, 65535, &port) < 0)
+		return config_fail(p, p->line, "MetricsListen: '%s' is not ADDRESS:PORT (127.0.0.1:9470, [::1]:9470)",
+				   value);
+	if (len >= 2 && value[0] == '[' && value[len - 1] == ']') {
+		snprintf(host, sizeof(host), "%.*s", (int)len - 2, value + 1);
+		cfg->metrics_listen.family = AF_INET6;
+	} else {
+		snprintf(host, sizeof(host), "%.*s", (int)len, value);
+		cfg->metrics_listen.family = AF_INET;
+	}
+	if (inet_pton(cfg->metrics_listen.family, host, cfg->metrics_listen.addr) != 1)
+		return config_fail(p, p->line, "MetricsListen: '%s' is not an IPv4 address or an IPv6 one in []",
+				   host);
+	cfg->metrics_listen.port = (uint16_t)port;
+	strcpy(cfg->metrics_listen.text, value);
+	return 1;
+}
+
 static int parse_addresses(struct parser *p, const char *value)
 {
 	struct vigil_config *cfg = p->cfg;
@@ -338,6 +366,7 @@ static const struct key_name formats[] = {{"ts", VIGIL_FORMAT_TS}, {"fmp4", VIGI
 static const struct key_name codecs[] = {
     {"H264", VIGIL_CODEC_H264}, {"H265", VIGIL_CODEC_H265}, {"HEVC", VIGIL_CODEC_H265}, {NULL, 0}};
 static const struct key_name suites[] = {{"AEAD_AES_256_GCM", 0}, {NULL, 0}};
+static const struct key_name yes_no[] = {{"yes", 1}, {"true", 1}, {"no", 0}, {"false", 0}, {NULL, 0}};
 
 #define INGEST(m)                                                                                            \
 	.section = SEC_INGEST, .offset = offsetof(struct vigil_config, m),                                   \
@@ -376,6 +405,9 @@ static const struct key_def keys[] = {
     {"HandshakePort", INGEST(handshake_port), NUMBER(1, 65535, 1), .then = handshake_where,
      .err = "is not a UDP port"},
     {"RekeySeconds", INGEST(rekey_seconds), NUMBER(10, 86400, 1)},
+    {"MetricsListen", .section = SEC_INGEST, SPECIAL(parse_listen)},
+    {"MetricsPerCamera", INGEST(metrics_per_camera), ONE_OF(yes_no), .err = "is not yes or no"},
+    {"OfflineSeconds", INGEST(offline_seconds), NUMBER(1, 86400, 1)},
     {"RekeyPackets", INGEST(rekey_packets), NUMBER(1000, UINT64_C(1) << 40, 1),
      .err = "is not a number from 1000 to 2^40"},
     /* [Camera] */

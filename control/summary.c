@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Aggregates the workers' and the recorder's counters into the summary:
  * totals are the workers' own counters plus every camera's. */
+#include <string.h>
+
+#include "vigil/clock.h"
 #include "summary.h"
 
 static const enum vigil_counter frame_drops[] = {
@@ -73,44 +76,74 @@ static void add_recorder_stats(struct vigil_recorder_stats *sum, const struct vi
 #undef ADD_ARRAY
 }
 
+void vigil_summary_walk(const struct vigil_cameras *cams, const struct vigil_worker *workers, unsigned n_workers,
+			const struct vigil_recorder *rec, uint64_t total[VIGIL_CTR_MAX],
+			struct vigil_recorder_stats *rec_total, vigil_summary_each_fn each, void *arg)
+{
+	memset(total, 0, VIGIL_CTR_MAX * sizeof(*total));
+	memset(rec_total, 0, sizeof(*rec_total));
+	for (unsigned w = 0; w < n_workers; w++)
+		add_counters(total, &workers[w].ctr);
+	for (unsigned i = 0; i < cams->cfg->n_cameras; i++) {
+		const struct vigil_recorder_stats *rs = vigil_recorder_stats(rec, i);
+		uint64_t cam[VIGIL_CTR_MAX];
+
+		vigil_cameras_counters(cams, i, cam);
+		for (unsigned c = 0; c < VIGIL_CTR_MAX; c++)
+			total[c] += cam[c];
+		add_recorder_stats(rec_total, rs);
+		if (each != NULL)
+			each(arg, i, cam, rs);
+	}
+}
+
+struct camera_json {
+	const struct vigil_cameras *cams;
+	json_t *cameras;
+	uint64_t now;
+	int rc;
+};
+
+/* One camera's object in the summary. */
+static void camera_json(void *arg, unsigned i, const uint64_t *cam, const struct vigil_recorder_stats *rs)
+{
+	struct camera_json *cj = arg;
+	const struct vigil_config *cfg = cj->cams->cfg;
+	json_t *obj = json_object();
+	int rc = 0;
+
+	if (obj == NULL) {
+		cj->rc = -1;
+		return;
+	}
+	rc |= put_counters(obj, cam, rs);
+	rc |= json_object_set_new(obj, "ssrc", json_integer(cfg->cameras[i].ssrc));
+	rc |= json_object_set_new(obj, "codec", json_string(cfg->cameras[i].codec == VIGIL_CODEC_H264 ? "H264" : "H265"));
+	rc |= json_object_set_new(obj, "recording_dir", json_sprintf("%s/%s", cfg->record_dir, cfg->cameras[i].name));
+	rc |= json_object_set_new(obj, "state", json_string(vigil_camera_state_name(vigil_cameras_state(cj->cams, i))));
+	rc |= json_object_set_new(obj, "liveness",
+				  json_string(vigil_liveness_name(vigil_cameras_liveness(cj->cams, i, cj->now))));
+	if (cam[VIGIL_CTR_same_key_restart] != 0)
+		rc |= json_object_set_new(obj, "warning",
+					  json_string("came back under the same key with SRTP indices it had "
+						      "used (restarted without its sender state, or old "
+						      "traffic replayed): rotate its key"));
+	cj->rc |= rc | json_object_set_new(cj->cameras, cfg->cameras[i].name, obj);
+}
+
 json_t *vigil_summary(const struct vigil_cameras *cams, const struct vigil_worker *workers, unsigned n_workers,
 		      const struct vigil_recorder *rec, const struct vigil_handshakes *hs)
 {
-	const struct vigil_config *cfg = cams->cfg;
 	json_t *root = json_object(), *totals = json_object(), *cameras = json_object();
-	uint64_t total[VIGIL_CTR_MAX] = {0};
-	struct vigil_recorder_stats rec_total = {0};
+	uint64_t total[VIGIL_CTR_MAX];
+	struct vigil_recorder_stats rec_total;
+	struct camera_json cj = {.cams = cams, .cameras = cameras, .now = vigil_now_ns()};
 	int rc = 0;
 
 	if (root == NULL || totals == NULL || cameras == NULL)
 		goto err;
-	for (unsigned w = 0; w < n_workers; w++)
-		add_counters(total, &workers[w].ctr);
-	for (unsigned i = 0; i < cfg->n_cameras; i++) {
-		const struct vigil_recorder_stats *rs = vigil_recorder_stats(rec, i);
-		uint64_t cam[VIGIL_CTR_MAX] = {0};
-		json_t *obj = json_object();
-
-		if (obj == NULL)
-			goto err;
-		vigil_cameras_counters(cams, i, cam);
-		for (unsigned c = 0; c < VIGIL_CTR_MAX; c++)
-			total[c] += cam[c];
-		rc |= put_counters(obj, cam, rs);
-		rc |= json_object_set_new(obj, "ssrc", json_integer(cfg->cameras[i].ssrc));
-		rc |= json_object_set_new(obj, "codec",
-					  json_string(cfg->cameras[i].codec == VIGIL_CODEC_H264 ? "H264" : "H265"));
-		rc |= json_object_set_new(obj, "recording_dir",
-					  json_sprintf("%s/%s", cfg->record_dir, cfg->cameras[i].name));
-		rc |= json_object_set_new(obj, "state", json_string(vigil_camera_state_name(vigil_cameras_state(cams, i))));
-		if (cam[VIGIL_CTR_same_key_restart] != 0)
-			rc |= json_object_set_new(obj, "warning",
-						  json_string("came back under the same key with SRTP indices it had "
-							      "used (restarted without its sender state, or old "
-							      "traffic replayed): rotate its key"));
-		rc |= json_object_set_new(cameras, cfg->cameras[i].name, obj);
-		add_recorder_stats(&rec_total, rs);
-	}
+	vigil_summary_walk(cams, workers, n_workers, rec, total, &rec_total, camera_json, &cj);
+	rc |= cj.rc;
 	rc |= put_counters(totals, total, &rec_total);
 	rc |= json_object_set_new(root, "totals", totals);
 	rc |= json_object_set_new(root, "cameras", cameras);

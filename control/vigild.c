@@ -21,8 +21,10 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 
 #include "vigil/clock.h"
 #include "admin.h"
@@ -31,6 +33,7 @@
 #include "eal.h"
 #include "handshakes.h"
 #include "keystore.h"
+#include "metrics.h"
 #include "port.h"
 #include "recorder.h"
 #include "state.h"
@@ -84,11 +87,53 @@ static void recorder_settings(void *rec, unsigned slot, const struct vigil_camer
  * ring while the loop sleeps), each turn serving the rest too; after a
  * turn that found none it sleeps on the admin socket for a millisecond, a
  * handshake's longest wait. */
-static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, struct vigil_admin *admin)
+/* systemd (Type=notify, vigild.service): READY=1 once the workers run, a
+ * STATUS= line, and, under WatchdogSec, WATCHDOG=1 at half of it while
+ * every worker passes a quiescent state (each does between bursts, for the
+ * stream table's RCU): a worker stuck in a loop stops the pings and
+ * systemd restarts vigild. Without NOTIFY_SOCKET, nothing. */
+struct notify {
+	uint64_t watchdog_ns; /* 0: no watchdog */
+	uint64_t next_ns;
+	uint64_t token; /* of the RCU check in progress */
+	struct rte_rcu_qsbr *qsbr;
+};
+
+static void notify_second(struct notify *n, const struct vigil_commands *k, uint64_t now)
+{
+	uint64_t total[VIGIL_CTR_MAX];
+	struct vigil_recorder_stats rec_total;
+	unsigned online = 0;
+
+	if (n->watchdog_ns != 0 && now >= n->next_ns) {
+		/* rte_rcu_qsbr_check, not waiting: have all passed since the token? */
+		if (rte_rcu_qsbr_check(n->qsbr, n->token, false) == 1) {
+			sd_notify(0, "WATCHDOG=1");
+			n->token = rte_rcu_qsbr_start(n->qsbr);
+		}
+		n->next_ns = now + n->watchdog_ns / 2;
+	}
+	vigil_summary_walk(k->cams, k->ws->w, k->ws->n, k->rec, total, &rec_total, NULL, NULL);
+	for (unsigned i = 0; i < k->cams->cfg->n_cameras; i++)
+		online += vigil_cameras_liveness(k->cams, i, now) == VIGIL_LIVENESS_online;
+	sd_notifyf(0, "STATUS=%u of %u camera(s) online; %llu packets, %llu decrypted, %llu frames recorded", online,
+		   k->cams->cfg->n_cameras, (unsigned long long)total[VIGIL_CTR_rx_packets],
+		   (unsigned long long)total[VIGIL_CTR_decrypted], (unsigned long long)rec_total.frames_recorded);
+}
+
+static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, struct vigil_admin *admin,
+			 struct vigil_metrics *metrics, struct rte_rcu_qsbr *qsbr)
 {
 	const uint64_t tick_ns = 20000000u; /* the tick walks every camera */
-	uint64_t next_tick = 0, next_second = 0;
+	uint64_t next_tick = 0, next_second = 0, usec = 0;
+	struct notify n = {.qsbr = qsbr};
 	char msg[6144];
+
+	if (sd_watchdog_enabled(0, &usec) > 0 && qsbr != NULL) {
+		n.watchdog_ns = usec * 1000;
+		n.token = rte_rcu_qsbr_start(qsbr);
+	}
+	sd_notify(0, "READY=1");
 
 	while (!vigil_workers_done(k->ws)) {
 		uint64_t now = vigil_now_ns();
@@ -110,8 +155,10 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 		}
 		if (now >= next_second) {
 			vigil_cameras_second(k->cams);
+			notify_second(&n, k, now);
 			next_second = now + 1000000000u;
 		}
+		vigil_metrics_serve(metrics, k);
 		if (hs != NULL)
 			taken = vigil_handshakes_poll(hs);
 		wait_ms = taken > 0 ? 0 : hs != NULL ? 1 : 20;
@@ -311,6 +358,7 @@ int main(int argc, char **argv)
 	struct vigil_neigh neigh;
 	struct rte_ether_addr mac;
 	struct vigil_admin *admin = NULL;
+	struct vigil_metrics *metrics = NULL;
 	struct vigil_commands cmds = {0};
 	struct vigil_handshakes *hs = NULL;
 	struct vigil_state *state = NULL;
@@ -464,9 +512,18 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vigild: cannot make %s for the audit log: %s\n", dir, strerror(errno));
 		}
 	}
+	if (cfg.metrics_listen.port != 0) {
+		metrics = vigil_metrics_start(&cfg, msg, sizeof(msg));
+		if (metrics == NULL)
+			fprintf(stderr, "vigild: no metrics: %s\n", msg);
+		else
+			fprintf(stderr, "vigild: metrics, /healthz and /readyz on http://%s\n", cfg.metrics_listen.text);
+	}
 	cmds = (struct vigil_commands){
 	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .audit = opts.audit, .stop = &stop};
-	control_loop(&cmds, hs, admin);
+	control_loop(&cmds, hs, admin, metrics, streams->qsbr);
+	sd_notify(0, "STOPPING=1");
+	vigil_metrics_stop(metrics);
 	vigil_admin_close(admin);
 	vigil_workers_wait(&workers);
 	/* The workers have stopped: the highest indices are final. */

@@ -25,6 +25,12 @@
 	X(handoff_full, "the owning worker's inbound ring was full")                       \
 	X(control_full, "handshake packet: the ring to the control plane was full")
 
+/* The outcomes of received packets other than decrypted and the drops. */
+#define VIGIL_FOREACH_PKT_OUTCOME(X)                                                         \
+	X(rtcp, "SRTCP packets authenticated on an SRTP port (RTCP muxed, RFC 5761), not recorded") \
+	X(answered, "ARP/NDP/ICMP echo requests for our addresses, answered")               \
+	X(handshake, "packets to the HandshakePort, passed to the control plane")
+
 /* Outcomes of authenticated packets and of frames. */
 #define VIGIL_FOREACH_FRAME_DROP(X)                                                          \
 	X(frame_incomplete, "frame lost a packet; stream resumes at next key frame")        \
@@ -41,9 +47,7 @@
 	X(roc_trials, "decryptions beyond the estimate's, tried under other ROCs while locking onto a stream, that failed") \
 	X(same_key_restart, "a run of replayed packets after a silence: the camera restarted under the same key (or old traffic is replayed); rotate its key") \
 	X(handed_off, "received by one worker, handed to the worker owning its camera")    \
-	X(rtcp, "SRTCP packets authenticated on an SRTP port (RTCP muxed, RFC 5761), not recorded") \
-	X(answered, "ARP/NDP/ICMP echo requests for our addresses, answered")               \
-	X(handshake, "packets to the HandshakePort, passed to the control plane")          \
+	VIGIL_FOREACH_PKT_OUTCOME(X)                                                         \
 	X(handshake_proven, "of those, initiations with a valid cookie (mac2), on a ring of their own") \
 	X(control_tx_failed, "handshake replies refused by the TX queue (not a received packet)") \
 	VIGIL_FOREACH_PKT_DROP(X)                                                            \

@@ -110,6 +110,7 @@ void vigil_segments_io(void *arg, const struct vigil_wio *io)
 		/* Bucket k: latencies below 2^k microseconds. */
 		us_log2 = (unsigned)(64 - __builtin_clzll(io->latency_ns / 1000 | 1));
 		c->st.write_latency[us_log2 < VIGIL_LATENCY_BUCKETS ? us_log2 : VIGIL_LATENCY_BUCKETS - 1]++;
+		c->st.write_latency[VIGIL_LATENCY_SUM] += io->latency_ns;
 		c->st.writes_inflight = io->writes_inflight;
 		break;
 	case VIGIL_WEV_SYNCED:

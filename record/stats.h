@@ -35,6 +35,7 @@ _Static_assert(VIGIL_REC_CAUSES <= 32, "a camera logs each cause once: one bit e
 const char *vigil_recorder_cause_name(unsigned cause);
 
 #define VIGIL_LATENCY_BUCKETS 32
+#define VIGIL_LATENCY_SUM VIGIL_LATENCY_BUCKETS /* after the buckets: the latencies' sum, in ns */
 
 /* Statistics, per camera. Each entry names its field of struct
  * vigil_recorder_stats, its key in the summary, and where the summary
@@ -44,12 +45,14 @@ const char *vigil_recorder_cause_name(unsigned cause);
  *     the totals;
  *   GAUGE(field, key, where, help): a camera's own (the totals show 0);
  *   LATENCY(field, key, where, help): VIGIL_LATENCY_BUCKETS counters, bucket
- *     k for those under 2^k us, summed; shown as key_p50_us and key_p99_us
- *     (vigil_latency_quantile);
+ *     k for those under 2^k us, then their sum in ns (VIGIL_LATENCY_SUM),
+ *     summed; shown as key_p50_us and key_p99_us (vigil_latency_quantile),
+ *     and in the metrics as a histogram;
  *   BY_CAUSE(field, key, where, help): a counter per cause, summed; shown as
  *     an object of those not 0, by cause name.
  * The summary's `frames_dropped` adds recorder_dropped to the data plane's
  * frame drops (VIGIL_FOREACH_FRAME_DROP). */
+#define VIGIL_REC_DROPPED_HELP "frames the recorder could not write: no segment to write to, or the segment failed"
 #define VIGIL_FOREACH_REC_STAT(COUNT, GAUGE, LATENCY, BY_CAUSE)                                              \
 	COUNT(frames_recorded, frames_recorded, top,                                                         \
 	      "frames in segments that became durable, or the one still open")                               \
@@ -60,8 +63,7 @@ const char *vigil_recorder_cause_name(unsigned cause);
 	LATENCY(write_latency, write, io, "how long the io_uring writes took, in microseconds")              \
 	GAUGE(writes_inflight, writes_inflight, io,                                                          \
 	      "the open segment's writes in flight, at the last completion")                                 \
-	COUNT(frames_dropped, recorder_dropped, top,                                                         \
-	      "frames the recorder could not write: no segment to write to, or the segment failed")          \
+	COUNT(frames_dropped, recorder_dropped, top, VIGIL_REC_DROPPED_HELP)                                 \
 	COUNT(write_errors, write_errors, top,                                                               \
 	      "failed opens, writes, fsyncs, renames, unlinks, playlist, seal and state writes (every "      \
 	      "cause but mux)")                                                                              \
@@ -69,7 +71,7 @@ const char *vigil_recorder_cause_name(unsigned cause);
 
 struct vigil_recorder_stats {
 #define VIGIL_X_COUNT(field, key, where, help) uint64_t field;
-#define VIGIL_X_LATENCY(field, key, where, help) uint64_t field[VIGIL_LATENCY_BUCKETS];
+#define VIGIL_X_LATENCY(field, key, where, help) uint64_t field[VIGIL_LATENCY_BUCKETS + 1];
 #define VIGIL_X_BY_CAUSE(field, key, where, help) uint64_t field[VIGIL_REC_CAUSES];
 	VIGIL_FOREACH_REC_STAT(VIGIL_X_COUNT, VIGIL_X_COUNT, VIGIL_X_LATENCY, VIGIL_X_BY_CAUSE)
 #undef VIGIL_X_COUNT

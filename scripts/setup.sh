@@ -18,6 +18,10 @@ packages=(
 	gdb passwd python3-cryptography
 	# the power-cut filesystem of the crash test (FUSE)
 	fuse3 python3-fusepy
+	# MetricsListen (libmicrohttpd) and its test: a real Prometheus, promtool, curl
+	libmicrohttpd-dev prometheus curl
+	# sd_notify (vigild.service: Type=notify, WatchdogSec)
+	libsystemd-dev
 	# benchmark baselines (fio; dpdk-testpmd is in dpdk-dev) and plots
 	fio dpdk-dev gnuplot-nox
 )

@@ -126,11 +126,12 @@ static void print_cameras(json_t *list)
 	size_t i;
 	json_t *cam;
 
-	printf("%-24s %-8s %12s %12s %10s %8s %8s\n", "camera", "state", "packets", "decrypted", "recorded", "dropped",
-	       "segments");
+	printf("%-24s %-9s %-10s %12s %12s %10s %8s %8s\n", "camera", "state", "liveness", "packets", "decrypted",
+	       "recorded", "dropped", "segments");
 	json_array_foreach(list, i, cam)
-		printf("%-24s %-8s %12lld %12lld %10lld %8lld %8lld\n", json_string_value(json_object_get(cam, "name")),
-		       json_string_value(json_object_get(cam, "state")),
+		printf("%-24s %-9s %-10s %12lld %12lld %10lld %8lld %8lld\n",
+		       json_string_value(json_object_get(cam, "name")), json_string_value(json_object_get(cam, "state")),
+		       json_string_value(json_object_get(cam, "liveness")),
 		       json_integer_value(json_object_get(cam, "rx_packets")),
 		       json_integer_value(json_object_get(cam, "decrypted")),
 		       json_integer_value(json_object_get(cam, "frames_recorded")),

@@ -100,6 +100,16 @@ struct vigil_config {
 	char server_key_file[4096];
 	unsigned rekey_seconds;
 	uint64_t rekey_packets;
+	/* MetricsListen: Prometheus metrics, /healthz and /readyz over HTTP
+	 * (control/metrics.c); port 0: off. */
+	struct {
+		char text[64]; /* as written, for messages */
+		int family;    /* AF_INET or AF_INET6 */
+		uint8_t addr[16];
+		uint16_t port;
+	} metrics_listen;
+	unsigned metrics_per_camera; /* MetricsPerCamera: vigil_camera_* series too */
+	unsigned offline_seconds;    /* OfflineSeconds: no authentic packet for this long: offline */
 	unsigned n_cameras;
 	struct vigil_camera_config *cameras;
 };

@@ -54,6 +54,7 @@
  * packets, whichever comes first. */
 #define VIGIL_DEFAULT_REKEY_SECONDS 120
 #define VIGIL_DEFAULT_REKEY_PACKETS (UINT64_C(1) << 31)
+#define VIGIL_DEFAULT_OFFLINE_SECONDS 10 /* no authentic packet for this long: offline */
 /* [Ingest] StateDir when a live run's configuration names none. */
 #define VIGIL_DEFAULT_STATE_DIR "/var/lib/vigil/state"
 /* [Ingest] Address: IPv4 and IPv6 addresses of the ingest port, each. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Config parsing: a good file loads with every value; each kind of mistake
  * is refused with the file, the line and the reason. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -61,6 +62,8 @@ static void test_good(void **state)
 				      "RecordFormat = fmp4\n"
 				      "RetainBytes = 3G\n"
 				      "StateDir = /tmp/state\n"
+				      "MetricsListen = [::1]:9470\n"
+				      "MetricsPerCamera = yes\n"
 				      "[Camera]\n"
 				      "Name = lobby\n"
 				      "SSRC = 286331153\n"
@@ -98,6 +101,12 @@ static void test_good(void **state)
 	assert_string_equal(cfg.record_dir, "/tmp/rec");
 	assert_string_equal(cfg.device, "net_af_packet0,iface=eth1");
 	assert_string_equal(cfg.state_dir, "/tmp/state");
+	assert_int_equal(cfg.metrics_listen.family, AF_INET6);
+	assert_int_equal(cfg.metrics_listen.port, 9470);
+	assert_int_equal(cfg.metrics_listen.addr[15], 1);
+	assert_string_equal(cfg.metrics_listen.text, "[::1]:9470");
+	assert_int_equal(cfg.metrics_per_camera, 1);
+	assert_int_equal(cfg.offline_seconds, 10);
 	assert_int_equal(cfg.segment_seconds, 2);
 	assert_int_equal(cfg.recorders, 3);
 	assert_int_equal(cfg.max_frame_bytes, VIGIL_DEFAULT_MAX_FRAME_BYTES);
@@ -110,7 +119,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
 	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
-	assert_int_equal(cfg.cameras[0].line, 14);
+	assert_int_equal(cfg.cameras[0].line, 16);
 	assert_int_equal(cfg.format, VIGIL_FORMAT_FMP4);
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(cfg.cameras[0].master_key[i], i + 1);
@@ -251,6 +260,14 @@ static const struct {
 	{INGEST "HandshakePort = 5004\n" CAMERA("a", "1"), "3: HandshakePort: 5004 is one of the SRTP Ports"},
 	{INGEST "HandshakePort = 0\n" CAMERA("a", "1"), "3: HandshakePort: '0' is not a UDP port"},
 	{INGEST "RekeySeconds = 5\n" CAMERA("a", "1"), "3: RekeySeconds: '5' is not a number from 10"},
+	{INGEST "MetricsListen = 9470\n" CAMERA("a", "1"), "3: MetricsListen: '9470' is not ADDRESS:PORT"},
+	{INGEST "MetricsListen = 127.0.0.1:0\n" CAMERA("a", "1"), "3: MetricsListen: '127.0.0.1:0' is not ADDRESS:PORT"},
+	{INGEST "MetricsListen = localhost:9470\n" CAMERA("a", "1"),
+	 "3: MetricsListen: 'localhost' is not an IPv4 address or an IPv6 one in []"},
+	{INGEST "MetricsListen = ::1:9470\n" CAMERA("a", "1"),
+	 "3: MetricsListen: '::1' is not an IPv4 address or an IPv6 one in []"},
+	{INGEST "MetricsPerCamera = maybe\n" CAMERA("a", "1"), "3: MetricsPerCamera: 'maybe' is not yes or no"},
+	{INGEST "OfflineSeconds = 0\n" CAMERA("a", "1"), "3: OfflineSeconds: '0' is not a number from 1"},
 	{INGEST "[Camera]\nName = a\nIdentity = " ID "\nCodec = H264\n", "3: Identity: needs HandshakePort and ServerKeyFile"},
 	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nSSRC = 3\nCodec = H264\n",
 	 "6: [Camera] with an Identity takes no SSRC: the handshake gives it"},
