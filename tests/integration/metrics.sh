@@ -9,6 +9,7 @@
 #    counter of the lists: packets, each drop reason, outcomes, frames
 #    recorded and dropped by reason, bytes, segments, write errors by cause,
 #    and the per-camera series (MetricsPerCamera) for each camera;
+#  - every query of the Grafana dashboard (dist/grafana/vigil.json) answers;
 #  - liveness: the three cameras online, then offline once OfflineSeconds
 #    pass without a packet (metrics and vigilctl cameras), the 4th never_seen;
 #  - /healthz and /readyz; /readyz (and vigilctl health) fail while
@@ -179,6 +180,17 @@ done
 [ "$(prom 'sum(vigil_camera_rx_packets_total)')" = "$(prom 'vigil_rx_packets_total')" ] ||
 	fail "the cameras' packets do not add up to the total"
 [ "$(prom 'vigil_frames_recorded_total')" -gt 0 ] || fail "no frame recorded"
+
+# Every panel of the dashboard answers (dist/grafana/vigil.json).
+n=0
+while IFS= read -r expr; do
+	n=$((n + 1))
+	ans=$(query "$expr") || { fail "dashboard: $expr: Prometheus refused it"; continue; }
+	[ "$(echo "$ans" | jq -r '.status')" = success ] && [ "$(echo "$ans" | jq '.data.result | length')" -gt 0 ] ||
+		fail "dashboard: $expr: no answer: $(echo "$ans" | head -c 300)"
+done < <(jq -r '.panels[].targets[].expr' "$here/../../dist/grafana/vigil.json")
+[ "$n" -ge 10 ] || fail "the dashboard has $n queries"
+[ "$(prom 'vigil_ready')" = 1 ] || fail "vigil_ready: $(prom 'vigil_ready')"
 
 # Liveness: the three sent, then nothing for OfflineSeconds (3).
 [ "$(prom 'vigil_cameras{state="live",liveness="never_seen"}')" = 1 ] ||
