@@ -150,7 +150,10 @@ static int check_camera(struct parser *p)
 	if (!(p->cam_keys & CAM_PT))
 		/* 96-127 */
 		p->cfg->cameras[p->cfg->n_cameras - 1].payload_types[1] = UINT64_C(0xffffffff) << 32;
-	return check_param_sets(p, cam); /* the Codec may come after them */
+	if (!check_param_sets(p, cam)) /* the Codec may come after them */
+		return 0;
+	config_index_camera(p);
+	return 1;
 }
 
 static int start_section(struct parser *p, const char *section)
@@ -276,7 +279,15 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 		sodium_free(iobuf);
 		return rc;
 	}
-	rc = ini_parse_stream(read_line, &p, handle, &p);
+	p.by_name = json_object();
+	p.by_ssrc = json_object();
+	p.by_identity = json_object();
+	rc = p.by_name != NULL && p.by_ssrc != NULL && p.by_identity != NULL ? ini_parse_stream(read_line, &p, handle, &p)
+									      : -1;
+	json_decref(p.by_name);
+	json_decref(p.by_ssrc);
+	json_decref(p.by_identity);
+	p.by_name = p.by_ssrc = p.by_identity = NULL;
 	fclose(p.file);
 	sodium_free(iobuf); /* wipes */
 	if (refuse_mode(&p, &st) < 0) {

@@ -236,11 +236,15 @@ static int parse_name(struct parser *p, const char *value)
 	if (!vigil_config_valid_name(value))
 		return config_fail(p, p->line, "Name: '%s' must be 1-%d characters of A-Z a-z 0-9 _ -", value,
 				   VIGIL_CAMERA_NAME_MAX);
-	for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
-		if (strcmp(p->cfg->cameras[i].name, value) == 0)
-			return config_fail(p, p->line, "Name: '%s' is already used by the camera at line %u",
-					   value, p->cfg->cameras[i].line);
+	json_t *seen = p->by_name != NULL ? json_object_get(p->by_name, value) : NULL;
+
+	if (seen != NULL)
+		return config_fail(p, p->line, "Name: '%s' is already used by the camera at line %u", value,
+				   p->cfg->cameras[json_integer_value(seen)].line);
 	strcpy(camera(p)->name, value);
+	if (p->by_name != NULL &&
+	    json_object_set_new(p->by_name, value, json_integer(p->cfg->n_cameras - 1)) < 0)
+		return config_fail(p, p->line, "out of memory");
 	return 1;
 }
 
@@ -314,26 +318,57 @@ static int parse_param_sets(struct parser *p, const char *value)
 }
 
 /* The checks and flags that follow a value (then). */
+static void ssrc_key(char key[16], uint32_t ssrc)
+{
+	snprintf(key, 16, "%" PRIu32, ssrc);
+}
+
+static void identity_key(char key[65], const uint8_t identity[32])
+{
+	sodium_bin2hex(key, 65, identity, 32);
+}
+
+void config_index_camera(struct parser *p)
+{
+	const struct vigil_camera_config *cam = camera(p);
+	char key[65];
+
+	if (p->by_ssrc == NULL)
+		return;
+	if (cam->has_identity)
+		identity_key(key, cam->identity);
+	else
+		ssrc_key(key, cam->ssrc);
+	/* The first one keeps its place: a later duplicate has failed already. */
+	if (json_object_get(cam->has_identity ? p->by_identity : p->by_ssrc, key) == NULL)
+		json_object_set_new(cam->has_identity ? p->by_identity : p->by_ssrc, key,
+				    json_integer(p->cfg->n_cameras - 1));
+}
+
 static int ssrc_unused(struct parser *p)
 {
-	uint32_t ssrc = camera(p)->ssrc;
+	char key[16];
+	json_t *seen;
 
-	for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
-		if (p->cfg->cameras[i].ssrc == ssrc && !p->cfg->cameras[i].has_identity)
-			return config_fail(p, p->line, "SSRC: %" PRIu32 " is already used by camera '%s'",
-					   ssrc, p->cfg->cameras[i].name);
+	ssrc_key(key, camera(p)->ssrc);
+	seen = p->by_ssrc != NULL ? json_object_get(p->by_ssrc, key) : NULL;
+	if (seen != NULL)
+		return config_fail(p, p->line, "SSRC: %" PRIu32 " is already used by camera '%s'", camera(p)->ssrc,
+				   p->cfg->cameras[json_integer_value(seen)].name);
 	return 1;
 }
 
 static int identity_unused(struct parser *p)
 {
 	struct vigil_camera_config *cam = camera(p);
+	char key[65];
+	json_t *seen;
 
-	for (unsigned i = 0; i + 1 < p->cfg->n_cameras; i++)
-		if (p->cfg->cameras[i].has_identity &&
-		    sodium_memcmp(p->cfg->cameras[i].identity, cam->identity, sizeof(cam->identity)) == 0)
-			return config_fail(p, p->line, "Identity: already camera '%s''s",
-					   p->cfg->cameras[i].name);
+	identity_key(key, cam->identity);
+	seen = p->by_identity != NULL ? json_object_get(p->by_identity, key) : NULL;
+	if (seen != NULL)
+		return config_fail(p, p->line, "Identity: already camera '%s''s",
+				   p->cfg->cameras[json_integer_value(seen)].name);
 	cam->has_identity = true;
 	return 1;
 }
