@@ -184,7 +184,7 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 				rc = vigil_stream_rotate(c->table, (unsigned)slot, cam->master_key, cam->master_salt);
 				if (rc < 0)
 					break;
-				cameras_key_rotated(c, (unsigned)slot, cam->master_key, cam->master_salt);
+				cameras_key_rotated(c, (unsigned)slot, cam->master_key, cam->master_salt, "reload");
 				c->slots[slot].grace_until_ns = vigil_now_ns() + (uint64_t)next.key_grace_ms * 1000000u;
 				rotated++;
 			}
