@@ -8,6 +8,9 @@
 #  1. watch shows segment_closed events whose path exists and holds exactly
 #     `bytes`, and each camera camera_online, then camera_offline once
 #     OfflineSeconds pass after the capture;
+#     then the same packets with their RTP sequence numbers moved on (so
+#     not replays, and forged: the header is authenticated): over
+#     AuthFailedPerMinute (50), one auth_failed event per camera;
 #  2. the receiver gets every event watch saw, exactly once after dropping
 #     repeats by id, ids strictly increasing, every signature right;
 #  3. receiver down (EventQueue = 5): two reloads that rotate every key and
@@ -54,7 +57,7 @@ i = lines.index("[Ingest]") + 1
 lines[i:i] = ["Device = net_af_packet0,iface=$VIGIL_VETH_ROOT", "StateDir = $work/state",
               "SegmentSeconds = 1", "OfflineSeconds = 2", "MetricsListen = 127.0.0.1:$mport",
               "EventHook = http://127.0.0.1:$hport/hook", "EventHookSecretFile = $work/hook.key",
-              "EventQueue = $QUEUE"]
+              "EventQueue = $QUEUE", "AuthFailedPerMinute = 50"]
 open(p, "w").write("\n".join(lines))
 PY
 
@@ -149,6 +152,25 @@ done < <(jq -r 'select(.type == "segment_closed") | [.camera, .path, .bytes, .se
 every() { jq -se --arg t "$1" "map(select(.type == \$t)) | length > 0 and all(.[]; $2)" "$work/watch.jsonl" >/dev/null; }
 every segment_closed '.seconds > 0.5 and .seconds < 2.5' ||
 	fail "segment_closed: a duration out of 0.5-2.5 s: $(jq -c 'select(.type == "segment_closed") | .seconds' "$work/watch.jsonl" | tr '\n' ' ')"
+# Forgeries: the capture again, each RTP sequence number 1000 on.
+"$PYTHON" - "$work/cams.pcap" "$work/forged.pcap" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+off = 24
+while off < len(data):
+    incl = struct.unpack_from("<I", data, off + 8)[0]
+    rtp = off + 16 + 14 + 20 + 8  # pcap record header, Ethernet, IPv4, UDP
+    struct.pack_into(">H", data, rtp + 2, (struct.unpack_from(">H", data, rtp + 2)[0] + 1000) & 0xFFFF)
+    off += 16 + incl
+open(sys.argv[2], "wb").write(data)
+PY
+out=$(ip netns exec "$VIGIL_NS" "$PYTHON" "$tools/pcap_send.py" "$work/forged.pcap" "$VIGIL_IP_ROOT" 5004 \
+	--rate 1000 2>&1) || { fail "pcap_send: $out"; exit 1; }
+wait_for auth_failed 3 5 || fail "auth_failed: $(count auth_failed) events, want one per camera"
+every auth_failed '.count > 50 and .per_minute == 50 and (.camera | startswith("cam"))' ||
+	fail "auth_failed: $(grep auth_failed "$work/watch.jsonl")"
+[ "$(stats .stats.totals.auth_failed)" -gt 150 ] || fail "the forgeries: auth_failed $(stats .stats.totals.auth_failed)"
+
 # Every event: type, time in RFC 3339 UTC, ids rising.
 jq -se 'all(.[]; (.type | type) == "string" and (.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")) and (.id | type) == "number")' \
 	"$work/watch.jsonl" >/dev/null || fail "an event without type, RFC 3339 time or id: $(head -3 "$work/watch.jsonl")"
