@@ -32,7 +32,7 @@ QUEUE=5
 # shellcheck source=../tools/testlib.sh
 source "$tools/testlib.sh"
 require_root "network namespaces, af_packet, chattr +i on RecordDir"
-require_tools ip jq curl ffmpeg chattr flock "$PYTHON"
+require_tools ip jq curl ffmpeg chattr flock promtool bc "$PYTHON"
 require_aesni
 require_vigild "$vigild"
 test_begin events "$scratch"
@@ -230,6 +230,8 @@ down=$(wc -l <"$work/down.jsonl")
 metric() { curl -sf "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 [ "$(metric vigil_events_dropped_total)" = $((down - QUEUE)) ] ||
 	fail "vigil_events_dropped_total $(metric vigil_events_dropped_total), want $((down - QUEUE))"
+curl -sf "http://127.0.0.1:$mport/metrics" >"$work/page.txt"
+promtool check metrics <"$work/page.txt" >"$work/promtool.txt" 2>&1 || fail "promtool check metrics: $(cat "$work/promtool.txt")"
 [ "$(metric 'vigil_events_total{type="key_rotated"}')" = 6 ] ||
 	fail "vigil_events_total{type=\"key_rotated\"} $(metric 'vigil_events_total{type="key_rotated"}')"
 
