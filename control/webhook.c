@@ -101,8 +101,8 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* One POST of body; 0 when the receiver said 2xx. */
-static int post(struct vigil_webhook *h, CURL *curl, const char *body, size_t len)
+/* One POST of body; 0 when the receiver said 2xx, else why not in err. */
+static int post(struct vigil_webhook *h, CURL *curl, const char *body, size_t len, char *err, size_t errlen)
 {
 	char sig[72], header[96];
 	struct curl_slist *headers = NULL;
@@ -124,6 +124,10 @@ static int post(struct vigil_webhook *h, CURL *curl, const char *body, size_t le
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(headers);
+	if (rc != CURLE_OK)
+		snprintf(err, errlen, "%s", curl_easy_strerror(rc));
+	else if (status < 200 || status >= 300)
+		snprintf(err, errlen, "HTTP status %ld", status);
 	return rc == CURLE_OK && status >= 200 && status < 300 ? 0 : -EIO;
 }
 
@@ -198,6 +202,7 @@ static void *run(void *arg)
 	struct vigil_webhook *h = arg;
 	unsigned backoff = VIGIL_WEBHOOK_BACKOFF_MS;
 	CURL *curl = curl_easy_init();
+	char err[256];
 
 	for (;;) {
 		unsigned n;
@@ -213,10 +218,17 @@ static void *run(void *arg)
 		}
 		pthread_mutex_unlock(&h->lock);
 		body = curl != NULL ? batch(h, &n, &len) : NULL;
-		if (body != NULL && post(h, curl, body, len) == 0) {
+		snprintf(err, sizeof(err), "out of memory");
+		if (body != NULL && post(h, curl, body, len, err, sizeof(err)) == 0) {
 			delivered(h, n);
+			if (backoff != VIGIL_WEBHOOK_BACKOFF_MS)
+				fprintf(stderr, "vigild: EventHook: %s takes events again\n", h->url);
 			backoff = VIGIL_WEBHOOK_BACKOFF_MS;
 		} else {
+			/* Logged once per outage: the retries are counted. */
+			if (backoff == VIGIL_WEBHOOK_BACKOFF_MS)
+				fprintf(stderr, "vigild: EventHook: POST to %s failed: %s; retrying, events queue up to EventQueue\n",
+					h->url, err);
 			pthread_mutex_lock(&h->lock);
 			h->st.failures++;
 			pthread_mutex_unlock(&h->lock);

@@ -246,6 +246,9 @@ dedup "$work/received.jsonl" >"$work/received2.jsonl"
 [ "$(ids "$work/received2.jsonl")" = "$(head -n "$QUEUE" "$work/down.jsonl" | jq -r .id)" ] ||
 	fail "after the receiver came back: ids $(ids "$work/received2.jsonl" | tr '\n' ' '), want the first $QUEUE of $(ids "$work/down.jsonl" | tr '\n' ' ')"
 grep -q BADSIG "$work/received.jsonl" && fail "the receiver saw a wrong signature"
+[ "$(grep -c "EventHook: POST to http://127.0.0.1:$hport/hook failed" "$work/vigild.log")" = 1 ] &&
+	grep -q "EventHook: .* takes events again" "$work/vigild.log" ||
+	fail "the outage in vigild's log (once, then the recovery): $(grep EventHook "$work/vigild.log")"
 
 status=0
 proc_stop "$vigild_pid" TERM 60 || status=$?
