@@ -84,7 +84,8 @@ struct vigil_events *vigil_events_create(struct vigil_cameras *cams, char *msg, 
 	uint8_t *key = NULL;
 	size_t keylen = 0;
 
-	if (e == NULL || (e->seen = calloc(cfg->max_cameras ? cfg->max_cameras : 1, sizeof(*e->seen))) == NULL) {
+	if (e == NULL ||
+	    (e->seen = calloc(cfg->max_cameras ? cfg->max_cameras : 1, sizeof(*e->seen))) == NULL) {
 		snprintf(msg, msglen, "events: out of memory");
 		free(e);
 		return NULL;
@@ -94,7 +95,8 @@ struct vigil_events *vigil_events_create(struct vigil_cameras *cams, char *msg, 
 	e->next_id = vigil_clock_ns(CLOCK_REALTIME) / 1000u;
 	if (cfg->event_hook[0] != '\0') {
 		if (cfg->event_hook_secret_file[0] == '\0') {
-			snprintf(msg, msglen, "EventHook needs EventHookSecretFile: its key signs every POST");
+			snprintf(msg, msglen,
+				 "EventHook needs EventHookSecretFile: its key signs every POST");
 			goto err;
 		}
 		key = sodium_malloc(VIGIL_WEBHOOK_KEY_MAX);
@@ -156,11 +158,12 @@ void vigil_events_poll(struct vigil_events *e, struct vigil_recorder *rec)
 	char path[8192];
 	uint64_t lost;
 
-	for (unsigned n = 0; n < VIGIL_EVENTS_CLOSED_PER_TURN && vigil_recorder_closed(rec, &sc, path, sizeof(path));
-	     n++)
+	for (unsigned n = 0;
+	     n < VIGIL_EVENTS_CLOSED_PER_TURN && vigil_recorder_closed(rec, &sc, path, sizeof(path)); n++)
 		vigil_events_emit(e, VIGIL_EVENT_segment_closed,
-				  json_pack("{ss ss sf sI sb}", "camera", sc.camera, "path", path, "seconds", sc.seconds,
-					    "bytes", (json_int_t)sc.bytes, "sealed", sc.kind == VIGIL_SEG_SEALED));
+				  json_pack("{ss ss sf sI sb}", "camera", sc.camera, "path", path, "seconds",
+					    sc.seconds, "bytes", (json_int_t)sc.bytes, "sealed",
+					    sc.kind == VIGIL_SEG_SEALED));
 	lost = vigil_recorder_closed_lost(rec);
 	e->dropped_ring += lost - e->closed_lost;
 	e->closed_lost = lost;
@@ -176,11 +179,13 @@ static void liveness(struct vigil_events *e, unsigned slot, uint64_t now, uint64
 		return;
 	e->seen[slot].liveness = (uint8_t)l;
 	if (l == VIGIL_LIVENESS_online) {
-		vigil_events_emit(e, VIGIL_EVENT_camera_online, json_pack("{ss}", "camera", e->cfg->cameras[slot].name));
+		vigil_events_emit(e, VIGIL_EVENT_camera_online,
+				  json_pack("{ss}", "camera", e->cfg->cameras[slot].name));
 	} else if (l == VIGIL_LIVENESS_offline) {
 		rfc3339(wall - (now - e->cams->slots[slot].seen_ns), when);
-		vigil_events_emit(e, VIGIL_EVENT_camera_offline,
-				  json_pack("{ss ss}", "camera", e->cfg->cameras[slot].name, "last_seen", when));
+		vigil_events_emit(
+		    e, VIGIL_EVENT_camera_offline,
+		    json_pack("{ss ss}", "camera", e->cfg->cameras[slot].name, "last_seen", when));
 	}
 }
 
@@ -222,7 +227,8 @@ static void disk(struct vigil_events *e, uint64_t write_errors, uint64_t now)
 		if (e->trouble_since_ns == 0) {
 			e->trouble_since_ns = now;
 			vigil_events_emit(e, VIGIL_EVENT_disk_trouble,
-					  json_pack("{ss sI}", "reason", why != NULL ? why : "the recorder's writes failed",
+					  json_pack("{ss sI}", "reason",
+						    why != NULL ? why : "the recorder's writes failed",
 						    "write_errors", (json_int_t)write_errors));
 		}
 		return;
@@ -276,12 +282,13 @@ json_t *vigil_events_summary(const struct vigil_events *e)
 	vigil_events_counts(e, &n);
 	for (unsigned t = 0; t < VIGIL_EVENT_MAX; t++)
 		json_object_set_new(emitted, names[t], json_integer((json_int_t)n.emitted[t]));
-	out = json_pack("{so sI sI sI}", "emitted", emitted, "events_dropped", (json_int_t)n.dropped, "watchers",
-			(json_int_t)n.watchers, "watchers_dropped", (json_int_t)n.watchers_dropped);
+	out =
+	    json_pack("{so sI sI sI}", "emitted", emitted, "events_dropped", (json_int_t)n.dropped,
+		      "watchers", (json_int_t)n.watchers, "watchers_dropped", (json_int_t)n.watchers_dropped);
 	if (e->hook != NULL)
 		json_object_set_new(out, "webhook",
-				    json_pack("{sI sI sI}", "queued", (json_int_t)n.webhook_queued, "delivered",
-					      (json_int_t)n.webhook_delivered, "failures",
+				    json_pack("{sI sI sI}", "queued", (json_int_t)n.webhook_queued,
+					      "delivered", (json_int_t)n.webhook_delivered, "failures",
 					      (json_int_t)n.webhook_failures));
 	return out;
 }

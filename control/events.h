@@ -20,7 +20,7 @@
 #include "event_types.h"
 #include "recorder.h"
 
-#define VIGIL_EVENTS_DISK_QUIET_S 5 /* disk_recovered after this long without trouble */
+#define VIGIL_EVENTS_DISK_QUIET_S 5	 /* disk_recovered after this long without trouble */
 #define VIGIL_EVENTS_CLOSED_PER_TURN 256 /* durable segments taken per turn of the control loop */
 
 struct vigil_events;
@@ -48,8 +48,8 @@ json_t *vigil_events_summary(const struct vigil_events *e);
 
 struct vigil_events_counts {
 	uint64_t emitted[VIGIL_EVENT_MAX];
-	uint64_t dropped;	   /* queue full, or a durable segment the recorder's ring had no room for */
-	uint64_t webhook_queued;   /* waiting for the EventHook now */
+	uint64_t dropped;	 /* queue full, or a durable segment the recorder's ring had no room for */
+	uint64_t webhook_queued; /* waiting for the EventHook now */
 	uint64_t webhook_delivered;
 	uint64_t webhook_failures; /* POSTs that failed, then retried */
 	unsigned watchers;

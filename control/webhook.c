@@ -47,14 +47,16 @@ int vigil_webhook_read_secret(const char *path, uint8_t *key, size_t *keylen, ch
 		goto out;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(msg, msglen, "EventHookSecretFile %s: mode %04o lets group or others at the key; chmod 600 %s",
+		snprintf(msg, msglen,
+			 "EventHookSecretFile %s: mode %04o lets group or others at the key; chmod 600 %s",
 			 path, (unsigned)(st.st_mode & 07777), path);
 		rc = -EPERM;
 		goto out;
 	}
 	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		snprintf(msg, msglen, "EventHookSecretFile %s: owned by uid %u, not by vigild's user (%u) or root",
-			 path, (unsigned)st.st_uid, (unsigned)geteuid());
+		snprintf(msg, msglen,
+			 "EventHookSecretFile %s: owned by uid %u, not by vigild's user (%u) or root", path,
+			 (unsigned)st.st_uid, (unsigned)geteuid());
 		rc = -EPERM;
 		goto out;
 	}
@@ -67,7 +69,8 @@ int vigil_webhook_read_secret(const char *path, uint8_t *key, size_t *keylen, ch
 	buf[n] = '\0';
 	len = strcspn(buf, "\r\n");
 	if (len < VIGIL_WEBHOOK_KEY_MIN || len > VIGIL_WEBHOOK_KEY_MAX) {
-		snprintf(msg, msglen, "EventHookSecretFile %s: the key (its first line) must be %d to %d bytes, not %zu",
+		snprintf(msg, msglen,
+			 "EventHookSecretFile %s: the key (its first line) must be %d to %d bytes, not %zu",
 			 path, VIGIL_WEBHOOK_KEY_MIN, VIGIL_WEBHOOK_KEY_MAX, len);
 		rc = -EINVAL;
 		goto out;
@@ -227,7 +230,9 @@ static void *run(void *arg)
 		} else {
 			/* Logged once per outage: the retries are counted. */
 			if (backoff == VIGIL_WEBHOOK_BACKOFF_MS)
-				fprintf(stderr, "vigild: EventHook: POST to %s failed: %s; retrying, events queue up to EventQueue\n",
+				fprintf(stderr,
+					"vigild: EventHook: POST to %s failed: %s; retrying, events queue up "
+					"to EventQueue\n",
 					h->url, err);
 			pthread_mutex_lock(&h->lock);
 			h->st.failures++;
@@ -236,7 +241,8 @@ static void *run(void *arg)
 				free(body);
 				break;
 			}
-			backoff = backoff * 2 < VIGIL_WEBHOOK_BACKOFF_MAX_MS ? backoff * 2 : VIGIL_WEBHOOK_BACKOFF_MAX_MS;
+			backoff = backoff * 2 < VIGIL_WEBHOOK_BACKOFF_MAX_MS ? backoff * 2
+									     : VIGIL_WEBHOOK_BACKOFF_MAX_MS;
 		}
 		free(body);
 	}
@@ -258,8 +264,8 @@ static void webhook_free(struct vigil_webhook *h)
 	free(h);
 }
 
-struct vigil_webhook *vigil_webhook_start(const char *url, const uint8_t *key, size_t keylen, unsigned queue_max,
-					  char *msg, size_t msglen)
+struct vigil_webhook *vigil_webhook_start(const char *url, const uint8_t *key, size_t keylen,
+					  unsigned queue_max, char *msg, size_t msglen)
 {
 	struct vigil_webhook *h = calloc(1, sizeof(*h));
 	pthread_condattr_t ca;
@@ -344,8 +350,10 @@ void vigil_webhook_stop(struct vigil_webhook *h)
 	pthread_mutex_unlock(&h->lock);
 	pthread_join(h->thread, NULL);
 	if (h->count > 0)
-		fprintf(stderr, "vigild: EventHook: %u event(s) not delivered at stop (the receiver did not take them)\n",
-			h->count);
+		fprintf(
+		    stderr,
+		    "vigild: EventHook: %u event(s) not delivered at stop (the receiver did not take them)\n",
+		    h->count);
 	webhook_free(h);
 	curl_global_cleanup();
 }

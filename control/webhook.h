@@ -12,11 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VIGIL_WEBHOOK_BATCH 16		/* events at most per POST, as a JSON array */
-#define VIGIL_WEBHOOK_TIMEOUT_MS 5000	/* one POST, connection included */
-#define VIGIL_WEBHOOK_BACKOFF_MS 250	/* the first retry; doubled each failure ... */
+#define VIGIL_WEBHOOK_BATCH 16		   /* events at most per POST, as a JSON array */
+#define VIGIL_WEBHOOK_TIMEOUT_MS 5000	   /* one POST, connection included */
+#define VIGIL_WEBHOOK_BACKOFF_MS 250	   /* the first retry; doubled each failure ... */
 #define VIGIL_WEBHOOK_BACKOFF_MAX_MS 30000 /* ... up to this */
-#define VIGIL_WEBHOOK_STOP_MS 2000	/* at stop, how long the queue may still drain */
+#define VIGIL_WEBHOOK_STOP_MS 2000	   /* at stop, how long the queue may still drain */
 #define VIGIL_WEBHOOK_KEY_MIN 16
 #define VIGIL_WEBHOOK_KEY_MAX 1024
 
@@ -39,8 +39,8 @@ void vigil_webhook_sign(const uint8_t *key, size_t keylen, const char *body, siz
 
 /* Starts the thread. The key is copied (locked, wiped at stop). NULL with
  * msg set. */
-struct vigil_webhook *vigil_webhook_start(const char *url, const uint8_t *key, size_t keylen, unsigned queue_max,
-					  char *msg, size_t msglen);
+struct vigil_webhook *vigil_webhook_start(const char *url, const uint8_t *key, size_t keylen,
+					  unsigned queue_max, char *msg, size_t msglen);
 
 /* One event (its JSON text, copied) onto the queue; false when the queue
  * was full (counted as dropped). Takes the queue's lock, which the

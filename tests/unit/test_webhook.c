@@ -49,7 +49,8 @@ static void test_rfc4231(void **state)
 static void test_flip_every_byte(void **state)
 {
 	const uint8_t key[] = "0123456789abcdef0123456789abcdef";
-	char body[] = "[{\"camera\":\"lobby\",\"id\":17,\"time\":\"2026-12-05T08:40:00.000Z\",\"type\":\"camera_offline\"}]";
+	char body[] = "[{\"camera\":\"lobby\",\"id\":17,\"time\":\"2026-12-05T08:40:00.000Z\",\"type\":"
+		      "\"camera_offline\"}]";
 	char want[72], got[72];
 
 	(void)state;
