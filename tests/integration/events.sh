@@ -13,7 +13,8 @@
 #     AuthFailedPerMinute (50), one auth_failed event per camera;
 #  2. the receiver gets every event watch saw, exactly once after dropping
 #     repeats by id, ids strictly increasing, every signature right;
-#  3. receiver down (EventQueue = 5): two reloads that rotate every key and
+#  3. receiver down (EventQueue = 5): two reloads that rotate every key, a
+#     keystore camera rotated by vigilctl (key_rotated by reload, by admin),
 #     RecordDir made immutable and back (disk_trouble, disk_recovered); the
 #     events beyond the first 5 are counted as dropped (vigilctl stats and
 #     vigil_events_dropped_total); the receiver back: the 5 queued ones
@@ -47,6 +48,7 @@ ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=10 -t 3 -c:v lib
 sent=$("$vigil_cam" --clip "$work/clip.h264" --codec h264 --cameras 3 --seconds 3 --fps 10 --seed events \
 	--out "$work/cams.pcap" --config "$work/vigil.conf" --record-dir "$work/rec")
 packets=$(echo "$sent" | jq .packets)
+"$vigilctl" keygen keystore "$work/keystore.key" >/dev/null
 head -c 32 /dev/urandom | base64 -w0 >"$work/hook.key"
 chmod 600 "$work/hook.key"
 "$PYTHON" - "$work/vigil.conf" <<PY
@@ -57,7 +59,9 @@ i = lines.index("[Ingest]") + 1
 lines[i:i] = ["Device = net_af_packet0,iface=$VIGIL_VETH_ROOT", "StateDir = $work/state",
               "SegmentSeconds = 1", "OfflineSeconds = 2", "MetricsListen = 127.0.0.1:$mport",
               "EventHook = http://127.0.0.1:$hport/hook", "EventHookSecretFile = $work/hook.key",
-              "EventQueue = $QUEUE", "AuthFailedPerMinute = 50"]
+              "EventQueue = $QUEUE", "AuthFailedPerMinute = 50",
+              "Keystore = $work/keystore", "KeystoreKeyFile = $work/keystore.key"]
+lines = ["MaxCameras = 8" if l.startswith("MaxCameras =") else l for l in lines]
 open(p, "w").write("\n".join(lines))
 PY
 
@@ -216,11 +220,19 @@ unfreeze() { chattr -i "$work/rec" 2>/dev/null || true; }
 wait_for disk_trouble 1 5 || fail "no disk_trouble while RecordDir is immutable"
 chattr -i "$work/rec"
 rekey
+# A camera of the keystore, rotated through the admin socket.
+"$vigilctl" --socket "$sock" camera add porch --ssrc 7 --codec h264 --generate >"$work/add.out" ||
+	fail "camera add porch: $(cat "$work/add.out")"
+"$vigilctl" --socket "$sock" camera rotate porch --generate >"$work/rotate.out" ||
+	fail "camera rotate porch: $(cat "$work/rotate.out")"
 wait_for disk_recovered 1 10 || fail "no disk_recovered after RecordDir is writable again"
 every disk_trouble '.reason | test("RecordDir .* is not writable")' ||
 	fail "disk_trouble: $(grep disk_trouble "$work/watch.jsonl")"
-[ "$(count key_rotated)" = 6 ] || fail "key_rotated: $(count key_rotated), want 6 (3 cameras, 2 reloads)"
-every key_rotated '.by == "reload" and (.camera | startswith("cam"))' || fail "key_rotated: not by reload"
+[ "$(count key_rotated)" = 7 ] || fail "key_rotated: $(count key_rotated), want 7 (3 cameras, 2 reloads; porch)"
+every key_rotated '(.by == "reload" and (.camera | startswith("cam"))) or (.by == "admin" and .camera == "porch")' ||
+	fail "key_rotated: $(grep key_rotated "$work/watch.jsonl")"
+[ "$(jq -r 'select(.type == "key_rotated" and .by == "admin") | .camera' "$work/watch.jsonl")" = porch ] ||
+	fail "no key_rotated by admin for porch"
 tail -n +$((seen + 1)) "$work/watch.jsonl" >"$work/down.jsonl"
 down=$(wc -l <"$work/down.jsonl")
 [ "$down" -gt "$QUEUE" ] || fail "only $down events while the receiver was down"
@@ -232,7 +244,7 @@ metric() { curl -sf "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 == m {
 	fail "vigil_events_dropped_total $(metric vigil_events_dropped_total), want $((down - QUEUE))"
 curl -sf "http://127.0.0.1:$mport/metrics" >"$work/page.txt"
 promtool check metrics <"$work/page.txt" >"$work/promtool.txt" 2>&1 || fail "promtool check metrics: $(cat "$work/promtool.txt")"
-[ "$(metric 'vigil_events_total{type="key_rotated"}')" = 6 ] ||
+[ "$(metric 'vigil_events_total{type="key_rotated"}')" = 7 ] ||
 	fail "vigil_events_total{type=\"key_rotated\"} $(metric 'vigil_events_total{type="key_rotated"}')"
 
 : >"$work/received.jsonl"
@@ -254,6 +266,6 @@ status=0
 proc_stop "$vigild_pid" TERM 60 || status=$?
 [ "$status" = 0 ] || fail "vigild exited $status: $(tail -5 "$work/vigild.log")"
 proc_stop "$watch_pid" TERM 5 >/dev/null || true
-jq -e --argjson d $((down - QUEUE)) '.events.events_dropped == $d and .events.emitted.key_rotated == 6' \
+jq -e --argjson d $((down - QUEUE)) '.events.events_dropped == $d and .events.emitted.key_rotated == 7' \
 	"$work/summary.json" >/dev/null || fail "the summary's events: $(jq -c .events "$work/summary.json")"
 test_finish events
