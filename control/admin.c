@@ -36,6 +36,7 @@ struct conn {
 	size_t out_len, sent;
 	uint64_t moved_ms; /* when the peer last took some of it */
 	bool closing;	   /* close once the reply is sent */
+	bool watch;	   /* a watcher: out holds the events it has not taken */
 };
 
 struct vigil_admin {
@@ -44,6 +45,7 @@ struct vigil_admin {
 	gid_t group; /* AdminGroup: its members may connect too */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct conn conns[MAX_CONNS];
+	uint64_t watchers_dropped;
 };
 
 /* The socket's folder. One we make is the group's, mode 2750: its
@@ -304,6 +306,10 @@ static void handle_line(struct conn *c, const char *line, vigil_admin_fn fn, voi
 	if (out == NULL) {
 		reply(c, error_reply(error != NULL ? error : "failed", ""));
 	} else {
+		if (json_is_true(json_object_get(out, "subscribe"))) {
+			json_object_del(out, "subscribe");
+			c->watch = true;
+		}
 		json_object_set_new(out, "ok", json_true());
 		reply(c, out);
 	}
@@ -382,7 +388,7 @@ static void accept_all(struct vigil_admin *a)
  * peer has taken the previous reply). */
 static bool ready(const struct conn *c)
 {
-	return c->fd >= 0 && c->out == NULL && !c->closing && memchr(c->buf, '\n', c->len) != NULL;
+	return c->fd >= 0 && !c->watch && c->out == NULL && !c->closing && memchr(c->buf, '\n', c->len) != NULL;
 }
 
 /* Answers up to VIGIL_ADMIN_REQUESTS_PER_TURN whole lines, while the peer
@@ -418,8 +424,9 @@ static void read_conn(struct conn *c)
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 		conn_close(c);
-	else if (n > 0)
+	else if (n > 0 && !c->watch)
 		c->len += (size_t)n;
+	/* A watcher's bytes are not requests: read only to see it hang up. */
 }
 
 void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn, void *arg)
@@ -440,6 +447,7 @@ void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn,
 				"vigild: admin: dropped a connection of uid %u: it took none of its reply "
 				"for %d s (%zu bytes waiting)\n",
 				c->uid, VIGIL_ADMIN_STALL_MS / 1000, c->out_len - c->sent);
+			a->watchers_dropped += c->watch && !c->closing;
 			conn_close(c);
 			continue;
 		}
@@ -462,13 +470,83 @@ void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn,
 
 		if ((pfd[i].revents & (POLLOUT | POLLERR | POLLHUP)) && c->out != NULL && flush(c) < 0)
 			continue;
-		if ((pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) && c->out == NULL)
+		if ((pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) && (c->out == NULL || c->watch))
 			read_conn(c);
 		if (c->fd >= 0)
 			answer(c, fn, arg);
 	}
 	if (pfd[0].revents & POLLIN)
 		accept_all(a);
+}
+
+/* A watcher too far behind: no more events, a last line saying so (past
+ * the bound, once), closed when it has taken it. */
+static void watch_drop(struct vigil_admin *a, struct conn *c, size_t waiting)
+{
+	char last[160];
+	int n = snprintf(last, sizeof(last),
+			 "{\"type\":\"watch_dropped\",\"reason\":\"fell %zu bytes behind\"}\n", waiting);
+	char *p = realloc(c->out, c->out_len + (size_t)n);
+
+	a->watchers_dropped++;
+	fprintf(stderr, "vigild: admin: dropped a watcher (uid %u): it fell %zu bytes behind the events\n", c->uid,
+		waiting);
+	c->closing = true;
+	if (p == NULL) {
+		conn_close(c);
+		return;
+	}
+	memcpy(p + c->out_len, last, (size_t)n);
+	c->out = p;
+	c->out_len += (size_t)n;
+	flush(c);
+}
+
+static void watch_append(struct vigil_admin *a, struct conn *c, const char *line, size_t len)
+{
+	size_t waiting = c->out != NULL ? c->out_len - c->sent : 0;
+	char *p;
+
+	if (waiting + len > VIGIL_ADMIN_WATCH_BYTES) {
+		watch_drop(a, c, waiting);
+		return;
+	}
+	if (c->out != NULL && c->sent > 0) {
+		memmove(c->out, c->out + c->sent, waiting);
+		c->out_len = waiting;
+		c->sent = 0;
+	}
+	p = realloc(c->out, waiting + len);
+	if (p == NULL) {
+		watch_drop(a, c, waiting);
+		return;
+	}
+	memcpy(p + waiting, line, len);
+	if (c->out == NULL) {
+		c->sent = 0;
+		c->moved_ms = vigil_now_ns() / 1000000;
+	}
+	c->out = p;
+	c->out_len = waiting + len;
+	flush(c);
+}
+
+void vigil_admin_publish(struct vigil_admin *a, const char *line, size_t len)
+{
+	for (unsigned i = 0; i < MAX_CONNS; i++) {
+		struct conn *c = &a->conns[i];
+
+		if (c->fd >= 0 && c->watch && !c->closing)
+			watch_append(a, c, line, len);
+	}
+}
+
+void vigil_admin_watchers(const struct vigil_admin *a, unsigned *now, uint64_t *dropped)
+{
+	*now = 0;
+	for (unsigned i = 0; i < MAX_CONNS; i++)
+		*now += a->conns[i].fd >= 0 && a->conns[i].watch && !a->conns[i].closing;
+	*dropped = a->watchers_dropped;
 }
 
 void vigil_admin_close(struct vigil_admin *a)

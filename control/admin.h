@@ -25,6 +25,11 @@
  * of it for this long is dropped (logged). Until its reply is taken, none
  * of its further requests is read. */
 #define VIGIL_ADMIN_STALL_MS 10000
+/* A watcher (vigilctl watch) is sent events as they happen; what it has
+ * not taken yet waits in a buffer of this size. One that falls further
+ * behind is dropped: told so in a last line, closed once it takes it (or
+ * after VIGIL_ADMIN_STALL_MS). */
+#define VIGIL_ADMIN_WATCH_BYTES (256 * 1024)
 
 struct vigil_admin;
 
@@ -49,7 +54,9 @@ static inline void vigil_admin_wipe_json(void)
 
 /* Answers one request from the peer of that uid: a reply object for
  * {"ok": true} to be merged into, or NULL with *error set (a string that
- * lives until the next call). */
+ * lives until the next call). A reply with "subscribe": true (taken out
+ * of it) makes the connection a watcher: it gets what vigil_admin_publish
+ * sends from then on, and what it sends is no longer read as requests. */
 typedef json_t *(*vigil_admin_fn)(void *arg, unsigned peer_uid, const char *cmd, json_t *req, const char **error);
 
 /* Listens on path, mode 0600, or 0660 and that group's when group is not
@@ -65,6 +72,14 @@ struct vigil_admin *vigil_admin_open(const char *path, const char *group, char *
  * most VIGIL_ADMIN_REQUESTS_PER_TURN requests per connection and sends
  * what the peers take. */
 void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn, void *arg);
+
+/* One line (ending in '\n') to every watcher, as far as each takes it
+ * now; the rest waits in its buffer (VIGIL_ADMIN_WATCH_BYTES). Never
+ * waits. */
+void vigil_admin_publish(struct vigil_admin *a, const char *line, size_t len);
+
+/* Watchers now, and those dropped for falling behind. */
+void vigil_admin_watchers(const struct vigil_admin *a, unsigned *now, uint64_t *dropped);
 
 /* Closes every connection and removes the socket. */
 void vigil_admin_close(struct vigil_admin *a);

@@ -18,6 +18,7 @@
 
 #include "vigil/clock.h"
 #include "cameras_priv.h"
+#include "event_types.h"
 
 int cameras_find_slot(const struct vigil_config *cfg, const char *name)
 {
@@ -142,12 +143,20 @@ void cameras_stream_remove(struct vigil_cameras *c, unsigned slot)
 
 /* A rotation keeps the replay window, so the record goes on, under the
  * new key's id. */
-void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const uint8_t *key, const uint8_t *salt)
+void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const uint8_t *key, const uint8_t *salt,
+			 const char *by)
 {
 	if (c->state != NULL) {
 		vigil_state_key_id(key, salt, c->slots[slot].persist.key_id);
 		c->persist_dirty = true;
 	}
+	cameras_event(c, slot, VIGIL_EVENT_key_rotated, by);
+}
+
+void cameras_event(const struct vigil_cameras *c, unsigned slot, unsigned type, const char *by)
+{
+	if (c->on_event != NULL)
+		c->on_event(c->on_event_arg, slot, type, by);
 }
 
 int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct vigil_stream_table *table,
@@ -307,6 +316,7 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		c->slots[slot].key_base = under_current_key(c, slot);
 		c->slots[slot].key_since_ns = vigil_now_ns();
 		c->slots[slot].key_extended = false;
+		cameras_event(c, slot, VIGIL_EVENT_key_rotated, "handshake");
 	}
 	return rc;
 }
@@ -347,6 +357,7 @@ void vigil_cameras_tick(struct vigil_cameras *c, bool under_load)
 		if (life == KEY_SPENT) {
 			cameras_stop(c, slot);
 			c->keys_expired++;
+			cameras_event(c, slot, VIGIL_EVENT_key_expired, NULL);
 			fprintf(stderr,
 				"vigild: camera %s did not rekey in time; its packets are refused until its "
 				"next handshake\n",

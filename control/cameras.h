@@ -73,6 +73,11 @@ struct vigil_cameras {
 	 * OwnerKey and retention from here, never from cfg->cameras. */
 	void (*on_settings)(void *arg, unsigned slot, const struct vigil_camera_config *cam);
 	void *on_settings_arg;
+	/* Told what befell a camera's key (events.c): type is an enum
+	 * vigil_event_type, key_rotated (by "reload", "admin" or "handshake")
+	 * or key_expired (by NULL). NULL: nobody listens. */
+	void (*on_event)(void *arg, unsigned slot, unsigned type, const char *by);
+	void *on_event_arg;
 };
 
 /* Whether a camera sends: no authentic packet yet, one within

@@ -293,7 +293,7 @@ int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_
 	} else {
 		rc = vigil_stream_rotate(c->table, (unsigned)slot, key, salt);
 		if (rc == 0) {
-			cameras_key_rotated(c, (unsigned)slot, key, salt);
+			cameras_key_rotated(c, (unsigned)slot, key, salt, "admin");
 			*cam = next;
 			c->slots[slot].grace_until_ns = vigil_now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
 		}

@@ -26,8 +26,13 @@ int cameras_stream_add(struct vigil_cameras *c, unsigned slot);
 void cameras_stream_remove(struct vigil_cameras *c, unsigned slot);
 
 /* A rotation keeps the replay window, so the record goes on, under the
- * new key's id. */
-void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const uint8_t *key, const uint8_t *salt);
+ * new key's id; and it is told (on_event) as done by "reload", "admin" or
+ * "handshake". */
+void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const uint8_t *key, const uint8_t *salt,
+			 const char *by);
+
+/* What befell the slot's camera, to whoever listens (on_event). */
+void cameras_event(const struct vigil_cameras *c, unsigned slot, unsigned type, const char *by);
 
 /* Out of the stream table, key wiped. */
 void cameras_stop(struct vigil_cameras *c, unsigned slot);

@@ -103,8 +103,11 @@ static json_t *cmd_summary(struct vigil_commands *k, const char *name, json_t *r
 		*error = "out of memory";
 		return NULL;
 	}
-	if (name == NULL)
+	if (name == NULL) {
+		if (k->events != NULL)
+			json_object_set_new(summary, "events", vigil_events_summary(k->events));
 		return json_pack("{so}", "stats", summary);
+	}
 	cam = json_object_get(json_object_get(summary, "cameras"), name);
 	if (cam == NULL) {
 		json_decref(summary);
@@ -158,6 +161,18 @@ static json_t *cmd_health(struct vigil_commands *k, const char *name, json_t *re
 		return NULL;
 	}
 	return json_pack("{ss}", "health", "ready");
+}
+
+/* The connection becomes a watcher (admin.h): the events follow. */
+static json_t *cmd_watch(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	(void)name;
+	(void)req;
+	if (k->events == NULL) {
+		*error = "no events: vigild is not running live";
+		return NULL;
+	}
+	return json_pack("{ss sb}", "watch", "events follow, one JSON object a line", "subscribe", 1);
 }
 
 /* settings: the [Camera] keys of the configuration file, values as

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cameras.h"
+#include "events.h"
 #include "handshakes.h"
 #include "recorder.h"
 #include "workers.h"
@@ -20,6 +21,7 @@ struct vigil_commands {
 	const struct vigil_workers *ws;
 	const struct vigil_recorder *rec;
 	const struct vigil_handshakes *hs; /* NULL: no HandshakePort */
+	const struct vigil_events *events; /* NULL: none (not live) */
 	const char *audit;		   /* the audit log's path */
 	volatile bool *stop;           /* set by shutdown */
 	char msg[6144];

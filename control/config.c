@@ -262,6 +262,8 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	cfg->rekey_seconds = VIGIL_DEFAULT_REKEY_SECONDS;
 	cfg->rekey_packets = VIGIL_DEFAULT_REKEY_PACKETS;
 	cfg->offline_seconds = VIGIL_DEFAULT_OFFLINE_SECONDS;
+	cfg->event_queue = VIGIL_DEFAULT_EVENT_QUEUE;
+	cfg->auth_failed_per_minute = VIGIL_DEFAULT_AUTH_FAILED_PER_MINUTE;
 
 	p.file = fopen(path, "re");
 	if (p.file == NULL) {

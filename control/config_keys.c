@@ -397,6 +397,16 @@ static int handshake_where(struct parser *p)
 	return 1;
 }
 
+/* EventHook: libcurl would take other schemes too (file://, smtp://). */
+static int hook_url(struct parser *p)
+{
+	const char *url = p->cfg->event_hook;
+
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return config_fail(p, p->line, "EventHook: '%s' is not an http:// or https:// URL", url);
+	return 1;
+}
+
 static const struct key_name formats[] = {{"ts", VIGIL_FORMAT_TS}, {"fmp4", VIGIL_FORMAT_FMP4}, {NULL, 0}};
 static const struct key_name codecs[] = {
     {"H264", VIGIL_CODEC_H264}, {"H265", VIGIL_CODEC_H265}, {"HEVC", VIGIL_CODEC_H265}, {NULL, 0}};
@@ -443,6 +453,10 @@ static const struct key_def keys[] = {
     {"MetricsListen", .section = SEC_INGEST, SPECIAL(parse_listen)},
     {"MetricsPerCamera", INGEST(metrics_per_camera), ONE_OF(yes_no), .err = "is not yes or no"},
     {"OfflineSeconds", INGEST(offline_seconds), NUMBER(1, 86400, 1)},
+    {"EventHook", INGEST(event_hook), STRING, .then = hook_url},
+    {"EventHookSecretFile", INGEST(event_hook_secret_file), STRING},
+    {"EventQueue", INGEST(event_queue), NUMBER(1, 10000000, 1)},
+    {"AuthFailedPerMinute", INGEST(auth_failed_per_minute), NUMBER(1, UINT32_MAX, 1)},
     {"RekeyPackets", INGEST(rekey_packets), NUMBER(1000, UINT64_C(1) << 40, 1),
      .err = "is not a number from 1000 to 2^40"},
     /* [Camera] */

@@ -383,6 +383,30 @@ static void gauges(FILE *f, const struct vigil_commands *k, struct vigil_metrics
 				vigil_liveness_name(l), by[st][l]);
 }
 
+/* Events (events.h), from their list: how many of each, and what was lost. */
+static void event_families(FILE *f, const struct vigil_events *e)
+{
+	struct vigil_events_counts n;
+
+	if (e == NULL)
+		return;
+	vigil_events_counts(e, &n);
+	family(f, "vigil_events_total", "counter", "events made, by type (README: Events)");
+	for (unsigned t = 0; t < VIGIL_EVENT_MAX; t++)
+		fprintf(f, "vigil_events_total{type=\"%s\"} %llu\n", vigil_event_name(t),
+			(unsigned long long)n.emitted[t]);
+	family(f, "vigil_events_dropped_total", "counter",
+	       "events lost: the EventHook's queue (EventQueue) was full, or the recorder's ring of closed segments");
+	fprintf(f, "vigil_events_dropped_total %llu\n", (unsigned long long)n.dropped);
+	family(f, "vigil_event_hook_queued", "gauge", "events waiting for the EventHook's receiver");
+	fprintf(f, "vigil_event_hook_queued %llu\n", (unsigned long long)n.webhook_queued);
+	family(f, "vigil_event_hook_failures_total", "counter", "POSTs to the EventHook that failed (then retried)");
+	fprintf(f, "vigil_event_hook_failures_total %llu\n", (unsigned long long)n.webhook_failures);
+	family(f, "vigil_event_watchers_dropped_total", "counter",
+	       "vigilctl watch connections dropped for falling behind");
+	fprintf(f, "vigil_event_watchers_dropped_total %llu\n", (unsigned long long)n.watchers_dropped);
+}
+
 /* A camera's liveness and the time of its last authentic packet. */
 static void camera_gauges(FILE *f, const struct vigil_commands *k)
 {
@@ -420,6 +444,7 @@ static int make_page(struct vigil_metrics *m, const struct vigil_commands *k, ch
 	vigil_summary_walk(k->cams, k->ws->w, k->ws->n, k->rec, total, &rec_total, NULL, NULL);
 	counter_families(&w, "vigil_", &(struct counted){total, &rec_total});
 	gauges(f, k, m);
+	event_families(f, k->events);
 	if (m->per_camera) {
 		counter_families(&w, "vigil_camera_", NULL);
 		camera_gauges(f, k);
@@ -432,7 +457,6 @@ static int make_page(struct vigil_metrics *m, const struct vigil_commands *k, ch
 const char *vigil_metrics_not_ready(const struct vigil_commands *k, char *buf, size_t buflen)
 {
 	const char *dir = k->cams->cfg->record_dir;
-	int fd;
 
 	if (*k->stop)
 		return "shutting down";
@@ -441,6 +465,13 @@ const char *vigil_metrics_not_ready(const struct vigil_commands *k, char *buf, s
 			snprintf(buf, buflen, "worker %u has stopped", w);
 			return buf;
 		}
+	return vigil_metrics_record_dir_unwritable(dir, buf, buflen);
+}
+
+const char *vigil_metrics_record_dir_unwritable(const char *dir, char *buf, size_t buflen)
+{
+	int fd;
+
 	/* A file made and removed: what a segment's open needs. */
 	snprintf(buf, buflen, "%s/.vigild-ready", dir);
 	fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -24,4 +24,8 @@ void vigil_metrics_serve(struct vigil_metrics *m, const struct vigil_commands *k
  * why not (a static string or one in buf). */
 const char *vigil_metrics_not_ready(const struct vigil_commands *k, char *buf, size_t buflen);
 
+/* Whether dir takes a new file (one is made and removed): NULL, or why
+ * not in buf. Readiness and the disk events ask it. */
+const char *vigil_metrics_record_dir_unwritable(const char *dir, char *buf, size_t buflen);
+
 #endif

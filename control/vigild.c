@@ -31,6 +31,7 @@
 #include "cameras.h"
 #include "commands.h"
 #include "eal.h"
+#include "events.h"
 #include "handshakes.h"
 #include "keystore.h"
 #include "metrics.h"
@@ -122,7 +123,8 @@ static void notify_second(struct notify *n, const struct vigil_commands *k, uint
 }
 
 static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, struct vigil_admin *admin,
-			 struct vigil_metrics *metrics, struct rte_rcu_qsbr *qsbr)
+			 struct vigil_metrics *metrics, struct vigil_events *events, struct vigil_recorder *rec,
+			 struct rte_rcu_qsbr *qsbr)
 {
 	const uint64_t tick_ns = 20000000u; /* the tick walks every camera */
 	uint64_t next_tick = 0, next_second = 0, usec = 0;
@@ -155,9 +157,13 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 		}
 		if (now >= next_second) {
 			vigil_cameras_second(k->cams);
+			if (events != NULL)
+				vigil_events_second(events, rec);
 			notify_second(&n, k, now);
 			next_second = now + 1000000000u;
 		}
+		if (events != NULL)
+			vigil_events_poll(events, rec);
 		vigil_metrics_serve(metrics, k);
 		if (hs != NULL)
 			taken = vigil_handshakes_poll(hs);
@@ -359,6 +365,7 @@ int main(int argc, char **argv)
 	struct rte_ether_addr mac;
 	struct vigil_admin *admin = NULL;
 	struct vigil_metrics *metrics = NULL;
+	struct vigil_events *events = NULL;
 	struct vigil_commands cmds = {0};
 	struct vigil_handshakes *hs = NULL;
 	struct vigil_state *state = NULL;
@@ -475,6 +482,17 @@ int main(int argc, char **argv)
 		workers.hs_cookie = vigil_handshakes_cookie(hs);
 		fprintf(stderr, "vigild: camera handshakes on UDP port %u\n", cfg.handshake_port);
 	}
+	/* Live only: a capture run has no one to tell. */
+	if (opts.pcap == NULL) {
+		events = vigil_events_create(&cams, msg, sizeof(msg));
+		if (events == NULL) {
+			fprintf(stderr, "vigild: %s\n", msg);
+			status = EXIT_CONFIG;
+			goto err_streams;
+		}
+		if (cfg.event_hook[0] != '\0')
+			fprintf(stderr, "vigild: events POSTed to %s (a queue of %u)\n", cfg.event_hook, cfg.event_queue);
+	}
 	rec = vigil_recorder_create(&cfg, cfg.max_frame_bytes);
 	if (rec == NULL) {
 		fprintf(stderr, "vigild: cannot record into %s: %s\n", cfg.record_dir, strerror(errno));
@@ -512,6 +530,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "vigild: cannot make %s for the audit log: %s\n", dir, strerror(errno));
 		}
 	}
+	if (events != NULL)
+		vigil_events_set_admin(events, admin);
 	if (cfg.metrics_listen.port != 0) {
 		metrics = vigil_metrics_start(&cfg, msg, sizeof(msg));
 		if (metrics == NULL)
@@ -520,10 +540,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "vigild: metrics, /healthz and /readyz on http://%s\n", cfg.metrics_listen.text);
 	}
 	cmds = (struct vigil_commands){
-	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .audit = opts.audit, .stop = &stop};
-	control_loop(&cmds, hs, admin, metrics, streams->qsbr);
+	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .events = events, .audit = opts.audit, .stop = &stop};
+	control_loop(&cmds, hs, admin, metrics, events, rec, streams->qsbr);
 	sd_notify(0, "STOPPING=1");
 	vigil_metrics_stop(metrics);
+	if (events != NULL)
+		vigil_events_set_admin(events, NULL);
 	vigil_admin_close(admin);
 	vigil_workers_wait(&workers);
 	/* The workers have stopped: the highest indices are final. */
@@ -534,6 +556,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vigild: recording ended with an error (see above)\n");
 
 	summary = vigil_summary(&cams, workers.w, workers.n, rec, hs);
+	if (summary != NULL && events != NULL)
+		json_object_set_new(summary, "events", vigil_events_summary(events));
 	if (rc == 0 && summary != NULL && json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0) {
 		fputc('\n', stdout);
 		status = 0;
@@ -546,6 +570,7 @@ int main(int argc, char **argv)
 err_recorder:
 	vigil_recorder_free(rec);
 err_streams:
+	vigil_events_free(events); /* the EventHook's queue drains a little first */
 	vigil_handshakes_free(hs);
 	vigil_stream_table_free(streams);
 	vigil_cameras_fini(&cams);

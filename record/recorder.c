@@ -6,6 +6,7 @@
  * open segment to durable, is in segment.c; the control plane's settings
  * reach a camera through its slot here, by atomic exchange. */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "vigil/clock.h"
 #include "vigil/limits.h"
 #include "chain.h"
+#include "playlist.h"
 #include "recorder.h"
 #include "segment.h"
 
@@ -54,6 +56,10 @@ struct vigil_recorder {
 	unsigned n_shards;
 	bool running;
 	bool stop; /* set by vigil_recorder_stop, read by the threads */
+	/* Durable segments for the control plane: many producers (the
+	 * threads), one consumer. Plain memory, so no EAL is needed. */
+	struct rte_ring *closed;
+	uint64_t closed_lost;
 };
 
 static struct rec_shard *shard_of(struct vigil_recorder *rec, uint32_t camera)
@@ -301,6 +307,7 @@ static void rec_destroy(struct vigil_recorder *rec)
 	free(rec->shards);
 	free(rec->cams);
 	free(rec->handed);
+	free(rec->closed);
 	if (rec->conf.chain_dirfd >= 0)
 		close(rec->conf.chain_dirfd);
 	free(rec);
@@ -391,6 +398,43 @@ out:
 	return ret;
 }
 
+_Static_assert(sizeof(struct vigil_segment_closed) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
+
+static int closed_ring(struct vigil_recorder *rec)
+{
+	ssize_t size = rte_ring_get_memsize_elem(sizeof(struct vigil_segment_closed), VIGIL_RECORDER_CLOSED_RING);
+
+	if (size < 0)
+		return (int)size;
+	rec->closed = aligned_alloc(RTE_CACHE_LINE_SIZE, (size_t)size);
+	if (rec->closed == NULL)
+		return -ENOMEM;
+	return rte_ring_init(rec->closed, "vigil_closed", VIGIL_RECORDER_CLOSED_RING, RING_F_SC_DEQ);
+}
+
+/* On a recorder thread: never waits. */
+static void closed_put(void *arg, const struct vigil_segment_closed *sc)
+{
+	struct vigil_recorder *rec = arg;
+
+	if (rte_ring_mp_enqueue_elem(rec->closed, (void *)sc, sizeof(*sc)) != 0)
+		__atomic_fetch_add(&rec->closed_lost, 1, __ATOMIC_RELAXED);
+}
+
+int vigil_recorder_closed(struct vigil_recorder *rec, struct vigil_segment_closed *sc, char *path, size_t pathlen)
+{
+	if (rte_ring_sc_dequeue_elem(rec->closed, sc, sizeof(*sc)) != 0)
+		return 0;
+	snprintf(path, pathlen, "%s/%s/%08" PRIu32 "%s", rec->conf.record_dir, sc->camera, sc->seq,
+		 vigil_seg_suffix[sc->kind < VIGIL_SEG_KINDS ? sc->kind : VIGIL_SEG_TS]);
+	return 1;
+}
+
+uint64_t vigil_recorder_closed_lost(const struct vigil_recorder *rec)
+{
+	return __atomic_load_n(&rec->closed_lost, __ATOMIC_RELAXED);
+}
+
 struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes)
 {
 	struct vigil_recorder *rec;
@@ -423,7 +467,7 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 	rec->handed = calloc(rec->n_cams ? rec->n_cams : 1, sizeof(*rec->handed));
 	rec->n_shards = cfg->recorders ? cfg->recorders : 1;
 	rec->shards = calloc(rec->n_shards, sizeof(*rec->shards));
-	if (rec->cams == NULL || rec->handed == NULL || rec->shards == NULL)
+	if (rec->cams == NULL || rec->handed == NULL || rec->shards == NULL || closed_ring(rec) < 0)
 		goto err;
 	if (rec->conf.state_dir[0] != '\0') {
 		char msg[PATH_MAX + 128];
@@ -443,6 +487,8 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 		sh->id = s;
 		sh->gather = malloc(max_frame_bytes);
 		sh->gather_cap = max_frame_bytes;
+		sh->out.closed = closed_put;
+		sh->out.closed_arg = rec;
 		/* A staging buffer per camera and as many again in flight. */
 		sh->out.w = vigil_writer_create(VIGIL_WRITER_ENTRIES, 2 * cams + 2); /* grown as used */
 		if (sh->out.w == NULL)

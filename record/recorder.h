@@ -14,6 +14,7 @@
 
 #include "vigil/config_model.h"
 #include "vigil/frame.h"
+#include "segment.h"
 #include "stats.h"
 
 struct vigil_recorder;
@@ -56,6 +57,14 @@ int vigil_recorder_stop(struct vigil_recorder *rec);
 
 /* Safe to call from another thread while running (plain 64-bit reads). */
 const struct vigil_recorder_stats *vigil_recorder_stats(const struct vigil_recorder *rec, unsigned camera);
+
+/* Durable segments, as the recorder threads tell of them (a ring of
+ * VIGIL_RECORDER_CLOSED_RING; a thread never waits: when it is full the
+ * segment is counted in closed_lost instead). The next one and its final
+ * path, 1; 0 when none waits. One caller at a time (the control loop). */
+#define VIGIL_RECORDER_CLOSED_RING 4096
+int vigil_recorder_closed(struct vigil_recorder *rec, struct vigil_segment_closed *sc, char *path, size_t pathlen);
+uint64_t vigil_recorder_closed_lost(const struct vigil_recorder *rec);
 
 void vigil_recorder_free(struct vigil_recorder *rec);
 

@@ -74,6 +74,13 @@ static void pending_flush(struct vigil_segments *c)
 				vigil_segments_error(c, VIGIL_REC_CAUSE_playlist, ret, VIGIL_PLAYLIST_NAME);
 			c->discontinuity = false;
 			vigil_segments_keep(c, &p->e, p->bytes);
+			if (c->out->closed != NULL) {
+				struct vigil_segment_closed sc = {
+				    .kind = (uint8_t)p->e.kind, .seq = p->e.seq, .bytes = p->bytes, .seconds = p->e.seconds};
+
+				snprintf(sc.camera, sizeof(sc.camera), "%s", c->set.name);
+				c->out->closed(c->out->closed_arg, &sc);
+			}
 			vigil_segments_expire(c, vigil_clock_ns(CLOCK_REALTIME));
 		}
 		c->pending_head = (c->pending_head + 1) % SEG_PENDING;

@@ -29,10 +29,23 @@ struct vigil_segments_conf {
 	uint8_t run[VIGIL_SEAL_RUN_BYTES]; /* this run's id, in every sealed segment */
 };
 
+/* A segment that became durable, told to whoever listens (the control
+ * plane's events, through the recorder's ring): fixed size, no pointer. */
+struct vigil_segment_closed {
+	char camera[VIGIL_CAMERA_NAME_MAX + 1];
+	uint8_t kind; /* enum vigil_seg_kind */
+	uint32_t seq; /* NNNNNNNN of its name */
+	uint64_t bytes;
+	double seconds; /* camera clock */
+};
+
 /* What cameras write with: one per recorder thread, shared by its cameras. */
 struct vigil_segments_out {
 	struct vigil_writer *w;
 	int first_err; /* -errno of the first error of any of them */
+	/* Told of each durable segment, in order, never waiting; NULL: none. */
+	void (*closed)(void *arg, const struct vigil_segment_closed *sc);
+	void *closed_arg;
 };
 
 /* A camera's settings as the recorder uses them. The control plane makes

@@ -20,6 +20,8 @@ packages=(
 	fuse3 python3-fusepy
 	# MetricsListen (libmicrohttpd) and its test: a real Prometheus, promtool, curl
 	libmicrohttpd-dev prometheus curl
+	# EventHook: events POSTed with libcurl
+	libcurl4-openssl-dev
 	# sd_notify (vigild.service: Type=notify, WatchdogSec)
 	libsystemd-dev
 	# benchmark baselines (fio; dpdk-testpmd is in dpdk-dev) and plots

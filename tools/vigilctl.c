@@ -68,20 +68,15 @@ static int usage(FILE *out, int status, int argc, char **argv)
 	return status;
 }
 
-/* Sends the request, reads one line back. NULL with a message on stderr. */
-static json_t *ask(const char *path, json_t *request)
+/* A connection to vigild's admin socket; -1 with a message on stderr. */
+static int reach(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	static char line[1 << 24];
-	char *req = NULL, *line_out = NULL;
-	size_t len = 0;
-	json_error_t jerr;
-	json_t *reply;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "vigilctl: socket path too long\n");
-		return NULL;
+		return -1;
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -90,8 +85,83 @@ static json_t *ask(const char *path, json_t *request)
 			errno == EACCES ? " (run as root or as vigild's user)"
 			: errno == ENOENT ? " (is vigild running live? --socket to point elsewhere)"
 					  : "");
-		return NULL;
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
+	return fd;
+}
+
+/* vigilctl watch: the reply, then each event line as it comes, to stdout
+ * (flushed per line, for pipes), until vigild closes the connection. 0,
+ * or 1 when vigild refused or dropped us (a watch_dropped line). */
+static int watch(const char *path)
+{
+	static const char req[] = "{\"cmd\":\"watch\"}\n";
+	char buf[65536];
+	size_t len = 0;
+	bool replied = false, dropped = false;
+	int fd = reach(path);
+
+	if (fd < 0)
+		return 2;
+	if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1) {
+		fprintf(stderr, "vigilctl: cannot send: %s\n", strerror(errno));
+		close(fd);
+		return 2;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+		char *nl;
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		while ((nl = memchr(buf, '\n', len)) != NULL) {
+			size_t used = (size_t)(nl - buf) + 1;
+
+			*nl = '\0';
+			if (!replied) {
+				json_t *reply = json_loads(buf, 0, NULL);
+
+				replied = true;
+				if (!json_is_true(json_object_get(reply, "ok"))) {
+					fprintf(stderr, "vigilctl: vigild says: %s\n",
+						json_string_value(json_object_get(reply, "error")));
+					json_decref(reply);
+					close(fd);
+					return 1;
+				}
+				json_decref(reply);
+			} else {
+				dropped |= strstr(buf, "\"type\":\"watch_dropped\"") != NULL;
+				printf("%s\n", buf);
+				fflush(stdout);
+			}
+			memmove(buf, buf + used, len - used);
+			len -= used;
+		}
+		if (len == sizeof(buf))
+			len = 0; /* a line longer than any event: skipped */
+	}
+	close(fd);
+	if (!replied)
+		fprintf(stderr, "vigilctl: vigild closed the connection\n");
+	return !replied || dropped ? 1 : 0;
+}
+
+/* Sends the request, reads one line back. NULL with a message on stderr. */
+static json_t *ask(const char *path, json_t *request)
+{
+	static char line[1 << 24];
+	char *req = NULL, *line_out = NULL;
+	size_t len = 0;
+	json_error_t jerr;
+	json_t *reply;
+	int fd = reach(path);
+
+	if (fd < 0)
+		return NULL;
 	req = json_dumps(request, JSON_COMPACT);
 	/* A refused peer gets its reply and the connection closed, maybe
 	 * before the request is sent: read it all the same. The request may
@@ -372,6 +442,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "keygen") == 0)
 		return optind + 3 == argc ? keygen(argv[optind + 1], argv[optind + 2])
 					  : usage(stderr, 2, argc - optind, argv + optind);
+	if (strcmp(cmd, "watch") == 0)
+		return optind + 1 == argc ? watch(path) : usage(stderr, 2, argc - optind, argv + optind);
 	request = request_of(argc - optind, argv + optind, &co);
 	if (request == NULL && co.bad_key_file)
 		return 2;

@@ -110,6 +110,13 @@ struct vigil_config {
 	} metrics_listen;
 	unsigned metrics_per_camera; /* MetricsPerCamera: vigil_camera_* series too */
 	unsigned offline_seconds;    /* OfflineSeconds: no authentic packet for this long: offline */
+	/* Events (control/events.c): the webhook they are POSTed to ("":
+	 * none), the HMAC key it signs with, how many may wait for it, and a
+	 * camera's refusals a minute that make an auth_failed event. */
+	char event_hook[1024];
+	char event_hook_secret_file[4096];
+	unsigned event_queue;
+	unsigned auth_failed_per_minute;
 	unsigned n_cameras;
 	struct vigil_camera_config *cameras;
 };

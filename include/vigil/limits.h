@@ -55,6 +55,8 @@
 #define VIGIL_DEFAULT_REKEY_SECONDS 120
 #define VIGIL_DEFAULT_REKEY_PACKETS (UINT64_C(1) << 31)
 #define VIGIL_DEFAULT_OFFLINE_SECONDS 10 /* no authentic packet for this long: offline */
+#define VIGIL_DEFAULT_EVENT_QUEUE 10000 /* events waiting for the EventHook; more are dropped */
+#define VIGIL_DEFAULT_AUTH_FAILED_PER_MINUTE 600 /* a camera's refusals a minute before an event */
 /* [Ingest] StateDir when a live run's configuration names none. */
 #define VIGIL_DEFAULT_STATE_DIR "/var/lib/vigil/state"
 /* [Ingest] Address: IPv4 and IPv6 addresses of the ingest port, each. */

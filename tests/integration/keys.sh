@@ -132,7 +132,7 @@ reload() {
 	before=$(grep -c '^vigild: reload' "$log" || true)
 	kill -HUP "$vigild_pid"
 	for ((i = 0; i < 100; i++)); do
-		got=$(grep '^vigild: reload' "$log" | sed -n "$((before + 1))p")
+		got=$(grep '^vigild: reload' "$log" | sed -n "$((before + 1))p" || true) # none yet: grep fails
 		[ -z "$got" ] || break
 		kill -0 "$vigild_pid" 2>/dev/null || { fail "vigild died on SIGHUP:"; tail -n 20 "$log" >&2; exit 1; }
 		sleep 0.1

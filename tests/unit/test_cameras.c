@@ -28,6 +28,7 @@
 #include <sodium.h>
 
 #include "../../control/handshakes.c"
+#include "event_types.h"
 #include "cameras.h"
 #include "keystore.h"
 #include "neigh.h"
@@ -880,6 +881,27 @@ static void test_cookie_budget(void **state)
 	stop(e);
 }
 
+/* What cameras.on_event told (events.c's listener, in vigild). */
+struct key_told {
+	unsigned rotated, expired;
+	char by[16];
+};
+
+static void tell(void *arg, unsigned slot, unsigned type, const char *by)
+{
+	struct key_told *t = arg;
+
+	assert_int_equal(slot, 0);
+	if (type == VIGIL_EVENT_key_rotated) {
+		t->rotated++;
+		snprintf(t->by, sizeof(t->by), "%s", by);
+	} else {
+		assert_int_equal(type, VIGIL_EVENT_key_expired);
+		assert_null(by);
+		t->expired++;
+	}
+}
+
 /* An Identity camera's key ends 1.5 x RekeySeconds (or RekeyPackets) after
  * its handshake. One that reaches that bound while the HandshakePort is
  * under load is kept, counted once, until 2.5 x at most, load or not; a
@@ -891,8 +913,11 @@ static void test_key_extension(void **state)
 	uint64_t period = (uint64_t)e->cfg.rekey_seconds * NS_PER_S, packets = e->cfg.rekey_packets;
 	uint32_t ssrc = vigil_cameras_fresh_ssrc(&e->cams);
 	struct vigil_cameras *c = &e->cams;
+	struct key_told told = {0};
 	(void)state;
 
+	c->on_event = tell; /* each handshake a key_rotated, each spent key a key_expired */
+	c->on_event_arg = &told;
 	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
 	c->slots[0].key_since_ns = mono_ns() - period - period / 2 + NS_PER_S;
 	vigil_cameras_tick(c, false);
@@ -939,6 +964,9 @@ static void test_key_extension(void **state)
 	vigil_cameras_tick(c, true);
 	assert_false(vigil_cameras_live(c, 0));
 	assert_int_equal(c->keys_expired, 3);
+	assert_int_equal(told.rotated, 4);
+	assert_string_equal(told.by, "handshake");
+	assert_int_equal(told.expired, 3);
 	stop(e);
 }
 

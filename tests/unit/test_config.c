@@ -64,6 +64,9 @@ static void test_good(void **state)
 				      "StateDir = /tmp/state\n"
 				      "MetricsListen = [::1]:9470\n"
 				      "MetricsPerCamera = yes\n"
+				      "EventHook = https://hooks.example/vigil\n"
+				      "EventHookSecretFile = /etc/vigil/hook.key\n"
+				      "EventQueue = 500\n"
 				      "[Camera]\n"
 				      "Name = lobby\n"
 				      "SSRC = 286331153\n"
@@ -106,6 +109,10 @@ static void test_good(void **state)
 	assert_int_equal(cfg.metrics_listen.addr[15], 1);
 	assert_string_equal(cfg.metrics_listen.text, "[::1]:9470");
 	assert_int_equal(cfg.metrics_per_camera, 1);
+	assert_string_equal(cfg.event_hook, "https://hooks.example/vigil");
+	assert_string_equal(cfg.event_hook_secret_file, "/etc/vigil/hook.key");
+	assert_int_equal(cfg.event_queue, 500);
+	assert_int_equal(cfg.auth_failed_per_minute, VIGIL_DEFAULT_AUTH_FAILED_PER_MINUTE);
 	assert_int_equal(cfg.offline_seconds, 10);
 	assert_int_equal(cfg.segment_seconds, 2);
 	assert_int_equal(cfg.recorders, 3);
@@ -119,7 +126,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
 	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
-	assert_int_equal(cfg.cameras[0].line, 16);
+	assert_int_equal(cfg.cameras[0].line, 19);
 	assert_int_equal(cfg.format, VIGIL_FORMAT_FMP4);
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(cfg.cameras[0].master_key[i], i + 1);
@@ -268,6 +275,10 @@ static const struct {
 	 "3: MetricsListen: '::1' is not an IPv4 address or an IPv6 one in []"},
 	{INGEST "MetricsPerCamera = maybe\n" CAMERA("a", "1"), "3: MetricsPerCamera: 'maybe' is not yes or no"},
 	{INGEST "OfflineSeconds = 0\n" CAMERA("a", "1"), "3: OfflineSeconds: '0' is not a number from 1"},
+	{INGEST "EventHook = ftp://example.com/x\n" CAMERA("a", "1"),
+	 "3: EventHook: 'ftp://example.com/x' is not an http:// or https:// URL"},
+	{INGEST "EventQueue = 0\n" CAMERA("a", "1"), "3: EventQueue: '0' is not a number from 1"},
+	{INGEST "AuthFailedPerMinute = -1\n" CAMERA("a", "1"), "3: AuthFailedPerMinute: '-1' is not a number from 1"},
 	{INGEST "[Camera]\nName = a\nIdentity = " ID "\nCodec = H264\n", "3: Identity: needs HandshakePort and ServerKeyFile"},
 	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nSSRC = 3\nCodec = H264\n",
 	 "6: [Camera] with an Identity takes no SSRC: the handshake gives it"},
