@@ -198,6 +198,7 @@ static void usage(FILE *out)
 		     "  --audit FILE       where changes made through it are recorded (default\n"
 		     "                     " VIGIL_ADMIN_DEFAULT_AUDIT ")\n"
 		     "  --eal \"ARGS\"       extra DPDK EAL arguments (never needed normally)\n"
+		     "  --version          print vigild's version\n"
 		     "\n"
 		     "Live, vigild runs until SIGINT or SIGTERM, then drains, closes the\n"
 		     "recordings and prints the same summary. SIGHUP re-reads the\n"
@@ -211,7 +212,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"config", required_argument, NULL, 'c'}, {"pcap", required_argument, NULL, 'p'},
 		{"record-dir", required_argument, NULL, 'r'}, {"eal", required_argument, NULL, 'e'},
 		{"admin", required_argument, NULL, 'a'}, {"audit", required_argument, NULL, 'A'},
-		{"help", no_argument, NULL, 'h'},
+		{"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -227,6 +228,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'r': o->record_dir = optarg; break;
 		case 'e': o->eal = optarg; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V': printf("vigild %s\n", VIGIL_VERSION); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
 	}

@@ -26,6 +26,11 @@ packages=(
 	libsystemd-dev
 	# benchmark baselines (fio; dpdk-testpmd is in dpdk-dev) and plots
 	fio dpdk-dev gnuplot-nox
+	# the Debian package and its test: dpkg-buildpackage with debhelper, the man
+	# pages (scdoc), lintian, systemd-analyze/sysusers/tmpfiles, man, kill; the DPDK
+	# drivers the package depends on
+	debhelper dpkg-dev scdoc lintian systemd man-db procps git librte-mempool-ring23
+	librte-net-af-packet23 librte-net-pcap23
 )
 
 missing=()

@@ -64,6 +64,7 @@ static int usage(FILE *out, int status, int argc, char **argv)
 		fprintf(out, "  (no command starts with '%s'; vigilctl --help lists them)\n", typed);
 	fprintf(out, "\n  --socket  vigild's admin socket (default " VIGIL_ADMIN_DEFAULT_SOCKET ")\n"
 		     "  --json    the reply as vigild sent it\n"
+		     "  --version vigilctl's version\n"
 		     "exit status: 0 done, 1 vigild refused (its reason on stderr), 2 usage or vigild unreachable\n");
 	return status;
 }
@@ -395,6 +396,7 @@ int main(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{"ssrc", required_argument, NULL, 'S'},
 		{"codec", required_argument, NULL, 'c'},
 		{"key-file", required_argument, NULL, 'k'},
@@ -417,6 +419,7 @@ int main(int argc, char **argv)
 		case 's': path = optarg; break;
 		case 'j': json = true; break;
 		case 'h': help = true; break;
+		case 'V': printf("vigilctl %s\n", VIGIL_VERSION); return 0;
 		case 'S': co.ssrc = optarg; break;
 		case 'c': co.codec = optarg; break;
 		case 'k': co.key_file = optarg; break;
