@@ -22,8 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vigil/log.h"
 #include "vigil/clock.h"
 #include "admin.h"
+
+static struct vigil_log_limit stalled_log; /* one cause each: a few lines a minute */
+static struct vigil_log_limit watcher_log; /* one cause each: a few lines a minute */
 
 #define MAX_CONNS 16
 
@@ -81,7 +85,7 @@ static int make_dir(const char *dir, const struct vigil_admin *a, const char *gr
 			 (unsigned)(st.st_mode & 07777), dir);
 	} else if (!made && a->group_set && !(st.st_mode & S_IXOTH) &&
 		   !(st.st_gid == a->group && (st.st_mode & S_IXGRP))) {
-		fprintf(stderr,
+		vigil_log(VIGIL_LOG_WARNING,
 			"vigild: %s: members of AdminGroup %s cannot pass it to reach the admin socket "
 			"(mode %04o, gid %u): chgrp %s %s; chmod 2750 %s\n",
 			dir, group, (unsigned)(st.st_mode & 07777), (unsigned)st.st_gid, group, dir, dir);
@@ -443,7 +447,7 @@ void vigil_admin_serve(struct vigil_admin *a, int timeout_ms, vigil_admin_fn fn,
 		if (c->fd < 0)
 			continue;
 		if (c->out != NULL && now - c->moved_ms >= VIGIL_ADMIN_STALL_MS) {
-			fprintf(stderr,
+			vigil_log_limited(&stalled_log, VIGIL_LOG_WARNING,
 				"vigild: admin: dropped a connection of uid %u: it took none of its reply "
 				"for %d s (%zu bytes waiting)\n",
 				c->uid, VIGIL_ADMIN_STALL_MS / 1000, c->out_len - c->sent);
@@ -489,7 +493,7 @@ static void watch_drop(struct vigil_admin *a, struct conn *c, size_t waiting)
 	char *p = realloc(c->out, c->out_len + (size_t)n);
 
 	a->watchers_dropped++;
-	fprintf(stderr, "vigild: admin: dropped a watcher (uid %u): it fell %zu bytes behind the events\n", c->uid,
+	vigil_log_limited(&watcher_log, VIGIL_LOG_WARNING, "vigild: admin: dropped a watcher (uid %u): it fell %zu bytes behind the events\n", c->uid,
 		waiting);
 	c->closing = true;
 	if (p == NULL) {

@@ -16,9 +16,12 @@
 #include <rte_hash.h>
 #include <sodium.h>
 
+#include "vigil/log.h"
 #include "vigil/clock.h"
 #include "cameras_priv.h"
 #include "event_types.h"
+
+static struct vigil_log_limit key_expired_log; /* one cause each: a few lines a minute */
 
 int cameras_find_slot(const struct vigil_config *cfg, const char *name)
 {
@@ -191,7 +194,7 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 	(void)madvise((void *)((uintptr_t)cams / page * page),
 		      (uintptr_t)(cams + cfg->max_cameras) - (uintptr_t)cams / page * page, MADV_DONTDUMP);
 	if (cfg->n_cameras > 0 && sodium_mlock(cams, cfg->n_cameras * sizeof(*cams)) != 0)
-		fprintf(stderr, "vigild: cannot lock the camera keys in memory (%s); they may be swapped out\n",
+		vigil_log(VIGIL_LOG_WARNING, "vigild: cannot lock the camera keys in memory (%s); they may be swapped out\n",
 			strerror(errno));
 	memcpy(cams, cfg->cameras, cfg->n_cameras * sizeof(*cams));
 	sodium_memzero(cfg->cameras, cfg->n_cameras * sizeof(*cams));
@@ -358,7 +361,7 @@ void vigil_cameras_tick(struct vigil_cameras *c, bool under_load)
 			cameras_stop(c, slot);
 			c->keys_expired++;
 			cameras_event(c, slot, VIGIL_EVENT_key_expired, NULL);
-			fprintf(stderr,
+			vigil_log_limited(&key_expired_log, VIGIL_LOG_WARNING,
 				"vigild: camera %s did not rekey in time; its packets are refused until its "
 				"next handshake\n",
 				cam->name);
@@ -368,7 +371,7 @@ void vigil_cameras_tick(struct vigil_cameras *c, bool under_load)
 			c->slots[slot].key_extended = true;
 			c->keys_extended++;
 			if (!c->slots[slot].extension_logged)
-				fprintf(stderr,
+				vigil_log(VIGIL_LOG_WARNING,
 					"vigild: camera %s: its key reached its rekey bound while the HandshakePort "
 					"is under load; kept %u s (or RekeyPackets) more at most, until its next "
 					"handshake (counted as key_extended; logged once per camera)\n",
@@ -412,7 +415,7 @@ static void report_restarts(struct vigil_cameras *c)
 		if (n <= c->slots[slot].restarts_seen)
 			continue;
 		c->slots[slot].restarts_seen = n;
-		fprintf(stderr,
+		vigil_log(VIGIL_LOG_WARNING,
 			"vigild: camera %s came back under the same key with SRTP indices it had used (refused as "
 			"replayed): it restarted without its sender state, or old traffic is replayed; rotate its key\n",
 			c->cfg->cameras[slot].name);

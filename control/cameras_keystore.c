@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "vigil/log.h"
 #include "vigil/clock.h"
 #include "cameras_priv.h"
 #include "keystore.h"
@@ -199,7 +200,7 @@ int vigil_cameras_keystore(struct vigil_cameras *c, const uint8_t *key,
 		int other, slot = check_add(c, &stored[i], &other, why, sizeof(why));
 
 		if (slot == -EEXIST) {
-			fprintf(stderr,
+			vigil_log(VIGIL_LOG_ERR,
 				"vigild: keystore camera %s left out, and kept in the keystore as it is: %s "
 				"(%s line %u)\n",
 				stored[i].name, why, c->cfg->path, c->cfg->cameras[other].line);
@@ -226,7 +227,7 @@ int vigil_cameras_keystore(struct vigil_cameras *c, const uint8_t *key,
 	}
 	free(out);
 	if (rc == 0)
-		fprintf(stderr, "vigild: keystore %s: %u camera(s)\n", c->cfg->keystore, kept);
+		vigil_log(VIGIL_LOG_INFO, "vigild: keystore %s: %u camera(s)\n", c->cfg->keystore, kept);
 	return rc;
 }
 

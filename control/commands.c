@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "vigil/log.h"
 #include "admin.h"
 #include "admin_commands.h"
 #include "commands.h"
@@ -63,7 +64,7 @@ static void audit(struct vigil_commands *k, unsigned uid, const char *command, c
 	if (line != NULL) {
 		size_t len = strlen(line);
 
-		fprintf(stderr, "vigild: admin: %s\n", line);
+		vigil_log(VIGIL_LOG_NOTICE, "vigild: admin: %s\n", line);
 		line[len++] = '\n'; /* over the NUL: written by length, in one write */
 		fd = open(k->audit, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		ssize_t n = fd < 0 ? -1 : write(fd, line, len);
@@ -76,7 +77,7 @@ static void audit(struct vigil_commands *k, unsigned uid, const char *command, c
 			rc = fsync(fd) < 0 ? -errno : 0;
 	}
 	if (rc < 0)
-		fprintf(stderr, "vigild: cannot write the audit log %s: %s\n", k->audit, strerror(-rc));
+		vigil_log(VIGIL_LOG_ERR, "vigild: cannot write the audit log %s: %s\n", k->audit, strerror(-rc));
 	if (fd >= 0)
 		close(fd);
 	vigil_admin_free(line);

@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "vigil/log.h"
 #include "config.h"
 #include "state.h"
 
@@ -165,10 +166,10 @@ static void set_aside(struct vigil_state *st, const char *why)
 
 	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", st->path, (long long)time(NULL));
 	if (rename(st->path, aside) == 0)
-		fprintf(stderr, "vigild: %s: %s; set aside as %s, cameras start without replay state\n", st->path, why,
+		vigil_log(VIGIL_LOG_WARNING, "vigild: %s: %s; set aside as %s, cameras start without replay state\n", st->path, why,
 			aside);
 	else
-		fprintf(stderr, "vigild: %s: %s, and cannot be set aside (%s); cameras start without replay state\n",
+		vigil_log(VIGIL_LOG_WARNING, "vigild: %s: %s, and cannot be set aside (%s); cameras start without replay state\n",
 			st->path, why, strerror(errno));
 	st->stats.set_aside = true;
 }
@@ -266,11 +267,11 @@ static void account(struct vigil_state *st, int rc)
 		__atomic_add_fetch(&st->stats.write_errors, 1, __ATOMIC_RELAXED);
 	if (rc != st->last_err) {
 		if (rc < 0)
-			fprintf(stderr, "vigild: cannot write the replay state %s: %s (retrying; a restart now "
+			vigil_log(VIGIL_LOG_WARNING, "vigild: cannot write the replay state %s: %s (retrying; a restart now "
 					"could accept traffic recorded since the last write)\n",
 				st->path, strerror(-rc));
 		else
-			fprintf(stderr, "vigild: replay state %s written again\n", st->path);
+			vigil_log(VIGIL_LOG_NOTICE, "vigild: replay state %s written again\n", st->path);
 	}
 	st->last_err = rc;
 }

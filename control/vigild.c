@@ -26,6 +26,7 @@
 #include <sodium.h>
 #include <systemd/sd-daemon.h>
 
+#include "vigil/log.h"
 #include "vigil/clock.h"
 #include "admin.h"
 #include "cameras.h"
@@ -76,7 +77,7 @@ static void recorder_settings(void *rec, unsigned slot, const struct vigil_camer
 	int rc = vigil_recorder_configure(rec, slot, cam);
 
 	if (rc < 0)
-		fprintf(stderr, "vigild: camera %s: the recorder keeps its former settings (OwnerKey, retention): %s\n",
+		vigil_log(VIGIL_LOG_WARNING, "vigild: camera %s: the recorder keeps its former settings (OwnerKey, retention): %s\n",
 			cam->name, strerror(-rc));
 }
 
@@ -144,8 +145,8 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 
 		if (reload) {
 			reload = 0;
-			vigil_cameras_reload(k->cams, msg, sizeof(msg));
-			fprintf(stderr, "vigild: %s\n", msg);
+			vigil_log(vigil_cameras_reload(k->cams, msg, sizeof(msg)) < 0 ? VIGIL_LOG_ERR : VIGIL_LOG_NOTICE,
+				  "vigild: %s\n", msg);
 		}
 		if (report) {
 			report = 0;
@@ -248,13 +249,13 @@ static int check_capture(const char *path)
 	int linktype;
 
 	if (p == NULL) {
-		fprintf(stderr, "vigild: %s: not a readable capture: %s\n", path, err);
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s: not a readable capture: %s\n", path, err);
 		return -EINVAL;
 	}
 	linktype = pcap_datalink(p);
 	pcap_close(p);
 	if (linktype != DLT_EN10MB) {
-		fprintf(stderr,
+		vigil_log(VIGIL_LOG_ERR,
 			"vigild: %s: link type %s, not Ethernet; capture on one interface "
 			"(tcpdump -i eth0), not on 'any'\n",
 			path, pcap_datalink_val_to_name(linktype) ? pcap_datalink_val_to_name(linktype) : "unknown");
@@ -286,13 +287,13 @@ static int load_keystore(const struct vigil_config *cfg, uint8_t **key, struct v
 	if (rc == 0) {
 		rc = vigil_keystore_load(cfg->keystore, *key, stored, n, msg, sizeof(msg));
 		if (rc == -ENOENT) {
-			fprintf(stderr, "vigild: keystore %s: none yet, made at the first vigilctl camera add\n",
+			vigil_log(VIGIL_LOG_INFO, "vigild: keystore %s: none yet, made at the first vigilctl camera add\n",
 				cfg->keystore);
 			return 0;
 		}
 	}
 	if (rc < 0)
-		fprintf(stderr, "vigild: %s\n", msg);
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 	return rc;
 }
 
@@ -322,7 +323,7 @@ static void raise_open_files(const struct vigil_config *cfg)
 		return;
 	if (setrlimit(RLIMIT_NOFILE, &(struct rlimit){need, rl.rlim_max > need ? rl.rlim_max : need}) == 0)
 		return;
-	fprintf(stderr,
+	vigil_log(VIGIL_LOG_WARNING,
 		"vigild: open files are limited to %llu (RLIMIT_NOFILE) and cannot be raised: MaxCameras = %u needs "
 		"up to %llu (three a camera while its segment is cut); under that, new segments wait for a "
 		"descriptor and frames may be dropped (recorder_dropped): raise the limit (systemd: "
@@ -340,12 +341,12 @@ static int check_config(struct vigil_config *cfg, const struct options *o)
 	if (o->record_dir != NULL)
 		snprintf(cfg->record_dir, sizeof(cfg->record_dir), "%s", o->record_dir);
 	if (cfg->record_dir[0] == '\0') {
-		fprintf(stderr, "vigild: %s: [Ingest] has no RecordDir and --record-dir was not given\n",
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s: [Ingest] has no RecordDir and --record-dir was not given\n",
 			cfg->path);
 		return -EINVAL;
 	}
 	if (o->pcap == NULL && cfg->device[0] == '\0') {
-		fprintf(stderr, "vigild: %s: [Ingest] has no Device (needed unless --pcap is given)\n", cfg->path);
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s: [Ingest] has no Device (needed unless --pcap is given)\n", cfg->path);
 		return -EINVAL;
 	}
 	if (o->pcap != NULL)
@@ -382,17 +383,17 @@ int main(int argc, char **argv)
 	 * (CAP_SYS_PTRACE), of a process holding camera keys. It also makes
 	 * /proc/<pid>/ root's. README: Keys in memory. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		fprintf(stderr, "vigild: cannot turn core dumps off (%s): a crash may leave the keys on disk\n",
+		vigil_log(VIGIL_LOG_WARNING, "vigild: cannot turn core dumps off (%s): a crash may leave the keys on disk\n",
 			strerror(errno));
 	vigil_admin_wipe_json(); /* before any jansson call */
 	if (parse_options(argc, argv, &opts) < 0)
 		return EXIT_CONFIG;
 	if (sodium_init() < 0) {
-		fprintf(stderr, "vigild: libsodium cannot start\n");
+		vigil_log(VIGIL_LOG_ERR, "vigild: libsodium cannot start\n");
 		return EXIT_RUNTIME;
 	}
 	if (vigil_config_load(&cfg, opts.config, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "vigild: %s\n", msg);
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 		return EXIT_CONFIG;
 	}
 	if (check_config(&cfg, &opts) < 0 || load_keystore(&cfg, &keystore_key, &stored, &n_stored) < 0) {
@@ -403,17 +404,17 @@ int main(int argc, char **argv)
 	}
 	raise_open_files(&cfg);
 	if (vigil_srtp_available() < 0) {
-		fprintf(stderr, "vigild: this CPU lacks AES-NI/PCLMUL, which AEAD_AES_256_GCM needs\n");
+		vigil_log(VIGIL_LOG_ERR, "vigild: this CPU lacks AES-NI/PCLMUL, which AEAD_AES_256_GCM needs\n");
 		goto err_config;
 	}
 	rc = vigil_eal_build(&eal, cfg.workers, cfg.max_cameras, cfg.device, opts.pcap, opts.eal, msg, sizeof(msg));
 	if (rc < 0) {
-		fprintf(stderr, "vigild: %s\n", msg);
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 		goto err_config;
 	}
-	fprintf(stderr, "vigild: %s\n", eal.memory);
+	vigil_log(VIGIL_LOG_INFO, "vigild: %s\n", eal.memory);
 	if (rte_eal_init(eal.argc, eal.argv) < 0) {
-		fprintf(stderr, "vigild: cannot start DPDK: %s\n", rte_strerror(rte_errno));
+		vigil_log(VIGIL_LOG_ERR, "vigild: cannot start DPDK: %s\n", rte_strerror(rte_errno));
 		goto err_config;
 	}
 	vigil_eal_dontdump();
@@ -424,33 +425,33 @@ int main(int argc, char **argv)
 
 	rc = vigil_port_start(&port, cfg.workers, cfg.max_cameras, msg, sizeof(msg));
 	if (rc < 0) {
-		fprintf(stderr, "vigild: %s: %s\n", opts.pcap ? opts.pcap : cfg.device, msg);
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s: %s\n", opts.pcap ? opts.pcap : cfg.device, msg);
 		goto err_eal;
 	}
 	/* ARP/NDP replies carry the port's own address (af_packet: the
 	 * interface's); with no [Ingest] Address nothing is answered. */
 	rc = rte_eth_macaddr_get(port.id, &mac);
 	if (rc < 0) {
-		fprintf(stderr, "vigild: cannot read the port's MAC address: %s\n", rte_strerror(-rc));
+		vigil_log(VIGIL_LOG_ERR, "vigild: cannot read the port's MAC address: %s\n", rte_strerror(-rc));
 		goto err_port;
 	}
 	vigil_neigh_init(&neigh, &cfg, &mac);
 	rc = vigil_workers_create(&workers, cfg.workers, cfg.recorders, VIGIL_FRAMES_IN_FLIGHT, cfg.handshake_port != 0 && !opts.pcap,
 				  msg, sizeof(msg));
 	if (rc < 0) {
-		fprintf(stderr, "vigild: %s\n", msg);
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 		goto err_workers;
 	}
 	streams = vigil_stream_table_create("vigil_streams", cfg.max_cameras, cfg.workers, cfg.recorders, cfg.max_frame_bytes,
 					    port.mbufs, workers.frames);
 	if (streams == NULL) {
-		fprintf(stderr, "vigild: cannot build the stream table: %s\n", strerror(errno));
+		vigil_log(VIGIL_LOG_ERR, "vigild: cannot build the stream table: %s\n", strerror(errno));
 		goto err_workers;
 	}
 	if (cfg.state_dir[0] != '\0') {
 		state = vigil_state_open(cfg.state_dir, msg, sizeof(msg));
 		if (state == NULL) {
-			fprintf(stderr, "vigild: %s\n", msg);
+			vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 			status = EXIT_CONFIG;
 			goto err_streams;
 		}
@@ -460,7 +461,7 @@ int main(int argc, char **argv)
 		rc = vigil_cameras_keystore(&cams, keystore_key, stored, n_stored, msg, sizeof(msg));
 	free_stored(&stored, &n_stored);
 	if (rc < 0) {
-		fprintf(stderr, "vigild: %s\n", msg);
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 		status = EXIT_CONFIG;
 		goto err_streams;
 	}
@@ -468,60 +469,60 @@ int main(int argc, char **argv)
 		struct vigil_state_stats ss;
 
 		vigil_state_stats(state, &ss);
-		fprintf(stderr,
+		vigil_log(VIGIL_LOG_INFO,
 			"vigild: replay state in %s: %u camera(s) continue from their persisted index (%llu record(s) read)\n",
 			cfg.state_dir, cams.resumed, (unsigned long long)ss.loaded);
 	} else {
-		fprintf(stderr, "vigild: no StateDir: replay state is not kept (cameras are locked onto by trial)\n");
+		vigil_log(VIGIL_LOG_INFO, "vigild: no StateDir: replay state is not kept (cameras are locked onto by trial)\n");
 	}
 	if (workers.to_control != NULL) {
 		hs = vigil_handshakes_create(&cams, &neigh, workers.to_control, workers.to_control_proven,
 					     workers.from_control, msg, sizeof(msg));
 		if (hs == NULL) {
-			fprintf(stderr, "vigild: %s\n", msg);
+			vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 			goto err_streams;
 		}
 		workers.hs_cookie = vigil_handshakes_cookie(hs);
-		fprintf(stderr, "vigild: camera handshakes on UDP port %u\n", cfg.handshake_port);
+		vigil_log(VIGIL_LOG_INFO, "vigild: camera handshakes on UDP port %u\n", cfg.handshake_port);
 	}
 	/* Live only: a capture run has no one to tell. */
 	if (opts.pcap == NULL) {
 		events = vigil_events_create(&cams, msg, sizeof(msg));
 		if (events == NULL) {
-			fprintf(stderr, "vigild: %s\n", msg);
+			vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 			status = EXIT_CONFIG;
 			goto err_streams;
 		}
 		if (cfg.event_hook[0] != '\0')
-			fprintf(stderr, "vigild: events POSTed to %s (a queue of %u)\n", cfg.event_hook, cfg.event_queue);
+			vigil_log(VIGIL_LOG_INFO, "vigild: events POSTed to %s (a queue of %u)\n", cfg.event_hook, cfg.event_queue);
 	}
 	rec = vigil_recorder_create(&cfg, cfg.max_frame_bytes);
 	if (rec == NULL) {
-		fprintf(stderr, "vigild: cannot record into %s: %s\n", cfg.record_dir, strerror(errno));
+		vigil_log(VIGIL_LOG_ERR, "vigild: cannot record into %s: %s\n", cfg.record_dir, strerror(errno));
 		goto err_streams;
 	}
 	cams.on_settings = recorder_settings;
 	cams.on_settings_arg = rec;
 	rc = vigil_recorder_start(rec, workers.frames, workers.n);
 	if (rc < 0) {
-		fprintf(stderr, "vigild: cannot start the recorder: %s\n", strerror(-rc));
+		vigil_log(VIGIL_LOG_ERR, "vigild: cannot start the recorder: %s\n", strerror(-rc));
 		goto err_recorder;
 	}
 
-	fprintf(stderr, "vigild: %u camera(s), %u worker(s), %s; %u recorder thread(s) writing into %s; %s\n",
+	vigil_log(VIGIL_LOG_INFO, "vigild: %u camera(s), %u worker(s), %s; %u recorder thread(s) writing into %s; %s\n",
 		cfg.n_cameras, workers.n, port.spread, cfg.recorders, cfg.record_dir,
 		opts.pcap ? "reading the capture" : "running until SIGINT/SIGTERM");
 	rc = vigil_workers_launch(&workers, &port, &cfg, streams, &neigh, &stop, opts.pcap != NULL, msg,
 				  sizeof(msg));
 	if (rc < 0)
-		fprintf(stderr, "vigild: %s\n", msg);
+		vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 	/* Live only: a capture run ends by itself. */
 	if (opts.pcap == NULL && strcmp(opts.admin, "none") != 0) {
 		admin = vigil_admin_open(opts.admin, cfg.admin_group, msg, sizeof(msg));
 		if (admin == NULL)
-			fprintf(stderr, "vigild: no admin socket (vigilctl will not reach this vigild): %s\n", msg);
+			vigil_log(VIGIL_LOG_WARNING, "vigild: no admin socket (vigilctl will not reach this vigild): %s\n", msg);
 		else
-			fprintf(stderr, "vigild: admin socket %s, changes made through it recorded in %s\n", opts.admin,
+			vigil_log(VIGIL_LOG_INFO, "vigild: admin socket %s, changes made through it recorded in %s\n", opts.admin,
 				opts.audit);
 		/* The audit log's folder, as the socket's was made. */
 		if (admin != NULL && strrchr(opts.audit, '/') != NULL) {
@@ -529,7 +530,7 @@ int main(int argc, char **argv)
 
 			snprintf(dir, sizeof(dir), "%.*s", (int)(strrchr(opts.audit, '/') - opts.audit), opts.audit);
 			if (dir[0] != '\0' && mkdir(dir, 0750) < 0 && errno != EEXIST)
-				fprintf(stderr, "vigild: cannot make %s for the audit log: %s\n", dir, strerror(errno));
+				vigil_log(VIGIL_LOG_WARNING, "vigild: cannot make %s for the audit log: %s\n", dir, strerror(errno));
 		}
 	}
 	if (events != NULL)
@@ -537,9 +538,9 @@ int main(int argc, char **argv)
 	if (cfg.metrics_listen.port != 0) {
 		metrics = vigil_metrics_start(&cfg, msg, sizeof(msg));
 		if (metrics == NULL)
-			fprintf(stderr, "vigild: no metrics: %s\n", msg);
+			vigil_log(VIGIL_LOG_WARNING, "vigild: no metrics: %s\n", msg);
 		else
-			fprintf(stderr, "vigild: metrics, /healthz and /readyz on http://%s\n", cfg.metrics_listen.text);
+			vigil_log(VIGIL_LOG_INFO, "vigild: metrics, /healthz and /readyz on http://%s\n", cfg.metrics_listen.text);
 	}
 	cmds = (struct vigil_commands){
 	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .events = events, .audit = opts.audit, .stop = &stop};
@@ -552,10 +553,10 @@ int main(int argc, char **argv)
 	vigil_workers_wait(&workers);
 	/* The workers have stopped: the highest indices are final. */
 	if (vigil_cameras_persist_final(&cams) < 0)
-		fprintf(stderr, "vigild: the replay state could not be written at the end (see above)\n");
+		vigil_log(VIGIL_LOG_ERR, "vigild: the replay state could not be written at the end (see above)\n");
 	/* The workers have flushed their streams; now the recorder drains. */
 	if (vigil_recorder_stop(rec) < 0)
-		fprintf(stderr, "vigild: recording ended with an error (see above)\n");
+		vigil_log(VIGIL_LOG_ERR, "vigild: recording ended with an error (see above)\n");
 
 	summary = vigil_summary(&cams, workers.w, workers.n, rec, hs);
 	if (summary != NULL && events != NULL)
@@ -564,7 +565,7 @@ int main(int argc, char **argv)
 		fputc('\n', stdout);
 		status = 0;
 	} else if (rc == 0) {
-		fprintf(stderr, "vigild: cannot write the summary\n");
+		vigil_log(VIGIL_LOG_ERR, "vigild: cannot write the summary\n");
 	}
 	fflush(stdout);
 	json_decref(summary);

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "vigil/log.h"
 #include "vigil/clock.h"
 #include "webhook.h"
 
@@ -225,12 +226,12 @@ static void *run(void *arg)
 		if (body != NULL && post(h, curl, body, len, err, sizeof(err)) == 0) {
 			delivered(h, n);
 			if (backoff != VIGIL_WEBHOOK_BACKOFF_MS)
-				fprintf(stderr, "vigild: EventHook: %s takes events again\n", h->url);
+				vigil_log(VIGIL_LOG_NOTICE, "vigild: EventHook: %s takes events again\n", h->url);
 			backoff = VIGIL_WEBHOOK_BACKOFF_MS;
 		} else {
 			/* Logged once per outage: the retries are counted. */
 			if (backoff == VIGIL_WEBHOOK_BACKOFF_MS)
-				fprintf(stderr,
+				vigil_log(VIGIL_LOG_ERR,
 					"vigild: EventHook: POST to %s failed: %s; retrying, events queue up "
 					"to EventQueue\n",
 					h->url, err);
@@ -350,8 +351,8 @@ void vigil_webhook_stop(struct vigil_webhook *h)
 	pthread_mutex_unlock(&h->lock);
 	pthread_join(h->thread, NULL);
 	if (h->count > 0)
-		fprintf(
-		    stderr,
+		vigil_log(
+		    VIGIL_LOG_WARNING,
 		    "vigild: EventHook: %u event(s) not delivered at stop (the receiver did not take them)\n",
 		    h->count);
 	webhook_free(h);

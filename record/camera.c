@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "vigil/log.h"
 #include "vigil/clock.h"
 #include "segment_internal.h"
 
@@ -173,12 +174,12 @@ static int cam_recover(struct vigil_segments *c)
 	ret = vigil_playlist_recover(c->st.dir, 2 * (unsigned)(conf->seg_ticks / VIGIL_RTP_CLOCK_HZ),
 				     !vigil_segments_retaining(c), &found, msg, sizeof(msg));
 	if (ret < 0) {
-		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->set.name, msg);
+		vigil_log(VIGIL_LOG_ERR, "vigil: recorder: camera %s: %s\n", c->set.name, msg);
 		return ret;
 	}
 	if (found.recovered + found.discarded > 0)
-		fprintf(
-		    stderr,
+		vigil_log(
+		    VIGIL_LOG_NOTICE,
 		    "vigil: recorder: camera %s: %u segment(s) cut short by a crash recovered, %u too short "
 		    "removed\n",
 		    c->set.name, found.recovered, found.discarded);
@@ -198,7 +199,7 @@ static int cam_recover(struct vigil_segments *c)
 	}
 	free(found.list);
 	if (vigil_chain_load(conf->state_dir, c->set.name, c->st.dir, newest, &c->link, msg, sizeof(msg)) > 0)
-		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->set.name, msg);
+		vigil_log(VIGIL_LOG_WARNING, "vigil: recorder: camera %s: %s\n", c->set.name, msg);
 	/* A number is never used twice, even once the newest segments are gone. */
 	if (c->link.kind != VIGIL_SEAL_LINK_NONE && c->link.prev >= c->seq)
 		c->seq = c->link.prev + 1;
@@ -235,7 +236,7 @@ void vigil_segments_free(struct vigil_segments *c)
 /* Says why c could not be set up, and frees it. */
 static struct vigil_segments *cam_failed(struct vigil_segments *c, const char *name, int ret)
 {
-	fprintf(stderr, "vigil: recorder: camera %s: %s: %s\n", name, c != NULL ? c->st.dir : "", strerror(-ret));
+	vigil_log(VIGIL_LOG_ERR, "vigil: recorder: camera %s: %s: %s\n", name, c != NULL ? c->st.dir : "", strerror(-ret));
 	vigil_segments_free(c);
 	errno = -ret;
 	return NULL;

@@ -19,6 +19,7 @@
 #include <rte_ring.h>
 #include <sodium.h>
 
+#include "vigil/log.h"
 #include "vigil/clock.h"
 #include "vigil/limits.h"
 #include "chain.h"
@@ -474,7 +475,7 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 
 		ret = vigil_chain_dir_open(rec->conf.state_dir, msg, sizeof(msg));
 		if (ret < 0) {
-			fprintf(stderr, "vigil: recorder: %s\n", msg);
+			vigil_log(VIGIL_LOG_ERR, "vigil: recorder: %s\n", msg);
 			goto err;
 		}
 		rec->conf.chain_dirfd = ret;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vigil/log.h"
 #include "vigil/clock.h"
 #include "segment_internal.h"
 
@@ -21,9 +22,9 @@ static void cam_log(struct vigil_segments *c, unsigned cause, int err, const cha
 		return;
 	c->logged |= 1u << cause;
 	if (cause == VIGIL_REC_CAUSE_timestamps)
-		fprintf(stderr, "vigil: recorder: camera %s: %s\n", c->set.name, what);
+		vigil_log(VIGIL_LOG_WARNING, "vigil: recorder: camera %s: %s\n", c->set.name, what);
 	else
-		fprintf(stderr, "vigil: recorder: camera %s: %s %s: %s (further %s errors not shown)\n",
+		vigil_log(VIGIL_LOG_ERR, "vigil: recorder: camera %s: %s %s: %s (further %s errors not shown)\n",
 			c->set.name, vigil_recorder_cause_name(cause), what, strerror(-err),
 			vigil_recorder_cause_name(cause));
 }
@@ -60,7 +61,7 @@ static void pending_flush(struct vigil_segments *c)
 		} else {
 			/* Trouble over: say so, and log the next trouble again. */
 			if (c->logged & ((1u << VIGIL_WCAUSE_MAX) - 1)) {
-				fprintf(stderr,
+				vigil_log(VIGIL_LOG_NOTICE,
 					"vigil: recorder: camera %s: recording again (segment %08" PRIu32
 					")\n",
 					c->set.name, p->e.seq);

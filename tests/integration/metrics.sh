@@ -87,8 +87,12 @@ proc_track "$notify_pid"
 for _ in $(seq 50); do [ -S "$work/notify.sock" ] && break; sleep 0.1; done
 
 sock=$work/run/admin.sock
+# stderr as systemd hands it to a unit: the journal's stream, named by
+# JOURNAL_STREAM (its device:inode); vigild's lines then carry their level.
+: >"$work/vigild.log"
+journal=$(stat -c '%d:%i' "$work/vigild.log")
 proc_start "$work/summary.json" "$work/vigild.log" "metrics, /healthz" 30 \
-	env NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USEC=2000000 \
+	env NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USEC=2000000 JOURNAL_STREAM="$journal" \
 	"$vigild" --config "$work/vigil.conf" --admin "$sock" --audit "$work/audit.log" ||
 	{ fail "vigild did not start: $(cat "$work/vigild.log")"; exit 1; }
 vigild_pid=$PROC_PID
@@ -242,4 +246,11 @@ grep -q '^STATUS=[0-9]* of 4 camera(s) online; [0-9]* packets' "$work/notify.txt
 pings=$(grep -cx 'WATCHDOG=1' "$work/notify.txt" || true)
 [ "$pings" -ge 5 ] || fail "$pings watchdog pings over the test's run"
 grep -qx 'STOPPING=1' "$work/notify.txt" || fail "no STOPPING=1"
+# The journal's levels: info for how it started, error for a failure.
+grep -q '^<6>vigild: metrics, /healthz and /readyz on http://' "$work/vigild.log" ||
+	fail "no level on the metrics line: $(grep 'metrics, /healthz' "$work/vigild.log")"
+grep -q '^<6>vigild: 4 camera(s), 1 worker(s)' "$work/vigild.log" || fail "no level on the start line"
+if grep -q '^vigil[d]*: ' "$work/vigild.log"; then
+	fail "lines without a level: $(grep '^vigil[d]*: ' "$work/vigild.log" | head -3)"
+fi
 test_finish metrics
