@@ -191,28 +191,17 @@ static void put_rec_causes(struct walk *w, const char *camera, const struct coun
 static void put_write_histogram(struct walk *w, const char *camera, const struct counted *c)
 {
 	const uint64_t *b = c->rs->write_latency;
+	char name[sizeof(w->metric) + 8], le[32];
 	uint64_t cum = 0;
-	char le[32];
 
+	snprintf(name, sizeof(name), "%s_bucket", w->metric);
 	for (unsigned k = 0; k + 1 < VIGIL_LATENCY_BUCKETS; k++) {
 		cum += b[k];
 		snprintf(le, sizeof(le), "%g", (double)(UINT64_C(1) << k) / 1e6);
-		fprintf(w->f, "%s_bucket{", w->metric);
-		if (camera != NULL) {
-			fputs("camera=\"", w->f);
-			put_label(w->f, camera);
-			fputs("\",", w->f);
-		}
-		fprintf(w->f, "le=\"%s\"} %llu\n", le, (unsigned long long)cum);
+		sample(w->f, name, camera, "le", le, cum);
 	}
 	cum += b[VIGIL_LATENCY_BUCKETS - 1];
-	fprintf(w->f, "%s_bucket{", w->metric);
-	if (camera != NULL) {
-		fputs("camera=\"", w->f);
-		put_label(w->f, camera);
-		fputs("\",", w->f);
-	}
-	fprintf(w->f, "le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	sample(w->f, name, camera, "le", "+Inf", cum);
 	fprintf(w->f, "%s_sum", w->metric);
 	if (camera != NULL) {
 		fputs("{camera=\"", w->f);
@@ -220,13 +209,19 @@ static void put_write_histogram(struct walk *w, const char *camera, const struct
 		fputs("\"}", w->f);
 	}
 	fprintf(w->f, " %.9f\n", (double)b[VIGIL_LATENCY_SUM] / 1e9);
-	fprintf(w->f, "%s_count", w->metric);
-	if (camera != NULL) {
-		fputs("{camera=\"", w->f);
-		put_label(w->f, camera);
-		fputs("\"}", w->f);
-	}
-	fprintf(w->f, " %llu\n", (unsigned long long)cum);
+	snprintf(name, sizeof(name), "%s_count", w->metric);
+	sample(w->f, name, camera, NULL, NULL, cum);
+}
+
+/* One family: its HELP and TYPE, then its samples, put by put for the
+ * totals or for each camera. */
+static void family_walk(struct walk *w, const char *type, const char *help,
+			void (*put)(struct walk *w, const char *camera, const struct counted *c),
+			const struct counted *totals)
+{
+	family(w->f, w->metric, type, help);
+	w->put = put;
+	walk(w, NULL, totals);
 }
 
 /* Every family of the counters' and the recorder's lists, for the totals
@@ -243,56 +238,42 @@ static void counter_families(struct walk *w, const char *prefix, const struct co
 		snprintf(w->metric, sizeof(w->metric), "%s%s%s_total", prefix, vigil_counter_names[i],
 			 i == VIGIL_CTR_decrypted ? "_packets" : "");
 		snprintf(help, sizeof(help), "%s%s", vigil_counter_help[i], per);
-		family(w->f, w->metric, "counter", help);
 		w->index = i;
-		w->put = put_counter;
-		walk(w, NULL, totals);
+		family_walk(w, "counter", help, put_counter, totals);
 	}
 	/* A family's help names each of its labels' values, from the list. */
 #define VIGIL_X_HELP(name, help_) #name ": " help_ "; "
 	snprintf(w->metric, sizeof(w->metric), "%sdropped_packets_total", prefix);
 	snprintf(help, sizeof(help), "packets dropped%s, by reason: %s", per,
 		 VIGIL_FOREACH_PKT_DROP(VIGIL_X_HELP));
-	family(w->f, w->metric, "counter", help);
-	w->put = put_pkt_drops;
-	walk(w, NULL, totals);
+	family_walk(w, "counter", help, put_pkt_drops, totals);
 	snprintf(w->metric, sizeof(w->metric), "%spackets_total", prefix);
 	snprintf(help, sizeof(help), "received packets neither decrypted nor dropped%s, by outcome: %s", per,
 		 VIGIL_FOREACH_PKT_OUTCOME(VIGIL_X_HELP));
-	family(w->f, w->metric, "counter", help);
-	w->put = put_outcomes;
-	walk(w, NULL, totals);
+	family_walk(w, "counter", help, put_outcomes, totals);
 	snprintf(w->metric, sizeof(w->metric), "%sframes_dropped_total", prefix);
 	snprintf(help, sizeof(help), "frames dropped%s, by reason: %srecorder_dropped: %s", per,
 		 VIGIL_FOREACH_FRAME_DROP(VIGIL_X_HELP), VIGIL_REC_DROPPED_HELP);
 #undef VIGIL_X_HELP
-	family(w->f, w->metric, "counter", help);
-	w->put = put_frame_drops;
-	walk(w, NULL, totals);
+	family_walk(w, "counter", help, put_frame_drops, totals);
 
 	w->index = 0;
 #define VIGIL_X_COUNT(field, key, where, help_)                                                              \
 	if (strcmp(#key, "recorder_dropped") != 0) { /* a reason of frames_dropped above */                 \
 		snprintf(w->metric, sizeof(w->metric), "%s%s_total", prefix, #key);                              \
 		snprintf(help, sizeof(help), "%s%s", help_, per);                                            \
-		family(w->f, w->metric, "counter", help);                                                      \
-		w->put = put_rec_count;                                                                      \
-		walk(w, NULL, totals);                                                                       \
+		family_walk(w, "counter", help, put_rec_count, totals);                                      \
 	}                                                                                                    \
 	w->index++;
 #define VIGIL_X_LATENCY(field, key, where, help_)                                                            \
 	snprintf(w->metric, sizeof(w->metric), "%s%s_duration_seconds", prefix, #key);                           \
 	snprintf(help, sizeof(help), "%s%s", "how long the recorder's io_uring writes took", per);           \
-	family(w->f, w->metric, "histogram", help);                                                            \
-	w->put = put_write_histogram;                                                                        \
-	walk(w, NULL, totals);                                                                               \
+	family_walk(w, "histogram", help, put_write_histogram, totals);                                         \
 	w->index++;
 #define VIGIL_X_BY_CAUSE(field, key, where, help_)                                                           \
 	snprintf(w->metric, sizeof(w->metric), "%srecorder_%s_total", prefix, #key);                             \
 	snprintf(help, sizeof(help), "the recorder's errors by cause%s", per);                               \
-	family(w->f, w->metric, "counter", help);                                                              \
-	w->put = put_rec_causes;                                                                             \
-	walk(w, NULL, totals);                                                                               \
+	family_walk(w, "counter", help, put_rec_causes, totals);                                                \
 	w->index++;
 #define VIGIL_X_GAUGE(field, key, where, help_) w->index++;
 	VIGIL_FOREACH_REC_STAT(VIGIL_X_COUNT, VIGIL_X_GAUGE, VIGIL_X_LATENCY, VIGIL_X_BY_CAUSE)
@@ -326,7 +307,7 @@ static void gauges(FILE *f, const struct vigil_commands *k, struct vigil_metrics
 	const struct vigil_cameras *cams = k->cams;
 	const struct vigil_workers *ws = k->ws;
 	uint64_t now = vigil_now_ns(), tsc = rte_rdtsc(), key_age = 0;
-	unsigned by[4][VIGIL_LIVENESS_MAX] = {{0}};
+	unsigned by[VIGIL_CAMERA_REMOVED + 1][VIGIL_LIVENESS_MAX] = {{0}};
 	char name[64];
 
 	family(f, "vigil_ring_used_ratio", "gauge",
@@ -377,7 +358,7 @@ static void gauges(FILE *f, const struct vigil_commands *k, struct vigil_metrics
 	family(f, "vigil_ready", "gauge", "1 when /readyz says ready, else 0 (it says why)");
 	fprintf(f, "vigil_ready %d\n", m->not_ready[0] == '\0');
 	family(f, "vigil_cameras", "gauge", "cameras by state (live, handshake, revoked, removed) and liveness");
-	for (unsigned st = 0; st < 4; st++)
+	for (unsigned st = 0; st <= VIGIL_CAMERA_REMOVED; st++)
 		for (unsigned l = 0; l < VIGIL_LIVENESS_MAX; l++)
 			fprintf(f, "vigil_cameras{state=\"%s\",liveness=\"%s\"} %u\n", vigil_camera_state_name(st),
 				vigil_liveness_name(l), by[st][l]);

@@ -95,6 +95,7 @@ static void recorder_settings(void *rec, unsigned slot, const struct vigil_camer
  * stream table's RCU): a worker stuck in a loop stops the pings and
  * systemd restarts vigild. Without NOTIFY_SOCKET, nothing. */
 struct notify {
+	bool status;	      /* NOTIFY_SOCKET is set: someone reads the STATUS line */
 	uint64_t watchdog_ns; /* 0: no watchdog */
 	uint64_t next_ns;
 	uint64_t token; /* of the RCU check in progress */
@@ -115,6 +116,8 @@ static void notify_second(struct notify *n, const struct vigil_commands *k, uint
 		}
 		n->next_ns = now + n->watchdog_ns / 2;
 	}
+	if (!n->status)
+		return; /* not walking every camera each second for nobody */
 	vigil_summary_walk(k->cams, k->ws->w, k->ws->n, k->rec, total, &rec_total, NULL, NULL);
 	for (unsigned i = 0; i < k->cams->cfg->n_cameras; i++)
 		online += vigil_cameras_liveness(k->cams, i, now) == VIGIL_LIVENESS_online;
@@ -129,7 +132,7 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 {
 	const uint64_t tick_ns = 20000000u; /* the tick walks every camera */
 	uint64_t next_tick = 0, next_second = 0, usec = 0;
-	struct notify n = {.qsbr = qsbr};
+	struct notify n = {.qsbr = qsbr, .status = getenv("NOTIFY_SOCKET") != NULL};
 	char msg[6144];
 
 	if (sd_watchdog_enabled(0, &usec) > 0 && qsbr != NULL) {

@@ -51,19 +51,10 @@ packets=$(echo "$sent" | jq .packets)
 "$vigilctl" keygen keystore "$work/keystore.key" >/dev/null
 head -c 32 /dev/urandom | base64 -w0 >"$work/hook.key"
 chmod 600 "$work/hook.key"
-"$PYTHON" - "$work/vigil.conf" <<PY
-import sys
-p = sys.argv[1]
-lines = open(p).read().split("\n")
-i = lines.index("[Ingest]") + 1
-lines[i:i] = ["Device = net_af_packet0,iface=$VIGIL_VETH_ROOT", "StateDir = $work/state",
-              "SegmentSeconds = 1", "OfflineSeconds = 2", "MetricsListen = 127.0.0.1:$mport",
-              "EventHook = http://127.0.0.1:$hport/hook", "EventHookSecretFile = $work/hook.key",
-              "EventQueue = $QUEUE", "AuthFailedPerMinute = 50",
-              "Keystore = $work/keystore", "KeystoreKeyFile = $work/keystore.key"]
-lines = ["MaxCameras = 8" if l.startswith("MaxCameras =") else l for l in lines]
-open(p, "w").write("\n".join(lines))
-PY
+conf_ingest "$work/vigil.conf" "Device = net_af_packet0,iface=$VIGIL_VETH_ROOT" "StateDir = $work/state" \
+	"SegmentSeconds = 1" "OfflineSeconds = 2" "MetricsListen = 127.0.0.1:$mport" \
+	"EventHook = http://127.0.0.1:$hport/hook" "EventHookSecretFile = $work/hook.key" "EventQueue = $QUEUE" \
+	"AuthFailedPerMinute = 50" "Keystore = $work/keystore" "KeystoreKeyFile = $work/keystore.key" "MaxCameras = 8"
 
 # ---- the webhook receiver ------------------------------------------------------------
 

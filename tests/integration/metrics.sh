@@ -48,27 +48,10 @@ import sys
 data = open(sys.argv[1], "rb").read()
 open(sys.argv[2], "wb").write(data + data[24:])  # the records again, after the same header
 PY
-{
-	printf '[Ingest]\nDevice = net_pcap0,rx_pcap=%s\nStateDir = %s/state\n' "$work/twice.pcap" "$work"
-	printf 'MetricsListen = 127.0.0.1:%s\nMetricsPerCamera = yes\nOfflineSeconds = 3\n' "$mport"
-	printf '[Camera]\nName = quiet\nSSRC = 77\nKey = %s\nCodec = H264\n' "$(head -c 44 /dev/urandom | base64 -w0)"
-} >>"$work/vigil.conf"
-# vigil-cam's [Ingest] comes first; ours follows it (the last value counts).
-"$PYTHON" - "$work/vigil.conf" <<'PY'
-import sys
-p = sys.argv[1]
-lines = open(p).read().split("\n")
-# move our [Ingest] keys up, into the first [Ingest]
-ours = [l for l in lines if l.startswith(("Device =", "StateDir =", "MetricsListen =", "MetricsPerCamera =", "OfflineSeconds ="))]
-rest = [l for l in lines if l not in ours]
-i = rest.index("[Ingest]") + 1
-rest[i:i] = ours
-rest = [l for k, l in enumerate(rest) if not (l == "[Ingest]" and k > i)]
-open(p, "w").write("\n".join(rest))
-PY
-sed -i 's/^MaxCameras = .*/MaxCameras = 8/' "$work/vigil.conf"
-grep -q '^\[Ingest\]' "$work/vigil.conf" && [ "$(grep -c '^\[Ingest\]' "$work/vigil.conf")" = 1 ] ||
-	{ fail "the configuration: $(head -20 "$work/vigil.conf")"; exit 1; }
+conf_ingest "$work/vigil.conf" "Device = net_pcap0,rx_pcap=$work/twice.pcap" "StateDir = $work/state" \
+	"MetricsListen = 127.0.0.1:$mport" "MetricsPerCamera = yes" "OfflineSeconds = 3" "MaxCameras = 8"
+printf '[Camera]\nName = quiet\nSSRC = 77\nKey = %s\nCodec = H264\n' "$(head -c 44 /dev/urandom | base64 -w0)" \
+	>>"$work/vigil.conf"
 
 # systemd's side of Type=notify: a datagram socket of the test's.
 "$PYTHON" - "$work/notify.sock" "$work/notify.txt" <<'PY' &

@@ -133,6 +133,26 @@ test_start_vigild() {
 	sleep 1
 }
 
+# ---- configuration ------------------------------------------------------------------
+
+# conf_ingest CONF 'Key = value'...: sets each key in CONF's [Ingest]: the
+# key's line, if it has one, goes; the given lines come right after the
+# header (vigil-cam writes the configurations the tests start from).
+conf_ingest() {
+	local conf=$1
+	shift
+	"${PYTHON:-python3}" - "$conf" "$@" <<'PY'
+import sys
+path, sets = sys.argv[1], sys.argv[2:]
+lines = open(path).read().split("\n")
+keys = {s.split("=")[0].strip() for s in sets}
+start = lines.index("[Ingest]") + 1
+end = next((k for k in range(start, len(lines)) if lines[k].startswith("[")), len(lines))
+lines[start:end] = sets + [l for l in lines[start:end] if l.split("=")[0].strip() not in keys]
+open(path, "w").write("\n".join(lines))
+PY
+}
+
 # ---- checks ----------------------------------------------------------------------
 # Each check fails, naming what is missing, when there is nothing to compare
 # (no summary, an empty or non-JSON one, a counter it lacks, an empty expected
