@@ -242,7 +242,7 @@ int main(int argc, char **argv)
 	}
 	lcore = rte_get_next_lcore(-1, 1, 0);
 	g.rx = rte_ring_create("rate_rx", RX_RING, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	fr.ring = rte_ring_create("rate_frames", VIGIL_FRAMES_IN_FLIGHT, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	fr.ring = rte_ring_create("rate_frames", VIGIL_FRAME_MBUFS_IN_FLIGHT, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (lcore >= RTE_MAX_LCORE || g.rx == NULL || fr.ring == NULL || fleet_config(&cfg, cameras) < 0 ||
 	    rte_eth_from_ring(g.rx) < 0 || vigil_port_start(&port, 1, cameras, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "rate_bench: setup failed: %s\n", rte_strerror(rte_errno));

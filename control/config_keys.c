@@ -433,6 +433,7 @@ static const struct key_def keys[] = {
     {"Device", INGEST(device), STRING},
     {"Workers", INGEST(workers), NUMBER(1, VIGIL_MAX_WORKERS, 1)},
     {"Recorders", INGEST(recorders), NUMBER(1, VIGIL_MAX_RECORDERS, 1)},
+    {"IdleSleepMicroseconds", INGEST(idle_sleep_us), NUMBER(0, 1000, 1)},
     {"SegmentSeconds", INGEST(segment_seconds), NUMBER(1, 3600, 1)},
     {"MaxCameras", INGEST(max_cameras), NUMBER(1, VIGIL_MAX_CAMERAS, 1)},
     {"KeyGraceSeconds", INGEST(key_grace_ms), NUMBER(0, 3600, 1000)},

@@ -439,8 +439,8 @@ int main(int argc, char **argv)
 		goto err_port;
 	}
 	vigil_neigh_init(&neigh, &cfg, &mac);
-	rc = vigil_workers_create(&workers, cfg.workers, cfg.recorders, VIGIL_FRAMES_IN_FLIGHT, cfg.handshake_port != 0 && !opts.pcap,
-				  msg, sizeof(msg));
+	rc = vigil_workers_create(&workers, cfg.workers, cfg.recorders, cfg.handshake_port != 0 && !opts.pcap, msg,
+				  sizeof(msg));
 	if (rc < 0) {
 		vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 		goto err_workers;

@@ -14,8 +14,8 @@
 
 #include "workers.h"
 
-int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_recorders, unsigned frames_in_flight,
-			 bool handshakes, char *msg, size_t msglen)
+int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_recorders, bool handshakes, char *msg,
+			 size_t msglen)
 {
 	char name[RTE_RING_NAMESIZE];
 
@@ -41,7 +41,7 @@ int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_record
 			/* A worker's share of the mbuf pool, split between its rings. */
 			r->max_segs = VIGIL_FRAME_MBUFS_IN_FLIGHT / n_recorders;
 			snprintf(name, sizeof(name), "vigil_frames%u_%u", i, rec);
-			r->ring = rte_ring_create(name, rte_align32pow2(frames_in_flight + 1), (int)rte_socket_id(),
+			r->ring = rte_ring_create(name, rte_align32pow2(r->max_segs), (int)rte_socket_id(),
 						  RING_F_SP_ENQ | RING_F_SC_DEQ);
 			if (r->ring == NULL) {
 				snprintf(msg, msglen, "cannot create the frame rings of worker %u: %s", i,

@@ -25,12 +25,12 @@ struct vigil_workers {
 	const struct vigil_hs_cookie *hs_cookie;
 };
 
-/* Rings for n workers: to each of n_recorders recorder threads (room for
- * frames_in_flight frames each, and VIGIL_FRAME_MBUFS_IN_FLIGHT mbufs in
- * them per worker, shared out), for handed-off packets, and for
- * handshakes to and from the control plane. */
-int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_recorders, unsigned frames_in_flight,
-			 bool handshakes, char *msg, size_t msglen);
+/* Rings for n workers: to each of n_recorders recorder threads (a share
+ * of the worker's VIGIL_FRAME_MBUFS_IN_FLIGHT mbufs each, as many frames),
+ * for handed-off packets, and for handshakes to and from the control
+ * plane. */
+int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_recorders, bool handshakes, char *msg,
+			 size_t msglen);
 
 /* Give every worker its queues and what it works with, then launch them on
  * the worker lcores. */

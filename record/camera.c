@@ -53,6 +53,7 @@ void vigil_segments_settle(struct vigil_segments *c)
 	} else if (!was_retaining) {
 		vigil_segments_load(c);
 	}
+	c->next_expire_ns = 0; /* a changed retention applies at once */
 }
 
 static void state_submit(struct vigil_segments *c);
@@ -211,7 +212,7 @@ static int cam_start(struct vigil_segments *c)
 {
 	const struct vigil_segments_conf *conf = c->conf;
 
-	vigil_segments_expire(c, vigil_clock_ns(CLOCK_REALTIME));
+	vigil_segments_expire(c, vigil_clock_ns(CLOCK_REALTIME), true);
 	if (c->set.sealed) {
 		c->seal = vigil_seal_create();
 		if (c->seal == NULL)

@@ -133,7 +133,7 @@ static void rec_retain_due(struct rec_shard *sh)
 	sh->next_retain_scan_ns = now + UINT64_C(10000000000);
 	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards)
 		if (rec->cams[i] != NULL)
-			vigil_segments_retain(rec->cams[i], now);
+			vigil_segments_retain(rec->cams[i], now, false);
 }
 
 /* No open segment holds data older than MaxUnsyncedSeconds that is not on
@@ -183,8 +183,10 @@ static void rec_close_all(struct rec_shard *sh)
 			vigil_segments_close(rec->cams[i]);
 	vigil_writer_drain(sh->out.w);
 	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards)
-		if (rec->cams[i] != NULL)
+		if (rec->cams[i] != NULL) {
 			vigil_segments_chain_close(rec->cams[i]);
+			vigil_segments_retain(rec->cams[i], vigil_clock_ns(CLOCK_REALTIME), true);
+		}
 	vigil_writer_drain(sh->out.w);
 	for (unsigned i = sh->id; i < rec->n_cams; i += rec->n_shards)
 		if (rec->cams[i] != NULL)

@@ -42,12 +42,20 @@ void vigil_segments_keep(struct vigil_segments *c, const struct vigil_playlist_e
 }
 
 /* RetainHours, RetainBytes: the oldest segments go, through the ring,
- * then the playlist starts after them. The newest one always stays. */
-void vigil_segments_expire(struct vigil_segments *c, uint64_t now)
+ * then the playlist starts after them. The newest one always stays.
+ * A pass that removes something rewrites the playlist (read, written,
+ * renamed over the old one: with 10,000 cameras at every segment, a
+ * third of the recorder thread), so after one the next waits
+ * VIGIL_RETAIN_PASS_SECONDS: a camera may hold that much video past
+ * RetainBytes, and a segment may outlive RetainHours by as much. Forced
+ * at start, on a change of settings and at a clean stop. */
+void vigil_segments_expire(struct vigil_segments *c, uint64_t now, bool force)
 {
 	char path[sizeof(((struct vigil_recorder_stats *)0)->dir) + 32];
 	unsigned removed = 0;
 
+	if (!force && now < c->next_expire_ns)
+		return;
 	while (c->n_segs > 1) {
 		struct seg_kept *s = &c->segs[c->segs_head];
 
@@ -64,8 +72,10 @@ void vigil_segments_expire(struct vigil_segments *c, uint64_t now)
 		removed++;
 	}
 	if (removed > 0) {
-		int ret = vigil_playlist_drop(c->st.dir, c->segs[c->segs_head].seq, c->target);
+		int ret;
 
+		c->next_expire_ns = now + VIGIL_RETAIN_PASS_SECONDS * UINT64_C(1000000000);
+		ret = vigil_playlist_drop(c->st.dir, c->segs[c->segs_head].seq, c->target);
 		if (ret < 0)
 			vigil_segments_error(c, VIGIL_REC_CAUSE_playlist, ret, VIGIL_PLAYLIST_NAME);
 	}
@@ -96,9 +106,9 @@ void vigil_segments_load(struct vigil_segments *c)
 
 /* RetainHours goes on for cameras that stopped sending, and changed
  * retention applies to them. */
-void vigil_segments_retain(struct vigil_segments *c, uint64_t now)
+void vigil_segments_retain(struct vigil_segments *c, uint64_t now, bool force)
 {
 	vigil_segments_settle(c); /* a changed retention, for a camera gone quiet */
 	if (vigil_segments_retaining(c))
-		vigil_segments_expire(c, now);
+		vigil_segments_expire(c, now, force);
 }

@@ -82,7 +82,7 @@ static void pending_flush(struct vigil_segments *c)
 				snprintf(sc.camera, sizeof(sc.camera), "%s", c->set.name);
 				c->out->closed(c->out->closed_arg, &sc);
 			}
-			vigil_segments_expire(c, vigil_clock_ns(CLOCK_REALTIME));
+			vigil_segments_expire(c, vigil_clock_ns(CLOCK_REALTIME), false);
 		}
 		c->pending_head = (c->pending_head + 1) % SEG_PENDING;
 		c->n_pending--;

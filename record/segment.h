@@ -106,8 +106,9 @@ void vigil_segments_write(struct vigil_segments *c, const struct vigil_frame *f,
 void vigil_segments_sync(struct vigil_segments *c, uint64_t now);
 
 /* Settings handed over are taken (a changed retention, for a camera gone
- * quiet), then RetainHours and RetainBytes applied; now: wall clock. */
-void vigil_segments_retain(struct vigil_segments *c, uint64_t now);
+ * quiet), then RetainHours and RetainBytes applied; now: wall clock;
+ * force: even within VIGIL_RETAIN_PASS_SECONDS of the last pass. */
+void vigil_segments_retain(struct vigil_segments *c, uint64_t now, bool force);
 
 /* Stopping, in three steps with the writer drained after each of the
  * first two: the open segment closed (last write, fsync, rename); the

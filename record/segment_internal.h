@@ -59,6 +59,7 @@ struct vigil_segments {
 	struct seg_kept *segs;
 	unsigned segs_head, n_segs, segs_cap;
 	uint64_t disk_bytes;
+	uint64_t next_expire_ns; /* no retention pass before (wall clock) */
 	int64_t last_pts;			 /* of the last frame written */
 	int64_t frame_ticks;			 /* between the last two frames: the last one's duration */
 	struct seg_pending pending[SEG_PENDING]; /* FIFO, oldest at pending_head */
@@ -98,11 +99,12 @@ void vigil_segments_muxed(void *arg, const uint8_t *data, size_t len);
 void vigil_segments_init_out(void *arg, const uint8_t *data, size_t len);
 
 /* retain.c: whether retention is on; a durable segment counted in; the
- * oldest removed while over RetainHours, RetainBytes; those the playlist
+ * oldest removed while over RetainHours, RetainBytes (batched: at most a
+ * pass every VIGIL_RETAIN_PASS_SECONDS unless forced); those the playlist
  * lists counted in (retention turned on). */
 bool vigil_segments_retaining(const struct vigil_segments *c);
 void vigil_segments_keep(struct vigil_segments *c, const struct vigil_playlist_entry *e, uint64_t bytes);
-void vigil_segments_expire(struct vigil_segments *c, uint64_t now);
+void vigil_segments_expire(struct vigil_segments *c, uint64_t now, bool force);
 void vigil_segments_load(struct vigil_segments *c);
 
 /* camera.c: settings handed over taken (where a segment begins, and in

@@ -166,14 +166,26 @@ bool wfd_coming_back(const struct vigil_writer *w)
 void wfd_wait(struct vigil_wfile *f, enum fd_wait why)
 {
 	struct vigil_writer *w = f->w;
+	unsigned q = why == FDW_OPEN;
 
 	f->fd_wait = why;
 	f->wait_next = NULL;
-	if (w->waiting_tail != NULL)
-		w->waiting_tail->wait_next = f;
+	if (w->waiting[q].tail != NULL)
+		w->waiting[q].tail->wait_next = f;
 	else
-		w->waiting = f;
-	w->waiting_tail = f;
+		w->waiting[q].head = f;
+	w->waiting[q].tail = f;
+}
+
+static struct vigil_wfile *wfd_pop(struct vigil_writer *w, unsigned q)
+{
+	struct vigil_wfile *f = w->waiting[q].head;
+
+	w->waiting[q].head = f->wait_next;
+	if (w->waiting[q].head == NULL)
+		w->waiting[q].tail = NULL;
+	f->wait_next = NULL;
+	return f;
 }
 
 void wfd_count(struct vigil_wfile *f)
@@ -195,40 +207,29 @@ void wfd_uncount(struct vigil_wfile *f)
 	wfd_wake(f->w);
 }
 
-/* Descriptors came back: the files waiting, in order, as far as they fit;
- * then, if none will come back, the new files' opens fail (EMFILE). */
+/* Descriptors came back: the files waiting, in order, as far as they fit
+ * (those finishing files first); then, if none will come back, the new
+ * files' opens fail (EMFILE). */
 void wfd_wake(struct vigil_writer *w)
 {
-	struct vigil_wfile *f = w->waiting, *next;
+	struct vigil_wfile *f;
 	enum fd_wait why;
 
-	if (w->waking || f == NULL)
+	if (w->waking)
 		return;
 	w->waking = true;
-	w->waiting = w->waiting_tail = NULL;
-	for (; f != NULL; f = next) {
-		next = f->wait_next;
-		why = f->fd_wait;
-		if (!wfd_room(w, why == FDW_OPEN)) {
-			wfd_wait(f, why); /* again, in the same order */
-			continue;
-		}
-		f->fd_wait = FDW_NONE;
-		wfile_resume(f, why);
-	}
-	f = w->waiting;
-	if (!wfd_coming_back(w)) {
-		w->waiting = w->waiting_tail = NULL;
-		for (; f != NULL; f = next) {
-			next = f->wait_next;
+	for (unsigned q = 0; q < 2; q++)
+		while (w->waiting[q].head != NULL && wfd_room(w, q == 1)) {
+			f = wfd_pop(w, q);
 			why = f->fd_wait;
-			if (why != FDW_OPEN) { /* cannot be: a step waits on what is in flight */
-				wfd_wait(f, why);
-				continue;
-			}
 			f->fd_wait = FDW_NONE;
-			wfile_open_failed(f, -EMFILE);
+			wfile_resume(f, why);
 		}
+	/* The finishing steps wait on what is in flight: never for ever. */
+	while (w->waiting[1].head != NULL && !wfd_coming_back(w)) {
+		f = wfd_pop(w, 1);
+		f->fd_wait = FDW_NONE;
+		wfile_open_failed(f, -EMFILE);
 	}
 	w->waking = false;
 }

@@ -69,6 +69,7 @@ struct vigil_config {
 	char record_dir[4096];
 	char device[1024];
 	unsigned workers;
+	unsigned idle_sleep_us; /* a worker whose poll found nothing sleeps this long; 0: it polls on */
 	unsigned recorders; /* recorder threads, each with its share of the cameras */
 	unsigned segment_seconds;
 	enum vigil_format format;

@@ -27,12 +27,19 @@
 #define VIGIL_REORDER_SLOTS 8
 #define VIGIL_REORDER_WAIT_MS 20
 #define VIGIL_DEFAULT_SEGMENT_SECONDS 6
+/* Retention removes a camera's oldest segments at most this often (each
+ * pass rewrites its playlist): it may hold this much video past
+ * RetainBytes, a segment may outlive RetainHours by as much. */
+#define VIGIL_RETAIN_PASS_SECONDS 30
 #define VIGIL_DEFAULT_MAX_FRAME_BYTES (4u << 20)
 #define VIGIL_PARAM_SET_MAX 512 /* bytes of one VPS/SPS/PPS, configured or cached */
 /* Frames are chains of the mbufs their packets came in. Between a worker
- * and the disk: at most this many frames, holding at most this many mbufs
- * (about 38 MiB of video), beyond which frames are dropped as ring_full. */
-#define VIGIL_FRAMES_IN_FLIGHT 4096
+ * and the disk: at most this many mbufs (about 38 MiB of video), beyond
+ * which frames are dropped as ring_full. The rings take as many frames as
+ * there are mbufs (a frame has one at least), so only the mbufs bound
+ * them: a bound of 4,096 frames was 0.1 s of 10,000 small cameras, and
+ * any longer pause of the recorder cost every camera a frame and so the
+ * rest of its GOP. */
 #define VIGIL_FRAME_MBUFS_IN_FLIGHT 32768
 /* mbufs per RX queue, and per camera for the frame under assembly. */
 #define VIGIL_MBUFS_PER_QUEUE 8192

@@ -56,6 +56,7 @@ static void test_good(void **state)
 				      "Device = net_af_packet0,iface=eth1\n"
 				      "Workers = 1\n"
 				      "Recorders = 3\n"
+				      "IdleSleepMicroseconds = 50\n"
 				      "SegmentSeconds = 2\n"
 				      "Address = 198.18.0.1, fd00::1 198.18.0.3\n"
 				      "RetainHours = 48\n"
@@ -116,6 +117,7 @@ static void test_good(void **state)
 	assert_int_equal(cfg.offline_seconds, 10);
 	assert_int_equal(cfg.segment_seconds, 2);
 	assert_int_equal(cfg.recorders, 3);
+	assert_int_equal(cfg.idle_sleep_us, 50);
 	assert_int_equal(cfg.max_frame_bytes, VIGIL_DEFAULT_MAX_FRAME_BYTES);
 	assert_int_equal(cfg.n_ipv4, 2);
 	assert_memory_equal(&cfg.ipv4[0], ((uint8_t[]){198, 18, 0, 1}), 4);
@@ -126,7 +128,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
 	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
-	assert_int_equal(cfg.cameras[0].line, 19);
+	assert_int_equal(cfg.cameras[0].line, 20);
 	assert_int_equal(cfg.format, VIGIL_FORMAT_FMP4);
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(cfg.cameras[0].master_key[i], i + 1);
@@ -218,6 +220,8 @@ static const struct {
 	{INGEST "Workers = 65\n" CAMERA("a", "1"), "3: Workers: '65' is not a number from 1 to 64"},
 	{INGEST "Recorders = 0\n" CAMERA("a", "1"), "3: Recorders: '0' is not a number from 1 to 16"},
 	{INGEST "Recorders = 2x\n" CAMERA("a", "1"), "3: Recorders: '2x' is not a number from 1 to 16"},
+	{INGEST "IdleSleepMicroseconds = 1001\n" CAMERA("a", "1"),
+	 "3: IdleSleepMicroseconds: '1001' is not a number from 0 to 1000"},
 	{INGEST "SegmentSeconds = x\n" CAMERA("a", "1"), "3: SegmentSeconds: 'x'"},
 	{INGEST CAMERA("bad name", "1"), "4: Name: 'bad name' must be"},
 	{INGEST CAMERA("a", "1") CAMERA("a", "2"), "9: Name: 'a' is already used by the camera at line 3"},
