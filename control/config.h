@@ -15,6 +15,10 @@
  * one message "FILE:LINE: reason" into err. */
 int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, size_t errlen);
 void vigil_config_free(struct vigil_config *cfg);
+/* The keys the parser knows, in its table's order: the i-th one's name,
+ * and *camera whether it belongs in [Camera] (else [Ingest]); NULL past
+ * the end. The documentation's lists are checked against it. */
+const char *vigil_config_key_name(unsigned i, bool *camera);
 /* A camera Name: 1-VIGIL_CAMERA_NAME_MAX characters of A-Z a-z 0-9 _ -. */
 bool vigil_config_valid_name(const char *name);
 

@@ -557,6 +557,14 @@ static int parse_value(struct parser *p, const struct key_def *k, void *field, c
 	return 0;
 }
 
+const char *vigil_config_key_name(unsigned i, bool *camera)
+{
+	if (i >= sizeof(keys) / sizeof(keys[0]))
+		return NULL;
+	*camera = keys[i].section == SEC_CAMERA;
+	return keys[i].name;
+}
+
 int config_key(struct parser *p, const char *name, const char *value)
 {
 	const char *section = p->section == SEC_INGEST ? "Ingest" : "Camera";

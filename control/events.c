@@ -152,14 +152,14 @@ void vigil_events_emit(struct vigil_events *e, enum vigil_event_type type, json_
 	free(text);
 }
 
-void vigil_events_poll(struct vigil_events *e, struct vigil_recorder *rec)
+unsigned vigil_events_poll(struct vigil_events *e, struct vigil_recorder *rec)
 {
 	struct vigil_segment_closed sc;
 	char path[8192];
 	uint64_t lost;
+	unsigned n;
 
-	for (unsigned n = 0;
-	     n < VIGIL_EVENTS_CLOSED_PER_TURN && vigil_recorder_closed(rec, &sc, path, sizeof(path)); n++)
+	for (n = 0; n < VIGIL_EVENTS_CLOSED_PER_TURN && vigil_recorder_closed(rec, &sc, path, sizeof(path)); n++)
 		vigil_events_emit(e, VIGIL_EVENT_segment_closed,
 				  json_pack("{ss ss sf sI sb}", "camera", sc.camera, "path", path, "seconds",
 					    sc.seconds, "bytes", (json_int_t)sc.bytes, "sealed",
@@ -167,6 +167,7 @@ void vigil_events_poll(struct vigil_events *e, struct vigil_recorder *rec)
 	lost = vigil_recorder_closed_lost(rec);
 	e->dropped_ring += lost - e->closed_lost;
 	e->closed_lost = lost;
+	return n;
 }
 
 /* A camera that came on or went off since the last look. */

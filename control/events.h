@@ -35,8 +35,10 @@ void vigil_events_set_admin(struct vigil_events *e, struct vigil_admin *admin);
 /* One event: fields (taken; NULL: none) get "type", "time" and "id". */
 void vigil_events_emit(struct vigil_events *e, enum vigil_event_type type, json_t *fields);
 
-/* Every turn of the control loop: durable segments from the recorder. */
-void vigil_events_poll(struct vigil_events *e, struct vigil_recorder *rec);
+/* Every turn of the control loop, and while the recorder drains at stop:
+ * durable segments from the recorder (up to VIGIL_EVENTS_CLOSED_PER_TURN).
+ * How many. */
+unsigned vigil_events_poll(struct vigil_events *e, struct vigil_recorder *rec);
 
 /* About once a second, after vigil_cameras_second: liveness changes,
  * AuthFailedPerMinute, the disk. */

@@ -41,6 +41,7 @@
 
 #include <sodium.h>
 
+#include "vigil/secret.h"
 #include "keystore.h"
 #include "seal.h"
 
@@ -462,7 +463,7 @@ int vigil_keystore_key_read(const char *path, uint8_t key[VIGIL_KEYSTORE_KEY_LEN
 			    path);
 	if (fd < 0)
 		return fd;
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
+	if (!vigil_secret_mode_ok(path, st.st_mode))
 		rc = fail(msg, msglen, -EPERM, path,
 			  "mode %04o lets group or others at the master key; chmod 600 %s",
 			  (unsigned)(st.st_mode & 07777), path);

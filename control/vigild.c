@@ -410,12 +410,14 @@ int main(int argc, char **argv)
 		vigil_log(VIGIL_LOG_ERR, "vigild: this CPU lacks AES-NI/PCLMUL, which AEAD_AES_256_GCM needs\n");
 		goto err_config;
 	}
-	rc = vigil_eal_build(&eal, cfg.workers, cfg.max_cameras, cfg.device, opts.pcap, opts.eal, msg, sizeof(msg));
+	rc = vigil_eal_build(&eal, cfg.workers, cfg.idle_sleep_us > 0 && opts.pcap == NULL, cfg.max_cameras, cfg.device,
+			     opts.pcap, opts.eal, msg, sizeof(msg));
 	if (rc < 0) {
 		vigil_log(VIGIL_LOG_ERR, "vigild: %s\n", msg);
 		goto err_config;
 	}
 	vigil_log(VIGIL_LOG_INFO, "vigild: %s\n", eal.memory);
+	vigil_log(VIGIL_LOG_INFO, "vigild: %s\n", eal.lcores);
 	if (rte_eal_init(eal.argc, eal.argv) < 0) {
 		vigil_log(VIGIL_LOG_ERR, "vigild: cannot start DPDK: %s\n", rte_strerror(rte_errno));
 		goto err_config;
@@ -557,10 +559,18 @@ int main(int argc, char **argv)
 	/* The workers have stopped: the highest indices are final. */
 	if (vigil_cameras_persist_final(&cams) < 0)
 		vigil_log(VIGIL_LOG_ERR, "vigild: the replay state could not be written at the end (see above)\n");
-	/* The workers have flushed their streams; now the recorder drains. */
+	/* The workers have flushed their streams; now the recorder drains,
+	 * and the segments it closes meanwhile are events too (the webhook
+	 * has them; the ring to the events would fill with 10,000 cameras). */
+	vigil_recorder_stop_begin(rec);
+	while (events != NULL && !vigil_recorder_stopped(rec))
+		if (vigil_events_poll(events, rec) == 0)
+			usleep(1000);
 	if (vigil_recorder_stop(rec) < 0)
 		vigil_log(VIGIL_LOG_ERR, "vigild: recording ended with an error (see above)\n");
 
+	while (events != NULL && vigil_events_poll(events, rec) > 0)
+		;
 	summary = vigil_summary(&cams, workers.w, workers.n, rec, hs);
 	if (summary != NULL && events != NULL)
 		json_object_set_new(summary, "events", vigil_events_summary(events));

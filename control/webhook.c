@@ -17,6 +17,7 @@
 
 #include "vigil/log.h"
 #include "vigil/clock.h"
+#include "vigil/secret.h"
 #include "webhook.h"
 
 struct vigil_webhook {
@@ -47,7 +48,7 @@ int vigil_webhook_read_secret(const char *path, uint8_t *key, size_t *keylen, ch
 		rc = -errno;
 		goto out;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if (!vigil_secret_mode_ok(path, st.st_mode)) {
 		snprintf(msg, msglen,
 			 "EventHookSecretFile %s: mode %04o lets group or others at the key; chmod 600 %s",
 			 path, (unsigned)(st.st_mode & 07777), path);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* HLS media playlists of the recordings, and the repair of a camera's
- * directory after a crash (playlist.h). Only the recorder thread calls in;
- * entries are small and rare (one per segment), so plain file I/O. */
+ * directory after a crash (playlist.h). Entries are small and rare (one
+ * per segment), so plain file I/O, on the playlist thread
+ * (playlist_queue.c) but for recovery. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -143,6 +144,11 @@ static unsigned target_for(double seconds)
 	unsigned t = (unsigned)seconds;
 
 	return t + (seconds > t);
+}
+
+unsigned vigil_playlist_target(unsigned target, double seconds)
+{
+	return target_for(seconds) > target ? target_for(seconds) : target;
 }
 
 static int fsync_dir(const char *dir)

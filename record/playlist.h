@@ -63,6 +63,10 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, str
 int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e, bool new_map, unsigned *target,
 			  bool event);
 
+/* The playlist's target duration once a segment of that many seconds is
+ * listed (what vigil_playlist_append makes of *target). */
+unsigned vigil_playlist_target(unsigned target, double seconds);
+
 /* The complete entries of the playlist as it is on disk, in its order
  * (*list: free() it; none when there is no playlist). 0 or -errno. */
 int vigil_playlist_read(const char *dir, struct vigil_playlist_entry **list, unsigned *n);

@@ -44,6 +44,7 @@ struct rec_shard {
 	struct vigil_frame_ring *rings[VIGIL_MAX_WORKERS];
 	unsigned n_rings;
 	pthread_t thread;
+	bool done; /* the thread has closed its cameras' segments */
 };
 
 struct vigil_recorder {
@@ -61,6 +62,7 @@ struct vigil_recorder {
 	 * threads), one consumer. Plain memory, so no EAL is needed. */
 	struct rte_ring *closed;
 	uint64_t closed_lost;
+	struct vigil_playlist_queue *playlists; /* every camera's playlist changes */
 };
 
 static struct rec_shard *shard_of(struct vigil_recorder *rec, uint32_t camera)
@@ -83,15 +85,31 @@ int vigil_recorder_configure(struct vigil_recorder *rec, unsigned slot, const st
 	return 0;
 }
 
+/* A camera added under the name of one removed: the playlist changes the
+ * old one posted are done before the new one reads its folder. Rare (a
+ * reload), so a scan. */
+static bool cam_dir_used(const struct vigil_recorder *rec, const char *name)
+{
+	char dir[sizeof(((struct vigil_recorder_stats *)0)->dir)];
+
+	snprintf(dir, sizeof(dir), "%s/%s", rec->conf.record_dir, name);
+	for (unsigned i = 0; i < rec->n_cams; i++)
+		if (rec->cams[i] != NULL && strcmp(vigil_segments_stats(rec->cams[i])->dir, dir) == 0)
+			return true;
+	return false;
+}
+
 /* Sets up slot's camera with s, which it takes, writing with its thread's
  * writer. On failure the settings are handed back (unless newer ones
  * came), to be tried again at the camera's next frame. */
 static int cam_new(struct vigil_recorder *rec, unsigned slot, struct vigil_segments_settings *s)
 {
-	struct vigil_segments *c =
-	    vigil_segments_create(&rec->conf, &shard_of(rec, slot)->out, &rec->handed[slot], s);
 	struct vigil_segments_settings *none = NULL;
+	struct vigil_segments *c;
 
+	if (cam_dir_used(rec, s->name))
+		vigil_playlist_wait(rec->playlists);
+	c = vigil_segments_create(&rec->conf, &shard_of(rec, slot)->out, &rec->handed[slot], s);
 	if (c == NULL) {
 		int ret = -errno;
 
@@ -164,12 +182,15 @@ void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *
 		vigil_segments_write(c, f, data, len);
 	rec_sync_due(sh);
 	(void)vigil_writer_reap(sh->out.w, false);
+	(void)vigil_segments_playlist_failures(&sh->out);
 }
 
 void vigil_recorder_poll(struct vigil_recorder *rec)
 {
-	for (unsigned s = 0; s < rec->n_shards; s++)
+	for (unsigned s = 0; s < rec->n_shards; s++) {
 		(void)vigil_writer_reap(rec->shards[s].out.w, false);
+		(void)vigil_segments_playlist_failures(&rec->shards[s].out);
+	}
 }
 
 /* Every open segment of the shard's cameras closed and durable, their
@@ -224,6 +245,7 @@ static void *rec_thread(void *arg)
 		}
 		rec_sync_due(sh);
 		rec_retain_due(sh);
+		(void)vigil_segments_playlist_failures(&sh->out);
 		if (got > 0)
 			continue;
 		if (stopping)
@@ -232,6 +254,7 @@ static void *rec_thread(void *arg)
 		usleep(REC_IDLE_US);
 	}
 	rec_close_all(sh);
+	__atomic_store_n(&sh->done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -256,6 +279,7 @@ int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *co
 	for (unsigned s = 0; s < rec->n_shards; s++) {
 		struct rec_shard *sh = &rec->shards[s];
 
+		sh->done = false;
 		for (unsigned i = 0; i < n_workers; i++)
 			sh->rings[i] = rings[vigil_frame_ring_index(i, s, rec->n_shards)];
 		sh->n_rings = n_workers;
@@ -271,6 +295,19 @@ int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *co
 	return 0;
 }
 
+void vigil_recorder_stop_begin(struct vigil_recorder *rec)
+{
+	__atomic_store_n(&rec->stop, true, __ATOMIC_RELEASE);
+}
+
+bool vigil_recorder_stopped(const struct vigil_recorder *rec)
+{
+	for (unsigned s = 0; rec->running && s < rec->n_shards; s++)
+		if (!__atomic_load_n(&rec->shards[s].done, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
 int vigil_recorder_stop(struct vigil_recorder *rec)
 {
 	int ret = 0;
@@ -282,6 +319,10 @@ int vigil_recorder_stop(struct vigil_recorder *rec)
 		for (unsigned s = 0; s < rec->n_shards; s++)
 			rec_close_all(&rec->shards[s]);
 	}
+	/* Every playlist ended on disk, and what failed counted. */
+	vigil_playlist_wait(rec->playlists);
+	for (unsigned s = 0; s < rec->n_shards; s++)
+		(void)vigil_segments_playlist_failures(&rec->shards[s].out);
 	for (unsigned s = 0; s < rec->n_shards && ret == 0; s++)
 		ret = rec->shards[s].out.first_err;
 	return ret;
@@ -299,6 +340,10 @@ const struct vigil_recorder_stats *vigil_recorder_stats(const struct vigil_recor
 /* Everything rec holds, whatever create got to. */
 static void rec_destroy(struct vigil_recorder *rec)
 {
+	/* Its jobs name the cameras' folders and the shards' lists. */
+	vigil_playlist_queue_free(rec->playlists);
+	for (unsigned s = 0; rec->shards != NULL && s < rec->n_shards; s++)
+		(void)vigil_segments_playlist_failures(&rec->shards[s].out);
 	for (unsigned i = 0; rec->cams != NULL && i < rec->n_cams; i++)
 		vigil_segments_free(rec->cams[i]);
 	for (unsigned i = 0; rec->handed != NULL && i < rec->n_cams; i++)
@@ -472,6 +517,11 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 	rec->shards = calloc(rec->n_shards, sizeof(*rec->shards));
 	if (rec->cams == NULL || rec->handed == NULL || rec->shards == NULL || closed_ring(rec) < 0)
 		goto err;
+	rec->playlists = vigil_playlist_queue_create();
+	if (rec->playlists == NULL) {
+		ret = -errno;
+		goto err;
+	}
 	if (rec->conf.state_dir[0] != '\0') {
 		char msg[PATH_MAX + 128];
 
@@ -492,6 +542,7 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 		sh->gather_cap = max_frame_bytes;
 		sh->out.closed = closed_put;
 		sh->out.closed_arg = rec;
+		sh->out.playlists = rec->playlists;
 		/* A staging buffer per camera and as many again in flight. */
 		sh->out.w = vigil_writer_create(VIGIL_WRITER_ENTRIES, 2 * cams + 2); /* grown as used */
 		if (sh->out.w == NULL)

@@ -54,6 +54,12 @@ int vigil_recorder_start(struct vigil_recorder *rec, struct vigil_frame_ring *co
  * open segment (last write, fsync, rename) and join the threads. Without
  * threads, just closes segments. 0 or -errno of the first error. */
 int vigil_recorder_stop(struct vigil_recorder *rec);
+/* The same in two steps, so that the caller can take the segments closed
+ * meanwhile (vigil_recorder_closed) while the threads drain: the stop
+ * asked for, then whether every thread is done (vigil_recorder_stop then
+ * returns at once). */
+void vigil_recorder_stop_begin(struct vigil_recorder *rec);
+bool vigil_recorder_stopped(const struct vigil_recorder *rec);
 
 /* Safe to call from another thread while running (plain 64-bit reads). */
 const struct vigil_recorder_stats *vigil_recorder_stats(const struct vigil_recorder *rec, unsigned camera);

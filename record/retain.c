@@ -43,10 +43,10 @@ void vigil_segments_keep(struct vigil_segments *c, const struct vigil_playlist_e
 
 /* RetainHours, RetainBytes: the oldest segments go, through the ring,
  * then the playlist starts after them. The newest one always stays.
- * A pass that removes something rewrites the playlist (read, written,
- * renamed over the old one: with 10,000 cameras at every segment, a
- * third of the recorder thread), so after one the next waits
- * VIGIL_RETAIN_PASS_SECONDS: a camera may hold that much video past
+ * A pass that removes something has the playlist rewritten (read,
+ * written, renamed over the old one, on the playlist thread: with 10,000
+ * cameras at every segment, a third of a thread), so after one the next
+ * waits VIGIL_RETAIN_PASS_SECONDS: a camera may hold that much video past
  * RetainBytes, and a segment may outlive RetainHours by as much. Forced
  * at start, on a change of settings and at a clean stop. */
 void vigil_segments_expire(struct vigil_segments *c, uint64_t now, bool force)
@@ -72,25 +72,31 @@ void vigil_segments_expire(struct vigil_segments *c, uint64_t now, bool force)
 		removed++;
 	}
 	if (removed > 0) {
-		int ret;
+		/* 20 to 30 s: cameras that started together (a restart, a
+		 * fleet) drift apart, and so do their removals and playlist
+		 * rewrites, instead of 10,000 at once every 30 s. */
+		uint64_t pass = VIGIL_RETAIN_PASS_SECONDS * UINT64_C(1000000000);
+		uint64_t spread = ((now ^ (uintptr_t)c) * UINT64_C(0x9E3779B97F4A7C15)) >> 32;
 
-		c->next_expire_ns = now + VIGIL_RETAIN_PASS_SECONDS * UINT64_C(1000000000);
-		ret = vigil_playlist_drop(c->st.dir, c->segs[c->segs_head].seq, c->target);
-		if (ret < 0)
-			vigil_segments_error(c, VIGIL_REC_CAUSE_playlist, ret, VIGIL_PLAYLIST_NAME);
+		c->next_expire_ns = now + pass - spread % (pass / 3);
+		vigil_segments_list(c, &(struct vigil_playlist_job){.op = VIGIL_PLAYLIST_DROP,
+								    .first_seq = c->segs[c->segs_head].seq});
 	}
 }
 
 /* Retention turned on: the segments the playlist lists are counted in, so
  * that those made before the change go too. Read from disk on the
- * recorder thread, which is acceptable for a change an admin makes. */
+ * recorder thread, once the playlist thread has done what it had: a wait
+ * acceptable for a change an admin makes. */
 void vigil_segments_load(struct vigil_segments *c)
 {
 	struct vigil_playlist_entry *list = NULL;
 	char path[sizeof(c->st.dir) + 32];
 	unsigned n = 0;
-	int ret = vigil_playlist_read(c->st.dir, &list, &n);
+	int ret;
 
+	vigil_playlist_wait(c->out->playlists); /* its appends on disk */
+	ret = vigil_playlist_read(c->st.dir, &list, &n);
 	if (ret < 0)
 		vigil_segments_error(c, VIGIL_REC_CAUSE_playlist, ret, VIGIL_PLAYLIST_NAME);
 	for (unsigned i = 0; i < n; i++) {

@@ -52,7 +52,6 @@ static void pending_flush(struct vigil_segments *c)
 {
 	while (c->n_pending > 0) {
 		struct seg_pending *p = &c->pending[c->pending_head];
-		int ret;
 
 		if (!p->durable && !p->failed)
 			return;
@@ -68,11 +67,14 @@ static void pending_flush(struct vigil_segments *c)
 				c->logged &= ~((1u << VIGIL_WCAUSE_MAX) - 1);
 			}
 			p->e.discontinuity |= c->discontinuity;
-			ret = vigil_playlist_append(c->st.dir, &p->e, p->e.map != c->listed_map, &c->target,
-						    !vigil_segments_retaining(c));
+			vigil_segments_list(c, &(struct vigil_playlist_job){
+						   .op = VIGIL_PLAYLIST_APPEND,
+						   .e = p->e,
+						   .new_map = p->e.map != c->listed_map,
+						   .event = !vigil_segments_retaining(c),
+					       });
+			c->target = vigil_playlist_target(c->target, p->e.seconds);
 			c->listed_map = p->e.map;
-			if (ret < 0)
-				vigil_segments_error(c, VIGIL_REC_CAUSE_playlist, ret, VIGIL_PLAYLIST_NAME);
 			c->discontinuity = false;
 			vigil_segments_keep(c, &p->e, p->bytes);
 			if (c->out->closed != NULL) {
@@ -437,14 +439,29 @@ void vigil_segments_close(struct vigil_segments *c)
 
 void vigil_segments_end(struct vigil_segments *c)
 {
-	int ret;
-
 	if (c->ended)
 		return;
 	c->ended = true;
-	ret = vigil_playlist_end(c->st.dir);
-	if (ret < 0)
-		vigil_segments_error(c, VIGIL_REC_CAUSE_playlist, ret, VIGIL_PLAYLIST_NAME);
+	vigil_segments_list(c, &(struct vigil_playlist_job){.op = VIGIL_PLAYLIST_END});
+}
+
+void vigil_segments_list(struct vigil_segments *c, struct vigil_playlist_job *j)
+{
+	j->dir = c->st.dir;
+	j->target = c->target;
+	j->arg = c;
+	j->failed = &c->out->playlist_failed;
+	vigil_playlist_post(c->out->playlists, j);
+}
+
+static void playlist_failed(void *arg, int err)
+{
+	vigil_segments_error(arg, VIGIL_REC_CAUSE_playlist, err, VIGIL_PLAYLIST_NAME);
+}
+
+unsigned vigil_segments_playlist_failures(struct vigil_segments_out *out)
+{
+	return vigil_playlist_failures(&out->playlist_failed, playlist_failed);
 }
 
 const struct vigil_recorder_stats *vigil_segments_stats(const struct vigil_segments *c)

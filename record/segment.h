@@ -13,6 +13,7 @@
 
 #include "vigil/config_model.h"
 #include "vigil/frame.h"
+#include "playlist_queue.h"
 #include "seal.h"
 #include "stats.h"
 #include "writer.h"
@@ -46,6 +47,10 @@ struct vigil_segments_out {
 	/* Told of each durable segment, in order, never waiting; NULL: none. */
 	void (*closed)(void *arg, const struct vigil_segment_closed *sc);
 	void *closed_arg;
+	/* The recorder's playlist thread, and where it tells of this
+	 * thread's cameras' failed playlist changes. */
+	struct vigil_playlist_queue *playlists;
+	struct vigil_playlist_failed playlist_failed;
 };
 
 /* A camera's settings as the recorder uses them. The control plane makes
@@ -117,6 +122,10 @@ void vigil_segments_retain(struct vigil_segments *c, uint64_t now, bool force);
 void vigil_segments_close(struct vigil_segments *c);
 void vigil_segments_chain_close(struct vigil_segments *c);
 void vigil_segments_end(struct vigil_segments *c);
+
+/* The playlist changes out's cameras posted that failed, counted to each
+ * (on out's thread). How many. */
+unsigned vigil_segments_playlist_failures(struct vigil_segments_out *out);
 
 /* Safe to read from another thread while running (plain 64-bit reads). */
 const struct vigil_recorder_stats *vigil_segments_stats(const struct vigil_segments *c);

@@ -92,11 +92,15 @@ struct vigil_segments {
 
 /* segment.c: an error counted (write_errors too, but for mux) and logged
  * once per cause; the writer's reports on a segment or a removal; the
- * muxer's output (its segments, and fMP4's init segment). */
+ * muxer's output (its segments, and fMP4's init segment); a playlist
+ * change posted. */
 void vigil_segments_error(struct vigil_segments *c, unsigned cause, int err, const char *what);
 void vigil_segments_io(void *arg, const struct vigil_wio *io);
 void vigil_segments_muxed(void *arg, const uint8_t *data, size_t len);
 void vigil_segments_init_out(void *arg, const uint8_t *data, size_t len);
+/* A change to c's playlist (j's op and what it needs), handed to the
+ * playlist thread: dir, target and where a failure goes filled in. */
+void vigil_segments_list(struct vigil_segments *c, struct vigil_playlist_job *j);
 
 /* retain.c: whether retention is on; a durable segment counted in; the
  * oldest removed while over RetainHours, RetainBytes (batched: at most a

@@ -234,6 +234,25 @@ void wfd_wake(struct vigil_writer *w)
 	w->waking = false;
 }
 
+/* The removals that wait, while fewer than WRITER_UNLINKS are in flight. */
+static void unlinks_submit(struct vigil_writer *w)
+{
+	while (w->unlinks_head != NULL && w->unlinks < WRITER_UNLINKS) {
+		struct wunlink *u = w->unlinks_head;
+		struct io_uring_sqe *sqe = wring_sqe(w);
+
+		if (sqe == NULL)
+			return; /* tried again at the next completion */
+		w->unlinks_head = u->next;
+		if (w->unlinks_head == NULL)
+			w->unlinks_tail = NULL;
+		io_uring_prep_unlink(sqe, u->path, 0);
+		io_uring_sqe_set_data(sqe, &u->req);
+		w->unlinks++;
+		io_uring_submit(&w->ring);
+	}
+}
+
 /* A finished request: an unlink's, or a file's (wfile.c). */
 static void complete(struct vigil_writer *w, struct wreq *req, int res)
 {
@@ -241,6 +260,8 @@ static void complete(struct vigil_writer *w, struct wreq *req, int res)
 		struct wunlink *u = (struct wunlink *)req;
 
 		w->inflight--;
+		w->unlinks--;
+		unlinks_submit(w);
 		if (res < 0)
 			u->cb(u->arg, &(struct vigil_wio){.ev = VIGIL_WEV_ERROR, .cause = VIGIL_WCAUSE_unlink, .err = res,
 							  .path = u->path});
@@ -279,27 +300,26 @@ int vigil_writer_reap(struct vigil_writer *w, bool wait)
 
 int vigil_writer_unlink(struct vigil_writer *w, const char *path, vigil_wfile_cb cb, void *arg)
 {
+	size_t len = strlen(path);
 	struct wunlink *u;
-	struct io_uring_sqe *sqe;
 
-	if (strlen(path) >= sizeof(u->path))
+	if (len >= PATH_MAX)
 		return -ENAMETOOLONG;
-	u = malloc(sizeof(*u));
+	u = malloc(sizeof(*u) + len + 1);
 	if (u == NULL)
 		return -ENOMEM;
-	sqe = wring_sqe(w);
-	if (sqe == NULL) {
-		free(u);
-		return -EBUSY;
-	}
 	u->req = (struct wreq){.op = WOP_UNLINK};
+	u->next = NULL;
 	u->cb = cb;
 	u->arg = arg;
-	strcpy(u->path, path);
-	io_uring_prep_unlink(sqe, u->path, 0);
-	io_uring_sqe_set_data(sqe, &u->req);
-	w->inflight++;
-	io_uring_submit(&w->ring);
+	memcpy(u->path, path, len + 1);
+	if (w->unlinks_tail != NULL)
+		w->unlinks_tail->next = u;
+	else
+		w->unlinks_head = u;
+	w->unlinks_tail = u;
+	w->inflight++; /* from here: drain waits for it */
+	unlinks_submit(w);
 	return 0;
 }
 

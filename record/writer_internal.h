@@ -38,11 +38,19 @@ enum fd_wait {
 	FDW_FINISH,  /* its folder's, for the fsync after its rename */
 };
 
+/* Retention's removals, at most WRITER_UNLINKS in flight: io_uring's
+ * workers take requests in order, and 20,000 unlinks at once (10,000
+ * cameras reaching RetainBytes together, each one a synchronous discard
+ * on some filesystems) held every segment's open and fsync behind them
+ * for seconds. The rest wait here, in order. */
+#define WRITER_UNLINKS 8
+
 struct wunlink {
 	struct wreq req; /* first */
+	struct wunlink *next; /* waiting */
 	vigil_wfile_cb cb;
 	void *arg;
-	char path[PATH_MAX];
+	char path[]; /* as long as it is */
 };
 
 struct wbuf {
@@ -113,6 +121,8 @@ struct vigil_writer {
 	struct {
 		struct vigil_wfile *head, *tail;
 	} waiting[2];
+	struct wunlink *unlinks_head, *unlinks_tail; /* waiting to be submitted */
+	unsigned unlinks;			     /* in flight */
 };
 
 /* writer.c: buffers, submission entries, descriptors. */

@@ -31,6 +31,9 @@
  * pass rewrites its playlist): it may hold this much video past
  * RetainBytes, a segment may outlive RetainHours by as much. */
 #define VIGIL_RETAIN_PASS_SECONDS 30
+/* Playlist changes queued for the playlist thread (record/playlist_queue.h);
+ * a recorder thread that finds the queue full waits. */
+#define VIGIL_PLAYLIST_JOBS 65536
 #define VIGIL_DEFAULT_MAX_FRAME_BYTES (4u << 20)
 #define VIGIL_PARAM_SET_MAX 512 /* bytes of one VPS/SPS/PPS, configured or cached */
 /* Frames are chains of the mbufs their packets came in. Between a worker

@@ -18,7 +18,9 @@
 #     RecordDir made immutable and back (disk_trouble, disk_recovered); the
 #     events beyond the first 5 are counted as dropped (vigilctl stats and
 #     vigil_events_dropped_total); the receiver back: the 5 queued ones
-#     arrive, in order.
+#     arrive, in order;
+#  4. at SIGTERM each camera's last segment is closed: its segment_closed
+#     reaches the webhook before vigild exits.
 #
 # usage: events.sh VIGILD VIGILCTL VIGIL_CAM [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
@@ -259,4 +261,12 @@ proc_stop "$vigild_pid" TERM 60 || status=$?
 proc_stop "$watch_pid" TERM 5 >/dev/null || true
 jq -e --argjson d $((down - QUEUE)) '.events.events_dropped == $d and .events.emitted.key_rotated == 7' \
 	"$work/summary.json" >/dev/null || fail "the summary's events: $(jq -c .events "$work/summary.json")"
+# The segments the stop closed (each camera's last, open since it went
+# quiet) are events too, and reach the webhook before vigild exits.
+drained=$(($(jq .totals.segments "$work/summary.json") - n_closed))
+[ "$drained" -ge 3 ] || fail "the stop closed $drained segment(s), want each camera's last"
+jq -e '.events.emitted.segment_closed == .totals.segments' "$work/summary.json" >/dev/null ||
+	fail "segment_closed events: $(jq .events.emitted.segment_closed "$work/summary.json"), segments: $(jq .totals.segments "$work/summary.json")"
+[ "$(dedup "$work/received.jsonl" | jq -s '[.[] | select(.type == "segment_closed")] | length')" = "$drained" ] ||
+	fail "the webhook got $(dedup "$work/received.jsonl" | jq -s '[.[] | select(.type == "segment_closed")] | length') segment_closed after the stop, want $drained"
 test_finish events

@@ -17,7 +17,9 @@
 #  4. camera `lazy` never rekeys: past 1.5 x RekeyPackets its key is
 #     refused, and its packets count as unknown_ssrc;
 #  5. a camera that vigild never answers (its initiations go to another
-#     port) keeps trying all along, well past 20 tries.
+#     port) keeps trying all along, well past 20 tries;
+#  6. `vigilctl watch` saw a key_rotated event (by handshake) per handshake
+#     and lazy's key_expired, once.
 # Every counter checked is exact where the test controls it.
 #
 # usage: handshake.sh BUILD_DIR [SCRATCH_DIR]  (vigild, vigilctl, vigil-stream, hs_flood under it)
@@ -71,7 +73,13 @@ chmod 600 "$work/vigil.conf"
 proc_start "$work/summary.json" "$work/vigild.log" "$VIGILD_READY" 30 "$vigild" --config "$work/vigil.conf" \
 	--admin "$work/admin.sock" --audit "$work/audit.log" || { fail "vigild did not start: $(cat "$work/vigild.log")"; exit 1; }
 vigild_pid=$PROC_PID
-sleep 1
+# Its events, as an operator's `vigilctl watch` sees them.
+proc_start "$work/watch.jsonl" "$work/watch.log" "" 0 "$vigilctl" --socket "$work/admin.sock" watch || true
+watch_pid=$PROC_PID
+for _ in $(seq 50); do
+	[ "$("$vigilctl" --socket "$work/admin.sock" --json stats | jq .stats.events.watchers)" = 1 ] && break
+	sleep 0.1
+done
 # porch comes through the admin socket, into the keystore.
 "$vigilctl" --socket "$work/admin.sock" camera add porch --identity "$porch_pk" --codec h264 >"$work/add.out" ||
 	fail "camera add porch --identity: $(cat "$work/add.out")"
@@ -147,6 +155,7 @@ sleep 1
 sleep $((mute_since + 30 > SECONDS ? mute_since + 30 - SECONDS : 0))
 kill -0 "$mute_pid" 2>/dev/null || fail "the camera with no answer gave up: $(cat "$work/mute.log")"
 proc_stop "$mute_pid" TERM 10 || true
+proc_stop "$watch_pid" TERM 5 >/dev/null || true
 proc_stop "$vigild_pid" INT 60 || fail "vigild exited non-zero after SIGINT"
 
 # ---- what vigild counted and recorded ----------------------------------------------
@@ -169,6 +178,15 @@ lazy_sent=$(jq .packets "$work/lazy.json") lazy_ok=$(jq .cameras.lazy.decrypted 
 check_counter lazy "$s" .totals.unknown_ssrc $((lazy_sent - lazy_ok))
 check_counter lazy "$s" .cameras.lazy.state handshake
 grep -q "camera lazy did not rekey in time" "$work/vigild.log" || fail "lazy: no log line for its spent key"
+# The events: a key_rotated by handshake for each handshake a camera made
+# (its first key included), and lazy's key_expired, once.
+events() { jq -r --arg t "$1" --arg c "$2" 'select(.type == $t and .camera == $c) | .by // "-"' "$work/watch.jsonl" | sort | uniq -c | xargs; }
+[ "$(events key_rotated door)" = "$(jq .handshakes "$work/door.json") handshake" ] ||
+	fail "door: key_rotated events '$(events key_rotated door)', want $(jq .handshakes "$work/door.json") by handshake"
+[ "$(events key_rotated lazy)" = "1 handshake" ] || fail "lazy: key_rotated events '$(events key_rotated lazy)'"
+[ "$(events key_expired lazy)" = "1 -" ] || fail "lazy: key_expired events '$(events key_expired lazy)', want one"
+[ "$(events key_expired door)" = "" ] || fail "door: key_expired events '$(events key_expired door)'"
+check_counter events "$s" .events.emitted.key_expired 1
 for cam in door porch; do
 	frame_md5 -i "$work/$cam.h264" >"$work/$cam.want"
 	frame_md5 -i "$work/rec/$cam/index.m3u8" >"$work/$cam.got"

@@ -490,6 +490,52 @@ static void test_missing_file(void **state)
 	assert_string_equal(err, "/nonexistent/vigil.conf: cannot open: No such file or directory");
 }
 
+static char *slurp(const char *name)
+{
+	char path[4096];
+	const char *src = getenv("VIGIL_SOURCE");
+	FILE *f;
+	char *text;
+	long n;
+
+	assert_non_null(src);
+	snprintf(path, sizeof(path), "%s/%s", src, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return text;
+}
+
+/* Every key the parser takes is documented: in vigild(8) as *Key* and in
+ * the README's table as `Key`. The lists are written by hand; this keeps
+ * them whole. */
+static void test_keys_documented(void **state)
+{
+	char *man = slurp("docs/man/vigild.8.scd"), *readme = slurp("README.md"), want[128];
+	const char *name;
+	bool camera;
+	unsigned n = 0;
+
+	(void)state;
+	for (unsigned i = 0; (name = vigil_config_key_name(i, &camera)) != NULL; i++, n++) {
+		snprintf(want, sizeof(want), "*%s*", name);
+		if (strstr(man, want) == NULL)
+			fail_msg("%s ([%s]) is not in docs/man/vigild.8.scd", name, camera ? "Camera" : "Ingest");
+		snprintf(want, sizeof(want), "`%s`", name);
+		if (strstr(readme, want) == NULL)
+			fail_msg("%s ([%s]) is not in README.md", name, camera ? "Camera" : "Ingest");
+	}
+	assert_true(n > 40);
+	free(man);
+	free(readme);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -501,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_no_key_left),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_keys_documented),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

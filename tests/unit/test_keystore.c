@@ -635,6 +635,23 @@ static void test_key_file_refused(void **state)
 	expect_key_refused(path, -EPERM, "mode 0620");
 	write_bytes(path, good, strlen(good), 0602);
 	expect_key_refused(path, -EPERM, "mode 0602");
+	/* A systemd credential: newer systemd makes it 0440 with the
+	 * service's group, in a directory only the service enters. Group
+	 * read is taken there, and only there; group write never. */
+	assert_true(mkdir("creds", 0700) == 0 || errno == EEXIST);
+	write_bytes("creds/keystore.key", good, strlen(good), 0440);
+	expect_key_refused("creds/keystore.key", -EPERM, "mode 0440");
+	setenv("CREDENTIALS_DIRECTORY", "creds", 1);
+	assert_int_equal(vigil_keystore_key_read("creds/keystore.key", key, msg, sizeof(msg)), 0);
+	write_bytes("creds/keystore.key", good, strlen(good), 0460);
+	expect_key_refused("creds/keystore.key", -EPERM, "mode 0460");
+	write_bytes("creds/keystore.key", good, strlen(good), 0444);
+	expect_key_refused("creds/keystore.key", -EPERM, "mode 0444");
+	write_bytes(path, good, strlen(good), 0440);
+	expect_key_refused(path, -EPERM, "mode 0440"); /* not a credential */
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(unlink("creds/keystore.key"), 0);
+	assert_int_equal(rmdir("creds"), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char name[64];
 

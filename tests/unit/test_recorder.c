@@ -26,6 +26,7 @@
 
 #include "mux.h"
 #include "writer.h"
+#include "writer_internal.h"
 #include "recorder.h"
 #include "au.h"
 #include "seal.h"
@@ -528,7 +529,7 @@ static void test_mux_cut(void **state)
 }
 
 struct wevents {
-	uint64_t written, closed, synced, errors[VIGIL_WCAUSE_MAX];
+	uint64_t written, closed, synced, removed, errors[VIGIL_WCAUSE_MAX];
 	int last_err;
 };
 
@@ -542,6 +543,8 @@ static void wevents_cb(void *arg, const struct vigil_wio *io)
 		e->closed++;
 	else if (io->ev == VIGIL_WEV_SYNCED)
 		e->synced++;
+	else if (io->ev == VIGIL_WEV_REMOVED)
+		e->removed++;
 	else
 		e->errors[io->cause]++, e->last_err = io->err;
 }
@@ -1513,6 +1516,40 @@ static void test_writer_descriptors(void **state)
 	}
 }
 
+/* Retention's removals: taken in order, at most WRITER_UNLINKS in
+ * flight (io_uring's workers serve requests in order: 20,000 unlinks at
+ * once held every segment's open and fsync behind them), every one done
+ * and reported; one of a file that is not there fails under its cause. */
+static void test_writer_unlinks(void **state)
+{
+	enum { FILES = 100 };
+	struct wevents ev = {0};
+	struct vigil_writer *w = vigil_writer_create(64, 4);
+	char path[64];
+
+	(void)state;
+	assert_non_null(w);
+	for (unsigned i = 0; i < FILES; i++) {
+		snprintf(path, sizeof(path), TDIR "/ul%u", i);
+		assert_int_equal(run("echo x > %s", path), 0);
+	}
+	for (unsigned i = 0; i < FILES; i++) {
+		snprintf(path, sizeof(path), TDIR "/ul%u", i);
+		assert_int_equal(vigil_writer_unlink(w, path, wevents_cb, &ev), 0);
+		assert_true(w->unlinks <= WRITER_UNLINKS);
+	}
+	assert_int_equal(vigil_writer_inflight(w), FILES); /* drain waits for the queued ones too */
+	vigil_writer_drain(w);
+	assert_int_equal(ev.removed, FILES);
+	assert_int_equal(run("test -z \"$(ls " TDIR " | grep '^ul')\""), 0);
+	assert_int_equal(vigil_writer_unlink(w, TDIR "/ul0", wevents_cb, &ev), 0);
+	vigil_writer_drain(w);
+	assert_int_equal(ev.errors[VIGIL_WCAUSE_unlink], 1);
+	assert_int_equal(ev.last_err, -ENOENT);
+	assert_int_equal(ev.removed, FILES);
+	vigil_writer_free(w);
+}
+
 /* Cameras cutting segments together: each old file closes (its tail
  * unaligned for O_DIRECT, its folder fsync'd) while the next one opens
  * (its creation fsync'd). Under a limit of LIMIT descriptors, the writer
@@ -1879,6 +1916,52 @@ static void test_restart_numbering(void **state)
 	assert_int_equal(errno, ENOTDIR);
 }
 
+/* A playlist that cannot be written for a while (here a FIFO nobody
+ * reads, whose open for writing waits): the segments still become durable
+ * meanwhile; the playlist takes the later entries once it can. The
+ * recorder thread used to make the playlist's changes itself, and waited
+ * here (10,000 cameras' recorder stalled on playlist renames). */
+static void test_playlist_stuck(void **state)
+{
+	const struct vigil_recorder_stats *st;
+	struct fixture fx;
+	struct playlist pl;
+
+	(void)state;
+	fixture_init(&fx, "camstuck", VIGIL_CODEC_H264, true);
+	st = vigil_recorder_stats(fx.rec, 0);
+	feed(&fx, &h264, 0, 45); /* segment 0 closed at frame 30, 1 open */
+	for (int i = 0; i < 5000 && run("grep -qx 00000000.ts %s/index.m3u8", fx.dir) != 0; i++) {
+		vigil_recorder_poll(fx.rec);
+		usleep(1000);
+	}
+	assert_int_equal(run("cd %s && cp index.m3u8 saved && mkfifo pipe && ln pipe held && mv pipe index.m3u8",
+			     fx.dir),
+			 0);
+	alarm(60); /* the recorder used to wait here for ever */
+	feed(&fx, &h264, 45, h264.n);
+	for (int i = 0; i < 5000 && st->segments < 4; i++) {
+		vigil_recorder_poll(fx.rec);
+		usleep(1000);
+	}
+	alarm(0);
+	assert_int_equal(st->segments, 4); /* 1, 2, 3 durable, 4 open */
+	assert_int_equal(run("test -p %s/index.m3u8", fx.dir), 0);
+	/* A playlist again; segment 1's entry went into the FIFO. */
+	assert_int_equal(run("cd %s && mv saved index.m3u8 && cat held >/dev/null && rm held", fx.dir), 0);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(st->segments, 5);
+	assert_int_equal(st->errors[VIGIL_REC_CAUSE_playlist], 0);
+	read_playlist(fx.dir, &pl);
+	assert_true(pl.endlist);
+	assert_int_equal(pl.n, 4);
+	assert_int_equal(pl.seq[0], 0);
+	assert_int_equal(pl.seq[1], 2);
+	assert_int_equal(pl.seq[2], 3);
+	assert_int_equal(pl.seq[3], 4);
+	fixture_fini(&fx);
+}
+
 /* The camera directory is replaced by a file while a segment is open: the
  * rename of that segment and every later open fail, are counted, and the
  * recorder carries on. */
@@ -1926,6 +2009,7 @@ int main(void)
 	    cmocka_unit_test(test_h264_direct),	      cmocka_unit_test(test_h265_thread),
 	    cmocka_unit_test(test_recorder_threads),
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
+	    cmocka_unit_test(test_playlist_stuck), cmocka_unit_test(test_writer_unlinks),
 	    cmocka_unit_test(test_crash_recovery), cmocka_unit_test(test_crash_recovery_many),  cmocka_unit_test(test_sync_open_segment),
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
 	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),

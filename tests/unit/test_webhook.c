@@ -93,6 +93,15 @@ static void test_secret_file(void **state)
 	chmod(path, 0640);
 	assert_int_equal(vigil_webhook_read_secret(path, key, &len, msg, sizeof(msg)), -EPERM);
 	assert_non_null(strstr(msg, "chmod 600"));
+	/* Group-readable is a systemd credential's mode (0440) in
+	 * $CREDENTIALS_DIRECTORY, and taken only there. */
+	chmod(path, 0440);
+	assert_int_equal(vigil_webhook_read_secret(path, key, &len, msg, sizeof(msg)), -EPERM);
+	setenv("CREDENTIALS_DIRECTORY", "/tmp", 1);
+	assert_int_equal(vigil_webhook_read_secret(path, key, &len, msg, sizeof(msg)), 0);
+	chmod(path, 0444);
+	assert_int_equal(vigil_webhook_read_secret(path, key, &len, msg, sizeof(msg)), -EPERM);
+	unsetenv("CREDENTIALS_DIRECTORY");
 	/* Too short to be a key. */
 	write_file(path, "short\n", 0600);
 	assert_int_equal(vigil_webhook_read_secret(path, key, &len, msg, sizeof(msg)), -EINVAL);
