@@ -105,19 +105,6 @@ void vigil_srtp_wipe(struct vigil_srtp *s)
 	sodium_memzero(s, sizeof(*s));
 }
 
-/* RFC 7714 section 8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt. */
-static inline void make_iv(uint8_t iv[VIGIL_SRTP_IV_LEN], const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN],
-			   uint32_t ssrc, uint32_t roc, uint16_t seq)
-{
-	iv[0] = iv[1] = 0;
-	vigil_put32(iv + 2, ssrc);
-	vigil_put32(iv + 6, roc);
-	iv[10] = (uint8_t)(seq >> 8);
-	iv[11] = (uint8_t)seq;
-	for (int i = 0; i < VIGIL_SRTP_IV_LEN; i++)
-		iv[i] ^= salt[i];
-}
-
 int vigil_srtp_decrypt_to(const struct vigil_srtp *s, const uint8_t *pkt, size_t len, size_t hdr_len,
 			  uint32_t ssrc, uint32_t roc, uint16_t seq, uint8_t *out)
 {
@@ -127,7 +114,7 @@ int vigil_srtp_decrypt_to(const struct vigil_srtp *s, const uint8_t *pkt, size_t
 	if (len > INT_MAX || hdr_len > len || len - hdr_len < VIGIL_SRTP_TAG_LEN)
 		return -EINVAL;
 	clen = len - hdr_len - VIGIL_SRTP_TAG_LEN;
-	make_iv(iv, s->salt, ssrc, roc, seq);
+	vigil_srtp_iv(iv, s->salt, ssrc, roc, seq);
 	/* In place (m == c) is safe: each block is read before it is written. */
 	if (crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, pkt + hdr_len, clen, pkt + hdr_len + clen,
 							   pkt, hdr_len, iv, &s->aead) != 0)
@@ -150,7 +137,7 @@ int vigil_srtp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, siz
 	if (len > INT_MAX - VIGIL_SRTP_TAG_LEN || hdr_len > len)
 		return -EINVAL;
 	mlen = len - hdr_len;
-	make_iv(iv, s->salt, ssrc, roc, seq);
+	vigil_srtp_iv(iv, s->salt, ssrc, roc, seq);
 	if (crypto_aead_aes256gcm_encrypt_detached_afternm(pkt + hdr_len, pkt + len, NULL, pkt + hdr_len,
 							   mlen, pkt, hdr_len, NULL, iv, &s->aead) != 0)
 		return -EIO;
@@ -162,7 +149,7 @@ int vigil_srtp_encrypt(const struct vigil_srtp *s, uint8_t *pkt, size_t len, siz
 static inline void make_rtcp_iv(uint8_t iv[VIGIL_SRTP_IV_LEN], const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN],
 				uint32_t ssrc, uint32_t index)
 {
-	make_iv(iv, salt, ssrc, index >> 16, (uint16_t)index);
+	vigil_srtp_iv(iv, salt, ssrc, index >> 16, (uint16_t)index);
 }
 
 /* Section 9.3: with E set the AAD is the first 8 bytes and the E|index

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "vigil/bytes.h"
 #include "vigil/limits.h"
 
 #define VIGIL_SRTP_LABEL_RTP_ENCRYPTION 0x00
@@ -32,6 +33,20 @@ struct vigil_srtp {
 	uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN];
 	crypto_aead_aes256gcm_state aead; /* expanded session key */
 };
+
+/* RFC 7714 section 8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt. The
+ * same for every engine (libsodium here, a crypto device in cryptodev.c). */
+static inline void vigil_srtp_iv(uint8_t iv[VIGIL_SRTP_IV_LEN], const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN],
+				 uint32_t ssrc, uint32_t roc, uint16_t seq)
+{
+	iv[0] = iv[1] = 0;
+	vigil_put32(iv + 2, ssrc);
+	vigil_put32(iv + 6, roc);
+	iv[10] = (uint8_t)(seq >> 8);
+	iv[11] = (uint8_t)seq;
+	for (int i = 0; i < VIGIL_SRTP_IV_LEN; i++)
+		iv[i] ^= salt[i];
+}
 
 /* 0 when this CPU can run libsodium's AES-256-GCM, -ENOTSUP otherwise.
  * Calls sodium_init(). */
