@@ -208,16 +208,19 @@ static double crypto_cycles(const struct vigil_srtp *s, const struct vigil_crypt
 				unsigned ok = 0;
 
 				for (unsigned i = 0; i < VIGIL_BURST; i++) {
-					memcpy(work[b * VIGIL_BURST + i], clean[b * VIGIL_BURST + i], len);
+					unsigned k = b * VIGIL_BURST + i;
+
+					memcpy(work[k], clean[k], len);
 					p[i] = (struct vigil_cryptodev_pkt){
-					    .pkt = work[b * VIGIL_BURST + i], .len = (uint32_t)len, .ssrc = 7, .seq = (uint16_t)(b * VIGIL_BURST + i)};
+					    .pkt = work[k], .len = (uint32_t)len, .ssrc = 7, .seq = (uint16_t)k};
 				}
 				t0 = rte_rdtsc_precise();
 				if (dev != NULL)
 					ok = vigil_cryptodev_srtp_decrypt(dev, sess, salt, RTP_HDR, p, VIGIL_BURST);
 				else
 					for (unsigned i = 0; i < VIGIL_BURST; i++)
-						ok += vigil_srtp_decrypt(s, p[i].pkt, len, RTP_HDR, 7, 0, p[i].seq) >= 0;
+						ok += vigil_srtp_decrypt(s, p[i].pkt, len, RTP_HDR, 7, 0,
+									 p[i].seq) >= 0;
 				total += rte_rdtsc_precise() - t0;
 				if (ok != VIGIL_BURST)
 					abort();

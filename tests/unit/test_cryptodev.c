@@ -63,13 +63,17 @@ static void one_device(const char *name)
 				len = vigil_srtp_encrypt(&s, a[i], hdr + payload, hdr, ssrc, roc, seq);
 				assert_int_equal(len, (int)(hdr + payload + VIGIL_SRTP_TAG_LEN));
 				v[i] = (enum variant)randombytes_uniform(VARIANTS);
-				if (v[i] == FORGED)
-					a[i][randombytes_uniform((uint32_t)len)] ^= (uint8_t)(1u << randombytes_uniform(8));
+				if (v[i] == FORGED) /* one bit, anywhere */
+					a[i][randombytes_uniform((uint32_t)len)] ^=
+					    (uint8_t)(1u << randombytes_uniform(8));
 				else if (v[i] == TRUNCATED)
 					len -= 1 + (int)randombytes_uniform(VIGIL_SRTP_TAG_LEN + 1);
 				memcpy(b[i], a[i], (size_t)len);
-				p[i] = (struct vigil_cryptodev_pkt){.pkt = b[i], .len = (uint32_t)len, .ssrc = ssrc,
-								    .roc = v[i] == WRONG_ROC ? roc + 1 : roc, .seq = seq};
+				p[i] = (struct vigil_cryptodev_pkt){.pkt = b[i],
+								    .len = (uint32_t)len,
+								    .ssrc = ssrc,
+								    .roc = v[i] == WRONG_ROC ? roc + 1 : roc,
+								    .seq = seq};
 			}
 			accepted += vigil_cryptodev_srtp_decrypt(&d, sess, salt, hdr, p, VIGIL_BURST);
 			for (unsigned i = 0; i < VIGIL_BURST; i++) {
