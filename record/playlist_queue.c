@@ -6,10 +6,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "vigil/limits.h"
 #include "vigil/log.h"
 #include "playlist_queue.h"
+
+#define PLAYLIST_NICE 10
 
 struct vigil_playlist_queue {
 	pthread_mutex_t lock;
@@ -58,6 +62,10 @@ static void *queue_thread(void *arg)
 {
 	struct vigil_playlist_queue *q = arg;
 
+	/* Its work can wait (the queue holds it), the recorders' frames
+	 * cannot: when 10,000 cameras' first retention pass comes at once,
+	 * seconds of playlist rewrites must not take the recorder's CPU. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), PLAYLIST_NICE);
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		struct vigil_playlist_job j;
