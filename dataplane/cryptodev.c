@@ -32,7 +32,6 @@ int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned m
 	int id;
 
 	memset(d, 0, sizeof(*d));
-	snprintf(d->name, sizeof(d->name), "%s", name);
 	id = rte_cryptodev_get_dev_id(name);
 	if (id < 0) {
 		snprintf(msg, msglen, "%s: no such crypto device (a vdev needs --vdev=%s; its PMD installed)", name,

@@ -21,7 +21,6 @@ struct rte_mempool;
 struct vigil_cryptodev {
 	uint8_t dev_id;
 	struct rte_mempool *sessions;
-	char name[64];
 };
 
 /* One SRTP packet of a burst: in place, header (the AAD), ciphertext,
