@@ -245,6 +245,7 @@ static void *rec_thread(void *arg)
 		}
 		rec_sync_due(sh);
 		rec_retain_due(sh);
+		vigil_writer_trim(sh->out.w, vigil_now_ns());
 		(void)vigil_segments_playlist_failures(&sh->out);
 		if (got > 0)
 			continue;

@@ -12,6 +12,7 @@
 #define VIGIL_WRITER_ENTRIES 256
 #define VIGIL_WRITER_BUF_BYTES (256u << 10)
 #define VIGIL_WRITER_FIXED_MAX 4096 /* staging buffers registered with the ring: 1 GiB pinned at most */
+#define VIGIL_WRITER_TRIM_NS (UINT64_C(30) * 1000000000) /* vigil_writer_trim's interval */
 
 /* What failed, for counting and for logging once per cause: one list,
  * the first part of the recorder's (VIGIL_FOREACH_REC_CAUSE, stats.h). */
@@ -66,6 +67,11 @@ void vigil_writer_free(struct vigil_writer *w);
  * through cb) when none will; the rest is for the folder fsyncs that
  * finish files. */
 void vigil_writer_limit_fds(struct vigil_writer *w, unsigned max_fds);
+/* Gives back to the kernel the staging buffers that stayed free for a
+ * whole VIGIL_WRITER_TRIM_NS: those a burst needed (files slow to open or
+ * to write, up to max_bufs) and nothing since. Called often (NOW_NS from
+ * CLOCK_MONOTONIC), acts once an interval. */
+void vigil_writer_trim(struct vigil_writer *w, uint64_t now_ns);
 
 /* Opens PARTIAL for writing, through the ring: the file takes appends at
  * once, and a failed open comes through cb (VIGIL_WCAUSE_open) like any

@@ -56,7 +56,7 @@ struct wunlink {
 struct wbuf {
 	struct wreq req;   /* first: a write request is its buffer */
 	struct wbuf *next; /* free list */
-	struct wbuf *all;  /* every buffer, for freeing */
+	struct wbuf *all, **all_prev; /* every buffer, for freeing */
 	uint8_t *data;
 	size_t len;   /* bytes staged */
 	size_t done;  /* bytes already written */
@@ -106,8 +106,13 @@ struct vigil_writer {
 	struct wbuf *free;
 	struct wbuf *all;
 	unsigned n_bufs;
+	unsigned n_free;   /* on the free list */
+	unsigned free_low; /* the fewest on it since the last trim */
+	uint64_t trim_ns;  /* when the next trim gives back what none used */
 	unsigned max_bufs;
 	unsigned fixed_slots; /* registered buffer slots the ring has (0: none) */
+	unsigned *slots_free; /* those no buffer holds, a stack */
+	unsigned n_slots_free;
 	unsigned inflight;
 	unsigned max_fds; /* 0: no limit */
 	unsigned fds;     /* held, or being opened */

@@ -1550,6 +1550,111 @@ static void test_writer_unlinks(void **state)
 	vigil_writer_free(w);
 }
 
+static long rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* Files of one round, each BUFS whole staging buffers of bytes (byte i of
+ * file k: i * 7 + k + round), written and checked byte for byte. */
+static void trim_round(struct vigil_writer *w, struct wevents *ev, unsigned files, unsigned round)
+{
+	enum { BUFS = 2 };
+	static uint8_t data[BUFS * VIGIL_WRITER_BUF_BYTES], back[BUFS * VIGIL_WRITER_BUF_BYTES];
+	struct vigil_wfile *f[64];
+	char partial[64], final[64];
+
+	assert_true(files <= 64);
+	for (unsigned k = 0; k < files; k++) {
+		snprintf(partial, sizeof(partial), TDIR "/trim%u.partial", k);
+		snprintf(final, sizeof(final), TDIR "/trim%u", k);
+		f[k] = vigil_wfile_open(w, partial, final, wevents_cb, ev);
+		assert_non_null(f[k]);
+		for (unsigned i = 0; i < sizeof(data); i++)
+			data[i] = (uint8_t)(i * 7 + k + round);
+		assert_int_equal(vigil_wfile_append(f[k], data, sizeof(data)), 0);
+	}
+	for (unsigned k = 0; k < files; k++)
+		vigil_wfile_close(f[k]);
+	vigil_writer_drain(w);
+	for (unsigned k = 0; k < files; k++) {
+		int fd;
+
+		snprintf(final, sizeof(final), TDIR "/trim%u", k);
+		fd = open(final, O_RDONLY);
+		assert_true(fd >= 0);
+		assert_int_equal(read(fd, back, sizeof(back)), sizeof(back));
+		close(fd);
+		for (unsigned i = 0; i < sizeof(back); i++)
+			if (back[i] != (uint8_t)(i * 7 + k + round))
+				fail_msg("round %u file %u byte %u: %u", round, k, i, back[i]);
+		assert_int_equal(unlink(final), 0);
+	}
+}
+
+/* Staging buffers a burst needed go back to the kernel once a whole
+ * interval has not used them (the soak's RSS grew by every burst's
+ * buffers for ever), and not before; the registered slots they leave are
+ * taken again by new buffers, whose bytes reach the files unchanged (a
+ * slot still naming a released buffer's pinned pages would write those). */
+static void test_writer_trim(void **state)
+{
+	enum { FILES = 32 };
+	const uint64_t t0 = UINT64_C(1000000000);
+	struct wevents ev = {0};
+	struct vigil_writer *w = vigil_writer_create(4 * FILES, 4 * FILES);
+	struct vigil_wfile *one;
+	unsigned burst;
+	long before, after;
+
+	(void)state;
+	assert_non_null(w);
+	trim_round(w, &ev, FILES, 0);
+	burst = w->n_bufs;
+	assert_true(burst >= 2 * FILES);
+	assert_int_equal(w->n_free, burst);
+	vigil_writer_trim(w, t0); /* starts the first interval */
+	assert_int_equal(w->n_bufs, burst);
+	one = vigil_wfile_open(w, TDIR "/trim_one.partial", TDIR "/trim_one", wevents_cb, &ev);
+	assert_non_null(one);
+	assert_int_equal(vigil_wfile_append(one, "x", 1), 0); /* one buffer in use all along */
+	vigil_writer_trim(w, t0 + VIGIL_WRITER_TRIM_NS - 1); /* not yet */
+	assert_int_equal(w->n_bufs, burst);
+	before = rss_kib();
+	vigil_writer_trim(w, t0 + VIGIL_WRITER_TRIM_NS);
+	after = rss_kib();
+	assert_int_equal(w->n_bufs, 1);
+	assert_int_equal(w->n_free, 0);
+	assert_true(before - after >= (long)(burst - 1) * (VIGIL_WRITER_BUF_BYTES / 1024) * 9 / 10);
+	if (w->fixed_slots > 0)
+		assert_int_equal(w->n_slots_free, w->fixed_slots - vigil_writer_fixed(w));
+	vigil_wfile_close(one);
+	vigil_writer_drain(w);
+	assert_int_equal(unlink(TDIR "/trim_one"), 0);
+	/* A new burst: new buffers in the slots the old ones left. */
+	trim_round(w, &ev, FILES, 1);
+	assert_true(w->n_bufs >= 2 * FILES);
+	assert_true(vigil_writer_fixed(w) == w->n_bufs || w->fixed_slots == 0);
+	assert_true(w->fixed_slots > 0 || geteuid() != 0); /* root pins them */
+	/* Used in the interval: kept. */
+	vigil_writer_trim(w, t0 + 2 * VIGIL_WRITER_TRIM_NS);
+	trim_round(w, &ev, 1, 2);
+	vigil_writer_trim(w, t0 + 3 * VIGIL_WRITER_TRIM_NS);
+	assert_int_equal(w->n_bufs, 2); /* the one file's two, used */
+	assert_int_equal(ev.closed, 2 * FILES + 2);
+	assert_int_equal(ev.errors[VIGIL_WCAUSE_write], 0);
+	vigil_writer_free(w);
+}
+
 /* Cameras cutting segments together: each old file closes (its tail
  * unaligned for O_DIRECT, its folder fsync'd) while the next one opens
  * (its creation fsync'd). Under a limit of LIMIT descriptors, the writer
@@ -2010,6 +2115,7 @@ int main(void)
 	    cmocka_unit_test(test_recorder_threads),
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
 	    cmocka_unit_test(test_playlist_stuck), cmocka_unit_test(test_writer_unlinks),
+	    cmocka_unit_test(test_writer_trim),
 	    cmocka_unit_test(test_crash_recovery), cmocka_unit_test(test_crash_recovery_many),  cmocka_unit_test(test_sync_open_segment),
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
 	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),
