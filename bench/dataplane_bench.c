@@ -25,8 +25,10 @@
  * swapped: frames are lost and streams resume at key frames, the reorder
  * stage puts swapped packets back).
  *
- * usage: dataplane_bench [cameras] [payload bytes] [rounds] [huge|no-huge] [plain|mixed|loss]
- * Prints one JSON line; counters on stderr.
+ * usage: dataplane_bench [cameras] [payload bytes] [rounds] [huge|no-huge] [plain|mixed|loss] [ENGINE]
+ * ENGINE: libsodium (the default) or a crypto device for the cryptodev
+ * engine (crypto_aesni_gcm0, crypto_aesni_mb0). The baseline stays
+ * libsodium's decrypt alone. Prints one JSON line; counters on stderr.
  *
  * dataplane_bench scan: the depacketizers' start code prefix scan alone
  * (depay_scan.h), each width the machine has, over NAL unit bytes in L1
@@ -40,6 +42,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_bus_vdev.h>
+#include <rte_cryptodev.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -295,6 +299,8 @@ int main(int argc, char **argv)
 	unsigned rounds = argc > 3 ? (unsigned)atoi(argv[3]) : 20;
 	bool huge = argc > 4 && strcmp(argv[4], "huge") == 0;
 	const char *scenario = argc > 5 ? argv[5] : "plain";
+	const char *engine = argc > 6 ? argv[6] : "libsodium";
+	static struct vigil_cryptodev dev;
 	bool mixed = strcmp(scenario, "mixed") == 0, lossy = strcmp(scenario, "loss") == 0;
 	uint64_t sent = 0;
 	char prefix[64], mem[32];
@@ -347,6 +353,16 @@ int main(int argc, char **argv)
 	if (w.streams == NULL) {
 		fprintf(stderr, "bench: no memory for the stream table\n");
 		return 1;
+	}
+	if (strcmp(engine, "libsodium") != 0) {
+		char msg[256];
+
+		if ((rte_cryptodev_get_dev_id(engine) < 0 && rte_vdev_init(engine, NULL) < 0) ||
+		    vigil_cryptodev_open(&dev, engine, 2 * cameras + 64, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "bench: %s: no such crypto device\n", engine);
+			return 1;
+		}
+		vigil_stream_table_crypto(w.streams, &dev);
 	}
 	for (unsigned c = 0; c < cameras; c++) {
 		if (vigil_stream_add(w.streams, &cfg.cameras[c], c, NULL) < 0) {
@@ -475,15 +491,16 @@ int main(int argc, char **argv)
 		bytes += b_bytes[i];
 	}
 
-	uint64_t dec = 0, bad = 0, frames = 0;
+	uint64_t dec = 0, bad = 0, frames = 0, soft = 0;
 	for (unsigned c = 0; c < cameras; c++) {
 		dec += w.streams->slots[c]->ctr.v[VIGIL_CTR_decrypted];
+		soft += w.streams->slots[c]->ctr.v[VIGIL_CTR_decrypted_libsodium];
 		frames += w.streams->slots[c]->ctr.v[VIGIL_CTR_frames_enqueued];
 	}
 	/* With loss, frames are dropped and packets put back in order. */
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
 		if (i != VIGIL_CTR_rx_packets && i != VIGIL_CTR_rx_bytes && i != VIGIL_CTR_decrypted &&
-		    i != VIGIL_CTR_frames_enqueued &&
+		    i != VIGIL_CTR_frames_enqueued && i != VIGIL_CTR_decrypted_libsodium &&
 		    !(lossy && (i == VIGIL_CTR_frame_incomplete || i == VIGIL_CTR_frame_no_keyframe ||
 				i == VIGIL_CTR_reordered || i == VIGIL_CTR_late)))
 			for (unsigned c = 0; c < cameras; c++)
@@ -498,7 +515,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "\n");
 
 	double hz = (double)w.tsc_hz, cyc = (double)t_pipe / (double)pkts;
-	printf("{\"scenario\": \"%s\", \"cameras\": %u, \"payload_bytes\": %zu, \"rounds\": %u, \"gop_packets\": %u, "
+	printf("{\"engine\": \"%s\", \"scenario\": \"%s\", \"cameras\": %u, \"payload_bytes\": %zu, \"rounds\": %u, \"gop_packets\": %u, "
 	       "\"packets_per_turn\": %u, \"hugepages\": %s, \"packets\": %" PRIu64 ", "
 	       "\"pipeline_cycles_per_packet\": %.1f, \"libsodium_decrypt_cycles_per_packet\": %.1f, "
 	       "\"pipeline_vs_decrypt_only\": %.3f, \"pipeline_mpps\": %.3f, \"pipeline_srtp_gbit_s\": %.3f, "
@@ -506,13 +523,13 @@ int main(int argc, char **argv)
 	       ", \"bursts\": %" PRIu64 ", "
 	       "\"untrimmed_pipeline_cycles_per_packet\": %.1f, \"untrimmed_decrypt_cycles_per_packet\": %.1f, "
 	       "\"memcpy_cycles_per_packet\": %.1f, \"tsc_hz\": %" PRIu64 ", \"decrypted\": %" PRIu64
-	       ", \"frames\": %" PRIu64 ", \"unexpected_drops\": %" PRIu64 "}\n",
-	       scenario, cameras, payload, rounds, GOP_PKTS, VISIT_PKTS, huge ? "true" : "false", pkts, cyc,
+	       ", \"decrypted_libsodium\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"unexpected_drops\": %" PRIu64 "}\n",
+	       engine, scenario, cameras, payload, rounds, GOP_PKTS, VISIT_PKTS, huge ? "true" : "false", pkts, cyc,
 	       (double)t_base / (double)pkts, (double)t_base / (double)t_pipe, hz / cyc / 1e6,
 	       (double)bytes * 8 * hz / (double)t_pipe / 1e9, hz * (double)pkts / (double)t_base / 1e6,
 	       (double)bytes * 8 * hz / (double)t_base / 1e9, dropped, n_bursts,
 	       (double)raw_pipe / (double)raw_pkts, (double)raw_base / (double)raw_pkts,
 	       (double)t_copy / (double)pkts, w.tsc_hz,
-	       dec, frames, bad);
+	       dec, soft, frames, bad);
 	return bad == 0 && dec == sent ? 0 : 1;
 }

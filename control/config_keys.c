@@ -142,7 +142,35 @@ static int parse_payload_types(struct parser *p, const char *value)
 	return parse_ranges(p, "PayloadTypes", value, 0, 127, take_payload_types);
 }
 
-/* "198.18.0.1, fd00::1": unicast IPv4/IPv6 addresses, commas or spaces. */
+/* "auto", "libsodium", "cryptodev" or "cryptodev:DEVICE" (a DPDK crypto
+ * device's name: crypto_aesni_mb0, 0000:3d:01.0_qat_sym). */
+static int parse_crypto(struct parser *p, const char *value)
+{
+	struct vigil_config *cfg = p->cfg;
+	const char *dev = strncasecmp(value, "cryptodev:", 10) == 0 ? value + 10 : NULL;
+
+	cfg->crypto_device[0] = '\0';
+	if (strcasecmp(value, "auto") == 0) {
+		cfg->crypto = VIGIL_CRYPTO_AUTO;
+		return 1;
+	}
+	if (strcasecmp(value, "libsodium") == 0) {
+		cfg->crypto = VIGIL_CRYPTO_LIBSODIUM;
+		return 1;
+	}
+	cfg->crypto = VIGIL_CRYPTO_CRYPTODEV;
+	if (strcasecmp(value, "cryptodev") == 0)
+		return 1;
+	if (dev == NULL || *dev == '\0' || strlen(dev) >= sizeof(cfg->crypto_device) ||
+	    strspn(dev, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") != strlen(dev))
+		return config_fail(p, p->line,
+				   "Crypto: '%s' is not auto, libsodium, cryptodev or cryptodev:DEVICE (a crypto "
+				   "device's name, such as crypto_aesni_mb0)",
+				   value);
+	strcpy(cfg->crypto_device, dev);
+	return 1;
+}
+
 /* "127.0.0.1:9470", "[::1]:9470": an address to listen on and its port. */
 static int parse_listen(struct parser *p, const char *value)
 {
@@ -171,6 +199,7 @@ static int parse_listen(struct parser *p, const char *value)
 	return 1;
 }
 
+/* "198.18.0.1, fd00::1": unicast IPv4/IPv6 addresses, commas or spaces. */
 static int parse_addresses(struct parser *p, const char *value)
 {
 	struct vigil_config *cfg = p->cfg;
@@ -434,6 +463,7 @@ static const struct key_def keys[] = {
     {"Workers", INGEST(workers), NUMBER(1, VIGIL_MAX_WORKERS, 1)},
     {"Recorders", INGEST(recorders), NUMBER(1, VIGIL_MAX_RECORDERS, 1)},
     {"IdleSleepMicroseconds", INGEST(idle_sleep_us), NUMBER(0, 1000, 1)},
+    {"Crypto", .section = SEC_INGEST, SPECIAL(parse_crypto)},
     {"SegmentSeconds", INGEST(segment_seconds), NUMBER(1, 3600, 1)},
     {"MaxCameras", INGEST(max_cameras), NUMBER(1, VIGIL_MAX_CAMERAS, 1)},
     {"KeyGraceSeconds", INGEST(key_grace_ms), NUMBER(0, 3600, 1000)},

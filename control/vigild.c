@@ -31,6 +31,7 @@
 #include "admin.h"
 #include "cameras.h"
 #include "commands.h"
+#include "crypto.h"
 #include "eal.h"
 #include "events.h"
 #include "handshakes.h"
@@ -157,6 +158,7 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 		}
 		if (now >= next_tick) {
 			vigil_cameras_tick(k->cams, hs != NULL && vigil_handshakes_under_load(hs));
+			vigil_stream_sessions(k->cams->table);
 			next_tick = now + tick_ns;
 		}
 		if (now >= next_second) {
@@ -375,6 +377,7 @@ int main(int argc, char **argv)
 	struct vigil_commands cmds = {0};
 	struct vigil_handshakes *hs = NULL;
 	struct vigil_state *state = NULL;
+	struct vigil_crypto crypto = {0};
 	uint8_t *keystore_key = NULL;
 	struct vigil_camera_config *stored = NULL;
 	unsigned n_stored = 0;
@@ -428,6 +431,14 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 	signal(SIGUSR1, on_signal);
 
+	rc = vigil_crypto_open(&crypto, &cfg, msg, sizeof(msg));
+	if (rc < 0) {
+		vigil_log(VIGIL_LOG_ERR, "vigild: Crypto: %s\n", msg);
+		status = EXIT_CONFIG;
+		goto err_eal;
+	}
+	if (msg[0] != '\0')
+		vigil_log(VIGIL_LOG_NOTICE, "vigild: %s\n", msg);
 	rc = vigil_port_start(&port, cfg.workers, cfg.max_cameras, msg, sizeof(msg));
 	if (rc < 0) {
 		vigil_log(VIGIL_LOG_ERR, "vigild: %s: %s\n", opts.pcap ? opts.pcap : cfg.device, msg);
@@ -453,6 +464,7 @@ int main(int argc, char **argv)
 		vigil_log(VIGIL_LOG_ERR, "vigild: cannot build the stream table: %s\n", strerror(errno));
 		goto err_workers;
 	}
+	vigil_stream_table_crypto(streams, crypto.cryptodev ? &crypto.dev : NULL);
 	if (cfg.state_dir[0] != '\0') {
 		state = vigil_state_open(cfg.state_dir, msg, sizeof(msg));
 		if (state == NULL) {
@@ -514,8 +526,8 @@ int main(int argc, char **argv)
 		goto err_recorder;
 	}
 
-	vigil_log(VIGIL_LOG_INFO, "vigild: %u camera(s), %u worker(s), %s; %u recorder thread(s) writing into %s; %s\n",
-		cfg.n_cameras, workers.n, port.spread, cfg.recorders, cfg.record_dir,
+	vigil_log(VIGIL_LOG_INFO, "vigild: %u camera(s), %u worker(s), %s, crypto %s; %u recorder thread(s) writing into %s; %s\n",
+		cfg.n_cameras, workers.n, port.spread, crypto.engine, cfg.recorders, cfg.record_dir,
 		opts.pcap ? "reading the capture" : "running until SIGINT/SIGTERM");
 	rc = vigil_workers_launch(&workers, &port, &cfg, streams, &neigh, &stop, opts.pcap != NULL, msg,
 				  sizeof(msg));
@@ -574,6 +586,8 @@ int main(int argc, char **argv)
 	summary = vigil_summary(&cams, workers.w, workers.n, rec, hs);
 	if (summary != NULL && events != NULL)
 		json_object_set_new(summary, "events", vigil_events_summary(events));
+	if (summary != NULL)
+		json_object_set_new(summary, "crypto", json_string(crypto.engine));
 	if (rc == 0 && summary != NULL && json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0) {
 		fputc('\n', stdout);
 		status = 0;
@@ -596,6 +610,7 @@ err_workers:
 err_port:
 	vigil_port_stop(&port);
 err_eal:
+	vigil_crypto_close(&crypto);
 	rte_eal_cleanup();
 err_config:
 	free_stored(&stored, &n_stored);

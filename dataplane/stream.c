@@ -13,6 +13,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "cryptodev.h"
 #include "stream.h"
 
 /* Called by the depacketizer for each complete access unit. The ring is
@@ -35,25 +36,82 @@ static void stream_emit(void *arg, struct rte_mbuf *frame)
 	s->ctr.v[VIGIL_CTR_frames_enqueued]++;
 }
 
-static void key_free(struct vigil_stream_key *k)
+static void key_free(struct vigil_stream_table *t, struct vigil_stream_key *k)
 {
 	if (k == NULL)
 		return;
+	for (unsigned i = 0; i < k->cd.n; i++)
+		vigil_cryptodev_session_free(t->cd, k->cd.sess[i]);
 	vigil_srtp_wipe(&k->rtp);
 	vigil_srtp_wipe(&k->rtcp);
+	sodium_memzero(&k->cd, sizeof(k->cd));
 	rte_free(k);
 }
 
-static struct vigil_stream_key *key_new(const uint8_t *master_key, const uint8_t *master_salt)
+/* A session for one more header length, unless the key has all it may. */
+static bool key_session_add(struct vigil_stream_table *t, struct vigil_stream_key *k, uint16_t hdr_len)
+{
+	void *sess;
+
+	if (k->cd.n == VIGIL_KEY_SESSIONS)
+		return false;
+	sess = vigil_cryptodev_session(t->cd, k->cd.key, hdr_len);
+	if (sess == NULL)
+		return false;
+	k->cd.hdr_len[k->cd.n] = hdr_len;
+	__atomic_store_n(&k->cd.sess[k->cd.n], sess, __ATOMIC_RELEASE);
+	k->cd.n++;
+	return true;
+}
+
+static struct vigil_stream_key *key_new(struct vigil_stream_table *t, const uint8_t *master_key,
+					const uint8_t *master_salt)
 {
 	struct vigil_stream_key *k = rte_zmalloc("vigil_key", sizeof(*k), RTE_CACHE_LINE_SIZE);
 
 	if (k != NULL && (vigil_srtp_init(&k->rtp, master_key, master_salt) < 0 ||
 			  vigil_srtcp_init(&k->rtcp, master_key, master_salt) < 0)) {
-		key_free(k);
+		key_free(t, k);
 		return NULL;
 	}
+	/* Without one (the pool spent) the key works through libsodium. */
+	if (k != NULL && t->cd != NULL &&
+	    vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN, VIGIL_SRTP_LABEL_RTP_ENCRYPTION,
+			   k->cd.key, sizeof(k->cd.key)) == 0)
+		(void)key_session_add(t, k, 12); /* RTP's fixed header alone */
 	return k;
+}
+
+void vigil_stream_table_crypto(struct vigil_stream_table *t, struct vigil_cryptodev *cd)
+{
+	t->cd = cd;
+}
+
+static unsigned key_sessions_wanted(struct vigil_stream_table *t, struct vigil_stream_key *k)
+{
+	uint32_t wanted = k != NULL ? __atomic_exchange_n(&k->cd.wanted, 0, __ATOMIC_RELAXED) : 0;
+	unsigned made = 0;
+
+	while (wanted != 0) {
+		uint16_t hdr_len = (uint16_t)(12 + 4 * __builtin_ctz(wanted));
+
+		wanted &= wanted - 1;
+		if (vigil_key_session(k, hdr_len) == NULL)
+			made += key_session_add(t, k, hdr_len);
+	}
+	return made;
+}
+
+unsigned vigil_stream_sessions(struct vigil_stream_table *t)
+{
+	unsigned made = 0;
+
+	if (t->cd == NULL || !__atomic_exchange_n(&t->sessions_wanted, false, __ATOMIC_ACQUIRE))
+		return 0;
+	for (unsigned i = 0; i < t->capacity; i++)
+		if (t->slots[i] != NULL)
+			made += key_sessions_wanted(t, t->slots[i]->key);
+	return made;
 }
 
 /* Returns once every worker has passed a quiescent state: nothing read
@@ -151,7 +209,7 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	s = rte_zmalloc("vigil_stream", sizeof(*s), RTE_CACHE_LINE_SIZE);
 	if (s == NULL)
 		return -ENOMEM;
-	s->key = key_new(cam->master_key, cam->master_salt);
+	s->key = key_new(t, cam->master_key, cam->master_salt);
 	if (s->key == NULL) {
 		rte_free(s);
 		return -ENOMEM;
@@ -187,7 +245,7 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	/* Publishes the stream: workers see it whole from here on. */
 	rc = rte_hash_add_key_data(t->by_ssrc, &s->ssrc, s);
 	if (rc < 0) {
-		key_free(s->key);
+		key_free(t, s->key);
 		rte_free(s);
 		return rc;
 	}
@@ -207,7 +265,7 @@ static int new_key(struct vigil_stream_table *t, uint32_t slot, const uint8_t *m
 
 	if (s == NULL)
 		return -ENOENT;
-	next = key_new(master_key, master_salt);
+	next = key_new(t, master_key, master_salt);
 	if (next == NULL)
 		return -ENOMEM;
 	if (keep_prev) {
@@ -220,7 +278,7 @@ static int new_key(struct vigil_stream_table *t, uint32_t slot, const uint8_t *m
 	__atomic_store_n(&s->key, next, __ATOMIC_RELEASE);
 	if (dropped != NULL) {
 		wait_readers(t);
-		key_free(dropped);
+		key_free(t, dropped);
 	}
 	return 0;
 }
@@ -262,7 +320,7 @@ void vigil_stream_expire_prev(struct vigil_stream_table *t, uint32_t slot)
 	old = s->prev_key;
 	__atomic_store_n(&s->prev_key, NULL, __ATOMIC_RELEASE);
 	wait_readers(t);
-	key_free(old);
+	key_free(t, old);
 }
 
 bool vigil_stream_top(const struct vigil_stream *s, struct vigil_stream_floor *top)
@@ -299,8 +357,8 @@ int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigi
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
 		retired->v[i] += s->ctr.v[i];
 	vigil_depay_discard(&s->depay);
-	key_free(s->key);
-	key_free(s->prev_key);
+	key_free(t, s->key);
+	key_free(t, s->prev_key);
 	rte_free(s);
 	return 0;
 }

@@ -23,13 +23,43 @@
 struct rte_hash;
 struct rte_mempool;
 struct rte_rcu_qsbr;
+struct vigil_cryptodev;
+
+/* The cryptodev engine's sessions for a key's SRTP, one per RTP header
+ * length (a session fixes its AAD length): made by the control plane, the
+ * first at once for 12 bytes, the others for the lengths workers saw
+ * without one (wanted); published in order, each hdr_len before its sess,
+ * never changed until the key is freed. */
+#define VIGIL_KEY_SESSIONS 4
+struct vigil_key_sessions {
+	void *sess[VIGIL_KEY_SESSIONS];
+	uint16_t hdr_len[VIGIL_KEY_SESSIONS];
+	uint32_t wanted; /* bit (hdr_len - 12) / 4: seen without a session */
+	uint32_t n;      /* made (control plane) */
+	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN]; /* RTP's session key, for those made later */
+};
 
 /* A master key's session keys: RTP's first, the five cache lines a
- * packet needs; RTCP's after them. */
+ * packet needs; RTCP's after them; the crypto device's sessions last. */
 struct vigil_stream_key {
 	struct vigil_srtp rtp;
 	struct vigil_srtp rtcp;
+	struct vigil_key_sessions cd;
 };
+
+/* The session for packets of this header length, or NULL. Workers. */
+static inline void *vigil_key_session(const struct vigil_stream_key *k, uint16_t hdr_len)
+{
+	for (unsigned i = 0; i < VIGIL_KEY_SESSIONS; i++) {
+		void *s = __atomic_load_n(&k->cd.sess[i], __ATOMIC_ACQUIRE);
+
+		if (s == NULL)
+			return NULL;
+		if (k->cd.hdr_len[i] == hdr_len)
+			return s;
+	}
+	return NULL;
+}
 
 /* A camera that comes back under the same key without its sender state
  * (its indices start again): this many packets refused as replayed in a
@@ -101,6 +131,8 @@ struct vigil_stream_table {
 	unsigned n_recorders;
 	/* Worker w's way to recorder thread r: at vigil_frame_ring_index(w, r, n_recorders). */
 	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS * VIGIL_MAX_RECORDERS];
+	struct vigil_cryptodev *cd; /* the cryptodev engine's device, or NULL (libsodium) */
+	bool sessions_wanted;       /* a worker marked a key's wanted lengths */
 };
 
 /* Room for capacity cameras, used by n_workers workers (RCU thread ids
@@ -121,6 +153,28 @@ struct vigil_stream_floor {
 	uint32_t srtcp;
 	bool has_srtcp;
 };
+
+/* Control plane only, before any stream: keys get sessions on this device
+ * from now on (vigil_stream_sessions). */
+void vigil_stream_table_crypto(struct vigil_stream_table *t, struct vigil_cryptodev *cd);
+
+/* Control plane, often (once a second): sessions for the header lengths
+ * workers saw without one, up to VIGIL_KEY_SESSIONS a key. How many it
+ * made; those it could not (the pool spent) stay with libsodium. */
+unsigned vigil_stream_sessions(struct vigil_stream_table *t);
+
+/* Worker: a packet under key k with a header length it has no session
+ * for. */
+static inline void vigil_stream_want_session(struct vigil_stream_table *t, struct vigil_stream_key *k,
+					     uint16_t hdr_len)
+{
+	unsigned bit = (hdr_len - 12u) / 4;
+
+	if (bit >= 32 || (__atomic_load_n(&k->cd.wanted, __ATOMIC_RELAXED) & (1u << bit)))
+		return;
+	__atomic_fetch_or(&k->cd.wanted, 1u << bit, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->sessions_wanted, true, __ATOMIC_RELEASE);
+}
 
 /* Control plane only. Start taking packets of cam under its slot number;
  * with a floor (persisted, or NULL) every index at or below it is refused

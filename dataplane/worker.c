@@ -18,6 +18,7 @@
 #include "vigil/clock.h"
 #include "parse.h"
 #include "rtp.h"
+#include "cryptodev.h"
 #include "worker.h"
 
 #define PREFETCH_AHEAD 4
@@ -362,10 +363,15 @@ static inline void refuse(const struct vigil_worker *w, struct vigil_stream *s, 
  * open frame's last mbuf, whose next pointer a packet is chained to, and
  * its first, whose totals and description are written when it closes;
  * the parameter set cache a key frame writes to. */
-static void prefetch_pointed(const struct vigil_stream *s, unsigned part)
+static void prefetch_pointed(const struct vigil_stream *s, unsigned part, bool cd)
 {
 	const uint8_t *k = (const uint8_t *)&s->key->rtp;
 
+	if (part == 0 && cd) { /* the salt, the sessions */
+		rte_prefetch0(k);
+		rte_prefetch0(&s->key->cd);
+		return;
+	}
 	if (part == 0) {
 		for (size_t off = 0; off < offsetof(struct vigil_srtp, aead) + 272; off += RTE_CACHE_LINE_SIZE)
 			rte_prefetch0(k + off);
@@ -391,18 +397,20 @@ struct ahead {
 	unsigned n;       /* packets to spread over */
 	unsigned n_steps; /* 4 per stream; 0 without a next burst */
 	unsigned step;    /* the next one to take */
+	bool cd;          /* the cryptodev engine's lines, not libsodium's */
 };
 
-static struct ahead ahead_of(const struct vigil_burst *next, unsigned n)
+static struct ahead ahead_of(const struct vigil_worker *w, const struct vigil_burst *next, unsigned n)
 {
 	return (struct ahead){
 		.next = next,
 		.n = RTE_MAX(n, 1u),
 		.n_steps = next != NULL ? 4 * (next->n_streams + 1u) : 0,
+		.cd = w->streams->cd != NULL,
 	};
 }
 
-static void ahead_step(const struct vigil_burst *next, unsigned u)
+static void ahead_step(const struct vigil_burst *next, unsigned u, bool cd)
 {
 	unsigned j = u / 4, part = u % 2;
 
@@ -410,14 +418,14 @@ static void ahead_step(const struct vigil_burst *next, unsigned u)
 		if (j < next->n_streams)
 			vigil_stream_prefetch(next->streams[j], part);
 	} else if (j >= 1) {
-		prefetch_pointed(next->streams[j - 1], part);
+		prefetch_pointed(next->streams[j - 1], part, cd);
 	}
 }
 
 static inline void prefetch_ahead(struct ahead *a, unsigned i)
 {
 	for (; a->step < a->n_steps && a->step * a->n <= i * a->n_steps; a->step++)
-		ahead_step(a->next, a->step);
+		ahead_step(a->next, a->step, a->cd);
 }
 
 /* What is left when the burst is done, or all of it with none to spread
@@ -425,19 +433,87 @@ static inline void prefetch_ahead(struct ahead *a, unsigned i)
 static void prefetch_ahead_rest(struct ahead *a)
 {
 	for (; a->step < a->n_steps; a->step++)
-		ahead_step(a->next, a->step);
+		ahead_step(a->next, a->step, a->cd);
+}
+
+/* What the cryptodev engine did with a packet before stage_decrypt's pass
+ * in order: nothing (libsodium decrypts it there), or decrypted it in
+ * place at index. */
+struct precrypt {
+	uint64_t index;
+	int rc; /* payload length, or -1 */
+	bool done;
+};
+
+/* The cryptodev engine takes the packets that need one key at the index
+ * estimated (a stream locked onto its ROC, no grace period, a session for
+ * the header length, the replay window's yes), in runs of one session;
+ * stage_decrypt then takes each in order as if it had decrypted it there.
+ * A header length without a session is told to the control plane, which
+ * makes one (vigil_stream_sessions). */
+static void crypto_ahead(const struct vigil_worker *w, const struct vigil_pkt *p, uint16_t n, struct precrypt *pre)
+{
+	struct vigil_cryptodev_pkt cp[VIGIL_BURST];
+	const struct vigil_stream_key *keys[VIGIL_BURST];
+	void *sess[VIGIL_BURST];
+	uint16_t at[VIGIL_BURST];
+	unsigned k = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct vigil_stream *s = p[i].stream;
+		struct vigil_stream_key *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+
+		pre[i].done = false;
+		if (p[i].rtcp || !s->replay.locked || __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE) != NULL)
+			continue;
+		pre[i].index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
+		if (!vigil_replay_check(&s->replay, pre[i].index))
+			continue; /* refused in order, before any crypto */
+		sess[k] = vigil_key_session(key, p[i].hdr.hdr_len);
+		if (sess[k] == NULL) {
+			vigil_stream_want_session(w->streams, key, p[i].hdr.hdr_len);
+			continue;
+		}
+		keys[k] = key;
+		cp[k] = (struct vigil_cryptodev_pkt){
+		    .pkt = p[i].rtp,
+		    .len = p[i].len,
+		    .ssrc = p[i].hdr.ssrc,
+		    .roc = (uint32_t)(pre[i].index >> 16),
+		    .seq = p[i].hdr.seq,
+		};
+		at[k++] = i;
+	}
+	for (unsigned j = 0, end; j < k; j = end) {
+		for (end = j + 1; end < k && sess[end] == sess[j];)
+			end++;
+		vigil_cryptodev_srtp_decrypt(w->streams->cd, sess[j], keys[j]->rtp.salt, p[at[j]].hdr.hdr_len, &cp[j],
+					     end - j);
+		for (unsigned u = j; u < end; u++) {
+			const struct vigil_pkt *q = &p[at[u]];
+
+			pre[at[u]].done = true;
+			pre[at[u]].rc = cp[u].status == 0 ? (int)(q->len - q->hdr.hdr_len - VIGIL_SRTP_TAG_LEN) : -1;
+		}
+	}
 }
 
 /* Replay check on the estimated index before any crypto, decrypt in place,
  * and only then move the window (an unauthenticated packet moves nothing).
  * A stream whose ROC is not known yet is tried under several (trial).
  * The payload type is checked once it is known to be the camera's: an
- * authentic packet of a type it may not send still used up its index. */
+ * authentic packet of a type it may not send still used up its index.
+ * Under the cryptodev engine most packets were decrypted before (pre). */
 static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p, uint16_t n, struct ahead *a)
 {
+	struct precrypt pre_burst[VIGIL_BURST], *pre = NULL;
 	uint64_t now = rte_rdtsc();
 	uint16_t kept = 0;
 
+	if (w->streams->cd != NULL) {
+		pre = pre_burst;
+		crypto_ahead(w, p, n, pre);
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct vigil_stream *s = p[i].stream;
 		/* The current key first: a rotation stores the previous one
@@ -446,6 +522,7 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 		const struct vigil_stream_key *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
 		const struct vigil_stream_key *prev = __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE);
 		enum vigil_counter why = VIGIL_CTR_replayed;
+		bool soft = pre != NULL;
 		uint64_t index;
 		int rc = -1;
 
@@ -457,13 +534,25 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 			s->ctr.v[srtcp(s, key, prev, &p[i])]++;
 			continue;
 		}
-		index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
-		if (unlikely(!s->replay.locked)) {
-			rc = decrypt_trial(w, s, key, prev, &p[i], &index, now, &why);
-		} else if (vigil_replay_check(&s->replay, index)) {
-			rc = decrypt(s, key, prev, &p[i], index);
-			why = VIGIL_CTR_auth_failed;
-			vigil_replay_authenticated(&s->replay, rc >= 0);
+		if (pre != NULL && pre[i].done) {
+			/* A packet before it in the burst may have taken the
+			 * index: checked again. */
+			soft = false;
+			index = pre[i].index;
+			if (vigil_replay_check(&s->replay, index)) {
+				rc = pre[i].rc;
+				why = VIGIL_CTR_auth_failed;
+				vigil_replay_authenticated(&s->replay, rc >= 0);
+			}
+		} else {
+			index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
+			if (unlikely(!s->replay.locked)) {
+				rc = decrypt_trial(w, s, key, prev, &p[i], &index, now, &why);
+			} else if (vigil_replay_check(&s->replay, index)) {
+				rc = decrypt(s, key, prev, &p[i], index);
+				why = VIGIL_CTR_auth_failed;
+				vigil_replay_authenticated(&s->replay, rc >= 0);
+			}
 		}
 		if (rc < 0) {
 			refuse(w, s, why, now);
@@ -477,6 +566,7 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 			continue;
 		}
 		s->ctr.v[VIGIL_CTR_decrypted]++;
+		s->ctr.v[VIGIL_CTR_decrypted_libsodium] += soft;
 		p[i].index = index;
 		p[kept++] = p[i];
 	}
@@ -553,7 +643,7 @@ static void burst_start(struct vigil_worker *w, struct vigil_burst *b)
  * the next burst's are fetched. */
 static void burst_finish(struct vigil_worker *w, struct vigil_burst *b, const struct vigil_burst *next)
 {
-	struct ahead a = ahead_of(next, b->n);
+	struct ahead a = ahead_of(w, next, b->n);
 	uint16_t k = stage_decrypt(w, b->p, b->n, &a);
 
 	prefetch_ahead_rest(&a);
@@ -575,7 +665,7 @@ void vigil_worker_push(struct vigil_worker *w)
 		burst_finish(w, prev, b);
 		rte_pktmbuf_free_bulk(prev->m, prev->n_mbufs);
 	} else {
-		struct ahead a = ahead_of(b, 1);
+		struct ahead a = ahead_of(w, b, 1);
 
 		prefetch_ahead_rest(&a);
 	}

@@ -44,6 +44,7 @@
 	X(rx_bytes, "bytes received (frame length)")                                         \
 	X(decrypted, "SRTP packets authenticated and decrypted")                           \
 	X(decrypted_prev_key, "of those, under the previous key during a rotation")        \
+	X(decrypted_libsodium, "of those, under the cryptodev engine, decrypted by libsodium: a header length without a session, a stream whose ROC is on trial, a rotation's grace period") \
 	X(roc_trials, "decryptions beyond the estimate's, tried under other ROCs while locking onto a stream, that failed") \
 	X(same_key_restart, "a run of replayed packets after a silence: the camera restarted under the same key (or old traffic is replayed); rotate its key") \
 	X(handed_off, "received by one worker, handed to the worker owning its camera")    \

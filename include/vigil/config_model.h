@@ -22,6 +22,13 @@ enum vigil_format {
 	VIGIL_FORMAT_FMP4, /* fragmented MP4 (CMAF), NNNNNNNN.m4s after an init-NNNNNNNN.mp4 */
 };
 
+/* Crypto: which engine decrypts SRTP (control/crypto.c). */
+enum vigil_crypto_engine {
+	VIGIL_CRYPTO_AUTO,      /* a crypto device if one is usable, else libsodium: the default */
+	VIGIL_CRYPTO_LIBSODIUM,
+	VIGIL_CRYPTO_CRYPTODEV, /* crypto_device, or crypto_aesni_gcm0 when empty */
+};
+
 struct vigil_camera_config {
 	char name[VIGIL_CAMERA_NAME_MAX + 1];
 	uint32_t ssrc;
@@ -70,6 +77,8 @@ struct vigil_config {
 	char device[1024];
 	unsigned workers;
 	unsigned idle_sleep_us; /* a worker whose poll found nothing sleeps this long; 0: it polls on */
+	enum vigil_crypto_engine crypto;
+	char crypto_device[64]; /* Crypto = cryptodev:DEVICE */
 	unsigned recorders; /* recorder threads, each with its share of the cameras */
 	unsigned segment_seconds;
 	enum vigil_format format;

@@ -17,8 +17,9 @@ declare -A targets=(
 	[fuzz_packetize]="cam/packetize.c cam/au.c"
 	[fuzz_handshake]="proto/noise.c proto/handshake.c"
 	[fuzz_mux]="record/mux.c"
+	[fuzz_crypto]="dataplane/cryptodev.c proto/srtp.c"
 )
-declare -A target_libs=([fuzz_mux]="libavformat libavcodec libavutil")
+declare -A target_libs=([fuzz_mux]="libavformat libavcodec libavutil" [fuzz_crypto]="libcrypto")
 if ! clang -fsanitize=fuzzer -x c /dev/null -o /dev/null -c 2>/dev/null; then
 	echo "clang has no libFuzzer runtime (libclang-rt-14-dev): skipping"; exit 77
 fi

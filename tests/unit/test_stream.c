@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +22,11 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include <rte_bus_vdev.h>
+#include <rte_cryptodev.h>
+#include <rte_mempool.h>
+
+#include "cryptodev.h"
 #include "stream.h"
 
 #define CAMERAS 100000
@@ -176,6 +182,85 @@ static void test_revoke_under_reader(void **state)
 	vigil_stream_table_free(shared);
 }
 
+/* The cryptodev engine's sessions live and die with their keys: one for
+ * the 12-byte header at once, one per length a worker asked for (up to
+ * VIGIL_KEY_SESSIONS a key), each made from the key's own RTP session key
+ * (it decrypts what libsodium's encrypts), every one back in the pool once
+ * its key is gone: rotations, replacement, expiry, removal. */
+static void test_sessions(void **state)
+{
+	static const uint16_t lens[] = {20, 16, 24, 28, 32};
+	struct vigil_camera_config cam;
+	struct vigil_counters retired = {0};
+	struct vigil_cryptodev cd;
+	struct vigil_stream_table *t;
+	struct vigil_stream_key *k;
+	struct vigil_srtp sodium;
+	unsigned avail, made = 0;
+	uint8_t pkt[20 + 100 + VIGIL_SRTP_TAG_LEN] = {0x80, 96};
+	struct vigil_cryptodev_pkt p;
+	char msg[256];
+	int len;
+
+	(void)state;
+	if (rte_cryptodev_get_dev_id("crypto_aesni_gcm0") < 0 && rte_vdev_init("crypto_aesni_gcm0", NULL) < 0) {
+		if (getenv("CI") != NULL)
+			fail_msg("crypto_aesni_gcm0: no such PMD (DPDK's ipsec-mb one)");
+		skip();
+	}
+	assert_int_equal(vigil_cryptodev_open(&cd, "crypto_aesni_gcm0", 64, msg, sizeof(msg)), 0);
+	avail = rte_mempool_avail_count(cd.sessions);
+	t = vigil_stream_table_create("test_sessions", 8, 1, 1, 1 << 20, pool, &ring);
+	assert_non_null(t);
+	vigil_stream_table_crypto(t, &cd);
+	camera(&cam, 1);
+	assert_int_equal(vigil_stream_add(t, &cam, 0, NULL), 0);
+	k = t->slots[0]->key;
+	assert_int_equal(k->cd.n, 1);
+	assert_non_null(vigil_key_session(k, 12));
+	assert_null(vigil_key_session(k, 20));
+	assert_int_equal(vigil_stream_sessions(t), 0); /* none wanted */
+	for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		vigil_stream_want_session(t, k, lens[i]);
+		vigil_stream_want_session(t, k, lens[i]); /* once is enough */
+		made += vigil_stream_sessions(t);
+	}
+	assert_int_equal(made, VIGIL_KEY_SESSIONS - 1);
+	assert_int_equal(k->cd.n, VIGIL_KEY_SESSIONS);
+	assert_non_null(vigil_key_session(k, 20));
+	assert_non_null(vigil_key_session(k, 24));
+	assert_null(vigil_key_session(k, 28)); /* past the bound: libsodium's */
+	assert_int_equal(rte_mempool_avail_count(cd.sessions), avail - VIGIL_KEY_SESSIONS);
+	/* The session decrypts a packet libsodium encrypted under the camera's
+	 * master key, header of 20 bytes (one CSRC, an extension of none). */
+	pkt[0] = 0x80 | 0x10 | 1;
+	pkt[16] = 0xbe, pkt[17] = 0xde;
+	for (unsigned i = 20; i < 120; i++)
+		pkt[i] = (uint8_t)i;
+	assert_int_equal(vigil_srtp_init(&sodium, cam.master_key, cam.master_salt), 0);
+	len = vigil_srtp_encrypt(&sodium, pkt, 120, 20, cam.ssrc, 3, 77);
+	assert_int_equal(len, sizeof(pkt));
+	p = (struct vigil_cryptodev_pkt){.pkt = pkt, .len = sizeof(pkt), .ssrc = cam.ssrc, .roc = 3, .seq = 77};
+	assert_int_equal(vigil_cryptodev_srtp_decrypt(&cd, vigil_key_session(k, 20), k->rtp.salt, 20, &p, 1), 1);
+	for (unsigned i = 20; i < 120; i++)
+		assert_int_equal(pkt[i], (uint8_t)i);
+	vigil_srtp_wipe(&sodium);
+	/* Keys go, and their sessions with them. */
+	assert_int_equal(vigil_stream_rotate(t, 0, cam.master_key, cam.master_salt), 0);
+	assert_int_equal(t->slots[0]->key->cd.n, 1);
+	assert_int_equal(rte_mempool_avail_count(cd.sessions), avail - VIGIL_KEY_SESSIONS - 1);
+	assert_int_equal(vigil_stream_rotate(t, 0, cam.master_key, cam.master_salt), 0);
+	assert_int_equal(rte_mempool_avail_count(cd.sessions), avail - 2);
+	assert_int_equal(vigil_stream_replace_key(t, 0, cam.master_key, cam.master_salt), 0);
+	assert_int_equal(rte_mempool_avail_count(cd.sessions), avail - 2);
+	vigil_stream_expire_prev(t, 0);
+	assert_int_equal(rte_mempool_avail_count(cd.sessions), avail - 1);
+	assert_int_equal(vigil_stream_remove(t, 0, &retired), 0);
+	assert_int_equal(rte_mempool_avail_count(cd.sessions), avail);
+	vigil_stream_table_free(t);
+	vigil_cryptodev_close(&cd);
+}
+
 int main(void)
 {
 	char prefix[64];
@@ -184,6 +269,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scale),
 		cmocka_unit_test(test_revoke_under_reader),
+		cmocka_unit_test(test_sessions),
 	};
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=test_stream_%d", (int)getpid());

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target, differential: one SRTP packet (authentic, tampered,
+ * truncated or junk; any header length from 12 to 72 bytes, any ROC and
+ * sequence number) decrypted in place by both engines, libsodium's
+ * (proto/srtp.c) and the cryptodev one (dataplane/cryptodev.c) on both
+ * ipsec-mb PMDs. Same verdict, and on success the same plaintext, which is
+ * the original for an untouched authentic packet. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+
+#include "cryptodev.h"
+#include "srtp.h"
+
+#define MAX_PAYLOAD 1400
+#define HDR_LENS 16 /* 12 + 4 * 0..15 */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const devs[] = {"crypto_aesni_gcm0", "crypto_aesni_mb0"};
+static struct vigil_cryptodev dev[2];
+static void *sess[2][HDR_LENS];
+static struct vigil_srtp sodium;
+static uint8_t session_key[VIGIL_SRTP_MASTER_KEY_LEN];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const uint8_t master_key[VIGIL_SRTP_MASTER_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+	static const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN] = {0xa, 0xb, 0xc};
+	char prefix[64], msg[256];
+	char *args[] = {"fuzz_crypto", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--log-level=*:error",
+			"--vdev=crypto_aesni_gcm0", "--vdev=crypto_aesni_mb0", prefix, NULL};
+
+	(void)argc;
+	(void)argv;
+	snprintf(prefix, sizeof(prefix), "--file-prefix=fuzz_crypto_%d", (int)getpid());
+	if (rte_eal_init(10, args) < 0 || vigil_srtp_init(&sodium, master_key, master_salt) < 0 ||
+	    vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN, VIGIL_SRTP_LABEL_RTP_ENCRYPTION,
+			   session_key, sizeof(session_key)) < 0) {
+		fprintf(stderr, "fuzz_crypto: no EAL or no AES-NI\n");
+		exit(1);
+	}
+	for (int d = 0; d < 2; d++)
+		if (vigil_cryptodev_open(&dev[d], devs[d], 2 * HDR_LENS, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "fuzz_crypto: %s\n", msg);
+			exit(1);
+		}
+	return 0;
+}
+
+static void *session(int d, uint16_t hdr_len)
+{
+	void **s = &sess[d][(hdr_len - 12) / 4];
+
+	if (*s == NULL && (*s = vigil_cryptodev_session(&dev[d], session_key, hdr_len)) == NULL)
+		abort();
+	return *s;
+}
+
+/* Input: [0] header length, [1] what to do, [2..3] where to flip and
+ * what, [4] how much to cut, [5..8] ROC, [9..10] sequence number, then
+ * the header's bytes and the payload (or, for junk, the whole body). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t orig[96 + MAX_PAYLOAD + VIGIL_SRTP_TAG_LEN], mine[2][sizeof(orig)];
+	uint16_t hdr_len, seq;
+	uint32_t roc, ssrc = 0x1234abcd;
+	size_t body, len;
+	bool authentic;
+	int rc;
+
+	if (size < 11)
+		return 0;
+	hdr_len = (uint16_t)(12 + 4 * (data[0] % HDR_LENS));
+	authentic = !(data[1] & 1);
+	roc = (uint32_t)data[5] << 24 | (uint32_t)data[6] << 16 | (uint32_t)data[7] << 8 | data[8];
+	seq = (uint16_t)(data[9] << 8 | data[10]);
+	body = size - 11 > hdr_len + MAX_PAYLOAD ? hdr_len + MAX_PAYLOAD : size - 11;
+	memset(orig, 0, sizeof(orig));
+	memcpy(orig, data + 11, body);
+	orig[0] = 0x80;
+	if (authentic) {
+		if (body < hdr_len)
+			return 0;
+		rc = vigil_srtp_encrypt(&sodium, orig, body, hdr_len, ssrc, roc, seq);
+		if (rc != (int)(body + VIGIL_SRTP_TAG_LEN))
+			abort();
+		len = (size_t)rc;
+	} else {
+		len = body; /* junk: its last 16 bytes as a tag */
+	}
+	if (data[1] & 2) /* tampered */
+		orig[data[2] % (len ? len : 1)] ^= data[3] | 1;
+	if (data[1] & 4) /* truncated */
+		len -= len < data[4] % 32 ? len : data[4] % 32;
+	for (int d = 0; d < 2; d++)
+		memcpy(mine[d], orig, len);
+	/* The reference: libsodium, after a plaintext kept aside. */
+	uint8_t ref[sizeof(orig)];
+	memcpy(ref, orig, len);
+	rc = len >= (size_t)hdr_len + VIGIL_SRTP_TAG_LEN
+		 ? vigil_srtp_decrypt(&sodium, ref, len, hdr_len, ssrc, roc, seq)
+		 : -1;
+	for (int d = 0; d < 2; d++) {
+		struct vigil_cryptodev_pkt p = {.pkt = mine[d], .len = (uint32_t)len, .ssrc = ssrc, .roc = roc, .seq = seq};
+		unsigned ok = vigil_cryptodev_srtp_decrypt(&dev[d], session(d, hdr_len), sodium.salt, hdr_len, &p, 1);
+
+		if ((ok == 1) != (rc >= 0) || (p.status == 0) != (rc >= 0))
+			abort(); /* verdicts differ */
+		if (rc >= 0 && memcmp(mine[d], ref, len - VIGIL_SRTP_TAG_LEN) != 0)
+			abort(); /* plaintexts differ */
+	}
+	if (authentic && !(data[1] & 6)) {
+		if (rc != (int)(len - hdr_len - VIGIL_SRTP_TAG_LEN) || memcmp(ref + hdr_len, data + 11 + hdr_len, (size_t)rc) != 0)
+			abort(); /* an untouched authentic packet must open to what was sealed */
+	}
+	return 0;
+}
