@@ -390,42 +390,59 @@ static void prefetch_pointed(const struct vigil_stream *s, unsigned part, bool c
  * decrypted, spread evenly over them: a prefetch also waits while the
  * core's miss buffers are full, so a burst's worth at once would stall.
  * In steps of about six lines: stream j's two (its own lines), then
- * stream j-1's two of what it points to (its lines have come by then).
+ * stream j-1's two of what it points to (its lines have come by then);
+ * under the cryptodev engine two more, stream j-2's session (the
+ * device's expanded key and hash keys, a kilobyte where libsodium's
+ * state is five lines: at 100,000 cameras each is a miss).
  * Step u is due at packet u * n / n_steps. */
+#define SESSION_LINES 18 /* a session's header and aesni_gcm's 1,028 bytes */
+
 struct ahead {
 	const struct vigil_burst *next;
 	unsigned n;       /* packets to spread over */
-	unsigned n_steps; /* 4 per stream; 0 without a next burst */
+	unsigned per;     /* steps per stream: 4, or 6 with sessions */
+	unsigned n_steps; /* per stream; 0 without a next burst */
 	unsigned step;    /* the next one to take */
 	bool cd;          /* the cryptodev engine's lines, not libsodium's */
 };
 
 static struct ahead ahead_of(const struct vigil_worker *w, const struct vigil_burst *next, unsigned n)
 {
+	bool cd = w->streams->cd != NULL;
+	unsigned per = cd ? 6 : 4;
+
 	return (struct ahead){
 		.next = next,
 		.n = RTE_MAX(n, 1u),
-		.n_steps = next != NULL ? 4 * (next->n_streams + 1u) : 0,
-		.cd = w->streams->cd != NULL,
+		.per = per,
+		.n_steps = next != NULL ? per * (next->n_streams + (cd ? 2u : 1u)) : 0,
+		.cd = cd,
 	};
 }
 
-static void ahead_step(const struct vigil_burst *next, unsigned u, bool cd)
+static void ahead_step(const struct ahead *a, unsigned u)
 {
-	unsigned j = u / 4, part = u % 2;
+	const struct vigil_burst *next = a->next;
+	unsigned j = u / a->per, k = u % a->per, part = u % 2;
 
-	if (u % 4 < 2) {
+	if (k < 2) {
 		if (j < next->n_streams)
 			vigil_stream_prefetch(next->streams[j], part);
-	} else if (j >= 1) {
-		prefetch_pointed(next->streams[j - 1], part, cd);
+	} else if (k < 4) {
+		if (j >= 1 && j - 1 < next->n_streams)
+			prefetch_pointed(next->streams[j - 1], part, a->cd);
+	} else if (j >= 2 && j - 2 < next->n_streams) {
+		const uint8_t *sess = next->streams[j - 2]->key->cd.sess[0];
+
+		for (unsigned l = part * SESSION_LINES / 2; sess != NULL && l < (part + 1) * SESSION_LINES / 2; l++)
+			rte_prefetch0(sess + l * RTE_CACHE_LINE_SIZE);
 	}
 }
 
 static inline void prefetch_ahead(struct ahead *a, unsigned i)
 {
 	for (; a->step < a->n_steps && a->step * a->n <= i * a->n_steps; a->step++)
-		ahead_step(a->next, a->step, a->cd);
+		ahead_step(a, a->step);
 }
 
 /* What is left when the burst is done, or all of it with none to spread
@@ -433,7 +450,7 @@ static inline void prefetch_ahead(struct ahead *a, unsigned i)
 static void prefetch_ahead_rest(struct ahead *a)
 {
 	for (; a->step < a->n_steps; a->step++)
-		ahead_step(a->next, a->step, a->cd);
+		ahead_step(a, a->step);
 }
 
 /* What the cryptodev engine did with a packet before stage_decrypt's pass
