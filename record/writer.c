@@ -3,10 +3,11 @@
  * request struct per in-flight operation; what a file does with them is in
  * wfile.c. Staging buffers are registered with the ring as they are made
  * (fixed buffers: mapped once, not at every write); the rest, if any, are
- * written as ordinary buffers. Each is a mapping of its own, so that one
- * given back (vigil_writer_trim) returns its memory at once: from malloc's
- * heaps, a few kept in use held whole heaps, and a soak's RSS grew by
- * every burst's buffers for ever.
+ * written as ordinary buffers. Buffers a burst needed (files slow to open
+ * or to finish) and nothing since give their pages back, not their
+ * addresses (vigil_writer_trim): a soak's RSS grew by every burst's
+ * buffers for ever; unmapping and mapping them again cost the recorder a
+ * third more time in a fleet's soak.
  * Descriptors are bounded (vigil_writer_limit_fds): 10,000 cameras cutting
  * segments together passed a 20,000 RLIMIT_NOFILE, and every open past it
  * failed. With a limit, a new file's open waits (its appends in memory, as
@@ -42,14 +43,8 @@ struct vigil_writer *vigil_writer_create(unsigned entries, unsigned max_bufs)
 	w->max_bufs = max_bufs;
 	/* Without CAP_IPC_LOCK or room under RLIMIT_MEMLOCK this fails, and
 	 * every write uses an ordinary buffer. */
-	w->slots_free = calloc(MIN_U(max_bufs, VIGIL_WRITER_FIXED_MAX), sizeof(*w->slots_free));
-	if (w->slots_free != NULL &&
-	    io_uring_register_buffers_sparse(&w->ring, MIN_U(max_bufs, VIGIL_WRITER_FIXED_MAX)) == 0) {
+	if (io_uring_register_buffers_sparse(&w->ring, MIN_U(max_bufs, VIGIL_WRITER_FIXED_MAX)) == 0)
 		w->fixed_slots = MIN_U(max_bufs, VIGIL_WRITER_FIXED_MAX);
-		for (unsigned i = 0; i < w->fixed_slots; i++) /* slot 0 on top */
-			w->slots_free[i] = w->fixed_slots - 1 - i;
-		w->n_slots_free = w->fixed_slots;
-	}
 	return w;
 }
 
@@ -72,10 +67,9 @@ void vigil_writer_free(struct vigil_writer *w)
 	io_uring_queue_exit(&w->ring);
 	for (b = w->all; b != NULL; b = next) {
 		next = b->all;
-		munmap(b->data, VIGIL_WRITER_BUF_BYTES);
+		free(b->data);
 		free(b);
 	}
-	free(w->slots_free);
 	free(w);
 }
 
@@ -90,70 +84,23 @@ static struct wbuf *buf_alloc(struct vigil_writer *w)
 
 	if (b == NULL)
 		return NULL;
-	b->data = mmap(NULL, VIGIL_WRITER_BUF_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (b->data == MAP_FAILED) {
+	b->data = aligned_alloc(4096, VIGIL_WRITER_BUF_BYTES);
+	if (b->data == NULL) {
 		free(b);
 		return NULL;
 	}
 	b->fixed = -1;
-	if (w->n_slots_free > 0) {
-		unsigned slot = w->slots_free[w->n_slots_free - 1];
+	if (w->n_bufs < w->fixed_slots) {
 		struct iovec iov = {.iov_base = b->data, .iov_len = VIGIL_WRITER_BUF_BYTES};
 		__u64 tag = 0;
 
-		if (io_uring_register_buffers_update_tag(&w->ring, slot, &iov, &tag, 1) == 1) {
-			b->fixed = (int)slot;
-			w->n_slots_free--;
-		}
+		if (io_uring_register_buffers_update_tag(&w->ring, w->n_bufs, &iov, &tag, 1) == 1)
+			b->fixed = (int)w->n_bufs;
 	}
 	b->all = w->all;
-	b->all_prev = &w->all;
-	if (w->all != NULL)
-		w->all->all_prev = &b->all;
 	w->all = b;
 	w->n_bufs++;
 	return b;
-}
-
-/* A free buffer back to the kernel. A registered one leaves its slot
- * first: the ring pins its pages, and they must never be written to once
- * the mapping is gone. false (the buffer kept) if the slot stays. */
-static bool buf_release(struct vigil_writer *w, struct wbuf *b)
-{
-	if (b->fixed >= 0) {
-		struct iovec iov = {.iov_base = NULL, .iov_len = 0};
-		__u64 tag = 0;
-
-		if (io_uring_register_buffers_update_tag(&w->ring, (unsigned)b->fixed, &iov, &tag, 1) != 1)
-			return false;
-		w->slots_free[w->n_slots_free++] = (unsigned)b->fixed;
-	}
-	*b->all_prev = b->all;
-	if (b->all != NULL)
-		b->all->all_prev = b->all_prev;
-	munmap(b->data, VIGIL_WRITER_BUF_BYTES);
-	free(b);
-	w->n_bufs--;
-	return true;
-}
-
-void vigil_writer_trim(struct vigil_writer *w, uint64_t now_ns)
-{
-	if (now_ns < w->trim_ns)
-		return;
-	if (w->trim_ns != 0)
-		for (unsigned n = w->free_low; n > 0 && w->free != NULL; n--) {
-			struct wbuf *b = w->free;
-
-			w->free = b->next;
-			w->n_free--;
-			if (!buf_release(w, b)) {
-				wbuf_put(w, b);
-				break;
-			}
-		}
-	w->free_low = w->n_free;
-	w->trim_ns = now_ns + VIGIL_WRITER_TRIM_NS;
 }
 
 /* A free buffer; waits for a write to finish when all are busy. */
@@ -167,6 +114,7 @@ struct wbuf *wbuf_get(struct vigil_writer *w)
 			w->free = b->next;
 			if (--w->n_free < w->free_low)
 				w->free_low = w->n_free;
+			b->cold = false;
 			break;
 		}
 		/* Without anything in flight, waiting would never end. */
@@ -190,6 +138,29 @@ void wbuf_put(struct vigil_writer *w, struct wbuf *b)
 	b->next = w->free;
 	w->free = b;
 	w->n_free++;
+}
+
+/* The free list is last in, first out: its deepest free_low buffers
+ * stayed there the whole interval. Registered ones keep their pages: the
+ * ring has them pinned, and a write through it after MADV_DONTNEED would
+ * go to pages the buffer no longer has. */
+void vigil_writer_trim(struct vigil_writer *w, uint64_t now_ns)
+{
+	struct wbuf *b = w->free;
+
+	if (now_ns < w->trim_ns)
+		return;
+	if (w->trim_ns != 0) {
+		for (unsigned i = w->free_low; i < w->n_free && b != NULL; i++)
+			b = b->next;
+		for (; b != NULL; b = b->next)
+			if (b->fixed < 0 && !b->cold && madvise(b->data, VIGIL_WRITER_BUF_BYTES, MADV_DONTNEED) == 0) {
+				b->cold = true;
+				w->trimmed++;
+			}
+	}
+	w->free_low = w->n_free;
+	w->trim_ns = now_ns + VIGIL_WRITER_TRIM_NS;
 }
 
 struct io_uring_sqe *wring_sqe(struct vigil_writer *w)

@@ -67,9 +67,10 @@ void vigil_writer_free(struct vigil_writer *w);
  * through cb) when none will; the rest is for the folder fsyncs that
  * finish files. */
 void vigil_writer_limit_fds(struct vigil_writer *w, unsigned max_fds);
-/* Gives back to the kernel the staging buffers that stayed free for a
- * whole VIGIL_WRITER_TRIM_NS: those a burst needed (files slow to open or
- * to write, up to max_bufs) and nothing since. Called often (NOW_NS from
+/* Gives back to the kernel the pages of the staging buffers that stayed
+ * free for a whole VIGIL_WRITER_TRIM_NS: those a burst needed (files slow
+ * to open or to write, up to max_bufs) and nothing since; not those
+ * registered with the ring (pinned). Called often (NOW_NS from
  * CLOCK_MONOTONIC), acts once an interval. */
 void vigil_writer_trim(struct vigil_writer *w, uint64_t now_ns);
 

@@ -56,13 +56,14 @@ struct wunlink {
 struct wbuf {
 	struct wreq req;   /* first: a write request is its buffer */
 	struct wbuf *next; /* free list */
-	struct wbuf *all, **all_prev; /* every buffer, for freeing */
+	struct wbuf *all;  /* every buffer, for freeing */
 	uint8_t *data;
 	size_t len;   /* bytes staged */
 	size_t done;  /* bytes already written */
 	uint64_t off; /* file offset of data[0] */
 	uint64_t submit_ns;
 	int fixed; /* index among the ring's registered buffers, or -1 */
+	bool cold; /* its pages given back (vigil_writer_trim) */
 	bool direct; /* written while the file had O_DIRECT */
 };
 
@@ -109,10 +110,9 @@ struct vigil_writer {
 	unsigned n_free;   /* on the free list */
 	unsigned free_low; /* the fewest on it since the last trim */
 	uint64_t trim_ns;  /* when the next trim gives back what none used */
+	uint64_t trimmed;  /* buffers whose pages were given back, in all */
 	unsigned max_bufs;
 	unsigned fixed_slots; /* registered buffer slots the ring has (0: none) */
-	unsigned *slots_free; /* those no buffer holds, a stack */
-	unsigned n_slots_free;
 	unsigned inflight;
 	unsigned max_fds; /* 0: no limit */
 	unsigned fds;     /* held, or being opened */
