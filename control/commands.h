@@ -23,6 +23,7 @@ struct vigil_commands {
 	const struct vigil_handshakes *hs; /* NULL: no HandshakePort */
 	const struct vigil_events *events; /* NULL: none (not live) */
 	const char *audit;		   /* the audit log's path */
+	const char *crypto;		   /* the engine that decrypts: "libsodium", "cryptodev:DEVICE" */
 	volatile bool *stop;           /* set by shutdown */
 	char msg[6144];
 };

@@ -355,6 +355,10 @@ static void gauges(FILE *f, const struct vigil_commands *k, struct vigil_metrics
 	family(f, "vigil_disk_free_bytes", "gauge", "bytes free to vigild on RecordDir's and StateDir's filesystems");
 	disk_free(f, cams->cfg->record_dir);
 	disk_free(f, cams->cfg->state_dir);
+	family(f, "vigil_crypto_info", "gauge", "the engine that decrypts SRTP (Crypto): libsodium or cryptodev:DEVICE");
+	fprintf(f, "vigil_crypto_info{engine=\"");
+	put_label(f, k->crypto != NULL ? k->crypto : "libsodium");
+	fprintf(f, "\"} 1\n");
 	family(f, "vigil_ready", "gauge", "1 when /readyz says ready, else 0 (it says why)");
 	fprintf(f, "vigil_ready %d\n", m->not_ready[0] == '\0');
 	family(f, "vigil_cameras", "gauge", "cameras by state (live, handshake, revoked, removed) and liveness");

@@ -560,7 +560,8 @@ int main(int argc, char **argv)
 			vigil_log(VIGIL_LOG_INFO, "vigild: metrics, /healthz and /readyz on http://%s\n", cfg.metrics_listen.text);
 	}
 	cmds = (struct vigil_commands){
-	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .events = events, .audit = opts.audit, .stop = &stop};
+	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .events = events, .audit = opts.audit,
+	    .crypto = crypto.engine, .stop = &stop};
 	control_loop(&cmds, hs, admin, metrics, events, rec, streams->qsbr);
 	sd_notify(0, "STOPPING=1");
 	vigil_metrics_stop(metrics);

@@ -178,6 +178,9 @@ while IFS= read -r expr; do
 done < <(jq -r '.panels[].targets[].expr' "$here/../../dist/grafana/vigil.json")
 [ "$n" -ge 10 ] || fail "the dashboard has $n queries"
 [ "$(prom 'vigil_ready')" = 1 ] || fail "vigil_ready: $(prom 'vigil_ready')"
+# The engine (Crypto = auto: the cryptodev one wherever the PMDs are, as in CI).
+[ "$(prom 'vigil_crypto_info{engine="cryptodev:crypto_aesni_gcm0"}')" = 1 ] ||
+	fail "vigil_crypto_info: $(curl -sf "$url/metrics" | grep '^vigil_crypto_info')"
 
 # Liveness: the three sent, then nothing for OfflineSeconds (3).
 [ "$(prom 'vigil_cameras{state="live",liveness="never_seen"}')" = 1 ] ||
