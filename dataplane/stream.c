@@ -89,7 +89,9 @@ void vigil_stream_table_crypto(struct vigil_stream_table *t, struct vigil_crypto
 
 static unsigned key_sessions_wanted(struct vigil_stream_table *t, struct vigil_stream_key *k)
 {
-	uint32_t wanted = k != NULL ? __atomic_exchange_n(&k->cd.wanted, 0, __ATOMIC_RELAXED) : 0;
+	/* The bits stay: a length left without a session (the bound, or the
+	 * pool spent) is not asked for again at every packet. */
+	uint32_t wanted = k != NULL ? __atomic_load_n(&k->cd.wanted, __ATOMIC_RELAXED) : 0;
 	unsigned made = 0;
 
 	while (wanted != 0) {

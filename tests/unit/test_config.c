@@ -57,6 +57,7 @@ static void test_good(void **state)
 				      "Workers = 1\n"
 				      "Recorders = 3\n"
 				      "IdleSleepMicroseconds = 50\n"
+				      "Crypto = cryptodev:crypto_aesni_mb0\n"
 				      "SegmentSeconds = 2\n"
 				      "Address = 198.18.0.1, fd00::1 198.18.0.3\n"
 				      "RetainHours = 48\n"
@@ -105,6 +106,8 @@ static void test_good(void **state)
 	assert_string_equal(cfg.record_dir, "/tmp/rec");
 	assert_string_equal(cfg.device, "net_af_packet0,iface=eth1");
 	assert_string_equal(cfg.state_dir, "/tmp/state");
+	assert_int_equal(cfg.crypto, VIGIL_CRYPTO_CRYPTODEV);
+	assert_string_equal(cfg.crypto_device, "crypto_aesni_mb0");
 	assert_int_equal(cfg.metrics_listen.family, AF_INET6);
 	assert_int_equal(cfg.metrics_listen.port, 9470);
 	assert_int_equal(cfg.metrics_listen.addr[15], 1);
@@ -128,7 +131,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
 	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
-	assert_int_equal(cfg.cameras[0].line, 20);
+	assert_int_equal(cfg.cameras[0].line, 21);
 	assert_int_equal(cfg.format, VIGIL_FORMAT_FMP4);
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(cfg.cameras[0].master_key[i], i + 1);
@@ -272,6 +275,10 @@ static const struct {
 	{INGEST "HandshakePort = 0\n" CAMERA("a", "1"), "3: HandshakePort: '0' is not a UDP port"},
 	{INGEST "RekeySeconds = 5\n" CAMERA("a", "1"), "3: RekeySeconds: '5' is not a number from 10"},
 	{INGEST "MetricsListen = 9470\n" CAMERA("a", "1"), "3: MetricsListen: '9470' is not ADDRESS:PORT"},
+	{INGEST "Crypto = openssl\n" CAMERA("a", "1"),
+	 "3: Crypto: 'openssl' is not auto, libsodium, cryptodev or cryptodev:DEVICE"},
+	{INGEST "Crypto = cryptodev:a b\n" CAMERA("a", "1"),
+	 "3: Crypto: 'cryptodev:a b' is not auto, libsodium, cryptodev or cryptodev:DEVICE"},
 	{INGEST "MetricsListen = 127.0.0.1:0\n" CAMERA("a", "1"), "3: MetricsListen: '127.0.0.1:0' is not ADDRESS:PORT"},
 	{INGEST "MetricsListen = localhost:9470\n" CAMERA("a", "1"),
 	 "3: MetricsListen: 'localhost' is not an IPv4 address or an IPv6 one in []"},
