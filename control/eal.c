@@ -23,7 +23,9 @@
 #define HUGEPAGE_SYSFS "/sys/kernel/mm/hugepages/hugepages-2048kB/"
 #define HUGEPAGE_MOUNT "/dev/hugepages"
 #define BASE_MEMORY_MB 128 /* rings, tables, DPDK itself */
-#define CAMERA_MEMORY_KB 5 /* a stream, its keys, its hash entry */
+/* A stream, its keys, its hash entry; the cryptodev engine's sessions
+ * (2.25 a camera, up to 1.4 KiB each). */
+#define CAMERA_MEMORY_KB 9
 #define MBUF_KB 3          /* an mbuf and its 2 KiB of data, rounded up */
 
 static int add(struct vigil_eal_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
