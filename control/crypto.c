@@ -35,6 +35,12 @@ static int open_device(struct vigil_crypto *c, const struct vigil_config *cfg, c
 	rc = vigil_cryptodev_open(&c->dev, name, max_sessions(cfg), msg, msglen);
 	if (rc < 0)
 		return rc;
+	if (!c->dev.cpu) {
+		vigil_cryptodev_close(&c->dev);
+		snprintf(msg, msglen, "%s: no synchronous CPU crypto (the workers' asynchronous path is still to come)",
+			 name);
+		return -ENOTSUP;
+	}
 	c->cryptodev = true;
 	snprintf(c->engine, sizeof(c->engine), "cryptodev:%s", name);
 	return 0;

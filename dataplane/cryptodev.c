@@ -12,11 +12,17 @@
 #include <rte_cryptodev.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_mbuf.h>
 
 #include "cryptodev.h"
 #include "srtp.h"
 
 #define QP_DESCRIPTORS 128 /* the queue pair start asks for; the CPU API uses none */
+#define OPS 1024           /* the asynchronous path's operations */
+/* In an operation's private area: the IV (where the session says), then
+ * the packet's place in the burst. */
+#define IV_OFFSET (sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op))
+#define SLOT_OFFSET (IV_OFFSET + 16)
 
 int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned max_sessions, char *msg,
 			 size_t msglen)
@@ -40,14 +46,15 @@ int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned m
 	}
 	d->dev_id = (uint8_t)id;
 	rte_cryptodev_info_get(d->dev_id, &info);
-	if (!(info.feature_flags & RTE_CRYPTODEV_FF_SYM_CPU_CRYPTO)) {
-		snprintf(msg, msglen, "%s: no synchronous CPU crypto", name);
-		return -ENOTSUP;
-	}
+	d->cpu = info.feature_flags & RTE_CRYPTODEV_FF_SYM_CPU_CRYPTO;
 	snprintf(pool, sizeof(pool), "vigil_cs_%u", d->dev_id);
 	d->sessions = rte_cryptodev_sym_session_pool_create(
 	    pool, max_sessions, rte_cryptodev_sym_get_private_session_size(d->dev_id), 0, 0, conf.socket_id);
-	if (d->sessions == NULL) {
+	snprintf(pool, sizeof(pool), "vigil_co_%u", d->dev_id);
+	d->ops = rte_crypto_op_pool_create(pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, OPS, 0, 16 + sizeof(uint32_t),
+					   conf.socket_id);
+	if (d->sessions == NULL || d->ops == NULL) {
+		vigil_cryptodev_close(d);
 		snprintf(msg, msglen, "%s: no memory for its sessions", name);
 		return -ENOMEM;
 	}
@@ -64,11 +71,13 @@ int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned m
 
 void vigil_cryptodev_close(struct vigil_cryptodev *d)
 {
-	if (d->sessions == NULL)
+	if (d->sessions == NULL && d->ops == NULL)
 		return;
 	rte_cryptodev_stop(d->dev_id);
 	rte_mempool_free(d->sessions);
+	rte_mempool_free(d->ops);
 	d->sessions = NULL;
+	d->ops = NULL;
 }
 
 void *vigil_cryptodev_session(struct vigil_cryptodev *d, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
@@ -82,8 +91,7 @@ void *vigil_cryptodev_session(struct vigil_cryptodev *d, const uint8_t key[VIGIL
 		    .algo = RTE_CRYPTO_AEAD_AES_GCM,
 		    .key = {.data = key, .length = VIGIL_SRTP_MASTER_KEY_LEN},
 		    /* Where an op would carry it; the CPU API takes it apart. */
-		    .iv = {.offset = sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op),
-			   .length = VIGIL_SRTP_IV_LEN},
+		    .iv = {.offset = IV_OFFSET, .length = VIGIL_SRTP_IV_LEN},
 		    .digest_length = VIGIL_SRTP_TAG_LEN,
 		    .aad_length = hdr_len,
 		},
@@ -144,6 +152,68 @@ unsigned vigil_cryptodev_srtp_decrypt(const struct vigil_cryptodev *d, void *ses
 		 * does not match, whatever the PMD says. */
 		p[idx[j]].status = status[j] == 0 ? 0 : EBADMSG;
 		ok += status[j] == 0;
+	}
+	return ok;
+}
+
+/* An operation for a packet, in place in its mbuf: the ciphertext from
+ * after the header, the header as AAD, the tag after the ciphertext. */
+static void op_fill(struct rte_crypto_op *op, void *sess, const uint8_t *salt, uint16_t hdr_len,
+		    const struct vigil_cryptodev_pkt *q, uint32_t slot)
+{
+	struct rte_crypto_sym_op *sym = op->sym;
+	uint32_t off = (uint32_t)(q->pkt - rte_pktmbuf_mtod(q->m, uint8_t *));
+	uint32_t body = q->len - VIGIL_SRTP_TAG_LEN - hdr_len;
+
+	rte_crypto_op_attach_sym_session(op, sess);
+	sym->m_src = q->m;
+	sym->m_dst = NULL;
+	sym->aead.data.offset = off + hdr_len;
+	sym->aead.data.length = body;
+	sym->aead.digest.data = q->pkt + hdr_len + body;
+	sym->aead.digest.phys_addr = rte_pktmbuf_iova_offset(q->m, off + hdr_len + body);
+	sym->aead.aad.data = q->pkt;
+	sym->aead.aad.phys_addr = rte_pktmbuf_iova_offset(q->m, off);
+	vigil_srtp_iv(rte_crypto_op_ctod_offset(op, uint8_t *, IV_OFFSET), salt, q->ssrc, q->roc, q->seq);
+	*rte_crypto_op_ctod_offset(op, uint32_t *, SLOT_OFFSET) = slot;
+}
+
+unsigned vigil_cryptodev_srtp_decrypt_qp(const struct vigil_cryptodev *d, void *sess,
+					 const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
+					 struct vigil_cryptodev_pkt *p, unsigned n)
+{
+	struct rte_crypto_op *ops[VIGIL_BURST];
+	unsigned k = 0, sent = 0, back = 0, ok = 0;
+
+	if (n > VIGIL_BURST)
+		n = VIGIL_BURST;
+	for (unsigned i = 0; i < n; i++)
+		p[i].status = p[i].len < (uint32_t)hdr_len + VIGIL_SRTP_TAG_LEN ? EINVAL : ENOBUFS;
+	for (unsigned i = 0; i < n; i++)
+		k += p[i].status == ENOBUFS;
+	if (k == 0 || rte_crypto_op_bulk_alloc(d->ops, RTE_CRYPTO_OP_TYPE_SYMMETRIC, ops, k) != k)
+		return 0;
+	for (unsigned i = 0, j = 0; i < n; i++)
+		if (p[i].status == ENOBUFS)
+			op_fill(ops[j++], sess, salt, hdr_len, &p[i], i);
+	/* The device takes what it has room for and gives back what it
+	 * finished: until all are back. */
+	while (back < k) {
+		struct rte_crypto_op *done[VIGIL_BURST];
+		uint16_t got;
+
+		if (sent < k)
+			sent += rte_cryptodev_enqueue_burst(d->dev_id, 0, &ops[sent], (uint16_t)(k - sent));
+		got = rte_cryptodev_dequeue_burst(d->dev_id, 0, done, VIGIL_BURST);
+		for (uint16_t j = 0; j < got; j++) {
+			uint32_t slot = *rte_crypto_op_ctod_offset(done[j], uint32_t *, SLOT_OFFSET);
+
+			/* Anything but success is a refusal, as on the CPU path. */
+			p[slot].status = done[j]->status == RTE_CRYPTO_OP_STATUS_SUCCESS ? 0 : EBADMSG;
+			ok += p[slot].status == 0;
+			rte_crypto_op_free(done[j]);
+		}
+		back += got;
 	}
 	return ok;
 }

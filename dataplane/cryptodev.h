@@ -6,21 +6,26 @@
  * enqueue/dequeue round trip (as ipsec-secgw's cpu-crypto mode). A
  * session fixes its AAD length, that is the RTP header's: one session per
  * (session key, header length). Same verdicts and bytes as libsodium's
- * (test_cryptodev). Not yet used by the workers: the Crypto key and the
- * sessions on the live key path are what remains (issue 16). */
+ * (test_cryptodev). The workers use the CPU path (Crypto, control/crypto.c;
+ * the sessions live with their keys, stream.c); the queue-pair path, for
+ * devices without CPU crypto, is tested here but not in the workers yet. */
 #ifndef VIGIL_CRYPTODEV_H
 #define VIGIL_CRYPTODEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "vigil/limits.h"
 
+struct rte_mbuf;
 struct rte_mempool;
 
 struct vigil_cryptodev {
 	uint8_t dev_id;
+	bool cpu; /* synchronous CPU crypto: vigil_cryptodev_srtp_decrypt */
 	struct rte_mempool *sessions;
+	struct rte_mempool *ops; /* the asynchronous path's (vigil_cryptodev_srtp_decrypt_qp) */
 };
 
 /* One SRTP packet of a burst: in place, header (the AAD), ciphertext,
@@ -28,6 +33,7 @@ struct vigil_cryptodev {
  * else EBADMSG (forged, or not this key), or EINVAL (shorter than its
  * header and a tag). */
 struct vigil_cryptodev_pkt {
+	struct rte_mbuf *m; /* the asynchronous path: the mbuf pkt lies in, one segment */
 	uint8_t *pkt;
 	uint32_t len;
 	uint32_t ssrc, roc;
@@ -36,9 +42,9 @@ struct vigil_cryptodev_pkt {
 };
 
 /* The device NAME (a vdev such as "crypto_aesni_gcm0" comes from the EAL's
- * --vdev), configured and started with room for max_sessions sessions.
- * 0 or -errno, msg saying why (no such device, no CPU crypto). After
- * rte_eal_init. */
+ * --vdev, or rte_vdev_init), configured and started with one queue pair
+ * and room for max_sessions sessions. 0 or -errno, msg saying why (no such
+ * device). After rte_eal_init. */
 int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned max_sessions, char *msg,
 			 size_t msglen);
 void vigil_cryptodev_close(struct vigil_cryptodev *d);
@@ -55,5 +61,13 @@ void vigil_cryptodev_session_free(struct vigil_cryptodev *d, void *sess);
 unsigned vigil_cryptodev_srtp_decrypt(const struct vigil_cryptodev *d, void *sess,
 				      const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
 				      struct vigil_cryptodev_pkt *p, unsigned n);
+
+/* The same through the device's queue pair 0, enqueue then dequeue until
+ * every packet is back: the asynchronous path a hardware device (QAT and
+ * the like, without CPU crypto) takes; each packet's m set. A packet no
+ * operation was left for fails with ENOBUFS. */
+unsigned vigil_cryptodev_srtp_decrypt_qp(const struct vigil_cryptodev *d, void *sess,
+					 const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
+					 struct vigil_cryptodev_pkt *p, unsigned n);
 
 #endif

@@ -6,7 +6,9 @@
  * payload, tag), truncated, or under the wrong ROC, decrypted by both in
  * bursts; every verdict the same, every authentic payload the same bytes.
  * RTP headers of 12 to 60 bytes (CSRCs, an extension): one session per
- * header length. */
+ * header length. Through the CPU crypto API on both, and through
+ * aesni_mb's queue pair (enqueue, dequeue), the path a hardware device
+ * takes, with the packets in mbufs. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 
 #include <cmocka.h>
 #include <rte_eal.h>
+#include <rte_mbuf.h>
 #include <sodium.h>
 
 #include "cryptodev.h"
@@ -29,7 +32,9 @@
 
 enum variant { AUTHENTIC, FORGED, TRUNCATED, WRONG_ROC, VARIANTS };
 
-static void one_device(const char *name)
+static struct rte_mempool *mbufs;
+
+static void one_device(const char *name, bool qp)
 {
 	static const uint16_t hdr_lens[] = {12, 16, 28, 60};
 	struct vigil_cryptodev d;
@@ -70,12 +75,21 @@ static void one_device(const char *name)
 					len -= 1 + (int)randombytes_uniform(VIGIL_SRTP_TAG_LEN + 1);
 				memcpy(b[i], a[i], (size_t)len);
 				p[i] = (struct vigil_cryptodev_pkt){.pkt = b[i],
+								    .m = NULL,
 								    .len = (uint32_t)len,
 								    .ssrc = ssrc,
 								    .roc = v[i] == WRONG_ROC ? roc + 1 : roc,
 								    .seq = seq};
 			}
-			accepted += vigil_cryptodev_srtp_decrypt(&d, sess, salt, hdr, p, VIGIL_BURST);
+			for (unsigned i = 0; qp && i < VIGIL_BURST; i++) { /* in an mbuf, past its headroom */
+				p[i].m = rte_pktmbuf_alloc(mbufs);
+				assert_non_null(p[i].m);
+				p[i].pkt = (uint8_t *)rte_pktmbuf_append(p[i].m, (uint16_t)p[i].len);
+				assert_non_null(p[i].pkt);
+				memcpy(p[i].pkt, b[i], p[i].len);
+			}
+			accepted += qp ? vigil_cryptodev_srtp_decrypt_qp(&d, sess, salt, hdr, p, VIGIL_BURST)
+				       : vigil_cryptodev_srtp_decrypt(&d, sess, salt, hdr, p, VIGIL_BURST);
 			for (unsigned i = 0; i < VIGIL_BURST; i++) {
 				int rc = vigil_srtp_decrypt(&s, a[i], p[i].len, hdr, p[i].ssrc, p[i].roc, p[i].seq);
 
@@ -85,7 +99,8 @@ static void one_device(const char *name)
 						 v[i], rc, p[i].status);
 				assert_int_equal(rc >= 0, v[i] == AUTHENTIC);
 				if (rc >= 0)
-					assert_memory_equal(a[i], b[i], p[i].len - VIGIL_SRTP_TAG_LEN);
+					assert_memory_equal(a[i], p[i].pkt, p[i].len - VIGIL_SRTP_TAG_LEN);
+				rte_pktmbuf_free(p[i].m);
 			}
 		}
 		vigil_cryptodev_session_free(&d, sess);
@@ -100,13 +115,19 @@ static void one_device(const char *name)
 static void test_aesni_gcm(void **state)
 {
 	(void)state;
-	one_device("crypto_aesni_gcm0");
+	one_device("crypto_aesni_gcm0", false);
 }
 
 static void test_aesni_mb(void **state)
 {
 	(void)state;
-	one_device("crypto_aesni_mb0");
+	one_device("crypto_aesni_mb0", false);
+}
+
+static void test_aesni_mb_queue_pair(void **state)
+{
+	(void)state;
+	one_device("crypto_aesni_mb0", true);
 }
 
 /* What is not there says so. */
@@ -128,6 +149,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_aesni_gcm),
 	    cmocka_unit_test(test_aesni_mb),
+	    cmocka_unit_test(test_aesni_mb_queue_pair),
 	    cmocka_unit_test(test_no_device),
 	};
 
@@ -136,5 +158,9 @@ int main(void)
 		fprintf(stderr, "test_cryptodev: cannot start the EAL or libsodium's AES-GCM\n");
 		return 1;
 	}
+	mbufs = rte_pktmbuf_pool_create("test_cryptodev", 2 * VIGIL_BURST, 0, 0, PKT_MAX + RTE_PKTMBUF_HEADROOM,
+					(int)rte_socket_id());
+	if (mbufs == NULL)
+		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
