@@ -3,14 +3,16 @@
  * truncated or junk; any header length from 12 to 72 bytes, any ROC and
  * sequence number) decrypted in place by both engines, libsodium's
  * (proto/srtp.c) and the cryptodev one (dataplane/cryptodev.c) on both
- * ipsec-mb PMDs. Same verdict, and on success the same plaintext, which is
- * the original for an untouched authentic packet. */
+ * ipsec-mb PMDs, through the CPU crypto API and (aesni_mb) through a queue
+ * pair from an mbuf. Same verdict, and on success the same plaintext,
+ * which is the original for an untouched authentic packet. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_mbuf.h>
 
 #include "cryptodev.h"
 #include "srtp.h"
@@ -25,6 +27,7 @@ static const char *const devs[] = {"crypto_aesni_gcm0", "crypto_aesni_mb0"};
 static struct vigil_cryptodev dev[2];
 static void *sess[2][HDR_LENS];
 static struct vigil_srtp sodium;
+static struct rte_mempool *mbufs;
 static uint8_t session_key[VIGIL_SRTP_MASTER_KEY_LEN];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -49,6 +52,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			fprintf(stderr, "fuzz_crypto: %s\n", msg);
 			exit(1);
 		}
+	mbufs = rte_pktmbuf_pool_create("fuzz_crypto", 8, 0, 0, RTE_PKTMBUF_HEADROOM + 2048, 0);
+	if (mbufs == NULL)
+		exit(1);
 	return 0;
 }
 
@@ -113,6 +119,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* verdicts differ */
 		if (rc >= 0 && memcmp(mine[d], ref, len - VIGIL_SRTP_TAG_LEN) != 0)
 			abort(); /* plaintexts differ */
+	}
+	/* aesni_mb's queue pair, the packet in an mbuf. */
+	{
+		struct rte_mbuf *m = rte_pktmbuf_alloc(mbufs);
+		uint8_t *in = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(len ? len : 1)) : NULL;
+		struct vigil_cryptodev_pkt p = {.m = m, .pkt = in, .len = (uint32_t)len, .ssrc = ssrc, .roc = roc, .seq = seq};
+
+		if (in == NULL)
+			abort();
+		memcpy(in, orig, len);
+		if ((vigil_cryptodev_srtp_decrypt_qp(&dev[1], session(1, hdr_len), sodium.salt, hdr_len, &p, 1) == 1) !=
+		    (rc >= 0))
+			abort();
+		if (rc >= 0 && memcmp(in, ref, len - VIGIL_SRTP_TAG_LEN) != 0)
+			abort();
+		rte_pktmbuf_free(m);
 	}
 	if (authentic && !(data[1] & 6)) {
 		if (rc != (int)(len - hdr_len - VIGIL_SRTP_TAG_LEN) || memcmp(ref + hdr_len, data + 11 + hdr_len, (size_t)rc) != 0)
