@@ -55,7 +55,7 @@ int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned m
 					   conf.socket_id);
 	if (d->sessions == NULL || d->ops == NULL) {
 		vigil_cryptodev_close(d);
-		snprintf(msg, msglen, "%s: no memory for its sessions", name);
+		snprintf(msg, msglen, "%s: no memory for its sessions or operations", name);
 		return -ENOMEM;
 	}
 	qp.mp_session = d->sessions;

@@ -158,7 +158,7 @@ struct vigil_stream_floor {
  * from now on (vigil_stream_sessions). */
 void vigil_stream_table_crypto(struct vigil_stream_table *t, struct vigil_cryptodev *cd);
 
-/* Control plane, often (once a second): sessions for the header lengths
+/* Control plane, at its tick (every 20 ms): sessions for the header lengths
  * workers saw without one, up to VIGIL_KEY_SESSIONS a key. How many it
  * made; those it could not (the pool spent) stay with libsodium. */
 unsigned vigil_stream_sessions(struct vigil_stream_table *t);

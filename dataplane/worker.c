@@ -401,7 +401,7 @@ struct ahead {
 	const struct vigil_burst *next;
 	unsigned n;       /* packets to spread over */
 	unsigned per;     /* steps per stream: 4, or 6 with sessions */
-	unsigned n_steps; /* per stream; 0 without a next burst */
+	unsigned n_steps; /* per x (streams + 1, + 2 with sessions); 0 without a next burst */
 	unsigned step;    /* the next one to take */
 	bool cd;          /* the cryptodev engine's lines, not libsodium's */
 };
