@@ -64,6 +64,8 @@ static uint8_t *access_unit(size_t n, uint8_t nal)
 
 struct feeder {
 	struct vigil_recorder *rec;
+	pthread_barrier_t *stopped;
+	unsigned *fed; /* feeders done */
 	unsigned first, cameras, step, frames;
 	const uint8_t *key, *p;
 	size_t p_bytes;
@@ -84,6 +86,11 @@ static void *feed(void *arg)
 
 			vigil_recorder_write(fd->rec, &f, k ? fd->key : fd->p, k ? KEY_WEIGHT * fd->p_bytes : fd->p_bytes);
 		}
+	/* io_uring requests belong to the thread that submitted them: one
+	 * still running when it exits (a rename linked after an fsync) fails
+	 * with EFAULT. Live until the recorder has stopped. */
+	__atomic_add_fetch(fd->fed, 1, __ATOMIC_RELEASE);
+	pthread_barrier_wait(fd->stopped);
 	return NULL;
 }
 
@@ -133,6 +140,8 @@ int main(int argc, char **argv)
 	unsigned threads = argc > 5 ? (unsigned)atoi(argv[5]) : 1;
 	struct feeder feeders[VIGIL_MAX_RECORDERS];
 	pthread_t tid[VIGIL_MAX_RECORDERS];
+	pthread_barrier_t stopped;
+	unsigned fed = 0;
 	size_t p_bytes = (size_t)(mbit * 1e6 / 8 / (FPS + (KEY_WEIGHT - 1) * FPS / GOP));
 	unsigned frames = (unsigned)(seconds * FPS);
 	struct vigil_config cfg = {0};
@@ -171,16 +180,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "recorder_bench: %s: %s\n", cfg.record_dir, strerror(errno));
 		return 2;
 	}
+	pthread_barrier_init(&stopped, NULL, threads + 1);
 	for (unsigned i = 0; i < threads; i++) {
 		/* Camera c is recorder thread c % threads' (vigil_frame_recorder). */
-		feeders[i] = (struct feeder){.rec = rec, .first = i, .cameras = cameras, .step = threads,
-					     .frames = frames, .key = key, .p = p, .p_bytes = p_bytes};
+		feeders[i] = (struct feeder){.rec = rec, .stopped = &stopped, .fed = &fed, .first = i,
+					     .cameras = cameras, .step = threads, .frames = frames,
+					     .key = key, .p = p, .p_bytes = p_bytes};
 		if (pthread_create(&tid[i], NULL, feed, &feeders[i]) != 0)
 			abort();
 	}
+	/* Every frame fed: the stop closes what is open; then the feeders go. */
+	while (__atomic_load_n(&fed, __ATOMIC_ACQUIRE) < threads)
+		usleep(1000);
+	ret = vigil_recorder_stop(rec);
+	pthread_barrier_wait(&stopped);
 	for (unsigned i = 0; i < threads; i++)
 		pthread_join(tid[i], NULL);
-	ret = vigil_recorder_stop(rec);
+	pthread_barrier_destroy(&stopped);
 	rec_s = now_s() - t0;
 	rec_cpu = cpu_s() - c0;
 	for (unsigned c = 0; c < cameras; c++) {

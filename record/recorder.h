@@ -37,7 +37,9 @@ int vigil_recorder_configure(struct vigil_recorder *rec, unsigned slot, const st
 /* Mux and write one access unit (Annex-B, len bytes); its bytes are copied
  * out before it returns. For direct use (tests, benchmarks) when no thread
  * is running; calls for cameras of different recorder threads may run at
- * once, those for one thread's cameras may not. */
+ * once, those for one thread's cameras may not. The calling thread must
+ * live until vigil_recorder_stop returns: io_uring requests it submitted
+ * (a rename linked after an fsync) fail with EFAULT once it has exited. */
 void vigil_recorder_write(struct vigil_recorder *rec, const struct vigil_frame *f, const uint8_t *data, size_t len);
 
 /* For direct use: handle the I/O that has finished (completions, and what
