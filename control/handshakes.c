@@ -23,6 +23,7 @@
 #include "handshakes.h"
 #include "parse.h"
 #include "vigil/limits.h"
+#include "vigil/secret.h"
 
 _Static_assert(sizeof(((struct vigil_hs_responder *)0)->cookie_secret) == VIGIL_HS_COOKIE_SECRET_LEN,
 	       "the workers check cookies with the responder's secret");
@@ -114,7 +115,7 @@ static int read_server_key(const char *path, uint8_t sk[32], char *msg, size_t m
 			 strerror(errno));
 		return rc;
 	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+	if (fstat(fd, &st) == 0 && !vigil_secret_mode_ok(path, st.st_mode)) {
 		snprintf(msg, msglen, "ServerKeyFile %s: mode %03o lets others read the server's secret key; chmod 600 it",
 			 path, (unsigned)(st.st_mode & 0777));
 		rc = -EPERM;

@@ -70,6 +70,18 @@ head -c 44 /dev/urandom >"$work/gst.key"
 } >"$work/vigil.conf"
 chmod 600 "$work/vigil.conf"
 "$vigilctl" keygen keystore "$work/keystore.key" >/dev/null
+
+# ---- 0. the server's secret key: the owner's alone, or a systemd credential --
+# A group-readable ServerKeyFile is refused; in $CREDENTIALS_DIRECTORY, where
+# newer systemd makes credentials 0440, the same mode is taken (the run below).
+chmod 640 "$work/server.sk"
+if timeout 60 "$vigild" --config "$work/vigil.conf" --admin none >/dev/null 2>"$work/mode.log" ||
+	! grep -q "ServerKeyFile $work/server.sk: mode 640 lets others read" "$work/mode.log"; then
+	fail "a group-readable ServerKeyFile was not refused: $(tail -3 "$work/mode.log")"
+fi
+chmod 440 "$work/server.sk"
+export CREDENTIALS_DIRECTORY=$work
+
 proc_start "$work/summary.json" "$work/vigild.log" "$VIGILD_READY" 30 "$vigild" --config "$work/vigil.conf" \
 	--admin "$work/admin.sock" --audit "$work/audit.log" || { fail "vigild did not start: $(cat "$work/vigild.log")"; exit 1; }
 vigild_pid=$PROC_PID
