@@ -5,9 +5,10 @@
  * while the file is held, waits on its queue. A file's writes all complete
  * before its fsync; the rename is linked after the fsync. A name is durable
  * only once its directory is fsync'd (POSIX; ext4 and XFS journal it
- * sooner, but do not promise it): after the create, before the file's
- * first fdatasync counts, and linked after the rename, before the file is
- * reported closed. Files are opened with O_DIRECT where the filesystem
+ * sooner, but do not promise it): before the file's first fdatasync (until
+ * then nothing of it is durable, so its name need not be: a segment closed
+ * before any datasync costs two fsyncs, not three), and linked after the
+ * rename, before the file is reported closed. Files are opened with O_DIRECT where the filesystem
  * takes it: whole aligned buffers go straight to the device; the first
  * write that is not aligned (a tail, the rest of a short write) clears
  * O_DIRECT on the descriptor (fcntl), and the file goes on through the page
@@ -128,6 +129,8 @@ static void file_free(struct vigil_wfile *f)
 	wfd_wake(w);
 }
 
+static void dir_sync_submit(struct vigil_wfile *f);
+
 /* A datasync asked for, once the writes before it are done. */
 static void file_maybe_sync(struct vigil_wfile *f)
 {
@@ -136,6 +139,12 @@ static void file_maybe_sync(struct vigil_wfile *f)
 	if (!f->sync_wanted || f->sync_inflight || f->opening || f->dir_syncing || f->writes > 0 || f->failed ||
 	    f->fd_wait != FDW_NONE)
 		return;
+	if (!f->name_synced) {
+		/* The create first: the datasync waits for it (dir_syncing). */
+		f->name_synced = true;
+		dir_sync_submit(f);
+		return;
+	}
 	sqe = wring_sqe(f->w);
 	if (sqe == NULL)
 		return; /* asked again next time */
@@ -245,7 +254,8 @@ static int open_submit(struct vigil_wfile *f, bool direct)
 }
 
 /* The directory of f's file, opened to be fsync'd; its create made
- * durable. Opened here, where the file is known to exist: a path lookup. */
+ * durable. Opened here, where the file is known to exist: a path lookup.
+ * A failure here fails the file. */
 static void dir_sync_submit(struct vigil_wfile *f)
 {
 	struct io_uring_sqe *sqe;
@@ -283,7 +293,6 @@ static void open_done(struct vigil_wfile *f, int res)
 		wfd_uncount(f);
 	} else {
 		f->fd = res;
-		dir_sync_submit(f);
 	}
 	for (b = f->queued; b != NULL; b = next) {
 		next = b->next;

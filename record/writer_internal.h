@@ -91,7 +91,8 @@ struct vigil_wfile {
 	unsigned writes; /* of those, writes */
 	bool sync_wanted;   /* a datasync waits for the writes before it */
 	bool sync_inflight;
-	bool dir_syncing; /* the create is not durable yet */
+	bool dir_syncing; /* the create is being made durable */
+	bool name_synced; /* ... and is: its directory fsync'd since */
 	bool opening;
 	struct wbuf *queued, *queued_tail; /* full buffers waiting for the open */
 	bool closing;

@@ -1468,8 +1468,9 @@ static void test_writer_open_async(void **state)
 }
 
 /* A file open for writing holds one descriptor, not two: its directory
- * is opened for the fsync after the create and closed after it (10,000
- * recording cameras ran out of a 20,000 RLIMIT_NOFILE). */
+ * is opened for the fsync that makes its create durable (before its first
+ * datasync, or with the rename) and closed after it (10,000 recording
+ * cameras ran out of a 20,000 RLIMIT_NOFILE). */
 static unsigned open_fds(void)
 {
 	unsigned n = 0;
@@ -1502,7 +1503,7 @@ static void test_writer_descriptors(void **state)
 		assert_non_null(f[i]);
 		assert_int_equal(vigil_wfile_append(f[i], "x", 1), 0);
 	}
-	vigil_writer_drain(w); /* the opens and the directory syncs */
+	vigil_writer_drain(w); /* the opens */
 	assert_true(open_fds() <= before + FILES);
 	for (unsigned i = 0; i < FILES; i++)
 		vigil_wfile_close(f[i]);
