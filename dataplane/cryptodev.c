@@ -58,6 +58,9 @@ int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned m
 		snprintf(msg, msglen, "%s: no memory for its sessions or operations", name);
 		return -ENOMEM;
 	}
+	/* aesni_gcm's 1,028 bytes and the header: 18; aesni_mb's: 24. */
+	d->session_lines = RTE_MIN((d->sessions->elt_size + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE,
+				   VIGIL_CRYPTODEV_PREFETCH_LINES);
 	qp.mp_session = d->sessions;
 	if (rte_cryptodev_configure(d->dev_id, &conf) < 0 ||
 	    rte_cryptodev_queue_pair_setup(d->dev_id, 0, &qp, conf.socket_id) < 0 ||

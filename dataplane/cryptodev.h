@@ -21,10 +21,14 @@
 struct rte_mbuf;
 struct rte_mempool;
 
+/* The most of a session the worker prefetches ahead. */
+#define VIGIL_CRYPTODEV_PREFETCH_LINES 32u
+
 struct vigil_cryptodev {
 	uint8_t dev_id;
 	bool cpu; /* synchronous CPU crypto: vigil_cryptodev_srtp_decrypt */
 	struct rte_mempool *sessions;
+	unsigned session_lines; /* cache lines a session spans (prefetched ahead) */
 	struct rte_mempool *ops; /* the asynchronous path's (vigil_cryptodev_srtp_decrypt_qp) */
 };
 

@@ -395,8 +395,6 @@ static void prefetch_pointed(const struct vigil_stream *s, unsigned part, bool c
  * device's expanded key and hash keys, a kilobyte where libsodium's
  * state is five lines: at 100,000 cameras each is a miss).
  * Step u is due at packet u * n / n_steps. */
-#define SESSION_LINES 18 /* a session's header and aesni_gcm's 1,028 bytes */
-
 struct ahead {
 	const struct vigil_burst *next;
 	unsigned n;       /* packets to spread over */
@@ -404,6 +402,7 @@ struct ahead {
 	unsigned n_steps; /* per x (streams + 1, + 2 with sessions); 0 without a next burst */
 	unsigned step;    /* the next one to take */
 	bool cd;          /* the cryptodev engine's lines, not libsodium's */
+	unsigned session_lines; /* ... and how many a session spans */
 };
 
 static struct ahead ahead_of(const struct vigil_worker *w, const struct vigil_burst *next, unsigned n)
@@ -417,6 +416,7 @@ static struct ahead ahead_of(const struct vigil_worker *w, const struct vigil_bu
 		.per = per,
 		.n_steps = next != NULL ? per * (next->n_streams + (cd ? 2u : 1u)) : 0,
 		.cd = cd,
+		.session_lines = cd ? w->streams->cd->session_lines : 0,
 	};
 }
 
@@ -434,7 +434,7 @@ static void ahead_step(const struct ahead *a, unsigned u)
 	} else if (j >= 2 && j - 2 < next->n_streams) {
 		const uint8_t *sess = next->streams[j - 2]->key->cd.sess[0];
 
-		for (unsigned l = part * SESSION_LINES / 2; sess != NULL && l < (part + 1) * SESSION_LINES / 2; l++)
+		for (unsigned l = part * a->session_lines / 2; sess != NULL && l < (part + 1) * a->session_lines / 2; l++)
 			rte_prefetch0(sess + l * RTE_CACHE_LINE_SIZE);
 	}
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <rte_cryptodev.h>
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 #include <sodium.h>
@@ -44,6 +45,12 @@ static void one_device(const char *name, bool qp)
 	unsigned checked[VARIANTS] = {0}, accepted = 0;
 
 	assert_int_equal(vigil_cryptodev_open(&d, name, 16, msg, sizeof(msg)), 0);
+	/* The worker prefetches the whole session: its private part and more. */
+	assert_true(d.session_lines * RTE_CACHE_LINE_SIZE >=
+			    RTE_MIN((unsigned)rte_cryptodev_sym_get_private_session_size(d.dev_id),
+				    (VIGIL_CRYPTODEV_PREFETCH_LINES - 1) * RTE_CACHE_LINE_SIZE) &&
+		    d.session_lines <= VIGIL_CRYPTODEV_PREFETCH_LINES);
+	printf("# %s: a session is %u lines\n", name, d.session_lines);
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(salt, sizeof(salt));
 	assert_int_equal(vigil_srtp_init_session(&s, key, salt), 0);
