@@ -11,7 +11,9 @@
  * ring would.
  *
  * usage: recorder_bench DIR [cameras] [seconds of video per camera] [Mbit/s per camera] [recorder threads]
- * Prints one JSON line: throughput and CPU time per gigabyte of each. */
+ * Environment: UNSYNCED_MS (MaxUnsyncedSeconds in ms), RETAIN_BYTES
+ * (RetainBytes of each camera). Prints one JSON line: throughput and CPU
+ * time per gigabyte of each, and how long the recorder's stop took. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -148,7 +150,7 @@ int main(int argc, char **argv)
 	struct vigil_recorder *rec;
 	uint8_t *key, *p;
 	uint64_t bytes = 0;
-	double t0, c0, rec_s, rec_cpu, plain_s, plain_cpu;
+	double t0, c0, rec_s, stop_s, rec_cpu, plain_s, plain_cpu;
 	int ret;
 
 	if (dir == NULL || cameras == 0 || frames == 0 || p_bytes < 64 || threads == 0 || threads > VIGIL_MAX_RECORDERS) {
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
 	cfg.recorders = threads;
 	cfg.segment_seconds = VIGIL_DEFAULT_SEGMENT_SECONDS;
 	cfg.max_unsynced_ms = getenv("UNSYNCED_MS") ? (unsigned)atoi(getenv("UNSYNCED_MS")) : VIGIL_DEFAULT_MAX_UNSYNCED_MS;
+	cfg.retain_bytes = getenv("RETAIN_BYTES") ? strtoull(getenv("RETAIN_BYTES"), NULL, 10) : 0;
 	cfg.cameras = calloc(cameras, sizeof(*cfg.cameras));
 	if (cfg.cameras == NULL)
 		return 2;
@@ -192,7 +195,9 @@ int main(int argc, char **argv)
 	/* Every frame fed: the stop closes what is open; then the feeders go. */
 	while (__atomic_load_n(&fed, __ATOMIC_ACQUIRE) < threads)
 		usleep(1000);
+	stop_s = now_s();
 	ret = vigil_recorder_stop(rec);
+	stop_s = now_s() - stop_s;
 	pthread_barrier_wait(&stopped);
 	for (unsigned i = 0; i < threads; i++)
 		pthread_join(tid[i], NULL);
@@ -222,9 +227,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("{\"cameras\": %u, \"recorder_threads\": %u, \"mbit_s_per_camera\": %.1f, \"video_seconds\": %.1f, \"bytes\": %" PRIu64 ", "
-	       "\"block_bytes\": %u, \"recorder_mb_s\": %.1f, \"recorder_cpu_s_per_gb\": %.3f, "
+	       "\"block_bytes\": %u, \"recorder_mb_s\": %.1f, \"recorder_cpu_s_per_gb\": %.3f, \"stop_s\": %.2f, "
 	       "\"plain_mb_s\": %.1f, \"plain_cpu_s_per_gb\": %.3f}\n",
 	       cameras, threads, mbit, seconds, bytes, VIGIL_WRITER_BUF_BYTES, (double)bytes / rec_s / 1e6,
-	       rec_cpu / ((double)bytes / 1e9), (double)bytes / plain_s / 1e6, plain_cpu / ((double)bytes / 1e9));
+	       rec_cpu / ((double)bytes / 1e9), stop_s, (double)bytes / plain_s / 1e6, plain_cpu / ((double)bytes / 1e9));
 	return 0;
 }
