@@ -279,7 +279,7 @@ static int crypto_bench(size_t payload)
 			fprintf(stderr, "bench: %s\n", msg);
 			continue;
 		}
-		sess = vigil_cryptodev_session(&dev, key, RTP_HDR);
+		sess = vigil_cryptodev_session(&dev, key, RTP_HDR, false);
 		if (sess == NULL)
 			return 1;
 		cyc = crypto_cycles(NULL, &dev, sess, salt, clean, work, len);

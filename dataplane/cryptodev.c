@@ -84,13 +84,13 @@ void vigil_cryptodev_close(struct vigil_cryptodev *d)
 }
 
 void *vigil_cryptodev_session(struct vigil_cryptodev *d, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
-			      uint16_t hdr_len)
+			      uint16_t hdr_len, bool encrypt)
 {
 	struct rte_crypto_sym_xform xf = {
 	    .type = RTE_CRYPTO_SYM_XFORM_AEAD,
 	    .aead =
 		{
-		    .op = RTE_CRYPTO_AEAD_OP_DECRYPT,
+		    .op = encrypt ? RTE_CRYPTO_AEAD_OP_ENCRYPT : RTE_CRYPTO_AEAD_OP_DECRYPT,
 		    .algo = RTE_CRYPTO_AEAD_AES_GCM,
 		    .key = {.data = key, .length = VIGIL_SRTP_MASTER_KEY_LEN},
 		    /* Where an op would carry it; the CPU API takes it apart. */
@@ -112,10 +112,13 @@ void vigil_cryptodev_session_free(struct vigil_cryptodev *d, void *sess)
 		rte_cryptodev_sym_session_free(d->dev_id, sess);
 }
 
-unsigned vigil_cryptodev_srtp_decrypt(const struct vigil_cryptodev *d, void *sess,
-				      const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
-				      struct vigil_cryptodev_pkt *p, unsigned n)
+/* Both directions through the CPU API: the payload (ciphertext or
+ * plaintext) is the vector, the header the AAD, the tag after the payload
+ * (read when decrypting, written when encrypting). */
+static unsigned cpu_process(const struct vigil_cryptodev *d, void *sess, const uint8_t *salt, uint16_t hdr_len,
+			    struct vigil_cryptodev_pkt *p, unsigned n, bool encrypt)
 {
+	const uint32_t tag = encrypt ? 0 : VIGIL_SRTP_TAG_LEN; /* of len */
 	uint8_t iv[VIGIL_BURST][VIGIL_SRTP_IV_LEN];
 	struct rte_crypto_vec vec[VIGIL_BURST];
 	struct rte_crypto_sgl sgl[VIGIL_BURST];
@@ -133,11 +136,11 @@ unsigned vigil_cryptodev_srtp_decrypt(const struct vigil_cryptodev *d, void *ses
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t body;
 
-		if (p[i].len < (uint32_t)hdr_len + VIGIL_SRTP_TAG_LEN) {
+		if (p[i].len < (uint32_t)hdr_len + tag) {
 			p[i].status = EINVAL;
 			continue;
 		}
-		body = p[i].len - VIGIL_SRTP_TAG_LEN - hdr_len;
+		body = p[i].len - tag - hdr_len;
 		vigil_srtp_iv(iv[k], salt, p[i].ssrc, p[i].roc, p[i].seq);
 		vec[k] = (struct rte_crypto_vec){.base = p[i].pkt + hdr_len, .len = body, .tot_len = body};
 		sgl[k] = (struct rte_crypto_sgl){.vec = &vec[k], .num = 1};
@@ -152,11 +155,26 @@ unsigned vigil_cryptodev_srtp_decrypt(const struct vigil_cryptodev *d, void *ses
 	rte_cryptodev_sym_cpu_crypto_process(d->dev_id, sess, ofs, &sv);
 	for (unsigned j = 0; j < k; j++) {
 		/* Anything but success is a refusal: EBADMSG for a tag that
-		 * does not match, whatever the PMD says. */
-		p[idx[j]].status = status[j] == 0 ? 0 : EBADMSG;
+		 * does not match, whatever the PMD says; EIO for an encryption
+		 * the device did not do. */
+		p[idx[j]].status = status[j] == 0 ? 0 : encrypt ? EIO : EBADMSG;
 		ok += status[j] == 0;
 	}
 	return ok;
+}
+
+unsigned vigil_cryptodev_srtp_decrypt(const struct vigil_cryptodev *d, void *sess,
+				      const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
+				      struct vigil_cryptodev_pkt *p, unsigned n)
+{
+	return cpu_process(d, sess, salt, hdr_len, p, n, false);
+}
+
+unsigned vigil_cryptodev_srtp_encrypt(const struct vigil_cryptodev *d, void *sess,
+				      const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
+				      struct vigil_cryptodev_pkt *p, unsigned n)
+{
+	return cpu_process(d, sess, salt, hdr_len, p, n, true);
 }
 
 /* An operation for a packet, in place in its mbuf: the ciphertext from

@@ -53,11 +53,12 @@ int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned m
 			 size_t msglen);
 void vigil_cryptodev_close(struct vigil_cryptodev *d);
 
-/* A decrypting session for a session key and a header length; NULL with
- * errno set (ENOMEM: the pool is spent). The PMD keeps its expanded key in
- * the pool's memory (DPDK's: not in core dumps); freeing wipes it. */
+/* A decrypting (or encrypting) session for a session key and a header
+ * length; NULL with errno set (ENOMEM: the pool is spent). The PMD keeps
+ * its expanded key in the pool's memory (DPDK's: not in core dumps);
+ * freeing wipes it. */
 void *vigil_cryptodev_session(struct vigil_cryptodev *d, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
-			      uint16_t hdr_len);
+			      uint16_t hdr_len, bool encrypt);
 void vigil_cryptodev_session_free(struct vigil_cryptodev *d, void *sess);
 
 /* Decrypts up to VIGIL_BURST packets in place, all with sess's key and
@@ -66,7 +67,16 @@ unsigned vigil_cryptodev_srtp_decrypt(const struct vigil_cryptodev *d, void *ses
 				      const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
 				      struct vigil_cryptodev_pkt *p, unsigned n);
 
-/* The same through the device's queue pair 0, enqueue then dequeue until
+/* Encrypts up to VIGIL_BURST packets in place with an encrypting sess:
+ * each len is its header and plaintext, and its buffer has room for the
+ * VIGIL_SRTP_TAG_LEN bytes of tag written after them. How many were
+ * encrypted (status 0; EIO: the device failed it, EINVAL: shorter than
+ * the header). The same bytes as vigil_srtp_encrypt. */
+unsigned vigil_cryptodev_srtp_encrypt(const struct vigil_cryptodev *d, void *sess,
+				      const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
+				      struct vigil_cryptodev_pkt *p, unsigned n);
+
+/* Decryption through the device's queue pair 0, enqueue then dequeue until
  * every packet is back: the asynchronous path a hardware device (QAT and
  * the like, without CPU crypto) takes; each packet's m set. A packet no
  * operation was left for fails with ENOBUFS. */

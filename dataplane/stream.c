@@ -55,7 +55,7 @@ static bool key_session_add(struct vigil_stream_table *t, struct vigil_stream_ke
 
 	if (k->cd.n == VIGIL_KEY_SESSIONS)
 		return false;
-	sess = vigil_cryptodev_session(t->cd, k->cd.key, hdr_len);
+	sess = vigil_cryptodev_session(t->cd, k->cd.key, hdr_len, false);
 	if (sess == NULL)
 		return false;
 	k->cd.hdr_len[k->cd.n] = hdr_len;

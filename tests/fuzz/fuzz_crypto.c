@@ -62,7 +62,7 @@ static void *session(int d, uint16_t hdr_len)
 {
 	void **s = &sess[d][(hdr_len - 12) / 4];
 
-	if (*s == NULL && (*s = vigil_cryptodev_session(&dev[d], session_key, hdr_len)) == NULL)
+	if (*s == NULL && (*s = vigil_cryptodev_session(&dev[d], session_key, hdr_len, false)) == NULL)
 		abort();
 	return *s;
 }
