@@ -37,13 +37,15 @@
 #define VIGIL_DEFAULT_MAX_FRAME_BYTES (4u << 20)
 #define VIGIL_PARAM_SET_MAX 512 /* bytes of one VPS/SPS/PPS, configured or cached */
 /* Frames are chains of the mbufs their packets came in. Between a worker
- * and the disk: at most this many mbufs (about 38 MiB of video), beyond
- * which frames are dropped as ring_full. The rings take as many frames as
- * there are mbufs (a frame has one at least), so only the mbufs bound
- * them: a bound of 4,096 frames was 0.1 s of 10,000 small cameras, and
- * any longer pause of the recorder cost every camera a frame and so the
- * rest of its GOP. */
-#define VIGIL_FRAME_MBUFS_IN_FLIGHT 32768
+ * and the disk: at most this many mbufs (about 150 MiB of video, 300 MiB
+ * of hugepages), beyond which frames are dropped as ring_full. The rings
+ * take as many frames as there are mbufs (a frame has one at least), so
+ * only the mbufs bound them. It is how long a pause of the recorder costs
+ * nothing: a frame dropped costs a camera the rest of its GOP. 4,096
+ * frames were 0.1 s of 10,000 small cameras; 32,768 mbufs 1.1 s of the
+ * soak's 30,000 packets a second, which a VM's recorder outlasted
+ * (ring_full 28,176 in 2 minutes); 131,072 (4.4 s) dropped nothing. */
+#define VIGIL_FRAME_MBUFS_IN_FLIGHT 131072
 /* mbufs per RX queue, and per camera for the frame under assembly. */
 #define VIGIL_MBUFS_PER_QUEUE 8192
 #define VIGIL_MBUFS_PER_CAMERA 2
