@@ -8,11 +8,12 @@
  * sooner, but do not promise it): before the file's first fdatasync (until
  * then nothing of it is durable, so its name need not be: a segment closed
  * before any datasync costs two fsyncs, not three), and linked after the
- * rename, before the file is reported closed. Files are opened with O_DIRECT where the filesystem
- * takes it: whole aligned buffers go straight to the device; the first
- * write that is not aligned (a tail, the rest of a short write) clears
- * O_DIRECT on the descriptor (fcntl), and the file goes on through the page
- * cache, which its fsync covers: one descriptor a file. */
+ * rename, before the file is reported closed. Files are opened with
+ * O_DIRECT where the filesystem takes it: whole aligned buffers go
+ * straight to the device; the first write that is not aligned (a tail,
+ * the rest of a short write) clears O_DIRECT on the descriptor (fcntl),
+ * and the file goes on through the page cache, which its fsync covers:
+ * one descriptor a file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
