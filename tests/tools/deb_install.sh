@@ -71,7 +71,7 @@ install -d -o vigil -g vigil -m "$(val LogsDirectoryMode)" /var/log/vigil
 install -d -o vigil -m 0500 "$creds"
 install -o vigil -m 0400 "${cred#*:}" "$creds/${cred%%:*}"
 # The port of this namespace, and a table for 1,000 cameras (100,000 take
-# 1.3 GiB).
+# 2.3 GiB).
 sed -i 's/^Device = .*/Device = net_af_packet0,iface=vpkg0/; s/^;MaxCameras = 100000/MaxCameras = 1000/' /etc/vigil/vigil.conf
 
 start_vigild() {
