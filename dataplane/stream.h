@@ -163,8 +163,9 @@ void vigil_stream_table_crypto(struct vigil_stream_table *t, struct vigil_crypto
  * made; those it could not (the pool spent) stay with libsodium. */
 unsigned vigil_stream_sessions(struct vigil_stream_table *t);
 
-/* Worker: a packet under key k with a header length it has no session
- * for. */
+/* Worker: a packet that authenticated under key k, with a header length
+ * it has no session for (never an unauthenticated one: sessions are a
+ * bounded pool). */
 static inline void vigil_stream_want_session(struct vigil_stream_table *t, struct vigil_stream_key *k,
 					     uint16_t hdr_len)
 {

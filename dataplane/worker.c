@@ -465,9 +465,7 @@ struct precrypt {
 /* The cryptodev engine takes the packets that need one key at the index
  * estimated (a stream locked onto its ROC, no grace period, a session for
  * the header length, the replay window's yes), in runs of one session;
- * stage_decrypt then takes each in order as if it had decrypted it there.
- * A header length without a session is told to the control plane, which
- * makes one (vigil_stream_sessions). */
+ * stage_decrypt then takes each in order as if it had decrypted it there. */
 static void crypto_ahead(const struct vigil_worker *w, const struct vigil_pkt *p, uint16_t n, struct precrypt *pre)
 {
 	struct vigil_cryptodev_pkt cp[VIGIL_BURST];
@@ -487,10 +485,8 @@ static void crypto_ahead(const struct vigil_worker *w, const struct vigil_pkt *p
 		if (!vigil_replay_check(&s->replay, pre[i].index))
 			continue; /* refused in order, before any crypto */
 		sess[k] = vigil_key_session(key, p[i].hdr.hdr_len);
-		if (sess[k] == NULL) {
-			vigil_stream_want_session(w->streams, key, p[i].hdr.hdr_len);
-			continue;
-		}
+		if (sess[k] == NULL)
+			continue; /* asked for once one authenticates (stage_decrypt) */
 		keys[k] = key;
 		cp[k] = (struct vigil_cryptodev_pkt){
 		    .pkt = p[i].rtp,
@@ -536,7 +532,7 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 		/* The current key first: a rotation stores the previous one
 		 * before the new current one, so a packet still under the key
 		 * being replaced finds it in one of the two. */
-		const struct vigil_stream_key *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+		struct vigil_stream_key *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
 		const struct vigil_stream_key *prev = __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE);
 		enum vigil_counter why = VIGIL_CTR_replayed;
 		bool soft = pre != NULL;
@@ -584,6 +580,12 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 		}
 		s->ctr.v[VIGIL_CTR_decrypted]++;
 		s->ctr.v[VIGIL_CTR_decrypted_libsodium] += soft;
+		/* A header length the camera was just proven to send, with no
+		 * session: the control plane makes one (vigil_stream_sessions).
+		 * Never for a packet that did not authenticate: a spoofer would
+		 * spend the key's sessions and the pool. */
+		if (soft && s->replay.locked && vigil_key_session(key, p[i].hdr.hdr_len) == NULL)
+			vigil_stream_want_session(w->streams, key, p[i].hdr.hdr_len);
 		p[i].index = index;
 		p[kept++] = p[i];
 	}

@@ -23,6 +23,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "cryptodev.h"
 #include "reorder.h"
 #include "worker.h"
 
@@ -242,8 +243,9 @@ static void test_list(void **state)
 }
 
 /* Packet `index` of a stream where every frame is a key frame in three packets:
- * STAP-A (SPS, PPS), then the IDR in two FU-A fragments. */
-static struct rte_mbuf *srtp_packet(const struct vigil_srtp *key, uint32_t ssrc, uint64_t index)
+ * STAP-A (SPS, PPS), then the IDR in two FU-A fragments; cc CSRCs in its
+ * header. */
+static struct rte_mbuf *srtp_packet_cc(const struct vigil_srtp *key, uint32_t ssrc, uint64_t index, unsigned cc)
 {
 	static const uint8_t stap[] = {24, 0, 10, 0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, 0xc8,
 				       0, 4, 0x68, 0xce, 0x3c, 0x80};
@@ -254,26 +256,29 @@ static struct rte_mbuf *srtp_packet(const struct vigil_srtp *key, uint32_t ssrc,
 	int len;
 
 	assert_non_null(m);
-	b = (uint8_t *)rte_pktmbuf_append(m, 14 + 20 + 8 + 12 + 64 + VIGIL_SRTP_TAG_LEN);
-	memset(b, 0, 14 + 20 + 8);
+	b = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + 20 + 8 + 12 + 4 * cc + 64 + VIGIL_SRTP_TAG_LEN));
+	memset(b, 0, 14 + 20 + 8 + 12 + 4 * cc);
 	b[12] = 0x08;
 	ip = b + 14;
 	rtp = ip + 28;
-	rtp[0] = 0x80;
+	rtp[0] = (uint8_t)(0x80 | cc);
 	rtp[1] = (uint8_t)(96 | (part == 2 ? 0x80 : 0));
 	rtp[2] = (uint8_t)(index >> 8);
 	rtp[3] = (uint8_t)index;
 	memcpy(rtp + 4, &(uint32_t){rte_cpu_to_be_32((uint32_t)(index / 3 * 3000))}, 4);
 	memcpy(rtp + 8, &(uint32_t){rte_cpu_to_be_32(ssrc)}, 4);
 	if (part == 0) {
-		memcpy(rtp + 12, stap, sizeof(stap));
+		memcpy(rtp + 12 + 4 * cc, stap, sizeof(stap));
 	} else {
-		memset(rtp + 12, 0x5a, n);
-		rtp[12] = 0x60 | 28;
-		rtp[13] = (uint8_t)(5 | (part == 1 ? 0x80 : 0x40));
-		rtp[14] = 0x88;
+		uint8_t *fu = rtp + 12 + 4 * cc;
+
+		memset(fu, 0x5a, n);
+		fu[0] = 0x60 | 28;
+		fu[1] = (uint8_t)(5 | (part == 1 ? 0x80 : 0x40));
+		fu[2] = 0x88;
 	}
-	len = vigil_srtp_encrypt(key, rtp, 12 + n, 12, ssrc, (uint32_t)(index >> 16), (uint16_t)index);
+	len = vigil_srtp_encrypt(key, rtp, 12 + 4 * cc + n, 12 + 4 * cc, ssrc, (uint32_t)(index >> 16),
+				 (uint16_t)index);
 	assert_true(len > 0);
 	ip[0] = 0x45;
 	ip[2] = (uint8_t)((28 + len) >> 8);
@@ -285,8 +290,13 @@ static struct rte_mbuf *srtp_packet(const struct vigil_srtp *key, uint32_t ssrc,
 	/* UDP 40000 -> 5004 */
 	memcpy(ip + 20, (uint8_t[]){0x9c, 0x40, 0x13, 0x8c, (uint8_t)((8 + len) >> 8), (uint8_t)(8 + len)},
 	       6);
-	rte_pktmbuf_trim(m, (uint16_t)(12 + 64 + VIGIL_SRTP_TAG_LEN - len));
+	rte_pktmbuf_trim(m, (uint16_t)(12 + 4 * cc + 64 + VIGIL_SRTP_TAG_LEN - len));
 	return m;
+}
+
+static struct rte_mbuf *srtp_packet(const struct vigil_srtp *key, uint32_t ssrc, uint64_t index)
+{
+	return srtp_packet_cc(key, ssrc, index, 0);
 }
 
 /* A lone worker with a table of room for 4 cameras, its frames on a ring
@@ -759,11 +769,77 @@ static void test_worker_same_key_restart(void **state)
 	worker_teardown(&f);
 }
 
+/* Under the cryptodev engine, a header length the key has no session for
+ * is asked for only once a packet of that length authenticated: forged
+ * packets (a spoofer who knows the SSRC) ask for nothing, and spend
+ * neither the key's sessions nor the pool's. */
+static void test_worker_sessions(void **state)
+{
+	static struct worker_fixture f;
+	struct vigil_camera_config cam = {.ssrc = 0x5e55, .codec = VIGIL_CODEC_H264,
+					  .master_key = {4, 5, 6}, .payload_types = {0, UINT64_C(1) << (96 - 64)}};
+	struct vigil_cryptodev dev;
+	struct rte_mbuf *pkts[6];
+	struct vigil_stream *s;
+	uint64_t soft;
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(vigil_cryptodev_open(&dev, "crypto_aesni_gcm0", 16, msg, sizeof(msg)), 0);
+	worker_setup(&f, "test_sessions", NULL, 0);
+	vigil_stream_table_crypto(f.w.streams, &dev);
+	assert_int_equal(vigil_stream_add(f.w.streams, &cam, 0, NULL), 0);
+	s = f.w.streams->slots[0];
+	assert_non_null(vigil_key_session(s->key, 12));
+
+	/* Locked onto, 12-byte headers. */
+	for (unsigned i = 0; i < 6; i++)
+		pkts[i] = srtp_packet(&s->key->rtp, cam.ssrc, i);
+	vigil_worker_process(&f.w, pkts, 6);
+	rte_pktmbuf_free_bulk(pkts, 6);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], 6);
+	assert_true(s->replay.locked);
+
+	/* Forged, with one CSRC (16-byte headers): refused, nothing asked. */
+	for (unsigned i = 0; i < 3; i++) {
+		pkts[i] = srtp_packet_cc(&s->key->rtp, cam.ssrc, 6 + i, 1);
+		rte_pktmbuf_mtod(pkts[i], uint8_t *)[rte_pktmbuf_data_len(pkts[i]) - 1] ^= 1;
+	}
+	vigil_worker_process(&f.w, pkts, 3);
+	rte_pktmbuf_free_bulk(pkts, 3);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_auth_failed], 3);
+	assert_int_equal(s->key->cd.wanted, 0);
+	assert_int_equal(vigil_stream_sessions(f.w.streams), 0);
+
+	/* Authentic: decrypted by libsodium, and the length asked for. */
+	soft = s->ctr.v[VIGIL_CTR_decrypted_libsodium];
+	for (unsigned i = 0; i < 3; i++)
+		pkts[i] = srtp_packet_cc(&s->key->rtp, cam.ssrc, 6 + i, 1);
+	vigil_worker_process(&f.w, pkts, 3);
+	rte_pktmbuf_free_bulk(pkts, 3);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], 9);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted_libsodium], soft + 3);
+	assert_int_equal(s->key->cd.wanted, 1u << 1);
+	assert_int_equal(vigil_stream_sessions(f.w.streams), 1);
+	assert_non_null(vigil_key_session(s->key, 16));
+
+	/* Then through the device. */
+	for (unsigned i = 0; i < 3; i++)
+		pkts[i] = srtp_packet_cc(&s->key->rtp, cam.ssrc, 9 + i, 1);
+	vigil_worker_process(&f.w, pkts, 3);
+	rte_pktmbuf_free_bulk(pkts, 3);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted], 12);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_decrypted_libsodium], soft + 3);
+
+	worker_teardown(&f);
+	vigil_cryptodev_close(&dev);
+}
+
 int main(void)
 {
 	char prefix[64];
-	char *args[] = {"test_reorder", "--no-huge", "--no-shconf", "-m", "64", "--no-pci", "-l", "0",
-			"--log-level=*:error", prefix, NULL};
+	char *args[] = {"test_reorder", "--no-huge", "--no-shconf", "-m", "128", "--no-pci", "-l", "0",
+			"--log-level=*:error", prefix, "--vdev=crypto_aesni_gcm0", NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_list),
@@ -773,10 +849,11 @@ int main(void)
 		cmocka_unit_test(test_worker_roc),
 		cmocka_unit_test(test_worker_srtcp),
 		cmocka_unit_test(test_worker_same_key_restart),
+		cmocka_unit_test(test_worker_sessions),
 	};
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=test_reorder_%d", (int)getpid());
-	if (rte_eal_init(10, args) < 0) {
+	if (rte_eal_init(11, args) < 0) {
 		printf("1..0 # SKIP no EAL here\n");
 		return 0;
 	}
