@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 	/* The recorder, fed by a thread per recorder thread. */
 	t0 = now_s();
 	c0 = cpu_s();
-	rec = vigil_recorder_create(&cfg, KEY_WEIGHT * p_bytes);
+	rec = vigil_recorder_create(&cfg, KEY_WEIGHT * p_bytes, NULL);
 	if (rec == NULL) {
 		fprintf(stderr, "recorder_bench: %s: %s\n", cfg.record_dir, strerror(errno));
 		return 2;

@@ -37,6 +37,9 @@ enum { VIGIL_ADMIN_ARG_NONE, VIGIL_ADMIN_ARG_NAME };
 	  "revoke and forget the camera; its recordings stay on disk")                                            \
 	X(segments, "segments", NULL, VIGIL_ADMIN_ARG_NAME, false, "segments NAME",                                \
 	  "one camera's recordings on disk, oldest first")                                                        \
+	X(storage, "storage", NULL, VIGIL_ADMIN_ARG_NONE, false, "storage",                                        \
+	  "uploads to object storage ([Storage]): segments and bytes uploaded, failures by cause,\n"             \
+	  "what waits in the spool (JSON)")                                                                       \
 	X(health, "health", NULL, VIGIL_ADMIN_ARG_NONE, false, "health",                                          \
 	  "ready (exit 0), or why not (exit 1): as MetricsListen's /readyz")                                    \
 	X(watch, "watch", NULL, VIGIL_ADMIN_ARG_NONE, false, "watch",                                              \

@@ -19,6 +19,7 @@
 #include "admin_commands.h"
 #include "commands.h"
 #include "metrics.h"
+#include "storage.h"
 #include "summary.h"
 
 #define MAX_SETTINGS 16
@@ -147,6 +148,17 @@ static json_t *cmd_cameras(struct vigil_commands *k, const char *name, json_t *r
 						      json_object_get(cam, "segments")));
 	json_decref(summary);
 	return json_pack("{so}", "cameras", list);
+}
+
+static json_t *cmd_storage(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	(void)name;
+	(void)req;
+	if (k->up == NULL) {
+		*error = "no [Storage] section: recordings stay in RecordDir";
+		return NULL;
+	}
+	return vigil_storage_summary(k->up);
 }
 
 static json_t *cmd_health(struct vigil_commands *k, const char *name, json_t *req, const char **error)

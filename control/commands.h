@@ -22,6 +22,7 @@ struct vigil_commands {
 	const struct vigil_recorder *rec;
 	const struct vigil_handshakes *hs; /* NULL: no HandshakePort */
 	const struct vigil_events *events; /* NULL: none (not live) */
+	const struct vigil_uploader *up;   /* NULL: no [Storage] */
 	const char *audit;		   /* the audit log's path */
 	const char *crypto;		   /* the engine that decrypts: "libsodium", "cryptodev:DEVICE" */
 	volatile bool *stop;           /* set by shutdown */

@@ -167,6 +167,13 @@ static int start_section(struct parser *p, const char *section)
 		p->section = SEC_INGEST;
 		return 1;
 	}
+	if (strcasecmp(section, "Storage") == 0) {
+		if (p->storage_sections++)
+			return config_fail(p, p->section_line, "[Storage] appears twice");
+		p->storage_line = p->section_line;
+		p->section = SEC_STORAGE;
+		return 1;
+	}
 	if (strcasecmp(section, "Camera") == 0) {
 		struct vigil_camera_config *cams = p->cfg->cameras;
 
@@ -193,7 +200,7 @@ static int start_section(struct parser *p, const char *section)
 		p->section = SEC_CAMERA;
 		return 1;
 	}
-	return config_fail(p, p->section_line, "unknown section [%s] (expected [Ingest] or [Camera])",
+	return config_fail(p, p->section_line, "unknown section [%s] (expected [Ingest], [Storage] or [Camera])",
 			   section);
 }
 
@@ -264,6 +271,9 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	cfg->offline_seconds = VIGIL_DEFAULT_OFFLINE_SECONDS;
 	cfg->event_queue = VIGIL_DEFAULT_EVENT_QUEUE;
 	cfg->auth_failed_per_minute = VIGIL_DEFAULT_AUTH_FAILED_PER_MINUTE;
+	cfg->storage.spool_bytes = VIGIL_DEFAULT_SPOOL_BYTES;
+	cfg->storage.upload_wait_seconds = VIGIL_DEFAULT_UPLOAD_WAIT_SECONDS;
+	snprintf(cfg->storage.region, sizeof(cfg->storage.region), "us-east-1");
 
 	p.file = fopen(path, "re");
 	if (p.file == NULL) {
@@ -331,6 +341,10 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 		if (cfg->cameras[i].sealed && cfg->format != VIGIL_FORMAT_TS)
 			config_fail(&p, cfg->cameras[i].line,
 				    "OwnerKey: sealed recordings are MPEG-TS only (RecordFormat = ts)");
+	if (p.err_line == 0 && p.storage_sections > 0 && cfg->storage.endpoint[0] == '\0')
+		config_fail(&p, p.storage_line, "[Storage] has no Endpoint");
+	if (p.err_line == 0 && p.storage_sections > 0 && cfg->storage.bucket[0] == '\0')
+		config_fail(&p, p.storage_line, "[Storage] has no Bucket");
 	/* [Ingest] may come after the cameras: their defaults, now. */
 	for (unsigned i = 0; p.err_line == 0 && i < cfg->n_cameras; i++) {
 		if (!(cfg->cameras[i].retain_own & 1))

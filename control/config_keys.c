@@ -250,14 +250,7 @@ static int parse_addresses(struct parser *p, const char *value)
 
 bool vigil_config_valid_name(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > VIGIL_CAMERA_NAME_MAX)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
-			return false;
-	return true;
+	return vigil_camera_name_ok(s);
 }
 
 static int parse_name(struct parser *p, const char *value)
@@ -436,6 +429,61 @@ static int hook_url(struct parser *p)
 	return 1;
 }
 
+static int storage_url(struct parser *p)
+{
+	const char *url = p->cfg->storage.endpoint;
+
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return config_fail(p, p->line, "Endpoint: '%s' is not an http:// or https:// URL", url);
+	if (url[strlen(url) - 1] == '/')
+		return config_fail(p, p->line, "Endpoint: '%s' ends with '/': give the server only (path-style requests)", url);
+	return 1;
+}
+
+/* Characters that need no escaping in a URL path nor in SigV4's canonical
+ * one, so that an object's name is its path as written. */
+static bool object_chars(const char *s, const char *more)
+{
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr(more, *s) == NULL)
+			return false;
+	return true;
+}
+
+static int storage_bucket(struct parser *p)
+{
+	const char *b = p->cfg->storage.bucket;
+	size_t n = strlen(b);
+
+	for (const char *c = b; *c != '\0'; c++)
+		if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && *c != '-' && *c != '.')
+			n = 0;
+	if (n < 3 || !isalnum((unsigned char)b[0]) || !isalnum((unsigned char)b[n - 1]))
+		return config_fail(p, p->line, "Bucket: '%s' is not an S3 bucket name (3-63 of a-z 0-9 . -)", b);
+	return 1;
+}
+
+static int storage_prefix(struct parser *p)
+{
+	if (!object_chars(p->cfg->storage.prefix, "/._-"))
+		return config_fail(p, p->line, "Prefix: '%s' may hold only A-Z a-z 0-9 / . _ -", p->cfg->storage.prefix);
+	return 1;
+}
+
+static int storage_node(struct parser *p)
+{
+	if (!object_chars(p->cfg->storage.node, "._-"))
+		return config_fail(p, p->line, "Node: '%s' may hold only A-Z a-z 0-9 . _ -", p->cfg->storage.node);
+	return 1;
+}
+
+static int storage_region(struct parser *p)
+{
+	if (!object_chars(p->cfg->storage.region, "_-"))
+		return config_fail(p, p->line, "Region: '%s' may hold only A-Z a-z 0-9 _ -", p->cfg->storage.region);
+	return 1;
+}
+
 static const struct key_name formats[] = {{"ts", VIGIL_FORMAT_TS}, {"fmp4", VIGIL_FORMAT_FMP4}, {NULL, 0}};
 static const struct key_name codecs[] = {
     {"H264", VIGIL_CODEC_H264}, {"H265", VIGIL_CODEC_H265}, {"HEVC", VIGIL_CODEC_H265}, {NULL, 0}};
@@ -448,6 +496,9 @@ static const struct key_name yes_no[] = {{"yes", 1}, {"true", 1}, {"no", 0}, {"f
 #define CAMERA(m)                                                                                            \
 	.section = SEC_CAMERA, .offset = offsetof(struct vigil_camera_config, m),                            \
 	.size = sizeof(((struct vigil_camera_config *)0)->m)
+#define STORAGE(m)                                                                                           \
+	.section = SEC_STORAGE, .offset = offsetof(struct vigil_config, storage.m),                          \
+	.size = sizeof(((struct vigil_config *)0)->storage.m)
 #define NUMBER(lo, hi, times) .kind = KIND_UNSIGNED, .min = (lo), .max = (hi), .scale = (times)
 #define SIZE .kind = KIND_SIZE, .min = 0, .max = UINT64_MAX, .scale = 1
 #define ONE_OF(list) .kind = KIND_ENUM, .names = (list)
@@ -490,6 +541,18 @@ static const struct key_def keys[] = {
     {"AuthFailedPerMinute", INGEST(auth_failed_per_minute), NUMBER(1, UINT32_MAX, 1)},
     {"RekeyPackets", INGEST(rekey_packets), NUMBER(1000, UINT64_C(1) << 40, 1),
      .err = "is not a number from 1000 to 2^40"},
+    /* [Storage] */
+    {"Endpoint", STORAGE(endpoint), STRING, .then = storage_url},
+    {"Bucket", STORAGE(bucket), STRING, .then = storage_bucket},
+    {"Region", STORAGE(region), STRING, .then = storage_region},
+    {"Prefix", STORAGE(prefix), STRING, .then = storage_prefix},
+    {"CAFile", STORAGE(ca_file), STRING},
+    {"Node", STORAGE(node), STRING, .then = storage_node},
+    {"CredentialsFile", STORAGE(credentials_file), STRING},
+    {"KeepLocal", STORAGE(keep_local), ONE_OF(yes_no), .err = "is not yes or no"},
+    {"SpoolBytes", STORAGE(spool_bytes), .kind = KIND_SIZE, .min = 64 << 10, .max = UINT64_MAX, .scale = 1,
+     .err = "is not a size of 64K or more (bytes, or with K, M, G or T)"},
+    {"UploadWaitSeconds", STORAGE(upload_wait_seconds), NUMBER(0, 86400, 1)},
     /* [Camera] */
     {"Name", .section = SEC_CAMERA, .seen = CAM_NAME, SPECIAL(parse_name)},
     {"SSRC", CAMERA(ssrc), .seen = CAM_SSRC, NUMBER(0, UINT32_MAX, 1), .then = ssrc_unused,
@@ -536,7 +599,7 @@ static int parse_size(const char *value, uint64_t min, uint64_t max, uint64_t *o
 		len--;
 	}
 	snprintf(num, sizeof(num), "%.*s", (int)len, value);
-	if (len == 0 || len >= sizeof(num) || parse_u64(num, min, max / unit, &n) < 0)
+	if (len == 0 || len >= sizeof(num) || parse_u64(num, 0, max / unit, &n) < 0 || n * unit < min)
 		return -ERANGE;
 	*out = n * unit;
 	return 0;
@@ -597,7 +660,7 @@ const char *vigil_config_key_name(unsigned i, bool *camera)
 
 int config_key(struct parser *p, const char *name, const char *value)
 {
-	const char *section = p->section == SEC_INGEST ? "Ingest" : "Camera";
+	const char *section = p->section == SEC_INGEST ? "Ingest" : p->section == SEC_STORAGE ? "Storage" : "Camera";
 	const struct key_def *k;
 	char *base;
 
@@ -606,7 +669,7 @@ int config_key(struct parser *p, const char *name, const char *value)
 			break;
 	if (k == keys + sizeof(keys) / sizeof(keys[0]))
 		return config_fail(p, p->line, "unknown key '%s' in [%s]", name, section);
-	base = p->section == SEC_INGEST ? (char *)p->cfg : (char *)camera(p);
+	base = p->section == SEC_CAMERA ? (char *)camera(p) : (char *)p->cfg;
 	if (!parse_value(p, k, base + k->offset, value) || (k->then != NULL && !k->then(p)))
 		return 0;
 	if (p->cam_keys & k->seen)

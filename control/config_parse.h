@@ -12,7 +12,7 @@
 
 #include "config.h"
 
-enum config_section { SEC_NONE, SEC_INGEST, SEC_CAMERA };
+enum config_section { SEC_NONE, SEC_INGEST, SEC_CAMERA, SEC_STORAGE };
 
 /* Which keys a [Camera] section has set: "set twice", the missing ones. */
 enum {
@@ -41,6 +41,8 @@ struct parser {
 	unsigned cam_keys;
 	unsigned param_line[3]; /* line of each ParameterSets unit of this camera */
 	unsigned ingest_keys;
+	unsigned storage_sections;
+	unsigned storage_line; /* where [Storage] is */
 	bool ports_set;
 	unsigned handshake_line; /* where HandshakePort is */
 	char *err;

@@ -392,6 +392,33 @@ static void event_families(FILE *f, const struct vigil_events *e)
 	fprintf(f, "vigil_event_watchers_dropped_total %llu\n", (unsigned long long)n.watchers_dropped);
 }
 
+/* [Storage] (record/upload.h): what went up, what failed, the spool. */
+static void storage_families(FILE *f, const struct vigil_uploader *u)
+{
+	const struct vigil_upload_stats *st;
+	uint64_t oldest, now = vigil_clock_ns(CLOCK_REALTIME);
+
+	if (u == NULL)
+		return;
+	st = vigil_uploader_stats(u);
+	oldest = __atomic_load_n(&st->spool_oldest_ns, __ATOMIC_RELAXED);
+	family(f, "vigil_uploaded_segments_total", "counter", "segments in the object store ([Storage])");
+	fprintf(f, "vigil_uploaded_segments_total %llu\n", (unsigned long long)st->uploaded_segments);
+	family(f, "vigil_uploaded_bytes_total", "counter", "their bytes");
+	fprintf(f, "vigil_uploaded_bytes_total %llu\n", (unsigned long long)st->uploaded_bytes);
+	family(f, "vigil_upload_failures_total", "counter", "requests to the object store that failed (then retried), by cause");
+	for (unsigned i = 0; i < VIGIL_UPLOAD_FAILURES; i++)
+		fprintf(f, "vigil_upload_failures_total{cause=\"%s\"} %llu\n", vigil_upload_failure_name[i],
+			(unsigned long long)st->failures[i]);
+	family(f, "vigil_spool_bytes", "gauge", "bytes of closed segments on disk not yet in the object store (SpoolBytes bounds it)");
+	fprintf(f, "vigil_spool_bytes %llu\n", (unsigned long long)st->spool_bytes);
+	family(f, "vigil_spool_segments", "gauge", "closed segments on disk not yet in the object store");
+	fprintf(f, "vigil_spool_segments %llu\n", (unsigned long long)st->spool_segments);
+	family(f, "vigil_spool_oldest_seconds", "gauge", "how long the oldest of them has waited (0: none)");
+	fprintf(f, "vigil_spool_oldest_seconds %llu\n",
+		(unsigned long long)(oldest != 0 && now > oldest ? (now - oldest) / 1000000000u : 0));
+}
+
 /* A camera's liveness and the time of its last authentic packet. */
 static void camera_gauges(FILE *f, const struct vigil_commands *k)
 {
@@ -430,6 +457,7 @@ static int make_page(struct vigil_metrics *m, const struct vigil_commands *k, ch
 	counter_families(&w, "vigil_", &(struct counted){total, &rec_total});
 	gauges(f, k, m);
 	event_families(f, k->events);
+	storage_families(f, k->up);
 	if (m->per_camera) {
 		counter_families(&w, "vigil_camera_", NULL);
 		camera_gauges(f, k);

@@ -40,6 +40,7 @@
 #include "port.h"
 #include "recorder.h"
 #include "state.h"
+#include "storage.h"
 #include "summary.h"
 #include "workers.h"
 
@@ -368,6 +369,7 @@ int main(int argc, char **argv)
 	struct vigil_workers workers = {0};
 	struct vigil_stream_table *streams;
 	struct vigil_recorder *rec;
+	struct vigil_uploader *up = NULL;
 	struct vigil_cameras cams = {0};
 	struct vigil_neigh neigh;
 	struct rte_ether_addr mac;
@@ -384,6 +386,7 @@ int main(int argc, char **argv)
 	char msg[1024];
 	json_t *summary;
 	int rc, status = EXIT_RUNTIME;
+	bool spool_left = false;
 
 	/* Before any key is read: no core dump, and no ptrace but root's
 	 * (CAP_SYS_PTRACE), of a process holding camera keys. It also makes
@@ -513,10 +516,26 @@ int main(int argc, char **argv)
 		if (cfg.event_hook[0] != '\0')
 			vigil_log(VIGIL_LOG_INFO, "vigild: events POSTed to %s (a queue of %u)\n", cfg.event_hook, cfg.event_queue);
 	}
-	rec = vigil_recorder_create(&cfg, cfg.max_frame_bytes);
+	if (cfg.storage.endpoint[0] != '\0') {
+		up = vigil_storage_open(&cfg, msg, sizeof(msg));
+		if (up == NULL) {
+			vigil_log(VIGIL_LOG_ERR, "vigild: [Storage]: %s\n", msg);
+			status = EXIT_CONFIG;
+			goto err_streams;
+		}
+		vigil_log(VIGIL_LOG_INFO, "vigild: segments and playlists uploaded to %s/%s/%s<camera>/%s/ (%s)\n",
+			  cfg.storage.endpoint, cfg.storage.bucket, cfg.storage.prefix, cfg.storage.node,
+			  cfg.storage.keep_local ? "kept on disk too" : "the disk a spool");
+	}
+	rec = vigil_recorder_create(&cfg, cfg.max_frame_bytes, up);
 	if (rec == NULL) {
 		vigil_log(VIGIL_LOG_ERR, "vigild: cannot record into %s: %s\n", cfg.record_dir, strerror(errno));
 		goto err_streams;
+	}
+	/* After the recorder's crash recovery: what the spool holds now. */
+	if (up != NULL && (rc = vigil_uploader_start(up)) < 0) {
+		vigil_log(VIGIL_LOG_ERR, "vigild: cannot start the uploader: %s\n", strerror(-rc));
+		goto err_recorder;
 	}
 	cams.on_settings = recorder_settings;
 	cams.on_settings_arg = rec;
@@ -560,7 +579,7 @@ int main(int argc, char **argv)
 			vigil_log(VIGIL_LOG_INFO, "vigild: metrics, /healthz and /readyz on http://%s\n", cfg.metrics_listen.text);
 	}
 	cmds = (struct vigil_commands){
-	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .events = events, .audit = opts.audit,
+	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .events = events, .up = up, .audit = opts.audit,
 	    .crypto = crypto.engine, .stop = &stop};
 	control_loop(&cmds, hs, admin, metrics, events, rec, streams->qsbr);
 	sd_notify(0, "STOPPING=1");
@@ -584,14 +603,31 @@ int main(int argc, char **argv)
 
 	while (events != NULL && vigil_events_poll(events, rec) > 0)
 		;
+	/* The last segments and the ended playlists into the bucket; what
+	 * does not make it stays in the spool for the next start. */
+	if (up != NULL) {
+		const struct vigil_upload_stats *us = vigil_uploader_stats(up);
+		uint64_t left = vigil_uploader_finish(up, cfg.storage.upload_wait_seconds);
+
+		if (left > 0) {
+			vigil_log(VIGIL_LOG_ERR,
+				  "vigild: storage: %llu segment(s), %llu bytes, not uploaded after %u s: left in the spool "
+				  "under %s for the next start\n",
+				  (unsigned long long)left, (unsigned long long)us->spool_bytes,
+				  cfg.storage.upload_wait_seconds, cfg.record_dir);
+			spool_left = opts.pcap != NULL; /* exit 2 */
+		}
+	}
 	summary = vigil_summary(&cams, workers.w, workers.n, rec, hs);
+	if (summary != NULL && up != NULL)
+		json_object_set_new(summary, "storage", vigil_storage_summary(up));
 	if (summary != NULL && events != NULL)
 		json_object_set_new(summary, "events", vigil_events_summary(events));
 	if (summary != NULL)
 		json_object_set_new(summary, "crypto", json_string(crypto.engine));
 	if (rc == 0 && summary != NULL && json_dumpf(summary, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) == 0) {
 		fputc('\n', stdout);
-		status = 0;
+		status = spool_left ? EXIT_RUNTIME : 0;
 	} else if (rc == 0) {
 		vigil_log(VIGIL_LOG_ERR, "vigild: cannot write the summary\n");
 	}
@@ -601,6 +637,7 @@ int main(int argc, char **argv)
 err_recorder:
 	vigil_recorder_free(rec);
 err_streams:
+	vigil_uploader_free(up);
 	vigil_events_free(events); /* the EventHook's queue drains a little first */
 	vigil_handshakes_free(hs);
 	vigil_stream_table_free(streams);

@@ -91,6 +91,16 @@ static bool segment_of(const char *name, bool then_partial, uint32_t *seq, enum 
 	return false;
 }
 
+bool vigil_segment_name(const char *name, uint32_t *seq, enum vigil_seg_kind *kind)
+{
+	return segment_of(name, false, seq, kind);
+}
+
+bool vigil_init_name(const char *name, uint32_t *seq)
+{
+	return strncmp(name, "init-", 5) == 0 && seq_of(name + 5, ".mp4", seq);
+}
+
 static void fmt_time(char *buf, size_t len, uint64_t ns)
 {
 	time_t s = (time_t)(ns / 1000000000u);
@@ -432,8 +442,8 @@ out:
 	return ret;
 }
 
-int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, struct vigil_recovery *out,
-			   char *err, size_t errlen)
+int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, uint32_t remote_below,
+			   struct vigil_recovery *out, char *err, size_t errlen)
 {
 	struct entries listed = {0}, all = {0};
 	uint32_t inits[1024];
@@ -502,6 +512,19 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, str
 			all.v[i] = probe(dir, &all.v[i], min_target / 2.0);
 		}
 	}
+	/* Listed, not on disk, in the object store: kept. */
+	for (unsigned k = 0; k < listed.n; k++) {
+		bool found = false;
+
+		if (listed.v[k].seq >= remote_below)
+			continue;
+		for (unsigned i = 0; i < all.n && !found; i++)
+			found = all.v[i].seq == listed.v[k].seq;
+		if (!found && (ret = entries_add(&all, &listed.v[k])) < 0)
+			goto out;
+	}
+	if (remote_below > out->next_seq)
+		out->next_seq = remote_below;
 	if (all.n > 1)
 		qsort(all.v, all.n, sizeof(*all.v), cmp_entry);
 	for (unsigned i = 0; i < all.n; i++) {

@@ -22,6 +22,11 @@ enum vigil_seg_kind {
 
 extern const char *const vigil_seg_suffix[VIGIL_SEG_KINDS];
 
+/* A segment's file name, NNNNNNNN and a suffix: its number and kind. */
+bool vigil_segment_name(const char *name, uint32_t *seq, enum vigil_seg_kind *kind);
+/* An fMP4 init segment's, init-MMMMMMMM.mp4: its number. */
+bool vigil_init_name(const char *name, uint32_t *seq);
+
 struct vigil_playlist_entry {
 	uint32_t seq;       /* NNNNNNNN of its file name */
 	double seconds;     /* its duration, camera clock */
@@ -52,10 +57,13 @@ struct vigil_recovery {
  * naming the segment the new run starts at (its discontinuity is then
  * known after a crash that took the unsynced entries). min_target is
  * the smallest #EXT-X-TARGETDURATION to write. An EVENT playlist only
- * grows; without event it may lose its oldest entries (retention). 0 or
+ * grows; without event it may lose its oldest entries (retention).
+ * Entries below remote_below whose segments are not on disk are kept:
+ * they are in the object store, and next_seq is at least remote_below.
+ * 0 or
  * -errno; err says what failed. */
-int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, struct vigil_recovery *out,
-			   char *err, size_t errlen);
+int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, uint32_t remote_below,
+			   struct vigil_recovery *out, char *err, size_t errlen);
 
 /* One more durable segment; new_map: its init segment is not the one of
  * the entry before it. A segment longer than the playlist's target

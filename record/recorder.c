@@ -484,7 +484,8 @@ uint64_t vigil_recorder_closed_lost(const struct vigil_recorder *rec)
 	return __atomic_load_n(&rec->closed_lost, __ATOMIC_RELAXED);
 }
 
-struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes)
+struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes,
+					     struct vigil_uploader *up)
 {
 	struct vigil_recorder *rec;
 	int ret = -ENOMEM;
@@ -499,6 +500,7 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 		return NULL;
 	snprintf(rec->conf.record_dir, sizeof(rec->conf.record_dir), "%s", cfg->record_dir);
 	rec->conf.format = cfg->format;
+	rec->conf.up = up;
 	snprintf(rec->conf.state_dir, sizeof(rec->conf.state_dir), "%s", cfg->state_dir);
 	rec->conf.chain_dirfd = -1;
 	if (sodium_init() < 0) {

@@ -16,14 +16,18 @@
 #include "vigil/frame.h"
 #include "segment.h"
 #include "stats.h"
+#include "upload.h"
 
 struct vigil_recorder;
 
-/* Creates RecordDir/<camera>/ for each camera. cfg->recorders (0: 1)
+/* Creates RecordDir/<camera>/ for each camera. up: the uploader its
+ * durable segments and retention's removals are posted to, and whose
+ * spool bound stops new segments (NULL: none). cfg->recorders (0: 1)
  * recorder threads; camera c is thread vigil_frame_recorder(c, n)'s.
  * The cameras' settings are read from cfg here and never again: later
  * changes come through vigil_recorder_configure. NULL with errno set. */
-struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes);
+struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, size_t max_frame_bytes,
+					     struct vigil_uploader *up);
 
 /* The control plane hands over a camera's settings (name, codec,
  * retention, OwnerKey) as they are now: for a camera added while running,

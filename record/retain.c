@@ -66,6 +66,8 @@ void vigil_segments_expire(struct vigil_segments *c, uint64_t now, bool force)
 			 vigil_seg_suffix[s->kind]);
 		if (vigil_writer_unlink(c->out->w, path, vigil_segments_io, c) < 0)
 			break; /* tried again with the next segment */
+		if (c->conf->up != NULL) /* the bucket's copy too */
+			vigil_uploader_post(c->conf->up, c->set.name, s->kind, s->seq, 0, 0, true);
 		c->disk_bytes -= s->bytes;
 		c->segs_head++;
 		c->n_segs--;

@@ -84,6 +84,9 @@ static void pending_flush(struct vigil_segments *c)
 				snprintf(sc.camera, sizeof(sc.camera), "%s", c->set.name);
 				c->out->closed(c->out->closed_arg, &sc);
 			}
+			if (c->conf->up != NULL)
+				vigil_uploader_post(c->conf->up, c->set.name, p->e.kind, p->e.seq, p->e.map, p->bytes,
+						    false);
 			vigil_segments_expire(c, vigil_clock_ns(CLOCK_REALTIME), false);
 		}
 		c->pending_head = (c->pending_head + 1) % SEG_PENDING;
@@ -136,6 +139,12 @@ void vigil_segments_io(void *arg, const struct vigil_wio *io)
 		pending_flush(c);
 		break;
 	case VIGIL_WEV_ERROR:
+		/* Retention's removal of a segment already gone (uploaded,
+		 * KeepLocal = no): what it wanted. */
+		if (io->cause == VIGIL_WCAUSE_unlink && io->err == -ENOENT) {
+			c->st.segments_removed++;
+			break;
+		}
 		vigil_segments_error(c, io->cause, io->err, io->path);
 		if ((p = pending_find(c, io->path)) != NULL && !p->failed) {
 			p->failed = true;
@@ -297,6 +306,13 @@ static int seg_open(struct vigil_segments *c, int64_t pts, uint64_t arrival_ns)
 	if (c->kind == VIGIL_SEG_SEALED && c->seal == NULL) {
 		vigil_segments_error(c, VIGIL_REC_CAUSE_seal, -ENOMEM, "setup");
 		return -ENOMEM;
+	}
+	/* The upload spool is full: the store is down or slow. Recording
+	 * resumes at a key frame once it has room (docs/storage.md). */
+	if (c->conf->up != NULL && vigil_uploader_spool_full(c->conf->up)) {
+		vigil_segments_error(c, VIGIL_REC_CAUSE_spool, -ENOSPC, c->st.dir);
+		c->discontinuity = true;
+		return -ENOSPC;
 	}
 	/* cam_recover left room for the names: cannot happen. */
 	if (snprintf(final, sizeof(final), "%s/%08" PRIu32 "%s", c->st.dir, c->seq,

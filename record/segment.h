@@ -16,6 +16,7 @@
 #include "playlist_queue.h"
 #include "seal.h"
 #include "stats.h"
+#include "upload.h"
 #include "writer.h"
 
 /* What every camera's segments are made with: the same for all, fixed
@@ -28,6 +29,7 @@ struct vigil_segments_conf {
 	char state_dir[4096];		   /* "": no chain state kept */
 	int chain_dirfd;		   /* StateDir/chain, fsync'd after each state rename; -1: none */
 	uint8_t run[VIGIL_SEAL_RUN_BYTES]; /* this run's id, in every sealed segment */
+	struct vigil_uploader *up;	   /* [Storage]; NULL: none */
 };
 
 /* A segment that became durable, told to whoever listens (the control

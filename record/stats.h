@@ -19,7 +19,8 @@
 	X(timestamps, "RTP timestamps went back; logged once, never counted")                                \
 	X(playlist, "the playlist could not be read, appended to, cut or ended")                             \
 	X(seal, "a sealed segment could not be set up, begun, written or ended")                             \
-	X(state, "the sealed segments' chain state in StateDir could not be written")
+	X(state, "the sealed segments' chain state in StateDir could not be written")                       \
+	X(spool, "no segment begun: the upload spool holds SpoolBytes ([Storage]); frames dropped")
 
 enum vigil_rec_cause {
 #define VIGIL_X_ENUM(name, help) VIGIL_REC_CAUSE_##name,

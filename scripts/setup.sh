@@ -20,8 +20,9 @@ packages=(
 	fuse3 python3-fusepy
 	# MetricsListen (libmicrohttpd) and its test: a real Prometheus, promtool, curl
 	libmicrohttpd-dev prometheus curl
-	# EventHook: events POSTed with libcurl
-	libcurl4-openssl-dev
+	# EventHook and [Storage]: libcurl (SigV4); the storage test's S3 server, a
+	# throwaway Ceph cluster with its RADOS Gateway, and boto3 to check the bucket
+	libcurl4-openssl-dev ceph-mon ceph-osd radosgw ceph-common python3-boto3
 	# sd_notify (vigild.service: Type=notify, WatchdogSec)
 	libsystemd-dev
 	# benchmark baselines (fio; dpdk-testpmd is in dpdk-dev) and plots

@@ -69,6 +69,21 @@ struct vigil_camera_config {
 	bool revoked;
 };
 
+/* [Storage]: closed segments and playlists uploaded to an S3 bucket
+ * (record/upload.c, docs/storage.md). endpoint "": no uploads. */
+struct vigil_storage_config {
+	char endpoint[1024]; /* http(s)://host[:port], path-style requests */
+	char bucket[64];
+	char region[64];
+	char prefix[512];	     /* object names: <prefix><camera>/<node>/<file> */
+	char ca_file[4096];	     /* "": the system's CAs */
+	char node[256];		     /* "": the host name */
+	char credentials_file[4096]; /* "": $CREDENTIALS_DIRECTORY/s3-credentials */
+	unsigned keep_local;	     /* a segment stays on disk once uploaded */
+	uint64_t spool_bytes;	     /* closed segments not yet uploaded: at most this much */
+	unsigned upload_wait_seconds; /* how long a stop waits for the uploads */
+};
+
 struct vigil_config {
 	char path[4096];
 	/* Bitmap of UDP destination ports carrying SRTP. */
@@ -127,9 +142,23 @@ struct vigil_config {
 	char event_hook_secret_file[4096];
 	unsigned event_queue;
 	unsigned auth_failed_per_minute;
+	struct vigil_storage_config storage;
 	unsigned n_cameras;
 	struct vigil_camera_config *cameras;
 };
+
+/* A camera's name: 1-VIGIL_CAMERA_NAME_MAX of A-Z a-z 0-9 _ - (it names
+ * its folder and its objects). */
+static inline bool vigil_camera_name_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= '0' && s[n] <= '9') ||
+		      s[n] == '_' || s[n] == '-'))
+			return false;
+	return n >= 1 && n <= VIGIL_CAMERA_NAME_MAX;
+}
 
 static inline bool vigil_payload_type_ok(const uint64_t types[2], uint8_t pt)
 {

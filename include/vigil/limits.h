@@ -70,6 +70,8 @@
 #define VIGIL_DEFAULT_EVENT_QUEUE 10000 /* events waiting for the EventHook; more are dropped */
 #define VIGIL_DEFAULT_AUTH_FAILED_PER_MINUTE 600 /* a camera's refusals a minute before an event */
 /* [Ingest] StateDir when a live run's configuration names none. */
+#define VIGIL_DEFAULT_SPOOL_BYTES (UINT64_C(10) << 30) /* [Storage] SpoolBytes */
+#define VIGIL_DEFAULT_UPLOAD_WAIT_SECONDS 60
 #define VIGIL_DEFAULT_STATE_DIR "/var/lib/vigil/state"
 /* [Ingest] Address: IPv4 and IPv6 addresses of the ingest port, each. */
 #define VIGIL_MAX_ADDRESSES 8

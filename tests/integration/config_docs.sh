@@ -12,7 +12,7 @@ fail=0
 # "Name" per section from the table: {"Key", INGEST(..)/CAMERA(..) or
 # .section = SEC_INGEST/SEC_CAMERA.
 parser_keys() {
-	sed -n 's/^ *{"\([A-Za-z]*\)", *\(INGEST\|CAMERA\|.section = SEC_INGEST\|.section = SEC_CAMERA\).*/\2 \1/p' \
+	sed -n 's/^ *{"\([A-Za-z]*\)", *\(INGEST\|CAMERA\|STORAGE\|.section = SEC_INGEST\|.section = SEC_CAMERA\).*/\2 \1/p' \
 		"$src/control/config_keys.c" | sed 's/.section = SEC_//' | awk -v s="$1" '$1 == s {print $2}' | sort -u
 }
 
@@ -30,7 +30,7 @@ readme_keys() {
 		"$src/README.md" | sort -u
 }
 
-for section in INGEST CAMERA; do
+for section in INGEST STORAGE CAMERA; do
 	name=${section,,}
 	name=${name^}
 	parser=$(parser_keys "$section")

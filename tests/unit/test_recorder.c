@@ -203,7 +203,7 @@ static void fixture_init(struct fixture *fx, const char *name, enum vigil_codec 
 	snprintf(fx->dir, sizeof(fx->dir), "%s/%s", fx->cfg.record_dir, name);
 	if (clean)
 		assert_int_equal(run("rm -rf %s", fx->dir), 0);
-	fx->rec = vigil_recorder_create(&fx->cfg, FRAME_BYTES);
+	fx->rec = vigil_recorder_create(&fx->cfg, FRAME_BYTES, NULL);
 	assert_non_null(fx->rec);
 	assert_string_equal(vigil_recorder_stats(fx->rec, 0)->dir, fx->dir);
 	assert_null(vigil_recorder_stats(fx->rec, 1));
@@ -213,7 +213,7 @@ static void fixture_init(struct fixture *fx, const char *name, enum vigil_codec 
 static void fixture_reopen(struct fixture *fx)
 {
 	vigil_recorder_free(fx->rec);
-	fx->rec = vigil_recorder_create(&fx->cfg, FRAME_BYTES);
+	fx->rec = vigil_recorder_create(&fx->cfg, FRAME_BYTES, NULL);
 	assert_non_null(fx->rec);
 }
 
@@ -1219,7 +1219,7 @@ static void test_chain_restart(void **state)
 
 	/* Where others may write, vigild keeps no chain state: it does not start. */
 	assert_int_equal(chmod(TDIR "/state/chain", 0777), 0);
-	assert_null(vigil_recorder_create(&fx.cfg, FRAME_BYTES));
+	assert_null(vigil_recorder_create(&fx.cfg, FRAME_BYTES, NULL));
 	assert_int_equal(errno, EPERM);
 	assert_int_equal(chmod(TDIR "/state/chain", 0700), 0);
 }
@@ -1320,7 +1320,7 @@ static void test_chain_crash(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES); /* with a ring of its own */
+		fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES, NULL); /* with a ring of its own */
 		if (fx.rec == NULL)
 			_exit(3);
 		feed(&fx, &h264, 0, 90); /* 0, 1, 2 closed; 3 begins at the next frame */
@@ -1811,7 +1811,7 @@ static void test_recorder_threads(void **state)
 		snprintf(name, sizeof(name), "rec_threads%u", i);
 		assert_int_equal(rte_ring_init(fr[i].ring, name, 64, RING_F_SP_ENQ | RING_F_SC_DEQ), 0);
 	}
-	rec = vigil_recorder_create(&cfg, FRAME_BYTES);
+	rec = vigil_recorder_create(&cfg, FRAME_BYTES, NULL);
 	assert_non_null(rec);
 	assert_int_equal(vigil_recorder_start(rec, frp, WORKERS), 0);
 	for (unsigned i = 0; i < h264.n; i++)
@@ -1946,7 +1946,7 @@ static void test_crash_recovery_many(void **state)
 	}
 	fx.cfg.cameras = cams;
 	fx.cfg.n_cameras = CAMS;
-	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES);
+	fx.rec = vigil_recorder_create(&fx.cfg, FRAME_BYTES, NULL);
 	assert_non_null(fx.rec);
 	for (unsigned i = 0; i < CAMS; i++) {
 		assert_true(snprintf(dir, sizeof(dir), "%s/%s", fx.cfg.record_dir, cams[i].name) < (int)sizeof(dir));
@@ -2014,7 +2014,7 @@ static void test_restart_numbering(void **state)
 	fclose(f);
 	fx.cfg.record_dir[0] = '\0';
 	snprintf(fx.cfg.record_dir, sizeof(fx.cfg.record_dir), TDIR "/x");
-	assert_null(vigil_recorder_create(&fx.cfg, 64));
+	assert_null(vigil_recorder_create(&fx.cfg, 64, NULL));
 	assert_int_equal(errno, ENOTDIR);
 }
 

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* S3 requests on a libcurl easy handle (s3.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include "s3.h"
+
+/* Connecting takes no longer than this; a transfer that moves less than
+ * VIGIL_S3_LOW_SPEED bytes a second for VIGIL_S3_LOW_SPEED_TIME is cut
+ * (a gateway that hangs); none takes longer than VIGIL_S3_TIMEOUT. */
+#define VIGIL_S3_CONNECT_MS 5000
+#define VIGIL_S3_LOW_SPEED 1024
+#define VIGIL_S3_LOW_SPEED_TIME 20
+#define VIGIL_S3_TIMEOUT 600
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct vigil_s3_req *r = arg;
+	size_t take = r->len - r->off < size * n ? r->len - r->off : size * n;
+
+	memcpy(buf, r->data + r->off, take);
+	r->off += take;
+	return take;
+}
+
+static size_t on_body(char *buf, size_t size, size_t n, void *arg)
+{
+	struct vigil_s3_req *r = arg;
+	size_t take = VIGIL_S3_BODY_MAX - r->body_len < size * n ? VIGIL_S3_BODY_MAX - r->body_len : size * n;
+
+	memcpy(r->body + r->body_len, buf, take);
+	r->body_len += take;
+	r->body[r->body_len] = '\0';
+	return size * n; /* the rest is not needed: an error's code comes first */
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *arg)
+{
+	struct vigil_s3_req *r = arg;
+	size_t len = size * n;
+
+	if (len > 5 && strncasecmp(buf, "ETag:", 5) == 0) {
+		const char *v = buf + 5;
+		size_t k = 0;
+
+		while (v < buf + len && (*v == ' ' || *v == '"'))
+			v++;
+		while (v < buf + len && *v != '"' && *v != '\r' && *v != '\n' && k + 1 < sizeof(r->etag))
+			r->etag[k++] = *v++;
+		r->etag[k] = '\0';
+	}
+	return len;
+}
+
+static int add_header(struct vigil_s3_req *r, const char *name, const char *value)
+{
+	char line[256];
+	struct curl_slist *l;
+
+	snprintf(line, sizeof(line), "%s: %s", name, value);
+	l = curl_slist_append(r->headers, line);
+	if (l == NULL)
+		return -ENOMEM;
+	r->headers = l;
+	return 0;
+}
+
+int vigil_s3_prepare(const struct vigil_s3 *s3, struct vigil_s3_req *r, const char *method, const char *key,
+		     const char *query, const uint8_t *data, size_t len, const char *content_type, bool md5)
+{
+	const struct vigil_storage_config *c = s3->conf;
+	uint8_t sha[crypto_hash_sha256_BYTES];
+	char url[2048], hex[2 * sizeof(sha) + 1], b64[sodium_base64_ENCODED_LEN(16, sodium_base64_VARIANT_ORIGINAL)];
+	CURL *e = r->easy;
+
+	r->data = data;
+	r->len = len;
+	r->off = 0;
+	r->status = 0;
+	r->etag[0] = '\0';
+	r->body_len = 0;
+	r->body[0] = '\0';
+	r->headers = NULL;
+	if (snprintf(url, sizeof(url), "%s/%s/%s%s%s", c->endpoint, c->bucket, key, query ? "?" : "",
+		     query ? query : "") >= (int)sizeof(url))
+		return -ENAMETOOLONG;
+	/* SigV4 over the payload itself: the gateway refuses bytes changed
+	 * on the way, and Content-MD5 makes it check them once more. */
+	crypto_hash_sha256(sha, data, len);
+	sodium_bin2hex(hex, sizeof(hex), sha, sizeof(sha));
+	if (add_header(r, "x-amz-content-sha256", hex) < 0)
+		return -ENOMEM;
+	if (md5) {
+		unsigned int n = 0;
+
+		if (EVP_Digest(data, len, r->md5, &n, EVP_md5(), NULL) != 1 || n != sizeof(r->md5))
+			return -ENOMEM;
+		sodium_bin2base64(b64, sizeof(b64), r->md5, sizeof(r->md5), sodium_base64_VARIANT_ORIGINAL);
+		if (add_header(r, "Content-MD5", b64) < 0)
+			return -ENOMEM;
+	} else {
+		memset(r->md5, 0, sizeof(r->md5));
+	}
+	if (content_type != NULL && add_header(r, "Content-Type", content_type) < 0)
+		return -ENOMEM;
+	/* No "Expect:" taken away by a header of ours: libcurl would sign
+	 * the header it then does not send. */
+
+	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s3->sigv4);
+	curl_easy_setopt(e, CURLOPT_USERPWD, s3->userpwd);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->ca_file[0] != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)VIGIL_S3_CONNECT_MS);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)VIGIL_S3_LOW_SPEED);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)VIGIL_S3_LOW_SPEED_TIME);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)VIGIL_S3_TIMEOUT);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	if (strcmp(method, "PUT") == 0) {
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(e, CURLOPT_READDATA, r);
+	} else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)data);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	} else if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	}
+	return 0;
+}
+
+void vigil_s3_done(struct vigil_s3_req *r)
+{
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_slist_free_all(r->headers);
+	r->headers = NULL;
+}
+
+bool vigil_s3_etag_ok(const struct vigil_s3_req *r)
+{
+	char hex[2 * sizeof(r->md5) + 1];
+
+	if (r->status != 200)
+		return false;
+	sodium_bin2hex(hex, sizeof(hex), r->md5, sizeof(r->md5));
+	return strcasecmp(hex, r->etag) == 0;
+}
+
+bool vigil_s3_xml(const struct vigil_s3_req *r, const char *tag, size_t *from, char *out, size_t outlen)
+{
+	char open[64], close[64];
+	const char *a, *b;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	if (*from > r->body_len || (a = strstr(r->body + *from, open)) == NULL)
+		return false;
+	a += strlen(open);
+	if ((b = strstr(a, close)) == NULL || (size_t)(b - a) >= outlen)
+		return false;
+	memcpy(out, a, (size_t)(b - a));
+	out[b - a] = '\0';
+	*from = (size_t)(b - r->body) + strlen(close);
+	return true;
+}
+
+CURLcode vigil_s3_perform(struct vigil_s3_req *r)
+{
+	CURLcode rc = curl_easy_perform(r->easy);
+
+	vigil_s3_done(r);
+	return rc;
+}

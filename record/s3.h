@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* S3 requests on a libcurl easy handle: path-style URLs, signed with
+ * libcurl's SigV4 (CURLOPT_AWS_SIGV4) over the payload's own SHA-256
+ * (x-amz-content-sha256, never UNSIGNED-PAYLOAD), Content-MD5 where the
+ * API takes it, the response's status, ETag and body (the start of it)
+ * kept for the caller. No state of its own: the uploader (upload.c) owns
+ * the handles and decides what to send. */
+#ifndef VIGIL_S3_H
+#define VIGIL_S3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "vigil/config_model.h"
+
+/* Where requests go and who signs them. The secret is the caller's
+ * (locked, wiped); libcurl keeps a copy of "access:secret" for as long as
+ * a handle lives (it has no way to wipe it). */
+struct vigil_s3 {
+	const struct vigil_storage_config *conf;
+	const char *userpwd; /* "access_key:secret_key" */
+	char sigv4[96];	     /* "aws:amz:REGION:s3" */
+};
+
+#define VIGIL_S3_BODY_MAX 16384
+
+/* One request: what is sent and what came back. */
+struct vigil_s3_req {
+	CURL *easy;
+	struct curl_slist *headers;
+	const uint8_t *data; /* the payload, len bytes; sent from off */
+	size_t len, off;
+	uint8_t md5[16];      /* the payload's, for Content-MD5 and the ETag */
+	long status;	      /* HTTP status; 0 before an answer */
+	char etag[80];	      /* the ETag header, without quotes */
+	char body[VIGIL_S3_BODY_MAX + 1]; /* the start of the response body */
+	size_t body_len;
+};
+
+/* The request set up on r->easy (which it resets): METHOD
+ * /bucket/key?query (key "" for the bucket, query NULL for none) with len
+ * bytes of data (content_type NULL: none; md5: send Content-MD5).
+ * 0 or -ENOMEM. */
+int vigil_s3_prepare(const struct vigil_s3 *s3, struct vigil_s3_req *r, const char *method, const char *key,
+		     const char *query, const uint8_t *data, size_t len, const char *content_type, bool md5);
+/* After the transfer: the headers freed. */
+void vigil_s3_done(struct vigil_s3_req *r);
+
+/* The payload came through whole: status 200 and, for a PUT with
+ * Content-MD5, an ETag equal to the MD5 (not true of a multipart
+ * upload's, which is checked part by part). */
+bool vigil_s3_etag_ok(const struct vigil_s3_req *r);
+
+/* The text of <tag>...</tag> in the body, first from *from (advanced past
+ * it); false when not found or longer than out. */
+bool vigil_s3_xml(const struct vigil_s3_req *r, const char *tag, size_t *from, char *out, size_t outlen);
+
+/* Runs one request to its end on its own (start-up checks). CURLE_*. */
+CURLcode vigil_s3_perform(struct vigil_s3_req *r);
+
+#endif

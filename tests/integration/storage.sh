@@ -1,0 +1,329 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Recordings into object storage: a throwaway Ceph cluster with its RADOS
+# Gateway (tests/tools/ceph_s3.sh) is the bucket, boto3 (s3_client.py) the
+# client the checks read it with. vigil-cam sends a real clip.
+#
+#   capture, MPEG-TS, KeepLocal = yes: a plain and a sealed camera through
+#     vigild --pcap; every segment, init and playlist in the bucket is
+#     byte for byte the file on disk (MD5 = ETag, then downloaded and
+#     compared), the sealed ones open with vigil-open from the bucket, and
+#     the bucket's playlists play the clip frame for frame.
+#   capture, fMP4, KeepLocal = no: the disk ends with no segment (the spool
+#     empty), the bucket's copy plays the clip frame for frame.
+#   live, the gateway stopped mid-run and started again: nothing lost, the
+#     backlog drains, the failures counted; then stopped at the end: what is
+#     left stays in the spool and goes up at the next start; then with a
+#     tiny SpoolBytes: frames dropped and counted (cause spool), the rest
+#     whole; then vigild killed (SIGKILL) mid-run with a multipart upload
+#     of this node left open: after the restart everything durable is in
+#     the bucket once and no upload is open.
+#   wrong credentials, a missing bucket: exit 1 at start, and why.
+#
+# usage: storage.sh BUILD_DIR|VIGILD VIGIL_CAM VIGIL_OPEN [SCRATCH_DIR]
+# Exit 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tools=$here/../tools
+target=${1:-} vigil_cam=${2:-} vigil_open=${3:-} scratch=${4:-}
+PYTHON=${PYTHON:-/usr/bin/python3}
+BUCKET=vigil-test
+NODE=n1
+
+# shellcheck source=../tools/testlib.sh
+source "$tools/testlib.sh"
+require_root "a Ceph cluster of its own, network namespaces"
+require_tools ffmpeg jq ip ceph-mon ceph-osd radosgw "$PYTHON"
+"$PYTHON" -c 'import boto3' 2>/dev/null || skip "python3-boto3 is missing"
+require_aesni
+vigild=$(vigild_path "$target")
+require_vigild "$vigild"
+[ -x "$vigil_cam" ] || { echo "FAIL: vigil-cam not found at $vigil_cam" >&2; exit 1; }
+[ -x "$vigil_open" ] || { echo "FAIL: vigil-open not found at $vigil_open" >&2; exit 1; }
+test_begin storage "$scratch"
+
+ceph_dir=$work/ceph
+ceph_stop() { "$tools/ceph_s3.sh" stop "$ceph_dir" >/dev/null 2>&1 || true; }
+test_at_exit ceph_stop
+"$tools/ceph_s3.sh" start "$ceph_dir" 2>"$work/ceph-start.log" ||
+	{ fail "the Ceph fixture did not start: $(tail -n 5 "$work/ceph-start.log")"; exit 1; }
+eval "$("$tools/ceph_s3.sh" env "$ceph_dir")"
+s3() { "$PYTHON" "$tools/s3_client.py" "$@"; }
+s3 mb "$BUCKET"
+printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" \
+	"$AWS_SECRET_ACCESS_KEY" >"$work/credentials"
+chmod 600 "$work/credentials"
+
+frame_md5() { ffmpeg -nostdin -v error "$@" -fps_mode passthrough -f framemd5 - | awk -F', *' '!/^#/ { print $NF }'; }
+
+# storage_conf CONF PREFIX 'Key = value'...: a [Storage] section.
+storage_conf() {
+	local conf=$1 prefix=$2
+	shift 2
+	printf '\n[Storage]\nEndpoint = %s\nBucket = %s\nRegion = default\nNode = %s\nCredentialsFile = %s\n' \
+		"$S3_ENDPOINT" "$BUCKET" "$NODE" "$work/credentials" >>"$conf"
+	[ -z "$prefix" ] || echo "Prefix = $prefix" >>"$conf"
+	printf '%s\n' "$@" >>"$conf"
+}
+
+# clip DIR ENCODER FORMAT: 2 s of ffmpeg's test pattern, a key frame a second.
+clip() {
+	ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=30 -t 2 -c:v "$2" -g 30 -bf 0 \
+		-pix_fmt yuv420p -f "$3" "$1/clip"
+}
+
+# want_md5 DIR FRAMES: the clip's frames looped to FRAMES.
+want_md5() {
+	local i
+	frame_md5 -i "$1/clip" >"$1/clip.md5"
+	for ((i = 0; i < $2; i++)); do sed -n "$((i % 60 + 1))p" "$1/clip.md5"; done
+}
+
+# bucket_matches_disk LABEL REC PREFIX CAMERA: every file of the camera's
+# folder on disk is in the bucket with the same bytes, and nothing else.
+bucket_matches_disk() {
+	local label=$1 rec=$2 prefix=$3 cam=$4 f key n=0
+	s3 ls "$BUCKET" "$prefix$cam/$NODE/" >"$work/ls" || { fail "$label: cannot list the bucket"; return; }
+	for f in "$rec/$cam"/*; do
+		key=$prefix$cam/$NODE/$(basename "$f")
+		n=$((n + 1))
+		grep -q "^$key $(stat -c %s "$f") $(md5sum <"$f" | cut -d' ' -f1)\$" "$work/ls" ||
+			fail "$label: $key is not in the bucket as on disk"
+	done
+	[ "$(wc -l <"$work/ls")" = "$n" ] || fail "$label: the bucket holds $(wc -l <"$work/ls") objects of $cam, the disk $n"
+	s3 get "$BUCKET" "$prefix$cam/$NODE/00000001$(ls "$rec/$cam" | sed -n 's/^00000001//p' | head -1)" "$work/got" &&
+		cmp -s "$work/got" "$rec/$cam"/00000001* || fail "$label: a segment downloaded differs from the disk's"
+}
+
+# ---- capture, MPEG-TS, a plain and a sealed camera, KeepLocal = yes -----------
+capture_ts() {
+	local dir=$work/ts frames owner
+	mkdir -p "$dir"
+	clip "$dir" libx264 h264
+	"$vigil_cam" --clip "$dir/clip" --codec h264 --cameras 2 --seconds 4 --out "$dir/fleet.pcap" \
+		--config "$dir/vigil.conf" --record-dir "$dir/rec" >"$dir/sent.json"
+	owner=$("$vigil_open" --keygen "$dir/owner.key")
+	sed -i "/^Name = cam00001/a OwnerKey = $owner" "$dir/vigil.conf"
+	conf_ingest "$dir/vigil.conf" "StateDir = $dir/state" "SegmentSeconds = 1"
+	storage_conf "$dir/vigil.conf" ts/ "KeepLocal = yes"
+	timeout 120 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary.json" \
+		2>"$dir/vigild.log" || { fail "ts: vigild failed: $(tail -n 3 "$dir/vigild.log")"; return; }
+	frames=$(jq .frames_per_camera "$dir/sent.json")
+	check_counter ts "$dir/summary.json" .totals.frames_recorded $((2 * frames))
+	check_counter ts "$dir/summary.json" .storage.uploaded_segments "$(jq .totals.segments "$dir/summary.json")"
+	check_counter ts "$dir/summary.json" .storage.spool_segments 0
+	check_counter ts "$dir/summary.json" '[.storage.upload_failures[]] | add' 0
+	bucket_matches_disk ts "$dir/rec" ts/ cam00000
+	bucket_matches_disk ts "$dir/rec" ts/ cam00001
+	# What a player reading the bucket gets: the clip, and the sealed
+	# camera's segments opened from the bucket's copies.
+	want_md5 "$dir" "$frames" >"$dir/want.md5"
+	mkdir -p "$dir/bucket/cam00000" "$dir/bucket/cam00001"
+	s3 sync "$BUCKET" ts/cam00000/$NODE/ "$dir/bucket/cam00000"
+	frame_md5 -i "$dir/bucket/cam00000/index.m3u8" >"$dir/plain.md5"
+	cmp -s "$dir/want.md5" "$dir/plain.md5" || fail "ts: the bucket's cam00000 is not the clip ($(wc -l <"$dir/plain.md5") of $frames frames)"
+	s3 sync "$BUCKET" ts/cam00001/$NODE/ "$dir/bucket/cam00001"
+	mkdir -p "$dir/opened"
+	"$vigil_open" --secret-key "$dir/owner.key" --out "$dir/opened" "$dir/bucket/cam00001" >"$dir/open.log" 2>&1 ||
+		fail "ts: vigil-open refused the bucket's sealed segments: $(tail -n 3 "$dir/open.log")"
+	cat "$dir"/opened/*.ts >"$dir/opened.ts" 2>/dev/null || true
+	frame_md5 -i "$dir/opened.ts" >"$dir/sealed.md5"
+	cmp -s "$dir/want.md5" "$dir/sealed.md5" || fail "ts: the bucket's sealed cam00001 is not the clip ($(wc -l <"$dir/sealed.md5") of $frames frames)"
+	echo "capture ts: $(jq .storage.uploaded_segments "$dir/summary.json") segments uploaded, byte for byte; sealed ones open from the bucket"
+}
+
+# ---- capture, fMP4, KeepLocal = no ---------------------------------------------
+capture_fmp4() {
+	local dir=$work/fmp4 frames left
+	mkdir -p "$dir"
+	clip "$dir" libx264 h264
+	"$vigil_cam" --clip "$dir/clip" --codec h264 --cameras 2 --seconds 4 --out "$dir/fleet.pcap" \
+		--config "$dir/vigil.conf" --record-dir "$dir/rec" >"$dir/sent.json"
+	conf_ingest "$dir/vigil.conf" "StateDir = $dir/state" "SegmentSeconds = 1" "RecordFormat = fmp4"
+	storage_conf "$dir/vigil.conf" "" "KeepLocal = no"
+	timeout 120 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary.json" \
+		2>"$dir/vigild.log" || { fail "fmp4: vigild failed: $(tail -n 3 "$dir/vigild.log")"; return; }
+	frames=$(jq .frames_per_camera "$dir/sent.json")
+	check_counter fmp4 "$dir/summary.json" .storage.uploaded_segments "$(jq .totals.segments "$dir/summary.json")"
+	check_counter fmp4 "$dir/summary.json" .storage.spool_bytes 0
+	left=$(find "$dir/rec" -name '*.m4s' | wc -l)
+	[ "$left" = 0 ] || fail "fmp4: $left segment(s) still on disk with KeepLocal = no"
+	want_md5 "$dir" "$frames" >"$dir/want.md5"
+	mkdir -p "$dir/bucket"
+	s3 sync "$BUCKET" cam00001/$NODE/ "$dir/bucket"
+	frame_md5 -i "$dir/bucket/index.m3u8" >"$dir/got.md5"
+	cmp -s "$dir/want.md5" "$dir/got.md5" || fail "fmp4: the bucket's cam00001 is not the clip ($(wc -l <"$dir/got.md5") of $frames frames)"
+	echo "capture fmp4: the disk a spool, empty at the end; the bucket plays the clip"
+}
+
+# ---- refusals at start -------------------------------------------------------------
+refusals() {
+	local dir=$work/ts rc=0
+	sed "s/^Bucket = .*/Bucket = no-such-bucket/" "$dir/vigil.conf" >"$work/nobucket.conf"
+	chmod 600 "$work/nobucket.conf"
+	"$vigild" --config "$work/nobucket.conf" --pcap "$dir/fleet.pcap" >/dev/null 2>"$work/nobucket.log" || rc=$?
+	[ "$rc" = 1 ] && grep -q 'no-such-bucket does not exist' "$work/nobucket.log" ||
+		fail "missing bucket: exit $rc, $(tail -n 1 "$work/nobucket.log")"
+	printf '[default]\naws_access_key_id = %s\naws_secret_access_key = wrong\n' "$AWS_ACCESS_KEY_ID" >"$work/wrong"
+	chmod 600 "$work/wrong"
+	sed "s|^CredentialsFile = .*|CredentialsFile = $work/wrong|" "$dir/vigil.conf" >"$work/wrong.conf"
+	chmod 600 "$work/wrong.conf"
+	rc=0
+	"$vigild" --config "$work/wrong.conf" --pcap "$dir/fleet.pcap" >/dev/null 2>"$work/wrong.log" || rc=$?
+	[ "$rc" = 1 ] && grep -q 'access refused (HTTP 403): check the credentials' "$work/wrong.log" ||
+		fail "wrong credentials: exit $rc, $(tail -n 1 "$work/wrong.log")"
+	echo "refusals: a missing bucket and wrong credentials stop vigild at start (exit 1), saying why"
+}
+
+# ---- live: outages, a full spool, restarts -------------------------------------
+
+# live_conf DIR 'Key = value'...: two cameras' configuration (vigil-cam
+# --seed storage: the same keys each run), vigild on the namespace's veth.
+live_conf() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	cp "$work/ts/clip" "$dir/clip"
+	"$vigil_cam" --clip "$dir/clip" --codec h264 --cameras 2 --seconds 0.1 --seed storage --out /dev/null \
+		--config "$dir/vigil.conf" --record-dir "$dir/rec" >/dev/null
+	conf_ingest "$dir/vigil.conf" "Device = net_af_packet0,iface=$VIGIL_VETH_ROOT" "StateDir = $dir/state" \
+		"SegmentSeconds = 1"
+	storage_conf "$dir/vigil.conf" "$(basename "$dir")/" "KeepLocal = no" "$@"
+}
+
+# send DIR SECONDS: the two cameras, live from the namespace, in the background.
+send() {
+	ip netns exec "$VIGIL_NS" "$vigil_cam" --clip "$1/clip" --codec h264 --cameras 2 --seconds "$2" --seed storage \
+		--live "$VIGIL_VETH_CAM" --config "$1/live.conf" >"$1/sent.json" 2>"$1/cam.log" &
+	cam_pid=$!
+}
+
+# in_bucket_once LABEL DIR SUMMARY: every segment vigild made is in the
+# bucket, none left on disk, and each camera's playlist in the bucket
+# lists exactly the segments there.
+in_bucket_once() {
+	local label=$1 dir=$2 prefix cam listed objects left
+	prefix=$(basename "$dir")/
+	left=$(find "$dir/rec" -name '*.ts' | wc -l)
+	[ "$left" = 0 ] || fail "$label: $left segment(s) left on disk"
+	[ -z "$(s3 uploads "$BUCKET")" ] || fail "$label: multipart uploads left open: $(s3 uploads "$BUCKET")"
+	for cam in cam00000 cam00001; do
+		rm -rf "$dir/bucket/$cam"
+		mkdir -p "$dir/bucket/$cam"
+		s3 sync "$BUCKET" "$prefix$cam/$NODE/" "$dir/bucket/$cam"
+		listed=$(grep -v '^#' "$dir/bucket/$cam/index.m3u8" | sort | tr '\n' ' ')
+		objects=$(cd "$dir/bucket/$cam" && ls -- *.ts | sort | tr '\n' ' ')
+		[ -n "$objects" ] && [ "$listed" = "$objects" ] ||
+			fail "$label: $cam: the bucket's playlist lists '$listed', the bucket holds '$objects'"
+	done
+}
+
+# The gateway stops for a while mid-run: nothing lost.
+live_outage() {
+	local dir=$work/outage frames want
+	live_conf "$dir"
+	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
+	local vigild_pid=$PROC_PID
+	send "$dir" 10
+	sleep 3
+	"$tools/ceph_s3.sh" rgw-stop "$ceph_dir"
+	sleep 4
+	"$tools/ceph_s3.sh" rgw-start "$ceph_dir" || fail "outage: the gateway did not start again"
+	wait "$cam_pid" || fail "outage: vigil-cam failed: $(tail -n 2 "$dir/cam.log")"
+	sleep 1
+	proc_stop "$vigild_pid" INT 90 || fail "outage: vigild exited non-zero"
+	frames=$(jq .frames_per_camera "$dir/sent.json")
+	check_counter outage "$dir/summary.json" .totals.frames_recorded $((2 * frames))
+	check_counter outage "$dir/summary.json" .storage.uploaded_segments "$(jq .totals.segments "$dir/summary.json")"
+	check_counter outage "$dir/summary.json" .storage.spool_segments 0
+	[ "$(jq '.storage.upload_failures | .connect + .timeout + .http_5xx' "$dir/summary.json")" -gt 0 ] ||
+		fail "outage: no failure counted while the gateway was down"
+	in_bucket_once outage "$dir"
+	want_md5 "$work/ts" "$frames" >"$dir/want.md5"
+	frame_md5 -i "$dir/bucket/cam00000/index.m3u8" >"$dir/got.md5"
+	cmp -s "$dir/want.md5" "$dir/got.md5" || fail "outage: the bucket's cam00000 is not the clip ($(wc -l <"$dir/got.md5") of $frames frames)"
+	echo "outage: the gateway down 4 s; $(jq -c .storage.upload_failures "$dir/summary.json"); every frame in the bucket"
+}
+
+# Down at the stop: the rest stays in the spool and goes up at the next
+# start (no camera sending then).
+live_restart() {
+	local dir=$work/restart left made
+	live_conf "$dir" "UploadWaitSeconds = 2"
+	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
+	local vigild_pid=$PROC_PID
+	send "$dir" 4
+	sleep 2
+	"$tools/ceph_s3.sh" rgw-stop "$ceph_dir"
+	wait "$cam_pid" || fail "restart: vigil-cam failed"
+	proc_stop "$vigild_pid" INT 60 || fail "restart: vigild exited non-zero"
+	left=$(jq .storage.spool_segments "$dir/summary.json")
+	made=$(jq .totals.segments "$dir/summary.json")
+	[ "$left" -gt 0 ] && [ "$(find "$dir/rec" -name '*.ts' | wc -l)" = "$left" ] ||
+		fail "restart: $left segment(s) said left in the spool, $(find "$dir/rec" -name '*.ts' | wc -l) on disk"
+	"$tools/ceph_s3.sh" rgw-start "$ceph_dir" || fail "restart: the gateway did not start again"
+	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary2.json" "$dir/vigild2.log"
+	sleep 3
+	proc_stop "$PROC_PID" INT 60 || fail "restart: the second vigild exited non-zero"
+	check_counter restart "$dir/summary2.json" .storage.uploaded_segments "$left"
+	in_bucket_once restart "$dir"
+	[ "$(s3 ls "$BUCKET" restart/ | grep -c '\.ts ')" = "$made" ] || fail "restart: the bucket does not hold the $made segments made"
+	echo "restart: $left of $made segments left in the spool at the stop, uploaded at the next start"
+}
+
+# A spool of 64 KiB while the gateway is down: frames dropped and counted,
+# the rest whole.
+live_spool_full() {
+	local dir=$work/spool
+	live_conf "$dir" "SpoolBytes = 64K"
+	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
+	local vigild_pid=$PROC_PID
+	send "$dir" 10
+	sleep 2
+	"$tools/ceph_s3.sh" rgw-stop "$ceph_dir"
+	sleep 4
+	"$tools/ceph_s3.sh" rgw-start "$ceph_dir" || fail "spool: the gateway did not start again"
+	wait "$cam_pid" || fail "spool: vigil-cam failed"
+	sleep 1
+	proc_stop "$vigild_pid" INT 90 || fail "spool: vigild exited non-zero"
+	[ "$(jq '.totals.io.errors.spool // 0' "$dir/summary.json")" -gt 0 ] &&
+		[ "$(jq .totals.recorder_dropped "$dir/summary.json")" -gt 0 ] ||
+		fail "spool: a full spool dropped no frame: $(jq -c '.totals | {recorder_dropped, io}' "$dir/summary.json")"
+	check_counter spool "$dir/summary.json" .storage.uploaded_segments "$(jq .totals.segments "$dir/summary.json")"
+	in_bucket_once spool "$dir"
+	echo "spool full: $(jq .totals.recorder_dropped "$dir/summary.json") frames dropped (cause spool), every segment made uploaded"
+}
+
+# SIGKILL mid-run, with a multipart upload of this node left open: after
+# the restart everything durable is in the bucket once, nothing open.
+live_kill() {
+	local dir=$work/kill
+	live_conf "$dir"
+	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
+	local vigild_pid=$PROC_PID
+	s3 create-upload "$BUCKET" "kill/cam00000/$NODE/99999999.ts" >/dev/null
+	send "$dir" 6
+	sleep 4
+	kill -KILL "$vigild_pid"
+	wait "$vigild_pid" 2>/dev/null || true
+	proc_forget "$vigild_pid"
+	wait "$cam_pid" || true
+	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary2.json" "$dir/vigild2.log"
+	sleep 3
+	proc_stop "$PROC_PID" INT 60 || fail "kill: the restarted vigild exited non-zero"
+	grep -q 'multipart upload(s) this node left open aborted' "$dir/vigild2.log" ||
+		fail "kill: the open multipart upload was not aborted at start"
+	in_bucket_once kill "$dir"
+	echo "kill -9: after the restart every durable segment in the bucket once, no upload left open"
+}
+
+capture_ts
+capture_fmp4
+refusals
+vigil_netns_create storage
+live_outage
+live_restart
+live_spool_full
+live_kill
+test_finish storage
