@@ -158,7 +158,7 @@ static json_t *cmd_storage(struct vigil_commands *k, const char *name, json_t *r
 		*error = "no [Storage] section: recordings stay in RecordDir";
 		return NULL;
 	}
-	return vigil_storage_summary(k->up);
+	return json_pack("{so}", "storage", vigil_storage_summary(k->up));
 }
 
 static json_t *cmd_health(struct vigil_commands *k, const char *name, json_t *req, const char **error)

@@ -20,7 +20,10 @@
 	  "more than AuthFailedPerMinute of the camera's packets failed authentication within a minute")     \
 	X(disk_trouble, "reason, write_errors",                                                              \
 	  "RecordDir takes no new file, or the recorder's write_errors rose")                                \
-	X(disk_recovered, "seconds", "RecordDir writable and no new write error for 5 s after disk_trouble")
+	X(disk_recovered, "seconds", "RecordDir writable and no new write error for 5 s after disk_trouble")     \
+	X(storage_failing, "seconds, spool_segments",                                                        \
+	  "every request to the object store ([Storage]) has failed for 5 s: segments wait in the spool")    \
+	X(storage_recovered, "seconds, spool_segments", "a request to the object store succeeded again after storage_failing")
 
 enum vigil_event_type {
 #define VIGIL_X_ENUM(name, fields, help) VIGIL_EVENT_##name,

@@ -39,6 +39,8 @@ struct vigil_events {
 	struct cam_seen *seen; /* max_cameras of them */
 	/* The disk: in trouble since (0: not), quiet seconds since. */
 	uint64_t trouble_since_ns;
+	/* The object store: a storage_failing told, since (wall clock). */
+	uint64_t store_failing_ns;
 	unsigned quiet;
 	uint64_t write_errors;
 	bool looked; /* once: at start the counters are where they are, only a rise is trouble */
@@ -241,7 +243,31 @@ static void disk(struct vigil_events *e, uint64_t write_errors, uint64_t now)
 	}
 }
 
-void vigil_events_second(struct vigil_events *e, const struct vigil_recorder *rec)
+/* The uploader's failure streak (record/upload.h): told once it has
+ * lasted VIGIL_EVENTS_STORE_FAILING_S, and its end. */
+static void store(struct vigil_events *e, const struct vigil_uploader *up, uint64_t wall)
+{
+	const struct vigil_upload_stats *st;
+	uint64_t since;
+
+	if (up == NULL)
+		return;
+	st = vigil_uploader_stats(up);
+	since = __atomic_load_n(&st->failing_since_ns, __ATOMIC_RELAXED);
+	if (since != 0 && e->store_failing_ns == 0 && wall >= since + VIGIL_EVENTS_STORE_FAILING_S * 1000000000ull) {
+		e->store_failing_ns = since;
+		vigil_events_emit(e, VIGIL_EVENT_storage_failing,
+				  json_pack("{sf sI}", "seconds", (double)(wall - since) / 1e9, "spool_segments",
+					    (json_int_t)st->spool_segments));
+	} else if (since == 0 && e->store_failing_ns != 0) {
+		vigil_events_emit(e, VIGIL_EVENT_storage_recovered,
+				  json_pack("{sf sI}", "seconds", (double)(wall - e->store_failing_ns) / 1e9,
+					    "spool_segments", (json_int_t)st->spool_segments));
+		e->store_failing_ns = 0;
+	}
+}
+
+void vigil_events_second(struct vigil_events *e, const struct vigil_recorder *rec, const struct vigil_uploader *up)
 {
 	uint64_t now = vigil_now_ns(), wall = vigil_clock_ns(CLOCK_REALTIME), write_errors = 0;
 
@@ -257,6 +283,7 @@ void vigil_events_second(struct vigil_events *e, const struct vigil_recorder *re
 		e->write_errors = write_errors;
 	e->looked = true;
 	disk(e, write_errors, now);
+	store(e, up, wall);
 }
 
 void vigil_events_counts(const struct vigil_events *e, struct vigil_events_counts *out)

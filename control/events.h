@@ -21,6 +21,7 @@
 #include "recorder.h"
 
 #define VIGIL_EVENTS_DISK_QUIET_S 5	 /* disk_recovered after this long without trouble */
+#define VIGIL_EVENTS_STORE_FAILING_S 5 /* storage_failing once requests have failed this long */
 #define VIGIL_EVENTS_CLOSED_PER_TURN 256 /* durable segments taken per turn of the control loop */
 
 struct vigil_events;
@@ -41,8 +42,8 @@ void vigil_events_emit(struct vigil_events *e, enum vigil_event_type type, json_
 unsigned vigil_events_poll(struct vigil_events *e, struct vigil_recorder *rec);
 
 /* About once a second, after vigil_cameras_second: liveness changes,
- * AuthFailedPerMinute, the disk. */
-void vigil_events_second(struct vigil_events *e, const struct vigil_recorder *rec);
+ * AuthFailedPerMinute, the disk, the object store (up: NULL for none). */
+void vigil_events_second(struct vigil_events *e, const struct vigil_recorder *rec, const struct vigil_uploader *up);
 
 /* {"emitted": {"<type>": n, ...}, "events_dropped": n, "webhook": {...},
  * "watchers": n, "watchers_dropped": n}. */

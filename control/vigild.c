@@ -165,7 +165,7 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 		if (now >= next_second) {
 			vigil_cameras_second(k->cams);
 			if (events != NULL)
-				vigil_events_second(events, rec);
+				vigil_events_second(events, rec, k->up);
 			notify_second(&n, k, now);
 			next_second = now + 1000000000u;
 		}

@@ -30,7 +30,7 @@
 #define UPLOAD_BUCKETS 16384	  /* of the cameras' hash table */
 #define UPLOAD_DELETE_BATCH 1000  /* keys in one DeleteObjects, the API's most */
 #define UPLOAD_BACKOFF_MS 250	  /* after the first failure, doubled each time ... */
-#define UPLOAD_BACKOFF_MAX_MS 30000 /* ... up to this, with jitter */
+#define UPLOAD_BACKOFF_MAX_MS 10000 /* ... up to this; each wait a random part of it, from half */
 #define UPLOAD_PART_BYTES (16u << 20) /* larger segments go up in parts of this size (S3: 5 MiB or more) */
 #define UPLOAD_JOURNAL "uploads"
 #define UPLOAD_PATH (4096 + 128) /* RecordDir/<camera>/<file> */
@@ -529,11 +529,12 @@ static void fail(struct vigil_uploader *u, struct xfer *x, CURLcode rc)
 			  x->req.status);
 		__atomic_store_n(&u->st.failing_since_ns, vigil_clock_ns(CLOCK_REALTIME), __ATOMIC_RELAXED);
 	}
-	/* Exponential backoff with jitter: [0.5, 1.5) of the step. */
+	/* Exponential backoff with jitter: [0.5, 1) of the step, so that
+	 * nodes that failed together do not retry together. */
 	ms = UPLOAD_BACKOFF_MS << (u->failures_in_row < 8 ? u->failures_in_row - 1 : 7);
 	if (ms > UPLOAD_BACKOFF_MAX_MS)
 		ms = UPLOAD_BACKOFF_MAX_MS;
-	ms = ms / 2 + randombytes_uniform((uint32_t)ms);
+	ms = ms / 2 + randombytes_uniform((uint32_t)(ms / 2));
 	u->not_before_ns = vigil_now_ns() + ms * 1000000u;
 }
 

@@ -20,13 +20,13 @@
 #     the bucket once and no upload is open.
 #   wrong credentials, a missing bucket: exit 1 at start, and why.
 #
-# usage: storage.sh BUILD_DIR|VIGILD VIGIL_CAM VIGIL_OPEN [SCRATCH_DIR]
+# usage: storage.sh BUILD_DIR|VIGILD VIGIL_CAM VIGIL_OPEN VIGILCTL [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tools=$here/../tools
-target=${1:-} vigil_cam=${2:-} vigil_open=${3:-} scratch=${4:-}
+target=${1:-} vigil_cam=${2:-} vigil_open=${3:-} vigilctl=${4:-} scratch=${5:-}
 PYTHON=${PYTHON:-/usr/bin/python3}
 BUCKET=vigil-test
 NODE=n1
@@ -34,13 +34,14 @@ NODE=n1
 # shellcheck source=../tools/testlib.sh
 source "$tools/testlib.sh"
 require_root "a Ceph cluster of its own, network namespaces"
-require_tools ffmpeg jq ip ceph-mon ceph-osd radosgw "$PYTHON"
+require_tools ffmpeg jq ip curl promtool ceph-mon ceph-osd radosgw "$PYTHON"
 "$PYTHON" -c 'import boto3' 2>/dev/null || skip "python3-boto3 is missing"
 require_aesni
 vigild=$(vigild_path "$target")
 require_vigild "$vigild"
 [ -x "$vigil_cam" ] || { echo "FAIL: vigil-cam not found at $vigil_cam" >&2; exit 1; }
 [ -x "$vigil_open" ] || { echo "FAIL: vigil-open not found at $vigil_open" >&2; exit 1; }
+[ -x "$vigilctl" ] || { echo "FAIL: vigilctl not found at $vigilctl" >&2; exit 1; }
 test_begin storage "$scratch"
 
 ceph_dir=$work/ceph
@@ -157,6 +158,42 @@ capture_fmp4() {
 	echo "capture fmp4: the disk a spool, empty at the end; the bucket plays the clip"
 }
 
+# ---- capture, large segments (multipart) and retention --------------------------
+# 2 s segments of a noisy clip, about 23 MB each: multipart uploads (parts
+# of 16 MiB, the object's ETag the MD5 of the parts' MD5s); RetainBytes
+# removes the oldest, from the bucket too (DeleteObjects).
+capture_large() {
+	local dir=$work/large objects listed removed etag key
+	mkdir -p "$dir"
+	ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=640x360:rate=30,noise=alls=60:allf=t" -t 2 -c:v libx264 \
+		-preset ultrafast -qp 8 -g 30 -bf 0 -pix_fmt yuv420p -f h264 "$dir/clip"
+	"$vigil_cam" --clip "$dir/clip" --codec h264 --cameras 1 --seconds 6 --out "$dir/fleet.pcap" \
+		--config "$dir/vigil.conf" --record-dir "$dir/rec" >"$dir/sent.json"
+	conf_ingest "$dir/vigil.conf" "StateDir = $dir/state" "SegmentSeconds = 2" "RetainBytes = 50M"
+	storage_conf "$dir/vigil.conf" large/ "KeepLocal = no"
+	timeout 180 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary.json" \
+		2>"$dir/vigild.log" || { fail "large: vigild failed: $(tail -n 3 "$dir/vigild.log")"; return; }
+	removed=$(jq .totals.segments_removed "$dir/summary.json")
+	[ "$removed" -ge 1 ] || fail "large: RetainBytes removed no segment"
+	check_counter large "$dir/summary.json" .storage.uploaded_segments "$(jq .totals.segments "$dir/summary.json")"
+	s3 ls "$BUCKET" large/cam00000/$NODE/ | grep '\.ts ' >"$dir/ls"
+	objects=$(awk '{sub(".*/", "", $1); print $1}' "$dir/ls" | tr '\n' ' ')
+	s3 get "$BUCKET" large/cam00000/$NODE/index.m3u8 "$dir/index.m3u8"
+	listed=$(grep -v '^#' "$dir/index.m3u8" | tr '\n' ' ')
+	[ -n "$objects" ] && [ "$objects" = "$listed" ] ||
+		fail "large: the bucket holds '$objects', its playlist lists '$listed'"
+	[ "$(wc -l <"$dir/ls")" = $(($(jq .totals.segments "$dir/summary.json") - removed)) ] ||
+		fail "large: the bucket holds $(wc -l <"$dir/ls") segments, not the $(jq .totals.segments "$dir/summary.json") made less the $removed removed"
+	while read -r key _ etag; do
+		[[ $etag == *-2 ]] || fail "large: $key was not uploaded in 2 parts (ETag $etag)"
+	done <"$dir/ls"
+	key=$(head -n 1 "$dir/ls" | cut -d' ' -f1)
+	s3 get "$BUCKET" "$key" "$dir/got.ts"
+	frame_md5 -i "$dir/got.ts" >"$dir/got.md5"
+	[ "$(wc -l <"$dir/got.md5")" = 60 ] || fail "large: $key decodes to $(wc -l <"$dir/got.md5") frames, not 60"
+	echo "capture large: $(wc -l <"$dir/ls") segments of ~$(($(head -n 1 "$dir/ls" | cut -d' ' -f2) >> 20)) MiB in 2 parts each; $removed removed by RetainBytes, from the bucket too"
+}
+
 # ---- refusals at start -------------------------------------------------------------
 refusals() {
 	local dir=$work/ts rc=0
@@ -219,31 +256,57 @@ in_bucket_once() {
 	done
 }
 
-# The gateway stops for a while mid-run: nothing lost.
+# The gateway stops for a while mid-run: nothing lost; the failures
+# counted, told as events, in the metrics and in vigilctl storage.
 live_outage() {
-	local dir=$work/outage frames want
+	local dir=$work/outage frames mport=$((19400 + RANDOM % 500)) watch_pid i
 	live_conf "$dir"
+	conf_ingest "$dir/vigil.conf" "MetricsListen = 127.0.0.1:$mport"
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
 	local vigild_pid=$PROC_PID
-	send "$dir" 10
+	"$vigilctl" watch >"$dir/events.jsonl" 2>"$dir/watch.log" &
+	watch_pid=$!
+	send "$dir" 14
 	sleep 3
 	"$tools/ceph_s3.sh" rgw-stop "$ceph_dir"
-	sleep 4
+	sleep 8
+	"$vigilctl" storage >"$dir/storage-down.json" || fail "outage: vigilctl storage failed"
 	"$tools/ceph_s3.sh" rgw-start "$ceph_dir" || fail "outage: the gateway did not start again"
 	wait "$cam_pid" || fail "outage: vigil-cam failed: $(tail -n 2 "$dir/cam.log")"
-	sleep 1
+	# The backlog drains (retries every 10 s at most once the store is back).
+	for ((i = 0; i < 60; i++)); do
+		sleep 0.5
+		"$vigilctl" storage >"$dir/storage.json" && [ "$(jq .spool_segments "$dir/storage.json")" = 0 ] && break
+	done
+	sleep 1.5 # the recovery's event, within a second
+	curl -s "http://127.0.0.1:$mport/metrics" >"$dir/metrics.txt" || fail "outage: no metrics page"
+	"$vigilctl" storage >"$dir/storage.json" || fail "outage: vigilctl storage failed"
 	proc_stop "$vigild_pid" INT 90 || fail "outage: vigild exited non-zero"
+	kill "$watch_pid" 2>/dev/null || true
+	wait "$watch_pid" 2>/dev/null || true
 	frames=$(jq .frames_per_camera "$dir/sent.json")
 	check_counter outage "$dir/summary.json" .totals.frames_recorded $((2 * frames))
 	check_counter outage "$dir/summary.json" .storage.uploaded_segments "$(jq .totals.segments "$dir/summary.json")"
 	check_counter outage "$dir/summary.json" .storage.spool_segments 0
 	[ "$(jq '.storage.upload_failures | .connect + .timeout + .http_5xx' "$dir/summary.json")" -gt 0 ] ||
 		fail "outage: no failure counted while the gateway was down"
+	# While down, segments waited in the spool; once drained, the
+	# metrics say what vigilctl storage says (the two segments open then
+	# close at the stop, after).
+	[ "$(jq .spool_segments "$dir/storage-down.json")" -gt 0 ] || fail "outage: vigilctl storage showed no spool while down"
+	promtool check metrics <"$dir/metrics.txt" >"$dir/promtool.txt" 2>&1 || fail "outage: promtool: $(head -n 3 "$dir/promtool.txt")"
+	grep -qx "vigil_uploaded_segments_total $(jq .uploaded_segments "$dir/storage.json")" "$dir/metrics.txt" &&
+		grep -qx 'vigil_spool_segments 0' "$dir/metrics.txt" &&
+		grep -qx "vigil_upload_failures_total{cause=\"connect\"} $(jq .storage.upload_failures.connect "$dir/summary.json")" "$dir/metrics.txt" ||
+		fail "outage: the metrics differ from vigilctl storage and the summary"
+	[ "$(jq -s '[.[] | select(.type == "storage_failing")] | length' "$dir/events.jsonl")" = 1 ] &&
+		[ "$(jq -s '[.[] | select(.type == "storage_recovered")] | length' "$dir/events.jsonl")" = 1 ] ||
+		fail "outage: events: $(jq -c 'select(.type | startswith("storage"))' "$dir/events.jsonl" | tr '\n' ' ')"
 	in_bucket_once outage "$dir"
 	want_md5 "$work/ts" "$frames" >"$dir/want.md5"
 	frame_md5 -i "$dir/bucket/cam00000/index.m3u8" >"$dir/got.md5"
 	cmp -s "$dir/want.md5" "$dir/got.md5" || fail "outage: the bucket's cam00000 is not the clip ($(wc -l <"$dir/got.md5") of $frames frames)"
-	echo "outage: the gateway down 4 s; $(jq -c .storage.upload_failures "$dir/summary.json"); every frame in the bucket"
+	echo "outage: the gateway down 8 s; $(jq -c .storage.upload_failures "$dir/summary.json"); storage_failing and storage_recovered told; every frame in the bucket"
 }
 
 # Down at the stop: the rest stays in the spool and goes up at the next
@@ -320,6 +383,7 @@ live_kill() {
 
 capture_ts
 capture_fmp4
+capture_large
 refusals
 vigil_netns_create storage
 live_outage
