@@ -70,11 +70,33 @@ static int add_header(struct vigil_s3_req *r, const char *name, const char *valu
 	return 0;
 }
 
+/* The payload's SHA-256 and (md5 not NULL) MD5, in one pass over it, a
+ * cache-sized piece at a time. OpenSSL's, not libsodium's SHA-256: these
+ * are the S3 protocol's content hashes, not a secret's, and OpenSSL's uses
+ * the CPU's SHA extensions (here 1.8 GB/s against 0.21: libsodium's was
+ * two thirds of the uploader's CPU). 0 or -ENOMEM. */
+static int digests(const uint8_t *data, size_t len, uint8_t sha[32], uint8_t md5[16])
+{
+	EVP_MD_CTX *s = EVP_MD_CTX_new(), *m = md5 != NULL ? EVP_MD_CTX_new() : NULL;
+	int ok = s != NULL && (md5 == NULL || m != NULL) && EVP_DigestInit_ex(s, EVP_sha256(), NULL) == 1 &&
+		 (m == NULL || EVP_DigestInit_ex(m, EVP_md5(), NULL) == 1);
+
+	for (size_t off = 0; ok && off < len; off += 65536) {
+		size_t n = len - off < 65536 ? len - off : 65536;
+
+		ok = EVP_DigestUpdate(s, data + off, n) == 1 && (m == NULL || EVP_DigestUpdate(m, data + off, n) == 1);
+	}
+	ok = ok && EVP_DigestFinal_ex(s, sha, NULL) == 1 && (m == NULL || EVP_DigestFinal_ex(m, md5, NULL) == 1);
+	EVP_MD_CTX_free(s);
+	EVP_MD_CTX_free(m);
+	return ok ? 0 : -ENOMEM;
+}
+
 int vigil_s3_prepare(const struct vigil_s3 *s3, struct vigil_s3_req *r, const char *method, const char *key,
 		     const char *query, const uint8_t *data, size_t len, const char *content_type, bool md5)
 {
 	const struct vigil_storage_config *c = s3->conf;
-	uint8_t sha[crypto_hash_sha256_BYTES];
+	uint8_t sha[32];
 	char url[2048], hex[2 * sizeof(sha) + 1], b64[sodium_base64_ENCODED_LEN(16, sodium_base64_VARIANT_ORIGINAL)];
 	CURL *e = r->easy;
 
@@ -91,15 +113,12 @@ int vigil_s3_prepare(const struct vigil_s3 *s3, struct vigil_s3_req *r, const ch
 		return -ENAMETOOLONG;
 	/* SigV4 over the payload itself: the gateway refuses bytes changed
 	 * on the way, and Content-MD5 makes it check them once more. */
-	crypto_hash_sha256(sha, data, len);
+	if (digests(data, len, sha, md5 ? r->md5 : NULL) < 0)
+		return -ENOMEM;
 	sodium_bin2hex(hex, sizeof(hex), sha, sizeof(sha));
 	if (add_header(r, "x-amz-content-sha256", hex) < 0)
 		return -ENOMEM;
 	if (md5) {
-		unsigned int n = 0;
-
-		if (EVP_Digest(data, len, r->md5, &n, EVP_md5(), NULL) != 1 || n != sizeof(r->md5))
-			return -ENOMEM;
 		sodium_bin2base64(b64, sizeof(b64), r->md5, sizeof(r->md5), sodium_base64_VARIANT_ORIGINAL);
 		if (add_header(r, "Content-MD5", b64) < 0)
 			return -ENOMEM;

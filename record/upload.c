@@ -371,7 +371,7 @@ static void scan_camera(struct vigil_uploader *u, struct cam *c)
 			continue;
 		}
 		if (!vigil_segment_name(de->d_name, &seq, &kind) || seq < c->below ||
-		    fstatat(dirfd(d), de->d_name, &sb, 0) < 0)
+		    fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
 			continue;
 		for (struct item *q = c->head; q != NULL; q = q->next)
 			if (q->op == ITEM_SEGMENT && q->seq == seq)
@@ -409,7 +409,7 @@ static void scan(struct vigil_uploader *u)
 	struct dirent *de;
 	DIR *d = opendir(u->record_dir);
 
-	u->overflow = false;
+	__atomic_store_n(&u->overflow, false, __ATOMIC_RELAXED);
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
@@ -666,16 +666,19 @@ static bool multipart_etag_ok(const struct xfer *x)
 static int map_file(struct vigil_uploader *u, struct xfer *x)
 {
 	char path[UPLOAD_PATH];
-	struct stat sb;
+	struct stat sb = {0};
 	int fd;
 
 	path_of(u, path, sizeof(path), x->c, x->it);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Only what the recorder wrote: never a link put in its place. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (fstat(fd, &sb) < 0) {
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		int err = S_ISREG(sb.st_mode) ? -errno : -EINVAL;
+
 		close(fd);
-		return -errno;
+		return err;
 	}
 	x->map_len = (size_t)sb.st_size;
 	x->map = x->map_len == 0 ? NULL : mmap(NULL, x->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -784,11 +787,14 @@ again:
 	} else if (it->op == ITEM_PLAYLIST) {
 		uint8_t md5[16];
 		unsigned int n;
+		bool later = false; /* a segment after it: its upload queues the playlist again */
 
-		x->buf = playlist_for_bucket(u, c, &len);
+		for (struct item *q = it->next; q != NULL && !later; q = q->next)
+			later = q->op == ITEM_SEGMENT;
+		x->buf = later ? NULL : playlist_for_bucket(u, c, &len);
 		if (x->buf == NULL || (EVP_Digest(x->buf, len, md5, &n, EVP_md5(), NULL) == 1 &&
 				       memcmp(md5, c->playlist_md5, sizeof(md5)) == 0)) {
-			pop(u, c); /* none yet, or the bucket has this one */
+			pop(u, c); /* not yet, none yet, or the bucket has this one */
 			release(x);
 			ready(u, c, false);
 			goto again;
@@ -937,7 +943,7 @@ static void *run(void *arg)
 		int running;
 
 		intake(u);
-		if (u->overflow)
+		if (__atomic_load_n(&u->overflow, __ATOMIC_RELAXED))
 			scan(u);
 		for (unsigned i = 0; i < UPLOAD_TRANSFERS && now >= u->not_before_ns; i++)
 			if (!u->x[i].busy && start_one(u, &u->x[i]) == 0)

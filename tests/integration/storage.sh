@@ -11,7 +11,8 @@
 #     the bucket's playlists play the clip frame for frame.
 #   capture, fMP4, KeepLocal = no: the disk ends with no segment (the spool
 #     empty), the bucket's copy plays the clip frame for frame.
-#   live, the gateway stopped mid-run and started again: nothing lost, the
+#   live (vigil-cam's two cameras and a GStreamer one, from a network
+#     namespace), the gateway stopped mid-run and started again: nothing lost, the
 #     backlog drains, the failures counted; then stopped at the end: what is
 #     left stays in the spool and goes up at the next start; then with a
 #     tiny SpoolBytes: frames dropped and counted (cause spool), the rest
@@ -34,7 +35,10 @@ NODE=n1
 # shellcheck source=../tools/testlib.sh
 source "$tools/testlib.sh"
 require_root "a Ceph cluster of its own, network namespaces"
-require_tools ffmpeg jq ip curl promtool ceph-mon ceph-osd radosgw "$PYTHON"
+require_tools ffmpeg jq ip curl promtool gst-launch-1.0 gst-inspect-1.0 ceph-mon ceph-osd radosgw "$PYTHON"
+for e in x264enc srtpenc; do
+	gst-inspect-1.0 "$e" >/dev/null 2>&1 || skip "GStreamer element $e is missing"
+done
 "$PYTHON" -c 'import boto3' 2>/dev/null || skip "python3-boto3 is missing"
 require_aesni
 vigild=$(vigild_path "$target")
@@ -259,13 +263,19 @@ in_bucket_once() {
 # The gateway stops for a while mid-run: nothing lost; the failures
 # counted, told as events, in the metrics and in vigilctl storage.
 live_outage() {
-	local dir=$work/outage frames mport=$((19400 + RANDOM % 500)) watch_pid i
+	local dir=$work/outage frames mport=$((19400 + RANDOM % 500)) watch_pid gst_pid i
 	live_conf "$dir"
-	conf_ingest "$dir/vigil.conf" "MetricsListen = 127.0.0.1:$mport"
+	conf_ingest "$dir/vigil.conf" "MetricsListen = 127.0.0.1:$mport" "MaxCameras = 3"
+	head -c 44 /dev/urandom >"$dir/gst.key"
+	printf '\n[Camera]\nName = gst\nSSRC = 20817\nKey = %s\nCodec = H264\n' "$(base64 -w0 "$dir/gst.key")" >>"$dir/vigil.conf"
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
 	local vigild_pid=$PROC_PID
 	"$vigilctl" watch >"$dir/events.jsonl" 2>"$dir/watch.log" &
 	watch_pid=$!
+	"$tools/gst_cam.sh" --netns "$VIGIL_NS" --codec h264 --key "$(od -An -tx1 -v "$dir/gst.key" | tr -d ' \n')" \
+		--ssrc 20817 --num-buffers 390 --fps 30 --key-int 30 --size 320x240 --dest "$VIGIL_IP_ROOT:5004" \
+		--ref "$dir/gst.ref" >"$dir/gst.log" 2>&1 &
+	gst_pid=$!
 	send "$dir" 14
 	sleep 3
 	"$tools/ceph_s3.sh" rgw-stop "$ceph_dir"
@@ -273,6 +283,7 @@ live_outage() {
 	"$vigilctl" storage >"$dir/storage-down.json" || fail "outage: vigilctl storage failed"
 	"$tools/ceph_s3.sh" rgw-start "$ceph_dir" || fail "outage: the gateway did not start again"
 	wait "$cam_pid" || fail "outage: vigil-cam failed: $(tail -n 2 "$dir/cam.log")"
+	wait "$gst_pid" || fail "outage: the GStreamer camera failed: $(tail -n 2 "$dir/gst.log")"
 	# The backlog drains (retries every 10 s at most once the store is back).
 	for ((i = 0; i < 60; i++)); do
 		sleep 0.5
@@ -285,7 +296,7 @@ live_outage() {
 	kill "$watch_pid" 2>/dev/null || true
 	wait "$watch_pid" 2>/dev/null || true
 	frames=$(jq .frames_per_camera "$dir/sent.json")
-	check_counter outage "$dir/summary.json" .totals.frames_recorded $((2 * frames))
+	check_counter outage "$dir/summary.json" '[.cameras.cam00000.frames_recorded, .cameras.cam00001.frames_recorded] | add' $((2 * frames))
 	check_counter outage "$dir/summary.json" .storage.uploaded_segments "$(jq .totals.segments "$dir/summary.json")"
 	check_counter outage "$dir/summary.json" .storage.spool_segments 0
 	[ "$(jq '.storage.upload_failures | .connect + .timeout + .http_5xx' "$dir/summary.json")" -gt 0 ] ||
@@ -303,6 +314,13 @@ live_outage() {
 		[ "$(jq -s '[.[] | select(.type == "storage_recovered")] | length' "$dir/events.jsonl")" = 1 ] ||
 		fail "outage: events: $(jq -c 'select(.type | startswith("storage"))' "$dir/events.jsonl" | tr '\n' ' ')"
 	in_bucket_once outage "$dir"
+	# The GStreamer camera: what the bucket plays is what its encoder made.
+	mkdir -p "$dir/bucket/gst"
+	s3 sync "$BUCKET" outage/gst/$NODE/ "$dir/bucket/gst"
+	frame_md5 -f h264 -i "$dir/gst.ref" >"$dir/gst-want.md5"
+	frame_md5 -i "$dir/bucket/gst/index.m3u8" >"$dir/gst-got.md5"
+	[ "$(wc -l <"$dir/gst-want.md5")" -ge 300 ] && cmp -s "$dir/gst-want.md5" "$dir/gst-got.md5" ||
+		fail "outage: the bucket's GStreamer camera plays $(wc -l <"$dir/gst-got.md5") frames, not the encoder's $(wc -l <"$dir/gst-want.md5")"
 	want_md5 "$work/ts" "$frames" >"$dir/want.md5"
 	frame_md5 -i "$dir/bucket/cam00000/index.m3u8" >"$dir/got.md5"
 	cmp -s "$dir/want.md5" "$dir/got.md5" || fail "outage: the bucket's cam00000 is not the clip ($(wc -l <"$dir/got.md5") of $frames frames)"

@@ -9,6 +9,7 @@ Endpoint and keys from S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
   s3_client.py ls BUCKET [PREFIX]         'key size etag' a line, by key
   s3_client.py get BUCKET KEY FILE
   s3_client.py sync BUCKET PREFIX DIR     every object under PREFIX into DIR
+  s3_client.py rm BUCKET PREFIX           every object under PREFIX removed
   s3_client.py uploads BUCKET             open multipart uploads, 'key id' a line
   s3_client.py create-upload BUCKET KEY   a multipart upload with one 5 MiB part,
                                           left open (a crash mid-way); prints its id
@@ -57,6 +58,10 @@ def main(argv):
             path = os.path.join(out, o["Key"][len(prefix):])
             os.makedirs(os.path.dirname(path), exist_ok=True)
             s3.download_file(bucket, o["Key"], path)
+    elif cmd == "rm":
+        keys = [{"Key": o["Key"]} for o in objects(s3, bucket, args[0])]
+        for i in range(0, len(keys), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[i:i + 1000], "Quiet": True})
     elif cmd == "uploads":
         for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
             print(u["Key"], u["UploadId"])
