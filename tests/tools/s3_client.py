@@ -6,6 +6,7 @@ Endpoint and keys from S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 (tests/tools/ceph_s3.sh env prints them); path-style requests.
 
   s3_client.py mb BUCKET                  create it (fine if it exists)
+  s3_client.py public BUCKET              anyone may GET its objects (a bucket policy)
   s3_client.py ls BUCKET [PREFIX]         'key size etag' a line, by key
   s3_client.py get BUCKET KEY FILE
   s3_client.py sync BUCKET PREFIX DIR     every object under PREFIX into DIR
@@ -14,6 +15,7 @@ Endpoint and keys from S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
   s3_client.py create-upload BUCKET KEY   a multipart upload with one 5 MiB part,
                                           left open (a crash mid-way); prints its id
 """
+import json
 import os
 import sys
 
@@ -47,6 +49,11 @@ def main(argv):
             s3.create_bucket(Bucket=bucket)
         except s3.exceptions.BucketAlreadyOwnedByYou:
             pass
+    elif cmd == "public":
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                           "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
     elif cmd == "ls":
         for o in sorted(objects(s3, bucket, args[0] if args else ""), key=lambda o: o["Key"]):
             print(o["Key"], o["Size"], o["ETag"].strip('"'))
