@@ -197,7 +197,8 @@ static int cam_recover(struct vigil_segments *c)
 
 		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, found.list[i].seq,
 			 vigil_seg_suffix[found.list[i].kind]);
-		vigil_segments_keep(c, &found.list[i], stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+		/* Uploaded and gone from disk: the size the playlist gave. */
+		vigil_segments_keep(c, &found.list[i], stat(path, &sb) == 0 ? (uint64_t)sb.st_size : found.list[i].bytes);
 		if (found.list[i].kind == VIGIL_SEG_SEALED &&
 		    (newest == UINT32_MAX || found.list[i].seq > newest))
 			newest = found.list[i].seq;

@@ -145,6 +145,8 @@ static void put_entry(FILE *f, const struct vigil_playlist_entry *e, bool new_ma
 		fmt_time(when, sizeof(when), e->start_ns);
 		fprintf(f, "#EXT-X-PROGRAM-DATE-TIME:%s\n", when);
 	}
+	if (e->bytes != 0)
+		fprintf(f, VIGIL_PLAYLIST_BYTES_TAG "%" PRIu64 "\n", e->bytes);
 	fprintf(f, "#EXTINF:%.3f,\n%08" PRIu32 "%s\n", e->seconds, e->seq, vigil_seg_suffix[e->kind]);
 }
 
@@ -255,6 +257,8 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 			e.start_ns = parse_time(line + 25);
 		else if (strncmp(line, "#EXTINF:", 8) == 0)
 			e.seconds = strtod(line + 8, NULL);
+		else if (strncmp(line, VIGIL_PLAYLIST_BYTES_TAG, sizeof(VIGIL_PLAYLIST_BYTES_TAG) - 1) == 0)
+			e.bytes = strtoull(line + sizeof(VIGIL_PLAYLIST_BYTES_TAG) - 1, NULL, 10);
 		else if (strncmp(line, MAP_TAG, sizeof(MAP_TAG) - 1) == 0)
 			map = (uint32_t)strtoul(line + sizeof(MAP_TAG) - 1, NULL, 10);
 		else if (strncmp(line, RUN_TAG, sizeof(RUN_TAG) - 1) == 0)
@@ -298,6 +302,7 @@ static struct vigil_playlist_entry probe(const char *dir, const struct vigil_pla
 		uint64_t len = (uint64_t)(e.seconds * 1e9);
 
 		e.start_ns = mtime > len ? mtime - len : 0;
+		e.bytes = (uint64_t)st.st_size;
 	}
 	return e;
 }

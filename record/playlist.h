@@ -34,7 +34,13 @@ struct vigil_playlist_entry {
 	bool discontinuity; /* it does not continue the entry before it */
 	enum vigil_seg_kind kind;
 	uint32_t map;       /* VIGIL_SEG_M4S: MMMMMMMM of its init segment */
+	uint64_t bytes;     /* its size (0: unknown): retention counts it once the file is gone (uploaded) */
 };
+
+/* A comment before an entry's #EXTINF giving its size in bytes (players
+ * skip comments). */
+#define VIGIL_PLAYLIST_BYTES_TAG "# vigil: bytes "
+
 
 /* What vigil_playlist_recover found in a camera's directory. */
 struct vigil_recovery {

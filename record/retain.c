@@ -108,6 +108,8 @@ void vigil_segments_load(struct vigil_segments *c)
 			 vigil_seg_suffix[list[i].kind]);
 		if (stat(path, &sb) == 0)
 			vigil_segments_keep(c, &list[i], (uint64_t)sb.st_size);
+		else if (c->conf->up != NULL && list[i].bytes != 0) /* uploaded, gone from disk */
+			vigil_segments_keep(c, &list[i], list[i].bytes);
 	}
 	free(list);
 }

@@ -67,6 +67,7 @@ static void pending_flush(struct vigil_segments *c)
 				c->logged &= ~((1u << VIGIL_WCAUSE_MAX) - 1);
 			}
 			p->e.discontinuity |= c->discontinuity;
+			p->e.bytes = p->bytes;
 			vigil_segments_list(c, &(struct vigil_playlist_job){
 						   .op = VIGIL_PLAYLIST_APPEND,
 						   .e = p->e,

@@ -481,7 +481,7 @@ static char *playlist_for_bucket(const struct vigil_uploader *u, const struct ca
 
 		if (line[0] == '#' && strncmp(line, "#EXTINF", 7) != 0 && strncmp(line, "#EXT-X-MAP", 10) != 0 &&
 		    strncmp(line, "#EXT-X-DISCONTINUITY", 20) != 0 && strncmp(line, "#EXT-X-PROGRAM-DATE-TIME", 24) != 0 &&
-		    b == 0) {
+		    strncmp(line, VIGIL_PLAYLIST_BYTES_TAG, sizeof(VIGIL_PLAYLIST_BYTES_TAG) - 1) != 0 && b == 0) {
 			memcpy(out + o, line, l), o += l, out[o++] = '\n';
 			continue;
 		}

@@ -198,6 +198,16 @@ capture_large() {
 	frame_md5 -i "$dir/got.ts" >"$dir/got.md5"
 	[ "$(wc -l <"$dir/got.md5")" = 60 ] || fail "large: $key decodes to $(wc -l <"$dir/got.md5") frames, not 60"
 	echo "capture large: $(wc -l <"$dir/ls") segments of ~$(($(head -n 1 "$dir/ls" | cut -d' ' -f2) >> 20)) MiB in 2 parts each; $removed removed by RetainBytes, from the bucket too"
+	# A restart with a lower RetainBytes (the capture again: every packet
+	# a replay, nothing new): the segments in the bucket, gone from disk,
+	# count by the sizes their playlist keeps, and the oldest goes.
+	sed -i 's/^RetainBytes = .*/RetainBytes = 30M/' "$dir/vigil.conf"
+	timeout 180 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary2.json" \
+		2>"$dir/vigild2.log" || { fail "large: the second vigild failed: $(tail -n 3 "$dir/vigild2.log")"; return; }
+	check_counter large "$dir/summary2.json" .totals.segments_removed 1
+	[ "$(s3 ls "$BUCKET" large/cam00000/$NODE/ | grep -c '\.ts ')" = 1 ] ||
+		fail "large: after a restart with RetainBytes = 30M the bucket holds $(s3 ls "$BUCKET" large/cam00000/$NODE/ | grep -c '\.ts ') segments, not 1"
+	echo "capture large: restarted with a lower RetainBytes, the oldest segment in the bucket removed by its kept size"
 }
 
 # ---- refusals at start -------------------------------------------------------------
