@@ -65,7 +65,8 @@ static int read_credentials(const struct vigil_storage_config *s, char *userpwd,
 	else if (dir != NULL)
 		snprintf(path, sizeof(path), "%s/s3-credentials", dir);
 	else {
-		snprintf(err, errlen, "[Storage] needs CredentialsFile (or the credential s3-credentials of the unit)");
+		snprintf(err, errlen,
+			 "[Storage] needs CredentialsFile (or the credential s3-credentials of the unit)");
 		goto out;
 	}
 	if (text == NULL) {
@@ -79,8 +80,10 @@ static int read_credentials(const struct vigil_storage_config *s, char *userpwd,
 		goto out;
 	}
 	if (!vigil_secret_mode_ok(path, st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0)) {
-		snprintf(err, errlen, "CredentialsFile %s: mode %04o, owner %u: it must be vigild's (or root's), chmod 600",
-			 path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+		snprintf(
+		    err, errlen,
+		    "CredentialsFile %s: mode %04o, owner %u: it must be vigild's (or root's), chmod 600",
+		    path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
 		rc = -EPERM;
 		goto out;
 	}
@@ -93,12 +96,14 @@ static int read_credentials(const struct vigil_storage_config *s, char *userpwd,
 	text[n] = '\0';
 	if (!credential(text, "aws_access_key_id", ak, sizeof(ak)) ||
 	    !credential(text, "aws_secret_access_key", sk, sizeof(sk))) {
-		snprintf(err, errlen, "CredentialsFile %s: no aws_access_key_id and aws_secret_access_key under [default]",
+		snprintf(err, errlen,
+			 "CredentialsFile %s: no aws_access_key_id and aws_secret_access_key under [default]",
 			 path);
 		goto out;
 	}
 	if (strchr(ak, ':') != NULL || (size_t)snprintf(userpwd, len, "%s:%s", ak, sk) >= len) {
-		snprintf(err, errlen, "CredentialsFile %s: the access key holds ':' or the keys are too long", path);
+		snprintf(err, errlen, "CredentialsFile %s: the access key holds ':' or the keys are too long",
+			 path);
 		goto out;
 	}
 	rc = 0;
@@ -124,7 +129,8 @@ struct vigil_uploader *vigil_storage_open(struct vigil_config *cfg, char *err, s
 	if (s->node[0] == '\0' && gethostname(s->node, sizeof(s->node) - 1) < 0)
 		snprintf(s->node, sizeof(s->node), "vigild");
 	if (cfg->state_dir[0] == '\0')
-		snprintf(err, errlen, "[Storage] needs StateDir in [Ingest] (what is uploaded is recorded there)");
+		snprintf(err, errlen,
+			 "[Storage] needs StateDir in [Ingest] (what is uploaded is recorded there)");
 	else if (read_credentials(s, userpwd, 300, err, errlen) == 0)
 		u = vigil_uploader_create(s, cfg->record_dir, cfg->state_dir, userpwd, err, errlen);
 	sodium_free(userpwd);
@@ -139,7 +145,8 @@ json_t *vigil_storage_summary(const struct vigil_uploader *u)
 	uint64_t now = vigil_clock_ns(CLOCK_REALTIME);
 
 	for (unsigned i = 0; i < VIGIL_UPLOAD_FAILURES; i++)
-		json_object_set_new(f, vigil_upload_failure_name[i], json_integer((json_int_t)st->failures[i]));
+		json_object_set_new(f, vigil_upload_failure_name[i],
+				    json_integer((json_int_t)st->failures[i]));
 	json_object_set_new(o, "uploaded_segments", json_integer((json_int_t)st->uploaded_segments));
 	json_object_set_new(o, "uploaded_bytes", json_integer((json_int_t)st->uploaded_bytes));
 	json_object_set_new(o, "uploaded_inits", json_integer((json_int_t)st->uploaded_inits));
@@ -148,7 +155,8 @@ json_t *vigil_storage_summary(const struct vigil_uploader *u)
 	json_object_set_new(o, "vanished", json_integer((json_int_t)st->vanished));
 	json_object_set_new(o, "spool_bytes", json_integer((json_int_t)st->spool_bytes));
 	json_object_set_new(o, "spool_segments", json_integer((json_int_t)st->spool_segments));
-	json_object_set_new(o, "spool_oldest_seconds",
-			    json_integer(oldest != 0 && now > oldest ? (json_int_t)((now - oldest) / 1000000000u) : 0));
+	json_object_set_new(
+	    o, "spool_oldest_seconds",
+	    json_integer(oldest != 0 && now > oldest ? (json_int_t)((now - oldest) / 1000000000u) : 0));
 	return o;
 }

@@ -171,13 +171,13 @@ static int cam_recover(struct vigil_segments *c)
 	if (ret < 0)
 		return ret;
 	/* What a crash left: .partial segments made whole, the playlist
-	 * rewritten to list every segment on disk. */
-	/* Segments uploaded and removed (KeepLocal = no) are still the
-	 * camera's: listed, and their numbers never used again. */
-	uint32_t remote = conf->up != NULL ? vigil_uploader_uploaded_below(conf->up, c->set.name) : 0;
-
+	 * rewritten to list every segment on disk, and those uploaded and
+	 * removed (KeepLocal = no): still the camera's, listed, their
+	 * numbers never used again. */
 	ret = vigil_playlist_recover(c->st.dir, 2 * (unsigned)(conf->seg_ticks / VIGIL_RTP_CLOCK_HZ),
-				     !vigil_segments_retaining(c), remote, &found, msg, sizeof(msg));
+				     !vigil_segments_retaining(c),
+				     conf->up != NULL ? vigil_uploader_uploaded_below(conf->up, c->set.name) : 0, &found,
+				     msg, sizeof(msg));
 	if (ret < 0) {
 		vigil_log(VIGIL_LOG_ERR, "vigil: recorder: camera %s: %s\n", c->set.name, msg);
 		return ret;

@@ -84,9 +84,11 @@ static int digests(const uint8_t *data, size_t len, uint8_t sha[32], uint8_t md5
 	for (size_t off = 0; ok && off < len; off += 65536) {
 		size_t n = len - off < 65536 ? len - off : 65536;
 
-		ok = EVP_DigestUpdate(s, data + off, n) == 1 && (m == NULL || EVP_DigestUpdate(m, data + off, n) == 1);
+		ok = EVP_DigestUpdate(s, data + off, n) == 1 &&
+		     (m == NULL || EVP_DigestUpdate(m, data + off, n) == 1);
 	}
-	ok = ok && EVP_DigestFinal_ex(s, sha, NULL) == 1 && (m == NULL || EVP_DigestFinal_ex(m, md5, NULL) == 1);
+	ok = ok && EVP_DigestFinal_ex(s, sha, NULL) == 1 &&
+	     (m == NULL || EVP_DigestFinal_ex(m, md5, NULL) == 1);
 	EVP_MD_CTX_free(s);
 	EVP_MD_CTX_free(m);
 	return ok ? 0 : -ENOMEM;
@@ -97,7 +99,8 @@ int vigil_s3_prepare(const struct vigil_s3 *s3, struct vigil_s3_req *r, const ch
 {
 	const struct vigil_storage_config *c = s3->conf;
 	uint8_t sha[32];
-	char url[2048], hex[2 * sizeof(sha) + 1], b64[sodium_base64_ENCODED_LEN(16, sodium_base64_VARIANT_ORIGINAL)];
+	char url[2048], hex[2 * sizeof(sha) + 1],
+	    b64[sodium_base64_ENCODED_LEN(16, sodium_base64_VARIANT_ORIGINAL)];
 	CURL *e = r->easy;
 
 	r->data = data;

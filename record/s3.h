@@ -33,9 +33,9 @@ struct vigil_s3_req {
 	struct curl_slist *headers;
 	const uint8_t *data; /* the payload, len bytes; sent from off */
 	size_t len, off;
-	uint8_t md5[16];      /* the payload's, for Content-MD5 and the ETag */
-	long status;	      /* HTTP status; 0 before an answer */
-	char etag[80];	      /* the ETag header, without quotes */
+	uint8_t md5[16];		  /* the payload's, for Content-MD5 and the ETag */
+	long status;			  /* HTTP status; 0 before an answer */
+	char etag[80];			  /* the ETag header, without quotes */
 	char body[VIGIL_S3_BODY_MAX + 1]; /* the start of the response body */
 	size_t body_len;
 };

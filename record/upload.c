@@ -25,12 +25,12 @@
 #include "vigil/clock.h"
 #include "vigil/log.h"
 
-#define UPLOAD_TRANSFERS 4	  /* at once, each on a kept-alive connection */
-#define UPLOAD_POSTS 65536	  /* posts waiting for the thread; past that, the spool is read again */
-#define UPLOAD_BUCKETS 16384	  /* of the cameras' hash table */
-#define UPLOAD_DELETE_BATCH 1000  /* keys in one DeleteObjects, the API's most */
-#define UPLOAD_BACKOFF_MS 250	  /* after the first failure, doubled each time ... */
-#define UPLOAD_BACKOFF_MAX_MS 10000 /* ... up to this; each wait a random part of it, from half */
+#define UPLOAD_TRANSFERS 4	      /* at once, each on a kept-alive connection */
+#define UPLOAD_POSTS 65536	      /* posts waiting for the thread; past that, the spool is read again */
+#define UPLOAD_BUCKETS 16384	      /* of the cameras' hash table */
+#define UPLOAD_DELETE_BATCH 1000      /* keys in one DeleteObjects, the API's most */
+#define UPLOAD_BACKOFF_MS 250	      /* after the first failure, doubled each time ... */
+#define UPLOAD_BACKOFF_MAX_MS 10000   /* ... up to this; each wait a random part of it, from half */
 #define UPLOAD_PART_BYTES (16u << 20) /* larger segments go up in parts of this size (S3: 5 MiB or more) */
 #define UPLOAD_JOURNAL "uploads"
 #define UPLOAD_PATH (4096 + 128) /* RecordDir/<camera>/<file> */
@@ -58,8 +58,8 @@ struct cam {
 	struct item *head, *tail;
 	struct cam *rnext; /* in the ready list */
 	bool ready, busy, playlist_queued;
-	uint32_t below;	   /* every segment below is in the bucket */
-	bool map_up;	   /* init segment map is in the bucket */
+	uint32_t below; /* every segment below is in the bucket */
+	bool map_up;	/* init segment map is in the bucket */
 	uint32_t map;
 	uint8_t playlist_md5[16]; /* of the copy in the bucket */
 };
@@ -88,7 +88,7 @@ struct xfer {
 	unsigned n_delete; /* ITEM_DELETE: the items of the batch */
 	void *map;	   /* a segment's file, mapped */
 	size_t map_len;
-	char *buf;	   /* a playlist, a DeleteObjects or CompleteMultipartUpload body */
+	char *buf; /* a playlist, a DeleteObjects or CompleteMultipartUpload body */
 	bool busy;
 	enum stage stage;
 	char upload_id[512];
@@ -237,8 +237,9 @@ static const char *content_type(const struct item *it)
 		return "application/vnd.apple.mpegurl";
 	if (it->op == ITEM_INIT)
 		return "video/mp4";
-	return it->kind == VIGIL_SEG_TS ? "video/mp2t" : it->kind == VIGIL_SEG_M4S ? "video/iso.segment"
-										: "application/octet-stream";
+	return it->kind == VIGIL_SEG_TS	   ? "video/mp2t"
+	       : it->kind == VIGIL_SEG_M4S ? "video/iso.segment"
+					   : "application/octet-stream";
 }
 
 /* ---- StateDir/uploads ------------------------------------------------ */
@@ -264,8 +265,10 @@ static int journal_read(struct vigil_uploader *u, char *err, size_t errlen)
 		n++;
 		if (line[0] == '#')
 			continue;
-		if (sscanf(line, "%65s %" SCNu32, name, &below) != 2 || (c = cam_get(u, name, true)) == NULL) {
-			vigil_log(VIGIL_LOG_WARNING, "vigild: %s:%u: not 'camera number': line ignored\n", path, n);
+		if (sscanf(line, "%65s %" SCNu32, name, &below) != 2 ||
+		    (c = cam_get(u, name, true)) == NULL) {
+			vigil_log(VIGIL_LOG_WARNING, "vigild: %s:%u: not 'camera number': line ignored\n",
+				  path, n);
 			continue;
 		}
 		c->below = below;
@@ -307,8 +310,9 @@ static int journal_write(struct vigil_uploader *u)
 		ret = vigil_sync_parent_dir(path);
 out:
 	if (ret < 0) {
-		vigil_log(VIGIL_LOG_ERR, "vigild: storage: cannot write %s: %s (local files are kept until it can)\n",
-			  path, strerror(-ret));
+		vigil_log(VIGIL_LOG_ERR,
+			  "vigild: storage: cannot write %s: %s (local files are kept until it can)\n", path,
+			  strerror(-ret));
 		return ret;
 	}
 	u->journal_dirty = false;
@@ -385,8 +389,12 @@ static void scan_camera(struct vigil_uploader *u, struct cam *c)
 		}
 		if ((it = calloc(1, sizeof(*it))) == NULL)
 			break;
-		*it = (struct item){.op = ITEM_SEGMENT, .kind = kind, .seq = seq, .bytes = (uint64_t)sb.st_size,
-				    .at_ns = (uint64_t)sb.st_mtim.tv_sec * 1000000000u + (uint64_t)sb.st_mtim.tv_nsec};
+		*it = (struct item){.op = ITEM_SEGMENT,
+				    .kind = kind,
+				    .seq = seq,
+				    .bytes = (uint64_t)sb.st_size,
+				    .at_ns = (uint64_t)sb.st_mtim.tv_sec * 1000000000u +
+					     (uint64_t)sb.st_mtim.tv_nsec};
 		v[n++] = it;
 	next:;
 	}
@@ -479,9 +487,11 @@ static char *playlist_for_bucket(const struct vigil_uploader *u, const struct ca
 		enum vigil_seg_kind kind;
 		uint32_t seq;
 
-		if (line[0] == '#' && strncmp(line, "#EXTINF", 7) != 0 && strncmp(line, "#EXT-X-MAP", 10) != 0 &&
-		    strncmp(line, "#EXT-X-DISCONTINUITY", 20) != 0 && strncmp(line, "#EXT-X-PROGRAM-DATE-TIME", 24) != 0 &&
-		    strncmp(line, VIGIL_PLAYLIST_BYTES_TAG, sizeof(VIGIL_PLAYLIST_BYTES_TAG) - 1) != 0 && b == 0) {
+		if (line[0] == '#' && strncmp(line, "#EXTINF", 7) != 0 &&
+		    strncmp(line, "#EXT-X-MAP", 10) != 0 && strncmp(line, "#EXT-X-DISCONTINUITY", 20) != 0 &&
+		    strncmp(line, "#EXT-X-PROGRAM-DATE-TIME", 24) != 0 &&
+		    strncmp(line, VIGIL_PLAYLIST_BYTES_TAG, sizeof(VIGIL_PLAYLIST_BYTES_TAG) - 1) != 0 &&
+		    b == 0) {
 			memcpy(out + o, line, l), o += l, out[o++] = '\n';
 			continue;
 		}
@@ -524,9 +534,10 @@ static void fail(struct vigil_uploader *u, struct xfer *x, CURLcode rc)
 	__atomic_store_n(&u->st.failures[why], u->st.failures[why] + 1, __ATOMIC_RELAXED);
 	if (u->failures_in_row++ == 0) {
 		key_of(u, key, sizeof(key), x->c, x->it);
-		vigil_log(VIGIL_LOG_WARNING, "vigild: storage: %s: %s (%s, HTTP %ld); retrying with backoff\n", key,
-			  vigil_upload_failure_name[why], rc != CURLE_OK ? curl_easy_strerror(rc) : "answered",
-			  x->req.status);
+		vigil_log(VIGIL_LOG_WARNING,
+			  "vigild: storage: %s: %s (%s, HTTP %ld); retrying with backoff\n", key,
+			  vigil_upload_failure_name[why],
+			  rc != CURLE_OK ? curl_easy_strerror(rc) : "answered", x->req.status);
 		__atomic_store_n(&u->st.failing_since_ns, vigil_clock_ns(CLOCK_REALTIME), __ATOMIC_RELAXED);
 	}
 	/* Exponential backoff with jitter: [0.5, 1) of the step, so that
@@ -612,7 +623,8 @@ static int multipart_request(struct vigil_uploader *u, struct xfer *x)
 		off = (size_t)(x->part - 1) * UPLOAD_PART_BYTES;
 		len = x->map_len - off < UPLOAD_PART_BYTES ? x->map_len - off : UPLOAD_PART_BYTES;
 		snprintf(q, sizeof(q), "partNumber=%u&uploadId=%s", x->part, id);
-		ret = vigil_s3_prepare(&u->s3, &x->req, "PUT", key, q, (const uint8_t *)x->map + off, len, NULL, true);
+		ret = vigil_s3_prepare(&u->s3, &x->req, "PUT", key, q, (const uint8_t *)x->map + off, len,
+				       NULL, true);
 		break;
 	case STAGE_COMPLETE:
 		cap = 128 + (size_t)x->n_parts * 128;
@@ -627,19 +639,22 @@ static int multipart_request(struct vigil_uploader *u, struct xfer *x)
 
 			sodium_bin2hex(hex, sizeof(hex), x->part_md5[i], 16);
 			o += (size_t)snprintf(x->buf + o, cap - o,
-					      "<Part><PartNumber>%u</PartNumber><ETag>\"%s\"</ETag></Part>", i + 1, hex);
+					      "<Part><PartNumber>%u</PartNumber><ETag>\"%s\"</ETag></Part>",
+					      i + 1, hex);
 		}
 		o += (size_t)snprintf(x->buf + o, cap - o, "</CompleteMultipartUpload>");
 		snprintf(q, sizeof(q), "uploadId=%s", id);
-		ret = vigil_s3_prepare(&u->s3, &x->req, "POST", key, q, (const uint8_t *)x->buf, o, "application/xml",
-				       false);
+		ret = vigil_s3_prepare(&u->s3, &x->req, "POST", key, q, (const uint8_t *)x->buf, o,
+				       "application/xml", false);
 		break;
 	case STAGE_VERIFY:
-		ret = vigil_s3_prepare(&u->s3, &x->req, "HEAD", key, NULL, (const uint8_t *)"", 0, NULL, false);
+		ret =
+		    vigil_s3_prepare(&u->s3, &x->req, "HEAD", key, NULL, (const uint8_t *)"", 0, NULL, false);
 		break;
 	default:
 		snprintf(q, sizeof(q), "uploadId=%s", id);
-		ret = vigil_s3_prepare(&u->s3, &x->req, "DELETE", key, q, (const uint8_t *)"", 0, NULL, false);
+		ret =
+		    vigil_s3_prepare(&u->s3, &x->req, "DELETE", key, q, (const uint8_t *)"", 0, NULL, false);
 		break;
 	}
 	curl_free(id);
@@ -654,7 +669,8 @@ static bool multipart_etag_ok(const struct xfer *x)
 	uint8_t md5[16];
 	unsigned int n;
 
-	if (x->req.status != 200 || EVP_Digest(x->part_md5, (size_t)x->n_parts * 16, md5, &n, EVP_md5(), NULL) != 1)
+	if (x->req.status != 200 ||
+	    EVP_Digest(x->part_md5, (size_t)x->n_parts * 16, md5, &n, EVP_md5(), NULL) != 1)
 		return false;
 	sodium_bin2hex(want, sizeof(want), md5, sizeof(md5));
 	snprintf(want + 32, sizeof(want) - 32, "-%u", x->n_parts);
@@ -701,8 +717,8 @@ static int delete_body(struct vigil_uploader *u, struct xfer *x, size_t *len)
 		return -ENOMEM;
 	o += (size_t)snprintf(x->buf + o, cap - o, "<Delete><Quiet>true</Quiet>");
 	x->n_delete = 0;
-	for (struct item *it = x->it; it != NULL && it->op == ITEM_DELETE && x->n_delete < UPLOAD_DELETE_BATCH;
-	     it = it->next) {
+	for (struct item *it = x->it;
+	     it != NULL && it->op == ITEM_DELETE && x->n_delete < UPLOAD_DELETE_BATCH; it = it->next) {
 		key_of(u, key, sizeof(key), x->c, it);
 		o += (size_t)snprintf(x->buf + o, cap - o, "<Object><Key>%s</Key></Object>", key);
 		x->n_delete++;
@@ -782,7 +798,8 @@ again:
 		} else {
 			x->stage = STAGE_ONE;
 			ret = vigil_s3_prepare(&u->s3, &x->req, "PUT", key, NULL,
-					       data != NULL ? data : (const uint8_t *)"", len, content_type(it), true);
+					       data != NULL ? data : (const uint8_t *)"", len,
+					       content_type(it), true);
 		}
 	} else if (it->op == ITEM_PLAYLIST) {
 		uint8_t md5[16];
@@ -806,8 +823,9 @@ again:
 		x->stage = STAGE_ONE;
 		ret = delete_body(u, x, &len);
 		if (ret == 0)
-			ret = vigil_s3_prepare(&u->s3, &x->req, "POST", "", "delete=", (const uint8_t *)x->buf, len,
-					       "application/xml", true);
+			ret =
+			    vigil_s3_prepare(&u->s3, &x->req, "POST", "", "delete=", (const uint8_t *)x->buf,
+					     len, "application/xml", true);
 	}
 	if (ret < 0) {
 		vigil_s3_done(&x->req);
@@ -896,7 +914,8 @@ static void finished(struct vigil_uploader *u)
 				succeeded(u, x);
 		} else {
 			if (x->it->op == ITEM_DELETE)
-				ok = rc == CURLE_OK && x->req.status == 200 && strstr(x->req.body, "<Error>") == NULL;
+				ok = rc == CURLE_OK && x->req.status == 200 &&
+				     strstr(x->req.body, "<Error>") == NULL;
 			else
 				ok = rc == CURLE_OK && vigil_s3_etag_ok(&x->req);
 			if (ok)
@@ -999,7 +1018,8 @@ static int check_bucket(struct vigil_uploader *u, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: bucket %s: access refused (HTTP %ld): check the credentials",
 			 u->conf.endpoint, u->conf.bucket, r->status);
 	else if (r->status == 404)
-		snprintf(err, errlen, "%s: bucket %s does not exist (HTTP 404)", u->conf.endpoint, u->conf.bucket);
+		snprintf(err, errlen, "%s: bucket %s does not exist (HTTP 404)", u->conf.endpoint,
+			 u->conf.bucket);
 	else
 		snprintf(err, errlen, "%s: bucket %s: HTTP %ld", u->conf.endpoint, u->conf.bucket, r->status);
 	return -EACCES;
@@ -1022,7 +1042,8 @@ static void abort_open_uploads(struct vigil_uploader *u)
 	if (vigil_s3_prepare(&u->s3, r, "GET", "", "uploads=", (const uint8_t *)"", 0, NULL, false) < 0 ||
 	    vigil_s3_perform(r) != CURLE_OK || r->status != 200)
 		return;
-	while (vigil_s3_xml(r, "Key", &at, key, sizeof(key)) && vigil_s3_xml(r, "UploadId", &at, id, sizeof(id))) {
+	while (vigil_s3_xml(r, "Key", &at, key, sizeof(key)) &&
+	       vigil_s3_xml(r, "UploadId", &at, id, sizeof(id))) {
 		void *w;
 
 		if (strncmp(key, u->conf.prefix, strlen(u->conf.prefix)) != 0 || strstr(key, mine) == NULL ||
@@ -1035,18 +1056,21 @@ static void abort_open_uploads(struct vigil_uploader *u)
 	}
 	for (size_t i = 0; i < n; i++) {
 		snprintf(q, sizeof(q), "uploadId=%s", v[i].id);
-		if (vigil_s3_prepare(&u->s3, r, "DELETE", v[i].key, q, (const uint8_t *)"", 0, NULL, false) == 0 &&
+		if (vigil_s3_prepare(&u->s3, r, "DELETE", v[i].key, q, (const uint8_t *)"", 0, NULL, false) ==
+			0 &&
 		    vigil_s3_perform(r) == CURLE_OK && r->status == 204)
 			aborted++;
 	}
 	if (n > 0)
-		vigil_log(VIGIL_LOG_NOTICE, "vigild: storage: %u of %zu multipart upload(s) this node left open aborted\n",
+		vigil_log(VIGIL_LOG_NOTICE,
+			  "vigild: storage: %u of %zu multipart upload(s) this node left open aborted\n",
 			  aborted, n);
 	free(v);
 }
 
 struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *conf, const char *record_dir,
-					     const char *state_dir, const char *userpwd, char *err, size_t errlen)
+					     const char *state_dir, const char *userpwd, char *err,
+					     size_t errlen)
 {
 	struct vigil_uploader *u = calloc(1, sizeof(*u));
 	ssize_t size;
@@ -1110,7 +1134,11 @@ int vigil_uploader_start(struct vigil_uploader *u)
 void vigil_uploader_post(struct vigil_uploader *u, const char *camera, enum vigil_seg_kind kind, uint32_t seq,
 			 uint32_t map, uint64_t bytes, bool removed)
 {
-	struct post p = {.kind = (uint8_t)kind, .removed = removed, .seq = seq, .map = map, .bytes = bytes,
+	struct post p = {.kind = (uint8_t)kind,
+			 .removed = removed,
+			 .seq = seq,
+			 .map = map,
+			 .bytes = bytes,
 			 .at_ns = vigil_clock_ns(CLOCK_REALTIME)};
 
 	snprintf(p.camera, sizeof(p.camera), "%s", camera);

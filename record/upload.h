@@ -34,7 +34,7 @@ enum vigil_upload_failure {
 #define VIGIL_X_ENUM(name, help) VIGIL_UPLOAD_FAIL_##name,
 	VIGIL_FOREACH_UPLOAD_FAILURE(VIGIL_X_ENUM)
 #undef VIGIL_X_ENUM
-	VIGIL_UPLOAD_FAILURES
+	    VIGIL_UPLOAD_FAILURES
 };
 
 extern const char *const vigil_upload_failure_name[VIGIL_UPLOAD_FAILURES];
@@ -49,7 +49,7 @@ struct vigil_upload_stats {
 	uint64_t vanished; /* segments gone from disk before their upload (retention) */
 	uint64_t spool_bytes;
 	uint64_t spool_segments;
-	uint64_t spool_oldest_ns; /* when the oldest segment not yet uploaded became durable; 0: none */
+	uint64_t spool_oldest_ns;  /* when the oldest segment not yet uploaded became durable; 0: none */
 	uint64_t failing_since_ns; /* the first failure of a streak; 0: the last request went well */
 };
 
@@ -61,7 +61,8 @@ struct vigil_uploader;
  * userpwd: "access_key:secret_key" (copied into locked memory). NULL with
  * err set. */
 struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *conf, const char *record_dir,
-					     const char *state_dir, const char *userpwd, char *err, size_t errlen);
+					     const char *state_dir, const char *userpwd, char *err,
+					     size_t errlen);
 
 /* The segments of camera whose numbers are below this are in the bucket
  * (StateDir/uploads at start): crash recovery keeps them in the playlist
