@@ -44,7 +44,8 @@ enum { VIGIL_ADMIN_ARG_NONE, VIGIL_ADMIN_ARG_NAME };
 	  "ready (exit 0), or why not (exit 1): as MetricsListen's /readyz")                                    \
 	X(watch, "watch", NULL, VIGIL_ADMIN_ARG_NONE, false, "watch",                                              \
 	  "events as they happen, one JSON object a line (camera online/offline, segment closed,\n"              \
-	  "key rotated/expired, auth failed, disk trouble/recovered), until interrupted")                        \
+	  "key rotated/expired, auth failed, disk trouble/recovered, storage failing/recovered),\n"             \
+	  "until interrupted")                        \
 	X(config_check, "config", "check", VIGIL_ADMIN_ARG_NONE, false, "config check",                            \
 	  "whether the configuration file would reload, without applying it")                                     \
 	X(reload, "reload", NULL, VIGIL_ADMIN_ARG_NONE, true, "reload",                                            \

@@ -103,6 +103,8 @@ struct vigil_uploader {
 	char record_dir[4096], state_dir[4096];
 	CURLM *multi;
 	struct xfer x[UPLOAD_TRANSFERS];
+	struct vigil_s3_req side; /* requests made one by one: the start's, the aborts' */
+	bool abort_pending;	  /* the store was out of reach at start: abort once it answers */
 	struct rte_ring *posts;
 	bool overflow; /* posts were lost: the spool is read again */
 	struct cam *buckets[UPLOAD_BUCKETS], *all;
@@ -549,6 +551,8 @@ static void fail(struct vigil_uploader *u, struct xfer *x, CURLcode rc)
 	u->not_before_ns = vigil_now_ns() + ms * 1000000u;
 }
 
+static void abort_open_uploads(struct vigil_uploader *u);
+
 static void succeeded(struct vigil_uploader *u, struct xfer *x)
 {
 	struct cam *c = x->c;
@@ -560,6 +564,8 @@ static void succeeded(struct vigil_uploader *u, struct xfer *x)
 			  u->failures_in_row);
 	u->failures_in_row = 0;
 	__atomic_store_n(&u->st.failing_since_ns, 0, __ATOMIC_RELAXED);
+	if (u->abort_pending)
+		abort_open_uploads(u);
 	switch (it->op) {
 	case ITEM_SEGMENT:
 		__atomic_store_n(&u->st.uploaded_segments, u->st.uploaded_segments + 1, __ATOMIC_RELAXED);
@@ -998,19 +1004,24 @@ static void *run(void *arg)
 
 /* ---- the start: the bucket checked, what this node left open ---------- */
 
+/* The bucket, at start: a refusal that waiting cannot cure (credentials,
+ * a missing bucket, another 4xx) stops vigild; a store out of reach or
+ * failing (5xx) does not: the spool holds what is recorded meanwhile.
+ * 0, 1 (out of reach: said in err, go on) or -EACCES. */
 static int check_bucket(struct vigil_uploader *u, char *err, size_t errlen)
 {
-	struct vigil_s3_req *r = &u->x[0].req;
+	struct vigil_s3_req *r = &u->side;
 	CURLcode rc;
 
 	if (vigil_s3_prepare(&u->s3, r, "HEAD", "", NULL, (const uint8_t *)"", 0, NULL, false) < 0) {
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
+		return -EACCES;
 	}
 	rc = vigil_s3_perform(r);
-	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s: %s", u->conf.endpoint, curl_easy_strerror(rc));
-		return -EHOSTUNREACH;
+	if (rc != CURLE_OK || r->status >= 500) {
+		snprintf(err, errlen, "%s: %s", u->conf.endpoint,
+			 rc != CURLE_OK ? curl_easy_strerror(rc) : "the store fails (5xx)");
+		return 1;
 	}
 	if (r->status == 200)
 		return 0;
@@ -1029,7 +1040,7 @@ static int check_bucket(struct vigil_uploader *u, char *err, size_t errlen)
  * aborted, so no part lingers; the segment itself is still in the spool. */
 static void abort_open_uploads(struct vigil_uploader *u)
 {
-	struct vigil_s3_req *r = &u->x[0].req;
+	struct vigil_s3_req *r = &u->side;
 	char key[1100], id[512], q[1700], mine[300];
 	size_t at = 0;
 	unsigned aborted = 0;
@@ -1042,6 +1053,7 @@ static void abort_open_uploads(struct vigil_uploader *u)
 	if (vigil_s3_prepare(&u->s3, r, "GET", "", "uploads=", (const uint8_t *)"", 0, NULL, false) < 0 ||
 	    vigil_s3_perform(r) != CURLE_OK || r->status != 200)
 		return;
+	u->abort_pending = false;
 	while (vigil_s3_xml(r, "Key", &at, key, sizeof(key)) &&
 	       vigil_s3_xml(r, "UploadId", &at, id, sizeof(id))) {
 		void *w;
@@ -1074,6 +1086,7 @@ struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *
 {
 	struct vigil_uploader *u = calloc(1, sizeof(*u));
 	ssize_t size;
+	int ret;
 
 	if (u == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -1102,9 +1115,19 @@ struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
-	if (check_bucket(u, err, errlen) < 0 || journal_read(u, err, errlen) < 0)
+	if ((u->side.easy = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
-	abort_open_uploads(u);
+	}
+	ret = check_bucket(u, err, errlen);
+	if (ret < 0 || journal_read(u, err, errlen) < 0)
+		goto fail;
+	if (ret == 1)
+		vigil_log(VIGIL_LOG_WARNING,
+			  "vigild: storage: %s; recording into the spool, uploads retried until the store answers\n", err);
+	u->abort_pending = true; /* now, or once the store answers */
+	if (ret == 0)
+		abort_open_uploads(u);
 	return u;
 fail:
 	vigil_uploader_free(u);
@@ -1191,6 +1214,8 @@ void vigil_uploader_free(struct vigil_uploader *u)
 		if (u->x[i].req.easy != NULL)
 			curl_easy_cleanup(u->x[i].req.easy);
 	}
+	if (u->side.easy != NULL)
+		curl_easy_cleanup(u->side.easy);
 	if (u->multi != NULL)
 		curl_multi_cleanup(u->multi);
 	for (struct cam *c = u->all, *next; c != NULL; c = next) {

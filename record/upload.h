@@ -55,9 +55,11 @@ struct vigil_upload_stats {
 
 struct vigil_uploader;
 
-/* Checks the bucket (HEAD: wrong credentials, a missing bucket or a store
- * out of reach are said in err and refused here), aborts the multipart
- * uploads this node left open, and reads StateDir/uploads. No thread yet.
+/* Checks the bucket (HEAD: wrong credentials or a missing bucket are said
+ * in err and refused here; a store out of reach or failing is logged, and
+ * recording goes on into the spool), aborts the multipart uploads this
+ * node left open (once the store answers), and reads StateDir/uploads. No
+ * thread yet.
  * userpwd: "access_key:secret_key" (copied into locked memory). NULL with
  * err set. */
 struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *conf, const char *record_dir,

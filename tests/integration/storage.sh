@@ -15,12 +15,14 @@
 #   live (vigil-cam's two cameras and a GStreamer one, from a network
 #     namespace), the gateway stopped mid-run and started again: nothing lost, the
 #     backlog drains, the failures counted; then stopped at the end: what is
-#     left stays in the spool and goes up at the next start; then with a
+#     left stays in the spool and goes up after the next start (which the
+#     store, still down, does not stop); then with a
 #     tiny SpoolBytes: frames dropped and counted (cause spool), the rest
 #     whole; then vigild killed (SIGKILL) mid-run with a multipart upload
 #     of this node left open: after the restart everything durable is in
 #     the bucket once and no upload is open.
-#   wrong credentials, a missing bucket: exit 1 at start, and why.
+#   wrong credentials, a missing bucket: exit 1 at start, and why (a store
+#     out of reach does not stop vigild: the live restart above).
 #
 # usage: storage.sh BUILD_DIR|VIGILD VIGIL_CAM VIGIL_OPEN VIGILCTL [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
@@ -342,7 +344,7 @@ live_outage() {
 # Down at the stop: the rest stays in the spool and goes up at the next
 # start (no camera sending then).
 live_restart() {
-	local dir=$work/restart left made
+	local dir=$work/restart left made i
 	live_conf "$dir" "UploadWaitSeconds = 2"
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
 	local vigild_pid=$PROC_PID
@@ -355,14 +357,21 @@ live_restart() {
 	made=$(jq .totals.segments "$dir/summary.json")
 	[ "$left" -gt 0 ] && [ "$(find "$dir/rec" -name '*.ts' | wc -l)" = "$left" ] ||
 		fail "restart: $left segment(s) said left in the spool, $(find "$dir/rec" -name '*.ts' | wc -l) on disk"
-	"$tools/ceph_s3.sh" rgw-start "$ceph_dir" || fail "restart: the gateway did not start again"
+	# The store still down at the next start: vigild starts all the same
+	# (the spool holds what it records), then uploads once it answers.
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary2.json" "$dir/vigild2.log"
-	sleep 3
+	grep -q 'recording into the spool, uploads retried until the store answers' "$dir/vigild2.log" ||
+		fail "restart: vigild did not say the store was out of reach at start"
+	"$tools/ceph_s3.sh" rgw-start "$ceph_dir" || fail "restart: the gateway did not start again"
+	for ((i = 0; i < 60; i++)); do
+		sleep 0.5
+		"$vigilctl" storage >"$dir/storage.json" && [ "$(jq .spool_segments "$dir/storage.json")" = 0 ] && break
+	done
 	proc_stop "$PROC_PID" INT 60 || fail "restart: the second vigild exited non-zero"
 	check_counter restart "$dir/summary2.json" .storage.uploaded_segments "$left"
 	in_bucket_once restart "$dir"
 	[ "$(s3 ls "$BUCKET" restart/ | grep -c '\.ts ')" = "$made" ] || fail "restart: the bucket does not hold the $made segments made"
-	echo "restart: $left of $made segments left in the spool at the stop, uploaded at the next start"
+	echo "restart: $left of $made segments left in the spool at the stop; the next start, the store still down, uploads them once it is up"
 }
 
 # A spool of 64 KiB while the gateway is down: frames dropped and counted,
@@ -395,12 +404,13 @@ live_kill() {
 	live_conf "$dir"
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
 	local vigild_pid=$PROC_PID
-	s3 create-upload "$BUCKET" "kill/cam00000/$NODE/99999999.ts" >/dev/null
 	send "$dir" 6
 	sleep 4
 	kill -KILL "$vigild_pid"
 	wait "$vigild_pid" 2>/dev/null || true
 	proc_forget "$vigild_pid"
+	# What a crash in the middle of a multipart upload leaves.
+	s3 create-upload "$BUCKET" "kill/cam00000/$NODE/99999999.ts" >/dev/null
 	wait "$cam_pid" || true
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary2.json" "$dir/vigild2.log"
 	sleep 3
