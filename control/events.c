@@ -247,13 +247,14 @@ static void disk(struct vigil_events *e, uint64_t write_errors, uint64_t now)
  * lasted VIGIL_EVENTS_STORE_FAILING_S, and its end. */
 static void store(struct vigil_events *e, const struct vigil_uploader *up, uint64_t wall)
 {
-	const struct vigil_upload_stats *st;
+	struct vigil_upload_stats s;
+	const struct vigil_upload_stats *st = &s;
 	uint64_t since;
 
 	if (up == NULL)
 		return;
-	st = vigil_uploader_stats(up);
-	since = __atomic_load_n(&st->failing_since_ns, __ATOMIC_RELAXED);
+	vigil_uploader_stats(up, &s);
+	since = s.failing_since_ns;
 	if (since != 0 && e->store_failing_ns == 0 && wall >= since + VIGIL_EVENTS_STORE_FAILING_S * 1000000000ull) {
 		e->store_failing_ns = since;
 		vigil_events_emit(e, VIGIL_EVENT_storage_failing,

@@ -395,13 +395,14 @@ static void event_families(FILE *f, const struct vigil_events *e)
 /* [Storage] (record/upload.h): what went up, what failed, the spool. */
 static void storage_families(FILE *f, const struct vigil_uploader *u)
 {
-	const struct vigil_upload_stats *st;
+	struct vigil_upload_stats s;
+	const struct vigil_upload_stats *st = &s;
 	uint64_t oldest, now = vigil_clock_ns(CLOCK_REALTIME);
 
 	if (u == NULL)
 		return;
-	st = vigil_uploader_stats(u);
-	oldest = __atomic_load_n(&st->spool_oldest_ns, __ATOMIC_RELAXED);
+	vigil_uploader_stats(u, &s);
+	oldest = s.spool_oldest_ns;
 	family(f, "vigil_uploaded_segments_total", "counter", "segments in the object store ([Storage])");
 	fprintf(f, "vigil_uploaded_segments_total %llu\n", (unsigned long long)st->uploaded_segments);
 	family(f, "vigil_uploaded_bytes_total", "counter", "their bytes");

@@ -132,18 +132,21 @@ struct vigil_uploader *vigil_storage_open(struct vigil_config *cfg, char *err, s
 		snprintf(err, errlen,
 			 "[Storage] needs StateDir in [Ingest] (what is uploaded is recorded there)");
 	else if (read_credentials(s, userpwd, 300, err, errlen) == 0)
-		u = vigil_uploader_create(s, cfg->record_dir, cfg->state_dir, userpwd, err, errlen);
+		u = vigil_uploader_create(s, cfg->record_dir, cfg->state_dir, cfg->recorders, userpwd, err, errlen);
 	sodium_free(userpwd);
 	return u;
 }
 
 json_t *vigil_storage_summary(const struct vigil_uploader *u)
 {
-	const struct vigil_upload_stats *st = vigil_uploader_stats(u);
+	struct vigil_upload_stats s;
+	const struct vigil_upload_stats *st = &s;
 	json_t *o = json_object(), *f = json_object();
-	uint64_t oldest = __atomic_load_n(&st->spool_oldest_ns, __ATOMIC_RELAXED);
+	uint64_t oldest;
 	uint64_t now = vigil_clock_ns(CLOCK_REALTIME);
 
+	vigil_uploader_stats(u, &s);
+	oldest = s.spool_oldest_ns;
 	for (unsigned i = 0; i < VIGIL_UPLOAD_FAILURES; i++)
 		json_object_set_new(f, vigil_upload_failure_name[i],
 				    json_integer((json_int_t)st->failures[i]));

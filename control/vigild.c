@@ -606,14 +606,15 @@ int main(int argc, char **argv)
 	/* The last segments and the ended playlists into the bucket; what
 	 * does not make it stays in the spool for the next start. */
 	if (up != NULL) {
-		const struct vigil_upload_stats *us = vigil_uploader_stats(up);
+		struct vigil_upload_stats us;
 		uint64_t left = vigil_uploader_finish(up, cfg.storage.upload_wait_seconds);
 
+		vigil_uploader_stats(up, &us);
 		if (left > 0) {
 			vigil_log(VIGIL_LOG_ERR,
 				  "vigild: storage: %llu segment(s), %llu bytes, not uploaded after %u s: left in the spool "
 				  "under %s for the next start\n",
-				  (unsigned long long)left, (unsigned long long)us->spool_bytes,
+				  (unsigned long long)left, (unsigned long long)us.spool_bytes,
 				  cfg.storage.upload_wait_seconds, cfg.record_dir);
 			spool_left = opts.pcap != NULL; /* exit 2 */
 		}

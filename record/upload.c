@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The uploader (upload.h): its thread, each camera's queue of files to
- * put, the spool's accounting, StateDir/uploads. */
+ * put, the spool's accounting, StateDir/uploads.K. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,8 +32,8 @@
 #define UPLOAD_BACKOFF_MS 250	      /* after the first failure, doubled each time ... */
 #define UPLOAD_BACKOFF_MAX_MS 10000   /* ... up to this; each wait a random part of it, from half */
 #define UPLOAD_PART_BYTES (16u << 20) /* larger segments go up in parts of this size (S3: 5 MiB or more) */
-#define UPLOAD_JOURNAL "uploads"
-#define UPLOAD_PATH (4096 + 128) /* RecordDir/<camera>/<file> */
+#define UPLOAD_JOURNAL "uploads"      /* StateDir/uploads.K: lane K's */
+#define UPLOAD_PATH (4096 + 128)      /* RecordDir/<camera>/<file> */
 
 const char *const vigil_upload_failure_name[VIGIL_UPLOAD_FAILURES] = {
 #define VIGIL_X_NAME(name, help) #name,
@@ -96,15 +96,17 @@ struct xfer {
 	uint8_t (*part_md5)[16];
 };
 
-struct vigil_uploader {
-	struct vigil_storage_config conf;
-	struct vigil_s3 s3;
-	char *userpwd; /* sodium_malloc'd */
-	char record_dir[4096], state_dir[4096];
+/* A lane: a thread with its share of the cameras (by name), its own
+ * connections and transfers, queues and StateDir/uploads.K file. A node
+ * has as many as recorder threads: one thread hashes and sends about
+ * 300 MB/s here. */
+struct lane {
+	struct vigil_uploader *up;
+	unsigned index;
 	CURLM *multi;
 	struct xfer x[UPLOAD_TRANSFERS];
 	struct vigil_s3_req side; /* requests made one by one: the start's, the aborts' */
-	bool abort_pending;	  /* the store was out of reach at start: abort once it answers */
+	bool abort_pending;	  /* open multipart uploads to abort once the store answers */
 	struct rte_ring *posts;
 	bool overflow; /* posts were lost: the spool is read again */
 	struct cam *buckets[UPLOAD_BUCKETS], *all;
@@ -117,9 +119,19 @@ struct vigil_uploader {
 	struct vigil_upload_stats st;
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t lock; /* stop, finish and finished, with cond */
+	bool finished; /* under up->lock */
+};
+
+struct vigil_uploader {
+	struct vigil_storage_config conf;
+	struct vigil_s3 s3;
+	char *userpwd; /* sodium_malloc'd */
+	char record_dir[4096], state_dir[4096];
+	unsigned n_lanes;
+	struct lane *lanes;
+	pthread_mutex_t lock; /* stop, finishing and the lanes' finished, with cond */
 	pthread_cond_t cond;
-	bool stop, finishing, finished;
+	bool stop, finishing;
 };
 
 static uint64_t hash_name(const char *s)
@@ -131,7 +143,7 @@ static uint64_t hash_name(const char *s)
 	return h;
 }
 
-static struct cam *cam_get(struct vigil_uploader *u, const char *name, bool make)
+static struct cam *cam_get(struct lane *u, const char *name, bool make)
 {
 	struct cam **b = &u->buckets[hash_name(name) % UPLOAD_BUCKETS], *c;
 
@@ -148,7 +160,7 @@ static struct cam *cam_get(struct vigil_uploader *u, const char *name, bool make
 	return c;
 }
 
-static void ready(struct vigil_uploader *u, struct cam *c, bool front)
+static void ready(struct lane *u, struct cam *c, bool front)
 {
 	if (c->ready || c->busy || c->head == NULL)
 		return;
@@ -168,7 +180,7 @@ static void ready(struct vigil_uploader *u, struct cam *c, bool front)
 	}
 }
 
-static void queue(struct vigil_uploader *u, struct cam *c, struct item *it)
+static void queue(struct lane *u, struct cam *c, struct item *it)
 {
 	it->next = NULL;
 	if (c->tail != NULL)
@@ -183,7 +195,7 @@ static void queue(struct vigil_uploader *u, struct cam *c, struct item *it)
 	ready(u, c, false);
 }
 
-static void queue_playlist(struct vigil_uploader *u, struct cam *c)
+static void queue_playlist(struct lane *u, struct cam *c)
 {
 	struct item *it;
 
@@ -195,7 +207,7 @@ static void queue_playlist(struct vigil_uploader *u, struct cam *c)
 }
 
 /* The head item is done (uploaded, or gone): off the queue. */
-static void pop(struct vigil_uploader *u, struct cam *c)
+static void pop(struct lane *u, struct cam *c)
 {
 	struct item *it = c->head;
 
@@ -211,26 +223,25 @@ static void pop(struct vigil_uploader *u, struct cam *c)
 	free(it);
 }
 
-static void path_of(const struct vigil_uploader *u, char *out, size_t len, const struct cam *c,
-		    const struct item *it)
+static void path_of(const struct lane *u, char *out, size_t len, const struct cam *c, const struct item *it)
 {
 	if (it->op == ITEM_INIT)
-		snprintf(out, len, "%s/%s/init-%08" PRIu32 ".mp4", u->record_dir, c->name, it->map);
+		snprintf(out, len, "%s/%s/init-%08" PRIu32 ".mp4", u->up->record_dir, c->name, it->map);
 	else if (it->op == ITEM_PLAYLIST)
-		snprintf(out, len, "%s/%s/" VIGIL_PLAYLIST_NAME, u->record_dir, c->name);
+		snprintf(out, len, "%s/%s/" VIGIL_PLAYLIST_NAME, u->up->record_dir, c->name);
 	else
-		snprintf(out, len, "%s/%s/%08" PRIu32 "%s", u->record_dir, c->name, it->seq,
+		snprintf(out, len, "%s/%s/%08" PRIu32 "%s", u->up->record_dir, c->name, it->seq,
 			 vigil_seg_suffix[it->kind]);
 }
 
 /* <Prefix><camera>/<Node>/<file> */
-static void key_of(const struct vigil_uploader *u, char *out, size_t len, const struct cam *c,
-		   const struct item *it)
+static void key_of(const struct lane *u, char *out, size_t len, const struct cam *c, const struct item *it)
 {
 	char path[UPLOAD_PATH];
 
 	path_of(u, path, sizeof(path), c, it);
-	snprintf(out, len, "%s%s/%s/%s", u->conf.prefix, c->name, u->conf.node, strrchr(path, '/') + 1);
+	snprintf(out, len, "%s%s/%s/%s", u->up->conf.prefix, c->name, u->up->conf.node,
+		 strrchr(path, '/') + 1);
 }
 
 static const char *content_type(const struct item *it)
@@ -246,42 +257,69 @@ static const char *content_type(const struct item *it)
 
 /* ---- StateDir/uploads ------------------------------------------------ */
 
-static int journal_read(struct vigil_uploader *u, char *err, size_t errlen)
+static unsigned lane_of(const struct vigil_uploader *up, const char *camera)
 {
-	char path[4200], line[256], name[VIGIL_CAMERA_NAME_MAX + 2];
-	unsigned n = 0;
-	uint32_t below;
-	FILE *f;
+	uint64_t h = hash_name(camera);
 
-	snprintf(path, sizeof(path), "%s/" UPLOAD_JOURNAL, u->state_dir);
-	f = fopen(path, "re");
-	if (f == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	/* FNV's high bits barely differ for names that differ in their last
+	 * character: mixed first (MurmurHash3's finalizer). */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdu;
+	h ^= h >> 33;
+	return (unsigned)(h % up->n_lanes);
+}
+
+/* StateDir/uploads.K, every K (another number of lanes may have written
+ * them), each camera to its lane now. 0, or -errno with err set; *stale:
+ * files of lanes past the last. */
+static int journal_read(struct vigil_uploader *up, bool *stale, char *err, size_t errlen)
+{
+	char path[sizeof(up->state_dir) + 256 + 2], line[256], name[VIGIL_CAMERA_NAME_MAX + 2];
+	struct dirent *de;
+	DIR *d = opendir(up->state_dir);
+
+	*stale = false;
+	if (d == NULL) {
+		snprintf(err, errlen, "%s: %s", up->state_dir, strerror(errno));
 		return -errno;
 	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		struct cam *c;
+	while ((de = readdir(d)) != NULL) {
+		unsigned k, n = 0;
+		uint32_t below;
+		int end = 0;
+		FILE *f;
 
-		n++;
-		if (line[0] == '#')
+		if (sscanf(de->d_name, UPLOAD_JOURNAL ".%u%n", &k, &end) != 1 || de->d_name[end] != '\0')
 			continue;
-		if (sscanf(line, "%65s %" SCNu32, name, &below) != 2 ||
-		    (c = cam_get(u, name, true)) == NULL) {
-			vigil_log(VIGIL_LOG_WARNING, "vigild: %s:%u: not 'camera number': line ignored\n",
-				  path, n);
-			continue;
+		*stale |= k >= up->n_lanes;
+		snprintf(path, sizeof(path), "%s/%s", up->state_dir, de->d_name);
+		if ((f = fopen(path, "re")) == NULL) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			closedir(d);
+			return -EIO;
 		}
-		c->below = below;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			struct cam *c;
+
+			n++;
+			if (line[0] == '#')
+				continue;
+			if (sscanf(line, "%65s %" SCNu32, name, &below) != 2 ||
+			    (c = cam_get(&up->lanes[lane_of(up, name)], name, true)) == NULL) {
+				vigil_log(VIGIL_LOG_WARNING,
+					  "vigild: %s:%u: not 'camera number': line ignored\n", path, n);
+				continue;
+			}
+			if (below > c->below)
+				c->below = below;
+		}
+		fclose(f);
 	}
-	fclose(f);
+	closedir(d);
 	return 0;
 }
 
-/* Written whole, fsync'd and renamed over the last one; then the local
- * files it covers may go. */
-static int journal_write(struct vigil_uploader *u)
+static int journal_write(struct lane *u)
 {
 	char path[4200], tmp[4300];
 	FILE *f;
@@ -289,7 +327,7 @@ static int journal_write(struct vigil_uploader *u)
 
 	if (!u->journal_dirty)
 		return 0;
-	snprintf(path, sizeof(path), "%s/" UPLOAD_JOURNAL, u->state_dir);
+	snprintf(path, sizeof(path), "%s/" UPLOAD_JOURNAL ".%u", u->up->state_dir, u->index);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
@@ -328,7 +366,7 @@ out:
 	return 0;
 }
 
-static void unlink_later(struct vigil_uploader *u, const char *path)
+static void unlink_later(struct lane *u, const char *path)
 {
 	if (u->n_unlinks == u->cap_unlinks) {
 		size_t cap = u->cap_unlinks ? 2 * u->cap_unlinks : 256;
@@ -353,7 +391,7 @@ static int cmp_item(const void *a, const void *b)
 }
 
 /* One camera's folder: its segments from c->below on, in order. */
-static void scan_camera(struct vigil_uploader *u, struct cam *c)
+static void scan_camera(struct lane *u, struct cam *c)
 {
 	char dir[4200];
 	struct item **v = NULL;
@@ -362,7 +400,7 @@ static void scan_camera(struct vigil_uploader *u, struct cam *c)
 	struct dirent *de;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/%s", u->record_dir, c->name);
+	snprintf(dir, sizeof(dir), "%s/%s", u->up->record_dir, c->name);
 	if ((d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
@@ -414,10 +452,10 @@ static void scan_camera(struct vigil_uploader *u, struct cam *c)
 	queue_playlist(u, c);
 }
 
-static void scan(struct vigil_uploader *u)
+static void scan(struct lane *u)
 {
 	struct dirent *de;
-	DIR *d = opendir(u->record_dir);
+	DIR *d = opendir(u->up->record_dir);
 
 	__atomic_store_n(&u->overflow, false, __ATOMIC_RELAXED);
 	if (d == NULL)
@@ -425,7 +463,8 @@ static void scan(struct vigil_uploader *u)
 	while ((de = readdir(d)) != NULL) {
 		struct cam *c;
 
-		if (de->d_name[0] == '.' || (c = cam_get(u, de->d_name, true)) == NULL)
+		if (de->d_name[0] == '.' || !vigil_camera_name_ok(de->d_name) ||
+		    lane_of(u->up, de->d_name) != u->index || (c = cam_get(u, de->d_name, true)) == NULL)
 			continue;
 		scan_camera(u, c);
 	}
@@ -434,7 +473,7 @@ static void scan(struct vigil_uploader *u)
 
 /* ---- the thread ------------------------------------------------------ */
 
-static void intake(struct vigil_uploader *u)
+static void intake(struct lane *u)
 {
 	struct post p;
 
@@ -459,7 +498,7 @@ static void intake(struct vigil_uploader *u)
 /* The local playlist as far as the bucket has its segments: cut before
  * the first entry whose segment is not up yet (and its #EXT-X-ENDLIST
  * with it). */
-static char *playlist_for_bucket(const struct vigil_uploader *u, const struct cam *c, size_t *len)
+static char *playlist_for_bucket(const struct lane *u, const struct cam *c, size_t *len)
 {
 	char path[UPLOAD_PATH];
 	char *in = NULL, *out, *line, *save = NULL, *block;
@@ -515,7 +554,7 @@ static char *playlist_for_bucket(const struct vigil_uploader *u, const struct ca
 	return out;
 }
 
-static void fail(struct vigil_uploader *u, struct xfer *x, CURLcode rc)
+static void fail(struct lane *u, struct xfer *x, CURLcode rc)
 {
 	enum vigil_upload_failure why;
 	uint64_t ms;
@@ -551,9 +590,9 @@ static void fail(struct vigil_uploader *u, struct xfer *x, CURLcode rc)
 	u->not_before_ns = vigil_now_ns() + ms * 1000000u;
 }
 
-static void abort_open_uploads(struct vigil_uploader *u);
+static void abort_open_uploads(struct lane *u);
 
-static void succeeded(struct vigil_uploader *u, struct xfer *x)
+static void succeeded(struct lane *u, struct xfer *x)
 {
 	struct cam *c = x->c;
 	struct item *it = x->it;
@@ -573,7 +612,7 @@ static void succeeded(struct vigil_uploader *u, struct xfer *x)
 		if (it->seq + 1 > c->below)
 			c->below = it->seq + 1;
 		u->journal_dirty = true;
-		if (!u->conf.keep_local) {
+		if (!u->up->conf.keep_local) {
 			path_of(u, path, sizeof(path), c, it);
 			unlink_later(u, path);
 		}
@@ -610,7 +649,7 @@ static void release(struct xfer *x)
 }
 
 /* The request of a multipart upload's stage. 0 or -errno. */
-static int multipart_request(struct vigil_uploader *u, struct xfer *x)
+static int multipart_request(struct lane *u, struct xfer *x)
 {
 	char key[1024], q[700], *id;
 	size_t off, len, cap, o = 0;
@@ -622,14 +661,14 @@ static int multipart_request(struct vigil_uploader *u, struct xfer *x)
 		return -ENOMEM;
 	switch (x->stage) {
 	case STAGE_INIT:
-		ret = vigil_s3_prepare(&u->s3, &x->req, "POST", key, "uploads=", (const uint8_t *)"", 0,
+		ret = vigil_s3_prepare(&u->up->s3, &x->req, "POST", key, "uploads=", (const uint8_t *)"", 0,
 				       content_type(x->it), false);
 		break;
 	case STAGE_PART:
 		off = (size_t)(x->part - 1) * UPLOAD_PART_BYTES;
 		len = x->map_len - off < UPLOAD_PART_BYTES ? x->map_len - off : UPLOAD_PART_BYTES;
 		snprintf(q, sizeof(q), "partNumber=%u&uploadId=%s", x->part, id);
-		ret = vigil_s3_prepare(&u->s3, &x->req, "PUT", key, q, (const uint8_t *)x->map + off, len,
+		ret = vigil_s3_prepare(&u->up->s3, &x->req, "PUT", key, q, (const uint8_t *)x->map + off, len,
 				       NULL, true);
 		break;
 	case STAGE_COMPLETE:
@@ -650,17 +689,17 @@ static int multipart_request(struct vigil_uploader *u, struct xfer *x)
 		}
 		o += (size_t)snprintf(x->buf + o, cap - o, "</CompleteMultipartUpload>");
 		snprintf(q, sizeof(q), "uploadId=%s", id);
-		ret = vigil_s3_prepare(&u->s3, &x->req, "POST", key, q, (const uint8_t *)x->buf, o,
+		ret = vigil_s3_prepare(&u->up->s3, &x->req, "POST", key, q, (const uint8_t *)x->buf, o,
 				       "application/xml", false);
 		break;
 	case STAGE_VERIFY:
-		ret =
-		    vigil_s3_prepare(&u->s3, &x->req, "HEAD", key, NULL, (const uint8_t *)"", 0, NULL, false);
+		ret = vigil_s3_prepare(&u->up->s3, &x->req, "HEAD", key, NULL, (const uint8_t *)"", 0, NULL,
+				       false);
 		break;
 	default:
 		snprintf(q, sizeof(q), "uploadId=%s", id);
-		ret =
-		    vigil_s3_prepare(&u->s3, &x->req, "DELETE", key, q, (const uint8_t *)"", 0, NULL, false);
+		ret = vigil_s3_prepare(&u->up->s3, &x->req, "DELETE", key, q, (const uint8_t *)"", 0, NULL,
+				       false);
 		break;
 	}
 	curl_free(id);
@@ -685,7 +724,7 @@ static bool multipart_etag_ok(const struct xfer *x)
 
 /* A segment or init segment mapped: 1; 0: gone from disk (retention took
  * it); -errno. */
-static int map_file(struct vigil_uploader *u, struct xfer *x)
+static int map_file(struct lane *u, struct xfer *x)
 {
 	char path[UPLOAD_PATH];
 	struct stat sb = {0};
@@ -713,7 +752,7 @@ static int map_file(struct vigil_uploader *u, struct xfer *x)
 }
 
 /* DeleteObjects of the delete items at the head of c's queue. */
-static int delete_body(struct vigil_uploader *u, struct xfer *x, size_t *len)
+static int delete_body(struct lane *u, struct xfer *x, size_t *len)
 {
 	size_t cap = 64 + UPLOAD_DELETE_BATCH * 1100, o = 0;
 	char key[1024];
@@ -736,7 +775,7 @@ static int delete_body(struct vigil_uploader *u, struct xfer *x, size_t *len)
 
 /* The next file of a ready camera on a free transfer: 1 started, 0 none
  * to start. */
-static int start_one(struct vigil_uploader *u, struct xfer *x)
+static int start_one(struct lane *u, struct xfer *x)
 {
 	struct cam *c;
 	struct item *it;
@@ -803,7 +842,7 @@ again:
 			ret = x->part_md5 == NULL ? -ENOMEM : multipart_request(u, x);
 		} else {
 			x->stage = STAGE_ONE;
-			ret = vigil_s3_prepare(&u->s3, &x->req, "PUT", key, NULL,
+			ret = vigil_s3_prepare(&u->up->s3, &x->req, "PUT", key, NULL,
 					       data != NULL ? data : (const uint8_t *)"", len,
 					       content_type(it), true);
 		}
@@ -823,15 +862,15 @@ again:
 			goto again;
 		}
 		x->stage = STAGE_ONE;
-		ret = vigil_s3_prepare(&u->s3, &x->req, "PUT", key, NULL, (const uint8_t *)x->buf, len,
+		ret = vigil_s3_prepare(&u->up->s3, &x->req, "PUT", key, NULL, (const uint8_t *)x->buf, len,
 				       content_type(it), true);
 	} else {
 		x->stage = STAGE_ONE;
 		ret = delete_body(u, x, &len);
 		if (ret == 0)
-			ret =
-			    vigil_s3_prepare(&u->s3, &x->req, "POST", "", "delete=", (const uint8_t *)x->buf,
-					     len, "application/xml", true);
+			ret = vigil_s3_prepare(&u->up->s3, &x->req, "POST", "",
+					       "delete=", (const uint8_t *)x->buf, len, "application/xml",
+					       true);
 	}
 	if (ret < 0) {
 		vigil_s3_done(&x->req);
@@ -846,7 +885,7 @@ again:
 
 /* A multipart upload's step answered: the next one sent (true), or the
  * upload is over (false: *ok says how). */
-static bool multipart_step(struct vigil_uploader *u, struct xfer *x, CURLcode rc, bool *ok)
+static bool multipart_step(struct lane *u, struct xfer *x, CURLcode rc, bool *ok)
 {
 	size_t at = 0;
 	bool good = false;
@@ -895,7 +934,7 @@ static bool multipart_step(struct vigil_uploader *u, struct xfer *x, CURLcode rc
 	return true;
 }
 
-static void finished(struct vigil_uploader *u)
+static void finished(struct lane *u)
 {
 	CURLMsg *m;
 	int left;
@@ -935,7 +974,7 @@ static void finished(struct vigil_uploader *u)
 	}
 }
 
-static bool idle(const struct vigil_uploader *u)
+static bool idle(const struct lane *u)
 {
 	for (unsigned i = 0; i < UPLOAD_TRANSFERS; i++)
 		if (u->x[i].busy)
@@ -943,7 +982,7 @@ static bool idle(const struct vigil_uploader *u)
 	return u->ready_head == NULL && rte_ring_empty(u->posts);
 }
 
-static void oldest(struct vigil_uploader *u)
+static void oldest(struct lane *u)
 {
 	uint64_t t = 0;
 
@@ -959,7 +998,7 @@ static void oldest(struct vigil_uploader *u)
 
 static void *run(void *arg)
 {
-	struct vigil_uploader *u = arg;
+	struct lane *u = arg;
 	uint64_t next_second = 0;
 	bool finishing = false, stop = false;
 
@@ -980,11 +1019,11 @@ static void *run(void *arg)
 			oldest(u);
 			next_second = now + 1000000000u;
 		}
-		pthread_mutex_lock(&u->lock);
-		stop = u->stop;
-		if (u->finishing && !finishing) {
+		pthread_mutex_lock(&u->up->lock);
+		stop = u->up->stop;
+		if (u->up->finishing && !finishing) {
 			finishing = true;
-			pthread_mutex_unlock(&u->lock);
+			pthread_mutex_unlock(&u->up->lock);
 			intake(u);
 			for (struct cam *c = u->all; c != NULL; c = c->all_next)
 				queue_playlist(u, c);
@@ -993,9 +1032,9 @@ static void *run(void *arg)
 		if (finishing && !u->finished && idle(u) && journal_write(u) == 0) {
 			oldest(u);
 			u->finished = true;
-			pthread_cond_broadcast(&u->cond);
+			pthread_cond_broadcast(&u->up->cond);
 		}
-		pthread_mutex_unlock(&u->lock);
+		pthread_mutex_unlock(&u->up->lock);
 		curl_multi_poll(u->multi, NULL, 0, 50, NULL);
 	}
 	journal_write(u);
@@ -1008,18 +1047,18 @@ static void *run(void *arg)
  * a missing bucket, another 4xx) stops vigild; a store out of reach or
  * failing (5xx) does not: the spool holds what is recorded meanwhile.
  * 0, 1 (out of reach: said in err, go on) or -EACCES. */
-static int check_bucket(struct vigil_uploader *u, char *err, size_t errlen)
+static int check_bucket(struct lane *u, char *err, size_t errlen)
 {
 	struct vigil_s3_req *r = &u->side;
 	CURLcode rc;
 
-	if (vigil_s3_prepare(&u->s3, r, "HEAD", "", NULL, (const uint8_t *)"", 0, NULL, false) < 0) {
+	if (vigil_s3_prepare(&u->up->s3, r, "HEAD", "", NULL, (const uint8_t *)"", 0, NULL, false) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -EACCES;
 	}
 	rc = vigil_s3_perform(r);
 	if (rc != CURLE_OK || r->status >= 500) {
-		snprintf(err, errlen, "%s: %s", u->conf.endpoint,
+		snprintf(err, errlen, "%s: %s", u->up->conf.endpoint,
 			 rc != CURLE_OK ? curl_easy_strerror(rc) : "the store fails (5xx)");
 		return 1;
 	}
@@ -1027,21 +1066,44 @@ static int check_bucket(struct vigil_uploader *u, char *err, size_t errlen)
 		return 0;
 	if (r->status == 403 || r->status == 401)
 		snprintf(err, errlen, "%s: bucket %s: access refused (HTTP %ld): check the credentials",
-			 u->conf.endpoint, u->conf.bucket, r->status);
+			 u->up->conf.endpoint, u->up->conf.bucket, r->status);
 	else if (r->status == 404)
-		snprintf(err, errlen, "%s: bucket %s does not exist (HTTP 404)", u->conf.endpoint,
-			 u->conf.bucket);
+		snprintf(err, errlen, "%s: bucket %s does not exist (HTTP 404)", u->up->conf.endpoint,
+			 u->up->conf.bucket);
 	else
-		snprintf(err, errlen, "%s: bucket %s: HTTP %ld", u->conf.endpoint, u->conf.bucket, r->status);
+		snprintf(err, errlen, "%s: bucket %s: HTTP %ld", u->up->conf.endpoint, u->up->conf.bucket,
+			 r->status);
 	return -EACCES;
 }
 
 /* Multipart uploads of this node's objects left open (a crash mid-way):
  * aborted, so no part lingers; the segment itself is still in the spool. */
-static void abort_open_uploads(struct vigil_uploader *u)
+/* An open multipart upload of this node, for a camera of this lane, and
+ * not one of its own in flight. */
+static bool ours(const struct lane *u, const char *key, const char *id)
+{
+	const struct vigil_storage_config *conf = &u->up->conf;
+	char camera[VIGIL_CAMERA_NAME_MAX + 1];
+	const char *c = key + strlen(conf->prefix), *slash;
+
+	if (strncmp(key, conf->prefix, strlen(conf->prefix)) != 0 || (slash = strchr(c, '/')) == NULL ||
+	    (size_t)(slash - c) >= sizeof(camera) ||
+	    strncmp(slash + 1, conf->node, strlen(conf->node)) != 0 || slash[1 + strlen(conf->node)] != '/')
+		return false;
+	memcpy(camera, c, (size_t)(slash - c));
+	camera[slash - c] = '\0';
+	if (!vigil_camera_name_ok(camera) || lane_of(u->up, camera) != u->index)
+		return false;
+	for (unsigned i = 0; i < UPLOAD_TRANSFERS; i++)
+		if (u->x[i].busy && u->x[i].stage != STAGE_ONE && strcmp(u->x[i].upload_id, id) == 0)
+			return false;
+	return true;
+}
+
+static void abort_open_uploads(struct lane *u)
 {
 	struct vigil_s3_req *r = &u->side;
-	char key[1100], id[512], q[1700], mine[300];
+	char key[1100], id[512], q[1700];
 	size_t at = 0;
 	unsigned aborted = 0;
 	struct {
@@ -1049,8 +1111,7 @@ static void abort_open_uploads(struct vigil_uploader *u)
 	} *v = NULL;
 	size_t n = 0;
 
-	snprintf(mine, sizeof(mine), "/%s/", u->conf.node);
-	if (vigil_s3_prepare(&u->s3, r, "GET", "", "uploads=", (const uint8_t *)"", 0, NULL, false) < 0 ||
+	if (vigil_s3_prepare(&u->up->s3, r, "GET", "", "uploads=", (const uint8_t *)"", 0, NULL, false) < 0 ||
 	    vigil_s3_perform(r) != CURLE_OK || r->status != 200)
 		return;
 	u->abort_pending = false;
@@ -1058,8 +1119,7 @@ static void abort_open_uploads(struct vigil_uploader *u)
 	       vigil_s3_xml(r, "UploadId", &at, id, sizeof(id))) {
 		void *w;
 
-		if (strncmp(key, u->conf.prefix, strlen(u->conf.prefix)) != 0 || strstr(key, mine) == NULL ||
-		    (w = realloc(v, (n + 1) * sizeof(*v))) == NULL)
+		if (!ours(u, key, id) || (w = realloc(v, (n + 1) * sizeof(*v))) == NULL)
 			continue;
 		v = w;
 		snprintf(v[n].key, sizeof(v[n].key), "%s", key);
@@ -1068,8 +1128,8 @@ static void abort_open_uploads(struct vigil_uploader *u)
 	}
 	for (size_t i = 0; i < n; i++) {
 		snprintf(q, sizeof(q), "uploadId=%s", v[i].id);
-		if (vigil_s3_prepare(&u->s3, r, "DELETE", v[i].key, q, (const uint8_t *)"", 0, NULL, false) ==
-			0 &&
+		if (vigil_s3_prepare(&u->up->s3, r, "DELETE", v[i].key, q, (const uint8_t *)"", 0, NULL,
+				     false) == 0 &&
 		    vigil_s3_perform(r) == CURLE_OK && r->status == 204)
 			aborted++;
 	}
@@ -1080,12 +1140,85 @@ static void abort_open_uploads(struct vigil_uploader *u)
 	free(v);
 }
 
+static int lane_init(struct vigil_uploader *up, struct lane *l, unsigned index)
+{
+	char name[32];
+	ssize_t size = rte_ring_get_memsize_elem(sizeof(struct post), UPLOAD_POSTS);
+
+	l->up = up;
+	l->index = index;
+	snprintf(name, sizeof(name), "vigil_uploads%u", index);
+	l->posts = size > 0 ? aligned_alloc(64, (size_t)size) : NULL;
+	l->multi = curl_multi_init();
+	l->side.easy = curl_easy_init();
+	if (l->posts == NULL || l->multi == NULL || l->side.easy == NULL ||
+	    rte_ring_init(l->posts, name, UPLOAD_POSTS, RING_F_SC_DEQ) < 0)
+		return -ENOMEM;
+	curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)UPLOAD_TRANSFERS);
+	for (unsigned i = 0; i < UPLOAD_TRANSFERS; i++)
+		if ((l->x[i].req.easy = curl_easy_init()) == NULL)
+			return -ENOMEM;
+	return 0;
+}
+
+static void lane_fini(struct lane *l)
+{
+	for (unsigned i = 0; i < UPLOAD_TRANSFERS; i++) {
+		if (l->x[i].busy) {
+			curl_multi_remove_handle(l->multi, l->x[i].req.easy);
+			vigil_s3_done(&l->x[i].req);
+			release(&l->x[i]);
+		}
+		if (l->x[i].req.easy != NULL)
+			curl_easy_cleanup(l->x[i].req.easy);
+	}
+	if (l->side.easy != NULL)
+		curl_easy_cleanup(l->side.easy);
+	if (l->multi != NULL)
+		curl_multi_cleanup(l->multi);
+	for (struct cam *c = l->all, *next; c != NULL; c = next) {
+		next = c->all_next;
+		while (c->head != NULL) {
+			struct item *it = c->head;
+
+			c->head = it->next;
+			free(it);
+		}
+		free(c);
+	}
+	for (size_t i = 0; i < l->n_unlinks; i++)
+		free(l->unlinks[i]);
+	free(l->unlinks);
+	free(l->posts);
+}
+
+/* StateDir/uploads.K of as many lanes as there were: each lane's file
+ * written anew, then those of lanes gone removed. */
+static int journal_settle(struct vigil_uploader *up, char *err, size_t errlen)
+{
+	char path[4200];
+
+	for (unsigned k = 0; k < up->n_lanes; k++) {
+		up->lanes[k].journal_dirty = true;
+		if (journal_write(&up->lanes[k]) < 0) {
+			snprintf(err, errlen, "%s: cannot write " UPLOAD_JOURNAL ".%u", up->state_dir, k);
+			return -EIO;
+		}
+	}
+	for (unsigned k = up->n_lanes; k < 1024; k++) {
+		snprintf(path, sizeof(path), "%s/" UPLOAD_JOURNAL ".%u", up->state_dir, k);
+		if (unlink(path) < 0 && errno == ENOENT && k > 64)
+			break;
+	}
+	return 0;
+}
+
 struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *conf, const char *record_dir,
-					     const char *state_dir, const char *userpwd, char *err,
-					     size_t errlen)
+					     const char *state_dir, unsigned lanes, const char *userpwd,
+					     char *err, size_t errlen)
 {
 	struct vigil_uploader *u = calloc(1, sizeof(*u));
-	ssize_t size;
+	bool stale;
 	int ret;
 
 	if (u == NULL) {
@@ -1097,37 +1230,35 @@ struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *
 	snprintf(u->state_dir, sizeof(u->state_dir), "%s", state_dir);
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);
+	u->n_lanes = lanes > 0 ? lanes : 1;
+	u->lanes = calloc(u->n_lanes, sizeof(*u->lanes));
 	u->userpwd = sodium_malloc(strlen(userpwd) + 1);
-	size = rte_ring_get_memsize_elem(sizeof(struct post), UPLOAD_POSTS);
-	u->posts = size > 0 ? aligned_alloc(64, (size_t)size) : NULL;
-	u->multi = curl_multi_init();
-	if (u->userpwd == NULL || u->posts == NULL || u->multi == NULL ||
-	    rte_ring_init(u->posts, "vigil_uploads", UPLOAD_POSTS, RING_F_SC_DEQ) < 0) {
+	if (u->lanes == NULL || u->userpwd == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	memcpy(u->userpwd, userpwd, strlen(userpwd) + 1);
-	u->s3 = (struct vigil_s3){.conf = &u->conf, .userpwd = u->userpwd};
-	snprintf(u->s3.sigv4, sizeof(u->s3.sigv4), "aws:amz:%s:s3", conf->region);
-	curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)UPLOAD_TRANSFERS);
-	for (unsigned i = 0; i < UPLOAD_TRANSFERS; i++)
-		if ((u->x[i].req.easy = curl_easy_init()) == NULL) {
+	for (unsigned k = 0; k < u->n_lanes; k++)
+		if (lane_init(u, &u->lanes[k], k) < 0) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
-	if ((u->side.easy = curl_easy_init()) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	ret = check_bucket(u, err, errlen);
-	if (ret < 0 || journal_read(u, err, errlen) < 0)
+	memcpy(u->userpwd, userpwd, strlen(userpwd) + 1);
+	u->s3 = (struct vigil_s3){.conf = &u->conf, .userpwd = u->userpwd};
+	snprintf(u->s3.sigv4, sizeof(u->s3.sigv4), "aws:amz:%s:s3", conf->region);
+	ret = check_bucket(&u->lanes[0], err, errlen);
+	if (ret < 0 || journal_read(u, &stale, err, errlen) < 0 ||
+	    (stale && journal_settle(u, err, errlen) < 0))
 		goto fail;
 	if (ret == 1)
 		vigil_log(VIGIL_LOG_WARNING,
-			  "vigild: storage: %s; recording into the spool, uploads retried until the store answers\n", err);
-	u->abort_pending = true; /* now, or once the store answers */
-	if (ret == 0)
-		abort_open_uploads(u);
+			  "vigild: storage: %s; recording into the spool, uploads retried until the store "
+			  "answers\n",
+			  err);
+	for (unsigned k = 0; k < u->n_lanes; k++) {
+		u->lanes[k].abort_pending = true; /* now, or once the store answers */
+		if (ret == 0)
+			abort_open_uploads(&u->lanes[k]);
+	}
 	return u;
 fail:
 	vigil_uploader_free(u);
@@ -1136,27 +1267,33 @@ fail:
 
 uint32_t vigil_uploader_uploaded_below(const struct vigil_uploader *u, const char *camera)
 {
-	const struct cam *c = cam_get((struct vigil_uploader *)u, camera, false);
+	const struct cam *c = cam_get(&u->lanes[lane_of(u, camera)], camera, false);
 
 	return c != NULL ? c->below : 0;
 }
 
 int vigil_uploader_start(struct vigil_uploader *u)
 {
-	int ret;
+	for (unsigned k = 0; k < u->n_lanes; k++) {
+		struct lane *l = &u->lanes[k];
+		char name[16];
+		int ret;
 
-	scan(u);
-	ret = pthread_create(&u->thread, NULL, run, u);
-	if (ret != 0)
-		return -ret;
-	pthread_setname_np(u->thread, "vigil-upload");
-	u->running = true;
+		scan(l);
+		ret = pthread_create(&l->thread, NULL, run, l);
+		if (ret != 0)
+			return -ret;
+		snprintf(name, sizeof(name), "vigil-upload%u", k % 100);
+		pthread_setname_np(l->thread, name);
+		l->running = true;
+	}
 	return 0;
 }
 
 void vigil_uploader_post(struct vigil_uploader *u, const char *camera, enum vigil_seg_kind kind, uint32_t seq,
 			 uint32_t map, uint64_t bytes, bool removed)
 {
+	struct lane *l = &u->lanes[lane_of(u, camera)];
 	struct post p = {.kind = (uint8_t)kind,
 			 .removed = removed,
 			 .seq = seq,
@@ -1165,73 +1302,84 @@ void vigil_uploader_post(struct vigil_uploader *u, const char *camera, enum vigi
 			 .at_ns = vigil_clock_ns(CLOCK_REALTIME)};
 
 	snprintf(p.camera, sizeof(p.camera), "%s", camera);
-	if (rte_ring_mp_enqueue_elem(u->posts, &p, sizeof(p)) != 0)
-		__atomic_store_n(&u->overflow, true, __ATOMIC_RELAXED); /* the spool is read again */
+	if (rte_ring_mp_enqueue_elem(l->posts, &p, sizeof(p)) != 0)
+		__atomic_store_n(&l->overflow, true, __ATOMIC_RELAXED); /* the spool is read again */
 }
 
 bool vigil_uploader_spool_full(const struct vigil_uploader *u)
 {
-	return __atomic_load_n(&u->st.spool_bytes, __ATOMIC_RELAXED) >= u->conf.spool_bytes;
+	uint64_t bytes = 0;
+
+	for (unsigned k = 0; k < u->n_lanes; k++)
+		bytes += __atomic_load_n(&u->lanes[k].st.spool_bytes, __ATOMIC_RELAXED);
+	return bytes >= u->conf.spool_bytes;
+}
+
+static bool all_finished(const struct vigil_uploader *u)
+{
+	for (unsigned k = 0; k < u->n_lanes; k++)
+		if (!u->lanes[k].finished)
+			return false;
+	return true;
 }
 
 uint64_t vigil_uploader_finish(struct vigil_uploader *u, unsigned wait_s)
 {
+	struct vigil_upload_stats st;
 	struct timespec until;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += wait_s;
 	pthread_mutex_lock(&u->lock);
 	u->finishing = true;
-	curl_multi_wakeup(u->multi);
-	while (!u->finished && pthread_cond_timedwait(&u->cond, &u->lock, &until) == 0)
+	for (unsigned k = 0; k < u->n_lanes; k++)
+		curl_multi_wakeup(u->lanes[k].multi);
+	while (!all_finished(u) && pthread_cond_timedwait(&u->cond, &u->lock, &until) == 0)
 		;
 	pthread_mutex_unlock(&u->lock);
-	return __atomic_load_n(&u->st.spool_segments, __ATOMIC_RELAXED);
+	vigil_uploader_stats(u, &st);
+	return st.spool_segments;
 }
 
-const struct vigil_upload_stats *vigil_uploader_stats(const struct vigil_uploader *u)
+void vigil_uploader_stats(const struct vigil_uploader *u, struct vigil_upload_stats *out)
 {
-	return &u->st;
+	memset(out, 0, sizeof(*out));
+	for (unsigned k = 0; k < u->n_lanes; k++) {
+		const struct vigil_upload_stats *st = &u->lanes[k].st;
+		uint64_t oldest = __atomic_load_n(&st->spool_oldest_ns, __ATOMIC_RELAXED);
+		uint64_t since = __atomic_load_n(&st->failing_since_ns, __ATOMIC_RELAXED);
+
+		out->uploaded_segments += __atomic_load_n(&st->uploaded_segments, __ATOMIC_RELAXED);
+		out->uploaded_bytes += __atomic_load_n(&st->uploaded_bytes, __ATOMIC_RELAXED);
+		out->uploaded_inits += __atomic_load_n(&st->uploaded_inits, __ATOMIC_RELAXED);
+		out->uploaded_playlists += __atomic_load_n(&st->uploaded_playlists, __ATOMIC_RELAXED);
+		for (unsigned i = 0; i < VIGIL_UPLOAD_FAILURES; i++)
+			out->failures[i] += __atomic_load_n(&st->failures[i], __ATOMIC_RELAXED);
+		out->vanished += __atomic_load_n(&st->vanished, __ATOMIC_RELAXED);
+		out->spool_bytes += __atomic_load_n(&st->spool_bytes, __ATOMIC_RELAXED);
+		out->spool_segments += __atomic_load_n(&st->spool_segments, __ATOMIC_RELAXED);
+		if (oldest != 0 && (out->spool_oldest_ns == 0 || oldest < out->spool_oldest_ns))
+			out->spool_oldest_ns = oldest;
+		if (since != 0 && (out->failing_since_ns == 0 || since < out->failing_since_ns))
+			out->failing_since_ns = since;
+	}
 }
 
 void vigil_uploader_free(struct vigil_uploader *u)
 {
 	if (u == NULL)
 		return;
-	if (u->running) {
-		pthread_mutex_lock(&u->lock);
-		u->stop = true;
-		pthread_mutex_unlock(&u->lock);
-		curl_multi_wakeup(u->multi);
-		pthread_join(u->thread, NULL);
-	}
-	for (unsigned i = 0; i < UPLOAD_TRANSFERS; i++) {
-		if (u->x[i].busy) {
-			curl_multi_remove_handle(u->multi, u->x[i].req.easy);
-			vigil_s3_done(&u->x[i].req);
-			release(&u->x[i]);
+	pthread_mutex_lock(&u->lock);
+	u->stop = true;
+	pthread_mutex_unlock(&u->lock);
+	for (unsigned k = 0; u->lanes != NULL && k < u->n_lanes; k++)
+		if (u->lanes[k].running) {
+			curl_multi_wakeup(u->lanes[k].multi);
+			pthread_join(u->lanes[k].thread, NULL);
 		}
-		if (u->x[i].req.easy != NULL)
-			curl_easy_cleanup(u->x[i].req.easy);
-	}
-	if (u->side.easy != NULL)
-		curl_easy_cleanup(u->side.easy);
-	if (u->multi != NULL)
-		curl_multi_cleanup(u->multi);
-	for (struct cam *c = u->all, *next; c != NULL; c = next) {
-		next = c->all_next;
-		while (c->head != NULL) {
-			struct item *it = c->head;
-
-			c->head = it->next;
-			free(it);
-		}
-		free(c);
-	}
-	for (size_t i = 0; i < u->n_unlinks; i++)
-		free(u->unlinks[i]);
-	free(u->unlinks);
-	free(u->posts);
+	for (unsigned k = 0; u->lanes != NULL && k < u->n_lanes; k++)
+		lane_fini(&u->lanes[k]);
+	free(u->lanes);
 	if (u->userpwd != NULL)
 		sodium_free(u->userpwd); /* wipes */
 	pthread_mutex_destroy(&u->lock);

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The uploader: a thread of its own that puts every durable segment, each
- * fMP4 init segment and each camera's playlist into the [Storage] bucket
- * as <Prefix><camera>/<Node>/<file>, a few transfers at a time over
+/* The uploader: threads of their own (lanes, each with its share of the
+ * cameras) that put every durable segment, each fMP4 init segment and each
+ * camera's playlist into the [Storage] bucket as
+ * <Prefix><camera>/<Node>/<file>, a few transfers at a time each over
  * libcurl's multi interface (docs/storage.md). A camera's files go up in
  * the order they were made, its playlist after the segments it lists
  * (the copy in the bucket lists only segments already there). What is
  * not up yet is the spool: the local files themselves, found again at
- * start. StateDir/uploads says, per camera, the segment up to which all
+ * start. StateDir/uploads.K (lane K's) says, per camera, the segment up to which all
  * are in the bucket; with KeepLocal = no a segment's local file is
  * removed only once that file says so. Failures are retried with
  * exponential backoff and jitter, for ever: the spool's bound
@@ -39,7 +40,8 @@ enum vigil_upload_failure {
 
 extern const char *const vigil_upload_failure_name[VIGIL_UPLOAD_FAILURES];
 
-/* Read from any thread while the uploader runs (plain 64-bit reads). */
+/* Each lane's, read from any thread while they run; vigil_uploader_stats
+ * sums them. */
 struct vigil_upload_stats {
 	uint64_t uploaded_segments; /* media segments in the bucket */
 	uint64_t uploaded_bytes;    /* their bytes */
@@ -58,16 +60,17 @@ struct vigil_uploader;
 /* Checks the bucket (HEAD: wrong credentials or a missing bucket are said
  * in err and refused here; a store out of reach or failing is logged, and
  * recording goes on into the spool), aborts the multipart uploads this
- * node left open (once the store answers), and reads StateDir/uploads. No
+ * node left open (once the store answers), and reads StateDir/uploads.K. No
  * thread yet.
- * userpwd: "access_key:secret_key" (copied into locked memory). NULL with
- * err set. */
+ * lanes: threads, each with its share of the cameras (vigild: one per
+ * recorder thread). userpwd: "access_key:secret_key" (copied into locked
+ * memory). NULL with err set. */
 struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *conf, const char *record_dir,
-					     const char *state_dir, const char *userpwd, char *err,
-					     size_t errlen);
+					     const char *state_dir, unsigned lanes, const char *userpwd,
+					     char *err, size_t errlen);
 
 /* The segments of camera whose numbers are below this are in the bucket
- * (StateDir/uploads at start): crash recovery keeps them in the playlist
+ * (StateDir/uploads.K at start): crash recovery keeps them in the playlist
  * though not on disk, and never numbers a new segment below it. 0: none. */
 uint32_t vigil_uploader_uploaded_below(const struct vigil_uploader *u, const char *camera);
 
@@ -88,7 +91,8 @@ bool vigil_uploader_spool_full(const struct vigil_uploader *u);
  * empty. The segments left in the spool (0: all uploaded). */
 uint64_t vigil_uploader_finish(struct vigil_uploader *u, unsigned wait_s);
 
-const struct vigil_upload_stats *vigil_uploader_stats(const struct vigil_uploader *u);
+/* The lanes' statistics, summed (the oldest spool and failure of any). */
+void vigil_uploader_stats(const struct vigil_uploader *u, struct vigil_upload_stats *out);
 
 /* Stops the thread (what is not up stays in the spool) and frees. */
 void vigil_uploader_free(struct vigil_uploader *u);

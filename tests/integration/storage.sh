@@ -52,6 +52,10 @@ require_vigild "$vigild"
 test_begin storage "$scratch"
 
 ceph_dir=$work/ceph
+# Ports of its own, so that another cluster (a benchmark, another run)
+# does not stand in the way: the mon's and the daemons' (+10 to +200).
+base=$((20000 + RANDOM % 160 * 250))
+export MON_PORT=$base RGW_PORT=$((base + 220))
 ceph_stop() { "$tools/ceph_s3.sh" stop "$ceph_dir" >/dev/null 2>&1 || true; }
 test_at_exit ceph_stop
 "$tools/ceph_s3.sh" start "$ceph_dir" 2>"$work/ceph-start.log" ||
@@ -114,7 +118,8 @@ capture_ts() {
 		--config "$dir/vigil.conf" --record-dir "$dir/rec" >"$dir/sent.json"
 	owner=$("$vigil_open" --keygen "$dir/owner.key")
 	sed -i "/^Name = cam00001/a OwnerKey = $owner" "$dir/vigil.conf"
-	conf_ingest "$dir/vigil.conf" "StateDir = $dir/state" "SegmentSeconds = 1"
+	# Two recorder threads: two upload lanes, a camera each.
+	conf_ingest "$dir/vigil.conf" "StateDir = $dir/state" "SegmentSeconds = 1" "Recorders = 2"
 	storage_conf "$dir/vigil.conf" ts/ "KeepLocal = yes"
 	timeout 120 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary.json" \
 		2>"$dir/vigild.log" || { fail "ts: vigild failed: $(tail -n 3 "$dir/vigild.log")"; return; }
@@ -125,6 +130,8 @@ capture_ts() {
 	check_counter ts "$dir/summary.json" '[.storage.upload_failures[]] | add' 0
 	bucket_matches_disk ts "$dir/rec" ts/ cam00000
 	bucket_matches_disk ts "$dir/rec" ts/ cam00001
+	[ -s "$dir/state/uploads.0" ] && [ -s "$dir/state/uploads.1" ] ||
+		fail "ts: two recorder threads, but not two upload lanes: $(ls "$dir/state")"
 	# What a player reading the bucket gets: the clip, and the sealed
 	# camera's segments opened from the bucket's copies.
 	want_md5 "$dir" "$frames" >"$dir/want.md5"
