@@ -414,8 +414,17 @@ static void scan_camera(struct lane *u, struct cam *c)
 				inits[n_inits++] = seq;
 			continue;
 		}
-		if (!vigil_segment_name(de->d_name, &seq, &kind) || seq < c->below ||
-		    fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
+		if (!vigil_segment_name(de->d_name, &seq, &kind))
+			continue;
+		/* In the bucket, the journal says: a crash came between the
+		 * journal's write and the file's removal. */
+		if (seq < c->below) {
+			if (!u->up->conf.keep_local && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+				vigil_log(VIGIL_LOG_WARNING, "vigild: storage: cannot remove %s/%s once uploaded: %s\n",
+					  dir, de->d_name, strerror(errno));
+			continue;
+		}
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
 			continue;
 		for (struct item *q = c->head; q != NULL; q = q->next)
 			if (q->op == ITEM_SEGMENT && q->seq == seq)
@@ -816,6 +825,10 @@ again:
 				__atomic_store_n(&u->st.vanished, u->st.vanished + 1, __ATOMIC_RELAXED);
 				if (it->seq + 1 > c->below)
 					c->below = it->seq + 1, u->journal_dirty = true;
+			} else { /* an init segment gone: its segments go up without it, said once */
+				vigil_log(VIGIL_LOG_WARNING, "vigild: storage: %s is gone from disk: not uploaded\n", key);
+				c->map_up = true;
+				c->map = it->map;
 			}
 			pop(u, c);
 			release(x);

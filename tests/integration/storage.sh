@@ -171,6 +171,16 @@ capture_fmp4() {
 	frame_md5 -i "$S3_ENDPOINT/$BUCKET/cam00001/$NODE/index.m3u8" >"$dir/got.md5"
 	cmp -s "$dir/want.md5" "$dir/got.md5" || fail "fmp4: the bucket's cam00001 over HTTP is not the clip ($(wc -l <"$dir/got.md5") of $frames frames)"
 	echo "capture fmp4: the disk a spool, empty at the end; the bucket plays the clip over HTTP"
+	# The segments put back in the spool (as if never uploaded: the
+	# journal gone) without their init segment: uploaded all the same,
+	# the missing init said (the uploader looped on it before).
+	s3 get "$BUCKET" cam00000/$NODE/00000000.m4s "$dir/rec/cam00000/00000000.m4s"
+	rm -f "$dir/rec/cam00000"/init-*.mp4 "$dir/state"/uploads.*
+	timeout 60 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary2.json" \
+		2>"$dir/vigild2.log" || fail "fmp4: with an init segment gone, vigild did not finish: $(tail -n 2 "$dir/vigild2.log")"
+	grep -q 'init-00000000.mp4 is gone from disk: not uploaded' "$dir/vigild2.log" ||
+		fail "fmp4: the missing init segment was not said"
+	check_counter fmp4 "$dir/summary2.json" .storage.uploaded_segments 1
 }
 
 # ---- capture, large segments (multipart) and retention --------------------------
