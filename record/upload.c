@@ -134,6 +134,13 @@ struct vigil_uploader {
 	bool stop, finishing;
 };
 
+/* A lane's counter or gauge: its thread the only writer, others read it
+ * whole. */
+static void add(uint64_t *counter, int64_t n)
+{
+	__atomic_store_n(counter, *counter + (uint64_t)n, __ATOMIC_RELAXED);
+}
+
 static uint64_t hash_name(const char *s)
 {
 	uint64_t h = 0xcbf29ce484222325u;
@@ -189,8 +196,8 @@ static void queue(struct lane *u, struct cam *c, struct item *it)
 		c->head = it;
 	c->tail = it;
 	if (it->op == ITEM_SEGMENT) {
-		__atomic_store_n(&u->st.spool_bytes, u->st.spool_bytes + it->bytes, __ATOMIC_RELAXED);
-		__atomic_store_n(&u->st.spool_segments, u->st.spool_segments + 1, __ATOMIC_RELAXED);
+		add(&u->st.spool_bytes, (int64_t)it->bytes);
+		add(&u->st.spool_segments, 1);
 	}
 	ready(u, c, false);
 }
@@ -215,8 +222,8 @@ static void pop(struct lane *u, struct cam *c)
 	if (c->head == NULL)
 		c->tail = NULL;
 	if (it->op == ITEM_SEGMENT) {
-		__atomic_store_n(&u->st.spool_bytes, u->st.spool_bytes - it->bytes, __ATOMIC_RELAXED);
-		__atomic_store_n(&u->st.spool_segments, u->st.spool_segments - 1, __ATOMIC_RELAXED);
+		add(&u->st.spool_bytes, -(int64_t)it->bytes);
+		add(&u->st.spool_segments, -1);
 	}
 	if (it->op == ITEM_PLAYLIST)
 		c->playlist_queued = false;
@@ -270,15 +277,15 @@ static unsigned lane_of(const struct vigil_uploader *up, const char *camera)
 }
 
 /* StateDir/uploads.K, every K (another number of lanes may have written
- * them), each camera to its lane now. 0, or -errno with err set; *stale:
- * files of lanes past the last. */
-static int journal_read(struct vigil_uploader *up, bool *stale, char *err, size_t errlen)
+ * them), each camera to its lane now. 0, or -errno with err set; *files:
+ * the highest K read, plus one. */
+static int journal_read(struct vigil_uploader *up, unsigned *files, char *err, size_t errlen)
 {
 	char path[sizeof(up->state_dir) + 256 + 2], line[256], name[VIGIL_CAMERA_NAME_MAX + 2];
 	struct dirent *de;
 	DIR *d = opendir(up->state_dir);
 
-	*stale = false;
+	*files = 0;
 	if (d == NULL) {
 		snprintf(err, errlen, "%s: %s", up->state_dir, strerror(errno));
 		return -errno;
@@ -291,7 +298,8 @@ static int journal_read(struct vigil_uploader *up, bool *stale, char *err, size_
 
 		if (sscanf(de->d_name, UPLOAD_JOURNAL ".%u%n", &k, &end) != 1 || de->d_name[end] != '\0')
 			continue;
-		*stale |= k >= up->n_lanes;
+		if (k >= *files)
+			*files = k + 1;
 		snprintf(path, sizeof(path), "%s/%s", up->state_dir, de->d_name);
 		if ((f = fopen(path, "re")) == NULL) {
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -419,9 +427,11 @@ static void scan_camera(struct lane *u, struct cam *c)
 		/* In the bucket, the journal says: a crash came between the
 		 * journal's write and the file's removal. */
 		if (seq < c->below) {
-			if (!u->up->conf.keep_local && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-				vigil_log(VIGIL_LOG_WARNING, "vigild: storage: cannot remove %s/%s once uploaded: %s\n",
-					  dir, de->d_name, strerror(errno));
+			if (!u->up->conf.keep_local && unlinkat(dirfd(d), de->d_name, 0) < 0 &&
+			    errno != ENOENT)
+				vigil_log(VIGIL_LOG_WARNING,
+					  "vigild: storage: cannot remove %s/%s once uploaded: %s\n", dir,
+					  de->d_name, strerror(errno));
 			continue;
 		}
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(sb.st_mode))
@@ -512,6 +522,7 @@ static char *playlist_for_bucket(const struct lane *u, const struct cam *c, size
 	char path[UPLOAD_PATH];
 	char *in = NULL, *out, *line, *save = NULL, *block;
 	size_t n = 0, o = 0, b = 0;
+	struct stat sb;
 	FILE *f;
 	bool cut = false;
 
@@ -519,9 +530,10 @@ static char *playlist_for_bucket(const struct lane *u, const struct cam *c, size
 	f = fopen(path, "re");
 	if (f == NULL)
 		return NULL;
-	in = malloc(1 << 20);
-	if (in != NULL)
-		n = fread(in, 1, (1 << 20) - 1, f);
+	/* Whole: an EVENT playlist without retention grows for as long as
+	 * the camera records. */
+	if (fstat(fileno(f), &sb) == 0 && (in = malloc((size_t)sb.st_size + 1)) != NULL)
+		n = fread(in, 1, (size_t)sb.st_size, f);
 	fclose(f);
 	if (in == NULL)
 		return NULL;
@@ -581,7 +593,7 @@ static void fail(struct lane *u, struct xfer *x, CURLcode rc)
 		why = VIGIL_UPLOAD_FAIL_http_4xx;
 	else
 		why = VIGIL_UPLOAD_FAIL_checksum;
-	__atomic_store_n(&u->st.failures[why], u->st.failures[why] + 1, __ATOMIC_RELAXED);
+	add(&u->st.failures[why], 1);
 	if (u->failures_in_row++ == 0) {
 		key_of(u, key, sizeof(key), x->c, x->it);
 		vigil_log(VIGIL_LOG_WARNING,
@@ -616,8 +628,8 @@ static void succeeded(struct lane *u, struct xfer *x)
 		abort_open_uploads(u);
 	switch (it->op) {
 	case ITEM_SEGMENT:
-		__atomic_store_n(&u->st.uploaded_segments, u->st.uploaded_segments + 1, __ATOMIC_RELAXED);
-		__atomic_store_n(&u->st.uploaded_bytes, u->st.uploaded_bytes + it->bytes, __ATOMIC_RELAXED);
+		add(&u->st.uploaded_segments, 1);
+		add(&u->st.uploaded_bytes, (int64_t)it->bytes);
 		if (it->seq + 1 > c->below)
 			c->below = it->seq + 1;
 		u->journal_dirty = true;
@@ -629,12 +641,12 @@ static void succeeded(struct lane *u, struct xfer *x)
 		queue_playlist(u, c);
 		return;
 	case ITEM_INIT:
-		__atomic_store_n(&u->st.uploaded_inits, u->st.uploaded_inits + 1, __ATOMIC_RELAXED);
+		add(&u->st.uploaded_inits, 1);
 		c->map_up = true;
 		c->map = it->map;
 		break;
 	case ITEM_PLAYLIST:
-		__atomic_store_n(&u->st.uploaded_playlists, u->st.uploaded_playlists + 1, __ATOMIC_RELAXED);
+		add(&u->st.uploaded_playlists, 1);
 		memcpy(c->playlist_md5, x->req.md5, sizeof(c->playlist_md5));
 		break;
 	case ITEM_DELETE:
@@ -822,11 +834,12 @@ again:
 		if (ret == 0) {
 			/* Removed by retention before its turn: nothing to put. */
 			if (it->op == ITEM_SEGMENT) {
-				__atomic_store_n(&u->st.vanished, u->st.vanished + 1, __ATOMIC_RELAXED);
+				add(&u->st.vanished, 1);
 				if (it->seq + 1 > c->below)
 					c->below = it->seq + 1, u->journal_dirty = true;
 			} else { /* an init segment gone: its segments go up without it, said once */
-				vigil_log(VIGIL_LOG_WARNING, "vigild: storage: %s is gone from disk: not uploaded\n", key);
+				vigil_log(VIGIL_LOG_WARNING,
+					  "vigild: storage: %s is gone from disk: not uploaded\n", key);
 				c->map_up = true;
 				c->map = it->map;
 			}
@@ -836,8 +849,7 @@ again:
 			goto again;
 		}
 		if (ret < 0) {
-			__atomic_store_n(&u->st.failures[VIGIL_UPLOAD_FAIL_local],
-					 u->st.failures[VIGIL_UPLOAD_FAIL_local] + 1, __ATOMIC_RELAXED);
+			add(&u->st.failures[VIGIL_UPLOAD_FAIL_local], 1);
 			vigil_log(VIGIL_LOG_ERR, "vigild: storage: cannot read %s's %s: %s\n", c->name, key,
 				  strerror(-ret));
 			release(x);
@@ -1207,7 +1219,7 @@ static void lane_fini(struct lane *l)
 
 /* StateDir/uploads.K of as many lanes as there were: each lane's file
  * written anew, then those of lanes gone removed. */
-static int journal_settle(struct vigil_uploader *up, char *err, size_t errlen)
+static int journal_settle(struct vigil_uploader *up, unsigned files, char *err, size_t errlen)
 {
 	char path[4200];
 
@@ -1218,10 +1230,11 @@ static int journal_settle(struct vigil_uploader *up, char *err, size_t errlen)
 			return -EIO;
 		}
 	}
-	for (unsigned k = up->n_lanes; k < 1024; k++) {
+	for (unsigned k = up->n_lanes; k < files; k++) {
 		snprintf(path, sizeof(path), "%s/" UPLOAD_JOURNAL ".%u", up->state_dir, k);
-		if (unlink(path) < 0 && errno == ENOENT && k > 64)
-			break;
+		if (unlink(path) < 0 && errno != ENOENT)
+			vigil_log(VIGIL_LOG_WARNING, "vigild: storage: cannot remove %s: %s\n", path,
+				  strerror(errno));
 	}
 	return 0;
 }
@@ -1231,7 +1244,7 @@ struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *
 					     char *err, size_t errlen)
 {
 	struct vigil_uploader *u = calloc(1, sizeof(*u));
-	bool stale;
+	unsigned files;
 	int ret;
 
 	if (u == NULL) {
@@ -1259,8 +1272,8 @@ struct vigil_uploader *vigil_uploader_create(const struct vigil_storage_config *
 	u->s3 = (struct vigil_s3){.conf = &u->conf, .userpwd = u->userpwd};
 	snprintf(u->s3.sigv4, sizeof(u->s3.sigv4), "aws:amz:%s:s3", conf->region);
 	ret = check_bucket(&u->lanes[0], err, errlen);
-	if (ret < 0 || journal_read(u, &stale, err, errlen) < 0 ||
-	    (stale && journal_settle(u, err, errlen) < 0))
+	if (ret < 0 || journal_read(u, &files, err, errlen) < 0 ||
+	    (files > u->n_lanes && journal_settle(u, files, err, errlen) < 0))
 		goto fail;
 	if (ret == 1)
 		vigil_log(VIGIL_LOG_WARNING,

@@ -291,10 +291,20 @@ in_bucket_once() {
 	done
 }
 
+# drained DIR: waits (30 s at most) until vigilctl storage says the spool
+# is empty; its last answer in DIR/storage.json.
+drained() {
+	local i
+	for ((i = 0; i < 60; i++)); do
+		sleep 0.5
+		"$vigilctl" storage >"$1/storage.json" && [ "$(jq .spool_segments "$1/storage.json")" = 0 ] && return
+	done
+}
+
 # The gateway stops for a while mid-run: nothing lost; the failures
 # counted, told as events, in the metrics and in vigilctl storage.
 live_outage() {
-	local dir=$work/outage frames mport=$((19400 + RANDOM % 500)) watch_pid gst_pid i
+	local dir=$work/outage frames mport=$((19400 + RANDOM % 500)) watch_pid gst_pid
 	live_conf "$dir"
 	conf_ingest "$dir/vigil.conf" "MetricsListen = 127.0.0.1:$mport" "MaxCameras = 3"
 	head -c 44 /dev/urandom >"$dir/gst.key"
@@ -315,11 +325,7 @@ live_outage() {
 	"$tools/ceph_s3.sh" rgw-start "$ceph_dir" || fail "outage: the gateway did not start again"
 	wait "$cam_pid" || fail "outage: vigil-cam failed: $(tail -n 2 "$dir/cam.log")"
 	wait "$gst_pid" || fail "outage: the GStreamer camera failed: $(tail -n 2 "$dir/gst.log")"
-	# The backlog drains (retries every 10 s at most once the store is back).
-	for ((i = 0; i < 60; i++)); do
-		sleep 0.5
-		"$vigilctl" storage >"$dir/storage.json" && [ "$(jq .spool_segments "$dir/storage.json")" = 0 ] && break
-	done
+	drained "$dir" # retries every 10 s at most once the store is back
 	sleep 1.5 # the recovery's event, within a second
 	curl -s "http://127.0.0.1:$mport/metrics" >"$dir/metrics.txt" || fail "outage: no metrics page"
 	"$vigilctl" storage >"$dir/storage.json" || fail "outage: vigilctl storage failed"
@@ -361,7 +367,7 @@ live_outage() {
 # Down at the stop: the rest stays in the spool and goes up at the next
 # start (no camera sending then).
 live_restart() {
-	local dir=$work/restart left made i
+	local dir=$work/restart left made
 	live_conf "$dir" "UploadWaitSeconds = 2"
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
 	local vigild_pid=$PROC_PID
@@ -380,10 +386,7 @@ live_restart() {
 	grep -q 'recording into the spool, uploads retried until the store answers' "$dir/vigild2.log" ||
 		fail "restart: vigild did not say the store was out of reach at start"
 	"$tools/ceph_s3.sh" rgw-start "$ceph_dir" || fail "restart: the gateway did not start again"
-	for ((i = 0; i < 60; i++)); do
-		sleep 0.5
-		"$vigilctl" storage >"$dir/storage.json" && [ "$(jq .spool_segments "$dir/storage.json")" = 0 ] && break
-	done
+	drained "$dir"
 	proc_stop "$PROC_PID" INT 60 || fail "restart: the second vigild exited non-zero"
 	check_counter restart "$dir/summary2.json" .storage.uploaded_segments "$left"
 	in_bucket_once restart "$dir"
