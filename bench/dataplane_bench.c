@@ -374,6 +374,8 @@ int main(int argc, char **argv)
 	}
 	fleet_shuffle(order, cameras, &seed);
 	w.tsc_hz = rte_get_tsc_hz();
+	if (vigil_reorder_list_init(&w.reorder, VIGIL_HOLD_WINDOWS) < 0)
+		return 1;
 
 	/* Visit v: camera order[v % cameras] sends its packets
 	 * [VISIT_PKTS * visit, +VISIT_PKTS) of round r's GOP. Round 0 only

@@ -143,6 +143,8 @@ int main(int argc, char **argv)
 
 		l->w = (struct vigil_worker){.cfg = &cfg, .streams = t, .id = i, .frames = &frs[i], .n_recorders = 1,
 					     .tsc_hz = rte_get_tsc_hz()};
+		if (vigil_reorder_list_init(&l->w.reorder, VIGIL_HOLD_WINDOWS) < 0)
+			return 1;
 		l->mp = mp;
 		l->cfg = &cfg;
 		l->payload = payload;

@@ -13,6 +13,7 @@
  *                  (--out CAPTURE.pcap | --live IFACE [--unpaced]) --config VIGIL.conf
  *                  [--fps 30] [--payload 1200] [--port 5004] [--record-dir DIR] [--seed WORD]
  *                  [--rate PPS] [--standby N] [--control FILE] [--per-camera FILE] [--stagger]
+ *                  [--rtx] [--loss P] [--burst N] [--delay MS]
  * --seed: keys, SSRCs and sequence numbers derived from WORD, the same at
  * every run: test keys that anyone with the word has, never a camera's.
  * --rate: the whole fleet sends PPS packets a second on average: the
@@ -27,12 +28,33 @@
  * --per-camera FILE: at the end, `C packets frames` a line per camera.
  * --stagger: camera c starts (c mod the clip's GOP) frames late, so the
  * cameras' key frames are not all in the same frame interval.
+ * --rtx: each camera retransmits (cam/retransmit.h): an RTX SSRC of its own
+ * and payload type 97, written into the configuration (RtxSSRC,
+ * RtxPayloadType); live, vigild's SRTCP feedback to a camera's address and
+ * port is read off the interface, NACKs answered with RTX packets sent like
+ * media, PLIs counted; the run lingers 1 s after its last frame for the
+ * last NACKs.
+ * A lossy link on the output: --loss P drops P percent of the packets
+ * (media and RTX; live, feedback too, drawn apart) at random, or with
+ * --burst N in Gilbert-Elliott bursts of N packets on average, P percent
+ * still; in a capture too. --delay MS (live): every packet leaves MS later
+ * (feedback is taken as it comes: a NACK's round trip gains MS), through a
+ * queue of LINK_DELAY_SLOTS packets: when it is full the sender waits for
+ * the oldest to leave (bench/lossy_link.h).
+ * With --rtx, --loss or --delay the JSON also has sim_dropped (packets the
+ * link lost: media and RTX), sim_dropped_feedback, feedback_unmatched
+ * (UDP to a camera's address and port that is not SRTCP from vigild's
+ * port) and retransmit: {refused (forged + replayed + malformed +
+ * wrong_sender), then every counter of cam/retransmit.h, summed}.
  * Live, SIGINT or SIGTERM ends the run early (what was sent is printed).
  * Replay: vigild --config VIGIL.conf --pcap CAPTURE.pcap */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -49,9 +71,15 @@
 
 #include "au.h"
 #include "fleet.h"
+#include "lossy_link.h"
+#include "retransmit.h"
 #include "sender.h"
+#include "vigil/bytes.h"
 
 #define BATCH 64 /* live: packets handed to the kernel in one sendmmsg */
+#define RTX_PAYLOAD_TYPE 97
+#define RTX_LINGER_NS 1000000000u /* --rtx: feedback served after the last frame */
+#define FEEDBACK_READS 256 /* frames read off the interface at one go */
 
 struct camera {
 	struct vigil_sender tx; /* RTP, packetization, SRTP: libvigilcam */
@@ -62,6 +90,7 @@ struct camera {
 	unsigned late;	 /* --stagger: the frames it starts late */
 	uint64_t packets; /* under every key it had */
 	uint64_t frames;
+	struct vigil_retransmit *rtx; /* --rtx */
 };
 
 struct capture {
@@ -79,9 +108,17 @@ struct capture {
 	uint64_t max_late_ns; /* live: the furthest behind its time a packet left */
 	/* live: packets whose time has come, not yet handed to the kernel */
 	unsigned batched;
-	uint8_t batch[BATCH][FLEET_MAX_FRAME];
+	uint8_t batch[BATCH][LINK_FRAME_MAX];
 	struct iovec iov[BATCH];
 	struct mmsghdr msgs[BATCH];
+	struct lossy_link out, back; /* the link the packets leave by, the feedback's */
+	struct delay_queue delayed;  /* --delay */
+	/* --rtx, live: the socket feedback is read from, the cameras */
+	int feedback_fd;
+	struct camera *cam;
+	unsigned cameras;
+	unsigned rtx_cam; /* the camera whose feedback is being answered */
+	uint64_t feedback_unmatched; /* UDP to a camera's address that is not its feedback */
 };
 
 static volatile sig_atomic_t control_due, stop_now;
@@ -147,6 +184,135 @@ static void wait_until(uint64_t t)
 		;
 }
 
+static void batch_frame(struct capture *s, const uint8_t *frame, size_t len)
+{
+	memcpy(s->batch[s->batched], frame, len);
+	s->iov[s->batched] = (struct iovec){.iov_base = s->batch[s->batched], .iov_len = len};
+	s->msgs[s->batched] = (struct mmsghdr){.msg_hdr = {.msg_iov = &s->iov[s->batched], .msg_iovlen = 1}};
+	if (++s->batched == BATCH)
+		flush_live(s);
+}
+
+/* --delay: the packets whose time has come, to the batch. */
+static void release_due(struct capture *s, uint64_t now)
+{
+	const uint8_t *frame;
+	size_t len;
+
+	while ((frame = delay_queue_pop(&s->delayed, now, &len)) != NULL)
+		batch_frame(s, frame, len);
+}
+
+/* A packet onto the simulated link, now: lost, or on its way (after
+ * --delay, through a bounded queue: a full one is waited out). */
+static void to_link(struct capture *s, const uint8_t *frame, size_t len)
+{
+	if (lossy_link_drops(&s->out))
+		return;
+	if (s->delayed.delay_ns == 0) {
+		batch_frame(s, frame, len);
+		return;
+	}
+	if (delay_queue_full(&s->delayed)) {
+		flush_live(s);
+		wait_until(delay_queue_next_due(&s->delayed));
+		release_due(s, now_ns());
+	}
+	delay_queue_push(&s->delayed, frame, len, now_ns());
+}
+
+/* One RTX packet of camera s->rtx_cam, out as its media go. */
+static void send_rtx(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct capture *s = arg;
+	uint8_t b[LINK_FRAME_MAX];
+	unsigned c = s->rtx_cam;
+
+	if (FLEET_HDR + len > sizeof(b))
+		return;
+	memcpy(b + FLEET_HDR, pkt, len);
+	fleet_wrap_from(b, len, (const uint8_t[]){198, 19, (uint8_t)(c >> 8), (uint8_t)c},
+			(uint16_t)(10000 + c % 50000), s->port);
+	to_link(s, b, FLEET_HDR + len);
+}
+
+/* A frame off the interface: SRTCP from vigild's port to camera c's
+ * address (198.19.c/16) and port, handed to its retransmitter. Every
+ * length is checked; anything else is not ours and ignored. */
+static void take_feedback(struct capture *s, const uint8_t *f, size_t n)
+{
+	const uint8_t *ip = f + 14, *udp, *rtcp;
+	size_t ihl, tot, ulen;
+	unsigned c;
+
+	if (n < FLEET_HDR || vigil_get16(f + 12) != 0x0800 || ip[0] >> 4 != 4 || ip[9] != 17)
+		return;
+	ihl = (size_t)(ip[0] & 15) * 4;
+	tot = vigil_get16(ip + 2);
+	if (ihl < 20 || tot < ihl + 8 || 14 + tot > n || (vigil_get16(ip + 6) & 0x3fff) != 0 || ip[16] != 198 ||
+	    ip[17] != 19)
+		return;
+	c = (unsigned)ip[18] << 8 | ip[19];
+	udp = ip + ihl;
+	ulen = vigil_get16(udp + 4);
+	if (c >= s->cameras || vigil_get16(udp + 2) != 10000 + c % 50000)
+		return;
+	rtcp = udp + 8;
+	/* RTCP, as RFC 5761 tells it from RTP: version 2, packet type 192-223. */
+	if (vigil_get16(udp) != s->port || ulen < 8 + 8 || ulen > tot - ihl || rtcp[0] >> 6 != 2 || rtcp[1] < 192 ||
+	    rtcp[1] > 223 || s->cam[c].rtx == NULL) {
+		s->feedback_unmatched++;
+		return;
+	}
+	if (lossy_link_drops(&s->back))
+		return;
+	s->rtx_cam = c;
+	if (vigil_retransmit_feedback(s->cam[c].rtx, rtcp, ulen - 8, now_ns(), send_rtx, NULL, s) < 0)
+		return; /* refused: counted by its reason */
+}
+
+/* What feedback has come, without waiting. */
+static void read_feedback(struct capture *s)
+{
+	uint8_t f[2048];
+
+	for (unsigned i = 0; s->feedback_fd >= 0 && i < FEEDBACK_READS; i++) {
+		ssize_t n = recv(s->feedback_fd, f, sizeof(f), MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0)
+			break;
+		if ((size_t)n <= sizeof(f))
+			take_feedback(s, f, (size_t)n);
+	}
+}
+
+/* Until CLOCK_MONOTONIC reaches t, live: feedback answered and delayed
+ * packets let go as they come, the batch sent before each wait. */
+static void serve_until(struct capture *s, uint64_t t)
+{
+	for (;;) {
+		uint64_t now = now_ns(), next = t;
+
+		read_feedback(s);
+		release_due(s, now);
+		flush_live(s);
+		if (now >= t || stop_now)
+			return;
+		if (delay_queue_next_due(&s->delayed) < next)
+			next = delay_queue_next_due(&s->delayed);
+		if (s->feedback_fd >= 0 && next > now + 200000) {
+			struct pollfd pfd = {.fd = s->feedback_fd, .events = POLLIN};
+			uint64_t wait = next - now - 100000;
+			struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000u),
+					      .tv_nsec = (long)(wait % 1000000000u)};
+
+			(void)ppoll(&pfd, 1, &ts, NULL);
+		} else {
+			wait_until(next);
+		}
+	}
+}
+
 /* Live: the frame leaves at its time from the start (the capture's
  * clock), or at once when unpaced. Frames whose time has come are sent
  * together; the batch goes before waiting for a later one. */
@@ -159,20 +325,18 @@ static void send_live(struct capture *s, const uint8_t *frame, size_t len)
 		s->t0_ns = s->t_ns;
 	}
 	due = s->base_ns + (s->t_ns - s->t0_ns);
-	if (s->paced) {
-		now = now_ns();
-		if (now < due) {
-			flush_live(s);
-			wait_until(due);
-		} else if (now - due > s->max_late_ns) {
+	now = now_ns();
+	if (s->paced && now < due) {
+		serve_until(s, due);
+	} else {
+		if (s->paced && now - due > s->max_late_ns)
 			s->max_late_ns = now - due;
+		if (s->batched == 0) { /* unpaced, or late: between batches */
+			read_feedback(s);
+			release_due(s, now);
 		}
 	}
-	memcpy(s->batch[s->batched], frame, len);
-	s->iov[s->batched] = (struct iovec){.iov_base = s->batch[s->batched], .iov_len = len};
-	s->msgs[s->batched] = (struct mmsghdr){.msg_hdr = {.msg_iov = &s->iov[s->batched], .msg_iovlen = 1}};
-	if (++s->batched == BATCH)
-		flush_live(s);
+	to_link(s, frame, len);
 	s->t_ns += s->gap_ns;
 	s->bytes += len;
 }
@@ -188,12 +352,26 @@ static int open_live(const char *iface)
 	return fd;
 }
 
+/* --rtx: a raw socket that takes the IPv4 frames coming in on the
+ * interface (not the ones we send: PACKET_IGNORE_OUTGOING, Linux 4.20). */
+static int open_feedback(const char *iface)
+{
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+				  .sll_ifindex = (int)if_nametoindex(iface)};
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_IP)), one = 1;
+
+	if (sll.sll_ifindex == 0 || fd < 0 || bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0)
+		die("--rtx: cannot open a raw socket for feedback on that interface (needs root, Linux 4.20)");
+	return fd;
+}
+
 /* One SRTP packet: UDP/IP/Ethernet from the camera's own address
  * (198.19.x.y: a flow per camera, as RSS would see it), a pcap record. */
 static void capture_packet(void *arg, const uint8_t *pkt, size_t len)
 {
 	struct capture *s = arg;
-	uint8_t b[FLEET_MAX_FRAME];
+	uint8_t b[LINK_FRAME_MAX];
 
 	memcpy(b + FLEET_HDR, pkt, len);
 	fleet_wrap_from(b, len, (const uint8_t[]){198, 19, (uint8_t)(s->index >> 8), (uint8_t)s->index},
@@ -208,7 +386,8 @@ static void capture_packet(void *arg, const uint8_t *pkt, size_t len)
 		.len = (bpf_u_int32)(FLEET_HDR + len),
 	};
 
-	pcap_dump((u_char *)s->pcap, &h, b);
+	if (!lossy_link_drops(&s->out))
+		pcap_dump((u_char *)s->pcap, &h, b);
 	s->t_ns += s->gap_ns;
 	s->bytes += FLEET_HDR + len;
 }
@@ -263,7 +442,8 @@ static void apply_control(const char *path, struct camera *cam, unsigned cameras
 		if (n == 3 && strcmp(word, "key") == 0) {
 			if (sodium_base642bin(key, sizeof(key), b64, strlen(b64), NULL, &key_len, NULL,
 					      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-			    key_len != sizeof(key) || vigil_sender_rekey(&cam[c].tx, key) < 0)
+			    key_len != sizeof(key) || vigil_sender_rekey(&cam[c].tx, key) < 0 ||
+			    (cam[c].rtx != NULL && vigil_retransmit_rekey(cam[c].rtx, key) < 0))
 				die("--control: a key is not base64 of 44 bytes");
 			memcpy(cam[c].master, key, sizeof(key));
 			keys++;
@@ -298,11 +478,14 @@ int main(int argc, char **argv)
 	    {"seed", required_argument, NULL, 'S'},	  {"rate", required_argument, NULL, 'R'},
 	    {"standby", required_argument, NULL, 'b'},	  {"control", required_argument, NULL, 'C'},
 	    {"per-camera", required_argument, NULL, 'x'}, {"stagger", no_argument, NULL, 'G'},
+	    {"rtx", no_argument, NULL, 'X'},		  {"loss", required_argument, NULL, 'L'},
+	    {"burst", required_argument, NULL, 'B'},	  {"delay", required_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *clip = NULL, *out = NULL, *conf = NULL, *record_dir = "recordings", *live = NULL, *seed = NULL;
 	const char *control = NULL, *per_camera = NULL;
-	bool paced = true, stagger = false;
+	bool paced = true, stagger = false, rtx = false;
+	double loss = 0, burst = 1, delay_ms = 0;
 	enum vigil_codec codec = VIGIL_CODEC_H264;
 	unsigned cameras = 0, fps = 30, first_key = 0, standby = 0;
 	double seconds = 0, rate = 0;
@@ -336,16 +519,23 @@ int main(int argc, char **argv)
 		case 'C': control = optarg; break;
 		case 'x': per_camera = optarg; break;
 		case 'G': stagger = true; break;
+		case 'X': rtx = true; break;
+		case 'L': loss = atof(optarg); break;
+		case 'B': burst = atof(optarg); break;
+		case 'D': delay_ms = atof(optarg); break;
 		default: die("usage: see the top of bench/vigil_cam.c");
 		}
 	}
 	if (clip == NULL || (out == NULL) == (live == NULL) || conf == NULL || cameras == 0 || cameras > 65535 ||
 	    seconds <= 0 || fps == 0 || 90000 % fps != 0 || payload < 100 || payload > 1400 || rate < 0 ||
-	    standby >= cameras || (control != NULL && live == NULL) || sodium_init() < 0)
+	    standby >= cameras || (control != NULL && live == NULL) || !(loss >= 0 && loss < 100) ||
+	    !(burst >= 1) || !(delay_ms >= 0 && delay_ms <= 10000) || (delay_ms > 0 && live == NULL) ||
+	    sodium_init() < 0)
 		die("usage: vigil-cam --clip FILE --codec h264|h265 --cameras N (1-65535) --seconds S "
 		    "(--out PCAP | --live IFACE [--unpaced]) --config CONF [--fps F dividing 90000] [--payload 100-1400] "
 		    "[--port P] [--record-dir DIR] [--seed WORD] [--rate PPS] [--standby N (< cameras)] "
-		    "[--control FILE (live)] [--per-camera FILE] [--stagger]");
+		    "[--control FILE (live)] [--per-camera FILE] [--stagger] [--rtx] [--loss 0-99.99 PERCENT] "
+		    "[--burst N >= 1] [--delay 0-10000 MS (live)]");
 	data = read_file(clip, &len);
 	aus = calloc(len / 4 + 1, sizeof(*aus));
 	if (aus == NULL)
@@ -413,6 +603,20 @@ int main(int argc, char **argv)
 		die("out of memory");
 	s->port = port;
 	s->live_fd = live != NULL ? open_live(live) : -1;
+	s->feedback_fd = live != NULL && rtx ? open_feedback(live) : -1;
+	s->cam = cam;
+	s->cameras = cameras;
+	/* The link's losses: from the seed too, so a seeded run loses the
+	 * same packets; the feedback's drawn apart from the output's. */
+	uint64_t link_seed;
+
+	randombytes_buf(&link_seed, sizeof(link_seed));
+	if (seed != NULL)
+		memcpy(&link_seed, seed_key, sizeof(link_seed));
+	lossy_link_init(&s->out, loss, burst, link_seed);
+	lossy_link_init(&s->back, loss, burst, link_seed * 0xd1342543de82ef95u);
+	if (delay_ms > 0 && delay_queue_init(&s->delayed, (uint64_t)(delay_ms * 1e6)) < 0)
+		die("out of memory");
 	s->paced = paced;
 	s->gap_ns = 20000; /* 20 us between a frame's packets */
 	if (live == NULL) {
@@ -431,7 +635,9 @@ int main(int argc, char **argv)
 	uint64_t loop = n_aus - first_key, frame_ns = 1000000000u / fps, ts_step = 90000 / fps;
 
 	frames = (unsigned)(seconds * fps);
-	if (rate > 0) {
+	uint64_t clip_packets = 0; /* --rtx: the clip's packets, once through */
+
+	if (rate > 0 || rtx) {
 		/* The clip's packets per frame, as this payload size cuts them
 		 * (a sender under a throwaway key counts them), over the frames
 		 * to be sent; then the frame interval that makes the rate. */
@@ -450,15 +656,40 @@ int main(int argc, char **argv)
 		}
 		vigil_sender_wipe(&probe);
 		per_frame = (double)per_loop / (double)loop;
-		frame_ns = (uint64_t)(1e9 * (double)sending * per_frame / rate);
-		if (frame_ns == 0)
-			die("--rate: more than one frame per nanosecond");
-		frames = (unsigned)(seconds * 1e9 / (double)frame_ns);
+		clip_packets = per_loop;
 		free(per_au);
+		if (rate > 0) {
+			frame_ns = (uint64_t)(1e9 * (double)sending * per_frame / rate);
+			if (frame_ns == 0)
+				die("--rate: more than one frame per nanosecond");
+			frames = (unsigned)(seconds * 1e9 / (double)frame_ns);
+		}
 		/* Live, a frame's packets leave at twice the mean rate at most,
 		 * so a sender that falls behind at a key frame catches up. */
-		if (live != NULL && 1e9 / rate / 2 < (double)s->gap_ns)
+		if (rate > 0 && live != NULL && 1e9 / rate / 2 < (double)s->gap_ns)
 			s->gap_ns = (uint64_t)(1e9 / rate / 2);
+	}
+	if (rtx) {
+		/* Slots for VIGIL_RTX_HOLD_MS of a camera's packets, twice
+		 * over (key frames come in bursts), or the whole clip when
+		 * it is shorter. */
+		double per_s = (double)clip_packets / (double)loop * 1e9 / (double)frame_ns;
+		uint64_t want = (uint64_t)(per_s * VIGIL_RTX_HOLD_MS / 1000 * 2) + 64;
+		unsigned slots = want > VIGIL_RTX_SLOTS_MAX ? VIGIL_RTX_SLOTS_MAX : (unsigned)want;
+		char msg[256];
+
+		for (unsigned c = 0; c < cameras; c++) {
+			/* Indices cameras.. of the SSRC sequence: distinct from
+			 * every camera's media SSRC. */
+			uint32_t rtx_ssrc = ssrc0 + (cameras + c) * 0x9e3779b1u;
+
+			cam[c].rtx = malloc(sizeof(*cam[c].rtx));
+			if (cam[c].rtx == NULL ||
+			    vigil_retransmit_init(cam[c].rtx, cam[c].tx.ssrc, rtx_ssrc, RTX_PAYLOAD_TYPE, cam[c].master,
+						  slots, NULL, msg, sizeof(msg)) < 0)
+				die("--rtx: out of memory for the retransmission buffers");
+			cam[c].tx.rtx = cam[c].rtx;
+		}
 	}
 	uint64_t t0 = UINT64_C(1795000000000000000), start_ns = now_ns();
 	unsigned sent_frames = 0;
@@ -512,8 +743,15 @@ int main(int argc, char **argv)
 			die("cannot write the capture");
 	}
 	if (live != NULL) {
+		/* The last NACKs answered, the delayed packets out. */
+		if (!stop_now && (rtx || s->delayed.delay_ns > 0))
+			serve_until(s, now_ns() + s->delayed.delay_ns + (rtx ? RTX_LINGER_NS : 0));
+		release_due(s, UINT64_MAX);
 		flush_live(s);
 		close(s->live_fd);
+		if (s->feedback_fd >= 0)
+			close(s->feedback_fd);
+		delay_queue_free(&s->delayed);
 	}
 
 	cf = fopen(conf, "w");
@@ -528,14 +766,26 @@ int main(int argc, char **argv)
 		sodium_bin2base64(b64, sizeof(b64), cam[c].master, sizeof(cam[c].master), sodium_base64_VARIANT_ORIGINAL);
 		fprintf(cf, "\n[Camera]\nName = cam%05u\nSSRC = %" PRIu32 "\nKey = %s\nCodec = %s\n", c, cam[c].tx.ssrc, b64,
 			codec == VIGIL_CODEC_H265 ? "H265" : "H264");
+		if (cam[c].rtx != NULL)
+			fprintf(cf, "RtxSSRC = %" PRIu32 "\nRtxPayloadType = %u\n", cam[c].rtx->rtx_ssrc,
+				RTX_PAYLOAD_TYPE);
 	}
 	if (fclose(cf) != 0)
 		die("cannot write the configuration");
 	uint64_t packets = 0, all_frames = 0;
+	struct vigil_retransmit_counters fb = {0};
 
 	for (unsigned c = 0; c < cameras; c++) {
 		packets += cam[c].packets;
 		all_frames += cam[c].frames;
+		if (cam[c].rtx == NULL)
+			continue;
+#define X(name, help) fb.name += cam[c].rtx->count.name;
+		VIGIL_FOREACH_RTX_COUNTER(X)
+#undef X
+		vigil_retransmit_wipe(cam[c].rtx);
+		free(cam[c].rtx);
+		cam[c].rtx = NULL;
 	}
 	if (per_camera != NULL) {
 		FILE *pf = fopen(per_camera, "w");
@@ -547,9 +797,21 @@ int main(int argc, char **argv)
 	}
 	printf("{\"cameras\": %u, \"frames_per_camera\": %u, \"frames\": %" PRIu64 ", \"packets\": %" PRIu64
 	       ", \"bytes\": %" PRIu64 ", \"seconds\": %.1f, \"mbit_s_per_camera\": %.3f, \"send_errors\": %" PRIu64
-	       ", \"frame_interval_ms\": %.3f, \"elapsed_s\": %.3f, \"max_late_ms\": %.3f}\n",
+	       ", \"frame_interval_ms\": %.3f, \"elapsed_s\": %.3f, \"max_late_ms\": %.3f",
 	       cameras, sent_frames, all_frames, packets, s->bytes, seconds, (double)s->bytes * 8 / seconds / cameras / 1e6,
 	       s->send_errors, (double)frame_ns / 1e6, elapsed, (double)s->max_late_ns / 1e6);
+	/* The lossy link and the feedback, when asked for. */
+	if (rtx || loss > 0 || delay_ms > 0) {
+		printf(", \"sim_dropped\": %" PRIu64 ", \"sim_dropped_feedback\": %" PRIu64
+		       ", \"feedback_unmatched\": %" PRIu64 ", \"retransmit\": {\"refused\": %" PRIu64,
+		       s->out.dropped, s->back.dropped, s->feedback_unmatched,
+		       fb.forged + fb.replayed + fb.malformed + fb.wrong_sender);
+#define X(name, help) printf(", \"%s\": %" PRIu64, #name, fb.name);
+		VIGIL_FOREACH_RTX_COUNTER(X)
+#undef X
+		printf("}");
+	}
+	printf("}\n");
 	if (s->send_errors != 0)
 		return 1;
 	return 0;

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "vigil/clock.h"
+#include "retransmit.h"
 #include "sender.h"
 #include "vigil/bytes.h"
 
@@ -118,6 +119,8 @@ static void one_packet(void *arg, const uint8_t *payload, size_t len, bool marke
 		s->err = n;
 		return;
 	}
+	if (s->rtx != NULL)
+		vigil_retransmit_record(s->rtx, seq, s->ts, marker, payload, len, vigil_now_ns());
 	s->fn(s->arg, pkt, (size_t)n);
 	s->packets++;
 	s->index++;

@@ -27,6 +27,8 @@
 /* One SRTP packet, ready for the wire (the UDP payload). */
 typedef void (*vigil_sender_fn)(void *arg, const uint8_t *pkt, size_t len);
 
+struct vigil_retransmit;
+
 struct vigil_sender {
 	struct vigil_srtp srtp;
 	uint32_t ssrc;
@@ -37,6 +39,9 @@ struct vigil_sender {
 	struct vigil_index_store *store;
 	uint64_t reserved;
 	uint64_t reservations, reserve_max_ns; /* how many writes, the slowest */
+	/* NULL, or where every packet sent is also kept for retransmission
+	 * (retransmit.h): set it after init, the caller owns it */
+	struct vigil_retransmit *rtx;
 	/* for the packetizer callback */
 	uint32_t ts;
 	vigil_sender_fn fn;

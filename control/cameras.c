@@ -106,7 +106,13 @@ static const struct vigil_stream_floor *floor_of(struct vigil_cameras *c, unsign
 	}
 	if (r != p)
 		*p = *r;
-	*floor = (struct vigil_stream_floor){.srtp = p->index, .srtcp = p->srtcp_index, .has_srtcp = p->has_srtcp};
+	*floor = (struct vigil_stream_floor){.srtp = p->index,
+					     .srtcp = p->srtcp_index,
+					     .has_srtcp = p->has_srtcp,
+					     /* an RTX index is the RTX SSRC's */
+					     .has_rtx = p->has_rtx && cam->has_rtx && p->rtx_ssrc == cam->rtx_ssrc,
+					     .rtx = p->rtx_index,
+					     .fb_reserved = p->fb_reserved};
 	c->resumed++;
 	return floor;
 }
@@ -128,13 +134,52 @@ static void note_top(struct vigil_cameras *c, unsigned slot)
 	if (c->state == NULL || s == NULL || c->cfg->cameras[slot].has_identity || !vigil_stream_top(s, &top))
 		return;
 	if (p->name[0] != '\0' && p->index == top.srtp && p->has_srtcp == top.has_srtcp &&
-	    p->srtcp_index == top.srtcp)
+	    p->srtcp_index == top.srtcp && p->has_rtx == top.has_rtx && p->rtx_index == top.rtx)
 		return;
 	snprintf(p->name, sizeof(p->name), "%s", c->cfg->cameras[slot].name);
 	p->index = top.srtp;
 	p->srtcp_index = top.srtcp;
 	p->has_srtcp = top.has_srtcp;
+	p->has_rtx = top.has_rtx;
+	p->rtx_ssrc = c->cfg->cameras[slot].rtx_ssrc;
+	p->rtx_index = top.rtx;
 	c->persist_dirty = true;
+}
+
+/* Feedback indices: a reservation written with the state (cameras_second),
+ * handed to the stream once a write after it has completed. */
+static void reserve_feedback(struct vigil_cameras *c, unsigned slot)
+{
+	struct vigil_stream *s = c->table->slots[slot];
+	struct vigil_camera_slot *cs = &c->slots[slot];
+	uint32_t want;
+
+	/* One batch at a time: those made while one waits would be handed
+	 * out with it before they are written. */
+	if (s == NULL || cs->fb_pending != 0 || c->fb_writes != UINT64_MAX || c->cfg->cameras[slot].has_identity ||
+	    !vigil_stream_feedback_due(s, &want))
+		return;
+	snprintf(cs->persist.name, sizeof(cs->persist.name), "%s", c->cfg->cameras[slot].name);
+	cs->persist.fb_reserved = want;
+	cs->fb_pending = want;
+	c->persist_dirty = true;
+}
+
+static void publish_feedback(struct vigil_cameras *c)
+{
+	struct vigil_state_stats st;
+
+	vigil_state_stats(c->state, &st);
+	if (st.writes <= c->fb_writes)
+		return;
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		struct vigil_camera_slot *cs = &c->slots[slot];
+
+		if (cs->fb_pending != 0 && c->table->slots[slot] != NULL)
+			vigil_stream_feedback_reserved(c->table->slots[slot], cs->fb_pending);
+		cs->fb_pending = 0;
+	}
+	c->fb_writes = UINT64_MAX; /* until the next reservation is submitted */
 }
 
 /* Out of the stream table, its index kept. */
@@ -151,6 +196,9 @@ void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const uint8_t *
 {
 	if (c->state != NULL) {
 		vigil_state_key_id(key, salt, c->slots[slot].persist.key_id);
+		/* The new key's feedback indices start afresh. */
+		c->slots[slot].persist.fb_reserved = 0;
+		c->slots[slot].fb_pending = 0;
 		c->persist_dirty = true;
 	}
 	cameras_event(c, slot, VIGIL_EVENT_key_rotated, by);
@@ -203,6 +251,7 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 	c->cfg = cfg;
 	c->table = table;
 	c->state = state;
+	c->fb_writes = UINT64_MAX;
 	for (unsigned i = 0; i < cfg->n_cameras; i++) {
 		c->slots[i].origin = VIGIL_CAMERA_FROM_FILE;
 		if (!cameras_has_key(&cfg->cameras[i]))
@@ -470,13 +519,23 @@ void vigil_cameras_second(struct vigil_cameras *c)
 	report_restarts(c);
 	if (c->state == NULL)
 		return;
-	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++)
+	publish_feedback(c);
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
 		note_top(c, slot);
+		reserve_feedback(c, slot);
+	}
 	if (!c->persist_dirty)
 		return;
 	recs = records(c, &n);
-	if (recs != NULL && vigil_state_submit(c->state, recs, n))
+	if (recs != NULL && vigil_state_submit(c->state, recs, n)) {
+		struct vigil_state_stats st;
+
 		c->persist_dirty = false;
+		vigil_state_stats(c->state, &st);
+		/* Nothing was being written: the next write done holds these. */
+		if (c->fb_writes == UINT64_MAX)
+			c->fb_writes = st.writes;
+	}
 	free(recs);
 }
 

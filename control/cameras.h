@@ -42,6 +42,10 @@ struct vigil_camera_slot {
 	 * continues from it. */
 	struct vigil_state_rec persist;
 	uint64_t restarts_seen;          /* same_key_restart already reported */
+	/* vigild's SRTCP indices for feedback (stream.h): reserved in
+	 * persist, handed to the stream once the state file holding them is
+	 * durable (0: none waiting). */
+	uint32_t fb_pending;
 	/* Liveness: its authentic packets (decrypted, SRTCP) as the last
 	 * second's look found them, and when they last grew (0: never). */
 	uint64_t seen_packets;
@@ -63,6 +67,7 @@ struct vigil_cameras {
 	 * without StateDir). */
 	struct vigil_state *state;
 	bool persist_dirty;             /* an index moved since the last write */
+	uint64_t fb_writes;             /* state writes done when feedback reservations were submitted; UINT64_MAX: none waits */
 	unsigned resumed;               /* cameras that continued from a persisted index */
 	/* Keystore records left out at start (a file camera has their name,
 	 * SSRC or Identity): written back unchanged at every save. */

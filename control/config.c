@@ -5,6 +5,7 @@
  * config_keys.c. Every error names the file, the line and what is wrong. */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,15 @@ static int check_camera(struct parser *p)
 		if (!(p->cam_keys & required[i].bit))
 			return config_fail(p, cam->line, "[Camera] has no %s%s", required[i].name,
 					   required[i].bit == CAM_KEY ? " (or Identity)" : "");
+	if (!(p->cam_keys & CAM_RTX_SSRC) != !(p->cam_keys & CAM_RTX_PT))
+		return config_fail(p, cam->line, "[Camera] has %s without %s: a camera retransmits with both",
+				   p->cam_keys & CAM_RTX_SSRC ? "RtxSSRC" : "RtxPayloadType",
+				   p->cam_keys & CAM_RTX_SSRC ? "RtxPayloadType" : "RtxSSRC");
+	if (cam->has_rtx && (p->cam_keys & CAM_IDENTITY))
+		return config_fail(p, cam->line, "[Camera] with an Identity takes no RtxSSRC: the handshake gives it");
+	if (cam->has_rtx && cam->rtx_ssrc == cam->ssrc)
+		return config_fail(p, cam->line, "[Camera] RtxSSRC %" PRIu32 " is its own SSRC: RTX needs an SSRC of its own",
+				   cam->rtx_ssrc);
 	if (!(p->cam_keys & CAM_PT))
 		/* 96-127 */
 		p->cfg->cameras[p->cfg->n_cameras - 1].payload_types[1] = UINT64_C(0xffffffff) << 32;
@@ -268,6 +278,7 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	cfg->max_unsynced_ms = VIGIL_DEFAULT_MAX_UNSYNCED_MS;
 	cfg->rekey_seconds = VIGIL_DEFAULT_REKEY_SECONDS;
 	cfg->rekey_packets = VIGIL_DEFAULT_REKEY_PACKETS;
+	cfg->retransmit_hold_ms = VIGIL_DEFAULT_RETRANSMIT_HOLD_MS;
 	cfg->offline_seconds = VIGIL_DEFAULT_OFFLINE_SECONDS;
 	cfg->event_queue = VIGIL_DEFAULT_EVENT_QUEUE;
 	cfg->auth_failed_per_minute = VIGIL_DEFAULT_AUTH_FAILED_PER_MINUTE;

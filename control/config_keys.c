@@ -365,6 +365,11 @@ void config_index_camera(struct parser *p)
 	if (json_object_get(cam->has_identity ? p->by_identity : p->by_ssrc, key) == NULL)
 		json_object_set_new(cam->has_identity ? p->by_identity : p->by_ssrc, key,
 				    json_integer(p->cfg->n_cameras - 1));
+	if (cam->has_rtx) {
+		ssrc_key(key, cam->rtx_ssrc);
+		if (json_object_get(p->by_ssrc, key) == NULL)
+			json_object_set_new(p->by_ssrc, key, json_integer(p->cfg->n_cameras - 1));
+	}
 }
 
 static int ssrc_unused(struct parser *p)
@@ -377,6 +382,20 @@ static int ssrc_unused(struct parser *p)
 	if (seen != NULL)
 		return config_fail(p, p->line, "SSRC: %" PRIu32 " is already used by camera '%s'", camera(p)->ssrc,
 				   p->cfg->cameras[json_integer_value(seen)].name);
+	return 1;
+}
+
+static int rtx_ssrc_unused(struct parser *p)
+{
+	char key[16];
+	json_t *seen;
+
+	ssrc_key(key, camera(p)->rtx_ssrc);
+	seen = p->by_ssrc != NULL ? json_object_get(p->by_ssrc, key) : NULL;
+	if (seen != NULL)
+		return config_fail(p, p->line, "RtxSSRC: %" PRIu32 " is already used by camera '%s'",
+				   camera(p)->rtx_ssrc, p->cfg->cameras[json_integer_value(seen)].name);
+	camera(p)->has_rtx = true;
 	return 1;
 }
 
@@ -539,6 +558,7 @@ static const struct key_def keys[] = {
     {"EventHookSecretFile", INGEST(event_hook_secret_file), STRING},
     {"EventQueue", INGEST(event_queue), NUMBER(1, 10000000, 1)},
     {"AuthFailedPerMinute", INGEST(auth_failed_per_minute), NUMBER(1, UINT32_MAX, 1)},
+    {"RetransmitHoldMs", INGEST(retransmit_hold_ms), NUMBER(0, 5000, 1)},
     {"RekeyPackets", INGEST(rekey_packets), NUMBER(1000, UINT64_C(1) << 40, 1),
      .err = "is not a number from 1000 to 2^40"},
     /* [Storage] */
@@ -571,6 +591,10 @@ static const struct key_def keys[] = {
      .then = own_retain_hours, .err = "is not a number of hours from 0 to 876000"},
     {"RetainBytes", CAMERA(retain_bytes), .seen = CAM_RETAIN_BYTES, SIZE, .then = own_retain_bytes,
      .err = "is not a size (bytes, or with K, M, G or T)"},
+    {"RtxSSRC", CAMERA(rtx_ssrc), .seen = CAM_RTX_SSRC, NUMBER(0, UINT32_MAX, 1), .then = rtx_ssrc_unused,
+     .err = "is not a 32-bit number"},
+    {"RtxPayloadType", CAMERA(rtx_payload_type), .seen = CAM_RTX_PT, NUMBER(96, 127, 1),
+     .err = "is not a dynamic RTP payload type (96-127)"},
 };
 
 static void store(void *field, size_t size, uint64_t n)

@@ -26,6 +26,8 @@ enum {
 	CAM_RETAIN_HOURS = 128,
 	CAM_RETAIN_BYTES = 256,
 	CAM_IDENTITY = 512,
+	CAM_RTX_SSRC = 1024,
+	CAM_RTX_PT = 2048,
 };
 
 struct parser {

@@ -23,9 +23,10 @@
 #include "state.h"
 
 #define MAGIC "VIGILRS"
-#define VERSION 1
+#define VERSION 2 /* 1: without RTX and feedback (REC_LEN_1), still read */
 #define HEADER_LEN 16
-#define REC_LEN 96
+#define REC_LEN_1 96
+#define REC_LEN 112
 #define SUM_LEN 32
 #define MAX_RECS VIGIL_MAX_CAMERAS
 
@@ -105,6 +106,9 @@ static uint8_t *serialize(const struct vigil_state_rec *recs, unsigned n, size_t
 		memcpy(r + 68, recs[i].key_id, VIGIL_STATE_KEY_ID_LEN);
 		put64(r + 84, recs[i].index);
 		put32(r + 92, recs[i].has_srtcp ? recs[i].srtcp_index | 0x80000000u : 0);
+		put32(r + 96, recs[i].rtx_ssrc);
+		put64(r + 100, recs[i].has_rtx ? recs[i].rtx_index | UINT64_C(1) << 63 : 0);
+		put32(r + 108, recs[i].fb_reserved);
 	}
 	crypto_generichash(buf + *len - SUM_LEN, SUM_LEN, buf, *len - SUM_LEN, NULL, 0);
 	return buf;
@@ -115,14 +119,17 @@ static uint8_t *serialize(const struct vigil_state_rec *recs, unsigned n, size_t
 static int parse(struct vigil_state *st, const uint8_t *buf, size_t len, char *why, size_t whylen)
 {
 	uint8_t sum[SUM_LEN];
-	uint32_t n;
+	uint32_t n, version;
+	size_t rec_len;
 
 	if (len < HEADER_LEN + SUM_LEN || memcmp(buf, MAGIC, 8) != 0) {
 		snprintf(why, whylen, "not a vigil replay state file");
 		return -EBADMSG;
 	}
 	n = get32(buf + 12);
-	if (get32(buf + 8) != VERSION || n > MAX_RECS || len != HEADER_LEN + (size_t)n * REC_LEN + SUM_LEN) {
+	version = get32(buf + 8);
+	rec_len = version == 1 ? REC_LEN_1 : REC_LEN;
+	if ((version != 1 && version != VERSION) || n > MAX_RECS || len != HEADER_LEN + (size_t)n * rec_len + SUM_LEN) {
 		snprintf(why, whylen, "version %u with %u records in %zu bytes: not one this vigild reads",
 			 get32(buf + 8), n, len);
 		return -EBADMSG;
@@ -136,7 +143,7 @@ static int parse(struct vigil_state *st, const uint8_t *buf, size_t len, char *w
 	if (st->loaded == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *r = buf + HEADER_LEN + (size_t)i * REC_LEN;
+		const uint8_t *r = buf + HEADER_LEN + (size_t)i * rec_len;
 		struct vigil_state_rec *rec = &st->loaded[i];
 
 		memcpy(rec->name, r, VIGIL_CAMERA_NAME_MAX);
@@ -145,7 +152,14 @@ static int parse(struct vigil_state *st, const uint8_t *buf, size_t len, char *w
 		rec->index = get64(r + 84);
 		rec->has_srtcp = get32(r + 92) >> 31;
 		rec->srtcp_index = get32(r + 92) & 0x7fffffffu;
-		if (!vigil_config_valid_name(rec->name) || rec->index >> 48 != 0 ||
+		if (version >= 2) {
+			rec->rtx_ssrc = get32(r + 96);
+			rec->has_rtx = get64(r + 100) >> 63;
+			rec->rtx_index = get64(r + 100) & ~(UINT64_C(1) << 63);
+			rec->fb_reserved = get32(r + 108);
+		}
+		if (!vigil_config_valid_name(rec->name) || rec->index >> 48 != 0 || rec->rtx_index >> 48 != 0 ||
+		    rec->fb_reserved > UINT32_C(1) << 31 || (!rec->has_rtx && rec->rtx_index != 0) ||
 		    (!rec->has_srtcp && rec->srtcp_index != 0) ||
 		    (i > 0 && strcmp(st->loaded[i - 1].name, rec->name) >= 0)) {
 			snprintf(why, whylen, "record %u is not a camera's", i);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The replay state that survives a restart: per camera with a configured
- * key, the highest SRTP and SRTCP indexes accepted, keyed by camera name, SSRC and a
+ * key, the highest SRTP, SRTCP and RTX indexes accepted and the SRTCP
+ * indices reserved for vigild's own feedback, keyed by camera name, SSRC and a
  * BLAKE2b hash of the master key. Read at start from StateDir; written
  * whole and atomically (temporary file, fdatasync, rename, fsync of the
  * directory) by a thread of its own about once a second while running,
@@ -24,6 +25,10 @@ struct vigil_state_rec {
 	uint64_t index; /* the highest SRTP index accepted, ROC << 16 | SEQ */
 	uint32_t srtcp_index; /* the highest SRTCP index accepted, if has_srtcp */
 	bool has_srtcp;
+	bool has_rtx;
+	uint32_t rtx_ssrc;  /* its RTX stream's SSRC, and the highest index accepted there */
+	uint64_t rtx_index;
+	uint32_t fb_reserved; /* vigild's own SRTCP indices (feedback) below it may have been used */
 };
 
 struct vigil_state_stats {

@@ -468,6 +468,7 @@ int main(int argc, char **argv)
 		goto err_workers;
 	}
 	vigil_stream_table_crypto(streams, crypto.cryptodev ? &crypto.dev : NULL);
+	streams->retransmit_hold_ms = cfg.retransmit_hold_ms;
 	if (cfg.state_dir[0] != '\0') {
 		state = vigil_state_open(cfg.state_dir, msg, sizeof(msg));
 		if (state == NULL) {

@@ -51,6 +51,10 @@ int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_record
 		}
 	}
 	for (unsigned i = 0; i < n; i++) {
+		if (vigil_reorder_list_init(&ws->w[i].reorder, VIGIL_HOLD_WINDOWS) < 0) {
+			snprintf(msg, msglen, "no memory for the hold windows of worker %u", i);
+			return -ENOMEM;
+		}
 		snprintf(name, sizeof(name), "vigil_inbound%u", i);
 		ws->shared.inbound[i] =
 		    rte_ring_create(name, VIGIL_HANDOFF_RING_SIZE, (int)rte_socket_id(), RING_F_SC_DEQ);
@@ -153,5 +157,7 @@ void vigil_workers_free(struct vigil_workers *ws)
 	free_mbuf_ring(ws->to_control);
 	free_mbuf_ring(ws->to_control_proven);
 	free_mbuf_ring(ws->from_control);
+	for (unsigned i = 0; ws->w != NULL && i < ws->n; i++)
+		vigil_reorder_list_free(&ws->w[i].reorder);
 	rte_free(ws->w);
 }

@@ -22,7 +22,7 @@ struct vigil_port {
  * on their way to disk and one under assembly per camera. */
 static inline unsigned vigil_port_mbufs(unsigned workers, unsigned max_cameras)
 {
-	return workers * (VIGIL_MBUFS_PER_QUEUE + VIGIL_HANDOFF_RING_SIZE + VIGIL_FRAME_MBUFS_IN_FLIGHT) +
+	return workers * (VIGIL_MBUFS_PER_QUEUE + VIGIL_HANDOFF_RING_SIZE + VIGIL_FRAME_MBUFS_IN_FLIGHT + VIGIL_HOLD_PACKETS) +
 	       max_cameras * VIGIL_MBUFS_PER_CAMERA;
 }
 

@@ -3,29 +3,63 @@
  * arrive ahead of a gap, delivers them once the gap fills, and gives up
  * (delivers what it holds, so the depacketizer sees the loss) when waiting
  * longer is unlikely to help. */
+#include <errno.h>
+
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
 
 #include "reorder.h"
 
-#define SLOT_MASK (VIGIL_REORDER_SLOTS - 1)
+#define SLOT_MASK (VIGIL_HOLD_WINDOW - 1)
 
-_Static_assert((VIGIL_REORDER_SLOTS & SLOT_MASK) == 0 && VIGIL_REORDER_SLOTS < 32,
-	       "reorder slots: a power of two that fits the held bitmap");
+_Static_assert((VIGIL_HOLD_WINDOW & SLOT_MASK) == 0 && VIGIL_HOLD_WINDOW % 64 == 0 &&
+		   VIGIL_HOLD_WINDOW <= UINT16_MAX && VIGIL_REORDER_SLOTS < VIGIL_HOLD_WINDOW,
+	       "hold window: a power of two, in 64-bit words, a span fits 16 bits");
+
+int vigil_reorder_list_init(struct vigil_reorder_list *l, unsigned n)
+{
+	LIST_INIT(&l->streams);
+	SLIST_INIT(&l->free);
+	l->n_held = 0;
+	l->no_window = 0;
+	l->n_windows = n;
+	l->windows = n > 0 ? rte_zmalloc("vigil_hold", (size_t)n * sizeof(*l->windows), RTE_CACHE_LINE_SIZE) : NULL;
+	if (n > 0 && l->windows == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		SLIST_INSERT_HEAD(&l->free, &l->windows[i], free);
+	return 0;
+}
+
+void vigil_reorder_list_free(struct vigil_reorder_list *l)
+{
+	rte_free(l->windows);
+	l->windows = NULL;
+	l->n_windows = 0;
+	SLIST_INIT(&l->free);
+}
 
 static struct vigil_reorder_pkt *slot_of(struct vigil_reorder *r, uint64_t index)
 {
-	return &r->slot[index & SLOT_MASK];
+	return &r->win->slot[index & SLOT_MASK];
 }
 
-static void advance(struct vigil_reorder *r)
+static bool is_held(const struct vigil_reorder *r, uint64_t index)
 {
-	r->next++;
-	r->held >>= 1;
+	return (r->win->held[(index & SLOT_MASK) / 64] >> (index % 64)) & 1;
 }
 
+static void flip(struct vigil_reorder *r, uint64_t index)
+{
+	r->win->held[(index & SLOT_MASK) / 64] ^= UINT64_C(1) << (index % 64);
+}
+
+/* Nothing held any more: off the list, the window back to its pool. */
 static void leave_list(struct vigil_reorder *r)
 {
 	LIST_REMOVE(r, waiting);
+	SLIST_INSERT_HEAD(&r->list->free, r->win, free);
+	r->win = NULL;
 	r->list = NULL;
 }
 
@@ -34,10 +68,12 @@ static void release(const struct vigil_reorder_ctx *c, struct vigil_reorder *r)
 {
 	struct vigil_reorder_pkt *s = slot_of(r, r->next);
 
+	flip(r, r->next);
 	if (s->payload != NULL)
 		c->deliver(c->arg, r, r->next, s);
 	r->list->n_held--;
-	advance(r);
+	r->n_held--;
+	r->next++;
 }
 
 /* The gap filled: what follows it in order goes out, up to the next gap. */
@@ -45,51 +81,83 @@ static void drain(const struct vigil_reorder_ctx *c, struct vigil_reorder *r, st
 {
 	uint64_t oldest = UINT64_MAX;
 
-	while (r->held & 1) {
+	while (r->n_held != 0 && is_held(r, r->next)) {
 		if (slot_of(r, r->next)->behind)
 			ctr->v[VIGIL_CTR_reordered]++;
 		release(c, r);
 	}
-	if (r->held == 0) {
+	if (r->n_held == 0) {
 		leave_list(r);
 		return;
 	}
-	for (unsigned d = 1; d <= VIGIL_REORDER_SLOTS; d++)
-		if (r->held & (1u << d))
+	for (unsigned d = 1, left = r->n_held; left > 0 && d <= r->span; d++)
+		if (is_held(r, r->next + d)) {
 			oldest = RTE_MIN(oldest, slot_of(r, r->next + d)->tsc);
+			left--;
+		}
 	r->oldest_tsc = oldest;
 }
 
 /* Everything held goes out in order, over the gaps. */
 static void give_up(const struct vigil_reorder_ctx *c, struct vigil_reorder *r)
 {
-	while (r->held != 0) {
-		if (r->held & 1)
+	while (r->n_held != 0) {
+		if (is_held(r, r->next))
 			release(c, r);
 		else
-			advance(r);
+			r->next++;
 	}
 	leave_list(r);
 }
 
-static void hold(const struct vigil_reorder_ctx *c, struct vigil_reorder *r, uint64_t d,
+/* Held at distance d from next (1 <= d <= span); false when no window or
+ * no room was left for it: the caller treats it as a loss. */
+static bool hold(const struct vigil_reorder_ctx *c, struct vigil_reorder *r, uint64_t d,
 		 const struct vigil_reorder_pkt *p)
 {
-	struct vigil_reorder_pkt *s = slot_of(r, r->next + d);
+	struct vigil_reorder_pkt *s;
+	uint64_t index = r->next + d;
 
-	if (r->held == 0) {
+	if (c->list->n_held >= VIGIL_HOLD_PACKETS) {
+		c->list->no_window++;
+		return false;
+	}
+	if (r->n_held == 0) {
+		r->win = SLIST_FIRST(&c->list->free);
+		if (r->win == NULL) {
+			c->list->no_window++;
+			return false;
+		}
+		SLIST_REMOVE_HEAD(&c->list->free, free);
 		LIST_INSERT_HEAD(&c->list->streams, r, waiting);
 		r->list = c->list;
 		r->oldest_tsc = c->now_tsc;
 	}
-	RTE_ASSERT(!(r->held & (1u << d))); /* the replay window refused duplicates */
+	RTE_ASSERT(!is_held(r, index)); /* the replay window refused duplicates */
+	s = slot_of(r, index);
 	*s = *p;
 	s->tsc = c->now_tsc;
-	s->behind = (r->held >> (d + 1)) != 0;
+	/* Behind: a packet with a higher index came first. */
+	s->behind = r->n_held != 0 && index < r->top;
+	if (r->n_held == 0 || index > r->top)
+		r->top = index;
 	if (s->payload == NULL)
 		s->m = NULL; /* nothing to deliver: the caller keeps and frees it */
-	r->held |= 1u << d;
+	flip(r, index);
+	r->n_held++;
 	c->list->n_held++;
+	return true;
+}
+
+/* Delivered now, its place taken: what was missing before it is lost. */
+static bool skip_to(const struct vigil_reorder_ctx *c, struct vigil_reorder *r, uint64_t index,
+		    const struct vigil_reorder_pkt *p)
+{
+	r->next = index + 1;
+	if (p->payload == NULL)
+		return false;
+	c->deliver(c->arg, r, index, p);
+	return true;
 }
 
 bool vigil_reorder_push_slow(const struct vigil_reorder_ctx *c, struct vigil_reorder *r,
@@ -108,38 +176,52 @@ bool vigil_reorder_push_slow(const struct vigil_reorder_ctx *c, struct vigil_reo
 		return true;
 	}
 	d = index - r->next;
-	if (d > VIGIL_REORDER_SLOTS && r->held != 0) {
-		/* Too far past the gap to be reordering: it is a loss. */
+	if (d > r->span && r->n_held != 0) {
+		/* Too far past the gap to be waited for: it is a loss. */
 		give_up(c, r);
 		d = index - r->next;
 	}
 	if (d == 0) {
-		bool behind = r->held != 0;
+		bool behind = r->n_held != 0;
 
 		if (p->payload != NULL) {
 			c->deliver(c->arg, r, index, p);
 			ctr->v[VIGIL_CTR_reordered] += behind;
 		}
-		advance(r);
+		r->next++;
 		if (behind)
 			drain(c, r, ctr);
 		return p->payload != NULL;
 	}
-	if (d > VIGIL_REORDER_SLOTS) {
-		/* Nothing held and a jump: nothing worth waiting for. */
-		r->next = index + 1;
-		if (p->payload == NULL)
-			return false;
-		c->deliver(c->arg, r, index, p);
-		return true;
+	/* Nothing held and a jump: nothing worth waiting for. */
+	if (d > r->span)
+		return skip_to(c, r, index, p);
+	if (!hold(c, r, d, p)) {
+		if (r->n_held != 0)
+			give_up(c, r);
+		return skip_to(c, r, index, p);
 	}
-	hold(c, r, d, p);
 	kept = slot_of(r, index)->m != NULL;
 	/* Every slot taken means only r->next is missing, and it is later
 	 * than all of them: let the depacketizer resynchronise now. */
-	if (__builtin_popcount(r->held) == VIGIL_REORDER_SLOTS)
+	if (r->n_held == r->span)
 		give_up(c, r);
 	return kept;
+}
+
+bool vigil_reorder_missing(const struct vigil_reorder *r, uint64_t index)
+{
+	return r->n_held != 0 && index >= r->next && index - r->next <= r->span && !is_held(r, index);
+}
+
+unsigned vigil_reorder_gaps(const struct vigil_reorder *r, uint16_t *out, unsigned max)
+{
+	unsigned n = 0;
+
+	for (uint64_t i = r->next; r->n_held != 0 && i < r->top && n < max; i++)
+		if (!is_held(r, i))
+			out[n++] = (uint16_t)i;
+	return n;
 }
 
 void vigil_reorder_expire(const struct vigil_reorder_ctx *c)
@@ -149,7 +231,7 @@ void vigil_reorder_expire(const struct vigil_reorder_ctx *c)
 	for (r = LIST_FIRST(&c->list->streams); r != NULL; r = next) {
 		next = LIST_NEXT(r, waiting);
 		if (__atomic_load_n(&r->leaving, __ATOMIC_ACQUIRE) ||
-		    c->now_tsc - r->oldest_tsc >= c->max_wait)
+		    (!c->no_deadline && c->now_tsc - r->oldest_tsc >= r->max_wait))
 			give_up(c, r);
 	}
 }
@@ -164,13 +246,15 @@ void vigil_reorder_release_all(const struct vigil_reorder_ctx *c)
 
 void vigil_reorder_drop(struct vigil_reorder *r)
 {
-	for (unsigned d = 1; d <= VIGIL_REORDER_SLOTS; d++) {
-		if (!(r->held & (1u << d)))
+	if (r->n_held == 0)
+		return;
+	for (unsigned d = 1; d <= r->span; d++) {
+		if (!is_held(r, r->next + d))
 			continue;
+		flip(r, r->next + d);
 		rte_pktmbuf_free(slot_of(r, r->next + d)->m);
 		r->list->n_held--;
 	}
-	if (r->held != 0)
-		leave_list(r);
-	r->held = 0;
+	r->n_held = 0;
+	leave_list(r);
 }

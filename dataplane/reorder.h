@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Puts a stream's authenticated packets back in index order for a short
  * while before they reach the depacketizer: a packet that arrives ahead of
- * a gap is held until the gap fills or is given up on. One per stream. */
+ * a gap is held until the gap fills (reordered, or retransmitted after a
+ * NACK) or is given up on. One per stream; what a stream holds lives in a
+ * window it borrows from its worker's pool while it holds anything, so
+ * memory is bounded per worker, not per camera. */
 #ifndef VIGIL_REORDER_H
 #define VIGIL_REORDER_H
 
@@ -29,22 +32,42 @@ struct vigil_reorder_pkt {
 
 struct vigil_reorder_list;
 
+/* Held packets by index % VIGIL_HOLD_WINDOW, and which slots hold one. */
+struct vigil_reorder_window {
+	uint64_t held[VIGIL_HOLD_WINDOW / 64];
+	SLIST_ENTRY(vigil_reorder_window) free;
+	struct vigil_reorder_pkt slot[VIGIL_HOLD_WINDOW];
+};
+
 struct vigil_reorder {
 	uint64_t next;       /* the index the depacketizer takes next */
 	uint64_t oldest_tsc; /* arrival of the oldest packet held */
-	uint32_t held;       /* bit d: index next + d is held (bit 0 never) */
+	uint64_t max_wait;   /* TSC ticks the oldest may wait for its gap */
+	uint64_t top;        /* the highest index held, while any is */
+	uint16_t span;       /* how far past next a packet may be held, < VIGIL_HOLD_WINDOW */
+	uint16_t n_held;     /* packets held (index next never) */
 	bool leaving;        /* set by the control plane: release all, forget r */
-	LIST_ENTRY(vigil_reorder) waiting; /* in the worker's list while held != 0 */
+	LIST_ENTRY(vigil_reorder) waiting; /* in the worker's list while n_held != 0 */
 	struct vigil_reorder_list *list;   /* that list */
-	struct vigil_reorder_pkt slot[VIGIL_REORDER_SLOTS]; /* by index % SLOTS */
+	struct vigil_reorder_window *win;  /* borrowed from it while n_held != 0 */
 };
 
 /* A worker's streams that hold packets, so their deadlines are checked
- * when none of their packets arrives. Zero-initialised is empty. */
+ * when none of their packets arrives, and the windows they borrow. */
 struct vigil_reorder_list {
 	LIST_HEAD(, vigil_reorder) streams;
 	unsigned n_held; /* packets held by all of them */
+	SLIST_HEAD(, vigil_reorder_window) free;
+	struct vigil_reorder_window *windows; /* all of them, one allocation */
+	unsigned n_windows;
+	uint64_t no_window; /* gaps not waited for: every window lent */
 };
+
+/* n windows (each VIGIL_HOLD_WINDOW packets: a worker holds at most
+ * n x VIGIL_HOLD_WINDOW mbufs). 0 or -ENOMEM. */
+int vigil_reorder_list_init(struct vigil_reorder_list *l, unsigned n);
+/* After release_all: the windows freed. */
+void vigil_reorder_list_free(struct vigil_reorder_list *l);
 
 /* Receives the packets in order, and with each its mbuf p->m. */
 typedef void (*vigil_reorder_deliver_fn)(void *arg, struct vigil_reorder *r, uint64_t index,
@@ -56,16 +79,21 @@ struct vigil_reorder_ctx {
 	vigil_reorder_deliver_fn deliver;
 	void *arg;
 	uint64_t now_tsc;
-	uint64_t max_wait; /* TSC ticks; UINT64_MAX: only full slots and the end give up */
+	bool no_deadline; /* a capture's replay: only full windows and the end give up */
 };
 
 #define VIGIL_REORDER_NOT_STARTED UINT64_MAX
 
-static inline void vigil_reorder_init(struct vigil_reorder *r)
+/* span: packets held ahead of a gap at most; max_wait: TSC ticks the
+ * oldest of them waits for it. */
+static inline void vigil_reorder_init(struct vigil_reorder *r, uint16_t span, uint64_t max_wait)
 {
 	r->next = VIGIL_REORDER_NOT_STARTED;
-	r->held = 0;
+	r->n_held = 0;
+	r->span = span < VIGIL_HOLD_WINDOW ? span : VIGIL_HOLD_WINDOW - 1;
+	r->max_wait = max_wait;
 	r->leaving = false;
+	r->win = NULL;
 }
 
 bool vigil_reorder_push_slow(const struct vigil_reorder_ctx *c, struct vigil_reorder *r,
@@ -80,7 +108,7 @@ static inline bool vigil_reorder_push(const struct vigil_reorder_ctx *c, struct 
 				      const struct vigil_reorder_pkt *p)
 {
 	/* The common case, in order with nothing held, stays inline. */
-	if (likely(index == r->next && r->held == 0)) {
+	if (likely(index == r->next && r->n_held == 0)) {
 		r->next++;
 		if (p->payload == NULL)
 			return false;
@@ -89,6 +117,14 @@ static inline bool vigil_reorder_push(const struct vigil_reorder_ctx *c, struct 
 	}
 	return vigil_reorder_push_slow(c, r, ctr, index, p);
 }
+
+/* Retransmission: index is a gap the stream waits for (a packet after
+ * it is held, it is not), so a retransmitted packet is wanted there. */
+bool vigil_reorder_missing(const struct vigil_reorder *r, uint64_t index);
+
+/* The indices missing before the highest one held, up to max of them
+ * into out (as RTP sequence numbers); how many. */
+unsigned vigil_reorder_gaps(const struct vigil_reorder *r, uint16_t *out, unsigned max);
 
 /* Once per loop: give up on the gaps of streams whose oldest held packet
  * waited max_wait, and release leaving streams; both leave the list. */

@@ -65,7 +65,7 @@ static bool key_session_add(struct vigil_stream_table *t, struct vigil_stream_ke
 }
 
 static struct vigil_stream_key *key_new(struct vigil_stream_table *t, const uint8_t *master_key,
-					const uint8_t *master_salt)
+					const uint8_t *master_salt, bool ephemeral)
 {
 	struct vigil_stream_key *k = rte_zmalloc("vigil_key", sizeof(*k), RTE_CACHE_LINE_SIZE);
 
@@ -74,6 +74,9 @@ static struct vigil_stream_key *key_new(struct vigil_stream_table *t, const uint
 		key_free(t, k);
 		return NULL;
 	}
+	/* A handshake's key never outlives the process: every index free. */
+	if (k != NULL && ephemeral)
+		k->fb.reserved = VIGIL_SRTCP_INDEX_END;
 	/* Without one (the pool spent) the key works through libsodium. */
 	if (k != NULL && t->cd != NULL &&
 	    vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN, VIGIL_SRTP_LABEL_RTP_ENCRYPTION,
@@ -129,7 +132,8 @@ struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned 
 {
 	struct rte_hash_parameters params = {
 		.name = name,
-		.entries = capacity < 8 ? 8 : capacity,
+		/* a camera's SSRC, and its RTX SSRC when it retransmits */
+		.entries = capacity < 4 ? 8 : 2 * capacity,
 		.key_len = sizeof(uint32_t),
 		.hash_func = rte_jhash,
 		.socket_id = (int)rte_socket_id(),
@@ -211,7 +215,12 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	s = rte_zmalloc("vigil_stream", sizeof(*s), RTE_CACHE_LINE_SIZE);
 	if (s == NULL)
 		return -ENOMEM;
-	s->key = key_new(t, cam->master_key, cam->master_salt);
+	if (cam->has_rtx && rte_hash_lookup(t->by_ssrc, &cam->rtx_ssrc) >= 0) {
+		rte_free(s);
+		return -EEXIST;
+	}
+	s->ephemeral = cam->has_identity;
+	s->key = key_new(t, cam->master_key, cam->master_salt, s->ephemeral);
 	if (s->key == NULL) {
 		rte_free(s);
 		return -ENOMEM;
@@ -224,9 +233,30 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 		vigil_replay_init_floor(&s->rtcp_replay, floor->srtcp);
 	else
 		vigil_replay_init(&s->rtcp_replay);
+	if (floor != NULL && floor->has_rtx)
+		vigil_replay_init_floor(&s->rtx_replay, floor->rtx);
+	else
+		vigil_replay_init(&s->rtx_replay);
+	/* Past every index the last run may have used: the control plane
+	 * reserves from here before any is (vigil_stream_reserve). */
+	if (floor != NULL)
+		s->key->fb.next = floor->fb_reserved;
+	s->has_rtx = cam->has_rtx;
+	s->fb.on = cam->has_rtx && t->retransmit_hold_ms > 0;
+	s->rtx_ssrc = cam->rtx_ssrc;
+	s->rtx_pt = (uint8_t)cam->rtx_payload_type;
+	/* vigild's SSRC toward this camera: its own, distinct from both. */
+	s->fb.ssrc = cam->ssrc ^ UINT32_C(0x76696731);
+	if (s->fb.ssrc == cam->rtx_ssrc)
+		s->fb.ssrc ^= UINT32_C(0x00010000);
 	s->payload_types[0] = cam->payload_types[0];
 	s->payload_types[1] = cam->payload_types[1];
-	vigil_reorder_init(&s->reorder);
+	/* A camera that retransmits has its packets held the round trip of
+	 * a NACK; any other only while the network reorders. */
+	if (s->has_rtx && t->retransmit_hold_ms > 0)
+		vigil_reorder_init(&s->reorder, VIGIL_HOLD_WINDOW - 1, rte_get_tsc_hz() / 1000 * t->retransmit_hold_ms);
+	else
+		vigil_reorder_init(&s->reorder, VIGIL_REORDER_SLOTS, rte_get_tsc_hz() / 1000 * VIGIL_REORDER_WAIT_MS);
 	vigil_depay_init(&s->depay, cam->codec);
 	/* Sets from the SDP: checked by the config loader already. */
 	for (unsigned i = 0; i < cam->n_param_sets; i++)
@@ -246,6 +276,11 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	    t->frames[vigil_frame_ring_index(s->owner, vigil_frame_recorder(slot, t->n_recorders), t->n_recorders)];
 	/* Publishes the stream: workers see it whole from here on. */
 	rc = rte_hash_add_key_data(t->by_ssrc, &s->ssrc, s);
+	if (rc == 0 && s->has_rtx) {
+		rc = rte_hash_add_key_data(t->by_ssrc, &s->rtx_ssrc, (void *)((uintptr_t)s | VIGIL_STREAM_RTX_TAG));
+		if (rc < 0)
+			(void)rte_hash_del_key(t->by_ssrc, &s->ssrc); /* never seen: no packet had it yet */
+	}
 	if (rc < 0) {
 		key_free(t, s->key);
 		rte_free(s);
@@ -267,7 +302,7 @@ static int new_key(struct vigil_stream_table *t, uint32_t slot, const uint8_t *m
 
 	if (s == NULL)
 		return -ENOENT;
-	next = key_new(t, master_key, master_salt);
+	next = key_new(t, master_key, master_salt, s->ephemeral);
 	if (next == NULL)
 		return -ENOMEM;
 	if (keep_prev) {
@@ -332,7 +367,29 @@ bool vigil_stream_top(const struct vigil_stream *s, struct vigil_stream_floor *t
 	top->srtp = __atomic_load_n(&s->replay.top, __ATOMIC_RELAXED);
 	top->has_srtcp = __atomic_load_n(&s->rtcp_replay.started, __ATOMIC_ACQUIRE);
 	top->srtcp = top->has_srtcp ? (uint32_t)__atomic_load_n(&s->rtcp_replay.top, __ATOMIC_RELAXED) : 0;
+	top->has_rtx = s->has_rtx && __atomic_load_n(&s->rtx_replay.started, __ATOMIC_ACQUIRE);
+	top->rtx = top->has_rtx ? __atomic_load_n(&s->rtx_replay.top, __ATOMIC_RELAXED) : 0;
 	return true;
+}
+
+bool vigil_stream_feedback_due(const struct vigil_stream *s, uint32_t *reserve)
+{
+	const struct vigil_feedback_index *fb = &s->key->fb;
+	uint32_t next = __atomic_load_n(&fb->next, __ATOMIC_RELAXED);
+	uint32_t reserved = __atomic_load_n(&fb->reserved, __ATOMIC_RELAXED);
+
+	if (s->ephemeral || !s->has_rtx || reserved >= VIGIL_SRTCP_INDEX_END ||
+	    (reserved > next && reserved - next >= VIGIL_FEEDBACK_RESERVE / 2))
+		return false;
+	uint64_t from = next > reserved ? next : reserved;
+
+	*reserve = (uint32_t)RTE_MIN(from + VIGIL_FEEDBACK_RESERVE, (uint64_t)VIGIL_SRTCP_INDEX_END);
+	return true;
+}
+
+void vigil_stream_feedback_reserved(struct vigil_stream *s, uint32_t reserved)
+{
+	__atomic_store_n(&s->key->fb.reserved, reserved, __ATOMIC_RELEASE);
 }
 
 int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigil_counters *retired)
@@ -346,6 +403,8 @@ int vigil_stream_remove(struct vigil_stream_table *t, uint32_t slot, struct vigi
 	rc = rte_hash_del_key(t->by_ssrc, &s->ssrc);
 	if (rc < 0)
 		return rc;
+	if (s->has_rtx)
+		(void)rte_hash_del_key(t->by_ssrc, &s->rtx_ssrc);
 	/* Its owner keeps the stream on a list across quiescent states while
 	 * it holds packets back. Told to, it releases them and forgets the
 	 * stream in its loop after the first grace period; the second one

@@ -16,6 +16,7 @@
 #include "vigil/config_model.h"
 #include "counters.h"
 #include "depay.h"
+#include "parse.h"
 #include "reorder.h"
 #include "replay.h"
 #include "srtp.h"
@@ -39,13 +40,30 @@ struct vigil_key_sessions {
 	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN]; /* RTP's session key, for those made later */
 };
 
+/* vigild's own SRTCP under a key (feedback to the camera): an index
+ * never used twice under the key, even across a crash, since a repeat
+ * reuses an AES-GCM nonce. The worker takes indices below reserved; the
+ * control plane moves reserved on only once it is durably written
+ * (StateDir), and after a restart the key starts from the reservation.
+ * A handshake's key dies with the process: all of them are free. */
+struct vigil_feedback_index {
+	uint32_t next;     /* the next one to use (the stream's owner) */
+	uint32_t reserved; /* published by the control plane */
+};
+
 /* A master key's session keys: RTP's first, the five cache lines a
  * packet needs; RTCP's after them; the crypto device's sessions last. */
 struct vigil_stream_key {
 	struct vigil_srtp rtp;
 	struct vigil_srtp rtcp;
+	struct vigil_feedback_index fb;
 	struct vigil_key_sessions cd;
 };
+
+/* RFC 3711: SRTCP indices are 31 bits. */
+#define VIGIL_SRTCP_INDEX_END (UINT32_C(1) << 31)
+/* Reserved ahead by this many, renewed when less than half is left. */
+#define VIGIL_FEEDBACK_RESERVE 65536u
 
 /* The session for packets of this header length, or NULL. Workers. */
 static inline void *vigil_key_session(const struct vigil_stream_key *k, uint16_t hdr_len)
@@ -67,6 +85,28 @@ static inline void *vigil_key_session(const struct vigil_stream_key *k, uint16_t
 #define VIGIL_RESTART_RUN 32
 #define VIGIL_RESTART_SILENCE_MS 1000
 
+/* What the stream's owner keeps to send the camera feedback. */
+#define VIGIL_FEEDBACK_L2_MAX 22 /* Ethernet and two VLAN tags */
+#define VIGIL_FEEDBACK_NACK_MAX 64 /* missing numbers waiting for the next feedback */
+struct vigil_feedback {
+	bool on;         /* RtxSSRC, and RetransmitHoldMs not 0 */
+	bool queued;     /* on its worker's list of feedback to send */
+	uint32_t ssrc;   /* vigild's, never the camera's nor its RTX SSRC */
+	bool has_peer;   /* peer and l2 hold an authenticated packet's addresses */
+	uint8_t l2[VIGIL_FEEDBACK_L2_MAX];
+	struct vigil_udp peer;
+	uint64_t top;    /* the highest index seen: what is above it and missing is a new gap */
+	uint16_t n_missing;
+	uint16_t missing[VIGIL_FEEDBACK_NACK_MAX];
+	uint64_t nack_tsc; /* when missing numbers were last NACKed */
+	uint64_t incomplete_seen; /* frame_incomplete when last looked at */
+	bool want_pli;   /* a frame was lost for good */
+	uint64_t pli_tsc; /* when the last PLI went */
+	/* No amplification: feedback bytes are paid for from what the camera
+	 * sent (a fraction of it), capped. */
+	int64_t budget;
+};
+
 /* In the order a packet touches it, the depacketizer's cold parameter set
  * cache last: with many cameras the worker prefetches the parts it needs
  * (vigil_stream_prefetch) while the burst's other packets go ahead. */
@@ -80,6 +120,7 @@ struct vigil_stream {
 	uint32_t camera; /* slot in vigil_config.cameras */
 	uint16_t owner;  /* the only worker that touches this stream */
 	uint16_t replayed_run; /* replayed in a row after a silence (VIGIL_RESTART_RUN) */
+	bool ephemeral; /* a handshake camera's: its keys die with the process */
 	uint64_t accepted_tsc; /* when a packet was last accepted */
 	struct vigil_replay replay;
 	struct vigil_counters ctr;
@@ -87,7 +128,19 @@ struct vigil_stream {
 	struct vigil_depay_env env;
 	struct vigil_depay depay;
 	struct vigil_replay rtcp_replay; /* SRTCP indexes (explicit, 31 bits) */
+	/* Retransmission (RtxSSRC): RTX packets have an index space of their
+	 * own, so a window of their own; the original's index is then
+	 * checked and committed in replay, like any packet's. */
+	uint32_t rtx_ssrc;
+	uint8_t rtx_pt;
+	bool has_rtx;
+	struct vigil_replay rtx_replay;
+	struct vigil_feedback fb;
 } __rte_cache_aligned;
+
+/* The stream table maps an RTX SSRC to its camera's stream with this bit
+ * set in the pointer (streams are cache-line aligned). */
+#define VIGIL_STREAM_RTX_TAG ((uintptr_t)1)
 
 /* Every cache line a packet of the stream touches, in two halves of six
  * (part 0 or 1): with many cameras each is a miss, and the worker spreads
@@ -133,6 +186,7 @@ struct vigil_stream_table {
 	struct vigil_frame_ring *frames[VIGIL_MAX_WORKERS * VIGIL_MAX_RECORDERS];
 	struct vigil_cryptodev *cd; /* the cryptodev engine's device, or NULL (libsodium) */
 	bool sessions_wanted;       /* a worker marked a key's wanted lengths */
+	uint32_t retransmit_hold_ms; /* RetransmitHoldMs, for streams added from now on */
 };
 
 /* Room for capacity cameras, used by n_workers workers (RCU thread ids
@@ -152,6 +206,9 @@ struct vigil_stream_floor {
 	uint64_t srtp;
 	uint32_t srtcp;
 	bool has_srtcp;
+	bool has_rtx;
+	uint64_t rtx; /* the RTX stream's (RtxSSRC) */
+	uint32_t fb_reserved; /* vigild's own SRTCP indices below it may have been used */
 };
 
 /* Control plane only, before any stream: keys get sessions on this device
@@ -188,6 +245,12 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
  * floor it started from), as the control plane persists them; false when
  * it has no SRTP one yet. Safe while the worker runs. */
 bool vigil_stream_top(const struct vigil_stream *s, struct vigil_stream_floor *top);
+
+/* Control plane: whether the stream's current key needs more of its own
+ * SRTCP indices reserved, and up to where (*reserve). Once that is
+ * durable: vigil_stream_feedback_reserved, for the same key. */
+bool vigil_stream_feedback_due(const struct vigil_stream *s, uint32_t *reserve);
+void vigil_stream_feedback_reserved(struct vigil_stream *s, uint32_t reserved);
 
 /* New master key; the current one becomes the previous one, accepted until
  * vigil_stream_expire_prev. A previous key still held is dropped first. */

@@ -17,6 +17,7 @@
 
 #include "vigil/clock.h"
 #include "parse.h"
+#include "rtcp_fb.h"
 #include "rtp.h"
 #include "cryptodev.h"
 #include "worker.h"
@@ -151,6 +152,20 @@ refuse:
 	return kept;
 }
 
+/* To the inbound ring of the worker that owns its stream (its mbuf
+ * leaves pkts as NULL), or dropped and counted when that is full. */
+static void hand_to(struct vigil_worker *w, unsigned owner, struct vigil_pkt *p)
+{
+	if (rte_ring_mp_enqueue(w->shared->inbound[owner], *p->mbuf) == 0) {
+		*p->mbuf = NULL;
+		w->ctr.v[VIGIL_CTR_handed_off]++;
+		return;
+	}
+	w->ctr.v[VIGIL_CTR_rx_packets]++;
+	w->ctr.v[VIGIL_CTR_rx_bytes] += p->wire_len;
+	drop(&w->ctr, VIGIL_CTR_handoff_full);
+}
+
 /* A stream is touched by its owner only: a packet that arrived here for
  * another worker's stream goes to that worker's inbound ring, where it is
  * classified again. Its mbuf leaves pkts as NULL. */
@@ -164,18 +179,10 @@ static uint16_t stage_handoff(struct vigil_worker *w, struct vigil_pkt *p, uint1
 	for (uint16_t i = 0; i < n; i++) {
 		unsigned owner = vigil_stream_owner(p[i].hdr.ssrc, n_workers);
 
-		if (owner == w->id) {
+		if (owner == w->id)
 			p[kept++] = p[i];
-			continue;
-		}
-		if (rte_ring_mp_enqueue(w->shared->inbound[owner], *p[i].mbuf) == 0) {
-			*p[i].mbuf = NULL;
-			w->ctr.v[VIGIL_CTR_handed_off]++;
-			continue;
-		}
-		w->ctr.v[VIGIL_CTR_rx_packets]++;
-		w->ctr.v[VIGIL_CTR_rx_bytes] += p[i].wire_len;
-		drop(&w->ctr, VIGIL_CTR_handoff_full);
+		else
+			hand_to(w, owner, &p[i]);
 	}
 	return kept;
 }
@@ -227,6 +234,7 @@ static void stage_lookup(struct vigil_worker *w, struct vigil_burst *b, uint16_t
 	b->n_streams = 0;
 	for (unsigned k = 0; k < n_keys; k++)
 		if (hits & (1ull << k)) {
+			data[k] = (void *)((uintptr_t)data[k] & ~VIGIL_STREAM_RTX_TAG);
 			rte_prefetch0(data[k]);
 			b->streams[b->n_streams++] = data[k];
 		}
@@ -241,6 +249,13 @@ static void stage_lookup(struct vigil_worker *w, struct vigil_burst *b, uint16_t
 		}
 		p[kept] = p[i];
 		p[kept].stream = data[run[i]];
+		p[kept].rtx = p[i].hdr.ssrc != p[kept].stream->ssrc;
+		/* An RTX SSRC hashes to a worker of its own: its packets go to
+		 * the owner of their camera's stream. */
+		if (unlikely(p[kept].stream->owner != w->id)) {
+			hand_to(w, p[kept].stream->owner, &p[kept]);
+			continue;
+		}
 		kept++;
 	}
 	b->n = kept;
@@ -283,13 +298,14 @@ static inline int decrypt(struct vigil_stream *s, const struct vigil_stream_key 
  * then the other ROCs from top's upward while the stream's bucket has
  * tokens, each out of place. Returns the payload length, with *index the
  * one that authenticated, or -1 with *why the packet's outcome: replayed
- * when the window refused the estimate and no other ROC authenticated. */
-static int decrypt_trial(const struct vigil_worker *w, struct vigil_stream *s, const struct vigil_stream_key *key,
-			 const struct vigil_stream_key *prev, struct vigil_pkt *p, uint64_t *index, uint64_t now,
-			 enum vigil_counter *why)
+ * when the window refused the estimate and no other ROC authenticated.
+ * rp: the stream's window for the packet's SSRC (its RTX one has its own). */
+static int decrypt_trial(const struct vigil_worker *w, struct vigil_stream *s, struct vigil_replay *rp,
+			 const struct vigil_stream_key *key, const struct vigil_stream_key *prev, struct vigil_pkt *p,
+			 uint64_t *index, uint64_t now, enum vigil_counter *why)
 {
 	uint64_t cand[VIGIL_ROC_TRIAL_SPAN];
-	bool tried = vigil_replay_check(&s->replay, *index);
+	bool tried = vigil_replay_check(rp, *index);
 	unsigned n = 0;
 	int rc = -1;
 
@@ -303,8 +319,8 @@ static int decrypt_trial(const struct vigil_worker *w, struct vigil_stream *s, c
 			rc = decrypt_either(s, key, prev, p, (uint32_t)(*index >> 16));
 	}
 	if (rc < 0 && p->len <= RTE_MBUF_DEFAULT_DATAROOM)
-		n = vigil_replay_candidates(&s->replay, p->hdr.seq, *index, cand);
-	for (unsigned k = 0; rc < 0 && k < n && vigil_replay_take_token(&s->replay, now, w->tsc_hz); k++) {
+		n = vigil_replay_candidates(rp, p->hdr.seq, *index, cand);
+	for (unsigned k = 0; rc < 0 && k < n && vigil_replay_take_token(rp, now, w->tsc_hz); k++) {
 		rc = decrypt_either(s, key, prev, p, (uint32_t)(cand[k] >> 16));
 		if (rc >= 0)
 			*index = cand[k];
@@ -313,7 +329,7 @@ static int decrypt_trial(const struct vigil_worker *w, struct vigil_stream *s, c
 	}
 	/* A replay that nothing else authenticated says nothing of the ROC. */
 	if (tried || rc >= 0)
-		vigil_replay_authenticated(&s->replay, rc >= 0);
+		vigil_replay_authenticated(rp, rc >= 0);
 	return rc;
 }
 
@@ -339,6 +355,52 @@ static enum vigil_counter srtcp(struct vigil_stream *s, const struct vigil_strea
 		return VIGIL_CTR_auth_failed;
 	vigil_replay_commit(&s->rtcp_replay, index);
 	return VIGIL_CTR_rtcp;
+}
+
+/* An RTX packet (RFC 4588): authenticated and replay-checked by its own
+ * index in its own window, then taken in place of its original only
+ * where the stream waits for that original (a gap it holds packets
+ * after) and the original's index was never accepted: a retransmission
+ * is never a replay, a replayed RTX never fills a gap twice, and a camera
+ * cannot slip in a packet it never sent in order. Taken, p looks like the
+ * original (index, sequence number, payload after the OSN). */
+static enum vigil_counter rtx(const struct vigil_worker *w, struct vigil_stream *s, const struct vigil_stream_key *key,
+			      const struct vigil_stream_key *prev, struct vigil_pkt *p, uint64_t now)
+{
+	uint64_t index = vigil_replay_estimate(&s->rtx_replay, p->hdr.seq), orig;
+	enum vigil_counter why = VIGIL_CTR_replayed;
+	int rc = -1;
+	uint16_t osn;
+
+	if (unlikely(!s->rtx_replay.locked)) {
+		rc = decrypt_trial(w, s, &s->rtx_replay, key, prev, p, &index, now, &why);
+	} else if (vigil_replay_check(&s->rtx_replay, index)) {
+		rc = decrypt(s, key, prev, p, index);
+		why = VIGIL_CTR_auth_failed;
+		vigil_replay_authenticated(&s->rtx_replay, rc >= 0);
+	}
+	if (rc < 0)
+		return why;
+	vigil_replay_commit(&s->rtx_replay, index);
+	if (p->hdr.pt != s->rtx_pt)
+		return VIGIL_CTR_payload_type;
+	if (p->hdr.padding) {
+		rc = vigil_rtp_strip_padding(&p->hdr, p->rtp + p->hdr.hdr_len, (size_t)rc);
+		if (rc < 0)
+			return VIGIL_CTR_malformed;
+		p->len = p->hdr.hdr_len + (uint32_t)rc + VIGIL_SRTP_TAG_LEN;
+		p->hdr.padding = false;
+	}
+	if (vigil_rtx_unwrap(p->rtp + p->hdr.hdr_len, (size_t)rc, &osn) < 0)
+		return VIGIL_CTR_malformed;
+	orig = vigil_replay_estimate(&s->replay, osn);
+	if (!vigil_reorder_missing(&s->reorder, orig) || !vigil_replay_check(&s->replay, orig))
+		return VIGIL_CTR_rtx_unwanted;
+	vigil_replay_commit(&s->replay, orig);
+	p->index = orig;
+	p->hdr.seq = osn;
+	p->hdr.hdr_len += 2; /* the original payload follows the OSN */
+	return VIGIL_CTR_retransmitted;
 }
 
 /* A packet of a known stream refused. A run of them refused as replayed
@@ -479,7 +541,7 @@ static void crypto_ahead(const struct vigil_worker *w, const struct vigil_pkt *p
 		struct vigil_stream_key *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
 
 		pre[i].done = false;
-		if (p[i].rtcp || !s->replay.locked || __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE) != NULL)
+		if (p[i].rtcp || p[i].rtx || !s->replay.locked || __atomic_load_n(&s->prev_key, __ATOMIC_ACQUIRE) != NULL)
 			continue;
 		pre[i].index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
 		if (!vigil_replay_check(&s->replay, pre[i].index))
@@ -547,6 +609,13 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 			s->ctr.v[srtcp(s, key, prev, &p[i])]++;
 			continue;
 		}
+		if (unlikely(p[i].rtx)) {
+			why = rtx(w, s, key, prev, &p[i], now);
+			s->ctr.v[why]++;
+			if (why == VIGIL_CTR_retransmitted)
+				p[kept++] = p[i];
+			continue;
+		}
 		if (pre != NULL && pre[i].done) {
 			/* A packet before it in the burst may have taken the
 			 * index: checked again. */
@@ -560,7 +629,7 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 		} else {
 			index = vigil_replay_estimate(&s->replay, p[i].hdr.seq);
 			if (unlikely(!s->replay.locked)) {
-				rc = decrypt_trial(w, s, key, prev, &p[i], &index, now, &why);
+				rc = decrypt_trial(w, s, &s->replay, key, prev, &p[i], &index, now, &why);
 			} else if (vigil_replay_check(&s->replay, index)) {
 				rc = decrypt(s, key, prev, &p[i], index);
 				why = VIGIL_CTR_auth_failed;
@@ -615,8 +684,147 @@ static struct vigil_reorder_ctx reorder_ctx(struct vigil_worker *w, uint64_t tsc
 		.deliver = deliver,
 		.arg = now_ns,
 		.now_tsc = tsc,
-		.max_wait = w->replay_capture ? UINT64_MAX : w->tsc_hz / 1000 * VIGIL_REORDER_WAIT_MS,
+		.no_deadline = w->replay_capture,
 	};
+}
+
+/* Feedback is paid for by what the camera sent: at most this fraction
+ * of its authenticated bytes, so vigild never amplifies. */
+#define FEEDBACK_SHARE 16
+/* A PLI at most this often: the key frame it asks for takes a while. */
+#define PLI_EVERY_MS 500
+
+/* An authenticated packet of a stream that retransmits: the numbers
+ * missing below it (a new gap) are NACKed, and a frame lost for good asks
+ * for a key frame; its addresses are where the feedback goes (an address
+ * that authenticated as the camera, RFC 4961 symmetric RTP). */
+static void queue_feedback(struct vigil_worker *w, struct vigil_stream *s)
+{
+	if (s->fb.queued || w->n_feedback == RTE_DIM(w->feedback))
+		return;
+	s->fb.queued = true;
+	w->feedback[w->n_feedback++] = s;
+}
+
+static void note_feedback(struct vigil_worker *w, struct vigil_stream *s, const struct vigil_pkt *p, uint64_t now)
+{
+	struct vigil_feedback *fb = &s->fb;
+	bool due = false;
+
+	fb->budget += p->wire_len;
+	if (p->index > fb->top + 1 && fb->top != 0 && p->index - fb->top <= s->reorder.span) {
+		for (uint64_t i = fb->top + 1; i < p->index && fb->n_missing < VIGIL_FEEDBACK_NACK_MAX; i++)
+			fb->missing[fb->n_missing++] = (uint16_t)i;
+		due = true;
+	}
+	if (p->index > fb->top)
+		fb->top = p->index;
+	if (s->ctr.v[VIGIL_CTR_frame_incomplete] != fb->incomplete_seen) {
+		fb->incomplete_seen = s->ctr.v[VIGIL_CTR_frame_incomplete];
+		fb->want_pli = true;
+	}
+	if (fb->want_pli && now - fb->pli_tsc >= w->tsc_hz / 1000 * PLI_EVERY_MS)
+		due = true;
+	if (!due)
+		return;
+	{
+		struct rte_mbuf *m = *p->mbuf;
+		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+
+		if (vigil_parse_udp(frame, m->data_len, &fb->peer) == VIGIL_PARSE_OK &&
+		    fb->peer.l3 <= VIGIL_FEEDBACK_L2_MAX) {
+			memcpy(fb->l2, frame, fb->peer.l3);
+			fb->has_peer = true;
+		}
+	}
+	queue_feedback(w, s);
+}
+
+/* The stream's feedback as one SRTCP packet: a receiver report, then the
+ * NACKs and the PLI due, under its current key and an index reserved for
+ * it; from the port the camera sends to, to the address it sent from. */
+static void send_feedback(struct vigil_worker *w, struct vigil_stream *s, uint64_t now)
+{
+	struct vigil_feedback *fb = &s->fb;
+	struct vigil_stream_key *key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+	uint32_t index = key->fb.next;
+	uint8_t rtcp[VIGIL_RTCP_RR_LEN + VIGIL_RTCP_REPORT_LEN + 12 + 4 * VIGIL_FEEDBACK_NACK_MAX +
+		     VIGIL_RTCP_PLI_LEN + VIGIL_SRTCP_TRAILER_LEN];
+	const size_t cap = sizeof(rtcp) - VIGIL_SRTCP_TRAILER_LEN;
+	struct vigil_rtcp_report rb = {.ssrc = s->ssrc, .highest_seq = (uint32_t)s->replay.top};
+	bool pli = fb->want_pli && now - fb->pli_tsc >= w->tsc_hz / 1000 * PLI_EVERY_MS;
+	unsigned taken = 0;
+	size_t len, nack = 0;
+	struct rte_mbuf *m;
+	int n;
+
+	fb->queued = false;
+	if (fb->n_missing > 0)
+		fb->nack_tsc = now; /* asked again in RENACK_MS, sent or not */
+	len = vigil_rtcp_rr(rtcp, cap, fb->ssrc, &rb);
+	if (fb->n_missing > 0)
+		nack = vigil_rtcp_nack(rtcp + len, cap - len, fb->ssrc, s->ssrc, fb->missing, fb->n_missing, &taken);
+	len += nack;
+	if (pli)
+		len += vigil_rtcp_pli(rtcp + len, cap - len, fb->ssrc, s->ssrc);
+	fb->n_missing = 0;
+	if (!w->has_tx || !fb->has_peer || index >= __atomic_load_n(&key->fb.reserved, __ATOMIC_ACQUIRE) ||
+	    fb->budget < (int64_t)(FEEDBACK_SHARE * (len + VIGIL_SRTCP_TRAILER_LEN + 64)) ||
+	    (m = rte_pktmbuf_alloc(w->streams->pool)) == NULL) {
+		s->ctr.v[VIGIL_CTR_feedback_limited]++;
+		return;
+	}
+	n = vigil_srtcp_encrypt(&key->rtcp, rtcp, len, index, true);
+	__atomic_store_n(&key->fb.next, index + 1, __ATOMIC_RELAXED);
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *), fb->l2, fb->peer.l3);
+	m->data_len = m->pkt_len = (uint32_t)vigil_reply_udp(rte_pktmbuf_mtod(m, uint8_t *), &w->neigh.mac, &fb->peer,
+							     fb->peer.dport, rtcp, (size_t)n);
+	fb->budget -= (int64_t)FEEDBACK_SHARE * m->pkt_len;
+	if (rte_eth_tx_burst(w->port, w->tx_queue, &m, 1) != 1) {
+		rte_pktmbuf_free(m);
+		s->ctr.v[VIGIL_CTR_feedback_limited]++;
+		return;
+	}
+	s->ctr.v[VIGIL_CTR_rtcp_rr_sent]++;
+	s->ctr.v[VIGIL_CTR_nack_sent] += nack > 0;
+	s->ctr.v[VIGIL_CTR_nacked] += taken;
+	if (pli) {
+		s->ctr.v[VIGIL_CTR_pli_sent]++;
+		fb->want_pli = false;
+		fb->pli_tsc = now;
+	}
+}
+
+static void send_all_feedback(struct vigil_worker *w, uint64_t now)
+{
+	for (unsigned i = 0; i < w->n_feedback; i++)
+		send_feedback(w, w->feedback[i], now);
+	w->n_feedback = 0;
+}
+
+/* A NACK or its retransmission may be lost too: what is still missing is
+ * asked for again every this often while its stream waits. */
+#define RENACK_MS 40
+
+/* The streams that wait for retransmissions NACK again what they miss. */
+static void renack(struct vigil_worker *w, uint64_t now)
+{
+	struct vigil_reorder *r;
+
+	if (now - w->renack_tsc < w->tsc_hz / 1000)
+		return;
+	w->renack_tsc = now;
+	LIST_FOREACH(r, &w->reorder.streams, waiting) {
+		struct vigil_stream *s = container_of(r, struct vigil_stream, reorder);
+		struct vigil_feedback *fb = &s->fb;
+
+		if (!fb->on || fb->queued || now - fb->nack_tsc < w->tsc_hz / 1000 * RENACK_MS)
+			continue;
+		fb->n_missing = (uint16_t)vigil_reorder_gaps(r, fb->missing, VIGIL_FEEDBACK_NACK_MAX);
+		if (fb->n_missing > 0)
+			queue_feedback(w, s);
+	}
+	send_all_feedback(w, now);
 }
 
 /* Padding removed, through the reorder stage into the depacketizer; a
@@ -639,6 +847,8 @@ static void stage_depay(struct vigil_worker *w, struct vigil_pkt *p, uint16_t n)
 			s->ctr.v[VIGIL_CTR_payload_invalid]++;
 			payload = NULL;
 		}
+		if (s->fb.on && !p[i].rtx)
+			note_feedback(w, s, &p[i], tsc);
 		if (vigil_reorder_push(&c, &s->reorder, &s->ctr, p[i].index,
 				       &(struct vigil_reorder_pkt){.m = *p[i].mbuf,
 								   .payload = payload,
@@ -647,6 +857,7 @@ static void stage_depay(struct vigil_worker *w, struct vigil_pkt *p, uint16_t n)
 								   .marker = p[i].hdr.marker}))
 			*p[i].mbuf = NULL;
 	}
+	send_all_feedback(w, tsc);
 }
 
 /* The first half: what needs only the packet and the stream table. */
@@ -781,6 +992,8 @@ static void expire_held(struct vigil_worker *w)
 	tsc = rte_rdtsc();
 	now_ns = wall_ns(w, tsc);
 	c = reorder_ctx(w, tsc, &now_ns);
+	if (!w->replay_capture)
+		renack(w, tsc);
 	vigil_reorder_expire(&c);
 }
 

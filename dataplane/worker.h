@@ -28,8 +28,9 @@ struct vigil_pkt {
 	uint32_t wire_len; /* frame length, for rx_bytes */
 	struct vigil_rtp hdr; /* of SRTCP, only ssrc: its sender's */
 	struct vigil_stream *stream;
-	uint64_t index; /* estimated SRTP packet index */
+	uint64_t index; /* estimated SRTP packet index; of RTX, once taken, the original's */
 	bool rtcp;      /* SRTCP (RTCP muxed on the port, RFC 5761) */
+	bool rtx;       /* of the stream's RTX SSRC (RFC 4588) */
 };
 
 /* A burst in the pipeline: its mbufs (NULL where a stage took one), the
@@ -84,6 +85,10 @@ struct vigil_worker {
 	struct vigil_frame_ring *const *frames;
 	unsigned n_recorders;
 	struct vigil_reorder_list reorder; /* own streams holding packets back */
+	/* Streams of the burst with feedback to send when it is done. */
+	struct vigil_stream *feedback[VIGIL_BURST];
+	unsigned n_feedback;
+	uint64_t renack_tsc; /* when the waiting streams were last looked at */
 	/* Two bursts in flight: while one is decrypted the next one's stream
 	 * state is on its way into the cache. held is the one looked up and
 	 * not yet finished (NULL: none); it holds stream pointers, so the

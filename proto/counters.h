@@ -2,9 +2,9 @@
 /* Every counter vigil keeps, as one X-macro list: it generates the enum,
  * the names shown in summaries and metrics, and the counter arrays.
  * Packet outcomes are exclusive: every received packet ends in exactly one
- * of `decrypted`, `rtcp`, `answered`, `handshake` or one packet drop
- * reason, so that
- * rx_packets = decrypted + rtcp + answered + handshake + sum(packet drops). */
+ * of `decrypted`, `rtcp`, `retransmitted`, `answered`, `handshake` or one
+ * packet drop reason, so that
+ * rx_packets = decrypted + rtcp + retransmitted + answered + handshake + sum(packet drops). */
 #ifndef VIGIL_COUNTERS_H
 #define VIGIL_COUNTERS_H
 
@@ -23,11 +23,13 @@
 	X(payload_type, "authentic, but an RTP payload type the camera is not configured for") \
 	X(tx_failed, "reply to an ARP/NDP/ICMP echo request refused by the TX queue")      \
 	X(handoff_full, "the owning worker's inbound ring was full")                       \
+	X(rtx_unwanted, "authentic RTX packet (RFC 4588) for a sequence number not missing: its original came, was given up on, or was never sent") \
 	X(control_full, "handshake packet: the ring to the control plane was full")
 
 /* The outcomes of received packets other than decrypted and the drops. */
 #define VIGIL_FOREACH_PKT_OUTCOME(X)                                                         \
 	X(rtcp, "SRTCP packets authenticated on an SRTP port (RTCP muxed, RFC 5761), not recorded") \
+	X(retransmitted, "RTX packets (RFC 4588) authenticated and taken in place of their missing original") \
 	X(answered, "ARP/NDP/ICMP echo requests for our addresses, answered")               \
 	X(handshake, "packets to the HandshakePort, passed to the control plane")
 
@@ -55,6 +57,12 @@
 	X(payload_invalid, "authenticated packet with invalid RTP padding or payload")     \
 	X(late, "authenticated packet older than one already depacketized (too late)")      \
 	X(reordered, "authenticated packet that came after a later one, put back in order")  \
+	X(rtcp_rr_sent, "SRTCP feedback packets sent to the camera (each a receiver report first)") \
+	X(nack_sent, "of those, with a generic NACK (RFC 4585)")                         \
+	X(pli_sent, "of those, with a picture loss indication (RFC 4585)")             \
+	X(nacked, "sequence numbers NACKed")                                              \
+	X(feedback_limited, "feedback not sent: over its share of what the camera sent, no index reserved yet, no TX queue or mbuf") \
+	X(hold_no_room, "gaps not waited for: the worker's hold windows were all lent") \
 	X(frames_enqueued, "complete frames handed to the recorder")                      \
 	VIGIL_FOREACH_FRAME_DROP(X)
 

@@ -64,6 +64,11 @@ struct vigil_camera_config {
 	/* Where its [Camera] section starts, for messages; 0 for a camera
 	 * added through the admin socket, which the keystore holds. */
 	unsigned line;
+	/* RtxSSRC, RtxPayloadType: the camera retransmits what vigild NACKs
+	 * as RFC 4588 RTX packets of this SSRC and payload type. */
+	bool has_rtx;
+	uint32_t rtx_ssrc;
+	uint16_t rtx_payload_type;
 	/* Keystore cameras only: revoked through the admin socket. It stays
 	 * known (name, SSRC, recordings) without a key until rotated. */
 	bool revoked;
@@ -125,6 +130,10 @@ struct vigil_config {
 	char server_key_file[4096];
 	unsigned rekey_seconds;
 	uint64_t rekey_packets;
+	/* RetransmitHoldMs: how long a camera with RtxSSRC has its packets
+	 * held for a retransmission of one missing before them (0: NACKs
+	 * are not sent, holding is as for any camera). */
+	uint32_t retransmit_hold_ms;
 	/* MetricsListen: Prometheus metrics, /healthz and /readyz over HTTP
 	 * (control/metrics.c); port 0: off. */
 	struct {

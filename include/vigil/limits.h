@@ -26,6 +26,16 @@
  * gap (a power of two), and how long the oldest waits for it. */
 #define VIGIL_REORDER_SLOTS 8
 #define VIGIL_REORDER_WAIT_MS 20
+/* A camera that retransmits (RtxSSRC): how many packets a stream may hold
+ * while it waits for a retransmission (a key frame of a few hundred
+ * packets lost at its start, and what comes in the round trip), and the
+ * windows of that size each worker lends its streams. */
+#define VIGIL_HOLD_WINDOW 1024
+#define VIGIL_HOLD_WINDOWS 32
+/* ... and the packets they may hold at once, which the mbuf pool has room
+ * for besides what RX needs. */
+#define VIGIL_HOLD_PACKETS 8192
+#define VIGIL_DEFAULT_RETRANSMIT_HOLD_MS 200
 #define VIGIL_DEFAULT_SEGMENT_SECONDS 6
 /* Retention removes a camera's oldest segments at most this often (each
  * pass rewrites its playlist): it may hold this much video past

@@ -187,10 +187,11 @@ check_counter() {
 # The packet outcomes, from the counters' own list (proto/counters.h):
 # decrypted, rtcp, answered, handshake and every packet drop reason.
 _testlib_outcomes() {
-	local h=$_testlib_dir/../../proto/counters.h drops
+	local h=$_testlib_dir/../../proto/counters.h drops outcomes
 	drops=$(sed -n '/^#define VIGIL_FOREACH_PKT_DROP/,/^$/s/^[[:space:]]*X(\([a-z_]*\),.*/\1/p' "$h" 2>/dev/null)
-	[ "$(echo "$drops" | wc -w)" -ge 5 ] || return 1
-	echo decrypted rtcp answered handshake $drops
+	outcomes=$(sed -n '/^#define VIGIL_FOREACH_PKT_OUTCOME/,/^$/s/^[[:space:]]*X(\([a-z_]*\),.*/\1/p' "$h" 2>/dev/null)
+	[ "$(echo "$drops" | wc -w)" -ge 5 ] && [ "$(echo "$outcomes" | wc -w)" -ge 3 ] || return 1
+	echo decrypted $outcomes $drops
 }
 
 # check_invariant LABEL SUMMARY: every packet vigild received has exactly one

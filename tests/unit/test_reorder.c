@@ -163,9 +163,10 @@ static void run_case(const struct reorder_case *tc)
 	struct vigil_counters ctr = {0};
 	struct vigil_reorder r;
 	struct seen seen = {0};
-	struct vigil_reorder_ctx c = {.list = &list, .deliver = deliver, .arg = &seen, .max_wait = MAX_WAIT};
+	struct vigil_reorder_ctx c = {.list = &list, .deliver = deliver, .arg = &seen};
 
-	vigil_reorder_init(&r);
+	assert_int_equal(vigil_reorder_list_init(&list, 1), 0);
+	vigil_reorder_init(&r, VIGIL_REORDER_SLOTS, MAX_WAIT);
 	for (const struct step *s = tc->steps; s < tc->steps + MAX_STEPS && s->op != END; s++) {
 		if (s->op == TICK) {
 			c.now_tsc = s->t;
@@ -184,10 +185,11 @@ static void run_case(const struct reorder_case *tc)
 				 tc->want[i]);
 	assert_int_equal(ctr.v[VIGIL_CTR_reordered], tc->reordered);
 	assert_int_equal(seen.late, tc->late);
-	assert_int_equal(r.held, 0);
+	assert_int_equal(r.n_held, 0);
 	assert_int_equal(list.n_held, 0);
 	assert_true(LIST_EMPTY(&list.streams));
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
+	vigil_reorder_list_free(&list);
 }
 
 static void test_cases(void **state)
@@ -207,12 +209,13 @@ static void test_list(void **state)
 	struct vigil_counters ctr = {0};
 	struct vigil_reorder a, b, idle;
 	struct seen seen = {0};
-	struct vigil_reorder_ctx c = {.list = &list, .deliver = deliver, .arg = &seen, .max_wait = MAX_WAIT};
+	struct vigil_reorder_ctx c = {.list = &list, .deliver = deliver, .arg = &seen};
 
 	(void)state;
-	vigil_reorder_init(&a);
-	vigil_reorder_init(&b);
-	vigil_reorder_init(&idle);
+	assert_int_equal(vigil_reorder_list_init(&list, 2), 0);
+	vigil_reorder_init(&a, VIGIL_REORDER_SLOTS, MAX_WAIT);
+	vigil_reorder_init(&b, VIGIL_REORDER_SLOTS, MAX_WAIT);
+	vigil_reorder_init(&idle, VIGIL_REORDER_SLOTS, MAX_WAIT);
 	arrive(&c, &idle, &ctr, 1, 0, false);
 	arrive(&c, &idle, &ctr, 2, 0, false);
 	arrive(&c, &a, &ctr, 10, 0, false);
@@ -228,7 +231,7 @@ static void test_list(void **state)
 	vigil_reorder_expire(&c);
 	assert_int_equal(seen.n, 5); /* 1, 2, 10, 20, then b's 22 */
 	assert_int_equal(seen.order[4], 22);
-	assert_int_equal(b.held, 0);
+	assert_int_equal(b.n_held, 0);
 	assert_ptr_equal(LIST_FIRST(&list.streams), &a);
 	assert_null(LIST_NEXT(&a, waiting));
 	assert_int_equal(list.n_held, 2);
@@ -237,9 +240,10 @@ static void test_list(void **state)
 	vigil_reorder_drop(&a);
 	assert_true(LIST_EMPTY(&list.streams));
 	assert_int_equal(list.n_held, 0);
-	assert_int_equal(a.held, 0);
+	assert_int_equal(a.n_held, 0);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
 	vigil_reorder_drop(&idle); /* holds nothing: nothing happens */
+	vigil_reorder_list_free(&list);
 }
 
 /* Packet `index` of a stream where every frame is a key frame in three packets:
@@ -322,6 +326,7 @@ static void worker_setup(struct worker_fixture *f, const char *name, const struc
 	f->w.frames = &f->frp;
 	f->w.n_recorders = 1;
 	f->w.tsc_hz = rte_get_tsc_hz();
+	assert_int_equal(vigil_reorder_list_init(&f->w.reorder, 2), 0);
 	f->w.streams = vigil_stream_table_create(name, 4, 1, 1, 1 << 16, mp, &f->frp);
 	assert_non_null(f->w.streams);
 	for (unsigned i = 0; i < n; i++)

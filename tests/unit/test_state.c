@@ -136,7 +136,7 @@ static void test_round_trip(void **state)
 	snprintf(path, sizeof(path), "%s/%s", dir, VIGIL_STATE_FILE);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(sb.st_size, 16 + 50 * 96 + 32);
+	assert_int_equal(sb.st_size, 16 + 50 * 112 + 32);
 	r[3].index += 5;
 	assert_true(vigil_state_submit(st, r, 50));
 	vigil_state_close(st);
