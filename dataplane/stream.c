@@ -253,8 +253,9 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	s->payload_types[1] = cam->payload_types[1];
 	/* A camera that retransmits has its packets held the round trip of
 	 * a NACK; any other only while the network reorders. */
+	s->fb.hold_cap = rte_get_tsc_hz() / 1000 * t->retransmit_hold_ms;
 	if (s->has_rtx && t->retransmit_hold_ms > 0)
-		vigil_reorder_init(&s->reorder, VIGIL_HOLD_WINDOW - 1, rte_get_tsc_hz() / 1000 * t->retransmit_hold_ms);
+		vigil_reorder_init(&s->reorder, VIGIL_HOLD_WINDOW - 1, s->fb.hold_cap);
 	else
 		vigil_reorder_init(&s->reorder, VIGIL_REORDER_SLOTS, rte_get_tsc_hz() / 1000 * VIGIL_REORDER_WAIT_MS);
 	vigil_depay_init(&s->depay, cam->codec);

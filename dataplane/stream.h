@@ -99,6 +99,15 @@ struct vigil_feedback {
 	uint16_t n_missing;
 	uint16_t missing[VIGIL_FEEDBACK_NACK_MAX];
 	uint64_t nack_tsc; /* when missing numbers were last NACKed */
+	/* The round trip, as the camera answers NACKs: the first missing
+	 * index of a new gap is timed from its NACK to its retransmission;
+	 * the least of such samples (renewed every RTT_AGE_S) is the RTT, so
+	 * one answered to a repeated NACK only errs long, and is replaced. */
+	uint64_t rtt;       /* TSC ticks; 0: not known yet */
+	uint64_t rtt_tsc;   /* when it was taken */
+	uint64_t probe_index, probe_tsc;
+	bool probing;
+	uint64_t hold_cap;  /* RetransmitHoldMs, in TSC ticks */
 	uint64_t incomplete_seen; /* frame_incomplete when last looked at */
 	bool want_pli;   /* a frame was lost for good */
 	uint64_t pli_tsc; /* when the last PLI went */

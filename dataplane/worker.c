@@ -357,6 +357,37 @@ static enum vigil_counter srtcp(struct vigil_stream *s, const struct vigil_strea
 	return VIGIL_CTR_rtcp;
 }
 
+/* Renewed this often, so a path that got slower is seen. */
+#define RTT_AGE_S 10
+/* A NACK is repeated after a round trip and this much (at least). */
+#define RENACK_MARGIN_MS 5
+/* Before the round trip is known. */
+#define RENACK_MS 40
+
+static uint64_t renack_after(const struct vigil_worker *w, const struct vigil_feedback *fb)
+{
+	uint64_t margin = w->tsc_hz / 1000 * RENACK_MARGIN_MS;
+
+	if (fb->rtt == 0)
+		return w->tsc_hz / 1000 * RENACK_MS;
+	return fb->rtt + RTE_MAX(fb->rtt / 4, margin);
+}
+
+/* A round trip sample: the least is kept, and packets after a gap are
+ * held for three tries (a NACK or its answer may be lost too), at most
+ * RetransmitHoldMs. */
+static void note_rtt(const struct vigil_worker *w, struct vigil_stream *s, uint64_t sample, uint64_t now)
+{
+	struct vigil_feedback *fb = &s->fb;
+
+	fb->probing = false;
+	if (fb->rtt != 0 && sample >= fb->rtt && now - fb->rtt_tsc < w->tsc_hz * RTT_AGE_S)
+		return;
+	fb->rtt = RTE_MAX(sample, 1u);
+	fb->rtt_tsc = now;
+	s->reorder.max_wait = RTE_MIN(fb->hold_cap, 3 * renack_after(w, fb) + w->tsc_hz / 1000 * RENACK_MARGIN_MS);
+}
+
 /* An RTX packet (RFC 4588): authenticated and replay-checked by its own
  * index in its own window, then taken in place of its original only
  * where the stream waits for that original (a gap it holds packets
@@ -397,6 +428,8 @@ static enum vigil_counter rtx(const struct vigil_worker *w, struct vigil_stream 
 	if (!vigil_reorder_missing(&s->reorder, orig) || !vigil_replay_check(&s->replay, orig))
 		return VIGIL_CTR_rtx_unwanted;
 	vigil_replay_commit(&s->replay, orig);
+	if (s->fb.probing && orig == s->fb.probe_index)
+		note_rtt(w, s, now - s->fb.probe_tsc, now);
 	p->index = orig;
 	p->hdr.seq = osn;
 	p->hdr.hdr_len += 2; /* the original payload follows the OSN */
@@ -712,7 +745,14 @@ static void note_feedback(struct vigil_worker *w, struct vigil_stream *s, const 
 	bool due = false;
 
 	fb->budget += p->wire_len;
+	if (fb->probing && now - fb->probe_tsc > fb->hold_cap)
+		fb->probing = false; /* never retransmitted */
 	if (p->index > fb->top + 1 && fb->top != 0 && p->index - fb->top <= s->reorder.span) {
+		if (!fb->probing) {
+			fb->probing = true;
+			fb->probe_index = fb->top + 1;
+			fb->probe_tsc = now;
+		}
 		for (uint64_t i = fb->top + 1; i < p->index && fb->n_missing < VIGIL_FEEDBACK_NACK_MAX; i++)
 			fb->missing[fb->n_missing++] = (uint16_t)i;
 		due = true;
@@ -802,10 +842,6 @@ static void send_all_feedback(struct vigil_worker *w, uint64_t now)
 	w->n_feedback = 0;
 }
 
-/* A NACK or its retransmission may be lost too: what is still missing is
- * asked for again every this often while its stream waits. */
-#define RENACK_MS 40
-
 /* The streams that wait for retransmissions NACK again what they miss. */
 static void renack(struct vigil_worker *w, uint64_t now)
 {
@@ -818,7 +854,9 @@ static void renack(struct vigil_worker *w, uint64_t now)
 		struct vigil_stream *s = container_of(r, struct vigil_stream, reorder);
 		struct vigil_feedback *fb = &s->fb;
 
-		if (!fb->on || fb->queued || now - fb->nack_tsc < w->tsc_hz / 1000 * RENACK_MS)
+		/* A NACK or its answer may be lost too: what is still
+		 * missing is asked for again, a round trip on. */
+		if (!fb->on || fb->queued || now - fb->nack_tsc < renack_after(w, fb))
 			continue;
 		fb->n_missing = (uint16_t)vigil_reorder_gaps(r, fb->missing, VIGIL_FEEDBACK_NACK_MAX);
 		if (fb->n_missing > 0)

@@ -5,7 +5,8 @@
 # two cameras (vigil-stream) handshake, then stream for FLOOD_SECONDS + 5 s
 # while hs_flood writes forged initiations (valid mac1; a garbage mac2 in
 # FLOOD_RANDOM_MAC2 percent of them) from the 65,536 addresses of
-# 198.19.0.0/16 at FLOOD_RATE a second or more, pinned to the CPU vigild's
+# 198.19.0.0/16 at up to FLOOD_RATE a second (more than the control
+# plane drains: its ring overflows, checked), pinned to the CPU vigild's
 # worker does not use (the control thread's). That is more than twice what
 # the control loop used to drain (256 packets every 2 ms), for four rekey
 # periods. Checked, exactly:
@@ -116,8 +117,11 @@ proc_stop "$vigild_pid" INT 60 || fail "vigild exited non-zero after SIGINT"
 # ---- what vigild counted and recorded ---------------------------------------------
 s=$work/summary.json
 check_invariant handshake_flood "$s"
-rate=$(jq .rate "$work/flood.json")
-[ "$rate" -ge "$FLOOD_RATE" ] || fail "the flood reached $rate packets/s, want $FLOOD_RATE or more"
+# The flood must have been more than the control plane drains (its ring
+# overflowed), or it tested nothing. Counted, not timed: how fast the
+# flood went depends on what else the machine runs (it is printed below).
+[ "$(jq .totals.control_full "$s")" -gt 0 ] ||
+	fail "the flood ($(jq .rate "$work/flood.json") packets/s) never filled the ring to the control plane: it tested nothing"
 check_counter keys "$s" .handshakes.key_expired 0
 ! grep -q "did not rekey in time" "$work/vigild.log" || fail "a camera's key was refused: $(grep "did not rekey" "$work/vigild.log")"
 check_counter keys "$s" .totals.unknown_ssrc "$unknown_before"

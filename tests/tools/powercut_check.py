@@ -16,8 +16,9 @@ out. Each SEGMENT.md5
 its segment decodes to, SEGMENT.err what the decoder said; every segment
 in CAMERA_DIR is given, in order. A --partial segment was opened from a sealed
 segment cut short by a crash (vigil-open --partial): its plaintext may end
-inside a frame, so a last frame that is not the camera's, and what the
-decoder said about it, are set aside.
+inside a frame, so a last frame that is not the camera's or that the decoder
+complained about (concealment may make it a frame the camera sent earlier),
+and what the decoder said about it, are set aside.
 
 Checks, each failure a line "FAIL: L: ..." on stdout (exit 1):
 - every segment decodes without a word from the decoder and is, frame for
@@ -151,8 +152,11 @@ def main():
         hashes = open(md5).read().split()
         err = md5[:-len(".md5")] + ".err"
         said = open(err).read().strip() if os.path.exists(err) else ""
-        if name in a.partial and hashes and hashes[-1] not in ref[pos:]:
-            hashes.pop()  # the frame a sealed chunk boundary cut
+        # The frame a sealed chunk boundary cut: not the camera's, or the
+        # decoder's concealment made it one the camera sent before (a
+        # still picture), and the decoder said so.
+        if name in a.partial and hashes and (said or hashes[-1] not in ref[pos:]):
+            hashes.pop()
             said = ""
         if said:
             fail(L, "%s: the decoder says: %s" % (name, said.splitlines()[0]))

@@ -249,34 +249,49 @@ static void test_list(void **state)
 /* Packet `index` of a stream where every frame is a key frame in three packets:
  * STAP-A (SPS, PPS), then the IDR in two FU-A fragments; cc CSRCs in its
  * header. */
+/* As sent (ssrc, pt, index), its payload original's: RTP's, or with
+ * rtx_osn >= 0 an RFC 4588 RTX packet of original index orig. */
+static struct rte_mbuf *make_packet(const struct vigil_srtp *key, uint32_t ssrc, uint8_t pt, uint64_t index,
+				    unsigned cc, uint64_t orig, bool rtx);
+
 static struct rte_mbuf *srtp_packet_cc(const struct vigil_srtp *key, uint32_t ssrc, uint64_t index, unsigned cc)
+{
+	return make_packet(key, ssrc, 96, index, cc, index, false);
+}
+
+static struct rte_mbuf *make_packet(const struct vigil_srtp *key, uint32_t ssrc, uint8_t pt, uint64_t index,
+				    unsigned cc, uint64_t orig, bool rtx)
 {
 	static const uint8_t stap[] = {24, 0, 10, 0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, 0xc8,
 				       0, 4, 0x68, 0xce, 0x3c, 0x80};
 	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
-	unsigned part = (unsigned)(index % 3);
+	unsigned part = (unsigned)(orig % 3), osn = rtx ? 2 : 0;
 	uint8_t *b, *ip, *rtp;
-	size_t n = part == 0 ? sizeof(stap) : 64;
+	size_t n = (part == 0 ? sizeof(stap) : 64) + osn;
 	int len;
 
 	assert_non_null(m);
-	b = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + 20 + 8 + 12 + 4 * cc + 64 + VIGIL_SRTP_TAG_LEN));
+	b = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + 20 + 8 + 12 + 4 * cc + 66 + VIGIL_SRTP_TAG_LEN));
 	memset(b, 0, 14 + 20 + 8 + 12 + 4 * cc);
 	b[12] = 0x08;
 	ip = b + 14;
 	rtp = ip + 28;
 	rtp[0] = (uint8_t)(0x80 | cc);
-	rtp[1] = (uint8_t)(96 | (part == 2 ? 0x80 : 0));
+	rtp[1] = (uint8_t)(pt | (part == 2 ? 0x80 : 0));
 	rtp[2] = (uint8_t)(index >> 8);
 	rtp[3] = (uint8_t)index;
-	memcpy(rtp + 4, &(uint32_t){rte_cpu_to_be_32((uint32_t)(index / 3 * 3000))}, 4);
+	memcpy(rtp + 4, &(uint32_t){rte_cpu_to_be_32((uint32_t)(orig / 3 * 3000))}, 4);
 	memcpy(rtp + 8, &(uint32_t){rte_cpu_to_be_32(ssrc)}, 4);
+	if (rtx) {
+		rtp[12 + 4 * cc] = (uint8_t)(orig >> 8);
+		rtp[13 + 4 * cc] = (uint8_t)orig;
+	}
 	if (part == 0) {
-		memcpy(rtp + 12 + 4 * cc, stap, sizeof(stap));
+		memcpy(rtp + 12 + 4 * cc + osn, stap, sizeof(stap));
 	} else {
-		uint8_t *fu = rtp + 12 + 4 * cc;
+		uint8_t *fu = rtp + 12 + 4 * cc + osn;
 
-		memset(fu, 0x5a, n);
+		memset(fu, 0x5a, n - osn);
 		fu[0] = 0x60 | 28;
 		fu[1] = (uint8_t)(5 | (part == 1 ? 0x80 : 0x40));
 		fu[2] = 0x88;
@@ -294,7 +309,7 @@ static struct rte_mbuf *srtp_packet_cc(const struct vigil_srtp *key, uint32_t ss
 	/* UDP 40000 -> 5004 */
 	memcpy(ip + 20, (uint8_t[]){0x9c, 0x40, 0x13, 0x8c, (uint8_t)((8 + len) >> 8), (uint8_t)(8 + len)},
 	       6);
-	rte_pktmbuf_trim(m, (uint16_t)(12 + 4 * cc + 64 + VIGIL_SRTP_TAG_LEN - len));
+	rte_pktmbuf_trim(m, (uint16_t)(12 + 4 * cc + 66 + VIGIL_SRTP_TAG_LEN - len));
 	return m;
 }
 
@@ -391,6 +406,76 @@ static void test_worker(void **state)
 	assert_true(LIST_EMPTY(&w->reorder.streams));
 	assert_int_equal(w->reorder.n_held, 0);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
+
+	worker_teardown(&f);
+}
+
+/* RFC 4588 retransmission through the worker: an RTX packet fills the gap
+ * its original left (retransmitted, the frame whole), and each other case
+ * ends in one outcome: the same RTX again (replayed, by its own index), a
+ * new RTX for a number no longer missing or never sent (rtx_unwanted), the
+ * late original (replayed), another payload type, a forgery. The gap was
+ * NACKed: with no TX queue here, counted feedback_limited. */
+static void test_worker_rtx(void **state)
+{
+	static struct worker_fixture f;
+	struct vigil_camera_config cam = {.ssrc = 0x3456789, .codec = VIGIL_CODEC_H264, .master_key = {7, 8, 9},
+					  .payload_types = {0, UINT64_C(1) << (96 - 64)}, .has_rtx = true,
+					  .rtx_ssrc = 0x3456788, .rtx_payload_type = 97};
+	static const uint64_t first[] = {0, 1, 2, 3, 5};
+	struct vigil_worker *w = &f.w;
+	struct rte_mbuf *pkts[8];
+	struct vigil_stream *s;
+	const struct vigil_srtp *k;
+	uint64_t outcomes = 0;
+
+	(void)state;
+	if (vigil_srtp_available() < 0)
+		skip();
+	worker_setup(&f, "test_rtx", &cam, 0);
+	w->streams->retransmit_hold_ms = 200;
+	assert_int_equal(vigil_stream_add(w->streams, &cam, 0, NULL), 0);
+	s = w->streams->slots[0];
+	k = &s->key->rtp;
+	assert_true(s->fb.on);
+
+	for (unsigned i = 0; i < RTE_DIM(first); i++)
+		pkts[i] = srtp_packet(k, cam.ssrc, first[i]);
+	vigil_worker_process(w, pkts, RTE_DIM(first));
+	rte_pktmbuf_free_bulk(pkts, RTE_DIM(first));
+	assert_int_equal(s->ctr.v[VIGIL_CTR_frames_enqueued], 1);
+	assert_int_equal(w->reorder.n_held, 1); /* 5 waits for 4 */
+	assert_int_equal(s->ctr.v[VIGIL_CTR_feedback_limited], 1); /* 4 NACKed, nowhere to send it */
+
+	pkts[0] = make_packet(k, cam.rtx_ssrc, 97, 100, 0, 4, true);
+	vigil_worker_process(w, pkts, 1);
+	rte_pktmbuf_free_bulk(pkts, 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_retransmitted], 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_frames_enqueued], 2);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_frame_incomplete], 0);
+	assert_int_equal(w->reorder.n_held, 0);
+
+	pkts[0] = make_packet(k, cam.rtx_ssrc, 97, 100, 0, 4, true); /* replayed RTX */
+	pkts[1] = make_packet(k, cam.rtx_ssrc, 97, 101, 0, 4, true); /* 4 is not missing any more */
+	pkts[2] = make_packet(k, cam.rtx_ssrc, 97, 102, 0, 50, true); /* never sent */
+	pkts[3] = srtp_packet(k, cam.ssrc, 4);                       /* the original, late */
+	pkts[4] = make_packet(k, cam.rtx_ssrc, 98, 103, 0, 7, true);  /* not the RTX payload type */
+	pkts[5] = make_packet(k, cam.rtx_ssrc, 97, 104, 0, 7, true);
+	rte_pktmbuf_mtod(pkts[5], uint8_t *)[14 + 28 + 14] ^= 1;     /* forged */
+	vigil_worker_process(w, pkts, 6);
+	rte_pktmbuf_free_bulk(pkts, 6);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_retransmitted], 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_replayed], 2);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_rtx_unwanted], 2);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_payload_type], 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_auth_failed], 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_frames_enqueued], 2);
+	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
+		if (i == VIGIL_CTR_decrypted || i == VIGIL_CTR_retransmitted || i == VIGIL_CTR_replayed ||
+		    i == VIGIL_CTR_rtx_unwanted || i == VIGIL_CTR_payload_type || i == VIGIL_CTR_auth_failed)
+			outcomes += s->ctr.v[i];
+	assert_int_equal(s->ctr.v[VIGIL_CTR_rx_packets], outcomes);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_rx_packets], 12);
 
 	worker_teardown(&f);
 }
@@ -850,6 +935,7 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_worker),
 		cmocka_unit_test(test_worker_payload_type),
+		cmocka_unit_test(test_worker_rtx),
 		cmocka_unit_test(test_worker_pipeline),
 		cmocka_unit_test(test_worker_roc),
 		cmocka_unit_test(test_worker_srtcp),
