@@ -70,14 +70,17 @@ bool cameras_has_key(const struct vigil_camera_config *cam)
 	return !cam->has_identity && !cam->revoked;
 }
 
-/* The live or revoked camera that has this SSRC, or -1. An Identity
- * camera has one while it is live. */
+/* The live or revoked camera that has this SSRC, as its own or its RTX
+ * stream's, or -1. An Identity camera has them while it is live. */
 int cameras_ssrc_slot(const struct vigil_cameras *c, uint32_t ssrc)
 {
-	for (unsigned i = 0; i < c->cfg->n_cameras; i++)
-		if (c->cfg->cameras[i].ssrc == ssrc && !c->slots[i].removed &&
-		    (!c->cfg->cameras[i].has_identity || vigil_cameras_live(c, i)))
+	for (unsigned i = 0; i < c->cfg->n_cameras; i++) {
+		const struct vigil_camera_config *cam = &c->cfg->cameras[i];
+
+		if ((cam->ssrc == ssrc || (cam->has_rtx && cam->rtx_ssrc == ssrc)) && !c->slots[i].removed &&
+		    (!cam->has_identity || vigil_cameras_live(c, i)))
 			return (int)i;
+	}
 	return -1;
 }
 
@@ -112,6 +115,8 @@ static const struct vigil_stream_floor *floor_of(struct vigil_cameras *c, unsign
 					     /* an RTX index is the RTX SSRC's */
 					     .has_rtx = p->has_rtx && cam->has_rtx && p->rtx_ssrc == cam->rtx_ssrc,
 					     .rtx = p->rtx_index,
+					     .has_rtx_srtcp = p->has_rtx_srtcp && cam->has_rtx && p->rtx_ssrc == cam->rtx_ssrc,
+					     .rtx_srtcp = p->rtx_srtcp_index,
 					     .fb_reserved = p->fb_reserved};
 	c->resumed++;
 	return floor;
@@ -134,7 +139,8 @@ static void note_top(struct vigil_cameras *c, unsigned slot)
 	if (c->state == NULL || s == NULL || c->cfg->cameras[slot].has_identity || !vigil_stream_top(s, &top))
 		return;
 	if (p->name[0] != '\0' && p->index == top.srtp && p->has_srtcp == top.has_srtcp &&
-	    p->srtcp_index == top.srtcp && p->has_rtx == top.has_rtx && p->rtx_index == top.rtx)
+	    p->srtcp_index == top.srtcp && p->has_rtx == top.has_rtx && p->rtx_index == top.rtx &&
+	    p->has_rtx_srtcp == top.has_rtx_srtcp && p->rtx_srtcp_index == top.rtx_srtcp)
 		return;
 	snprintf(p->name, sizeof(p->name), "%s", c->cfg->cameras[slot].name);
 	p->index = top.srtp;
@@ -143,6 +149,8 @@ static void note_top(struct vigil_cameras *c, unsigned slot)
 	p->has_rtx = top.has_rtx;
 	p->rtx_ssrc = c->cfg->cameras[slot].rtx_ssrc;
 	p->rtx_index = top.rtx;
+	p->has_rtx_srtcp = top.has_rtx_srtcp;
+	p->rtx_srtcp_index = top.rtx_srtcp;
 	c->persist_dirty = true;
 }
 
@@ -331,17 +339,28 @@ uint32_t vigil_cameras_fresh_ssrc(const struct vigil_cameras *c)
 	return ssrc;
 }
 
+/* The live stream of the slot is this one: the SSRCs and payload type
+ * it was added with (the table holds its RTX SSRC, or not). */
+static bool same_stream(const struct vigil_camera_config *cam, uint32_t ssrc, const struct vigil_hs_rtx *rtx)
+{
+	return ssrc == cam->ssrc && (rtx != NULL) == cam->has_rtx &&
+	       (rtx == NULL || (rtx->ssrc == cam->rtx_ssrc && rtx->payload_type == cam->rtx_payload_type));
+}
+
 int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssrc,
-			    const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN])
+			    const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN])
 {
 	struct vigil_camera_config *cam = &c->cfg->cameras[slot];
 	int rc;
 
 	if (cam->revoked || c->slots[slot].removed)
 		return -EPERM;
+	/* RTX switched on or off: a stream's RTX is set when it is added, so
+	 * the old stream goes and a new one comes, as after an expired key. */
+	if (vigil_cameras_live(c, slot) && !same_stream(cam, ssrc, rtx))
+		cameras_stop(c, slot);
 	if (vigil_cameras_live(c, slot)) {
-		if (ssrc != cam->ssrc)
-			return -EINVAL;
 		/* A rekey: the current key becomes the previous one, kept for
 		 * the grace. But a current key no packet has used yet came
 		 * with a response the camera may never have had: it goes, and
@@ -358,6 +377,9 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		}
 	} else {
 		cam->ssrc = ssrc;
+		cam->has_rtx = rtx != NULL;
+		cam->rtx_ssrc = rtx != NULL ? rtx->ssrc : 0;
+		cam->rtx_payload_type = rtx != NULL ? rtx->payload_type : 0;
 		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
 		memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
 		rc = vigil_stream_add(c->table, cam, slot, NULL); /* fresh keys: nothing to continue */

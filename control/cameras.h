@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "counters.h"
+#include "handshake.h"
 #include "state.h"
 #include "stream.h"
 
@@ -123,14 +124,18 @@ const char *vigil_camera_state_name(enum vigil_camera_state state);
 
 /* The Identity camera with that X25519 public key, or -1. */
 int vigil_cameras_by_identity(const struct vigil_cameras *c, const uint8_t identity[32]);
-/* An SSRC no camera has, for an Identity camera's first handshake. */
+/* An SSRC no camera has, as its SSRC or its RTX SSRC, nor any stream of
+ * the table: for an Identity camera's first handshake, and its RTX stream. */
 uint32_t vigil_cameras_fresh_ssrc(const struct vigil_cameras *c);
 /* A handshake of the Identity camera in slot gave this key: the first
- * makes the camera live under ssrc, the next ones (same ssrc) rotate the
- * key, the previous one kept for KeyGraceSeconds. -EPERM when it is
- * revoked. */
+ * makes the camera live under ssrc, with the RTX stream rtx (NULL: none),
+ * the next ones (same ssrc and rtx) rotate the key, the previous one kept
+ * for KeyGraceSeconds. One with another ssrc or rtx than the live
+ * stream's (the camera switched RTX on or off) replaces the stream, as
+ * after an expired key. -EPERM when it is revoked. */
 int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssrc,
-			    const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);
+			    const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);
 
 /* Ends the grace periods that are over, and refuses the keys of Identity
  * cameras that did not rekey in time: 1.5 x RekeySeconds or RekeyPackets

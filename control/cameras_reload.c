@@ -21,6 +21,14 @@ struct reload_index {
 	json_t *names, *ssrcs, *identities, *next_names;
 };
 
+/* The same retransmission settings (RtxSSRC, RtxPayloadType): a stream
+ * keeps its RTX SSRC in the table, so a change re-adds it. */
+static bool same_rtx(const struct vigil_camera_config *a, const struct vigil_camera_config *b)
+{
+	return a->has_rtx == b->has_rtx &&
+	       (!a->has_rtx || (a->rtx_ssrc == b->rtx_ssrc && a->rtx_payload_type == b->rtx_payload_type));
+}
+
 static void ssrc_key(char key[16], uint32_t ssrc)
 {
 	snprintf(key, 16, "%u", ssrc);
@@ -243,10 +251,11 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 			revoked++;
 		} else if (next.cameras[i].has_identity ?
 				   sodium_memcmp(next.cameras[i].identity, cfg->cameras[slot].identity, 32) == 0 :
-				   next.cameras[i].ssrc == cfg->cameras[slot].ssrc && !cfg->cameras[slot].has_identity) {
+				   next.cameras[i].ssrc == cfg->cameras[slot].ssrc && !cfg->cameras[slot].has_identity &&
+					   same_rtx(&next.cameras[i], &cfg->cameras[slot])) {
 			continue;
 		}
-		/* A new identity handshakes again; a new SSRC moves. */
+		/* A new identity handshakes again; a new SSRC (or RTX SSRC) moves. */
 		if (was_live[slot]) {
 			cameras_stream_remove(c, slot);
 			c->slots[slot].grace_until_ns = 0;
@@ -286,14 +295,19 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 			/* The running stream keeps the sets it caches from the camera. */
 			params_later += !same_param_sets(cur, cam);
 			if (cam->has_identity) {
-				/* Its SSRC and key are its handshake's, the rest the file's. */
-				uint32_t ssrc = cur->ssrc;
+				/* Its SSRC, RTX stream and key are its handshake's, the rest the file's. */
+				uint32_t ssrc = cur->ssrc, rtx_ssrc = cur->rtx_ssrc;
+				uint16_t rtx_payload_type = cur->rtx_payload_type;
+				bool has_rtx = cur->has_rtx;
 				uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], salt[VIGIL_SRTP_MASTER_SALT_LEN];
 
 				memcpy(key, cur->master_key, sizeof(key));
 				memcpy(salt, cur->master_salt, sizeof(salt));
 				*cur = *cam;
 				cur->ssrc = ssrc;
+				cur->has_rtx = has_rtx;
+				cur->rtx_ssrc = rtx_ssrc;
+				cur->rtx_payload_type = rtx_payload_type;
 				memcpy(cur->master_key, key, sizeof(key));
 				memcpy(cur->master_salt, salt, sizeof(salt));
 				sodium_memzero(key, sizeof(key));

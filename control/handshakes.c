@@ -305,7 +305,9 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 	bool load = now < h->load_until_ns;
 	struct vigil_hs_init init;
 	struct vigil_hs_keys keys;
+	struct vigil_hs_rtx rtx;
 	const struct vigil_camera_config *cam;
+	bool same_stream;
 	uint64_t hash;
 	uint32_t ssrc;
 	int slot, rc;
@@ -353,17 +355,31 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 		vigil_hs_init_wipe(&init);
 		return VIGIL_HS_codec_mismatch;
 	}
-	/* A rekey keeps the camera's SSRC; a first handshake gets a fresh one. */
-	ssrc = vigil_cameras_live(h->cams, (unsigned)slot) ? cam->ssrc : vigil_cameras_fresh_ssrc(h->cams);
+	/* A rekey keeps the camera's SSRC and RTX stream; a first handshake
+	 * gets fresh ones, and so does a camera that switched RTX on or off
+	 * (its stream is replaced: vigil_cameras_handshake). */
+	same_stream = vigil_cameras_live(h->cams, (unsigned)slot) && cam->has_rtx == init.asks_rtx;
+	ssrc = same_stream ? cam->ssrc : vigil_cameras_fresh_ssrc(h->cams);
+	if (init.asks_rtx && same_stream) {
+		rtx = (struct vigil_hs_rtx){.ssrc = cam->rtx_ssrc,
+					    .payload_type = (uint8_t)cam->rtx_payload_type};
+	} else if (init.asks_rtx) {
+		rtx = (struct vigil_hs_rtx){.ssrc = vigil_cameras_fresh_ssrc(h->cams),
+					    .payload_type = VIGIL_HS_RTX_PAYLOAD_TYPE};
+		while (rtx.ssrc == ssrc) /* not in the table yet */
+			rtx.ssrc = vigil_cameras_fresh_ssrc(h->cams);
+	}
 	memcpy(ts, init.timestamp, sizeof(ts));
-	*reply_len = VIGIL_HS_RESPONSE_LEN;
-	rc = vigil_hs_response_write(&init, ssrc, h->cams->cfg->rekey_seconds, h->cams->cfg->rekey_packets, reply,
-				     reply_len, &keys); /* wipes init */
+	*reply_len = VIGIL_HS_RESPONSE_RTX_LEN;
+	rc = vigil_hs_response_write(&init, ssrc, h->cams->cfg->rekey_seconds, h->cams->cfg->rekey_packets,
+				     init.asks_rtx ? &rtx : NULL, reply, reply_len, &keys);
+	vigil_hs_init_wipe(&init); /* done by a write that got that far; not by one refused at once */
 	if (rc < 0) {
 		*reply_len = 0;
 		return VIGIL_HS_refused;
 	}
-	rc = vigil_cameras_handshake(h->cams, (unsigned)slot, ssrc, keys.c2s, keys.c2s + VIGIL_SRTP_MASTER_KEY_LEN);
+	rc = vigil_cameras_handshake(h->cams, (unsigned)slot, ssrc, keys.has_rtx ? &rtx : NULL, keys.c2s,
+				     keys.c2s + VIGIL_SRTP_MASTER_KEY_LEN);
 	vigil_hs_keys_wipe(&keys);
 	if (rc < 0) {
 		*reply_len = 0;
@@ -407,7 +423,7 @@ static void answer(struct vigil_handshakes *h, struct rte_mbuf **pkts, unsigned 
 {
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		uint8_t reply[VIGIL_HS_RESPONSE_LEN]; /* the longest reply */
+		uint8_t reply[VIGIL_HS_RESPONSE_RTX_LEN]; /* the longest reply */
 		size_t reply_len = 0;
 		struct vigil_udp udp;
 		enum vigil_hs_outcome out;

@@ -26,7 +26,7 @@
 #define VERSION 2 /* 1: without RTX and feedback (REC_LEN_1), still read */
 #define HEADER_LEN 16
 #define REC_LEN_1 96
-#define REC_LEN 112
+#define REC_LEN 116
 #define SUM_LEN 32
 #define MAX_RECS VIGIL_MAX_CAMERAS
 
@@ -109,6 +109,7 @@ static uint8_t *serialize(const struct vigil_state_rec *recs, unsigned n, size_t
 		put32(r + 96, recs[i].rtx_ssrc);
 		put64(r + 100, recs[i].has_rtx ? recs[i].rtx_index | UINT64_C(1) << 63 : 0);
 		put32(r + 108, recs[i].fb_reserved);
+		put32(r + 112, recs[i].has_rtx_srtcp ? recs[i].rtx_srtcp_index | 0x80000000u : 0);
 	}
 	crypto_generichash(buf + *len - SUM_LEN, SUM_LEN, buf, *len - SUM_LEN, NULL, 0);
 	return buf;
@@ -157,9 +158,12 @@ static int parse(struct vigil_state *st, const uint8_t *buf, size_t len, char *w
 			rec->has_rtx = get64(r + 100) >> 63;
 			rec->rtx_index = get64(r + 100) & ~(UINT64_C(1) << 63);
 			rec->fb_reserved = get32(r + 108);
+			rec->has_rtx_srtcp = get32(r + 112) >> 31;
+			rec->rtx_srtcp_index = get32(r + 112) & 0x7fffffffu;
 		}
 		if (!vigil_config_valid_name(rec->name) || rec->index >> 48 != 0 || rec->rtx_index >> 48 != 0 ||
 		    rec->fb_reserved > UINT32_C(1) << 31 || (!rec->has_rtx && rec->rtx_index != 0) ||
+		    (!rec->has_rtx_srtcp && rec->rtx_srtcp_index != 0) ||
 		    (!rec->has_srtcp && rec->srtcp_index != 0) ||
 		    (i > 0 && strcmp(st->loaded[i - 1].name, rec->name) >= 0)) {
 			snprintf(why, whylen, "record %u is not a camera's", i);

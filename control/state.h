@@ -29,6 +29,8 @@ struct vigil_state_rec {
 	uint32_t rtx_ssrc;  /* its RTX stream's SSRC, and the highest index accepted there */
 	uint64_t rtx_index;
 	uint32_t fb_reserved; /* vigild's own SRTCP indices (feedback) below it may have been used */
+	bool has_rtx_srtcp;
+	uint32_t rtx_srtcp_index; /* the highest SRTCP index of the RTX SSRC's reports */
 };
 
 struct vigil_state_stats {

@@ -21,7 +21,6 @@ int vigil_reorder_list_init(struct vigil_reorder_list *l, unsigned n)
 	LIST_INIT(&l->streams);
 	SLIST_INIT(&l->free);
 	l->n_held = 0;
-	l->no_window = 0;
 	l->n_windows = n;
 	l->windows = n > 0 ? rte_zmalloc("vigil_hold", (size_t)n * sizeof(*l->windows), RTE_CACHE_LINE_SIZE) : NULL;
 	if (n > 0 && l->windows == NULL)
@@ -118,16 +117,12 @@ static bool hold(const struct vigil_reorder_ctx *c, struct vigil_reorder *r, uin
 	struct vigil_reorder_pkt *s;
 	uint64_t index = r->next + d;
 
-	if (c->list->n_held >= VIGIL_HOLD_PACKETS) {
-		c->list->no_window++;
+	if (c->list->n_held >= VIGIL_HOLD_PACKETS)
 		return false;
-	}
 	if (r->n_held == 0) {
 		r->win = SLIST_FIRST(&c->list->free);
-		if (r->win == NULL) {
-			c->list->no_window++;
+		if (r->win == NULL)
 			return false;
-		}
 		SLIST_REMOVE_HEAD(&c->list->free, free);
 		LIST_INSERT_HEAD(&c->list->streams, r, waiting);
 		r->list = c->list;
@@ -197,6 +192,7 @@ bool vigil_reorder_push_slow(const struct vigil_reorder_ctx *c, struct vigil_reo
 	if (d > r->span)
 		return skip_to(c, r, index, p);
 	if (!hold(c, r, d, p)) {
+		ctr->v[VIGIL_CTR_hold_no_room]++;
 		if (r->n_held != 0)
 			give_up(c, r);
 		return skip_to(c, r, index, p);

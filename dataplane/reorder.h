@@ -60,7 +60,6 @@ struct vigil_reorder_list {
 	SLIST_HEAD(, vigil_reorder_window) free;
 	struct vigil_reorder_window *windows; /* all of them, one allocation */
 	unsigned n_windows;
-	uint64_t no_window; /* gaps not waited for: every window lent */
 };
 
 /* n windows (each VIGIL_HOLD_WINDOW packets: a worker holds at most
@@ -102,7 +101,7 @@ bool vigil_reorder_push_slow(const struct vigil_reorder_ctx *c, struct vigil_reo
 /* One authenticated packet of the stream, index committed to the replay
  * window (so it is never a duplicate of one held). Delivers it and what it
  * unblocks, or holds it. true: the stage took p->m (delivered or held), the
- * caller must not free it. Counts `reordered` in ctr. */
+ * caller must not free it. Counts `reordered` (and `hold_no_room`) in ctr. */
 static inline bool vigil_reorder_push(const struct vigil_reorder_ctx *c, struct vigil_reorder *r,
 				      struct vigil_counters *ctr, uint64_t index,
 				      const struct vigil_reorder_pkt *p)

@@ -237,6 +237,10 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 		vigil_replay_init_floor(&s->rtx_replay, floor->rtx);
 	else
 		vigil_replay_init(&s->rtx_replay);
+	if (floor != NULL && floor->has_rtx_srtcp)
+		vigil_replay_init_floor(&s->rtx_rtcp_replay, floor->rtx_srtcp);
+	else
+		vigil_replay_init(&s->rtx_rtcp_replay);
 	/* Past every index the last run may have used: the control plane
 	 * reserves from here before any is (vigil_stream_reserve). */
 	if (floor != NULL)
@@ -370,6 +374,8 @@ bool vigil_stream_top(const struct vigil_stream *s, struct vigil_stream_floor *t
 	top->srtcp = top->has_srtcp ? (uint32_t)__atomic_load_n(&s->rtcp_replay.top, __ATOMIC_RELAXED) : 0;
 	top->has_rtx = s->has_rtx && __atomic_load_n(&s->rtx_replay.started, __ATOMIC_ACQUIRE);
 	top->rtx = top->has_rtx ? __atomic_load_n(&s->rtx_replay.top, __ATOMIC_RELAXED) : 0;
+	top->has_rtx_srtcp = s->has_rtx && __atomic_load_n(&s->rtx_rtcp_replay.started, __ATOMIC_ACQUIRE);
+	top->rtx_srtcp = top->has_rtx_srtcp ? (uint32_t)__atomic_load_n(&s->rtx_rtcp_replay.top, __ATOMIC_RELAXED) : 0;
 	return true;
 }
 

@@ -144,6 +144,7 @@ struct vigil_stream {
 	uint8_t rtx_pt;
 	bool has_rtx;
 	struct vigil_replay rtx_replay;
+	struct vigil_replay rtx_rtcp_replay; /* the RTX SSRC's SRTCP indexes: its own (RFC 3711 3.4) */
 	struct vigil_feedback fb;
 } __rte_cache_aligned;
 
@@ -215,8 +216,9 @@ struct vigil_stream_floor {
 	uint64_t srtp;
 	uint32_t srtcp;
 	bool has_srtcp;
-	bool has_rtx;
+	bool has_rtx, has_rtx_srtcp;
 	uint64_t rtx; /* the RTX stream's (RtxSSRC) */
+	uint32_t rtx_srtcp; /* and its SRTCP's */
 	uint32_t fb_reserved; /* vigild's own SRTCP indices below it may have been used */
 };
 

@@ -333,18 +333,20 @@ static int decrypt_trial(const struct vigil_worker *w, struct vigil_stream *s, s
 	return rc;
 }
 
-/* SRTCP: a replay window of its own on the explicit index, checked before
- * and committed after authentication, the current key and then the
- * previous one. Authentic RTCP is counted, not recorded. */
+/* SRTCP: a replay window of its own on the explicit index (the RTX SSRC's
+ * reports have theirs: each SSRC numbers its own), checked before and
+ * committed after authentication, the current key and then the previous
+ * one. Authentic RTCP is counted, not recorded. */
 static enum vigil_counter srtcp(struct vigil_stream *s, const struct vigil_stream_key *key,
 				const struct vigil_stream_key *prev, const struct vigil_pkt *p)
 {
 	uint8_t copy[RTE_MBUF_DEFAULT_DATAROOM];
 	uint32_t index = load_be32(p->rtp + p->len - 4) & ~VIGIL_SRTCP_E_BIT;
 	bool again = prev != NULL && p->len <= sizeof(copy);
+	struct vigil_replay *rp = p->rtx ? &s->rtx_rtcp_replay : &s->rtcp_replay;
 	int rc;
 
-	if (!vigil_replay_check(&s->rtcp_replay, index))
+	if (!vigil_replay_check(rp, index))
 		return VIGIL_CTR_replayed;
 	if (again) /* a failed try alters the packet */
 		memcpy(copy, p->rtp, p->len);
@@ -353,7 +355,7 @@ static enum vigil_counter srtcp(struct vigil_stream *s, const struct vigil_strea
 		rc = vigil_srtcp_decrypt(&prev->rtcp, copy, p->len, &index);
 	if (rc < 0)
 		return VIGIL_CTR_auth_failed;
-	vigil_replay_commit(&s->rtcp_replay, index);
+	vigil_replay_commit(rp, index);
 	return VIGIL_CTR_rtcp;
 }
 
@@ -727,10 +729,6 @@ static struct vigil_reorder_ctx reorder_ctx(struct vigil_worker *w, uint64_t tsc
 /* A PLI at most this often: the key frame it asks for takes a while. */
 #define PLI_EVERY_MS 500
 
-/* An authenticated packet of a stream that retransmits: the numbers
- * missing below it (a new gap) are NACKed, and a frame lost for good asks
- * for a key frame; its addresses are where the feedback goes (an address
- * that authenticated as the camera, RFC 4961 symmetric RTP). */
 static void queue_feedback(struct vigil_worker *w, struct vigil_stream *s)
 {
 	if (s->fb.queued || w->n_feedback == RTE_DIM(w->feedback))
@@ -739,6 +737,10 @@ static void queue_feedback(struct vigil_worker *w, struct vigil_stream *s)
 	w->feedback[w->n_feedback++] = s;
 }
 
+/* An authenticated packet of a stream that retransmits: the numbers
+ * missing below it (a new gap) are NACKed, and a frame lost for good asks
+ * for a key frame; its addresses are where the feedback goes (an address
+ * that authenticated as the camera, RFC 4961 symmetric RTP). */
 static void note_feedback(struct vigil_worker *w, struct vigil_stream *s, const struct vigil_pkt *p, uint64_t now)
 {
 	struct vigil_feedback *fb = &s->fb;

@@ -6,7 +6,11 @@
  * firmware authors, and the camera of the tests.
  *
  *   vigil-stream --to 198.18.0.1 --clip clip.h264 --ssrc 7 --key-file cam.key --state cam.state
- *   vigil-stream --to 198.18.0.1 --clip clip.h264 --identity cam.sk --server-key BASE64
+ *   vigil-stream --to 198.18.0.1 --clip clip.h264 --identity cam.sk --server-key BASE64 [--rtx]
+ *
+ * --rtx asks vigild, in the handshake, for an RTX stream: the camera then
+ * keeps what it sent for a while and answers vigild's NACKs (SRTCP, on the
+ * same socket as the handshake replies) with RFC 4588 RTX packets.
  *
  * Under a static key (--key-file) the packet index must never repeat,
  * across restarts too: --state names the file that keeps it (cam/sender.h).
@@ -33,9 +37,11 @@
 #include "vigil/clock.h"
 #include "au.h"
 #include "handshake.h"
+#include "retransmit.h"
 #include "sender.h"
 
 #define MASTER_LEN (VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN)
+#define RTX_SLOTS 1024 /* VIGIL_RTX_HOLD_MS of a few Mbit/s */
 
 struct camera {
 	int fd;
@@ -54,6 +60,12 @@ struct camera {
 	unsigned handshakes, initiations;
 	unsigned unknown_session; /* handshakes started because the server no longer knew the session */
 	uint64_t unknown_at_ns;   /* the last of them */
+	/* --rtx: the retransmission buffer, once a response gave the RTX stream */
+	bool rtx_on;
+	struct vigil_retransmit rtx;
+	uint64_t rtx_packets, plis;
+	unsigned drop_every; /* --drop-every: a lossy link, for tests */
+	uint64_t media_packets, dropped;
 	uint64_t sent_packets, sent_bytes, send_errors;
 };
 
@@ -105,12 +117,53 @@ static void send_packet(void *arg, const uint8_t *pkt, size_t len)
 {
 	struct camera *c = arg;
 
+	if (c->drop_every > 0 && ++c->media_packets % c->drop_every == 0) {
+		c->dropped++; /* as the network would: after the sender kept it */
+		return;
+	}
 	if (sendto(c->fd, pkt, len, 0, (struct sockaddr *)&c->media, c->addrlen) == (ssize_t)len) {
 		c->sent_packets++;
 		c->sent_bytes += len;
 	} else {
 		c->send_errors++;
 	}
+}
+
+static void send_rtx(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct camera *c = arg;
+
+	if (sendto(c->fd, pkt, len, 0, (struct sockaddr *)&c->media, c->addrlen) == (ssize_t)len)
+		c->rtx_packets++;
+	else
+		c->send_errors++;
+}
+
+/* A PLI: a camera would ask its encoder for a key frame; a file has its own. */
+static void key_frame(void *arg)
+{
+	((struct camera *)arg)->plis++;
+}
+
+/* The response's RTX stream: a retransmission buffer for a new stream, the
+ * new key for the same one. */
+static void rtx_keys(struct camera *c, const struct vigil_hs_keys *keys)
+{
+	char msg[256];
+
+	if (c->rtx_on && c->rtx.media_ssrc == keys->ssrc && c->rtx.rtx_ssrc == keys->rtx_ssrc &&
+	    c->rtx.rtx_payload_type == keys->rtx_payload_type) {
+		if (vigil_retransmit_rekey(&c->rtx, keys->c2s) < 0)
+			die("%s", "cannot set the RTX key");
+	} else {
+		if (c->rtx_on)
+			vigil_retransmit_wipe(&c->rtx);
+		if (vigil_retransmit_init(&c->rtx, keys->ssrc, keys->rtx_ssrc, keys->rtx_payload_type,
+					  keys->c2s, RTX_SLOTS, NULL, msg, sizeof(msg)) < 0)
+			die("RTX: %s", msg);
+		c->rtx_on = true;
+	}
+	c->sender.rtx = &c->rtx;
 }
 
 /* An initiation of the pending handshake (a new one, if none is): the
@@ -143,12 +196,24 @@ static void hs_send(struct camera *c)
  * on. A cookie reply lets the next initiation, with mac2, go at once. */
 static void hs_receive(struct camera *c)
 {
-	uint8_t reply[256];
+	uint8_t reply[VIGIL_RTX_FEEDBACK_MAX + 1];
 	struct vigil_hs_keys keys;
 	ssize_t n;
 
 	while (c->by_handshake && (n = recv(c->fd, reply, sizeof(reply), MSG_DONTWAIT)) > 0) {
 		uint32_t ssrc;
+
+		/* SRTCP from vigild: RTCP version 2 in the top bits, where a
+		 * handshake message has its type (1-4). */
+		if (reply[0] >> 6 == 2) {
+			if (c->rtx_on && (size_t)n <= VIGIL_RTX_FEEDBACK_MAX) {
+				int rc = vigil_retransmit_feedback(&c->rtx, reply, (size_t)n, vigil_now_ns(),
+								   send_rtx, key_frame, c);
+
+				(void)rc; /* a refusal is counted by its reason */
+			}
+			continue;
+		}
 
 		/* The server has no key for our SSRC (it restarted): a new
 		 * handshake beside the stream, at most every
@@ -176,6 +241,8 @@ static void hs_receive(struct camera *c)
 							      (uint16_t)randombytes_random(), keys.c2s) < 0
 				: vigil_sender_rekey(&c->sender, keys.c2s) < 0)
 				die("%s", "cannot set the SRTP key");
+			if (keys.has_rtx)
+				rtx_keys(c, &keys);
 			c->rekey_at_ns =
 			    vigil_now_ns() + (uint64_t)(c->rekey_seconds ? c->rekey_seconds : keys.rekey_after_s) *
 					   1000000000u;
@@ -236,11 +303,14 @@ static void usage(void)
 		"                    [--port 5004] [--payload 1200]\n"
 		"                    (--ssrc N --key-file FILE --state FILE\n"
 		"                     | --identity FILE --server-key BASE64\n"
-		"                       [--handshake-port 5006] [--rekey-seconds N | --no-rekey])\n"
+		"                       [--handshake-port 5006] [--rekey-seconds N | --no-rekey] [--rtx])\n"
+		"                    [--drop-every N]\n"
 		"  --state: where the packet index under the static key is kept across runs (created when\n"
 		"           missing; its directory must exist); one file per stream, never shared\n"
 		"  --no-rekey: never rekey, as a broken camera would (vigild refuses the key once it is spent),\n"
-		"              nor handshake again when vigild says it does not know the session\n");
+		"              nor handshake again when vigild says it does not know the session\n"
+		"  --rtx: ask vigild for an RTX stream and answer its NACKs (needs a vigild that knows it)\n"
+		"  --drop-every N: drop every Nth media packet before sending it, as a lossy link would\n");
 	exit(2);
 }
 
@@ -254,9 +324,11 @@ int main(int argc, char **argv)
 		{"key-file", required_argument, NULL, 'K'},	 {"identity", required_argument, NULL, 'i'},
 		{"server-key", required_argument, NULL, 'S'},	 {"handshake-port", required_argument, NULL, 'h'},
 		{"rekey-seconds", required_argument, NULL, 'r'}, {"no-rekey", no_argument, NULL, 'n'},
-		{"state", required_argument, NULL, 'x'},	 {NULL, 0, NULL, 0},
+		{"state", required_argument, NULL, 'x'},	 {"rtx", no_argument, NULL, 'R'},
+		{"drop-every", required_argument, NULL, 'D'},	 {NULL, 0, NULL, 0},
 	};
 	const char *to = NULL, *clip = NULL, *key_file = NULL, *identity = NULL, *server_key = NULL, *state = NULL;
+	bool rtx = false;
 	unsigned fps = 30, loops = 1, port = 5004, hs_port = 5006, payload = 1200;
 	uint32_t ssrc = 0;
 	struct camera c = {.codec = VIGIL_CODEC_H264};
@@ -284,12 +356,17 @@ int main(int argc, char **argv)
 		case 'r': c.rekey_seconds = (unsigned)atoi(optarg); break;
 		case 'n': c.no_rekey = true; break;
 		case 'x': state = optarg; break;
+		case 'R': rtx = true; break;
+		case 'D': c.drop_every = (unsigned)atoi(optarg); break;
 		default: usage();
 		}
 	}
 	if (to == NULL || clip == NULL || fps == 0 || (key_file == NULL) == (identity == NULL) ||
 	    (identity != NULL && (server_key == NULL || state != NULL)))
 		usage();
+	if (rtx && identity == NULL)
+		die("%s", "--rtx is for handshake cameras: under a static key vigild's [Camera] section "
+			  "names the RTX stream (RtxSSRC, RtxPayloadType; vigil-cam --rtx)");
 	if (key_file != NULL && state == NULL)
 		die("%s", "--key-file needs --state FILE: under a static key a camera must never repeat a packet "
 			  "index, across restarts too (AES-GCM would give its key away), so it keeps its place there");
@@ -325,6 +402,7 @@ int main(int argc, char **argv)
 			die("%s", "--server-key: not base64 of a 32-byte X25519 public key");
 		if (vigil_hs_initiator_init(&c.hs, sk, server_pk) < 0)
 			die("%s", "cannot start the handshake state");
+		c.hs.ask_rtx = rtx;
 		sodium_memzero(sk, sizeof(sk));
 		c.by_handshake = true;
 		/* No key yet: nothing to send until the first response. */
@@ -354,12 +432,21 @@ int main(int argc, char **argv)
 				    state != NULL ? " in " : "", state != NULL ? state : "", strerror(-rc));
 		}
 	}
+	/* NACKs for the last packets come a round trip after them. */
+	if (c.rtx_on)
+		wait_until(&c, vigil_now_ns() + VIGIL_RTX_HOLD_MS * 1000000ull);
 	printf("{\"frames\": %u, \"packets\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"send_errors\": %" PRIu64
 	       ", \"ssrc\": %u, \"handshakes\": %u, \"initiations\": %u, \"unknown_session\": %u"
 	       ", \"next_index\": %" PRIu64
-	       ", \"reservations\": %" PRIu64 ", \"reserve_max_us\": %" PRIu64 "}\n",
+	       ", \"reservations\": %" PRIu64 ", \"reserve_max_us\": %" PRIu64 ", \"dropped\": %" PRIu64
+	       ", \"rtx_ssrc\": %u, \"rtx_packets\": %" PRIu64 ", \"nacked\": %" PRIu64 ", \"pli\": %" PRIu64
+	       ", \"feedback_refused\": %" PRIu64 "}\n",
 	       frames, c.sent_packets, c.sent_bytes, c.send_errors, c.sender.ssrc, c.handshakes, c.initiations,
-	       c.unknown_session, c.sender.index, c.sender.reservations, c.sender.reserve_max_ns / 1000);
+	       c.unknown_session, c.sender.index, c.sender.reservations, c.sender.reserve_max_ns / 1000,
+	       c.dropped, c.rtx_on ? c.rtx.rtx_ssrc : 0, c.rtx_packets, c.rtx.count.nacked, c.plis,
+	       c.rtx.count.forged + c.rtx.count.replayed + c.rtx.count.malformed + c.rtx.count.wrong_sender);
+	if (c.rtx_on)
+		vigil_retransmit_wipe(&c.rtx);
 	vigil_sender_wipe(&c.sender);
 	vigil_hs_initiator_wipe(&c.hs);
 	close(c.fd);

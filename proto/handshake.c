@@ -21,7 +21,7 @@
 
 _Static_assert(VIGIL_HS_SRTP_KEY_LEN == VIGIL_SRTP_MASTER_KEY_LEN + VIGIL_SRTP_MASTER_SALT_LEN, "SRTP key");
 _Static_assert(VIGIL_HS_INITIATION_LEN == 152 && VIGIL_HS_RESPONSE_LEN == 108 &&
-		   VIGIL_HS_COOKIE_REPLY_LEN == 64,
+		   VIGIL_HS_RESPONSE_RTX_LEN == 116 && VIGIL_HS_COOKIE_REPLY_LEN == 64,
 	       "wire sizes in docs/handshake.md");
 _Static_assert(VIGIL_HS_COOKIE_NONCE_LEN == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, "XChaCha nonce");
 _Static_assert(VIGIL_CODEC_H264 == 0 && VIGIL_CODEC_H265 == 1, "codec byte");
@@ -178,6 +178,7 @@ int vigil_hs_initiation_write(struct vigil_hs_initiator *in, uint8_t codec, uint
 		return -ENOSPC;
 	tai64n_next(in, payload);
 	payload[VIGIL_HS_TIMESTAMP_LEN] = codec;
+	payload[VIGIL_HS_TIMESTAMP_LEN + 1] = in->ask_rtx ? VIGIL_HS_FLAG_RTX : 0;
 	ret = vigil_noise_ik_init(&hs, true, (const uint8_t *)VIGIL_HS_PROLOGUE,
 				  sizeof(VIGIL_HS_PROLOGUE) - 1, in->sk, in->server_pk);
 	if (ret == 0)
@@ -200,6 +201,7 @@ int vigil_hs_initiation_write(struct vigil_hs_initiator *in, uint8_t codec, uint
 	memcpy(in->last_mac1, out + VIGIL_HS_INITIATION_MAC1_OFF, VIGIL_HS_MAC_LEN);
 	in->hs = hs;
 	in->pending = true;
+	in->pending_rtx = in->ask_rtx;
 	*outlen = VIGIL_HS_INITIATION_LEN;
 out:
 	sodium_memzero(&hs, sizeof(hs));
@@ -210,30 +212,42 @@ out:
 int vigil_hs_response_read(struct vigil_hs_initiator *in, const uint8_t *msg, size_t len,
 			   struct vigil_hs_keys *keys)
 {
-	uint8_t payload[VIGIL_HS_RESPONSE_PAYLOAD_LEN], m[VIGIL_HS_MAC_LEN];
+	uint8_t payload[VIGIL_HS_RESPONSE_RTX_PAYLOAD_LEN], m[VIGIL_HS_MAC_LEN];
 	struct vigil_noise_cipher c1, c2;
 	struct vigil_noise_hs hs;
+	size_t payload_len, mac1_off;
 	int ret;
 
 	if (in == NULL || msg == NULL || keys == NULL)
 		return -EINVAL;
-	if (len != VIGIL_HS_RESPONSE_LEN || !header_ok(msg, VIGIL_HS_TYPE_RESPONSE))
+	/* Which size comes is known before it comes: a camera that asked for RTX takes only the long one. */
+	payload_len = in->pending && in->pending_rtx ? VIGIL_HS_RESPONSE_RTX_PAYLOAD_LEN
+						     : VIGIL_HS_RESPONSE_PAYLOAD_LEN;
+	mac1_off = VIGIL_HS_RESPONSE_MAC1_OFF_FOR(payload_len);
+	if (len != VIGIL_HS_RESPONSE_LEN_FOR(payload_len) || !header_ok(msg, VIGIL_HS_TYPE_RESPONSE))
 		return -EPROTO;
 	if (!in->pending || get_le32(msg + 8) != in->sender_index)
 		return -ESRCH;
-	mac(m, in->mac1_key_self, sizeof(in->mac1_key_self), msg, VIGIL_HS_RESPONSE_MAC1_OFF);
+	mac(m, in->mac1_key_self, sizeof(in->mac1_key_self), msg, mac1_off);
 	/* The server never holds a cookie of ours, so mac2 is zero; checking it leaves no byte unchecked. */
-	if (crypto_verify_16(m, msg + VIGIL_HS_RESPONSE_MAC1_OFF) != 0 ||
-	    !sodium_is_zero(msg + VIGIL_HS_RESPONSE_MAC2_OFF, VIGIL_HS_MAC_LEN))
+	if (crypto_verify_16(m, msg + mac1_off) != 0 ||
+	    !sodium_is_zero(msg + mac1_off + VIGIL_HS_MAC_LEN, VIGIL_HS_MAC_LEN))
 		return -EBADMSG;
 	hs = in->hs;
 	ret = vigil_noise_ik_read2(&hs, msg + VIGIL_HS_RESPONSE_NOISE_OFF,
-				   VIGIL_NOISE_IK_MSG2_LEN(VIGIL_HS_RESPONSE_PAYLOAD_LEN), payload);
+				   VIGIL_NOISE_IK_MSG2_LEN(payload_len), payload);
 	if (ret < 0) {
 		ret = -EKEYREJECTED;
 		goto out;
 	}
 	if (get_le32(payload + 4) == 0 || get_le64(payload + 8) == 0) {
+		ret = -EPROTO;
+		goto out;
+	}
+	/* An RTX stream of its own: another SSRC, a dynamic payload type, reserved bytes zero. */
+	if (in->pending_rtx &&
+	    (get_le32(payload + 16) == get_le32(payload) || payload[20] < VIGIL_HS_RTX_PAYLOAD_TYPE_MIN ||
+	     payload[20] > VIGIL_HS_RTX_PAYLOAD_TYPE_MAX || !sodium_is_zero(payload + 21, 3))) {
 		ret = -EPROTO;
 		goto out;
 	}
@@ -243,6 +257,9 @@ int vigil_hs_response_read(struct vigil_hs_initiator *in, const uint8_t *msg, si
 	keys->ssrc = get_le32(payload);
 	keys->rekey_after_s = get_le32(payload + 4);
 	keys->rekey_after_packets = get_le64(payload + 8);
+	keys->has_rtx = in->pending_rtx;
+	keys->rtx_ssrc = in->pending_rtx ? get_le32(payload + 16) : 0;
+	keys->rtx_payload_type = in->pending_rtx ? payload[20] : 0;
 	keys->camera_index = in->sender_index;
 	keys->server_index = get_le32(msg + 4);
 	derive_keys(&c1, &c2, keys);
@@ -250,6 +267,7 @@ int vigil_hs_response_read(struct vigil_hs_initiator *in, const uint8_t *msg, si
 	sodium_memzero(&c2, sizeof(c2));
 	vigil_noise_hs_wipe(&in->hs);
 	in->pending = false;
+	in->pending_rtx = false;
 out:
 	sodium_memzero(&hs, sizeof(hs));
 	sodium_memzero(payload, sizeof(payload));
@@ -366,8 +384,11 @@ int vigil_hs_initiation_read(struct vigil_hs_responder *r, const uint8_t *msg, s
 	    vigil_noise_ik_read1(&init->hs, msg + VIGIL_HS_INITIATION_NOISE_OFF,
 				 VIGIL_NOISE_IK_MSG1_LEN(VIGIL_HS_INITIATION_PAYLOAD_LEN), payload) < 0)
 		ret = -EKEYREJECTED;
+	/* Flags this server does not know are refused, as reserved bytes: a camera never gets less than it
+	 * asked for without knowing. */
 	if (ret == 0 && (payload[VIGIL_HS_TIMESTAMP_LEN] > VIGIL_CODEC_H265 ||
-			 !sodium_is_zero(payload + VIGIL_HS_TIMESTAMP_LEN + 1, 3)))
+			 (payload[VIGIL_HS_TIMESTAMP_LEN + 1] & ~VIGIL_HS_FLAGS_KNOWN) != 0 ||
+			 !sodium_is_zero(payload + VIGIL_HS_TIMESTAMP_LEN + 2, 2)))
 		ret = -EPROTO;
 	if (ret < 0) {
 		vigil_hs_init_wipe(init);
@@ -377,6 +398,7 @@ int vigil_hs_initiation_read(struct vigil_hs_responder *r, const uint8_t *msg, s
 	memcpy(init->identity, init->hs.rs, VIGIL_HS_KEY_LEN);
 	memcpy(init->timestamp, payload, VIGIL_HS_TIMESTAMP_LEN);
 	init->codec = payload[VIGIL_HS_TIMESTAMP_LEN];
+	init->asks_rtx = (payload[VIGIL_HS_TIMESTAMP_LEN + 1] & VIGIL_HS_FLAG_RTX) != 0;
 	init->sender_index = get_le32(msg + 4);
 	init->pending = true;
 	sodium_memzero(payload, sizeof(payload));
@@ -384,23 +406,35 @@ int vigil_hs_initiation_read(struct vigil_hs_responder *r, const uint8_t *msg, s
 }
 
 int vigil_hs_response_write(struct vigil_hs_init *init, uint32_t ssrc, uint32_t rekey_s,
-			    uint64_t rekey_packets, uint8_t *out, size_t *outlen, struct vigil_hs_keys *keys)
+			    uint64_t rekey_packets, const struct vigil_hs_rtx *rtx, uint8_t *out,
+			    size_t *outlen, struct vigil_hs_keys *keys)
 {
-	uint8_t payload[VIGIL_HS_RESPONSE_PAYLOAD_LEN], mac1_key[VIGIL_NOISE_HASHLEN];
+	uint8_t payload[VIGIL_HS_RESPONSE_RTX_PAYLOAD_LEN] = {0}, mac1_key[VIGIL_NOISE_HASHLEN];
 	struct vigil_noise_cipher c1, c2;
 	uint32_t server_index;
+	size_t payload_len, mac1_off;
 	int ret;
 
 	if (init == NULL || !init->pending || out == NULL || outlen == NULL || keys == NULL || rekey_s == 0 ||
 	    rekey_packets == 0)
 		return -EINVAL;
-	if (*outlen < VIGIL_HS_RESPONSE_LEN)
+	/* The camera takes only the size it asked for, and checks what the RTX fields hold. */
+	if ((rtx != NULL) != init->asks_rtx ||
+	    (rtx != NULL && (rtx->ssrc == ssrc || rtx->payload_type < VIGIL_HS_RTX_PAYLOAD_TYPE_MIN ||
+			     rtx->payload_type > VIGIL_HS_RTX_PAYLOAD_TYPE_MAX)))
+		return -EINVAL;
+	payload_len = rtx != NULL ? VIGIL_HS_RESPONSE_RTX_PAYLOAD_LEN : VIGIL_HS_RESPONSE_PAYLOAD_LEN;
+	mac1_off = VIGIL_HS_RESPONSE_MAC1_OFF_FOR(payload_len);
+	if (*outlen < VIGIL_HS_RESPONSE_LEN_FOR(payload_len))
 		return -ENOSPC;
 	put_le32(payload, ssrc);
 	put_le32(payload + 4, rekey_s);
 	put_le64(payload + 8, rekey_packets);
-	ret = vigil_noise_ik_write2(&init->hs, NULL, payload, sizeof(payload),
-				    out + VIGIL_HS_RESPONSE_NOISE_OFF);
+	if (rtx != NULL) {
+		put_le32(payload + 16, rtx->ssrc);
+		payload[20] = rtx->payload_type; /* then 3 reserved zero bytes */
+	}
+	ret = vigil_noise_ik_write2(&init->hs, NULL, payload, payload_len, out + VIGIL_HS_RESPONSE_NOISE_OFF);
 	if (ret == 0)
 		ret = vigil_noise_split(&init->hs, &c1, &c2, NULL);
 	if (ret < 0)
@@ -410,12 +444,15 @@ int vigil_hs_response_write(struct vigil_hs_init *init, uint32_t ssrc, uint32_t 
 	put_le32(out + 4, server_index);
 	put_le32(out + 8, init->sender_index);
 	hash_label(mac1_key, "mac1----", init->identity);
-	mac(out + VIGIL_HS_RESPONSE_MAC1_OFF, mac1_key, sizeof(mac1_key), out, VIGIL_HS_RESPONSE_MAC1_OFF);
-	memset(out + VIGIL_HS_RESPONSE_MAC2_OFF, 0, VIGIL_HS_MAC_LEN);
-	*outlen = VIGIL_HS_RESPONSE_LEN;
+	mac(out + mac1_off, mac1_key, sizeof(mac1_key), out, mac1_off);
+	memset(out + mac1_off + VIGIL_HS_MAC_LEN, 0, VIGIL_HS_MAC_LEN);
+	*outlen = VIGIL_HS_RESPONSE_LEN_FOR(payload_len);
 	keys->ssrc = ssrc;
 	keys->rekey_after_s = rekey_s;
 	keys->rekey_after_packets = rekey_packets;
+	keys->has_rtx = rtx != NULL;
+	keys->rtx_ssrc = rtx != NULL ? rtx->ssrc : 0;
+	keys->rtx_payload_type = rtx != NULL ? rtx->payload_type : 0;
 	keys->camera_index = init->sender_index;
 	keys->server_index = server_index;
 	derive_keys(&c1, &c2, keys);

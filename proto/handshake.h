@@ -28,20 +28,38 @@
 #define VIGIL_HS_TYPE_UNKNOWN_SESSION 4
 
 /* Initiation: type, reserved[3], sender_index, Noise message 1, mac1, mac2. */
-#define VIGIL_HS_INITIATION_PAYLOAD_LEN 16 /* TAI64N, codec, reserved[3] */
+#define VIGIL_HS_INITIATION_PAYLOAD_LEN 16 /* TAI64N, codec, flags, reserved[2] */
+/* The payload's flags byte (offset 13). A server older than this flag refuses any bit set in it: a camera
+ * that sets one needs a vigild that knows it. */
+#define VIGIL_HS_FLAG_RTX 0x01 /* the camera retransmits (RFC 4588): the response assigns its RTX stream */
+#define VIGIL_HS_FLAGS_KNOWN VIGIL_HS_FLAG_RTX
 #define VIGIL_HS_INITIATION_NOISE_OFF 8
 #define VIGIL_HS_INITIATION_MAC1_OFF                                                                         \
 	(VIGIL_HS_INITIATION_NOISE_OFF + VIGIL_NOISE_IK_MSG1_LEN(VIGIL_HS_INITIATION_PAYLOAD_LEN))
 #define VIGIL_HS_INITIATION_MAC2_OFF (VIGIL_HS_INITIATION_MAC1_OFF + VIGIL_HS_MAC_LEN)
 #define VIGIL_HS_INITIATION_LEN (VIGIL_HS_INITIATION_MAC2_OFF + VIGIL_HS_MAC_LEN) /* 152 */
 
-/* Response: type, reserved[3], sender_index, receiver_index, Noise message 2, mac1, mac2. */
-#define VIGIL_HS_RESPONSE_PAYLOAD_LEN 16 /* ssrc, rekey_after_seconds, rekey_after_packets */
+/* Response: type, reserved[3], sender_index, receiver_index, Noise message 2, mac1, mac2. Its payload
+ * has two sizes: 16 bytes, and 24 (the RTX SSRC and payload type after them) only to an initiation with
+ * VIGIL_HS_FLAG_RTX. Each side knows which to expect, so the length tells nothing it did not know. */
+#define VIGIL_HS_RESPONSE_PAYLOAD_LEN 16     /* ssrc, rekey_after_seconds, rekey_after_packets */
+#define VIGIL_HS_RESPONSE_RTX_PAYLOAD_LEN 24 /* ... then rtx_ssrc, rtx_payload_type, reserved[3] */
 #define VIGIL_HS_RESPONSE_NOISE_OFF 12
-#define VIGIL_HS_RESPONSE_MAC1_OFF                                                                           \
-	(VIGIL_HS_RESPONSE_NOISE_OFF + VIGIL_NOISE_IK_MSG2_LEN(VIGIL_HS_RESPONSE_PAYLOAD_LEN))
+#define VIGIL_HS_RESPONSE_MAC1_OFF_FOR(payload_len)                                                          \
+	(VIGIL_HS_RESPONSE_NOISE_OFF + VIGIL_NOISE_IK_MSG2_LEN(payload_len))
+#define VIGIL_HS_RESPONSE_LEN_FOR(payload_len)                                                               \
+	(VIGIL_HS_RESPONSE_MAC1_OFF_FOR(payload_len) + 2 * VIGIL_HS_MAC_LEN)
+#define VIGIL_HS_RESPONSE_MAC1_OFF VIGIL_HS_RESPONSE_MAC1_OFF_FOR(VIGIL_HS_RESPONSE_PAYLOAD_LEN)
 #define VIGIL_HS_RESPONSE_MAC2_OFF (VIGIL_HS_RESPONSE_MAC1_OFF + VIGIL_HS_MAC_LEN)
-#define VIGIL_HS_RESPONSE_LEN (VIGIL_HS_RESPONSE_MAC2_OFF + VIGIL_HS_MAC_LEN) /* 108 */
+#define VIGIL_HS_RESPONSE_LEN VIGIL_HS_RESPONSE_LEN_FOR(VIGIL_HS_RESPONSE_PAYLOAD_LEN) /* 108 */
+#define VIGIL_HS_RESPONSE_RTX_MAC1_OFF VIGIL_HS_RESPONSE_MAC1_OFF_FOR(VIGIL_HS_RESPONSE_RTX_PAYLOAD_LEN)
+#define VIGIL_HS_RESPONSE_RTX_MAC2_OFF (VIGIL_HS_RESPONSE_RTX_MAC1_OFF + VIGIL_HS_MAC_LEN)
+#define VIGIL_HS_RESPONSE_RTX_LEN VIGIL_HS_RESPONSE_LEN_FOR(VIGIL_HS_RESPONSE_RTX_PAYLOAD_LEN) /* 116 */
+/* The RTX payload type vigild assigns (the first dynamic one after the media's 96); a camera takes any
+ * of 96-127. */
+#define VIGIL_HS_RTX_PAYLOAD_TYPE 97
+#define VIGIL_HS_RTX_PAYLOAD_TYPE_MIN 96
+#define VIGIL_HS_RTX_PAYLOAD_TYPE_MAX 127
 
 /* Cookie reply: type, reserved[3], receiver_index, nonce, XChaCha20-Poly1305(cookie). */
 #define VIGIL_HS_COOKIE_REPLY_NONCE_OFF 8
@@ -82,6 +100,9 @@ struct vigil_hs_keys {
 	uint32_t ssrc;
 	uint32_t rekey_after_s;
 	uint64_t rekey_after_packets;
+	bool has_rtx; /* the camera asked to retransmit: its RTX stream's SSRC and payload type */
+	uint32_t rtx_ssrc;
+	uint8_t rtx_payload_type;
 	uint32_t camera_index, server_index; /* the two sender indices, for logs */
 	uint8_t c2s[VIGIL_HS_SRTP_KEY_LEN];
 	uint8_t s2c[VIGIL_HS_SRTP_KEY_LEN];
@@ -102,7 +123,17 @@ struct vigil_hs_initiator {
 	uint32_t last_tai_ns;
 	uint32_t sender_index;
 	bool pending;
+	bool pending_rtx; /* the pending initiation asked for RTX: only a response with it is taken */
+	/* Set by the caller after init: initiations ask for RTX (VIGIL_HS_FLAG_RTX). Such a camera needs a
+	 * vigild that knows the flag: an older one refuses its initiations. */
+	bool ask_rtx;
 	struct vigil_noise_hs hs;
+};
+
+/* What a server assigns a camera that asked for RTX. */
+struct vigil_hs_rtx {
+	uint32_t ssrc;	      /* never the camera's SSRC */
+	uint8_t payload_type; /* VIGIL_HS_RTX_PAYLOAD_TYPE_MIN..MAX */
 };
 
 /* Server side: static keys and the rotating cookie secret. */
@@ -121,6 +152,7 @@ struct vigil_hs_init {
 	uint8_t identity[VIGIL_HS_KEY_LEN]; /* the camera's static public key, authenticated */
 	uint8_t timestamp[VIGIL_HS_TIMESTAMP_LEN];
 	uint8_t codec;	       /* enum vigil_codec: 0 H.264, 1 H.265 */
+	bool asks_rtx;	       /* VIGIL_HS_FLAG_RTX: the response must carry a struct vigil_hs_rtx */
 	uint32_t sender_index; /* the camera's */
 	bool pending;
 	struct vigil_noise_hs hs;
@@ -138,12 +170,14 @@ VIGIL_HS_WUR int vigil_hs_initiator_init(struct vigil_hs_initiator *in,
 					 const uint8_t server_pk[VIGIL_HS_KEY_LEN]);
 void vigil_hs_initiator_wipe(struct vigil_hs_initiator *in);
 /* A new initiation (fresh ephemeral and sender index, timestamp now from CLOCK_REALTIME, strictly after the
- * previous one) replacing any pending one; mac2 from the last cookie while it is younger than
- * VIGIL_HS_COOKIE_SECRET_MAX_AGE_S - VIGIL_HS_COOKIE_LATENCY_S. *outlen: the room in out, then the length
- * written (VIGIL_HS_INITIATION_LEN). */
+ * previous one, VIGIL_HS_FLAG_RTX when in->ask_rtx) replacing any pending one; mac2 from the last cookie
+ * while it is younger than VIGIL_HS_COOKIE_SECRET_MAX_AGE_S - VIGIL_HS_COOKIE_LATENCY_S. *outlen: the room
+ * in out, then the length written (VIGIL_HS_INITIATION_LEN). */
 VIGIL_HS_WUR int vigil_hs_initiation_write(struct vigil_hs_initiator *in, uint8_t codec, uint8_t *out,
 					   size_t *outlen);
-/* The server's response to the pending initiation: the keys, SSRC and policy. Ends the handshake. */
+/* The server's response to the pending initiation: the keys, SSRC and policy, and the RTX SSRC and payload
+ * type when it asked for them (then only a VIGIL_HS_RESPONSE_RTX_LEN response is taken, else only a
+ * VIGIL_HS_RESPONSE_LEN one: -EPROTO). Ends the handshake. */
 VIGIL_HS_WUR int vigil_hs_response_read(struct vigil_hs_initiator *in, const uint8_t *msg, size_t len,
 					struct vigil_hs_keys *keys);
 /* A cookie reply to the pending initiation: stores the cookie; the next initiation carries mac2. */
@@ -169,10 +203,11 @@ VIGIL_HS_WUR int vigil_hs_initiation_read(struct vigil_hs_responder *r, const ui
 					  struct vigil_hs_init *init, uint8_t *cookie_out,
 					  size_t *cookie_len);
 /* Answers a read initiation: a fresh server sender index, the payload (ssrc, rekey_s, rekey_packets; both
- * non-zero), the keys. Wipes init. *outlen as for initiations (VIGIL_HS_RESPONSE_LEN). */
+ * non-zero; rtx exactly when init->asks_rtx, its SSRC not ssrc, its payload type 96-127), the keys. Wipes
+ * init. *outlen as for initiations (VIGIL_HS_RESPONSE_LEN, or VIGIL_HS_RESPONSE_RTX_LEN with rtx). */
 VIGIL_HS_WUR int vigil_hs_response_write(struct vigil_hs_init *init, uint32_t ssrc, uint32_t rekey_s,
-					 uint64_t rekey_packets, uint8_t *out, size_t *outlen,
-					 struct vigil_hs_keys *keys);
+					 uint64_t rekey_packets, const struct vigil_hs_rtx *rtx, uint8_t *out,
+					 size_t *outlen, struct vigil_hs_keys *keys);
 void vigil_hs_init_wipe(struct vigil_hs_init *init);
 /* The unknown-session message for ssrc (VIGIL_HS_UNKNOWN_SESSION_LEN bytes). */
 void vigil_hs_unknown_session_write(uint32_t ssrc, uint8_t out[VIGIL_HS_UNKNOWN_SESSION_LEN]);

@@ -13,6 +13,8 @@ packages=(
 	# test peers and tools: GStreamer cameras, ffmpeg/ffprobe, captures, namespaces
 	dpdk ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly iproute2 iputils-ping tcpdump python3 jq
+	# interop_rtx: a GStreamer camera with rtpbin's retransmission, in Python
+	python3-gi gir1.2-gstreamer-1.0
 	# admin.sh: gcore and gdb (keys in a core dump, vigild not dumpable), useradd,
 	# the SRTP key derivation in Python
 	gdb passwd python3-cryptography

@@ -120,8 +120,9 @@ check_invariant handshake_flood "$s"
 # The flood must have been more than the control plane drains (its ring
 # overflowed), or it tested nothing. Counted, not timed: how fast the
 # flood went depends on what else the machine runs (it is printed below).
+rate=$(jq .rate "$work/flood.json")
 [ "$(jq .totals.control_full "$s")" -gt 0 ] ||
-	fail "the flood ($(jq .rate "$work/flood.json") packets/s) never filled the ring to the control plane: it tested nothing"
+	fail "the flood ($rate packets/s) never filled the ring to the control plane: it tested nothing"
 check_counter keys "$s" .handshakes.key_expired 0
 ! grep -q "did not rekey in time" "$work/vigild.log" || fail "a camera's key was refused: $(grep "did not rekey" "$work/vigild.log")"
 check_counter keys "$s" .totals.unknown_ssrc "$unknown_before"

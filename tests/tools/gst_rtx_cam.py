@@ -37,13 +37,14 @@ import json
 import random
 import struct
 import sys
+import threading
 
 import gi
 
 gi.require_version("Gst", "1.0")
 from gi.repository import Gio, GLib, Gst  # noqa: E402
 
-RTCP_RR, RTCP_RTPFB, RTCP_PSFB = 201, 205, 206
+RTCP_RTPFB, RTCP_PSFB = 205, 206  # RFC 4585 6.1
 FMT_NACK, FMT_PLI = 1, 1
 
 
@@ -90,6 +91,8 @@ class Camera:
         self.fb_decrypted = 0
         self.out_rng = random.Random(f"{a.seed}/out")
         self.in_rng = random.Random(f"{a.seed}/in")
+        # The funnel pushes from the RTP and the RTCP threads at once.
+        self.wire_lock = threading.Lock()
         self.rtx = None
         self.failed = False
         self.loop = GLib.MainLoop()
@@ -190,7 +193,10 @@ class Camera:
         return False
 
     def on_wire(self, _pad, info):
-        buf = info.get_buffer()
+        with self.wire_lock:
+            return self.count_wire(info.get_buffer())
+
+    def count_wire(self, buf):
         data = buf.extract_dup(0, min(buf.get_size(), 12))
         if self.out_rng.random() * 100 < self.a.loss:
             self.stats["dropped"] += 1

@@ -489,13 +489,13 @@ static void test_grace_not_extended(void **state)
 
 	e->cfg.key_grace_ms = 300;
 	ssrc = vigil_cameras_fresh_ssrc(&e->cams);
-	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, NULL, key, salt), 0);
 	s = e->table->slots[0];
 	first = s->key;
 	s->ctr.v[VIGIL_CTR_decrypted] += 10; /* the first key is in use */
 	key[0]++;
 	t0 = mono_ns();
-	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, NULL, key, salt), 0);
 	assert_ptr_equal(s->prev_key, first);
 	until = e->cams.slots[0].grace_until_ns;
 	assert_true(until >= t0 + 300000000u);
@@ -503,7 +503,7 @@ static void test_grace_not_extended(void **state)
 	while (mono_ns() < t0 + 600000000u) {
 		usleep(50000);
 		key[0]++;
-		assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, key, salt), 0);
+		assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, NULL, key, salt), 0);
 		vigil_cameras_tick(&e->cams, false);
 		if (mono_ns() < until)
 			assert_ptr_equal(s->prev_key, first);
@@ -918,7 +918,7 @@ static void test_key_extension(void **state)
 
 	c->on_event = tell; /* each handshake a key_rotated, each spent key a key_expired */
 	c->on_event_arg = &told;
-	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt), 0);
 	c->slots[0].key_since_ns = mono_ns() - period - period / 2 + NS_PER_S;
 	vigil_cameras_tick(c, false);
 	assert_true(vigil_cameras_live(c, 0));
@@ -929,7 +929,7 @@ static void test_key_extension(void **state)
 	assert_int_equal(c->keys_extended, 0);
 
 	ssrc = vigil_cameras_fresh_ssrc(c); /* the camera's next handshake */
-	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt), 0);
 	c->slots[0].key_since_ns = mono_ns() - period - period / 2 - NS_PER_S;
 	vigil_cameras_tick(c, true); /* under load: kept */
 	vigil_cameras_tick(c, true);
@@ -947,11 +947,11 @@ static void test_key_extension(void **state)
 
 	/* A rekey starts afresh: a new extension; so does the packet bound. */
 	ssrc = vigil_cameras_fresh_ssrc(c);
-	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt), 0);
 	c->slots[0].key_since_ns = mono_ns() - period - period / 2 - NS_PER_S;
 	vigil_cameras_tick(c, true);
 	key[0]++;
-	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt), 0);
 	assert_false(c->slots[0].key_extended);
 	vigil_cameras_tick(c, false);
 	assert_true(vigil_cameras_live(c, 0));
@@ -972,6 +972,65 @@ static void test_key_extension(void **state)
 
 /* One Identity, one camera: vigilctl camera add, a reload and the
  * keystore's cameras at start refuse a second one, naming both. */
+/* A camera that asks for RTX (docs/handshake.md) gets an RTX SSRC no
+ * camera has, in the table as its RTX stream; a rekey and a reload keep
+ * both; a rekey without the flag starts a new stream without RTX, as after
+ * an expired key, and the RTX SSRC is free again. */
+static void test_handshake_rtx(void **state)
+{
+	struct vigil_camera_config yard = {.name = "yard", .codec = VIGIL_CODEC_H264};
+	struct env *e;
+	struct vigil_hs_initiator cam;
+	struct vigil_hs_keys keys, again;
+	const struct vigil_camera_config *door;
+	(void)state;
+
+	write_conf(door_pk, "");
+	e = start(false);
+	door = &e->cfg.cameras[0];
+	assert_int_equal(vigil_hs_initiator_init(&cam, door_sk, server_pk), 0);
+	cam.ask_rtx = true;
+	handshake(e, &cam, &keys); /* the 116-byte response: the camera takes no other */
+	assert_true(keys.has_rtx);
+	assert_int_equal(keys.rtx_payload_type, VIGIL_HS_RTX_PAYLOAD_TYPE);
+	assert_int_not_equal(keys.rtx_ssrc, keys.ssrc);
+	assert_int_not_equal(keys.rtx_ssrc, 4242);
+	assert_true(door->has_rtx);
+	assert_int_equal(door->rtx_ssrc, keys.rtx_ssrc);
+	assert_true(e->table->slots[0]->has_rtx);
+	assert_int_equal(e->table->slots[0]->rtx_ssrc, keys.rtx_ssrc);
+	assert_true(rte_hash_lookup(e->table->by_ssrc, &keys.rtx_ssrc) >= 0);
+	/* its RTX SSRC is taken, as an SSRC is */
+	yard.ssrc = keys.rtx_ssrc;
+	assert_int_equal(vigil_cameras_add(&e->cams, &yard, e->msg, sizeof(e->msg)), -EEXIST);
+	assert_non_null(strstr(e->msg, "is camera door's"));
+
+	handshake(e, &cam, &again); /* a rekey */
+	assert_int_equal(again.ssrc, keys.ssrc);
+	assert_true(again.has_rtx);
+	assert_int_equal(again.rtx_ssrc, keys.rtx_ssrc);
+	assert_int_equal(again.rtx_payload_type, keys.rtx_payload_type);
+	assert_int_equal(vigil_cameras_reload(&e->cams, e->msg, sizeof(e->msg)), 0);
+	assert_true(door->has_rtx);
+	assert_int_equal(door->rtx_ssrc, keys.rtx_ssrc);
+	assert_int_equal(door->ssrc, keys.ssrc);
+
+	cam.ask_rtx = false; /* the camera changed its mind */
+	handshake(e, &cam, &again);
+	assert_false(again.has_rtx);
+	assert_int_not_equal(again.ssrc, keys.ssrc);
+	assert_false(door->has_rtx);
+	assert_int_equal(door->ssrc, again.ssrc);
+	assert_false(e->table->slots[0]->has_rtx);
+	assert_true(rte_hash_lookup(e->table->by_ssrc, &keys.rtx_ssrc) < 0);
+	assert_true(rte_hash_lookup(e->table->by_ssrc, &keys.ssrc) < 0);
+	assert_int_equal(e->hs->n[VIGIL_HS_accepted], 3);
+	vigil_hs_keys_wipe(&keys);
+	vigil_hs_keys_wipe(&again);
+	vigil_hs_initiator_wipe(&cam);
+	stop(e);
+}
+
 static void test_identity_unique(void **state)
 {
 	struct vigil_camera_config cam = {.name = "porch", .codec = VIGIL_CODEC_H264, .has_identity = true};
@@ -1225,6 +1284,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_session),
 	    cmocka_unit_test(test_key_extension),
 	    cmocka_unit_test(test_identity_unique),
+	    cmocka_unit_test(test_handshake_rtx),
 	    cmocka_unit_test(test_settings_told),
 	    cmocka_unit_test(test_left_out_kept),
 	    cmocka_unit_test(test_save_failure),

@@ -24,6 +24,9 @@
 #define I_MAC2 VIGIL_HS_INITIATION_MAC2_OFF
 #define R_MAC1 VIGIL_HS_RESPONSE_MAC1_OFF
 #define R_MAC2 VIGIL_HS_RESPONSE_MAC2_OFF
+#define RXLEN VIGIL_HS_RESPONSE_RTX_LEN /* the response to a camera that asked for RTX */
+#define RX_MAC1 VIGIL_HS_RESPONSE_RTX_MAC1_OFF
+#define RTX_SSRC 0x0badcafeu
 #define SSRC 0x5eed1234u
 #define REKEY_S 120u
 #define REKEY_P (1ull << 31)
@@ -337,7 +340,7 @@ static void response(struct vigil_hs_init *init, uint8_t msg[RLEN], struct vigil
 {
 	size_t len = RLEN;
 
-	assert_int_equal(vigil_hs_response_write(init, SSRC, REKEY_S, REKEY_P, msg, &len, keys), 0);
+	assert_int_equal(vigil_hs_response_write(init, SSRC, REKEY_S, REKEY_P, NULL, msg, &len, keys), 0);
 	assert_int_equal(len, RLEN);
 	assert_false(init->pending);
 }
@@ -347,6 +350,9 @@ static void assert_keys_equal(const struct vigil_hs_keys *a, const struct vigil_
 	assert_int_equal(a->ssrc, b->ssrc);
 	assert_int_equal(a->rekey_after_s, b->rekey_after_s);
 	assert_int_equal(a->rekey_after_packets, b->rekey_after_packets);
+	assert_int_equal(a->has_rtx, b->has_rtx);
+	assert_int_equal(a->rtx_ssrc, b->rtx_ssrc);
+	assert_int_equal(a->rtx_payload_type, b->rtx_payload_type);
 	assert_int_equal(a->camera_index, b->camera_index);
 	assert_int_equal(a->server_index, b->server_index);
 	assert_memory_equal(a->c2s, b->c2s, sizeof(a->c2s));
@@ -803,12 +809,14 @@ static void test_wrong_length_or_type(void **state)
 /* An initiation built by hand from docs/handshake.md with the Noise layer, and its response opened the same
  * way: the documented layout, mac1 and SRTP key derivation agree with the library, and authenticated
  * content out of range (codec, reserved bytes) is refused. */
-static void build_initiation(struct vigil_noise_hs *hs, uint8_t codec, uint8_t reserved, uint8_t msg[ILEN])
+static void build_initiation(struct vigil_noise_hs *hs, uint8_t codec, uint8_t flags, uint8_t reserved,
+			     uint8_t msg[ILEN])
 {
 	uint8_t payload[16] = {0x40, 0, 0, 0, 0x65, 0x53, 0xf1, 0x00, 0, 0, 0, 0};
 
 	payload[12] = codec;
-	payload[13] = reserved;
+	payload[13] = flags;
+	payload[15] = reserved;
 	assert_int_equal(
 	    vigil_noise_ik_init(hs, true, (const uint8_t *)"vigil handshake v1", 18, K.cam_sk, K.srv_pk), 0);
 	msg[0] = 1;
@@ -835,14 +843,20 @@ static void test_layout_from_doc(void **state)
 	assert_int_equal(I_MAC1, 120);
 	assert_int_equal(R_MAC1, 76);
 	srv_new(&srv, K.srv_sk);
-	build_initiation(&hs, 2, 0, im);
+	build_initiation(&hs, 2, 0, 0, im);
 	assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), -EPROTO);
-	build_initiation(&hs, 0, 1, im);
+	build_initiation(&hs, 0, 0, 1, im);
 	assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), -EPROTO);
-	build_initiation(&hs, 1, 0, im);
+	/* a flag this server does not know, as an older server does any */
+	for (unsigned bit = 1; bit < 8; bit++) {
+		build_initiation(&hs, 0, (uint8_t)(1u << bit), 0, im);
+		assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), -EPROTO);
+	}
+	build_initiation(&hs, 1, 0, 0, im);
 	assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), 0);
 	assert_int_equal(init.sender_index, 0x12345678);
 	assert_int_equal(init.codec, 1);
+	assert_false(init.asks_rtx);
 	assert_memory_equal(init.timestamp, "\x40\0\0\0\x65\x53\xf1\0\0\0\0\0", 12);
 	assert_memory_equal(init.identity, K.cam_pk, 32);
 	response(&init, rm, &sk);
@@ -862,6 +876,187 @@ static void test_layout_from_doc(void **state)
 	crypto_generichash(s2c, 44, (const uint8_t *)"vigil srtp s2c", 14, c2.k, 32);
 	assert_memory_equal(sk.c2s, c2s, 44);
 	assert_memory_equal(sk.s2c, s2c, 44);
+}
+
+/* A response with the test's SSRC and rekey policy, and rtx. */
+static int write_rtx(struct vigil_hs_init *init, const struct vigil_hs_rtx *rtx, uint8_t *rm, size_t *len,
+		     struct vigil_hs_keys *keys)
+{
+	return vigil_hs_response_write(init, SSRC, REKEY_S, REKEY_P, rtx, rm, len, keys);
+}
+
+/* The RTX flag and the 24-byte response payload as docs/handshake.md lays them out: flags byte 13 = 1, then
+ * rtx_ssrc (LE), rtx_payload_type and 3 zero bytes after the 16 bytes of a plain response: 116 bytes. */
+static void test_rtx_layout_from_doc(void **state)
+{
+	struct vigil_hs_responder srv;
+	struct vigil_hs_init init;
+	struct vigil_hs_keys sk;
+	struct vigil_noise_hs hs;
+	const struct vigil_hs_rtx rtx = {.ssrc = RTX_SSRC, .payload_type = 97};
+	uint8_t im[ILEN], rm[RXLEN], payload[24], m1[16];
+	size_t len = RXLEN;
+	(void)state;
+
+	assert_int_equal(RXLEN, 116);
+	assert_int_equal(RX_MAC1, 84);
+	srv_new(&srv, K.srv_sk);
+	build_initiation(&hs, 0, 1, 0, im);
+	assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), 0);
+	assert_true(init.asks_rtx);
+	assert_int_equal(write_rtx(&init, &rtx, rm, &len, &sk), 0);
+	assert_int_equal(len, RXLEN);
+	assert_memory_equal(rm, "\x02\0\0\0", 4);
+	assert_memory_equal(rm + 8, "\x78\x56\x34\x12", 4);
+	doc_mac1(m1, K.cam_pk, rm, 84);
+	assert_memory_equal(rm + 84, m1, 16);
+	assert_true(sodium_is_zero(rm + 100, 16));
+	assert_int_equal(vigil_noise_ik_read2(&hs, rm + 12, 72, payload), 0);
+	assert_memory_equal(payload, "\x34\x12\xed\x5e\x78\0\0\0\0\0\0\x80\0\0\0\0", 16);
+	assert_memory_equal(payload + 16, "\xfe\xca\xad\x0b\x61\0\0\0", 8); /* RTX SSRC, 97, reserved */
+	assert_true(sk.has_rtx);
+	assert_int_equal(sk.rtx_ssrc, RTX_SSRC);
+	assert_int_equal(sk.rtx_payload_type, 97);
+	vigil_noise_hs_wipe(&hs);
+}
+
+/* A camera that asks for RTX gets it, and only the 116-byte response will do; one that does not, only the
+ * 108-byte one. The server answers a flagged initiation only with RTX fields, and sane ones. */
+static void test_rtx_round_trip(void **state)
+{
+	struct vigil_hs_initiator cam, plain;
+	struct vigil_hs_responder srv;
+	struct vigil_hs_init init;
+	struct vigil_hs_keys ck, sk;
+	struct vigil_hs_rtx rtx = {.ssrc = RTX_SSRC, .payload_type = VIGIL_HS_RTX_PAYLOAD_TYPE};
+	uint8_t im[ILEN], rm[RXLEN + 1], short_rm[RLEN];
+	size_t len;
+	(void)state;
+
+	cam_new(&cam, K.cam_sk, K.srv_pk);
+	cam_new(&plain, K.cam2_sk, K.srv_pk);
+	srv_new(&srv, K.srv_sk);
+	cam.ask_rtx = true;
+	for (int round = 0; round < 2; round++) { /* a rekey asks again */
+		initiation(&cam, 0, im);
+		assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), 0);
+		assert_true(init.asks_rtx);
+		/* no RTX fields, or ones the camera would refuse: a caller's mistake, nothing written */
+		len = sizeof(rm);
+		assert_int_equal(write_rtx(&init, NULL, rm, &len, &sk), -EINVAL);
+		rtx.ssrc = SSRC;
+		assert_int_equal(write_rtx(&init, &rtx, rm, &len, &sk), -EINVAL);
+		rtx.ssrc = RTX_SSRC;
+		rtx.payload_type = 95;
+		assert_int_equal(write_rtx(&init, &rtx, rm, &len, &sk), -EINVAL);
+		rtx.payload_type = 128;
+		assert_int_equal(write_rtx(&init, &rtx, rm, &len, &sk), -EINVAL);
+		rtx.payload_type = VIGIL_HS_RTX_PAYLOAD_TYPE;
+		len = RXLEN - 1;
+		assert_int_equal(write_rtx(&init, &rtx, rm, &len, &sk), -ENOSPC);
+		assert_true(init.pending);
+		len = sizeof(rm);
+		assert_int_equal(write_rtx(&init, &rtx, rm, &len, &sk), 0);
+		assert_int_equal(len, RXLEN);
+		assert_true(sk.has_rtx);
+		rm[RXLEN] = 0;
+		assert_int_equal(vigil_hs_response_read(&cam, rm, RLEN, &ck), -EPROTO);
+		assert_int_equal(vigil_hs_response_read(&cam, rm, RXLEN - 1, &ck), -EPROTO);
+		assert_int_equal(vigil_hs_response_read(&cam, rm, RXLEN + 1, &ck), -EPROTO);
+		/* every byte flipped is refused and spoils nothing */
+		for (size_t b = 0; b < RXLEN; b++) {
+			rm[b] ^= 0x01;
+			assert_true(vigil_hs_response_read(&cam, rm, RXLEN, &ck) < 0);
+			rm[b] ^= 0x01;
+			assert_true(cam.pending);
+		}
+		assert_int_equal(vigil_hs_response_read(&cam, rm, RXLEN, &ck), 0);
+		assert_keys_equal(&ck, &sk);
+		assert_true(ck.has_rtx);
+		assert_int_equal(ck.rtx_ssrc, RTX_SSRC);
+		assert_int_equal(ck.rtx_payload_type, VIGIL_HS_RTX_PAYLOAD_TYPE);
+	}
+
+	/* The camera asked: a response without RTX (from a server that ignored the flag) is refused. */
+	initiation(&cam, 0, im);
+	assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), 0);
+	init.asks_rtx = false;
+	len = sizeof(short_rm);
+	assert_int_equal(write_rtx(&init, NULL, short_rm, &len, &sk), 0);
+	assert_int_equal(len, RLEN);
+	assert_int_equal(vigil_hs_response_read(&cam, short_rm, RLEN, &ck), -EPROTO);
+	assert_true(cam.pending);
+
+	/* The camera did not ask: a response with RTX is refused; without, it has none. */
+	initiation(&plain, 0, im);
+	assert_int_equal(read_init(&srv, im, ILEN, SRC_B, false, &init, NULL), 0);
+	assert_false(init.asks_rtx);
+	len = sizeof(rm);
+	assert_int_equal(write_rtx(&init, &rtx, rm, &len, &sk), -EINVAL);
+	init.asks_rtx = true;
+	assert_int_equal(write_rtx(&init, &rtx, rm, &len, &sk), 0);
+	assert_int_equal(vigil_hs_response_read(&plain, rm, RXLEN, &ck), -EPROTO);
+	assert_true(plain.pending);
+	initiation(&plain, 0, im);
+	assert_int_equal(read_init(&srv, im, ILEN, SRC_B, false, &init, NULL), 0);
+	response(&init, short_rm, &sk);
+	assert_int_equal(vigil_hs_response_read(&plain, short_rm, RLEN, &ck), 0);
+	assert_false(ck.has_rtx);
+	assert_int_equal(ck.rtx_ssrc, 0);
+	vigil_hs_initiator_wipe(&cam);
+	vigil_hs_initiator_wipe(&plain);
+	vigil_hs_responder_wipe(&srv);
+}
+
+/* RTX fields out of range, authenticated by a server that wrote them anyway: refused as -EPROTO, the pending
+ * handshake untouched. */
+static void test_rtx_out_of_range(void **state)
+{
+	static const struct {
+		uint32_t rtx_ssrc;
+		uint8_t pt, reserved;
+		int want;
+	} v[] = {
+	    {RTX_SSRC, 97, 0, 0},	   {SSRC, 97, 0, -EPROTO},	{RTX_SSRC, 95, 0, -EPROTO},
+	    {RTX_SSRC, 128, 0, -EPROTO}, {RTX_SSRC, 97, 1, -EPROTO}, {RTX_SSRC, 127, 0, 0},
+	};
+	struct vigil_hs_initiator cam;
+	struct vigil_hs_responder srv;
+	struct vigil_hs_init init;
+	struct vigil_hs_keys ck;
+	(void)state;
+
+	cam_new(&cam, K.cam_sk, K.srv_pk);
+	srv_new(&srv, K.srv_sk);
+	cam.ask_rtx = true;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		uint8_t im[ILEN], rm[RXLEN];
+		/* SSRC, REKEY_S, REKEY_P, then the RTX fields of the case */
+		uint8_t payload[24] = {0x34, 0x12, 0xed, 0x5e, 120, 0, 0, 0, 0, 0, 0, 0x80};
+
+		payload[16] = (uint8_t)v[i].rtx_ssrc;
+		payload[17] = (uint8_t)(v[i].rtx_ssrc >> 8);
+		payload[18] = (uint8_t)(v[i].rtx_ssrc >> 16);
+		payload[19] = (uint8_t)(v[i].rtx_ssrc >> 24);
+		payload[20] = v[i].pt;
+		payload[23] = v[i].reserved;
+		initiation(&cam, 0, im);
+		assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), 0);
+		rm[0] = VIGIL_HS_TYPE_RESPONSE;
+		rm[1] = rm[2] = rm[3] = 0;
+		memcpy(rm + 4, "\1\2\3\4", 4);
+		memcpy(rm + 8, im + 4, 4);
+		assert_int_equal(vigil_noise_ik_write2(&init.hs, NULL, payload, sizeof(payload), rm + 12), 0);
+		doc_mac1(rm + RX_MAC1, K.cam_pk, rm, RX_MAC1);
+		memset(rm + RX_MAC1 + 16, 0, 16);
+		vigil_hs_init_wipe(&init);
+		assert_int_equal(vigil_hs_response_read(&cam, rm, RXLEN, &ck), v[i].want);
+		assert_int_equal(cam.pending, v[i].want != 0);
+		if (v[i].want == 0)
+			assert_int_equal(ck.rtx_payload_type, v[i].pt);
+	}
+	vigil_hs_initiator_wipe(&cam);
+	vigil_hs_responder_wipe(&srv);
 }
 
 static void test_api_misuse(void **state)
@@ -894,15 +1089,15 @@ static void test_api_misuse(void **state)
 	/* not under load the source is optional */
 	assert_int_equal(vigil_hs_initiation_read(&srv, im, ILEN, NULL, 0, false, &init, NULL, NULL), 0);
 	len = RLEN;
-	assert_int_equal(vigil_hs_response_write(&init, SSRC, 0, REKEY_P, rm, &len, &k), -EINVAL);
-	assert_int_equal(vigil_hs_response_write(&init, SSRC, REKEY_S, 0, rm, &len, &k), -EINVAL);
+	assert_int_equal(vigil_hs_response_write(&init, SSRC, 0, REKEY_P, NULL, rm, &len, &k), -EINVAL);
+	assert_int_equal(vigil_hs_response_write(&init, SSRC, REKEY_S, 0, NULL, rm, &len, &k), -EINVAL);
 	len = RLEN - 1;
-	assert_int_equal(vigil_hs_response_write(&init, SSRC, REKEY_S, REKEY_P, rm, &len, &k), -ENOSPC);
+	assert_int_equal(vigil_hs_response_write(&init, SSRC, REKEY_S, REKEY_P, NULL, rm, &len, &k), -ENOSPC);
 	assert_true(init.pending);
 	len = RLEN;
-	assert_int_equal(vigil_hs_response_write(&init, SSRC, REKEY_S, REKEY_P, rm, &len, &k), 0);
+	assert_int_equal(vigil_hs_response_write(&init, SSRC, REKEY_S, REKEY_P, NULL, rm, &len, &k), 0);
 	/* one response per initiation */
-	assert_int_equal(vigil_hs_response_write(&init, SSRC, REKEY_S, REKEY_P, rm, &len, &k), -EINVAL);
+	assert_int_equal(vigil_hs_response_write(&init, SSRC, REKEY_S, REKEY_P, NULL, rm, &len, &k), -EINVAL);
 	vigil_hs_init_wipe(&init);
 	assert_int_equal(vigil_hs_responder_init(NULL, K.srv_sk), -EINVAL);
 	assert_int_equal(vigil_hs_initiator_init(&cam, NULL, K.srv_pk), -EINVAL);
@@ -950,6 +1145,9 @@ int main(void)
 	    cmocka_unit_test(test_cookie_other_source),
 	    cmocka_unit_test(test_wrong_length_or_type),
 	    cmocka_unit_test(test_layout_from_doc),
+	    cmocka_unit_test(test_rtx_layout_from_doc),
+	    cmocka_unit_test(test_rtx_round_trip),
+	    cmocka_unit_test(test_rtx_out_of_range),
 	    cmocka_unit_test(test_api_misuse),
 	    cmocka_unit_test(test_unknown_session_message),
 	};

@@ -96,6 +96,12 @@ static void recs(struct vigil_state_rec *r, unsigned n)
 		r[i].index = (uint64_t)i << 16 | (65535 - i);
 		r[i].has_srtcp = i % 3 != 0;
 		r[i].srtcp_index = r[i].has_srtcp ? 0x7fffff00u + i : 0;
+		r[i].has_rtx = i % 4 == 1;
+		r[i].rtx_ssrc = r[i].has_rtx ? 5000 + i : 0;
+		r[i].rtx_index = r[i].has_rtx ? (uint64_t)i << 32 | 7 : 0;
+		r[i].fb_reserved = i % 2 ? 65536u * i : 0;
+		r[i].has_rtx_srtcp = r[i].has_rtx && i % 3 == 1;
+		r[i].rtx_srtcp_index = r[i].has_rtx_srtcp ? 0x7ffffff0u - i : 0;
 	}
 }
 
@@ -109,6 +115,12 @@ static void check_loaded(const struct vigil_state *st, const struct vigil_state_
 		assert_int_equal(got->index, r[i].index);
 		assert_int_equal(got->has_srtcp, r[i].has_srtcp);
 		assert_int_equal(got->srtcp_index, r[i].srtcp_index);
+		assert_int_equal(got->has_rtx, r[i].has_rtx);
+		assert_int_equal(got->rtx_ssrc, r[i].rtx_ssrc);
+		assert_int_equal(got->rtx_index, r[i].rtx_index);
+		assert_int_equal(got->fb_reserved, r[i].fb_reserved);
+		assert_int_equal(got->has_rtx_srtcp, r[i].has_rtx_srtcp);
+		assert_int_equal(got->rtx_srtcp_index, r[i].rtx_srtcp_index);
 		assert_memory_equal(got->key_id, r[i].key_id, VIGIL_STATE_KEY_ID_LEN);
 	}
 	assert_null(vigil_state_find(st, "no-such-camera"));
@@ -136,7 +148,7 @@ static void test_round_trip(void **state)
 	snprintf(path, sizeof(path), "%s/%s", dir, VIGIL_STATE_FILE);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
-	assert_int_equal(sb.st_size, 16 + 50 * 112 + 32);
+	assert_int_equal(sb.st_size, 16 + 50 * 116 + 32);
 	r[3].index += 5;
 	assert_true(vigil_state_submit(st, r, 50));
 	vigil_state_close(st);
@@ -149,6 +161,55 @@ static void test_round_trip(void **state)
 	assert_false(ss.set_aside);
 	vigil_state_close(st);
 	assert_int_equal(files_like(VIGIL_STATE_FILE), 1); /* no temporary left */
+	remove_dir();
+}
+
+/* A file of version 1 (before retransmission: 96-byte records) is read:
+ * an upgrade keeps every camera's index. */
+static void test_version_1(void **state)
+{
+	struct vigil_state_rec r[5];
+	uint8_t file[16 + 5 * 96 + 32] = "VIGILRS";
+	struct vigil_state *st;
+	char msg[256], path[128];
+	FILE *f;
+
+	(void)state;
+	make_dir();
+	recs(r, 5);
+	file[8] = 1; /* version, little-endian */
+	file[12] = 5;
+	for (unsigned i = 0; i < 5; i++) {
+		/* sorted by name, as written: recs() makes them descending */
+		struct vigil_state_rec *x = &r[4 - i];
+		uint8_t *p = file + 16 + 96 * i;
+
+		x->has_rtx = false;
+		x->rtx_ssrc = 0;
+		x->rtx_index = 0;
+		x->fb_reserved = 0;
+		x->has_rtx_srtcp = false;
+		x->rtx_srtcp_index = 0;
+		memcpy(p, x->name, strlen(x->name));
+		for (int b = 0; b < 4; b++)
+			p[64 + b] = (uint8_t)(x->ssrc >> (8 * b));
+		memcpy(p + 68, x->key_id, VIGIL_STATE_KEY_ID_LEN);
+		for (int b = 0; b < 8; b++)
+			p[84 + b] = (uint8_t)(x->index >> (8 * b));
+		for (int b = 0; b < 4; b++)
+			p[92 + b] = (uint8_t)((x->has_srtcp ? x->srtcp_index | 0x80000000u : 0) >> (8 * b));
+	}
+	crypto_generichash(file + sizeof(file) - 32, 32, file, sizeof(file) - 32, NULL, 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, VIGIL_STATE_FILE);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(file, 1, sizeof(file), f), sizeof(file));
+	fclose(f);
+	st = vigil_state_open(dir, msg, sizeof(msg));
+	assert_non_null(st);
+	check_loaded(st, r, 5);
+	vigil_state_close(st);
 	remove_dir();
 }
 
@@ -235,6 +296,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_version_1),
 	    cmocka_unit_test(test_corrupt_set_aside),
 	    cmocka_unit_test(test_dir_mode),
 	    cmocka_unit_test(test_parents),
