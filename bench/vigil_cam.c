@@ -37,7 +37,9 @@
  * A lossy link on the output: --loss P drops P percent of the packets
  * (media and RTX; live, feedback too, drawn apart) at random, or with
  * --burst N in Gilbert-Elliott bursts of N packets on average, P percent
- * still; in a capture too. --delay MS (live): every packet leaves MS later
+ * still; in a capture too. Feedback is lost at random even then: a burst
+ * is congestion on the media's path, and N of the few feedback packets in
+ * a row would be an outage of seconds. --delay MS (live): every packet leaves MS later
  * (feedback is taken as it comes: a NACK's round trip gains MS), through a
  * queue of LINK_DELAY_SLOTS packets: when it is full the sender waits for
  * the oldest to leave (bench/lossy_link.h).
@@ -614,7 +616,7 @@ int main(int argc, char **argv)
 	if (seed != NULL)
 		memcpy(&link_seed, seed_key, sizeof(link_seed));
 	lossy_link_init(&s->out, loss, burst, link_seed);
-	lossy_link_init(&s->back, loss, burst, link_seed * 0xd1342543de82ef95u);
+	lossy_link_init(&s->back, loss, 1, link_seed * 0xd1342543de82ef95u);
 	if (delay_ms > 0 && delay_queue_init(&s->delayed, (uint64_t)(delay_ms * 1e6)) < 0)
 		die("out of memory");
 	s->paced = paced;

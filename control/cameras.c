@@ -173,6 +173,36 @@ static void reserve_feedback(struct vigil_cameras *c, unsigned slot)
 	c->persist_dirty = true;
 }
 
+static struct vigil_state_rec *records(const struct vigil_cameras *c, unsigned *n);
+
+/* At start the cameras' reservations are written at once, so feedback
+ * goes from their first packets rather than after a state write. */
+static void reserve_feedback_now(struct vigil_cameras *c)
+{
+	struct vigil_state_rec *recs;
+	bool any = false;
+	unsigned n;
+
+	if (c->state == NULL)
+		return;
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		reserve_feedback(c, slot);
+		any |= c->slots[slot].fb_pending != 0;
+	}
+	if (!any)
+		return;
+	recs = records(c, &n);
+	if (recs != NULL && vigil_state_write(c->state, recs, n) == 0) {
+		for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+			if (c->slots[slot].fb_pending != 0 && c->table->slots[slot] != NULL)
+				vigil_stream_feedback_reserved(c->table->slots[slot], c->slots[slot].fb_pending);
+			c->slots[slot].fb_pending = 0;
+		}
+		c->persist_dirty = false;
+	}
+	free(recs);
+}
+
 static void publish_feedback(struct vigil_cameras *c)
 {
 	struct vigil_state_stats st;
@@ -271,6 +301,7 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 			return rc;
 		}
 	}
+	reserve_feedback_now(c);
 	return 0;
 }
 

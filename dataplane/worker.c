@@ -376,8 +376,8 @@ static uint64_t renack_after(const struct vigil_worker *w, const struct vigil_fe
 }
 
 /* A round trip sample: the least is kept, and packets after a gap are
- * held for three tries (a NACK or its answer may be lost too), at most
- * RetransmitHoldMs. */
+ * held for four tries (a NACK or its answer may be lost too, and the
+ * least round trip is not every one's), at most RetransmitHoldMs. */
 static void note_rtt(const struct vigil_worker *w, struct vigil_stream *s, uint64_t sample, uint64_t now)
 {
 	struct vigil_feedback *fb = &s->fb;
@@ -387,7 +387,7 @@ static void note_rtt(const struct vigil_worker *w, struct vigil_stream *s, uint6
 		return;
 	fb->rtt = RTE_MAX(sample, 1u);
 	fb->rtt_tsc = now;
-	s->reorder.max_wait = RTE_MIN(fb->hold_cap, 3 * renack_after(w, fb) + w->tsc_hz / 1000 * RENACK_MARGIN_MS);
+	s->reorder.max_wait = RTE_MIN(fb->hold_cap, 4 * renack_after(w, fb) + w->tsc_hz / 1000 * 4 * RENACK_MARGIN_MS);
 }
 
 /* An RTX packet (RFC 4588): authenticated and replay-checked by its own
