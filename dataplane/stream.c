@@ -9,6 +9,7 @@
 #include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_random.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -249,10 +250,12 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	s->fb.on = cam->has_rtx && t->retransmit_hold_ms > 0;
 	s->rtx_ssrc = cam->rtx_ssrc;
 	s->rtx_pt = (uint8_t)cam->rtx_payload_type;
-	/* vigild's SSRC toward this camera: its own, distinct from both. */
-	s->fb.ssrc = cam->ssrc ^ UINT32_C(0x76696731);
-	if (s->fb.ssrc == cam->rtx_ssrc)
-		s->fb.ssrc ^= UINT32_C(0x00010000);
+	/* vigild's SSRC toward this camera: its own, distinct from both, and
+	 * new at every start, so that feedback indices restarted by a lost
+	 * StateDir still meet a nonce of their own (SSRC || index). */
+	do
+		s->fb.ssrc = (uint32_t)rte_rand();
+	while (s->fb.ssrc == cam->ssrc || (cam->has_rtx && s->fb.ssrc == cam->rtx_ssrc));
 	s->payload_types[0] = cam->payload_types[0];
 	s->payload_types[1] = cam->payload_types[1];
 	/* A camera that retransmits has its packets held the round trip of
