@@ -101,18 +101,7 @@ run() {
 		fail "$label: the recording decodes to $(wc -l <"$dir/rec.md5") frames, vigild counted $recorded"
 	# Every frame recorded is the encoder's, in its place: the recording is
 	# the reference with some frames left out.
-	"$PYTHON" - "$dir/ref.md5" "$dir/rec.md5" <<-'PY' || fail "$label: a recorded frame is not the reference's in its place"
-	import sys
-	want = open(sys.argv[1]).read().split()
-	got = open(sys.argv[2]).read().split()
-	i = 0
-	for h in got:
-	    while i < len(want) and want[i] != h:
-	        i += 1
-	    if i == len(want):
-	        sys.exit(1)
-	    i += 1
-	PY
+	frames_in_order "$dir/ref.md5" "$dir/rec.md5" || fail "$label: a recorded frame is not the reference's in its place"
 
 	# Every packet that left the camera counted once, as what it is. The
 	# camera's rtpsession sends sender reports for the RTX SSRC too (from

@@ -173,6 +173,14 @@ check_summary() {
 
 # check_counter LABEL SUMMARY JQ_PATH EXPECTED: the value at JQ_PATH (null or
 # absent: "missing") is EXPECTED, which must not be empty.
+# frames_in_order WANT GOT: every hash in GOT (one a line) is in WANT, in
+# WANT's order: a recording of WANT with some frames left out, none made up
+# or out of place.
+frames_in_order() {
+	awk 'BEGIN { n = 0; i = 0 } NR == FNR { want[n++] = $0; next }
+	     { while (i < n && want[i] != $0) i++; if (i == n) exit 1; i++ }' "$1" "$2"
+}
+
 check_counter() {
 	local label=$1 summary=$2 path=$3 want=$4 got
 	if [ -z "$want" ]; then
