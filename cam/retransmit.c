@@ -197,14 +197,15 @@ int vigil_retransmit_feedback(struct vigil_retransmit *rt, const uint8_t *pkt, s
 		sodium_memzero(rtcp, len);
 		return n == -EBADMSG ? -EBADMSG : -EINVAL;
 	}
-	vigil_replay_commit(&rt->replay, index);
 	/* Our own packets reflected back authenticate too: vigild's SSRC is
-	 * any other. */
+	 * any other. Refused before the window moves: our own reports, far
+	 * ahead of vigild's index, would shut its feedback out. */
 	sender = vigil_get32(rtcp + 4);
 	if (sender == rt->media_ssrc || sender == rt->rtx_ssrc) {
 		rt->count.wrong_sender++;
 		return -EPERM;
 	}
+	vigil_replay_commit(&rt->replay, index);
 	if (vigil_rtcp_feedback_parse(rtcp, (size_t)n, rt->media_ssrc, &fb) < 0) {
 		rt->count.malformed++;
 		return -EINVAL;

@@ -307,6 +307,16 @@ static void test_wrong_sender(void **state)
 	assert_int_equal(f->rt.count.malformed, 1);
 	assert_int_equal(f->n_rtx + f->key_frames, 0);
 	assert_int_equal(f->rt.count.nacked, 0);
+	/* The camera's own reports reflected back, far ahead of vigild's
+	 * index: refused, and they move nothing, so vigild's next feedback
+	 * is still taken. */
+	f->srtcp_index += 100000;
+	len = feedback(f, pkt, SSRC, SSRC, &missing, 1, false);
+	assert_int_equal(take(f, pkt, len), -EPERM);
+	f->srtcp_index -= 100001;
+	len = feedback(f, pkt, VIGILD_SSRC, SSRC, &missing, 1, false);
+	assert_int_equal(take(f, pkt, len), 0);
+	assert_int_equal(f->n_rtx, 1);
 	stop(f);
 }
 
