@@ -175,6 +175,18 @@ static void reserve_feedback(struct vigil_cameras *c, unsigned slot)
 
 static struct vigil_state_rec *records(const struct vigil_cameras *c, unsigned *n);
 
+/* The reservations waiting, now durable, to their streams. */
+static void hand_out_feedback(struct vigil_cameras *c)
+{
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		struct vigil_camera_slot *cs = &c->slots[slot];
+
+		if (cs->fb_pending != 0 && c->table->slots[slot] != NULL)
+			vigil_stream_feedback_reserved(c->table->slots[slot], cs->fb_pending);
+		cs->fb_pending = 0;
+	}
+}
+
 /* At start the cameras' reservations are written at once, so feedback
  * goes from their first packets rather than after a state write. */
 static void reserve_feedback_now(struct vigil_cameras *c)
@@ -193,11 +205,7 @@ static void reserve_feedback_now(struct vigil_cameras *c)
 		return;
 	recs = records(c, &n);
 	if (recs != NULL && vigil_state_write(c->state, recs, n) == 0) {
-		for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
-			if (c->slots[slot].fb_pending != 0 && c->table->slots[slot] != NULL)
-				vigil_stream_feedback_reserved(c->table->slots[slot], c->slots[slot].fb_pending);
-			c->slots[slot].fb_pending = 0;
-		}
+		hand_out_feedback(c);
 		c->persist_dirty = false;
 	}
 	free(recs);
@@ -210,13 +218,7 @@ static void publish_feedback(struct vigil_cameras *c)
 	vigil_state_stats(c->state, &st);
 	if (st.writes <= c->fb_writes)
 		return;
-	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
-		struct vigil_camera_slot *cs = &c->slots[slot];
-
-		if (cs->fb_pending != 0 && c->table->slots[slot] != NULL)
-			vigil_stream_feedback_reserved(c->table->slots[slot], cs->fb_pending);
-		cs->fb_pending = 0;
-	}
+	hand_out_feedback(c);
 	c->fb_writes = UINT64_MAX; /* until the next reservation is submitted */
 }
 

@@ -387,12 +387,12 @@ bool vigil_stream_feedback_due(const struct vigil_stream *s, uint32_t *reserve)
 	const struct vigil_feedback_index *fb = &s->key->fb;
 	uint32_t next = __atomic_load_n(&fb->next, __ATOMIC_RELAXED);
 	uint32_t reserved = __atomic_load_n(&fb->reserved, __ATOMIC_RELAXED);
-
-	if (s->ephemeral || !s->has_rtx || reserved >= VIGIL_SRTCP_INDEX_END ||
-	    (reserved > next && reserved - next >= VIGIL_FEEDBACK_RESERVE / 2))
-		return false;
 	uint64_t from = next > reserved ? next : reserved;
 
+	/* Only a stream that sends feedback uses them (RetransmitHoldMs 0: none). */
+	if (s->ephemeral || !s->fb.on || reserved >= VIGIL_SRTCP_INDEX_END ||
+	    (reserved > next && reserved - next >= VIGIL_FEEDBACK_RESERVE / 2))
+		return false;
 	*reserve = (uint32_t)RTE_MIN(from + VIGIL_FEEDBACK_RESERVE, (uint64_t)VIGIL_SRTCP_INDEX_END);
 	return true;
 }

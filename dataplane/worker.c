@@ -737,6 +737,19 @@ static void queue_feedback(struct vigil_worker *w, struct vigil_stream *s)
 	w->feedback[w->n_feedback++] = s;
 }
 
+/* Where feedback goes: the addresses of this authenticated packet. */
+static void note_peer(struct vigil_feedback *fb, const struct rte_mbuf *m)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct vigil_udp peer;
+
+	if (vigil_parse_udp(frame, m->data_len, &peer) == VIGIL_PARSE_OK && peer.l3 <= VIGIL_FEEDBACK_L2_MAX) {
+		fb->peer = peer;
+		memcpy(fb->l2, frame, peer.l3);
+		fb->has_peer = true;
+	}
+}
+
 /* An authenticated packet of a stream that retransmits: the numbers
  * missing below it (a new gap) are NACKed, and a frame lost for good asks
  * for a key frame; its addresses are where the feedback goes (an address
@@ -769,16 +782,7 @@ static void note_feedback(struct vigil_worker *w, struct vigil_stream *s, const 
 		due = true;
 	if (!due)
 		return;
-	{
-		struct rte_mbuf *m = *p->mbuf;
-		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-
-		if (vigil_parse_udp(frame, m->data_len, &fb->peer) == VIGIL_PARSE_OK &&
-		    fb->peer.l3 <= VIGIL_FEEDBACK_L2_MAX) {
-			memcpy(fb->l2, frame, fb->peer.l3);
-			fb->has_peer = true;
-		}
-	}
+	note_peer(fb, *p->mbuf);
 	queue_feedback(w, s);
 }
 
