@@ -21,11 +21,12 @@ struct reload_index {
 	json_t *names, *ssrcs, *identities, *next_names;
 };
 
-/* The same retransmission settings (RtxSSRC, RtxPayloadType): a stream
- * keeps its RTX SSRC in the table, so a change re-adds it. */
+/* The same retransmission settings (RtxSSRC, RtxPayloadType,
+ * RtcpReducedSize): a stream keeps its RTX SSRC in the table, so a change
+ * re-adds it. */
 static bool same_rtx(const struct vigil_camera_config *a, const struct vigil_camera_config *b)
 {
-	return a->has_rtx == b->has_rtx &&
+	return a->has_rtx == b->has_rtx && a->rtcp_rsize == b->rtcp_rsize &&
 	       (!a->has_rtx || (a->rtx_ssrc == b->rtx_ssrc && a->rtx_payload_type == b->rtx_payload_type));
 }
 

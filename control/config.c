@@ -154,6 +154,12 @@ static int check_camera(struct parser *p)
 				   p->cam_keys & CAM_RTX_SSRC ? "RtxPayloadType" : "RtxSSRC");
 	if (cam->has_rtx && (p->cam_keys & CAM_IDENTITY))
 		return config_fail(p, cam->line, "[Camera] with an Identity takes no RtxSSRC: the handshake gives it");
+	if ((p->cam_keys & CAM_RTCP_RSIZE) && (p->cam_keys & CAM_IDENTITY))
+		return config_fail(p, cam->line,
+				   "[Camera] with an Identity takes no RtcpReducedSize: one that retransmits takes it");
+	if ((p->cam_keys & CAM_RTCP_RSIZE) && !cam->has_rtx)
+		return config_fail(p, cam->line,
+				   "[Camera] has RtcpReducedSize without RtxSSRC: feedback goes only to a camera that retransmits");
 	if (cam->has_rtx && cam->rtx_ssrc == cam->ssrc)
 		return config_fail(p, cam->line, "[Camera] RtxSSRC %" PRIu32 " is its own SSRC: RTX needs an SSRC of its own",
 				   cam->rtx_ssrc);

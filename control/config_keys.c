@@ -595,6 +595,7 @@ static const struct key_def keys[] = {
      .err = "is not a 32-bit number"},
     {"RtxPayloadType", CAMERA(rtx_payload_type), .seen = CAM_RTX_PT, NUMBER(96, 127, 1),
      .err = "is not a dynamic RTP payload type (96-127)"},
+    {"RtcpReducedSize", CAMERA(rtcp_rsize), .seen = CAM_RTCP_RSIZE, ONE_OF(yes_no), .err = "is not yes or no"},
 };
 
 static void store(void *field, size_t size, uint64_t n)

@@ -28,6 +28,7 @@ enum {
 	CAM_IDENTITY = 512,
 	CAM_RTX_SSRC = 1024,
 	CAM_RTX_PT = 2048,
+	CAM_RTCP_RSIZE = 4096,
 };
 
 struct parser {

@@ -248,6 +248,7 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 		s->key->fb.next = floor->fb_reserved;
 	s->has_rtx = cam->has_rtx;
 	s->fb.on = cam->has_rtx && t->retransmit_hold_ms > 0;
+	s->fb.rsize = cam->rtcp_rsize || cam->has_identity; /* libvigilcam reads either */
 	s->rtx_ssrc = cam->rtx_ssrc;
 	s->rtx_pt = (uint8_t)cam->rtx_payload_type;
 	/* vigild's SSRC toward this camera: its own, distinct from both, and

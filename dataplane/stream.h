@@ -91,6 +91,8 @@ static inline void *vigil_key_session(const struct vigil_stream_key *k, uint16_t
 struct vigil_feedback {
 	bool on;         /* RtxSSRC, and RetransmitHoldMs not 0 */
 	bool queued;     /* on its worker's list of feedback to send */
+	bool rsize;      /* reduced-size RTCP (RFC 5506): a receiver report only once a second */
+	uint64_t rr_tsc; /* when the last receiver report went */
 	uint32_t ssrc;   /* vigild's, never the camera's nor its RTX SSRC */
 	bool has_peer;   /* peer and l2 hold an authenticated packet's addresses */
 	uint8_t l2[VIGIL_FEEDBACK_L2_MAX];

@@ -728,6 +728,9 @@ static struct vigil_reorder_ctx reorder_ctx(struct vigil_worker *w, uint64_t tsc
 #define FEEDBACK_SHARE 16
 /* A PLI at most this often: the key frame it asks for takes a while. */
 #define PLI_EVERY_MS 500
+/* Reduced-size RTCP still carries a receiver report this often (RFC 5506
+ * section 3: compound RTCP goes on at regular intervals). */
+#define RSIZE_RR_EVERY_S 1
 
 static void queue_feedback(struct vigil_worker *w, struct vigil_stream *s)
 {
@@ -786,9 +789,10 @@ static void note_feedback(struct vigil_worker *w, struct vigil_stream *s, const 
 	queue_feedback(w, s);
 }
 
-/* The stream's feedback as one SRTCP packet: a receiver report, then the
- * NACKs and the PLI due, under its current key and an index reserved for
- * it; from the port the camera sends to, to the address it sent from. */
+/* The stream's feedback as one SRTCP packet: a receiver report (for a
+ * camera that takes reduced-size RTCP, once a second), then the NACKs and
+ * the PLI due, under its current key and an index reserved for it; from
+ * the port the camera sends to, to the address it sent from. */
 static void send_feedback(struct vigil_worker *w, struct vigil_stream *s, uint64_t now)
 {
 	struct vigil_feedback *fb = &s->fb;
@@ -799,15 +803,17 @@ static void send_feedback(struct vigil_worker *w, struct vigil_stream *s, uint64
 	const size_t cap = sizeof(rtcp) - VIGIL_SRTCP_TRAILER_LEN;
 	struct vigil_rtcp_report rb = {.ssrc = s->ssrc, .highest_seq = (uint32_t)s->replay.top};
 	bool pli = fb->want_pli && now - fb->pli_tsc >= w->tsc_hz / 1000 * PLI_EVERY_MS;
+	bool rr = !fb->rsize || now - fb->rr_tsc >= w->tsc_hz * RSIZE_RR_EVERY_S || (fb->n_missing == 0 && !pli);
 	unsigned taken = 0;
-	size_t len, nack = 0;
+	size_t len = 0, nack = 0;
 	struct rte_mbuf *m;
 	int n;
 
 	fb->queued = false;
 	if (fb->n_missing > 0)
 		fb->nack_tsc = now; /* asked again in RENACK_MS, sent or not */
-	len = vigil_rtcp_rr(rtcp, cap, fb->ssrc, &rb);
+	if (rr)
+		len = vigil_rtcp_rr(rtcp, cap, fb->ssrc, &rb);
 	if (fb->n_missing > 0)
 		nack = vigil_rtcp_nack(rtcp + len, cap - len, fb->ssrc, s->ssrc, fb->missing, fb->n_missing, &taken);
 	len += nack;
@@ -831,7 +837,12 @@ static void send_feedback(struct vigil_worker *w, struct vigil_stream *s, uint64
 		s->ctr.v[VIGIL_CTR_feedback_limited]++;
 		return;
 	}
-	s->ctr.v[VIGIL_CTR_rtcp_rr_sent]++;
+	if (rr) {
+		s->ctr.v[VIGIL_CTR_rtcp_rr_sent]++;
+		fb->rr_tsc = now;
+	} else {
+		s->ctr.v[VIGIL_CTR_rtcp_rsize_sent]++;
+	}
 	s->ctr.v[VIGIL_CTR_nack_sent] += nack > 0;
 	s->ctr.v[VIGIL_CTR_nacked] += taken;
 	if (pli) {

@@ -57,9 +57,10 @@
 	X(payload_invalid, "authenticated packet with invalid RTP padding or payload")     \
 	X(late, "authenticated packet older than one already depacketized (too late)")      \
 	X(reordered, "authenticated packet that came after a later one, put back in order")  \
-	X(rtcp_rr_sent, "SRTCP feedback packets sent to the camera (each a receiver report first)") \
-	X(nack_sent, "of those, with a generic NACK (RFC 4585)")                         \
-	X(pli_sent, "of those, with a picture loss indication (RFC 4585)")             \
+	X(rtcp_rr_sent, "SRTCP feedback packets sent to the camera, a receiver report first") \
+	X(rtcp_rsize_sent, "SRTCP feedback packets sent reduced-size (RFC 5506): no receiver report") \
+	X(nack_sent, "of either, with a generic NACK (RFC 4585)")                        \
+	X(pli_sent, "of either, with a picture loss indication (RFC 4585)")            \
 	X(nacked, "sequence numbers NACKed")                                              \
 	X(feedback_limited, "feedback not sent: over its share of what the camera sent, no index reserved yet, no TX queue or mbuf") \
 	X(hold_no_room, "gaps not waited for: the worker's hold windows were all lent") \

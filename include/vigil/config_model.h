@@ -69,6 +69,11 @@ struct vigil_camera_config {
 	bool has_rtx;
 	uint32_t rtx_ssrc;
 	uint16_t rtx_payload_type;
+	/* RtcpReducedSize: the camera takes reduced-size RTCP (RFC 5506), so
+	 * feedback goes without a receiver report in front of it but once a
+	 * second. A handshake camera that retransmits takes it (libvigilcam
+	 * reads either), whatever this says. */
+	unsigned rtcp_rsize;
 	/* Keystore cameras only: revoked through the admin socket. It stays
 	 * known (name, SSRC, recordings) without a key until rotated. */
 	bool revoked;

@@ -96,6 +96,10 @@ check_counter door "$s" .cameras.door.auth_failed 0
 check_counter door "$s" .cameras.door.frames_recorded "$(jq .frames "$d")"
 [ "$(jq '.cameras.door.nack_sent > 0 and .cameras.door.retransmitted > 0' "$s")" = true ] ||
 	fail "door: nack_sent $(jq .cameras.door.nack_sent "$s"), retransmitted $(jq .cameras.door.retransmitted "$s")"
+# Every feedback packet a NACK (no frame lost for good: no PLI), reduced-size
+# but for a receiver report a second: door's libvigilcam reads both.
+check_counter door "$s" '.cameras.door | .rtcp_rr_sent + .rtcp_rsize_sent' "$(jq .cameras.door.nack_sent "$s")"
+check_counter door "$s" .cameras.door.pli_sent 0
 check_counter porch "$s" .cameras.porch.frames_recorded "$(jq .frames "$work/porch.json")"
 check_counter porch "$s" .cameras.porch.nack_sent 0
 check_counter handshakes "$s" .handshakes.accepted $(($(jq .handshakes "$d") + $(jq .handshakes "$work/porch.json")))
@@ -105,5 +109,5 @@ for cam in door porch; do
 	cmp -s "$work/$cam.want" "$work/$cam.got" ||
 		fail "$cam: the recording is not the clip ($(wc -l <"$work/$cam.got") of $(wc -l <"$work/$cam.want") frames)"
 done
-note "door: $(jq -r '"\(.handshakes) handshakes, RTX SSRC \(.rtx_ssrc), \(.dropped) dropped, \(.nacked) NACKed, \(.rtx_packets) RTX sent, \(.pli) PLIs, \(.feedback_refused) feedback refused"' "$d"); vigild: $(jq -r '.cameras.door | "\(.nack_sent) NACK packets naming \(.nacked), \(.retransmitted) retransmitted, \(.rtx_unwanted) unwanted"' "$s")"
+note "door: $(jq -r '"\(.handshakes) handshakes, RTX SSRC \(.rtx_ssrc), \(.dropped) dropped, \(.nacked) NACKed, \(.rtx_packets) RTX sent, \(.pli) PLIs, \(.feedback_refused) feedback refused"' "$d"); vigild: $(jq -r '.cameras.door | "\(.nack_sent) NACK packets naming \(.nacked) (\(.rtcp_rsize_sent) reduced-size), \(.retransmitted) retransmitted, \(.rtx_unwanted) unwanted"' "$s")"
 test_finish handshake_rtx

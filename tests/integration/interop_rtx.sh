@@ -8,8 +8,12 @@
 # NACKs over SRTCP, GStreamer's rtpsession turns the NACKs into
 # retransmission requests and rtprtxsend answers: at least 99% of the
 # frames recorded, every recorded frame the encoder's in its place, the
-# counters adding up, nothing refused. Without RtxSSRC the same loss costs
-# the rest of a GOP per loss: the figure is printed, not asserted.
+# counters adding up, nothing refused. A camera that does not answer NACKs
+# (no rtprtxsend) still answers vigild's PLIs: x264enc makes a key frame
+# on request, and the recording is back a hold time and a round trip after
+# each loss. Without RtxSSRC the same loss costs the rest of a GOP. How
+# long the recording pauses after each loss, with PLI and without, is
+# printed (a figure, not a timed assertion).
 #
 # usage: interop_rtx.sh BUILD_DIR|VIGILD [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip. VIGIL_KEEP=1 keeps the work directory.
@@ -46,10 +50,25 @@ vigil_netns_create interop-rtx
 
 frame_md5() { ffmpeg -nostdin -v error "$@" -fps_mode passthrough -f framemd5 - | awk -F', *' '!/^#/ { print $NF }'; }
 
-# run LABEL MIN_PERCENT RTX(yes|no): MIN_PERCENT 0 only reports.
+# recording_pauses REF REC: how long the recording pauses after each loss,
+# in ms: the runs of reference frames missing from the recording.
+recording_pauses() {
+	awk -v ms=$((1000 / FPS)) 'BEGIN { n = 0; i = 0; run = 0 } NR == FNR { want[n++] = $0; next }
+	     { while (i < n && want[i] != $0) { i++; run++ }; if (run) print run * ms; run = 0; i++ }
+	     END { if (i < n) print (n - i) * ms }' "$1" "$2"
+}
+
+# pause_figure FILE: "N pauses, median M ms, longest L ms" of recording_pauses.
+pause_figure() {
+	sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) print "no pauses";
+		else printf "%d pauses, median %d ms, longest %d ms\n", NR, v[int((NR + 1) / 2)], v[NR] }'
+}
+
+# run LABEL MIN_PERCENT RTX(yes|pli|no): vigild has RtxSSRC for yes and
+# pli; the camera answers NACKs for yes only. MIN_PERCENT 0 only reports.
 run() {
 	local label=$1 min=$2 rtx=$3 dir=$work/$1 ssrc rtx_ssrc sent recorded cam=gst
-	local key_b64 key_hex srtcp_cam srtcp_rtx unknown
+	local key_b64 key_hex srtcp_cam srtcp_rtx unknown answer=() key_frames
 	mkdir -p "$dir"
 	head -c 44 /dev/urandom >"$dir/key.bin"
 	key_b64=$(base64 -w0 "$dir/key.bin")
@@ -75,12 +94,15 @@ run() {
 		Codec = H264
 		EOF
 		[ "$rtx" = no ] || printf 'RtxSSRC = %s\nRtxPayloadType = %s\n' "$rtx_ssrc" "$RTX_PT" >>"$dir/vigil.conf"
+		# GStreamer's rtpsession reads reduced-size RTCP (RFC 5506).
+		if [ "$rtx" = yes ]; then echo "RtcpReducedSize = yes" >>"$dir/vigil.conf"; fi
 	)
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
-	# The camera always has its RTX sender: only vigild's configuration
-	# says whether it is asked for anything.
+	# Without RtxSSRC the camera still has its RTX sender: only vigild's
+	# configuration says whether it is asked for anything.
+	[ "$rtx" = pli ] || answer=(--rtx-ssrc "$rtx_ssrc")
 	ip netns exec "$VIGIL_NS" timeout $((FRAMES / FPS + 60)) "$PYTHON" "$tools/gst_rtx_cam.py" \
-		--key "$key_hex" --ssrc "$ssrc" --rtx-ssrc "$rtx_ssrc" --rtx-pt "$RTX_PT" \
+		--key "$key_hex" --ssrc "$ssrc" "${answer[@]}" --rtx-pt "$RTX_PT" \
 		--dest "$VIGIL_IP_ROOT:$PORT" --port "$PORT" --ref "$dir/ref.h264" --num-buffers "$FRAMES" \
 		--size "$SIZE" --fps "$FPS" --key-int "$KEY_INT" --loss "$LOSS" --seed "$label" \
 		>"$dir/sent.json" 2>"$dir/gst.log" ||
@@ -112,7 +134,7 @@ run() {
 	srtcp_cam=$(jq --arg s "$ssrc" '.srtcp[$s].packets // 0' "$dir/sent.json")
 	srtcp_rtx=$(jq --arg s "$rtx_ssrc" '.srtcp[$s].packets // 0' "$dir/sent.json")
 	unknown=0
-	[ "$rtx" = yes ] || unknown=$srtcp_rtx
+	[ "$rtx" = no ] && unknown=$srtcp_rtx
 	check_counter "$label" "$dir/summary.json" ".cameras[\"$cam\"].rx_packets" "$(($(jq .sent "$dir/sent.json") - unknown))"
 	check_counter "$label" "$dir/summary.json" .totals.decrypted "$(jq .rtp "$dir/sent.json")"
 	check_counter "$label" "$dir/summary.json" .totals.rtcp "$((srtcp_cam + srtcp_rtx - unknown))"
@@ -128,7 +150,7 @@ run() {
 		# The camera received every feedback packet vigild sent (its
 		# simulated loss drops some after counting them), and srtpdec
 		# decrypted every one it kept.
-		check_counter "$label" "$dir/summary.json" .totals.rtcp_rr_sent "$(jq .feedback "$dir/sent.json")"
+		check_counter "$label" "$dir/summary.json" '.totals | .rtcp_rr_sent + .rtcp_rsize_sent' "$(jq .feedback "$dir/sent.json")"
 		# From one SSRC of vigild's own: neither the camera's nor its RTX one.
 		[ "$(jq --argjson a "$ssrc" --argjson b "$rtx_ssrc" '.feedback_ssrcs | length == 1 and (.[0] != $a and .[0] != $b)' "$dir/sent.json")" = true ] ||
 			fail "$label: feedback from SSRC(s) $(jq -c .feedback_ssrcs "$dir/sent.json"), want one of vigild's own"
@@ -138,6 +160,20 @@ run() {
 		[ "$(jq '.totals | .retransmitted + .rtx_unwanted' "$dir/summary.json")" = "$(jq .rtx "$dir/sent.json")" ] ||
 			fail "$label: vigild took $(jq '.totals | "\(.retransmitted) + \(.rtx_unwanted) unwanted"' "$dir/summary.json") RTX packets, the camera sent $(jq .rtx "$dir/sent.json")"
 	fi
+	if [ "$rtx" = pli ]; then
+		# NACKs go unanswered; PLIs bring key frames the GOP would not.
+		check_counter "$label" "$dir/summary.json" .totals.retransmitted 0
+		check_counter "$label" "$dir/summary.json" '.totals | .rtcp_rr_sent + .rtcp_rsize_sent' "$(jq .feedback "$dir/sent.json")"
+		[ "$(jq .pli "$dir/sent.json")" -gt 0 ] || fail "$label: no PLI reached the camera"
+		[ "$(jq .pli "$dir/sent.json")" -le "$(jq .totals.pli_sent "$dir/summary.json")" ] ||
+			fail "$label: the camera took $(jq .pli "$dir/sent.json") PLIs, vigild sent $(jq .totals.pli_sent "$dir/summary.json")"
+		key_frames=$(ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 "$dir/ref.h264" | grep -c '^1')
+		[ "$key_frames" -gt $(((FRAMES + KEY_INT - 1) / KEY_INT)) ] ||
+			fail "$label: $key_frames key frames in $FRAMES frames: the GOP's alone, none made for a PLI"
+		echo "$label: $key_frames key frames ($(((FRAMES + KEY_INT - 1) / KEY_INT)) from the GOP)"
+	fi
+	recording_pauses "$dir/ref.md5" "$dir/rec.md5" >"$dir/pauses"
+	echo "$label: recording pauses: $(pause_figure "$dir/pauses")"
 	if [ "$min" != 0 ] && [ $((recorded * 100)) -lt $((sent * min)) ]; then
 		fail "$label: $recorded of $sent frames recorded, want at least $min%"
 	fi
@@ -146,5 +182,6 @@ run() {
 }
 
 run rtx-1pct 99 yes
+run pli-1pct 0 pli
 run no-rtx-1pct 0 no
 test_finish interop_rtx

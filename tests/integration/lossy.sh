@@ -9,8 +9,10 @@
 # the frames recorded at 1% loss and 97% at 3% in bursts of 5 with 50 ms
 # delay, every recorded frame the clip's, the counters adding up (and the
 # camera's count of feedback equal to what vigild sent less what the link
-# lost). Without retransmission the same 1% loss costs the rest of a GOP
-# per loss: the figure is printed, not asserted.
+# lost). The bursty run's cameras take reduced-size RTCP (RFC 5506): their
+# feedback goes without a receiver report but once a second. Without
+# retransmission the same 1% loss costs the rest of a GOP per loss: the
+# figure is printed, not asserted.
 #
 # usage: lossy.sh BUILD_DIR|VIGILD VIGIL_CAM [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
@@ -38,16 +40,18 @@ ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=1280x720:rate=30 -t 2 -c:v li
 frame_md5 -i "$work/clip" >"$work/clip.md5"
 vigil_netns_create lossy
 
-# run LABEL MIN_PERCENT RTX(yes|no) LINK_OPTIONS...: MIN_PERCENT 0 only reports.
+# run LABEL MIN_PERCENT RTX(yes|rsize|no) LINK_OPTIONS...: rsize, RTX with
+# RtcpReducedSize. MIN_PERCENT 0 only reports.
 run() {
-	local label=$1 min=$2 rtx=() dir=$work/$1 sent frames recorded fb sent_fb lost_fb c
-	[ "$3" = yes ] && rtx=(--rtx)
+	local label=$1 min=$2 mode=$3 rtx=() dir=$work/$1 sent frames recorded fb sent_fb lost_fb c
+	[ "$mode" = no ] || rtx=(--rtx)
 	shift 3
 	mkdir -p "$dir"
 	"$vigil_cam" --clip "$work/clip" --codec h264 --cameras $cameras --seconds 0.1 --seed lossy "${rtx[@]}" \
 		--out /dev/null --config "$dir/vigil.conf" --record-dir "$dir/rec" >/dev/null ||
 		{ fail "$label: vigil-cam failed"; return; }
 	sed -i "/^\[Ingest\]/a Device = net_af_packet0,iface=$VIGIL_VETH_ROOT\nStateDir = $dir/state" "$dir/vigil.conf"
+	[ "$mode" = rsize ] && sed -i '/^RtxPayloadType/a RtcpReducedSize = yes' "$dir/vigil.conf"
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
 	ip netns exec "$VIGIL_NS" "$vigil_cam" --clip "$work/clip" --codec h264 --cameras $cameras \
 		--seconds $seconds --seed lossy --live "$VIGIL_VETH_CAM" --config "$dir/live.conf" "${rtx[@]}" "$@" >"$dir/sent.json" ||
@@ -70,13 +74,20 @@ run() {
 	if [ ${#rtx[@]} != 0 ]; then
 		fb=$(jq .retransmit.feedback "$dir/sent.json")
 		lost_fb=$(jq .sim_dropped_feedback "$dir/sent.json")
-		sent_fb=$(jq .totals.rtcp_rr_sent "$dir/summary.json")
+		sent_fb=$(jq '.totals | .rtcp_rr_sent + .rtcp_rsize_sent' "$dir/summary.json")
 		[ "$fb" = $((sent_fb - lost_fb)) ] ||
 			fail "$label: the cameras took $fb feedback packets, vigild sent $sent_fb and the link lost $lost_fb"
 		[ "$(jq .retransmit.refused "$dir/sent.json")" = 0 ] || fail "$label: a camera refused vigild's feedback"
 		[ "$(jq '.totals.retransmitted > 0 and .totals.nack_sent > 0' "$dir/summary.json")" = true ] ||
 			fail "$label: nothing was NACKed and retransmitted"
 		check_counter "$label" "$dir/summary.json" .totals.feedback_limited 0
+		if [ "$mode" = rsize ]; then
+			# Without a receiver report, but the first of each camera.
+			[ "$(jq '.totals | .rtcp_rsize_sent > 0 and .rtcp_rr_sent >= '$cameras "$dir/summary.json")" = true ] ||
+				fail "$label: $(jq -r '.totals | "\(.rtcp_rr_sent) with a receiver report, \(.rtcp_rsize_sent) reduced-size"' "$dir/summary.json"): want reduced-size ones, and a report from each camera"
+		else
+			check_counter "$label" "$dir/summary.json" .totals.rtcp_rsize_sent 0
+		fi
 	fi
 	check_counter "$label" "$dir/summary.json" .totals.auth_failed 0
 	check_counter "$label" "$dir/summary.json" .totals.replayed 0
@@ -87,6 +98,6 @@ run() {
 }
 
 run rtx-1pct 99 yes --loss 1
-run rtx-3pct-burst5-50ms 97 yes --loss 3 --burst 5 --delay 50
+run rtx-3pct-burst5-50ms 97 rsize --loss 3 --burst 5 --delay 50
 run no-rtx-1pct 0 no --loss 1
 test_finish lossy

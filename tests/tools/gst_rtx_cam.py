@@ -113,7 +113,9 @@ class Camera:
         # videotestsrc has no num-buffers: the frames past the last are
         # dropped (on_raw), so nothing ends before the linger.
         desc = (
-            f"videotestsrc is-live=true pattern={a.pattern} name=src "
+            # Scrolling a pixel a frame: every frame differs, so a recorded
+            # frame is found in its one place in the reference.
+            f"videotestsrc is-live=true pattern={a.pattern} horizontal-speed=1 name=src "
             f"! video/x-raw,format=I420,width={a.width},height={a.height},framerate={a.fps}/1 "
             f"! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max={a.key_int} "
             "! video/x-h264 ! tee name=t "

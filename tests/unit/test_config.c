@@ -305,7 +305,47 @@ static const struct {
 	{INGEST "[Camera]\nName = a\nCodec = H264\n", "3: [Camera] has no SSRC"},
 	{INGEST "Address = 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7 10.0.0.8 10.0.0.9\n"
 		CAMERA("a", "1"), "3: Address: more than 8 IPv4 addresses"},
+	/* Retransmission (RtxSSRC, RtxPayloadType, RtcpReducedSize) */
+	{INGEST CAMERA("a", "1") "RtxSSRC = 2\n", "3: [Camera] has RtxSSRC without RtxPayloadType"},
+	{INGEST CAMERA("a", "1") "RtxPayloadType = 97\n", "3: [Camera] has RtxPayloadType without RtxSSRC"},
+	{INGEST CAMERA("a", "1") "RtxSSRC = 2\nRtxPayloadType = 95\n", "9: RtxPayloadType: '95' is not a dynamic RTP"},
+	{INGEST CAMERA("a", "1") "RtxSSRC = 1\nRtxPayloadType = 97\n", "3: [Camera] RtxSSRC 1 is its own SSRC"},
+	{INGEST CAMERA("a", "1") "RtxSSRC = 3\nRtxPayloadType = 97\n" CAMERA("b", "3"),
+	 "12: SSRC: 3 is already used by camera 'a'"},
+	{INGEST CAMERA("a", "1") CAMERA("b", "2") "RtxSSRC = 1\nRtxPayloadType = 97\n",
+	 "13: RtxSSRC: 1 is already used by camera 'a'"},
+	{INGEST CAMERA("a", "1") "RtcpReducedSize = yes\n", "3: [Camera] has RtcpReducedSize without RtxSSRC"},
+	{INGEST CAMERA("a", "1") "RtxSSRC = 2\nRtxPayloadType = 97\nRtcpReducedSize = maybe\n",
+	 "10: RtcpReducedSize: 'maybe' is not yes or no"},
+	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nCodec = H264\nRtcpReducedSize = yes\n",
+	 "6: [Camera] with an Identity takes no RtcpReducedSize"},
 };
+
+/* A camera that retransmits, with and without reduced-size RTCP. */
+static void test_rtx(void **state)
+{
+	const char *path = write_conf(INGEST CAMERA("a", "1") "RtxSSRC = 2\nRtxPayloadType = 97\nRtcpReducedSize = yes\n"
+					  CAMERA("b", "3") "RtxSSRC = 4\nRtxPayloadType = 120\n" CAMERA("c", "5"),
+				      0600);
+	struct vigil_config cfg;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
+	assert_int_equal(cfg.n_cameras, 3);
+	assert_true(cfg.cameras[0].has_rtx);
+	assert_int_equal(cfg.cameras[0].rtx_ssrc, 2);
+	assert_int_equal(cfg.cameras[0].rtx_payload_type, 97);
+	assert_true(cfg.cameras[0].rtcp_rsize);
+	assert_true(cfg.cameras[1].has_rtx);
+	assert_int_equal(cfg.cameras[1].rtx_ssrc, 4);
+	assert_int_equal(cfg.cameras[1].rtx_payload_type, 120);
+	assert_false(cfg.cameras[1].rtcp_rsize);
+	assert_false(cfg.cameras[2].has_rtx);
+	assert_false(cfg.cameras[2].rtcp_rsize);
+	vigil_config_free(&cfg);
+	unlink(path);
+}
 
 static void test_bad(void **state)
 {
@@ -549,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_owner_key),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_rtx),
 		cmocka_unit_test(test_identity_and_socket_camera),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_modes),
