@@ -23,7 +23,11 @@
  * Scenarios: plain; mixed (every other camera H.265); loss (2% of the
  * packets never sent, and in 1% of the turns a camera's first two packets
  * swapped: frames are lost and streams resume at key frames, the reorder
- * stage puts swapped packets back).
+ * stage puts swapped packets back); feedback (the same loss, every camera
+ * with RtxSSRC: the worker holds the packets after a gap, NACKs it over
+ * SRTCP through a net_null TX port, and the camera's RTX packet comes in
+ * the burst after the one that showed the gap, timed and decrypted in the
+ * baseline like any: what feedback costs next to loss without it).
  *
  * usage: dataplane_bench [cameras] [payload bytes] [rounds] [huge|no-huge] [plain|mixed|loss] [ENGINE]
  * ENGINE: libsodium (the default) or a crypto device for the cryptodev
@@ -47,6 +51,7 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -67,6 +72,8 @@
 /* A burst that took this many times the median burst of its kind was
  * interrupted (the machine is shared): it and its pair are left out. */
 #define OUTLIER_FACTOR 5
+#define RTX_PT 97
+#define RTX_QUEUE 8192 /* drops a gap has shown, waiting for their RTX burst */
 
 _Static_assert(GOP_PKTS % VISIT_PKTS == 0, "a visit never straddles two rounds");
 _Static_assert(VIGIL_BURST % VISIT_PKTS == 0, "a burst holds whole visits");
@@ -75,6 +82,59 @@ struct pkt_tmpl {
 	uint16_t len;
 	uint8_t b[FLEET_MAX_FRAME];
 };
+
+/* The feedback scenario's camera side: the packets each camera lost and
+ * vigild has not yet seen a gap for, and those it has, in order, waiting
+ * to be retransmitted (a perfect camera answers every NACK). */
+struct rtx_sender {
+	uint64_t *pending; /* VISIT_PKTS a camera: lost after its last packet sent */
+	uint8_t *n_pending;
+	bool *started;	   /* a camera's first packet went: a loss before it is no gap */
+	uint64_t *next;	   /* each camera's RTX index */
+	uint32_t q_cam[RTX_QUEUE];
+	uint64_t q_index[RTX_QUEUE];
+	unsigned q_head, q_n;
+	uint64_t sent;
+};
+
+/* Camera c sent packets up to index top: what it lost below is a gap
+ * the receiver sees, to be retransmitted. */
+static void rtx_reveal(struct rtx_sender *r, unsigned c, uint64_t top)
+{
+	unsigned keep = 0;
+
+	for (unsigned i = 0; i < r->n_pending[c]; i++) {
+		uint64_t idx = r->pending[c * VISIT_PKTS + i];
+
+		if (idx < top && r->q_n < RTX_QUEUE) {
+			unsigned at = (r->q_head + r->q_n++) % RTX_QUEUE;
+
+			r->q_cam[at] = c;
+			r->q_index[at] = idx;
+		} else {
+			r->pending[c * VISIT_PKTS + keep++] = idx;
+		}
+	}
+	r->n_pending[c] = (uint8_t)keep;
+}
+
+/* A net_null port for the worker's feedback: sent, counted, freed. */
+static int null_tx_port(struct vigil_worker *w, struct rte_mempool *mp)
+{
+	struct rte_eth_conf conf = {0};
+	uint16_t port;
+
+	if (rte_vdev_init("net_null0", NULL) < 0 || rte_eth_dev_get_port_by_name("net_null0", &port) != 0 ||
+	    rte_eth_dev_configure(port, 1, 1, &conf) < 0 || rte_eth_rx_queue_setup(port, 0, 256, 0, NULL, mp) < 0 ||
+	    rte_eth_tx_queue_setup(port, 0, 256, 0, NULL) < 0 || rte_eth_dev_start(port) < 0) {
+		fprintf(stderr, "bench: no net_null port for feedback: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	w->port = port;
+	w->tx_queue = 0;
+	w->has_tx = true;
+	return 0;
+}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -301,7 +361,9 @@ int main(int argc, char **argv)
 	const char *scenario = argc > 5 ? argv[5] : "plain";
 	const char *engine = argc > 6 ? argv[6] : "libsodium";
 	static struct vigil_cryptodev dev;
-	bool mixed = strcmp(scenario, "mixed") == 0, lossy = strcmp(scenario, "loss") == 0;
+	bool mixed = strcmp(scenario, "mixed") == 0, feedback = strcmp(scenario, "feedback") == 0;
+	bool lossy = strcmp(scenario, "loss") == 0 || feedback;
+	static struct rtx_sender rtx;
 	uint64_t sent = 0;
 	char prefix[64], mem[32];
 	/* Hugepages are taken as needed; ordinary pages must be reserved. */
@@ -335,6 +397,17 @@ int main(int argc, char **argv)
 		return 1;
 	for (unsigned c = 1; mixed && c < cameras; c += 2)
 		cfg.cameras[c].codec = VIGIL_CODEC_H265;
+	for (unsigned c = 0; feedback && c < cameras; c++) {
+		cfg.cameras[c].has_rtx = true;
+		cfg.cameras[c].rtx_ssrc = ~cfg.cameras[c].ssrc;
+		cfg.cameras[c].rtx_payload_type = RTX_PT;
+	}
+	rtx.pending = calloc((size_t)cameras * VISIT_PKTS, sizeof(*rtx.pending));
+	rtx.n_pending = calloc(cameras, 1);
+	rtx.next = calloc(cameras, sizeof(*rtx.next));
+	rtx.started = calloc(cameras, sizeof(*rtx.started));
+	if (rtx.pending == NULL || rtx.n_pending == NULL || rtx.next == NULL || rtx.started == NULL)
+		return 1;
 	sender = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL((size_t)cameras * sizeof(*sender), 64));
 	order = calloc(cameras, sizeof(*order));
 	if (sender == NULL || order == NULL)
@@ -364,17 +437,24 @@ int main(int argc, char **argv)
 		}
 		vigil_stream_table_crypto(w.streams, &dev);
 	}
+	if (feedback) {
+		w.streams->retransmit_hold_ms = 200; /* the default */
+		if (null_tx_port(&w, mp) < 0)
+			return 1;
+	}
 	for (unsigned c = 0; c < cameras; c++) {
 		if (vigil_stream_add(w.streams, &cfg.cameras[c], c, NULL) < 0) {
 			fprintf(stderr, "bench: cannot add camera %u (memory?)\n", c);
 			return 1;
 		}
 		memcpy(&sender[c], w.streams->slots[c]->key, sizeof(sender[c]));
+		/* What the control plane would have made durable. */
+		vigil_stream_feedback_reserved(w.streams->slots[c], VIGIL_SRTCP_INDEX_END);
 		order[c] = c;
 	}
 	fleet_shuffle(order, cameras, &seed);
 	w.tsc_hz = rte_get_tsc_hz();
-	if (vigil_reorder_list_init(&w.reorder, VIGIL_HOLD_WINDOWS) < 0)
+	if (vigil_reorder_list_init(&w.reorder, VIGIL_HOLD_SMALL_WINDOWS, VIGIL_HOLD_WINDOWS) < 0)
 		return 1;
 
 	/* Visit v: camera order[v % cameras] sends its packets
@@ -390,9 +470,10 @@ int main(int argc, char **argv)
 	b_bytes = malloc(max_bursts * sizeof(*b_bytes));
 	if (b_pipe == NULL || b_base == NULL || b_copy == NULL || b_pkts == NULL || b_bytes == NULL)
 		return 1;
-	static struct pkt_tmpl tmpl[VIGIL_BURST];
-	uint64_t index[VIGIL_BURST];
-	unsigned cam[VIGIL_BURST];
+	static struct pkt_tmpl tmpl[2 * VIGIL_BURST]; /* a burst, then its RTX burst */
+	uint64_t index[2 * VIGIL_BURST];
+	unsigned cam[2 * VIGIL_BURST];
+	uint32_t ssrc[2 * VIGIL_BURST];
 
 	for (uint64_t v0 = 0; v0 < total; v0 += VISITS_PER_BURST) {
 		const struct vigil_srtp *key[VIGIL_BURST];
@@ -412,9 +493,14 @@ int main(int argc, char **argv)
 				/* A hash of (camera, index): the same packets each run. */
 				uint64_t h = (base + k) * 0x9e3779b97f4a7c15u ^ (uint64_t)c * 0xc2b2ae3d27d4eb4fu;
 
-				if (lossy && (h >> 32) % 1000 < 20)
+				if (lossy && (h >> 32) % 1000 < 20) {
+					if (feedback && rtx.started[c] && rtx.n_pending[c] < VISIT_PKTS)
+						rtx.pending[c * VISIT_PKTS + rtx.n_pending[c]++] = base + k;
 					continue;
+				}
 				cam[n] = c;
+				ssrc[n] = cfg.cameras[c].ssrc;
+				rtx.started[c] = true;
 				index[n] = base + k;
 				tmpl[n].len = (uint16_t)fleet_packet(tmpl[n].b, &sender[c], cfg.cameras[c].ssrc,
 								     cfg.cameras[c].codec, index[n], payload);
@@ -430,6 +516,8 @@ int main(int argc, char **argv)
 				tmpl[first + 1] = t;
 				index[first + 1] = i0;
 			}
+			if (feedback && n > first)
+				rtx_reveal(&rtx, c, RTE_MAX(index[n - 1], index[first]));
 		}
 
 		sent += n;
@@ -440,37 +528,74 @@ int main(int argc, char **argv)
 		vigil_worker_push(&w);
 		t1 = rte_rdtsc_precise();
 		vigil_frame_ring_drain(&fr);
+
+		/* The retransmissions of the gaps shown so far, a burst of
+		 * their own after it (so after the NACK the push above made). */
+		unsigned n_rtx = 0;
+		uint64_t t_rtx = 0;
+
+		while (feedback && rtx.q_n > 0 && n_rtx < VIGIL_BURST) {
+			unsigned k = VIGIL_BURST + n_rtx++, c = rtx.q_cam[rtx.q_head];
+
+			cam[k] = c;
+			index[k] = rtx.next[c]++;
+			ssrc[k] = cfg.cameras[c].rtx_ssrc;
+			tmpl[k].len = (uint16_t)fleet_rtx_packet(tmpl[k].b, &sender[c], cfg.cameras[c].ssrc,
+								 cfg.cameras[c].codec, rtx.q_index[rtx.q_head], payload,
+								 ssrc[k], RTX_PT, index[k]);
+			burst_bytes += tmpl[k].len - HDR;
+			rtx.q_head = (rtx.q_head + 1) % RTX_QUEUE;
+			rtx.q_n--;
+		}
+		if (n_rtx > 0) {
+			rtx.sent += n_rtx;
+			b = vigil_worker_burst(&w);
+			fill(mp, b->m, tmpl + VIGIL_BURST, n_rtx);
+			b->n_mbufs = (uint16_t)n_rtx;
+			uint64_t r0 = rte_rdtsc_precise();
+			vigil_worker_push(&w);
+			t_rtx = rte_rdtsc_precise() - r0;
+			vigil_frame_ring_drain(&fr);
+		}
 		if (!timed)
 			continue;
-		b_pipe[n_bursts] = t1 - t0;
+		b_pipe[n_bursts] = t1 - t0 + t_rtx;
 
 		/* The sender's copies, which encrypted these packets just now:
 		 * in the cache, and the receiver's own keys stay untouched
 		 * until the next push finishes this burst. */
-		for (unsigned k = 0; k < n; k++)
-			key[k] = &sender[cam[k]];
-		fill(mp, m, tmpl, n);
-		t0 = rte_rdtsc_precise();
-		for (unsigned k = 0; k < n; k++) {
-			uint8_t *rtp = rte_pktmbuf_mtod(m[k], uint8_t *) + HDR;
+		b_base[n_bursts] = b_copy[n_bursts] = 0;
+		for (unsigned part = 0; part < 2; part++) {
+			unsigned from = part == 0 ? 0 : VIGIL_BURST, cnt = part == 0 ? n : n_rtx;
 
-			if (vigil_srtp_decrypt(key[k], rtp, m[k]->data_len - HDR, 12, cfg.cameras[cam[k]].ssrc,
-					       (uint32_t)(index[k] >> 16), (uint16_t)index[k]) < 0)
-				abort();
+			if (cnt == 0)
+				continue;
+			for (unsigned k = 0; k < cnt; k++)
+				key[k] = &sender[cam[from + k]];
+			fill(mp, m, tmpl + from, cnt);
+			t0 = rte_rdtsc_precise();
+			for (unsigned k = 0; k < cnt; k++) {
+				uint8_t *rtp = rte_pktmbuf_mtod(m[k], uint8_t *) + HDR;
+				uint64_t i = index[from + k];
+
+				if (vigil_srtp_decrypt(key[k], rtp, m[k]->data_len - HDR, 12, ssrc[from + k],
+						       (uint32_t)(i >> 16), (uint16_t)i) < 0)
+					abort();
+			}
+			t1 = rte_rdtsc_precise();
+			rte_pktmbuf_free_bulk(m, cnt);
+			b_base[n_bursts] += t1 - t0;
+
+			/* The floor below both: moving the same bytes once. */
+			fill(mp, m, tmpl + from, cnt);
+			t0 = rte_rdtsc_precise();
+			for (unsigned k = 0; k < cnt; k++)
+				rte_memcpy(copy_to, rte_pktmbuf_mtod(m[k], uint8_t *) + HDR, m[k]->data_len - HDR);
+			t1 = rte_rdtsc_precise();
+			rte_pktmbuf_free_bulk(m, cnt);
+			b_copy[n_bursts] += t1 - t0;
 		}
-		t1 = rte_rdtsc_precise();
-		rte_pktmbuf_free_bulk(m, n);
-		b_base[n_bursts] = t1 - t0;
-
-		/* The floor below both: moving the same bytes once. */
-		fill(mp, m, tmpl, n);
-		t0 = rte_rdtsc_precise();
-		for (unsigned k = 0; k < n; k++)
-			rte_memcpy(copy_to, rte_pktmbuf_mtod(m[k], uint8_t *) + HDR, m[k]->data_len - HDR);
-		t1 = rte_rdtsc_precise();
-		rte_pktmbuf_free_bulk(m, n);
-		b_copy[n_bursts] = t1 - t0;
-		b_pkts[n_bursts] = (uint16_t)n;
+		b_pkts[n_bursts] = (uint16_t)(n + n_rtx);
 		b_bytes[n_bursts++] = burst_bytes;
 	}
 	vigil_worker_drain(&w);
@@ -493,18 +618,26 @@ int main(int argc, char **argv)
 		bytes += b_bytes[i];
 	}
 
-	uint64_t dec = 0, bad = 0, frames = 0, soft = 0;
+	uint64_t dec = 0, bad = 0, frames = 0, soft = 0, retransmitted = 0, fb_sent = 0;
 	for (unsigned c = 0; c < cameras; c++) {
-		dec += w.streams->slots[c]->ctr.v[VIGIL_CTR_decrypted];
-		soft += w.streams->slots[c]->ctr.v[VIGIL_CTR_decrypted_libsodium];
-		frames += w.streams->slots[c]->ctr.v[VIGIL_CTR_frames_enqueued];
+		const uint64_t *v = w.streams->slots[c]->ctr.v;
+
+		dec += v[VIGIL_CTR_decrypted];
+		soft += v[VIGIL_CTR_decrypted_libsodium];
+		frames += v[VIGIL_CTR_frames_enqueued];
+		retransmitted += v[VIGIL_CTR_retransmitted];
+		fb_sent += v[VIGIL_CTR_rtcp_rr_sent] + v[VIGIL_CTR_rtcp_rsize_sent];
 	}
-	/* With loss, frames are dropped and packets put back in order. */
+	/* With loss, frames are dropped and packets put back in order; with
+	 * feedback, NACKs go and RTX packets come. */
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++)
 		if (i != VIGIL_CTR_rx_packets && i != VIGIL_CTR_rx_bytes && i != VIGIL_CTR_decrypted &&
 		    i != VIGIL_CTR_frames_enqueued && i != VIGIL_CTR_decrypted_libsodium &&
 		    !(lossy && (i == VIGIL_CTR_frame_incomplete || i == VIGIL_CTR_frame_no_keyframe ||
-				i == VIGIL_CTR_reordered || i == VIGIL_CTR_late)))
+				i == VIGIL_CTR_reordered || i == VIGIL_CTR_late)) &&
+		    !(feedback && (i == VIGIL_CTR_retransmitted || i == VIGIL_CTR_rtcp_rr_sent ||
+				   i == VIGIL_CTR_rtcp_rsize_sent || i == VIGIL_CTR_nack_sent || i == VIGIL_CTR_nacked ||
+				   i == VIGIL_CTR_pli_sent)))
 			for (unsigned c = 0; c < cameras; c++)
 				bad += w.streams->slots[c]->ctr.v[i] + (c == 0 ? w.ctr.v[i] : 0);
 	for (unsigned i = 0; i < VIGIL_CTR_MAX; i++) {
@@ -525,13 +658,14 @@ int main(int argc, char **argv)
 	       ", \"bursts\": %" PRIu64 ", "
 	       "\"untrimmed_pipeline_cycles_per_packet\": %.1f, \"untrimmed_decrypt_cycles_per_packet\": %.1f, "
 	       "\"memcpy_cycles_per_packet\": %.1f, \"tsc_hz\": %" PRIu64 ", \"decrypted\": %" PRIu64
-	       ", \"decrypted_libsodium\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"unexpected_drops\": %" PRIu64 "}\n",
+	       ", \"decrypted_libsodium\": %" PRIu64 ", \"frames\": %" PRIu64 ", \"unexpected_drops\": %" PRIu64
+	       ", \"rtx_sent\": %" PRIu64 ", \"retransmitted\": %" PRIu64 ", \"feedback_packets\": %" PRIu64 "}\n",
 	       engine, scenario, cameras, payload, rounds, GOP_PKTS, VISIT_PKTS, huge ? "true" : "false", pkts, cyc,
 	       (double)t_base / (double)pkts, (double)t_base / (double)t_pipe, hz / cyc / 1e6,
 	       (double)bytes * 8 * hz / (double)t_pipe / 1e9, hz * (double)pkts / (double)t_base / 1e6,
 	       (double)bytes * 8 * hz / (double)t_base / 1e9, dropped, n_bursts,
 	       (double)raw_pipe / (double)raw_pkts, (double)raw_base / (double)raw_pkts,
 	       (double)t_copy / (double)pkts, w.tsc_hz,
-	       dec, soft, frames, bad);
-	return bad == 0 && dec == sent ? 0 : 1;
+	       dec, soft, frames, bad, rtx.sent, retransmitted, fb_sent);
+	return bad == 0 && dec == sent && retransmitted == rtx.sent ? 0 : 1;
 }

@@ -93,19 +93,18 @@ static size_t hevc_payload(uint8_t *pl, unsigned i, unsigned frame, unsigned pos
 	return n;
 }
 
-size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, enum vigil_codec codec,
-		    uint64_t index, size_t payload)
+/* Packet `index` as plain RTP at rtp: its length. */
+static size_t plain_packet(uint8_t *rtp, uint32_t ssrc, enum vigil_codec codec, uint64_t index, size_t payload)
 {
 	static const uint8_t sps[] = {0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x00, 0xa0, 0x47, 0xfe, 0xc8};
 	static const uint8_t pps[] = {0x68, 0xce, 0x3c, 0x80};
-	uint8_t *rtp = b + FLEET_HDR, *pl = rtp + 12;
+	uint8_t *pl = rtp + 12;
 	unsigned i = (unsigned)(index % FLEET_GOP_PKTS);
 	unsigned frame = i < FLEET_KEY_PKTS ? 0 : 1 + (i - FLEET_KEY_PKTS) / FLEET_P_PKTS;
 	unsigned pos = i < FLEET_KEY_PKTS ? i : (i - FLEET_KEY_PKTS) % FLEET_P_PKTS;
 	bool last = fleet_ends_frame(index);
 	uint64_t frames = fleet_frame_of(index);
 	size_t n = payload;
-	int len;
 
 	rtp[0] = 0x80;
 	rtp[1] = (uint8_t)(96 | (last ? 0x80 : 0));
@@ -129,7 +128,36 @@ size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, en
 		pl[1] = (uint8_t)((frame == 0 ? 5 : 1) | (pos == (frame == 0) ? 0x80 : 0) | (last ? 0x40 : 0));
 		pl[2] = 0x88; /* first_mb_in_slice 0: a picture's first slice */
 	}
-	len = vigil_srtp_encrypt(srtp, rtp, 12 + n, 12, ssrc, (uint32_t)(index >> 16), (uint16_t)index);
+	return 12 + n;
+}
+
+size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, enum vigil_codec codec,
+		    uint64_t index, size_t payload)
+{
+	uint8_t *rtp = b + FLEET_HDR;
+	int len = vigil_srtp_encrypt(srtp, rtp, plain_packet(rtp, ssrc, codec, index, payload), 12, ssrc,
+				     (uint32_t)(index >> 16), (uint16_t)index);
+
+	if (len < 0)
+		abort();
+	wrap(b, (size_t)len);
+	return FLEET_HDR + (size_t)len;
+}
+
+size_t fleet_rtx_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, enum vigil_codec codec,
+			uint64_t index, size_t payload, uint32_t rtx_ssrc, uint8_t rtx_pt, uint64_t rtx_index)
+{
+	uint8_t *rtp = b + FLEET_HDR;
+	size_t n = plain_packet(rtp, ssrc, codec, index, payload);
+	int len;
+
+	/* RFC 4588 section 4: the original sequence number, then its payload. */
+	memmove(rtp + 14, rtp + 12, n - 12);
+	rtp[1] = (uint8_t)((rtp[1] & 0x80) | rtx_pt);
+	vigil_put16(rtp + 12, (unsigned)(index & 0xffff));
+	vigil_put16(rtp + 2, (unsigned)(rtx_index & 0xffff));
+	vigil_put32(rtp + 8, rtx_ssrc);
+	len = vigil_srtp_encrypt(srtp, rtp, n + 2, 12, rtx_ssrc, (uint32_t)(rtx_index >> 16), (uint16_t)rtx_index);
 	if (len < 0)
 		abort();
 	wrap(b, (size_t)len);

@@ -19,7 +19,7 @@
 #define FLEET_TS_PER_FRAME 3000 /* 30 frames/s at 90 kHz */
 #define FLEET_PORT 5004
 #define FLEET_HDR (14 + 20 + 8) /* Ethernet, IPv4, UDP */
-#define FLEET_MAX_FRAME (FLEET_HDR + 12 + 1400 + VIGIL_SRTP_TAG_LEN)
+#define FLEET_MAX_FRAME (FLEET_HDR + 12 + 2 + 1400 + VIGIL_SRTP_TAG_LEN) /* RTX: 2 more */
 
 /* Camera c as vigil.conf would have it: name, SSRC, key, payload type 96. */
 void fleet_camera(struct vigil_camera_config *cam, unsigned c);
@@ -33,6 +33,11 @@ int fleet_config(struct vigil_config *cfg, unsigned n);
  * the same GOP with an AP of VPS, SPS and PPS and FUs. Returns its length. */
 size_t fleet_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, enum vigil_codec codec,
 		    uint64_t index, size_t payload);
+
+/* Packet `index` retransmitted (RFC 4588): an RTX packet of rtx_ssrc and
+ * payload type rtx_pt, its own index rtx_index, under srtp. Its length. */
+size_t fleet_rtx_packet(uint8_t *b, const struct vigil_srtp *srtp, uint32_t ssrc, enum vigil_codec codec,
+			uint64_t index, size_t payload, uint32_t rtx_ssrc, uint8_t rtx_pt, uint64_t rtx_index);
 
 /* Ethernet, IPv4 (src -> 198.18.0.1, checksum right) and UDP (sport ->
  * dport) in the FLEET_HDR bytes before an SRTP packet of len bytes at b +

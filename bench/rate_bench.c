@@ -250,7 +250,7 @@ int main(int argc, char **argv)
 	}
 	g.mp = port.mbufs;
 	w.port = port.id;
-	if (vigil_reorder_list_init(&w.reorder, VIGIL_HOLD_WINDOWS) < 0)
+	if (vigil_reorder_list_init(&w.reorder, VIGIL_HOLD_SMALL_WINDOWS, VIGIL_HOLD_WINDOWS) < 0)
 		return 1;
 	w.streams = vigil_stream_table_create("rate_streams", cameras, 1, 1, cfg.max_frame_bytes, port.mbufs, &frp);
 	g.sender = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL((size_t)cameras * sizeof(*g.sender), 64));

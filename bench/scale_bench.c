@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 
 		l->w = (struct vigil_worker){.cfg = &cfg, .streams = t, .id = i, .frames = &frs[i], .n_recorders = 1,
 					     .tsc_hz = rte_get_tsc_hz()};
-		if (vigil_reorder_list_init(&l->w.reorder, VIGIL_HOLD_WINDOWS) < 0)
+		if (vigil_reorder_list_init(&l->w.reorder, VIGIL_HOLD_SMALL_WINDOWS, VIGIL_HOLD_WINDOWS) < 0)
 			return 1;
 		l->mp = mp;
 		l->cfg = &cfg;

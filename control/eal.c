@@ -29,6 +29,9 @@
 /* An mbuf, its 2 KiB of data and its share of the pool: 3 fell 4% short
  * of 142,000 mbufs in ordinary pages (--no-huge). */
 #define MBUF_KB 4
+/* A worker's hold windows (reorder.h: 32 of 1,024 packets, 1,024 of 64,
+ * 40 bytes a packet): 4.1 MiB. */
+#define HOLD_WINDOWS_MB 5
 
 static int add(struct vigil_eal_args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -155,7 +158,7 @@ int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, bool workers_sle
 		    const char *device, const char *pcap, const char *extra, char *msg, size_t msglen)
 {
 	long memory_mb = BASE_MEMORY_MB + (long)vigil_port_mbufs(workers, max_cameras) * MBUF_KB / 1024 +
-			 (long)max_cameras * CAMERA_MEMORY_KB / 1024;
+			 (long)max_cameras * CAMERA_MEMORY_KB / 1024 + (long)workers * HOLD_WINDOWS_MB;
 	int rc = 0;
 
 	memset(a, 0, sizeof(*a));

@@ -51,7 +51,7 @@ int vigil_workers_create(struct vigil_workers *ws, unsigned n, unsigned n_record
 		}
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if (vigil_reorder_list_init(&ws->w[i].reorder, VIGIL_HOLD_WINDOWS) < 0) {
+		if (vigil_reorder_list_init(&ws->w[i].reorder, VIGIL_HOLD_SMALL_WINDOWS, VIGIL_HOLD_WINDOWS) < 0) {
 			snprintf(msg, msglen, "no memory for the hold windows of worker %u", i);
 			return -ENOMEM;
 		}

@@ -10,23 +10,44 @@
 
 #include "reorder.h"
 
-#define SLOT_MASK (VIGIL_HOLD_WINDOW - 1)
+_Static_assert((VIGIL_HOLD_WINDOW & (VIGIL_HOLD_WINDOW - 1)) == 0 && VIGIL_HOLD_WINDOW % 64 == 0 &&
+		   VIGIL_HOLD_WINDOW <= UINT16_MAX && VIGIL_REORDER_SLOTS < VIGIL_HOLD_SMALL_WINDOW &&
+		   (VIGIL_HOLD_SMALL_WINDOW & (VIGIL_HOLD_SMALL_WINDOW - 1)) == 0 &&
+		   VIGIL_HOLD_SMALL_WINDOW % 64 == 0 && VIGIL_HOLD_SMALL_WINDOW < VIGIL_HOLD_WINDOW,
+	       "hold windows: powers of two, in 64-bit words, a span fits 16 bits");
 
-_Static_assert((VIGIL_HOLD_WINDOW & SLOT_MASK) == 0 && VIGIL_HOLD_WINDOW % 64 == 0 &&
-		   VIGIL_HOLD_WINDOW <= UINT16_MAX && VIGIL_REORDER_SLOTS < VIGIL_HOLD_WINDOW,
-	       "hold window: a power of two, in 64-bit words, a span fits 16 bits");
-
-int vigil_reorder_list_init(struct vigil_reorder_list *l, unsigned n)
+static size_t window_size(unsigned slots)
 {
+	return RTE_ALIGN_CEIL(sizeof(struct vigil_reorder_window) + slots * sizeof(struct vigil_reorder_pkt),
+			      RTE_CACHE_LINE_SIZE);
+}
+
+int vigil_reorder_list_init(struct vigil_reorder_list *l, unsigned n_small, unsigned n_large)
+{
+	size_t small = window_size(VIGIL_HOLD_SMALL_WINDOW), large = window_size(VIGIL_HOLD_WINDOW);
+	uint8_t *at;
+
 	LIST_INIT(&l->streams);
-	SLIST_INIT(&l->free);
+	SLIST_INIT(&l->free_small);
+	SLIST_INIT(&l->free_large);
 	l->n_held = 0;
-	l->n_windows = n;
-	l->windows = n > 0 ? rte_zmalloc("vigil_hold", (size_t)n * sizeof(*l->windows), RTE_CACHE_LINE_SIZE) : NULL;
-	if (n > 0 && l->windows == NULL)
+	l->windows = NULL;
+	if (n_small + n_large == 0)
+		return 0;
+	l->windows = rte_zmalloc("vigil_hold", n_small * small + n_large * large, RTE_CACHE_LINE_SIZE);
+	if (l->windows == NULL)
 		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++)
-		SLIST_INSERT_HEAD(&l->free, &l->windows[i], free);
+	at = l->windows;
+	for (unsigned i = 0; i < n_small + n_large; i++) {
+		struct vigil_reorder_window *w = (struct vigil_reorder_window *)at;
+
+		w->mask = i < n_small ? VIGIL_HOLD_SMALL_WINDOW - 1 : VIGIL_HOLD_WINDOW - 1;
+		if (i < n_small)
+			SLIST_INSERT_HEAD(&l->free_small, w, free);
+		else
+			SLIST_INSERT_HEAD(&l->free_large, w, free);
+		at += i < n_small ? small : large;
+	}
 	return 0;
 }
 
@@ -34,30 +55,75 @@ void vigil_reorder_list_free(struct vigil_reorder_list *l)
 {
 	rte_free(l->windows);
 	l->windows = NULL;
-	l->n_windows = 0;
-	SLIST_INIT(&l->free);
+	SLIST_INIT(&l->free_small);
+	SLIST_INIT(&l->free_large);
 }
 
 static struct vigil_reorder_pkt *slot_of(struct vigil_reorder *r, uint64_t index)
 {
-	return &r->win->slot[index & SLOT_MASK];
+	return &r->win->slot[index & r->win->mask];
 }
 
+/* Only an index within the window's reach from next can be held. */
 static bool is_held(const struct vigil_reorder *r, uint64_t index)
 {
-	return (r->win->held[(index & SLOT_MASK) / 64] >> (index % 64)) & 1;
+	return index - r->next <= r->win->mask && (r->win->held[(index & r->win->mask) / 64] >> (index % 64)) & 1;
 }
 
 static void flip(struct vigil_reorder *r, uint64_t index)
 {
-	r->win->held[(index & SLOT_MASK) / 64] ^= UINT64_C(1) << (index % 64);
+	r->win->held[(index & r->win->mask) / 64] ^= UINT64_C(1) << (index % 64);
+}
+
+static void give_back(struct vigil_reorder_list *l, struct vigil_reorder_window *w)
+{
+	if (w->mask == VIGIL_HOLD_SMALL_WINDOW - 1)
+		SLIST_INSERT_HEAD(&l->free_small, w, free);
+	else
+		SLIST_INSERT_HEAD(&l->free_large, w, free);
+}
+
+/* A window that reaches d past next: a small one when it does and one is
+ * free, else a large one; NULL when none is. */
+static struct vigil_reorder_window *borrow(struct vigil_reorder_list *l, uint64_t d)
+{
+	struct vigil_reorder_window *w = NULL;
+
+	if (d < VIGIL_HOLD_SMALL_WINDOW && (w = SLIST_FIRST(&l->free_small)) != NULL) {
+		SLIST_REMOVE_HEAD(&l->free_small, free);
+		return w;
+	}
+	if ((w = SLIST_FIRST(&l->free_large)) != NULL)
+		SLIST_REMOVE_HEAD(&l->free_large, free);
+	return w;
+}
+
+/* A stream holding in a small window must hold further: what it holds
+ * moves to a large one (windows come back with no slot marked). */
+static bool widen(struct vigil_reorder_list *l, struct vigil_reorder *r)
+{
+	struct vigil_reorder_window *small = r->win, *large = SLIST_FIRST(&l->free_large);
+
+	if (large == NULL)
+		return false;
+	SLIST_REMOVE_HEAD(&l->free_large, free);
+	for (uint64_t i = r->next; i <= r->top; i++) {
+		if (!is_held(r, i))
+			continue;
+		flip(r, i);
+		large->slot[i & large->mask] = small->slot[i & small->mask];
+		large->held[(i & large->mask) / 64] |= UINT64_C(1) << (i % 64);
+	}
+	r->win = large;
+	give_back(l, small);
+	return true;
 }
 
 /* Nothing held any more: off the list, the window back to its pool. */
 static void leave_list(struct vigil_reorder *r)
 {
 	LIST_REMOVE(r, waiting);
-	SLIST_INSERT_HEAD(&r->list->free, r->win, free);
+	give_back(r->list, r->win);
 	r->win = NULL;
 	r->list = NULL;
 }
@@ -120,13 +186,14 @@ static bool hold(const struct vigil_reorder_ctx *c, struct vigil_reorder *r, uin
 	if (c->list->n_held >= VIGIL_HOLD_PACKETS)
 		return false;
 	if (r->n_held == 0) {
-		r->win = SLIST_FIRST(&c->list->free);
+		r->win = borrow(c->list, d);
 		if (r->win == NULL)
 			return false;
-		SLIST_REMOVE_HEAD(&c->list->free, free);
 		LIST_INSERT_HEAD(&c->list->streams, r, waiting);
 		r->list = c->list;
 		r->oldest_tsc = c->now_tsc;
+	} else if (d > r->win->mask && !widen(c->list, r)) {
+		return false;
 	}
 	RTE_ASSERT(!is_held(r, index)); /* the replay window refused duplicates */
 	s = slot_of(r, index);

@@ -3,8 +3,9 @@
  * while before they reach the depacketizer: a packet that arrives ahead of
  * a gap is held until the gap fills (reordered, or retransmitted after a
  * NACK) or is given up on. One per stream; what a stream holds lives in a
- * window it borrows from its worker's pool while it holds anything, so
- * memory is bounded per worker, not per camera. */
+ * window it borrows from its worker's pool while it holds anything (a
+ * small one, or a large one when it must hold further), so memory is
+ * bounded per worker, not per camera. */
 #ifndef VIGIL_REORDER_H
 #define VIGIL_REORDER_H
 
@@ -32,11 +33,13 @@ struct vigil_reorder_pkt {
 
 struct vigil_reorder_list;
 
-/* Held packets by index % VIGIL_HOLD_WINDOW, and which slots hold one. */
+/* Held packets by index & mask (VIGIL_HOLD_SMALL_WINDOW or
+ * VIGIL_HOLD_WINDOW slots), and which slots hold one. */
 struct vigil_reorder_window {
 	uint64_t held[VIGIL_HOLD_WINDOW / 64];
 	SLIST_ENTRY(vigil_reorder_window) free;
-	struct vigil_reorder_pkt slot[VIGIL_HOLD_WINDOW];
+	uint16_t mask;
+	struct vigil_reorder_pkt slot[];
 };
 
 struct vigil_reorder {
@@ -57,14 +60,14 @@ struct vigil_reorder {
 struct vigil_reorder_list {
 	LIST_HEAD(, vigil_reorder) streams;
 	unsigned n_held; /* packets held by all of them */
-	SLIST_HEAD(, vigil_reorder_window) free;
-	struct vigil_reorder_window *windows; /* all of them, one allocation */
-	unsigned n_windows;
+	SLIST_HEAD(, vigil_reorder_window) free_small, free_large;
+	void *windows; /* all of them, one allocation */
 };
 
-/* n windows (each VIGIL_HOLD_WINDOW packets: a worker holds at most
- * n x VIGIL_HOLD_WINDOW mbufs). 0 or -ENOMEM. */
-int vigil_reorder_list_init(struct vigil_reorder_list *l, unsigned n);
+/* n_small windows of VIGIL_HOLD_SMALL_WINDOW slots, n_large of
+ * VIGIL_HOLD_WINDOW (the packets held stay below VIGIL_HOLD_PACKETS). 0 or
+ * -ENOMEM. */
+int vigil_reorder_list_init(struct vigil_reorder_list *l, unsigned n_small, unsigned n_large);
 /* After release_all: the windows freed. */
 void vigil_reorder_list_free(struct vigil_reorder_list *l);
 

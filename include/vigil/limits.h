@@ -32,6 +32,12 @@
  * windows of that size each worker lends its streams. */
 #define VIGIL_HOLD_WINDOW 1024
 #define VIGIL_HOLD_WINDOWS 32
+/* Most gaps need far less (the network's reordering; a retransmission of
+ * a camera of a few Mbit/s): a stream first borrows a small window, and
+ * moves to a large one only when it must hold further. Many gaps wait at
+ * once in a worker of a thousand cameras. */
+#define VIGIL_HOLD_SMALL_WINDOW 64
+#define VIGIL_HOLD_SMALL_WINDOWS 1024
 /* ... and the packets they may hold at once, which the mbuf pool has room
  * for besides what RX needs. */
 #define VIGIL_HOLD_PACKETS 8192

@@ -30,12 +30,13 @@
 #define MAX_WAIT 20 /* TSC ticks, in these tests */
 #define MAX_STEPS 32
 #define W 65536 /* one sequence number wrap */
+#define MAX_SEEN 256
 
 static struct rte_mempool *mp;
 
 /* What the depacketizer would see. */
 struct seen {
-	uint64_t order[MAX_STEPS];
+	uint64_t order[MAX_SEEN];
 	unsigned n;
 	unsigned late; /* not above the last one: what depay counts `late` */
 	bool have_last;
@@ -56,7 +57,7 @@ static void deliver(void *arg, struct vigil_reorder *r, uint64_t index, const st
 	assert_int_equal(in_payload, index);
 	assert_int_equal(p->ts, (uint32_t)index * 3000);
 	rte_pktmbuf_free(p->m); /* delivered with its payload, as to the depacketizer */
-	assert_true(s->n < MAX_STEPS);
+	assert_true(s->n < MAX_SEEN);
 	s->order[s->n++] = index;
 	if (s->have_last && index <= s->last) {
 		s->late++;
@@ -165,7 +166,8 @@ static void run_case(const struct reorder_case *tc)
 	struct seen seen = {0};
 	struct vigil_reorder_ctx c = {.list = &list, .deliver = deliver, .arg = &seen};
 
-	assert_int_equal(vigil_reorder_list_init(&list, 1), 0);
+	/* A small window holds all the network reorders. */
+	assert_int_equal(vigil_reorder_list_init(&list, 1, 0), 0);
 	vigil_reorder_init(&r, VIGIL_REORDER_SLOTS, MAX_WAIT);
 	for (const struct step *s = tc->steps; s < tc->steps + MAX_STEPS && s->op != END; s++) {
 		if (s->op == TICK) {
@@ -212,7 +214,7 @@ static void test_list(void **state)
 	struct vigil_reorder_ctx c = {.list = &list, .deliver = deliver, .arg = &seen};
 
 	(void)state;
-	assert_int_equal(vigil_reorder_list_init(&list, 2), 0);
+	assert_int_equal(vigil_reorder_list_init(&list, 2, 0), 0);
 	vigil_reorder_init(&a, VIGIL_REORDER_SLOTS, MAX_WAIT);
 	vigil_reorder_init(&b, VIGIL_REORDER_SLOTS, MAX_WAIT);
 	vigil_reorder_init(&idle, VIGIL_REORDER_SLOTS, MAX_WAIT);
@@ -243,6 +245,77 @@ static void test_list(void **state)
 	assert_int_equal(a.n_held, 0);
 	assert_int_equal(rte_mempool_avail_count(mp), avail);
 	vigil_reorder_drop(&idle); /* holds nothing: nothing happens */
+	vigil_reorder_list_free(&list);
+}
+
+static unsigned free_windows(const struct vigil_reorder_list *l, bool large)
+{
+	const struct vigil_reorder_window *w;
+	unsigned n = 0;
+
+	SLIST_FOREACH(w, large ? &l->free_large : &l->free_small, free)
+		n++;
+	return n;
+}
+
+/* A stream holds in a small window while its gap is near, moves what it
+ * holds to a large one to hold further (a retransmission's wait), and
+ * gives it back when the gap fills; with no window left, a gap is not
+ * waited for (hold_no_room) and delivery goes on over it. */
+static void test_windows(void **state)
+{
+	unsigned avail = rte_mempool_avail_count(mp);
+	struct vigil_reorder_list list = {0};
+	struct vigil_counters ctr = {0};
+	struct vigil_reorder rtx, other, third;
+	struct seen seen = {0};
+	struct vigil_reorder_ctx c = {.list = &list, .deliver = deliver, .arg = &seen};
+
+	(void)state;
+	assert_int_equal(vigil_reorder_list_init(&list, 1, 1), 0);
+	vigil_reorder_init(&rtx, VIGIL_HOLD_WINDOW - 1, MAX_WAIT);
+	vigil_reorder_init(&other, VIGIL_REORDER_SLOTS, MAX_WAIT);
+	vigil_reorder_init(&third, VIGIL_REORDER_SLOTS, MAX_WAIT);
+	arrive(&c, &rtx, &ctr, 10, 0, false);
+	arrive(&c, &rtx, &ctr, 12, 0, false); /* 11 missing: a small window */
+	assert_int_equal(free_windows(&list, false), 0);
+	assert_int_equal(free_windows(&list, true), 1);
+	arrive(&c, &rtx, &ctr, 100, 0, false); /* 89 past 11: moves to the large one */
+	assert_int_equal(free_windows(&list, false), 1);
+	assert_int_equal(free_windows(&list, true), 0);
+	assert_int_equal(rtx.n_held, 2);
+	assert_true(vigil_reorder_missing(&rtx, 11));
+	assert_false(vigil_reorder_missing(&rtx, 12));
+	assert_true(vigil_reorder_missing(&rtx, 99));
+	assert_false(vigil_reorder_missing(&rtx, 100));
+
+	/* Another stream's gap takes the small window back... */
+	arrive(&c, &other, &ctr, 1, 0, false);
+	arrive(&c, &other, &ctr, 3, 0, false);
+	/* ...and a third's finds none: not waited for. */
+	arrive(&c, &third, &ctr, 50, 0, false);
+	arrive(&c, &third, &ctr, 52, 0, false);
+	assert_int_equal(ctr.v[VIGIL_CTR_hold_no_room], 1);
+	assert_int_equal(third.n_held, 0);
+	assert_int_equal(seen.n, 4); /* 10, 1, 50, 52 */
+	assert_int_equal(seen.order[3], 52);
+
+	/* The gaps fill: everything in order, the windows back. */
+	arrive(&c, &other, &ctr, 2, 0, false);
+	for (uint64_t i = 11; i < 100; i++)
+		if (i != 12)
+			arrive(&c, &rtx, &ctr, i, 0, false);
+	assert_int_equal(seen.n, 4 + 2 + 90);
+	assert_int_equal(seen.order[4], 2);
+	assert_int_equal(seen.order[5], 3);
+	for (unsigned i = 0; i < 90; i++)
+		assert_int_equal(seen.order[6 + i], 11 + i);
+	assert_int_equal(ctr.v[VIGIL_CTR_reordered], 1 + 88); /* 2, and 11 to 99: each came after a later one */
+	assert_true(LIST_EMPTY(&list.streams));
+	assert_int_equal(list.n_held, 0);
+	assert_int_equal(free_windows(&list, false), 1);
+	assert_int_equal(free_windows(&list, true), 1);
+	assert_int_equal(rte_mempool_avail_count(mp), avail);
 	vigil_reorder_list_free(&list);
 }
 
@@ -341,7 +414,7 @@ static void worker_setup(struct worker_fixture *f, const char *name, const struc
 	f->w.frames = &f->frp;
 	f->w.n_recorders = 1;
 	f->w.tsc_hz = rte_get_tsc_hz();
-	assert_int_equal(vigil_reorder_list_init(&f->w.reorder, 2), 0);
+	assert_int_equal(vigil_reorder_list_init(&f->w.reorder, 2, 2), 0);
 	f->w.streams = vigil_stream_table_create(name, 4, 1, 1, 1 << 16, mp, &f->frp);
 	assert_non_null(f->w.streams);
 	for (unsigned i = 0; i < n; i++)
@@ -933,6 +1006,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_worker),
 		cmocka_unit_test(test_worker_payload_type),
 		cmocka_unit_test(test_worker_rtx),
