@@ -109,6 +109,11 @@ struct vigil_feedback {
 	uint64_t rtt_tsc;   /* when it was taken */
 	uint64_t probe_index, probe_tsc;
 	bool probing;
+	/* Probes never answered in a row: a camera that does not retransmit
+	 * (RTX configured, nobody sending it) stops being NACKed and held for,
+	 * and is tried again now and then; PLIs go on. */
+	uint8_t unanswered;
+	uint64_t silent_tsc; /* when NACKs stopped */
 	uint64_t hold_cap;  /* RetransmitHoldMs, in TSC ticks */
 	uint64_t incomplete_seen; /* frame_incomplete when last looked at */
 	bool want_pli;   /* a frame was lost for good */

@@ -365,6 +365,11 @@ static enum vigil_counter srtcp(struct vigil_stream *s, const struct vigil_strea
 #define RENACK_MARGIN_MS 5
 /* Before the round trip is known. */
 #define RENACK_MS 40
+/* A camera that never answers: after this many NACKed gaps in a row
+ * with no retransmission, it is no longer NACKed nor held for (so a PLI
+ * goes at once), and one gap is NACKed again this often. */
+#define SILENT_AFTER 4
+#define SILENT_RETRY_S 10
 
 static uint64_t renack_after(const struct vigil_worker *w, const struct vigil_feedback *fb)
 {
@@ -375,9 +380,19 @@ static uint64_t renack_after(const struct vigil_worker *w, const struct vigil_fe
 	return fb->rtt + RTE_MAX(fb->rtt / 4, margin);
 }
 
-/* A round trip sample: the least is kept, and packets after a gap are
- * held for four tries (a NACK or its answer may be lost too, and the
- * least round trip is not every one's), at most RetransmitHoldMs. */
+/* Packets after a gap are held for four tries (a NACK or its answer may
+ * be lost too, and the least round trip is not every one's), at most
+ * RetransmitHoldMs. */
+static void hold_for_rtx(const struct vigil_worker *w, struct vigil_stream *s)
+{
+	struct vigil_feedback *fb = &s->fb;
+
+	s->reorder.max_wait = fb->rtt == 0 ? fb->hold_cap
+					   : RTE_MIN(fb->hold_cap, 4 * renack_after(w, fb) +
+								       w->tsc_hz / 1000 * 4 * RENACK_MARGIN_MS);
+}
+
+/* A round trip sample: the least is kept. */
 static void note_rtt(const struct vigil_worker *w, struct vigil_stream *s, uint64_t sample, uint64_t now)
 {
 	struct vigil_feedback *fb = &s->fb;
@@ -387,7 +402,27 @@ static void note_rtt(const struct vigil_worker *w, struct vigil_stream *s, uint6
 		return;
 	fb->rtt = RTE_MAX(sample, 1u);
 	fb->rtt_tsc = now;
-	s->reorder.max_wait = RTE_MIN(fb->hold_cap, 4 * renack_after(w, fb) + w->tsc_hz / 1000 * 4 * RENACK_MARGIN_MS);
+	hold_for_rtx(w, s);
+}
+
+/* A probe expired unanswered, or a retransmission came, or a silent
+ * camera's time to be tried again is here: NACK and hold, or not. */
+static void note_answers(const struct vigil_worker *w, struct vigil_stream *s, uint64_t now)
+{
+	struct vigil_feedback *fb = &s->fb;
+
+	if (fb->probing && now - fb->probe_tsc > fb->hold_cap) {
+		fb->probing = false; /* never retransmitted */
+		s->ctr.v[VIGIL_CTR_nack_unanswered]++;
+		if (fb->unanswered < SILENT_AFTER && ++fb->unanswered == SILENT_AFTER) {
+			fb->silent_tsc = now;
+			s->reorder.max_wait = w->tsc_hz / 1000 * VIGIL_REORDER_WAIT_MS;
+		}
+	}
+	if (fb->unanswered >= SILENT_AFTER && now - fb->silent_tsc >= w->tsc_hz * SILENT_RETRY_S) {
+		fb->unanswered = SILENT_AFTER - 1; /* one more try */
+		hold_for_rtx(w, s);
+	}
 }
 
 /* An RTX packet (RFC 4588): authenticated and replay-checked by its own
@@ -430,6 +465,9 @@ static enum vigil_counter rtx(const struct vigil_worker *w, struct vigil_stream 
 	if (!vigil_reorder_missing(&s->reorder, orig) || !vigil_replay_check(&s->replay, orig))
 		return VIGIL_CTR_rtx_unwanted;
 	vigil_replay_commit(&s->replay, orig);
+	if (s->fb.unanswered >= SILENT_AFTER)
+		hold_for_rtx(w, s); /* it answers after all */
+	s->fb.unanswered = 0;
 	if (s->fb.probing && orig == s->fb.probe_index)
 		note_rtt(w, s, now - s->fb.probe_tsc, now);
 	p->index = orig;
@@ -763,9 +801,9 @@ static void note_feedback(struct vigil_worker *w, struct vigil_stream *s, const 
 	bool due = false;
 
 	fb->budget += p->wire_len;
-	if (fb->probing && now - fb->probe_tsc > fb->hold_cap)
-		fb->probing = false; /* never retransmitted */
-	if (p->index > fb->top + 1 && fb->top != 0 && p->index - fb->top <= s->reorder.span) {
+	note_answers(w, s, now);
+	if (p->index > fb->top + 1 && fb->top != 0 && p->index - fb->top <= s->reorder.span &&
+	    fb->unanswered < SILENT_AFTER) {
 		if (!fb->probing) {
 			fb->probing = true;
 			fb->probe_index = fb->top + 1;
@@ -873,7 +911,7 @@ static void renack(struct vigil_worker *w, uint64_t now)
 
 		/* A NACK or its answer may be lost too: what is still
 		 * missing is asked for again, a round trip on. */
-		if (!fb->on || fb->queued || now - fb->nack_tsc < renack_after(w, fb))
+		if (!fb->on || fb->queued || fb->unanswered >= SILENT_AFTER || now - fb->nack_tsc < renack_after(w, fb))
 			continue;
 		fb->n_missing = (uint16_t)vigil_reorder_gaps(r, fb->missing, VIGIL_FEEDBACK_NACK_MAX);
 		if (fb->n_missing > 0)

@@ -62,6 +62,7 @@
 	X(nack_sent, "of either, with a generic NACK (RFC 4585)")                        \
 	X(pli_sent, "of either, with a picture loss indication (RFC 4585)")            \
 	X(nacked, "sequence numbers NACKed")                                              \
+	X(nack_unanswered, "NACKed gaps never retransmitted; after 4 in a row NACKs stop for 10 s (PLIs go on)") \
 	X(feedback_limited, "feedback not sent: over its share of what the camera sent, no index reserved yet, no TX queue or mbuf") \
 	X(hold_no_room, "gaps not waited for: the worker's hold windows were all lent") \
 	X(frames_enqueued, "complete frames handed to the recorder")                      \

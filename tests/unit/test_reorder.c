@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
@@ -553,6 +554,77 @@ static void test_worker_rtx(void **state)
 	worker_teardown(&f);
 }
 
+/* Three packets of a stream: idx, idx + 1, then idx + 3 (idx + 2 lost). */
+static void send_gap(struct vigil_worker *w, const struct vigil_srtp *k, uint32_t ssrc, uint64_t idx)
+{
+	struct rte_mbuf *pkts[3] = {srtp_packet(k, ssrc, idx), srtp_packet(k, ssrc, idx + 1),
+				    srtp_packet(k, ssrc, idx + 3)};
+
+	vigil_worker_process(w, pkts, 3);
+	rte_pktmbuf_free_bulk(pkts, 3);
+}
+
+/* A camera with RtxSSRC that never retransmits: after four NACKed gaps
+ * with no answer in their hold, it is no longer NACKed (no probe) and
+ * held only for reordering, so frames lost are known at once (and a PLI
+ * goes); ten seconds on, a gap is NACKed again; a retransmission that
+ * comes after all puts the hold back. */
+static void test_worker_rtx_silent(void **state)
+{
+	static struct worker_fixture f;
+	struct vigil_camera_config cam = {.ssrc = 0x4567891, .codec = VIGIL_CODEC_H264, .master_key = {9, 8, 7},
+					  .payload_types = {0, UINT64_C(1) << (96 - 64)}, .has_rtx = true,
+					  .rtx_ssrc = 0x4567890, .rtx_payload_type = 97};
+	struct vigil_worker *w = &f.w;
+	struct rte_mbuf *pkt;
+	struct vigil_stream *s;
+	const struct vigil_srtp *k;
+	uint64_t idx = 0, reorder_wait = rte_get_tsc_hz() / 1000 * VIGIL_REORDER_WAIT_MS;
+
+	(void)state;
+	if (vigil_srtp_available() < 0)
+		skip();
+	worker_setup(&f, "test_silent", &cam, 0);
+	w->streams->retransmit_hold_ms = 1; /* probes expire fast */
+	assert_int_equal(vigil_stream_add(w->streams, &cam, 0, NULL), 0);
+	s = w->streams->slots[0];
+	k = &s->key->rtp;
+	assert_int_equal(s->reorder.max_wait, s->fb.hold_cap);
+
+	for (unsigned gap = 0; gap < 4; gap++, idx += 4) {
+		send_gap(w, k, cam.ssrc, idx);
+		assert_true(s->fb.probing); /* NACKed, timed */
+		assert_int_equal(s->ctr.v[VIGIL_CTR_nack_unanswered], gap);
+		rte_delay_ms(3);
+	}
+	send_gap(w, k, cam.ssrc, idx); /* the fourth probe expires here: silent */
+	idx += 4;
+	assert_int_equal(s->ctr.v[VIGIL_CTR_nack_unanswered], 4);
+	assert_int_equal(s->fb.unanswered, 4);
+	assert_false(s->fb.probing);
+	assert_int_equal(s->reorder.max_wait, reorder_wait);
+	send_gap(w, k, cam.ssrc, idx);
+	idx += 4;
+	assert_false(s->fb.probing); /* not NACKed */
+
+	/* Ten seconds on, one gap is tried again... */
+	s->fb.silent_tsc -= rte_get_tsc_hz() * 11;
+	send_gap(w, k, cam.ssrc, idx);
+	assert_true(s->fb.probing);
+	assert_int_equal(s->fb.unanswered, 3);
+	assert_int_equal(s->reorder.max_wait, s->fb.hold_cap);
+	/* ...and answered: the camera retransmits after all. */
+	pkt = make_packet(k, cam.rtx_ssrc, 97, 1, 0, idx + 2, true);
+	vigil_worker_process(w, &pkt, 1);
+	rte_pktmbuf_free_bulk(&pkt, 1);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_retransmitted], 1);
+	assert_int_equal(s->fb.unanswered, 0);
+	assert_false(s->fb.probing);
+	assert_int_equal(s->ctr.v[VIGIL_CTR_nack_unanswered], 4);
+
+	worker_teardown(&f);
+}
+
 /* An authentic packet of a payload type its camera may not send is
  * counted payload_type, not decrypted, and its index is used up; a reload
  * that allows the type lets the next packets through. */
@@ -1010,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_worker),
 		cmocka_unit_test(test_worker_payload_type),
 		cmocka_unit_test(test_worker_rtx),
+		cmocka_unit_test(test_worker_rtx_silent),
 		cmocka_unit_test(test_worker_pipeline),
 		cmocka_unit_test(test_worker_roc),
 		cmocka_unit_test(test_worker_srtcp),
