@@ -336,6 +336,12 @@ static void gauges(FILE *f, const struct vigil_commands *k, struct vigil_metrics
 		m->busy_prev[w] = busy;
 	}
 	m->tsc_prev = tsc;
+	family(f, "vigil_worker_held_packets", "gauge",
+	       "packets a worker holds after gaps, waiting for reordered or retransmitted ones (at most "
+	       RTE_STR(VIGIL_HOLD_PACKETS) ")");
+	for (unsigned w = 0; w < ws->n; w++)
+		fprintf(f, "vigil_worker_held_packets{worker=\"%u\"} %u\n", w,
+			__atomic_load_n(&ws->w[w].reorder.n_held, __ATOMIC_RELAXED));
 
 	for (unsigned i = 0; i < cams->cfg->n_cameras; i++) {
 		enum vigil_camera_state st = vigil_cameras_state(cams, i);

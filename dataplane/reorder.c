@@ -16,6 +16,12 @@ _Static_assert((VIGIL_HOLD_WINDOW & (VIGIL_HOLD_WINDOW - 1)) == 0 && VIGIL_HOLD_
 		   VIGIL_HOLD_SMALL_WINDOW % 64 == 0 && VIGIL_HOLD_SMALL_WINDOW < VIGIL_HOLD_WINDOW,
 	       "hold windows: powers of two, in 64-bit words, a span fits 16 bits");
 
+/* The metrics read n_held from another thread: whole stores, no lock. */
+static void count_held(struct vigil_reorder_list *l, int delta)
+{
+	__atomic_store_n(&l->n_held, l->n_held + (unsigned)delta, __ATOMIC_RELAXED);
+}
+
 static size_t window_size(unsigned slots)
 {
 	return RTE_ALIGN_CEIL(sizeof(struct vigil_reorder_window) + slots * sizeof(struct vigil_reorder_pkt),
@@ -136,7 +142,7 @@ static void release(const struct vigil_reorder_ctx *c, struct vigil_reorder *r)
 	flip(r, r->next);
 	if (s->payload != NULL)
 		c->deliver(c->arg, r, r->next, s);
-	r->list->n_held--;
+	count_held(r->list, -1);
 	r->n_held--;
 	r->next++;
 }
@@ -207,7 +213,7 @@ static bool hold(const struct vigil_reorder_ctx *c, struct vigil_reorder *r, uin
 		s->m = NULL; /* nothing to deliver: the caller keeps and frees it */
 	flip(r, index);
 	r->n_held++;
-	c->list->n_held++;
+	count_held(c->list, 1);
 	return true;
 }
 
@@ -316,7 +322,7 @@ void vigil_reorder_drop(struct vigil_reorder *r)
 			continue;
 		flip(r, r->next + d);
 		rte_pktmbuf_free(slot_of(r, r->next + d)->m);
-		r->list->n_held--;
+		count_held(r->list, -1);
 	}
 	r->n_held = 0;
 	leave_list(r);

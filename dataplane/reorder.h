@@ -59,7 +59,7 @@ struct vigil_reorder {
  * when none of their packets arrives, and the windows they borrow. */
 struct vigil_reorder_list {
 	LIST_HEAD(, vigil_reorder) streams;
-	unsigned n_held; /* packets held by all of them */
+	unsigned n_held; /* packets held by all of them (the metrics read it) */
 	SLIST_HEAD(, vigil_reorder_window) free_small, free_large;
 	void *windows; /* all of them, one allocation */
 };

@@ -102,6 +102,10 @@ done
 curl -sf "$url/metrics" >"$work/page.txt"
 promtool check metrics <"$work/page.txt" >"$work/promtool.txt" 2>&1 ||
 	fail "promtool check metrics: $(cat "$work/promtool.txt")"
+# The capture read to its end: nothing held after a gap any more.
+[ "$(grep -c '^vigil_worker_held_packets{worker="[0-9]*"} 0$' "$work/page.txt")" -ge 1 ] &&
+	! grep '^vigil_worker_held_packets' "$work/page.txt" | grep -qv ' 0$' ||
+	fail "packets still held at the end: $(grep '^vigil_worker_held_packets' "$work/page.txt")"
 grep -q '^vigil_camera_rx_packets_total{camera="quiet"} 0$' "$work/page.txt" ||
 	fail "the camera that never sent: $(grep quiet "$work/page.txt" | head -3)"
 
