@@ -335,7 +335,7 @@ static int crypto_bench(size_t payload)
 		void *sess;
 		double cyc;
 
-		if (vigil_cryptodev_open(&dev, devs[d], 4, msg, sizeof(msg)) < 0) {
+		if (vigil_cryptodev_open(&dev, devs[d], 4, 1, false, msg, sizeof(msg)) < 0) {
 			fprintf(stderr, "bench: %s\n", msg);
 			continue;
 		}
@@ -431,7 +431,7 @@ int main(int argc, char **argv)
 		char msg[256];
 
 		if ((rte_cryptodev_get_dev_id(engine) < 0 && rte_vdev_init(engine, NULL) < 0) ||
-		    vigil_cryptodev_open(&dev, engine, 2 * cameras + 64, msg, sizeof(msg)) < 0) {
+		    vigil_cryptodev_open(&dev, engine, 2 * cameras + 64, 1, false, msg, sizeof(msg)) < 0) {
 			fprintf(stderr, "bench: %s: no such crypto device\n", engine);
 			return 1;
 		}

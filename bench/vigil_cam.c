@@ -8,9 +8,12 @@
  * frames on a network interface (a raw AF_PACKET socket: a veth whose peer
  * vigild reads with net_af_packet) at their times, or as fast as it can;
  * then the vigil.conf that ingests them, and prints what it sent as JSON.
+ * --live memif:SOCKET sends over shared memory instead: a DPDK memif port
+ * connected to vigild's (memif_port.h), which loses nothing and is not
+ * limited by a socket.
  *
  * usage: vigil-cam --clip FILE --codec h264|h265 --cameras N --seconds S
- *                  (--out CAPTURE.pcap | --live IFACE [--unpaced]) --config VIGIL.conf
+ *                  (--out CAPTURE.pcap | --live IFACE|memif:SOCKET [--unpaced]) --config VIGIL.conf
  *                  [--fps 30] [--payload 1200] [--port 5004] [--record-dir DIR] [--seed WORD]
  *                  [--rate PPS] [--standby N] [--control FILE] [--per-camera FILE] [--stagger]
  *                  [--rtx] [--loss P] [--burst N] [--delay MS]
@@ -74,6 +77,7 @@
 #include "au.h"
 #include "fleet.h"
 #include "lossy_link.h"
+#include "memif_port.h"
 #include "retransmit.h"
 #include "sender.h"
 #include "vigil/bytes.h"
@@ -98,6 +102,7 @@ struct camera {
 struct capture {
 	pcap_dumper_t *pcap; /* or, live: */
 	int live_fd;     /* raw socket on the interface, or -1 */
+	bool memif;      /* live over the memif port instead */
 	bool paced;      /* live at the packets' times, else as fast as it goes */
 	uint64_t base_ns; /* CLOCK_MONOTONIC when the first packet's time came */
 	uint64_t t0_ns;   /* the first packet's time */
@@ -152,6 +157,11 @@ static void flush_live(struct capture *s)
 {
 	unsigned done = 0;
 
+	if (s->memif) {
+		s->send_errors += s->batched - memif_port_send(s->iov, s->batched, &stop_now);
+		s->batched = 0;
+		return;
+	}
 	while (done < s->batched) {
 		int n = sendmmsg(s->live_fd, s->msgs + done, s->batched - done, 0);
 
@@ -273,11 +283,18 @@ static void take_feedback(struct capture *s, const uint8_t *f, size_t n)
 		return; /* refused: counted by its reason */
 }
 
+static void take_memif_frame(void *arg, const uint8_t *f, size_t n)
+{
+	take_feedback(arg, f, n);
+}
+
 /* What feedback has come, without waiting. */
 static void read_feedback(struct capture *s)
 {
 	uint8_t f[2048];
 
+	if (s->memif) /* read whatever comes, so vigild's ring never fills */
+		memif_port_recv(take_memif_frame, s, FEEDBACK_READS);
 	for (unsigned i = 0; s->feedback_fd >= 0 && i < FEEDBACK_READS; i++) {
 		ssize_t n = recv(s->feedback_fd, f, sizeof(f), MSG_DONTWAIT | MSG_TRUNC);
 
@@ -378,7 +395,7 @@ static void capture_packet(void *arg, const uint8_t *pkt, size_t len)
 	memcpy(b + FLEET_HDR, pkt, len);
 	fleet_wrap_from(b, len, (const uint8_t[]){198, 19, (uint8_t)(s->index >> 8), (uint8_t)s->index},
 			(uint16_t)(10000 + s->index % 50000), s->port);
-	if (s->live_fd >= 0) {
+	if (s->live_fd >= 0 || s->memif) {
 		send_live(s, b, FLEET_HDR + len);
 		return;
 	}
@@ -534,7 +551,7 @@ int main(int argc, char **argv)
 	    !(burst >= 1) || !(delay_ms >= 0 && delay_ms <= 10000) || (delay_ms > 0 && live == NULL) ||
 	    sodium_init() < 0)
 		die("usage: vigil-cam --clip FILE --codec h264|h265 --cameras N (1-65535) --seconds S "
-		    "(--out PCAP | --live IFACE [--unpaced]) --config CONF [--fps F dividing 90000] [--payload 100-1400] "
+		    "(--out PCAP | --live IFACE|memif:SOCKET [--unpaced]) --config CONF [--fps F dividing 90000] [--payload 100-1400] "
 		    "[--port P] [--record-dir DIR] [--seed WORD] [--rate PPS] [--standby N (< cameras)] "
 		    "[--control FILE (live)] [--per-camera FILE] [--stagger] [--rtx] [--loss 0-99.99 PERCENT] "
 		    "[--burst N >= 1] [--delay 0-10000 MS (live)]");
@@ -604,8 +621,17 @@ int main(int argc, char **argv)
 	if (s == NULL)
 		die("out of memory");
 	s->port = port;
-	s->live_fd = live != NULL ? open_live(live) : -1;
-	s->feedback_fd = live != NULL && rtx ? open_feedback(live) : -1;
+	s->live_fd = -1;
+	if (live != NULL && strncmp(live, "memif:", 6) == 0) {
+		char msg[4300];
+
+		if (memif_port_open(live + 6, msg, sizeof(msg)) < 0)
+			die(msg);
+		s->memif = true;
+	} else if (live != NULL) {
+		s->live_fd = open_live(live);
+	}
+	s->feedback_fd = s->live_fd >= 0 && rtx ? open_feedback(live) : -1;
 	s->cam = cam;
 	s->cameras = cameras;
 	/* The link's losses: from the seed too, so a seeded run loses the
@@ -750,7 +776,9 @@ int main(int argc, char **argv)
 			serve_until(s, now_ns() + s->delayed.delay_ns + (rtx ? RTX_LINGER_NS : 0));
 		release_due(s, UINT64_MAX);
 		flush_live(s);
-		close(s->live_fd);
+		if (s->live_fd >= 0)
+			close(s->live_fd);
+		memif_port_close();
 		if (s->feedback_fd >= 0)
 			close(s->feedback_fd);
 		delay_queue_free(&s->delayed);

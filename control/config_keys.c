@@ -143,11 +143,13 @@ static int parse_payload_types(struct parser *p, const char *value)
 }
 
 /* "auto", "libsodium", "cryptodev" or "cryptodev:DEVICE" (a DPDK crypto
- * device's name: crypto_aesni_mb0, 0000:3d:01.0_qat_sym). */
+ * device's name: crypto_aesni_mb0, 0000:3d:01.0_qat_sym), and the same
+ * with "cryptodev-async". */
 static int parse_crypto(struct parser *p, const char *value)
 {
 	struct vigil_config *cfg = p->cfg;
-	const char *dev = strncasecmp(value, "cryptodev:", 10) == 0 ? value + 10 : NULL;
+	bool async = strncasecmp(value, "cryptodev-async", 15) == 0;
+	const char *rest = value + (async ? 15 : 9), *dev = NULL;
 
 	cfg->crypto_device[0] = '\0';
 	if (strcasecmp(value, "auto") == 0) {
@@ -158,14 +160,16 @@ static int parse_crypto(struct parser *p, const char *value)
 		cfg->crypto = VIGIL_CRYPTO_LIBSODIUM;
 		return 1;
 	}
-	cfg->crypto = VIGIL_CRYPTO_CRYPTODEV;
-	if (strcasecmp(value, "cryptodev") == 0)
+	cfg->crypto = async ? VIGIL_CRYPTO_CRYPTODEV_ASYNC : VIGIL_CRYPTO_CRYPTODEV;
+	if (strncasecmp(value, "cryptodev", 9) == 0 && *rest == '\0')
 		return 1;
+	if (strncasecmp(value, "cryptodev", 9) == 0 && *rest == ':')
+		dev = rest + 1;
 	if (dev == NULL || *dev == '\0' || strlen(dev) >= sizeof(cfg->crypto_device) ||
 	    strspn(dev, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") != strlen(dev))
 		return config_fail(p, p->line,
 				   "Crypto: '%s' is not auto, libsodium, cryptodev or cryptodev:DEVICE (a crypto "
-				   "device's name, such as crypto_aesni_mb0)",
+				   "device's name, such as crypto_aesni_mb0), or cryptodev-async[:DEVICE]",
 				   value);
 	strcpy(cfg->crypto_device, dev);
 	return 1;

@@ -21,8 +21,10 @@ static unsigned max_sessions(const struct vigil_config *cfg)
 	return 2 * cfg->max_cameras + cfg->max_cameras / 4 + 64;
 }
 
-static int open_device(struct vigil_crypto *c, const struct vigil_config *cfg, const char *name, char *msg,
-		       size_t msglen)
+/* The device NAME, for the workers: on the CPU where it can, else (or
+ * asked to) through a queue pair per worker. */
+static int open_device(struct vigil_crypto *c, const struct vigil_config *cfg, const char *name, bool async,
+		       char *msg, size_t msglen)
 {
 	int rc;
 
@@ -32,17 +34,11 @@ static int open_device(struct vigil_crypto *c, const struct vigil_config *cfg, c
 		snprintf(msg, msglen, "%s: no such crypto device (its PMD, DPDK's ipsec-mb one, not installed?)", name);
 		return -ENODEV;
 	}
-	rc = vigil_cryptodev_open(&c->dev, name, max_sessions(cfg), msg, msglen);
+	rc = vigil_cryptodev_open(&c->dev, name, max_sessions(cfg), (uint16_t)cfg->workers, async, msg, msglen);
 	if (rc < 0)
 		return rc;
-	if (!c->dev.cpu) {
-		vigil_cryptodev_close(&c->dev);
-		snprintf(msg, msglen, "%s: no synchronous CPU crypto (the workers' asynchronous path is still to come)",
-			 name);
-		return -ENOTSUP;
-	}
 	c->cryptodev = true;
-	snprintf(c->engine, sizeof(c->engine), "cryptodev:%s", name);
+	snprintf(c->engine, sizeof(c->engine), "%s:%s", c->dev.async ? "cryptodev-async" : "cryptodev", name);
 	return 0;
 }
 
@@ -55,15 +51,15 @@ int vigil_crypto_open(struct vigil_crypto *c, const struct vigil_config *cfg, ch
 	msg[0] = '\0';
 	if (cfg->crypto == VIGIL_CRYPTO_LIBSODIUM)
 		return 0;
-	if (cfg->crypto == VIGIL_CRYPTO_CRYPTODEV)
-		return open_device(c, cfg, cfg->crypto_device[0] != '\0' ? cfg->crypto_device : soft_pmds[0], msg,
-				   msglen);
+	if (cfg->crypto == VIGIL_CRYPTO_CRYPTODEV || cfg->crypto == VIGIL_CRYPTO_CRYPTODEV_ASYNC)
+		return open_device(c, cfg, cfg->crypto_device[0] != '\0' ? cfg->crypto_device : soft_pmds[0],
+				   cfg->crypto == VIGIL_CRYPTO_CRYPTODEV_ASYNC, msg, msglen);
 	/* auto: a hardware device the EAL found, then the software ones. */
 	for (uint8_t id = 0; id < rte_cryptodev_count(); id++)
-		if (open_device(c, cfg, rte_cryptodev_name_get(id), why, sizeof(why)) == 0)
+		if (open_device(c, cfg, rte_cryptodev_name_get(id), false, why, sizeof(why)) == 0)
 			return 0;
 	for (size_t i = 0; i < sizeof(soft_pmds) / sizeof(soft_pmds[0]); i++)
-		if (open_device(c, cfg, soft_pmds[i], why, sizeof(why)) == 0)
+		if (open_device(c, cfg, soft_pmds[i], false, why, sizeof(why)) == 0)
 			return 0;
 	snprintf(msg, msglen, "Crypto = auto: no crypto device (%s), libsodium decrypts", why);
 	return 0;

@@ -13,7 +13,7 @@
 struct vigil_crypto {
 	struct vigil_cryptodev dev;
 	bool cryptodev;  /* dev is open: the workers use it */
-	char engine[96]; /* "libsodium" or "cryptodev:DEVICE", for the start line and the summary */
+	char engine[96]; /* "libsodium", "cryptodev:DEVICE" or "cryptodev-async:DEVICE", for the start line and the summary */
 };
 
 /* The engine cfg asks for, with sessions for cfg's MaxCameras. auto: a

@@ -168,18 +168,24 @@ int vigil_eal_build(struct vigil_eal_args *a, unsigned workers, bool workers_sle
 	/* Hugepage sizes we do not use and the telemetry socket are not news. */
 	rc |= add(a, "--log-level=lib.eal:error");
 	rc |= add(a, "--log-level=lib.telemetry:error");
+	/* A memif port registers a multi-process action at probe, which an
+	 * EAL without shared configuration refuses: its hugepage files are
+	 * unlinked instead, the runtime directory kept while it runs. */
+	bool ipc = pcap == NULL && strncmp(device, "net_memif", 9) == 0;
+
 	if (hugepages_ready((memory_mb + 1) / 2)) {
-		rc |= add(a, "--in-memory");
-		snprintf(a->memory, sizeof(a->memory),
-			 "memory: up to %ld MiB in 2 MiB hugepages, in-memory (no shared files)", memory_mb);
+		rc |= add(a, ipc ? "--huge-unlink" : "--in-memory");
+		snprintf(a->memory, sizeof(a->memory), "memory: up to %ld MiB in 2 MiB hugepages, %s", memory_mb,
+			 ipc ? "unlinked (memif needs the multi-process channel)" : "in-memory (no shared files)");
 	} else {
 		rc |= add(a, "--no-huge");
-		rc |= add(a, "--no-shconf");
+		if (!ipc)
+			rc |= add(a, "--no-shconf");
 		rc |= add(a, "-m");
 		rc |= add(a, "%ld", memory_mb);
 		snprintf(a->memory, sizeof(a->memory),
-			 "memory: no hugepages available, %ld MiB of ordinary pages (--no-huge --no-shconf)",
-			 memory_mb);
+			 "memory: no hugepages available, %ld MiB of ordinary pages (--no-huge%s)", memory_mb,
+			 ipc ? "" : " --no-shconf");
 	}
 	if (rc == 0)
 		rc = add_lcores(a, workers, workers_sleep);

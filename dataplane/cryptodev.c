@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* SRTP's AES-256-GCM through a DPDK crypto device's CPU crypto API
- * (cryptodev.h). */
+/* SRTP's AES-256-GCM through a DPDK crypto device's CPU crypto API or
+ * its queue pairs (cryptodev.h). */
 /* The CPU crypto API and the session pool are still marked experimental
  * in DPDK 22.11. */
 #define ALLOW_EXPERIMENTAL_API
@@ -18,18 +18,17 @@
 #include "srtp.h"
 
 #define QP_DESCRIPTORS 128 /* the queue pair start asks for; the CPU API uses none */
-#define OPS 1024           /* the asynchronous path's operations */
+#define OPS 1024           /* the asynchronous path's operations, per queue pair */
 /* In an operation's private area: the IV (where the session says), then
  * the packet's place in the burst. */
 #define IV_OFFSET (sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op))
 #define SLOT_OFFSET (IV_OFFSET + 16)
 
-int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned max_sessions, char *msg,
-			 size_t msglen)
+int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned max_sessions, uint16_t n_workers,
+			 bool async, char *msg, size_t msglen)
 {
 	struct rte_cryptodev_config conf = {
 	    .socket_id = (int)rte_socket_id(),
-	    .nb_queue_pairs = 1,
 	    .ff_disable = RTE_CRYPTODEV_FF_ASYMMETRIC_CRYPTO | RTE_CRYPTODEV_FF_SECURITY,
 	};
 	struct rte_cryptodev_qp_conf qp = {.nb_descriptors = QP_DESCRIPTORS};
@@ -47,12 +46,21 @@ int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned m
 	d->dev_id = (uint8_t)id;
 	rte_cryptodev_info_get(d->dev_id, &info);
 	d->cpu = info.feature_flags & RTE_CRYPTODEV_FF_SYM_CPU_CRYPTO;
+	d->async = async || !d->cpu;
+	/* The CPU path takes no queue pair, but the device starts with one. */
+	conf.nb_queue_pairs = d->async && n_workers > 1 ? n_workers : 1;
+	if (conf.nb_queue_pairs > info.max_nb_queue_pairs) {
+		snprintf(msg, msglen, "%s: %u queue pairs, and %u workers need one each", name,
+			 info.max_nb_queue_pairs, conf.nb_queue_pairs);
+		return -ENOSPC;
+	}
+	d->n_qps = (uint16_t)conf.nb_queue_pairs;
 	snprintf(pool, sizeof(pool), "vigil_cs_%u", d->dev_id);
 	d->sessions = rte_cryptodev_sym_session_pool_create(
 	    pool, max_sessions, rte_cryptodev_sym_get_private_session_size(d->dev_id), 0, 0, conf.socket_id);
 	snprintf(pool, sizeof(pool), "vigil_co_%u", d->dev_id);
-	d->ops = rte_crypto_op_pool_create(pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, OPS, 0, 16 + sizeof(uint32_t),
-					   conf.socket_id);
+	d->ops = rte_crypto_op_pool_create(pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, OPS * d->n_qps, 0,
+					   16 + sizeof(uint32_t), conf.socket_id);
 	if (d->sessions == NULL || d->ops == NULL) {
 		vigil_cryptodev_close(d);
 		snprintf(msg, msglen, "%s: no memory for its sessions or operations", name);
@@ -62,14 +70,18 @@ int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned m
 	d->session_lines = RTE_MIN((d->sessions->elt_size + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE,
 				   VIGIL_CRYPTODEV_PREFETCH_LINES);
 	qp.mp_session = d->sessions;
-	if (rte_cryptodev_configure(d->dev_id, &conf) < 0 ||
-	    rte_cryptodev_queue_pair_setup(d->dev_id, 0, &qp, conf.socket_id) < 0 ||
-	    rte_cryptodev_start(d->dev_id) < 0) {
-		vigil_cryptodev_close(d);
-		snprintf(msg, msglen, "%s: cannot be configured and started", name);
-		return -EIO;
-	}
+	if (rte_cryptodev_configure(d->dev_id, &conf) < 0)
+		goto fail;
+	for (uint16_t q = 0; q < d->n_qps; q++)
+		if (rte_cryptodev_queue_pair_setup(d->dev_id, q, &qp, conf.socket_id) < 0)
+			goto fail;
+	if (rte_cryptodev_start(d->dev_id) < 0)
+		goto fail;
 	return 0;
+fail:
+	vigil_cryptodev_close(d);
+	snprintf(msg, msglen, "%s: cannot be configured and started", name);
+	return -EIO;
 }
 
 void vigil_cryptodev_close(struct vigil_cryptodev *d)
@@ -199,7 +211,7 @@ static void op_fill(struct rte_crypto_op *op, void *sess, const uint8_t *salt, u
 	*rte_crypto_op_ctod_offset(op, uint32_t *, SLOT_OFFSET) = slot;
 }
 
-unsigned vigil_cryptodev_srtp_decrypt_qp(const struct vigil_cryptodev *d, void *sess,
+unsigned vigil_cryptodev_srtp_decrypt_qp(const struct vigil_cryptodev *d, uint16_t qp, void *sess,
 					 const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
 					 struct vigil_cryptodev_pkt *p, unsigned n)
 {
@@ -224,8 +236,8 @@ unsigned vigil_cryptodev_srtp_decrypt_qp(const struct vigil_cryptodev *d, void *
 		uint16_t got;
 
 		if (sent < k)
-			sent += rte_cryptodev_enqueue_burst(d->dev_id, 0, &ops[sent], (uint16_t)(k - sent));
-		got = rte_cryptodev_dequeue_burst(d->dev_id, 0, done, VIGIL_BURST);
+			sent += rte_cryptodev_enqueue_burst(d->dev_id, qp, &ops[sent], (uint16_t)(k - sent));
+		got = rte_cryptodev_dequeue_burst(d->dev_id, qp, done, VIGIL_BURST);
 		for (uint16_t j = 0; j < got; j++) {
 			uint32_t slot = *rte_crypto_op_ctod_offset(done[j], uint32_t *, SLOT_OFFSET);
 

@@ -6,9 +6,11 @@
  * enqueue/dequeue round trip (as ipsec-secgw's cpu-crypto mode). A
  * session fixes its AAD length, that is the RTP header's: one session per
  * (session key, header length). Same verdicts and bytes as libsodium's
- * (test_cryptodev). The workers use the CPU path (Crypto, control/crypto.c;
- * the sessions live with their keys, stream.c); the queue-pair path, for
- * devices without CPU crypto, is tested here but not in the workers yet. */
+ * (test_cryptodev). A device without CPU crypto (QAT and the like) takes
+ * the asynchronous path instead: each worker enqueues its bursts on a
+ * queue pair of its own and dequeues them (Crypto = cryptodev-async takes
+ * it on any device, so an ipsec-mb PMD exercises it here). The sessions
+ * live with their keys (stream.c). */
 #ifndef VIGIL_CRYPTODEV_H
 #define VIGIL_CRYPTODEV_H
 
@@ -27,6 +29,8 @@ struct rte_mempool;
 struct vigil_cryptodev {
 	uint8_t dev_id;
 	bool cpu; /* synchronous CPU crypto: vigil_cryptodev_srtp_decrypt */
+	bool async; /* the workers take the queue pairs (vigil_cryptodev_srtp_decrypt_qp), one each */
+	uint16_t n_qps;
 	struct rte_mempool *sessions;
 	unsigned session_lines; /* cache lines a session spans (prefetched ahead) */
 	struct rte_mempool *ops; /* the asynchronous path's (vigil_cryptodev_srtp_decrypt_qp) */
@@ -46,11 +50,12 @@ struct vigil_cryptodev_pkt {
 };
 
 /* The device NAME (a vdev such as "crypto_aesni_gcm0" comes from the EAL's
- * --vdev, or rte_vdev_init), configured and started with one queue pair
- * and room for max_sessions sessions. 0 or -errno, msg saying why (no such
- * device). After rte_eal_init. */
-int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned max_sessions, char *msg,
-			 size_t msglen);
+ * --vdev, or rte_vdev_init), configured and started with room for
+ * max_sessions sessions, for n_workers: on the CPU where it can, else
+ * (or with async) a queue pair for each. 0 or -errno, msg saying why (no
+ * such device, too few queue pairs). After rte_eal_init. */
+int vigil_cryptodev_open(struct vigil_cryptodev *d, const char *name, unsigned max_sessions, uint16_t n_workers,
+			 bool async, char *msg, size_t msglen);
 void vigil_cryptodev_close(struct vigil_cryptodev *d);
 
 /* A decrypting (or encrypting) session for a session key and a header
@@ -76,11 +81,12 @@ unsigned vigil_cryptodev_srtp_encrypt(const struct vigil_cryptodev *d, void *ses
 				      const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
 				      struct vigil_cryptodev_pkt *p, unsigned n);
 
-/* Decryption through the device's queue pair 0, enqueue then dequeue until
- * every packet is back: the asynchronous path a hardware device (QAT and
- * the like, without CPU crypto) takes; each packet's m set. A packet no
- * operation was left for fails with ENOBUFS. */
-unsigned vigil_cryptodev_srtp_decrypt_qp(const struct vigil_cryptodev *d, void *sess,
+/* Decryption through the device's queue pair qp (the calling worker's
+ * own), enqueue then dequeue until every packet is back: the asynchronous
+ * path a hardware device (QAT and the like, without CPU crypto) takes;
+ * each packet's m set. A packet no operation was left for fails with
+ * ENOBUFS. */
+unsigned vigil_cryptodev_srtp_decrypt_qp(const struct vigil_cryptodev *d, uint16_t qp, void *sess,
 					 const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
 					 struct vigil_cryptodev_pkt *p, unsigned n);
 

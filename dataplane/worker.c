@@ -624,6 +624,7 @@ static void crypto_ahead(const struct vigil_worker *w, const struct vigil_pkt *p
 			continue; /* asked for once one authenticates (stage_decrypt) */
 		keys[k] = key;
 		cp[k] = (struct vigil_cryptodev_pkt){
+		    .m = *p[i].mbuf,
 		    .pkt = p[i].rtp,
 		    .len = p[i].len,
 		    .ssrc = p[i].hdr.ssrc,
@@ -635,8 +636,14 @@ static void crypto_ahead(const struct vigil_worker *w, const struct vigil_pkt *p
 	for (unsigned j = 0, end; j < k; j = end) {
 		for (end = j + 1; end < k && sess[end] == sess[j];)
 			end++;
-		vigil_cryptodev_srtp_decrypt(w->streams->cd, sess[j], keys[j]->rtp.salt, p[at[j]].hdr.hdr_len, &cp[j],
-					     end - j);
+		const struct vigil_cryptodev *cd = w->streams->cd;
+
+		if (cd->async) /* a queue pair of this worker's own */
+			vigil_cryptodev_srtp_decrypt_qp(cd, (uint16_t)w->id, sess[j], keys[j]->rtp.salt,
+							p[at[j]].hdr.hdr_len, &cp[j], end - j);
+		else
+			vigil_cryptodev_srtp_decrypt(cd, sess[j], keys[j]->rtp.salt, p[at[j]].hdr.hdr_len, &cp[j],
+						     end - j);
 		for (unsigned u = j; u < end; u++) {
 			const struct vigil_pkt *q = &p[at[u]];
 

@@ -27,6 +27,9 @@ enum vigil_crypto_engine {
 	VIGIL_CRYPTO_AUTO,      /* a crypto device if one is usable, else libsodium: the default */
 	VIGIL_CRYPTO_LIBSODIUM,
 	VIGIL_CRYPTO_CRYPTODEV, /* crypto_device, or crypto_aesni_gcm0 when empty */
+	/* The same through the device's queue pairs, one a worker, even where
+	 * it has CPU crypto: the path of a device without (tests, comparison). */
+	VIGIL_CRYPTO_CRYPTODEV_ASYNC,
 };
 
 struct vigil_camera_config {

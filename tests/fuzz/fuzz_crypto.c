@@ -48,7 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 	}
 	for (int d = 0; d < 2; d++)
-		if (vigil_cryptodev_open(&dev[d], devs[d], 2 * HDR_LENS, msg, sizeof(msg)) < 0) {
+		if (vigil_cryptodev_open(&dev[d], devs[d], 2 * HDR_LENS, 1, d == 1, msg, sizeof(msg)) < 0) {
 			fprintf(stderr, "fuzz_crypto: %s\n", msg);
 			exit(1);
 		}
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (in == NULL)
 			abort();
 		memcpy(in, orig, len);
-		if ((vigil_cryptodev_srtp_decrypt_qp(&dev[1], session(1, hdr_len), sodium.salt, hdr_len, &p, 1) == 1) !=
+		if ((vigil_cryptodev_srtp_decrypt_qp(&dev[1], 0, session(1, hdr_len), sodium.salt, hdr_len, &p, 1) == 1) !=
 		    (rc >= 0))
 			abort();
 		if (rc >= 0 && memcmp(in, ref, len - VIGIL_SRTP_TAG_LEN) != 0)

@@ -279,6 +279,9 @@ static const struct {
 	 "3: Crypto: 'openssl' is not auto, libsodium, cryptodev or cryptodev:DEVICE"},
 	{INGEST "Crypto = cryptodev:a b\n" CAMERA("a", "1"),
 	 "3: Crypto: 'cryptodev:a b' is not auto, libsodium, cryptodev or cryptodev:DEVICE"},
+	{INGEST "Crypto = cryptodev-async:\n" CAMERA("a", "1"), "3: Crypto: 'cryptodev-async:' is not auto"},
+	{INGEST "Crypto = cryptodev-asyncx\n" CAMERA("a", "1"), "3: Crypto: 'cryptodev-asyncx' is not auto"},
+	{INGEST "Crypto = cryptodevx\n" CAMERA("a", "1"), "3: Crypto: 'cryptodevx' is not auto"},
 	{INGEST "MetricsListen = 127.0.0.1:0\n" CAMERA("a", "1"), "3: MetricsListen: '127.0.0.1:0' is not ADDRESS:PORT"},
 	{INGEST "MetricsListen = localhost:9470\n" CAMERA("a", "1"),
 	 "3: MetricsListen: 'localhost' is not an IPv4 address or an IPv6 one in []"},
@@ -320,6 +323,37 @@ static const struct {
 	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nCodec = H264\nRtcpReducedSize = yes\n",
 	 "6: [Camera] with an Identity takes no RtcpReducedSize"},
 };
+
+/* Crypto's forms: the device's queue pairs asked for, with a device or
+ * without (the default one). */
+static void test_crypto_async(void **state)
+{
+	static const struct {
+		const char *value;
+		int crypto;
+		const char *device;
+	} forms[] = {
+	    {"cryptodev-async:crypto_aesni_mb0", VIGIL_CRYPTO_CRYPTODEV_ASYNC, "crypto_aesni_mb0"},
+	    {"cryptodev-async", VIGIL_CRYPTO_CRYPTODEV_ASYNC, ""},
+	    {"cryptodev", VIGIL_CRYPTO_CRYPTODEV, ""},
+	    {"libsodium", VIGIL_CRYPTO_LIBSODIUM, ""},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		char text[256], err[512] = "";
+		struct vigil_config cfg;
+		const char *path;
+
+		snprintf(text, sizeof(text), INGEST "Crypto = %s\n" CAMERA("a", "1"), forms[i].value);
+		path = write_conf(text, 0600);
+		assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
+		assert_int_equal(cfg.crypto, forms[i].crypto);
+		assert_string_equal(cfg.crypto_device, forms[i].device);
+		vigil_config_free(&cfg);
+		unlink(path);
+	}
+}
 
 /* A camera that retransmits, with and without reduced-size RTCP. */
 static void test_rtx(void **state)
@@ -590,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 	    cmocka_unit_test(test_rtx),
+	    cmocka_unit_test(test_crypto_async),
 		cmocka_unit_test(test_identity_and_socket_camera),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_modes),

@@ -79,7 +79,7 @@ static void one_device(const char *name, bool qp)
 	struct vigil_srtp s;
 	unsigned checked[VARIANTS] = {0}, accepted = 0;
 
-	assert_int_equal(vigil_cryptodev_open(&d, name, 16, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_cryptodev_open(&d, name, 16, 2, true, msg, sizeof(msg)), 0);
 	/* The worker prefetches the whole session: its private part and more. */
 	assert_true(d.session_lines * RTE_CACHE_LINE_SIZE >=
 			    RTE_MIN((unsigned)rte_cryptodev_sym_get_private_session_size(d.dev_id),
@@ -130,7 +130,7 @@ static void one_device(const char *name, bool qp)
 				assert_non_null(p[i].pkt);
 				memcpy(p[i].pkt, b[i], p[i].len);
 			}
-			accepted += qp ? vigil_cryptodev_srtp_decrypt_qp(&d, sess, salt, hdr, p, VIGIL_BURST)
+			accepted += qp ? vigil_cryptodev_srtp_decrypt_qp(&d, 1, sess, salt, hdr, p, VIGIL_BURST)
 				       : vigil_cryptodev_srtp_decrypt(&d, sess, salt, hdr, p, VIGIL_BURST);
 			for (unsigned i = 0; i < VIGIL_BURST; i++) {
 				int rc = vigil_srtp_decrypt(&s, a[i], p[i].len, hdr, p[i].ssrc, p[i].roc, p[i].seq);
@@ -181,7 +181,7 @@ static void test_no_device(void **state)
 	char msg[256];
 
 	(void)state;
-	assert_int_equal(vigil_cryptodev_open(&d, "crypto_none0", 16, msg, sizeof(msg)), -ENODEV);
+	assert_int_equal(vigil_cryptodev_open(&d, "crypto_none0", 16, 1, false, msg, sizeof(msg)), -ENODEV);
 	assert_non_null(strstr(msg, "crypto_none0"));
 }
 

@@ -1020,7 +1020,7 @@ static void test_worker_sessions(void **state)
 	char msg[256];
 
 	(void)state;
-	assert_int_equal(vigil_cryptodev_open(&dev, "crypto_aesni_gcm0", 16, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_cryptodev_open(&dev, "crypto_aesni_gcm0", 16, 1, false, msg, sizeof(msg)), 0);
 	worker_setup(&f, "test_sessions", NULL, 0);
 	vigil_stream_table_crypto(f.w.streams, &dev);
 	assert_int_equal(vigil_stream_add(f.w.streams, &cam, 0, NULL), 0);

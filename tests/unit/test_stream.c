@@ -208,7 +208,7 @@ static void test_sessions(void **state)
 			fail_msg("crypto_aesni_gcm0: no such PMD (DPDK's ipsec-mb one)");
 		skip();
 	}
-	assert_int_equal(vigil_cryptodev_open(&cd, "crypto_aesni_gcm0", 64, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_cryptodev_open(&cd, "crypto_aesni_gcm0", 64, 1, false, msg, sizeof(msg)), 0);
 	avail = rte_mempool_avail_count(cd.sessions);
 	t = vigil_stream_table_create("test_sessions", 8, 1, 1, 1 << 20, pool, &ring);
 	assert_non_null(t);
