@@ -3,6 +3,7 @@
  * look up stream -> replay check, decrypt, commit -> depacketize. Each stage
  * takes the burst's survivors and returns how many survive; every refused
  * packet is counted once, by the worker that refused it. */
+#include <errno.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -647,7 +648,10 @@ static void crypto_ahead(const struct vigil_worker *w, const struct vigil_pkt *p
 		for (unsigned u = j; u < end; u++) {
 			const struct vigil_pkt *q = &p[at[u]];
 
-			pre[at[u]].done = true;
+			/* Only a verdict is taken: a packet the device did not
+			 * judge (no operation left for it, too short) goes the
+			 * libsodium way in order, and is judged there. */
+			pre[at[u]].done = cp[u].status == 0 || cp[u].status == EBADMSG;
 			pre[at[u]].rc = cp[u].status == 0 ? (int)(q->len - q->hdr.hdr_len - VIGIL_SRTP_TAG_LEN) : -1;
 		}
 	}
