@@ -106,6 +106,8 @@ void memif_port_close(void)
 {
 	if (!open_)
 		return;
+	/* What is still in the ring is vigild's to read before the port goes. */
+	usleep(200000);
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
 	rte_eal_cleanup();
