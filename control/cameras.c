@@ -187,16 +187,20 @@ static void hand_out_feedback(struct vigil_cameras *c)
 	}
 }
 
-/* At start the cameras' reservations are written at once, so feedback
- * goes from their first packets rather than after a state write. */
-static void reserve_feedback_now(struct vigil_cameras *c)
+/* At start, and when a camera is added or rotated while running, the
+ * reservations due are written at once, so feedback goes from the first
+ * packets rather than after the next state write. The write holds every
+ * slot's record: a batch still waiting for its write goes out with it. */
+void cameras_reserve_feedback_now(struct vigil_cameras *c)
 {
 	struct vigil_state_rec *recs;
+	struct vigil_state_stats st;
 	bool any = false;
 	unsigned n;
 
 	if (c->state == NULL)
 		return;
+	c->fb_writes = UINT64_MAX;
 	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
 		reserve_feedback(c, slot);
 		any |= c->slots[slot].fb_pending != 0;
@@ -207,6 +211,11 @@ static void reserve_feedback_now(struct vigil_cameras *c)
 	if (recs != NULL && vigil_state_write(c->state, recs, n) == 0) {
 		hand_out_feedback(c);
 		c->persist_dirty = false;
+	} else {
+		/* Handed out after the next write, which will hold them. */
+		vigil_state_stats(c->state, &st);
+		c->fb_writes = st.writes;
+		c->persist_dirty = true;
 	}
 	free(recs);
 }
@@ -303,7 +312,7 @@ int vigil_cameras_init(struct vigil_cameras *c, struct vigil_config *cfg, struct
 			return rc;
 		}
 	}
-	reserve_feedback_now(c);
+	cameras_reserve_feedback_now(c);
 	return 0;
 }
 

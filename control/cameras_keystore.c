@@ -249,6 +249,7 @@ int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config 
 		unsave(c, cam->name, "added", rc, msg, msglen);
 		return rc;
 	}
+	cameras_reserve_feedback_now(c);
 	snprintf(msg, msglen, "camera %s added%s", cam->name,
 		 cam->has_identity ? ", waiting for its handshake" : "");
 	return 0;
@@ -300,6 +301,8 @@ int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_
 		}
 	}
 	sodium_memzero(&next, sizeof(next));
+	if (rc == 0)
+		cameras_reserve_feedback_now(c);
 	if (rc < 0)
 		unsave(c, name, "rotated", rc, msg, msglen);
 	else if (revoked)

@@ -24,6 +24,9 @@ int cameras_stream_add(struct vigil_cameras *c, unsigned slot);
 
 /* Out of the stream table, its index kept. */
 void cameras_stream_remove(struct vigil_cameras *c, unsigned slot);
+/* The feedback reservations due, written and handed out now (a camera
+ * added or rotated while running). */
+void cameras_reserve_feedback_now(struct vigil_cameras *c);
 
 /* A rotation keeps the replay window, so the record goes on, under the
  * new key's id; and it is told (on_event) as done by "reload", "admin" or

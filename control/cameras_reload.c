@@ -327,6 +327,7 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 		if (rc < 0)
 			break;
 	}
+	cameras_reserve_feedback_now(c);
 	/* The previous keys' grace counts from the end of the reload, when it
 	 * is said done: a camera told then has all of it. */
 	grace_until = vigil_now_ns() + (uint64_t)next.key_grace_ms * 1000000u;

@@ -33,6 +33,7 @@
 #include "keystore.h"
 #include "neigh.h"
 #include "seal.h"
+#include "state.h"
 #include "worker.h"
 
 #define KEY44 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis="
@@ -81,6 +82,9 @@ static void write_conf(const uint8_t door[32], const char *extra)
 	chmod(path, 0600);
 }
 
+/* The state the next start's cameras keep (NULL: none). */
+static struct vigil_state *start_state;
+
 /* keep: the keystore as the last test left it; else none. */
 static struct env *start(bool keep)
 {
@@ -99,7 +103,8 @@ static struct env *start(bool keep)
 	snprintf(name, sizeof(name), "test_cameras_%u", n++);
 	e->table = vigil_stream_table_create(name, e->cfg.max_cameras, 1, 1, 1 << 20, pool, &ring);
 	assert_non_null(e->table);
-	assert_int_equal(vigil_cameras_init(&e->cams, &e->cfg, e->table, NULL, e->msg, sizeof(e->msg)), 0);
+	e->table->retransmit_hold_ms = e->cfg.retransmit_hold_ms;
+	assert_int_equal(vigil_cameras_init(&e->cams, &e->cfg, e->table, start_state, e->msg, sizeof(e->msg)), 0);
 	rc = vigil_keystore_load(e->cfg.keystore, master, &stored, &n_stored, e->msg, sizeof(e->msg));
 	assert_true(rc == 0 || rc == -ENOENT);
 	assert_int_equal(vigil_cameras_keystore(&e->cams, master, stored, n_stored, e->msg, sizeof(e->msg)),
@@ -1129,6 +1134,50 @@ static void test_settings_told(void **state)
 	write_conf(door_pk, "");
 }
 
+/* What a stream may use of its feedback indices (0: none yet). */
+static uint32_t fb_reserved(const struct env *e, unsigned slot)
+{
+	return __atomic_load_n(&e->table->slots[slot]->key->fb.reserved, __ATOMIC_ACQUIRE);
+}
+
+/* A camera that retransmits, added while running (keystore, reload) or
+ * rotated, has its feedback reservation written and handed to its stream
+ * at once, so its first gaps are NACKed (they waited for the next state
+ * write, about a second, before). */
+static void test_feedback_reserved_at_once(void **state)
+{
+	struct vigil_camera_config cam = {.name = "porch", .ssrc = 77, .codec = VIGIL_CODEC_H264,
+					  .has_rtx = true, .rtx_ssrc = 78, .rtx_payload_type = 97,
+					  .payload_types = {0, UINT64_C(0xffffffff) << 32}};
+	char path[1100], msg[512];
+	struct env *e;
+	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN] = {9}, salt[VIGIL_SRTP_MASTER_SALT_LEN] = {8};
+	(void)state;
+
+	snprintf(path, sizeof(path), "%s/state", dir);
+	start_state = vigil_state_open(path, msg, sizeof(msg));
+	assert_non_null(start_state);
+	write_conf(door_pk, "");
+	e = start(false);
+
+	memcpy(cam.master_key, master, sizeof(cam.master_key));
+	assert_int_equal(vigil_cameras_add(&e->cams, &cam, e->msg, sizeof(e->msg)), 0);
+	assert_int_equal(fb_reserved(e, 2), VIGIL_FEEDBACK_RESERVE);
+	/* A new key's indices start again: reserved again, at once. */
+	assert_int_equal(vigil_cameras_rotate(&e->cams, "porch", key, salt, e->msg, sizeof(e->msg)), 0);
+	assert_int_equal(fb_reserved(e, 2), VIGIL_FEEDBACK_RESERVE);
+	/* A camera of the file that starts retransmitting on a reload. */
+	assert_int_equal(fb_reserved(e, 1), 0);
+	write_conf(door_pk, "RtxSSRC = 4243\nRtxPayloadType = 97\n"); /* gst's */
+	assert_int_equal(vigil_cameras_reload(&e->cams, e->msg, sizeof(e->msg)), 0);
+	assert_int_equal(fb_reserved(e, 1), VIGIL_FEEDBACK_RESERVE);
+	sodium_memzero(&cam, sizeof(cam));
+	stop(e);
+	vigil_state_close(start_state);
+	start_state = NULL;
+	write_conf(door_pk, "");
+}
+
 /* Keystore records left out at start are written back unchanged by the
  * next save, and their names, SSRCs and Identities stay theirs. */
 static void test_left_out_kept(void **state)
@@ -1286,6 +1335,7 @@ int main(void)
 	    cmocka_unit_test(test_identity_unique),
 	    cmocka_unit_test(test_handshake_rtx),
 	    cmocka_unit_test(test_settings_told),
+	    cmocka_unit_test(test_feedback_reserved_at_once),
 	    cmocka_unit_test(test_left_out_kept),
 	    cmocka_unit_test(test_save_failure),
 	};
