@@ -27,6 +27,8 @@ packages=(
 	libcurl4-openssl-dev ceph-mon ceph-osd radosgw ceph-common python3-boto3
 	# sd_notify (vigild.service: Type=notify, WatchdogSec)
 	libsystemd-dev
+	# the cluster's etcd client and its test: a real etcd (3.4)
+	etcd-server
 	# benchmark baselines (fio; dpdk-testpmd is in dpdk-dev) and plots
 	fio dpdk-dev gnuplot-nox
 	# the Debian package and its test: dpkg-buildpackage with debhelper, the man

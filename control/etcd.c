@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/* etcd over its v3 JSON gateway (etcd.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "etcd.h"
+
+_Static_assert(VIGIL_ETCD_SEAL_OVERHEAD ==
+		       crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES,
+	       "a record: nonce, ciphertext, tag");
+
+struct vigil_etcd {
+	CURL *curl;
+	char *endpoint[VIGIL_ETCD_ENDPOINTS_MAX];
+	unsigned n_endpoints, at; /* the endpoint that answered last */
+};
+
+/* An answer, as it comes. */
+struct reply {
+	char *b;
+	size_t len, cap;
+};
+
+static size_t take(char *data, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t add = size * n;
+
+	if (r->len + add + 1 > r->cap) {
+		size_t cap = (r->len + add + 1) * 2;
+		char *b = realloc(r->b, cap);
+
+		if (b == NULL)
+			return 0;
+		r->b = b;
+		r->cap = cap;
+	}
+	memcpy(r->b + r->len, data, add);
+	r->len += add;
+	r->b[r->len] = '\0';
+	return add;
+}
+
+struct vigil_etcd *vigil_etcd_open(const char *endpoints, char *msg, size_t msglen)
+{
+	struct vigil_etcd *e = calloc(1, sizeof(*e));
+	char *list = strdup(endpoints), *save = NULL;
+
+	if (e == NULL || list == NULL || (e->curl = curl_easy_init()) == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		goto fail;
+	}
+	for (char *t = strtok_r(list, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
+		if (strncmp(t, "http://", 7) != 0 && strncmp(t, "https://", 8) != 0) {
+			snprintf(msg, msglen, "etcd endpoint '%s' is not an http:// or https:// URL", t);
+			goto fail;
+		}
+		if (e->n_endpoints == VIGIL_ETCD_ENDPOINTS_MAX) {
+			snprintf(msg, msglen, "more than %u etcd endpoints", VIGIL_ETCD_ENDPOINTS_MAX);
+			goto fail;
+		}
+		if ((e->endpoint[e->n_endpoints++] = strdup(t)) == NULL) {
+			snprintf(msg, msglen, "out of memory");
+			goto fail;
+		}
+	}
+	if (e->n_endpoints == 0) {
+		snprintf(msg, msglen, "no etcd endpoint");
+		goto fail;
+	}
+	free(list);
+	return e;
+fail:
+	free(list);
+	vigil_etcd_close(e);
+	return NULL;
+}
+
+void vigil_etcd_close(struct vigil_etcd *e)
+{
+	if (e == NULL)
+		return;
+	for (unsigned i = 0; i < e->n_endpoints; i++)
+		free(e->endpoint[i]);
+	if (e->curl != NULL)
+		curl_easy_cleanup(e->curl);
+	free(e);
+}
+
+void vigil_etcd_kvs_free(struct vigil_etcd_kv *kvs, size_t n)
+{
+	for (size_t i = 0; kvs != NULL && i < n; i++) {
+		free(kvs[i].key);
+		if (kvs[i].value != NULL)
+			sodium_memzero(kvs[i].value, kvs[i].value_len);
+		free(kvs[i].value);
+	}
+	free(kvs);
+}
+
+/* ---- JSON on the wire ------------------------------------------------------ */
+
+static json_t *b64(const void *bytes, size_t len)
+{
+	size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+	char *s = malloc(cap);
+	json_t *j;
+
+	if (s == NULL)
+		return NULL;
+	sodium_bin2base64(s, cap, bytes, len, sodium_base64_VARIANT_ORIGINAL);
+	j = json_string(s);
+	sodium_memzero(s, cap);
+	free(s);
+	return j;
+}
+
+/* base64 into a fresh buffer (NUL after it); NULL when not base64. */
+static uint8_t *unb64(const char *s, size_t *len)
+{
+	size_t cap = strlen(s) / 4 * 3 + 3;
+	uint8_t *b = malloc(cap + 1);
+
+	if (b == NULL || sodium_base642bin(b, cap, s, strlen(s), NULL, len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+		free(b);
+		return NULL;
+	}
+	b[*len] = '\0';
+	return b;
+}
+
+/* proto3's JSON writes 64-bit numbers as strings, and leaves out zeros. */
+static int64_t num(const json_t *o, const char *name)
+{
+	const json_t *v = json_object_get(o, name);
+
+	if (json_is_string(v))
+		return strtoll(json_string_value(v), NULL, 10);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static json_t *num_str(int64_t v)
+{
+	char s[24];
+
+	snprintf(s, sizeof(s), "%" PRId64, v);
+	return json_string(s);
+}
+
+/* The end of the range of keys that start with prefix: prefix with its
+ * last byte below 0xff plus one (etcd's own rule). */
+static json_t *prefix_end(const char *prefix)
+{
+	size_t n = strlen(prefix);
+	uint8_t *end = malloc(n + 1);
+	json_t *j;
+
+	if (end == NULL)
+		return NULL;
+	memcpy(end, prefix, n);
+	while (n > 0 && end[n - 1] == 0xff)
+		n--;
+	if (n == 0) {
+		free(end);
+		return b64("\0", 1); /* every key */
+	}
+	end[n - 1]++;
+	j = b64(end, n);
+	free(end);
+	return j;
+}
+
+/* POST body to path on an endpoint that answers, the current one first.
+ * *answer: its JSON. 0, -EIO (none answered), -EPROTO (not JSON), or
+ * -ENOENT / -EINVAL for etcd's own refusals (msg says which). */
+static int call(struct vigil_etcd *e, const char *path, json_t *body, json_t **answer, char *msg, size_t msglen)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+	int rc = -EIO;
+
+	json_decref(body);
+	*answer = NULL;
+	if (text == NULL || headers == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (unsigned tries = 0; tries < e->n_endpoints; tries++, e->at = (e->at + 1) % e->n_endpoints) {
+		char url[1100];
+		struct reply r = {0};
+		long status = 0;
+		CURLcode cc;
+		json_error_t jerr;
+
+		snprintf(url, sizeof(url), "%s%s", e->endpoint[e->at], path);
+		curl_easy_reset(e->curl);
+		curl_easy_setopt(e->curl, CURLOPT_URL, url);
+		curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
+		curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)VIGIL_ETCD_TIMEOUT_MS);
+		curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, take);
+		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &r);
+		cc = curl_easy_perform(e->curl);
+		if (cc == CURLE_OK)
+			curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+		if (cc != CURLE_OK || status >= 500 || r.b == NULL) {
+			snprintf(msg, msglen, "%s: %s", e->endpoint[e->at],
+				 cc != CURLE_OK ? curl_easy_strerror(cc) : "no answer");
+			free(r.b);
+			continue; /* the next endpoint */
+		}
+		*answer = json_loads(r.b, 0, &jerr);
+		free(r.b);
+		if (*answer == NULL || !json_is_object(*answer)) {
+			snprintf(msg, msglen, "%s%s: not etcd's answer (HTTP %ld)", e->endpoint[e->at], path, status);
+			json_decref(*answer);
+			*answer = NULL;
+			rc = -EPROTO;
+			goto out;
+		}
+		if (status != 200 || json_object_get(*answer, "error") != NULL) {
+			const char *why = json_string_value(json_object_get(*answer, "message"));
+
+			snprintf(msg, msglen, "etcd: %s", why != NULL ? why : "refused");
+			rc = why != NULL && strstr(why, "not found") != NULL ? -ENOENT : -EINVAL;
+			json_decref(*answer);
+			*answer = NULL;
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+out:
+	curl_slist_free_all(headers);
+	free(text);
+	return rc;
+}
+
+static json_t *range_of(const char *key, bool prefix)
+{
+	json_t *o = json_pack("{s:o}", "key", b64(key, strlen(key)));
+
+	if (o != NULL && prefix)
+		json_object_set_new(o, "range_end", prefix_end(key));
+	return o;
+}
+
+static json_t *put_of(const char *key, const void *value, size_t len, int64_t lease)
+{
+	json_t *o = json_pack("{s:o, s:o}", "key", b64(key, strlen(key)), "value", b64(value, len));
+
+	if (o != NULL && lease != 0)
+		json_object_set_new(o, "lease", num_str(lease));
+	return o;
+}
+
+/* ---- the calls ------------------------------------------------------------- */
+
+int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct vigil_etcd_kv **kvs, size_t *n,
+		     int64_t *revision, char *msg, size_t msglen)
+{
+	json_t *a, *list;
+	int rc = call(e, "/v3/kv/range", range_of(key, prefix), &a, msg, msglen);
+	size_t i;
+
+	*kvs = NULL;
+	*n = 0;
+	if (rc < 0)
+		return rc;
+	*revision = num(json_object_get(a, "header"), "revision");
+	list = json_object_get(a, "kvs");
+	if (json_array_size(list) > 0 && (*kvs = calloc(json_array_size(list), sizeof(**kvs))) == NULL) {
+		json_decref(a);
+		return -ENOMEM;
+	}
+	for (i = 0; i < json_array_size(list); i++) {
+		const json_t *kv = json_array_get(list, i);
+		const char *k = json_string_value(json_object_get(kv, "key"));
+		const char *v = json_string_value(json_object_get(kv, "value"));
+		struct vigil_etcd_kv *out = &(*kvs)[*n];
+		size_t klen;
+
+		if (k == NULL || (out->key = (char *)unb64(k, &klen)) == NULL ||
+		    (out->value = unb64(v != NULL ? v : "", &out->value_len)) == NULL) {
+			free(out->key);
+			vigil_etcd_kvs_free(*kvs, *n);
+			*kvs = NULL;
+			*n = 0;
+			json_decref(a);
+			snprintf(msg, msglen, "etcd: a key or value that is not base64");
+			return -EPROTO;
+		}
+		out->create_revision = num(kv, "create_revision");
+		out->mod_revision = num(kv, "mod_revision");
+		out->lease = num(kv, "lease");
+		(*n)++;
+	}
+	json_decref(a);
+	return 0;
+}
+
+int vigil_etcd_put(struct vigil_etcd *e, const char *key, const void *value, size_t len, int64_t lease,
+		   int64_t *revision, char *msg, size_t msglen)
+{
+	json_t *a;
+	int rc = call(e, "/v3/kv/put", put_of(key, value, len, lease), &a, msg, msglen);
+
+	if (rc == 0 && revision != NULL)
+		*revision = num(json_object_get(a, "header"), "revision");
+	json_decref(a);
+	return rc;
+}
+
+int vigil_etcd_put_if(struct vigil_etcd *e, const char *key, const void *value, size_t len, int64_t expect,
+		      int64_t lease, bool *done, int64_t *revision, char *msg, size_t msglen)
+{
+	/* expect 0: the key was never made (its create_revision is 0). */
+	json_t *cmp = json_pack("{s:s, s:o, s:s, s:o}", "target", expect == 0 ? "CREATE" : "MOD", "key",
+				b64(key, strlen(key)), "result", "EQUAL",
+				expect == 0 ? "create_revision" : "mod_revision", num_str(expect));
+	json_t *body = json_pack("{s:[o], s:[{s:o}]}", "compare", cmp, "success", "request_put",
+				 put_of(key, value, len, lease));
+	json_t *a;
+	int rc = call(e, "/v3/kv/txn", body, &a, msg, msglen);
+
+	if (rc == 0) {
+		*done = json_is_true(json_object_get(a, "succeeded"));
+		if (revision != NULL)
+			*revision = num(json_object_get(a, "header"), "revision");
+	}
+	json_decref(a);
+	return rc;
+}
+
+int vigil_etcd_delete(struct vigil_etcd *e, const char *key, bool prefix, int64_t *deleted, char *msg,
+		      size_t msglen)
+{
+	json_t *a;
+	int rc = call(e, "/v3/kv/deleterange", range_of(key, prefix), &a, msg, msglen);
+
+	if (rc == 0 && deleted != NULL)
+		*deleted = num(a, "deleted");
+	json_decref(a);
+	return rc;
+}
+
+int vigil_etcd_lease_grant(struct vigil_etcd *e, int ttl, int64_t *id, char *msg, size_t msglen)
+{
+	json_t *a;
+	int rc = call(e, "/v3/lease/grant", json_pack("{s:o}", "TTL", num_str(ttl)), &a, msg, msglen);
+
+	if (rc == 0 && (*id = num(a, "ID")) == 0) {
+		snprintf(msg, msglen, "etcd: a lease without an ID");
+		rc = -EPROTO;
+	}
+	json_decref(a);
+	return rc;
+}
+
+int vigil_etcd_lease_keepalive(struct vigil_etcd *e, int64_t id, int *ttl, char *msg, size_t msglen)
+{
+	json_t *a;
+	int rc = call(e, "/v3/lease/keepalive", json_pack("{s:o}", "ID", num_str(id)), &a, msg, msglen);
+
+	/* A stream of answers, of which one came: {"result": {"TTL": ...}};
+	 * no TTL (or a negative one) is a lease that expired. */
+	if (rc == 0) {
+		int64_t t = num(json_object_get(a, "result"), "TTL");
+
+		*ttl = t > 0 ? (int)t : 0;
+	}
+	json_decref(a);
+	return rc;
+}
+
+int vigil_etcd_lease_revoke(struct vigil_etcd *e, int64_t id, char *msg, size_t msglen)
+{
+	json_t *a;
+	int rc = call(e, "/v3/lease/revoke", json_pack("{s:o}", "ID", num_str(id)), &a, msg, msglen);
+
+	json_decref(a);
+	return rc;
+}
+
+/* ---- records ---------------------------------------------------------------- */
+
+void vigil_etcd_seal(const uint8_t master[32], const char *key, const void *plain, size_t len, uint8_t *out)
+{
+	randombytes_buf(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, plain,
+						   len, (const uint8_t *)key, strlen(key), NULL, out, master);
+}
+
+int vigil_etcd_open_record(const uint8_t master[32], const char *key, const uint8_t *sealed, size_t sealed_len,
+			   uint8_t *out)
+{
+	if (sealed_len < VIGIL_ETCD_SEAL_OVERHEAD ||
+	    crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+						       sealed_len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+						       (const uint8_t *)key, strlen(key), sealed, master) != 0)
+		return -EBADMSG;
+	return 0;
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/* The etcd client (control/etcd.h) against a real etcd that
+ * tests/integration/etcd.sh starts (ETCD_ENDPOINTS: a dead endpoint first,
+ * so every call goes over to the live one), and the cluster's records:
+ * sealed to their key, so one moved to another key does not open. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "etcd.h"
+
+static struct vigil_etcd *e;
+static char msg[1024];
+
+static int setup(void **state)
+{
+	const char *ep = getenv("ETCD_ENDPOINTS");
+
+	(void)state;
+	if (ep == NULL) {
+		fprintf(stderr, "test_etcd: ETCD_ENDPOINTS is not set (tests/integration/etcd.sh sets it)\n");
+		return -1;
+	}
+	e = vigil_etcd_open(ep, msg, sizeof(msg));
+	return e != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	vigil_etcd_close(e);
+	return 0;
+}
+
+static void test_endpoints(void **state)
+{
+	(void)state;
+	assert_null(vigil_etcd_open("ftp://198.18.0.10:2379", msg, sizeof(msg)));
+	assert_string_equal(msg, "etcd endpoint 'ftp://198.18.0.10:2379' is not an http:// or https:// URL");
+	assert_null(vigil_etcd_open(" , ", msg, sizeof(msg)));
+	assert_string_equal(msg, "no etcd endpoint");
+}
+
+/* Puts, ranges of a prefix in key order with their revisions, a key
+ * alone, deletes. */
+static void test_put_range_delete(void **state)
+{
+	struct vigil_etcd_kv *kv;
+	size_t n;
+	int64_t rev, r1, r2, deleted;
+
+	(void)state;
+	assert_int_equal(vigil_etcd_delete(e, "/t/", true, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_put(e, "/t/b", "two", 3, 0, &r1, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_put(e, "/t/a", "one", 3, 0, &r2, msg, sizeof(msg)), 0);
+	assert_true(r2 > r1);
+	assert_int_equal(vigil_etcd_put(e, "/u/x", "\0\xff", 2, 0, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_range(e, "/t/", true, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 2);
+	assert_true(rev >= r2 + 1);
+	assert_string_equal(kv[0].key, "/t/a");
+	assert_int_equal(kv[0].value_len, 3);
+	assert_memory_equal(kv[0].value, "one", 3);
+	assert_int_equal(kv[0].mod_revision, r2);
+	assert_string_equal(kv[1].key, "/t/b");
+	assert_int_equal(kv[1].create_revision, r1);
+	vigil_etcd_kvs_free(kv, n);
+	/* Bytes, not text. */
+	assert_int_equal(vigil_etcd_range(e, "/u/x", false, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(kv[0].value_len, 2);
+	assert_memory_equal(kv[0].value, "\0\xff", 2);
+	vigil_etcd_kvs_free(kv, n);
+	assert_int_equal(vigil_etcd_delete(e, "/t/", true, &deleted, msg, sizeof(msg)), 0);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(vigil_etcd_range(e, "/t/", true, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 0);
+	assert_null(kv);
+}
+
+/* Two admins change one record: the one who read it at the revision it
+ * is at wins, the other is told; a record made twice is made once. */
+static void test_put_if(void **state)
+{
+	bool done;
+	int64_t rev, made;
+
+	(void)state;
+	assert_int_equal(vigil_etcd_delete(e, "/c/door", false, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_put_if(e, "/c/door", "v1", 2, 0, 0, &done, &made, msg, sizeof(msg)), 0);
+	assert_true(done);
+	assert_int_equal(vigil_etcd_put_if(e, "/c/door", "v1", 2, 0, 0, &done, &rev, msg, sizeof(msg)), 0);
+	assert_false(done); /* made already */
+	assert_int_equal(vigil_etcd_put_if(e, "/c/door", "admin A", 7, made, 0, &done, &rev, msg, sizeof(msg)), 0);
+	assert_true(done);
+	assert_int_equal(vigil_etcd_put_if(e, "/c/door", "admin B", 7, made, 0, &done, &rev, msg, sizeof(msg)), 0);
+	assert_false(done); /* read before A's change */
+
+	struct vigil_etcd_kv *kv;
+	size_t n;
+
+	assert_int_equal(vigil_etcd_range(e, "/c/door", false, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(kv[0].value, "admin A", 7);
+	vigil_etcd_kvs_free(kv, n);
+}
+
+/* Keys under a lease: kept while it is kept alive, gone with it when it
+ * is revoked, and when it expires. */
+static void test_lease(void **state)
+{
+	struct vigil_etcd_kv *kv;
+	size_t n = 0;
+	int64_t id, rev;
+	int ttl;
+
+	(void)state;
+	assert_int_equal(vigil_etcd_lease_grant(e, 30, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_put(e, "/n/a", "up", 2, id, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_lease_keepalive(e, id, &ttl, msg, sizeof(msg)), 0);
+	assert_true(ttl > 20 && ttl <= 30);
+	assert_int_equal(vigil_etcd_range(e, "/n/a", false, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(kv[0].lease, id);
+	vigil_etcd_kvs_free(kv, n);
+	assert_int_equal(vigil_etcd_lease_revoke(e, id, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_range(e, "/n/a", false, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 0);
+
+	/* Not kept alive: gone within its TTL and etcd's check. */
+	assert_int_equal(vigil_etcd_lease_grant(e, 2, &id, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_put(e, "/n/b", "up", 2, id, NULL, msg, sizeof(msg)), 0);
+	for (unsigned i = 0; i < 100; i++) {
+		assert_int_equal(vigil_etcd_range(e, "/n/b", false, &kv, &n, &rev, msg, sizeof(msg)), 0);
+		vigil_etcd_kvs_free(kv, n);
+		if (n == 0)
+			break;
+		usleep(100000);
+	}
+	assert_int_equal(n, 0);
+	ttl = 1;
+	assert_true(vigil_etcd_lease_keepalive(e, id, &ttl, msg, sizeof(msg)) == -ENOENT || ttl == 0);
+}
+
+/* A record opens only under the key it was sealed for, and only with
+ * the master key: one copied to another camera's key in etcd does not. */
+static void test_records(void **state)
+{
+	uint8_t master[32], other[32], sealed[64 + VIGIL_ETCD_SEAL_OVERHEAD], plain[64];
+	const char text[] = "SSRC = 4242\nKey = ...";
+	struct vigil_etcd_kv *kv;
+	size_t n;
+	int64_t rev;
+
+	(void)state;
+	randombytes_buf(master, sizeof(master));
+	randombytes_buf(other, sizeof(other));
+	vigil_etcd_seal(master, "/vigil/cameras/door", text, sizeof(text), sealed);
+	assert_int_equal(vigil_etcd_open_record(master, "/vigil/cameras/door", sealed,
+						sizeof(text) + VIGIL_ETCD_SEAL_OVERHEAD, plain),
+			 0);
+	assert_memory_equal(plain, text, sizeof(text));
+	assert_int_equal(vigil_etcd_open_record(master, "/vigil/cameras/gate", sealed,
+						sizeof(text) + VIGIL_ETCD_SEAL_OVERHEAD, plain),
+			 -EBADMSG);
+	assert_int_equal(vigil_etcd_open_record(other, "/vigil/cameras/door", sealed,
+						sizeof(text) + VIGIL_ETCD_SEAL_OVERHEAD, plain),
+			 -EBADMSG);
+	assert_int_equal(vigil_etcd_open_record(master, "/vigil/cameras/door", sealed, VIGIL_ETCD_SEAL_OVERHEAD - 1,
+						plain),
+			 -EBADMSG);
+	/* Through etcd: put as door's, moved to gate's by someone with etcd access. */
+	assert_int_equal(vigil_etcd_put(e, "/vigil/cameras/gate", sealed, sizeof(text) + VIGIL_ETCD_SEAL_OVERHEAD, 0,
+					NULL, msg, sizeof(msg)),
+			 0);
+	assert_int_equal(vigil_etcd_range(e, "/vigil/cameras/gate", false, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(vigil_etcd_open_record(master, kv[0].key, kv[0].value, kv[0].value_len, plain), -EBADMSG);
+	vigil_etcd_kvs_free(kv, n);
+}
+
+/* Every endpoint dead: a clear error, not a hang. */
+static void test_unreachable(void **state)
+{
+	struct vigil_etcd *dead = vigil_etcd_open("http://127.0.0.1:1", msg, sizeof(msg));
+	int64_t rev;
+
+	(void)state;
+	assert_non_null(dead);
+	assert_int_equal(vigil_etcd_put(dead, "/x", "y", 1, 0, &rev, msg, sizeof(msg)), -EIO);
+	assert_non_null(strstr(msg, "http://127.0.0.1:1"));
+	vigil_etcd_close(dead);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_endpoints),
+		cmocka_unit_test(test_put_range_delete),
+		cmocka_unit_test(test_put_if),
+		cmocka_unit_test(test_lease),
+		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_unreachable),
+	};
+
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return 1;
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
