@@ -353,6 +353,16 @@ int vigil_etcd_delete(struct vigil_etcd *e, const char *key, bool prefix, int64_
 	return rc;
 }
 
+int vigil_etcd_compact(struct vigil_etcd *e, int64_t revision, char *msg, size_t msglen)
+{
+	json_t *a;
+	int rc = call(e, "/v3/kv/compaction", json_pack("{s:o, s:b}", "revision", num_str(revision), "physical", 1),
+		      &a, msg, msglen);
+
+	json_decref(a);
+	return rc;
+}
+
 int vigil_etcd_lease_grant(struct vigil_etcd *e, int ttl, int64_t *id, char *msg, size_t msglen)
 {
 	json_t *a;
@@ -389,6 +399,165 @@ int vigil_etcd_lease_revoke(struct vigil_etcd *e, int64_t id, char *msg, size_t 
 
 	json_decref(a);
 	return rc;
+}
+
+/* ---- watch ------------------------------------------------------------------- */
+
+struct watch {
+	struct reply r;	     /* what came and is not a whole line yet */
+	vigil_etcd_event_fn on_event;
+	void *arg;
+	const volatile bool *stop;
+	int64_t *revision;
+	int rc; /* why the stream was left: 0 (stop), on_event's, -ESTALE, -EPROTO */
+	bool left;
+	bool answered; /* the endpoint said something */
+	char *msg;
+	size_t msglen;
+};
+
+/* One message of the stream: {"result": {"events": [...], ...}}. */
+static void watch_message(struct watch *w, const json_t *m)
+{
+	const json_t *res = json_object_get(m, "result"), *events = json_object_get(res, "events");
+
+	if (res == NULL) {
+		const char *why = json_string_value(json_object_get(json_object_get(m, "error"), "message"));
+
+		snprintf(w->msg, w->msglen, "etcd watch: %s", why != NULL ? why : "an answer without a result");
+		w->rc = -EPROTO;
+		w->left = true;
+		return;
+	}
+	if (num(res, "compact_revision") > 0) {
+		snprintf(w->msg, w->msglen, "etcd watch: compacted past revision %" PRId64 " (now %" PRId64 ")",
+			 *w->revision, num(res, "compact_revision"));
+		w->rc = -ESTALE;
+		w->left = true;
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(events) && !w->left; i++) {
+		const json_t *ev = json_array_get(events, i), *kv = json_object_get(ev, "kv");
+		const char *k = json_string_value(json_object_get(kv, "key"));
+		const char *v = json_string_value(json_object_get(kv, "value"));
+		bool put = json_object_get(ev, "type") == NULL; /* PUT is proto3's 0: left out */
+		struct vigil_etcd_kv out = {0};
+		size_t klen;
+		int rc;
+
+		if (k == NULL || (out.key = (char *)unb64(k, &klen)) == NULL ||
+		    (out.value = unb64(v != NULL ? v : "", &out.value_len)) == NULL) {
+			free(out.key);
+			snprintf(w->msg, w->msglen, "etcd watch: an event without a key");
+			w->rc = -EPROTO;
+			w->left = true;
+			return;
+		}
+		out.create_revision = num(kv, "create_revision");
+		out.mod_revision = num(kv, "mod_revision");
+		out.lease = num(kv, "lease");
+		rc = w->on_event(w->arg, put, &out);
+		*w->revision = out.mod_revision;
+		sodium_memzero(out.value, out.value_len);
+		free(out.value);
+		free(out.key);
+		if (rc != 0) {
+			w->rc = rc;
+			w->left = true;
+		}
+	}
+}
+
+static size_t watch_take(char *data, size_t size, size_t n, void *arg)
+{
+	struct watch *w = arg;
+	char *line, *nl;
+
+	if (take(data, size, n, &w->r) != size * n)
+		return 0;
+	w->answered = true;
+	line = w->r.b;
+	while (!w->left && (nl = memchr(line, '\n', w->r.len - (size_t)(line - w->r.b))) != NULL) {
+		json_error_t jerr;
+		json_t *m;
+
+		*nl = '\0';
+		m = json_loads(line, 0, &jerr);
+		if (m == NULL) {
+			snprintf(w->msg, w->msglen, "etcd watch: not JSON: %s", jerr.text);
+			w->rc = -EPROTO;
+			w->left = true;
+		} else {
+			watch_message(w, m);
+			json_decref(m);
+		}
+		line = nl + 1;
+	}
+	w->r.len -= (size_t)(line - w->r.b);
+	memmove(w->r.b, line, w->r.len + 1);
+	return w->left ? 0 : size * n; /* 0 ends the transfer */
+}
+
+static int watch_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	const struct watch *w = arg;
+
+	(void)a, (void)b, (void)c, (void)d;
+	return *w->stop ? 1 : 0;
+}
+
+int vigil_etcd_watch(struct vigil_etcd *e, const char *prefix, int64_t from, vigil_etcd_event_fn on_event,
+		     void *arg, const volatile bool *stop, int64_t *revision, char *msg, size_t msglen)
+{
+	json_t *req = range_of(prefix, true), *body;
+	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+	struct watch w = {.on_event = on_event, .arg = arg, .stop = stop, .revision = revision, .msg = msg,
+			  .msglen = msglen};
+	char url[1100], *text;
+	CURLcode cc;
+
+	if (from > 0 && req != NULL)
+		json_object_set_new(req, "start_revision", num_str(from));
+	body = json_pack("{s:o}", "create_request", req);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL || headers == NULL) {
+		curl_slist_free_all(headers);
+		free(text);
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	/* An endpoint that does not answer at all: the next one, at once. */
+	for (unsigned tries = 0; tries < e->n_endpoints; tries++) {
+		snprintf(url, sizeof(url), "%s/v3/watch", e->endpoint[e->at]);
+		curl_easy_reset(e->curl);
+		curl_easy_setopt(e->curl, CURLOPT_URL, url);
+		curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
+		curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)VIGIL_ETCD_TIMEOUT_MS);
+		curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, watch_take);
+		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &w);
+		curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, watch_progress);
+		curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, &w);
+		cc = curl_easy_perform(e->curl);
+		if (w.answered || *stop || cc != CURLE_COULDNT_CONNECT)
+			break;
+		e->at = (e->at + 1) % e->n_endpoints;
+	}
+	curl_slist_free_all(headers);
+	free(text);
+	free(w.r.b);
+	if (w.left)
+		return w.rc;
+	if (*stop)
+		return 0;
+	/* Lost: the next call tries the next endpoint. */
+	snprintf(msg, msglen, "%s: watch ended: %s", e->endpoint[e->at],
+		 cc != CURLE_OK ? curl_easy_strerror(cc) : "the stream closed");
+	e->at = (e->at + 1) % e->n_endpoints;
+	return -EIO;
 }
 
 /* ---- records ---------------------------------------------------------------- */

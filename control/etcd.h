@@ -58,11 +58,26 @@ int vigil_etcd_put_if(struct vigil_etcd *e, const char *key, const void *value, 
 int vigil_etcd_delete(struct vigil_etcd *e, const char *key, bool prefix, int64_t *deleted, char *msg,
 		      size_t msglen);
 
+/* The history before revision forgotten (what a watch from before it then
+ * meets: -ESTALE). */
+int vigil_etcd_compact(struct vigil_etcd *e, int64_t revision, char *msg, size_t msglen);
+
 /* A lease of ttl seconds; kept alive by keepalive (its *ttl then: 0 when
  * it had expired), gone with revoke (and every key attached to it). */
 int vigil_etcd_lease_grant(struct vigil_etcd *e, int ttl, int64_t *id, char *msg, size_t msglen);
 int vigil_etcd_lease_keepalive(struct vigil_etcd *e, int64_t id, int *ttl, char *msg, size_t msglen);
 int vigil_etcd_lease_revoke(struct vigil_etcd *e, int64_t id, char *msg, size_t msglen);
+
+/* Watches the keys under prefix from revision from (0: from now), each
+ * change to on_event in order: put (kv whole) or delete (kv's key and
+ * mod_revision only), *revision following the last one seen. Blocks until
+ * on_event returns non-zero (that, returned), *stop becomes true (0),
+ * etcd has compacted past from (-ESTALE: read the prefix again and watch
+ * from there), or the connection is lost (-EIO; call again from
+ * *revision + 1). One watch per client. */
+typedef int (*vigil_etcd_event_fn)(void *arg, bool put, const struct vigil_etcd_kv *kv);
+int vigil_etcd_watch(struct vigil_etcd *e, const char *prefix, int64_t from, vigil_etcd_event_fn on_event,
+		     void *arg, const volatile bool *stop, int64_t *revision, char *msg, size_t msglen);
 
 /* A record for key: nonce, then the sealed plaintext (len + VIGIL_ETCD_SEAL_OVERHEAD bytes into out). */
 #define VIGIL_ETCD_SEAL_OVERHEAD (24 + 16)

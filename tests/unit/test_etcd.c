@@ -4,6 +4,7 @@
  * so every call goes over to the live one), and the cluster's records:
  * sealed to their key, so one moved to another key does not open. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +189,101 @@ static void test_records(void **state)
 	vigil_etcd_kvs_free(kv, n);
 }
 
+/* What a watch saw. */
+struct seen {
+	unsigned n;
+	bool put[8];
+	char key[8][32], value[8][8];
+	int64_t rev[8];
+	unsigned stop_after;
+};
+
+static int on_event(void *arg, bool put, const struct vigil_etcd_kv *kv)
+{
+	struct seen *s = arg;
+
+	if (s->n < 8) {
+		s->put[s->n] = put;
+		snprintf(s->key[s->n], sizeof(s->key[0]), "%s", kv->key);
+		snprintf(s->value[s->n], sizeof(s->value[0]), "%.*s", (int)kv->value_len, (const char *)kv->value);
+		s->rev[s->n] = kv->mod_revision;
+	}
+	return ++s->n == s->stop_after ? 42 : 0;
+}
+
+struct watcher {
+	pthread_t t;
+	struct vigil_etcd *e;
+	int64_t from, revision;
+	struct seen seen;
+	volatile bool stop;
+	int rc;
+	char msg[512];
+};
+
+static void *watch_thread(void *arg)
+{
+	struct watcher *w = arg;
+
+	w->rc = vigil_etcd_watch(w->e, "/w/", w->from, on_event, &w->seen, &w->stop, &w->revision, w->msg,
+				 sizeof(w->msg));
+	return NULL;
+}
+
+/* Every change under the prefix, in order, from a revision on; nothing
+ * outside it; the watch ends when its callback says so, or when told to
+ * stop while nothing happens. */
+static void test_watch(void **state)
+{
+	static struct watcher w = {.seen = {.stop_after = 3}};
+	int64_t r0, r1, r2;
+
+	(void)state;
+	w.e = vigil_etcd_open(getenv("ETCD_ENDPOINTS"), msg, sizeof(msg));
+	assert_non_null(w.e);
+	assert_int_equal(vigil_etcd_delete(e, "/w/", true, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_put(e, "/w/a", "1", 1, 0, &r0, msg, sizeof(msg)), 0);
+	w.from = r0; /* from a revision already past: the put before the watch comes too */
+	assert_int_equal(pthread_create(&w.t, NULL, watch_thread, &w), 0);
+	assert_int_equal(vigil_etcd_put(e, "/x/other", "no", 2, 0, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_put(e, "/w/b", "2", 1, 0, &r1, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_delete(e, "/w/a", false, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(pthread_join(w.t, NULL), 0);
+	assert_int_equal(w.rc, 42);
+	assert_int_equal(w.seen.n, 3);
+	assert_true(w.seen.put[0] && w.seen.put[1] && !w.seen.put[2]);
+	assert_string_equal(w.seen.key[0], "/w/a");
+	assert_string_equal(w.seen.value[0], "1");
+	assert_int_equal(w.seen.rev[0], r0);
+	assert_string_equal(w.seen.key[1], "/w/b");
+	assert_int_equal(w.seen.rev[1], r1);
+	assert_string_equal(w.seen.key[2], "/w/a");
+	assert_true(w.seen.rev[2] > r1);
+	assert_int_equal(w.revision, w.seen.rev[2]);
+	r2 = w.revision;
+
+	/* Nothing happens: told to stop, it stops. */
+	memset(&w.seen, 0, sizeof(w.seen));
+	w.from = r2 + 1;
+	assert_int_equal(pthread_create(&w.t, NULL, watch_thread, &w), 0);
+	usleep(300000);
+	w.stop = true;
+	assert_int_equal(pthread_join(w.t, NULL), 0);
+	assert_int_equal(w.rc, 0);
+	assert_int_equal(w.seen.n, 0);
+
+	/* From before a compaction: told to read again. */
+	assert_int_equal(vigil_etcd_put(e, "/w/c", "3", 1, 0, &r1, msg, sizeof(msg)), 0);
+	assert_int_equal(vigil_etcd_compact(e, r1, msg, sizeof(msg)), 0);
+	w.stop = false;
+	w.from = r0;
+	assert_int_equal(pthread_create(&w.t, NULL, watch_thread, &w), 0);
+	assert_int_equal(pthread_join(w.t, NULL), 0);
+	assert_int_equal(w.rc, -ESTALE);
+	assert_non_null(strstr(w.msg, "compacted"));
+	vigil_etcd_close(w.e);
+}
+
 /* Every endpoint dead: a clear error, not a hang. */
 static void test_unreachable(void **state)
 {
@@ -209,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_put_if),
 		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_watch),
 		cmocka_unit_test(test_unreachable),
 	};
 
