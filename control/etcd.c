@@ -28,11 +28,17 @@ struct reply {
 	size_t len, cap;
 };
 
+/* An answer larger than this is refused (etcd's requests are at most
+ * 1.5 MiB; a range of a large fleet's records is a few MiB). */
+#define REPLY_MAX (64u << 20)
+
 static size_t take(char *data, size_t size, size_t n, void *arg)
 {
 	struct reply *r = arg;
 	size_t add = size * n;
 
+	if (add > REPLY_MAX - r->len - 1)
+		return 0; /* ends the transfer: an error */
 	if (r->len + add + 1 > r->cap) {
 		size_t cap = (r->len + add + 1) * 2;
 		char *b = realloc(r->b, cap);
