@@ -364,9 +364,14 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 		rtx = (struct vigil_hs_rtx){.ssrc = cam->rtx_ssrc,
 					    .payload_type = (uint8_t)cam->rtx_payload_type};
 	} else if (init.asks_rtx) {
+		unsigned workers = h->cams->table->n_workers;
+
+		/* Not the new SSRC (not in the table yet), and one whose packets
+		 * arrive at the worker of the camera's stream: with several
+		 * workers, they are not handed on twice. */
 		rtx = (struct vigil_hs_rtx){.ssrc = vigil_cameras_fresh_ssrc(h->cams),
 					    .payload_type = VIGIL_HS_RTX_PAYLOAD_TYPE};
-		while (rtx.ssrc == ssrc) /* not in the table yet */
+		while (rtx.ssrc == ssrc || vigil_stream_owner(rtx.ssrc, workers) != vigil_stream_owner(ssrc, workers))
 			rtx.ssrc = vigil_cameras_fresh_ssrc(h->cams);
 	}
 	memcpy(ts, init.timestamp, sizeof(ts));

@@ -82,8 +82,11 @@ static void write_conf(const uint8_t door[32], const char *extra)
 	chmod(path, 0600);
 }
 
-/* The state the next start's cameras keep (NULL: none). */
+/* The state the next start's cameras keep (NULL: none), and its workers
+ * (each with the one frame ring). */
 static struct vigil_state *start_state;
+static unsigned start_workers = 1;
+static struct vigil_frame_ring *rings[4] = {&frames, &frames, &frames, &frames};
 
 /* keep: the keystore as the last test left it; else none. */
 static struct env *start(bool keep)
@@ -101,7 +104,7 @@ static struct env *start(bool keep)
 	snprintf(path, sizeof(path), "%s/vigil.conf", dir);
 	assert_int_equal(vigil_config_load(&e->cfg, path, e->msg, sizeof(e->msg)), 0);
 	snprintf(name, sizeof(name), "test_cameras_%u", n++);
-	e->table = vigil_stream_table_create(name, e->cfg.max_cameras, 1, 1, 1 << 20, pool, &ring);
+	e->table = vigil_stream_table_create(name, e->cfg.max_cameras, start_workers, 1, 1 << 20, pool, rings);
 	assert_non_null(e->table);
 	e->table->retransmit_hold_ms = e->cfg.retransmit_hold_ms;
 	assert_int_equal(vigil_cameras_init(&e->cams, &e->cfg, e->table, start_state, e->msg, sizeof(e->msg)), 0);
@@ -991,12 +994,16 @@ static void test_handshake_rtx(void **state)
 	(void)state;
 
 	write_conf(door_pk, "");
+	start_workers = 4;
 	e = start(false);
+	start_workers = 1;
 	door = &e->cfg.cameras[0];
 	assert_int_equal(vigil_hs_initiator_init(&cam, door_sk, server_pk), 0);
 	cam.ask_rtx = true;
 	handshake(e, &cam, &keys); /* the 116-byte response: the camera takes no other */
 	assert_true(keys.has_rtx);
+	/* Its RTX packets arrive at its stream's worker: handed on once at most. */
+	assert_int_equal(vigil_stream_owner(keys.rtx_ssrc, 4), vigil_stream_owner(keys.ssrc, 4));
 	assert_int_equal(keys.rtx_payload_type, VIGIL_HS_RTX_PAYLOAD_TYPE);
 	assert_int_not_equal(keys.rtx_ssrc, keys.ssrc);
 	assert_int_not_equal(keys.rtx_ssrc, 4242);
