@@ -14,11 +14,11 @@
 static const char *const soft_pmds[] = {"crypto_aesni_gcm0", "crypto_aesni_mb0"};
 
 /* A key's sessions: every camera's current and previous key, one header
- * length each, and a quarter more for other lengths. Past that a key
- * works through libsodium (decrypted_libsodium). */
+ * length each and SRTCP's, and a quarter more for other lengths. Past
+ * that a key works through libsodium (decrypted_libsodium). */
 static unsigned max_sessions(const struct vigil_config *cfg)
 {
-	return 2 * cfg->max_cameras + cfg->max_cameras / 4 + 64;
+	return 4 * cfg->max_cameras + cfg->max_cameras / 4 + 64;
 }
 
 /* The device NAME, for the workers: on the CPU where it can, else (or

@@ -24,8 +24,8 @@
 #define HUGEPAGE_MOUNT "/dev/hugepages"
 #define BASE_MEMORY_MB 128 /* rings, tables, DPDK itself */
 /* A stream, its keys, its hash entry; the cryptodev engine's sessions
- * (2.25 a camera, up to 1.4 KiB each). */
-#define CAMERA_MEMORY_KB 9
+ * (4.25 a camera, up to 1.4 KiB each). */
+#define CAMERA_MEMORY_KB 12
 /* An mbuf, its 2 KiB of data and its share of the pool: 3 fell 4% short
  * of 142,000 mbufs in ordinary pages (--no-huge). */
 #define MBUF_KB 4

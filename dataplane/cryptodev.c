@@ -189,6 +189,53 @@ unsigned vigil_cryptodev_srtp_encrypt(const struct vigil_cryptodev *d, void *ses
 	return cpu_process(d, sess, salt, hdr_len, p, n, true);
 }
 
+unsigned vigil_cryptodev_srtcp_decrypt(const struct vigil_cryptodev *d, void *sess,
+				       const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], struct vigil_cryptodev_pkt *p,
+				       unsigned n)
+{
+	const uint32_t head = VIGIL_SRTCP_HEADER_LEN, tail = VIGIL_SRTP_TAG_LEN + 4;
+	uint8_t iv[VIGIL_BURST][VIGIL_SRTP_IV_LEN], aad[VIGIL_BURST][VIGIL_SRTCP_HEADER_LEN + 4];
+	struct rte_crypto_vec vec[VIGIL_BURST];
+	struct rte_crypto_sgl sgl[VIGIL_BURST];
+	struct rte_crypto_va_iova_ptr ivp[VIGIL_BURST], digest[VIGIL_BURST], aadp[VIGIL_BURST];
+	int32_t status[VIGIL_BURST];
+	unsigned idx[VIGIL_BURST], k = 0, ok = 0;
+	union rte_crypto_sym_ofs ofs = {.raw = 0};
+	struct rte_crypto_sym_vec sv = {.src_sgl = sgl, .iv = ivp, .digest = digest, .aad = aadp, .status = status};
+
+	if (n > VIGIL_BURST)
+		n = VIGIL_BURST;
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t esi, body;
+
+		if (p[i].len < head + tail || !((esi = vigil_get32(p[i].pkt + p[i].len - 4)) & VIGIL_SRTCP_E_BIT)) {
+			p[i].status = EINVAL;
+			continue;
+		}
+		body = p[i].len - head - tail;
+		esi &= ~VIGIL_SRTCP_E_BIT;
+		/* Section 9.1: the RTP IV with the index where ROC and SEQ were. */
+		vigil_srtp_iv(iv[k], salt, vigil_get32(p[i].pkt + 4), esi >> 16, (uint16_t)esi);
+		memcpy(aad[k], p[i].pkt, head);
+		memcpy(aad[k] + head, p[i].pkt + p[i].len - 4, 4);
+		vec[k] = (struct rte_crypto_vec){.base = p[i].pkt + head, .len = body, .tot_len = body};
+		sgl[k] = (struct rte_crypto_sgl){.vec = &vec[k], .num = 1};
+		ivp[k] = (struct rte_crypto_va_iova_ptr){.va = iv[k]};
+		digest[k] = (struct rte_crypto_va_iova_ptr){.va = p[i].pkt + head + body};
+		aadp[k] = (struct rte_crypto_va_iova_ptr){.va = aad[k]};
+		idx[k++] = i;
+	}
+	if (k == 0)
+		return 0;
+	sv.num = k;
+	rte_cryptodev_sym_cpu_crypto_process(d->dev_id, sess, ofs, &sv);
+	for (unsigned j = 0; j < k; j++) {
+		p[idx[j]].status = status[j] == 0 ? 0 : EBADMSG;
+		ok += status[j] == 0;
+	}
+	return ok;
+}
+
 /* An operation for a packet, in place in its mbuf: the ciphertext from
  * after the header, the header as AAD, the tag after the ciphertext. */
 static void op_fill(struct rte_crypto_op *op, void *sess, const uint8_t *salt, uint16_t hdr_len,

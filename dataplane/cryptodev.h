@@ -81,6 +81,16 @@ unsigned vigil_cryptodev_srtp_encrypt(const struct vigil_cryptodev *d, void *ses
 				      const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], uint16_t hdr_len,
 				      struct vigil_cryptodev_pkt *p, unsigned n);
 
+/* SRTCP with its E bit set (RFC 7714 section 9: the AAD is the first 8
+ * bytes and the E|index word, the ciphertext between them and the tag),
+ * up to VIGIL_BURST packets in place, each len the whole SRTCP packet,
+ * under a session of the RTCP session key made with hdr_len 12 (the
+ * AAD's length). The CPU path only. How many authenticated (status 0;
+ * EBADMSG; EINVAL: too short, or E clear, which this path does not take). */
+unsigned vigil_cryptodev_srtcp_decrypt(const struct vigil_cryptodev *d, void *sess,
+				       const uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], struct vigil_cryptodev_pkt *p,
+				       unsigned n);
+
 /* Decryption through the device's queue pair qp (the calling worker's
  * own), enqueue then dequeue until every packet is back: the asynchronous
  * path a hardware device (QAT and the like, without CPU crypto) takes;

@@ -43,6 +43,7 @@ static void key_free(struct vigil_stream_table *t, struct vigil_stream_key *k)
 		return;
 	for (unsigned i = 0; i < k->cd.n; i++)
 		vigil_cryptodev_session_free(t->cd, k->cd.sess[i]);
+	vigil_cryptodev_session_free(t->cd, k->cd.rtcp);
 	vigil_srtp_wipe(&k->rtp);
 	vigil_srtp_wipe(&k->rtcp);
 	sodium_memzero(&k->cd, sizeof(k->cd));
@@ -83,6 +84,15 @@ static struct vigil_stream_key *key_new(struct vigil_stream_table *t, const uint
 	    vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN, VIGIL_SRTP_LABEL_RTP_ENCRYPTION,
 			   k->cd.key, sizeof(k->cd.key)) == 0)
 		(void)key_session_add(t, k, 12); /* RTP's fixed header alone */
+	/* SRTCP's session key, on the CPU path: its AAD is always 12 bytes. */
+	if (k != NULL && t->cd != NULL && !t->cd->async) {
+		uint8_t rk[VIGIL_SRTP_MASTER_KEY_LEN];
+
+		if (vigil_srtp_kdf(master_key, master_salt, VIGIL_SRTP_MASTER_SALT_LEN,
+				   VIGIL_SRTP_LABEL_RTCP_ENCRYPTION, rk, sizeof(rk)) == 0)
+			k->cd.rtcp = vigil_cryptodev_session(t->cd, rk, 12, false);
+		sodium_memzero(rk, sizeof(rk));
+	}
 	return k;
 }
 

@@ -38,6 +38,7 @@ struct vigil_key_sessions {
 	uint32_t wanted; /* bit (hdr_len - 12) / 4: seen without a session */
 	uint32_t n;      /* made (control plane) */
 	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN]; /* RTP's session key, for those made later */
+	void *rtcp; /* SRTCP with E set (its AAD is 12 bytes): the CPU path's; NULL: libsodium */
 };
 
 /* vigild's own SRTCP under a key (feedback to the camera): an index

@@ -8,7 +8,8 @@
  * RTP headers of 12 to 60 bytes (CSRCs, an extension): one session per
  * header length. Through the CPU crypto API on both, and through
  * aesni_mb's queue pair (enqueue, dequeue), the path a hardware device
- * takes, with the packets in mbufs. */
+ * takes, with the packets in mbufs. And SRTCP with its E bit set, on the
+ * CPU path of both. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -156,6 +157,84 @@ static void one_device(const char *name, bool qp)
 	vigil_cryptodev_close(&d);
 }
 
+/* SRTCP with E set: the device's verdicts and plaintext are libsodium's
+ * (authentic, one bit flipped anywhere, the trailer's index or E bit
+ * included, truncated); a packet with E clear is not the device's (EINVAL:
+ * the worker gives those to libsodium). */
+static void srtcp_same(const char *name)
+{
+	struct vigil_cryptodev d;
+	char msg[256];
+	uint8_t master[VIGIL_SRTP_MASTER_KEY_LEN], msalt[VIGIL_SRTP_MASTER_SALT_LEN], rk[VIGIL_SRTP_MASTER_KEY_LEN];
+	struct vigil_srtp s;
+	unsigned checked[VARIANTS + 1] = {0};
+	void *sess;
+
+	assert_int_equal(vigil_cryptodev_open(&d, name, 4, 1, false, msg, sizeof(msg)), 0);
+	randombytes_buf(master, sizeof(master));
+	randombytes_buf(msalt, sizeof(msalt));
+	assert_int_equal(vigil_srtcp_init(&s, master, msalt), 0);
+	assert_int_equal(vigil_srtp_kdf(master, msalt, sizeof(msalt), VIGIL_SRTP_LABEL_RTCP_ENCRYPTION, rk, sizeof(rk)),
+			 0);
+	sess = vigil_cryptodev_session(&d, rk, 12, false);
+	assert_non_null(sess);
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		static uint8_t a[VIGIL_BURST][PKT_MAX], b[VIGIL_BURST][PKT_MAX];
+		struct vigil_cryptodev_pkt p[VIGIL_BURST];
+		unsigned v[VIGIL_BURST]; /* a variant, or VARIANTS: E clear */
+
+		for (unsigned i = 0; i < VIGIL_BURST; i++) {
+			uint32_t len = 8 + 4 * randombytes_uniform(64);
+			bool encrypt;
+			int n;
+
+			v[i] = randombytes_uniform(VARIANTS + 1);
+			if (v[i] == WRONG_ROC)
+				v[i] = AUTHENTIC; /* SRTCP carries its index */
+			encrypt = v[i] != VARIANTS;
+			randombytes_buf(a[i], len);
+			a[i][0] = 0x80;
+			a[i][1] = (uint8_t)(200 + randombytes_uniform(5));
+			n = vigil_srtcp_encrypt(&s, a[i], len, randombytes_uniform(1u << 31), encrypt);
+			assert_int_equal(n, (int)(len + VIGIL_SRTCP_TRAILER_LEN));
+			if (v[i] == FORGED)
+				a[i][randombytes_uniform((uint32_t)n)] ^= (uint8_t)(1u << randombytes_uniform(8));
+			else if (v[i] == TRUNCATED)
+				n -= 1 + (int)randombytes_uniform(VIGIL_SRTP_TAG_LEN);
+			memcpy(b[i], a[i], (size_t)n);
+			p[i] = (struct vigil_cryptodev_pkt){.pkt = b[i], .len = (uint32_t)n, .status = -1};
+		}
+		vigil_cryptodev_srtcp_decrypt(&d, sess, s.salt, p, VIGIL_BURST);
+		for (unsigned i = 0; i < VIGIL_BURST; i++) {
+			uint32_t index;
+			bool e_set = p[i].len >= 4 && (a[i][p[i].len - 4] & 0x80);
+			int rc = vigil_srtcp_decrypt(&s, a[i], p[i].len, &index);
+
+			checked[v[i]]++;
+			if (!e_set) { /* E clear (or flipped clear): libsodium's */
+				assert_int_equal(p[i].status, EINVAL);
+				continue;
+			}
+			if ((rc >= 0) != (p[i].status == 0))
+				fail_msg("%s SRTCP: variant %u, libsodium %d, cryptodev %d", name, v[i], rc, p[i].status);
+			if (rc >= 0)
+				assert_memory_equal(a[i], p[i].pkt, (size_t)rc);
+		}
+	}
+	assert_true(checked[AUTHENTIC] > 0 && checked[FORGED] > 0 && checked[TRUNCATED] > 0 && checked[VARIANTS] > 0);
+	sodium_memzero(rk, sizeof(rk));
+	vigil_cryptodev_session_free(&d, sess);
+	vigil_srtp_wipe(&s);
+	vigil_cryptodev_close(&d);
+}
+
+static void test_srtcp(void **state)
+{
+	(void)state;
+	srtcp_same("crypto_aesni_gcm0");
+	srtcp_same("crypto_aesni_mb0");
+}
+
 static void test_aesni_gcm(void **state)
 {
 	(void)state;
@@ -194,6 +273,7 @@ int main(void)
 	    cmocka_unit_test(test_aesni_gcm),
 	    cmocka_unit_test(test_aesni_mb),
 	    cmocka_unit_test(test_aesni_mb_queue_pair),
+	    cmocka_unit_test(test_srtcp),
 	    cmocka_unit_test(test_no_device),
 	};
 
