@@ -124,55 +124,74 @@ void vigil_cryptodev_session_free(struct vigil_cryptodev *d, void *sess)
 		rte_cryptodev_sym_session_free(d->dev_id, sess);
 }
 
-/* Both directions through the CPU API: the payload (ciphertext or
- * plaintext) is the vector, the header the AAD, the tag after the payload
- * (read when decrypting, written when encrypting). */
+/* A burst for the CPU API, put together packet by packet. */
+struct cpu_burst {
+	uint8_t iv[VIGIL_BURST][VIGIL_SRTP_IV_LEN];
+	uint8_t aad[VIGIL_BURST][VIGIL_SRTCP_HEADER_LEN + 4]; /* SRTCP's, out of two pieces */
+	struct rte_crypto_vec vec[VIGIL_BURST];
+	struct rte_crypto_sgl sgl[VIGIL_BURST];
+	struct rte_crypto_va_iova_ptr ivp[VIGIL_BURST], digest[VIGIL_BURST], aadp[VIGIL_BURST];
+	int32_t status[VIGIL_BURST];
+	unsigned idx[VIGIL_BURST], k;
+};
+
+/* Packet i of the caller's burst, its IV in b->iv[b->k] already: the
+ * vector is the body bytes at base (the ciphertext alone, at no offset:
+ * aesni_gcm ignores the offsets, aesni_mb takes them), the tag after
+ * them, the AAD at aad. */
+static void cpu_add(struct cpu_burst *b, unsigned i, uint8_t *base, uint32_t body, uint8_t *aad)
+{
+	unsigned k = b->k++;
+
+	b->vec[k] = (struct rte_crypto_vec){.base = base, .len = body, .tot_len = body};
+	b->sgl[k] = (struct rte_crypto_sgl){.vec = &b->vec[k], .num = 1};
+	b->ivp[k] = (struct rte_crypto_va_iova_ptr){.va = b->iv[k]};
+	b->digest[k] = (struct rte_crypto_va_iova_ptr){.va = base + body};
+	b->aadp[k] = (struct rte_crypto_va_iova_ptr){.va = aad};
+	b->idx[k] = i;
+}
+
+/* The burst through the device: each packet's status 0, or refused
+ * (anything but success is a refusal, whatever the PMD says). How many
+ * succeeded. */
+static unsigned cpu_run(const struct vigil_cryptodev *d, void *sess, struct cpu_burst *b,
+			struct vigil_cryptodev_pkt *p, int32_t refused)
+{
+	union rte_crypto_sym_ofs ofs = {.raw = 0};
+	struct rte_crypto_sym_vec sv = {.src_sgl = b->sgl, .iv = b->ivp, .digest = b->digest, .aad = b->aadp,
+					.status = b->status, .num = b->k};
+	unsigned ok = 0;
+
+	if (b->k == 0)
+		return 0;
+	rte_cryptodev_sym_cpu_crypto_process(d->dev_id, sess, ofs, &sv);
+	for (unsigned j = 0; j < b->k; j++) {
+		p[b->idx[j]].status = b->status[j] == 0 ? 0 : refused;
+		ok += b->status[j] == 0;
+	}
+	return ok;
+}
+
+/* Both directions of SRTP: the payload (ciphertext or plaintext) is the
+ * vector, the header the AAD, the tag after the payload (read when
+ * decrypting, written when encrypting). A refusal: EBADMSG for a tag that
+ * does not match, EIO for an encryption the device did not do. */
 static unsigned cpu_process(const struct vigil_cryptodev *d, void *sess, const uint8_t *salt, uint16_t hdr_len,
 			    struct vigil_cryptodev_pkt *p, unsigned n, bool encrypt)
 {
 	const uint32_t tag = encrypt ? 0 : VIGIL_SRTP_TAG_LEN; /* of len */
-	uint8_t iv[VIGIL_BURST][VIGIL_SRTP_IV_LEN];
-	struct rte_crypto_vec vec[VIGIL_BURST];
-	struct rte_crypto_sgl sgl[VIGIL_BURST];
-	struct rte_crypto_va_iova_ptr ivp[VIGIL_BURST], digest[VIGIL_BURST], aad[VIGIL_BURST];
-	int32_t status[VIGIL_BURST];
-	unsigned idx[VIGIL_BURST], k = 0, ok = 0;
-	/* The ciphertext alone is the vector, at no offset: aesni_gcm
-	 * ignores the offsets (aesni_mb takes them); the header is the AAD. */
-	union rte_crypto_sym_ofs ofs = {.raw = 0};
-	struct rte_crypto_sym_vec sv = {
-	    .src_sgl = sgl, .iv = ivp, .digest = digest, .aad = aad, .status = status};
+	struct cpu_burst b;
 
-	if (n > VIGIL_BURST)
-		n = VIGIL_BURST;
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t body;
-
+	b.k = 0;
+	for (unsigned i = 0; i < n && i < VIGIL_BURST; i++) {
 		if (p[i].len < (uint32_t)hdr_len + tag) {
 			p[i].status = EINVAL;
 			continue;
 		}
-		body = p[i].len - tag - hdr_len;
-		vigil_srtp_iv(iv[k], salt, p[i].ssrc, p[i].roc, p[i].seq);
-		vec[k] = (struct rte_crypto_vec){.base = p[i].pkt + hdr_len, .len = body, .tot_len = body};
-		sgl[k] = (struct rte_crypto_sgl){.vec = &vec[k], .num = 1};
-		ivp[k] = (struct rte_crypto_va_iova_ptr){.va = iv[k]};
-		digest[k] = (struct rte_crypto_va_iova_ptr){.va = p[i].pkt + hdr_len + body};
-		aad[k] = (struct rte_crypto_va_iova_ptr){.va = p[i].pkt};
-		idx[k++] = i;
+		vigil_srtp_iv(b.iv[b.k], salt, p[i].ssrc, p[i].roc, p[i].seq);
+		cpu_add(&b, i, p[i].pkt + hdr_len, p[i].len - tag - hdr_len, p[i].pkt);
 	}
-	if (k == 0)
-		return 0;
-	sv.num = k;
-	rte_cryptodev_sym_cpu_crypto_process(d->dev_id, sess, ofs, &sv);
-	for (unsigned j = 0; j < k; j++) {
-		/* Anything but success is a refusal: EBADMSG for a tag that
-		 * does not match, whatever the PMD says; EIO for an encryption
-		 * the device did not do. */
-		p[idx[j]].status = status[j] == 0 ? 0 : encrypt ? EIO : EBADMSG;
-		ok += status[j] == 0;
-	}
-	return ok;
+	return cpu_run(d, sess, &b, p, encrypt ? EIO : EBADMSG);
 }
 
 unsigned vigil_cryptodev_srtp_decrypt(const struct vigil_cryptodev *d, void *sess,
@@ -194,46 +213,24 @@ unsigned vigil_cryptodev_srtcp_decrypt(const struct vigil_cryptodev *d, void *se
 				       unsigned n)
 {
 	const uint32_t head = VIGIL_SRTCP_HEADER_LEN, tail = VIGIL_SRTP_TAG_LEN + 4;
-	uint8_t iv[VIGIL_BURST][VIGIL_SRTP_IV_LEN], aad[VIGIL_BURST][VIGIL_SRTCP_HEADER_LEN + 4];
-	struct rte_crypto_vec vec[VIGIL_BURST];
-	struct rte_crypto_sgl sgl[VIGIL_BURST];
-	struct rte_crypto_va_iova_ptr ivp[VIGIL_BURST], digest[VIGIL_BURST], aadp[VIGIL_BURST];
-	int32_t status[VIGIL_BURST];
-	unsigned idx[VIGIL_BURST], k = 0, ok = 0;
-	union rte_crypto_sym_ofs ofs = {.raw = 0};
-	struct rte_crypto_sym_vec sv = {.src_sgl = sgl, .iv = ivp, .digest = digest, .aad = aadp, .status = status};
+	struct cpu_burst b;
 
-	if (n > VIGIL_BURST)
-		n = VIGIL_BURST;
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t esi, body;
+	b.k = 0;
+	for (unsigned i = 0; i < n && i < VIGIL_BURST; i++) {
+		uint32_t esi;
 
 		if (p[i].len < head + tail || !((esi = vigil_get32(p[i].pkt + p[i].len - 4)) & VIGIL_SRTCP_E_BIT)) {
 			p[i].status = EINVAL;
 			continue;
 		}
-		body = p[i].len - head - tail;
 		esi &= ~VIGIL_SRTCP_E_BIT;
 		/* Section 9.1: the RTP IV with the index where ROC and SEQ were. */
-		vigil_srtp_iv(iv[k], salt, vigil_get32(p[i].pkt + 4), esi >> 16, (uint16_t)esi);
-		memcpy(aad[k], p[i].pkt, head);
-		memcpy(aad[k] + head, p[i].pkt + p[i].len - 4, 4);
-		vec[k] = (struct rte_crypto_vec){.base = p[i].pkt + head, .len = body, .tot_len = body};
-		sgl[k] = (struct rte_crypto_sgl){.vec = &vec[k], .num = 1};
-		ivp[k] = (struct rte_crypto_va_iova_ptr){.va = iv[k]};
-		digest[k] = (struct rte_crypto_va_iova_ptr){.va = p[i].pkt + head + body};
-		aadp[k] = (struct rte_crypto_va_iova_ptr){.va = aad[k]};
-		idx[k++] = i;
+		vigil_srtp_iv(b.iv[b.k], salt, vigil_get32(p[i].pkt + 4), esi >> 16, (uint16_t)esi);
+		memcpy(b.aad[b.k], p[i].pkt, head);
+		memcpy(b.aad[b.k] + head, p[i].pkt + p[i].len - 4, 4);
+		cpu_add(&b, i, p[i].pkt + head, p[i].len - head - tail, b.aad[b.k]);
 	}
-	if (k == 0)
-		return 0;
-	sv.num = k;
-	rte_cryptodev_sym_cpu_crypto_process(d->dev_id, sess, ofs, &sv);
-	for (unsigned j = 0; j < k; j++) {
-		p[idx[j]].status = status[j] == 0 ? 0 : EBADMSG;
-		ok += status[j] == 0;
-	}
-	return ok;
+	return cpu_run(d, sess, &b, p, EBADMSG);
 }
 
 /* An operation for a packet, in place in its mbuf: the ciphertext from
