@@ -183,6 +183,22 @@ static json_t *prefix_end(const char *prefix)
 	return j;
 }
 
+/* A POST of text to path on the current endpoint, its answer to fn(arg). */
+static void post_setup(struct vigil_etcd *e, const char *path, struct curl_slist *headers, const char *text,
+		       curl_write_callback fn, void *arg)
+{
+	char url[1100];
+
+	snprintf(url, sizeof(url), "%s%s", e->endpoint[e->at], path);
+	curl_easy_reset(e->curl);
+	curl_easy_setopt(e->curl, CURLOPT_URL, url);
+	curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
+	curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, fn);
+	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, arg);
+}
+
 /* POST body to path on an endpoint that answers, the current one first.
  * *answer: its JSON. 0, -EIO (none answered), -EPROTO (not JSON), or
  * -ENOENT / -EINVAL for etcd's own refusals (msg says which). */
@@ -200,21 +216,13 @@ static int call(struct vigil_etcd *e, const char *path, json_t *body, json_t **a
 		goto out;
 	}
 	for (unsigned tries = 0; tries < e->n_endpoints; tries++, e->at = (e->at + 1) % e->n_endpoints) {
-		char url[1100];
 		struct reply r = {0};
 		long status = 0;
 		CURLcode cc;
 		json_error_t jerr;
 
-		snprintf(url, sizeof(url), "%s%s", e->endpoint[e->at], path);
-		curl_easy_reset(e->curl);
-		curl_easy_setopt(e->curl, CURLOPT_URL, url);
-		curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, headers);
-		curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
+		post_setup(e, path, headers, text, take, &r);
 		curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, (long)VIGIL_ETCD_TIMEOUT_MS);
-		curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, take);
-		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &r);
 		cc = curl_easy_perform(e->curl);
 		if (cc == CURLE_OK)
 			curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -519,7 +527,7 @@ int vigil_etcd_watch(struct vigil_etcd *e, const char *prefix, int64_t from, vig
 	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
 	struct watch w = {.on_event = on_event, .arg = arg, .stop = stop, .revision = revision, .msg = msg,
 			  .msglen = msglen};
-	char url[1100], *text;
+	char *text;
 	CURLcode cc;
 
 	if (from > 0 && req != NULL)
@@ -535,15 +543,8 @@ int vigil_etcd_watch(struct vigil_etcd *e, const char *prefix, int64_t from, vig
 	}
 	/* An endpoint that does not answer at all: the next one, at once. */
 	for (unsigned tries = 0; tries < e->n_endpoints; tries++) {
-		snprintf(url, sizeof(url), "%s/v3/watch", e->endpoint[e->at]);
-		curl_easy_reset(e->curl);
-		curl_easy_setopt(e->curl, CURLOPT_URL, url);
-		curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, headers);
-		curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
+		post_setup(e, "/v3/watch", headers, text, watch_take, &w);
 		curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)VIGIL_ETCD_TIMEOUT_MS);
-		curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, watch_take);
-		curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &w);
 		curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, watch_progress);
 		curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, &w);
