@@ -40,6 +40,9 @@ enum { VIGIL_ADMIN_ARG_NONE, VIGIL_ADMIN_ARG_NAME };
 	X(storage, "storage", NULL, VIGIL_ADMIN_ARG_NONE, false, "storage",                                        \
 	  "uploads to object storage ([Storage]): segments and bytes uploaded, failures by cause,\n"             \
 	  "what waits in the spool (JSON)")                                                                       \
+	X(cluster, "cluster", NULL, VIGIL_ADMIN_ARG_NONE, false, "cluster",                                      \
+	  "a cluster node ([Cluster]): every node registered in etcd, its version, cameras and load,\n"           \
+	  "and whether this node reaches etcd (JSON)")                                                             \
 	X(health, "health", NULL, VIGIL_ADMIN_ARG_NONE, false, "health",                                          \
 	  "ready (exit 0), or why not (exit 1): as MetricsListen's /readyz")                                    \
 	X(watch, "watch", NULL, VIGIL_ADMIN_ARG_NONE, false, "watch",                                              \

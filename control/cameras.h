@@ -198,6 +198,10 @@ int vigil_cameras_keystore(struct vigil_cameras *c, const uint8_t *key,
  * removed camera's name may come back (its slot, counters and recordings
  * with it) if its codec is the same. */
 int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg, size_t msglen);
+/* What add would refuse, without adding: the slot it would take, or
+ * -errno with msg set (a cluster node checks before writing to etcd). */
+int vigil_cameras_check_add(const struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg,
+			    size_t msglen);
 /* A new key; the previous one is accepted for KeyGraceSeconds. A revoked
  * camera is live again. */
 int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],

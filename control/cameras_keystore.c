@@ -231,6 +231,14 @@ int vigil_cameras_keystore(struct vigil_cameras *c, const uint8_t *key,
 	return rc;
 }
 
+int vigil_cameras_check_add(const struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg,
+			    size_t msglen)
+{
+	int other;
+
+	return check_add(c, cam, &other, msg, msglen);
+}
+
 int vigil_cameras_add(struct vigil_cameras *c, const struct vigil_camera_config *cam, char *msg,
 		      size_t msglen)
 {

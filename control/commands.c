@@ -197,7 +197,7 @@ static json_t *cmd_camera_add(struct vigil_commands *k, const char *name, json_t
 	struct vigil_camera_config *cam;
 	unsigned n = 1;
 
-	if (k->cams->keystore_key == NULL) {
+	if (k->cams->keystore_key == NULL && k->cluster == NULL) {
 		snprintf(k->msg, sizeof(k->msg),
 			 "vigild has no Keystore in [Ingest], where added cameras are kept; add the camera to %s and reload",
 			 k->cams->cfg->path);
@@ -223,7 +223,9 @@ static json_t *cmd_camera_add(struct vigil_commands *k, const char *name, json_t
 		return NULL;
 	}
 	if (vigil_config_camera(k->cams->cfg, cam, keys, values, n, k->msg, sizeof(k->msg)) < 0 ||
-	    vigil_cameras_add(k->cams, cam, k->msg, sizeof(k->msg)) < 0) {
+	    (k->cluster != NULL
+		 ? vigil_cluster_change(k->cluster, VIGIL_CLUSTER_ADD, name, cam, NULL, NULL, k->msg, sizeof(k->msg))
+		 : vigil_cameras_add(k->cams, cam, k->msg, sizeof(k->msg))) < 0) {
 		sodium_free(cam);
 		return fail(k, error);
 	}
@@ -242,7 +244,9 @@ static json_t *cmd_camera_rotate(struct vigil_commands *k, const char *name, jso
 		return fail(k, error);
 	}
 	rc = vigil_config_key(value, key, salt, k->msg, sizeof(k->msg));
-	if (rc == 0)
+	if (rc == 0 && k->cluster != NULL)
+		rc = vigil_cluster_change(k->cluster, VIGIL_CLUSTER_ROTATE, name, NULL, key, salt, k->msg, sizeof(k->msg));
+	else if (rc == 0)
 		rc = vigil_cameras_rotate(k->cams, name, key, salt, k->msg, sizeof(k->msg));
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(salt, sizeof(salt));
@@ -252,7 +256,9 @@ static json_t *cmd_camera_rotate(struct vigil_commands *k, const char *name, jso
 static json_t *cmd_camera_revoke(struct vigil_commands *k, const char *name, json_t *req, const char **error)
 {
 	(void)req;
-	if (vigil_cameras_revoke(k->cams, name, k->msg, sizeof(k->msg)) < 0)
+	if ((k->cluster != NULL
+		 ? vigil_cluster_change(k->cluster, VIGIL_CLUSTER_REVOKE, name, NULL, NULL, NULL, k->msg, sizeof(k->msg))
+		 : vigil_cameras_revoke(k->cams, name, k->msg, sizeof(k->msg))) < 0)
 		return fail(k, error);
 	return changed(k, "camera");
 }
@@ -260,7 +266,9 @@ static json_t *cmd_camera_revoke(struct vigil_commands *k, const char *name, jso
 static json_t *cmd_camera_remove(struct vigil_commands *k, const char *name, json_t *req, const char **error)
 {
 	(void)req;
-	if (vigil_cameras_remove(k->cams, name, k->msg, sizeof(k->msg)) < 0)
+	if ((k->cluster != NULL
+		 ? vigil_cluster_change(k->cluster, VIGIL_CLUSTER_REMOVE, name, NULL, NULL, NULL, k->msg, sizeof(k->msg))
+		 : vigil_cameras_remove(k->cams, name, k->msg, sizeof(k->msg))) < 0)
 		return fail(k, error);
 	return changed(k, "camera");
 }
@@ -324,6 +332,25 @@ static json_t *cmd_reload(struct vigil_commands *k, const char *name, json_t *re
 	if (vigil_cameras_reload(k->cams, k->msg, sizeof(k->msg)) < 0)
 		return fail(k, error);
 	return json_pack("{ss}", "reload", k->msg);
+}
+
+/* The cluster's nodes, as etcd holds their records. */
+static json_t *cmd_cluster(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	json_t *out;
+
+	(void)name;
+	(void)req;
+	if (k->cluster == NULL) {
+		*error = "not a cluster node: no [Cluster] in its configuration";
+		return NULL;
+	}
+	out = vigil_cluster_nodes(k->cluster, k->msg, sizeof(k->msg));
+	if (out == NULL) {
+		*error = "out of memory";
+		return NULL;
+	}
+	return json_pack("{so}", "cluster", out);
 }
 
 static json_t *cmd_shutdown(struct vigil_commands *k, const char *name, json_t *req, const char **error)

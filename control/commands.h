@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cameras.h"
+#include "cluster.h"
 #include "events.h"
 #include "handshakes.h"
 #include "recorder.h"
@@ -23,6 +24,7 @@ struct vigil_commands {
 	const struct vigil_handshakes *hs; /* NULL: no HandshakePort */
 	const struct vigil_events *events; /* NULL: none (not live) */
 	const struct vigil_uploader *up;   /* NULL: no [Storage] */
+	struct vigil_cluster *cluster;     /* NULL: not a cluster node */
 	const char *audit;		   /* the audit log's path */
 	const char *crypto;		   /* the engine that decrypts: "libsodium", "cryptodev:DEVICE" */
 	volatile bool *stop;           /* set by shutdown */

@@ -3,6 +3,7 @@
  * vigil_config: reading the file, its sections, each camera's required
  * keys and the checks across keys; the keys themselves are the table of
  * config_keys.c. Every error names the file, the line and what is wrong. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -190,6 +191,13 @@ static int start_section(struct parser *p, const char *section)
 		p->section = SEC_STORAGE;
 		return 1;
 	}
+	if (strcasecmp(section, "Cluster") == 0) {
+		if (p->cluster_sections++)
+			return config_fail(p, p->section_line, "[Cluster] appears twice");
+		p->cluster_line = p->section_line;
+		p->section = SEC_CLUSTER;
+		return 1;
+	}
 	if (strcasecmp(section, "Camera") == 0) {
 		struct vigil_camera_config *cams = p->cfg->cameras;
 
@@ -216,7 +224,7 @@ static int start_section(struct parser *p, const char *section)
 		p->section = SEC_CAMERA;
 		return 1;
 	}
-	return config_fail(p, p->section_line, "unknown section [%s] (expected [Ingest], [Storage] or [Camera])",
+	return config_fail(p, p->section_line, "unknown section [%s] (expected [Ingest], [Storage], [Cluster] or [Camera])",
 			   section);
 }
 
@@ -266,6 +274,65 @@ static int refuse_mode(struct parser *p, const struct stat *st)
 	return -EPERM;
 }
 
+/* A cluster node has one source of truth for its cameras, etcd: no
+ * [Camera] sections, no keystore file. Its Anycast address is one of its
+ * Addresses (answered for ARP/NDP, handshakes to it taken). */
+static void check_cluster(struct parser *p)
+{
+	struct vigil_config *cfg = p->cfg;
+	uint8_t a[16];
+
+	if (cfg->cluster.etcd[0] == '\0') {
+		config_fail(p, p->cluster_line, "[Cluster] has no Etcd");
+		return;
+	}
+	if (cfg->n_cameras > 0) {
+		config_fail(p, cfg->cameras[0].line,
+			    "[Camera] in a cluster node: its cameras come from etcd ([Cluster]); add them with "
+			    "vigilctl camera add on any node");
+		return;
+	}
+	if (cfg->keystore[0] != '\0') {
+		config_fail(p, p->keystore_line,
+			    "Keystore: a cluster node keeps its cameras in etcd, not in a keystore file; remove it "
+			    "(KeystoreKeyFile stays: the cluster master key)");
+		return;
+	}
+	if (cfg->cluster.node[0] == '\0') {
+		char host[256] = "";
+
+		(void)gethostname(host, sizeof(host) - 1);
+		snprintf(cfg->cluster.node, sizeof(cfg->cluster.node), "%.*s", (int)strcspn(host, "."), host);
+		if (!vigil_config_valid_name(cfg->cluster.node)) {
+			config_fail(p, p->cluster_line, "[Cluster] has no Node, and the host name '%s' is not one: set Node",
+				    host);
+			return;
+		}
+	}
+	if (cfg->cluster.anycast[0] == '\0')
+		return;
+	if (inet_pton(AF_INET, cfg->cluster.anycast, a) == 1) {
+		uint32_t v4;
+
+		memcpy(&v4, a, 4);
+		for (unsigned i = 0; i < cfg->n_ipv4; i++)
+			if (cfg->ipv4[i] == v4)
+				return;
+		if (cfg->n_ipv4 < VIGIL_MAX_ADDRESSES)
+			cfg->ipv4[cfg->n_ipv4++] = v4;
+		else
+			config_fail(p, p->cluster_line, "Anycast: more than %d IPv4 addresses with Address's", VIGIL_MAX_ADDRESSES);
+	} else if (inet_pton(AF_INET6, cfg->cluster.anycast, a) == 1) {
+		for (unsigned i = 0; i < cfg->n_ipv6; i++)
+			if (memcmp(cfg->ipv6[i], a, 16) == 0)
+				return;
+		if (cfg->n_ipv6 < VIGIL_MAX_ADDRESSES)
+			memcpy(cfg->ipv6[cfg->n_ipv6++], a, 16);
+		else
+			config_fail(p, p->cluster_line, "Anycast: more than %d IPv6 addresses with Address's", VIGIL_MAX_ADDRESSES);
+	}
+}
+
 int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, size_t errlen)
 {
 	struct parser p = {.cfg = cfg, .err = err, .errlen = errlen};
@@ -291,6 +358,8 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	cfg->storage.spool_bytes = VIGIL_DEFAULT_SPOOL_BYTES;
 	cfg->storage.upload_wait_seconds = VIGIL_DEFAULT_UPLOAD_WAIT_SECONDS;
 	snprintf(cfg->storage.region, sizeof(cfg->storage.region), "us-east-1");
+	snprintf(cfg->cluster.prefix, sizeof(cfg->cluster.prefix), "%s", VIGIL_DEFAULT_CLUSTER_PREFIX);
+	cfg->cluster.lease_seconds = VIGIL_DEFAULT_LEASE_SECONDS;
 
 	p.file = fopen(path, "re");
 	if (p.file == NULL) {
@@ -331,13 +400,14 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 		check_camera(&p);
 	if (p.err_line == 0 && !p.ports_set)
 		config_fail(&p, p.line, "[Ingest] has no Ports");
-	if (p.err_line == 0 && cfg->n_cameras == 0 && cfg->keystore[0] == '\0')
-		config_fail(&p, p.line, "no [Camera] section and no Keystore: nothing to ingest");
-	if (p.err_line == 0 && cfg->keystore[0] != '\0' && cfg->keystore_key_file[0] == '\0' &&
-	    getenv("VIGIL_KEYSTORE_KEY_FILE") == NULL)
-		config_fail(
-		    &p, p.line,
-		    "Keystore: needs KeystoreKeyFile (or VIGIL_KEYSTORE_KEY_FILE in the environment)");
+	if (p.err_line == 0 && p.cluster_sections > 0)
+		check_cluster(&p);
+	if (p.err_line == 0 && cfg->n_cameras == 0 && cfg->keystore[0] == '\0' && p.cluster_sections == 0)
+		config_fail(&p, p.line, "no [Camera] section, no Keystore and no [Cluster]: nothing to ingest");
+	if (p.err_line == 0 && (cfg->keystore[0] != '\0' || p.cluster_sections > 0) &&
+	    cfg->keystore_key_file[0] == '\0' && getenv("VIGIL_KEYSTORE_KEY_FILE") == NULL)
+		config_fail(&p, p.line, "%s: needs KeystoreKeyFile (or VIGIL_KEYSTORE_KEY_FILE in the environment)",
+			    p.cluster_sections > 0 ? "[Cluster]" : "Keystore");
 	if (p.err_line == 0 && cfg->handshake_port != 0 &&
 	    vigil_config_is_srtp_port(cfg, cfg->handshake_port))
 		config_fail(&p, p.handshake_line,

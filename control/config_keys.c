@@ -507,6 +507,54 @@ static int storage_region(struct parser *p)
 	return 1;
 }
 
+/* Etcd: a list of http:// or https:// endpoints, at most
+ * VIGIL_ETCD_ENDPOINTS_MAX (the client's). */
+static int cluster_etcd(struct parser *p)
+{
+	char buf[sizeof(p->cfg->cluster.etcd)], *tok, *save = NULL;
+	unsigned n = 0;
+
+	strcpy(buf, p->cfg->cluster.etcd);
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save), n++)
+		if (strncmp(tok, "http://", 7) != 0 && strncmp(tok, "https://", 8) != 0)
+			return config_fail(p, p->line, "Etcd: '%s' is not an http:// or https:// URL", tok);
+	if (n == 0 || n > 8)
+		return config_fail(p, p->line, "Etcd: give 1 to 8 endpoints (http://host:port, commas between)");
+	return 1;
+}
+
+static int cluster_node(struct parser *p)
+{
+	if (!vigil_config_valid_name(p->cfg->cluster.node))
+		return config_fail(p, p->line, "Node: '%s' is not 1-%d of A-Z a-z 0-9 _ -", p->cfg->cluster.node,
+				   VIGIL_CAMERA_NAME_MAX);
+	return 1;
+}
+
+static int cluster_prefix(struct parser *p)
+{
+	const char *s = p->cfg->cluster.prefix;
+
+	if (s[0] != '/' || s[strlen(s) - 1] != '/' || !object_chars(s, "/._-"))
+		return config_fail(p, p->line, "Prefix: '%s' must start and end with '/' and hold only A-Z a-z 0-9 / . _ -", s);
+	return 1;
+}
+
+static int cluster_anycast(struct parser *p)
+{
+	uint8_t a[16];
+
+	if (inet_pton(AF_INET, p->cfg->cluster.anycast, a) != 1 && inet_pton(AF_INET6, p->cfg->cluster.anycast, a) != 1)
+		return config_fail(p, p->line, "Anycast: '%s' is not an IPv4 or IPv6 address", p->cfg->cluster.anycast);
+	return 1;
+}
+
+static int keystore_where(struct parser *p)
+{
+	p->keystore_line = p->line;
+	return 1;
+}
+
 static const struct key_name formats[] = {{"ts", VIGIL_FORMAT_TS}, {"fmp4", VIGIL_FORMAT_FMP4}, {NULL, 0}};
 static const struct key_name codecs[] = {
     {"H264", VIGIL_CODEC_H264}, {"H265", VIGIL_CODEC_H265}, {"HEVC", VIGIL_CODEC_H265}, {NULL, 0}};
@@ -522,6 +570,9 @@ static const struct key_name yes_no[] = {{"yes", 1}, {"true", 1}, {"no", 0}, {"f
 #define STORAGE(m)                                                                                           \
 	.section = SEC_STORAGE, .offset = offsetof(struct vigil_config, storage.m),                          \
 	.size = sizeof(((struct vigil_config *)0)->storage.m)
+#define CLUSTER(m)                                                                                           \
+	.section = SEC_CLUSTER, .offset = offsetof(struct vigil_config, cluster.m),                          \
+	.size = sizeof(((struct vigil_config *)0)->cluster.m)
 #define NUMBER(lo, hi, times) .kind = KIND_UNSIGNED, .min = (lo), .max = (hi), .scale = (times)
 #define SIZE .kind = KIND_SIZE, .min = 0, .max = UINT64_MAX, .scale = 1
 #define ONE_OF(list) .kind = KIND_ENUM, .names = (list)
@@ -547,7 +598,7 @@ static const struct key_def keys[] = {
     {"RecordFormat", INGEST(format), ONE_OF(formats), .err = "is not ts or fmp4"},
     {"MaxUnsyncedSeconds", INGEST(max_unsynced_ms), NUMBER(0, 3600, 1000)},
     {"MaxFrameBytes", INGEST(max_frame_bytes), NUMBER(64 << 10, 64 << 20, 1)},
-    {"Keystore", INGEST(keystore), STRING},
+    {"Keystore", INGEST(keystore), STRING, .then = keystore_where},
     {"KeystoreKeyFile", INGEST(keystore_key_file), STRING},
     {"AdminGroup", INGEST(admin_group), STRING},
     {"StateDir", INGEST(state_dir), STRING},
@@ -577,6 +628,12 @@ static const struct key_def keys[] = {
     {"SpoolBytes", STORAGE(spool_bytes), .kind = KIND_SIZE, .min = 64 << 10, .max = UINT64_MAX, .scale = 1,
      .err = "is not a size of 64K or more (bytes, or with K, M, G or T)"},
     {"UploadWaitSeconds", STORAGE(upload_wait_seconds), NUMBER(0, 86400, 1)},
+    /* [Cluster] */
+    {"Etcd", CLUSTER(etcd), STRING, .then = cluster_etcd},
+    {"Node", CLUSTER(node), STRING, .then = cluster_node},
+    {"Prefix", CLUSTER(prefix), STRING, .then = cluster_prefix},
+    {"Anycast", CLUSTER(anycast), STRING, .then = cluster_anycast},
+    {"LeaseSeconds", CLUSTER(lease_seconds), NUMBER(3, 3600, 1)},
     /* [Camera] */
     {"Name", .section = SEC_CAMERA, .seen = CAM_NAME, SPECIAL(parse_name)},
     {"SSRC", CAMERA(ssrc), .seen = CAM_SSRC, NUMBER(0, UINT32_MAX, 1), .then = ssrc_unused,
@@ -689,7 +746,10 @@ const char *vigil_config_key_name(unsigned i, bool *camera)
 
 int config_key(struct parser *p, const char *name, const char *value)
 {
-	const char *section = p->section == SEC_INGEST ? "Ingest" : p->section == SEC_STORAGE ? "Storage" : "Camera";
+	const char *section = p->section == SEC_INGEST    ? "Ingest"
+			      : p->section == SEC_STORAGE ? "Storage"
+			      : p->section == SEC_CLUSTER ? "Cluster"
+							  : "Camera";
 	const struct key_def *k;
 	char *base;
 

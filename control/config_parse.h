@@ -12,7 +12,7 @@
 
 #include "config.h"
 
-enum config_section { SEC_NONE, SEC_INGEST, SEC_CAMERA, SEC_STORAGE };
+enum config_section { SEC_NONE, SEC_INGEST, SEC_CAMERA, SEC_STORAGE, SEC_CLUSTER };
 
 /* Which keys a [Camera] section has set: "set twice", the missing ones. */
 enum {
@@ -46,6 +46,9 @@ struct parser {
 	unsigned ingest_keys;
 	unsigned storage_sections;
 	unsigned storage_line; /* where [Storage] is */
+	unsigned cluster_sections;
+	unsigned cluster_line; /* where [Cluster] is */
+	unsigned keystore_line; /* where Keystore is */
 	bool ports_set;
 	unsigned handshake_line; /* where HandshakePort is */
 	char *err;

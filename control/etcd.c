@@ -227,7 +227,10 @@ static int call(struct vigil_etcd *e, const char *path, json_t *body, json_t **a
 		if (cc == CURLE_OK)
 			curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
 		if (cc != CURLE_OK || status >= 500 || r.b == NULL) {
-			snprintf(msg, msglen, "%s: %s", e->endpoint[e->at],
+			/* Every endpoint's failure, in the order tried. */
+			size_t at = tries == 0 ? 0 : strnlen(msg, msglen);
+
+			snprintf(msg + at, msglen - at, "%s%s: %s", tries == 0 ? "" : "; ", e->endpoint[e->at],
 				 cc != CURLE_OK ? curl_easy_strerror(cc) : "no answer");
 			free(r.b);
 			continue; /* the next endpoint */
@@ -334,15 +337,16 @@ int vigil_etcd_put(struct vigil_etcd *e, const char *key, const void *value, siz
 	return rc;
 }
 
-int vigil_etcd_put_if(struct vigil_etcd *e, const char *key, const void *value, size_t len, int64_t expect,
-		      int64_t lease, bool *done, int64_t *revision, char *msg, size_t msglen)
+/* One request done only if key's mod_revision is expect (0: the key does
+ * not exist), in one transaction; *done says whether it was. */
+static int txn_if(struct vigil_etcd *e, const char *key, int64_t expect, const char *what, json_t *request,
+		  bool *done, int64_t *revision, char *msg, size_t msglen)
 {
 	/* expect 0: the key was never made (its create_revision is 0). */
 	json_t *cmp = json_pack("{s:s, s:o, s:s, s:o}", "target", expect == 0 ? "CREATE" : "MOD", "key",
 				b64(key, strlen(key)), "result", "EQUAL",
 				expect == 0 ? "create_revision" : "mod_revision", num_str(expect));
-	json_t *body = json_pack("{s:[o], s:[{s:o}]}", "compare", cmp, "success", "request_put",
-				 put_of(key, value, len, lease));
+	json_t *body = json_pack("{s:[o], s:[{s:o}]}", "compare", cmp, "success", what, request);
 	json_t *a;
 	int rc = call(e, "/v3/kv/txn", body, &a, msg, msglen);
 
@@ -353,6 +357,18 @@ int vigil_etcd_put_if(struct vigil_etcd *e, const char *key, const void *value, 
 	}
 	json_decref(a);
 	return rc;
+}
+
+int vigil_etcd_put_if(struct vigil_etcd *e, const char *key, const void *value, size_t len, int64_t expect,
+		      int64_t lease, bool *done, int64_t *revision, char *msg, size_t msglen)
+{
+	return txn_if(e, key, expect, "request_put", put_of(key, value, len, lease), done, revision, msg, msglen);
+}
+
+int vigil_etcd_delete_if(struct vigil_etcd *e, const char *key, int64_t expect, bool *done, int64_t *revision,
+			 char *msg, size_t msglen)
+{
+	return txn_if(e, key, expect, "request_delete_range", range_of(key, false), done, revision, msg, msglen);
 }
 
 int vigil_etcd_delete(struct vigil_etcd *e, const char *key, bool prefix, int64_t *deleted, char *msg,

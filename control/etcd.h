@@ -54,6 +54,10 @@ int vigil_etcd_put(struct vigil_etcd *e, const char *key, const void *value, siz
 int vigil_etcd_put_if(struct vigil_etcd *e, const char *key, const void *value, size_t len, int64_t expect,
 		      int64_t lease, bool *done, int64_t *revision, char *msg, size_t msglen);
 
+/* key gone only if its mod_revision is expect, in one transaction. */
+int vigil_etcd_delete_if(struct vigil_etcd *e, const char *key, int64_t expect, bool *done, int64_t *revision,
+			 char *msg, size_t msglen);
+
 /* key gone (or the keys under it, with prefix); *deleted: how many. */
 int vigil_etcd_delete(struct vigil_etcd *e, const char *key, bool prefix, int64_t *deleted, char *msg,
 		      size_t msglen);

@@ -23,7 +23,9 @@
 	X(disk_recovered, "seconds", "RecordDir writable and no new write error for 5 s after disk_trouble")     \
 	X(storage_failing, "seconds, spool_segments",                                                        \
 	  "every request to the object store ([Storage]) has failed for 5 s: segments wait in the spool")    \
-	X(storage_recovered, "seconds, spool_segments", "a request to the object store succeeded again after storage_failing")
+	X(storage_recovered, "seconds, spool_segments", "a request to the object store succeeded again after storage_failing") \
+	X(cluster_etcd_lost, "node", "a cluster node cannot reach etcd: it runs on the cameras it has, changes wait")   \
+	X(cluster_etcd_back, "node, revision", "etcd answers again; the node has caught up to revision")
 
 enum vigil_event_type {
 #define VIGIL_X_ENUM(name, fields, help) VIGIL_EVENT_##name,

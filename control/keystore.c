@@ -49,7 +49,7 @@
 #define KS_MAGIC_LEN 8
 #define KS_VERSION 1
 #define KS_HEAD 16 /* magic, version, count */
-#define KS_REC 208
+#define KS_REC VIGIL_KEYSTORE_RECORD_LEN
 #define KS_NONCE_AT KS_MAGIC_LEN
 #define KS_BOX_AT (KS_NONCE_AT + crypto_secretbox_NONCEBYTES)
 #define KS_OVERHEAD (KS_BOX_AT + crypto_secretbox_MACBYTES)
@@ -138,6 +138,9 @@ static void encode(uint8_t *p, const struct vigil_camera_config *c)
 	put_le(&p, c->retain_own, 1);
 }
 
+static int check_cameras(const char *path, const struct vigil_camera_config *cams, unsigned n,
+			 const char *hint, char *msg, size_t msglen);
+
 /* Returns the flags byte for the caller to check: the struct cannot hold unknown bits. */
 static unsigned decode(const uint8_t *p, struct vigil_camera_config *c)
 {
@@ -160,6 +163,22 @@ static unsigned decode(const uint8_t *p, struct vigil_camera_config *c)
 	c->sealed = flags & FLAG_SEALED;
 	c->revoked = flags & FLAG_REVOKED;
 	return flags;
+}
+
+void vigil_keystore_record_encode(uint8_t out[VIGIL_KEYSTORE_RECORD_LEN], const struct vigil_camera_config *cam)
+{
+	encode(out, cam);
+}
+
+int vigil_keystore_record_decode(const uint8_t in[VIGIL_KEYSTORE_RECORD_LEN], struct vigil_camera_config *cam)
+{
+	memset(cam, 0, sizeof(*cam));
+	if ((decode(in, cam) & ~(FLAG_IDENTITY | FLAG_SEALED | FLAG_REVOKED)) != 0 ||
+	    check_cameras("record", cam, 1, "", NULL, 0) < 0) {
+		sodium_memzero(cam, sizeof(*cam));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int by_name(const void *a, const void *b)

@@ -38,6 +38,14 @@ __attribute__((warn_unused_result)) int vigil_keystore_save(const char *path,
 							    const struct vigil_camera_config *cams,
 							    unsigned n, char *msg, size_t msglen);
 
+/* One camera as the keystore's record (its layout is at the top of
+ * keystore.c), and back: -EINVAL for what a keystore never holds
+ * (unknown flags, codec or retain bits, a bad name). A cluster's records
+ * in etcd hold the same (cluster.c). */
+#define VIGIL_KEYSTORE_RECORD_LEN 208
+void vigil_keystore_record_encode(uint8_t out[VIGIL_KEYSTORE_RECORD_LEN], const struct vigil_camera_config *cam);
+int vigil_keystore_record_decode(const uint8_t in[VIGIL_KEYSTORE_RECORD_LEN], struct vigil_camera_config *cam);
+
 /* Writes a new random master key file (mode 0600). Never overwrites: -EEXIST when path exists. */
 __attribute__((warn_unused_result)) int vigil_keystore_key_generate(const char *path, char *msg,
 								    size_t msglen);

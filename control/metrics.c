@@ -398,6 +398,29 @@ static void event_families(FILE *f, const struct vigil_events *e)
 	fprintf(f, "vigil_event_watchers_dropped_total %llu\n", (unsigned long long)n.watchers_dropped);
 }
 
+/* [Cluster] (cluster.h): etcd reached, the registry's revision, records. */
+static void cluster_families(FILE *f, const struct vigil_cluster *cl)
+{
+	struct vigil_cluster_stats s;
+
+	if (cl == NULL)
+		return;
+	vigil_cluster_stats(cl, &s);
+	family(f, "vigil_cluster_etcd_up", "gauge", "1 while this cluster node reaches etcd");
+	fprintf(f, "vigil_cluster_etcd_up{node=\"");
+	put_label(f, s.node);
+	fprintf(f, "\"} %d\n", s.etcd_up);
+	family(f, "vigil_cluster_revision", "gauge", "etcd's revision of the last camera change this node applied");
+	fprintf(f, "vigil_cluster_revision %lld\n", (long long)s.revision);
+	family(f, "vigil_cluster_records_applied_total", "counter", "camera records from etcd applied here");
+	fprintf(f, "vigil_cluster_records_applied_total %llu\n", (unsigned long long)s.applied);
+	family(f, "vigil_cluster_records_refused_total", "counter",
+	       "camera records from etcd not applied: not opening under the master key, or refused as a keystore change would be");
+	fprintf(f, "vigil_cluster_records_refused_total %llu\n", (unsigned long long)s.refused);
+	family(f, "vigil_cluster_resyncs_total", "counter", "every camera read from etcd again (at start, after a compaction)");
+	fprintf(f, "vigil_cluster_resyncs_total %llu\n", (unsigned long long)s.resyncs);
+}
+
 /* [Storage] (record/upload.h): what went up, what failed, the spool. */
 static void storage_families(FILE *f, const struct vigil_uploader *u)
 {
@@ -465,6 +488,7 @@ static int make_page(struct vigil_metrics *m, const struct vigil_commands *k, ch
 	gauges(f, k, m);
 	event_families(f, k->events);
 	storage_families(f, k->up);
+	cluster_families(f, k->cluster);
 	if (m->per_camera) {
 		counter_families(&w, "vigil_camera_", NULL);
 		camera_gauges(f, k);
@@ -478,8 +502,14 @@ const char *vigil_metrics_not_ready(const struct vigil_commands *k, char *buf, s
 {
 	const char *dir = k->cams->cfg->record_dir;
 
+	struct vigil_cluster_stats cs;
+
 	if (*k->stop)
 		return "shutting down";
+	/* Once synced, a node that loses etcd stays ready: etcd down for all
+	 * would otherwise take every node out at once (docs/cluster.md). */
+	if (k->cluster != NULL && (vigil_cluster_stats(k->cluster, &cs), !cs.synced))
+		return "the cluster's cameras are not read from etcd yet";
 	for (unsigned w = 0; w < k->ws->n; w++)
 		if (__atomic_load_n(&k->ws->w[w].done, __ATOMIC_RELAXED)) {
 			snprintf(buf, buflen, "worker %u has stopped", w);

@@ -30,6 +30,7 @@
 #include "vigil/clock.h"
 #include "admin.h"
 #include "cameras.h"
+#include "cluster.h"
 #include "commands.h"
 #include "crypto.h"
 #include "eal.h"
@@ -46,6 +47,7 @@
 
 #define EXIT_CONFIG 1
 #define EXIT_RUNTIME 2
+#define CLUSTER_START_WAIT_MS 10000 /* etcd's cameras before traffic, or start without them */
 
 static volatile bool stop;
 static volatile sig_atomic_t reload, report;
@@ -171,6 +173,7 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 		}
 		if (events != NULL)
 			vigil_events_poll(events, rec);
+		vigil_cluster_poll(k->cluster, events);
 		vigil_metrics_serve(metrics, k);
 		if (hs != NULL)
 			taken = vigil_handshakes_poll(hs);
@@ -282,7 +285,7 @@ static int load_keystore(const struct vigil_config *cfg, uint8_t **key, struct v
 	char msg[1024];
 	int rc;
 
-	if (cfg->keystore[0] == '\0')
+	if (cfg->keystore[0] == '\0' && cfg->cluster.etcd[0] == '\0')
 		return 0;
 	if (key_file == NULL || key_file[0] == '\0')
 		key_file = cfg->keystore_key_file;
@@ -290,7 +293,8 @@ static int load_keystore(const struct vigil_config *cfg, uint8_t **key, struct v
 	if (*key == NULL)
 		return -ENOMEM;
 	rc = vigil_keystore_key_read(key_file, *key, msg, sizeof(msg));
-	if (rc == 0) {
+	/* A cluster's records are sealed under it; it has no keystore file. */
+	if (rc == 0 && cfg->cluster.etcd[0] == '\0') {
 		rc = vigil_keystore_load(cfg->keystore, *key, stored, n, msg, sizeof(msg));
 		if (rc == -ENOENT) {
 			vigil_log(VIGIL_LOG_INFO, "vigild: keystore %s: none yet, made at the first vigilctl camera add\n",
@@ -379,6 +383,7 @@ int main(int argc, char **argv)
 	struct vigil_commands cmds = {0};
 	struct vigil_handshakes *hs = NULL;
 	struct vigil_state *state = NULL;
+	struct vigil_cluster *cluster = NULL;
 	struct vigil_crypto crypto = {0};
 	uint8_t *keystore_key = NULL;
 	struct vigil_camera_config *stored = NULL;
@@ -478,7 +483,7 @@ int main(int argc, char **argv)
 		}
 	}
 	rc = vigil_cameras_init(&cams, &cfg, streams, state, msg, sizeof(msg));
-	if (rc == 0 && keystore_key != NULL)
+	if (rc == 0 && keystore_key != NULL && cfg.keystore[0] != '\0')
 		rc = vigil_cameras_keystore(&cams, keystore_key, stored, n_stored, msg, sizeof(msg));
 	free_stored(&stored, &n_stored);
 	if (rc < 0) {
@@ -540,6 +545,26 @@ int main(int argc, char **argv)
 	}
 	cams.on_settings = recorder_settings;
 	cams.on_settings_arg = rec;
+	/* A cluster node's cameras: what etcd holds, before traffic is taken. */
+	if (cfg.cluster.etcd[0] != '\0') {
+		cluster = vigil_cluster_open(&cfg, keystore_key, msg, sizeof(msg));
+		if (cluster == NULL) {
+			vigil_log(VIGIL_LOG_ERR, "vigild: [Cluster]: %s\n", msg);
+			status = EXIT_CONFIG;
+			goto err_recorder;
+		}
+		rc = vigil_cluster_start(cluster, &cams, CLUSTER_START_WAIT_MS);
+		if (rc == -EIO)
+			vigil_log(VIGIL_LOG_ERR, "vigild: cluster node %s: etcd (%s) did not answer within %u s: starting "
+						 "without cameras; they are applied when it answers\n",
+				  cfg.cluster.node, cfg.cluster.etcd, CLUSTER_START_WAIT_MS / 1000);
+		else if (rc < 0) {
+			vigil_log(VIGIL_LOG_ERR, "vigild: [Cluster]: cannot start its threads: %s\n", strerror(-rc));
+			goto err_recorder;
+		} else
+			vigil_log(VIGIL_LOG_INFO, "vigild: cluster node %s: %u camera(s) from etcd (%s, under %s)\n",
+				  cfg.cluster.node, cfg.n_cameras, cfg.cluster.etcd, cfg.cluster.prefix);
+	}
 	rc = vigil_recorder_start(rec, workers.frames, workers.n);
 	if (rc < 0) {
 		vigil_log(VIGIL_LOG_ERR, "vigild: cannot start the recorder: %s\n", strerror(-rc));
@@ -581,9 +606,12 @@ int main(int argc, char **argv)
 	}
 	cmds = (struct vigil_commands){
 	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .events = events, .up = up, .audit = opts.audit,
-	    .crypto = crypto.engine, .stop = &stop};
+	    .crypto = crypto.engine, .stop = &stop, .cluster = cluster};
 	control_loop(&cmds, hs, admin, metrics, events, rec, streams->qsbr);
 	sd_notify(0, "STOPPING=1");
+	/* Its lease revoked: the others see it gone now, not in LeaseSeconds. */
+	vigil_cluster_free(cluster);
+	cluster = NULL;
 	vigil_metrics_stop(metrics);
 	if (events != NULL)
 		vigil_events_set_admin(events, NULL);
@@ -637,6 +665,7 @@ int main(int argc, char **argv)
 	json_decref(summary);
 
 err_recorder:
+	vigil_cluster_free(cluster);
 	vigil_recorder_free(rec);
 err_streams:
 	vigil_uploader_free(up);

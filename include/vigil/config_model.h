@@ -97,6 +97,16 @@ struct vigil_storage_config {
 	unsigned upload_wait_seconds; /* how long a stop waits for the uploads */
 };
 
+/* [Cluster]: one node of many vigild that share their cameras through
+ * etcd (control/cluster.c, docs/cluster.md). etcd "": a node alone. */
+struct vigil_cluster_config {
+	char etcd[1024];	/* endpoints: http://host:port, comma-separated */
+	char node[64];		/* this node's name; "": the host name */
+	char prefix[256];	/* its keys in etcd, under this; default "/vigil/" */
+	char anycast[64];	/* the address every node announces; an Address too */
+	unsigned lease_seconds; /* a node silent this long is gone for the others */
+};
+
 struct vigil_config {
 	char path[4096];
 	/* Bitmap of UDP destination ports carrying SRTP. */
@@ -160,6 +170,7 @@ struct vigil_config {
 	unsigned event_queue;
 	unsigned auth_failed_per_minute;
 	struct vigil_storage_config storage;
+	struct vigil_cluster_config cluster;
 	unsigned n_cameras;
 	struct vigil_camera_config *cameras;
 };

@@ -88,6 +88,8 @@
 /* [Ingest] StateDir when a live run's configuration names none. */
 #define VIGIL_DEFAULT_SPOOL_BYTES (UINT64_C(10) << 30) /* [Storage] SpoolBytes */
 #define VIGIL_DEFAULT_UPLOAD_WAIT_SECONDS 60
+#define VIGIL_DEFAULT_CLUSTER_PREFIX "/vigil/" /* [Cluster] Prefix */
+#define VIGIL_DEFAULT_LEASE_SECONDS 10           /* [Cluster] LeaseSeconds */
 #define VIGIL_DEFAULT_STATE_DIR "/var/lib/vigil/state"
 /* [Ingest] Address: IPv4 and IPv6 addresses of the ingest port, each. */
 #define VIGIL_MAX_ADDRESSES 8

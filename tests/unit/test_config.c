@@ -238,7 +238,19 @@ static const struct {
 	{INGEST "[Camera]\nName = a\nSSRC = 1\nSuite = AES_CM_128_HMAC_SHA1_80\n", "6: Suite: 'AES_CM_128_HMAC_SHA1_80' is not supported"},
 	{INGEST "[Camera]\nName = a\nSSRC = 1\nCodec = H264\n", "3: [Camera] has no Key"},
 	{INGEST "[Camera]\nName = a\nSSRC = 1\nSSRC = 2\n", "6: SSRC: set twice"},
-	{INGEST, "2: no [Camera] section and no Keystore"},
+	{INGEST, "2: no [Camera] section, no Keystore and no [Cluster]"},
+#define CLUSTER "KeystoreKeyFile = /k\n[Cluster]\n"
+	{INGEST CLUSTER "Node = a\n", "4: [Cluster] has no Etcd"},
+	{INGEST CLUSTER "Etcd = etcd:2379\n", "5: Etcd: 'etcd:2379' is not an http:// or https:// URL"},
+	{INGEST CLUSTER "Etcd = http://198.18.0.1:2379\n" CAMERA("a", "1"), "6: [Camera] in a cluster node"},
+	{INGEST "Keystore = /ks\n" CLUSTER "Etcd = http://198.18.0.1:2379\n", "3: Keystore: a cluster node keeps"},
+	{INGEST "[Cluster]\nEtcd = http://198.18.0.1:2379\nNode = n1\n", "5: [Cluster]: needs KeystoreKeyFile"},
+	{INGEST CLUSTER "Etcd = http://198.18.0.1:2379\nNode = two words\n", "6: Node: 'two words' is not 1-64"},
+	{INGEST CLUSTER "Etcd = http://198.18.0.1:2379\nPrefix = vigil\n", "6: Prefix: 'vigil' must start and end"},
+	{INGEST CLUSTER "Etcd = http://198.18.0.1:2379\nAnycast = 198.18.0\n", "6: Anycast: '198.18.0' is not an IPv4"},
+	{INGEST CLUSTER "Etcd = http://198.18.0.1:2379\nLeaseSeconds = 1\n", "6: LeaseSeconds: '1' is not a number from 3"},
+	{INGEST CLUSTER "Etcd = http://198.18.0.1:2379\n[Cluster]\nNode = b\n", "6: [Cluster] appears twice"},
+	{INGEST CLUSTER "Etcd = http://198.18.0.1:2379\nBogus = 1\n", "6: unknown key 'Bogus' in [Cluster]"},
 	{"[Ingest]\nRecordDir = /x\n" CAMERA("a", "1"), "[Ingest] has no Ports"},
 	{INGEST "this is not ini\n", "3: not a 'Key = value' line"},
 	{INGEST "Address = 198.18.0.256\n" CAMERA("a", "1"), "3: Address: '198.18.0.256' is not an IPv4 or IPv6"},
@@ -377,6 +389,28 @@ static void test_rtx(void **state)
 	assert_false(cfg.cameras[1].rtcp_rsize);
 	assert_false(cfg.cameras[2].has_rtx);
 	assert_false(cfg.cameras[2].rtcp_rsize);
+	vigil_config_free(&cfg);
+	unlink(path);
+}
+
+/* A cluster node: no cameras of its own, its Anycast one of its
+ * Addresses, the defaults. */
+static void test_cluster(void **state)
+{
+	const char *path = write_conf(INGEST "Address = 198.18.0.2\n" CLUSTER
+					  "Etcd = http://198.18.0.1:2379, http://198.18.0.3:2379\nNode = n1\nAnycast = 198.18.0.100\n",
+				      0600);
+	struct vigil_config cfg;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(vigil_config_load(&cfg, path, err, sizeof(err)), 0);
+	assert_string_equal(cfg.cluster.node, "n1");
+	assert_string_equal(cfg.cluster.prefix, "/vigil/");
+	assert_int_equal(cfg.cluster.lease_seconds, 10);
+	assert_int_equal(cfg.n_cameras, 0);
+	assert_int_equal(cfg.n_ipv4, 2);
+	assert_int_equal(cfg.ipv4[1], htonl(0xc6120064));
 	vigil_config_free(&cfg);
 	unlink(path);
 }
@@ -623,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_owner_key),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_cluster),
 	    cmocka_unit_test(test_rtx),
 	    cmocka_unit_test(test_crypto_async),
 		cmocka_unit_test(test_identity_and_socket_camera),

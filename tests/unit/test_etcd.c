@@ -112,6 +112,20 @@ static void test_put_if(void **state)
 	assert_int_equal(vigil_etcd_range(e, "/c/door", false, &kv, &n, &rev, msg, sizeof(msg)), 0);
 	assert_int_equal(n, 1);
 	assert_memory_equal(kv[0].value, "admin A", 7);
+	made = kv[0].mod_revision;
+	vigil_etcd_kvs_free(kv, n);
+
+	/* A delete read before a change is refused; at the key's revision it goes. */
+	assert_int_equal(vigil_etcd_delete_if(e, "/c/door", made - 1, &done, &rev, msg, sizeof(msg)), 0);
+	assert_false(done);
+	assert_int_equal(vigil_etcd_range(e, "/c/door", false, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 1);
+	vigil_etcd_kvs_free(kv, n);
+	assert_int_equal(vigil_etcd_delete_if(e, "/c/door", made, &done, &rev, msg, sizeof(msg)), 0);
+	assert_true(done);
+	assert_true(rev > made);
+	assert_int_equal(vigil_etcd_range(e, "/c/door", false, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	assert_int_equal(n, 0);
 	vigil_etcd_kvs_free(kv, n);
 }
 

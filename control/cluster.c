@@ -1,0 +1,763 @@
+/* SPDX-License-Identifier: MIT */
+/* A cluster node's cameras from etcd (cluster.h): the watch thread queues
+ * etcd's changes, the control thread applies them through the keystore's
+ * live path; the member thread keeps the node's lease and record. */
+
+/* A camera's record, version 1, before sealing (etcd.h). Integers
+ * little-endian.
+ *
+ *   0  "VGC1"                4
+ *   4  keystore record     208  keystore.c's layout: name, SSRC, codec,
+ *                               payload types, key, salt, flags,
+ *                               Identity, OwnerKey, retention
+ * 212  rtx_ssrc           u32
+ * 216  rtx_payload_type    u8
+ * 217  rtx flags           u8  bit 0 has RtxSSRC, bit 1 RtcpReducedSize
+ *
+ * An Identity camera's key and SSRC are its handshake's and never leave
+ * the node: its record holds zeros there. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "vigil/clock.h"
+#include "vigil/log.h"
+#include "cluster.h"
+#include "etcd.h"
+#include "keystore.h"
+
+#define RECORD_MAGIC "VGC1"
+#define RECORD_LEN (4 + VIGIL_KEYSTORE_RECORD_LEN + 6)
+#define QUEUE_LEN 1024		 /* changes waiting for the control thread; the watch waits when full */
+#define APPLY_PER_POLL 256	 /* the control loop's other work goes on between */
+#define NODE_EVERY_NS 5000000000ull /* the node's record rewritten with its load */
+#define RETRY_MS 1000		 /* etcd unreachable: tried again this often */
+#define CHANGE_WAIT_MS 5000	 /* an admin change waits this long to come back through the watch */
+
+enum change_op { CH_PUT, CH_DELETE, CH_SNAPSHOT, CH_SNAPSHOT_END };
+
+/* One change from etcd, for the control thread. In locked memory: a
+ * record holds a camera's key. */
+struct change {
+	enum change_op op;
+	int64_t revision; /* the record's mod_revision; a delete's or a snapshot's revision */
+	char name[VIGIL_CAMERA_NAME_MAX + 1];
+	bool opened; /* put: record holds the plaintext */
+	uint8_t record[RECORD_LEN];
+};
+
+struct vigil_cluster {
+	const struct vigil_config *cfg;
+	struct vigil_cameras *cams;
+	uint8_t *master; /* locked */
+	char cameras_prefix[300], node_key[400];
+	struct vigil_etcd *admin, *watch, *member; /* one client per thread */
+	pthread_t watch_thread, member_thread;
+	bool threads;
+	volatile bool stop, watch_abort;
+
+	pthread_mutex_t lock;
+	pthread_cond_t room;
+	struct change *queue; /* QUEUE_LEN, locked */
+	unsigned head, n;
+
+	/* The control thread's. */
+	int64_t *rev;		  /* per slot: its record's mod_revision, 0: none in etcd */
+	bool *seen;		  /* per slot: in the snapshot being applied */
+	bool in_snapshot;
+	struct vigil_camera_config *scratch; /* a decoded record, locked */
+	uint64_t next_second_ns;
+	bool told_down;
+	struct vigil_cluster_stats st; /* revision, applied, refused: the control thread's */
+
+	/* Shared, atomics. */
+	bool etcd_up, synced;
+	uint64_t down_since_ns, resyncs;
+	unsigned n_cameras, n_online; /* for the node's record */
+	uint64_t decrypted;
+	int64_t lease;
+	time_t started;
+};
+
+/* ---- records ---------------------------------------------------------------- */
+
+static void record_encode(uint8_t out[RECORD_LEN], const struct vigil_camera_config *cam)
+{
+	uint8_t *p = out;
+
+	memcpy(p, RECORD_MAGIC, 4);
+	vigil_keystore_record_encode(p + 4, cam);
+	p += 4 + VIGIL_KEYSTORE_RECORD_LEN;
+	for (unsigned i = 0; i < 4; i++)
+		*p++ = (uint8_t)((cam->has_rtx ? cam->rtx_ssrc : 0) >> (8 * i));
+	*p++ = cam->has_rtx ? (uint8_t)cam->rtx_payload_type : 0;
+	*p = (uint8_t)((cam->has_rtx ? 1u : 0u) | (cam->rtcp_rsize ? 2u : 0u));
+}
+
+static int record_decode(const uint8_t in[RECORD_LEN], struct vigil_camera_config *cam)
+{
+	const uint8_t *p = in + 4 + VIGIL_KEYSTORE_RECORD_LEN;
+
+	if (memcmp(in, RECORD_MAGIC, 4) != 0 || vigil_keystore_record_decode(in + 4, cam) < 0 || (p[5] & ~3u) != 0 ||
+	    (!(p[5] & 1) && (p[5] & 2)))
+		return -EINVAL;
+	cam->has_rtx = p[5] & 1;
+	cam->rtcp_rsize = (p[5] & 2) != 0;
+	cam->rtx_ssrc = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	cam->rtx_payload_type = p[4];
+	return 0;
+}
+
+/* ---- the queue ------------------------------------------------------------- */
+
+/* A slot in the queue, waiting while it is full; NULL when stopping.
+ * Called with the lock held; push() publishes it. */
+static struct change *slot_for_push(struct vigil_cluster *cl)
+{
+	while (cl->n == QUEUE_LEN && !cl->stop)
+		pthread_cond_wait(&cl->room, &cl->lock);
+	if (cl->stop)
+		return NULL;
+	return &cl->queue[(cl->head + cl->n) % QUEUE_LEN];
+}
+
+static void push_op(struct vigil_cluster *cl, enum change_op op, int64_t revision)
+{
+	struct change *ch;
+
+	pthread_mutex_lock(&cl->lock);
+	ch = slot_for_push(cl);
+	if (ch != NULL) {
+		*ch = (struct change){.op = op, .revision = revision};
+		cl->n++;
+	}
+	pthread_mutex_unlock(&cl->lock);
+}
+
+/* A put or a delete of a key under cameras/: its name, and its record
+ * opened here (never in the clear outside locked memory). */
+static void push_kv(struct vigil_cluster *cl, bool put, const struct vigil_etcd_kv *kv)
+{
+	const char *name = kv->key + strlen(cl->cameras_prefix);
+	struct change *ch;
+
+	pthread_mutex_lock(&cl->lock);
+	ch = slot_for_push(cl);
+	if (ch != NULL) {
+		ch->op = put ? CH_PUT : CH_DELETE;
+		ch->revision = kv->mod_revision;
+		snprintf(ch->name, sizeof(ch->name), "%.*s", VIGIL_CAMERA_NAME_MAX, name);
+		ch->opened = put && strlen(name) <= VIGIL_CAMERA_NAME_MAX &&
+			     kv->value_len == RECORD_LEN + VIGIL_ETCD_SEAL_OVERHEAD &&
+			     vigil_etcd_open_record(cl->master, kv->key, kv->value, kv->value_len, ch->record) == 0;
+		cl->n++;
+	}
+	pthread_mutex_unlock(&cl->lock);
+}
+
+static int on_watch_event(void *arg, bool put, const struct vigil_etcd_kv *kv)
+{
+	struct vigil_cluster *cl = arg;
+
+	push_kv(cl, put, kv);
+	return cl->stop ? 1 : 0;
+}
+
+/* ---- the threads ------------------------------------------------------------- */
+
+/* Sleeps ms, or less when stopping. */
+static void nap(struct vigil_cluster *cl, unsigned ms)
+{
+	for (unsigned t = 0; t < ms && !cl->stop; t += 50)
+		usleep(50000);
+}
+
+/* The whole prefix, as a snapshot the control thread compares with what
+ * it has (cameras gone from etcd meanwhile are removed). */
+static int read_all(struct vigil_cluster *cl, int64_t *revision, char *msg, size_t msglen)
+{
+	struct vigil_etcd_kv *kvs;
+	size_t n;
+	int rc = vigil_etcd_range(cl->watch, cl->cameras_prefix, true, &kvs, &n, revision, msg, msglen);
+
+	if (rc < 0)
+		return rc;
+	push_op(cl, CH_SNAPSHOT, *revision);
+	for (size_t i = 0; i < n && !cl->stop; i++)
+		push_kv(cl, true, &kvs[i]);
+	push_op(cl, CH_SNAPSHOT_END, *revision);
+	for (size_t i = 0; i < n; i++)
+		sodium_memzero(kvs[i].value, kvs[i].value_len);
+	vigil_etcd_kvs_free(kvs, n);
+	__atomic_add_fetch(&cl->resyncs, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Reads the prefix, then follows it from the next revision: after a lost
+ * connection, from the revision it last saw; after a compaction past it,
+ * the whole prefix again. */
+static void *watch_main(void *arg)
+{
+	struct vigil_cluster *cl = arg;
+	int64_t rev = 0;
+	char msg[512], last[512] = "";
+	int rc;
+
+	while (!cl->stop) {
+		if (rev == 0 && read_all(cl, &rev, msg, sizeof(msg)) < 0) {
+			rev = 0;
+			if (strcmp(msg, last) != 0)
+				vigil_log(VIGIL_LOG_ERR, "vigild: cluster: cannot read the cameras from etcd (tried again "
+							 "every second): %s\n", msg);
+			snprintf(last, sizeof(last), "%s", msg);
+			nap(cl, RETRY_MS);
+			continue;
+		}
+		last[0] = '\0';
+		cl->watch_abort = false;
+		rc = vigil_etcd_watch(cl->watch, cl->cameras_prefix, rev + 1, on_watch_event, cl, &cl->watch_abort, &rev,
+				      msg, sizeof(msg));
+		if (cl->stop)
+			break;
+		if (rc == -ESTALE) {
+			vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: etcd compacted past revision %lld: reading every "
+						     "camera again\n", (long long)rev);
+			rev = 0;
+		} else if (rc < 0) {
+			nap(cl, RETRY_MS); /* then on from rev */
+		}
+	}
+	return NULL;
+}
+
+/* The node's record: who it is and its load, as vigilctl cluster shows. */
+static int put_node(struct vigil_cluster *cl, char *msg, size_t msglen)
+{
+	char when[32];
+	struct tm tm;
+	json_t *o;
+	char *text;
+	int rc;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&cl->started, &tm));
+	o = json_pack("{ss ss ss ss sI sI sI sI}", "node", cl->cfg->cluster.node, "version", VIGIL_VERSION, "anycast",
+		      cl->cfg->cluster.anycast, "started", when, "cameras",
+		      (json_int_t)__atomic_load_n(&cl->n_cameras, __ATOMIC_RELAXED), "online",
+		      (json_int_t)__atomic_load_n(&cl->n_online, __ATOMIC_RELAXED), "decrypted",
+		      (json_int_t)__atomic_load_n(&cl->decrypted, __ATOMIC_RELAXED), "pid", (json_int_t)getpid());
+	text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (text == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = vigil_etcd_put(cl->member, cl->node_key, text, strlen(text), cl->lease, NULL, msg, msglen);
+	free(text);
+	return rc;
+}
+
+static void set_up(struct vigil_cluster *cl, bool up, const char *msg)
+{
+	if (up && !__atomic_load_n(&cl->etcd_up, __ATOMIC_RELAXED)) {
+		uint64_t since = __atomic_load_n(&cl->down_since_ns, __ATOMIC_RELAXED);
+
+		if (since != 0)
+			vigil_log(VIGIL_LOG_NOTICE, "vigild: cluster: etcd reachable again after %.1f s\n",
+				  (double)(vigil_clock_ns(CLOCK_REALTIME) - since) / 1e9);
+		__atomic_store_n(&cl->down_since_ns, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&cl->etcd_up, true, __ATOMIC_RELEASE);
+	} else if (!up && (__atomic_load_n(&cl->etcd_up, __ATOMIC_RELAXED) ||
+			   __atomic_load_n(&cl->down_since_ns, __ATOMIC_RELAXED) == 0)) {
+		vigil_log(VIGIL_LOG_ERR,
+			  "vigild: cluster: etcd unreachable (%s): running on the cameras this node has; changes wait "
+			  "for etcd\n", msg);
+		__atomic_store_n(&cl->down_since_ns, vigil_clock_ns(CLOCK_REALTIME), __ATOMIC_RELAXED);
+		__atomic_store_n(&cl->etcd_up, false, __ATOMIC_RELEASE);
+		/* A watch on a dead link would wait for ever: it reconnects, and
+		 * goes on from the revision it saw once etcd answers. */
+		cl->watch_abort = true;
+	}
+}
+
+/* The node's lease: granted, kept alive at a third of its time, granted
+ * again (and the record put again) when it expired meanwhile; the record
+ * rewritten with the node's load every few seconds. */
+static void *member_main(void *arg)
+{
+	struct vigil_cluster *cl = arg;
+	unsigned every_ms = cl->cfg->cluster.lease_seconds * 1000 / 3;
+	uint64_t next_record = 0;
+	char msg[512];
+
+	while (!cl->stop) {
+		uint64_t now = vigil_now_ns();
+		int ttl = 1, rc = 0;
+
+		if (cl->lease != 0)
+			rc = vigil_etcd_lease_keepalive(cl->member, cl->lease, &ttl, msg, sizeof(msg));
+		if (rc == 0 && (cl->lease == 0 || ttl <= 0)) {
+			if (cl->lease != 0)
+				vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: node %s's lease expired while etcd was away: "
+							     "registering again\n", cl->cfg->cluster.node);
+			rc = vigil_etcd_lease_grant(cl->member, (int)cl->cfg->cluster.lease_seconds, &cl->lease, msg,
+						    sizeof(msg));
+			if (rc < 0)
+				cl->lease = 0;
+			next_record = 0;
+		}
+		if (rc == 0 && now >= next_record) {
+			rc = put_node(cl, msg, sizeof(msg));
+			next_record = now + NODE_EVERY_NS;
+		}
+		set_up(cl, rc == 0, msg);
+		nap(cl, rc == 0 ? every_ms : RETRY_MS);
+	}
+	if (cl->lease != 0 && vigil_etcd_lease_revoke(cl->member, cl->lease, msg, sizeof(msg)) < 0)
+		vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: the node's lease not revoked (%s): the others see it gone "
+					     "in LeaseSeconds\n", msg);
+	return NULL;
+}
+
+/* ---- applying ---------------------------------------------------------------- */
+
+/* An Identity camera's SSRC and RTX stream are its handshake's, not its
+ * record's. */
+static bool same_stream(const struct vigil_camera_config *a, const struct vigil_camera_config *b)
+{
+	if (a->has_identity || b->has_identity)
+		return a->has_identity == b->has_identity && a->codec == b->codec &&
+		       sodium_memcmp(a->identity, b->identity, 32) == 0;
+	return a->codec == b->codec && a->ssrc == b->ssrc && a->has_rtx == b->has_rtx && a->rtcp_rsize == b->rtcp_rsize &&
+	       (!a->has_rtx || (a->rtx_ssrc == b->rtx_ssrc && a->rtx_payload_type == b->rtx_payload_type));
+}
+
+static bool same_settings(const struct vigil_camera_config *a, const struct vigil_camera_config *b)
+{
+	return a->sealed == b->sealed && (!a->sealed || memcmp(a->owner_key, b->owner_key, 32) == 0) &&
+	       a->retain_own == b->retain_own && (!(a->retain_own & 1) || a->retain_hours == b->retain_hours) &&
+	       (!(a->retain_own & 2) || a->retain_bytes == b->retain_bytes) &&
+	       memcmp(a->payload_types, b->payload_types, sizeof(a->payload_types)) == 0;
+}
+
+static void refuse(struct vigil_cluster *cl, const struct change *ch, const char *why)
+{
+	cl->st.refused++;
+	vigil_log(VIGIL_LOG_ERR, "vigild: cluster: camera %s (etcd revision %lld) not applied: %s\n", ch->name,
+		  (long long)ch->revision, why);
+}
+
+/* A record from etcd made what this node runs: added, rotated (the
+ * previous key kept for KeyGraceSeconds), revoked, or, for a change of
+ * SSRC, Identity, codec, RTX or settings, removed and added again. */
+static void apply_put(struct vigil_cluster *cl, const struct change *ch)
+{
+	struct vigil_cameras *c = cl->cams;
+	struct vigil_camera_config *cam = cl->scratch;
+	char msg[1024];
+	int slot, rc = 0;
+
+	if (!ch->opened || record_decode(ch->record, cam) < 0 || strcmp(cam->name, ch->name) != 0) {
+		sodium_memzero(cam, sizeof(*cam));
+		refuse(cl, ch, "its record does not open under this node's cluster master key (KeystoreKeyFile), or "
+			       "is not a camera record of this version, or names another camera");
+		return;
+	}
+	cam->line = 0;
+	if (!(cam->retain_own & 1))
+		cam->retain_hours = c->cfg->retain_hours;
+	if (!(cam->retain_own & 2))
+		cam->retain_bytes = c->cfg->retain_bytes;
+	slot = vigil_cameras_find(c, cam->name);
+	if (slot >= 0 && !c->slots[slot].removed) {
+		const struct vigil_camera_config *cur = &c->cfg->cameras[slot];
+
+		if (!same_stream(cur, cam) || !same_settings(cur, cam)) {
+			rc = vigil_cameras_remove(c, cam->name, msg, sizeof(msg));
+			if (rc == 0)
+				rc = vigil_cameras_add(c, cam, msg, sizeof(msg));
+		} else if (cam->revoked) {
+			if (!cur->revoked)
+				rc = vigil_cameras_revoke(c, cam->name, msg, sizeof(msg));
+		} else if (!cam->has_identity &&
+			   (cur->revoked || sodium_memcmp(cur->master_key, cam->master_key, sizeof(cam->master_key)) != 0 ||
+			    sodium_memcmp(cur->master_salt, cam->master_salt, sizeof(cam->master_salt)) != 0)) {
+			rc = vigil_cameras_rotate(c, cam->name, cam->master_key, cam->master_salt, msg, sizeof(msg));
+		}
+	} else {
+		rc = vigil_cameras_add(c, cam, msg, sizeof(msg));
+	}
+	sodium_memzero(cam, sizeof(*cam));
+	if (rc < 0) {
+		refuse(cl, ch, msg);
+		return;
+	}
+	slot = vigil_cameras_find(c, ch->name);
+	if (slot >= 0) {
+		cl->rev[slot] = ch->revision;
+		cl->seen[slot] = true;
+	}
+	cl->st.applied++;
+}
+
+static void apply_delete(struct vigil_cluster *cl, const char *name)
+{
+	int slot = vigil_cameras_find(cl->cams, name);
+	char msg[1024];
+
+	if (slot < 0 || cl->cams->slots[slot].removed)
+		return;
+	if (vigil_cameras_remove(cl->cams, name, msg, sizeof(msg)) < 0)
+		vigil_log(VIGIL_LOG_ERR, "vigild: cluster: camera %s not removed: %s\n", name, msg);
+	cl->rev[slot] = 0;
+	cl->st.applied++;
+}
+
+/* The end of a snapshot: cameras it did not hold are gone from etcd. */
+static void snapshot_end(struct vigil_cluster *cl)
+{
+	const struct vigil_config *cfg = cl->cams->cfg;
+
+	for (unsigned slot = 0; slot < cfg->n_cameras; slot++)
+		if (!cl->seen[slot] && !cl->cams->slots[slot].removed)
+			apply_delete(cl, cfg->cameras[slot].name);
+	cl->in_snapshot = false;
+	__atomic_store_n(&cl->synced, true, __ATOMIC_RELEASE);
+}
+
+static void apply(struct vigil_cluster *cl, const struct change *ch)
+{
+	switch (ch->op) {
+	case CH_SNAPSHOT:
+		memset(cl->seen, 0, cl->cams->cfg->max_cameras * sizeof(*cl->seen));
+		cl->in_snapshot = true;
+		break;
+	case CH_SNAPSHOT_END:
+		snapshot_end(cl);
+		break;
+	case CH_PUT:
+		apply_put(cl, ch);
+		break;
+	case CH_DELETE:
+		apply_delete(cl, ch->name);
+		break;
+	}
+	if (ch->revision > cl->st.revision)
+		cl->st.revision = ch->revision;
+}
+
+/* What the queue holds, up to APPLY_PER_POLL; the number applied. */
+static unsigned drain(struct vigil_cluster *cl)
+{
+	unsigned done = 0;
+
+	pthread_mutex_lock(&cl->lock);
+	while (cl->n > 0 && done < APPLY_PER_POLL) {
+		struct change *ch = &cl->queue[cl->head];
+
+		apply(cl, ch);
+		sodium_memzero(ch, sizeof(*ch));
+		cl->head = (cl->head + 1) % QUEUE_LEN;
+		cl->n--;
+		done++;
+	}
+	if (done > 0)
+		pthread_cond_broadcast(&cl->room);
+	pthread_mutex_unlock(&cl->lock);
+	return done;
+}
+
+/* Once a second: the node's load, for its record. */
+static void load(struct vigil_cluster *cl)
+{
+	const struct vigil_cameras *c = cl->cams;
+	uint64_t now = vigil_now_ns(), ctr[VIGIL_CTR_MAX], decrypted = 0;
+	unsigned live = 0, online = 0;
+
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		if (c->slots[slot].removed)
+			continue;
+		live++;
+		online += vigil_cameras_liveness(c, slot, now) == VIGIL_LIVENESS_online;
+		vigil_cameras_counters(c, slot, ctr);
+		decrypted += ctr[VIGIL_CTR_decrypted];
+	}
+	__atomic_store_n(&cl->n_cameras, live, __ATOMIC_RELAXED);
+	__atomic_store_n(&cl->n_online, online, __ATOMIC_RELAXED);
+	__atomic_store_n(&cl->decrypted, decrypted, __ATOMIC_RELAXED);
+}
+
+void vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events)
+{
+	uint64_t now;
+
+	if (cl == NULL)
+		return;
+	drain(cl);
+	now = vigil_now_ns();
+	if (now < cl->next_second_ns)
+		return;
+	cl->next_second_ns = now + 1000000000u;
+	load(cl);
+	if (events != NULL) {
+		uint64_t since = __atomic_load_n(&cl->down_since_ns, __ATOMIC_RELAXED);
+
+		if (since != 0 && !cl->told_down) {
+			vigil_events_emit(events, VIGIL_EVENT_cluster_etcd_lost, json_pack("{ss}", "node", cl->cfg->cluster.node));
+			cl->told_down = true;
+		} else if (since == 0 && cl->told_down) {
+			vigil_events_emit(events, VIGIL_EVENT_cluster_etcd_back,
+					  json_pack("{ss sI}", "node", cl->cfg->cluster.node, "revision",
+						    (json_int_t)cl->st.revision));
+			cl->told_down = false;
+		}
+	}
+}
+
+/* ---- the admin socket's changes ---------------------------------------------- */
+
+/* Until the watch brought revision back and it was applied, at most
+ * CHANGE_WAIT_MS. */
+static bool wait_applied(struct vigil_cluster *cl, int64_t revision)
+{
+	uint64_t until = vigil_now_ns() + (uint64_t)CHANGE_WAIT_MS * 1000000u;
+
+	while (cl->st.revision < revision && vigil_now_ns() < until)
+		if (drain(cl) == 0)
+			usleep(2000);
+	return cl->st.revision >= revision;
+}
+
+int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, const char *name,
+			 const struct vigil_camera_config *cam, const uint8_t *key, const uint8_t *salt, char *msg,
+			 size_t msglen)
+{
+	static const char *const verb[] = {"added", "rotated", "revoked", "removed"};
+	struct vigil_cameras *c = cl->cams;
+	struct vigil_camera_config *next = cl->scratch;
+	char etcd_key[sizeof(cl->cameras_prefix) + VIGIL_CAMERA_NAME_MAX + 1], err[512];
+	uint8_t *sealed = NULL, plain[RECORD_LEN];
+	int64_t expect = 0, revision = 0;
+	int slot, rc;
+	bool done = false;
+
+	drain(cl); /* what etcd said already, first */
+	slot = vigil_cameras_find(c, name);
+	if (op == VIGIL_CLUSTER_ADD) {
+		rc = vigil_cameras_check_add(c, cam, msg, msglen);
+		if (rc < 0)
+			return rc;
+		*next = *cam;
+	} else {
+		if (slot < 0 || c->slots[slot].removed) {
+			snprintf(msg, msglen, "no camera '%s'", name);
+			return -ENOENT;
+		}
+		expect = cl->rev[slot];
+		*next = c->cfg->cameras[slot];
+		if (next->has_identity) {
+			sodium_memzero(next->master_key, sizeof(next->master_key));
+			sodium_memzero(next->master_salt, sizeof(next->master_salt));
+			next->ssrc = 0;
+			next->has_rtx = false;
+			next->rtcp_rsize = 0;
+		}
+	}
+	if (op == VIGIL_CLUSTER_ROTATE && next->has_identity) {
+		sodium_memzero(next, sizeof(*next));
+		snprintf(msg, msglen, "camera %s agrees its keys by handshake: it rekeys by itself (a revoked one comes "
+				      "back by remove, then add)", name);
+		return -EINVAL;
+	}
+	if (op == VIGIL_CLUSTER_ROTATE) {
+		memcpy(next->master_key, key, sizeof(next->master_key));
+		memcpy(next->master_salt, salt, sizeof(next->master_salt));
+		next->revoked = false;
+	} else if (op == VIGIL_CLUSTER_REVOKE) {
+		sodium_memzero(next->master_key, sizeof(next->master_key));
+		sodium_memzero(next->master_salt, sizeof(next->master_salt));
+		next->revoked = true;
+	}
+	snprintf(etcd_key, sizeof(etcd_key), "%s%s", cl->cameras_prefix, name);
+	if (op == VIGIL_CLUSTER_REMOVE) {
+		rc = vigil_etcd_delete_if(cl->admin, etcd_key, expect, &done, &revision, err, sizeof(err));
+	} else {
+		record_encode(plain, next);
+		sealed = malloc(RECORD_LEN + VIGIL_ETCD_SEAL_OVERHEAD);
+		if (sealed == NULL) {
+			rc = -ENOMEM;
+			snprintf(err, sizeof(err), "out of memory");
+		} else {
+			vigil_etcd_seal(cl->master, etcd_key, plain, sizeof(plain), sealed);
+			rc = vigil_etcd_put_if(cl->admin, etcd_key, sealed, RECORD_LEN + VIGIL_ETCD_SEAL_OVERHEAD, expect, 0,
+					       &done, &revision, err, sizeof(err));
+		}
+		sodium_memzero(plain, sizeof(plain));
+		free(sealed);
+	}
+	sodium_memzero(next, sizeof(*next));
+	if (rc < 0) {
+		snprintf(msg, msglen, "camera %s not %s: etcd did not take it (%s); nothing changed: a cluster's cameras "
+				      "change only through etcd", name, verb[op], err);
+		return rc == -ENOMEM ? rc : -EIO;
+	}
+	if (!done) {
+		snprintf(msg, msglen, "camera %s not %s: %s; nothing changed: look again (vigilctl camera %s) and retry",
+			 name, verb[op],
+			 op == VIGIL_CLUSTER_ADD ? "etcd has a camera of that name (added on another node meanwhile)"
+						 : "it was changed on another node since this node saw it",
+			 name);
+		return -ESTALE;
+	}
+	if (!wait_applied(cl, revision)) {
+		snprintf(msg, msglen, "camera %s %s in etcd (revision %lld); this node has not seen it back from its watch "
+				      "within %d ms: it applies when it does", name, verb[op], (long long)revision,
+			 CHANGE_WAIT_MS);
+		return 0;
+	}
+	slot = vigil_cameras_find(c, name);
+	snprintf(msg, msglen, "camera %s %s through etcd (revision %lld); here it is %s", name, verb[op],
+		 (long long)revision,
+		 slot < 0 ? "unknown" : vigil_camera_state_name(vigil_cameras_state(c, (unsigned)slot)));
+	return 0;
+}
+
+json_t *vigil_cluster_nodes(struct vigil_cluster *cl, char *msg, size_t msglen)
+{
+	char prefix[sizeof(cl->cameras_prefix)];
+	struct vigil_cluster_stats st;
+	struct vigil_etcd_kv *kvs;
+	json_t *out;
+	int64_t rev;
+	size_t n;
+
+	vigil_cluster_stats(cl, &st);
+	out = json_pack("{ss ss sI sI sI sI}", "node", st.node, "etcd", st.etcd_up ? "up" : "unreachable", "revision",
+			(json_int_t)st.revision, "applied", (json_int_t)st.applied, "refused", (json_int_t)st.refused,
+			"resyncs", (json_int_t)st.resyncs);
+	snprintf(prefix, sizeof(prefix), "%snodes/", cl->cfg->cluster.prefix);
+	if (out == NULL || vigil_etcd_range(cl->admin, prefix, true, &kvs, &n, &rev, msg, msglen) < 0) {
+		/* What this node knows, and why there is no list. */
+		json_object_set_new(out, "nodes_error", json_string(msg));
+		return out;
+	}
+	json_t *nodes = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *node = json_loadb((const char *)kvs[i].value, kvs[i].value_len, 0, NULL);
+
+		if (json_is_object(node))
+			json_array_append_new(nodes, node);
+		else
+			json_decref(node);
+	}
+	vigil_etcd_kvs_free(kvs, n);
+	json_object_set_new(out, "nodes", nodes);
+	return out;
+}
+
+void vigil_cluster_stats(const struct vigil_cluster *cl, struct vigil_cluster_stats *s)
+{
+	*s = cl->st;
+	s->etcd_up = __atomic_load_n(&cl->etcd_up, __ATOMIC_ACQUIRE);
+	s->synced = __atomic_load_n(&cl->synced, __ATOMIC_ACQUIRE);
+	s->down_since_ns = __atomic_load_n(&cl->down_since_ns, __ATOMIC_RELAXED);
+	s->resyncs = __atomic_load_n(&cl->resyncs, __ATOMIC_RELAXED);
+	s->node = cl->cfg->cluster.node;
+}
+
+/* ---- life ------------------------------------------------------------------------ */
+
+struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const uint8_t *master, char *msg,
+					 size_t msglen)
+{
+	struct vigil_cluster *cl = calloc(1, sizeof(*cl));
+
+	if (cl == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		free(cl);
+		snprintf(msg, msglen, "out of memory");
+		return NULL;
+	}
+	cl->cfg = cfg;
+	cl->started = time(NULL);
+	pthread_mutex_init(&cl->lock, NULL);
+	pthread_cond_init(&cl->room, NULL);
+	snprintf(cl->cameras_prefix, sizeof(cl->cameras_prefix), "%scameras/", cfg->cluster.prefix);
+	snprintf(cl->node_key, sizeof(cl->node_key), "%snodes/%s", cfg->cluster.prefix, cfg->cluster.node);
+	cl->master = sodium_malloc(32);
+	cl->queue = sodium_allocarray(QUEUE_LEN, sizeof(*cl->queue));
+	cl->scratch = sodium_malloc(sizeof(*cl->scratch));
+	cl->rev = calloc(cfg->max_cameras, sizeof(*cl->rev));
+	cl->seen = calloc(cfg->max_cameras, sizeof(*cl->seen));
+	if (cl->master == NULL || cl->queue == NULL || cl->scratch == NULL || cl->rev == NULL || cl->seen == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		vigil_cluster_free(cl);
+		return NULL;
+	}
+	memcpy(cl->master, master, 32);
+	cl->admin = vigil_etcd_open(cfg->cluster.etcd, msg, msglen);
+	cl->watch = cl->admin != NULL ? vigil_etcd_open(cfg->cluster.etcd, msg, msglen) : NULL;
+	cl->member = cl->watch != NULL ? vigil_etcd_open(cfg->cluster.etcd, msg, msglen) : NULL;
+	if (cl->member == NULL) {
+		vigil_cluster_free(cl);
+		return NULL;
+	}
+	return cl;
+}
+
+int vigil_cluster_start(struct vigil_cluster *cl, struct vigil_cameras *c, unsigned wait_ms)
+{
+	uint64_t until = vigil_now_ns() + (uint64_t)wait_ms * 1000000u;
+	int rc;
+
+	cl->cams = c;
+	rc = pthread_create(&cl->watch_thread, NULL, watch_main, cl);
+	if (rc == 0) {
+		rc = pthread_create(&cl->member_thread, NULL, member_main, cl);
+		if (rc != 0) {
+			cl->stop = cl->watch_abort = true;
+			pthread_join(cl->watch_thread, NULL);
+		}
+	}
+	if (rc != 0)
+		return -rc;
+	pthread_setname_np(cl->watch_thread, "vigil-etcd-watch");
+	pthread_setname_np(cl->member_thread, "vigil-etcd-lease");
+	cl->threads = true;
+	while (!__atomic_load_n(&cl->synced, __ATOMIC_ACQUIRE) && vigil_now_ns() < until)
+		if (drain(cl) == 0)
+			usleep(5000);
+	drain(cl);
+	return __atomic_load_n(&cl->synced, __ATOMIC_ACQUIRE) ? 0 : -EIO;
+}
+
+void vigil_cluster_free(struct vigil_cluster *cl)
+{
+	if (cl == NULL)
+		return;
+	if (cl->threads) {
+		pthread_mutex_lock(&cl->lock);
+		cl->stop = cl->watch_abort = true;
+		pthread_cond_broadcast(&cl->room);
+		pthread_mutex_unlock(&cl->lock);
+		pthread_join(cl->watch_thread, NULL);
+		pthread_join(cl->member_thread, NULL);
+	}
+	vigil_etcd_close(cl->admin);
+	vigil_etcd_close(cl->watch);
+	vigil_etcd_close(cl->member);
+	sodium_free(cl->master);
+	sodium_free(cl->queue);
+	sodium_free(cl->scratch);
+	free(cl->rev);
+	free(cl->seen);
+	pthread_mutex_destroy(&cl->lock);
+	pthread_cond_destroy(&cl->room);
+	free(cl);
+}

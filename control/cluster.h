@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* A cluster node ([Cluster], docs/cluster.md): its cameras come from etcd
+ * and from nowhere else. Every node watches the cameras' prefix and
+ * applies each change through the same live path as a keystore change
+ * (add, rotate with grace, revoke, remove); a change asked of any node
+ * (vigilctl) goes to etcd first, in a transaction at the revision of the
+ * record the node holds, and comes back through the watch like everyone
+ * else's. Each node is registered under a lease with its load.
+ *
+ * etcd keys, under Prefix:
+ *   cameras/NAME  a camera's record (below), sealed to its key under the
+ *                 cluster master key (etcd.h)
+ *   nodes/NODE    a node's JSON (name, version, cameras, load), attached
+ *                 to the node's lease: gone when the node is
+ *
+ * Two threads of its own talk to etcd (the watch; the lease and the
+ * node's record), each with its own client; the control thread applies
+ * what the watch queued (vigil_cluster_poll) and makes the admin socket's
+ * changes. */
+#ifndef VIGIL_CLUSTER_H
+#define VIGIL_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cameras.h"
+#include "events.h"
+
+struct vigil_cluster;
+
+/* For the cluster's [Cluster] (cfg), the master key (32 bytes, copied into
+ * locked memory). NULL with msg saying why. */
+struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const uint8_t *master, char *msg,
+					 size_t msglen);
+/* Starts the threads; then waits up to wait_ms for the cameras etcd holds
+ * to be applied to c (the node starts with them). 0 when they are; -EIO
+ * when etcd did not answer in time: the node starts without them, says
+ * so, and takes them when etcd answers. */
+int vigil_cluster_start(struct vigil_cluster *cl, struct vigil_cameras *c, unsigned wait_ms);
+/* Stops the threads and revokes the node's lease (its record goes at once). */
+void vigil_cluster_free(struct vigil_cluster *cl);
+
+/* The control loop, each turn: what the watch brought, applied; once a
+ * second, the node's load for its record, and etcd lost or back told to
+ * events (NULL: nobody). */
+void vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events);
+
+/* The admin socket's changes, through etcd (cameras.h says what each
+ * does). add: cam; rotate: key and salt; revoke, remove: the name alone.
+ * 0 once etcd took it and this node applied it, with msg saying so; -errno
+ * with msg: refused here (as the keystore would), refused by etcd (another
+ * admin changed the camera since this node saw it: -ESTALE), or etcd not
+ * reachable (-EIO); nothing changed then. */
+enum vigil_cluster_op { VIGIL_CLUSTER_ADD, VIGIL_CLUSTER_ROTATE, VIGIL_CLUSTER_REVOKE, VIGIL_CLUSTER_REMOVE };
+int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, const char *name,
+			 const struct vigil_camera_config *cam, const uint8_t *key, const uint8_t *salt, char *msg,
+			 size_t msglen);
+
+/* vigilctl cluster: {"node", "etcd": "up" or "unreachable", "revision",
+ * "applied", "refused", "resyncs", "nodes": [every node's record]}, or
+ * "nodes_error" (msg) instead of "nodes" when etcd cannot be read. NULL:
+ * out of memory. */
+json_t *vigil_cluster_nodes(struct vigil_cluster *cl, char *msg, size_t msglen);
+
+struct vigil_cluster_stats {
+	bool etcd_up;		   /* the last request to etcd succeeded */
+	bool synced;		   /* the cameras etcd held were applied once */
+	uint64_t down_since_ns;	   /* CLOCK_REALTIME; 0: up */
+	int64_t revision;	   /* etcd's revision of the last change applied */
+	uint64_t applied, refused; /* records applied; refused (did not open, or the cameras refused them) */
+	uint64_t resyncs;	   /* the whole prefix read again (start, compaction) */
+	const char *node;
+};
+void vigil_cluster_stats(const struct vigil_cluster *cl, struct vigil_cluster_stats *s);
+
+#endif
