@@ -231,6 +231,36 @@ static void publish_feedback(struct vigil_cameras *c)
 	c->fb_writes = UINT64_MAX; /* until the next reservation is submitted */
 }
 
+int vigil_cameras_continue_from(struct vigil_cameras *c, unsigned slot, const uint8_t key_id[VIGIL_STATE_KEY_ID_LEN],
+				uint64_t index)
+{
+	const struct vigil_camera_config *cam = &c->cfg->cameras[slot];
+	struct vigil_state_rec *p = &c->slots[slot].persist;
+	uint8_t id[VIGIL_STATE_KEY_ID_LEN];
+
+	if (c->state == NULL || cam->has_identity || c->table->slots[slot] == NULL)
+		return 0;
+	vigil_state_key_id(cam->master_key, cam->master_salt, id);
+	if (sodium_memcmp(id, key_id, sizeof(id)) != 0)
+		return 0; /* another key's index: nothing to go on from */
+	note_top(c, slot);
+	if (p->name[0] != '\0' && p->ssrc == cam->ssrc && sodium_memcmp(p->key_id, id, sizeof(id)) == 0 &&
+	    p->index >= index)
+		return 0;
+	/* Re-added from the higher index: the worker owns the window. */
+	cameras_stream_remove(c, slot);
+	if (p->name[0] == '\0' || p->ssrc != cam->ssrc || sodium_memcmp(p->key_id, id, sizeof(id)) != 0) {
+		memset(p, 0, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s", cam->name);
+		p->ssrc = cam->ssrc;
+		memcpy(p->key_id, id, sizeof(id));
+	}
+	if (index > p->index)
+		p->index = index;
+	c->persist_dirty = true;
+	return cameras_stream_add(c, slot) < 0 ? -1 : 1;
+}
+
 /* Out of the stream table, its index kept. */
 void cameras_stream_remove(struct vigil_cameras *c, unsigned slot)
 {

@@ -156,6 +156,15 @@ const char *vigil_liveness_name(enum vigil_liveness l);
  * that came back under the same key (same_key_restart). */
 void vigil_cameras_second(struct vigil_cameras *c);
 
+/* A cluster node took the slot's camera over from another (cluster.c):
+ * under the key of id key_id the camera continues above index, the
+ * highest the previous owner published; the stream is re-added from it
+ * when that is above its own. 1 then, 0 when nothing was to be done
+ * (another key, an Identity camera, no StateDir), -1 when the stream
+ * could not be added again. */
+int vigil_cameras_continue_from(struct vigil_cameras *c, unsigned slot, const uint8_t key_id[VIGIL_STATE_KEY_ID_LEN],
+				uint64_t index);
+
 /* At a clean stop, once the workers have stopped: the replay state
  * written exactly as they left it, and durable when this returns. */
 int vigil_cameras_persist_final(struct vigil_cameras *c);

@@ -15,7 +15,16 @@
  * 217  rtx flags           u8  bit 0 has RtxSSRC, bit 1 RtcpReducedSize
  *
  * An Identity camera's key and SSRC are its handshake's and never leave
- * the node: its record holds zeros there. */
+ * the node: its record holds zeros there.
+ *
+ * A node's replay state, <Prefix>state/<node>, version 1, sealed like a
+ * record (its key the associated data), kept after the node is gone: what
+ * a node taking over a camera continues from.
+ *
+ *   0  "VGS1"               4
+ *   4  count              u32
+ *   8  count entries of 28 bytes: SSRC u32, key id 16 (state.h's BLAKE2b
+ *      of the key), the highest SRTP index accepted u64 (ROC << 16 | SEQ) */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +41,7 @@
 #include "cluster.h"
 #include "etcd.h"
 #include "keystore.h"
+#include "state.h"
 
 #define RECORD_MAGIC "VGC1"
 #define RECORD_LEN (4 + VIGIL_KEYSTORE_RECORD_LEN + 6)
@@ -40,6 +50,11 @@
 #define NODE_EVERY_NS 5000000000ull /* the node's record rewritten with its load */
 #define RETRY_MS 1000		 /* etcd unreachable: tried again this often */
 #define CHANGE_WAIT_MS 5000	 /* an admin change waits this long to come back through the watch */
+#define STATE_MAGIC "VGS1"
+#define STATE_ENTRY (4 + VIGIL_STATE_KEY_ID_LEN + 8)
+#define MEMBER_TURN_MS 100	     /* the member thread's turn: ownership asked for, state published */
+#define WANT_EVERY_NS 1000000000ull  /* a camera another node owns is asked for again at most this often */
+#define WANT_LOOK_NS 100000000ull    /* the control thread looks for not_owner packets this often */
 
 enum change_op { CH_PUT, CH_DELETE, CH_SNAPSHOT, CH_SNAPSHOT_END };
 
@@ -77,10 +92,42 @@ struct vigil_cluster {
 	bool told_down;
 	struct vigil_cluster_stats st; /* revision, applied, refused: the control thread's */
 
+	/* Ownership (live cluster nodes: c->table->ownership). The control
+	 * thread's: */
+	bool *owned;		  /* per slot: this node holds <Prefix>owners/NAME */
+	bool *asked;		  /* per slot: a want is out */
+	uint64_t *not_owner_seen; /* per slot: its not_owner count when last looked at */
+	uint64_t *asked_ns;	  /* per slot: when it was last asked for */
+	int64_t *owned_rev;	  /* per slot: the owners key's revision, to release it */
+	uint64_t next_look_ns, next_publish_ns;
+	unsigned lease_gen_seen;
+	uint64_t taken, refused_elsewhere; /* cameras taken over; asks another node had */
+	uint8_t *last_state;		    /* the last state handed to publish */
+	size_t last_state_len;
+	/* Between the two threads, under lock: */
+	struct want {
+		unsigned slot;
+		char name[VIGIL_CAMERA_NAME_MAX + 1];
+		uint32_t ssrc;
+		uint8_t key_id[VIGIL_STATE_KEY_ID_LEN];
+		bool release; /* give it up (removed): delete the owners key at rev */
+		int64_t rev;
+		/* the answer */
+		bool failed; /* etcd did not answer: asked again later */
+		bool owned;
+		bool has_floor;
+		uint64_t floor;
+	} *wants, *answers;
+	unsigned n_wants, n_answers;
+	uint8_t *publish; /* the state to put (plaintext), publish_len bytes; NULL: nothing new */
+	size_t publish_len;
+	pthread_cond_t wake; /* the member thread: wants or state waiting */
+	unsigned lease_gen;  /* a new lease (the old one expired): what it held is gone */
+
 	/* Shared, atomics. */
 	bool etcd_up, synced;
 	uint64_t down_since_ns, resyncs;
-	unsigned n_cameras, n_online; /* for the node's record */
+	unsigned n_cameras, n_online, n_owned; /* for the node's record */
 	uint64_t decrypted;
 	int64_t lease;
 	time_t started;
@@ -247,10 +294,11 @@ static int put_node(struct vigil_cluster *cl, char *msg, size_t msglen)
 	int rc;
 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&cl->started, &tm));
-	o = json_pack("{ss ss ss ss sI sI sI sI}", "node", cl->cfg->cluster.node, "version", VIGIL_VERSION, "anycast",
+	o = json_pack("{ss ss ss ss sI sI sI sI sI}", "node", cl->cfg->cluster.node, "version", VIGIL_VERSION, "anycast",
 		      cl->cfg->cluster.anycast, "started", when, "cameras",
 		      (json_int_t)__atomic_load_n(&cl->n_cameras, __ATOMIC_RELAXED), "online",
-		      (json_int_t)__atomic_load_n(&cl->n_online, __ATOMIC_RELAXED), "decrypted",
+		      (json_int_t)__atomic_load_n(&cl->n_online, __ATOMIC_RELAXED), "owned",
+		      (json_int_t)__atomic_load_n(&cl->n_owned, __ATOMIC_RELAXED), "decrypted",
 		      (json_int_t)__atomic_load_n(&cl->decrypted, __ATOMIC_RELAXED), "pid", (json_int_t)getpid());
 	text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
@@ -286,38 +334,204 @@ static void set_up(struct vigil_cluster *cl, bool up, const char *msg)
 	}
 }
 
+/* ms from now, for pthread_cond_timedwait (CLOCK_REALTIME). */
+static void deadline(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* The replay state published by every node: the highest index of
+ * (ssrc, key_id) among them, for a camera taken over. */
+static bool published_floor(struct vigil_cluster *cl, const struct vigil_etcd_kv *kvs, size_t n, uint32_t ssrc,
+			    const uint8_t key_id[VIGIL_STATE_KEY_ID_LEN], uint64_t *floor)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *p = kvs[i].value;
+		size_t len = kvs[i].value_len - VIGIL_ETCD_SEAL_OVERHEAD;
+
+		/* Opened in place of a copy: kvs[i] is the member thread's. */
+		if (kvs[i].value_len < VIGIL_ETCD_SEAL_OVERHEAD + 8)
+			continue;
+		uint8_t *plain = malloc(len);
+
+		if (plain == NULL || vigil_etcd_open_record(cl->master, kvs[i].key, p, kvs[i].value_len, plain) < 0 ||
+		    memcmp(plain, STATE_MAGIC, 4) != 0) {
+			free(plain);
+			continue;
+		}
+		uint32_t count = (uint32_t)plain[4] | (uint32_t)plain[5] << 8 | (uint32_t)plain[6] << 16 |
+				 (uint32_t)plain[7] << 24;
+
+		for (uint32_t e = 0; e < count && 8 + ((size_t)e + 1) * STATE_ENTRY <= len; e++) {
+			const uint8_t *q = plain + 8 + (size_t)e * STATE_ENTRY;
+			uint32_t s32 = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+			uint64_t index = 0;
+
+			if (s32 != ssrc || sodium_memcmp(q + 4, key_id, VIGIL_STATE_KEY_ID_LEN) != 0)
+				continue;
+			for (unsigned b = 0; b < 8; b++)
+				index |= (uint64_t)q[4 + VIGIL_STATE_KEY_ID_LEN + b] << (8 * b);
+			if (!found || index > *floor)
+				*floor = index;
+			found = true;
+		}
+		free(plain);
+	}
+	return found;
+}
+
+/* The wants the control thread left: each camera asked for in a
+ * transaction (its owners key made under this node's lease only if no
+ * node has one), answered with the replay state the others published;
+ * each release deleted at the revision this node made it. */
+static void serve_wants(struct vigil_cluster *cl)
+{
+	struct want w[64];
+	unsigned n;
+	struct vigil_etcd_kv *kvs = NULL;
+	size_t n_kvs = 0;
+	char key[sizeof(cl->cameras_prefix) + VIGIL_CAMERA_NAME_MAX + 8], prefix[sizeof(cl->cameras_prefix)], msg[512];
+	bool read = false;
+
+	pthread_mutex_lock(&cl->lock);
+	n = cl->n_wants < 64 ? cl->n_wants : 64;
+	memcpy(w, cl->wants, n * sizeof(*w));
+	memmove(cl->wants, cl->wants + n, (cl->n_wants - n) * sizeof(*w));
+	cl->n_wants -= n;
+	pthread_mutex_unlock(&cl->lock);
+	snprintf(prefix, sizeof(prefix), "%sstate/", cl->cfg->cluster.prefix);
+	for (unsigned i = 0; i < n; i++) {
+		bool done = false;
+		int64_t rev = 0;
+		int rc;
+
+		snprintf(key, sizeof(key), "%sowners/%s", cl->cfg->cluster.prefix, w[i].name);
+		if (w[i].release) {
+			(void)vigil_etcd_delete_if(cl->member, key, w[i].rev, &done, NULL, msg, sizeof(msg));
+			continue;
+		}
+		rc = vigil_etcd_put_if(cl->member, key, cl->cfg->cluster.node, strlen(cl->cfg->cluster.node), 0, cl->lease,
+				       &done, &rev, msg, sizeof(msg));
+		w[i].failed = rc < 0;
+		w[i].owned = rc == 0 && done;
+		w[i].rev = rev;
+		if (w[i].owned && !read) {
+			read = vigil_etcd_range(cl->member, prefix, true, &kvs, &n_kvs, NULL, msg, sizeof(msg)) == 0;
+			if (!read)
+				vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: cannot read the nodes' replay state (%s): cameras "
+							     "taken over continue from this node's own, else by trial\n", msg);
+		}
+		if (w[i].owned)
+			w[i].has_floor = read && published_floor(cl, kvs, n_kvs, w[i].ssrc, w[i].key_id, &w[i].floor);
+	}
+	vigil_etcd_kvs_free(kvs, n_kvs);
+	pthread_mutex_lock(&cl->lock);
+	for (unsigned i = 0; i < n; i++)
+		if (!w[i].release)
+			cl->answers[cl->n_answers++] = w[i];
+	pthread_mutex_unlock(&cl->lock);
+}
+
+/* The node's replay state, when the control thread made a new one. */
+static int publish_state(struct vigil_cluster *cl, char *msg, size_t msglen)
+{
+	char key[sizeof(cl->node_key)];
+	uint8_t *plain, *sealed;
+	size_t len;
+	int rc;
+
+	pthread_mutex_lock(&cl->lock);
+	plain = cl->publish;
+	len = cl->publish_len;
+	cl->publish = NULL;
+	pthread_mutex_unlock(&cl->lock);
+	if (plain == NULL)
+		return 0;
+	snprintf(key, sizeof(key), "%sstate/%s", cl->cfg->cluster.prefix, cl->cfg->cluster.node);
+	sealed = malloc(len + VIGIL_ETCD_SEAL_OVERHEAD);
+	if (sealed == NULL) {
+		free(plain);
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	vigil_etcd_seal(cl->master, key, plain, len, sealed);
+	rc = vigil_etcd_put(cl->member, key, sealed, len + VIGIL_ETCD_SEAL_OVERHEAD, 0, NULL, msg, msglen);
+	if (rc < 0) {
+		/* Put back, unless a newer one came meanwhile. */
+		pthread_mutex_lock(&cl->lock);
+		if (cl->publish == NULL) {
+			cl->publish = plain;
+			plain = NULL;
+		}
+		pthread_mutex_unlock(&cl->lock);
+	}
+	free(plain);
+	free(sealed);
+	return rc;
+}
+
 /* The node's lease: granted, kept alive at a third of its time, granted
- * again (and the record put again) when it expired meanwhile; the record
- * rewritten with the node's load every few seconds. */
+ * again (and the record put again) when it expired meanwhile (the
+ * control thread is told: its cameras' owners keys went with it); the
+ * record rewritten with the node's load every few seconds; ownership
+ * asked for and the replay state published in between. */
 static void *member_main(void *arg)
 {
 	struct vigil_cluster *cl = arg;
-	unsigned every_ms = cl->cfg->cluster.lease_seconds * 1000 / 3;
-	uint64_t next_record = 0;
+	uint64_t every = (uint64_t)cl->cfg->cluster.lease_seconds * 1000000000u / 3;
+	uint64_t next_keepalive = 0, next_record = 0;
 	char msg[512];
+	int rc = 0;
 
 	while (!cl->stop) {
 		uint64_t now = vigil_now_ns();
-		int ttl = 1, rc = 0;
+		struct timespec until;
 
-		if (cl->lease != 0)
-			rc = vigil_etcd_lease_keepalive(cl->member, cl->lease, &ttl, msg, sizeof(msg));
-		if (rc == 0 && (cl->lease == 0 || ttl <= 0)) {
+		if (cl->lease == 0 || now >= next_keepalive || rc < 0) {
+			int ttl = 1;
+
+			rc = 0;
 			if (cl->lease != 0)
-				vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: node %s's lease expired while etcd was away: "
-							     "registering again\n", cl->cfg->cluster.node);
-			rc = vigil_etcd_lease_grant(cl->member, (int)cl->cfg->cluster.lease_seconds, &cl->lease, msg,
-						    sizeof(msg));
-			if (rc < 0)
-				cl->lease = 0;
-			next_record = 0;
+				rc = vigil_etcd_lease_keepalive(cl->member, cl->lease, &ttl, msg, sizeof(msg));
+			if (rc == 0 && (cl->lease == 0 || ttl <= 0)) {
+				if (cl->lease != 0) {
+					vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: node %s's lease expired while etcd was "
+								     "away: its cameras' ownership went with it; registering again\n",
+						  cl->cfg->cluster.node);
+					pthread_mutex_lock(&cl->lock);
+					cl->lease_gen++;
+					pthread_mutex_unlock(&cl->lock);
+				}
+				rc = vigil_etcd_lease_grant(cl->member, (int)cl->cfg->cluster.lease_seconds, &cl->lease, msg,
+							    sizeof(msg));
+				if (rc < 0)
+					cl->lease = 0;
+				next_record = 0;
+			}
+			next_keepalive = now + every;
 		}
 		if (rc == 0 && now >= next_record) {
 			rc = put_node(cl, msg, sizeof(msg));
 			next_record = now + NODE_EVERY_NS;
 		}
+		if (rc == 0)
+			rc = publish_state(cl, msg, sizeof(msg));
+		if (rc == 0 && cl->lease != 0)
+			serve_wants(cl);
 		set_up(cl, rc == 0, msg);
-		nap(cl, rc == 0 ? every_ms : RETRY_MS);
+		deadline(&until, rc == 0 ? MEMBER_TURN_MS : RETRY_MS);
+		pthread_mutex_lock(&cl->lock);
+		if (!cl->stop && cl->n_wants == 0)
+			pthread_cond_timedwait(&cl->wake, &cl->lock, &until);
+		pthread_mutex_unlock(&cl->lock);
 	}
 	if (cl->lease != 0 && vigil_etcd_lease_revoke(cl->member, cl->lease, msg, sizeof(msg)) < 0)
 		vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: the node's lease not revoked (%s): the others see it gone "
@@ -402,8 +616,42 @@ static void apply_put(struct vigil_cluster *cl, const struct change *ch)
 	if (slot >= 0) {
 		cl->rev[slot] = ch->revision;
 		cl->seen[slot] = true;
+		/* A stream added again starts elsewhere; this node still owns it. */
+		if (cl->owned[slot])
+			(void)vigil_stream_set_owned(c->table, (unsigned)slot, true);
 	}
 	cl->st.applied++;
+}
+
+/* A want for the member thread (under the lock). */
+static void want(struct vigil_cluster *cl, unsigned slot, bool release)
+{
+	const struct vigil_camera_config *cam = &cl->cams->cfg->cameras[slot];
+	struct want *w;
+
+	if (cl->n_wants == cl->cams->cfg->max_cameras)
+		return; /* asked again later */
+	w = &cl->wants[cl->n_wants++];
+	memset(w, 0, sizeof(*w));
+	w->slot = slot;
+	snprintf(w->name, sizeof(w->name), "%s", cam->name);
+	w->ssrc = cam->ssrc;
+	w->release = release;
+	w->rev = cl->owned_rev[slot];
+	if (!cam->has_identity)
+		vigil_state_key_id(cam->master_key, cam->master_salt, w->key_id);
+	pthread_cond_signal(&cl->wake);
+}
+
+/* A camera this node owned and no longer has: its owners key given back. */
+static void release(struct vigil_cluster *cl, unsigned slot)
+{
+	if (!cl->owned[slot])
+		return;
+	cl->owned[slot] = false;
+	pthread_mutex_lock(&cl->lock);
+	want(cl, slot, true);
+	pthread_mutex_unlock(&cl->lock);
 }
 
 static void apply_delete(struct vigil_cluster *cl, const char *name)
@@ -416,6 +664,7 @@ static void apply_delete(struct vigil_cluster *cl, const char *name)
 	if (vigil_cameras_remove(cl->cams, name, msg, sizeof(msg)) < 0)
 		vigil_log(VIGIL_LOG_ERR, "vigild: cluster: camera %s not removed: %s\n", name, msg);
 	cl->rev[slot] = 0;
+	release(cl, (unsigned)slot);
 	cl->st.applied++;
 }
 
@@ -480,7 +729,10 @@ static void load(struct vigil_cluster *cl)
 	uint64_t now = vigil_now_ns(), ctr[VIGIL_CTR_MAX], decrypted = 0;
 	unsigned live = 0, online = 0;
 
+	unsigned owned = 0;
+
 	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		owned += cl->owned[slot];
 		if (c->slots[slot].removed)
 			continue;
 		live++;
@@ -490,7 +742,127 @@ static void load(struct vigil_cluster *cl)
 	}
 	__atomic_store_n(&cl->n_cameras, live, __ATOMIC_RELAXED);
 	__atomic_store_n(&cl->n_online, online, __ATOMIC_RELAXED);
+	__atomic_store_n(&cl->n_owned, owned, __ATOMIC_RELAXED);
 	__atomic_store_n(&cl->decrypted, decrypted, __ATOMIC_RELAXED);
+}
+
+/* ---- ownership (live nodes) --------------------------------------------------- */
+
+/* What the member thread answered: a camera taken (it continues above
+ * the index its previous owner published, then its packets are taken), or
+ * another node's; and, after a lease that expired, nothing owned. */
+static void take_answers(struct vigil_cluster *cl)
+{
+	struct vigil_cameras *c = cl->cams;
+	struct want a[64];
+	unsigned n, gen;
+
+	pthread_mutex_lock(&cl->lock);
+	gen = cl->lease_gen;
+	n = cl->n_answers < 64 ? cl->n_answers : 64;
+	memcpy(a, cl->answers, n * sizeof(*a));
+	memmove(cl->answers, cl->answers + n, (cl->n_answers - n) * sizeof(*a));
+	cl->n_answers -= n;
+	pthread_mutex_unlock(&cl->lock);
+	if (gen != cl->lease_gen_seen) {
+		for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++)
+			if (cl->owned[slot]) {
+				cl->owned[slot] = false;
+				(void)vigil_stream_set_owned(c->table, slot, false);
+			}
+		cl->lease_gen_seen = gen;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		unsigned slot = a[i].slot;
+		int rc = 0;
+
+		cl->asked[slot] = false;
+		if (a[i].failed || strcmp(c->cfg->cameras[slot].name, a[i].name) != 0 || c->slots[slot].removed)
+			continue; /* asked again if its packets go on */
+		if (!a[i].owned) {
+			cl->refused_elsewhere++;
+			continue;
+		}
+		cl->owned[slot] = true;
+		cl->owned_rev[slot] = a[i].rev;
+		if (a[i].has_floor)
+			rc = vigil_cameras_continue_from(c, slot, a[i].key_id, a[i].floor);
+		(void)vigil_stream_set_owned(c->table, slot, true);
+		cl->taken++;
+		vigil_log(VIGIL_LOG_NOTICE, "vigild: cluster: camera %s taken by node %s%s\n", a[i].name,
+			  cl->cfg->cluster.node,
+			  rc > 0 ? ", continuing above the index its previous owner published"
+			  : rc < 0 ? "; its stream could not be added again from the index its previous owner published"
+			  : a[i].has_floor ? "" : " (no index published for its key: locked onto by trial)");
+	}
+}
+
+/* Cameras whose authentic packets arrive here while nobody here owns
+ * them: asked for, each at most once a second. */
+static void look_for_wants(struct vigil_cluster *cl, uint64_t now)
+{
+	struct vigil_cameras *c = cl->cams;
+
+	pthread_mutex_lock(&cl->lock);
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		const struct vigil_stream *s = c->table->slots[slot];
+		uint64_t n;
+
+		if (s == NULL || cl->owned[slot] || cl->asked[slot])
+			continue;
+		n = __atomic_load_n(&s->ctr.v[VIGIL_CTR_not_owner], __ATOMIC_RELAXED);
+		if (n == cl->not_owner_seen[slot] || now < cl->asked_ns[slot] + WANT_EVERY_NS)
+			continue;
+		cl->not_owner_seen[slot] = n;
+		cl->asked_ns[slot] = now;
+		cl->asked[slot] = true;
+		want(cl, slot, false);
+	}
+	pthread_mutex_unlock(&cl->lock);
+}
+
+/* Once a second: the owned cameras' highest indices, for the member
+ * thread to publish when they moved. */
+static void make_state(struct vigil_cluster *cl)
+{
+	const struct vigil_cameras *c = cl->cams;
+	size_t cap = 8 + (size_t)c->cfg->n_cameras * STATE_ENTRY, len = 8;
+	uint8_t *p = malloc(cap);
+	uint32_t count = 0;
+
+	if (p == NULL)
+		return;
+	memcpy(p, STATE_MAGIC, 4);
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		const struct vigil_state_rec *r = &c->slots[slot].persist;
+
+		if (!cl->owned[slot] || r->name[0] == '\0' || r->ssrc != c->cfg->cameras[slot].ssrc)
+			continue;
+		for (unsigned b = 0; b < 4; b++)
+			p[len++] = (uint8_t)(r->ssrc >> (8 * b));
+		memcpy(p + len, r->key_id, VIGIL_STATE_KEY_ID_LEN);
+		len += VIGIL_STATE_KEY_ID_LEN;
+		for (unsigned b = 0; b < 8; b++)
+			p[len++] = (uint8_t)(r->index >> (8 * b));
+		count++;
+	}
+	for (unsigned b = 0; b < 4; b++)
+		p[4 + b] = (uint8_t)(count >> (8 * b));
+	if (cl->last_state != NULL && cl->last_state_len == len && memcmp(cl->last_state, p, len) == 0) {
+		free(p);
+		return;
+	}
+	free(cl->last_state);
+	cl->last_state = malloc(len);
+	if (cl->last_state != NULL)
+		memcpy(cl->last_state, p, len);
+	cl->last_state_len = len;
+	pthread_mutex_lock(&cl->lock);
+	free(cl->publish);
+	cl->publish = p;
+	cl->publish_len = len;
+	pthread_cond_signal(&cl->wake);
+	pthread_mutex_unlock(&cl->lock);
 }
 
 void vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events)
@@ -501,10 +873,19 @@ void vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events)
 		return;
 	drain(cl);
 	now = vigil_now_ns();
+	if (cl->cams->table->ownership) {
+		take_answers(cl);
+		if (now >= cl->next_look_ns) {
+			look_for_wants(cl, now);
+			cl->next_look_ns = now + WANT_LOOK_NS;
+		}
+	}
 	if (now < cl->next_second_ns)
 		return;
 	cl->next_second_ns = now + 1000000000u;
 	load(cl);
+	if (cl->cams->table->ownership)
+		make_state(cl);
 	if (events != NULL) {
 		uint64_t since = __atomic_load_n(&cl->down_since_ns, __ATOMIC_RELAXED);
 
@@ -638,9 +1019,10 @@ json_t *vigil_cluster_nodes(struct vigil_cluster *cl, char *msg, size_t msglen)
 	size_t n;
 
 	vigil_cluster_stats(cl, &st);
-	out = json_pack("{ss ss sI sI sI sI}", "node", st.node, "etcd", st.etcd_up ? "up" : "unreachable", "revision",
-			(json_int_t)st.revision, "applied", (json_int_t)st.applied, "refused", (json_int_t)st.refused,
-			"resyncs", (json_int_t)st.resyncs);
+	out = json_pack("{ss ss sI sI sI sI sI sI sI}", "node", st.node, "etcd", st.etcd_up ? "up" : "unreachable",
+			"revision", (json_int_t)st.revision, "applied", (json_int_t)st.applied, "refused",
+			(json_int_t)st.refused, "resyncs", (json_int_t)st.resyncs, "owned", (json_int_t)st.owned, "taken",
+			(json_int_t)st.taken, "owned_elsewhere", (json_int_t)st.owned_elsewhere);
 	snprintf(prefix, sizeof(prefix), "%snodes/", cl->cfg->cluster.prefix);
 	if (out == NULL || vigil_etcd_range(cl->admin, prefix, true, &kvs, &n, &rev, msg, msglen) < 0) {
 		/* What this node knows, and why there is no list. */
@@ -670,6 +1052,9 @@ void vigil_cluster_stats(const struct vigil_cluster *cl, struct vigil_cluster_st
 	s->down_since_ns = __atomic_load_n(&cl->down_since_ns, __ATOMIC_RELAXED);
 	s->resyncs = __atomic_load_n(&cl->resyncs, __ATOMIC_RELAXED);
 	s->node = cl->cfg->cluster.node;
+	s->owned = __atomic_load_n(&cl->n_owned, __ATOMIC_RELAXED);
+	s->taken = cl->taken;
+	s->owned_elsewhere = cl->refused_elsewhere;
 }
 
 /* ---- life ------------------------------------------------------------------------ */
@@ -688,6 +1073,7 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->started = time(NULL);
 	pthread_mutex_init(&cl->lock, NULL);
 	pthread_cond_init(&cl->room, NULL);
+	pthread_cond_init(&cl->wake, NULL);
 	snprintf(cl->cameras_prefix, sizeof(cl->cameras_prefix), "%scameras/", cfg->cluster.prefix);
 	snprintf(cl->node_key, sizeof(cl->node_key), "%snodes/%s", cfg->cluster.prefix, cfg->cluster.node);
 	cl->master = sodium_malloc(32);
@@ -695,7 +1081,16 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->scratch = sodium_malloc(sizeof(*cl->scratch));
 	cl->rev = calloc(cfg->max_cameras, sizeof(*cl->rev));
 	cl->seen = calloc(cfg->max_cameras, sizeof(*cl->seen));
-	if (cl->master == NULL || cl->queue == NULL || cl->scratch == NULL || cl->rev == NULL || cl->seen == NULL) {
+	cl->owned = calloc(cfg->max_cameras, sizeof(*cl->owned));
+	cl->asked = calloc(cfg->max_cameras, sizeof(*cl->asked));
+	cl->not_owner_seen = calloc(cfg->max_cameras, sizeof(*cl->not_owner_seen));
+	cl->asked_ns = calloc(cfg->max_cameras, sizeof(*cl->asked_ns));
+	cl->owned_rev = calloc(cfg->max_cameras, sizeof(*cl->owned_rev));
+	cl->wants = calloc(cfg->max_cameras, sizeof(*cl->wants));
+	cl->answers = calloc(cfg->max_cameras, sizeof(*cl->answers));
+	if (cl->master == NULL || cl->queue == NULL || cl->scratch == NULL || cl->rev == NULL || cl->seen == NULL ||
+	    cl->owned == NULL || cl->asked == NULL || cl->not_owner_seen == NULL || cl->asked_ns == NULL ||
+	    cl->owned_rev == NULL || cl->wants == NULL || cl->answers == NULL) {
 		snprintf(msg, msglen, "out of memory");
 		vigil_cluster_free(cl);
 		return NULL;
@@ -745,6 +1140,7 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 		pthread_mutex_lock(&cl->lock);
 		cl->stop = cl->watch_abort = true;
 		pthread_cond_broadcast(&cl->room);
+		pthread_cond_broadcast(&cl->wake);
 		pthread_mutex_unlock(&cl->lock);
 		pthread_join(cl->watch_thread, NULL);
 		pthread_join(cl->member_thread, NULL);
@@ -757,7 +1153,17 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 	sodium_free(cl->scratch);
 	free(cl->rev);
 	free(cl->seen);
+	free(cl->owned);
+	free(cl->asked);
+	free(cl->not_owner_seen);
+	free(cl->asked_ns);
+	free(cl->owned_rev);
+	free(cl->wants);
+	free(cl->answers);
+	free(cl->publish);
+	free(cl->last_state);
 	pthread_mutex_destroy(&cl->lock);
 	pthread_cond_destroy(&cl->room);
+	pthread_cond_destroy(&cl->wake);
 	free(cl);
 }

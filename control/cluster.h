@@ -71,6 +71,9 @@ struct vigil_cluster_stats {
 	int64_t revision;	   /* etcd's revision of the last change applied */
 	uint64_t applied, refused; /* records applied; refused (did not open, or the cameras refused them) */
 	uint64_t resyncs;	   /* the whole prefix read again (start, compaction) */
+	unsigned owned;		   /* cameras this node owns (live nodes) */
+	uint64_t taken;		   /* cameras it took: nobody owned them */
+	uint64_t owned_elsewhere;  /* asks for a camera another node owned */
 	const char *node;
 };
 void vigil_cluster_stats(const struct vigil_cluster *cl, struct vigil_cluster_stats *s);

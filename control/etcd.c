@@ -293,7 +293,8 @@ int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct 
 	*n = 0;
 	if (rc < 0)
 		return rc;
-	*revision = num(json_object_get(a, "header"), "revision");
+	if (revision != NULL)
+		*revision = num(json_object_get(a, "header"), "revision");
 	list = json_object_get(a, "kvs");
 	if (json_array_size(list) > 0 && (*kvs = calloc(json_array_size(list), sizeof(**kvs))) == NULL) {
 		json_decref(a);

@@ -39,7 +39,7 @@ struct vigil_etcd_kv {
 void vigil_etcd_kvs_free(struct vigil_etcd_kv *kvs, size_t n);
 
 /* Every key under prefix (or the key itself when !prefix), in key order;
- * *revision: the store's revision the answer is of. 0, or -errno with
+ * *revision (NULL: not wanted): the store's revision the answer is of. 0, or -errno with
  * msg: -EIO (no endpoint answered), -EPROTO (an answer that is not
  * etcd's). */
 int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct vigil_etcd_kv **kvs, size_t *n,

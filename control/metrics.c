@@ -419,6 +419,12 @@ static void cluster_families(FILE *f, const struct vigil_cluster *cl)
 	fprintf(f, "vigil_cluster_records_refused_total %llu\n", (unsigned long long)s.refused);
 	family(f, "vigil_cluster_resyncs_total", "counter", "every camera read from etcd again (at start, after a compaction)");
 	fprintf(f, "vigil_cluster_resyncs_total %llu\n", (unsigned long long)s.resyncs);
+	family(f, "vigil_cluster_cameras_owned", "gauge", "cameras whose packets this node takes (it holds their ownership in etcd)");
+	fprintf(f, "vigil_cluster_cameras_owned %u\n", s.owned);
+	family(f, "vigil_cluster_takeovers_total", "counter", "cameras this node took: it received their packets and nobody owned them");
+	fprintf(f, "vigil_cluster_takeovers_total %llu\n", (unsigned long long)s.taken);
+	family(f, "vigil_cluster_owned_elsewhere_total", "counter", "asks for a camera whose packets came here while another node owned it");
+	fprintf(f, "vigil_cluster_owned_elsewhere_total %llu\n", (unsigned long long)s.owned_elsewhere);
 }
 
 /* [Storage] (record/upload.h): what went up, what failed, the spool. */

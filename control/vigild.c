@@ -474,6 +474,9 @@ int main(int argc, char **argv)
 	}
 	vigil_stream_table_crypto(streams, crypto.cryptodev ? &crypto.dev : NULL);
 	streams->retransmit_hold_ms = cfg.retransmit_hold_ms;
+	/* A live cluster node takes a camera only while it owns it; a capture
+	 * run records what it is given (docs/cluster.md). */
+	streams->ownership = cfg.cluster.etcd[0] != '\0' && opts.pcap == NULL;
 	if (cfg.state_dir[0] != '\0') {
 		state = vigil_state_open(cfg.state_dir, msg, sizeof(msg));
 		if (state == NULL) {

@@ -231,6 +231,7 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 		return -EEXIST;
 	}
 	s->ephemeral = cam->has_identity;
+	s->elsewhere = t->ownership;
 	s->key = key_new(t, cam->master_key, cam->master_salt, s->ephemeral);
 	if (s->key == NULL) {
 		rte_free(s);
@@ -351,6 +352,16 @@ int vigil_stream_replace_key(struct vigil_stream_table *t, uint32_t slot,
 			     const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN])
 {
 	return new_key(t, slot, master_key, master_salt, true);
+}
+
+int vigil_stream_set_owned(struct vigil_stream_table *t, uint32_t slot, bool owned)
+{
+	struct vigil_stream *s = slot < t->capacity ? t->slots[slot] : NULL;
+
+	if (s == NULL)
+		return -ENOENT;
+	__atomic_store_n(&s->elsewhere, !owned, __ATOMIC_RELEASE);
+	return 0;
 }
 
 int vigil_stream_set_payload_types(struct vigil_stream_table *t, uint32_t slot, const uint64_t types[2])

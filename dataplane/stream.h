@@ -138,6 +138,9 @@ struct vigil_stream {
 	uint16_t owner;  /* the only worker that touches this stream */
 	uint16_t replayed_run; /* replayed in a row after a silence (VIGIL_RESTART_RUN) */
 	bool ephemeral; /* a handshake camera's: its keys die with the process */
+	/* A cluster's camera this node does not own (yet): its authentic
+	 * packets are dropped as not_owner, their indices not taken. */
+	bool elsewhere;
 	uint64_t accepted_tsc; /* when a packet was last accepted */
 	struct vigil_replay replay;
 	struct vigil_counters ctr;
@@ -205,6 +208,7 @@ struct vigil_stream_table {
 	struct vigil_cryptodev *cd; /* the cryptodev engine's device, or NULL (libsodium) */
 	bool sessions_wanted;       /* a worker marked a key's wanted lengths */
 	uint32_t retransmit_hold_ms; /* RetransmitHoldMs, for streams added from now on */
+	bool ownership;             /* a cluster node: streams start elsewhere (vigil_stream_set_owned) */
 };
 
 /* Room for capacity cameras, used by n_workers workers (RCU thread ids
@@ -285,6 +289,9 @@ int vigil_stream_replace_key(struct vigil_stream_table *t, uint32_t slot,
 			     const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]);
 
 /* Accept these RTP payload types from now on (vigil_payload_type_ok). */
+/* A cluster node's ownership of the slot's camera: its packets are taken
+ * from the next burst on, or dropped as not_owner. -ENOENT: no stream. */
+int vigil_stream_set_owned(struct vigil_stream_table *t, uint32_t slot, bool owned);
 int vigil_stream_set_payload_types(struct vigil_stream_table *t, uint32_t slot, const uint64_t types[2]);
 
 /* Stop accepting the previous key. */

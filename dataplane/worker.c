@@ -744,6 +744,12 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 			refuse(w, s, why, now);
 			continue;
 		}
+		/* Authentic, but the cluster's camera is another node's: its
+		 * index is left for the owner (docs/cluster.md). */
+		if (unlikely(__atomic_load_n(&s->elsewhere, __ATOMIC_ACQUIRE))) {
+			drop(&s->ctr, VIGIL_CTR_not_owner);
+			continue;
+		}
 		vigil_replay_commit(&s->replay, index);
 		s->accepted_tsc = now;
 		s->replayed_run = 0;

@@ -24,7 +24,8 @@
 	X(tx_failed, "reply to an ARP/NDP/ICMP echo request refused by the TX queue")      \
 	X(handoff_full, "the owning worker's inbound ring was full")                       \
 	X(rtx_unwanted, "authentic RTX packet (RFC 4588) for a sequence number not missing: its original came, was given up on, or was never sent") \
-	X(control_full, "handshake packet: the ring to the control plane was full")
+	X(control_full, "handshake packet: the ring to the control plane was full")           \
+	X(not_owner, "authentic SRTP of a cluster's camera another node owns, or none yet (docs/cluster.md)")
 
 /* The outcomes of received packets other than decrypted and the drops. */
 #define VIGIL_FOREACH_PKT_OUTCOME(X)                                                         \

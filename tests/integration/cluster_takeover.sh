@@ -1,0 +1,142 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Ownership in a cluster (docs/cluster.md): two live vigild nodes on one
+# veth (af_packet: both see every packet, as when a camera's packets
+# reach a node that does not own it, by a moved flow or a replay), one
+# vigil-cam camera streaming from a network namespace, a real etcd.
+#   - exactly one node takes the camera (its owners key under its lease);
+#     the other counts the camera's authentic packets as not_owner and
+#     records none of them;
+#   - the owner is killed (SIGKILL: no lease revoked, no state written at
+#     a stop); once its lease expires the other node takes the camera over
+#     from the index the dead node published, and records it;
+#   - the dead owner's traffic, captured before, replayed into the new
+#     owner: at or below the published index it is refused (replayed);
+#     what is accepted twice is at most what the camera sent in the last
+#     publication's interval (printed).
+# Prints how long the camera went unrecorded after the kill.
+#
+# usage: cluster_takeover.sh BUILD_DIR [SCRATCH_DIR]
+# Exit 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tools=$here/../tools
+target=${1:-} scratch=${2:-}
+# shellcheck source=../tools/testlib.sh
+source "$tools/testlib.sh"
+require_root "network namespaces"
+require_tools etcd curl jq ip ffmpeg tcpdump
+require_aesni
+vigild=$(vigild_path "$target")
+require_vigild "$vigild"
+vigilctl=$target/tools/vigilctl vigil_cam=$target/bench/vigil-cam
+python=${PYTHON:-python3}
+test_begin cluster_takeover "$scratch"
+vigil_netns_create takeover
+LEASE=3
+SECONDS_SENT=30
+
+port=$((25000 + RANDOM % 2000))
+endpoint=http://127.0.0.1:$port
+etcd --name t --data-dir "$work/etcd" --listen-client-urls "$endpoint" --advertise-client-urls "$endpoint" \
+	--listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
+	--initial-cluster "t=http://127.0.0.1:$((port + 1))" >"$work/etcd.log" 2>&1 &
+proc_track $!
+for _ in $(seq 100); do
+	curl -sf "$endpoint/health" | grep -q '"health":"true"' && break
+	sleep 0.1
+done
+
+ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=30 -t 2 -c:v libx264 -g 30 -bf 0 -pix_fmt yuv420p \
+	-f h264 "$work/clip.h264"
+"$vigil_cam" --clip "$work/clip.h264" --codec h264 --cameras 1 --seconds 0.1 --seed takeover --out /dev/null \
+	--config "$work/cam.conf" >/dev/null || { fail "vigil-cam"; exit 1; }
+read -r cam ssrc key < <(awk -F' = ' '/^Name/ {n = $2} /^SSRC/ {s = $2} /^Key/ {print n, s, $2}' "$work/cam.conf")
+umask 077
+echo "$key" >"$work/cam.key"
+"$vigilctl" keygen keystore "$work/master.key" >/dev/null
+
+for node in a b; do
+	mkdir -p "$work/$node"
+	{
+		printf '[Ingest]\nPorts = 5004\nRecordDir = %s/%s/rec\nStateDir = %s/%s/state\nSegmentSeconds = 2\n' \
+			"$work" "$node" "$work" "$node"
+		printf 'Device = net_af_packet0,iface=%s\nMaxCameras = 4\nKeystoreKeyFile = %s/master.key\n' "$VIGIL_VETH_ROOT" "$work"
+		printf '[Cluster]\nEtcd = %s\nNode = %s\nLeaseSeconds = %s\n' "$endpoint" "$node" "$LEASE"
+	} >"$work/$node/vigil.conf"
+	chmod 600 "$work/$node/vigil.conf"
+	proc_start "$work/$node/summary.json" "$work/$node/vigild.log" "$VIGILD_READY" 40 \
+		"$vigild" --config "$work/$node/vigil.conf" --admin "$work/$node/admin.sock" --audit "$work/$node/audit.log" ||
+		{ fail "node $node did not start: $(tail -n 5 "$work/$node/vigild.log")"; exit 1; }
+	eval "pid_$node=$PROC_PID"
+done
+ctl() { "$vigilctl" --socket "$work/$1/admin.sock" "${@:2}"; }
+owned() { ctl "$1" cluster | jq -r .owned; }
+counter() { ctl "$1" --json camera show "$cam" 2>/dev/null | jq -r ".camera.$2"; }
+until_ok() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+owns() { [ "$(owned "$1")" = 1 ]; }
+# For until_ok, which runs them again each time.
+has_cameras() { [ "$(ctl "$1" --json cameras | jq -r '.cameras | length')" = "$2" ]; }
+records() { [ "$(counter "$1" frames_recorded)" -gt 0 ]; }
+ctl a camera add "$cam" --codec h264 --ssrc "$ssrc" --key-file "$work/cam.key" >/dev/null || { fail "camera add"; exit 1; }
+until_ok 10 has_cameras b 1 || fail "b does not have the camera"
+sleep 1 # af_packet up on both
+
+test_start_capture "$work/tcpdump.log" tcpdump -i "$VIGIL_VETH_ROOT" -U -w "$work/before.pcap" udp dst port 5004
+tcpdump_pid=$PROC_PID
+ip netns exec "$VIGIL_NS" "$vigil_cam" --clip "$work/clip.h264" --codec h264 --cameras 1 --seconds "$SECONDS_SENT" \
+	--seed takeover --live "$VIGIL_VETH_CAM" --config "$work/live.conf" >"$work/sent.json" 2>"$work/cam.log" &
+cam_pid=$!
+proc_track "$cam_pid"
+
+note "one node takes the camera"
+one_owns() { owns a || owns b; }
+until_ok 10 one_owns || { fail "no node took the camera"; exit 1; }
+if owns a; then owner=a other=b pid_owner=$pid_a; else owner=b other=a pid_owner=$pid_b; fi
+owns "$other" && fail "both nodes own the camera"
+sleep 4
+[ "$(counter "$owner" frames_recorded)" -gt 0 ] || fail "the owner $owner records nothing"
+[ "$(counter "$other" frames_recorded)" = 0 ] || fail "$other recorded $(counter "$other" frames_recorded) frames of a camera it does not own"
+[ "$(counter "$other" not_owner)" -gt 0 ] || fail "$other counts no not_owner packets"
+[ "$(counter "$other" decrypted)" = 0 ] || fail "$other took $(counter "$other" decrypted) packets of a camera it does not own"
+note "$owner owns $cam; $other: $(counter "$other" not_owner) not_owner, none recorded"
+
+note "the owner dies"
+sleep 2
+proc_stop "$tcpdump_pid" INT 10 || true
+killed=$(date +%s.%N)
+kill -KILL "$pid_owner"
+wait "$pid_owner" 2>/dev/null || true
+proc_forget "$pid_owner"
+until_ok $((LEASE * 4)) owns "$other" || fail "$other did not take the camera over"
+taken=$(date +%s.%N)
+grep -q "camera $cam taken by node $other, continuing above the index its previous owner published" "$work/$other/vigild.log" ||
+	fail "$other did not continue from the published index: $(grep "taken by" "$work/$other/vigild.log")"
+until_ok 10 records "$other" || fail "$other records nothing after the takeover"
+note "$other took $cam $(awk -v a="$taken" -v b="$killed" 'BEGIN {printf "%.1f", a - b}') s after the kill (LeaseSeconds = $LEASE)"
+wait "$cam_pid" || fail "vigil-cam failed: $(tail -n 3 "$work/cam.log")"
+proc_forget "$cam_pid"
+
+note "the dead owner's traffic replayed into the new one"
+before_dec=$(counter "$other" decrypted) before_rep=$(counter "$other" replayed) before_rec=$(counter "$other" frames_recorded)
+out=$(ip netns exec "$VIGIL_NS" "$python" "$tools/pcap_send.py" "$work/before.pcap" "$VIGIL_IP_ROOT" 5004 --rate 2000 2>&1) ||
+	fail "pcap_send: $out"
+sent=${out#sent }
+sleep 2
+again=$(($(counter "$other" decrypted) - before_dec)) refused=$(($(counter "$other" replayed) - before_rep))
+rate=$(($(jq .packets "$work/sent.json") / SECONDS_SENT))
+note "replayed $sent packets of before the kill: $refused refused as replayed, $again accepted again (the camera sends $rate a second)"
+[ "$refused" -gt 0 ] || fail "nothing refused as replayed"
+[ "$again" -le $((rate * 2)) ] || fail "$again packets accepted twice: more than 2 s of the camera's"
+[ "$(counter "$other" frames_recorded)" = "$before_rec" ] || fail "the replay recorded frames"
+ctl "$other" shutdown >/dev/null
+test_finish cluster_takeover
