@@ -55,6 +55,8 @@
 #define MEMBER_TURN_MS 100	     /* the member thread's turn: ownership asked for, state published */
 #define WANT_EVERY_NS 1000000000ull  /* a camera another node owns is asked for again at most this often */
 #define WANT_LOOK_NS 100000000ull    /* the control thread looks for not_owner packets this often */
+#define PROVE_NS 2000000000ull	     /* a camera just taken must give a packet this soon, else it is given back */
+#define BACKOFF_NS 30000000000ull    /* and not asked for again for this long: it was only a replay */
 
 enum change_op { CH_PUT, CH_DELETE, CH_SNAPSHOT, CH_SNAPSHOT_END };
 
@@ -99,9 +101,13 @@ struct vigil_cluster {
 	uint64_t *not_owner_seen; /* per slot: its not_owner count when last looked at */
 	uint64_t *asked_ns;	  /* per slot: when it was last asked for */
 	int64_t *owned_rev;	  /* per slot: the owners key's revision, to release it */
+	uint64_t *taken_ns;	  /* per slot: when it was taken */
+	uint64_t *accepted;	  /* per slot: its decrypted count when last looked at */
+	uint64_t *accepted_ns;	  /* per slot: when that count last grew */
 	uint64_t next_look_ns, next_publish_ns;
 	unsigned lease_gen_seen;
 	uint64_t taken, refused_elsewhere; /* cameras taken over; asks another node had */
+	uint64_t given_back;		   /* owned cameras given back: silent, or taken on a replay */
 	uint8_t *last_state;		    /* the last state handed to publish */
 	size_t last_state_len;
 	/* Between the two threads, under lock: */
@@ -649,6 +655,7 @@ static void release(struct vigil_cluster *cl, unsigned slot)
 	if (!cl->owned[slot])
 		return;
 	cl->owned[slot] = false;
+	(void)vigil_stream_set_owned(cl->cams->table, slot, false);
 	pthread_mutex_lock(&cl->lock);
 	want(cl, slot, true);
 	pthread_mutex_unlock(&cl->lock);
@@ -785,6 +792,8 @@ static void take_answers(struct vigil_cluster *cl)
 		}
 		cl->owned[slot] = true;
 		cl->owned_rev[slot] = a[i].rev;
+		cl->taken_ns[slot] = cl->accepted_ns[slot] = vigil_now_ns();
+		cl->accepted[slot] = UINT64_MAX; /* read at the next look */
 		if (a[i].has_floor)
 			rc = vigil_cameras_continue_from(c, slot, a[i].key_id, a[i].floor);
 		(void)vigil_stream_set_owned(c->table, slot, true);
@@ -797,12 +806,48 @@ static void take_answers(struct vigil_cluster *cl)
 	}
 }
 
+/* An owned camera that gives this node no packet is given back: one
+ * just taken that gave none within PROVE_NS (what made this node ask was
+ * a replay: refused, and not asked for again for BACKOFF_NS, so a replay
+ * cannot keep a camera from the node its flow goes to), and one silent
+ * for OfflineSeconds (its flow went elsewhere, or it is off: the next
+ * node it sends to takes it, from the index published). */
+static void give_back_silent(struct vigil_cluster *cl, unsigned slot, const struct vigil_stream *s, uint64_t now)
+{
+	uint64_t n = __atomic_load_n(&s->ctr.v[VIGIL_CTR_decrypted], __ATOMIC_RELAXED);
+
+	if (n != cl->accepted[slot]) {
+		if (cl->accepted[slot] != UINT64_MAX)
+			cl->accepted_ns[slot] = now;
+		cl->accepted[slot] = n;
+		return;
+	}
+	if (now < cl->accepted_ns[slot] + (cl->accepted_ns[slot] == cl->taken_ns[slot]
+						   ? PROVE_NS
+						   : (uint64_t)cl->cams->cfg->offline_seconds * 1000000000u))
+		return;
+	vigil_log(VIGIL_LOG_NOTICE, "vigild: cluster: camera %s given back by node %s: %s\n", cl->cams->cfg->cameras[slot].name,
+		  cl->cfg->cluster.node,
+		  cl->accepted_ns[slot] == cl->taken_ns[slot] ? "no packet of it was taken after it was taken (a replay)"
+							       : "no packet of it for OfflineSeconds");
+	if (cl->accepted_ns[slot] == cl->taken_ns[slot])
+		cl->asked_ns[slot] = now + BACKOFF_NS;
+	else
+		cl->asked_ns[slot] = now;
+	cl->given_back++;
+	release(cl, slot);
+}
+
 /* Cameras whose authentic packets arrive here while nobody here owns
- * them: asked for, each at most once a second. */
+ * them: asked for, each at most once a second; owned ones that go
+ * silent, given back. */
 static void look_for_wants(struct vigil_cluster *cl, uint64_t now)
 {
 	struct vigil_cameras *c = cl->cams;
 
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++)
+		if (cl->owned[slot] && c->table->slots[slot] != NULL)
+			give_back_silent(cl, slot, c->table->slots[slot], now);
 	pthread_mutex_lock(&cl->lock);
 	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
 		const struct vigil_stream *s = c->table->slots[slot];
@@ -821,8 +866,8 @@ static void look_for_wants(struct vigil_cluster *cl, uint64_t now)
 	pthread_mutex_unlock(&cl->lock);
 }
 
-/* Once a second: the owned cameras' highest indices, for the member
- * thread to publish when they moved. */
+/* Once a second: the highest indices of the cameras this node took
+ * packets of, for the member thread to publish when they moved. */
 static void make_state(struct vigil_cluster *cl)
 {
 	const struct vigil_cameras *c = cl->cams;
@@ -836,7 +881,9 @@ static void make_state(struct vigil_cluster *cl)
 	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
 		const struct vigil_state_rec *r = &c->slots[slot].persist;
 
-		if (!cl->owned[slot] || r->name[0] == '\0' || r->ssrc != c->cfg->cameras[slot].ssrc)
+		/* Every camera it has an index of (this run's or its StateDir's),
+		 * owned now or not: a camera given back continues from it. */
+		if (r->name[0] == '\0' || r->ssrc != c->cfg->cameras[slot].ssrc)
 			continue;
 		for (unsigned b = 0; b < 4; b++)
 			p[len++] = (uint8_t)(r->ssrc >> (8 * b));
@@ -1019,10 +1066,11 @@ json_t *vigil_cluster_nodes(struct vigil_cluster *cl, char *msg, size_t msglen)
 	size_t n;
 
 	vigil_cluster_stats(cl, &st);
-	out = json_pack("{ss ss sI sI sI sI sI sI sI}", "node", st.node, "etcd", st.etcd_up ? "up" : "unreachable",
+	out = json_pack("{ss ss sI sI sI sI sI sI sI sI}", "node", st.node, "etcd", st.etcd_up ? "up" : "unreachable",
 			"revision", (json_int_t)st.revision, "applied", (json_int_t)st.applied, "refused",
 			(json_int_t)st.refused, "resyncs", (json_int_t)st.resyncs, "owned", (json_int_t)st.owned, "taken",
-			(json_int_t)st.taken, "owned_elsewhere", (json_int_t)st.owned_elsewhere);
+			(json_int_t)st.taken, "owned_elsewhere", (json_int_t)st.owned_elsewhere, "given_back",
+			(json_int_t)st.given_back);
 	snprintf(prefix, sizeof(prefix), "%snodes/", cl->cfg->cluster.prefix);
 	if (out == NULL || vigil_etcd_range(cl->admin, prefix, true, &kvs, &n, &rev, msg, msglen) < 0) {
 		/* What this node knows, and why there is no list. */
@@ -1055,6 +1103,7 @@ void vigil_cluster_stats(const struct vigil_cluster *cl, struct vigil_cluster_st
 	s->owned = __atomic_load_n(&cl->n_owned, __ATOMIC_RELAXED);
 	s->taken = cl->taken;
 	s->owned_elsewhere = cl->refused_elsewhere;
+	s->given_back = cl->given_back;
 }
 
 /* ---- life ------------------------------------------------------------------------ */
@@ -1086,11 +1135,15 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->not_owner_seen = calloc(cfg->max_cameras, sizeof(*cl->not_owner_seen));
 	cl->asked_ns = calloc(cfg->max_cameras, sizeof(*cl->asked_ns));
 	cl->owned_rev = calloc(cfg->max_cameras, sizeof(*cl->owned_rev));
+	cl->taken_ns = calloc(cfg->max_cameras, sizeof(*cl->taken_ns));
+	cl->accepted = calloc(cfg->max_cameras, sizeof(*cl->accepted));
+	cl->accepted_ns = calloc(cfg->max_cameras, sizeof(*cl->accepted_ns));
 	cl->wants = calloc(cfg->max_cameras, sizeof(*cl->wants));
 	cl->answers = calloc(cfg->max_cameras, sizeof(*cl->answers));
 	if (cl->master == NULL || cl->queue == NULL || cl->scratch == NULL || cl->rev == NULL || cl->seen == NULL ||
 	    cl->owned == NULL || cl->asked == NULL || cl->not_owner_seen == NULL || cl->asked_ns == NULL ||
-	    cl->owned_rev == NULL || cl->wants == NULL || cl->answers == NULL) {
+	    cl->owned_rev == NULL || cl->taken_ns == NULL || cl->accepted == NULL || cl->accepted_ns == NULL ||
+	    cl->wants == NULL || cl->answers == NULL) {
 		snprintf(msg, msglen, "out of memory");
 		vigil_cluster_free(cl);
 		return NULL;
@@ -1158,6 +1211,9 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 	free(cl->not_owner_seen);
 	free(cl->asked_ns);
 	free(cl->owned_rev);
+	free(cl->taken_ns);
+	free(cl->accepted);
+	free(cl->accepted_ns);
 	free(cl->wants);
 	free(cl->answers);
 	free(cl->publish);

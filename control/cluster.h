@@ -74,6 +74,7 @@ struct vigil_cluster_stats {
 	unsigned owned;		   /* cameras this node owns (live nodes) */
 	uint64_t taken;		   /* cameras it took: nobody owned them */
 	uint64_t owned_elsewhere;  /* asks for a camera another node owned */
+	uint64_t given_back;	   /* owned cameras given back: silent for OfflineSeconds, or taken on a replay */
 	const char *node;
 };
 void vigil_cluster_stats(const struct vigil_cluster *cl, struct vigil_cluster_stats *s);

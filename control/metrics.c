@@ -425,6 +425,9 @@ static void cluster_families(FILE *f, const struct vigil_cluster *cl)
 	fprintf(f, "vigil_cluster_takeovers_total %llu\n", (unsigned long long)s.taken);
 	family(f, "vigil_cluster_owned_elsewhere_total", "counter", "asks for a camera whose packets came here while another node owned it");
 	fprintf(f, "vigil_cluster_owned_elsewhere_total %llu\n", (unsigned long long)s.owned_elsewhere);
+	family(f, "vigil_cluster_given_back_total", "counter",
+	       "owned cameras given back: no packet for OfflineSeconds, or none within 2 s of being taken (a replay)");
+	fprintf(f, "vigil_cluster_given_back_total %llu\n", (unsigned long long)s.given_back);
 }
 
 /* [Storage] (record/upload.h): what went up, what failed, the spool. */

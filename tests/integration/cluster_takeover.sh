@@ -13,7 +13,12 @@
 #   - the dead owner's traffic, captured before, replayed into the new
 #     owner: at or below the published index it is refused (replayed);
 #     what is accepted twice is at most what the camera sent in the last
-#     publication's interval (printed).
+#     publication's interval (printed);
+#   - the camera silent for OfflineSeconds: its owner gives it back; the
+#     old traffic replayed again makes a node take it, and since none of
+#     it is taken (replayed) the node gives it back within 2 s and does not
+#     ask again for 30 s: a replay cannot hold a camera away from the node
+#     its flow reaches.
 # Prints how long the camera went unrecorded after the kill.
 #
 # usage: cluster_takeover.sh BUILD_DIR [SCRATCH_DIR]
@@ -62,7 +67,8 @@ for node in a b; do
 	{
 		printf '[Ingest]\nPorts = 5004\nRecordDir = %s/%s/rec\nStateDir = %s/%s/state\nSegmentSeconds = 2\n' \
 			"$work" "$node" "$work" "$node"
-		printf 'Device = net_af_packet0,iface=%s\nMaxCameras = 4\nKeystoreKeyFile = %s/master.key\n' "$VIGIL_VETH_ROOT" "$work"
+		printf 'Device = net_af_packet0,iface=%s\nMaxCameras = 4\nKeystoreKeyFile = %s/master.key\nOfflineSeconds = 3\n' \
+			"$VIGIL_VETH_ROOT" "$work"
 		printf '[Cluster]\nEtcd = %s\nNode = %s\nLeaseSeconds = %s\n' "$endpoint" "$node" "$LEASE"
 	} >"$work/$node/vigil.conf"
 	chmod 600 "$work/$node/vigil.conf"
@@ -138,5 +144,18 @@ note "replayed $sent packets of before the kill: $refused refused as replayed, $
 [ "$refused" -gt 0 ] || fail "nothing refused as replayed"
 [ "$again" -le $((rate * 2)) ] || fail "$again packets accepted twice: more than 2 s of the camera's"
 [ "$(counter "$other" frames_recorded)" = "$before_rec" ] || fail "the replay recorded frames"
+
+note "a replay cannot hold the camera"
+until_ok 10 grep -q "camera $cam given back by node $other: no packet of it for OfflineSeconds" "$work/$other/vigild.log" ||
+	fail "$other did not give the silent camera back"
+before_rec=$(counter "$other" frames_recorded) before_rep=$(counter "$other" replayed)
+ip netns exec "$VIGIL_NS" "$python" "$tools/pcap_send.py" "$work/before.pcap" "$VIGIL_IP_ROOT" 5004 --rate 2000 >/dev/null ||
+	fail "pcap_send, again"
+until_ok 10 grep -q "camera $cam given back by node $other: no packet of it was taken after it was taken (a replay)" \
+	"$work/$other/vigild.log" || fail "$other kept a camera it took on a replay: $(grep "given back\|taken by" "$work/$other/vigild.log")"
+[ "$(counter "$other" frames_recorded)" = "$before_rec" ] || fail "the second replay recorded frames"
+[ "$(counter "$other" replayed)" -gt "$before_rep" ] || fail "the second replay was not refused as replayed"
+owns "$other" && fail "$other owns the camera after the replay"
+[ "$(ctl "$other" cluster | jq -r .given_back)" = 2 ] || fail "given_back: $(ctl "$other" cluster | jq -r .given_back)"
 ctl "$other" shutdown >/dev/null
 test_finish cluster_takeover
