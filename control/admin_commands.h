@@ -43,6 +43,9 @@ enum { VIGIL_ADMIN_ARG_NONE, VIGIL_ADMIN_ARG_NAME };
 	X(cluster, "cluster", NULL, VIGIL_ADMIN_ARG_NONE, false, "cluster",                                      \
 	  "a cluster node ([Cluster]): every node registered in etcd, its version, cameras and load,\n"           \
 	  "and whether this node reaches etcd (JSON)")                                                             \
+	X(drain, "drain", NULL, VIGIL_ADMIN_ARG_NONE, true, "drain",                                              \
+	  "a cluster node: give back every camera it owns (their last indices published first), take\n"          \
+	  "none from now on and report not ready, so routers move its flows; then stop it")                       \
 	X(health, "health", NULL, VIGIL_ADMIN_ARG_NONE, false, "health",                                          \
 	  "ready (exit 0), or why not (exit 1): as MetricsListen's /readyz")                                    \
 	X(watch, "watch", NULL, VIGIL_ADMIN_ARG_NONE, false, "watch",                                              \

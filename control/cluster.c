@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -83,6 +84,7 @@ struct vigil_cluster {
 	pthread_mutex_t lock;
 	pthread_cond_t room;
 	struct change *queue; /* QUEUE_LEN, locked */
+	struct change *current; /* the one being applied (control thread), locked */
 	unsigned head, n;
 
 	/* The control thread's. */
@@ -108,6 +110,8 @@ struct vigil_cluster {
 	unsigned lease_gen_seen;
 	uint64_t taken, refused_elsewhere; /* cameras taken over; asks another node had */
 	uint64_t given_back;		   /* owned cameras given back: silent, or taken on a replay */
+	bool draining;			   /* vigilctl drain: owns nothing, asks for nothing */
+	bool record_now;		   /* the node's record rewritten at the member thread's next turn */
 	uint8_t *last_state;		    /* the last state handed to publish */
 	size_t last_state_len;
 	/* Between the two threads, under lock: */
@@ -118,6 +122,7 @@ struct vigil_cluster {
 		uint8_t key_id[VIGIL_STATE_KEY_ID_LEN];
 		bool release; /* give it up (removed): delete the owners key at rev */
 		int64_t rev;
+		unsigned gen; /* the lease generation it was asked under */
 		/* the answer */
 		bool failed; /* etcd did not answer: asked again later */
 		bool owned;
@@ -201,14 +206,16 @@ static void push_kv(struct vigil_cluster *cl, bool put, const struct vigil_etcd_
 	const char *name = kv->key + strlen(cl->cameras_prefix);
 	struct change *ch;
 
+	/* Not a camera's key (a name too long or not one): nothing of ours. */
+	if (strncmp(kv->key, cl->cameras_prefix, strlen(cl->cameras_prefix)) != 0 || !vigil_config_valid_name(name))
+		return;
 	pthread_mutex_lock(&cl->lock);
 	ch = slot_for_push(cl);
 	if (ch != NULL) {
 		ch->op = put ? CH_PUT : CH_DELETE;
 		ch->revision = kv->mod_revision;
-		snprintf(ch->name, sizeof(ch->name), "%.*s", VIGIL_CAMERA_NAME_MAX, name);
-		ch->opened = put && strlen(name) <= VIGIL_CAMERA_NAME_MAX &&
-			     kv->value_len == RECORD_LEN + VIGIL_ETCD_SEAL_OVERHEAD &&
+		snprintf(ch->name, sizeof(ch->name), "%s", name);
+		ch->opened = put && kv->value_len == RECORD_LEN + VIGIL_ETCD_SEAL_OVERHEAD &&
 			     vigil_etcd_open_record(cl->master, kv->key, kv->value, kv->value_len, ch->record) == 0;
 		cl->n++;
 	}
@@ -300,8 +307,8 @@ static int put_node(struct vigil_cluster *cl, char *msg, size_t msglen)
 	int rc;
 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&cl->started, &tm));
-	o = json_pack("{ss ss ss ss sI sI sI sI sI}", "node", cl->cfg->cluster.node, "version", VIGIL_VERSION, "anycast",
-		      cl->cfg->cluster.anycast, "started", when, "cameras",
+	o = json_pack("{ss ss ss ss sb sI sI sI sI sI}", "node", cl->cfg->cluster.node, "version", VIGIL_VERSION, "anycast",
+		      cl->cfg->cluster.anycast, "started", when, "draining", __atomic_load_n(&cl->draining, __ATOMIC_RELAXED), "cameras",
 		      (json_int_t)__atomic_load_n(&cl->n_cameras, __ATOMIC_RELAXED), "online",
 		      (json_int_t)__atomic_load_n(&cl->n_online, __ATOMIC_RELAXED), "owned",
 		      (json_int_t)__atomic_load_n(&cl->n_owned, __ATOMIC_RELAXED), "decrypted",
@@ -327,16 +334,19 @@ static void set_up(struct vigil_cluster *cl, bool up, const char *msg)
 				  (double)(vigil_clock_ns(CLOCK_REALTIME) - since) / 1e9);
 		__atomic_store_n(&cl->down_since_ns, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&cl->etcd_up, true, __ATOMIC_RELEASE);
-	} else if (!up && (__atomic_load_n(&cl->etcd_up, __ATOMIC_RELAXED) ||
-			   __atomic_load_n(&cl->down_since_ns, __ATOMIC_RELAXED) == 0)) {
+	} else if (!up) {
+		/* A watch on a dead link would wait for ever: it reconnects (at
+		 * every failed turn: a reset of the flag by the watch may have
+		 * come after the last), and goes on from the revision it saw. */
+		cl->watch_abort = true;
+	}
+	if (!up && (__atomic_load_n(&cl->etcd_up, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&cl->down_since_ns, __ATOMIC_RELAXED) == 0)) {
 		vigil_log(VIGIL_LOG_ERR,
 			  "vigild: cluster: etcd unreachable (%s): running on the cameras this node has; changes wait "
 			  "for etcd\n", msg);
 		__atomic_store_n(&cl->down_since_ns, vigil_clock_ns(CLOCK_REALTIME), __ATOMIC_RELAXED);
 		__atomic_store_n(&cl->etcd_up, false, __ATOMIC_RELEASE);
-		/* A watch on a dead link would wait for ever: it reconnects, and
-		 * goes on from the revision it saw once etcd answers. */
-		cl->watch_abort = true;
 	}
 }
 
@@ -408,7 +418,9 @@ static void serve_wants(struct vigil_cluster *cl)
 	bool read = false;
 
 	pthread_mutex_lock(&cl->lock);
-	n = cl->n_wants < 64 ? cl->n_wants : 64;
+	/* A camera is given back only once the state published holds its last
+	 * index: a state still waiting goes first (the next turn). */
+	n = cl->publish != NULL ? 0 : cl->n_wants < 64 ? cl->n_wants : 64;
 	memcpy(w, cl->wants, n * sizeof(*w));
 	memmove(cl->wants, cl->wants + n, (cl->n_wants - n) * sizeof(*w));
 	cl->n_wants -= n;
@@ -421,11 +433,26 @@ static void serve_wants(struct vigil_cluster *cl)
 
 		snprintf(key, sizeof(key), "%sowners/%s", cl->cfg->cluster.prefix, w[i].name);
 		if (w[i].release) {
-			(void)vigil_etcd_delete_if(cl->member, key, w[i].rev, &done, NULL, msg, sizeof(msg));
+			/* Until etcd says so: a key left would keep the camera from
+			 * every node until this node's lease ends. */
+			w[i].failed = vigil_etcd_delete_if(cl->member, key, w[i].rev, &done, NULL, msg, sizeof(msg)) < 0;
 			continue;
 		}
 		rc = vigil_etcd_put_if(cl->member, key, cl->cfg->cluster.node, strlen(cl->cfg->cluster.node), 0, cl->lease,
 				       &done, &rev, msg, sizeof(msg));
+		if (rc == 0 && !done) {
+			/* Ours already (an answer this node lost)? Then it owns it. */
+			struct vigil_etcd_kv *k = NULL;
+			size_t nk = 0;
+
+			if (vigil_etcd_range(cl->member, key, false, &k, &nk, NULL, msg, sizeof(msg)) == 0 && nk == 1 &&
+			    k[0].lease == cl->lease && k[0].value_len == strlen(cl->cfg->cluster.node) &&
+			    memcmp(k[0].value, cl->cfg->cluster.node, k[0].value_len) == 0) {
+				done = true;
+				rev = k[0].mod_revision;
+			}
+			vigil_etcd_kvs_free(k, nk);
+		}
 		w[i].failed = rc < 0;
 		w[i].owned = rc == 0 && done;
 		w[i].rev = rev;
@@ -441,7 +468,9 @@ static void serve_wants(struct vigil_cluster *cl)
 	vigil_etcd_kvs_free(kvs, n_kvs);
 	pthread_mutex_lock(&cl->lock);
 	for (unsigned i = 0; i < n; i++)
-		if (!w[i].release)
+		if (w[i].release && w[i].failed && cl->n_wants < 2 * cl->cams->cfg->max_cameras)
+			cl->wants[cl->n_wants++] = w[i]; /* the next turn */
+		else if (!w[i].release)
 			cl->answers[cl->n_answers++] = w[i];
 	pthread_mutex_unlock(&cl->lock);
 }
@@ -524,7 +553,7 @@ static void *member_main(void *arg)
 			}
 			next_keepalive = now + every;
 		}
-		if (rc == 0 && now >= next_record) {
+		if (rc == 0 && (now >= next_record || __atomic_exchange_n(&cl->record_now, false, __ATOMIC_ACQ_REL))) {
 			rc = put_node(cl, msg, sizeof(msg));
 			next_record = now + NODE_EVERY_NS;
 		}
@@ -566,8 +595,17 @@ static bool same_settings(const struct vigil_camera_config *a, const struct vigi
 	       memcmp(a->payload_types, b->payload_types, sizeof(a->payload_types)) == 0;
 }
 
+/* A record not applied: what runs stays (a resync does not remove it),
+ * and the record's revision is the one an admin's next change must
+ * replace. */
 static void refuse(struct vigil_cluster *cl, const struct change *ch, const char *why)
 {
+	int slot = vigil_cameras_find(cl->cams, ch->name);
+
+	if (slot >= 0) {
+		cl->seen[slot] = true;
+		cl->rev[slot] = ch->revision;
+	}
 	cl->st.refused++;
 	vigil_log(VIGIL_LOG_ERR, "vigild: cluster: camera %s (etcd revision %lld) not applied: %s\n", ch->name,
 		  (long long)ch->revision, why);
@@ -630,13 +668,13 @@ static void apply_put(struct vigil_cluster *cl, const struct change *ch)
 }
 
 /* A want for the member thread (under the lock). */
-static void want(struct vigil_cluster *cl, unsigned slot, bool release)
+static bool want(struct vigil_cluster *cl, unsigned slot, bool release)
 {
 	const struct vigil_camera_config *cam = &cl->cams->cfg->cameras[slot];
 	struct want *w;
 
-	if (cl->n_wants == cl->cams->cfg->max_cameras)
-		return; /* asked again later */
+	if (cl->n_wants == 2 * cl->cams->cfg->max_cameras)
+		return false; /* asked again later */
 	w = &cl->wants[cl->n_wants++];
 	memset(w, 0, sizeof(*w));
 	w->slot = slot;
@@ -644,9 +682,11 @@ static void want(struct vigil_cluster *cl, unsigned slot, bool release)
 	w->ssrc = cam->ssrc;
 	w->release = release;
 	w->rev = cl->owned_rev[slot];
+	w->gen = cl->lease_gen_seen;
 	if (!cam->has_identity)
 		vigil_state_key_id(cam->master_key, cam->master_salt, w->key_id);
 	pthread_cond_signal(&cl->wake);
+	return true;
 }
 
 /* A camera this node owned and no longer has: its owners key given back. */
@@ -654,10 +694,11 @@ static void release(struct vigil_cluster *cl, unsigned slot)
 {
 	if (!cl->owned[slot])
 		return;
-	cl->owned[slot] = false;
 	(void)vigil_stream_set_owned(cl->cams->table, slot, false);
 	pthread_mutex_lock(&cl->lock);
-	want(cl, slot, true);
+	/* Else still owned (its packets refused): the look gives it back later. */
+	if (want(cl, slot, true))
+		cl->owned[slot] = false;
 	pthread_mutex_unlock(&cl->lock);
 }
 
@@ -704,7 +745,8 @@ static void apply(struct vigil_cluster *cl, const struct change *ch)
 		apply_delete(cl, ch->name);
 		break;
 	}
-	if (ch->revision > cl->st.revision)
+	/* A snapshot's revision is reached at its end, not at its start. */
+	if (ch->op != CH_SNAPSHOT && ch->revision > cl->st.revision)
 		cl->st.revision = ch->revision;
 }
 
@@ -713,18 +755,24 @@ static unsigned drain(struct vigil_cluster *cl)
 {
 	unsigned done = 0;
 
+	/* Each change taken off the queue, then applied without the lock:
+	 * applying may give an owners key back (the lock again) and write
+	 * state, and the watch and member threads wait for nobody. */
 	pthread_mutex_lock(&cl->lock);
 	while (cl->n > 0 && done < APPLY_PER_POLL) {
 		struct change *ch = &cl->queue[cl->head];
 
-		apply(cl, ch);
+		*cl->current = *ch;
 		sodium_memzero(ch, sizeof(*ch));
 		cl->head = (cl->head + 1) % QUEUE_LEN;
 		cl->n--;
 		done++;
-	}
-	if (done > 0)
 		pthread_cond_broadcast(&cl->room);
+		pthread_mutex_unlock(&cl->lock);
+		apply(cl, cl->current);
+		sodium_memzero(cl->current, sizeof(*cl->current));
+		pthread_mutex_lock(&cl->lock);
+	}
 	pthread_mutex_unlock(&cl->lock);
 	return done;
 }
@@ -784,8 +832,16 @@ static void take_answers(struct vigil_cluster *cl)
 		int rc = 0;
 
 		cl->asked[slot] = false;
-		if (a[i].failed || strcmp(c->cfg->cameras[slot].name, a[i].name) != 0 || c->slots[slot].removed)
-			continue; /* asked again if its packets go on */
+		if (a[i].failed || a[i].gen != cl->lease_gen_seen)
+			continue; /* asked again if its packets go on; an old lease's key went with it */
+		if (a[i].owned && (strcmp(c->cfg->cameras[slot].name, a[i].name) != 0 || c->slots[slot].removed ||
+				   cl->draining)) {
+			/* Taken for a camera gone meanwhile: given back. */
+			cl->owned_rev[slot] = a[i].rev;
+			cl->owned[slot] = true;
+			release(cl, slot);
+			continue;
+		}
 		if (!a[i].owned) {
 			cl->refused_elsewhere++;
 			continue;
@@ -845,23 +901,34 @@ static void look_for_wants(struct vigil_cluster *cl, uint64_t now)
 {
 	struct vigil_cameras *c = cl->cams;
 
-	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++)
-		if (cl->owned[slot] && c->table->slots[slot] != NULL)
-			give_back_silent(cl, slot, c->table->slots[slot], now);
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		const struct vigil_stream *s = c->table->slots[slot];
+
+		if (!cl->owned[slot])
+			continue;
+		if (s == NULL) { /* revoked, or an Identity camera's key expired */
+			release(cl, slot);
+			continue;
+		}
+		/* A stream added again (a handshake, a rotation of a revoked
+		 * camera) starts elsewhere: it is still this node's. */
+		if (__atomic_load_n(&s->elsewhere, __ATOMIC_ACQUIRE) && !cl->draining)
+			(void)vigil_stream_set_owned(c->table, slot, true);
+		give_back_silent(cl, slot, s, now);
+	}
 	pthread_mutex_lock(&cl->lock);
 	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
 		const struct vigil_stream *s = c->table->slots[slot];
 		uint64_t n;
 
-		if (s == NULL || cl->owned[slot] || cl->asked[slot])
+		if (s == NULL || cl->owned[slot] || cl->asked[slot] || cl->draining)
 			continue;
 		n = __atomic_load_n(&s->ctr.v[VIGIL_CTR_not_owner], __ATOMIC_RELAXED);
 		if (n == cl->not_owner_seen[slot] || now < cl->asked_ns[slot] + WANT_EVERY_NS)
 			continue;
 		cl->not_owner_seen[slot] = n;
 		cl->asked_ns[slot] = now;
-		cl->asked[slot] = true;
-		want(cl, slot, false);
+		cl->asked[slot] = want(cl, slot, false);
 	}
 	pthread_mutex_unlock(&cl->lock);
 }
@@ -910,6 +977,42 @@ static void make_state(struct vigil_cluster *cl)
 	cl->publish_len = len;
 	pthread_cond_signal(&cl->wake);
 	pthread_mutex_unlock(&cl->lock);
+}
+
+int vigil_cluster_drain(struct vigil_cluster *cl, char *msg, size_t msglen)
+{
+	struct vigil_cameras *c = cl->cams;
+	unsigned n = 0;
+
+	if (!c->table->ownership) {
+		snprintf(msg, msglen, "node %s reads a capture: it owns no camera", cl->cfg->cluster.node);
+		return -EINVAL;
+	}
+	if (cl->draining) {
+		snprintf(msg, msglen, "node %s is draining already", cl->cfg->cluster.node);
+		return -EALREADY;
+	}
+	__atomic_store_n(&cl->draining, true, __ATOMIC_RELAXED);
+	__atomic_store_n(&cl->record_now, true, __ATOMIC_RELEASE); /* the others see it draining */
+	/* No packet taken from here on; then each camera's last index, as
+	 * the workers left it, published before its owners key goes: the next
+	 * owner continues exactly there. */
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++)
+		if (cl->owned[slot])
+			(void)vigil_stream_set_owned(c->table, slot, false);
+	vigil_stream_table_sync(c->table);
+	vigil_cameras_second(c);
+	make_state(cl);
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++)
+		if (cl->owned[slot]) {
+			release(cl, slot);
+			n++;
+		}
+	snprintf(msg, msglen,
+		 "node %s draining: %u camera(s) given back, their last indices published; it takes no camera from now "
+		 "on and /readyz says not ready (routers withdraw its anycast route); stop vigild once its flows moved",
+		 cl->cfg->cluster.node, n);
+	return 0;
 }
 
 void vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events)
@@ -1100,10 +1203,13 @@ void vigil_cluster_stats(const struct vigil_cluster *cl, struct vigil_cluster_st
 	s->down_since_ns = __atomic_load_n(&cl->down_since_ns, __ATOMIC_RELAXED);
 	s->resyncs = __atomic_load_n(&cl->resyncs, __ATOMIC_RELAXED);
 	s->node = cl->cfg->cluster.node;
-	s->owned = __atomic_load_n(&cl->n_owned, __ATOMIC_RELAXED);
+	s->owned = 0; /* now, not as of the last second (the control thread's) */
+	for (unsigned slot = 0; cl->cams != NULL && slot < cl->cams->cfg->n_cameras; slot++)
+		s->owned += cl->owned[slot];
 	s->taken = cl->taken;
 	s->owned_elsewhere = cl->refused_elsewhere;
 	s->given_back = cl->given_back;
+	s->draining = cl->draining;
 }
 
 /* ---- life ------------------------------------------------------------------------ */
@@ -1127,6 +1233,7 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	snprintf(cl->node_key, sizeof(cl->node_key), "%snodes/%s", cfg->cluster.prefix, cfg->cluster.node);
 	cl->master = sodium_malloc(32);
 	cl->queue = sodium_allocarray(QUEUE_LEN, sizeof(*cl->queue));
+	cl->current = sodium_malloc(sizeof(*cl->current));
 	cl->scratch = sodium_malloc(sizeof(*cl->scratch));
 	cl->rev = calloc(cfg->max_cameras, sizeof(*cl->rev));
 	cl->seen = calloc(cfg->max_cameras, sizeof(*cl->seen));
@@ -1138,9 +1245,9 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->taken_ns = calloc(cfg->max_cameras, sizeof(*cl->taken_ns));
 	cl->accepted = calloc(cfg->max_cameras, sizeof(*cl->accepted));
 	cl->accepted_ns = calloc(cfg->max_cameras, sizeof(*cl->accepted_ns));
-	cl->wants = calloc(cfg->max_cameras, sizeof(*cl->wants));
-	cl->answers = calloc(cfg->max_cameras, sizeof(*cl->answers));
-	if (cl->master == NULL || cl->queue == NULL || cl->scratch == NULL || cl->rev == NULL || cl->seen == NULL ||
+	cl->wants = calloc(2 * (size_t)cfg->max_cameras, sizeof(*cl->wants)); /* an ask and a release a camera */
+	cl->answers = calloc(2 * (size_t)cfg->max_cameras, sizeof(*cl->answers));
+	if (cl->master == NULL || cl->queue == NULL || cl->current == NULL || cl->scratch == NULL || cl->rev == NULL || cl->seen == NULL ||
 	    cl->owned == NULL || cl->asked == NULL || cl->not_owner_seen == NULL || cl->asked_ns == NULL ||
 	    cl->owned_rev == NULL || cl->taken_ns == NULL || cl->accepted == NULL || cl->accepted_ns == NULL ||
 	    cl->wants == NULL || cl->answers == NULL) {
@@ -1153,6 +1260,28 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->watch = cl->admin != NULL ? vigil_etcd_open(cfg->cluster.etcd, msg, msglen) : NULL;
 	cl->member = cl->watch != NULL ? vigil_etcd_open(cfg->cluster.etcd, msg, msglen) : NULL;
 	if (cl->member == NULL) {
+		vigil_cluster_free(cl);
+		return NULL;
+	}
+	if (cfg->cluster.key_file[0] != '\0') {
+		struct stat st;
+
+		/* As the other key files: vigild's or root's, nobody else's to read. */
+		const char *why = stat(cfg->cluster.key_file, &st) < 0 ? strerror(errno)
+				  : !S_ISREG(st.st_mode) || (st.st_mode & 077) || (st.st_uid != geteuid() && st.st_uid != 0)
+				      ? "must be a plain file of vigild's (or root's), mode 0600 or stricter"
+				      : NULL;
+
+		if (why != NULL) {
+			snprintf(msg, msglen, "EtcdKeyFile %s: %s", cfg->cluster.key_file, why);
+			vigil_cluster_free(cl);
+			return NULL;
+		}
+	}
+	if (vigil_etcd_tls(cl->admin, cfg->cluster.ca_file, cfg->cluster.cert_file, cfg->cluster.key_file) < 0 ||
+	    vigil_etcd_tls(cl->watch, cfg->cluster.ca_file, cfg->cluster.cert_file, cfg->cluster.key_file) < 0 ||
+	    vigil_etcd_tls(cl->member, cfg->cluster.ca_file, cfg->cluster.cert_file, cfg->cluster.key_file) < 0) {
+		snprintf(msg, msglen, "out of memory");
 		vigil_cluster_free(cl);
 		return NULL;
 	}
@@ -1203,6 +1332,7 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 	vigil_etcd_close(cl->member);
 	sodium_free(cl->master);
 	sodium_free(cl->queue);
+	sodium_free(cl->current);
 	sodium_free(cl->scratch);
 	free(cl->rev);
 	free(cl->seen);

@@ -58,6 +58,12 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 			 const struct vigil_camera_config *cam, const uint8_t *key, const uint8_t *salt, char *msg,
 			 size_t msglen);
 
+/* vigilctl drain: every camera this node owns given back (its packets
+ * refused from now on, its last index published first, then its owners
+ * key deleted), none asked for again, and not ready from now on, so the
+ * routers move its flows to other nodes. Until vigild restarts. */
+int vigil_cluster_drain(struct vigil_cluster *cl, char *msg, size_t msglen);
+
 /* vigilctl cluster: {"node", "etcd": "up" or "unreachable", "revision",
  * "applied", "refused", "resyncs", "nodes": [every node's record]}, or
  * "nodes_error" (msg) instead of "nodes" when etcd cannot be read. NULL:
@@ -75,6 +81,7 @@ struct vigil_cluster_stats {
 	uint64_t taken;		   /* cameras it took: nobody owned them */
 	uint64_t owned_elsewhere;  /* asks for a camera another node owned */
 	uint64_t given_back;	   /* owned cameras given back: silent for OfflineSeconds, or taken on a replay */
+	bool draining;		   /* vigilctl drain */
 	const char *node;
 };
 void vigil_cluster_stats(const struct vigil_cluster *cl, struct vigil_cluster_stats *s);

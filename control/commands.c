@@ -353,6 +353,19 @@ static json_t *cmd_cluster(struct vigil_commands *k, const char *name, json_t *r
 	return json_pack("{so}", "cluster", out);
 }
 
+static json_t *cmd_drain(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	(void)name;
+	(void)req;
+	if (k->cluster == NULL) {
+		snprintf(k->msg, sizeof(k->msg), "not a cluster node: nothing to drain (vigilctl shutdown stops it)");
+		return fail(k, error);
+	}
+	if (vigil_cluster_drain(k->cluster, k->msg, sizeof(k->msg)) < 0)
+		return fail(k, error);
+	return json_pack("{ss}", "drain", k->msg);
+}
+
 static json_t *cmd_shutdown(struct vigil_commands *k, const char *name, json_t *req, const char **error)
 {
 	(void)name;

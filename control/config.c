@@ -298,6 +298,12 @@ static void check_cluster(struct parser *p)
 			    "(KeystoreKeyFile stays: the cluster master key)");
 		return;
 	}
+	if ((cfg->cluster.cert_file[0] == '\0') != (cfg->cluster.key_file[0] == '\0')) {
+		config_fail(p, p->cluster_line, "[Cluster] has %s without %s: a client certificate goes with its key",
+			    cfg->cluster.cert_file[0] ? "EtcdCertFile" : "EtcdKeyFile",
+			    cfg->cluster.cert_file[0] ? "EtcdKeyFile" : "EtcdCertFile");
+		return;
+	}
 	if (cfg->cluster.node[0] == '\0') {
 		char host[256] = "";
 

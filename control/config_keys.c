@@ -634,6 +634,9 @@ static const struct key_def keys[] = {
     {"Prefix", CLUSTER(prefix), STRING, .then = cluster_prefix},
     {"Anycast", CLUSTER(anycast), STRING, .then = cluster_anycast},
     {"LeaseSeconds", CLUSTER(lease_seconds), NUMBER(3, 3600, 1)},
+    {"EtcdCAFile", CLUSTER(ca_file), STRING},
+    {"EtcdCertFile", CLUSTER(cert_file), STRING},
+    {"EtcdKeyFile", CLUSTER(key_file), STRING},
     /* [Camera] */
     {"Name", .section = SEC_CAMERA, .seen = CAM_NAME, SPECIAL(parse_name)},
     {"SSRC", CAMERA(ssrc), .seen = CAM_SSRC, NUMBER(0, UINT32_MAX, 1), .then = ssrc_unused,

@@ -18,6 +18,7 @@ _Static_assert(VIGIL_ETCD_SEAL_OVERHEAD ==
 
 struct vigil_etcd {
 	CURL *curl;
+	char *ca, *cert, *key; /* TLS (vigil_etcd_tls); NULL: curl's defaults, no client certificate */
 	char *endpoint[VIGIL_ETCD_ENDPOINTS_MAX];
 	unsigned n_endpoints, at; /* the endpoint that answered last */
 };
@@ -89,10 +90,27 @@ fail:
 	return NULL;
 }
 
+int vigil_etcd_tls(struct vigil_etcd *e, const char *ca, const char *cert, const char *key)
+{
+	free(e->ca);
+	free(e->cert);
+	free(e->key);
+	e->ca = ca != NULL && ca[0] != '\0' ? strdup(ca) : NULL;
+	e->cert = cert != NULL && cert[0] != '\0' ? strdup(cert) : NULL;
+	e->key = key != NULL && key[0] != '\0' ? strdup(key) : NULL;
+	if ((ca != NULL && ca[0] != '\0' && e->ca == NULL) || (cert != NULL && cert[0] != '\0' && e->cert == NULL) ||
+	    (key != NULL && key[0] != '\0' && e->key == NULL))
+		return -ENOMEM;
+	return 0;
+}
+
 void vigil_etcd_close(struct vigil_etcd *e)
 {
 	if (e == NULL)
 		return;
+	free(e->ca);
+	free(e->cert);
+	free(e->key);
 	for (unsigned i = 0; i < e->n_endpoints; i++)
 		free(e->endpoint[i]);
 	if (e->curl != NULL)
@@ -197,6 +215,14 @@ static void post_setup(struct vigil_etcd *e, const char *path, struct curl_slist
 	curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, fn);
 	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, arg);
+	/* An endpoint is http:// or https://, never anything curl also speaks. */
+	curl_easy_setopt(e->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (e->ca != NULL)
+		curl_easy_setopt(e->curl, CURLOPT_CAINFO, e->ca);
+	if (e->cert != NULL) {
+		curl_easy_setopt(e->curl, CURLOPT_SSLCERT, e->cert);
+		curl_easy_setopt(e->curl, CURLOPT_SSLKEY, e->key);
+	}
 }
 
 /* POST body to path on an endpoint that answers, the current one first.

@@ -28,6 +28,10 @@ struct vigil_etcd;
  * VIGIL_ETCD_ENDPOINTS_MAX). NULL with msg saying why. */
 struct vigil_etcd *vigil_etcd_open(const char *endpoints, char *msg, size_t msglen);
 void vigil_etcd_close(struct vigil_etcd *e);
+/* https:// endpoints: ca the CA file that signed etcd's certificate
+ * (NULL: the system's), cert and key (PEM) the client certificate etcd's
+ * --client-cert-auth wants (NULL: none). -ENOMEM or 0. */
+int vigil_etcd_tls(struct vigil_etcd *e, const char *ca, const char *cert, const char *key);
 
 struct vigil_etcd_kv {
 	char *key;	/* NUL-terminated */

@@ -519,6 +519,8 @@ const char *vigil_metrics_not_ready(const struct vigil_commands *k, char *buf, s
 	 * would otherwise take every node out at once (docs/cluster.md). */
 	if (k->cluster != NULL && (vigil_cluster_stats(k->cluster, &cs), !cs.synced))
 		return "the cluster's cameras are not read from etcd yet";
+	if (k->cluster != NULL && cs.draining)
+		return "draining: its cameras are given back to the other nodes";
 	for (unsigned w = 0; w < k->ws->n; w++)
 		if (__atomic_load_n(&k->ws->w[w].done, __ATOMIC_RELAXED)) {
 			snprintf(buf, buflen, "worker %u has stopped", w);

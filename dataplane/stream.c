@@ -137,6 +137,11 @@ static void wait_readers(struct vigil_stream_table *t)
 	rte_rcu_qsbr_synchronize(t->qsbr, RTE_QSBR_THRID_INVALID);
 }
 
+void vigil_stream_table_sync(struct vigil_stream_table *t)
+{
+	wait_readers(t);
+}
+
 struct vigil_stream_table *vigil_stream_table_create(const char *name, unsigned capacity, unsigned n_workers,
 						     unsigned n_recorders, size_t max_frame_bytes, struct rte_mempool *pool,
 						     struct vigil_frame_ring *const *frames)

@@ -289,6 +289,10 @@ int vigil_stream_replace_key(struct vigil_stream_table *t, uint32_t slot,
 			     const uint8_t master_salt[VIGIL_SRTP_MASTER_SALT_LEN]);
 
 /* Accept these RTP payload types from now on (vigil_payload_type_ok). */
+/* Returns once every worker has finished the bursts it had: what a change
+ * made before the call (vigil_stream_set_owned) holds for every packet
+ * after it, and the streams' highest indices are final for them. */
+void vigil_stream_table_sync(struct vigil_stream_table *t);
 /* A cluster node's ownership of the slot's camera: its packets are taken
  * from the next burst on, or dropped as not_owner. -ENOENT: no stream. */
 int vigil_stream_set_owned(struct vigil_stream_table *t, uint32_t slot, bool owned);

@@ -28,7 +28,7 @@ packages=(
 	# sd_notify (vigild.service: Type=notify, WatchdogSec)
 	libsystemd-dev
 	# the cluster's etcd client and its test: a real etcd (3.4)
-	etcd-server etcd-client
+	etcd-server etcd-client openssl xxd
 	# benchmark baselines (fio; dpdk-testpmd is in dpdk-dev) and plots
 	fio dpdk-dev gnuplot-nox
 	# the Debian package and its test: dpkg-buildpackage with debhelper, the man

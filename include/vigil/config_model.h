@@ -105,6 +105,9 @@ struct vigil_cluster_config {
 	char prefix[256];	/* its keys in etcd, under this; default "/vigil/" */
 	char anycast[64];	/* the address every node announces; an Address too */
 	unsigned lease_seconds; /* a node silent this long is gone for the others */
+	char ca_file[4096];	/* https:// endpoints: etcd's CA ("": the system's) */
+	char cert_file[4096];	/* and this node's client certificate, with its key */
+	char key_file[4096];
 };
 
 struct vigil_config {

@@ -1,9 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # vigild nodes as one cluster on a real etcd (Debian's etcd-server 3.4),
-# docs/cluster.md. etcd listens on 127.0.0.1 and on a veth into a network
-# namespace; node a runs beside it, node b in the namespace (cut from etcd
-# by taking its link down), both on net_null with admin sockets:
+# docs/cluster.md. etcd listens on 127.0.0.1 (HTTP) and on a veth into a
+# network namespace (TLS, client certificates required: a test CA made with
+# openssl); node a runs beside it, node b in the namespace with its client
+# certificate (cut from etcd by taking its link down), both on net_null
+# with admin sockets:
+#   - a node in the namespace without a client certificate gets nothing
+#     from etcd (starts without cameras, decrypts nothing);
 #   - a camera added on a is live on b, and its record in etcd holds
 #     neither its key nor anything in the clear but its name;
 #   - a record copied to another camera's key opens nowhere (the key is
@@ -35,7 +39,7 @@ target=${1:-} scratch=${2:-}
 # shellcheck source=../tools/testlib.sh
 source "$tools/testlib.sh"
 require_root "network namespaces"
-require_tools etcd etcdctl curl jq ip ffmpeg
+require_tools etcd etcdctl curl jq ip ffmpeg openssl xxd
 require_aesni
 vigild=$(vigild_path "$target")
 require_vigild "$vigild"
@@ -44,10 +48,23 @@ test_begin cluster "$scratch"
 vigil_netns_create cluster
 LEASE=6
 
-# ---- etcd -------------------------------------------------------------------------
+# ---- etcd: plain HTTP on 127.0.0.1, TLS with client certificates on the veth -----
 port=$((23000 + RANDOM % 2000))
-endpoint_a=http://127.0.0.1:$port endpoint_b=http://$VIGIL_IP_ROOT:$port
+endpoint_a=http://127.0.0.1:$port endpoint_b=https://$VIGIL_IP_ROOT:$port
+pki() { openssl "$@" 2>>"$work/openssl.log"; }
+pki req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=vigil-test-ca \
+	-keyout "$work/ca.key" -out "$work/ca.pem"
+for who in etcd node; do
+	pki req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$who" -keyout "$work/$who.key" -out "$work/$who.csr"
+	# etcd's gateway dials etcd itself with the server's certificate: it is a client's too.
+	printf 'subjectAltName = IP:%s\nextendedKeyUsage = %s\n' "$VIGIL_IP_ROOT" \
+		"$([ "$who" = etcd ] && echo serverAuth,clientAuth || echo clientAuth)" >"$work/$who.ext"
+	pki x509 -req -in "$work/$who.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
+		-extfile "$work/$who.ext" -out "$work/$who.pem"
+done
+chmod 600 "$work/node.key"
 etcd --name c --data-dir "$work/etcd" --listen-client-urls "$endpoint_a,$endpoint_b" \
+	--cert-file "$work/etcd.pem" --key-file "$work/etcd.key" --client-cert-auth --trusted-ca-file "$work/ca.pem" \
 	--advertise-client-urls "$endpoint_a" --listen-peer-urls "http://127.0.0.1:$((port + 1))" \
 	--initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
 	--initial-cluster "c=http://127.0.0.1:$((port + 1))" >"$work/etcd.log" 2>&1 &
@@ -79,6 +96,8 @@ conf() { # NODE ETCD [extra lines]
 mport=$((port + 2))
 conf a "$endpoint_a" "MetricsListen = 127.0.0.1:$mport"
 conf b "$endpoint_b"
+printf 'EtcdCAFile = %s\nEtcdCertFile = %s\nEtcdKeyFile = %s\n' "$work/ca.pem" "$work/node.pem" "$work/node.key" \
+	>>"$work/b/vigil.conf"
 sock_a=$work/a/admin.sock sock_b=$work/b/admin.sock
 ctl_a() { "$vigilctl" --socket "$sock_a" "$@"; }
 ctl_b() { "$vigilctl" --socket "$sock_b" "$@"; }
@@ -165,6 +184,16 @@ metric() { curl -sf "http://127.0.0.1:$mport/metrics" | awk -v m="$1" '$1 == m {
 [ "$(metric 'vigil_cluster_etcd_up{node="a"}')" = 1 ] || fail "a's vigil_cluster_etcd_up: $(metric 'vigil_cluster_etcd_up{node="a"}')"
 [ "$(metric vigil_cluster_records_refused_total)" = 1 ] || fail "a's vigil_cluster_records_refused_total"
 [ "$(metric vigil_cluster_revision)" -ge 6 ] || fail "a's vigil_cluster_revision: $(metric vigil_cluster_revision)"
+
+note "a node without a client certificate is refused by etcd"
+conf x "$endpoint_b"
+sed -i '/^Device = /d' "$work/x/vigil.conf"
+printf 'EtcdCAFile = %s\n' "$work/ca.pem" >>"$work/x/vigil.conf"
+ip netns exec "$VIGIL_NS" timeout 60 "$vigild" --config "$work/x/vigil.conf" --pcap "$work/cams.pcap" \
+	>"$work/x/summary.json" 2>"$work/x/vigild.log" || true
+grep -q "etcd .* did not answer within 10 s: starting without cameras" "$work/x/vigild.log" ||
+	fail "a node without a certificate: $(grep cluster "$work/x/vigild.log" | head -n 3)"
+[ "$(jq -r '.totals.decrypted' "$work/x/summary.json")" = 0 ] || fail "a node without a certificate decrypted packets"
 
 note "b cut from etcd"
 ctl_b watch >"$work/b/events" 2>&1 &

@@ -10,8 +10,12 @@
 #   - the owner is killed (SIGKILL: no lease revoked, no state written at
 #     a stop); once its lease expires the other node takes the camera over
 #     from the index the dead node published, and records it;
-#   - the dead owner's traffic, captured before, replayed into the new
-#     owner: at or below the published index it is refused (replayed);
+#   - the killed node started again: it counts not_owner (the other owns
+#     the camera now); the owner drained (vigilctl drain): it gives the
+#     camera back with its last index published, reports not ready, and the
+#     restarted node takes the camera at once;
+#   - the first owner's traffic, captured before the kill, replayed into
+#     the owner: at or below the published index it is refused (replayed);
 #     what is accepted twice is at most what the camera sent in the last
 #     publication's interval (printed);
 #   - the camera silent for OfflineSeconds: its owner gives it back; the
@@ -40,7 +44,7 @@ python=${PYTHON:-python3}
 test_begin cluster_takeover "$scratch"
 vigil_netns_create takeover
 LEASE=3
-SECONDS_SENT=30
+SECONDS_SENT=40
 
 port=$((25000 + RANDOM % 2000))
 endpoint=http://127.0.0.1:$port
@@ -62,6 +66,14 @@ umask 077
 echo "$key" >"$work/cam.key"
 "$vigilctl" keygen keystore "$work/master.key" >/dev/null
 
+declare -A log
+start_node() { # NODE LOG
+	log[$1]=$work/$1/$2
+	proc_start "$work/$1/summary.json" "${log[$1]}" "$VIGILD_READY" 40 \
+		"$vigild" --config "$work/$1/vigil.conf" --admin "$work/$1/admin.sock" --audit "$work/$1/audit.log" ||
+		{ fail "node $1 did not start: $(tail -n 5 "${log[$1]}")"; exit 1; }
+	eval "pid_$1=$PROC_PID"
+}
 for node in a b; do
 	mkdir -p "$work/$node"
 	{
@@ -72,10 +84,7 @@ for node in a b; do
 		printf '[Cluster]\nEtcd = %s\nNode = %s\nLeaseSeconds = %s\n' "$endpoint" "$node" "$LEASE"
 	} >"$work/$node/vigil.conf"
 	chmod 600 "$work/$node/vigil.conf"
-	proc_start "$work/$node/summary.json" "$work/$node/vigild.log" "$VIGILD_READY" 40 \
-		"$vigild" --config "$work/$node/vigil.conf" --admin "$work/$node/admin.sock" --audit "$work/$node/audit.log" ||
-		{ fail "node $node did not start: $(tail -n 5 "$work/$node/vigild.log")"; exit 1; }
-	eval "pid_$node=$PROC_PID"
+	start_node "$node" vigild.log
 done
 ctl() { "$vigilctl" --socket "$work/$1/admin.sock" "${@:2}"; }
 owned() { ctl "$1" cluster | jq -r .owned; }
@@ -125,10 +134,36 @@ wait "$pid_owner" 2>/dev/null || true
 proc_forget "$pid_owner"
 until_ok $((LEASE * 4)) owns "$other" || fail "$other did not take the camera over"
 taken=$(date +%s.%N)
-grep -q "camera $cam taken by node $other, continuing above the index its previous owner published" "$work/$other/vigild.log" ||
-	fail "$other did not continue from the published index: $(grep "taken by" "$work/$other/vigild.log")"
+grep -q "camera $cam taken by node $other, continuing above the index its previous owner published" "${log[$other]}" ||
+	fail "$other did not continue from the published index: $(grep "taken by" "${log[$other]}")"
 until_ok 10 records "$other" || fail "$other records nothing after the takeover"
 note "$other took $cam $(awk -v a="$taken" -v b="$killed" 'BEGIN {printf "%.1f", a - b}') s after the kill (LeaseSeconds = $LEASE)"
+
+note "the dead node back, the owner drained"
+start_node "$owner" vigild2.log
+dead=$owner owner=$other other=$dead
+until_ok 10 test -S "$work/$other/admin.sock" || true
+counting() { [ "$(counter "$1" not_owner)" -gt 0 ]; }
+until_ok 10 counting "$other" || fail "the restarted $other counts no not_owner packets"
+owns "$other" && fail "the restarted $other owns the camera $owner has"
+drained=$(date +%s.%N)
+ctl "$owner" drain | grep -q "node $owner draining: 1 camera(s) given back" || fail "drain of $owner"
+until_ok 10 owns "$other" || fail "$other did not take the camera from the drained $owner"
+taken=$(date +%s.%N)
+grep -q "camera $cam taken by node $other, continuing above the index its previous owner published" "${log[$other]}" ||
+	fail "$other did not continue from the drained owner's index: $(grep "taken by" "${log[$other]}")"
+owns "$owner" && fail "the drained $owner still owns the camera"
+err=$(ctl "$owner" health 2>&1) && fail "the drained $owner says it is ready"
+grep -q "draining" <<<"$err" || fail "the drained $owner's health: $err"
+says_draining() { [ "$(ctl "$1" cluster | jq -r --arg n "$1" '.nodes[] | select(.node == $n) | .draining')" = true ]; }
+until_ok 2 says_draining "$owner" || fail "$owner's node record does not say draining"
+until_ok 10 records "$other" || fail "$other records nothing after the drain"
+note "$other took $cam $(awk -v a="$taken" -v b="$drained" 'BEGIN {printf "%.2f", a - b}') s after $owner's drain began"
+# The drained node took no packet after it gave the camera back.
+dec=$(counter "$owner" decrypted)
+sleep 1
+[ "$(counter "$owner" decrypted)" = "$dec" ] || fail "the drained $owner still takes packets"
+[ "$(ctl "$owner" --json camera show "$cam" | jq -r '.camera.not_owner')" -gt 0 ] || fail "the drained $owner counts no not_owner"
 wait "$cam_pid" || fail "vigil-cam failed: $(tail -n 3 "$work/cam.log")"
 proc_forget "$cam_pid"
 
@@ -146,13 +181,13 @@ note "replayed $sent packets of before the kill: $refused refused as replayed, $
 [ "$(counter "$other" frames_recorded)" = "$before_rec" ] || fail "the replay recorded frames"
 
 note "a replay cannot hold the camera"
-until_ok 10 grep -q "camera $cam given back by node $other: no packet of it for OfflineSeconds" "$work/$other/vigild.log" ||
+until_ok 10 grep -q "camera $cam given back by node $other: no packet of it for OfflineSeconds" "${log[$other]}" ||
 	fail "$other did not give the silent camera back"
 before_rec=$(counter "$other" frames_recorded) before_rep=$(counter "$other" replayed)
 ip netns exec "$VIGIL_NS" "$python" "$tools/pcap_send.py" "$work/before.pcap" "$VIGIL_IP_ROOT" 5004 --rate 2000 >/dev/null ||
 	fail "pcap_send, again"
 until_ok 10 grep -q "camera $cam given back by node $other: no packet of it was taken after it was taken (a replay)" \
-	"$work/$other/vigild.log" || fail "$other kept a camera it took on a replay: $(grep "given back\|taken by" "$work/$other/vigild.log")"
+	"${log[$other]}" || fail "$other kept a camera it took on a replay: $(grep "given back\|taken by" "${log[$other]}")"
 [ "$(counter "$other" frames_recorded)" = "$before_rec" ] || fail "the second replay recorded frames"
 [ "$(counter "$other" replayed)" -gt "$before_rep" ] || fail "the second replay was not refused as replayed"
 owns "$other" && fail "$other owns the camera after the replay"
