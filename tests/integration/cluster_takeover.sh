@@ -123,7 +123,12 @@ one_owns() { owns a || owns b; }
 until_ok 10 one_owns || { fail "no node took the camera"; exit 1; }
 if owns a; then owner=a other=b pid_owner=$pid_a; else owner=b other=a pid_owner=$pid_b; fi
 owns "$other" && fail "both nodes own the camera"
+# etcd's load in steady state: writes (raft proposals) and keep-alives, two nodes.
+etcd_metric() { curl -sf "$endpoint/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+w0=$(etcd_metric etcd_server_proposals_committed_total) t0=$(date +%s.%N)
 sleep 4
+w1=$(etcd_metric etcd_server_proposals_committed_total) t1=$(date +%s.%N)
+note "etcd in steady state: $(awk -v a="$w0" -v b="$w1" -v s="$t0" -v e="$t1" 'BEGIN {printf "%.2f", (b - a) / (e - s) / 2}') writes a second per node (LeaseSeconds = $LEASE)"
 [ "$(counter "$owner" frames_recorded)" -gt 0 ] || fail "the owner $owner records nothing"
 [ "$(counter "$other" frames_recorded)" = 0 ] || fail "$other recorded $(counter "$other" frames_recorded) frames of a camera it does not own"
 [ "$(counter "$other" not_owner)" -gt 0 ] || fail "$other counts no not_owner packets"
