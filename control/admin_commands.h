@@ -45,7 +45,8 @@ enum { VIGIL_ADMIN_ARG_NONE, VIGIL_ADMIN_ARG_NAME };
 	  "and whether this node reaches etcd (JSON)")                                                             \
 	X(drain, "drain", NULL, VIGIL_ADMIN_ARG_NONE, true, "drain",                                              \
 	  "a cluster node: give back every camera it owns (their last indices published first), take\n"          \
-	  "none from now on and report not ready, so routers move its flows; then stop it")                       \
+	  "none from now on, report not ready (and DrainFile), so routers move its flows; it stops\n"             \
+	  "by itself once its cameras' packets stopped for 3 s")                                                  \
 	X(health, "health", NULL, VIGIL_ADMIN_ARG_NONE, false, "health",                                          \
 	  "ready (exit 0), or why not (exit 1): as MetricsListen's /readyz")                                    \
 	X(watch, "watch", NULL, VIGIL_ADMIN_ARG_NONE, false, "watch",                                              \

@@ -26,6 +26,7 @@
  *   8  count entries of 28 bytes: SSRC u32, key id 16 (state.h's BLAKE2b
  *      of the key), the highest SRTP index accepted u64 (ROC << 16 | SEQ) */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -58,6 +59,7 @@
 #define WANT_LOOK_NS 100000000ull    /* the control thread looks for not_owner packets this often */
 #define PROVE_NS 2000000000ull	     /* a camera just taken must give a packet this soon, else it is given back */
 #define BACKOFF_NS 30000000000ull    /* and not asked for again for this long: it was only a replay */
+#define DRAIN_QUIET_S 3		     /* a drained node leaves once no packet of its cameras came for this long */
 
 enum change_op { CH_PUT, CH_DELETE, CH_SNAPSHOT, CH_SNAPSHOT_END };
 
@@ -112,6 +114,8 @@ struct vigil_cluster {
 	uint64_t given_back;		   /* owned cameras given back: silent, or taken on a replay */
 	bool draining;			   /* vigilctl drain: owns nothing, asks for nothing */
 	bool record_now;		   /* the node's record rewritten at the member thread's next turn */
+	uint64_t drain_rx;		   /* while draining: the cameras' packets at the last look */
+	unsigned drain_quiet;		   /* seconds in a row without one */
 	uint8_t *last_state;		    /* the last state handed to publish */
 	size_t last_state_len;
 	/* Between the two threads, under lock: */
@@ -1008,19 +1012,46 @@ int vigil_cluster_drain(struct vigil_cluster *cl, char *msg, size_t msglen)
 			release(cl, slot);
 			n++;
 		}
+	if (cl->cfg->cluster.drain_file[0] != '\0') {
+		int fd = open(cl->cfg->cluster.drain_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+		if (fd < 0 || write(fd, "draining\n", 9) != 9)
+			vigil_log(VIGIL_LOG_ERR, "vigild: cluster: DrainFile %s not made (%s): the routing daemon will not "
+						 "see the drain; /readyz says it\n", cl->cfg->cluster.drain_file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 	snprintf(msg, msglen,
 		 "node %s draining: %u camera(s) given back, their last indices published; it takes no camera from now "
-		 "on and /readyz says not ready (routers withdraw its anycast route); stop vigild once its flows moved",
-		 cl->cfg->cluster.node, n);
+		 "on, /readyz says not ready%s (routers withdraw its anycast route); it stops by itself once no "
+		 "packet of its cameras came for %d s",
+		 cl->cfg->cluster.node, n, cl->cfg->cluster.drain_file[0] != '\0' ? " and DrainFile is made" : "",
+		 DRAIN_QUIET_S);
 	return 0;
 }
 
-void vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events)
+/* A drained node: true once its cameras' packets stopped (DRAIN_QUIET_S
+ * in a row without one): the routers moved its flows. */
+static bool drained(struct vigil_cluster *cl)
+{
+	const struct vigil_cameras *c = cl->cams;
+	uint64_t rx = 0, ctr[VIGIL_CTR_MAX];
+
+	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
+		vigil_cameras_counters(c, slot, ctr);
+		rx += ctr[VIGIL_CTR_rx_packets];
+	}
+	cl->drain_quiet = rx == cl->drain_rx ? cl->drain_quiet + 1 : 0;
+	cl->drain_rx = rx;
+	return cl->drain_quiet >= DRAIN_QUIET_S;
+}
+
+bool vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events)
 {
 	uint64_t now;
 
 	if (cl == NULL)
-		return;
+		return false;
 	drain(cl);
 	now = vigil_now_ns();
 	if (cl->cams->table->ownership) {
@@ -1031,7 +1062,7 @@ void vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events)
 		}
 	}
 	if (now < cl->next_second_ns)
-		return;
+		return false;
 	cl->next_second_ns = now + 1000000000u;
 	load(cl);
 	if (cl->cams->table->ownership)
@@ -1049,6 +1080,7 @@ void vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events)
 			cl->told_down = false;
 		}
 	}
+	return cl->draining && drained(cl);
 }
 
 /* ---- the admin socket's changes ---------------------------------------------- */
@@ -1256,6 +1288,10 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 		return NULL;
 	}
 	memcpy(cl->master, master, 32);
+	/* A node that starts is not draining (a drain lasts until vigild stops). */
+	if (cfg->cluster.drain_file[0] != '\0' && unlink(cfg->cluster.drain_file) < 0 && errno != ENOENT)
+		vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: DrainFile %s left from a drain cannot be removed: %s\n",
+			  cfg->cluster.drain_file, strerror(errno));
 	cl->admin = vigil_etcd_open(cfg->cluster.etcd, msg, msglen);
 	cl->watch = cl->admin != NULL ? vigil_etcd_open(cfg->cluster.etcd, msg, msglen) : NULL;
 	cl->member = cl->watch != NULL ? vigil_etcd_open(cfg->cluster.etcd, msg, msglen) : NULL;

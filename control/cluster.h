@@ -44,8 +44,9 @@ void vigil_cluster_free(struct vigil_cluster *cl);
 
 /* The control loop, each turn: what the watch brought, applied; once a
  * second, the node's load for its record, and etcd lost or back told to
- * events (NULL: nobody). */
-void vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events);
+ * events (NULL: nobody). True when a drained node should stop now (no
+ * packet of its cameras for a few seconds: its flows moved). */
+bool vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events);
 
 /* The admin socket's changes, through etcd (cameras.h says what each
  * does). add: cam; rotate: key and salt; revoke, remove: the name alone.
@@ -60,8 +61,9 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 
 /* vigilctl drain: every camera this node owns given back (its packets
  * refused from now on, its last index published first, then its owners
- * key deleted), none asked for again, and not ready from now on, so the
- * routers move its flows to other nodes. Until vigild restarts. */
+ * key deleted), none asked for again, not ready from now on and DrainFile
+ * made, so the routers move its flows to other nodes; once they have
+ * (vigil_cluster_poll), vigild stops as on SIGTERM. */
 int vigil_cluster_drain(struct vigil_cluster *cl, char *msg, size_t msglen);
 
 /* vigilctl cluster: {"node", "etcd": "up" or "unreachable", "revision",

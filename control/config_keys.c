@@ -637,6 +637,7 @@ static const struct key_def keys[] = {
     {"EtcdCAFile", CLUSTER(ca_file), STRING},
     {"EtcdCertFile", CLUSTER(cert_file), STRING},
     {"EtcdKeyFile", CLUSTER(key_file), STRING},
+    {"DrainFile", CLUSTER(drain_file), STRING},
     /* [Camera] */
     {"Name", .section = SEC_CAMERA, .seen = CAM_NAME, SPECIAL(parse_name)},
     {"SSRC", CAMERA(ssrc), .seen = CAM_SSRC, NUMBER(0, UINT32_MAX, 1), .then = ssrc_unused,

@@ -173,7 +173,11 @@ static void control_loop(struct vigil_commands *k, struct vigil_handshakes *hs, 
 		}
 		if (events != NULL)
 			vigil_events_poll(events, rec);
-		vigil_cluster_poll(k->cluster, events);
+		if (vigil_cluster_poll(k->cluster, events) && !*k->stop) {
+			vigil_log(VIGIL_LOG_NOTICE, "vigild: drained: no packet of its cameras for a few seconds, its flows "
+						    "moved; stopping\n");
+			*k->stop = true;
+		}
 		vigil_metrics_serve(metrics, k);
 		if (hs != NULL)
 			taken = vigil_handshakes_poll(hs);

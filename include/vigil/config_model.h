@@ -108,6 +108,7 @@ struct vigil_cluster_config {
 	char ca_file[4096];	/* https:// endpoints: etcd's CA ("": the system's) */
 	char cert_file[4096];	/* and this node's client certificate, with its key */
 	char key_file[4096];
+	char drain_file[4096];	/* made while draining, for the routing daemon ("": none) */
 };
 
 struct vigil_config {

@@ -12,8 +12,10 @@
 #     from the index the dead node published, and records it;
 #   - the killed node started again: it counts not_owner (the other owns
 #     the camera now); the owner drained (vigilctl drain): it gives the
-#     camera back with its last index published, reports not ready, and the
-#     restarted node takes the camera at once;
+#     camera back with its last index published, reports not ready,
+#     makes its DrainFile, and the restarted node takes the camera at once;
+#     once the camera's packets stop reaching it, the drained node stops by
+#     itself (exit 0, its summary printed);
 #   - the owner's camera removed (the owners key given back: the call
 #     returns, etcd no longer holds it; it once deadlocked) and added again:
 #     taken again from its packets;
@@ -86,7 +88,8 @@ for node in a b; do
 			"$work" "$node" "$work" "$node"
 		printf 'Device = net_af_packet0,iface=%s\nMaxCameras = 4\nKeystoreKeyFile = %s/master.key\nOfflineSeconds = 3\n' \
 			"$VIGIL_VETH_ROOT" "$work"
-		printf '[Cluster]\nEtcd = %s\nNode = %s\nLeaseSeconds = %s\n' "$endpoint" "$node" "$LEASE"
+		printf '[Cluster]\nEtcd = %s\nNode = %s\nLeaseSeconds = %s\nDrainFile = %s/%s/draining\n' "$endpoint" "$node" \
+			"$LEASE" "$work" "$node"
 	} >"$work/$node/vigil.conf"
 	chmod 600 "$work/$node/vigil.conf"
 	start_node "$node" vigild.log
@@ -165,6 +168,7 @@ grep -q "camera $cam taken by node $other, continuing above the index its previo
 owns "$owner" && fail "the drained $owner still owns the camera"
 err=$(ctl "$owner" health 2>&1) && fail "the drained $owner says it is ready"
 grep -q "draining" <<<"$err" || fail "the drained $owner's health: $err"
+[ "$(cat "$work/$owner/draining" 2>/dev/null)" = draining ] || fail "the drained $owner made no DrainFile"
 says_draining() { [ "$(ctl "$1" cluster | jq -r --arg n "$1" '.nodes[] | select(.node == $n) | .draining')" = true ]; }
 until_ok 2 says_draining "$owner" || fail "$owner's node record does not say draining"
 until_ok 10 records "$other" || fail "$other records nothing after the drain"
@@ -220,5 +224,16 @@ fi
 [ "$(counter "$other" frames_recorded)" = "$before_rec" ] || fail "the second replay recorded frames"
 [ "$(counter "$other" replayed)" -gt "$before_rep" ] || fail "the second replay was not refused as replayed"
 owns "$other" && fail "$other owns the camera after the replay"
+
+note "the drained node leaves once its cameras' packets stopped"
+drained_pid=$(eval echo "\$pid_$owner")
+gone() { ! kill -0 "$drained_pid" 2>/dev/null; }
+until_ok 20 gone || fail "the drained $owner did not stop once the camera's packets stopped"
+rc=0
+wait "$drained_pid" || rc=$?
+proc_forget "$drained_pid"
+[ "$rc" = 0 ] || fail "the drained $owner exited $rc"
+grep -q "drained: no packet of its cameras for a few seconds" "${log[$owner]}" || fail "the drained $owner did not say why it stopped"
+[ "$(jq -r '.cameras | length' "$work/$owner/summary.json")" = 1 ] || fail "the drained $owner printed no summary"
 ctl "$other" shutdown >/dev/null
 test_finish cluster_takeover
