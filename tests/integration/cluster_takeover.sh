@@ -29,7 +29,10 @@
 #     takes the camera on indices only the published state covers and,
 #     none of it taken, gives it back within 2 s (not asking again for
 #     30 s): a replay cannot hold a camera away from the node its flow
-#     reaches.
+#     reaches;
+#   - a fresh node (no window of its own) brought the camera by that
+#     replay takes it, takes none of its packets (the published index
+#     covers them), gives it back within 2 s and does not ask again.
 # Prints how long the camera went unrecorded after the kill.
 #
 # usage: cluster_takeover.sh BUILD_DIR [SCRATCH_DIR]
@@ -81,7 +84,8 @@ start_node() { # NODE LOG
 		{ fail "node $1 did not start: $(tail -n 5 "${log[$1]}")"; exit 1; }
 	eval "pid_$1=$PROC_PID"
 }
-for node in a b; do
+write_conf() {
+	local node=$1
 	mkdir -p "$work/$node"
 	{
 		printf '[Ingest]\nPorts = 5004\nRecordDir = %s/%s/rec\nStateDir = %s/%s/state\nSegmentSeconds = 2\n' \
@@ -92,6 +96,9 @@ for node in a b; do
 			"$LEASE" "$work" "$node"
 	} >"$work/$node/vigil.conf"
 	chmod 600 "$work/$node/vigil.conf"
+}
+for node in a b; do
+	write_conf "$node"
 	start_node "$node" vigild.log
 done
 ctl() { "$vigilctl" --socket "$work/$1/admin.sock" "${@:2}"; }
@@ -235,5 +242,24 @@ proc_forget "$drained_pid"
 [ "$rc" = 0 ] || fail "the drained $owner exited $rc"
 grep -q "drained: no packet of its cameras for a few seconds" "${log[$owner]}" || fail "the drained $owner did not say why it stopped"
 [ "$(jq -r '.cameras | length' "$work/$owner/summary.json")" = 1 ] || fail "the drained $owner printed no summary"
+
+note "a fresh node, brought the camera by a replay, gives it back"
+write_conf c
+start_node c vigild.log
+until_ok 10 has_cameras c 1 || fail "c does not have the camera"
+sleep 1 # af_packet up
+replay() { ip netns exec "$VIGIL_NS" "$python" "$tools/pcap_send.py" "$work/before.pcap" "$VIGIL_IP_ROOT" 5004 --rate 2000 >/dev/null; }
+replay || fail "pcap_send to c"
+until_ok 10 grep -q "camera $cam taken by node c, continuing above the index its previous owner published" "${log[c]}" ||
+	fail "c did not take the camera on the replay: $(grep "taken by\|given back" "${log[c]}")"
+until_ok 10 grep -q "camera $cam given back by node c: no packet of it was taken after it was taken (a replay)" "${log[c]}" ||
+	fail "c kept a camera it took on a replay"
+[ "$(counter c frames_recorded)" = 0 ] || fail "c recorded $(counter c frames_recorded) frames of a replay"
+owns c && fail "c owns the camera after the replay"
+replay || fail "pcap_send to c, again"
+sleep 3
+[ "$(grep -c "camera $cam taken by node c" "${log[c]}")" = 1 ] || fail "c asked again for a camera it took on a replay"
+note "c took the camera on the replay, took none of its packets, gave it back and did not ask again"
+ctl c shutdown >/dev/null
 ctl "$other" shutdown >/dev/null
 test_finish cluster_takeover
