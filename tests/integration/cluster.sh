@@ -65,18 +65,8 @@ for who in etcd node; do
 		-extfile "$work/$who.ext" -out "$work/$who.pem"
 done
 chmod 600 "$work/node.key"
-etcd --name c --data-dir "$work/etcd" --listen-client-urls "$endpoint_a,$endpoint_b" \
-	--cert-file "$work/etcd.pem" --key-file "$work/etcd.key" --client-cert-auth --trusted-ca-file "$work/ca.pem" \
-	--advertise-client-urls "$endpoint_a" --listen-peer-urls "http://127.0.0.1:$((port + 1))" \
-	--initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
-	--initial-cluster "c=http://127.0.0.1:$((port + 1))" >"$work/etcd.log" 2>&1 &
-etcd_pid=$!
-proc_track "$etcd_pid"
-for _ in $(seq 100); do
-	curl -sf "$endpoint_a/health" | grep -q '"health":"true"' && break
-	sleep 0.1
-done
-curl -sf "$endpoint_a/health" | grep -q '"health":"true"' || { fail "etcd did not start: $(tail -n 3 "$work/etcd.log")"; exit 1; }
+etcd_start "$work" $((port + 1)) "$endpoint_a,$endpoint_b" \
+	--cert-file "$work/etcd.pem" --key-file "$work/etcd.key" --client-cert-auth --trusted-ca-file "$work/ca.pem"
 etcdctl() { ETCDCTL_API=3 command etcdctl --endpoints "$endpoint_a" "$@"; }
 # A key's mod_revision, 0 when absent.
 mod_rev() { etcdctl get "$1" -w json | jq -r '.kvs[0].mod_revision // 0'; }
@@ -114,16 +104,6 @@ start_node() { # NODE [ip netns exec NS]
 start_node a
 start_node b ip netns exec "$VIGIL_NS"
 
-# until SECS CMD...: CMD succeeds within SECS seconds (polled), else 1.
-until_ok() {
-	local secs=$1 i
-	shift
-	for ((i = 0; i < secs * 5; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	return 1
-}
 state_is() { # CTL CAMERA STATE
 	[ "$("$1" --json cameras 2>/dev/null | jq -r --arg n "$2" '.cameras[] | select(.name == $n) | .state')" = "$3" ]
 }

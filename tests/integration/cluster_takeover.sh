@@ -58,14 +58,7 @@ SECONDS_SENT=40
 
 port=$((25000 + RANDOM % 2000))
 endpoint=http://127.0.0.1:$port
-etcd --name t --data-dir "$work/etcd" --listen-client-urls "$endpoint" --advertise-client-urls "$endpoint" \
-	--listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
-	--initial-cluster "t=http://127.0.0.1:$((port + 1))" >"$work/etcd.log" 2>&1 &
-proc_track $!
-for _ in $(seq 100); do
-	curl -sf "$endpoint/health" | grep -q '"health":"true"' && break
-	sleep 0.1
-done
+etcd_start "$work" $((port + 1)) "$endpoint"
 
 ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=30 -t 2 -c:v libx264 -g 30 -bf 0 -pix_fmt yuv420p \
 	-f h264 "$work/clip.h264"
@@ -104,15 +97,6 @@ done
 ctl() { "$vigilctl" --socket "$work/$1/admin.sock" "${@:2}"; }
 owned() { ctl "$1" cluster | jq -r .owned; }
 counter() { ctl "$1" --json camera show "$cam" 2>/dev/null | jq -r ".camera.$2"; }
-until_ok() {
-	local secs=$1 i
-	shift
-	for ((i = 0; i < secs * 10; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
 owns() { [ "$(owned "$1")" = 1 ]; }
 # For until_ok, which runs them again each time.
 has_cameras() { [ "$(ctl "$1" --json cameras | jq -r '.cameras | length')" = "$2" ]; }

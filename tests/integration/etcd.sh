@@ -18,18 +18,7 @@ require_tools etcd curl
 test_begin etcd "$scratch"
 
 port=$((23000 + RANDOM % 2000))
-etcd --name t --data-dir "$work/data" --listen-client-urls "http://127.0.0.1:$port" \
-	--advertise-client-urls "http://127.0.0.1:$port" --listen-peer-urls "http://127.0.0.1:$((port + 1))" \
-	--initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
-	--initial-cluster "t=http://127.0.0.1:$((port + 1))" >"$work/etcd.log" 2>&1 &
-etcd_pid=$!
-trap 'kill "$etcd_pid" 2>/dev/null; wait "$etcd_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port/health" | grep -q '"health":"true"' && break
-	sleep 0.1
-done
-curl -sf "http://127.0.0.1:$port/health" | grep -q '"health":"true"' ||
-	{ fail "etcd did not start: $(tail -n 3 "$work/etcd.log")"; test_finish etcd; }
+etcd_start "$work" $((port + 1)) "http://127.0.0.1:$port"
 ETCD_ENDPOINTS="http://127.0.0.1:1,http://127.0.0.1:$port" "$test_etcd" >"$work/test.log" 2>&1 ||
 	fail "test_etcd: $(grep -E 'FAILED|ERROR|LINE' "$work/test.log" | head -n 6)"
 cat "$work/test.log"

@@ -133,6 +133,37 @@ test_start_vigild() {
 	sleep 1
 }
 
+# until_ok SECS CMD...: runs CMD (a function or command, its output
+# dropped) every 0.1 s until it succeeds: 0 then, 1 after SECS. CMD runs
+# anew each time, so a check goes in a function: `until_ok 5 test "$(f)"
+# = x` would compare f's output of the first call only.
+until_ok() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# etcd_start DIR PORT CLIENT_URLS [ARG...]: a one-member etcd (Debian's
+# etcd-server) with its data and log in DIR, clients on CLIENT_URLS (the
+# first one advertised, and asked for /health), peers on 127.0.0.1:PORT;
+# tracked, so it stops with the test. Ends the test when it is not healthy
+# within 10 s.
+etcd_start() {
+	local dir=$1 port=$2 urls=$3 first
+	shift 3
+	first=${urls%%,*}
+	etcd --name t --data-dir "$dir/etcd" --listen-client-urls "$urls" --advertise-client-urls "$first" \
+		--listen-peer-urls "http://127.0.0.1:$port" --initial-advertise-peer-urls "http://127.0.0.1:$port" \
+		--initial-cluster "t=http://127.0.0.1:$port" "$@" >"$dir/etcd.log" 2>&1 &
+	proc_track $!
+	until_ok 10 _etcd_healthy "$first" || { fail "etcd did not start: $(tail -n 3 "$dir/etcd.log")"; exit 1; }
+}
+_etcd_healthy() { curl -sf "$1/health" | grep -q '"health":"true"'; }
+
 # ---- configuration ------------------------------------------------------------------
 
 # conf_ingest CONF 'Key = value'...: sets each key in CONF's [Ingest]: the
