@@ -79,7 +79,7 @@ conf() { # NODE ETCD [extra lines]
 	mkdir -p "$work/$node"
 	{
 		printf '[Ingest]\nPorts = 5004\nRecordDir = %s/%s/rec\nStateDir = %s/%s/state\n' "$work" "$node" "$work" "$node"
-		printf 'Device = net_null0,no-rx=1\nMaxCameras = 16\nKeystoreKeyFile = %s/master.key\nKeyGraceSeconds = 1\n' "$work"
+		printf 'Device = net_null0,no-rx=1\nMaxCameras = 16\nKeystoreKeyFile = %s/master.key\nKeyGraceSeconds = 1\nIdleSleepMicroseconds = 200\n' "$work"
 		printf '%s\n' "$@"
 		printf '[Cluster]\nEtcd = http://127.0.0.1:1, %s\nNode = %s\nLeaseSeconds = %s\n' "$etcd" "$node" "$LEASE"
 	} >"$work/$node/vigil.conf"

@@ -83,7 +83,7 @@ write_conf() {
 	{
 		printf '[Ingest]\nPorts = 5004\nRecordDir = %s/%s/rec\nStateDir = %s/%s/state\nSegmentSeconds = 2\n' \
 			"$work" "$node" "$work" "$node"
-		printf 'Device = net_af_packet0,iface=%s\nMaxCameras = 4\nKeystoreKeyFile = %s/master.key\nOfflineSeconds = 3\n' \
+		printf 'Device = net_af_packet0,iface=%s\nMaxCameras = 4\nKeystoreKeyFile = %s/master.key\nOfflineSeconds = 3\nIdleSleepMicroseconds = 200\n' \
 			"$VIGIL_VETH_ROOT" "$work"
 		printf '[Cluster]\nEtcd = %s\nNode = %s\nLeaseSeconds = %s\nDrainFile = %s/%s/draining\n' "$endpoint" "$node" \
 			"$LEASE" "$work" "$node"
