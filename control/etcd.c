@@ -19,6 +19,7 @@ _Static_assert(VIGIL_ETCD_SEAL_OVERHEAD ==
 struct vigil_etcd {
 	CURL *curl;
 	char *ca, *cert, *key; /* TLS (vigil_etcd_tls); NULL: curl's defaults, no client certificate */
+	unsigned page;	       /* keys per range request */
 	char *endpoint[VIGIL_ETCD_ENDPOINTS_MAX];
 	unsigned n_endpoints, at; /* the endpoint that answered last */
 };
@@ -60,6 +61,8 @@ struct vigil_etcd *vigil_etcd_open(const char *endpoints, char *msg, size_t msgl
 	struct vigil_etcd *e = calloc(1, sizeof(*e));
 	char *list = strdup(endpoints), *save = NULL;
 
+	if (e != NULL)
+		e->page = VIGIL_ETCD_PAGE;
 	if (e == NULL || list == NULL || (e->curl = curl_easy_init()) == NULL) {
 		snprintf(msg, msglen, "out of memory");
 		goto fail;
@@ -308,25 +311,40 @@ static json_t *put_of(const char *key, const void *value, size_t len, int64_t le
 
 /* ---- the calls ------------------------------------------------------------- */
 
-int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct vigil_etcd_kv **kvs, size_t *n,
-		     int64_t *revision, char *msg, size_t msglen)
+/* One page of a range: from (from_len bytes) up to key's prefix end, at
+ * revision at (0: the latest), at most e->page keys; appended to *kvs. */
+static int range_page(struct vigil_etcd *e, const uint8_t *from, size_t from_len, const char *key, bool prefix,
+		      int64_t *at, struct vigil_etcd_kv **kvs, size_t *n, bool *more, char *msg, size_t msglen)
 {
-	json_t *a, *list;
-	int rc = call(e, "/v3/kv/range", range_of(key, prefix), &a, msg, msglen);
-	size_t i;
+	json_t *req = json_pack("{s:o}", "key", b64(from, from_len)), *a, *list;
+	struct vigil_etcd_kv *grown;
+	size_t i, count;
+	int rc;
 
-	*kvs = NULL;
-	*n = 0;
+	if (req != NULL && prefix) {
+		json_object_set_new(req, "range_end", prefix_end(key));
+		json_object_set_new(req, "limit", num_str(e->page));
+		if (*at != 0) /* every page of one revision: one consistent answer */
+			json_object_set_new(req, "revision", num_str(*at));
+	}
+	rc = call(e, "/v3/kv/range", req, &a, msg, msglen);
 	if (rc < 0)
 		return rc;
-	if (revision != NULL)
-		*revision = num(json_object_get(a, "header"), "revision");
+	if (*at == 0)
+		*at = num(json_object_get(a, "header"), "revision");
+	*more = prefix && json_is_true(json_object_get(a, "more"));
 	list = json_object_get(a, "kvs");
-	if (json_array_size(list) > 0 && (*kvs = calloc(json_array_size(list), sizeof(**kvs))) == NULL) {
-		json_decref(a);
-		return -ENOMEM;
+	count = json_array_size(list);
+	if (count > 0) {
+		grown = realloc(*kvs, (*n + count) * sizeof(**kvs));
+		if (grown == NULL) {
+			json_decref(a);
+			return -ENOMEM;
+		}
+		*kvs = grown;
+		memset(*kvs + *n, 0, count * sizeof(**kvs));
 	}
-	for (i = 0; i < json_array_size(list); i++) {
+	for (i = 0; i < count; i++) {
 		const json_t *kv = json_array_get(list, i);
 		const char *k = json_string_value(json_object_get(kv, "key"));
 		const char *v = json_string_value(json_object_get(kv, "value"));
@@ -336,9 +354,7 @@ int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct 
 		if (k == NULL || (out->key = (char *)unb64(k, &klen)) == NULL ||
 		    (out->value = unb64(v != NULL ? v : "", &out->value_len)) == NULL) {
 			free(out->key);
-			vigil_etcd_kvs_free(*kvs, *n);
-			*kvs = NULL;
-			*n = 0;
+			out->key = NULL;
 			json_decref(a);
 			snprintf(msg, msglen, "etcd: a key or value that is not base64");
 			return -EPROTO;
@@ -349,7 +365,60 @@ int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct 
 		(*n)++;
 	}
 	json_decref(a);
+	if (*more && count == 0) {
+		snprintf(msg, msglen, "etcd: a range page said more but held nothing");
+		return -EPROTO;
+	}
 	return 0;
+}
+
+int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct vigil_etcd_kv **kvs, size_t *n,
+		     int64_t *revision, char *msg, size_t msglen)
+{
+	uint8_t *from = (uint8_t *)strdup(key);
+	size_t from_len = strlen(key);
+	int64_t at = 0;
+	bool more = true;
+	int rc = from == NULL ? -ENOMEM : 0;
+
+	*kvs = NULL;
+	*n = 0;
+	/* Pages of e->page keys, each from just after the last key of the one
+	 * before (its bytes and a NUL): a large fleet's prefix is never one
+	 * answer of hundreds of MB. */
+	while (rc == 0 && more) {
+		rc = range_page(e, from, from_len, key, prefix, &at, kvs, n, &more, msg, msglen);
+		if (rc == 0 && more) {
+			const char *last = (*kvs)[*n - 1].key;
+			uint8_t *next = malloc(strlen(last) + 1);
+
+			free(from);
+			from = next;
+			if (next == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			from_len = strlen(last) + 1;
+			memcpy(next, last, from_len); /* with its NUL: the smallest key after it */
+		}
+	}
+	free(from);
+	if (rc < 0) {
+		if (rc == -ENOMEM)
+			snprintf(msg, msglen, "out of memory");
+		vigil_etcd_kvs_free(*kvs, *n);
+		*kvs = NULL;
+		*n = 0;
+		return rc;
+	}
+	if (revision != NULL)
+		*revision = at;
+	return 0;
+}
+
+void vigil_etcd_page(struct vigil_etcd *e, unsigned keys)
+{
+	e->page = keys > 0 ? keys : VIGIL_ETCD_PAGE;
 }
 
 int vigil_etcd_put(struct vigil_etcd *e, const char *key, const void *value, size_t len, int64_t lease,

@@ -21,6 +21,7 @@
 
 #define VIGIL_ETCD_ENDPOINTS_MAX 8
 #define VIGIL_ETCD_TIMEOUT_MS 2000
+#define VIGIL_ETCD_PAGE 2000 /* keys per range request: a camera record is about 330 bytes there */
 
 struct vigil_etcd;
 
@@ -48,6 +49,10 @@ void vigil_etcd_kvs_free(struct vigil_etcd_kv *kvs, size_t n);
  * etcd's). */
 int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct vigil_etcd_kv **kvs, size_t *n,
 		     int64_t *revision, char *msg, size_t msglen);
+
+/* Keys per range request from now on (0: VIGIL_ETCD_PAGE). A range of a
+ * prefix is read in pages, every page at the first one's revision. */
+void vigil_etcd_page(struct vigil_etcd *e, unsigned keys);
 
 /* key = value, attached to lease (0: none). */
 int vigil_etcd_put(struct vigil_etcd *e, const char *key, const void *value, size_t len, int64_t lease,

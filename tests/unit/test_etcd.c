@@ -129,6 +129,39 @@ static void test_put_if(void **state)
 	vigil_etcd_kvs_free(kv, n);
 }
 
+/* A prefix read in pages: every key once, in order, at one revision. */
+static void test_pages(void **state)
+{
+	struct vigil_etcd_kv *kv;
+	char key[32];
+	int64_t rev;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(vigil_etcd_delete(e, "/pages/", true, NULL, msg, sizeof(msg)), 0);
+	for (int i = 0; i < 25; i++) {
+		snprintf(key, sizeof(key), "/pages/k%02d", i);
+		assert_int_equal(vigil_etcd_put(e, key, key, strlen(key), 0, NULL, msg, sizeof(msg)), 0);
+	}
+	vigil_etcd_page(e, 10);
+	assert_int_equal(vigil_etcd_range(e, "/pages/", true, &kv, &n, &rev, msg, sizeof(msg)), 0);
+	vigil_etcd_page(e, 0);
+	assert_int_equal(n, 25);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "/pages/k%02zu", i);
+		assert_string_equal(kv[i].key, key);
+		assert_memory_equal(kv[i].value, key, strlen(key));
+		assert_true(kv[i].mod_revision <= rev);
+	}
+	vigil_etcd_kvs_free(kv, n);
+	/* A page size that divides the keys exactly: no empty last page. */
+	vigil_etcd_page(e, 5);
+	assert_int_equal(vigil_etcd_range(e, "/pages/", true, &kv, &n, NULL, msg, sizeof(msg)), 0);
+	vigil_etcd_page(e, 0);
+	assert_int_equal(n, 25);
+	vigil_etcd_kvs_free(kv, n);
+}
+
 /* Keys under a lease: kept while it is kept alive, gone with it when it
  * is revoked, and when it expires. */
 static void test_lease(void **state)
@@ -317,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_put_range_delete),
 		cmocka_unit_test(test_put_if),
+		cmocka_unit_test(test_pages),
 		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_watch),
