@@ -94,6 +94,7 @@ struct vigil_cluster {
 	bool *seen;		  /* per slot: in the snapshot being applied */
 	bool in_snapshot;
 	struct vigil_camera_config *scratch; /* a decoded record, locked */
+	struct vigil_camera_config *previous; /* a camera as it was, while it is replaced, locked */
 	uint64_t next_second_ns;
 	bool told_down;
 	struct vigil_cluster_stats st; /* revision, applied, refused: the control thread's */
@@ -211,7 +212,8 @@ static void push_kv(struct vigil_cluster *cl, bool put, const struct vigil_etcd_
 	struct change *ch;
 
 	/* Not a camera's key (a name too long or not one): nothing of ours. */
-	if (strncmp(kv->key, cl->cameras_prefix, strlen(cl->cameras_prefix)) != 0 || !vigil_config_valid_name(name))
+	if (kv->key_len != strlen(kv->key) || strncmp(kv->key, cl->cameras_prefix, strlen(cl->cameras_prefix)) != 0 ||
+	    !vigil_config_valid_name(name))
 		return;
 	pthread_mutex_lock(&cl->lock);
 	ch = slot_for_push(cl);
@@ -419,7 +421,7 @@ static void serve_wants(struct vigil_cluster *cl)
 	struct vigil_etcd_kv *kvs = NULL;
 	size_t n_kvs = 0;
 	char key[sizeof(cl->cameras_prefix) + VIGIL_CAMERA_NAME_MAX + 8], prefix[sizeof(cl->cameras_prefix)], msg[512];
-	bool read = false;
+	bool read = false, lost = false;
 
 	pthread_mutex_lock(&cl->lock);
 	/* A camera is given back only once the state published holds its last
@@ -428,6 +430,19 @@ static void serve_wants(struct vigil_cluster *cl)
 	memcpy(w, cl->wants, n * sizeof(*w));
 	memmove(cl->wants, cl->wants + n, (cl->n_wants - n) * sizeof(*w));
 	cl->n_wants -= n;
+	for (unsigned i = 0; i < n; i++) {
+		if (w[i].release)
+			continue;
+		/* Under the lease it is made under (this thread's to change). */
+		w[i].gen = cl->lease_gen;
+		/* Not while a release of the camera waits: the ask would find the
+		 * key still there, ours, and the release then delete it. */
+		for (unsigned j = 0; j < n + cl->n_wants && !w[i].failed; j++) {
+			const struct want *o = j < n ? &w[j] : &cl->wants[j - n];
+
+			w[i].failed = o->release && strcmp(o->name, w[i].name) == 0;
+		}
+	}
 	pthread_mutex_unlock(&cl->lock);
 	snprintf(prefix, sizeof(prefix), "%sstate/", cl->cfg->cluster.prefix);
 	for (unsigned i = 0; i < n; i++) {
@@ -435,11 +450,19 @@ static void serve_wants(struct vigil_cluster *cl)
 		int64_t rev = 0;
 		int rc;
 
+		/* Stopping, or etcd gone in this batch: the rest waits (failed). */
+		if (cl->stop || lost) {
+			w[i].failed = true;
+			continue;
+		}
+		if (w[i].failed)
+			continue;
 		snprintf(key, sizeof(key), "%sowners/%s", cl->cfg->cluster.prefix, w[i].name);
 		if (w[i].release) {
 			/* Until etcd says so: a key left would keep the camera from
 			 * every node until this node's lease ends. */
 			w[i].failed = vigil_etcd_delete_if(cl->member, key, w[i].rev, &done, NULL, msg, sizeof(msg)) < 0;
+			lost = w[i].failed;
 			continue;
 		}
 		rc = vigil_etcd_put_if(cl->member, key, cl->cfg->cluster.node, strlen(cl->cfg->cluster.node), 0, cl->lease,
@@ -458,6 +481,7 @@ static void serve_wants(struct vigil_cluster *cl)
 			vigil_etcd_kvs_free(k, nk);
 		}
 		w[i].failed = rc < 0;
+		lost = rc < 0;
 		w[i].owned = rc == 0 && done;
 		w[i].rev = rev;
 		if (w[i].owned && !read) {
@@ -480,7 +504,7 @@ static void serve_wants(struct vigil_cluster *cl)
 }
 
 /* The node's replay state, when the control thread made a new one. */
-static int publish_state(struct vigil_cluster *cl, char *msg, size_t msglen)
+static int publish_state(struct vigil_cluster *cl, struct vigil_etcd *client, char *msg, size_t msglen)
 {
 	char key[sizeof(cl->node_key)];
 	uint8_t *plain, *sealed;
@@ -496,13 +520,13 @@ static int publish_state(struct vigil_cluster *cl, char *msg, size_t msglen)
 		return 0;
 	snprintf(key, sizeof(key), "%sstate/%s", cl->cfg->cluster.prefix, cl->cfg->cluster.node);
 	sealed = malloc(len + VIGIL_ETCD_SEAL_OVERHEAD);
-	if (sealed == NULL) {
-		free(plain);
+	rc = sealed == NULL ? -ENOMEM : 0;
+	if (rc == 0) {
+		vigil_etcd_seal(cl->master, key, plain, len, sealed);
+		rc = vigil_etcd_put(client, key, sealed, len + VIGIL_ETCD_SEAL_OVERHEAD, 0, NULL, msg, msglen);
+	} else {
 		snprintf(msg, msglen, "out of memory");
-		return -ENOMEM;
 	}
-	vigil_etcd_seal(cl->master, key, plain, len, sealed);
-	rc = vigil_etcd_put(cl->member, key, sealed, len + VIGIL_ETCD_SEAL_OVERHEAD, 0, NULL, msg, msglen);
 	if (rc < 0) {
 		/* Put back, unless a newer one came meanwhile. */
 		pthread_mutex_lock(&cl->lock);
@@ -527,6 +551,7 @@ static void *member_main(void *arg)
 	struct vigil_cluster *cl = arg;
 	uint64_t every = (uint64_t)cl->cfg->cluster.lease_seconds * 1000000000u / 3;
 	uint64_t next_keepalive = 0, next_record = 0;
+	unsigned endpoint = vigil_etcd_endpoint(cl->member);
 	char msg[512];
 	int rc = 0;
 
@@ -562,13 +587,19 @@ static void *member_main(void *arg)
 			next_record = now + NODE_EVERY_NS;
 		}
 		if (rc == 0)
-			rc = publish_state(cl, msg, sizeof(msg));
+			rc = publish_state(cl, cl->member, msg, sizeof(msg));
+		/* etcd answered from another endpoint: the one the watch holds
+		 * may be dead without a word (a host down): it reconnects. */
+		if (vigil_etcd_endpoint(cl->member) != endpoint) {
+			endpoint = vigil_etcd_endpoint(cl->member);
+			cl->watch_abort = true;
+		}
 		if (rc == 0 && cl->lease != 0)
 			serve_wants(cl);
 		set_up(cl, rc == 0, msg);
 		deadline(&until, rc == 0 ? MEMBER_TURN_MS : RETRY_MS);
 		pthread_mutex_lock(&cl->lock);
-		if (!cl->stop && cl->n_wants == 0)
+		if (!cl->stop && (rc < 0 || cl->n_wants == 0))
 			pthread_cond_timedwait(&cl->wake, &cl->lock, &until);
 		pthread_mutex_unlock(&cl->lock);
 	}
@@ -641,9 +672,18 @@ static void apply_put(struct vigil_cluster *cl, const struct change *ch)
 		const struct vigil_camera_config *cur = &c->cfg->cameras[slot];
 
 		if (!same_stream(cur, cam) || !same_settings(cur, cam)) {
+			/* Put back as it was when the new one is refused: a record
+			 * that does not apply changes nothing here. */
+			*cl->previous = *cur;
 			rc = vigil_cameras_remove(c, cam->name, msg, sizeof(msg));
-			if (rc == 0)
-				rc = vigil_cameras_add(c, cam, msg, sizeof(msg));
+			if (rc == 0 && (rc = vigil_cameras_add(c, cam, msg, sizeof(msg))) < 0) {
+				char again[512];
+
+				if (vigil_cameras_add(c, cl->previous, again, sizeof(again)) < 0)
+					vigil_log(VIGIL_LOG_ERR, "vigild: cluster: camera %s could not be put back as it was: %s\n",
+						  cam->name, again);
+			}
+			sodium_memzero(cl->previous, sizeof(*cl->previous));
 		} else if (cam->revoked) {
 			if (!cur->revoked)
 				rc = vigil_cameras_revoke(c, cam->name, msg, sizeof(msg));
@@ -1107,6 +1147,7 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 	char etcd_key[sizeof(cl->cameras_prefix) + VIGIL_CAMERA_NAME_MAX + 1], err[512];
 	uint8_t *sealed = NULL, plain[RECORD_LEN];
 	int64_t expect = 0, revision = 0;
+	uint64_t refused;
 	int slot, rc;
 	bool done = false;
 
@@ -1165,10 +1206,16 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 		free(sealed);
 	}
 	sodium_memzero(next, sizeof(*next));
+	if (rc == -ENOMEM) {
+		snprintf(msg, msglen, "camera %s not %s: out of memory; nothing changed", name, verb[op]);
+		return rc;
+	}
 	if (rc < 0) {
-		snprintf(msg, msglen, "camera %s not %s: etcd did not take it (%s); nothing changed: a cluster's cameras "
-				      "change only through etcd", name, verb[op], err);
-		return rc == -ENOMEM ? rc : -EIO;
+		snprintf(msg, msglen,
+			 "camera %s not %s here: etcd did not answer (%s); a cluster's cameras change only through etcd, and "
+			 "whether it took the change is unknown: look (vigilctl camera %s, on another node) before retrying",
+			 name, verb[op], err, name);
+		return -EIO;
 	}
 	if (!done) {
 		snprintf(msg, msglen, "camera %s not %s: %s; nothing changed: look again (vigilctl camera %s) and retry",
@@ -1178,11 +1225,17 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 			 name);
 		return -ESTALE;
 	}
+	refused = cl->st.refused;
 	if (!wait_applied(cl, revision)) {
 		snprintf(msg, msglen, "camera %s %s in etcd (revision %lld); this node has not seen it back from its watch "
 				      "within %d ms: it applies when it does", name, verb[op], (long long)revision,
 			 CHANGE_WAIT_MS);
 		return 0;
+	}
+	if (cl->st.refused != refused) {
+		snprintf(msg, msglen, "camera %s %s in etcd (revision %lld), but this node refused the record (its log "
+				      "says why)", name, verb[op], (long long)revision);
+		return -EINVAL;
 	}
 	slot = vigil_cameras_find(c, name);
 	snprintf(msg, msglen, "camera %s %s through etcd (revision %lld); here it is %s", name, verb[op],
@@ -1267,6 +1320,7 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->queue = sodium_allocarray(QUEUE_LEN, sizeof(*cl->queue));
 	cl->current = sodium_malloc(sizeof(*cl->current));
 	cl->scratch = sodium_malloc(sizeof(*cl->scratch));
+	cl->previous = sodium_malloc(sizeof(*cl->previous));
 	cl->rev = calloc(cfg->max_cameras, sizeof(*cl->rev));
 	cl->seen = calloc(cfg->max_cameras, sizeof(*cl->seen));
 	cl->owned = calloc(cfg->max_cameras, sizeof(*cl->owned));
@@ -1279,7 +1333,7 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->accepted_ns = calloc(cfg->max_cameras, sizeof(*cl->accepted_ns));
 	cl->wants = calloc(2 * (size_t)cfg->max_cameras, sizeof(*cl->wants)); /* an ask and a release a camera */
 	cl->answers = calloc(2 * (size_t)cfg->max_cameras, sizeof(*cl->answers));
-	if (cl->master == NULL || cl->queue == NULL || cl->current == NULL || cl->scratch == NULL || cl->rev == NULL || cl->seen == NULL ||
+	if (cl->master == NULL || cl->queue == NULL || cl->current == NULL || cl->scratch == NULL || cl->previous == NULL || cl->rev == NULL || cl->seen == NULL ||
 	    cl->owned == NULL || cl->asked == NULL || cl->not_owner_seen == NULL || cl->asked_ns == NULL ||
 	    cl->owned_rev == NULL || cl->taken_ns == NULL || cl->accepted == NULL || cl->accepted_ns == NULL ||
 	    cl->wants == NULL || cl->answers == NULL) {
@@ -1350,6 +1404,22 @@ int vigil_cluster_start(struct vigil_cluster *cl, struct vigil_cameras *c, unsig
 	return __atomic_load_n(&cl->synced, __ATOMIC_ACQUIRE) ? 0 : -EIO;
 }
 
+void vigil_cluster_leave(struct vigil_cluster *cl)
+{
+	char msg[512];
+
+	if (cl == NULL || cl->cams == NULL || !cl->cams->table->ownership)
+		return;
+	/* The workers have stopped: each index is final. Published (from this
+	 * thread, the member thread may be away) before the lease, and the
+	 * owners keys with it, goes. */
+	vigil_cameras_second(cl->cams);
+	make_state(cl);
+	if (publish_state(cl, cl->admin, msg, sizeof(msg)) < 0)
+		vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: the last indices not published (%s): a camera taken over "
+					     "from this node continues from the ones a second older\n", msg);
+}
+
 void vigil_cluster_free(struct vigil_cluster *cl)
 {
 	if (cl == NULL)
@@ -1370,6 +1440,7 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 	sodium_free(cl->queue);
 	sodium_free(cl->current);
 	sodium_free(cl->scratch);
+	sodium_free(cl->previous);
 	free(cl->rev);
 	free(cl->seen);
 	free(cl->owned);

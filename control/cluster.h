@@ -39,6 +39,9 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
  * when etcd did not answer in time: the node starts without them, says
  * so, and takes them when etcd answers. */
 int vigil_cluster_start(struct vigil_cluster *cl, struct vigil_cameras *c, unsigned wait_ms);
+/* At a stop, once the workers have stopped: the cameras' last indices
+ * published, before vigil_cluster_free gives their owners keys up. */
+void vigil_cluster_leave(struct vigil_cluster *cl);
 /* Stops the threads and revokes the node's lease (its record goes at once). */
 void vigil_cluster_free(struct vigil_cluster *cl);
 

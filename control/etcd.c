@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -349,9 +353,8 @@ static int range_page(struct vigil_etcd *e, const uint8_t *from, size_t from_len
 		const char *k = json_string_value(json_object_get(kv, "key"));
 		const char *v = json_string_value(json_object_get(kv, "value"));
 		struct vigil_etcd_kv *out = &(*kvs)[*n];
-		size_t klen;
 
-		if (k == NULL || (out->key = (char *)unb64(k, &klen)) == NULL ||
+		if (k == NULL || (out->key = (char *)unb64(k, &out->key_len)) == NULL ||
 		    (out->value = unb64(v != NULL ? v : "", &out->value_len)) == NULL) {
 			free(out->key);
 			out->key = NULL;
@@ -389,8 +392,8 @@ int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct 
 	while (rc == 0 && more) {
 		rc = range_page(e, from, from_len, key, prefix, &at, kvs, n, &more, msg, msglen);
 		if (rc == 0 && more) {
-			const char *last = (*kvs)[*n - 1].key;
-			uint8_t *next = malloc(strlen(last) + 1);
+			const struct vigil_etcd_kv *last = &(*kvs)[*n - 1];
+			uint8_t *next = malloc(last->key_len + 1);
 
 			free(from);
 			from = next;
@@ -398,8 +401,10 @@ int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct 
 				rc = -ENOMEM;
 				break;
 			}
-			from_len = strlen(last) + 1;
-			memcpy(next, last, from_len); /* with its NUL: the smallest key after it */
+			/* Its bytes and a NUL: the smallest key after it. */
+			memcpy(next, last->key, last->key_len);
+			next[last->key_len] = 0;
+			from_len = last->key_len + 1;
 		}
 	}
 	free(from);
@@ -414,6 +419,11 @@ int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct 
 	if (revision != NULL)
 		*revision = at;
 	return 0;
+}
+
+unsigned vigil_etcd_endpoint(const struct vigil_etcd *e)
+{
+	return e->at;
 }
 
 void vigil_etcd_page(struct vigil_etcd *e, unsigned keys)
@@ -568,10 +578,9 @@ static void watch_message(struct watch *w, const json_t *m)
 		const char *v = json_string_value(json_object_get(kv, "value"));
 		bool put = json_object_get(ev, "type") == NULL; /* PUT is proto3's 0: left out */
 		struct vigil_etcd_kv out = {0};
-		size_t klen;
 		int rc;
 
-		if (k == NULL || (out.key = (char *)unb64(k, &klen)) == NULL ||
+		if (k == NULL || (out.key = (char *)unb64(k, &out.key_len)) == NULL ||
 		    (out.value = unb64(v != NULL ? v : "", &out.value_len)) == NULL) {
 			free(out.key);
 			snprintf(w->msg, w->msglen, "etcd watch: an event without a key");
@@ -624,6 +633,25 @@ static size_t watch_take(char *data, size_t size, size_t n, void *arg)
 	return w->left ? 0 : size * n; /* 0 ends the transfer */
 }
 
+/* A watch is quiet while nothing changes: TCP keep-alives (every 2 s
+ * after 3 s idle, 3 unanswered) and a send timeout find a peer that died
+ * without a word within about 10 s, so the watch ends and is made again. */
+static int watch_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	int on = 1, idle = 3, intvl = 2, cnt = 3;
+	unsigned timeout_ms = 10000;
+
+	(void)arg;
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKOPT_OK;
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout_ms, sizeof(timeout_ms));
+	return CURL_SOCKOPT_OK;
+}
+
 static int watch_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
 	const struct watch *w = arg;
@@ -657,6 +685,7 @@ int vigil_etcd_watch(struct vigil_etcd *e, const char *prefix, int64_t from, vig
 	for (unsigned tries = 0; tries < e->n_endpoints; tries++) {
 		post_setup(e, "/v3/watch", headers, text, watch_take, &w);
 		curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)VIGIL_ETCD_TIMEOUT_MS);
+		curl_easy_setopt(e->curl, CURLOPT_SOCKOPTFUNCTION, watch_sockopt);
 		curl_easy_setopt(e->curl, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(e->curl, CURLOPT_XFERINFOFUNCTION, watch_progress);
 		curl_easy_setopt(e->curl, CURLOPT_XFERINFODATA, &w);

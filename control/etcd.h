@@ -35,7 +35,8 @@ void vigil_etcd_close(struct vigil_etcd *e);
 int vigil_etcd_tls(struct vigil_etcd *e, const char *ca, const char *cert, const char *key);
 
 struct vigil_etcd_kv {
-	char *key;	/* NUL-terminated */
+	char *key;	/* NUL-terminated, key_len bytes before it */
+	size_t key_len;
 	uint8_t *value; /* value_len bytes (and a NUL after them) */
 	size_t value_len;
 	int64_t create_revision, mod_revision, lease;
@@ -49,6 +50,10 @@ void vigil_etcd_kvs_free(struct vigil_etcd_kv *kvs, size_t n);
  * etcd's). */
 int vigil_etcd_range(struct vigil_etcd *e, const char *key, bool prefix, struct vigil_etcd_kv **kvs, size_t *n,
 		     int64_t *revision, char *msg, size_t msglen);
+
+/* The endpoint that answered last (an index into the list): a change
+ * says a call went over to another. */
+unsigned vigil_etcd_endpoint(const struct vigil_etcd *e);
 
 /* Keys per range request from now on (0: VIGIL_ETCD_PAGE). A range of a
  * prefix is read in pages, every page at the first one's revision. */

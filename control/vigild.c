@@ -616,14 +616,16 @@ int main(int argc, char **argv)
 	    .crypto = crypto.engine, .stop = &stop, .cluster = cluster};
 	control_loop(&cmds, hs, admin, metrics, events, rec, streams->qsbr);
 	sd_notify(0, "STOPPING=1");
-	/* Its lease revoked: the others see it gone now, not in LeaseSeconds. */
-	vigil_cluster_free(cluster);
-	cluster = NULL;
 	vigil_metrics_stop(metrics);
 	if (events != NULL)
 		vigil_events_set_admin(events, NULL);
 	vigil_admin_close(admin);
 	vigil_workers_wait(&workers);
+	/* The last indices published, then its lease revoked: the others see
+	 * it gone now, not in LeaseSeconds, and continue where it stopped. */
+	vigil_cluster_leave(cluster);
+	vigil_cluster_free(cluster);
+	cluster = NULL;
 	/* The workers have stopped: the highest indices are final. */
 	if (vigil_cameras_persist_final(&cams) < 0)
 		vigil_log(VIGIL_LOG_ERR, "vigild: the replay state could not be written at the end (see above)\n");

@@ -185,7 +185,7 @@ rev_before=$(cluster_field ctl_b revision)
 ip netns exec "$VIGIL_NS" ip link set "$VIGIL_VETH_CAM" down
 until_ok $((LEASE * 3)) field_is ctl_b etcd unreachable || fail "b does not say etcd is unreachable: $(ctl_b cluster 2>&1)"
 err=$(ctl_b camera revoke "$cam0" 2>&1) && fail "b revoked a camera without etcd"
-grep -q "etcd did not take it" <<<"$err" || fail "b's refusal: $err"
+grep -q "etcd did not answer" <<<"$err" || fail "b's refusal: $err"
 state_is ctl_b "$cam0" live || fail "b dropped $cam0 while cut off"
 until_ok $((LEASE * 3)) nodes_are ctl_a a || fail "a still lists '$(nodes_of ctl_a)' past b's lease"
 ctl_a camera add late --codec h264 --ssrc 4242 --generate >/dev/null || fail "camera add late on a"
