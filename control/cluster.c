@@ -3,28 +3,8 @@
  * etcd's changes, the control thread applies them through the keystore's
  * live path; the member thread keeps the node's lease and record. */
 
-/* A camera's record, version 1, before sealing (etcd.h). Integers
- * little-endian.
- *
- *   0  "VGC1"                4
- *   4  keystore record     208  keystore.c's layout: name, SSRC, codec,
- *                               payload types, key, salt, flags,
- *                               Identity, OwnerKey, retention
- * 212  rtx_ssrc           u32
- * 216  rtx_payload_type    u8
- * 217  rtx flags           u8  bit 0 has RtxSSRC, bit 1 RtcpReducedSize
- *
- * An Identity camera's key and SSRC are its handshake's and never leave
- * the node: its record holds zeros there.
- *
- * A node's replay state, <Prefix>state/<node>, version 1, sealed like a
- * record (its key the associated data), kept after the node is gone: what
- * a node taking over a camera continues from.
- *
- *   0  "VGS1"               4
- *   4  count              u32
- *   8  count entries of 28 bytes: SSRC u32, key id 16 (state.h's BLAKE2b
- *      of the key), the highest SRTP index accepted u64 (ROC << 16 | SEQ) */
+/* The bytes of a camera's record and of a node's replay state:
+ * cluster_record.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -42,18 +22,14 @@
 #include "vigil/log.h"
 #include "cluster.h"
 #include "etcd.h"
-#include "keystore.h"
-#include "state.h"
+#include "cluster_record.h"
 
-#define RECORD_MAGIC "VGC1"
-#define RECORD_LEN (4 + VIGIL_KEYSTORE_RECORD_LEN + 6)
+#define RECORD_LEN VIGIL_CLUSTER_RECORD_LEN
 #define QUEUE_LEN 1024		 /* changes waiting for the control thread; the watch waits when full */
 #define APPLY_PER_POLL 256	 /* the control loop's other work goes on between */
 #define NODE_EVERY_NS 5000000000ull /* the node's record rewritten with its load */
 #define RETRY_MS 1000		 /* etcd unreachable: tried again this often */
 #define CHANGE_WAIT_MS 5000	 /* an admin change waits this long to come back through the watch */
-#define STATE_MAGIC "VGS1"
-#define STATE_ENTRY (4 + VIGIL_STATE_KEY_ID_LEN + 8)
 #define MEMBER_TURN_MS 100	     /* the member thread's turn: ownership asked for, state published */
 #define WANT_EVERY_NS 1000000000ull  /* a camera another node owns is asked for again at most this often */
 #define WANT_LOOK_NS 100000000ull    /* the control thread looks for not_owner packets this often */
@@ -148,35 +124,6 @@ struct vigil_cluster {
 	int64_t lease;
 	time_t started;
 };
-
-/* ---- records ---------------------------------------------------------------- */
-
-static void record_encode(uint8_t out[RECORD_LEN], const struct vigil_camera_config *cam)
-{
-	uint8_t *p = out;
-
-	memcpy(p, RECORD_MAGIC, 4);
-	vigil_keystore_record_encode(p + 4, cam);
-	p += 4 + VIGIL_KEYSTORE_RECORD_LEN;
-	for (unsigned i = 0; i < 4; i++)
-		*p++ = (uint8_t)((cam->has_rtx ? cam->rtx_ssrc : 0) >> (8 * i));
-	*p++ = cam->has_rtx ? (uint8_t)cam->rtx_payload_type : 0;
-	*p = (uint8_t)((cam->has_rtx ? 1u : 0u) | (cam->rtcp_rsize ? 2u : 0u));
-}
-
-static int record_decode(const uint8_t in[RECORD_LEN], struct vigil_camera_config *cam)
-{
-	const uint8_t *p = in + 4 + VIGIL_KEYSTORE_RECORD_LEN;
-
-	if (memcmp(in, RECORD_MAGIC, 4) != 0 || vigil_keystore_record_decode(in + 4, cam) < 0 || (p[5] & ~3u) != 0 ||
-	    (!(p[5] & 1) && (p[5] & 2)))
-		return -EINVAL;
-	cam->has_rtx = p[5] & 1;
-	cam->rtcp_rsize = (p[5] & 2) != 0;
-	cam->rtx_ssrc = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-	cam->rtx_payload_type = p[4];
-	return 0;
-}
 
 /* ---- the queue ------------------------------------------------------------- */
 
@@ -376,35 +323,15 @@ static bool published_floor(struct vigil_cluster *cl, const struct vigil_etcd_kv
 	bool found = false;
 
 	for (size_t i = 0; i < n; i++) {
-		const uint8_t *p = kvs[i].value;
-		size_t len = kvs[i].value_len - VIGIL_ETCD_SEAL_OVERHEAD;
+		uint8_t *plain;
 
-		/* Opened in place of a copy: kvs[i] is the member thread's. */
-		if (kvs[i].value_len < VIGIL_ETCD_SEAL_OVERHEAD + 8)
+		if (kvs[i].value_len < VIGIL_ETCD_SEAL_OVERHEAD + VIGIL_CLUSTER_STATE_HEAD)
 			continue;
-		uint8_t *plain = malloc(len);
-
-		if (plain == NULL || vigil_etcd_open_record(cl->master, kvs[i].key, p, kvs[i].value_len, plain) < 0 ||
-		    memcmp(plain, STATE_MAGIC, 4) != 0) {
-			free(plain);
-			continue;
-		}
-		uint32_t count = (uint32_t)plain[4] | (uint32_t)plain[5] << 8 | (uint32_t)plain[6] << 16 |
-				 (uint32_t)plain[7] << 24;
-
-		for (uint32_t e = 0; e < count && 8 + ((size_t)e + 1) * STATE_ENTRY <= len; e++) {
-			const uint8_t *q = plain + 8 + (size_t)e * STATE_ENTRY;
-			uint32_t s32 = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
-			uint64_t index = 0;
-
-			if (s32 != ssrc || sodium_memcmp(q + 4, key_id, VIGIL_STATE_KEY_ID_LEN) != 0)
-				continue;
-			for (unsigned b = 0; b < 8; b++)
-				index |= (uint64_t)q[4 + VIGIL_STATE_KEY_ID_LEN + b] << (8 * b);
-			if (!found || index > *floor)
-				*floor = index;
-			found = true;
-		}
+		plain = malloc(kvs[i].value_len - VIGIL_ETCD_SEAL_OVERHEAD);
+		if (plain != NULL &&
+		    vigil_etcd_open_record(cl->master, kvs[i].key, kvs[i].value, kvs[i].value_len, plain) == 0)
+			vigil_cluster_state_find(plain, kvs[i].value_len - VIGIL_ETCD_SEAL_OVERHEAD, ssrc, key_id, floor,
+						 &found);
 		free(plain);
 	}
 	return found;
@@ -656,7 +583,7 @@ static void apply_put(struct vigil_cluster *cl, const struct change *ch)
 	char msg[1024];
 	int slot, rc = 0;
 
-	if (!ch->opened || record_decode(ch->record, cam) < 0 || strcmp(cam->name, ch->name) != 0) {
+	if (!ch->opened || vigil_cluster_record_decode(ch->record, cam) < 0 || strcmp(cam->name, ch->name) != 0) {
 		sodium_memzero(cam, sizeof(*cam));
 		refuse(cl, ch, "its record does not open under this node's cluster master key (KeystoreKeyFile), or "
 			       "is not a camera record of this version, or names another camera");
@@ -982,30 +909,20 @@ static void look_for_wants(struct vigil_cluster *cl, uint64_t now)
 static void make_state(struct vigil_cluster *cl)
 {
 	const struct vigil_cameras *c = cl->cams;
-	size_t cap = 8 + (size_t)c->cfg->n_cameras * STATE_ENTRY, len = 8;
+	size_t cap = VIGIL_CLUSTER_STATE_HEAD + (size_t)c->cfg->n_cameras * VIGIL_CLUSTER_STATE_ENTRY, len;
 	uint8_t *p = malloc(cap);
-	uint32_t count = 0;
 
 	if (p == NULL)
 		return;
-	memcpy(p, STATE_MAGIC, 4);
+	len = vigil_cluster_state_init(p);
 	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
 		const struct vigil_state_rec *r = &c->slots[slot].persist;
 
 		/* Every camera it has an index of (this run's or its StateDir's),
 		 * owned now or not: a camera given back continues from it. */
-		if (r->name[0] == '\0' || r->ssrc != c->cfg->cameras[slot].ssrc)
-			continue;
-		for (unsigned b = 0; b < 4; b++)
-			p[len++] = (uint8_t)(r->ssrc >> (8 * b));
-		memcpy(p + len, r->key_id, VIGIL_STATE_KEY_ID_LEN);
-		len += VIGIL_STATE_KEY_ID_LEN;
-		for (unsigned b = 0; b < 8; b++)
-			p[len++] = (uint8_t)(r->index >> (8 * b));
-		count++;
+		if (r->name[0] != '\0' && r->ssrc == c->cfg->cameras[slot].ssrc)
+			len = vigil_cluster_state_add(p, len, r->ssrc, r->key_id, r->index);
 	}
-	for (unsigned b = 0; b < 4; b++)
-		p[4 + b] = (uint8_t)(count >> (8 * b));
 	if (cl->last_state != NULL && cl->last_state_len == len && memcmp(cl->last_state, p, len) == 0) {
 		free(p);
 		return;
@@ -1192,7 +1109,7 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 	if (op == VIGIL_CLUSTER_REMOVE) {
 		rc = vigil_etcd_delete_if(cl->admin, etcd_key, expect, &done, &revision, err, sizeof(err));
 	} else {
-		record_encode(plain, next);
+		vigil_cluster_record_encode(plain, next);
 		sealed = malloc(RECORD_LEN + VIGIL_ETCD_SEAL_OVERHEAD);
 		if (sealed == NULL) {
 			rc = -ENOMEM;
