@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* A cluster node's cameras from etcd (cluster.h): the watch thread queues
  * etcd's changes, the control thread applies them through the keystore's
- * live path; the member thread keeps the node's lease and record. */
-
-/* The bytes of a camera's record and of a node's replay state:
- * cluster_record.h. */
+ * live path and keeps ownership; the member thread keeps the node's lease
+ * and record, publishes its replay state and makes or gives back owners
+ * keys. The bytes of records and states: cluster_record.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,8 +20,8 @@
 #include "vigil/clock.h"
 #include "vigil/log.h"
 #include "cluster.h"
-#include "etcd.h"
 #include "cluster_record.h"
+#include "etcd.h"
 
 #define RECORD_LEN VIGIL_CLUSTER_RECORD_LEN
 #define QUEUE_LEN 1024		 /* changes waiting for the control thread; the watch waits when full */
@@ -68,7 +67,6 @@ struct vigil_cluster {
 	/* The control thread's. */
 	int64_t *rev;		  /* per slot: its record's mod_revision, 0: none in etcd */
 	bool *seen;		  /* per slot: in the snapshot being applied */
-	bool in_snapshot;
 	struct vigil_camera_config *scratch; /* a decoded record, locked */
 	struct vigil_camera_config *previous; /* a camera as it was, while it is replaced, locked */
 	uint64_t next_second_ns;
@@ -85,7 +83,7 @@ struct vigil_cluster {
 	uint64_t *taken_ns;	  /* per slot: when it was taken */
 	uint64_t *accepted;	  /* per slot: its decrypted count when last looked at */
 	uint64_t *accepted_ns;	  /* per slot: when that count last grew */
-	uint64_t next_look_ns, next_publish_ns;
+	uint64_t next_look_ns;
 	unsigned lease_gen_seen;
 	uint64_t taken, refused_elsewhere; /* cameras taken over; asks another node had */
 	uint64_t given_back;		   /* owned cameras given back: silent, or taken on a replay */
@@ -695,7 +693,6 @@ static void snapshot_end(struct vigil_cluster *cl)
 	for (unsigned slot = 0; slot < cfg->n_cameras; slot++)
 		if (!cl->seen[slot] && !cl->cams->slots[slot].removed)
 			apply_delete(cl, cfg->cameras[slot].name);
-	cl->in_snapshot = false;
 	__atomic_store_n(&cl->synced, true, __ATOMIC_RELEASE);
 }
 
@@ -704,7 +701,6 @@ static void apply(struct vigil_cluster *cl, const struct change *ch)
 	switch (ch->op) {
 	case CH_SNAPSHOT:
 		memset(cl->seen, 0, cl->cams->cfg->max_cameras * sizeof(*cl->seen));
-		cl->in_snapshot = true;
 		break;
 	case CH_SNAPSHOT_END:
 		snapshot_end(cl);
