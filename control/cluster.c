@@ -101,7 +101,7 @@ struct vigil_cluster {
 		uint8_t key_id[VIGIL_STATE_KEY_ID_LEN];
 		bool release; /* give it up (removed): delete the owners key at rev */
 		int64_t rev;
-		unsigned gen; /* the lease generation it was asked under */
+		unsigned gen; /* an ask's: the lease generation it was made under (serve_wants) */
 		/* the answer */
 		bool failed; /* etcd did not answer: asked again later */
 		bool owned;
@@ -651,7 +651,6 @@ static bool want(struct vigil_cluster *cl, unsigned slot, bool release)
 	w->ssrc = cam->ssrc;
 	w->release = release;
 	w->rev = cl->owned_rev[slot];
-	w->gen = cl->lease_gen_seen;
 	if (!cam->has_identity)
 		vigil_state_key_id(cam->master_key, cam->master_salt, w->key_id);
 	pthread_cond_signal(&cl->wake);
@@ -749,9 +748,7 @@ static void load(struct vigil_cluster *cl)
 {
 	const struct vigil_cameras *c = cl->cams;
 	uint64_t now = vigil_now_ns(), ctr[VIGIL_CTR_MAX], decrypted = 0;
-	unsigned live = 0, online = 0;
-
-	unsigned owned = 0;
+	unsigned live = 0, online = 0, owned = 0;
 
 	for (unsigned slot = 0; slot < c->cfg->n_cameras; slot++) {
 		owned += cl->owned[slot];
@@ -838,6 +835,7 @@ static void take_answers(struct vigil_cluster *cl)
 static void give_back_silent(struct vigil_cluster *cl, unsigned slot, const struct vigil_stream *s, uint64_t now)
 {
 	uint64_t n = __atomic_load_n(&s->ctr.v[VIGIL_CTR_decrypted], __ATOMIC_RELAXED);
+	bool none_since_taken = cl->accepted_ns[slot] == cl->taken_ns[slot];
 
 	if (n != cl->accepted[slot]) {
 		if (cl->accepted[slot] != UINT64_MAX)
@@ -845,18 +843,14 @@ static void give_back_silent(struct vigil_cluster *cl, unsigned slot, const stru
 		cl->accepted[slot] = n;
 		return;
 	}
-	if (now < cl->accepted_ns[slot] + (cl->accepted_ns[slot] == cl->taken_ns[slot]
-						   ? PROVE_NS
-						   : (uint64_t)cl->cams->cfg->offline_seconds * 1000000000u))
+	if (now < cl->accepted_ns[slot] +
+		      (none_since_taken ? PROVE_NS : (uint64_t)cl->cams->cfg->offline_seconds * 1000000000u))
 		return;
 	vigil_log(VIGIL_LOG_NOTICE, "vigild: cluster: camera %s given back by node %s: %s\n", cl->cams->cfg->cameras[slot].name,
 		  cl->cfg->cluster.node,
-		  cl->accepted_ns[slot] == cl->taken_ns[slot] ? "no packet of it was taken after it was taken (a replay)"
-							       : "no packet of it for OfflineSeconds");
-	if (cl->accepted_ns[slot] == cl->taken_ns[slot])
-		cl->asked_ns[slot] = now + BACKOFF_NS;
-	else
-		cl->asked_ns[slot] = now;
+		  none_since_taken ? "no packet of it was taken after it was taken (a replay)"
+				   : "no packet of it for OfflineSeconds");
+	cl->asked_ns[slot] = none_since_taken ? now + BACKOFF_NS : now;
 	cl->given_back++;
 	release(cl, slot);
 }

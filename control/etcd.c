@@ -97,18 +97,23 @@ fail:
 	return NULL;
 }
 
+/* *field = a copy of path, or NULL for none ("" too). */
+static int set_path(char **field, const char *path)
+{
+	free(*field);
+	*field = path != NULL && path[0] != '\0' ? strdup(path) : NULL;
+	return path != NULL && path[0] != '\0' && *field == NULL ? -ENOMEM : 0;
+}
+
 int vigil_etcd_tls(struct vigil_etcd *e, const char *ca, const char *cert, const char *key)
 {
-	free(e->ca);
-	free(e->cert);
-	free(e->key);
-	e->ca = ca != NULL && ca[0] != '\0' ? strdup(ca) : NULL;
-	e->cert = cert != NULL && cert[0] != '\0' ? strdup(cert) : NULL;
-	e->key = key != NULL && key[0] != '\0' ? strdup(key) : NULL;
-	if ((ca != NULL && ca[0] != '\0' && e->ca == NULL) || (cert != NULL && cert[0] != '\0' && e->cert == NULL) ||
-	    (key != NULL && key[0] != '\0' && e->key == NULL))
-		return -ENOMEM;
-	return 0;
+	int rc = set_path(&e->ca, ca);
+
+	if (rc == 0)
+		rc = set_path(&e->cert, cert);
+	if (rc == 0)
+		rc = set_path(&e->key, key);
+	return rc;
 }
 
 void vigil_etcd_close(struct vigil_etcd *e)

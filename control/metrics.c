@@ -407,9 +407,7 @@ static void cluster_families(FILE *f, const struct vigil_cluster *cl)
 		return;
 	vigil_cluster_stats(cl, &s);
 	family(f, "vigil_cluster_etcd_up", "gauge", "1 while this cluster node reaches etcd");
-	fprintf(f, "vigil_cluster_etcd_up{node=\"");
-	put_label(f, s.node);
-	fprintf(f, "\"} %d\n", s.etcd_up);
+	sample(f, "vigil_cluster_etcd_up", NULL, "node", s.node, s.etcd_up);
 	family(f, "vigil_cluster_revision", "gauge", "etcd's revision of the last camera change this node applied");
 	fprintf(f, "vigil_cluster_revision %lld\n", (long long)s.revision);
 	family(f, "vigil_cluster_records_applied_total", "counter", "camera records from etcd applied here");
