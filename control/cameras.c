@@ -97,9 +97,9 @@ static const struct vigil_stream_floor *floor_of(struct vigil_cameras *c, unsign
 	const struct vigil_state_rec *r = p->name[0] != '\0' ? p : vigil_state_find(c->state, cam->name);
 	uint8_t id[VIGIL_STATE_KEY_ID_LEN];
 
-	if (c->state == NULL || cam->has_identity)
+	if (c->state == NULL)
 		return NULL;
-	vigil_state_key_id(cam->master_key, cam->master_salt, id);
+	vigil_cameras_key_id(cam, id);
 	if (r == NULL || r->ssrc != cam->ssrc || sodium_memcmp(r->key_id, id, sizeof(id)) != 0) {
 		memset(p, 0, sizeof(*p));
 		p->ssrc = cam->ssrc;
@@ -136,7 +136,7 @@ static void note_top(struct vigil_cameras *c, unsigned slot)
 	struct vigil_state_rec *p = &c->slots[slot].persist;
 	struct vigil_stream_floor top;
 
-	if (c->state == NULL || s == NULL || c->cfg->cameras[slot].has_identity || !vigil_stream_top(s, &top))
+	if (c->state == NULL || s == NULL || !vigil_stream_top(s, &top))
 		return;
 	if (p->name[0] != '\0' && p->index == top.srtp && p->has_srtcp == top.has_srtcp &&
 	    p->srtcp_index == top.srtcp && p->has_rtx == top.has_rtx && p->rtx_index == top.rtx &&
@@ -238,9 +238,9 @@ int vigil_cameras_continue_from(struct vigil_cameras *c, unsigned slot, const ui
 	struct vigil_state_rec *p = &c->slots[slot].persist;
 	uint8_t id[VIGIL_STATE_KEY_ID_LEN];
 
-	if (c->state == NULL || cam->has_identity || c->table->slots[slot] == NULL)
+	if (c->state == NULL || c->table->slots[slot] == NULL)
 		return 0;
-	vigil_state_key_id(cam->master_key, cam->master_salt, id);
+	vigil_cameras_key_id(cam, id);
 	if (sodium_memcmp(id, key_id, sizeof(id)) != 0)
 		return 0; /* another key's index: nothing to go on from */
 	note_top(c, slot);
@@ -268,13 +268,27 @@ void cameras_stream_remove(struct vigil_cameras *c, unsigned slot)
 	vigil_stream_remove(c->table, slot, &c->slots[slot].retired);
 }
 
+void vigil_cameras_key_id(const struct vigil_camera_config *cam, uint8_t id[VIGIL_STATE_KEY_ID_LEN])
+{
+	static const uint8_t no_salt[VIGIL_SRTP_MASTER_SALT_LEN];
+
+	if (cam->has_identity)
+		vigil_state_key_id(cam->identity, no_salt, id);
+	else
+		vigil_state_key_id(cam->master_key, cam->master_salt, id);
+}
+
 /* A rotation keeps the replay window, so the record goes on, under the
  * new key's id. */
 void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const uint8_t *key, const uint8_t *salt,
 			 const char *by)
 {
+	static const uint8_t no_salt[VIGIL_SRTP_MASTER_SALT_LEN];
+	const struct vigil_camera_config *cam = &c->cfg->cameras[slot];
+
 	if (c->state != NULL) {
-		vigil_state_key_id(key, salt, c->slots[slot].persist.key_id);
+		vigil_state_key_id(cam->has_identity ? cam->identity : key, cam->has_identity ? no_salt : salt,
+				   c->slots[slot].persist.key_id);
 		/* The new key's feedback indices start afresh. */
 		c->slots[slot].persist.fb_reserved = 0;
 		c->slots[slot].fb_pending = 0;
@@ -421,8 +435,10 @@ static bool same_stream(const struct vigil_camera_config *cam, uint32_t ssrc, co
 
 int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssrc,
 			    const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
-			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN])
+			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], uint64_t age_ns)
 {
+	uint64_t now = vigil_now_ns();
+	bool rekey;
 	struct vigil_camera_config *cam = &c->cfg->cameras[slot];
 	int rc;
 
@@ -432,7 +448,8 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 	 * the old stream goes and a new one comes, as after an expired key. */
 	if (vigil_cameras_live(c, slot) && !same_stream(cam, ssrc, rtx))
 		cameras_stop(c, slot);
-	if (vigil_cameras_live(c, slot)) {
+	rekey = vigil_cameras_live(c, slot);
+	if (rekey) {
 		/* A rekey: the current key becomes the previous one, kept for
 		 * the grace. But a current key no packet has used yet came
 		 * with a response the camera may never have had: it goes, and
@@ -444,8 +461,7 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		} else {
 			rc = vigil_stream_rotate(c->table, slot, key, salt);
 			if (rc == 0)
-				c->slots[slot].grace_until_ns =
-				    vigil_now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
+				c->slots[slot].grace_until_ns = now + (uint64_t)c->cfg->key_grace_ms * 1000000u;
 		}
 	} else {
 		cam->ssrc = ssrc;
@@ -454,15 +470,20 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		cam->rtx_payload_type = rtx != NULL ? rtx->payload_type : 0;
 		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
 		memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
-		rc = vigil_stream_add(c->table, cam, slot, NULL); /* fresh keys: nothing to continue */
+		/* A key this node has an index of (a cluster's, from etcd after
+		 * a restart) continues from it. */
+		rc = cameras_stream_add(c, slot);
 	}
 	if (rc == 0) {
 		memcpy(cam->master_key, key, VIGIL_SRTP_MASTER_KEY_LEN);
 		memcpy(cam->master_salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
 		c->slots[slot].key_base = under_current_key(c, slot);
-		c->slots[slot].key_since_ns = vigil_now_ns();
+		c->slots[slot].key_since_ns = now - (age_ns < now ? age_ns : 0);
 		c->slots[slot].key_extended = false;
-		cameras_event(c, slot, VIGIL_EVENT_key_rotated, "handshake");
+		if (rekey)
+			cameras_key_rotated(c, slot, key, salt, "handshake");
+		else
+			cameras_event(c, slot, VIGIL_EVENT_key_rotated, "handshake");
 	}
 	return rc;
 }

@@ -132,10 +132,20 @@ uint32_t vigil_cameras_fresh_ssrc(const struct vigil_cameras *c);
  * the next ones (same ssrc and rtx) rotate the key, the previous one kept
  * for KeyGraceSeconds. One with another ssrc or rtx than the live
  * stream's (the camera switched RTX on or off) replaces the stream, as
- * after an expired key. -EPERM when it is revoked. */
+ * after an expired key. age_ns: how long ago the handshake was (a
+ * cluster's, answered by another node: its key's life counts from then).
+ * A stream added under a key the replay state has an index of continues
+ * from it. -EPERM when it is revoked. */
+
 int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssrc,
 			    const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
-			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);
+			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], uint64_t age_ns);
+
+/* The id its replay state is kept under (state.h): a key's. An Identity
+ * camera's SRTP indices go on across its rekeys under one SSRC (a first
+ * handshake gives a fresh SSRC), so its id is its Identity's: its index
+ * follows it from key to key, and to another node of a cluster. */
+void vigil_cameras_key_id(const struct vigil_camera_config *cam, uint8_t id[VIGIL_STATE_KEY_ID_LEN]);
 
 /* Ends the grace periods that are over, and refuses the keys of Identity
  * cameras that did not rekey in time: 1.5 x RekeySeconds or RekeyPackets

@@ -36,7 +36,9 @@
 #define BACKOFF_NS 30000000000ull    /* and not asked for again for this long: it was only a replay */
 #define DRAIN_QUIET_S 3		     /* a drained node leaves once no packet of its cameras came for this long */
 
-enum change_op { CH_PUT, CH_DELETE, CH_SNAPSHOT, CH_SNAPSHOT_END };
+enum change_op { CH_PUT, CH_DELETE, CH_HANDSHAKE, CH_SNAPSHOT, CH_SNAPSHOT_END };
+
+#define HANDSHAKE_SUFFIX "/handshake" /* cameras/NAME/handshake: an Identity camera's last one */
 
 /* One change from etcd, for the control thread. In locked memory: a
  * record holds a camera's key. */
@@ -45,7 +47,7 @@ struct change {
 	int64_t revision; /* the record's mod_revision; a delete's or a snapshot's revision */
 	char name[VIGIL_CAMERA_NAME_MAX + 1];
 	bool opened; /* put: record holds the plaintext */
-	uint8_t record[RECORD_LEN];
+	uint8_t record[RECORD_LEN]; /* or a handshake's, VIGIL_CLUSTER_HANDSHAKE_LEN */
 };
 
 struct vigil_cluster {
@@ -69,6 +71,9 @@ struct vigil_cluster {
 	bool *seen;		  /* per slot: in the snapshot being applied */
 	struct vigil_camera_config *scratch; /* a decoded record, locked */
 	struct vigil_camera_config *previous; /* a camera as it was, while it is replaced, locked */
+	struct vigil_cluster_handshake *hs;    /* a handshake record, locked */
+	int64_t *hs_rev;		      /* per slot: its handshake record's mod_revision, 0: none */
+	uint8_t (*hs_ts)[VIGIL_HS_TIMESTAMP_LEN]; /* per slot: that handshake's timestamp */
 	uint64_t next_second_ns;
 	bool told_down;
 	struct vigil_cluster_stats st; /* revision, applied, refused: the control thread's */
@@ -149,24 +154,36 @@ static void push_op(struct vigil_cluster *cl, enum change_op op, int64_t revisio
 	pthread_mutex_unlock(&cl->lock);
 }
 
-/* A put or a delete of a key under cameras/: its name, and its record
- * opened here (never in the clear outside locked memory). */
+/* A put or a delete of a key under cameras/ (a camera's record, or an
+ * Identity camera's last handshake): its name, and its record opened
+ * here (never in the clear outside locked memory). */
 static void push_kv(struct vigil_cluster *cl, bool put, const struct vigil_etcd_kv *kv)
 {
-	const char *name = kv->key + strlen(cl->cameras_prefix);
+	char name[VIGIL_CAMERA_NAME_MAX + sizeof(HANDSHAKE_SUFFIX)];
+	size_t len = kv->key_len - strlen(cl->cameras_prefix), suffix = strlen(HANDSHAKE_SUFFIX);
+	bool handshake;
 	struct change *ch;
 
 	/* Not a camera's key (a name too long or not one): nothing of ours. */
 	if (kv->key_len != strlen(kv->key) || strncmp(kv->key, cl->cameras_prefix, strlen(cl->cameras_prefix)) != 0 ||
-	    !vigil_config_valid_name(name))
+	    len >= sizeof(name))
+		return;
+	memcpy(name, kv->key + strlen(cl->cameras_prefix), len + 1);
+	handshake = len > suffix && strcmp(name + len - suffix, HANDSHAKE_SUFFIX) == 0;
+	if (handshake)
+		name[len - suffix] = '\0';
+	/* A handshake gone goes with its camera: nothing to do. */
+	if (!vigil_config_valid_name(name) || (handshake && !put))
 		return;
 	pthread_mutex_lock(&cl->lock);
 	ch = slot_for_push(cl);
 	if (ch != NULL) {
-		ch->op = put ? CH_PUT : CH_DELETE;
+		size_t want = handshake ? VIGIL_CLUSTER_HANDSHAKE_LEN : RECORD_LEN;
+
+		ch->op = handshake ? CH_HANDSHAKE : put ? CH_PUT : CH_DELETE;
 		ch->revision = kv->mod_revision;
-		snprintf(ch->name, sizeof(ch->name), "%s", name);
-		ch->opened = put && kv->value_len == RECORD_LEN + VIGIL_ETCD_SEAL_OVERHEAD &&
+		memcpy(ch->name, name, strlen(name) + 1); /* a valid name: it fits */
+		ch->opened = put && kv->value_len == want + VIGIL_ETCD_SEAL_OVERHEAD &&
 			     vigil_etcd_open_record(cl->master, kv->key, kv->value, kv->value_len, ch->record) == 0;
 		cl->n++;
 	}
@@ -651,8 +668,7 @@ static bool want(struct vigil_cluster *cl, unsigned slot, bool release)
 	w->ssrc = cam->ssrc;
 	w->release = release;
 	w->rev = cl->owned_rev[slot];
-	if (!cam->has_identity)
-		vigil_state_key_id(cam->master_key, cam->master_salt, w->key_id);
+	vigil_cameras_key_id(cam, w->key_id);
 	pthread_cond_signal(&cl->wake);
 	return true;
 }
@@ -670,6 +686,59 @@ static void release(struct vigil_cluster *cl, unsigned slot)
 	pthread_mutex_unlock(&cl->lock);
 }
 
+/* An Identity camera's handshake answered by another node: its key,
+ * SSRC and RTX stream made this node's too, so that it can take the
+ * camera's packets when their flow comes here; and its timestamp kept,
+ * so that the initiation replayed here is refused. This node's own come
+ * back from the watch at the revision it already has. */
+static void apply_handshake(struct vigil_cluster *cl, const struct change *ch)
+{
+	struct vigil_cameras *c = cl->cams;
+	struct vigil_cluster_handshake *hs = cl->hs;
+	int slot = vigil_cameras_find(c, ch->name);
+	const struct vigil_camera_config *cam;
+	uint64_t now = (uint64_t)time(NULL) * 1000000000u, age, life;
+	int rc;
+
+	/* A camera not here (yet): its next handshake is. */
+	if (slot < 0 || c->slots[slot].removed || ch->revision <= cl->hs_rev[slot])
+		return;
+	cam = &c->cfg->cameras[slot];
+	if (!ch->opened || vigil_cluster_handshake_decode(ch->record, hs) < 0 || !cam->has_identity ||
+	    sodium_memcmp(hs->identity, cam->identity, 32) != 0 ||
+	    (cl->hs_rev[slot] != 0 && vigil_hs_timestamp_cmp(hs->timestamp, cl->hs_ts[slot]) <= 0)) {
+		/* Each handshake etcd took is newer than the one before (its
+		 * transaction was at that one's revision): an older one is an
+		 * etcd writer's putting back a key the camera left. */
+		sodium_memzero(hs, sizeof(*hs));
+		cl->st.refused++;
+		vigil_log(VIGIL_LOG_ERR, "vigild: cluster: the handshake of camera %s (etcd revision %lld) not applied: "
+					 "its record does not open under this node's cluster master key, or is not a "
+					 "handshake of this version, or is of another Identity than the camera's, or is "
+					 "not newer than the last\n",
+			  ch->name, (long long)ch->revision);
+		return;
+	}
+	cl->hs_rev[slot] = ch->revision;
+	memcpy(cl->hs_ts[slot], hs->timestamp, VIGIL_HS_TIMESTAMP_LEN);
+	/* A key as old as its bound is refused anyway (cameras.h): the
+	 * camera's next handshake brings the next. */
+	age = now > hs->unix_ns ? now - hs->unix_ns : 0;
+	life = (uint64_t)c->cfg->rekey_seconds * 1500000000u;
+	if (cam->revoked || age >= life) {
+		sodium_memzero(hs, sizeof(*hs));
+		return;
+	}
+	rc = vigil_cameras_handshake(c, (unsigned)slot, hs->ssrc, hs->has_rtx ? &hs->rtx : NULL, hs->key, hs->salt, age);
+	if (rc < 0)
+		vigil_log(VIGIL_LOG_ERR, "vigild: cluster: the handshake of camera %s answered by node %s not applied: %s\n",
+			  ch->name, hs->node, strerror(-rc));
+	else if (cl->owned[slot])
+		(void)vigil_stream_set_owned(c->table, (unsigned)slot, true);
+	sodium_memzero(hs, sizeof(*hs));
+	cl->st.applied++;
+}
+
 static void apply_delete(struct vigil_cluster *cl, const char *name)
 {
 	int slot = vigil_cameras_find(cl->cams, name);
@@ -680,6 +749,7 @@ static void apply_delete(struct vigil_cluster *cl, const char *name)
 	if (vigil_cameras_remove(cl->cams, name, msg, sizeof(msg)) < 0)
 		vigil_log(VIGIL_LOG_ERR, "vigild: cluster: camera %s not removed: %s\n", name, msg);
 	cl->rev[slot] = 0;
+	cl->hs_rev[slot] = 0; /* its handshake went with it */
 	release(cl, (unsigned)slot);
 	cl->st.applied++;
 }
@@ -709,6 +779,9 @@ static void apply(struct vigil_cluster *cl, const struct change *ch)
 		break;
 	case CH_DELETE:
 		apply_delete(cl, ch->name);
+		break;
+	case CH_HANDSHAKE:
+		apply_handshake(cl, ch);
 		break;
 	}
 	/* A snapshot's revision is reached at its end, not at its start. */
@@ -1030,6 +1103,13 @@ bool vigil_cluster_poll(struct vigil_cluster *cl, struct vigil_events *events)
 	return cl->draining && drained(cl);
 }
 
+/* <Prefix>ssrcs/XXXXXXXX: an SSRC a handshake gave, so no two nodes give
+ * one to two cameras. */
+static void ssrc_key(const struct vigil_cluster *cl, uint32_t ssrc, char *out, size_t len)
+{
+	snprintf(out, len, "%sssrcs/%08x", cl->cfg->cluster.prefix, (unsigned)ssrc);
+}
+
 /* ---- the admin socket's changes ---------------------------------------------- */
 
 /* Until the watch brought revision back and it was applied, at most
@@ -1097,7 +1177,25 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 	}
 	snprintf(etcd_key, sizeof(etcd_key), "%s%s", cl->cameras_prefix, name);
 	if (op == VIGIL_CLUSTER_REMOVE) {
-		rc = vigil_etcd_delete_if(cl->admin, etcd_key, expect, &done, &revision, err, sizeof(err));
+		/* An Identity camera's last handshake and its SSRCs go with it. */
+		const struct vigil_camera_config *cur = &c->cfg->cameras[slot];
+		char hs_key[sizeof(etcd_key) + sizeof(HANDSHAKE_SUFFIX)], ssrcs[2][sizeof(cl->cfg->cluster.prefix) + 16];
+		struct vigil_etcd_op ops[4] = {{.key = etcd_key, .expect = expect}};
+		size_t n = 1;
+
+		if (cur->has_identity) {
+			snprintf(hs_key, sizeof(hs_key), "%s%s", etcd_key, HANDSHAKE_SUFFIX);
+			ops[n++] = (struct vigil_etcd_op){.key = hs_key, .expect = -1};
+			if (cur->ssrc != 0) {
+				ssrc_key(cl, cur->ssrc, ssrcs[0], sizeof(ssrcs[0]));
+				ops[n++] = (struct vigil_etcd_op){.key = ssrcs[0], .expect = -1};
+			}
+			if (cur->has_rtx && cur->rtx_ssrc != 0) {
+				ssrc_key(cl, cur->rtx_ssrc, ssrcs[1], sizeof(ssrcs[1]));
+				ops[n++] = (struct vigil_etcd_op){.key = ssrcs[1], .expect = -1};
+			}
+		}
+		rc = vigil_etcd_txn(cl->admin, ops, n, &done, &revision, err, sizeof(err));
 	} else {
 		vigil_cluster_record_encode(plain, next);
 		sealed = malloc(RECORD_LEN + VIGIL_ETCD_SEAL_OVERHEAD);
@@ -1148,6 +1246,79 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 	snprintf(msg, msglen, "camera %s %s through etcd (revision %lld); here it is %s", name, verb[op],
 		 (long long)revision,
 		 slot < 0 ? "unknown" : vigil_camera_state_name(vigil_cameras_state(c, (unsigned)slot)));
+	return 0;
+}
+
+int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN],
+			    uint32_t ssrc, const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN])
+{
+	struct vigil_cluster *cl = cluster;
+	const struct vigil_camera_config *cam = &cl->cams->cfg->cameras[slot];
+	bool live = vigil_cameras_live(cl->cams, slot), done = false;
+	char hs_key[sizeof(cl->cameras_prefix) + VIGIL_CAMERA_NAME_MAX + sizeof(HANDSHAKE_SUFFIX)];
+	char ssrc_keys[4][sizeof(cl->cfg->cluster.prefix) + 16], err[512];
+	uint8_t plain[VIGIL_CLUSTER_HANDSHAKE_LEN], sealed[VIGIL_CLUSTER_HANDSHAKE_LEN + VIGIL_ETCD_SEAL_OVERHEAD];
+	struct vigil_etcd_op ops[5];
+	struct vigil_cluster_handshake *hs = cl->hs;
+	int64_t revision = 0;
+	size_t n = 0, k = 0;
+	int rc;
+
+	/* Not newer than the last one any node answered. */
+	if (cl->hs_rev[slot] != 0 && vigil_hs_timestamp_cmp(ts, cl->hs_ts[slot]) <= 0)
+		return -EALREADY;
+	/* No answer while etcd is away: a handshake answered here alone could
+	 * be answered again elsewhere (the camera tries again meanwhile). */
+	if (!__atomic_load_n(&cl->etcd_up, __ATOMIC_ACQUIRE))
+		return -EIO;
+	memset(hs, 0, sizeof(*hs));
+	memcpy(hs->identity, cam->identity, 32);
+	memcpy(hs->timestamp, ts, VIGIL_HS_TIMESTAMP_LEN);
+	hs->ssrc = ssrc;
+	hs->has_rtx = rtx != NULL;
+	if (rtx != NULL)
+		hs->rtx = *rtx;
+	memcpy(hs->key, key, VIGIL_SRTP_MASTER_KEY_LEN);
+	memcpy(hs->salt, salt, VIGIL_SRTP_MASTER_SALT_LEN);
+	hs->unix_ns = (uint64_t)time(NULL) * 1000000000u;
+	snprintf(hs->node, sizeof(hs->node), "%s", cl->cfg->cluster.node);
+	vigil_cluster_handshake_encode(plain, hs);
+	sodium_memzero(hs, sizeof(*hs));
+	snprintf(hs_key, sizeof(hs_key), "%s%s%s", cl->cameras_prefix, cam->name, HANDSHAKE_SUFFIX);
+	vigil_etcd_seal(cl->master, hs_key, plain, sizeof(plain), sealed);
+	sodium_memzero(plain, sizeof(plain));
+	/* In one transaction: the handshake, only if no node answered a newer
+	 * one since this node saw the last (the initiation replayed to two
+	 * nodes at once is answered by one); its SSRCs, only if no camera has
+	 * them; the ones it replaces freed. */
+	ops[n++] = (struct vigil_etcd_op){.key = hs_key, .expect = cl->hs_rev[slot], .value = sealed, .len = sizeof(sealed)};
+	if (!live || ssrc != cam->ssrc) {
+		ssrc_key(cl, ssrc, ssrc_keys[k], sizeof(ssrc_keys[k]));
+		ops[n++] = (struct vigil_etcd_op){.key = ssrc_keys[k++], .expect = 0, .value = cam->name, .len = strlen(cam->name)};
+	}
+	if (rtx != NULL && (!live || !cam->has_rtx || rtx->ssrc != cam->rtx_ssrc)) {
+		ssrc_key(cl, rtx->ssrc, ssrc_keys[k], sizeof(ssrc_keys[k]));
+		ops[n++] = (struct vigil_etcd_op){.key = ssrc_keys[k++], .expect = 0, .value = cam->name, .len = strlen(cam->name)};
+	}
+	if (cam->ssrc != 0 && cam->ssrc != ssrc) {
+		ssrc_key(cl, cam->ssrc, ssrc_keys[k], sizeof(ssrc_keys[k]));
+		ops[n++] = (struct vigil_etcd_op){.key = ssrc_keys[k++], .expect = -1};
+	}
+	if (cam->has_rtx && cam->rtx_ssrc != 0 && (rtx == NULL || rtx->ssrc != cam->rtx_ssrc)) {
+		ssrc_key(cl, cam->rtx_ssrc, ssrc_keys[k], sizeof(ssrc_keys[k]));
+		ops[n++] = (struct vigil_etcd_op){.key = ssrc_keys[k++], .expect = -1};
+	}
+	rc = vigil_etcd_txn(cl->admin, ops, n, &done, &revision, err, sizeof(err));
+	if (rc < 0) {
+		vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: the handshake of camera %s not answered: etcd did not "
+					     "answer (%s)\n", cam->name, err);
+		return -EIO;
+	}
+	if (!done)
+		return -EALREADY;
+	cl->hs_rev[slot] = revision;
+	memcpy(cl->hs_ts[slot], ts, VIGIL_HS_TIMESTAMP_LEN);
 	return 0;
 }
 
@@ -1228,6 +1399,9 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->current = sodium_malloc(sizeof(*cl->current));
 	cl->scratch = sodium_malloc(sizeof(*cl->scratch));
 	cl->previous = sodium_malloc(sizeof(*cl->previous));
+	cl->hs = sodium_malloc(sizeof(*cl->hs));
+	cl->hs_rev = calloc(cfg->max_cameras, sizeof(*cl->hs_rev));
+	cl->hs_ts = calloc(cfg->max_cameras, sizeof(*cl->hs_ts));
 	cl->rev = calloc(cfg->max_cameras, sizeof(*cl->rev));
 	cl->seen = calloc(cfg->max_cameras, sizeof(*cl->seen));
 	cl->owned = calloc(cfg->max_cameras, sizeof(*cl->owned));
@@ -1240,7 +1414,8 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->accepted_ns = calloc(cfg->max_cameras, sizeof(*cl->accepted_ns));
 	cl->wants = calloc(2 * (size_t)cfg->max_cameras, sizeof(*cl->wants)); /* an ask and a release a camera */
 	cl->answers = calloc(2 * (size_t)cfg->max_cameras, sizeof(*cl->answers));
-	if (cl->master == NULL || cl->queue == NULL || cl->current == NULL || cl->scratch == NULL || cl->previous == NULL || cl->rev == NULL || cl->seen == NULL ||
+	if (cl->master == NULL || cl->queue == NULL || cl->current == NULL || cl->scratch == NULL || cl->previous == NULL ||
+	    cl->hs == NULL || cl->hs_rev == NULL || cl->hs_ts == NULL || cl->rev == NULL || cl->seen == NULL ||
 	    cl->owned == NULL || cl->asked == NULL || cl->not_owner_seen == NULL || cl->asked_ns == NULL ||
 	    cl->owned_rev == NULL || cl->taken_ns == NULL || cl->accepted == NULL || cl->accepted_ns == NULL ||
 	    cl->wants == NULL || cl->answers == NULL) {
@@ -1348,6 +1523,9 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 	sodium_free(cl->current);
 	sodium_free(cl->scratch);
 	sodium_free(cl->previous);
+	sodium_free(cl->hs);
+	free(cl->hs_rev);
+	free(cl->hs_ts);
 	free(cl->rev);
 	free(cl->seen);
 	free(cl->owned);

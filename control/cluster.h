@@ -10,6 +10,9 @@
  * etcd keys, under Prefix:
  *   cameras/NAME  a camera's record (below), sealed to its key under the
  *                 cluster master key (etcd.h)
+ *   cameras/NAME/handshake  an Identity camera's last handshake: its
+ *                 timestamp, SSRCs and key (cluster_record.h), sealed so
+ *   ssrcs/XXXXXXXX  an SSRC a handshake gave (hex), the camera's name
  *   nodes/NODE    a node's JSON (name, version, cameras, load), attached
  *                 to the node's lease: gone when the node is
  *
@@ -62,6 +65,17 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 			 const struct vigil_camera_config *cam, const uint8_t *key, const uint8_t *salt, char *msg,
 			 size_t msglen);
 
+/* An Identity camera's handshake, answered here (handshakes.c's
+ * vigil_hs_publish_fn), before
+ * its response goes: published to etcd, in one transaction, only if no
+ * node answered one since this node saw the last (then -EALREADY: a
+ * replayed or older initiation, or one answered by another node at the
+ * same time), with its SSRCs, only if no other camera has them. Every
+ * node applies it from its watch: any can take the camera's packets.
+ * -EIO: etcd unreachable; the handshake is not answered. */
+int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN],
+			    uint32_t ssrc, const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);
 /* vigilctl drain: every camera this node owns given back (its packets
  * refused from now on, its last index published first, then its owners
  * key deleted), none asked for again, not ready from now on and DrainFile

@@ -9,6 +9,10 @@
 
 #define RECORD_MAGIC "VGC1"
 #define STATE_MAGIC "VGS1"
+#define HANDSHAKE_MAGIC "VGH1"
+_Static_assert(VIGIL_SRTP_MASTER_KEY_LEN == 32 && VIGIL_SRTP_MASTER_SALT_LEN == 12 &&
+		       VIGIL_CLUSTER_HANDSHAKE_LEN == 110 + 64,
+	       "the handshake record's layout in cluster_record.h");
 #define RTX_ON 1u
 #define RTX_RSIZE 2u
 
@@ -51,6 +55,42 @@ int vigil_cluster_record_decode(const uint8_t in[VIGIL_CLUSTER_RECORD_LEN], stru
 	cam->rtcp_rsize = (rtx[5] & RTX_RSIZE) != 0;
 	cam->rtx_ssrc = (uint32_t)get_le(rtx, 4);
 	cam->rtx_payload_type = rtx[4];
+	return 0;
+}
+
+void vigil_cluster_handshake_encode(uint8_t out[VIGIL_CLUSTER_HANDSHAKE_LEN], const struct vigil_cluster_handshake *hs)
+{
+	memset(out, 0, VIGIL_CLUSTER_HANDSHAKE_LEN);
+	memcpy(out, HANDSHAKE_MAGIC, 4);
+	memcpy(out + 4, hs->identity, 32);
+	memcpy(out + 36, hs->timestamp, VIGIL_HS_TIMESTAMP_LEN);
+	put_le(out + 48, hs->ssrc, 4);
+	out[52] = hs->has_rtx ? RTX_ON : 0;
+	put_le(out + 53, hs->has_rtx ? hs->rtx.ssrc : 0, 4);
+	out[57] = hs->has_rtx ? hs->rtx.payload_type : 0;
+	memcpy(out + 58, hs->key, VIGIL_SRTP_MASTER_KEY_LEN);
+	memcpy(out + 90, hs->salt, VIGIL_SRTP_MASTER_SALT_LEN);
+	put_le(out + 102, hs->unix_ns, 8);
+	memcpy(out + 110, hs->node, strnlen(hs->node, 63));
+}
+
+int vigil_cluster_handshake_decode(const uint8_t in[VIGIL_CLUSTER_HANDSHAKE_LEN], struct vigil_cluster_handshake *hs)
+{
+	memset(hs, 0, sizeof(*hs));
+	if (memcmp(in, HANDSHAKE_MAGIC, 4) != 0 || (in[52] & ~RTX_ON) != 0 || in[110 + 63] != 0 ||
+	    (in[52] == 0 && (get_le(in + 53, 4) != 0 || in[57] != 0)) ||
+	    (in[52] != 0 && get_le(in + 53, 4) == get_le(in + 48, 4)))
+		return -EINVAL;
+	memcpy(hs->identity, in + 4, 32);
+	memcpy(hs->timestamp, in + 36, VIGIL_HS_TIMESTAMP_LEN);
+	hs->ssrc = (uint32_t)get_le(in + 48, 4);
+	hs->has_rtx = in[52] != 0;
+	hs->rtx.ssrc = (uint32_t)get_le(in + 53, 4);
+	hs->rtx.payload_type = in[57];
+	memcpy(hs->key, in + 58, VIGIL_SRTP_MASTER_KEY_LEN);
+	memcpy(hs->salt, in + 90, VIGIL_SRTP_MASTER_SALT_LEN);
+	hs->unix_ns = get_le(in + 102, 8);
+	memcpy(hs->node, in + 110, 64);
 	return 0;
 }
 

@@ -448,19 +448,29 @@ int vigil_etcd_put(struct vigil_etcd *e, const char *key, const void *value, siz
 	return rc;
 }
 
-/* One request done only if key's mod_revision is expect (0: the key does
- * not exist), in one transaction; *done says whether it was. */
-static int txn_if(struct vigil_etcd *e, const char *key, int64_t expect, const char *what, json_t *request,
-		  bool *done, int64_t *revision, char *msg, size_t msglen)
+int vigil_etcd_txn(struct vigil_etcd *e, const struct vigil_etcd_op *ops, size_t n, bool *done, int64_t *revision,
+		   char *msg, size_t msglen)
 {
-	/* expect 0: the key was never made (its create_revision is 0). */
-	json_t *cmp = json_pack("{s:s, s:o, s:s, s:o}", "target", expect == 0 ? "CREATE" : "MOD", "key",
-				b64(key, strlen(key)), "result", "EQUAL",
-				expect == 0 ? "create_revision" : "mod_revision", num_str(expect));
-	json_t *body = json_pack("{s:[o], s:[{s:o}]}", "compare", cmp, "success", what, request);
-	json_t *a;
-	int rc = call(e, "/v3/kv/txn", body, &a, msg, msglen);
+	json_t *cmp = json_array(), *success = json_array(), *body, *a;
+	int rc;
 
+	for (size_t i = 0; i < n; i++) {
+		const struct vigil_etcd_op *op = &ops[i];
+
+		/* expect 0: the key was never made (its create_revision is 0). */
+		if (op->expect >= 0)
+			json_array_append_new(cmp, json_pack("{s:s, s:o, s:s, s:o}", "target",
+							     op->expect == 0 ? "CREATE" : "MOD", "key",
+							     b64(op->key, strlen(op->key)), "result", "EQUAL",
+							     op->expect == 0 ? "create_revision" : "mod_revision",
+							     num_str(op->expect)));
+		json_array_append_new(success, op->value != NULL
+							? json_pack("{s:o}", "request_put",
+								    put_of(op->key, op->value, op->len, op->lease))
+							: json_pack("{s:o}", "request_delete_range", range_of(op->key, false)));
+	}
+	body = json_pack("{s:o, s:o}", "compare", cmp, "success", success);
+	rc = call(e, "/v3/kv/txn", body, &a, msg, msglen);
 	if (rc == 0) {
 		*done = json_is_true(json_object_get(a, "succeeded"));
 		if (revision != NULL)
@@ -473,13 +483,17 @@ static int txn_if(struct vigil_etcd *e, const char *key, int64_t expect, const c
 int vigil_etcd_put_if(struct vigil_etcd *e, const char *key, const void *value, size_t len, int64_t expect,
 		      int64_t lease, bool *done, int64_t *revision, char *msg, size_t msglen)
 {
-	return txn_if(e, key, expect, "request_put", put_of(key, value, len, lease), done, revision, msg, msglen);
+	struct vigil_etcd_op op = {.key = key, .expect = expect, .value = value, .len = len, .lease = lease};
+
+	return vigil_etcd_txn(e, &op, 1, done, revision, msg, msglen);
 }
 
 int vigil_etcd_delete_if(struct vigil_etcd *e, const char *key, int64_t expect, bool *done, int64_t *revision,
 			 char *msg, size_t msglen)
 {
-	return txn_if(e, key, expect, "request_delete_range", range_of(key, false), done, revision, msg, msglen);
+	struct vigil_etcd_op op = {.key = key, .expect = expect};
+
+	return vigil_etcd_txn(e, &op, 1, done, revision, msg, msglen);
 }
 
 int vigil_etcd_delete(struct vigil_etcd *e, const char *key, bool prefix, int64_t *deleted, char *msg,

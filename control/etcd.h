@@ -68,6 +68,20 @@ int vigil_etcd_put(struct vigil_etcd *e, const char *key, const void *value, siz
 int vigil_etcd_put_if(struct vigil_etcd *e, const char *key, const void *value, size_t len, int64_t expect,
 		      int64_t lease, bool *done, int64_t *revision, char *msg, size_t msglen);
 
+/* One transaction: every op's key checked (expect > 0: its mod_revision
+ * is expect; 0: the key does not exist; -1: not checked), and only if
+ * every check holds, each op done: value put (under lease, 0: none), or
+ * the key deleted (value NULL). *done says whether they were. Up to
+ * etcd's --max-txn-ops (128) ops. */
+struct vigil_etcd_op {
+	const char *key;
+	int64_t expect;
+	const void *value;
+	size_t len;
+	int64_t lease;
+};
+int vigil_etcd_txn(struct vigil_etcd *e, const struct vigil_etcd_op *ops, size_t n, bool *done, int64_t *revision,
+		   char *msg, size_t msglen);
 /* key gone only if its mod_revision is expect, in one transaction. */
 int vigil_etcd_delete_if(struct vigil_etcd *e, const char *key, int64_t expect, bool *done, int64_t *revision,
 			 char *msg, size_t msglen);

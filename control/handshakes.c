@@ -74,6 +74,8 @@ struct known {
 
 struct vigil_handshakes {
 	struct vigil_cameras *cams;
+	vigil_hs_publish_fn publish; /* a cluster node's: each handshake published first (NULL: none) */
+	void *publish_arg;
 	struct rte_ring *from_workers, *proven, *to_wire;
 	struct vigil_neigh nb;		      /* the port's MAC and addresses */
 	struct vigil_hs_responder *responder; /* secrets: sodium_malloc'd */
@@ -195,6 +197,12 @@ err:
 const struct vigil_hs_cookie *vigil_handshakes_cookie(const struct vigil_handshakes *h)
 {
 	return h->cookie;
+}
+
+void vigil_handshakes_publish(struct vigil_handshakes *h, vigil_hs_publish_fn fn, void *arg)
+{
+	h->publish = fn;
+	h->publish_arg = arg;
 }
 
 bool vigil_handshakes_under_load(const struct vigil_handshakes *h)
@@ -356,9 +364,10 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 		return VIGIL_HS_codec_mismatch;
 	}
 	/* A rekey keeps the camera's SSRC and RTX stream; a first handshake
-	 * gets fresh ones, and so does a camera that switched RTX on or off
-	 * (its stream is replaced: vigil_cameras_handshake). */
-	same_stream = vigil_cameras_live(h->cams, (unsigned)slot) && cam->has_rtx == init.asks_rtx;
+	 * gets fresh ones, and so does a camera that switched RTX on or off,
+	 * or started again (its index starts anywhere): its stream is
+	 * replaced (vigil_cameras_handshake). */
+	same_stream = vigil_cameras_live(h->cams, (unsigned)slot) && cam->has_rtx == init.asks_rtx && !init.fresh;
 	ssrc = same_stream ? cam->ssrc : vigil_cameras_fresh_ssrc(h->cams);
 	if (init.asks_rtx && same_stream) {
 		rtx = (struct vigil_hs_rtx){.ssrc = cam->rtx_ssrc,
@@ -383,9 +392,19 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 		*reply_len = 0;
 		return VIGIL_HS_refused;
 	}
-	rc = vigil_cameras_handshake(h->cams, (unsigned)slot, ssrc, keys.has_rtx ? &rtx : NULL, keys.c2s,
-				     keys.c2s + VIGIL_SRTP_MASTER_KEY_LEN);
+	/* A cluster node answers only once etcd holds the handshake: then no
+	 * other node answers the same initiation (nor an older one). */
+	rc = h->publish == NULL ? 0
+				: h->publish(h->publish_arg, (unsigned)slot, ts, ssrc, keys.has_rtx ? &rtx : NULL, keys.c2s,
+					     keys.c2s + VIGIL_SRTP_MASTER_KEY_LEN);
+	if (rc == 0)
+		rc = vigil_cameras_handshake(h->cams, (unsigned)slot, ssrc, keys.has_rtx ? &rtx : NULL, keys.c2s,
+					     keys.c2s + VIGIL_SRTP_MASTER_KEY_LEN, 0);
 	vigil_hs_keys_wipe(&keys);
+	if (rc == -EALREADY || rc == -EIO) {
+		*reply_len = 0;
+		return rc == -EALREADY ? VIGIL_HS_replayed : VIGIL_HS_cluster_unavailable;
+	}
 	if (rc < 0) {
 		*reply_len = 0;
 		return rc == -EPERM ? VIGIL_HS_revoked : VIGIL_HS_refused;

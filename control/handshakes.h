@@ -29,9 +29,11 @@ struct vigil_handshakes;
 	X(rate_limited, "dropped: too many from that source address (IPv6: its /64)")                        \
 	X(malformed, "dropped: not a handshake initiation, or a bad mac1")                                   \
 	X(refused, "dropped: no camera has that identity, or the message did not decrypt")                   \
-	X(replayed, "dropped: not newer than that camera's last handshake")                                  \
+	X(replayed, "dropped: not newer than that camera's last handshake (a cluster's: on any node)")       \
 	X(revoked, "dropped: the camera is revoked")                                                         \
 	X(codec_mismatch, "dropped: the initiation announced another codec than the camera's Codec")         \
+	X(cluster_unavailable, "dropped: a cluster node that could not reach etcd to publish the handshake "  \
+			       "(the camera tries again)")                                                    \
 	X(no_buffer, "dropped: no mbuf or no room on the TX ring for the response")                          \
 	X(key_extended, "a camera's key reached 1.5 x RekeySeconds while the port was under load: kept one " \
 			"RekeySeconds more at most")                                                         \
@@ -63,6 +65,15 @@ const struct vigil_hs_cookie *vigil_handshakes_cookie(const struct vigil_handsha
  * takes any, more are likely on their way (a flood), so the control loop
  * calls it again at once, and sleeps only when it takes none. */
 unsigned vigil_handshakes_poll(struct vigil_handshakes *h);
+
+/* A cluster node: each handshake accepted here is published through fn
+ * (vigil_cluster_handshake) before it is applied and answered: 0 goes
+ * on; -EALREADY refuses it as replayed (another node answered a newer
+ * one), -EIO as cluster_unavailable. */
+typedef int (*vigil_hs_publish_fn)(void *arg, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN], uint32_t ssrc,
+				   const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+				   const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);
+void vigil_handshakes_publish(struct vigil_handshakes *h, vigil_hs_publish_fn fn, void *arg);
 
 /* The port is under load (a flood, or a fleet rekeying at once): cookies
  * are asked for, and cameras' keys may outlive their bound (cameras.h). */

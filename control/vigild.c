@@ -560,6 +560,8 @@ int main(int argc, char **argv)
 			status = EXIT_CONFIG;
 			goto err_recorder;
 		}
+		if (hs != NULL)
+			vigil_handshakes_publish(hs, vigil_cluster_handshake, cluster);
 		rc = vigil_cluster_start(cluster, &cams, CLUSTER_START_WAIT_MS);
 		if (rc == -EIO)
 			vigil_log(VIGIL_LOG_ERR, "vigild: cluster node %s: etcd (%s) did not answer within %u s: starting "

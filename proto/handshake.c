@@ -178,7 +178,8 @@ int vigil_hs_initiation_write(struct vigil_hs_initiator *in, uint8_t codec, uint
 		return -ENOSPC;
 	tai64n_next(in, payload);
 	payload[VIGIL_HS_TIMESTAMP_LEN] = codec;
-	payload[VIGIL_HS_TIMESTAMP_LEN + 1] = in->ask_rtx ? VIGIL_HS_FLAG_RTX : 0;
+	payload[VIGIL_HS_TIMESTAMP_LEN + 1] =
+	    (uint8_t)((in->ask_rtx ? VIGIL_HS_FLAG_RTX : 0) | (in->established ? 0 : VIGIL_HS_FLAG_FRESH));
 	ret = vigil_noise_ik_init(&hs, true, (const uint8_t *)VIGIL_HS_PROLOGUE,
 				  sizeof(VIGIL_HS_PROLOGUE) - 1, in->sk, in->server_pk);
 	if (ret == 0)
@@ -268,6 +269,7 @@ int vigil_hs_response_read(struct vigil_hs_initiator *in, const uint8_t *msg, si
 	vigil_noise_hs_wipe(&in->hs);
 	in->pending = false;
 	in->pending_rtx = false;
+	in->established = true;
 out:
 	sodium_memzero(&hs, sizeof(hs));
 	sodium_memzero(payload, sizeof(payload));
@@ -399,6 +401,7 @@ int vigil_hs_initiation_read(struct vigil_hs_responder *r, const uint8_t *msg, s
 	memcpy(init->timestamp, payload, VIGIL_HS_TIMESTAMP_LEN);
 	init->codec = payload[VIGIL_HS_TIMESTAMP_LEN];
 	init->asks_rtx = (payload[VIGIL_HS_TIMESTAMP_LEN + 1] & VIGIL_HS_FLAG_RTX) != 0;
+	init->fresh = (payload[VIGIL_HS_TIMESTAMP_LEN + 1] & VIGIL_HS_FLAG_FRESH) != 0;
 	init->sender_index = get_le32(msg + 4);
 	init->pending = true;
 	sodium_memzero(payload, sizeof(payload));

@@ -32,7 +32,10 @@
 /* The payload's flags byte (offset 13). A server older than this flag refuses any bit set in it: a camera
  * that sets one needs a vigild that knows it. */
 #define VIGIL_HS_FLAG_RTX 0x01 /* the camera retransmits (RFC 4588): the response assigns its RTX stream */
-#define VIGIL_HS_FLAGS_KNOWN VIGIL_HS_FLAG_RTX
+/* The camera has had no response since it started: its packet index starts anywhere, so the server gives
+ * it a stream of its own (a fresh SSRC) even while it still holds the camera's previous one. */
+#define VIGIL_HS_FLAG_FRESH 0x02
+#define VIGIL_HS_FLAGS_KNOWN (VIGIL_HS_FLAG_RTX | VIGIL_HS_FLAG_FRESH)
 #define VIGIL_HS_INITIATION_NOISE_OFF 8
 #define VIGIL_HS_INITIATION_MAC1_OFF                                                                         \
 	(VIGIL_HS_INITIATION_NOISE_OFF + VIGIL_NOISE_IK_MSG1_LEN(VIGIL_HS_INITIATION_PAYLOAD_LEN))
@@ -124,6 +127,7 @@ struct vigil_hs_initiator {
 	uint32_t sender_index;
 	bool pending;
 	bool pending_rtx; /* the pending initiation asked for RTX: only a response with it is taken */
+	bool established; /* a response was taken: initiations no longer say VIGIL_HS_FLAG_FRESH */
 	/* Set by the caller after init: initiations ask for RTX (VIGIL_HS_FLAG_RTX). Such a camera needs a
 	 * vigild that knows the flag: an older one refuses its initiations. */
 	bool ask_rtx;
@@ -153,6 +157,7 @@ struct vigil_hs_init {
 	uint8_t timestamp[VIGIL_HS_TIMESTAMP_LEN];
 	uint8_t codec;	       /* enum vigil_codec: 0 H.264, 1 H.265 */
 	bool asks_rtx;	       /* VIGIL_HS_FLAG_RTX: the response must carry a struct vigil_hs_rtx */
+	bool fresh;	       /* VIGIL_HS_FLAG_FRESH: the camera's first handshake since it started */
 	uint32_t sender_index; /* the camera's */
 	bool pending;
 	struct vigil_noise_hs hs;
@@ -170,7 +175,7 @@ VIGIL_HS_WUR int vigil_hs_initiator_init(struct vigil_hs_initiator *in,
 					 const uint8_t server_pk[VIGIL_HS_KEY_LEN]);
 void vigil_hs_initiator_wipe(struct vigil_hs_initiator *in);
 /* A new initiation (fresh ephemeral and sender index, timestamp now from CLOCK_REALTIME, strictly after the
- * previous one, VIGIL_HS_FLAG_RTX when in->ask_rtx) replacing any pending one; mac2 from the last cookie
+ * previous one, VIGIL_HS_FLAG_RTX when in->ask_rtx, VIGIL_HS_FLAG_FRESH until a response was taken) replacing any pending one; mac2 from the last cookie
  * while it is younger than VIGIL_HS_COOKIE_SECRET_MAX_AGE_S - VIGIL_HS_COOKIE_LATENCY_S. *outlen: the room
  * in out, then the length written (VIGIL_HS_INITIATION_LEN). */
 VIGIL_HS_WUR int vigil_hs_initiation_write(struct vigil_hs_initiator *in, uint8_t codec, uint8_t *out,

@@ -497,13 +497,13 @@ static void test_grace_not_extended(void **state)
 
 	e->cfg.key_grace_ms = 300;
 	ssrc = vigil_cameras_fresh_ssrc(&e->cams);
-	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, NULL, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, NULL, key, salt, 0), 0);
 	s = e->table->slots[0];
 	first = s->key;
 	s->ctr.v[VIGIL_CTR_decrypted] += 10; /* the first key is in use */
 	key[0]++;
 	t0 = mono_ns();
-	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, NULL, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, NULL, key, salt, 0), 0);
 	assert_ptr_equal(s->prev_key, first);
 	until = e->cams.slots[0].grace_until_ns;
 	assert_true(until >= t0 + 300000000u);
@@ -511,7 +511,7 @@ static void test_grace_not_extended(void **state)
 	while (mono_ns() < t0 + 600000000u) {
 		usleep(50000);
 		key[0]++;
-		assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, NULL, key, salt), 0);
+		assert_int_equal(vigil_cameras_handshake(&e->cams, 0, ssrc, NULL, key, salt, 0), 0);
 		vigil_cameras_tick(&e->cams, false);
 		if (mono_ns() < until)
 			assert_ptr_equal(s->prev_key, first);
@@ -926,7 +926,7 @@ static void test_key_extension(void **state)
 
 	c->on_event = tell; /* each handshake a key_rotated, each spent key a key_expired */
 	c->on_event_arg = &told;
-	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt, 0), 0);
 	c->slots[0].key_since_ns = mono_ns() - period - period / 2 + NS_PER_S;
 	vigil_cameras_tick(c, false);
 	assert_true(vigil_cameras_live(c, 0));
@@ -937,7 +937,7 @@ static void test_key_extension(void **state)
 	assert_int_equal(c->keys_extended, 0);
 
 	ssrc = vigil_cameras_fresh_ssrc(c); /* the camera's next handshake */
-	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt, 0), 0);
 	c->slots[0].key_since_ns = mono_ns() - period - period / 2 - NS_PER_S;
 	vigil_cameras_tick(c, true); /* under load: kept */
 	vigil_cameras_tick(c, true);
@@ -955,11 +955,11 @@ static void test_key_extension(void **state)
 
 	/* A rekey starts afresh: a new extension; so does the packet bound. */
 	ssrc = vigil_cameras_fresh_ssrc(c);
-	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt, 0), 0);
 	c->slots[0].key_since_ns = mono_ns() - period - period / 2 - NS_PER_S;
 	vigil_cameras_tick(c, true);
 	key[0]++;
-	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt), 0);
+	assert_int_equal(vigil_cameras_handshake(c, 0, ssrc, NULL, key, salt, 0), 0);
 	assert_false(c->slots[0].key_extended);
 	vigil_cameras_tick(c, false);
 	assert_true(vigil_cameras_live(c, 0));
@@ -1040,6 +1040,44 @@ static void test_handshake_rtx(void **state)
 	vigil_hs_keys_wipe(&keys);
 	vigil_hs_keys_wipe(&again);
 	vigil_hs_initiator_wipe(&cam);
+	stop(e);
+}
+
+/* A camera that started again (a new initiator: its first initiation says
+ * so) while vigild still holds its session gets a stream of its own, a
+ * fresh SSRC: its packet index starts anywhere, and under the old stream's
+ * replay window half of its packets would be refused as replayed. Its
+ * rekeys after that keep the new SSRC. */
+static void test_handshake_camera_restarted(void **state)
+{
+	struct env *e;
+	struct vigil_hs_initiator cam, rebooted;
+	struct vigil_hs_keys keys, again;
+	const struct vigil_camera_config *door;
+	(void)state;
+
+	write_conf(door_pk, "");
+	e = start(false);
+	door = &e->cfg.cameras[0];
+	assert_int_equal(vigil_hs_initiator_init(&cam, door_sk, server_pk), 0);
+	handshake(e, &cam, &keys);
+	handshake(e, &cam, &again); /* a rekey: the stream goes on */
+	assert_int_equal(again.ssrc, keys.ssrc);
+	assert_int_equal(vigil_hs_initiator_init(&rebooted, door_sk, server_pk), 0);
+	usleep(20000); /* a timestamp past the grain of the last one's */
+	handshake(e, &rebooted, &again);
+	assert_int_not_equal(again.ssrc, keys.ssrc);
+	assert_int_equal(door->ssrc, again.ssrc);
+	assert_true(rte_hash_lookup(e->table->by_ssrc, &keys.ssrc) < 0);
+	assert_true(rte_hash_lookup(e->table->by_ssrc, &again.ssrc) >= 0);
+	keys = again;
+	handshake(e, &rebooted, &again);
+	assert_int_equal(again.ssrc, keys.ssrc);
+	assert_int_equal(e->hs->n[VIGIL_HS_accepted], 4);
+	vigil_hs_keys_wipe(&keys);
+	vigil_hs_keys_wipe(&again);
+	vigil_hs_initiator_wipe(&cam);
+	vigil_hs_initiator_wipe(&rebooted);
 	stop(e);
 }
 
@@ -1339,7 +1377,7 @@ int main(void)
 	    cmocka_unit_test(test_cookie_budget),
 	    cmocka_unit_test(test_unknown_session),
 	    cmocka_unit_test(test_key_extension),
-	    cmocka_unit_test(test_identity_unique),
+	    cmocka_unit_test(test_handshake_camera_restarted), cmocka_unit_test(test_identity_unique),
 	    cmocka_unit_test(test_handshake_rtx),
 	    cmocka_unit_test(test_settings_told),
 	    cmocka_unit_test(test_feedback_reserved_at_once),

@@ -3,7 +3,9 @@
  * a camera comes back from its record as it went in, RTX settings too; a
  * record with anything no record holds is refused and nothing of it kept;
  * a replay state finds the highest index of an SSRC under a key, and reads
- * nothing past its length whatever its count says. */
+ * nothing past its length whatever its count says; an Identity camera's
+ * handshake comes back as it went in, with or without RTX, and one with
+ * anything no handshake holds is refused, nothing of it kept. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,12 +150,83 @@ static void test_state(void **state)
 	assert_false(found);
 }
 
+static void handshake(struct vigil_cluster_handshake *hs, bool rtx)
+{
+	memset(hs, 0, sizeof(*hs));
+	randombytes_buf(hs->identity, sizeof(hs->identity));
+	randombytes_buf(hs->timestamp, sizeof(hs->timestamp));
+	hs->ssrc = 0xa1b2c3d4;
+	hs->has_rtx = rtx;
+	if (rtx)
+		hs->rtx = (struct vigil_hs_rtx){.ssrc = 0x0badcafe, .payload_type = 100};
+	randombytes_buf(hs->key, sizeof(hs->key));
+	randombytes_buf(hs->salt, sizeof(hs->salt));
+	hs->unix_ns = UINT64_C(1796600000123456789);
+	strcpy(hs->node, "node-7");
+}
+
+static void test_handshake_round_trip(void **state)
+{
+	(void)state;
+	for (int rtx = 0; rtx < 2; rtx++) {
+		struct vigil_cluster_handshake in, out;
+		uint8_t b[VIGIL_CLUSTER_HANDSHAKE_LEN];
+
+		handshake(&in, rtx);
+		vigil_cluster_handshake_encode(b, &in);
+		assert_memory_equal(b, "VGH1", 4);
+		assert_int_equal(vigil_cluster_handshake_decode(b, &out), 0);
+		assert_memory_equal(out.identity, in.identity, 32);
+		assert_memory_equal(out.timestamp, in.timestamp, sizeof(in.timestamp));
+		assert_int_equal(out.ssrc, in.ssrc);
+		assert_int_equal(out.has_rtx, rtx);
+		assert_int_equal(out.rtx.ssrc, rtx ? 0x0badcafe : 0);
+		assert_int_equal(out.rtx.payload_type, rtx ? 100 : 0);
+		assert_memory_equal(out.key, in.key, sizeof(in.key));
+		assert_memory_equal(out.salt, in.salt, sizeof(in.salt));
+		assert_true(out.unix_ns == in.unix_ns);
+		assert_string_equal(out.node, "node-7");
+	}
+}
+
+static void test_handshake_refused(void **state)
+{
+	static const uint8_t zero[sizeof(struct vigil_cluster_handshake)];
+	struct vigil_cluster_handshake in, out;
+	uint8_t good[VIGIL_CLUSTER_HANDSHAKE_LEN], b[VIGIL_CLUSTER_HANDSHAKE_LEN];
+	/* magic; an unknown flag; RTX fields without the flag; an RTX SSRC
+	 * that is the SSRC; a node name with no NUL. */
+	const struct {
+		size_t at;
+		uint8_t v;
+		bool rtx;
+	} bad[] = {{0, 'X', false}, {52, 2, false}, {53, 1, false}, {57, 96, false}, {53, 0xd4, true},
+		   {110 + 63, 'x', false}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		handshake(&in, bad[i].rtx);
+		vigil_cluster_handshake_encode(good, &in);
+		memcpy(b, good, sizeof(b));
+		if (bad[i].at == 53 && bad[i].rtx) /* the RTX SSRC made the SSRC */
+			memcpy(b + 53, b + 48, 4);
+		else
+			b[bad[i].at] = bad[i].v;
+		memset(&out, 0x5a, sizeof(out));
+		assert_int_equal(vigil_cluster_handshake_decode(b, &out), -EINVAL);
+		assert_memory_equal(&out, zero, sizeof(out));
+		assert_int_equal(vigil_cluster_handshake_decode(good, &out), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_round_trip),
 		cmocka_unit_test(test_record_refused),
 		cmocka_unit_test(test_state),
+		cmocka_unit_test(test_handshake_round_trip),
+		cmocka_unit_test(test_handshake_refused),
 	};
 
 	if (sodium_init() < 0)

@@ -380,6 +380,8 @@ static void test_round_trip(void **state)
 		assert_memory_equal(init.identity, K.cam_pk, 32);
 		assert_int_equal(init.codec, round == 1 ? 1 : 0);
 		assert_int_equal(init.sender_index, le32(im + 4));
+		/* fresh until the camera has taken a response: then its index goes on */
+		assert_int_equal(init.fresh, round == 0);
 		if (round > 0)
 			assert_int_equal(vigil_hs_timestamp_cmp(init.timestamp, ts1), 1);
 		memcpy(ts1, init.timestamp, 12);
@@ -848,7 +850,7 @@ static void test_layout_from_doc(void **state)
 	build_initiation(&hs, 0, 0, 1, im);
 	assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), -EPROTO);
 	/* a flag this server does not know, as an older server does any */
-	for (unsigned bit = 1; bit < 8; bit++) {
+	for (unsigned bit = 2; bit < 8; bit++) {
 		build_initiation(&hs, 0, (uint8_t)(1u << bit), 0, im);
 		assert_int_equal(read_init(&srv, im, ILEN, SRC_A, false, &init, NULL), -EPROTO);
 	}
@@ -857,6 +859,7 @@ static void test_layout_from_doc(void **state)
 	assert_int_equal(init.sender_index, 0x12345678);
 	assert_int_equal(init.codec, 1);
 	assert_false(init.asks_rtx);
+	assert_false(init.fresh);
 	assert_memory_equal(init.timestamp, "\x40\0\0\0\x65\x53\xf1\0\0\0\0\0", 12);
 	assert_memory_equal(init.identity, K.cam_pk, 32);
 	response(&init, rm, &sk);
