@@ -540,6 +540,30 @@ int main(int argc, char **argv)
 			  cfg.storage.endpoint, cfg.storage.bucket, cfg.storage.prefix, cfg.storage.node,
 			  cfg.storage.keep_local ? "kept on disk too" : "the disk a spool");
 	}
+	/* A cluster node's cameras: what etcd holds, before traffic is taken,
+	 * and before the recorder starts: it recovers what a crash left of
+	 * every camera it knows then, whether or not its packets come here. */
+	if (cfg.cluster.etcd[0] != '\0') {
+		cluster = vigil_cluster_open(&cfg, keystore_key, msg, sizeof(msg));
+		if (cluster == NULL) {
+			vigil_log(VIGIL_LOG_ERR, "vigild: [Cluster]: %s\n", msg);
+			status = EXIT_CONFIG;
+			goto err_streams;
+		}
+		if (hs != NULL)
+			vigil_handshakes_publish(hs, vigil_cluster_handshake, cluster);
+		rc = vigil_cluster_start(cluster, &cams, CLUSTER_START_WAIT_MS);
+		if (rc == -EIO)
+			vigil_log(VIGIL_LOG_ERR, "vigild: cluster node %s: etcd (%s) did not answer within %u s: starting "
+						 "without cameras; they are applied when it answers\n",
+				  cfg.cluster.node, cfg.cluster.etcd, CLUSTER_START_WAIT_MS / 1000);
+		else if (rc < 0) {
+			vigil_log(VIGIL_LOG_ERR, "vigild: [Cluster]: cannot start its threads: %s\n", strerror(-rc));
+			goto err_streams;
+		} else
+			vigil_log(VIGIL_LOG_INFO, "vigild: cluster node %s: %u camera(s) from etcd (%s, under %s)\n",
+				  cfg.cluster.node, cfg.n_cameras, cfg.cluster.etcd, cfg.cluster.prefix);
+	}
 	rec = vigil_recorder_create(&cfg, cfg.max_frame_bytes, up);
 	if (rec == NULL) {
 		vigil_log(VIGIL_LOG_ERR, "vigild: cannot record into %s: %s\n", cfg.record_dir, strerror(errno));
@@ -552,28 +576,6 @@ int main(int argc, char **argv)
 	}
 	cams.on_settings = recorder_settings;
 	cams.on_settings_arg = rec;
-	/* A cluster node's cameras: what etcd holds, before traffic is taken. */
-	if (cfg.cluster.etcd[0] != '\0') {
-		cluster = vigil_cluster_open(&cfg, keystore_key, msg, sizeof(msg));
-		if (cluster == NULL) {
-			vigil_log(VIGIL_LOG_ERR, "vigild: [Cluster]: %s\n", msg);
-			status = EXIT_CONFIG;
-			goto err_recorder;
-		}
-		if (hs != NULL)
-			vigil_handshakes_publish(hs, vigil_cluster_handshake, cluster);
-		rc = vigil_cluster_start(cluster, &cams, CLUSTER_START_WAIT_MS);
-		if (rc == -EIO)
-			vigil_log(VIGIL_LOG_ERR, "vigild: cluster node %s: etcd (%s) did not answer within %u s: starting "
-						 "without cameras; they are applied when it answers\n",
-				  cfg.cluster.node, cfg.cluster.etcd, CLUSTER_START_WAIT_MS / 1000);
-		else if (rc < 0) {
-			vigil_log(VIGIL_LOG_ERR, "vigild: [Cluster]: cannot start its threads: %s\n", strerror(-rc));
-			goto err_recorder;
-		} else
-			vigil_log(VIGIL_LOG_INFO, "vigild: cluster node %s: %u camera(s) from etcd (%s, under %s)\n",
-				  cfg.cluster.node, cfg.n_cameras, cfg.cluster.etcd, cfg.cluster.prefix);
-	}
 	rc = vigil_recorder_start(rec, workers.frames, workers.n);
 	if (rc < 0) {
 		vigil_log(VIGIL_LOG_ERR, "vigild: cannot start the recorder: %s\n", strerror(-rc));
@@ -677,8 +679,10 @@ int main(int argc, char **argv)
 
 err_recorder:
 	vigil_cluster_free(cluster);
+	cluster = NULL;
 	vigil_recorder_free(rec);
 err_streams:
+	vigil_cluster_free(cluster);
 	vigil_uploader_free(up);
 	vigil_events_free(events); /* the EventHook's queue drains a little first */
 	vigil_handshakes_free(hs);
