@@ -24,17 +24,10 @@
 #define TS_SYNC 0x47
 #define MIN_SEGMENT (3 * TS_PACKET) /* PAT, PMT and something: less is discarded */
 #define SEALED_CHUNK (VIGIL_SEAL_CHUNK + VIGIL_SEAL_ABYTES)
-#define MAP_TAG "#EXT-X-MAP:URI=\"init-" /* then the init segment's number */
 /* A comment (players ignore it): segments from this number on were recorded
  * after the last recovery. Their entries, with the discontinuity before the
  * first, are appended unsynced: a crash may take them, this line not. */
 #define RUN_TAG "# vigil: run from segment "
-
-const char *const vigil_seg_suffix[VIGIL_SEG_KINDS] = {
-    [VIGIL_SEG_TS] = ".ts",
-    [VIGIL_SEG_SEALED] = ".ts.sealed",
-    [VIGIL_SEG_M4S] = ".m4s",
-};
 
 struct entries {
 	struct vigil_playlist_entry *v;
@@ -64,67 +57,6 @@ static int cmp_entry(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* NNNNNNNN followed by exactly suffix. */
-static bool seq_of(const char *name, const char *suffix, uint32_t *seq)
-{
-	for (int i = 0; i < 8; i++)
-		if (name[i] < '0' || name[i] > '9')
-			return false;
-	if (strcmp(name + 8, suffix) != 0)
-		return false;
-	*seq = (uint32_t)strtoul(name, NULL, 10);
-	return true;
-}
-
-/* A segment's name (then_partial: with .partial after it); its kind. */
-static bool segment_of(const char *name, bool then_partial, uint32_t *seq, enum vigil_seg_kind *kind)
-{
-	char suffix[32];
-
-	for (unsigned k = 0; k < VIGIL_SEG_KINDS; k++) {
-		snprintf(suffix, sizeof(suffix), "%s%s", vigil_seg_suffix[k], then_partial ? ".partial" : "");
-		if (seq_of(name, suffix, seq)) {
-			*kind = (enum vigil_seg_kind)k;
-			return true;
-		}
-	}
-	return false;
-}
-
-bool vigil_segment_name(const char *name, uint32_t *seq, enum vigil_seg_kind *kind)
-{
-	return segment_of(name, false, seq, kind);
-}
-
-bool vigil_init_name(const char *name, uint32_t *seq)
-{
-	return strncmp(name, "init-", 5) == 0 && seq_of(name + 5, ".mp4", seq);
-}
-
-static void fmt_time(char *buf, size_t len, uint64_t ns)
-{
-	time_t s = (time_t)(ns / 1000000000u);
-	struct tm tm;
-	size_t n;
-
-	gmtime_r(&s, &tm);
-	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000u % 1000u));
-}
-
-static uint64_t parse_time(const char *s)
-{
-	struct tm tm = {0};
-	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	unsigned ms = 0;
-
-	if (rest == NULL)
-		return 0;
-	if (*rest == '.')
-		ms = (unsigned)strtoul(rest + 1, NULL, 10) % 1000;
-	return (uint64_t)timegm(&tm) * 1000000000u + ms * 1000000u;
-}
-
 /* Version 7 for fMP4 segments (EXT-X-MAP with media segments). */
 static void put_header(FILE *f, unsigned target, const struct vigil_playlist_entry *first, bool event)
 {
@@ -142,25 +74,12 @@ static void put_entry(FILE *f, const struct vigil_playlist_entry *e, bool new_ma
 	if (e->kind == VIGIL_SEG_M4S && new_map)
 		fprintf(f, "#EXT-X-MAP:URI=\"init-%08" PRIu32 ".mp4\"\n", e->map);
 	if (e->start_ns != 0) {
-		fmt_time(when, sizeof(when), e->start_ns);
+		vigil_playlist_time_fmt(when, sizeof(when), e->start_ns);
 		fprintf(f, "#EXT-X-PROGRAM-DATE-TIME:%s\n", when);
 	}
 	if (e->bytes != 0)
 		fprintf(f, VIGIL_PLAYLIST_BYTES_TAG "%" PRIu64 "\n", e->bytes);
 	fprintf(f, "#EXTINF:%.3f,\n%08" PRIu32 "%s\n", e->seconds, e->seq, vigil_seg_suffix[e->kind]);
-}
-
-/* Whole seconds, rounded up. */
-static unsigned target_for(double seconds)
-{
-	unsigned t = (unsigned)seconds;
-
-	return t + (seconds > t);
-}
-
-unsigned vigil_playlist_target(unsigned target, double seconds)
-{
-	return target_for(seconds) > target ? target_for(seconds) : target;
 }
 
 static int fsync_dir(const char *dir)
@@ -231,9 +150,8 @@ static int write_playlist(const char *dir, const struct entries *l, unsigned tar
 static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 {
 	char path[PATH_MAX + 16], *line = NULL;
-	struct vigil_playlist_entry e = {0};
-	enum vigil_seg_kind kind;
-	uint32_t map = 0;
+	struct vigil_playlist_reader r = {0};
+	struct vigil_playlist_entry e;
 	size_t cap = 0;
 	ssize_t n;
 	FILE *f;
@@ -244,35 +162,15 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -errno;
 	while ((n = getline(&line, &cap, f)) > 0) {
-		uint32_t seq;
-
 		if (line[n - 1] != '\n')
 			break;
 		line[n - 1] = '\0';
-		if (strncmp(line, "#EXT-X-TARGETDURATION:", 22) == 0)
-			*target = (unsigned)strtoul(line + 22, NULL, 10);
-		else if (strcmp(line, "#EXT-X-DISCONTINUITY") == 0)
-			e.discontinuity = true;
-		else if (strncmp(line, "#EXT-X-PROGRAM-DATE-TIME:", 25) == 0)
-			e.start_ns = parse_time(line + 25);
-		else if (strncmp(line, "#EXTINF:", 8) == 0)
-			e.seconds = strtod(line + 8, NULL);
-		else if (strncmp(line, VIGIL_PLAYLIST_BYTES_TAG, sizeof(VIGIL_PLAYLIST_BYTES_TAG) - 1) == 0)
-			e.bytes = strtoull(line + sizeof(VIGIL_PLAYLIST_BYTES_TAG) - 1, NULL, 10);
-		else if (strncmp(line, MAP_TAG, sizeof(MAP_TAG) - 1) == 0)
-			map = (uint32_t)strtoul(line + sizeof(MAP_TAG) - 1, NULL, 10);
-		else if (strncmp(line, RUN_TAG, sizeof(RUN_TAG) - 1) == 0)
+		if (strncmp(line, RUN_TAG, sizeof(RUN_TAG) - 1) == 0)
 			l->run_from = (uint32_t)strtoul(line + sizeof(RUN_TAG) - 1, NULL, 10);
-		else if (line[0] != '#' && segment_of(line, false, &seq, &kind)) {
-			e.seq = seq;
-			e.kind = kind;
-			e.map = map;
-			ret = entries_add(l, &e);
-			if (ret < 0)
-				break;
-			e = (struct vigil_playlist_entry){0};
-		}
+		else if (vigil_playlist_line(&r, line, &e) && (ret = entries_add(l, &e)) < 0)
+			break;
 	}
+	*target = r.target != 0 ? r.target : *target;
 	free(line);
 	fclose(f);
 	return ret;
@@ -470,11 +368,11 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, uin
 		uint32_t seq;
 		bool kept = true;
 
-		if (strncmp(de->d_name, "init-", 5) == 0 && seq_of(de->d_name + 5, ".mp4", &seq)) {
+		if (vigil_init_name(de->d_name, &seq)) {
 			if (n_inits < sizeof(inits) / sizeof(inits[0]))
 				inits[n_inits++] = seq;
 			continue;
-		} else if (segment_of(de->d_name, true, &seq, &kind)) {
+		} else if (vigil_segment_file(de->d_name, true, &seq, &kind)) {
 			ret = recover_partial(dir, seq, kind, &kept);
 			if (ret < 0) {
 				snprintf(err, errlen, "%s/%s: cannot recover: %s", dir, de->d_name, strerror(-ret));
@@ -482,7 +380,7 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, uin
 			}
 			out->recovered += kept;
 			out->discarded += !kept;
-		} else if (!segment_of(de->d_name, false, &seq, &kind)) {
+		} else if (!vigil_segment_file(de->d_name, false, &seq, &kind)) {
 			continue;
 		}
 		if (seq >= out->next_seq)
@@ -539,8 +437,7 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, uin
 			all.v[i].discontinuity = true; /* the first of the last run */
 		if (i == 0)
 			all.v[i].discontinuity = false;
-		if (target_for(all.v[i].seconds) > out->target)
-			out->target = target_for(all.v[i].seconds);
+		out->target = vigil_playlist_target(out->target, all.v[i].seconds);
 	}
 	all.run_from = out->next_seq;
 	ret = write_playlist(dir, &all, out->target, event, true);
@@ -566,12 +463,12 @@ int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e,
 	int ret = 0;
 
 	snprintf(path, sizeof(path), "%s/" VIGIL_PLAYLIST_NAME, dir);
-	if (target_for(e->seconds) > *target && access(path, F_OK) == 0) {
+	if (vigil_playlist_target(*target, e->seconds) > *target && access(path, F_OK) == 0) {
 		/* Rare: a long GOP. The header changes, so the whole file. */
 		unsigned old = *target;
 
 		ret = read_playlist(dir, &l, &old);
-		*target = target_for(e->seconds);
+		*target = vigil_playlist_target(*target, e->seconds);
 		if (ret == 0)
 			ret = entries_add(&l, e);
 		if (ret == 0)
@@ -579,8 +476,7 @@ int vigil_playlist_append(const char *dir, const struct vigil_playlist_entry *e,
 		free(l.v);
 		return ret;
 	}
-	if (target_for(e->seconds) > *target)
-		*target = target_for(e->seconds);
+	*target = vigil_playlist_target(*target, e->seconds);
 	f = fopen(path, "ae");
 	if (f == NULL)
 		return -errno;

@@ -41,6 +41,22 @@ struct vigil_playlist_entry {
  * skip comments). */
 #define VIGIL_PLAYLIST_BYTES_TAG "# vigil: bytes "
 
+/* A segment's file name with .partial after it too (then_partial). */
+bool vigil_segment_file(const char *name, bool then_partial, uint32_t *seq, enum vigil_seg_kind *kind);
+/* #EXT-X-PROGRAM-DATE-TIME's format, UTC to the millisecond: ns since
+ * the epoch into buf, and back (0: not a time). */
+void vigil_playlist_time_fmt(char *buf, size_t len, uint64_t ns);
+uint64_t vigil_playlist_time_parse(const char *s);
+/* Reads a playlist one line at a time (no newline): true when the line
+ * is a segment's, its entry (with the tags before it) into *out. */
+struct vigil_playlist_reader {
+	struct vigil_playlist_entry e; /* the entry being read */
+	uint32_t map;		       /* the last #EXT-X-MAP's init segment */
+	unsigned target;	       /* #EXT-X-TARGETDURATION, 0: none yet */
+	bool ended;		       /* #EXT-X-ENDLIST */
+};
+bool vigil_playlist_line(struct vigil_playlist_reader *r, const char *line, struct vigil_playlist_entry *out);
+
 
 /* What vigil_playlist_recover found in a camera's directory. */
 struct vigil_recovery {

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* S3 requests on a libcurl easy handle (s3.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <sodium.h>
 
 #include "s3.h"
+#include "vigil/secret.h"
 
 /* Connecting takes no longer than this; a transfer that moves less than
  * VIGIL_S3_LOW_SPEED bytes a second for VIGIL_S3_LOW_SPEED_TIME is cut
@@ -208,5 +213,103 @@ CURLcode vigil_s3_perform(struct vigil_s3_req *r)
 	CURLcode rc = curl_easy_perform(r->easy);
 
 	vigil_s3_done(r);
+	return rc;
+}
+
+#define CREDENTIALS_MAX 4096
+
+/* "name = value" under [default] in the AWS shared credentials format;
+ * the text is not changed. */
+static bool credential(const char *text, const char *name, char *out, size_t outlen)
+{
+	bool in_default = false;
+	size_t n = strlen(name);
+
+	for (const char *line = text; *line != '\0'; line += strcspn(line, "\n"), line += *line == '\n') {
+		const char *p = line + strspn(line, " \t"), *v;
+		size_t len;
+
+		if (*p == '[') {
+			in_default = strncmp(p, "[default]", 9) == 0;
+			continue;
+		}
+		if (!in_default || strncmp(p, name, n) != 0)
+			continue;
+		v = p + n + strspn(p + n, " \t");
+		if (*v++ != '=')
+			continue;
+		v += strspn(v, " \t");
+		len = strcspn(v, " \t\r\n");
+		if (len == 0 || len >= outlen)
+			return false;
+		memcpy(out, v, len);
+		out[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+int vigil_s3_credentials(const struct vigil_storage_config *s, char *userpwd, size_t len, char *err, size_t errlen)
+{
+	char path[4200], *text = sodium_malloc(CREDENTIALS_MAX + 1);
+	char ak[128], sk[128];
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	struct stat st;
+	ssize_t n = -1;
+	int fd = -1, rc = -EINVAL;
+
+	if (s->credentials_file[0] != '\0')
+		snprintf(path, sizeof(path), "%s", s->credentials_file);
+	else if (dir != NULL)
+		snprintf(path, sizeof(path), "%s/s3-credentials", dir);
+	else {
+		snprintf(err, errlen,
+			 "[Storage] needs CredentialsFile (or the credential s3-credentials of the unit)");
+		goto out;
+	}
+	if (text == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "CredentialsFile %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!vigil_secret_mode_ok(path, st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0)) {
+		snprintf(
+		    err, errlen,
+		    "CredentialsFile %s: mode %04o, owner %u: it must be vigild's (or root's), chmod 600",
+		    path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+		rc = -EPERM;
+		goto out;
+	}
+	n = read(fd, text, CREDENTIALS_MAX);
+	if (n < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "CredentialsFile %s: %s", path, strerror(errno));
+		goto out;
+	}
+	text[n] = '\0';
+	if (!credential(text, "aws_access_key_id", ak, sizeof(ak)) ||
+	    !credential(text, "aws_secret_access_key", sk, sizeof(sk))) {
+		snprintf(err, errlen,
+			 "CredentialsFile %s: no aws_access_key_id and aws_secret_access_key under [default]",
+			 path);
+		goto out;
+	}
+	if (strchr(ak, ':') != NULL || (size_t)snprintf(userpwd, len, "%s:%s", ak, sk) >= len) {
+		snprintf(err, errlen, "CredentialsFile %s: the access key holds ':' or the keys are too long",
+			 path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	sodium_memzero(sk, sizeof(sk));
+	if (text != NULL)
+		sodium_free(text);
 	return rc;
 }

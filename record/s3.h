@@ -58,6 +58,11 @@ bool vigil_s3_etag_ok(const struct vigil_s3_req *r);
  * it); false when not found or longer than out. */
 bool vigil_s3_xml(const struct vigil_s3_req *r, const char *tag, size_t *from, char *out, size_t outlen);
 
+/* The keys of s's CredentialsFile (else $CREDENTIALS_DIRECTORY/s3-credentials,
+ * AWS's shared credentials format, [default]) into userpwd as
+ * "access:secret". The file must be the caller's or root's, not readable
+ * by others (as the key files). 0, or -errno with err saying why. */
+int vigil_s3_credentials(const struct vigil_storage_config *s, char *userpwd, size_t len, char *err, size_t errlen);
 /* Runs one request to its end on its own (start-up checks). CURLE_*. */
 CURLcode vigil_s3_perform(struct vigil_s3_req *r);
 

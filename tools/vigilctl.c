@@ -23,6 +23,7 @@
 #include "admin.h"
 #include "admin_commands.h"
 #include "keystore.h"
+#include "recordings.h"
 #include "seal.h"
 #include "vigil/limits.h"
 
@@ -37,6 +38,11 @@ static const struct command {
 #undef COMMAND_ROW
 	{NULL, NULL, 0, "keygen keystore FILE",
 	 "a new keystore master key (mode 0600), for KeystoreKeyFile (no vigild needed)"},
+	{NULL, NULL, 0, "recordings NAME [--from T] [--to T] [--config FILE]",
+	 "camera NAME's recordings across the nodes of a cluster as one HLS playlist\n"
+	 "(stdout), from the object store of vigild's configuration (FILE, default\n"
+	 VIGIL_DEFAULT_CONFIG "), segments overlapping [T, T) (2026-12-07T10:00:00Z, or\n"
+	 "seconds since 1970); reads the bucket, not vigild"},
 	{NULL, NULL, 0, "keygen x25519 FILE",
 	 "a new X25519 key pair: the secret key to FILE (mode 0600), the public key\n"
 	 "printed: for ServerKeyFile, or a camera's identity (no vigild needed)"},
@@ -406,9 +412,12 @@ int main(int argc, char **argv)
 		{"owner-key", required_argument, NULL, 'o'},
 		{"retain-hours", required_argument, NULL, 'H'},
 		{"retain-bytes", required_argument, NULL, 'B'},
+		{"from", required_argument, NULL, 'F'},
+		{"to", required_argument, NULL, 'T'},
+		{"config", required_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *path = VIGIL_ADMIN_DEFAULT_SOCKET, *cmd;
+	const char *path = VIGIL_ADMIN_DEFAULT_SOCKET, *cmd, *from = NULL, *to = NULL, *config = VIGIL_DEFAULT_CONFIG;
 	struct camera_opts co = {0};
 	bool json = false, help = false;
 	json_t *reply, *request;
@@ -429,6 +438,9 @@ int main(int argc, char **argv)
 		case 'o': co.owner_key = optarg; break;
 		case 'H': co.retain_hours = optarg; break;
 		case 'B': co.retain_bytes = optarg; break;
+		case 'F': from = optarg; break;
+		case 'T': to = optarg; break;
+		case 'C': config = optarg; break;
 		default: return usage(stderr, 2, 0, NULL);
 		}
 	}
@@ -444,6 +456,9 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	if (strcmp(cmd, "keygen") == 0)
 		return optind + 3 == argc ? keygen(argv[optind + 1], argv[optind + 2])
+					  : usage(stderr, 2, argc - optind, argv + optind);
+	if (strcmp(cmd, "recordings") == 0)
+		return optind + 2 == argc ? vigilctl_recordings(config, argv[optind + 1], from, to)
 					  : usage(stderr, 2, argc - optind, argv + optind);
 	if (strcmp(cmd, "watch") == 0)
 		return optind + 1 == argc ? watch(path) : usage(stderr, 2, argc - optind, argv + optind);

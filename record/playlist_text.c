@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* A vigil playlist as text (playlist.h): segment file names, the time
+ * format of #EXT-X-PROGRAM-DATE-TIME, and the reading of a playlist line
+ * by line. No file and no library beyond libc: the recorder's recovery
+ * and vigilctl's timeline across nodes (timeline.c) read playlists alike. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "playlist.h"
+
+#define MAP_TAG "#EXT-X-MAP:URI=\"init-" /* then the init segment's number */
+
+const char *const vigil_seg_suffix[VIGIL_SEG_KINDS] = {
+    [VIGIL_SEG_TS] = ".ts",
+    [VIGIL_SEG_SEALED] = ".ts.sealed",
+    [VIGIL_SEG_M4S] = ".m4s",
+};
+
+/* NNNNNNNN followed by exactly suffix. */
+static bool seq_of(const char *name, const char *suffix, uint32_t *seq)
+{
+	for (int i = 0; i < 8; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	if (strcmp(name + 8, suffix) != 0)
+		return false;
+	*seq = (uint32_t)strtoul(name, NULL, 10);
+	return true;
+}
+
+bool vigil_segment_file(const char *name, bool then_partial, uint32_t *seq, enum vigil_seg_kind *kind)
+{
+	char suffix[32];
+
+	for (unsigned k = 0; k < VIGIL_SEG_KINDS; k++) {
+		snprintf(suffix, sizeof(suffix), "%s%s", vigil_seg_suffix[k], then_partial ? ".partial" : "");
+		if (seq_of(name, suffix, seq)) {
+			*kind = (enum vigil_seg_kind)k;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool vigil_segment_name(const char *name, uint32_t *seq, enum vigil_seg_kind *kind)
+{
+	return vigil_segment_file(name, false, seq, kind);
+}
+
+bool vigil_init_name(const char *name, uint32_t *seq)
+{
+	return strncmp(name, "init-", 5) == 0 && seq_of(name + 5, ".mp4", seq);
+}
+
+/* Whole seconds, rounded up. */
+static unsigned target_for(double seconds)
+{
+	unsigned t = (unsigned)seconds;
+
+	return t + (seconds > t);
+}
+
+unsigned vigil_playlist_target(unsigned target, double seconds)
+{
+	return target_for(seconds) > target ? target_for(seconds) : target;
+}
+
+void vigil_playlist_time_fmt(char *buf, size_t len, uint64_t ns)
+{
+	time_t s = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&s, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ns / 1000000u % 1000u));
+}
+
+uint64_t vigil_playlist_time_parse(const char *s)
+{
+	struct tm tm = {0};
+	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	unsigned ms = 0;
+
+	if (rest == NULL)
+		return 0;
+	if (*rest == '.')
+		ms = (unsigned)strtoul(rest + 1, NULL, 10) % 1000;
+	return (uint64_t)timegm(&tm) * 1000000000u + ms * 1000000u;
+}
+
+bool vigil_playlist_line(struct vigil_playlist_reader *r, const char *line, struct vigil_playlist_entry *out)
+{
+	uint32_t seq;
+	enum vigil_seg_kind kind;
+
+	if (strncmp(line, "#EXT-X-TARGETDURATION:", 22) == 0)
+		r->target = (unsigned)strtoul(line + 22, NULL, 10);
+	else if (strcmp(line, "#EXT-X-DISCONTINUITY") == 0)
+		r->e.discontinuity = true;
+	else if (strncmp(line, "#EXT-X-PROGRAM-DATE-TIME:", 25) == 0)
+		r->e.start_ns = vigil_playlist_time_parse(line + 25);
+	else if (strncmp(line, "#EXTINF:", 8) == 0)
+		r->e.seconds = strtod(line + 8, NULL);
+	else if (strncmp(line, VIGIL_PLAYLIST_BYTES_TAG, sizeof(VIGIL_PLAYLIST_BYTES_TAG) - 1) == 0)
+		r->e.bytes = strtoull(line + sizeof(VIGIL_PLAYLIST_BYTES_TAG) - 1, NULL, 10);
+	else if (strncmp(line, MAP_TAG, sizeof(MAP_TAG) - 1) == 0)
+		r->map = (uint32_t)strtoul(line + sizeof(MAP_TAG) - 1, NULL, 10);
+	else if (strcmp(line, "#EXT-X-ENDLIST") == 0)
+		r->ended = true;
+	else if (line[0] != '#' && vigil_segment_file(line, false, &seq, &kind)) {
+		r->e.seq = seq;
+		r->e.kind = kind;
+		r->e.map = r->map;
+		*out = r->e;
+		r->e = (struct vigil_playlist_entry){0};
+		return true;
+	}
+	return false;
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* A camera's recordings across nodes as one playlist (timeline.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeline.h"
+
+#define JOIN_NS 500000000ull /* a segment starting this close to the end of the one before continues it */
+
+static bool node_ok(const char *node)
+{
+	size_t n = strlen(node);
+
+	return n > 0 && n < VIGIL_TIMELINE_NODE_MAX && strspn(node, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+								   "0123456789._-") == n &&
+	       strcmp(node, ".") != 0 && strcmp(node, "..") != 0;
+}
+
+static int seg_add(struct vigil_timeline *t, const struct vigil_timeline_seg *s)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 256;
+		void *v = realloc(t->v, cap * sizeof(*t->v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->n++] = *s;
+	return 0;
+}
+
+int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *text, size_t len)
+{
+	struct vigil_playlist_reader r = {0};
+	struct vigil_timeline_seg s = {0};
+	uint64_t next = 0; /* where the segment before ended */
+	char *copy, *line, *save = NULL;
+	void *nodes;
+	int ret = 0;
+
+	if (!node_ok(node))
+		return -EINVAL;
+	nodes = realloc(t->nodes, (t->n_nodes + 1) * sizeof(*t->nodes));
+	copy = malloc(len + 1);
+	if (nodes == NULL || copy == NULL) {
+		free(copy);
+		if (nodes != NULL)
+			t->nodes = nodes;
+		return -ENOMEM;
+	}
+	t->nodes = nodes;
+	snprintf(t->nodes[t->n_nodes], VIGIL_TIMELINE_NODE_MAX, "%s", node);
+	s.node = t->n_nodes++;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	for (line = strtok_r(copy, "\r\n", &save); line != NULL && ret == 0; line = strtok_r(NULL, "\r\n", &save)) {
+		if (!vigil_playlist_line(&r, line, &s.e))
+			continue;
+		if (s.e.start_ns == 0)
+			s.e.start_ns = next;
+		if (s.e.start_ns == 0)
+			continue;
+		next = s.e.start_ns + (uint64_t)(s.e.seconds * 1e9);
+		ret = seg_add(t, &s);
+	}
+	free(copy);
+	return ret;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct vigil_timeline_seg *x = a, *y = b;
+
+	if (x->e.start_ns != y->e.start_ns)
+		return x->e.start_ns < y->e.start_ns ? -1 : 1;
+	if (x->node != y->node)
+		return x->node < y->node ? -1 : 1;
+	return x->e.seq < y->e.seq ? -1 : x->e.seq > y->e.seq;
+}
+
+/* printf into the growing text *out. */
+static bool put(char **out, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static bool put(char **out, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(*out + *len, *cap - *len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return false;
+		if ((size_t)n < *cap - *len) {
+			*len += (size_t)n;
+			return true;
+		}
+		char *more = realloc(*out, 2 * *cap + (size_t)n);
+
+		if (more == NULL)
+			return false;
+		*out = more;
+		*cap = 2 * *cap + (size_t)n;
+	}
+}
+
+char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64_t to_ns, const char *base,
+			      unsigned *segments)
+{
+	size_t len = 0, cap = 4096;
+	char *out = malloc(cap), when[64];
+	const struct vigil_timeline_seg *prev = NULL;
+	unsigned target = 1, n = 0;
+	bool fmp4 = false, ok;
+
+	if (out == NULL)
+		return NULL;
+	qsort(t->v, t->n, sizeof(*t->v), by_start);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct vigil_playlist_entry *e = &t->v[i].e;
+
+		fmp4 |= e->kind == VIGIL_SEG_M4S;
+		target = vigil_playlist_target(target, e->seconds);
+	}
+	ok = put(&out, &len, &cap, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:%u\n"
+				   "#EXT-X-MEDIA-SEQUENCE:0\n",
+		 fmp4 ? 7 : 3, target);
+	for (size_t i = 0; i < t->n && ok; i++) {
+		const struct vigil_timeline_seg *s = &t->v[i];
+		uint64_t end = s->e.start_ns + (uint64_t)(s->e.seconds * 1e9);
+		const char *node = t->nodes[s->node];
+		bool cut, new_map;
+
+		if ((to_ns != 0 && s->e.start_ns >= to_ns) || (from_ns != 0 && end <= from_ns))
+			continue;
+		if (prev == NULL) {
+			cut = false;
+			new_map = true;
+		} else {
+			uint64_t prev_end = prev->e.start_ns + (uint64_t)(prev->e.seconds * 1e9);
+
+			cut = s->node != prev->node || s->e.discontinuity || s->e.kind != prev->e.kind ||
+			      s->e.start_ns > prev_end + JOIN_NS || s->e.start_ns + JOIN_NS < prev_end;
+			new_map = cut || s->e.map != prev->e.map;
+		}
+		vigil_playlist_time_fmt(when, sizeof(when), s->e.start_ns);
+		if (cut)
+			ok = put(&out, &len, &cap, "#EXT-X-DISCONTINUITY\n");
+		if (ok && s->e.kind == VIGIL_SEG_M4S && new_map)
+			ok = put(&out, &len, &cap, "#EXT-X-MAP:URI=\"%s%s/init-%08" PRIu32 ".mp4\"\n", base, node,
+				 s->e.map);
+		if (ok)
+			ok = put(&out, &len, &cap, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n%s%s/%08" PRIu32 "%s\n",
+				 when, s->e.seconds, base, node, s->e.seq, vigil_seg_suffix[s->e.kind]);
+		prev = s;
+		n++;
+	}
+	if (ok)
+		ok = put(&out, &len, &cap, "#EXT-X-ENDLIST\n");
+	if (!ok) {
+		free(out);
+		return NULL;
+	}
+	*segments = n;
+	return out;
+}
+
+void vigil_timeline_free(struct vigil_timeline *t)
+{
+	free(t->nodes);
+	free(t->v);
+	*t = (struct vigil_timeline){0};
+}

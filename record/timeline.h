@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* One camera's recordings across the nodes of a cluster as one HLS
+ * playlist (`vigilctl recordings`, docs/cluster.md): each node uploads its
+ * own playlist and segments under <Prefix><camera>/<node>/ (upload.c), so
+ * nothing collides while two nodes write one camera during a flow move;
+ * this merges the nodes' playlists by the wall-clock start of each
+ * segment (#EXT-X-PROGRAM-DATE-TIME), keeps those in a time range, and
+ * marks a discontinuity wherever one node's run ends and another's begins
+ * or time jumps. Text in, text out: no I/O. */
+#ifndef VIGIL_TIMELINE_H
+#define VIGIL_TIMELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "playlist.h"
+
+#define VIGIL_TIMELINE_NODE_MAX 64
+
+struct vigil_timeline_seg {
+	struct vigil_playlist_entry e; /* start_ns always set */
+	unsigned node;		       /* an index into nodes */
+};
+
+struct vigil_timeline {
+	char (*nodes)[VIGIL_TIMELINE_NODE_MAX];
+	unsigned n_nodes;
+	struct vigil_timeline_seg *v;
+	size_t n, cap;
+};
+
+/* A node's playlist (len bytes of text) added: its segments, each with a
+ * start (one without #EXT-X-PROGRAM-DATE-TIME starts where the one before
+ * it ended; one with no start at all is left out). -EINVAL for a node
+ * name that is not 1-63 of [A-Za-z0-9._-], -ENOMEM. */
+int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *text, size_t len);
+
+/* The playlist of the segments that overlap [from_ns, to_ns) (0: no
+ * bound), in time order: a VOD playlist (#EXT-X-ENDLIST), each segment's
+ * URI base + node + "/" + its file name, its start as
+ * #EXT-X-PROGRAM-DATE-TIME, #EXT-X-DISCONTINUITY before a segment from
+ * another node than the one before it, one its node's playlist marked, or
+ * one that does not start within 0.5 s of the end of the one before it.
+ * malloc'd, NUL-terminated; *segments: how many it lists. NULL: out of
+ * memory. */
+char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64_t to_ns, const char *base,
+			      unsigned *segments);
+
+void vigil_timeline_free(struct vigil_timeline *t);
+
+#endif

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* One camera's recordings across nodes as one playlist
+ * (record/timeline.h): the nodes' playlists merged by the wall-clock start
+ * of each segment, whichever node they come from and in whatever order
+ * they are added; a discontinuity where one node's run gives way to
+ * another's, where time jumps, and where a node's playlist had one;
+ * fMP4's init segment named again after each cut; a time range keeps the
+ * segments that overlap it; an entry without a time starts where the one
+ * before it ended; a node name that could climb out of the camera's
+ * prefix is refused. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "timeline.h"
+
+
+static const char node_a[] = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:2\n"
+			     "#EXT-X-MEDIA-SEQUENCE:0\n"
+			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.000Z\n# vigil: bytes 1000\n#EXTINF:2.000,\n"
+			     "00000000.ts\n"
+			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXTINF:2.000,\n00000001.ts\n"
+			     "#EXTINF:1.500,\n00000002.ts\n" /* no time: from the end of 00000001 */
+			     "#EXT-X-DISCONTINUITY\n"
+			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:20.000Z\n#EXTINF:2.000,\n00000003.ts\n";
+static const char node_b[] = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3\n"
+			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:08.000Z\n#EXTINF:2.500,\n00000007.ts\n"
+			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:10.500Z\n#EXTINF:2.000,\n00000008.ts\n"
+			     "#EXT-X-ENDLIST\n";
+
+static char *merged(struct vigil_timeline *t, uint64_t from, uint64_t to, unsigned *n)
+{
+	char *out = vigil_timeline_playlist(t, from, to, "http://s3/b/rec/door/", n);
+
+	assert_non_null(out);
+	return out;
+}
+
+static void test_merge(void **state)
+{
+	struct vigil_timeline t = {0};
+	unsigned n;
+	char *out;
+	(void)state;
+
+	/* b first: the order of the nodes does not matter */
+	assert_int_equal(vigil_timeline_add(&t, "node-b", node_b, strlen(node_b)), 0);
+	assert_int_equal(vigil_timeline_add(&t, "node-a", node_a, strlen(node_a)), 0);
+	out = merged(&t, 0, 0, &n);
+	assert_int_equal(n, 6);
+	assert_string_equal(out,
+			    "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:3\n"
+			    "#EXT-X-MEDIA-SEQUENCE:0\n"
+			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.000Z\n#EXTINF:2.000,\n"
+			    "http://s3/b/rec/door/node-a/00000000.ts\n"
+			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXTINF:2.000,\n"
+			    "http://s3/b/rec/door/node-a/00000001.ts\n"
+			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:04.000Z\n#EXTINF:1.500,\n"
+			    "http://s3/b/rec/door/node-a/00000002.ts\n"
+			    /* another node, 2.5 s later: cut */
+			    "#EXT-X-DISCONTINUITY\n"
+			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:08.000Z\n#EXTINF:2.500,\n"
+			    "http://s3/b/rec/door/node-b/00000007.ts\n"
+			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:10.500Z\n#EXTINF:2.000,\n"
+			    "http://s3/b/rec/door/node-b/00000008.ts\n"
+			    "#EXT-X-DISCONTINUITY\n"
+			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:20.000Z\n#EXTINF:2.000,\n"
+			    "http://s3/b/rec/door/node-a/00000003.ts\n"
+			    "#EXT-X-ENDLIST\n");
+	free(out);
+
+	/* [10:00:03, 10:00:09): the segments that overlap it */
+	out = merged(&t, vigil_playlist_time_parse("2026-12-07T10:00:03Z"),
+		     vigil_playlist_time_parse("2026-12-07T10:00:09Z"), &n);
+	assert_int_equal(n, 3);
+	assert_non_null(strstr(out, "node-a/00000001.ts\n"));
+	assert_non_null(strstr(out, "node-a/00000002.ts\n"));
+	assert_non_null(strstr(out, "node-b/00000007.ts\n"));
+	assert_null(strstr(out, "00000000.ts"));
+	assert_null(strstr(out, "00000008.ts"));
+	/* its first segment is not cut from nothing */
+	assert_null(strstr(out, "MEDIA-SEQUENCE:0\n#EXT-X-DISCONTINUITY"));
+	free(out);
+	out = merged(&t, vigil_playlist_time_parse("2026-12-07T11:00:00Z"), 0, &n);
+	assert_int_equal(n, 0);
+	assert_string_equal(out, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:3\n"
+				 "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-ENDLIST\n");
+	free(out);
+	vigil_timeline_free(&t);
+}
+
+static void test_fmp4(void **state)
+{
+	static const char a[] = "#EXT-X-MAP:URI=\"init-00000000.mp4\"\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.000Z\n#EXTINF:2.000,\n00000000.m4s\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXTINF:2.000,\n00000001.m4s\n";
+	static const char b[] = "#EXT-X-MAP:URI=\"init-00000004.mp4\"\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:04.100Z\n#EXTINF:2.000,\n00000004.m4s\n";
+	struct vigil_timeline t = {0};
+	unsigned n;
+	char *out;
+	(void)state;
+
+	assert_int_equal(vigil_timeline_add(&t, "a", a, strlen(a)), 0);
+	assert_int_equal(vigil_timeline_add(&t, "b", b, strlen(b)), 0);
+	out = merged(&t, 0, 0, &n);
+	assert_int_equal(n, 3);
+	assert_non_null(strstr(out, "#EXT-X-VERSION:7\n"));
+	assert_non_null(strstr(out, "#EXT-X-MAP:URI=\"http://s3/b/rec/door/a/init-00000000.mp4\"\n"
+				    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.000Z\n"));
+	/* continues within 0.5 s, but from another node: cut, its own init */
+	assert_non_null(strstr(out, "a/00000001.m4s\n#EXT-X-DISCONTINUITY\n"
+				    "#EXT-X-MAP:URI=\"http://s3/b/rec/door/b/init-00000004.mp4\"\n"));
+	free(out);
+	vigil_timeline_free(&t);
+}
+
+static void test_node_names(void **state)
+{
+	struct vigil_timeline t = {0};
+	(void)state;
+
+	assert_int_equal(vigil_timeline_add(&t, "..", node_a, strlen(node_a)), -EINVAL);
+	assert_int_equal(vigil_timeline_add(&t, "a/b", node_a, strlen(node_a)), -EINVAL);
+	assert_int_equal(vigil_timeline_add(&t, "", node_a, strlen(node_a)), -EINVAL);
+	assert_int_equal(vigil_timeline_add(&t, "a\"b", node_a, strlen(node_a)), -EINVAL);
+	assert_int_equal(t.n, 0);
+	/* text that is no playlist adds nothing */
+	assert_int_equal(vigil_timeline_add(&t, "x", "<Error>NoSuchKey</Error>", 24), 0);
+	assert_int_equal(t.n, 0);
+	vigil_timeline_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_fmp4),
+	    cmocka_unit_test(test_node_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
