@@ -709,8 +709,10 @@ static void apply_handshake(struct vigil_cluster *cl, const struct change *ch)
 	    (cl->hs_rev[slot] != 0 && vigil_hs_timestamp_cmp(hs->timestamp, cl->hs_ts[slot]) <= 0)) {
 		/* Each handshake etcd took is newer than the one before (its
 		 * transaction was at that one's revision): an older one is an
-		 * etcd writer's putting back a key the camera left. */
+		 * etcd writer's putting back a key the camera left. Its
+		 * revision is the one the camera's next handshake replaces. */
 		sodium_memzero(hs, sizeof(*hs));
+		cl->hs_rev[slot] = ch->revision;
 		cl->st.refused++;
 		vigil_log(VIGIL_LOG_ERR, "vigild: cluster: the handshake of camera %s (etcd revision %lld) not applied: "
 					 "its record does not open under this node's cluster master key, or is not a "
@@ -1313,6 +1315,9 @@ int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL
 	if (rc < 0) {
 		vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: the handshake of camera %s not answered: etcd did not "
 					     "answer (%s)\n", cam->name, err);
+		/* The next ones refused at once, until the lease thread reaches
+		 * etcd again: this thread waits for no second timeout. */
+		set_up(cl, false, err);
 		return -EIO;
 	}
 	if (!done)

@@ -26,7 +26,12 @@
 #     there: refused, gate still waits for its handshake; door's first
 #     handshake record put back (as an etcd writer could): refused as not
 #     newer than the last, door still live;
-#   - door removed: its handshake and SSRC keys go from etcd with it.
+#   - door removed: its handshake and SSRC keys go from etcd with it;
+#   - etcd stopped (SIGSTOP: no answer): camera gate's initiations are
+#     counted cluster_unavailable and answered by no node; etcd back: gate
+#     is answered, its handshake replacing the record refused under its
+#     key (it once stayed there, and gate was refused as replayed for
+#     ever).
 #
 # usage: cluster_handshake.sh BUILD_DIR [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
@@ -219,6 +224,24 @@ note "door removed: its handshake and SSRC keys with it"
 ctl "$other" camera remove door >/dev/null || fail "camera remove door"
 [ -z "$(etcd_keys /vigil/cameras/door)" ] || fail "etcd still has door's keys: $(etcd_keys /vigil/cameras/door)"
 [ -z "$(etcd_keys /vigil/ssrcs/)" ] || fail "etcd still has door's SSRC: $(etcd_keys /vigil/ssrcs/)"
+note "etcd unresponsive: gate's handshakes wait, then are answered"
+etcd_pid=$(pgrep -f -- "--data-dir $work/etcd" | head -n 1)
+una_o=$(hs "$owner" cluster_unavailable) una_t=$(hs "$other" cluster_unavailable)
+acc_o=$(hs "$owner" accepted) acc_t=$(hs "$other" accepted)
+kill -STOP "$etcd_pid"
+ip netns exec "$VIGIL_NS" "$stream" --to "$VIGIL_IP_ROOT" --clip "$work/clip.h264" --loops 4 --identity "$work/gate.sk" \
+	--server-key "$server_pk" --rekey-seconds 30 >"$work/gate.json" 2>"$work/gate.log" &
+gate_pid=$!
+proc_track "$gate_pid"
+unavailable() { [ $(($(hs "$owner" cluster_unavailable) + $(hs "$other" cluster_unavailable))) -gt $((una_o + una_t)) ]; }
+until_ok 15 unavailable || fail "no initiation of gate counted cluster_unavailable while etcd did not answer"
+[ "$(hs "$owner" accepted)" = "$acc_o" ] && [ "$(hs "$other" accepted)" = "$acc_t" ] ||
+	fail "a handshake was answered while etcd did not answer"
+kill -CONT "$etcd_pid"
+wait "$gate_pid" || fail "gate: vigil-stream failed: $(tail -n 3 "$work/gate.log")"
+proc_forget "$gate_pid"
+[ "$(jq .handshakes "$work/gate.json")" -ge 1 ] || fail "gate was never answered once etcd was back"
+note "gate: $(($(hs "$owner" cluster_unavailable) + $(hs "$other" cluster_unavailable) - una_o - una_t)) initiation(s) cluster_unavailable, then $(jq .handshakes "$work/gate.json") handshake(s)"
 ctl "$owner" shutdown >/dev/null
 ctl "$other" shutdown >/dev/null
 test_finish cluster_handshake
