@@ -4,10 +4,11 @@
 # anycast address over a Linux resilient nexthop group, hashing flows on
 # their 5-tuple (fib_multipath_hash_policy 1), to three vigild nodes, each
 # in a namespace of its own with its DPDK port (af_packet) on a veth to the
-# router; a 3-member etcd in the router's namespace; 12 cameras
-# (vigil-stream: 8 with static keys, 4 with handshakes, each camera's
-# handshakes and media two flows hashed apart) stream a 40 s clip whose
-# frames are all different.
+# router; a 3-member etcd and the object store (Ceph's RADOS Gateway,
+# tests/tools/ceph_s3.sh) in the router's namespace, every node uploading
+# its segments to one bucket; 12 cameras (vigil-stream: 8 with static keys,
+# 4 with handshakes, each camera's handshakes and media two flows hashed
+# apart) stream a 40 s clip whose frames are all different.
 #   - every camera is owned by exactly one node, the one its media reach;
 #   - a fourth node, started with the same [Cluster] configuration, joins
 #     the cluster (vigilctl cluster lists it, it has every camera, owns
@@ -18,10 +19,10 @@
 #     cameras over and records them;
 #   - the killed node started again recovers the segment it had open, and
 #     joins the group again: it gets idle buckets only, no flow moves;
-#   - per camera, the recordings of all nodes are frames of the clip, in
-#     order, none twice; a camera whose flow did not move lost no frame
-#     after its first; the gap of each moved camera is printed; every
-#     surviving node's packet counters add up.
+#   - per camera, the timeline from the bucket (vigilctl recordings),
+#     played over HTTP, is the clip's frames in order, none twice; a camera
+#     whose flow did not move lost no frame after its first; the gap of
+#     each moved camera is printed; every node's packet counters add up.
 #
 # usage: cluster_ecmp.sh BUILD_DIR [SCRATCH_DIR]
 # Exit 0 pass, 1 fail, 77 skip.
@@ -33,12 +34,14 @@ target=${1:-} scratch=${2:-}
 # shellcheck source=../tools/testlib.sh
 source "$tools/testlib.sh"
 require_root "network namespaces"
-require_tools etcd etcdctl curl jq ip ffmpeg
+require_tools etcd etcdctl curl jq ip ffmpeg ceph-mon ceph-osd radosgw
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -c 'import boto3' 2>/dev/null || skip "python3-boto3 is missing"
 require_aesni
 vigild=$(vigild_path "$target")
 require_vigild "$vigild"
 vigilctl=$target/tools/vigilctl stream=$target/examples/vigil-stream
-python=${PYTHON:-python3}
+python=$PYTHON
 test_begin cluster_ecmp "$scratch"
 grep -q resilient <<<"$(ip nexthop help 2>&1)" || skip "this ip(8) has no resilient nexthop groups"
 LEASE=3 FPS=30 CLIP_S=40 ANYCAST=198.19.250.1 BUCKETS=64
@@ -98,8 +101,26 @@ etcdctl() { ip netns exec "$RT" env ETCDCTL_API=3 etcdctl --endpoints "$endpoint
 healthy() { [ "$(etcdctl endpoint health 2>&1 | grep -c "is healthy")" = 3 ]; }
 until_ok 20 healthy || { fail "etcd did not start: $(tail -n 3 "$work/etcd1.log")"; exit 1; }
 
+# ---- the object store, in the router's namespace too -------------------------------------
+S3_IP=198.19.239.10 BUCKET=vigil-ecmp
+ip -n "$RT" addr add "$S3_IP/32" dev lo
+ceph_dir=$work/ceph
+base=$((20000 + RANDOM % 160 * 250))
+ceph_s3() { ip netns exec "$RT" env BIND_IP=$S3_IP MON_PORT=$base RGW_PORT=$((base + 220)) "$tools/ceph_s3.sh" "$@"; }
+# By its daemons' PIDs: it needs no namespace (gone by then, perhaps).
+ceph_stop() { BIND_IP=$S3_IP "$tools/ceph_s3.sh" stop "$ceph_dir" >/dev/null 2>&1 || true; }
+test_at_exit ceph_stop
+ceph_s3 start "$ceph_dir" 2>"$work/ceph-start.log" ||
+	{ fail "the Ceph fixture did not start: $(tail -n 5 "$work/ceph-start.log")"; exit 1; }
+eval "$(ceph_s3 env "$ceph_dir")"
+s3() { ip netns exec "$RT" "$PYTHON" "$tools/s3_client.py" "$@"; }
+s3 mb "$BUCKET"
+s3 public "$BUCKET" # ffmpeg plays the timeline over plain HTTP
+
 # ---- the nodes ----------------------------------------------------------------------------
 umask 077
+printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" \
+	"$AWS_SECRET_ACCESS_KEY" >"$work/credentials"
 server_pk=$("$vigilctl" keygen x25519 "$work/server.sk")
 "$vigilctl" keygen keystore "$work/master.key" >/dev/null
 declare -A log
@@ -119,6 +140,8 @@ for n in 1 2 3 4; do
 		printf 'Device = net_af_packet0,iface=e%s\nMaxCameras = 16\nKeystoreKeyFile = %s/master.key\n' "$n" "$work"
 		printf 'HandshakePort = 5006\nServerKeyFile = %s/server.sk\nOfflineSeconds = 3\nIdleSleepMicroseconds = 200\n' \
 			"$work"
+		printf '[Storage]\nEndpoint = %s\nBucket = %s\nRegion = default\nNode = n%s\nCredentialsFile = %s\nPrefix = rec/\n' \
+			"$S3_ENDPOINT" "$BUCKET" "$n" "$work/credentials"
 		printf '[Cluster]\nEtcd = %s\nNode = n%s\nLeaseSeconds = %s\nAnycast = %s\n' "$endpoints" "$n" "$LEASE" "$ANYCAST"
 	} >"$work/n$n/vigil.conf"
 done
@@ -251,23 +274,20 @@ for n in 1 2 3 4; do
 	check_invariant "n$n" "$work/n$n/summary.json"
 done
 
-# ---- the recordings ---------------------------------------------------------------------
+# ---- the recordings, from the bucket --------------------------------------------------------
+for n in 1 2 3 4; do
+	[ "$(jq .storage.spool_segments "$work/n$n/summary.json")" = 0 ] ||
+		fail "n$n left segments in its spool: $(jq -c .storage "$work/n$n/summary.json")"
+done
 moved_list=" ${moved[*]} "
 for cam in "${cams[@]}"; do
-	: >"$work/$cam.got"
-	for n in 1 2 3 4; do
-		dir=$work/n$n/rec/$cam
-		[ -s "$dir/index.m3u8" ] || continue
-		# Its segments in the playlist's order, as one stream (MPEG-TS
-		# joins byte-wise): a playlist a node left open (the camera went
-		# elsewhere) is live, and ffmpeg would wait for more.
-		grep -v '^#' "$dir/index.m3u8" | while read -r seg; do cat "$dir/$seg"; done |
-			timeout 60 ffmpeg -nostdin -v error -i - -f framemd5 - | awk -F', *' '!/^#/ { print $NF }' >"$work/$cam.n$n.md5"
-		frames_in_order "$work/ref.md5" "$work/$cam.n$n.md5" ||
-			fail "$cam: n$n's recording is not frames of the clip in order"
-		printf 'n%s %s\n' "$n" "$(wc -l <"$work/$cam.n$n.md5")" >>"$work/$cam.nodes"
-		cat "$work/$cam.n$n.md5" >>"$work/$cam.got"
-	done
+	ip netns exec "$RT" "$vigilctl" recordings "$cam" --config "$work/n1/vigil.conf" >"$work/$cam.m3u8" \
+		2>"$work/$cam.recordings" || { fail "$cam: vigilctl recordings: $(cat "$work/$cam.recordings")"; continue; }
+	ip netns exec "$RT" timeout 120 ffmpeg -nostdin -v error -protocol_whitelist file,http,tcp -i "$work/$cam.m3u8" \
+		-f framemd5 - >"$work/$cam.framemd5" || fail "$cam: ffmpeg cannot play its timeline"
+	awk -F', *' '!/^#/ { print $NF }' "$work/$cam.framemd5" >"$work/$cam.got"
+	frames_in_order "$work/ref.md5" "$work/$cam.got" || fail "$cam: its timeline is not frames of the clip in order"
+	nodes=$(grep '^http' "$work/$cam.m3u8" | sed 's|.*/\(n[0-9]\)/[^/]*$|\1|' | uniq | tr '\n' ' ')
 	read -r first missing dup < <("$python" - "$work/ref.md5" "$work/$cam.got" <<'PY'
 import sys
 ref = {h: i for i, h in enumerate(open(sys.argv[1]).read().split())}
@@ -276,12 +296,14 @@ first = min(got) if got else len(ref)
 print(first, len(ref) - first - len(set(got)), len(got) - len(set(got)))
 PY
 )
-	[ "$dup" = 0 ] || fail "$cam: $dup frames recorded twice"
+	[ "$dup" = 0 ] || fail "$cam: $dup frames twice in its timeline"
 	if [[ $moved_list == *" $cam "* ]]; then
-		note "$cam (moved): recorded from frame $first; gap $missing frames ($(awk -v m="$missing" -v f=$FPS 'BEGIN {printf "%.1f", m / f}') s) across $(tr '\n' ' ' <"$work/$cam.nodes")"
+		note "$cam (moved): from frame $first, gap $missing frames ($(awk -v m="$missing" -v f=$FPS 'BEGIN {printf "%.1f", m / f}') s); nodes: $nodes"
 		[ "$missing" -lt $((CLIP_S * FPS / 2)) ] || fail "$cam: $missing frames lost: it was not recorded again"
+		[ "$(wc -w <<<"$nodes")" = 2 ] || fail "$cam: its timeline goes through nodes $nodes, want n2 then another"
 	else
 		[ "$missing" = 0 ] || fail "$cam (not moved): $missing frames lost after its first"
+		[ "$(wc -w <<<"$nodes")" = 1 ] || fail "$cam (not moved): its timeline goes through nodes $nodes"
 	fi
 done
 test_finish cluster_ecmp
