@@ -258,7 +258,12 @@ int vigil_cameras_continue_from(struct vigil_cameras *c, unsigned slot, const ui
 	if (index > p->index)
 		p->index = index;
 	c->persist_dirty = true;
-	return cameras_stream_add(c, slot) < 0 ? -1 : 1;
+	if (cameras_stream_add(c, slot) < 0)
+		return -1;
+	/* The new stream counts its packets from 0: an Identity camera's key
+	 * has carried none of them yet. */
+	c->slots[slot].key_base = 0;
+	return 1;
 }
 
 /* Out of the stream table, its index kept. */

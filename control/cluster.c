@@ -34,9 +34,10 @@
 #define WANT_LOOK_NS 100000000ull    /* the control thread looks for not_owner packets this often */
 #define PROVE_NS 2000000000ull	     /* a camera just taken must give a packet this soon, else it is given back */
 #define BACKOFF_NS 30000000000ull    /* and not asked for again for this long: it was only a replay */
+#define HS_PUBLISH_EVERY_NS 1000000000ull /* an Identity camera's handshakes published at most this often */
 #define DRAIN_QUIET_S 3		     /* a drained node leaves once no packet of its cameras came for this long */
 
-enum change_op { CH_PUT, CH_DELETE, CH_HANDSHAKE, CH_SNAPSHOT, CH_SNAPSHOT_END };
+enum change_op { CH_PUT, CH_DELETE, CH_HANDSHAKE, CH_HANDSHAKE_GONE, CH_SNAPSHOT, CH_SNAPSHOT_END };
 
 #define HANDSHAKE_SUFFIX "/handshake" /* cameras/NAME/handshake: an Identity camera's last one */
 
@@ -49,6 +50,7 @@ struct change {
 	bool opened; /* put: record holds the plaintext */
 	uint8_t record[RECORD_LEN]; /* or a handshake's, VIGIL_CLUSTER_HANDSHAKE_LEN */
 };
+_Static_assert(VIGIL_CLUSTER_HANDSHAKE_LEN <= RECORD_LEN, "a change holds a handshake record");
 
 struct vigil_cluster {
 	const struct vigil_config *cfg;
@@ -73,7 +75,9 @@ struct vigil_cluster {
 	struct vigil_camera_config *previous; /* a camera as it was, while it is replaced, locked */
 	struct vigil_cluster_handshake *hs;    /* a handshake record, locked */
 	int64_t *hs_rev;		      /* per slot: its handshake record's mod_revision, 0: none */
-	uint8_t (*hs_ts)[VIGIL_HS_TIMESTAMP_LEN]; /* per slot: that handshake's timestamp */
+	uint8_t (*hs_ts)[VIGIL_HS_TIMESTAMP_LEN]; /* per slot: the last handshake's timestamp (zero: none) */
+	bool *hs_seen;			      /* per slot: its handshake record in the snapshot being applied */
+	uint64_t *hs_published_ns;	      /* per slot: when this node last published one */
 	uint64_t next_second_ns;
 	bool told_down;
 	struct vigil_cluster_stats st; /* revision, applied, refused: the control thread's */
@@ -172,15 +176,14 @@ static void push_kv(struct vigil_cluster *cl, bool put, const struct vigil_etcd_
 	handshake = len > suffix && strcmp(name + len - suffix, HANDSHAKE_SUFFIX) == 0;
 	if (handshake)
 		name[len - suffix] = '\0';
-	/* A handshake gone goes with its camera: nothing to do. */
-	if (!vigil_config_valid_name(name) || (handshake && !put))
+	if (!vigil_config_valid_name(name))
 		return;
 	pthread_mutex_lock(&cl->lock);
 	ch = slot_for_push(cl);
 	if (ch != NULL) {
 		size_t want = handshake ? VIGIL_CLUSTER_HANDSHAKE_LEN : RECORD_LEN;
 
-		ch->op = handshake ? CH_HANDSHAKE : put ? CH_PUT : CH_DELETE;
+		ch->op = handshake ? (put ? CH_HANDSHAKE : CH_HANDSHAKE_GONE) : put ? CH_PUT : CH_DELETE;
 		ch->revision = kv->mod_revision;
 		memcpy(ch->name, name, strlen(name) + 1); /* a valid name: it fits */
 		ch->opened = put && kv->value_len == want + VIGIL_ETCD_SEAL_OVERHEAD &&
@@ -701,12 +704,16 @@ static void apply_handshake(struct vigil_cluster *cl, const struct change *ch)
 	int rc;
 
 	/* A camera not here (yet): its next handshake is. */
-	if (slot < 0 || c->slots[slot].removed || ch->revision <= cl->hs_rev[slot])
+	if (slot < 0 || c->slots[slot].removed)
+		return;
+	cl->hs_seen[slot] = true;
+	if (ch->revision <= cl->hs_rev[slot])
 		return;
 	cam = &c->cfg->cameras[slot];
 	if (!ch->opened || vigil_cluster_handshake_decode(ch->record, hs) < 0 || !cam->has_identity ||
 	    sodium_memcmp(hs->identity, cam->identity, 32) != 0 ||
-	    (cl->hs_rev[slot] != 0 && vigil_hs_timestamp_cmp(hs->timestamp, cl->hs_ts[slot]) <= 0)) {
+	    (!sodium_is_zero(cl->hs_ts[slot], VIGIL_HS_TIMESTAMP_LEN) &&
+	     vigil_hs_timestamp_cmp(hs->timestamp, cl->hs_ts[slot]) <= 0)) {
 		/* Each handshake etcd took is newer than the one before (its
 		 * transaction was at that one's revision): an older one is an
 		 * etcd writer's putting back a key the camera left. Its
@@ -723,6 +730,7 @@ static void apply_handshake(struct vigil_cluster *cl, const struct change *ch)
 	}
 	cl->hs_rev[slot] = ch->revision;
 	memcpy(cl->hs_ts[slot], hs->timestamp, VIGIL_HS_TIMESTAMP_LEN);
+	cl->hs_published_ns[slot] = vigil_now_ns(); /* the rate is the cluster's, not this node's */
 	/* A key as old as its bound is refused anyway (cameras.h): the
 	 * camera's next handshake brings the next. */
 	age = now > hs->unix_ns ? now - hs->unix_ns : 0;
@@ -752,6 +760,7 @@ static void apply_delete(struct vigil_cluster *cl, const char *name)
 		vigil_log(VIGIL_LOG_ERR, "vigild: cluster: camera %s not removed: %s\n", name, msg);
 	cl->rev[slot] = 0;
 	cl->hs_rev[slot] = 0; /* its handshake went with it */
+	memset(cl->hs_ts[slot], 0, VIGIL_HS_TIMESTAMP_LEN);
 	release(cl, (unsigned)slot);
 	cl->st.applied++;
 }
@@ -761,9 +770,12 @@ static void snapshot_end(struct vigil_cluster *cl)
 {
 	const struct vigil_config *cfg = cl->cams->cfg;
 
-	for (unsigned slot = 0; slot < cfg->n_cameras; slot++)
+	for (unsigned slot = 0; slot < cfg->n_cameras; slot++) {
 		if (!cl->seen[slot] && !cl->cams->slots[slot].removed)
 			apply_delete(cl, cfg->cameras[slot].name);
+		if (!cl->hs_seen[slot])
+			cl->hs_rev[slot] = 0; /* its handshake key is gone: the next one makes it */
+	}
 	__atomic_store_n(&cl->synced, true, __ATOMIC_RELEASE);
 }
 
@@ -772,6 +784,7 @@ static void apply(struct vigil_cluster *cl, const struct change *ch)
 	switch (ch->op) {
 	case CH_SNAPSHOT:
 		memset(cl->seen, 0, cl->cams->cfg->max_cameras * sizeof(*cl->seen));
+		memset(cl->hs_seen, 0, cl->cams->cfg->max_cameras * sizeof(*cl->hs_seen));
 		break;
 	case CH_SNAPSHOT_END:
 		snapshot_end(cl);
@@ -785,6 +798,15 @@ static void apply(struct vigil_cluster *cl, const struct change *ch)
 	case CH_HANDSHAKE:
 		apply_handshake(cl, ch);
 		break;
+	case CH_HANDSHAKE_GONE: {
+		/* Deleted in etcd (by hand): the camera's next handshake makes
+		 * the key again; the last timestamp still refuses replays. */
+		int slot = vigil_cameras_find(cl->cams, ch->name);
+
+		if (slot >= 0)
+			cl->hs_rev[slot] = 0;
+		break;
+	}
 	}
 	/* A snapshot's revision is reached at its end, not at its start. */
 	if (ch->op != CH_SNAPSHOT && ch->revision > cl->st.revision)
@@ -889,7 +911,9 @@ static void take_answers(struct vigil_cluster *cl)
 		cl->owned_rev[slot] = a[i].rev;
 		cl->taken_ns[slot] = cl->accepted_ns[slot] = vigil_now_ns();
 		cl->accepted[slot] = UINT64_MAX; /* read at the next look */
-		if (a[i].has_floor)
+		/* The floor of the stream that was asked for: an Identity camera
+		 * handshaking meanwhile has another SSRC. */
+		if (a[i].has_floor && a[i].ssrc == c->cfg->cameras[slot].ssrc)
 			rc = vigil_cameras_continue_from(c, slot, a[i].key_id, a[i].floor);
 		(void)vigil_stream_set_owned(c->table, slot, true);
 		cl->taken++;
@@ -1267,9 +1291,15 @@ int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL
 	size_t n = 0, k = 0;
 	int rc;
 
+	uint64_t now = vigil_now_ns();
+
 	/* Not newer than the last one any node answered. */
-	if (cl->hs_rev[slot] != 0 && vigil_hs_timestamp_cmp(ts, cl->hs_ts[slot]) <= 0)
+	if (!sodium_is_zero(cl->hs_ts[slot], VIGIL_HS_TIMESTAMP_LEN) && vigil_hs_timestamp_cmp(ts, cl->hs_ts[slot]) <= 0)
 		return -EALREADY;
+	/* One a second a camera at most, whatever its key's holder sends: each
+	 * is an etcd write and a key change on every node. */
+	if (cl->hs_published_ns[slot] != 0 && now < cl->hs_published_ns[slot] + HS_PUBLISH_EVERY_NS)
+		return -EBUSY;
 	/* No answer while etcd is away: a handshake answered here alone could
 	 * be answered again elsewhere (the camera tries again meanwhile). */
 	if (!__atomic_load_n(&cl->etcd_up, __ATOMIC_ACQUIRE))
@@ -1315,15 +1345,18 @@ int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL
 	if (rc < 0) {
 		vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: the handshake of camera %s not answered: etcd did not "
 					     "answer (%s)\n", cam->name, err);
-		/* The next ones refused at once, until the lease thread reaches
-		 * etcd again: this thread waits for no second timeout. */
-		set_up(cl, false, err);
+		/* No answer: the next ones refused at once, until the lease
+		 * thread reaches etcd again (this thread waits for no second
+		 * timeout). An answer that is a refusal leaves etcd up. */
+		if (rc == -EIO)
+			set_up(cl, false, err);
 		return -EIO;
 	}
 	if (!done)
 		return -EALREADY;
 	cl->hs_rev[slot] = revision;
 	memcpy(cl->hs_ts[slot], ts, VIGIL_HS_TIMESTAMP_LEN);
+	cl->hs_published_ns[slot] = now;
 	return 0;
 }
 
@@ -1407,6 +1440,8 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->hs = sodium_malloc(sizeof(*cl->hs));
 	cl->hs_rev = calloc(cfg->max_cameras, sizeof(*cl->hs_rev));
 	cl->hs_ts = calloc(cfg->max_cameras, sizeof(*cl->hs_ts));
+	cl->hs_seen = calloc(cfg->max_cameras, sizeof(*cl->hs_seen));
+	cl->hs_published_ns = calloc(cfg->max_cameras, sizeof(*cl->hs_published_ns));
 	cl->rev = calloc(cfg->max_cameras, sizeof(*cl->rev));
 	cl->seen = calloc(cfg->max_cameras, sizeof(*cl->seen));
 	cl->owned = calloc(cfg->max_cameras, sizeof(*cl->owned));
@@ -1420,7 +1455,8 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->wants = calloc(2 * (size_t)cfg->max_cameras, sizeof(*cl->wants)); /* an ask and a release a camera */
 	cl->answers = calloc(2 * (size_t)cfg->max_cameras, sizeof(*cl->answers));
 	if (cl->master == NULL || cl->queue == NULL || cl->current == NULL || cl->scratch == NULL || cl->previous == NULL ||
-	    cl->hs == NULL || cl->hs_rev == NULL || cl->hs_ts == NULL || cl->rev == NULL || cl->seen == NULL ||
+	    cl->hs == NULL || cl->hs_rev == NULL || cl->hs_ts == NULL || cl->hs_seen == NULL ||
+	    cl->hs_published_ns == NULL || cl->rev == NULL || cl->seen == NULL ||
 	    cl->owned == NULL || cl->asked == NULL || cl->not_owner_seen == NULL || cl->asked_ns == NULL ||
 	    cl->owned_rev == NULL || cl->taken_ns == NULL || cl->accepted == NULL || cl->accepted_ns == NULL ||
 	    cl->wants == NULL || cl->answers == NULL) {
@@ -1531,6 +1567,8 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 	sodium_free(cl->hs);
 	free(cl->hs_rev);
 	free(cl->hs_ts);
+	free(cl->hs_seen);
+	free(cl->hs_published_ns);
 	free(cl->rev);
 	free(cl->seen);
 	free(cl->owned);

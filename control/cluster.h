@@ -72,7 +72,8 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
  * replayed or older initiation, or one answered by another node at the
  * same time), with its SSRCs, only if no other camera has them. Every
  * node applies it from its watch: any can take the camera's packets.
- * -EIO: etcd unreachable; the handshake is not answered. */
+ * -EBUSY: the camera's last handshake (on any node) was less than a
+ * second ago. -EIO: etcd unreachable; the handshake is not answered. */
 int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN],
 			    uint32_t ssrc, const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
 			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);

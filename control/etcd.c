@@ -452,22 +452,33 @@ int vigil_etcd_txn(struct vigil_etcd *e, const struct vigil_etcd_op *ops, size_t
 		   char *msg, size_t msglen)
 {
 	json_t *cmp = json_array(), *success = json_array(), *body, *a;
+	bool whole = cmp != NULL && success != NULL;
 	int rc;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && whole; i++) {
 		const struct vigil_etcd_op *op = &ops[i];
 
 		/* expect 0: the key was never made (its create_revision is 0). */
 		if (op->expect >= 0)
-			json_array_append_new(cmp, json_pack("{s:s, s:o, s:s, s:o}", "target",
-							     op->expect == 0 ? "CREATE" : "MOD", "key",
-							     b64(op->key, strlen(op->key)), "result", "EQUAL",
-							     op->expect == 0 ? "create_revision" : "mod_revision",
-							     num_str(op->expect)));
-		json_array_append_new(success, op->value != NULL
-							? json_pack("{s:o}", "request_put",
-								    put_of(op->key, op->value, op->len, op->lease))
-							: json_pack("{s:o}", "request_delete_range", range_of(op->key, false)));
+			whole = json_array_append_new(cmp, json_pack("{s:s, s:o, s:s, s:o}", "target",
+								     op->expect == 0 ? "CREATE" : "MOD", "key",
+								     b64(op->key, strlen(op->key)), "result", "EQUAL",
+								     op->expect == 0 ? "create_revision" : "mod_revision",
+								     num_str(op->expect))) == 0;
+		if (whole)
+			whole = json_array_append_new(success, op->value != NULL
+								   ? json_pack("{s:o}", "request_put",
+									       put_of(op->key, op->value, op->len, op->lease))
+								   : json_pack("{s:o}", "request_delete_range",
+									       range_of(op->key, false))) == 0;
+	}
+	/* A compare lost to a failed allocation would make the puts
+	 * unconditional: nothing is sent then. */
+	if (!whole) {
+		json_decref(cmp);
+		json_decref(success);
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
 	}
 	body = json_pack("{s:o, s:o}", "compare", cmp, "success", success);
 	rc = call(e, "/v3/kv/txn", body, &a, msg, msglen);

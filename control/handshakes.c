@@ -401,9 +401,9 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 		rc = vigil_cameras_handshake(h->cams, (unsigned)slot, ssrc, keys.has_rtx ? &rtx : NULL, keys.c2s,
 					     keys.c2s + VIGIL_SRTP_MASTER_KEY_LEN, 0);
 	vigil_hs_keys_wipe(&keys);
-	if (rc == -EALREADY || rc == -EIO) {
+	if (rc == -EALREADY || rc == -EBUSY || rc == -EIO) {
 		*reply_len = 0;
-		return rc == -EALREADY ? VIGIL_HS_replayed : VIGIL_HS_cluster_unavailable;
+		return rc == -EALREADY ? VIGIL_HS_replayed : rc == -EBUSY ? VIGIL_HS_rate_limited : VIGIL_HS_cluster_unavailable;
 	}
 	if (rc < 0) {
 		*reply_len = 0;

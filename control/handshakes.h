@@ -26,7 +26,8 @@ struct vigil_handshakes;
 	X(accepted, "handshakes answered: the camera has a new key")                                         \
 	X(not_for_us, "dropped: not sent to our MAC and an Address of ours, or from a multicast source")     \
 	X(cookie_sent, "under load, answered with a cookie instead")                                         \
-	X(rate_limited, "dropped: too many from that source address (IPv6: its /64)")                        \
+	X(rate_limited, "dropped: too many from that source address (IPv6: its /64); in a cluster, a camera's " \
+			"second within a second")                                                            \
 	X(malformed, "dropped: not a handshake initiation, or a bad mac1")                                   \
 	X(refused, "dropped: no camera has that identity, or the message did not decrypt")                   \
 	X(replayed, "dropped: not newer than that camera's last handshake (a cluster's: on any node)")       \
@@ -69,7 +70,8 @@ unsigned vigil_handshakes_poll(struct vigil_handshakes *h);
 /* A cluster node: each handshake accepted here is published through fn
  * (vigil_cluster_handshake) before it is applied and answered: 0 goes
  * on; -EALREADY refuses it as replayed (another node answered a newer
- * one), -EIO as cluster_unavailable. */
+ * one), -EBUSY as rate_limited (one a second a camera), -EIO as
+ * cluster_unavailable. */
 typedef int (*vigil_hs_publish_fn)(void *arg, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN], uint32_t ssrc,
 				   const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
 				   const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);

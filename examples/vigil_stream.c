@@ -403,6 +403,7 @@ int main(int argc, char **argv)
 		if (vigil_hs_initiator_init(&c.hs, sk, server_pk) < 0)
 			die("%s", "cannot start the handshake state");
 		c.hs.ask_rtx = rtx;
+		c.hs.announce_fresh = true; /* its index starts anywhere: a stream of its own */
 		sodium_memzero(sk, sizeof(sk));
 		c.by_handshake = true;
 		/* No key yet: nothing to send until the first response. */

@@ -179,7 +179,7 @@ int vigil_hs_initiation_write(struct vigil_hs_initiator *in, uint8_t codec, uint
 	tai64n_next(in, payload);
 	payload[VIGIL_HS_TIMESTAMP_LEN] = codec;
 	payload[VIGIL_HS_TIMESTAMP_LEN + 1] =
-	    (uint8_t)((in->ask_rtx ? VIGIL_HS_FLAG_RTX : 0) | (in->established ? 0 : VIGIL_HS_FLAG_FRESH));
+	    (uint8_t)((in->ask_rtx ? VIGIL_HS_FLAG_RTX : 0) | (in->announce_fresh && !in->established ? VIGIL_HS_FLAG_FRESH : 0));
 	ret = vigil_noise_ik_init(&hs, true, (const uint8_t *)VIGIL_HS_PROLOGUE,
 				  sizeof(VIGIL_HS_PROLOGUE) - 1, in->sk, in->server_pk);
 	if (ret == 0)

@@ -131,6 +131,10 @@ struct vigil_hs_initiator {
 	/* Set by the caller after init: initiations ask for RTX (VIGIL_HS_FLAG_RTX). Such a camera needs a
 	 * vigild that knows the flag: an older one refuses its initiations. */
 	bool ask_rtx;
+	/* Set by the caller after init: initiations say VIGIL_HS_FLAG_FRESH until a response is taken, so
+	 * that a camera that started again gets a stream of its own. Needs a vigild that knows the flag, as
+	 * ask_rtx does. */
+	bool announce_fresh;
 	struct vigil_noise_hs hs;
 };
 
@@ -175,7 +179,8 @@ VIGIL_HS_WUR int vigil_hs_initiator_init(struct vigil_hs_initiator *in,
 					 const uint8_t server_pk[VIGIL_HS_KEY_LEN]);
 void vigil_hs_initiator_wipe(struct vigil_hs_initiator *in);
 /* A new initiation (fresh ephemeral and sender index, timestamp now from CLOCK_REALTIME, strictly after the
- * previous one, VIGIL_HS_FLAG_RTX when in->ask_rtx, VIGIL_HS_FLAG_FRESH until a response was taken) replacing any pending one; mac2 from the last cookie
+ * previous one, VIGIL_HS_FLAG_RTX when in->ask_rtx, VIGIL_HS_FLAG_FRESH when in->announce_fresh until a response
+ * was taken) replacing any pending one; mac2 from the last cookie
  * while it is younger than VIGIL_HS_COOKIE_SECRET_MAX_AGE_S - VIGIL_HS_COOKIE_LATENCY_S. *outlen: the room
  * in out, then the length written (VIGIL_HS_INITIATION_LEN). */
 VIGIL_HS_WUR int vigil_hs_initiation_write(struct vigil_hs_initiator *in, uint8_t codec, uint8_t *out,

@@ -86,8 +86,10 @@ uint64_t vigil_playlist_time_parse(const char *s)
 
 	if (rest == NULL)
 		return 0;
+	/* ".5" is 500 ms: the first three digits, as many as there are */
 	if (*rest == '.')
-		ms = (unsigned)strtoul(rest + 1, NULL, 10) % 1000;
+		for (unsigned i = 1, scale = 100; i <= 3 && rest[i] >= '0' && rest[i] <= '9'; i++, scale /= 10)
+			ms += (unsigned)(rest[i] - '0') * scale;
 	return (uint64_t)timegm(&tm) * 1000000000u + ms * 1000000u;
 }
 
@@ -111,6 +113,12 @@ bool vigil_playlist_line(struct vigil_playlist_reader *r, const char *line, stru
 	else if (strcmp(line, "#EXT-X-ENDLIST") == 0)
 		r->ended = true;
 	else if (line[0] != '#' && vigil_segment_file(line, false, &seq, &kind)) {
+		/* A duration no segment has (a playlist not of ours: NaN,
+		 * negative, days): the entry is left out. */
+		if (!(r->e.seconds >= 0 && r->e.seconds < 86400)) {
+			r->e = (struct vigil_playlist_entry){0};
+			return false;
+		}
 		r->e.seq = seq;
 		r->e.kind = kind;
 		r->e.map = r->map;

@@ -12,7 +12,7 @@
 
 #define JOIN_NS 500000000ull /* a segment starting this close to the end of the one before continues it */
 
-static bool node_ok(const char *node)
+bool vigil_timeline_node_ok(const char *node)
 {
 	size_t n = strlen(node);
 
@@ -45,7 +45,7 @@ int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *t
 	void *nodes;
 	int ret = 0;
 
-	if (!node_ok(node))
+	if (!vigil_timeline_node_ok(node))
 		return -EINVAL;
 	nodes = realloc(t->nodes, (t->n_nodes + 1) * sizeof(*t->nodes));
 	copy = malloc(len + 1);

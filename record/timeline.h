@@ -10,6 +10,7 @@
 #ifndef VIGIL_TIMELINE_H
 #define VIGIL_TIMELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@ struct vigil_timeline {
 	struct vigil_timeline_seg *v;
 	size_t n, cap;
 };
+
+/* A node name that is safe in a key and a URL: 1-63 of [A-Za-z0-9._-],
+ * not "." or "..". */
+bool vigil_timeline_node_ok(const char *node);
 
 /* A node's playlist (len bytes of text) added: its segments, each with a
  * start (one without #EXT-X-PROGRAM-DATE-TIME starts where the one before

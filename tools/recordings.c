@@ -53,6 +53,9 @@ static long get(const struct vigil_s3 *s3, struct vigil_s3_req *r, const char *k
 	CURLcode cc;
 
 	b->len = 0;
+	b->too_big = false;
+	if (b->p != NULL)
+		b->p[0] = '\0';
 	if (vigil_s3_prepare(s3, r, "GET", key, query, (const uint8_t *)"", 0, NULL, false) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -67,7 +70,8 @@ static long get(const struct vigil_s3 *s3, struct vigil_s3_req *r, const char *k
 	return r->status;
 }
 
-/* The text of each <tag>...</tag> after *at in b, one at a time. */
+/* The text of each <tag>...</tag> after *at in b, one at a time; "" for
+ * one longer than out (skipped, the next ones still found). */
 static bool xml_next(const struct body *b, const char *tag, size_t *at, char *out, size_t outlen)
 {
 	char open[64], close[64];
@@ -80,8 +84,10 @@ static bool xml_next(const struct body *b, const char *tag, size_t *at, char *ou
 		return false;
 	s += strlen(open);
 	*at = (size_t)(e - b->p) + strlen(close);
-	if ((size_t)(e - s) >= outlen)
-		return false;
+	if ((size_t)(e - s) >= outlen) {
+		out[0] = '\0';
+		return true;
+	}
 	memcpy(out, s, (size_t)(e - s));
 	out[e - s] = '\0';
 	return true;
@@ -95,12 +101,14 @@ static uint64_t when(const char *s, bool *ok)
 	unsigned long long secs = strtoull(s, &end, 10);
 	uint64_t ns;
 
-	if (*s != '\0' && *end == '\0') {
+	if (*s >= '0' && *s <= '9' && *end == '\0') {
 		*ok = true;
 		return (uint64_t)secs * 1000000000u;
 	}
-	ns = vigil_playlist_time_parse(s);
-	*ok = ns != 0;
+	/* UTC only: an offset would be read as UTC. */
+	*ok = strlen(s) >= 19 && strchr(s + 10, '+') == NULL && strchr(s + 10, '-') == NULL;
+	ns = *ok ? vigil_playlist_time_parse(s) : 0;
+	*ok = *ok && ns != 0;
 	return ns;
 }
 
@@ -114,7 +122,7 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 	char err[1024], prefix[600], node_prefix[700], key[800], query[2048], token[1024] = "", base[4096];
 	char *userpwd = sodium_malloc(300), *text = NULL, *esc = NULL;
 	uint64_t from_ns = 0, to_ns = 0;
-	unsigned segments = 0, nodes = 0;
+	unsigned segments = 0, nodes = 0, missing = 0;
 	bool ok = true;
 	int status = 1;
 
@@ -171,13 +179,20 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 
 		/* In SigV4's canonical order, encoded as it wants: libcurl
 		 * (7.88) signs the query as it is given. */
-		snprintf(query, sizeof(query), "%s%s%sdelimiter=%%2F&list-type=2&prefix=%s",
-			 tok != NULL ? "continuation-token=" : "", tok != NULL ? tok : "", tok != NULL ? "&" : "", esc);
+		if (snprintf(query, sizeof(query), "%s%s%sdelimiter=%%2F&list-type=2&prefix=%s",
+			     tok != NULL ? "continuation-token=" : "", tok != NULL ? tok : "", tok != NULL ? "&" : "",
+			     esc) >= (int)sizeof(query)) {
+			curl_free(tok);
+			fprintf(stderr, "vigilctl: the listing's continuation token is too long\n");
+			goto out;
+		}
 		curl_free(tok);
 		st = get(&s3, r, "", query, &b, err, sizeof(err));
 		if (st != 200) {
 			fprintf(stderr, "vigilctl: cannot list %s/%s/%s: %s\n", cfg->storage.endpoint, cfg->storage.bucket,
-				prefix, st < 0 ? err : b.p != NULL ? b.p : "no answer");
+				prefix, st < 0 ? err : "the store refused (HTTP status in its answer)");
+			if (st > 0)
+				fprintf(stderr, "vigilctl: HTTP %ld\n", st);
 			goto out;
 		}
 		while (xml_next(&b, "CommonPrefixes", &at, node_prefix, sizeof(node_prefix))) {
@@ -191,26 +206,42 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 				continue;
 			memcpy(node, key + strlen(prefix), n - 1);
 			node[n - 1] = '\0';
+			/* Not a node of ours (an object put there by hand): its name
+			 * would not make a clean key or URL. */
+			if (!vigil_timeline_node_ok(node)) {
+				fprintf(stderr, "vigilctl: %s: not a node name, left out\n", key);
+				continue;
+			}
 			snprintf(key, sizeof(key), "%s%s/index.m3u8", prefix, node);
 			st = get(&s3, r, key, NULL, &pl, err, sizeof(err));
 			if (st == 404)
 				continue; /* segments without a playlist yet */
 			if (st != 200) {
-				fprintf(stderr, "vigilctl: cannot read %s: %s\n", key, st < 0 ? err : "refused");
-				goto out;
+				fprintf(stderr, "vigilctl: cannot read %s (%s): node %s left out\n", key,
+					st < 0 ? err : "refused", node);
+				missing++;
+				continue;
 			}
 			if (vigil_timeline_add(&t, node, pl.p != NULL ? pl.p : "", pl.len) < 0) {
-				fprintf(stderr, "vigilctl: %s: node '%s' left out (not a node name, or out of memory)\n", key,
-					node);
-				continue;
+				fprintf(stderr, "vigilctl: out of memory\n");
+				goto out;
 			}
 			nodes++;
 		}
+		char next[sizeof(token)] = "";
+
 		at = 0;
 		xml_next(&b, "IsTruncated", &at, truncated, sizeof(truncated));
 		at = 0;
-		if (strcmp(truncated, "true") != 0 || !xml_next(&b, "NextContinuationToken", &at, token, sizeof(token)))
+		if (strcmp(truncated, "true") != 0 || !xml_next(&b, "NextContinuationToken", &at, next, sizeof(next)))
 			break;
+		/* A store that answers the same page again would hold us for ever. */
+		if (next[0] == '\0' || strcmp(next, token) == 0) {
+			fprintf(stderr, "vigilctl: the listing does not move on: nodes after '%s' left out\n", token);
+			missing++;
+			break;
+		}
+		snprintf(token, sizeof(token), "%s", next);
 	}
 	/* Path-style URLs, as vigild uploads: a player reads them from a
 	 * bucket that lets it (a policy, or a proxy that signs). */
@@ -221,9 +252,10 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 		goto out;
 	}
 	fputs(text, stdout);
-	fprintf(stderr, "vigilctl: camera %s: %u segment(s) from %u node(s) in %s/%s/%s\n", camera, segments, nodes,
-		cfg->storage.endpoint, cfg->storage.bucket, prefix);
-	status = 0;
+	fprintf(stderr, "vigilctl: camera %s: %u segment(s) from %u node(s) in %s/%s/%s%s\n", camera, segments, nodes,
+		cfg->storage.endpoint, cfg->storage.bucket, prefix,
+		missing > 0 ? " (incomplete: see above)" : "");
+	status = missing > 0 ? 1 : 0;
 out:
 	if (r != NULL && r->easy != NULL) {
 		curl_free(esc);

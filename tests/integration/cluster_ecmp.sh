@@ -299,7 +299,10 @@ PY
 	[ "$dup" = 0 ] || fail "$cam: $dup frames twice in its timeline"
 	if [[ $moved_list == *" $cam "* ]]; then
 		note "$cam (moved): from frame $first, gap $missing frames ($(awk -v m="$missing" -v f=$FPS 'BEGIN {printf "%.1f", m / f}') s); nodes: $nodes"
-		[ "$missing" -lt $((CLIP_S * FPS / 2)) ] || fail "$cam: $missing frames lost: it was not recorded again"
+		# The lease's expiry, an ask (once a second), a key frame (one a
+		# second) and what the dead node had not written, with room.
+		[ "$missing" -lt $(((2 * LEASE + 2) * FPS)) ] ||
+			fail "$cam: $missing frames lost: more than twice the detection time and a key frame"
 		[ "$(wc -w <<<"$nodes")" = 2 ] || fail "$cam: its timeline goes through nodes $nodes, want n2 then another"
 	else
 		[ "$missing" = 0 ] || fail "$cam (not moved): $missing frames lost after its first"

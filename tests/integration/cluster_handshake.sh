@@ -174,6 +174,7 @@ note "the dead node back: door from etcd; its initiations replayed"
 start_node "$owner" vigild2.log
 until_ok 10 has_cameras "$owner" 2 || fail "the restarted $owner does not have both cameras"
 [ "$(state "$owner" door)" = live ] || fail "door on the restarted $owner: $(state "$owner" door), not live from etcd"
+[ "$(counter "$owner" ssrc)" = "$ssrc2" ] || fail "door on the restarted $owner has SSRC $(counter "$owner" ssrc), not $ssrc2"
 [ "$(hs "$owner" accepted)" = 0 ] || fail "the restarted $owner answered a handshake"
 sleep 1 # af_packet up
 "$python" - "$work/hs.pcap" "$work/init" <<'PY'

@@ -136,8 +136,11 @@ note "$segs segments: $from_a from a, $from_b from b"
 # one node's run, then the other's: one cut between them
 switches=$(grep '^http' "$work/timeline.m3u8" | sed 's|.*/\([ab]\)/[^/]*$|\1|' | uniq | wc -l)
 [ "$switches" = 2 ] || fail "the timeline goes from node to node $((switches - 1)) times, want once"
-grep -B3 "/$second/" "$work/timeline.m3u8" | grep -q '^#EXT-X-DISCONTINUITY$' ||
-	fail "no discontinuity where $second's run begins"
+# the tags of the first segment of the second node's run hold the cut
+awk -v n="/$second/" '/^http/ { if (index($0, n)) { exit !cut }; cut = 0; next } /^#EXT-X-DISCONTINUITY$/ { cut = 1 }' \
+	"$work/timeline.m3u8" || fail "no discontinuity where $second's run begins"
+[ "$(grep -c '^#EXT-X-DISCONTINUITY$' "$work/timeline.m3u8")" = 1 ] ||
+	fail "$(grep -c '^#EXT-X-DISCONTINUITY$' "$work/timeline.m3u8") discontinuities, want the one at the handover"
 tail -n 1 "$work/timeline.m3u8" | grep -q '^#EXT-X-ENDLIST$' || fail "the timeline is not ended"
 # The playlist is a local file; its segments are the bucket's (HTTP).
 timeout 120 ffmpeg -nostdin -v error -protocol_whitelist file,http,tcp -i "$work/timeline.m3u8" -f framemd5 - \

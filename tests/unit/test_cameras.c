@@ -1060,10 +1060,12 @@ static void test_handshake_camera_restarted(void **state)
 	e = start(false);
 	door = &e->cfg.cameras[0];
 	assert_int_equal(vigil_hs_initiator_init(&cam, door_sk, server_pk), 0);
+	cam.announce_fresh = true;
 	handshake(e, &cam, &keys);
 	handshake(e, &cam, &again); /* a rekey: the stream goes on */
 	assert_int_equal(again.ssrc, keys.ssrc);
 	assert_int_equal(vigil_hs_initiator_init(&rebooted, door_sk, server_pk), 0);
+	rebooted.announce_fresh = true;
 	usleep(20000); /* a timestamp past the grain of the last one's */
 	handshake(e, &rebooted, &again);
 	assert_int_not_equal(again.ssrc, keys.ssrc);

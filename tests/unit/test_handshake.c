@@ -369,6 +369,7 @@ static void test_round_trip(void **state)
 	(void)state;
 
 	cam_new(&cam, K.cam_sk, K.srv_pk);
+	cam.announce_fresh = true;
 	srv_new(&srv, K.srv_sk);
 	for (int round = 0; round < 3; round++) {
 		initiation(&cam, round == 1 ? 1 : 0, im);

@@ -121,6 +121,47 @@ static void test_fmp4(void **state)
 	vigil_timeline_free(&t);
 }
 
+/* One node: a cut where its playlist marked one, and where time jumps,
+ * each alone; a duration no segment has leaves its entry out; ".5" is
+ * half a second. */
+static void test_cuts_one_node(void **state)
+{
+	static const char a[] = "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.5Z\n#EXTINF:2.000,\n00000000.ts\n"
+				"#EXT-X-DISCONTINUITY\n" /* marked, though time goes on */
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.500Z\n#EXTINF:2.000,\n00000001.ts\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:04.600Z\n#EXTINF:2.000,\n00000002.ts\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:09.000Z\n#EXTINF:2.000,\n00000003.ts\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:11.000Z\n#EXTINF:nan,\n00000004.ts\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:13.000Z\n#EXTINF:-2,\n00000005.ts\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:15.000Z\n#EXTINF:1e300,\n00000006.ts\n";
+	struct vigil_timeline t = {0};
+	unsigned n;
+	char *out;
+	(void)state;
+
+	assert_int_equal(vigil_timeline_add(&t, "a", a, strlen(a)), 0);
+	assert_int_equal(t.n, 4);
+	out = merged(&t, 0, 0, &n);
+	assert_int_equal(n, 4);
+	assert_string_equal(out, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:2\n"
+				 "#EXT-X-MEDIA-SEQUENCE:0\n"
+				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.500Z\n#EXTINF:2.000,\n"
+				 "http://s3/b/rec/door/a/00000000.ts\n"
+				 "#EXT-X-DISCONTINUITY\n"
+				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.500Z\n#EXTINF:2.000,\n"
+				 "http://s3/b/rec/door/a/00000001.ts\n"
+				 /* 0.1 s late: it continues */
+				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:04.600Z\n#EXTINF:2.000,\n"
+				 "http://s3/b/rec/door/a/00000002.ts\n"
+				 /* 2.4 s late: cut */
+				 "#EXT-X-DISCONTINUITY\n"
+				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:09.000Z\n#EXTINF:2.000,\n"
+				 "http://s3/b/rec/door/a/00000003.ts\n"
+				 "#EXT-X-ENDLIST\n");
+	free(out);
+	vigil_timeline_free(&t);
+}
+
 static void test_node_names(void **state)
 {
 	struct vigil_timeline t = {0};
@@ -142,6 +183,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_merge),
 	    cmocka_unit_test(test_fmp4),
+	    cmocka_unit_test(test_cuts_one_node),
 	    cmocka_unit_test(test_node_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
