@@ -93,14 +93,7 @@ printf 'EtcdCAFile = %s\nEtcdCertFile = %s\nEtcdKeyFile = %s\n' "$work/ca.pem" "
 sock_a=$work/a/admin.sock sock_b=$work/b/admin.sock
 ctl_a() { "$vigilctl" --socket "$sock_a" "$@"; }
 ctl_b() { "$vigilctl" --socket "$sock_b" "$@"; }
-start_node() { # NODE [ip netns exec NS]
-	local node=$1
-	shift
-	proc_start "$work/$node/summary.json" "$work/$node/vigild.log" "$VIGILD_READY" 40 \
-		"$@" "$vigild" --config "$work/$node/vigil.conf" --admin "$work/$node/admin.sock" \
-		--audit "$work/$node/audit.log" || { fail "node $node did not start: $(tail -n 5 "$work/$node/vigild.log")"; exit 1; }
-	eval "pid_$node=$PROC_PID"
-}
+start_node() { node_start "$1" "$work/$1" vigild.log "${@:2}"; } # NODE [ip netns exec NS]
 start_node a
 start_node b ip netns exec "$VIGIL_NS"
 

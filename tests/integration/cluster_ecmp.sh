@@ -104,34 +104,15 @@ until_ok 20 healthy || { fail "etcd did not start: $(tail -n 3 "$work/etcd1.log"
 # ---- the object store, in the router's namespace too -------------------------------------
 S3_IP=198.19.239.10 BUCKET=vigil-ecmp
 ip -n "$RT" addr add "$S3_IP/32" dev lo
-ceph_dir=$work/ceph
-base=$((20000 + RANDOM % 160 * 250))
-ceph_s3() { ip netns exec "$RT" env BIND_IP=$S3_IP MON_PORT=$base RGW_PORT=$((base + 220)) "$tools/ceph_s3.sh" "$@"; }
-# By its daemons' PIDs: it needs no namespace (gone by then, perhaps).
-ceph_stop() { BIND_IP=$S3_IP "$tools/ceph_s3.sh" stop "$ceph_dir" >/dev/null 2>&1 || true; }
-test_at_exit ceph_stop
-ceph_s3 start "$ceph_dir" 2>"$work/ceph-start.log" ||
-	{ fail "the Ceph fixture did not start: $(tail -n 5 "$work/ceph-start.log")"; exit 1; }
-eval "$(ceph_s3 env "$ceph_dir")"
-s3() { ip netns exec "$RT" "$PYTHON" "$tools/s3_client.py" "$@"; }
+s3_start "$RT" "$S3_IP"
 s3 mb "$BUCKET"
 s3 public "$BUCKET" # ffmpeg plays the timeline over plain HTTP
 
 # ---- the nodes ----------------------------------------------------------------------------
 umask 077
-printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" \
-	"$AWS_SECRET_ACCESS_KEY" >"$work/credentials"
 server_pk=$("$vigilctl" keygen x25519 "$work/server.sk")
 "$vigilctl" keygen keystore "$work/master.key" >/dev/null
-declare -A log
-start_node() { # N LOG
-	local n=$1
-	log[$n]=$work/n$n/$2
-	proc_start "$work/n$n/summary.json" "${log[$n]}" "$VIGILD_READY" 40 ip netns exec "${pfx}n$n" \
-		"$vigild" --config "$work/n$n/vigil.conf" --admin "$work/n$n/admin.sock" --audit "$work/n$n/audit.log" ||
-		{ fail "node n$n did not start: $(tail -n 5 "${log[$n]}")"; exit 1; }
-	eval "pid_$n=$PROC_PID"
-}
+start_node() { node_start "$1" "$work/n$1" "$2" ip netns exec "${pfx}n$1"; } # N LOG
 for n in 1 2 3 4; do
 	mkdir -p "$work/n$n"
 	{
@@ -248,8 +229,8 @@ start_node 2 vigild2.log
 partial=$(find "$work/n2/rec" -name '*.partial' | head -n 3)
 [ -z "$partial" ] || fail "n2 left segments cut by the crash unrecovered: $partial"
 for cam in "${moved[@]}"; do
-	grep -q "camera $cam: 1 segment(s) cut short by a crash recovered" "${log[2]}" ||
-		fail "n2 did not recover $cam's open segment: $(grep "camera $cam:" "${log[2]}")"
+	grep -q "camera $cam: 1 segment(s) cut short by a crash recovered" "${node_log[2]}" ||
+		fail "n2 did not recover $cam's open segment: $(grep "camera $cam:" "${node_log[2]}")"
 done
 until_ok 10 nodes_are n1,n2,n3,n4 || fail "vigilctl cluster does not list n2 again"
 sleep 1 # af_packet up

@@ -65,14 +65,7 @@ door_pk=$("$vigilctl" keygen x25519 "$work/door.sk")
 gate_pk=$("$vigilctl" keygen x25519 "$work/gate.sk")
 "$vigilctl" keygen keystore "$work/master.key" >/dev/null
 
-declare -A log
-start_node() { # NODE LOG
-	log[$1]=$work/$1/$2
-	proc_start "$work/$1/summary.json" "${log[$1]}" "$VIGILD_READY" 40 \
-		"$vigild" --config "$work/$1/vigil.conf" --admin "$work/$1/admin.sock" --audit "$work/$1/audit.log" ||
-		{ fail "node $1 did not start: $(tail -n 5 "${log[$1]}")"; exit 1; }
-	eval "pid_$1=$PROC_PID"
-}
+start_node() { node_start "$1" "$work/$1" "$2"; } # NODE LOG
 for node in a b; do
 	mkdir -p "$work/$node"
 	{
@@ -155,8 +148,8 @@ eval "kill -KILL \$pid_$owner"
 eval "wait \$pid_$owner" 2>/dev/null || true
 eval "proc_forget \$pid_$owner"
 until_ok $((LEASE * 4)) owns "$other" || fail "$other did not take door over"
-grep -q "camera door taken by node $other, continuing above the index its previous owner published" "${log[$other]}" ||
-	fail "$other did not continue door from the published index: $(grep "taken by" "${log[$other]}")"
+grep -q "camera door taken by node $other, continuing above the index its previous owner published" "${node_log[$other]}" ||
+	fail "$other did not continue door from the published index: $(grep "taken by" "${node_log[$other]}")"
 rec=$(counter "$other" frames_recorded)
 grows() { [ "$(counter "$other" frames_recorded)" -gt "$rec" ]; }
 until_ok 10 grows || fail "$other records nothing of door after the takeover"
@@ -213,9 +206,9 @@ refused() { [ "$(ctl "$owner" cluster | jq -r .refused)" = $((refused_o + 2)) ] 
 	[ "$(ctl "$other" cluster | jq -r .refused)" = $((refused_t + 2)) ]; }
 until_ok 5 refused || fail "the copied and the old records: $owner refused $(($(ctl "$owner" cluster | jq -r .refused) - refused_o)), $other $(($(ctl "$other" cluster | jq -r .refused) - refused_t)); want 2 each"
 for n in a b; do
-	grep -q "the handshake of camera gate (etcd revision [0-9]*) not applied" "${log[$n]}" ||
+	grep -q "the handshake of camera gate (etcd revision [0-9]*) not applied" "${node_log[$n]}" ||
 		fail "$n did not say why it refused gate's record"
-	grep -q "the handshake of camera door (etcd revision [0-9]*) not applied" "${log[$n]}" ||
+	grep -q "the handshake of camera door (etcd revision [0-9]*) not applied" "${node_log[$n]}" ||
 		fail "$n did not say why it refused door's old record"
 	[ "$(state "$n" gate)" = handshake ] || fail "gate on $n: $(state "$n" gate)"
 	[ "$(state "$n" door)" = live ] || fail "door on $n after its old handshake was put back: $(state "$n" door)"

@@ -69,14 +69,7 @@ umask 077
 echo "$key" >"$work/cam.key"
 "$vigilctl" keygen keystore "$work/master.key" >/dev/null
 
-declare -A log
-start_node() { # NODE LOG
-	log[$1]=$work/$1/$2
-	proc_start "$work/$1/summary.json" "${log[$1]}" "$VIGILD_READY" 40 \
-		"$vigild" --config "$work/$1/vigil.conf" --admin "$work/$1/admin.sock" --audit "$work/$1/audit.log" ||
-		{ fail "node $1 did not start: $(tail -n 5 "${log[$1]}")"; exit 1; }
-	eval "pid_$1=$PROC_PID"
-}
+start_node() { node_start "$1" "$work/$1" "$2"; } # NODE LOG
 write_conf() {
 	local node=$1
 	mkdir -p "$work/$node"
@@ -138,8 +131,8 @@ wait "$pid_owner" 2>/dev/null || true
 proc_forget "$pid_owner"
 until_ok $((LEASE * 4)) owns "$other" || fail "$other did not take the camera over"
 taken=$(date +%s.%N)
-grep -q "camera $cam taken by node $other, continuing above the index its previous owner published" "${log[$other]}" ||
-	fail "$other did not continue from the published index: $(grep "taken by" "${log[$other]}")"
+grep -q "camera $cam taken by node $other, continuing above the index its previous owner published" "${node_log[$other]}" ||
+	fail "$other did not continue from the published index: $(grep "taken by" "${node_log[$other]}")"
 until_ok 10 records "$other" || fail "$other records nothing after the takeover"
 note "$other took $cam $(awk -v a="$taken" -v b="$killed" 'BEGIN {printf "%.1f", a - b}') s after the kill (LeaseSeconds = $LEASE)"
 
@@ -154,8 +147,8 @@ drained=$(date +%s.%N)
 ctl "$owner" drain | grep -q "node $owner draining: 1 camera(s) given back" || fail "drain of $owner"
 until_ok 10 owns "$other" || fail "$other did not take the camera from the drained $owner"
 taken=$(date +%s.%N)
-grep -q "camera $cam taken by node $other, continuing above the index its previous owner published" "${log[$other]}" ||
-	fail "$other did not continue from the drained owner's index: $(grep "taken by" "${log[$other]}")"
+grep -q "camera $cam taken by node $other, continuing above the index its previous owner published" "${node_log[$other]}" ||
+	fail "$other did not continue from the drained owner's index: $(grep "taken by" "${node_log[$other]}")"
 owns "$owner" && fail "the drained $owner still owns the camera"
 err=$(ctl "$owner" health 2>&1) && fail "the drained $owner says it is ready"
 grep -q "draining" <<<"$err" || fail "the drained $owner's health: $err"
@@ -195,19 +188,19 @@ note "replayed $sent packets of before the kill: $refused refused as replayed, $
 [ "$(counter "$other" frames_recorded)" = "$before_rec" ] || fail "the replay recorded frames"
 
 note "a replay cannot hold the camera"
-until_ok 10 grep -q "camera $cam given back by node $other: no packet of it for OfflineSeconds" "${log[$other]}" ||
+until_ok 10 grep -q "camera $cam given back by node $other: no packet of it for OfflineSeconds" "${node_log[$other]}" ||
 	fail "$other did not give the silent camera back"
 before_rec=$(counter "$other" frames_recorded) before_rep=$(counter "$other" replayed)
-takes_before=$(grep -c "camera $cam taken by node $other" "${log[$other]}")
+takes_before=$(grep -c "camera $cam taken by node $other" "${node_log[$other]}")
 ip netns exec "$VIGIL_NS" "$python" "$tools/pcap_send.py" "$work/before.pcap" "$VIGIL_IP_ROOT" 5004 --rate 2000 >/dev/null ||
 	fail "pcap_send, again"
 # Either its own window refuses the replay before anything is asked
 # (indices at or below what it took itself), or it takes the camera on
 # indices only the published state covers and gives it back within 2 s.
 sleep 3
-if [ "$(grep -c "camera $cam taken by node $other" "${log[$other]}")" -gt "$takes_before" ]; then
+if [ "$(grep -c "camera $cam taken by node $other" "${node_log[$other]}")" -gt "$takes_before" ]; then
 	grep -q "camera $cam given back by node $other: no packet of it was taken after it was taken (a replay)" \
-		"${log[$other]}" || fail "$other kept a camera it took on a replay: $(grep "given back\|taken by" "${log[$other]}")"
+		"${node_log[$other]}" || fail "$other kept a camera it took on a replay: $(grep "given back\|taken by" "${node_log[$other]}")"
 	note "the replay made $other take the camera; it gave it back"
 else
 	note "$other's own window refused the replay before it asked for the camera"
@@ -224,7 +217,7 @@ rc=0
 wait "$drained_pid" || rc=$?
 proc_forget "$drained_pid"
 [ "$rc" = 0 ] || fail "the drained $owner exited $rc"
-grep -q "drained: no packet of its cameras for a few seconds" "${log[$owner]}" || fail "the drained $owner did not say why it stopped"
+grep -q "drained: no packet of its cameras for a few seconds" "${node_log[$owner]}" || fail "the drained $owner did not say why it stopped"
 [ "$(jq -r '.cameras | length' "$work/$owner/summary.json")" = 1 ] || fail "the drained $owner printed no summary"
 
 note "a fresh node, brought the camera by a replay, gives it back"
@@ -234,15 +227,15 @@ until_ok 10 has_cameras c 1 || fail "c does not have the camera"
 sleep 1 # af_packet up
 replay() { ip netns exec "$VIGIL_NS" "$python" "$tools/pcap_send.py" "$work/before.pcap" "$VIGIL_IP_ROOT" 5004 --rate 2000 >/dev/null; }
 replay || fail "pcap_send to c"
-until_ok 10 grep -q "camera $cam taken by node c, continuing above the index its previous owner published" "${log[c]}" ||
-	fail "c did not take the camera on the replay: $(grep "taken by\|given back" "${log[c]}")"
-until_ok 10 grep -q "camera $cam given back by node c: no packet of it was taken after it was taken (a replay)" "${log[c]}" ||
+until_ok 10 grep -q "camera $cam taken by node c, continuing above the index its previous owner published" "${node_log[c]}" ||
+	fail "c did not take the camera on the replay: $(grep "taken by\|given back" "${node_log[c]}")"
+until_ok 10 grep -q "camera $cam given back by node c: no packet of it was taken after it was taken (a replay)" "${node_log[c]}" ||
 	fail "c kept a camera it took on a replay"
 [ "$(counter c frames_recorded)" = 0 ] || fail "c recorded $(counter c frames_recorded) frames of a replay"
 owns c && fail "c owns the camera after the replay"
 replay || fail "pcap_send to c, again"
 sleep 3
-[ "$(grep -c "camera $cam taken by node c" "${log[c]}")" = 1 ] || fail "c asked again for a camera it took on a replay"
+[ "$(grep -c "camera $cam taken by node c" "${node_log[c]}")" = 1 ] || fail "c asked again for a camera it took on a replay"
 note "c took the camera on the replay, took none of its packets, gave it back and did not ask again"
 ctl c shutdown >/dev/null
 ctl "$other" shutdown >/dev/null

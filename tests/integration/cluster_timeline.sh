@@ -39,20 +39,10 @@ vigil_netns_create timeline
 LEASE=3 FPS=30 CLIP_S=20 BUCKET=vigil-timeline
 
 # ---- the object store and etcd --------------------------------------------------------
-ceph_dir=$work/ceph
-base=$((20000 + RANDOM % 160 * 250))
-export MON_PORT=$base RGW_PORT=$((base + 220))
-ceph_stop() { "$tools/ceph_s3.sh" stop "$ceph_dir" >/dev/null 2>&1 || true; }
-test_at_exit ceph_stop
-"$tools/ceph_s3.sh" start "$ceph_dir" 2>"$work/ceph-start.log" ||
-	{ fail "the Ceph fixture did not start: $(tail -n 5 "$work/ceph-start.log")"; exit 1; }
-eval "$("$tools/ceph_s3.sh" env "$ceph_dir")"
-s3() { "$PYTHON" "$tools/s3_client.py" "$@"; }
+s3_start
 s3 mb "$BUCKET"
 s3 public "$BUCKET" # a player GETs the segments over plain HTTP
 umask 077
-printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" \
-	"$AWS_SECRET_ACCESS_KEY" >"$work/credentials"
 port=$((29000 + RANDOM % 2000))
 endpoint=http://127.0.0.1:$port
 etcd_start "$work" $((port + 1)) "$endpoint"
@@ -68,14 +58,6 @@ read -r cam ssrc key < <(awk -F' = ' '/^Name/ {n = $2} /^SSRC/ {s = $2} /^Key/ {
 echo "$key" >"$work/cam.key"
 "$vigilctl" keygen keystore "$work/master.key" >/dev/null
 
-declare -A log
-start_node() { # NODE
-	log[$1]=$work/$1/vigild.log
-	proc_start "$work/$1/summary.json" "${log[$1]}" "$VIGILD_READY" 40 \
-		"$vigild" --config "$work/$1/vigil.conf" --admin "$work/$1/admin.sock" --audit "$work/$1/audit.log" ||
-		{ fail "node $1 did not start: $(tail -n 5 "${log[$1]}")"; exit 1; }
-	eval "pid_$1=$PROC_PID"
-}
 for node in a b; do
 	mkdir -p "$work/$node"
 	{
@@ -89,7 +71,7 @@ for node in a b; do
 		printf 'Prefix = rec/\n'
 		printf '[Cluster]\nEtcd = %s\nNode = %s\nLeaseSeconds = %s\n' "$endpoint" "$node" "$LEASE"
 	} >"$work/$node/vigil.conf"
-	start_node "$node"
+	node_start "$node" "$work/$node" vigild.log
 done
 ctl() { "$vigilctl" --socket "$work/$1/admin.sock" "${@:2}"; }
 owns() { [ "$(ctl "$1" cluster | jq -r .owned)" = 1 ]; }

@@ -51,22 +51,9 @@ require_vigild "$vigild"
 [ -x "$vigilctl" ] || { echo "FAIL: vigilctl not found at $vigilctl" >&2; exit 1; }
 test_begin storage "$scratch"
 
-ceph_dir=$work/ceph
-# Ports of its own, so that another cluster (a benchmark, another run)
-# does not stand in the way: the mon's and the daemons' (+10 to +200).
-base=$((20000 + RANDOM % 160 * 250))
-export MON_PORT=$base RGW_PORT=$((base + 220))
-ceph_stop() { "$tools/ceph_s3.sh" stop "$ceph_dir" >/dev/null 2>&1 || true; }
-test_at_exit ceph_stop
-"$tools/ceph_s3.sh" start "$ceph_dir" 2>"$work/ceph-start.log" ||
-	{ fail "the Ceph fixture did not start: $(tail -n 5 "$work/ceph-start.log")"; exit 1; }
-eval "$("$tools/ceph_s3.sh" env "$ceph_dir")"
-s3() { "$PYTHON" "$tools/s3_client.py" "$@"; }
+s3_start
 s3 mb "$BUCKET"
 s3 public "$BUCKET" # a player may GET the objects over plain HTTP
-printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" \
-	"$AWS_SECRET_ACCESS_KEY" >"$work/credentials"
-chmod 600 "$work/credentials"
 
 frame_md5() { ffmpeg -nostdin -v error "$@" -fps_mode passthrough -f framemd5 - | awk -F', *' '!/^#/ { print $NF }'; }
 

@@ -164,6 +164,46 @@ etcd_start() {
 }
 _etcd_healthy() { curl -sf "$1/health" | grep -q '"health":"true"'; }
 
+# ---- vigild nodes and the object store (the cluster and storage tests) -------------------
+
+declare -gA node_log
+# node_start NAME DIR LOG [CMD...]: vigild ($vigild) on DIR/vigil.conf, its
+# admin socket and audit log in DIR, its summary to DIR/summary.json, its
+# stderr to DIR/LOG (node_log[NAME] then), under CMD (`ip netns exec NS`, or
+# nothing); its PID in pid_NAME. Ends the test when it is not ready in 40 s.
+node_start() {
+	local name=$1 dir=$2 log=$3
+	shift 3
+	node_log[$name]=$dir/$log
+	proc_start "$dir/summary.json" "$dir/$log" "$VIGILD_READY" 40 "$@" "$vigild" --config "$dir/vigil.conf" \
+		--admin "$dir/admin.sock" --audit "$dir/audit.log" ||
+		{ fail "node $name did not start: $(tail -n 5 "$dir/$log")"; exit 1; }
+	printf -v "pid_$name" %s "$PROC_PID"
+}
+
+# s3_start [NS IP]: the Ceph RGW fixture (ceph_s3.sh) in ceph_dir=$work/ceph,
+# on ports of its own so that another cluster (a benchmark, another run)
+# does not stand in the way, run in network namespace NS and bound to IP
+# there (else here, on 127.0.0.1); stopped at exit, by its PIDs. Exports
+# its S3_ENDPOINT and keys (and the ports, for ceph_s3.sh rgw-stop and
+# rgw-start), and writes the keys to $work/credentials for [Storage]'s
+# CredentialsFile. Then `s3 ARGS...` is tests/tools/s3_client.py (in NS).
+s3_start() {
+	local base=$((20000 + RANDOM % 160 * 250))
+	_s3_ns=${1:-}
+	export BIND_IP=${2:-127.0.0.1} MON_PORT=$base RGW_PORT=$((base + 220))
+	ceph_dir=$work/ceph
+	test_at_exit _s3_stop
+	_s3_in "$_testlib_dir/ceph_s3.sh" start "$ceph_dir" 2>"$work/ceph-start.log" ||
+		{ fail "the Ceph fixture did not start: $(tail -n 5 "$work/ceph-start.log")"; exit 1; }
+	eval "$("$_testlib_dir/ceph_s3.sh" env "$ceph_dir")"
+	(umask 077 && printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" \
+		"$AWS_SECRET_ACCESS_KEY" >"$work/credentials")
+}
+_s3_in() { if [ -n "$_s3_ns" ]; then ip netns exec "$_s3_ns" "$@"; else "$@"; fi; }
+_s3_stop() { "$_testlib_dir/ceph_s3.sh" stop "$ceph_dir" >/dev/null 2>&1 || true; }
+s3() { _s3_in "${PYTHON:-python3}" "$_testlib_dir/s3_client.py" "$@"; }
+
 # ---- configuration ------------------------------------------------------------------
 
 # conf_ingest CONF 'Key = value'...: sets each key in CONF's [Ingest]: the
