@@ -1288,10 +1288,9 @@ int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL
 	struct vigil_etcd_op ops[5];
 	struct vigil_cluster_handshake *hs = cl->hs;
 	int64_t revision = 0;
+	uint64_t now = vigil_now_ns();
 	size_t n = 0, k = 0;
 	int rc;
-
-	uint64_t now = vigil_now_ns();
 
 	/* Not newer than the last one any node answered. */
 	if (!sodium_is_zero(cl->hs_ts[slot], VIGIL_HS_TIMESTAMP_LEN) && vigil_hs_timestamp_cmp(ts, cl->hs_ts[slot]) <= 0)
