@@ -283,17 +283,10 @@ void vigil_cameras_key_id(const struct vigil_camera_config *cam, uint8_t id[VIGI
 		vigil_state_key_id(cam->master_key, cam->master_salt, id);
 }
 
-/* A rotation keeps the replay window, so the record goes on, under the
- * new key's id. */
-void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const uint8_t *key, const uint8_t *salt,
-			 const char *by)
+void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const char *by)
 {
-	static const uint8_t no_salt[VIGIL_SRTP_MASTER_SALT_LEN];
-	const struct vigil_camera_config *cam = &c->cfg->cameras[slot];
-
 	if (c->state != NULL) {
-		vigil_state_key_id(cam->has_identity ? cam->identity : key, cam->has_identity ? no_salt : salt,
-				   c->slots[slot].persist.key_id);
+		vigil_cameras_key_id(&c->cfg->cameras[slot], c->slots[slot].persist.key_id);
 		/* The new key's feedback indices start afresh. */
 		c->slots[slot].persist.fb_reserved = 0;
 		c->slots[slot].fb_pending = 0;
@@ -486,7 +479,7 @@ int vigil_cameras_handshake(struct vigil_cameras *c, unsigned slot, uint32_t ssr
 		c->slots[slot].key_since_ns = now - (age_ns < now ? age_ns : 0);
 		c->slots[slot].key_extended = false;
 		if (rekey)
-			cameras_key_rotated(c, slot, key, salt, "handshake");
+			cameras_key_rotated(c, slot, "handshake");
 		else
 			cameras_event(c, slot, VIGIL_EVENT_key_rotated, "handshake");
 	}

@@ -303,8 +303,8 @@ int vigil_cameras_rotate(struct vigil_cameras *c, const char *name, const uint8_
 	} else {
 		rc = vigil_stream_rotate(c->table, (unsigned)slot, key, salt);
 		if (rc == 0) {
-			cameras_key_rotated(c, (unsigned)slot, key, salt, "admin");
 			*cam = next;
+			cameras_key_rotated(c, (unsigned)slot, "admin");
 			c->slots[slot].grace_until_ns = vigil_now_ns() + (uint64_t)c->cfg->key_grace_ms * 1000000u;
 		}
 	}

@@ -28,11 +28,10 @@ void cameras_stream_remove(struct vigil_cameras *c, unsigned slot);
  * added or rotated while running). */
 void cameras_reserve_feedback_now(struct vigil_cameras *c);
 
-/* A rotation keeps the replay window, so the record goes on, under the
- * new key's id; and it is told (on_event) as done by "reload", "admin" or
- * "handshake". */
-void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const uint8_t *key, const uint8_t *salt,
-			 const char *by);
+/* The camera in slot has its new key: a rotation keeps the replay window,
+ * so the record goes on, under the new key's id (vigil_cameras_key_id);
+ * and it is told (on_event) as done by "reload", "admin" or "handshake". */
+void cameras_key_rotated(struct vigil_cameras *c, unsigned slot, const char *by);
 
 /* What befell the slot's camera, to whoever listens (on_event). */
 void cameras_event(const struct vigil_cameras *c, unsigned slot, unsigned type, const char *by);

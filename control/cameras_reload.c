@@ -288,7 +288,7 @@ int vigil_cameras_reload(struct vigil_cameras *c, char *msg, size_t msglen)
 				rc = vigil_stream_rotate(c->table, (unsigned)slot, cam->master_key, cam->master_salt);
 				if (rc < 0)
 					break;
-				cameras_key_rotated(c, (unsigned)slot, cam->master_key, cam->master_salt, "reload");
+				cameras_key_rotated(c, (unsigned)slot, "reload");
 				rotated_slots[rotated++] = (unsigned)slot;
 			}
 			if (memcmp(cur->payload_types, cam->payload_types, sizeof(cam->payload_types)))

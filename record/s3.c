@@ -190,21 +190,33 @@ bool vigil_s3_etag_ok(const struct vigil_s3_req *r)
 	return strcasecmp(hex, r->etag) == 0;
 }
 
-bool vigil_s3_xml(const struct vigil_s3_req *r, const char *tag, size_t *from, char *out, size_t outlen)
+int vigil_xml_next(const char *text, size_t len, const char *tag, size_t *from, char *out, size_t outlen)
 {
 	char open[64], close[64];
 	const char *a, *b;
 
 	snprintf(open, sizeof(open), "<%s>", tag);
 	snprintf(close, sizeof(close), "</%s>", tag);
-	if (*from > r->body_len || (a = strstr(r->body + *from, open)) == NULL)
-		return false;
+	if (text == NULL || *from > len || (a = strstr(text + *from, open)) == NULL)
+		return 0;
 	a += strlen(open);
-	if ((b = strstr(a, close)) == NULL || (size_t)(b - a) >= outlen)
-		return false;
+	if ((b = strstr(a, close)) == NULL)
+		return 0;
+	*from = (size_t)(b - text) + strlen(close);
+	if ((size_t)(b - a) >= outlen)
+		return -1;
 	memcpy(out, a, (size_t)(b - a));
 	out[b - a] = '\0';
-	*from = (size_t)(b - r->body) + strlen(close);
+	return 1;
+}
+
+bool vigil_s3_xml(const struct vigil_s3_req *r, const char *tag, size_t *from, char *out, size_t outlen)
+{
+	size_t at = *from;
+
+	if (vigil_xml_next(r->body, r->body_len, tag, &at, out, outlen) <= 0)
+		return false;
+	*from = at;
 	return true;
 }
 

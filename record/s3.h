@@ -54,6 +54,10 @@ void vigil_s3_done(struct vigil_s3_req *r);
  * upload's, which is checked part by part). */
 bool vigil_s3_etag_ok(const struct vigil_s3_req *r);
 
+/* The text of the next <tag>...</tag> in text (len bytes, NUL-terminated)
+ * from *from: 1, it in out and *from past it; 0, none; -1, one longer than
+ * out (*from past it: the next ones are still found). */
+int vigil_xml_next(const char *text, size_t len, const char *tag, size_t *from, char *out, size_t outlen);
 /* The text of <tag>...</tag> in the body, first from *from (advanced past
  * it); false when not found or longer than out. */
 bool vigil_s3_xml(const struct vigil_s3_req *r, const char *tag, size_t *from, char *out, size_t outlen);

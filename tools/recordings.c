@@ -70,29 +70,6 @@ static long get(const struct vigil_s3 *s3, struct vigil_s3_req *r, const char *k
 	return r->status;
 }
 
-/* The text of each <tag>...</tag> after *at in b, one at a time; "" for
- * one longer than out (skipped, the next ones still found). */
-static bool xml_next(const struct body *b, const char *tag, size_t *at, char *out, size_t outlen)
-{
-	char open[64], close[64];
-	const char *s, *e;
-
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	if (b->p == NULL || *at >= b->len || (s = strstr(b->p + *at, open)) == NULL ||
-	    (e = strstr(s + strlen(open), close)) == NULL)
-		return false;
-	s += strlen(open);
-	*at = (size_t)(e - b->p) + strlen(close);
-	if ((size_t)(e - s) >= outlen) {
-		out[0] = '\0';
-		return true;
-	}
-	memcpy(out, s, (size_t)(e - s));
-	out[e - s] = '\0';
-	return true;
-}
-
 /* "2026-12-07T10:00:00Z" (milliseconds allowed) or seconds since the
  * epoch: ns; 0 with *ok false when it is neither. */
 static uint64_t when(const char *s, bool *ok)
@@ -174,6 +151,7 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 	for (;;) {
 		char *tok = token[0] != '\0' ? curl_easy_escape(r->easy, token, 0) : NULL;
 		char truncated[8] = "false";
+		int found;
 		size_t at = 0;
 		long st;
 
@@ -195,12 +173,12 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 				fprintf(stderr, "vigilctl: HTTP %ld\n", st);
 			goto out;
 		}
-		while (xml_next(&b, "CommonPrefixes", &at, node_prefix, sizeof(node_prefix))) {
+		while ((found = vigil_xml_next(b.p, b.len, "CommonPrefixes", &at, node_prefix, sizeof(node_prefix))) != 0) {
 			char node[VIGIL_TIMELINE_NODE_MAX + 1];
 			size_t p = 0, n;
 
-			if (!xml_next(&(struct body){.p = node_prefix, .len = strlen(node_prefix)}, "Prefix", &p, key,
-				      sizeof(key)) ||
+			/* One too long to be ours is skipped, the next ones read. */
+			if (found < 0 || vigil_xml_next(node_prefix, strlen(node_prefix), "Prefix", &p, key, sizeof(key)) <= 0 ||
 			    strncmp(key, prefix, strlen(prefix)) != 0 || (n = strlen(key) - strlen(prefix)) < 2 ||
 			    n > sizeof(node) || key[strlen(key) - 1] != '/')
 				continue;
@@ -231,9 +209,9 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 		char next[sizeof(token)] = "";
 
 		at = 0;
-		xml_next(&b, "IsTruncated", &at, truncated, sizeof(truncated));
+		(void)vigil_xml_next(b.p, b.len, "IsTruncated", &at, truncated, sizeof(truncated));
 		at = 0;
-		if (strcmp(truncated, "true") != 0 || !xml_next(&b, "NextContinuationToken", &at, next, sizeof(next)))
+		if (strcmp(truncated, "true") != 0 || vigil_xml_next(b.p, b.len, "NextContinuationToken", &at, next, sizeof(next)) == 0)
 			break;
 		/* A store that answers the same page again would hold us for ever. */
 		if (next[0] == '\0' || strcmp(next, token) == 0) {
