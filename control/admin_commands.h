@@ -37,6 +37,10 @@ enum { VIGIL_ADMIN_ARG_NONE, VIGIL_ADMIN_ARG_NAME };
 	  "revoke and forget the camera; its recordings stay on disk")                                            \
 	X(segments, "segments", NULL, VIGIL_ADMIN_ARG_NAME, false, "segments NAME",                                \
 	  "one camera's recordings on disk, oldest first")                                                        \
+	X(token, "token", NULL, VIGIL_ADMIN_ARG_NAME, true, "token NAME [--ttl 10m] [--from T] [--to T]",          \
+	  "a viewer token for camera NAME's recordings in a browser (PlaybackListen): valid for --ttl\n"         \
+	  "(s, m, h or d; default 10m, at most 7d), opening the recordings from --from to --to (UTC,\n"        \
+	  "2026-12-07T10:00:00Z; default all, and live); prints it and the player's address")                  \
 	X(storage, "storage", NULL, VIGIL_ADMIN_ARG_NONE, false, "storage",                                        \
 	  "uploads to object storage ([Storage]): segments and bytes uploaded, failures by cause,\n"             \
 	  "what waits in the spool (JSON)")                                                                       \

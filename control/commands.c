@@ -19,8 +19,10 @@
 #include "admin_commands.h"
 #include "commands.h"
 #include "metrics.h"
+#include "playlist.h"
 #include "storage.h"
 #include "summary.h"
+#include "viewer_token.h"
 
 #define MAX_SETTINGS 16
 
@@ -108,6 +110,8 @@ static json_t *cmd_summary(struct vigil_commands *k, const char *name, json_t *r
 	if (name == NULL) {
 		if (k->events != NULL)
 			json_object_set_new(summary, "events", vigil_events_summary(k->events));
+		if (k->playback != NULL)
+			json_object_set_new(summary, "playback", vigil_playback_summary(k->playback));
 		return json_pack("{so}", "stats", summary);
 	}
 	cam = json_object_get(json_object_get(summary, "cameras"), name);
@@ -374,6 +378,64 @@ static json_t *cmd_shutdown(struct vigil_commands *k, const char *name, json_t *
 	*k->stop = true;
 	snprintf(k->msg, sizeof(k->msg), "stopping: draining and closing the recordings");
 	return json_pack("{ss}", "shutdown", k->msg);
+}
+
+/* A viewer token (docs/playback.md): {"ttl": seconds, "from", "to": UTC
+ * times or seconds, both optional}. The token is in the reply, never in
+ * the audit log. */
+static json_t *cmd_token(struct vigil_commands *k, const char *name, json_t *req, const char **error)
+{
+	json_int_t ttl = VIGIL_TOKEN_DEFAULT_TTL;
+	const char *from = NULL, *to = NULL;
+	uint64_t range[2] = {0, 0}, expires;
+	char token[VIGIL_TOKEN_TEXT_MAX], when[64], player[600 + VIGIL_TOKEN_TEXT_MAX];
+	json_t *out;
+
+	if (k->playback == NULL) {
+		snprintf(k->msg, sizeof(k->msg), "no playback endpoint: set PlaybackListen in [Ingest]");
+		return fail(k, error);
+	}
+	if (vigil_cameras_find(k->cams, name) < 0) {
+		snprintf(k->msg, sizeof(k->msg), "no camera '%s'", name);
+		return fail(k, error);
+	}
+	if (json_unpack(req, "{s?I s?s s?s}", "ttl", &ttl, "from", &from, "to", &to) < 0 || ttl < 1 ||
+	    ttl > VIGIL_TOKEN_MAX_TTL) {
+		snprintf(k->msg, sizeof(k->msg), "token: ttl is 1 to %d seconds; from and to are UTC times",
+			 VIGIL_TOKEN_MAX_TTL);
+		return fail(k, error);
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *t = i == 0 ? from : to;
+		bool ok = true;
+
+		if (t != NULL && ((range[i] = vigil_time_arg(t, &ok) / 1000000000u), !ok || range[i] == 0)) {
+			snprintf(k->msg, sizeof(k->msg), "token: %s '%s' is not a UTC time (2026-12-07T10:00:00Z)",
+				 i == 0 ? "from" : "to", t);
+			return fail(k, error);
+		}
+	}
+	if (range[1] != 0 && range[1] <= range[0]) {
+		snprintf(k->msg, sizeof(k->msg), "token: to is not after from");
+		return fail(k, error);
+	}
+	/* A to within a second of from still opens that second. */
+	if (vigil_playback_token(k->playback, name, (uint64_t)ttl, range[0], range[1], token, sizeof(token),
+				 &expires) < 0) {
+		snprintf(k->msg, sizeof(k->msg), "token: cannot make one for '%s'", name);
+		return fail(k, error);
+	}
+	vigil_playlist_time_fmt(when, sizeof(when), expires * 1000000000u);
+	snprintf(k->msg, sizeof(k->msg), "viewer token for %s until %s%s%s%s%s", name, when,
+		 from != NULL ? ", from " : "", from != NULL ? from : "", to != NULL ? ", to " : "",
+		 to != NULL ? to : "");
+	snprintf(player, sizeof(player), "%s/player/#camera=%s&token=%s%s%s%s%s", vigil_playback_url(k->playback),
+		 name, token, from != NULL ? "&from=" : "", from != NULL ? from : "", to != NULL ? "&to=" : "",
+		 to != NULL ? to : "");
+	out = json_pack("{ss ss sI ss}", "token", token, "expires", when, "ttl", ttl, "player", player);
+	sodium_memzero(player, sizeof(player));
+	sodium_memzero(token, sizeof(token));
+	return out;
 }
 
 static const struct command {

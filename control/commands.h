@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "events.h"
 #include "handshakes.h"
+#include "playback.h"
 #include "recorder.h"
 #include "workers.h"
 
@@ -25,6 +26,7 @@ struct vigil_commands {
 	const struct vigil_events *events; /* NULL: none (not live) */
 	const struct vigil_uploader *up;   /* NULL: no [Storage] */
 	struct vigil_cluster *cluster;     /* NULL: not a cluster node */
+	const struct vigil_playback *playback; /* NULL: no PlaybackListen */
 	const char *audit;		   /* the audit log's path */
 	const char *crypto;		   /* the engine that decrypts: "libsodium", "cryptodev:DEVICE" */
 	volatile bool *stop;           /* set by shutdown */

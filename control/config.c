@@ -366,6 +366,7 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	snprintf(cfg->storage.region, sizeof(cfg->storage.region), "us-east-1");
 	snprintf(cfg->cluster.prefix, sizeof(cfg->cluster.prefix), "%s", VIGIL_DEFAULT_CLUSTER_PREFIX);
 	cfg->cluster.lease_seconds = VIGIL_DEFAULT_LEASE_SECONDS;
+	snprintf(cfg->player_dir, sizeof(cfg->player_dir), "%s", VIGIL_DEFAULT_PLAYER_DIR);
 
 	p.file = fopen(path, "re");
 	if (p.file == NULL) {
@@ -434,6 +435,8 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 		if (cfg->cameras[i].sealed && cfg->format != VIGIL_FORMAT_TS)
 			config_fail(&p, cfg->cameras[i].line,
 				    "OwnerKey: sealed recordings are MPEG-TS only (RecordFormat = ts)");
+	if (p.err_line == 0 && (cfg->playback_cert_file[0] == '\0') != (cfg->playback_key_file[0] == '\0'))
+		config_fail(&p, p.line, "PlaybackCertFile and PlaybackKeyFile: give both (TLS) or neither");
 	if (p.err_line == 0 && p.storage_sections > 0 && cfg->storage.endpoint[0] == '\0')
 		config_fail(&p, p.storage_line, "[Storage] has no Endpoint");
 	if (p.err_line == 0 && p.storage_sections > 0 && cfg->storage.bucket[0] == '\0')

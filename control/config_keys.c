@@ -175,32 +175,41 @@ static int parse_crypto(struct parser *p, const char *value)
 	return 1;
 }
 
-/* "127.0.0.1:9470", "[::1]:9470": an address to listen on and its port. */
-static int parse_listen(struct parser *p, const char *value)
+/* "127.0.0.1:9470", "[::1]:9470": an address to listen on and its port,
+ * for key (its name in messages). */
+static int listen_on(struct parser *p, const char *key, const char *value, struct vigil_listen *l)
 {
-	struct vigil_config *cfg = p->cfg;
 	char host[64];
 	const char *colon = strrchr(value, ':');
 	uint64_t port;
 	size_t len = colon != NULL ? (size_t)(colon - value) : 0;
 
-	if (colon == NULL || len >= sizeof(host) || strlen(value) >= sizeof(cfg->metrics_listen.text) ||
+	if (colon == NULL || len >= sizeof(host) || strlen(value) >= sizeof(l->text) ||
 	    parse_u64(colon + 1, 1, 65535, &port) < 0)
-		return config_fail(p, p->line, "MetricsListen: '%s' is not ADDRESS:PORT (127.0.0.1:9470, [::1]:9470)",
+		return config_fail(p, p->line, "%s: '%s' is not ADDRESS:PORT (127.0.0.1:9470, [::1]:9470)", key,
 				   value);
 	if (len >= 2 && value[0] == '[' && value[len - 1] == ']') {
 		snprintf(host, sizeof(host), "%.*s", (int)len - 2, value + 1);
-		cfg->metrics_listen.family = AF_INET6;
+		l->family = AF_INET6;
 	} else {
 		snprintf(host, sizeof(host), "%.*s", (int)len, value);
-		cfg->metrics_listen.family = AF_INET;
+		l->family = AF_INET;
 	}
-	if (inet_pton(cfg->metrics_listen.family, host, cfg->metrics_listen.addr) != 1)
-		return config_fail(p, p->line, "MetricsListen: '%s' is not an IPv4 address or an IPv6 one in []",
-				   host);
-	cfg->metrics_listen.port = (uint16_t)port;
-	strcpy(cfg->metrics_listen.text, value);
+	if (inet_pton(l->family, host, l->addr) != 1)
+		return config_fail(p, p->line, "%s: '%s' is not an IPv4 address or an IPv6 one in []", key, host);
+	l->port = (uint16_t)port;
+	strcpy(l->text, value);
 	return 1;
+}
+
+static int parse_metrics_listen(struct parser *p, const char *value)
+{
+	return listen_on(p, "MetricsListen", value, &p->cfg->metrics_listen);
+}
+
+static int parse_playback_listen(struct parser *p, const char *value)
+{
+	return listen_on(p, "PlaybackListen", value, &p->cfg->playback_listen);
 }
 
 /* "198.18.0.1, fd00::1": unicast IPv4/IPv6 addresses, commas or spaces. */
@@ -606,7 +615,11 @@ static const struct key_def keys[] = {
     {"HandshakePort", INGEST(handshake_port), NUMBER(1, 65535, 1), .then = handshake_where,
      .err = "is not a UDP port"},
     {"RekeySeconds", INGEST(rekey_seconds), NUMBER(10, 86400, 1)},
-    {"MetricsListen", .section = SEC_INGEST, SPECIAL(parse_listen)},
+    {"MetricsListen", .section = SEC_INGEST, SPECIAL(parse_metrics_listen)},
+    {"PlaybackListen", .section = SEC_INGEST, SPECIAL(parse_playback_listen)},
+    {"PlayerDir", INGEST(player_dir), STRING},
+    {"PlaybackCertFile", INGEST(playback_cert_file), STRING},
+    {"PlaybackKeyFile", INGEST(playback_key_file), STRING},
     {"MetricsPerCamera", INGEST(metrics_per_camera), ONE_OF(yes_no), .err = "is not yes or no"},
     {"OfflineSeconds", INGEST(offline_seconds), NUMBER(1, 86400, 1)},
     {"EventHook", INGEST(event_hook), STRING, .then = hook_url},

@@ -456,6 +456,20 @@ static void storage_families(FILE *f, const struct vigil_uploader *u)
 		(unsigned long long)(oldest != 0 && now > oldest ? (now - oldest) / 1000000000u : 0));
 }
 
+static void playback_families(FILE *f, const struct vigil_playback *pb)
+{
+	uint64_t n[VIGIL_PLAYBACK_OUTCOMES];
+
+	if (pb == NULL)
+		return;
+	vigil_playback_counts(pb, n);
+	family(f, "vigil_playback_requests_total", "counter",
+	       "requests to PlaybackListen, by outcome: what was served, or why not");
+	for (unsigned i = 0; i < VIGIL_PLAYBACK_OUTCOMES; i++)
+		fprintf(f, "vigil_playback_requests_total{outcome=\"%s\"} %llu\n", vigil_playback_outcome_name[i],
+			(unsigned long long)n[i]);
+}
+
 /* A camera's liveness and the time of its last authentic packet. */
 static void camera_gauges(FILE *f, const struct vigil_commands *k)
 {
@@ -495,6 +509,7 @@ static int make_page(struct vigil_metrics *m, const struct vigil_commands *k, ch
 	gauges(f, k, m);
 	event_families(f, k->events);
 	storage_families(f, k->up);
+	playback_families(f, k->playback);
 	cluster_families(f, k->cluster);
 	if (m->per_camera) {
 		counter_families(&w, "vigil_camera_", NULL);

@@ -38,6 +38,7 @@
 #include "handshakes.h"
 #include "keystore.h"
 #include "metrics.h"
+#include "playback.h"
 #include "port.h"
 #include "recorder.h"
 #include "state.h"
@@ -383,6 +384,7 @@ int main(int argc, char **argv)
 	struct rte_ether_addr mac;
 	struct vigil_admin *admin = NULL;
 	struct vigil_metrics *metrics = NULL;
+	struct vigil_playback *playback = NULL;
 	struct vigil_events *events = NULL;
 	struct vigil_commands cmds = {0};
 	struct vigil_handshakes *hs = NULL;
@@ -615,12 +617,22 @@ int main(int argc, char **argv)
 		else
 			vigil_log(VIGIL_LOG_INFO, "vigild: metrics, /healthz and /readyz on http://%s\n", cfg.metrics_listen.text);
 	}
+	/* Recording goes on without it: said, as for the metrics. */
+	if (cfg.playback_listen.port != 0) {
+		playback = vigil_playback_start(&cfg, keystore_key, msg, sizeof(msg));
+		if (playback == NULL)
+			vigil_log(VIGIL_LOG_WARNING, "vigild: no playback: %s\n", msg);
+		else
+			vigil_log(VIGIL_LOG_INFO, "vigild: playback (recordings and the player, %s) on %s/player/\n",
+				  cfg.player_dir, vigil_playback_url(playback));
+	}
 	cmds = (struct vigil_commands){
 	    .cams = &cams, .ws = &workers, .rec = rec, .hs = hs, .events = events, .up = up, .audit = opts.audit,
-	    .crypto = crypto.engine, .stop = &stop, .cluster = cluster};
+	    .crypto = crypto.engine, .stop = &stop, .cluster = cluster, .playback = playback};
 	control_loop(&cmds, hs, admin, metrics, events, rec, streams->qsbr);
 	sd_notify(0, "STOPPING=1");
 	vigil_metrics_stop(metrics);
+	vigil_playback_stop(playback);
 	if (events != NULL)
 		vigil_events_set_admin(events, NULL);
 	vigil_admin_close(admin);

@@ -47,6 +47,10 @@ bool vigil_segment_file(const char *name, bool then_partial, uint32_t *seq, enum
  * the epoch into buf, and back (0: not a time). */
 void vigil_playlist_time_fmt(char *buf, size_t len, uint64_t ns);
 uint64_t vigil_playlist_time_parse(const char *s);
+/* A time as typed (vigilctl --from, a playlist's ?from=): UTC as above
+ * ("2026-12-07T10:00:00Z", milliseconds allowed, no offset) or seconds
+ * since the epoch: ns; 0 with *ok false when it is neither. */
+uint64_t vigil_time_arg(const char *s, bool *ok);
 /* Reads a playlist one line at a time (no newline): true when the line
  * is a segment's, its entry (with the tags before it) into *out. */
 struct vigil_playlist_reader {

@@ -93,6 +93,23 @@ uint64_t vigil_playlist_time_parse(const char *s)
 	return (uint64_t)timegm(&tm) * 1000000000u + ms * 1000000u;
 }
 
+uint64_t vigil_time_arg(const char *s, bool *ok)
+{
+	char *end;
+	unsigned long long secs = strtoull(s, &end, 10);
+	uint64_t ns;
+
+	if (*s >= '0' && *s <= '9' && *end == '\0') {
+		*ok = true;
+		return (uint64_t)secs * 1000000000u;
+	}
+	/* UTC only: an offset would be read as UTC. */
+	*ok = strlen(s) >= 19 && strchr(s + 10, '+') == NULL && strchr(s + 10, '-') == NULL;
+	ns = *ok ? vigil_playlist_time_parse(s) : 0;
+	*ok = *ok && ns != 0;
+	return ns;
+}
+
 bool vigil_playlist_line(struct vigil_playlist_reader *r, const char *line, struct vigil_playlist_entry *out)
 {
 	uint32_t seq;

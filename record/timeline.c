@@ -45,7 +45,9 @@ int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *t
 	void *nodes;
 	int ret = 0;
 
-	if (!vigil_timeline_node_ok(node))
+	if (node == NULL)
+		node = "";
+	else if (!vigil_timeline_node_ok(node))
 		return -EINVAL;
 	nodes = realloc(t->nodes, (t->n_nodes + 1) * sizeof(*t->nodes));
 	copy = malloc(len + 1);
@@ -111,10 +113,18 @@ static bool put(char **out, size_t *len, size_t *cap, const char *fmt, ...)
 	}
 }
 
-char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64_t to_ns, const char *base,
-			      unsigned *segments)
+/* Whether segment s is in [from_ns, to_ns). */
+static bool in_range(const struct vigil_timeline_seg *s, uint64_t from_ns, uint64_t to_ns)
 {
-	size_t len = 0, cap = 4096;
+	uint64_t end = s->e.start_ns + (uint64_t)(s->e.seconds * 1e9);
+
+	return !((to_ns != 0 && s->e.start_ns >= to_ns) || (from_ns != 0 && end <= from_ns));
+}
+
+char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64_t to_ns, const char *base,
+			      const char *query, unsigned live, unsigned *segments)
+{
+	size_t len = 0, cap = 4096, first = t->n, skip = 0, n_in = 0;
 	char *out = malloc(cap), when[64];
 	const struct vigil_timeline_seg *prev = NULL;
 	unsigned target = 1, n = 0;
@@ -128,17 +138,28 @@ char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64
 
 		fmp4 |= e->kind == VIGIL_SEG_M4S;
 		target = vigil_playlist_target(target, e->seconds);
+		n_in += in_range(&t->v[i], from_ns, to_ns);
 	}
-	ok = put(&out, &len, &cap, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:%u\n"
-				   "#EXT-X-MEDIA-SEQUENCE:0\n",
-		 fmp4 ? 7 : 3, target);
-	for (size_t i = 0; i < t->n && ok; i++) {
+	/* Live: the last `live` of them, numbered from the first's number. */
+	if (live != 0 && n_in > live)
+		skip = n_in - live;
+	for (size_t i = 0, k = 0; i < t->n && first == t->n; i++)
+		if (in_range(&t->v[i], from_ns, to_ns) && k++ == skip)
+			first = i;
+	if (live != 0)
+		ok = put(&out, &len, &cap, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-TARGETDURATION:%u\n"
+					   "#EXT-X-MEDIA-SEQUENCE:%" PRIu32 "\n",
+			 fmp4 ? 7 : 3, target, first < t->n ? t->v[first].e.seq : 0);
+	else
+		ok = put(&out, &len, &cap, "#EXTM3U\n#EXT-X-VERSION:%d\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+					   "#EXT-X-TARGETDURATION:%u\n#EXT-X-MEDIA-SEQUENCE:0\n",
+			 fmp4 ? 7 : 3, target);
+	for (size_t i = first; i < t->n && ok; i++) {
 		const struct vigil_timeline_seg *s = &t->v[i];
-		uint64_t end = s->e.start_ns + (uint64_t)(s->e.seconds * 1e9);
-		const char *node = t->nodes[s->node];
+		const char *node = t->nodes[s->node], *slash = node[0] != '\0' ? "/" : "";
 		bool cut, new_map;
 
-		if ((to_ns != 0 && s->e.start_ns >= to_ns) || (from_ns != 0 && end <= from_ns))
+		if (!in_range(s, from_ns, to_ns))
 			continue;
 		if (prev == NULL) {
 			cut = false;
@@ -154,15 +175,15 @@ char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64
 		if (cut)
 			ok = put(&out, &len, &cap, "#EXT-X-DISCONTINUITY\n");
 		if (ok && s->e.kind == VIGIL_SEG_M4S && new_map)
-			ok = put(&out, &len, &cap, "#EXT-X-MAP:URI=\"%s%s/init-%08" PRIu32 ".mp4\"\n", base, node,
-				 s->e.map);
+			ok = put(&out, &len, &cap, "#EXT-X-MAP:URI=\"%s%s%sinit-%08" PRIu32 ".mp4%s\"\n", base, node,
+				 slash, s->e.map, query);
 		if (ok)
-			ok = put(&out, &len, &cap, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n%s%s/%08" PRIu32 "%s\n",
-				 when, s->e.seconds, base, node, s->e.seq, vigil_seg_suffix[s->e.kind]);
+			ok = put(&out, &len, &cap, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n%s%s%s%08" PRIu32 "%s%s\n",
+				 when, s->e.seconds, base, node, slash, s->e.seq, vigil_seg_suffix[s->e.kind], query);
 		prev = s;
 		n++;
 	}
-	if (ok)
+	if (ok && live == 0)
 		ok = put(&out, &len, &cap, "#EXT-X-ENDLIST\n");
 	if (!ok) {
 		free(out);

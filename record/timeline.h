@@ -37,19 +37,23 @@ bool vigil_timeline_node_ok(const char *node);
 /* A node's playlist (len bytes of text) added: its segments, each with a
  * start (one without #EXT-X-PROGRAM-DATE-TIME starts where the one before
  * it ended; one with no start at all is left out). -EINVAL for a node
- * name that is not 1-63 of [A-Za-z0-9._-], -ENOMEM. */
+ * name that is not 1-63 of [A-Za-z0-9._-], -ENOMEM. node NULL: the one
+ * folder of a camera on this host (the playback endpoint), no node in its
+ * URIs. */
 int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *text, size_t len);
 
 /* The playlist of the segments that overlap [from_ns, to_ns) (0: no
  * bound), in time order: a VOD playlist (#EXT-X-ENDLIST), each segment's
- * URI base + node + "/" + its file name, its start as
+ * URI base + node + "/" + its file name + query ("" or "?token=..."), its start as
  * #EXT-X-PROGRAM-DATE-TIME, #EXT-X-DISCONTINUITY before a segment from
  * another node than the one before it, one its node's playlist marked, or
  * one that does not start within 0.5 s of the end of the one before it.
+ * live != 0: a live playlist instead, of the last `live` of those
+ * segments, its media sequence the first one's number, no #EXT-X-ENDLIST.
  * malloc'd, NUL-terminated; *segments: how many it lists. NULL: out of
  * memory. */
 char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64_t to_ns, const char *base,
-			      unsigned *segments);
+			      const char *query, unsigned live, unsigned *segments);
 
 void vigil_timeline_free(struct vigil_timeline *t);
 

@@ -70,25 +70,6 @@ static long get(const struct vigil_s3 *s3, struct vigil_s3_req *r, const char *k
 	return r->status;
 }
 
-/* "2026-12-07T10:00:00Z" (milliseconds allowed) or seconds since the
- * epoch: ns; 0 with *ok false when it is neither. */
-static uint64_t when(const char *s, bool *ok)
-{
-	char *end;
-	unsigned long long secs = strtoull(s, &end, 10);
-	uint64_t ns;
-
-	if (*s >= '0' && *s <= '9' && *end == '\0') {
-		*ok = true;
-		return (uint64_t)secs * 1000000000u;
-	}
-	/* UTC only: an offset would be read as UTC. */
-	*ok = strlen(s) >= 19 && strchr(s + 10, '+') == NULL && strchr(s + 10, '-') == NULL;
-	ns = *ok ? vigil_playlist_time_parse(s) : 0;
-	*ok = *ok && ns != 0;
-	return ns;
-}
-
 int vigilctl_recordings(const char *config, const char *camera, const char *from, const char *to)
 {
 	struct vigil_config *cfg = calloc(1, sizeof(*cfg));
@@ -110,7 +91,7 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 	for (int i = 0; i < 2; i++) {
 		const char *arg = i == 0 ? from : to;
 
-		if (arg != NULL && (*(i == 0 ? &from_ns : &to_ns) = when(arg, &ok), !ok)) {
+		if (arg != NULL && (*(i == 0 ? &from_ns : &to_ns) = vigil_time_arg(arg, &ok), !ok)) {
 			fprintf(stderr, "vigilctl: --%s '%s': not a time (2026-12-07T10:00:00Z, or seconds since 1970)\n",
 				i == 0 ? "from" : "to", arg);
 			status = 2;
@@ -224,7 +205,7 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 	/* Path-style URLs, as vigild uploads: a player reads them from a
 	 * bucket that lets it (a policy, or a proxy that signs). */
 	snprintf(base, sizeof(base), "%s/%s/%s", cfg->storage.endpoint, cfg->storage.bucket, prefix);
-	text = vigil_timeline_playlist(&t, from_ns, to_ns, base, &segments);
+	text = vigil_timeline_playlist(&t, from_ns, to_ns, base, "", 0, &segments);
 	if (text == NULL) {
 		fprintf(stderr, "vigilctl: out of memory\n");
 		goto out;

@@ -293,6 +293,7 @@ static int keygen(const char *what, const char *path)
 
 struct camera_opts {
 	const char *ssrc, *codec, *key_file, *identity, *payload_types, *owner_key, *retain_hours, *retain_bytes;
+	const char *ttl, *from, *to; /* token */
 	bool generate;
 	bool bad_key_file; /* said why on stderr: no usage text after it */
 	char key[128];     /* the key sent: read from the file or generated */
@@ -315,6 +316,20 @@ static int camera_key(struct camera_opts *o)
 	sodium_bin2base64(o->key, sizeof(o->key), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
 	sodium_memzero(raw, sizeof(raw));
 	return 0;
+}
+
+/* "90", "90s", "10m", "2h", "1d": seconds; 0 when it is none of them. */
+static long long duration(const char *s)
+{
+	char *end;
+	long long n = strtoll(s, &end, 10);
+	int scale = *end == '\0' || strcmp(end, "s") == 0 ? 1
+		    : strcmp(end, "m") == 0		     ? 60
+		    : strcmp(end, "h") == 0		     ? 3600
+		    : strcmp(end, "d") == 0		     ? 86400
+							     : 0;
+
+	return end == s || n <= 0 || n > 100LL * 86400 || scale == 0 ? 0 : n * scale;
 }
 
 /* camera add's settings: vigil.conf's [Camera] keys. */
@@ -392,6 +407,20 @@ static json_t *request_of(int argc, char **argv, struct camera_opts *o)
 			return NULL;
 		}
 		json_object_set_new(req, "settings", settings);
+	} else if (strcmp(c->cmd, "token") == 0) {
+		long long secs = 600;
+
+		if (o->ttl != NULL && (secs = duration(o->ttl)) <= 0) {
+			fprintf(stderr, "vigilctl: --ttl '%s' is not a duration (90s, 10m, 2h, 1d)\n", o->ttl);
+			json_decref(req);
+			o->bad_key_file = true; /* said why */
+			return NULL;
+		}
+		json_object_set_new(req, "ttl", json_integer(secs));
+		if (o->from != NULL)
+			json_object_set_new(req, "from", json_string(o->from));
+		if (o->to != NULL)
+			json_object_set_new(req, "to", json_string(o->to));
 	}
 	return req;
 }
@@ -415,6 +444,7 @@ int main(int argc, char **argv)
 		{"from", required_argument, NULL, 'F'},
 		{"to", required_argument, NULL, 'T'},
 		{"config", required_argument, NULL, 'C'},
+		{"ttl", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = VIGIL_ADMIN_DEFAULT_SOCKET, *cmd, *from = NULL, *to = NULL, *config = VIGIL_DEFAULT_CONFIG;
@@ -438,8 +468,9 @@ int main(int argc, char **argv)
 		case 'o': co.owner_key = optarg; break;
 		case 'H': co.retain_hours = optarg; break;
 		case 'B': co.retain_bytes = optarg; break;
-		case 'F': from = optarg; break;
-		case 'T': to = optarg; break;
+		case 'F': from = co.from = optarg; break;
+		case 'T': to = co.to = optarg; break;
+		case 't': co.ttl = optarg; break;
 		case 'C': config = optarg; break;
 		default: return usage(stderr, 2, 0, NULL);
 		}
@@ -484,6 +515,10 @@ int main(int argc, char **argv)
 		print_cameras(json_object_get(reply, "cameras"));
 	else if (strcmp(cmd, "segments") == 0)
 		print_segments(reply);
+	else if (strcmp(cmd, "token") == 0)
+		printf("%s\nexpires %s\nplayer: %s\n", json_string_value(json_object_get(reply, "token")),
+		       json_string_value(json_object_get(reply, "expires")),
+		       json_string_value(json_object_get(reply, "player")));
 	else if (json_is_string(json_object_get(reply, cmd))) /* reload, shutdown, config, camera changes */
 		printf("%s\n", json_string_value(json_object_get(reply, cmd)));
 	else /* stats, camera show: JSON either way, as vigild's summary */

@@ -31,4 +31,15 @@ static inline void vigil_put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
+static inline uint64_t vigil_get64(const uint8_t *p)
+{
+	return (uint64_t)vigil_get32(p) << 32 | vigil_get32(p + 4);
+}
+
+static inline void vigil_put64(uint8_t *p, uint64_t v)
+{
+	vigil_put32(p, (uint32_t)(v >> 32));
+	vigil_put32(p + 4, (uint32_t)v);
+}
+
 #endif

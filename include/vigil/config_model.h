@@ -111,6 +111,14 @@ struct vigil_cluster_config {
 	char drain_file[4096];	/* made while draining, for the routing daemon ("": none) */
 };
 
+/* An address and port to listen on (MetricsListen, PlaybackListen). */
+struct vigil_listen {
+	char text[64]; /* as written, for messages */
+	int family;    /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port;
+};
+
 struct vigil_config {
 	char path[4096];
 	/* Bitmap of UDP destination ports carrying SRTP. */
@@ -158,12 +166,14 @@ struct vigil_config {
 	uint32_t retransmit_hold_ms;
 	/* MetricsListen: Prometheus metrics, /healthz and /readyz over HTTP
 	 * (control/metrics.c); port 0: off. */
-	struct {
-		char text[64]; /* as written, for messages */
-		int family;    /* AF_INET or AF_INET6 */
-		uint8_t addr[16];
-		uint16_t port;
-	} metrics_listen;
+	struct vigil_listen metrics_listen;
+	/* PlaybackListen: recordings and the web player to browsers
+	 * (control/playback.c), with TLS when PlaybackCertFile is set; port 0:
+	 * off. */
+	struct vigil_listen playback_listen;
+	char player_dir[4096];
+	char playback_cert_file[4096];
+	char playback_key_file[4096];
 	unsigned metrics_per_camera; /* MetricsPerCamera: vigil_camera_* series too */
 	unsigned offline_seconds;    /* OfflineSeconds: no authentic packet for this long: offline */
 	/* Events (control/events.c): the webhook they are POSTed to ("":

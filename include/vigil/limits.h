@@ -91,6 +91,7 @@
 #define VIGIL_DEFAULT_CLUSTER_PREFIX "/vigil/" /* [Cluster] Prefix */
 #define VIGIL_DEFAULT_LEASE_SECONDS 10           /* [Cluster] LeaseSeconds */
 #define VIGIL_DEFAULT_STATE_DIR "/var/lib/vigil/state"
+#define VIGIL_DEFAULT_PLAYER_DIR "/usr/share/vigil/player" /* PlayerDir: the web player's files */
 /* [Ingest] Address: IPv4 and IPv6 addresses of the ingest port, each. */
 #define VIGIL_MAX_ADDRESSES 8
 

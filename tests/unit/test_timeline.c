@@ -36,7 +36,7 @@ static const char node_b[] = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3
 
 static char *merged(struct vigil_timeline *t, uint64_t from, uint64_t to, unsigned *n)
 {
-	char *out = vigil_timeline_playlist(t, from, to, "http://s3/b/rec/door/", n);
+	char *out = vigil_timeline_playlist(t, from, to, "http://s3/b/rec/door/", "", 0, n);
 
 	assert_non_null(out);
 	return out;
@@ -178,6 +178,41 @@ static void test_node_names(void **state)
 	vigil_timeline_free(&t);
 }
 
+/* One camera's folder on this host (the playback endpoint): no node in
+ * the URIs, the token after each of them, init segments too; live: the
+ * last segments only, numbered from the first one listed, no end. */
+static void test_local_live(void **state)
+{
+	static const char a[] = "#EXTM3U\n#EXT-X-MAP:URI=\"init-00000003.mp4\"\n"
+				"# vigil: bytes 1234\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.000Z\n#EXTINF:1.000,\n00000003.m4s\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:01.000Z\n#EXTINF:1.000,\n00000004.m4s\n"
+				"#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXTINF:1.000,\n00000005.m4s\n";
+	struct vigil_timeline t = {0};
+	unsigned n;
+	char *out;
+	(void)state;
+
+	assert_int_equal(vigil_timeline_add(&t, NULL, a, strlen(a)), 0);
+	out = vigil_timeline_playlist(&t, 0, 0, "", "?token=T", 2, &n);
+	assert_non_null(out);
+	assert_int_equal(n, 2);
+	assert_string_equal(out, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:4\n"
+				 "#EXT-X-MAP:URI=\"init-00000003.mp4?token=T\"\n"
+				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:01.000Z\n#EXTINF:1.000,\n00000004.m4s?token=T\n"
+				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXTINF:1.000,\n00000005.m4s?token=T\n");
+	free(out);
+	/* a range: VOD, from 10:00:00.5 to 10:00:01.5 overlaps 3 and 4 */
+	out = vigil_timeline_playlist(&t, 1796637600500000000ull, 1796637601500000000ull, "", "?token=T", 0, &n);
+	assert_non_null(out);
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(out, "#EXT-X-PLAYLIST-TYPE:VOD\n"));
+	assert_non_null(strstr(out, "\n00000003.m4s?token=T\n"));
+	assert_non_null(strstr(out, "\n00000004.m4s?token=T\n#EXT-X-ENDLIST\n"));
+	free(out);
+	vigil_timeline_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +220,7 @@ int main(void)
 	    cmocka_unit_test(test_fmp4),
 	    cmocka_unit_test(test_cuts_one_node),
 	    cmocka_unit_test(test_node_names),
+	    cmocka_unit_test(test_local_live),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: MIT */
+/* The playback endpoint (playback.h). libmicrohttpd runs a thread per
+ * connection, at most HTTP_CONNECTIONS of them (HTTP_PER_IP from one
+ * address), each closed after HTTP_TIMEOUT_S idle. Paths:
+ *   /                              → /player/
+ *   /player/, /player/FILE         the web player (PlayerDir)
+ *   /cameras/CAMERA/index.m3u8     live: the last LIVE_SEGMENTS segments;
+ *                                  ?from=&to= (or a token with a range): VOD
+ *   /cameras/CAMERA/FILE           NNNNNNNN.ts|.ts.sealed|.m4s, init-N.mp4
+ * Every URI in a playlist carries the token it was asked with, so a
+ * player's relative URLs work with no cookie. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <sodium.h>
+
+#include "playback.h"
+#include "playlist.h"
+#include "timeline.h"
+#include "viewer_token.h"
+
+#define HTTP_CONNECTIONS 64
+#define HTTP_PER_IP 16
+#define HTTP_TIMEOUT_S 30
+#define LIVE_SEGMENTS 6
+#define PLAYLIST_MAX (256u << 20) /* years of 1 s segments: beyond, refused */
+#define PEM_MAX (1u << 20)
+
+const char *const vigil_playback_outcome_name[VIGIL_PLAYBACK_OUTCOMES] = {
+#define X(e, name, help) name,
+    VIGIL_FOREACH_PLAYBACK_OUTCOME(X)
+#undef X
+};
+const char *const vigil_playback_outcome_help[VIGIL_PLAYBACK_OUTCOMES] = {
+#define X(e, name, help) help,
+    VIGIL_FOREACH_PLAYBACK_OUTCOME(X)
+#undef X
+};
+
+struct vigil_playback {
+	struct MHD_Daemon *d;
+	uint8_t *key; /* the token key, locked (sodium_malloc) */
+	char *tls_cert, *tls_key;
+	char record_dir[4096], player_dir[4096], url[96];
+	_Atomic uint64_t counts[VIGIL_PLAYBACK_OUTCOMES];
+};
+
+/* What one request asked for, once its path is read. */
+struct ask {
+	const char *camera_end;
+	char camera[VIGIL_CAMERA_NAME_MAX + 1];
+	char file[64];
+};
+
+static const char text_plain[] = "text/plain; charset=utf-8";
+
+static enum MHD_Result answer(struct vigil_playback *pb, struct MHD_Connection *conn, enum vigil_playback_outcome o,
+			      unsigned status, struct MHD_Response *r, const char *type, const char *cache)
+{
+	enum MHD_Result ret;
+
+	atomic_fetch_add_explicit(&pb->counts[o], 1, memory_order_relaxed);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* Tokens ride in URLs: never in a Referer elsewhere. */
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* A refusal: its outcome's name as the body, so a client can tell. */
+static enum MHD_Result refuse(struct vigil_playback *pb, struct MHD_Connection *conn, enum vigil_playback_outcome o)
+{
+	static const unsigned status[VIGIL_PLAYBACK_OUTCOMES] = {
+	    [VIGIL_PB_NO_TOKEN] = MHD_HTTP_UNAUTHORIZED,   [VIGIL_PB_BAD_TOKEN] = MHD_HTTP_FORBIDDEN,
+	    [VIGIL_PB_EXPIRED] = MHD_HTTP_FORBIDDEN,       [VIGIL_PB_WRONG_CAMERA] = MHD_HTTP_FORBIDDEN,
+	    [VIGIL_PB_OUT_OF_RANGE] = MHD_HTTP_FORBIDDEN,  [VIGIL_PB_NOT_FOUND] = MHD_HTTP_NOT_FOUND,
+	    [VIGIL_PB_BAD_REQUEST] = MHD_HTTP_BAD_REQUEST,
+	};
+	char body[64];
+	int n = snprintf(body, sizeof(body), "%s\n", vigil_playback_outcome_name[o]);
+
+	return answer(pb, conn, o, status[o],
+		      MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY), text_plain,
+		      "no-store");
+}
+
+/* A file of dir, by a name already checked, as the answer: NULL when it is
+ * not a regular file there (a symlink is not followed). */
+static struct MHD_Response *file_response(const char *dir, const char *sub, const char *name)
+{
+	char path[8400];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s%s%s", dir, sub, sub[0] != '\0' ? "/" : "", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	return MHD_create_response_from_fd((uint64_t)st.st_size, fd); /* closes fd */
+}
+
+/* RecordDir/camera/index.m3u8, whole, NUL-terminated; NULL: none. */
+static char *read_playlist(const struct vigil_playback *pb, const char *camera, size_t *len)
+{
+	char path[4200], *text = NULL;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/" VIGIL_PLAYLIST_NAME, pb->record_dir, camera);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	/* Replaced by rename, never rewritten in place: this file is whole. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < PLAYLIST_MAX &&
+	    (text = malloc((size_t)st.st_size + 1)) != NULL) {
+		size_t got = 0;
+		ssize_t n = 1;
+
+		while (got < (size_t)st.st_size && (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
+			got += (size_t)n;
+		text[got] = '\0';
+		*len = got;
+	}
+	close(fd);
+	return text;
+}
+
+static uint64_t now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* The scope's range and the request's from/to, intersected, in ns. */
+static bool range_of(struct MHD_Connection *conn, const struct vigil_viewer_scope *s, uint64_t *from, uint64_t *to)
+{
+	const char *arg[2] = {MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "from"),
+			      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "to")};
+	uint64_t v[2] = {s->from * 1000000000u, s->to * 1000000000u};
+	bool ok = true;
+
+	for (int i = 0; i < 2; i++) {
+		uint64_t t;
+
+		if (arg[i] == NULL)
+			continue;
+		t = vigil_time_arg(arg[i], &ok);
+		if (!ok)
+			return false;
+		if (v[i] == 0 || (i == 0 ? t > v[i] : t < v[i]))
+			v[i] = t;
+	}
+	*from = v[0];
+	*to = v[1];
+	return true;
+}
+
+static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection *conn, const struct ask *a,
+				const struct vigil_viewer_scope *s, const char *token)
+{
+	struct vigil_timeline t = {0};
+	uint64_t from, to;
+	size_t len = 0;
+	unsigned n;
+	char query[8 + VIGIL_TOKEN_TEXT_MAX], *text, *out;
+	bool live, ended;
+
+	if (!range_of(conn, s, &from, &to))
+		return refuse(pb, conn, VIGIL_PB_BAD_REQUEST);
+	text = read_playlist(pb, a->camera, &len);
+	if (text == NULL)
+		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	live = from == 0 && to == 0;
+	ended = strstr(text, "#EXT-X-ENDLIST") != NULL;
+	snprintf(query, sizeof(query), "?token=%s", token);
+	out = vigil_timeline_add(&t, NULL, text, len) == 0
+		  ? vigil_timeline_playlist(&t, from, to, "", query, live ? LIVE_SEGMENTS : 0, &n)
+		  : NULL;
+	free(text);
+	vigil_timeline_free(&t);
+	if (out == NULL)
+		return answer(pb, conn, VIGIL_PB_NOT_FOUND, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "", "");
+	if (live && ended) { /* the camera's recording stopped with vigild: the player stops too */
+		char *more = realloc(out, strlen(out) + 16);
+
+		if (more != NULL)
+			strcat(out = more, "#EXT-X-ENDLIST\n");
+	}
+	return answer(pb, conn, VIGIL_PB_PLAYLIST, MHD_HTTP_OK,
+		      MHD_create_response_from_buffer(strlen(out), out, MHD_RESPMEM_MUST_FREE),
+		      "application/vnd.apple.mpegurl", "no-store");
+}
+
+/* Whether segment seq of the camera overlaps [from, to) by its playlist
+ * entry (one the playlist no longer lists: no). */
+static bool segment_in_range(const struct vigil_playback *pb, const char *camera, uint32_t seq, uint64_t from,
+			     uint64_t to)
+{
+	struct vigil_timeline t = {0};
+	size_t len = 0;
+	char *text = read_playlist(pb, camera, &len);
+	bool in = false;
+
+	if (text != NULL && vigil_timeline_add(&t, NULL, text, len) == 0)
+		for (size_t i = 0; i < t.n && !in; i++) {
+			const struct vigil_playlist_entry *e = &t.v[i].e;
+
+			in = e->seq == seq && !(to != 0 && e->start_ns >= to) &&
+			     !(from != 0 && e->start_ns + (uint64_t)(e->seconds * 1e9) <= from);
+		}
+	free(text);
+	vigil_timeline_free(&t);
+	return in;
+}
+
+static enum MHD_Result segment(struct vigil_playback *pb, struct MHD_Connection *conn, const struct ask *a,
+			       const struct vigil_viewer_scope *s)
+{
+	static const char *const type[VIGIL_SEG_KINDS] = {
+	    [VIGIL_SEG_TS] = "video/mp2t",
+	    [VIGIL_SEG_SEALED] = "application/octet-stream",
+	    [VIGIL_SEG_M4S] = "video/iso.segment",
+	};
+	enum vigil_seg_kind kind;
+	struct MHD_Response *r;
+	uint32_t seq;
+	bool init = vigil_init_name(a->file, &seq);
+
+	if (!init && !vigil_segment_name(a->file, &seq, &kind))
+		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	/* An init segment holds no picture: any token of the camera opens it. */
+	if (!init && (s->from != 0 || s->to != 0) &&
+	    !segment_in_range(pb, a->camera, seq, s->from * 1000000000u, s->to * 1000000000u))
+		return refuse(pb, conn, VIGIL_PB_OUT_OF_RANGE);
+	r = file_response(pb->record_dir, a->camera, a->file);
+	if (r == NULL)
+		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	/* A segment never changes once listed; a token may expire before. */
+	return answer(pb, conn, VIGIL_PB_SEGMENT, MHD_HTTP_OK, r, init ? "video/mp4" : type[kind],
+		      "private, max-age=600");
+}
+
+/* /player/FILE: a name of [A-Za-z0-9._-], not starting with a dot. */
+static enum MHD_Result player(struct vigil_playback *pb, struct MHD_Connection *conn, const char *name)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+	    {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+	    {".css", "text/css; charset=utf-8"},   {".wasm", "application/wasm"},
+	    {".svg", "image/svg+xml"},             {".png", "image/png"},
+	};
+	const char *type = NULL;
+	struct MHD_Response *r;
+	size_t n = strlen(name);
+
+	if (n == 0)
+		name = "index.html", n = strlen(name);
+	if (name[0] == '.' || n > 64 ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && type == NULL; i++)
+		if (n > strlen(types[i].ext) && strcmp(name + n - strlen(types[i].ext), types[i].ext) == 0)
+			type = types[i].type;
+	if (type == NULL || (r = file_response(pb->player_dir, "", name)) == NULL)
+		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	/* The page handles the owner's key: it runs only our own scripts,
+	 * talks only to this origin, and is framed by nobody. libsodium's
+	 * WebAssembly needs wasm-unsafe-eval, hls.js a worker from a blob. */
+	MHD_add_response_header(r, "Content-Security-Policy",
+				"default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
+				"connect-src 'self'; media-src 'self' blob:; img-src 'self' blob: data:; "
+				"style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+	return answer(pb, conn, VIGIL_PB_PLAYER, MHD_HTTP_OK, r, type, "no-cache");
+}
+
+/* /cameras/CAMERA/FILE into a; false: not such a path. */
+static bool camera_path(const char *url, struct ask *a)
+{
+	const char *p = url + strlen("/cameras/"), *slash = strchr(p, '/');
+
+	if (slash == NULL || (size_t)(slash - p) > VIGIL_CAMERA_NAME_MAX || strchr(slash + 1, '/') != NULL ||
+	    strlen(slash + 1) >= sizeof(a->file))
+		return false;
+	snprintf(a->camera, sizeof(a->camera), "%.*s", (int)(slash - p), p);
+	snprintf(a->file, sizeof(a->file), "%s", slash + 1);
+	return vigil_camera_name_ok(a->camera);
+}
+
+static char body_none, body_some; /* a request's state: whether it had a body */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload, size_t *upload_len, void **state)
+{
+	static const enum vigil_playback_outcome of_verdict[] = {
+	    [VIGIL_TOKEN_MISSING] = VIGIL_PB_NO_TOKEN, [VIGIL_TOKEN_BAD] = VIGIL_PB_BAD_TOKEN,
+	    [VIGIL_TOKEN_EXPIRED] = VIGIL_PB_EXPIRED};
+	struct vigil_playback *pb = cls;
+	struct vigil_viewer_scope scope;
+	enum vigil_token_verdict v;
+	struct ask a;
+	const char *token;
+
+	(void)version;
+	(void)upload;
+	/* The headers: any other method is answered now, before its body. */
+	if (*state == NULL) {
+		*state = &body_none;
+		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+			return refuse(pb, conn, VIGIL_PB_BAD_REQUEST);
+		return MHD_YES;
+	}
+	/* A GET with a body: read past it, then refused. */
+	if (*upload_len != 0) {
+		*upload_len = 0;
+		*state = &body_some;
+		return MHD_YES;
+	}
+	if (*state == &body_some)
+		return refuse(pb, conn, VIGIL_PB_BAD_REQUEST);
+	if (strcmp(url, "/") == 0 || strcmp(url, "/player") == 0) {
+		struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+
+		if (r != NULL)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, "/player/");
+		return answer(pb, conn, VIGIL_PB_PLAYER, MHD_HTTP_FOUND, r, text_plain, "no-cache");
+	}
+	if (strncmp(url, "/player/", 8) == 0)
+		return player(pb, conn, url + 8);
+	if (strncmp(url, "/cameras/", 9) != 0 || !camera_path(url, &a))
+		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+	if (token == NULL)
+		token = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "vigil_token");
+	v = vigil_token_check(pb->key, token, now_s(), &scope);
+	if (v != VIGIL_TOKEN_OK)
+		return refuse(pb, conn, of_verdict[v]);
+	if (strcmp(scope.camera, a.camera) != 0)
+		return refuse(pb, conn, VIGIL_PB_WRONG_CAMERA);
+	if (strcmp(a.file, VIGIL_PLAYLIST_NAME) == 0)
+		return playlist(pb, conn, &a, &scope, token);
+	return segment(pb, conn, &a, &scope);
+}
+
+/* A PEM file into locked memory (a key's) or plain; NULL with msg set. */
+static char *read_pem(const char *path, bool secret, char *msg, size_t msglen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *p = NULL;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > PEM_MAX) {
+		snprintf(msg, msglen, "%s: not a PEM file", path);
+	} else if (secret && (st.st_mode & 077) != 0) {
+		snprintf(msg, msglen, "%s: a private key readable by group or others (chmod 600)", path);
+	} else if ((p = secret ? sodium_malloc((size_t)st.st_size + 1) : malloc((size_t)st.st_size + 1)) != NULL) {
+		if (read(fd, p, (size_t)st.st_size) != st.st_size) {
+			snprintf(msg, msglen, "%s: cannot read it", path);
+			secret ? sodium_free(p) : free(p);
+			p = NULL;
+		} else {
+			p[st.st_size] = '\0';
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	return p;
+}
+
+struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, const uint8_t *master, char *msg,
+					    size_t msglen)
+{
+	const struct vigil_listen *l = &cfg->playback_listen;
+	struct vigil_playback *pb = calloc(1, sizeof(*pb));
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(l->port)};
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(l->port)};
+	bool v6 = l->family == AF_INET6, tls = cfg->playback_cert_file[0] != '\0';
+	int rc;
+
+	if (pb == NULL || (pb->key = sodium_malloc(VIGIL_TOKEN_KEY_LEN)) == NULL) {
+		snprintf(msg, msglen, "PlaybackListen: no memory");
+		goto fail;
+	}
+	rc = vigil_token_key(master, cfg->state_dir, pb->key, msg, msglen);
+	if (rc < 0)
+		goto fail;
+	sodium_mprotect_readonly(pb->key);
+	snprintf(pb->record_dir, sizeof(pb->record_dir), "%s", cfg->record_dir);
+	snprintf(pb->player_dir, sizeof(pb->player_dir), "%s", cfg->player_dir);
+	snprintf(pb->url, sizeof(pb->url), "%s://%s", tls ? "https" : "http", l->text);
+	if (tls) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			snprintf(msg, msglen, "PlaybackCertFile: this libmicrohttpd has no TLS");
+			goto fail;
+		}
+		pb->tls_cert = read_pem(cfg->playback_cert_file, false, msg, msglen);
+		pb->tls_key = pb->tls_cert != NULL ? read_pem(cfg->playback_key_file, true, msg, msglen) : NULL;
+		if (pb->tls_key == NULL)
+			goto fail;
+	}
+	memcpy(&sin.sin_addr, l->addr, 4);
+	memcpy(&sin6.sin6_addr, l->addr, 16);
+	pb->d = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0) |
+		(tls ? MHD_USE_TLS : 0),
+	    0, NULL, NULL, on_request, pb, MHD_OPTION_SOCK_ADDR,
+	    v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)HTTP_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)32768, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, pb->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+	    pb->tls_key, MHD_OPTION_END);
+	if (pb->d == NULL) {
+		snprintf(msg, msglen,
+			 "PlaybackListen %s: cannot listen (in use, not an address of this host%s)", l->text,
+			 tls ? ", or PlaybackCertFile/PlaybackKeyFile not a certificate and its key" : "");
+		goto fail;
+	}
+	return pb;
+fail:
+	vigil_playback_stop(pb);
+	return NULL;
+}
+
+void vigil_playback_stop(struct vigil_playback *pb)
+{
+	if (pb == NULL)
+		return;
+	if (pb->d != NULL)
+		MHD_stop_daemon(pb->d); /* joins its threads */
+	sodium_free(pb->key);
+	sodium_free(pb->tls_key);
+	free(pb->tls_cert);
+	free(pb);
+}
+
+int vigil_playback_token(const struct vigil_playback *pb, const char *camera, uint64_t ttl, uint64_t from,
+			 uint64_t to, char *out, size_t outlen, uint64_t *expires)
+{
+	struct vigil_viewer_scope s = {.expires = now_s() + ttl, .from = from, .to = to};
+
+	if (strlen(camera) >= sizeof(s.camera))
+		return -EINVAL;
+	strcpy(s.camera, camera);
+	*expires = s.expires;
+	return vigil_token_issue(pb->key, &s, out, outlen);
+}
+
+void vigil_playback_counts(const struct vigil_playback *pb, uint64_t out[VIGIL_PLAYBACK_OUTCOMES])
+{
+	for (int i = 0; i < VIGIL_PLAYBACK_OUTCOMES; i++)
+		out[i] = atomic_load_explicit(&pb->counts[i], memory_order_relaxed);
+}
+
+json_t *vigil_playback_summary(const struct vigil_playback *pb)
+{
+	uint64_t n[VIGIL_PLAYBACK_OUTCOMES];
+	json_t *answers = json_object();
+
+	vigil_playback_counts(pb, n);
+	for (int i = 0; i < VIGIL_PLAYBACK_OUTCOMES; i++)
+		json_object_set_new(answers, vigil_playback_outcome_name[i], json_integer((json_int_t)n[i]));
+	return json_pack("{ss sb so}", "url", pb->url, "tls", pb->tls_key != NULL, "answers", answers);
+}
+
+const char *vigil_playback_url(const struct vigil_playback *pb)
+{
+	return pb->url;
+}

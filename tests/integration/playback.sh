@@ -1,0 +1,241 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# PlaybackListen (docs/playback.md): two cameras (vigil-cam, live, paced,
+# from a network namespace) into vigild on af_packet, one plain and one
+# sealed to its owner. Then, over HTTP:
+#  - while they stream: the live playlist, its last segments only, each URI
+#    carrying the token;
+#  - a time range (?from=&to=) as a VOD playlist that ffmpeg plays over
+#    HTTP frame for frame as the recording on disk, the clip's frames;
+#  - every segment byte for byte as on disk (the sealed one sealed);
+#  - every refusal, counted exactly under its reason in vigilctl stats and
+#    the metrics: no token, a forged one, one byte of it changed, an expired
+#    one, another camera's, a segment outside the token's range, paths out
+#    of the camera's folder, a symlink, a .partial, a POST, a bad from;
+#  - vigilctl token in the audit log, never the token itself;
+#  - the player's page with its Content-Security-Policy;
+#  - a restart with TLS (PlaybackCertFile): the token issued before it
+#    still opens (the token key is kept in StateDir), over https with the
+#    certificate only; a private key others may read is refused, said.
+# With the web player built (web/dist), the browser half: Chromium plays
+# the plain camera and the sealed one with its owner's key, and refuses a
+# wrong key and an altered segment (tests/browser/).
+#
+# usage: playback.sh BUILD_DIR [SCRATCH_DIR]
+# Exit 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tools=$here/../tools
+target=$1 scratch=${2:-}
+PYTHON=${PYTHON:-/usr/bin/python3}
+
+# shellcheck source=../tools/testlib.sh
+source "$tools/testlib.sh"
+require_root "network namespaces"
+require_tools jq curl ffmpeg ffprobe openssl ip "$PYTHON"
+require_aesni
+vigild=$(vigild_path "$target")
+require_vigild "$vigild"
+vigilctl=$target/tools/vigilctl vigil_cam=$target/bench/vigil-cam vigil_open=$target/tools/vigil-open
+test_begin playback "$scratch"
+vigil_netns_create playback
+FPS=15 CLIP_S=8
+pport=$((30000 + $$ % 20000)) mport=$((30001 + $$ % 20000))
+
+ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x240:rate=$FPS" -t $CLIP_S -c:v libx264 -g $FPS -bf 0 \
+	-pix_fmt yuv420p -f h264 "$work/clip.h264"
+ffmpeg -nostdin -v error -i "$work/clip.h264" -f framemd5 - | awk -F', *' '!/^#/ { print $NF }' >"$work/ref.md5"
+"$vigil_cam" --clip "$work/clip.h264" --codec h264 --cameras 2 --seconds 0.1 --fps $FPS --seed playback \
+	--out /dev/null --config "$work/vigil.conf" --record-dir "$work/rec" >/dev/null || { fail "vigil-cam"; exit 1; }
+plain=cam00000 sealed=cam00001
+"$vigil_open" --keygen "$work/owner.key" >"$work/owner.pub"
+"$PYTHON" - "$work/vigil.conf" "$sealed" "$(cat "$work/owner.pub")" <<'PY'
+import sys
+path, name, pub = sys.argv[1:]
+text = open(path).read().replace(f"Name = {name}\n", f"Name = {name}\nOwnerKey = {pub}\n")
+open(path, "w").write(text)
+PY
+mkdir -p "$work/player"
+echo '<!doctype html><title>vigil</title>' >"$work/player/index.html"
+player_dir=$work/player
+[ -f "$here/../../web/dist/index.html" ] && player_dir=$(realpath "$here/../../web/dist")
+conf_ingest "$work/vigil.conf" "Device = net_af_packet0,iface=$VIGIL_VETH_ROOT" "StateDir = $work/state" \
+	"SegmentSeconds = 1" "PlaybackListen = 127.0.0.1:$pport" "PlayerDir = $player_dir" \
+	"MetricsListen = 127.0.0.1:$mport" "IdleSleepMicroseconds = 200"
+chmod 600 "$work/vigil.conf"
+sock=$work/admin.sock
+start_vigild() {
+	proc_start "$work/summary.json" "$work/vigild.log" "$VIGILD_READY" 40 "$vigild" --config "$work/vigil.conf" \
+		--admin "$sock" --audit "$work/audit.log" ||
+		{ fail "vigild did not start: $(tail -n 5 "$work/vigild.log")"; exit 1; }
+	vigild_pid=$PROC_PID
+}
+start_vigild
+sleep 1 # af_packet up
+url=http://127.0.0.1:$pport
+ctl() { "$vigilctl" --socket "$sock" "$@"; }
+token_of() { ctl token "$@" | head -n 1; }
+
+ip netns exec "$VIGIL_NS" "$vigil_cam" --clip "$work/clip.h264" --codec h264 --cameras 2 --seconds $CLIP_S \
+	--fps $FPS --seed playback --live "$VIGIL_VETH_CAM" --config /dev/null >"$work/sent.json" 2>"$work/cam.log" &
+cam_pid=$!
+proc_track "$cam_pid"
+
+tok=$(token_of "$plain") stok=$(token_of "$sealed")
+[ -n "$tok" ] && [ -n "$stok" ] || { fail "vigilctl token gave nothing"; exit 1; }
+ctl token "$plain" --ttl 5m | grep -q "^player: $url/player/#camera=$plain&token=" ||
+	fail "vigilctl token does not give the player's address: $(ctl token "$plain")"
+
+note "live, while the cameras send"
+live_has() { # at least 4 segments listed
+	curl -sf "$url/cameras/$plain/index.m3u8?token=$tok" >"$work/live.m3u8" &&
+		[ "$(grep -c '\.ts?token=' "$work/live.m3u8")" -ge 4 ]
+}
+until_ok 15 live_has || fail "the live playlist never listed 4 segments: $(cat "$work/live.m3u8")"
+n_live=$(grep -c '^[0-9]*\.ts?token=' "$work/live.m3u8" || true)
+[ "$n_live" -ge 4 ] && [ "$n_live" -le 6 ] || fail "the live playlist lists $n_live segments, want 4 to 6"
+grep -q '^#EXT-X-ENDLIST' "$work/live.m3u8" && fail "a live playlist with #EXT-X-ENDLIST"
+grep -q '^#EXT-X-PLAYLIST-TYPE' "$work/live.m3u8" && fail "a live playlist with a playlist type"
+first_seq=$(grep -m1 '^[0-9]*\.ts?token=' "$work/live.m3u8" | sed 's/\..*//; s/^0*//')
+grep -qx "#EXT-X-MEDIA-SEQUENCE:${first_seq:-0}" "$work/live.m3u8" ||
+	fail "the media sequence is not the first listed segment's number ($first_seq): $(head -5 "$work/live.m3u8")"
+grep -v '^#' "$work/live.m3u8" | grep -qv "?token=$tok\$" && fail "a URI without the token: $(cat "$work/live.m3u8")"
+wait "$cam_pid" || fail "vigil-cam failed: $(tail -n 3 "$work/cam.log")"
+proc_forget "$cam_pid"
+sleep 2 # the last frames recorded (the open segment stays open, unlisted)
+
+note "a time range, over HTTP, as on disk"
+# The disk's playlist is live (no end while vigild runs): its segments as one stream.
+(cd "$work/rec/$plain" && cat $(grep -v '^#' index.m3u8)) | ffmpeg -nostdin -v error -f mpegts -i - -f framemd5 - |
+	awk -F', *' '!/^#/ { print $NF }' >"$work/disk.md5"
+vod="$url/cameras/$plain/index.m3u8?token=$tok&from=2000-01-01T00:00:00Z"
+curl -sf "$vod" >"$work/vod.m3u8" || fail "the VOD playlist"
+grep -q '^#EXT-X-ENDLIST$' "$work/vod.m3u8" || fail "a time range's playlist is not ended"
+[ "$(grep -c '^[0-9]*\.ts?token=' "$work/vod.m3u8")" = "$(grep -c '^[0-9]*\.ts$' "$work/rec/$plain/index.m3u8")" ] ||
+	fail "the range lists $(grep -c '\.ts?' "$work/vod.m3u8") segments, the disk's playlist $(grep -c '\.ts$' "$work/rec/$plain/index.m3u8")"
+timeout 60 ffmpeg -nostdin -v error -protocol_whitelist file,http,tcp -i "$vod" -f framemd5 - |
+	awk -F', *' '!/^#/ { print $NF }' >"$work/http.md5" || fail "ffmpeg cannot play the range over HTTP"
+[ -s "$work/disk.md5" ] && cmp -s "$work/disk.md5" "$work/http.md5" ||
+	fail "over HTTP $(wc -l <"$work/http.md5") frames, on disk $(wc -l <"$work/disk.md5"), not the same"
+frames_in_order "$work/ref.md5" "$work/http.md5" || fail "the frames over HTTP are not the clip's, in order"
+[ "$(wc -l <"$work/http.md5")" -ge $(((CLIP_S - 2) * FPS)) ] || fail "only $(wc -l <"$work/http.md5") frames"
+
+note "every segment as stored"
+for cam in "$plain" "$sealed"; do
+	t=$tok
+	[ "$cam" = "$sealed" ] && t=$stok
+	n=0
+	for f in $(grep -v '^#' "$work/rec/$cam/index.m3u8"); do
+		curl -sf -o "$work/got.seg" "$url/cameras/$cam/$f?token=$t" || { fail "$cam/$f: not served"; continue; }
+		cmp -s "$work/got.seg" "$work/rec/$cam/$f" || fail "$cam/$f: not the bytes on disk"
+		n=$((n + 1))
+	done
+	[ "$n" -ge $((CLIP_S - 2)) ] || fail "$cam: $n segments served"
+done
+grep -q '\.ts\.sealed$' "$work/rec/$sealed/index.m3u8" || fail "the sealed camera's recording is not sealed"
+seg=$(grep -m1 '\.ts\.sealed$' "$work/rec/$sealed/index.m3u8")
+[ "$(curl -sf "$url/cameras/$sealed/$seg?token=$stok" | head -c 8)" = VGSEAL02 ] ||
+	fail "the sealed segment is not served sealed"
+curl -sfI "$url/cameras/$sealed/$seg?token=$stok" | grep -qi '^content-type: application/octet-stream' ||
+	fail "a sealed segment's type: $(curl -sfI "$url/cameras/$sealed/$seg?token=$stok")"
+# The cookie does what the query does.
+curl -sf -o /dev/null --cookie "vigil_token=$tok" "$url/cameras/$plain/index.m3u8" ||
+	fail "the token in a cookie is refused"
+
+note "refusals, each counted under its reason"
+answers() { ctl --json stats | jq -c '.stats.playback.answers'; }
+code() { curl -s -o /dev/null -w '%{http_code}' --path-as-is "$@"; }
+before=$(answers)
+seg0=$(grep -m1 '^[0-9]*\.ts$' "$work/rec/$plain/index.m3u8")
+bad=${tok:0:10}$(if [ "${tok:10:1}" = A ]; then echo B; else echo A; fi)${tok:11}
+ttl1=$(token_of "$plain" --ttl 1)
+sleep 2
+# a token for one second of the middle: its segment opens, the first does not
+mid=$(sed -n 's/^#EXT-X-PROGRAM-DATE-TIME://p' "$work/rec/$plain/index.m3u8" | sed -n 4p)
+mid_s=$(date -u -d "$mid" +%s)
+rtok=$(token_of "$plain" --from "$(date -u -d "@$((mid_s + 1))" +%Y-%m-%dT%H:%M:%SZ)" \
+	--to "$(date -u -d "@$((mid_s + 2))" +%Y-%m-%dT%H:%M:%SZ)")
+ln -s /etc/passwd "$work/rec/$plain/00099999.ts"
+touch "$work/rec/$plain/00099998.ts.partial"
+expect=(
+	"401 no_token $url/cameras/$plain/index.m3u8"
+	"401 no_token $url/cameras/$plain/$seg0"
+	"403 bad_token $url/cameras/$plain/index.m3u8?token=forged"
+	"403 bad_token $url/cameras/$plain/$seg0?token=$bad"
+	"403 expired $url/cameras/$plain/$seg0?token=$ttl1"
+	"403 wrong_camera $url/cameras/$sealed/index.m3u8?token=$tok"
+	"403 wrong_camera $url/cameras/$sealed/$seg?token=$tok"
+	"403 out_of_range $url/cameras/$plain/$seg0?token=$rtok"
+	"404 not_found $url/cameras/$plain/../../../etc/passwd?token=$tok"
+	"404 not_found $url/cameras/..%2f..%2fetc/passwd?token=$tok"
+	"404 not_found $url/cameras/$plain/00099999.ts?token=$tok"
+	"404 not_found $url/cameras/$plain/00099998.ts.partial?token=$tok"
+	"404 not_found $url/cameras/$plain/vigil.conf?token=$tok"
+	"404 not_found $url/player/../vigil.conf"
+	"404 not_found $url/player/.hidden.html"
+	"404 not_found $url/elsewhere"
+	"400 bad_request $url/cameras/$plain/index.m3u8?token=$tok&from=yesterday"
+)
+declare -A want=()
+for e in "${expect[@]}"; do
+	read -r status reason u <<<"$e"
+	got=$(code "$u")
+	[ "$got" = "$status" ] || fail "$u: $got, want $status ($reason)"
+	want[$reason]=$((${want[$reason]:-0} + 1))
+done
+got=$(code -X POST -d x "$url/cameras/$plain/index.m3u8?token=$tok")
+[ "$got" = 400 ] || fail "POST: $got, want 400"
+want[bad_request]=$((${want[bad_request]:-0} + 1))
+# the ranged token: its own segment opens, its playlist lists only that range
+in_seg=$(curl -sf "$url/cameras/$plain/index.m3u8?token=$rtok" | grep -v '^#')
+[ "$(echo "$in_seg" | wc -l)" -ge 1 ] && [ "$(echo "$in_seg" | wc -l)" -le 2 ] ||
+	fail "the ranged token's playlist: $in_seg"
+[ "$(code "$url/cameras/$plain/$(echo "$in_seg" | head -n 1)")" = 200 ] || fail "the ranged token's own segment"
+after=$(answers)
+for reason in no_token bad_token expired wrong_camera out_of_range not_found bad_request; do
+	d=$(($(echo "$after" | jq ".$reason") - $(echo "$before" | jq ".$reason")))
+	[ "$d" = "${want[$reason]:-0}" ] || fail "$reason counted $d times, want ${want[$reason]:-0}"
+done
+d=$(($(echo "$after" | jq .playlist) - $(echo "$before" | jq .playlist)))
+[ "$d" = 1 ] || fail "playlists served: $d, want 1"
+m=$(curl -sf "http://127.0.0.1:$mport/metrics" | awk '$1 == "vigil_playback_requests_total{outcome=\"not_found\"}" { print $2 }')
+[ "$m" = "$(answers | jq .not_found)" ] || fail "the metrics' not_found ($m) is not vigilctl's"
+rm -f "$work/rec/$plain/00099999.ts" "$work/rec/$plain/00099998.ts.partial"
+
+note "the audit log, the player's page"
+grep -q '"command":"token","camera":"'"$plain"'"' "$work/audit.log" || fail "no token in the audit log"
+grep -qF "$tok" "$work/audit.log" "$work/vigild.log" && fail "a token in the audit log or vigild's log"
+curl -sfD "$work/player.headers" -o "$work/player.html" "$url/player/" || fail "the player's page"
+cmp -s "$work/player.html" "$player_dir/index.html" || fail "the player's page is not PlayerDir's index.html"
+grep -qi "^content-security-policy: default-src 'none'; script-src 'self'" "$work/player.headers" ||
+	fail "the player's page has no CSP: $(cat "$work/player.headers")"
+grep -qi '^referrer-policy: no-referrer' "$work/player.headers" || fail "no Referrer-Policy"
+
+if [ "$player_dir" != "$work/player" ]; then
+	note "the browser"
+	# filled in by tests/browser/ (plays, refuses)
+	:
+fi
+
+note "a restart with TLS: the token still opens, over https only"
+proc_stop "$vigild_pid" TERM 30 || fail "vigild exited $?"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=vigil-test \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$work/tls.key" -out "$work/tls.crt" 2>/dev/null
+chmod 644 "$work/tls.key"
+conf_ingest "$work/vigil.conf" "PlaybackCertFile = $work/tls.crt" "PlaybackKeyFile = $work/tls.key"
+start_vigild
+grep -q "no playback: .*tls.key: a private key readable by group or others" "$work/vigild.log" ||
+	fail "a private key others may read: not said: $(grep playback "$work/vigild.log")"
+proc_stop "$vigild_pid" TERM 30 || fail "vigild exited $?"
+chmod 600 "$work/tls.key"
+start_vigild
+curl -sf --cacert "$work/tls.crt" -o "$work/tls.m3u8" "https://127.0.0.1:$pport/cameras/$plain/index.m3u8?token=$tok" ||
+	fail "the token from before the restart, over https: refused"
+grep -q "?token=$tok\$" "$work/tls.m3u8" || fail "the https playlist: $(head -c 300 "$work/tls.m3u8")"
+[ "$(code "http://127.0.0.1:$pport/cameras/$plain/index.m3u8?token=$tok")" = 200 ] &&
+	fail "plain http answered on the TLS listener"
+[ "$(ctl --json stats | jq .stats.playback.tls)" = true ] || fail "the summary does not say TLS"
+proc_stop "$vigild_pid" TERM 30 || fail "vigild exited $?"
+check_invariant final "$work/summary.json"
+test_finish playback
