@@ -26,6 +26,7 @@
 
 #include "playback.h"
 #include "playlist.h"
+#include "s3.h"
 #include "timeline.h"
 #include "viewer_token.h"
 
@@ -51,7 +52,12 @@ struct vigil_playback {
 	struct MHD_Daemon *d;
 	uint8_t *key; /* the token key, locked (sodium_malloc) */
 	char *tls_cert, *tls_key;
-	char record_dir[4096], player_dir[4096], url[96];
+	char record_dir[4096], player_dir[4096], url[96], csp[1400];
+	/* [Storage]: segments no longer on disk are in the bucket; a GET of
+	 * one is sent there, presigned (its secret locked). */
+	const struct vigil_storage_config *storage;
+	char *s3_keys;		 /* locked: the access key, a NUL, the secret */
+	const char *s3_secret; /* in s3_keys */
 	_Atomic uint64_t counts[VIGIL_PLAYBACK_OUTCOMES];
 };
 
@@ -231,6 +237,28 @@ static bool segment_in_range(const struct vigil_playback *pb, const char *camera
 	return in;
 }
 
+/* A segment uploaded and gone from the disk: a redirect to a presigned
+ * GET of it in the bucket, valid while the token is (10 minutes at most).
+ * The store serves the bytes, not vigild; the URL opens that one object
+ * for that long, and a sealed segment is ciphertext there too. */
+static enum MHD_Result to_bucket(struct vigil_playback *pb, struct MHD_Connection *conn, const struct ask *a,
+				 const struct vigil_viewer_scope *s)
+{
+	const struct vigil_storage_config *c = pb->storage;
+	uint64_t now = now_s(), left = s->expires > now ? s->expires - now : 1;
+	char key[1200], url[2400];
+	struct MHD_Response *r;
+
+	snprintf(key, sizeof(key), "%s%s/%s/%s", c->prefix, a->camera, c->node, a->file);
+	if (vigil_s3_presign(c, pb->s3_keys, pb->s3_secret, key, now, left < 600 ? (unsigned)left : 600, url,
+			     sizeof(url)) < 0)
+		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+	if (r != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, url);
+	return answer(pb, conn, VIGIL_PB_REDIRECT, MHD_HTTP_FOUND, r, text_plain, "no-store");
+}
+
 static enum MHD_Result segment(struct vigil_playback *pb, struct MHD_Connection *conn, const struct ask *a,
 			       const struct vigil_viewer_scope *s)
 {
@@ -251,11 +279,29 @@ static enum MHD_Result segment(struct vigil_playback *pb, struct MHD_Connection 
 	    !segment_in_range(pb, a->camera, seq, s->from * 1000000000u, s->to * 1000000000u))
 		return refuse(pb, conn, VIGIL_PB_OUT_OF_RANGE);
 	r = file_response(pb->record_dir, a->camera, a->file);
+	if (r == NULL && pb->storage != NULL)
+		return to_bucket(pb, conn, a, s);
 	if (r == NULL)
 		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
 	/* A segment never changes once listed; a token may expire before. */
 	return answer(pb, conn, VIGIL_PB_SEGMENT, MHD_HTTP_OK, r, init ? "video/mp4" : type[kind],
 		      "private, max-age=600");
+}
+
+/* The player's Content-Security-Policy. The page handles the owner's key:
+ * it runs only our own scripts, talks only to this origin (and the
+ * bucket's, where segments are redirected to), and is framed by nobody.
+ * libsodium's WebAssembly needs wasm-unsafe-eval, hls.js a worker from a
+ * blob. */
+static void csp(struct vigil_playback *pb, const struct vigil_config *cfg)
+{
+	const char *bucket = cfg->storage.endpoint;
+
+	snprintf(pb->csp, sizeof(pb->csp),
+		 "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
+		 "connect-src 'self'%s%s; media-src 'self' blob:; img-src 'self' blob: data:; style-src 'self'; "
+		 "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+		 bucket[0] != '\0' ? " " : "", bucket);
 }
 
 /* /player/FILE: a name of [A-Za-z0-9._-], not starting with a dot. */
@@ -282,13 +328,7 @@ static enum MHD_Result player(struct vigil_playback *pb, struct MHD_Connection *
 			type = types[i].type;
 	if (type == NULL || (r = file_response(pb->player_dir, "", name)) == NULL)
 		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
-	/* The page handles the owner's key: it runs only our own scripts,
-	 * talks only to this origin, and is framed by nobody. libsodium's
-	 * WebAssembly needs wasm-unsafe-eval, hls.js a worker from a blob. */
-	MHD_add_response_header(r, "Content-Security-Policy",
-				"default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
-				"connect-src 'self'; media-src 'self' blob:; img-src 'self' blob: data:; "
-				"style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+	MHD_add_response_header(r, "Content-Security-Policy", pb->csp);
 	return answer(pb, conn, VIGIL_PB_PLAYER, MHD_HTTP_OK, r, type, "no-cache");
 }
 
@@ -418,6 +458,19 @@ struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, cons
 		if (pb->tls_key == NULL)
 			goto fail;
 	}
+	if (cfg->storage.endpoint[0] != '\0') {
+		char *colon;
+
+		pb->s3_keys = sodium_malloc(VIGIL_S3_USERPWD_MAX);
+		if (pb->s3_keys == NULL ||
+		    vigil_s3_credentials(&cfg->storage, pb->s3_keys, VIGIL_S3_USERPWD_MAX, msg, msglen) < 0 ||
+		    (colon = strchr(pb->s3_keys, ':')) == NULL)
+			goto fail;
+		*colon = '\0';
+		pb->s3_secret = colon + 1;
+		pb->storage = &cfg->storage;
+	}
+	csp(pb, cfg);
 	memcpy(&sin.sin_addr, l->addr, 4);
 	memcpy(&sin6.sin6_addr, l->addr, 16);
 	pb->d = MHD_start_daemon(
@@ -449,6 +502,7 @@ void vigil_playback_stop(struct vigil_playback *pb)
 		MHD_stop_daemon(pb->d); /* joins its threads */
 	sodium_free(pb->key);
 	sodium_free(pb->tls_key);
+	sodium_free(pb->s3_keys);
 	free(pb->tls_cert);
 	free(pb);
 }

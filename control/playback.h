@@ -21,6 +21,7 @@
 #define VIGIL_FOREACH_PLAYBACK_OUTCOME(X)                                                                \
 	X(PB_PLAYLIST, "playlist", "a camera's playlist served (live, or a time range)")                 \
 	X(PB_SEGMENT, "segment", "a segment or init segment served as stored (sealed ones sealed)")      \
+	X(PB_REDIRECT, "redirect", "a segment no longer on disk sent to the object store (presigned URL)") \
 	X(PB_PLAYER, "player", "a file of the web player served")                                        \
 	X(PB_NO_TOKEN, "no_token", "no viewer token in the query nor a cookie")                          \
 	X(PB_BAD_TOKEN, "bad_token", "not a viewer token, or not signed with this server's token key")  \

@@ -17,7 +17,7 @@ struct vigil_uploader *vigil_storage_open(struct vigil_config *cfg, char *err, s
 {
 	struct vigil_storage_config *s = &cfg->storage;
 	struct vigil_uploader *u = NULL;
-	char *userpwd = sodium_malloc(300);
+	char *userpwd = sodium_malloc(VIGIL_S3_USERPWD_MAX);
 
 	if (userpwd == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -28,7 +28,7 @@ struct vigil_uploader *vigil_storage_open(struct vigil_config *cfg, char *err, s
 	if (cfg->state_dir[0] == '\0')
 		snprintf(err, errlen,
 			 "[Storage] needs StateDir in [Ingest] (what is uploaded is recorded there)");
-	else if (vigil_s3_credentials(s, userpwd, 300, err, errlen) == 0)
+	else if (vigil_s3_credentials(s, userpwd, VIGIL_S3_USERPWD_MAX, err, errlen) == 0)
 		u = vigil_uploader_create(s, cfg->record_dir, cfg->state_dir, cfg->recorders, userpwd, err, errlen);
 	sodium_free(userpwd);
 	return u;

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* S3 requests on a libcurl easy handle (s3.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -171,6 +173,71 @@ int vigil_s3_prepare(const struct vigil_s3 *s3, struct vigil_s3_req *r, const ch
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	}
 	return 0;
+}
+
+static void hmac(const uint8_t *key, size_t klen, const char *msg, uint8_t out[32])
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, key, klen);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)msg, strlen(msg));
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int vigil_sigv4_presign(const char *scheme, const char *host, const char *path, const char *region,
+			const char *access, const char *secret, uint64_t now, unsigned expires, char *out,
+			size_t outlen)
+{
+	char date[9], stamp[17], query[512], creq[3072], sts[512], hex[65], secret4[300];
+	uint8_t k[32], sha[32];
+	time_t t = (time_t)now;
+	struct tm tm;
+	int n;
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y%m%d", &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	/* The canonical query: its names in order, the credential's '/' escaped. */
+	n = snprintf(query, sizeof(query),
+		     "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%s%%2F%s%%2F%s%%2Fs3%%2Faws4_request"
+		     "&X-Amz-Date=%s&X-Amz-Expires=%u&X-Amz-SignedHeaders=host",
+		     access, date, region, stamp, expires);
+	if (n < 0 || (size_t)n >= sizeof(query))
+		return -ENAMETOOLONG;
+	n = snprintf(creq, sizeof(creq), "GET\n%s\n%s\nhost:%s\n\nhost\nUNSIGNED-PAYLOAD", path, query, host);
+	if (n < 0 || (size_t)n >= sizeof(creq))
+		return -ENAMETOOLONG;
+	crypto_hash_sha256(sha, (const uint8_t *)creq, (size_t)n);
+	sodium_bin2hex(hex, sizeof(hex), sha, sizeof(sha));
+	snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", stamp, date, region, hex);
+	n = snprintf(secret4, sizeof(secret4), "AWS4%s", secret);
+	if (n < 0 || (size_t)n >= sizeof(secret4))
+		return -ENAMETOOLONG;
+	hmac((const uint8_t *)secret4, (size_t)n, date, k);
+	sodium_memzero(secret4, sizeof(secret4));
+	hmac(k, sizeof(k), region, k);
+	hmac(k, sizeof(k), "s3", k);
+	hmac(k, sizeof(k), "aws4_request", k);
+	hmac(k, sizeof(k), sts, sha);
+	sodium_memzero(k, sizeof(k));
+	sodium_bin2hex(hex, sizeof(hex), sha, sizeof(sha));
+	n = snprintf(out, outlen, "%s://%s%s?%s&X-Amz-Signature=%s", scheme, host, path, query, hex);
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+int vigil_s3_presign(const struct vigil_storage_config *conf, const char *access, const char *secret,
+		     const char *key, uint64_t now, unsigned expires, char *out, size_t outlen)
+{
+	const char *rest = strstr(conf->endpoint, "://");
+	char scheme[8], path[1200];
+
+	if (rest == NULL || rest - conf->endpoint >= (ptrdiff_t)sizeof(scheme))
+		return -EINVAL;
+	snprintf(scheme, sizeof(scheme), "%.*s", (int)(rest - conf->endpoint), conf->endpoint);
+	if (snprintf(path, sizeof(path), "/%s/%s", conf->bucket, key) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return vigil_sigv4_presign(scheme, rest + 3, path, conf->region, access, secret, now, expires, out, outlen);
 }
 
 void vigil_s3_done(struct vigil_s3_req *r)

@@ -62,6 +62,20 @@ int vigil_xml_next(const char *text, size_t len, const char *tag, size_t *from, 
  * it); false when not found or longer than out. */
 bool vigil_s3_xml(const struct vigil_s3_req *r, const char *tag, size_t *from, char *out, size_t outlen);
 
+/* A presigned URL of GET host/path (SigV4 in the query, X-Amz-Expires
+ * expires seconds from now, seconds since the epoch; the payload
+ * UNSIGNED-PAYLOAD, as presigned URLs are): scheme "http" or "https", host
+ * as the Host header carries it (with a port that is not the default),
+ * path of characters that need no escaping. 0, or -ENAMETOOLONG. */
+int vigil_sigv4_presign(const char *scheme, const char *host, const char *path, const char *region,
+			const char *access, const char *secret, uint64_t now, unsigned expires, char *out,
+			size_t outlen);
+/* The same for key in conf's bucket (path-style, as every request here). */
+int vigil_s3_presign(const struct vigil_storage_config *conf, const char *access, const char *secret,
+		     const char *key, uint64_t now, unsigned expires, char *out, size_t outlen);
+
+#define VIGIL_S3_USERPWD_MAX 300 /* "access:secret", NUL included */
+
 /* The keys of s's CredentialsFile (else $CREDENTIALS_DIRECTORY/s3-credentials,
  * AWS's shared credentials format, [default]) into userpwd as
  * "access:secret". The file must be the caller's or root's, not readable

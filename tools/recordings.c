@@ -78,7 +78,7 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 	struct vigil_s3 s3 = {0};
 	struct body b = {0}, pl = {0};
 	char err[1024], prefix[600], node_prefix[700], key[800], query[2048], token[1024] = "", base[4096];
-	char *userpwd = sodium_malloc(300), *text = NULL, *esc = NULL;
+	char *userpwd = sodium_malloc(VIGIL_S3_USERPWD_MAX), *text = NULL, *esc = NULL;
 	uint64_t from_ns = 0, to_ns = 0;
 	unsigned segments = 0, nodes = 0, missing = 0;
 	bool ok = true;
@@ -115,7 +115,7 @@ int vigilctl_recordings(const char *config, const char *camera, const char *from
 			config, camera, cfg->record_dir, camera);
 		goto out;
 	}
-	if (vigil_s3_credentials(&cfg->storage, userpwd, 300, err, sizeof(err)) < 0) {
+	if (vigil_s3_credentials(&cfg->storage, userpwd, VIGIL_S3_USERPWD_MAX, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vigilctl: %s\n", err);
 		goto out;
 	}

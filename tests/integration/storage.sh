@@ -293,12 +293,48 @@ drained() {
 	done
 }
 
+# playback_redirect DIR URL: a segment uploaded and gone from the disk is
+# sent to the bucket by the playback endpoint (URL), presigned: the store
+# gives its bytes, and refuses the URL with its signature altered (the
+# bucket is public: the signature, not the bucket, is what is checked);
+# ffmpeg plays the camera's recording through the endpoint, every frame
+# vigild recorded.
+playback_redirect() {
+	local dir=$1 url=$2 tok seg got loc
+	tok=$("$vigilctl" token cam00000 | head -n 1)
+	seg=$(grep -m1 '^[0-9]*\.ts$' "$dir/rec/cam00000/index.m3u8")
+	[ -n "$seg" ] && [ ! -e "$dir/rec/cam00000/$seg" ] || { fail "playback: no uploaded segment ($seg)"; return; }
+	read -r got loc < <(curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "$url/cameras/cam00000/$seg?token=$tok")
+	case $loc in
+	"$S3_ENDPOINT/$BUCKET/outage/cam00000/$NODE/$seg?X-Amz-Algorithm=AWS4-HMAC-SHA256&"*"&X-Amz-Expires=600&"*) ;;
+	*) fail "playback: $got to '$loc', want a presigned URL of the segment in the bucket" ;;
+	esac
+	[ "$got" = 302 ] || fail "playback: an uploaded segment answered $got, want 302"
+	s3 get "$BUCKET" "outage/cam00000/$NODE/$seg" "$dir/bucket.seg"
+	curl -sf -o "$dir/redirected.seg" "$loc" && cmp -s "$dir/redirected.seg" "$dir/bucket.seg" ||
+		fail "playback: the presigned URL does not give the segment's bytes"
+	got=$(curl -s -o /dev/null -w '%{http_code}' "${loc%?}$(if [ "${loc: -1}" = 0 ]; then echo 1; else echo 0; fi)")
+	[ "$got" = 403 ] || fail "playback: the store answered $got to an altered signature, want 403"
+	timeout 60 ffmpeg -nostdin -v error -protocol_whitelist http,tcp \
+		-i "$url/cameras/cam00000/index.m3u8?token=$tok&from=2000-01-01T00:00:00Z" -f framemd5 - |
+		awk -F', *' '!/^#/ { print $NF }' >"$dir/played.md5" || fail "playback: ffmpeg cannot play the camera through the endpoint"
+	mkdir -p "$dir/pb-bucket"
+	s3 sync "$BUCKET" "outage/cam00000/$NODE/" "$dir/pb-bucket"
+	(cd "$dir/pb-bucket" && cat $(grep -v '^#' "$dir/rec/cam00000/index.m3u8")) |
+		ffmpeg -nostdin -v error -f mpegts -i - -f framemd5 - | awk -F', *' '!/^#/ { print $NF }' >"$dir/bucket.md5"
+	[ -s "$dir/played.md5" ] && cmp -s "$dir/played.md5" "$dir/bucket.md5" ||
+		fail "playback: $(wc -l <"$dir/played.md5") frames through the endpoint, not the bucket's $(wc -l <"$dir/bucket.md5")"
+	[ "$(ctl_stats | jq .playback.answers.redirect)" -ge 2 ] || fail "playback: redirects not counted"
+}
+ctl_stats() { "$vigilctl" --json stats | jq .stats; }
+
 # The gateway stops for a while mid-run: nothing lost; the failures
 # counted, told as events, in the metrics and in vigilctl storage.
 live_outage() {
 	local dir=$work/outage frames mport=$((19400 + RANDOM % 500)) watch_pid gst_pid
 	live_conf "$dir"
-	conf_ingest "$dir/vigil.conf" "MetricsListen = 127.0.0.1:$mport" "MaxCameras = 3"
+	conf_ingest "$dir/vigil.conf" "MetricsListen = 127.0.0.1:$mport" "MaxCameras = 3" \
+		"PlaybackListen = 127.0.0.1:$((mport + 1))"
 	head -c 44 /dev/urandom >"$dir/gst.key"
 	printf '\n[Camera]\nName = gst\nSSRC = 20817\nKey = %s\nCodec = H264\n' "$(base64 -w0 "$dir/gst.key")" >>"$dir/vigil.conf"
 	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
@@ -321,6 +357,7 @@ live_outage() {
 	sleep 1.5 # the recovery's event, within a second
 	curl -s "http://127.0.0.1:$mport/metrics" >"$dir/metrics.txt" || fail "outage: no metrics page"
 	"$vigilctl" storage >"$dir/storage.json" || fail "outage: vigilctl storage failed"
+	playback_redirect "$dir" "http://127.0.0.1:$((mport + 1))"
 	proc_stop "$vigild_pid" INT 90 || fail "outage: vigild exited non-zero"
 	kill "$watch_pid" 2>/dev/null || true
 	wait "$watch_pid" 2>/dev/null || true
