@@ -291,15 +291,15 @@ static enum MHD_Result segment(struct vigil_playback *pb, struct MHD_Connection 
 /* The player's Content-Security-Policy. The page handles the owner's key:
  * it runs only our own scripts, talks only to this origin (and the
  * bucket's, where segments are redirected to), and is framed by nobody.
- * libsodium's WebAssembly needs wasm-unsafe-eval, hls.js a worker from a
- * blob. */
+ * libsodium's WebAssembly needs wasm-unsafe-eval; Media Source Extensions
+ * play from blob: URLs; thumbnails are data: images. */
 static void csp(struct vigil_playback *pb, const struct vigil_config *cfg)
 {
 	const char *bucket = cfg->storage.endpoint;
 
 	snprintf(pb->csp, sizeof(pb->csp),
-		 "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
-		 "connect-src 'self'%s%s; media-src 'self' blob:; img-src 'self' blob: data:; style-src 'self'; "
+		 "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'%s%s; "
+		 "media-src 'self' blob:; img-src 'self' data:; style-src 'self'; "
 		 "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 		 bucket[0] != '\0' ? " " : "", bucket);
 }

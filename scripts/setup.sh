@@ -36,7 +36,12 @@ packages=(
 	# drivers the package depends on
 	debhelper dpkg-dev scdoc lintian systemd man-db procps git librte-mempool-ring23
 	librte-net-af-packet23 librte-net-pcap23
+	# the web player's tests: a real browser (driven by playwright-core from npm)
+	chromium
 )
+# The web player is bundled from npm packages (web/package-lock.json): Node.js
+# and npm from Debian unless the machine has them already.
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -61,3 +66,6 @@ else
 	meson configure build -Dwerror=$werror
 fi
 ninja -C build
+# The web player into web/dist (PlayerDir in a checkout): the lockfile's
+# exact packages, bundled; nothing fetched at run time.
+web/build.sh

@@ -7,20 +7,22 @@
 #
 # usage: gst_cam.sh --codec h264|h265 --key HEX88 --ssrc N --dest IP:PORT --ref FILE
 #                   [--seqnum-offset N] [--num-buffers N] [--size WxH] [--fps N]
-#                   [--key-int N] [--bframes N] [--pattern NAME] [--netns NS]
+#                   [--key-int N] [--bframes N] [--pattern NAME] [--motion N] [--netns NS]
 # With --netns the pipeline runs inside that network namespace.
 # --bframes N (N > 0) has the encoder put up to N B-frames between reference
 # frames (fixed pattern, no adaptive placement), so decode order differs
 # from display order. Default 0: tune=zerolatency, which has no B-frames.
+# --motion N scrolls the pattern N pixels a frame, so that every frame
+# differs from the next (a picture compared at the wrong position fails).
 set -euo pipefail
 
 usage() {
-	sed -n '7,14s/^# \{0,1\}//p' "$0" >&2
+	sed -n '7,16s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
 codec='' key='' ssrc='' dest='' ref='' netns=''
-seqnum_offset=0 num_buffers=300 size=640x360 fps=30 key_int=60 bframes=0 pattern=smpte
+seqnum_offset=0 num_buffers=300 size=640x360 fps=30 key_int=60 bframes=0 pattern=smpte motion=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--codec) codec=$2 ;;
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
 	--key-int) key_int=$2 ;;
 	--bframes) bframes=$2 ;;
 	--pattern) pattern=$2 ;;
+	--motion) motion=$2 ;;
 	--netns) netns=$2 ;;
 	*) usage ;;
 	esac
@@ -45,7 +48,7 @@ for v in "$codec" "$key" "$ssrc" "$dest" "$ref"; do
 done
 [[ $key =~ ^[0-9a-fA-F]{88}$ ]] || { echo "gst_cam: --key must be 88 hex digits (key||salt)" >&2; exit 2; }
 [[ $size =~ ^[0-9]+x[0-9]+$ ]] || usage
-[[ $bframes =~ ^[0-9]+$ ]] || usage
+[[ $bframes =~ ^[0-9]+$ ]] && [[ $motion =~ ^-?[0-9]+$ ]] || usage
 host=${dest%:*} port=${dest##*:}
 
 # zerolatency: no B-frames, so decode order is display order. Without it
@@ -77,7 +80,7 @@ run=()
 # the parameter sets, so every key frame is decodable on its own.
 # shellcheck disable=SC2086 # $enc is a list of element properties
 exec "${run[@]}" gst-launch-1.0 -q \
-	videotestsrc num-buffers="$num_buffers" is-live=true pattern="$pattern" \
+	videotestsrc num-buffers="$num_buffers" is-live=true pattern="$pattern" horizontal-speed="$motion" \
 	! "video/x-raw,format=I420,width=${size%x*},height=${size#*x},framerate=$fps/1" \
 	! $enc ! "$enc_caps" \
 	! tee name=t \
