@@ -83,6 +83,11 @@ static enum MHD_Result answer(struct vigil_playback *pb, struct MHD_Connection *
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	/* Tokens ride in URLs: never in a Referer elsewhere. */
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	/* Any origin may read: a copy of the player the owner keeps (a local
+	 * file) plays from here. Safe because what opens a recording is a
+	 * token the page was given, and with "*" no page of another origin
+	 * may read an answer to a request that carried a cookie. */
+	MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;

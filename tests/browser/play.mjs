@@ -50,9 +50,10 @@ const observe = (page) =>
     message: [document.getElementById('status').textContent, document.getElementById('key-error').textContent]
       .filter(Boolean)
       .join(': '),
-    time: window.vigilPlayer.video.currentTime,
-    moving: !window.vigilPlayer.video.paused && window.vigilPlayer.video.readyState >= 2,
-    segments: window.vigilPlayer.segments,
+    // no vigilPlayer: the script did not run (refused by its integrity)
+    time: window.vigilPlayer?.video.currentTime ?? 0,
+    moving: !!window.vigilPlayer && !window.vigilPlayer.video.paused && window.vigilPlayer.video.readyState >= 2,
+    segments: window.vigilPlayer?.segments ?? [],
     thumbnails: document.querySelectorAll('#thumbs img').length,
   }));
 

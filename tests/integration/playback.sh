@@ -52,7 +52,11 @@ head -c 44 /dev/urandom >"$work/door.key"
 mkdir -p "$work/player"
 echo '<!doctype html><title>vigil</title>' >"$work/player/index.html"
 player_dir=$work/player
-[ -f "$here/../../web/dist/index.html" ] && player_dir=$(realpath "$here/../../web/dist")
+# A copy of the built player: the test changes it, as an operator could.
+if [ -f "$here/../../web/dist/index.html" ]; then
+	cp -r "$here/../../web/dist" "$work/served-player"
+	player_dir=$work/served-player
+fi
 cat >"$work/vigil.conf" <<EOF
 [Ingest]
 Ports = 5004
@@ -286,6 +290,26 @@ else
 		[ "$(jq '[.segments[] | select(.state != "refused")] | length' "$work/b-wrong.json")" = 0 ] &&
 		[ "$(jq '.segments | length' "$work/b-wrong.json")" -ge 1 ] ||
 		fail "a wrong key: $(head -c 600 "$work/b-wrong.json")"
+
+	# The page the owner keeps (a local file), its script loaded from the
+	# server pinned by the release's SHA-384: it plays the sealed camera;
+	# once the server's player.js is changed, the browser runs none of it.
+	mkdir -p "$work/owner-page"
+	sri=$(cat "$player_dir/player.js.sri")
+	sed -e "s|<script src=\"player.js\"></script>|<script src=\"$url/player/player.js\" integrity=\"$sri\" crossorigin=\"anonymous\"></script>|" \
+		-e "s|href=\"player.css\"|href=\"$url/player/player.css\"|" "$player_dir/index.html" >"$work/owner-page/index.html"
+	grep -q "integrity=\"sha384-" "$work/owner-page/index.html" || fail "the owner's page: no pinned script"
+	owner_url="file://$work/owner-page/index.html#server=$url&camera=$sealed&token=$stok$range"
+	play b-owner --url "$owner_url" --owner-key "$work/owner.key" --at 0.5,2.5
+	played b-owner
+	"$PYTHON" "$here/../browser/psnr.py" --frames "$work/b-owner" \
+		$(for f in $sealed_segs; do echo "$work/opened/$sealed/${f%.sealed}"; done) >"$work/psnr-owner.txt" 2>&1 ||
+		fail "the owner's copy: frames: $(cat "$work/psnr-owner.txt")"
+	printf '\n;\n' >>"$player_dir/player.js"
+	play b-changed --url "$owner_url" --owner-key "$work/owner.key" --timeout 12
+	[ "$(jq -r .played "$work/b-changed.json")" = false ] &&
+		jq -r '.console_errors[]' "$work/b-changed.json" | grep -qi integrity ||
+		fail "the owner's copy ran a changed player.js: $(head -c 600 "$work/b-changed.json")"
 
 	# One byte of the third segment altered on the server's disk: that
 	# segment refused, nothing of it shown; the others play.

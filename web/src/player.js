@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // vigil's web player. Its parameters are in the URL fragment, which the
-// browser never sends: #camera=NAME&token=TOKEN[&from=ISO8601Z][&to=ISO8601Z].
+// browser never sends: #camera=NAME&token=TOKEN[&from=ISO8601Z][&to=ISO8601Z]
+// [&server=https://HOST:PORT] (server: for a copy of the page kept elsewhere).
 // hls.js plays /cameras/NAME/index.m3u8 (a VOD playlist with from or to,
 // else the live one). Sealed segments (NNNNNNNN.ts.sealed) are opened here
 // with the owner's secret key, which the owner pastes into the page and
@@ -208,13 +209,22 @@ function askKey() {
   file.onchange = async () => file.files[0] && take(await file.files[0].text());
 }
 
+// The playlist's URL. server (an http(s) origin) is for a copy of this page
+// the owner keeps (a local file): it names the vigild to play from, which
+// answers any origin (its tokens, not cookies, open the recordings).
 function playlistUrl(params) {
   const camera = params.get('camera') ?? '';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(camera)) throw new Error('no camera named in the URL (#camera=NAME&token=TOKEN)');
+  let server = '';
+  if (params.has('server')) {
+    const u = new URL(params.get('server'));
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('server= is not an http(s) address');
+    server = u.origin;
+  }
   const query = new URLSearchParams({ token: params.get('token') ?? '' });
   for (const bound of ['from', 'to']) if (params.has(bound)) query.set(bound, params.get(bound));
   $('title').textContent = `vigil: ${camera}`;
-  return `/cameras/${camera}/index.m3u8?${query}`;
+  return `${server}/cameras/${camera}/index.m3u8?${query}`;
 }
 
 function explain(data) {
