@@ -40,7 +40,7 @@ require_vigild "$vigild"
 vigilctl=$target/tools/vigilctl vigil_open=$target/tools/vigil-open
 test_begin playback "$scratch"
 vigil_netns_create playback
-FPS=15 CLIP_S=10
+FPS=15 CLIP_S=16
 pport=$((30000 + $$ % 20000)) mport=$((30001 + $$ % 20000))
 
 # Two GStreamer cameras, the same picture scrolling (every frame differs
@@ -94,6 +94,22 @@ start_vigild
 sleep 1 # af_packet up
 url=http://127.0.0.1:$pport
 ctl() { "$vigilctl" --socket "$sock" "$@"; }
+# The browser half (web/dist built): the player in headless Chromium.
+browser=false
+[ "$player_dir" != "$work/player" ] && browser=true
+play() { # NAME ARGS...: the driver's JSON line into $work/NAME.json, frames into $work/NAME/
+	local name=$1
+	shift
+	node "$here/../browser/play.mjs" --out "$work/$name" --timeout 60 "$@" >"$work/$name.json" \
+		2>"$work/$name.err" || fail "play.mjs $name could not drive Chromium: $(tail -n 3 "$work/$name.err")"
+}
+played() { # NAME: it played, every frame taken, no segment refused
+	[ "$(jq -r '.played' "$work/$1.json")" = true ] &&
+		[ "$(jq '[.frames[] | select(.png == null)] | length' "$work/$1.json")" = 0 ] &&
+		[ "$(jq '[.segments[] | select(.state == "refused")] | length' "$work/$1.json")" = 0 ] ||
+		fail "$1: $(head -c 600 "$work/$1.json")"
+}
+
 token_of() { ctl token "$@" | head -n 1; }
 
 camera() { # NAME SSRC
@@ -127,6 +143,11 @@ first_seq=$(grep -m1 '^[0-9]*\.ts?token=' "$work/live.m3u8" | sed 's/\..*//; s/^
 grep -qx "#EXT-X-MEDIA-SEQUENCE:${first_seq:-0}" "$work/live.m3u8" ||
 	fail "the media sequence is not the first listed segment's number ($first_seq): $(head -5 "$work/live.m3u8")"
 grep -v '^#' "$work/live.m3u8" | grep -qv "?token=$tok\$" && fail "a URI without the token: $(cat "$work/live.m3u8")"
+if $browser; then # the live edge in Chromium, while the camera sends
+	play b-live --url "$url/player/#camera=$plain&token=$tok"
+	[ "$(jq -r .played "$work/b-live.json")" = true ] && [ "$(jq -r .state "$work/b-live.json")" = playing ] ||
+		fail "live in the browser: $(head -c 600 "$work/b-live.json")"
+fi
 wait "$cam_pid" || fail "the camera failed: $(tail -n 3 "$work/$plain.log")"
 wait "$cam2_pid" || fail "the sealed camera failed: $(tail -n 3 "$work/$sealed.log")"
 proc_forget "$cam_pid"
@@ -241,7 +262,7 @@ grep -qi "^content-security-policy: default-src 'none'; script-src 'self'" "$wor
 	fail "the player's page has no CSP: $(cat "$work/player.headers")"
 grep -qi '^referrer-policy: no-referrer' "$work/player.headers" || fail "no Referrer-Policy"
 
-if [ "$player_dir" = "$work/player" ]; then
+if ! $browser; then
 	# CI builds the player (scripts/setup.sh): there its absence is a failure.
 	[ "${CI:-}" != true ] || fail "web/dist is not built: the browser half did not run"
 	note "web/dist not built (web/build.sh): the browser half skipped"
@@ -249,18 +270,6 @@ else
 	note "the browser: Chromium plays both cameras, and refuses a wrong key and an altered segment"
 	command -v node >/dev/null && [ -x /usr/bin/chromium ] || fail "node or /usr/bin/chromium missing"
 	range="&from=2000-01-01T00:00:00Z" at=0.5,2.5,4.5,6.5
-	play() { # NAME ARGS...: the driver's JSON line into $work/NAME.json, frames into $work/NAME/
-		local name=$1
-		shift
-		node "$here/../browser/play.mjs" --out "$work/$name" --timeout 60 "$@" >"$work/$name.json" \
-			2>"$work/$name.err" || fail "play.mjs $name could not drive Chromium: $(tail -n 3 "$work/$name.err")"
-	}
-	played() { # NAME: it played, every frame taken, no segment refused
-		[ "$(jq -r '.played' "$work/$1.json")" = true ] &&
-			[ "$(jq '[.frames[] | select(.png == null)] | length' "$work/$1.json")" = 0 ] &&
-			[ "$(jq '[.segments[] | select(.state == "refused")] | length' "$work/$1.json")" = 0 ] ||
-			fail "$1: $(head -c 600 "$work/$1.json")"
-	}
 	play b-plain --url "$url/player/#camera=$plain&token=$tok$range" --at $at
 	played b-plain
 	"$PYTHON" "$here/../browser/psnr.py" --frames "$work/b-plain" "$work/rec/$plain/index.m3u8" \
