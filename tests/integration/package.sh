@@ -115,6 +115,10 @@ has -rw-r--r-- root/root usr/share/man/man1/vigil-open.1.gz
 has -rw-r----- root/root etc/vigil/vigil.conf
 has -rw-r--r-- root/root usr/lib/sysusers.d/vigil.conf
 has -rw-r--r-- root/root usr/lib/tmpfiles.d/vigil.conf
+# The web player, bundled at build time, and its published hash.
+for f in index.html player.css player.js player.js.sri; do
+	has -rw-r--r-- root/root "usr/share/vigil/player/$f"
+done
 for f in vigil-cam vigil-stream; do
 	! grep -q "/$f\$" "$work/contents" || fail "the package holds $f, a test tool"
 done
@@ -157,6 +161,8 @@ for page in man8/vigild.8 man8/vigilctl.8 man1/vigil-open.1; do
 	esac
 	grep -qF -- "$want" <<<"$out" || fail "man $page does not mention $want"
 done
+[ "sha384-$(openssl dgst -sha384 -binary "$root/usr/share/vigil/player/player.js" | base64 -w0)" = \
+	"$(cat "$root/usr/share/vigil/player/player.js.sri")" ] || fail "player.js.sri is not player.js's SHA-384"
 grep -q '^Device = ' "$root/etc/vigil/vigil.conf" && ! grep -q '^Key *=' "$root/etc/vigil/vigil.conf" ||
 	fail "etc/vigil/vigil.conf: no Device, or a camera Key in a file group vigil reads"
 

@@ -325,6 +325,7 @@ playback_redirect() {
 	[ -s "$dir/played.md5" ] && cmp -s "$dir/played.md5" "$dir/bucket.md5" ||
 		fail "playback: $(wc -l <"$dir/played.md5") frames through the endpoint, not the bucket's $(wc -l <"$dir/bucket.md5")"
 	[ "$(ctl_stats | jq .playback.answers.redirect)" -ge 2 ] || fail "playback: redirects not counted"
+	grep -q '"command":"token"' "$dir/audit.log" || fail "playback: vigilctl token not in the test's audit log"
 }
 ctl_stats() { "$vigilctl" --json stats | jq .stats; }
 
@@ -337,7 +338,8 @@ live_outage() {
 		"PlaybackListen = 127.0.0.1:$((mport + 1))"
 	head -c 44 /dev/urandom >"$dir/gst.key"
 	printf '\n[Camera]\nName = gst\nSSRC = 20817\nKey = %s\nCodec = H264\n' "$(base64 -w0 "$dir/gst.key")" >>"$dir/vigil.conf"
-	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log"
+	# its audit log (vigilctl token is a change) in the test's directory
+	test_start_vigild "$vigild" "$dir/vigil.conf" "$dir/summary.json" "$dir/vigild.log" --audit "$dir/audit.log"
 	local vigild_pid=$PROC_PID
 	"$vigilctl" watch >"$dir/events.jsonl" 2>"$dir/watch.log" &
 	watch_pid=$!

@@ -114,13 +114,15 @@ test_start_capture() {
 		{ fail "tcpdump did not start: $(cat "$log")"; exit 1; }
 }
 
-# test_start_vigild VIGILD CONFIG SUMMARY LOG: vigild live in the background
-# (stdout to SUMMARY, stderr to LOG); sets PROC_PID. Ends the test when vigild
+# test_start_vigild VIGILD CONFIG SUMMARY LOG [ARGS...]: vigild live in the
+# background (stdout to SUMMARY, stderr to LOG, ARGS after --config);
+# sets PROC_PID. Ends the test when vigild
 # exits before it is ready; without a readiness line after 30 s it warns and
 # goes on. Then waits a second: af_packet is up once the port has started.
 test_start_vigild() {
 	local vigild=$1 config=$2 summary=$3 log=$4 rc=0
-	proc_start "$summary" "$log" "$VIGILD_READY" 30 "$vigild" --config "$config" || rc=$?
+	shift 4
+	proc_start "$summary" "$log" "$VIGILD_READY" 30 "$vigild" --config "$config" "$@" || rc=$?
 	case $rc in
 	0) ;;
 	1) wait "$PROC_PID" || rc=$?
