@@ -387,6 +387,7 @@ static json_t *cmd_token(struct vigil_commands *k, const char *name, json_t *req
 {
 	json_int_t ttl = VIGIL_TOKEN_DEFAULT_TTL;
 	const char *from = NULL, *to = NULL;
+	int slot;
 	uint64_t range[2] = {0, 0}, expires;
 	char token[VIGIL_TOKEN_TEXT_MAX], when[64], player[600 + VIGIL_TOKEN_TEXT_MAX];
 	json_t *out;
@@ -395,7 +396,7 @@ static json_t *cmd_token(struct vigil_commands *k, const char *name, json_t *req
 		snprintf(k->msg, sizeof(k->msg), "no playback endpoint: set PlaybackListen in [Ingest]");
 		return fail(k, error);
 	}
-	if (vigil_cameras_find(k->cams, name) < 0) {
+	if ((slot = vigil_cameras_find(k->cams, name)) < 0) {
 		snprintf(k->msg, sizeof(k->msg), "no camera '%s'", name);
 		return fail(k, error);
 	}
@@ -429,9 +430,10 @@ static json_t *cmd_token(struct vigil_commands *k, const char *name, json_t *req
 	snprintf(k->msg, sizeof(k->msg), "viewer token for %s until %s%s%s%s%s", name, when,
 		 from != NULL ? ", from " : "", from != NULL ? from : "", to != NULL ? ", to " : "",
 		 to != NULL ? to : "");
-	snprintf(player, sizeof(player), "%s/player/#camera=%s&token=%s%s%s%s%s", vigil_playback_url(k->playback),
-		 name, token, from != NULL ? "&from=" : "", from != NULL ? from : "", to != NULL ? "&to=" : "",
-		 to != NULL ? to : "");
+	/* sealed=1: the page then plays nothing but sealed segments that open. */
+	snprintf(player, sizeof(player), "%s/player/#camera=%s&token=%s%s%s%s%s%s", vigil_playback_url(k->playback),
+		 name, token, k->cams->cfg->cameras[slot].sealed ? "&sealed=1" : "", from != NULL ? "&from=" : "",
+		 from != NULL ? from : "", to != NULL ? "&to=" : "", to != NULL ? to : "");
 	out = json_pack("{ss ss sI ss}", "token", token, "expires", when, "ttl", ttl, "player", player);
 	sodium_memzero(player, sizeof(player));
 	sodium_memzero(token, sizeof(token));

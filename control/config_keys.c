@@ -467,8 +467,8 @@ static int storage_url(struct parser *p)
 
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
 		return config_fail(p, p->line, "Endpoint: '%s' is not an http:// or https:// URL", url);
-	if (url[strlen(url) - 1] == '/')
-		return config_fail(p, p->line, "Endpoint: '%s' ends with '/': give the server only (path-style requests)", url);
+	if (strchr(strstr(url, "://") + 3, '/') != NULL)
+		return config_fail(p, p->line, "Endpoint: '%s' has a path: give the server only (path-style requests)", url);
 	return 1;
 }
 

@@ -8,10 +8,12 @@
  *                                  ?from=&to= (or a token with a range): VOD
  *   /cameras/CAMERA/FILE           NNNNNNNN.ts|.ts.sealed|.m4s, init-N.mp4
  * Every URI in a playlist carries the token it was asked with, so a
- * player's relative URLs work with no cookie. */
+ * player's relative URLs work; a token opens recordings only in the query
+ * (no cookie: nothing a page of another site could make a browser send). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +36,8 @@
 #define HTTP_PER_IP 16
 #define HTTP_TIMEOUT_S 30
 #define LIVE_SEGMENTS 6
-#define PLAYLIST_MAX (256u << 20) /* years of 1 s segments: beyond, refused */
+#define PLAYLIST_MAX (256u << 20) /* about 28 days of 1 s segments, a year of 10 s ones */
+#define PLAYLIST_READERS 2 /* at once: each may take a few times PLAYLIST_MAX */
 #define PEM_MAX (1u << 20)
 
 const char *const vigil_playback_outcome_name[VIGIL_PLAYBACK_OUTCOMES] = {
@@ -59,11 +62,11 @@ struct vigil_playback {
 	char *s3_keys;		 /* locked: the access key, a NUL, the secret */
 	const char *s3_secret; /* in s3_keys */
 	_Atomic uint64_t counts[VIGIL_PLAYBACK_OUTCOMES];
+	sem_t readers; /* playlists read and parsed at once (PLAYLIST_READERS) */
 };
 
 /* What one request asked for, once its path is read. */
 struct ask {
-	const char *camera_end;
 	char camera[VIGIL_CAMERA_NAME_MAX + 1];
 	char file[64];
 };
@@ -115,21 +118,24 @@ static enum MHD_Result refuse(struct vigil_playback *pb, struct MHD_Connection *
 static struct MHD_Response *file_response(const char *dir, const char *sub, const char *name)
 {
 	char path[8400];
+	struct MHD_Response *r;
 	struct stat st;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s%s%s", dir, sub, sub[0] != '\0' ? "/" : "", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* a FIFO: no wait */
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (r = MHD_create_response_from_fd((uint64_t)st.st_size, fd)) == NULL) { /* r owns fd, once made */
 		close(fd);
 		return NULL;
 	}
-	return MHD_create_response_from_fd((uint64_t)st.st_size, fd); /* closes fd */
+	return r;
 }
 
-/* RecordDir/camera/index.m3u8, whole, NUL-terminated; NULL: none. */
+/* RecordDir/camera/index.m3u8, whole, NUL-terminated; NULL: none. The
+ * caller holds one of pb->readers. */
 static char *read_playlist(const struct vigil_playback *pb, const char *camera, size_t *len)
 {
 	char path[4200], *text = NULL;
@@ -174,7 +180,7 @@ static bool range_of(struct MHD_Connection *conn, const struct vigil_viewer_scop
 		if (arg[i] == NULL)
 			continue;
 		t = vigil_time_arg(arg[i], &ok);
-		if (!ok)
+		if (!ok || t == 0) /* 0 would lift the bound */
 			return false;
 		if (v[i] == 0 || (i == 0 ? t > v[i] : t < v[i]))
 			v[i] = t;
@@ -196,9 +202,12 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 
 	if (!range_of(conn, s, &from, &to))
 		return refuse(pb, conn, VIGIL_PB_BAD_REQUEST);
+	sem_wait(&pb->readers);
 	text = read_playlist(pb, a->camera, &len);
-	if (text == NULL)
+	if (text == NULL) {
+		sem_post(&pb->readers);
 		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	}
 	live = from == 0 && to == 0;
 	ended = strstr(text, "#EXT-X-ENDLIST") != NULL;
 	snprintf(query, sizeof(query), "?token=%s", token);
@@ -207,6 +216,7 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 		  : NULL;
 	free(text);
 	vigil_timeline_free(&t);
+	sem_post(&pb->readers);
 	if (out == NULL)
 		return answer(pb, conn, VIGIL_PB_NOT_FOUND, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "", "");
 	if (live && ended) { /* the camera's recording stopped with vigild: the player stops too */
@@ -222,14 +232,16 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 
 /* Whether segment seq of the camera overlaps [from, to) by its playlist
  * entry (one the playlist no longer lists: no). */
-static bool segment_in_range(const struct vigil_playback *pb, const char *camera, uint32_t seq, uint64_t from,
+static bool segment_in_range(struct vigil_playback *pb, const char *camera, uint32_t seq, uint64_t from,
 			     uint64_t to)
 {
 	struct vigil_timeline t = {0};
 	size_t len = 0;
-	char *text = read_playlist(pb, camera, &len);
+	char *text;
 	bool in = false;
 
+	sem_wait(&pb->readers);
+	text = read_playlist(pb, camera, &len);
 	if (text != NULL && vigil_timeline_add(&t, NULL, text, len) == 0)
 		for (size_t i = 0; i < t.n && !in; i++) {
 			const struct vigil_playlist_entry *e = &t.v[i].e;
@@ -239,6 +251,7 @@ static bool segment_in_range(const struct vigil_playback *pb, const char *camera
 		}
 	free(text);
 	vigil_timeline_free(&t);
+	sem_post(&pb->readers);
 	return in;
 }
 
@@ -369,7 +382,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	/* The headers: any other method is answered now, before its body. */
 	if (*state == NULL) {
 		*state = &body_none;
-		if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		if ((strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) ||
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL ||
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
 			return refuse(pb, conn, VIGIL_PB_BAD_REQUEST);
 		return MHD_YES;
 	}
@@ -393,8 +408,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (strncmp(url, "/cameras/", 9) != 0 || !camera_path(url, &a))
 		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
 	token = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-	if (token == NULL)
-		token = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "vigil_token");
 	v = vigil_token_check(pb->key, token, now_s(), &scope);
 	if (v != VIGIL_TOKEN_OK)
 		return refuse(pb, conn, of_verdict[v]);
@@ -446,6 +459,7 @@ struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, cons
 		snprintf(msg, msglen, "PlaybackListen: no memory");
 		goto fail;
 	}
+	sem_init(&pb->readers, 0, PLAYLIST_READERS);
 	rc = vigil_token_key(master, cfg->state_dir, pb->key, msg, msglen);
 	if (rc < 0)
 		goto fail;
@@ -505,6 +519,7 @@ void vigil_playback_stop(struct vigil_playback *pb)
 		return;
 	if (pb->d != NULL)
 		MHD_stop_daemon(pb->d); /* joins its threads */
+	sem_destroy(&pb->readers);
 	sodium_free(pb->key);
 	sodium_free(pb->tls_key);
 	sodium_free(pb->s3_keys);

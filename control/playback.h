@@ -2,8 +2,8 @@
 /* PlaybackListen: cameras' recordings to browsers over HTTP (libmicrohttpd,
  * on threads of its own; TLS through its GnuTLS when PlaybackCertFile is
  * set), and the web player's files from PlayerDir. Every request for a
- * camera carries a viewer token (viewer_token.h) in its query (token=) or
- * a cookie (vigil_token); segments go out exactly as stored, so a sealed
+ * camera carries a viewer token (viewer_token.h) in its query (token=);
+ * segments go out exactly as stored, so a sealed
  * camera's are ciphertext that only its owner's key opens, in the browser
  * (docs/playback.md). The HTTP threads read files and the token key, and
  * nothing the control loop changes. */
@@ -23,7 +23,7 @@
 	X(PB_SEGMENT, "segment", "a segment or init segment served as stored (sealed ones sealed)")      \
 	X(PB_REDIRECT, "redirect", "a segment no longer on disk sent to the object store (presigned URL)") \
 	X(PB_PLAYER, "player", "a file of the web player served")                                        \
-	X(PB_NO_TOKEN, "no_token", "no viewer token in the query nor a cookie")                          \
+	X(PB_NO_TOKEN, "no_token", "no viewer token in the query")                                       \
 	X(PB_BAD_TOKEN, "bad_token", "not a viewer token, or not signed with this server's token key")  \
 	X(PB_EXPIRED, "expired", "a viewer token past its expiry")                                       \
 	X(PB_WRONG_CAMERA, "wrong_camera", "a viewer token of another camera")                           \

@@ -3,6 +3,7 @@
  * format of #EXT-X-PROGRAM-DATE-TIME, and the reading of a playlist line
  * by line. No file and no library beyond libc: the recorder's recovery
  * and vigilctl's timeline across nodes (timeline.c) read playlists alike. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,8 @@ uint64_t vigil_time_arg(const char *s, bool *ok)
 	uint64_t ns;
 
 	if (*s >= '0' && *s <= '9' && *end == '\0') {
-		*ok = true;
-		return (uint64_t)secs * 1000000000u;
+		*ok = secs <= UINT64_MAX / 1000000000u; /* not one that wraps */
+		return *ok ? (uint64_t)secs * 1000000000u : 0;
 	}
 	/* UTC only: an offset would be read as UTC. */
 	*ok = strlen(s) >= 19 && strchr(s + 10, '+') == NULL && strchr(s + 10, '-') == NULL;

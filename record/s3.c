@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* S3 requests on a libcurl easy handle (s3.h). */
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -185,11 +187,27 @@ static void hmac(const uint8_t *key, size_t klen, const char *msg, uint8_t out[3
 	sodium_memzero(&st, sizeof(st));
 }
 
+/* SigV4's URI encoding: all but A-Z a-z 0-9 - . _ ~ as %XX. */
+static int uri_encode(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (; *in != '\0'; in++) {
+		bool keep = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~", *in) != NULL;
+
+		if (n + (keep ? 1 : 3) >= outlen)
+			return -ENAMETOOLONG;
+		n += (size_t)snprintf(out + n, outlen - n, keep ? "%c" : "%%%02X", keep ? *in : (unsigned char)*in);
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 int vigil_sigv4_presign(const char *scheme, const char *host, const char *path, const char *region,
 			const char *access, const char *secret, uint64_t now, unsigned expires, char *out,
 			size_t outlen)
 {
-	char date[9], stamp[17], query[512], creq[3072], sts[512], hex[65], secret4[300];
+	char date[9], stamp[17], query[640], creq[3072], sts[512], hex[65], secret4[300], akid[384];
 	uint8_t k[32], sha[32];
 	time_t t = (time_t)now;
 	struct tm tm;
@@ -198,11 +216,14 @@ int vigil_sigv4_presign(const char *scheme, const char *host, const char *path, 
 	gmtime_r(&t, &tm);
 	strftime(date, sizeof(date), "%Y%m%d", &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	/* The canonical query: its names in order, the credential's '/' escaped. */
+	/* The canonical query: its names in order, the credential URI-encoded
+	 * (an access key may hold '+', '/' or '='). */
+	if (uri_encode(access, akid, sizeof(akid)) < 0)
+		return -ENAMETOOLONG;
 	n = snprintf(query, sizeof(query),
 		     "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%s%%2F%s%%2F%s%%2Fs3%%2Faws4_request"
 		     "&X-Amz-Date=%s&X-Amz-Expires=%u&X-Amz-SignedHeaders=host",
-		     access, date, region, stamp, expires);
+		     akid, date, region, stamp, expires);
 	if (n < 0 || (size_t)n >= sizeof(query))
 		return -ENAMETOOLONG;
 	n = snprintf(creq, sizeof(creq), "GET\n%s\n%s\nhost:%s\n\nhost\nUNSIGNED-PAYLOAD", path, query, host);
@@ -230,14 +251,24 @@ int vigil_s3_presign(const struct vigil_storage_config *conf, const char *access
 		     const char *key, uint64_t now, unsigned expires, char *out, size_t outlen)
 {
 	const char *rest = strstr(conf->endpoint, "://");
-	char scheme[8], path[1200];
+	char scheme[8], host[300], path[1200];
+	size_t n;
 
 	if (rest == NULL || rest - conf->endpoint >= (ptrdiff_t)sizeof(scheme))
 		return -EINVAL;
 	snprintf(scheme, sizeof(scheme), "%.*s", (int)(rest - conf->endpoint), conf->endpoint);
+	/* The Host a browser sends: lower case, no default port. */
+	if (snprintf(host, sizeof(host), "%s", rest + 3) >= (int)sizeof(host))
+		return -ENAMETOOLONG;
+	for (char *c = host; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	n = strlen(host);
+	if ((strcmp(scheme, "http") == 0 && n > 3 && strcmp(host + n - 3, ":80") == 0) ||
+	    (strcmp(scheme, "https") == 0 && n > 4 && strcmp(host + n - 4, ":443") == 0))
+		*strrchr(host, ':') = '\0';
 	if (snprintf(path, sizeof(path), "/%s/%s", conf->bucket, key) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	return vigil_sigv4_presign(scheme, rest + 3, path, conf->region, access, secret, now, expires, out, outlen);
+	return vigil_sigv4_presign(scheme, host, path, conf->region, access, secret, now, expires, out, outlen);
 }
 
 void vigil_s3_done(struct vigil_s3_req *r)

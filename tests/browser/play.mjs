@@ -3,7 +3,7 @@
 // Drives the web player (web/) in headless Chromium, as an owner would:
 //
 //   node tests/browser/play.mjs --url URL [--owner-key FILE] [--at 0.5,1.5]
-//                               [--out DIR] [--timeout 60]
+//                               [--out DIR] [--timeout 60] [--latency N]
 //
 // opens URL (…/player/#camera=…&token=…), pastes the owner's secret key
 // into the page when it asks for one, waits until the video plays
@@ -18,6 +18,12 @@
 // (hls.js loads past a refused segment when the playhead gets to it), so a
 // test that expects segment N refused seeks into it with --at.
 // Frames are taken in the order given, at seeks from one to the next.
+// --latency N: once playing (live), N samples half a second apart of how
+// far the frame shown is behind the wall clock: now less the wall-clock
+// time of that frame (hls.js's playingDate: its segment's
+// #EXT-X-PROGRAM-DATE-TIME, when vigild received its first frame, plus the
+// frame's offset in it), as "latency_ms": {"samples", "median"}. The
+// camera, vigild and the browser share this host's clock.
 // Exit 0 whenever it ran (the caller asserts on the JSON), 2 when the
 // browser could not be driven.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,6 +37,7 @@ const { values: opt } = parseArgs({
     at: { type: 'string', default: '' },
     out: { type: 'string', default: '.' },
     timeout: { type: 'string', default: '60' },
+    latency: { type: 'string', default: '0' },
   },
 });
 if (!opt.url) {
@@ -141,6 +148,18 @@ async function run(browser) {
     seen = now;
   }
 
+  let latency;
+  if (played && Number(opt.latency) > 0) {
+    const samples = [];
+    for (let i = 0; i < Number(opt.latency); i++) {
+      await sleep(500);
+      const ms = await page.evaluate(() => Date.now() - (window.vigilPlayer.hls.playingDate?.getTime() ?? NaN));
+      if (Number.isFinite(ms)) samples.push(ms);
+    }
+    const sorted = [...samples].sort((a, b) => a - b);
+    latency = { samples, median: sorted.length ? sorted[sorted.length >> 1] : null };
+  }
+
   const frames = [];
   if (played && at.length) {
     mkdirSync(opt.out, { recursive: true });
@@ -170,6 +189,7 @@ async function run(browser) {
     segments: seen.segments,
     thumbnails: seen.thumbnails,
     console_errors: consoleErrors,
+    ...(latency && { latency_ms: latency }),
   };
 }
 

@@ -121,7 +121,7 @@ head -c 188 /dev/zero >"$work/rec/lobby/00000004.ts.partial"
 
 got=$(raw $'not json\n{"cmd":"reboot"}\n[1]\n{"nocmd":1}\n{"cmd":"camera"}\n{"cmd":"cameras"}\n')
 want='not a JSON object: '"'"'['"'"' or '"'"'{'"'"' expected near '"'"'not'"'"'
-unknown command; the commands are: stats, cameras, camera show|add|rotate|revoke|remove, segments, storage, cluster, drain, health, watch, config check, reload, shutdown
+unknown command; the commands are: stats, cameras, camera show|add|rotate|revoke|remove, segments, token, storage, cluster, drain, health, watch, config check, reload, shutdown
 not a JSON object: an array or a value
 no "cmd" string in the request
 camera: which camera? {"cmd": "camera", "name": "..."}'

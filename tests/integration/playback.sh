@@ -33,7 +33,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 # shellcheck source=../tools/testlib.sh
 source "$tools/testlib.sh"
 require_root "network namespaces"
-require_tools jq curl ffmpeg ffprobe openssl ip gst-launch-1.0 "$PYTHON"
+require_tools jq curl ffmpeg ffprobe openssl ip gst-launch-1.0 tcpdump gcore "$PYTHON"
 require_aesni
 vigild=$(vigild_path "$target")
 require_vigild "$vigild"
@@ -84,8 +84,8 @@ OwnerKey = $(cat "$work/owner.pub")
 EOF
 chmod 600 "$work/vigil.conf"
 sock=$work/admin.sock
-start_vigild() {
-	proc_start "$work/summary.json" "$work/vigild.log" "$VIGILD_READY" 40 "$vigild" --config "$work/vigil.conf" \
+start_vigild() { # [CONF]
+	proc_start "$work/summary.json" "$work/vigild.log" "$VIGILD_READY" 40 "$vigild" --config "${1:-$work/vigil.conf}" \
 		--admin "$sock" --audit "$work/audit.log" ||
 		{ fail "vigild did not start: $(tail -n 5 "$work/vigild.log")"; exit 1; }
 	vigild_pid=$PROC_PID
@@ -189,9 +189,6 @@ seg=$(grep -m1 '\.ts\.sealed$' "$work/rec/$sealed/index.m3u8")
 	fail "the sealed segment is not served sealed"
 curl -sfI "$url/cameras/$sealed/$seg?token=$stok" | grep -qi '^content-type: application/octet-stream' ||
 	fail "a sealed segment's type: $(curl -sfI "$url/cameras/$sealed/$seg?token=$stok")"
-# The cookie does what the query does.
-curl -sf -o /dev/null --cookie "vigil_token=$tok" "$url/cameras/$plain/index.m3u8" ||
-	fail "the token in a cookie is refused"
 
 note "refusals, each counted under its reason"
 answers() { ctl --json stats | jq -c '.stats.playback.answers'; }
@@ -210,6 +207,7 @@ ln -s /etc/passwd "$work/rec/$plain/00099999.ts"
 touch "$work/rec/$plain/00099998.ts.partial"
 expect=(
 	"401 no_token $url/cameras/$plain/index.m3u8"
+	"401 no_token $url/cameras/$plain/index.m3u8 --cookie vigil_token=$tok"
 	"401 no_token $url/cameras/$plain/$seg0"
 	"403 bad_token $url/cameras/$plain/index.m3u8?token=forged"
 	"403 bad_token $url/cameras/$plain/$seg0?token=$bad"
@@ -226,11 +224,15 @@ expect=(
 	"404 not_found $url/player/.hidden.html"
 	"404 not_found $url/elsewhere"
 	"400 bad_request $url/cameras/$plain/index.m3u8?token=$tok&from=yesterday"
+	"400 bad_request $url/cameras/$plain/index.m3u8?token=$rtok&to=0"
+	"400 bad_request $url/cameras/$plain/index.m3u8?token=$tok&to=18446744075"
+	"400 bad_request $url/cameras/$plain/index.m3u8?token=$tok -H Content-Length:0"
 )
 declare -A want=()
 for e in "${expect[@]}"; do
-	read -r status reason u <<<"$e"
-	got=$(code "$u")
+	read -r status reason u more <<<"$e"
+	# shellcheck disable=SC2086 # curl's extra arguments, if any
+	got=$(code "$u" $more)
 	[ "$got" = "$status" ] || fail "$u: $got, want $status ($reason)"
 	want[$reason]=$((${want[$reason]:-0} + 1))
 done
@@ -270,7 +272,12 @@ else
 	note "the browser: Chromium plays both cameras, and refuses a wrong key and an altered segment"
 	command -v node >/dev/null && [ -x /usr/bin/chromium ] || fail "node or /usr/bin/chromium missing"
 	range="&from=2000-01-01T00:00:00Z" at=0.5,2.5,4.5,6.5
+	# Both cameras' playback captured on the wire (plain HTTP here).
+	capture() { test_start_capture "$work/$1.tcpdump.log" tcpdump -i lo -s 0 -U -w "$work/$1.pcap" "tcp port $pport"; }
+	capture plain
+	cap_pid=$PROC_PID
 	play b-plain --url "$url/player/#camera=$plain&token=$tok$range" --at $at
+	proc_stop "$cap_pid" INT 5 || true
 	played b-plain
 	"$PYTHON" "$here/../browser/psnr.py" --frames "$work/b-plain" "$work/rec/$plain/index.m3u8" \
 		>"$work/psnr-plain.txt" 2>&1 || fail "the plain camera's frames in Chromium: $(cat "$work/psnr-plain.txt")"
@@ -282,8 +289,55 @@ else
 	for f in $sealed_segs; do cp "$work/rec/$sealed/$f" "$work/opened/$sealed/"; done
 	(cd "$work/opened/$sealed" && "$vigil_open" --secret-key "$work/owner.key" $sealed_segs >/dev/null) ||
 		fail "vigil-open cannot open the sealed segments"
-	play b-sealed --url "$url/player/#camera=$sealed&token=$stok$range" --owner-key "$work/owner.key" --at $at
+	capture sealed
+	cap_pid=$PROC_PID
+	play b-sealed --url "$url/player/#camera=$sealed&token=$stok&sealed=1$range" --owner-key "$work/owner.key" --at $at
+	proc_stop "$cap_pid" INT 5 || true
 	played b-sealed
+	# What went over the wire: the plain camera's picture (its SPS, in
+	# every key frame) is there, so the search can find one; the sealed
+	# camera's is not, nor x264's text, nor the owner's key; its segments
+	# are (VGSEAL02). And vigild's memory holds no owner key (gcore).
+	gcore -o "$work/core" "$vigild_pid" >"$work/gcore.log" 2>&1 || fail "gcore: $(tail -n 3 "$work/gcore.log")"
+	"$PYTHON" - "$work" "$pport" <<'PY' >"$work/wire.txt" 2>&1 || fail "on the wire: $(cat "$work/wire.txt")"
+import base64, glob, struct, sys
+work, port = sys.argv[1], int(sys.argv[2])
+
+def served(path):  # the payload of every TCP segment from the server's port
+    d, out, off = open(path, "rb").read(), bytearray(), 24
+    link = struct.unpack("<I", d[20:24])[0]
+    l2 = {1: 14, 113: 16}.get(link, 0)
+    while off + 16 <= len(d):
+        n = struct.unpack("<I", d[off + 8:off + 12])[0]
+        ip, off = d[off + 16 + l2:off + 16 + n], off + 16 + n
+        if ip and ip[0] >> 4 == 4:
+            tcp = ip[(ip[0] & 15) * 4:]
+            if struct.unpack(">H", tcp[:2])[0] == port:
+                out += tcp[(tcp[12] >> 4) * 4:]
+    return bytes(out)
+
+def sps(ref):  # the first SPS NAL unit the camera's encoder made
+    for nal in open(ref, "rb").read().split(b"\x00\x00\x01"):
+        if nal and nal[0] & 0x1F == 7:
+            return nal.rstrip(b"\x00")
+    sys.exit(f"no SPS in {ref}")
+
+plain, sealed = served(f"{work}/plain.pcap"), served(f"{work}/sealed.pcap")
+sk_text = open(f"{work}/owner.key").read().strip()
+sk = base64.b64decode(sk_text)
+core = open(glob.glob(f"{work}/core.*")[0], "rb").read()
+bad = []
+if sps(f"{work}/lobby.ref") not in plain: bad.append("the plain camera's SPS is not in its capture: the search finds nothing")
+if b"VGSEAL02" not in sealed: bad.append("no sealed segment in the sealed camera's capture")
+if sps(f"{work}/door.ref") in sealed: bad.append("the sealed camera's SPS went over the wire in the clear")
+if b"x264 - core" in sealed: bad.append("x264's text went over the wire in the clear")
+for name, blob in (("the wire", plain + sealed), ("vigild's memory", core)):
+    if sk in blob or sk_text.encode() in blob: bad.append(f"the owner's secret key is in {name}")
+print(f"captured {len(plain)} bytes of plain playback, {len(sealed)} of sealed; core {len(core)} bytes")
+if bad: sys.exit("; ".join(bad))
+PY
+	cat "$work/wire.txt"
+	rm -f "$work"/core.*
 	[ "$(jq '[.segments[] | select(.state == "opened")] | length' "$work/b-sealed.json")" -ge 3 ] ||
 		fail "b-sealed: segments $(jq -c .segments "$work/b-sealed.json")"
 	"$PYTHON" "$here/../browser/psnr.py" --frames "$work/b-sealed" \
@@ -299,6 +353,44 @@ else
 		[ "$(jq '[.segments[] | select(.state != "refused")] | length' "$work/b-wrong.json")" = 0 ] &&
 		[ "$(jq '.segments | length' "$work/b-wrong.json")" -ge 1 ] ||
 		fail "a wrong key: $(head -c 600 "$work/b-wrong.json")"
+
+	# A server that lists, in a sealed camera's playlist, a plain segment
+	# (made-up video) and a segment of another camera: the page plays
+	# neither, only the one that opens (python's HTTP server stands in).
+	hostile=$work/hostile
+	mkdir -p "$hostile/cameras/$sealed" "$hostile/cameras/other"
+	cp -r "$player_dir" "$hostile/player"
+	s0=$(echo "$sealed_segs" | sed -n 1p) s2=$(echo "$sealed_segs" | sed -n 3p)
+	cp "$work/rec/$sealed/$s0" "$hostile/cameras/$sealed/"
+	cp "$work/rec/$plain/$(grep -v '^#' "$work/rec/$plain/index.m3u8" | sed -n 2p)" "$hostile/cameras/$sealed/00000999.ts"
+	cp "$work/rec/$sealed/$s2" "$hostile/cameras/other/"
+	printf '#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-PLAYLIST-TYPE:VOD
+#EXT-X-TARGETDURATION:2
+#EXTINF:1.0,
+%s
+#EXTINF:1.0,
+00000999.ts
+#EXTINF:1.0,
+../other/%s
+#EXT-X-ENDLIST
+' \
+		"$s0" "$s2" >"$hostile/cameras/$sealed/index.m3u8"
+	hport=$((pport + 2))
+	"$PYTHON" -m http.server --bind 127.0.0.1 --directory "$hostile" "$hport" >"$work/hostile.log" 2>&1 &
+	hostile_pid=$!
+	proc_track "$hostile_pid"
+	until_ok 10 curl -sf -o /dev/null "http://127.0.0.1:$hport/player/index.html" ||
+		fail "python's HTTP server did not start: $(cat "$work/hostile.log")"
+	play b-hostile --url "http://127.0.0.1:$hport/player/#camera=$sealed&token=x" --owner-key "$work/owner.key" \
+		--at 0.5,1.5,2.5
+	proc_stop "$hostile_pid" TERM 5 || true
+	seg_state() { jq -r --argjson s "$1" '[.segments[] | select(.seq == $s)][0] | "\(.state): \(.reason)"' "$work/b-hostile.json"; }
+	case $(seg_state 999) in refused:*"not sealed"*) ;; *) fail "a plain segment in a sealed camera's playlist: $(seg_state 999)" ;; esac
+	case $(seg_state $((10#${s2:0:8}))) in refused:*"another camera"*) ;; *) fail "another camera's segment: $(seg_state $((10#${s2:0:8})))" ;; esac
+	[ "$(jq -r '[.frames[] | select(.png != null)] | length' "$work/b-hostile.json")" = 1 ] ||
+		fail "the hostile server's playlist: frames $(jq -c .frames "$work/b-hostile.json")"
 
 	# The page the owner keeps (a local file), its script loaded from the
 	# server pinned by the release's SHA-384: it plays the sealed camera;
@@ -362,4 +454,30 @@ grep -q "?token=$tok\$" "$work/tls.m3u8" || fail "the https playlist: $(head -c 
 [ "$(ctl --json stats | jq .stats.playback.tls)" = true ] || fail "the summary does not say TLS"
 proc_stop "$vigild_pid" TERM 30 || fail "vigild exited $?"
 check_invariant final "$work/summary.json"
+
+if $browser; then
+	note "live latency of a plain fMP4 camera in the browser"
+	sed -e '/^\[Camera\]/,$d' -e 's|^RecordDir = .*|RecordDir = '"$work"'/rec-fmp4|' \
+		-e 's|^StateDir = .*|StateDir = '"$work"'/state-fmp4|' -e '/^Playback\(Cert\|Key\)File/d' \
+		"$work/vigil.conf" >"$work/fmp4.conf"
+	printf 'RecordFormat = fmp4\n[Camera]\nName = %s\nSSRC = 1111\nKey = %s\nCodec = H264\n' "$plain" \
+		"$(base64 -w0 "$work/lobby.key")" >>"$work/fmp4.conf"
+	chmod 600 "$work/fmp4.conf"
+	start_vigild "$work/fmp4.conf"
+	sleep 1 # af_packet up
+	ftok=$(token_of "$plain")
+	camera "$plain" 1111 &
+	cam_pid=$!
+	proc_track "$cam_pid"
+	fmp4_live() { curl -sf "$url/cameras/$plain/index.m3u8?token=$ftok" | grep -q '^[0-9]*\.m4s?token='; }
+	until_ok 15 fmp4_live || fail "no fMP4 segment in the live playlist"
+	play b-latency --url "$url/player/#camera=$plain&token=$ftok" --latency 8
+	[ "$(jq -r .played "$work/b-latency.json")" = true ] &&
+		[ "$(jq '.latency_ms.samples | length' "$work/b-latency.json")" -ge 4 ] ||
+		fail "fMP4 live in the browser: $(head -c 600 "$work/b-latency.json")"
+	note "fMP4 live, camera to frame shown: median $(jq .latency_ms.median "$work/b-latency.json") ms, samples $(jq -c .latency_ms.samples "$work/b-latency.json") (SegmentSeconds 1, a key frame a second)"
+	wait "$cam_pid" || fail "the camera failed: $(tail -n 3 "$work/$plain.log")"
+	proc_forget "$cam_pid"
+	proc_stop "$vigild_pid" TERM 30 || fail "vigild exited $?"
+fi
 test_finish playback

@@ -49,6 +49,12 @@ static void test_path_style(void **state)
 			 0);
 	assert_memory_equal(url, "http://198.18.7.1:7480/rec/p/cam/n1/00000042.ts?X-Amz-Algorithm=", 64);
 	assert_non_null(strstr(url, "%2Fdefault%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=600&"));
+	/* the Host a browser sends: lower case, no default port; an access
+	 * key with '+', '/' or '=' URI-encoded in the credential */
+	strcpy(c.endpoint, "https://S3.Example.COM:443");
+	assert_int_equal(vigil_s3_presign(&c, "AK+I/D=", AWS_SECRET, "k", 1369353600, 600, url, sizeof(url)), 0);
+	assert_memory_equal(url, "https://s3.example.com/rec/k?", 29);
+	assert_non_null(strstr(url, "X-Amz-Credential=AK%2BI%2FD%3D%2F20130524%2F"));
 }
 
 int main(void)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // vigil's web player. Its parameters are in the URL fragment, which the
 // browser never sends: #camera=NAME&token=TOKEN[&from=ISO8601Z][&to=ISO8601Z]
-// [&server=https://HOST:PORT] (server: for a copy of the page kept elsewhere).
+// [&sealed=1] [&server=https://HOST:PORT] (sealed: the camera records sealed,
+// so nothing else plays; server: for a copy of the page opened as a file).
 // hls.js plays /cameras/NAME/index.m3u8 (a VOD playlist with from or to,
 // else the live one). Sealed segments (NNNNNNNN.ts.sealed) are opened here
 // with the owner's secret key, which the owner pastes into the page and
@@ -22,6 +23,12 @@ let ownerKey = null; // Uint8Array(32): page memory only, never sent nor stored
 let fatal = null; // the message of an error that stopped playback
 let needKey = false;
 let played = false;
+let camera = ''; // the camera of the URL's fragment: every segment must be its
+// The camera is sealed: said by the fragment (sealed=1, which vigilctl token
+// writes for a sealed camera), or seen in a playlist. Then every segment must
+// be a sealed one that opens: a server that lists a plain one instead (made-up
+// video) is refused, not played.
+let sealedOnly = false;
 
 // What became of each segment the page loaded, by number: state is
 // 'opened' (sealed, authenticated), 'refused' (sealed, did not open; none of
@@ -135,6 +142,24 @@ function refuse(frag, seq, reason) {
 class VigilLoader extends Hls.DefaultConfig.loader {
   load(context, config, callbacks) {
     const where = segmentOf(context.url);
+    const not = !where
+      ? sealedOnly && 'not a sealed segment (an init segment, of a camera that records sealed)'
+      : where.camera !== camera
+        ? `a segment of another camera (${where.camera})`
+        : sealedOnly && !where.sealed && 'not sealed, in a camera that records sealed: not played';
+    // Refused once fetched, on the same path as a sealed segment that does
+    // not open: nothing of it reaches hls.js.
+    if (not) {
+      return super.load(context, config, {
+        ...callbacks,
+        onProgress: undefined,
+        onSuccess: (response, stats, ctx, details) => {
+          if (where) refuse(ctx.frag, where.seq, not);
+          else fail(`Refused: ${not}`);
+          callbacks.onError({ code: 0, text: `refused: ${not}` }, ctx, details, stats);
+        },
+      });
+    }
     if (!where) return super.load(context, config, callbacks); // an init segment
     if (!where.sealed) {
       return super.load(context, config, {
@@ -213,10 +238,13 @@ function askKey() {
 // the owner keeps (a local file): it names the vigild to play from, which
 // answers any origin (its tokens, not cookies, open the recordings).
 function playlistUrl(params) {
-  const camera = params.get('camera') ?? '';
+  camera = params.get('camera') ?? '';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(camera)) throw new Error('no camera named in the URL (#camera=NAME&token=TOKEN)');
+  sealedOnly = params.get('sealed') === '1';
   let server = '';
-  if (params.has('server')) {
+  // Only a copy of the page opened as a file takes server=: the page a
+  // server serves plays from that server alone.
+  if (params.has('server') && location.protocol === 'file:') {
     const u = new URL(params.get('server'));
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('server= is not an http(s) address');
     server = u.origin;
@@ -256,8 +284,9 @@ async function main() {
   // after the owner gave the key when it has sealed segments (a live
   // playlist may turn sealed later: loading stops there until the key).
   hls.on(Hls.Events.LEVEL_LOADED, (_, { details }) => {
+    if (details.fragments.some((f) => segmentOf(f.url)?.sealed)) sealedOnly = true;
     if (needKey) return;
-    if (!ownerKey && details.fragments.some((f) => segmentOf(f.url)?.sealed)) {
+    if (!ownerKey && sealedOnly) {
       hls.stopLoad();
       askKey();
     } else if (!hls.loadingEnabled) hls.startLoad();
