@@ -40,7 +40,7 @@ require_vigild "$vigild"
 vigilctl=$target/tools/vigilctl vigil_open=$target/tools/vigil-open
 test_begin playback "$scratch"
 vigil_netns_create playback
-FPS=15 CLIP_S=16
+FPS=15 CLIP_S=24
 pport=$((30000 + $$ % 20000)) mport=$((30001 + $$ % 20000))
 
 # Two GStreamer cameras, the same picture scrolling (every frame differs
@@ -143,10 +143,16 @@ first_seq=$(grep -m1 '^[0-9]*\.ts?token=' "$work/live.m3u8" | sed 's/\..*//; s/^
 grep -qx "#EXT-X-MEDIA-SEQUENCE:${first_seq:-0}" "$work/live.m3u8" ||
 	fail "the media sequence is not the first listed segment's number ($first_seq): $(head -5 "$work/live.m3u8")"
 grep -v '^#' "$work/live.m3u8" | grep -qv "?token=$tok\$" && fail "a URI without the token: $(cat "$work/live.m3u8")"
-if $browser; then # the live edge in Chromium, while the camera sends
+if $browser; then # the live edge in Chromium, while the cameras send: plain, and sealed with its owner's key
 	play b-live --url "$url/player/#camera=$plain&token=$tok"
 	[ "$(jq -r .played "$work/b-live.json")" = true ] && [ "$(jq -r .state "$work/b-live.json")" = playing ] ||
 		fail "live in the browser: $(head -c 600 "$work/b-live.json")"
+	play b-live-sealed --url "$url/player/#camera=$sealed&token=$stok&sealed=1" --owner-key "$work/owner.key"
+	[ "$(jq -r .played "$work/b-live-sealed.json")" = true ] &&
+		[ "$(jq -r .state "$work/b-live-sealed.json")" = playing ] &&
+		[ "$(jq '[.segments[] | select(.state == "opened")] | length' "$work/b-live-sealed.json")" -ge 1 ] &&
+		[ "$(jq '[.segments[] | select(.state != "opened")] | length' "$work/b-live-sealed.json")" = 0 ] ||
+		fail "the sealed camera live in the browser: $(head -c 600 "$work/b-live-sealed.json")"
 fi
 wait "$cam_pid" || fail "the camera failed: $(tail -n 3 "$work/$plain.log")"
 wait "$cam2_pid" || fail "the sealed camera failed: $(tail -n 3 "$work/$sealed.log")"
