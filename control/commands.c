@@ -420,7 +420,6 @@ static json_t *cmd_token(struct vigil_commands *k, const char *name, json_t *req
 		snprintf(k->msg, sizeof(k->msg), "token: to is not after from");
 		return fail(k, error);
 	}
-	/* A to within a second of from still opens that second. */
 	if (vigil_playback_token(k->playback, name, (uint64_t)ttl, range[0], range[1], token, sizeof(token),
 				 &expires) < 0) {
 		snprintf(k->msg, sizeof(k->msg), "token: cannot make one for '%s'", name);

@@ -481,6 +481,7 @@ struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, cons
 		char *colon;
 
 		pb->s3_keys = sodium_malloc(VIGIL_S3_USERPWD_MAX);
+		snprintf(msg, msglen, "[Storage]: no memory for its credentials");
 		if (pb->s3_keys == NULL ||
 		    vigil_s3_credentials(&cfg->storage, pb->s3_keys, VIGIL_S3_USERPWD_MAX, msg, msglen) < 0 ||
 		    (colon = strchr(pb->s3_keys, ':')) == NULL)

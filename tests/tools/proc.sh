@@ -79,6 +79,10 @@ wait_for_log() {
 proc_start() {
 	local out=$1 log=$2 pattern=$3 secs=$4
 	shift 4
+	# Emptied here, not only by the redirections below: those happen in the
+	# child after the fork, and a reused LOG would otherwise still hold the
+	# last run's PATTERN when wait_for_log first reads it.
+	: >"$log"
 	"$@" >"$out" 2>"$log" &
 	PROC_PID=$!
 	proc_track "$PROC_PID"
