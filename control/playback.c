@@ -230,29 +230,25 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 		      "application/vnd.apple.mpegurl", "no-store");
 }
 
-/* Whether segment seq of the camera overlaps [from, to) by its playlist
- * entry (one the playlist no longer lists: no). */
-static bool segment_in_range(struct vigil_playback *pb, const char *camera, uint32_t seq, uint64_t from,
-			     uint64_t to)
+/* Segment seq of the camera as its playlist lists it: false when the
+ * playlist no longer does. */
+static bool listed(struct vigil_playback *pb, const char *camera, uint32_t seq, struct vigil_timeline_seg *out)
 {
 	struct vigil_timeline t = {0};
 	size_t len = 0;
 	char *text;
-	bool in = false;
+	bool found = false;
 
 	sem_wait(&pb->readers);
 	text = read_playlist(pb, camera, &len);
 	if (text != NULL && vigil_timeline_add(&t, NULL, text, len) == 0)
-		for (size_t i = 0; i < t.n && !in; i++) {
-			const struct vigil_playlist_entry *e = &t.v[i].e;
-
-			in = e->seq == seq && !(to != 0 && e->start_ns >= to) &&
-			     !(from != 0 && e->start_ns + (uint64_t)(e->seconds * 1e9) <= from);
-		}
+		for (size_t i = 0; i < t.n && !found; i++)
+			if ((found = t.v[i].e.seq == seq))
+				*out = t.v[i];
 	free(text);
 	vigil_timeline_free(&t);
 	sem_post(&pb->readers);
-	return in;
+	return found;
 }
 
 /* A segment uploaded and gone from the disk: a redirect to a presigned
@@ -260,14 +256,20 @@ static bool segment_in_range(struct vigil_playback *pb, const char *camera, uint
  * The store serves the bytes, not vigild; the URL opens that one object
  * for that long, and a sealed segment is ciphertext there too. */
 static enum MHD_Result to_bucket(struct vigil_playback *pb, struct MHD_Connection *conn, const struct ask *a,
-				 const struct vigil_viewer_scope *s)
+				 const struct vigil_viewer_scope *s, const struct vigil_timeline_seg *e)
 {
 	const struct vigil_storage_config *c = pb->storage;
 	uint64_t now = now_s(), left = s->expires > now ? s->expires - now : 1;
-	char key[1200], url[2400];
+	char key[1200], url[2400], name[64];
 	struct MHD_Response *r;
 
-	snprintf(key, sizeof(key), "%s%s/%s/%s", c->prefix, a->camera, c->node, a->file);
+	/* A segment's object is named with its start (docs/storage.md), an
+	 * init segment's (e NULL) as on disk. */
+	if (e != NULL)
+		vigil_segment_object_name(name, sizeof(name), e->e.seq, e->e.kind, e->listed_ns);
+	else
+		snprintf(name, sizeof(name), "%s", a->file);
+	snprintf(key, sizeof(key), "%s%s/%s/%s", c->prefix, a->camera, c->node, name);
 	if (vigil_s3_presign(c, pb->s3_keys, pb->s3_secret, key, now, left < 600 ? (unsigned)left : 600, url,
 			     sizeof(url)) < 0)
 		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
@@ -285,20 +287,27 @@ static enum MHD_Result segment(struct vigil_playback *pb, struct MHD_Connection 
 	    [VIGIL_SEG_SEALED] = "application/octet-stream",
 	    [VIGIL_SEG_M4S] = "video/iso.segment",
 	};
+	uint64_t from = s->from * 1000000000u, to = s->to * 1000000000u;
+	struct vigil_timeline_seg e;
 	enum vigil_seg_kind kind;
 	struct MHD_Response *r;
 	uint32_t seq;
-	bool init = vigil_init_name(a->file, &seq);
+	bool init = vigil_init_name(a->file, &seq), have = false;
 
 	if (!init && !vigil_segment_name(a->file, &seq, &kind))
 		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
-	/* An init segment holds no picture: any token of the camera opens it. */
-	if (!init && (s->from != 0 || s->to != 0) &&
-	    !segment_in_range(pb, a->camera, seq, s->from * 1000000000u, s->to * 1000000000u))
+	/* An init segment holds no picture: any token of the camera opens it.
+	 * A segment the playlist no longer lists is in no range. */
+	if (!init && (from != 0 || to != 0) &&
+	    (!(have = listed(pb, a->camera, seq, &e)) || (to != 0 && e.e.start_ns >= to) ||
+	     (from != 0 && e.e.start_ns + (uint64_t)(e.e.seconds * 1e9) <= from)))
 		return refuse(pb, conn, VIGIL_PB_OUT_OF_RANGE);
 	r = file_response(pb->record_dir, a->camera, a->file);
-	if (r == NULL && pb->storage != NULL)
-		return to_bucket(pb, conn, a, s);
+	if (r == NULL && pb->storage != NULL) {
+		if (!init && !have && !listed(pb, a->camera, seq, &e))
+			return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+		return to_bucket(pb, conn, a, s, init ? NULL : &e);
+	}
 	if (r == NULL)
 		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
 	/* A segment never changes once listed; a token may expire before. */

@@ -27,6 +27,15 @@ bool vigil_segment_name(const char *name, uint32_t *seq, enum vigil_seg_kind *ki
 /* An fMP4 init segment's, init-MMMMMMMM.mp4: its number. */
 bool vigil_init_name(const char *name, uint32_t *seq);
 
+/* A segment's name in the object store (docs/storage.md): its start, UTC
+ * to the millisecond as its #EXT-X-PROGRAM-DATE-TIME says, before the
+ * file's name (20261207T101530.123Z-00000042.ts), so a camera's objects
+ * list in time order and two nodes never name two segments alike; the
+ * file's name alone when the start is unknown (0). */
+void vigil_segment_object_name(char *buf, size_t len, uint32_t seq, enum vigil_seg_kind kind, uint64_t start_ns);
+/* A segment's name on disk or in the object store: its number and kind. */
+bool vigil_segment_object(const char *name, uint32_t *seq, enum vigil_seg_kind *kind);
+
 struct vigil_playlist_entry {
 	uint32_t seq;       /* NNNNNNNN of its file name */
 	double seconds;     /* its duration, camera clock */

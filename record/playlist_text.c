@@ -3,6 +3,7 @@
  * format of #EXT-X-PROGRAM-DATE-TIME, and the reading of a playlist line
  * by line. No file and no library beyond libc: the recorder's recovery
  * and vigilctl's timeline across nodes (timeline.c) read playlists alike. */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "playlist.h"
+#include "vigil/object_name.h"
 
 #define MAP_TAG "#EXT-X-MAP:URI=\"init-" /* then the init segment's number */
 
@@ -48,6 +50,23 @@ bool vigil_segment_file(const char *name, bool then_partial, uint32_t *seq, enum
 bool vigil_segment_name(const char *name, uint32_t *seq, enum vigil_seg_kind *kind)
 {
 	return vigil_segment_file(name, false, seq, kind);
+}
+
+void vigil_segment_object_name(char *buf, size_t len, uint32_t seq, enum vigil_seg_kind kind, uint64_t start_ns)
+{
+	time_t s = (time_t)(start_ns / 1000000000u);
+	struct tm tm;
+	size_t n = 0;
+
+	if (start_ns != 0 && gmtime_r(&s, &tm) != NULL && (n = strftime(buf, len, "%Y%m%dT%H%M%S", &tm)) > 0)
+		n += (size_t)snprintf(buf + n, len - n, ".%03uZ-", (unsigned)(start_ns / 1000000u % 1000u));
+	if (n < len)
+		snprintf(buf + n, len - n, "%08" PRIu32 "%s", seq, vigil_seg_suffix[kind]);
+}
+
+bool vigil_segment_object(const char *name, uint32_t *seq, enum vigil_seg_kind *kind)
+{
+	return vigil_segment_file(name + vigil_object_time_len(name), false, seq, kind);
 }
 
 bool vigil_init_name(const char *name, uint32_t *seq)
@@ -130,7 +149,7 @@ bool vigil_playlist_line(struct vigil_playlist_reader *r, const char *line, stru
 		r->map = (uint32_t)strtoul(line + sizeof(MAP_TAG) - 1, NULL, 10);
 	else if (strcmp(line, "#EXT-X-ENDLIST") == 0)
 		r->ended = true;
-	else if (line[0] != '#' && vigil_segment_file(line, false, &seq, &kind)) {
+	else if (line[0] != '#' && vigil_segment_object(line, &seq, &kind)) {
 		/* A duration no segment has (a playlist not of ours: NaN,
 		 * negative, days): the entry is left out. */
 		if (!(r->e.seconds >= 0 && r->e.seconds < 86400)) {

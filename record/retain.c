@@ -36,6 +36,7 @@ void vigil_segments_keep(struct vigil_segments *c, const struct vigil_playlist_e
 	    .seq = e->seq,
 	    .kind = e->kind,
 	    .bytes = bytes,
+	    .start_ns = e->start_ns,
 	    .end_ns = e->start_ns + (uint64_t)(e->seconds * 1e9),
 	};
 	c->disk_bytes += bytes;
@@ -67,7 +68,7 @@ void vigil_segments_expire(struct vigil_segments *c, uint64_t now, bool force)
 		if (vigil_writer_unlink(c->out->w, path, vigil_segments_io, c) < 0)
 			break; /* tried again with the next segment */
 		if (c->conf->up != NULL) /* the bucket's copy too */
-			vigil_uploader_post(c->conf->up, c->set.name, s->kind, s->seq, 0, 0, true);
+			vigil_uploader_post(c->conf->up, c->set.name, s->kind, s->seq, 0, 0, s->start_ns, true);
 		c->disk_bytes -= s->bytes;
 		c->segs_head++;
 		c->n_segs--;

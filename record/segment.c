@@ -87,7 +87,7 @@ static void pending_flush(struct vigil_segments *c)
 			}
 			if (c->conf->up != NULL)
 				vigil_uploader_post(c->conf->up, c->set.name, p->e.kind, p->e.seq, p->e.map, p->bytes,
-						    false);
+						    p->e.start_ns, false);
 			vigil_segments_expire(c, vigil_clock_ns(CLOCK_REALTIME), false);
 		}
 		c->pending_head = (c->pending_head + 1) % SEG_PENDING;

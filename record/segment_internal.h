@@ -28,7 +28,7 @@ struct seg_kept {
 	uint32_t seq;
 	enum vigil_seg_kind kind;
 	uint64_t bytes;
-	uint64_t end_ns; /* wall clock */
+	uint64_t start_ns, end_ns; /* wall clock; start_ns names its object (vigil_segment_object_name) */
 };
 
 struct vigil_segments {

@@ -65,6 +65,7 @@ int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *t
 	for (line = strtok_r(copy, "\r\n", &save); line != NULL && ret == 0; line = strtok_r(NULL, "\r\n", &save)) {
 		if (!vigil_playlist_line(&r, line, &s.e))
 			continue;
+		s.listed_ns = s.e.start_ns;
 		if (s.e.start_ns == 0)
 			s.e.start_ns = next;
 		if (s.e.start_ns == 0)
@@ -125,7 +126,7 @@ char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64
 			      const char *query, unsigned live, unsigned *segments)
 {
 	size_t len = 0, cap = 4096, first = t->n, skip = 0, n_in = 0;
-	char *out = malloc(cap), when[64];
+	char *out = malloc(cap), when[64], name[64];
 	const struct vigil_timeline_seg *prev = NULL;
 	unsigned target = 1, n = 0;
 	bool fmp4 = false, ok;
@@ -172,14 +173,19 @@ char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64
 			new_map = cut || s->e.map != prev->e.map;
 		}
 		vigil_playlist_time_fmt(when, sizeof(when), s->e.start_ns);
+		/* A node's segments are objects, named with their start. */
+		if (node[0] != '\0')
+			vigil_segment_object_name(name, sizeof(name), s->e.seq, s->e.kind, s->listed_ns);
+		else
+			snprintf(name, sizeof(name), "%08" PRIu32 "%s", s->e.seq, vigil_seg_suffix[s->e.kind]);
 		if (cut)
 			ok = put(&out, &len, &cap, "#EXT-X-DISCONTINUITY\n");
 		if (ok && s->e.kind == VIGIL_SEG_M4S && new_map)
 			ok = put(&out, &len, &cap, "#EXT-X-MAP:URI=\"%s%s%sinit-%08" PRIu32 ".mp4%s\"\n", base, node,
 				 slash, s->e.map, query);
 		if (ok)
-			ok = put(&out, &len, &cap, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n%s%s%s%08" PRIu32 "%s%s\n",
-				 when, s->e.seconds, base, node, slash, s->e.seq, vigil_seg_suffix[s->e.kind], query);
+			ok = put(&out, &len, &cap, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n%s%s%s%s%s\n", when,
+				 s->e.seconds, base, node, slash, name, query);
 		prev = s;
 		n++;
 	}

@@ -20,6 +20,7 @@
 
 struct vigil_timeline_seg {
 	struct vigil_playlist_entry e; /* start_ns always set */
+	uint64_t listed_ns;	       /* its own #EXT-X-PROGRAM-DATE-TIME (0: none): its object's name */
 	unsigned node;		       /* an index into nodes */
 };
 
@@ -44,7 +45,9 @@ int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *t
 
 /* The playlist of the segments that overlap [from_ns, to_ns) (0: no
  * bound), in time order: a VOD playlist (#EXT-X-ENDLIST), each segment's
- * URI base + node + "/" + its file name + query ("" or "?token=..."), its start as
+ * URI base + node + "/" + its object's name (vigil_segment_object_name) +
+ * query, or its file's name + query for a camera's own folder (query "" or
+ * "?token=..."), its start as
  * #EXT-X-PROGRAM-DATE-TIME, #EXT-X-DISCONTINUITY before a segment from
  * another node than the one before it, one its node's playlist marked, or
  * one that does not start within 0.5 s of the end of the one before it.

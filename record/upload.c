@@ -24,6 +24,7 @@
 #include "upload.h"
 #include "vigil/clock.h"
 #include "vigil/log.h"
+#include "vigil/object_name.h"
 
 #define UPLOAD_TRANSFERS 4	      /* at once, each on a kept-alive connection */
 #define UPLOAD_POSTS 65536	      /* posts waiting for the thread; past that, the spool is read again */
@@ -49,7 +50,8 @@ struct item {
 	enum vigil_seg_kind kind;
 	uint32_t seq, map;
 	uint64_t bytes;
-	uint64_t at_ns; /* durable since (wall clock) */
+	uint64_t at_ns;	   /* durable since (wall clock) */
+	uint64_t start_ns; /* its playlist entry's start: its object's name */
 };
 
 struct cam {
@@ -69,7 +71,7 @@ struct post {
 	char camera[VIGIL_CAMERA_NAME_MAX + 4];
 	uint8_t kind, removed, pad[2];
 	uint32_t seq, map;
-	uint64_t bytes, at_ns;
+	uint64_t bytes, at_ns, start_ns;
 };
 _Static_assert(sizeof(struct post) % 4 == 0, "rte_ring elements are multiples of 4 bytes");
 
@@ -241,14 +243,17 @@ static void path_of(const struct lane *u, char *out, size_t len, const struct ca
 			 vigil_seg_suffix[it->kind]);
 }
 
-/* <Prefix><camera>/<Node>/<file> */
+/* <Prefix><camera>/<Node>/<file>, a segment's file with its start before
+ * it (vigil_segment_object_name) */
 static void key_of(const struct lane *u, char *out, size_t len, const struct cam *c, const struct item *it)
 {
-	char path[UPLOAD_PATH];
+	char path[UPLOAD_PATH], name[64];
 
 	path_of(u, path, sizeof(path), c, it);
+	if (it->op == ITEM_SEGMENT || it->op == ITEM_DELETE)
+		vigil_segment_object_name(name, sizeof(name), it->seq, it->kind, it->start_ns);
 	snprintf(out, len, "%s%s/%s/%s", u->up->conf.prefix, c->name, u->up->conf.node,
-		 strrchr(path, '/') + 1);
+		 it->op == ITEM_SEGMENT || it->op == ITEM_DELETE ? name : strrchr(path, '/') + 1);
 }
 
 static const char *content_type(const struct item *it)
@@ -404,6 +409,8 @@ static void scan_camera(struct lane *u, struct cam *c)
 	char dir[4200];
 	struct item **v = NULL;
 	uint32_t inits[256];
+	struct vigil_playlist_entry *listed = NULL;
+	unsigned n_listed = 0;
 	size_t n = 0, cap = 0, n_inits = 0;
 	struct dirent *de;
 	DIR *d;
@@ -460,6 +467,17 @@ static void scan_camera(struct lane *u, struct cam *c)
 	closedir(d);
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_item);
+	/* Their starts, which name their objects, as the playlist lists them
+	 * (crash recovery has put it right by now). */
+	if (n > 0 && vigil_playlist_read(dir, &listed, &n_listed) == 0) {
+		for (size_t i = 0, k = 0; i < n; i++) {
+			while (k < n_listed && listed[k].seq < v[i]->seq)
+				k++;
+			if (k < n_listed && listed[k].seq == v[i]->seq)
+				v[i]->start_ns = listed[k].start_ns;
+		}
+		free(listed);
+	}
 	for (size_t i = 0; i < n; i++) {
 		/* fMP4: the newest init segment made before it. */
 		for (size_t k = 0; k < n_inits; k++)
@@ -509,19 +527,21 @@ static void intake(struct lane *u)
 				    .seq = p.seq,
 				    .map = p.map,
 				    .bytes = p.bytes,
-				    .at_ns = p.at_ns};
+				    .at_ns = p.at_ns,
+				    .start_ns = p.start_ns};
 		queue(u, c, it);
 	}
 }
 
 /* The local playlist as far as the bucket has its segments: cut before
  * the first entry whose segment is not up yet (and its #EXT-X-ENDLIST
- * with it). */
+ * with it), each segment by its object's name. */
 static char *playlist_for_bucket(const struct lane *u, const struct cam *c, size_t *len)
 {
 	char path[UPLOAD_PATH];
 	char *in = NULL, *out, *line, *save = NULL, *block;
-	size_t n = 0, o = 0, b = 0;
+	size_t n = 0, o = 0, b = 0, lines = 1;
+	uint64_t start_ns = 0;
 	struct stat sb;
 	FILE *f;
 	bool cut = false;
@@ -538,7 +558,9 @@ static char *playlist_for_bucket(const struct lane *u, const struct cam *c, size
 	if (in == NULL)
 		return NULL;
 	in[n] = '\0';
-	out = malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		lines += in[i] == '\n';
+	out = malloc(n + lines * VIGIL_OBJECT_TIME_LEN + 1); /* a start before each name */
 	block = malloc(n + 1);
 	if (out == NULL || block == NULL) {
 		free(in), free(out), free(block);
@@ -558,14 +580,24 @@ static char *playlist_for_bucket(const struct lane *u, const struct cam *c, size
 			continue;
 		}
 		/* an entry's tags, then its URI */
-		memcpy(block + b, line, l), b += l, block[b++] = '\n';
-		if (line[0] == '#')
+		if (line[0] == '#') {
+			if (strncmp(line, "#EXT-X-PROGRAM-DATE-TIME:", 25) == 0)
+				start_ns = vigil_playlist_time_parse(line + 25);
+			memcpy(block + b, line, l), b += l, block[b++] = '\n';
 			continue;
-		if (vigil_segment_name(line, &seq, &kind) && seq >= c->below)
-			cut = true;
-		else
+		}
+		if (!vigil_segment_name(line, &seq, &kind)) {
 			memcpy(out + o, block, b), o += b;
+			memcpy(out + o, line, l), o += l, out[o++] = '\n';
+		} else if (seq >= c->below) {
+			cut = true;
+		} else {
+			memcpy(out + o, block, b), o += b;
+			vigil_segment_object_name(out + o, VIGIL_OBJECT_TIME_LEN + l + 1, seq, kind, start_ns);
+			o += strlen(out + o), out[o++] = '\n';
+		}
 		b = 0;
+		start_ns = 0;
 	}
 	if (!cut && b > 0)
 		memcpy(out + o, block, b), o += b; /* #EXT-X-ENDLIST */
@@ -1317,7 +1349,7 @@ int vigil_uploader_start(struct vigil_uploader *u)
 }
 
 void vigil_uploader_post(struct vigil_uploader *u, const char *camera, enum vigil_seg_kind kind, uint32_t seq,
-			 uint32_t map, uint64_t bytes, bool removed)
+			 uint32_t map, uint64_t bytes, uint64_t start_ns, bool removed)
 {
 	struct lane *l = &u->lanes[lane_of(u, camera)];
 	struct post p = {.kind = (uint8_t)kind,
@@ -1325,7 +1357,8 @@ void vigil_uploader_post(struct vigil_uploader *u, const char *camera, enum vigi
 			 .seq = seq,
 			 .map = map,
 			 .bytes = bytes,
-			 .at_ns = vigil_clock_ns(CLOCK_REALTIME)};
+			 .at_ns = vigil_clock_ns(CLOCK_REALTIME),
+			 .start_ns = start_ns};
 
 	snprintf(p.camera, sizeof(p.camera), "%s", camera);
 	if (rte_ring_mp_enqueue_elem(l->posts, &p, sizeof(p)) != 0)

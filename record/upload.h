@@ -79,9 +79,10 @@ uint32_t vigil_uploader_uploaded_below(const struct vigil_uploader *u, const cha
 int vigil_uploader_start(struct vigil_uploader *u);
 
 /* A segment became durable (or, removed: retention removed it and the
- * bucket's copy goes too). From any thread; never waits. */
+ * bucket's copy goes too). start_ns: its playlist entry's, which names
+ * its object. From any thread; never waits. */
 void vigil_uploader_post(struct vigil_uploader *u, const char *camera, enum vigil_seg_kind kind, uint32_t seq,
-			 uint32_t map, uint64_t bytes, bool removed);
+			 uint32_t map, uint64_t bytes, uint64_t start_ns, bool removed);
 
 /* The spool holds SpoolBytes or more: no new segment is begun. */
 bool vigil_uploader_spool_full(const struct vigil_uploader *u);

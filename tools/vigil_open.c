@@ -18,6 +18,7 @@
 
 #include "chain_report.h"
 #include "seal.h"
+#include "vigil/object_name.h"
 
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
@@ -45,7 +46,8 @@ static const char usage_text[] =
     "  --out DIR          write plaintext into DIR instead of next to each segment\n"
     "  --check            write no plaintext: only say what opens (and, of a folder, its chain)\n"
     "  SEGMENT            RecordDir/<camera>/NNNNNNNN.ts.sealed; camera and segment number come from the\n"
-    "                     path and must match what was sealed, so moved or renamed segments are refused\n"
+    "                     path and must match what was sealed, so moved or renamed segments are refused;\n"
+    "                     a copy from the object store may carry its start first (<start>-NNNNNNNN.ts.sealed)\n"
     "  CAMERA_DIR         RecordDir/<camera>: every sealed segment in it, then its chain, one line for\n"
     "                     each finding: missing, reordered, moved, replaced, inserted or cut segments, and\n"
     "                     which cuts and losses a crash explains\n"
@@ -129,7 +131,8 @@ static int parse_segment_path(const char *path, const char *out_dir, struct segm
 			      size_t errlen)
 {
 	const char *slash = strrchr(path, '/');
-	const char *name = slash != NULL ? slash + 1 : path;
+	const char *file = slash != NULL ? slash + 1 : path;
+	const char *name = file + vigil_object_time_len(file); /* a copy from the object store: its start first */
 	size_t n = strlen(name), sfx = strlen(SEALED_SUFFIX), digits = 0;
 	char dir[PATH_MAX], real[PATH_MAX];
 	const char *cam;
@@ -361,8 +364,11 @@ refused:
 }
 
 /* NNNNNNNN (8 to 10 digits) and then exactly suffix. */
-static bool numbered(const char *name, const char *suffix, uint32_t *num)
+/* NNNNNNNN and suffix, on disk; in the object store with the segment's
+ * start before it (vigil/object_name.h). */
+static bool numbered(const char *file, const char *suffix, uint32_t *num)
 {
+	const char *name = file + vigil_object_time_len(file);
 	size_t digits = strspn(name, "0123456789");
 	uint64_t v = strtoull(name, NULL, 10);
 

@@ -110,8 +110,15 @@ note "the timeline from the bucket"
 	fail "vigilctl recordings: $(cat "$work/recordings.err")"
 cat "$work/recordings.err"
 segs=$(grep -c '^http' "$work/timeline.m3u8" || true)
-from_a=$(grep -c "^$S3_ENDPOINT/$BUCKET/rec/$cam/a/[0-9]*\.ts$" "$work/timeline.m3u8" || true)
-from_b=$(grep -c "^$S3_ENDPOINT/$BUCKET/rec/$cam/b/[0-9]*\.ts$" "$work/timeline.m3u8" || true)
+# Objects named with the node and the segment's start (its
+# #EXT-X-PROGRAM-DATE-TIME), then its number.
+from_a=$(grep -cE "^$S3_ENDPOINT/$BUCKET/rec/$cam/a/[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9]{8}\.ts$" "$work/timeline.m3u8" || true)
+from_b=$(grep -cE "^$S3_ENDPOINT/$BUCKET/rec/$cam/b/[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9]{8}\.ts$" "$work/timeline.m3u8" || true)
+awk 'BEGIN { t = ""; bad = 0 }
+	/^#EXT-X-PROGRAM-DATE-TIME:/ { t = substr($0, 26); gsub(/[-:]/, "", t) }
+	/^http/ { n = $0; sub(".*/", "", n); if (t == "" || index(n, t "-") != 1) bad++; t = "" }
+	END { exit bad > 0 }' "$work/timeline.m3u8" ||
+	fail "segment names whose start is not their #EXT-X-PROGRAM-DATE-TIME: $(grep -m 4 -v '^#EXTINF' "$work/timeline.m3u8" | tail -n 2)"
 note "$segs segments: $from_a from a, $from_b from b"
 [ "$from_a" -gt 0 ] && [ "$from_b" -gt 0 ] && [ $((from_a + from_b)) = "$segs" ] ||
 	fail "the timeline does not hold both nodes' segments: $(grep -v '^#EXT-X-PROGRAM' "$work/timeline.m3u8")"

@@ -80,20 +80,56 @@ want_md5() {
 	for ((i = 0; i < $2; i++)); do sed -n "$((i % 60 + 1))p" "$1/clip.md5"; done
 }
 
+# object_of PLAYLIST FILE: FILE's name in the bucket: a segment's with its
+# start before it, as PLAYLIST's #EXT-X-PROGRAM-DATE-TIME gives it
+# (2026-12-07T10:15:30.123Z: 20261207T101530.123Z-FILE); another file's as
+# it is.
+object_of() {
+	awk -v f="$2" 'BEGIN { t = ""; name = f }
+		/^#EXT-X-PROGRAM-DATE-TIME:/ { t = substr($0, 26); gsub(/[-:]/, "", t); next }
+		/^#/ { next }
+		$0 == f { if (t != "") name = t "-" f; exit }
+		{ t = "" }
+		END { print name }' "$1"
+}
+
+# as_in_bucket PLAYLIST: the playlist as the bucket should hold it, each
+# segment under its object's name.
+as_in_bucket() {
+	awk 'BEGIN { t = "" }
+		/^#EXT-X-PROGRAM-DATE-TIME:/ { t = substr($0, 26); gsub(/[-:]/, "", t) }
+		/^#/ { print; next }
+		{ print (t != "" ? t "-" : "") $0; t = "" }' "$1"
+}
+
+# timed_objects LABEL LIST: every segment in the bucket listing LIST (one
+# key a line, first) is named with its start.
+timed_objects() {
+	local bad
+	bad=$(awk '{ sub(".*/", "", $1); print $1 }' "$2" | grep -E '\.(ts|ts\.sealed|m4s)$' |
+		grep -vE '^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z-[0-9]{8}\.(ts|ts\.sealed|m4s)$' | head -n 3 | tr '\n' ' ' || true)
+	[ -z "$bad" ] || fail "$1: segments in the bucket without their start in the name: $bad"
+}
+
 # bucket_matches_disk LABEL REC PREFIX CAMERA: every file of the camera's
-# folder on disk is in the bucket with the same bytes, and nothing else.
+# folder on disk is in the bucket with the same bytes, under its object's
+# name, and nothing else.
 bucket_matches_disk() {
 	local label=$1 rec=$2 prefix=$3 cam=$4 f key n=0
 	s3 ls "$BUCKET" "$prefix$cam/$NODE/" >"$work/ls" || { fail "$label: cannot list the bucket"; return; }
+	as_in_bucket "$rec/$cam/index.m3u8" >"$work/index.m3u8"
 	for f in "$rec/$cam"/*; do
-		key=$prefix$cam/$NODE/$(basename "$f")
+		key=$prefix$cam/$NODE/$(object_of "$rec/$cam/index.m3u8" "$(basename "$f")")
+		[ "$(basename "$f")" = index.m3u8 ] && f=$work/index.m3u8
 		n=$((n + 1))
 		grep -q "^$key $(stat -c %s "$f") $(md5sum <"$f" | cut -d' ' -f1)\$" "$work/ls" ||
 			fail "$label: $key is not in the bucket as on disk"
 	done
 	[ "$(wc -l <"$work/ls")" = "$n" ] || fail "$label: the bucket holds $(wc -l <"$work/ls") objects of $cam, the disk $n"
-	s3 get "$BUCKET" "$prefix$cam/$NODE/00000001$(ls "$rec/$cam" | sed -n 's/^00000001//p' | head -1)" "$work/got" &&
-		cmp -s "$work/got" "$rec/$cam"/00000001* || fail "$label: a segment downloaded differs from the disk's"
+	timed_objects "$label" "$work/ls"
+	f=$(cd "$rec/$cam" && ls 00000001*)
+	s3 get "$BUCKET" "$prefix$cam/$NODE/$(object_of "$rec/$cam/index.m3u8" "$f")" "$work/got" &&
+		cmp -s "$work/got" "$rec/$cam/$f" || fail "$label: a segment downloaded differs from the disk's"
 }
 
 # ---- capture, MPEG-TS, a plain and a sealed camera, KeepLocal = yes -----------
@@ -161,7 +197,8 @@ capture_fmp4() {
 	# The segments put back in the spool (as if never uploaded: the
 	# journal gone) without their init segment: uploaded all the same,
 	# the missing init said (the uploader looped on it before).
-	s3 get "$BUCKET" cam00000/$NODE/00000000.m4s "$dir/rec/cam00000/00000000.m4s"
+	s3 get "$BUCKET" "cam00000/$NODE/$(s3 ls "$BUCKET" cam00000/$NODE/ | awk '{ sub(".*/", "", $1); print $1 }' |
+		grep -- '-00000000\.m4s$')" "$dir/rec/cam00000/00000000.m4s"
 	rm -f "$dir/rec/cam00000"/init-*.mp4 "$dir/state"/uploads.*
 	timeout 60 "$vigild" --config "$dir/vigil.conf" --pcap "$dir/fleet.pcap" >"$dir/summary2.json" \
 		2>"$dir/vigild2.log" || fail "fmp4: with an init segment gone, vigild did not finish: $(tail -n 2 "$dir/vigild2.log")"
@@ -194,6 +231,7 @@ capture_large() {
 	[ "$(jq '.storage.vanished <= .totals.segments_removed' "$dir/summary.json")" = true ] ||
 		fail "large: $(jq .storage.vanished "$dir/summary.json") segments vanished, more than retention removed"
 	s3 ls "$BUCKET" large/cam00000/$NODE/ | grep '\.ts ' >"$dir/ls"
+	timed_objects large "$dir/ls"
 	objects=$(awk '{sub(".*/", "", $1); print $1}' "$dir/ls" | tr '\n' ' ')
 	s3 get "$BUCKET" large/cam00000/$NODE/index.m3u8 "$dir/index.m3u8"
 	listed=$(grep -v '^#' "$dir/index.m3u8" | tr '\n' ' ')
@@ -280,6 +318,8 @@ in_bucket_once() {
 		objects=$(cd "$dir/bucket/$cam" && ls -- *.ts | sort | tr '\n' ' ')
 		[ -n "$objects" ] && [ "$listed" = "$objects" ] ||
 			fail "$label: $cam: the bucket's playlist lists '$listed', the bucket holds '$objects'"
+		(cd "$dir/bucket/$cam" && ls -- *.ts) >"$dir/bucket/$cam.ls"
+		timed_objects "$label: $cam" "$dir/bucket/$cam.ls"
 	done
 }
 
@@ -300,17 +340,18 @@ drained() {
 # ffmpeg plays the camera's recording through the endpoint, every frame
 # vigild recorded.
 playback_redirect() {
-	local dir=$1 url=$2 tok seg got loc
+	local dir=$1 url=$2 tok seg obj got loc
 	tok=$("$vigilctl" token cam00000 | head -n 1)
 	seg=$(grep -m1 '^[0-9]*\.ts$' "$dir/rec/cam00000/index.m3u8")
 	[ -n "$seg" ] && [ ! -e "$dir/rec/cam00000/$seg" ] || { fail "playback: no uploaded segment ($seg)"; return; }
+	obj=$(object_of "$dir/rec/cam00000/index.m3u8" "$seg")
 	read -r got loc < <(curl -s -o /dev/null -w '%{http_code} %{redirect_url}\n' "$url/cameras/cam00000/$seg?token=$tok")
 	case $loc in
-	"$S3_ENDPOINT/$BUCKET/outage/cam00000/$NODE/$seg?X-Amz-Algorithm=AWS4-HMAC-SHA256&"*"&X-Amz-Expires=600&"*) ;;
-	*) fail "playback: $got to '$loc', want a presigned URL of the segment in the bucket" ;;
+	"$S3_ENDPOINT/$BUCKET/outage/cam00000/$NODE/$obj?X-Amz-Algorithm=AWS4-HMAC-SHA256&"*"&X-Amz-Expires=600&"*) ;;
+	*) fail "playback: $got to '$loc', want a presigned URL of the segment in the bucket ($obj)" ;;
 	esac
 	[ "$got" = 302 ] || fail "playback: an uploaded segment answered $got, want 302"
-	s3 get "$BUCKET" "outage/cam00000/$NODE/$seg" "$dir/bucket.seg"
+	s3 get "$BUCKET" "outage/cam00000/$NODE/$obj" "$dir/bucket.seg"
 	curl -sf -o "$dir/redirected.seg" "$loc" && cmp -s "$dir/redirected.seg" "$dir/bucket.seg" ||
 		fail "playback: the presigned URL does not give the segment's bytes"
 	got=$(curl -s -o /dev/null -w '%{http_code}' "${loc%?}$(if [ "${loc: -1}" = 0 ]; then echo 1; else echo 0; fi)")
@@ -320,7 +361,9 @@ playback_redirect() {
 		awk -F', *' '!/^#/ { print $NF }' >"$dir/played.md5" || fail "playback: ffmpeg cannot play the camera through the endpoint"
 	mkdir -p "$dir/pb-bucket"
 	s3 sync "$BUCKET" "outage/cam00000/$NODE/" "$dir/pb-bucket"
-	(cd "$dir/pb-bucket" && cat $(grep -v '^#' "$dir/rec/cam00000/index.m3u8")) |
+	(cd "$dir/pb-bucket" && for seg in $(grep -v '^#' "$dir/rec/cam00000/index.m3u8"); do
+		cat "$(object_of "$dir/rec/cam00000/index.m3u8" "$seg")"
+	done) |
 		ffmpeg -nostdin -v error -f mpegts -i - -f framemd5 - | awk -F', *' '!/^#/ { print $NF }' >"$dir/bucket.md5"
 	[ -s "$dir/played.md5" ] && cmp -s "$dir/played.md5" "$dir/bucket.md5" ||
 		fail "playback: $(wc -l <"$dir/played.md5") frames through the endpoint, not the bucket's $(wc -l <"$dir/bucket.md5")"

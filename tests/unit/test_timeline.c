@@ -7,7 +7,8 @@
  * fMP4's init segment named again after each cut; a time range keeps the
  * segments that overlap it; an entry without a time starts where the one
  * before it ended; a node name that could climb out of the camera's
- * prefix is refused. */
+ * prefix is refused; a segment's object is named with its start, and read
+ * back by either name. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,14 +25,14 @@
 static const char node_a[] = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-TARGETDURATION:2\n"
 			     "#EXT-X-MEDIA-SEQUENCE:0\n"
 			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.000Z\n# vigil: bytes 1000\n#EXTINF:2.000,\n"
-			     "00000000.ts\n"
-			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXTINF:2.000,\n00000001.ts\n"
+			     "20261207T100000.000Z-00000000.ts\n"
+			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXTINF:2.000,\n20261207T100002.000Z-00000001.ts\n"
 			     "#EXTINF:1.500,\n00000002.ts\n" /* no time: from the end of 00000001 */
 			     "#EXT-X-DISCONTINUITY\n"
-			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:20.000Z\n#EXTINF:2.000,\n00000003.ts\n";
+			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:20.000Z\n#EXTINF:2.000,\n20261207T100020.000Z-00000003.ts\n";
 static const char node_b[] = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3\n"
-			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:08.000Z\n#EXTINF:2.500,\n00000007.ts\n"
-			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:10.500Z\n#EXTINF:2.000,\n00000008.ts\n"
+			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:08.000Z\n#EXTINF:2.500,\n20261207T100008.000Z-00000007.ts\n"
+			     "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:10.500Z\n#EXTINF:2.000,\n20261207T100010.500Z-00000008.ts\n"
 			     "#EXT-X-ENDLIST\n";
 
 static char *merged(struct vigil_timeline *t, uint64_t from, uint64_t to, unsigned *n)
@@ -58,20 +59,20 @@ static void test_merge(void **state)
 			    "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:3\n"
 			    "#EXT-X-MEDIA-SEQUENCE:0\n"
 			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.000Z\n#EXTINF:2.000,\n"
-			    "http://s3/b/rec/door/node-a/00000000.ts\n"
+			    "http://s3/b/rec/door/node-a/20261207T100000.000Z-00000000.ts\n"
 			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXTINF:2.000,\n"
-			    "http://s3/b/rec/door/node-a/00000001.ts\n"
+			    "http://s3/b/rec/door/node-a/20261207T100002.000Z-00000001.ts\n"
 			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:04.000Z\n#EXTINF:1.500,\n"
 			    "http://s3/b/rec/door/node-a/00000002.ts\n"
 			    /* another node, 2.5 s later: cut */
 			    "#EXT-X-DISCONTINUITY\n"
 			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:08.000Z\n#EXTINF:2.500,\n"
-			    "http://s3/b/rec/door/node-b/00000007.ts\n"
+			    "http://s3/b/rec/door/node-b/20261207T100008.000Z-00000007.ts\n"
 			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:10.500Z\n#EXTINF:2.000,\n"
-			    "http://s3/b/rec/door/node-b/00000008.ts\n"
+			    "http://s3/b/rec/door/node-b/20261207T100010.500Z-00000008.ts\n"
 			    "#EXT-X-DISCONTINUITY\n"
 			    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:20.000Z\n#EXTINF:2.000,\n"
-			    "http://s3/b/rec/door/node-a/00000003.ts\n"
+			    "http://s3/b/rec/door/node-a/20261207T100020.000Z-00000003.ts\n"
 			    "#EXT-X-ENDLIST\n");
 	free(out);
 
@@ -79,9 +80,10 @@ static void test_merge(void **state)
 	out = merged(&t, vigil_playlist_time_parse("2026-12-07T10:00:03Z"),
 		     vigil_playlist_time_parse("2026-12-07T10:00:09Z"), &n);
 	assert_int_equal(n, 3);
-	assert_non_null(strstr(out, "node-a/00000001.ts\n"));
+	assert_non_null(strstr(out, "node-a/20261207T100002.000Z-00000001.ts\n"));
+	/* no time of its own: named as on disk */
 	assert_non_null(strstr(out, "node-a/00000002.ts\n"));
-	assert_non_null(strstr(out, "node-b/00000007.ts\n"));
+	assert_non_null(strstr(out, "node-b/20261207T100008.000Z-00000007.ts\n"));
 	assert_null(strstr(out, "00000000.ts"));
 	assert_null(strstr(out, "00000008.ts"));
 	/* its first segment is not cut from nothing */
@@ -115,7 +117,7 @@ static void test_fmp4(void **state)
 	assert_non_null(strstr(out, "#EXT-X-MAP:URI=\"http://s3/b/rec/door/a/init-00000000.mp4\"\n"
 				    "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.000Z\n"));
 	/* continues within 0.5 s, but from another node: cut, its own init */
-	assert_non_null(strstr(out, "a/00000001.m4s\n#EXT-X-DISCONTINUITY\n"
+	assert_non_null(strstr(out, "a/20261207T100002.000Z-00000001.m4s\n#EXT-X-DISCONTINUITY\n"
 				    "#EXT-X-MAP:URI=\"http://s3/b/rec/door/b/init-00000004.mp4\"\n"));
 	free(out);
 	vigil_timeline_free(&t);
@@ -146,17 +148,17 @@ static void test_cuts_one_node(void **state)
 	assert_string_equal(out, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:2\n"
 				 "#EXT-X-MEDIA-SEQUENCE:0\n"
 				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:00.500Z\n#EXTINF:2.000,\n"
-				 "http://s3/b/rec/door/a/00000000.ts\n"
+				 "http://s3/b/rec/door/a/20261207T100000.500Z-00000000.ts\n"
 				 "#EXT-X-DISCONTINUITY\n"
 				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.500Z\n#EXTINF:2.000,\n"
-				 "http://s3/b/rec/door/a/00000001.ts\n"
+				 "http://s3/b/rec/door/a/20261207T100002.500Z-00000001.ts\n"
 				 /* 0.1 s late: it continues */
 				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:04.600Z\n#EXTINF:2.000,\n"
-				 "http://s3/b/rec/door/a/00000002.ts\n"
+				 "http://s3/b/rec/door/a/20261207T100004.600Z-00000002.ts\n"
 				 /* 2.4 s late: cut */
 				 "#EXT-X-DISCONTINUITY\n"
 				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:09.000Z\n#EXTINF:2.000,\n"
-				 "http://s3/b/rec/door/a/00000003.ts\n"
+				 "http://s3/b/rec/door/a/20261207T100009.000Z-00000003.ts\n"
 				 "#EXT-X-ENDLIST\n");
 	free(out);
 	vigil_timeline_free(&t);
@@ -213,6 +215,40 @@ static void test_local_live(void **state)
 	vigil_timeline_free(&t);
 }
 
+/* A segment's object name: its start to the millisecond, then its file's
+ * name; the file's name alone without a start; read back by either name,
+ * while a file on disk is only ever NNNNNNNN and a suffix. */
+static void test_object_names(void **state)
+{
+	uint64_t start = vigil_playlist_time_parse("2026-12-07T10:15:30.123Z") + 456789; /* below a ms: dropped */
+	enum vigil_seg_kind kind;
+	uint32_t seq;
+	char name[64];
+	(void)state;
+
+	vigil_segment_object_name(name, sizeof(name), 42, VIGIL_SEG_SEALED, start);
+	assert_string_equal(name, "20261207T101530.123Z-00000042.ts.sealed");
+	assert_true(vigil_segment_object(name, &seq, &kind));
+	assert_int_equal(seq, 42);
+	assert_int_equal(kind, VIGIL_SEG_SEALED);
+	assert_false(vigil_segment_name(name, &seq, &kind));
+	vigil_segment_object_name(name, sizeof(name), 7, VIGIL_SEG_M4S, 0);
+	assert_string_equal(name, "00000007.m4s");
+	assert_true(vigil_segment_object(name, &seq, &kind));
+	assert_int_equal(seq, 7);
+	/* the playlist's own time and the name's agree */
+	vigil_playlist_time_fmt(name, sizeof(name), start);
+	assert_string_equal(name, "2026-12-07T10:15:30.123Z");
+	/* anything else before the number is no segment's name */
+	static const char *const bad[] = {
+	    "20261207T101530.123Z00000042.ts", "20261207T101530.123-00000042.ts", "2026-12-07T10:15:30.123Z-00000042.ts",
+	    "20261207T101530.12Z-00000042.ts", "x0261207T101530.123Z-00000042.ts", "20261207T101530.123Z-",
+	    "20261207T101530.123Z-0000004.ts", "20261207T101530.123Z-20261207T101530.123Z-00000042.ts",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(vigil_segment_object(bad[i], &seq, &kind));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +257,7 @@ int main(void)
 	    cmocka_unit_test(test_cuts_one_node),
 	    cmocka_unit_test(test_node_names),
 	    cmocka_unit_test(test_local_live),
+	    cmocka_unit_test(test_object_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
