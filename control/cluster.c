@@ -22,6 +22,7 @@
 #include "cluster.h"
 #include "cluster_record.h"
 #include "etcd.h"
+#include "handshakes.h"
 
 #define RECORD_LEN VIGIL_CLUSTER_RECORD_LEN
 #define QUEUE_LEN 1024		 /* changes waiting for the control thread; the watch waits when full */
@@ -37,9 +38,29 @@
 #define HS_PUBLISH_EVERY_NS 1000000000ull /* an Identity camera's handshakes published at most this often */
 #define DRAIN_QUIET_S 3		     /* a drained node leaves once no packet of its cameras came for this long */
 
+#define HANDSHAKE_SUFFIX "/handshake" /* cameras/NAME/handshake: an Identity camera's last one */
+#define CAMERAS_PREFIX_MAX 300	      /* <Prefix>cameras/ */
+
+/* A handshake to publish (vigil_cluster_handshake_begin): its
+ * transaction, then the handshake thread's answer. */
+struct hs_job {
+	unsigned slot, tag;
+	uint8_t ts[VIGIL_HS_TIMESTAMP_LEN];
+	uint64_t now;
+	char hs_key[CAMERAS_PREFIX_MAX + VIGIL_CAMERA_NAME_MAX + sizeof(HANDSHAKE_SUFFIX)];
+	char ssrc_keys[4][sizeof(((struct vigil_cluster_config *)0)->prefix) + 16];
+	uint8_t sealed[VIGIL_CLUSTER_HANDSHAKE_LEN + VIGIL_ETCD_SEAL_OVERHEAD];
+	struct vigil_etcd_op ops[5];
+	size_t n;
+	/* the handshake thread's */
+	int rc;
+	bool done;
+	int64_t revision;
+	char err[256];
+};
+
 enum change_op { CH_PUT, CH_DELETE, CH_HANDSHAKE, CH_HANDSHAKE_GONE, CH_SNAPSHOT, CH_SNAPSHOT_END };
 
-#define HANDSHAKE_SUFFIX "/handshake" /* cameras/NAME/handshake: an Identity camera's last one */
 
 /* One change from etcd, for the control thread. In locked memory: a
  * record holds a camera's key. */
@@ -56,9 +77,9 @@ struct vigil_cluster {
 	const struct vigil_config *cfg;
 	struct vigil_cameras *cams;
 	uint8_t *master; /* locked */
-	char cameras_prefix[300], node_key[400];
-	struct vigil_etcd *admin, *watch, *member; /* one client per thread */
-	pthread_t watch_thread, member_thread;
+	char cameras_prefix[CAMERAS_PREFIX_MAX], node_key[400];
+	struct vigil_etcd *admin, *watch, *member, *hs_client; /* one client per thread */
+	pthread_t watch_thread, member_thread, hs_thread;
 	bool threads;
 	volatile bool stop, watch_abort;
 
@@ -78,6 +99,13 @@ struct vigil_cluster {
 	uint8_t (*hs_ts)[VIGIL_HS_TIMESTAMP_LEN]; /* per slot: the last handshake's timestamp (zero: none) */
 	bool *hs_seen;			      /* per slot: its handshake record in the snapshot being applied */
 	uint64_t *hs_published_ns;	      /* per slot: when this node last published one */
+	bool *hs_waits;			      /* per slot: one of it waits for etcd */
+	/* Handshakes waiting for etcd: a FIFO, collected < run < tail, the
+	 * indices under lock; a job is the control thread's before run and
+	 * after it, the handshake thread's between. */
+	struct hs_job *jobs; /* VIGIL_HS_WAITING */
+	unsigned jobs_head, jobs_run, jobs_tail;
+	pthread_cond_t hs_wake;
 	uint64_t next_second_ns;
 	bool told_down;
 	struct vigil_cluster_stats st; /* revision, applied, refused: the control thread's */
@@ -1275,34 +1303,60 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 	return 0;
 }
 
-int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN],
-			    uint32_t ssrc, const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
-			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN])
+/* ---- handshakes: published by the handshake thread ----------------------------- */
+
+/* The handshake thread: each job's transaction, in order, on a client of
+ * its own; the control thread collects them in the same order. */
+static void *hs_main(void *arg)
+{
+	struct vigil_cluster *cl = arg;
+
+	pthread_mutex_lock(&cl->lock);
+	while (!cl->stop) {
+		struct hs_job *j;
+
+		if (cl->jobs_run == cl->jobs_tail) {
+			pthread_cond_wait(&cl->hs_wake, &cl->lock);
+			continue;
+		}
+		j = &cl->jobs[cl->jobs_run % VIGIL_HS_WAITING];
+		pthread_mutex_unlock(&cl->lock);
+		j->done = false;
+		j->rc = vigil_etcd_txn(cl->hs_client, j->ops, j->n, &j->done, &j->revision, j->err, sizeof(j->err));
+		pthread_mutex_lock(&cl->lock);
+		cl->jobs_run++;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	return NULL;
+}
+
+int vigil_cluster_handshake_begin(void *cluster, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN],
+				  uint32_t ssrc, const struct vigil_hs_rtx *rtx,
+				  const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+				  const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], unsigned tag)
 {
 	struct vigil_cluster *cl = cluster;
 	const struct vigil_camera_config *cam = &cl->cams->cfg->cameras[slot];
-	bool live = vigil_cameras_live(cl->cams, slot), done = false;
-	char hs_key[sizeof(cl->cameras_prefix) + VIGIL_CAMERA_NAME_MAX + sizeof(HANDSHAKE_SUFFIX)];
-	char ssrc_keys[4][sizeof(cl->cfg->cluster.prefix) + 16], err[512];
-	uint8_t plain[VIGIL_CLUSTER_HANDSHAKE_LEN], sealed[VIGIL_CLUSTER_HANDSHAKE_LEN + VIGIL_ETCD_SEAL_OVERHEAD];
-	struct vigil_etcd_op ops[5];
+	bool live = vigil_cameras_live(cl->cams, slot);
+	uint8_t plain[VIGIL_CLUSTER_HANDSHAKE_LEN];
 	struct vigil_cluster_handshake *hs = cl->hs;
-	int64_t revision = 0;
 	uint64_t now = vigil_now_ns();
+	struct hs_job *j;
 	size_t n = 0, k = 0;
-	int rc;
 
 	/* Not newer than the last one any node answered. */
 	if (!sodium_is_zero(cl->hs_ts[slot], VIGIL_HS_TIMESTAMP_LEN) && vigil_hs_timestamp_cmp(ts, cl->hs_ts[slot]) <= 0)
 		return -EALREADY;
 	/* One a second a camera at most, whatever its key's holder sends: each
-	 * is an etcd write and a key change on every node. */
-	if (cl->hs_published_ns[slot] != 0 && now < cl->hs_published_ns[slot] + HS_PUBLISH_EVERY_NS)
+	 * is an etcd write and a key change on every node; and one at a time. */
+	if (cl->hs_waits[slot] ||
+	    (cl->hs_published_ns[slot] != 0 && now < cl->hs_published_ns[slot] + HS_PUBLISH_EVERY_NS))
 		return -EBUSY;
 	/* No answer while etcd is away: a handshake answered here alone could
 	 * be answered again elsewhere (the camera tries again meanwhile). */
-	if (!__atomic_load_n(&cl->etcd_up, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&cl->etcd_up, __ATOMIC_ACQUIRE) || cl->jobs_tail - cl->jobs_head >= VIGIL_HS_WAITING)
 		return -EIO;
+	j = &cl->jobs[cl->jobs_tail % VIGIL_HS_WAITING];
 	memset(hs, 0, sizeof(*hs));
 	memcpy(hs->identity, cam->identity, 32);
 	memcpy(hs->timestamp, ts, VIGIL_HS_TIMESTAMP_LEN);
@@ -1316,47 +1370,85 @@ int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL
 	snprintf(hs->node, sizeof(hs->node), "%s", cl->cfg->cluster.node);
 	vigil_cluster_handshake_encode(plain, hs);
 	sodium_memzero(hs, sizeof(*hs));
-	snprintf(hs_key, sizeof(hs_key), "%s%s%s", cl->cameras_prefix, cam->name, HANDSHAKE_SUFFIX);
-	vigil_etcd_seal(cl->master, hs_key, plain, sizeof(plain), sealed);
+	j->slot = slot;
+	j->tag = tag;
+	j->now = now;
+	memcpy(j->ts, ts, VIGIL_HS_TIMESTAMP_LEN);
+	snprintf(j->hs_key, sizeof(j->hs_key), "%s%s%s", cl->cameras_prefix, cam->name, HANDSHAKE_SUFFIX);
+	vigil_etcd_seal(cl->master, j->hs_key, plain, sizeof(plain), j->sealed);
 	sodium_memzero(plain, sizeof(plain));
 	/* In one transaction: the handshake, only if no node answered a newer
 	 * one since this node saw the last (the initiation replayed to two
 	 * nodes at once is answered by one); its SSRCs, only if no camera has
 	 * them; the ones it replaces freed. */
-	ops[n++] = (struct vigil_etcd_op){.key = hs_key, .expect = cl->hs_rev[slot], .value = sealed, .len = sizeof(sealed)};
+	j->ops[n++] = (struct vigil_etcd_op){.key = j->hs_key, .expect = cl->hs_rev[slot], .value = j->sealed,
+					     .len = sizeof(j->sealed)};
 	if (!live || ssrc != cam->ssrc) {
-		ssrc_key(cl, ssrc, ssrc_keys[k], sizeof(ssrc_keys[k]));
-		ops[n++] = (struct vigil_etcd_op){.key = ssrc_keys[k++], .expect = 0, .value = cam->name, .len = strlen(cam->name)};
+		ssrc_key(cl, ssrc, j->ssrc_keys[k], sizeof(j->ssrc_keys[k]));
+		j->ops[n++] = (struct vigil_etcd_op){.key = j->ssrc_keys[k++], .expect = 0, .value = cam->name,
+						     .len = strlen(cam->name)};
 	}
 	if (rtx != NULL && (!live || !cam->has_rtx || rtx->ssrc != cam->rtx_ssrc)) {
-		ssrc_key(cl, rtx->ssrc, ssrc_keys[k], sizeof(ssrc_keys[k]));
-		ops[n++] = (struct vigil_etcd_op){.key = ssrc_keys[k++], .expect = 0, .value = cam->name, .len = strlen(cam->name)};
+		ssrc_key(cl, rtx->ssrc, j->ssrc_keys[k], sizeof(j->ssrc_keys[k]));
+		j->ops[n++] = (struct vigil_etcd_op){.key = j->ssrc_keys[k++], .expect = 0, .value = cam->name,
+						     .len = strlen(cam->name)};
 	}
 	if (cam->ssrc != 0 && cam->ssrc != ssrc) {
-		ssrc_key(cl, cam->ssrc, ssrc_keys[k], sizeof(ssrc_keys[k]));
-		ops[n++] = (struct vigil_etcd_op){.key = ssrc_keys[k++], .expect = -1};
+		ssrc_key(cl, cam->ssrc, j->ssrc_keys[k], sizeof(j->ssrc_keys[k]));
+		j->ops[n++] = (struct vigil_etcd_op){.key = j->ssrc_keys[k++], .expect = -1};
 	}
 	if (cam->has_rtx && cam->rtx_ssrc != 0 && (rtx == NULL || rtx->ssrc != cam->rtx_ssrc)) {
-		ssrc_key(cl, cam->rtx_ssrc, ssrc_keys[k], sizeof(ssrc_keys[k]));
-		ops[n++] = (struct vigil_etcd_op){.key = ssrc_keys[k++], .expect = -1};
+		ssrc_key(cl, cam->rtx_ssrc, j->ssrc_keys[k], sizeof(j->ssrc_keys[k]));
+		j->ops[n++] = (struct vigil_etcd_op){.key = j->ssrc_keys[k++], .expect = -1};
 	}
-	rc = vigil_etcd_txn(cl->admin, ops, n, &done, &revision, err, sizeof(err));
-	if (rc < 0) {
-		vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: the handshake of camera %s not answered: etcd did not "
-					     "answer (%s)\n", cam->name, err);
-		/* No answer: the next ones refused at once, until the lease
-		 * thread reaches etcd again (this thread waits for no second
-		 * timeout). An answer that is a refusal leaves etcd up. */
-		if (rc == -EIO)
-			set_up(cl, false, err);
-		return -EIO;
-	}
-	if (!done)
-		return -EALREADY;
-	cl->hs_rev[slot] = revision;
-	memcpy(cl->hs_ts[slot], ts, VIGIL_HS_TIMESTAMP_LEN);
-	cl->hs_published_ns[slot] = now;
+	j->n = n;
+	cl->hs_waits[slot] = true;
+	pthread_mutex_lock(&cl->lock);
+	cl->jobs_tail++;
+	pthread_cond_signal(&cl->hs_wake);
+	pthread_mutex_unlock(&cl->lock);
 	return 0;
+}
+
+bool vigil_cluster_handshake_done(void *cluster, unsigned *tag, int *rc)
+{
+	struct vigil_cluster *cl = cluster;
+	struct hs_job *j;
+	bool finished;
+
+	pthread_mutex_lock(&cl->lock);
+	finished = cl->jobs_head != cl->jobs_run;
+	pthread_mutex_unlock(&cl->lock);
+	if (!finished)
+		return false;
+	j = &cl->jobs[cl->jobs_head % VIGIL_HS_WAITING];
+	*tag = j->tag;
+	cl->hs_waits[j->slot] = false;
+	if (j->rc < 0) {
+		vigil_log(VIGIL_LOG_WARNING, "vigild: cluster: the handshake of %s not answered: etcd did not answer "
+					     "(%s)\n", j->hs_key, j->err);
+		/* No answer: the next ones refused at once, until the lease
+		 * thread reaches etcd again. An answer that is a refusal
+		 * leaves etcd up. */
+		if (j->rc == -EIO)
+			set_up(cl, false, j->err);
+		*rc = -EIO;
+	} else if (!j->done) {
+		*rc = -EALREADY;
+	} else if (cl->hs_rev[j->slot] > j->revision) {
+		*rc = -EALREADY; /* a newer one, another node's, applied from the watch meanwhile */
+	} else {
+		/* The watch may have brought it back, and applied it, first. */
+		*rc = cl->hs_rev[j->slot] == j->revision ? 1 : 0;
+		cl->hs_rev[j->slot] = j->revision;
+		memcpy(cl->hs_ts[j->slot], j->ts, VIGIL_HS_TIMESTAMP_LEN);
+		cl->hs_published_ns[j->slot] = j->now;
+	}
+	sodium_memzero(j->sealed, sizeof(j->sealed));
+	pthread_mutex_lock(&cl->lock);
+	cl->jobs_head++;
+	pthread_mutex_unlock(&cl->lock);
+	return true;
 }
 
 json_t *vigil_cluster_nodes(struct vigil_cluster *cl, char *msg, size_t msglen)
@@ -1429,6 +1521,7 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	pthread_mutex_init(&cl->lock, NULL);
 	pthread_cond_init(&cl->room, NULL);
 	pthread_cond_init(&cl->wake, NULL);
+	pthread_cond_init(&cl->hs_wake, NULL);
 	snprintf(cl->cameras_prefix, sizeof(cl->cameras_prefix), "%scameras/", cfg->cluster.prefix);
 	snprintf(cl->node_key, sizeof(cl->node_key), "%snodes/%s", cfg->cluster.prefix, cfg->cluster.node);
 	cl->master = sodium_malloc(32);
@@ -1441,6 +1534,8 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->hs_ts = calloc(cfg->max_cameras, sizeof(*cl->hs_ts));
 	cl->hs_seen = calloc(cfg->max_cameras, sizeof(*cl->hs_seen));
 	cl->hs_published_ns = calloc(cfg->max_cameras, sizeof(*cl->hs_published_ns));
+	cl->hs_waits = calloc(cfg->max_cameras, sizeof(*cl->hs_waits));
+	cl->jobs = calloc(VIGIL_HS_WAITING, sizeof(*cl->jobs));
 	cl->rev = calloc(cfg->max_cameras, sizeof(*cl->rev));
 	cl->seen = calloc(cfg->max_cameras, sizeof(*cl->seen));
 	cl->owned = calloc(cfg->max_cameras, sizeof(*cl->owned));
@@ -1455,7 +1550,7 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->answers = calloc(2 * (size_t)cfg->max_cameras, sizeof(*cl->answers));
 	if (cl->master == NULL || cl->queue == NULL || cl->current == NULL || cl->scratch == NULL || cl->previous == NULL ||
 	    cl->hs == NULL || cl->hs_rev == NULL || cl->hs_ts == NULL || cl->hs_seen == NULL ||
-	    cl->hs_published_ns == NULL || cl->rev == NULL || cl->seen == NULL ||
+	    cl->hs_published_ns == NULL || cl->hs_waits == NULL || cl->jobs == NULL || cl->rev == NULL || cl->seen == NULL ||
 	    cl->owned == NULL || cl->asked == NULL || cl->not_owner_seen == NULL || cl->asked_ns == NULL ||
 	    cl->owned_rev == NULL || cl->taken_ns == NULL || cl->accepted == NULL || cl->accepted_ns == NULL ||
 	    cl->wants == NULL || cl->answers == NULL) {
@@ -1471,7 +1566,8 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	cl->admin = vigil_etcd_open(cfg->cluster.etcd, msg, msglen);
 	cl->watch = cl->admin != NULL ? vigil_etcd_open(cfg->cluster.etcd, msg, msglen) : NULL;
 	cl->member = cl->watch != NULL ? vigil_etcd_open(cfg->cluster.etcd, msg, msglen) : NULL;
-	if (cl->member == NULL) {
+	cl->hs_client = cl->member != NULL ? vigil_etcd_open(cfg->cluster.etcd, msg, msglen) : NULL;
+	if (cl->hs_client == NULL) {
 		vigil_cluster_free(cl);
 		return NULL;
 	}
@@ -1492,7 +1588,8 @@ struct vigil_cluster *vigil_cluster_open(const struct vigil_config *cfg, const u
 	}
 	if (vigil_etcd_tls(cl->admin, cfg->cluster.ca_file, cfg->cluster.cert_file, cfg->cluster.key_file) < 0 ||
 	    vigil_etcd_tls(cl->watch, cfg->cluster.ca_file, cfg->cluster.cert_file, cfg->cluster.key_file) < 0 ||
-	    vigil_etcd_tls(cl->member, cfg->cluster.ca_file, cfg->cluster.cert_file, cfg->cluster.key_file) < 0) {
+	    vigil_etcd_tls(cl->member, cfg->cluster.ca_file, cfg->cluster.cert_file, cfg->cluster.key_file) < 0 ||
+	    vigil_etcd_tls(cl->hs_client, cfg->cluster.ca_file, cfg->cluster.cert_file, cfg->cluster.key_file) < 0) {
 		snprintf(msg, msglen, "out of memory");
 		vigil_cluster_free(cl);
 		return NULL;
@@ -1514,10 +1611,22 @@ int vigil_cluster_start(struct vigil_cluster *cl, struct vigil_cameras *c, unsig
 			pthread_join(cl->watch_thread, NULL);
 		}
 	}
+	if (rc == 0) {
+		rc = pthread_create(&cl->hs_thread, NULL, hs_main, cl);
+		if (rc != 0) {
+			pthread_mutex_lock(&cl->lock);
+			cl->stop = cl->watch_abort = true;
+			pthread_cond_broadcast(&cl->wake);
+			pthread_mutex_unlock(&cl->lock);
+			pthread_join(cl->watch_thread, NULL);
+			pthread_join(cl->member_thread, NULL);
+		}
+	}
 	if (rc != 0)
 		return -rc;
 	pthread_setname_np(cl->watch_thread, "vigil-etcd-watch");
 	pthread_setname_np(cl->member_thread, "vigil-etcd-lease");
+	pthread_setname_np(cl->hs_thread, "vigil-etcd-hs");
 	cl->threads = true;
 	while (!__atomic_load_n(&cl->synced, __ATOMIC_ACQUIRE) && vigil_now_ns() < until)
 		if (drain(cl) == 0)
@@ -1551,13 +1660,16 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 		cl->stop = cl->watch_abort = true;
 		pthread_cond_broadcast(&cl->room);
 		pthread_cond_broadcast(&cl->wake);
+		pthread_cond_broadcast(&cl->hs_wake);
 		pthread_mutex_unlock(&cl->lock);
 		pthread_join(cl->watch_thread, NULL);
 		pthread_join(cl->member_thread, NULL);
+		pthread_join(cl->hs_thread, NULL);
 	}
 	vigil_etcd_close(cl->admin);
 	vigil_etcd_close(cl->watch);
 	vigil_etcd_close(cl->member);
+	vigil_etcd_close(cl->hs_client);
 	sodium_free(cl->master);
 	sodium_free(cl->queue);
 	sodium_free(cl->current);
@@ -1568,6 +1680,8 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 	free(cl->hs_ts);
 	free(cl->hs_seen);
 	free(cl->hs_published_ns);
+	free(cl->hs_waits);
+	free(cl->jobs);
 	free(cl->rev);
 	free(cl->seen);
 	free(cl->owned);
@@ -1585,5 +1699,6 @@ void vigil_cluster_free(struct vigil_cluster *cl)
 	pthread_mutex_destroy(&cl->lock);
 	pthread_cond_destroy(&cl->room);
 	pthread_cond_destroy(&cl->wake);
+	pthread_cond_destroy(&cl->hs_wake);
 	free(cl);
 }

@@ -65,18 +65,22 @@ int vigil_cluster_change(struct vigil_cluster *cl, enum vigil_cluster_op op, con
 			 const struct vigil_camera_config *cam, const uint8_t *key, const uint8_t *salt, char *msg,
 			 size_t msglen);
 
-/* An Identity camera's handshake, answered here (handshakes.c's
- * vigil_hs_publish_fn), before
- * its response goes: published to etcd, in one transaction, only if no
- * node answered one since this node saw the last (then -EALREADY: a
- * replayed or older initiation, or one answered by another node at the
- * same time), with its SSRCs, only if no other camera has them. Every
- * node applies it from its watch: any can take the camera's packets.
- * -EBUSY: the camera's last handshake (on any node) was less than a
- * second ago. -EIO: etcd unreachable; the handshake is not answered. */
-int vigil_cluster_handshake(void *cluster, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN],
-			    uint32_t ssrc, const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
-			    const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);
+/* An Identity camera's handshake, answered here (handshakes.h's
+ * vigil_hs_publisher), before its response goes: published to etcd by a
+ * thread of its own, in one transaction, only if no node answered one
+ * since this node saw the last (else -EALREADY: a replayed or older
+ * initiation, or one answered by another node at the same time), with
+ * its SSRCs, only if no other camera has them. Every node applies it from
+ * its watch: any can take the camera's packets. begin refuses at once
+ * with -EALREADY (not newer than the last), -EBUSY (the camera's last
+ * handshake, on any node, less than a second ago, or one of it waiting)
+ * or -EIO (etcd unreachable, or VIGIL_HS_WAITING waiting); done gives
+ * back the next one etcd answered for (control thread). */
+int vigil_cluster_handshake_begin(void *cluster, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN],
+				  uint32_t ssrc, const struct vigil_hs_rtx *rtx,
+				  const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+				  const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], unsigned tag);
+bool vigil_cluster_handshake_done(void *cluster, unsigned *tag, int *rc);
 /* vigilctl drain: every camera this node owns given back (its packets
  * refused from now on, its last index published first, then its owners
  * key deleted), none asked for again, not ready from now on and DrainFile

@@ -72,10 +72,32 @@ struct known {
 	struct bucket b;
 };
 
+/* A handshake a cluster node waits for etcd to hold before it answers:
+ * the packet its response goes in, and what the answer applies. In
+ * locked memory: its keys. */
+struct waiting {
+	bool used;
+	struct rte_mbuf *m;
+	struct vigil_udp udp;
+	unsigned slot;
+	uint8_t identity[32], ts[VIGIL_HS_TIMESTAMP_LEN], addr[16];
+	uint64_t hash;
+	uint32_t ssrc;
+	bool has_rtx;
+	struct vigil_hs_rtx rtx;
+	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], salt[VIGIL_SRTP_MASTER_SALT_LEN];
+	uint8_t reply[VIGIL_HS_RESPONSE_RTX_LEN];
+	size_t reply_len;
+};
+
+/* handle()'s outcome for a handshake left waiting: counted when it ends. */
+#define HS_WAITS VIGIL_HS_MAX
+
 struct vigil_handshakes {
 	struct vigil_cameras *cams;
-	vigil_hs_publish_fn publish; /* a cluster node's: each handshake published first (NULL: none) */
-	void *publish_arg;
+	struct vigil_hs_publisher pub; /* a cluster node's: each handshake published first (begin NULL: none) */
+	struct waiting *waiting;       /* VIGIL_HS_WAITING of them, sodium_malloc'd */
+	unsigned n_waiting;
 	struct rte_ring *from_workers, *proven, *to_wire;
 	struct vigil_neigh nb;		      /* the port's MAC and addresses */
 	struct vigil_hs_responder *responder; /* secrets: sodium_malloc'd */
@@ -173,8 +195,10 @@ struct vigil_handshakes *vigil_handshakes_create(struct vigil_cameras *cams, con
 	h->known = calloc((size_t)h->known_sets * KNOWN_WAYS, sizeof(*h->known));
 	h->responder = sodium_malloc(sizeof(*h->responder));
 	h->cookie = sodium_malloc(sizeof(*h->cookie));
-	if (h->last == NULL || h->known == NULL || h->responder == NULL || h->cookie == NULL)
+	h->waiting = sodium_allocarray(VIGIL_HS_WAITING, sizeof(*h->waiting));
+	if (h->last == NULL || h->known == NULL || h->responder == NULL || h->cookie == NULL || h->waiting == NULL)
 		goto nomem;
+	memset(h->waiting, 0, VIGIL_HS_WAITING * sizeof(*h->waiting));
 	memset(h->cookie, 0, sizeof(*h->cookie));
 	if (read_server_key(cams->cfg->server_key_file, sk, msg, msglen) < 0)
 		goto err;
@@ -199,10 +223,9 @@ const struct vigil_hs_cookie *vigil_handshakes_cookie(const struct vigil_handsha
 	return h->cookie;
 }
 
-void vigil_handshakes_publish(struct vigil_handshakes *h, vigil_hs_publish_fn fn, void *arg)
+void vigil_handshakes_publish(struct vigil_handshakes *h, const struct vigil_hs_publisher *p)
 {
-	h->publish = fn;
-	h->publish_arg = arg;
+	h->pub = *p;
 }
 
 bool vigil_handshakes_under_load(const struct vigil_handshakes *h)
@@ -214,6 +237,10 @@ void vigil_handshakes_free(struct vigil_handshakes *h)
 {
 	if (h == NULL)
 		return;
+	for (unsigned i = 0; h->waiting != NULL && i < VIGIL_HS_WAITING; i++)
+		if (h->waiting[i].used)
+			rte_pktmbuf_free(h->waiting[i].m);
+	sodium_free(h->waiting);
 	sodium_free(h->responder); /* wipes it */
 	sodium_free(h->cookie);
 	free(h->known);
@@ -303,11 +330,112 @@ static bool admit(struct vigil_handshakes *h, const uint8_t addr[16], uint64_t h
 	return k != NULL && take(&k->b, now, NS_PER_S / VIGIL_HS_RATE_PER_S, VIGIL_HS_RATE_BURST);
 }
 
-/* One packet: its outcome; *reply_len > 0 when it is answered with
- * reply. proven: the worker found a valid cookie in it. */
-static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *msg, size_t len,
-				    const struct vigil_udp *udp, bool proven, uint8_t *reply,
-				    size_t *reply_len, uint64_t now)
+/* What a refusal from the camera table or the cluster counts as. */
+static enum vigil_hs_outcome refusal(int rc)
+{
+	return rc == -EALREADY ? VIGIL_HS_replayed
+	       : rc == -EBUSY  ? VIGIL_HS_rate_limited
+	       : rc == -EIO    ? VIGIL_HS_cluster_unavailable
+	       : rc == -EPERM  ? VIGIL_HS_revoked
+			       : VIGIL_HS_refused;
+}
+
+/* A handshake of the camera in slot applied: the newest one of it, and
+ * its source address known. */
+static void accepted(struct vigil_handshakes *h, unsigned slot, const uint8_t identity[32],
+		     const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN], const uint8_t addr[16], uint64_t hash, uint64_t now)
+{
+	memcpy(h->last[slot].identity, identity, 32);
+	memcpy(h->last[slot].ts, ts, VIGIL_HS_TIMESTAMP_LEN);
+	known_add(h, addr, hash, now);
+}
+
+/* The reply in the packet that asked, to the wire. */
+static void send_reply(struct vigil_handshakes *h, struct rte_mbuf *m, const struct vigil_udp *udp,
+		       const uint8_t *reply, size_t reply_len)
+{
+	m->data_len = m->pkt_len = (uint32_t)vigil_reply_udp(rte_pktmbuf_mtod(m, uint8_t *), &h->nb.mac, udp,
+							     h->cams->cfg->handshake_port, reply, reply_len);
+	if (rte_ring_sp_enqueue(h->to_wire, m) != 0) {
+		h->n[VIGIL_HS_no_buffer]++;
+		rte_pktmbuf_free(m);
+	}
+}
+
+/* A cluster node's handshake handed to the cluster to publish, the packet
+ * and what the answer applies kept until it is done (finish). 0, or the
+ * cluster's refusal; -EIO when VIGIL_HS_WAITING wait already. */
+static int wait_for_etcd(struct vigil_handshakes *h, struct rte_mbuf *m, const struct vigil_udp *udp, unsigned slot,
+			 const uint8_t identity[32], const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN], const uint8_t addr[16],
+			 uint64_t hash, uint32_t ssrc, const struct vigil_hs_rtx *rtx, const struct vigil_hs_keys *keys,
+			 const uint8_t *reply, size_t reply_len)
+{
+	struct waiting *w = NULL;
+	int rc;
+
+	for (unsigned i = 0; i < VIGIL_HS_WAITING && w == NULL; i++)
+		if (!h->waiting[i].used)
+			w = &h->waiting[i];
+	if (w == NULL)
+		return -EIO;
+	rc = h->pub.begin(h->pub.arg, slot, ts, ssrc, rtx, keys->c2s, keys->c2s + VIGIL_SRTP_MASTER_KEY_LEN,
+			  (unsigned)(w - h->waiting));
+	if (rc != 0)
+		return rc;
+	w->used = true;
+	w->m = m;
+	w->udp = *udp;
+	w->slot = slot;
+	memcpy(w->identity, identity, 32);
+	memcpy(w->ts, ts, VIGIL_HS_TIMESTAMP_LEN);
+	memcpy(w->addr, addr, 16);
+	w->hash = hash;
+	w->ssrc = ssrc;
+	w->has_rtx = rtx != NULL;
+	if (rtx != NULL)
+		w->rtx = *rtx;
+	memcpy(w->key, keys->c2s, VIGIL_SRTP_MASTER_KEY_LEN);
+	memcpy(w->salt, keys->c2s + VIGIL_SRTP_MASTER_KEY_LEN, VIGIL_SRTP_MASTER_SALT_LEN);
+	memcpy(w->reply, reply, reply_len);
+	w->reply_len = reply_len;
+	h->n_waiting++;
+	return 0;
+}
+
+/* A handshake etcd now holds (rc 0; 1: applied from its watch already),
+ * or refused (rc < 0): applied and answered, or dropped, and counted. */
+static void finish(struct vigil_handshakes *h, unsigned tag, int rc, uint64_t now)
+{
+	struct waiting *w = tag < VIGIL_HS_WAITING ? &h->waiting[tag] : NULL;
+	const struct vigil_camera_config *cam;
+	enum vigil_hs_outcome out;
+
+	if (w == NULL || !w->used)
+		return;
+	cam = &h->cams->cfg->cameras[w->slot];
+	/* The slot given another camera meanwhile (a reload): not its key. */
+	if (rc >= 0 && (!cam->has_identity || sodium_memcmp(cam->identity, w->identity, 32) != 0))
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = vigil_cameras_handshake(h->cams, w->slot, w->ssrc, w->has_rtx ? &w->rtx : NULL, w->key, w->salt, 0);
+	out = rc >= 0 ? VIGIL_HS_accepted : refusal(rc);
+	h->n[out]++;
+	if (out == VIGIL_HS_accepted) {
+		accepted(h, w->slot, w->identity, w->ts, w->addr, w->hash, now);
+		send_reply(h, w->m, &w->udp, w->reply, w->reply_len);
+	} else {
+		rte_pktmbuf_free(w->m);
+	}
+	sodium_memzero(w, sizeof(*w));
+	h->n_waiting--;
+}
+
+/* One packet (m, its UDP payload msg): its outcome; *reply_len > 0 when
+ * it is answered with reply; HS_WAITS when m waits for etcd. proven: the
+ * worker found a valid cookie in it. */
+static enum vigil_hs_outcome handle(struct vigil_handshakes *h, struct rte_mbuf *m, const uint8_t *msg, size_t len,
+				    const struct vigil_udp *udp, bool proven, uint8_t *reply, size_t *reply_len,
+				    uint64_t now)
 {
 	uint8_t addr[16] = {0}, src[VIGIL_HS_SOURCE_LEN], ts[VIGIL_HS_TIMESTAMP_LEN];
 	bool load = now < h->load_until_ns;
@@ -393,25 +521,24 @@ static enum vigil_hs_outcome handle(struct vigil_handshakes *h, const uint8_t *m
 		return VIGIL_HS_refused;
 	}
 	/* A cluster node answers only once etcd holds the handshake: then no
-	 * other node answers the same initiation (nor an older one). */
-	rc = h->publish == NULL ? 0
-				: h->publish(h->publish_arg, (unsigned)slot, ts, ssrc, keys.has_rtx ? &rtx : NULL, keys.c2s,
-					     keys.c2s + VIGIL_SRTP_MASTER_KEY_LEN);
-	if (rc == 0)
+	 * other node answers the same initiation (nor an older one). The
+	 * packet waits for that off this thread (finish answers it). */
+	if (h->pub.begin != NULL)
+		rc = wait_for_etcd(h, m, udp, (unsigned)slot, cam->identity, ts, addr, hash, ssrc,
+				   keys.has_rtx ? &rtx : NULL, &keys, reply, *reply_len);
+	else
 		rc = vigil_cameras_handshake(h->cams, (unsigned)slot, ssrc, keys.has_rtx ? &rtx : NULL, keys.c2s,
 					     keys.c2s + VIGIL_SRTP_MASTER_KEY_LEN, 0);
 	vigil_hs_keys_wipe(&keys);
-	if (rc == -EALREADY || rc == -EBUSY || rc == -EIO) {
-		*reply_len = 0;
-		return rc == -EALREADY ? VIGIL_HS_replayed : rc == -EBUSY ? VIGIL_HS_rate_limited : VIGIL_HS_cluster_unavailable;
-	}
 	if (rc < 0) {
 		*reply_len = 0;
-		return rc == -EPERM ? VIGIL_HS_revoked : VIGIL_HS_refused;
+		return refusal(rc);
 	}
-	memcpy(h->last[slot].identity, cam->identity, 32);
-	memcpy(h->last[slot].ts, ts, VIGIL_HS_TIMESTAMP_LEN);
-	known_add(h, addr, hash, now);
+	if (h->pub.begin != NULL) {
+		*reply_len = 0;
+		return HS_WAITS;
+	}
+	accepted(h, (unsigned)slot, cam->identity, ts, addr, hash, now);
 	return VIGIL_HS_accepted;
 }
 
@@ -464,9 +591,10 @@ static void answer(struct vigil_handshakes *h, struct rte_mbuf **pkts, unsigned 
 			out = unknown_session(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp,
 					      reply, &reply_len, now);
 		else
-			out = handle(h, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp, proven,
+			out = handle(h, m, rte_pktmbuf_mtod_offset(m, uint8_t *, udp.off), udp.len, &udp, proven,
 				     reply, &reply_len, now);
-		h->n[out]++;
+		if (out != HS_WAITS)
+			h->n[out]++;
 		/* Load is the HandshakePort's. */
 		if (udp.dport == h->cams->cfg->handshake_port && ++h->window_packets > LOAD_PACKETS)
 			h->load_until_ns = now + LOAD_HOLD_NS;
@@ -476,16 +604,13 @@ static void answer(struct vigil_handshakes *h, struct rte_mbuf **pkts, unsigned 
 		    out != VIGIL_HS_unknown_session && out != VIGIL_HS_unknown_session_limited &&
 		    ++h->window_dh > LOAD_DH)
 			h->load_until_ns = now + LOAD_HOLD_NS;
+		if (out == HS_WAITS)
+			continue; /* the packet is the waiting handshake's */
 		if (reply_len == 0) {
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		m->data_len = m->pkt_len = (uint32_t)vigil_reply_udp(rte_pktmbuf_mtod(m, uint8_t *), &h->nb.mac, &udp,
-								     h->cams->cfg->handshake_port, reply, reply_len);
-		if (rte_ring_sp_enqueue(h->to_wire, m) != 0) {
-			h->n[VIGIL_HS_no_buffer]++;
-			rte_pktmbuf_free(m);
-		}
+		send_reply(h, m, &udp, reply, reply_len);
 	}
 }
 
@@ -493,8 +618,14 @@ static void answer(struct vigil_handshakes *h, struct rte_mbuf **pkts, unsigned 
 static unsigned poll_at(struct vigil_handshakes *h, uint64_t now)
 {
 	struct rte_mbuf *pkts[VIGIL_BURST];
-	unsigned proven, done, n;
+	unsigned proven, done = 0, n, tag;
+	int rc;
 
+	/* Those etcd answered for, first: their cameras wait for the answer. */
+	while (h->pub.done != NULL && h->pub.done(h->pub.arg, &tag, &rc)) {
+		finish(h, tag, rc, now);
+		done++;
+	}
 	publish_cookie(h, now);
 	if (now - h->window_ns >= LOAD_WINDOW_NS) {
 		h->window_ns = now;
@@ -509,7 +640,7 @@ static unsigned poll_at(struct vigil_handshakes *h, uint64_t now)
 			 (n = rte_ring_sc_dequeue_burst(h->proven, (void **)pkts, VIGIL_BURST, NULL)) > 0;
 	     proven += n)
 		answer(h, pkts, n, true, now);
-	for (done = 0; done < DRAIN_BUDGET &&
+	for (; done < DRAIN_BUDGET &&
 		       (n = rte_ring_sc_dequeue_burst(h->from_workers, (void **)pkts, VIGIL_BURST, NULL)) > 0;
 	     done += n)
 		answer(h, pkts, n, false, now);
@@ -538,5 +669,7 @@ json_t *vigil_handshakes_stats(const struct vigil_handshakes *h)
 	n[VIGIL_HS_key_expired] = h->cams->keys_expired;
 	for (unsigned i = 0; obj != NULL && i < VIGIL_HS_MAX; i++)
 		json_object_set_new(obj, names[i], json_integer((json_int_t)n[i]));
+	if (obj != NULL)
+		json_object_set_new(obj, "waiting", json_integer(h->n_waiting));
 	return obj;
 }

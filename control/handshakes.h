@@ -33,8 +33,8 @@ struct vigil_handshakes;
 	X(replayed, "dropped: not newer than that camera's last handshake (a cluster's: on any node)")       \
 	X(revoked, "dropped: the camera is revoked")                                                         \
 	X(codec_mismatch, "dropped: the initiation announced another codec than the camera's Codec")         \
-	X(cluster_unavailable, "dropped: a cluster node that could not reach etcd to publish the handshake "  \
-			       "(the camera tries again)")                                                    \
+	X(cluster_unavailable, "dropped: a cluster node that could not reach etcd to publish the handshake, " \
+			       "or with VIGIL_HS_WAITING waiting for it already (the camera tries again)")    \
 	X(no_buffer, "dropped: no mbuf or no room on the TX ring for the response")                          \
 	X(key_extended, "a camera's key reached 1.5 x RekeySeconds while the port was under load: kept one " \
 			"RekeySeconds more at most")                                                         \
@@ -67,21 +67,32 @@ const struct vigil_hs_cookie *vigil_handshakes_cookie(const struct vigil_handsha
  * calls it again at once, and sleeps only when it takes none. */
 unsigned vigil_handshakes_poll(struct vigil_handshakes *h);
 
-/* A cluster node: each handshake accepted here is published through fn
- * (vigil_cluster_handshake) before it is applied and answered: 0 goes
- * on; -EALREADY refuses it as replayed (another node answered a newer
- * one), -EBUSY as rate_limited (one a second a camera), -EIO as
- * cluster_unavailable. */
-typedef int (*vigil_hs_publish_fn)(void *arg, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN], uint32_t ssrc,
-				   const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
-				   const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN]);
-void vigil_handshakes_publish(struct vigil_handshakes *h, vigil_hs_publish_fn fn, void *arg);
+/* A cluster node publishes each handshake accepted here in etcd before it
+ * is applied and answered (control/cluster.c), on a thread of its own: the
+ * control thread never waits for etcd. begin hands one over with a tag
+ * (0 to VIGIL_HS_WAITING - 1, given back by done) and says at once
+ * whether it waits (0) or is refused: -EALREADY as replayed (another
+ * node answered a newer one), -EBUSY as rate_limited (one a second a
+ * camera, one of it waiting), -EIO as cluster_unavailable (etcd away).
+ * done gives back one that finished, in order: its tag and 0 (apply and
+ * answer it), 1 (applied already, from etcd's watch: answer it),
+ * -EALREADY or -EIO as above. */
+#define VIGIL_HS_WAITING 256 /* handshakes waiting for etcd at once; past that, cluster_unavailable */
+struct vigil_hs_publisher {
+	int (*begin)(void *arg, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN], uint32_t ssrc,
+		     const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+		     const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], unsigned tag);
+	bool (*done)(void *arg, unsigned *tag, int *rc);
+	void *arg;
+};
+void vigil_handshakes_publish(struct vigil_handshakes *h, const struct vigil_hs_publisher *p);
 
 /* The port is under load (a flood, or a fleet rekeying at once): cookies
  * are asked for, and cameras' keys may outlive their bound (cameras.h). */
 bool vigil_handshakes_under_load(const struct vigil_handshakes *h);
 
-/* {"accepted": N, ...}, with the cameras' key_extended and key_expired */
+/* {"accepted": N, ..., "waiting": handshakes waiting for etcd now}, with
+ * the cameras' key_extended and key_expired */
 json_t *vigil_handshakes_stats(const struct vigil_handshakes *h);
 
 void vigil_handshakes_free(struct vigil_handshakes *h);

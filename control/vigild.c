@@ -553,7 +553,9 @@ int main(int argc, char **argv)
 			goto err_streams;
 		}
 		if (hs != NULL)
-			vigil_handshakes_publish(hs, vigil_cluster_handshake, cluster);
+			vigil_handshakes_publish(hs, &(struct vigil_hs_publisher){.begin = vigil_cluster_handshake_begin,
+										  .done = vigil_cluster_handshake_done,
+										  .arg = cluster});
 		rc = vigil_cluster_start(cluster, &cams, CLUSTER_START_WAIT_MS);
 		if (rc == -EIO)
 			vigil_log(VIGIL_LOG_ERR, "vigild: cluster node %s: etcd (%s) did not answer within %u s: starting "

@@ -27,8 +27,10 @@
 #     handshake record put back (as an etcd writer could): refused as not
 #     newer than the last, door still live;
 #   - door removed: its handshake and SSRC keys go from etcd with it;
-#   - etcd stopped (SIGSTOP: no answer): camera gate's initiations are
-#     counted cluster_unavailable and answered by no node; etcd back: gate
+#   - etcd stopped (SIGSTOP: no answer): camera gate's first initiation
+#     waits for etcd off the control thread (vigilctl stats says so
+#     meanwhile), then it and the next are counted cluster_unavailable and
+#     answered by no node; etcd back: gate
 #     is answered, its handshake replacing the record refused under its
 #     key (it once stayed there, and gate was refused as replayed for
 #     ever).
@@ -227,6 +229,10 @@ ip netns exec "$VIGIL_NS" "$stream" --to "$VIGIL_IP_ROOT" --clip "$work/clip.h26
 	--server-key "$server_pk" --rekey-seconds 30 >"$work/gate.json" 2>"$work/gate.log" &
 gate_pid=$!
 proc_track "$gate_pid"
+# The first initiation waits for etcd off the control thread, which
+# answers vigilctl meanwhile (it waited out etcd's timeout with it before).
+waiting() { [ $(($(hs "$owner" waiting) + $(hs "$other" waiting))) -gt 0 ]; }
+until_ok 10 waiting || fail "no node said a handshake of gate waits for etcd while the control thread answers"
 unavailable() { [ $(($(hs "$owner" cluster_unavailable) + $(hs "$other" cluster_unavailable))) -gt $((una_o + una_t)) ]; }
 until_ok 15 unavailable || fail "no initiation of gate counted cluster_unavailable while etcd did not answer"
 [ "$(hs "$owner" accepted)" = "$acc_o" ] && [ "$(hs "$other" accepted)" = "$acc_t" ] ||
