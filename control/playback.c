@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,6 +40,8 @@
 #define PLAYLIST_MAX (256u << 20) /* about 28 days of 1 s segments, a year of 10 s ones */
 #define PLAYLIST_READERS 2 /* at once: each may take a few times PLAYLIST_MAX */
 #define PEM_MAX (1u << 20)
+#define LIVE_CACHE 1024	   /* cameras whose live playlist is kept as read (a slot by the name's hash) */
+#define LIVE_CHUNK 65536   /* of a playlist read at a time */
 
 const char *const vigil_playback_outcome_name[VIGIL_PLAYBACK_OUTCOMES] = {
 #define X(e, name, help) name,
@@ -62,7 +65,24 @@ struct vigil_playback {
 	char *s3_keys;		 /* locked: the access key, a NUL, the secret */
 	const char *s3_secret; /* in s3_keys */
 	_Atomic uint64_t counts[VIGIL_PLAYBACK_OUTCOMES];
+	_Atomic uint64_t playlist_bytes; /* of playlists read, for their viewers */
 	sem_t readers; /* playlists read and parsed at once (PLAYLIST_READERS) */
+	struct live *live; /* LIVE_CACHE */
+};
+
+/* A camera's live playlist as read so far. Its file grows by appends, and
+ * is replaced by another (a rename) when retention drops its head or
+ * vigild ends it: the next live request reads only what was appended
+ * since, not days of segments again. */
+struct live {
+	pthread_mutex_t lock;
+	char camera[VIGIL_CAMERA_NAME_MAX + 1];
+	dev_t dev;
+	ino_t ino;
+	off_t read_to; /* the file read up to its last newline */
+	struct vigil_timeline_reader tr;
+	struct vigil_timeline_seg last[LIVE_SEGMENTS]; /* a ring: the newest at (n_last - 1) % LIVE_SEGMENTS */
+	unsigned n_last;
 };
 
 /* What one request asked for, once its path is read. */
@@ -136,7 +156,7 @@ static struct MHD_Response *file_response(const char *dir, const char *sub, cons
 
 /* RecordDir/camera/index.m3u8, whole, NUL-terminated; NULL: none. The
  * caller holds one of pb->readers. */
-static char *read_playlist(const struct vigil_playback *pb, const char *camera, size_t *len)
+static char *read_playlist(struct vigil_playback *pb, const char *camera, size_t *len)
 {
 	char path[4200], *text = NULL;
 	struct stat st;
@@ -156,9 +176,95 @@ static char *read_playlist(const struct vigil_playback *pb, const char *camera, 
 			got += (size_t)n;
 		text[got] = '\0';
 		*len = got;
+		atomic_fetch_add_explicit(&pb->playlist_bytes, got, memory_order_relaxed);
 	}
 	close(fd);
 	return text;
+}
+
+/* The lines of buf[0, len) (each ended by a newline) through l's reader. */
+static void live_lines(struct live *l, char *buf, size_t len)
+{
+	for (char *line = buf, *end = buf + len; line < end;) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		struct vigil_timeline_seg s;
+
+		*nl = '\0';
+		if (nl > line && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if (vigil_timeline_line(&l->tr, line, &s))
+			l->last[l->n_last++ % LIVE_SEGMENTS] = s;
+		line = nl + 1;
+	}
+}
+
+/* The live playlist of the camera (its last LIVE_SEGMENTS segments), with
+ * query after each URI; *found: the camera has a playlist, *ended: it is
+ * ended. NULL: none, or no memory. The caller holds one of pb->readers. */
+static char *live_playlist(struct vigil_playback *pb, const char *camera, const char *query, bool *found,
+			   bool *ended)
+{
+	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a of the name: its slot */
+	struct live *l;
+	char path[4200], *buf, *out = NULL;
+	struct vigil_timeline_seg v[LIVE_SEGMENTS];
+	char nodes[1][VIGIL_TIMELINE_NODE_MAX] = {""};
+	struct vigil_timeline t = {.nodes = nodes, .n_nodes = 1, .v = v};
+	uint64_t bytes = 0;
+	struct stat st;
+	unsigned n;
+	int fd;
+
+	for (const char *c = camera; *c != '\0'; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3u;
+	l = &pb->live[h % LIVE_CACHE];
+	*found = *ended = false;
+	snprintf(path, sizeof(path), "%s/%s/" VIGIL_PLAYLIST_NAME, pb->record_dir, camera);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	*found = true;
+	if ((buf = malloc(LIVE_CHUNK)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	pthread_mutex_lock(&l->lock);
+	if (strcmp(l->camera, camera) != 0 || l->dev != st.st_dev || l->ino != st.st_ino || st.st_size < l->read_to) {
+		snprintf(l->camera, sizeof(l->camera), "%s", camera);
+		l->dev = st.st_dev;
+		l->ino = st.st_ino;
+		l->read_to = 0;
+		l->tr = (struct vigil_timeline_reader){0};
+		l->n_last = 0;
+	}
+	/* What came since, whole lines only: a line being appended is read
+	 * next time. A line longer than a chunk is none of ours: skipped. */
+	for (;;) {
+		ssize_t got = pread(fd, buf, LIVE_CHUNK, l->read_to);
+		char *last_nl = got > 0 ? memrchr(buf, '\n', (size_t)got) : NULL;
+		size_t used = last_nl != NULL ? (size_t)(last_nl - buf) + 1 : got == LIVE_CHUNK ? LIVE_CHUNK : 0;
+
+		if (last_nl != NULL)
+			live_lines(l, buf, used);
+		l->read_to += (off_t)used;
+		bytes += used;
+		if (got < LIVE_CHUNK)
+			break;
+	}
+	*ended = l->tr.r.ended;
+	t.n = t.cap = l->n_last < LIVE_SEGMENTS ? l->n_last : LIVE_SEGMENTS;
+	for (size_t i = 0; i < t.n; i++)
+		v[i] = l->last[(l->n_last - t.n + i) % LIVE_SEGMENTS];
+	pthread_mutex_unlock(&l->lock);
+	close(fd);
+	free(buf);
+	atomic_fetch_add_explicit(&pb->playlist_bytes, bytes, memory_order_relaxed);
+	out = vigil_timeline_playlist(&t, 0, 0, "", query, LIVE_SEGMENTS, &n);
+	return out;
 }
 
 static uint64_t now_s(void)
@@ -198,25 +304,28 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 	size_t len = 0;
 	unsigned n;
 	char query[8 + VIGIL_TOKEN_TEXT_MAX], *text, *out;
-	bool live, ended;
+	bool live, ended, found;
 
 	if (!range_of(conn, s, &from, &to))
 		return refuse(pb, conn, VIGIL_PB_BAD_REQUEST);
-	sem_wait(&pb->readers);
-	text = read_playlist(pb, a->camera, &len);
-	if (text == NULL) {
-		sem_post(&pb->readers);
-		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
-	}
 	live = from == 0 && to == 0;
-	ended = strstr(text, "#EXT-X-ENDLIST") != NULL;
 	snprintf(query, sizeof(query), "?token=%s", token);
-	out = vigil_timeline_add(&t, NULL, text, len) == 0
-		  ? vigil_timeline_playlist(&t, from, to, "", query, live ? LIVE_SEGMENTS : 0, &n)
-		  : NULL;
-	free(text);
-	vigil_timeline_free(&t);
+	sem_wait(&pb->readers);
+	if (live) {
+		out = live_playlist(pb, a->camera, query, &found, &ended);
+	} else {
+		text = read_playlist(pb, a->camera, &len);
+		found = text != NULL;
+		out = text != NULL && vigil_timeline_add(&t, NULL, text, len) == 0
+			  ? vigil_timeline_playlist(&t, from, to, "", query, 0, &n)
+			  : NULL;
+		ended = false;
+		free(text);
+		vigil_timeline_free(&t);
+	}
 	sem_post(&pb->readers);
+	if (!found)
+		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
 	if (out == NULL)
 		return answer(pb, conn, VIGIL_PB_NOT_FOUND, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "", "");
 	if (live && ended) { /* the camera's recording stopped with vigild: the player stops too */
@@ -469,6 +578,13 @@ struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, cons
 		goto fail;
 	}
 	sem_init(&pb->readers, 0, PLAYLIST_READERS);
+	pb->live = calloc(LIVE_CACHE, sizeof(*pb->live));
+	if (pb->live == NULL) {
+		snprintf(msg, msglen, "PlaybackListen: no memory");
+		goto fail;
+	}
+	for (unsigned i = 0; i < LIVE_CACHE; i++)
+		pthread_mutex_init(&pb->live[i].lock, NULL);
 	rc = vigil_token_key(master, cfg->state_dir, pb->key, msg, msglen);
 	if (rc < 0)
 		goto fail;
@@ -530,6 +646,9 @@ void vigil_playback_stop(struct vigil_playback *pb)
 	if (pb->d != NULL)
 		MHD_stop_daemon(pb->d); /* joins its threads */
 	sem_destroy(&pb->readers);
+	for (unsigned i = 0; pb->live != NULL && i < LIVE_CACHE; i++)
+		pthread_mutex_destroy(&pb->live[i].lock);
+	free(pb->live);
 	sodium_free(pb->key);
 	sodium_free(pb->tls_key);
 	sodium_free(pb->s3_keys);
@@ -563,7 +682,9 @@ json_t *vigil_playback_summary(const struct vigil_playback *pb)
 	vigil_playback_counts(pb, n);
 	for (int i = 0; i < VIGIL_PLAYBACK_OUTCOMES; i++)
 		json_object_set_new(answers, vigil_playback_outcome_name[i], json_integer((json_int_t)n[i]));
-	return json_pack("{ss sb so}", "url", pb->url, "tls", pb->tls_key != NULL, "answers", answers);
+	return json_pack("{ss sb so sI}", "url", pb->url, "tls", pb->tls_key != NULL, "answers", answers,
+			 "playlist_bytes_read",
+			 (json_int_t)atomic_load_explicit(&pb->playlist_bytes, memory_order_relaxed));
 }
 
 const char *vigil_playback_url(const struct vigil_playback *pb)

@@ -36,11 +36,26 @@ static int seg_add(struct vigil_timeline *t, const struct vigil_timeline_seg *s)
 	return 0;
 }
 
+bool vigil_timeline_line(struct vigil_timeline_reader *tr, const char *line, struct vigil_timeline_seg *out)
+{
+	struct vigil_timeline_seg s = {0};
+
+	if (!vigil_playlist_line(&tr->r, line, &s.e))
+		return false;
+	s.listed_ns = s.e.start_ns;
+	if (s.e.start_ns == 0)
+		s.e.start_ns = tr->next;
+	if (s.e.start_ns == 0)
+		return false;
+	tr->next = s.e.start_ns + (uint64_t)(s.e.seconds * 1e9);
+	*out = s;
+	return true;
+}
+
 int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *text, size_t len)
 {
-	struct vigil_playlist_reader r = {0};
+	struct vigil_timeline_reader tr = {0};
 	struct vigil_timeline_seg s = {0};
-	uint64_t next = 0; /* where the segment before ended */
 	char *copy, *line, *save = NULL;
 	void *nodes;
 	int ret = 0;
@@ -59,20 +74,14 @@ int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *t
 	}
 	t->nodes = nodes;
 	snprintf(t->nodes[t->n_nodes], VIGIL_TIMELINE_NODE_MAX, "%s", node);
-	s.node = t->n_nodes++;
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	for (line = strtok_r(copy, "\r\n", &save); line != NULL && ret == 0; line = strtok_r(NULL, "\r\n", &save)) {
-		if (!vigil_playlist_line(&r, line, &s.e))
-			continue;
-		s.listed_ns = s.e.start_ns;
-		if (s.e.start_ns == 0)
-			s.e.start_ns = next;
-		if (s.e.start_ns == 0)
-			continue;
-		next = s.e.start_ns + (uint64_t)(s.e.seconds * 1e9);
-		ret = seg_add(t, &s);
-	}
+	for (line = strtok_r(copy, "\r\n", &save); line != NULL && ret == 0; line = strtok_r(NULL, "\r\n", &save))
+		if (vigil_timeline_line(&tr, line, &s)) {
+			s.node = t->n_nodes;
+			ret = seg_add(t, &s);
+		}
+	t->n_nodes++;
 	free(copy);
 	return ret;
 }

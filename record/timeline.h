@@ -43,6 +43,15 @@ bool vigil_timeline_node_ok(const char *node);
  * URIs. */
 int vigil_timeline_add(struct vigil_timeline *t, const char *node, const char *text, size_t len);
 
+/* vigil_timeline_add's reading of one playlist, a line (no newline) at a
+ * time: true when the line ends a segment with a start, *out then (its
+ * node 0). Zeroed to begin; r.ended tells #EXT-X-ENDLIST was read. */
+struct vigil_timeline_reader {
+	struct vigil_playlist_reader r;
+	uint64_t next; /* where the segment before ended */
+};
+bool vigil_timeline_line(struct vigil_timeline_reader *tr, const char *line, struct vigil_timeline_seg *out);
+
 /* The playlist of the segments that overlap [from_ns, to_ns) (0: no
  * bound), in time order: a VOD playlist (#EXT-X-ENDLIST), each segment's
  * URI base + node + "/" + its object's name (vigil_segment_object_name) +

@@ -4,7 +4,8 @@
 # namespace, into vigild on af_packet, one plain and one sealed to its
 # owner. Then, over HTTP:
 #  - while they stream: the live playlist, its last segments only, each URI
-#    carrying the token;
+#    carrying the token; the next live request reads only what the
+#    playlist gained since (vigilctl stats: playlist_bytes_read);
 #  - a time range (?from=&to=) as a VOD playlist that ffmpeg plays over
 #    HTTP frame for frame as the recording on disk, the clip's frames;
 #  - every segment byte for byte as on disk (the sealed one sealed);
@@ -143,6 +144,21 @@ first_seq=$(grep -m1 '^[0-9]*\.ts?token=' "$work/live.m3u8" | sed 's/\..*//; s/^
 grep -qx "#EXT-X-MEDIA-SEQUENCE:${first_seq:-0}" "$work/live.m3u8" ||
 	fail "the media sequence is not the first listed segment's number ($first_seq): $(head -5 "$work/live.m3u8")"
 grep -v '^#' "$work/live.m3u8" | grep -qv "?token=$tok\$" && fail "a URI without the token: $(cat "$work/live.m3u8")"
+# A live request reads what the playlist gained since the last one, not
+# the whole playlist again (days of segments, for a camera kept that long).
+read_bytes() { ctl --json stats | jq .stats.playback.playlist_bytes_read; }
+size_of() { stat -c %s "$work/rec/$plain/index.m3u8"; }
+s_before=$(size_of)
+curl -sf -o /dev/null "$url/cameras/$plain/index.m3u8?token=$tok" || fail "the live playlist"
+b_first=$(read_bytes) s_first=$(size_of)
+grown() { [ "$(size_of)" -gt "$s_first" ]; }
+until_ok 10 grown || fail "the playlist did not grow while the cameras send"
+curl -sf -o "$work/live2.m3u8" "$url/cameras/$plain/index.m3u8?token=$tok" || fail "the live playlist again"
+b_next=$(read_bytes) s_next=$(size_of)
+[ $((b_next - b_first)) -gt 0 ] && [ $((b_next - b_first)) -le $((s_next - s_before)) ] ||
+	fail "the next live request read $((b_next - b_first)) bytes of a playlist of $s_next that grew by $((s_next - s_before))"
+grep -q '^[0-9]*\.ts?token=' "$work/live2.m3u8" || fail "the next live playlist: $(cat "$work/live2.m3u8")"
+note "the next live request read $((b_next - b_first)) bytes of a playlist of $s_next"
 if $browser; then # the live edge in Chromium, while the cameras send: plain, and sealed with its owner's key
 	play b-live --url "$url/player/#camera=$plain&token=$tok"
 	[ "$(jq -r .played "$work/b-live.json")" = true ] && [ "$(jq -r .state "$work/b-live.json")" = playing ] ||
