@@ -47,6 +47,7 @@ struct hs_job {
 	unsigned slot, tag;
 	uint8_t ts[VIGIL_HS_TIMESTAMP_LEN];
 	uint64_t now;
+	char name[VIGIL_CAMERA_NAME_MAX + 1]; /* the SSRC keys' value: a copy, the camera array may move */
 	char hs_key[CAMERAS_PREFIX_MAX + VIGIL_CAMERA_NAME_MAX + sizeof(HANDSHAKE_SUFFIX)];
 	char ssrc_keys[4][sizeof(((struct vigil_cluster_config *)0)->prefix) + 16];
 	uint8_t sealed[VIGIL_CLUSTER_HANDSHAKE_LEN + VIGIL_ETCD_SEAL_OVERHEAD];
@@ -1374,6 +1375,7 @@ int vigil_cluster_handshake_begin(void *cluster, unsigned slot, const uint8_t ts
 	j->tag = tag;
 	j->now = now;
 	memcpy(j->ts, ts, VIGIL_HS_TIMESTAMP_LEN);
+	snprintf(j->name, sizeof(j->name), "%s", cam->name);
 	snprintf(j->hs_key, sizeof(j->hs_key), "%s%s%s", cl->cameras_prefix, cam->name, HANDSHAKE_SUFFIX);
 	vigil_etcd_seal(cl->master, j->hs_key, plain, sizeof(plain), j->sealed);
 	sodium_memzero(plain, sizeof(plain));
@@ -1385,13 +1387,13 @@ int vigil_cluster_handshake_begin(void *cluster, unsigned slot, const uint8_t ts
 					     .len = sizeof(j->sealed)};
 	if (!live || ssrc != cam->ssrc) {
 		ssrc_key(cl, ssrc, j->ssrc_keys[k], sizeof(j->ssrc_keys[k]));
-		j->ops[n++] = (struct vigil_etcd_op){.key = j->ssrc_keys[k++], .expect = 0, .value = cam->name,
-						     .len = strlen(cam->name)};
+		j->ops[n++] = (struct vigil_etcd_op){.key = j->ssrc_keys[k++], .expect = 0, .value = j->name,
+						     .len = strlen(j->name)};
 	}
 	if (rtx != NULL && (!live || !cam->has_rtx || rtx->ssrc != cam->rtx_ssrc)) {
 		ssrc_key(cl, rtx->ssrc, j->ssrc_keys[k], sizeof(j->ssrc_keys[k]));
-		j->ops[n++] = (struct vigil_etcd_op){.key = j->ssrc_keys[k++], .expect = 0, .value = cam->name,
-						     .len = strlen(cam->name)};
+		j->ops[n++] = (struct vigil_etcd_op){.key = j->ssrc_keys[k++], .expect = 0, .value = j->name,
+						     .len = strlen(j->name)};
 	}
 	if (cam->ssrc != 0 && cam->ssrc != ssrc) {
 		ssrc_key(cl, cam->ssrc, j->ssrc_keys[k], sizeof(j->ssrc_keys[k]));
