@@ -412,9 +412,10 @@ static void finish(struct vigil_handshakes *h, unsigned tag, int rc, uint64_t no
 
 	if (w == NULL || !w->used)
 		return;
-	cam = &h->cams->cfg->cameras[w->slot];
-	/* The slot given another camera meanwhile (a reload): not its key. */
-	if (rc >= 0 && (!cam->has_identity || sodium_memcmp(cam->identity, w->identity, 32) != 0))
+	/* The slot gone, or given another camera meanwhile (a reload): not
+	 * its key. */
+	cam = w->slot < h->cams->cfg->n_cameras ? &h->cams->cfg->cameras[w->slot] : NULL;
+	if (rc >= 0 && (cam == NULL || !cam->has_identity || sodium_memcmp(cam->identity, w->identity, 32) != 0))
 		rc = -ENOENT;
 	if (rc == 0)
 		rc = vigil_cameras_handshake(h->cams, w->slot, w->ssrc, w->has_rtx ? &w->rtx : NULL, w->key, w->salt, 0);
