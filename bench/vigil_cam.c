@@ -17,6 +17,11 @@
  *                  [--fps 30] [--payload 1200] [--port 5004] [--record-dir DIR] [--seed WORD]
  *                  [--rate PPS] [--standby N] [--control FILE] [--per-camera FILE] [--stagger]
  *                  [--rtx] [--loss P] [--burst N] [--delay MS]
+ * The clip's access units go in file (decode) order, each RTP timestamp a
+ * frame interval after the one before: a clip with B-frames (pictures
+ * shown in another order than decoded) would be recorded in decode order.
+ * Encode clips without them (x264: -bf 0); GStreamer cameras with B-frames
+ * are tested apart (interop_*_bframes).
  * --seed: keys, SSRCs and sequence numbers derived from WORD, the same at
  * every run: test keys that anyone with the word has, never a camera's.
  * --rate: the whole fleet sends PPS packets a second on average: the
