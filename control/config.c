@@ -359,6 +359,7 @@ int vigil_config_load(struct vigil_config *cfg, const char *path, char *err, siz
 	cfg->rekey_packets = VIGIL_DEFAULT_REKEY_PACKETS;
 	cfg->retransmit_hold_ms = VIGIL_DEFAULT_RETRANSMIT_HOLD_MS;
 	cfg->offline_seconds = VIGIL_DEFAULT_OFFLINE_SECONDS;
+	cfg->playback_per_address = VIGIL_DEFAULT_PLAYBACK_PER_ADDRESS;
 	cfg->event_queue = VIGIL_DEFAULT_EVENT_QUEUE;
 	cfg->auth_failed_per_minute = VIGIL_DEFAULT_AUTH_FAILED_PER_MINUTE;
 	cfg->storage.spool_bytes = VIGIL_DEFAULT_SPOOL_BYTES;

@@ -620,6 +620,7 @@ static const struct key_def keys[] = {
     {"PlayerDir", INGEST(player_dir), STRING},
     {"PlaybackCertFile", INGEST(playback_cert_file), STRING},
     {"PlaybackKeyFile", INGEST(playback_key_file), STRING},
+    {"PlaybackConnectionsPerAddress", INGEST(playback_per_address), NUMBER(1, VIGIL_PLAYBACK_CONNECTIONS, 1)},
     {"MetricsPerCamera", INGEST(metrics_per_camera), ONE_OF(yes_no), .err = "is not yes or no"},
     {"OfflineSeconds", INGEST(offline_seconds), NUMBER(1, 86400, 1)},
     {"EventHook", INGEST(event_hook), STRING, .then = hook_url},

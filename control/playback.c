@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The playback endpoint (playback.h). libmicrohttpd runs a thread per
- * connection, at most HTTP_CONNECTIONS of them (HTTP_PER_IP from one
- * address), each closed after HTTP_TIMEOUT_S idle. Paths:
+ * connection, at most VIGIL_PLAYBACK_CONNECTIONS of them
+ * (PlaybackConnectionsPerAddress from one address), each closed after
+ * HTTP_TIMEOUT_S idle. Paths:
  *   /                              → /player/
  *   /player/, /player/FILE         the web player (PlayerDir)
  *   /cameras/CAMERA/index.m3u8     live: the last LIVE_SEGMENTS segments;
@@ -33,8 +34,6 @@
 #include "timeline.h"
 #include "viewer_token.h"
 
-#define HTTP_CONNECTIONS 64
-#define HTTP_PER_IP 16
 #define HTTP_TIMEOUT_S 30
 #define LIVE_SEGMENTS 6
 #define PLAYLIST_MAX (256u << 20) /* about 28 days of 1 s segments, a year of 10 s ones */
@@ -623,7 +622,7 @@ struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, cons
 		(tls ? MHD_USE_TLS : 0),
 	    0, NULL, NULL, on_request, pb, MHD_OPTION_SOCK_ADDR,
 	    v6 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)HTTP_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_PER_IP,
+	    (unsigned)VIGIL_PLAYBACK_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->playback_per_address,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)32768, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, pb->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
 	    pb->tls_key, MHD_OPTION_END);

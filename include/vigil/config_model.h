@@ -174,6 +174,9 @@ struct vigil_config {
 	char player_dir[4096];
 	char playback_cert_file[4096];
 	char playback_key_file[4096];
+	/* PlaybackConnectionsPerAddress: connections from one address at once
+	 * (behind a proxy on the same host, every viewer's). */
+	unsigned playback_per_address;
 	unsigned metrics_per_camera; /* MetricsPerCamera: vigil_camera_* series too */
 	unsigned offline_seconds;    /* OfflineSeconds: no authentic packet for this long: offline */
 	/* Events (control/events.c): the webhook they are POSTed to ("":

@@ -82,6 +82,8 @@
  * packets, whichever comes first. */
 #define VIGIL_DEFAULT_REKEY_SECONDS 120
 #define VIGIL_DEFAULT_REKEY_PACKETS (UINT64_C(1) << 31)
+#define VIGIL_DEFAULT_PLAYBACK_PER_ADDRESS 16 /* playback connections from one address at once */
+#define VIGIL_PLAYBACK_CONNECTIONS 64	      /* playback connections at once, a thread each */
 #define VIGIL_DEFAULT_OFFLINE_SECONDS 10 /* no authentic packet for this long: offline */
 #define VIGIL_DEFAULT_EVENT_QUEUE 10000 /* events waiting for the EventHook; more are dropped */
 #define VIGIL_DEFAULT_AUTH_FAILED_PER_MINUTE 600 /* a camera's refusals a minute before an event */

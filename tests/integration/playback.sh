@@ -467,6 +467,7 @@ grep -q "no playback: .*tls.key: a private key readable by group or others" "$wo
 	fail "a private key others may read: not said: $(grep playback "$work/vigild.log")"
 proc_stop "$vigild_pid" TERM 30 || fail "vigild exited $?"
 chmod 600 "$work/tls.key"
+conf_ingest "$work/vigil.conf" "PlaybackConnectionsPerAddress = 2"
 start_vigild
 curl -sf --cacert "$work/tls.crt" -o "$work/tls.m3u8" "https://127.0.0.1:$pport/cameras/$plain/index.m3u8?token=$tok" ||
 	fail "the token from before the restart, over https: refused"
@@ -474,13 +475,21 @@ grep -q "?token=$tok\$" "$work/tls.m3u8" || fail "the https playlist: $(head -c 
 [ "$(code "http://127.0.0.1:$pport/cameras/$plain/index.m3u8?token=$tok")" = 200 ] &&
 	fail "plain http answered on the TLS listener"
 [ "$(ctl --json stats | jq .stats.playback.tls)" = true ] || fail "the summary does not say TLS"
+# PlaybackConnectionsPerAddress = 2: two connections held open, a third
+# from the same address is refused; one closed, it is served.
+https_ok() { curl -sf --cacert "$work/tls.crt" -o /dev/null "https://127.0.0.1:$pport/cameras/$plain/index.m3u8?token=$tok"; }
+exec 5<>"/dev/tcp/127.0.0.1/$pport" 6<>"/dev/tcp/127.0.0.1/$pport"
+https_ok && fail "a third connection from one address served with PlaybackConnectionsPerAddress = 2"
+exec 5>&-
+until_ok 5 https_ok || fail "a connection not served once one of the two was closed"
+exec 6>&-
 proc_stop "$vigild_pid" TERM 30 || fail "vigild exited $?"
 check_invariant final "$work/summary.json"
 
 if $browser; then
 	note "live latency of a plain fMP4 camera in the browser"
 	sed -e '/^\[Camera\]/,$d' -e 's|^RecordDir = .*|RecordDir = '"$work"'/rec-fmp4|' \
-		-e 's|^StateDir = .*|StateDir = '"$work"'/state-fmp4|' -e '/^Playback\(Cert\|Key\)File/d' \
+		-e 's|^StateDir = .*|StateDir = '"$work"'/state-fmp4|' -e '/^Playback\(Cert\|Key\)File/d' -e '/^PlaybackConnectionsPerAddress/d' \
 		"$work/vigil.conf" >"$work/fmp4.conf"
 	printf 'RecordFormat = fmp4\n[Camera]\nName = %s\nSSRC = 1111\nKey = %s\nCodec = H264\n' "$plain" \
 		"$(base64 -w0 "$work/lobby.key")" >>"$work/fmp4.conf"

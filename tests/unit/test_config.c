@@ -69,6 +69,7 @@ static void test_good(void **state)
 				      "EventHook = https://hooks.example/vigil\n"
 				      "EventHookSecretFile = /etc/vigil/hook.key\n"
 				      "EventQueue = 500\n"
+				      "PlaybackConnectionsPerAddress = 64\n"
 				      "[Camera]\n"
 				      "Name = lobby\n"
 				      "SSRC = 286331153\n"
@@ -118,6 +119,7 @@ static void test_good(void **state)
 	assert_int_equal(cfg.event_queue, 500);
 	assert_int_equal(cfg.auth_failed_per_minute, VIGIL_DEFAULT_AUTH_FAILED_PER_MINUTE);
 	assert_int_equal(cfg.offline_seconds, 10);
+	assert_int_equal(cfg.playback_per_address, 64);
 	assert_int_equal(cfg.segment_seconds, 2);
 	assert_int_equal(cfg.recorders, 3);
 	assert_int_equal(cfg.idle_sleep_us, 50);
@@ -131,7 +133,7 @@ static void test_good(void **state)
 	assert_string_equal(cfg.cameras[0].name, "lobby");
 	assert_int_equal(cfg.cameras[0].ssrc, 286331153);
 	assert_int_equal(cfg.cameras[0].codec, VIGIL_CODEC_H264);
-	assert_int_equal(cfg.cameras[0].line, 21);
+	assert_int_equal(cfg.cameras[0].line, 22);
 	assert_int_equal(cfg.format, VIGIL_FORMAT_FMP4);
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(cfg.cameras[0].master_key[i], i + 1);
@@ -304,6 +306,8 @@ static const struct {
 	{INGEST "EventHook = ftp://example.com/x\n" CAMERA("a", "1"),
 	 "3: EventHook: 'ftp://example.com/x' is not an http:// or https:// URL"},
 	{INGEST "EventQueue = 0\n" CAMERA("a", "1"), "3: EventQueue: '0' is not a number from 1"},
+	{INGEST "PlaybackConnectionsPerAddress = 65\n" CAMERA("a", "1"),
+	 "3: PlaybackConnectionsPerAddress: '65' is not a number from 1 to 64"},
 	{INGEST "AuthFailedPerMinute = -1\n" CAMERA("a", "1"), "3: AuthFailedPerMinute: '-1' is not a number from 1"},
 	{INGEST "[Camera]\nName = a\nIdentity = " ID "\nCodec = H264\n", "3: Identity: needs HandshakePort and ServerKeyFile"},
 	{INGEST HS "[Camera]\nName = a\nIdentity = " ID "\nSSRC = 3\nCodec = H264\n",
