@@ -407,12 +407,21 @@ PY
 		fail "python's HTTP server did not start: $(cat "$work/hostile.log")"
 	play b-hostile --url "http://127.0.0.1:$hport/player/#camera=$sealed&token=x" --owner-key "$work/owner.key" \
 		--at 0.5,1.5,2.5
+	# The same server leaving a segment out of a VOD playlist: the one
+	# after it names it (its place), so the page says it is missing.
+	cp "$work/rec/$sealed/$s2" "$hostile/cameras/$sealed/"
+	printf '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.0,\n%s\n#EXTINF:1.0,\n%s\n#EXT-X-ENDLIST\n' \
+		"$s0" "$s2" >"$hostile/cameras/$sealed/index.m3u8"
+	play b-missing --url "http://127.0.0.1:$hport/player/#camera=$sealed&token=x" --owner-key "$work/owner.key" --at 0.5
 	proc_stop "$hostile_pid" TERM 5 || true
 	seg_state() { jq -r --argjson s "$1" '[.segments[] | select(.seq == $s)][0] | "\(.state): \(.reason)"' "$work/b-hostile.json"; }
 	case $(seg_state 999) in refused:*"not sealed"*) ;; *) fail "a plain segment in a sealed camera's playlist: $(seg_state 999)" ;; esac
 	case $(seg_state $((10#${s2:0:8}))) in refused:*"another camera"*) ;; *) fail "another camera's segment: $(seg_state $((10#${s2:0:8})))" ;; esac
 	[ "$(jq -r '[.frames[] | select(.png != null)] | length' "$work/b-hostile.json")" = 1 ] ||
 		fail "the hostile server's playlist: frames $(jq -c .frames "$work/b-hostile.json")"
+	[ "$(jq -r --argjson s $((10#${s2:0:8})) '[.segments[] | select(.seq == $s)][0] | "\(.state) \(.chain)"' "$work/b-missing.json")" = "opened missing" ] &&
+		[ "$(jq -r --argjson s $((10#${s0:0:8})) '[.segments[] | select(.seq == $s)][0].state' "$work/b-missing.json")" = opened ] ||
+		fail "a segment left out of a VOD playlist, not said missing: $(jq -c .segments "$work/b-missing.json")"
 
 	# The page the owner keeps (a local file), its script loaded from the
 	# server pinned by the release's SHA-384: it plays the sealed camera;

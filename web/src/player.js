@@ -37,6 +37,10 @@ const segments = new Map();
 // Of each opened sealed segment: its tags and the link its place holds, to
 // check the chain between segments the page has opened (in either order).
 const opened = new Map();
+// A VOD playlist's segment numbers, and its first: a sealed segment whose
+// place names a predecessor after that first one, which the playlist does
+// not list, was left out by the server (missing, as vigil-open says).
+let listed = null;
 
 window.vigilPlayer = {
   hls: null,
@@ -52,9 +56,11 @@ function updateStatus() {
   const all = [...segments.values()];
   const refused = all.filter((s) => s.state === 'refused').length;
   const broken = all.filter((s) => s.chain === 'broken').length;
+  const missing = all.filter((s) => s.chain === 'missing').length;
   const notes = [];
   if (refused) notes.push(`${refused} segment(s) refused`);
   if (broken) notes.push(`${broken} chain link(s) broken`);
+  if (missing) notes.push(`${missing} segment(s) missing before one that names it`);
   const tail = notes.length ? ` (${notes.join(', ')})` : '';
   let state;
   let text;
@@ -101,8 +107,13 @@ function segmentOf(url) {
 // A link holds when the segment it names (opened here) has the tag it binds.
 function checkLink(seq) {
   const s = opened.get(seq);
-  const prev = s && s.place.kind !== 0 && opened.get(s.place.prev);
-  if (!prev) return;
+  if (!s || s.place.kind === 0) return;
+  const prev = opened.get(s.place.prev);
+  if (!prev) {
+    if (listed && s.place.prev >= listed.first && !listed.seqs.has(s.place.prev))
+      note(seq, { chain: 'missing', link: `follows ${pad8(s.place.prev)}, which the playlist does not list: missing` });
+    return;
+  }
   const bound = BINDS_CHAIN_TAG.has(s.place.kind) ? prev.chainTag : prev.headTag;
   const holds = sodium.memcmp(bound, s.place.tag);
   note(seq, {
@@ -285,6 +296,13 @@ async function main() {
   // playlist may turn sealed later: loading stops there until the key).
   hls.on(Hls.Events.LEVEL_LOADED, (_, { details }) => {
     if (details.fragments.some((f) => segmentOf(f.url)?.sealed)) sealedOnly = true;
+    // A live playlist lists only its last segments: only a whole one says
+    // what is missing.
+    if (!details.live) {
+      const seqs = details.fragments.map((f) => segmentOf(f.url)?.seq).filter((n) => n !== undefined);
+      listed = { seqs: new Set(seqs), first: Math.min(...seqs) };
+      for (const k of opened.keys()) checkLink(k);
+    }
     if (needKey) return;
     if (!ownerKey && sealedOnly) {
       hls.stopLoad();
