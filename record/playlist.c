@@ -177,14 +177,19 @@ static int read_playlist(const char *dir, struct entries *l, unsigned *target)
 }
 
 /* A segment the playlist does not know (it was being written, or listed,
- * at the crash): its duration from its timestamps, its start from when it
- * was last written. It continues the one before it, unless one is missing. */
+ * at the crash): its duration from its timestamps, its start from when its
+ * file was made (its first frame's arrival, to the file's open). Its last
+ * write is recovery's own cut of it, however long after the crash: less
+ * its duration, that is its start only on a filesystem that keeps no birth
+ * time (a start that late once put a killed node's last segment after
+ * what another node recorded of the camera since). It continues the one
+ * before it, unless one is missing. */
 static struct vigil_playlist_entry probe(const char *dir, const struct vigil_playlist_entry *found, double nominal)
 {
 	struct vigil_playlist_entry e = *found;
 	char path[PATH_MAX + 16];
 	AVFormatContext *ic = NULL;
-	struct stat st;
+	struct statx st;
 
 	e.seconds = nominal;
 	snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", dir, e.seq, vigil_seg_suffix[e.kind]);
@@ -195,12 +200,15 @@ static struct vigil_playlist_entry probe(const char *dir, const struct vigil_pla
 			e.seconds = (double)ic->duration / AV_TIME_BASE;
 		avformat_close_input(&ic);
 	}
-	if (stat(path, &st) == 0) {
-		uint64_t mtime = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
+	if (statx(AT_FDCWD, path, 0, STATX_BTIME | STATX_MTIME | STATX_SIZE, &st) == 0) {
+		uint64_t mtime = (uint64_t)st.stx_mtime.tv_sec * 1000000000u + st.stx_mtime.tv_nsec;
+		uint64_t btime = (uint64_t)st.stx_btime.tv_sec * 1000000000u + st.stx_btime.tv_nsec;
 		uint64_t len = (uint64_t)(e.seconds * 1e9);
 
-		e.start_ns = mtime > len ? mtime - len : 0;
-		e.bytes = (uint64_t)st.st_size;
+		e.start_ns = (st.stx_mask & STATX_BTIME) && btime != 0 && btime <= mtime ? btime
+			     : mtime > len					   ? mtime - len
+										   : 0;
+		e.bytes = (uint64_t)st.stx_size;
 	}
 	return e;
 }

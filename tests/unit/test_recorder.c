@@ -1866,6 +1866,7 @@ static void test_crash_recovery(void **state)
 
 	assert_int_equal(stat(TDIR "/rec/a/b/camcrash/00000001.ts", &sb), 0);
 	cut = sb.st_size - 100;
+	assert_int_equal(run("date +%%s.%%N > " TDIR "/t0"), 0);
 	assert_int_equal(run("cd %s && head -c %lld 00000001.ts > %08u.ts.partial && head -c 376 /dev/zero >> "
 			     "%08u.ts.partial && head -c 100 00000000.ts > %08u.ts.partial",
 			     fx.dir, (long long)cut, n, n, n + 1),
@@ -1873,6 +1874,9 @@ static void test_crash_recovery(void **state)
 	/* The playlist as if the crash came while its last entry went in. */
 	assert_int_equal(run("cd %s && head -n -2 index.m3u8 > p && printf '0000' >> p && mv p index.m3u8", fx.dir),
 			 0);
+	/* Recovered 3 s after the crash: the cut segment starts when its file
+	 * was made, not when recovery cut it less its length. */
+	assert_int_equal(run("sleep 3"), 0);
 
 	fixture_init(&fx, "camcrash", VIGIL_CODEC_H264, false);
 	assert_int_equal(stat(TDIR "/rec/a/b/camcrash/00000001.ts", &sb), 0);
@@ -1891,6 +1895,12 @@ static void test_crash_recovery(void **state)
 		assert_int_equal(pl.seq[i], i);
 	assert_int_equal(pl.discontinuities, 0); /* what was being written continues what was */
 	assert_true(pl.seconds > 4.5);           /* the lost entry's duration was probed back */
+	/* its start: when its file was made (t0), to within a second */
+	assert_int_equal(run("t=$(grep -B3 '^%08u.ts$' %s/index.m3u8 | sed -n 's/^#EXT-X-PROGRAM-DATE-TIME://p') && "
+			     "[ -n \"$t\" ] && awk -v t=\"$(date -d \"$t\" +%%s.%%N)\" -v t0=\"$(cat " TDIR "/t0)\" "
+			     "'BEGIN { exit !(t >= t0 - 0.01 && t < t0 + 1) }'",
+			     n, fx.dir),
+			 0);
 
 	/* Recording goes on after them, numbered after the dropped one. */
 	feed(&fx, &h264, 0, 40);
