@@ -33,6 +33,7 @@
 #include "s3.h"
 #include "timeline.h"
 #include "viewer_token.h"
+#include "vigil/hash.h"
 
 #define HTTP_TIMEOUT_S 30
 #define LIVE_SEGMENTS 6
@@ -203,8 +204,7 @@ static void live_lines(struct live *l, char *buf, size_t len)
 static char *live_playlist(struct vigil_playback *pb, const char *camera, const char *query, bool *found,
 			   bool *ended)
 {
-	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a of the name: its slot */
-	struct live *l;
+	struct live *l = &pb->live[vigil_hash_name(camera) % LIVE_CACHE];
 	char path[4200], *buf, *out = NULL;
 	struct vigil_timeline_seg v[LIVE_SEGMENTS];
 	char nodes[1][VIGIL_TIMELINE_NODE_MAX] = {""};
@@ -214,9 +214,6 @@ static char *live_playlist(struct vigil_playback *pb, const char *camera, const 
 	unsigned n;
 	int fd;
 
-	for (const char *c = camera; *c != '\0'; c++)
-		h = (h ^ (uint8_t)*c) * 0x100000001b3u;
-	l = &pb->live[h % LIVE_CACHE];
 	*found = *ended = false;
 	snprintf(path, sizeof(path), "%s/%s/" VIGIL_PLAYLIST_NAME, pb->record_dir, camera);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);

@@ -182,11 +182,9 @@ char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64
 			new_map = cut || s->e.map != prev->e.map;
 		}
 		vigil_playlist_time_fmt(when, sizeof(when), s->e.start_ns);
-		/* A node's segments are objects, named with their start. */
-		if (node[0] != '\0')
-			vigil_segment_object_name(name, sizeof(name), s->e.seq, s->e.kind, s->listed_ns);
-		else
-			snprintf(name, sizeof(name), "%08" PRIu32 "%s", s->e.seq, vigil_seg_suffix[s->e.kind]);
+		/* A node's segments are objects, named with their start; a
+		 * camera's own folder's are files, named without. */
+		vigil_segment_object_name(name, sizeof(name), s->e.seq, s->e.kind, node[0] != '\0' ? s->listed_ns : 0);
 		if (cut)
 			ok = put(&out, &len, &cap, "#EXT-X-DISCONTINUITY\n");
 		if (ok && s->e.kind == VIGIL_SEG_M4S && new_map)

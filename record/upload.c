@@ -23,6 +23,7 @@
 #include "s3.h"
 #include "upload.h"
 #include "vigil/clock.h"
+#include "vigil/hash.h"
 #include "vigil/log.h"
 #include "vigil/object_name.h"
 
@@ -143,18 +144,9 @@ static void add(uint64_t *counter, int64_t n)
 	__atomic_store_n(counter, *counter + (uint64_t)n, __ATOMIC_RELAXED);
 }
 
-static uint64_t hash_name(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325u;
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 0x100000001b3u;
-	return h;
-}
-
 static struct cam *cam_get(struct lane *u, const char *name, bool make)
 {
-	struct cam **b = &u->buckets[hash_name(name) % UPLOAD_BUCKETS], *c;
+	struct cam **b = &u->buckets[vigil_hash_name(name) % UPLOAD_BUCKETS], *c;
 
 	for (c = *b; c != NULL; c = c->hnext)
 		if (strcmp(c->name, name) == 0)
@@ -271,7 +263,7 @@ static const char *content_type(const struct item *it)
 
 static unsigned lane_of(const struct vigil_uploader *up, const char *camera)
 {
-	uint64_t h = hash_name(camera);
+	uint64_t h = vigil_hash_name(camera);
 
 	/* FNV's high bits barely differ for names that differ in their last
 	 * character: mixed first (MurmurHash3's finalizer). */

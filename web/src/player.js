@@ -300,7 +300,9 @@ async function main() {
     // what is missing.
     if (!details.live) {
       const seqs = details.fragments.map((f) => segmentOf(f.url)?.seq).filter((n) => n !== undefined);
-      listed = { seqs: new Set(seqs), first: Math.min(...seqs) };
+      // (A loop, not Math.min(...seqs): a day of 1 s segments is more
+      // arguments than a call takes.)
+      listed = { seqs: new Set(seqs), first: seqs.reduce((a, b) => (b < a ? b : a), Infinity) };
       for (const k of opened.keys()) checkLink(k);
     }
     if (needKey) return;
