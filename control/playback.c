@@ -8,12 +8,14 @@
  *   /cameras/CAMERA/index.m3u8     live: the last LIVE_SEGMENTS segments;
  *                                  ?from=&to= (or a token with a range): VOD
  *   /cameras/CAMERA/FILE           NNNNNNNN.ts|.ts.sealed|.m4s, init-N.mp4
+ *   /cameras/CAMERA/NNNNNNNN.m4s?part=K  a part of a segment (live.h)
  * Every URI in a playlist carries the token it was asked with, so a
  * player's relative URLs work; a token opens recordings only in the query
  * (no cookie: nothing a page of another site could make a browser send). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -29,10 +31,12 @@
 #include <sodium.h>
 
 #include "playback.h"
+#include "live.h"
 #include "playlist.h"
 #include "s3.h"
 #include "timeline.h"
 #include "viewer_token.h"
+#include "vigil/clock.h"
 #include "vigil/hash.h"
 
 #define HTTP_TIMEOUT_S 30
@@ -68,6 +72,8 @@ struct vigil_playback {
 	_Atomic uint64_t playlist_bytes; /* of playlists read, for their viewers */
 	sem_t readers; /* playlists read and parsed at once (PLAYLIST_READERS) */
 	struct live *live; /* LIVE_CACHE */
+	struct vigil_live *parts; /* low-latency HLS (live.h); NULL: none */
+	unsigned segment_seconds;
 };
 
 /* A camera's live playlist as read so far. Its file grows by appends, and
@@ -198,15 +204,101 @@ static void live_lines(struct live *l, char *buf, size_t len)
 	}
 }
 
+/* A segment's parts as #EXT-X-PART lines; NULL: no memory. */
+static char *part_lines(const struct vigil_live_seg_view *g, const char *query)
+{
+	char *text = malloc((size_t)g->n_parts * (128 + strlen(query)) + 1);
+	size_t len = 0;
+
+	if (text == NULL)
+		return NULL;
+	text[0] = '\0';
+	for (unsigned i = 0; i < g->n_parts; i++)
+		len += (size_t)sprintf(text + len, "#EXT-X-PART:DURATION=%.3f,URI=\"%08" PRIu32 ".m4s%s&part=%u\"%s\n",
+				       (double)g->parts[i].ticks / VIGIL_RTP_CLOCK_HZ, g->seq, query, i,
+				       g->parts[i].independent ? ",INDEPENDENT=YES" : "");
+	return text;
+}
+
+/* Low-latency HLS: the live playlist t (the disk's last segments) with the
+ * parts of the last segments (live.h), the closed ones the disk does not
+ * list yet, and the open one's parts after them. Its parts and the
+ * segments closed since are served from memory until they are on disk. */
+static char *ll_playlist(struct vigil_timeline *t, const struct vigil_live_view *view, const char *query)
+{
+	char *lines[VIGIL_LIVE_SEGMENTS] = {0}, *body, *out = NULL, head[160], when[64], map[128] = "";
+	const struct vigil_live_seg_view *open = NULL;
+	uint32_t last = t->n > 0 ? t->v[t->n - 1].e.seq : 0, last_map = t->n > 0 ? t->v[t->n - 1].e.map : 0;
+	uint64_t target = VIGIL_LIVE_PART_MS * (VIGIL_RTP_CLOCK_HZ / 1000);
+	unsigned n;
+
+	for (unsigned k = 0; k < view->n; k++) {
+		const struct vigil_live_seg_view *g = &view->seg[k];
+		size_t i;
+
+		for (unsigned p = 0; p < g->n_parts; p++)
+			target = g->parts[p].ticks > target ? g->parts[p].ticks : target;
+		if ((lines[k] = part_lines(g, query)) == NULL)
+			goto out;
+		if (!g->closed) {
+			open = g;
+			continue;
+		}
+		for (i = 0; i < t->n && t->v[i].e.seq != g->seq; i++)
+			;
+		if (i == t->n && t->n > 0 && (int32_t)(g->seq - last) <= 0)
+			continue; /* gone from the disk's list: not ours to add */
+		if (i == t->n) {
+			if (t->n == t->cap)
+				continue;
+			t->v[t->n++] = (struct vigil_timeline_seg){
+			    .e = {.seq = g->seq,
+				  .seconds = (double)g->ticks / VIGIL_RTP_CLOCK_HZ,
+				  .start_ns = g->start_ns,
+				  .kind = VIGIL_SEG_M4S,
+				  .map = g->map},
+			    .listed_ns = g->start_ns};
+			last = g->seq;
+			last_map = g->map;
+		}
+		t->v[i].parts = lines[k];
+	}
+	if (t->n == 0 || (body = vigil_timeline_playlist(t, 0, 0, "", query, LIVE_SEGMENTS, &n)) == NULL)
+		goto out;
+	/* Parts are at most the target, which is whole milliseconds. */
+	snprintf(head, sizeof(head),
+		 "#EXTM3U\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%.3f\n"
+		 "#EXT-X-PART-INF:PART-TARGET=%.3f\n",
+		 3.0 * (double)((target * 1000 + VIGIL_RTP_CLOCK_HZ - 1) / VIGIL_RTP_CLOCK_HZ) / 1000,
+		 (double)((target * 1000 + VIGIL_RTP_CLOCK_HZ - 1) / VIGIL_RTP_CLOCK_HZ) / 1000);
+	if (open != NULL) {
+		vigil_playlist_time_fmt(when, sizeof(when), open->start_ns);
+		if (open->map != last_map)
+			snprintf(map, sizeof(map), "#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-%08" PRIu32 ".mp4%s\"\n",
+				 open->map, query);
+	}
+	out = malloc(strlen(head) + strlen(body) + strlen(map) + sizeof(when) + 64 +
+		     (open != NULL ? strlen(lines[open - view->seg]) : 0));
+	if (out != NULL)
+		sprintf(out, "%s%s%s%s%s%s%s", head, body + strlen("#EXTM3U\n"), map,
+			open != NULL ? "#EXT-X-PROGRAM-DATE-TIME:" : "", open != NULL ? when : "",
+			open != NULL ? "\n" : "", open != NULL ? lines[open - view->seg] : "");
+	free(body);
+out:
+	for (unsigned k = 0; k < VIGIL_LIVE_SEGMENTS; k++)
+		free(lines[k]);
+	return out;
+}
+
 /* The live playlist of the camera (its last LIVE_SEGMENTS segments), with
  * query after each URI; *found: the camera has a playlist, *ended: it is
  * ended. NULL: none, or no memory. The caller holds one of pb->readers. */
-static char *live_playlist(struct vigil_playback *pb, const char *camera, const char *query, bool *found,
-			   bool *ended)
+static char *live_playlist(struct vigil_playback *pb, const char *camera, const char *query,
+			   const struct vigil_live_view *view, bool *found, bool *ended, enum vigil_seg_kind *kind)
 {
 	struct live *l = &pb->live[vigil_hash_name(camera) % LIVE_CACHE];
 	char path[4200], *buf, *out = NULL;
-	struct vigil_timeline_seg v[LIVE_SEGMENTS];
+	struct vigil_timeline_seg v[LIVE_SEGMENTS + VIGIL_LIVE_SEGMENTS];
 	char nodes[1][VIGIL_TIMELINE_NODE_MAX] = {""};
 	struct vigil_timeline t = {.nodes = nodes, .n_nodes = 1, .v = v};
 	uint64_t bytes = 0;
@@ -259,6 +351,12 @@ static char *live_playlist(struct vigil_playback *pb, const char *camera, const 
 	close(fd);
 	free(buf);
 	atomic_fetch_add_explicit(&pb->playlist_bytes, bytes, memory_order_relaxed);
+	t.cap = LIVE_SEGMENTS + VIGIL_LIVE_SEGMENTS;
+	*kind = t.n > 0 ? v[t.n - 1].e.kind : VIGIL_SEG_M4S;
+	if (view != NULL && view->n > 0 && !*ended && (out = ll_playlist(&t, view, query)) != NULL)
+		return out;
+	for (size_t i = 0; i < t.n; i++)
+		v[i].parts = NULL;
 	out = vigil_timeline_playlist(&t, 0, 0, "", query, LIVE_SEGMENTS, &n);
 	return out;
 }
@@ -292,6 +390,35 @@ static bool range_of(struct MHD_Connection *conn, const struct vigil_viewer_scop
 	return true;
 }
 
+/* A live request of a camera that may be watched in parts (live.h): it
+ * is watched from now, and the request waits for what it asks for (a
+ * blocking reload: _HLS_msn, _HLS_part), at most three SegmentSeconds and
+ * one second, HTTP_TIMEOUT_S at most. Without those, it waits until a
+ * whole segment was cut in parts and the next one begun: a player starts
+ * PART-HOLD-BACK from the end, and should find parts there (hls.js,
+ * started on a whole segment, went on mixing whole segments and parts,
+ * and stalled over holes). 1: list its parts; 0: plain live HLS; -1: a
+ * bad request. */
+static int live_wait(struct vigil_playback *pb, struct MHD_Connection *conn, const char *camera)
+{
+	const char *msn_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "_HLS_msn"),
+		   *part_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "_HLS_part");
+	uint64_t wait_s = 3ull * pb->segment_seconds + 1, msn = UINT32_MAX, part = UINT64_MAX;
+	char *end;
+	int ret;
+
+	if (msn_arg != NULL && (msn = strtoull(msn_arg, &end, 10), *end != '\0' || msn >= UINT32_MAX))
+		return -1;
+	if (part_arg != NULL &&
+	    (msn_arg == NULL || (part = strtoull(part_arg, &end, 10), *end != '\0' || part >= VIGIL_LIVE_PARTS)))
+		return -1;
+	if (!vigil_live_watch(pb->parts, camera))
+		return 0;
+	ret = vigil_live_wait(pb->parts, camera, (uint32_t)msn, part == UINT64_MAX ? -1 : (int)part,
+			      vigil_clock_ns(CLOCK_MONOTONIC) + (wait_s < HTTP_TIMEOUT_S ? wait_s : HTTP_TIMEOUT_S) * 1000000000u);
+	return ret == -ERANGE ? -1 : ret == 0 || ret == -ETIMEDOUT;
+}
+
 static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection *conn, const struct ask *a,
 				const struct vigil_viewer_scope *s, const char *token)
 {
@@ -301,6 +428,7 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 	unsigned n;
 	char query[8 + VIGIL_TOKEN_TEXT_MAX], *text, *out;
 	bool live, ended, found;
+	int ret = 0;
 
 	if (!range_of(conn, s, &from, &to))
 		return refuse(pb, conn, VIGIL_PB_BAD_REQUEST);
@@ -308,7 +436,23 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 	snprintf(query, sizeof(query), "?token=%s", token);
 	sem_wait(&pb->readers);
 	if (live) {
-		out = live_playlist(pb, a->camera, query, &found, &ended);
+		struct vigil_live_view view;
+		enum vigil_seg_kind kind;
+
+		out = live_playlist(pb, a->camera, query, NULL, &found, &ended, &kind);
+		/* A plain fMP4 camera: in parts, once there are some. */
+		if (found && !ended && kind == VIGIL_SEG_M4S && pb->parts != NULL) {
+			sem_post(&pb->readers);
+			if ((ret = live_wait(pb, conn, a->camera)) < 0) {
+				free(out);
+				return refuse(pb, conn, VIGIL_PB_BAD_REQUEST);
+			}
+			sem_wait(&pb->readers);
+			if (ret > 0 && vigil_live_view(pb->parts, a->camera, &view)) {
+				free(out);
+				out = live_playlist(pb, a->camera, query, &view, &found, &ended, &kind);
+			}
+		}
 	} else {
 		text = read_playlist(pb, a->camera, &len);
 		found = text != NULL;
@@ -384,6 +528,57 @@ static enum MHD_Result to_bucket(struct vigil_playback *pb, struct MHD_Connectio
 	return answer(pb, conn, VIGIL_PB_REDIRECT, MHD_HTTP_FOUND, r, text_plain, "no-store");
 }
 
+/* Part k of segment seq (k < 0: all of a closed one) from live.h: from
+ * memory, or from the segment's file once live.h holds only where it is. */
+static struct MHD_Response *live_bytes(struct vigil_playback *pb, const struct ask *a, uint32_t seq, int k)
+{
+	struct MHD_Response *r = NULL;
+	char path[8400];
+	uint8_t *data;
+	uint64_t off = 0;
+	size_t len = 0;
+	struct stat st;
+	int fd;
+
+	switch (vigil_live_bytes_of(pb->parts, a->camera, seq, k, &data, &len, &off)) {
+	case 0:
+		if ((r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE)) == NULL)
+			free(data);
+		return r;
+	case 1:
+		snprintf(path, sizeof(path), "%s/%s/%08" PRIu32 ".m4s", pb->record_dir, a->camera, seq);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0)
+			return NULL;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < off + len ||
+		    (r = MHD_create_response_from_fd_at_offset64(len, fd, off)) == NULL)
+			close(fd);
+		return r;
+	default:
+		return NULL;
+	}
+}
+
+/* NNNNNNNN.m4s?part=K: a part of a segment a live playlist listed; for a
+ * token of no time range only (the live one). seq UINT32_MAX: not a plain
+ * fMP4 segment. */
+static enum MHD_Result part(struct vigil_playback *pb, struct MHD_Connection *conn, const struct ask *a,
+			    const struct vigil_viewer_scope *s, uint32_t seq)
+{
+	const char *arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "part");
+	struct MHD_Response *r;
+	char *end;
+	unsigned long k = strtoul(arg, &end, 10);
+
+	if (s->from != 0 || s->to != 0)
+		return refuse(pb, conn, VIGIL_PB_OUT_OF_RANGE);
+	if (*end != '\0' || arg[0] == '\0' || k >= VIGIL_LIVE_PARTS)
+		return refuse(pb, conn, VIGIL_PB_BAD_REQUEST);
+	if (seq == UINT32_MAX || pb->parts == NULL || (r = live_bytes(pb, a, seq, (int)k)) == NULL)
+		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	return answer(pb, conn, VIGIL_PB_PART, MHD_HTTP_OK, r, "video/iso.segment", "private, max-age=60");
+}
+
 static enum MHD_Result segment(struct vigil_playback *pb, struct MHD_Connection *conn, const struct ask *a,
 			       const struct vigil_viewer_scope *s)
 {
@@ -401,6 +596,8 @@ static enum MHD_Result segment(struct vigil_playback *pb, struct MHD_Connection 
 
 	if (!init && !vigil_segment_name(a->file, &seq, &kind))
 		return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
+	if (MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "part") != NULL)
+		return part(pb, conn, a, s, init || kind != VIGIL_SEG_M4S ? UINT32_MAX : seq);
 	/* An init segment holds no picture: any token of the camera opens it.
 	 * A segment the playlist no longer lists is in no range. */
 	if (!init && (from != 0 || to != 0) &&
@@ -408,6 +605,9 @@ static enum MHD_Result segment(struct vigil_playback *pb, struct MHD_Connection 
 	     (from != 0 && e.e.start_ns + (uint64_t)(e.e.seconds * 1e9) <= from)))
 		return refuse(pb, conn, VIGIL_PB_OUT_OF_RANGE);
 	r = file_response(pb->record_dir, a->camera, a->file);
+	/* Closed a moment ago, listed in parts, not on disk yet. */
+	if (r == NULL && !init && kind == VIGIL_SEG_M4S && from == 0 && to == 0 && pb->parts != NULL)
+		r = live_bytes(pb, a, seq, -1);
 	if (r == NULL && pb->storage != NULL) {
 		if (!init && !have && !listed(pb, a->camera, seq, &e))
 			return refuse(pb, conn, VIGIL_PB_NOT_FOUND);
@@ -559,8 +759,8 @@ static char *read_pem(const char *path, bool secret, char *msg, size_t msglen)
 	return p;
 }
 
-struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, const uint8_t *master, char *msg,
-					    size_t msglen)
+struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, const uint8_t *master,
+					    struct vigil_live *parts, char *msg, size_t msglen)
 {
 	const struct vigil_listen *l = &cfg->playback_listen;
 	struct vigil_playback *pb = calloc(1, sizeof(*pb));
@@ -586,6 +786,8 @@ struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, cons
 		goto fail;
 	sodium_mprotect_readonly(pb->key);
 	snprintf(pb->record_dir, sizeof(pb->record_dir), "%s", cfg->record_dir);
+	pb->parts = parts;
+	pb->segment_seconds = cfg->segment_seconds ? cfg->segment_seconds : VIGIL_DEFAULT_SEGMENT_SECONDS;
 	snprintf(pb->player_dir, sizeof(pb->player_dir), "%s", cfg->player_dir);
 	snprintf(pb->url, sizeof(pb->url), "%s://%s", tls ? "https" : "http", l->text);
 	if (tls) {

@@ -21,6 +21,7 @@
 #define VIGIL_FOREACH_PLAYBACK_OUTCOME(X)                                                                \
 	X(PB_PLAYLIST, "playlist", "a camera's playlist served (live, or a time range)")                 \
 	X(PB_SEGMENT, "segment", "a segment or init segment served as stored (sealed ones sealed)")      \
+	X(PB_PART, "part", "a part of a segment being recorded served (low-latency HLS)")                \
 	X(PB_REDIRECT, "redirect", "a segment no longer on disk sent to the object store (presigned URL)") \
 	X(PB_PLAYER, "player", "a file of the web player served")                                        \
 	X(PB_NO_TOKEN, "no_token", "no viewer token in the query")                                       \
@@ -42,11 +43,13 @@ extern const char *const vigil_playback_outcome_name[VIGIL_PLAYBACK_OUTCOMES];
 extern const char *const vigil_playback_outcome_help[VIGIL_PLAYBACK_OUTCOMES];
 
 struct vigil_playback;
+struct vigil_live;
 
 /* Listens on cfg->playback_listen; token key from the master key (NULL:
- * none), else cfg->state_dir (viewer_token.h). NULL with msg set. */
-struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, const uint8_t *master, char *msg,
-					    size_t msglen);
+ * none), else cfg->state_dir (viewer_token.h); parts: the recorder's live
+ * parts (low-latency HLS), or NULL. NULL with msg set. */
+struct vigil_playback *vigil_playback_start(const struct vigil_config *cfg, const uint8_t *master,
+					    struct vigil_live *parts, char *msg, size_t msglen);
 void vigil_playback_stop(struct vigil_playback *pb);
 
 /* A viewer token for camera, valid for ttl seconds from now, opening its

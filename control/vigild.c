@@ -621,7 +621,7 @@ int main(int argc, char **argv)
 	}
 	/* Recording goes on without it: said, as for the metrics. */
 	if (cfg.playback_listen.port != 0) {
-		playback = vigil_playback_start(&cfg, keystore_key, msg, sizeof(msg));
+		playback = vigil_playback_start(&cfg, keystore_key, vigil_recorder_live(rec), msg, sizeof(msg));
 		if (playback == NULL)
 			vigil_log(VIGIL_LOG_WARNING, "vigild: no playback: %s\n", msg);
 		else

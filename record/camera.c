@@ -261,6 +261,7 @@ struct vigil_segments *vigil_segments_recover(const struct vigil_segments_conf *
 		c->out = out;
 		c->handed = handed;
 		c->set = *s;
+		c->live_slot = -1;
 		ret = cam_recover(c);
 	}
 	return ret < 0 ? cam_failed(c, s->name, ret) : c;

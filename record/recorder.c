@@ -357,6 +357,7 @@ static void rec_destroy(struct vigil_recorder *rec)
 	free(rec->cams);
 	free(rec->handed);
 	free(rec->closed);
+	vigil_live_free(rec->conf.live);
 	if (rec->conf.chain_dirfd >= 0)
 		close(rec->conf.chain_dirfd);
 	free(rec);
@@ -479,6 +480,11 @@ int vigil_recorder_closed(struct vigil_recorder *rec, struct vigil_segment_close
 	return 1;
 }
 
+struct vigil_live *vigil_recorder_live(const struct vigil_recorder *rec)
+{
+	return rec->conf.live;
+}
+
 uint64_t vigil_recorder_closed_lost(const struct vigil_recorder *rec)
 {
 	return __atomic_load_n(&rec->closed_lost, __ATOMIC_RELAXED);
@@ -519,6 +525,10 @@ struct vigil_recorder *vigil_recorder_create(const struct vigil_config *cfg, siz
 	rec->n_shards = cfg->recorders ? cfg->recorders : 1;
 	rec->shards = calloc(rec->n_shards, sizeof(*rec->shards));
 	if (rec->cams == NULL || rec->handed == NULL || rec->shards == NULL || closed_ring(rec) < 0)
+		goto err;
+	/* Low-latency HLS for whoever watches a plain fMP4 camera live. */
+	if (cfg->format == VIGIL_FORMAT_FMP4 && cfg->playback_listen.port != 0 &&
+	    (rec->conf.live = vigil_live_create()) == NULL)
 		goto err;
 	rec->playlists = vigil_playlist_queue_create();
 	if (rec->playlists == NULL) {

@@ -78,6 +78,10 @@ const struct vigil_recorder_stats *vigil_recorder_stats(const struct vigil_recor
 int vigil_recorder_closed(struct vigil_recorder *rec, struct vigil_segment_closed *sc, char *path, size_t pathlen);
 uint64_t vigil_recorder_closed_lost(const struct vigil_recorder *rec);
 
+/* The live parts the playback endpoint serves (live.h): with
+ * PlaybackListen and RecordFormat fmp4, else NULL. Freed with rec. */
+struct vigil_live *vigil_recorder_live(const struct vigil_recorder *rec);
+
 void vigil_recorder_free(struct vigil_recorder *rec);
 
 #endif

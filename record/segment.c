@@ -217,6 +217,8 @@ void vigil_segments_muxed(void *arg, const uint8_t *data, size_t len)
 
 	if (c->kind != VIGIL_SEG_SEALED) {
 		cam_write(c, data, len);
+		if (c->live_slot >= 0)
+			vigil_live_bytes(c->conf->live, c->live_slot, c->seq - 1, data, len);
 		return;
 	}
 	/* The server keeps nothing it could open a sealed segment with. */
@@ -346,6 +348,9 @@ static int seg_open(struct vigil_segments *c, int64_t pts, uint64_t arrival_ns)
 		if (c->conf->chain_dirfd >= 0)
 			vigil_segments_state_put(c, VIGIL_CHAIN_BEGUN, c->seq, c->head_tag);
 	}
+	c->live_slot = vigil_live_begin(c->conf->live, c->set.name, c->seq, arrival_ns, c->kind == VIGIL_SEG_M4S);
+	c->part_start = pts;
+	c->part_key = true; /* segments begin at key frames */
 	c->seq++;
 	c->seg_start = pts;
 	c->seg_arrival_ns = arrival_ns;
@@ -369,6 +374,11 @@ static void seg_close(struct vigil_segments *c, int64_t end_pts)
 	ret = vigil_mux_cut(c->mux);
 	if (ret < 0)
 		vigil_segments_error(c, VIGIL_REC_CAUSE_mux, ret, "flush");
+	if (c->live_slot >= 0) {
+		vigil_live_part(c->conf->live, c->live_slot, c->seq - 1, c->map, (uint32_t)(end_pts - c->part_start),
+				c->part_key, true, (uint64_t)(end_pts - c->seg_start));
+		c->live_slot = -1;
+	}
 	/* What the next sealed segment binds: this one's chain tag if it
 	 * was closed whole, its head tag if it was abandoned. */
 	if (c->kind == VIGIL_SEG_SEALED) {
@@ -426,6 +436,17 @@ void vigil_segments_write(struct vigil_segments *c, const struct vigil_frame *f,
 	if (c->file == NULL || len == 0) {
 		c->st.frames_dropped++;
 		return;
+	}
+	/* Watched live: a part ends before a key frame, or before a frame
+	 * that would take it past its target duration. */
+	if (c->live_slot >= 0 && c->seg_frames > 0 &&
+	    (key || pts + c->frame_ticks - c->part_start > VIGIL_LIVE_PART_MS * (VIGIL_RTP_CLOCK_HZ / 1000))) {
+		if ((ret = vigil_mux_cut(c->mux)) < 0)
+			vigil_segments_error(c, VIGIL_REC_CAUSE_mux, ret, "flush");
+		vigil_live_part(c->conf->live, c->live_slot, c->seq - 1, c->map, (uint32_t)(pts - c->part_start),
+				c->part_key, false, 0);
+		c->part_start = pts;
+		c->part_key = key;
 	}
 	ret = vigil_mux_write(c->mux, data, len, pts, dts, c->frame_ticks, key);
 	if (c->init_len > 0)

@@ -18,6 +18,7 @@
 #include "stats.h"
 #include "upload.h"
 #include "writer.h"
+#include "live.h"
 
 /* What every camera's segments are made with: the same for all, fixed
  * once the recorder is created. */
@@ -30,6 +31,7 @@ struct vigil_segments_conf {
 	int chain_dirfd;		   /* StateDir/chain, fsync'd after each state rename; -1: none */
 	uint8_t run[VIGIL_SEAL_RUN_BYTES]; /* this run's id, in every sealed segment */
 	struct vigil_uploader *up;	   /* [Storage]; NULL: none */
+	struct vigil_live *live;	   /* PlaybackListen with fMP4: live parts; NULL: none */
 };
 
 /* A segment that became durable, told to whoever listens (the control

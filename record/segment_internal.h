@@ -87,6 +87,11 @@ struct vigil_segments {
 		uint32_t seq;
 	} held[SEG_PENDING];
 	unsigned n_held;
+	/* Low-latency HLS (live.h): the open segment's slot while it is
+	 * watched (else -1), where its part began, whether at a key frame. */
+	int live_slot;
+	int64_t part_start;
+	bool part_key;
 	struct vigil_recorder_stats st;
 };
 

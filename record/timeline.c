@@ -191,8 +191,8 @@ char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64
 			ok = put(&out, &len, &cap, "#EXT-X-MAP:URI=\"%s%s%sinit-%08" PRIu32 ".mp4%s\"\n", base, node,
 				 slash, s->e.map, query);
 		if (ok)
-			ok = put(&out, &len, &cap, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n%s%s%s%s%s\n", when,
-				 s->e.seconds, base, node, slash, name, query);
+			ok = put(&out, &len, &cap, "#EXT-X-PROGRAM-DATE-TIME:%s\n%s#EXTINF:%.3f,\n%s%s%s%s%s\n", when,
+				 s->parts != NULL ? s->parts : "", s->e.seconds, base, node, slash, name, query);
 		prev = s;
 		n++;
 	}

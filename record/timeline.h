@@ -22,6 +22,7 @@ struct vigil_timeline_seg {
 	struct vigil_playlist_entry e; /* start_ns always set */
 	uint64_t listed_ns;	       /* its own #EXT-X-PROGRAM-DATE-TIME (0: none): its object's name */
 	unsigned node;		       /* an index into nodes */
+	const char *parts;	       /* low-latency HLS: its #EXT-X-PART lines, or NULL */
 };
 
 struct vigil_timeline {

@@ -20,10 +20,15 @@
 // Frames are taken in the order given, at seeks from one to the next.
 // --latency N: once playing (live), N samples half a second apart of how
 // far the frame shown is behind the wall clock: now less the wall-clock
-// time of that frame (hls.js's playingDate: its segment's
-// #EXT-X-PROGRAM-DATE-TIME, when vigild received its first frame, plus the
-// frame's offset in it), as "latency_ms": {"samples", "median"}. The
-// camera, vigild and the browser share this host's clock.
+// time of that frame (the #EXT-X-PROGRAM-DATE-TIME of the last segment
+// whose start was buffered before it, when vigild received that segment's
+// first frame, plus the frame's media time past that start), as
+// "latency_ms": {"samples", "median"}. Not hls.js's playingDate: with
+// parts, hls.js 1.7 places segments on its own timeline seconds away from
+// their media (its latency then reads negative), and playingDate drifts.
+// The camera, vigild and the browser share this host's clock. With it, what
+// hls.js read of the playlist: "part_target" (0: no parts),
+// "can_block_reload", "target_latency" (s).
 // Exit 0 whenever it ran (the caller asserts on the JSON), 2 when the
 // browser could not be driven.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -124,6 +129,24 @@ async function run(browser) {
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(e.message));
   await page.goto(opt.url);
+  // Latency: where each segment's first frame landed in the media timeline
+  // (its start as buffered), with the wall-clock time vigild received it
+  // (its #EXT-X-PROGRAM-DATE-TIME).
+  if (Number(opt.latency) > 0)
+    await page
+      .waitForFunction(() => window.vigilPlayer?.hls, null, { timeout: 20000 })
+      .then(() =>
+        page.evaluate(() => {
+          window.anchors = [];
+          window.vigilPlayer.hls.on('hlsFragBuffered', (_, { frag, part }) => {
+            const es = (part ?? frag).elementaryStreams;
+            const v = es?.video ?? es?.audiovideo;
+            if ((!part || part.index === 0) && v && Number.isFinite(frag.programDateTime))
+              window.anchors.push([v.startPTS, frag.programDateTime]);
+          });
+        }),
+      )
+      .catch(() => {});
 
   let seen = await observe(page);
   let keyGiven = !opt['owner-key'];
@@ -153,11 +176,22 @@ async function run(browser) {
     const samples = [];
     for (let i = 0; i < Number(opt.latency); i++) {
       await sleep(500);
-      const ms = await page.evaluate(() => Date.now() - (window.vigilPlayer.hls.playingDate?.getTime() ?? NaN));
+      const ms = await page.evaluate(() => {
+        const t = window.vigilPlayer.video.currentTime;
+        const a = window.anchors?.filter(([at]) => at <= t).at(-1);
+        return a ? Date.now() - (a[1] + (t - a[0]) * 1000) : NaN;
+      });
       if (Number.isFinite(ms)) samples.push(ms);
     }
     const sorted = [...samples].sort((a, b) => a - b);
-    latency = { samples, median: sorted.length ? sorted[sorted.length >> 1] : null };
+    // What hls.js made of the playlist: low-latency HLS (parts, blocking
+    // reloads) or not, and the latency it aims for.
+    const ll = await page.evaluate(() => {
+      const { hls } = window.vigilPlayer;
+      const d = hls.latestLevelDetails ?? hls.levels[hls.currentLevel]?.details;
+      return { part_target: d?.partTarget ?? 0, can_block_reload: !!d?.canBlockReload, target_latency: hls.targetLatency };
+    });
+    latency = { samples, median: sorted.length ? sorted[sorted.length >> 1] : null, ...ll };
   }
 
   const frames = [];

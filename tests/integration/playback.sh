@@ -495,6 +495,53 @@ exec 6>&-
 proc_stop "$vigild_pid" TERM 30 || fail "vigild exited $?"
 check_invariant final "$work/summary.json"
 
+# Low-latency HLS (docs/playback.md): a plain fMP4 camera watched live is
+# listed in parts; a blocking reload waits for the part it asks for; the
+# parts of a segment are its file, byte for byte, from memory while it is
+# being recorded and from its file after.
+ll_checks() {
+	local m3u8=$work/ll.m3u8 seq next part_uris got file
+	ll_listed() { curl -sf -o "$m3u8" "$url/cameras/$plain/index.m3u8?token=$ftok" && grep -q '^#EXT-X-PART:' "$m3u8"; }
+	until_ok 15 ll_listed || fail "no #EXT-X-PART in a watched fMP4 camera's live playlist: $(head -c 600 "$m3u8")"
+	grep -qx '#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.750' "$m3u8" &&
+		grep -qx '#EXT-X-PART-INF:PART-TARGET=0.250' "$m3u8" || fail "the low-latency tags: $(head -c 400 "$m3u8")"
+	# The next segment's first part, asked before it exists: held, then
+	# answered with it listed.
+	seq=$(grep -o '[0-9]\{8\}\.m4s?token=[^&"]*&part=[0-9]*' "$m3u8" | tail -n 1 | cut -c1-8)
+	next=$(printf '%08d' $((10#$seq + 1)))
+	curl -sf -o "$work/ll-blocked.m3u8" "$url/cameras/$plain/index.m3u8?token=$ftok&_HLS_msn=$((10#$next))&_HLS_part=0" ||
+		fail "a blocking reload failed"
+	grep -q "^#EXT-X-PART:DURATION=[0-9.]*,URI=\"$next\\.m4s?token=$ftok&part=0\",INDEPENDENT=YES\$" "$work/ll-blocked.m3u8" ||
+		fail "the blocking reload for $next part 0 answered without it: $(tail -c 600 "$work/ll-blocked.m3u8")"
+	[ "$(code "$url/cameras/$plain/index.m3u8?token=$ftok&_HLS_msn=$((10#$next + 10))")" = 400 ] ||
+		fail "a blocking reload ten segments ahead was not refused (400)"
+	[ "$(code "$url/cameras/$plain/index.m3u8?token=$ftok&_HLS_part=1")" = 400 ] ||
+		fail "_HLS_part without _HLS_msn was not refused (400)"
+	# Segment $next's parts, fetched while it records and once it is
+	# closed, are its file.
+	ll_closed() { curl -sf -o "$m3u8" "$url/cameras/$plain/index.m3u8?token=$ftok" && grep -q "^$next\\.m4s?token=" "$m3u8"; }
+	curl -sf -o /dev/null "$url/cameras/$plain/index.m3u8?token=$ftok&_HLS_msn=$((10#$next))&_HLS_part=1" ||
+		fail "a blocking reload for part 1 failed"
+	: >"$work/ll-parts"
+	for k in 0 1; do
+		curl -sf "$url/cameras/$plain/$next.m4s?token=$ftok&part=$k" >>"$work/ll-parts" || fail "part $k of $next while it records"
+	done
+	until_ok 20 ll_closed || fail "segment $next never listed whole"
+	part_uris=$(awk -v s="$next" 'BEGIN { FS = "\"" } /^#EXT-X-PART:/ && index($2, s ".m4s?") == 1 { print $2 }' "$m3u8")
+	[ "$(printf '%s\n' "$part_uris" | wc -l)" -ge 3 ] || fail "segment $next listed with parts: $part_uris"
+	got=$work/ll-whole
+	: >"$got"
+	for u in $part_uris; do curl -sf "$url/cameras/$plain/$u" >>"$got" || fail "part $u"; done
+	file=$work/rec-fmp4/$plain/$next.m4s
+	until_ok 10 test -f "$file" || fail "$file never on disk"
+	cmp -s "$got" "$file" || fail "segment $next's parts ($(stat -c %s "$got") bytes) are not its file ($(stat -c %s "$file"))"
+	cmp -s "$work/ll-parts" <(head -c "$(stat -c %s "$work/ll-parts")" "$file") ||
+		fail "parts 0-1 of $next fetched while it recorded are not the start of its file"
+	[ "$(curl -s "$url/cameras/$plain/$next.m4s?token=$ftok&part=63" -o /dev/null -w '%{http_code}')" = 404 ] ||
+		fail "a part never made was served"
+	[ "$(ctl --json stats | jq '.stats.playback.answers.part')" -ge 5 ] || fail "parts not counted"
+}
+
 if $browser; then
 	note "live latency of a plain fMP4 camera in the browser"
 	sed -e '/^\[Camera\]/,$d' -e 's|^RecordDir = .*|RecordDir = '"$work"'/rec-fmp4|' \
@@ -511,11 +558,14 @@ if $browser; then
 	proc_track "$cam_pid"
 	fmp4_live() { curl -sf "$url/cameras/$plain/index.m3u8?token=$ftok" | grep -q '^[0-9]*\.m4s?token='; }
 	until_ok 15 fmp4_live || fail "no fMP4 segment in the live playlist"
-	play b-latency --url "$url/player/#camera=$plain&token=$ftok" --latency 8
+	ll_checks
+	play b-latency --url "$url/player/#camera=$plain&token=$ftok" --latency 10
 	[ "$(jq -r .played "$work/b-latency.json")" = true ] &&
 		[ "$(jq '.latency_ms.samples | length' "$work/b-latency.json")" -ge 4 ] ||
 		fail "fMP4 live in the browser: $(head -c 600 "$work/b-latency.json")"
-	note "fMP4 live, camera to frame shown: median $(jq .latency_ms.median "$work/b-latency.json") ms, samples $(jq -c .latency_ms.samples "$work/b-latency.json") (SegmentSeconds 1, a key frame a second)"
+	[ "$(jq -c '.latency_ms | [.part_target, .can_block_reload]' "$work/b-latency.json")" = '[0.25,true]' ] ||
+		fail "hls.js did not play low-latency HLS: $(jq -c .latency_ms "$work/b-latency.json")"
+	note "fMP4 live, low-latency HLS, camera to frame shown: median $(jq '.latency_ms.median | round' "$work/b-latency.json") ms, samples $(jq -c '[.latency_ms.samples[] | round]' "$work/b-latency.json") (SegmentSeconds 1, a key frame a second, parts of 0.25 s)"
 	wait "$cam_pid" || fail "the camera failed: $(tail -n 3 "$work/$plain.log")"
 	proc_forget "$cam_pid"
 	proc_stop "$vigild_pid" TERM 30 || fail "vigild exited $?"

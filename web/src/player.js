@@ -99,7 +99,12 @@ function fail(message) {
 // The segment a URL names: /cameras/NAME/NNNNNNNN.ts[.sealed] or .m4s.
 // Its number and camera are what a sealed segment's place must hold.
 function segmentOf(url) {
-  const parts = new URL(url).pathname.split('/');
+  let parts;
+  try {
+    parts = new URL(url).pathname.split('/');
+  } catch {
+    return null; // a low-latency playlist's open segment: parts, no URL of its own
+  }
   const m = /^(\d{8,10})\.(ts|ts\.sealed|m4s)$/.exec(parts.at(-1));
   return m && { camera: decodeURIComponent(parts.at(-2)), seq: Number(m[1]), sealed: m[2] === 'ts.sealed' };
 }
@@ -287,8 +292,8 @@ async function main() {
   // segments is light on the main thread.
   hls = new Hls({ fLoader: VigilLoader, autoStartLoad: false, enableWorker: false });
   window.vigilPlayer.hls = hls;
-  makeThumbnails(hls, $('thumbs'), (frag) => {
-    const seq = segmentOf(frag.url)?.seq ?? frag.sn;
+  makeThumbnails(hls, $('thumbs'), (frag, part) => {
+    const seq = segmentOf((part ?? frag).url)?.seq ?? frag.sn;
     return { seq, state: segments.get(seq)?.state };
   });
   // Loading starts once the playlist is known: at once when it is plain,

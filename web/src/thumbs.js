@@ -3,7 +3,8 @@
 // never decodes video). hls.js hands every segment to Media Source
 // Extensions as fMP4 (its BUFFER_APPENDING event), after the loader opened
 // it when it is sealed; the first piece of a segment starts with its key
-// frame, since vigild cuts segments at key frames. Each such piece goes,
+// frame, since vigild cuts segments at key frames (and a low-latency
+// playlist's first part of a segment is its start). Each such piece goes,
 // after the init segment it belongs to, into a MediaSource of its own on a
 // detached video element; that element shows the key frame once seeked to
 // where the piece begins, and it is drawn onto a canvas. One segment at a
@@ -37,7 +38,8 @@ async function keyFrame(mime, init, media) {
   }
 }
 
-// describe(frag): {seq, state} of the segment hls.js loaded as frag.
+// describe(frag, part): {seq, state} of the segment hls.js loaded as frag
+// (part: as that part of it).
 export function makeThumbnails(hls, strip, describe) {
   let mime = null;
   let init = null;
@@ -50,9 +52,12 @@ export function makeThumbnails(hls, strip, describe) {
       init = track.initSegment;
     }
   });
-  hls.on(Hls.Events.BUFFER_APPENDING, (_, { parent, type, frag, data }) => {
+  hls.on(Hls.Events.BUFFER_APPENDING, (_, { parent, type, frag, part, data }) => {
     if (parent !== 'main' || (type !== 'video' && type !== 'audiovideo') || data === init) return;
-    const { seq, state } = describe(frag);
+    // A part (low-latency HLS) that does not start with a key frame: the
+    // segment's first part does.
+    if (part && !part.independent) return;
+    const { seq, state } = describe(frag, part);
     if (done.has(seq)) return;
     done.add(seq);
     // hls.js may reuse its buffers once appended: keep copies.
