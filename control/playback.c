@@ -291,10 +291,11 @@ out:
 }
 
 /* The live playlist of the camera (its last LIVE_SEGMENTS segments), with
- * query after each URI; *found: the camera has a playlist, *ended: it is
- * ended. NULL: none, or no memory. The caller holds one of pb->readers. */
+ * query after each URI, and view's parts (NULL: none); *found: the camera
+ * has a playlist, *ended: it is ended, *recording_m4s: worth waiting for
+ * parts. NULL: none, or no memory. The caller holds one of pb->readers. */
 static char *live_playlist(struct vigil_playback *pb, const char *camera, const char *query,
-			   const struct vigil_live_view *view, bool *found, bool *ended, enum vigil_seg_kind *kind)
+			   const struct vigil_live_view *view, bool *found, bool *ended, bool *recording_m4s)
 {
 	struct live *l = &pb->live[vigil_hash_name(camera) % LIVE_CACHE];
 	char path[4200], *buf, *out = NULL;
@@ -352,7 +353,12 @@ static char *live_playlist(struct vigil_playback *pb, const char *camera, const 
 	free(buf);
 	atomic_fetch_add_explicit(&pb->playlist_bytes, bytes, memory_order_relaxed);
 	t.cap = LIVE_SEGMENTS + VIGIL_LIVE_SEGMENTS;
-	*kind = t.n > 0 ? v[t.n - 1].e.kind : VIGIL_SEG_M4S;
+	/* Worth waiting for parts: no segment yet, or the last one plain fMP4
+	 * and ended recently (the camera records). */
+	*recording_m4s = t.n == 0 || (v[t.n - 1].e.kind == VIGIL_SEG_M4S &&
+				     vigil_clock_ns(CLOCK_REALTIME) <
+					 v[t.n - 1].e.start_ns + (uint64_t)(v[t.n - 1].e.seconds * 1e9) +
+					     (3ull * pb->segment_seconds + 1) * 1000000000u);
 	if (view != NULL && view->n > 0 && !*ended && (out = ll_playlist(&t, view, query)) != NULL)
 		return out;
 	for (size_t i = 0; i < t.n; i++)
@@ -437,11 +443,11 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 	sem_wait(&pb->readers);
 	if (live) {
 		struct vigil_live_view view;
-		enum vigil_seg_kind kind;
+		bool m4s;
 
-		out = live_playlist(pb, a->camera, query, NULL, &found, &ended, &kind);
-		/* A plain fMP4 camera: in parts, once there are some. */
-		if (found && !ended && kind == VIGIL_SEG_M4S && pb->parts != NULL) {
+		out = live_playlist(pb, a->camera, query, NULL, &found, &ended, &m4s);
+		/* A plain fMP4 camera recording: in parts, once there are some. */
+		if (found && !ended && m4s && pb->parts != NULL) {
 			sem_post(&pb->readers);
 			if ((ret = live_wait(pb, conn, a->camera)) < 0) {
 				free(out);
@@ -450,7 +456,7 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 			sem_wait(&pb->readers);
 			if (ret > 0 && vigil_live_view(pb->parts, a->camera, &view)) {
 				free(out);
-				out = live_playlist(pb, a->camera, query, &view, &found, &ended, &kind);
+				out = live_playlist(pb, a->camera, query, &view, &found, &ended, &m4s);
 			}
 		}
 	} else {
