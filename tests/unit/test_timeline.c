@@ -182,7 +182,8 @@ static void test_node_names(void **state)
 
 /* One camera's folder on this host (the playback endpoint): no node in
  * the URIs, the token after each of them, init segments too; live: the
- * last segments only, numbered from the first one listed, no end. */
+ * last segments only, numbered from the first one listed, no end; a
+ * segment's low-latency parts where they go. */
 static void test_local_live(void **state)
 {
 	static const char a[] = "#EXTM3U\n#EXT-X-MAP:URI=\"init-00000003.mp4\"\n"
@@ -204,6 +205,15 @@ static void test_local_live(void **state)
 				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:01.000Z\n#EXTINF:1.000,\n00000004.m4s?token=T\n"
 				 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXTINF:1.000,\n00000005.m4s?token=T\n");
 	free(out);
+	/* low-latency HLS: a segment's parts between its time and its EXTINF */
+	t.v[t.n - 1].parts = "#EXT-X-PART:DURATION=0.500,URI=\"00000005.m4s?token=T&part=0\",INDEPENDENT=YES\n";
+	out = vigil_timeline_playlist(&t, 0, 0, "", "?token=T", 2, &n);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T10:00:02.000Z\n#EXT-X-PART:DURATION=0.500,"
+				    "URI=\"00000005.m4s?token=T&part=0\",INDEPENDENT=YES\n#EXTINF:1.000,\n00000005.m4s?token=T\n"));
+	assert_null(strstr(out, "00000004.m4s?token=T&part"));
+	free(out);
+	t.v[t.n - 1].parts = NULL;
 	/* a range: VOD, from 10:00:00.5 to 10:00:01.5 overlaps 3 and 4 */
 	out = vigil_timeline_playlist(&t, 1796637600500000000ull, 1796637601500000000ull, "", "?token=T", 0, &n);
 	assert_non_null(out);
