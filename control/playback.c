@@ -486,24 +486,23 @@ static enum MHD_Result playlist(struct vigil_playback *pb, struct MHD_Connection
 }
 
 /* Segment seq of the camera as its playlist lists it: false when the
- * playlist no longer does. */
+ * playlist no longer does. Asked at every segment of a token with a time
+ * range: found by bisection (vigil_timeline_find), a few windows of the
+ * file read, not a playlist of months. */
 static bool listed(struct vigil_playback *pb, const char *camera, uint32_t seq, struct vigil_timeline_seg *out)
 {
-	struct vigil_timeline t = {0};
-	size_t len = 0;
-	char *text;
-	bool found = false;
+	char path[4200];
+	uint64_t bytes = 0;
+	int fd, ret;
 
-	sem_wait(&pb->readers);
-	text = read_playlist(pb, camera, &len);
-	if (text != NULL && vigil_timeline_add(&t, NULL, text, len) == 0)
-		for (size_t i = 0; i < t.n && !found; i++)
-			if ((found = t.v[i].e.seq == seq))
-				*out = t.v[i];
-	free(text);
-	vigil_timeline_free(&t);
-	sem_post(&pb->readers);
-	return found;
+	snprintf(path, sizeof(path), "%s/%s/" VIGIL_PLAYLIST_NAME, pb->record_dir, camera);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	ret = vigil_timeline_find(fd, seq, out, &bytes);
+	close(fd);
+	atomic_fetch_add_explicit(&pb->playlist_bytes, bytes, memory_order_relaxed);
+	return ret == 0;
 }
 
 /* A segment uploaded and gone from the disk: a redirect to a presigned

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "timeline.h"
 
@@ -211,4 +213,90 @@ void vigil_timeline_free(struct vigil_timeline *t)
 	free(t->nodes);
 	free(t->v);
 	*t = (struct vigil_timeline){0};
+}
+
+#define FIND_WINDOW 65536
+
+/* The number of the first segment (a URI line) that starts in buf[0, len)
+ * after its first newline (the line it starts in may be cut), and where
+ * the line after it starts; false: none whole in it. */
+static bool first_segment(const char *buf, size_t len, uint32_t *seq, size_t *after)
+{
+	const char *end = buf + len, *p = memchr(buf, '\n', len);
+
+	while (p != NULL && ++p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		enum vigil_seg_kind kind;
+		char name[64];
+
+		if (nl == NULL)
+			return false;
+		if (*p != '#' && (size_t)(nl - p) < sizeof(name)) {
+			memcpy(name, p, (size_t)(nl - p));
+			name[nl - p] = '\0';
+			if (vigil_segment_name(name, seq, &kind)) {
+				*after = (size_t)(nl + 1 - buf);
+				return true;
+			}
+		}
+		p = nl;
+	}
+	return false;
+}
+
+int vigil_timeline_find(int fd, uint32_t seq, struct vigil_timeline_seg *out, uint64_t *bytes)
+{
+	struct vigil_timeline_reader tr = {0};
+	uint64_t lo = 0, hi, end_at;
+	struct stat st;
+	ssize_t got;
+	char *buf;
+	int ret = -ENOENT;
+
+	*bytes = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((buf = malloc(2 * FIND_WINDOW)) == NULL)
+		return -ENOMEM;
+	/* lo: the start of a line after a segment numbered below seq (or of
+	 * the file); the first segment at or after hi is seq or later. */
+	hi = (uint64_t)st.st_size;
+	while (hi - lo > FIND_WINDOW) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		size_t after;
+		uint32_t s;
+
+		if ((got = pread(fd, buf, FIND_WINDOW, (off_t)mid)) <= 0) {
+			ret = got < 0 ? -errno : -EIO;
+			goto out;
+		}
+		*bytes += (uint64_t)got;
+		if (first_segment(buf, (size_t)got, &s, &after) && s < seq)
+			lo = mid + after;
+		else
+			hi = mid;
+	}
+	/* Its entry (time, duration, name) is in [lo, hi + a window). */
+	end_at = hi + FIND_WINDOW < (uint64_t)st.st_size ? hi + FIND_WINDOW : (uint64_t)st.st_size;
+	if ((got = pread(fd, buf, (size_t)(end_at - lo), (off_t)lo)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	*bytes += (uint64_t)got;
+	for (char *line = buf, *end = buf + got, *nl; ret == -ENOENT && line < end; line = nl + 1) {
+		struct vigil_timeline_seg e;
+
+		if ((nl = memchr(line, '\n', (size_t)(end - line))) == NULL)
+			break; /* a line being appended */
+		*nl = '\0';
+		if (vigil_timeline_line(&tr, line, &e) && e.e.seq == seq) {
+			*out = e;
+			ret = 0;
+		}
+	}
+out:
+	free(buf);
+	return ret;
 }

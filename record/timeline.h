@@ -6,7 +6,8 @@
  * this merges the nodes' playlists by the wall-clock start of each
  * segment (#EXT-X-PROGRAM-DATE-TIME), keeps those in a time range, and
  * marks a discontinuity wherever one node's run ends and another's begins
- * or time jumps. Text in, text out: no I/O. */
+ * or time jumps. Text in, text out: no I/O, but for finding one segment in
+ * a playlist file. */
 #ifndef VIGIL_TIMELINE_H
 #define VIGIL_TIMELINE_H
 
@@ -69,5 +70,13 @@ char *vigil_timeline_playlist(struct vigil_timeline *t, uint64_t from_ns, uint64
 			      const char *query, unsigned live, unsigned *segments);
 
 void vigil_timeline_free(struct vigil_timeline *t);
+
+/* Segment seq's entry in the playlist file fd (its start, duration, kind
+ * and name; not its init segment) found by bisection: a playlist lists
+ * its segments in the order of their numbers (the recorder appends them in
+ * order, retention drops the oldest), so this reads a few windows of 64 KiB
+ * whatever its length. 0; -ENOENT: not listed; -errno. *bytes: how many it
+ * read. */
+int vigil_timeline_find(int fd, uint32_t seq, struct vigil_timeline_seg *out, uint64_t *bytes);
 
 #endif

@@ -14,8 +14,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -259,6 +261,60 @@ static void test_object_names(void **state)
 		assert_false(vigil_segment_object(bad[i], &seq, &kind));
 }
 
+/* One segment of a long playlist file found by bisection: the first, one
+ * after a discontinuity, the last, none where there is none (before the
+ * first, in a gap of numbers, past the last), a line still being appended
+ * left alone; a few windows read, not the file. */
+static void test_find(void **state)
+{
+	char path[] = "/tmp/test_timeline.XXXXXX", line[256];
+	const unsigned n = 50000;
+	struct vigil_timeline_seg e;
+	uint64_t bytes;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	f = fdopen(fd, "w+");
+	assert_non_null(f);
+	fputs("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:100\n", f);
+	/* Numbers 100 up, but none from 30000 to 30009. */
+	for (unsigned i = 0, seq = 100; i < n; i++, seq += seq == 30099 ? 11 : 1) {
+		uint64_t ms = 1796637600000ull + (uint64_t)i * 1000;
+
+		if (i == 20000)
+			fputs("#EXT-X-DISCONTINUITY\n", f);
+		snprintf(line, sizeof(line),
+			 "#EXT-X-PROGRAM-DATE-TIME:2026-12-07T%02u:%02u:%02u.000Z\n# vigil: bytes %u\n#EXTINF:1.000,\n%08u.ts\n",
+			 (unsigned)(ms / 3600000 % 24), (unsigned)(ms / 60000 % 60), (unsigned)(ms / 1000 % 60), 1000 + i,
+			 seq);
+		fputs(line, f);
+	}
+	fputs("#EXT-X-PROGRAM-DATE-TIME:2026-12-08T0", f); /* being appended */
+	fflush(f);
+	assert_int_equal(vigil_timeline_find(fd, 100, &e, &bytes), 0);
+	assert_int_equal(e.e.seq, 100);
+	assert_int_equal(e.e.kind, VIGIL_SEG_TS);
+	assert_int_equal(e.e.start_ns, 1796637600000000000ull);
+	assert_true(e.e.seconds == 1.0);
+	assert_int_equal(vigil_timeline_find(fd, 20100, &e, &bytes), 0);
+	assert_int_equal(e.e.start_ns, 1796637600000000000ull + 20000ull * 1000000000u);
+	assert_true(bytes < (1u << 20));
+	assert_int_equal(vigil_timeline_find(fd, 30110, &e, &bytes), 0); /* the first after the gap */
+	assert_int_equal(e.e.start_ns, 1796637600000000000ull + 30000ull * 1000000000u);
+	assert_int_equal(vigil_timeline_find(fd, 100 + n + 9, &e, &bytes), 0); /* the last */
+	assert_int_equal(e.e.start_ns, 1796637600000000000ull + (n - 1ull) * 1000000000u);
+	assert_true(bytes < (1u << 20));
+	assert_int_equal(vigil_timeline_find(fd, 99, &e, &bytes), -ENOENT);
+	assert_int_equal(vigil_timeline_find(fd, 30105, &e, &bytes), -ENOENT);
+	assert_int_equal(vigil_timeline_find(fd, 100 + n + 10, &e, &bytes), -ENOENT);
+	assert_true(bytes < (1u << 20));
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +324,7 @@ int main(void)
 	    cmocka_unit_test(test_node_names),
 	    cmocka_unit_test(test_local_live),
 	    cmocka_unit_test(test_object_names),
+	    cmocka_unit_test(test_find),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
