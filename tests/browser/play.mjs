@@ -20,9 +20,10 @@
 // Frames are taken in the order given, at seeks from one to the next.
 // --latency N: once playing (live), N samples half a second apart of how
 // far the frame shown is behind the wall clock: now less the wall-clock
-// time of that frame (the #EXT-X-PROGRAM-DATE-TIME of the last segment
-// whose start was buffered before it, when vigild received that segment's
-// first frame, plus the frame's media time past that start), as
+// time of that frame (the #EXT-X-PROGRAM-DATE-TIME of the last segment or
+// part whose start was buffered before it, when vigild received that
+// segment's first frame, plus the part's place in the segment and the
+// frame's media time past that start), as
 // "latency_ms": {"samples", "median"}. Not hls.js's playingDate: with
 // parts, hls.js 1.7 places segments on its own timeline seconds away from
 // their media (its latency then reads negative), and playingDate drifts.
@@ -129,9 +130,10 @@ async function run(browser) {
   page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
   page.on('pageerror', (e) => consoleErrors.push(e.message));
   await page.goto(opt.url);
-  // Latency: where each segment's first frame landed in the media timeline
-  // (its start as buffered), with the wall-clock time vigild received it
-  // (its #EXT-X-PROGRAM-DATE-TIME).
+  // Latency: where each segment's (or part's) first frame landed in the
+  // media timeline (its start as buffered), with the wall-clock time vigild
+  // received it (the segment's #EXT-X-PROGRAM-DATE-TIME, plus the part's
+  // place in it).
   if (Number(opt.latency) > 0)
     await page
       .waitForFunction(() => window.vigilPlayer?.hls, null, { timeout: 20000 })
@@ -141,8 +143,10 @@ async function run(browser) {
           window.vigilPlayer.hls.on('hlsFragBuffered', (_, { frag, part }) => {
             const es = (part ?? frag).elementaryStreams;
             const v = es?.video ?? es?.audiovideo;
-            if ((!part || part.index === 0) && v && Number.isFinite(frag.programDateTime))
-              window.anchors.push([v.startPTS, frag.programDateTime]);
+            // A part starts its own duration into the segment (the
+            // playlist's, exact: vigild writes them from the frames' times).
+            if (v && Number.isFinite(frag.programDateTime))
+              window.anchors.push([v.startPTS, frag.programDateTime + (part ? (part.start - frag.start) * 1000 : 0)]);
           });
         }),
       )

@@ -553,7 +553,7 @@ if $browser; then
 	start_vigild "$work/fmp4.conf"
 	sleep 1 # af_packet up
 	ftok=$(token_of "$plain")
-	camera "$plain" 1111 &
+	CLIP_S=40 camera "$plain" 1111 & # the checks and Chromium's start take about 20 s
 	cam_pid=$!
 	proc_track "$cam_pid"
 	fmp4_live() { curl -sf "$url/cameras/$plain/index.m3u8?token=$ftok" | grep -q '^[0-9]*\.m4s?token='; }
