@@ -229,7 +229,7 @@ static char *ll_playlist(struct vigil_timeline *t, const struct vigil_live_view 
 	char *lines[VIGIL_LIVE_SEGMENTS] = {0}, *body, *out = NULL, head[160], when[64], map[128] = "";
 	const struct vigil_live_seg_view *open = NULL;
 	uint32_t last = t->n > 0 ? t->v[t->n - 1].e.seq : 0, last_map = t->n > 0 ? t->v[t->n - 1].e.map : 0;
-	uint64_t target = VIGIL_LIVE_PART_MS * (VIGIL_RTP_CLOCK_HZ / 1000);
+	uint64_t target = VIGIL_LIVE_PART_MS * (VIGIL_RTP_CLOCK_HZ / 1000), target_ms;
 	unsigned n;
 
 	for (unsigned k = 0; k < view->n; k++) {
@@ -265,12 +265,12 @@ static char *ll_playlist(struct vigil_timeline *t, const struct vigil_live_view 
 	}
 	if (t->n == 0 || (body = vigil_timeline_playlist(t, 0, 0, "", query, LIVE_SEGMENTS, &n)) == NULL)
 		goto out;
-	/* Parts are at most the target, which is whole milliseconds. */
+	/* Parts are at most the target, in whole milliseconds up. */
+	target_ms = (target * 1000 + VIGIL_RTP_CLOCK_HZ - 1) / VIGIL_RTP_CLOCK_HZ;
 	snprintf(head, sizeof(head),
 		 "#EXTM3U\n#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%.3f\n"
 		 "#EXT-X-PART-INF:PART-TARGET=%.3f\n",
-		 3.0 * (double)((target * 1000 + VIGIL_RTP_CLOCK_HZ - 1) / VIGIL_RTP_CLOCK_HZ) / 1000,
-		 (double)((target * 1000 + VIGIL_RTP_CLOCK_HZ - 1) / VIGIL_RTP_CLOCK_HZ) / 1000);
+		 3.0 * (double)target_ms / 1000, (double)target_ms / 1000);
 	if (open != NULL) {
 		vigil_playlist_time_fmt(when, sizeof(when), open->start_ns);
 		if (open->map != last_map)

@@ -14,6 +14,9 @@
 #include "vigil/limits.h"
 #include "live.h"
 
+_Static_assert((VIGIL_LIVE_SEGMENTS & (VIGIL_LIVE_SEGMENTS - 1)) == 0,
+	       "a ring by number that wraps: a power of two");
+
 struct live_seg {
 	struct vigil_live_seg_view v;
 	bool used;
@@ -125,8 +128,9 @@ int vigil_live_begin(struct vigil_live *lv, const char *camera, uint32_t seq, ui
 			seg_drop_bytes(lv, s);
 			*s = (struct live_seg){
 			    .v = {.seq = seq, .start_ns = start_ns}, .used = true, .whole = true};
-			/* Bytes for the open one and the one before only. */
-			seg_drop_bytes(lv, &c->seg[(seq + 2) % VIGIL_LIVE_SEGMENTS]);
+			/* Bytes for the open one and the one before only (a
+			 * ring of a power of two: seq - 2 wraps onto its slot). */
+			seg_drop_bytes(lv, &c->seg[(seq - 2) % VIGIL_LIVE_SEGMENTS]);
 			slot = (int)(c - lv->cams);
 		}
 		pthread_cond_broadcast(&lv->moved);

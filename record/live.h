@@ -18,7 +18,7 @@
 
 #define VIGIL_LIVE_PART_MS 250	      /* a part's target duration */
 #define VIGIL_LIVE_CAMERAS 64	      /* watched at once; more are served plain live HLS */
-#define VIGIL_LIVE_SEGMENTS 4	      /* of a camera, the open one and those before it */
+#define VIGIL_LIVE_SEGMENTS 4	      /* of a camera, the open one and those before it; a power of two */
 #define VIGIL_LIVE_PARTS 64	      /* of a segment; a longer one's parts are not listed */
 #define VIGIL_LIVE_BYTES (256u << 20) /* held for all of them at once */
 #define VIGIL_LIVE_WATCH_S 30	      /* a camera is watched this long after a live request */
