@@ -3,6 +3,11 @@
  * the synthetic fleet's packets as it sends them into a net_ring port, and
  * one worker lcore runs the real receive loop (vigil_worker_main) on it,
  * handing frames to a ring the generator drains like the recorder would.
+ * With `memif`, the port is a net_memif server instead and the generator
+ * sends through a memif client port of its own in the same process: the
+ * packets are copied through shared memory rings of 16,384 slots as
+ * vigil-cam's live memif output does (a full ring refuses: a loss, as a
+ * NIC's full RX ring would be), not handed over as mbufs.
  *
  * First unpaced, to find the worker's capacity: packets it decrypted per
  * second divided by the share of its time it was busy (so the figure holds
@@ -15,18 +20,22 @@
  * queue to the frame out of the frame ring (p50, p99, p99.9; buckets a
  * quarter of a power of two wide) is measured too.
  *
- * usage: rate_bench [cameras] [payload bytes] [seconds] [load percent] [huge|no-huge]
+ * usage: rate_bench [cameras] [payload bytes] [seconds] [load percent] [huge|no-huge] [ring|memif]
  * Prints one JSON line. Needs two lcores. Exit 1 on loss. */
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
+#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -42,13 +51,18 @@
 #define RX_RING VIGIL_MBUFS_PER_QUEUE
 #define SATURATION_SECONDS 5
 #define VISIT_PKTS 4        /* packets a camera sends back to back */
-#define BASE_MEMORY_MB 512
+#define BASE_MEMORY_MB 256
 #define CAMERA_MEMORY_KB 16
+#define MBUF_KB 4 /* an mbuf with its 2 KiB of data, in the port's pool (vigil_port_mbufs) */
 #define LAT_FRAMES 64   /* frames of a camera that may be on their way at once */
 #define LAT_BUCKETS 256 /* 4 per power of two of TSC ticks */
+#define MEMIF_RING_LOG2 14 /* the largest memif ring: 16,384 slots */
+#define MEMIF_CONNECT_S 10
 
 struct gen {
-	struct rte_ring *rx;
+	struct rte_ring *rx; /* net_ring: the RX queue itself */
+	bool memif;
+	uint16_t memif_client; /* memif: the port the generator sends on */
 	struct rte_mempool *mp;
 	struct vigil_frame_ring *frames;
 	const struct vigil_config *cfg;
@@ -113,6 +127,20 @@ static void drain(struct gen *g)
 			vigil_frame_ring_done(g->frames, f[k]);
 		}
 	}
+	if (g->memif) { /* what the worker sends back (none without feedback) */
+		struct rte_mbuf *m[32];
+		uint16_t k = rte_eth_rx_burst(g->memif_client, 0, m, RTE_DIM(m));
+
+		rte_pktmbuf_free_bulk(m, k);
+	}
+}
+
+/* Packets into the "NIC": how many it took. */
+static unsigned offer(struct gen *g, struct rte_mbuf **m, unsigned n)
+{
+	if (g->memif)
+		return rte_eth_tx_burst(g->memif_client, 0, m, (uint16_t)n);
+	return rte_ring_enqueue_burst(g->rx, (void **)m, n, NULL);
 }
 
 /* One burst: VIGIL_BURST / VISIT_PKTS cameras' next packets. What the
@@ -146,14 +174,14 @@ static void send_burst(struct gen *g, bool wait)
 			m[n]->pkt_len = m[n]->data_len;
 		}
 	}
-	sent = rte_ring_enqueue_burst(g->rx, (void **)m, n, NULL);
+	sent = offer(g, m, n);
 	now = rte_rdtsc();
 	for (unsigned k = 0; g->timing && k < sent; k++)
 		if (fleet_ends_frame(idx[k]))
 			g->sent_tsc[cam[k]][fleet_frame_of(idx[k]) % LAT_FRAMES] = now;
 	while (wait && sent < n) {
 		drain(g);
-		sent += rte_ring_enqueue_burst(g->rx, (void **)m + sent, n - sent, NULL);
+		sent += offer(g, m + sent, n - sent);
 	}
 	g->sent += sent;
 	if (sent < n) {
@@ -212,15 +240,43 @@ static void run(struct gen *g, double seconds, double pps)
 	}
 }
 
+/* memif: the generator's client port on the worker's server socket,
+ * connected (the EAL's interrupt thread does the handshake). */
+static int memif_client_start(struct gen *g, const char *sock, struct rte_mempool *mp, uint16_t server)
+{
+	char dev[PATH_MAX + 96];
+	struct rte_eth_conf conf = {0};
+	struct rte_eth_link a = {0}, b = {0};
+
+	snprintf(dev, sizeof(dev), "net_memif1,role=client,socket=%s,socket-abstract=no,rsize=%u", sock,
+		 MEMIF_RING_LOG2);
+	if (rte_dev_probe(dev) < 0 || rte_eth_dev_get_port_by_name("net_memif1", &g->memif_client) != 0 ||
+	    rte_eth_dev_configure(g->memif_client, 1, 1, &conf) < 0 ||
+	    rte_eth_rx_queue_setup(g->memif_client, 0, 1024, (unsigned)rte_socket_id(), NULL, mp) < 0 ||
+	    rte_eth_tx_queue_setup(g->memif_client, 0, 1024, (unsigned)rte_socket_id(), NULL) < 0 ||
+	    rte_eth_dev_start(g->memif_client) < 0)
+		return -1;
+	for (unsigned i = 0; i < MEMIF_CONNECT_S * 100; i++) {
+		rte_eth_link_get_nowait(g->memif_client, &a);
+		rte_eth_link_get_nowait(server, &b);
+		if (a.link_status == RTE_ETH_LINK_UP && b.link_status == RTE_ETH_LINK_UP)
+			return 0;
+		usleep(10000);
+	}
+	rte_errno = ETIMEDOUT;
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned cameras = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
 	size_t payload = argc > 2 ? (size_t)atoi(argv[2]) : 1200;
 	double seconds = argc > 3 ? atof(argv[3]) : 60, load = argc > 4 ? atof(argv[4]) / 100 : 0.8;
 	bool huge = argc > 5 && strcmp(argv[5], "huge") == 0;
-	char prefix[64], mem[32], msg[256];
-	char *eal[] = {"rate_bench", "-l", "0-1", "--no-pci", "--log-level=*:warning", prefix,
-		       huge ? "--in-memory" : "--no-huge", "--no-shconf", "-m", mem, NULL};
+	bool memif = argc > 6 && strcmp(argv[6], "memif") == 0;
+	char prefix[64], mem[32], msg[256] = "", sock[PATH_MAX], vdev[PATH_MAX + 96];
+	char *eal[16] = {"rate_bench", "-l", "0-1", "--no-pci", "--log-level=*:warning", prefix};
+	int n_eal = 6;
 	struct vigil_frame_ring fr = {.max_segs = VIGIL_FRAME_MBUFS_IN_FLIGHT}, *frp = &fr;
 	volatile bool stop = false;
 	struct vigil_config cfg;
@@ -233,19 +289,35 @@ int main(int argc, char **argv)
 	unsigned lcore;
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=rate-%d", (int)getpid());
-	snprintf(mem, sizeof(mem), "%u", BASE_MEMORY_MB + (unsigned)((uint64_t)cameras * CAMERA_MEMORY_KB / 1024));
+	snprintf(mem, sizeof(mem), "%u",
+		 BASE_MEMORY_MB + (unsigned)(((uint64_t)cameras * CAMERA_MEMORY_KB + (uint64_t)vigil_port_mbufs(1, cameras) * MBUF_KB) / 1024));
+	snprintf(sock, sizeof(sock), "/tmp/rate_bench-%d.sock", (int)getpid());
+	snprintf(vdev, sizeof(vdev), "--vdev=net_memif0,role=server,socket=%s,socket-abstract=no,rsize=%u", sock,
+		 MEMIF_RING_LOG2);
+	eal[n_eal++] = huge ? "--in-memory" : "--no-huge";
+	if (!huge) {
+		eal[n_eal++] = "--no-shconf";
+		eal[n_eal++] = "-m";
+		eal[n_eal++] = mem;
+	}
+	if (memif)
+		eal[n_eal++] = vdev;
 	if (payload < 16 || payload > 1400 || cameras == 0 || seconds <= 0 || load <= 0 || load > 1 ||
-	    rte_eal_init(huge ? 7 : (int)RTE_DIM(eal) - 1, eal) < 0 || vigil_srtp_available() < 0) {
+	    (argc > 6 && !memif && strcmp(argv[6], "ring") != 0) || rte_eal_init(n_eal, eal) < 0 ||
+	    vigil_srtp_available() < 0) {
 		fprintf(stderr, "usage: rate_bench [cameras] [payload 16-1400] [seconds] [load percent] "
-				"[huge|no-huge]; needs 2 lcores and AES-NI\n");
+				"[huge|no-huge] [ring|memif]; needs 2 lcores and AES-NI\n");
 		return 2;
 	}
 	lcore = rte_get_next_lcore(-1, 1, 0);
-	g.rx = rte_ring_create("rate_rx", RX_RING, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	g.memif = memif;
+	if (!memif)
+		g.rx = rte_ring_create("rate_rx", RX_RING, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	fr.ring = rte_ring_create("rate_frames", VIGIL_FRAME_MBUFS_IN_FLIGHT, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (lcore >= RTE_MAX_LCORE || g.rx == NULL || fr.ring == NULL || fleet_config(&cfg, cameras) < 0 ||
-	    rte_eth_from_ring(g.rx) < 0 || vigil_port_start(&port, 1, cameras, msg, sizeof(msg)) < 0) {
-		fprintf(stderr, "rate_bench: setup failed: %s\n", rte_strerror(rte_errno));
+	if (lcore >= RTE_MAX_LCORE || (!memif && (g.rx == NULL || rte_eth_from_ring(g.rx) < 0)) || fr.ring == NULL ||
+	    fleet_config(&cfg, cameras) < 0 || vigil_port_start(&port, 1, cameras, msg, sizeof(msg)) < 0 ||
+	    (memif && memif_client_start(&g, sock, port.mbufs, port.id) < 0)) {
+		fprintf(stderr, "rate_bench: setup failed: %s (%s)\n", rte_strerror(rte_errno), msg);
 		return 2;
 	}
 	g.mp = port.mbufs;
@@ -320,7 +392,7 @@ int main(int argc, char **argv)
 	stop = true;
 	rte_eal_wait_lcore(lcore);
 	vigil_frame_ring_drain(&fr);
-	printf("{\"cameras\": %u, \"payload_bytes\": %zu, \"hugepages\": %s, "
+	printf("{\"port\": \"%s\", \"cameras\": %u, \"payload_bytes\": %zu, \"hugepages\": %s, "
 	       "\"saturation_decrypted_mpps\": %.3f, \"saturation_worker_busy\": %.3f, "
 	       "\"capacity_mpps\": %.3f, \"capacity_gbit_s\": %.3f, \"load\": %.2f, \"target_mpps\": %.3f, "
 	       "\"sent_mpps\": %.3f, \"seconds\": %.0f, \"sent\": %" PRIu64 ", \"lost\": %" PRIu64 ", "
@@ -328,7 +400,7 @@ int main(int argc, char **argv)
 	       "\"worker_busy\": %.3f, \"lost_no_mbuf\": %" PRIu64 ", \"generator_max_late_us\": %.0f, "
 	       "\"frame_latency_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p99.9\": %.1f}, "
 	       "\"zero_loss\": {\"probe_seconds\": %.0f, \"load\": %.2f, \"mpps\": %.3f, \"probes\": [%s]}}\n",
-	       cameras, payload, huge ? "true" : "false", sat_pps / 1e6, sat_busy, capacity / 1e6,
+	       memif ? "memif" : "ring", cameras, payload, huge ? "true" : "false", sat_pps / 1e6, sat_busy, capacity / 1e6,
 	       capacity * (double)(payload + 12 + VIGIL_SRTP_TAG_LEN) * 8 / 1e9, load, target / 1e6,
 	       paced_pps / 1e6, seconds, g.sent - sent0, g.lost - lost0, t2.decrypted - t1.decrypted,
 	       t2.frames - t1.frames, t2.drops - t1.drops,
