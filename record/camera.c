@@ -100,7 +100,7 @@ static void state_submit(struct vigil_segments *c)
 	c->state_busy = true;
 	c->state_seq = c->state_next_seq;
 	if (vigil_chain_paths(c->conf->state_dir, c->set.name, final, temp, sizeof(final)) == 0)
-		f = vigil_wfile_open(c->out->w, temp, final, state_io, c);
+		f = vigil_wfile_open(c->out->w, temp, final, NULL, state_io, c);
 	else
 		errno = ENAMETOOLONG;
 	if (f == NULL) {

@@ -406,15 +406,30 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, uin
 		goto out;
 	}
 	/* What the playlist lists and still exists, then what it misses. */
+	unsigned n_all = 0;
+
 	for (unsigned i = 0; i < all.n; i++) {
 		uint32_t seq = all.v[i].seq;
 		bool found = false;
+		char name[32];
+		struct stat sb;
 
 		for (unsigned k = 0; k < listed.n && !found; k++)
 			if (listed.v[k].seq == seq) {
 				all.v[i] = listed.v[k];
 				found = true;
 			}
+		snprintf(name, sizeof(name), "%08" PRIu32 "%s", seq, vigil_seg_suffix[all.v[i].kind]);
+		if (!found && fstatat(dirfd(d), name, &sb, 0) == 0 && sb.st_size == 0) {
+			/* Retention's, emptied to be reused by the next segment
+			 * when the power went (vigil_wfile_open): removed. */
+			if (unlinkat(dirfd(d), name, 0) < 0 && errno != ENOENT) {
+				ret = -errno;
+				snprintf(err, errlen, "%s/%s: %s", dir, name, strerror(errno));
+				goto out;
+			}
+			continue;
+		}
 		if (!found) {
 			/* Its init segment: the newest one made before it. */
 			for (unsigned k = 0; k < n_inits; k++)
@@ -422,7 +437,9 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, uin
 					all.v[i].map = inits[k];
 			all.v[i] = probe(dir, &all.v[i], min_target / 2.0);
 		}
+		all.v[n_all++] = all.v[i];
 	}
+	all.n = n_all;
 	/* Listed, not on disk, in the object store: kept. */
 	for (unsigned k = 0; k < listed.n; k++) {
 		bool found = false;

@@ -42,6 +42,52 @@ void vigil_segments_keep(struct vigil_segments *c, const struct vigil_playlist_e
 	c->disk_bytes += bytes;
 }
 
+static void seg_path(const struct vigil_segments *c, char *path, size_t len, uint32_t seq, enum vigil_seg_kind kind)
+{
+	snprintf(path, len, "%s/%08" PRIu32 "%s", c->st.dir, seq, vigil_seg_suffix[kind]);
+}
+
+/* The kept files no segment took: removed. */
+static void reuse_flush(struct vigil_segments *c)
+{
+	char path[sizeof(c->st.dir) + 32];
+
+	while (c->n_reuse > 0) {
+		seg_path(c, path, sizeof(path), c->reuse[c->reuse_head].seq, c->reuse[c->reuse_head].kind);
+		if (vigil_writer_unlink(c->out->w, path, vigil_segments_io, c) < 0)
+			break; /* tried again at the next pass */
+		c->reuse_head = (c->reuse_head + 1) % SEG_REUSE;
+		c->n_reuse--;
+	}
+}
+
+/* A segment retention removes: its file kept for a next segment while
+ * the camera records and no uploader may still read it, else removed. */
+static int seg_retire(struct vigil_segments *c, const struct seg_kept *s)
+{
+	char path[sizeof(c->st.dir) + 32];
+
+	if (c->file != NULL && c->conf->up == NULL && c->n_reuse < SEG_REUSE) {
+		unsigned i = (c->reuse_head + c->n_reuse++) % SEG_REUSE;
+
+		c->reuse[i].seq = s->seq;
+		c->reuse[i].kind = s->kind;
+		return 0;
+	}
+	seg_path(c, path, sizeof(path), s->seq, s->kind);
+	return vigil_writer_unlink(c->out->w, path, vigil_segments_io, c);
+}
+
+bool vigil_segments_reuse(struct vigil_segments *c, char *path, size_t len)
+{
+	if (c->n_reuse == 0)
+		return false;
+	seg_path(c, path, len, c->reuse[c->reuse_head].seq, c->reuse[c->reuse_head].kind);
+	c->reuse_head = (c->reuse_head + 1) % SEG_REUSE;
+	c->n_reuse--;
+	return true;
+}
+
 /* RetainHours, RetainBytes: the oldest segments go, through the ring,
  * then the playlist starts after them. The newest one always stays.
  * A pass that removes something has the playlist rewritten (read,
@@ -52,21 +98,20 @@ void vigil_segments_keep(struct vigil_segments *c, const struct vigil_playlist_e
  * at start, on a change of settings and at a clean stop. */
 void vigil_segments_expire(struct vigil_segments *c, uint64_t now, bool force)
 {
-	char path[sizeof(((struct vigil_recorder_stats *)0)->dir) + 32];
 	unsigned removed = 0;
 
 	if (!force && now < c->next_expire_ns)
 		return;
+	reuse_flush(c);
 	while (c->n_segs > 1) {
 		struct seg_kept *s = &c->segs[c->segs_head];
 
 		if (!(c->set.retain_bytes != 0 && c->disk_bytes > c->set.retain_bytes) &&
 		    !(c->set.retain_ns != 0 && s->end_ns + c->set.retain_ns < now))
 			break;
-		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, s->seq,
-			 vigil_seg_suffix[s->kind]);
-		if (vigil_writer_unlink(c->out->w, path, vigil_segments_io, c) < 0)
+		if (seg_retire(c, s) < 0)
 			break; /* tried again with the next segment */
+		c->st.segments_removed++;
 		if (c->conf->up != NULL) /* the bucket's copy too */
 			vigil_uploader_post(c->conf->up, c->set.name, s->kind, s->seq, 0, 0, s->start_ns, true);
 		c->disk_bytes -= s->bytes;
@@ -122,4 +167,6 @@ void vigil_segments_retain(struct vigil_segments *c, uint64_t now, bool force)
 	vigil_segments_settle(c); /* a changed retention, for a camera gone quiet */
 	if (vigil_segments_retaining(c))
 		vigil_segments_expire(c, now, force);
+	else
+		reuse_flush(c); /* retention turned off */
 }

@@ -130,8 +130,8 @@ void vigil_segments_io(void *arg, const struct vigil_wio *io)
 	case VIGIL_WEV_SYNCED:
 		c->st.syncs++;
 		break;
-	case VIGIL_WEV_REMOVED:
-		c->st.segments_removed++;
+	case VIGIL_WEV_REMOVED: /* counted when retention gave it up (retain.c) */
+		c->st.segments_reused += io->reused;
 		break;
 	case VIGIL_WEV_CLOSED:
 		c->st.segments++;
@@ -142,10 +142,8 @@ void vigil_segments_io(void *arg, const struct vigil_wio *io)
 	case VIGIL_WEV_ERROR:
 		/* Retention's removal of a segment already gone (uploaded,
 		 * KeepLocal = no): what it wanted. */
-		if (io->cause == VIGIL_WCAUSE_unlink && io->err == -ENOENT) {
-			c->st.segments_removed++;
+		if (io->cause == VIGIL_WCAUSE_unlink && io->err == -ENOENT)
 			break;
-		}
 		vigil_segments_error(c, io->cause, io->err, io->path);
 		if ((p = pending_find(c, io->path)) != NULL && !p->failed) {
 			p->failed = true;
@@ -202,7 +200,7 @@ static void init_write(struct vigil_segments *c)
 	c->map = c->seq - 1; /* the segment it starts with */
 	snprintf(final, sizeof(final), "%s/init-%08" PRIu32 ".mp4", c->st.dir, c->map);
 	snprintf(partial, sizeof(partial), "%s.partial", final);
-	f = vigil_wfile_open(c->out->w, partial, final, cam_io_init, c);
+	f = vigil_wfile_open(c->out->w, partial, final, NULL, cam_io_init, c);
 	if (f == NULL || vigil_wfile_append(f, c->init, c->init_len) < 0)
 		vigil_segments_error(c, VIGIL_WCAUSE_open, -errno, partial);
 	if (f != NULL)
@@ -284,15 +282,17 @@ static struct vigil_wfile *seg_file(struct vigil_segments *c, const char *partia
 				    bool *held)
 {
 	struct vigil_writer *w = c->out->w;
+	char old[sizeof(c->st.dir) + 32];
+	const char *reuse = vigil_segments_reuse(c, old, sizeof(old)) ? old : NULL;
 
 	*held = false;
 	if (c->kind != VIGIL_SEG_SEALED || c->conf->chain_dirfd < 0)
-		return vigil_wfile_open(w, partial, final, vigil_segments_io, c);
+		return vigil_wfile_open(w, partial, final, reuse, vigil_segments_io, c);
 	while (c->n_held == SEG_PENDING) /* a very slow StateDir */
 		if (vigil_writer_reap(w, true) < 0)
-			return vigil_wfile_open(w, partial, final, vigil_segments_io, c);
+			return vigil_wfile_open(w, partial, final, reuse, vigil_segments_io, c);
 	*held = true;
-	return vigil_wfile_open_held(w, partial, final, vigil_segments_io, c);
+	return vigil_wfile_open_held(w, partial, final, reuse, vigil_segments_io, c);
 }
 
 static int seg_open(struct vigil_segments *c, int64_t pts, uint64_t arrival_ns)

@@ -13,6 +13,7 @@
 
 #define SEG_NOMINAL_FRAME_TICKS 3000 /* 30 fps: only spaces the first decode times */
 #define SEG_PENDING 16		     /* segments of one camera between close and durable */
+#define SEG_REUSE 32 /* removed segments' files kept for the next ones: a retention pass's worth */
 
 /* A closed segment waiting for its fsync and rename, so that the playlist
  * only ever names durable segments, in order. */
@@ -60,6 +61,14 @@ struct vigil_segments {
 	unsigned segs_head, n_segs, segs_cap;
 	uint64_t disk_bytes;
 	uint64_t next_expire_ns; /* no retention pass before (wall clock) */
+	/* Files of segments retention removed while the camera records, each
+	 * emptied and renamed for a next segment (vigil_wfile_open's reuse);
+	 * those none took by the next pass are removed then. Oldest first. */
+	struct {
+		uint32_t seq;
+		enum vigil_seg_kind kind;
+	} reuse[SEG_REUSE];
+	unsigned reuse_head, n_reuse;
 	int64_t last_pts;			 /* of the last frame written */
 	int64_t frame_ticks;			 /* between the last two frames: the last one's duration */
 	struct seg_pending pending[SEG_PENDING]; /* FIFO, oldest at pending_head */
@@ -115,6 +124,9 @@ bool vigil_segments_retaining(const struct vigil_segments *c);
 void vigil_segments_keep(struct vigil_segments *c, const struct vigil_playlist_entry *e, uint64_t bytes);
 void vigil_segments_expire(struct vigil_segments *c, uint64_t now, bool force);
 void vigil_segments_load(struct vigil_segments *c);
+/* The oldest removed segment's file kept for reuse, its path in path;
+ * false when none is. */
+bool vigil_segments_reuse(struct vigil_segments *c, char *path, size_t len);
 
 /* camera.c: settings handed over taken (where a segment begins, and in
  * the retention scan); the chain state to write next. */

@@ -61,6 +61,8 @@ const char *vigil_recorder_cause_name(unsigned cause);
 	COUNT(segments, segments, top, "segments closed (fsync'd and renamed)")                              \
 	COUNT(syncs, syncs, io, "fdatasyncs of open segments (MaxUnsyncedSeconds)")                          \
 	COUNT(segments_removed, segments_removed, top, "segments removed by RetainHours, RetainBytes")       \
+	COUNT(segments_reused, segments_reused, io,                                                          \
+	      "removed segments' files emptied and renamed for a next segment instead of created")          \
 	LATENCY(write_latency, write, io, "how long the io_uring writes took, in microseconds")              \
 	GAUGE(writes_inflight, writes_inflight, io,                                                          \
 	      "the open segment's writes in flight, at the last completion")                                 \

@@ -111,6 +111,8 @@ static int dir_open(const struct vigil_wfile *f)
 	return open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+static void reuse_drop(struct vigil_wfile *f);
+
 static void file_free(struct vigil_wfile *f)
 {
 	struct vigil_writer *w = f->w;
@@ -126,6 +128,8 @@ static void file_free(struct vigil_wfile *f)
 		w->files--;
 		w->closing -= f->closing;
 	}
+	if (f->reuse != NULL) /* failed before its open: removed as retention asked */
+		reuse_drop(f);
 	free(f);
 	wfd_wake(w);
 }
@@ -222,6 +226,46 @@ static void file_maybe_finish(struct vigil_wfile *f)
 	io_uring_submit(&w->ring);
 }
 
+/* The old file goes as retention asked, removed through the ring (its
+ * callback hears it), when it is not reused after all. */
+static void reuse_drop(struct vigil_wfile *f)
+{
+	if (vigil_writer_unlink(f->w, f->reuse, f->cb, f->arg) < 0)
+		f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_ERROR, .cause = VIGIL_WCAUSE_unlink, .err = -ENOMEM,
+						  .path = f->reuse});
+	free(f->reuse);
+	f->reuse = NULL;
+}
+
+static int open_submit(struct vigil_wfile *f, bool direct);
+static void open_done(struct vigil_wfile *f, int res);
+
+/* The old file's open and rename both done: the file is open under its
+ * new name, or is made as any other (the old one removed). */
+static void reuse_done(struct vigil_wfile *f)
+{
+	int fd = f->reuse_open, ret;
+
+	if (fd >= 0 && f->reuse_rename == 0) {
+		f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_REMOVED, .reused = true, .path = f->reuse});
+		free(f->reuse);
+		f->reuse = NULL;
+		open_done(f, fd);
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (fd == -ENOENT) { /* gone already: what retention wanted */
+		f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_REMOVED, .path = f->reuse});
+		free(f->reuse);
+		f->reuse = NULL;
+	} else {
+		reuse_drop(f);
+	}
+	if ((ret = open_submit(f, f->fd_direct && fd != -EINVAL)) < 0)
+		open_done(f, ret);
+}
+
 /* O_DIRECT is asked for first; the file's writes are planned for it
  * (aligned) until the open says otherwise. */
 static int open_submit(struct vigil_wfile *f, bool direct)
@@ -238,6 +282,37 @@ static int open_submit(struct vigil_wfile *f, bool direct)
 			return 0;
 		}
 		wfd_count(f);
+	}
+	if (f->reuse != NULL) {
+		struct io_uring_sqe *ren;
+
+		if (io_uring_sq_space_left(&f->w->ring) < 2)
+			io_uring_submit(&f->w->ring);
+		sqe = io_uring_get_sqe(&f->w->ring);
+		ren = sqe != NULL ? io_uring_get_sqe(&f->w->ring) : NULL;
+		if (ren != NULL) {
+			/* Emptied first: a crash between the two leaves an
+			 * empty file under the old name (recovery removes it),
+			 * never old video under the new one. */
+			f->open_req = (struct wreq){.op = WOP_OPEN, .file = f};
+			f->reuse_req = (struct wreq){.op = WOP_REUSE, .file = f};
+			f->reuse_open = f->reuse_rename = REUSE_PENDING;
+			io_uring_prep_openat(sqe, AT_FDCWD, f->reuse,
+					     O_WRONLY | O_TRUNC | O_CLOEXEC | (direct ? O_DIRECT : 0), 0);
+			io_uring_sqe_set_data(sqe, &f->open_req);
+			sqe->flags |= IOSQE_IO_LINK;
+			io_uring_prep_rename(ren, f->reuse, f->partial);
+			io_uring_sqe_set_data(ren, &f->reuse_req);
+			f->inflight += 2;
+			f->w->inflight += 2;
+			io_uring_submit(&f->w->ring);
+			return 0;
+		}
+		if (sqe != NULL) { /* cannot happen after the submit above */
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data(sqe, NULL);
+		}
+		reuse_drop(f);
 	}
 	sqe = wring_sqe(f->w);
 	if (sqe == NULL) {
@@ -314,7 +389,18 @@ void wfile_complete(struct wreq *req, int res)
 	f->inflight--;
 	switch (req->op) {
 	case WOP_OPEN:
-		open_done(f, res);
+		if (f->reuse == NULL) {
+			open_done(f, res);
+			break;
+		}
+		f->reuse_open = res;
+		if (f->reuse_rename != REUSE_PENDING)
+			reuse_done(f);
+		break;
+	case WOP_REUSE:
+		f->reuse_rename = res;
+		if (f->reuse_open != REUSE_PENDING)
+			reuse_done(f);
 		break;
 	case WOP_WRITE:
 		f->writes--;
@@ -418,7 +504,7 @@ void wfile_open_failed(struct vigil_wfile *f, int err)
 }
 
 static struct vigil_wfile *file_new(struct vigil_writer *w, const char *partial, const char *final,
-				    vigil_wfile_cb cb, void *arg)
+				    const char *reuse, vigil_wfile_cb cb, void *arg)
 {
 	struct vigil_wfile *f;
 
@@ -429,6 +515,10 @@ static struct vigil_wfile *file_new(struct vigil_writer *w, const char *partial,
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return NULL;
+	if (reuse != NULL && (f->reuse = strdup(reuse)) == NULL) {
+		free(f);
+		return NULL;
+	}
 	f->fd = -1;
 	f->dir_fd = -1;
 	f->w = w;
@@ -440,13 +530,16 @@ static struct vigil_wfile *file_new(struct vigil_writer *w, const char *partial,
 }
 
 struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial, const char *final,
-				     vigil_wfile_cb cb, void *arg)
+				     const char *reuse, vigil_wfile_cb cb, void *arg)
 {
-	struct vigil_wfile *f = file_new(w, partial, final, cb, arg);
-
-	int ret = f != NULL ? open_submit(f, true) : 0;
+	struct vigil_wfile *f = file_new(w, partial, final, reuse, cb, arg);
+	int ret = f != NULL ? open_submit(f, true) : -errno;
 
 	if (ret < 0) {
+		if (reuse != NULL) /* removed as retention asked */
+			vigil_writer_unlink(w, reuse, cb, arg);
+		if (f != NULL)
+			free(f->reuse);
 		free(f);
 		errno = -ret;
 		return NULL;
@@ -455,10 +548,12 @@ struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial
 }
 
 struct vigil_wfile *vigil_wfile_open_held(struct vigil_writer *w, const char *partial, const char *final,
-					  vigil_wfile_cb cb, void *arg)
+					  const char *reuse, vigil_wfile_cb cb, void *arg)
 {
-	struct vigil_wfile *f = file_new(w, partial, final, cb, arg);
+	struct vigil_wfile *f = file_new(w, partial, final, reuse, cb, arg);
 
+	if (f == NULL && reuse != NULL) /* removed as retention asked */
+		vigil_writer_unlink(w, reuse, cb, arg);
 	if (f != NULL) {
 		f->held = true;
 		f->opening = true;		 /* appends wait on its queue */

@@ -34,7 +34,7 @@ enum vigil_wevent {
 	VIGIL_WEV_WRITTEN, /* bytes reached the file */
 	VIGIL_WEV_SYNCED,  /* what was appended before vigil_wfile_sync is on disk */
 	VIGIL_WEV_CLOSED,  /* fsync'd and renamed to its final name */
-	VIGIL_WEV_REMOVED, /* vigil_writer_unlink's file is gone */
+	VIGIL_WEV_REMOVED, /* vigil_writer_unlink's file is gone (or a reused one: reused) */
 	VIGIL_WEV_ERROR,   /* cause and err (-errno) say what failed */
 };
 
@@ -46,6 +46,7 @@ struct vigil_wio {
 	uint64_t bytes;          /* VIGIL_WEV_WRITTEN: how many */
 	uint64_t latency_ns;     /* VIGIL_WEV_WRITTEN: from submission to completion */
 	unsigned writes_inflight; /* the file's writes still in flight */
+	bool reused;             /* VIGIL_WEV_REMOVED: the file is a new one's now */
 	const char *path;
 };
 
@@ -77,16 +78,23 @@ void vigil_writer_trim(struct vigil_writer *w, uint64_t now_ns);
 /* Opens PARTIAL for writing, through the ring: the file takes appends at
  * once, and a failed open comes through cb (VIGIL_WCAUSE_open) like any
  * failure. On a clean close it is renamed to FINAL. NULL with errno set
- * (nothing is reported through cb) only without memory. */
+ * (nothing is reported through cb) only without memory.
+ * REUSE, if not NULL, names a file to be removed (retention's): it is
+ * emptied (O_TRUNC) and renamed to PARTIAL instead of creating a file, so
+ * no inode is freed and allocated (on ext4 without a journal each create
+ * searches past the inodes freed in the last minutes: with retention
+ * removing a file for each one made, the recorder's most costly call).
+ * cb hears VIGIL_WEV_REMOVED for it either way: reused, or removed and
+ * PARTIAL created when it cannot be reused. */
 struct vigil_wfile *vigil_wfile_open(struct vigil_writer *w, const char *partial, const char *final,
-				     vigil_wfile_cb cb, void *arg);
+				     const char *reuse, vigil_wfile_cb cb, void *arg);
 /* As vigil_wfile_open, but held: nothing of the file reaches the disk,
  * not even its creation, until vigil_wfile_release; what is appended (and
  * a close) waits in memory till then. For a file that must not exist
  * before a record it depends on is durable (a sealed segment and its
  * chain state, camera.c). */
 struct vigil_wfile *vigil_wfile_open_held(struct vigil_writer *w, const char *partial, const char *final,
-					  vigil_wfile_cb cb, void *arg);
+					  const char *reuse, vigil_wfile_cb cb, void *arg);
 void vigil_wfile_release(struct vigil_wfile *f);
 /* Copies into the staging buffer, submitting it when full. Data for a
  * failed file is discarded. 0 or -errno. */

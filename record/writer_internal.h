@@ -23,6 +23,7 @@ enum wop {
 	WOP_DIRSYNC,  /* the directory, after the create */
 	WOP_DIRSYNC2, /* the directory, linked after the rename */
 	WOP_UNLINK,   /* not a file's: a struct wunlink */
+	WOP_REUSE,    /* an old file renamed to the new one's name, linked after its open */
 };
 
 struct wreq {
@@ -75,6 +76,7 @@ struct vigil_wfile {
 	struct wreq datasync_req;
 	struct wreq dirsync_req;
 	struct wreq dirsync2_req;
+	struct wreq reuse_req;
 	vigil_wfile_cb cb;
 	void *arg;
 	struct wbuf *cur;
@@ -99,9 +101,15 @@ struct vigil_wfile {
 	bool sealing;
 	unsigned closed_ok; /* of the rename and the fsync of its directory, how many succeeded */
 	bool failed;
+	/* A file retention removed, to be emptied and renamed to partial
+	 * instead of creating one (vigil_wfile_open), while that is under
+	 * way; what its open and rename gave (REUSE_PENDING till then). */
+	char *reuse;
+	int reuse_open, reuse_rename;
 	char partial[PATH_MAX];
 	char final[PATH_MAX];
 };
+#define REUSE_PENDING INT32_MIN
 
 struct vigil_writer {
 	struct io_uring ring;

@@ -529,7 +529,7 @@ static void test_mux_cut(void **state)
 }
 
 struct wevents {
-	uint64_t written, closed, synced, removed, errors[VIGIL_WCAUSE_MAX];
+	uint64_t written, closed, synced, removed, reused, errors[VIGIL_WCAUSE_MAX];
 	int last_err;
 };
 
@@ -544,7 +544,7 @@ static void wevents_cb(void *arg, const struct vigil_wio *io)
 	else if (io->ev == VIGIL_WEV_SYNCED)
 		e->synced++;
 	else if (io->ev == VIGIL_WEV_REMOVED)
-		e->removed++;
+		e->removed++, e->reused += io->reused;
 	else
 		e->errors[io->cause]++, e->last_err = io->err;
 }
@@ -569,9 +569,9 @@ static void test_writer_short_and_failed(void **state)
 	memset(data, 0xa5, sizeof(data));
 	w = vigil_writer_create(8, 1); /* one buffer: the second waits */
 	assert_non_null(w);
-	f = vigil_wfile_open(w, TDIR "/big.partial", TDIR "/big", wevents_cb, &ev);
+	f = vigil_wfile_open(w, TDIR "/big.partial", TDIR "/big", NULL, wevents_cb, &ev);
 	assert_non_null(f);
-	g = vigil_wfile_open(w, TDIR "/small.partial", TDIR "/small", wevents_cb, &ok);
+	g = vigil_wfile_open(w, TDIR "/small.partial", TDIR "/small", NULL, wevents_cb, &ok);
 	assert_non_null(g);
 	assert_int_equal(vigil_wfile_append(g, data, 1000), 0);
 	vigil_wfile_close(g);
@@ -919,8 +919,8 @@ static void test_writer_held(void **state)
 	assert_int_equal(run("rm -f " TDIR "/held " TDIR "/held.partial " TDIR "/never.partial"), 0);
 	w = vigil_writer_create(8, 8);
 	assert_non_null(w);
-	f = vigil_wfile_open_held(w, TDIR "/held.partial", TDIR "/held", wevents_cb, &ev);
-	g = vigil_wfile_open_held(w, TDIR "/never.partial", TDIR "/never", wevents_cb, &gone);
+	f = vigil_wfile_open_held(w, TDIR "/held.partial", TDIR "/held", NULL, wevents_cb, &ev);
+	g = vigil_wfile_open_held(w, TDIR "/never.partial", TDIR "/never", NULL, wevents_cb, &gone);
 	assert_non_null(f);
 	assert_non_null(g);
 	assert_int_equal(vigil_wfile_append(f, data, sizeof(data)), 0);
@@ -1028,6 +1028,53 @@ static void test_owner_key_change(void **state)
 		assert_string_equal(md5[i], h264.md5[i]);
 		free(md5[i]);
 	}
+	fixture_fini(&fx);
+}
+
+/* A segment retention removes while the camera records is not unlinked:
+ * its file becomes the next segment's (the same inode, emptied), so the
+ * filesystem frees and allocates no inode per segment. What is left at
+ * the stop is removed; the recording plays. */
+static void test_retention_reuse(void **state)
+{
+	const struct vigil_recorder_stats *st;
+	struct fixture fx;
+	struct stat old, reused;
+	char path[sizeof(fx.dir) + 32];
+
+	(void)state;
+	fixture_init(&fx, "camreuse", VIGIL_CODEC_H264, true);
+	fx.cam.retain_bytes = 1; /* only the newest stays */
+	fixture_reopen(&fx);
+	st = vigil_recorder_stats(fx.rec, 0);
+	feed(&fx, &h264, 0, 75); /* 0 and 1 closed, 2 open */
+	for (int i = 0; i < 5000 && st->segments_removed < 1; i++) {
+		usleep(1000);
+		vigil_recorder_poll(fx.rec);
+	}
+	assert_true(st->segments_removed >= 1);
+	assert_int_equal(st->segments_reused, 0);
+	/* Given up by retention, out of the playlist, kept for reuse. */
+	snprintf(path, sizeof(path), "%s/00000000.ts", fx.dir);
+	assert_int_equal(stat(path, &old), 0);
+	for (int i = 0; i < 500 && run("grep -q '^00000000.ts$' %s/index.m3u8", fx.dir) == 0; i++)
+		usleep(10000); /* the playlist thread's rewrite */
+	assert_int_equal(run("grep -q '^00000000.ts$' %s/index.m3u8", fx.dir), 1);
+	feed(&fx, &h264, 75, 100); /* 3 opened at 90: in 0's file */
+	for (int i = 0; i < 5000 && st->segments_reused < 1; i++) {
+		usleep(1000);
+		vigil_recorder_poll(fx.rec);
+	}
+	assert_int_equal(st->segments_reused, 1);
+	assert_int_equal(stat(path, &reused), -1);
+	snprintf(path, sizeof(path), "%s/00000003.ts.partial", fx.dir);
+	assert_int_equal(stat(path, &reused), 0);
+	assert_int_equal(reused.st_ino, old.st_ino);
+	feed(&fx, &h264, 100, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	assert_int_equal(st->segments_removed, 4);
+	assert_files(fx.dir, "00000004.ts index.m3u8 ");
+	assert_int_equal(run("test -z \"$(ffmpeg -nostdin -v error -i %s/index.m3u8 -f null - 2>&1)\"", fx.dir), 0);
 	fixture_fini(&fx);
 }
 
@@ -1387,7 +1434,7 @@ static void test_writer_o_direct(void **state)
 		data[i] = (uint8_t)(i * 31 + i / 4096);
 	w = vigil_writer_create(8, 4);
 	assert_non_null(w);
-	f = vigil_wfile_open(w, TDIR "/direct.partial", TDIR "/direct", wevents_cb, &ev);
+	f = vigil_wfile_open(w, TDIR "/direct.partial", TDIR "/direct", NULL, wevents_cb, &ev);
 	assert_non_null(f);
 	vigil_writer_drain(w); /* the open */
 	if (!vigil_wfile_direct(f))
@@ -1418,6 +1465,88 @@ static void test_writer_o_direct(void **state)
 	free(back);
 }
 
+/* A file retention removed, reused for a new one: emptied, renamed, the
+ * same inode; the new file is exactly what was appended (nothing of the
+ * old one past it), the old name gone, reported removed and reused. An
+ * old file already gone: the new one is created, reported removed. One
+ * that cannot become the new file (its folder is gone): removed all the
+ * same, and the new file's open fails as any would. */
+static void test_writer_reuse(void **state)
+{
+	static uint8_t old[500000], data[200000];
+	struct wevents ev = {0}, gone = {0}, bad = {0};
+	struct vigil_writer *w;
+	struct vigil_wfile *f, *g, *h;
+	struct stat before, after;
+	unsigned reused = 0;
+	uint8_t *back;
+	FILE *out;
+
+	(void)state;
+	memset(old, 0xee, sizeof(old));
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13 + i / 777);
+	assert_non_null(out = fopen(TDIR "/reuse_old.ts", "wb"));
+	assert_int_equal(fwrite(old, 1, sizeof(old), out), sizeof(old));
+	fclose(out);
+	assert_non_null(out = fopen(TDIR "/reuse_old2.ts", "wb"));
+	fclose(out);
+	assert_int_equal(stat(TDIR "/reuse_old.ts", &before), 0);
+	(void)unlink(TDIR "/reuse_missing.ts");
+	w = vigil_writer_create(8, 8);
+	assert_non_null(w);
+	f = vigil_wfile_open(w, TDIR "/reuse_new.ts.partial", TDIR "/reuse_new.ts", TDIR "/reuse_old.ts", wevents_cb,
+			     &ev);
+	g = vigil_wfile_open(w, TDIR "/reuse_made.ts.partial", TDIR "/reuse_made.ts", TDIR "/reuse_missing.ts",
+			     wevents_cb, &gone);
+	h = vigil_wfile_open(w, TDIR "/no/such/dir/x.partial", TDIR "/no/such/dir/x", TDIR "/reuse_old2.ts",
+			     wevents_cb, &bad);
+	assert_non_null(f);
+	assert_non_null(g);
+	assert_non_null(h);
+	/* Appended while the open and rename are in flight. */
+	assert_int_equal(vigil_wfile_append(f, data, 70000), 0);
+	vigil_wfile_sync(f);
+	assert_int_equal(vigil_wfile_append(f, data + 70000, sizeof(data) - 70000), 0);
+	assert_int_equal(vigil_wfile_append(g, data, 1000), 0);
+	vigil_wfile_close(f);
+	vigil_wfile_close(g);
+	vigil_writer_drain(w);
+	vigil_wfile_close(h);
+	vigil_writer_drain(w);
+	vigil_writer_free(w);
+
+	assert_int_equal(ev.closed, 1);
+	assert_int_equal(ev.removed, 1);
+	assert_int_equal(ev.written, sizeof(data));
+	for (unsigned i = 0; i < VIGIL_WCAUSE_MAX; i++)
+		assert_int_equal(ev.errors[i] + gone.errors[i], 0);
+	assert_int_equal(stat(TDIR "/reuse_new.ts", &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino); /* the same file */
+	assert_int_equal(after.st_size, sizeof(data));
+	assert_int_equal(access(TDIR "/reuse_old.ts", F_OK), -1);
+	assert_int_equal(access(TDIR "/reuse_new.ts.partial", F_OK), -1);
+	back = malloc(sizeof(data));
+	assert_non_null(out = fopen(TDIR "/reuse_new.ts", "rb"));
+	assert_int_equal(fread(back, 1, sizeof(data), out), sizeof(data));
+	fclose(out);
+	assert_memory_equal(back, data, sizeof(data));
+	free(back);
+	reused = ev.reused;
+
+	assert_int_equal(gone.closed, 1);
+	assert_int_equal(gone.removed, 1);
+	assert_int_equal(gone.reused, 0);
+	assert_int_equal(stat(TDIR "/reuse_made.ts", &after), 0);
+	assert_int_equal(after.st_size, 1000);
+
+	assert_int_equal(bad.removed, 1);
+	assert_int_equal(bad.reused, 0);
+	assert_int_equal(bad.errors[VIGIL_WCAUSE_open], 1);
+	assert_int_equal(access(TDIR "/reuse_old2.ts", F_OK), -1);
+	assert_int_equal(reused, 1);
+}
+
 /* Opens go through the ring: what is appended (and synced) before the open
  * has completed waits for it and lands in order; an open that fails is
  * reported once, under its cause, and the file takes nothing more. */
@@ -1435,8 +1564,8 @@ static void test_writer_open_async(void **state)
 		data[i] = (uint8_t)(i * 7 + i / 5000);
 	w = vigil_writer_create(8, 8);
 	assert_non_null(w);
-	f = vigil_wfile_open(w, TDIR "/queued.partial", TDIR "/queued", wevents_cb, &ev);
-	g = vigil_wfile_open(w, TDIR "/no/such/dir/x.partial", TDIR "/no/such/dir/x", wevents_cb, &bad);
+	f = vigil_wfile_open(w, TDIR "/queued.partial", TDIR "/queued", NULL, wevents_cb, &ev);
+	g = vigil_wfile_open(w, TDIR "/no/such/dir/x.partial", TDIR "/no/such/dir/x", NULL, wevents_cb, &bad);
 	assert_non_null(f);
 	assert_non_null(g);
 	/* Nothing reaped yet: both opens are still pending here. */
@@ -1499,7 +1628,7 @@ static void test_writer_descriptors(void **state)
 	for (unsigned i = 0; i < FILES; i++) {
 		snprintf(partial, sizeof(partial), TDIR "/fd%u.partial", i);
 		snprintf(final, sizeof(final), TDIR "/fd%u", i);
-		f[i] = vigil_wfile_open(w, partial, final, wevents_cb, &ev);
+		f[i] = vigil_wfile_open(w, partial, final, NULL, wevents_cb, &ev);
 		assert_non_null(f[i]);
 		assert_int_equal(vigil_wfile_append(f[i], "x", 1), 0);
 	}
@@ -1578,7 +1707,7 @@ static void trim_round(struct vigil_writer *w, struct wevents *ev, unsigned file
 	for (unsigned k = 0; k < files; k++) {
 		snprintf(partial, sizeof(partial), TDIR "/trim%u.partial", k);
 		snprintf(final, sizeof(final), TDIR "/trim%u", k);
-		f[k] = vigil_wfile_open(w, partial, final, wevents_cb, ev);
+		f[k] = vigil_wfile_open(w, partial, final, NULL, wevents_cb, ev);
 		assert_non_null(f[k]);
 		for (unsigned i = 0; i < sizeof(data); i++)
 			data[i] = (uint8_t)(i * 7 + k + round);
@@ -1626,7 +1755,7 @@ static void test_writer_trim(void **state)
 	assert_true(burst >= 2 * FILES);
 	assert_int_equal(w->n_free, burst);
 	vigil_writer_trim(w, t0); /* starts the first interval */
-	one = vigil_wfile_open(w, TDIR "/trim_one.partial", TDIR "/trim_one", wevents_cb, &ev);
+	one = vigil_wfile_open(w, TDIR "/trim_one.partial", TDIR "/trim_one", NULL, wevents_cb, &ev);
 	assert_non_null(one);
 	assert_int_equal(vigil_wfile_append(one, "x", 1), 0); /* one buffer in use all along */
 	vigil_writer_trim(w, t0 + VIGIL_WRITER_TRIM_NS - 1); /* not yet */
@@ -1681,7 +1810,7 @@ static void test_writer_fd_limit(void **state)
 			vigil_wfile_close(f[i % CAMS]);
 		snprintf(partial, sizeof(partial), TDIR "/lim%u.partial", i);
 		snprintf(final, sizeof(final), TDIR "/lim%u", i);
-		f[i % CAMS] = vigil_wfile_open(w, partial, final, wevents_cb, &ev);
+		f[i % CAMS] = vigil_wfile_open(w, partial, final, NULL, wevents_cb, &ev);
 		assert_non_null(f[i % CAMS]);
 		assert_int_equal(vigil_wfile_append(f[i % CAMS], data, sizeof(data)), 0);
 		vigil_wfile_sync(f[i % CAMS]);
@@ -1700,12 +1829,12 @@ static void test_writer_fd_limit(void **state)
 	for (unsigned i = 0; i < EXTRA; i++) {
 		snprintf(partial, sizeof(partial), TDIR "/lim%u.partial", 2 * CAMS + i);
 		snprintf(final, sizeof(final), TDIR "/lim%u", 2 * CAMS + i);
-		extra[i] = vigil_wfile_open(w, partial, final, wevents_cb, &ev);
+		extra[i] = vigil_wfile_open(w, partial, final, NULL, wevents_cb, &ev);
 		assert_non_null(extra[i]);
 	}
 	vigil_writer_drain(w);
 	errno = 0;
-	assert_null(vigil_wfile_open(w, TDIR "/never.partial", TDIR "/never", wevents_cb, &ev));
+	assert_null(vigil_wfile_open(w, TDIR "/never.partial", TDIR "/never", NULL, wevents_cb, &ev));
 	assert_int_equal(errno, EMFILE);
 	for (unsigned i = 0; i < CAMS; i++)
 		vigil_wfile_close(f[i]);
@@ -1925,6 +2054,39 @@ static void test_crash_recovery(void **state)
 	assert_true(frames >= h264.n + 40);
 }
 
+/* A crash between retention's emptying of a removed segment's file for
+ * reuse and its rename (vigil_wfile_open): the empty file, no longer in
+ * the playlist, is removed at the next start, not listed again. */
+static void test_crash_reuse(void **state)
+{
+	struct fixture fx;
+	struct playlist pl;
+	unsigned n;
+
+	(void)state;
+	fixture_init(&fx, "camcrashreuse", VIGIL_CODEC_H264, true);
+	feed(&fx, &h264, 0, h264.n);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	n = (unsigned)vigil_recorder_stats(fx.rec, 0)->segments;
+	fixture_fini(&fx);
+	assert_true(n >= 4);
+	/* Segment 0 out of the playlist (its four lines), its file emptied. */
+	assert_int_equal(run("cd %s && : > 00000000.ts && awk '/^#EXT-X-PROGRAM-DATE-TIME/ && !s { s = 1 } "
+			     "s == 1 { if ($0 == \"00000000.ts\") s = 2; next } { print }' index.m3u8 > p && "
+			     "mv p index.m3u8 && ! grep -q 00000000 index.m3u8",
+			     fx.dir),
+			 0);
+
+	fixture_init(&fx, "camcrashreuse", VIGIL_CODEC_H264, false);
+	assert_int_equal(run("test -e %s/00000000.ts", fx.dir), 1);
+	read_playlist(fx.dir, &pl);
+	assert_int_equal(pl.n, n - 1);
+	assert_int_equal(pl.seq[0], 1);
+	assert_int_equal(vigil_recorder_stop(fx.rec), 0);
+	fixture_fini(&fx);
+	assert_int_equal(run("test -z \"$(ffmpeg -nostdin -v error -i %s/index.m3u8 -f null - 2>&1)\"", fx.dir), 0);
+}
+
 /* Many cameras a crash left recording, recovered at start on several
  * threads (recorder.c): each one's cut segment made whole and listed, its
  * numbering going on after it, nothing of one camera in another's. */
@@ -2123,11 +2285,11 @@ int main(void)
 	    cmocka_unit_test(test_restart_numbering), cmocka_unit_test(test_dir_replaced),
 	    cmocka_unit_test(test_playlist_stuck), cmocka_unit_test(test_writer_unlinks),
 	    cmocka_unit_test(test_writer_trim),
-	    cmocka_unit_test(test_crash_recovery), cmocka_unit_test(test_crash_recovery_many),  cmocka_unit_test(test_sync_open_segment),
+	    cmocka_unit_test(test_crash_recovery), cmocka_unit_test(test_crash_reuse), cmocka_unit_test(test_crash_recovery_many),  cmocka_unit_test(test_sync_open_segment),
 	    cmocka_unit_test(test_sealed),          cmocka_unit_test(test_disk_full),
-	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_latency_quantile),
+	    cmocka_unit_test(test_retention),       cmocka_unit_test(test_retention_reuse), cmocka_unit_test(test_latency_quantile),
 	    cmocka_unit_test(test_fmp4),            cmocka_unit_test(test_writer_o_direct),
-	    cmocka_unit_test(test_writer_open_async), cmocka_unit_test(test_writer_descriptors),
+	    cmocka_unit_test(test_writer_open_async), cmocka_unit_test(test_writer_reuse), cmocka_unit_test(test_writer_descriptors),
 	    cmocka_unit_test(test_writer_fd_limit),
 	    cmocka_unit_test(test_owner_key_change),
 	    cmocka_unit_test(test_retention_change),
