@@ -61,13 +61,14 @@ static void reuse_flush(struct vigil_segments *c)
 	}
 }
 
-/* A segment retention removes: its file kept for a next segment while
- * the camera records and no uploader may still read it, else removed. */
+/* A segment retention removes: its file kept for a next segment unless
+ * vigild is stopping or an uploader may still read it, else removed. A
+ * camera that does not record again has it removed at its next pass. */
 static int seg_retire(struct vigil_segments *c, const struct seg_kept *s)
 {
 	char path[sizeof(c->st.dir) + 32];
 
-	if (c->file != NULL && c->conf->up == NULL && c->n_reuse < SEG_REUSE) {
+	if (!c->stopping && c->conf->up == NULL && c->n_reuse < SEG_REUSE) {
 		unsigned i = (c->reuse_head + c->n_reuse++) % SEG_REUSE;
 
 		c->reuse[i].seq = s->seq;

@@ -472,6 +472,7 @@ void vigil_segments_sync(struct vigil_segments *c, uint64_t now)
 /* The open segment ends where a next frame would have begun. */
 void vigil_segments_close(struct vigil_segments *c)
 {
+	c->stopping = true; /* what retention removes from here is unlinked */
 	seg_close(c, c->last_pts + (c->frame_ticks > 0 ? c->frame_ticks : SEG_NOMINAL_FRAME_TICKS));
 }
 

@@ -61,14 +61,15 @@ struct vigil_segments {
 	unsigned segs_head, n_segs, segs_cap;
 	uint64_t disk_bytes;
 	uint64_t next_expire_ns; /* no retention pass before (wall clock) */
-	/* Files of segments retention removed while the camera records, each
-	 * emptied and renamed for a next segment (vigil_wfile_open's reuse);
-	 * those none took by the next pass are removed then. Oldest first. */
+	/* Files of segments retention removed, each emptied and renamed for
+	 * a next segment (vigil_wfile_open's reuse); those none took by the
+	 * next pass, or at a clean stop, are removed then. Oldest first. */
 	struct {
 		uint32_t seq;
 		enum vigil_seg_kind kind;
 	} reuse[SEG_REUSE];
 	unsigned reuse_head, n_reuse;
+	bool stopping; /* vigil_segments_close: no next segment to reuse a file */
 	int64_t last_pts;			 /* of the last frame written */
 	int64_t frame_ticks;			 /* between the last two frames: the last one's duration */
 	struct seg_pending pending[SEG_PENDING]; /* FIFO, oldest at pending_head */
