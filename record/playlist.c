@@ -411,26 +411,26 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, uin
 	for (unsigned i = 0; i < all.n; i++) {
 		uint32_t seq = all.v[i].seq;
 		bool found = false;
-		char name[32];
-		struct stat sb;
-
 		for (unsigned k = 0; k < listed.n && !found; k++)
 			if (listed.v[k].seq == seq) {
 				all.v[i] = listed.v[k];
 				found = true;
 			}
-		snprintf(name, sizeof(name), "%08" PRIu32 "%s", seq, vigil_seg_suffix[all.v[i].kind]);
-		if (!found && fstatat(dirfd(d), name, &sb, 0) == 0 && sb.st_size == 0) {
-			/* Retention's, emptied to be reused by the next segment
-			 * when the power went (vigil_wfile_open): removed. */
-			if (unlinkat(dirfd(d), name, 0) < 0 && errno != ENOENT) {
-				ret = -errno;
-				snprintf(err, errlen, "%s/%s: %s", dir, name, strerror(errno));
-				goto out;
-			}
-			continue;
-		}
 		if (!found) {
+			char name[32];
+			struct stat sb;
+
+			snprintf(name, sizeof(name), "%08" PRIu32 "%s", seq, vigil_seg_suffix[all.v[i].kind]);
+			if (fstatat(dirfd(d), name, &sb, 0) == 0 && sb.st_size == 0) {
+				/* Retention's, emptied to be reused by the next
+				 * segment when the power went (vigil_wfile_open). */
+				if (unlinkat(dirfd(d), name, 0) < 0 && errno != ENOENT) {
+					ret = -errno;
+					snprintf(err, errlen, "%s/%s: %s", dir, name, strerror(errno));
+					goto out;
+				}
+				continue;
+			}
 			/* Its init segment: the newest one made before it. */
 			for (unsigned k = 0; k < n_inits; k++)
 				if (inits[k] <= seq && (all.v[i].map == 0 || inits[k] > all.v[i].map))

@@ -151,8 +151,7 @@ void vigil_segments_load(struct vigil_segments *c)
 	for (unsigned i = 0; i < n; i++) {
 		struct stat sb;
 
-		snprintf(path, sizeof(path), "%s/%08" PRIu32 "%s", c->st.dir, list[i].seq,
-			 vigil_seg_suffix[list[i].kind]);
+		seg_path(c, path, sizeof(path), list[i].seq, list[i].kind);
 		if (stat(path, &sb) == 0)
 			vigil_segments_keep(c, &list[i], (uint64_t)sb.st_size);
 		else if (c->conf->up != NULL && list[i].bytes != 0) /* uploaded, gone from disk */

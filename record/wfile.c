@@ -237,6 +237,14 @@ static void reuse_drop(struct vigil_wfile *f)
 	f->reuse = NULL;
 }
 
+/* The old file is gone, as retention asked: reused, or already removed. */
+static void reuse_gone(struct vigil_wfile *f, bool reused)
+{
+	f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_REMOVED, .reused = reused, .path = f->reuse});
+	free(f->reuse);
+	f->reuse = NULL;
+}
+
 static int open_submit(struct vigil_wfile *f, bool direct);
 static void open_done(struct vigil_wfile *f, int res);
 
@@ -247,21 +255,16 @@ static void reuse_done(struct vigil_wfile *f)
 	int fd = f->reuse_open, ret;
 
 	if (fd >= 0 && f->reuse_rename == 0) {
-		f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_REMOVED, .reused = true, .path = f->reuse});
-		free(f->reuse);
-		f->reuse = NULL;
+		reuse_gone(f, true);
 		open_done(f, fd);
 		return;
 	}
 	if (fd >= 0)
 		close(fd);
-	if (fd == -ENOENT) { /* gone already: what retention wanted */
-		f->cb(f->arg, &(struct vigil_wio){.ev = VIGIL_WEV_REMOVED, .path = f->reuse});
-		free(f->reuse);
-		f->reuse = NULL;
-	} else {
+	if (fd == -ENOENT)
+		reuse_gone(f, false);
+	else
 		reuse_drop(f);
-	}
 	if ((ret = open_submit(f, f->fd_direct && fd != -EINVAL)) < 0)
 		open_done(f, ret);
 }
