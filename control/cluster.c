@@ -1412,6 +1412,13 @@ int vigil_cluster_handshake_begin(void *cluster, unsigned slot, const uint8_t ts
 	return 0;
 }
 
+bool vigil_cluster_handshake_owns(void *cluster, unsigned slot)
+{
+	const struct vigil_cluster *cl = cluster;
+
+	return !cl->cams->table->ownership || cl->owned[slot];
+}
+
 bool vigil_cluster_handshake_done(void *cluster, unsigned *tag, int *rc)
 {
 	struct vigil_cluster *cl = cluster;

@@ -81,6 +81,9 @@ int vigil_cluster_handshake_begin(void *cluster, unsigned slot, const uint8_t ts
 				  const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
 				  const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], unsigned tag);
 bool vigil_cluster_handshake_done(void *cluster, unsigned *tag, int *rc);
+/* Whether the camera's media are this node's to take: it owns the camera,
+ * or the node takes every camera's (no ownership: a capture). */
+bool vigil_cluster_handshake_owns(void *cluster, unsigned slot);
 /* vigilctl drain: every camera this node owns given back (its packets
  * refused from now on, its last index published first, then its owners
  * key deleted), none asked for again, not ready from now on and DrainFile

@@ -88,6 +88,7 @@ struct waiting {
 	uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN], salt[VIGIL_SRTP_MASTER_SALT_LEN];
 	uint8_t reply[VIGIL_HS_RESPONSE_RTX_LEN];
 	size_t reply_len;
+	uint64_t answer_ns; /* applied, its reply due then (not 0); keys wiped */
 };
 
 /* handle()'s outcome for a handshake left waiting: counted when it ends. */
@@ -98,6 +99,7 @@ struct vigil_handshakes {
 	struct vigil_hs_publisher pub; /* a cluster node's: each handshake published first (begin NULL: none) */
 	struct waiting *waiting;       /* VIGIL_HS_WAITING of them, sodium_malloc'd */
 	unsigned n_waiting;
+	unsigned n_delayed; /* of those, applied and answered later (answer_ns) */
 	struct rte_ring *from_workers, *proven, *to_wire;
 	struct vigil_neigh nb;		      /* the port's MAC and addresses */
 	struct vigil_hs_responder *responder; /* secrets: sodium_malloc'd */
@@ -423,12 +425,36 @@ static void finish(struct vigil_handshakes *h, unsigned tag, int rc, uint64_t no
 	h->n[out]++;
 	if (out == VIGIL_HS_accepted) {
 		accepted(h, w->slot, w->identity, w->ts, w->addr, w->hash, now);
+		/* The camera switches keys at the response: the node its
+		 * media reach must have the key first. */
+		if (h->pub.owns != NULL && !h->pub.owns(h->pub.arg, w->slot)) {
+			sodium_memzero(w->key, sizeof(w->key));
+			sodium_memzero(w->salt, sizeof(w->salt));
+			w->answer_ns = now + VIGIL_HS_ANSWER_DELAY_MS * 1000000ull;
+			h->n_delayed++;
+			return;
+		}
 		send_reply(h, w->m, &w->udp, w->reply, w->reply_len);
 	} else {
 		rte_pktmbuf_free(w->m);
 	}
 	sodium_memzero(w, sizeof(*w));
 	h->n_waiting--;
+}
+
+/* The delayed answers that are due, sent. */
+static void answer_due(struct vigil_handshakes *h, uint64_t now)
+{
+	for (unsigned i = 0; h->n_delayed > 0 && i < VIGIL_HS_WAITING; i++) {
+		struct waiting *w = &h->waiting[i];
+
+		if (!w->used || w->answer_ns == 0 || now < w->answer_ns)
+			continue;
+		send_reply(h, w->m, &w->udp, w->reply, w->reply_len);
+		sodium_memzero(w, sizeof(*w));
+		h->n_waiting--;
+		h->n_delayed--;
+	}
 }
 
 /* One packet (m, its UDP payload msg): its outcome; *reply_len > 0 when
@@ -627,6 +653,7 @@ static unsigned poll_at(struct vigil_handshakes *h, uint64_t now)
 		finish(h, tag, rc, now);
 		done++;
 	}
+	answer_due(h, now);
 	publish_cookie(h, now);
 	if (now - h->window_ns >= LOAD_WINDOW_NS) {
 		h->window_ns = now;

@@ -76,13 +76,20 @@ unsigned vigil_handshakes_poll(struct vigil_handshakes *h);
  * camera, one of it waiting), -EIO as cluster_unavailable (etcd away).
  * done gives back one that finished, in order: its tag and 0 (apply and
  * answer it), 1 (applied already, from etcd's watch: answer it),
- * -EALREADY or -EIO as above. */
+ * -EALREADY or -EIO as above. owns says whether this node takes the
+ * camera's media: one that does not answers VIGIL_HS_ANSWER_DELAY_MS
+ * after etcd holds the handshake, so that the node that does has it from
+ * its watch before media under the new key come (docs/cluster.md). */
 #define VIGIL_HS_WAITING 256 /* handshakes waiting for etcd at once; past that, cluster_unavailable */
+/* Well below the camera's VIGIL_HS_RETRY_MS, and far above a watch's
+ * delivery on a LAN (milliseconds). */
+#define VIGIL_HS_ANSWER_DELAY_MS 250
 struct vigil_hs_publisher {
 	int (*begin)(void *arg, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN], uint32_t ssrc,
 		     const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
 		     const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], unsigned tag);
 	bool (*done)(void *arg, unsigned *tag, int *rc);
+	bool (*owns)(void *arg, unsigned slot);
 	void *arg;
 };
 void vigil_handshakes_publish(struct vigil_handshakes *h, const struct vigil_hs_publisher *p);

@@ -555,6 +555,7 @@ int main(int argc, char **argv)
 		if (hs != NULL)
 			vigil_handshakes_publish(hs, &(struct vigil_hs_publisher){.begin = vigil_cluster_handshake_begin,
 										  .done = vigil_cluster_handshake_done,
+										  .owns = vigil_cluster_handshake_owns,
 										  .arg = cluster});
 		rc = vigil_cluster_start(cluster, &cams, CLUSTER_START_WAIT_MS);
 		if (rc == -EIO)

@@ -257,6 +257,9 @@ for n in 1 2 3 4; do
 	proc_forget "$p"
 	check_invariant "n$n" "$work/n$n/summary.json"
 done
+# Media under a key its node did not have yet (a handshake another node
+# answered, its watch late): each costs the camera the rest of a GOP.
+note "auth_failed: $(for n in 1 2 3 4; do printf 'n%s %s ' "$n" "$(jq .totals.auth_failed "$work/n$n/summary.json")"; done)"
 
 # ---- the recordings, from the bucket --------------------------------------------------------
 for n in 1 2 3 4; do

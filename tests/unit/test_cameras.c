@@ -333,6 +333,120 @@ static void test_for_us_and_reply(void **state)
 	stop(e);
 }
 
+/* A cluster node's publisher, stood in for: every handshake etcd holds at
+ * the next poll; the camera's media this node's or not (owned). */
+static struct {
+	unsigned tag, pending;
+	bool owned;
+} fake_pub;
+
+static int fake_begin(void *arg, unsigned slot, const uint8_t ts[VIGIL_HS_TIMESTAMP_LEN], uint32_t ssrc,
+		      const struct vigil_hs_rtx *rtx, const uint8_t key[VIGIL_SRTP_MASTER_KEY_LEN],
+		      const uint8_t salt[VIGIL_SRTP_MASTER_SALT_LEN], unsigned tag)
+{
+	(void)arg, (void)slot, (void)ts, (void)ssrc, (void)rtx, (void)key, (void)salt;
+	fake_pub.tag = tag;
+	fake_pub.pending++;
+	return 0;
+}
+
+static bool fake_done(void *arg, unsigned *tag, int *rc)
+{
+	(void)arg;
+	if (fake_pub.pending == 0)
+		return false;
+	fake_pub.pending--;
+	*tag = fake_pub.tag;
+	*rc = 0;
+	return true;
+}
+
+static bool fake_owns(void *arg, unsigned slot)
+{
+	(void)arg, (void)slot;
+	return fake_pub.owned;
+}
+
+/* The response, read by cam. */
+static void read_response(struct vigil_hs_initiator *cam, struct rte_mbuf *reply, struct vigil_hs_keys *keys)
+{
+	struct vigil_udp udp;
+
+	assert_non_null(reply);
+	assert_int_equal(vigil_parse_udp(rte_pktmbuf_mtod(reply, uint8_t *), reply->data_len, &udp),
+			 VIGIL_PARSE_OK);
+	assert_int_equal(
+	    vigil_hs_response_read(cam, rte_pktmbuf_mtod_offset(reply, uint8_t *, udp.off), udp.len, keys), 0);
+	rte_pktmbuf_free(reply);
+}
+
+/* Behind ECMP a camera's handshake may reach a node its media do not,
+ * and the camera switches keys at the response: a node that does not own
+ * the camera applies the handshake once etcd holds it but answers only
+ * VIGIL_HS_ANSWER_DELAY_MS later, when the owner has it from its watch
+ * (the ECMP test's camera lost the rest of a GOP to auth_failed on its
+ * owner without this). The owner answers at once. */
+static void test_answer_after_owner(void **state)
+{
+	const uint64_t delay = VIGIL_HS_ANSWER_DELAY_MS * 1000000ull;
+	uint8_t msg[VIGIL_HS_INITIATION_LEN];
+	struct vigil_hs_initiator cam;
+	struct vigil_hs_keys keys;
+	struct rte_mbuf *reply;
+	struct env *e;
+	void *got = NULL;
+	uint64_t now;
+	(void)state;
+
+	write_conf(door_pk, "");
+	e = start(false);
+	vigil_handshakes_publish(e->hs, &(struct vigil_hs_publisher){.begin = fake_begin, .done = fake_done,
+								     .owns = fake_owns});
+	assert_int_equal(vigil_hs_initiator_init(&cam, door_sk, server_pk), 0);
+
+	/* Not the owner: applied when etcd holds it, answered later. */
+	fake_pub.owned = false;
+	initiation(&cam, VIGIL_CODEC_H264, msg);
+	e->hs->load_until_ns = 0;
+	now = vigil_now_ns();
+	assert_int_equal(poll_one(e, to_control, frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)),
+				  &reply, now),
+			 VIGIL_HS_MAX); /* waits for etcd */
+	assert_null(reply);
+	assert_int_equal(poll_at(e->hs, now), 1);
+	assert_int_equal(e->hs->n[VIGIL_HS_accepted], 1);
+	assert_int_not_equal(e->cfg.cameras[0].ssrc, 0); /* applied */
+	assert_int_equal(rte_ring_count(to_wire), 0);
+	assert_int_equal(poll_at(e->hs, now + delay - 1), 0);
+	assert_int_equal(rte_ring_count(to_wire), 0);
+	assert_int_equal(e->hs->n_waiting, 1);
+	poll_at(e->hs, now + delay);
+	assert_int_equal(rte_ring_dequeue(to_wire, &got), 0);
+	read_response(&cam, got, &keys);
+	assert_int_equal(keys.ssrc, e->cfg.cameras[0].ssrc);
+	assert_int_equal(e->hs->n_waiting, 0);
+	vigil_hs_keys_wipe(&keys);
+
+	/* The owner: answered as soon as etcd holds it. */
+	fake_pub.owned = true;
+	usleep(20000); /* a timestamp past the grain of the last one's */
+	initiation(&cam, VIGIL_CODEC_H264, msg);
+	e->hs->load_until_ns = 0;
+	now = vigil_now_ns();
+	assert_int_equal(poll_one(e, to_control, frame(&port_mac, "198.18.0.2", "198.18.0.1", 0, 64, msg, sizeof(msg)),
+				  &reply, now),
+			 VIGIL_HS_MAX);
+	assert_null(reply);
+	assert_int_equal(poll_at(e->hs, now), 1);
+	assert_int_equal(rte_ring_dequeue(to_wire, &got), 0);
+	read_response(&cam, got, &keys);
+	assert_int_equal(e->hs->n[VIGIL_HS_accepted], 2);
+	assert_int_equal(e->hs->n_waiting, 0);
+	vigil_hs_keys_wipe(&keys);
+	vigil_hs_initiator_wipe(&cam);
+	stop(e);
+}
+
 /* door is H.264: an initiation announcing H.265 is refused, counted. */
 static void test_codec_mismatch(void **state)
 {
@@ -1381,6 +1495,7 @@ int main(void)
 	    cmocka_unit_test(test_key_extension),
 	    cmocka_unit_test(test_handshake_camera_restarted), cmocka_unit_test(test_identity_unique),
 	    cmocka_unit_test(test_handshake_rtx),
+	    cmocka_unit_test(test_answer_after_owner),
 	    cmocka_unit_test(test_settings_told),
 	    cmocka_unit_test(test_feedback_reserved_at_once),
 	    cmocka_unit_test(test_left_out_kept),
