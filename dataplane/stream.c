@@ -263,7 +263,7 @@ int vigil_stream_add(struct vigil_stream_table *t, const struct vigil_camera_con
 	if (floor != NULL)
 		s->key->fb.next = floor->fb_reserved;
 	s->has_rtx = cam->has_rtx;
-	s->fb.on = cam->has_rtx && t->retransmit_hold_ms > 0;
+	s->feedback = cam->has_rtx && t->retransmit_hold_ms > 0;
 	s->fb.rsize = cam->rtcp_rsize || cam->has_identity; /* libvigilcam reads either */
 	s->rtx_ssrc = cam->rtx_ssrc;
 	s->rtx_pt = (uint8_t)cam->rtx_payload_type;
@@ -417,7 +417,7 @@ bool vigil_stream_feedback_due(const struct vigil_stream *s, uint32_t *reserve)
 	uint64_t from = next > reserved ? next : reserved;
 
 	/* Only a stream that sends feedback uses them (RetransmitHoldMs 0: none). */
-	if (s->ephemeral || !s->fb.on || reserved >= VIGIL_SRTCP_INDEX_END ||
+	if (s->ephemeral || !s->feedback || reserved >= VIGIL_SRTCP_INDEX_END ||
 	    (reserved > next && reserved - next >= VIGIL_FEEDBACK_RESERVE / 2))
 		return false;
 	*reserve = (uint32_t)RTE_MIN(from + VIGIL_FEEDBACK_RESERVE, (uint64_t)VIGIL_SRTCP_INDEX_END);

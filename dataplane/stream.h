@@ -90,7 +90,6 @@ static inline void *vigil_key_session(const struct vigil_stream_key *k, uint16_t
 #define VIGIL_FEEDBACK_L2_MAX 22 /* Ethernet and two VLAN tags */
 #define VIGIL_FEEDBACK_NACK_MAX 64 /* missing numbers waiting for the next feedback */
 struct vigil_feedback {
-	bool on;         /* RtxSSRC, and RetransmitHoldMs not 0 */
 	bool queued;     /* on its worker's list of feedback to send */
 	bool rsize;      /* reduced-size RTCP (RFC 5506): a receiver report only once a second */
 	uint64_t rr_tsc; /* when the last receiver report went */
@@ -141,6 +140,10 @@ struct vigil_stream {
 	/* A cluster's camera this node does not own (yet): its authentic
 	 * packets are dropped as not_owner, their indices not taken. */
 	bool elsewhere;
+	/* fb is used (RtxSSRC, and RetransmitHoldMs not 0): read for every
+	 * packet, so here and not in fb's lines, which only such streams
+	 * touch. */
+	bool feedback;
 	uint64_t accepted_tsc; /* when a packet was last accepted */
 	struct vigil_replay replay;
 	struct vigil_counters ctr;
@@ -158,6 +161,8 @@ struct vigil_stream {
 	struct vigil_replay rtx_rtcp_replay; /* the RTX SSRC's SRTCP indexes: its own (RFC 3711 3.4) */
 	struct vigil_feedback fb;
 } __rte_cache_aligned;
+_Static_assert(offsetof(struct vigil_stream, accepted_tsc) < RTE_CACHE_LINE_SIZE,
+	       "the fields every packet reads are in the stream's first line");
 
 /* The stream table maps an RTX SSRC to its camera's stream with this bit
  * set in the pointer (streams are cache-line aligned). */

@@ -765,8 +765,12 @@ static uint16_t stage_decrypt(const struct vigil_worker *w, struct vigil_pkt *p,
 		 * spend the key's sessions and the pool. */
 		if (soft && s->replay.locked && vigil_key_session(key, p[i].hdr.hdr_len) == NULL)
 			vigil_stream_want_session(w->streams, key, p[i].hdr.hdr_len);
-		p[i].index = index;
-		p[kept++] = p[i];
+		/* Copied only to close a gap, the index into the copy: storing
+		 * it first and then reading the entry whole stalls the copy's
+		 * load on that store. */
+		if (kept != i)
+			p[kept] = p[i];
+		p[kept++].index = index;
 	}
 	return kept;
 }
@@ -948,7 +952,7 @@ static void renack(struct vigil_worker *w, uint64_t now)
 
 		/* A NACK or its answer may be lost too: what is still
 		 * missing is asked for again, a round trip on. */
-		if (!fb->on || fb->queued || fb->unanswered >= SILENT_AFTER || now - fb->nack_tsc < renack_after(w, fb))
+		if (!s->feedback || fb->queued || fb->unanswered >= SILENT_AFTER || now - fb->nack_tsc < renack_after(w, fb))
 			continue;
 		fb->n_missing = (uint16_t)vigil_reorder_gaps(r, fb->missing, VIGIL_FEEDBACK_NACK_MAX);
 		if (fb->n_missing > 0)
@@ -977,7 +981,7 @@ static void stage_depay(struct vigil_worker *w, struct vigil_pkt *p, uint16_t n)
 			s->ctr.v[VIGIL_CTR_payload_invalid]++;
 			payload = NULL;
 		}
-		if (s->fb.on && !p[i].rtx)
+		if (s->feedback && !p[i].rtx)
 			note_feedback(w, s, &p[i], tsc);
 		if (vigil_reorder_push(&c, &s->reorder, &s->ctr, p[i].index,
 				       &(struct vigil_reorder_pkt){.m = *p[i].mbuf,

@@ -511,7 +511,7 @@ static void test_worker_rtx(void **state)
 	assert_int_equal(vigil_stream_add(w->streams, &cam, 0, NULL), 0);
 	s = w->streams->slots[0];
 	k = &s->key->rtp;
-	assert_true(s->fb.on);
+	assert_true(s->feedback);
 
 	for (unsigned i = 0; i < RTE_DIM(first); i++)
 		pkts[i] = srtp_packet(k, cam.ssrc, first[i]);

@@ -362,6 +362,37 @@ static void test_srtcp_vigil_to_libsrtp(void **state)
 	vigil_srtp_wipe(&s);
 }
 
+
+/* The IV as RFC 7714 section 8.1 writes it, a byte at a time, against
+ * vigil_srtp_iv, whose layout is made in registers: fields whose bytes all
+ * differ, and a ROC above 16 bits, which no vector or libsrtp2 exchange
+ * here reaches. */
+static void test_iv_layout(void **state)
+{
+	static const struct {
+		uint32_t ssrc, roc;
+		uint16_t seq;
+	} cases[] = {{0x11223344u, 0x55667788u, 0x99aa}, {0, 0, 0}, {0xffffffffu, 0xffffffffu, 0xffff},
+		     {0x5501a0b2u, 0x00010000u, 0xf17b}, {1, 1, 1}};
+	uint8_t salt[VIGIL_SRTP_SESSION_SALT_LEN], got[VIGIL_SRTP_IV_LEN], want[VIGIL_SRTP_IV_LEN];
+	(void)state;
+
+	for (unsigned i = 0; i < sizeof(salt); i++)
+		salt[i] = (uint8_t)(0xb0 + i);
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const uint8_t plain[VIGIL_SRTP_IV_LEN] = {
+		    0, 0, (uint8_t)(cases[c].ssrc >> 24), (uint8_t)(cases[c].ssrc >> 16), (uint8_t)(cases[c].ssrc >> 8),
+		    (uint8_t)cases[c].ssrc, (uint8_t)(cases[c].roc >> 24), (uint8_t)(cases[c].roc >> 16),
+		    (uint8_t)(cases[c].roc >> 8), (uint8_t)cases[c].roc, (uint8_t)(cases[c].seq >> 8),
+		    (uint8_t)cases[c].seq};
+
+		for (unsigned i = 0; i < sizeof(want); i++)
+			want[i] = plain[i] ^ salt[i];
+		vigil_srtp_iv(got, salt, cases[c].ssrc, cases[c].roc, cases[c].seq);
+		assert_memory_equal(got, want, sizeof(want));
+	}
+}
+
 /* Every single-bit change of an SRTCP packet, either kind, fails; so does
  * a packet too short for header and trailer. */
 static void test_srtcp_forgery(void **state)
@@ -418,6 +449,7 @@ int main(void)
 	    cmocka_unit_test(test_srtcp_libsrtp_to_vigil),
 	    cmocka_unit_test(test_srtcp_vigil_to_libsrtp),
 	    cmocka_unit_test(test_srtcp_forgery),
+	    cmocka_unit_test(test_iv_layout),
 	    cmocka_unit_test(test_wipe),
 	};
 	int ret;
