@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The start code prefix scan of NAL unit bytes, which touches every payload
  * byte on the worker's path: vectorized (AVX2 where the CPU has it, else
- * SSE2, else 8 bytes at a time), with a byte loop for the ends. Each width
+ * SSE2, else 8 bytes at a time), with a byte loop for the first two bytes
+ * and for what is too short for a block. Each width
  * is kept so that tests and benchmarks can hold them against one another. */
 #ifndef VIGIL_DEPAY_SCAN_H
 #define VIGIL_DEPAY_SCAN_H
@@ -44,8 +45,9 @@ static inline bool depay_scan_bytes(const uint8_t *p, size_t i, size_t len, unsi
 	return true;
 }
 
-/* A whole number of blocks from *i (>= 2) on, as far as they fit in len:
- * false at a prefix, else *i moves past them. */
+/* Blocks from *i (>= 2) on, as far as they fit in len (the vector widths
+ * also the rest, as a block that ends at len, when len allows): false at
+ * a prefix, else *i moves past what they saw. */
 typedef bool depay_scan_blocks_fn(const uint8_t *p, size_t *i, size_t len);
 
 static inline bool depay_scan_blocks_words(const uint8_t *p, size_t *pos, size_t len)
@@ -75,14 +77,24 @@ static inline bool depay_scan_blocks_sse2(const uint8_t *p, size_t *pos, size_t 
 	const __m128i two = _mm_set1_epi8(2), zero = _mm_setzero_si128();
 	size_t i = *pos;
 
-	for (; len - i >= 16; i += 16) {
-		__m128i a = _mm_loadu_si128((const __m128i *)(p + i - 2));
-		__m128i b = _mm_loadu_si128((const __m128i *)(p + i - 1));
-		__m128i c = _mm_loadu_si128((const __m128i *)(p + i));
-		__m128i v = _mm_or_si128(_mm_or_si128(a, b), _mm_subs_epu8(c, two));
+	for (;; i += 16) {
+		__m128i a, b, c, v;
 
+		if (len - i < 16) { /* the rest: as for AVX2, below */
+			if (i == len || len < 18)
+				break;
+			i = len - 16;
+		}
+		a = _mm_loadu_si128((const __m128i *)(p + i - 2));
+		b = _mm_loadu_si128((const __m128i *)(p + i - 1));
+		c = _mm_loadu_si128((const __m128i *)(p + i));
+		v = _mm_or_si128(_mm_or_si128(a, b), _mm_subs_epu8(c, two));
 		if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)) != 0)
 			return false;
+		if (i + 16 == len) {
+			i = len;
+			break;
+		}
 	}
 	*pos = i;
 	return true;
@@ -101,14 +113,27 @@ depay_scan_blocks_avx2(const uint8_t *p, size_t *pos, size_t len)
 	const __m256i two = _mm256_set1_epi8(2), zero = _mm256_setzero_si256();
 	size_t i = *pos;
 
-	for (; len - i >= 32; i += 32) {
-		__m256i a = _mm256_loadu_si256((const __m256i *)(p + i - 2));
-		__m256i b = _mm256_loadu_si256((const __m256i *)(p + i - 1));
-		__m256i c = _mm256_loadu_si256((const __m256i *)(p + i));
-		__m256i v = _mm256_or_si256(_mm256_or_si256(a, b), _mm256_subs_epu8(c, two));
+	for (;; i += 32) {
+		__m256i a, b, c, v;
 
+		/* The rest, shorter than a block, as one block that ends at
+		 * len and overlaps the last (a position seen twice gives the
+		 * same answer): no byte loop for it. */
+		if (len - i < 32) {
+			if (i == len || len < 34)
+				break;
+			i = len - 32;
+		}
+		a = _mm256_loadu_si256((const __m256i *)(p + i - 2));
+		b = _mm256_loadu_si256((const __m256i *)(p + i - 1));
+		c = _mm256_loadu_si256((const __m256i *)(p + i));
+		v = _mm256_or_si256(_mm256_or_si256(a, b), _mm256_subs_epu8(c, two));
 		if (_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, zero)) != 0)
 			return false;
+		if (i + 32 == len) {
+			i = len;
+			break;
+		}
 	}
 	*pos = i;
 	return true;
