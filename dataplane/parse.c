@@ -17,16 +17,25 @@ static inline uint16_t load_be16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* RFC 1071 checksum of an IPv4 header; 0 when it is correct. */
-static uint16_t ipv4_header_sum(const uint8_t *h, size_t len)
+/* An IPv4 header (len a multiple of 4) whose RFC 1071 checksum is right:
+ * its 16-bit words sum to all ones. Summed 32 bits at a time in host
+ * order: a ones' complement sum folds to the same all ones whatever the
+ * word size and byte order (RFC 1071 2(B), 2(C)). */
+static bool ipv4_header_ok(const uint8_t *h, size_t len)
 {
-	uint32_t sum = 0;
+	uint64_t sum = 0;
 
-	for (size_t i = 0; i < len; i += 2)
-		sum += load_be16(h + i);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	for (size_t i = 0; i < len; i += 4) {
+		uint32_t w;
+
+		memcpy(&w, h + i, 4);
+		sum += w;
+	}
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
 }
 
 /* The transport message at off, total bytes long. UDP is checked down to
@@ -62,7 +71,7 @@ static inline enum vigil_counter parse_ipv4(const uint8_t *frame, size_t len, si
 	ihl = (size_t)(ip[0] & 0xf) * 4;
 	total = load_be16(ip + 2);
 	/* Ethernet may pad short frames, so the IP total length rules. */
-	if (ihl < sizeof(struct rte_ipv4_hdr) || total < ihl || total > len - off || ipv4_header_sum(ip, ihl) != 0)
+	if (ihl < sizeof(struct rte_ipv4_hdr) || total < ihl || total > len - off || !ipv4_header_ok(ip, ihl))
 		return VIGIL_CTR_malformed;
 	frag = load_be16(ip + 6);
 	if (frag & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))

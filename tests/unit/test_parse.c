@@ -249,12 +249,40 @@ static void test_ipv6(void **state)
 	assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
 }
 
+/* The header checksum, against the test's own RFC 1071 sum (ip_checksum):
+ * headers with random ToS, ID, TTL and addresses (all ones included,
+ * whose sums carry most) pass when their checksum is right and are
+ * malformed with any one bit of it or of the addresses flipped. */
+static void test_checksum(void **state)
+{
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	struct vigil_udp udp;
+	(void)state;
+
+	for (unsigned n = 0; n < 20000; n++) {
+		struct frame f = make(0, 8);
+		uint8_t *ip = f.b + 14;
+		static const unsigned fields[] = {1, 4, 5, 8, 12, 13, 14, 15, 16, 17, 18, 19};
+
+		for (unsigned i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			ip[fields[i]] = n % 4 == 0 ? 0xff : (uint8_t)x;
+		}
+		ip_checksum(ip);
+		assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_PARSE_OK);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		ip[10 + x % 10] ^= (uint8_t)(1u << (x >> 8) % 8);
+		assert_int_equal(vigil_parse_udp(f.b, f.len, &udp), VIGIL_CTR_malformed);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_checksum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
