@@ -411,6 +411,7 @@ int vigil_playlist_recover(const char *dir, unsigned min_target, bool event, uin
 	for (unsigned i = 0; i < all.n; i++) {
 		uint32_t seq = all.v[i].seq;
 		bool found = false;
+
 		for (unsigned k = 0; k < listed.n && !found; k++)
 			if (listed.v[k].seq == seq) {
 				all.v[i] = listed.v[k];
