@@ -341,7 +341,7 @@ drained() {
 # vigild recorded.
 playback_redirect() {
 	local dir=$1 url=$2 tok seg obj got loc
-	tok=$("$vigilctl" token cam00000 | head -n 1)
+	tok=$("$vigilctl" token --ttl 1h cam00000 | head -n 1) # past 10 minutes: the presign is 600 s exactly
 	seg=$(grep -m1 '^[0-9]*\.ts$' "$dir/rec/cam00000/index.m3u8")
 	[ -n "$seg" ] && [ ! -e "$dir/rec/cam00000/$seg" ] || { fail "playback: no uploaded segment ($seg)"; return; }
 	obj=$(object_of "$dir/rec/cam00000/index.m3u8" "$seg")
