@@ -204,20 +204,8 @@ static double scan_cycles(depay_scan_blocks_fn *blocks, const uint8_t *buf, size
 
 static int scan_bench(void)
 {
-	static const struct {
-		const char *name;
-		depay_scan_blocks_fn *blocks;
-	} widths[] = {
-		{"memcpy", NULL},
-		{"bytes", scan_none},
-		{"words", depay_scan_blocks_words},
-#if defined(__SSE2__)
-		{"sse2", depay_scan_blocks_sse2},
-#endif
-#if defined(DEPAY_SCAN_AVX2)
-		{"avx2", depay_scan_blocks_avx2},
-#endif
-	};
+	/* Before the scan's own widths: a copy, and the byte loop alone. */
+	static const struct depay_scan_width floors[] = {{"memcpy", NULL}, {"bytes", scan_none}};
 	static uint8_t buf[SCAN_BUFS * SCAN_STRIDE];
 	static const size_t lens[] = {200, 1200};
 
@@ -230,18 +218,18 @@ static int scan_bench(void)
 				buf[i] = 3;
 		}
 		for (size_t l = 0; l < RTE_DIM(lens); l++) {
-			for (size_t w = 0; w < RTE_DIM(widths); w++) {
-#if defined(DEPAY_SCAN_AVX2)
-				if (widths[w].blocks == depay_scan_blocks_avx2 &&
-				    !__builtin_cpu_supports("avx2"))
+			for (size_t w = 0; w < RTE_DIM(floors) + DEPAY_SCAN_WIDTHS; w++) {
+				const struct depay_scan_width *sw =
+				    w < RTE_DIM(floors) ? &floors[w] : &depay_scan_widths[w - RTE_DIM(floors)];
+
+				if (!depay_scan_width_usable(sw))
 					continue;
-#endif
-				double cyc = scan_cycles(widths[w].blocks, buf, lens[l]);
+				double cyc = scan_cycles(sw->blocks, buf, lens[l]);
 
 				printf(
 				    "{\"scan\": \"%s\", \"bytes\": \"%s\", \"len\": %zu, \"cycles\": %.1f, "
 				    "\"bytes_per_cycle\": %.2f}\n",
-				    widths[w].name, noisy ? "random" : "fleet", lens[l], cyc,
+				    sw->name, noisy ? "random" : "fleet", lens[l], cyc,
 				    (double)lens[l] / cyc);
 			}
 		}

@@ -173,6 +173,36 @@ static inline bool depay_scan(const uint8_t *p, size_t len, unsigned *zeros)
 #endif
 }
 
+/* Every block width this build has, narrowest first, named: the one list
+ * the unit test, the fuzz target and the bench hold against each other. */
+struct depay_scan_width {
+	const char *name;
+	depay_scan_blocks_fn *blocks;
+};
+
+static const struct depay_scan_width depay_scan_widths[] = {
+	{"words", depay_scan_blocks_words},
+#if defined(__SSE2__)
+	{"sse2", depay_scan_blocks_sse2},
+#endif
+#if defined(DEPAY_SCAN_AVX2)
+	{"avx2", depay_scan_blocks_avx2},
+#endif
+};
+
+#define DEPAY_SCAN_WIDTHS (sizeof(depay_scan_widths) / sizeof(depay_scan_widths[0]))
+
+/* Whether this CPU runs w (a build for x86-64 has AVX2's, a CPU may not). */
+static inline bool depay_scan_width_usable(const struct depay_scan_width *w)
+{
+#if defined(DEPAY_SCAN_AVX2)
+	if (w->blocks == depay_scan_blocks_avx2)
+		return __builtin_cpu_supports("avx2");
+#endif
+	(void)w;
+	return true;
+}
+
 /* A whole NAL unit: no start code prefix, and not ending in 00. */
 static inline bool depay_nal_clean(const uint8_t *nal, size_t len)
 {

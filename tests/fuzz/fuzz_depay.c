@@ -100,23 +100,18 @@ static void emit(void *arg, struct rte_mbuf *head)
  * fragments where its first byte says. */
 static void scan_agrees(const uint8_t *data, size_t size)
 {
-	static depay_scan_blocks_fn *const widths[] = {
-		depay_scan_blocks_words,
-#if defined(__SSE2__)
-		depay_scan_blocks_sse2,
-#endif
-#if defined(DEPAY_SCAN_AVX2)
-		depay_scan_blocks_avx2,
-#endif
-	};
 	unsigned carried = size > 0 ? data[0] % 3 : 0, want_z = carried;
 	size_t cut = size > 0 ? data[0] % (size + 1) : 0;
 	bool want = depay_scan_bytes(data, 0, size, &want_z);
 
-	for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+	for (size_t w = 0; w < DEPAY_SCAN_WIDTHS; w++) {
+		depay_scan_blocks_fn *blocks = depay_scan_widths[w].blocks;
 		unsigned z = carried;
-		bool ok = depay_scan_with(widths[w], data, cut, &z) &&
-			  depay_scan_with(widths[w], data + cut, size - cut, &z);
+		bool ok;
+
+		if (!depay_scan_width_usable(&depay_scan_widths[w]))
+			continue;
+		ok = depay_scan_with(blocks, data, cut, &z) && depay_scan_with(blocks, data + cut, size - cut, &z);
 
 		if (ok != want || (ok && z != want_z))
 			abort();

@@ -510,23 +510,16 @@ static bool scan_reference(const uint8_t *p, size_t len, unsigned *zeros)
 
 static void scan_check(const uint8_t *p, size_t len, unsigned zeros)
 {
-	static depay_scan_blocks_fn *const widths[] = {
-		depay_scan_blocks_words,
-#if defined(__SSE2__)
-		depay_scan_blocks_sse2,
-#endif
-#if defined(DEPAY_SCAN_AVX2)
-		depay_scan_blocks_avx2,
-#endif
-	};
 	unsigned want_z = zeros, z;
 	bool want = scan_reference(p, len, &want_z);
 
-	for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
+	for (size_t w = 0; w < DEPAY_SCAN_WIDTHS; w++) {
+		if (!depay_scan_width_usable(&depay_scan_widths[w]))
+			continue;
 		z = zeros;
-		if (depay_scan_with(widths[w], p, len, &z) != want || (want && z != want_z))
-			fail_msg("width %zu, %zu bytes after %u zeros: %d, want %d (zeros %u, want %u)", w, len,
-				 zeros, !want, want, z, want_z);
+		if (depay_scan_with(depay_scan_widths[w].blocks, p, len, &z) != want || (want && z != want_z))
+			fail_msg("%s, %zu bytes after %u zeros: %d, want %d (zeros %u, want %u)",
+				 depay_scan_widths[w].name, len, zeros, !want, want, z, want_z);
 	}
 	z = zeros;
 	assert_true(depay_scan(p, len, &z) == want);
