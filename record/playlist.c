@@ -551,22 +551,43 @@ int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target)
 /* Appends are not synced (a crash rebuilds the playlist from the segments);
  * the last one is, and the playlist's name: after a clean stop nothing
  * rebuilds it, the camera may be gone from the configuration. */
-int vigil_playlist_end(const char *dir)
+int vigil_playlist_end_open(const char *dir, int fds[2])
 {
+	static const char endlist[] = "#EXT-X-ENDLIST\n";
 	char path[PATH_MAX + 16];
-	FILE *f;
+	ssize_t n;
 	int ret = 0;
 
+	fds[0] = fds[1] = -1;
 	snprintf(path, sizeof(path), "%s/" VIGIL_PLAYLIST_NAME, dir);
 	if (access(path, F_OK) != 0)
 		return 0;
-	f = fopen(path, "ae");
-	if (f == NULL)
+	fds[0] = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fds[0] < 0)
 		return -errno;
-	fputs("#EXT-X-ENDLIST\n", f);
-	if (fflush(f) != 0 || fdatasync(fileno(f)) < 0)
+	n = write(fds[0], endlist, sizeof(endlist) - 1);
+	if (n != (ssize_t)sizeof(endlist) - 1)
+		ret = n < 0 ? -errno : -ENOSPC; /* short: the disk is full */
+	else if ((fds[1] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		ret = -errno;
-	if (fclose(f) != 0 && ret == 0)
+	if (ret < 0) {
+		close(fds[0]);
+		fds[0] = -1;
+	}
+	return ret;
+}
+
+int vigil_playlist_end(const char *dir)
+{
+	int fds[2], ret = vigil_playlist_end_open(dir, fds);
+
+	if (ret < 0 || fds[0] < 0)
+		return ret;
+	if (fdatasync(fds[0]) < 0)
 		ret = -errno;
-	return ret < 0 ? ret : fsync_dir(dir);
+	if (fsync(fds[1]) < 0 && ret == 0)
+		ret = -errno;
+	close(fds[0]);
+	close(fds[1]);
+	return ret;
 }

@@ -117,8 +117,15 @@ int vigil_playlist_read(const char *dir, struct vigil_playlist_entry **list, uns
 /* Segments before first_seq are gone: the playlist starts at first_seq. */
 int vigil_playlist_drop(const char *dir, uint32_t first_seq, unsigned target);
 
-/* vigild stops cleanly: no more segments. */
+/* vigild stops cleanly: no more segments. #EXT-X-ENDLIST appended, the
+ * playlist synced and its name too (its folder). */
 int vigil_playlist_end(const char *dir);
+
+/* The same without the syncs, for a caller that runs them at once for
+ * many cameras: fds[0] the playlist and fds[1] its folder, open, to be
+ * synced (fdatasync, fsync) then closed by the caller; both -1 when the
+ * camera has no playlist. 0 or -errno (then nothing is left open). */
+int vigil_playlist_end_open(const char *dir, int fds[2]);
 
 /* fsync of the folder that holds path: what makes a name made in it (a
  * camera's folder, a segment) durable. 0 or -errno. */
