@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <rte_common.h>
+#include <sodium.h>
 #include <rte_eal.h>
 
 #include "config.h"
@@ -295,7 +296,8 @@ int main(int argc, char **argv)
 			}
 	t_dev = best_of(pass_cryptodev, &dev);
 	if (t_dev < 0) {
-		fprintf(stderr, "capture_decrypt: %s failed a packet libsodium authenticated\n", DEVICE);
+		fprintf(stderr, "capture_decrypt: %s failed a packet libsodium authenticated (or one over 2048 bytes)\n",
+			DEVICE);
 		return 1;
 	}
 	printf("{\"packets\": %zu, \"cameras\": %u, \"libsodium_mpps\": %.3f, \"cryptodev_mpps\": %.3f, "
@@ -305,6 +307,7 @@ int main(int argc, char **argv)
 		for (unsigned s = 0; s < cams[c].n_sess; s++)
 			vigil_cryptodev_session_free(&dev, cams[c].sess[s]);
 		vigil_srtp_wipe(&cams[c].srtp);
+		sodium_memzero(cams[c].key, sizeof(cams[c].key));
 	}
 	vigil_cryptodev_close(&dev);
 	rte_eal_cleanup();
