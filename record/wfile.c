@@ -70,6 +70,19 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 		f->queued_tail = b;
 		return;
 	}
+	if (f->direct && f->writes > 0 && ((b->off + b->done) % DIRECT_ALIGN != 0 || len % DIRECT_ALIGN != 0)) {
+		/* It clears O_DIRECT on the descriptor, and a direct write still
+		 * in flight (io_uring may issue it later, from a worker) would
+		 * then go through the page cache: a copy of up to a whole
+		 * buffer, a segment's last, for a tail of a few hundred bytes. */
+		b->next = NULL;
+		if (f->unaligned_tail != NULL)
+			f->unaligned_tail->next = b;
+		else
+			f->unaligned = b;
+		f->unaligned_tail = b;
+		return;
+	}
 	sqe = wring_sqe(w);
 	fd = write_fd(f, b->off + b->done, len);
 
@@ -428,6 +441,19 @@ void wfile_complete(struct wreq *req, int res)
 			write_submit(f, b); /* short write: the rest */
 		else
 			wbuf_put(w, b);
+		if (f->writes == 0) {
+			struct wbuf *next;
+
+			b = f->unaligned;
+			f->unaligned = f->unaligned_tail = NULL;
+			for (; b != NULL; b = next) {
+				next = b->next;
+				if (f->failed)
+					wbuf_put(w, b);
+				else
+					write_submit(f, b);
+			}
+		}
 		break;
 	case WOP_DATASYNC:
 		f->sync_inflight = false;

@@ -97,6 +97,7 @@ struct vigil_wfile {
 	bool name_synced; /* ... and is: its directory fsync'd since */
 	bool opening;
 	struct wbuf *queued, *queued_tail; /* full buffers waiting for the open */
+	struct wbuf *unaligned, *unaligned_tail; /* waiting for the direct writes in flight */
 	bool closing;
 	bool sealing;
 	unsigned closed_ok; /* of the rename and the fsync of its directory, how many succeeded */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1430,6 +1431,27 @@ static void test_chain_crash(void **state)
 	    "camdied: 6 sealed segment(s) in the chain: 1 problem(s)");
 }
 
+/* How many of the file's pages are in the page cache. */
+static unsigned cached_pages(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	unsigned char vec[256];
+	unsigned n = 0;
+	void *m;
+
+	assert_true(fd >= 0 && fstat(fd, &st) == 0);
+	assert_true(st.st_size > 0 && (size_t)st.st_size <= sizeof(vec) * 4096);
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mincore(m, (size_t)st.st_size, vec), 0);
+	for (size_t i = 0; i < ((size_t)st.st_size + 4095) / 4096; i++)
+		n += vec[i] & 1;
+	munmap(m, (size_t)st.st_size);
+	close(fd);
+	return n;
+}
+
 /* O_DIRECT where the filesystem takes it (the build directory's does, or
  * the test says why not): syncs in the middle of staging buffers, a last
  * write of whole blocks and a tail, and the file comes out byte for byte. */
@@ -1437,6 +1459,7 @@ static void test_writer_o_direct(void **state)
 {
 	static uint8_t data[700000];
 	struct wevents ev = {0};
+	bool direct;
 	struct vigil_writer *w;
 	struct vigil_wfile *f;
 	uint8_t *back;
@@ -1464,10 +1487,16 @@ static void test_writer_o_direct(void **state)
 	/* The last write: whole blocks direct, then the tail buffered. */
 	assert_int_equal(vigil_wfile_append(f, data + at, 20005), 0);
 	at += 20005;
+	direct = vigil_wfile_direct(f);
 	vigil_wfile_close(f);
 	vigil_writer_drain(w);
 	vigil_writer_free(w);
 	assert_int_equal(at, sizeof(data));
+	/* Only the tail's block went through the page cache: the tail's
+	 * write clearing O_DIRECT before the whole blocks' write was issued
+	 * sent those through it too (a copy of up to a buffer a segment). */
+	if (direct)
+		assert_int_equal(cached_pages(TDIR "/direct"), 1);
 	assert_int_equal(ev.closed, 1);
 	assert_int_equal(ev.written, sizeof(data));
 	back = malloc(sizeof(data) + 1);
