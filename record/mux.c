@@ -18,6 +18,8 @@
 struct vigil_mux {
 	AVFormatContext *ctx;
 	AVIOContext *pb;
+	uint8_t *own; /* the AVIOContext's buffer when nothing is placed */
+	bool placed;  /* the AVIOContext writes into the caller's buffer */
 	AVPacket *pkt;
 	enum vigil_codec codec;
 	enum vigil_format format;
@@ -105,6 +107,7 @@ struct vigil_mux *vigil_mux_create(enum vigil_codec codec, enum vigil_format for
 		av_free(buf);
 		goto err_pkt;
 	}
+	m->own = buf;
 	m->ctx->pb = m->pb;
 	m->ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
 	/* MPEG-TS needs nothing from the stream to start. */
@@ -113,7 +116,7 @@ struct vigil_mux *vigil_mux_create(enum vigil_codec codec, enum vigil_format for
 	return m;
 
 err_pb:
-	av_freep(&m->pb->buffer);
+	av_freep(&m->own);
 	avio_context_free(&m->pb);
 err_pkt:
 	av_packet_free(&m->pkt);
@@ -131,7 +134,9 @@ void vigil_mux_free(struct vigil_mux *m)
 		return;
 	/* Frees the muxer's private state (deinit) without writing more. */
 	avformat_free_context(m->ctx);
-	av_freep(&m->pb->buffer);
+	if (!m->placed)
+		m->own = m->pb->buffer; /* as libavformat left it */
+	av_freep(&m->own);
 	avio_context_free(&m->pb);
 	av_packet_free(&m->pkt);
 	free(m);
@@ -277,6 +282,28 @@ int vigil_mux_write(struct vigil_mux *m, const uint8_t *data, size_t len, int64_
 	pkt->data = NULL;
 	pkt->size = 0;
 	return ret < 0 ? av_errno(ret) : 0;
+}
+
+void vigil_mux_flush(struct vigil_mux *m)
+{
+	avio_flush(m->pb);
+}
+
+/* The AVIOContext's buffer fields are public (avio.h); with nothing in the
+ * buffer (from its write callback, whose return resets the position to
+ * buffer, or after a flush) moving them loses nothing. */
+void vigil_mux_place(struct vigil_mux *m, uint8_t *p, size_t len)
+{
+	AVIOContext *pb = m->pb;
+
+	if (p == NULL || len == 0 || len > INT32_MAX || m->format != VIGIL_FORMAT_TS) {
+		p = m->own;
+		len = MUX_AVIO_BYTES;
+	}
+	m->placed = p != m->own;
+	pb->buffer = pb->buf_ptr = pb->buf_ptr_max = p;
+	pb->buffer_size = (int)len;
+	pb->buf_end = p + len;
 }
 
 int vigil_mux_cut(struct vigil_mux *m)

@@ -37,4 +37,13 @@ int vigil_mux_write(struct vigil_mux *m, const uint8_t *data, size_t len, int64_
  * with PAT and PMT; fMP4: the fragment ends): call it between segments. */
 int vigil_mux_cut(struct vigil_mux *m);
 
+/* MPEG-TS: pushes the bytes muxed so far to out, as they are. */
+void vigil_mux_flush(struct vigil_mux *m);
+
+/* MPEG-TS: the muxer writes its bytes into [p, p + len) (the caller's,
+ * len > 0), and hands out that part of it: no copy; NULL, its own buffer.
+ * Only while nothing waits in the muxer: from out, or after a flush or a
+ * cut. The muxer never seeks back in MPEG-TS, which this needs. */
+void vigil_mux_place(struct vigil_mux *m, uint8_t *p, size_t len);
+
 #endif

@@ -154,16 +154,31 @@ void vigil_segments_io(void *arg, const struct vigil_wio *io)
 	}
 }
 
-/* Bytes for the open segment's file: the muxer's, or sealed ones. */
+/* Bytes for the open segment's file: the muxer's, or sealed ones. The
+ * muxer's MPEG-TS is already there, in place (cam_place). */
 static void cam_write(void *arg, const uint8_t *data, size_t len)
 {
 	struct vigil_segments *c = arg;
 
+	if (c->file == NULL)
+		return;
 	/* A failed file discards: the segment is closed at the next frame. */
-	if (c->file != NULL && vigil_wfile_append(c->file, data, len) == 0) {
+	if ((data == c->placed ? vigil_wfile_commit(c->file, len) : vigil_wfile_append(c->file, data, len)) == 0) {
 		c->unsynced = true;
 		c->seg_bytes += len;
 	}
+}
+
+/* MPEG-TS is muxed straight into the open segment's staging buffer, not
+ * copied there from the muxer's (a tenth of the recorder's CPU): tells the
+ * muxer where, each time the buffer moves on. Only while nothing waits in
+ * the muxer (vigil_mux_place). */
+static void cam_place(struct vigil_segments *c)
+{
+	size_t n = 0;
+
+	c->placed = c->file != NULL && c->kind == VIGIL_SEG_TS ? vigil_wfile_space(c->file, &n) : NULL;
+	vigil_mux_place(c->mux, c->placed, n);
 }
 
 static void cam_io_init(void *arg, const struct vigil_wio *io)
@@ -217,6 +232,8 @@ void vigil_segments_muxed(void *arg, const uint8_t *data, size_t len)
 		cam_write(c, data, len);
 		if (c->live_slot >= 0)
 			vigil_live_bytes(c->conf->live, c->live_slot, c->seq - 1, data, len);
+		if (c->placed != NULL)
+			cam_place(c); /* the muxer's buffer is empty again */
 		return;
 	}
 	/* The server keeps nothing it could open a sealed segment with. */
@@ -358,6 +375,7 @@ static int seg_open(struct vigil_segments *c, int64_t pts, uint64_t arrival_ns)
 	c->unsynced = false;
 	c->seg_frames = 0;
 	c->seg_bytes = 0;
+	cam_place(c);
 	return 0;
 }
 
@@ -411,6 +429,7 @@ static void seg_close(struct vigil_segments *c, int64_t end_pts)
 	}
 	vigil_wfile_close(c->file);
 	c->file = NULL;
+	cam_place(c); /* the cut left nothing in the muxer */
 }
 
 void vigil_segments_write(struct vigil_segments *c, const struct vigil_frame *f, const uint8_t *data,
@@ -464,7 +483,11 @@ void vigil_segments_sync(struct vigil_segments *c, uint64_t now)
 {
 	if (c->file == NULL || !c->unsynced || now - c->synced_ns < c->conf->max_unsynced_ns)
 		return;
+	if (c->placed != NULL)
+		vigil_mux_flush(c->mux); /* its bytes are in the staging buffer the sync moves */
 	vigil_wfile_sync(c->file);
+	if (c->placed != NULL)
+		cam_place(c);
 	c->unsynced = false;
 	c->synced_ns = now;
 }

@@ -78,6 +78,7 @@ struct vigil_segments {
 	unsigned target;    /* the playlist's target duration */
 	bool ended;	    /* the playlist has its #EXT-X-ENDLIST */
 	bool unsynced;	    /* bytes appended to the open segment since its last sync */
+	uint8_t *placed;    /* MPEG-TS: where the muxer writes, in the file's staging buffer */
 	uint64_t synced_ns; /* when it was last synced (opened) */
 	unsigned logged;    /* causes already logged, one bit each */
 	/* The chain of its sealed segments (docs/sealed-segments.md). */

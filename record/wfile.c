@@ -617,43 +617,76 @@ bool vigil_wfile_failed(const struct vigil_wfile *f)
 	return f->failed;
 }
 
+/* The staging buffer appends go to, with room in it. */
+static struct wbuf *cur_buf(struct vigil_wfile *f)
+{
+	if (f->failed)
+		return NULL;
+	if (f->cur == NULL) {
+		f->cur = wbuf_get(f->w);
+		if (f->cur == NULL) {
+			file_fail(f, VIGIL_WCAUSE_write, -ENOMEM);
+			return NULL;
+		}
+		if (f->failed) { /* while waiting for the buffer */
+			wbuf_put(f->w, f->cur);
+			f->cur = NULL;
+			return NULL;
+		}
+		f->cur->off = f->off;
+	}
+	return f->cur;
+}
+
+/* n bytes more staged: the buffer goes when full. */
+static void cur_grow(struct vigil_wfile *f, size_t n)
+{
+	f->cur->len += n;
+	f->off += n;
+	if (f->cur->len == VIGIL_WRITER_BUF_BYTES) {
+		struct wbuf *b = f->cur;
+
+		f->cur = NULL;
+		write_submit(f, b);
+	}
+}
+
 int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
 	while (len > 0) {
+		struct wbuf *b = cur_buf(f);
 		size_t n;
 
-		if (f->failed)
+		if (b == NULL)
 			return -EIO;
-		if (f->cur == NULL) {
-			f->cur = wbuf_get(f->w);
-			if (f->cur == NULL) {
-				file_fail(f, VIGIL_WCAUSE_write, -ENOMEM);
-				return -ENOMEM;
-			}
-			if (f->failed) { /* while waiting for the buffer */
-				wbuf_put(f->w, f->cur);
-				f->cur = NULL;
-				return -EIO;
-			}
-			f->cur->off = f->off;
-		}
-		n = VIGIL_WRITER_BUF_BYTES - f->cur->len;
+		n = VIGIL_WRITER_BUF_BYTES - b->len;
 		if (n > len)
 			n = len;
-		memcpy(f->cur->data + f->cur->len, p, n);
-		f->cur->len += n;
-		f->off += n;
+		memcpy(b->data + b->len, p, n);
 		p += n;
 		len -= n;
-		if (f->cur->len == VIGIL_WRITER_BUF_BYTES) {
-			struct wbuf *b = f->cur;
-
-			f->cur = NULL;
-			write_submit(f, b);
-		}
+		cur_grow(f, n);
 	}
+	return 0;
+}
+
+uint8_t *vigil_wfile_space(struct vigil_wfile *f, size_t *len)
+{
+	struct wbuf *b = cur_buf(f);
+
+	if (b == NULL)
+		return NULL;
+	*len = VIGIL_WRITER_BUF_BYTES - b->len;
+	return b->data + b->len;
+}
+
+int vigil_wfile_commit(struct vigil_wfile *f, size_t len)
+{
+	if (f->failed || f->cur == NULL || len > VIGIL_WRITER_BUF_BYTES - f->cur->len)
+		return -EIO;
+	cur_grow(f, len);
 	return 0;
 }
 

@@ -99,6 +99,12 @@ void vigil_wfile_release(struct vigil_wfile *f);
 /* Copies into the staging buffer, submitting it when full. Data for a
  * failed file is discarded. 0 or -errno. */
 int vigil_wfile_append(struct vigil_wfile *f, const void *data, size_t len);
+/* Appending in place, without the copy: the free part of the staging
+ * buffer (*len bytes, at least one), which stays the file's until the next
+ * call on it; then vigil_wfile_commit of what was put at its start (0, or
+ * -EIO: the file failed, the bytes are discarded). NULL for a failed file. */
+uint8_t *vigil_wfile_space(struct vigil_wfile *f, size_t *len);
+int vigil_wfile_commit(struct vigil_wfile *f, size_t len);
 /* Bounds what a power loss can take: what is staged is written now (with
  * O_DIRECT, all but its last partial 4 KiB block), and once the file's
  * writes are done, fdatasync (VIGIL_WEV_SYNCED). Nothing happens while one

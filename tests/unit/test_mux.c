@@ -222,12 +222,106 @@ static void test_h265_sps_loops(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* MPEG-TS written in place (vigil_mux_place), as the recorder does into
+ * its staging buffers: each time the muxer hands its bytes out, it is
+ * given the room right after them, of sizes from one TS packet's part to
+ * more than its own buffer, flushed and cut at times. The stream must be
+ * byte for byte what the muxer writes through its own buffer: libavformat
+ * moving or keeping a buffer behind our back would show here. */
+struct arena {
+	uint8_t *p;
+	size_t used, cap, k;
+	uint8_t *placed;
+	struct vigil_mux *m;
+};
+
+static const size_t room[] = {188, 1, 4096, 65536, 1000, 187, 262144, 20000, 189};
+
+static void arena_place(struct arena *a)
+{
+	size_t n = room[a->k++ % (sizeof(room) / sizeof(room[0]))];
+
+	assert_true(a->used + n <= a->cap);
+	a->placed = a->p + a->used;
+	vigil_mux_place(a->m, a->placed, n);
+}
+
+static void arena_out(void *arg, const uint8_t *data, size_t len)
+{
+	struct arena *a = arg;
+
+	assert_ptr_equal(data, a->placed);
+	a->used += len;
+	arena_place(a);
+}
+
+static void ref_out(void *arg, const uint8_t *data, size_t len)
+{
+	struct arena *a = arg;
+
+	assert_true(a->used + len <= a->cap);
+	memcpy(a->p + a->used, data, len);
+	a->used += len;
+}
+
+static void test_ts_in_place(void **state)
+{
+	struct arena ref = {.cap = 8u << 20}, in = {.cap = 9u << 20};
+	uint8_t *frame = malloc(300000);
+	struct vigil_mux *r, *m;
+
+	(void)state;
+	ref.p = malloc(ref.cap);
+	in.p = malloc(in.cap);
+	assert_true(frame != NULL && ref.p != NULL && in.p != NULL);
+	r = vigil_mux_create(VIGIL_CODEC_H264, VIGIL_FORMAT_TS, ref_out, ref_out, &ref);
+	m = vigil_mux_create(VIGIL_CODEC_H264, VIGIL_FORMAT_TS, arena_out, arena_out, &in);
+	assert_true(r != NULL && m != NULL);
+	in.m = m;
+	in.used = ref.used; /* the header, through the muxer's own buffer */
+	memcpy(in.p, ref.p, ref.used);
+	arena_place(&in);
+	for (unsigned i = 0; i < 60; i++) {
+		bool key = i % 15 == 0;
+		size_t len = key ? sizeof(h264_key) + 250000 : 100 + (i * 7919) % 40000;
+
+		if (key)
+			memcpy(frame, h264_key, sizeof(h264_key));
+		else
+			memcpy(frame, (uint8_t[]){0, 0, 0, 1, 0x41}, 5);
+		for (size_t j = key ? sizeof(h264_key) : 5; j < len; j++)
+			frame[j] = (uint8_t)(0x11 + (j * 13 + i) % 200);
+		assert_int_equal(vigil_mux_write(r, frame, len, 3000 * i, 3000 * i, 3000, key), 0);
+		assert_int_equal(vigil_mux_write(m, frame, len, 3000 * i, 3000 * i, 3000, key), 0);
+		if (i % 7 == 3) { /* a sync: the rest goes to the file, the room moves on */
+			vigil_mux_flush(r);
+			vigil_mux_flush(m);
+			arena_place(&in);
+		}
+		if (i % 15 == 14) { /* a segment's end */
+			assert_int_equal(vigil_mux_cut(r), 0);
+			assert_int_equal(vigil_mux_cut(m), 0);
+		}
+	}
+	assert_int_equal(vigil_mux_cut(r), 0);
+	assert_int_equal(vigil_mux_cut(m), 0);
+	vigil_mux_place(m, NULL, 0);
+	vigil_mux_free(r);
+	vigil_mux_free(m);
+	assert_true(ref.used > 2u << 20);
+	assert_int_equal(in.used, ref.used);
+	assert_memory_equal(in.p, ref.p, ref.used);
+	free(frame);
+	free(ref.p);
+	free(in.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_h264_hostile_pps), cmocka_unit_test(test_h264_hostile_sps),
 	    cmocka_unit_test(test_h265_hostile_pps), cmocka_unit_test(test_h265_hostile_vps),
-	    cmocka_unit_test(test_h265_sps_loops),
+	    cmocka_unit_test(test_h265_sps_loops), cmocka_unit_test(test_ts_in_place),
 	};
 
 	av_log_set_level(AV_LOG_FATAL); /* what it thinks of the hostile sets */
