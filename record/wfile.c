@@ -52,6 +52,17 @@ static int write_fd(struct vigil_wfile *f, uint64_t off, size_t len)
 	return f->fd;
 }
 
+/* b last on a list of buffers waiting to be written. */
+static void wait_add(struct wbuf **head, struct wbuf **tail, struct wbuf *b)
+{
+	b->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = b;
+	else
+		*head = b;
+	*tail = b;
+}
+
 /* Submits the unwritten rest of b (queued while the file is being
  * opened). On failure b goes back to the list. */
 static void write_submit(struct vigil_wfile *f, struct wbuf *b)
@@ -62,12 +73,7 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 	int fd;
 
 	if (f->opening) {
-		b->next = NULL;
-		if (f->queued_tail != NULL)
-			f->queued_tail->next = b;
-		else
-			f->queued = b;
-		f->queued_tail = b;
+		wait_add(&f->queued, &f->queued_tail, b);
 		return;
 	}
 	if (f->direct && f->writes > 0 && ((b->off + b->done) % DIRECT_ALIGN != 0 || len % DIRECT_ALIGN != 0)) {
@@ -75,12 +81,7 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 		 * in flight (io_uring may issue it later, from a worker) would
 		 * then go through the page cache: a copy of up to a whole
 		 * buffer, a segment's last, for a tail of a few hundred bytes. */
-		b->next = NULL;
-		if (f->unaligned_tail != NULL)
-			f->unaligned_tail->next = b;
-		else
-			f->unaligned = b;
-		f->unaligned_tail = b;
+		wait_add(&f->unaligned, &f->unaligned_tail, b);
 		return;
 	}
 	sqe = wring_sqe(w);
@@ -109,6 +110,22 @@ static void write_submit(struct vigil_wfile *f, struct wbuf *b)
 	w->inflight++;
 	/* Whatever this fails to submit goes with the next submit. */
 	io_uring_submit(&w->ring);
+}
+
+/* What waited on a list, in order: submitted, or dropped if the file
+ * failed meanwhile. */
+static void wait_done(struct vigil_wfile *f, struct wbuf **head, struct wbuf **tail)
+{
+	struct wbuf *b = *head, *next;
+
+	*head = *tail = NULL;
+	for (; b != NULL; b = next) {
+		next = b->next;
+		if (f->failed)
+			wbuf_put(f->w, b);
+		else
+			write_submit(f, b);
+	}
 }
 
 /* The file's directory, opened for one fsync and closed after it: held
@@ -375,8 +392,6 @@ static void dir_sync_submit(struct vigil_wfile *f)
 
 static void open_done(struct vigil_wfile *f, int res)
 {
-	struct wbuf *b, *next;
-
 	if (res == -EINVAL && f->fd_direct && open_submit(f, false) == 0)
 		return; /* the filesystem has no O_DIRECT */
 	f->opening = false;
@@ -386,14 +401,7 @@ static void open_done(struct vigil_wfile *f, int res)
 	} else {
 		f->fd = res;
 	}
-	for (b = f->queued; b != NULL; b = next) {
-		next = b->next;
-		if (f->failed)
-			wbuf_put(f->w, b);
-		else
-			write_submit(f, b);
-	}
-	f->queued = f->queued_tail = NULL;
+	wait_done(f, &f->queued, &f->queued_tail);
 }
 
 void wfile_complete(struct wreq *req, int res)
@@ -441,19 +449,8 @@ void wfile_complete(struct wreq *req, int res)
 			write_submit(f, b); /* short write: the rest */
 		else
 			wbuf_put(w, b);
-		if (f->writes == 0) {
-			struct wbuf *next;
-
-			b = f->unaligned;
-			f->unaligned = f->unaligned_tail = NULL;
-			for (; b != NULL; b = next) {
-				next = b->next;
-				if (f->failed)
-					wbuf_put(w, b);
-				else
-					write_submit(f, b);
-			}
-		}
+		if (f->writes == 0)
+			wait_done(f, &f->unaligned, &f->unaligned_tail);
 		break;
 	case WOP_DATASYNC:
 		f->sync_inflight = false;
@@ -593,7 +590,6 @@ struct vigil_wfile *vigil_wfile_open_held(struct vigil_writer *w, const char *pa
 
 void vigil_wfile_release(struct vigil_wfile *f)
 {
-	struct wbuf *b, *next;
 	int ret;
 
 	if (!f->held)
@@ -601,11 +597,7 @@ void vigil_wfile_release(struct vigil_wfile *f)
 	f->held = false;
 	if (f->failed) { /* while held: nothing to make */
 		f->opening = false;
-		for (b = f->queued; b != NULL; b = next) {
-			next = b->next;
-			wbuf_put(f->w, b);
-		}
-		f->queued = f->queued_tail = NULL;
+		wait_done(f, &f->queued, &f->queued_tail); /* dropped */
 	} else if ((ret = open_submit(f, true)) < 0) {
 		open_done(f, ret); /* failed: what waits is dropped */
 	}
