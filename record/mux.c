@@ -296,7 +296,9 @@ void vigil_mux_place(struct vigil_mux *m, uint8_t *p, size_t len)
 {
 	AVIOContext *pb = m->pb;
 
-	if (p == NULL || len == 0 || len > INT32_MAX || m->format != VIGIL_FORMAT_TS) {
+	if (m->format != VIGIL_FORMAT_TS)
+		return; /* fMP4's muxer seeks back in its buffer: left alone */
+	if (p == NULL || len == 0 || len > INT32_MAX) {
 		p = m->own;
 		len = MUX_AVIO_BYTES;
 	}
