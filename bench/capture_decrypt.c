@@ -30,8 +30,8 @@
 #include <unistd.h>
 
 #include <rte_common.h>
-#include <sodium.h>
 #include <rte_eal.h>
+#include <sodium.h>
 
 #include "config.h"
 #include "cryptodev.h"
